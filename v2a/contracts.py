@@ -1,0 +1,197 @@
+"""Plain data passed between the layers: timeline planning, media, generators, server.
+
+Nothing here knows OTIO, torch or gRPC. The timeline code produces `Segment`s, a `Generator`
+turns frames into samples, and the write-back consumes `GeneratedAudio`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+#: The one place that knows the output sample rate.
+SAMPLE_RATE = 48_000
+
+#: Called with (done, total) as work advances; total may be 0 when unknown.
+ProgressCallback = Callable[[int, int], None]
+
+
+class GenerationCancelled(Exception):
+    """Raised by a generator or the pipeline when a cancel event was set mid-work."""
+
+
+@dataclass(frozen=True)
+class ImageSequence:
+    """An image-sequence media reference, resolved to a folder on disk."""
+
+    directory: str
+    name_prefix: str
+    name_suffix: str
+    start_frame: int
+    frame_step: int
+    rate: float
+    frame_zero_padding: int
+
+    def frame_path(self, frame_number: int) -> str:
+        number = str(frame_number).zfill(self.frame_zero_padding)
+        return f"{self.directory.rstrip('/')}/{self.name_prefix}{number}{self.name_suffix}"
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """Where a clip's picture comes from, and whether it was found."""
+
+    referenced: str  # the path or URL the timeline names, as written
+    path: str | None  # resolved local path; None when offline
+    media_start: float = 0.0  # seconds: source time at the first frame of the file
+    rate: float | None = None  # the media's own frame rate when known
+    image_sequence: ImageSequence | None = None
+
+    @property
+    def offline(self) -> bool:
+        return self.path is None and self.image_sequence is None
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One video clip range whose picture is seen, and the media frames that feed it.
+
+    Record values are relative to the timeline's start (its global start time excluded) and in
+    samples at SAMPLE_RATE, rounded from exact rational frame times so that adjacent clips tile
+    without gaps or overlaps. Source time maps from record time linearly:
+    ``source_time(t) = source_start + speed * t`` for t in seconds from the record start
+    (speed 1 normal, 2 fast, -1 reverse, 0 freeze frame).
+    """
+
+    clip_id: str
+    clip_name: str
+    track_index: int
+    track_name: str
+    timeline_rate: float
+    record_start_frame: int  # in timeline frames from the timeline start
+    record_frames: int
+    start_sample: int
+    num_samples: int
+    media: MediaSource
+    source_start: float  # seconds, in the media's own timecode space
+    speed: float = 1.0
+    handle_before_samples: int = 0  # extra sound generated before the in point (transitions)
+    handle_after_samples: int = 0
+    status: str = "ok"  # "ok" or "offline" / "invalid"; see `problem`
+    problem: str = ""  # why the segment cannot be generated, naming what and where
+
+    @property
+    def duration(self) -> float:
+        return self.num_samples / SAMPLE_RATE
+
+    @property
+    def generated_samples(self) -> int:
+        """Samples to generate: the record range plus its handles."""
+        return self.handle_before_samples + self.num_samples + self.handle_after_samples
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    prompt: str = ""
+    negative_prompt: str = ""
+    seed: int = 0
+    steps: int = 0  # 0: the generator's own default
+    cfg_strength: float = 0.0  # 0: the generator's own default
+
+
+@dataclass(frozen=True)
+class GeneratedAudio:
+    """A generated sound file for one segment, and where it sits."""
+
+    clip_id: str
+    path: str
+    start_sample: int  # record start on the timeline, in samples
+    num_samples: int  # record length: the part that sits under the picture
+    handle_before_samples: int
+    handle_after_samples: int
+    provenance: dict = field(default_factory=dict)
+
+
+class Generator(Protocol):
+    """The only thing the timeline code knows of a sound model.
+
+    `frames` is uint8 (T, H, W, 3) decoded at `frame_rate` frames per second at `frame_size`
+    square pixels; the result is float32 mono of exactly `num_samples` samples at SAMPLE_RATE.
+    """
+
+    name: str
+    frame_rate: float
+    frame_size: int
+
+    def generate(
+        self,
+        frames: np.ndarray,
+        fps: float,
+        num_samples: int,
+        params: GenerationParams,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> np.ndarray: ...
+
+    def provenance(self) -> dict:
+        """What produced the sound: generator name, checkpoint and its hash, and so on."""
+        ...
+
+
+# --- what a caller (CLI or server) asks of the pipeline, and what it hears back -----------------
+
+
+@dataclass(frozen=True)
+class ClipAddress:
+    """Names one clip: by the id v2a gave it, or by track and record time when a format dropped it."""
+
+    clip_id: str = ""
+    track: str = ""  # track name, or its index as a string
+    record_time: float | None = None  # seconds from the timeline start, inside the clip
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which clips to generate. Empty everywhere: every visible clip of every enabled video track."""
+
+    tracks: tuple[str, ...] = ()
+    clips: tuple[ClipAddress, ...] = ()
+    time_range: tuple[float, float] | None = None  # seconds from the timeline start
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    timeline_path: str
+    out_dir: str
+    input_format: str = ""  # adapter name; empty: detect from the file extension
+    output_format: str = ""  # empty: the format it came in
+    adapter_options: dict = field(default_factory=dict)  # e.g. {"rate": 25} for CMX 3600
+    relink_roots: tuple[str, ...] = ()
+    selection: Selection = Selection()
+    params: GenerationParams = GenerationParams()
+
+
+@dataclass(frozen=True)
+class ClipEvent:
+    """Progress of one clip: queued, running (with step progress), done, failed, skipped."""
+
+    clip_id: str
+    clip_name: str
+    state: str
+    step: int = 0
+    total_steps: int = 0
+    media_path: str = ""
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class GenerationResult:
+    timeline_path: str  # the written timeline, in the requested format where it can carry it
+    fallback_otio_path: str = ""  # an .otio written beside it when the format could not
+    format_note: str = ""  # why a fallback was needed
+    clips: tuple[ClipEvent, ...] = ()  # final state of each planned clip
+    generated: tuple[GeneratedAudio, ...] = ()
