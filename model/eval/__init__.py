@@ -1,0 +1,1 @@
+"""Evaluation of video-to-audio generators: onset, sync, distribution and class metrics."""

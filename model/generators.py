@@ -1,0 +1,71 @@
+"""The generator registry: `load_generator(spec)` turns a name into a `Generator`.
+
+A spec is ``name`` or ``name:argument`` (for example ``random-sample:data/corpus``). The
+timeline code, the server and the evaluation all get their generators here, so adding a model
+means adding one entry to `_FACTORIES`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from v2a.contracts import Generator
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CORPUS = "data/corpus"
+
+
+def _silence(arg: str) -> Generator:
+    from model.baselines import SilenceGenerator
+
+    return SilenceGenerator()
+
+
+def _motion_bursts(arg: str) -> Generator:
+    from model.baselines import MotionBurstsGenerator
+
+    return MotionBurstsGenerator()
+
+
+def _random_sample(arg: str) -> Generator:
+    from model.baselines import RandomSampleGenerator
+
+    return RandomSampleGenerator(arg or DEFAULT_CORPUS)
+
+
+def _onset_transfer(arg: str) -> Generator:
+    from model.baselines import OnsetTransferGenerator
+
+    return OnsetTransferGenerator(arg or DEFAULT_CORPUS)
+
+
+def _default(arg: str) -> Generator:
+    # Until a trained model is registered, the default is a baseline, and it says so.
+    log.info("generator 'default' is the motion-bursts BASELINE (no trained model registered)")
+    return _motion_bursts(arg)
+
+
+_FACTORIES: dict[str, Callable[[str], Generator]] = {
+    "silence": _silence,
+    "motion-bursts": _motion_bursts,
+    "random-sample": _random_sample,
+    "onset-transfer": _onset_transfer,
+    "default": _default,
+}
+
+
+def available_generators() -> list[str]:
+    return sorted(_FACTORIES)
+
+
+def load_generator(spec: str) -> Generator:
+    """Build the generator a spec names; ValueError naming the choices for an unknown one."""
+    name, _, arg = (spec or "default").partition(":")
+    factory = _FACTORIES.get(name.strip())
+    if factory is None:
+        raise ValueError(
+            f"unknown generator {spec!r}; choose one of: {', '.join(available_generators())}"
+        )
+    return factory(arg.strip())
