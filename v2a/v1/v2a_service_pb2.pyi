@@ -1,0 +1,162 @@
+from v2a.v1 import jobs_pb2 as _jobs_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetServerInfoRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetServerInfoResponse(_message.Message):
+    __slots__ = ("version", "model_name", "checkpoint_hash", "input_formats", "output_formats", "sample_rate", "capabilities", "output_roots", "concurrency", "queue_size")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
+    CHECKPOINT_HASH_FIELD_NUMBER: _ClassVar[int]
+    INPUT_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    SAMPLE_RATE_FIELD_NUMBER: _ClassVar[int]
+    CAPABILITIES_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_ROOTS_FIELD_NUMBER: _ClassVar[int]
+    CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    version: str
+    model_name: str
+    checkpoint_hash: str
+    input_formats: _containers.RepeatedScalarFieldContainer[str]
+    output_formats: _containers.RepeatedScalarFieldContainer[str]
+    sample_rate: int
+    capabilities: _containers.RepeatedScalarFieldContainer[str]
+    output_roots: _containers.RepeatedScalarFieldContainer[str]
+    concurrency: int
+    queue_size: int
+    def __init__(self, version: _Optional[str] = ..., model_name: _Optional[str] = ..., checkpoint_hash: _Optional[str] = ..., input_formats: _Optional[_Iterable[str]] = ..., output_formats: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., output_roots: _Optional[_Iterable[str]] = ..., concurrency: _Optional[int] = ..., queue_size: _Optional[int] = ...) -> None: ...
+
+class CreateJobRequest(_message.Message):
+    __slots__ = ("timeline", "selection", "params", "output")
+    TIMELINE_FIELD_NUMBER: _ClassVar[int]
+    SELECTION_FIELD_NUMBER: _ClassVar[int]
+    PARAMS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    timeline: _jobs_pb2.TimelineSource
+    selection: _jobs_pb2.Selection
+    params: _jobs_pb2.GenerationParams
+    output: _jobs_pb2.OutputSpec
+    def __init__(self, timeline: _Optional[_Union[_jobs_pb2.TimelineSource, _Mapping]] = ..., selection: _Optional[_Union[_jobs_pb2.Selection, _Mapping]] = ..., params: _Optional[_Union[_jobs_pb2.GenerationParams, _Mapping]] = ..., output: _Optional[_Union[_jobs_pb2.OutputSpec, _Mapping]] = ...) -> None: ...
+
+class CreateJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.Job
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.Job
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class ListJobsRequest(_message.Message):
+    __slots__ = ("page_size", "page_token", "states")
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATES_FIELD_NUMBER: _ClassVar[int]
+    page_size: int
+    page_token: str
+    states: _containers.RepeatedScalarFieldContainer[_jobs_pb2.JobState]
+    def __init__(self, page_size: _Optional[int] = ..., page_token: _Optional[str] = ..., states: _Optional[_Iterable[_Union[_jobs_pb2.JobState, str]]] = ...) -> None: ...
+
+class ListJobsResponse(_message.Message):
+    __slots__ = ("jobs", "next_page_token")
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.Job]
+    next_page_token: str
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_jobs_pb2.Job, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
+
+class CancelJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class CancelJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.Job
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class WatchJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class WatchJobResponse(_message.Message):
+    __slots__ = ("job_id", "job_state", "clip", "message")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    JOB_STATE_FIELD_NUMBER: _ClassVar[int]
+    CLIP_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    job_state: _jobs_pb2.JobState
+    clip: _jobs_pb2.ClipProgress
+    message: str
+    def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., clip: _Optional[_Union[_jobs_pb2.ClipProgress, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
+
+class RegenerateClipRequest(_message.Message):
+    __slots__ = ("job_id", "clip", "seed", "prompt", "negative_prompt")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    CLIP_FIELD_NUMBER: _ClassVar[int]
+    SEED_FIELD_NUMBER: _ClassVar[int]
+    PROMPT_FIELD_NUMBER: _ClassVar[int]
+    NEGATIVE_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    clip: _jobs_pb2.ClipAddress
+    seed: int
+    prompt: str
+    negative_prompt: str
+    def __init__(self, job_id: _Optional[str] = ..., clip: _Optional[_Union[_jobs_pb2.ClipAddress, _Mapping]] = ..., seed: _Optional[int] = ..., prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ...) -> None: ...
+
+class RegenerateClipResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.Job
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ...) -> None: ...
+
+class GetJobResultRequest(_message.Message):
+    __slots__ = ("job_id", "peak_points", "include_timeline_data")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PEAK_POINTS_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_TIMELINE_DATA_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    peak_points: int
+    include_timeline_data: bool
+    def __init__(self, job_id: _Optional[str] = ..., peak_points: _Optional[int] = ..., include_timeline_data: _Optional[bool] = ...) -> None: ...
+
+class GetJobResultResponse(_message.Message):
+    __slots__ = ("job", "timeline_path", "timeline_format", "timeline_data", "fallback_otio_path", "format_note", "clips")
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_PATH_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_FORMAT_FIELD_NUMBER: _ClassVar[int]
+    TIMELINE_DATA_FIELD_NUMBER: _ClassVar[int]
+    FALLBACK_OTIO_PATH_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_NOTE_FIELD_NUMBER: _ClassVar[int]
+    CLIPS_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.Job
+    timeline_path: str
+    timeline_format: str
+    timeline_data: bytes
+    fallback_otio_path: str
+    format_note: str
+    clips: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.ClipResult]
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ..., timeline_path: _Optional[str] = ..., timeline_format: _Optional[str] = ..., timeline_data: _Optional[bytes] = ..., fallback_otio_path: _Optional[str] = ..., format_note: _Optional[str] = ..., clips: _Optional[_Iterable[_Union[_jobs_pb2.ClipResult, _Mapping]]] = ...) -> None: ...
