@@ -1,0 +1,132 @@
+import os
+import struct
+
+import av
+import numpy as np
+import pytest
+import soundfile
+
+from v2a.contracts import SAMPLE_RATE
+from v2a.media import audio
+from v2a.media.audio import fit_to_length, read_bext, read_wav, resample, write_wav
+
+
+def independent_bext(path):
+    """Walks the RIFF chunks with nothing but struct, as a DAW would."""
+    data = open(path, "rb").read()
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    assert struct.unpack_from("<I", data, 4)[0] == len(data) - 8
+    chunks, offset = {}, 12
+    while offset < len(data):
+        tag, size = data[offset : offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        chunks[tag] = data[offset + 8 : offset + 8 + size]
+        offset += 8 + size + size % 2
+    assert offset == len(data)
+    return chunks
+
+
+def test_wav_has_exact_length_24_bit_48k_and_bext_placement(tmp_path):
+    path = str(tmp_path / "clip.wav")
+    samples = np.sin(np.linspace(0, 100, 48_001)).astype(np.float32) * 0.5  # odd length: padding
+    start = 3 * 2**32 + 12345  # beyond 32 bits: TimeReference high word is used
+    write_wav(
+        path,
+        samples,
+        description="v2a shot 1",
+        originator="v2a",
+        time_reference_samples=start,
+        coding_history="A=PCM,F=48000,W=24,M=mono,T=v2a",
+    )
+
+    chunks = independent_bext(path)
+    assert list(chunks) == [b"bext", b"fmt ", b"data"]
+    bext = chunks[b"bext"]
+    assert bext[:10] == b"v2a shot 1" and bext[256:259] == b"v2a"
+    low, high, version = struct.unpack_from("<IIH", bext, 256 + 32 + 32 + 10 + 8)
+    assert low + (high << 32) == start and version == 2
+    assert bext[602:] == b"A=PCM,F=48000,W=24,M=mono,T=v2a\r\n"
+    assert struct.unpack("<HHIIHH", chunks[b"fmt "]) == (1, 1, 48000, 144000, 3, 24)
+    assert len(chunks[b"data"]) == 48_001 * 3
+
+    info = soundfile.info(path)
+    assert (info.samplerate, info.frames, info.subtype) == (SAMPLE_RATE, 48_001, "PCM_24")
+    with av.open(path) as container:  # ffmpeg's reader agrees on the exact count
+        decoded = sum(frame.samples for frame in container.decode(audio=0))
+    assert decoded == 48_001
+
+    back, rate = read_wav(path)
+    assert rate == SAMPLE_RATE and np.max(np.abs(back - samples)) < 2e-7
+    fields = read_bext(path)
+    assert fields["time_reference"] == start and fields["description"] == "v2a shot 1"
+    assert fields["originator"] == "v2a" and fields["loudness"] == (0x7FFF,) * 5
+
+
+def test_stereo_and_clipping(tmp_path):
+    path = str(tmp_path / "s.wav")
+    samples = np.stack([np.full(10, 2.0), np.full(10, -2.0)], axis=1)
+    write_wav(path, samples, description="", originator="v2a", time_reference_samples=0)
+    back, _ = read_wav(path)
+    assert back.shape == (10, 2)
+    assert back[0, 0] == pytest.approx(1.0, abs=1e-6) and back[0, 1] == pytest.approx(
+        -1.0, abs=1e-6
+    )
+
+
+def test_failed_write_leaves_no_file_and_no_temp(tmp_path, monkeypatch):
+    path = tmp_path / "clip.wav"
+    write_wav(
+        str(path), np.zeros(100), description="old", originator="v2a", time_reference_samples=0
+    )
+
+    def crash(*args):
+        raise KeyboardInterrupt  # a run killed mid-write
+
+    monkeypatch.setattr(audio.os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        write_wav(
+            str(path), np.zeros(200), description="new", originator="v2a", time_reference_samples=0
+        )
+    assert os.listdir(tmp_path) == ["clip.wav"]
+    assert read_bext(str(path))["description"] == "old"  # the old file is intact
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(OSError, match="cannot write .*missing"):
+        write_wav(
+            str(tmp_path / "missing" / "a.wav"),
+            np.zeros(10),
+            description="",
+            originator="v2a",
+            time_reference_samples=0,
+        )
+
+
+def test_nan_samples_are_refused(tmp_path):
+    with pytest.raises(ValueError, match="NaN"):
+        write_wav(
+            str(tmp_path / "a.wav"),
+            np.array([0.0, np.nan]),
+            description="",
+            originator="v2a",
+            time_reference_samples=0,
+        )
+    assert not os.listdir(tmp_path)
+
+
+def test_fit_to_length_trims_or_pads_with_silence():
+    assert fit_to_length(np.ones(5), 3).tolist() == [1, 1, 1]
+    assert fit_to_length(np.ones(2), 4).tolist() == [1, 1, 0, 0]
+
+
+@pytest.mark.parametrize(
+    ("rate", "n"), [(22_050, 48_000), (16_000, 47_999), (44_100, 1601), (48_000, 10)]
+)
+def test_resample_returns_exact_count_and_keeps_pitch(rate, n):
+    seconds = n / SAMPLE_RATE
+    t = np.arange(round(seconds * rate)) / rate
+    tone = np.sin(2 * np.pi * 440 * t)
+    out = resample(tone, rate, n)
+    assert out.shape == (n,) and out.dtype == np.float32
+    if n > 10_000:
+        spectrum = np.abs(np.fft.rfft(out))
+        assert np.argmax(spectrum) * SAMPLE_RATE / n == pytest.approx(440, abs=2)

@@ -1,0 +1,109 @@
+from fractions import Fraction
+
+import pytest
+
+from v2a.media.errors import MediaError
+from v2a.media.probe import probe_media
+from v2a.media.synth import make_test_movie
+from v2a.media.timecode import frames_to_timecode, timecode_to_frames
+
+NTSC = Fraction(30000, 1001)
+
+
+def test_probe_reads_rate_size_frames_and_camera_timecode(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "a.mov"),
+        frames=30,
+        rate=NTSC,
+        size=(96, 64),
+        start_timecode="01:00:00:00",
+        with_audio=True,
+    )
+    info = probe_media(path)
+    assert info.rate == NTSC and info.frame_count == 30
+    assert (info.width, info.height, info.rotation) == (96, 64, 0)
+    assert info.duration == pytest.approx(30 / float(NTSC), abs=1e-3)
+    assert info.timecode == "01:00:00:00"
+    assert info.start_timecode == pytest.approx(108_000 / float(NTSC))
+    assert info.has_video and info.has_audio
+
+
+def test_probe_reads_drop_frame_timecode_from_mp4(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "a.mp4"), frames=5, rate=NTSC, start_timecode="00:10:00:00", drop_frame=True
+    )
+    info = probe_media(path)
+    assert info.timecode == "00:10:00;00"
+    # Ten minutes of drop-frame timecode label frame 17982, about 600 s of wall clock.
+    assert info.start_timecode == pytest.approx(17982 * 1001 / 30000)
+    assert not info.has_audio
+
+
+def test_probe_without_timecode_starts_at_zero(tmp_path):
+    path = make_test_movie(str(tmp_path / "a.mp4"), frames=5, rate=24, start_timecode=None)
+    info = probe_media(path)
+    assert (info.timecode, info.start_timecode, info.rate) == ("", 0.0, Fraction(24))
+
+
+def test_probe_reports_display_rotation(tmp_path):
+    path = make_test_movie(str(tmp_path / "phone.mp4"), frames=3, size=(64, 96), rotation=-90)
+    info = probe_media(path)
+    assert info.rotation == 270 and (info.width, info.height) == (96, 64)
+    assert info.display_size == (64, 96)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: None, "file not found"),
+        (lambda p: p.write_bytes(b""), "empty"),
+        (lambda p: p.write_bytes(b"this is not a movie" * 100), "not a readable media file"),
+    ],
+)
+def test_probe_rejects_bad_files_naming_them(tmp_path, make, message):
+    path = tmp_path / "clip.mov"
+    make(path)
+    with pytest.raises(MediaError, match=message) as error:
+        probe_media(str(path))
+    assert str(path) in str(error.value)
+
+
+def test_probe_rejects_audio_only_file(tmp_path):
+    import av
+    import numpy as np
+
+    path = str(tmp_path / "sound.m4a")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("aac", rate=48000)
+        frame = av.AudioFrame.from_ndarray(
+            np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
+        )
+        frame.sample_rate = 48000
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with pytest.raises(MediaError, match="no video stream"):
+        probe_media(path)
+
+
+def test_probe_rejects_truncated_movie(tmp_path):
+    good = make_test_movie(str(tmp_path / "good.mp4"), frames=10)
+    bad = tmp_path / "cut.mp4"
+    bad.write_bytes(open(good, "rb").read()[:300])
+    with pytest.raises(MediaError, match="cut.mp4"):
+        probe_media(str(bad))
+
+
+@pytest.mark.parametrize(
+    ("timecode", "rate", "frames"),
+    [
+        ("00:01:00;02", NTSC, 1800),  # ;00 and ;01 of minute 1 do not exist
+        ("00:10:00;00", NTSC, 17982),
+        ("01:00:00;00", NTSC, 107892),
+        ("00:01:00;04", Fraction(60000, 1001), 3600),
+        ("01:00:00:00", Fraction(24000, 1001), 86400),
+        ("00:00:01:05", Fraction(25), 30),
+    ],
+)
+def test_timecode_round_trip(timecode, rate, frames):
+    assert timecode_to_frames(timecode, rate) == frames
+    assert frames_to_timecode(frames, rate, drop_frame=";" in timecode) == timecode

@@ -1,0 +1,189 @@
+"""48 kHz Broadcast WAV out (with a `bext` chunk, written atomically), WAV in, length fitting.
+
+soundfile cannot write a `bext` chunk, so the writer is our own: RIFF 'WAVE' holding `bext`
+(EBU Tech 3285 version 2), `fmt ` (PCM, 24 bit) and `data`. DAWs place the file on their
+timeline at bext TimeReference, counted in samples since midnight / the timeline start.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import struct
+import tempfile
+from fractions import Fraction
+
+import numpy as np
+import soundfile
+from scipy.signal import resample_poly
+
+from v2a.contracts import SAMPLE_RATE
+from v2a.media.errors import MediaError
+
+_BEXT_FIXED = struct.Struct("<256s32s32s10s8sIIH64s5h180s")  # 602 bytes, CodingHistory follows
+_LOUDNESS_UNSET = 0x7FFF  # Tech 3285 v2: loudness fields not computed
+_BITS = 24
+
+
+def write_wav(
+    path: str,
+    samples: np.ndarray,
+    *,
+    description: str,
+    originator: str,
+    time_reference_samples: int,
+    coding_history: str = "",
+    originator_reference: str = "",
+) -> None:
+    """Writes float samples in [-1, 1] ((n,) mono or (n, channels)) as 48 kHz 24-bit BWF.
+
+    Atomic: the file is written beside its target, flushed to disk, then renamed over it, so a
+    killed run leaves either the old file or the new one, never half of one.
+    """
+    data = _pcm24(samples)
+    channels = 1 if np.ndim(samples) == 1 else np.shape(samples)[1]
+    body = b"WAVE"
+    body += _chunk(
+        b"bext",
+        _bext(
+            description, originator, originator_reference, time_reference_samples, coding_history
+        ),
+    )
+    block_align = channels * _BITS // 8
+    fmt = struct.pack(
+        "<HHIIHH", 1, channels, SAMPLE_RATE, SAMPLE_RATE * block_align, block_align, _BITS
+    )
+    body += _chunk(b"fmt ", fmt) + _chunk(b"data", data)
+    if len(body) + 8 > 0xFFFFFFFF:
+        raise MediaError(f"{path}: audio too long for a WAV file (over 4 GiB)")
+    atomic_write(path, b"RIFF" + struct.pack("<I", len(body)) + body)
+
+
+def atomic_write(path: str, payload: bytes) -> None:
+    """Writes bytes to `path` through a temp file in the same folder + fsync + os.replace."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle, temp = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(payload)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+def _chunk(tag: bytes, payload: bytes) -> bytes:
+    pad = b"\0" if len(payload) % 2 else b""  # RIFF chunks are word aligned
+    return tag + struct.pack("<I", len(payload)) + payload + pad
+
+
+def _pcm24(samples: np.ndarray) -> bytes:
+    values = np.asarray(samples, dtype=np.float64)
+    if values.ndim not in (1, 2):
+        raise ValueError(f"samples must be (n,) or (n, channels), got shape {values.shape}")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("samples contain NaN or infinity")
+    scaled = np.round(np.clip(values, -1.0, 1.0) * (2**23 - 1)).astype("<i4")
+    # Little-endian int32 -> keep the three low bytes of each sample.
+    return scaled.reshape(-1).view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+
+
+def _ascii(text: str, size: int) -> bytes:
+    return text.encode("ascii", "replace")[:size]
+
+
+def _bext(
+    description: str, originator: str, reference: str, time_reference: int, coding_history: str
+) -> bytes:
+    if time_reference < 0:
+        raise ValueError(f"time reference must be >= 0 samples, got {time_reference}")
+    now = datetime.datetime.now()
+    fixed = _BEXT_FIXED.pack(
+        _ascii(description, 256),
+        _ascii(originator, 32),
+        _ascii(reference, 32),
+        now.strftime("%Y-%m-%d").encode(),
+        now.strftime("%H:%M:%S").encode(),
+        time_reference & 0xFFFFFFFF,
+        time_reference >> 32,
+        2,
+        b"",
+        *([_LOUDNESS_UNSET] * 5),
+        b"",
+    )
+    history = coding_history.encode("ascii", "replace")
+    if history and not history.endswith(b"\r\n"):
+        history += b"\r\n"  # Tech 3285: each CodingHistory line ends with CR LF
+    return fixed + history
+
+
+def read_wav(path: str) -> tuple[np.ndarray, int]:
+    """(float32 samples, (n,) for mono else (n, channels); sample rate)."""
+    try:
+        samples, rate = soundfile.read(path, dtype="float32", always_2d=False)
+    except (soundfile.LibsndfileError, RuntimeError, OSError) as error:
+        raise MediaError(f"{path}: cannot read WAV ({error})") from error
+    return samples, rate
+
+
+def read_bext(path: str) -> dict:
+    """The fields of a WAV file's `bext` chunk; MediaError when it has none."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
+        raise MediaError(f"{path}: not a RIFF WAVE file")
+    offset = 12
+    while offset + 8 <= len(data):
+        tag, size = data[offset : offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
+        if tag == b"bext":
+            return _parse_bext(data[offset + 8 : offset + 8 + size])
+        offset += 8 + size + size % 2
+    raise MediaError(f"{path}: has no bext chunk")
+
+
+def _parse_bext(chunk: bytes) -> dict:
+    fields = _BEXT_FIXED.unpack_from(chunk)
+    text = [value.rstrip(b"\0").decode("ascii", "replace") for value in fields[:5]]
+    return {
+        "description": text[0],
+        "originator": text[1],
+        "originator_reference": text[2],
+        "origination_date": text[3],
+        "origination_time": text[4],
+        "time_reference": fields[5] | (fields[6] << 32),
+        "version": fields[7],
+        "umid": fields[8],
+        "loudness": fields[9:14],
+        "coding_history": chunk[_BEXT_FIXED.size :].rstrip(b"\0").decode("ascii", "replace"),
+    }
+
+
+def fit_to_length(samples: np.ndarray, num_samples: int) -> np.ndarray:
+    """Exactly `num_samples` along axis 0: trimmed at the end, or padded with silence."""
+    samples = np.asarray(samples)
+    if len(samples) >= num_samples:
+        return samples[:num_samples]
+    pad = [(0, num_samples - len(samples))] + [(0, 0)] * (samples.ndim - 1)
+    return np.pad(samples, pad)
+
+
+def resample(samples: np.ndarray, from_rate: int, num_samples: int) -> np.ndarray:
+    """Resamples to SAMPLE_RATE and returns EXACTLY `num_samples` samples (float32).
+
+    Polyphase filtering (scipy.signal.resample_poly, which low-passes against aliasing) by the
+    exact ratio 48000/from_rate; the result then differs from `num_samples` by at most a few
+    samples of rounding, which `fit_to_length` trims or pads with silence at the end.
+    """
+    samples = np.asarray(samples, dtype=np.float32)
+    if from_rate != SAMPLE_RATE:
+        ratio = Fraction(SAMPLE_RATE, int(from_rate))
+        samples = resample_poly(samples, ratio.numerator, ratio.denominator, axis=0)
+    return fit_to_length(samples, num_samples).astype(np.float32)

@@ -1,0 +1,116 @@
+"""What a media file holds: duration, rate, size, rotation, start timecode."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+
+import av
+
+from v2a.media.errors import MediaError
+from v2a.media.timecode import timecode_to_frames
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    path: str
+    duration: float  # seconds of video, first frame to end of last frame
+    fps: float
+    rate: Fraction  # exact frame rate, e.g. 30000/1001 (the average rate for variable rate)
+    frame_count: int
+    width: int  # as stored; see display_size for the upright picture
+    height: int
+    rotation: int  # degrees counterclockwise to turn the stored picture upright (display matrix)
+    start_timecode: float  # seconds: timecode frame number / rate; 0.0 without a timecode
+    timecode: str  # the timecode string as tagged ("01:00:00;00"), "" without one
+    has_video: bool
+    has_audio: bool
+    start_time: float = 0.0  # pts of the first video frame in seconds (container clock)
+
+    @property
+    def display_size(self) -> tuple[int, int]:
+        """(width, height) as the viewer sees it, after rotation."""
+        if self.rotation % 180:
+            return self.height, self.width
+        return self.width, self.height
+
+
+def open_input(path: str) -> av.container.InputContainer:
+    """Opens a media file or raises MediaError naming it and the problem."""
+    if not os.path.exists(path):
+        raise MediaError(f"{path}: file not found")
+    if os.path.isdir(path):
+        raise MediaError(f"{path}: is a folder, not a media file")
+    if os.path.getsize(path) == 0:
+        raise MediaError(f"{path}: file is empty (0 bytes)")
+    try:
+        return av.open(path)
+    except PermissionError as error:
+        raise MediaError(f"{path}: cannot read the file ({error.strerror})") from error
+    except (av.FFmpegError, OSError) as error:
+        raise MediaError(f"{path}: not a readable media file ({error})") from error
+
+
+def probe_media(path: str) -> MediaInfo:
+    """Reads a file's video properties; decodes one frame to check it really decodes."""
+    with open_input(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: has no video stream")
+        stream = container.streams.video[0]
+        rate = Fraction(stream.average_rate or stream.guessed_rate or 0)
+        if rate <= 0:
+            raise MediaError(f"{path}: video stream has no frame rate")
+        first = _first_frame(container, stream, path)
+        start_time = float(first.time or 0.0)
+        duration = _duration(container, stream, start_time)
+        frame_count = stream.frames or round(duration * rate)
+        timecode = _timecode_tag(container)
+        start_tc = 0.0
+        if timecode:
+            try:
+                start_tc = float(timecode_to_frames(timecode, rate) / rate)
+            except ValueError as error:
+                raise MediaError(f"{path}: {error}") from error
+        return MediaInfo(
+            path=path,
+            duration=duration,
+            fps=float(rate),
+            rate=rate,
+            frame_count=int(frame_count),
+            width=stream.width,
+            height=stream.height,
+            rotation=int(first.rotation) % 360,
+            start_timecode=start_tc,
+            timecode=timecode,
+            has_video=True,
+            has_audio=bool(container.streams.audio),
+            start_time=start_time,
+        )
+
+
+def _first_frame(container, stream, path: str) -> av.VideoFrame:
+    try:
+        for frame in container.decode(stream):
+            return frame
+    except av.FFmpegError as error:
+        raise MediaError(f"{path}: video does not decode ({error})") from error
+    raise MediaError(f"{path}: video stream holds no decodable frame")
+
+
+def _duration(container, stream, start_time: float) -> float:
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    if container.duration:
+        # The container's clock counts from its own start; the video may begin later.
+        container_start = (container.start_time or 0) / av.time_base
+        return container.duration / av.time_base - (start_time - container_start)
+    return 0.0
+
+
+def _timecode_tag(container) -> str:
+    """The start timecode cameras write: a tmcd track (QuickTime/MP4) or a `timecode` tag."""
+    for stream in container.streams:
+        if stream.metadata.get("timecode"):
+            return stream.metadata["timecode"]
+    return container.metadata.get("timecode", "")
