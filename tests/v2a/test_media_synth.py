@@ -1,7 +1,6 @@
 from fractions import Fraction
 
 import av
-import numpy as np
 
 from v2a.media.synth import draw_frame, make_image_sequence, make_test_movie, read_frame_number
 
@@ -52,4 +51,4 @@ def test_image_sequence_files_show_their_numbers(tmp_path):
         with av.open(path) as container:
             frame = next(container.decode(video=0))
         assert read_frame_number(frame.to_ndarray(format="rgb24")) == number
-    assert np.asarray(frame.to_ndarray()).shape[:2] == (48, 64)
+    assert frame.to_ndarray(format="rgb24").shape[:2] == (48, 64)
