@@ -1,0 +1,198 @@
+"""Read an editor's timeline file with OpenTimelineIO's adapter plugins.
+
+One entry point, `read_timeline`, that picks the adapter from the file extension (or an explicit
+format), and turns every failure into a `TimelineReadError` whose message names the file, the
+format and the problem in plain words, so the CLI and the server can show it as is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import opentimelineio as otio
+
+log = logging.getLogger(__name__)
+
+#: File extension (lower case, with the dot) -> OTIO adapter name.
+FORMAT_BY_EXTENSION = {
+    ".otio": "otio_json",
+    ".otioz": "otioz",
+    ".otiod": "otiod",
+    ".xml": "fcp_xml",
+    ".fcpxml": "fcpx_xml",
+    ".fcpxmld": "fcpx_xml",
+    ".aaf": "AAF",
+    ".edl": "cmx_3600",
+    ".kdenlive": "kdenlive",
+}
+
+#: Adapter name -> how a person calls the format, for messages.
+FORMAT_NAMES = {
+    "otio_json": "OTIO JSON",
+    "otioz": "OTIOZ bundle",
+    "otiod": "OTIOD bundle",
+    "fcp_xml": "Final Cut Pro 7 XML",
+    "fcpx_xml": "Final Cut Pro X XML",
+    "AAF": "AAF",
+    "cmx_3600": "CMX 3600 EDL",
+    "kdenlive": "Kdenlive project",
+}
+
+#: Options that `read_timeline` handles itself instead of passing to the adapter.
+_OWN_OPTIONS = ("timeline",)
+
+
+class TimelineReadError(ValueError):
+    """A timeline file could not be read; the message says which file, which format and why."""
+
+
+def format_for_path(path: str | os.PathLike) -> str:
+    """The OTIO adapter name for a timeline file, from its extension.
+
+    Raises TimelineReadError for an extension no adapter reads.
+    """
+    suffix = Path(path).suffix.lower()
+    try:
+        return FORMAT_BY_EXTENSION[suffix]
+    except KeyError:
+        known = ", ".join(sorted(FORMAT_BY_EXTENSION))
+        raise TimelineReadError(
+            f"{path}: unknown timeline format {suffix or '(no extension)'!r}; "
+            f"known extensions: {known} (or name the format explicitly)"
+        ) from None
+
+
+def format_label(adapter_name: str) -> str:
+    return FORMAT_NAMES.get(adapter_name, adapter_name)
+
+
+def read_timeline(
+    path: str | os.PathLike, format: str = "", options: dict | None = None
+) -> otio.schema.Timeline:
+    """Read a timeline file into an OTIO Timeline.
+
+    `format` is an OTIO adapter name (e.g. "fcp_xml", "cmx_3600"); empty: from the extension.
+    `options` go to the adapter (e.g. {"rate": 25} for CMX 3600), except "timeline": the name
+    or index of the timeline to take from a file that holds several (FCPXML projects); the
+    first one by default.
+    """
+    path = Path(path)
+    adapter = _check_format(path, format)
+    label = format_label(adapter)
+    options = dict(options or {})
+    which = options.pop("timeline", None)
+    if adapter == "cmx_3600" and "rate" in options:
+        options["rate"] = _edl_rate(path, options["rate"])
+    _check_file(path, adapter, label)
+
+    source = path
+    if adapter == "fcpx_xml" and path.is_dir():
+        # An .fcpxmld bundle keeps its document in Info.fcpxml.
+        source = path / "Info.fcpxml"
+        if not source.is_file():
+            raise TimelineReadError(f"{path}: {label} bundle has no Info.fcpxml inside")
+    try:
+        result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
+    except TypeError as error:
+        if "unexpected keyword" in str(error):
+            raise TimelineReadError(
+                f"{path}: the {label} reader does not take the option(s) "
+                f"{', '.join(sorted(options))}"
+            ) from None
+        raise TimelineReadError(_describe(path, label, adapter, options, error)) from None
+    except Exception as error:  # adapters raise anything from XML errors to KeyError
+        raise TimelineReadError(_describe(path, label, adapter, options, error)) from None
+    return _pick_timeline(path, label, result, which)
+
+
+def _check_format(path: Path, format: str) -> str:
+    if not format:
+        return format_for_path(path)
+    known = {a.name for a in otio.plugins.ActiveManifest().adapters}
+    if format not in known:
+        # Accept an extension-like name too ("edl", "xml") since people type those.
+        by_ext = FORMAT_BY_EXTENSION.get("." + format.lower().lstrip("."))
+        if by_ext:
+            return by_ext
+        raise TimelineReadError(
+            f"{path}: unknown timeline format {format!r}; known: {', '.join(sorted(known))}"
+        )
+    return format
+
+
+def _edl_rate(path: Path, rate) -> float:
+    try:
+        value = float(rate)
+    except (TypeError, ValueError):
+        value = 0.0
+    if not value > 0:
+        raise TimelineReadError(
+            f"{path}: the EDL rate option must be a positive number, not {rate!r}"
+        )
+    return value
+
+
+def _check_file(path: Path, adapter: str, label: str) -> None:
+    if not path.exists():
+        raise TimelineReadError(f"{path}: cannot read {label}: file not found")
+    if path.is_dir():
+        if adapter in ("otiod", "fcpx_xml"):
+            return
+        raise TimelineReadError(f"{path}: cannot read {label}: it is a folder, not a file")
+    if not os.access(path, os.R_OK):
+        raise TimelineReadError(f"{path}: cannot read {label}: permission denied")
+    if path.stat().st_size == 0:
+        raise TimelineReadError(f"{path}: cannot read {label}: the file is empty")
+
+
+def _describe(path: Path, label: str, adapter: str, options: dict, error: Exception) -> str:
+    """A one-line, plain-words account of an adapter failure."""
+    detail = " ".join(str(error).split()) or type(error).__name__
+    if len(detail) > 300:
+        detail = detail[:297] + "..."
+    kind = type(error).__name__
+    hint = ""
+    if kind == "UnicodeDecodeError":
+        hint = " (the file is not text: garbled, binary or in the wrong format)"
+    elif adapter == "cmx_3600" and any(
+        w in detail.lower() for w in ("rate", "timecode", "duration")
+    ):
+        rate = options.get("rate", 24)
+        hint = (
+            f" (read at {rate:g} fps: if the list is at another rate, pass the rate option; "
+            "a list whose source and record timecodes disagree cannot be read)"
+        )
+    elif kind in ("ParseError", "ExpatError", "XMLSyntaxError", "JSONDecodeError", "EDLParseError"):
+        hint = " (the file is garbled or truncated)"
+    elif adapter == "AAF":
+        hint = " (not a readable AAF file: garbled, truncated or not AAF)"
+    return f"{path}: cannot read as {label}: {kind}: {detail}{hint}"
+
+
+def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timeline:
+    if isinstance(result, otio.schema.Timeline):
+        timelines = [result]
+    elif isinstance(result, otio.schema.SerializableCollection):
+        timelines = [t for t in result.find_children(descended_from_type=otio.schema.Timeline)]
+        timelines = timelines or [t for t in result if isinstance(t, otio.schema.Timeline)]
+    else:
+        raise TimelineReadError(f"{path}: {label} holds a {type(result).__name__}, not a timeline")
+    if not timelines:
+        raise TimelineReadError(f"{path}: {label} holds no timeline")
+    if which is None:
+        if len(timelines) > 1:
+            log.warning(
+                "%s holds %d timelines (%s); using the first, %r",
+                path,
+                len(timelines),
+                ", ".join(repr(t.name) for t in timelines),
+                timelines[0].name,
+            )
+        return timelines[0]
+    for index, timeline in enumerate(timelines):
+        if str(which) in (timeline.name, str(index)):
+            return timeline
+    names = ", ".join(f"{i}: {t.name!r}" for i, t in enumerate(timelines))
+    raise TimelineReadError(f"{path}: no timeline {which!r} in the file; it holds {names}")
