@@ -1,0 +1,431 @@
+"""Writing generated sound back into the editor's timeline.
+
+Generated audio goes into v2a's own audio track ("V2A SFX"); the editor's tracks are never
+touched. In memory, v2a's track is expressed in samples at SAMPLE_RATE so that every clip sits on
+its video clip's record range to the sample; formats that count in frames get a copy conformed
+to the timeline's edit rate when written (`write_timeline`).
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import tempfile
+from dataclasses import dataclass
+
+import opentimelineio as otio
+
+from otio_adapters.takes import (
+    V2A_KEY,
+    clip_file_stem,
+    clip_takes,
+    file_stem,
+    find_v2a_tracks,
+    path_to_url,
+    take_key,
+    to_samples,
+    track_name,
+)
+from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
+
+log = logging.getLogger(__name__)
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+
+class TimelineWriteError(Exception):
+    """The timeline could not be written where or how it was asked; the message says why."""
+
+
+@dataclass
+class _Placed:
+    """A v2a clip and where it sits on the track, in samples."""
+
+    start: int
+    length: int
+    handle_before: int
+    handle_after: int
+    clip: otio.schema.Clip
+    stem: str  # file stem of its clip id
+
+    @property
+    def end(self) -> int:
+        return self.start + self.length
+
+
+# --- write-back ---------------------------------------------------------------------------------
+
+
+def write_audio_tracks(
+    timeline: otio.schema.Timeline,
+    segments: list[Segment],
+    generated: list[GeneratedAudio],
+    *,
+    stem: str = "SFX",
+) -> None:
+    """Lay each generated sound under its video clip on v2a's track, adding a take per generation.
+
+    Mutates `timeline` in memory. An existing v2a track is updated (clips not in `generated` keep
+    their files, takes and places); a regenerated clip gets a new active take.
+    """
+    segments_by_id = {segment.clip_id: segment for segment in segments}
+    track = _v2a_track(timeline, stem)
+    placed = _read_placed(track)
+    by_stem = {item.stem: item for item in placed if item.stem}
+
+    fresh: list[_Placed] = []
+    for audio in generated:
+        segment = segments_by_id.get(audio.clip_id)
+        if segment is None:
+            raise ValueError(f"generated audio for clip {audio.clip_id!r} has no planned segment")
+        previous = by_stem.get(file_stem(audio.clip_id)) or _same_range(placed, audio)
+        clip = previous.clip if previous else otio.schema.Clip(name=f"V2A {segment.clip_name}")
+        _add_take(clip, segment, audio)
+        fresh.append(
+            _Placed(
+                audio.start_sample,
+                audio.num_samples,
+                audio.handle_before_samples,
+                audio.handle_after_samples,
+                clip,
+                file_stem(audio.clip_id),
+            )
+        )
+
+    fresh_clips = {id(item.clip) for item in fresh}
+    kept = []
+    for item in placed:
+        if id(item.clip) in fresh_clips:
+            continue
+        if any(item.start < new.end and new.start < item.end for new in fresh):
+            # The edit changed under an old sound: the new generation wins the place.
+            log.info("dropping v2a clip %r: a new generation overlaps it", item.clip.name)
+            continue
+        kept.append(item)
+    _lay_out(track, sorted(kept + fresh, key=lambda item: item.start))
+
+
+def _v2a_track(timeline: otio.schema.Timeline, stem: str) -> otio.schema.Track:
+    """v2a's track for this stem; duplicates left by older runs are merged into the first."""
+    tracks = find_v2a_tracks(timeline, stem)
+    if not tracks:
+        track = otio.schema.Track(name=track_name(stem), kind=otio.schema.TrackKind.Audio)
+        timeline.tracks.append(track)
+        tracks = [track]
+    first = tracks[0]
+    first.name = track_name(stem)
+    first.metadata[V2A_KEY] = {"track": stem}
+    for extra in tracks[1:]:
+        items = [item for item in extra if isinstance(item, otio.schema.Clip)]
+        extra_placed = _read_placed(extra)
+        timeline.tracks.remove(extra)
+        if items:
+            merged = _read_placed(first) + [p for p in extra_placed if p.clip in items]
+            _lay_out(first, sorted(merged, key=lambda item: item.start))
+    return first
+
+
+def _read_placed(track: otio.schema.Track) -> list[_Placed]:
+    """The clips on a v2a track with their record ranges, in one pass (linear in clip count)."""
+    placed = []
+    position = RT(0, SAMPLE_RATE)
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            continue
+        duration = item.duration()
+        if isinstance(item, otio.schema.Clip):
+            start = to_samples(position)
+            length = to_samples(position + duration) - start
+            before, after = _handles(item)
+            placed.append(_Placed(start, length, before, after, item, clip_file_stem(item)))
+        position = position + duration
+    return placed
+
+
+def _handles(clip: otio.schema.Clip) -> tuple[int, int]:
+    try:
+        available = clip.available_range()
+    except otio.exceptions.OTIOError:
+        return 0, 0
+    used = clip.trimmed_range()
+    before = to_samples(used.start_time) - to_samples(available.start_time)
+    after = to_samples(available.end_time_exclusive()) - to_samples(used.end_time_exclusive())
+    return max(0, before), max(0, after)
+
+
+def _same_range(placed: list[_Placed], audio: GeneratedAudio) -> _Placed | None:
+    """Addressing by track and record time, for formats that dropped ids and file names."""
+    for item in placed:
+        if item.start == audio.start_sample and item.length == audio.num_samples:
+            return item
+    return None
+
+
+def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio) -> None:
+    takes = clip_takes(clip)
+    number = int(audio.provenance.get("take") or (max(takes, default=0) + 1))
+    total = audio.handle_before_samples + audio.num_samples + audio.handle_after_samples
+    provenance = {**audio.provenance, "take": number}
+    reference = otio.schema.ExternalReference(
+        target_url=path_to_url(audio.path),
+        available_range=TR(RT(0, SAMPLE_RATE), RT(total, SAMPLE_RATE)),
+        metadata={V2A_KEY: provenance},
+    )
+    references = {take_key(n): ref for n, ref in takes.items()}
+    references[take_key(number)] = reference
+    clip.set_media_references(references, take_key(number))
+    clip.source_range = TR(
+        RT(audio.handle_before_samples, SAMPLE_RATE), RT(audio.num_samples, SAMPLE_RATE)
+    )
+    clip.metadata[V2A_KEY] = {
+        "clip_id": segment.clip_id,
+        "source_clip": segment.clip_name,
+        "source_track": segment.track_name,
+        "source_track_index": segment.track_index,
+        "active_take": number,
+        "provenance": provenance,
+    }
+
+
+def _lay_out(track: otio.schema.Track, placed: list[_Placed]) -> None:
+    """Rebuild the track: gaps between clips, a crossfade where adjacent clips have handles."""
+    track.clear()
+    cursor = 0
+    previous: _Placed | None = None
+    for item in placed:
+        if item.start > cursor:
+            track.append(
+                otio.schema.Gap(
+                    source_range=TR(RT(0, SAMPLE_RATE), RT(item.start - cursor, SAMPLE_RATE))
+                )
+            )
+        elif previous is not None and item.start == previous.end:
+            fade = min(previous.handle_after, item.handle_before)
+            if fade > 0:
+                track.append(_crossfade(fade))
+        track.append(item.clip)
+        cursor = item.end
+        previous = item
+
+
+def _crossfade(samples: int) -> otio.schema.Transition:
+    """A dissolve centred on the cut, made of the handles on each side."""
+    return otio.schema.Transition(
+        name="V2A crossfade",
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=RT(samples, SAMPLE_RATE),
+        out_offset=RT(samples, SAMPLE_RATE),
+        metadata={V2A_KEY: {"crossfade": True}},
+    )
+
+
+# --- writing a file -----------------------------------------------------------------------------
+
+EXTENSIONS = {
+    "otio_json": ".otio",
+    "fcp_xml": ".xml",
+    "fcpx_xml": ".fcpxml",
+    "cmx_3600": ".edl",
+    "AAF": ".aaf",
+    "kdenlive": ".kdenlive",
+}
+# FCPXML frame durations the fcpx adapter can write (it cannot express 1001-based rates).
+_FCPX_RATES = (24.0, 25.0, 30.0, 50.0, 60.0)
+
+
+def write_timeline(timeline: otio.schema.Timeline, path: str, format: str) -> tuple[str, str, str]:
+    """Write `timeline` to `path` in `format` (an OTIO adapter name), atomically.
+
+    Returns (written path, fallback .otio path or "", note). Where the format cannot carry v2a's
+    audio, the note says so and the full result is also written as an .otio beside it.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise TimelineWriteError(f"cannot write {path}: folder {folder} is missing or not writable")
+    otio_path = os.path.splitext(path)[0] + ".otio"
+    has_audio = any(find_v2a_tracks(timeline, stem) for stem in _stems(timeline))
+
+    reason = _cannot_carry(timeline, format) if has_audio else ""
+    if format == "otio_json":
+        _atomic_write(timeline, path, "otio_json")
+        return path, "", ""
+    if reason and format != "cmx_3600":
+        _atomic_write(timeline, otio_path, "otio_json")
+        return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
+
+    try:
+        _atomic_write(_for_format(timeline, format), path, format)
+    except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
+        _atomic_write(timeline, otio_path, "otio_json")
+        note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
+        return otio_path, otio_path, note
+    if reason:  # CMX 3600: the EDL is written, without the audio
+        _atomic_write(timeline, otio_path, "otio_json")
+        return path, otio_path, f"{reason}; the full result is in {otio_path}"
+    return path, "", ""
+
+
+def _stems(timeline: otio.schema.Timeline) -> set[str]:
+    stems = {"SFX"}
+    for track in timeline.tracks:
+        meta = track.metadata.get(V2A_KEY)
+        if meta and meta.get("track"):
+            stems.add(str(meta["track"]))
+    return stems
+
+
+def edit_rate(timeline: otio.schema.Timeline) -> float:
+    """The timeline's frame rate, read from the editor's tracks (v2a's track counts samples)."""
+    if timeline.global_start_time is not None:
+        return timeline.global_start_time.rate
+    for track in timeline.tracks:
+        if V2A_KEY in track.metadata:
+            continue
+        for item in track:
+            if isinstance(item, (otio.schema.Clip, otio.schema.Gap)):
+                return item.duration().rate
+    return 24.0
+
+
+def _cannot_carry(timeline: otio.schema.Timeline, format: str) -> str:
+    if format == "cmx_3600":
+        return (
+            "CMX 3600 EDL carries one video track, so the generated audio track is not in the EDL"
+        )
+    if format == "fcpx_xml":
+        rate = edit_rate(timeline)
+        if not any(abs(rate - ok) < 1e-6 for ok in _FCPX_RATES):
+            return f"the FCPXML adapter cannot write a {rate:.3f} fps timeline"
+    return ""
+
+
+def _one_line(error: Exception) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text[:300]
+
+
+def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> None:
+    folder = os.path.dirname(os.path.abspath(path))
+    suffix = os.path.splitext(path)[1] or EXTENSIONS.get(format, "")
+    handle, tmp = tempfile.mkstemp(prefix=".v2a-", suffix=suffix, dir=folder)
+    os.close(handle)
+    try:
+        options = {"use_empty_mob_ids": True} if format == "AAF" else {}
+        if format == "AAF":
+            os.remove(tmp)  # pyaaf2 creates the file itself
+        otio.adapters.write_to_file(timeline, tmp, adapter_name=format, **options)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+# --- conforming v2a's track to a frame-based format ----------------------------------------------
+
+
+def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Timeline:
+    """A copy whose v2a tracks count in whole frames at the edit rate, as FCP XML and AAF need."""
+    if format in ("otio_json", "otioz", "otiod"):
+        return timeline
+    result = copy.deepcopy(timeline)
+    rate = edit_rate(result)
+    for track in result.tracks:
+        if V2A_KEY in track.metadata:
+            _conform_track(track, rate, aaf=format == "AAF")
+        elif format == "AAF":
+            _rescale_clip_ranges(track, rate)
+    return result
+
+
+def _rescale_clip_ranges(track: otio.schema.Track, rate: float) -> None:
+    """The AAF writer validates every range at the edit rate; editors' exports (Premiere's
+    2997fps-DFTC.aaf) keep media ranges at the media's own rate. Same times, counted in frames."""
+    for clip in track.find_clips():
+        if clip.source_range is not None and clip.source_range.duration.rate != rate:
+            clip.source_range = _rescaled(clip.source_range, rate)
+        reference = clip.media_reference
+        aaf_meta = reference.metadata.get("AAF")
+        if (
+            aaf_meta
+            and aaf_meta.get("EssenceDescription", {}).get("ClassName") == "MultipleDescriptor"
+        ):
+            # The writer can only build single-essence descriptors; it falls back to its default.
+            del aaf_meta["EssenceDescription"]
+        if (
+            reference.available_range is not None
+            and reference.available_range.duration.rate != rate
+        ):
+            reference.available_range = _rescaled(reference.available_range, rate)
+
+
+def _rescaled(time_range: otio.opentime.TimeRange, rate: float) -> otio.opentime.TimeRange:
+    start = time_range.start_time.rescaled_to(rate).value
+    end = time_range.end_time_exclusive().rescaled_to(rate).value
+    return TR(RT(round(start), rate), RT(round(end) - round(start), rate))
+
+
+def _frames(samples: int, rate: float) -> int:
+    return round(samples * rate / SAMPLE_RATE)
+
+
+def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
+    placed = _read_placed(track)
+    transitions = [item for item in track if isinstance(item, otio.schema.Transition)]
+    del transitions  # rebuilt below from the handles
+    track.clear()
+    cursor = 0
+    previous: _Placed | None = None
+    for item in placed:
+        start, end = _frames(item.start, rate), _frames(item.end, rate)
+        before, after = _frames(item.handle_before, rate), _frames(item.handle_after, rate)
+        if start > cursor:
+            track.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(start - cursor, rate))))
+        elif previous is not None and start == cursor:
+            fade = min(previous[1], before)
+            if fade > 0:
+                track.append(_frame_crossfade(fade, rate, aaf))
+        clip = item.clip
+        for ref in clip.media_references().values():
+            if ref.available_range is not None:
+                total = before + (end - start) + after
+                ref.available_range = TR(RT(0, rate), RT(total, rate))
+        clip.source_range = TR(RT(before, rate), RT(end - start, rate))
+        track.append(clip)
+        cursor = end
+        previous = (item, after)
+
+
+def _frame_crossfade(frames: int, rate: float, aaf: bool) -> otio.schema.Transition:
+    metadata = {V2A_KEY: {"crossfade": True}}
+    if aaf:
+        metadata["AAF"] = _aaf_audio_dissolve(2 * frames)
+    return otio.schema.Transition(
+        name="V2A crossfade",
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+        in_offset=RT(frames, rate),
+        out_offset=RT(frames, rate),
+        metadata=metadata,
+    )
+
+
+def _aaf_audio_dissolve(length: int) -> dict:
+    """What the AAF writer needs to emit an Avid audio dissolve (values as Media Composer writes)."""
+    return {
+        "CutPoint": length // 2,
+        "PointList": [{"Time": 0.0, "Value": 0.0}, {"Time": 1.0, "Value": 1.0}],
+        "OperationGroup": {
+            "Operation": {
+                "Name": "Audio Dissolve",
+                "Description": "",
+                "Identification": "0c3bea41-fc05-11d2-8a29-0050040ef7d2",
+                "IsTimeWarp": False,
+                "Bypass": 1,
+                "NumberInputs": 2,
+                "OperationCategory": "OperationCategory_Effect",
+                "DataDefinition": {"Name": "Sound"},
+            }
+        },
+    }
