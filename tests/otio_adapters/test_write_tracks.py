@@ -1,0 +1,243 @@
+"""Write-back of generated audio into a timeline, against hand-built segments (unit level)."""
+
+from __future__ import annotations
+
+import os
+
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.takes import find_v2a_tracks, next_take_number, to_samples
+from otio_adapters.write import TimelineWriteError, write_audio_tracks, write_timeline
+from v2a.contracts import SAMPLE_RATE, GeneratedAudio, MediaSource, Segment
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+NTSC = 30000 / 1001
+
+
+def _timeline(rate: float, layout: list[tuple[str, int]]) -> otio.schema.Timeline:
+    """A one-video-track timeline: ("name", frames) clips, ("", frames) gaps; plus an audio track."""
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for name, frames in layout:
+        if name:
+            video.append(
+                otio.schema.Clip(
+                    name=name,
+                    source_range=TR(RT(100, rate), RT(frames, rate)),
+                    media_reference=otio.schema.ExternalReference(
+                        target_url=f"file:///m/{name}.mov",
+                        available_range=TR(RT(0, rate), RT(1000, rate)),
+                    ),
+                )
+            )
+        else:
+            video.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(frames, rate))))
+    audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
+    audio.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(10, rate))))
+    timeline = otio.schema.Timeline(name="edit", global_start_time=RT(86400, rate))
+    timeline.tracks.extend([video, audio])
+    return timeline
+
+
+def _segments(timeline: otio.schema.Timeline, handle: int = 0) -> list[Segment]:
+    segments = []
+    for clip in timeline.video_tracks()[0].find_clips():
+        record = clip.range_in_parent()
+        start = to_samples(record.start_time)
+        end = to_samples(record.end_time_exclusive())
+        segments.append(
+            Segment(
+                clip_id=f"V1-{clip.name}",
+                clip_name=clip.name,
+                track_index=0,
+                track_name="V1",
+                timeline_rate=record.start_time.rate,
+                record_start_frame=int(record.start_time.value),
+                record_frames=int(record.duration.value),
+                start_sample=start,
+                num_samples=end - start,
+                media=MediaSource(referenced=f"{clip.name}.mov", path=f"/m/{clip.name}.mov"),
+                source_start=0.0,
+                handle_before_samples=handle,
+                handle_after_samples=handle,
+            )
+        )
+    return segments
+
+
+def _generated(segments: list[Segment], take: int = 1, seed: int = 0) -> list[GeneratedAudio]:
+    return [
+        GeneratedAudio(
+            clip_id=s.clip_id,
+            path=f"/out/audio/{s.clip_id}_take{take}.wav",
+            start_sample=s.start_sample,
+            num_samples=s.num_samples,
+            handle_before_samples=s.handle_before_samples,
+            handle_after_samples=s.handle_after_samples,
+            provenance={"generator": "sine (test double)", "seed": seed, "take": take},
+        )
+        for s in segments
+    ]
+
+
+def _serialised(tracks) -> list[str]:
+    return [otio.adapters.write_to_string(track, "otio_json") for track in tracks]
+
+
+def _placements(track: otio.schema.Track) -> list[tuple[int, int]]:
+    return [
+        (to_samples(r.start_time), to_samples(r.end_time_exclusive()))
+        for r in (track.range_of_child(c) for c in track.find_clips())
+    ]
+
+
+@pytest.mark.parametrize("rate", [23.976, 24, 25, NTSC, 30, 50, 60000 / 1001])
+def test_each_clip_sits_on_its_video_record_range_to_the_sample(rate):
+    timeline = _timeline(rate, [("a", 37), ("", 11), ("b", 1), ("c", 250)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    track = find_v2a_tracks(timeline, "SFX")[0]
+    assert track.name == "V2A SFX" and track.kind == otio.schema.TrackKind.Audio
+    assert _placements(track) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]
+    # A gap stays a gap: the second clip starts after it.
+    assert isinstance(track[1], otio.schema.Gap)
+
+
+def test_editor_tracks_serialise_identically_before_and_after():
+    timeline = _timeline(24, [("a", 24), ("b", 48)])
+    before = _serialised(timeline.tracks)
+    segments = _segments(timeline, handle=2000)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    write_audio_tracks(timeline, segments, _generated(segments, take=2))
+    assert _serialised(list(timeline.tracks)[: len(before)]) == before
+    assert len(timeline.tracks) == len(before) + 1
+
+
+def test_adjacent_clips_with_handles_get_a_centred_crossfade():
+    timeline = _timeline(24, [("a", 24), ("b", 48), ("", 5), ("c", 10)])
+    segments = _segments(timeline, handle=4000)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    track = find_v2a_tracks(timeline, "SFX")[0]
+    transitions = [item for item in track if isinstance(item, otio.schema.Transition)]
+    assert len(transitions) == 1  # a and b touch; c comes after a gap
+    assert transitions[0].in_offset == transitions[0].out_offset == RT(4000, SAMPLE_RATE)
+    # The clip plays from its handle into the WAV; the handle is in the available range.
+    clip_a = track.find_clips()[0]
+    assert clip_a.source_range.start_time == RT(4000, SAMPLE_RATE)
+    assert clip_a.available_range().duration.value == 4000 + segments[0].num_samples + 4000
+
+
+def test_no_crossfade_without_handles():
+    timeline = _timeline(24, [("a", 24), ("b", 48)])
+    segments = _segments(timeline, handle=0)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    track = find_v2a_tracks(timeline, "SFX")[0]
+    assert not any(isinstance(item, otio.schema.Transition) for item in track)
+
+
+def test_regenerating_adds_an_active_take_and_keeps_the_old_one():
+    timeline = _timeline(24, [("a", 24), ("b", 48)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments, take=1, seed=1))
+    write_audio_tracks(timeline, segments, _generated(segments, take=2, seed=2))
+    tracks = find_v2a_tracks(timeline, "SFX")
+    assert len(tracks) == 1  # updated, not stacked
+    clip = tracks[0].find_clips()[0]
+    assert sorted(clip.media_references()) == ["take1", "take2"]
+    assert clip.active_media_reference_key == "take2"
+    assert clip.media_reference.target_url.endswith("V1-a_take2.wav")
+    assert clip.media_references()["take1"].metadata["v2a"]["seed"] == 1
+    assert clip.metadata["v2a"]["provenance"]["seed"] == 2
+    assert clip.metadata["v2a"]["source_clip"] == "a"
+    assert next_take_number(timeline, "V1-a", "/nonexistent") == 3
+
+
+def test_a_selection_regenerates_only_those_clips():
+    timeline = _timeline(24, [("a", 24), ("b", 48), ("c", 12)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    clips_before = _serialised(find_v2a_tracks(timeline, "SFX")[0].find_clips())
+    only_b = [s for s in segments if s.clip_name == "b"]
+    write_audio_tracks(timeline, only_b, _generated(only_b, take=2))
+    clips_after = find_v2a_tracks(timeline, "SFX")[0].find_clips()
+    after = _serialised(clips_after)
+    assert after[0] == clips_before[0] and after[2] == clips_before[2]
+    assert clips_after[1].active_media_reference_key == "take2"
+    assert _placements(find_v2a_tracks(timeline, "SFX")[0]) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]
+
+
+def test_v2a_track_is_found_again_after_a_format_drops_metadata(tmp_path):
+    timeline = _timeline(25, [("a", 25), ("b", 50)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.xml"), "fcp_xml")
+    assert (written, fallback, note) == (str(tmp_path / "edit.xml"), "", "")
+    reread = otio.adapters.read_from_file(written)
+    assert len(find_v2a_tracks(reread, "SFX")) == 1  # by the take file names
+    write_audio_tracks(reread, segments, _generated(segments[:1], take=2))
+    tracks = find_v2a_tracks(reread, "SFX")
+    assert len(tracks) == 1
+    first = tracks[0].find_clips()[0]
+    assert sorted(first.media_references()) == ["take1", "take2"]
+    assert _placements(tracks[0]) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]
+
+
+def test_write_is_atomic_and_leaves_no_temp_files(tmp_path):
+    timeline = _timeline(24, [("a", 24)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, _, _ = write_timeline(timeline, str(tmp_path / "edit.otio"), "otio_json")
+    assert os.listdir(tmp_path) == ["edit.otio"]
+    assert len(find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")) == 1
+
+
+def test_cmx_3600_writes_the_edl_and_the_full_result_beside_it(tmp_path):
+    timeline = _timeline(24, [("a", 24), ("b", 24)])
+    timeline.tracks.remove(timeline.tracks[1])  # EDL holds one video track
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.edl"), "cmx_3600")
+    assert written.endswith("edit.edl") and fallback.endswith("edit.otio")
+    assert "CMX 3600" in note and "audio" in note
+    assert len(find_v2a_tracks(otio.adapters.read_from_file(fallback), "SFX")) == 1
+
+
+def test_fcpx_at_2997_falls_back_to_otio_with_a_note(tmp_path):
+    timeline = _timeline(NTSC, [("a", 30)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.fcpxml"), "fcpx_xml")
+    assert written == fallback and written.endswith("edit.otio")
+    assert "29.970" in note and not (tmp_path / "edit.fcpxml").exists()
+
+
+def test_aaf_output_passes_the_adapter_validation_and_keeps_ranges(tmp_path):
+    from otio_aaf_adapter.adapters.aaf_adapter.aaf_writer import validate_metadata
+
+    from otio_adapters.write import _for_format
+
+    timeline = _timeline(24, [("a", 24), ("b", 48), ("", 3), ("c", 7)])
+    timeline.tracks.remove(timeline.tracks[1])
+    segments = _segments(timeline, handle=SAMPLE_RATE // 4)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    validate_metadata(_for_format(timeline, "AAF"))  # raises AAFValidationError
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.aaf"), "AAF")
+    assert (fallback, note) == ("", "")
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    assert _placements(track) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]
+    assert sum(isinstance(item, otio.schema.Transition) for item in track) == 1
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path):
+    timeline = _timeline(24, [("a", 24)])
+    with pytest.raises(TimelineWriteError, match="not writable|missing"):
+        write_timeline(timeline, str(tmp_path / "missing" / "edit.otio"), "otio_json")
