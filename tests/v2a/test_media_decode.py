@@ -1,0 +1,193 @@
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+from v2a.contracts import SAMPLE_RATE, ImageSequence, MediaSource, Segment
+from v2a.media import frames as frames_module
+from v2a.media.errors import MediaError
+from v2a.media.frames import decode_frames_at, read_segment_frames
+from v2a.media.probe import probe_media
+from v2a.media.synth import make_image_sequence, make_test_movie, read_frame_number
+
+NTSC, FILM = Fraction(30000, 1001), Fraction(24000, 1001)
+
+
+def numbers(pictures: np.ndarray) -> list[int]:
+    return [read_frame_number(picture) for picture in pictures]
+
+
+@pytest.fixture(scope="module")
+def movies(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("decode")
+    return {
+        rate: make_test_movie(
+            str(folder / f"m{round(rate)}.mov"),
+            frames=300,
+            rate=rate,
+            size=(128, 72),
+            start_timecode="01:00:00:00",
+            keyframe_interval=24,
+        )
+        for rate in (NTSC, FILM)
+    }
+
+
+def segment_over(path: str, rate: Fraction, first_frame: int, record_frames: int, **overrides):
+    """A segment whose record range starts at frame `first_frame` of the media (after its TC)."""
+    media_start = probe_media(path).start_timecode
+    return segment(
+        media=MediaSource(referenced=path, path=path, media_start=media_start, rate=float(rate)),
+        source_start=media_start + float(first_frame / rate),
+        timeline_rate=float(rate),
+        record_frames=record_frames,
+        num_samples=round(record_frames / rate * SAMPLE_RATE),
+        **overrides,
+    )
+
+
+def segment(**overrides) -> Segment:
+    values = dict(
+        clip_id="c1",
+        clip_name="shot",
+        track_index=0,
+        track_name="V1",
+        timeline_rate=24.0,
+        record_start_frame=0,
+        record_frames=1,
+        start_sample=0,
+        num_samples=2000,
+        source_start=0.0,
+    )
+    values.update(overrides)
+    return Segment(**values)
+
+
+@pytest.mark.parametrize("rate", [NTSC, FILM])
+def test_segment_decodes_its_exact_frames_after_the_camera_timecode(movies, rate):
+    segment = segment_over(movies[rate], rate, first_frame=203, record_frames=10)
+    pictures = read_segment_frames(segment, fps=float(rate), size=48)
+    assert pictures.shape == (10, 48, 48, 3) and pictures.dtype == np.uint8
+    assert numbers(pictures) == list(range(203, 213))
+
+
+@pytest.mark.parametrize("rate", [NTSC, FILM])
+def test_resampled_rate_picks_the_frame_on_screen(movies, rate):
+    segment = segment_over(movies[rate], rate, first_frame=100, record_frames=48)
+    got = numbers(read_segment_frames(segment, fps=8, size=32))
+    expected = [100 + int(i / 8 * rate) for i in range(len(got))]
+    assert len(got) == {FILM: 17, NTSC: 13}[rate]  # 8 fps over 2.002 s and 1.602 s
+    assert got == expected
+
+
+def test_reverse_freeze_and_fast_follow_the_picture(movies):
+    path = movies[NTSC]
+    reverse = segment_over(path, NTSC, first_frame=120, record_frames=6, speed=-1.0)
+    assert numbers(read_segment_frames(reverse, float(NTSC), 32)) == [120, 119, 118, 117, 116, 115]
+    freeze = segment_over(path, NTSC, first_frame=77, record_frames=4, speed=0.0)
+    assert numbers(read_segment_frames(freeze, float(NTSC), 32)) == [77] * 4
+    fast = segment_over(path, NTSC, first_frame=10, record_frames=4, speed=2.0)
+    assert numbers(read_segment_frames(fast, float(NTSC), 32)) == [10, 12, 14, 16]
+
+
+def test_handles_extend_generation_before_and_after(movies):
+    handle = round(3 / NTSC * SAMPLE_RATE)  # three frames
+    segment = segment_over(
+        movies[NTSC],
+        NTSC,
+        first_frame=50,
+        record_frames=4,
+        handle_before_samples=handle,
+        handle_after_samples=handle,
+    )
+    assert numbers(read_segment_frames(segment, float(NTSC), 32)) == list(range(47, 57))
+
+
+def test_decoding_near_the_end_seeks_instead_of_scanning(movies, monkeypatch):
+    decoded = []
+    original = frames_module._FrameCursor._next
+    monkeypatch.setattr(
+        frames_module._FrameCursor, "_next", lambda self: decoded.append(1) or original(self)
+    )
+    got = decode_frames_at(movies[NTSC], [float(290 / NTSC)], 32)
+    assert numbers(got) == [290]
+    assert len(decoded) < 2 * 24 + 2  # within the GOP before frame 290, not 290 frames
+
+
+def test_unsorted_and_repeated_times_keep_the_order_asked(movies):
+    times = [float(k / FILM) for k in (250, 3, 250, 120, 4)]
+    assert numbers(decode_frames_at(movies[FILM], times, 32)) == [250, 3, 250, 120, 4]
+
+
+def test_variable_frame_rate_uses_each_frames_own_time(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "vfr.mp4"),
+        frames=5,
+        frame_times=[0.0, 0.04, 0.3, 0.31, 1.0],
+        start_timecode=None,
+    )
+    got = decode_frames_at(path, [0.0, 0.05, 0.29, 0.3, 0.305, 0.32, 0.99, 1.01], 32)
+    assert numbers(got) == [0, 1, 1, 2, 2, 3, 3, 4]
+
+
+@pytest.mark.parametrize("rotation", [90, -90, 180])
+def test_rotated_phone_footage_comes_out_upright(tmp_path, rotation):
+    path = make_test_movie(
+        str(tmp_path / "phone.mp4"), frames=8, rate=30, size=(72, 128), rotation=rotation
+    )
+    assert probe_media(path).rotation == rotation % 360
+    got = decode_frames_at(path, [k / 30 for k in (3, 5, 6)], 48)
+    assert numbers(got) == [3, 5, 6]
+    assert numbers(np.rot90(got, k=1, axes=(1, 2))) != [3, 5, 6]  # the check sees orientation
+
+
+def test_image_sequence_frames_follow_the_rate_and_step(tmp_path):
+    make_image_sequence(str(tmp_path), "shot.", ".png", 1001, 12, 4, size=(64, 48))
+    sequence = ImageSequence(
+        directory=str(tmp_path),
+        name_prefix="shot.",
+        name_suffix=".png",
+        start_frame=1001,
+        frame_step=1,
+        rate=24.0,
+        frame_zero_padding=4,
+    )
+    media = MediaSource(
+        referenced="shot.####.png",
+        path=None,
+        media_start=1001 / 24,
+        rate=24.0,
+        image_sequence=sequence,
+    )
+    shot = segment(media=media, source_start=1003 / 24, num_samples=10_000)  # 5 frames at 24
+    assert numbers(read_segment_frames(shot, 24.0, 32)) == [1003, 1004, 1005, 1006, 1007]
+    late = segment(media=media, source_start=1010 / 24, num_samples=10_000)
+    with pytest.raises(MediaError, match=r"shot\.1013\.png.*missing"):
+        read_segment_frames(late, 24.0, 32)
+
+
+def test_time_past_the_end_names_file_time_and_duration(movies):
+    path = movies[FILM]
+    with pytest.raises(MediaError) as error:
+        decode_frames_at(path, [5.0, 13.0], 32)
+    message = str(error.value)
+    assert path in message and "13.000 s" in message and "duration 12.513 s" in message
+    segment = segment_over(path, FILM, first_frame=295, record_frames=10)
+    with pytest.raises(MediaError, match="past the end"):
+        read_segment_frames(segment, float(FILM), 32)
+
+
+def test_offline_media_is_a_clear_error():
+    lost = segment(clip_name="lost shot", media=MediaSource(referenced="lost.mov", path=None))
+    with pytest.raises(MediaError, match="lost shot.*offline.*lost.mov"):
+        read_segment_frames(lost, 24.0, 32)
+
+
+@pytest.mark.parametrize("content", [b"", b"\x00garbage" * 500, "truncated"])
+def test_broken_files_raise_media_error_naming_them(tmp_path, movies, content):
+    path = tmp_path / "broken.mov"
+    if content == "truncated":
+        content = open(movies[FILM], "rb").read()[:2000]
+    path.write_bytes(content)
+    with pytest.raises(MediaError, match="broken.mov"):
+        decode_frames_at(str(path), [0.0], 32)

@@ -1,0 +1,196 @@
+"""Decode exactly the frames a segment needs, upright and square, seeking instead of scanning.
+
+Square output policy: scale so the short side equals `size` (area filter), then crop the
+centre of the long side; the display rotation (display matrix) is applied after, so portrait
+phone footage comes out upright. Pixel aspect ratio is ignored (square pixels assumed).
+
+Which frame is "displayed at time t": the last frame whose presentation time (pts) is <= t.
+Times are compared with a tolerance of 0.1 ms, so a time computed in float that lands a hair
+before a frame boundary still picks that frame (a frame lasts 16 ms or more). Callers must
+still use exact rates (30000/1001, not 29.97) for source times far into a file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Sequence
+
+import av
+import numpy as np
+
+from v2a.contracts import SAMPLE_RATE, ImageSequence, Segment
+from v2a.media.errors import MediaError
+from v2a.media.probe import open_input
+
+#: Re-seek instead of decoding forward when the next wanted time is this far ahead (seconds).
+SEEK_GAP = 4.0
+#: Seek this much earlier when a seek landed after the wanted time (seconds, doubled each try).
+_SEEK_MARGIN = 1.0
+TOLERANCE = 1e-4  # seconds
+#: A last frame that would cover less than this fraction of its interval is not requested.
+_MIN_COVER = 0.01
+
+
+def segment_file_times(segment: Segment, fps: float) -> np.ndarray:
+    """File times (seconds from the media's first frame) of the frames a segment needs.
+
+    T = ceil(generated duration * fps) frames (ignoring a last frame under 1% covered, which
+    only sample rounding creates and which would ask for the frame after a clip), sampled at
+    t = i / fps of record time from the start of the generated range (the record start minus
+    the leading handle); record time maps to source time by ``source_start + speed * t`` and
+    to the file by subtracting media_start.
+    """
+    count = max(1, math.ceil(segment.generated_samples * fps / SAMPLE_RATE - _MIN_COVER))
+    record = np.arange(count) / fps - segment.handle_before_samples / SAMPLE_RATE
+    return segment.source_start + segment.speed * record - segment.media.media_start
+
+
+def read_segment_frames(segment: Segment, fps: float, size: int) -> np.ndarray:
+    """uint8 (T, size, size, 3): the picture the viewer sees under the segment, at `fps`."""
+    times = segment_file_times(segment, fps)
+    media = segment.media
+    if media.image_sequence is not None:
+        return read_image_sequence_at(media.image_sequence, times, size)
+    if media.path is None:
+        raise MediaError(f"clip {segment.clip_name!r}: media offline ({media.referenced})")
+    return decode_frames_at(media.path, times, size)
+
+
+def decode_frames_at(path: str, file_times: Sequence[float], size: int) -> np.ndarray:
+    """uint8 (len(file_times), size, size, 3): the frame displayed at each time, in order given.
+
+    Times are seconds from the first frame of the file's video. The covered span is decoded once
+    (from the keyframe before its start) however the times are ordered or repeated, so reverse
+    and freeze frames cost no more than forward play.
+    """
+    times = np.asarray(file_times, dtype=np.float64)
+    out = np.empty((len(times), size, size, 3), np.uint8)
+    if len(times) == 0:
+        return out
+    with open_input(path) as container:
+        if not container.streams.video:
+            raise MediaError(f"{path}: has no video stream")
+        cursor = _FrameCursor(container, container.streams.video[0], path, size)
+        for index in np.argsort(times, kind="stable"):
+            out[index] = cursor.picture_at(float(times[index]))
+    return out
+
+
+class _FrameCursor:
+    """Walks a video stream forward, holding the frame on screen and the one after it."""
+
+    def __init__(self, container, stream, path: str, size: int):
+        self.container, self.stream, self.path, self.size = container, stream, path, size
+        stream.thread_type = "AUTO"
+        rate = stream.average_rate or stream.guessed_rate or 25
+        self.frame_duration = 1 / float(rate)
+        self.start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        self.frames = None  # the decode iterator, None until the first seek
+        self.current = self.upcoming = None  # (file time, frame)
+        self.end = math.inf  # end of the last frame, known once the stream ran out
+        self.cache: dict[float, np.ndarray] = {}
+
+    def picture_at(self, t: float) -> np.ndarray:
+        if t < -TOLERANCE:
+            raise MediaError(f"{self.path}: time {t:.3f} s is before the start of the media")
+        if self.frames is None or t > self._position() + SEEK_GAP:
+            self._seek(t)
+        while self.upcoming is not None and self.upcoming[0] <= t + TOLERANCE:
+            self._advance()
+        if self.upcoming is None and t >= self.end:
+            raise MediaError(
+                f"{self.path}: time {t:.3f} s is past the end of the media "
+                f"(duration {self.end:.3f} s)"
+            )
+        time, frame = self.current
+        if time not in self.cache:
+            self.cache = {time: to_square_rgb(frame, self.size)}  # one held: times are sorted
+        return self.cache[time]
+
+    def _position(self) -> float:
+        return self.upcoming[0] if self.upcoming is not None else self.current[0]
+
+    def _seek(self, t: float) -> None:
+        """Positions on the keyframe at or before t (re-seeking earlier if the demuxer overshot)."""
+        margin = 0.0
+        while True:
+            target = max(0.0, t - margin)
+            offset = round((self.start + target) / self.stream.time_base)
+            try:
+                self.container.seek(offset, stream=self.stream, backward=True)
+            except av.FFmpegError as error:
+                raise MediaError(f"{self.path}: cannot seek to {t:.3f} s ({error})") from error
+            self.frames = self.container.decode(self.stream)
+            self.end = math.inf
+            self.current, self.upcoming = None, self._next()
+            if self.upcoming is None:
+                raise MediaError(f"{self.path}: no frame decodes at {t:.3f} s")
+            if self.upcoming[0] <= t + TOLERANCE or target == 0.0:
+                self._advance()
+                return
+            margin = margin * 2 or _SEEK_MARGIN
+
+    def _advance(self) -> None:
+        self.current = self.upcoming
+        self.upcoming = self._next()
+
+    def _next(self) -> tuple[float, av.VideoFrame] | None:
+        try:
+            frame = next(self.frames, None)
+        except av.FFmpegError as error:
+            raise MediaError(f"{self.path}: video does not decode ({error})") from error
+        if frame is None:
+            if self.current is not None:
+                self.end = self.current[0] + self._duration_of(self.current[1])
+            return None
+        if frame.pts is None:  # raw streams without timestamps: count frames
+            time = self.current[0] + self.frame_duration if self.current else 0.0
+        else:
+            time = float(frame.pts * frame.time_base) - self.start
+        return time, frame
+
+    def _duration_of(self, frame: av.VideoFrame) -> float:
+        if frame.duration and frame.time_base:
+            return float(frame.duration * frame.time_base)
+        return self.frame_duration
+
+
+def to_square_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
+    """Short side scaled to `size`, long side centre-cropped, then turned upright."""
+    scale = size / min(frame.width, frame.height)
+    width, height = max(size, round(frame.width * scale)), max(size, round(frame.height * scale))
+    image = frame.reformat(width, height, format="rgb24", interpolation="AREA").to_ndarray()
+    top, left = (height - size) // 2, (width - size) // 2
+    image = image[top : top + size, left : left + size]
+    quarter_turns = round(frame.rotation / 90) % 4  # counterclockwise, as the matrix says
+    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+
+
+def read_image_sequence_at(sequence: ImageSequence, file_times: Sequence[float], size: int):
+    """Frames of an image sequence at each time (seconds from its first image)."""
+    times = np.asarray(file_times, dtype=np.float64)
+    out = np.empty((len(times), size, size, 3), np.uint8)
+    pictures: dict[int, np.ndarray] = {}
+    for index, t in enumerate(times):
+        position = math.floor((t + TOLERANCE) * sequence.rate)
+        number = sequence.start_frame + position * sequence.frame_step
+        if number not in pictures:
+            pictures[number] = _read_still(sequence, number, t, size)
+        out[index] = pictures[number]
+    return out
+
+
+def _read_still(sequence: ImageSequence, number: int, t: float, size: int) -> np.ndarray:
+    path = sequence.frame_path(number)
+    if t < -TOLERANCE or not os.path.exists(path):
+        raise MediaError(
+            f"{path}: image {number} of sequence {sequence.name_prefix}*{sequence.name_suffix} "
+            f"in {sequence.directory} is missing (time {t:.3f} s)"
+        )
+    with open_input(path) as container:
+        try:
+            frame = next(container.decode(video=0))
+        except (av.FFmpegError, StopIteration) as error:
+            raise MediaError(f"{path}: image does not decode ({error})") from error
+        return to_square_rgb(frame, size)
