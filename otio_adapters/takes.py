@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
-from v2a.contracts import SAMPLE_RATE
+from otio_adapters import timing
 
 V2A_KEY = "v2a"  # metadata namespace, as OTIO adapters use "fcp_xml", "AAF"
 TAKE_FILE_RE = re.compile(r"^(?P<stem>.+)_take(?P<take>\d+)\.wav$", re.IGNORECASE)
@@ -138,5 +138,6 @@ def next_take_number(
 
 
 def to_samples(time: otio.opentime.RationalTime) -> int:
-    """A time on a track, in samples; exact for frame-aligned times at any timeline rate."""
-    return round(time.value * SAMPLE_RATE / time.rate)
+    """A time on a track, in samples, from its exact rate (29.97 means 30000/1001), as planning
+    rounds it: a clip's boundaries land on the same samples as its segment's."""
+    return timing.to_samples(timing.seconds(time))

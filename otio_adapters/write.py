@@ -13,9 +13,11 @@ import logging
 import os
 import tempfile
 from dataclasses import dataclass
+from fractions import Fraction
 
 import opentimelineio as otio
 
+from otio_adapters import timing
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -130,17 +132,20 @@ def _v2a_track(timeline: otio.schema.Timeline, stem: str) -> otio.schema.Track:
 def _read_placed(track: otio.schema.Track) -> list[_Placed]:
     """The clips on a v2a track with their record ranges, in one pass (linear in clip count)."""
     placed = []
-    position = RT(0, SAMPLE_RATE)
+    position = Fraction(0)  # exact seconds: frame and sample durations may mix on one track
     for item in track:
         if isinstance(item, otio.schema.Transition):
             continue
-        duration = item.duration()
+        end = position + timing.seconds(item.duration())
         if isinstance(item, otio.schema.Clip):
-            start = to_samples(position)
-            length = to_samples(position + duration) - start
+            start = timing.to_samples(position)
             before, after = _handles(item)
-            placed.append(_Placed(start, length, before, after, item, clip_file_stem(item)))
-        position = position + duration
+            placed.append(
+                _Placed(
+                    start, timing.to_samples(end) - start, before, after, item, clip_file_stem(item)
+                )
+            )
+        position = end
     return placed
 
 
@@ -306,6 +311,10 @@ def _one_line(error: Exception) -> str:
     return text[:300]
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     suffix = os.path.splitext(path)[1] or EXTENSIONS.get(format, "")
@@ -316,6 +325,7 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
         if format == "AAF":
             os.remove(tmp)  # pyaaf2 creates the file itself
         otio.adapters.write_to_file(timeline, tmp, adapter_name=format, **options)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; a timeline is a normal file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -368,7 +378,7 @@ def _rescaled(time_range: otio.opentime.TimeRange, rate: float) -> otio.opentime
 
 
 def _frames(samples: int, rate: float) -> int:
-    return round(samples * rate / SAMPLE_RATE)
+    return timing.to_frames(Fraction(samples, SAMPLE_RATE), timing.exact_rate(rate))
 
 
 def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:

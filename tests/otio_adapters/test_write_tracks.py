@@ -241,3 +241,15 @@ def test_unwritable_folder_is_a_clear_error(tmp_path):
     timeline = _timeline(24, [("a", 24)])
     with pytest.raises(TimelineWriteError, match="not writable|missing"):
         write_timeline(timeline, str(tmp_path / "missing" / "edit.otio"), "otio_json")
+
+
+def test_an_hour_into_a_2997_timeline_there_is_no_float_drift():
+    # 29.97 stored as a float is not 30000/1001; an hour in, the naive conversion is 173 samples off.
+    timeline = _timeline(29.97, [("", 107892), ("a", 30)])
+    segments = _segments(timeline)
+    assert segments[0].start_sample == 172_799_827  # 107892 * 1001 / 30000 s; naive: 172_800_000
+    write_audio_tracks(timeline, segments, _generated(segments))
+    track = find_v2a_tracks(timeline, "SFX")[0]
+    assert _placements(track) == [
+        (segments[0].start_sample, segments[0].start_sample + segments[0].num_samples)
+    ]

@@ -1,0 +1,201 @@
+"""`v2a inspect TIMELINE` and `v2a generate TIMELINE --out DIR`: thin layers over the pipeline."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+
+from tqdm import tqdm
+
+from v2a.contracts import (
+    ClipAddress,
+    ClipEvent,
+    GenerationCancelled,
+    GenerationParams,
+    GenerationRequest,
+    GenerationResult,
+    Selection,
+)
+
+# Errors a user can fix (a path, an option, a file): one line on stderr, exit 2, no traceback.
+USER_ERROR_EXIT = 2
+
+
+def add_commands(subparsers: argparse._SubParsersAction) -> None:
+    inspect = subparsers.add_parser(
+        "inspect", help="print the segments v2a would generate for a timeline"
+    )
+    _add_timeline_options(inspect)
+    inspect.set_defaults(func=_inspect)
+
+    generate = subparsers.add_parser(
+        "generate",
+        help="generate sound for a timeline's clips and write it back as new audio tracks",
+        description="Generate sound for each visible video clip and write the timeline, with "
+        "a 'V2A SFX' audio track, into --out (same file name, same format where it can carry "
+        "it; otherwise an .otio beside it). WAV takes go to OUT/audio/.",
+    )
+    _add_timeline_options(generate)
+    generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    generate.add_argument(
+        "--output-format", default="", metavar="F", help="adapter to write with (default: input's)"
+    )
+    generate.add_argument(
+        "--clips",
+        nargs="+",
+        default=[],
+        metavar="ID",
+        help="only these clips: a clip id (see inspect) or TRACK@SECONDS",
+    )
+    generate.add_argument("--prompt", default="", help="what the sound should be")
+    generate.add_argument("--negative-prompt", default="", help="what it should not be")
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--steps", type=int, default=0, help="0: the generator's default")
+    generate.add_argument("--cfg", type=float, default=0.0, help="guidance; 0: the default")
+    generate.add_argument(
+        "--generator", default="default", metavar="SPEC", help="generator name (see model)"
+    )
+    generate.set_defaults(func=_generate)
+
+
+def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("timeline", metavar="TIMELINE", help="timeline file (.otio .xml .aaf ...)")
+    parser.add_argument("--format", default="", metavar="F", help="adapter name (default: by ext)")
+    parser.add_argument("--rate", type=float, default=None, metavar="R", help="EDL frame rate")
+    parser.add_argument(
+        "--relink", action="append", default=[], metavar="DIR", help="search root for media"
+    )
+    parser.add_argument("--tracks", nargs="+", default=[], metavar="T", help="video tracks")
+
+
+def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
+    options = {"rate": args.rate} if args.rate is not None else {}
+    clips = tuple(_clip_address(text) for text in getattr(args, "clips", []))
+    return GenerationRequest(
+        timeline_path=args.timeline,
+        out_dir=out_dir,
+        input_format=args.format,
+        output_format=getattr(args, "output_format", ""),
+        adapter_options=options,
+        relink_roots=tuple(args.relink),
+        selection=Selection(tracks=tuple(args.tracks), clips=clips),
+        params=GenerationParams(
+            prompt=getattr(args, "prompt", ""),
+            negative_prompt=getattr(args, "negative_prompt", ""),
+            seed=getattr(args, "seed", 0),
+            steps=getattr(args, "steps", 0),
+            cfg_strength=getattr(args, "cfg", 0.0),
+        ),
+    )
+
+
+def _clip_address(text: str) -> ClipAddress:
+    track, at, seconds = text.rpartition("@")
+    if at and track:
+        try:
+            return ClipAddress(track=track, record_time=float(seconds))
+        except ValueError:
+            pass
+    return ClipAddress(clip_id=text)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    from otio_adapters.plan import PlanError
+    from otio_adapters.read import TimelineReadError
+    from otio_adapters.write import TimelineWriteError
+    from v2a.media.errors import MediaError
+    from v2a.pipeline import PipelineError
+
+    return TimelineReadError, PlanError, TimelineWriteError, PipelineError, MediaError
+
+
+def _fail(command: str, error: BaseException) -> int:
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"v2a {command}: error: {message}", file=sys.stderr)
+    return USER_ERROR_EXIT
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    from otio_adapters.inspect import format_plan_table
+    from v2a.pipeline import plan_request
+
+    try:
+        timeline, segments = plan_request(_request(args))
+    except _user_errors() as error:
+        return _fail("inspect", error)
+    print(format_plan_table(segments, timeline))
+    return 0
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from model.generators import load_generator
+    from v2a.pipeline import run_generation
+
+    try:
+        generator = load_generator(args.generator)
+    except ValueError as error:
+        return _fail("generate", error)
+    progress = _Progress()
+    cancel = threading.Event()
+    try:
+        result = run_generation(_request(args, args.out), generator, progress.on_event, cancel)
+    except _user_errors() as error:
+        progress.close()
+        return _fail("generate", error)
+    except (KeyboardInterrupt, GenerationCancelled):
+        cancel.set()
+        progress.close()
+        print("v2a generate: cancelled; no timeline written", file=sys.stderr)
+        return 130
+    progress.close()
+    _print_summary(result, generator.name)
+    generated = len(result.generated)
+    return 0 if generated or not result.clips else 1
+
+
+class _Progress:
+    """Two tqdm bars: clips done, and steps within the clip being generated."""
+
+    def __init__(self) -> None:
+        self.clips = tqdm(total=0, unit="clip", desc="clips", position=0, leave=True)
+        self.steps: tqdm | None = None
+
+    def on_event(self, event: ClipEvent) -> None:
+        if event.state == "queued":
+            self.clips.total += 1
+            self.clips.refresh()
+        elif event.state == "running":
+            if self.steps is None:
+                self.steps = tqdm(total=0, unit="step", desc="", position=1, leave=False)
+            self.steps.set_description_str(event.clip_name[:30])
+            if event.total_steps:
+                self.steps.total = event.total_steps
+                self.steps.n = event.step
+                self.steps.refresh()
+        else:
+            if self.steps is not None:
+                self.steps.close()
+                self.steps = None
+            self.clips.update(1)
+
+    def close(self) -> None:
+        if self.steps is not None:
+            self.steps.close()
+        self.clips.close()
+
+
+def _print_summary(result: GenerationResult, generator: str) -> None:
+    by_state: dict[str, list[ClipEvent]] = {}
+    for event in result.clips:
+        by_state.setdefault(event.state, []).append(event)
+    done = by_state.get("done", [])
+    print(f"generated {len(done)} clip(s) with {generator}")
+    for state in ("skipped", "failed"):
+        events = by_state.get(state, [])
+        print(f"{state} {len(events)} clip(s)" + (":" if events else ""))
+        for event in events:
+            print(f"  {event.clip_name} [{event.clip_id}]: {event.message}")
+    print(f"timeline: {result.timeline_path}")
+    if result.format_note:
+        print(f"note: {result.format_note}")

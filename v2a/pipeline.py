@@ -1,0 +1,274 @@
+"""One generation job: read the timeline, plan, generate each clip's sound, write it all back.
+
+The CLI and the server both run jobs through `run_generation`; they differ only in how they
+show `ClipEvent`s. A clip that cannot be generated (media offline, unreadable, out of range) is
+reported as an event and the job goes on; the timeline is written once, at the end, atomically,
+so a failed or cancelled job never leaves a half-written timeline.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+import opentimelineio as otio
+
+from otio_adapters.read import format_for_path, read_timeline
+from otio_adapters.takes import next_take_number, take_file_name
+from otio_adapters.write import EXTENSIONS, write_audio_tracks, write_timeline
+from v2a.contracts import (
+    SAMPLE_RATE,
+    ClipEvent,
+    GeneratedAudio,
+    GenerationCancelled,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    Segment,
+)
+
+log = logging.getLogger(__name__)
+
+AUDIO_FOLDER = "audio"
+
+
+class PipelineError(ValueError):
+    """The job cannot run as asked (output folder, nothing to generate); the message says why."""
+
+
+def plan_request(request: GenerationRequest) -> tuple[otio.schema.Timeline, list[Segment]]:
+    """Read the request's timeline and plan its segments (one per visible, selected video clip)."""
+    from otio_adapters.plan import plan_segments
+
+    timeline = read_timeline(
+        request.timeline_path, request.input_format, dict(request.adapter_options)
+    )
+    segments = plan_segments(
+        timeline,
+        timeline_path=request.timeline_path,
+        relink_roots=request.relink_roots,
+        selection=request.selection,
+    )
+    return timeline, list(segments)
+
+
+def output_paths(request: GenerationRequest) -> tuple[str, str]:
+    """(output format, output timeline path): same file name in the output folder."""
+    input_format = request.input_format or format_for_path(request.timeline_path)
+    output_format = request.output_format or input_format
+    name = os.path.basename(os.path.normpath(request.timeline_path))
+    if output_format != input_format:
+        name = os.path.splitext(name)[0] + EXTENSIONS.get(output_format, ".otio")
+    return output_format, os.path.join(request.out_dir, name)
+
+
+def run_generation(
+    request: GenerationRequest,
+    generator: Generator,
+    on_event: Callable[[ClipEvent], None] | None = None,
+    cancel: threading.Event | None = None,
+) -> GenerationResult:
+    """Generate sound for every runnable segment and write the timeline into `request.out_dir`.
+
+    Raises TimelineReadError / PipelineError / TimelineWriteError for a job that cannot run,
+    GenerationCancelled when `cancel` is set (no timeline written, the clip in progress leaves no
+    file). Per-clip problems are events, never exceptions.
+    """
+    emit = on_event or (lambda event: None)
+    audio_dir = _prepare_output(request.out_dir)
+    output_format, output_path = output_paths(request)
+    timeline, segments = plan_request(request)
+    if not segments:
+        raise PipelineError(_nothing_to_do(request, timeline))
+    for segment in segments:
+        emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
+
+    offset = _timeline_offset_samples(timeline)
+    finals: dict[str, ClipEvent] = {}
+    generated: list[GeneratedAudio] = []
+    for segment in segments:
+        _check_cancel(cancel)
+        event, audio = _run_clip(
+            segment, generator, request, timeline, audio_dir, offset, emit, cancel
+        )
+        finals[segment.clip_id] = event
+        emit(event)
+        if audio is not None:
+            generated.append(audio)
+    _check_cancel(cancel)
+
+    if generated:
+        write_audio_tracks(timeline, segments, generated)
+    written, fallback, note = write_timeline(timeline, output_path, output_format)
+    if note:
+        log.warning("%s", note)
+    return GenerationResult(
+        timeline_path=written,
+        fallback_otio_path=fallback,
+        format_note=note,
+        clips=tuple(finals[s.clip_id] for s in segments),
+        generated=tuple(generated),
+    )
+
+
+def _prepare_output(out_dir: str) -> str:
+    """Create the output folders, or say clearly why they cannot be, before any work."""
+    audio_dir = os.path.join(out_dir, AUDIO_FOLDER)
+    try:
+        os.makedirs(audio_dir, exist_ok=True)
+    except OSError as error:
+        raise PipelineError(
+            f"cannot use output folder {out_dir}: {error.strerror or error}"
+        ) from None
+    for folder in (out_dir, audio_dir):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PipelineError(f"cannot use output folder {folder}: not writable")
+    return audio_dir
+
+
+def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -> str:
+    if not any(track.find_clips() for track in timeline.video_tracks()):
+        return f"{request.timeline_path}: the timeline has no video clips to generate sound for"
+    if request.selection.tracks or request.selection.clips or request.selection.time_range:
+        return f"{request.timeline_path}: no visible video clip matches the selection"
+    return f"{request.timeline_path}: no visible, enabled video clip to generate sound for"
+
+
+def _timeline_offset_samples(timeline: otio.schema.Timeline) -> int:
+    from otio_adapters.takes import to_samples
+
+    start = timeline.global_start_time
+    return to_samples(start) if start is not None else 0
+
+
+def _media(segment: Segment) -> str:
+    media = segment.media
+    if media.image_sequence is not None:
+        return media.image_sequence.directory
+    return media.path or media.referenced
+
+
+def _check_cancel(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise GenerationCancelled("generation cancelled")
+
+
+def _run_clip(
+    segment: Segment,
+    generator: Generator,
+    request: GenerationRequest,
+    timeline: otio.schema.Timeline,
+    audio_dir: str,
+    offset: int,
+    emit: Callable[[ClipEvent], None],
+    cancel: threading.Event | None,
+) -> tuple[ClipEvent, GeneratedAudio | None]:
+    """Generate one clip; the final event for it and its audio, or None when it could not be."""
+    from v2a.media.errors import MediaError
+    from v2a.media.frames import read_segment_frames
+
+    def event(state: str, message: str = "", step: int = 0, total: int = 0) -> ClipEvent:
+        return ClipEvent(
+            segment.clip_id, segment.clip_name, state, step, total, _media(segment), message
+        )
+
+    if segment.status != "ok":
+        state = "skipped" if segment.status == "offline" else "failed"
+        return event(state, segment.problem or segment.status), None
+
+    emit(event("running"))
+    started = time.monotonic()
+    try:
+        frames = read_segment_frames(segment, generator.frame_rate, generator.frame_size)
+    except MediaError as error:
+        return event("failed", f"clip {segment.clip_name!r}: {error}"), None
+
+    def progress(done: int, total: int) -> None:
+        emit(event("running", step=done, total=total))
+
+    try:
+        samples = generator.generate(
+            frames,
+            generator.frame_rate,
+            segment.generated_samples,
+            request.params,
+            progress=progress,
+            cancel=cancel,
+        )
+    except GenerationCancelled:
+        raise
+    except Exception as error:  # noqa: BLE001 - one clip's failure must not end the job
+        log.exception("generator failed on clip %s", segment.clip_id)
+        return event("failed", f"generator {generator.name!r} failed: {error}"), None
+    _check_cancel(cancel)  # a clip cancelled mid-way writes no file
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if samples.shape[0] != segment.generated_samples:
+        message = (
+            f"generator {generator.name!r} returned {samples.shape[0]} samples, "
+            f"asked for {segment.generated_samples}"
+        )
+        return event("failed", message), None
+
+    take = next_take_number(timeline, segment.clip_id, audio_dir)
+    path = os.path.join(audio_dir, take_file_name(segment.clip_id, take))
+    provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
+    _write_take(path, samples, segment, generator, take, offset)
+    audio = GeneratedAudio(
+        clip_id=segment.clip_id,
+        path=os.path.abspath(path),
+        start_sample=segment.start_sample,
+        num_samples=segment.num_samples,
+        handle_before_samples=segment.handle_before_samples,
+        handle_after_samples=segment.handle_after_samples,
+        provenance=provenance,
+    )
+    return event("done", f"take {take}: {path}"), audio
+
+
+def _provenance(
+    segment: Segment, generator: Generator, request: GenerationRequest, take: int, seconds: float
+) -> dict:
+    params = request.params
+    return {
+        **generator.provenance(),
+        "generator": generator.name,
+        "seed": params.seed,
+        "prompt": params.prompt,
+        "negative_prompt": params.negative_prompt,
+        "steps": params.steps,
+        "cfg_strength": params.cfg_strength,
+        "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "seconds": round(seconds, 3),
+        "clip_id": segment.clip_id,
+        "source_clip": segment.clip_name,
+        "source_track": segment.track_name,
+        "take": take,
+    }
+
+
+def _write_take(
+    path: str, samples: np.ndarray, segment: Segment, generator: Generator, take: int, offset: int
+) -> None:
+    from v2a.media.audio import write_wav
+
+    # The file starts `handle_before` samples before the record start; DAWs place its first
+    # sample at the time reference, so that is where the file begins on the timeline.
+    reference = max(0, offset + segment.start_sample - segment.handle_before_samples)
+    write_wav(
+        path,
+        samples,
+        description=(
+            f"v2a {generator.name} take {take} for clip {segment.clip_name!r} "
+            f"({segment.track_name}); record start {offset + segment.start_sample} samples, "
+            f"handle {segment.handle_before_samples} samples"
+        ),
+        originator="v2a",
+        originator_reference=segment.clip_id[:32],
+        time_reference_samples=reference,
+        coding_history=f"A=PCM,F={SAMPLE_RATE},W=24,M=mono,T=v2a {generator.name}",
+    )
