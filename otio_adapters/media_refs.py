@@ -1,0 +1,175 @@
+"""Find the media a clip names: file URLs, plain paths, image sequences, relinking by file name.
+
+A timeline usually comes from another machine ("D:/media/shot.mov", "file:///Volumes/..."), so a
+path that does not exist here is looked up by its file name under the relink roots the caller
+gives (searched recursively, first match in sorted order, so the choice is stable).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from urllib.parse import unquote, urlparse
+
+import opentimelineio as otio
+
+#: Extensions of single still images: one picture held for the whole clip.
+STILL_EXTENSIONS = frozenset(
+    {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".dpx", ".tga", ".psd", ".gif"}
+)
+#: Extensions tried when a clip names media without one (EDL clip names, missing references).
+MEDIA_EXTENSIONS = frozenset(
+    {".mov", ".mp4", ".m4v", ".mxf", ".avi", ".mkv", ".webm", ".mpg", ".mts", ".dv"}
+    | STILL_EXTENSIONS
+)
+
+_WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:[/\\]")
+
+
+def url_to_path(url: str) -> str:
+    """A media reference's target URL as a local path string (percent-decoded).
+
+    file:///a/b%20c.mov -> /a/b c.mov; file://localhost/D%3a/x.mov -> D:/x.mov;
+    file://server/share/x.mov -> //server/share/x.mov; a plain path stays as it is.
+    """
+    if not url.lower().startswith("file:"):
+        return url
+    parsed = urlparse(url)
+    path = unquote(parsed.path)
+    host = parsed.netloc
+    if _WINDOWS_DRIVE.match(path):
+        return path.lstrip("/")
+    if host and host.lower() != "localhost":
+        return f"//{host}{path}"
+    return path
+
+
+def file_name(path: str) -> str:
+    """The last component of a path written on any system (handles Windows backslashes)."""
+    if "\\" in path or _WINDOWS_DRIVE.match(path):
+        return PureWindowsPath(path).name
+    return PurePosixPath(path).name
+
+
+@dataclass
+class RelinkIndex:
+    """File names under the relink roots, built once per plan (one walk per root)."""
+
+    roots: tuple[str, ...] = ()
+    _by_name: dict[str, str] = field(default_factory=dict)
+    _by_lower_name: dict[str, str] = field(default_factory=dict)
+    _by_stem: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for root in self.roots:
+            for path in _walk_sorted(Path(root)):
+                name = path.name
+                self._by_name.setdefault(name, str(path))
+                self._by_lower_name.setdefault(name.lower(), str(path))
+                if path.suffix.lower() in MEDIA_EXTENSIONS:
+                    self._by_stem.setdefault(path.stem.lower(), str(path))
+
+    def find(self, name: str) -> str | None:
+        """The first file called `name` (exact, then ignoring case) under the roots."""
+        if not name:
+            return None
+        return self._by_name.get(name) or self._by_lower_name.get(name.lower())
+
+    def find_media_named(self, name: str) -> str | None:
+        """A media file called `name`, with or without an extension (for clip names)."""
+        return self.find(name) or self._by_stem.get(name.lower())
+
+
+def _walk_sorted(root: Path):
+    """Files under root, depth first in sorted order: a stable 'first match'."""
+    try:
+        entries = sorted(root.iterdir(), key=lambda p: p.name)
+    except OSError:
+        return
+    for entry in entries:
+        if entry.is_file():
+            yield entry
+    for entry in entries:
+        if entry.is_dir():
+            yield from _walk_sorted(entry)
+
+
+@dataclass(frozen=True)
+class Located:
+    """Where a reference's media was found, or what was looked for."""
+
+    path: str | None  # local path of the file (or, for an image sequence, its folder)
+    looked_for: str  # for the offline message: the path(s) and names tried
+
+
+def locate_file(referenced: str, base_dir: str, relink: RelinkIndex) -> Located:
+    """Resolve a media path or file URL: as written (relative to the timeline), then relinked."""
+    local = url_to_path(referenced)
+    candidates = []
+    if local:
+        if os.path.isabs(local) or _WINDOWS_DRIVE.match(local) or local.startswith("//"):
+            candidates.append(local)
+        else:
+            candidates.append(os.path.normpath(os.path.join(base_dir, local)))
+    for candidate in candidates:
+        if os.path.isfile(candidate):
+            return Located(os.path.abspath(candidate), candidate)
+    name = file_name(local)
+    found = relink.find(name)
+    if found:
+        return Located(found, candidates[0] if candidates else name)
+    return Located(None, _looked_for(candidates, name, relink))
+
+
+def locate_by_name(names: list[str], relink: RelinkIndex) -> Located:
+    """Media for a clip that names no file (a missing reference): search its names."""
+    names = [n for n in dict.fromkeys(n.strip() for n in names) if n]
+    for name in names:
+        found = relink.find_media_named(name)
+        if found:
+            return Located(found, name)
+    tried = " or ".join(repr(n) for n in names) or "(no name)"
+    where = _roots_text(relink)
+    return Located(
+        None,
+        f"the timeline names no media file; looked for a file named {tried} "
+        f"(any media extension) {where}",
+    )
+
+
+def locate_image_sequence(
+    ref: otio.schema.ImageSequenceReference, base_dir: str, relink: RelinkIndex
+) -> Located:
+    """The folder of an image sequence: as written, or where its first frame is found."""
+    folder = url_to_path(ref.target_url_base or "")
+    if folder and not (os.path.isabs(folder) or _WINDOWS_DRIVE.match(folder)):
+        folder = os.path.normpath(os.path.join(base_dir, folder))
+    first = _frame_name(ref, ref.start_frame)
+    if folder and os.path.isfile(os.path.join(folder, first)):
+        return Located(os.path.abspath(folder), os.path.join(folder, first))
+    found = relink.find(first)
+    if found:
+        return Located(os.path.dirname(found), os.path.join(folder, first))
+    return Located(None, _looked_for([os.path.join(folder, first)], first, relink))
+
+
+def _frame_name(ref: otio.schema.ImageSequenceReference, frame: int) -> str:
+    number = str(frame).zfill(ref.frame_zero_padding)
+    return f"{ref.name_prefix}{number}{ref.name_suffix}"
+
+
+def _roots_text(relink: RelinkIndex) -> str:
+    if not relink.roots:
+        return "(no relink folders given)"
+    return "under " + ", ".join(relink.roots)
+
+
+def _looked_for(candidates: list[str], name: str, relink: RelinkIndex) -> str:
+    at = " and ".join(candidates) if candidates else "(no path)"
+    return f"looked for {at}, and for {name!r} {_roots_text(relink)}"
+
+
+def is_still(path: str) -> bool:
+    return Path(path).suffix.lower() in STILL_EXTENSIONS

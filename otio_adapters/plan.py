@@ -1,0 +1,641 @@
+"""Turn a timeline into Segments: one per video clip range whose picture is seen.
+
+How the picture is decided (the choices, so a reader need not reverse them from the code):
+- Video tracks are stacked bottom (index 0, "V1") to top; an enabled clip on an upper track
+  hides whatever lies under it. A fully hidden clip yields nothing; a partly hidden one yields
+  one Segment per visible part. Gaps and generator clips (titles, slugs, bars: usually drawn
+  over the picture) hide nothing and yield nothing. Disabled clips and tracks (OTIO `enabled`,
+  or FCP7 XML `<enabled>FALSE</enabled>`, which the fcp adapter only keeps in metadata) are
+  ignored. Cover is decided cut to cut; transitions only add handles.
+- Nested stacks and tracks are flattened with their trims and time warps; inside a nested stack
+  upper tracks hide lower ones the same way.
+- Time is exact: every boundary is a Fraction of a second (NTSC rates as 30000/1001...) and is
+  rounded once, to frames and to 48 kHz samples, so adjacent segments tile exactly.
+- Source time: `source_start` is the source time (seconds, media timecode space) of the first
+  frame shown, `speed` the source seconds per record second (product of LinearTimeWarp scalars,
+  0 for a FreezeFrame or a still image, negative for reverse: then `source_start` is the start of
+  the last frame of the used range, and the picture runs backwards from it).
+- A time warp's clip keeps OTIO's convention: its source_range duration is the record duration,
+  and it uses |speed| times as much media.
+- Clip ids: `clip.metadata["v2a"]["clip_id"]` when the clip carries one; otherwise the first 10
+  hex digits of sha1("{track index}|{record start frame}|{clip name}"), so the same edit gives
+  the same ids in every run and every format that keeps names. A clip split by cover gets
+  "{id}.2", "{id}.3"... for its later parts.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from fractions import Fraction
+
+import opentimelineio as otio
+
+from otio_adapters.media_refs import (
+    Located,
+    RelinkIndex,
+    is_still,
+    locate_by_name,
+    locate_file,
+    locate_image_sequence,
+)
+from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
+from v2a.contracts import SAMPLE_RATE, ClipAddress, ImageSequence, MediaSource, Segment, Selection
+from v2a.media.errors import MediaError
+from v2a.media.probe import probe_media
+
+log = logging.getLogger(__name__)
+
+_TOLERANCE = Fraction(1, 1_000_000)  # one microsecond: float rates in adapters drift by less
+
+
+#: The default selection: every visible clip of every enabled video track.
+EVERY_VISIBLE_CLIP = Selection()
+
+
+class PlanError(ValueError):
+    """The timeline cannot be planned at all (no video, a selection that names nothing...)."""
+
+
+# --- time maps ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Map:
+    """Affine map from record time t (timeline seconds) to an item's inner time."""
+
+    t0: Fraction
+    x0: Fraction
+    k: Fraction  # inner seconds per record second
+
+    def at(self, t: Fraction) -> Fraction:
+        return self.x0 + self.k * (t - self.t0)
+
+    def then(self, pos: Fraction, start: Fraction, scale: Fraction) -> _Map:
+        """Compose with inner' = start + scale * (inner - pos)."""
+        return _Map(self.t0, start + scale * (self.x0 - pos), scale * self.k)
+
+    def full_span(
+        self, a: Fraction, b: Fraction, window: tuple[Fraction, Fraction]
+    ) -> tuple[Fraction, Fraction] | None:
+        """The record interval whose inner time falls in [a, b), not yet cut to the window."""
+        if self.k == 0:  # frozen: the one inner instant shows for the whole window
+            return window if a <= self.x0 < b else None
+        lo = self.t0 + (a - self.x0) / self.k
+        hi = self.t0 + (b - self.x0) / self.k
+        return (lo, hi) if lo < hi else (hi, lo)
+
+    def record_span(
+        self, a: Fraction, b: Fraction, window: tuple[Fraction, Fraction]
+    ) -> tuple[Fraction, Fraction] | None:
+        """The record interval, inside window, whose inner time falls in [a, b)."""
+        full = self.full_span(a, b, window)
+        if full is None:
+            return None
+        lo, hi = max(full[0], window[0]), min(full[1], window[1])
+        return (lo, hi) if lo < hi else None
+
+
+@dataclass
+class _Piece:
+    """A stretch of one clip on the record timeline, before cover is applied."""
+
+    clip: otio.schema.Clip
+    top_index: int
+    start: Fraction  # record seconds
+    end: Fraction
+    source: _Map  # record time -> source seconds (continuous: reverse runs from the range end)
+    handle_before: Fraction  # record seconds wanted before `start` (a transition), 0 if none
+    handle_after: Fraction
+    source_frame: Fraction  # one frame of the clip's source, seconds
+
+
+# --- reading the composition ----------------------------------------------------------------
+
+
+def is_enabled(item) -> bool:
+    """Enabled in OTIO, and not switched off in an FCP7 XML export (kept only in metadata)."""
+    if not getattr(item, "enabled", True):
+        return False
+    fcp = item.metadata.get("fcp_xml") if hasattr(item, "metadata") else None
+    if hasattr(fcp, "get") and str(fcp.get("enabled", "")).upper() == "FALSE":
+        return False
+    return True
+
+
+def time_scalar(item) -> Fraction:
+    """The product of an item's LinearTimeWarp scalars (FreezeFrame is one, with 0)."""
+    scale = Fraction(1)
+    for effect in getattr(item, "effects", []):
+        if isinstance(effect, otio.schema.LinearTimeWarp):
+            scale *= Fraction(effect.time_scalar)
+    return scale
+
+
+def _trimmed(item) -> tuple[Fraction, Fraction]:
+    """(start, duration) in seconds of the part of an item's content that is used."""
+    try:
+        rng = item.trimmed_range()
+    except Exception as error:  # CannotComputeAvailableRangeError and kin
+        raise PlanError(
+            f"{type(item).__name__} {item.name!r} has no source range and its media has no "
+            f"available range, so its length on the timeline is unknown ({error})"
+        ) from None
+    start = seconds(rng.start_time)
+    # Adapters encode a record start timecode as a negative trim (CMX 3600 tracks): no content
+    # lives before 0, so a negative start can only mean "timeline starts there".
+    return max(start, Fraction(0)), seconds(rng.duration)
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.clip_count = 0
+
+    def stack(self, stack, window, inner: _Map, top_index: int | None, tracks_filter=None):
+        """Pieces of a stack's video children, upper children hiding lower ones."""
+        layers = []
+        for child in stack:
+            is_track = isinstance(child, otio.schema.Track)
+            if is_track and child.kind != otio.schema.TrackKind.Video:
+                continue
+            if top_index is None:  # timeline level: each video track is a layer
+                if not is_track:
+                    continue
+                video_index = len(layers)
+                layers.append([])
+                if tracks_filter is not None and not tracks_filter(child, video_index):
+                    continue
+                if is_enabled(child):
+                    layers[-1] = self.item(child, Fraction(0), window, inner, video_index)
+            elif is_enabled(child):
+                layers.append(self.item(child, Fraction(0), window, inner, top_index))
+        return _apply_cover(layers)
+
+    def track(self, track, window, inner: _Map, top_index: int) -> list[_Piece]:
+        pieces: list[_Piece] = []
+        children = list(track)
+        pos = Fraction(0)
+        spans = []  # (child, pos, duration) for non-transitions, in order
+        for child in children:
+            if isinstance(child, otio.schema.Transition):
+                spans.append((child, pos, Fraction(0)))
+                continue
+            _, duration = _trimmed(child)
+            spans.append((child, pos, duration))
+            pos += duration
+        record_per_inner = 1 / abs(inner.k) if inner.k != 0 else Fraction(0)
+        for i, (child, start, duration) in enumerate(spans):
+            if isinstance(child, otio.schema.Transition):
+                continue
+            before = _transition_at(spans, i - 1, "in_offset") * record_per_inner
+            after = _transition_at(spans, i + 1, "out_offset") * record_per_inner
+            if inner.k < 0:  # reversed: what precedes in record time follows in the track
+                before, after = after, before
+            got = self.item(child, start, window, inner, top_index, duration, before, after)
+            pieces.extend(got)
+        return pieces
+
+    def item(self, child, pos, window, inner, top_index, duration=None, before=0, after=0):
+        """Pieces of one child of a track or stack that starts at inner time `pos`."""
+        if isinstance(child, otio.schema.Gap) or not is_enabled(child):
+            if isinstance(child, otio.schema.Clip):
+                self.clip_count += 1
+            return []
+        start, trimmed_duration = _trimmed(child)
+        duration = trimmed_duration if duration is None else duration
+        span = inner.record_span(pos, pos + duration, window)
+        if isinstance(child, otio.schema.Clip):
+            self.clip_count += 1
+            if span is None or isinstance(child.media_reference, otio.schema.GeneratorReference):
+                return []
+            return [
+                self._clip_piece(child, pos, start, duration, span, inner, top_index, before, after)
+            ]
+        if span is None:
+            return []
+        scale = time_scalar(child)
+        if scale < 0:
+            start = start + (-scale) * duration
+        child_map = inner.then(pos, start, scale)
+        if isinstance(child, otio.schema.Track):
+            return self.track(child, span, child_map, top_index)
+        if isinstance(child, otio.schema.Stack):
+            return self.stack(child, span, child_map, top_index)
+        return []
+
+    def _clip_piece(self, clip, pos, start, duration, span, inner, top_index, before, after):
+        scale = time_scalar(clip)
+        source_rate = exact_rate(clip.trimmed_range().duration.rate)
+        if scale < 0:  # the continuous map runs from the end of the used range back to its start
+            start = start + (-scale) * duration
+        source = inner.then(pos, start, scale)
+        full = inner.full_span(pos, pos + duration, span)
+        return _Piece(
+            clip=clip,
+            top_index=top_index,
+            start=span[0],
+            end=span[1],
+            source=source,
+            handle_before=before if span[0] == full[0] else Fraction(0),
+            handle_after=after if span[1] == full[1] else Fraction(0),
+            source_frame=1 / source_rate,
+        )
+
+
+def _transition_at(spans, index: int, offset_name: str) -> Fraction:
+    if 0 <= index < len(spans) and isinstance(spans[index][0], otio.schema.Transition):
+        return seconds(getattr(spans[index][0], offset_name))
+    return Fraction(0)
+
+
+def _apply_cover(layers: list[list[_Piece]]) -> list[_Piece]:
+    """Upper layers hide lower ones: keep the visible parts of each piece."""
+    covered: list[tuple[Fraction, Fraction]] = []  # sorted, merged intervals
+    visible: list[_Piece] = []
+    for layer in reversed(layers):
+        for piece in layer:
+            for lo, hi in _subtract(piece.start, piece.end, covered):
+                visible.append(
+                    replace(
+                        piece,
+                        start=lo,
+                        end=hi,
+                        handle_before=piece.handle_before if lo == piece.start else Fraction(0),
+                        handle_after=piece.handle_after if hi == piece.end else Fraction(0),
+                    )
+                )
+        covered = _merge(covered + [(p.start, p.end) for p in layer])
+    return visible
+
+
+def _subtract(lo, hi, covered):
+    starts = [c[0] for c in covered]
+    i = max(bisect.bisect_right(starts, lo) - 1, 0)
+    parts = []
+    cursor = lo
+    while i < len(covered) and covered[i][0] < hi:
+        c_lo, c_hi = covered[i]
+        if c_hi > cursor:
+            if c_lo > cursor:
+                parts.append((cursor, min(c_lo, hi)))
+            cursor = max(cursor, c_hi)
+        i += 1
+    if cursor < hi:
+        parts.append((cursor, hi))
+    return parts
+
+
+def _merge(intervals):
+    merged: list[tuple[Fraction, Fraction]] = []
+    for lo, hi in sorted(intervals):
+        if merged and lo <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], hi))
+        else:
+            merged.append((lo, hi))
+    return merged
+
+
+# --- timeline facts -------------------------------------------------------------------------
+
+
+def timeline_rate(timeline: otio.schema.Timeline) -> Fraction:
+    """The sequence frame rate: the global start time's, else the first video clip's."""
+    if timeline.global_start_time is not None:
+        return exact_rate(timeline.global_start_time.rate)
+    for track in timeline.video_tracks():
+        for clip in track.find_clips():
+            try:
+                return exact_rate(clip.trimmed_range().duration.rate)
+            except Exception:
+                continue
+    try:
+        return exact_rate(timeline.duration().rate)
+    except Exception:
+        return Fraction(24)
+
+
+def timeline_start(timeline: otio.schema.Timeline) -> Fraction:
+    """Seconds of the timeline's start timecode (01:00:00:00 -> 3600), 0 without one."""
+    if timeline.global_start_time is None:
+        return Fraction(0)
+    return seconds(timeline.global_start_time)
+
+
+# --- media ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Media:
+    source: MediaSource
+    extent: tuple[Fraction, Fraction] | None  # source seconds that exist, when known
+    still: bool = False
+    problem: str = ""  # set when the media was found but cannot be used
+    status: str = "ok"
+
+
+class _MediaResolver:
+    def __init__(self, base_dir: str, relink: RelinkIndex, probe: Callable) -> None:
+        self.base_dir = base_dir
+        self.relink = relink
+        self.probe = probe
+        self._probed: dict[str, object] = {}
+
+    def resolve(self, clip: otio.schema.Clip) -> _Media:
+        ref = clip.media_reference
+        available = _available(ref)
+        if isinstance(ref, otio.schema.ImageSequenceReference):
+            return self._image_sequence(ref, available)
+        if isinstance(ref, otio.schema.ExternalReference):
+            referenced = ref.target_url or ""
+            located = locate_file(referenced, self.base_dir, self.relink)
+        else:  # MissingReference and unknown kinds: search by the clip's names
+            referenced = ""
+            names = [clip.name, getattr(ref, "name", "") or ""]
+            located = locate_by_name(names, self.relink)
+        return self._file(referenced, located, available)
+
+    def _file(self, referenced: str, located: Located, available) -> _Media:
+        media_start = available[0] if available else Fraction(0)
+        if located.path is None:
+            source = MediaSource(referenced=referenced, path=None, media_start=float(media_start))
+            return _Media(source, available, status="offline", problem=located.looked_for)
+        if is_still(located.path):
+            source = MediaSource(referenced, located.path, float(media_start))
+            if os.path.getsize(located.path) == 0:
+                return _Media(
+                    source, None, True, f"{located.path}: file is empty (0 bytes)", "invalid"
+                )
+            return _Media(source, None, still=True)
+        info = self._probe(located.path)
+        if isinstance(info, str):
+            source = MediaSource(referenced, located.path, float(media_start))
+            return _Media(source, available, problem=info, status="invalid")
+        if not available:
+            media_start = Fraction(info.start_timecode).limit_denominator(1_000_000)
+        source = MediaSource(referenced, located.path, float(media_start), rate=info.fps)
+        duration = Fraction(info.duration).limit_denominator(1_000_000)
+        if duration <= 0:
+            return _Media(
+                source, None, problem=f"{located.path}: media has zero length", status="invalid"
+            )
+        return _Media(source, (media_start, media_start + duration))
+
+    def _probe(self, path: str):
+        if path not in self._probed:
+            try:
+                self._probed[path] = self.probe(path)
+            except MediaError as error:
+                self._probed[path] = str(error)
+            except Exception as error:  # a broken file must not stop the plan
+                self._probed[path] = (
+                    f"{path}: cannot read the media ({type(error).__name__}: {error})"
+                )
+        return self._probed[path]
+
+    def _image_sequence(self, ref, available) -> _Media:
+        located = locate_image_sequence(ref, self.base_dir, self.relink)
+        media_start = available[0] if available else Fraction(0)
+        sequence = None
+        if located.path is not None:
+            sequence = ImageSequence(
+                directory=located.path,
+                name_prefix=ref.name_prefix,
+                name_suffix=ref.name_suffix,
+                start_frame=ref.start_frame,
+                frame_step=ref.frame_step,
+                rate=ref.rate,
+                frame_zero_padding=ref.frame_zero_padding,
+            )
+        source = MediaSource(
+            referenced=ref.target_url_base or "",
+            path=None,
+            media_start=float(media_start),
+            rate=ref.rate,
+            image_sequence=sequence,
+        )
+        if sequence is None:
+            return _Media(source, available, status="offline", problem=located.looked_for)
+        return _Media(source, available)
+
+
+def _available(ref) -> tuple[Fraction, Fraction] | None:
+    rng = getattr(ref, "available_range", None)
+    if rng is None:
+        return None
+    start = seconds(rng.start_time)
+    return start, start + seconds(rng.duration)
+
+
+# --- the plan -------------------------------------------------------------------------------
+
+
+def plan_segments(
+    timeline: otio.schema.Timeline,
+    *,
+    timeline_path: str,
+    selection: Selection = EVERY_VISIBLE_CLIP,
+    relink_roots: tuple[str, ...] | list[str] = (),
+    probe: Callable = probe_media,
+) -> list[Segment]:
+    """One Segment per visible video clip range, in record order (see the module docstring).
+
+    Media problems never raise: such a clip comes back with status "offline" or "invalid" and a
+    `problem` naming the clip and the path. PlanError is raised only when nothing can be
+    planned: no video, or a selection naming tracks or clips that are not there.
+    """
+    where = f"{timeline_path}: timeline {timeline.name!r}"
+    video_tracks = timeline.video_tracks()
+    if not video_tracks:
+        raise PlanError(f"{where} has no video tracks")
+    rate = timeline_rate(timeline)
+    tracks_filter = _tracks_filter(selection.tracks, video_tracks, where)
+
+    walker = _Walker()
+    stack = timeline.tracks
+    window_start, window_duration = _trimmed(stack) if stack.source_range else (0, None)
+    try:
+        end = seconds(stack.duration()) if window_duration is None else window_duration
+    except Exception as error:
+        raise PlanError(f"{where}: cannot compute the timeline's length ({error})") from None
+    top = _Map(Fraction(0), Fraction(window_start), Fraction(1))
+    pieces = walker.stack(stack, (Fraction(0), end), top, None, tracks_filter)
+    if walker.clip_count == 0:
+        raise PlanError(f"{where} has no video clips (its video tracks hold only gaps)")
+
+    resolver = _MediaResolver(
+        os.path.dirname(os.path.abspath(timeline_path)), RelinkIndex(tuple(relink_roots)), probe
+    )
+    track_names = [t.name for t in video_tracks]
+    segments = []
+    media_cache: dict[int, _Media] = {}
+    for piece in sorted(pieces, key=lambda p: (p.start, p.top_index)):
+        key = id(piece.clip)
+        if key not in media_cache:
+            media_cache[key] = resolver.resolve(piece.clip)
+        segments.append(_segment(piece, media_cache[key], rate, track_names))
+    segments = _assign_ids(segments)
+    return _select(segments, selection, where)
+
+
+def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segment:
+    clip = piece.clip
+    speed = Fraction(0) if media.still else piece.source.k
+    first = piece.source.at(piece.start)
+    last = piece.source.at(piece.end)
+    # The used source as a continuous range, for the media-length check and the handle limits.
+    used = (min(first, last), max(first, last))
+    if speed == 0:
+        first = piece.source.at(piece.start)
+        used = (first, first + piece.source_frame)
+    # Reverse: the continuous map starts at the end of the used range; the first frame shown
+    # starts one source frame (times |speed|) before it.
+    source_start = first + piece.source_frame * speed if speed < 0 else first
+    before = _limit_handle(piece.handle_before, used, speed, media.extent, "before")
+    after = _limit_handle(piece.handle_after, used, speed, media.extent, "after")
+
+    start_sample = to_samples(piece.start)
+    end_sample = to_samples(piece.end)
+    start_frame = to_frames(piece.start, rate)
+    label = (
+        f"clip {clip.name!r} on {track_label(piece.top_index, track_names[piece.top_index])} "
+        f"at {format_timecode(piece.start, rate)}"
+    )
+    status, problem = media.status, ""
+    if status == "offline":
+        problem = f"{label}: media not found: {media.problem}"
+    elif status != "ok":
+        problem = f"{label}: {media.problem}"
+    elif media.extent is not None and not media.still:
+        lo, hi = media.extent
+        if used[0] < lo - _TOLERANCE or used[1] > hi + _TOLERANCE:
+            status = "invalid"
+            problem = (
+                f"{label}: uses source {_tc(used[0], rate)}-{_tc(used[1], rate)} but its media "
+                f"{media.source.path or media.source.referenced or '(image sequence)'} covers "
+                f"only {_tc(lo, rate)}-{_tc(hi, rate)}"
+            )
+    return Segment(
+        clip_id=_stored_id(clip),
+        clip_name=clip.name,
+        track_index=piece.top_index,
+        track_name=track_names[piece.top_index],
+        timeline_rate=float(rate),
+        record_start_frame=start_frame,
+        record_frames=to_frames(piece.end, rate) - start_frame,
+        start_sample=start_sample,
+        num_samples=end_sample - start_sample,
+        media=media.source,
+        source_start=float(source_start),
+        speed=float(speed),
+        handle_before_samples=start_sample - to_samples(piece.start - before),
+        handle_after_samples=to_samples(piece.end + after) - end_sample,
+        status=status,
+        problem=problem,
+    )
+
+
+def track_label(index: int, name: str) -> str:
+    """How a person names a video track: V1 is the lowest, as editors count."""
+    return f"track V{index + 1}" + (f" ({name})" if name else "")
+
+
+def _tc(time: Fraction, rate: Fraction) -> str:
+    return format_timecode(time, rate)
+
+
+def _limit_handle(wanted: Fraction, used, speed: Fraction, extent, side: str) -> Fraction:
+    """Shorten a handle to the media that exists beyond the used range."""
+    if wanted <= 0 or extent is None or speed == 0:
+        return max(wanted, Fraction(0))
+    # Before the in point a forward clip reads earlier source, a reversed one later source.
+    reads_earlier = (side == "before") == (speed > 0)
+    room = used[0] - extent[0] if reads_earlier else extent[1] - used[1]
+    return max(Fraction(0), min(wanted, room / abs(speed)))
+
+
+def _stored_id(clip) -> str:
+    v2a = clip.metadata.get("v2a")
+    if hasattr(v2a, "get") and v2a.get("clip_id"):
+        return str(v2a.get("clip_id"))
+    return ""
+
+
+def derived_clip_id(track_index: int, record_start_frame: int, clip_name: str) -> str:
+    text = f"{track_index}|{record_start_frame}|{clip_name}"
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+
+
+def _assign_ids(segments: list[Segment]) -> list[Segment]:
+    seen: dict[str, int] = {}
+    result = []
+    for segment in segments:
+        base = segment.clip_id or derived_clip_id(
+            segment.track_index, segment.record_start_frame, segment.clip_name
+        )
+        count = seen.get(base, 0) + 1
+        seen[base] = count
+        result.append(replace(segment, clip_id=base if count == 1 else f"{base}.{count}"))
+    return result
+
+
+# --- selection ------------------------------------------------------------------------------
+
+
+def _track_matches(name: str, track_name: str, index: int) -> bool:
+    """A track named by its name, its 0-based index ("0") or as editors count it ("V1")."""
+    return name in (track_name, str(index), f"V{index + 1}", f"v{index + 1}")
+
+
+def _tracks_filter(names, video_tracks, where):
+    if not names:
+        return None
+    for name in names:
+        if not any(_track_matches(name, t.name, i) for i, t in enumerate(video_tracks)):
+            known = ", ".join(f"{i} ({t.name or 'unnamed'})" for i, t in enumerate(video_tracks))
+            raise PlanError(f"{where} has no video track {name!r}; its video tracks: {known}")
+    return lambda track, index: any(_track_matches(n, track.name, index) for n in names)
+
+
+def _select(segments: list[Segment], selection: Selection, where: str) -> list[Segment]:
+    chosen = segments
+    if selection.time_range is not None:
+        lo, hi = (Fraction(t).limit_denominator(1_000_000) for t in selection.time_range)
+        chosen = [s for s in chosen if _seconds(s.start_sample) < hi and _seconds(_end(s)) > lo]
+    if selection.clips:
+        picked = []
+        for address in selection.clips:
+            match = [s for s in chosen if _address_matches(address, s)]
+            if not match:
+                raise PlanError(f"{where}: no visible clip matches {_address_text(address)}")
+            picked.extend(m for m in match if m not in picked)
+        chosen = [s for s in chosen if s in picked]
+    return chosen
+
+
+def _seconds(sample: int) -> Fraction:
+    return Fraction(sample, SAMPLE_RATE)
+
+
+def _end(segment: Segment) -> int:
+    return segment.start_sample + segment.num_samples
+
+
+def _address_matches(address: ClipAddress, segment: Segment) -> bool:
+    if address.clip_id:
+        return segment.clip_id == address.clip_id
+    if address.record_time is None:
+        return False
+    if address.track and not _track_matches(address.track, segment.track_name, segment.track_index):
+        return False
+    t = Fraction(address.record_time).limit_denominator(1_000_000)
+    return _seconds(segment.start_sample) <= t < _seconds(_end(segment))
+
+
+def _address_text(address: ClipAddress) -> str:
+    if address.clip_id:
+        return f"clip id {address.clip_id!r}"
+    return f"track {address.track or '(any)'!r} at {address.record_time} s"
