@@ -1,0 +1,186 @@
+"""read_timeline on every real fixture, and clear errors for everything that cannot be read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "timelines"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared fixtures absent")
+
+# Every fixture, with the options it needs and the number of video tracks it must yield.
+READABLE = {
+    "otio/premiere_example.otio": ({}, 4),
+    "otio/effects.otio": ({}, 8),
+    "otio/transition.otio": ({}, 1),
+    "otio/nested_example.otio": ({}, 1),
+    "otio/simple_cut.otio": ({}, 1),
+    "otio/generator_reference_test.otio": ({}, 1),
+    "otio/img_seq_media_reference.otio": ({}, 1),
+    "fcp7_xml/premiere_example.xml": ({}, 4),
+    "fcp7_xml/premiere_enable_property.xml": ({}, 3),
+    "fcpx_xml/fcpx_example.fcpxml": ({}, 3),
+    "aaf/simple.aaf": ({}, 1),
+    "aaf/transitions.aaf": ({}, 1),
+    "aaf/one_clip.aaf": ({}, 1),
+    "aaf/2997fps-DFTC.aaf": ({}, 1),
+    "aaf/linear_speed_effects.aaf": ({}, 1),
+    "cmx3600_edl/25fps.edl": ({"rate": 25}, 1),
+    "cmx3600_edl/dissolve_test.edl": ({}, 1),
+    "cmx3600_edl/gap_test.edl": ({}, 1),
+    "cmx3600_edl/premiere_example.edl": ({}, 1),
+    "cmx3600_edl/speed_effects_small.edl": ({}, 1),
+}
+REJECTED = {"cmx3600_edl/timecode_mismatch.edl": "Timecode '01:00:01:24' has frames beyond 23"}
+
+
+@needs_fixtures
+def test_every_fixture_is_listed_as_readable_or_rejected():
+    on_disk = {
+        str(p.relative_to(FIXTURES))
+        for p in FIXTURES.rglob("*")
+        if p.is_file() and p.suffix not in (".md", ".mov")
+    }
+    assert on_disk == set(READABLE) | set(REJECTED)
+
+
+@needs_fixtures
+@pytest.mark.parametrize("name", sorted(READABLE))
+def test_fixture_reads_into_a_timeline_with_its_video_tracks(name):
+    options, video_tracks = READABLE[name]
+    timeline = read_timeline(FIXTURES / name, options=options)
+    assert isinstance(timeline, otio.schema.Timeline)
+    assert len(timeline.video_tracks()) == video_tracks
+
+
+@needs_fixtures
+def test_timecode_mismatch_edl_is_rejected_naming_file_format_and_timecode():
+    path = FIXTURES / "cmx3600_edl/timecode_mismatch.edl"
+    with pytest.raises(TimelineReadError) as caught:
+        read_timeline(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert "CMX 3600 EDL" in message
+    assert REJECTED["cmx3600_edl/timecode_mismatch.edl"] in message
+    assert "Traceback" not in message and "\n" not in message
+
+
+@needs_fixtures
+def test_timecode_mismatch_edl_is_rejected_at_other_rates_too():
+    with pytest.raises(TimelineReadError, match="Source and record duration don't match"):
+        read_timeline(FIXTURES / "cmx3600_edl/timecode_mismatch.edl", options={"rate": 25})
+
+
+@needs_fixtures
+def test_edl_rate_option_sets_the_timeline_rate():
+    timeline = read_timeline(FIXTURES / "cmx3600_edl/25fps.edl", options={"rate": 25})
+    assert timeline.duration() == otio.opentime.RationalTime(496, 25)
+
+
+@needs_fixtures
+def test_fcpxml_with_two_projects_gives_the_first_or_the_named_one():
+    path = FIXTURES / "fcpx_xml/fcpx_example.fcpxml"
+    assert read_timeline(path).name == "OpenTimeline_Project"
+    assert read_timeline(path, options={"timeline": "1"}).name == "OpenTimeline_Project 1"
+    assert read_timeline(path, options={"timeline": "OpenTimeline_Project 1"}).name.endswith("1")
+    with pytest.raises(TimelineReadError, match="no timeline 'nope'.*OpenTimeline_Project"):
+        read_timeline(path, options={"timeline": "nope"})
+
+
+@needs_fixtures
+def test_explicit_format_overrides_the_extension(tmp_path):
+    renamed = tmp_path / "cut.txt"
+    renamed.write_bytes((FIXTURES / "cmx3600_edl/gap_test.edl").read_bytes())
+    with pytest.raises(TimelineReadError, match="unknown timeline format '.txt'"):
+        read_timeline(renamed)
+    assert len(list(read_timeline(renamed, format="cmx_3600").find_clips())) == 3
+    assert len(list(read_timeline(renamed, format="edl").find_clips())) == 3
+
+
+def test_format_for_path_knows_every_editor_extension():
+    assert format_for_path("a/b.OTIO") == "otio_json"
+    assert format_for_path("b.otioz") == "otioz"
+    assert format_for_path("b.otiod") == "otiod"
+    assert format_for_path("b.xml") == "fcp_xml"
+    assert format_for_path("b.fcpxml") == "fcpx_xml"
+    assert format_for_path("b.fcpxmld") == "fcpx_xml"
+    assert format_for_path("b.aaf") == "AAF"
+    assert format_for_path("b.edl") == "cmx_3600"
+    assert format_for_path("b.kdenlive") == "kdenlive"
+    with pytest.raises(TimelineReadError, match="unknown timeline format '.mov'"):
+        format_for_path("clip.mov")
+
+
+def test_missing_file_is_named(tmp_path):
+    path = tmp_path / "nowhere.otio"
+    with pytest.raises(
+        TimelineReadError, match=r"nowhere\.otio: cannot read OTIO JSON: file not found"
+    ):
+        read_timeline(path)
+
+
+def test_empty_file_is_named(tmp_path):
+    path = tmp_path / "empty.aaf"
+    path.write_bytes(b"")
+    with pytest.raises(TimelineReadError, match="empty.aaf: cannot read AAF: the file is empty"):
+        read_timeline(path)
+
+
+def test_unknown_format_name_is_rejected(tmp_path):
+    path = tmp_path / "a.otio"
+    path.write_text("{}")
+    with pytest.raises(TimelineReadError, match="unknown timeline format 'premiere'"):
+        read_timeline(path, format="premiere")
+
+
+def test_bad_edl_rate_option_is_rejected(tmp_path):
+    path = tmp_path / "a.edl"
+    path.write_text("TITLE: x\n")
+    with pytest.raises(TimelineReadError, match="rate option must be a positive number"):
+        read_timeline(path, options={"rate": "fast"})
+
+
+GARBLE_SOURCES = {
+    "OTIO JSON": "otio/simple_cut.otio",
+    "Final Cut Pro 7 XML": "fcp7_xml/premiere_example.xml",
+    "Final Cut Pro X XML": "fcpx_xml/fcpx_example.fcpxml",
+    "AAF": "aaf/one_clip.aaf",
+    "CMX 3600 EDL": "cmx3600_edl/gap_test.edl",
+}
+
+
+@needs_fixtures
+@pytest.mark.parametrize("label", sorted(GARBLE_SOURCES))
+@pytest.mark.parametrize("damage", ["truncated", "random bytes"])
+def test_damaged_file_of_each_format_is_rejected_in_plain_words(tmp_path, label, damage):
+    source = FIXTURES / GARBLE_SOURCES[label]
+    data = source.read_bytes()
+    if damage == "truncated":
+        data = data[: len(data) // 2]
+    else:
+        data = bytes((i * 151 + 7) % 256 for i in range(4096))  # deterministic noise
+    path = tmp_path / source.name
+    path.write_bytes(data)
+    with pytest.raises(TimelineReadError) as caught:
+        read_timeline(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: cannot read as {label}: ")
+    assert "\n" not in message and "Traceback" not in message
+
+
+def test_a_text_file_that_is_not_an_edl_is_rejected(tmp_path):
+    path = tmp_path / "notes.edl"
+    path.write_text("hello\nthis is not an edit decision list\n")
+    with pytest.raises(TimelineReadError, match="cannot read as CMX 3600 EDL: EDLParseError"):
+        read_timeline(path)
+
+
+def test_otio_json_holding_a_clip_not_a_timeline_is_rejected(tmp_path):
+    path = tmp_path / "clip.otio"
+    otio.adapters.write_to_file(otio.schema.Clip(name="lonely"), str(path))
+    with pytest.raises(TimelineReadError, match="holds a Clip, not a timeline"):
+        read_timeline(path)
