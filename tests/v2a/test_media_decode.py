@@ -191,3 +191,22 @@ def test_broken_files_raise_media_error_naming_them(tmp_path, movies, content):
     path.write_bytes(content)
     with pytest.raises(MediaError, match="broken.mov"):
         decode_frames_at(str(path), [0.0], 32)
+
+
+def test_sampling_finer_than_the_timeline_shows_whole_timeline_frames(movies):
+    # Sampling at twice the rate: each timeline frame is seen twice, also in reverse, where the
+    # continuous source time would already be inside the previous source frame.
+    reverse = segment_over(movies[NTSC], NTSC, first_frame=120, record_frames=3, speed=-1.0)
+    assert numbers(read_segment_frames(reverse, 2 * float(NTSC), 32)) == [
+        120,
+        120,
+        119,
+        119,
+        118,
+        118,
+    ]
+
+
+def test_a_still_image_holds_for_any_time(tmp_path):
+    (path,) = make_image_sequence(str(tmp_path), "title", ".png", 42, 1, 0)
+    assert numbers(decode_frames_at(path, [0.0, 3600.0, 7.5], 32)) == [42, 42, 42]

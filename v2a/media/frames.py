@@ -30,6 +30,25 @@ _SEEK_MARGIN = 1.0
 TOLERANCE = 1e-4  # seconds
 #: A last frame that would cover less than this fraction of its interval is not requested.
 _MIN_COVER = 0.01
+#: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
+_STILL_FORMATS = frozenset(
+    {
+        "png_pipe",
+        "jpeg_pipe",
+        "bmp_pipe",
+        "tiff_pipe",
+        "webp_pipe",
+        "exr_pipe",
+        "dpx_pipe",
+        "psd_pipe",
+        "gif",
+        "image2",
+        "jpegxl_pipe",
+        "qoi_pipe",
+        "pam_pipe",
+        "ppm_pipe",
+    }
+)
 
 
 def segment_file_times(segment: Segment, fps: float) -> np.ndarray:
@@ -38,11 +57,15 @@ def segment_file_times(segment: Segment, fps: float) -> np.ndarray:
     T = ceil(generated duration * fps) frames (ignoring a last frame under 1% covered, which
     only sample rounding creates and which would ask for the frame after a clip), sampled at
     t = i / fps of record time from the start of the generated range (the record start minus
-    the leading handle); record time maps to source time by ``source_start + speed * t`` and
-    to the file by subtracting media_start.
+    the leading handle). The viewer sees whole timeline frames, so t is first snapped down to
+    the start of the timeline frame on screen; then it maps to source time by
+    ``source_start + speed * t`` and to the file by subtracting media_start.
     """
     count = max(1, math.ceil(segment.generated_samples * fps / SAMPLE_RATE - _MIN_COVER))
     record = np.arange(count) / fps - segment.handle_before_samples / SAMPLE_RATE
+    if segment.timeline_rate > 0:
+        rate = segment.timeline_rate
+        record = np.floor(record * rate + TOLERANCE * rate) / rate
     return segment.source_start + segment.speed * record - segment.media.media_start
 
 
@@ -71,6 +94,9 @@ def decode_frames_at(path: str, file_times: Sequence[float], size: int) -> np.nd
     with open_input(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
+        if container.format.name in _STILL_FORMATS:  # one picture, held for any time
+            out[:] = _first_picture(container, path, size)
+            return out
         cursor = _FrameCursor(container, container.streams.video[0], path, size)
         for index in np.argsort(times, kind="stable"):
             out[index] = cursor.picture_at(float(times[index]))
@@ -189,8 +215,12 @@ def _read_still(sequence: ImageSequence, number: int, t: float, size: int) -> np
             f"in {sequence.directory} is missing (time {t:.3f} s)"
         )
     with open_input(path) as container:
-        try:
-            frame = next(container.decode(video=0))
-        except (av.FFmpegError, StopIteration) as error:
-            raise MediaError(f"{path}: image does not decode ({error})") from error
-        return to_square_rgb(frame, size)
+        return _first_picture(container, path, size)
+
+
+def _first_picture(container, path: str, size: int) -> np.ndarray:
+    try:
+        frame = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration) as error:
+        raise MediaError(f"{path}: image does not decode ({error or 'no picture'})") from error
+    return to_square_rgb(frame, size)
