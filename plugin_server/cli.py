@@ -1,0 +1,258 @@
+"""`v2a serve` and `v2a client …`: thin layers over server.py and client.py."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import grpc
+from google.protobuf import json_format
+
+from plugin_server import paths
+
+
+def add_commands(subparsers) -> None:
+    serve = subparsers.add_parser("serve", help="run the gRPC server editor panels call")
+    serve.add_argument("--host", default="127.0.0.1", help="default loopback only")
+    serve.add_argument("--port", type=int, default=None,
+                       help="TCP port (default 50051; 0: any free one; omitted with --uds: no TCP)")
+    serve.add_argument("--uds", default="", help="also (or only) listen on this Unix socket")
+    serve.add_argument("--concurrency", type=int, default=1, help="jobs generated at once")
+    serve.add_argument("--queue-size", type=int, default=16,
+                       help="jobs that may wait; past it CreateJob gets RESOURCE_EXHAUSTED")
+    serve.add_argument("--state-dir", type=Path, default=None,
+                       help="job store and inline timelines (default $XDG_STATE_HOME/v2a)")
+    serve.add_argument("--generator", default="default",
+                       help="generator spec (model.generators), or py:module:factory")
+    serve.add_argument("--output-root", action="append", default=[],
+                       help=f"folder outputs must lie in (repeatable; default {paths.DEFAULT_OUTPUT_ROOT})")
+    serve.add_argument("--token-file", type=Path, default=None,
+                       help="default $XDG_CONFIG_HOME/v2a/token, created 0600 on first start")
+    serve.add_argument("--grace", type=float, default=10.0,
+                       help="seconds running jobs may finish on SIGTERM before they are requeued")
+    serve.set_defaults(func=_serve)
+
+    client = subparsers.add_parser("client", help="talk to a running v2a server")
+    client.add_argument("--address", default="", help="host:port (default 127.0.0.1:50051)")
+    client.add_argument("--uds", default="", help="Unix socket path instead of TCP")
+    client.add_argument("--token-file", type=Path, default=None)
+    commands = client.add_subparsers(dest="client_command", required=True)
+
+    commands.add_parser("info", help="server version, model, formats").set_defaults(func=_info)
+
+    submit = commands.add_parser("submit", help="queue a job for a timeline file")
+    submit.add_argument("timeline", type=Path)
+    submit.add_argument("--inline", action="store_true", help="send the file's bytes")
+    submit.add_argument("--format", default="", help="timeline adapter (default: from extension)")
+    submit.add_argument("--out", default="", help="output folder (inside the server's roots)")
+    submit.add_argument("--output-format", default="")
+    submit.add_argument("--track", action="append", default=[])
+    submit.add_argument("--clip", action="append", default=[], help="clip id")
+    submit.add_argument("--range", nargs=2, type=float, metavar=("START", "END"))
+    submit.add_argument("--prompt", default="")
+    submit.add_argument("--negative-prompt", default="")
+    submit.add_argument("--seed", type=int, default=0)
+    submit.add_argument("--steps", type=int, default=0)
+    submit.add_argument("--guidance", type=float, default=0.0)
+    submit.add_argument("--takes", type=int, default=1)
+    submit.add_argument("--media-path", action="append", default=[],
+                        help="folder to search for offline media (repeatable)")
+    submit.add_argument("--watch", action="store_true", help="follow it with a progress bar")
+    submit.set_defaults(func=_submit)
+
+    for name, func, text in (("watch", _watch, "follow a job with a progress bar"),
+                             ("cancel", _cancel, "cancel a job"),
+                             ("get", _get, "a job's state as JSON")):
+        command = commands.add_parser(name, help=text)
+        command.add_argument("job_id")
+        command.set_defaults(func=func)
+
+    listing = commands.add_parser("list", help="jobs, newest first")
+    listing.set_defaults(func=_list)
+
+    regenerate = commands.add_parser("regenerate", help="a new take for one clip of a job")
+    regenerate.add_argument("job_id")
+    regenerate.add_argument("--clip", default="", help="clip id")
+    regenerate.add_argument("--track", default="", help="with --time when the id was lost")
+    regenerate.add_argument("--time", type=float, default=None, help="record time in seconds")
+    regenerate.add_argument("--seed", type=int, default=None)
+    regenerate.add_argument("--prompt", default=None)
+    regenerate.add_argument("--watch", action="store_true")
+    regenerate.set_defaults(func=_regenerate)
+
+    result = commands.add_parser("result", help="the updated timeline and per-clip files")
+    result.add_argument("job_id")
+    result.add_argument("--peaks", type=int, default=0, help="waveform points per clip to print")
+    result.add_argument("--save-timeline", type=Path, default=None,
+                        help="write the returned timeline bytes here")
+    result.set_defaults(func=_result)
+
+
+# --- serve ------------------------------------------------------------------------------------
+
+
+def _serve(args) -> int:
+    from plugin_server.server import ServerConfig, default_state_dir, serve
+
+    config = ServerConfig(
+        host=args.host, port=args.port, uds=args.uds, concurrency=args.concurrency,
+        queue_size=args.queue_size, state_dir=args.state_dir or default_state_dir(),
+        generator=args.generator, output_roots=tuple(args.output_root),
+        token_file=args.token_file, grace_seconds=args.grace,
+    )
+    try:
+        return serve(config)
+    except (OSError, ValueError, ImportError) as error:
+        print(f"v2a serve: {error}", file=sys.stderr)
+        return 2
+
+
+# --- client -----------------------------------------------------------------------------------
+
+
+def _client(args):
+    from plugin_server.client import V2AClient
+
+    try:
+        return V2AClient(args.address, uds=args.uds, token_file=args.token_file)
+    except FileNotFoundError as error:
+        raise SystemExit(f"v2a client: no token file ({error.filename}); start `v2a serve` once "
+                         "on this machine, or pass --token-file") from None
+
+
+def _handles_rpc_errors(func):
+    def call(args) -> int:
+        try:
+            return func(args)
+        except grpc.RpcError as error:
+            from plugin_server.errors import details_of
+
+            print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+            for detail in details_of(error):
+                text = json_format.MessageToJson(detail, indent=None)
+                print(f"  {type(detail).__name__}: {text}", file=sys.stderr)
+            return 1
+
+    return call
+
+
+def _print(message) -> None:
+    print(json_format.MessageToJson(message, indent=2))
+
+
+@_handles_rpc_errors
+def _info(args) -> int:
+    with _client(args) as client:
+        _print(client.info())
+    return 0
+
+
+@_handles_rpc_errors
+def _submit(args) -> int:
+    from v2a.v1 import jobs_pb2 as pb
+
+    params = pb.GenerationParams(prompt=args.prompt, negative_prompt=args.negative_prompt,
+                                 seed=args.seed, steps=args.steps, guidance=args.guidance,
+                                 takes=args.takes)
+    with _client(args) as client:
+        job = client.submit(
+            args.timeline, inline=args.inline, timeline_format=args.format,
+            output_folder=args.out, output_format=args.output_format, tracks=tuple(args.track),
+            clips=tuple(pb.ClipAddress(clip_id=c) for c in args.clip),
+            time_range=tuple(args.range) if args.range else None, params=params,
+            media_search_paths=tuple(args.media_path),
+        )
+        print(job.job_id)
+        return _follow(client, job.job_id) if args.watch else 0
+
+
+@_handles_rpc_errors
+def _watch(args) -> int:
+    with _client(args) as client:
+        return _follow(client, args.job_id)
+
+
+def _follow(client, job_id: str) -> int:
+    """A progress bar over the job's clips until it ends; exit status 0 when it succeeded."""
+    from tqdm import tqdm
+
+    from plugin_server.client import job_fraction
+    from v2a.v1 import jobs_pb2 as pb
+
+    clips: dict[str, pb.ClipProgress] = {}
+    with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}") as bar:
+        for event in client.watch(job_id):
+            if event.HasField("clip"):
+                previous = clips.get(event.clip.clip_id)
+                clips[event.clip.clip_id] = event.clip
+                if event.clip.state == pb.CLIP_STATE_FAILED and (
+                        previous is None or previous.state != pb.CLIP_STATE_FAILED):
+                    bar.write(f"clip {event.clip.clip_name or event.clip.clip_id} failed: "
+                              f"{event.clip.message}")
+                bar.set_postfix_str(event.clip.clip_name or event.clip.clip_id, refresh=False)
+            elif event.message:
+                bar.write(event.message)
+            bar.n = round(100 * job_fraction(list(clips.values())), 1)
+            bar.refresh()
+    job = client.get(job_id)
+    state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+    print(f"{job_id}: {state}" + (f" ({job.message})" if job.message else ""))
+    if job.result_timeline_path:
+        print(f"timeline: {job.result_timeline_path}")
+    return 0 if job.state == pb.JOB_STATE_SUCCEEDED else 1
+
+
+@_handles_rpc_errors
+def _cancel(args) -> int:
+    with _client(args) as client:
+        _print(client.cancel(args.job_id))
+    return 0
+
+
+@_handles_rpc_errors
+def _get(args) -> int:
+    with _client(args) as client:
+        _print(client.get(args.job_id))
+    return 0
+
+
+@_handles_rpc_errors
+def _list(args) -> int:
+    from v2a.v1 import jobs_pb2 as pb
+
+    with _client(args) as client:
+        for job in client.list():
+            state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+            print(f"{job.job_id}  {state:<10} {len(job.clips):>3} clips  {job.timeline_path}")
+    return 0
+
+
+@_handles_rpc_errors
+def _regenerate(args) -> int:
+    with _client(args) as client:
+        job = client.regenerate(args.job_id, clip_id=args.clip, track=args.track,
+                                record_time=args.time, seed=args.seed, prompt=args.prompt)
+        print(job.job_id)
+        return _follow(client, job.job_id) if args.watch else 0
+
+
+@_handles_rpc_errors
+def _result(args) -> int:
+    with _client(args) as client:
+        result = client.result(args.job_id, peak_points=args.peaks or 64,
+                               include_timeline_data=args.save_timeline is not None)
+    if args.save_timeline is not None:
+        args.save_timeline.write_bytes(result.timeline_data)
+    summary = {
+        "timeline": result.timeline_path, "format": result.timeline_format,
+        "fallback_otio": result.fallback_otio_path, "note": result.format_note,
+        "clips": [{
+            "clip_id": c.clip_id, "name": c.clip_name, "file": c.media_path,
+            "start_sample": c.start_sample, "num_samples": c.num_samples,
+            **({"peaks_min": list(c.peaks.min), "peaks_max": list(c.peaks.max)}
+               if args.peaks else {}),
+        } for c in result.clips],
+    }
+    print(json.dumps(summary, indent=2))
+    return 0

@@ -1,0 +1,148 @@
+"""The Python client of the v2a server: what a panel (or `v2a client`) calls."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import grpc
+
+from plugin_server import auth
+from v2a.v1 import jobs_pb2 as pb
+from v2a.v1 import v2a_service_pb2 as api
+from v2a.v1 import v2a_service_pb2_grpc
+
+DEFAULT_ADDRESS = "127.0.0.1:50051"
+TERMINAL_STATES = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
+
+
+class V2AClient:
+    """One channel to one server. Over TCP the token is read from the user's config folder
+    unless given; over a Unix socket (`uds=`) none is needed."""
+
+    def __init__(self, address: str = "", *, uds: str = "", token: str | None = None,
+                 token_file: Path | None = None, timeout: float = 30.0):
+        if uds:
+            target, token = f"unix:{uds}", token or ""
+        else:
+            target = address or os.environ.get("V2A_ADDRESS") or DEFAULT_ADDRESS
+            if token is None:
+                token = auth.read_token(token_file)
+        self.channel = grpc.insecure_channel(target)
+        self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
+        self.timeout = timeout
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> V2AClient:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _call(self, method, request):
+        return method(request, metadata=self.metadata, timeout=self.timeout)
+
+    # --- calls ---
+
+    def info(self) -> api.GetServerInfoResponse:
+        return self._call(self.stub.GetServerInfo, api.GetServerInfoRequest())
+
+    def submit(
+        self,
+        timeline: str | Path,
+        *,
+        inline: bool = False,
+        timeline_format: str = "",
+        output_folder: str = "",
+        output_format: str = "",
+        tracks: tuple[str, ...] = (),
+        clips: tuple[pb.ClipAddress, ...] = (),
+        time_range: tuple[float, float] | None = None,
+        params: pb.GenerationParams | None = None,
+        media_search_paths: tuple[str, ...] = (),
+        adapter_options: dict[str, str] | None = None,
+    ) -> pb.Job:
+        """Queue a job for a timeline file: by path (the server reads it), or its bytes inline."""
+        path = Path(timeline)
+        source = pb.TimelineSource(format=timeline_format,
+                                   media_search_paths=[str(p) for p in media_search_paths],
+                                   adapter_options=adapter_options or {})
+        if inline:
+            source.inline_data = path.read_bytes()
+            source.file_name = path.name
+        else:
+            source.path = str(path.resolve())
+        selection = pb.Selection(tracks=tracks, clips=clips)
+        if time_range is not None:
+            selection.time_range.CopyFrom(pb.TimeRange(start_seconds=time_range[0],
+                                                       end_seconds=time_range[1]))
+        request = api.CreateJobRequest(
+            timeline=source, selection=selection, params=params or pb.GenerationParams(),
+            output=pb.OutputSpec(folder=output_folder, format=output_format),
+        )
+        return self._call(self.stub.CreateJob, request).job
+
+    def get(self, job_id: str) -> pb.Job:
+        return self._call(self.stub.GetJob, api.GetJobRequest(job_id=job_id)).job
+
+    def list(self, states: tuple[int, ...] = (), page_size: int = 50) -> list[pb.Job]:
+        jobs, token = [], ""
+        while True:
+            page = self._call(self.stub.ListJobs, api.ListJobsRequest(
+                page_size=page_size, page_token=token, states=states))
+            jobs.extend(page.jobs)
+            token = page.next_page_token
+            if not token:
+                return jobs
+
+    def cancel(self, job_id: str) -> pb.Job:
+        return self._call(self.stub.CancelJob, api.CancelJobRequest(job_id=job_id)).job
+
+    def watch(self, job_id: str) -> Iterator[api.WatchJobResponse]:
+        """Events until the job ends (no deadline: a job can take long)."""
+        return self.stub.WatchJob(api.WatchJobRequest(job_id=job_id), metadata=self.metadata)
+
+    def wait(self, job_id: str,
+             on_event: Callable[[api.WatchJobResponse], None] | None = None) -> pb.Job:
+        """Follow a job to its end; returns its final state."""
+        for event in self.watch(job_id):
+            if on_event is not None:
+                on_event(event)
+        return self.get(job_id)
+
+    def regenerate(self, job_id: str, *, clip_id: str = "", track: str = "",
+                   record_time: float | None = None, seed: int | None = None,
+                   prompt: str | None = None, negative_prompt: str | None = None) -> pb.Job:
+        address = pb.ClipAddress(clip_id=clip_id, track=track)
+        if record_time is not None:
+            address.record_time = record_time
+        request = api.RegenerateClipRequest(job_id=job_id, clip=address)
+        if seed is not None:
+            request.seed = seed
+        if prompt is not None:
+            request.prompt = prompt
+        if negative_prompt is not None:
+            request.negative_prompt = negative_prompt
+        return self._call(self.stub.RegenerateClip, request).job
+
+    def result(self, job_id: str, peak_points: int = 256,
+               include_timeline_data: bool = False) -> api.GetJobResultResponse:
+        return self._call(self.stub.GetJobResult, api.GetJobResultRequest(
+            job_id=job_id, peak_points=peak_points, include_timeline_data=include_timeline_data))
+
+
+def job_fraction(clips) -> float:
+    """How far a job is, 0..1, from its clips' progress (done clips count whole)."""
+    if not clips:
+        return 0.0
+    total = 0.0
+    for clip in clips:
+        if clip.state in (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED):
+            total += 1.0
+        elif clip.state == pb.CLIP_STATE_RUNNING and clip.total_steps:
+            total += min(1.0, clip.step / clip.total_steps)
+    return total / len(clips)

@@ -1,0 +1,191 @@
+"""The job store: SQLite (stdlib), so jobs survive a restart or a crash of the server.
+
+One row per job; its request, clips and result are JSON columns (a job holds tens of clips,
+rewriting them on a state change is cheaper than it sounds and keeps the schema obvious).
+WAL mode with synchronous=NORMAL: a committed state change survives a kill -9 of the server.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+# Job states, the same names as the proto's JobState without the prefix.
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+GENERATE, REGENERATE = "generate", "regenerate"
+
+
+@dataclass
+class ClipRecord:
+    clip_id: str
+    clip_name: str
+    state: str = "queued"  # queued, running, done, failed, skipped, cancelled
+    step: int = 0
+    total_steps: int = 0
+    media_path: str = ""
+    message: str = ""
+
+
+@dataclass
+class JobRecord:
+    job_id: str
+    kind: str
+    state: str
+    timeline_path: str
+    output_folder: str
+    input_format: str = ""
+    output_format: str = ""
+    # selection, params, media_search_paths, adapter_options: the generation request as JSON
+    request: dict = field(default_factory=dict)
+    clips: list[ClipRecord] = field(default_factory=list)
+    message: str = ""
+    result: dict = field(default_factory=dict)  # a GenerationResult as JSON
+    parent_job_id: str = ""
+    attempts: int = 0
+    created: float = 0.0
+    updated: float = 0.0
+
+    @property
+    def terminal(self) -> bool:
+        return self.state in TERMINAL
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    timeline_path TEXT NOT NULL,
+    output_folder TEXT NOT NULL,
+    input_format TEXT NOT NULL,
+    output_format TEXT NOT NULL,
+    request TEXT NOT NULL,
+    clips TEXT NOT NULL,
+    message TEXT NOT NULL,
+    result TEXT NOT NULL,
+    parent_job_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL,
+    created REAL NOT NULL,
+    updated REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created);
+CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created);
+"""
+
+_COLUMNS = ("job_id", "kind", "state", "timeline_path", "output_folder", "input_format",
+            "output_format", "request", "clips", "message", "result", "parent_job_id",
+            "attempts", "created", "updated")
+
+
+class JobStore:
+    """Thread-safe: one connection behind a lock (writes are small and rare)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # --- writes ---------------------------------------------------------------------------
+
+    def add(self, job: JobRecord) -> JobRecord:
+        now = time.time()
+        job = replace(job, created=job.created or now, updated=now)
+        with self._lock:
+            self._db.execute(
+                f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                _row(job),
+            )
+        return job
+
+    def save(self, job: JobRecord) -> JobRecord:
+        """Write the whole record (state, clips, result) in one statement."""
+        job = replace(job, updated=time.time())
+        row = _row(job)
+        assignments = ", ".join(f"{c} = ?" for c in _COLUMNS[1:])
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {assignments} WHERE job_id = ?", (*row[1:], row[0]))
+        return job
+
+    def recover_after_restart(self, max_attempts: int) -> list[str]:
+        """Jobs to run again, oldest first: queued ones, and ones a stop interrupted.
+
+        A running job is requeued (its finished clips are generated again from scratch), unless it
+        already ran `max_attempts` times: then it is marked failed, so a job that kills the server
+        cannot do it forever.
+        """
+        for job in self.list(states=(RUNNING,), limit=1_000_000):
+            if job.attempts >= max_attempts:
+                job.state = FAILED
+                job.message = f"the server stopped during each of {job.attempts} attempts"
+            else:
+                job.state = QUEUED
+                job.message = f"requeued: the server stopped during attempt {job.attempts}"
+            for clip in job.clips:
+                if clip.state == "running":
+                    clip.state, clip.step = ("queued", 0) if job.state == QUEUED else ("failed", 0)
+            self.save(job)
+        return [job.job_id for job in reversed(self.list(states=(QUEUED,), limit=1_000_000))]
+
+    # --- reads ----------------------------------------------------------------------------
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE job_id = ?", (job_id,)
+            ).fetchone()
+        return _record(row) if row else None
+
+    def list(self, states: tuple[str, ...] = (), limit: int = 50, offset: int = 0) -> list[JobRecord]:
+        """Newest first."""
+        where, args = "", []
+        if states:
+            where = f"WHERE state IN ({', '.join('?' * len(states))})"
+            args = list(states)
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs {where} "
+                "ORDER BY created DESC, job_id LIMIT ? OFFSET ?",
+                (*args, limit, offset),
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def count(self, states: tuple[str, ...]) -> int:
+        with self._lock:
+            (n,) = self._db.execute(
+                f"SELECT COUNT(*) FROM jobs WHERE state IN ({', '.join('?' * len(states))})",
+                states,
+            ).fetchone()
+        return int(n)
+
+
+def _row(job: JobRecord) -> tuple:
+    data = asdict(job)
+    data["request"] = json.dumps(job.request)
+    data["clips"] = json.dumps([asdict(c) for c in job.clips])
+    data["result"] = json.dumps(job.result)
+    return tuple(data[c] for c in _COLUMNS)
+
+
+def _record(row: tuple) -> JobRecord:
+    data = dict(zip(_COLUMNS, row, strict=True))
+    data["request"] = json.loads(data["request"])
+    data["clips"] = [ClipRecord(**c) for c in json.loads(data["clips"])]
+    data["result"] = json.loads(data["result"])
+    return JobRecord(**data)

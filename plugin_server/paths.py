@@ -1,0 +1,74 @@
+"""Where the server may write: only inside its output roots.
+
+Policy: the server is started with one or more output roots (`--output-root`, default
+`~/v2a-output`). A request's output folder is relative to the first root, or an absolute path
+inside one of the roots. `..` components are refused outright, and the folder is resolved with
+symlinks followed before the check, so a link inside a root that points elsewhere is refused
+too. The worker resolves the folder again right before it runs, so a link swapped in after the
+job was queued is caught there. Timelines and media are read wherever the editor keeps them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path, PurePath
+
+DEFAULT_OUTPUT_ROOT = "~/v2a-output"
+
+
+class PathEscape(ValueError):
+    """An output folder that would write outside the output roots."""
+
+    def __init__(self, requested: str, reason: str):
+        super().__init__(f"output folder {requested!r} {reason}")
+        self.requested = requested
+        self.reason = reason
+
+
+def normalize_roots(roots: list[str] | tuple[str, ...]) -> tuple[Path, ...]:
+    """Absolute, symlink-resolved roots; created when missing."""
+    resolved = []
+    for root in roots or (DEFAULT_OUTPUT_ROOT,):
+        path = Path(os.path.expanduser(root))
+        path.mkdir(parents=True, exist_ok=True)
+        resolved.append(path.resolve())
+    return tuple(resolved)
+
+
+def resolve_output_folder(requested: str, roots: tuple[Path, ...], default_name: str) -> Path:
+    """The real folder a request may write into, or PathEscape saying why not."""
+    if not requested:
+        requested = default_name
+    if "\0" in requested:
+        raise PathEscape(requested, "contains a NUL character")
+    if ".." in PurePath(requested).parts:
+        raise PathEscape(requested, "contains '..'")
+    candidate = Path(requested) if os.path.isabs(requested) else roots[0] / requested
+    real = candidate.resolve()  # follows every symlink that exists along the way
+    for root in roots:
+        if real == root or root in real.parents:
+            return real
+    where = " or ".join(str(r) for r in roots)
+    if real != candidate.absolute():
+        raise PathEscape(requested, f"resolves through a symlink to {real}, outside {where}")
+    raise PathEscape(requested, f"is outside the output root {where}")
+
+
+def safe_file_name(name: str, fallback: str) -> str:
+    """A plain file name from what a client sent (no folders, no hidden or odd characters)."""
+    base = os.path.basename(name.replace("\\", "/"))
+    base = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip(" .")
+    return base or fallback
+
+
+def remove_temp_files(folder: Path) -> list[Path]:
+    """Delete leftovers of interrupted atomic writes (`.<name>.<random>.tmp`, v2a.media.audio)."""
+    removed = []
+    if not folder.is_dir():
+        return removed
+    for path in folder.rglob(".*.tmp"):
+        if path.is_file() and not path.is_symlink():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed

@@ -1,0 +1,166 @@
+"""Wiring: the gRPC server with the service, health, reflection, auth; start and stop."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from concurrent import futures
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from plugin_server import auth, paths
+from plugin_server.events import EventHub
+from plugin_server.jobs import JobStore
+from plugin_server.service import V2AService
+from plugin_server.worker import JobRunner, Pipeline
+from v2a.contracts import Generator
+from v2a.v1 import v2a_service_pb2, v2a_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = v2a_service_pb2.DESCRIPTOR.services_by_name["V2AService"].full_name
+DEFAULT_PORT = 50051
+#: Printed (one line, JSON after it) once the server accepts calls; harnesses wait for it.
+READY_PREFIX = "V2A_READY "
+
+
+def default_state_dir() -> Path:
+    state = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(state) / "v2a"
+
+
+@dataclass
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int | None = None  # None: DEFAULT_PORT unless only a socket is asked for; 0: any
+    uds: str = ""  # a Unix domain socket path (no token asked there: the file is 0600)
+    concurrency: int = 1
+    queue_size: int = 16
+    state_dir: Path = field(default_factory=default_state_dir)
+    generator: str = "default"
+    output_roots: tuple[str, ...] = ()
+    token_file: Path | None = None
+    grace_seconds: float = 10.0  # on SIGTERM: how long running jobs may finish before requeue
+    rpc_threads: int = 128  # each WatchJob stream holds one
+
+
+def load_generator(spec: str) -> Generator:
+    """A registry spec (model.generators), or `py:module:factory` for a generator of your own."""
+    if spec.startswith("py:"):
+        module, _, attr = spec[3:].partition(":")
+        return getattr(importlib.import_module(module), attr)()
+    from model.generators import load_generator as from_registry
+
+    return from_registry(spec)
+
+
+def default_pipeline() -> Pipeline:
+    import v2a.pipeline
+
+    return v2a.pipeline
+
+
+class RunningServer:
+    def __init__(self, config: ServerConfig, pipeline: Pipeline | None = None,
+                 generator: Generator | None = None):
+        self.config = config
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        self.store = JobStore(config.state_dir / "jobs.sqlite3")
+        self.events = EventHub()
+        self.runner = JobRunner(
+            self.store, pipeline or default_pipeline(), generator or load_generator(config.generator),
+            self.events, paths.normalize_roots(config.output_roots), config.concurrency,
+            config.queue_size,
+        )
+        self.token_file = config.token_file or auth.default_token_path()
+        self.token = auth.load_or_create_token(self.token_file)
+        self.server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="v2a-rpc"),
+            interceptors=[auth.TokenAuthInterceptor(self.token)],
+        )
+        v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(
+            V2AService(self.runner, self.events, config.state_dir), self.server)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
+        self.port = self._bind()
+        self._stopped = threading.Event()
+
+    def _bind(self) -> int | None:
+        config = self.config
+        port = None
+        if config.uds:
+            uds = Path(config.uds)
+            uds.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            uds.unlink(missing_ok=True)  # a stale socket of a killed server
+            self.server.add_insecure_port(f"unix:{uds}")
+        if config.port is not None or not config.uds:
+            if config.host not in ("127.0.0.1", "localhost", "::1"):
+                log.warning("listening on %s: reachable from other machines (token required)",
+                            config.host)
+            wanted = DEFAULT_PORT if config.port is None else config.port
+            port = self.server.add_insecure_port(f"{config.host}:{wanted}")
+            if port == 0:
+                raise OSError(f"cannot listen on {config.host}:{wanted} (in use?)")
+        return port
+
+    @property
+    def address(self) -> str:
+        return f"{self.config.host}:{self.port}" if self.port else ""
+
+    def start(self) -> None:
+        requeued = self.runner.start()
+        if requeued:
+            log.info("resuming %d queued jobs", len(requeued))
+        self.server.start()
+        if self.config.uds:
+            os.chmod(self.config.uds, 0o600)
+        for name in ("", SERVICE_NAME):
+            self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def stop(self, grace_seconds: float | None = None) -> None:
+        """Graceful: NOT_SERVING, no new jobs, running ones finish or are requeued."""
+        if self._stopped.is_set():
+            return
+        self._stopped.set()
+        self.health.enter_graceful_shutdown()
+        grace = self.config.grace_seconds if grace_seconds is None else grace_seconds
+        self.runner.stop(grace)
+        self.server.stop(grace=2).wait()
+        self.store.close()
+        if self.config.uds:
+            Path(self.config.uds).unlink(missing_ok=True)
+
+    def ready_line(self) -> str:
+        info = {"address": self.address, "uds": self.config.uds, "token_file": str(self.token_file),
+                "pid": os.getpid()}
+        return READY_PREFIX + json.dumps(info)
+
+
+def serve(config: ServerConfig) -> int:
+    """Run until SIGTERM or SIGINT; the `v2a serve` command."""
+    server = RunningServer(config)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    server.start()
+    where = " and ".join(x for x in (server.address, config.uds and f"unix:{config.uds}") if x)
+    log.info("v2a server on %s (generator %s, token in %s, jobs in %s)", where, config.generator,
+             server.token_file, config.state_dir)
+    print(server.ready_line(), flush=True)
+    while not stop.wait(0.5):  # a timed wait lets the signal handlers run promptly
+        pass
+    log.info("stopping: running jobs get %.0f s to finish, then are requeued", config.grace_seconds)
+    server.stop()
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,400 @@
+"""The V2AService RPCs: check the request, turn it into a job, hand it to the runner."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import queue
+import secrets
+from pathlib import Path
+
+import grpc
+import opentimelineio as otio
+
+import v2a
+from plugin_server import convert, errors, paths
+from plugin_server.events import EventHub
+from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
+from plugin_server.jobs import new_job_id as _new_job_id
+from plugin_server.worker import JobRunner, QueueFull, ShuttingDown, generation_request
+from v2a.contracts import SAMPLE_RATE, Segment
+from v2a.v1 import jobs_pb2 as pb
+from v2a.v1 import v2a_service_pb2 as api
+from v2a.v1 import v2a_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+MAX_TAKES = 16
+DEFAULT_PAGE_SIZE = 50
+DEFAULT_PEAK_POINTS, MAX_PEAK_POINTS = 256, 8192
+CAPABILITIES = ("inline_timeline", "timeline_path", "selection", "takes", "watch", "cancel",
+                "regenerate", "waveform_peaks", "unix_socket")
+
+
+def rpc(method):
+    """ServiceError → its status with details; anything else → INTERNAL, logged, server alive."""
+
+    @functools.wraps(method)
+    def call(self, request, context):
+        try:
+            return method(self, request, context)
+        except errors.ServiceError as error:
+            context.abort_with_status(error.to_status())
+        except Exception:
+            if not context.is_active():
+                raise
+            log.exception("%s failed", method.__name__)
+            context.abort(grpc.StatusCode.INTERNAL, f"{method.__name__}: internal error (logged)")
+
+    return call
+
+
+def adapters() -> tuple[list[str], list[str], dict[str, str]]:
+    """OTIO adapters that read, that write, and the adapter of each file extension."""
+    reads, writes, by_suffix = [], [], {}
+    for name in otio.adapters.available_adapter_names():
+        adapter = otio.adapters.from_name(name)
+        if adapter.has_feature("read"):
+            reads.append(name)
+        if adapter.has_feature("write"):
+            writes.append(name)
+        for suffix in adapter.suffixes:
+            by_suffix.setdefault(suffix.lower(), name)
+    return reads, writes, by_suffix
+
+
+class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
+    def __init__(self, runner: JobRunner, events: EventHub, state_dir: Path):
+        self.runner = runner
+        self.store = runner.store
+        self.events = events
+        self.inline_dir = state_dir / "timelines"
+        self.read_formats, self.write_formats, self.suffix_format = adapters()
+
+    # --- info ---
+
+    @rpc
+    def GetServerInfo(self, request, context):
+        provenance = self.runner.generator.provenance()
+        return api.GetServerInfoResponse(
+            version=v2a.__version__,
+            model_name=str(provenance.get("generator") or self.runner.generator.name),
+            checkpoint_hash=str(provenance.get("checkpoint_hash")
+                                or provenance.get("checkpoint_sha256") or ""),
+            input_formats=self.read_formats, output_formats=self.write_formats,
+            sample_rate=SAMPLE_RATE, capabilities=CAPABILITIES,
+            output_roots=[str(r) for r in self.runner.output_roots],
+            concurrency=self.runner.concurrency, queue_size=self.runner.queue_size,
+        )
+
+    # --- jobs ---
+
+    @rpc
+    def CreateJob(self, request, context):
+        params, selection = request.params, request.selection
+        if params.takes < 0 or params.takes > MAX_TAKES:
+            raise errors.invalid_argument("bad takes", [("params.takes", f"0..{MAX_TAKES}")])
+        if params.steps < 0:
+            raise errors.invalid_argument("bad steps", [("params.steps", "must be >= 0")])
+        if selection.HasField("time_range") and (
+                selection.time_range.end_seconds <= selection.time_range.start_seconds):
+            raise errors.invalid_argument(
+                "empty time range", [("selection.time_range", "end must be after start")])
+        output_format = self._format(request.output.format, "output.format", self.write_formats)
+        job_id = _new_job_id()
+        folder = self._output_folder(request.output.folder, job_id)
+        timeline_path, input_format = self._timeline(request.timeline, job_id)  # writes inline
+        job = JobRecord(
+            job_id=job_id, kind=GENERATE, state=QUEUED, timeline_path=timeline_path,
+            output_folder=str(folder), input_format=input_format,
+            output_format=output_format,
+            request={
+                "selection": convert.selection_json(selection),
+                "params": convert.params_json(params),
+                "takes": max(1, params.takes),
+                "media_search_paths": list(request.timeline.media_search_paths),
+                "adapter_options": _adapter_options(request.timeline.adapter_options),
+            },
+        )
+        try:
+            job.clips = self._plan(job, requested_clips=bool(selection.clips))
+            return api.CreateJobResponse(job=convert.job_message(self._submit(job)))
+        except errors.ServiceError:
+            if request.timeline.HasField("inline_data"):
+                _remove_inline(Path(timeline_path))
+            raise
+
+    @rpc
+    def GetJob(self, request, context):
+        return api.GetJobResponse(job=convert.job_message(self._job(request.job_id)))
+
+    @rpc
+    def ListJobs(self, request, context):
+        size = request.page_size or DEFAULT_PAGE_SIZE
+        if size < 0 or size > 1000:
+            raise errors.invalid_argument("bad page size", [("page_size", "1..1000")])
+        try:
+            offset = int(request.page_token or 0)
+        except ValueError:
+            offset = -1
+        if offset < 0:
+            raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
+        states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
+                       if s in convert.JOB_STATE_NAMES)
+        jobs = self.store.list(states, limit=size + 1, offset=offset)
+        more = len(jobs) > size
+        return api.ListJobsResponse(
+            jobs=[convert.job_message(j) for j in jobs[:size]],
+            next_page_token=str(offset + size) if more else "",
+        )
+
+    @rpc
+    def CancelJob(self, request, context):
+        self._job(request.job_id)
+        job = self.runner.cancel(request.job_id)
+        return api.CancelJobResponse(job=convert.job_message(job))
+
+    def WatchJob(self, request, context):
+        try:
+            self._job(request.job_id)
+        except errors.ServiceError as error:
+            context.abort_with_status(error.to_status())
+        watcher = self.events.subscribe(request.job_id)
+        try:
+            yield from self._watch(request.job_id, watcher, context)
+        finally:
+            self.events.unsubscribe(request.job_id, watcher)
+
+    def _watch(self, job_id: str, watcher: queue.Queue, context):
+        job = self.store.get(job_id)
+        state = convert.JOB_STATES[job.state]
+        for clip in job.clips:  # first what is known already
+            yield api.WatchJobResponse(job_id=job_id, job_state=state,
+                                       clip=convert.clip_message(clip))
+        while context.is_active():
+            if job.terminal:
+                yield api.WatchJobResponse(job_id=job_id, job_state=state, message=job.message)
+                return
+            try:
+                event = watcher.get(timeout=1.0)
+            except queue.Empty:
+                job = self.store.get(job_id)  # an event lost to a full queue ends no stream
+                state = convert.JOB_STATES[job.state]
+                continue
+            state = convert.JOB_STATES[event.job_state]
+            if event.clip is not None:
+                yield api.WatchJobResponse(job_id=job_id, job_state=state,
+                                           clip=convert.clip_message(event.clip))
+            elif event.job_state in ("succeeded", "failed", "cancelled"):
+                job = self.store.get(job_id)
+            elif event.message:
+                yield api.WatchJobResponse(job_id=job_id, job_state=state, message=event.message)
+
+    @rpc
+    def RegenerateClip(self, request, context):
+        parent = self._job(request.job_id)
+        if parent.state != SUCCEEDED:
+            raise errors.failed_precondition(
+                f"job {parent.job_id} is {parent.state}: only a succeeded job's clips can be "
+                "regenerated", [("JOB_NOT_SUCCEEDED", parent.job_id, parent.state)])
+        address = request.clip
+        if not address.clip_id and not (address.track and address.HasField("record_time")):
+            raise errors.invalid_argument("which clip?", [
+                ("clip", "give clip_id, or track and record_time")])
+        params = dict(parent.request.get("params", {}))
+        params["seed"] = request.seed if request.HasField("seed") else secrets.randbelow(2**31)
+        if request.HasField("prompt"):
+            params["prompt"] = request.prompt
+        if request.HasField("negative_prompt"):
+            params["negative_prompt"] = request.negative_prompt
+        result = parent.result
+        timeline, input_format = result.get("timeline_path", ""), parent.output_format
+        if result.get("fallback_otio_path"):  # the requested format could not carry the audio
+            timeline, input_format = result["fallback_otio_path"], "otio_json"
+        selection = pb.Selection(clips=[address])
+        job = JobRecord(
+            job_id=_new_job_id(), kind=REGENERATE, state=QUEUED, timeline_path=timeline,
+            output_folder=parent.output_folder, input_format=input_format,
+            output_format=parent.output_format, parent_job_id=parent.job_id,
+            request={**parent.request, "selection": convert.selection_json(selection),
+                     "params": params, "takes": 1},
+        )
+        job.clips = self._plan(job, requested_clips=True)
+        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job)))
+
+    @rpc
+    def GetJobResult(self, request, context):
+        job = self._job(request.job_id)
+        if job.state != SUCCEEDED:
+            raise errors.failed_precondition(
+                f"job {job.job_id} is {job.state}: a result exists once it succeeded",
+                [("JOB_NOT_SUCCEEDED", job.job_id, job.state)])
+        points = request.peak_points or DEFAULT_PEAK_POINTS
+        if points < 0 or points > MAX_PEAK_POINTS:
+            raise errors.invalid_argument("bad peak_points", [
+                ("peak_points", f"1..{MAX_PEAK_POINTS}")])
+        result = job.result
+        timeline_path = result.get("timeline_path", "")
+        response = api.GetJobResultResponse(
+            job=convert.job_message(job), timeline_path=timeline_path,
+            timeline_format=job.output_format or self._format_of(timeline_path),
+            fallback_otio_path=result.get("fallback_otio_path", ""),
+            format_note=result.get("format_note", ""),
+        )
+        if request.include_timeline_data:
+            response.timeline_data = Path(timeline_path).read_bytes()
+        for audio in result.get("generated", ()):
+            response.clips.append(_clip_result(audio, job, points))
+        return response
+
+    # --- helpers ---
+
+    def _job(self, job_id: str) -> JobRecord:
+        if not job_id:
+            raise errors.invalid_argument("job_id is empty", [("job_id", "required")])
+        job = self.store.get(job_id)
+        if job is None:
+            raise errors.not_found("job", job_id, "no such job on this server")
+        return job
+
+    def _submit(self, job: JobRecord) -> JobRecord:
+        try:
+            return self.runner.submit(job)
+        except QueueFull as error:
+            raise errors.resource_exhausted(f"queue full: {error}; retry later") from None
+        except ShuttingDown as error:
+            raise errors.ServiceError(grpc.StatusCode.UNAVAILABLE, str(error)) from None
+
+    def _output_folder(self, requested: str, job_id: str) -> Path:
+        try:
+            return paths.resolve_output_folder(requested, self.runner.output_roots, job_id)
+        except paths.PathEscape as error:
+            raise errors.invalid_argument(str(error), [("output.folder", error.reason)]) from None
+
+    def _format(self, name: str, field: str, allowed: list[str]) -> str:
+        if name and name not in allowed:
+            raise errors.invalid_argument(f"unknown timeline format {name!r}", [
+                (field, f"one of {', '.join(allowed)}")])
+        return name
+
+    def _format_of(self, path: str) -> str:
+        return self.suffix_format.get(Path(path).suffix.lstrip(".").lower(), "")
+
+    def _timeline(self, source: pb.TimelineSource, job_id: str) -> tuple[str, str]:
+        """The timeline file to read and its adapter ('' to detect from the extension)."""
+        fmt = self._format(source.format, "timeline.format", self.read_formats)
+        kind = source.WhichOneof("source")
+        if kind == "path":
+            if not os.path.isabs(source.path):
+                raise errors.invalid_argument(f"timeline path {source.path!r} is not absolute", [
+                    ("timeline.path", "must be an absolute path on the server's machine")])
+            if not os.path.isfile(source.path):
+                raise errors.invalid_argument(f"timeline file {source.path} does not exist", [
+                    ("timeline.path", f"no such file: {source.path}")])
+            if not fmt and not self._format_of(source.path):
+                raise errors.invalid_argument(f"cannot tell the format of {source.path}", [
+                    ("timeline.format", "set it: the extension names no known adapter")])
+            return source.path, fmt
+        if kind != "inline_data" or not source.inline_data:
+            raise errors.invalid_argument("no timeline sent", [
+                ("timeline", "send inline_data (the file's bytes) or a path")])
+        name = paths.safe_file_name(source.file_name, "timeline")
+        if not self._format_of(name):
+            if not fmt:
+                raise errors.invalid_argument("cannot tell the inline timeline's format", [
+                    ("timeline.format", "set it, or a file_name with a known extension")])
+            name += "." + otio.adapters.from_name(fmt).suffixes[0]
+        folder = self.inline_dir / job_id
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / name
+        from v2a.media.audio import atomic_write
+
+        atomic_write(str(path), source.inline_data)
+        return str(path), fmt
+
+    def _plan(self, job: JobRecord, requested_clips: bool) -> list[ClipRecord]:
+        """Read and plan the timeline now, so a bad one is refused before it is queued."""
+        name = job.timeline_path
+        try:
+            _, segments = self.runner.pipeline.plan_request(generation_request(job))
+        except errors.ServiceError:
+            raise
+        except LookupError as error:  # a clip address that names nothing
+            raise errors.not_found("clip", _address_text(job), str(error)) from None
+        except Exception as error:
+            raise errors.invalid_argument(f"{name}: {error}", [
+                (Path(name).name, f"{type(error).__name__}: {error}")]) from None
+        if not segments:
+            if requested_clips:
+                raise errors.not_found("clip", _address_text(job),
+                                       f"no video clip there in {Path(name).name}")
+            raise errors.invalid_argument(f"{name}: the selection matches no visible video clip", [
+                ("selection", "matches no visible video clip")])
+        offline = [s for s in segments if s.status == "offline"]
+        if len(offline) == len(segments):
+            raise errors.failed_precondition(
+                f"{name}: the media of every selected clip is offline "
+                "(add media_search_paths to relink it)",
+                [("MEDIA_OFFLINE", s.clip_name or s.clip_id, s.problem or s.media.referenced)
+                 for s in offline])
+        return [_clip_record(s) for s in segments]
+
+
+def _clip_record(segment: Segment) -> ClipRecord:
+    if segment.status == "ok":
+        return ClipRecord(segment.clip_id, segment.clip_name)
+    return ClipRecord(segment.clip_id, segment.clip_name, state="failed",
+                      message=segment.problem or segment.status)
+
+
+def _address_text(job: JobRecord) -> str:
+    clips = job.request.get("selection", {}).get("clips", ())
+    return ", ".join(c.get("clip_id") or f"{c.get('track')}@{c.get('record_time')}s"
+                     for c in clips) or "selection"
+
+
+def _adapter_options(options) -> dict:
+    """Numbers stay numbers (`rate: 25` for CMX 3600), the rest stays text."""
+    out = {}
+    for key, value in options.items():
+        try:
+            out[key] = int(value)
+        except ValueError:
+            try:
+                out[key] = float(value)
+            except ValueError:
+                out[key] = value
+    return out
+
+
+def _remove_inline(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    try:
+        path.parent.rmdir()
+    except OSError:
+        pass
+
+
+def _clip_result(audio: dict, job: JobRecord, points: int) -> pb.ClipResult:
+    import json
+
+    from v2a.media.audio import read_wav
+
+    name = next((c.clip_name for c in job.clips if c.clip_id == audio["clip_id"]), "")
+    clip = pb.ClipResult(
+        clip_id=audio["clip_id"], clip_name=name, media_path=audio["path"],
+        start_sample=audio["start_sample"], num_samples=audio["num_samples"],
+        handle_before_samples=audio["handle_before_samples"],
+        handle_after_samples=audio["handle_after_samples"],
+        provenance_json=json.dumps(audio.get("provenance", {})),
+    )
+    try:
+        samples, rate = read_wav(audio["path"])
+    except (OSError, ValueError) as error:
+        log.warning("job %s: cannot read %s for peaks: %s", job.job_id, audio["path"], error)
+        return clip
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    clip.peaks.CopyFrom(convert.waveform_peaks(samples, rate, points))
+    return clip

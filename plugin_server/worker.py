@@ -1,0 +1,377 @@
+"""The bounded job queue and the worker threads that run the generation pipeline."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Protocol
+
+from plugin_server import paths
+from plugin_server.events import EventHub, JobEvent
+from plugin_server.jobs import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    ClipRecord,
+    JobRecord,
+    JobStore,
+)
+from v2a.contracts import (
+    ClipAddress,
+    ClipEvent,
+    GenerationCancelled,
+    GenerationParams,
+    GenerationRequest,
+    GenerationResult,
+    Generator,
+    Segment,
+    Selection,
+)
+
+log = logging.getLogger(__name__)
+
+#: Step progress reaches watchers at once but the store at most this often per job.
+STEP_PERSIST_SECONDS = 0.5
+#: A job that was running when the server stopped this many times is failed, not retried.
+MAX_ATTEMPTS = 3
+
+
+class Pipeline(Protocol):
+    """What the server needs of `v2a.pipeline` (a module satisfies it)."""
+
+    def plan_request(self, request: GenerationRequest) -> tuple[object, list[Segment]]: ...
+
+    def run_generation(self, request: GenerationRequest, generator: Generator, on_event=None,
+                       cancel: threading.Event | None = None) -> GenerationResult: ...
+
+
+class QueueFull(Exception):
+    pass
+
+
+class ShuttingDown(Exception):
+    pass
+
+
+# --- the generation request a job stands for ----------------------------------------------
+
+
+def selection_to_json(selection: Selection) -> dict:
+    return asdict(selection)
+
+
+def selection_from_json(data: dict) -> Selection:
+    time_range = data.get("time_range")
+    return Selection(
+        tracks=tuple(data.get("tracks", ())),
+        clips=tuple(ClipAddress(**c) for c in data.get("clips", ())),
+        time_range=tuple(time_range) if time_range else None,
+    )
+
+
+def generation_request(job: JobRecord, output_folder: str | None = None) -> GenerationRequest:
+    data = job.request
+    return GenerationRequest(
+        timeline_path=job.timeline_path,
+        out_dir=output_folder or job.output_folder,
+        input_format=job.input_format,
+        output_format=job.output_format,
+        adapter_options=dict(data.get("adapter_options", {})),
+        relink_roots=tuple(data.get("media_search_paths", ())),
+        selection=selection_from_json(data.get("selection", {})),
+        params=GenerationParams(**data.get("params", {})),
+    )
+
+
+def result_to_json(result: GenerationResult, base: list[dict] | None = None) -> dict:
+    """The result as JSON; `generated` keeps one entry per clip, the newest take winning."""
+    generated = {g["clip_id"]: g for g in base or ()}
+    for audio in result.generated:
+        generated[audio.clip_id] = asdict(audio)
+    return {
+        "timeline_path": result.timeline_path,
+        "fallback_otio_path": result.fallback_otio_path,
+        "format_note": result.format_note,
+        "generated": list(generated.values()),
+    }
+
+
+# --- the runner ------------------------------------------------------------------------------
+
+
+class JobRunner:
+    def __init__(self, store: JobStore, pipeline: Pipeline, generator: Generator,
+                 events: EventHub, output_roots: tuple[Path, ...], concurrency: int = 1,
+                 queue_size: int = 16):
+        self.store = store
+        self.pipeline = pipeline
+        self.generator = generator
+        self.events = events
+        self.output_roots = output_roots
+        self.concurrency = max(1, concurrency)
+        self.queue_size = max(1, queue_size)
+        self._lock = threading.Lock()  # guards claiming and cancelling, and the dicts below
+        self._queue: queue.Queue[str | None] = queue.Queue()
+        self._waiting: set[str] = set()
+        self._running: dict[str, threading.Event] = {}
+        self._finished: dict[str, threading.Event] = {}
+        self._cancel_reason: dict[str, str] = {}
+        self._stopping = False
+        self._threads: list[threading.Thread] = []
+
+    # --- lifecycle ---
+
+    def start(self) -> list[str]:
+        """Recover what a previous run left, start the workers; returns the requeued job ids."""
+        for job in self.store.list(states=(RUNNING,), limit=1_000_000):
+            log.info("job %s was running when the server stopped: cleaning up", job.job_id)
+            discard_attempt_files(job)
+            for clip in job.clips:
+                clip.state = "queued" if clip.state in ("done", "running") else clip.state
+            self.store.save(job)
+        requeued = self.store.recover_after_restart(MAX_ATTEMPTS)
+        for job_id in requeued:
+            self._enqueue(job_id)
+        for i in range(self.concurrency):
+            thread = threading.Thread(target=self._work, name=f"v2a-worker-{i}", daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        return requeued
+
+    def stop(self, grace_seconds: float) -> None:
+        """Let running jobs finish for `grace_seconds`, then cancel and requeue them."""
+        with self._lock:
+            self._stopping = True
+        for _ in self._threads:
+            self._queue.put(None)
+        deadline = time.monotonic() + grace_seconds
+        while self.running_count() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with self._lock:
+            for job_id, cancel in self._running.items():
+                self._cancel_reason[job_id] = "shutdown"
+                cancel.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def waiting_count(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    # --- requests ---
+
+    def submit(self, job: JobRecord) -> JobRecord:
+        """Store a queued job and queue it; QueueFull past the bound."""
+        with self._lock:
+            if self._stopping:
+                raise ShuttingDown("the server is shutting down")
+            if len(self._waiting) >= self.queue_size:
+                raise QueueFull(
+                    f"{len(self._waiting)} jobs are waiting, the queue holds {self.queue_size}"
+                )
+            job = self.store.add(job)
+            self._waiting.add(job.job_id)
+        self._queue.put(job.job_id)
+        self._publish(job)
+        return job
+
+    def cancel(self, job_id: str, wait_seconds: float = 5.0) -> JobRecord | None:
+        """Cancel a queued job at once, a running one within a sampling step."""
+        with self._lock:
+            job = self.store.get(job_id)
+            if job is None or job.terminal:
+                return job
+            if job.state == QUEUED:
+                self._waiting.discard(job_id)
+                job.state, job.message = CANCELLED, "cancelled before it started"
+                for clip in job.clips:
+                    clip.state = "cancelled"
+                job = self.store.save(job)
+                self._publish(job)
+                return job
+            self._cancel_reason[job_id] = "user"
+            self._running[job_id].set()
+            finished = self._finished[job_id]
+        finished.wait(wait_seconds)
+        return self.store.get(job_id)
+
+    # --- the work ---
+
+    def _enqueue(self, job_id: str) -> None:
+        with self._lock:
+            self._waiting.add(job_id)
+        self._queue.put(job_id)
+
+    def _work(self) -> None:
+        while True:
+            job_id = self._queue.get()
+            if job_id is None or self._stopping:
+                return
+            job = self._claim(job_id)
+            if job is not None:
+                self._run(job)
+
+    def _claim(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            self._waiting.discard(job_id)
+            job = self.store.get(job_id)
+            if job is None or job.state != QUEUED or self._stopping:
+                return None
+            job.state, job.message = RUNNING, ""
+            job.attempts += 1
+            job = self.store.save(job)
+            self._running[job_id] = threading.Event()
+            self._finished[job_id] = threading.Event()
+        self._publish(job)
+        return job
+
+    def _run(self, job: JobRecord) -> None:
+        cancel = self._running[job.job_id]
+        progress = _Progress(self, job)
+        try:
+            folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            result = self._generate(job, str(folder), progress.on_event, cancel)
+        except GenerationCancelled:
+            self._cancelled(job, cancel)
+        except paths.PathEscape as error:
+            job.state, job.message = FAILED, str(error)
+        except Exception as error:  # a job's failure must never take the server down
+            log.exception("job %s failed", job.job_id)
+            job.state, job.message = FAILED, f"{type(error).__name__}: {error}"
+        else:
+            self._succeeded(job, result)
+        finally:
+            with self._lock:
+                job = self.store.save(job)
+                del self._running[job.job_id]
+                self._cancel_reason.pop(job.job_id, None)
+                self._finished.pop(job.job_id).set()
+            self._publish(job, message=job.message)
+
+    def _generate(self, job: JobRecord, folder: str, on_event, cancel) -> GenerationResult:
+        request = generation_request(job, folder)
+        takes = max(1, int(job.request.get("takes", 1)))
+        base = []
+        if job.parent_job_id:
+            parent = self.store.get(job.parent_job_id)
+            base = parent.result.get("generated", []) if parent else []
+        result = None
+        for take in range(takes):
+            if take:
+                # Each further take regenerates the same clips on the timeline just written.
+                params = replace(request.params, seed=request.params.seed + take)
+                request = replace(request, timeline_path=result.timeline_path,
+                                  input_format=request.output_format, params=params)
+            result = self.pipeline.run_generation(request, self.generator, on_event, cancel)
+            base = result_to_json(result, base)["generated"]
+        job.result = result_to_json(result, base)
+        return result
+
+    def _succeeded(self, job: JobRecord, result: GenerationResult) -> None:
+        written = {audio.clip_id: audio.path for audio in result.generated}
+        for clip in job.clips:
+            clip.media_path = written.get(clip.clip_id, clip.media_path)
+        done = [c for c in job.clips if c.state == "done"]
+        failed = [c for c in job.clips if c.state in ("failed", "skipped")]
+        if job.clips and not done:
+            job.state = FAILED
+            job.message = "no clip could be generated: " + "; ".join(
+                f"{c.clip_name or c.clip_id}: {c.message}" for c in failed
+            )
+        else:
+            job.state = SUCCEEDED
+            job.message = (f"{len(failed)} of {len(job.clips)} clips could not be generated"
+                           if failed else "")
+
+    def _cancelled(self, job: JobRecord, cancel: threading.Event) -> None:
+        with self._lock:
+            reason = self._cancel_reason.get(job.job_id, "user")
+            shared = any(
+                other != job.job_id and self._folder_of(other) == job.output_folder
+                for other in self._running
+            )
+        # Another job's temp file in the same folder may still be being written: leave those.
+        discard_attempt_files(job, sweep_temp=not shared)
+        requeue = reason == "shutdown"
+        for clip in job.clips:
+            if requeue and clip.state in ("running", "done"):
+                clip.state, clip.step = "queued", 0
+            elif not requeue and clip.state in ("running", "queued", "done"):
+                clip.state = "cancelled"
+        if requeue:
+            job.state, job.message = QUEUED, "requeued: the server was shutting down"
+        else:
+            job.state, job.message = CANCELLED, "cancelled"
+
+    def _folder_of(self, job_id: str) -> str:
+        job = self.store.get(job_id)
+        return job.output_folder if job else ""
+
+    def _publish(self, job: JobRecord, clip: ClipRecord | None = None, message: str = "") -> None:
+        self.events.publish(JobEvent(job.job_id, job.state, replace(clip) if clip else None,
+                                     message))
+
+
+def latest_take(output_folder: str, clip_id: str) -> str:
+    """The newest take file of a clip in an output folder (the pipeline numbers them upwards)."""
+    from otio_adapters.takes import file_stem, parse_take_file
+    from v2a.pipeline import AUDIO_FOLDER
+
+    audio_dir = Path(output_folder) / AUDIO_FOLDER
+    wanted, best = file_stem(clip_id), (0, "")
+    for path in audio_dir.glob("*.wav") if audio_dir.is_dir() else ():
+        parsed = parse_take_file(path.name)
+        if parsed and parsed[0] == wanted and parsed[1] > best[0]:
+            best = (parsed[1], str(path))
+    return best[1]
+
+
+def discard_attempt_files(job: JobRecord, sweep_temp: bool = True) -> None:
+    """Remove what an unfinished attempt wrote: half-written temp files, and the takes of clips
+    it finished (no timeline refers to them: the pipeline writes the timeline last)."""
+    folder = Path(job.output_folder)
+    if sweep_temp:
+        paths.remove_temp_files(folder)
+    for clip in job.clips:
+        if clip.state == "done" and clip.media_path:
+            take = Path(clip.media_path)
+            if folder in take.parents and take.is_file():
+                take.unlink()
+            clip.media_path = ""
+
+
+class _Progress:
+    """Turns the pipeline's ClipEvents into the job's clip records, the store and watchers."""
+
+    def __init__(self, runner: JobRunner, job: JobRecord):
+        self.runner = runner
+        self.job = job
+        self.last_persist = 0.0
+
+    def on_event(self, event: ClipEvent) -> None:
+        clip = next((c for c in self.job.clips if c.clip_id == event.clip_id), None)
+        if clip is None:
+            clip = ClipRecord(event.clip_id, event.clip_name)
+            self.job.clips.append(clip)
+        state_changed = clip.state != event.state
+        clip.state = event.state
+        clip.step, clip.total_steps = event.step, event.total_steps
+        clip.message = event.message
+        if event.state == "done":  # the take was written just before this event
+            clip.media_path = latest_take(self.job.output_folder, event.clip_id)
+        now = time.monotonic()
+        if state_changed or now - self.last_persist >= STEP_PERSIST_SECONDS:
+            self.last_persist = now
+            self.runner.store.save(self.job)
+        self.runner._publish(self.job, clip)

@@ -1,0 +1,52 @@
+"""A fast stepping generator for the server tests (`--generator py:server_test_generators:slow`).
+
+The server's behaviour under test (progress, cancel within a step, restarts) needs a generator
+whose length and step count the test controls; the sound itself is a plain sine whose loudness
+follows the picture's brightness, so it still depends on the decoded frames.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+import numpy as np
+
+from v2a.contracts import SAMPLE_RATE, GenerationCancelled, GenerationParams
+
+
+class SteppingSine:
+    name = "stepping-sine"
+    frame_rate = 12.0
+    frame_size = 32
+
+    def __init__(self, steps: int = 4, step_seconds: float = 0.0):
+        self.steps = steps
+        self.step_seconds = step_seconds
+
+    def generate(self, frames: np.ndarray, fps: float, num_samples: int,
+                 params: GenerationParams, progress=None,
+                 cancel: threading.Event | None = None) -> np.ndarray:
+        steps = params.steps or self.steps
+        for step in range(steps):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled("cancelled")
+            time.sleep(self.step_seconds)
+            if progress:
+                progress(step + 1, steps)
+        brightness = float(frames.mean()) / 255.0 if frames.size else 0.5
+        t = np.arange(num_samples) / SAMPLE_RATE
+        hz = 220.0 * (1 + params.seed % 7)
+        return (0.2 + 0.5 * brightness) * np.sin(2 * np.pi * hz * t).astype(np.float32)
+
+    def provenance(self) -> dict:
+        return {"generator": self.name, "kind": "test generator", "checkpoint_hash": "none"}
+
+
+def fast() -> SteppingSine:
+    return SteppingSine(steps=4)
+
+
+def slow() -> SteppingSine:
+    return SteppingSine(steps=40, step_seconds=float(os.environ.get("V2A_TEST_STEP_SECONDS", "0.05")))

@@ -1,0 +1,108 @@
+"""Jobs end to end through the real server on a real socket: a fixture timeline with
+synthesized media, the real pipeline, progress, results with peaks, two panels at once."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+
+from v2a.contracts import SAMPLE_RATE
+from v2a.media.audio import read_wav
+from v2a.v1 import jobs_pb2 as pb
+
+
+def _watch_all(client, job_id: str) -> tuple[list, object]:
+    events = []
+    job = client.wait(job_id, on_event=events.append)
+    return events, job
+
+
+def _v2a_clips(timeline_path: str) -> list[otio.schema.Clip]:
+    timeline = otio.adapters.read_from_file(timeline_path)
+    return [c for track in timeline.audio_tracks() for c in track.find_clips()
+            if "v2a" in c.metadata or any("v2a" in (r.metadata or {})
+                                          for r in c.media_references().values())]
+
+
+def test_a_job_runs_end_to_end_on_a_fixture_timeline(make_server, connect, fixture_timeline,
+                                                     media_dir, roots):
+    server = make_server(generator="motion-bursts")  # the real registry baseline
+    client = connect(server)
+    job = client.submit(fixture_timeline, inline=True, output_folder="cut",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(seed=3))
+    assert job.state == pb.JOB_STATE_QUEUED and len(job.clips) == 4
+    events, job = _watch_all(client, job.job_id)
+
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    states = {(e.clip.clip_id, e.clip.state) for e in events if e.HasField("clip")}
+    for clip in job.clips:
+        assert (clip.clip_id, pb.CLIP_STATE_RUNNING) in states
+        assert (clip.clip_id, pb.CLIP_STATE_DONE) in states
+        assert clip.state == pb.CLIP_STATE_DONE and Path(clip.media_path).is_file()
+    assert any(e.clip.total_steps for e in events if e.HasField("clip")), "no step progress"
+    assert events[-1].job_state == pb.JOB_STATE_SUCCEEDED
+
+    result = client.result(job.job_id, peak_points=32, include_timeline_data=True)
+    out = roots["out"] / "cut"
+    assert Path(result.timeline_path).parent == out and result.timeline_format == "otio_json"
+    assert result.timeline_data == Path(result.timeline_path).read_bytes()
+    assert len(result.clips) == 4
+    for clip in result.clips:
+        samples, rate = read_wav(clip.media_path)
+        assert rate == SAMPLE_RATE
+        assert len(samples) == clip.handle_before_samples + clip.num_samples + clip.handle_after_samples
+        assert clip.peaks.num_samples == len(samples) and len(clip.peaks.min) == 32
+        assert max(clip.peaks.max) == pytest.approx(float(samples.max()), abs=1e-4)
+    written = {Path(c.media_reference.target_url.removeprefix("file://")).name
+               for c in _v2a_clips(result.timeline_path)}
+    assert written == {Path(c.media_path).name for c in result.clips}
+
+
+def test_timeline_by_path_over_a_unix_socket_needs_no_token(make_server, connect,
+                                                            fixture_timeline, media_dir,
+                                                            tmp_path):
+    server = make_server(uds=str(tmp_path / "sock" / "v2a.sock"))
+    assert (Path(server.config.uds).stat().st_mode & 0o777) == 0o600
+    client = connect(server, uds=server.config.uds)
+    job = client.submit(fixture_timeline, output_folder="by-path",
+                        media_search_paths=(str(media_dir),), tracks=("Track-001",),
+                        time_range=(0.0, 0.3))
+    _, job = _watch_all(client, job.job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    assert job.timeline_path == str(fixture_timeline)
+    # The time range 0..0.3 s covers the first two clips (3 and 6 frames at 24 fps).
+    assert len(job.clips) == 2
+    info = client.info()
+    assert info.sample_rate == SAMPLE_RATE and "regenerate" in info.capabilities
+    assert "otio_json" in info.input_formats and info.model_name == "stepping-sine"
+
+
+def test_two_panels_at_once_get_their_own_jobs(make_server, connect, fixture_timeline,
+                                               media_dir):
+    server = make_server(concurrency=2)
+    finished: dict[str, object] = {}
+
+    def panel(name: str) -> None:
+        client = connect(server)
+        job = client.submit(fixture_timeline, inline=True, output_folder=name,
+                            media_search_paths=(str(media_dir),),
+                            params=pb.GenerationParams(seed=len(name)))
+        finished[name] = _watch_all(client, job.job_id)[1]
+
+    threads = [threading.Thread(target=panel, args=(n,)) for n in ("panel-a", "panel-bb")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert set(finished) == {"panel-a", "panel-bb"}
+    a, b = finished["panel-a"], finished["panel-bb"]
+    assert a.state == b.state == pb.JOB_STATE_SUCCEEDED
+    assert a.job_id != b.job_id
+    assert all("/panel-a/" in c.media_path for c in a.clips)
+    assert all("/panel-bb/" in c.media_path for c in b.clips)
+    listed = {j.job_id for j in connect(server).list()}
+    assert {a.job_id, b.job_id} <= listed
