@@ -11,6 +11,12 @@ from v2a.media import audio
 from v2a.media.audio import fit_to_length, read_bext, read_wav, resample, write_wav
 
 
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def independent_bext(path):
     """Walks the RIFF chunks with nothing but struct, as a DAW would."""
     data = open(path, "rb").read()
@@ -48,6 +54,7 @@ def test_wav_has_exact_length_24_bit_48k_and_bext_placement(tmp_path):
     assert struct.unpack("<HHIIHH", chunks[b"fmt "]) == (1, 1, 48000, 144000, 3, 24)
     assert len(chunks[b"data"]) == 48_001 * 3
 
+    assert os.stat(path).st_mode & 0o777 == 0o666 & ~current_umask()  # not mkstemp's 0600
     info = soundfile.info(path)
     assert (info.samplerate, info.frames, info.subtype) == (SAMPLE_RATE, 48_001, "PCM_24")
     with av.open(path) as container:  # ffmpeg's reader agrees on the exact count
