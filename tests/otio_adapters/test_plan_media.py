@@ -1,0 +1,251 @@
+"""Media resolution in plan_segments: paths, URLs, relinking, probing, offline and invalid clips.
+
+Real movies are synthesized with PyAV (v2a.media.synth) and probed for real; a fake probe is
+used only where the test is about how often or how badly probing goes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from fractions import Fraction
+from pathlib import Path
+from urllib.parse import quote
+
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from v2a.media.errors import MediaError
+from v2a.media.synth import make_image_sequence, make_test_movie
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "timelines"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared fixtures absent")
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+
+def movie(path: Path, frames: int, rate=24, timecode="00:00:00:00") -> str:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return make_test_movie(
+        str(path), frames=frames, rate=rate, size=(64, 48), start_timecode=timecode
+    )
+
+
+def clip(name, url, start, duration, rate=24, available=None, effects=()):
+    ref = otio.schema.ExternalReference(target_url=url, available_range=available)
+    item = otio.schema.Clip(
+        name=name, media_reference=ref, source_range=TR(RT(start, rate), RT(duration, rate))
+    )
+    for effect in effects:
+        item.effects.append(effect)
+    return item
+
+
+def timeline_of(*items, rate=24) -> otio.schema.Timeline:
+    timeline = otio.schema.Timeline(name="test")
+    track = otio.schema.Track(name="V", kind=otio.schema.TrackKind.Video)
+    for item in items:
+        track.append(item)
+    timeline.tracks.append(track)
+    return timeline
+
+
+@needs_fixtures
+def test_relinks_by_file_name_under_a_root_in_a_stable_order(tmp_path):
+    for name in ("titles.mov", "wind-up.mov", "punchline.mov", "credits.mov"):
+        movie(tmp_path / "roots" / "a" / "deep" / name, frames=12)
+    movie(tmp_path / "roots" / "b" / "titles.mov", frames=12)  # a later copy: never chosen
+    path = FIXTURES / "otio/transition.otio"
+    segments = plan_segments(
+        read_timeline(path), timeline_path=str(path), relink_roots=[str(tmp_path / "roots")]
+    )
+    assert [s.status for s in segments] == ["ok"] * 4
+    assert segments[0].media.path == str(tmp_path / "roots/a/deep/titles.mov")
+    assert segments[0].media.referenced == "file:///folder/titles.mov"
+    assert segments[0].media.rate == 24
+    # credits.mov's reference says its media starts at frame 100: the source is in that space.
+    assert segments[3].media.media_start == pytest.approx(100 / 24)
+    assert segments[3].source_start == pytest.approx(100 / 24)
+
+
+def test_relative_paths_and_percent_encoded_file_urls_resolve_from_the_timeline_folder(tmp_path):
+    relative = movie(tmp_path / "edit" / "media" / "shot one.mov", frames=24)
+    absolute = movie(tmp_path / "elsewhere" / "take #2.mov", frames=24)
+    timeline = timeline_of(
+        clip("a", "media/shot one.mov", 0, 10),
+        clip("b", "file://" + quote(absolute), 5, 10),
+    )
+    segments = plan_segments(timeline, timeline_path=str(tmp_path / "edit" / "cut.otio"))
+    assert [s.status for s in segments] == ["ok", "ok"]
+    assert segments[0].media.path == relative
+    assert segments[1].media.path == absolute
+    assert segments[1].source_start == pytest.approx(5 / 24)
+
+
+def test_offline_clip_names_the_path_and_the_relink_roots(tmp_path):
+    timeline = timeline_of(clip("lost", "file:///Volumes/gone/lost.mov", 0, 10))
+    (segment,) = plan_segments(
+        timeline, timeline_path=str(tmp_path / "cut.otio"), relink_roots=[str(tmp_path)]
+    )
+    assert segment.status == "offline"
+    assert segment.media.offline
+    assert "clip 'lost'" in segment.problem
+    assert "/Volumes/gone/lost.mov" in segment.problem
+    assert f"'lost.mov' under {tmp_path}" in segment.problem
+
+
+def test_clip_running_past_the_end_of_its_media_is_invalid(tmp_path):
+    path = movie(tmp_path / "short.mov", frames=10)
+    timeline = timeline_of(clip("long", path, 5, 10))
+    (segment,) = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert segment.status == "invalid"
+    assert path in segment.problem and "covers only" in segment.problem
+    assert "00:00:00:05-00:00:00:15" in segment.problem
+
+
+def test_zero_length_and_unreadable_media_are_invalid_not_fatal(tmp_path):
+    empty = tmp_path / "empty.mov"
+    empty.write_bytes(b"")
+    garbage = tmp_path / "garbage.mov"
+    garbage.write_bytes(b"not a movie at all" * 100)
+    good = movie(tmp_path / "good.mov", frames=24)
+    timeline = timeline_of(
+        clip("e", str(empty), 0, 5), clip("g", str(garbage), 0, 5), clip("ok", good, 0, 5)
+    )
+    segments = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert [s.status for s in segments] == ["invalid", "invalid", "ok"]
+    assert str(empty) in segments[0].problem and "empty" in segments[0].problem
+    assert str(garbage) in segments[1].problem
+
+
+def test_media_start_comes_from_the_file_timecode_without_an_available_range(tmp_path):
+    path = movie(tmp_path / "camera.mov", frames=48, timecode="01:00:00:00")
+    timeline = timeline_of(clip("cam", path, 86400 + 10, 20))
+    (segment,) = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert segment.status == "ok"
+    assert segment.media.media_start == pytest.approx(3600)
+    assert segment.source_start == pytest.approx(3600 + 10 / 24)
+
+
+def test_transition_handles_are_limited_by_the_probed_media_length(tmp_path):
+    a = movie(tmp_path / "a.mov", frames=24)
+    b = movie(tmp_path / "b.mov", frames=24)
+    dissolve = otio.schema.Transition(in_offset=RT(6, 24), out_offset=RT(6, 24))
+    timeline = timeline_of(clip("a", a, 0, 20), dissolve, clip("b", b, 2, 20))
+    first, second = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert first.handle_after_samples == 4 * 2000  # only frames 20..23 exist after a's out
+    assert second.handle_before_samples == 2 * 2000  # only frames 0..1 exist before b's in
+    assert first.handle_before_samples == second.handle_after_samples == 0
+
+
+@needs_fixtures
+def test_missing_references_are_relinked_by_clip_name(tmp_path):
+    # gap_test.edl names no files: clips shot1..3 with source timecodes 00:10, 23:00, 10:00.
+    for name, timecode in (
+        ("shot1", "00:10:00:00"),
+        ("shot2", "23:00:00:00"),
+        ("shot3", "10:00:00:00"),
+    ):
+        movie(tmp_path / f"{name}.mov", frames=30, timecode=timecode)
+    path = FIXTURES / "cmx3600_edl/gap_test.edl"
+    segments = plan_segments(
+        read_timeline(path), timeline_path=str(path), relink_roots=[str(tmp_path)]
+    )
+    assert [s.status for s in segments] == ["ok"] * 3
+    assert [Path(s.media.path).name for s in segments] == ["shot1.mov", "shot2.mov", "shot3.mov"]
+    assert segments[1].media.media_start == pytest.approx(23 * 3600)
+
+
+def test_a_still_image_is_held_for_the_whole_clip(tmp_path):
+    (still,) = make_image_sequence(str(tmp_path), "card", ".png", 1, 1, 0)
+    timeline = timeline_of(clip("card", still, 0, 48, available=TR(RT(0, 24), RT(1, 24))))
+    (segment,) = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert (segment.status, segment.speed, segment.record_frames) == ("ok", 0.0, 48)
+
+
+def test_image_sequence_resolves_to_its_folder(tmp_path):
+    make_image_sequence(str(tmp_path / "edit" / "frames"), "shot.", ".png", 1001, 48, 4)
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base="frames/",
+        name_prefix="shot.",
+        name_suffix=".png",
+        start_frame=1001,
+        frame_step=1,
+        rate=24,
+        frame_zero_padding=4,
+        available_range=TR(RT(1001, 24), RT(48, 24)),
+    )
+    item = otio.schema.Clip(
+        name="seq", media_reference=ref, source_range=TR(RT(1010, 24), RT(20, 24))
+    )
+    (segment,) = plan_segments(timeline_of(item), timeline_path=str(tmp_path / "edit" / "cut.otio"))
+    assert segment.status == "ok"
+    sequence = segment.media.image_sequence
+    assert sequence.directory == str(tmp_path / "edit" / "frames")
+    assert sequence.frame_path(1010) == str(tmp_path / "edit" / "frames" / "shot.1010.png")
+    assert segment.source_start == pytest.approx(1010 / 24)
+    assert segment.media.media_start == pytest.approx(1001 / 24)
+
+
+@needs_fixtures
+def test_fixture_image_sequence_relinks_but_its_range_lies_outside_the_frames(tmp_path):
+    make_image_sequence(str(tmp_path / "exr"), "PREGRADE MIXDOWN.", ".exr", 125, 3, 0)
+    path = FIXTURES / "otio/img_seq_media_reference.otio"
+    (segment,) = plan_segments(
+        read_timeline(path), timeline_path=str(path), relink_roots=[str(tmp_path)]
+    )
+    assert segment.media.image_sequence.directory == str(tmp_path / "exr")
+    # The clip asks for frames from 900000 (10:25:00:00) of a sequence that covers 125..283.
+    assert segment.status == "invalid"
+    assert "10:25:00:00" in segment.problem
+
+
+class FakeInfo:
+    def __init__(self, duration=10.0, fps=24.0, start_timecode=0.0):
+        self.duration, self.fps, self.start_timecode = duration, fps, start_timecode
+
+
+def test_each_media_file_is_probed_once(tmp_path):
+    path = tmp_path / "a.mov"
+    path.write_bytes(b"x")
+    calls = []
+
+    def probe(p):
+        calls.append(p)
+        return FakeInfo()
+
+    timeline = timeline_of(*(clip(f"c{i}", str(path), i * 10, 10) for i in range(5)))
+    segments = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"), probe=probe)
+    assert [s.status for s in segments] == ["ok"] * 5
+    assert calls == [str(path)]
+
+
+def test_a_probe_that_fails_in_any_way_marks_the_clip_not_the_plan(tmp_path):
+    bad, worse = tmp_path / "bad.mov", tmp_path / "worse.mov"
+    bad.write_bytes(b"x")
+    worse.write_bytes(b"x")
+
+    def probe(p):
+        if p.endswith("bad.mov"):
+            raise MediaError(f"{p}: not a readable media file")
+        raise RuntimeError("decoder exploded")
+
+    timeline = timeline_of(clip("b", str(bad), 0, 5), clip("w", str(worse), 0, 5))
+    first, second = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"), probe=probe)
+    assert first.status == second.status == "invalid"
+    assert "bad.mov: not a readable media file" in first.problem
+    assert "worse.mov" in second.problem and "decoder exploded" in second.problem
+
+
+def test_relink_prefers_the_path_as_written_when_it_exists(tmp_path):
+    here = movie(tmp_path / "here" / "a.mov", frames=12)
+    shutil.copy(here, tmp_path / "a_copy.mov")
+    (tmp_path / "root").mkdir()
+    shutil.copy(here, tmp_path / "root" / "a.mov")
+    timeline = timeline_of(clip("a", here, 0, 5))
+    (segment,) = plan_segments(
+        timeline, timeline_path=str(tmp_path / "cut.otio"), relink_roots=[str(tmp_path / "root")]
+    )
+    assert segment.media.path == here
+    assert Fraction(segment.num_samples, 2000) == 5
