@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import secrets
+from dataclasses import replace
 from pathlib import Path
 
 import grpc
@@ -272,6 +273,14 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         except paths.PathEscape as error:
             raise errors.invalid_argument(str(error), [("output.folder", error.reason)]) from None
 
+    def _plans_without_clip_addresses(self, request) -> bool:
+        try:
+            self.runner.pipeline.plan_request(
+                replace(request, selection=replace(request.selection, clips=())))
+        except Exception:
+            return False
+        return True
+
     def _format(self, name: str, field: str, allowed: list[str]) -> str:
         if name and name not in allowed:
             raise errors.invalid_argument(f"unknown timeline format {name!r}", [
@@ -316,13 +325,13 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
     def _plan(self, job: JobRecord, requested_clips: bool) -> list[ClipRecord]:
         """Read and plan the timeline now, so a bad one is refused before it is queued."""
         name = job.timeline_path
+        request = generation_request(job)
         try:
-            _, segments = self.runner.pipeline.plan_request(generation_request(job))
-        except errors.ServiceError:
-            raise
-        except LookupError as error:  # a clip address that names nothing
-            raise errors.not_found("clip", _address_text(job), str(error)) from None
+            _, segments = self.runner.pipeline.plan_request(request)
         except Exception as error:
+            if requested_clips and self._plans_without_clip_addresses(request):
+                # The timeline is fine: it is the clip addresses that name nothing.
+                raise errors.not_found("clip", _address_text(job), str(error)) from None
             raise errors.invalid_argument(f"{name}: {error}", [
                 (Path(name).name, f"{type(error).__name__}: {error}")]) from None
         if not segments:

@@ -1,0 +1,117 @@
+"""Cancel mid-job and regenerate one clip, through the real server."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+
+import opentimelineio as otio
+
+from v2a.v1 import jobs_pb2 as pb
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _files(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()}
+
+
+def test_cancel_mid_job_stops_within_a_step_and_leaves_no_files(make_server, connect,
+                                                                fixture_timeline, media_dir,
+                                                                roots, monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
+    server = make_server(generator="py:server_test_generators:slow")  # 40 steps × 50 ms a clip
+    client = connect(server)
+    job = client.submit(fixture_timeline, inline=True, output_folder="cancelled",
+                        media_search_paths=(str(media_dir),))
+    seen_done = False
+    for event in client.watch(job.job_id):
+        seen_done |= event.HasField("clip") and event.clip.state == pb.CLIP_STATE_DONE
+        # Cancel once the second clip is part-way: one take is written, one is being sampled.
+        if seen_done and event.clip.state == pb.CLIP_STATE_RUNNING and event.clip.step >= 3:
+            break
+    started = time.monotonic()
+    cancelled = client.cancel(job.job_id)
+    took = time.monotonic() - started
+
+    assert cancelled.state == pb.JOB_STATE_CANCELLED
+    assert took < 1.0, f"cancel took {took:.2f} s, a step is 0.05 s"
+    assert {c.state for c in cancelled.clips} == {pb.CLIP_STATE_CANCELLED}
+    # No take (finished or partial) and no timeline: the folder is as the job found it.
+    assert _files(roots["out"] / "cancelled") == set()
+    assert client.get(job.job_id).state == pb.JOB_STATE_CANCELLED
+    # The server is alive and runs the next job.
+    again = client.submit(fixture_timeline, inline=True, output_folder="after",
+                          media_search_paths=(str(media_dir),),
+                          params=pb.GenerationParams(steps=1))
+    assert client.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
+
+
+def test_cancel_a_queued_job_never_runs_it(make_server, connect, fixture_timeline, media_dir,
+                                           monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
+    server = make_server(generator="py:server_test_generators:slow", concurrency=1)
+    client = connect(server)
+    first = client.submit(fixture_timeline, inline=True, media_search_paths=(str(media_dir),))
+    second = client.submit(fixture_timeline, inline=True, media_search_paths=(str(media_dir),))
+    cancelled = client.cancel(second.job_id)
+    assert cancelled.state == pb.JOB_STATE_CANCELLED and cancelled.attempts == 0
+    client.cancel(first.job_id)
+
+
+def test_regenerate_one_clip_adds_an_active_take_and_leaves_the_others(make_server, connect,
+                                                                      fixture_timeline,
+                                                                      media_dir, roots):
+    server = make_server()
+    client = connect(server)
+    job = client.submit(fixture_timeline, inline=True, output_folder="regen",
+                        media_search_paths=(str(media_dir),), params=pb.GenerationParams(seed=1))
+    job = client.wait(job.job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    before = {c.clip_id: (c.media_path, _digest(Path(c.media_path))) for c in job.clips}
+    target = job.clips[1]
+
+    child = client.regenerate(job.job_id, clip_id=target.clip_id, seed=5, prompt="wind")
+    assert child.kind == pb.JOB_KIND_REGENERATE and child.parent_job_id == job.job_id
+    assert [c.clip_id for c in child.clips] == [target.clip_id]
+    child = client.wait(child.job_id)
+    assert child.state == pb.JOB_STATE_SUCCEEDED, child.message
+
+    result = client.result(child.job_id)
+    files = {c.clip_id: c.media_path for c in result.clips}
+    assert set(files) == set(before)  # the whole timeline's current takes
+    new_take = Path(files[target.clip_id])
+    assert new_take.name.endswith("_take2.wav") and new_take.is_file()
+    assert Path(before[target.clip_id][0]).is_file()  # the old take stays available
+    for clip_id, (path, digest) in before.items():
+        if clip_id != target.clip_id:
+            assert files[clip_id] == path and _digest(Path(path)) == digest
+
+    timeline = otio.adapters.read_from_file(result.timeline_path)
+    keys = {}
+    for track in timeline.audio_tracks():
+        for clip in track.find_clips():
+            keys[Path(clip.media_reference.target_url).name] = clip.active_media_reference_key
+    assert keys[new_take.name] == "take2"
+    assert json_seed(result, target.clip_id) == 5
+
+
+def json_seed(result, clip_id: str) -> int:
+    import json
+
+    clip = next(c for c in result.clips if c.clip_id == clip_id)
+    return json.loads(clip.provenance_json)["seed"]
+
+
+def test_regenerate_by_track_and_record_time(make_server, connect, fixture_timeline, media_dir):
+    server = make_server()
+    client = connect(server)
+    job = client.wait(client.submit(fixture_timeline, inline=True,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    # Clip-003 sits at frames 9..13 of the 24 fps track: 0.45 s is inside it.
+    child = client.regenerate(job.job_id, track="Track-001", record_time=0.45)
+    assert [c.clip_name for c in child.clips] == ["Clip-003"]
+    assert client.wait(child.job_id).state == pb.JOB_STATE_SUCCEEDED

@@ -1,0 +1,211 @@
+"""Refusals with the right code and details: auth, malformed requests and timelines, offline
+media, unknown jobs and clips, a full queue, and output folders that try to escape."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2 as details
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from plugin_server.client import V2AClient
+from plugin_server.errors import details_of
+from v2a.v1 import jobs_pb2 as pb
+from v2a.v1 import v2a_service_pb2 as api
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
+
+
+def _error(call, *args, **kwargs) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        call(*args, **kwargs)
+    return caught.value
+
+
+def _violations(error: grpc.RpcError) -> dict[str, str]:
+    bad = [d for d in details_of(error) if isinstance(d, details.BadRequest)]
+    assert bad, f"no BadRequest detail in {error}"
+    return {v.field: v.description for v in bad[0].field_violations}
+
+
+# --- auth --------------------------------------------------------------------------------------
+
+
+def test_token_is_created_private_and_required_on_tcp(make_server, roots):
+    server = make_server()
+    assert roots["token"].stat().st_mode & 0o777 == 0o600
+    assert server.token == roots["token"].read_text().strip()
+    for token in ("", "not-the-token"):
+        with V2AClient(server.address, token=token) as client:
+            error = _error(client.info)
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+            assert "token" in error.details()
+    with V2AClient(server.address, token=server.token) as client:
+        assert client.info().version
+    # Health stays open, so a panel can see the server is up before it has the token.
+    with grpc.insecure_channel(server.address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(
+            service="v2a.v1.V2AService"))
+        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_second_start_keeps_the_token(make_server, roots):
+    first = make_server().token
+    os.chmod(roots["token"], 0o644)  # someone loosened it
+    second = make_server().token
+    assert first == second and roots["token"].stat().st_mode & 0o777 == 0o600
+
+
+# --- malformed requests and timelines ------------------------------------------------------
+
+
+def test_malformed_requests_name_the_field(make_server, connect, fixture_timeline):
+    server = make_server()
+    stub, metadata = connect(server).stub, (("authorization", f"Bearer {server.token}"),)
+
+    error = _error(stub.CreateJob, api.CreateJobRequest(), metadata=metadata)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "timeline" in _violations(error)
+
+    relative = api.CreateJobRequest(timeline=pb.TimelineSource(path="cut.otio"))
+    error = _error(stub.CreateJob, relative, metadata=metadata)
+    assert "timeline.path" in _violations(error)
+
+    missing = api.CreateJobRequest(timeline=pb.TimelineSource(path="/nonexistent/cut.otio"))
+    assert "/nonexistent/cut.otio" in _violations(_error(stub.CreateJob, missing,
+                                                          metadata=metadata))["timeline.path"]
+
+    request = api.CreateJobRequest(
+        timeline=pb.TimelineSource(path=str(fixture_timeline)),
+        params=pb.GenerationParams(takes=99))
+    assert "params.takes" in _violations(_error(stub.CreateJob, request, metadata=metadata))
+
+    request = api.CreateJobRequest(
+        timeline=pb.TimelineSource(path=str(fixture_timeline), format="no_such_adapter"))
+    assert "timeline.format" in _violations(_error(stub.CreateJob, request, metadata=metadata))
+
+    request = api.CreateJobRequest(
+        timeline=pb.TimelineSource(path=str(fixture_timeline)),
+        selection=pb.Selection(time_range=pb.TimeRange(start_seconds=2, end_seconds=1)))
+    assert "selection.time_range" in _violations(_error(stub.CreateJob, request,
+                                                        metadata=metadata))
+
+    error = _error(stub.ListJobs, api.ListJobsRequest(page_token="x"), metadata=metadata)
+    assert "page_token" in _violations(error)
+
+
+@pytest.mark.parametrize("name, data", [
+    ("cut.otio", b"{ this is not json"),
+    ("cut.otio", b'{"OTIO_SCHEMA": "Timeline.1", "tracks": 7}'),
+    ("cut.xml", b"<xmeml><sequence><broken>"),
+    ("cut.edl", b"TITLE: x\n001  AX V C 00:00:99:00 00:00:01:00 01:00:00:00 01:00:01:00\n"),
+])
+def test_a_bad_timeline_is_refused_naming_the_file(make_server, connect, name, data, tmp_path,
+                                                   roots):
+    server = make_server()
+    client = connect(server)
+    path = tmp_path / name
+    path.write_bytes(data)
+    for inline in (True, False):
+        error = _error(client.submit, path, inline=inline,
+                       adapter_options={"rate": "25"} if name.endswith(".edl") else None)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
+        assert name in error.details()
+        assert any(name in field for field in _violations(error))
+    assert client.list() == []  # nothing queued
+    assert not (roots["state"] / "timelines").exists() or not any(
+        (roots["state"] / "timelines").rglob("*.*"))  # the inline copies were removed
+
+
+def test_the_fixture_edl_with_a_bad_timecode_is_refused(make_server, connect):
+    edl = FIXTURES / "cmx3600_edl" / "timecode_mismatch.edl"
+    if not edl.is_file():
+        pytest.skip("fixture absent")
+    error = _error(connect(make_server()).submit, edl)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "timecode_mismatch.edl" in error.details()
+
+
+def test_offline_media_is_a_failed_precondition_per_clip(make_server, connect,
+                                                         fixture_timeline):
+    error = _error(connect(make_server()).submit, fixture_timeline)  # /folder/*.mov absent
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    failure = [d for d in details_of(error) if isinstance(d, details.PreconditionFailure)][0]
+    assert [v.subject for v in failure.violations] == ["Clip-001", "Clip-002", "Clip-003",
+                                                       "Clip-004"]
+    assert all(v.type == "MEDIA_OFFLINE" and "titles.mov" in failure.violations[0].description
+               for v in failure.violations)
+
+
+def test_unknown_jobs_and_clips_are_not_found(make_server, connect, fixture_timeline,
+                                              media_dir):
+    client = connect(make_server())
+    for call in (client.get, client.cancel, client.result, lambda j: list(client.watch(j)),
+                 lambda j: client.regenerate(j, clip_id="x")):
+        error = _error(call, "no-such-job")
+        assert error.code() == grpc.StatusCode.NOT_FOUND, call
+        info = [d for d in details_of(error) if isinstance(d, details.ResourceInfo)][0]
+        assert info.resource_type == "job" and info.resource_name == "no-such-job"
+    job = client.wait(client.submit(fixture_timeline, inline=True,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    error = _error(client.regenerate, job.job_id, clip_id="not-a-clip")
+    assert error.code() == grpc.StatusCode.NOT_FOUND and "not-a-clip" in error.details()
+    error = _error(client.regenerate, job.job_id, track="Track-001", record_time=99.0)
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    error = _error(client.submit, fixture_timeline, media_search_paths=(str(media_dir),),
+                   clips=(pb.ClipAddress(clip_id="not-a-clip"),))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_full_queue_is_resource_exhausted(make_server, connect, fixture_timeline, media_dir,
+                                            monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
+    client = connect(make_server(generator="py:server_test_generators:slow", queue_size=2))
+    jobs = [client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+            for _ in range(3)]  # one running, two waiting
+    error = _error(client.submit, fixture_timeline, media_search_paths=(str(media_dir),))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert any(isinstance(d, details.RetryInfo) for d in details_of(error))
+    for job in jobs:
+        client.cancel(job.job_id)
+
+
+# --- path escapes ------------------------------------------------------------------------------
+
+
+def test_output_folders_cannot_escape_the_output_root(make_server, connect, fixture_timeline,
+                                                      media_dir, roots, tmp_path):
+    client = connect(make_server())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (roots["out"] / "link").symlink_to(outside, target_is_directory=True)
+    for folder in ("../outside", "a/../../outside", str(outside), "/etc", "link",
+                   "link/deeper"):
+        error = _error(client.submit, fixture_timeline, output_folder=folder,
+                       media_search_paths=(str(media_dir),))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, folder
+        assert "output.folder" in _violations(error)
+    assert list(outside.iterdir()) == []
+    # Inside the root, absolute or relative, is fine.
+    job = client.submit(fixture_timeline, output_folder=str(roots["out"] / "inside"),
+                        media_search_paths=(str(media_dir),))
+    assert Path(job.output_folder) == roots["out"] / "inside"
+    client.cancel(job.job_id)
+
+
+def test_an_inline_file_name_cannot_place_the_timeline_elsewhere(make_server, connect,
+                                                                 fixture_timeline, media_dir,
+                                                                 roots, tmp_path):
+    client = connect(make_server())
+    request = api.CreateJobRequest(
+        timeline=pb.TimelineSource(inline_data=fixture_timeline.read_bytes(),
+                                   file_name="../../../escape.otio",
+                                   media_search_paths=[str(media_dir)]),
+        output=pb.OutputSpec(folder="named"))
+    job = client.stub.CreateJob(request, metadata=client.metadata).job
+    assert Path(job.timeline_path).parent.parent == roots["state"] / "timelines"
+    assert Path(job.timeline_path).name == "escape.otio"
+    client.wait(job.job_id)
+    assert not (tmp_path / "escape.otio").exists()
