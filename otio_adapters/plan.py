@@ -19,8 +19,9 @@ How the picture is decided (the choices, so a reader need not reverse them from 
   and it uses |speed| times as much media.
 - Clip ids: `clip.metadata["v2a"]["clip_id"]` when the clip carries one; otherwise the first 10
   hex digits of sha1("{track index}|{record start frame}|{clip name}"), so the same edit gives
-  the same ids in every run and every format that keeps names. A clip split by cover gets
-  "{id}.2", "{id}.3"... for its later parts.
+  the same ids in every run and every format that keeps names. Each visible part of a clip
+  split by cover has its own start, hence its own derived id; a stored id gets "{id}.2",
+  "{id}.3"... for the later parts.
 """
 
 from __future__ import annotations

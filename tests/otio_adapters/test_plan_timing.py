@@ -1,0 +1,126 @@
+"""Exact timing: NTSC rates, sample tiling at every timeline rate, timecode text."""
+
+from __future__ import annotations
+
+import random
+from fractions import Fraction
+
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.timing import exact_rate, format_timecode, to_samples
+from v2a.contracts import SAMPLE_RATE
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+
+def test_float_rates_map_to_their_exact_values():
+    assert exact_rate(29.97) == Fraction(30000, 1001)
+    assert exact_rate(29.97002997002997) == Fraction(30000, 1001)
+    assert exact_rate(23.976) == exact_rate(23.98) == Fraction(24000, 1001)
+    assert exact_rate(59.94) == Fraction(60000, 1001)
+    assert exact_rate(25.0) == 25 and exact_rate(50) == 50 and exact_rate(15) == 15
+    with pytest.raises(ValueError):
+        exact_rate(0)
+
+
+def test_the_float_product_would_drift_but_exact_samples_do_not():
+    # 107892 frames is one hour of 29.97 drop-frame timecode: 3599.9964 s, not 3600 s.
+    exact = to_samples(Fraction(107892) / exact_rate(29.97))
+    assert exact == 172_799_827
+    assert round(107892 / 29.97 * SAMPLE_RATE) - exact == 173  # what float 29.97 would give
+
+
+def edit(rate: float, lengths: list[int], start_frames: int = 0) -> otio.schema.Timeline:
+    timeline = otio.schema.Timeline(name=f"{rate}")
+    if start_frames:
+        timeline.global_start_time = RT(start_frames, rate)
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    for i, length in enumerate(lengths):
+        ref = otio.schema.ExternalReference(target_url=f"/nowhere/{i}.mov")
+        track.append(
+            otio.schema.Clip(
+                name=f"shot{i}",
+                media_reference=ref,
+                source_range=TR(RT(1000 + i, rate), RT(length, rate)),
+            )
+        )
+    timeline.tracks.append(track)
+    return timeline
+
+
+@pytest.mark.parametrize("rate", [23.976, 24, 25, 29.97, 30, 50, 59.94])
+def test_segments_tile_the_timeline_exactly_at_every_rate(rate):
+    rng = random.Random(int(rate * 100))
+    lengths = [rng.randint(1, 400) for _ in range(300)]
+    segments = plan_segments(edit(rate, lengths, start_frames=108000), timeline_path="/t/cut.otio")
+    assert len(segments) == 300
+    assert segments[0].start_sample == 0  # the 01:00:00:00-ish start is excluded
+    for before, after in zip(segments, segments[1:], strict=False):
+        assert before.start_sample + before.num_samples == after.start_sample
+    total_frames = sum(lengths)
+    end = segments[-1].start_sample + segments[-1].num_samples
+    assert end == to_samples(Fraction(total_frames) / exact_rate(rate))
+    assert [s.record_start_frame for s in segments[:3]] == [0, lengths[0], lengths[0] + lengths[1]]
+    # Every boundary is the nearest sample to the exact frame time.
+    position = 0
+    for segment, length in zip(segments, lengths, strict=True):
+        exact = Fraction(position) / exact_rate(rate) * SAMPLE_RATE
+        assert abs(segment.start_sample - exact) <= Fraction(1, 2)
+        position += length
+
+
+def test_upper_track_clips_over_a_ntsc_base_tile_with_the_parts_left_visible():
+    rate = 29.97
+    timeline = edit(rate, [1000])
+    upper = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    upper.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(101, rate))))
+    ref = otio.schema.ExternalReference(target_url="/nowhere/up.mov")
+    upper.append(
+        otio.schema.Clip(
+            name="up", media_reference=ref, source_range=TR(RT(0, rate), RT(333, rate))
+        )
+    )
+    timeline.tracks.append(upper)
+    segments = plan_segments(timeline, timeline_path="/t/cut.otio")
+    assert [(s.clip_name, s.record_start_frame, s.record_frames) for s in segments] == [
+        ("shot0", 0, 101),
+        ("up", 101, 333),
+        ("shot0", 434, 566),
+    ]
+    for before, after in zip(segments, segments[1:], strict=False):
+        assert before.start_sample + before.num_samples == after.start_sample
+    # The base clip's second visible part starts 434 frames into its source.
+    assert segments[2].source_start == pytest.approx(float(Fraction(1000 + 434) / exact_rate(rate)))
+    # Each visible part has its own id, derived from where it starts.
+    assert segments[2].clip_id != segments[0].clip_id
+
+
+def test_reverse_clip_starts_from_its_last_frame():
+    timeline = edit(24, [20])
+    clip = timeline.video_tracks()[0][0]
+    clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=-1.0))
+    (segment,) = plan_segments(timeline, timeline_path="/t/cut.otio")
+    assert segment.speed == -1
+    # Source 1000..1019: the first frame shown is 1019, the last 1000.
+    assert segment.source_start == pytest.approx(1019 / 24)
+    assert segment.source_start + segment.speed * (19 / 24) == pytest.approx(1000 / 24)
+
+
+@pytest.mark.parametrize(
+    "seconds, rate, drop, text",
+    [
+        (Fraction(3600), Fraction(24), None, "01:00:00:00"),
+        (Fraction(539460) / Fraction(30000, 1001), Fraction(30000, 1001), None, "05:00:00;00"),
+        (Fraction(1800) / Fraction(30000, 1001), Fraction(30000, 1001), None, "00:01:00;02"),
+        (Fraction(17982) / Fraction(30000, 1001), Fraction(30000, 1001), None, "00:10:00;00"),
+        (Fraction(1800) / Fraction(30000, 1001), Fraction(30000, 1001), False, "00:01:00:00"),
+        (Fraction(3597) / Fraction(60000, 1001), Fraction(60000, 1001), None, "00:00:59;57"),
+    ],
+)
+def test_timecode_text_matches_opentimelineio(seconds, rate, drop, text):
+    assert format_timecode(seconds, rate, drop) == text
+    frames = round(seconds * rate)
+    assert otio.opentime.to_timecode(RT(frames, float(rate)), float(rate), drop) == text
