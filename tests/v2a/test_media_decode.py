@@ -210,3 +210,21 @@ def test_sampling_finer_than_the_timeline_shows_whole_timeline_frames(movies):
 def test_a_still_image_holds_for_any_time(tmp_path):
     (path,) = make_image_sequence(str(tmp_path), "title", ".png", 42, 1, 0)
     assert numbers(decode_frames_at(path, [0.0, 3600.0, 7.5], 32)) == [42, 42, 42]
+
+
+@pytest.mark.parametrize(("name", "codec"), [("m.mkv", "libx264"), ("m.avi", "mpeg4")])
+def test_other_containers_and_codecs_seek_to_the_right_frame(tmp_path, name, codec):
+    path = make_test_movie(
+        str(tmp_path / name),
+        frames=120,
+        rate=25,
+        codec=codec,
+        keyframe_interval=30,
+        start_timecode=None,
+    )
+    assert numbers(decode_frames_at(path, [k / 25 for k in (100, 3, 119, 61)], 32)) == [
+        100,
+        3,
+        119,
+        61,
+    ]

@@ -107,3 +107,9 @@ def test_probe_rejects_truncated_movie(tmp_path):
 def test_timecode_round_trip(timecode, rate, frames):
     assert timecode_to_frames(timecode, rate) == frames
     assert frames_to_timecode(frames, rate, drop_frame=";" in timecode) == timecode
+
+
+def test_probe_reads_matroska_timecode_tag(tmp_path):
+    path = make_test_movie(str(tmp_path / "a.mkv"), frames=3, rate=25, start_timecode="10:00:00:00")
+    info = probe_media(path)
+    assert info.timecode == "10:00:00:00" and info.start_timecode == 36_000.0

@@ -109,8 +109,10 @@ def _duration(container, stream, start_time: float) -> float:
 
 
 def _timecode_tag(container) -> str:
-    """The start timecode cameras write: a tmcd track (QuickTime/MP4) or a `timecode` tag."""
-    for stream in container.streams:
-        if stream.metadata.get("timecode"):
-            return stream.metadata["timecode"]
-    return container.metadata.get("timecode", "")
+    """The start timecode cameras write: a tmcd track (QuickTime/MP4), a stream `TIMECODE` tag
+    (Matroska) or a file-level `timecode` (MXF). Tag names vary in case between formats."""
+    for metadata in [*(stream.metadata for stream in container.streams), container.metadata]:
+        for key, value in metadata.items():
+            if key.lower() == "timecode" and value:
+                return value
+    return ""
