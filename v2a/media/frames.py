@@ -91,6 +91,8 @@ def decode_frames_at(path: str, file_times: Sequence[float], size: int) -> np.nd
     out = np.empty((len(times), size, size, 3), np.uint8)
     if len(times) == 0:
         return out
+    if not np.all(np.isfinite(times)):
+        raise MediaError(f"{path}: asked for frames at non-finite times")
     with open_input(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
