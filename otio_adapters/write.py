@@ -72,6 +72,8 @@ def write_audio_tracks(
     Mutates `timeline` in memory. An existing v2a track is updated (clips not in `generated` keep
     their files, takes and places); a regenerated clip gets a new active take.
     """
+    if not generated and not find_v2a_tracks(timeline, stem):
+        return  # nothing to lay down: no empty track in the editor's timeline
     segments_by_id = {segment.clip_id: segment for segment in segments}
     track = _v2a_track(timeline, stem)
     placed = _read_placed(track)

@@ -1,0 +1,205 @@
+"""Every real editor export in ../shared/fixtures/timelines goes through the whole job:
+relinked to stand-in media synthesized under the names it references, generated with a fast
+test-double generator, written back in its own format, and read again with the same adapter."""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.plan import PlanError, plan_segments
+from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
+from otio_adapters.standin_media import synthesize_media
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.write import write_audio_tracks
+from v2a.contracts import SAMPLE_RATE, GeneratedAudio, GenerationParams, GenerationRequest
+from v2a.media.audio import read_bext, read_wav
+from v2a.pipeline import run_generation
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
+pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
+
+TIMELINES = sorted(
+    str(p.relative_to(FIXTURES))
+    for p in FIXTURES.glob("*/*")
+    if p.suffix in (".otio", ".xml", ".fcpxml", ".aaf", ".edl") and "mismatch" not in p.name
+)
+OPTIONS = {"cmx3600_edl/25fps.edl": {"rate": 25}}
+# Clips that the fixture itself makes ungeneratable; each must be reported, not generated.
+EXPECTED_PROBLEMS = {"otio/img_seq_media_reference.otio": "covers only"}
+
+
+class SineGenerator:
+    """Test double: a sine of exactly the requested length, in a few 'steps'."""
+
+    name = "sine-test-double"
+    frame_rate = 2.0
+    frame_size = 16
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        assert frames.ndim == 4 and frames.shape[1:] == (16, 16, 3)
+        for step in range(3):
+            if progress:
+                progress(step + 1, 3)
+        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05)
+
+    def provenance(self) -> dict:
+        return {"generator": self.name, "kind": "test double"}
+
+
+@pytest.fixture(scope="session")
+def standin_media(tmp_path_factory):
+    """Synthesized media per fixture, made once per test session."""
+    made: dict[str, str] = {}
+
+    def media_for(name: str) -> str:
+        if name not in made:
+            timeline = read_timeline(FIXTURES / name, options=OPTIONS.get(name))
+            folder = tmp_path_factory.mktemp("media")
+            synthesize_media(timeline, str(folder))
+            made[name] = str(folder)
+        return made[name]
+
+    return media_for
+
+
+def _summary(timeline: otio.schema.Timeline) -> list:
+    """What an editor sees of their tracks: kinds, clip names and record/source ranges."""
+    rows = []
+    for track in timeline.tracks:
+        if find_v2a_tracks_of(track):
+            continue
+        items = []
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                items.append(
+                    ("transition", to_samples(item.in_offset), to_samples(item.out_offset))
+                )
+                continue
+            record = item.range_in_parent()
+            items.append(
+                (
+                    type(item).__name__,
+                    item.name,
+                    to_samples(record.start_time),
+                    to_samples(record.duration),
+                )
+            )
+        rows.append((track.kind, items))
+    return rows
+
+
+def find_v2a_tracks_of(track: otio.schema.Track) -> bool:
+    holder = otio.schema.Timeline()
+    holder.tracks.append(copy.deepcopy(track))
+    return bool(find_v2a_tracks(holder, "SFX"))
+
+
+@pytest.mark.parametrize("name", TIMELINES)
+def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_media, tmp_path):
+    source = FIXTURES / name
+    fmt = format_for_path(source)
+    request = GenerationRequest(
+        timeline_path=str(source),
+        out_dir=str(tmp_path / "out"),
+        adapter_options=OPTIONS.get(name, {}),
+        relink_roots=(standin_media(name),),
+        params=GenerationParams(seed=7),
+    )
+    timeline = read_timeline(source, options=OPTIONS.get(name))
+    try:
+        segments = plan_segments(
+            timeline, timeline_path=str(source), relink_roots=request.relink_roots
+        )
+    except PlanError:
+        segments = []
+    if not segments:  # generator clips only: nothing to generate is a clear error
+        with pytest.raises((PlanError, ValueError), match="no .*video clip"):
+            run_generation(request, SineGenerator())
+        return
+
+    result = run_generation(request, SineGenerator())
+
+    states = {event.clip_id: event for event in result.clips}
+    for segment in segments:
+        event = states[segment.clip_id]
+        if name in EXPECTED_PROBLEMS:
+            assert event.state == "failed" and EXPECTED_PROBLEMS[name] in event.message
+        else:
+            assert event.state == "done", (segment.clip_name, event.message)
+
+    # Written in the format it came in; a CMX 3600 list also gets the full result as .otio.
+    assert format_for_path(result.timeline_path) == fmt
+    assert Path(result.timeline_path).name == source.name
+    if fmt == "cmx_3600":
+        assert result.fallback_otio_path and "CMX 3600" in result.format_note
+    else:
+        assert not result.fallback_otio_path and not result.format_note
+
+    reread = read_timeline(result.timeline_path, fmt, OPTIONS.get(name))
+    with_audio = read_timeline(result.fallback_otio_path) if result.fallback_otio_path else reread
+    if result.generated:
+        tracks = find_v2a_tracks(with_audio, "SFX")
+        assert len(tracks) == 1
+        placed = [tracks[0].range_of_child(clip) for clip in tracks[0].find_clips()]
+        got = sorted((to_samples(r.start_time), to_samples(r.end_time_exclusive())) for r in placed)
+        want = sorted((a.start_sample, a.start_sample + a.num_samples) for a in result.generated)
+        assert got == want  # to the sample
+    for audio in result.generated:
+        samples, rate = read_wav(audio.path)
+        segment = next(s for s in segments if s.clip_id == audio.clip_id)
+        assert rate == SAMPLE_RATE and samples.shape[0] == segment.generated_samples
+        assert read_bext(audio.path)["originator"] == "v2a"
+
+    # The editor's tracks: what the adapter gives back for them is what it gives back for the
+    # same timeline written without our track.
+    control_path = tmp_path / ("control" + source.suffix)
+    otio.adapters.write_to_file(
+        _for_control(timeline, fmt), str(control_path), adapter_name=fmt, **_write_options(fmt)
+    )
+    control = read_timeline(control_path, fmt, OPTIONS.get(name))
+    assert _summary(reread) == _summary(control)
+    assert not [p for p in os.listdir(tmp_path / "out") if p.startswith(".")]  # no temp files
+
+
+def _for_control(timeline, fmt):
+    from otio_adapters.write import _for_format
+
+    return _for_format(timeline, fmt)
+
+
+def _write_options(fmt: str) -> dict:
+    return {"use_empty_mob_ids": True} if fmt == "AAF" else {}
+
+
+@pytest.mark.parametrize("name", TIMELINES)
+def test_write_back_leaves_the_editor_tracks_serialised_identically(name):
+    timeline = read_timeline(FIXTURES / name, options=OPTIONS.get(name))
+    before = [otio.adapters.write_to_string(track, "otio_json") for track in timeline.tracks]
+    try:
+        segments = plan_segments(timeline, timeline_path=str(FIXTURES / name))
+    except PlanError:
+        return
+    generated = [
+        GeneratedAudio(s.clip_id, f"/a/{s.clip_id}_take1.wav", s.start_sample, s.num_samples, 0, 0)
+        for s in segments
+    ]
+    write_audio_tracks(timeline, segments, generated)
+    after = [otio.adapters.write_to_string(track, "otio_json") for track in timeline.tracks]
+    assert after[: len(before)] == before
+    assert len(after) == len(before) + (1 if segments else 0)
+
+
+def test_timecode_mismatch_edl_is_rejected_clearly(tmp_path):
+    request = GenerationRequest(
+        timeline_path=str(FIXTURES / "cmx3600_edl" / "timecode_mismatch.edl"),
+        out_dir=str(tmp_path / "out"),
+    )
+    with pytest.raises(TimelineReadError, match="timecode_mismatch.edl"):
+        run_generation(request, SineGenerator())
+    assert not list((tmp_path / "out").glob("*.edl"))
