@@ -1,0 +1,77 @@
+'use strict';
+// Runs against a real v2a server that the harness (tests/plugin_server/test_server_node_client.py)
+// starts, passing V2A_ADDRESS, V2A_TOKEN_FILE, V2A_UDS, V2A_TIMELINE and V2A_MEDIA_DIR.
+
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const { V2AClient, grpc } = require('../v2a_client');
+
+const env = process.env;
+const skip = env.V2A_ADDRESS ? false : 'no server: run through tests/plugin_server';
+
+function client(options = {}) {
+  return new V2AClient({ address: env.V2A_ADDRESS, tokenFile: env.V2A_TOKEN_FILE, ...options });
+}
+
+test('server info over TCP with the token', { skip }, async () => {
+  const c = client();
+  const info = await c.info();
+  assert.strictEqual(info.sample_rate, 48000);
+  assert.ok(info.capabilities.includes('regenerate'));
+  c.close();
+});
+
+test('a wrong token is UNAUTHENTICATED', { skip }, async () => {
+  const c = client({ token: 'wrong' });
+  await assert.rejects(c.info(), (error) => error.code === grpc.status.UNAUTHENTICATED);
+  c.close();
+});
+
+test('unknown job is NOT_FOUND', { skip }, async () => {
+  const c = client();
+  await assert.rejects(c.getJob('nope'), (error) => error.code === grpc.status.NOT_FOUND);
+  c.close();
+});
+
+test('a job end to end: inline timeline, progress stream, result with peaks, regenerate',
+  { skip, timeout: 60000 }, async () => {
+    const c = client();
+    const job = await c.createJob({
+      timeline: {
+        inline_data: fs.readFileSync(env.V2A_TIMELINE),
+        file_name: 'simple_cut.otio',
+        media_search_paths: [env.V2A_MEDIA_DIR],
+      },
+      params: { seed: 7 },
+      output: { folder: 'node' },
+    });
+    assert.strictEqual(job.clips.length, 4);
+    const states = new Set();
+    const final = await c.waitJob(job.job_id, (event) => {
+      if (event.clip) states.add(event.clip.state);
+    });
+    assert.strictEqual(final.state, 'JOB_STATE_SUCCEEDED', final.message);
+    assert.ok(states.has('CLIP_STATE_RUNNING') && states.has('CLIP_STATE_DONE'));
+
+    const result = await c.getJobResult(job.job_id, { peakPoints: 16 });
+    assert.strictEqual(result.clips.length, 4);
+    for (const clip of result.clips) {
+      assert.ok(fs.existsSync(clip.media_path));
+      assert.strictEqual(clip.peaks.min.length, 16);
+      assert.ok(Math.max(...clip.peaks.max) > 0);
+    }
+    const clipId = result.clips[0].clip_id;
+    const child = await c.regenerateClip(job.job_id, { clip_id: clipId }, { seed: 9 });
+    const done = await c.waitJob(child.job_id);
+    assert.strictEqual(done.state, 'JOB_STATE_SUCCEEDED');
+    assert.match(done.clips[0].media_path, /_take2\.wav$/);
+    c.close();
+  });
+
+test('over the Unix socket no token is needed', { skip: skip || !env.V2A_UDS }, async () => {
+  const c = new V2AClient({ uds: env.V2A_UDS });
+  const { jobs } = await c.listJobs({ page_size: 5 });
+  assert.ok(Array.isArray(jobs));
+  c.close();
+});

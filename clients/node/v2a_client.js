@@ -1,0 +1,110 @@
+'use strict';
+// Node.js client of the v2a server, on @grpc/grpc-js: the stack a DaVinci Resolve Workflow
+// Integration panel runs. Loads the contract from proto/ at run time (no generated code).
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const grpc = require('@grpc/grpc-js');
+const protoLoader = require('@grpc/proto-loader');
+
+const PROTO_DIR = process.env.V2A_PROTO_DIR || path.join(__dirname, '..', '..', 'proto');
+const DEFAULT_ADDRESS = '127.0.0.1:50051';
+
+function defaultTokenFile() {
+  const config = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
+  return path.join(config, 'v2a', 'token');
+}
+
+function loadService() {
+  const definition = protoLoader.loadSync('v2a/v1/v2a_service.proto', {
+    includeDirs: [PROTO_DIR],
+    keepCase: true, // field names as in the .proto: job_id, media_search_paths...
+    longs: Number,
+    enums: String, // 'JOB_STATE_SUCCEEDED'
+    defaults: true,
+    oneofs: true,
+  });
+  return grpc.loadPackageDefinition(definition).v2a.v1.V2AService;
+}
+
+class V2AClient {
+  /**
+   * @param {object} [options]
+   * @param {string} [options.address]   host:port (default 127.0.0.1:50051, or $V2A_ADDRESS)
+   * @param {string} [options.uds]       a Unix socket path instead (no token needed there)
+   * @param {string} [options.token]     default: read from options.tokenFile
+   * @param {string} [options.tokenFile] default: $XDG_CONFIG_HOME/v2a/token
+   * @param {number} [options.timeoutMs] deadline of unary calls (default 30 s)
+   */
+  constructor(options = {}) {
+    const Service = loadService();
+    let target;
+    let token = options.token;
+    if (options.uds) {
+      target = `unix:${options.uds}`;
+    } else {
+      target = options.address || process.env.V2A_ADDRESS || DEFAULT_ADDRESS;
+      if (token === undefined) {
+        token = fs.readFileSync(options.tokenFile || defaultTokenFile(), 'utf8').trim();
+      }
+    }
+    this.stub = new Service(target, grpc.credentials.createInsecure());
+    this.metadata = new grpc.Metadata();
+    if (token) this.metadata.set('authorization', `Bearer ${token}`);
+    this.timeoutMs = options.timeoutMs || 30000;
+  }
+
+  _unary(method, request) {
+    const deadline = new Date(Date.now() + this.timeoutMs);
+    return new Promise((resolve, reject) => {
+      this.stub[method](request, this.metadata, { deadline }, (error, response) => {
+        if (error) reject(error);
+        else resolve(response);
+      });
+    });
+  }
+
+  info() { return this._unary('GetServerInfo', {}); }
+
+  /** request: {timeline: {path} | {inline_data: Buffer, file_name}, selection, params, output} */
+  async createJob(request) { return (await this._unary('CreateJob', request)).job; }
+
+  async getJob(jobId) { return (await this._unary('GetJob', { job_id: jobId })).job; }
+
+  async listJobs(request = {}) { return this._unary('ListJobs', request); }
+
+  async cancelJob(jobId) { return (await this._unary('CancelJob', { job_id: jobId })).job; }
+
+  /** clip: {clip_id} or {track, record_time}; seed / prompt optional. */
+  async regenerateClip(jobId, clip, { seed, prompt, negativePrompt } = {}) {
+    const request = { job_id: jobId, clip };
+    if (seed !== undefined) request.seed = seed;
+    if (prompt !== undefined) request.prompt = prompt;
+    if (negativePrompt !== undefined) request.negative_prompt = negativePrompt;
+    return (await this._unary('RegenerateClip', request)).job;
+  }
+
+  getJobResult(jobId, { peakPoints = 256, includeTimelineData = false } = {}) {
+    return this._unary('GetJobResult', {
+      job_id: jobId, peak_points: peakPoints, include_timeline_data: includeTimelineData,
+    });
+  }
+
+  /** Progress events until the job ends: `for await (const event of client.watchJob(id))`. */
+  watchJob(jobId) {
+    return this.stub.WatchJob({ job_id: jobId }, this.metadata);
+  }
+
+  /** Follows a job to its end, calling onEvent for each event; resolves to the final job. */
+  async waitJob(jobId, onEvent) {
+    for await (const event of this.watchJob(jobId)) {
+      if (onEvent) onEvent(event);
+    }
+    return this.getJob(jobId);
+  }
+
+  close() { this.stub.close(); }
+}
+
+module.exports = { V2AClient, defaultTokenFile, grpc };
