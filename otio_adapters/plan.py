@@ -153,8 +153,7 @@ def _trimmed(item) -> tuple[Fraction, Fraction]:
 
 
 class _Walker:
-    def __init__(self) -> None:
-        self.clip_count = 0
+    """Walks a composition depth first, mapping each clip to record time."""
 
     def stack(self, stack, window, inner: _Map, top_index: int | None, tracks_filter=None):
         """Pieces of a stack's video children, upper children hiding lower ones."""
@@ -203,14 +202,11 @@ class _Walker:
     def item(self, child, pos, window, inner, top_index, duration=None, before=0, after=0):
         """Pieces of one child of a track or stack that starts at inner time `pos`."""
         if isinstance(child, otio.schema.Gap) or not is_enabled(child):
-            if isinstance(child, otio.schema.Clip):
-                self.clip_count += 1
             return []
         start, trimmed_duration = _trimmed(child)
         duration = trimmed_duration if duration is None else duration
         span = inner.record_span(pos, pos + duration, window)
         if isinstance(child, otio.schema.Clip):
-            self.clip_count += 1
             if span is None or isinstance(child.media_reference, otio.schema.GeneratorReference):
                 return []
             return [
@@ -258,8 +254,9 @@ def _apply_cover(layers: list[list[_Piece]]) -> list[_Piece]:
     covered: list[tuple[Fraction, Fraction]] = []  # sorted, merged intervals
     visible: list[_Piece] = []
     for layer in reversed(layers):
+        starts = [c[0] for c in covered]
         for piece in layer:
-            for lo, hi in _subtract(piece.start, piece.end, covered):
+            for lo, hi in _subtract(piece.start, piece.end, covered, starts):
                 visible.append(
                     replace(
                         piece,
@@ -273,8 +270,8 @@ def _apply_cover(layers: list[list[_Piece]]) -> list[_Piece]:
     return visible
 
 
-def _subtract(lo, hi, covered):
-    starts = [c[0] for c in covered]
+def _subtract(lo, hi, covered, starts):
+    """Parts of [lo, hi) outside the sorted, merged `covered` intervals (`starts`: their lows)."""
     i = max(bisect.bisect_right(starts, lo) - 1, 0)
     parts = []
     cursor = lo
@@ -464,7 +461,7 @@ def plan_segments(
         raise PlanError(f"{where}: cannot compute the timeline's length ({error})") from None
     top = _Map(Fraction(0), Fraction(window_start), Fraction(1))
     pieces = walker.stack(stack, (Fraction(0), end), top, None, tracks_filter)
-    if walker.clip_count == 0:
+    if not any(True for track in video_tracks for _ in track.find_clips()):
         raise PlanError(f"{where} has no video clips (its video tracks hold only gaps)")
 
     resolver = _MediaResolver(
@@ -607,13 +604,13 @@ def _select(segments: list[Segment], selection: Selection, where: str) -> list[S
         lo, hi = (Fraction(t).limit_denominator(1_000_000) for t in selection.time_range)
         chosen = [s for s in chosen if _seconds(s.start_sample) < hi and _seconds(_end(s)) > lo]
     if selection.clips:
-        picked = []
+        picked: set[str] = set()
         for address in selection.clips:
-            match = [s for s in chosen if _address_matches(address, s)]
+            match = [s.clip_id for s in chosen if _address_matches(address, s)]
             if not match:
                 raise PlanError(f"{where}: no visible clip matches {_address_text(address)}")
-            picked.extend(m for m in match if m not in picked)
-        chosen = [s for s in chosen if s in picked]
+            picked.update(match)
+        chosen = [s for s in chosen if s.clip_id in picked]
     return chosen
 
 

@@ -8,6 +8,7 @@ end, once per boundary: adjacent clips share a boundary, so they tile without ga
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -19,6 +20,7 @@ from v2a.contracts import SAMPLE_RATE
 _NTSC_BASES = (24, 30, 48, 60, 120)
 
 
+@functools.lru_cache(maxsize=256)
 def exact_rate(rate: float) -> Fraction:
     """The exact frame rate that a float rate stands for (29.97 -> 30000/1001)."""
     if rate <= 0 or math.isnan(rate) or math.isinf(rate):
@@ -35,7 +37,10 @@ def exact_rate(rate: float) -> Fraction:
 
 def seconds(time: otio.opentime.RationalTime) -> Fraction:
     """A RationalTime as exact seconds."""
-    return Fraction(time.value) / exact_rate(time.rate)
+    value = time.value
+    # Fraction(int) is several times faster than Fraction(float); most values are whole frames.
+    numerator = int(value) if value.is_integer() else Fraction(value)
+    return numerator / exact_rate(time.rate)
 
 
 def to_samples(time_seconds: Fraction) -> int:
