@@ -158,10 +158,12 @@ class _Progress:
     """Two tqdm bars: clips done, and steps within the clip being generated."""
 
     def __init__(self) -> None:
-        self.clips = tqdm(total=0, unit="clip", desc="clips", position=0, leave=True)
+        self.clips: tqdm | None = None  # made on the first event: no bar before an early error
         self.steps: tqdm | None = None
 
     def on_event(self, event: ClipEvent) -> None:
+        if self.clips is None:
+            self.clips = tqdm(total=0, unit="clip", desc="clips", position=0, leave=True)
         if event.state == "queued":
             self.clips.total += 1
             self.clips.refresh()
@@ -182,7 +184,8 @@ class _Progress:
     def close(self) -> None:
         if self.steps is not None:
             self.steps.close()
-        self.clips.close()
+        if self.clips is not None:
+            self.clips.close()
 
 
 def _print_summary(result: GenerationResult, generator: str) -> None:

@@ -80,11 +80,12 @@ def run_generation(
     file). Per-clip problems are events, never exceptions.
     """
     emit = on_event or (lambda event: None)
-    audio_dir = _prepare_output(request.out_dir)
+    _check_output(request.out_dir)
     output_format, output_path = output_paths(request)
     timeline, segments = plan_request(request)
     if not segments:
         raise PipelineError(_nothing_to_do(request, timeline))
+    audio_dir = _make_output(request.out_dir)
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
@@ -116,8 +117,18 @@ def run_generation(
     )
 
 
-def _prepare_output(out_dir: str) -> str:
-    """Create the output folders, or say clearly why they cannot be, before any work."""
+def _check_output(out_dir: str) -> None:
+    """Say clearly why the output folder cannot be used, before any work and without creating it."""
+    folder = os.path.abspath(out_dir)
+    while not os.path.exists(folder):  # it will be created under its nearest existing parent
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not writable")
+
+
+def _make_output(out_dir: str) -> str:
     audio_dir = os.path.join(out_dir, AUDIO_FOLDER)
     try:
         os.makedirs(audio_dir, exist_ok=True)
@@ -125,9 +136,6 @@ def _prepare_output(out_dir: str) -> str:
         raise PipelineError(
             f"cannot use output folder {out_dir}: {error.strerror or error}"
         ) from None
-    for folder in (out_dir, audio_dir):
-        if not os.access(folder, os.W_OK | os.X_OK):
-            raise PipelineError(f"cannot use output folder {folder}: not writable")
     return audio_dir
 
 

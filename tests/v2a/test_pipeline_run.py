@@ -1,0 +1,250 @@
+"""run_generation on a small real edit (synthesized movies, real decoding, real OTIO writing)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from fractions import Fraction
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from v2a.contracts import (
+    SAMPLE_RATE,
+    ClipAddress,
+    GenerationCancelled,
+    GenerationRequest,
+    Selection,
+)
+from v2a.media.audio import read_bext, read_wav
+from v2a.media.synth import make_test_movie
+from v2a.pipeline import run_generation
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+RATE = 24
+
+
+class SineGenerator:
+    """Test double: a sine of exactly the requested length, in `steps` steps; honours cancel."""
+
+    name = "sine-test-double"
+    frame_rate = 2.0
+    frame_size = 16
+
+    def __init__(self, steps: int = 3, on_step=None, fail_on_frames: int | None = None):
+        self.steps, self.on_step, self.fail_on_frames = steps, on_step, fail_on_frames
+        self.calls = 0
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        self.calls += 1
+        if self.fail_on_frames is not None and len(frames) == self.fail_on_frames:
+            raise RuntimeError("model blew up")
+        for step in range(self.steps):
+            if self.on_step:
+                self.on_step(self.calls, step)
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled("cancelled at step")
+            if progress:
+                progress(step + 1, self.steps)
+        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05 * self.calls)
+
+    def provenance(self) -> dict:
+        return {"generator": self.name, "kind": "test double", "checkpoint_sha256": "none"}
+
+
+@pytest.fixture(scope="session")
+def movies(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("movies")
+    for name in ("a", "b", "c"):
+        make_test_movie(str(folder / f"{name}.mp4"), frames=72, rate=Fraction(RATE), size=(32, 32))
+    return str(folder)
+
+
+def _clip(name: str, start: int, frames: int, folder: str) -> otio.schema.Clip:
+    return otio.schema.Clip(
+        name=name,
+        source_range=TR(RT(start, RATE), RT(frames, RATE)),
+        media_reference=otio.schema.ExternalReference(
+            target_url=os.path.join(folder, f"{name}.mp4"),
+            available_range=TR(RT(0, RATE), RT(72, RATE)),
+        ),
+    )
+
+
+@pytest.fixture()
+def edit(tmp_path, movies) -> str:
+    """a | dissolve | b, gap, c, then an offline clip; starts at 01:00:00:00."""
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    video.append(_clip("a", 12, 24, movies))
+    video.append(
+        otio.schema.Transition(in_offset=RT(6, RATE), out_offset=RT(6, RATE), name="dissolve")
+    )
+    video.append(_clip("b", 12, 30, movies))
+    video.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(10, RATE))))
+    video.append(_clip("c", 0, 20, movies))
+    missing = _clip("gone", 0, 12, movies)
+    missing.media_reference.target_url = "/nowhere/gone.mp4"
+    video.append(missing)
+    timeline = otio.schema.Timeline(name="edit", global_start_time=RT(3600 * RATE, RATE))
+    timeline.tracks.append(video)
+    path = str(tmp_path / "edit.otio")
+    otio.adapters.write_to_file(timeline, path)
+    return path
+
+
+def _request(path: str, out: str, **kwargs) -> GenerationRequest:
+    return GenerationRequest(timeline_path=path, out_dir=out, **kwargs)
+
+
+def _v2a_clips(path: str) -> dict[str, otio.schema.Clip]:
+    track = find_v2a_tracks(otio.adapters.read_from_file(path), "SFX")[0]
+    return {clip.metadata["v2a"]["source_clip"]: clip for clip in track.find_clips()}
+
+
+def test_generates_each_clip_and_reports_the_offline_one(edit, tmp_path):
+    events = []
+    result = run_generation(_request(edit, str(tmp_path / "out")), SineGenerator(), events.append)
+
+    final = {event.clip_name: event for event in result.clips}
+    assert [final[n].state for n in ("a", "b", "c", "gone")] == ["done"] * 3 + ["skipped"]
+    assert "/nowhere/gone.mp4" in final["gone"].message
+    states = [e.state for e in events if e.clip_name == "a"]
+    assert states[0] == "queued" and states[-1] == "done" and "running" in states
+    assert any(e.total_steps == 3 and e.step == 3 for e in events if e.clip_name == "a")
+
+    assert result.timeline_path == str(tmp_path / "out" / "edit.otio")
+    clips = _v2a_clips(result.timeline_path)
+    offset = 3600 * SAMPLE_RATE
+    for audio in result.generated:
+        samples, _ = read_wav(audio.path)
+        total = audio.handle_before_samples + audio.num_samples + audio.handle_after_samples
+        assert samples.shape == (total,)
+        # DAWs place the file's first sample at the time reference: the record start less handle.
+        bext = read_bext(audio.path)
+        assert bext["time_reference"] == offset + audio.start_sample - audio.handle_before_samples
+        assert os.path.basename(audio.path) == f"{audio.clip_id}_take1.wav"
+    by_name = {a.provenance["source_clip"]: a for a in result.generated}
+    # The dissolve gives handles on both sides of the a|b cut, and a crossfade on the audio.
+    assert by_name["a"].handle_after_samples > 0 and by_name["b"].handle_before_samples > 0
+    track = find_v2a_tracks(otio.adapters.read_from_file(result.timeline_path), "SFX")[0]
+    assert sum(isinstance(item, otio.schema.Transition) for item in track) == 1
+    assert clips["a"].metadata["v2a"]["provenance"]["generator"] == "sine-test-double"
+    assert clips["a"].metadata["v2a"]["provenance"]["checkpoint_sha256"] == "none"
+
+
+def test_running_again_on_the_output_adds_takes_without_duplicating_tracks(edit, tmp_path):
+    out = str(tmp_path / "out")
+    first = run_generation(_request(edit, out), SineGenerator())
+    take1 = {a.clip_id: open(a.path, "rb").read() for a in first.generated}
+    second = run_generation(_request(first.timeline_path, out), SineGenerator())
+
+    timeline = otio.adapters.read_from_file(second.timeline_path)
+    assert len(find_v2a_tracks(timeline, "SFX")) == 1
+    for name, clip in _v2a_clips(second.timeline_path).items():
+        assert sorted(clip.media_references()) == ["take1", "take2"], name
+        assert clip.active_media_reference_key == "take2"
+    for clip_id, data in take1.items():  # older takes stay, byte for byte
+        assert open(os.path.join(out, "audio", f"{clip_id}_take1.wav"), "rb").read() == data
+    editor = [t for t in timeline.tracks if not find_v2a_tracks_in(t)]
+    original = otio.adapters.read_from_file(edit).tracks
+    assert [otio.adapters.write_to_string(t, "otio_json") for t in editor] == [
+        otio.adapters.write_to_string(t, "otio_json") for t in original
+    ]
+
+
+def find_v2a_tracks_in(track) -> bool:
+    return bool(track.metadata.get("v2a"))
+
+
+def test_a_selection_regenerates_only_those_clips(edit, tmp_path):
+    out = str(tmp_path / "out")
+    first = run_generation(_request(edit, out), SineGenerator())
+    ids = {a.provenance["source_clip"]: a.clip_id for a in first.generated}
+    before = _v2a_clips(first.timeline_path)
+    files_before = {name: os.stat(p).st_mtime_ns for name, p in _files(out).items()}
+
+    selection = Selection(clips=(ClipAddress(clip_id=ids["b"]),))
+    second = run_generation(
+        _request(first.timeline_path, out, selection=selection), SineGenerator()
+    )
+
+    assert [a.clip_id for a in second.generated] == [ids["b"]]
+    after = _v2a_clips(second.timeline_path)
+    for name in ("a", "c"):
+        assert otio.adapters.write_to_string(after[name], "otio_json") == (
+            otio.adapters.write_to_string(before[name], "otio_json")
+        )
+    assert after["b"].active_media_reference_key == "take2"
+    files_after = {name: os.stat(p).st_mtime_ns for name, p in _files(out).items()}
+    assert set(files_after) - set(files_before) == {f"{ids['b']}_take2.wav"}
+    assert all(files_after[name] == stamp for name, stamp in files_before.items())
+    # Still aligned: every clip on its video clip's record range.
+    track = find_v2a_tracks(otio.adapters.read_from_file(second.timeline_path), "SFX")[0]
+    starts = sorted(to_samples(track.range_of_child(c).start_time) for c in track.find_clips())
+    assert starts == sorted(a.start_sample for a in first.generated)
+
+
+def _files(out: str) -> dict[str, str]:
+    folder = os.path.join(out, "audio")
+    return {name: os.path.join(folder, name) for name in os.listdir(folder)}
+
+
+def test_cancel_mid_clip_leaves_no_timeline_and_no_file_for_that_clip(edit, tmp_path):
+    out = tmp_path / "out"
+    cancel = threading.Event()
+
+    def on_step(call: int, step: int) -> None:
+        if call == 2 and step == 1:
+            cancel.set()
+
+    with pytest.raises(GenerationCancelled):
+        run_generation(_request(edit, str(out)), SineGenerator(on_step=on_step), cancel=cancel)
+    assert not (out / "edit.otio").exists()
+    assert len(os.listdir(out / "audio")) == 1  # the first clip's complete take only
+    assert not [p for p in os.listdir(out) + os.listdir(out / "audio") if p.startswith(".")]
+
+
+def test_cancel_between_clips_stops_before_the_next(edit, tmp_path):
+    cancel = threading.Event()
+    generator = SineGenerator()
+
+    def on_event(event):
+        if event.state == "done":
+            cancel.set()
+
+    with pytest.raises(GenerationCancelled):
+        run_generation(_request(edit, str(tmp_path / "out")), generator, on_event, cancel)
+    assert generator.calls == 1
+    assert not (tmp_path / "out" / "edit.otio").exists()
+
+
+def test_a_generator_failure_fails_that_clip_only(edit, tmp_path):
+    # Clip c is 20 frames: at 2 fps it gets ceil(20/24*2) = 2 frames; a and b get more.
+    result = run_generation(_request(edit, str(tmp_path / "out")), SineGenerator(fail_on_frames=2))
+    final = {event.clip_name: event for event in result.clips}
+    assert final["c"].state == "failed" and "model blew up" in final["c"].message
+    assert final["a"].state == final["b"].state == "done"
+    assert set(_v2a_clips(result.timeline_path)) == {"a", "b"}
+
+
+def test_a_generator_returning_the_wrong_length_fails_that_clip(edit, tmp_path):
+    class Short(SineGenerator):
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+            return np.zeros(num_samples - 1, np.float32)
+
+    result = run_generation(_request(edit, str(tmp_path / "out")), Short())
+    failed = [e for e in result.clips if e.state == "failed"]
+    assert len(failed) == 3 and "asked for" in failed[0].message
+    assert not os.listdir(tmp_path / "out" / "audio")
+
+
+def test_output_format_can_differ_from_the_input(edit, tmp_path):
+    result = run_generation(
+        _request(edit, str(tmp_path / "out"), output_format="fcp_xml"), SineGenerator()
+    )
+    assert result.timeline_path == str(tmp_path / "out" / "edit.xml")
+    reread = otio.adapters.read_from_file(result.timeline_path)
+    assert len(find_v2a_tracks(reread, "SFX")[0].find_clips()) == 3
