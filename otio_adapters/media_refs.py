@@ -7,8 +7,11 @@ gives (searched recursively, first match in sorted order, so the choice is stabl
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import tempfile
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import unquote, urlparse
@@ -26,6 +29,42 @@ MEDIA_EXTENSIONS = frozenset(
 )
 
 _WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:[/\\]")
+
+
+def media_base_dir(timeline_path: str) -> str:
+    """The folder that relative media paths in a timeline are relative to.
+
+    A plain file: its folder. An .otiod bundle: the bundle itself (it holds media/...). An .otioz
+    bundle: its media lives inside the zip, so it is extracted once to a cache folder (keyed by
+    the file's path, size and time) and that folder is returned.
+    """
+    path = os.path.abspath(timeline_path)
+    if os.path.isdir(path):
+        return path
+    if path.lower().endswith(".otioz") and os.path.isfile(path):
+        return _extract_otioz(path)
+    return os.path.dirname(path)
+
+
+def _extract_otioz(path: str) -> str:
+    stat = os.stat(path)
+    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    target = os.path.join(tempfile.gettempdir(), f"v2a-otioz-{key}")
+    if os.path.isdir(target):
+        return target
+    staging = tempfile.mkdtemp(prefix="v2a-otioz-", dir=tempfile.gettempdir())
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            for member in bundle.namelist():
+                # Never write outside the folder, whatever names the zip holds.
+                resolved = os.path.realpath(os.path.join(staging, member))
+                if not resolved.startswith(os.path.realpath(staging) + os.sep):
+                    continue
+                bundle.extract(member, staging)
+        os.replace(staging, target)
+    except (OSError, zipfile.BadZipFile):
+        return os.path.dirname(path)  # media then shows as offline, with the path looked for
+    return target
 
 
 def url_to_path(url: str) -> str:

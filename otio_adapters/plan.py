@@ -43,6 +43,7 @@ from otio_adapters.media_refs import (
     locate_by_name,
     locate_file,
     locate_image_sequence,
+    media_base_dir,
 )
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
 from v2a.contracts import SAMPLE_RATE, ClipAddress, ImageSequence, MediaSource, Segment, Selection
@@ -465,7 +466,7 @@ def plan_segments(
         raise PlanError(f"{where} has no video clips (its video tracks hold only gaps)")
 
     resolver = _MediaResolver(
-        os.path.dirname(os.path.abspath(timeline_path)), RelinkIndex(tuple(relink_roots)), probe
+        media_base_dir(timeline_path), RelinkIndex(tuple(relink_roots)), probe
     )
     track_names = [t.name for t in video_tracks]
     segments = []

@@ -249,3 +249,19 @@ def test_relink_prefers_the_path_as_written_when_it_exists(tmp_path):
     )
     assert segment.media.path == here
     assert Fraction(segment.num_samples, 2000) == 5
+
+
+@pytest.mark.parametrize("bundle", ["otioz", "otiod"])
+def test_media_inside_otio_bundles_is_found(tmp_path, bundle):
+    source = movie(tmp_path / "src" / "a.mov", frames=30)
+    timeline = timeline_of(
+        clip("a", "file://" + source, 10, 10, available=TR(RT(0, 24), RT(30, 24)))
+    )
+    path = tmp_path / "out" / f"cut.{bundle}"
+    path.parent.mkdir()
+    otio.adapters.write_to_file(timeline, str(path))
+    shutil.rmtree(tmp_path / "src")  # only the bundle's copy is left
+    (segment,) = plan_segments(read_timeline(path), timeline_path=str(path))
+    assert segment.status == "ok", segment.problem
+    assert segment.media.referenced == "media/a.mov"
+    assert Path(segment.media.path).name == "a.mov" and Path(segment.media.path).is_file()

@@ -184,3 +184,28 @@ def test_otio_json_holding_a_clip_not_a_timeline_is_rejected(tmp_path):
     otio.adapters.write_to_file(otio.schema.Clip(name="lonely"), str(path))
     with pytest.raises(TimelineReadError, match="holds a Clip, not a timeline"):
         read_timeline(path)
+
+
+def test_kdenlive_project_is_detected_and_read(tmp_path):
+    timeline = otio.schema.Timeline(name="kd", global_start_time=otio.opentime.RationalTime(0, 25))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    ref = otio.schema.ExternalReference(
+        target_url=str(tmp_path / "a.mp4"),
+        available_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, 25), otio.opentime.RationalTime(100, 25)
+        ),
+    )
+    track.append(
+        otio.schema.Clip(
+            name="a",
+            media_reference=ref,
+            source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(10, 25), otio.opentime.RationalTime(50, 25)
+            ),
+        )
+    )
+    timeline.tracks.append(track)
+    path = tmp_path / "project.kdenlive"
+    otio.adapters.write_to_file(timeline, str(path), adapter_name="kdenlive")
+    (clip,) = read_timeline(path).find_clips()
+    assert clip.source_range.duration.to_frames() == 50
