@@ -113,3 +113,10 @@ def test_probe_reads_matroska_timecode_tag(tmp_path):
     path = make_test_movie(str(tmp_path / "a.mkv"), frames=3, rate=25, start_timecode="10:00:00:00")
     info = probe_media(path)
     assert info.timecode == "10:00:00:00" and info.start_timecode == 36_000.0
+
+
+def test_drop_frame_labels_that_do_not_exist_are_refused():
+    with pytest.raises(ValueError, match="does not exist"):
+        timecode_to_frames("00:01:00;01", NTSC)
+    assert timecode_to_frames("00:10:00;00", NTSC) == 17982  # every tenth minute keeps ;00
+    assert timecode_to_frames("00:01:00;00", Fraction(25)) == 1500  # no drop-frame at 25

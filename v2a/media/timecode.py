@@ -23,7 +23,8 @@ def timecode_to_frames(timecode: str, rate: Fraction) -> int:
     """Frame number of `timecode` at `rate`; drop-frame when the string says so.
 
     Drop-frame skips frame numbers 0 and 1 (0–3 at 59.94) at the start of each minute except
-    every tenth, so the count stays close to wall-clock time at 30000/1001.
+    every tenth, so the count stays close to wall-clock time at 30000/1001. It exists only at
+    29.97 and 59.94; a drop-frame mark at another rate is read as non-drop.
     """
     match = _TIMECODE.match(timecode.strip())
     if not match:
@@ -34,8 +35,10 @@ def timecode_to_frames(timecode: str, rate: Fraction) -> int:
     if frames >= base or minutes >= 60 or seconds >= 60:
         raise ValueError(f"timecode {timecode!r} out of range at {float(rate):.3f} fps")
     count = ((hours * 60 + minutes) * 60 + seconds) * base + frames
-    if separator in ";.":
+    if separator in ";." and base in (30, 60):
         dropped = base // 15  # 2 at 29.97, 4 at 59.94
+        if seconds == 0 and frames < dropped and minutes % 10:
+            raise ValueError(f"timecode {timecode!r} does not exist in drop-frame counting")
         total_minutes = hours * 60 + minutes
         count -= dropped * (total_minutes - total_minutes // 10)
     return count
