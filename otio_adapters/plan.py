@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -517,6 +518,10 @@ def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segme
                 f"{media.source.path or media.source.referenced or '(image sequence)'} covers "
                 f"only {_tc(lo, rate)}-{_tc(hi, rate)}"
             )
+    if status == "ok" and media.source.image_sequence is not None:
+        missing = _missing_frame(media.source, used)
+        if missing:
+            status, problem = "invalid", f"{label}: image sequence frame {missing} is missing"
     return Segment(
         clip_id=_stored_id(clip),
         clip_name=clip.name,
@@ -535,6 +540,20 @@ def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segme
         status=status,
         problem=problem,
     )
+
+
+def _missing_frame(source: MediaSource, used: tuple[Fraction, Fraction]) -> str:
+    """The first or last frame file of the used range, when it is not on disk."""
+    sequence = source.image_sequence
+    rate = exact_rate(sequence.rate)
+    offset = Fraction(source.media_start).limit_denominator(1_000_000)
+    first = math.floor((used[0] - offset) * rate)
+    last = max(first, math.ceil((used[1] - offset) * rate) - 1)
+    for index in (first, last):
+        path = sequence.frame_path(sequence.start_frame + index * sequence.frame_step)
+        if not os.path.isfile(path):
+            return path
+    return ""
 
 
 def track_label(index: int, name: str) -> str:

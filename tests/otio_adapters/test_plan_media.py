@@ -265,3 +265,26 @@ def test_media_inside_otio_bundles_is_found(tmp_path, bundle):
     assert segment.status == "ok", segment.problem
     assert segment.media.referenced == "media/a.mov"
     assert Path(segment.media.path).name == "a.mov" and Path(segment.media.path).is_file()
+
+
+def test_image_sequence_missing_its_last_frame_file_is_invalid(tmp_path):
+    paths = make_image_sequence(str(tmp_path / "frames"), "s.", ".png", 1, 20, 3)
+    Path(paths[-1]).unlink()  # frame 20 is gone
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base=str(tmp_path / "frames"),
+        name_prefix="s.",
+        name_suffix=".png",
+        start_frame=1,
+        rate=24,
+        frame_zero_padding=3,
+        available_range=TR(RT(0, 24), RT(20, 24)),
+    )
+    whole = otio.schema.Clip(
+        name="all", media_reference=ref, source_range=TR(RT(0, 24), RT(20, 24))
+    )
+    part = otio.schema.Clip(
+        name="part", media_reference=ref.clone(), source_range=TR(RT(0, 24), RT(19, 24))
+    )
+    bad, good = plan_segments(timeline_of(whole, part), timeline_path=str(tmp_path / "cut.otio"))
+    assert bad.status == "invalid" and bad.problem.endswith(f"frame {paths[-1]} is missing")
+    assert good.status == "ok"
