@@ -44,14 +44,14 @@ class VisualConfig:
 
 @dataclass
 class NetConfig:
-    dim: int = 192
-    depth: int = 6
+    dim: int = 128
+    depth: int = 4
     heads: int = 4
     mlp_ratio: float = 4.0
-    patch: int = 4  # mel frames per transformer token
-    window_tokens: int = 86  # the training window: 86 * 4 * 256 / 22050 = 3.99 s
-    sync_channels: int = 32
-    sync_dim: int = 128
+    patch: int = 8  # mel frames per transformer token (93 ms)
+    window_tokens: int = 43  # the training window: 43 * 8 * 256 / 22050 = 3.99 s
+    sync_channels: int = 8
+    sync_dim: int = 64
     text_dim: int = 384
     semantic_dim: int = 1280
 
@@ -61,7 +61,7 @@ class SamplerConfig:
     steps: int = 16
     method: str = "euler"  # "euler" or "midpoint"
     cfg_strength: float = 3.0
-    overlap_tokens: int = 16  # overlap between windows beyond the training length
+    overlap_tokens: int = 8  # overlap (0.74 s) between windows beyond the training length
 
 
 @dataclass
@@ -78,7 +78,7 @@ class TrainConfig:
     corpus: str = "data/corpus"
     split: str = "train"
     limit: int = 0  # 0: every example of the split
-    batch_size: int = 32
+    batch_size: int = 24
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 100

@@ -1,0 +1,187 @@
+"""A cache of what training needs per corpus example, so training never decodes video again.
+
+Per example (one `.npz`): the sync frames (uint8, the model's frame rate, pooled to sync size),
+the EfficientNet-lite0 semantic features and the log-mel frames of the reference audio. Files
+live under ``<corpus>/features/<encoder key>/`` and are named by a hash of the example's video
+and audio files; the encoder key hashes the frozen encoders' weights and the visual/audio
+settings, so changing either never reuses a stale file. Captions are few and distinct, so their
+MiniLM embeddings are computed once per distinct caption when the features are loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from model import encoders
+from model.config import ModelConfig
+from v2a.contracts import SAMPLE_RATE
+from v2a.media.audio import read_wav
+from v2a.media.frames import decode_frames_at
+
+log = logging.getLogger(__name__)
+
+FEATURE_VERSION = 1
+WINDOW_SECONDS_FALLBACK = 4.0
+
+
+def encoder_key(cfg: ModelConfig) -> str:
+    audio = {k: v for k, v in vars(cfg.audio).items() if k not in ("decoder", "griffinlim_iters")}
+    payload = {
+        "version": FEATURE_VERSION, "visual": vars(cfg.visual), "audio": audio,
+        "efficientnet": encoders.semantic_sha256(), "minilm": encoders.text_sha256(),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def example_key(video: Path, audio: Path) -> str:
+    digest = hashlib.sha256()
+    for path in (video, audio):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+def read_manifest(corpus: Path, split: str | None = None) -> list[dict]:
+    manifest = corpus / "manifest.jsonl"
+    if not manifest.is_file():
+        raise FileNotFoundError(f"no corpus manifest at {manifest} (build one with `v2a data build`)")
+    rows = []
+    with open(manifest, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, 1):
+            if line.strip():
+                try:
+                    rows.append(json.loads(line))
+                except json.JSONDecodeError as error:
+                    raise ValueError(f"{manifest}:{number}: not JSON ({error})") from error
+    return [row for row in rows if split is None or row.get("split") == split]
+
+
+def compute_example(model, video: Path, audio: Path, duration: float) -> dict[str, np.ndarray]:
+    """The cached arrays for one example; `model` supplies the (frozen) preprocessing."""
+    vis = model.config.visual
+    count = max(1, round(duration * vis.frame_rate))
+    frames = decode_frames_at(str(video), np.arange(count) / vis.frame_rate, vis.frame_size)
+    visual = model.prepare_visual(frames, vis.frame_rate)
+    samples, rate = read_wav(str(audio))
+    if samples.ndim > 1:
+        samples = samples.mean(axis=1)
+    if rate != SAMPLE_RATE:
+        from v2a.media.audio import resample
+
+        samples = resample(samples, rate, round(len(samples) * SAMPLE_RATE / rate))
+    mel = model.codec.encode(samples)
+    return {
+        "sync_frames": visual.sync_frames.numpy(),
+        "semantic": visual.semantic.numpy().astype(np.float16),
+        "mel": mel.astype(np.float16),
+    }
+
+
+def cache_dir(corpus: Path, cfg: ModelConfig) -> Path:
+    return corpus / "features" / encoder_key(cfg)
+
+
+@torch.inference_mode()
+def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0,
+                progress: bool = True, source: str | Path | None = None) -> list[tuple[Path, str]]:
+    """Computes missing feature files for a split; returns (file, caption) per example, in order.
+
+    `source` reads the example files from another folder with the same layout (e.g. a corpus
+    still being built), while the cache stays under `corpus`.
+    """
+    from model.v2a_model import V2AModel
+
+    corpus = Path(corpus)
+    source = Path(source) if source else corpus
+    rows = read_manifest(source, split) if (source / "manifest.jsonl").exists() else _scan(source, split)
+    if limit:
+        rows = rows[:limit]
+    if not rows:
+        raise ValueError(f"corpus {source}: no examples in split {split!r}")
+    out_dir = cache_dir(corpus, cfg)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model = None
+    paths = []
+    for row in tqdm(rows, desc=f"features {split}", unit="ex", disable=not progress):
+        video, audio = source / row["video"], source / row["audio"]
+        for path in (video, audio):
+            if not path.is_file():
+                raise FileNotFoundError(f"example {row['id']}: missing {path}")
+        path = out_dir / f"{row['id']}-{example_key(video, audio)}.npz"
+        if not path.exists():
+            model = model or V2AModel(cfg)
+            arrays = compute_example(model, video, audio, float(row.get("duration", WINDOW_SECONDS_FALLBACK)))
+            tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
+            np.savez(tmp, **arrays)
+            os.replace(tmp, path)
+        paths.append((path, str(row.get("caption", ""))))
+    return paths
+
+
+def _scan(source: Path, split: str) -> list[dict]:
+    """Rows for a folder without a manifest yet (a corpus being built): every finished pair."""
+    rows = []
+    for video in sorted((source / split).glob("*.mp4")):
+        if video.name.startswith("."):
+            continue
+        audio = video.with_suffix(".wav")
+        if audio.exists():
+            rows.append({"id": video.stem, "video": f"{split}/{video.name}", "audio": f"{split}/{audio.name}",
+                         "caption": "", "duration": WINDOW_SECONDS_FALLBACK})
+    return rows
+
+
+@dataclass
+class FeatureSet:
+    """A split's cached features stacked in memory (a few hundred MB for 2,000 examples)."""
+
+    mel: torch.Tensor  # float16 (N, M, n_mels)
+    sync_frames: torch.Tensor  # uint8 (N, T, S, S, 3)
+    semantic: torch.Tensor  # float16 (N, semantic_dim): mean over the clip
+    text: torch.Tensor  # float16 (N, text_dim)
+    has_text: torch.Tensor  # bool (N,)
+
+    def __len__(self) -> int:
+        return self.mel.shape[0]
+
+
+def load_features(examples: list[tuple[Path, str]], cfg: ModelConfig) -> FeatureSet:
+    """Stacks cached examples, cropping/padding each to exactly one training window."""
+    captions = sorted({caption for _, caption in examples if caption})
+    embedded = dict(zip(captions, encoders.text_encoder().encode(captions).numpy(), strict=True)) if captions else {}
+    blank = np.zeros(encoders.TextEncoder.dim, np.float32)
+    mel_frames = cfg.net.window_tokens * cfg.net.patch
+    video_frames = int(np.ceil(mel_frames / cfg.audio.frame_rate * cfg.visual.frame_rate)) + 1
+    mels, syncs, semantics, texts, has_text = [], [], [], [], []
+    for path, caption in examples:
+        with np.load(path) as data:
+            mels.append(_fit(data["mel"], mel_frames, np.log(1e-5)))
+            syncs.append(_fit(data["sync_frames"], video_frames, None))
+            semantics.append(data["semantic"].astype(np.float32).mean(0))
+        texts.append(embedded.get(caption, blank))
+        has_text.append(bool(caption))
+    return FeatureSet(
+        mel=torch.from_numpy(np.stack(mels).astype(np.float16)),
+        sync_frames=torch.from_numpy(np.stack(syncs)),
+        semantic=torch.from_numpy(np.stack(semantics).astype(np.float16)),
+        text=torch.from_numpy(np.stack(texts).astype(np.float16)),
+        has_text=torch.tensor(has_text),
+    )
+
+
+def _fit(array: np.ndarray, length: int, pad_value: float | None) -> np.ndarray:
+    """First `length` rows; shorter arrays padded (with a value, or by repeating the last row)."""
+    if len(array) >= length:
+        return array[:length]
+    pad = np.repeat(array[-1:], length - len(array), axis=0)
+    if pad_value is not None:
+        pad = np.full_like(pad, pad_value)
+    return np.concatenate([array, pad])

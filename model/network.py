@@ -1,0 +1,131 @@
+"""The trainable parts: frame-level sync features and the flow-matching transformer.
+
+`SyncEncoder` turns low-res frames (and their differences, where motion shows) into one feature
+vector per video frame; `align_to_mel` puts those on the mel-frame clock, so each transformer
+token sees the motion of exactly its own 46 ms (MMAudio's frame-aligned sync conditioning).
+`FlowTransformer` is a DiT: tokens of `patch` mel frames plus their sync features, modulated
+(adaLN-zero) by one vector per window: flow time + clip semantics + text.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from model.config import NetConfig
+
+
+class SyncEncoder(nn.Module):
+    """(B, T, S, S, 3) uint8 frames -> (B, T, sync_dim): a small conv per frame, then in time."""
+
+    def __init__(self, cfg: NetConfig, frame_size: int) -> None:
+        super().__init__()
+        c = cfg.sync_channels
+        self.convs = nn.Sequential(
+            nn.Conv2d(6, c, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.GELU(),
+            nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1), nn.GELU(),
+        )
+        side = math.ceil(frame_size / 8)
+        self.project = nn.Linear(2 * c * side * side, cfg.sync_dim)
+        self.temporal = nn.Conv1d(cfg.sync_dim, cfg.sync_dim, 5, padding=2)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        b, t = frames.shape[:2]
+        x = frames.float().permute(0, 1, 4, 2, 3) / 127.5 - 1.0  # (B, T, 3, S, S)
+        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
+        x = self.convs(torch.cat([x, diff], dim=2).flatten(0, 1))
+        x = self.project(x.flatten(1)).view(b, t, -1)
+        return x + F.gelu(self.temporal(x.transpose(1, 2))).transpose(1, 2)
+
+
+def align_to_mel(features: torch.Tensor, fps: float, mel_rate: float, num_mel: int) -> torch.Tensor:
+    """Linear interpolation of per-frame features (B, T, D) at mel-frame times -> (B, num_mel, D).
+
+    Video frame i shows time i / fps; mel frame j is centred on j / mel_rate.
+    """
+    t = features.shape[1]
+    position = torch.arange(num_mel, dtype=torch.float32) * (fps / mel_rate)
+    position = position.clamp(max=t - 1)
+    low = position.floor().long()
+    high = (low + 1).clamp(max=t - 1)
+    weight = (position - low.float())[None, :, None]
+    return features[:, low] * (1 - weight) + features[:, high] * weight
+
+
+def sinusoid(values: torch.Tensor, dim: int, scale: float = 10_000.0) -> torch.Tensor:
+    half = dim // 2
+    freqs = torch.exp(-math.log(scale) * torch.arange(half, dtype=torch.float32) / half)
+    angles = values.float()[..., None] * freqs
+    return torch.cat([angles.sin(), angles.cos()], dim=-1)
+
+
+class _Block(nn.Module):
+    def __init__(self, dim: int, heads: int, mlp_ratio: float) -> None:
+        super().__init__()
+        self.heads = heads
+        self.norm1 = nn.LayerNorm(dim, elementwise_affine=False)
+        self.qkv = nn.Linear(dim, 3 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm2 = nn.LayerNorm(dim, elementwise_affine=False)
+        hidden = int(dim * mlp_ratio)
+        self.mlp = nn.Sequential(nn.Linear(dim, hidden), nn.GELU(approximate="tanh"), nn.Linear(hidden, dim))
+        self.modulation = nn.Linear(dim, 6 * dim)
+        nn.init.zeros_(self.modulation.weight)
+        nn.init.zeros_(self.modulation.bias)
+
+    def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        shift1, scale1, gate1, shift2, scale2, gate2 = self.modulation(F.silu(c))[:, None].chunk(6, dim=-1)
+        b, n, d = x.shape
+        h = self.norm1(x) * (1 + scale1) + shift1
+        q, k, v = self.qkv(h).view(b, n, 3, self.heads, d // self.heads).permute(2, 0, 3, 1, 4)
+        h = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, n, d)
+        x = x + gate1 * self.proj(h)
+        h = self.norm2(x) * (1 + scale2) + shift2
+        return x + gate2 * self.mlp(h)
+
+
+class FlowTransformer(nn.Module):
+    """Predicts the flow velocity for noisy mel tokens, given time and conditions."""
+
+    def __init__(self, cfg: NetConfig, n_mels: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        d = cfg.dim
+        self.audio_in = nn.Linear(cfg.patch * n_mels, d)
+        self.sync_in = nn.Linear(cfg.patch * cfg.sync_dim, d)
+        self.time_mlp = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
+        self.semantic_in = nn.Sequential(nn.LayerNorm(cfg.semantic_dim), nn.Linear(cfg.semantic_dim, d))
+        self.text_in = nn.Linear(cfg.text_dim, d)
+        # Learned stand-ins for a dropped condition (classifier-free guidance's "unconditional").
+        self.null_sync = nn.Parameter(torch.zeros(cfg.sync_dim))
+        self.null_semantic = nn.Parameter(torch.zeros(cfg.semantic_dim))
+        self.null_text = nn.Parameter(torch.zeros(cfg.text_dim))
+        self.blocks = nn.ModuleList(_Block(d, cfg.heads, cfg.mlp_ratio) for _ in range(cfg.depth))
+        self.out_norm = nn.LayerNorm(d, elementwise_affine=False)
+        self.out_modulation = nn.Linear(d, 2 * d)
+        self.out = nn.Linear(d, cfg.patch * n_mels)
+        for layer in (self.out_modulation, self.out):
+            nn.init.zeros_(layer.weight)
+            nn.init.zeros_(layer.bias)
+
+    def forward(
+        self,
+        x: torch.Tensor,  # (B, N, patch * n_mels) noisy tokens
+        t: torch.Tensor,  # (B,) flow time in [0, 1]
+        sync: torch.Tensor,  # (B, N * patch, sync_dim), on the mel clock
+        semantic: torch.Tensor,  # (B, semantic_dim)
+        text: torch.Tensor,  # (B, text_dim)
+    ) -> torch.Tensor:
+        b, n, _ = x.shape
+        sync_tokens = sync.reshape(b, n, -1)
+        h = self.audio_in(x) + self.sync_in(sync_tokens)
+        h = h + sinusoid(torch.arange(n), self.cfg.dim)[None]
+        c = self.time_mlp(sinusoid(t * 1000.0, 256)) + self.semantic_in(semantic) + self.text_in(text)
+        for block in self.blocks:
+            h = block(h, c)
+        shift, scale = self.out_modulation(F.silu(c))[:, None].chunk(2, dim=-1)
+        return self.out(self.out_norm(h) * (1 + scale) + shift)

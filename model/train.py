@@ -1,0 +1,236 @@
+"""`v2a train`: rectified-flow training of the model on cached corpus features.
+
+AdamW with warmup and cosine decay, EMA weights (what gets shipped), resume, a loss-curve PNG,
+tqdm. One process by default; `torchrun --nproc_per_node=N -m model.train ...` (or `v2a train`
+under torchrun) runs DistributedDataParallel: gloo on CPU, nccl on GPUs.
+
+Files in the run folder: `model.safetensors` (EMA weights, self-describing), `train_state.pt`
+(everything needed to resume), `loss.png`, `history.json`, `config.json`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import logging
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.distributed as dist
+from tqdm import tqdm
+
+from model.config import TrainConfig, to_dict
+from model.features import FeatureSet, build_cache, load_features, read_manifest
+from model.v2a_model import V2AModel
+
+log = logging.getLogger(__name__)
+
+
+def _setup_distributed(device_kind: str) -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if device_kind == "cuda" else "gloo")
+    return (dist.get_rank(), world) if world > 1 else (0, 1)
+
+
+def _device(cfg: TrainConfig) -> torch.device:
+    if cfg.device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        return torch.device("cpu")
+    return torch.device(cfg.device)
+
+
+def _learning_rate(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    progress = (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps)
+    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+
+
+def _mel_statistics(data: FeatureSet) -> tuple[torch.Tensor, torch.Tensor]:
+    mel = data.mel.float().reshape(-1, data.mel.shape[-1])
+    return mel.mean(0), mel.std(0).clamp(min=0.1)
+
+
+def load_training_data(cfg: TrainConfig, rank: int, world: int, progress: bool) -> FeatureSet:
+    corpus = Path(cfg.corpus)
+    read_manifest(corpus, cfg.split)  # a clear error before anything else when it is missing
+    if rank == 0:
+        examples = build_cache(corpus, cfg.split, cfg.model, cfg.limit, progress)
+    if world > 1:
+        dist.barrier()  # rank 0 filled the cache; the others only read it
+    if rank != 0:
+        examples = build_cache(corpus, cfg.split, cfg.model, cfg.limit, progress=False)
+    return load_features(examples, cfg.model)
+
+
+def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: bool = True,
+          command: str = "") -> dict:
+    """Trains per `cfg` into the folder `out`; returns a summary (steps, final loss, paths)."""
+    out = Path(out)
+    device = _device(cfg)
+    rank, world = _setup_distributed(device.type)
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    if cfg.batch_size % world:
+        raise ValueError(f"batch_size {cfg.batch_size} must divide by the {world} processes")
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
+    data = load_training_data(cfg, rank, world, progress and rank == 0)
+    torch.manual_seed(cfg.seed)
+    model = V2AModel(cfg.model)
+    model.mel_mean.copy_(_mel_statistics(data)[0])
+    model.mel_std.copy_(_mel_statistics(data)[1])
+    model.to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
+    step, history, elapsed_before = 0, [], 0.0
+    state_path = out / "train_state.pt"
+    if resume:
+        if not state_path.is_file():
+            raise FileNotFoundError(f"--resume: no {state_path} to resume from")
+        state = torch.load(state_path, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        ema.load_state_dict(state["ema"])
+        optimizer.load_state_dict(state["optimizer"])
+        step, history, elapsed_before = state["step"], state["history"], state.get("seconds", 0.0)
+        log.info("resumed %s at step %d", state_path, step)
+    net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
+    per_rank = cfg.batch_size // world
+    generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
+    started = time.monotonic()
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not (progress and rank == 0))
+    order: list[int] = []
+    while step < cfg.steps:
+        if not order:  # a fresh permutation per pass, the same on every rank, then sharded
+            epoch = torch.Generator().manual_seed(cfg.seed + step)
+            perm = torch.randperm(len(data), generator=epoch).tolist()
+            order = perm[rank::world]
+        index = torch.tensor([order.pop() for _ in range(min(per_rank, len(order)))])
+        batch = _batch(data, index, cfg, generator, device)
+        for group in optimizer.param_groups:
+            group["lr"] = _learning_rate(cfg, step)
+        loss = net(*batch, generator=None)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        _ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
+        step += 1
+        value = _mean_over_ranks(loss.detach(), world)
+        history.append([step, value])
+        bar.update()
+        if step % cfg.log_every == 0:
+            bar.set_postfix(loss=f"{sum(v for _, v in history[-cfg.log_every:]) / cfg.log_every:.4f}")
+        seconds = elapsed_before + time.monotonic() - started
+        out_of_time = cfg.max_minutes > 0 and _any_rank(seconds > cfg.max_minutes * 60, world)
+        if rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps or out_of_time):
+            _save(out, model, ema, optimizer, step, history, seconds, cfg, command)
+        if out_of_time:
+            log.info("stopping at step %d: max_minutes %.1f reached", step, cfg.max_minutes)
+            break
+    bar.close()
+    if world > 1:
+        dist.barrier()
+    final = sum(v for _, v in history[-50:]) / max(1, len(history[-50:]))
+    return {"steps": step, "final_loss": final, "out": str(out), "checkpoint": str(out / "model.safetensors")}
+
+
+def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
+           device: torch.device) -> tuple[torch.Tensor, ...]:
+    sync = data.sync_frames[index]
+    flip = torch.rand(len(index), generator=generator) < 0.5  # mirrored picture, same sound
+    sync = torch.where(flip.view(-1, 1, 1, 1, 1), sync.flip(3), sync)
+    video_keep = torch.rand(len(index), generator=generator) >= cfg.video_drop
+    text_keep = (torch.rand(len(index), generator=generator) >= cfg.text_drop) & data.has_text[index]
+    tensors = (data.mel[index].float(), sync, data.semantic[index].float(), data.text[index].float(),
+               video_keep, text_keep)
+    return tuple(t.to(device) for t in tensors)
+
+
+@torch.no_grad()
+def _ema_update(ema: V2AModel, model: V2AModel, decay: float) -> None:
+    for target, source in zip(ema.parameters(), model.parameters(), strict=True):
+        target.lerp_(source, 1.0 - decay)
+    for target, source in zip(ema.buffers(), model.buffers(), strict=True):
+        target.copy_(source)
+
+
+def _mean_over_ranks(value: torch.Tensor, world: int) -> float:
+    if world > 1:
+        value = value.clone()
+        dist.all_reduce(value)
+        value /= world
+    return float(value)
+
+
+def _any_rank(flag: bool, world: int) -> bool:
+    if world == 1:
+        return flag
+    tensor = torch.tensor([1.0 if flag else 0.0])
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return bool(tensor.item())
+
+
+def _save(out: Path, model: V2AModel, ema: V2AModel, optimizer, step: int, history: list,
+          seconds: float, cfg: TrainConfig, command: str) -> None:
+    info = {"step": step, "seconds": round(seconds, 1), "corpus": cfg.corpus, "split": cfg.split,
+            "loss": round(sum(v for _, v in history[-50:]) / max(1, len(history[-50:])), 5),
+            "command": command}
+    ema.cpu().save(str(out / "model.safetensors"), info)
+    ema.to(next(model.parameters()).device)
+    state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
+             "step": step, "history": history, "seconds": seconds, "config": to_dict(cfg)}
+    tmp = out / f"train_state.pt.tmp{os.getpid()}"
+    torch.save(state, tmp)
+    os.replace(tmp, out / "train_state.pt")
+    (out / "history.json").write_text(json.dumps(history))
+    plot_loss(history, out / "loss.png")
+
+
+def plot_loss(history: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps = [s for s, _ in history]
+    losses = [v for _, v in history]
+    window = max(1, len(losses) // 50)
+    smooth = [sum(losses[max(0, i - window + 1) : i + 1]) / len(losses[max(0, i - window + 1) : i + 1])
+              for i in range(len(losses))]
+    fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
+    ax.plot(steps, losses, color="0.8", linewidth=0.7, label="per step")
+    ax.plot(steps, smooth, color="C0", label=f"mean of {window}")
+    ax.set_xlabel("step")
+    ax.set_ylabel("flow-matching loss (MSE)")
+    ax.set_yscale("log")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point for `torchrun --nproc_per_node=N -m model.train --out ... [--config ...]`."""
+    from model.train_cli import add_train_command
+
+    parser = argparse.ArgumentParser(prog="model.train")
+    add_train_command(parser.add_subparsers(dest="command", required=False))
+    args = parser.parse_args(["train", *(sys.argv[1:] if argv is None else argv)])
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

