@@ -118,23 +118,38 @@ def clip_takes(clip: otio.schema.Clip) -> dict[int, otio.schema.ExternalReferenc
     return takes
 
 
+def highest_takes(
+    timeline: otio.schema.Timeline | None, audio_dir: str, stem: str = "SFX"
+) -> dict[str, int]:
+    """File stem of a clip id -> its highest take number seen in the timeline or on disk.
+
+    One pass over the folder and the v2a tracks, so a job asks for every clip's next take in
+    linear time.
+    """
+    highest: dict[str, int] = {}
+
+    def see(clip_stem: str, take: int) -> None:
+        highest[clip_stem] = max(highest.get(clip_stem, 0), take)
+
+    if os.path.isdir(audio_dir):
+        for name in os.listdir(audio_dir):
+            parsed = parse_take_file(name)
+            if parsed:
+                see(*parsed)
+    if timeline is not None:
+        for track in find_v2a_tracks(timeline, stem):
+            for item in track:
+                if isinstance(item, otio.schema.Clip):
+                    for take in clip_takes(item):
+                        see(clip_file_stem(item), take)
+    return highest
+
+
 def next_take_number(
     timeline: otio.schema.Timeline | None, clip_id: str, audio_dir: str, stem: str = "SFX"
 ) -> int:
     """One past every take of this clip seen in the timeline or on disk: never overwrite a take."""
-    wanted = file_stem(clip_id)
-    highest = 0
-    if os.path.isdir(audio_dir):
-        for name in os.listdir(audio_dir):
-            parsed = parse_take_file(name)
-            if parsed and parsed[0] == wanted:
-                highest = max(highest, parsed[1])
-    if timeline is not None:
-        for track in find_v2a_tracks(timeline, stem):
-            for item in track:
-                if isinstance(item, otio.schema.Clip) and clip_file_stem(item) == wanted:
-                    highest = max([highest, *clip_takes(item)])
-    return highest + 1
+    return highest_takes(timeline, audio_dir, stem).get(file_stem(clip_id), 0) + 1
 
 
 def to_samples(time: otio.opentime.RationalTime) -> int:

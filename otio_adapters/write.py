@@ -8,6 +8,7 @@ to the timeline's edit rate when written (`write_timeline`).
 
 from __future__ import annotations
 
+import bisect
 import copy
 import logging
 import os
@@ -99,11 +100,16 @@ def write_audio_tracks(
         )
 
     fresh_clips = {id(item.clip) for item in fresh}
+    fresh.sort(key=lambda item: item.start)
+    fresh_starts = [item.start for item in fresh]
     kept = []
     for item in placed:
         if id(item.clip) in fresh_clips:
             continue
-        if any(item.start < new.end and new.start < item.end for new in fresh):
+        # New clips tile without overlapping, so only the last one starting before this ends
+        # can overlap it: a bisect keeps a re-run linear in clip count.
+        before_end = bisect.bisect_left(fresh_starts, item.end) - 1
+        if before_end >= 0 and fresh[before_end].end > item.start:
             # The edit changed under an old sound: the new generation wins the place.
             log.info("dropping v2a clip %r: a new generation overlaps it", item.clip.name)
             continue

@@ -19,7 +19,7 @@ import numpy as np
 import opentimelineio as otio
 
 from otio_adapters.read import format_for_path, read_timeline
-from otio_adapters.takes import next_take_number, take_file_name
+from otio_adapters.takes import file_stem, highest_takes, take_file_name
 from otio_adapters.write import EXTENSIONS, write_audio_tracks, write_timeline
 from v2a.contracts import (
     SAMPLE_RATE,
@@ -90,13 +90,15 @@ def run_generation(
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
     offset = _timeline_offset_samples(timeline)
+    takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
     for segment in segments:
         _check_cancel(cancel)
-        event, audio = _run_clip(
-            segment, generator, request, timeline, audio_dir, offset, emit, cancel
-        )
+        take = takes.get(file_stem(segment.clip_id), 0) + 1
+        event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit, cancel)
+        if audio is not None:
+            takes[file_stem(segment.clip_id)] = take
         finals[segment.clip_id] = event
         emit(event)
         if audio is not None:
@@ -170,7 +172,7 @@ def _run_clip(
     segment: Segment,
     generator: Generator,
     request: GenerationRequest,
-    timeline: otio.schema.Timeline,
+    take: int,
     audio_dir: str,
     offset: int,
     emit: Callable[[ClipEvent], None],
@@ -222,7 +224,6 @@ def _run_clip(
         )
         return event("failed", message), None
 
-    take = next_take_number(timeline, segment.clip_id, audio_dir)
     path = os.path.join(audio_dir, take_file_name(segment.clip_id, take))
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
     _write_take(path, samples, segment, generator, take, offset)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import opentimelineio as otio
 import pytest
@@ -253,3 +254,16 @@ def test_an_hour_into_a_2997_timeline_there_is_no_float_drift():
     assert _placements(track) == [
         (segments[0].start_sample, segments[0].start_sample + segments[0].num_samples)
     ]
+
+
+def test_a_new_generation_replaces_an_old_clip_it_overlaps_after_the_edit_changed():
+    timeline = _timeline(24, [("a", 24), ("b", 48), ("c", 24)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    # The editor moved c into b's place: it now starts inside old b's range, under a new id.
+    moved = replace(segments[2], clip_id="V1-c-moved", start_sample=segments[1].start_sample + 1000)
+    write_audio_tracks(timeline, [moved], _generated([moved]))
+    track = find_v2a_tracks(timeline, "SFX")[0]
+    names = [clip.metadata["v2a"]["clip_id"] for clip in track.find_clips()]
+    assert names == ["V1-a", "V1-c-moved", "V1-c"]  # old b overlapped it; old c did not
+    assert _placements(track)[1] == (moved.start_sample, moved.start_sample + moved.num_samples)
