@@ -31,6 +31,9 @@ def add_commands(subparsers) -> None:
                        help="default $XDG_CONFIG_HOME/v2a/token, created 0600 on first start")
     serve.add_argument("--grace", type=float, default=10.0,
                        help="seconds running jobs may finish on SIGTERM before they are requeued")
+    serve.add_argument("--ws-port", type=int, default=None,
+                       help="also serve the WebSocket/JSON bridge for UXP panels on this port "
+                            "(0: any free one)")
     serve.set_defaults(func=_serve)
 
     client = subparsers.add_parser("client", help="talk to a running v2a server")
@@ -99,7 +102,7 @@ def _serve(args) -> int:
         host=args.host, port=args.port, uds=args.uds, concurrency=args.concurrency,
         queue_size=args.queue_size, state_dir=args.state_dir or default_state_dir(),
         generator=args.generator, output_roots=tuple(args.output_root),
-        token_file=args.token_file, grace_seconds=args.grace,
+        token_file=args.token_file, grace_seconds=args.grace, ws_port=args.ws_port,
     )
     try:
         return serve(config)

@@ -51,6 +51,7 @@ class ServerConfig:
     token_file: Path | None = None
     grace_seconds: float = 10.0  # on SIGTERM: how long running jobs may finish before requeue
     rpc_threads: int = 128  # each WatchJob stream holds one
+    ws_port: int | None = None  # the WebSocket/JSON bridge for UXP panels; None: off, 0: any
 
 
 def load_generator(spec: str) -> Generator:
@@ -94,6 +95,7 @@ class RunningServer:
         reflection.enable_server_reflection(
             (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), self.server)
         self.port = self._bind()
+        self.bridge = None
         self._stopped = threading.Event()
 
     def _bind(self) -> int | None:
@@ -125,6 +127,12 @@ class RunningServer:
         self.server.start()
         if self.config.uds:
             os.chmod(self.config.uds, 0o600)
+        if self.config.ws_port is not None:
+            from plugin_server.ws_bridge import WebSocketBridge
+
+            target = self.address or f"unix:{self.config.uds}"
+            self.bridge = WebSocketBridge(target, self.token, self.config.host, self.config.ws_port)
+            self.bridge.start()
         for name in ("", SERVICE_NAME):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
@@ -134,6 +142,8 @@ class RunningServer:
             return
         self._stopped.set()
         self.health.enter_graceful_shutdown()
+        if self.bridge is not None:
+            self.bridge.stop()
         grace = self.config.grace_seconds if grace_seconds is None else grace_seconds
         self.runner.stop(grace)
         self.server.stop(grace=2).wait()
@@ -143,7 +153,7 @@ class RunningServer:
 
     def ready_line(self) -> str:
         info = {"address": self.address, "uds": self.config.uds, "token_file": str(self.token_file),
-                "pid": os.getpid()}
+                "ws": self.bridge.url if self.bridge else "", "pid": os.getpid()}
         return READY_PREFIX + json.dumps(info)
 
 
@@ -154,7 +164,8 @@ def serve(config: ServerConfig) -> int:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     server.start()
-    where = " and ".join(x for x in (server.address, config.uds and f"unix:{config.uds}") if x)
+    where = " and ".join(x for x in (server.address, config.uds and f"unix:{config.uds}",
+                                     server.bridge and server.bridge.url) if x)
     log.info("v2a server on %s (generator %s, token in %s, jobs in %s)", where, config.generator,
              server.token_file, config.state_dir)
     print(server.ready_line(), flush=True)

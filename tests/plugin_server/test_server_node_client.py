@@ -1,4 +1,5 @@
-"""The Node.js client (clients/node, @grpc/grpc-js) against the real server: `node --test`."""
+"""The Node.js client (clients/node, @grpc/grpc-js) and the UXP bridge client
+(clients/uxp, over the `ws` package) against the real server: `node --test`."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ def node() -> str:
 def test_the_node_client_suite_passes_against_the_real_server(node, make_server,
                                                               fixture_timeline, media_dir,
                                                               roots, tmp_path):
-    server = make_server(uds=str(tmp_path / "v2a.sock"))
-    env = {**os.environ, "V2A_ADDRESS": server.address, "V2A_TOKEN_FILE": str(roots["token"]),
+    server = make_server(uds=str(tmp_path / "v2a.sock"), ws_port=0)
+    env = {**os.environ, "V2A_ADDRESS": server.address, "V2A_WS_URL": server.bridge.url, "V2A_TOKEN_FILE": str(roots["token"]),
            "V2A_UDS": server.config.uds, "V2A_TIMELINE": str(fixture_timeline),
            "V2A_MEDIA_DIR": str(media_dir)}
     run = subprocess.run([node, "--test", "test/"], cwd=NODE_DIR, env=env, capture_output=True,

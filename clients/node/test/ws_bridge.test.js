@@ -1,0 +1,59 @@
+'use strict';
+// The UXP path: clients/uxp/v2a_ws_client.js over the server's WebSocket/JSON bridge, with the
+// `ws` package standing in for the WebSocket a UXP panel has. Started by the pytest harness
+// (V2A_WS_URL, V2A_TOKEN_FILE, V2A_TIMELINE, V2A_MEDIA_DIR).
+
+const test = require('node:test');
+const assert = require('node:assert');
+const fs = require('node:fs');
+const WebSocket = require('ws');
+const { V2AWebSocketClient } = require('../../uxp/v2a_ws_client');
+
+const env = process.env;
+const skip = env.V2A_WS_URL ? false : 'no bridge: run through tests/plugin_server';
+const token = () => fs.readFileSync(env.V2A_TOKEN_FILE, 'utf8').trim();
+
+test('a wrong token is refused and nothing else is answered', { skip }, async () => {
+  await assert.rejects(V2AWebSocketClient.connect(env.V2A_WS_URL, 'wrong', { WebSocket }),
+    (error) => error.code === 'UNAUTHENTICATED');
+  // A raw socket that skips Authenticate gets no answer but UNAUTHENTICATED.
+  const raw = new WebSocket(env.V2A_WS_URL);
+  await new Promise((resolve) => { raw.onopen = resolve; });
+  const reply = new Promise((resolve) => { raw.onmessage = (m) => resolve(JSON.parse(m.data)); });
+  raw.send(JSON.stringify({ id: 1, method: 'ListJobs', request: {} }));
+  const answer = await reply;
+  assert.strictEqual(answer.error.code, 'UNAUTHENTICATED');
+  assert.strictEqual(answer.response, undefined);
+  raw.close();
+});
+
+test('a job through the bridge: progress events, result peaks, error details',
+  { skip, timeout: 60000 }, async () => {
+    const client = await V2AWebSocketClient.connect(env.V2A_WS_URL, token(), { WebSocket });
+    const info = await client.info();
+    assert.strictEqual(info.sample_rate, 48000);
+
+    const job = await client.createJob({
+      timeline: {
+        inline_data: fs.readFileSync(env.V2A_TIMELINE).toString('base64'),
+        file_name: 'simple_cut.otio',
+        media_search_paths: [env.V2A_MEDIA_DIR],
+      },
+      output: { folder: 'uxp' },
+    });
+    const events = [];
+    const final = await client.watchJob(job.job_id, (event) => events.push(event));
+    assert.strictEqual(final.state, 'JOB_STATE_SUCCEEDED');
+    assert.ok(events.some((e) => e.clip && e.clip.state === 'CLIP_STATE_DONE'));
+
+    const result = await client.getJobResult(job.job_id, 8);
+    assert.strictEqual(result.clips.length, 4);
+    assert.strictEqual(result.clips[0].peaks.max.length, 8);
+
+    await assert.rejects(client.getJob('nope'), (error) => error.code === 'NOT_FOUND'
+      && error.details[0].type === 'ResourceInfo' && error.details[0].resource_name === 'nope');
+    await assert.rejects(client.createJob({ timeline: { path: 'relative.otio' } }),
+      (error) => error.code === 'INVALID_ARGUMENT'
+        && error.details[0].field_violations[0].field === 'timeline.path');
+    client.close();
+  });

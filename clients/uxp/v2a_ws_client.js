@@ -1,0 +1,90 @@
+'use strict';
+// Client of the v2a WebSocket/JSON bridge (`v2a serve --ws-port N`), for Premiere UXP panels,
+// which have fetch, XHR and WebSocket but no HTTP/2 gRPC. No dependencies: it uses the
+// WebSocket the host gives (UXP and browsers: the global one; Node: pass `require('ws')`).
+// Messages are the gRPC ones as proto3 JSON with the .proto's field names (job_id, clip_id...).
+
+class V2ABridgeError extends Error {
+  constructor({ code, message, details }) {
+    super(`${code}: ${message}`);
+    this.code = code; // the gRPC status name, e.g. 'NOT_FOUND'
+    this.details = details || []; // google.rpc details as JSON, each with its `type`
+  }
+}
+
+class V2AWebSocketClient {
+  /** Opens the socket and authenticates with the token (the token file's contents). */
+  static async connect(url, token, { WebSocket: WebSocketImpl = globalThis.WebSocket } = {}) {
+    const socket = new WebSocketImpl(url);
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = (event) => reject(new Error(`cannot connect to ${url}: ${event.message || 'error'}`));
+    });
+    const client = new V2AWebSocketClient(socket);
+    try {
+      await client._call('Authenticate', undefined, { token });
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    return client;
+  }
+
+  constructor(socket) {
+    this.socket = socket;
+    this.nextId = 1;
+    this.pending = new Map(); // id -> {resolve, reject, onEvent}
+    socket.onmessage = (message) => this._receive(JSON.parse(message.data));
+    socket.onclose = () => {
+      for (const { reject } of this.pending.values()) reject(new Error('connection closed'));
+      this.pending.clear();
+    };
+  }
+
+  _receive(message) {
+    const call = this.pending.get(message.id);
+    if (!call) return;
+    if (message.event !== undefined) {
+      if (call.onEvent) call.onEvent(message.event);
+      return;
+    }
+    this.pending.delete(message.id);
+    if (message.error) call.reject(new V2ABridgeError(message.error));
+    else call.resolve(message.response);
+  }
+
+  _call(method, request, extra = {}, onEvent = undefined) {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject, onEvent });
+      this.socket.send(JSON.stringify({ id, method, request, ...extra }));
+    });
+  }
+
+  /** Any unary RPC of v2a.v1.V2AService by name, e.g. call('GetJob', {job_id}). */
+  call(method, request = {}) { return this._call(method, request); }
+
+  info() { return this.call('GetServerInfo'); }
+
+  async createJob(request) { return (await this.call('CreateJob', request)).job; }
+
+  async getJob(jobId) { return (await this.call('GetJob', { job_id: jobId })).job; }
+
+  async cancelJob(jobId) { return (await this.call('CancelJob', { job_id: jobId })).job; }
+
+  async regenerateClip(request) { return (await this.call('RegenerateClip', request)).job; }
+
+  getJobResult(jobId, peakPoints = 256) {
+    return this.call('GetJobResult', { job_id: jobId, peak_points: peakPoints });
+  }
+
+  /** Calls onEvent for each progress event; resolves with the final job once it ends. */
+  async watchJob(jobId, onEvent) {
+    await this._call('WatchJob', { job_id: jobId }, {}, onEvent);
+    return this.getJob(jobId);
+  }
+
+  close() { this.socket.close(); }
+}
+
+if (typeof module !== 'undefined') module.exports = { V2AWebSocketClient, V2ABridgeError };

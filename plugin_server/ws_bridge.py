@@ -1,0 +1,140 @@
+"""A WebSocket/JSON bridge for panels that cannot speak HTTP/2 gRPC (Premiere's UXP panels have
+fetch, XHR and WebSocket only).
+
+It is just another gRPC client of the server: each JSON request becomes the same RPC, each
+response or stream event goes back as JSON (proto3 JSON with the .proto's field names), errors
+carry the gRPC code name, message and google.rpc details. One connection carries many calls,
+told apart by the `id` the panel gives each.
+
+    panel → {"id": 0, "method": "Authenticate", "token": "<token file contents>"}   (first)
+    panel → {"id": 1, "method": "CreateJob", "request": {...CreateJobRequest...}}
+    bridge → {"id": 1, "response": {...CreateJobResponse...}}
+    panel → {"id": 2, "method": "WatchJob", "request": {"job_id": "..."}}
+    bridge → {"id": 2, "event": {...WatchJobResponse...}} ... {"id": 2, "end": true}
+    bridge → {"id": 3, "error": {"code": "NOT_FOUND", "message": "...", "details": [...]}}
+
+A browser page can open a WebSocket to localhost too, so the token is asked here whatever the
+transport behind it, and nothing but Authenticate is answered before it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import threading
+
+import grpc
+from google.protobuf import json_format, message_factory
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.server import Server, ServerConnection, serve
+
+from plugin_server.errors import details_of
+from v2a.v1 import v2a_service_pb2, v2a_service_pb2_grpc
+
+log = logging.getLogger(__name__)
+
+_SERVICE = v2a_service_pb2.DESCRIPTOR.services_by_name["V2AService"]
+_METHODS = {m.name: (m, message_factory.GetMessageClass(m.input_type)) for m in _SERVICE.methods}
+_STREAMING = {m.name for m in _SERVICE.methods if m.server_streaming}
+
+
+def _to_json(message) -> dict:
+    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+
+
+class WebSocketBridge:
+    def __init__(self, target: str, token: str, host: str = "127.0.0.1", port: int = 0):
+        self.token = token
+        self.channel = grpc.insecure_channel(target)
+        self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
+        self.metadata = (("authorization", f"Bearer {token}"),)
+        self.server: Server = serve(self._handle, host, port, compression=None,
+                                    max_size=64 * 1024 * 1024)  # inline timelines can be big
+        self.host = host
+        self.port = self.server.socket.getsockname()[1]
+        self._thread = threading.Thread(target=self.server.serve_forever, name="v2a-ws",
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self._thread.join(timeout=5)
+        self.channel.close()
+
+    # --- one connection ---
+
+    def _handle(self, connection: ServerConnection) -> None:
+        send_lock = threading.Lock()
+        calls: list[grpc.Call] = []
+
+        def send(payload: dict) -> None:
+            with send_lock:
+                connection.send(json.dumps(payload))
+
+        authenticated = False
+        try:
+            for raw in connection:
+                try:
+                    message = json.loads(raw)
+                    call_id, method = message.get("id"), message.get("method", "")
+                except (ValueError, AttributeError):
+                    send({"id": None, "error": _error("INVALID_ARGUMENT", "not a JSON object")})
+                    continue
+                if method == "Authenticate":
+                    authenticated = hmac.compare_digest(str(message.get("token", "")), self.token)
+                    send({"id": call_id, **({"response": {}} if authenticated else {
+                        "error": _error("UNAUTHENTICATED", "wrong token")})})
+                elif not authenticated:
+                    send({"id": call_id, "error": _error(
+                        "UNAUTHENTICATED", "send {method: 'Authenticate', token} first")})
+                elif method not in _METHODS:
+                    send({"id": call_id, "error": _error(
+                        "UNIMPLEMENTED", f"no method {method!r}; one of {', '.join(_METHODS)}")})
+                else:
+                    threading.Thread(target=self._call, daemon=True,
+                                     args=(method, call_id, message.get("request") or {}, send,
+                                           calls)).start()
+        except ConnectionClosed:
+            pass
+        finally:
+            for call in calls:  # a closed panel stops its watch streams
+                call.cancel()
+
+    def _call(self, method: str, call_id, body: dict, send, calls: list) -> None:
+        descriptor, request_class = _METHODS[method]
+        try:
+            request = json_format.ParseDict(body, request_class())
+        except json_format.ParseError as error:
+            send({"id": call_id, "error": _error("INVALID_ARGUMENT", f"request: {error}")})
+            return
+        rpc = getattr(self.stub, method)
+        try:
+            if method in _STREAMING:
+                stream = rpc(request, metadata=self.metadata)
+                calls.append(stream)
+                for event in stream:
+                    send({"id": call_id, "event": _to_json(event)})
+                send({"id": call_id, "end": True})
+            else:
+                send({"id": call_id, "response": _to_json(rpc(request, metadata=self.metadata))})
+        except grpc.RpcError as error:
+            if error.code() == grpc.StatusCode.CANCELLED:
+                return
+            details = [{"type": type(d).__name__, **_to_json(d)} for d in details_of(error)]
+            try:
+                send({"id": call_id, "error": _error(error.code().name, error.details(), details)})
+            except ConnectionClosed:
+                pass
+        except ConnectionClosed:
+            pass
+
+
+def _error(code: str, message: str, details: list | None = None) -> dict:
+    return {"code": code, "message": message, "details": details or []}
