@@ -1,0 +1,67 @@
+"""Unit checks of the server's parts: the output-root policy, waveform peaks, the job store."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from plugin_server import paths
+from plugin_server.convert import waveform_peaks
+from plugin_server.jobs import FAILED, QUEUED, RUNNING, ClipRecord, JobRecord, JobStore
+
+
+def test_output_folders_resolve_inside_the_roots_only(tmp_path):
+    root, other = tmp_path / "root", tmp_path / "other"
+    other.mkdir()
+    roots = paths.normalize_roots([str(root)])
+    assert paths.resolve_output_folder("", roots, "job1") == root / "job1"
+    assert paths.resolve_output_folder("a/b", roots, "x") == root / "a" / "b"
+    assert paths.resolve_output_folder(str(root / "c"), roots, "x") == root / "c"
+    (root / "inner").mkdir()
+    (root / "alias").symlink_to(root / "inner")  # a link that stays inside is fine
+    assert paths.resolve_output_folder("alias", roots, "x") == root / "inner"
+    (root / "out-link").symlink_to(other)
+    for bad, why in (("..", "'..'"), ("a/../../b", "'..'"), (str(other), "outside"),
+                     ("out-link/x", "symlink"), ("a\0b", "NUL")):
+        with pytest.raises(paths.PathEscape, match=why):
+            paths.resolve_output_folder(bad, roots, "x")
+
+
+def test_safe_file_names_drop_folders_and_odd_characters():
+    assert paths.safe_file_name("../../etc/passwd", "t") == "passwd"
+    assert paths.safe_file_name("C:\\cuts\\my cut.otio", "t") == "my cut.otio"
+    assert paths.safe_file_name("..", "t") == "t"
+
+
+def test_waveform_peaks_are_the_min_and_max_of_equal_slices():
+    samples = np.array([0, 1, -1, 0.5, -0.25, 0.25, 0, 0], np.float32)
+    peaks = waveform_peaks(samples, 48_000, 4)
+    assert list(peaks.min) == [0, -1, -0.25, 0] and list(peaks.max) == [1, 0.5, 0.25, 0]
+    assert peaks.num_samples == 8 and peaks.sample_rate == 48_000
+    short = waveform_peaks(np.ones(3, np.float32), 48_000, 100)
+    assert len(short.min) == 3  # never more points than samples
+    assert len(waveform_peaks(np.zeros(0, np.float32), 48_000, 10).min) == 0
+
+
+def _job(job_id: str, state: str, attempts: int = 0, created: float = 0.0) -> JobRecord:
+    return JobRecord(job_id=job_id, kind="generate", state=state, timeline_path="/t.otio",
+                     output_folder="/out", attempts=attempts, created=created,
+                     clips=[ClipRecord("c1", "Clip 1", state="running", step=3)])
+
+
+def test_the_store_survives_reopening_and_recovers_interrupted_jobs(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.add(_job("queued", QUEUED, created=1.0))
+    store.add(_job("running", RUNNING, attempts=1, created=2.0))
+    store.add(_job("doomed", RUNNING, attempts=3, created=3.0))
+    store.close()
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    assert [j.job_id for j in store.list()] == ["doomed", "running", "queued"]  # newest first
+    assert store.recover_after_restart(max_attempts=3) == ["queued", "running"]  # oldest first
+    running = store.get("running")
+    assert running.state == QUEUED and "requeued" in running.message
+    assert running.clips[0].state == "queued" and running.clips[0].step == 0
+    doomed = store.get("doomed")
+    assert doomed.state == FAILED and "3 attempts" in doomed.message
+    assert store.count((QUEUED,)) == 2
