@@ -462,7 +462,12 @@ def plan_segments(
     except Exception as error:
         raise PlanError(f"{where}: cannot compute the timeline's length ({error})") from None
     top = _Map(Fraction(0), Fraction(window_start), Fraction(1))
-    pieces = walker.stack(stack, (Fraction(0), end), top, None, tracks_filter)
+    try:
+        pieces = walker.stack(stack, (Fraction(0), end), top, None, tracks_filter)
+    except (ValueError, ZeroDivisionError) as error:  # e.g. a rate of 0 written by an exporter
+        if isinstance(error, PlanError):
+            raise PlanError(f"{where}: {error}") from None
+        raise PlanError(f"{where}: cannot place its clips in time ({error})") from None
     if not any(True for track in video_tracks for _ in track.find_clips()):
         raise PlanError(f"{where} has no video clips (its video tracks hold only gaps)")
 

@@ -7,6 +7,8 @@ format and the problem in plain words, so the CLI and the server can show it as 
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import os
 from pathlib import Path
@@ -94,7 +96,7 @@ def read_timeline(
         if not source.is_file():
             raise TimelineReadError(f"{path}: {label} bundle has no Info.fcpxml inside")
     try:
-        result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
+        result = _read_quietly(source, adapter, options)
     except TypeError as error:
         if "unexpected keyword" in str(error):
             raise TimelineReadError(
@@ -105,6 +107,19 @@ def read_timeline(
     except Exception as error:  # adapters raise anything from XML errors to KeyError
         raise TimelineReadError(_describe(path, label, adapter, options, error)) from None
     return _pick_timeline(path, label, result, which)
+
+
+def _read_quietly(source: Path, adapter: str, options: dict):
+    """Read with the adapter; the Kdenlive adapter prints a deprecation banner on stdout, which
+    would land in the middle of `v2a inspect` output, so it goes to the debug log instead."""
+    if adapter != "kdenlive":
+        return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
+    if printed.getvalue().strip():
+        log.debug("kdenlive adapter said: %s", " ".join(printed.getvalue().split()))
+    return result
 
 
 def _check_format(path: Path, format: str) -> str:

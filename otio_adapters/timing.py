@@ -38,6 +38,8 @@ def exact_rate(rate: float) -> Fraction:
 def seconds(time: otio.opentime.RationalTime) -> Fraction:
     """A RationalTime as exact seconds."""
     value = time.value
+    if value == 0:
+        return Fraction(0)  # adapters write empty times with rate 0 (AAF fillers)
     # Fraction(int) is several times faster than Fraction(float); most values are whole frames.
     numerator = int(value) if value.is_integer() else Fraction(value)
     return numerator / exact_rate(time.rate)

@@ -151,3 +151,11 @@ def test_inspect_table_shows_timecodes_from_the_timeline_start_speeds_and_offlin
 
 def test_inspect_table_says_so_when_nothing_is_planned():
     assert "no segments" in format_plan_table([])
+
+
+def test_a_clip_with_a_zero_frame_rate_is_a_clear_plan_error():
+    timeline = layered()
+    bad = timeline.video_tracks()[0][0]
+    bad.source_range = TR(RT(0, 0), RT(10, 0))
+    with pytest.raises(PlanError, match="cut.otio: timeline 'layers': cannot"):
+        plan(timeline)

@@ -186,7 +186,7 @@ def test_otio_json_holding_a_clip_not_a_timeline_is_rejected(tmp_path):
         read_timeline(path)
 
 
-def test_kdenlive_project_is_detected_and_read(tmp_path):
+def test_kdenlive_project_is_detected_and_read_without_printing(tmp_path, capsys):
     timeline = otio.schema.Timeline(name="kd", global_start_time=otio.opentime.RationalTime(0, 25))
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     ref = otio.schema.ExternalReference(
@@ -207,5 +207,7 @@ def test_kdenlive_project_is_detected_and_read(tmp_path):
     timeline.tracks.append(track)
     path = tmp_path / "project.kdenlive"
     otio.adapters.write_to_file(timeline, str(path), adapter_name="kdenlive")
+    capsys.readouterr()
     (clip,) = read_timeline(path).find_clips()
+    assert capsys.readouterr().out == ""  # the adapter's deprecation banner stays off stdout
     assert clip.source_range.duration.to_frames() == 50
