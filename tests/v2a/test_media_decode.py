@@ -212,19 +212,24 @@ def test_a_still_image_holds_for_any_time(tmp_path):
     assert numbers(decode_frames_at(path, [0.0, 3600.0, 7.5], 32)) == [42, 42, 42]
 
 
-@pytest.mark.parametrize(("name", "codec"), [("m.mkv", "libx264"), ("m.avi", "mpeg4")])
-def test_other_containers_and_codecs_seek_to_the_right_frame(tmp_path, name, codec):
+@pytest.mark.parametrize(
+    ("name", "codec", "rate"),
+    [
+        ("m.mkv", "libx264", NTSC),  # millisecond timestamps, rounded
+        ("m.webm", "libvpx-vp9", NTSC),
+        ("m.avi", "mpeg4", Fraction(25)),  # one clock tick per frame
+        ("m.mts", "libx264", NTSC),  # MPEG-TS (AVCHD cameras): timed seeks land late
+        ("m.mpg", "mpeg2video", Fraction(25)),
+    ],
+)
+def test_other_containers_and_codecs_seek_to_the_right_frame(tmp_path, name, codec, rate):
     path = make_test_movie(
         str(tmp_path / name),
-        frames=120,
-        rate=25,
+        frames=150,
+        rate=rate,
         codec=codec,
         keyframe_interval=30,
         start_timecode=None,
     )
-    assert numbers(decode_frames_at(path, [k / 25 for k in (100, 3, 119, 61)], 32)) == [
-        100,
-        3,
-        119,
-        61,
-    ]
+    wanted = [140, 0, 3, 149, 61, 29, 30]
+    assert numbers(decode_frames_at(path, [float(k / rate) for k in wanted], 32)) == wanted

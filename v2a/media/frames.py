@@ -5,9 +5,10 @@ centre of the long side; the display rotation (display matrix) is applied after,
 phone footage comes out upright. Pixel aspect ratio is ignored (square pixels assumed).
 
 Which frame is "displayed at time t": the last frame whose presentation time (pts) is <= t.
-Times are compared with a tolerance of 0.1 ms, so a time computed in float that lands a hair
-before a frame boundary still picks that frame (a frame lasts 16 ms or more). Callers must
-still use exact rates (30000/1001, not 29.97) for source times far into a file.
+Times are compared with a tolerance of 0.1 ms (plus half a tick of coarse millisecond clocks,
+as in Matroska), so a time computed in float that lands a hair before a frame boundary still
+picks that frame (a frame lasts 16 ms or more). Callers must still use exact rates
+(30000/1001, not 29.97) for source times far into a file.
 """
 
 from __future__ import annotations
@@ -114,17 +115,21 @@ class _FrameCursor:
         rate = stream.average_rate or stream.guessed_rate or 25
         self.frame_duration = 1 / float(rate)
         self.start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        # Matroska/WebM store pts in whole milliseconds: a 29.97 fps frame time is rounded by up
+        # to half of one. Clocks that tick once per frame (AVI) round nothing.
+        tick = float(stream.time_base)
+        self.tolerance = TOLERANCE + (tick / 2 if tick < self.frame_duration / 4 else 0.0)
         self.frames = None  # the decode iterator, None until the first seek
         self.current = self.upcoming = None  # (file time, frame)
         self.end = math.inf  # end of the last frame, known once the stream ran out
         self.cache: dict[float, np.ndarray] = {}
 
     def picture_at(self, t: float) -> np.ndarray:
-        if t < -TOLERANCE:
+        if t < -self.tolerance:
             raise MediaError(f"{self.path}: time {t:.3f} s is before the start of the media")
         if self.frames is None or t > self._position() + SEEK_GAP:
-            self._seek(t)
-        while self.upcoming is not None and self.upcoming[0] <= t + TOLERANCE:
+            self._seek(t if t > SEEK_GAP else 0.0)  # near the start, decode from the start
+        while self.upcoming is not None and self.upcoming[0] <= t + self.tolerance:
             self._advance()
         if self.upcoming is None and t >= self.end:
             raise MediaError(
@@ -142,22 +147,27 @@ class _FrameCursor:
     def _seek(self, t: float) -> None:
         """Positions on the keyframe at or before t (re-seeking earlier if the demuxer overshot)."""
         margin = 0.0
-        while True:
+        while True:  # ends at the latest once the seek goes to the start
             target = max(0.0, t - margin)
-            offset = round((self.start + target) / self.stream.time_base)
             try:
-                self.container.seek(offset, stream=self.stream, backward=True)
+                if target == 0.0:  # the very beginning: timed seeks can land late (MPEG-TS)
+                    self.container.seek(0)
+                else:
+                    offset = round((self.start + target) / self.stream.time_base)
+                    self.container.seek(offset, stream=self.stream, backward=True)
             except av.FFmpegError as error:
                 raise MediaError(f"{self.path}: cannot seek to {t:.3f} s ({error})") from error
             self.frames = self.container.decode(self.stream)
             self.end = math.inf
             self.current, self.upcoming = None, self._next()
-            if self.upcoming is None:
-                raise MediaError(f"{self.path}: no frame decodes at {t:.3f} s")
-            if self.upcoming[0] <= t + TOLERANCE or target == 0.0:
-                self._advance()
-                return
+            # Some demuxers land after t, or past the last keyframe so that nothing decodes.
+            landed = self.upcoming is not None and self.upcoming[0] <= t + self.tolerance
+            if landed or target == 0.0:
+                break
             margin = margin * 2 or _SEEK_MARGIN
+        if self.upcoming is None:
+            raise MediaError(f"{self.path}: no frame decodes at {t:.3f} s")
+        self._advance()
 
     def _advance(self) -> None:
         self.current = self.upcoming
