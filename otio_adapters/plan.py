@@ -349,10 +349,10 @@ class _MediaResolver:
         available = _available(ref)
         if isinstance(ref, otio.schema.ImageSequenceReference):
             return self._image_sequence(ref, available)
-        if isinstance(ref, otio.schema.ExternalReference):
-            referenced = ref.target_url or ""
+        if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
+            referenced = ref.target_url
             located = locate_file(referenced, self.base_dir, self.relink)
-        else:  # MissingReference and unknown kinds: search by the clip's names
+        else:  # MissingReference, an empty URL, unknown kinds: search by the clip's names
             referenced = ""
             names = [clip.name, getattr(ref, "name", "") or ""]
             located = locate_by_name(names, self.relink)

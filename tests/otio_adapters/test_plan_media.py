@@ -288,3 +288,14 @@ def test_image_sequence_missing_its_last_frame_file_is_invalid(tmp_path):
     bad, good = plan_segments(timeline_of(whole, part), timeline_path=str(tmp_path / "cut.otio"))
     assert bad.status == "invalid" and bad.problem.endswith(f"frame {paths[-1]} is missing")
     assert good.status == "ok"
+
+
+def test_a_reference_with_an_empty_url_is_looked_up_by_clip_name(tmp_path):
+    found = movie(tmp_path / "media" / "interview.mov", frames=30)
+    timeline = timeline_of(clip("interview", "", 0, 10), clip("nobody", "", 0, 10))
+    ok, lost = plan_segments(
+        timeline, timeline_path=str(tmp_path / "cut.otio"), relink_roots=[str(tmp_path / "media")]
+    )
+    assert (ok.status, ok.media.path) == ("ok", found)
+    assert lost.status == "offline"
+    assert "names no media file; looked for a file named 'nobody'" in lost.problem
