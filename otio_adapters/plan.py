@@ -520,7 +520,7 @@ def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segme
             status = "invalid"
             problem = (
                 f"{label}: uses source {_tc(used[0], rate)}-{_tc(used[1], rate)} but its media "
-                f"{media.source.path or media.source.referenced or '(image sequence)'} covers "
+                f"{_media_text(media.source)} covers "
                 f"only {_tc(lo, rate)}-{_tc(hi, rate)}"
             )
     if status == "ok" and media.source.image_sequence is not None:
@@ -545,6 +545,14 @@ def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segme
         status=status,
         problem=problem,
     )
+
+
+def _media_text(source: MediaSource) -> str:
+    sequence = source.image_sequence
+    if sequence is not None:
+        pattern = f"{sequence.name_prefix}#{sequence.name_suffix}"
+        return f"image sequence {os.path.join(sequence.directory, pattern)}"
+    return source.path or source.referenced
 
 
 def _missing_frame(source: MediaSource, used: tuple[Fraction, Fraction]) -> str:
