@@ -149,9 +149,12 @@ def _trimmed(item) -> tuple[Fraction, Fraction]:
             f"available range, so its length on the timeline is unknown ({error})"
         ) from None
     start = seconds(rng.start_time)
-    # Adapters encode a record start timecode as a negative trim (CMX 3600 tracks): no content
-    # lives before 0, so a negative start can only mean "timeline starts there".
-    return max(start, Fraction(0)), seconds(rng.duration)
+    if isinstance(item, otio.schema.Track | otio.schema.Stack):
+        # Adapters encode a record start timecode as a negative trim of a track (CMX 3600): no
+        # content lives before 0 in a composition, so it can only mean "the timeline starts
+        # there". A clip's negative source start is kept: it is media that does not exist.
+        start = max(start, Fraction(0))
+    return start, seconds(rng.duration)
 
 
 class _Walker:

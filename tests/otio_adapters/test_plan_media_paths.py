@@ -1,0 +1,132 @@
+"""How media paths written on other machines are read, and how relinking chooses a file."""
+
+from __future__ import annotations
+
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.media_refs import RelinkIndex, file_name, locate_file, url_to_path
+from otio_adapters.plan import plan_segments
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+
+@pytest.mark.parametrize(
+    "url, path",
+    [
+        ("file:///Users/me/My%20Clip.mov", "/Users/me/My Clip.mov"),
+        ("file://localhost/D%3a/media/shot.mov", "D:/media/shot.mov"),
+        ("file:///C:/media/shot.mov", "C:/media/shot.mov"),
+        (
+            "file://VSD/Tools_Media/Avid%20MediaFiles/a.mxf",
+            "//VSD/Tools_Media/Avid MediaFiles/a.mxf",
+        ),
+        ("/plain/path with space.mov", "/plain/path with space.mov"),
+        ("media/relative.mov", "media/relative.mov"),
+    ],
+)
+def test_file_urls_become_local_paths(url, path):
+    assert url_to_path(url) == path
+
+
+def test_file_names_are_taken_from_paths_of_any_system():
+    assert file_name("D:\\media\\Shot 1.mov") == "Shot 1.mov"
+    assert file_name("D:/media/shot.mov") == "shot.mov"
+    assert file_name("/Volumes/A/shot.mov") == "shot.mov"
+
+
+def test_relink_takes_a_folders_files_before_its_subfolders_in_name_order(tmp_path):
+    for relative in ("b/x.mov", "a/deeper/x.mov", "a/x.mov", "c/X.MOV"):
+        (tmp_path / relative).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / relative).write_bytes(b"x")
+    index = RelinkIndex((str(tmp_path),))
+    assert index.find("x.mov") == str(tmp_path / "a" / "x.mov")
+    assert index.find("X.mov") == str(tmp_path / "a" / "x.mov")  # case-insensitive fallback
+    assert index.find_media_named("x") == str(tmp_path / "a" / "x.mov")
+    assert index.find("y.mov") is None
+
+
+def test_relink_roots_are_searched_in_the_order_given(tmp_path):
+    for root in ("first", "second"):
+        (tmp_path / root).mkdir()
+        (tmp_path / root / "shot.mov").write_bytes(b"x")
+    index = RelinkIndex((str(tmp_path / "second"), str(tmp_path / "first")))
+    located = locate_file("file:///gone/shot.mov", str(tmp_path), index)
+    assert located.path == str(tmp_path / "second" / "shot.mov")
+
+
+class FakeInfo:
+    duration, fps, start_timecode = 2.0, 24.0, 0.0  # 48 frames
+
+
+def reversed_pair(tmp_path):
+    """A reversed clip (source frames 10..29 of a 48-frame file) dissolving into a forward one."""
+    media = tmp_path / "a.mov"
+    media.write_bytes(b"x")
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    back = otio.schema.Clip(
+        name="back",
+        media_reference=otio.schema.ExternalReference(target_url=str(media)),
+        source_range=TR(RT(10, 24), RT(20, 24)),
+    )
+    back.effects.append(otio.schema.LinearTimeWarp(time_scalar=-1.0))
+    forward = otio.schema.Clip(
+        name="forward",
+        media_reference=otio.schema.ExternalReference(target_url=str(media)),
+        source_range=TR(RT(0, 24), RT(20, 24)),
+    )
+    track.extend([back, otio.schema.Transition(in_offset=RT(8, 24), out_offset=RT(8, 24)), forward])
+    timeline = otio.schema.Timeline(name="rev")
+    timeline.tracks.append(track)
+    return timeline
+
+
+def test_a_reversed_clip_reads_earlier_source_after_its_out_point(tmp_path):
+    back, forward = plan_segments(
+        reversed_pair(tmp_path),
+        timeline_path=str(tmp_path / "cut.otio"),
+        probe=lambda p: FakeInfo(),
+    )
+    assert back.status == "ok"
+    assert back.source_start == pytest.approx(29 / 24)
+    # After its out point a reversed clip shows frames before 10: 8 wanted, 10 exist.
+    assert back.handle_after_samples == 8 * 2000
+    # The forward clip starts at source 0: nothing exists before its in point.
+    assert forward.handle_before_samples == 0
+
+
+def test_a_reversed_clip_past_the_start_of_its_media_is_invalid(tmp_path):
+    timeline = reversed_pair(tmp_path)
+    timeline.video_tracks()[0][0].source_range = TR(RT(-5, 24), RT(20, 24))
+    back, _ = plan_segments(
+        timeline, timeline_path=str(tmp_path / "cut.otio"), probe=lambda p: FakeInfo()
+    )
+    assert back.status == "invalid" and "covers only 00:00:00:00-00:00:02:00" in back.problem
+
+
+def test_a_clip_cut_by_an_upper_track_keeps_the_handle_only_at_its_own_edge(tmp_path):
+    timeline = reversed_pair(tmp_path)
+    upper = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    upper.append(otio.schema.Gap(source_range=TR(RT(0, 24), RT(30, 24))))
+    upper.append(
+        otio.schema.Clip(
+            name="insert",
+            media_reference=otio.schema.ExternalReference(target_url=str(tmp_path / "a.mov")),
+            source_range=TR(RT(0, 24), RT(5, 24)),
+        )
+    )
+    timeline.tracks.append(upper)
+    segments = plan_segments(
+        timeline, timeline_path=str(tmp_path / "cut.otio"), probe=lambda p: FakeInfo()
+    )
+    assert [(s.clip_name, s.record_start_frame, s.record_frames) for s in segments] == [
+        ("back", 0, 20),
+        ("forward", 20, 10),
+        ("insert", 30, 5),
+        ("forward", 35, 5),
+    ]
+    first_part, second_part = segments[1], segments[3]
+    assert first_part.handle_before_samples == 0  # media starts at its in point
+    assert second_part.source_start == pytest.approx(15 / 24)
+    assert second_part.handle_before_samples == 0  # starts at a cover edge, not a transition
