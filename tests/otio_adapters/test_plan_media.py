@@ -299,3 +299,13 @@ def test_a_reference_with_an_empty_url_is_looked_up_by_clip_name(tmp_path):
     assert (ok.status, ok.media.path) == ("ok", found)
     assert lost.status == "offline"
     assert "names no media file; looked for a file named 'nobody'" in lost.problem
+
+
+def test_a_still_that_does_not_decode_is_invalid(tmp_path):
+    broken = tmp_path / "card.png"
+    broken.write_bytes(b"not a png" * 40)
+    (segment,) = plan_segments(
+        timeline_of(clip("card", str(broken), 0, 24)), timeline_path=str(tmp_path / "c.otio")
+    )
+    assert segment.status == "invalid"
+    assert str(broken) in segment.problem and "does not decode" in segment.problem
