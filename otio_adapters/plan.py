@@ -366,14 +366,13 @@ class _MediaResolver:
         if located.path is None:
             source = MediaSource(referenced=referenced, path=None, media_start=float(media_start))
             return _Media(source, available, status="offline", problem=located.looked_for)
-        if is_still(located.path):
-            source = MediaSource(referenced, located.path, float(media_start))
-            if os.path.getsize(located.path) == 0:
-                return _Media(
-                    source, None, True, f"{located.path}: file is empty (0 bytes)", "invalid"
-                )
-            return _Media(source, None, still=True)
         info = self._probe(located.path)
+        if is_still(located.path):
+            # One picture held for the whole clip: only whether it decodes matters.
+            source = MediaSource(referenced, located.path, float(media_start))
+            if isinstance(info, str):
+                return _Media(source, None, True, info, "invalid")
+            return _Media(source, None, still=True)
         if isinstance(info, str):
             source = MediaSource(referenced, located.path, float(media_start))
             return _Media(source, available, problem=info, status="invalid")
