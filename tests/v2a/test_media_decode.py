@@ -233,3 +233,29 @@ def test_other_containers_and_codecs_seek_to_the_right_frame(tmp_path, name, cod
     )
     wanted = [140, 0, 3, 149, 61, 29, 30]
     assert numbers(decode_frames_at(path, [float(k / rate) for k in wanted], 32)) == wanted
+
+
+def damaged_copy(source: str, target, start_fraction: float, length: int) -> str:
+    data = bytearray(open(source, "rb").read())
+    start = int(len(data) * start_fraction)
+    rng = np.random.default_rng(1)
+    data[start : start + length : 3] = (
+        rng.integers(0, 256, len(range(start, start + length, 3))).astype(np.uint8).tobytes()
+    )
+    target.write_bytes(bytes(data))
+    return str(target)
+
+
+def test_a_little_damage_is_stepped_over_like_a_player_would(tmp_path, movies, caplog):
+    path = damaged_copy(movies[FILM], tmp_path / "scratched.mov", 0.5, 200)
+    wanted = list(range(0, 300, 10))
+    got = numbers(decode_frames_at(path, [float(k / FILM) for k in wanted], 32))
+    assert got[0] == 0 and got[-1] == 290
+    assert sum(g == w for g, w in zip(got, wanted, strict=True)) >= len(wanted) - 3
+    assert "skipped a damaged video packet" in caplog.text  # the damage did reach the decoder
+
+
+def test_heavy_damage_is_a_media_error_naming_the_file(tmp_path, movies):
+    path = damaged_copy(movies[FILM], tmp_path / "wrecked.mov", 0.3, 20_000)
+    with pytest.raises(MediaError, match="wrecked.mov.*does not decode"):
+        decode_frames_at(path, [float(k / FILM) for k in range(0, 300, 10)], 32)

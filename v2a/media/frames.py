@@ -13,9 +13,10 @@ picks that frame (a frame lasts 16 ms or more). Callers must still use exact rat
 
 from __future__ import annotations
 
+import logging
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import av
 import numpy as np
@@ -24,6 +25,8 @@ from v2a.contracts import SAMPLE_RATE, ImageSequence, Segment
 from v2a.media.errors import MediaError
 from v2a.media.probe import open_input
 
+log = logging.getLogger(__name__)
+
 #: Re-seek instead of decoding forward when the next wanted time is this far ahead (seconds).
 SEEK_GAP = 4.0
 #: Seek this much earlier when a seek landed after the wanted time (seconds, doubled each try).
@@ -31,6 +34,8 @@ _SEEK_MARGIN = 1.0
 TOLERANCE = 1e-4  # seconds
 #: A last frame that would cover less than this fraction of its interval is not requested.
 _MIN_COVER = 0.01
+#: Damaged packets in a row stepped over before a file counts as undecodable.
+_MAX_DAMAGED_PACKETS = 12
 #: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
 _STILL_FORMATS = frozenset(
     {
@@ -157,7 +162,7 @@ class _FrameCursor:
                     self.container.seek(offset, stream=self.stream, backward=True)
             except av.FFmpegError as error:
                 raise MediaError(f"{self.path}: cannot seek to {t:.3f} s ({error})") from error
-            self.frames = self.container.decode(self.stream)
+            self.frames = self._decode()
             self.end = math.inf
             self.current, self.upcoming = None, self._next()
             # Some demuxers land after t, or past the last keyframe so that nothing decodes.
@@ -169,6 +174,21 @@ class _FrameCursor:
             raise MediaError(f"{self.path}: no frame decodes at {t:.3f} s")
         self._advance()
 
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Frames in display order, stepping over a few damaged packets like a player would."""
+        damaged = 0
+        for packet in self.container.demux(self.stream):
+            try:
+                frames = packet.decode()
+            except av.InvalidDataError as error:
+                damaged += 1
+                if damaged > _MAX_DAMAGED_PACKETS:
+                    raise MediaError(f"{self.path}: video does not decode ({error})") from error
+                log.warning("%s: skipped a damaged video packet at pts %s", self.path, packet.pts)
+                continue
+            damaged = 0
+            yield from frames
+
     def _advance(self) -> None:
         self.current = self.upcoming
         self.upcoming = self._next()
@@ -176,6 +196,8 @@ class _FrameCursor:
     def _next(self) -> tuple[float, av.VideoFrame] | None:
         try:
             frame = next(self.frames, None)
+        except MediaError:
+            raise
         except av.FFmpegError as error:
             raise MediaError(f"{self.path}: video does not decode ({error})") from error
         if frame is None:
