@@ -6,7 +6,7 @@ import pytest
 from v2a.contracts import SAMPLE_RATE, ImageSequence, MediaSource, Segment
 from v2a.media import frames as frames_module
 from v2a.media.errors import MediaError
-from v2a.media.frames import decode_frames_at, read_segment_frames
+from v2a.media.frames import decode_frames_at, read_image_sequence_at, read_segment_frames
 from v2a.media.probe import probe_media
 from v2a.media.synth import make_image_sequence, make_test_movie, read_frame_number
 
@@ -259,3 +259,22 @@ def test_heavy_damage_is_a_media_error_naming_the_file(tmp_path, movies):
     path = damaged_copy(movies[FILM], tmp_path / "wrecked.mov", 0.3, 20_000)
     with pytest.raises(MediaError, match="wrecked.mov.*does not decode"):
         decode_frames_at(path, [float(k / FILM) for k in range(0, 300, 10)], 32)
+
+
+def test_image_sequence_with_a_frame_step_reads_every_other_file(tmp_path):
+    make_image_sequence(str(tmp_path), "s_", ".jpg", 10, 10, 3, size=(48, 48))  # s_010..s_019
+    sequence = ImageSequence(
+        directory=str(tmp_path),
+        name_prefix="s_",
+        name_suffix=".jpg",
+        start_frame=10,
+        frame_step=2,
+        rate=25.0,
+        frame_zero_padding=3,
+    )
+    assert numbers(read_image_sequence_at(sequence, [0.0, 0.04, 0.08, 0.1], 32)) == [
+        10,
+        12,
+        14,
+        14,
+    ]
