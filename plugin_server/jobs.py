@@ -166,6 +166,16 @@ class JobStore:
             ).fetchall()
         return [_record(row) for row in rows]
 
+    def latest_succeeded_writing(self, timeline_path: str) -> JobRecord | None:
+        """The job that last wrote this timeline: its result holds every clip's current take."""
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state = ? "
+                "AND json_extract(result, '$.timeline_path') = ? ORDER BY updated DESC LIMIT 1",
+                (SUCCEEDED, timeline_path),
+            ).fetchone()
+        return _record(row) if row else None
+
     def count(self, states: tuple[str, ...]) -> int:
         with self._lock:
             (n,) = self._db.execute(

@@ -263,16 +263,21 @@ class JobRunner:
         request = generation_request(job, folder)
         takes = max(1, int(job.request.get("takes", 1)))
         base = []
-        if job.parent_job_id:
+        if job.parent_job_id:  # start from the newest state of the timeline the parent wrote
             parent = self.store.get(job.parent_job_id)
-            base = parent.result.get("generated", []) if parent else []
+            latest = parent and self.store.latest_succeeded_writing(
+                parent.result.get("timeline_path", ""))
+            base = (latest or parent).result.get("generated", []) if parent else []
         result = None
         for take in range(takes):
             if take:
                 # Each further take regenerates the same clips on the timeline just written.
                 params = replace(request.params, seed=request.params.seed + take)
-                request = replace(request, timeline_path=result.timeline_path,
-                                  input_format=request.output_format, params=params)
+                timeline, fmt = result.timeline_path, request.output_format
+                if result.fallback_otio_path:  # the format could not carry the audio tracks
+                    timeline, fmt = result.fallback_otio_path, "otio_json"
+                request = replace(request, timeline_path=timeline, input_format=fmt,
+                                  params=params)
             result = self.pipeline.run_generation(request, self.generator, on_event, cancel)
             base = result_to_json(result, base)["generated"]
         job.result = result_to_json(result, base)

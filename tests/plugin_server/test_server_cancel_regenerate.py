@@ -115,3 +115,19 @@ def test_regenerate_by_track_and_record_time(make_server, connect, fixture_timel
     child = client.regenerate(job.job_id, track="Track-001", record_time=0.45)
     assert [c.clip_name for c in child.clips] == ["Clip-003"]
     assert client.wait(child.job_id).state == pb.JOB_STATE_SUCCEEDED
+
+
+def test_regenerating_twice_from_the_same_job_keeps_both_new_takes(make_server, connect,
+                                                                  fixture_timeline, media_dir):
+    client = connect(make_server())
+    job = client.wait(client.submit(fixture_timeline, inline=True,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    first, second = job.clips[0].clip_id, job.clips[2].clip_id
+    client.wait(client.regenerate(job.job_id, clip_id=first).job_id)
+    latest = client.wait(client.regenerate(job.job_id, clip_id=second).job_id)
+    files = {c.clip_id: Path(c.media_path).name for c in client.result(latest.job_id).clips}
+    assert files[first].endswith("_take2.wav") and files[second].endswith("_take2.wav")
+    timeline = otio.adapters.read_from_file(client.result(latest.job_id).timeline_path)
+    active = sorted(c.active_media_reference_key for t in timeline.audio_tracks()
+                    for c in t.find_clips())
+    assert active == ["take1", "take1", "take2", "take2"]

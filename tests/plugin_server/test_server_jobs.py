@@ -106,3 +106,22 @@ def test_two_panels_at_once_get_their_own_jobs(make_server, connect, fixture_tim
     assert all("/panel-bb/" in c.media_path for c in b.clips)
     listed = {j.job_id for j in connect(server).list()}
     assert {a.job_id, b.job_id} <= listed
+
+
+def test_takes_generate_that_many_takes_per_clip_the_last_one_active(make_server, connect,
+                                                                    fixture_timeline,
+                                                                    media_dir, roots):
+    client = connect(make_server())
+    job = client.submit(fixture_timeline, inline=True, output_folder="takes",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(seed=10, takes=2))
+    job = client.wait(job.job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    audio = roots["out"] / "takes" / "audio"
+    assert len(list(audio.glob("*_take1.wav"))) == len(list(audio.glob("*_take2.wav"))) == 4
+    result = client.result(job.job_id)
+    assert all(c.media_path.endswith("_take2.wav") for c in result.clips)
+    timeline = otio.adapters.read_from_file(result.timeline_path)
+    active = [c.active_media_reference_key for t in timeline.audio_tracks()
+              for c in t.find_clips() if len(c.media_references()) == 2]
+    assert active == ["take2"] * 4
