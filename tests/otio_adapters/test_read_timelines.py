@@ -211,3 +211,20 @@ def test_kdenlive_project_is_detected_and_read_without_printing(tmp_path, capsys
     (clip,) = read_timeline(path).find_clips()
     assert capsys.readouterr().out == ""  # the adapter's deprecation banner stays off stdout
     assert clip.source_range.duration.to_frames() == 50
+
+
+@needs_fixtures
+def test_an_option_the_reader_does_not_take_is_named():
+    with pytest.raises(TimelineReadError, match="OTIO JSON reader does not take the option"):
+        read_timeline(FIXTURES / "otio/simple_cut.otio", options={"rate": 25})
+
+
+@needs_fixtures
+def test_fcpxmld_bundle_reads_its_info_document(tmp_path):
+    bundle = tmp_path / "Project.fcpxmld"
+    bundle.mkdir()
+    (bundle / "Info.fcpxml").write_bytes((FIXTURES / "fcpx_xml/fcpx_example.fcpxml").read_bytes())
+    assert read_timeline(bundle).name == "OpenTimeline_Project"
+    (bundle / "Info.fcpxml").unlink()
+    with pytest.raises(TimelineReadError, match="bundle has no Info.fcpxml"):
+        read_timeline(bundle)
