@@ -7,6 +7,8 @@
 - `auth.py`     the bearer token on TCP
 - `paths.py`    where the server may write
 - `errors.py`   status codes with google.rpc details
+- `convert.py`  wire messages <-> the server's records, waveform peaks
+- `ws_bridge.py` the WebSocket/JSON bridge for UXP panels (no HTTP/2 gRPC there)
 - `server.py`   wiring, health, reflection, signals; `cli.py` the `v2a serve` / `v2a client` commands
 - `client.py`   the Python client library
 """

@@ -209,3 +209,29 @@ def test_an_inline_file_name_cannot_place_the_timeline_elsewhere(make_server, co
     assert Path(job.timeline_path).name == "escape.otio"
     client.wait(job.job_id)
     assert not (tmp_path / "escape.otio").exists()
+
+
+def test_reflection_lists_the_services(make_server):
+    from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
+        ProtoReflectionDescriptorDatabase,
+    )
+
+    server = make_server()
+    with grpc.insecure_channel(server.address) as channel:
+        authorized = grpc.intercept_channel(channel, _BearerToken(server.token))
+        services = ProtoReflectionDescriptorDatabase(authorized).get_services()
+    assert {"v2a.v1.V2AService", "grpc.health.v1.Health"} <= set(services)
+
+
+class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInterceptor):
+    def __init__(self, token: str):
+        self.metadata = (("authorization", f"Bearer {token}"),)
+
+    def _with_token(self, details):
+        return details._replace(metadata=(*(details.metadata or ()), *self.metadata))
+
+    def intercept_unary_unary(self, continuation, details, request):
+        return continuation(self._with_token(details), request)
+
+    def intercept_stream_stream(self, continuation, details, requests):
+        return continuation(self._with_token(details), requests)
