@@ -160,6 +160,9 @@ def _trimmed(item) -> tuple[Fraction, Fraction]:
 class _Walker:
     """Walks a composition depth first, mapping each clip to record time."""
 
+    def __init__(self, cut_handle: Fraction = Fraction(0)) -> None:
+        self.cut_handle = cut_handle  # record seconds wanted past a hard cut between two items
+
     def stack(self, stack, window, inner: _Map, top_index: int | None, tracks_filter=None):
         """Pieces of a stack's video children, upper children hiding lower ones."""
         layers = []
@@ -196,8 +199,8 @@ class _Walker:
         for i, (child, start, duration) in enumerate(spans):
             if isinstance(child, otio.schema.Transition):
                 continue
-            before = _transition_at(spans, i - 1, "in_offset") * record_per_inner
-            after = _transition_at(spans, i + 1, "out_offset") * record_per_inner
+            before = _handle(spans, i, -1, "in_offset", self.cut_handle, record_per_inner)
+            after = _handle(spans, i, +1, "out_offset", self.cut_handle, record_per_inner)
             if inner.k < 0:  # reversed: what precedes in record time follows in the track
                 before, after = after, before
             got = self.item(child, start, window, inner, top_index, duration, before, after)
@@ -248,9 +251,17 @@ class _Walker:
         )
 
 
-def _transition_at(spans, index: int, offset_name: str) -> Fraction:
-    if 0 <= index < len(spans) and isinstance(spans[index][0], otio.schema.Transition):
-        return seconds(getattr(spans[index][0], offset_name))
+def _handle(spans, index: int, step: int, offset_name: str, cut: Fraction, scale) -> Fraction:
+    """Record seconds of handle on one side of spans[index]: the adjacent transition's offset,
+    else `cut` where another picture item follows directly (a hard cut), else nothing."""
+    neighbour = index + step
+    if not 0 <= neighbour < len(spans):
+        return Fraction(0)
+    item = spans[neighbour][0]
+    if isinstance(item, otio.schema.Transition):
+        return seconds(getattr(item, offset_name)) * scale
+    if cut and not isinstance(item, otio.schema.Gap) and spans[neighbour][2] > 0:
+        return cut  # already in record seconds
     return Fraction(0)
 
 
@@ -442,8 +453,12 @@ def plan_segments(
     selection: Selection = EVERY_VISIBLE_CLIP,
     relink_roots: tuple[str, ...] | list[str] = (),
     probe: Callable = probe_media,
+    cut_handle_seconds: float = 0.0,
 ) -> list[Segment]:
     """One Segment per visible video clip range, in record order (see the module docstring).
+
+    `cut_handle_seconds`: handles also at hard cuts between two clips (so a crossfade can hide
+    the cut), limited to the media like transition handles; 0 (the default): only transitions.
 
     Media problems never raise: such a clip comes back with status "offline" or "invalid" and a
     `problem` naming the clip and the path. PlanError is raised only when nothing can be
@@ -456,7 +471,7 @@ def plan_segments(
     rate = timeline_rate(timeline)
     tracks_filter = _tracks_filter(selection.tracks, video_tracks, where)
 
-    walker = _Walker()
+    walker = _Walker(Fraction(cut_handle_seconds).limit_denominator(1_000_000))
     stack = timeline.tracks
     window_start, window_duration = _trimmed(stack) if stack.source_range else (0, None)
     try:

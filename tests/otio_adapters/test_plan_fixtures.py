@@ -218,3 +218,17 @@ def test_timeline_without_video_tracks_is_a_clear_error(tmp_path):
     timeline.tracks.append(otio.schema.Track(kind=otio.schema.TrackKind.Audio))
     with pytest.raises(PlanError, match="timeline 'sound only' has no video tracks"):
         plan_segments(timeline, timeline_path=str(tmp_path / "x.otio"))
+
+
+def test_cut_handles_are_optional_and_limited_to_the_media():
+    path = FIXTURES / "otio/simple_cut.otio"
+    timeline = read_timeline(path)
+    assert all(
+        s.handle_before_samples == s.handle_after_samples == 0
+        for s in plan_segments(timeline, timeline_path=str(path))
+    )
+    segments = plan_segments(timeline, timeline_path=str(path), cut_handle_seconds=2 / 24)
+    handles = [(s.handle_before_samples, s.handle_after_samples) for s in segments]
+    # Clip-001 uses frames 3..5 of 0..7: 2 frames after; Clip-002 uses 2..7 of 0..7: 2 before,
+    # none after; Clip-003 and Clip-004 start at their media's first frame.
+    assert handles == [(0, 4000), (4000, 0), (0, 4000), (0, 0)]
