@@ -145,7 +145,11 @@ def main() -> int:
             time.sleep(0.5)
             rss_start = rss_mib(proc.pid)
             with V2AClient(info["address"], token=token) as client:
-                seconds, ids = run_jobs(client, timeline, args.jobs)
+                # In two halves: RSS flat between them means no per-job growth.
+                half_seconds, ids = run_jobs(client, timeline, args.jobs // 2)
+                rss_half = rss_mib(proc.pid)
+                seconds, more = run_jobs(client, timeline, args.jobs - args.jobs // 2)
+                seconds, ids = seconds + half_seconds, ids + more
                 states = [j.state for j in client.list(page_size=1000)]
             rss_after = rss_mib(proc.pid)
             load = os.getloadavg()[0]
@@ -161,8 +165,9 @@ def main() -> int:
             print(f"jobs: {args.jobs} one-clip jobs in {seconds:.1f} s "
                   f"({args.jobs / seconds:.1f} jobs/s), {succeeded} succeeded; "
                   f"store {db.stat().st_size / 1e6:.1f} MB")
-            print(f"server RSS: {rss_start:.0f} MiB at start, {rss_after:.0f} MiB after "
-                  f"{args.jobs} jobs, {rss_end:.0f} MiB after the latency run")
+            print(f"server RSS: {rss_start:.0f} MiB at start, {rss_half:.0f} MiB after "
+                  f"{args.jobs // 2} jobs, {rss_after:.0f} MiB after {args.jobs} jobs, "
+                  f"{rss_end:.0f} MiB after the latency run")
             calls = sum(len(v) for v in timings.values())
             print(f"control RPC latency, {args.clients} concurrent clients x {args.calls} rounds "
                   f"(closed loop: {calls} calls in {latency_seconds:.1f} s, "
