@@ -1,0 +1,176 @@
+#!/usr/bin/env python
+"""Planning and write-back time for synthetic timelines of 100, 1,000 and 10,000 clips.
+
+No generation: each clip gets a stand-in GeneratedAudio. Prints medians of 3 runs and the time
+per clip for each stage, so linear growth shows as a flat per-clip column.
+
+    .venv/bin/python scripts/bench_timeline.py [--sizes 100 1000 10000] [--repeats 3]
+
+Stages: read (OTIO JSON from disk), plan (plan_segments, media probed once per file), write-back
+(write_audio_tracks on a fresh timeline), re-run (write_audio_tracks again over the existing v2a
+track: every clip gets a second take), write (write_timeline to OTIO JSON; with --fcp7 also to
+FCP7 XML, whose adapter grows faster than linearly: about 300 s for 10,000 clips here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from fractions import Fraction
+
+import opentimelineio as otio
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from otio_adapters.write import write_audio_tracks, write_timeline
+from v2a.contracts import GeneratedAudio, Segment
+from v2a.media.synth import make_test_movie
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+RATE = 24
+MEDIA_FILES = 8
+MEDIA_FRAMES = 96
+
+
+def build_timeline(clips: int, media: list[str]) -> otio.schema.Timeline:
+    """Two video tracks: V1 holds `clips` cuts with a dissolve every 10th cut and a gap every
+    25th; V2 holds a short clip over every 50th V1 clip (partial cover)."""
+    v1 = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    v2 = otio.schema.Track(name="V2", kind=otio.schema.TrackKind.Video)
+    position = 0
+    for index in range(clips):
+        frames = 12 + index % 13
+        v1.append(_clip(f"shot{index:05d}", media[index % len(media)], 24 + index % 7, frames))
+        if index % 10 == 9 and index + 1 < clips:
+            v1.append(otio.schema.Transition(in_offset=RT(4, RATE), out_offset=RT(4, RATE)))
+        if index % 50 == 0:
+            if position > v2.duration().to_frames():
+                v2.append(
+                    otio.schema.Gap(
+                        source_range=TR(RT(0, RATE), RT(position - v2.duration().to_frames(), RATE))
+                    )
+                )
+            v2.append(_clip(f"over{index:05d}", media[0], 30, 6))
+        position += frames
+        if index % 25 == 24:
+            v1.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(5, RATE))))
+            position += 5
+    timeline = otio.schema.Timeline(name=f"bench {clips}", global_start_time=RT(86400, RATE))
+    timeline.tracks.extend([v1, v2])
+    return timeline
+
+
+def _clip(name: str, media: str, start: int, frames: int) -> otio.schema.Clip:
+    return otio.schema.Clip(
+        name=name,
+        source_range=TR(RT(start, RATE), RT(frames, RATE)),
+        media_reference=otio.schema.ExternalReference(
+            target_url=os.path.basename(media),
+            available_range=TR(RT(0, RATE), RT(MEDIA_FRAMES, RATE)),
+        ),
+    )
+
+
+def stand_in_audio(segments: list[Segment], take: int) -> list[GeneratedAudio]:
+    return [
+        GeneratedAudio(
+            clip_id=s.clip_id,
+            path=f"/bench/audio/{s.clip_id}_take{take}.wav",
+            start_sample=s.start_sample,
+            num_samples=s.num_samples,
+            handle_before_samples=s.handle_before_samples,
+            handle_after_samples=s.handle_after_samples,
+            provenance={"generator": "none (benchmark)", "take": take},
+        )
+        for s in segments
+    ]
+
+
+def timed(function, repeats: int) -> tuple[float, object]:
+    times, result = [], None
+    for _ in range(repeats):
+        started = time.perf_counter()
+        result = function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times), result
+
+
+def bench(clips: int, folder: str, media: list[str], repeats: int, fcp7: bool) -> dict[str, float]:
+    path = os.path.join(folder, f"bench_{clips}.otio")
+    otio.adapters.write_to_file(build_timeline(clips, media), path)
+    out = os.path.join(folder, f"out_{clips}")
+    os.makedirs(out, exist_ok=True)
+
+    figures = {}
+    figures["read"], timeline = timed(lambda: read_timeline(path), repeats)
+    figures["plan"], segments = timed(
+        lambda: plan_segments(timeline, timeline_path=path, relink_roots=()), repeats
+    )
+    assert all(s.status == "ok" for s in segments), segments[0].problem
+
+    def write_back():
+        fresh = copy.deepcopy(timeline)
+        write_audio_tracks(fresh, segments, stand_in_audio(segments, 1))
+        return fresh
+
+    def rerun():
+        again = copy.deepcopy(written_back)
+        write_audio_tracks(again, segments, stand_in_audio(segments, 2))
+        return again
+
+    copy_time, _ = timed(lambda: copy.deepcopy(timeline), repeats)
+    figures["write-back"], written_back = timed(write_back, repeats)
+    figures["write-back"] -= copy_time  # the deepcopy is the benchmark's, not the product's
+    figures["re-run"], _ = timed(rerun, repeats)
+    figures["re-run"] -= copy_time
+    figures["write otio"], _ = timed(
+        lambda: write_timeline(written_back, os.path.join(out, "bench.otio"), "otio_json"),
+        repeats,
+    )
+    if fcp7:
+        figures["write fcp7"], _ = timed(
+            lambda: write_timeline(written_back, os.path.join(out, "bench.xml"), "fcp_xml"),
+            repeats,
+        )
+    figures["segments"] = len(segments)
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--fcp7", action="store_true", help="also time writing FCP7 XML")
+    args = parser.parse_args(argv)
+    logging.disable(logging.WARNING)
+
+    stages = ["read", "plan", "write-back", "re-run", "write otio"] + ["write fcp7"] * args.fcp7
+    with tempfile.TemporaryDirectory(prefix="v2a-bench-") as folder:
+        media = [
+            make_test_movie(
+                os.path.join(folder, f"media{i}.mp4"),
+                frames=MEDIA_FRAMES,
+                rate=Fraction(RATE),
+                size=(32, 32),
+            )
+            for i in range(MEDIA_FILES)
+        ]
+        print(f"median of {args.repeats} runs; seconds (microseconds per clip)")
+        print(f"{'clips':>7} {'segments':>8}  " + "  ".join(f"{s:>20}" for s in stages))
+        for clips in args.sizes:
+            figures = bench(clips, folder, media, args.repeats, args.fcp7)
+            cells = [f"{figures[s]:8.3f} ({1e6 * figures[s] / clips:7.1f})" for s in stages]
+            print(f"{clips:>7} {figures['segments']:>8}  " + "  ".join(f"{c:>20}" for c in cells))
+            sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
