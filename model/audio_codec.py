@@ -116,6 +116,8 @@ class MelCodec:
     def decode(self, log_mel: np.ndarray | torch.Tensor, num_samples_48k: int, seed: int = 0) -> np.ndarray:
         """48 kHz float32 samples, exactly `num_samples_48k` long, from (T, n_mels) log-mels."""
         log_mel = torch.as_tensor(np.asarray(log_mel), dtype=torch.float32)
+        # A generated mel can overshoot; above e^4 a 22 kHz frame would clip far beyond full scale.
+        log_mel = torch.nan_to_num(log_mel, nan=np.log(LOG_FLOOR)).clamp(np.log(LOG_FLOOR), 4.0)
         native_len = int(np.ceil(num_samples_48k * self.cfg.sample_rate / SAMPLE_RATE))
         min_frames = self.cfg.n_fft // self.cfg.hop + 1  # the inverse STFT needs a full window
         if log_mel.shape[0] < min_frames:

@@ -1,0 +1,52 @@
+"""Checkpoints describe themselves: loading needs nothing but the file."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from model_fixtures import moving_frames, tiny_config
+
+from model.config import ModelConfig, from_dict
+from model.v2a_model import V2AModel, read_metadata
+from v2a.contracts import SAMPLE_RATE
+
+
+def test_loading_from_the_file_alone_gives_the_same_model(tmp_path):
+    torch.manual_seed(0)
+    model = V2AModel(tiny_config())
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(0.05 * torch.randn_like(parameter))
+        model.mel_mean.fill_(-5.0)
+    path = str(tmp_path / "tiny.safetensors")
+    model.save(path, info={"step": 3})
+    loaded = V2AModel.load(path)
+    assert loaded.config == model.config  # the config came from the file's metadata
+    frames = moving_frames(24, event=9)
+    np.testing.assert_array_equal(
+        model.generate(frames, 24.0, SAMPLE_RATE, seed=4), loaded.generate(frames, 24.0, SAMPLE_RATE, seed=4)
+    )
+    metadata = read_metadata(path)
+    assert json.loads(metadata["info"]) == {"step": 3}
+    frozen = json.loads(metadata["frozen"])
+    assert set(frozen) == {"efficientnet-lite0", "all-MiniLM-L6-v2"}
+    assert all(len(digest) == 64 for digest in frozen.values())
+
+
+def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
+    from safetensors.torch import save_file
+
+    path = str(tmp_path / "other.safetensors")
+    save_file({"x": torch.zeros(2)}, path)
+    with pytest.raises(ValueError, match="not a v2a checkpoint"):
+        V2AModel.load(path)
+    with pytest.raises(FileNotFoundError, match="not found"):
+        V2AModel.load(str(tmp_path / "missing.safetensors"))
+
+
+def test_config_json_merges_over_defaults_and_names_unknown_keys():
+    config = from_dict(ModelConfig, {"net": {"depth": 2}, "sampler": {"steps": 4}})
+    assert config.net.depth == 2 and config.net.dim == ModelConfig().net.dim
+    with pytest.raises(ValueError, match="net.: deepth"):
+        from_dict(ModelConfig, {"net": {"deepth": 2}})

@@ -1,0 +1,143 @@
+"""Generation: exact lengths, determinism, any duration without seams, CFG, progress, cancel."""
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from model_fixtures import moving_frames, tiny_config
+
+from model.config import ModelConfig
+from model.sampler import FlowMatchingSampler, SamplingJob, window_starts
+from model.seams import seam_ratio, window_boundaries
+from model.v2a_model import GenerationItem, V2AModel
+from v2a.contracts import SAMPLE_RATE, GenerationCancelled
+
+
+def _model(seed: int = 0, config: ModelConfig | None = None) -> V2AModel:
+    """A tiny model with random (not zero) output layers, so its output depends on its inputs."""
+    torch.manual_seed(seed)
+    model = V2AModel(config or tiny_config())
+    for module in model.modules():
+        if isinstance(module, torch.nn.Linear):
+            torch.nn.init.normal_(module.weight, std=0.3)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def model() -> V2AModel:
+    torch.set_num_threads(1)
+    return _model()
+
+
+@pytest.mark.parametrize("num_samples", [1, 4_801, 24_001, 48_017])
+def test_output_has_exactly_the_requested_length(model, num_samples):
+    frames = moving_frames(max(1, num_samples * 24 // SAMPLE_RATE + 1))
+    out = model.generate(frames, 24.0, num_samples, seed=1)
+    assert out.shape == (num_samples,) and out.dtype == np.float32
+    assert np.isfinite(out).all()
+
+
+def test_same_seed_same_sound_other_seed_other_sound(model):
+    frames = moving_frames(24, event=10)
+    first = model.generate(frames, 24.0, SAMPLE_RATE, seed=7)
+    again = model.generate(frames, 24.0, SAMPLE_RATE, seed=7)
+    other = model.generate(frames, 24.0, SAMPLE_RATE, seed=8)
+    np.testing.assert_array_equal(first, again)
+    assert np.abs(first - other).mean() > 1e-4
+
+
+def test_half_second_clip_comes_out_whole(model):
+    out = model.generate(moving_frames(12, event=4), 24.0, SAMPLE_RATE // 2, seed=0)
+    assert out.shape == (SAMPLE_RATE // 2,)
+    assert np.abs(out).max() > 1e-4  # sound all the way, not a truncated window
+    assert np.abs(out[-SAMPLE_RATE // 10 :]).max() > 1e-5
+
+
+def test_thirty_seconds_come_out_whole_and_seamless(model):
+    config = model.config
+    num_samples = 30 * SAMPLE_RATE + 3
+    out = model.generate(moving_frames(30 * 24, event=100), 24.0, num_samples, seed=0)
+    assert out.shape == (num_samples,)
+    boundaries = window_boundaries(config, num_samples)
+    assert len(boundaries) > 40  # the tiny model's window is 0.37 s: many windows
+    assert seam_ratio(out, boundaries, model.codec) < 1.3
+
+
+class _PerWindowTarget(torch.nn.Module):
+    """A fake denoiser whose flow ends at a per-window level (read off the sync input), the way
+    independently generated windows disagree; `local` adds an in-window pattern."""
+
+    cfg = type("Cfg", (), {"patch": 1})()
+
+    def forward(self, x, t, sync, semantic, text):
+        level = 3.0 * torch.sin(7.0 * sync.mean(dim=(1, 2)))[:, None, None]
+        target = level + 0.1 * torch.arange(x.shape[1])[None, :, None]
+        return (target - x) / (1.0 - t[:, None, None])
+
+
+def _sample(overlap: int, tokens: int = 100, window: int = 10) -> torch.Tensor:
+    job = SamplingJob(
+        noise=torch.randn(tokens, 3, generator=torch.Generator().manual_seed(0)),
+        sync=torch.arange(tokens, dtype=torch.float32)[:, None] / tokens,
+        window_semantic=lambda first, end: torch.zeros(1), text=torch.zeros(1), uncond_text=torch.zeros(1),
+    )
+    sampler = FlowMatchingSampler(_PerWindowTarget(), torch.zeros(1), torch.zeros(1), window, overlap)
+    return sampler.sample([job], steps=4, cfg_strength=1.0)[0]
+
+
+def test_windows_are_blended_so_neighbours_never_jump():
+    hard = _sample(overlap=0).diff(dim=0).abs().max()
+    blended = _sample(overlap=4).diff(dim=0).abs().max()
+    assert hard > 1.0  # abutting windows: the level jumps at every cut
+    assert blended < hard / 3  # blended over 4 tokens: a ramp, no jump
+    assert window_starts(100, 10, 4)[-1] == 90 and window_starts(5, 10, 4) == [0]
+
+
+def test_negative_prompt_in_the_unconditional_branch_changes_the_sound(model):
+    frames = moving_frames(24, event=10)
+    plain = model.generate(frames, 24.0, SAMPLE_RATE, prompt="footsteps on gravel", seed=3, cfg_strength=3.0)
+    negative = model.generate(frames, 24.0, SAMPLE_RATE, prompt="footsteps on gravel",
+                              negative_prompt="music", seed=3, cfg_strength=3.0)
+    unguided = model.generate(frames, 24.0, SAMPLE_RATE, prompt="footsteps on gravel",
+                              negative_prompt="music", seed=3, cfg_strength=1.0)
+    assert np.abs(plain - negative).mean() > 1e-4
+    # Without guidance the unconditional branch is never evaluated: the negative prompt is moot.
+    no_negative = model.generate(frames, 24.0, SAMPLE_RATE, prompt="footsteps on gravel", seed=3, cfg_strength=1.0)
+    np.testing.assert_array_equal(unguided, no_negative)
+
+
+def test_progress_is_reported_every_step_and_cancel_stops_within_one(model):
+    frames = moving_frames(24)
+    calls = []
+    model.generate(frames, 24.0, SAMPLE_RATE, steps=5, progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(i, 5) for i in range(1, 6)]
+    cancel = threading.Event()
+
+    def cancel_after_two(done, total):
+        if done == 2:
+            cancel.set()
+
+    with pytest.raises(GenerationCancelled):
+        model.generate(frames, 24.0, SAMPLE_RATE, steps=5, progress=cancel_after_two, cancel=cancel)
+
+
+def test_a_batch_of_segments_matches_one_by_one(model):
+    items = [GenerationItem(moving_frames(24, event=5), 24.0, SAMPLE_RATE, seed=1),
+             GenerationItem(moving_frames(60, event=30), 24.0, int(2.5 * SAMPLE_RATE), seed=2)]
+    batch = model.generate_batch(items)
+    for item, out in zip(items, batch, strict=True):
+        single = model.generate(item.frames, item.fps, item.num_samples, seed=item.seed)
+        np.testing.assert_allclose(out, single, atol=1e-4)
+
+
+def test_frames_at_another_rate_are_accepted(model):
+    out = model.generate(moving_frames(30, size=48), 30.0, SAMPLE_RATE, seed=0)
+    assert out.shape == (SAMPLE_RATE,)
+
+
+def test_bad_input_is_named(model):
+    with pytest.raises(ValueError, match="frames must be"):
+        model.generate(np.zeros((10, 32, 32), np.uint8), 24.0, 1000)
+    with pytest.raises(ValueError, match="num_samples"):
+        model.generate(moving_frames(4), 24.0, 0)

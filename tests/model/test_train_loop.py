@@ -1,0 +1,92 @@
+"""Training: a step lowers the loss; runs save, plot and resume; torchrun DDP on gloo works."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from model_fixtures import TINY_MODEL, tiny_config, write_tiny_corpus
+
+from model.config import TrainConfig, from_dict
+from model.train import train
+from model.v2a_model import V2AModel, read_metadata
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _tiny_batch(batch: int = 4):
+    g = torch.Generator().manual_seed(0)
+    cfg = tiny_config()
+    mel_frames = cfg.net.window_tokens * cfg.net.patch
+    mel = -6 + 2 * torch.randn(batch, mel_frames, cfg.audio.n_mels, generator=g)
+    sync = torch.randint(0, 255, (batch, 12, cfg.visual.sync_size, cfg.visual.sync_size, 3), generator=g,
+                         dtype=torch.uint8)
+    semantic, text = torch.randn(batch, 1280, generator=g), torch.randn(batch, 384, generator=g)
+    keep = torch.ones(batch, dtype=torch.bool)
+    return mel, sync, semantic, text, keep, keep
+
+
+def test_training_steps_lower_the_loss_on_a_tiny_batch():
+    torch.manual_seed(0)
+    model = V2AModel(tiny_config())
+    batch = _tiny_batch()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+
+    def loss_now() -> float:  # the same noise and times each time: only the weights change
+        with torch.no_grad():
+            return float(model(*batch, generator=torch.Generator().manual_seed(1)))
+
+    before = loss_now()
+    for step in range(30):
+        loss = model(*batch, generator=torch.Generator().manual_seed(step))
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert loss_now() < 0.8 * before
+
+
+def _train_config(corpus: Path, **overrides) -> TrainConfig:
+    values = {"model": TINY_MODEL, "corpus": str(corpus), "batch_size": 4, "steps": 4, "warmup_steps": 2,
+              "save_every": 2, "log_every": 2, "threads": 1}
+    return from_dict(TrainConfig, {**values, **overrides})
+
+
+def test_a_run_saves_a_loadable_checkpoint_a_loss_plot_and_resumes(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    out = tmp_path / "run"
+    summary = train(_train_config(corpus), out, progress=False, command="v2a train --out run")
+    assert summary["steps"] == 4
+    for name in ("model.safetensors", "train_state.pt", "loss.png", "history.json", "config.json"):
+        assert (out / name).is_file(), name
+    assert json.loads(read_metadata(str(out / "model.safetensors"))["info"])["command"] == "v2a train --out run"
+    assert list((corpus / "features").glob("*/*.npz"))  # frozen features were cached
+    V2AModel.load(str(out / "model.safetensors"))
+    summary = train(_train_config(corpus, steps=6), out, resume=True, progress=False)
+    assert summary["steps"] == 6
+    assert [s for s, _ in json.loads((out / "history.json").read_text())] == list(range(1, 7))
+
+
+def test_missing_corpus_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="manifest"):
+        train(_train_config(tmp_path / "nowhere"), tmp_path / "run", progress=False)
+
+
+@pytest.mark.slow  # two fresh torch processes: about 45 s on the shared 2-core machine
+def test_torchrun_two_processes_on_gloo(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "corpus": str(corpus), "batch_size": 4, "steps": 3,
+                                  "warmup_steps": 1, "save_every": 3, "threads": 1}))
+    torchrun = Path(sys.executable).with_name("torchrun")
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "model.train",
+         "--config", str(config), "--out", str(tmp_path / "run")],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads(result.stdout[result.stdout.index("{"):])["steps"] == 3
+    V2AModel.load(str(tmp_path / "run" / "model.safetensors"))
