@@ -194,3 +194,38 @@ class OnsetTransferGenerator(_CorpusBaseline):
         return {"generator": self.name, "kind": "baseline",
                 "note": "oracle-class recording event pasted at each visual motion peak",
                 "corpus": str(self.corpus)}
+
+
+class CeilingGenerator:
+    """The reference audio through our own audio decoder (`model.audio_codec.reconstruct`).
+
+    Not a generator a user could run: the evaluation hands it the reference sound. It shows the
+    best any model decoding through that representation can score.
+    """
+
+    name = "ceiling"
+    frame_rate = 24.0
+    frame_size = 160
+
+    def __init__(self, decoder: str = "griffinlim") -> None:
+        from model.audio_codec import reconstruct  # raises ImportError until the codec exists
+
+        self._reconstruct = reconstruct
+        self.decoder = decoder or "griffinlim"
+        self.reference: np.ndarray | None = None
+
+    def set_reference_audio(self, audio: np.ndarray) -> None:
+        self.reference = np.asarray(audio, np.float32)
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        _check_cancel(cancel)
+        if self.reference is None:
+            raise RuntimeError("ceiling: no reference audio was given (evaluation only)")
+        out = self._reconstruct(self.reference, decoder=self.decoder)
+        if progress:
+            progress(1, 1)
+        return np.asarray(out, np.float32)[:num_samples]
+
+    def provenance(self) -> dict:
+        return {"generator": self.name, "kind": "ceiling", "decoder": self.decoder,
+                "note": "reference audio encoded and decoded by model.audio_codec"}

@@ -14,8 +14,9 @@ def _data_build(args: argparse.Namespace) -> int:
 
     started = time.monotonic()
     try:
+        only = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         summary = build_corpus(args.out, seed=args.seed, per_class=args.per_class,
-                               workers=args.workers)
+                               workers=args.workers, only_classes=only)
     except RuntimeError as error:
         log.error("%s", error)
         return 2
@@ -36,6 +37,25 @@ def _data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from model.eval.report import markdown_table
+    from model.eval.run import evaluate
+
+    torch.set_num_threads(max(1, args.threads))
+    generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    try:
+        results = evaluate(args.corpus, args.out, split=args.split, generators=generators,
+                           limit=args.limit)
+    except (FileNotFoundError, ValueError) as error:
+        log.error("%s", error)
+        return 2
+    print(markdown_table(results))
+    print(f"report: {args.out}/report.md")
+    return 0
+
+
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     data = subparsers.add_parser("data", help="build or import an audio-visual training corpus")
     data_sub = data.add_subparsers(dest="data_command", required=True)
@@ -45,6 +65,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--seed", type=int, default=0)
     build.add_argument("--per-class", type=int, default=260, help="examples per sound class")
     build.add_argument("--workers", type=int, default=2)
+    build.add_argument("--classes", default="", help="comma-separated subset of sound classes")
     build.set_defaults(func=_data_build)
 
     imp = data_sub.add_parser("import-folder",
@@ -55,3 +76,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--out", required=True)
     imp.add_argument("--workers", type=int, default=2)
     imp.set_defaults(func=_data_import)
+
+    ev = subparsers.add_parser("eval", help="score generators and baselines on a corpus split")
+    ev.add_argument("--corpus", default="data/corpus")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--generators",
+                    default="silence,random-sample,onset-transfer,motion-bursts,ceiling,default",
+                    help="comma-separated generator specs (see model/generators.py)")
+    ev.add_argument("--limit", type=int, default=240, help="examples, spread over classes")
+    ev.add_argument("--out", default="reports/eval")
+    ev.add_argument("--threads", type=int, default=2, help="torch threads")
+    ev.set_defaults(func=_eval)

@@ -41,6 +41,12 @@ def _onset_transfer(arg: str) -> Generator:
     return OnsetTransferGenerator(arg or DEFAULT_CORPUS)
 
 
+def _ceiling(arg: str) -> Generator:
+    from model.baselines import CeilingGenerator
+
+    return CeilingGenerator(arg)
+
+
 def _default(arg: str) -> Generator:
     # Until a trained model is registered, the default is a baseline, and it says so.
     log.info("generator 'default' is the motion-bursts BASELINE (no trained model registered)")
@@ -52,6 +58,7 @@ _FACTORIES: dict[str, Callable[[str], Generator]] = {
     "motion-bursts": _motion_bursts,
     "random-sample": _random_sample,
     "onset-transfer": _onset_transfer,
+    "ceiling": _ceiling,
     "default": _default,
 }
 

@@ -197,10 +197,16 @@ def _init_worker() -> None:
 
 
 def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: int = 2,
-                 progress: bool = True) -> dict:
+                 progress: bool = True, only_classes: list[str] | None = None) -> dict:
     """Build the corpus into `out` (replaced atomically) and return its summary."""
     out = Path(out)
     classes = discover_classes()
+    if only_classes:
+        unknown = set(only_classes) - {c.name for c in classes}
+        if unknown:
+            raise RuntimeError(f"unknown or uninstalled classes: {', '.join(sorted(unknown))}; "
+                               f"available: {', '.join(c.name for c in classes)}")
+        classes = [c for c in classes if c.name in only_classes]
     if len(classes) == 0:
         raise RuntimeError("no source packages installed; run: bash scripts/setup-data.sh "
                            f"(apt-get install -y {' '.join(APT_PACKAGES)})")

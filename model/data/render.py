@@ -86,10 +86,15 @@ def _lighting(rng: np.random.Generator) -> np.ndarray:
 
 
 def _approach(frame: int, contact: int, lead: int) -> float:
-    """0 at contact, rising to 1 `lead` frames before it; accelerating like a falling object."""
+    """Distance still to travel: 1 `lead` frames before contact, 0 at contact, -1 outside.
+
+    It falls like a dropped object: slow at first, fastest on the contact frame, so the
+    frame-to-frame change (what a motion detector sees) peaks where the sound starts.
+    """
     if frame > contact or frame < contact - lead:
         return -1.0
-    return ((contact - frame) / lead) ** 2
+    s = (contact - frame) / lead
+    return 2 * s - s * s
 
 
 def _since(frame: int, contacts: list[int]) -> int | None:
@@ -107,15 +112,25 @@ class _Particles:
         for _ in range(count):
             angle = rng.uniform(np.pi, 2 * np.pi) if rng.random() < 0.8 else rng.uniform(0, np.pi)
             v = rng.uniform(0.3, 1.0) * speed
-            self.items.append((frame, x, y, v * np.cos(angle), v * np.sin(angle), colour, size))
+            life = int(rng.integers(5, 12))  # staggered, so they do not all vanish at once
+            self.items.append((frame, x, y, v * np.cos(angle), v * np.sin(angle), colour, size,
+                               life))
 
     def draw(self, draw: ImageDraw.ImageDraw, frame: int) -> None:
-        for born, x, y, vx, vy, colour, size in self.items:
+        for born, x, y, vx, vy, colour, size, life in self.items:
             age = frame - born
-            if 0 <= age < 8:
+            if 0 <= age < life:
                 px, py = x + vx * age, y + vy * age + 0.4 * age * age
-                s = max(1, size - age // 3)
+                s = size
                 draw.rectangle([px - s, py - s, px + s, py + s], fill=tuple(colour) + (255,))
+
+
+def _translucent_ellipse(canvas: Image.Image, box: tuple, rgba: tuple) -> None:
+    """(cx, cy, w, h) blended over the canvas (ImageDraw alone would replace the pixels)."""
+    x, y, w, h = box
+    layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+    ImageDraw.Draw(layer).ellipse([x - w / 2, y - h / 2, x + w / 2, y + h / 2], fill=rgba)
+    canvas.alpha_composite(layer)
 
 
 def _mean_colour(image: Image.Image) -> tuple[int, int, int]:
@@ -138,13 +153,15 @@ def _object(picture: str, rng: np.random.Generator, lo: int, hi: int) -> Image.I
 
 
 def _paste(canvas: Image.Image, image: Image.Image, cx: float, cy: float,
-           sx: float = 1.0, sy: float = 1.0, bright: float = 1.0) -> None:
+           sx: float = 1.0, sy: float = 1.0, bright: float = 1.0, alpha: float = 1.0) -> None:
+    if alpha <= 0:
+        return
     w, h = max(1, int(image.width * sx)), max(1, int(image.height * sy))
     if (w, h) != image.size:
         image = image.resize((w, h), Image.BILINEAR)
-    if bright != 1.0:
+    if bright != 1.0 or alpha < 1.0:
         rgb = ImageEnhance.Brightness(image.convert("RGB")).enhance(bright)
-        rgb.putalpha(image.getchannel("A"))
+        rgb.putalpha(image.getchannel("A").point(lambda v: int(v * min(1.0, alpha))))
         image = rgb
     canvas.alpha_composite(image, (int(cx - w / 2), int(cy - h / 2)))
 
@@ -191,7 +208,6 @@ def _step_scene(picture, contacts, energy, rng, particles, variant):
     def scene(f: int) -> Image.Image:
         offset = int(scroll * f)
         canvas = ground.crop((0, 64 - offset % 64, _CANVAS, 64 - offset % 64 + _CANVAS))
-        draw = ImageDraw.Draw(canvas)
         for i, k in enumerate(contacts):
             x, y = spots[i]
             y += offset - int(scroll * k)
@@ -202,15 +218,22 @@ def _step_scene(picture, contacts, energy, rng, particles, variant):
                 spawned.add(i)
                 particles.spawn(rng, f, x, y + foot_h / 2, dust, 10, 4.0, 2)
             if k <= f and soft:  # the footprint stays in soft ground
-                draw.ellipse([x - foot_w / 2, y - foot_h / 2, x + foot_w / 2, y + foot_h / 2],
-                             fill=(0, 0, 0, 70))
-            if a >= 0 or k <= f <= k + hold + 3:
-                lift = a if a >= 0 else max(0.0, (f - k - hold) / 3.0)
-                grow = 1 + 0.9 * lift
+                _translucent_ellipse(canvas, (x, y, foot_w, foot_h), (0, 0, 0, 70))
+            lift_frames = 8
+            if a >= 0 or k <= f <= k + hold + lift_frames:
+                lift = a if a >= 0 else ((max(0, f - k - hold)) / lift_frames) ** 2
+                # It comes into view as it descends (no popping in), fades as it lifts away.
+                fade = 1.0 - a if a >= 0 else 1.0 - max(0, f - k - hold) / lift_frames
+                grow = 1 + (0.9 if a >= 0 else 0.4) * lift
                 w, h = foot_w * grow, foot_h * grow
                 sx, sy = x + 10 * lift, y + 14 * lift  # the shadow stays on the ground
-                draw.ellipse([sx - w / 2, sy - h / 2, sx + w / 2, sy + h / 2], fill=(0, 0, 0, 90))
-                draw.ellipse([x - w / 2, y - h / 2, x + w / 2, y + h / 2], fill=shoe)
+                layer = Image.new("RGBA", canvas.size, (0, 0, 0, 0))
+                layer_draw = ImageDraw.Draw(layer)
+                layer_draw.ellipse([sx - w / 2, sy - h / 2, sx + w / 2, sy + h / 2],
+                                   fill=(0, 0, 0, int(90 * fade)))
+                layer_draw.ellipse([x - w / 2, y - h / 2, x + w / 2, y + h / 2],
+                                   fill=shoe[:3] + (int(255 * fade),))
+                canvas.alpha_composite(layer)
         return canvas
 
     return scene
@@ -238,25 +261,33 @@ def _strike_scene(picture, contacts, energy, rng, particles, variant):
             if f == k and k not in spawned:
                 spawned.add(k)
                 top = cy - thing.height / 2
-                particles.spawn(rng, f, cx, top, colour, 22 if shatter else 8,
-                                7.0 if shatter else 3.5, 3 if shatter else 2)
+                particles.spawn(rng, f, cx, top, colour, 10 if shatter else 8,
+                                4.0 if shatter else 3.5, 2 if shatter else 1)
         upcoming = [_approach(f, k, lead) for k in contacts if _approach(f, k, lead) >= 0]
         if door:
-            # The door swings shut: it narrows towards edge-on and slams flat at contact.
-            swing = upcoming[0] if upcoming else 0.0
+            # The door swings shut, fastest as it slams flat at contact, then drifts open again.
+            closing = upcoming[0] if upcoming else 1.0
+            reopening = min(1.0, (since / 12) ** 2) if since is not None else 1.0
+            swing = min(closing, reopening)
             _paste(canvas, thing, cx, cy, sx=max(0.15, np.cos(swing * 1.2)),
                    sy=1.0 - 0.04 * response, bright=1.0 + 0.25 * response)
             return canvas
+        if shatter and since is not None and since < 3:  # the glass bursts in a white flash
+            size = max(thing.size) * (1.1 + 0.3 * since)
+            _translucent_ellipse(canvas, (cx, cy, size, size),
+                                 (255, 255, 255, int(230 * np.exp(-since))))
         hidden = shatter and since is not None and since < 6
-        if not hidden:
-            fade = 1.0 if not (shatter and since is not None) else min(1.0, (since - 5) / 6)
+        if not hidden:  # a new glass fades in after one shatters
+            fade = 1.0 if not (shatter and since is not None) else min(1.0, (since - 5) / 10)
             _paste(canvas, thing, cx, cy + 4 * response, sx=1 + 0.06 * response,
-                   sy=1 - 0.14 * response, bright=(1.0 + 0.4 * response) * fade)
-        d = upcoming[0] * travel if upcoming else (
-            travel * 0.3 * since / 4 if since is not None and since < 4 else None)
-        if d is not None:
-            tip = cy - thing.height / 2 - d
-            draw.rectangle([cx - stick_w / 2, tip - 70, cx + stick_w / 2, tip], fill=stick)
+                   sy=1 - 0.14 * response, bright=1.0 + 0.4 * response, alpha=fade)
+        # The stick falls onto the object, then eases slowly back up to where it hovers; the
+        # lower of the two keeps its path continuous when hits come close together.
+        falling = upcoming[0] if upcoming else 1.0
+        rising = (1 - np.cos(np.pi * min(1.0, since / 24))) / 2 if since is not None else 1.0
+        d = travel * min(falling, rising)
+        tip = cy - thing.height / 2 - d
+        draw.rectangle([cx - stick_w / 2, tip - 70, cx + stick_w / 2, tip], fill=stick)
         return canvas
 
     return scene
@@ -272,13 +303,12 @@ def _burst_scene(picture, contacts, energy, rng, particles, variant):
     def scene(f: int) -> Image.Image:
         canvas = background.copy()
         since = _since(f, contacts)
-        if since is None or since > 10:
-            _paste(canvas, thing, cx, cy)
-        if since is not None and since < 14:
-            draw = ImageDraw.Draw(canvas)
+        if since is None or since > 10:  # the next charge fades in, it does not pop up
+            _paste(canvas, thing, cx, cy, alpha=1.0 if since is None else (since - 10) / 12)
+        if since is not None and since < 24:
             r = 10 + 9 * since
-            alpha = int(255 * np.exp(-since / 4))
-            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=fire + (alpha,))
+            _translucent_ellipse(canvas, (cx, cy, 2 * r, 2 * r),
+                                 fire + (int(255 * np.exp(-since / 4)),))
             if since < 4:
                 flash = Image.new("RGBA", canvas.size, (255, 255, 230, int(230 * np.exp(-since))))
                 canvas.alpha_composite(flash)

@@ -1,0 +1,120 @@
+"""The evaluation's figures, each a plain function of arrays so it can be tested alone.
+
+References (see docs/eval.md):
+- onset accuracy / onset AP: CondFoleyGen (Du et al., "Conditional Generation of Audio from Video
+  via Foley Analogies", CVPR 2023), onsets matched within +-0.1 s;
+- AV-Align: Yariv et al., "Diverse and Aligned Audio-to-Video Generation via Text-to-Video Model
+  Adaptation", AAAI 2024 (TempoTokens), IoU of audio onsets and video motion peaks, +-1 frame;
+- Fréchet distance: Fréchet Audio Distance (Kilgour et al., Interspeech 2019) on another
+  embedding, the aisfx sound-effects encoder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ONSET_TOLERANCE_S = 0.1
+
+
+def match_onsets(reference: np.ndarray, generated: np.ndarray,
+                 tolerance: float = ONSET_TOLERANCE_S) -> int:
+    """Greedy one-to-one matches within `tolerance` (closest pairs first)."""
+    ref, gen = np.asarray(reference, float), np.asarray(generated, float)
+    if ref.size == 0 or gen.size == 0:
+        return 0
+    distance = np.abs(ref[:, None] - gen[None, :])
+    pairs = np.argwhere(distance <= tolerance)
+    order = np.argsort(distance[pairs[:, 0], pairs[:, 1]], kind="stable")
+    used_r, used_g, matches = set(), set(), 0
+    for r, g in pairs[order]:
+        if r not in used_r and g not in used_g:
+            used_r.add(r)
+            used_g.add(g)
+            matches += 1
+    return matches
+
+
+def onset_accuracy(reference: np.ndarray, generated: np.ndarray,
+                   tolerance: float = ONSET_TOLERANCE_S) -> float:
+    """Matched onsets / max(#reference, #generated): misses and extra onsets both cost.
+
+    1 when both are empty (a silent reference answered with silence).
+    """
+    n = max(len(reference), len(generated))
+    return 1.0 if n == 0 else match_onsets(reference, generated, tolerance) / n
+
+
+def onset_count_accuracy(reference: np.ndarray, generated: np.ndarray) -> float:
+    """CondFoleyGen's '# onset acc': 1 if the generated clip has as many onsets as the reference."""
+    return float(len(reference) == len(generated))
+
+
+def onset_average_precision(reference: np.ndarray, generated: np.ndarray,
+                            confidences: np.ndarray,
+                            tolerance: float = ONSET_TOLERANCE_S) -> float:
+    """AP of generated onsets ranked by confidence; a hit matches an unused reference onset.
+
+    AP = (1 / #reference) * sum over hits of the precision at that rank. Empty reference:
+    1 if nothing was generated, else 0.
+    """
+    ref = np.asarray(reference, float)
+    gen = np.asarray(generated, float)
+    if ref.size == 0:
+        return float(gen.size == 0)
+    if gen.size == 0:
+        return 0.0
+    order = np.argsort(-np.asarray(confidences, float), kind="stable")
+    used = np.zeros(ref.size, bool)
+    hits, total = 0, 0.0
+    for rank, g in enumerate(gen[order], start=1):
+        distance = np.where(used, np.inf, np.abs(ref - g))
+        best = int(np.argmin(distance))
+        if distance[best] <= tolerance:
+            used[best] = True
+            hits += 1
+            total += hits / rank
+    return total / ref.size
+
+
+def av_align(audio_onsets: np.ndarray, video_peaks: np.ndarray, fps: float) -> float:
+    """AV-Align: |matched| / (|audio| + |video| - |matched|), a match within +-1 video frame.
+
+    Both empty: 1 (nothing happens and nothing is heard). Needs no reference audio.
+    """
+    a, v = len(audio_onsets), len(video_peaks)
+    if a == 0 and v == 0:
+        return 1.0
+    matched = match_onsets(audio_onsets, video_peaks, tolerance=1.0 / fps + 1e-6)
+    return matched / (a + v - matched)
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two embedding sets (rows are samples).
+
+    |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^1/2), with tr (C_a C_b)^1/2 computed as
+    tr (C_a^1/2 C_b C_a^1/2)^1/2 from symmetric eigendecompositions: the same value, but stable
+    when there are fewer clips than dimensions and the covariances are singular.
+    """
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
+    cov_a, cov_b = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    root_a = _psd_sqrt(cov_a)
+    cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
+    trace_sqrt = float(np.sum(np.sqrt(np.clip(cross, 0, None))))
+    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
+    return max(0.0, value)
+
+
+def nearest_centroid(embeddings: np.ndarray, centroids: dict[str, np.ndarray]) -> list[str]:
+    """The class whose centroid is closest in cosine similarity, for each embedding row."""
+    names = sorted(centroids)
+    c = np.stack([centroids[n] for n in names])
+    c = c / (np.linalg.norm(c, axis=1, keepdims=True) + 1e-9)
+    e = np.asarray(embeddings, np.float64)
+    e = e / (np.linalg.norm(e, axis=1, keepdims=True) + 1e-9)
+    return [names[i] for i in np.argmax(e @ c.T, axis=1)]

@@ -1,0 +1,114 @@
+"""metrics.json and report.md: a table and spectrogram pictures, readable in a minute."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy.signal import stft
+
+from v2a.contracts import SAMPLE_RATE
+
+COLUMNS = [
+    ("onset_acc", "onset acc ↑"),
+    ("onset_ap", "onset AP ↑"),
+    ("onset_count_acc", "# onsets acc ↑"),
+    ("av_align", "AV-Align ↑"),
+    ("frechet", "Fréchet (aisfx) ↓"),
+    ("class_agreement", "class agree ↑"),
+    ("rtf", "RTF ↓"),
+]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def markdown_table(results: dict) -> str:
+    lines = ["| generator | " + " | ".join(label for _, label in COLUMNS) + " |",
+             "|---|" + "---:|" * len(COLUMNS)]
+    for name, row in results.items():
+        if row.get("status") == "pending":
+            lines.append(f"| {name} | " + " | ".join(["pending"] * len(COLUMNS)) + " |")
+            continue
+        cells = []
+        for key, _ in COLUMNS:
+            value = row.get(key)
+            cells.append("—" if value is None else
+                         f"{value:.1f}" if key == "frechet" else f"{value:.3f}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def spectrogram_figure(path: Path, title: str, rows: list[tuple[str, np.ndarray, np.ndarray]],
+                       reference_onsets: np.ndarray, video_peaks: np.ndarray) -> None:
+    """One panel per sound: log spectrogram up to 12 kHz, reference onsets (white dashed),
+    that sound's own detected onsets (red) and the video's motion peaks (cyan ticks)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.35 * len(rows) + 0.6), sharex=True)
+    axes = np.atleast_1d(axes)
+    for ax, (label, audio, onsets) in zip(axes, rows, strict=True):
+        f, t, z = stft(audio, SAMPLE_RATE, nperseg=1024, noverlap=768)
+        keep = f <= 12_000
+        db = 20 * np.log10(np.abs(z[keep]) + 1e-6)
+        ax.pcolormesh(t, f[keep] / 1000, db, vmin=-100, vmax=-20, shading="auto", cmap="magma")
+        for x in reference_onsets:
+            ax.axvline(x, color="white", ls="--", lw=0.8)
+        for x in onsets:
+            ax.axvline(x, color="red", lw=1.2, alpha=0.8)
+        ax.plot(video_peaks, np.full(len(video_peaks), 11.3), "v", color="cyan", ms=5)
+        ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+        ax.set_yticks([])
+    axes[-1].set_xlabel("seconds   (white dashed: reference onsets, red: this sound's onsets, "
+                        "cyan: video motion peaks)", fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.stem}.tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    _write_atomic(out / "metrics.json", json.dumps({"settings": settings, "results": results},
+                                                   indent=1))
+    notes = []
+    for name, row in results.items():
+        prov = row.get("provenance", {}) if isinstance(row, dict) else {}
+        if row.get("status") == "pending":
+            notes.append(f"- **{name}**: pending — {row['reason']}")
+        elif prov:
+            notes.append(f"- **{name}**: {prov.get('kind', 'model')} — "
+                         f"{prov.get('note', prov.get('checkpoint', prov.get('generator', '')))}")
+    text = [
+        f"# v2a evaluation: {settings['corpus']} ({settings['split']} split, "
+        f"{settings['examples']} examples, {settings['classes']} classes)",
+        "",
+        markdown_table(results),
+        "",
+        "↑ higher is better, ↓ lower. Onset figures compare the sound's detected onsets with the "
+        "reference audio's (±0.1 s); AV-Align compares them with the video's motion peaks (±1 "
+        "frame); Fréchet distance and class agreement use the aisfx embedding; RTF is generation "
+        f"time / audio duration on {settings['machine']}. Definitions: docs/eval.md.",
+        "",
+        "`reference` is the corpus's own audio: its AV-Align is what perfect sound scores against "
+        "this motion detector. `random-sample` and `onset-transfer` are told the example's class "
+        "(an oracle); `ceiling` is given the reference audio.",
+        "",
+        "## Generators",
+        *notes,
+        "",
+        "## Examples",
+        *[f"![{p}]({p})" for p in pictures],
+        "",
+    ]
+    _write_atomic(out / "report.md", "\n".join(text))

@@ -1,0 +1,239 @@
+"""`v2a eval`: score generators on a corpus split and write metrics.json and report.md.
+
+Every generator sees what the timeline code gives it (frames at 24 fps, 160 px, a sample
+count, params with the example's caption as prompt). Oracle baselines also get the example's
+class (random-sample, onset-transfer) or its reference audio (ceiling); the report says so.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile
+
+from model.data.io import read_mp4_frames
+from model.eval import metrics
+from model.eval.motion import motion_peaks
+from model.eval.onsets import detect_onsets
+from v2a.contracts import SAMPLE_RATE, GenerationParams
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GENERATORS = ("silence", "random-sample", "onset-transfer", "motion-bursts", "ceiling",
+                      "default")
+_CENTROID_PER_CLASS = 24
+
+
+@dataclass
+class Example:
+    row: dict
+    frames: np.ndarray
+    audio: np.ndarray
+    onsets: np.ndarray
+    video_peaks: np.ndarray
+
+
+@dataclass
+class Scores:
+    name: str
+    provenance: dict = field(default_factory=dict)
+    onset_acc: list = field(default_factory=list)
+    onset_count_acc: list = field(default_factory=list)
+    onset_ap: list = field(default_factory=list)
+    av_align: list = field(default_factory=list)
+    embeddings: list = field(default_factory=list)
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+    samples: dict = field(default_factory=dict)  # example id -> audio, for the pictures
+    error: str = ""
+
+
+def read_manifest(corpus: Path) -> list[dict]:
+    path = corpus / "manifest.jsonl"
+    if not path.is_file():
+        raise FileNotFoundError(f"no corpus at {corpus} (missing manifest.jsonl); "
+                                "build one with: v2a data build")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def select_examples(rows: list[dict], split: str, limit: int) -> list[dict]:
+    """Up to `limit` rows of the split, dealt round-robin over classes (sorted by id)."""
+    by_class: dict[str, list[dict]] = {}
+    for row in sorted((r for r in rows if r["split"] == split), key=lambda r: r["id"]):
+        by_class.setdefault(row["class"], []).append(row)
+    chosen, depth = [], 0
+    while len(chosen) < limit and any(depth < len(v) for v in by_class.values()):
+        for name in sorted(by_class):
+            if depth < len(by_class[name]) and len(chosen) < limit:
+                chosen.append(by_class[name][depth])
+        depth += 1
+    return chosen
+
+
+def read_audio(path: Path) -> np.ndarray:
+    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    if rate != SAMPLE_RATE:
+        raise ValueError(f"{path}: {rate} Hz, expected {SAMPLE_RATE}")
+    return audio.mean(axis=1)
+
+
+def load_example(corpus: Path, row: dict) -> Example:
+    frames = read_mp4_frames(corpus / row["video"])
+    audio = read_audio(corpus / row["audio"])
+    onsets, _ = detect_onsets(audio, SAMPLE_RATE)
+    peaks, _ = motion_peaks(frames, 24.0)
+    return Example(row, frames, audio, onsets, peaks)
+
+
+def class_centroids(corpus: Path, rows: list[dict], embedder) -> dict[str, np.ndarray]:
+    """Mean embedding of (up to 24) train-split reference clips per class."""
+    by_class: dict[str, list[dict]] = {}
+    for row in sorted((r for r in rows if r["split"] == "train"), key=lambda r: r["id"]):
+        by_class.setdefault(row["class"], []).append(row)
+    return {name: embedder.embed([read_audio(corpus / r["audio"])
+                                  for r in items[:_CENTROID_PER_CLASS]]).mean(axis=0)
+            for name, items in by_class.items()}
+
+
+def score_generator(name: str, generator, examples: list[Example], embedder,
+                    keep: set[str], progress) -> Scores:
+    scores = Scores(name, provenance=generator.provenance())
+    num_samples = int(round(examples[0].row["duration"] * SAMPLE_RATE))
+    for i, ex in enumerate(examples):
+        if hasattr(generator, "set_reference_class"):
+            generator.set_reference_class(ex.row["class"])
+        if hasattr(generator, "set_reference_audio"):
+            generator.set_reference_audio(ex.audio)
+        params = GenerationParams(prompt=ex.row["caption"], seed=i)
+        started = time.perf_counter()
+        audio = np.asarray(generator.generate(ex.frames, 24.0, num_samples, params), np.float32)
+        scores.seconds += time.perf_counter() - started
+        scores.audio_seconds += num_samples / SAMPLE_RATE
+        if audio.shape != (num_samples,):
+            raise ValueError(f"{name} returned shape {audio.shape}, expected ({num_samples},)")
+        onsets, strengths = detect_onsets(audio, SAMPLE_RATE)
+        scores.onset_acc.append(metrics.onset_accuracy(ex.onsets, onsets))
+        scores.onset_count_acc.append(metrics.onset_count_accuracy(ex.onsets, onsets))
+        scores.onset_ap.append(metrics.onset_average_precision(ex.onsets, onsets, strengths))
+        scores.av_align.append(metrics.av_align(onsets, ex.video_peaks, 24.0))
+        scores.embeddings.append(audio)  # embedded in batches below
+        if ex.row["id"] in keep:
+            scores.samples[ex.row["id"]] = audio
+        progress()
+    scores.embeddings = list(embedder.embed(scores.embeddings))
+    return scores
+
+
+def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[str],
+              centroids: dict[str, np.ndarray]) -> dict:
+    if scores.error:
+        return {"status": "pending", "reason": scores.error}
+    emb = np.stack(scores.embeddings)
+    predicted = metrics.nearest_centroid(emb, centroids)
+    return {
+        "onset_acc": float(np.mean(scores.onset_acc)),
+        "onset_count_acc": float(np.mean(scores.onset_count_acc)),
+        "onset_ap": float(np.mean(scores.onset_ap)),
+        "av_align": float(np.mean(scores.av_align)),
+        "frechet": metrics.frechet_distance(emb, reference_embeddings),
+        "class_agreement": float(np.mean([p == c for p, c in zip(predicted, classes,
+                                                                 strict=True)])),
+        "rtf": scores.seconds / max(scores.audio_seconds, 1e-9),
+        "provenance": scores.provenance,
+    }
+
+
+def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
+             generators: list[str] | tuple[str, ...] = DEFAULT_GENERATORS, limit: int = 240,
+             pictures: int = 4, show_progress: bool = True) -> dict:
+    """Score each generator on up to `limit` examples of the split; write the report."""
+    import platform
+
+    from tqdm import tqdm
+
+    from model.eval.embedding import default_embedder
+    from model.eval.report import spectrogram_figure, write_report
+    from model.generators import load_generator
+
+    corpus, out = Path(corpus), Path(out)
+    rows = read_manifest(corpus)
+    chosen = select_examples(rows, split, limit)
+    if not chosen:
+        raise ValueError(f"{corpus}: no examples in split {split!r}")
+    examples = [load_example(corpus, r) for r in tqdm(chosen, desc="load", unit="ex",
+                                                      disable=not show_progress)]
+    embedder = default_embedder()
+    reference_emb = embedder.embed([ex.audio for ex in examples])
+    centroids = class_centroids(corpus, rows, embedder)
+    classes = [ex.row["class"] for ex in examples]
+    keep_ids = _picture_ids(examples, pictures)
+
+    reference = Scores("reference", provenance={"kind": "reference", "note": "the corpus audio"})
+    for ex in examples:
+        onsets, strengths = detect_onsets(ex.audio, SAMPLE_RATE)
+        reference.onset_acc.append(metrics.onset_accuracy(ex.onsets, onsets))
+        reference.onset_count_acc.append(metrics.onset_count_accuracy(ex.onsets, onsets))
+        reference.onset_ap.append(metrics.onset_average_precision(ex.onsets, onsets, strengths))
+        reference.av_align.append(metrics.av_align(onsets, ex.video_peaks, 24.0))
+    reference.embeddings = list(reference_emb)
+    all_scores = [reference]
+
+    bar = tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
+               disable=not show_progress)
+    for spec in generators:
+        name = spec.split(":")[0]
+        if name in ("random-sample", "onset-transfer") and ":" not in spec:
+            spec = f"{spec}:{corpus}"  # they draw recordings from this corpus's train split
+        try:
+            generator = load_generator(spec)
+        except (ImportError, FileNotFoundError) as error:
+            log.warning("%s: %s", spec, error)
+            all_scores.append(Scores(name, error=str(error)))
+            bar.update(len(examples))
+            continue
+        all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
+                                          bar.update))
+    bar.close()
+
+    results = {s.name: summarise(s, reference_emb, classes, centroids) for s in all_scores}
+    results["reference"]["rtf"] = None
+    picture_files = []
+    for ex in examples:
+        if ex.row["id"] not in keep_ids:
+            continue
+        panel = [("reference", ex.audio, ex.onsets)] + [
+            (s.name, s.samples[ex.row["id"]], detect_onsets(s.samples[ex.row["id"]],
+                                                            SAMPLE_RATE)[0])
+            for s in all_scores[1:] if ex.row["id"] in s.samples]
+        name = f"{ex.row['id']}.png"
+        out.mkdir(parents=True, exist_ok=True)
+        spectrogram_figure(out / name, f"{ex.row['id']}: {ex.row['caption']}", panel,
+                           ex.onsets, ex.video_peaks)
+        picture_files.append(name)
+    settings = {"corpus": str(corpus), "split": split, "examples": len(examples),
+                "classes": len(set(classes)), "generators": list(generators),
+                "machine": f"{platform.machine()} CPU, {_cpu_count()} cores",
+                "onset_tolerance_s": metrics.ONSET_TOLERANCE_S}
+    write_report(out, results, settings, picture_files)
+    return results
+
+
+def _cpu_count() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def _picture_ids(examples: list[Example], count: int) -> set[str]:
+    """The first example of `count` different classes, preferring ones with several onsets."""
+    ids, seen = [], set()
+    for ex in sorted(examples, key=lambda e: (-min(len(e.onsets), 4), e.row["id"])):
+        if ex.row["class"] not in seen and len(ids) < count:
+            seen.add(ex.row["class"])
+            ids.append(ex.row["id"])
+    return set(ids)

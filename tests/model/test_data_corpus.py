@@ -1,0 +1,130 @@
+"""`v2a data build` on a few classes: format, determinism, splits, frame-accurate sync."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+
+from model.data.build import build_corpus
+from model.data.io import read_mp4_frames
+from model.data.sources import discover_classes
+from model.eval.motion import motion_peaks
+from model.eval.onsets import detect_onsets
+from v2a.contracts import SAMPLE_RATE
+
+CLASSES = ["footsteps_soft", "drum", "bird"]  # one of each kind: step, strike, stamp
+
+needs_packages = pytest.mark.skipif(
+    not {"footsteps_soft", "drum", "bird"} <= {c.name for c in discover_classes()},
+    reason="Debian sound packages not installed (bash scripts/setup-data.sh)",
+)
+
+
+def manifest(corpus: Path) -> list[dict]:
+    return [json.loads(x) for x in (corpus / "manifest.jsonl").read_text().splitlines()]
+
+
+def digest(corpus: Path) -> dict[str, str]:
+    return {str(p.relative_to(corpus)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(corpus.rglob("*")) if p.is_file() and p.name != "summary.json"}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus") / "c"
+    build_corpus(out, seed=0, per_class=7, workers=2, progress=False, only_classes=CLASSES)
+    return out
+
+
+@needs_packages
+def test_every_example_has_the_fixed_format(corpus):
+    rows = manifest(corpus)
+    assert len(rows) == 21 and {r["class"] for r in rows} == set(CLASSES)
+    for row in rows:
+        assert set(row) >= {"id", "split", "video", "audio", "caption", "class", "onsets",
+                            "duration", "source", "license"}
+        assert row["duration"] == 4.0 and row["caption"] and row["license"]
+        audio, rate = soundfile.read(corpus / row["audio"], dtype="float32")
+        assert rate == SAMPLE_RATE and audio.shape == (4 * SAMPLE_RATE,)
+    frames = read_mp4_frames(corpus / rows[0]["video"])
+    assert frames.shape == (96, 160, 160, 3)
+    licences = json.loads((corpus / "licenses.json").read_text())
+    assert all(r["source"] in licences for r in rows)
+    assert not list(corpus.parent.glob("*.building"))  # staged, then renamed
+
+
+@needs_packages
+def test_no_source_recording_is_in_two_splits(corpus):
+    splits_of: dict[str, set] = {}
+    for row in manifest(corpus):
+        splits_of.setdefault(row["source"], set()).add(row["split"])
+    assert all(len(s) == 1 for s in splits_of.values())
+    assert {"train", "test"} <= {r["split"] for r in manifest(corpus)}
+    for cls in json.loads((corpus / "classes.json").read_text()):
+        recs = cls["recordings"]
+        assert not set(recs["train"]) & set(recs["test"])
+
+
+@needs_packages
+def test_build_is_deterministic_by_seed_whatever_the_worker_count(corpus, tmp_path):
+    build_corpus(tmp_path / "again", seed=0, per_class=7, workers=1, progress=False,
+                 only_classes=CLASSES)
+    assert digest(tmp_path / "again") == digest(corpus)
+    build_corpus(tmp_path / "other", seed=1, per_class=7, workers=1, progress=False,
+                 only_classes=CLASSES)
+    assert manifest(tmp_path / "other") != manifest(corpus)
+
+
+@needs_packages
+def test_what_is_seen_happens_on_the_frame_the_sound_starts(corpus):
+    """Strikes and steps: a motion peak within one frame of each labelled onset, and the
+    audio's own detected onsets within 25 ms of the labels."""
+    checked = 0
+    for row in manifest(corpus):
+        if row["class"] not in ("drum", "footsteps_soft"):
+            continue
+        frames = read_mp4_frames(corpus / row["video"])
+        peaks, _ = motion_peaks(frames, 24.0)
+        labels = np.array(row["onsets"])
+        seen = [np.min(np.abs(peaks - t)) <= 1 / 24 + 1e-6 for t in labels]
+        assert np.mean(seen) >= 0.8, (row["id"], labels, peaks)
+        audio, _ = soundfile.read(corpus / row["audio"], dtype="float32")
+        heard, _ = detect_onsets(audio, SAMPLE_RATE)
+        assert all(np.min(np.abs(heard - t)) <= 0.025 for t in labels), (row["id"], heard)
+        checked += 1
+    assert checked >= 10
+
+
+@needs_packages
+def test_corpus_baselines_draw_recordings_of_the_oracle_class(corpus):
+    from model.generators import load_generator
+    from v2a.contracts import GenerationParams
+
+    row = next(r for r in manifest(corpus) if r["split"] == "test" and r["class"] == "drum")
+    frames = read_mp4_frames(corpus / row["video"])
+    gen = load_generator(f"onset-transfer:{corpus}")
+    gen.set_reference_class("drum")
+    out = gen.generate(frames, 24.0, 4 * SAMPLE_RATE, GenerationParams(seed=0))
+    onsets, _ = detect_onsets(out, SAMPLE_RATE)
+    assert out.shape == (4 * SAMPLE_RATE,) and onsets.size >= 1
+    sample = load_generator(f"random-sample:{corpus}")
+    sample.set_reference_class("bird")
+    heard = sample.generate(frames, 24.0, 4 * SAMPLE_RATE, GenerationParams(seed=0))
+    train_birds = [soundfile.read(corpus / r["audio"], dtype="float32")[0]
+                   for r in manifest(corpus) if r["split"] == "train" and r["class"] == "bird"]
+    assert any(np.allclose(heard, b, atol=1e-4) for b in train_birds)
+
+
+def test_missing_packages_give_a_clear_error(tmp_path, monkeypatch):
+    import model.data.build as build
+
+    monkeypatch.setattr(build, "discover_classes", lambda: [])
+    with pytest.raises(RuntimeError, match="setup-data.sh"):
+        build.build_corpus(tmp_path / "c", per_class=1, progress=False)
+    assert not os.path.exists(tmp_path / "c")
