@@ -132,6 +132,8 @@ def _handles_rpc_errors(func):
             from plugin_server.errors import details_of
 
             print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+            if error.code() == grpc.StatusCode.UNAVAILABLE:
+                print("  is `v2a serve` running there? (--address / --uds)", file=sys.stderr)
             for detail in details_of(error):
                 text = json_format.MessageToJson(detail, indent=None)
                 print(f"  {type(detail).__name__}: {text}", file=sys.stderr)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import importlib
 import json
 import logging
@@ -54,6 +55,25 @@ class ServerConfig:
     ws_port: int | None = None  # the WebSocket/JSON bridge for UXP panels; None: off, 0: any
 
 
+def _lock_state_dir(state_dir: Path):
+    """One server per state dir: a second one would rerun the first one's running jobs. The
+    kernel drops the flock when the process dies, kill -9 included."""
+    handle = open(state_dir / "server.lock", "a+")  # noqa: SIM115 - held for the server's life
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise OSError(f"another v2a server ({holder}) uses the state dir {state_dir}; stop it "
+                      "or pass another --state-dir") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"pid {os.getpid()}")
+    handle.flush()
+    return handle
+
+
 def load_generator(spec: str) -> Generator:
     """A registry spec (model.generators), or `py:module:factory` for a generator of your own."""
     if spec.startswith("py:"):
@@ -75,6 +95,7 @@ class RunningServer:
                  generator: Generator | None = None):
         self.config = config
         config.state_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_file = _lock_state_dir(config.state_dir)
         self.store = JobStore(config.state_dir / "jobs.sqlite3")
         self.events = EventHub()
         self.runner = JobRunner(
@@ -111,9 +132,13 @@ class RunningServer:
                 log.warning("listening on %s: reachable from other machines (token required)",
                             config.host)
             wanted = DEFAULT_PORT if config.port is None else config.port
-            port = self.server.add_insecure_port(f"{config.host}:{wanted}")
+            try:
+                port = self.server.add_insecure_port(f"{config.host}:{wanted}")
+            except RuntimeError:  # grpc's "Failed to bind"
+                port = 0
             if port == 0:
-                raise OSError(f"cannot listen on {config.host}:{wanted} (in use?)")
+                raise OSError(f"cannot listen on {config.host}:{wanted}: the port is in use or "
+                              "the address is not this machine's (try --port 0)")
         return port
 
     @property
@@ -148,6 +173,7 @@ class RunningServer:
         self.runner.stop(grace)
         self.server.stop(grace=2).wait()
         self.store.close()
+        self._lock_file.close()  # releases the flock
         if self.config.uds:
             Path(self.config.uds).unlink(missing_ok=True)
 

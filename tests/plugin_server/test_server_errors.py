@@ -52,11 +52,14 @@ def test_token_is_created_private_and_required_on_tcp(make_server, roots):
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
-def test_a_second_start_keeps_the_token(make_server, roots):
-    first = make_server().token
+def test_a_second_start_keeps_the_token_and_one_state_dir_has_one_server(make_server, roots):
+    first = make_server()
+    with pytest.raises(OSError, match="another v2a server"):
+        make_server()  # same state dir: it would rerun the first one's running jobs
+    first.stop(grace_seconds=0)
     os.chmod(roots["token"], 0o644)  # someone loosened it
-    second = make_server().token
-    assert first == second and roots["token"].stat().st_mode & 0o777 == 0o600
+    second = make_server()
+    assert first.token == second.token and roots["token"].stat().st_mode & 0o777 == 0o600
 
 
 # --- malformed requests and timelines ------------------------------------------------------
