@@ -14,6 +14,9 @@ from v2a.v1 import v2a_service_pb2 as api
 from v2a.v1 import v2a_service_pb2_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
+# As the server's (plugin_server.server, not imported here to keep the client light).
+MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", 256 * 1024 * 1024),
+                        ("grpc.max_send_message_length", 256 * 1024 * 1024)]
 TERMINAL_STATES = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 
 
@@ -29,7 +32,7 @@ class V2AClient:
             target = address or os.environ.get("V2A_ADDRESS") or DEFAULT_ADDRESS
             if token is None:
                 token = auth.read_token(token_file)
-        self.channel = grpc.insecure_channel(target)
+        self.channel = grpc.insecure_channel(target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout

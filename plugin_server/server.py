@@ -32,6 +32,10 @@ SERVICE_NAME = v2a_service_pb2.DESCRIPTOR.services_by_name["V2AService"].full_na
 DEFAULT_PORT = 50051
 #: Printed (one line, JSON after it) once the server accepts calls; harnesses wait for it.
 READY_PREFIX = "V2A_READY "
+#: Inline timelines (an AAF can be tens of MB) and returned timeline bytes exceed gRPC's 4 MB.
+MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+                        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
 
 
 def default_state_dir() -> Path:
@@ -108,6 +112,7 @@ class RunningServer:
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="v2a-rpc"),
             interceptors=[auth.TokenAuthInterceptor(self.token)],
+            options=MESSAGE_SIZE_OPTIONS,
         )
         v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(
             V2AService(self.runner, self.events, config.state_dir), self.server)

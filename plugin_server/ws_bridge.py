@@ -29,6 +29,7 @@ from google.protobuf import json_format, message_factory
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.server import Server, ServerConnection, serve
 
+from plugin_server.client import MESSAGE_SIZE_OPTIONS
 from plugin_server.errors import details_of
 from v2a.v1 import v2a_service_pb2, v2a_service_pb2_grpc
 
@@ -46,7 +47,7 @@ def _to_json(message) -> dict:
 class WebSocketBridge:
     def __init__(self, target: str, token: str, host: str = "127.0.0.1", port: int = 0):
         self.token = token
-        self.channel = grpc.insecure_channel(target)
+        self.channel = grpc.insecure_channel(target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),)
         self.server: Server = serve(self._handle, host, port, compression=None,

@@ -49,7 +49,11 @@ class V2AClient {
         token = fs.readFileSync(options.tokenFile || defaultTokenFile(), 'utf8').trim();
       }
     }
-    this.stub = new Service(target, grpc.credentials.createInsecure());
+    // Inline timelines and returned timeline bytes can exceed gRPC's default 4 MB.
+    this.stub = new Service(target, grpc.credentials.createInsecure(), {
+      'grpc.max_receive_message_length': 256 * 1024 * 1024,
+      'grpc.max_send_message_length': 256 * 1024 * 1024,
+    });
     this.metadata = new grpc.Metadata();
     if (token) this.metadata.set('authorization', `Bearer ${token}`);
     this.timeoutMs = options.timeoutMs || 30000;

@@ -125,3 +125,16 @@ def test_takes_generate_that_many_takes_per_clip_the_last_one_active(make_server
     active = [c.active_media_reference_key for t in timeline.audio_tracks()
               for c in t.find_clips() if len(c.media_references()) == 2]
     assert active == ["take2"] * 4
+
+
+def test_an_inline_timeline_larger_than_grpc_default_4_mb_is_accepted(make_server, connect,
+                                                                      fixture_timeline,
+                                                                      media_dir, tmp_path):
+    # The fixture padded with 6 MB of JSON whitespace: the same timeline, a bigger message.
+    big = tmp_path / "big_cut.otio"
+    big.write_bytes(fixture_timeline.read_bytes() + b" " * (6 * 1024 * 1024))
+    client = connect(make_server())
+    job = client.submit(big, inline=True, media_search_paths=(str(media_dir),))
+    assert len(job.clips) == 4
+    result = client.result(client.wait(job.job_id).job_id, include_timeline_data=True)
+    assert len(result.timeline_data) > 0
