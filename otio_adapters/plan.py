@@ -124,16 +124,28 @@ def is_enabled(item) -> bool:
     """Enabled in OTIO, and not switched off in an FCP7 XML export (kept only in metadata)."""
     if not getattr(item, "enabled", True):
         return False
-    fcp = item.metadata.get("fcp_xml") if hasattr(item, "metadata") else None
+    fcp = _metadata(item, "fcp_xml")
     if hasattr(fcp, "get") and str(fcp.get("enabled", "")).upper() == "FALSE":
         return False
     return True
 
 
+def _metadata(item, key: str):
+    """item.metadata[key] or None. OTIO's dictionaries answer a missing key (and the end of an
+    iteration) through a slow exception path, so an empty one is skipped by its length."""
+    metadata = getattr(item, "metadata", None)
+    if metadata is None or not len(metadata):
+        return None
+    return metadata.get(key)
+
+
 def time_scalar(item) -> Fraction:
     """The product of an item's LinearTimeWarp scalars (FreezeFrame is one, with 0)."""
     scale = Fraction(1)
-    for effect in getattr(item, "effects", []):
+    effects = getattr(item, "effects", None)
+    if effects is None or not len(effects):  # see _metadata: iterating an empty list is slow
+        return scale
+    for effect in effects:
         if isinstance(effect, otio.schema.LinearTimeWarp):
             scale *= Fraction(effect.time_scalar)
     return scale
@@ -522,28 +534,29 @@ def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segme
     start_sample = to_samples(piece.start)
     end_sample = to_samples(piece.end)
     start_frame = to_frames(piece.start, rate)
-    label = (
-        f"clip {clip.name!r} on {track_label(piece.top_index, track_names[piece.top_index])} "
-        f"at {format_timecode(piece.start, rate)}"
-    )
+
+    def label() -> str:  # only problems need it, and timecode text is not free
+        track = track_label(piece.top_index, track_names[piece.top_index])
+        return f"clip {clip.name!r} on {track} at {format_timecode(piece.start, rate)}"
+
     status, problem = media.status, ""
     if status == "offline":
-        problem = f"{label}: media not found: {media.problem}"
+        problem = f"{label()}: media not found: {media.problem}"
     elif status != "ok":
-        problem = f"{label}: {media.problem}"
+        problem = f"{label()}: {media.problem}"
     elif media.extent is not None and not media.still:
         lo, hi = media.extent
         if used[0] < lo - _TOLERANCE or used[1] > hi + _TOLERANCE:
             status = "invalid"
             problem = (
-                f"{label}: uses source {_tc(used[0], rate)}-{_tc(used[1], rate)} but its media "
+                f"{label()}: uses source {_tc(used[0], rate)}-{_tc(used[1], rate)} but its media "
                 f"{_media_text(media.source)} covers "
                 f"only {_tc(lo, rate)}-{_tc(hi, rate)}"
             )
     if status == "ok" and media.source.image_sequence is not None:
         missing = _missing_frame(media.source, used)
         if missing:
-            status, problem = "invalid", f"{label}: image sequence frame {missing} is missing"
+            status, problem = "invalid", f"{label()}: image sequence frame {missing} is missing"
     return Segment(
         clip_id=_stored_id(clip),
         clip_name=clip.name,
@@ -606,7 +619,7 @@ def _limit_handle(wanted: Fraction, used, speed: Fraction, extent, side: str) ->
 
 
 def _stored_id(clip) -> str:
-    v2a = clip.metadata.get("v2a")
+    v2a = _metadata(clip, "v2a")
     if hasattr(v2a, "get") and v2a.get("clip_id"):
         return str(v2a.get("clip_id"))
     return ""
