@@ -54,8 +54,8 @@ def read_captions(folder: str | Path, captions: str | Path) -> list[dict]:
         for line_no, fields in enumerate(csv.reader(f), start=1):
             if not fields or not "".join(fields).strip() or fields[0].startswith("#"):
                 continue
-            if line_no == 1 and not _is_number(fields[1] if len(fields) > 1 else ""):
-                continue  # header
+            if line_no == 1 and _is_header(fields):
+                continue
             where = f"{captions}:{line_no}"
             if len(fields) < 4:
                 raise ImportError_(f"{where}: expected file, start seconds, caption, split; "
@@ -81,6 +81,13 @@ def read_captions(folder: str | Path, captions: str | Path) -> list[dict]:
         raise ImportError_(f"{captions}: {shared[0]} is in splits {sorted(splits_of[shared[0]])};"
                            " a source may be in one split only")
     return rows
+
+
+def _is_header(fields: list[str]) -> bool:
+    first = fields[0].strip().lower()
+    second = fields[1].strip().lower() if len(fields) > 1 else ""
+    return first in {"file", "filename", "id", "youtube_id", "ytid", "video", "path"} or (
+        "start" in second or "time" in second)
 
 
 def _is_number(text: str) -> bool:
