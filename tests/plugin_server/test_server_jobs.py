@@ -138,3 +138,23 @@ def test_an_inline_timeline_larger_than_grpc_default_4_mb_is_accepted(make_serve
     assert len(job.clips) == 4
     result = client.result(client.wait(job.job_id).job_id, include_timeline_data=True)
     assert len(result.timeline_data) > 0
+
+
+def test_a_clip_with_offline_media_is_skipped_with_why_and_the_others_run(make_server, connect,
+                                                                         fixture_timeline,
+                                                                         media_dir, tmp_path):
+    partial = tmp_path / "three-of-four"
+    partial.mkdir()
+    for name in ("titles.mov", "wind-up.mov", "punchline.mov"):  # credits.mov is missing
+        (partial / name).symlink_to(media_dir / name)
+    client = connect(make_server())
+    job = client.submit(fixture_timeline, inline=True, media_search_paths=(str(partial),))
+    events, job = _watch_all(client, job.job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED
+    assert job.message == "1 of 4 clips could not be generated"
+    offline = next(c for c in job.clips if c.clip_name == "Clip-004")
+    assert offline.state in (pb.CLIP_STATE_SKIPPED, pb.CLIP_STATE_FAILED)
+    assert "credits.mov" in offline.message
+    assert sum(c.state == pb.CLIP_STATE_DONE for c in job.clips) == 3
+    assert any(e.HasField("clip") and e.clip.clip_name == "Clip-004" and "credits.mov" in
+               e.clip.message for e in events)
