@@ -1,4 +1,5 @@
-"""Find the media a clip names: file URLs, plain paths, image sequences, relinking by file name.
+"""Find the media a clip names: file URLs, plain paths, image sequences, relinking by file name;
+then probe it to learn which source seconds exist (or why it cannot be used).
 
 A timeline usually comes from another machine ("D:/media/shot.mov", "file:///Volumes/..."), so a
 path that does not exist here is looked up by its file name under the relink roots the caller
@@ -8,15 +9,22 @@ gives (searched recursively, first match in sorted order, so the choice is stabl
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 import tempfile
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
+
+from otio_adapters.timing import exact_rate, seconds
+from v2a.contracts import ImageSequence, MediaSource
+from v2a.media.errors import MediaError
 
 #: Extensions of single still images: one picture held for the whole clip.
 STILL_EXTENSIONS = frozenset(
@@ -212,3 +220,133 @@ def _looked_for(candidates: list[str], name: str, relink: RelinkIndex) -> str:
 
 def is_still(path: str) -> bool:
     return Path(path).suffix.lower() in STILL_EXTENSIONS
+
+
+# --- resolving a clip's media: found, probed, how much of it exists --------------------------
+
+
+@dataclass(frozen=True)
+class ResolvedMedia:
+    """A clip's media as found: where, which source seconds exist, and any problem."""
+
+    source: MediaSource
+    extent: tuple[Fraction, Fraction] | None  # source seconds that exist, when known
+    still: bool = False
+    problem: str = ""  # set when the media was found but cannot be used
+    status: str = "ok"
+
+
+class MediaResolver:
+    """Finds and probes each clip's media; every file is probed once per plan."""
+
+    def __init__(self, base_dir: str, relink: RelinkIndex, probe: Callable) -> None:
+        self.base_dir = base_dir
+        self.relink = relink
+        self.probe = probe
+        self._probed: dict[str, object] = {}
+
+    def resolve(self, clip: otio.schema.Clip) -> ResolvedMedia:
+        ref = clip.media_reference
+        available = available_extent(ref)
+        if isinstance(ref, otio.schema.ImageSequenceReference):
+            return self._image_sequence(ref, available)
+        if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
+            referenced = ref.target_url
+            located = locate_file(referenced, self.base_dir, self.relink)
+        else:  # MissingReference, an empty URL, unknown kinds: search by the clip's names
+            referenced = ""
+            names = [clip.name, getattr(ref, "name", "") or ""]
+            located = locate_by_name(names, self.relink)
+        return self._file(referenced, located, available)
+
+    def _file(self, referenced: str, located: Located, available) -> ResolvedMedia:
+        media_start = available[0] if available else Fraction(0)
+        if located.path is None:
+            source = MediaSource(referenced=referenced, path=None, media_start=float(media_start))
+            return ResolvedMedia(source, available, status="offline", problem=located.looked_for)
+        info = self._probe(located.path)
+        if is_still(located.path):
+            # One picture held for the whole clip: only whether it decodes matters.
+            source = MediaSource(referenced, located.path, float(media_start))
+            if isinstance(info, str):
+                return ResolvedMedia(source, None, True, info, "invalid")
+            return ResolvedMedia(source, None, still=True)
+        if isinstance(info, str):
+            source = MediaSource(referenced, located.path, float(media_start))
+            return ResolvedMedia(source, available, problem=info, status="invalid")
+        if not available:
+            media_start = Fraction(info.start_timecode).limit_denominator(1_000_000)
+        source = MediaSource(referenced, located.path, float(media_start), rate=info.fps)
+        duration = Fraction(info.duration).limit_denominator(1_000_000)
+        if duration <= 0:
+            return ResolvedMedia(
+                source, None, problem=f"{located.path}: media has zero length", status="invalid"
+            )
+        return ResolvedMedia(source, (media_start, media_start + duration))
+
+    def _probe(self, path: str):
+        if path not in self._probed:
+            try:
+                self._probed[path] = self.probe(path)
+            except MediaError as error:
+                self._probed[path] = str(error)
+            except Exception as error:  # a broken file must not stop the plan
+                self._probed[path] = (
+                    f"{path}: cannot read the media ({type(error).__name__}: {error})"
+                )
+        return self._probed[path]
+
+    def _image_sequence(self, ref, available) -> ResolvedMedia:
+        located = locate_image_sequence(ref, self.base_dir, self.relink)
+        media_start = available[0] if available else Fraction(0)
+        sequence = None
+        if located.path is not None:
+            sequence = ImageSequence(
+                directory=located.path,
+                name_prefix=ref.name_prefix,
+                name_suffix=ref.name_suffix,
+                start_frame=ref.start_frame,
+                frame_step=ref.frame_step,
+                rate=ref.rate,
+                frame_zero_padding=ref.frame_zero_padding,
+            )
+        source = MediaSource(
+            referenced=ref.target_url_base or "",
+            path=None,
+            media_start=float(media_start),
+            rate=ref.rate,
+            image_sequence=sequence,
+        )
+        if sequence is None:
+            return ResolvedMedia(source, available, status="offline", problem=located.looked_for)
+        return ResolvedMedia(source, available)
+
+
+def available_extent(ref) -> tuple[Fraction, Fraction] | None:
+    rng = getattr(ref, "available_range", None)
+    if rng is None:
+        return None
+    start = seconds(rng.start_time)
+    return start, start + seconds(rng.duration)
+
+
+def media_text(source: MediaSource) -> str:
+    sequence = source.image_sequence
+    if sequence is not None:
+        pattern = f"{sequence.name_prefix}#{sequence.name_suffix}"
+        return f"image sequence {os.path.join(sequence.directory, pattern)}"
+    return source.path or source.referenced
+
+
+def missing_frame(source: MediaSource, used: tuple[Fraction, Fraction]) -> str:
+    """The first or last frame file of the used range, when it is not on disk."""
+    sequence = source.image_sequence
+    rate = exact_rate(sequence.rate)
+    offset = Fraction(source.media_start).limit_denominator(1_000_000)
+    first = math.floor((used[0] - offset) * rate)
+    last = max(first, math.ceil((used[1] - offset) * rate) - 1)
+    for index in (first, last):
+        path = sequence.frame_path(sequence.start_frame + index * sequence.frame_step)
+        if not os.path.isfile(path):
+            return path
+    return ""

@@ -29,8 +29,6 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
-import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -38,17 +36,15 @@ from fractions import Fraction
 import opentimelineio as otio
 
 from otio_adapters.media_refs import (
-    Located,
+    MediaResolver,
     RelinkIndex,
-    is_still,
-    locate_by_name,
-    locate_file,
-    locate_image_sequence,
+    ResolvedMedia,
     media_base_dir,
+    media_text,
+    missing_frame,
 )
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
-from v2a.contracts import SAMPLE_RATE, ClipAddress, ImageSequence, MediaSource, Segment, Selection
-from v2a.media.errors import MediaError
+from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment, Selection
 from v2a.media.probe import probe_media
 
 log = logging.getLogger(__name__)
@@ -351,110 +347,6 @@ def timeline_start(timeline: otio.schema.Timeline) -> Fraction:
     return seconds(timeline.global_start_time)
 
 
-# --- media ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Media:
-    source: MediaSource
-    extent: tuple[Fraction, Fraction] | None  # source seconds that exist, when known
-    still: bool = False
-    problem: str = ""  # set when the media was found but cannot be used
-    status: str = "ok"
-
-
-class _MediaResolver:
-    def __init__(self, base_dir: str, relink: RelinkIndex, probe: Callable) -> None:
-        self.base_dir = base_dir
-        self.relink = relink
-        self.probe = probe
-        self._probed: dict[str, object] = {}
-
-    def resolve(self, clip: otio.schema.Clip) -> _Media:
-        ref = clip.media_reference
-        available = _available(ref)
-        if isinstance(ref, otio.schema.ImageSequenceReference):
-            return self._image_sequence(ref, available)
-        if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
-            referenced = ref.target_url
-            located = locate_file(referenced, self.base_dir, self.relink)
-        else:  # MissingReference, an empty URL, unknown kinds: search by the clip's names
-            referenced = ""
-            names = [clip.name, getattr(ref, "name", "") or ""]
-            located = locate_by_name(names, self.relink)
-        return self._file(referenced, located, available)
-
-    def _file(self, referenced: str, located: Located, available) -> _Media:
-        media_start = available[0] if available else Fraction(0)
-        if located.path is None:
-            source = MediaSource(referenced=referenced, path=None, media_start=float(media_start))
-            return _Media(source, available, status="offline", problem=located.looked_for)
-        info = self._probe(located.path)
-        if is_still(located.path):
-            # One picture held for the whole clip: only whether it decodes matters.
-            source = MediaSource(referenced, located.path, float(media_start))
-            if isinstance(info, str):
-                return _Media(source, None, True, info, "invalid")
-            return _Media(source, None, still=True)
-        if isinstance(info, str):
-            source = MediaSource(referenced, located.path, float(media_start))
-            return _Media(source, available, problem=info, status="invalid")
-        if not available:
-            media_start = Fraction(info.start_timecode).limit_denominator(1_000_000)
-        source = MediaSource(referenced, located.path, float(media_start), rate=info.fps)
-        duration = Fraction(info.duration).limit_denominator(1_000_000)
-        if duration <= 0:
-            return _Media(
-                source, None, problem=f"{located.path}: media has zero length", status="invalid"
-            )
-        return _Media(source, (media_start, media_start + duration))
-
-    def _probe(self, path: str):
-        if path not in self._probed:
-            try:
-                self._probed[path] = self.probe(path)
-            except MediaError as error:
-                self._probed[path] = str(error)
-            except Exception as error:  # a broken file must not stop the plan
-                self._probed[path] = (
-                    f"{path}: cannot read the media ({type(error).__name__}: {error})"
-                )
-        return self._probed[path]
-
-    def _image_sequence(self, ref, available) -> _Media:
-        located = locate_image_sequence(ref, self.base_dir, self.relink)
-        media_start = available[0] if available else Fraction(0)
-        sequence = None
-        if located.path is not None:
-            sequence = ImageSequence(
-                directory=located.path,
-                name_prefix=ref.name_prefix,
-                name_suffix=ref.name_suffix,
-                start_frame=ref.start_frame,
-                frame_step=ref.frame_step,
-                rate=ref.rate,
-                frame_zero_padding=ref.frame_zero_padding,
-            )
-        source = MediaSource(
-            referenced=ref.target_url_base or "",
-            path=None,
-            media_start=float(media_start),
-            rate=ref.rate,
-            image_sequence=sequence,
-        )
-        if sequence is None:
-            return _Media(source, available, status="offline", problem=located.looked_for)
-        return _Media(source, available)
-
-
-def _available(ref) -> tuple[Fraction, Fraction] | None:
-    rng = getattr(ref, "available_range", None)
-    if rng is None:
-        return None
-    start = seconds(rng.start_time)
-    return start, start + seconds(rng.duration)
-
-
 # --- the plan -------------------------------------------------------------------------------
 
 
@@ -500,12 +392,10 @@ def plan_segments(
     if not any(True for track in video_tracks for _ in track.find_clips()):
         raise PlanError(f"{where} has no video clips (its video tracks hold only gaps)")
 
-    resolver = _MediaResolver(
-        media_base_dir(timeline_path), RelinkIndex(tuple(relink_roots)), probe
-    )
+    resolver = MediaResolver(media_base_dir(timeline_path), RelinkIndex(tuple(relink_roots)), probe)
     track_names = [t.name for t in video_tracks]
     segments = []
-    media_cache: dict[int, _Media] = {}
+    media_cache: dict[int, ResolvedMedia] = {}
     for piece in sorted(pieces, key=lambda p: (p.start, p.top_index)):
         key = id(piece.clip)
         if key not in media_cache:
@@ -515,7 +405,7 @@ def plan_segments(
     return _select(segments, selection, where)
 
 
-def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segment:
+def _segment(piece: _Piece, media: ResolvedMedia, rate: Fraction, track_names) -> Segment:
     clip = piece.clip
     speed = Fraction(0) if media.still else piece.source.k
     first = piece.source.at(piece.start)
@@ -550,11 +440,11 @@ def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segme
             status = "invalid"
             problem = (
                 f"{label()}: uses source {_tc(used[0], rate)}-{_tc(used[1], rate)} but its media "
-                f"{_media_text(media.source)} covers "
+                f"{media_text(media.source)} covers "
                 f"only {_tc(lo, rate)}-{_tc(hi, rate)}"
             )
     if status == "ok" and media.source.image_sequence is not None:
-        missing = _missing_frame(media.source, used)
+        missing = missing_frame(media.source, used)
         if missing:
             status, problem = "invalid", f"{label()}: image sequence frame {missing} is missing"
     return Segment(
@@ -575,28 +465,6 @@ def _segment(piece: _Piece, media: _Media, rate: Fraction, track_names) -> Segme
         status=status,
         problem=problem,
     )
-
-
-def _media_text(source: MediaSource) -> str:
-    sequence = source.image_sequence
-    if sequence is not None:
-        pattern = f"{sequence.name_prefix}#{sequence.name_suffix}"
-        return f"image sequence {os.path.join(sequence.directory, pattern)}"
-    return source.path or source.referenced
-
-
-def _missing_frame(source: MediaSource, used: tuple[Fraction, Fraction]) -> str:
-    """The first or last frame file of the used range, when it is not on disk."""
-    sequence = source.image_sequence
-    rate = exact_rate(sequence.rate)
-    offset = Fraction(source.media_start).limit_denominator(1_000_000)
-    first = math.floor((used[0] - offset) * rate)
-    last = max(first, math.ceil((used[1] - offset) * rate) - 1)
-    for index in (first, last):
-        path = sequence.frame_path(sequence.start_frame + index * sequence.frame_step)
-        if not os.path.isfile(path):
-            return path
-    return ""
 
 
 def track_label(index: int, name: str) -> str:
