@@ -87,3 +87,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--out", default="reports/eval")
     ev.add_argument("--threads", type=int, default=2, help="torch threads")
     ev.set_defaults(func=_eval)
+
+    from model.train_cli import add_train_command  # `v2a train` (argument parsing only, no torch)
+
+    add_train_command(subparsers)

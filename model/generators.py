@@ -47,9 +47,20 @@ def _ceiling(arg: str) -> Generator:
     return CeilingGenerator(arg)
 
 
+def _v2a(arg: str) -> Generator:
+    """The trained flow-matching model; the argument is a checkpoint path (default: shipped)."""
+    from model.v2a_generator import V2AGenerator
+
+    return V2AGenerator(arg or None)
+
+
 def _default(arg: str) -> Generator:
-    # Until a trained model is registered, the default is a baseline, and it says so.
-    log.info("generator 'default' is the motion-bursts BASELINE (no trained model registered)")
+    from model.v2a_generator import DEFAULT_CHECKPOINT
+
+    if DEFAULT_CHECKPOINT.is_file():
+        return _v2a(arg)
+    # Without the shipped checkpoint the default is a baseline, and it says so.
+    log.info("generator 'default' is the motion-bursts BASELINE (no checkpoint at %s)", DEFAULT_CHECKPOINT)
     return _motion_bursts(arg)
 
 
@@ -59,6 +70,7 @@ _FACTORIES: dict[str, Callable[[str], Generator]] = {
     "random-sample": _random_sample,
     "onset-transfer": _onset_transfer,
     "ceiling": _ceiling,
+    "v2a": _v2a,
     "default": _default,
 }
 

@@ -1,0 +1,56 @@
+"""The trained model behind the `Generator` seam the timeline code, server and eval use."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from model.encoders import file_sha256
+from model.v2a_model import V2AModel, read_metadata
+from v2a.contracts import GenerationParams, ProgressCallback
+
+#: The shipped checkpoint (committed, < 50 MB); `load_generator("default")` uses it.
+DEFAULT_CHECKPOINT = Path(__file__).resolve().parent / "checkpoints" / "v2a-default.safetensors"
+
+
+class V2AGenerator:
+    """Flow-matching video-to-audio model loaded from one self-describing checkpoint."""
+
+    name = "v2a-flow"
+
+    def __init__(self, checkpoint: str | Path | None = None) -> None:
+        self.checkpoint = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT
+        if not self.checkpoint.is_file():
+            raise FileNotFoundError(f"model checkpoint not found: {self.checkpoint}")
+        self.model = V2AModel.load(str(self.checkpoint))
+        self.frame_rate = float(self.model.config.visual.frame_rate)
+        self.frame_size = int(self.model.config.visual.frame_size)
+        self._sha256 = file_sha256(str(self.checkpoint))
+
+    def generate(
+        self, frames: np.ndarray, fps: float, num_samples: int, params: GenerationParams,
+        progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+    ) -> np.ndarray:
+        return self.model.generate(
+            frames, fps, num_samples, prompt=params.prompt or None,
+            negative_prompt=params.negative_prompt or None, seed=params.seed,
+            steps=params.steps or None, cfg_strength=params.cfg_strength or None,
+            progress=progress, cancel=cancel,
+        )
+
+    def provenance(self) -> dict:
+        sampler = self.model.config.sampler
+        info = read_metadata(str(self.checkpoint)).get("info", "{}")
+        return {
+            "generator": self.name,
+            "checkpoint": self.checkpoint.name,
+            "checkpoint_sha256": self._sha256,
+            "default_steps": sampler.steps,
+            "default_cfg_strength": sampler.cfg_strength,
+            "sampler": sampler.method,
+            "decoder": self.model.config.audio.decoder,
+            "trained": json.loads(info),
+        }

@@ -1,0 +1,161 @@
+"""Benchmark of the video-to-audio model: speed on a 10 s clip, and steps vs quality.
+
+Speed: a 10 s clip from decoded frames (24 fps, 128 px, as the pipeline hands them over) to
+48 kHz samples at default settings: wall time, real-time factor and peak RSS, medians of 3 runs
+(each in a fresh process, so peak memory includes loading), plus where the time goes.
+Quality: for 4, 8, 16 and 25 steps on a small test subset, the eval's own metrics.
+
+    .venv/bin/python scripts/bench_model.py [--checkpoint PATH] [--threads 2] [--subset 24]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CLIP_SECONDS = 10.0
+
+
+def _clip_frames(corpus: Path, fps: float, size: int) -> np.ndarray:
+    """10 s of real corpus video (test clips back to back), or a moving square without a corpus."""
+    from v2a.media.frames import decode_frames_at
+
+    count = int(CLIP_SECONDS * fps)
+    videos = sorted((corpus / "test").glob("*.mp4"))[:3] if corpus.is_dir() else []
+    if videos:
+        parts = [decode_frames_at(str(v), np.arange(int(4 * fps)) / fps, size) for v in videos]
+        return np.concatenate(parts)[:count]
+    frames = np.zeros((count, size, size, 3), np.uint8)
+    for i in range(count):
+        x = int((i * 3) % (size - 16))
+        frames[i, 40:56, x : x + 16] = 255
+    return frames
+
+
+def run_once(checkpoint: str, threads: int, corpus: Path) -> dict:
+    import torch
+
+    from model.audio_codec import num_frames
+    from model.v2a_model import V2AModel
+    from v2a.contracts import SAMPLE_RATE
+
+    torch.set_num_threads(threads)
+    model = V2AModel.load(checkpoint) if checkpoint else V2AModel()
+    cfg = model.config
+    frames = _clip_frames(corpus, cfg.visual.frame_rate, cfg.visual.frame_size)
+    num_samples = int(CLIP_SECONDS * SAMPLE_RATE)
+    model.generate(frames[:24], cfg.visual.frame_rate, SAMPLE_RATE // 2)  # warm-up (first-call costs)
+    started, cpu_started = time.perf_counter(), time.process_time()
+    out = model.generate(frames, cfg.visual.frame_rate, num_samples, seed=0)
+    total, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    assert out.shape == (num_samples,)
+    # Where the time goes: the same work, part by part.
+    parts = {}
+    t = time.perf_counter()
+    visual = model.prepare_visual(frames, cfg.visual.frame_rate)
+    parts["visual_features"] = time.perf_counter() - t
+    mel_frames = num_frames(cfg.audio, num_samples)
+    t = time.perf_counter()
+    with torch.inference_mode():
+        model.sync_on_mel_clock(visual.sync_frames[None], mel_frames + cfg.net.patch)
+    parts["sync_encoder"] = time.perf_counter() - t
+    t = time.perf_counter()
+    model.codec.decode(np.full((mel_frames, cfg.audio.n_mels), -6.0, np.float32), num_samples)
+    parts["decoder"] = time.perf_counter() - t
+    parts["denoiser"] = max(0.0, total - sum(parts.values()))
+    return {"seconds": total, "cpu_seconds": cpu, "load_average": os.getloadavg()[0], "rtf": CLIP_SECONDS / total, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "parts": parts, "steps": cfg.sampler.steps, "cfg_strength": cfg.sampler.cfg_strength,
+            "method": cfg.sampler.method, "decoder": cfg.audio.decoder}
+
+
+def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:
+    results = []
+    for _ in range(runs):
+        proc = subprocess.run([sys.executable, __file__, "--one", "--threads", str(threads), "--corpus", str(corpus)]
+                              + (["--checkpoint", checkpoint] if checkpoint else []),
+                              capture_output=True, text=True, check=True)
+        results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    median = {key: statistics.median(r[key] for r in results) for key in ("seconds", "cpu_seconds", "load_average", "rtf", "peak_rss_mb")}
+    median["parts"] = {k: statistics.median(r["parts"][k] for r in results) for k in results[0]["parts"]}
+    median["settings"] = {k: results[0][k] for k in ("steps", "cfg_strength", "method", "decoder")}
+    median["runs"] = [round(r["seconds"], 3) for r in results]
+    return median
+
+
+def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: list[int]) -> list[dict]:
+    """The eval's metrics (model/eval) on `subset` test examples for each step count."""
+    from model.eval import metrics
+    from model.eval.embedding import default_embedder
+    from model.eval.onsets import detect_onsets
+    from model.eval.run import class_centroids, load_example, read_manifest, select_examples
+    from model.v2a_model import V2AModel
+    from v2a.contracts import SAMPLE_RATE
+
+    model = V2AModel.load(checkpoint)
+    rows = read_manifest(corpus)
+    chosen = select_examples(rows, "test", subset)
+    examples = [load_example(corpus, row) for row in chosen]
+    embedder = default_embedder()
+    centroids = class_centroids(corpus, rows, embedder)
+    references = embedder.embed([e.audio for e in examples])
+    table = []
+    for steps in steps_list:
+        started = time.perf_counter()
+        audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=e.row.get("caption") or None,
+                                seed=i, steps=steps) for i, e in enumerate(examples)]
+        seconds = time.perf_counter() - started
+        embedded = embedder.embed(audio)
+        predicted = metrics.nearest_centroid(embedded, centroids)
+        onset_acc = [metrics.onset_accuracy(e.onsets, detect_onsets(a, SAMPLE_RATE)[0]) for e, a in zip(examples, audio, strict=True)]
+        table.append({
+            "steps": steps,
+            "frechet": metrics.frechet_distance(embedded, references),
+            "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
+            "onset_accuracy": float(np.mean(onset_acc)),
+            "seconds_per_4s_clip": seconds / len(examples),
+        })
+        print(json.dumps(table[-1]), flush=True)
+    return table
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default=str(REPO / "model/checkpoints/v2a-default.safetensors"))
+    parser.add_argument("--corpus", default=str(REPO / "data/corpus"))
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--subset", type=int, default=24, help="test examples for steps vs quality")
+    parser.add_argument("--steps", default="4,8,16,25")
+    parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    checkpoint = args.checkpoint if Path(args.checkpoint).is_file() else ""
+    if args.one:
+        print(json.dumps(run_once(checkpoint, args.threads, Path(args.corpus))))
+        return 0
+    if not checkpoint:
+        print("no checkpoint: timing an untrained model of the default size (speed only)")
+    result = speed(checkpoint, args.threads, Path(args.corpus))
+    print(f"10 s clip, {args.threads} threads, {result['settings']}: median {result['seconds']:.2f} s "
+          f"(runs {result['runs']}), {result['rtf']:.1f}x real time, CPU {result['cpu_seconds']:.2f} s, "
+          f"peak RSS {result['peak_rss_mb']:.0f} MB, load average {result['load_average']:.1f}")
+    print("  parts: " + ", ".join(f"{k} {v:.2f} s" for k, v in result["parts"].items()))
+    print(json.dumps(result))
+    if checkpoint and not args.skip_quality and Path(args.corpus, "manifest.jsonl").is_file():
+        steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
