@@ -77,7 +77,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     corpus: str = "data/corpus"
     split: str = "train"
-    limit: int = 0  # 0: every example of the split
+    limit: int = 0  # 0: every example of the split; N: a seeded random N of them
     batch_size: int = 24
     lr: float = 1e-3
     weight_decay: float = 0.01

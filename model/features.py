@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import os
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,7 +103,8 @@ def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0
     corpus = Path(corpus)
     source = Path(source) if source else corpus
     rows = read_manifest(source, split) if (source / "manifest.jsonl").exists() else _scan(source, split)
-    if limit:
+    if limit:  # a seeded random subset, so every class is represented
+        random.Random(0).shuffle(rows)
         rows = rows[:limit]
     if not rows:
         raise ValueError(f"corpus {source}: no examples in split {split!r}")
