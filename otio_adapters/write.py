@@ -360,7 +360,12 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
 
 def _rescale_clip_ranges(track: otio.schema.Track, rate: float) -> None:
     """The AAF writer validates every range at the edit rate; editors' exports (Premiere's
-    2997fps-DFTC.aaf) keep media ranges at the media's own rate. Same times, counted in frames."""
+    2997fps-DFTC.aaf) keep media ranges at the media's own rate. Same times, counted in frames.
+    Dissolves from other formats get the AAF description the writer needs."""
+    for transition in track.find_children(descended_from_type=otio.schema.Transition):
+        if "AAF" not in transition.metadata and track.kind in _AAF_DISSOLVES:
+            cut_point = round(transition.in_offset.rescaled_to(rate).value)
+            transition.metadata["AAF"] = _aaf_dissolve(cut_point, track.kind)
     for clip in track.find_clips():
         if clip.source_range is not None and clip.source_range.duration.rate != rate:
             clip.source_range = _rescaled(clip.source_range, rate)
@@ -419,7 +424,7 @@ def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
 def _frame_crossfade(frames: int, rate: float, aaf: bool) -> otio.schema.Transition:
     metadata = {V2A_KEY: {"crossfade": True}}
     if aaf:
-        metadata["AAF"] = _aaf_audio_dissolve(2 * frames)
+        metadata["AAF"] = _aaf_dissolve(frames)
     return otio.schema.Transition(
         name="V2A crossfade",
         transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
@@ -429,21 +434,37 @@ def _frame_crossfade(frames: int, rate: float, aaf: bool) -> otio.schema.Transit
     )
 
 
-def _aaf_audio_dissolve(length: int) -> dict:
-    """What the AAF writer needs to emit an Avid audio dissolve (values as Media Composer writes)."""
+# AAF's standard effect ids (AAF SDK: kAAFEffectVideoDissolve, kAAFEffectMonoAudioDissolve).
+_AAF_DISSOLVES = {
+    otio.schema.TrackKind.Video: (
+        "Video Dissolve",
+        "0c3bea40-fc05-11d2-8a29-0050040ef7d2",
+        "Picture",
+    ),
+    otio.schema.TrackKind.Audio: (
+        "Audio Dissolve",
+        "0c3bea41-fc05-11d2-8a29-0050040ef7d2",
+        "Sound",
+    ),
+}
+
+
+def _aaf_dissolve(cut_point: int, kind: str = otio.schema.TrackKind.Audio) -> dict:
+    """What the AAF writer needs to emit a dissolve (values as Media Composer writes them)."""
+    name, identification, data = _AAF_DISSOLVES[kind]
     return {
-        "CutPoint": length // 2,
+        "CutPoint": cut_point,
         "PointList": [{"Time": 0.0, "Value": 0.0}, {"Time": 1.0, "Value": 1.0}],
         "OperationGroup": {
             "Operation": {
-                "Name": "Audio Dissolve",
+                "Name": name,
                 "Description": "",
-                "Identification": "0c3bea41-fc05-11d2-8a29-0050040ef7d2",
+                "Identification": identification,
                 "IsTimeWarp": False,
                 "Bypass": 1,
                 "NumberInputs": 2,
                 "OperationCategory": "OperationCategory_Effect",
-                "DataDefinition": {"Name": "Sound"},
+                "DataDefinition": {"Name": data},
             }
         },
     }
