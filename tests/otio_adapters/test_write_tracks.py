@@ -267,3 +267,21 @@ def test_a_new_generation_replaces_an_old_clip_it_overlaps_after_the_edit_change
     names = [clip.metadata["v2a"]["clip_id"] for clip in track.find_clips()]
     assert names == ["V1-a", "V1-c-moved", "V1-c"]  # old b overlapped it; old c did not
     assert _placements(track)[1] == (moved.start_sample, moved.start_sample + moved.num_samples)
+
+
+def test_an_otio_edit_with_a_dissolve_converts_to_aaf(tmp_path):
+    timeline = _timeline(25, [("a", 25), ("b", 50)])
+    timeline.tracks.remove(timeline.tracks[1])
+    dissolve = otio.schema.Transition(
+        in_offset=RT(5, 25),
+        out_offset=RT(5, 25),
+        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+    )
+    timeline.tracks[0].insert(1, dissolve)
+    segments = _segments(timeline, handle=SAMPLE_RATE // 5)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.aaf"), "AAF")
+    assert (fallback, note) == ("", "")
+    reread = otio.adapters.read_from_file(written)
+    video = reread.video_tracks()[0]
+    assert [type(item).__name__ for item in video] == ["Clip", "Transition", "Clip"]

@@ -248,3 +248,11 @@ def test_output_format_can_differ_from_the_input(edit, tmp_path):
     assert result.timeline_path == str(tmp_path / "out" / "edit.xml")
     reread = otio.adapters.read_from_file(result.timeline_path)
     assert len(find_v2a_tracks(reread, "SFX")[0].find_clips()) == 3
+
+
+def test_clip_addresses_on_the_command_line():
+    from otio_adapters.cli import _clip_address
+
+    assert _clip_address("V1@2.5") == ClipAddress(track="V1", record_time=2.5)
+    assert _clip_address("3c687a2671") == ClipAddress(clip_id="3c687a2671")
+    assert _clip_address("odd@name") == ClipAddress(clip_id="odd@name")
