@@ -60,6 +60,10 @@ class PlanError(ValueError):
     """The timeline cannot be planned at all (no video, a selection that names nothing...)."""
 
 
+class ClipNotFoundError(PlanError):
+    """A clip address in the selection names no visible clip: the timeline itself is fine."""
+
+
 # --- time maps ------------------------------------------------------------------------------
 
 
@@ -539,7 +543,9 @@ def _select(segments: list[Segment], selection: Selection, where: str) -> list[S
         for address in selection.clips:
             match = [s.clip_id for s in chosen if _address_matches(address, s)]
             if not match:
-                raise PlanError(f"{where}: no visible clip matches {_address_text(address)}")
+                raise ClipNotFoundError(
+                    f"{where}: no visible clip matches {_address_text(address)}"
+                )
             picked.update(match)
         chosen = [s for s in chosen if s.clip_id in picked]
     return chosen

@@ -7,13 +7,13 @@ import logging
 import os
 import queue
 import secrets
-from dataclasses import replace
 from pathlib import Path
 
 import grpc
 import opentimelineio as otio
 
 import v2a
+from otio_adapters.plan import ClipNotFoundError
 from plugin_server import convert, errors, paths
 from plugin_server.events import EventHub
 from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
@@ -273,14 +273,6 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         except paths.PathEscape as error:
             raise errors.invalid_argument(str(error), [("output.folder", error.reason)]) from None
 
-    def _plans_without_clip_addresses(self, request) -> bool:
-        try:
-            self.runner.pipeline.plan_request(
-                replace(request, selection=replace(request.selection, clips=())))
-        except Exception:
-            return False
-        return True
-
     def _format(self, name: str, field: str, allowed: list[str]) -> str:
         if name and name not in allowed:
             raise errors.invalid_argument(f"unknown timeline format {name!r}", [
@@ -328,10 +320,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         request = generation_request(job)
         try:
             _, segments = self.runner.pipeline.plan_request(request)
+        except ClipNotFoundError as error:
+            raise errors.not_found("clip", _address_text(job), str(error)) from None
         except Exception as error:
-            if requested_clips and self._plans_without_clip_addresses(request):
-                # The timeline is fine: it is the clip addresses that name nothing.
-                raise errors.not_found("clip", _address_text(job), str(error)) from None
             raise errors.invalid_argument(f"{name}: {error}", [
                 (Path(name).name, f"{type(error).__name__}: {error}")]) from None
         if not segments:
