@@ -285,3 +285,16 @@ def test_an_otio_edit_with_a_dissolve_converts_to_aaf(tmp_path):
     reread = otio.adapters.read_from_file(written)
     video = reread.video_tracks()[0]
     assert [type(item).__name__ for item in video] == ["Clip", "Transition", "Clip"]
+
+
+def test_kdenlive_output_carries_the_v2a_track_aligned(tmp_path):
+    timeline = _timeline(25, [("a", 25), ("", 7), ("b", 50)])
+    timeline.tracks.remove(timeline.tracks[1])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, fallback, _ = write_timeline(timeline, str(tmp_path / "edit.kdenlive"), "kdenlive")
+    assert written.endswith("edit.kdenlive") and not fallback
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    assert _placements(track) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]
