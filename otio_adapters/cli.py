@@ -107,7 +107,8 @@ def _user_errors() -> tuple[type[Exception], ...]:
     from v2a.media.errors import MediaError
     from v2a.pipeline import PipelineError
 
-    return TimelineReadError, PlanError, TimelineWriteError, PipelineError, MediaError
+    # OSError: a disk that fills up or a folder that vanishes mid-job.
+    return TimelineReadError, PlanError, TimelineWriteError, PipelineError, MediaError, OSError
 
 
 def _fail(command: str, error: BaseException) -> int:

@@ -197,6 +197,10 @@ def _run_clip(
         frames = read_segment_frames(segment, generator.frame_rate, generator.frame_size)
     except MediaError as error:
         return event("failed", f"clip {segment.clip_name!r}: {error}"), None
+    except Exception as error:  # noqa: BLE001 - a decoder surprise fails this clip, not the job
+        log.exception("decoding failed on clip %s", segment.clip_id)
+        message = f"clip {segment.clip_name!r}: cannot decode {_media(segment)}: {error}"
+        return event("failed", message), None
 
     def progress(done: int, total: int) -> None:
         emit(event("running", step=done, total=total))

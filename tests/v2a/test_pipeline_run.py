@@ -256,3 +256,20 @@ def test_clip_addresses_on_the_command_line():
     assert _clip_address("V1@2.5") == ClipAddress(track="V1", record_time=2.5)
     assert _clip_address("3c687a2671") == ClipAddress(clip_id="3c687a2671")
     assert _clip_address("odd@name") == ClipAddress(clip_id="odd@name")
+
+
+def test_an_unexpected_decoder_error_fails_that_clip_only(edit, tmp_path, monkeypatch):
+    import v2a.media.frames as frames
+
+    real = frames.read_segment_frames
+
+    def flaky(segment, fps, size):
+        if segment.clip_name == "b":
+            raise RuntimeError("decoder surprise")
+        return real(segment, fps, size)
+
+    monkeypatch.setattr(frames, "read_segment_frames", flaky)
+    result = run_generation(_request(edit, str(tmp_path / "out")), SineGenerator())
+    final = {event.clip_name: event for event in result.clips}
+    assert final["b"].state == "failed" and "decoder surprise" in final["b"].message
+    assert final["a"].state == final["c"].state == "done"
