@@ -156,3 +156,10 @@ def to_samples(time: otio.opentime.RationalTime) -> int:
     """A time on a track, in samples, from its exact rate (29.97 means 30000/1001), as planning
     rounds it: a clip's boundaries land on the same samples as its segment's."""
     return timing.to_samples(timing.seconds(time))
+
+
+def take_origin(timeline_offset: int, start_sample: int, handle_before: int) -> int:
+    """Timeline time (samples, start timecode included) of a take's first sample: the WAV's
+    bext time reference and the start of its available range, so that an editor linking audio
+    by timecode finds the clip's source range inside the file. Never before zero."""
+    return max(0, timeline_offset + start_sample - handle_before)

@@ -27,6 +27,7 @@ from otio_adapters.takes import (
     find_v2a_tracks,
     path_to_url,
     take_key,
+    take_origin,
     to_samples,
     track_name,
 )
@@ -87,7 +88,7 @@ def write_audio_tracks(
             raise ValueError(f"generated audio for clip {audio.clip_id!r} has no planned segment")
         previous = by_stem.get(file_stem(audio.clip_id)) or _same_range(placed, audio)
         clip = previous.clip if previous else otio.schema.Clip(name=f"V2A {segment.clip_name}")
-        _add_take(clip, segment, audio)
+        _add_take(clip, segment, audio, media_origin(timeline, audio))
         fresh.append(
             _Placed(
                 audio.start_sample,
@@ -176,21 +177,27 @@ def _same_range(placed: list[_Placed], audio: GeneratedAudio) -> _Placed | None:
     return None
 
 
-def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio) -> None:
+def media_origin(timeline: otio.schema.Timeline, audio: GeneratedAudio) -> int:
+    start = timeline.global_start_time
+    offset = to_samples(start) if start is not None else 0
+    return take_origin(offset, audio.start_sample, audio.handle_before_samples)
+
+
+def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, origin: int) -> None:
     takes = clip_takes(clip)
     number = int(audio.provenance.get("take") or (max(takes, default=0) + 1))
     total = audio.handle_before_samples + audio.num_samples + audio.handle_after_samples
     provenance = {**audio.provenance, "take": number}
     reference = otio.schema.ExternalReference(
         target_url=path_to_url(audio.path),
-        available_range=TR(RT(0, SAMPLE_RATE), RT(total, SAMPLE_RATE)),
+        available_range=TR(RT(origin, SAMPLE_RATE), RT(total, SAMPLE_RATE)),
         metadata={V2A_KEY: provenance},
     )
     references = {take_key(n): ref for n, ref in takes.items()}
     references[take_key(number)] = reference
     clip.set_media_references(references, take_key(number))
     clip.source_range = TR(
-        RT(audio.handle_before_samples, SAMPLE_RATE), RT(audio.num_samples, SAMPLE_RATE)
+        RT(origin + audio.handle_before_samples, SAMPLE_RATE), RT(audio.num_samples, SAMPLE_RATE)
     )
     clip.metadata[V2A_KEY] = {
         "clip_id": segment.clip_id,
@@ -396,9 +403,7 @@ def _frames(samples: int, rate: float) -> int:
 
 def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
     placed = _read_placed(track)
-    transitions = [item for item in track if isinstance(item, otio.schema.Transition)]
-    del transitions  # rebuilt below from the handles
-    track.clear()
+    track.clear()  # crossfades are rebuilt from the handles
     cursor = 0
     previous: _Placed | None = None
     for item in placed:
@@ -411,11 +416,16 @@ def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
             if fade > 0:
                 track.append(_frame_crossfade(fade, rate, aaf))
         clip = item.clip
-        for ref in clip.media_references().values():
+        origin = 0
+        for key, ref in clip.media_references().items():
             if ref.available_range is not None:
-                total = before + (end - start) + after
-                ref.available_range = TR(RT(0, rate), RT(total, rate))
-        clip.source_range = TR(RT(before, rate), RT(end - start, rate))
+                available = ref.available_range
+                first = _frames(to_samples(available.start_time), rate)
+                last = _frames(to_samples(available.end_time_exclusive()), rate)
+                ref.available_range = TR(RT(first, rate), RT(last - first, rate))
+                if key == clip.active_media_reference_key:
+                    origin = first
+        clip.source_range = TR(RT(origin + before, rate), RT(end - start, rate))
         track.append(clip)
         cursor = end
         previous = (item, after)

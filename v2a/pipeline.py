@@ -19,7 +19,7 @@ import numpy as np
 import opentimelineio as otio
 
 from otio_adapters.read import format_for_path, read_timeline
-from otio_adapters.takes import file_stem, highest_takes, take_file_name
+from otio_adapters.takes import file_stem, highest_takes, take_file_name, take_origin
 from otio_adapters.write import EXTENSIONS, write_audio_tracks, write_timeline
 from v2a.contracts import (
     SAMPLE_RATE,
@@ -271,7 +271,7 @@ def _write_take(
 
     # The file starts `handle_before` samples before the record start; DAWs place its first
     # sample at the time reference, so that is where the file begins on the timeline.
-    reference = max(0, offset + segment.start_sample - segment.handle_before_samples)
+    reference = take_origin(offset, segment.start_sample, segment.handle_before_samples)
     write_wav(
         path,
         samples,

@@ -125,10 +125,24 @@ def test_adjacent_clips_with_handles_get_a_centred_crossfade():
     transitions = [item for item in track if isinstance(item, otio.schema.Transition)]
     assert len(transitions) == 1  # a and b touch; c comes after a gap
     assert transitions[0].in_offset == transitions[0].out_offset == RT(4000, SAMPLE_RATE)
-    # The clip plays from its handle into the WAV; the handle is in the available range.
-    clip_a = track.find_clips()[0]
-    assert clip_a.source_range.start_time == RT(4000, SAMPLE_RATE)
-    assert clip_a.available_range().duration.value == 4000 + segments[0].num_samples + 4000
+    # The WAV holds the handles; its media time is timeline time (start timecode 01:00:00:00
+    # included, as its bext time reference), so the source range is the video's record range.
+    clip_b = track.find_clips()[1]
+    offset = 3600 * SAMPLE_RATE
+    available = clip_b.available_range()
+    assert available.start_time.value == offset + segments[1].start_sample - 4000
+    assert available.duration.value == 4000 + segments[1].num_samples + 4000
+    assert clip_b.source_range.start_time.value == offset + segments[1].start_sample
+
+
+def test_every_take_lines_up_under_the_same_source_range():
+    timeline = _timeline(24, [("a", 24), ("b", 48)])
+    segments = _segments(timeline, handle=4000)
+    write_audio_tracks(timeline, segments, _generated(segments, take=1))
+    write_audio_tracks(timeline, segments, _generated(segments, take=2))
+    clip = find_v2a_tracks(timeline, "SFX")[0].find_clips()[1]
+    for reference in clip.media_references().values():
+        assert reference.available_range.contains(clip.source_range)
 
 
 def test_no_crossfade_without_handles():
