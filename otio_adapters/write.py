@@ -80,13 +80,17 @@ def write_audio_tracks(
     track = _v2a_track(timeline, stem)
     placed = _read_placed(track)
     by_stem = {item.stem: item for item in placed if item.stem}
+    by_range = {(item.start, item.length): item for item in placed}
 
     fresh: list[_Placed] = []
     for audio in generated:
         segment = segments_by_id.get(audio.clip_id)
         if segment is None:
             raise ValueError(f"generated audio for clip {audio.clip_id!r} has no planned segment")
-        previous = by_stem.get(file_stem(audio.clip_id)) or _same_range(placed, audio)
+        # Addressed by id where the format kept it, else by record range (track and time).
+        previous = by_stem.get(file_stem(audio.clip_id)) or by_range.get(
+            (audio.start_sample, audio.num_samples)
+        )
         clip = previous.clip if previous else otio.schema.Clip(name=f"V2A {segment.clip_name}")
         _add_take(clip, segment, audio, media_origin(timeline, audio))
         fresh.append(
@@ -128,14 +132,23 @@ def _v2a_track(timeline: otio.schema.Timeline, stem: str) -> otio.schema.Track:
     first = tracks[0]
     first.name = track_name(stem)
     first.metadata[V2A_KEY] = {"track": stem}
-    for extra in tracks[1:]:
-        items = [item for item in extra if isinstance(item, otio.schema.Clip)]
-        extra_placed = _read_placed(extra)
-        timeline.tracks.remove(extra)
-        if items:
-            merged = _read_placed(first) + [p for p in extra_placed if p.clip in items]
-            _lay_out(first, sorted(merged, key=lambda item: item.start))
+    if len(tracks) > 1:
+        merged = _read_placed(first)
+        for extra in tracks[1:]:
+            merged += _read_placed(extra)
+            extra.clear()  # frees its clips to move onto the first track
+            timeline.tracks.remove(extra)
+        _lay_out(first, _without_overlaps(sorted(merged, key=lambda item: item.start)))
     return first
+
+
+def _without_overlaps(placed: list[_Placed]) -> list[_Placed]:
+    """Sorted clips, keeping the earlier of two that overlap (one track holds no overlaps)."""
+    result: list[_Placed] = []
+    for item in placed:
+        if not result or item.start >= result[-1].end:
+            result.append(item)
+    return result
 
 
 def _read_placed(track: otio.schema.Track) -> list[_Placed]:
@@ -167,14 +180,6 @@ def _handles(clip: otio.schema.Clip) -> tuple[int, int]:
     before = to_samples(used.start_time) - to_samples(available.start_time)
     after = to_samples(available.end_time_exclusive()) - to_samples(used.end_time_exclusive())
     return max(0, before), max(0, after)
-
-
-def _same_range(placed: list[_Placed], audio: GeneratedAudio) -> _Placed | None:
-    """Addressing by track and record time, for formats that dropped ids and file names."""
-    for item in placed:
-        if item.start == audio.start_sample and item.length == audio.num_samples:
-            return item
-    return None
 
 
 def media_origin(timeline: otio.schema.Timeline, audio: GeneratedAudio) -> int:

@@ -312,3 +312,23 @@ def test_kdenlive_output_carries_the_v2a_track_aligned(tmp_path):
     assert _placements(track) == [
         (s.start_sample, s.start_sample + s.num_samples) for s in segments
     ]
+
+
+def test_duplicate_v2a_tracks_left_by_an_older_run_are_merged_into_one():
+    timeline = _timeline(24, [("a", 24), ("b", 48)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    # As an older run might have left it: b's clip on a second track of the same name.
+    first = find_v2a_tracks(timeline, "SFX")[0]
+    clip_b = first.find_clips()[1]
+    first.remove(clip_b)
+    duplicate = otio.schema.Track(name="V2A SFX", kind=otio.schema.TrackKind.Audio)
+    duplicate.append(otio.schema.Gap(source_range=TR(RT(0, 24), RT(24, 24))))
+    duplicate.append(clip_b)
+    timeline.tracks.append(duplicate)
+    assert len(find_v2a_tracks(timeline, "SFX")) == 2
+    write_audio_tracks(timeline, [], [])
+    tracks = find_v2a_tracks(timeline, "SFX")
+    assert len(tracks) == 1
+    want = [(s.start_sample, s.start_sample + s.num_samples) for s in segments]
+    assert _placements(tracks[0]) == want
