@@ -203,3 +203,27 @@ def test_timecode_mismatch_edl_is_rejected_clearly(tmp_path):
     with pytest.raises(TimelineReadError, match="timecode_mismatch.edl"):
         run_generation(request, SineGenerator())
     assert not list((tmp_path / "out").glob("*.edl"))
+
+
+@pytest.mark.parametrize("name", ["aaf/transitions.aaf", "fcp7_xml/premiere_example.xml"])
+def test_running_again_on_a_written_aaf_or_xml_updates_the_v2a_track(name, standin_media, tmp_path):
+    """These formats drop v2a's metadata: the track and its clips are found by the take files."""
+    out = str(tmp_path / "out")
+    request = GenerationRequest(str(FIXTURES / name), out, relink_roots=(standin_media(name),))
+    first = run_generation(request, SineGenerator())
+    again = GenerationRequest(first.timeline_path, out, relink_roots=(standin_media(name),))
+    second = run_generation(again, SineGenerator())
+
+    timeline = read_timeline(second.timeline_path)
+    tracks = find_v2a_tracks(timeline, "SFX")
+    assert len(tracks) == 1
+    placed = sorted(
+        (
+            to_samples(tracks[0].range_of_child(c).start_time),
+            os.path.basename(c.media_reference.target_url),
+        )
+        for c in tracks[0].find_clips()
+    )
+    assert placed == sorted((a.start_sample, os.path.basename(a.path)) for a in second.generated)
+    assert all(path.endswith("_take2.wav") for _, path in placed)
+    assert len(os.listdir(os.path.join(out, "audio"))) == 2 * len(first.generated)
