@@ -58,7 +58,7 @@ class NetConfig:
 
 @dataclass
 class SamplerConfig:
-    steps: int = 16
+    steps: int = 8
     method: str = "euler"  # "euler" or "midpoint"
     cfg_strength: float = 3.0
     overlap_tokens: int = 8  # overlap (0.74 s) between windows beyond the training length

@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -82,11 +83,19 @@ def test_torchrun_two_processes_on_gloo(tmp_path):
                                   "warmup_steps": 1, "save_every": 3, "threads": 1}))
     torchrun = Path(sys.executable).with_name("torchrun")
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
+    # Its own process group, so a hang kills the workers too, not just torchrun.
+    proc = subprocess.Popen(
         [str(torchrun), "--standalone", "--nproc_per_node=2", "-m", "model.train",
          "--config", str(config), "--out", str(tmp_path / "run")],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=300,
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True,
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert json.loads(result.stdout[result.stdout.index("{"):])["steps"] == 3
+    try:
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stderr[-3000:]
+    assert json.loads(stdout[stdout.index("{"):])["steps"] == 3
     V2AModel.load(str(tmp_path / "run" / "model.safetensors"))
