@@ -35,6 +35,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Generate sound for each visible video clip and write the timeline, with "
         "a 'V2A SFX' audio track, into --out (same file name, same format where it can carry "
         "it; otherwise an .otio beside it). WAV takes go to OUT/audio/.",
+        epilog="Exit status: 0 done, 1 clips were planned but none could be generated (see the "
+        "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled.",
     )
     _add_timeline_options(generate)
     generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -54,9 +56,21 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument("--steps", type=int, default=0, help="0: the generator's default")
     generate.add_argument("--cfg", type=float, default=0.0, help="guidance; 0: the default")
     generate.add_argument(
-        "--generator", default="default", metavar="SPEC", help="generator name (see model)"
+        "--generator",
+        default="default",
+        metavar="SPEC",
+        help=f"one of: {', '.join(_generator_names())} (default: 'default')",
     )
     generate.set_defaults(func=_generate)
+
+
+def _generator_names() -> list[str]:
+    try:
+        from model.generators import available_generators
+
+        return available_generators()
+    except Exception:  # noqa: BLE001 - help text must not stop the command from starting
+        return ["default"]
 
 
 def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
@@ -64,9 +78,19 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="", metavar="F", help="adapter name (default: by ext)")
     parser.add_argument("--rate", type=float, default=None, metavar="R", help="EDL frame rate")
     parser.add_argument(
-        "--relink", action="append", default=[], metavar="DIR", help="search root for media"
+        "--relink",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder to find media in by file name (repeatable)",
     )
-    parser.add_argument("--tracks", nargs="+", default=[], metavar="T", help="video tracks")
+    parser.add_argument(
+        "--tracks",
+        nargs="+",
+        default=[],
+        metavar="T",
+        help="only these video tracks (name or index)",
+    )
 
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
