@@ -130,6 +130,42 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     return table
 
 
+def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0) -> dict:
+    """Same videos, three prompts: none, their own caption, another class's caption.
+
+    Class agreement (nearest class centroid in the eval's aisfx embedding) toward the video's
+    own class and toward the prompted other class: prompts work when the second rises.
+    """
+    from model.eval import metrics
+    from model.eval.embedding import default_embedder
+    from model.eval.run import class_centroids, load_example, read_manifest, select_examples
+    from model.v2a_model import V2AModel
+
+    model = V2AModel.load(checkpoint)
+    rows = read_manifest(corpus)
+    examples = [load_example(corpus, row) for row in select_examples(rows, "test", subset)]
+    embedder = default_embedder()
+    centroids = class_centroids(corpus, rows, embedder)
+    classes = sorted({row["class"] for row in rows})
+    caption_of = {}
+    for row in rows:  # one caption per class, the first in the manifest
+        caption_of.setdefault(row["class"], row["caption"])
+    other = [classes[(classes.index(e.row["class"]) + 5) % len(classes)] for e in examples]
+    prompts = {"no prompt": [None] * len(examples), "own caption": [e.row["caption"] for e in examples],
+               "other class's caption": [caption_of[c] for c in other]}
+    result = {}
+    for label, texts in prompts.items():
+        audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=t, seed=i, steps=steps or None)
+                 for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
+        predicted = metrics.nearest_centroid(embedder.embed(audio), centroids)
+        result[label] = {
+            "agree_with_video_class": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
+            "agree_with_other_class": float(np.mean([p == c for p, c in zip(predicted, other, strict=True)])),
+        }
+        print(label, json.dumps(result[label]), flush=True)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=str(REPO / "model/checkpoints/v2a-default.safetensors"))
@@ -138,6 +174,8 @@ def main() -> int:
     parser.add_argument("--subset", type=int, default=24, help="test examples for steps vs quality")
     parser.add_argument("--steps", default="4,8,16,25")
     parser.add_argument("--skip-quality", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--prompts", action="store_true", help="also measure prompt steering")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     checkpoint = args.checkpoint if Path(args.checkpoint).is_file() else ""
@@ -146,15 +184,22 @@ def main() -> int:
         return 0
     if not checkpoint:
         print("no checkpoint: timing an untrained model of the default size (speed only)")
-    result = speed(checkpoint, args.threads, Path(args.corpus))
-    print(f"10 s clip, {args.threads} threads, {result['settings']}: median {result['seconds']:.2f} s "
+    if not args.skip_speed:
+        _print_speed(speed(checkpoint, args.threads, Path(args.corpus)), args.threads)
+    has_corpus = Path(args.corpus, "manifest.jsonl").is_file()
+    if checkpoint and not args.skip_quality and has_corpus:
+        steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")])
+    if checkpoint and args.prompts and has_corpus:
+        prompt_steering(checkpoint, Path(args.corpus), args.subset)
+    return 0
+
+
+def _print_speed(result: dict, threads: int) -> None:
+    print(f"10 s clip, {threads} threads, {result['settings']}: median {result['seconds']:.2f} s "
           f"(runs {result['runs']}), {result['rtf']:.1f}x real time, CPU {result['cpu_seconds']:.2f} s, "
           f"peak RSS {result['peak_rss_mb']:.0f} MB, load average {result['load_average']:.1f}")
     print("  parts: " + ", ".join(f"{k} {v:.2f} s" for k, v in result["parts"].items()))
     print(json.dumps(result))
-    if checkpoint and not args.skip_quality and Path(args.corpus, "manifest.jsonl").is_file():
-        steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")])
-    return 0
 
 
 if __name__ == "__main__":
