@@ -159,8 +159,8 @@ def _generate(args: argparse.Namespace) -> int:
 
     try:
         generator = load_generator(args.generator)
-    except ValueError as error:
-        return _fail("generate", error)
+    except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
+        return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
     progress = _Progress()
     cancel = threading.Event()
     try:

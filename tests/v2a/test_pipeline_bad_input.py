@@ -154,3 +154,12 @@ def test_bad_media_is_reported_per_clip_and_the_rest_is_generated(tmp_path, caps
     assert len(os.listdir(tmp_path / "out" / "audio")) == 1
     timeline = otio.adapters.read_from_file(str(tmp_path / "out" / "edit.otio"))
     assert len(timeline.tracks[-1].find_clips()) == 1
+
+
+def test_an_unknown_generator_is_one_clear_line(tmp_path, capsys):
+    movie = make_test_movie(str(tmp_path / "a.mp4"), frames=24, rate=Fraction(24), size=(32, 32))
+    path = _edit(tmp_path, [("a", movie, 0, 12)])
+    code = main(["generate", str(path), "--out", str(tmp_path / "out"), "--generator", "nope"])
+    err = capsys.readouterr().err
+    assert code == 2 and "cannot load generator 'nope'" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
