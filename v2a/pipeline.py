@@ -75,7 +75,8 @@ def run_generation(
 ) -> GenerationResult:
     """Generate sound for every runnable segment and write the timeline into `request.out_dir`.
 
-    Raises TimelineReadError / PipelineError / TimelineWriteError for a job that cannot run,
+    Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
+    naming what and where) for a job that cannot run,
     GenerationCancelled when `cancel` is set (no timeline written, the clip in progress leaves no
     file). Per-clip problems are events, never exceptions.
     """
@@ -97,11 +98,10 @@ def run_generation(
         _check_cancel(cancel)
         take = takes.get(file_stem(segment.clip_id), 0) + 1
         event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit, cancel)
-        if audio is not None:
-            takes[file_stem(segment.clip_id)] = take
         finals[segment.clip_id] = event
         emit(event)
         if audio is not None:
+            takes[file_stem(segment.clip_id)] = take
             generated.append(audio)
     _check_cancel(cancel)
 
