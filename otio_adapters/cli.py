@@ -91,6 +91,14 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
         metavar="T",
         help="only these video tracks (name or index)",
     )
+    parser.add_argument(
+        "--cut-handle",
+        type=float,
+        default=GenerationRequest.cut_handle_seconds,
+        metavar="S",
+        help="seconds of sound generated past each hard cut, crossfaded on the audio track "
+        "(default: %(default)s; 0 for hard audio cuts)",
+    )
 
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
@@ -104,6 +112,7 @@ def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
         adapter_options=options,
         relink_roots=tuple(args.relink),
         selection=Selection(tracks=tuple(args.tracks), clips=clips),
+        cut_handle_seconds=args.cut_handle,
         params=GenerationParams(
             prompt=getattr(args, "prompt", ""),
             negative_prompt=getattr(args, "negative_prompt", ""),

@@ -173,6 +173,9 @@ class GenerationRequest:
     relink_roots: tuple[str, ...] = ()
     selection: Selection = Selection()
     params: GenerationParams = GenerationParams()
+    # Sound generated past each hard cut (where media exists), so the write-back can lay a short
+    # crossfade there instead of a hard audio cut: 2 frames at 25 fps.
+    cut_handle_seconds: float = 0.08
 
 
 @dataclass(frozen=True)

@@ -53,6 +53,7 @@ def plan_request(request: GenerationRequest) -> tuple[otio.schema.Timeline, list
         timeline_path=request.timeline_path,
         relink_roots=request.relink_roots,
         selection=request.selection,
+        cut_handle_seconds=request.cut_handle_seconds,
     )
     return timeline, list(segments)
 

@@ -114,7 +114,10 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
     timeline = read_timeline(source, options=OPTIONS.get(name))
     try:
         segments = plan_segments(
-            timeline, timeline_path=str(source), relink_roots=request.relink_roots
+            timeline,
+            timeline_path=str(source),
+            relink_roots=request.relink_roots,
+            cut_handle_seconds=request.cut_handle_seconds,
         )
     except PlanError:
         segments = []

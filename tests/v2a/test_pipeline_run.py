@@ -273,3 +273,39 @@ def test_an_unexpected_decoder_error_fails_that_clip_only(edit, tmp_path, monkey
     final = {event.clip_name: event for event in result.clips}
     assert final["b"].state == "failed" and "decoder surprise" in final["b"].message
     assert final["a"].state == final["c"].state == "done"
+
+
+def _hard_cut_edit(folder: str, movies: str) -> str:
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    video.append(_clip("a", 12, 24, movies))
+    video.append(_clip("b", 12, 30, movies))
+    timeline = otio.schema.Timeline(name="cut")
+    timeline.tracks.append(video)
+    path = os.path.join(folder, "cut.otio")
+    otio.adapters.write_to_file(timeline, path)
+    return path
+
+
+def test_a_hard_cut_gets_handles_and_a_short_crossfade_by_default(tmp_path, movies):
+    path = _hard_cut_edit(str(tmp_path), movies)
+    result = run_generation(_request(path, str(tmp_path / "out")), SineGenerator())
+
+    handle = round(GenerationRequest.cut_handle_seconds * SAMPLE_RATE)
+    by_name = {a.provenance["source_clip"]: a for a in result.generated}
+    assert by_name["a"].handle_after_samples == handle == by_name["b"].handle_before_samples
+    track = find_v2a_tracks(otio.adapters.read_from_file(result.timeline_path), "SFX")[0]
+    fades = [item for item in track if isinstance(item, otio.schema.Transition)]
+    assert len(fades) == 1 and to_samples(fades[0].in_offset) == handle
+    # The clips still sit exactly on their video clips' record ranges.
+    placed = [to_samples(track.range_of_child(c).start_time) for c in track.find_clips()]
+    assert placed == [0, 24 * SAMPLE_RATE // RATE]
+
+
+def test_cut_handles_can_be_turned_off_for_hard_audio_cuts(tmp_path, movies):
+    path = _hard_cut_edit(str(tmp_path), movies)
+    request = _request(path, str(tmp_path / "out"), cut_handle_seconds=0.0)
+    result = run_generation(request, SineGenerator())
+
+    assert all(a.handle_before_samples == a.handle_after_samples == 0 for a in result.generated)
+    track = find_v2a_tracks(otio.adapters.read_from_file(result.timeline_path), "SFX")[0]
+    assert not any(isinstance(item, otio.schema.Transition) for item in track)
