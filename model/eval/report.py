@@ -56,10 +56,11 @@ def spectrogram_figure(path: Path, title: str, rows: list[tuple[str, np.ndarray,
     fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.35 * len(rows) + 0.6), sharex=True)
     axes = np.atleast_1d(axes)
     for ax, (label, audio, onsets) in zip(axes, rows, strict=True):
-        f, t, z = stft(audio, SAMPLE_RATE, nperseg=1024, noverlap=768)
+        f, t, z = stft(audio, SAMPLE_RATE, nperseg=1024, noverlap=512)
         keep = f <= 12_000
         db = 20 * np.log10(np.abs(z[keep]) + 1e-6)
-        ax.pcolormesh(t, f[keep] / 1000, db, vmin=-100, vmax=-20, shading="auto", cmap="magma")
+        ax.imshow(db, origin="lower", aspect="auto", extent=(t[0], t[-1], 0, 12), vmin=-100,
+                  vmax=-20, cmap="magma", interpolation="nearest")
         for x in reference_onsets:
             ax.axvline(x, color="white", ls="--", lw=0.8)
         for x in onsets:
@@ -72,7 +73,7 @@ def spectrogram_figure(path: Path, title: str, rows: list[tuple[str, np.ndarray,
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=80)
+    fig.savefig(tmp, dpi=64)
     plt.close(fig)
     os.replace(tmp, path)
 

@@ -229,11 +229,15 @@ def _cpu_count() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+_PICTURE_CLASSES = ("footsteps_soft", "drum", "glass_break", "bird", "door", "explosion")
+
+
 def _picture_ids(examples: list[Example], count: int) -> set[str]:
-    """The first example of `count` different classes, preferring ones with several onsets."""
-    ids, seen = [], set()
+    """One example each of `count` classes (a step, a strike, a shatter, a stamp first), the
+    one with the most onsets (up to 4) so the pictures show timing."""
+    by_class: dict[str, Example] = {}
     for ex in sorted(examples, key=lambda e: (-min(len(e.onsets), 4), e.row["id"])):
-        if ex.row["class"] not in seen and len(ids) < count:
-            seen.add(ex.row["class"])
-            ids.append(ex.row["id"])
-    return set(ids)
+        by_class.setdefault(ex.row["class"], ex)
+    order = [c for c in _PICTURE_CLASSES if c in by_class] + sorted(
+        c for c in by_class if c not in _PICTURE_CLASSES)
+    return {by_class[c].row["id"] for c in order[:count]}
