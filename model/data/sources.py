@@ -12,6 +12,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 MINETEST = "/usr/share/games/minetest/games/minetest_game/mods"
@@ -176,6 +177,7 @@ def discover_classes() -> list[SoundClass]:
 # --- licences, read from each package's machine-readable debian/copyright ----------------------
 
 
+@lru_cache(maxsize=8)
 def _copyright_stanzas(package: str) -> list[tuple[list[str], str]]:
     """(file patterns, licence) pairs in file order; later stanzas win (DEP-5)."""
     path = Path(f"/usr/share/doc/{package}/copyright")
@@ -196,11 +198,10 @@ def _copyright_stanzas(package: str) -> list[tuple[list[str], str]]:
     return stanzas
 
 
-def licence_of(path: str, package: str, _cache: dict = {}) -> str:  # noqa: B006 - a memo
-    if package not in _cache:
-        _cache[package] = _copyright_stanzas(package)
+def licence_of(path: str, package: str) -> str:
+    """The licence debian/copyright gives the file (the last matching stanza wins, as in DEP-5)."""
     licence = "see /usr/share/doc/" + package + "/copyright"
-    for patterns, lic in _cache[package]:
+    for patterns, lic in _copyright_stanzas(package):
         for pattern in patterns:
             # Patterns name the source tree ("mtg/mods/x/*", "etc/samples/y.flac"); match the
             # installed path on the pattern without its first folder.
