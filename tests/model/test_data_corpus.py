@@ -93,7 +93,7 @@ def test_what_is_seen_happens_on_the_frame_the_sound_starts(corpus):
         frames = read_mp4_frames(corpus / row["video"])
         peaks, _ = motion_peaks(frames, 24.0)
         labels = np.array(row["onsets"])
-        seen = [np.min(np.abs(peaks - t)) <= 1 / 24 + 1e-6 for t in labels]
+        seen = [np.min(np.abs(peaks - t)) <= 1 / 24 + 1e-3 for t in labels]  # labels: 4 decimals
         assert np.mean(seen) >= 0.8, (row["id"], labels, peaks)
         audio, _ = soundfile.read(corpus / row["audio"], dtype="float32")
         heard, _ = detect_onsets(audio, SAMPLE_RATE)
