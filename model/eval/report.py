@@ -32,8 +32,8 @@ def markdown_table(results: dict) -> str:
     lines = ["| generator | " + " | ".join(label for _, label in COLUMNS) + " |",
              "|---|" + "---:|" * len(COLUMNS)]
     for name, row in results.items():
-        if row.get("status") == "pending":
-            lines.append(f"| {name} | " + " | ".join(["pending"] * len(COLUMNS)) + " |")
+        if row.get("status") in ("pending", "failed"):
+            lines.append(f"| {name} | " + " | ".join([row["status"]] * len(COLUMNS)) + " |")
             continue
         cells = []
         for key, _ in COLUMNS:
@@ -85,8 +85,8 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
     notes = []
     for name, row in results.items():
         prov = row.get("provenance", {}) if isinstance(row, dict) else {}
-        if row.get("status") == "pending":
-            notes.append(f"- **{name}**: pending — {row['reason']}")
+        if row.get("status") in ("pending", "failed"):
+            notes.append(f"- **{name}**: {row['status']} — {row['reason']}")
         elif prov:
             notes.append(f"- **{name}**: {prov.get('kind', 'model')} — "
                          f"{prov.get('note', prov.get('checkpoint', prov.get('generator', '')))}")

@@ -32,7 +32,8 @@ _CENTROID_PER_CLASS = 24
 @dataclass
 class Example:
     row: dict
-    frames: np.ndarray
+    video_path: Path
+    frames: np.ndarray  # as stored: 24 fps, 160 px
     audio: np.ndarray
     onsets: np.ndarray
     video_peaks: np.ndarray
@@ -87,7 +88,18 @@ def load_example(corpus: Path, row: dict) -> Example:
     audio = read_audio(corpus / row["audio"])
     onsets, _ = detect_onsets(audio, SAMPLE_RATE)
     peaks, _ = motion_peaks(frames, 24.0)
-    return Example(row, frames, audio, onsets, peaks)
+    return Example(row, corpus / row["video"], frames, audio, onsets, peaks)
+
+
+def frames_for(generator, ex: Example) -> np.ndarray:
+    """The clip's frames at the generator's own rate and size, decoded as the pipeline does."""
+    rate, size = float(generator.frame_rate), int(generator.frame_size)
+    if rate == 24.0 and size == ex.frames.shape[1]:
+        return ex.frames
+    from v2a.media.frames import decode_frames_at
+
+    count = int(round(ex.row["duration"] * rate))
+    return decode_frames_at(str(ex.video_path), np.arange(count) / rate, size)
 
 
 def class_centroids(corpus: Path, rows: list[dict], embedder) -> dict[str, np.ndarray]:
@@ -111,7 +123,9 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
             generator.set_reference_audio(ex.audio)
         params = GenerationParams(prompt=ex.row["caption"], seed=i)
         started = time.perf_counter()
-        audio = np.asarray(generator.generate(ex.frames, 24.0, num_samples, params), np.float32)
+        frames = frames_for(generator, ex)
+        audio = np.asarray(generator.generate(frames, float(generator.frame_rate), num_samples,
+                                              params), np.float32)
         scores.seconds += time.perf_counter() - started
         scores.audio_seconds += num_samples / SAMPLE_RATE
         if audio.shape != (num_samples,):
@@ -132,7 +146,8 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
 def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[str],
               centroids: dict[str, np.ndarray]) -> dict:
     if scores.error:
-        return {"status": "pending", "reason": scores.error}
+        status = "failed" if scores.error.startswith("failed") else "pending"
+        return {"status": status, "reason": scores.error}
     emb = np.stack(scores.embeddings)
     predicted = metrics.nearest_centroid(emb, centroids)
     return {
@@ -196,8 +211,12 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
             all_scores.append(Scores(name, error=str(error)))
             bar.update(len(examples))
             continue
-        all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
-                                          bar.update))
+        try:
+            all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
+                                              bar.update))
+        except Exception as error:  # a broken generator is reported, the others still scored
+            log.error("%s failed: %s: %s", spec, type(error).__name__, error)
+            all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
     bar.close()
 
     results = {s.name: summarise(s, reference_emb, classes, centroids) for s in all_scores}

@@ -45,3 +45,28 @@ def test_eval_without_a_corpus_says_how_to_make_one(tmp_path, caplog):
     assert code == 2
     assert "v2a data build" in caplog.text
     assert not (tmp_path / "r").exists()
+
+
+def test_generators_get_frames_at_their_own_rate_and_size(tmp_path):
+    import numpy as np
+
+    from model.data.io import write_mp4
+    from model.eval.run import Example, frames_for
+
+    video = np.zeros((96, 160, 160, 3), np.uint8)
+    video[:, :, :80] = 200  # left half bright
+    write_mp4(tmp_path / "v.mp4", video, 24)
+    ex = Example({"duration": 4.0}, tmp_path / "v.mp4", video, np.zeros(1), np.zeros(0),
+                 np.zeros(0))
+
+    class Wants:
+        frame_rate, frame_size = 12.0, 64
+
+    frames = frames_for(Wants(), ex)
+    assert frames.shape == (48, 64, 64, 3)
+    assert frames[:, :, :28].mean() > 150 and frames[:, :, 36:].mean() < 50
+
+    class Native:
+        frame_rate, frame_size = 24.0, 160
+
+    assert frames_for(Native(), ex) is video
