@@ -9,6 +9,16 @@ import time
 log = logging.getLogger(__name__)
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
 def _data_build(args: argparse.Namespace) -> int:
     from model.data.build import build_corpus
 
@@ -63,8 +73,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     build = data_sub.add_parser("build", help="render the corpus from installed Debian packages")
     build.add_argument("--out", default="data/corpus")
     build.add_argument("--seed", type=int, default=0)
-    build.add_argument("--per-class", type=int, default=260, help="examples per sound class")
-    build.add_argument("--workers", type=int, default=2)
+    build.add_argument("--per-class", type=_positive_int, default=260, help="examples per sound class")
+    build.add_argument("--workers", type=_positive_int, default=2)
     build.add_argument("--classes", default="", help="comma-separated subset of sound classes")
     build.set_defaults(func=_data_build)
 
@@ -74,7 +84,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--captions", required=True,
                      help="CSV: file (or id), start seconds, caption/label, split")
     imp.add_argument("--out", required=True)
-    imp.add_argument("--workers", type=int, default=2)
+    imp.add_argument("--workers", type=_positive_int, default=2)
     imp.set_defaults(func=_data_import)
 
     ev = subparsers.add_parser("eval", help="score generators and baselines on a corpus split")
@@ -83,9 +93,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--generators",
                     default="silence,random-sample,onset-transfer,motion-bursts,ceiling,default",
                     help="comma-separated generator specs (see model/generators.py)")
-    ev.add_argument("--limit", type=int, default=240, help="examples, spread over classes")
+    ev.add_argument("--limit", type=_positive_int, default=240, help="examples, spread over classes")
     ev.add_argument("--out", default="reports/eval")
-    ev.add_argument("--threads", type=int, default=2, help="torch threads")
+    ev.add_argument("--threads", type=_positive_int, default=2, help="torch threads")
     ev.set_defaults(func=_eval)
 
     from model.train_cli import add_train_command  # `v2a train` (argument parsing only, no torch)
