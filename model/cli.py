@@ -27,7 +27,7 @@ def _data_build(args: argparse.Namespace) -> int:
         only = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         summary = build_corpus(args.out, seed=args.seed, per_class=args.per_class,
                                workers=args.workers, only_classes=only)
-    except RuntimeError as error:
+    except (RuntimeError, FileExistsError) as error:
         log.error("%s", error)
         return 2
     print(f"corpus at {args.out}: {summary['examples']} examples {summary['per_split']} "

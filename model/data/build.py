@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.data import render
-from model.data.io import read_recording, write_mp4, write_wav
+from model.data.io import check_replaceable, read_recording, replace_folder, write_mp4, write_wav
 from model.data.sources import APT_PACKAGES, SoundClass, discover_classes, licence_of
 from model.eval.onsets import detect_onsets
 from v2a.contracts import SAMPLE_RATE
@@ -210,6 +210,7 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
     if len(classes) == 0:
         raise RuntimeError("no source packages installed; run: bash scripts/setup-data.sh "
                            f"(apt-get install -y {' '.join(APT_PACKAGES)})")
+    check_replaceable(out)
     staging = out.with_name(out.name + ".building")
     shutil.rmtree(staging, ignore_errors=True)
     for split in SPLIT_SHARES:
@@ -229,9 +230,7 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
                 bar.update()
     bar.close()
     _write_metadata(staging, rows, classes, seed, per_class, time.monotonic() - started)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)
+    replace_folder(staging, out)
     return json.loads((out / "summary.json").read_text())
 
 

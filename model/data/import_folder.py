@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.data.build import DURATION, FRAMES, NUM_SAMPLES
-from model.data.io import write_mp4, write_wav
+from model.data.io import check_replaceable, replace_folder, write_mp4, write_wav
 from model.data.render import FPS, SIZE
 from model.eval.onsets import detect_onsets
 from v2a.contracts import SAMPLE_RATE
@@ -147,6 +146,10 @@ def import_folder(folder: str | Path, captions: str | Path, out: str | Path,
                   workers: int = 2, progress: bool = True) -> dict:
     rows = read_captions(folder, captions)
     out = Path(out)
+    try:
+        check_replaceable(out)
+    except FileExistsError as error:
+        raise ImportError_(str(error)) from None
     staging = out.with_name(out.name + ".building")
     shutil.rmtree(staging, ignore_errors=True)
     for split in _SPLITS:
@@ -180,7 +183,5 @@ def import_folder(folder: str | Path, captions: str | Path, out: str | Path,
     per_split = {s: sum(r["split"] == s for r in results) for s in sorted(_SPLITS)}
     summary = {"examples": len(results), "per_split": per_split, "source_folder": str(folder)}
     (staging / "summary.json").write_text(json.dumps(summary, indent=1))
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(staging, out)
+    replace_folder(staging, out)
     return summary

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from fractions import Fraction
 from functools import lru_cache
 from math import gcd
@@ -29,6 +30,21 @@ def read_recording(path: str) -> np.ndarray:
         audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
     audio.setflags(write=False)
     return audio
+
+
+def check_replaceable(out: Path) -> None:
+    """Refuse to overwrite a folder that is neither empty nor a corpus (a mistyped --out)."""
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and
+                                              not (out / "manifest.jsonl").is_file())):
+        raise FileExistsError(f"{out} exists and is not a corpus; choose another --out")
+
+
+def replace_folder(staging: Path, out: Path) -> None:
+    """Swap a finished staging folder in for `out` (an older corpus there is removed)."""
+    check_replaceable(out)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(staging, out)
 
 
 def _temp_beside(path: Path) -> Path:

@@ -132,3 +132,13 @@ def test_missing_packages_give_a_clear_error(tmp_path, monkeypatch):
     with pytest.raises(RuntimeError, match="setup-data.sh"):
         build.build_corpus(tmp_path / "c", per_class=1, progress=False)
     assert not os.path.exists(tmp_path / "c")
+
+
+def test_a_folder_that_is_not_a_corpus_is_never_overwritten(tmp_path):
+    import model.data.build as build
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "precious.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="not a corpus"):
+        build.build_corpus(tmp_path / "mine", per_class=1, progress=False)
+    assert (tmp_path / "mine" / "precious.txt").read_text() == "keep me"
