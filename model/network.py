@@ -88,6 +88,10 @@ class _Block(nn.Module):
         return x + gate2 * self.mlp(h)
 
 
+#: Smallest 1 - t in the x-to-velocity conversion (keeps the loss weight near t = 1 bounded).
+T_CLAMP = 0.05
+
+
 class FlowTransformer(nn.Module):
     """Predicts the flow velocity for noisy mel tokens, given time and conditions."""
 
@@ -128,4 +132,9 @@ class FlowTransformer(nn.Module):
         for block in self.blocks:
             h = block(h, c)
         shift, scale = self.out_modulation(F.silu(c))[:, None].chunk(2, dim=-1)
-        return self.out(self.out_norm(h) * (1 + scale) + shift)
+        clean = self.out(self.out_norm(h) * (1 + scale) + shift)
+        # x-prediction, returned as a velocity: the network predicts the clean tokens and the
+        # noise is taken from its input. Predicting the velocity itself would make the 640-d
+        # noise pass through the 128-d width, which it cannot: samples kept most of their noise
+        # (measured: at t=0.02 the v-prediction loss stayed at 1.72 of 1.95 after 1,000 steps).
+        return (clean - x) / (1.0 - t).clamp(min=T_CLAMP)[:, None, None]

@@ -166,6 +166,29 @@ def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0) 
     return result
 
 
+def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
+    """The seam measure (model/seams.py) on a long clip of real corpus video, with the joint
+    blended windows and, as a control, with abutting windows (overlap 0)."""
+    from model.seams import seam_ratio, window_boundaries
+    from model.v2a_model import V2AModel
+    from v2a.contracts import SAMPLE_RATE
+    from v2a.media.frames import decode_frames_at
+
+    model = V2AModel.load(checkpoint)
+    fps, size = model.config.visual.frame_rate, model.config.visual.frame_size
+    videos = sorted((corpus / "test").glob("*.mp4"))[:: 39][: int(np.ceil(seconds / 4))]
+    frames = np.concatenate([decode_frames_at(str(v), np.arange(int(4 * fps)) / fps, size) for v in videos])
+    num_samples = int(seconds * SAMPLE_RATE)
+    result = {}
+    for label, overlap in (("blended windows", model.config.sampler.overlap_tokens), ("abutting windows (control)", 0)):
+        model.config.sampler.overlap_tokens = overlap
+        out = model.generate(frames, fps, num_samples, seed=0)
+        boundaries = window_boundaries(model.config, num_samples)
+        result[label] = {"seam_ratio": seam_ratio(out, boundaries, model.codec), "boundaries": len(boundaries)}
+        print(label, json.dumps(result[label]), flush=True)
+    return result
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", default=str(REPO / "model/checkpoints/v2a-default.safetensors"))
@@ -176,6 +199,7 @@ def main() -> int:
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--prompts", action="store_true", help="also measure prompt steering")
+    parser.add_argument("--seams", action="store_true", help="also measure seams on 30 s")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     checkpoint = args.checkpoint if Path(args.checkpoint).is_file() else ""
@@ -191,6 +215,8 @@ def main() -> int:
         steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")])
     if checkpoint and args.prompts and has_corpus:
         prompt_steering(checkpoint, Path(args.corpus), args.subset)
+    if checkpoint and args.seams and has_corpus:
+        seams(checkpoint, Path(args.corpus))
     return 0
 
 
