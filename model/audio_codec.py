@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from model.config import AudioConfig
+from model.limiter import limit_peaks
 from v2a.contracts import SAMPLE_RATE
 from v2a.media.audio import resample
 
@@ -133,7 +134,7 @@ class MelCodec:
         if len(native) < native_len:
             native = np.pad(native, (0, native_len - len(native)))
         out = resample(native, self.cfg.sample_rate, num_samples_48k)
-        return np.clip(out, -1.0, 1.0).astype(np.float32)
+        return limit_peaks(out)
 
     def griffin_lim(self, log_mel: torch.Tensor, seed: int = 0) -> torch.Tensor:
         """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99) from log-mel frames."""
