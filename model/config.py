@@ -50,7 +50,6 @@ class NetConfig:
     mlp_ratio: float = 4.0
     patch: int = 8  # mel frames per transformer token (93 ms)
     window_tokens: int = 43  # the training window: 43 * 8 * 256 / 22050 = 3.99 s
-    sync_channels: int = 8
     sync_dim: int = 64
     text_dim: int = 384
     semantic_dim: int = 1280

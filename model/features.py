@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from model import encoders
 from model.config import ModelConfig
+from model.network import motion_descriptor
 from v2a.contracts import SAMPLE_RATE
 from v2a.media.audio import read_wav
 from v2a.media.frames import decode_frames_at
@@ -146,7 +147,8 @@ class FeatureSet:
     """A split's cached features stacked in memory (a few hundred MB for 2,000 examples)."""
 
     mel: torch.Tensor  # float16 (N, M, n_mels)
-    sync_frames: torch.Tensor  # uint8 (N, T, S, S, 3)
+    motion: torch.Tensor  # float16 (N, T, MOTION_FEATURES): `motion_descriptor` of the sync frames
+    motion_mirrored: torch.Tensor  # the same for the left-right mirrored picture (augmentation)
     semantic: torch.Tensor  # float16 (N, semantic_dim): mean over the clip
     text: torch.Tensor  # float16 (N, text_dim)
     has_text: torch.Tensor  # bool (N,)
@@ -170,9 +172,16 @@ def load_features(examples: list[tuple[Path, str]], cfg: ModelConfig) -> Feature
             semantics.append(data["semantic"].astype(np.float32).mean(0))
         texts.append(embedded.get(caption, blank))
         has_text.append(bool(caption))
+    sync_frames = torch.from_numpy(np.stack(syncs))
+    motion, mirrored = [], []
+    for first in range(0, len(sync_frames), 64):  # the descriptor is fixed: compute it once here
+        chunk = sync_frames[first : first + 64]
+        motion.append(motion_descriptor(chunk).half())
+        mirrored.append(motion_descriptor(chunk.flip(3)).half())
     return FeatureSet(
         mel=torch.from_numpy(np.stack(mels).astype(np.float16)),
-        sync_frames=torch.from_numpy(np.stack(syncs)),
+        motion=torch.cat(motion),
+        motion_mirrored=torch.cat(mirrored),
         semantic=torch.from_numpy(np.stack(semantics).astype(np.float16)),
         text=torch.from_numpy(np.stack(texts).astype(np.float16)),
         has_text=torch.tensor(has_text),

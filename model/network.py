@@ -1,7 +1,7 @@
 """The trainable parts: frame-level sync features and the flow-matching transformer.
 
-`SyncEncoder` turns low-res frames (and their differences, where motion shows) into one feature
-vector per video frame; `align_to_mel` puts those on the mel-frame clock, so each transformer
+`SyncEncoder` turns low-res frames (a fixed motion descriptor: where and how much the picture
+changes) into one feature vector per video frame; `align_to_mel` puts those on the mel-frame clock, so each transformer
 token sees the motion of exactly its own 46 ms (MMAudio's frame-aligned sync conditioning).
 `FlowTransformer` is a DiT: tokens of `patch` mel frames plus their sync features, modulated
 (adaLN-zero) by one vector per window: flow time + clip semantics + text.
@@ -18,27 +18,41 @@ from torch import nn
 from model.config import NetConfig
 
 
-class SyncEncoder(nn.Module):
-    """(B, T, S, S, 3) uint8 frames -> (B, T, sync_dim): a small conv per frame, then in time."""
+def motion_descriptor(frames: torch.Tensor) -> torch.Tensor:
+    """(B, T, S, S, 3) uint8 frames -> (B, T, MOTION_FEATURES): fixed, parameter-free features.
 
-    def __init__(self, cfg: NetConfig, frame_size: int) -> None:
+    Per frame: how much changed since the previous frame (grey absolute difference, pooled to an
+    8 x 8 grid and overall), what the picture looks like (colour pooled to 4 x 4), and how fast the
+    overall motion is rising or falling (a hit or a footfall is motion that stops). No weights, so
+    training never back-propagates through pixels: the learned convs these replace cost 75 % of a
+    training step on the CPU (measured: 0.32 of 0.51 s).
+    """
+    x = frames.float().permute(0, 1, 4, 2, 3) / 255.0  # (B, T, 3, S, S)
+    b, t = x.shape[:2]
+    grey = x.mean(dim=2)  # (B, T, S, S)
+    diff = torch.cat([torch.zeros_like(grey[:, :1]), (grey[:, 1:] - grey[:, :-1]).abs()], dim=1)
+    motion_grid = F.adaptive_avg_pool2d(diff, 8).flatten(2) * 8.0  # (B, T, 64)
+    colour = F.adaptive_avg_pool2d(x.flatten(0, 1), 4).reshape(b, t, -1)  # (B, T, 48)
+    energy = diff.mean(dim=(2, 3))[..., None] * 8.0  # (B, T, 1)
+    change = torch.cat([torch.zeros_like(energy[:, :1]), energy[:, 1:] - energy[:, :-1]], dim=1)
+    return torch.cat([motion_grid, colour, energy, change], dim=-1)
+
+
+MOTION_FEATURES = 64 + 48 + 1 + 1
+
+
+class SyncEncoder(nn.Module):
+    """(B, T, MOTION_FEATURES) motion descriptors -> (B, T, sync_dim): projected, then mixed over
+    +-2 frames in time so a feature can see motion start and stop."""
+
+    def __init__(self, cfg: NetConfig) -> None:
         super().__init__()
-        c = cfg.sync_channels
-        self.convs = nn.Sequential(
-            nn.Conv2d(6, c, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(c, 2 * c, 3, stride=2, padding=1), nn.GELU(),
-            nn.Conv2d(2 * c, 2 * c, 3, stride=2, padding=1), nn.GELU(),
-        )
-        side = math.ceil(frame_size / 8)
-        self.project = nn.Linear(2 * c * side * side, cfg.sync_dim)
+        self.project = nn.Sequential(nn.Linear(MOTION_FEATURES, cfg.sync_dim), nn.GELU(),
+                                     nn.Linear(cfg.sync_dim, cfg.sync_dim))
         self.temporal = nn.Conv1d(cfg.sync_dim, cfg.sync_dim, 5, padding=2)
 
-    def forward(self, frames: torch.Tensor) -> torch.Tensor:
-        b, t = frames.shape[:2]
-        x = frames.float().permute(0, 1, 4, 2, 3) / 127.5 - 1.0  # (B, T, 3, S, S)
-        diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1)
-        x = self.convs(torch.cat([x, diff], dim=2).flatten(0, 1))
-        x = self.project(x.flatten(1)).view(b, t, -1)
+    def forward(self, motion: torch.Tensor) -> torch.Tensor:
+        x = self.project(motion.float())
         return x + F.gelu(self.temporal(x.transpose(1, 2))).transpose(1, 2)
 
 

@@ -145,12 +145,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
 
 def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
            device: torch.device) -> tuple[torch.Tensor, ...]:
-    sync = data.sync_frames[index]
     flip = torch.rand(len(index), generator=generator) < 0.5  # mirrored picture, same sound
-    sync = torch.where(flip.view(-1, 1, 1, 1, 1), sync.flip(3), sync)
+    motion = torch.where(flip.view(-1, 1, 1), data.motion_mirrored[index], data.motion[index])
     video_keep = torch.rand(len(index), generator=generator) >= cfg.video_drop
     text_keep = (torch.rand(len(index), generator=generator) >= cfg.text_drop) & data.has_text[index]
-    tensors = (data.mel[index].float(), sync, data.semantic[index].float(), data.text[index].float(),
+    tensors = (data.mel[index].float(), motion.float(), data.semantic[index].float(), data.text[index].float(),
                video_keep, text_keep)
     return tuple(t.to(device) for t in tensors)
 

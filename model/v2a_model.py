@@ -24,13 +24,14 @@ from torch import nn
 from model import encoders
 from model.audio_codec import MelCodec, num_frames
 from model.config import ModelConfig, from_dict, to_dict
-from model.network import FlowTransformer, SyncEncoder, align_to_mel
+from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_descriptor
 from model.sampler import FlowMatchingSampler, SamplingJob
 from v2a.contracts import ProgressCallback
 
 log = logging.getLogger(__name__)
 
-CHECKPOINT_FORMAT = "v2a-flow/1"
+# v2a-flow/2: the sync encoder reads the fixed motion descriptor (v1 learned convs on pixels).
+CHECKPOINT_FORMAT = "v2a-flow/2"
 
 
 @dataclass
@@ -63,7 +64,7 @@ class V2AModel(nn.Module):
         self.config = config or ModelConfig()
         cfg = self.config
         self.codec = MelCodec(cfg.audio)
-        self.sync = SyncEncoder(cfg.net, cfg.visual.sync_size)
+        self.sync = SyncEncoder(cfg.net)
         self.net = FlowTransformer(cfg.net, cfg.audio.n_mels)
         self.register_buffer("mel_mean", torch.full((cfg.audio.n_mels,), -6.0))
         self.register_buffer("mel_std", torch.full((cfg.audio.n_mels,), 2.5))
@@ -98,9 +99,9 @@ class V2AModel(nn.Module):
             self._text_cache[text] = encoders.text_encoder().encode([text])[0]
         return self._text_cache[text]
 
-    def sync_on_mel_clock(self, sync_frames: torch.Tensor, num_mel: int) -> torch.Tensor:
-        """(B, T, S, S, 3) -> (B, num_mel, sync_dim)."""
-        features = self.sync(sync_frames)
+    def sync_on_mel_clock(self, motion: torch.Tensor, num_mel: int) -> torch.Tensor:
+        """(B, T, MOTION_FEATURES) motion descriptors -> (B, num_mel, sync_dim)."""
+        features = self.sync(motion)
         return align_to_mel(features, self.config.visual.frame_rate, self.config.audio.frame_rate, num_mel)
 
     # --- training -----------------------------------------------------------------------------
@@ -114,16 +115,17 @@ class V2AModel(nn.Module):
         return tokens.reshape(b, n * self.config.net.patch, self.config.audio.n_mels)
 
     def training_loss(
-        self, mel: torch.Tensor, sync_frames: torch.Tensor, semantic: torch.Tensor,
+        self, mel: torch.Tensor, motion: torch.Tensor, semantic: torch.Tensor,
         text: torch.Tensor, video_keep: torch.Tensor, text_keep: torch.Tensor,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """Rectified-flow loss on one window: mel (B, M, n_mels) log-mels, M >= window frames."""
+        """Rectified-flow loss on one window: mel (B, M, n_mels) log-mels, M >= window frames;
+        motion (B, T, MOTION_FEATURES) is `motion_descriptor` of the sync frames (cached once)."""
         cfg = self.config.net
         frames = cfg.window_tokens * cfg.patch
         target = self.to_tokens((mel[:, :frames] - self.mel_mean) / self.mel_std)
         b = target.shape[0]
-        sync = self.sync_on_mel_clock(sync_frames, frames)
+        sync = self.sync_on_mel_clock(motion, frames)
         keep_video = video_keep.view(b, 1, 1)
         sync = torch.where(keep_video, sync, self.net.null_sync)
         semantic = torch.where(keep_video[:, 0], semantic, self.net.null_semantic)
@@ -191,7 +193,7 @@ class V2AModel(nn.Module):
         if len(frames) < need and len(frames) > 0:
             frames = np.concatenate([frames, np.repeat(frames[-1:], need - len(frames), axis=0)])
         visual = self.prepare_visual(frames[:need], item.fps)
-        sync = self.sync_on_mel_clock(visual.sync_frames[None], tokens * cfg.net.patch)[0]
+        sync = self.sync_on_mel_clock(motion_descriptor(visual.sync_frames[None]), tokens * cfg.net.patch)[0]
         semantic = visual.semantic
         token_seconds = cfg.net.patch / cfg.audio.frame_rate
 
@@ -227,8 +229,12 @@ class V2AModel(nn.Module):
         if not os.path.isfile(path):
             raise FileNotFoundError(f"model checkpoint not found: {path}")
         metadata = read_metadata(path)
-        if metadata.get("format") != CHECKPOINT_FORMAT:
-            raise ValueError(f"{path}: not a v2a checkpoint (format {metadata.get('format')!r})")
+        found = metadata.get("format")
+        if found != CHECKPOINT_FORMAT:
+            if str(found).startswith("v2a-flow/"):
+                raise ValueError(f"{path}: a {found} checkpoint from an older v2a; this version reads "
+                                 f"{CHECKPOINT_FORMAT} (retrain it with `v2a train`)")
+            raise ValueError(f"{path}: not a v2a checkpoint (format {found!r})")
         model = cls(from_dict(ModelConfig, json.loads(metadata["config"])))
         model.load_state_dict(load_file(path), strict=True)
         expected = json.loads(metadata.get("frozen", "{}"))

@@ -48,6 +48,7 @@ def run_once(checkpoint: str, threads: int, corpus: Path) -> dict:
     import torch
 
     from model.audio_codec import num_frames
+    from model.network import motion_descriptor
     from model.v2a_model import V2AModel
     from v2a.contracts import SAMPLE_RATE
 
@@ -69,7 +70,7 @@ def run_once(checkpoint: str, threads: int, corpus: Path) -> dict:
     mel_frames = num_frames(cfg.audio, num_samples)
     t = time.perf_counter()
     with torch.inference_mode():
-        model.sync_on_mel_clock(visual.sync_frames[None], mel_frames + cfg.net.patch)
+        model.sync_on_mel_clock(motion_descriptor(visual.sync_frames[None]), mel_frames + cfg.net.patch)
     parts["sync_encoder"] = time.perf_counter() - t
     t = time.perf_counter()
     model.codec.decode(np.full((mel_frames, cfg.audio.n_mels), -6.0, np.float32), num_samples)

@@ -17,7 +17,7 @@ from v2a.contracts import SAMPLE_RATE
 TINY_MODEL = {
     "audio": {"griffinlim_iters": 4},
     "visual": {"frame_size": 32, "sync_size": 16},
-    "net": {"dim": 32, "depth": 1, "heads": 2, "patch": 4, "window_tokens": 8, "sync_channels": 4,
+    "net": {"dim": 32, "depth": 1, "heads": 2, "patch": 4, "window_tokens": 8,
             "sync_dim": 16},
     "sampler": {"steps": 2, "overlap_tokens": 2},
 }

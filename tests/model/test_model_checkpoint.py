@@ -45,6 +45,15 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
         V2AModel.load(str(tmp_path / "missing.safetensors"))
 
 
+def test_a_checkpoint_from_an_older_format_says_so_and_how_to_fix_it(tmp_path):
+    from safetensors.torch import save_file
+
+    path = str(tmp_path / "old.safetensors")
+    save_file({"x": torch.zeros(2)}, path, metadata={"format": "v2a-flow/1", "config": "{}"})
+    with pytest.raises(ValueError, match=r"v2a-flow/1 checkpoint from an older v2a.*retrain"):
+        V2AModel.load(path)
+
+
 def test_config_json_merges_over_defaults_and_names_unknown_keys():
     config = from_dict(ModelConfig, {"net": {"depth": 2}, "sampler": {"steps": 4}})
     assert config.net.depth == 2 and config.net.dim == ModelConfig().net.dim
