@@ -328,20 +328,6 @@ class JobRunner:
                                      message))
 
 
-def latest_take(output_folder: str, clip_id: str) -> str:
-    """The newest take file of a clip in an output folder (the pipeline numbers them upwards)."""
-    from otio_adapters.takes import file_stem, parse_take_file
-    from v2a.pipeline import AUDIO_FOLDER
-
-    audio_dir = Path(output_folder) / AUDIO_FOLDER
-    wanted, best = file_stem(clip_id), (0, "")
-    for path in audio_dir.glob("*.wav") if audio_dir.is_dir() else ():
-        parsed = parse_take_file(path.name)
-        if parsed and parsed[0] == wanted and parsed[1] > best[0]:
-            best = (parsed[1], str(path))
-    return best[1]
-
-
 def discard_attempt_files(job: JobRecord, sweep_temp: bool = True) -> None:
     """Remove what an unfinished attempt wrote: half-written temp files, and the takes of clips
     it finished (no timeline refers to them: the pipeline writes the timeline last)."""
@@ -374,7 +360,7 @@ class _Progress:
         clip.step, clip.total_steps = event.step, event.total_steps
         clip.message = event.message
         if event.state == "done":  # the take was written just before this event
-            clip.media_path = latest_take(self.job.output_folder, event.clip_id)
+            clip.media_path = event.output_path
         now = time.monotonic()
         if state_changed or now - self.last_persist >= STEP_PERSIST_SECONDS:
             self.last_persist = now

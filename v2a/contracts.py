@@ -187,8 +187,9 @@ class ClipEvent:
     state: str
     step: int = 0
     total_steps: int = 0
-    media_path: str = ""
+    media_path: str = ""  # the clip's source media
     message: str = ""
+    output_path: str = ""  # on "done": the take file just written for this clip
 
 
 @dataclass(frozen=True)

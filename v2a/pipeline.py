@@ -183,9 +183,9 @@ def _run_clip(
     from v2a.media.errors import MediaError
     from v2a.media.frames import read_segment_frames
 
-    def event(state: str, message: str = "", step: int = 0, total: int = 0) -> ClipEvent:
+    def event(state: str, message: str = "", step: int = 0, total: int = 0, output: str = "") -> ClipEvent:
         return ClipEvent(
-            segment.clip_id, segment.clip_name, state, step, total, _media(segment), message
+            segment.clip_id, segment.clip_name, state, step, total, _media(segment), message, output
         )
 
     if segment.status != "ok":
@@ -241,7 +241,7 @@ def _run_clip(
         handle_after_samples=segment.handle_after_samples,
         provenance=provenance,
     )
-    return event("done", f"take {take}: {path}"), audio
+    return event("done", f"take {take}: {path}", output=audio.path), audio
 
 
 def _provenance(

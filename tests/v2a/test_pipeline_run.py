@@ -114,6 +114,11 @@ def test_generates_each_clip_and_reports_the_offline_one(edit, tmp_path):
     states = [e.state for e in events if e.clip_name == "a"]
     assert states[0] == "queued" and states[-1] == "done" and "running" in states
     assert any(e.total_steps == 3 and e.step == 3 for e in events if e.clip_name == "a")
+    # a "done" event names the take it wrote (the server shows it without searching the folder)
+    written = {audio.clip_id: audio.path for audio in result.generated}
+    assert {e.clip_id: e.output_path for e in result.clips if e.state == "done"} == written
+    assert all(os.path.isfile(path) for path in written.values())
+    assert final["gone"].output_path == ""
 
     assert result.timeline_path == str(tmp_path / "out" / "edit.otio")
     clips = _v2a_clips(result.timeline_path)
