@@ -1,5 +1,12 @@
 """Flow-matching sampling with classifier-free guidance, over windows of any total length.
 
+Guidance composes two directions (as in composable diffusion, Liu et al. 2022): the usual one
+from everything unconditional (no picture, negative prompt) to everything conditional, times
+`cfg_strength`, plus, when a prompt is given, the direction from unconditional to *prompt alone*
+(no picture), times `prompt_strength`. The second term is what lets a prompt steer: in training
+the caption and the picture always agree, so with the picture present the network mostly listens
+to the picture (measured: with the first term only, a prompt of another class changed nothing).
+
 Clips longer than the training window are covered by overlapping windows that are denoised
 *jointly*: at every step each window predicts a velocity and overlapping predictions are blended
 with linear ramps (MultiDiffusion-style), so neighbours agree on the overlap at every step and no
@@ -27,6 +34,7 @@ class SamplingJob:
     window_semantic: Callable[[int, int], torch.Tensor]  # (first token, end token) -> (semantic_dim,)
     text: torch.Tensor  # (text_dim,) the prompt, or the learned null
     uncond_text: torch.Tensor  # (text_dim,) the negative prompt, or the learned null
+    has_prompt: bool = False  # a prompt was given: add its own guidance term (prompt_strength)
 
 
 def window_starts(total: int, window: int, overlap: int) -> list[int]:
@@ -68,6 +76,7 @@ class FlowMatchingSampler:
     def sample(
         self, jobs: list[SamplingJob], steps: int, cfg_strength: float, method: str = "euler",
         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+        prompt_strength: float = 0.0,
     ) -> list[torch.Tensor]:
         if method not in ("euler", "midpoint"):
             raise ValueError(f"sampler method {method!r}: choose 'euler' or 'midpoint'")
@@ -80,10 +89,10 @@ class FlowMatchingSampler:
             if cancel is not None and cancel.is_set():
                 raise GenerationCancelled(f"cancelled at sampling step {step} of {steps}")
             t = step * dt
-            v = self._velocity(jobs, layout, xs, t, cfg_strength)
+            v = self._velocity(jobs, layout, xs, t, cfg_strength, prompt_strength)
             if method == "midpoint":
                 mid = [x + vi * (dt / 2) for x, vi in zip(xs, v, strict=True)]
-                v = self._velocity(jobs, layout, mid, t + dt / 2, cfg_strength)
+                v = self._velocity(jobs, layout, mid, t + dt / 2, cfg_strength, prompt_strength)
             xs = [x + vi * dt for x, vi in zip(xs, v, strict=True)]
             if progress is not None:
                 progress(step + 1, steps)
@@ -101,9 +110,11 @@ class FlowMatchingSampler:
                 out.append((index, start, weight, job.window_semantic(start, start + self.window)))
         return out
 
-    def _velocity(self, jobs, layout, xs, t: float, cfg_strength: float) -> list[torch.Tensor]:
+    def _velocity(self, jobs, layout, xs, t: float, cfg_strength: float,
+                  prompt_strength: float = 0.0) -> list[torch.Tensor]:
         patch = self.net.cfg.patch
-        guided = cfg_strength != 1.0
+        prompted = prompt_strength != 0.0 and any(jobs[j].has_prompt for j, _, _, _ in layout)
+        guided = cfg_strength != 1.0 or prompted
         sums = [torch.zeros_like(x) for x in xs]
         norms = [torch.zeros(x.shape[0], 1) for x in xs]
         for first in range(0, len(layout), self.max_batch):
@@ -114,14 +125,20 @@ class FlowMatchingSampler:
             text = torch.stack([jobs[j].text for j, _, _, _ in chunk])
             if guided:
                 uncond_text = torch.stack([jobs[j].uncond_text for j, _, _, _ in chunk])
+                null_sync, null_semantic = self.null_sync.expand_as(sync), self.null_semantic.expand_as(semantic)
+                branches = 3 if prompted else 2  # conditional, unconditional[, prompt alone]
                 v_all = self.net(
-                    torch.cat([x, x]), torch.full((2 * len(chunk),), t),
-                    torch.cat([sync, self.null_sync.expand_as(sync)]),
-                    torch.cat([semantic, self.null_semantic.expand_as(semantic)]),
-                    torch.cat([text, uncond_text]),
+                    torch.cat([x] * branches), torch.full((branches * len(chunk),), t),
+                    torch.cat([sync, null_sync, null_sync][:branches]),
+                    torch.cat([semantic, null_semantic, null_semantic][:branches]),
+                    torch.cat([text, uncond_text, text][:branches]),
                 )
-                v_cond, v_uncond = v_all.chunk(2)
+                v_cond, v_uncond = v_all[: len(chunk)], v_all[len(chunk) : 2 * len(chunk)]
                 v = v_uncond + cfg_strength * (v_cond - v_uncond)
+                if prompted:
+                    has_prompt = torch.tensor([jobs[j].has_prompt for j, _, _, _ in chunk], dtype=v.dtype)
+                    v_prompt = v_all[2 * len(chunk) :]
+                    v = v + prompt_strength * has_prompt.view(-1, 1, 1) * (v_prompt - v_uncond)
             else:
                 v = self.net(x, torch.full((len(chunk),), t), sync, semantic, text)
             for (j, s, weight, _), vi in zip(chunk, v, strict=True):

@@ -146,16 +146,18 @@ class V2AModel(nn.Module):
         negative_prompt: str | None = None, seed: int = 0, steps: int | None = None,
         cfg_strength: float | None = None, method: str | None = None,
         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+        prompt_strength: float | None = None,
     ) -> np.ndarray:
         """float32 mono samples at 48 kHz, exactly `num_samples` long; deterministic per seed."""
         item = GenerationItem(frames, fps, num_samples, prompt, negative_prompt, seed)
-        return self.generate_batch([item], steps, cfg_strength, method, progress, cancel)[0]
+        return self.generate_batch([item], steps, cfg_strength, method, progress, cancel, prompt_strength)[0]
 
     @torch.inference_mode()
     def generate_batch(
         self, items: list[GenerationItem], steps: int | None = None,
         cfg_strength: float | None = None, method: str | None = None,
         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+        prompt_strength: float | None = None,
     ) -> list[np.ndarray]:
         """Several segments at once: their windows share the denoiser's batches."""
         self.eval()
@@ -175,7 +177,8 @@ class V2AModel(nn.Module):
             self.net, self.net.null_sync, self.net.null_semantic,
             self.config.net.window_tokens, sampler_cfg.overlap_tokens,
         )
-        tokens = sampler.sample(jobs, steps, cfg_strength, method or sampler_cfg.method, progress, cancel)
+        tokens = sampler.sample(jobs, steps, cfg_strength, method or sampler_cfg.method, progress, cancel,
+                                sampler_cfg.prompt_strength if prompt_strength is None else prompt_strength)
         out = []
         for item, x, mel_frames in zip(items, tokens, mel_lengths, strict=True):
             mel = self.from_tokens(x[None])[0, :mel_frames] * self.mel_std + self.mel_mean
@@ -207,6 +210,7 @@ class V2AModel(nn.Module):
         job = SamplingJob(
             noise=noise, sync=sync, window_semantic=window_semantic,
             text=self.embed_text(item.prompt), uncond_text=self.embed_text(item.negative_prompt),
+            has_prompt=bool(item.prompt and item.prompt.strip()),
         )
         return job, mel_frames
 

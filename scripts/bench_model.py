@@ -3,7 +3,8 @@
 Speed: a 10 s clip from decoded frames (24 fps, 128 px, as the pipeline hands them over) to
 48 kHz samples at default settings: wall time, real-time factor and peak RSS, medians of 3 runs
 (each in a fresh process, so peak memory includes loading), plus where the time goes.
-Quality: for 4, 8, 16 and 25 steps on a small test subset, the eval's own metrics.
+Quality: for 4, 8, 16 and 25 steps (and, with --cfg, several guidance strengths) on a small test
+subset, the eval's own metrics.
 
     .venv/bin/python scripts/bench_model.py [--checkpoint PATH] [--threads 2] [--subset 24]
 """
@@ -95,8 +96,10 @@ def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:
     return median
 
 
-def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: list[int]) -> list[dict]:
-    """The eval's metrics (model/eval) on `subset` test examples for each step count."""
+def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: list[int],
+                     cfg_list: list[float] | None = None) -> list[dict]:
+    """The eval's metrics (model/eval) on `subset` test examples for each step count and each
+    guidance strength (default: the checkpoint's own)."""
     from model.eval import metrics
     from model.eval.embedding import default_embedder
     from model.eval.onsets import detect_onsets
@@ -112,16 +115,18 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     centroids = class_centroids(corpus, rows, embedder)
     references = embedder.embed([e.audio for e in examples])
     table = []
-    for steps in steps_list:
+    grid = [(steps, cfg) for cfg in (cfg_list or [model.config.sampler.cfg_strength]) for steps in steps_list]
+    for steps, cfg in grid:
         started = time.perf_counter()
         audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=e.row.get("caption") or None,
-                                seed=i, steps=steps) for i, e in enumerate(examples)]
+                                seed=i, steps=steps, cfg_strength=cfg) for i, e in enumerate(examples)]
         seconds = time.perf_counter() - started
         embedded = embedder.embed(audio)
         predicted = metrics.nearest_centroid(embedded, centroids)
         onset_acc = [metrics.onset_accuracy(e.onsets, detect_onsets(a, SAMPLE_RATE)[0]) for e, a in zip(examples, audio, strict=True)]
         table.append({
             "steps": steps,
+            "cfg_strength": cfg,
             "frechet": metrics.frechet_distance(embedded, references),
             "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
             "onset_accuracy": float(np.mean(onset_acc)),
@@ -131,8 +136,10 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     return table
 
 
-def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0) -> dict:
-    """Same videos, three prompts: none, their own caption, another class's caption.
+def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
+                    strengths: list[float] | None = None) -> dict:
+    """Same videos, three prompts: none, their own caption, another class's caption; for each
+    prompt guidance strength (default: the checkpoint's).
 
     Class agreement (nearest class centroid in the eval's aisfx embedding) toward the video's
     own class and toward the prompted other class: prompts work when the second rises.
@@ -155,15 +162,20 @@ def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0) 
     prompts = {"no prompt": [None] * len(examples), "own caption": [e.row["caption"] for e in examples],
                "other class's caption": [caption_of[c] for c in other]}
     result = {}
-    for label, texts in prompts.items():
-        audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=t, seed=i, steps=steps or None)
-                 for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
-        predicted = metrics.nearest_centroid(embedder.embed(audio), centroids)
-        result[label] = {
-            "agree_with_video_class": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
-            "agree_with_other_class": float(np.mean([p == c for p, c in zip(predicted, other, strict=True)])),
-        }
-        print(label, json.dumps(result[label]), flush=True)
+    for strength in strengths or [model.config.sampler.prompt_strength]:
+        for label, texts in prompts.items():
+            if label == "no prompt" and result.get("no prompt"):
+                continue  # prompt guidance does nothing without a prompt
+            audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=t, seed=i, steps=steps or None,
+                                    prompt_strength=strength)
+                     for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
+            predicted = metrics.nearest_centroid(embedder.embed(audio), centroids)
+            key = label if label == "no prompt" else f"{label}, prompt strength {strength:g}"
+            result[key] = {
+                "agree_with_video_class": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
+                "agree_with_other_class": float(np.mean([p == c for p, c in zip(predicted, other, strict=True)])),
+            }
+            print(key, json.dumps(result[key]), flush=True)
     return result
 
 
@@ -201,9 +213,13 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--subset", type=int, default=24, help="test examples for steps vs quality")
     parser.add_argument("--steps", default="4,8,16,25")
+    parser.add_argument("--cfg", default="", help="guidance strengths to sweep, e.g. 1.5,3,5 "
+                        "(default: the checkpoint's)")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--prompts", action="store_true", help="also measure prompt steering")
+    parser.add_argument("--prompt-strengths", default="", help="prompt guidance strengths for "
+                        "--prompts, e.g. 0,1,2,4 (default: the checkpoint's)")
     parser.add_argument("--seams", action="store_true", help="also measure seams on 30 s")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -217,9 +233,11 @@ def main() -> int:
         _print_speed(speed(checkpoint, args.threads, Path(args.corpus)), args.threads)
     has_corpus = Path(args.corpus, "manifest.jsonl").is_file()
     if checkpoint and not args.skip_quality and has_corpus:
-        steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")])
+        steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")],
+                         [float(c) for c in args.cfg.split(",")] if args.cfg else None)
     if checkpoint and args.prompts and has_corpus:
-        prompt_steering(checkpoint, Path(args.corpus), args.subset)
+        prompt_steering(checkpoint, Path(args.corpus), args.subset,
+                        strengths=[float(v) for v in args.prompt_strengths.split(",")] if args.prompt_strengths else None)
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0

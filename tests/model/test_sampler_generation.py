@@ -141,3 +141,42 @@ def test_bad_input_is_named(model):
         model.generate(np.zeros((10, 32, 32), np.uint8), 24.0, 1000)
     with pytest.raises(ValueError, match="num_samples"):
         model.generate(moving_frames(4), 24.0, 0)
+
+
+class _ConditionEcho(torch.nn.Module):
+    """A fake denoiser whose velocity is its conditions: 1 per present picture, the text value."""
+
+    cfg = type("Cfg", (), {"patch": 1})()
+
+    def forward(self, x, t, sync, semantic, text):
+        picture = semantic[:, 0].view(-1, 1, 1)  # 1 with the picture, 0 for the null
+        return torch.zeros_like(x) + picture + text[:, 0].view(-1, 1, 1)
+
+
+def _one_step_velocity(prompt: float, negative: float, has_prompt: bool, cfg: float, strength: float) -> float:
+    job = SamplingJob(
+        noise=torch.zeros(4, 1), sync=torch.zeros(4, 1),
+        window_semantic=lambda first, end: torch.ones(1),
+        text=torch.tensor([prompt]), uncond_text=torch.tensor([negative]), has_prompt=has_prompt,
+    )
+    sampler = FlowMatchingSampler(_ConditionEcho(), torch.zeros(1), torch.zeros(1), window=4, overlap=0)
+    return float(sampler.sample([job], steps=1, cfg_strength=cfg, prompt_strength=strength)[0][0, 0])
+
+
+def test_prompt_guidance_adds_the_prompt_alone_direction():
+    # cond = picture + prompt = 1 + 5; uncond = no picture + negative = 0 + 1; prompt alone = 5.
+    # guided = uncond + 3 (cond - uncond) = 1 + 3 * 5 = 16; + 2 * (prompt alone - uncond) = + 8.
+    assert _one_step_velocity(5.0, 1.0, True, cfg=3.0, strength=2.0) == pytest.approx(24.0)
+    assert _one_step_velocity(5.0, 1.0, True, cfg=3.0, strength=0.0) == pytest.approx(16.0)
+    # No prompt: the strength changes nothing (there is nothing to steer toward).
+    assert _one_step_velocity(0.0, 1.0, False, cfg=3.0, strength=2.0) == pytest.approx(1.0 + 3.0 * 0.0)
+
+
+def test_a_prompt_with_prompt_guidance_changes_the_sound_and_no_prompt_is_untouched(model):
+    frames = moving_frames(24, event=10)
+    kwargs = dict(seed=3, cfg_strength=3.0)
+    plain = model.generate(frames, 24.0, SAMPLE_RATE, prompt="glass breaking", prompt_strength=0.0, **kwargs)
+    steered = model.generate(frames, 24.0, SAMPLE_RATE, prompt="glass breaking", prompt_strength=2.0, **kwargs)
+    assert np.abs(plain - steered).mean() > 1e-4
+    np.testing.assert_array_equal(model.generate(frames, 24.0, SAMPLE_RATE, prompt_strength=0.0, **kwargs),
+                                  model.generate(frames, 24.0, SAMPLE_RATE, prompt_strength=2.0, **kwargs))
