@@ -60,6 +60,7 @@ class SamplerConfig:
     steps: int = 8
     method: str = "euler"  # "euler" or "midpoint"
     cfg_strength: float = 3.0
+    prompt_strength: float = 0.0  # guidance toward the prompt alone (model/sampler.py); 0: off
     overlap_tokens: int = 8  # overlap (0.74 s) between windows beyond the training length
 
 
@@ -92,6 +93,7 @@ class TrainConfig:
     save_every: int = 200
     device: str = "auto"  # "auto": cuda when present, else cpu
     threads: int = 0  # 0: torch's default
+    init_from: str = ""  # a checkpoint to start from (fine-tuning); layers it lacks start fresh
 
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:

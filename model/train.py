@@ -88,6 +88,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     model = V2AModel(cfg.model)
     model.mel_mean.copy_(_mel_statistics(data)[0])
     model.mel_std.copy_(_mel_statistics(data)[1])
+    if cfg.init_from and not resume:
+        _init_from(model, cfg.init_from)
     model.to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
@@ -141,6 +143,19 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         dist.barrier()
     final = sum(v for _, v in history[-50:]) / max(1, len(history[-50:]))
     return {"steps": step, "final_loss": final, "out": str(out), "checkpoint": str(out / "model.safetensors")}
+
+
+def _init_from(model: V2AModel, path: str) -> None:
+    """Start from a checkpoint's weights (and its mel normalisation); layers whose shape or name
+    changed since start fresh, and are named in the log."""
+    from safetensors.torch import load_file
+
+    weights = load_file(path)
+    own = model.state_dict()
+    usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(usable, strict=False)
+    fresh = sorted(set(own) - set(usable))
+    log.info("initialised from %s; fresh: %s", path, ", ".join(fresh) or "none")
 
 
 def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
