@@ -117,7 +117,10 @@ class FlowTransformer(nn.Module):
         self.sync_in = nn.Linear(cfg.patch * cfg.sync_dim, d)
         self.time_mlp = nn.Sequential(nn.Linear(256, d), nn.SiLU(), nn.Linear(d, d))
         self.semantic_in = nn.Sequential(nn.LayerNorm(cfg.semantic_dim), nn.Linear(cfg.semantic_dim, d))
-        self.text_in = nn.Linear(cfg.text_dim, d)
+        # Normalised like the semantics: MiniLM embeddings have unit norm (values ~0.05), so a bare
+        # linear layer let the prompt's share of the conditioning stay ~1/20 of the picture's
+        # (measured: the text lowered the training loss by 0.001 of 0.175 and steered nothing).
+        self.text_in = nn.Sequential(nn.LayerNorm(cfg.text_dim), nn.Linear(cfg.text_dim, d))
         # Learned stand-ins for a dropped condition (classifier-free guidance's "unconditional").
         self.null_sync = nn.Parameter(torch.zeros(cfg.sync_dim))
         self.null_semantic = nn.Parameter(torch.zeros(cfg.semantic_dim))
