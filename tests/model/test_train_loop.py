@@ -12,6 +12,7 @@ import torch
 from model_fixtures import TINY_MODEL, tiny_config, write_tiny_corpus
 
 from model.config import TrainConfig, from_dict
+from model.network import motion_descriptor
 from model.train import train
 from model.v2a_model import V2AModel, read_metadata
 
@@ -27,7 +28,7 @@ def _tiny_batch(batch: int = 4):
                          dtype=torch.uint8)
     semantic, text = torch.randn(batch, 1280, generator=g), torch.randn(batch, 384, generator=g)
     keep = torch.ones(batch, dtype=torch.bool)
-    return mel, sync, semantic, text, keep, keep
+    return mel, motion_descriptor(sync), semantic, text, keep, keep
 
 
 def test_training_steps_lower_the_loss_on_a_tiny_batch():
@@ -99,3 +100,21 @@ def test_torchrun_two_processes_on_gloo(tmp_path):
     assert proc.returncode == 0, stderr[-3000:]
     assert json.loads(stdout[stdout.index("{"):])["steps"] == 3
     V2AModel.load(str(tmp_path / "run" / "model.safetensors"))
+
+
+def test_init_from_a_checkpoint_copies_matching_layers_and_starts_changed_ones_fresh(tmp_path):
+    from model.train import _init_from
+
+    torch.manual_seed(0)
+    source = V2AModel(tiny_config())
+    with torch.no_grad():
+        for parameter in source.parameters():
+            parameter.add_(1.0)
+    path = str(tmp_path / "source.safetensors")
+    source.save(path)
+    wider = tiny_config()
+    wider.net.sync_dim = 24  # the sync encoder's shapes change; everything else matches
+    model = V2AModel(wider)
+    _init_from(model, path)
+    torch.testing.assert_close(model.net.blocks[0].qkv.weight, source.net.blocks[0].qkv.weight)
+    assert not torch.equal(model.sync.temporal.weight[:16, :16], source.sync.temporal.weight)
