@@ -113,8 +113,6 @@ class FlowMatchingSampler:
     def _velocity(self, jobs, layout, xs, t: float, cfg_strength: float,
                   prompt_strength: float = 0.0) -> list[torch.Tensor]:
         patch = self.net.cfg.patch
-        prompted = prompt_strength != 0.0 and any(jobs[j].has_prompt for j, _, _, _ in layout)
-        guided = cfg_strength != 1.0 or prompted
         sums = [torch.zeros_like(x) for x in xs]
         norms = [torch.zeros(x.shape[0], 1) for x in xs]
         for first in range(0, len(layout), self.max_batch):
@@ -123,24 +121,25 @@ class FlowMatchingSampler:
             sync = torch.stack([jobs[j].sync[s * patch : (s + self.window) * patch] for j, s, _, _ in chunk])
             semantic = torch.stack([sem for _, _, _, sem in chunk])
             text = torch.stack([jobs[j].text for j, _, _, _ in chunk])
-            if guided:
+            has_prompt = torch.tensor([jobs[j].has_prompt for j, _, _, _ in chunk], dtype=x.dtype)
+            prompted = prompt_strength != 0.0 and bool(has_prompt.any())
+            if cfg_strength == 1.0 and not prompted:
+                v = self.net(x, torch.full((len(chunk),), t), sync, semantic, text)
+            else:
                 uncond_text = torch.stack([jobs[j].uncond_text for j, _, _, _ in chunk])
                 null_sync, null_semantic = self.null_sync.expand_as(sync), self.null_semantic.expand_as(semantic)
-                branches = 3 if prompted else 2  # conditional, unconditional[, prompt alone]
-                v_all = self.net(
-                    torch.cat([x] * branches), torch.full((branches * len(chunk),), t),
-                    torch.cat([sync, null_sync, null_sync][:branches]),
-                    torch.cat([semantic, null_semantic, null_semantic][:branches]),
-                    torch.cat([text, uncond_text, text][:branches]),
-                )
-                v_cond, v_uncond = v_all[: len(chunk)], v_all[len(chunk) : 2 * len(chunk)]
-                v = v_uncond + cfg_strength * (v_cond - v_uncond)
+                # (picture, semantics, text) of each branch: conditional, unconditional (with the
+                # negative prompt), and, when a prompt is given, the prompt alone.
+                branches = [(sync, semantic, text), (null_sync, null_semantic, uncond_text)]
                 if prompted:
-                    has_prompt = torch.tensor([jobs[j].has_prompt for j, _, _, _ in chunk], dtype=v.dtype)
-                    v_prompt = v_all[2 * len(chunk) :]
-                    v = v + prompt_strength * has_prompt.view(-1, 1, 1) * (v_prompt - v_uncond)
-            else:
-                v = self.net(x, torch.full((len(chunk),), t), sync, semantic, text)
+                    branches.append((null_sync, null_semantic, text))
+                n = len(branches)
+                v_all = self.net(torch.cat([x] * n), torch.full((n * len(chunk),), t),
+                                 *(torch.cat(parts) for parts in zip(*branches, strict=True)))
+                v_cond, v_uncond, *v_prompt = v_all.chunk(n)
+                v = v_uncond + cfg_strength * (v_cond - v_uncond)
+                if v_prompt:
+                    v = v + prompt_strength * has_prompt.view(-1, 1, 1) * (v_prompt[0] - v_uncond)
             for (j, s, weight, _), vi in zip(chunk, v, strict=True):
                 sums[j][s : s + self.window] += weight[:, None] * vi
                 norms[j][s : s + self.window] += weight[:, None]
