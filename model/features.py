@@ -164,24 +164,21 @@ def load_features(examples: list[tuple[Path, str]], cfg: ModelConfig) -> Feature
     blank = np.zeros(encoders.TextEncoder.dim, np.float32)
     mel_frames = cfg.net.window_tokens * cfg.net.patch
     video_frames = int(np.ceil(mel_frames / cfg.audio.frame_rate * cfg.visual.frame_rate)) + 1
-    mels, syncs, semantics, texts, has_text = [], [], [], [], []
+    mels, motion, mirrored, semantics, texts, has_text = [], [], [], [], [], []
     for path, caption in examples:
         with np.load(path) as data:
             mels.append(_fit(data["mel"], mel_frames, np.log(1e-5)))
-            syncs.append(_fit(data["sync_frames"], video_frames, None))
+            # The descriptor is fixed, so it is computed once here and the frames are not kept.
+            frames = torch.from_numpy(_fit(data["sync_frames"], video_frames, None))[None]
+            motion.append(motion_descriptor(frames)[0].half())
+            mirrored.append(motion_descriptor(frames.flip(3))[0].half())
             semantics.append(data["semantic"].astype(np.float32).mean(0))
         texts.append(embedded.get(caption, blank))
         has_text.append(bool(caption))
-    sync_frames = torch.from_numpy(np.stack(syncs))
-    motion, mirrored = [], []
-    for first in range(0, len(sync_frames), 64):  # the descriptor is fixed: compute it once here
-        chunk = sync_frames[first : first + 64]
-        motion.append(motion_descriptor(chunk).half())
-        mirrored.append(motion_descriptor(chunk.flip(3)).half())
     return FeatureSet(
         mel=torch.from_numpy(np.stack(mels).astype(np.float16)),
-        motion=torch.cat(motion),
-        motion_mirrored=torch.cat(mirrored),
+        motion=torch.stack(motion),
+        motion_mirrored=torch.stack(mirrored),
         semantic=torch.from_numpy(np.stack(semantics).astype(np.float16)),
         text=torch.from_numpy(np.stack(texts).astype(np.float16)),
         has_text=torch.tensor(has_text),
