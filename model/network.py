@@ -1,8 +1,9 @@
 """The trainable parts: frame-level sync features and the flow-matching transformer.
 
-`SyncEncoder` turns low-res frames (a fixed motion descriptor: where and how much the picture
-changes) into one feature vector per video frame; `align_to_mel` puts those on the mel-frame clock, so each transformer
-token sees the motion of exactly its own 46 ms (MMAudio's frame-aligned sync conditioning).
+`motion_descriptor` says, per low-res video frame, where and how much the picture changes;
+`SyncEncoder` turns that into one feature vector per frame; `align_to_mel` puts those on the
+mel-frame clock, so each transformer token sees the motion of exactly its own 93 ms (MMAudio's
+frame-aligned sync conditioning).
 `FlowTransformer` is a DiT: tokens of `patch` mel frames plus their sync features, modulated
 (adaLN-zero) by one vector per window: flow time + clip semantics + text.
 """
