@@ -87,6 +87,11 @@ class TrainConfig:
     ema_decay: float = 0.999
     text_drop: float = 0.5  # most generations have no prompt: learn that case well
     video_drop: float = 0.1  # for classifier-free guidance
+    # Fraction of prompted rows whose picture appearance (the semantic feature and the colour part
+    # of the motion descriptor) comes from another, random example. The sound, its caption and the
+    # picture's motion still belong together, so timing stays learnable, but only the caption tells
+    # what the sound is: this is what lets a prompt win over the picture.
+    prompt_swap: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
     log_every: int = 10

@@ -40,6 +40,7 @@ def motion_descriptor(frames: torch.Tensor) -> torch.Tensor:
 
 
 MOTION_FEATURES = 64 + 48 + 1 + 1
+COLOUR_FEATURES = slice(64, 64 + 48)  # where the picture's look sits in a motion descriptor
 
 
 class SyncEncoder(nn.Module):

@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from model.config import TrainConfig, to_dict
 from model.features import FeatureSet, build_cache, load_features, read_manifest
+from model.network import COLOUR_FEATURES
 from model.v2a_model import V2AModel
 
 log = logging.getLogger(__name__)
@@ -164,8 +165,14 @@ def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: t
     motion = torch.where(flip.view(-1, 1, 1), data.motion_mirrored[index], data.motion[index])
     video_keep = torch.rand(len(index), generator=generator) >= cfg.video_drop
     text_keep = (torch.rand(len(index), generator=generator) >= cfg.text_drop) & data.has_text[index]
-    tensors = (data.mel[index].float(), motion.float(), data.semantic[index].float(), data.text[index].float(),
-               video_keep, text_keep)
+    semantic = data.semantic[index].float()
+    motion = motion.float()
+    if cfg.prompt_swap > 0:
+        swap = text_keep & video_keep & (torch.rand(len(index), generator=generator) < cfg.prompt_swap)
+        other = (index + torch.randint(1, len(data), (len(index),), generator=generator)) % len(data)  # never itself
+        semantic = torch.where(swap.view(-1, 1), data.semantic[other].float(), semantic)
+        motion[swap, :, COLOUR_FEATURES] = data.motion[other[swap], :, COLOUR_FEATURES].float()
+    tensors = (data.mel[index].float(), motion, semantic, data.text[index].float(), video_keep, text_keep)
     return tuple(t.to(device) for t in tensors)
 
 

@@ -12,8 +12,9 @@ import torch
 from model_fixtures import TINY_MODEL, tiny_config, write_tiny_corpus
 
 from model.config import TrainConfig, from_dict
-from model.network import motion_descriptor
-from model.train import train
+from model.features import FeatureSet
+from model.network import COLOUR_FEATURES, motion_descriptor
+from model.train import _batch, train
 from model.v2a_model import V2AModel, read_metadata
 
 REPO = Path(__file__).resolve().parents[2]
@@ -118,3 +119,35 @@ def test_init_from_a_checkpoint_copies_matching_layers_and_starts_changed_ones_f
     _init_from(model, path)
     torch.testing.assert_close(model.net.blocks[0].qkv.weight, source.net.blocks[0].qkv.weight)
     assert not torch.equal(model.sync.temporal.weight[:16, :16], source.sync.temporal.weight)
+
+
+def _feature_set(rows: int = 64):
+    g = torch.Generator().manual_seed(0)
+    motion = torch.rand(rows, 6, 114, generator=g).half()
+    return FeatureSet(mel=torch.randn(rows, 8, 4, generator=g).half(), motion=motion,
+                      motion_mirrored=motion.flip(1), semantic=torch.randn(rows, 16, generator=g).half(),
+                      text=torch.randn(rows, 8, generator=g).half(), has_text=torch.ones(rows, dtype=torch.bool))
+
+
+def test_prompt_swap_changes_only_the_pictures_look_of_prompted_rows():
+    data, index = _feature_set(), torch.arange(64)
+    cfg = TrainConfig(prompt_swap=1.0, text_drop=0.5, video_drop=0.0)
+    mel, motion, semantic, text, video_keep, text_keep = _batch(data, index, cfg, torch.Generator().manual_seed(3),
+                                                                torch.device("cpu"))
+    own_motion = torch.stack([data.motion[i] if torch.equal(motion[i, :, :64], data.motion[i, :, :64].float())
+                              else data.motion_mirrored[i] for i in range(64)]).float()
+    swapped = (semantic != data.semantic.float()).any(1)
+    assert torch.equal(swapped, text_keep)  # every prompted row, and no unprompted one
+    assert 20 < int(swapped.sum()) < 44
+    assert torch.equal(mel, data.mel.float()) and torch.equal(text, data.text.float())
+    # Timing is untouched: motion grid and energy are the row's own; only the colour moved.
+    assert torch.equal(motion[:, :, :64], own_motion[:, :, :64])
+    assert torch.equal(motion[:, :, 112:], own_motion[:, :, 112:])
+    assert torch.equal(motion[~swapped], own_motion[~swapped])
+    assert not torch.equal(motion[swapped][:, :, COLOUR_FEATURES], own_motion[swapped][:, :, COLOUR_FEATURES])
+
+
+def test_no_prompt_swap_by_default_leaves_the_picture_alone():
+    data, index = _feature_set(), torch.arange(64)
+    _, _, semantic, _, _, _ = _batch(data, index, TrainConfig(), torch.Generator().manual_seed(3), torch.device("cpu"))
+    assert torch.equal(semantic, data.semantic.float())
