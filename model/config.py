@@ -49,7 +49,7 @@ class NetConfig:
     heads: int = 4
     mlp_ratio: float = 4.0
     patch: int = 8  # mel frames per transformer token (93 ms)
-    window_tokens: int = 43  # the training window: 43 * 8 * 256 / 22050 = 3.99 s
+    window_tokens: int = 44  # the training window: 44 * 8 * 256 / 22050 = 4.09 s, so a 4 s clip is one window
     sync_dim: int = 64
     text_dim: int = 384
     semantic_dim: int = 1280
