@@ -204,11 +204,12 @@ class _Progress:
         elif event.state == "running":
             if self.steps is None:
                 self.steps = tqdm(total=0, unit="step", desc="", position=1, leave=False)
-            self.steps.set_description_str(event.clip_name[:30])
+            # One refresh per event: in a log (not a terminal) each refresh is a printed line.
+            self.steps.set_description_str(event.clip_name[:30], refresh=False)
             if event.total_steps:
                 self.steps.total = event.total_steps
                 self.steps.n = event.step
-                self.steps.refresh()
+            self.steps.refresh()
         else:
             if self.steps is not None:
                 self.steps.close()
