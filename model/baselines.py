@@ -208,10 +208,17 @@ class CeilingGenerator:
     frame_size = 160
 
     def __init__(self, decoder: str = "griffinlim") -> None:
-        from model.audio_codec import reconstruct  # raises ImportError until the codec exists
+        """`decoder`: a decoder name ("griffinlim", "hifigan"), or a model checkpoint (.safetensors)
+        whose own decoder, a learned one included, is the one measured."""
+        from model.audio_codec import reconstruct
 
         self._reconstruct = reconstruct
         self.decoder = decoder or "griffinlim"
+        if self.decoder.endswith(".safetensors"):
+            from model.v2a_model import V2AModel
+
+            codec = V2AModel.load(self.decoder).codec
+            self._reconstruct = lambda audio, decoder: codec.decode(codec.encode(audio), len(audio))
         self.reference: np.ndarray | None = None
 
     def set_reference_audio(self, audio: np.ndarray) -> None:

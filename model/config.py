@@ -26,7 +26,7 @@ class AudioConfig:
     n_mels: int = 80
     fmin: float = 0.0
     fmax: float = 8000.0
-    decoder: str = "griffinlim"  # "griffinlim" (fast, no weights) or "hifigan" (slow on a CPU)
+    decoder: str = "griffinlim"  # "griffinlim" (no weights), "learned" (model/magnitude_decoder.py) or "hifigan" (slow on a CPU)
     griffinlim_iters: int = 32
 
     @property

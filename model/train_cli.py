@@ -1,4 +1,5 @@
-"""The `v2a train` subcommand: argument parsing only; torch loads when the command runs."""
+"""The `v2a train` and `v2a train-decoder` subcommands: argument parsing only; torch loads when
+the command runs."""
 
 from __future__ import annotations
 
@@ -17,6 +18,17 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override one config value, e.g. --set steps=100 --set model.net.depth=4")
     parser.set_defaults(func=_run_train)
+
+    decoder = subparsers.add_parser(
+        "train-decoder", help="train a learned magnitude decoder into a copy of a model checkpoint")
+    decoder.add_argument("--checkpoint", required=True, help="the model to copy (its flow weights are kept)")
+    decoder.add_argument("--corpus", default="data/corpus", help="recordings to learn from (train split; val is scored)")
+    decoder.add_argument("--out", required=True, help="the new checkpoint (.safetensors), audio.decoder 'learned'")
+    decoder.add_argument("--steps", type=int, default=3000)
+    decoder.add_argument("--seed", type=int, default=0)
+    decoder.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
+    decoder.add_argument("--limit", type=int, default=0, help="first N examples per split (0: all)")
+    decoder.set_defaults(func=_run_train_decoder)
 
 
 def _run_train(args: argparse.Namespace) -> int:
@@ -38,6 +50,23 @@ def _run_train(args: argparse.Namespace) -> int:
         return 2
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _run_train_decoder(args: argparse.Namespace) -> int:
+    from model.magnitude_decoder import train_decoder
+
+    if not args.out.endswith(".safetensors"):
+        print(f"v2a train-decoder: --out {args.out}: name a .safetensors file", file=sys.stderr)
+        return 2
+    command = "v2a " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    try:
+        summary = train_decoder(args.checkpoint, args.corpus, args.out, steps=args.steps, seed=args.seed,
+                                threads=args.threads, limit=args.limit, command=command)
+    except (ValueError, FileNotFoundError) as error:
+        print(f"v2a train-decoder: {error}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=1))
     return 0
 
 

@@ -23,6 +23,7 @@ from torch import nn
 
 from model import encoders
 from model.audio_codec import MelCodec, num_frames
+from model.magnitude_decoder import MagnitudeNet
 from model.config import ModelConfig, from_dict, to_dict
 from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_descriptor
 from model.sampler import FlowMatchingSampler, SamplingJob
@@ -64,6 +65,9 @@ class V2AModel(nn.Module):
         self.config = config or ModelConfig()
         cfg = self.config
         self.codec = MelCodec(cfg.audio)
+        if cfg.audio.decoder == "learned":  # its weights travel in the checkpoint with the rest
+            self.decoder = MagnitudeNet(cfg.audio)
+            self.codec.magnitude_net = self.decoder
         self.sync = SyncEncoder(cfg.net)
         self.net = FlowTransformer(cfg.net, cfg.audio.n_mels)
         self.register_buffer("mel_mean", torch.full((cfg.audio.n_mels,), -6.0))
