@@ -98,6 +98,8 @@ class MelCodec:
         self.inverse_basis = torch.linalg.pinv(self.basis)
         self.window = torch.hann_window(cfg.n_fft)
         self.magnitude_net: torch.nn.Module | None = None  # set by V2AModel for decoder "learned"
+        # The first STFT bin above the mel filterbank's top (fmax): no mel band measures it.
+        self.first_unmeasured_bin = int(np.ceil(cfg.fmax / (cfg.sample_rate / cfg.n_fft)))
 
     # --- encode -------------------------------------------------------------------------------
     def encode(self, samples_48k: np.ndarray) -> np.ndarray:
@@ -132,10 +134,7 @@ class MelCodec:
         elif self.cfg.decoder == "griffinlim":
             native = self.griffin_lim(self.pinv_magnitude(log_mel), seed)
         elif self.cfg.decoder == "learned":
-            if self.magnitude_net is None:
-                raise ValueError("audio.decoder 'learned' needs its weights: load the model with V2AModel.load")
-            with torch.no_grad():
-                native = self.griffin_lim(torch.exp(self.magnitude_net(log_mel[None])[0]).T, seed)
+            native = self.griffin_lim(self.learned_magnitude(log_mel), seed)
         else:
             raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim', 'learned' or 'hifigan'")
         native = native[:native_len].numpy()
@@ -147,6 +146,17 @@ class MelCodec:
     def pinv_magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:
         """(bins, T) linear magnitudes from (T, n_mels) log-mels by the filterbank's pseudo-inverse."""
         return (self.inverse_basis @ torch.exp(log_mel).T).clamp(min=0.0)
+
+    def learned_magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """(bins, T): the pseudo-inverse up to the mels' top, where it follows what was measured
+        (the net's full band measured worse there: docs/model.md), the net's guess above it."""
+        if self.magnitude_net is None:
+            raise ValueError("audio.decoder 'learned' needs its weights: load the model with V2AModel.load")
+        magnitude = self.pinv_magnitude(log_mel)
+        with torch.no_grad():
+            learned = torch.exp(self.magnitude_net(log_mel[None])[0]).T
+        magnitude[self.first_unmeasured_bin:] = learned[self.first_unmeasured_bin:]
+        return magnitude
 
     def griffin_lim(self, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
         """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99): (bins, T) magnitudes -> samples."""

@@ -1,10 +1,14 @@
-"""A learned decoder front end: log-mel frames -> full linear STFT magnitudes, then Griffin-Lim.
+"""A learned decoder front end: the STFT magnitudes above the mels' 8 kHz top, then Griffin-Lim.
 
-Why: Griffin-Lim needs a linear magnitude, and the pseudo-inverse of the mel filterbank gives a
-smeared one that is empty above the mels' 8 kHz top, where most of a glass break, a bird or a
-cymbal lives. This small convolutional net, trained on the corpus' own recordings, predicts all
-513 bins (0 to 11 kHz) from the 80 mel bands: a plain regression, no adversary, a few minutes of
-CPU. Griffin-Lim then finds the phase exactly as before, so the speed stays within the budget.
+Why: Griffin-Lim needs a linear magnitude, and the pseudo-inverse of the mel filterbank leaves
+every bin above the mels' top (8 kHz) empty, where much of a glass break, a bird or a cymbal
+lives. This small convolutional net, trained on the corpus' own recordings, predicts the log
+magnitude of all 513 bins (0 to 11 kHz) from the 80 mel bands: a plain regression, no
+adversary, about 20 minutes of CPU. The codec uses its guess only above the mels' top and keeps
+the pseudo-inverse below, where it follows what was measured: on 120 test references that
+measured Fréchet 71.7 against 99.3 for the pseudo-inverse alone and 208.7 for the net's full
+band (its regression smooths the harmonics into a noise bed). Griffin-Lim finds the phase
+exactly as before, so the speed stays within the budget.
 
 `v2a train-decoder` trains one into a copy of a model checkpoint (`audio.decoder = "learned"`),
 so the checkpoint stays the one file `V2AModel.load` needs.
@@ -169,8 +173,13 @@ def train_decoder(checkpoint: str, corpus: str, out: str, steps: int = 3000, see
     info["decoder"] = {"kind": "learned magnitude + Griffin-Lim", "command": command, "steps": steps,
                        "train_examples": len(pairs), "seconds": round(seconds, 1),
                        "val_loss_untrained": round(before, 4), "val_loss": round(after, 4),
-                       "source_checkpoint": str(checkpoint)}
+                       "source_checkpoint": str(checkpoint), "source_sha256": _sha256(checkpoint)}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out, info)
     return {"out": str(out), "final_train_loss": float(np.mean([v for _, v in history[-50:]])), **info["decoder"]}
 
+
+def _sha256(path: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -88,3 +88,16 @@ def test_train_decoder_copies_the_flow_weights_and_records_the_run(tmp_path):
     info = json.loads(read_metadata(str(out))["info"])
     assert info["trained"] == "yes" and info["decoder"]["steps"] == 3 and info["decoder"]["train_examples"] == 3
     assert summary["out"] == str(out)
+
+
+def test_the_learned_magnitude_keeps_the_measured_band_and_fills_the_rest():
+    torch.manual_seed(0)
+    model = V2AModel(_learned_config())
+    mel = torch.full((20, 80), -4.0) + torch.randn(20, 80)
+    combined = model.codec.learned_magnitude(mel)
+    cut = model.codec.first_unmeasured_bin
+    assert cut == 372  # 8 kHz at 22,050 Hz / 1,024 bins
+    assert torch.equal(combined[:cut], model.codec.pinv_magnitude(mel)[:cut])
+    with torch.no_grad():
+        assert torch.allclose(combined[cut:], model.decoder(mel[None])[0].exp().T[cut:])
+    assert float(combined[cut:].min()) > 0  # the pseudo-inverse leaves these empty
