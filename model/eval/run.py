@@ -192,8 +192,11 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     bar = tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
                disable=not show_progress)
+    bases = [spec.split(":")[0] for spec in generators]
     for spec in generators:
         name = spec.split(":")[0]
+        if bases.count(name) > 1:
+            name = spec  # e.g. two ceilings with different decoders: each keeps its own row
         if name in ("random-sample", "onset-transfer") and ":" not in spec:
             spec = f"{spec}:{corpus}"  # they draw recordings from this corpus's train split
         try:
