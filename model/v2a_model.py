@@ -23,8 +23,8 @@ from torch import nn
 
 from model import encoders
 from model.audio_codec import MelCodec, num_frames
-from model.magnitude_decoder import MagnitudeNet
 from model.config import ModelConfig, from_dict, to_dict
+from model.magnitude_decoder import MagnitudeNet
 from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_descriptor
 from model.sampler import FlowMatchingSampler, SamplingJob
 from v2a.contracts import ProgressCallback

@@ -9,7 +9,13 @@ from model_fixtures import TINY_MODEL, moving_frames, tiny_config, write_tiny_co
 
 from model.audio_codec import MelCodec
 from model.config import AudioConfig, ModelConfig, from_dict
-from model.magnitude_decoder import MagnitudeNet, _spectra, held_out_loss, train_decoder, train_magnitude_net
+from model.magnitude_decoder import (
+    MagnitudeNet,
+    _spectra,
+    held_out_loss,
+    train_decoder,
+    train_magnitude_net,
+)
 from model.v2a_model import V2AModel, read_metadata
 from v2a.contracts import SAMPLE_RATE
 
