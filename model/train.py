@@ -91,6 +91,10 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     model.mel_std.copy_(_mel_statistics(data)[1])
     if cfg.init_from and not resume:
         _init_from(model, cfg.init_from)
+    if hasattr(model, "decoder"):
+        # A learned decoder (v2a train-decoder, kept from init_from): the flow loss never reaches
+        # it, and DDP refuses parameters that get no gradient.
+        model.decoder.requires_grad_(False)
     model.to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)

@@ -121,6 +121,20 @@ def test_init_from_a_checkpoint_copies_matching_layers_and_starts_changed_ones_f
     assert not torch.equal(model.sync.temporal.weight[:16, :16], source.sync.temporal.weight)
 
 
+def test_fine_tuning_a_model_with_a_learned_decoder_keeps_that_decoder(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    learned = {**TINY_MODEL, "audio": {**TINY_MODEL["audio"], "decoder": "learned"}}
+    torch.manual_seed(5)
+    source = V2AModel(from_dict(TrainConfig, {"model": learned}).model)
+    source.save(str(tmp_path / "source.safetensors"))
+    cfg = _train_config(corpus, model=learned, init_from=str(tmp_path / "source.safetensors"))
+    train(cfg, tmp_path / "run", progress=False)
+    tuned = V2AModel.load(str(tmp_path / "run" / "model.safetensors"))
+    for name, value in source.decoder.state_dict().items():
+        assert torch.equal(tuned.decoder.state_dict()[name], value), name
+    assert not torch.equal(tuned.net.blocks[0].qkv.weight, source.net.blocks[0].qkv.weight)  # it did train
+
+
 def _feature_set(rows: int = 64):
     g = torch.Generator().manual_seed(0)
     motion = torch.rand(rows, 6, 114, generator=g).half()
