@@ -60,6 +60,11 @@ def mel_filterbank(sample_rate: int, n_fft: int, n_mels: int, fmin: float, fmax:
     return weights.astype(np.float32)
 
 
+def first_unmeasured_bin(cfg: AudioConfig) -> int:
+    """The first STFT bin above the mel filterbank's top (fmax): no mel band measures it."""
+    return int(np.ceil(cfg.fmax / (cfg.sample_rate / cfg.n_fft)))
+
+
 def num_frames(cfg: AudioConfig, num_samples_48k: int) -> int:
     """Mel frames that cover `num_samples_48k` output samples (centred STFT frames)."""
     native = int(np.ceil(num_samples_48k * cfg.sample_rate / SAMPLE_RATE))
@@ -98,8 +103,7 @@ class MelCodec:
         self.inverse_basis = torch.linalg.pinv(self.basis)
         self.window = torch.hann_window(cfg.n_fft)
         self.magnitude_net: torch.nn.Module | None = None  # set by V2AModel for decoder "learned"
-        # The first STFT bin above the mel filterbank's top (fmax): no mel band measures it.
-        self.first_unmeasured_bin = int(np.ceil(cfg.fmax / (cfg.sample_rate / cfg.n_fft)))
+        self.first_unmeasured_bin = first_unmeasured_bin(cfg)
 
     # --- encode -------------------------------------------------------------------------------
     def encode(self, samples_48k: np.ndarray) -> np.ndarray:
@@ -149,13 +153,12 @@ class MelCodec:
 
     def learned_magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:
         """(bins, T): the pseudo-inverse up to the mels' top, where it follows what was measured
-        (the net's full band measured worse there: docs/model.md), the net's guess above it."""
+        (a net's full band measured worse there: docs/model.md), the net's guess above it."""
         if self.magnitude_net is None:
             raise ValueError("audio.decoder 'learned' needs its weights: load the model with V2AModel.load")
         magnitude = self.pinv_magnitude(log_mel)
         with torch.no_grad():
-            learned = torch.exp(self.magnitude_net(log_mel[None])[0]).T
-        magnitude[self.first_unmeasured_bin:] = learned[self.first_unmeasured_bin:]
+            magnitude[self.first_unmeasured_bin:] = torch.exp(self.magnitude_net(log_mel[None])[0]).T
         return magnitude
 
     def griffin_lim(self, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
