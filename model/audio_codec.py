@@ -122,6 +122,17 @@ class MelCodec:
         mel = self.basis @ spec[..., :frames]
         return torch.log(mel.clamp(min=LOG_FLOOR)).transpose(-1, -2).contiguous()
 
+    @torch.inference_mode()
+    def reconstruct(self, samples_48k: np.ndarray) -> np.ndarray:
+        """Encode 48 kHz mono samples and decode them back, same length: what this decoder does to
+        a perfect model's output (the evaluation's ceiling)."""
+        samples_48k = np.asarray(samples_48k, dtype=np.float32)
+        if samples_48k.ndim != 1:
+            raise ValueError(f"reconstruct expects mono samples (N,), got shape {samples_48k.shape}")
+        if len(samples_48k) == 0:
+            return samples_48k.copy()
+        return self.decode(self.encode(samples_48k), len(samples_48k))
+
     # --- decode -------------------------------------------------------------------------------
     def decode(self, log_mel: np.ndarray | torch.Tensor, num_samples_48k: int, seed: int = 0) -> np.ndarray:
         """48 kHz float32 samples, exactly `num_samples_48k` long, from (T, n_mels) log-mels."""
@@ -216,13 +227,6 @@ def _codec(decoder: str) -> MelCodec:
     return MelCodec(AudioConfig(decoder=decoder))
 
 
-@torch.inference_mode()
 def reconstruct(samples_48k: np.ndarray, decoder: str = "griffinlim") -> np.ndarray:
     """Encode 48 kHz mono samples to the model's representation and decode back (same length)."""
-    samples_48k = np.asarray(samples_48k, dtype=np.float32)
-    if samples_48k.ndim != 1:
-        raise ValueError(f"reconstruct expects mono samples (N,), got shape {samples_48k.shape}")
-    if len(samples_48k) == 0:
-        return samples_48k.copy()
-    codec = _codec(decoder)
-    return codec.decode(codec.encode(samples_48k), len(samples_48k))
+    return _codec(decoder).reconstruct(samples_48k)

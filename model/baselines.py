@@ -197,7 +197,7 @@ class OnsetTransferGenerator(_CorpusBaseline):
 
 
 class CeilingGenerator:
-    """The reference audio through our own audio decoder (`model.audio_codec.reconstruct`).
+    """The reference audio through our own audio decoder (`MelCodec.reconstruct`).
 
     Not a generator a user could run: the evaluation hands it the reference sound. It shows the
     best any model decoding through that representation can score.
@@ -210,15 +210,16 @@ class CeilingGenerator:
     def __init__(self, decoder: str = "griffinlim") -> None:
         """`decoder`: a decoder name ("griffinlim", "hifigan"), or a model checkpoint (.safetensors)
         whose own decoder, a learned one included, is the one measured."""
-        from model.audio_codec import reconstruct
-
-        self._reconstruct = reconstruct
         self.decoder = decoder or "griffinlim"
         if self.decoder.endswith(".safetensors"):
             from model.v2a_model import V2AModel
 
-            codec = V2AModel.load(self.decoder).codec
-            self._reconstruct = lambda audio, decoder: codec.decode(codec.encode(audio), len(audio))
+            self._codec = V2AModel.load(self.decoder).codec
+        else:
+            from model.audio_codec import MelCodec
+            from model.config import AudioConfig
+
+            self._codec = MelCodec(AudioConfig(decoder=self.decoder))
         self.reference: np.ndarray | None = None
 
     def set_reference_audio(self, audio: np.ndarray) -> None:
@@ -228,7 +229,7 @@ class CeilingGenerator:
         _check_cancel(cancel)
         if self.reference is None:
             raise RuntimeError("ceiling: no reference audio was given (evaluation only)")
-        out = self._reconstruct(self.reference, decoder=self.decoder)
+        out = self._codec.reconstruct(self.reference)
         if progress:
             progress(1, 1)
         return np.asarray(out, np.float32)[:num_samples]
