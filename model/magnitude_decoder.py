@@ -16,7 +16,6 @@ so the checkpoint stays the one file `V2AModel.load` needs.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from pathlib import Path
@@ -77,7 +76,7 @@ def _spectra(codec, audio_48k: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
     mel = codec.encode_native(native)
     cfg = codec.cfg
     spec = torch.stft(native, cfg.n_fft, cfg.hop, window=codec.window, center=True, pad_mode="reflect",
-                      return_complex=True).abs()[first_unmeasured_bin(cfg):, : mel.shape[0]]
+                      return_complex=True).abs()[codec.first_unmeasured_bin:, : mel.shape[0]]
     return mel, torch.log(spec.clamp(min=LOG_FLOOR)).T.contiguous()
 
 
@@ -119,8 +118,8 @@ def train_magnitude_net(net: MagnitudeNet, pairs: list[tuple[torch.Tensor, torch
         for i in torch.randint(len(pairs), (batch,), generator=generator).tolist():
             mel, magnitude = pairs[i]
             start = int(torch.randint(max(1, mel.shape[0] - crop + 1), (1,), generator=generator))
-            mels.append(_fit(mel[start:start + crop], crop, np.log(LOG_FLOOR)))
-            magnitudes.append(_fit(magnitude[start:start + crop], crop, np.log(LOG_FLOOR)))
+            mels.append(_crop(mel, start, crop))
+            magnitudes.append(_crop(magnitude, start, crop))
         for group in optimizer.param_groups:
             group["lr"] = lr * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * step / max(1, steps))))
         loss = magnitude_loss(net(torch.stack(mels).float()), torch.stack(magnitudes).float())
@@ -135,10 +134,11 @@ def train_magnitude_net(net: MagnitudeNet, pairs: list[tuple[torch.Tensor, torch
     return history
 
 
-def _fit(frames: torch.Tensor, length: int, fill: float) -> torch.Tensor:
-    if frames.shape[0] >= length:
-        return frames[:length]
-    pad = torch.full((length - frames.shape[0], frames.shape[1]), fill, dtype=frames.dtype)
+def _crop(frames: torch.Tensor, start: int, length: int) -> torch.Tensor:
+    """`length` frames from `start`; a clip shorter than that is padded with silence. (Torch
+    twin of features._fit: importing that module here would load PyAV with every V2AModel.)"""
+    frames = frames[start:start + length]
+    pad = torch.full((length - frames.shape[0], frames.shape[1]), np.log(LOG_FLOOR), dtype=frames.dtype)
     return torch.cat([frames, pad])
 
 
@@ -151,7 +151,8 @@ def held_out_loss(net: MagnitudeNet, pairs: list[tuple[torch.Tensor, torch.Tenso
 def train_decoder(checkpoint: str, corpus: str, out: str, steps: int = 3000, seed: int = 0,
                   threads: int = 0, limit: int = 0, command: str = "", progress: bool = True) -> dict:
     """Copy `checkpoint` to `out` with a learned magnitude decoder trained on `corpus`."""
-    from model.v2a_model import V2AModel, read_metadata
+    from model.encoders import file_sha256
+    from model.v2a_model import V2AModel, read_info
 
     if threads:
         torch.set_num_threads(threads)
@@ -171,17 +172,11 @@ def train_decoder(checkpoint: str, corpus: str, out: str, steps: int = 3000, see
     history = train_magnitude_net(model.decoder, pairs, steps, seed=seed, progress=progress)
     seconds = time.monotonic() - started
     after = held_out_loss(model.decoder, validation) if validation else float("nan")
-    info = json.loads(read_metadata(checkpoint).get("info", "{}"))
+    info = read_info(checkpoint)
     info["decoder"] = {"kind": "learned magnitude + Griffin-Lim", "command": command, "steps": steps,
                        "train_examples": len(pairs), "seconds": round(seconds, 1),
                        "val_loss_untrained": round(before, 4), "val_loss": round(after, 4),
-                       "source_checkpoint": str(checkpoint), "source_sha256": _sha256(checkpoint)}
+                       "source_checkpoint": str(checkpoint), "source_sha256": file_sha256(checkpoint)}
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     model.save(out, info)
     return {"out": str(out), "final_train_loss": float(np.mean([v for _, v in history[-50:]])), **info["decoder"]}
-
-
-def _sha256(path: str) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

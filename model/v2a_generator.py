@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from pathlib import Path
 
 import numpy as np
 
 from model.encoders import file_sha256
-from model.v2a_model import V2AModel, read_metadata
+from model.v2a_model import V2AModel, read_info
 from v2a.contracts import GenerationParams, ProgressCallback
 
 #: The shipped checkpoint (committed, < 50 MB); `load_generator("default")` uses it.
@@ -29,6 +28,7 @@ class V2AGenerator:
         self.frame_rate = float(self.model.config.visual.frame_rate)
         self.frame_size = int(self.model.config.visual.frame_size)
         self._sha256 = file_sha256(str(self.checkpoint))
+        self._info = read_info(str(self.checkpoint))  # once: provenance is asked for every clip
 
     def generate(
         self, frames: np.ndarray, fps: float, num_samples: int, params: GenerationParams,
@@ -43,7 +43,6 @@ class V2AGenerator:
 
     def provenance(self) -> dict:
         sampler = self.model.config.sampler
-        info = read_metadata(str(self.checkpoint)).get("info", "{}")
         return {
             "generator": self.name,
             "checkpoint": self.checkpoint.name,
@@ -52,5 +51,5 @@ class V2AGenerator:
             "default_cfg_strength": sampler.cfg_strength,
             "sampler": sampler.method,
             "decoder": self.model.config.audio.decoder,
-            "trained": json.loads(info),
+            "trained": self._info,
         }

@@ -97,7 +97,7 @@ class V2AModel(nn.Module):
 
     def embed_text(self, text: str | None) -> torch.Tensor:
         """The prompt's 384-d embedding, or the learned null for no prompt."""
-        if not text or not text.strip():
+        if not _is_prompt(text):
             return self.net.null_text.detach()
         if text not in self._text_cache:
             self._text_cache[text] = encoders.text_encoder().encode([text])[0]
@@ -214,7 +214,7 @@ class V2AModel(nn.Module):
         job = SamplingJob(
             noise=noise, sync=sync, window_semantic=window_semantic,
             text=self.embed_text(item.prompt), uncond_text=self.embed_text(item.negative_prompt),
-            has_prompt=bool(item.prompt and item.prompt.strip()),
+            has_prompt=_is_prompt(item.prompt),
         )
         return job, mel_frames
 
@@ -253,6 +253,16 @@ class V2AModel(nn.Module):
         return model.eval()
 
 
+def _is_prompt(text: str | None) -> bool:
+    """Blank or missing text is no prompt: the learned null stands in."""
+    return bool(text and text.strip())
+
+
 def read_metadata(path: str) -> dict[str, str]:
     with safe_open(path, framework="pt") as handle:
         return dict(handle.metadata() or {})
+
+
+def read_info(path: str) -> dict:
+    """The checkpoint's `info` (how it was trained and tuned), {} when it has none."""
+    return json.loads(read_metadata(path).get("info", "{}"))

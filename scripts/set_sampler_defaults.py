@@ -11,10 +11,9 @@ choice is recorded in the file's `info.sampler_defaults`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from model.v2a_model import V2AModel, read_metadata
+from model.v2a_model import V2AModel, read_info
 
 
 def main() -> int:
@@ -25,7 +24,7 @@ def main() -> int:
     parser.add_argument("--prompt-strength", type=float)
     parser.add_argument("--why", required=True, help="the measurement behind the choice")
     args = parser.parse_args()
-    info = json.loads(read_metadata(args.checkpoint).get("info", "{}"))
+    info = read_info(args.checkpoint)
     model = V2AModel.load(args.checkpoint)
     sampler = model.config.sampler
     for name, value in (("steps", args.steps), ("cfg_strength", args.cfg), ("prompt_strength", args.prompt_strength)):
