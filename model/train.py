@@ -87,8 +87,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     data = load_training_data(cfg, rank, world, progress and rank == 0)
     torch.manual_seed(cfg.seed)
     model = V2AModel(cfg.model)
-    model.mel_mean.copy_(_mel_statistics(data)[0])
-    model.mel_std.copy_(_mel_statistics(data)[1])
+    mel_mean, mel_std = _mel_statistics(data)
+    model.mel_mean.copy_(mel_mean)
+    model.mel_std.copy_(mel_std)
     if cfg.init_from and not resume:
         _init_from(model, cfg.init_from)
     if hasattr(model, "decoder"):
