@@ -62,6 +62,10 @@ class SamplerConfig:
     cfg_strength: float = 3.0
     prompt_strength: float = 0.0  # guidance toward the prompt alone (model/sampler.py); 0: off
     overlap_tokens: int = 8  # overlap (0.74 s) between windows beyond the training length
+    # Flow times (0 noise, 1 data) at which guidance applies; outside, the conditional branch alone.
+    guidance_from: float = 0.0
+    guidance_until: float = 1.0
+    time_shift: float = 1.0  # the time grid (model/sampler.time_grid); 1: uniform steps
 
 
 @dataclass

@@ -182,7 +182,9 @@ class V2AModel(nn.Module):
             self.config.net.window_tokens, sampler_cfg.overlap_tokens,
         )
         tokens = sampler.sample(jobs, steps, cfg_strength, method or sampler_cfg.method, progress, cancel,
-                                sampler_cfg.prompt_strength if prompt_strength is None else prompt_strength)
+                                sampler_cfg.prompt_strength if prompt_strength is None else prompt_strength,
+                                guidance_interval=(sampler_cfg.guidance_from, sampler_cfg.guidance_until),
+                                time_shift=sampler_cfg.time_shift)
         out = []
         for item, x, mel_frames in zip(items, tokens, mel_lengths, strict=True):
             mel = self.from_tokens(x[None])[0, :mel_frames] * self.mel_std + self.mel_mean

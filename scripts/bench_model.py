@@ -97,9 +97,12 @@ def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:
 
 
 def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: list[int],
-                     cfg_list: list[float] | None = None) -> list[dict]:
-    """The eval's metrics (model/eval) on `subset` test examples for each step count and each
-    guidance strength (default: the checkpoint's own)."""
+                     cfg_list: list[float] | None = None, guidance_from_list: list[float] | None = None,
+                     shift_list: list[float] | None = None) -> list[dict]:
+    """The eval's metrics (model/eval) on `subset` test examples for each step count, guidance
+    strength, guidance start and time-grid shift (each list defaults to the checkpoint's own)."""
+    import itertools
+
     from model.eval import metrics
     from model.eval.embedding import default_embedder
     from model.eval.onsets import detect_onsets
@@ -115,8 +118,11 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     centroids = class_centroids(corpus, rows, embedder)
     references = embedder.embed([e.audio for e in examples])
     table = []
-    grid = [(steps, cfg) for cfg in (cfg_list or [model.config.sampler.cfg_strength]) for steps in steps_list]
-    for steps, cfg in grid:
+    sampler = model.config.sampler
+    grid = itertools.product(shift_list or [sampler.time_shift], guidance_from_list or [sampler.guidance_from],
+                             cfg_list or [sampler.cfg_strength], steps_list)
+    for shift, guidance_from, cfg, steps in grid:
+        sampler.time_shift, sampler.guidance_from = shift, guidance_from
         started = time.perf_counter()
         audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=e.row.get("caption") or None,
                                 seed=i, steps=steps, cfg_strength=cfg) for i, e in enumerate(examples)]
@@ -127,6 +133,8 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
         table.append({
             "steps": steps,
             "cfg_strength": cfg,
+            "guidance_from": guidance_from,
+            "time_shift": shift,
             "frechet": metrics.frechet_distance(embedded, references),
             "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
             "onset_accuracy": float(np.mean(onset_acc)),
@@ -215,6 +223,10 @@ def main() -> int:
     parser.add_argument("--steps", default="4,8,16,25")
     parser.add_argument("--cfg", default="", help="guidance strengths to sweep, e.g. 1.5,3,5 "
                         "(default: the checkpoint's)")
+    parser.add_argument("--guidance-from", default="", help="flow times where guidance starts, "
+                        "e.g. 0,0.2,0.4 (default: the checkpoint's)")
+    parser.add_argument("--time-shift", default="", help="time-grid shifts, e.g. 0.5,1,2 "
+                        "(default: the checkpoint's)")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--prompts", action="store_true", help="also measure prompt steering")
@@ -234,13 +246,17 @@ def main() -> int:
     has_corpus = Path(args.corpus, "manifest.jsonl").is_file()
     if checkpoint and not args.skip_quality and has_corpus:
         steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")],
-                         [float(c) for c in args.cfg.split(",")] if args.cfg else None)
+                         _floats(args.cfg), _floats(args.guidance_from), _floats(args.time_shift))
     if checkpoint and args.prompts and has_corpus:
         prompt_steering(checkpoint, Path(args.corpus), args.subset,
-                        strengths=[float(v) for v in args.prompt_strengths.split(",")] if args.prompt_strengths else None)
+                        strengths=_floats(args.prompt_strengths))
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0
+
+
+def _floats(text: str) -> list[float] | None:
+    return [float(value) for value in text.split(",")] if text else None
 
 
 def _print_speed(result: dict, threads: int) -> None:

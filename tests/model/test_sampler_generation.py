@@ -8,7 +8,8 @@ import torch
 from model_fixtures import moving_frames, tiny_config
 
 from model.config import ModelConfig
-from model.sampler import FlowMatchingSampler, SamplingJob, window_starts
+from model.network import T_CLAMP
+from model.sampler import FlowMatchingSampler, SamplingJob, advance, time_grid, window_starts
 from model.seams import seam_ratio, window_boundaries
 from model.v2a_model import GenerationItem, V2AModel
 from v2a.contracts import SAMPLE_RATE, GenerationCancelled
@@ -153,14 +154,42 @@ class _ConditionEcho(torch.nn.Module):
         return torch.zeros_like(x) + picture + text[:, 0].view(-1, 1, 1)
 
 
-def _one_step_velocity(prompt: float, negative: float, has_prompt: bool, cfg: float, strength: float) -> float:
+def _one_step_velocity(prompt: float, negative: float, has_prompt: bool, cfg: float, strength: float,
+                       interval: tuple[float, float] = (0.0, 1.0)) -> float:
     job = SamplingJob(
         noise=torch.zeros(4, 1), sync=torch.zeros(4, 1),
         window_semantic=lambda first, end: torch.ones(1),
         text=torch.tensor([prompt]), uncond_text=torch.tensor([negative]), has_prompt=has_prompt,
     )
     sampler = FlowMatchingSampler(_ConditionEcho(), torch.zeros(1), torch.zeros(1), window=4, overlap=0)
-    return float(sampler.sample([job], steps=1, cfg_strength=cfg, prompt_strength=strength)[0][0, 0])
+    return float(sampler.sample([job], steps=1, cfg_strength=cfg, prompt_strength=strength,
+                                guidance_interval=interval)[0][0, 0])
+
+
+def test_guidance_applies_only_inside_its_interval():
+    # The one step is taken at t = 0. Inside the interval: guided (16 + 8, as below). Outside:
+    # the conditional branch alone, picture + prompt = 6.
+    assert _one_step_velocity(5.0, 1.0, True, cfg=3.0, strength=2.0, interval=(0.0, 0.5)) == pytest.approx(24.0)
+    assert _one_step_velocity(5.0, 1.0, True, cfg=3.0, strength=2.0, interval=(0.2, 1.0)) == pytest.approx(6.0)
+
+
+def test_time_grid_uniform_by_default_and_shifted_toward_data_above_one():
+    assert time_grid(4) == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    shifted = time_grid(4, shift=2.0)
+    assert shifted[0] == 0.0 and shifted[-1] == pytest.approx(1.0)
+    assert shifted[2] == pytest.approx(2 / 3) and all(a < b for a, b in zip(shifted, shifted[1:], strict=False))
+    assert time_grid(4, shift=0.5)[2] == pytest.approx(1 / 3)
+    with pytest.raises(ValueError, match="time shift"):
+        time_grid(4, shift=0.0)
+
+
+def test_a_step_is_euler_and_a_last_step_past_the_clamp_lands_on_the_prediction():
+    x, clean = torch.randn(5, 3), torch.randn(5, 3)
+    v = (clean - x) / (1.0 - 0.5)
+    torch.testing.assert_close(advance(x, v, 0.5, 0.75), x + 0.25 * v)
+    t = 0.98  # 1 - t below the network's clamp: its velocity is divided by T_CLAMP, not 0.02
+    v = (clean - x) / T_CLAMP
+    torch.testing.assert_close(advance(x, v, t, 1.0), clean)
 
 
 def test_prompt_guidance_adds_the_prompt_alone_direction():
@@ -170,6 +199,18 @@ def test_prompt_guidance_adds_the_prompt_alone_direction():
     assert _one_step_velocity(5.0, 1.0, True, cfg=3.0, strength=0.0) == pytest.approx(16.0)
     # No prompt: the strength changes nothing (there is nothing to steer toward).
     assert _one_step_velocity(0.0, 1.0, False, cfg=3.0, strength=2.0) == pytest.approx(1.0 + 3.0 * 0.0)
+
+
+def test_the_guidance_interval_and_time_grid_of_the_config_reach_the_sampler():
+    model = _model()
+    frames = moving_frames(24, event=10)
+    plain = model.generate(frames, 24.0, SAMPLE_RATE, seed=3, cfg_strength=3.0)
+    model.config.sampler.guidance_from = 0.3
+    late_guidance = model.generate(frames, 24.0, SAMPLE_RATE, seed=3, cfg_strength=3.0)
+    model.config.sampler.guidance_from, model.config.sampler.time_shift = 0.0, 2.0
+    shifted = model.generate(frames, 24.0, SAMPLE_RATE, seed=3, cfg_strength=3.0)
+    assert np.abs(plain - late_guidance).mean() > 1e-4
+    assert np.abs(plain - shifted).mean() > 1e-4
 
 
 def test_a_prompt_with_prompt_guidance_changes_the_sound_and_no_prompt_is_untouched(model):
