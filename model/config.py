@@ -66,6 +66,7 @@ class SamplerConfig:
     guidance_from: float = 0.0
     guidance_until: float = 1.0
     time_shift: float = 1.0  # the time grid (model/sampler.time_grid); 1: uniform steps
+    noise_churn: float = 0.0  # share of fresh noise per step (model/sampler.renoise); 0: deterministic
 
 
 @dataclass

@@ -40,6 +40,7 @@ class SamplingJob:
     text: torch.Tensor  # (text_dim,) the prompt, or the learned null
     uncond_text: torch.Tensor  # (text_dim,) the negative prompt, or the learned null
     has_prompt: bool = False  # a prompt was given: add its own guidance term (prompt_strength)
+    seed: int = 0  # for the fresh noise of stochastic steps (noise_churn > 0)
 
 
 def window_starts(total: int, window: int, overlap: int) -> list[int]:
@@ -69,6 +70,17 @@ def advance(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float) -> torch.
         return x + (t_next - t) * v
     clean = x + T_CLAMP * v
     return x + (t_next - t) / (1.0 - t) * (clean - x)
+
+
+def renoise(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, churn: float,
+            fresh: torch.Tensor) -> torch.Tensor:
+    """A stochastic step: to t_next along the line through the predicted clean tokens, but with
+    the share `churn` of the noise estimate replaced by fresh noise (0: the deterministic step;
+    1: all fresh, like an ancestral sampler). The total noise variance stays that of the path."""
+    clean = x + (1.0 - t) * v
+    noise = (x - t * clean) / (1.0 - t)
+    mixed = (1.0 - churn**2) ** 0.5 * noise + churn * fresh
+    return t_next * clean + (1.0 - t_next) * mixed
 
 
 def window_weights(start: int, window: int, total: int, overlap: int) -> torch.Tensor:
@@ -102,10 +114,15 @@ class FlowMatchingSampler:
         self, jobs: list[SamplingJob], steps: int, cfg_strength: float, method: str = "euler",
         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
         prompt_strength: float = 0.0, guidance_interval: tuple[float, float] = (0.0, 1.0),
-        time_shift: float = 1.0,
+        time_shift: float = 1.0, noise_churn: float = 0.0,
     ) -> list[torch.Tensor]:
         """Denoises every job; guidance (cfg_strength, prompt_strength) applies at flow times
-        inside `guidance_interval`, the conditional branch alone outside it."""
+        inside `guidance_interval`, the conditional branch alone outside it; `noise_churn` > 0
+        makes the Euler steps stochastic (`renoise`), seeded per job."""
+        if not 0.0 <= noise_churn <= 1.0:
+            raise ValueError(f"noise_churn must be within [0, 1], got {noise_churn}")
+        if noise_churn > 0 and method != "euler":
+            raise ValueError("noise_churn needs the 'euler' method")
         if method not in ("euler", "midpoint"):
             raise ValueError(f"sampler method {method!r}: choose 'euler' or 'midpoint'")
         if steps < 1:
@@ -114,6 +131,7 @@ class FlowMatchingSampler:
         xs = [job.noise.clone() for job in jobs]
         times = time_grid(steps, time_shift)
         low, high = guidance_interval
+        fresh_noise = [torch.Generator().manual_seed(job.seed + 1) for job in jobs]
 
         def velocity(states: list[torch.Tensor], t: float) -> list[torch.Tensor]:
             if low <= t <= high:
@@ -128,7 +146,11 @@ class FlowMatchingSampler:
             if method == "midpoint":
                 t_mid = (t + t_next) / 2
                 v = velocity([advance(x, vi, t, t_mid) for x, vi in zip(xs, v, strict=True)], t_mid)
-            xs = [advance(x, vi, t, t_next) for x, vi in zip(xs, v, strict=True)]
+            if noise_churn > 0 and t_next < 1.0 and 1.0 - t >= T_CLAMP:
+                xs = [renoise(x, vi, t, t_next, noise_churn, torch.randn(x.shape, generator=g))
+                      for x, vi, g in zip(xs, v, fresh_noise, strict=True)]
+            else:
+                xs = [advance(x, vi, t, t_next) for x, vi in zip(xs, v, strict=True)]
             if progress is not None:
                 progress(step + 1, steps)
         return xs

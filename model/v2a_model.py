@@ -184,7 +184,7 @@ class V2AModel(nn.Module):
         tokens = sampler.sample(jobs, steps, cfg_strength, method or sampler_cfg.method, progress, cancel,
                                 sampler_cfg.prompt_strength if prompt_strength is None else prompt_strength,
                                 guidance_interval=(sampler_cfg.guidance_from, sampler_cfg.guidance_until),
-                                time_shift=sampler_cfg.time_shift)
+                                time_shift=sampler_cfg.time_shift, noise_churn=sampler_cfg.noise_churn)
         out = []
         for item, x, mel_frames in zip(items, tokens, mel_lengths, strict=True):
             mel = self.from_tokens(x[None])[0, :mel_frames] * self.mel_std + self.mel_mean
@@ -216,7 +216,7 @@ class V2AModel(nn.Module):
         job = SamplingJob(
             noise=noise, sync=sync, window_semantic=window_semantic,
             text=self.embed_text(item.prompt), uncond_text=self.embed_text(item.negative_prompt),
-            has_prompt=_is_prompt(item.prompt),
+            has_prompt=_is_prompt(item.prompt), seed=int(item.seed),
         )
         return job, mel_frames
 

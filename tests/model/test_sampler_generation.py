@@ -9,7 +9,14 @@ from model_fixtures import moving_frames, tiny_config
 
 from model.config import ModelConfig
 from model.network import T_CLAMP
-from model.sampler import FlowMatchingSampler, SamplingJob, advance, time_grid, window_starts
+from model.sampler import (
+    FlowMatchingSampler,
+    SamplingJob,
+    advance,
+    renoise,
+    time_grid,
+    window_starts,
+)
 from model.seams import seam_ratio, window_boundaries
 from model.v2a_model import GenerationItem, V2AModel
 from v2a.contracts import SAMPLE_RATE, GenerationCancelled
@@ -199,6 +206,32 @@ def test_prompt_guidance_adds_the_prompt_alone_direction():
     assert _one_step_velocity(5.0, 1.0, True, cfg=3.0, strength=0.0) == pytest.approx(16.0)
     # No prompt: the strength changes nothing (there is nothing to steer toward).
     assert _one_step_velocity(0.0, 1.0, False, cfg=3.0, strength=2.0) == pytest.approx(1.0 + 3.0 * 0.0)
+
+
+def test_renoise_keeps_the_clean_prediction_and_the_noise_level():
+    g = torch.Generator().manual_seed(0)
+    clean, noise = torch.randn(4000, 8, generator=g), torch.randn(4000, 8, generator=g)
+    t, t_next = 0.4, 0.6
+    x = t * clean + (1 - t) * noise
+    v = (clean - x) / (1 - t)
+    torch.testing.assert_close(renoise(x, v, t, t_next, 0.0, torch.zeros_like(x)), advance(x, v, t, t_next))
+    stepped = renoise(x, v, t, t_next, 0.7, torch.randn(x.shape, generator=g))
+    rest = (stepped - t_next * clean) / (1 - t_next)  # what is left is noise of unit variance
+    assert rest.std().item() == pytest.approx(1.0, abs=0.02)
+    assert torch.corrcoef(torch.stack([rest.flatten(), noise.flatten()]))[0, 1] == pytest.approx(0.51 ** 0.5, abs=0.03)
+
+
+def test_stochastic_steps_are_seeded_per_clip():
+    model = _model()
+    model.config.sampler.noise_churn = 0.5
+    frames = moving_frames(24, event=10)
+    first = model.generate(frames, 24.0, SAMPLE_RATE, seed=3)
+    np.testing.assert_array_equal(first, model.generate(frames, 24.0, SAMPLE_RATE, seed=3))
+    model.config.sampler.noise_churn = 0.0
+    assert np.abs(first - model.generate(frames, 24.0, SAMPLE_RATE, seed=3)).mean() > 1e-4
+    model.config.sampler.noise_churn = 0.5
+    with pytest.raises(ValueError, match="euler"):
+        model.generate(frames, 24.0, SAMPLE_RATE, method="midpoint", seed=3, steps=2)
 
 
 def test_the_guidance_interval_and_time_grid_of_the_config_reach_the_sampler():
