@@ -49,7 +49,11 @@ class V2AGenerator:
             "checkpoint_sha256": self._sha256,
             "default_steps": sampler.steps,
             "default_cfg_strength": sampler.cfg_strength,
+            "default_prompt_strength": sampler.prompt_strength,
             "sampler": sampler.method,
+            "guidance_interval": [sampler.guidance_from, sampler.guidance_until],
+            "time_shift": sampler.time_shift,
+            "noise_churn": sampler.noise_churn,
             "decoder": self.model.config.audio.decoder,
             "trained": self._info,
         }

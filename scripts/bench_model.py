@@ -3,8 +3,8 @@
 Speed: a 10 s clip from decoded frames (24 fps, 128 px, as the pipeline hands them over) to
 48 kHz samples at default settings: wall time, real-time factor and peak RSS, medians of 3 runs
 (each in a fresh process, so peak memory includes loading), plus where the time goes.
-Quality: for 4, 8, 16 and 25 steps (and, with --cfg, several guidance strengths) on a small test
-subset, the eval's own metrics.
+Quality: for 4, 8, 16 and 25 steps (and, with --cfg, --guidance-from, --time-shift, --churn,
+other sampler settings) on a small test subset, the eval's own metrics.
 
     .venv/bin/python scripts/bench_model.py [--checkpoint PATH] [--threads 2] [--subset 24]
 """
@@ -98,9 +98,10 @@ def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:
 
 def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: list[int],
                      cfg_list: list[float] | None = None, guidance_from_list: list[float] | None = None,
-                     shift_list: list[float] | None = None) -> list[dict]:
+                     shift_list: list[float] | None = None, churn_list: list[float] | None = None) -> list[dict]:
     """The eval's metrics (model/eval) on `subset` test examples for each step count, guidance
-    strength, guidance start and time-grid shift (each list defaults to the checkpoint's own)."""
+    strength, guidance start, time-grid shift and noise churn (each list defaults to the
+    checkpoint's own)."""
     import itertools
 
     from model.eval import metrics
@@ -119,10 +120,11 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     references = embedder.embed([e.audio for e in examples])
     table = []
     sampler = model.config.sampler
-    grid = itertools.product(shift_list or [sampler.time_shift], guidance_from_list or [sampler.guidance_from],
-                             cfg_list or [sampler.cfg_strength], steps_list)
-    for shift, guidance_from, cfg, steps in grid:
-        sampler.time_shift, sampler.guidance_from = shift, guidance_from
+    grid = itertools.product(churn_list or [sampler.noise_churn], shift_list or [sampler.time_shift],
+                             guidance_from_list or [sampler.guidance_from], cfg_list or [sampler.cfg_strength],
+                             steps_list)
+    for churn, shift, guidance_from, cfg, steps in grid:
+        sampler.noise_churn, sampler.time_shift, sampler.guidance_from = churn, shift, guidance_from
         started = time.perf_counter()
         audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=e.row.get("caption") or None,
                                 seed=i, steps=steps, cfg_strength=cfg) for i, e in enumerate(examples)]
@@ -135,6 +137,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
             "cfg_strength": cfg,
             "guidance_from": guidance_from,
             "time_shift": shift,
+            "noise_churn": churn,
             "frechet": metrics.frechet_distance(embedded, references),
             "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
             "onset_accuracy": float(np.mean(onset_acc)),
@@ -227,6 +230,8 @@ def main() -> int:
                         "e.g. 0,0.2,0.4 (default: the checkpoint's)")
     parser.add_argument("--time-shift", default="", help="time-grid shifts, e.g. 0.5,1,2 "
                         "(default: the checkpoint's)")
+    parser.add_argument("--churn", default="", help="noise churn values, e.g. 0,0.3,0.6 "
+                        "(default: the checkpoint's)")
     parser.add_argument("--skip-quality", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--prompts", action="store_true", help="also measure prompt steering")
@@ -246,7 +251,8 @@ def main() -> int:
     has_corpus = Path(args.corpus, "manifest.jsonl").is_file()
     if checkpoint and not args.skip_quality and has_corpus:
         steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")],
-                         _floats(args.cfg), _floats(args.guidance_from), _floats(args.time_shift))
+                         _floats(args.cfg), _floats(args.guidance_from), _floats(args.time_shift),
+                         _floats(args.churn))
     if checkpoint and args.prompts and has_corpus:
         prompt_steering(checkpoint, Path(args.corpus), args.subset,
                         strengths=_floats(args.prompt_strengths))

@@ -25,3 +25,8 @@ def test_registry_loads_a_checkpoint_and_the_generator_keeps_its_promises(tmp_pa
     provenance = generator.provenance()
     assert provenance["checkpoint_sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert provenance["trained"] == {"step": 1} and provenance["generator"] == "v2a-flow"
+    # Every sampler setting that shapes the sound is on record with the take.
+    sampler = tiny_config().sampler
+    assert provenance["default_prompt_strength"] == sampler.prompt_strength
+    assert provenance["guidance_interval"] == [sampler.guidance_from, sampler.guidance_until]
+    assert provenance["noise_churn"] == sampler.noise_churn and provenance["time_shift"] == sampler.time_shift
