@@ -122,6 +122,10 @@ class JobRunner:
         self._running: dict[str, threading.Event] = {}
         self._finished: dict[str, threading.Event] = {}
         self._cancel_reason: dict[str, str] = {}
+        # One lock per output folder: jobs writing the same timeline run one after the other, so
+        # each starts from what the previous one wrote (two at once: the later write drops the
+        # earlier job's new takes).
+        self._folder_locks: dict[str, threading.Lock] = {}
         self._stopping = False
         self._threads: list[threading.Thread] = []
 
@@ -238,8 +242,10 @@ class JobRunner:
     def _run(self, job: JobRecord) -> None:
         cancel = self._running[job.job_id]
         progress = _Progress(self, job)
+        folder_lock = None
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
+            folder_lock = self._acquire_folder(folder, cancel)
             folder.mkdir(parents=True, exist_ok=True)
             result = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
@@ -257,7 +263,18 @@ class JobRunner:
                 del self._running[job.job_id]
                 self._cancel_reason.pop(job.job_id, None)
                 self._finished.pop(job.job_id).set()
+            if folder_lock is not None:  # released only once the result is in the store
+                folder_lock.release()
             self._publish(job, message=job.message)
+
+    def _acquire_folder(self, folder: Path, cancel: threading.Event) -> threading.Lock:
+        """Wait until no other job writes `folder` (cancellable meanwhile); returns its lock, held."""
+        with self._lock:
+            lock = self._folder_locks.setdefault(str(folder.resolve()), threading.Lock())
+        while not lock.acquire(timeout=0.05):
+            if cancel.is_set():
+                raise GenerationCancelled(f"cancelled while waiting for another job writing {folder}")
+        return lock
 
     def _generate(self, job: JobRecord, folder: str, on_event, cancel) -> GenerationResult:
         request = generation_request(job, folder)

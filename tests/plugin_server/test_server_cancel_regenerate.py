@@ -131,3 +131,24 @@ def test_regenerating_twice_from_the_same_job_keeps_both_new_takes(make_server, 
     active = sorted(c.active_media_reference_key for t in timeline.audio_tracks()
                     for c in t.find_clips())
     assert active == ["take1", "take1", "take2", "take2"]
+
+
+def test_two_regenerations_running_at_once_both_reach_the_timeline(make_server, connect,
+                                                                     fixture_timeline, media_dir):
+    # With two workers, two regenerations of one job write the same timeline file. Each must
+    # start from the other's result (the folder's jobs run one at a time): without that, both
+    # read the timeline with take1 everywhere and the later write drops the earlier new take.
+    client = connect(make_server(generator="py:server_test_generators:slow", concurrency=2))
+    job = client.wait(client.submit(fixture_timeline, inline=True, output_folder="together",
+                                    media_search_paths=(str(media_dir),)).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    first, second = job.clips[0].clip_id, job.clips[2].clip_id
+    jobs = [client.regenerate(job.job_id, clip_id=clip) for clip in (first, second)]
+    done = [client.wait(j.job_id) for j in jobs]
+    assert all(j.state == pb.JOB_STATE_SUCCEEDED for j in done), [j.message for j in done]
+    paths = {client.result(j.job_id).timeline_path for j in done}
+    assert len(paths) == 1  # one file, as the editor sees it after both
+    timeline = otio.adapters.read_from_file(paths.pop())
+    active = sorted(c.active_media_reference_key for t in timeline.audio_tracks()
+                    for c in t.find_clips())
+    assert active == ["take1", "take1", "take2", "take2"]
