@@ -234,6 +234,6 @@ def _print_summary(result: GenerationResult, generator: str) -> None:
         print(f"{state} {len(events)} clip(s)" + (":" if events else ""))
         for event in events:
             print(f"  {event.clip_name} [{event.clip_id}]: {event.message}")
-    print(f"timeline: {result.timeline_path}")
+    print(f"timeline: {result.timeline_path or 'not written'}")
     if result.format_note:
         print(f"note: {result.format_note}")

@@ -287,6 +287,8 @@ class JobRunner:
             base = (latest or parent).result.get("generated", []) if parent else []
         result = None
         for take in range(takes):
+            if take and not result.timeline_path:
+                break  # nothing generated, nothing written: no timeline to take further
             if take:
                 # Each further take regenerates the same clips on the timeline just written.
                 params = replace(request.params, seed=request.params.seed + take)

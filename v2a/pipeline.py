@@ -79,7 +79,8 @@ def run_generation(
     Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
     naming what and where) for a job that cannot run,
     GenerationCancelled when `cancel` is set (no timeline written, the clip in progress leaves no
-    file). Per-clip problems are events, never exceptions.
+    file). Per-clip problems are events, never exceptions; when every clip fails, no timeline is
+    written (timeline_path is empty and format_note says so).
     """
     emit = on_event or (lambda event: None)
     _check_output(request.out_dir)
@@ -106,8 +107,14 @@ def run_generation(
             generated.append(audio)
     _check_cancel(cancel)
 
-    if generated:
-        write_audio_tracks(timeline, segments, generated)
+    if not generated:
+        # Nothing new to put on the timeline: leave whatever the folder holds (an earlier run's
+        # output with its sound) as it is, rather than overwrite it with the bare input.
+        return GenerationResult(
+            timeline_path="", format_note=f"no clip could be generated: {output_path} was not written",
+            clips=tuple(finals[s.clip_id] for s in segments),
+        )
+    write_audio_tracks(timeline, segments, generated)
     written, fallback, note = write_timeline(timeline, output_path, output_format)
     if note:
         log.warning("%s", note)

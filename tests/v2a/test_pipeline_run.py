@@ -244,6 +244,24 @@ def test_a_generator_returning_the_wrong_length_fails_that_clip(edit, tmp_path):
     failed = [e for e in result.clips if e.state == "failed"]
     assert len(failed) == 3 and "asked for" in failed[0].message
     assert not os.listdir(tmp_path / "out" / "audio")
+    assert result.timeline_path == "" and not os.path.exists(tmp_path / "out" / "edit.otio")
+
+
+def test_a_run_where_every_clip_fails_leaves_the_previous_output_untouched(edit, tmp_path):
+    out = str(tmp_path / "out")
+    first = run_generation(_request(edit, out), SineGenerator())
+    before = open(first.timeline_path, "rb").read()
+    # The editor runs the original edit again into the same folder; this time nothing generates
+    # (every clip's generation fails). The timeline with the first run's sound must survive.
+    again = run_generation(_request(edit, out), _AlwaysFails())
+    assert not again.generated and again.timeline_path == ""
+    assert "not written" in again.format_note
+    assert open(first.timeline_path, "rb").read() == before
+
+
+class _AlwaysFails(SineGenerator):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        raise RuntimeError("out of memory")
 
 
 def test_output_format_can_differ_from_the_input(edit, tmp_path):
