@@ -131,7 +131,8 @@ class FlowMatchingSampler:
         xs = [job.noise.clone() for job in jobs]
         times = time_grid(steps, time_shift)
         low, high = guidance_interval
-        fresh_noise = [torch.Generator().manual_seed(job.seed + 1) for job in jobs]
+        # Apart from the initial noise's stream (seed), so another clip's seed never repeats it.
+        fresh_noise = [torch.Generator().manual_seed(2**32 + job.seed) for job in jobs]
 
         def velocity(states: list[torch.Tensor], t: float) -> list[torch.Tensor]:
             if low <= t <= high:

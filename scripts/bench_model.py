@@ -141,6 +141,9 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
             "frechet": metrics.frechet_distance(embedded, references),
             "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
             "onset_accuracy": float(np.mean(onset_acc)),
+            # Loudness against the reference clip (diagnostic, not an eval metric).
+            "level_error_db": float(np.median([abs(_rms_db(a) - _rms_db(e.audio)) for e, a in zip(examples, audio, strict=True)])),
+            "silent_outputs": sum(_rms_db(a) < -60 for a in audio),
             "seconds_per_4s_clip": seconds / len(examples),
         })
         print(json.dumps(table[-1]), flush=True)
@@ -259,6 +262,10 @@ def main() -> int:
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0
+
+
+def _rms_db(audio: np.ndarray) -> float:
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(audio, dtype=np.float64))) + 1e-9))
 
 
 def _floats(text: str) -> list[float] | None:
