@@ -7,10 +7,11 @@ from everything unconditional (no picture, negative prompt) to everything condit
 the caption and the picture always agree, so with the picture present the network mostly listens
 to the picture (measured: with the first term only, a prompt of another class changed nothing).
 
-Two measured knobs shape the path (docs/model.md, "Guidance interval and time grid"): guidance can
-be limited to an interval of flow time (Kynkäänniemi et al. 2024: guidance at the noisiest steps
-mostly narrows the variety of samples; there the conditional branch alone is used, which also
-saves its cost), and the time grid can be shifted toward noise or data.
+Three optional settings shape the path, all off by default because none measured better
+(docs/model.md, "Guidance interval, time grid, stochastic steps"): guidance limited to an
+interval of flow time (Kynkäänniemi et al. 2024; outside it the conditional branch alone runs),
+a time grid shifted toward noise or data, and stochastic steps that replace part of the noise
+estimate with fresh noise.
 
 Clips longer than the training window are covered by overlapping windows that are denoised
 *jointly*: at every step each window predicts a velocity and overlapping predictions are blended
