@@ -58,18 +58,46 @@ def write_wav(path: str | Path, audio: np.ndarray) -> None:
     os.replace(tmp, path)
 
 
+def rgb_to_yuv420p(image: np.ndarray) -> np.ndarray:
+    """One RGB frame (H, W, 3), H and W even, as a planar yuv420p array (H * 3 / 2, W): BT.601
+    limited range, chroma averaged over 2 x 2 pixels.
+
+    Done here rather than by handing rgb24 frames to the encoder: FFmpeg's own conversion
+    (libswscale, through PyAV 18) gave different bytes from run to run for the same frames
+    (measured: 5 distinct files from 12 encodes of one clip, pixels off by up to 4 levels)."""
+    h, w, _ = image.shape
+    if h % 2 or w % 2:
+        raise ValueError(f"yuv420p needs an even frame size, got {w}x{h}")
+    r, g, b = (image[..., i].astype(np.float64) for i in range(3))
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    cb = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    cr = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+
+    def half(plane: np.ndarray) -> np.ndarray:
+        return plane.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
+
+    planes = [y, half(cb), half(cr)]
+    flat = np.concatenate([np.clip(np.round(p), 0, 255).astype(np.uint8).ravel() for p in planes])
+    return flat.reshape(h * 3 // 2, w)
+
+
 def write_mp4(path: str | Path, frames: np.ndarray, fps: int) -> None:
-    """H.264 yuv420p, one encoder thread so output bytes do not depend on scheduling."""
+    """H.264 yuv420p from our own colour conversion and one encoder thread, so the bytes depend
+    on nothing but the frames."""
     path = Path(path)
     tmp = _temp_beside(path)
     with av.open(str(tmp), "w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(fps))
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast", "threads": "1"}
+        # asm=0: with its SIMD code, x264 encoded a process's first clip differently from the
+        # same clip encoded again (pixels off by up to 56 levels), so a corpus depended on which
+        # worker encoded what first. Plain C is deterministic and about twice as slow to encode.
+        stream.options = {"crf": "20", "preset": "veryfast", "threads": "1", "x264-params": "asm=0"}
         stream.thread_count = 1
         for image in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(image), format="yuv420p")
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)

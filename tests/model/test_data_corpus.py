@@ -12,7 +12,7 @@ import pytest
 import soundfile
 
 from model.data.build import build_corpus
-from model.data.io import read_mp4_frames
+from model.data.io import read_mp4_frames, rgb_to_yuv420p, write_mp4
 from model.data.sources import discover_classes
 from model.eval.motion import motion_peaks
 from model.eval.onsets import detect_onsets
@@ -142,3 +142,24 @@ def test_a_folder_that_is_not_a_corpus_is_never_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match="not a corpus"):
         build.build_corpus(tmp_path / "mine", per_class=1, progress=False)
     assert (tmp_path / "mine" / "precious.txt").read_text() == "keep me"
+
+
+def test_a_video_encodes_to_the_same_bytes_every_time_and_keeps_its_colours(tmp_path):
+    # Measured before the fix: FFmpeg's RGB -> YUV conversion gave several different files for
+    # one clip, and x264's SIMD code encoded a process's first clip differently from later ones
+    # (this clip: the first of six differed). The corpus' determinism rests on both fixes.
+    rng = np.random.default_rng(0)
+    frames = np.zeros((24, 160, 160, 3), np.uint8)
+    frames[:] = (40, 90, 200)
+    for i in range(24):  # a moving textured square over a flat background
+        frames[i, 50:90, 10 + 4 * i : 50 + 4 * i] = rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)
+    hashes = set()
+    for i in range(6):
+        write_mp4(tmp_path / f"v{i}.mp4", frames, 24)
+        hashes.add(hashlib.sha256((tmp_path / f"v{i}.mp4").read_bytes()).hexdigest())
+    assert len(hashes) == 1
+    decoded = read_mp4_frames(tmp_path / "v0.mp4").astype(int)
+    flat = decoded[:, 120:, :, :]  # the untextured background
+    assert np.abs(flat - np.array([40, 90, 200])).max() <= 3
+    with pytest.raises(ValueError, match="even"):
+        rgb_to_yuv420p(np.zeros((15, 16, 3), np.uint8))
