@@ -136,6 +136,11 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
         else:
             assert event.state == "done", (segment.clip_name, event.message)
 
+    if not result.generated:  # every clip failed (as expected above): nothing is written
+        assert result.timeline_path == "" and "not written" in result.format_note
+        assert not (tmp_path / "out" / source.name).exists()
+        return
+
     # Written in the format it came in; a CMX 3600 list also gets the full result as .otio.
     assert format_for_path(result.timeline_path) == fmt
     assert Path(result.timeline_path).name == source.name
