@@ -197,6 +197,6 @@ class GenerationResult:
     timeline_path: str  # the written timeline, in the requested format where it can carry it;
     # empty when no clip could be generated (nothing was written)
     fallback_otio_path: str = ""  # an .otio written beside it when the format could not
-    format_note: str = ""  # why a fallback was needed
+    format_note: str = ""  # why a fallback was needed, or why no timeline was written
     clips: tuple[ClipEvent, ...] = ()  # final state of each planned clip
     generated: tuple[GeneratedAudio, ...] = ()
