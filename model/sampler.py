@@ -61,16 +61,20 @@ def time_grid(steps: int, shift: float = 1.0) -> list[float]:
     return [shift * u / (1 + (shift - 1) * u) for u in (i / steps for i in range(steps + 1))]
 
 
+def predicted_clean(x: torch.Tensor, v: torch.Tensor, t: float) -> torch.Tensor:
+    """The clean tokens behind a velocity: the inverse of the network's conversion, which divides
+    its clean prediction's distance by the clamped 1 - t (model/network.py)."""
+    return x + max(1.0 - t, T_CLAMP) * v
+
+
 def advance(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float) -> torch.Tensor:
     """One step from t to t_next along the straight line through the predicted clean tokens.
 
     The same as Euler's x + (t_next - t) v wherever 1 - t >= T_CLAMP; past that (a shifted grid's
-    last step) Euler would stop short of the network's prediction, because the network divides by
-    the clamped 1 - t when it turns its clean prediction into a velocity (model/network.py)."""
+    last step) Euler would stop short of the network's prediction, because of the clamp."""
     if 1.0 - t >= T_CLAMP:
         return x + (t_next - t) * v
-    clean = x + T_CLAMP * v
-    return x + (t_next - t) / (1.0 - t) * (clean - x)
+    return x + (t_next - t) / (1.0 - t) * (predicted_clean(x, v, t) - x)
 
 
 def renoise(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, churn: float,
@@ -78,7 +82,7 @@ def renoise(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, churn: fl
     """A stochastic step: to t_next along the line through the predicted clean tokens, but with
     the share `churn` of the noise estimate replaced by fresh noise (0: the deterministic step;
     1: all fresh, like an ancestral sampler). The total noise variance stays that of the path."""
-    clean = x + (1.0 - t) * v
+    clean = predicted_clean(x, v, t)
     noise = (x - t * clean) / (1.0 - t)
     mixed = (1.0 - churn**2) ** 0.5 * noise + churn * fresh
     return t_next * clean + (1.0 - t_next) * mixed
@@ -120,12 +124,12 @@ class FlowMatchingSampler:
         """Denoises every job; guidance (cfg_strength, prompt_strength) applies at flow times
         inside `guidance_interval`, the conditional branch alone outside it; `noise_churn` > 0
         makes the Euler steps stochastic (`renoise`), seeded per job."""
+        if method not in ("euler", "midpoint"):
+            raise ValueError(f"sampler method {method!r}: choose 'euler' or 'midpoint'")
         if not 0.0 <= noise_churn <= 1.0:
             raise ValueError(f"noise_churn must be within [0, 1], got {noise_churn}")
         if noise_churn > 0 and method != "euler":
             raise ValueError("noise_churn needs the 'euler' method")
-        if method not in ("euler", "midpoint"):
-            raise ValueError(f"sampler method {method!r}: choose 'euler' or 'midpoint'")
         if steps < 1:
             raise ValueError(f"steps must be at least 1, got {steps}")
         layout = self._layout(jobs)

@@ -118,6 +118,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     embedder = default_embedder()
     centroids = class_centroids(corpus, rows, embedder)
     references = embedder.embed([e.audio for e in examples])
+    reference_db = [_rms_db(e.audio) for e in examples]
     table = []
     sampler = model.config.sampler
     grid = itertools.product(churn_list or [sampler.noise_churn], shift_list or [sampler.time_shift],
@@ -130,6 +131,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
                                 seed=i, steps=steps, cfg_strength=cfg) for i, e in enumerate(examples)]
         seconds = time.perf_counter() - started
         embedded = embedder.embed(audio)
+        generated_db = [_rms_db(a) for a in audio]
         predicted = metrics.nearest_centroid(embedded, centroids)
         onset_acc = [metrics.onset_accuracy(e.onsets, detect_onsets(a, SAMPLE_RATE)[0]) for e, a in zip(examples, audio, strict=True)]
         table.append({
@@ -142,8 +144,8 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
             "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
             "onset_accuracy": float(np.mean(onset_acc)),
             # Loudness against the reference clip (diagnostic, not an eval metric).
-            "level_error_db": float(np.median([abs(_rms_db(a) - _rms_db(e.audio)) for e, a in zip(examples, audio, strict=True)])),
-            "silent_outputs": sum(_rms_db(a) < -60 for a in audio),
+            "level_error_db": float(np.median(np.abs(np.subtract(generated_db, reference_db)))),
+            "silent_outputs": sum(level < -60 for level in generated_db),
             "seconds_per_4s_clip": seconds / len(examples),
         })
         print(json.dumps(table[-1]), flush=True)
