@@ -62,9 +62,11 @@ def rgb_to_yuv420p(image: np.ndarray) -> np.ndarray:
     """One RGB frame (H, W, 3), H and W even, as a planar yuv420p array (H * 3 / 2, W): BT.601
     limited range, chroma averaged over 2 x 2 pixels.
 
-    Done here rather than by handing rgb24 frames to the encoder: FFmpeg's own conversion
-    (libswscale, through PyAV 18) gave different bytes from run to run for the same frames
-    (measured: 5 distinct files from 12 encodes of one clip, pixels off by up to 4 levels)."""
+    Done here rather than by handing rgb24 frames to the encoder: that path gave 5 distinct files
+    from 12 encodes of one clip (pixels off by up to 4 levels) while x264 ran its SIMD code. With
+    `asm=0` (write_mp4) it was stable in 36 encodes, so x264 may have been the only cause; our
+    own conversion keeps the bytes independent of libswscale's code paths too, and it is what the
+    published corpus figures were built with."""
     h, w, _ = image.shape
     if h % 2 or w % 2:
         raise ValueError(f"yuv420p needs an even frame size, got {w}x{h}")

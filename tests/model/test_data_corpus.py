@@ -145,9 +145,8 @@ def test_a_folder_that_is_not_a_corpus_is_never_overwritten(tmp_path):
 
 
 def test_a_video_encodes_to_the_same_bytes_every_time_and_keeps_its_colours(tmp_path):
-    # Measured before the fix: FFmpeg's RGB -> YUV conversion gave several different files for
-    # one clip, and x264's SIMD code encoded a process's first clip differently from later ones
-    # (this clip: the first of six differed). The corpus' determinism rests on both fixes.
+    # Measured before the fix: x264's SIMD code encoded a process's first clip differently from
+    # later ones (this clip: the first of six differed), which is what this test catches.
     rng = np.random.default_rng(0)
     frames = np.zeros((24, 160, 160, 3), np.uint8)
     frames[:] = (40, 90, 200)
