@@ -24,7 +24,6 @@ import torch
 from model.config import AudioConfig
 from model.limiter import limit_peaks
 from v2a.contracts import SAMPLE_RATE
-from v2a.media.audio import resample
 
 LOG_FLOOR = 1e-5  # HiFi-GAN's log compression floor
 
@@ -76,11 +75,19 @@ def to_native_rate(cfg: AudioConfig, samples_48k: np.ndarray) -> np.ndarray:
     return _resample_any(samples_48k, SAMPLE_RATE, cfg.sample_rate, native)
 
 
+def _resample_to_48k(samples: np.ndarray, from_rate: int, num_samples: int) -> np.ndarray:
+    # Imported here, not at the top: the media package loads PyAV and soundfile, which training
+    # from packed features (a GPU machine without them) never needs.
+    from v2a.media.audio import resample
+
+    return resample(samples, from_rate, num_samples)
+
+
 def _resample_any(samples: np.ndarray, from_rate: int, to_rate: int, num_samples: int) -> np.ndarray:
     # v2a.media.audio.resample always lands on SAMPLE_RATE; going down we swap the roles: the
     # polyphase ratio is the same function of the two rates either way.
     if to_rate == SAMPLE_RATE:
-        return resample(samples, from_rate, num_samples)
+        return _resample_to_48k(samples, from_rate, num_samples)
     from fractions import Fraction
 
     from scipy.signal import resample_poly
@@ -155,7 +162,7 @@ class MelCodec:
         native = native[:native_len].numpy()
         if len(native) < native_len:
             native = np.pad(native, (0, native_len - len(native)))
-        out = resample(native, self.cfg.sample_rate, num_samples_48k)
+        out = _resample_to_48k(native, self.cfg.sample_rate, num_samples_48k)
         return limit_peaks(out)
 
     def pinv_magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:

@@ -47,6 +47,22 @@ def _data_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_pack(args: argparse.Namespace) -> int:
+    from model.config import TrainConfig, load_json
+    from model.features import build_cache, load_features, write_packed_features
+
+    try:
+        cfg = load_json(TrainConfig, args.config) if args.config else TrainConfig()
+        corpus = args.corpus or cfg.corpus
+        examples = build_cache(corpus, args.split, cfg.model, cfg.limit)
+        size = write_packed_features(load_features(examples, cfg.model), args.out)
+    except (FileNotFoundError, ValueError) as error:
+        log.error("%s", error)
+        return 2
+    print(f"packed {len(examples)} {args.split} examples of {corpus} into {args.out}: {size / 1e6:.1f} MB")
+    return 0
+
+
 def _eval(args: argparse.Namespace) -> int:
     import torch
 
@@ -86,6 +102,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--out", required=True)
     imp.add_argument("--workers", type=_positive_int, default=2)
     imp.set_defaults(func=_data_import)
+
+    pack = data_sub.add_parser(
+        "pack-features", help="one compressed file of a split's training features, to train where the corpus is not")
+    pack.add_argument("--config", help="the training config whose model settings the features follow")
+    pack.add_argument("--corpus", help="default: the config's corpus")
+    pack.add_argument("--split", default="train")
+    pack.add_argument("--out", required=True, help="the file to write (e.g. runs/train-features.npz.xz)")
+    pack.set_defaults(func=_data_pack)
 
     ev = subparsers.add_parser("eval", help="score generators and baselines on a corpus split")
     ev.add_argument("--corpus", default="data/corpus")

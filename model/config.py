@@ -82,6 +82,9 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     corpus: str = "data/corpus"
     split: str = "train"
+    # A packed feature file (`v2a data pack-features`) to train from instead of the corpus: what a
+    # machine without the corpus, the media libraries or the encoder wheels needs (a GPU box).
+    features: str = ""
     limit: int = 0  # 0: every example of the split; N: a seeded random N of them
     batch_size: int = 24
     lr: float = 1e-3
@@ -89,6 +92,10 @@ class TrainConfig:
     warmup_steps: int = 100
     steps: int = 1500
     max_minutes: float = 0.0  # 0: no time limit; otherwise stop (and save) after this long
+    # With max_minutes: after `warmup_steps` (at least 50), lower `steps` to what the measured speed
+    # fits into the time left, so the learning-rate schedule ends when the time does (a machine
+    # of unknown speed, e.g. a GPU lent for minutes).
+    fit_steps_to_time: bool = False
     ema_decay: float = 0.999
     text_drop: float = 0.5  # most generations have no prompt: learn that case well
     video_drop: float = 0.1  # for classifier-free guidance
@@ -101,6 +108,7 @@ class TrainConfig:
     seed: int = 0
     log_every: int = 10
     save_every: int = 200
+    keep_every: int = 0  # also keep the EMA weights every N steps (model-step<N>.safetensors); 0: never
     device: str = "auto"  # "auto": cuda when present, else cpu
     threads: int = 0  # 0: torch's default
     init_from: str = ""  # a checkpoint to start from (fine-tuning); layers it lacks start fresh

@@ -43,6 +43,21 @@ MOTION_FEATURES = 64 + 48 + 1 + 1
 COLOUR_FEATURES = slice(64, 64 + 48)  # where the picture's look sits in a motion descriptor
 
 
+def _mirror_order() -> torch.Tensor:
+    grid = [row * 8 + (7 - col) for row in range(8) for col in range(8)]
+    colour = [64 + ch * 16 + row * 4 + (3 - col) for ch in range(3) for row in range(4) for col in range(4)]
+    return torch.tensor(grid + colour + [112, 113])
+
+
+_MIRROR = _mirror_order()
+
+
+def mirror_motion(motion: torch.Tensor) -> torch.Tensor:
+    """The descriptor of the left-right mirrored picture, from the descriptor alone: both pools
+    divide the frame evenly, so mirroring only reorders the grid and colour cells."""
+    return motion[..., _MIRROR.to(motion.device)]
+
+
 class SyncEncoder(nn.Module):
     """(B, T, MOTION_FEATURES) motion descriptors -> (B, T, sync_dim): projected, then mixed over
     +-2 frames in time so a feature can see motion start and stop."""
@@ -64,7 +79,7 @@ def align_to_mel(features: torch.Tensor, fps: float, mel_rate: float, num_mel: i
     Video frame i shows time i / fps; mel frame j is centred on j / mel_rate.
     """
     t = features.shape[1]
-    position = torch.arange(num_mel, dtype=torch.float32) * (fps / mel_rate)
+    position = torch.arange(num_mel, dtype=torch.float32, device=features.device) * (fps / mel_rate)
     position = position.clamp(max=t - 1)
     low = position.floor().long()
     high = (low + 1).clamp(max=t - 1)
@@ -74,7 +89,7 @@ def align_to_mel(features: torch.Tensor, fps: float, mel_rate: float, num_mel: i
 
 def sinusoid(values: torch.Tensor, dim: int, scale: float = 10_000.0) -> torch.Tensor:
     half = dim // 2
-    freqs = torch.exp(-math.log(scale) * torch.arange(half, dtype=torch.float32) / half)
+    freqs = torch.exp(-math.log(scale) * torch.arange(half, dtype=torch.float32, device=values.device) / half)
     angles = values.float()[..., None] * freqs
     return torch.cat([angles.sin(), angles.cos()], dim=-1)
 
@@ -146,7 +161,7 @@ class FlowTransformer(nn.Module):
         b, n, _ = x.shape
         sync_tokens = sync.reshape(b, n, -1)
         h = self.audio_in(x) + self.sync_in(sync_tokens)
-        h = h + sinusoid(torch.arange(n), self.cfg.dim)[None]
+        h = h + sinusoid(torch.arange(n, device=x.device), self.cfg.dim)[None]
         c = self.time_mlp(sinusoid(t * 1000.0, 256)) + self.semantic_in(semantic) + self.text_in(text)
         for block in self.blocks:
             h = block(h, c)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import logging
 import math
@@ -25,8 +26,14 @@ import torch.distributed as dist
 from tqdm import tqdm
 
 from model.config import TrainConfig, to_dict
-from model.features import FeatureSet, build_cache, load_features, read_manifest
-from model.network import COLOUR_FEATURES
+from model.features import (
+    FeatureSet,
+    build_cache,
+    load_features,
+    read_manifest,
+    read_packed_features,
+)
+from model.network import COLOUR_FEATURES, mirror_motion
 from model.v2a_model import V2AModel
 
 log = logging.getLogger(__name__)
@@ -60,6 +67,8 @@ def _mel_statistics(data: FeatureSet) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def load_training_data(cfg: TrainConfig, rank: int, world: int, progress: bool) -> FeatureSet:
+    if cfg.features:
+        return read_packed_features(cfg.features)
     corpus = Path(cfg.corpus)
     read_manifest(corpus, cfg.split)  # a clear error before anything else when it is missing
     if rank == 0:
@@ -85,6 +94,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         out.mkdir(parents=True, exist_ok=True)
         (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
     data = load_training_data(cfg, rank, world, progress and rank == 0)
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matrix products: several times faster, ample for training
+        data = data.to(device)  # a few hundred MB: batches are then cut on the GPU
     torch.manual_seed(cfg.seed)
     model = V2AModel(cfg.model)
     mel_mean, mel_std = _mel_statistics(data)
@@ -116,6 +128,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     started = time.monotonic()
     bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not (progress and rank == 0))
     order: list[int] = []
+    first_step = step
     while step < cfg.steps:
         if not order:  # a fresh permutation per pass, the same on every rank, then sharded
             epoch = torch.Generator().manual_seed(cfg.seed + step)
@@ -138,9 +151,16 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         if step % cfg.log_every == 0:
             bar.set_postfix(loss=f"{sum(v for _, v in history[-cfg.log_every:]) / cfg.log_every:.4f}")
         seconds = elapsed_before + time.monotonic() - started
+        if cfg.fit_steps_to_time and cfg.max_minutes > 0 and step == max(50, cfg.warmup_steps) + 1:
+            cfg = _fit_steps(cfg, step, seconds, (time.monotonic() - started) / (step - first_step), world)
+            bar.total = cfg.steps
         out_of_time = cfg.max_minutes > 0 and _any_rank(seconds > cfg.max_minutes * 60, world)
         if rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps or out_of_time):
-            _save(out, model, ema, optimizer, step, history, seconds, cfg, command)
+            _save(out, model, ema, optimizer, step, history, seconds, cfg, command, data.frozen)
+        if rank == 0 and cfg.keep_every and step % cfg.keep_every == 0:
+            ema.cpu().save(str(out / f"model-step{step}.safetensors"), _info(step, history, seconds, cfg, command, device),
+                           frozen=data.frozen)
+            ema.to(device)
         if out_of_time:
             log.info("stopping at step %d: max_minutes %.1f reached", step, cfg.max_minutes)
             break
@@ -149,6 +169,20 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         dist.barrier()
     final = sum(v for _, v in history[-50:]) / max(1, len(history[-50:]))
     return {"steps": step, "final_loss": final, "out": str(out), "checkpoint": str(out / "model.safetensors")}
+
+
+def _fit_steps(cfg: TrainConfig, step: int, seconds: float, per_step: float, world: int) -> TrainConfig:
+    """`cfg` with `steps` lowered to what fits into max_minutes at `per_step` seconds a step (measured
+    over this process's steps so far, start-up included, so the estimate errs short)."""
+    fit = step + int((cfg.max_minutes * 60 - seconds) / per_step)
+    if world > 1:  # every rank must run the same schedule
+        value = torch.tensor([float(fit)])
+        dist.all_reduce(value, op=dist.ReduceOp.MIN)
+        fit = int(value.item())
+    steps = max(step + 1, min(cfg.steps, fit))
+    log.info("fit_steps_to_time: %.1f ms per step, %d steps fit into %.1f min", per_step * 1000, steps,
+             cfg.max_minutes)
+    return dataclasses.replace(cfg, steps=steps)
 
 
 def _init_from(model: V2AModel, path: str) -> None:
@@ -166,15 +200,22 @@ def _init_from(model: V2AModel, path: str) -> None:
 
 def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
            device: torch.device) -> tuple[torch.Tensor, ...]:
+    """One training batch on `device`. The random draws come from `generator` on the CPU, so a
+    seed gives the same batches wherever `data` lives (in memory, or on the GPU)."""
     flip = torch.rand(len(index), generator=generator) < 0.5  # mirrored picture, same sound
-    motion = torch.where(flip.view(-1, 1, 1), data.motion_mirrored[index], data.motion[index])
     video_keep = torch.rand(len(index), generator=generator) >= cfg.video_drop
-    text_keep = (torch.rand(len(index), generator=generator) >= cfg.text_drop) & data.has_text[index]
-    semantic = data.semantic[index].float()
-    motion = motion.float()
+    at = data.mel.device
+    text_keep = (torch.rand(len(index), generator=generator) >= cfg.text_drop) & data.has_text[index.to(at)].cpu()
+    swap = other = None
     if cfg.prompt_swap > 0:
         swap = text_keep & video_keep & (torch.rand(len(index), generator=generator) < cfg.prompt_swap)
         other = (index + torch.randint(1, len(data), (len(index),), generator=generator)) % len(data)  # never itself
+    index, flip = index.to(at), flip.to(at)
+    own = data.motion[index]
+    motion = torch.where(flip.view(-1, 1, 1), mirror_motion(own), own).float()
+    semantic = data.semantic[index].float()
+    if swap is not None:
+        swap, other = swap.to(at), other.to(at)
         semantic = torch.where(swap.view(-1, 1), data.semantic[other].float(), semantic)
         motion[swap, :, COLOUR_FEATURES] = data.motion[other[swap], :, COLOUR_FEATURES].float()
     tensors = (data.mel[index].float(), motion, semantic, data.text[index].float(), video_keep, text_keep)
@@ -206,11 +247,9 @@ def _any_rank(flag: bool, world: int) -> bool:
 
 
 def _save(out: Path, model: V2AModel, ema: V2AModel, optimizer, step: int, history: list,
-          seconds: float, cfg: TrainConfig, command: str) -> None:
-    info = {"step": step, "seconds": round(seconds, 1), "corpus": cfg.corpus, "split": cfg.split,
-            "loss": round(sum(v for _, v in history[-50:]) / max(1, len(history[-50:])), 5),
-            "command": command}
-    ema.cpu().save(str(out / "model.safetensors"), info)
+          seconds: float, cfg: TrainConfig, command: str, frozen: dict[str, str]) -> None:
+    info = _info(step, history, seconds, cfg, command, next(model.parameters()).device)
+    ema.cpu().save(str(out / "model.safetensors"), info, frozen=frozen)
     ema.to(next(model.parameters()).device)
     state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
              "step": step, "history": history, "seconds": seconds, "config": to_dict(cfg)}
@@ -219,6 +258,17 @@ def _save(out: Path, model: V2AModel, ema: V2AModel, optimizer, step: int, histo
     os.replace(tmp, out / "train_state.pt")
     (out / "history.json").write_text(json.dumps(history))
     plot_loss(history, out / "loss.png")
+
+
+def _info(step: int, history: list, seconds: float, cfg: TrainConfig, command: str,
+          device: torch.device) -> dict:
+    """What a checkpoint's metadata says about its training."""
+    info = {"step": step, "seconds": round(seconds, 1), "corpus": cfg.corpus, "split": cfg.split,
+            "loss": round(sum(v for _, v in history[-50:]) / max(1, len(history[-50:])), 5),
+            "command": command, "device": device.type}
+    if cfg.features:
+        info["features"] = cfg.features
+    return info
 
 
 def plot_loss(history: list, path: Path) -> None:

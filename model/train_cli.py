@@ -43,7 +43,8 @@ def _run_train(args: argparse.Namespace) -> int:
                 key, _, value = item.partition("=")
                 _assign(data, key.strip(), json.loads(value))
             cfg = from_dict(TrainConfig, data)
-        command = "v2a " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+        invoked = sys.argv[1:]  # `v2a train ...`, or `python -m model.train ...` (torchrun), which has no "train"
+        command = ("v2a " if invoked[:1] == ["train"] else "python -m model.train ") + shlex.join(invoked)
         summary = train(cfg, args.out, resume=args.resume, command=command)
     except (ValueError, FileNotFoundError) as error:
         print(f"v2a train: {error}", file=sys.stderr)

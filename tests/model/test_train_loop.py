@@ -13,7 +13,7 @@ from model_fixtures import TINY_MODEL, tiny_config, write_tiny_corpus
 
 from model.config import TrainConfig, from_dict
 from model.features import FeatureSet
-from model.network import COLOUR_FEATURES, motion_descriptor
+from model.network import COLOUR_FEATURES, mirror_motion, motion_descriptor
 from model.train import _batch, train
 from model.v2a_model import V2AModel, read_metadata
 
@@ -139,7 +139,7 @@ def _feature_set(rows: int = 64):
     g = torch.Generator().manual_seed(0)
     motion = torch.rand(rows, 6, 114, generator=g).half()
     return FeatureSet(mel=torch.randn(rows, 8, 4, generator=g).half(), motion=motion,
-                      motion_mirrored=motion.flip(1), semantic=torch.randn(rows, 16, generator=g).half(),
+                      semantic=torch.randn(rows, 16, generator=g).half(),
                       text=torch.randn(rows, 8, generator=g).half(), has_text=torch.ones(rows, dtype=torch.bool))
 
 
@@ -149,7 +149,7 @@ def test_prompt_swap_changes_only_the_pictures_look_of_prompted_rows():
     mel, motion, semantic, text, video_keep, text_keep = _batch(data, index, cfg, torch.Generator().manual_seed(3),
                                                                 torch.device("cpu"))
     own_motion = torch.stack([data.motion[i] if torch.equal(motion[i, :, :64], data.motion[i, :, :64].float())
-                              else data.motion_mirrored[i] for i in range(64)]).float()
+                              else mirror_motion(data.motion[i]) for i in range(64)]).float()
     swapped = (semantic != data.semantic.float()).any(1)
     assert torch.equal(swapped, text_keep)  # every prompted row, and no unprompted one
     assert 20 < int(swapped.sum()) < 44
@@ -165,3 +165,22 @@ def test_no_prompt_swap_by_default_leaves_the_picture_alone():
     data, index = _feature_set(), torch.arange(64)
     _, _, semantic, _, _, _ = _batch(data, index, TrainConfig(), torch.Generator().manual_seed(3), torch.device("cpu"))
     assert torch.equal(semantic, data.semantic.float())
+
+
+def test_the_training_loss_makes_no_tensor_off_the_models_device():
+    # The meta device holds no data and refuses to mix with CPU tensors, so a tensor made on the CPU
+    # inside the loss (a position table, a frequency ramp) fails here as it would on a GPU.
+    model = V2AModel(tiny_config()).to("meta")
+    mel, motion, semantic, text, keep, _ = (t.to("meta") for t in _tiny_batch())
+    loss = model.training_loss(mel, motion, semantic, text, keep, keep)
+    loss.backward()
+    assert loss.device.type == "meta" and model.net.blocks[0].qkv.weight.grad is not None
+
+
+def test_fit_steps_to_time_shortens_the_schedule_to_the_measured_speed():
+    from model.train import _fit_steps
+
+    cfg = TrainConfig(steps=100_000, max_minutes=10.0, fit_steps_to_time=True)
+    fitted = _fit_steps(cfg, step=51, seconds=30.0, per_step=0.1, world=1)
+    assert fitted.steps == 51 + int((600 - 30) / 0.1)
+    assert _fit_steps(TrainConfig(steps=200, max_minutes=10.0), 51, 30.0, 0.1, 1).steps == 200  # never raised

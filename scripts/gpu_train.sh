@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Train a model on a GPU machine that receives files but installs and downloads nothing (the
+# `device` machine some sessions are lent), in three steps:
+#
+#   bash scripts/gpu_train.sh prepare [CONFIG]   # here: pack the train split's features and the
+#                                               # init weights into runs/gpu/ (about 65 MB)
+#   bash scripts/gpu_train.sh train [CONFIG]     # there, with $OUT set: train, then write the
+#                                               # final and one middle checkpoint as float16
+#                                               # pieces of at most 15 MB, the log and loss plot
+#   bash scripts/gpu_train.sh unpack DIR NAME    # here: join DIR's pieces into runs/NAME*.safetensors
+#                                               # (float32 again, metadata kept) and check they load
+#
+# CONFIG defaults to model/configs/v2a-large.json. Its `features` and `init_from` name the files
+# `prepare` writes; the init file holds the shipped checkpoint's decoder, sync encoder and
+# null embeddings (the flow transformer starts fresh).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step=${1:?usage: gpu_train.sh prepare|train|unpack ...}
+config=${2:-model/configs/v2a-large.json}
+python=${PYTHON:-.venv/bin/python}
+
+case "$step" in
+prepare)
+    mkdir -p runs/gpu
+    features=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['features'])" "$config")
+    init=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['init_from'])" "$config")
+    .venv/bin/v2a data pack-features --config "$config" --out "$features"
+    "$python" - "$init" <<'EOF'
+import sys
+from safetensors.torch import load_file, save_file
+weights = load_file("model/checkpoints/v2a-default.safetensors")
+keep = {k: v for k, v in weights.items() if k.startswith(("decoder.", "sync.", "net.null_"))}
+save_file(keep, sys.argv[1])
+print(f"{sys.argv[1]}: {len(keep)} tensors from model/checkpoints/v2a-default.safetensors")
+EOF
+    du -ch runs/gpu/* | tail -1
+    ;;
+train)
+    : "${OUT:?set OUT to the folder whose files come back}"
+    python=${GPU_PYTHON:-python3}  # the machine's own Python with PyTorch; nothing of ours is installed there
+    nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
+    "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
+    run=/tmp/gpu-run
+    started=$(date +%s)
+    PYTHONUNBUFFERED=1 "$python" -m model.train --config "$config" --out "$run" "${@:3}" >"$OUT/train.log" 2>&1 \
+        || { tail -c 3000 "$OUT/train.log"; exit 1; }
+    echo "trained in $(( $(date +%s) - started )) s"
+    grep -E "fit_steps_to_time|initialised from|stopping" "$OUT/train.log" | cut -c1-240 || true
+    tail -c 600 "$OUT/train.log" | tr '\r' '\n' | tail -3
+    "$python" - "$run" "$OUT" <<'EOF'
+import json, pathlib, re, subprocess, sys
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+run, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+final = json.loads(safe_open(str(run / "model.safetensors"), "pt").metadata()["info"])["step"]
+kept = sorted(run.glob("model-step*.safetensors"), key=lambda p: int(re.findall(r"\d+", p.stem)[0]))
+middle = min(kept, key=lambda p: abs(int(re.findall(r"\d+", p.stem)[0]) - final / 2), default=None)
+for name, path in [("final", run / "model.safetensors"), ("middle", middle)]:
+    if path is None:
+        continue
+    with safe_open(str(path), "pt") as handle:
+        meta = handle.metadata()
+        tensors = {k: handle.get_tensor(k) for k in handle.keys()}
+    # float16 for the trip back (the mel normalisation stays float32); half the bytes
+    small = {k: (v if k.startswith("mel_") else v.half()) for k, v in tensors.items()}
+    piece = out / f"{name}.fp16.safetensors"
+    save_file(small, str(piece), metadata=meta)
+    subprocess.run(["split", "-b", "15M", str(piece), f"{piece}.part-"], check=True)
+    piece.unlink()
+    print(name, path.name, json.loads(meta["info"])["step"], "steps")
+EOF
+    cp "$run/loss.png" "$run/history.json" "$OUT/"
+    ls -la "$OUT"
+    ;;
+unpack)
+    from=${2:?usage: gpu_train.sh unpack DIR NAME}
+    name=${3:?usage: gpu_train.sh unpack DIR NAME}
+    mkdir -p runs/gpu-out
+    for which in final middle; do
+        [ -e "$from/$which.fp16.safetensors.part-aa" ] || continue
+        cat "$from/$which.fp16.safetensors.part-"* >"runs/gpu-out/$name-$which.fp16.safetensors"
+        "$python" - "runs/gpu-out/$name-$which.fp16.safetensors" "runs/$name-$which.safetensors" <<'EOF'
+import json, sys
+from model.v2a_model import V2AModel, read_metadata
+source, target = sys.argv[1], sys.argv[2]
+meta = read_metadata(source)
+model = V2AModel.load(source)  # loading casts into the model's float32 parameters
+info = json.loads(meta["info"]) | {"transport": "float16 (scripts/gpu_train.sh)"}
+model.save(target, info, frozen=json.loads(meta["frozen"]))
+print(target, info["step"], "steps")
+EOF
+    done
+    cp "$from/loss.png" "runs/gpu-out/$name-loss.png" 2>/dev/null || true
+    ;;
+*)
+    echo "gpu_train.sh: unknown step $step (prepare, train or unpack)" >&2
+    exit 2
+    ;;
+esac
