@@ -28,6 +28,7 @@ from model.magnitude_decoder import MagnitudeNet
 from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_descriptor
 from model.sampler import FlowMatchingSampler, SamplingJob
 from v2a.contracts import ProgressCallback
+from v2a.files import USUAL_FILE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +236,7 @@ class V2AModel(nn.Module):
         }
         tmp = f"{path}.tmp{os.getpid()}"
         save_file(tensors, tmp, metadata=metadata)
+        os.chmod(tmp, USUAL_FILE_MODE)  # safetensors makes it private; a checkpoint is a normal file
         os.replace(tmp, path)
 
     @classmethod

@@ -32,6 +32,7 @@ from otio_adapters.takes import (
     track_name,
 )
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
+from v2a.files import USUAL_FILE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -331,10 +332,6 @@ def _one_line(error: Exception) -> str:
     return text[:300]
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
 def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> None:
     folder = os.path.dirname(os.path.abspath(path))
     suffix = os.path.splitext(path)[1] or EXTENSIONS.get(format, "")
@@ -345,7 +342,7 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
         if format == "AAF":
             os.remove(tmp)  # pyaaf2 creates the file itself
         otio.adapters.write_to_file(timeline, tmp, adapter_name=format, **options)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes it private; a timeline is a normal file
+        os.chmod(tmp, USUAL_FILE_MODE)  # mkstemp makes it private; a timeline is a normal file
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

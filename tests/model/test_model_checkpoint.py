@@ -59,3 +59,25 @@ def test_config_json_merges_over_defaults_and_names_unknown_keys():
     assert config.net.depth == 2 and config.net.dim == ModelConfig().net.dim
     with pytest.raises(ValueError, match="net.: deepth"):
         from_dict(ModelConfig, {"net": {"deepth": 2}})
+
+
+def test_a_saved_checkpoint_gets_the_usual_file_mode_not_a_private_one(tmp_path):
+    from v2a.files import USUAL_FILE_MODE
+
+    path = tmp_path / "model.safetensors"
+    V2AModel(tiny_config()).save(str(path))
+    assert path.stat().st_mode & 0o777 == USUAL_FILE_MODE
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+@pytest.mark.parametrize("sampler, named", [
+    ({"guidance_from": 0.7, "guidance_until": 0.3}, "guidance_from 0.7 / guidance_until 0.3"),
+    ({"steps": 0}, "steps 0"),
+    ({"method": "heun"}, "method 'heun'"),
+    ({"noise_churn": 1.5}, "noise_churn 1.5"),
+    ({"time_shift": 0}, "time_shift 0"),
+    ({"cfg_strength": -1}, "cfg_strength -1"),
+])
+def test_sampler_settings_are_checked_when_a_config_is_read(sampler, named):
+    with pytest.raises(ValueError, match="sampler settings: .*" + named.replace("(", r"\(")):
+        from_dict(ModelConfig, {"sampler": sampler})

@@ -18,15 +18,12 @@ import soundfile
 from scipy.signal import resample_poly
 
 from v2a.contracts import SAMPLE_RATE
+from v2a.files import USUAL_FILE_MODE
 from v2a.media.errors import MediaError
 
 _BEXT_FIXED = struct.Struct("<256s32s32s10s8sIIH64s5h180s")  # 602 bytes, CodingHistory follows
 _LOUDNESS_UNSET = 0x7FFF  # Tech 3285 v2: loudness fields not computed
 _BITS = 24
-# mkstemp creates 0600 files; finished files get the usual mode. Read once, at import, because
-# reading the umask means setting it, which is not thread-safe.
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
 
 
 def write_wav(
@@ -74,7 +71,7 @@ def atomic_write(path: str, payload: bytes) -> None:
         raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
     try:
         with os.fdopen(handle, "wb") as out:
-            os.fchmod(out.fileno(), 0o666 & ~_UMASK)
+            os.fchmod(out.fileno(), USUAL_FILE_MODE)  # mkstemp made it private
             out.write(payload)
             out.flush()
             os.fsync(out.fileno())
