@@ -68,6 +68,31 @@ class SamplerConfig:
     time_shift: float = 1.0  # the time grid (model/sampler.time_grid); 1: uniform steps
     noise_churn: float = 0.0  # share of fresh noise per step (model/sampler.renoise); 0: deterministic
 
+    def __post_init__(self) -> None:
+        # Checked here so a bad value in a config file or a checkpoint's metadata is refused when it
+        # is read, not at the first generation (the sampler checks what callers pass per call).
+        problems = []
+        if self.steps < 1:
+            problems.append(f"steps {self.steps} (at least 1)")
+        if self.method not in ("euler", "midpoint"):
+            problems.append(f"method {self.method!r} ('euler' or 'midpoint')")
+        for name in ("cfg_strength", "prompt_strength"):
+            if getattr(self, name) < 0:
+                problems.append(f"{name} {getattr(self, name)} (not negative)")
+        if self.overlap_tokens < 0:
+            problems.append(f"overlap_tokens {self.overlap_tokens} (not negative)")
+        if not 0.0 <= self.guidance_from <= self.guidance_until <= 1.0:
+            problems.append(f"guidance_from {self.guidance_from} / guidance_until {self.guidance_until} "
+                            "(0 <= from <= until <= 1)")
+        if self.time_shift <= 0:
+            problems.append(f"time_shift {self.time_shift} (positive)")
+        if not 0.0 <= self.noise_churn <= 1.0:
+            problems.append(f"noise_churn {self.noise_churn} (within [0, 1])")
+        if self.noise_churn > 0 and self.method != "euler":
+            problems.append("noise_churn needs the 'euler' method")
+        if problems:
+            raise ValueError("sampler settings: " + "; ".join(problems))
+
 
 @dataclass
 class ModelConfig:
