@@ -88,7 +88,17 @@ def run_generation(
     timeline, segments = plan_request(request)
     if not segments:
         raise PipelineError(_nothing_to_do(request, timeline))
-    audio_dir = _make_output(request.out_dir)
+    audio_dir, created = _make_output(request.out_dir)
+    try:
+        return _generate_all(request, generator, timeline, segments, audio_dir, output_format, output_path,
+                             emit, cancel)
+    finally:
+        _remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
+
+
+def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,
+                  segments: list[Segment], audio_dir: str, output_format: str, output_path: str,
+                  emit: Callable[[ClipEvent], None], cancel: threading.Event | None) -> GenerationResult:
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
@@ -138,15 +148,28 @@ def _check_output(out_dir: str) -> None:
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not writable")
 
 
-def _make_output(out_dir: str) -> str:
+def _make_output(out_dir: str) -> tuple[str, list[str]]:
+    """The audio folder, made if needed, and the folders this made (deepest first)."""
     audio_dir = os.path.join(out_dir, AUDIO_FOLDER)
+    created, folder = [], os.path.abspath(audio_dir)
+    while not os.path.exists(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
     try:
         os.makedirs(audio_dir, exist_ok=True)
     except OSError as error:
         raise PipelineError(
             f"cannot use output folder {out_dir}: {error.strerror or error}"
         ) from None
-    return audio_dir
+    return audio_dir, created
+
+
+def _remove_if_empty(folders: list[str]) -> None:
+    for folder in folders:
+        try:
+            os.rmdir(folder)  # only ever removes an empty folder
+        except OSError:
+            return  # it holds something (or went away): so do the folders above it
 
 
 def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -> str:

@@ -243,8 +243,15 @@ def test_a_generator_returning_the_wrong_length_fails_that_clip(edit, tmp_path):
     result = run_generation(_request(edit, str(tmp_path / "out")), Short())
     failed = [e for e in result.clips if e.state == "failed"]
     assert len(failed) == 3 and "asked for" in failed[0].message
-    assert not os.listdir(tmp_path / "out" / "audio")
-    assert result.timeline_path == "" and not os.path.exists(tmp_path / "out" / "edit.otio")
+    assert result.timeline_path == "" and not os.path.exists(tmp_path / "out")  # nor any empty folder
+
+
+def test_a_run_cancelled_before_any_clip_leaves_no_empty_folders(edit, tmp_path):
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(GenerationCancelled):
+        run_generation(_request(edit, str(tmp_path / "new" / "out")), SineGenerator(), cancel=cancel)
+    assert not os.path.exists(tmp_path / "new")
 
 
 def test_a_run_where_every_clip_fails_leaves_the_previous_output_untouched(edit, tmp_path):
