@@ -6,7 +6,7 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
 
@@ -105,6 +105,14 @@ def result_to_json(result: GenerationResult, base: list[dict] | None = None) -> 
 # --- the runner ------------------------------------------------------------------------------
 
 
+@dataclass
+class _FolderLock:
+    """The lock of one output folder and how many jobs hold or wait for it."""
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    users: int = 0
+
+
 class JobRunner:
     def __init__(self, store: JobStore, pipeline: Pipeline, generator: Generator,
                  events: EventHub, output_roots: tuple[Path, ...], concurrency: int = 1,
@@ -125,7 +133,8 @@ class JobRunner:
         # One lock per output folder: jobs writing the same timeline run one after the other, so
         # each starts from what the previous one wrote (two at once: the later write drops the
         # earlier job's new takes).
-        self._folder_locks: dict[str, threading.Lock] = {}
+        # An entry lives while some job holds or waits for it.
+        self._folder_locks: dict[str, _FolderLock] = {}
         self._stopping = False
         self._threads: list[threading.Thread] = []
 
@@ -242,10 +251,10 @@ class JobRunner:
     def _run(self, job: JobRecord) -> None:
         cancel = self._running[job.job_id]
         progress = _Progress(self, job)
-        folder_lock = None
+        folder_key = None
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
-            folder_lock = self._acquire_folder(folder, cancel)
+            folder_key = self._acquire_folder(folder, cancel)
             folder.mkdir(parents=True, exist_ok=True)
             result = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
@@ -263,18 +272,34 @@ class JobRunner:
                 del self._running[job.job_id]
                 self._cancel_reason.pop(job.job_id, None)
                 self._finished.pop(job.job_id).set()
-            if folder_lock is not None:  # released only once the result is in the store
-                folder_lock.release()
+            if folder_key is not None:  # released only once the result is in the store
+                self._release_folder(folder_key)
             self._publish(job, message=job.message)
 
-    def _acquire_folder(self, folder: Path, cancel: threading.Event) -> threading.Lock:
-        """Wait until no other job writes `folder` (cancellable meanwhile); returns its lock, held."""
+    def _acquire_folder(self, folder: Path, cancel: threading.Event) -> str:
+        """Wait until no other job writes `folder` (cancellable meanwhile); returns the key of its
+        lock, now held, for `_release_folder`."""
+        key = str(folder.resolve())
         with self._lock:
-            lock = self._folder_locks.setdefault(str(folder.resolve()), threading.Lock())
-        while not lock.acquire(timeout=0.05):
+            entry = self._folder_locks.setdefault(key, _FolderLock())
+            entry.users += 1
+        while not entry.lock.acquire(timeout=0.05):
             if cancel.is_set():
+                self._forget_folder(key)
                 raise GenerationCancelled(f"cancelled while waiting for another job writing {folder}")
-        return lock
+        return key
+
+    def _release_folder(self, key: str) -> None:
+        self._folder_locks[key].lock.release()
+        self._forget_folder(key)
+
+    def _forget_folder(self, key: str) -> None:
+        """One holder or waiter fewer; the last one removes the entry (folders are not kept forever)."""
+        with self._lock:
+            entry = self._folder_locks[key]
+            entry.users -= 1
+            if entry.users == 0:
+                del self._folder_locks[key]
 
     def _generate(self, job: JobRecord, folder: str, on_event, cancel) -> GenerationResult:
         request = generation_request(job, folder)

@@ -138,7 +138,8 @@ def test_two_regenerations_running_at_once_both_reach_the_timeline(make_server, 
     # With two workers, two regenerations of one job write the same timeline file. Each must
     # start from the other's result (the folder's jobs run one at a time): without that, both
     # read the timeline with take1 everywhere and the later write drops the earlier new take.
-    client = connect(make_server(generator="py:server_test_generators:slow", concurrency=2))
+    server = make_server(generator="py:server_test_generators:slow", concurrency=2)
+    client = connect(server)
     job = client.wait(client.submit(fixture_timeline, inline=True, output_folder="together",
                                     media_search_paths=(str(media_dir),)).job_id)
     assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
@@ -152,3 +153,4 @@ def test_two_regenerations_running_at_once_both_reach_the_timeline(make_server, 
     active = sorted(c.active_media_reference_key for t in timeline.audio_tracks()
                     for c in t.find_clips())
     assert active == ["take1", "take1", "take2", "take2"]
+    assert server.runner._folder_locks == {}  # no job holds or waits for the folder: its lock is gone

@@ -65,3 +65,23 @@ def test_the_store_survives_reopening_and_recovers_interrupted_jobs(tmp_path):
     doomed = store.get("doomed")
     assert doomed.state == FAILED and "3 attempts" in doomed.message
     assert store.count((QUEUED,)) == 2
+
+
+def test_a_folder_lock_lives_only_while_a_job_holds_or_waits_for_it(tmp_path):
+    import threading
+
+    from plugin_server.worker import JobRunner
+    from v2a.contracts import GenerationCancelled
+
+    runner = JobRunner(JobStore(tmp_path / "jobs.sqlite3"), pipeline=None, generator=None, events=None,
+                       output_roots=(tmp_path,))
+    held = runner._acquire_folder(tmp_path / "out", threading.Event())
+    cancelled = threading.Event()
+    cancelled.set()
+    with pytest.raises(GenerationCancelled, match="waiting for another job"):
+        runner._acquire_folder(tmp_path / "out", cancelled)  # the folder is busy; it gives up
+    assert runner._folder_locks[held].users == 1  # the waiter that gave up is forgotten
+    runner._release_folder(held)
+    assert runner._folder_locks == {}
+    runner._release_folder(runner._acquire_folder(tmp_path / "out", threading.Event()))  # free again
+    assert runner._folder_locks == {}
