@@ -6,6 +6,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -254,7 +255,8 @@ class JobRunner:
         folder_key = None
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
-            folder_key = self._acquire_folder(folder, cancel)
+            folder_key = self._acquire_folder(folder, cancel, on_wait=lambda: self._publish(
+                job, message=f"waiting: another job is writing the output folder {folder.name}"))
             folder.mkdir(parents=True, exist_ok=True)
             result = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
@@ -276,15 +278,20 @@ class JobRunner:
                 self._release_folder(folder_key)
             self._publish(job, message=job.message)
 
-    def _acquire_folder(self, folder: Path, cancel: threading.Event) -> str:
-        """Wait until no other job writes `folder` (cancellable meanwhile); returns the key of its
-        lock, now held, for `_release_folder`."""
+    def _acquire_folder(self, folder: Path, cancel: threading.Event,
+                        on_wait: Callable[[], None] = lambda: None) -> str:
+        """Wait until no other job writes `folder` (cancellable meanwhile; `on_wait` is called once
+        if it must wait); returns the key of its lock, now held, for `_release_folder`."""
         key = str(folder.resolve())
         with self._lock:
             entry = self._folder_locks.setdefault(key, _FolderLock())
             entry.users += 1
-        while not entry.lock.acquire(timeout=0.05):
-            if cancel.is_set():
+        acquired = entry.lock.acquire(blocking=False)
+        if not acquired:
+            on_wait()  # a watcher sees why the job stays at 0 %
+        while not acquired:
+            acquired = entry.lock.acquire(timeout=0.05)
+            if not acquired and cancel.is_set():
                 self._forget_folder(key)
                 raise GenerationCancelled(f"cancelled while waiting for another job writing {folder}")
         return key

@@ -75,11 +75,14 @@ def test_a_folder_lock_lives_only_while_a_job_holds_or_waits_for_it(tmp_path):
 
     runner = JobRunner(JobStore(tmp_path / "jobs.sqlite3"), pipeline=None, generator=None, events=None,
                        output_roots=(tmp_path,))
-    held = runner._acquire_folder(tmp_path / "out", threading.Event())
+    waits = []
+    held = runner._acquire_folder(tmp_path / "out", threading.Event(), on_wait=lambda: waits.append(1))
+    assert waits == []  # free: no waiting, nothing said
     cancelled = threading.Event()
     cancelled.set()
     with pytest.raises(GenerationCancelled, match="waiting for another job"):
-        runner._acquire_folder(tmp_path / "out", cancelled)  # the folder is busy; it gives up
+        runner._acquire_folder(tmp_path / "out", cancelled, on_wait=lambda: waits.append(2))  # busy; gives up
+    assert waits == [2]  # the waiting job said so once
     assert runner._folder_locks[held].users == 1  # the waiter that gave up is forgotten
     runner._release_folder(held)
     assert runner._folder_locks == {}
