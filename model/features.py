@@ -11,8 +11,10 @@ MiniLM embeddings are computed once per distinct caption when the features are l
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+import lzma
 import os
 import random
 from dataclasses import dataclass, field
@@ -206,9 +208,6 @@ def write_packed_features(data: FeatureSet, path: str | Path) -> int:
     motion and semantics as float16 rounded to 7 mantissa bits (relative error under 0.4 %);
     the whole through lzma, which those roundings let shrink to about a third.
     """
-    import io
-    import lzma
-
     mel = data.mel.float().numpy()
     top = float(mel.max())
     scale = max(top - _MEL_FLOOR, 1e-6) / 255.0
@@ -232,9 +231,6 @@ def write_packed_features(data: FeatureSet, path: str | Path) -> int:
 
 
 def read_packed_features(path: str | Path) -> FeatureSet:
-    import io
-    import lzma
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"packed features not found: {path} (make them with `v2a data pack-features`)")

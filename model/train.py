@@ -155,7 +155,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         seconds = elapsed_before + time.monotonic() - started
         if step == timed_from:
             timed_since = time.monotonic()
-        if cfg.fit_steps_to_time and cfg.max_minutes > 0 and step == max(50, cfg.warmup_steps) + _UNTIMED_STEPS + 1:
+        fit_now = step == max(50, cfg.warmup_steps) + _UNTIMED_STEPS + 1 and step > timed_from  # not after a late resume
+        if cfg.fit_steps_to_time and cfg.max_minutes > 0 and fit_now:
             cfg = _fit_steps(cfg, step, seconds, (time.monotonic() - timed_since) / (step - timed_from), world)
             bar.total = cfg.steps
         out_of_time = cfg.max_minutes > 0 and _any_rank(seconds > cfg.max_minutes * 60, world)
