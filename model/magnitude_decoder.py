@@ -135,8 +135,8 @@ def train_magnitude_net(net: MagnitudeNet, pairs: list[tuple[torch.Tensor, torch
 
 
 def _crop(frames: torch.Tensor, start: int, length: int) -> torch.Tensor:
-    """`length` frames from `start`; a clip shorter than that is padded with silence. (Torch
-    twin of features._fit: importing that module here would load PyAV with every V2AModel.)"""
+    """`length` frames from `start`; a clip shorter than that is padded with silence (the codec's
+    floor). features._fit does the like for whole cached numpy arrays, from their first frame."""
     frames = frames[start:start + length]
     pad = torch.full((length - frames.shape[0], frames.shape[1]), np.log(LOG_FLOOR), dtype=frames.dtype)
     return torch.cat([frames, pad])
