@@ -73,7 +73,7 @@ def _eval(args: argparse.Namespace) -> int:
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     try:
         results = evaluate(args.corpus, args.out, split=args.split, generators=generators,
-                           limit=args.limit)
+                           limit=args.limit, with_captions=not args.no_prompts)
     except (FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 2
@@ -120,6 +120,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=_positive_int, default=240, help="examples, spread over classes")
     ev.add_argument("--out", default="reports/eval")
     ev.add_argument("--threads", type=_positive_int, default=2, help="torch threads")
+    ev.add_argument("--no-prompts", action="store_true",
+                    help="give no prompt (default: each example's caption), as for an editor who types none")
     ev.set_defaults(func=_eval)
 
     from model.train_cli import add_train_command  # `v2a train` (argument parsing only, no torch)

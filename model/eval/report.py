@@ -90,9 +90,12 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         elif prov:
             notes.append(f"- **{name}**: {prov.get('kind', 'model')} — "
                          f"{prov.get('note', prov.get('checkpoint', prov.get('generator', '')))}")
+    prompts = settings.get("prompts", "the example's caption")
     text = [
         f"# v2a evaluation: {settings['corpus']} ({settings['split']} split, "
         f"{settings['examples']} examples, {settings['classes']} classes)",
+        "",
+        f"Prompt given to every generator: {prompts}.",
         "",
         markdown_table(results),
         "",

@@ -113,7 +113,7 @@ def class_centroids(corpus: Path, rows: list[dict], embedder) -> dict[str, np.nd
 
 
 def score_generator(name: str, generator, examples: list[Example], embedder,
-                    keep: set[str], progress) -> Scores:
+                    keep: set[str], progress, with_captions: bool = True) -> Scores:
     scores = Scores(name, provenance=generator.provenance())
     num_samples = int(round(examples[0].row["duration"] * SAMPLE_RATE))
     for i, ex in enumerate(examples):
@@ -121,7 +121,7 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
             generator.set_reference_class(ex.row["class"])
         if hasattr(generator, "set_reference_audio"):
             generator.set_reference_audio(ex.audio)
-        params = GenerationParams(prompt=ex.row["caption"], seed=i)
+        params = GenerationParams(prompt=ex.row["caption"] if with_captions else None, seed=i)
         started = time.perf_counter()
         frames = frames_for(generator, ex)
         audio = np.asarray(generator.generate(frames, float(generator.frame_rate), num_samples,
@@ -165,8 +165,11 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
 
 def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
              generators: list[str] | tuple[str, ...] = DEFAULT_GENERATORS, limit: int = 240,
-             pictures: int = 4, show_progress: bool = True) -> dict:
-    """Score each generator on up to `limit` examples of the split; write the report."""
+             pictures: int = 4, show_progress: bool = True, with_captions: bool = True) -> dict:
+    """Score each generator on up to `limit` examples of the split; write the report.
+
+    `with_captions`: each example's caption is the prompt (the default); False scores what the
+    picture alone gives, as for an editor who types no prompt."""
     import platform
 
     from tqdm import tqdm
@@ -208,7 +211,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
             continue
         try:
             all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
-                                              bar.update))
+                                              bar.update, with_captions))
         except Exception as error:  # a broken generator is reported, the others still scored
             log.error("%s failed: %s: %s", spec, type(error).__name__, error)
             all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
@@ -221,7 +224,8 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     settings = {"corpus": str(corpus), "split": split, "examples": len(examples),
                 "classes": len(set(classes)), "generators": list(generators),
                 "machine": f"{platform.machine()} CPU, {_cpu_count()} cores",
-                "onset_tolerance_s": metrics.ONSET_TOLERANCE_S}
+                "onset_tolerance_s": metrics.ONSET_TOLERANCE_S,
+                "prompts": "the example's caption" if with_captions else "none"}
     write_report(out, results, settings, picture_files)
     return results
 

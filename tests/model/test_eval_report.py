@@ -70,3 +70,32 @@ def test_generators_get_frames_at_their_own_rate_and_size(tmp_path):
         frame_rate, frame_size = 24.0, 160
 
     assert frames_for(Native(), ex) is video
+
+
+def test_eval_gives_the_caption_as_prompt_or_none_when_told(tmp_path):
+    import numpy as np
+
+    from model.eval.run import Example, score_generator
+
+    ex = Example({"id": "a", "duration": 0.5, "caption": "a dog barks", "class": "mammal"}, tmp_path / "v.mp4",
+                 np.zeros((12, 16, 16, 3), np.uint8), np.zeros(24000, np.float32), np.zeros(0), np.zeros(0))
+
+    class Records:
+        frame_rate, frame_size = 24.0, 16
+        prompts: list = []
+
+        def provenance(self):
+            return {}
+
+        def generate(self, frames, fps, num_samples, params):
+            self.prompts.append(params.prompt)
+            return np.zeros(num_samples, np.float32)
+
+    class Embeds:
+        def embed(self, clips):
+            return np.zeros((len(clips), 4))
+
+    generator = Records()
+    score_generator("r", generator, [ex], Embeds(), set(), lambda: None)
+    score_generator("r", generator, [ex], Embeds(), set(), lambda: None, with_captions=False)
+    assert generator.prompts == ["a dog barks", None]
