@@ -257,7 +257,6 @@ class JobRunner:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
             folder_key = self._acquire_folder(folder, cancel, on_wait=lambda: self._publish(
                 job, message=f"waiting: another job is writing the output folder {folder.name}"))
-            folder.mkdir(parents=True, exist_ok=True)
             result = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
             self._cancelled(job, cancel)

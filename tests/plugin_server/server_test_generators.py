@@ -50,3 +50,13 @@ def fast() -> SteppingSine:
 
 def slow() -> SteppingSine:
     return SteppingSine(steps=40, step_seconds=float(os.environ.get("V2A_TEST_STEP_SECONDS", "0.05")))
+
+
+class _Broken(SteppingSine):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        raise RuntimeError("the model ran out of memory")
+
+
+def broken() -> SteppingSine:
+    """Every clip fails (a job that writes nothing)."""
+    return _Broken()

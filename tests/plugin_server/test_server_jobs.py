@@ -158,3 +158,14 @@ def test_a_clip_with_offline_media_is_skipped_with_why_and_the_others_run(make_s
     assert sum(c.state == pb.CLIP_STATE_DONE for c in job.clips) == 3
     assert any(e.HasField("clip") and e.clip.clip_name == "Clip-004" and "credits.mov" in
                e.clip.message for e in events)
+
+
+def test_a_job_whose_every_clip_fails_leaves_no_output_folder(make_server, connect, fixture_timeline,
+                                                              media_dir, roots):
+    client = connect(make_server(generator="py:server_test_generators:broken"))
+    job = client.submit(fixture_timeline, inline=True, output_folder="nothing-made",
+                        media_search_paths=(str(media_dir),))
+    _, job = _watch_all(client, job.job_id)
+    assert job.state == pb.JOB_STATE_FAILED
+    assert all(c.state == pb.CLIP_STATE_FAILED and "out of memory" in c.message for c in job.clips)
+    assert not (roots["out"] / "nothing-made").exists()  # not even an empty folder
