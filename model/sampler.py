@@ -3,9 +3,10 @@
 Guidance composes two directions (as in composable diffusion, Liu et al. 2022): the usual one
 from everything unconditional (no picture, negative prompt) to everything conditional, times
 `cfg_strength`, plus, when a prompt is given, the direction from unconditional to *prompt alone*
-(no picture), times `prompt_strength`. The second term is what lets a prompt steer: in training
-the caption and the picture always agree, so with the picture present the network mostly listens
-to the picture (measured: with the first term only, a prompt of another class changed nothing).
+(no picture), times `prompt_strength`. A model trained where the caption and the picture always
+agree mostly listens to the picture, and then only the second term lets a prompt steer (measured
+on the 192-d model: with the first term only, a prompt of another class changed nothing). The
+default model was trained with `prompt_swap` and steers without it, which costs less timing.
 
 Three optional settings shape the path, all off by default because none measured better
 (docs/model.md, "Guidance interval, time grid, stochastic steps"): guidance limited to an
