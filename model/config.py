@@ -71,27 +71,36 @@ class SamplerConfig:
     def __post_init__(self) -> None:
         # Checked here so a bad value in a config file or a checkpoint's metadata is refused when it
         # is read, not at the first generation (the sampler checks what callers pass per call).
-        problems = []
-        if self.steps < 1:
-            problems.append(f"steps {self.steps} (at least 1)")
-        if self.method not in ("euler", "midpoint"):
-            problems.append(f"method {self.method!r} ('euler' or 'midpoint')")
-        for name in ("cfg_strength", "prompt_strength"):
-            if getattr(self, name) < 0:
-                problems.append(f"{name} {getattr(self, name)} (not negative)")
-        if self.overlap_tokens < 0:
-            problems.append(f"overlap_tokens {self.overlap_tokens} (not negative)")
-        if not 0.0 <= self.guidance_from <= self.guidance_until <= 1.0:
-            problems.append(f"guidance_from {self.guidance_from} / guidance_until {self.guidance_until} "
-                            "(0 <= from <= until <= 1)")
-        if self.time_shift <= 0:
-            problems.append(f"time_shift {self.time_shift} (positive)")
-        if not 0.0 <= self.noise_churn <= 1.0:
-            problems.append(f"noise_churn {self.noise_churn} (within [0, 1])")
-        if self.noise_churn > 0 and self.method != "euler":
-            problems.append("noise_churn needs the 'euler' method")
-        if problems:
-            raise ValueError("sampler settings: " + "; ".join(problems))
+        check_sampler_settings(self.steps, self.method, self.cfg_strength, self.prompt_strength,
+                               (self.guidance_from, self.guidance_until), self.time_shift, self.noise_churn,
+                               self.overlap_tokens)
+
+
+def check_sampler_settings(steps: int, method: str, cfg_strength: float, prompt_strength: float,
+                           guidance_interval: tuple[float, float], time_shift: float, noise_churn: float,
+                           overlap_tokens: int = 0) -> None:
+    """ValueError naming every bad setting; the one check for a config and for a sampling call."""
+    problems = []
+    if steps < 1:
+        problems.append(f"steps {steps} (at least 1)")
+    if method not in ("euler", "midpoint"):
+        problems.append(f"method {method!r} ('euler' or 'midpoint')")
+    for name, value in (("cfg_strength", cfg_strength), ("prompt_strength", prompt_strength)):
+        if value < 0:
+            problems.append(f"{name} {value} (not negative)")
+    if overlap_tokens < 0:
+        problems.append(f"overlap_tokens {overlap_tokens} (not negative)")
+    low, high = guidance_interval
+    if not 0.0 <= low <= high <= 1.0:
+        problems.append(f"guidance_from {low} / guidance_until {high} (0 <= from <= until <= 1)")
+    if time_shift <= 0:
+        problems.append(f"time_shift {time_shift} (positive)")
+    if not 0.0 <= noise_churn <= 1.0:
+        problems.append(f"noise_churn {noise_churn} (within [0, 1])")
+    if noise_churn > 0 and method != "euler":
+        problems.append("noise_churn needs the 'euler' method")
+    if problems:
+        raise ValueError("sampler settings: " + "; ".join(problems))
 
 
 @dataclass

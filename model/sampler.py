@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import torch
 
+from model.config import check_sampler_settings
 from model.network import T_CLAMP, FlowTransformer
 from v2a.contracts import GenerationCancelled, ProgressCallback
 
@@ -125,14 +126,8 @@ class FlowMatchingSampler:
         """Denoises every job; guidance (cfg_strength, prompt_strength) applies at flow times
         inside `guidance_interval`, the conditional branch alone outside it; `noise_churn` > 0
         makes the Euler steps stochastic (`renoise`), seeded per job."""
-        if method not in ("euler", "midpoint"):
-            raise ValueError(f"sampler method {method!r}: choose 'euler' or 'midpoint'")
-        if not 0.0 <= noise_churn <= 1.0:
-            raise ValueError(f"noise_churn must be within [0, 1], got {noise_churn}")
-        if noise_churn > 0 and method != "euler":
-            raise ValueError("noise_churn needs the 'euler' method")
-        if steps < 1:
-            raise ValueError(f"steps must be at least 1, got {steps}")
+        check_sampler_settings(steps, method, cfg_strength, prompt_strength, guidance_interval, time_shift,
+                               noise_churn)
         layout = self._layout(jobs)
         xs = [job.noise.clone() for job in jobs]
         times = time_grid(steps, time_shift)
