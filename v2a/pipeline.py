@@ -139,9 +139,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
 
 def _check_output(out_dir: str) -> None:
     """Say clearly why the output folder cannot be used, before any work and without creating it."""
-    folder = os.path.abspath(out_dir)
-    while not os.path.exists(folder):  # it will be created under its nearest existing parent
-        folder = os.path.dirname(folder)
+    _, folder = _missing_folders(out_dir)  # it will be created under its nearest existing parent
     if not os.path.isdir(folder):
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -151,10 +149,7 @@ def _check_output(out_dir: str) -> None:
 def _make_output(out_dir: str) -> tuple[str, list[str]]:
     """The audio folder, made if needed, and the folders this made (deepest first)."""
     audio_dir = os.path.join(out_dir, AUDIO_FOLDER)
-    created, folder = [], os.path.abspath(audio_dir)
-    while not os.path.exists(folder):
-        created.append(folder)
-        folder = os.path.dirname(folder)
+    created, _ = _missing_folders(audio_dir)
     try:
         os.makedirs(audio_dir, exist_ok=True)
     except OSError as error:
@@ -162,6 +157,15 @@ def _make_output(out_dir: str) -> tuple[str, list[str]]:
             f"cannot use output folder {out_dir}: {error.strerror or error}"
         ) from None
     return audio_dir, created
+
+
+def _missing_folders(path: str) -> tuple[list[str], str]:
+    """The folders of `path` that do not exist yet (deepest first), and its nearest existing one."""
+    missing, folder = [], os.path.abspath(path)
+    while not os.path.exists(folder):
+        missing.append(folder)
+        folder = os.path.dirname(folder)
+    return missing, folder
 
 
 def _remove_if_empty(folders: list[str]) -> None:
