@@ -163,9 +163,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         if rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps or out_of_time):
             _save(out, model, ema, optimizer, step, history, seconds, cfg, command, data.frozen)
         if rank == 0 and cfg.keep_every and step % cfg.keep_every == 0:
-            ema.cpu().save(str(out / f"model-step{step}.safetensors"), _info(step, history, seconds, cfg, command, device),
-                           frozen=data.frozen)
-            ema.to(device)
+            _write_ema(ema, out / f"model-step{step}.safetensors", _info(step, history, seconds, cfg, command, device),
+                       data.frozen)
         if out_of_time:
             log.info("stopping at step %d: max_minutes %.1f reached", step, cfg.max_minutes)
             break
@@ -209,23 +208,21 @@ def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: t
            device: torch.device) -> tuple[torch.Tensor, ...]:
     """One training batch on `device`. The random draws come from `generator` on the CPU, so a
     seed gives the same batches wherever `data` lives (in memory, or on the GPU)."""
+    at = data.mel.device
+    rows = index.to(at)
     flip = torch.rand(len(index), generator=generator) < 0.5  # mirrored picture, same sound
     video_keep = torch.rand(len(index), generator=generator) >= cfg.video_drop
-    at = data.mel.device
-    text_keep = (torch.rand(len(index), generator=generator) >= cfg.text_drop) & data.has_text[index.to(at)].cpu()
-    swap = other = None
+    text_keep = (torch.rand(len(index), generator=generator) >= cfg.text_drop) & data.has_text[rows].cpu()
+    own = data.motion[rows]
+    motion = torch.where(flip.to(at).view(-1, 1, 1), mirror_motion(own), own).float()
+    semantic = data.semantic[rows].float()
     if cfg.prompt_swap > 0:
         swap = text_keep & video_keep & (torch.rand(len(index), generator=generator) < cfg.prompt_swap)
         other = (index + torch.randint(1, len(data), (len(index),), generator=generator)) % len(data)  # never itself
-    index, flip = index.to(at), flip.to(at)
-    own = data.motion[index]
-    motion = torch.where(flip.view(-1, 1, 1), mirror_motion(own), own).float()
-    semantic = data.semantic[index].float()
-    if swap is not None:
         swap, other = swap.to(at), other.to(at)
         semantic = torch.where(swap.view(-1, 1), data.semantic[other].float(), semantic)
         motion[swap, :, COLOUR_FEATURES] = data.motion[other[swap], :, COLOUR_FEATURES].float()
-    tensors = (data.mel[index].float(), motion, semantic, data.text[index].float(), video_keep, text_keep)
+    tensors = (data.mel[rows].float(), motion, semantic, data.text[rows].float(), video_keep, text_keep)
     return tuple(t.to(device) for t in tensors)
 
 
@@ -255,9 +252,8 @@ def _any_rank(flag: bool, world: int) -> bool:
 
 def _save(out: Path, model: V2AModel, ema: V2AModel, optimizer, step: int, history: list,
           seconds: float, cfg: TrainConfig, command: str, frozen: dict[str, str]) -> None:
-    info = _info(step, history, seconds, cfg, command, next(model.parameters()).device)
-    ema.cpu().save(str(out / "model.safetensors"), info, frozen=frozen)
-    ema.to(next(model.parameters()).device)
+    _write_ema(ema, out / "model.safetensors", _info(step, history, seconds, cfg, command,
+                                                      next(model.parameters()).device), frozen)
     state = {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": optimizer.state_dict(),
              "step": step, "history": history, "seconds": seconds, "config": to_dict(cfg)}
     tmp = out / f"train_state.pt.tmp{os.getpid()}"
@@ -265,6 +261,13 @@ def _save(out: Path, model: V2AModel, ema: V2AModel, optimizer, step: int, histo
     os.replace(tmp, out / "train_state.pt")
     (out / "history.json").write_text(json.dumps(history))
     plot_loss(history, out / "loss.png")
+
+
+def _write_ema(ema: V2AModel, path: Path, info: dict, frozen: dict[str, str]) -> None:
+    """The EMA weights as a self-describing checkpoint (saved from the CPU; moved back after)."""
+    device = next(ema.parameters()).device
+    ema.cpu().save(str(path), info, frozen=frozen)
+    ema.to(device)
 
 
 def _info(step: int, history: list, seconds: float, cfg: TrainConfig, command: str,
