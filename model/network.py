@@ -46,7 +46,7 @@ COLOUR_FEATURES = slice(64, 64 + 48)  # where the picture's look sits in a motio
 def _mirror_order() -> torch.Tensor:
     grid = [row * 8 + (7 - col) for row in range(8) for col in range(8)]
     colour = [64 + ch * 16 + row * 4 + (3 - col) for ch in range(3) for row in range(4) for col in range(4)]
-    return torch.tensor(grid + colour + [112, 113])
+    return torch.tensor(grid + colour + list(range(COLOUR_FEATURES.stop, MOTION_FEATURES)))  # energy, change
 
 
 _MIRROR = _mirror_order()
