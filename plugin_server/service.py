@@ -173,6 +173,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         for clip in job.clips:  # first what is known already
             yield api.WatchJobResponse(job_id=job_id, job_state=state,
                                        clip=convert.clip_message(clip))
+        if job.message and not job.terminal:  # e.g. why a running job is still at 0 %
+            yield api.WatchJobResponse(job_id=job_id, job_state=state, message=job.message)
         while context.is_active():
             if job.terminal:
                 yield api.WatchJobResponse(job_id=job_id, job_state=state, message=job.message)

@@ -255,8 +255,10 @@ class JobRunner:
         folder_key = None
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
-            folder_key = self._acquire_folder(folder, cancel, on_wait=lambda: self._publish(
-                job, message=f"waiting: another job is writing the output folder {folder.name}"))
+            folder_key = self._acquire_folder(folder, cancel, on_wait=lambda: self._set_message(
+                job, f"waiting: another job is writing the output folder {folder.name}"))
+            if job.message:  # it waited: the folder is free now
+                self._set_message(job, "")
             result = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
             self._cancelled(job, cancel)
@@ -372,6 +374,13 @@ class JobRunner:
     def _folder_of(self, job_id: str) -> str:
         job = self.store.get(job_id)
         return job.output_folder if job else ""
+
+    def _set_message(self, job: JobRecord, message: str) -> None:
+        """A running job's message, stored (GetJob and a watcher who comes later see it) and sent."""
+        job.message = message
+        with self._lock:
+            self.store.save(job)
+        self._publish(job, message=message)
 
     def _publish(self, job: JobRecord, clip: ClipRecord | None = None, message: str = "") -> None:
         self.events.publish(JobEvent(job.job_id, job.state, replace(clip) if clip else None,

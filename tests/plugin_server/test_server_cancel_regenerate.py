@@ -154,3 +154,25 @@ def test_two_regenerations_running_at_once_both_reach_the_timeline(make_server, 
                     for c in t.find_clips())
     assert active == ["take1", "take1", "take2", "take2"]
     assert server.runner._folder_locks == {}  # no job holds or waits for the folder: its lock is gone
+
+
+def test_a_job_waiting_for_its_folder_says_so_to_late_watchers_and_pollers(make_server, connect,
+                                                                           fixture_timeline, media_dir):
+    # Two workers, two jobs into one folder: the second waits for the first. A panel that asks
+    # (GetJob) or starts watching only after the wait began must still learn why it sits at 0 %.
+    server = make_server(generator="py:server_test_generators:slow", concurrency=2)
+    client = connect(server)
+    first, second = (client.submit(fixture_timeline, inline=True, output_folder="shared",
+                                   media_search_paths=(str(media_dir),)) for _ in range(2))
+    deadline = time.monotonic() + 30
+    while "waiting" not in client.get(second.job_id).message:
+        assert time.monotonic() < deadline, client.get(second.job_id)
+        time.sleep(0.02)
+    first_message = next(event.message for event in client.watch(second.job_id) if event.message)
+    assert first_message.startswith("waiting: another job is writing the output folder shared")
+    client.cancel(first.job_id)  # the folder frees up: the second job runs, and says so
+    while client.get(second.job_id).message:
+        assert time.monotonic() < deadline, client.get(second.job_id)
+        time.sleep(0.02)
+    assert client.get(second.job_id).state == pb.JOB_STATE_RUNNING
+    client.cancel(second.job_id)
