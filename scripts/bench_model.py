@@ -98,8 +98,9 @@ def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:
 
 def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: list[int],
                      cfg_list: list[float] | None = None, guidance_from_list: list[float] | None = None,
-                     shift_list: list[float] | None = None, churn_list: list[float] | None = None) -> list[dict]:
-    """The eval's metrics (model/eval) on `subset` test examples for each step count, guidance
+                     shift_list: list[float] | None = None, churn_list: list[float] | None = None,
+                     split: str = "test") -> list[dict]:
+    """The eval's metrics (model/eval) on `subset` examples of the split for each step count, guidance
     strength, guidance start, time-grid shift and noise churn (each list defaults to the
     checkpoint's own)."""
     import itertools
@@ -107,17 +108,17 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     from model.eval import metrics
     from model.eval.embedding import default_embedder
     from model.eval.onsets import detect_onsets
-    from model.eval.run import class_centroids, load_example, read_manifest, select_examples
+    from model.eval.run import load_example, read_manifest, select_examples
     from model.v2a_model import V2AModel
     from v2a.contracts import SAMPLE_RATE
 
     model = V2AModel.load(checkpoint)
     rows = read_manifest(corpus)
-    chosen = select_examples(rows, "test", subset)
+    chosen = select_examples(rows, split, subset)
     examples = [load_example(corpus, row) for row in chosen]
     embedder = default_embedder()
-    centroids = class_centroids(corpus, rows, embedder)
     references = embedder.embed([e.audio for e in examples])
+    classes = [e.row["class"] for e in examples]
     reference_db = [_rms_db(e.audio) for e in examples]
     table = []
     sampler = model.config.sampler
@@ -132,7 +133,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
         seconds = time.perf_counter() - started
         embedded = embedder.embed(audio)
         generated_db = [_rms_db(a) for a in audio]
-        predicted = metrics.nearest_centroid(embedded, centroids)
+        predicted = metrics.nearest_reference_class(embedded, references, classes)
         onset_acc = [metrics.onset_accuracy(e.onsets, detect_onsets(a, SAMPLE_RATE)[0]) for e, a in zip(examples, audio, strict=True)]
         table.append({
             "steps": steps,
@@ -153,7 +154,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
 
 
 def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
-                    strengths: list[float] | None = None) -> dict:
+                    strengths: list[float] | None = None, split: str = "test") -> dict:
     """Same videos, three prompts: none, their own caption, another class's caption; for each
     prompt guidance strength (default: the checkpoint's).
 
@@ -162,14 +163,15 @@ def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
     """
     from model.eval import metrics
     from model.eval.embedding import default_embedder
-    from model.eval.run import class_centroids, load_example, read_manifest, select_examples
+    from model.eval.run import load_example, read_manifest, select_examples
     from model.v2a_model import V2AModel
 
     model = V2AModel.load(checkpoint)
     rows = read_manifest(corpus)
-    examples = [load_example(corpus, row) for row in select_examples(rows, "test", subset)]
+    examples = [load_example(corpus, row) for row in select_examples(rows, split, subset)]
     embedder = default_embedder()
-    centroids = class_centroids(corpus, rows, embedder)
+    references = embedder.embed([e.audio for e in examples])
+    video_classes = [e.row["class"] for e in examples]
     classes = sorted({row["class"] for row in rows})
     caption_of = {}
     for row in rows:  # one caption per class, the first in the manifest
@@ -185,7 +187,7 @@ def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
             audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=t, seed=i, steps=steps or None,
                                     prompt_strength=strength)
                      for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
-            predicted = metrics.nearest_centroid(embedder.embed(audio), centroids)
+            predicted = metrics.nearest_reference_class(embedder.embed(audio), references, video_classes)
             key = label if label == "no prompt" else f"{label}, prompt strength {strength:g}"
             result[key] = {
                 "agree_with_video_class": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
@@ -227,7 +229,9 @@ def main() -> int:
     parser.add_argument("--checkpoint", default=str(REPO / "model/checkpoints/v2a-default.safetensors"))
     parser.add_argument("--corpus", default=str(REPO / "data/corpus"))
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--subset", type=int, default=24, help="test examples for steps vs quality")
+    parser.add_argument("--subset", type=int, default=24, help="examples for steps vs quality")
+    parser.add_argument("--split", default="test", help="corpus split the quality figures use "
+                        "(choose settings on val, report them on test)")
     parser.add_argument("--steps", default="4,8,16,25")
     parser.add_argument("--cfg", default="", help="guidance strengths to sweep, e.g. 1.5,3,5 "
                         "(default: the checkpoint's)")
@@ -257,10 +261,10 @@ def main() -> int:
     if checkpoint and not args.skip_quality and has_corpus:
         steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")],
                          _floats(args.cfg), _floats(args.guidance_from), _floats(args.time_shift),
-                         _floats(args.churn))
+                         _floats(args.churn), args.split)
     if checkpoint and args.prompts and has_corpus:
         prompt_steering(checkpoint, Path(args.corpus), args.subset,
-                        strengths=_floats(args.prompt_strengths))
+                        strengths=_floats(args.prompt_strengths), split=args.split)
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0

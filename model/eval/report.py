@@ -18,6 +18,7 @@ COLUMNS = [
     ("av_align", "AV-Align ↑"),
     ("frechet", "Fréchet (aisfx) ↓"),
     ("class_agreement", "class agree ↑"),
+    ("class_agreement_train_centroids", "class agree, train centroids"),
     ("rtf", "RTF ↓"),
 ]
 
@@ -106,7 +107,10 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "",
         "`reference` is the corpus's own audio: its AV-Align is what perfect sound scores against "
         "this motion detector. `random-sample` and `onset-transfer` are told the example's class "
-        "(an oracle); `ceiling` is given the reference audio.",
+        "(an oracle); `ceiling` is given the reference audio. Class agreement: nearest class "
+        "centroid of the other reference clips scored here (the reference's own row leaves itself "
+        "out); the train-centroid column is the older measure, which favours reproducing training "
+        "recordings.",
         "",
         "## Generators",
         *notes,

@@ -112,3 +112,22 @@ def test_a_different_class_raises_the_frechet_distance():
     # And the class-centroid rule puts each kind with its own kind.
     centroids = {"hits": a.mean(axis=0), "tones": b.mean(axis=0)}
     assert metrics.nearest_centroid(a2, centroids) == ["hits"] * 12
+
+
+def test_reference_class_agreement_leaves_each_reference_out_of_its_own_centroid():
+    # Two tight clusters of references, "a" near x and "b" near y, and one lone "c" reference
+    # that leans toward "a".
+    x, y, z = np.eye(3) * 10
+    refs = np.stack([x + 0.1, x - 0.1, x + [0, 0.2, 0], y + 0.1, y - 0.1, z + [2, 0, 0]])
+    classes = ["a", "a", "a", "b", "b", "c"]
+    # The references scored against themselves: each finds its class among the others, except
+    # the lone "c", whose class has no other reference and so no centroid for that row.
+    assert metrics.nearest_reference_class(refs, refs, classes) == ["a", "a", "a", "b", "b", "a"]
+    # A generator that returns an exact copy of reference 0 for every row agrees on the "a" rows
+    # only: the copy is judged by the other "a" references, not by itself.
+    copies = np.repeat(refs[:1], len(refs), axis=0)
+    assert metrics.nearest_reference_class(copies, refs, classes) == ["a"] * 6
+    # Sound that sits on y is class "b" wherever it is scored.
+    assert metrics.nearest_reference_class(np.repeat(y[None], 6, axis=0), refs, classes) == ["b"] * 6
+    # With a single reference in the selection there is nothing to compare with.
+    assert metrics.nearest_reference_class(refs[:1], refs[:1], ["a"]) == [None]
