@@ -34,6 +34,9 @@ def add_commands(subparsers) -> None:
     serve.add_argument("--ws-port", type=int, default=None,
                        help="also serve the WebSocket/JSON bridge for UXP panels on this port "
                             "(0: any free one)")
+    serve.add_argument("--keep-jobs-days", type=float, default=30.0,
+                       help="forget jobs that ended longer ago than this, except each timeline's "
+                            "latest (0: keep every job)")
     serve.set_defaults(func=_serve)
 
     client = subparsers.add_parser("client", help="talk to a running v2a server")
@@ -103,6 +106,7 @@ def _serve(args) -> int:
         queue_size=args.queue_size, state_dir=args.state_dir or default_state_dir(),
         generator=args.generator, output_roots=tuple(args.output_root),
         token_file=args.token_file, grace_seconds=args.grace, ws_port=args.ws_port,
+        keep_jobs_days=args.keep_jobs_days,
     )
     try:
         return serve(config)

@@ -143,6 +143,27 @@ class JobStore:
             self.save(job)
         return [job.job_id for job in reversed(self.list(states=(QUEUED,), limit=1_000_000))]
 
+    def prune(self, finished_before: float) -> list[str]:
+        """Forget jobs that ended before `finished_before` (a time.time()); returns their ids.
+
+        Kept whatever their age: queued and running jobs, and for each timeline the succeeded job
+        that wrote it last (its result lists every clip's current take, which a regeneration
+        starts from). The files jobs wrote are the editor's and stay.
+        """
+        terminal = tuple(sorted(TERMINAL))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT job_id FROM jobs WHERE state IN ({', '.join('?' * len(terminal))}) "
+                "AND updated < ? AND job_id NOT IN (SELECT job_id FROM (SELECT job_id, ROW_NUMBER() "
+                "OVER (PARTITION BY json_extract(result, '$.timeline_path') ORDER BY updated DESC) "
+                "AS newest FROM jobs WHERE state = ? AND json_extract(result, '$.timeline_path') != '') "
+                "WHERE newest = 1)",
+                (*terminal, finished_before, SUCCEEDED),
+            ).fetchall()
+            ids = [job_id for (job_id,) in rows]
+            self._db.executemany("DELETE FROM jobs WHERE job_id = ?", [(i,) for i in ids])
+        return ids
+
     # --- reads ----------------------------------------------------------------------------
 
     def get(self, job_id: str) -> JobRecord | None:

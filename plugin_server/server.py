@@ -7,9 +7,11 @@ import importlib
 import json
 import logging
 import os
+import shutil
 import signal
 import sys
 import threading
+import time
 from concurrent import futures
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +23,7 @@ from grpc_reflection.v1alpha import reflection
 from plugin_server import auth, paths
 from plugin_server.events import EventHub
 from plugin_server.jobs import JobStore
-from plugin_server.service import V2AService
+from plugin_server.service import V2AService, inline_timelines_dir
 from plugin_server.worker import JobRunner, Pipeline
 from v2a.contracts import Generator
 from v2a.v1 import v2a_service_pb2, v2a_service_pb2_grpc
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 SERVICE_NAME = v2a_service_pb2.DESCRIPTOR.services_by_name["V2AService"].full_name
 DEFAULT_PORT = 50051
+PRUNE_EVERY_SECONDS = 3600.0
 #: Printed (one line, JSON after it) once the server accepts calls; harnesses wait for it.
 READY_PREFIX = "V2A_READY "
 #: Inline timelines (an AAF can be tens of MB) and returned timeline bytes exceed gRPC's 4 MB.
@@ -57,6 +60,7 @@ class ServerConfig:
     grace_seconds: float = 10.0  # on SIGTERM: how long running jobs may finish before requeue
     rpc_threads: int = 128  # each WatchJob stream holds one
     ws_port: int | None = None  # the WebSocket/JSON bridge for UXP panels; None: off, 0: any
+    keep_jobs_days: float = 30.0  # ended jobs older than this are forgotten; 0: kept forever
 
 
 def _lock_state_dir(state_dir: Path):
@@ -151,6 +155,9 @@ class RunningServer:
         return f"{self.config.host}:{self.port}" if self.port else ""
 
     def start(self) -> None:
+        self.prune_jobs()
+        if self.config.keep_jobs_days > 0:
+            threading.Thread(target=self._prune_periodically, name="v2a-prune", daemon=True).start()
         requeued = self.runner.start()
         if requeued:
             log.info("resuming %d queued jobs", len(requeued))
@@ -165,6 +172,26 @@ class RunningServer:
             self.bridge.start()
         for name in ("", SERVICE_NAME):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+
+    def prune_jobs(self) -> list[str]:
+        """Forget jobs that ended more than `keep_jobs_days` ago (JobStore.prune says which stay),
+        with the inline timelines they were sent; the files they wrote stay."""
+        if self.config.keep_jobs_days <= 0:
+            return []
+        pruned = self.store.prune(time.time() - self.config.keep_jobs_days * 86400)
+        for job_id in pruned:
+            shutil.rmtree(inline_timelines_dir(self.config.state_dir) / job_id, ignore_errors=True)
+        if pruned:
+            log.info("forgot %d jobs that ended more than %g days ago", len(pruned),
+                     self.config.keep_jobs_days)
+        return pruned
+
+    def _prune_periodically(self) -> None:
+        while not self._stopped.wait(PRUNE_EVERY_SECONDS):
+            try:
+                self.prune_jobs()
+            except Exception:  # a failed cleanup must not end the server; the next one retries
+                log.exception("pruning old jobs failed")
 
     def stop(self, grace_seconds: float | None = None) -> None:
         """Graceful: NOT_SERVING, no new jobs, running ones finish or are requeued."""

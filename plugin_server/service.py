@@ -70,7 +70,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         self.runner = runner
         self.store = runner.store
         self.events = events
-        self.inline_dir = state_dir / "timelines"
+        self.inline_dir = inline_timelines_dir(state_dir)
         self.read_formats, self.write_formats, self.suffix_format = adapters()
 
     # --- info ---
@@ -258,7 +258,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             raise errors.invalid_argument("job_id is empty", [("job_id", "required")])
         job = self.store.get(job_id)
         if job is None:
-            raise errors.not_found("job", job_id, "no such job on this server")
+            raise errors.not_found("job", job_id, "no such job on this server (jobs that ended more "
+                                   "than --keep-jobs-days ago are forgotten)")
         return job
 
     def _submit(self, job: JobRecord) -> JobRecord:
@@ -368,6 +369,11 @@ def _adapter_options(options) -> dict:
             except ValueError:
                 out[key] = value
     return out
+
+
+def inline_timelines_dir(state_dir: Path) -> Path:
+    """Where timelines sent inline are kept, one folder per job."""
+    return state_dir / "timelines"
 
 
 def _remove_inline(path: Path) -> None:

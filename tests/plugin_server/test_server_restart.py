@@ -9,6 +9,7 @@ from pathlib import Path
 
 import grpc
 import opentimelineio as otio
+import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from v2a.media.audio import read_wav
@@ -100,3 +101,34 @@ def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fix
     assert final.state == pb.JOB_STATE_SUCCEEDED and final.attempts == 2
     audio = roots["out"] / "stopped" / "audio"
     assert {p.name for p in audio.glob("*.wav")} == _referenced_takes(final.result_timeline_path)
+
+
+def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
+        make_server, connect, fixture_timeline, media_dir, roots, monkeypatch):
+    import sqlite3
+
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.005")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    kept, dropped = (client.submit(fixture_timeline, inline=True, output_folder="kept",
+                                   media_search_paths=(str(media_dir),)) for _ in range(2))
+    client.cancel(dropped.job_id)  # still queued behind the first: cancelled at once
+    assert client.wait(kept.job_id).state == pb.JOB_STATE_SUCCEEDED
+    inline = roots["state"] / "timelines"
+    assert {p.name for p in inline.iterdir()} == {kept.job_id, dropped.job_id}
+    server.stop()
+    # Both ended 40 days ago.
+    with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
+        db.execute("UPDATE jobs SET updated = ?", (time.time() - 40 * 86400,))
+
+    client = connect(make_server(generator="py:server_test_generators:fast", keep_jobs_days=30))
+    with pytest.raises(grpc.RpcError) as error:
+        client.get(dropped.job_id)
+    assert error.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "keep-jobs-days" in error.value.details()
+    # The succeeded job is the latest to have written its timeline: kept, with what it was sent,
+    # so its clips can still be regenerated.
+    assert client.get(kept.job_id).state == pb.JOB_STATE_SUCCEEDED
+    assert {p.name for p in inline.iterdir()} == {kept.job_id}
+    again = client.wait(client.regenerate(kept.job_id, clip_id=client.get(kept.job_id).clips[0].clip_id).job_id)
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from plugin_server import paths
 from plugin_server.convert import waveform_peaks
-from plugin_server.jobs import FAILED, QUEUED, RUNNING, ClipRecord, JobRecord, JobStore
+from plugin_server.jobs import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    ClipRecord,
+    JobRecord,
+    JobStore,
+)
 
 
 def test_output_folders_resolve_inside_the_roots_only(tmp_path):
@@ -88,3 +99,23 @@ def test_a_folder_lock_lives_only_while_a_job_holds_or_waits_for_it(tmp_path):
     assert runner._folder_locks == {}
     runner._release_folder(runner._acquire_folder(tmp_path / "out", threading.Event()))  # free again
     assert runner._folder_locks == {}
+
+
+def test_pruning_forgets_old_ended_jobs_but_not_a_timelines_latest_writer(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    wrote = {"timeline_path": "/out/cut.otio"}
+    for job_id, state, result, updated in (
+        ("old-writer", SUCCEEDED, wrote, 100.0),
+        ("latest-writer", SUCCEEDED, wrote, 200.0),  # old too, but its result is the timeline's now
+        ("old-failed", FAILED, {}, 100.0),
+        ("old-cancelled", CANCELLED, {}, 100.0),
+        ("wrote-nothing", SUCCEEDED, {"timeline_path": ""}, 100.0),
+        ("old-queued", QUEUED, {}, 100.0),  # never finished: never forgotten
+        ("recent-failed", FAILED, {}, 5000.0),
+    ):
+        store.add(replace(_job(job_id, state), result=result))
+        store._db.execute("UPDATE jobs SET updated = ? WHERE job_id = ?", (updated, job_id))
+    assert sorted(store.prune(finished_before=1000.0)) == [
+        "old-cancelled", "old-failed", "old-writer", "wrote-nothing"]
+    assert sorted(j.job_id for j in store.list()) == ["latest-writer", "old-queued", "recent-failed"]
+    assert store.prune(finished_before=1000.0) == []
