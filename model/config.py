@@ -138,6 +138,11 @@ class TrainConfig:
     # picture's motion still belong together, so timing stays learnable, but only the caption tells
     # what the sound is: this is what lets a prompt win over the picture.
     prompt_swap: float = 0.0
+    # Gaussian noise on the (unit) prompt embedding of prompted rows, with this norm relative to
+    # the embedding's, renormalised after: a caption then stands for a neighbourhood of captions.
+    # Training captions name one recording each ("the sound of a cuckoo"); without it a caption
+    # the model never saw ("the sound of a crow") gave near silence (docs/model.md).
+    text_noise: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
     log_every: int = 10

@@ -222,7 +222,11 @@ def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: t
         swap, other = swap.to(at), other.to(at)
         semantic = torch.where(swap.view(-1, 1), data.semantic[other].float(), semantic)
         motion[swap, :, COLOUR_FEATURES] = data.motion[other[swap], :, COLOUR_FEATURES].float()
-    tensors = (data.mel[rows].float(), motion, semantic, data.text[rows].float(), video_keep, text_keep)
+    text = data.text[rows].float()
+    if cfg.text_noise > 0:
+        noise = torch.randn(text.shape, generator=generator).to(at) * (cfg.text_noise / text.shape[1] ** 0.5)
+        text = torch.nn.functional.normalize(text + noise * text.norm(dim=1, keepdim=True), dim=1)
+    tensors = (data.mel[rows].float(), motion, semantic, text, video_keep, text_keep)
     return tuple(t.to(device) for t in tensors)
 
 

@@ -167,6 +167,20 @@ def test_no_prompt_swap_by_default_leaves_the_picture_alone():
     assert torch.equal(semantic, data.semantic.float())
 
 
+def test_text_noise_moves_each_prompt_embedding_by_its_share_and_keeps_it_unit_length():
+    data, index = _feature_set(), torch.arange(64)
+    data.text = torch.nn.functional.normalize(data.text.float(), dim=1).half()  # as the encoder gives
+    _, _, _, text, _, _ = _batch(data, index, TrainConfig(text_noise=0.7), torch.Generator().manual_seed(3),
+                                 torch.device("cpu"))
+    torch.testing.assert_close(text.norm(dim=1), torch.ones(64))
+    cosine = (text * data.text.float()).sum(1)
+    # Noise of norm 0.7 around a unit vector: cosine about 1 / sqrt(1 + 0.49) = 0.82 (8 dimensions
+    # here, so it scatters).
+    assert 0.7 < float(cosine.mean()) < 0.93 and float(cosine.max()) < 0.999
+    _, _, _, plain, _, _ = _batch(data, index, TrainConfig(), torch.Generator().manual_seed(3), torch.device("cpu"))
+    assert torch.equal(plain, data.text.float())
+
+
 def test_the_training_loss_makes_no_tensor_off_the_models_device():
     # The meta device holds no data and refuses to mix with CPU tensors, so a tensor made on the CPU
     # inside the loss (a position table, a frequency ramp) fails here as it would on a GPU.
