@@ -120,6 +120,10 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     references = embedder.embed([e.audio for e in examples])
     classes = [e.row["class"] for e in examples]
     reference_db = [_rms_db(e.audio) for e in examples]
+    # What the references themselves score against the motion detector: AV-Align's bar.
+    print(json.dumps({"reference_av_align": float(np.mean(
+        [metrics.av_align(detect_onsets(e.audio, SAMPLE_RATE)[0], e.video_peaks, 24.0) for e in examples]))}),
+        flush=True)
     table = []
     sampler = model.config.sampler
     grid = itertools.product(churn_list or [sampler.noise_churn], shift_list or [sampler.time_shift],
@@ -134,7 +138,9 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
         embedded = embedder.embed(audio)
         generated_db = [_rms_db(a) for a in audio]
         predicted = metrics.nearest_reference_class(embedded, references, classes)
-        onset_acc = [metrics.onset_accuracy(e.onsets, detect_onsets(a, SAMPLE_RATE)[0]) for e, a in zip(examples, audio, strict=True)]
+        onsets = [detect_onsets(a, SAMPLE_RATE)[0] for a in audio]
+        onset_acc = [metrics.onset_accuracy(e.onsets, o) for e, o in zip(examples, onsets, strict=True)]
+        av_align = [metrics.av_align(o, e.video_peaks, 24.0) for e, o in zip(examples, onsets, strict=True)]
         table.append({
             "steps": steps,
             "cfg_strength": cfg,
@@ -144,6 +150,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
             "frechet": metrics.frechet_distance(embedded, references),
             "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
             "onset_accuracy": float(np.mean(onset_acc)),
+            "av_align": float(np.mean(av_align)),
             # Loudness against the reference clip (diagnostic, not an eval metric).
             "level_error_db": float(np.median(np.abs(np.subtract(generated_db, reference_db)))),
             "silent_outputs": sum(level < -60 for level in generated_db),
