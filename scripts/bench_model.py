@@ -165,8 +165,9 @@ def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
     """Same videos, three prompts: none, their own caption, another class's caption; for each
     prompt guidance strength (default: the checkpoint's).
 
-    Class agreement (nearest class centroid in the eval's aisfx embedding) toward the video's
-    own class and toward the prompted other class: prompts work when the second rises.
+    Class agreement (nearest class centroid of the subset's other references in the eval's aisfx
+    embedding) toward the video's own class and toward the prompted other class: prompts work
+    when the second rises. Use a subset of at least 5 per class, or each centroid is one clip.
     """
     from model.eval import metrics
     from model.eval.embedding import default_embedder
