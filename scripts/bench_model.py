@@ -108,7 +108,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     from model.eval import metrics
     from model.eval.embedding import default_embedder
     from model.eval.onsets import detect_onsets
-    from model.eval.run import load_example, read_manifest, select_examples
+    from model.eval.run import load_example, read_manifest, rms_db, select_examples
     from model.v2a_model import V2AModel
     from v2a.contracts import SAMPLE_RATE
 
@@ -119,7 +119,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     embedder = default_embedder()
     references = embedder.embed([e.audio for e in examples])
     classes = [e.row["class"] for e in examples]
-    reference_db = [_rms_db(e.audio) for e in examples]
+    reference_db = [rms_db(e.audio) for e in examples]
     # What the references themselves score against the motion detector: AV-Align's bar.
     print(json.dumps({"reference_av_align": float(np.mean(
         [metrics.av_align(detect_onsets(e.audio, SAMPLE_RATE)[0], e.video_peaks, 24.0) for e in examples]))}),
@@ -136,7 +136,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
                                 seed=i, steps=steps, cfg_strength=cfg) for i, e in enumerate(examples)]
         seconds = time.perf_counter() - started
         embedded = embedder.embed(audio)
-        generated_db = [_rms_db(a) for a in audio]
+        generated_db = [rms_db(a) for a in audio]
         predicted = metrics.nearest_reference_class(embedded, references, classes)
         onsets = [detect_onsets(a, SAMPLE_RATE)[0] for a in audio]
         onset_acc = [metrics.onset_accuracy(e.onsets, o) for e, o in zip(examples, onsets, strict=True)]
@@ -276,10 +276,6 @@ def main() -> int:
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0
-
-
-def _rms_db(audio: np.ndarray) -> float:
-    return float(20 * np.log10(np.sqrt(np.mean(np.square(audio, dtype=np.float64))) + 1e-9))
 
 
 def _floats(text: str) -> list[float] | None:

@@ -45,6 +45,24 @@ def markdown_table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def per_class_tables(results: dict) -> str:
+    """Two tables, classes by generators: median level (dB RMS) and class agreement."""
+    scored = {name: row["per_class"] for name, row in results.items() if "per_class" in row}
+    if not scored:
+        return ""
+    classes = sorted(next(iter(scored.values())))
+    text = []
+    for key, title, fmt in (("level_db", "Median level, dB RMS (a model far below the reference "
+                             "is close to silent there)", "{:.1f}"),
+                            ("class_agreement", "Class agreement", "{:.2f}")):
+        text += [f"### {title}", "", "| class | " + " | ".join(scored) + " |",
+                 "|---|" + "---:|" * len(scored)]
+        text += [f"| {c} | " + " | ".join(fmt.format(rows[c][key]) for rows in scored.values()) + " |"
+                 for c in classes]
+        text.append("")
+    return "\n".join(text)
+
+
 def spectrogram_figure(path: Path, title: str, rows: list[tuple[str, np.ndarray, np.ndarray]],
                        reference_onsets: np.ndarray, video_peaks: np.ndarray) -> None:
     """One panel per sound: log spectrogram up to 12 kHz, reference onsets (white dashed),
@@ -115,6 +133,9 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "## Generators",
         *notes,
         "",
+        "## Per class",
+        "",
+        per_class_tables(results),
         "## Examples",
         *[f"![{p}]({p})" for p in pictures],
         "",

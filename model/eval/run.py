@@ -48,6 +48,7 @@ class Scores:
     onset_ap: list = field(default_factory=list)
     av_align: list = field(default_factory=list)
     embeddings: list = field(default_factory=list)
+    level_db: list = field(default_factory=list)  # each clip's RMS level: silence shows here first
     seconds: float = 0.0
     audio_seconds: float = 0.0
     samples: dict = field(default_factory=dict)  # example id -> audio, for the pictures
@@ -135,6 +136,7 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
         scores.onset_count_acc.append(metrics.onset_count_accuracy(ex.onsets, onsets))
         scores.onset_ap.append(metrics.onset_average_precision(ex.onsets, onsets, strengths))
         scores.av_align.append(metrics.av_align(onsets, ex.video_peaks, 24.0))
+        scores.level_db.append(rms_db(audio))
         scores.embeddings.append(audio)  # embedded in batches below
         if ex.row["id"] in keep:
             scores.samples[ex.row["id"]] = audio
@@ -163,7 +165,25 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         "class_agreement_train_centroids": _share_equal(predicted_train, classes),
         "rtf": scores.seconds / max(scores.audio_seconds, 1e-9),
         "provenance": scores.provenance,
+        "per_class": _per_class(scores, predicted, classes),
     }
+
+
+def _per_class(scores: Scores, predicted: list, classes: list[str]) -> dict[str, dict]:
+    """Median level, class agreement and onset accuracy of each class's clips: a class that comes
+    out silent or as another class is plain here, where the overall figures average it away."""
+    out = {}
+    for name in sorted(set(classes)):
+        rows = [i for i, c in enumerate(classes) if c == name]
+        out[name] = {"level_db": float(np.median([scores.level_db[i] for i in rows])),
+                     "class_agreement": float(np.mean([predicted[i] == name for i in rows])),
+                     "onset_acc": float(np.mean([scores.onset_acc[i] for i in rows]))}
+    return out
+
+
+def rms_db(audio: np.ndarray) -> float:
+    """Level in dB relative to full scale (RMS; -180 for digital silence)."""
+    return float(20 * np.log10(np.sqrt(np.mean(np.square(audio, dtype=np.float64))) + 1e-9))
 
 
 def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
@@ -246,6 +266,7 @@ def _score_reference(examples: list[Example], embeddings: np.ndarray) -> Scores:
         reference.onset_count_acc.append(metrics.onset_count_accuracy(ex.onsets, onsets))
         reference.onset_ap.append(metrics.onset_average_precision(ex.onsets, onsets, strengths))
         reference.av_align.append(metrics.av_align(onsets, ex.video_peaks, 24.0))
+        reference.level_db.append(rms_db(ex.audio))
     reference.embeddings = list(embeddings)
     return reference
 

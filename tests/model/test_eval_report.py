@@ -33,7 +33,12 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
     assert results["silence"]["onset_acc"] == 0.0 and results["silence"]["av_align"] == 0.0
     assert results["silence"]["frechet"] > results["onset-transfer"]["frechet"]
     assert results["motion-bursts"]["provenance"]["kind"] == "baseline"
+    # Per class: silence is plain at a glance, where the averages hide which class went quiet.
+    for name in ("drum", "bird"):
+        assert results["silence"]["per_class"][name]["level_db"] < -150
+        assert results["reference"]["per_class"][name]["level_db"] > -60
     report = (out / "report.md").read_text()
+    assert "## Per class" in report and "| drum | " in report
     assert "| silence |" in report and "oracle" in report
     pictures = sorted(out.glob("*.png"))
     assert len(pictures) == 2 and all(f"({p.name})" in report for p in pictures)
