@@ -198,3 +198,22 @@ def test_fit_steps_to_time_shortens_the_schedule_to_the_measured_speed():
     fitted = _fit_steps(cfg, step=51, seconds=30.0, per_step=0.1, world=1)
     assert fitted.steps == 51 + int((600 - 30) / 0.1)
     assert _fit_steps(TrainConfig(steps=200, max_minutes=10.0), 51, 30.0, 0.1, 1).steps == 200  # never raised
+
+
+def test_a_run_with_fit_steps_to_time_ends_on_its_fitted_schedule(tmp_path, caplog):
+    # The loop's wiring: the schedule is fitted once, after the untimed start, and the run then
+    # ends where the fitted schedule does (or at max_minutes on a machine slower than measured),
+    # far short of the configured million steps.
+    import logging
+
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    cfg = _train_config(corpus, steps=1_000_000, max_minutes=0.05, fit_steps_to_time=True,
+                        save_every=1_000_000, log_every=1_000)
+    with caplog.at_level(logging.INFO, logger="model.train"):
+        summary = train(cfg, tmp_path / "run", progress=False)
+    fitted = [r.getMessage() for r in caplog.records if r.getMessage().startswith("fit_steps_to_time")]
+    assert len(fitted) == 1, fitted
+    fitted_steps = int(fitted[0].split(", ")[1].split(" steps")[0])
+    assert 50 < summary["steps"] <= fitted_steps < 1_000_000
+    state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
+    assert state["config"]["steps"] == fitted_steps  # what a --resume continues with
