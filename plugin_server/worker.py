@@ -255,10 +255,10 @@ class JobRunner:
         folder_key = None
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
-            folder_key = self._acquire_folder(folder, cancel, on_wait=lambda: self._set_message(
-                job, f"waiting: another job is writing the output folder {folder.name}"))
-            if job.message:  # it waited: the folder is free now
-                self._set_message(job, "")
+            waiting = f"waiting: another job is writing the output folder {folder.name}"
+            folder_key = self._acquire_folder(folder, cancel,
+                                              on_wait=lambda: self._set_message(job, waiting),
+                                              on_wait_over=lambda: self._set_message(job, ""))
             result = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
             self._cancelled(job, cancel)
@@ -280,21 +280,22 @@ class JobRunner:
             self._publish(job, message=job.message)
 
     def _acquire_folder(self, folder: Path, cancel: threading.Event,
-                        on_wait: Callable[[], None] = lambda: None) -> str:
-        """Wait until no other job writes `folder` (cancellable meanwhile; `on_wait` is called once
-        if it must wait); returns the key of its lock, now held, for `_release_folder`."""
+                        on_wait: Callable[[], None] = lambda: None,
+                        on_wait_over: Callable[[], None] = lambda: None) -> str:
+        """Wait until no other job writes `folder` (cancellable meanwhile; if it must wait,
+        `on_wait` is called when the wait starts and `on_wait_over` once the folder is its);
+        returns the key of its lock, now held, for `_release_folder`."""
         key = str(folder.resolve())
         with self._lock:
             entry = self._folder_locks.setdefault(key, _FolderLock())
             entry.users += 1
-        acquired = entry.lock.acquire(blocking=False)
-        if not acquired:
+        if not entry.lock.acquire(blocking=False):
             on_wait()  # a watcher sees why the job stays at 0 %
-        while not acquired:
-            acquired = entry.lock.acquire(timeout=0.05)
-            if not acquired and cancel.is_set():
-                self._forget_folder(key)
-                raise GenerationCancelled(f"cancelled while waiting for another job writing {folder}")
+            while not entry.lock.acquire(timeout=0.05):
+                if cancel.is_set():
+                    self._forget_folder(key)
+                    raise GenerationCancelled(f"cancelled while waiting for another job writing {folder}")
+            on_wait_over()
         return key
 
     def _release_folder(self, key: str) -> None:
@@ -378,8 +379,7 @@ class JobRunner:
     def _set_message(self, job: JobRecord, message: str) -> None:
         """A running job's message, stored (GetJob and a watcher who comes later see it) and sent."""
         job.message = message
-        with self._lock:
-            self.store.save(job)
+        self.store.save(job)
         self._publish(job, message=message)
 
     def _publish(self, job: JobRecord, clip: ClipRecord | None = None, message: str = "") -> None:
