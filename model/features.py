@@ -19,6 +19,7 @@ import os
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -97,8 +98,8 @@ def cache_dir(corpus: Path, cfg: ModelConfig) -> Path:
 
 @torch.inference_mode()
 def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0,
-                progress: bool = True, source: str | Path | None = None) -> list[tuple[Path, str]]:
-    """Computes missing feature files for a split; returns (file, caption) per example, in order.
+                progress: bool = True, source: str | Path | None = None) -> list[CachedExample]:
+    """Computes missing feature files for a split; returns them with captions and classes, in order.
 
     `source` reads the example files from another folder with the same layout (e.g. a corpus
     still being built), while the cache stays under `corpus`.
@@ -129,7 +130,7 @@ def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0
             tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.npz")
             np.savez(tmp, **arrays)
             os.replace(tmp, path)
-        paths.append((path, str(row.get("caption", ""))))
+        paths.append(CachedExample(path, str(row.get("caption", "")), str(row.get("class", ""))))
     return paths
 
 
@@ -146,6 +147,14 @@ def _scan(source: Path, split: str) -> list[dict]:
     return rows
 
 
+class CachedExample(NamedTuple):
+    """One example's feature file, with what training reads beside it from the manifest."""
+
+    path: Path
+    caption: str
+    label: str  # the sound class ("" when the corpus has none)
+
+
 @dataclass
 class FeatureSet:
     """A split's cached features stacked in memory (about 200 MB for 2,400 examples)."""
@@ -155,6 +164,7 @@ class FeatureSet:
     semantic: torch.Tensor  # float16 (N, semantic_dim): mean over the clip
     text: torch.Tensor  # float16 (N, text_dim)
     has_text: torch.Tensor  # bool (N,)
+    group: torch.Tensor  # int64 (N,): the example's sound class, as an index; -1 where unknown
     # sha256 of the frozen encoders that computed these features (a checkpoint records them)
     frozen: dict[str, str] = field(default_factory=dict)
 
@@ -162,21 +172,22 @@ class FeatureSet:
         return self.mel.shape[0]
 
     def to(self, device: torch.device) -> FeatureSet:
-        moved = {name: getattr(self, name).to(device) for name in ("mel", "motion", "semantic", "text", "has_text")}
+        moved = {name: getattr(self, name).to(device) for name in ("mel", "motion", "semantic", "text", "has_text", "group")}
         return FeatureSet(**moved, frozen=self.frozen)
 
 
-def load_features(examples: list[tuple[Path, str]], cfg: ModelConfig) -> FeatureSet:
+def load_features(examples: list[CachedExample], cfg: ModelConfig) -> FeatureSet:
     """Stacks cached examples, cropping/padding each to exactly one training window."""
     from model.v2a_model import frozen_hashes
 
-    captions = sorted({caption for _, caption in examples if caption})
+    captions = sorted({example.caption for example in examples if example.caption})
+    labels = sorted({example.label for example in examples if example.label})
     embedded = dict(zip(captions, encoders.text_encoder().encode(captions).numpy(), strict=True)) if captions else {}
     blank = np.zeros(encoders.TextEncoder.dim, np.float32)
     mel_frames = cfg.net.window_tokens * cfg.net.patch
     video_frames = int(np.ceil(mel_frames / cfg.audio.frame_rate * cfg.visual.frame_rate)) + 1
     mels, motion, semantics, texts, has_text = [], [], [], [], []
-    for path, caption in examples:
+    for path, caption, _ in examples:
         with np.load(path) as data:
             mels.append(_fit(data["mel"], mel_frames, np.log(1e-5)))
             # The descriptor is fixed, so it is computed once here and the frames are not kept.
@@ -191,6 +202,7 @@ def load_features(examples: list[tuple[Path, str]], cfg: ModelConfig) -> Feature
         semantic=torch.from_numpy(np.stack(semantics).astype(np.float16)),
         text=torch.from_numpy(np.stack(texts).astype(np.float16)),
         has_text=torch.tensor(has_text),
+        group=torch.tensor([labels.index(e.label) if e.label else -1 for e in examples], dtype=torch.int64),
         frozen=frozen_hashes(),
     )
 
@@ -220,6 +232,7 @@ def write_packed_features(data: FeatureSet, path: str | Path) -> int:
         "semantic": _round_mantissa(data.semantic.numpy()),
         "text": data.text.numpy(),
         "has_text": data.has_text.numpy(),
+        "group": data.group.numpy(),
     }
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
@@ -249,6 +262,8 @@ def read_packed_features(path: str | Path) -> FeatureSet:
         semantic=torch.from_numpy(arrays["semantic"]),
         text=torch.from_numpy(arrays["text"]),
         has_text=torch.from_numpy(arrays["has_text"]),
+        # packs written before classes were kept have none: caption mixing then has nothing to mix
+        group=torch.from_numpy(arrays["group"]) if "group" in arrays else torch.full((len(mel),), -1),
         frozen=json.loads(str(arrays["frozen"])),
     )
 

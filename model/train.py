@@ -223,11 +223,33 @@ def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: t
         semantic = torch.where(swap.view(-1, 1), data.semantic[other].float(), semantic)
         motion[swap, :, COLOUR_FEATURES] = data.motion[other[swap], :, COLOUR_FEATURES].float()
     text = data.text[rows].float()
+    if cfg.caption_mix > 0:
+        text = _mix_captions(data, rows, text, text_keep, cfg.caption_mix, generator)
     if cfg.text_noise > 0:
         noise = torch.randn(text.shape, generator=generator).to(at) * (cfg.text_noise / text.shape[1] ** 0.5)
         text = torch.nn.functional.normalize(text + noise * text.norm(dim=1, keepdim=True), dim=1)
     tensors = (data.mel[rows].float(), motion, semantic, text, video_keep, text_keep)
     return tuple(t.to(device) for t in tensors)
+
+
+def _mix_captions(data: FeatureSet, rows: torch.Tensor, text: torch.Tensor, text_keep: torch.Tensor,
+                  share: float, generator: torch.Generator) -> torch.Tensor:
+    """`share` of the prompted rows of a known class get normalise(w * own + (1 - w) * other),
+    with `other` the caption of a random example of the same class and w uniform in [0, 1]."""
+    at = text.device
+    group = data.group[rows].cpu()
+    mix = text_keep & (group >= 0) & (torch.rand(len(rows), generator=generator) < share)
+    weight = torch.rand(len(rows), 1, generator=generator).to(at)
+    # Examples sorted by class: a class's members are one run, so a uniform pick inside the run
+    # is a uniform pick among the class.
+    all_groups = data.group.cpu()
+    order = torch.argsort(all_groups, stable=True)
+    starts = torch.searchsorted(all_groups[order], group)
+    counts = torch.searchsorted(all_groups[order], group, right=True) - starts
+    pick = starts + (torch.rand(len(rows), generator=generator) * counts).long()
+    other = data.text[order[pick.clamp(max=len(order) - 1)].to(at)].float()
+    blended = torch.nn.functional.normalize(weight * text + (1 - weight) * other, dim=1)
+    return torch.where(mix.to(at).view(-1, 1), blended, text)
 
 
 @torch.no_grad()

@@ -36,7 +36,7 @@ def _features(rows: int = 16) -> FeatureSet:
     return FeatureSet(mel=mel, motion=(torch.rand(rows, 9, 114, generator=g) * 3).half(),
                       semantic=torch.randn(rows, 1280, generator=g).half(),
                       text=torch.randn(rows, 384, generator=g).half(),
-                      has_text=torch.arange(rows) % 3 != 0, frozen={"efficientnet-lite0": "ab12", "all-MiniLM-L6-v2": "cd34"})
+                      has_text=torch.arange(rows) % 3 != 0, group=torch.arange(rows) % 4 - 1, frozen={"efficientnet-lite0": "ab12", "all-MiniLM-L6-v2": "cd34"})
 
 
 def test_a_pack_round_trips_within_its_stated_rounding(tmp_path):
@@ -50,6 +50,7 @@ def test_a_pack_round_trips_within_its_stated_rounding(tmp_path):
         ours, theirs = getattr(back, name).float(), getattr(data, name).float()
         assert float(((ours - theirs).abs() / theirs.abs().clamp(min=1e-3)).max()) <= 2 ** -8
     assert torch.equal(back.text, data.text) and torch.equal(back.has_text, data.has_text)
+    assert torch.equal(back.group, data.group)
     assert back.frozen == data.frozen
     assert not list(tmp_path.glob(".*tmp*"))  # written through a temporary file
 

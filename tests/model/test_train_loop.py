@@ -140,7 +140,8 @@ def _feature_set(rows: int = 64):
     motion = torch.rand(rows, 6, 114, generator=g).half()
     return FeatureSet(mel=torch.randn(rows, 8, 4, generator=g).half(), motion=motion,
                       semantic=torch.randn(rows, 16, generator=g).half(),
-                      text=torch.randn(rows, 8, generator=g).half(), has_text=torch.ones(rows, dtype=torch.bool))
+                      text=torch.randn(rows, 8, generator=g).half(), has_text=torch.ones(rows, dtype=torch.bool),
+                      group=torch.full((rows,), -1))
 
 
 def test_prompt_swap_changes_only_the_pictures_look_of_prompted_rows():
@@ -179,6 +180,25 @@ def test_text_noise_moves_each_prompt_embedding_by_its_share_and_keeps_it_unit_l
     assert 0.7 < float(cosine.mean()) < 0.93 and float(cosine.max()) < 0.999
     _, _, _, plain, _, _ = _batch(data, index, TrainConfig(), torch.Generator().manual_seed(3), torch.device("cpu"))
     assert torch.equal(plain, data.text.float())
+
+
+def test_caption_mix_blends_a_prompt_only_with_captions_of_its_own_class():
+    data, index = _feature_set(), torch.arange(64)
+    # Class 0 has captions along axes 0 and 1, class 1 along axes 2 and 3; the last 16 rows have
+    # no class. Every row's own caption is one axis.
+    data.group = torch.tensor([0] * 24 + [1] * 24 + [-1] * 16)
+    axis = torch.tensor([i % 2 for i in range(24)] + [2 + i % 2 for i in range(24)] + [4] * 16)
+    data.text = torch.nn.functional.one_hot(axis, 8).half()
+    _, _, _, text, _, text_keep = _batch(data, index, TrainConfig(caption_mix=1.0, text_drop=0.25),
+                                         torch.Generator().manual_seed(3), torch.device("cpu"))
+    torch.testing.assert_close(text.norm(dim=1), torch.ones(64))
+    own_class = torch.tensor([[1, 1, 0, 0]] * 24 + [[0, 0, 1, 1]] * 24 + [[0, 0, 0, 0]] * 16, dtype=torch.bool)
+    assert float(text[:, :4][~own_class].abs().max()) == 0.0  # never another class's caption
+    mixed = text_keep[:48] & ((text[:48, :4] > 0.05).sum(1) == 2)
+    assert int(mixed.sum()) > 10  # most prompted rows drew the class's other caption and blended
+    untouched = ~text_keep.clone()
+    untouched[48:] = True  # no class: nothing to mix with
+    assert torch.equal(text[untouched], data.text.float()[untouched])
 
 
 def test_the_training_loss_makes_no_tensor_off_the_models_device():
