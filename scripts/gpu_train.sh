@@ -10,6 +10,9 @@
 #   bash scripts/gpu_train.sh unpack DIR NAME    # here: join DIR's pieces into runs/NAME*.safetensors
 #                                               # (float32 again, metadata kept) and check they load
 #
+# Optional: GPU_RUN_DIR (where `train` trains; default a new temporary folder), RUNS (where
+# `unpack` writes; default runs).
+#
 # CONFIG defaults to model/configs/v2a-large.json. Its `features` and `init_from` name the files
 # `prepare` writes; the init file holds the shipped checkpoint's decoder, sync encoder and
 # null embeddings (the flow transformer starts fresh).
@@ -40,7 +43,7 @@ train)
     python=${GPU_PYTHON:-python3}  # the machine's own Python with PyTorch; nothing of ours is installed there
     nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true
     "$python" -c "import torch; print('torch', torch.__version__, 'cuda', torch.cuda.is_available())"
-    run=/tmp/gpu-run
+    run=${GPU_RUN_DIR:-$(mktemp -d)}
     started=$(date +%s)
     PYTHONUNBUFFERED=1 "$python" -m model.train --config "$config" --out "$run" "${@:3}" >"$OUT/train.log" 2>&1 \
         || { tail -c 3000 "$OUT/train.log"; exit 1; }
@@ -76,11 +79,12 @@ EOF
 unpack)
     from=${2:?usage: gpu_train.sh unpack DIR NAME}
     name=${3:?usage: gpu_train.sh unpack DIR NAME}
-    mkdir -p runs/gpu-out
+    runs=${RUNS:-runs}
+    mkdir -p "$runs/gpu-out"
     for which in final middle; do
         [ -e "$from/$which.fp16.safetensors.part-aa" ] || continue
-        cat "$from/$which.fp16.safetensors.part-"* >"runs/gpu-out/$name-$which.fp16.safetensors"
-        "$python" - "runs/gpu-out/$name-$which.fp16.safetensors" "runs/$name-$which.safetensors" <<'EOF'
+        cat "$from/$which.fp16.safetensors.part-"* >"$runs/gpu-out/$name-$which.fp16.safetensors"
+        "$python" - "$runs/gpu-out/$name-$which.fp16.safetensors" "$runs/$name-$which.safetensors" <<'EOF'
 import json, sys
 from model.v2a_model import V2AModel, read_metadata
 source, target = sys.argv[1], sys.argv[2]
@@ -91,7 +95,7 @@ model.save(target, info, frozen=json.loads(meta["frozen"]))
 print(target, info["step"], "steps")
 EOF
     done
-    cp "$from/loss.png" "runs/gpu-out/$name-loss.png" 2>/dev/null || true
+    cp "$from/loss.png" "$runs/gpu-out/$name-loss.png" 2>/dev/null || true
     ;;
 *)
     echo "gpu_train.sh: unknown step $step (prepare, train or unpack)" >&2

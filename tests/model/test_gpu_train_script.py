@@ -1,0 +1,55 @@
+"""scripts/gpu_train.sh's `train` and `unpack` steps: the glue around `model.train` that brings a
+GPU machine's checkpoints back as float16 pieces and makes them whole float32 checkpoints here."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+from model_fixtures import TINY_MODEL, write_tiny_corpus
+from safetensors.torch import load_file
+
+from model.config import TrainConfig, from_dict
+from model.features import build_cache, load_features, write_packed_features
+from model.v2a_model import V2AModel, read_metadata
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_train_there_then_unpack_here_gives_the_runs_checkpoints_back(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    cfg = from_dict(TrainConfig, {"model": TINY_MODEL, "corpus": str(corpus)})
+    write_packed_features(load_features(build_cache(corpus, "train", cfg.model, progress=False), cfg.model),
+                          tmp_path / "train.npz.xz")
+    config = {"model": TINY_MODEL, "features": str(tmp_path / "train.npz.xz"), "corpus": "nowhere",
+              "batch_size": 4, "steps": 4, "warmup_steps": 1, "save_every": 4, "keep_every": 2, "threads": 1}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    out, run, runs = tmp_path / "out", tmp_path / "run", tmp_path / "runs"
+    out.mkdir()
+    env = os.environ | {"OUT": str(out), "GPU_PYTHON": sys.executable, "PYTHON": sys.executable,
+                        "GPU_RUN_DIR": str(run), "RUNS": str(runs)}
+    script = str(REPO / "scripts" / "gpu_train.sh")
+
+    trained = subprocess.run(["bash", script, "train", str(tmp_path / "config.json")], env=env,
+                             capture_output=True, text=True, timeout=300)
+    assert trained.returncode == 0, trained.stdout[-2000:] + trained.stderr[-2000:]
+    assert {"train.log", "loss.png", "history.json"} <= {p.name for p in out.iterdir()}
+    assert list(out.glob("final.fp16.safetensors.part-*")) and list(out.glob("middle.fp16.safetensors.part-*"))
+
+    unpacked = subprocess.run(["bash", script, "unpack", str(out), "tiny"], env=env,
+                              capture_output=True, text=True, timeout=300)
+    assert unpacked.returncode == 0, unpacked.stdout[-2000:] + unpacked.stderr[-2000:]
+    for which, original, step in (("final", run / "model.safetensors", 4), ("middle", run / "model-step2.safetensors", 2)):
+        back = runs / f"tiny-{which}.safetensors"
+        info = json.loads(read_metadata(str(back))["info"])
+        assert info["step"] == step and info["transport"].startswith("float16")
+        V2AModel.load(str(back))
+        ours, theirs = load_file(str(back)), load_file(str(original))
+        assert ours.keys() == theirs.keys()
+        for name, value in theirs.items():
+            assert ours[name].dtype == torch.float32
+            # float16 for the trip, except the mel normalisation, which comes back exact
+            tolerance = 0.0 if name.startswith("mel_") else 1e-3 * float(value.abs().max()) + 1e-7
+            assert float((ours[name] - value).abs().max()) <= tolerance, name
