@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import soundfile
@@ -162,3 +163,17 @@ def test_a_video_encodes_to_the_same_bytes_every_time_and_keeps_its_colours(tmp_
     assert np.abs(flat - np.array([40, 90, 200])).max() <= 3
     with pytest.raises(ValueError, match="even"):
         rgb_to_yuv420p(np.zeros((15, 16, 3), np.uint8))
+
+
+def test_our_yuv420p_conversion_is_bt601_limited_range_as_ffmpeg_does_it():
+    # Known points of BT.601 limited range: black, white, pure red (Y, then Cb and Cr of the 2x2).
+    for rgb, expected in [((0, 0, 0), [16] * 4 + [128, 128]), ((255, 255, 255), [235] * 4 + [128, 128]),
+                          ((255, 0, 0), [81] * 4 + [90, 240])]:
+        assert rgb_to_yuv420p(np.full((2, 2, 3), rgb, np.uint8)).ravel().tolist() == expected
+    # On a smooth picture, libswscale's conversion (what decoders assume) agrees to one level.
+    yy, xx = np.mgrid[0:48, 0:64]
+    image = np.stack([xx * 4, yy * 5, 255 - xx * 3], -1).clip(0, 255).astype(np.uint8)
+    ours = rgb_to_yuv420p(image).astype(int)
+    theirs = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p").to_ndarray().astype(int)
+    assert ours.shape == theirs.shape == (72, 64)
+    assert np.abs(ours - theirs).max() <= 1
