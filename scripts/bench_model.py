@@ -4,7 +4,9 @@ Speed: a 10 s clip from decoded frames (24 fps, 128 px, as the pipeline hands th
 48 kHz samples at default settings: wall time, real-time factor and peak RSS, medians of 3 runs
 (each in a fresh process, so peak memory includes loading), plus where the time goes.
 Quality: for 4, 8, 16 and 25 steps (and, with --cfg, --guidance-from, --time-shift, --churn,
-other sampler settings) on a small test subset, the eval's own metrics.
+other sampler settings) on a small test subset, the eval's own metrics. --prompts: prompt
+steering; --prompt-levels: each class's level with its captions, a class-level prompt and none;
+--seams: seams on 30 s.
 
     .venv/bin/python scripts/bench_model.py [--checkpoint PATH] [--threads 2] [--subset 24]
 """
@@ -205,6 +207,54 @@ def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
     return result
 
 
+# What an editor might type for each class of the bundled corpus, naming the class, not a recording.
+CLASS_PROMPTS = {
+    "footsteps_soft": "footsteps", "footsteps_hard": "footsteps on a hard floor", "glass_break": "breaking glass",
+    "door": "a door", "drum": "a drum", "metal_strike": "metal is struck", "wood_stone_knock": "a knock",
+    "explosion": "an explosion", "bird": "a bird", "mammal": "an animal", "insect_frog": "an insect",
+    "household_machine": "a machine",
+}
+
+
+def prompt_levels(checkpoint: str, corpus: Path, subset: int, split: str = "test") -> dict:
+    """Per class, the median level (dB RMS) and class agreement of the same clips with their own
+    caption, a class-level prompt (CLASS_PROMPTS, else the class name) and no prompt, beside the
+    references' level. A prompt the model does not know shows up as a level far below the
+    reference's (docs/model.md, "Captions the model never saw")."""
+    from model.eval import metrics
+    from model.eval.embedding import default_embedder
+    from model.eval.run import load_example, read_manifest, rms_db, select_examples
+    from model.v2a_model import V2AModel
+
+    model = V2AModel.load(checkpoint)
+    examples = [load_example(corpus, row) for row in select_examples(read_manifest(corpus), split, subset)]
+    embedder = default_embedder()
+    references = embedder.embed([e.audio for e in examples])
+    classes = [e.row["class"] for e in examples]
+    prompts = {"own caption": [e.row.get("caption") or None for e in examples],
+               "class prompt": [CLASS_PROMPTS.get(c, c.replace("_", " ")) for c in classes],
+               "no prompt": [None] * len(examples)}
+    levels = {"reference": [rms_db(e.audio) for e in examples]}
+    agree = {}
+    for label, texts in prompts.items():
+        audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=t, seed=i)
+                 for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
+        levels[label] = [rms_db(a) for a in audio]
+        predicted = metrics.nearest_reference_class(embedder.embed(audio), references, classes)
+        agree[label] = [p == c for p, c in zip(predicted, classes, strict=True)]
+    result = {}
+    print("class: median dB (class agreement) for " + " / ".join(levels))
+    for name in sorted(set(classes)):
+        rows = [i for i, c in enumerate(classes) if c == name]
+        result[name] = {label: {"level_db": float(np.median([values[i] for i in rows])),
+                                "class_agreement": float(np.mean([agree[label][i] for i in rows])) if label in agree else 1.0}
+                        for label, values in levels.items()}
+        print(f"  {name:18} " + " / ".join(f"{v['level_db']:6.1f} ({v['class_agreement']:.2f})"
+                                          for v in result[name].values()), flush=True)
+    print(json.dumps(result))
+    return result
+
+
 def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
     """The seam measure (model/seams.py) on a long clip of real corpus video, with the joint
     blended windows and, as a control, with abutting windows (overlap 0)."""
@@ -254,6 +304,8 @@ def main() -> int:
     parser.add_argument("--prompts", action="store_true", help="also measure prompt steering")
     parser.add_argument("--prompt-strengths", default="", help="prompt guidance strengths for "
                         "--prompts, e.g. 0,1,2,4 (default: the checkpoint's)")
+    parser.add_argument("--prompt-levels", action="store_true", help="also measure each class's level and "
+                        "class agreement with its captions, a class-level prompt and none")
     parser.add_argument("--seams", action="store_true", help="also measure seams on 30 s")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -273,6 +325,8 @@ def main() -> int:
     if checkpoint and args.prompts and has_corpus:
         prompt_steering(checkpoint, Path(args.corpus), args.subset,
                         strengths=_floats(args.prompt_strengths), split=args.split)
+    if checkpoint and args.prompt_levels and has_corpus:
+        prompt_levels(checkpoint, Path(args.corpus), args.subset, args.split)
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0
