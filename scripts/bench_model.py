@@ -235,7 +235,9 @@ def prompt_levels(checkpoint: str, corpus: Path, subset: int, split: str = "test
                "class prompt": [CLASS_PROMPTS.get(c, c.replace("_", " ")) for c in classes],
                "no prompt": [None] * len(examples)}
     levels = {"reference": [rms_db(e.audio) for e in examples]}
-    agree = {}
+    # the references too, each against the others (its own left out), as the eval scores them
+    agree = {"reference": [p == c for p, c in zip(metrics.nearest_reference_class(references, references, classes),
+                                                  classes, strict=True)]}
     for label, texts in prompts.items():
         audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=t, seed=i)
                  for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
@@ -247,7 +249,7 @@ def prompt_levels(checkpoint: str, corpus: Path, subset: int, split: str = "test
     for name in sorted(set(classes)):
         rows = [i for i, c in enumerate(classes) if c == name]
         result[name] = {label: {"level_db": float(np.median([values[i] for i in rows])),
-                                "class_agreement": float(np.mean([agree[label][i] for i in rows])) if label in agree else 1.0}
+                                "class_agreement": float(np.mean([agree[label][i] for i in rows]))}
                         for label, values in levels.items()}
         print(f"  {name:18} " + " / ".join(f"{v['level_db']:6.1f} ({v['class_agreement']:.2f})"
                                           for v in result[name].values()), flush=True)
