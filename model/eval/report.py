@@ -46,7 +46,7 @@ def markdown_table(results: dict) -> str:
 
 
 def per_class_tables(results: dict) -> str:
-    """Two tables, classes by generators: median level (dB RMS) and class agreement."""
+    """Three tables, classes by generators: median level (dB RMS), class agreement, AV-Align."""
     scored = {name: row["per_class"] for name, row in results.items() if "per_class" in row}
     if not scored:
         return ""
@@ -54,7 +54,9 @@ def per_class_tables(results: dict) -> str:
     text = []
     for key, title, fmt in (("level_db", "Median level, dB RMS (a model far below the reference "
                              "is close to silent there)", "{:.1f}"),
-                            ("class_agreement", "Class agreement", "{:.2f}")):
+                            ("class_agreement", "Class agreement", "{:.2f}"),
+                            ("av_align", "AV-Align (the reference's column is each class's bar: where "
+                             "it is low, the recording's own onsets miss the motion peaks)", "{:.2f}")):
         text += [f"### {title}", "", "| class | " + " | ".join(scored) + " |",
                  "|---|" + "---:|" * len(scored)]
         text += [f"| {c} | " + " | ".join(fmt.format(rows[c][key]) for rows in scored.values()) + " |"

@@ -170,14 +170,16 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
 
 
 def _per_class(scores: Scores, predicted: list, classes: list[str]) -> dict[str, dict]:
-    """Median level, class agreement and onset accuracy of each class's clips: a class that comes
-    out silent or as another class is plain here, where the overall figures average it away."""
+    """Median level, class agreement, onset accuracy and AV-Align of each class's clips: a class
+    that comes out silent or as another class is plain here, where the overall figures average it
+    away; so is a class whose reference itself does not follow the motion detector (AV-Align)."""
     out = {}
     for name in sorted(set(classes)):
         rows = [i for i, c in enumerate(classes) if c == name]
         out[name] = {"level_db": float(np.median([scores.level_db[i] for i in rows])),
                      "class_agreement": float(np.mean([predicted[i] == name for i in rows])),
-                     "onset_acc": float(np.mean([scores.onset_acc[i] for i in rows]))}
+                     "onset_acc": float(np.mean([scores.onset_acc[i] for i in rows])),
+                     "av_align": float(np.mean([scores.av_align[i] for i in rows]))}
     return out
 
 

@@ -37,8 +37,10 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
     for name in ("drum", "bird"):
         assert results["silence"]["per_class"][name]["level_db"] < -150
         assert results["reference"]["per_class"][name]["level_db"] > -60
+        assert results["silence"]["per_class"][name]["av_align"] == 0.0
+        assert results["motion-bursts"]["per_class"][name]["av_align"] > 0.8  # bursts sit on the peaks
     report = (out / "report.md").read_text()
-    assert "## Per class" in report and "| drum | " in report
+    assert "## Per class" in report and "| drum | " in report and "### AV-Align" in report
     assert "| silence |" in report and "oracle" in report
     pictures = sorted(out.glob("*.png"))
     assert len(pictures) == 2 and all(f"({p.name})" in report for p in pictures)
