@@ -147,7 +147,7 @@ class TrainConfig:
     # caption of the same sound class, renormalised. Every stamp caption names one recording, so
     # the model learned single points in text space; a blend stands for "some bird", which is
     # where a bird caption it never saw lands (the class centroids of the training captions name
-    # the class of 35 of the 40 held-out captions; docs/model.md).
+    # the class of 17 of the 22 validation and test captions that training lacks; docs/model.md).
     caption_mix: float = 0.0
     grad_clip: float = 1.0
     seed: int = 0
