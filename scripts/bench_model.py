@@ -21,6 +21,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -98,29 +99,43 @@ def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:
     return median
 
 
-def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: list[int],
+@dataclass
+class Subset:
+    """The clips the quality sections score, decoded and embedded once for all of them."""
+
+    rows: list[dict]  # the whole manifest
+    examples: list  # model.eval.run.Example, dealt round-robin over classes as the eval does
+    references: np.ndarray  # their reference audio in the eval's aisfx embedding
+    classes: list[str]  # each example's class
+
+
+def load_subset(corpus: Path, split: str, subset: int) -> Subset:
+    from model.eval.embedding import default_embedder
+    from model.eval.run import load_example, read_manifest, select_examples
+
+    rows = read_manifest(corpus)
+    examples = [load_example(corpus, row) for row in select_examples(rows, split, subset)]
+    references = default_embedder().embed([e.audio for e in examples])
+    return Subset(rows, examples, references, [e.row["class"] for e in examples])
+
+
+def steps_vs_quality(checkpoint: str, data: Subset, steps_list: list[int],
                      cfg_list: list[float] | None = None, guidance_from_list: list[float] | None = None,
-                     shift_list: list[float] | None = None, churn_list: list[float] | None = None,
-                     split: str = "test") -> list[dict]:
-    """The eval's metrics (model/eval) on `subset` examples of the split for each step count, guidance
-    strength, guidance start, time-grid shift and noise churn (each list defaults to the
-    checkpoint's own)."""
+                     shift_list: list[float] | None = None, churn_list: list[float] | None = None) -> list[dict]:
+    """The eval's metrics (model/eval) on the subset for each step count, guidance strength,
+    guidance start, time-grid shift and noise churn (each list defaults to the checkpoint's own)."""
     import itertools
 
     from model.eval import metrics
     from model.eval.embedding import default_embedder
     from model.eval.onsets import detect_onsets
-    from model.eval.run import load_example, read_manifest, rms_db, select_examples
+    from model.eval.run import rms_db
     from model.v2a_model import V2AModel
     from v2a.contracts import SAMPLE_RATE
 
     model = V2AModel.load(checkpoint)
-    rows = read_manifest(corpus)
-    chosen = select_examples(rows, split, subset)
-    examples = [load_example(corpus, row) for row in chosen]
+    examples, references, classes = data.examples, data.references, data.classes
     embedder = default_embedder()
-    references = embedder.embed([e.audio for e in examples])
-    classes = [e.row["class"] for e in examples]
     reference_db = [rms_db(e.audio) for e in examples]
     # What the references themselves score against the motion detector: AV-Align's bar.
     print(json.dumps({"reference_av_align": float(np.mean(
@@ -162,8 +177,7 @@ def steps_vs_quality(checkpoint: str, corpus: Path, subset: int, steps_list: lis
     return table
 
 
-def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
-                    strengths: list[float] | None = None, split: str = "test") -> dict:
+def prompt_steering(checkpoint: str, data: Subset, steps: int = 0, strengths: list[float] | None = None) -> dict:
     """Same videos, three prompts: none, their own caption, another class's caption; for each
     prompt guidance strength (default: the checkpoint's).
 
@@ -173,15 +187,11 @@ def prompt_steering(checkpoint: str, corpus: Path, subset: int, steps: int = 0,
     """
     from model.eval import metrics
     from model.eval.embedding import default_embedder
-    from model.eval.run import load_example, read_manifest, select_examples
     from model.v2a_model import V2AModel
 
     model = V2AModel.load(checkpoint)
-    rows = read_manifest(corpus)
-    examples = [load_example(corpus, row) for row in select_examples(rows, split, subset)]
+    rows, examples, references, video_classes = data.rows, data.examples, data.references, data.classes
     embedder = default_embedder()
-    references = embedder.embed([e.audio for e in examples])
-    video_classes = [e.row["class"] for e in examples]
     classes = sorted({row["class"] for row in rows})
     caption_of = {}
     for row in rows:  # one caption per class, the first in the manifest
@@ -216,21 +226,19 @@ CLASS_PROMPTS = {
 }
 
 
-def prompt_levels(checkpoint: str, corpus: Path, subset: int, split: str = "test") -> dict:
+def prompt_levels(checkpoint: str, data: Subset) -> dict:
     """Per class, the median level (dB RMS) and class agreement of the same clips with their own
     caption, a class-level prompt (CLASS_PROMPTS, else the class name) and no prompt, beside the
     references' level. A prompt the model does not know shows up as a level far below the
     reference's (docs/model.md, "Captions the model never saw")."""
     from model.eval import metrics
     from model.eval.embedding import default_embedder
-    from model.eval.run import load_example, read_manifest, rms_db, select_examples
+    from model.eval.run import rms_db
     from model.v2a_model import V2AModel
 
     model = V2AModel.load(checkpoint)
-    examples = [load_example(corpus, row) for row in select_examples(read_manifest(corpus), split, subset)]
+    examples, references, classes = data.examples, data.references, data.classes
     embedder = default_embedder()
-    references = embedder.embed([e.audio for e in examples])
-    classes = [e.row["class"] for e in examples]
     prompts = {"own caption": [e.row.get("caption") or None for e in examples],
                "class prompt": [CLASS_PROMPTS.get(c, c.replace("_", " ")) for c in classes],
                "no prompt": [None] * len(examples)}
@@ -320,15 +328,16 @@ def main() -> int:
     if not args.skip_speed:
         _print_speed(speed(checkpoint, args.threads, Path(args.corpus)), args.threads)
     has_corpus = Path(args.corpus, "manifest.jsonl").is_file()
-    if checkpoint and not args.skip_quality and has_corpus:
-        steps_vs_quality(checkpoint, Path(args.corpus), args.subset, [int(s) for s in args.steps.split(",")],
-                         _floats(args.cfg), _floats(args.guidance_from), _floats(args.time_shift),
-                         _floats(args.churn), args.split)
-    if checkpoint and args.prompts and has_corpus:
-        prompt_steering(checkpoint, Path(args.corpus), args.subset,
-                        strengths=_floats(args.prompt_strengths), split=args.split)
-    if checkpoint and args.prompt_levels and has_corpus:
-        prompt_levels(checkpoint, Path(args.corpus), args.subset, args.split)
+    quality = not args.skip_quality
+    if checkpoint and has_corpus and (quality or args.prompts or args.prompt_levels):
+        data = load_subset(Path(args.corpus), args.split, args.subset)
+        if quality:
+            steps_vs_quality(checkpoint, data, [int(s) for s in args.steps.split(",")], _floats(args.cfg),
+                             _floats(args.guidance_from), _floats(args.time_shift), _floats(args.churn))
+        if args.prompts:
+            prompt_steering(checkpoint, data, strengths=_floats(args.prompt_strengths))
+        if args.prompt_levels:
+            prompt_levels(checkpoint, data)
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0
