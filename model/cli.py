@@ -26,7 +26,7 @@ def _data_build(args: argparse.Namespace) -> int:
     try:
         only = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         summary = build_corpus(args.out, seed=args.seed, per_class=args.per_class,
-                               workers=args.workers, only_classes=only)
+                               workers=args.workers, only_classes=only, with_0ad=args.with_0ad)
     except (RuntimeError, FileExistsError) as error:
         log.error("%s", error)
         return 2
@@ -92,6 +92,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--per-class", type=_positive_int, default=260, help="examples per sound class")
     build.add_argument("--workers", type=_positive_int, default=2)
     build.add_argument("--classes", default="", help="comma-separated subset of sound classes")
+    build.add_argument("--with-0ad", action="store_true",
+                       help="add 0 A.D.'s recordings (package 0ad-data) to the train split only")
     build.set_defaults(func=_data_build)
 
     imp = data_sub.add_parser("import-folder",

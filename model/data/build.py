@@ -14,7 +14,7 @@ import os
 import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,13 @@ from tqdm import tqdm
 
 from model.data import render
 from model.data.io import check_replaceable, read_recording, replace_folder, write_mp4, write_wav
-from model.data.sources import APT_PACKAGES, SoundClass, discover_classes, licence_of
+from model.data.sources import (
+    APT_PACKAGES,
+    ZERO_AD_PACKAGE,
+    SoundClass,
+    discover_classes,
+    licence_of,
+)
 from model.eval.onsets import detect_onsets
 from v2a.contracts import SAMPLE_RATE
 
@@ -49,15 +55,25 @@ class ExampleJob:
 
 
 def split_recordings(cls: SoundClass, seed: int) -> dict[str, list]:
-    """Deal a class's recordings into splits; test and val get at least one where possible."""
-    recordings = sorted(cls.recordings, key=lambda r: r.path)
+    """Deal a class's recordings into splits; test and val get at least one where possible.
+
+    Training-only extras (0 A.D.'s) are not dealt: they follow the train recordings, so the
+    val and test splits are the same with or without them. An extra loses any picture that
+    only held-out recordings show, and is left out if none remains.
+    """
+    recordings = sorted((r for r in cls.recordings if not r.train_only), key=lambda r: r.path)
     order = np.random.default_rng([seed, 7919, len(recordings)]).permutation(len(recordings))
     shuffled = [recordings[i] for i in order]
     n = len(shuffled)
     n_test = max(1, round(0.15 * n))
     n_val = max(1, round(0.10 * n)) if n >= 5 else 0
+    held_out, train = shuffled[:n_test + n_val], shuffled[n_test + n_val:]
+    held_out_pictures = ({p for r in held_out for p in r.pictures}
+                         - {p for r in train for p in r.pictures})
+    extras = [replace(r, pictures=tuple(p for p in r.pictures if p not in held_out_pictures))
+              for r in sorted((r for r in cls.recordings if r.train_only), key=lambda r: r.path)]
     return {"test": shuffled[:n_test], "val": shuffled[n_test:n_test + n_val],
-            "train": shuffled[n_test + n_val:]}
+            "train": train + [r for r in extras if r.pictures]}
 
 
 def examples_per_split(per_class: int, has_val: bool) -> dict[str, int]:
@@ -197,10 +213,14 @@ def _init_worker() -> None:
 
 
 def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: int = 2,
-                 progress: bool = True, only_classes: list[str] | None = None) -> dict:
-    """Build the corpus into `out` (replaced atomically) and return its summary."""
+                 progress: bool = True, only_classes: list[str] | None = None,
+                 with_0ad: bool = False) -> dict:
+    """Build the corpus into `out` (replaced atomically) and return its summary.
+
+    `with_0ad` adds 0 A.D.'s recordings to the train split only (model.data.sources).
+    """
     out = Path(out)
-    classes = discover_classes()
+    classes = discover_classes(with_0ad=with_0ad)
     if only_classes:
         unknown = set(only_classes) - {c.name for c in classes}
         if unknown:
@@ -229,13 +249,14 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
                 rows.append(row)
                 bar.update()
     bar.close()
-    _write_metadata(staging, rows, classes, seed, per_class, time.monotonic() - started)
+    packages = list(APT_PACKAGES) + ([ZERO_AD_PACKAGE] if with_0ad else [])
+    _write_metadata(staging, rows, classes, seed, per_class, time.monotonic() - started, packages)
     replace_folder(staging, out)
     return json.loads((out / "summary.json").read_text())
 
 
 def _write_metadata(out: Path, rows: list[dict], classes: list[SoundClass], seed: int,
-                    per_class: int, seconds: float) -> None:
+                    per_class: int, seconds: float, packages: list[str]) -> None:
     with open(out / "manifest.jsonl", "w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
@@ -261,5 +282,5 @@ def _write_metadata(out: Path, rows: list[dict], classes: list[SoundClass], seed
                "format": {"duration": DURATION, "fps": render.FPS, "size": render.SIZE,
                           "sample_rate": SAMPLE_RATE, "video": "h264 yuv420p mp4",
                           "audio": "wav pcm16 mono"},
-               "packages": list(APT_PACKAGES)}
+               "packages": packages}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

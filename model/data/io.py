@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import zipfile
 from fractions import Fraction
 from functools import lru_cache
 from math import gcd
@@ -21,8 +23,8 @@ from v2a.contracts import SAMPLE_RATE
 def read_recording(path: str) -> np.ndarray:
     """A recording as float32 mono at SAMPLE_RATE (channels averaged, polyphase resampling)."""
     try:
-        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except (RuntimeError, soundfile.LibsndfileError) as error:
+        audio, rate = soundfile.read(_source(path), dtype="float32", always_2d=True)
+    except (RuntimeError, soundfile.LibsndfileError, KeyError, OSError) as error:
         raise ValueError(f"cannot read audio {path}: {error}") from error
     audio = audio.mean(axis=1)
     if rate != SAMPLE_RATE:
@@ -30,6 +32,21 @@ def read_recording(path: str) -> np.ndarray:
         audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g).astype(np.float32)
     audio.setflags(write=False)
     return audio
+
+
+def _source(path: str) -> str | io.BytesIO:
+    """A file, or a member of a zip named as if the zip were a folder (".../public.zip/audio/x.ogg")."""
+    archive, dot_zip, member = path.partition(".zip/")
+    if not dot_zip:
+        return path
+    return io.BytesIO(_open_zip(archive + ".zip", os.getpid()).read(member))
+
+
+@lru_cache(maxsize=2)
+def _open_zip(path: str, pid: int) -> zipfile.ZipFile:
+    # One handle per process (`pid` is in the key): a handle inherited across fork shares its
+    # file offset with the parent, and two processes seeking one offset read each other's bytes.
+    return zipfile.ZipFile(path)
 
 
 def check_replaceable(out: Path) -> None:

@@ -3,6 +3,10 @@
 Each sound class lists its recordings (real recorded sounds) and the pictures that may be shown
 making them, and how a clip is rendered: ``step`` (a foot lands on the material), ``strike``
 (an object is hit), ``stamp`` (a picture moves with its sound's energy), ``burst`` (a flash).
+
+With ``with_0ad``, the recordings of the game 0 A.D. (package ``0ad-data``, inside its
+``public.zip``) join some classes as *training-only* extras: more animals, footsteps, chops and
+strikes to learn from, while the validation and test splits stay exactly what they were.
 """
 
 from __future__ import annotations
@@ -23,8 +27,14 @@ PACKAGES = {
     SONIC_PI: "sonic-pi-samples",
     TUXPAINT: "tuxpaint-stamps-default",
 }
+#: The sound files of 0ad-data sit in one zip; a recording there is named as if the zip were a
+#: folder (model.data.io.read_recording reads such paths).
+ZERO_AD = "/usr/share/games/0ad/mods/public/public.zip"
+PACKAGES[ZERO_AD] = "0ad-data"
 #: The exact Debian install line; scripts/setup-data.sh runs it.
 APT_PACKAGES = ("minetest-data", "sonic-pi-samples", "tuxpaint-stamps-default")
+#: Installed by scripts/setup-data.sh --with-0ad (1.4 GB download, 3.2 GB on disk).
+ZERO_AD_PACKAGE = "0ad-data"
 
 _MT_SOUND = MINETEST + "/default/sounds/"
 _MT_TEX = MINETEST + "/default/textures/"
@@ -37,6 +47,7 @@ class Recording:
     pictures: tuple[str, ...]  # what may be seen making this sound
     caption: str  # e.g. "footsteps on gravel"
     package: str
+    train_only: bool = False  # an extra for training, never dealt to val or test
 
 
 @dataclass
@@ -62,6 +73,31 @@ def _add(cls: SoundClass, pattern: str, pictures: list[str], caption: str) -> No
     for path in _files(pattern):
         if pics:
             cls.recordings.append(Recording(path, pics, caption, _package_of(path)))
+
+
+@lru_cache(maxsize=1)
+def _zero_ad_members() -> tuple[str, ...]:
+    import zipfile
+
+    with zipfile.ZipFile(ZERO_AD) as archive:  # closed again: worker processes open their own
+        return tuple(sorted(n for n in archive.namelist() if n.startswith("audio/")))
+
+
+def _add_0ad(cls: SoundClass, pattern: str, pictures: list[str], caption: str,
+             take: int = 0) -> None:
+    """0 A.D. sounds matching `pattern` (inside the zip) as training-only extras.
+
+    `take` keeps that many, evenly spread over the sorted matches, where the game has many
+    takes of one sound (26 axe chops): so its library does not outweigh the class's own.
+    """
+    pics = tuple(p for p in pictures if os.path.isfile(p))
+    members = [m for m in _zero_ad_members() if fnmatch.fnmatch(m, "audio/" + pattern)]
+    if take and len(members) > take:
+        step = (len(members) - 1) / max(take - 1, 1)
+        members = [members[round(i * step)] for i in range(take)]
+    for member in members if pics else []:
+        cls.recordings.append(Recording(f"{ZERO_AD}/{member}", pics, caption, "0ad-data",
+                                        train_only=True))
 
 
 def _stamp_caption(png: str, fallback: str) -> str:
@@ -91,8 +127,11 @@ def _stamp_class(name: str, folders: list[str]) -> SoundClass:
     return cls
 
 
-def discover_classes() -> list[SoundClass]:
-    """All classes whose material is installed, with at least 3 recordings each."""
+def discover_classes(with_0ad: bool = False) -> list[SoundClass]:
+    """All classes whose material is installed, with at least 3 recordings each.
+
+    `with_0ad` adds 0 A.D.'s recordings as training-only extras (see _add_zero_ad_extras).
+    """
     soft = SoundClass("footsteps_soft", "step")
     for material, texture in [("gravel", "gravel"), ("sand", "sand"), ("snow", "snow"),
                               ("grass", "grass"), ("dirt", "dirt"), ("water", "water")]:
@@ -171,7 +210,67 @@ def discover_classes() -> list[SoundClass]:
     # A thing's own machine sound only: household stamps include the glass and tools above.
     taken = {r.path for c in classes[:8] for r in c.recordings}
     classes[-1].recordings = [r for r in classes[-1].recordings if r.path not in taken]
-    return [c for c in classes if len(c.recordings) >= 3]
+    if with_0ad:
+        if not os.path.isfile(ZERO_AD):
+            raise RuntimeError(f"{ZERO_AD} is missing; run: bash scripts/setup-data.sh --with-0ad "
+                               f"(apt-get install -y {ZERO_AD_PACKAGE})")
+        _add_zero_ad_extras({c.name: c for c in classes})
+    return [c for c in classes if sum(not r.train_only for r in c.recordings) >= 3]
+
+
+def _add_zero_ad_extras(classes: dict[str, SoundClass]) -> None:
+    """0 A.D.'s recordings that fit a class, shown with a picture of the same thing.
+
+    Stamp pictures are Tux Paint's pictures of the same animal; a picture that belongs to a
+    validation or test recording is dropped from these extras when the splits are dealt
+    (model.data.build.split_recordings), so training never shows a held-out picture.
+    """
+    tex = _MT_TEX + "default_{}.png"
+    soft, hard = classes["footsteps_soft"], classes["footsteps_hard"]
+    for material in ("grass", "gravel", "sand", "snow"):
+        _add_0ad(soft, f"actor/singlesteps/fs_{material}*.ogg", [tex.format(material)],
+                 f"footsteps on {material}", take=4)
+    _add_0ad(hard, "actor/singlesteps/fs_rock*.ogg",
+             [tex.format(t) for t in ("stone", "cobble", "brick")], "footsteps on stone", take=4)
+    _add_0ad(hard, "actor/singlesteps/fs_wood*.ogg", [tex.format("wood")], "footsteps on wood")
+
+    knock = classes["wood_stone_knock"]
+    _add_0ad(knock, "resource/lumbering/lumber_tree_*.ogg", [tex.format(t) for t in ("tree", "wood")],
+             "an axe chops wood", take=6)
+    _add_0ad(knock, "resource/mining/mine_stone_*.ogg", [tex.format(t) for t in ("stone", "cobble")],
+             "a pickaxe strikes stone", take=6)
+    metal = classes["metal_strike"]
+    _add_0ad(metal, "resource/mining/mine_metal_*.ogg",
+             [tex.format("steel_block"), f"{TUXPAINT}/household/tools/mallet_metal.png"],
+             "a pickaxe strikes metal", take=6)
+
+    boom = classes["explosion"]
+    _add_0ad(boom, "ambient/weather/thunder_*.ogg",
+             [f"{TUXPAINT}/naturalforces/lightningbolt.png"], "thunder")
+    _add_0ad(boom, "attack/destruction/explode_debris_*.ogg",
+             [f"{MINETEST}/tnt/textures/tnt_side.png", f"{TUXPAINT}/naturalforces/explosion.png"],
+             "an explosion throws debris")
+
+    animals = f"{TUXPAINT}/animals/"
+    bird, mammal = classes["bird"], classes["mammal"]
+    for pattern, pictures, thing, take in [
+        ("chicken_*", ["hen", "rooster", "chicken_profile"], "a chicken", 0),
+        ("flamingo*", ["pink_flamingo"], "a flamingo", 0),
+        ("peacock_call*", ["peacock", "albino_peahen"], "a peacock", 0),
+    ]:
+        _add_0ad(bird, f"actor/fauna/animal/{pattern}.ogg", [f"{animals}birds/{p}.png" for p in pictures],
+                 f"the sound of {thing}", take)
+    for pattern, pictures, thing, take in [
+        ("cattle_*", ["bovines/cow", "bovines/cow_white", "bovines/bull"], "a cow", 0),
+        ("camel_*", ["camel/camel", "camel/dromedary"], "a camel", 0),
+        ("elephant_*", ["elephant"], "an elephant", 5),
+        ("horse_*", ["equines/horse"], "a horse", 5),
+        ("pig*", ["pig", "pig_golden", "pig_golden2", "wildboar"], "a pig", 0),
+        ("sheep_*", ["bovines/sheep", "bovines/sheep_lamb", "bovines/ram"], "a sheep", 0),
+        ("lion_*", ["cats/lion", "cats/lion-2"], "a lion", 0),
+    ]:
+        _add_0ad(mammal, f"actor/fauna/animal/{pattern}.ogg",
+                 [f"{animals}mammals/{p}.png" for p in pictures], f"the sound of {thing}", take)
 
 
 # --- licences, read from each package's machine-readable debian/copyright ----------------------
