@@ -93,12 +93,12 @@ def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
     return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
 
 
-def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
-    """Fréchet distance between Gaussians fitted to two embedding sets (rows are samples).
+def frechet_terms(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    """The two parts of the Fréchet distance: (|mu_a - mu_b|^2, tr(C_a + C_b - 2 (C_a C_b)^1/2)).
 
-    |mu_a - mu_b|^2 + tr(C_a + C_b - 2 (C_a C_b)^1/2), with tr (C_a C_b)^1/2 computed as
-    tr (C_a^1/2 C_b C_a^1/2)^1/2 from symmetric eigendecompositions: the same value, but stable
-    when there are fewer clips than dimensions and the covariances are singular.
+    tr (C_a C_b)^1/2 is computed as tr (C_a^1/2 C_b C_a^1/2)^1/2 from symmetric
+    eigendecompositions: the same value, but stable when there are fewer clips than dimensions
+    and the covariances are singular.
     """
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
@@ -106,8 +106,24 @@ def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     root_a = _psd_sqrt(cov_a)
     cross = np.linalg.eigvalsh(root_a @ cov_b @ root_a)
     trace_sqrt = float(np.sum(np.sqrt(np.clip(cross, 0, None))))
-    value = float(np.sum((mu_a - mu_b) ** 2) + np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt)
-    return max(0.0, value)
+    return (float(np.sum((mu_a - mu_b) ** 2)),
+            float(np.trace(cov_a) + np.trace(cov_b) - 2 * trace_sqrt))
+
+
+def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """Fréchet distance between Gaussians fitted to two embedding sets (rows are samples)."""
+    return max(0.0, sum(frechet_terms(a, b)))
+
+
+def spread(embeddings: np.ndarray, classes: list[str]) -> tuple[float, float]:
+    """(total, between-class) spread: the trace of the embeddings' covariance, and the trace of
+    the covariance of the class means. A generator whose classes sound alike has a small
+    between-class spread next to the reference's, which the Fréchet covariance term punishes."""
+    emb = np.asarray(embeddings, np.float64)
+    means = np.stack([emb[[i for i, c in enumerate(classes) if c == name]].mean(axis=0)
+                      for name in sorted(set(classes))])
+    between = float(np.trace(np.atleast_2d(np.cov(means, rowvar=False)))) if len(means) > 1 else 0.0
+    return float(np.trace(np.atleast_2d(np.cov(emb, rowvar=False)))), between
 
 
 def nearest_centroid(embeddings: np.ndarray, centroids: dict[str, np.ndarray]) -> list[str]:

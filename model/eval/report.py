@@ -65,6 +65,18 @@ def per_class_tables(results: dict) -> str:
     return "\n".join(text)
 
 
+def frechet_parts_table(results: dict) -> str:
+    """Each generator's Fréchet distance in parts, beside the reference's spread."""
+    rows = {name: row["frechet_parts"] for name, row in results.items() if "frechet_parts" in row}
+    if not rows:
+        return ""
+    lines = ["| generator | mean term | covariance term | spread | spread of class means |",
+             "|---|---:|---:|---:|---:|"]
+    lines += [f"| {name} | {p['mean_term']:.1f} | {p['covariance_term']:.1f} | {p['spread']:.1f} "
+              f"| {p['class_spread']:.1f} |" for name, p in rows.items()]
+    return "\n".join(lines)
+
+
 def spectrogram_figure(path: Path, title: str, rows: list[tuple[str, np.ndarray, np.ndarray]],
                        reference_onsets: np.ndarray, video_peaks: np.ndarray) -> None:
     """One panel per sound: log spectrogram up to 12 kHz, reference onsets (white dashed),
@@ -134,6 +146,14 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "",
         "## Generators",
         *notes,
+        "",
+        "## Fréchet distance in parts",
+        "",
+        "Fréchet = mean term + covariance term. Spread is the trace of the embeddings' covariance "
+        "and spread of class means that of the class means' covariance: a generator whose "
+        "classes sound alike has a small spread of class means next to the reference's.",
+        "",
+        frechet_parts_table(results),
         "",
         "## Per class",
         "",

@@ -153,12 +153,18 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
     emb = np.stack(scores.embeddings)
     predicted = metrics.nearest_reference_class(emb, reference_embeddings, classes)
     predicted_train = metrics.nearest_centroid(emb, centroids)
+    mean_term, cov_term = metrics.frechet_terms(emb, reference_embeddings)
+    spread, class_spread = metrics.spread(emb, classes)
     return {
         "onset_acc": float(np.mean(scores.onset_acc)),
         "onset_count_acc": float(np.mean(scores.onset_count_acc)),
         "onset_ap": float(np.mean(scores.onset_ap)),
         "av_align": float(np.mean(scores.av_align)),
         "frechet": metrics.frechet_distance(emb, reference_embeddings),
+        # Where the distance comes from (docs/eval.md): the mean and covariance terms, and how
+        # widely the clips and the class means spread, to set beside the reference's.
+        "frechet_parts": {"mean_term": mean_term, "covariance_term": cov_term,
+                          "spread": spread, "class_spread": class_spread},
         "class_agreement": _share_equal(predicted, classes),
         # The measure before the sixth session (centroids of train clips), kept for comparison
         # with older reports; it favours generators that reproduce training recordings.

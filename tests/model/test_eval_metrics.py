@@ -114,6 +114,22 @@ def test_a_different_class_raises_the_frechet_distance():
     assert metrics.nearest_centroid(a2, centroids) == ["hits"] * 12
 
 
+def test_frechet_parts_add_up_and_class_spread_sees_classes_that_sound_alike():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(0, 1, (40, 6)), rng.normal(0.5, 2, (40, 6))
+    mean_term, cov_term = metrics.frechet_terms(a, b)
+    assert mean_term == pytest.approx(np.sum((a.mean(0) - b.mean(0)) ** 2))
+    assert mean_term + cov_term == pytest.approx(metrics.frechet_distance(a, b))
+    classes = ["x"] * 20 + ["y"] * 20
+    apart = np.concatenate([rng.normal(-3, 1, (20, 6)), rng.normal(3, 1, (20, 6))])
+    alike = np.concatenate([rng.normal(0, 1, (20, 6)), rng.normal(0, 1, (20, 6))])
+    total_apart, between_apart = metrics.spread(apart, classes)
+    total_alike, between_alike = metrics.spread(alike, classes)
+    assert between_apart > 50 * between_alike  # class means 6 apart in each of 6 dimensions
+    assert between_apart == pytest.approx(6 * 6**2 / 2, rel=0.2)  # var of two means 6 apart: 18
+    assert total_apart > total_alike
+
+
 def test_reference_class_agreement_leaves_each_reference_out_of_its_own_centroid():
     # Two tight clusters of references, "a" near x and "b" near y, and one lone "c" reference
     # that leans toward "a".

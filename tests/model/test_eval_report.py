@@ -39,7 +39,16 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
         assert results["reference"]["per_class"][name]["level_db"] > -60
         assert results["silence"]["per_class"][name]["av_align"] == 0.0
         assert results["motion-bursts"]["per_class"][name]["av_align"] > 0.8  # bursts sit on the peaks
+    # The Fréchet distance in parts: silence is one point (no spread at all), the references
+    # spread, and their two classes sit apart.
+    parts = {name: results[name]["frechet_parts"] for name in ("reference", "silence")}
+    assert parts["silence"]["spread"] < 1e-6 and parts["silence"]["class_spread"] < 1e-6
+    assert parts["reference"]["spread"] > 0 and parts["reference"]["class_spread"] > 0
+    assert parts["reference"]["mean_term"] < 1e-6
+    assert parts["silence"]["mean_term"] + parts["silence"]["covariance_term"] == pytest.approx(
+        results["silence"]["frechet"])
     report = (out / "report.md").read_text()
+    assert "## Fréchet distance in parts" in report
     assert "## Per class" in report and "| drum | " in report and "### AV-Align" in report
     assert "| silence |" in report and "oracle" in report
     pictures = sorted(out.glob("*.png"))
