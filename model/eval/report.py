@@ -70,10 +70,15 @@ def frechet_parts_table(results: dict) -> str:
     rows = {name: row["frechet_parts"] for name, row in results.items() if "frechet_parts" in row}
     if not rows:
         return ""
-    lines = ["| generator | mean term | covariance term | spread | spread of class means |",
-             "|---|---:|---:|---:|---:|"]
-    lines += [f"| {name} | {p['mean_term']:.1f} | {p['covariance_term']:.1f} | {p['spread']:.1f} "
-              f"| {p['class_spread']:.1f} |" for name, p in rows.items()]
+    ceilings = list(next(iter(rows.values())).get("vs_ceiling", {}))
+    header = ["generator", "mean term", "covariance term", "spread", "spread of class means",
+              *(f"Fréchet to {c}" for c in ceilings)]
+    lines = ["| " + " | ".join(header) + " |", "|---|" + "---:|" * (len(header) - 1)]
+    for name, p in rows.items():
+        cells = [p["mean_term"], p["covariance_term"], p["spread"], p["class_spread"],
+                 *(p.get("vs_ceiling", {}).get(c, float("nan")) for c in ceilings)]
+        text = (f"{v:.1f}".replace("-0.0", "0.0") for v in cells)  # rounding noise of zero
+        lines.append(f"| {name} | " + " | ".join(text) + " |")
     return "\n".join(lines)
 
 
@@ -151,7 +156,9 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "",
         "Fréchet = mean term + covariance term. Spread is the trace of the embeddings' covariance "
         "and spread of class means that of the class means' covariance: a generator whose "
-        "classes sound alike has a small spread of class means next to the reference's.",
+        "classes sound alike has a small spread of class means next to the reference's. "
+        "Fréchet to a ceiling measures each generator against the reference audio passed through "
+        "that decoder: what a perfect model could sound like there.",
         "",
         frechet_parts_table(results),
         "",

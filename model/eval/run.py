@@ -249,6 +249,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     bar.close()
 
     results = {s.name: summarise(s, reference_emb, classes, centroids) for s in all_scores}
+    _add_distance_to_ceilings(results, all_scores)
     results["reference"]["rtf"] = None
     picture_files = _draw_pictures(out, [ex for ex in examples if ex.row["id"] in keep_ids],
                                    all_scores[1:])
@@ -259,6 +260,20 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
                 "prompts": "the example's caption" if with_captions else "none"}
     write_report(out, results, settings, picture_files)
     return results
+
+
+def _add_distance_to_ceilings(results: dict, all_scores: list[Scores]) -> None:
+    """Each generator's Fréchet distance to every ceiling row's clips: how near it comes to what
+    a perfect model could sound like through that decoder. A model can be far from the
+    references only because its decoder is, which this separates out."""
+    ceilings = [s for s in all_scores
+                if s.provenance.get("kind") == "ceiling" and not s.error and s.embeddings]
+    for s in all_scores:
+        if s.error or not s.embeddings:
+            continue
+        results[s.name]["frechet_parts"]["vs_ceiling"] = {
+            c.name: metrics.frechet_distance(np.stack(s.embeddings), np.stack(c.embeddings))
+            for c in ceilings}
 
 
 def _share_equal(predicted: list, classes: list[str]) -> float:

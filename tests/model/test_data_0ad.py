@@ -8,6 +8,7 @@ three base packages are installed (CI installs them; 0ad-data is optional).
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -30,11 +31,9 @@ needs_packages = pytest.mark.skipif(
 def _ogg(seconds: float, hz: float, rate: int = 44100) -> bytes:
     t = np.arange(int(seconds * rate)) / rate
     tone = (0.5 * np.sin(2 * np.pi * hz * t) * np.exp(-3 * t)).astype(np.float32)
-    path = Path(f"/tmp/v2a-test-{hz}.ogg")
-    soundfile.write(path, tone, rate, format="OGG", subtype="VORBIS")
-    data = path.read_bytes()
-    path.unlink()
-    return data
+    buffer = io.BytesIO()
+    soundfile.write(buffer, tone, rate, format="OGG", subtype="VORBIS")
+    return buffer.getvalue()
 
 
 @pytest.fixture

@@ -25,10 +25,10 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
                  only_classes=["drum", "bird"])
     out = tmp_path / "report"
     code = main(["eval", "--corpus", str(corpus), "--limit", "2", "--threads", "1",
-                 "--generators", "silence,onset-transfer,motion-bursts", "--out", str(out)])
+                 "--generators", "silence,onset-transfer,motion-bursts,ceiling", "--out", str(out)])
     assert code == 0
     results = json.loads((out / "metrics.json").read_text())["results"]
-    assert set(results) == {"reference", "silence", "onset-transfer", "motion-bursts"}
+    assert set(results) == {"reference", "silence", "onset-transfer", "motion-bursts", "ceiling"}
     assert results["reference"]["onset_acc"] == 1.0 and results["reference"]["frechet"] < 1e-6
     assert results["silence"]["onset_acc"] == 0.0 and results["silence"]["av_align"] == 0.0
     assert results["silence"]["frechet"] > results["onset-transfer"]["frechet"]
@@ -47,8 +47,13 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
     assert parts["reference"]["mean_term"] < 1e-6
     assert parts["silence"]["mean_term"] + parts["silence"]["covariance_term"] == pytest.approx(
         results["silence"]["frechet"])
+    # And against the ceiling (the reference through our decoder): zero for itself, far for
+    # silence, and nearer for the reference than for silence.
+    to_ceiling = {name: row["frechet_parts"]["vs_ceiling"]["ceiling"] for name, row in results.items()}
+    assert to_ceiling["ceiling"] < 1e-6
+    assert to_ceiling["silence"] > to_ceiling["reference"] > 0
     report = (out / "report.md").read_text()
-    assert "## Fréchet distance in parts" in report
+    assert "## Fréchet distance in parts" in report and "Fréchet to ceiling" in report
     assert "## Per class" in report and "| drum | " in report and "### AV-Align" in report
     assert "| silence |" in report and "oracle" in report
     pictures = sorted(out.glob("*.png"))
