@@ -129,7 +129,7 @@ def test_corpus_baselines_draw_recordings_of_the_oracle_class(corpus):
 def test_missing_packages_give_a_clear_error(tmp_path, monkeypatch):
     import model.data.build as build
 
-    monkeypatch.setattr(build, "discover_classes", lambda: [])
+    monkeypatch.setattr(build, "discover_classes", lambda with_0ad=False: [])
     with pytest.raises(RuntimeError, match="setup-data.sh"):
         build.build_corpus(tmp_path / "c", per_class=1, progress=False)
     assert not os.path.exists(tmp_path / "c")
