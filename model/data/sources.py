@@ -15,6 +15,7 @@ import fnmatch
 import glob
 import os
 import re
+import zipfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -27,14 +28,14 @@ PACKAGES = {
     SONIC_PI: "sonic-pi-samples",
     TUXPAINT: "tuxpaint-stamps-default",
 }
-#: The sound files of 0ad-data sit in one zip; a recording there is named as if the zip were a
-#: folder (model.data.io.read_recording reads such paths).
-ZERO_AD = "/usr/share/games/0ad/mods/public/public.zip"
-PACKAGES[ZERO_AD] = "0ad-data"
 #: The exact Debian install line; scripts/setup-data.sh runs it.
 APT_PACKAGES = ("minetest-data", "sonic-pi-samples", "tuxpaint-stamps-default")
-#: Installed by scripts/setup-data.sh --with-0ad (1.4 GB download, 3.2 GB on disk).
+#: Installed by scripts/setup-data.sh --with-0ad (1.4 GB download, 3.2 GB on disk). Its sound
+#: files sit in one zip; a recording there is named as if the zip were a folder
+#: (model.data.io.read_recording reads such paths).
 ZERO_AD_PACKAGE = "0ad-data"
+ZERO_AD = "/usr/share/games/0ad/mods/public/public.zip"
+PACKAGES[ZERO_AD] = ZERO_AD_PACKAGE
 
 _MT_SOUND = MINETEST + "/default/sounds/"
 _MT_TEX = MINETEST + "/default/textures/"
@@ -77,8 +78,6 @@ def _add(cls: SoundClass, pattern: str, pictures: list[str], caption: str) -> No
 
 @lru_cache(maxsize=1)
 def _zero_ad_members() -> tuple[str, ...]:
-    import zipfile
-
     with zipfile.ZipFile(ZERO_AD) as archive:  # closed again: worker processes open their own
         return tuple(sorted(n for n in archive.namelist() if n.startswith("audio/")))
 
@@ -96,7 +95,7 @@ def _add_0ad(cls: SoundClass, pattern: str, pictures: list[str], caption: str,
         step = (len(members) - 1) / max(take - 1, 1)
         members = [members[round(i * step)] for i in range(take)]
     for member in members if pics else []:
-        cls.recordings.append(Recording(f"{ZERO_AD}/{member}", pics, caption, "0ad-data",
+        cls.recordings.append(Recording(f"{ZERO_AD}/{member}", pics, caption, ZERO_AD_PACKAGE,
                                         train_only=True))
 
 
