@@ -25,7 +25,7 @@ import torch
 import torch.distributed as dist
 from tqdm import tqdm
 
-from model.config import TrainConfig, to_dict
+from model.config import ModelConfig, TrainConfig, from_dict, to_dict
 from model.features import (
     FeatureSet,
     build_cache,
@@ -34,7 +34,7 @@ from model.features import (
     read_packed_features,
 )
 from model.network import COLOUR_FEATURES, mirror_motion
-from model.v2a_model import V2AModel
+from model.v2a_model import V2AModel, read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -193,12 +193,21 @@ def _fit_steps(cfg: TrainConfig, step: int, seconds: float, per_step: float, wor
 
 def _init_from(model: V2AModel, path: str) -> None:
     """Start from a checkpoint's weights (and its mel normalisation); layers whose shape or name
-    changed since start fresh, and are named in the log."""
+    changed since start fresh, and are named in the log.
+
+    The parent's mel normalisation is kept only when its mels are the same representation
+    (rate, FFT, hop, bands, range): 80 mels to 22 kHz have the shapes of 80 mels to 8 kHz, but
+    not their statistics, which train() has just measured on this data."""
     from safetensors.torch import load_file
 
     weights = load_file(path)
     own = model.state_dict()
     usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
+    parent_audio = vars(from_dict(ModelConfig, json.loads(read_metadata(path)["config"])).audio)
+    representation = ("sample_rate", "n_fft", "hop", "n_mels", "fmin", "fmax")
+    if any(parent_audio[k] != getattr(model.config.audio, k) for k in representation):
+        log.info("%s has other mels: keeping this data's mel normalisation", path)
+        usable = {k: v for k, v in usable.items() if k not in ("mel_mean", "mel_std")}
     model.load_state_dict(usable, strict=False)
     fresh = sorted(set(own) - set(usable))
     log.info("initialised from %s; fresh: %s", path, ", ".join(fresh) or "none")

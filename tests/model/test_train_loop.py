@@ -121,6 +121,29 @@ def test_init_from_a_checkpoint_copies_matching_layers_and_starts_changed_ones_f
     assert not torch.equal(model.sync.temporal.weight[:16, :16], source.sync.temporal.weight)
 
 
+def test_init_from_keeps_the_parents_mel_normalisation_only_for_the_same_mels(tmp_path):
+    from model.train import _init_from
+
+    source = V2AModel(tiny_config())
+    with torch.no_grad():
+        source.mel_mean.fill_(-3.0)
+        source.mel_std.fill_(1.5)
+    path = str(tmp_path / "source.safetensors")
+    source.save(path)
+    same = V2AModel(tiny_config())
+    _init_from(same, path)
+    assert torch.all(same.mel_mean == -3.0) and torch.all(same.mel_std == 1.5)
+    full_band = tiny_config()  # the same tensor shapes, mels of another band
+    full_band.audio.sample_rate, full_band.audio.n_fft, full_band.audio.hop = 44_100, 2048, 512
+    full_band.audio.fmax = 22_050.0
+    other = V2AModel(full_band)
+    with torch.no_grad():
+        other.mel_mean.fill_(-7.0)  # what train() measured on this data
+    _init_from(other, path)
+    assert torch.all(other.mel_mean == -7.0) and not torch.all(other.mel_std == 1.5)
+    torch.testing.assert_close(other.net.blocks[0].qkv.weight, source.net.blocks[0].qkv.weight)
+
+
 def test_fine_tuning_a_model_with_a_learned_decoder_keeps_that_decoder(tmp_path):
     corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
     learned = {**TINY_MODEL, "audio": {**TINY_MODEL["audio"], "decoder": "learned"}}
