@@ -34,12 +34,20 @@ def read_recording(path: str) -> np.ndarray:
     return audio
 
 
-def _source(path: str) -> str | io.BytesIO:
-    """A file, or a member of a zip named as if the zip were a folder (".../public.zip/audio/x.ogg")."""
+def in_zip(path: str) -> tuple[str, str] | None:
+    """(zip, member) for a path that names a zip as if it were a folder
+    (".../public.zip/audio/x.ogg"), else None."""
     archive, dot_zip, member = path.partition(".zip/")
-    if not dot_zip:
+    return (archive + ".zip", member) if dot_zip else None
+
+
+def _source(path: str) -> str | io.BytesIO:
+    """A file, or a member of a zip (see in_zip)."""
+    zipped = in_zip(path)
+    if zipped is None:
         return path
-    return io.BytesIO(_open_zip(archive + ".zip", os.getpid()).read(member))
+    archive, member = zipped
+    return io.BytesIO(_open_zip(archive, os.getpid()).read(member))
 
 
 @lru_cache(maxsize=2)

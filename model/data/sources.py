@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from model.data.io import in_zip
+
 MINETEST = "/usr/share/games/minetest/games/minetest_game/mods"
 SONIC_PI = "/usr/share/sonic-pi/samples"
 TUXPAINT = "/usr/share/tuxpaint/stamps"
@@ -66,37 +68,40 @@ def _package_of(path: str) -> str:
 
 
 def _files(pattern: str) -> list[str]:
-    return sorted(glob.glob(pattern))
+    """Sorted matches of a glob pattern; inside a zip too (model.data.io.in_zip's paths)."""
+    zipped = in_zip(pattern)
+    if zipped is None:
+        return sorted(glob.glob(pattern))
+    archive, member_pattern = zipped
+    return [f"{archive}/{m}" for m in _zip_members(archive) if fnmatch.fnmatch(m, member_pattern)]
 
 
-def _add(cls: SoundClass, pattern: str, pictures: list[str], caption: str) -> None:
+@lru_cache(maxsize=2)
+def _zip_members(archive: str) -> tuple[str, ...]:
+    with zipfile.ZipFile(archive) as handle:  # closed again: worker processes open their own
+        return tuple(sorted(handle.namelist()))
+
+
+def _add(cls: SoundClass, pattern: str, pictures: list[str], caption: str, take: int = 0,
+         train_only: bool = False) -> None:
+    """The recordings matching `pattern`, each shown with one of the installed `pictures`.
+
+    `take` keeps that many, evenly spread over the sorted matches, where a library has many
+    takes of one sound (0 A.D.'s 26 axe chops): so it does not outweigh a class's own.
+    """
     pics = tuple(p for p in pictures if os.path.isfile(p))
-    for path in _files(pattern):
-        if pics:
-            cls.recordings.append(Recording(path, pics, caption, _package_of(path)))
-
-
-@lru_cache(maxsize=1)
-def _zero_ad_members() -> tuple[str, ...]:
-    with zipfile.ZipFile(ZERO_AD) as archive:  # closed again: worker processes open their own
-        return tuple(sorted(n for n in archive.namelist() if n.startswith("audio/")))
+    paths = _files(pattern) if pics else []
+    if take and len(paths) > take:
+        step = (len(paths) - 1) / max(take - 1, 1)
+        paths = [paths[round(i * step)] for i in range(take)]
+    for path in paths:
+        cls.recordings.append(Recording(path, pics, caption, _package_of(path), train_only))
 
 
 def _add_0ad(cls: SoundClass, pattern: str, pictures: list[str], caption: str,
              take: int = 0) -> None:
-    """0 A.D. sounds matching `pattern` (inside the zip) as training-only extras.
-
-    `take` keeps that many, evenly spread over the sorted matches, where the game has many
-    takes of one sound (26 axe chops): so its library does not outweigh the class's own.
-    """
-    pics = tuple(p for p in pictures if os.path.isfile(p))
-    members = [m for m in _zero_ad_members() if fnmatch.fnmatch(m, "audio/" + pattern)]
-    if take and len(members) > take:
-        step = (len(members) - 1) / max(take - 1, 1)
-        members = [members[round(i * step)] for i in range(take)]
-    for member in members if pics else []:
-        cls.recordings.append(Recording(f"{ZERO_AD}/{member}", pics, caption, ZERO_AD_PACKAGE,
-                                        train_only=True))
+    """0 A.D. sounds matching `pattern` (under audio/ in its zip) as training-only extras."""
+    _add(cls, f"{ZERO_AD}/audio/{pattern}", pictures, caption, take, train_only=True)
 
 
 def _stamp_caption(png: str, fallback: str) -> str:

@@ -49,9 +49,9 @@ def fake_0ad(tmp_path, monkeypatch) -> Path:
         z.writestr("audio/LICENSE.txt", "CC-BY-SA-3.0")
     monkeypatch.setattr(sources, "ZERO_AD", str(archive))
     monkeypatch.setitem(sources.PACKAGES, str(archive), "0ad-data")
-    sources._zero_ad_members.cache_clear()
+    sources._zip_members.cache_clear()
     yield archive
-    sources._zero_ad_members.cache_clear()
+    sources._zip_members.cache_clear()
 
 
 def test_a_recording_inside_a_zip_is_read_like_a_file(fake_0ad):
