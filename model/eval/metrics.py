@@ -112,7 +112,11 @@ def frechet_terms(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 def frechet_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Fréchet distance between Gaussians fitted to two embedding sets (rows are samples)."""
-    return max(0.0, sum(frechet_terms(a, b)))
+    return frechet_from_terms(*frechet_terms(a, b))
+
+
+def frechet_from_terms(mean_term: float, covariance_term: float) -> float:
+    return max(0.0, mean_term + covariance_term)  # rounding can take a zero distance below 0
 
 
 def spread(embeddings: np.ndarray, classes: list[str]) -> tuple[float, float]:

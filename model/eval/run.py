@@ -160,7 +160,7 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         "onset_count_acc": float(np.mean(scores.onset_count_acc)),
         "onset_ap": float(np.mean(scores.onset_ap)),
         "av_align": float(np.mean(scores.av_align)),
-        "frechet": metrics.frechet_distance(emb, reference_embeddings),
+        "frechet": metrics.frechet_from_terms(mean_term, cov_term),
         # Where the distance comes from (docs/eval.md): the mean and covariance terms, and how
         # widely the clips and the class means spread, to set beside the reference's.
         "frechet_parts": {"mean_term": mean_term, "covariance_term": cov_term,
