@@ -119,7 +119,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--generators",
                     default="silence,random-sample,onset-transfer,motion-bursts,ceiling,default",
                     help="comma-separated generator specs (see model/generators.py)")
-    ev.add_argument("--limit", type=_positive_int, default=240, help="examples, spread over classes")
+    ev.add_argument("--limit", type=_positive_int, default=None,
+                    help="examples, spread over classes (default: the whole split, as the bars are read)")
     ev.add_argument("--out", default="reports/eval")
     ev.add_argument("--threads", type=_positive_int, default=2, help="torch threads")
     ev.add_argument("--no-prompts", action="store_true",

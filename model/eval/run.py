@@ -63,8 +63,10 @@ def read_manifest(corpus: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def select_examples(rows: list[dict], split: str, limit: int) -> list[dict]:
-    """Up to `limit` rows of the split, dealt round-robin over classes (sorted by id)."""
+def select_examples(rows: list[dict], split: str, limit: int | None = None) -> list[dict]:
+    """Up to `limit` rows of the split (all with None), dealt round-robin over classes (sorted
+    by id)."""
+    limit = len(rows) if limit is None else limit
     by_class: dict[str, list[dict]] = {}
     for row in sorted((r for r in rows if r["split"] == split), key=lambda r: r["id"]):
         by_class.setdefault(row["class"], []).append(row)
@@ -195,9 +197,10 @@ def rms_db(audio: np.ndarray) -> float:
 
 
 def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
-             generators: list[str] | tuple[str, ...] = DEFAULT_GENERATORS, limit: int = 240,
+             generators: list[str] | tuple[str, ...] = DEFAULT_GENERATORS, limit: int | None = None,
              pictures: int = 4, show_progress: bool = True, with_captions: bool = True) -> dict:
-    """Score each generator on up to `limit` examples of the split; write the report.
+    """Score each generator on up to `limit` examples of the split (the whole split with None,
+    which the bars are read on: docs/eval.md); write the report.
 
     `with_captions`: each example's caption is the prompt (the default); False scores what the
     picture alone gives, as for an editor who types no prompt."""
@@ -259,7 +262,17 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
                 "onset_tolerance_s": metrics.ONSET_TOLERANCE_S,
                 "prompts": "the example's caption" if with_captions else "none"}
     write_report(out, results, settings, picture_files)
+    _save_embeddings(out / "embeddings.npz", examples, all_scores)
     return results
+
+
+def _save_embeddings(path: Path, examples: list[Example], all_scores: list[Scores]) -> None:
+    """Every scored row's aisfx embeddings, in example order, so distances on other subsets or
+    with other estimators can be computed later without generating again."""
+    arrays = {s.name: np.stack(s.embeddings).astype(np.float32)
+              for s in all_scores if not s.error and s.embeddings}
+    np.savez_compressed(path, example_ids=np.array([ex.row["id"] for ex in examples]),
+                        classes=np.array([ex.row["class"] for ex in examples]), **arrays)
 
 
 def _add_distance_to_ceilings(results: dict, all_scores: list[Scores]) -> None:

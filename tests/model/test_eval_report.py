@@ -52,6 +52,12 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
     to_ceiling = {name: row["frechet_parts"]["vs_ceiling"]["ceiling"] for name, row in results.items()}
     assert to_ceiling["ceiling"] < 1e-6
     assert to_ceiling["silence"] > to_ceiling["reference"] > 0
+    # The embeddings are kept, in example order, for distances computed later.
+    import numpy as np
+    saved = np.load(out / "embeddings.npz")
+    assert list(saved["classes"]) == ["bird", "drum"] and saved["silence"].shape == (2, 512)
+    assert np.allclose(saved["silence"][0], saved["silence"][1])  # one sound, one point
+    assert not np.allclose(saved["reference"][0], saved["reference"][1])
     report = (out / "report.md").read_text()
     assert "## Fréchet distance in parts" in report and "Fréchet to ceiling" in report
     assert "## Per class" in report and "| drum | " in report and "### AV-Align" in report
@@ -120,3 +126,15 @@ def test_eval_gives_the_caption_as_prompt_or_none_when_told(tmp_path):
     score_generator("r", generator, [ex], Embeds(), set(), lambda: None)
     score_generator("r", generator, [ex], Embeds(), set(), lambda: None, with_captions=False)
     assert generator.prompts == ["a dog barks", None]
+
+
+def test_examples_are_dealt_over_classes_and_the_default_is_the_whole_split():
+    from model.eval.run import select_examples
+
+    rows = [{"id": f"{c}-{s}-{i}", "class": c, "split": s}
+            for c in ("bird", "drum", "door") for s in ("test", "val") for i in range(5 if c == "bird" else 3)]
+    whole = select_examples(rows, "test")
+    assert len(whole) == 11 and {r["split"] for r in whole} == {"test"}
+    # A limit takes one of each class in turn, so every class is in even a small run.
+    assert [r["class"] for r in select_examples(rows, "test", 4)] == ["bird", "door", "drum", "bird"]
+    assert select_examples(rows, "test", 100) == whole
