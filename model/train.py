@@ -231,6 +231,11 @@ def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: t
         swap, other = swap.to(at), other.to(at)
         semantic = torch.where(swap.view(-1, 1), data.semantic[other].float(), semantic)
         motion[swap, :, COLOUR_FEATURES] = data.motion[other[swap], :, COLOUR_FEATURES].float()
+    else:
+        swap = torch.zeros(len(index), dtype=torch.bool)
+    if cfg.picture_mix > 0:
+        semantic, motion = _mix_pictures(data, rows, semantic, motion, video_keep & ~swap.cpu(),
+                                         cfg.picture_mix, generator)
     text = data.text[rows].float()
     if cfg.caption_mix > 0:
         text = _mix_captions(data, rows, text, text_keep, cfg.caption_mix, generator)
@@ -241,14 +246,13 @@ def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: t
     return tuple(t.to(device) for t in tensors)
 
 
-def _mix_captions(data: FeatureSet, rows: torch.Tensor, text: torch.Tensor, text_keep: torch.Tensor,
-                  share: float, generator: torch.Generator) -> torch.Tensor:
-    """`share` of the prompted rows of a known class get normalise(w * own + (1 - w) * other),
-    with `other` the caption of a random example of the same class and w uniform in [0, 1]."""
-    at = text.device
+def _same_class_blend(data: FeatureSet, rows: torch.Tensor, eligible: torch.Tensor, share: float,
+                      generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """For `share` of the eligible rows of a known class: (which rows mix, a random example of
+    the same class for each row, a weight w uniform in [0, 1] for the row's own value)."""
     group = data.group[rows].cpu()
-    mix = text_keep & (group >= 0) & (torch.rand(len(rows), generator=generator) < share)
-    weight = torch.rand(len(rows), 1, generator=generator).to(at)
+    mix = eligible & (group >= 0) & (torch.rand(len(rows), generator=generator) < share)
+    weight = torch.rand(len(rows), 1, generator=generator)
     # Examples sorted by class: a class's members are one run, so a uniform pick inside the run
     # is a uniform pick among the class.
     all_groups = data.group.cpu()
@@ -256,9 +260,38 @@ def _mix_captions(data: FeatureSet, rows: torch.Tensor, text: torch.Tensor, text
     starts = torch.searchsorted(all_groups[order], group)
     counts = torch.searchsorted(all_groups[order], group, right=True) - starts
     pick = starts + (torch.rand(len(rows), generator=generator) * counts).long()
-    other = data.text[order[pick.clamp(max=len(order) - 1)].to(at)].float()
-    blended = torch.nn.functional.normalize(weight * text + (1 - weight) * other, dim=1)
+    return mix, order[pick.clamp(max=len(order) - 1)], weight
+
+
+def _mix_captions(data: FeatureSet, rows: torch.Tensor, text: torch.Tensor, text_keep: torch.Tensor,
+                  share: float, generator: torch.Generator) -> torch.Tensor:
+    """`share` of the prompted rows of a known class get normalise(w * own + (1 - w) * other),
+    with `other` the caption of a random example of the same class and w uniform in [0, 1]."""
+    at = text.device
+    mix, other, weight = _same_class_blend(data, rows, text_keep, share, generator)
+    weight = weight.to(at)
+    blended = torch.nn.functional.normalize(weight * text + (1 - weight) * data.text[other.to(at)].float(), dim=1)
     return torch.where(mix.to(at).view(-1, 1), blended, text)
+
+
+def _mix_pictures(data: FeatureSet, rows: torch.Tensor, semantic: torch.Tensor, motion: torch.Tensor,
+                  video_keep: torch.Tensor, share: float, generator: torch.Generator
+                  ) -> tuple[torch.Tensor, torch.Tensor]:
+    """What `_mix_captions` does for the picture: `share` of the rows that see their own picture
+    get w * own + (1 - w) * other for the clip's semantic features and the motion descriptor's
+    colour features (the picture's look), `other` a random example of the same class. The
+    motion itself, which times the sound, stays the row's own."""
+    at = semantic.device
+    mix, other, weight = _same_class_blend(data, rows, video_keep, share, generator)
+    mix, other, weight = mix.to(at), other.to(at), weight.to(at)
+    blended = weight * semantic + (1 - weight) * data.semantic[other].float()
+    semantic = torch.where(mix.view(-1, 1), blended, semantic)
+    motion = motion.clone()
+    colour = motion[:, :, COLOUR_FEATURES]
+    other_colour = data.motion[other][:, :, COLOUR_FEATURES].float()
+    motion[:, :, COLOUR_FEATURES] = torch.where(
+        mix.view(-1, 1, 1), weight.view(-1, 1, 1) * colour + (1 - weight.view(-1, 1, 1)) * other_colour, colour)
+    return semantic, motion
 
 
 @torch.no_grad()

@@ -224,6 +224,35 @@ def test_caption_mix_blends_a_prompt_only_with_captions_of_its_own_class():
     assert torch.equal(text[untouched], data.text.float()[untouched])
 
 
+def test_picture_mix_blends_a_picture_only_with_pictures_of_its_own_class_and_keeps_the_timing():
+    data, index = _feature_set(), torch.arange(64)
+    # Class 0's pictures lie along semantic axes 0 and 1, class 1's along 2 and 3; the last 16
+    # rows have no class. Each row's own picture is one axis.
+    data.group = torch.tensor([0] * 24 + [1] * 24 + [-1] * 16)
+    axis = torch.tensor([i % 2 for i in range(24)] + [2 + i % 2 for i in range(24)] + [4] * 16)
+    data.semantic = torch.nn.functional.one_hot(axis, 16).half()
+    cfg = TrainConfig(picture_mix=1.0, video_drop=0.25)
+    mel, motion, semantic, text, video_keep, _ = _batch(data, index, cfg, torch.Generator().manual_seed(3),
+                                                        torch.device("cpu"))
+    own_class = torch.tensor([[1, 1, 0, 0]] * 24 + [[0, 0, 1, 1]] * 24 + [[0, 0, 0, 0]] * 16, dtype=torch.bool)
+    assert float(semantic[:, :4][~own_class].abs().max()) == 0.0  # never another class's picture
+    assert torch.allclose(semantic.sum(1), torch.ones(64))  # a convex blend of two pictures
+    mixed = (semantic[:, :4] > 0.05).sum(1) == 2
+    assert int(mixed[:48].sum()) > 10 and not mixed[48:].any()  # no class: nothing to mix with
+    assert not (mixed & ~video_keep).any()  # a dropped picture stays dropped, not blended back in
+    # Only the picture's look: the motion (timing) channels are the row's own or its mirror.
+    own_motion = torch.stack([data.motion[i] if torch.equal(motion[i, :, :64], data.motion[i, :, :64].float())
+                              else mirror_motion(data.motion[i]) for i in range(64)]).float()
+    assert torch.equal(motion[:, :, :64], own_motion[:, :, :64])
+    assert torch.equal(motion[:, :, 112:], own_motion[:, :, 112:])
+    colour_moved = (motion[:, :, 64:112] != own_motion[:, :, 64:112]).any(2).any(1)
+    # A blend with a picture along the same axis leaves the semantic as it was, so every row
+    # whose semantic blended moved its colour too, and colour moved only where a blend may be.
+    assert not (mixed & ~colour_moved).any()
+    assert not (colour_moved & ~(video_keep & (data.group >= 0))).any()
+    assert torch.equal(mel, data.mel.float()) and torch.equal(text, data.text.float())
+
+
 def test_the_training_loss_makes_no_tensor_off_the_models_device():
     # The meta device holds no data and refuses to mix with CPU tensors, so a tensor made on the CPU
     # inside the loss (a position table, a frequency ramp) fails here as it would on a GPU.
