@@ -288,7 +288,7 @@ def _mix_pictures(data: FeatureSet, rows: torch.Tensor, semantic: torch.Tensor, 
     semantic = torch.where(mix.view(-1, 1), blended, semantic)
     motion = motion.clone()
     colour = motion[:, :, COLOUR_FEATURES]
-    other_colour = data.motion[other][:, :, COLOUR_FEATURES].float()
+    other_colour = data.motion[other, :, COLOUR_FEATURES].float()  # only the columns it blends
     motion[:, :, COLOUR_FEATURES] = torch.where(
         mix.view(-1, 1, 1), weight.view(-1, 1, 1) * colour + (1 - weight.view(-1, 1, 1)) * other_colour, colour)
     return semantic, motion

@@ -279,14 +279,11 @@ def _add_distance_to_ceilings(results: dict, all_scores: list[Scores]) -> None:
     """Each generator's Fréchet distance to every ceiling row's clips: how near it comes to what
     a perfect model could sound like through that decoder. A model can be far from the
     references only because its decoder is, which this separates out."""
-    ceilings = [s for s in all_scores
-                if s.provenance.get("kind") == "ceiling" and not s.error and s.embeddings]
-    for s in all_scores:
-        if s.error or not s.embeddings:
-            continue
-        results[s.name]["frechet_parts"]["vs_ceiling"] = {
-            c.name: metrics.frechet_distance(np.stack(s.embeddings), np.stack(c.embeddings))
-            for c in ceilings}
+    scored = {s.name: np.stack(s.embeddings) for s in all_scores if not s.error and s.embeddings}
+    ceilings = [s.name for s in all_scores if s.provenance.get("kind") == "ceiling" and s.name in scored]
+    for name, emb in scored.items():
+        results[name]["frechet_parts"]["vs_ceiling"] = {
+            c: metrics.frechet_distance(emb, scored[c]) for c in ceilings}
 
 
 def _share_equal(predicted: list, classes: list[str]) -> float:

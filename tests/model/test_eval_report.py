@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -53,7 +54,6 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
     assert to_ceiling["ceiling"] < 1e-6
     assert to_ceiling["silence"] > to_ceiling["reference"] > 0
     # The embeddings are kept, in example order, for distances computed later.
-    import numpy as np
     saved = np.load(out / "embeddings.npz")
     assert list(saved["classes"]) == ["bird", "drum"] and saved["silence"].shape == (2, 512)
     assert np.allclose(saved["silence"][0], saved["silence"][1])  # one sound, one point
