@@ -73,7 +73,14 @@ def _files(pattern: str) -> list[str]:
     if zipped is None:
         return sorted(glob.glob(pattern))
     archive, member_pattern = zipped
-    return [f"{archive}/{m}" for m in _zip_members(archive) if fnmatch.fnmatch(m, member_pattern)]
+    return [f"{archive}/{m}" for m in _zip_members(archive) if _glob_match(m, member_pattern)]
+
+
+def _glob_match(path: str, pattern: str) -> bool:
+    """`glob`'s rule for one path: a `*` stays inside its folder (plain fnmatch lets it cross
+    `/`, so "audio/*.ogg" would match "audio/sub/x.ogg" in a zip but not on disk)."""
+    names, parts = path.split("/"), pattern.split("/")
+    return len(names) == len(parts) and all(fnmatch.fnmatchcase(n, p) for n, p in zip(names, parts, strict=True))
 
 
 @lru_cache(maxsize=2)

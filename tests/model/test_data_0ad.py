@@ -64,6 +64,14 @@ def test_a_recording_inside_a_zip_is_read_like_a_file(fake_0ad):
 
 
 @needs_packages
+def test_a_pattern_inside_a_zip_matches_like_glob_on_disk(fake_0ad):
+    # A `*` stays inside its folder, as glob's does for files on disk.
+    found = sources._files(f"{fake_0ad}/audio/*/fauna/animal/c*.ogg")
+    assert [f.rsplit("/", 1)[1] for f in found] == ["cattle_01.ogg", "chicken_10.ogg", "chicken_11.ogg"]
+    assert sources._files(f"{fake_0ad}/audio/*.ogg") == []  # no recording directly under audio/
+    assert sources._files(f"{fake_0ad}/audio/*.txt") == [f"{fake_0ad}/audio/LICENSE.txt"]
+
+
 def test_extras_join_train_only_and_never_show_a_held_out_picture(fake_0ad):
     plain = {c.name: c for c in sources.discover_classes()}
     extra = {c.name: c for c in sources.discover_classes(with_0ad=True)}
