@@ -19,6 +19,7 @@ COLUMNS = [
     ("frechet", "Fréchet (aisfx) ↓"),
     ("class_agreement", "class agree ↑"),
     ("class_agreement_train_centroids", "class agree, train centroids"),
+    ("quiet_share", "quiet ↓"),
     ("rtf", "RTF ↓"),
 ]
 
@@ -139,8 +140,9 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "",
         "↑ higher is better, ↓ lower. Onset figures compare the sound's detected onsets with the "
         "reference audio's (±0.1 s); AV-Align compares them with the video's motion peaks (±1 "
-        "frame); Fréchet distance and class agreement use the aisfx embedding; RTF is generation "
-        f"time / audio duration on {settings['machine']}. Definitions: docs/eval.md.",
+        "frame); Fréchet distance and class agreement use the aisfx embedding; quiet is the share "
+        "of clips more than 20 dB below their reference's level (to an editor, no sound); RTF is "
+        f"generation time / audio duration on {settings['machine']}. Definitions: docs/eval.md.",
         "",
         "`reference` is the corpus's own audio: its AV-Align is what perfect sound scores against "
         "this motion detector. `random-sample` and `onset-transfer` are told the example's class "

@@ -147,8 +147,12 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
     return scores
 
 
+#: A clip this far below its reference's level is, to an editor, no sound at all.
+QUIET_BELOW_REFERENCE_DB = 20.0
+
+
 def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[str],
-              centroids: dict[str, np.ndarray]) -> dict:
+              centroids: dict[str, np.ndarray], reference_levels: list[float]) -> dict:
     if scores.error:
         status = "failed" if scores.error.startswith("failed") else "pending"
         return {"status": status, "reason": scores.error}
@@ -171,6 +175,8 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         # The measure before the sixth session (centroids of train clips), kept for comparison
         # with older reports; it favours generators that reproduce training recordings.
         "class_agreement_train_centroids": _share_equal(predicted_train, classes),
+        "quiet_share": float(np.mean([level < ref - QUIET_BELOW_REFERENCE_DB for level, ref
+                                      in zip(scores.level_db, reference_levels, strict=True)])),
         "rtf": scores.seconds / max(scores.audio_seconds, 1e-9),
         "provenance": scores.provenance,
         "per_class": _per_class(scores, predicted, classes),
@@ -251,7 +257,8 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
             all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
     bar.close()
 
-    results = {s.name: summarise(s, reference_emb, classes, centroids) for s in all_scores}
+    reference_levels = all_scores[0].level_db
+    results = {s.name: summarise(s, reference_emb, classes, centroids, reference_levels) for s in all_scores}
     _add_distance_to_ceilings(results, all_scores)
     results["reference"]["rtf"] = None
     picture_files = _draw_pictures(out, [ex for ex in examples if ex.row["id"] in keep_ids],

@@ -33,6 +33,9 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
     assert results["reference"]["onset_acc"] == 1.0 and results["reference"]["frechet"] < 1e-6
     assert results["silence"]["onset_acc"] == 0.0 and results["silence"]["av_align"] == 0.0
     assert results["silence"]["frechet"] > results["onset-transfer"]["frechet"]
+    # Quiet clips: silence is all quiet, the references and their decoded ceiling none.
+    assert results["silence"]["quiet_share"] == 1.0
+    assert results["reference"]["quiet_share"] == 0.0 and results["ceiling"]["quiet_share"] == 0.0
     assert results["motion-bursts"]["provenance"]["kind"] == "baseline"
     # Per class: silence is plain at a glance, where the averages hide which class went quiet.
     for name in ("drum", "bird"):
