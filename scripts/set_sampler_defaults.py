@@ -1,11 +1,11 @@
-"""Set a checkpoint's default sampler settings (steps, guidance, prompt guidance) in place.
+"""Set a checkpoint's default sampler settings (steps, time grid, guidance, prompt guidance) in place.
 
 The defaults travel in the checkpoint's config, so every caller (timeline CLI, server, eval)
 gets them; they are chosen *after* training, by measurement (scripts/bench_model.py), and the
 choice is recorded in the file's `info.sampler_defaults`.
 
-    .venv/bin/python scripts/set_sampler_defaults.py CHECKPOINT [--steps 16] [--cfg 3]
-        [--prompt-strength 2] --why "what measured it"
+    .venv/bin/python scripts/set_sampler_defaults.py CHECKPOINT [--steps 16] [--time-shift 0.5]
+        [--cfg 3] [--prompt-strength 2] --why "what measured it"
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint")
     parser.add_argument("--steps", type=int)
+    parser.add_argument("--time-shift", type=float, help="below 1: more of the steps near the noise end")
     parser.add_argument("--cfg", type=float)
     parser.add_argument("--prompt-strength", type=float)
     parser.add_argument("--why", required=True, help="the measurement behind the choice")
@@ -27,10 +28,13 @@ def main() -> int:
     info = read_info(args.checkpoint)
     model = V2AModel.load(args.checkpoint)
     sampler = model.config.sampler
-    for name, value in (("steps", args.steps), ("cfg_strength", args.cfg), ("prompt_strength", args.prompt_strength)):
+    for name, value in (("steps", args.steps), ("time_shift", args.time_shift), ("cfg_strength", args.cfg),
+                        ("prompt_strength", args.prompt_strength)):
         if value is not None:
             setattr(sampler, name, value)
-    info["sampler_defaults"] = (f"steps {sampler.steps}, guidance {sampler.cfg_strength:g}, "
+    sampler.__post_init__()  # a bad value is refused here, not at the checkpoint's next load
+    info["sampler_defaults"] = (f"steps {sampler.steps}, time shift {sampler.time_shift:g}, "
+                                f"guidance {sampler.cfg_strength:g}, "
                                 f"prompt guidance {sampler.prompt_strength:g}: {args.why}")
     model.save(args.checkpoint, info)
     print(info["sampler_defaults"])
