@@ -82,7 +82,7 @@ def run_once(checkpoint: str, threads: int, corpus: Path) -> dict:
     parts["denoiser"] = max(0.0, total - sum(parts.values()))
     return {"seconds": total, "cpu_seconds": cpu, "load_average": os.getloadavg()[0], "rtf": CLIP_SECONDS / total, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             "parts": parts, "steps": cfg.sampler.steps, "cfg_strength": cfg.sampler.cfg_strength,
-            "method": cfg.sampler.method, "decoder": cfg.audio.decoder}
+            "method": cfg.sampler.method, "time_shift": cfg.sampler.time_shift, "decoder": cfg.audio.decoder}
 
 
 def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:

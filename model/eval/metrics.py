@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 
 ONSET_TOLERANCE_S = 0.1
+#: A clip this far below its reference's level is, to an editor, no sound at all ("quiet").
+QUIET_BELOW_REFERENCE_DB = 20.0
 
 
 def match_onsets(reference: np.ndarray, generated: np.ndarray,

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import stft
 
+from model.eval.metrics import QUIET_BELOW_REFERENCE_DB
 from v2a.contracts import SAMPLE_RATE
 
 COLUMNS = [
@@ -141,7 +142,8 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "↑ higher is better, ↓ lower. Onset figures compare the sound's detected onsets with the "
         "reference audio's (±0.1 s); AV-Align compares them with the video's motion peaks (±1 "
         "frame); Fréchet distance and class agreement use the aisfx embedding; quiet is the share "
-        "of clips more than 20 dB below their reference's level (to an editor, no sound); RTF is "
+        f"of clips more than {QUIET_BELOW_REFERENCE_DB:g} dB below their reference's level (to an "
+        "editor, no sound); RTF is "
         f"generation time / audio duration on {settings['machine']}. Definitions: docs/eval.md.",
         "",
         "`reference` is the corpus's own audio: its AV-Align is what perfect sound scores against "

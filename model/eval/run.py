@@ -147,10 +147,6 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
     return scores
 
 
-#: A clip this far below its reference's level is, to an editor, no sound at all.
-QUIET_BELOW_REFERENCE_DB = 20.0
-
-
 def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[str],
               centroids: dict[str, np.ndarray], reference_levels: list[float]) -> dict:
     if scores.error:
@@ -175,7 +171,7 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         # The measure before the sixth session (centroids of train clips), kept for comparison
         # with older reports; it favours generators that reproduce training recordings.
         "class_agreement_train_centroids": _share_equal(predicted_train, classes),
-        "quiet_share": float(np.mean([level < ref - QUIET_BELOW_REFERENCE_DB for level, ref
+        "quiet_share": float(np.mean([level < ref - metrics.QUIET_BELOW_REFERENCE_DB for level, ref
                                       in zip(scores.level_db, reference_levels, strict=True)])),
         "rtf": scores.seconds / max(scores.audio_seconds, 1e-9),
         "provenance": scores.provenance,
