@@ -11,6 +11,7 @@ choice is recorded in the file's `info.sampler_defaults`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 from model.v2a_model import V2AModel, read_info
@@ -27,12 +28,11 @@ def main() -> int:
     args = parser.parse_args()
     info = read_info(args.checkpoint)
     model = V2AModel.load(args.checkpoint)
-    sampler = model.config.sampler
-    for name, value in (("steps", args.steps), ("time_shift", args.time_shift), ("cfg_strength", args.cfg),
-                        ("prompt_strength", args.prompt_strength)):
-        if value is not None:
-            setattr(sampler, name, value)
-    sampler.__post_init__()  # a bad value is refused here, not at the checkpoint's next load
+    changes = {"steps": args.steps, "time_shift": args.time_shift, "cfg_strength": args.cfg,
+               "prompt_strength": args.prompt_strength}
+    # replace() runs the config's own checks: a bad value is refused here, not at the next load.
+    sampler = dataclasses.replace(model.config.sampler, **{k: v for k, v in changes.items() if v is not None})
+    model.config.sampler = sampler
     info["sampler_defaults"] = (f"steps {sampler.steps}, time shift {sampler.time_shift:g}, "
                                 f"guidance {sampler.cfg_strength:g}, "
                                 f"prompt guidance {sampler.prompt_strength:g}: {args.why}")

@@ -143,8 +143,8 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "reference audio's (±0.1 s); AV-Align compares them with the video's motion peaks (±1 "
         "frame); Fréchet distance and class agreement use the aisfx embedding; quiet is the share "
         f"of clips more than {QUIET_BELOW_REFERENCE_DB:g} dB below their reference's level (to an "
-        "editor, no sound); RTF is "
-        f"generation time / audio duration on {settings['machine']}. Definitions: docs/eval.md.",
+        f"editor, no sound); RTF is generation time / audio duration on {settings['machine']}. "
+        "Definitions: docs/eval.md.",
         "",
         "`reference` is the corpus's own audio: its AV-Align is what perfect sound scores against "
         "this motion detector. `random-sample` and `onset-transfer` are told the example's class "
