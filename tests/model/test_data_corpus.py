@@ -177,3 +177,41 @@ def test_our_yuv420p_conversion_is_bt601_limited_range_as_ffmpeg_does_it():
     theirs = av.VideoFrame.from_ndarray(image, format="rgb24").reformat(format="yuv420p").to_ndarray().astype(int)
     assert ours.shape == theirs.shape == (72, 64)
     assert np.abs(ours - theirs).max() <= 1
+
+
+def _click_then_hit(click_to_hit_s: float) -> np.ndarray:
+    """A door-like recording: a quiet latch click, then the loud clunk `click_to_hit_s` later."""
+    rng = np.random.default_rng(0)
+    event = np.zeros(int(0.6 * SAMPLE_RATE), np.float32)
+    click = int(0.002 * SAMPLE_RATE)
+    event[:click] = 0.4 * rng.standard_normal(click)  # within 20 dB of the peak: the attack starts here
+    hit = int(click_to_hit_s * SAMPLE_RATE)
+    tail = event.size - hit
+    event[hit:] = rng.standard_normal(tail) * np.exp(-np.arange(tail) / (0.05 * SAMPLE_RATE))
+    return event
+
+
+def test_contact_offset_finds_the_hit_after_a_quieter_click_and_leaves_a_plain_attack_alone():
+    from model.data.build import contact_offset
+
+    for delay in (0.05, 0.1, 0.13):
+        found = contact_offset(_click_then_hit(delay)) / SAMPLE_RATE
+        assert abs(found - delay) <= 0.011, (delay, found)
+    assert contact_offset(_click_then_hit(0.0)) == 0  # the hit is the start
+    assert contact_offset(_click_then_hit(0.3)) == 0  # beyond the search: not this event's contact
+
+
+def test_the_contact_transient_lands_on_the_contact_frame_and_its_lead_in_just_before():
+    from model.data.build import _events_audio
+
+    frames = [1, 30, 70]  # frame 1 (42 ms) is shorter than the 100 ms lead-in: it is cut, not shifted
+    audio = _events_audio(np.random.default_rng(0), _click_then_hit(0.1), frames)
+    heard, strength = detect_onsets(audio, SAMPLE_RATE)
+    strong = heard[strength >= 0.5 * strength.max()]
+    assert len(strong) == len(frames)
+    assert np.abs(strong - np.array(frames) / 24).max() <= 0.015, strong
+    # the click is there, about 100 ms before each later contact (the flux is read in 10 ms hops)
+    sounding = np.flatnonzero(np.abs(audio) > 0)
+    for k in frames[1:]:
+        first = sounding[sounding > (k / 24 - 0.2) * SAMPLE_RATE][0] / SAMPLE_RATE
+        assert 0.085 <= k / 24 - first <= 0.115, (k, first)
