@@ -81,3 +81,24 @@ def test_a_saved_checkpoint_gets_the_usual_file_mode_not_a_private_one(tmp_path)
 def test_sampler_settings_are_checked_when_a_config_is_read(sampler, named):
     with pytest.raises(ValueError, match="sampler settings: .*" + named.replace("(", r"\(")):
         from_dict(ModelConfig, {"sampler": sampler})
+
+
+def test_set_sampler_defaults_writes_the_chosen_settings_into_the_checkpoint_and_refuses_bad_ones(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "set_sampler_defaults.py"
+    path = str(tmp_path / "tiny.safetensors")
+    V2AModel(tiny_config()).save(path, info={"step": 3})
+    done = subprocess.run([sys.executable, str(script), path, "--steps", "6", "--method", "midpoint",
+                           "--time-shift", "0.5", "--why", "a test"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    sampler = V2AModel.load(path).config.sampler
+    assert (sampler.steps, sampler.method, sampler.time_shift) == (6, "midpoint", 0.5)
+    info = json.loads(read_metadata(path)["info"])
+    assert info["step"] == 3 and info["sampler_defaults"].startswith("steps 6 (midpoint), time shift 0.5")
+    refused = subprocess.run([sys.executable, str(script), path, "--time-shift", "-1", "--why", "a test"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 2 and "time_shift -1.0 (positive)" in refused.stderr
+    assert V2AModel.load(path).config.sampler.time_shift == 0.5  # the file is as it was
