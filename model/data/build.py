@@ -106,8 +106,8 @@ def _attack_start(audio: np.ndarray) -> int:
 
 
 # Where in an event recording the visible contact belongs. Some recordings start with a quieter
-# transient before the hit: a door's latch clicks 40-140 ms before it clunks shut, a crunchy
-# footstep's heel before its sole, an axe's swing before its bite. The contact is the strongest
+# transient before the hit: a door's latch clicks 40-130 ms before it clunks shut, a crunchy
+# footstep's first grains 30-80 ms before the step lands. The contact is the strongest
 # onset within CONTACT_SEARCH_S of the start, when it is clearly (CONTACT_RATIO times) stronger
 # than the first one; otherwise the start itself.
 CONTACT_SEARCH_S = 0.15
