@@ -55,10 +55,13 @@ class NetConfig:
     semantic_dim: int = 1280
 
 
+SAMPLER_METHODS = ("euler", "midpoint")  # model/sampler.py: one or two network calls per step
+
+
 @dataclass
 class SamplerConfig:
     steps: int = 8
-    method: str = "euler"  # "euler" or "midpoint"
+    method: str = "euler"  # one of SAMPLER_METHODS
     cfg_strength: float = 3.0
     prompt_strength: float = 0.0  # guidance toward the prompt alone (model/sampler.py); 0: off
     overlap_tokens: int = 8  # overlap (0.74 s) between windows beyond the training length
@@ -83,8 +86,8 @@ def check_sampler_settings(steps: int, method: str, cfg_strength: float, prompt_
     problems = []
     if steps < 1:
         problems.append(f"steps {steps} (at least 1)")
-    if method not in ("euler", "midpoint"):
-        problems.append(f"method {method!r} ('euler' or 'midpoint')")
+    if method not in SAMPLER_METHODS:
+        problems.append(f"method {method!r} ({' or '.join(repr(m) for m in SAMPLER_METHODS)})")
     for name, value in (("cfg_strength", cfg_strength), ("prompt_strength", prompt_strength)):
         if value < 0:
             problems.append(f"{name} {value} (not negative)")

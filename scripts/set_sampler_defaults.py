@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import sys
 
+from model.config import SAMPLER_METHODS
 from model.v2a_model import V2AModel, read_info
 
 
@@ -22,7 +23,7 @@ def main() -> int:
     parser.add_argument("checkpoint")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--time-shift", type=float, help="below 1: more of the steps near the noise end")
-    parser.add_argument("--method", choices=("euler", "midpoint"),
+    parser.add_argument("--method", choices=SAMPLER_METHODS,
                         help="midpoint calls the network twice per step: half the steps for the same time")
     parser.add_argument("--cfg", type=float)
     parser.add_argument("--prompt-strength", type=float)

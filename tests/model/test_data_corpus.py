@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import soundfile
 
-from model.data.build import build_corpus
+from model.data.build import _events_audio, build_corpus, contact_offset
 from model.data.io import read_mp4_frames, rgb_to_yuv420p, write_mp4
 from model.data.sources import discover_classes
 from model.eval.motion import motion_peaks
@@ -192,8 +192,6 @@ def _click_then_hit(click_to_hit_s: float) -> np.ndarray:
 
 
 def test_contact_offset_finds_the_hit_after_a_quieter_click_and_leaves_a_plain_attack_alone():
-    from model.data.build import contact_offset
-
     for delay in (0.05, 0.1, 0.13):
         found = contact_offset(_click_then_hit(delay)) / SAMPLE_RATE
         assert abs(found - delay) <= 0.011, (delay, found)
@@ -202,8 +200,6 @@ def test_contact_offset_finds_the_hit_after_a_quieter_click_and_leaves_a_plain_a
 
 
 def test_the_contact_transient_lands_on_the_contact_frame_and_its_lead_in_just_before():
-    from model.data.build import _events_audio
-
     frames = [1, 30, 70]  # frame 1 (42 ms) is shorter than the 100 ms lead-in: it is cut, not shifted
     audio = _events_audio(np.random.default_rng(0), _click_then_hit(0.1), frames)
     heard, strength = detect_onsets(audio, SAMPLE_RATE)
