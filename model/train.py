@@ -203,11 +203,15 @@ def _init_from(model: V2AModel, path: str) -> None:
     weights = load_file(path)
     own = model.state_dict()
     usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    parent_audio = vars(from_dict(ModelConfig, json.loads(read_metadata(path)["config"])).audio)
-    representation = ("sample_rate", "n_fft", "hop", "n_mels", "fmin", "fmax")
-    if any(parent_audio[k] != getattr(model.config.audio, k) for k in representation):
-        log.info("%s has other mels: keeping this data's mel normalisation", path)
-        usable = {k: v for k, v in usable.items() if k not in ("mel_mean", "mel_std")}
+    # A few layers picked out of a checkpoint (scripts/gpu_train.sh prepare) carry no config and
+    # no mel normalisation; a whole checkpoint says which mels its normalisation is of.
+    parent_config = read_metadata(path).get("config")
+    if parent_config is not None:
+        parent_audio = vars(from_dict(ModelConfig, json.loads(parent_config)).audio)
+        representation = ("sample_rate", "n_fft", "hop", "n_mels", "fmin", "fmax")
+        if any(parent_audio[k] != getattr(model.config.audio, k) for k in representation):
+            log.info("%s has other mels: keeping this data's mel normalisation", path)
+            usable = {k: v for k, v in usable.items() if k not in ("mel_mean", "mel_std")}
     model.load_state_dict(usable, strict=False)
     fresh = sorted(set(own) - set(usable))
     log.info("initialised from %s; fresh: %s", path, ", ".join(fresh) or "none")

@@ -144,6 +144,28 @@ def test_init_from_keeps_the_parents_mel_normalisation_only_for_the_same_mels(tm
     torch.testing.assert_close(other.net.blocks[0].qkv.weight, source.net.blocks[0].qkv.weight)
 
 
+def test_init_from_a_few_layers_without_metadata_takes_those_layers(tmp_path):
+    # What scripts/gpu_train.sh prepare writes: the sync encoder and the null embeddings of the
+    # shipped checkpoint, no config (the first GPU run of a new representation starts from it).
+    from safetensors.torch import save_file
+
+    from model.train import _init_from
+
+    source = V2AModel(tiny_config())
+    with torch.no_grad():
+        for parameter in source.parameters():
+            parameter.add_(1.0)
+    picked = {k: v.contiguous() for k, v in source.state_dict().items() if k.startswith(("sync.", "net.null_"))}
+    save_file(picked, str(tmp_path / "init.safetensors"))
+    model = V2AModel(tiny_config())
+    before = model.mel_mean.clone()
+    _init_from(model, str(tmp_path / "init.safetensors"))
+    torch.testing.assert_close(model.sync.temporal.weight, source.sync.temporal.weight)
+    torch.testing.assert_close(model.net.null_text, source.net.null_text)
+    assert not torch.equal(model.net.blocks[0].qkv.weight, source.net.blocks[0].qkv.weight)
+    assert torch.equal(model.mel_mean, before)
+
+
 def test_fine_tuning_a_model_with_a_learned_decoder_keeps_that_decoder(tmp_path):
     corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
     learned = {**TINY_MODEL, "audio": {**TINY_MODEL["audio"], "decoder": "learned"}}
