@@ -55,7 +55,7 @@ def _data_pack(args: argparse.Namespace) -> int:
         cfg = load_json(TrainConfig, args.config) if args.config else TrainConfig()
         corpus = args.corpus or cfg.corpus
         examples = build_cache(corpus, args.split, cfg.model, cfg.limit)
-        size = write_packed_features(load_features(examples, cfg.model), args.out)
+        size = write_packed_features(load_features(examples, cfg.model), args.out, mel_bits=args.mel_bits)
     except (FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 2
@@ -111,6 +111,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     pack.add_argument("--corpus", help="default: the config's corpus")
     pack.add_argument("--split", default="train")
     pack.add_argument("--out", required=True, help="the file to write (e.g. runs/train-features.npz.xz)")
+    pack.add_argument("--mel-bits", type=int, default=8, choices=range(2, 9), metavar="{2..8}",
+                      help="bits per log-mel value (default 8; 7 keeps a 128-mel train split under the "
+                           "GPU machine's 64 MiB)")
     pack.set_defaults(func=_data_pack)
 
     ev = subparsers.add_parser("eval", help="score generators and baselines on a corpus split")

@@ -2,8 +2,10 @@
 # Train a model on a GPU machine that receives files but installs and downloads nothing (the
 # `device` machine some sessions are lent), in three steps:
 #
-#   bash scripts/gpu_train.sh prepare [CONFIG]   # here: pack the train split's features and the
-#                                               # init weights into runs/gpu/ (about 65 MB)
+#   bash scripts/gpu_train.sh prepare [CONFIG [PACK OPTIONS]]   # here: pack the train split's
+#                                               # features and the init weights into runs/gpu/
+#                                               # (at most 64 MiB with the tracked files; PACK
+#                                               # OPTIONS go to `v2a data pack-features`)
 #   bash scripts/gpu_train.sh train [CONFIG]     # there, with $OUT set: train, then write the
 #                                               # final and one middle checkpoint as float16
 #                                               # pieces of at most 15 MB, the log and loss plot
@@ -14,8 +16,8 @@
 # `unpack` writes; default runs).
 #
 # CONFIG defaults to model/configs/v2a-large.json. Its `features` and `init_from` name the files
-# `prepare` writes; the init file holds the shipped checkpoint's decoder, sync encoder and
-# null embeddings (the flow transformer starts fresh).
+# `prepare` writes; the init file holds the shipped checkpoint's decoder (when the config's model
+# has one of that shape), sync encoder and null embeddings (the flow transformer starts fresh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step=${1:?usage: gpu_train.sh prepare|train|unpack ...}
@@ -27,12 +29,16 @@ prepare)
     mkdir -p runs/gpu
     features=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['features'])" "$config")
     init=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['init_from'])" "$config")
-    .venv/bin/v2a data pack-features --config "$config" --out "$features"
-    "$python" - "$init" <<'EOF'
+    "$python" -m v2a.cli data pack-features --config "$config" --out "$features" "${@:3}"
+    "$python" - "$init" "$config" <<'EOF'
 import sys
 from safetensors.torch import load_file, save_file
+from model.config import TrainConfig, load_json
+from model.v2a_model import V2AModel
 weights = load_file("model/checkpoints/v2a-default.safetensors")
-keep = {k: v for k, v in weights.items() if k.startswith(("decoder.", "sync.", "net.null_"))}
+takes = V2AModel(load_json(TrainConfig, sys.argv[2]).model).state_dict()  # what this config's model can start from
+keep = {k: v for k, v in weights.items()
+        if k.startswith(("decoder.", "sync.", "net.null_")) and k in takes and takes[k].shape == v.shape}
 save_file(keep, sys.argv[1])
 print(f"{sys.argv[1]}: {len(keep)} tensors from model/checkpoints/v2a-default.safetensors")
 EOF

@@ -12,7 +12,7 @@ from model_fixtures import TINY_MODEL, write_tiny_corpus
 from safetensors.torch import load_file
 
 from model.config import TrainConfig, from_dict
-from model.features import build_cache, load_features, write_packed_features
+from model.features import build_cache, load_features, read_packed_features, write_packed_features
 from model.v2a_model import V2AModel, read_metadata
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,3 +53,22 @@ def test_train_there_then_unpack_here_gives_the_runs_checkpoints_back(tmp_path):
             # float16 for the trip, except the mel normalisation, which comes back exact
             tolerance = 0.0 if name.startswith("mel_") else 1e-3 * float(value.abs().max()) + 1e-7
             assert float((ours[name] - value).abs().max()) <= tolerance, name
+
+
+def test_prepare_packs_the_split_and_picks_the_init_layers_the_config_can_take(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    config = {"model": TINY_MODEL, "corpus": str(corpus), "features": str(tmp_path / "gpu" / "train.npz.xz"),
+              "init_from": str(tmp_path / "gpu" / "init.safetensors")}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    (tmp_path / "gpu").mkdir()
+    env = os.environ | {"PYTHON": sys.executable}
+    prepared = subprocess.run(["bash", str(REPO / "scripts" / "gpu_train.sh"), "prepare", str(tmp_path / "config.json"),
+                               "--mel-bits", "7"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert prepared.returncode == 0, prepared.stdout[-2000:] + prepared.stderr[-2000:]
+    assert len(read_packed_features(tmp_path / "gpu" / "train.npz.xz").mel) == 4
+    picked = load_file(str(tmp_path / "gpu" / "init.safetensors"))
+    takes = V2AModel(from_dict(TrainConfig, config).model).state_dict()
+    # the tiny model's sync encoder and transformer are narrower than the shipped one's: only
+    # the layers of the same shape come (the shipped model has a learned decoder, the tiny none)
+    assert picked and all(takes[k].shape == v.shape for k, v in picked.items())
+    assert not any(k.startswith("decoder.") for k in picked)

@@ -1,7 +1,9 @@
 """Packed training features: what a machine without the corpus, PyAV or the encoder wheels trains
 from (`v2a data pack-features`, TrainConfig.features)."""
 
+import io
 import json
+import lzma
 import subprocess
 import sys
 from pathlib import Path
@@ -39,13 +41,16 @@ def _features(rows: int = 16) -> FeatureSet:
                       has_text=torch.arange(rows) % 3 != 0, group=torch.arange(rows) % 4 - 1, frozen={"efficientnet-lite0": "ab12", "all-MiniLM-L6-v2": "cd34"})
 
 
-def test_a_pack_round_trips_within_its_stated_rounding(tmp_path):
+@pytest.mark.parametrize("mel_bits", [8, 7])
+def test_a_pack_round_trips_within_its_stated_rounding(tmp_path, mel_bits):
     data = _features()
-    size = write_packed_features(data, tmp_path / "train.npz.xz")
+    size = write_packed_features(data, tmp_path / "train.npz.xz", mel_bits=mel_bits)
     assert size == (tmp_path / "train.npz.xz").stat().st_size
     back = read_packed_features(tmp_path / "train.npz.xz")
-    step = (float(data.mel.float().max()) - np.log(1e-5)) / 255
-    assert float((back.mel.float() - data.mel.float()).abs().max()) <= step / 2 + 0.01  # 8 bits, then float16
+    step = (float(data.mel.float().max()) - np.log(1e-5)) / (2**mel_bits - 1)
+    error = (back.mel.float() - data.mel.float()).abs()
+    assert float(error.max()) <= step / 2 + 0.01  # the bits' rounding, then float16
+    assert float(error.max()) > step / 4  # really that coarse: the bits are not ignored
     for name in ("motion", "semantic"):
         ours, theirs = getattr(back, name).float(), getattr(data, name).float()
         assert float(((ours - theirs).abs() / theirs.abs().clamp(min=1e-3)).max()) <= 2 ** -8
@@ -53,6 +58,14 @@ def test_a_pack_round_trips_within_its_stated_rounding(tmp_path):
     assert torch.equal(back.group, data.group)
     assert back.frozen == data.frozen
     assert not list(tmp_path.glob(".*tmp*"))  # written through a temporary file
+
+
+def test_a_pack_of_the_earlier_format_asks_to_be_packed_again(tmp_path):
+    buffer = io.BytesIO()
+    np.savez(buffer, format=np.array("v2a-features/1"), mel=np.zeros((1, 2, 3), np.uint8))
+    (tmp_path / "old.npz.xz").write_bytes(lzma.compress(buffer.getvalue()))
+    with pytest.raises(ValueError, match="old.npz.xz: format v2a-features/1.*pack it again"):
+        read_packed_features(tmp_path / "old.npz.xz")
 
 
 def test_a_file_that_is_not_a_pack_is_refused_by_name(tmp_path):
