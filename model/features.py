@@ -220,7 +220,7 @@ def write_packed_features(data: FeatureSet, path: str | Path, mel_bits: int = 8)
     machine that gets files but installs nothing, and takes 64 MiB a trip). Lossy on purpose, far
     below what matters: log-mels as `mel_bits` bits over [floor, max] (8 bits: error std about
     0.015 nat, 7 bits: 0.03, against a spread of ~2.5), each band stored as its difference from
-    the band below (lossless, and a third smaller through lzma: neighbouring bands are alike);
+    the band below (lossless, and a fifth smaller through lzma: neighbouring bands are alike);
     motion and semantics as float16 rounded to 7 mantissa bits (relative error under 0.4 %);
     the whole through lzma, which those roundings let shrink to about a third.
     """

@@ -4,8 +4,8 @@
 #
 #   bash scripts/gpu_train.sh prepare [CONFIG [PACK OPTIONS]]   # here: pack the train split's
 #                                               # features and the init weights into runs/gpu/
-#                                               # (at most 64 MiB with the tracked files; PACK
-#                                               # OPTIONS go to `v2a data pack-features`)
+#                                               # (PACK OPTIONS go to `v2a data pack-features`;
+#                                               # what travels must stay within 64 MiB)
 #   bash scripts/gpu_train.sh train [CONFIG]     # there, with $OUT set: train, then write the
 #                                               # final and one middle checkpoint as float16
 #                                               # pieces of at most 15 MB, the log and loss plot
