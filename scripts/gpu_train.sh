@@ -42,7 +42,18 @@ keep = {k: v for k, v in weights.items()
 save_file(keep, sys.argv[1])
 print(f"{sys.argv[1]}: {len(keep)} tensors from model/checkpoints/v2a-default.safetensors")
 EOF
-    du -ch runs/gpu/* | tail -1
+    # The device takes the tracked files, untracked ones git does not ignore and the carried paths,
+    # 64 MiB in all: the shipped checkpoint (about 50 MB) has to stay behind for the trip.
+    "$python" - "$features" "$init" <<'EOF'
+import os, subprocess, sys
+tracked = subprocess.run(["git", "ls-files", "-z"], capture_output=True, text=True, check=True).stdout.split("\0")
+tree = sum(os.path.getsize(p) for p in tracked if os.path.isfile(p) and not p.startswith("model/checkpoints/"))
+total = tree + sum(os.path.getsize(p) for p in sys.argv[1:])
+print(f"to carry: {total / 2**20:.1f} MiB of the device's 64 (the tracked files without model/checkpoints/, "
+      f"{tree / 2**20:.1f} MiB, and the two files above); move model/checkpoints/*.safetensors out for the trip")
+if total > 64 * 2**20:
+    sys.exit("too much for the device's 64 MiB: pack with fewer --mel-bits")
+EOF
     ;;
 train)
     : "${OUT:?set OUT to the folder whose files come back}"

@@ -65,6 +65,7 @@ def test_prepare_packs_the_split_and_picks_the_init_layers_the_config_can_take(t
     prepared = subprocess.run(["bash", str(REPO / "scripts" / "gpu_train.sh"), "prepare", str(tmp_path / "config.json"),
                                "--mel-bits", "7"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert prepared.returncode == 0, prepared.stdout[-2000:] + prepared.stderr[-2000:]
+    assert "to carry: " in prepared.stdout and "MiB of the device's 64" in prepared.stdout
     assert len(read_packed_features(tmp_path / "gpu" / "train.npz.xz").mel) == 4
     picked = load_file(str(tmp_path / "gpu" / "init.safetensors"))
     takes = V2AModel(from_dict(TrainConfig, config).model).state_dict()
