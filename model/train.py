@@ -213,8 +213,10 @@ def _init_from(model: V2AModel, path: str) -> None:
             log.info("%s has other mels: keeping this data's mel normalisation", path)
             usable = {k: v for k, v in usable.items() if k not in ("mel_mean", "mel_std")}
     model.load_state_dict(usable, strict=False)
-    fresh = sorted(set(own) - set(usable))
-    log.info("initialised from %s; fresh: %s", path, ", ".join(fresh) or "none")
+    # The mel normalisation is not fresh when it is not taken: train() measured it on this data.
+    normalisation = "the parent's" if "mel_mean" in usable else "this data's"
+    fresh = sorted(set(own) - set(usable) - {"mel_mean", "mel_std"})
+    log.info("initialised from %s; mel normalisation: %s; fresh: %s", path, normalisation, ", ".join(fresh) or "none")
 
 
 def _batch(data: FeatureSet, index: torch.Tensor, cfg: TrainConfig, generator: torch.Generator,
