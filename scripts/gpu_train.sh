@@ -26,9 +26,8 @@ python=${PYTHON:-.venv/bin/python}
 
 case "$step" in
 prepare)
-    mkdir -p runs/gpu
-    features=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['features'])" "$config")
-    init=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['init_from'])" "$config")
+    read -r features init < <("$python" -c "import json,sys; c = json.load(open(sys.argv[1])); print(c['features'], c['init_from'])" "$config")
+    mkdir -p "$(dirname "$features")" "$(dirname "$init")"  # the config names where they go
     "$python" -m v2a.cli data pack-features --config "$config" --out "$features" "${@:3}"
     "$python" - "$init" "$config" <<'EOF'
 import sys

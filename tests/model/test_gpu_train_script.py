@@ -60,7 +60,6 @@ def test_prepare_packs_the_split_and_picks_the_init_layers_the_config_can_take(t
     config = {"model": TINY_MODEL, "corpus": str(corpus), "features": str(tmp_path / "gpu" / "train.npz.xz"),
               "init_from": str(tmp_path / "gpu" / "init.safetensors")}
     (tmp_path / "config.json").write_text(json.dumps(config))
-    (tmp_path / "gpu").mkdir()
     env = os.environ | {"PYTHON": sys.executable}
     prepared = subprocess.run(["bash", str(REPO / "scripts" / "gpu_train.sh"), "prepare", str(tmp_path / "config.json"),
                                "--mel-bits", "7"], env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
