@@ -1,6 +1,9 @@
 """Checkpoints describe themselves: loading needs nothing but the file."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,10 +87,6 @@ def test_sampler_settings_are_checked_when_a_config_is_read(sampler, named):
 
 
 def test_set_sampler_defaults_writes_the_chosen_settings_into_the_checkpoint_and_refuses_bad_ones(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     script = Path(__file__).resolve().parents[2] / "scripts" / "set_sampler_defaults.py"
     path = str(tmp_path / "tiny.safetensors")
     V2AModel(tiny_config()).save(path, info={"step": 3})
