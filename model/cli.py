@@ -73,7 +73,8 @@ def _eval(args: argparse.Namespace) -> int:
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     try:
         results = evaluate(args.corpus, args.out, split=args.split, generators=generators,
-                           limit=args.limit, with_captions=not args.no_prompts)
+                           limit=args.limit, with_captions=not args.no_prompts,
+                           seed_offset=args.seed_offset)
     except (FileNotFoundError, ValueError) as error:
         log.error("%s", error)
         return 2
@@ -128,6 +129,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--threads", type=_positive_int, default=2, help="torch threads")
     ev.add_argument("--no-prompts", action="store_true",
                     help="give no prompt (default: each example's caption), as for an editor who types none")
+    ev.add_argument("--seed-offset", type=int, default=0,
+                    help="example i is generated with seed OFFSET + i (default 0); a second offset is a "
+                         "second draw, to see how far the seed alone moves the figures")
     ev.set_defaults(func=_eval)
 
     from model.train_cli import add_train_command  # `v2a train` (argument parsing only, no torch)

@@ -131,11 +131,13 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
             notes.append(f"- **{name}**: {prov.get('kind', 'model')} — "
                          f"{prov.get('note', prov.get('checkpoint', prov.get('generator', '')))}")
     prompts = settings.get("prompts", "the example's caption")
+    offset = settings.get("seed_offset", 0)
+    seeds = f"{offset:,} + the example's index" if offset else "the example's index"
     text = [
         f"# v2a evaluation: {settings['corpus']} ({settings['split']} split, "
         f"{settings['examples']} examples, {settings['classes']} classes)",
         "",
-        f"Prompt given to every generator: {prompts}.",
+        f"Prompt given to every generator: {prompts}. Noise seed: {seeds}.",
         "",
         markdown_table(results),
         "",

@@ -116,7 +116,8 @@ def class_centroids(corpus: Path, rows: list[dict], embedder) -> dict[str, np.nd
 
 
 def score_generator(name: str, generator, examples: list[Example], embedder,
-                    keep: set[str], progress, with_captions: bool = True) -> Scores:
+                    keep: set[str], progress, with_captions: bool = True,
+                    seed_offset: int = 0) -> Scores:
     scores = Scores(name, provenance=generator.provenance())
     num_samples = int(round(examples[0].row["duration"] * SAMPLE_RATE))
     for i, ex in enumerate(examples):
@@ -124,7 +125,7 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
             generator.set_reference_class(ex.row["class"])
         if hasattr(generator, "set_reference_audio"):
             generator.set_reference_audio(ex.audio)
-        params = GenerationParams(prompt=ex.row["caption"] if with_captions else None, seed=i)
+        params = GenerationParams(prompt=ex.row["caption"] if with_captions else None, seed=seed_offset + i)
         started = time.perf_counter()
         frames = frames_for(generator, ex)
         audio = np.asarray(generator.generate(frames, float(generator.frame_rate), num_samples,
@@ -200,12 +201,16 @@ def rms_db(audio: np.ndarray) -> float:
 
 def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
              generators: list[str] | tuple[str, ...] = DEFAULT_GENERATORS, limit: int | None = None,
-             pictures: int = 4, show_progress: bool = True, with_captions: bool = True) -> dict:
+             pictures: int = 4, show_progress: bool = True, with_captions: bool = True,
+             seed_offset: int = 0) -> dict:
     """Score each generator on up to `limit` examples of the split (the whole split with None,
     which the bars are read on: docs/eval.md); write the report.
 
     `with_captions`: each example's caption is the prompt (the default); False scores what the
-    picture alone gives, as for an editor who types no prompt."""
+    picture alone gives, as for an editor who types no prompt. `seed_offset`: example i is
+    generated with seed `seed_offset + i`; another offset is another draw of the same generators,
+    which is how far the seed alone moves every figure (docs/model.md, "How far the seed moves
+    these figures")."""
     import platform
 
     from tqdm import tqdm
@@ -247,7 +252,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
             continue
         try:
             all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
-                                              bar.update, with_captions))
+                                              bar.update, with_captions, seed_offset))
         except Exception as error:  # a broken generator is reported, the others still scored
             log.error("%s failed: %s: %s", spec, type(error).__name__, error)
             all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
@@ -263,7 +268,8 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
                 "classes": len(set(classes)), "generators": list(generators),
                 "machine": f"{platform.machine()} CPU, {_cpu_count()} cores",
                 "onset_tolerance_s": metrics.ONSET_TOLERANCE_S,
-                "prompts": "the example's caption" if with_captions else "none"}
+                "prompts": "the example's caption" if with_captions else "none",
+                "seed_offset": seed_offset}
     write_report(out, results, settings, picture_files)
     _save_embeddings(out / "embeddings.npz", examples, all_scores)
     return results

@@ -102,7 +102,7 @@ def test_generators_get_frames_at_their_own_rate_and_size(tmp_path):
     assert frames_for(Native(), ex) is video
 
 
-def test_eval_gives_the_caption_as_prompt_or_none_when_told(tmp_path):
+def test_eval_gives_the_caption_as_prompt_or_none_and_seeds_by_index_plus_offset(tmp_path):
     import numpy as np
 
     from model.eval.run import Example, score_generator
@@ -113,12 +113,14 @@ def test_eval_gives_the_caption_as_prompt_or_none_when_told(tmp_path):
     class Records:
         frame_rate, frame_size = 24.0, 16
         prompts: list = []
+        seeds: list = []
 
         def provenance(self):
             return {}
 
         def generate(self, frames, fps, num_samples, params):
             self.prompts.append(params.prompt)
+            self.seeds.append(params.seed)
             return np.zeros(num_samples, np.float32)
 
     class Embeds:
@@ -128,7 +130,9 @@ def test_eval_gives_the_caption_as_prompt_or_none_when_told(tmp_path):
     generator = Records()
     score_generator("r", generator, [ex], Embeds(), set(), lambda: None)
     score_generator("r", generator, [ex], Embeds(), set(), lambda: None, with_captions=False)
-    assert generator.prompts == ["a dog barks", None]
+    score_generator("r", generator, [ex, ex], Embeds(), set(), lambda: None, seed_offset=1000)
+    assert generator.prompts == ["a dog barks", None, "a dog barks", "a dog barks"]
+    assert generator.seeds == [0, 0, 1000, 1001]
 
 
 def test_examples_are_dealt_over_classes_and_the_default_is_the_whole_split():
