@@ -43,12 +43,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument(
         "--output-format", default="", metavar="F", help="adapter to write with (default: input's)"
     )
+    # One value per flag, repeatable: with nargs="+" the flag swallowed the TIMELINE after it.
     generate.add_argument(
         "--clips",
-        nargs="+",
+        "--clip",
+        action="append",
         default=[],
         metavar="ID",
-        help="only these clips: a clip id (see inspect) or TRACK@SECONDS",
+        help="only this clip: a clip id (see inspect) or TRACK@SECONDS (repeatable)",
     )
     generate.add_argument("--prompt", default="", help="what the sound should be")
     generate.add_argument("--negative-prompt", default="", help="what it should not be")
@@ -86,10 +88,11 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tracks",
-        nargs="+",
+        "--track",
+        action="append",
         default=[],
         metavar="T",
-        help="only these video tracks (name or index)",
+        help="only this video track: name or index (repeatable)",
     )
     parser.add_argument(
         "--cut-handle",
