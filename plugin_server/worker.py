@@ -266,7 +266,7 @@ class JobRunner:
             job.state, job.message = FAILED, str(error)
         except Exception as error:  # a job's failure must never take the server down
             log.exception("job %s failed", job.job_id)
-            job.state, job.message = FAILED, f"{type(error).__name__}: {error}"
+            job.state, job.message = FAILED, job.as_sent(f"{type(error).__name__}: {error}")
         else:
             self._succeeded(job, result)
         finally:
