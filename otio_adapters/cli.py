@@ -192,13 +192,19 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """Two tqdm bars: clips done, and steps within the clip being generated."""
+    """On a terminal, two tqdm bars: clips done, and steps within the clip being generated. In a
+    log (stderr not a terminal) each refresh would be a line of its own, so one line per clip."""
 
     def __init__(self) -> None:
+        self.interactive = sys.stderr.isatty()
         self.clips: tqdm | None = None  # made on the first event: no bar before an early error
         self.steps: tqdm | None = None
+        self.planned = self.ended = 0  # the log lines' count
 
     def on_event(self, event: ClipEvent) -> None:
+        if not self.interactive:
+            self._log_line(event)
+            return
         if self.clips is None:
             self.clips = tqdm(total=0, unit="clip", desc="clips", position=0, leave=True)
         if event.state == "queued":
@@ -218,6 +224,15 @@ class _Progress:
                 self.steps.close()
                 self.steps = None
             self.clips.update(1)
+
+    def _log_line(self, event: ClipEvent) -> None:
+        if event.state == "queued":
+            self.planned += 1
+        elif event.state != "running":
+            self.ended += 1
+            percent = 100 * self.ended // max(1, self.planned)
+            print(f"clips: {percent:3d}% {self.ended}/{self.planned} {event.clip_name}: "
+                  f"{event.state}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.steps is not None:
