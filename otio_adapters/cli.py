@@ -43,12 +43,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument(
         "--output-format", default="", metavar="F", help="adapter to write with (default: input's)"
     )
+    # One value per flag, repeatable: with nargs="+" the flag swallowed the TIMELINE after it.
     generate.add_argument(
         "--clips",
-        nargs="+",
+        "--clip",
+        action="append",
         default=[],
         metavar="ID",
-        help="only these clips: a clip id (see inspect) or TRACK@SECONDS",
+        help="only this clip: a clip id (see inspect) or TRACK@SECONDS (repeatable)",
     )
     generate.add_argument("--prompt", default="", help="what the sound should be")
     generate.add_argument("--negative-prompt", default="", help="what it should not be")
@@ -86,10 +88,11 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--tracks",
-        nargs="+",
+        "--track",
+        action="append",
         default=[],
         metavar="T",
-        help="only these video tracks (name or index)",
+        help="only this video track: name or index (repeatable)",
     )
     parser.add_argument(
         "--cut-handle",
@@ -189,13 +192,19 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 class _Progress:
-    """Two tqdm bars: clips done, and steps within the clip being generated."""
+    """On a terminal, two tqdm bars: clips done, and steps within the clip being generated. In a
+    log (stderr not a terminal) each refresh would be a line of its own, so one line per clip."""
 
     def __init__(self) -> None:
+        self.interactive = sys.stderr.isatty()
         self.clips: tqdm | None = None  # made on the first event: no bar before an early error
         self.steps: tqdm | None = None
+        self.planned = self.ended = 0  # the log lines' count
 
     def on_event(self, event: ClipEvent) -> None:
+        if not self.interactive:
+            self._log_line(event)
+            return
         if self.clips is None:
             self.clips = tqdm(total=0, unit="clip", desc="clips", position=0, leave=True)
         if event.state == "queued":
@@ -215,6 +224,15 @@ class _Progress:
                 self.steps.close()
                 self.steps = None
             self.clips.update(1)
+
+    def _log_line(self, event: ClipEvent) -> None:
+        if event.state == "queued":
+            self.planned += 1
+        elif event.state != "running":
+            self.ended += 1
+            percent = 100 * self.ended // max(1, self.planned)
+            print(f"clips: {percent:3d}% {self.ended}/{self.planned} {event.clip_name}: "
+                  f"{event.state}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.steps is not None:

@@ -51,10 +51,16 @@ def add_commands(subparsers) -> None:
     submit.add_argument("timeline", type=Path)
     submit.add_argument("--inline", action="store_true", help="send the file's bytes")
     submit.add_argument("--format", default="", help="timeline adapter (default: from extension)")
+    # As `v2a generate --rate`: a CMX 3600 EDL does not say its frame rate.
+    submit.add_argument("--rate", type=float, default=None, metavar="R",
+                        help="EDL frame rate (sent as the adapter option 'rate')")
     submit.add_argument("--out", default="", help="output folder (inside the server's roots)")
     submit.add_argument("--output-format", default="")
-    submit.add_argument("--track", action="append", default=[])
-    submit.add_argument("--clip", action="append", default=[], help="clip id")
+    # One value per flag, repeatable, spelt as `v2a generate` spells them too.
+    submit.add_argument("--track", "--tracks", action="append", default=[], metavar="T",
+                        help="only this video track: name or index (repeatable)")
+    submit.add_argument("--clip", "--clips", action="append", default=[], metavar="ID",
+                        help="only this clip id (repeatable)")
     submit.add_argument("--range", nargs=2, type=float, metavar=("START", "END"))
     submit.add_argument("--prompt", default="")
     submit.add_argument("--negative-prompt", default="")
@@ -171,6 +177,7 @@ def _submit(args) -> int:
             clips=tuple(pb.ClipAddress(clip_id=c) for c in args.clip),
             time_range=tuple(args.range) if args.range else None, params=params,
             media_search_paths=tuple(args.media_path),
+            adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
         )
         print(job.job_id)
         return _follow(client, job.job_id) if args.watch else 0

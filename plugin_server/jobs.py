@@ -55,6 +55,16 @@ class JobRecord:
     def terminal(self) -> bool:
         return self.state in TERMINAL
 
+    @property
+    def timeline_name(self) -> str:
+        """The timeline as the client knows it: the name it sent an inline timeline under (the
+        server's copy in its state dir is a path the user never saw), else the path it gave."""
+        return self.request.get("timeline_name") or self.timeline_path
+
+    def as_sent(self, message: str) -> str:
+        """`message` with the timeline named as the client knows it."""
+        return message.replace(str(Path(self.timeline_path)), self.timeline_name)
+
 
 def new_job_id() -> str:
     return uuid.uuid4().hex[:16]

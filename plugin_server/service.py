@@ -116,6 +116,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 "takes": max(1, params.takes),
                 "media_search_paths": list(request.timeline.media_search_paths),
                 "adapter_options": _adapter_options(request.timeline.adapter_options),
+                "timeline_name": _inline_name(request.timeline),
             },
         )
         try:
@@ -220,8 +221,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             job_id=_new_job_id(), kind=REGENERATE, state=QUEUED, timeline_path=timeline,
             output_folder=parent.output_folder, input_format=input_format,
             output_format=parent.output_format, parent_job_id=parent.job_id,
+            # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
-                     "params": params, "takes": 1},
+                     "params": params, "takes": 1, "timeline_name": ""},
         )
         job.clips = self._plan(job, requested_clips=True)
         return api.RegenerateClipResponse(job=convert.job_message(self._submit(job)))
@@ -319,15 +321,18 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
 
     def _plan(self, job: JobRecord, requested_clips: bool) -> list[ClipRecord]:
         """Read and plan the timeline now, so a bad one is refused before it is queued."""
-        name = job.timeline_path
+        name = job.timeline_name
         request = generation_request(job)
         try:
             _, segments = self.runner.pipeline.plan_request(request)
         except ClipNotFoundError as error:
-            raise errors.not_found("clip", _address_text(job), str(error)) from None
+            raise errors.not_found("clip", _address_text(job), job.as_sent(str(error))) from None
         except Exception as error:
-            raise errors.invalid_argument(f"{name}: {error}", [
-                (Path(name).name, f"{type(error).__name__}: {error}")]) from None
+            message = job.as_sent(str(error))
+            if name not in message:  # readers and planners name the file; a surprise may not
+                message = f"{name}: {message}"
+            raise errors.invalid_argument(message, [
+                (Path(name).name, f"{type(error).__name__}: {message}")]) from None
         if not segments:
             if requested_clips:
                 raise errors.not_found("clip", _address_text(job),
@@ -355,6 +360,13 @@ def _address_text(job: JobRecord) -> str:
     clips = job.request.get("selection", {}).get("clips", ())
     return ", ".join(c.get("clip_id") or f"{c.get('track')}@{c.get('record_time')}s"
                      for c in clips) or "selection"
+
+
+def _inline_name(source: pb.TimelineSource) -> str:
+    """The name a client sent an inline timeline under, for messages ('' for a path)."""
+    if source.WhichOneof("source") != "inline_data":
+        return ""
+    return source.file_name.strip() or "the inline timeline"
 
 
 def _adapter_options(options) -> dict:

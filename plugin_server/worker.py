@@ -41,6 +41,13 @@ log = logging.getLogger(__name__)
 STEP_PERSIST_SECONDS = 0.5
 #: A job that was running when the server stopped this many times is failed, not retried.
 MAX_ATTEMPTS = 3
+#: What a cancelled job's clips say, by the state they were in: a finished clip's "take N: path"
+#: would name a file the cancel removed.
+CANCELLED_CLIP_MESSAGES = {
+    "queued": "cancelled before it started",
+    "running": "cancelled while it was being generated; nothing was written",
+    "done": "cancelled after it was generated; its take was removed (the job wrote no timeline)",
+}
 
 
 class Pipeline(Protocol):
@@ -147,7 +154,8 @@ class JobRunner:
             log.info("job %s was running when the server stopped: cleaning up", job.job_id)
             discard_attempt_files(job)
             for clip in job.clips:
-                clip.state = "queued" if clip.state in ("done", "running") else clip.state
+                if clip.state in ("done", "running"):  # its take, if any, was just removed
+                    clip.state, clip.step, clip.message = "queued", 0, ""
             self.store.save(job)
         requeued = self.store.recover_after_restart(MAX_ATTEMPTS)
         for job_id in requeued:
@@ -209,7 +217,7 @@ class JobRunner:
                 self._waiting.discard(job_id)
                 job.state, job.message = CANCELLED, "cancelled before it started"
                 for clip in job.clips:
-                    clip.state = "cancelled"
+                    clip.state, clip.message = "cancelled", CANCELLED_CLIP_MESSAGES["queued"]
                 job = self.store.save(job)
                 self._publish(job)
                 return job
@@ -266,7 +274,7 @@ class JobRunner:
             job.state, job.message = FAILED, str(error)
         except Exception as error:  # a job's failure must never take the server down
             log.exception("job %s failed", job.job_id)
-            job.state, job.message = FAILED, f"{type(error).__name__}: {error}"
+            job.state, job.message = FAILED, job.as_sent(f"{type(error).__name__}: {error}")
         else:
             self._succeeded(job, result)
         finally:
@@ -277,6 +285,10 @@ class JobRunner:
                 self._finished.pop(job.job_id).set()
             if folder_key is not None:  # released only once the result is in the store
                 self._release_folder(folder_key)
+            if job.state in (CANCELLED, QUEUED):
+                # Cancelled or requeued: watchers last saw clips done with takes now removed.
+                for clip in job.clips:
+                    self._publish(job, clip)
             self._publish(job, message=job.message)
 
     def _acquire_folder(self, folder: Path, cancel: threading.Event,
@@ -364,9 +376,9 @@ class JobRunner:
         requeue = reason == "shutdown"
         for clip in job.clips:
             if requeue and clip.state in ("running", "done"):
-                clip.state, clip.step = "queued", 0
-            elif not requeue and clip.state in ("running", "queued", "done"):
-                clip.state = "cancelled"
+                clip.state, clip.step, clip.message = "queued", 0, ""
+            elif not requeue and clip.state in CANCELLED_CLIP_MESSAGES:
+                clip.state, clip.message = "cancelled", CANCELLED_CLIP_MESSAGES[clip.state]
         if requeue:
             job.state, job.message = QUEUED, "requeued: the server was shutting down"
         else:

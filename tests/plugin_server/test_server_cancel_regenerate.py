@@ -50,6 +50,40 @@ def test_cancel_mid_job_stops_within_a_step_and_leaves_no_files(make_server, con
     assert client.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
 
 
+def test_after_a_cancel_no_clip_names_a_take_that_was_removed(make_server, connect,
+                                                              fixture_timeline, media_dir,
+                                                              monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
+    client = connect(make_server(generator="py:server_test_generators:slow"))
+    job = client.submit(fixture_timeline, inline=True, output_folder="cancelled",
+                        media_search_paths=(str(media_dir),))
+    stream = client.watch(job.job_id)
+    done_take = None
+    for event in stream:
+        if event.HasField("clip") and event.clip.state == pb.CLIP_STATE_DONE:
+            done_take = Path(event.clip.media_path)
+        if done_take and event.clip.state == pb.CLIP_STATE_RUNNING:
+            break
+    assert done_take.is_file() and done_take.name in _done_message(client, job.job_id)
+    client.cancel(job.job_id)
+    last = {e.clip.clip_id: e.clip for e in stream if e.HasField("clip")}  # the same watcher
+
+    assert not done_take.exists()
+    final = client.get(job.job_id).clips
+    assert {c.state for c in final} == {pb.CLIP_STATE_CANCELLED}
+    # The watcher ends with what GetJob says, and neither names the removed take.
+    assert {c.clip_id: c for c in final} == {c.clip_id: last[c.clip_id] for c in final}
+    for clip in final:
+        assert clip.media_path == "" and ".wav" not in clip.message, clip
+    messages = sorted(c.message for c in final)
+    assert any("take was removed" in m for m in messages), messages
+    assert any("while it was being generated" in m for m in messages), messages
+
+
+def _done_message(client, job_id: str) -> str:
+    return next(c.message for c in client.get(job_id).clips if c.state == pb.CLIP_STATE_DONE)
+
+
 def test_cancel_a_queued_job_never_runs_it(make_server, connect, fixture_timeline, media_dir,
                                            monkeypatch):
     monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")

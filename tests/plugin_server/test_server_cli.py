@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
+
+import pytest
 
 from v2a.cli import main
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
 
 
 def _args(server, roots) -> list[str]:
@@ -39,3 +44,36 @@ def test_errors_are_one_clear_line_with_details_not_a_traceback(make_server, roo
     err = capsys.readouterr().err
     assert err.startswith("error: NOT_FOUND: job 'no-such-job'") and "ResourceInfo" in err
     assert "Traceback" not in err
+
+
+EDL_25 = FIXTURES / "cmx3600_edl" / "25fps.edl"
+# The clip names 25fps.edl's four events carry, found by name in a relink folder.
+EDL_25_MEDIA = ("sq001_s001", "sq001_s002", "sq001_s003", "sq001_s004")
+
+
+@pytest.fixture(scope="module")
+def edl_media(tmp_path_factory) -> Path:
+    """Stand-in movies for 25fps.edl: 25 fps, starting at the 01:00:00:00 its sources use."""
+    from v2a.media.synth import make_test_movie
+
+    folder = tmp_path_factory.mktemp("edl_media")
+    for name in EDL_25_MEDIA:
+        make_test_movie(str(folder / f"{name}.mov"), frames=210, rate=25, size=(32, 24),
+                        start_timecode="01:00:00:00")
+    return folder
+
+
+@pytest.mark.skipif(not EDL_25.is_file(), reason="shared fixtures absent")
+@pytest.mark.parametrize("inline", [False, True])
+def test_submit_passes_the_edl_frame_rate_with_rate(make_server, roots, edl_media, inline,
+                                                    capsys):
+    server = make_server()
+    submit = [*_args(server, roots), "submit", str(EDL_25), "--media-path", str(edl_media),
+              *(["--inline"] if inline else [])]
+    # Read at the default 24 fps the list has a frame 24, which does not exist.
+    assert main(submit) == 1
+    assert "INVALID_ARGUMENT" in capsys.readouterr().err
+
+    assert main([*submit, "--rate", "25", "--watch"]) == 0
+    out = capsys.readouterr().out
+    assert ": succeeded" in out, out

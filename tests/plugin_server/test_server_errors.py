@@ -115,8 +115,13 @@ def test_a_bad_timeline_is_refused_naming_the_file(make_server, connect, name, d
         error = _error(client.submit, path, inline=inline,
                        adapter_options={"rate": "25"} if name.endswith(".edl") else None)
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error.details()
-        assert name in error.details()
         assert any(name in field for field in _violations(error))
+        # Named once, as the client sent it: the file name of an inline timeline (not the
+        # server's copy in its state dir), the path of one it gave by path.
+        sent = name if inline else str(path)
+        assert error.details().count(name) == 1 and error.details().startswith(f"{sent}: ")
+        assert str(roots["state"]) not in error.details()
+        assert all(str(roots["state"]) not in d for d in _violations(error).values())
     assert client.list() == []  # nothing queued
     assert not (roots["state"] / "timelines").exists() or not any(
         (roots["state"] / "timelines").rglob("*.*"))  # the inline copies were removed
