@@ -18,9 +18,16 @@ from collections.abc import Callable
 import numpy as np
 import opentimelineio as otio
 
+from otio_adapters.media_refs import media_base_dir
 from otio_adapters.read import format_for_path, read_timeline
-from otio_adapters.takes import file_stem, highest_takes, take_file_name, take_origin
-from otio_adapters.write import EXTENSIONS, write_audio_tracks, write_timeline
+from otio_adapters.takes import (
+    file_stem,
+    highest_takes,
+    reference_takes_in,
+    take_file_name,
+    take_origin,
+)
+from otio_adapters.write import BUNDLES, EXTENSIONS, write_audio_tracks, write_timeline
 from v2a.contracts import (
     SAMPLE_RATE,
     ClipEvent,
@@ -124,8 +131,12 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
             timeline_path="", format_note=f"no clip could be generated: {output_path} was not written",
             clips=tuple(finals[s.clip_id] for s in segments),
         )
+    if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
+        reference_takes_in(timeline, audio_dir)  # not the copies in a bundle this write replaces
     write_audio_tracks(timeline, segments, generated)
-    written, fallback, note = write_timeline(timeline, output_path, output_format)
+    # Relative media paths were relative to the input's folder; the output is elsewhere.
+    media_dir = media_base_dir(request.timeline_path)
+    written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
     if note:
         log.warning("%s", note)
     return GenerationResult(
