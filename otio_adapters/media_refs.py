@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path, PurePosixPath, PureWindowsPath
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
@@ -350,3 +350,89 @@ def missing_frame(source: MediaSource, used: tuple[Fraction, Fraction]) -> str:
         if not os.path.isfile(path):
             return path
     return ""
+
+
+# --- rebasing relative references for a timeline written into another folder ------------------
+
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
+
+
+def relative_media_path(url: str) -> str | None:
+    """The path of a reference written relative to its timeline's folder, else None (an absolute
+    path, a Windows drive or UNC path, a remote URL: those mean the same from any folder)."""
+    if not url:
+        return None
+    if _URL_SCHEME.match(url) and not _WINDOWS_DRIVE.match(url):
+        if not url.lower().startswith("file:"):
+            return None  # http:, s3:, ...
+        url = url_to_path(url)
+    if os.path.isabs(url) or _WINDOWS_DRIVE.match(url) or url.startswith(("//", "\\\\")):
+        return None
+    return url
+
+
+def rebased_url(url: str, from_dir: str, to_dir: str | None) -> str:
+    """`url`, relative to `from_dir`, rewritten to name the same file from `to_dir`: a relative
+    path where one exists, else an absolute file URL (always one when `to_dir` is None)."""
+    relative = relative_media_path(url)
+    if relative is None:
+        return url
+    # Real paths at both ends: the relative path then holds whichever way the folders are reached.
+    target = os.path.realpath(os.path.join(from_dir, relative))
+    slash = "/" if url.endswith(("/", "\\")) else ""  # an image sequence's folder keeps its slash
+    if to_dir is not None:
+        to_dir = os.path.realpath(to_dir)
+        if to_dir == os.path.realpath(from_dir):
+            return url  # written beside its input: nothing moves, the editor's text stays
+        if _share_a_folder(target, to_dir):
+            return PurePath(os.path.relpath(target, to_dir)).as_posix() + slash
+    return otio.url_utils.url_from_filepath(target) + slash
+
+
+def _share_a_folder(a: str, b: str) -> bool:
+    """Whether two paths meet below the root: a relative path that climbs to the root (or to
+    another drive, which none can) would break as soon as the output moved, so it is not used."""
+    try:
+        shared = os.path.commonpath([a, b])
+    except ValueError:  # another drive (Windows)
+        return False
+    return os.path.dirname(shared) != shared
+
+
+def rebase_media_references(
+    timeline: otio.schema.Timeline, from_dir: str, to_dir: str | None
+) -> int:
+    """Rewrite, in place, every clip's media references (every take, not only the active one)
+    that are relative to `from_dir` so they resolve from `to_dir` (see `rebased_url`).
+    Returns how many changed."""
+    changed = 0
+    for reference in _file_references(timeline):
+        attribute = _url_attribute(reference)
+        url = getattr(reference, attribute)
+        new = rebased_url(url, from_dir, to_dir)
+        if new != url:
+            setattr(reference, attribute, new)
+            changed += 1
+    return changed
+
+
+def has_relative_media(timeline: otio.schema.Timeline) -> bool:
+    return any(
+        relative_media_path(getattr(ref, _url_attribute(ref))) is not None
+        for ref in _file_references(timeline)
+    )
+
+
+def _file_references(timeline: otio.schema.Timeline):
+    for clip in timeline.find_clips():
+        for reference in clip.media_references().values():
+            if isinstance(
+                reference, (otio.schema.ExternalReference, otio.schema.ImageSequenceReference)
+            ):
+                yield reference
+
+
+def _url_attribute(reference) -> str:
+    if isinstance(reference, otio.schema.ImageSequenceReference):
+        return "target_url_base"
+    return "target_url"

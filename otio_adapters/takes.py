@@ -118,6 +118,19 @@ def clip_takes(clip: otio.schema.Clip) -> dict[int, otio.schema.ExternalReferenc
     return takes
 
 
+def reference_takes_in(timeline: otio.schema.Timeline, audio_dir: str, stem: str = "SFX") -> None:
+    """Point v2a's take references at the file of the same name in `audio_dir`, where there is
+    one. A timeline read from a bundle names the bundle's copies of its takes; the originals in
+    the output's audio folder outlive the bundle that a new write replaces."""
+    names = set(os.listdir(audio_dir)) if os.path.isdir(audio_dir) else set()
+    for track in find_v2a_tracks(timeline, stem):
+        for clip in track.find_clips():
+            for reference in clip_takes(clip).values():
+                name = os.path.basename(url_to_path(reference.target_url))
+                if name in names:
+                    reference.target_url = path_to_url(os.path.join(audio_dir, name))
+
+
 def highest_takes(
     timeline: otio.schema.Timeline | None, audio_dir: str, stem: str = "SFX"
 ) -> dict[str, int]:

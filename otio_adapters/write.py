@@ -12,13 +12,16 @@ import bisect
 import copy
 import logging
 import os
+import shutil
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 
 import opentimelineio as otio
+from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
 from otio_adapters import timing
+from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -32,7 +35,6 @@ from otio_adapters.takes import (
     track_name,
 )
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
-from v2a.files import USUAL_FILE_MODE
 
 log = logging.getLogger(__name__)
 
@@ -256,20 +258,31 @@ EXTENSIONS = {
     "cmx_3600": ".edl",
     "AAF": ".aaf",
     "kdenlive": ".kdenlive",
+    "otioz": ".otioz",
+    "otiod": ".otiod",
 }
+# Formats whose adapter copies each clip's media into the bundle (a zip, a folder).
+BUNDLES = ("otioz", "otiod")
 # FCPXML frame durations the fcpx adapter can write (it cannot express 1001-based rates).
 _FCPX_RATES = (24.0, 25.0, 30.0, 50.0, 60.0)
 
 
-def write_timeline(timeline: otio.schema.Timeline, path: str, format: str) -> tuple[str, str, str]:
+def write_timeline(
+    timeline: otio.schema.Timeline, path: str, format: str, media_dir: str = ""
+) -> tuple[str, str, str]:
     """Write `timeline` to `path` in `format` (an OTIO adapter name), atomically.
 
-    Returns (written path, fallback .otio path or "", note). Where the format cannot carry v2a's
-    audio, the note says so and the full result is also written as an .otio beside it.
+    `media_dir` is the folder the timeline's relative media references are relative to (the
+    input's); what is written names the same media from its own folder (`timeline` itself is
+    left as it is). Returns (written path, fallback .otio path or "", note). Where the format
+    cannot carry v2a's audio, the note says so and the full result is also written as an .otio
+    beside it.
     """
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise TimelineWriteError(f"cannot write {path}: folder {folder} is missing or not writable")
+    if media_dir:
+        timeline = _with_media_rebased(timeline, media_dir, folder, format)
     otio_path = os.path.splitext(path)[0] + ".otio"
     has_audio = any(find_v2a_tracks(timeline, stem) for stem in _stems(timeline))
 
@@ -291,6 +304,19 @@ def write_timeline(timeline: otio.schema.Timeline, path: str, format: str) -> tu
         _atomic_write(timeline, otio_path, "otio_json")
         return path, otio_path, f"{reason}; the full result is in {otio_path}"
     return path, "", ""
+
+
+def _with_media_rebased(
+    timeline: otio.schema.Timeline, media_dir: str, folder: str, format: str
+) -> otio.schema.Timeline:
+    """A copy whose relative media references resolve from `folder` (the picture would go
+    offline otherwise). The bundle adapters copy media from absolute paths (a relative one they
+    take from the working directory), so for them references become absolute."""
+    if not has_relative_media(timeline):
+        return timeline  # the usual editor export: absolute paths, no copy needed
+    result = copy.deepcopy(timeline)
+    rebase_media_references(result, media_dir, None if format in BUNDLES else folder)
+    return result
 
 
 def _stems(timeline: otio.schema.Timeline) -> set[str]:
@@ -329,24 +355,42 @@ def _cannot_carry(timeline: otio.schema.Timeline, format: str) -> str:
 
 def _one_line(error: Exception) -> str:
     text = " ".join(str(error).split()) or type(error).__name__
+    if isinstance(error, NotAFileOnDisk):  # its message is the bare path
+        text = f"a bundle holds only media on disk, and this is not: {text}"
     return text[:300]
 
 
 def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> None:
+    """Write through a private staging folder in the same folder, then rename into place.
+
+    A folder rather than a temporary file: the otioz and otiod adapters refuse to write over an
+    existing path and the AAF writer creates its file itself, so each adapter writes a new path
+    of its own; a failed write leaves nothing behind and the old `path` untouched.
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    suffix = os.path.splitext(path)[1] or EXTENSIONS.get(format, "")
-    handle, tmp = tempfile.mkstemp(prefix=".v2a-", suffix=suffix, dir=folder)
-    os.close(handle)
+    staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
     try:
+        written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
-        if format == "AAF":
-            os.remove(tmp)  # pyaaf2 creates the file itself
-        otio.adapters.write_to_file(timeline, tmp, adapter_name=format, **options)
-        os.chmod(tmp, USUAL_FILE_MODE)  # mkstemp makes it private; a timeline is a normal file
-        os.replace(tmp, path)
+        otio.adapters.write_to_file(timeline, written, adapter_name=format, **options)
+        _replace(written, path, staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _replace(written: str, path: str, staging: str) -> None:
+    """Move `written` to `path`. A rename cannot replace a folder (an .otiod bundle from an
+    earlier run): that one is first moved into the staging folder, and back if the move fails.
+    Only a bundle replaces a folder; any other folder in the way is an error, never removed."""
+    if not (os.path.isdir(written) and os.path.isdir(path) and not os.path.islink(path)):
+        os.replace(written, path)
+        return
+    old = os.path.join(staging, ".old")
+    os.replace(path, old)
+    try:
+        os.replace(written, path)
     except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+        os.replace(old, path)
         raise
 
 

@@ -18,9 +18,17 @@ from collections.abc import Callable
 import numpy as np
 import opentimelineio as otio
 
+from otio_adapters.media_refs import media_base_dir
 from otio_adapters.read import format_for_path, read_timeline
-from otio_adapters.takes import file_stem, highest_takes, take_file_name, take_origin
-from otio_adapters.write import EXTENSIONS, write_audio_tracks, write_timeline
+from otio_adapters.takes import (
+    file_stem,
+    find_v2a_tracks,
+    highest_takes,
+    reference_takes_in,
+    take_file_name,
+    take_origin,
+)
+from otio_adapters.write import BUNDLES, EXTENSIONS, write_audio_tracks, write_timeline
 from v2a.contracts import (
     SAMPLE_RATE,
     ClipEvent,
@@ -42,12 +50,18 @@ class PipelineError(ValueError):
 
 
 def plan_request(request: GenerationRequest) -> tuple[otio.schema.Timeline, list[Segment]]:
-    """Read the request's timeline and plan its segments (one per visible, selected video clip)."""
+    """Read the request's timeline and plan its segments (one per visible, selected video clip).
+
+    With an output folder, a request whose write would replace the editor's own timeline is
+    refused here (PipelineError), so the server refuses such a job before it is queued.
+    """
     from otio_adapters.plan import plan_segments
 
     timeline = read_timeline(
         request.timeline_path, request.input_format, dict(request.adapter_options)
     )
+    if request.out_dir:
+        _check_source_kept(request, timeline)
     segments = plan_segments(
         timeline,
         timeline_path=request.timeline_path,
@@ -66,6 +80,39 @@ def output_paths(request: GenerationRequest) -> tuple[str, str]:
     if output_format != input_format:
         name = os.path.splitext(name)[0] + EXTENSIONS.get(output_format, ".otio")
     return output_format, os.path.join(request.out_dir, name)
+
+
+def _check_source_kept(request: GenerationRequest, timeline: otio.schema.Timeline) -> None:
+    """Refuse to write over the timeline being read, unless v2a wrote it.
+
+    Re-running on v2a's own output in its folder is how takes are added (the editor's tracks
+    come back as they were read); an editor's timeline without a v2a track is their source, and
+    an adapter's round trip is not lossless, so it must never be replaced.
+    """
+    _, output_path = output_paths(request)
+    # The written file, and the .otio written beside it when the format cannot carry the audio.
+    written = (output_path, os.path.splitext(output_path)[0] + ".otio")
+    source = request.timeline_path
+    clash = next((path for path in written if _same_file(source, path)), None)
+    if clash is None or find_v2a_tracks(timeline, "SFX"):
+        return
+    what = "the output"
+    if clash != output_path:
+        what = (
+            f"the .otio written beside {os.path.basename(output_path)} when that format cannot "
+            "carry the result,"
+        )
+    raise PipelineError(
+        f"will not overwrite the source timeline {source}: {what} {clash} is the same file; "
+        f"choose another output folder than {request.out_dir}"
+    )
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)  # links, case-insensitive disks: the same file either way
+    except OSError:
+        return False  # one of them does not exist: the output is not written yet
 
 
 def run_generation(
@@ -124,8 +171,12 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
             timeline_path="", format_note=f"no clip could be generated: {output_path} was not written",
             clips=tuple(finals[s.clip_id] for s in segments),
         )
+    if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
+        reference_takes_in(timeline, audio_dir)  # not the copies in a bundle this write replaces
     write_audio_tracks(timeline, segments, generated)
-    written, fallback, note = write_timeline(timeline, output_path, output_format)
+    # Relative media paths were relative to the input's folder; the output is elsewhere.
+    media_dir = media_base_dir(request.timeline_path)
+    written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
     if note:
         log.warning("%s", note)
     return GenerationResult(

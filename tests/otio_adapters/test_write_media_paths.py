@@ -1,0 +1,196 @@
+"""The written timeline names the editor's media so that it resolves from where it is written,
+in every format, bundles included: the bundled sample (relative `media/...` paths, a real movie)
+generated into another folder and read back with the same OTIO adapter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.media_refs import rebased_url
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks
+from v2a.contracts import ClipAddress, GenerationRequest, Selection
+from v2a.pipeline import run_generation
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+MOVIE = "bigbuckbunny_320x180.mp4"
+
+
+class SineGenerator:
+    """Test double: a quiet sine of exactly the requested length."""
+
+    name = "sine-test-double"
+    frame_rate = 2.0
+    frame_size = 16
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05)
+
+    def provenance(self) -> dict:
+        return {"generator": self.name, "kind": "test double"}
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """The sample as an editor keeps it: the timeline beside its media folder."""
+    folder = tmp_path / "project"
+    (folder / "media").mkdir(parents=True)
+    shutil.copy(SAMPLES / "sample.otio", folder / "sample.otio")
+    shutil.copy(SAMPLES / "media" / MOVIE, folder / "media" / MOVIE)
+    return folder
+
+
+def _generate(timeline: Path, out: Path, output_format: str = "", clips=()):
+    request = GenerationRequest(
+        timeline_path=str(timeline),
+        out_dir=str(out),
+        output_format=output_format,
+        selection=Selection(clips=tuple(ClipAddress(clip_id=c) for c in clips)),
+    )
+    return run_generation(request, SineGenerator())
+
+
+@pytest.mark.parametrize("output_format", ["otio_json", "fcp_xml", "fcpx_xml", "kdenlive"])
+def test_relative_media_still_resolves_from_the_written_timeline(project, tmp_path, output_format):
+    result = _generate(project / "sample.otio", tmp_path / "out", output_format)
+    assert len(result.generated) == 4 and not result.format_note
+
+    written = result.timeline_path
+    segments = plan_segments(read_timeline(written), timeline_path=written)
+    # The Kdenlive adapter reads its speed-changed clip back with no media reference at all (its
+    # limit, not a path): that one names no file. Every clip that names a file finds it.
+    assert [s.clip_name for s in segments if s.status != "ok" and s.media.referenced] == []
+    assert sum(s.status == "ok" for s in segments) >= 3
+    assert {s.media.path for s in segments if s.media.path} == {str(project / "media" / MOVIE)}
+
+
+def test_otio_output_keeps_the_media_path_relative_where_the_folders_meet(project, tmp_path):
+    result = _generate(project / "sample.otio", tmp_path / "out")
+    video = read_timeline(result.timeline_path).video_tracks()[0]
+    urls = {clip.media_reference.target_url for clip in video.find_clips()}
+    assert urls == {f"../project/media/{MOVIE}"}
+
+
+def test_running_again_on_the_written_timeline_adds_a_take(project, tmp_path):
+    """The README's re-run: the written timeline's own media must be online for it."""
+    out = tmp_path / "out"
+    first = _generate(project / "sample.otio", out)
+    clip_id = first.generated[1].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+    assert [a.clip_id for a in again.generated] == [clip_id]
+    assert again.generated[0].path.endswith("_take2.wav")
+
+
+@pytest.mark.parametrize(
+    ("url", "want"),
+    [
+        ("media/a.mov", "../p/media/a.mov"),
+        ("file:media/a.mov", "../p/media/a.mov"),  # a relative file URL is still relative
+        ("frames/", "../p/frames/"),  # an image sequence's folder keeps its slash
+        ("/abs/a.mov", "/abs/a.mov"),
+        ("file:///abs/a.mov", "file:///abs/a.mov"),
+        ("file://localhost/D%3a/a.mov", "file://localhost/D%3a/a.mov"),
+        ("D:/media/a.mov", "D:/media/a.mov"),
+        ("//server/share/a.mov", "//server/share/a.mov"),
+        ("https://example.com/a.mov", "https://example.com/a.mov"),
+        ("", ""),
+    ],
+)
+def test_only_relative_references_are_rebased(tmp_path, url, want):
+    (tmp_path / "p").mkdir()
+    (tmp_path / "out").mkdir()
+    assert rebased_url(url, str(tmp_path / "p"), str(tmp_path / "out")) == want
+
+
+def test_a_reference_is_absolute_when_the_folders_meet_only_at_the_root_or_for_a_bundle(tmp_path):
+    media = os.path.realpath(tmp_path / "p" / "media" / "a.mov")
+    want = otio.url_utils.url_from_filepath(media)
+    assert rebased_url("media/a.mov", str(tmp_path / "p"), "/") == want
+    assert rebased_url("media/a.mov", str(tmp_path / "p"), None) == want
+    assert rebased_url("media/a.mov", str(tmp_path / "p"), str(tmp_path / "p")) == "media/a.mov"
+
+
+# --- bundles ---------------------------------------------------------------------------------
+
+
+def _read_bundle(path: Path, into: Path) -> otio.schema.Timeline:
+    """The bundle read back with OTIO's own adapter, media references made absolute."""
+    if path.suffix == ".otiod":
+        return otio.adapters.read_from_file(str(path), absolute_media_reference_paths=True)
+    into.mkdir()
+    timeline = otio.adapters.read_from_file(str(path), extract_to_directory=str(into))
+    for clip in timeline.find_clips():
+        reference = clip.media_reference
+        reference.target_url = str(into / otio.url_utils.filepath_from_url(reference.target_url))
+    return timeline
+
+
+def _bundled_names(path: Path) -> set[str]:
+    if path.suffix == ".otiod":
+        return {str(p.relative_to(path)) for p in path.rglob("*") if p.is_file()}
+    with zipfile.ZipFile(path) as bundle:
+        return set(bundle.namelist())
+
+
+@pytest.mark.parametrize("output_format", ["otioz", "otiod"])
+def test_a_bundle_holds_the_media_and_the_active_takes(project, tmp_path, output_format):
+    out = tmp_path / "out"
+    result = _generate(project / "sample.otio", out, output_format)
+    written = Path(result.timeline_path)
+    assert written == out / f"sample.{output_format}" and not result.format_note
+    takes = {os.path.basename(a.path) for a in result.generated}
+    assert _bundled_names(written) >= {f"media/{MOVIE}"} | {f"media/{name}" for name in takes}
+
+    timeline = _read_bundle(written, tmp_path / "extracted")
+    audio = find_v2a_tracks(timeline, "SFX")[0].find_clips()
+    assert {os.path.basename(c.media_reference.target_url) for c in audio} == takes
+    for clip in timeline.find_clips():
+        assert os.path.isfile(otio.url_utils.filepath_from_url(clip.media_reference.target_url))
+    assert sorted(os.listdir(out)) == ["audio", written.name]  # no staging left behind
+
+
+@pytest.mark.parametrize("output_format", ["otioz", "otiod"])
+def test_a_bundle_written_again_in_place_keeps_every_take(project, tmp_path, output_format):
+    out = tmp_path / "out"
+    first = _generate(project / "sample.otio", out, output_format)
+    clip_id = first.generated[0].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+    assert again.timeline_path == first.timeline_path and not again.format_note
+
+    timeline = _read_bundle(Path(again.timeline_path), tmp_path / "extracted")
+    clip = next(
+        c
+        for c in find_v2a_tracks(timeline, "SFX")[0].find_clips()
+        if c.metadata["v2a"]["clip_id"] == clip_id
+    )
+    assert clip.active_media_reference_key == "take2"
+    assert clip.media_reference.target_url.endswith("_take2.wav")
+    # The older take is not in the bundle (the adapter bundles the active one): it is the
+    # original in the output's audio folder, not the copy inside the bundle just replaced.
+    old = clip.media_references()["take1"].target_url
+    assert otio.url_utils.filepath_from_url(old) == str(out / "audio" / Path(old).name)
+    assert os.path.isfile(otio.url_utils.filepath_from_url(old))
+
+
+def test_a_bundle_that_cannot_hold_offline_media_falls_back_to_otio_and_leaves_nothing(
+    project, tmp_path
+):
+    timeline = read_timeline(project / "sample.otio")
+    timeline.video_tracks()[0].find_clips()[0].media_reference.target_url = "/gone/missing.mov"
+    edited = project / "edited.otio"
+    otio.adapters.write_to_file(timeline, str(edited))
+    out = tmp_path / "out"
+
+    result = _generate(edited, out, "otioz")
+
+    assert result.timeline_path == str(out / "edited.otio")
+    assert "otioz" in result.format_note and "/gone/missing.mov" in result.format_note
+    assert sorted(os.listdir(out)) == ["audio", "edited.otio"]  # no partial bundle, no staging

@@ -1,0 +1,81 @@
+"""An editor's timeline is never written over: an output folder that is the timeline's own is
+refused before any work, unless the timeline is one v2a wrote (a re-run adds takes in place)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from v2a.contracts import GenerationRequest
+from v2a.pipeline import PipelineError, run_generation
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+
+
+class SineGenerator:
+    name = "sine-test-double"
+    frame_rate = 2.0
+    frame_size = 16
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05)
+
+    def provenance(self) -> dict:
+        return {"generator": self.name}
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    folder = tmp_path / "project"
+    shutil.copytree(SAMPLES / "media", folder / "media")
+    shutil.copy(SAMPLES / "sample.otio", folder / "sample.otio")
+    return folder
+
+
+def _md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("output_format", ["", "fcp_xml", "cmx_3600"])
+def test_writing_into_the_timelines_own_folder_is_refused_naming_both(project, output_format):
+    """Another format clashes too: where it cannot carry the result (always for an EDL, or when
+    its adapter fails), the full result is written as sample.otio beside it."""
+    source = project / "sample.otio"
+    before = _md5(source)
+    request = GenerationRequest(str(source), str(project), output_format=output_format)
+    with pytest.raises(PipelineError) as refused:
+        run_generation(request, SineGenerator())
+    message = str(refused.value)
+    assert f"source timeline {source}" in message and f" {source} is the same file" in message
+    assert _md5(source) == before
+    assert sorted(os.listdir(project)) == ["media", "sample.otio"]  # no work was done
+
+
+def test_the_same_folder_through_a_link_is_refused_too(project, tmp_path):
+    (tmp_path / "link").symlink_to(project)
+    request = GenerationRequest(str(project / "sample.otio"), str(tmp_path / "link"))
+    with pytest.raises(PipelineError, match="will not overwrite the source timeline"):
+        run_generation(request, SineGenerator())
+
+
+def test_a_folder_inside_the_project_is_fine_and_the_source_unchanged(project):
+    source = project / "sample.otio"
+    before = _md5(source)
+    result = run_generation(GenerationRequest(str(source), str(project / "v2a")), SineGenerator())
+    assert result.timeline_path == str(project / "v2a" / "sample.otio")
+    assert _md5(source) == before
+
+
+def test_v2a_output_is_updated_in_place_by_a_re_run(project, tmp_path):
+    out = tmp_path / "out"
+    first = run_generation(
+        GenerationRequest(str(project / "sample.otio"), str(out)), SineGenerator()
+    )
+    again = run_generation(GenerationRequest(first.timeline_path, str(out)), SineGenerator())
+    assert again.timeline_path == first.timeline_path
+    assert all(audio.path.endswith("_take2.wav") for audio in again.generated)
