@@ -19,6 +19,7 @@ from fractions import Fraction
 import opentimelineio as otio
 
 from otio_adapters import timing
+from otio_adapters.plan import start_timecode, timeline_start
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -78,6 +79,10 @@ def write_audio_tracks(
     if not generated and not find_v2a_tracks(timeline, stem):
         return  # nothing to lay down: no empty track in the editor's timeline
     segments_by_id = {segment.clip_id: segment for segment in segments}
+    if timeline.global_start_time is None:
+        # A start timecode only a track trim expressed (CMX 3600) becomes the timeline's own, so
+        # the written .otio states where its takes' timecodes count from. Tracks stay untouched.
+        timeline.global_start_time = start_timecode(timeline)
     track = _v2a_track(timeline, stem)
     placed = _read_placed(track)
     by_stem = {item.stem: item for item in placed if item.stem}
@@ -184,8 +189,7 @@ def _handles(clip: otio.schema.Clip) -> tuple[int, int]:
 
 
 def media_origin(timeline: otio.schema.Timeline, audio: GeneratedAudio) -> int:
-    start = timeline.global_start_time
-    offset = to_samples(start) if start is not None else 0
+    offset = timing.to_samples(timeline_start(timeline))
     return take_origin(offset, audio.start_sample, audio.handle_before_samples)
 
 
