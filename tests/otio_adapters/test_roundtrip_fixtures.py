@@ -203,6 +203,44 @@ def test_write_back_leaves_the_editor_tracks_serialised_identically(name):
     assert len(after) == len(before) + (1 if segments else 0)
 
 
+def test_edl_takes_carry_its_record_timecode_and_follow_its_dissolve(standin_media, tmp_path):
+    """dissolve_test.edl records from 01:00:00:00; clip_A dissolves into clip_B over the 10
+    frames after the cut (in_offset 0, out_offset 10), then clip_B cuts to itself."""
+    name = "cmx3600_edl/dissolve_test.edl"
+    request = GenerationRequest(
+        str(FIXTURES / name), str(tmp_path / "out"), relink_roots=(standin_media(name),)
+    )
+    result = run_generation(request, SineGenerator())
+    clip_a, clip_b, clip_b2 = result.generated
+    hour = 3600 * SAMPLE_RATE
+    # A DAW spotting the files by timecode puts them under the picture, an hour in.
+    assert read_bext(clip_a.path)["time_reference"] == hour
+    assert read_bext(clip_b.path)["time_reference"] == hour + 9 * 2000
+    handle = clip_b2.handle_before_samples  # the hard cut's: the file starts before the cut
+    assert handle > 0
+    assert read_bext(clip_b2.path)["time_reference"] == hour + 19 * 2000 - handle
+
+    written = read_timeline(result.fallback_otio_path)
+    assert written.global_start_time.to_timecode() == "01:00:00:00"
+    (track,) = find_v2a_tracks(written, "SFX")
+    items = list(track)
+    assert [type(item).__name__ for item in items] == [
+        "Clip",
+        "Transition",
+        "Clip",
+        "Transition",
+        "Clip",
+    ]
+    # The sound dissolves over the picture's dissolve: the 10 frames after the cut, made of
+    # clip_A's handle after (clip_A's file holds them).
+    dissolve = items[1]
+    assert (to_samples(dissolve.in_offset), to_samples(dissolve.out_offset)) == (0, 10 * 2000)
+    assert clip_a.handle_after_samples >= 10 * 2000
+    # The hard cut's crossfade fits its 1-frame clip and the dissolve that fills clip_B's head.
+    cut = items[3]
+    assert (to_samples(cut.in_offset), to_samples(cut.out_offset)) == (0, 2000)
+
+
 def test_timecode_mismatch_edl_is_rejected_clearly(tmp_path):
     request = GenerationRequest(
         timeline_path=str(FIXTURES / "cmx3600_edl" / "timecode_mismatch.edl"),
