@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -384,6 +385,9 @@ def plan_segments(
 
     `cut_handle_seconds`: handles also at hard cuts between two clips (so a crossfade can hide
     the cut), limited to the media like transition handles; 0 (the default): only transitions.
+    Every handle is whole frames of the timeline rate (the cut handle the nearest whole number,
+    at least one): frame-based formats declare a take file's start and length in frames, so a
+    file that is not whole frames long cannot be described to the sample.
 
     Media problems never raise: such a clip comes back with status "offline" or "invalid" and a
     `problem` naming the clip and the path. PlanError is raised only when nothing can be
@@ -397,7 +401,7 @@ def plan_segments(
     start = timeline_start(timeline)
     tracks_filter = _tracks_filter(selection.tracks, video_tracks, where)
 
-    walker = _Walker(Fraction(cut_handle_seconds).limit_denominator(1_000_000))
+    walker = _Walker(_cut_handle(cut_handle_seconds, rate))
     stack = timeline.tracks
     window_start, window_duration = _trimmed(stack) if stack.source_range else (0, None)
     try:
@@ -427,6 +431,19 @@ def plan_segments(
     return _select(segments, selection, where)
 
 
+def _cut_handle(cut_seconds: float, rate: Fraction) -> Fraction:
+    """The cut handle as record seconds: the nearest whole number of frames, at least one."""
+    if cut_seconds <= 0:
+        return Fraction(0)
+    frames = max(1, to_frames(Fraction(cut_seconds).limit_denominator(1_000_000), rate))
+    return frames / rate
+
+
+def _whole_frames(handle: Fraction, rate: Fraction) -> Fraction:
+    """A handle shortened to whole frames (never lengthened: it may be limited by the media)."""
+    return math.floor(handle * rate + _TOLERANCE) / rate
+
+
 def _segment(
     piece: _Piece, media: ResolvedMedia, rate: Fraction, start: Fraction, track_names
 ) -> Segment:
@@ -445,6 +462,7 @@ def _segment(
     source_start = first + piece.source_frame * speed if speed < 0 else first
     before = _limit_handle(piece.handle_before, used, speed, media.extent, "before")
     after = _limit_handle(piece.handle_after, used, speed, media.extent, "after")
+    before, after = _whole_frames(before, rate), _whole_frames(after, rate)
 
     start_sample = to_samples(piece.start)
     end_sample = to_samples(piece.end)

@@ -15,7 +15,7 @@ import pytest
 from otio_adapters.plan import PlanError, plan_segments
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.standin_media import synthesize_media
-from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, GenerationParams, GenerationRequest
 from v2a.media.audio import read_bext, read_wav
@@ -158,6 +158,8 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
         got = sorted((to_samples(r.start_time), to_samples(r.end_time_exclusive())) for r in placed)
         want = sorted((a.start_sample, a.start_sample + a.num_samples) for a in result.generated)
         assert got == want  # to the sample
+        for clip in tracks[0].find_clips():
+            _assert_declared_as_the_file_is(clip, result.generated)
     for audio in result.generated:
         samples, rate = read_wav(audio.path)
         segment = next(s for s in segments if s.clip_id == audio.clip_id)
@@ -173,6 +175,20 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
     control = read_timeline(control_path, fmt, OPTIONS.get(name))
     assert _summary(reread) == _summary(control)
     assert not [p for p in os.listdir(tmp_path / "out") if p.startswith(".")]  # no temp files
+
+
+def _assert_declared_as_the_file_is(clip: otio.schema.Clip, generated) -> None:
+    """What the written timeline, read back in its own format, says of a take file (where it
+    starts in timeline time, how long it is, where the clip's range sits in it) is the file,
+    to the sample: frame-based formats (FCP7 XML, FCPXML, AAF) count it in frames."""
+    reference = clip.media_reference
+    path = url_to_path(reference.target_url)
+    audio = next(a for a in generated if os.path.basename(a.path) == os.path.basename(path))
+    declared = reference.available_range
+    start = to_samples(declared.start_time)
+    assert start == read_bext(path)["time_reference"], clip.name
+    assert to_samples(declared.duration) == read_wav(path)[0].shape[0], clip.name
+    assert to_samples(clip.source_range.start_time) - start == audio.handle_before_samples
 
 
 def _for_control(timeline, fmt):
