@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import hashlib
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -344,11 +345,28 @@ def timeline_rate(timeline: otio.schema.Timeline) -> Fraction:
         return Fraction(24)
 
 
+def start_timecode(timeline: otio.schema.Timeline) -> otio.opentime.RationalTime | None:
+    """The timeline's start timecode, or None when it has none.
+
+    `global_start_time` where the adapter sets it. The CMX 3600 adapter leaves that empty and
+    expresses the first record timecode as a negative trim of the track instead (01:00:00:00 at
+    24 fps: a video track source range starting at -86400), which planning reads as "the
+    timeline starts there" (see `_trimmed`): that is the start, so every timecode v2a shows or
+    writes (bext, messages, inspect) counts from it.
+    """
+    if timeline.global_start_time is not None:
+        return timeline.global_start_time
+    for item in (timeline.tracks, *timeline.video_tracks()):
+        trim = item.source_range
+        if trim is not None and trim.start_time.value < 0:
+            return otio.opentime.RationalTime(-trim.start_time.value, trim.start_time.rate)
+    return None
+
+
 def timeline_start(timeline: otio.schema.Timeline) -> Fraction:
     """Seconds of the timeline's start timecode (01:00:00:00 -> 3600), 0 without one."""
-    if timeline.global_start_time is None:
-        return Fraction(0)
-    return seconds(timeline.global_start_time)
+    start = start_timecode(timeline)
+    return Fraction(0) if start is None else seconds(start)
 
 
 # --- the plan -------------------------------------------------------------------------------
@@ -367,6 +385,9 @@ def plan_segments(
 
     `cut_handle_seconds`: handles also at hard cuts between two clips (so a crossfade can hide
     the cut), limited to the media like transition handles; 0 (the default): only transitions.
+    Every handle is whole frames of the timeline rate (the cut handle the nearest whole number,
+    at least one): frame-based formats declare a take file's start and length in frames, so a
+    file that is not whole frames long cannot be described to the sample.
 
     Media problems never raise: such a clip comes back with status "offline" or "invalid" and a
     `problem` naming the clip and the path. PlanError is raised only when nothing can be
@@ -377,9 +398,10 @@ def plan_segments(
     if not video_tracks:
         raise PlanError(f"{where} has no video tracks")
     rate = timeline_rate(timeline)
+    start = timeline_start(timeline)
     tracks_filter = _tracks_filter(selection.tracks, video_tracks, where)
 
-    walker = _Walker(Fraction(cut_handle_seconds).limit_denominator(1_000_000))
+    walker = _Walker(_cut_handle(cut_handle_seconds, rate))
     stack = timeline.tracks
     window_start, window_duration = _trimmed(stack) if stack.source_range else (0, None)
     try:
@@ -404,12 +426,28 @@ def plan_segments(
         key = id(piece.clip)
         if key not in media_cache:
             media_cache[key] = resolver.resolve(piece.clip)
-        segments.append(_segment(piece, media_cache[key], rate, track_names))
+        segments.append(_segment(piece, media_cache[key], rate, start, track_names))
     segments = _assign_ids(segments)
     return _select(segments, selection, where)
 
 
-def _segment(piece: _Piece, media: ResolvedMedia, rate: Fraction, track_names) -> Segment:
+def _cut_handle(cut_seconds: float, rate: Fraction) -> Fraction:
+    """The cut handle as record seconds: the nearest whole number of frames, at least one."""
+    if cut_seconds <= 0:
+        return Fraction(0)
+    frames = max(1, to_frames(Fraction(cut_seconds).limit_denominator(1_000_000), rate))
+    return frames / rate
+
+
+def _whole_frames(handle: Fraction, rate: Fraction) -> Fraction:
+    """A handle shortened to whole frames (never lengthened: it may be limited by the media)."""
+    return math.floor(handle * rate + _TOLERANCE) / rate
+
+
+def _segment(
+    piece: _Piece, media: ResolvedMedia, rate: Fraction, start: Fraction, track_names
+) -> Segment:
+    """`start`: the timeline's start timecode in seconds, for the timecodes in messages."""
     clip = piece.clip
     speed = Fraction(0) if media.still else piece.source.k
     first = piece.source.at(piece.start)
@@ -424,6 +462,7 @@ def _segment(piece: _Piece, media: ResolvedMedia, rate: Fraction, track_names) -
     source_start = first + piece.source_frame * speed if speed < 0 else first
     before = _limit_handle(piece.handle_before, used, speed, media.extent, "before")
     after = _limit_handle(piece.handle_after, used, speed, media.extent, "after")
+    before, after = _whole_frames(before, rate), _whole_frames(after, rate)
 
     start_sample = to_samples(piece.start)
     end_sample = to_samples(piece.end)
@@ -431,7 +470,8 @@ def _segment(piece: _Piece, media: ResolvedMedia, rate: Fraction, track_names) -
 
     def label() -> str:  # only problems need it, and timecode text is not free
         track = track_label(piece.top_index, track_names[piece.top_index])
-        return f"clip {clip.name!r} on {track} at {format_timecode(piece.start, rate)}"
+        # The timecode the editor sees: counted from the timeline's start timecode.
+        return f"clip {clip.name!r} on {track} at {format_timecode(start + piece.start, rate)}"
 
     status, problem = media.status, ""
     if status == "offline":

@@ -22,6 +22,7 @@ from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
 from otio_adapters import timing
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
+from otio_adapters.plan import start_timecode, timeline_start
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -80,6 +81,10 @@ def write_audio_tracks(
     if not generated and not find_v2a_tracks(timeline, stem):
         return  # nothing to lay down: no empty track in the editor's timeline
     segments_by_id = {segment.clip_id: segment for segment in segments}
+    if timeline.global_start_time is None:
+        # A start timecode only a track trim expressed (CMX 3600) becomes the timeline's own, so
+        # the written .otio states where its takes' timecodes count from. Tracks stay untouched.
+        timeline.global_start_time = start_timecode(timeline)
     track = _v2a_track(timeline, stem)
     placed = _read_placed(track)
     by_stem = {item.stem: item for item in placed if item.stem}
@@ -186,8 +191,7 @@ def _handles(clip: otio.schema.Clip) -> tuple[int, int]:
 
 
 def media_origin(timeline: otio.schema.Timeline, audio: GeneratedAudio) -> int:
-    start = timeline.global_start_time
-    offset = to_samples(start) if start is not None else 0
+    offset = timing.to_samples(timeline_start(timeline))
     return take_origin(offset, audio.start_sample, audio.handle_before_samples)
 
 
@@ -221,7 +225,7 @@ def _lay_out(track: otio.schema.Track, placed: list[_Placed]) -> None:
     """Rebuild the track: gaps between clips, a crossfade where adjacent clips have handles."""
     track.clear()
     cursor = 0
-    previous: _Placed | None = None
+    fades = _Crossfades()
     for item in placed:
         if item.start > cursor:
             track.append(
@@ -229,23 +233,47 @@ def _lay_out(track: otio.schema.Track, placed: list[_Placed]) -> None:
                     source_range=TR(RT(0, SAMPLE_RATE), RT(item.start - cursor, SAMPLE_RATE))
                 )
             )
-        elif previous is not None and item.start == previous.end:
-            fade = min(previous.handle_after, item.handle_before)
-            if fade > 0:
-                track.append(_crossfade(fade))
+        fade = fades.into(item.start == cursor, item.handle_before, item.length, item.handle_after)
+        if fade:
+            track.append(_crossfade(*fade, SAMPLE_RATE))
         track.append(item.clip)
         cursor = item.end
-        previous = item
 
 
-def _crossfade(samples: int) -> otio.schema.Transition:
-    """A dissolve centred on the cut, made of the handles on each side."""
+class _Crossfades:
+    """Where each crossfade lies, clip after clip along a track (in samples or in frames).
+
+    A crossfade runs from `in_offset` before the cut, where the incoming clip plays its handle
+    before, to `out_offset` after it, where the outgoing clip plays its handle after. The planner
+    gives handles at a picture transition from its offsets (a dissolve that starts at the cut
+    gives the outgoing clip all of it, the incoming none), and equal handles at a hard cut; so
+    the sound follows the picture dissolve over the same span, and is centred on a hard cut.
+    A crossfade never reaches past the clip on either side, nor into the previous crossfade:
+    clips shorter than their handles get a shorter one.
+    """
+
+    def __init__(self) -> None:
+        self.after = 0  # handle after the previous clip, 0 after a gap
+        self.free = 0  # length of the previous clip not used by the crossfade into it
+
+    def into(self, touching: bool, before: int, length: int, after: int) -> tuple[int, int] | None:
+        """(in_offset, out_offset) of the crossfade into a clip, or None; then move past it."""
+        fade_in = min(before, self.free) if touching else 0
+        fade_out = min(self.after, length) if touching else 0
+        self.after, self.free = after, length - fade_out
+        return (fade_in, fade_out) if fade_in or fade_out else None
+
+
+def _crossfade(
+    in_offset: int, out_offset: int, rate: float, metadata: dict | None = None
+) -> otio.schema.Transition:
+    """A dissolve between two touching clips, made of their handles (see `_Crossfades`)."""
     return otio.schema.Transition(
         name="V2A crossfade",
         transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-        in_offset=RT(samples, SAMPLE_RATE),
-        out_offset=RT(samples, SAMPLE_RATE),
-        metadata={V2A_KEY: {"crossfade": True}},
+        in_offset=RT(in_offset, rate),
+        out_offset=RT(out_offset, rate),
+        metadata={V2A_KEY: {"crossfade": True}, **(metadata or {})},
     )
 
 
@@ -451,16 +479,17 @@ def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
     placed = _read_placed(track)
     track.clear()  # crossfades are rebuilt from the handles
     cursor = 0
-    previous: _Placed | None = None
+    fades = _Crossfades()
     for item in placed:
         start, end = _frames(item.start, rate), _frames(item.end, rate)
         before, after = _frames(item.handle_before, rate), _frames(item.handle_after, rate)
         if start > cursor:
             track.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(start - cursor, rate))))
-        elif previous is not None and start == cursor:
-            fade = min(previous[1], before)
-            if fade > 0:
-                track.append(_frame_crossfade(fade, rate, aaf))
+        fade = fades.into(start == cursor, before, end - start, after)
+        if fade:
+            # AAF's dissolve names its cut point: where the cut sits, in_offset into it.
+            extra = {"AAF": _aaf_dissolve(fade[0])} if aaf else None
+            track.append(_crossfade(*fade, rate, extra))
         clip = item.clip
         origin = 0
         for key, ref in clip.media_references().items():
@@ -474,20 +503,6 @@ def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
         clip.source_range = TR(RT(origin + before, rate), RT(end - start, rate))
         track.append(clip)
         cursor = end
-        previous = (item, after)
-
-
-def _frame_crossfade(frames: int, rate: float, aaf: bool) -> otio.schema.Transition:
-    metadata = {V2A_KEY: {"crossfade": True}}
-    if aaf:
-        metadata["AAF"] = _aaf_dissolve(frames)
-    return otio.schema.Transition(
-        name="V2A crossfade",
-        transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
-        in_offset=RT(frames, rate),
-        out_offset=RT(frames, rate),
-        metadata=metadata,
-    )
 
 
 # AAF's standard effect ids (AAF SDK: kAAFEffectVideoDissolve, kAAFEffectMonoAudioDissolve).

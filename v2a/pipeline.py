@@ -236,10 +236,11 @@ def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -
 
 
 def _timeline_offset_samples(timeline: otio.schema.Timeline) -> int:
-    from otio_adapters.takes import to_samples
+    """The timeline's start timecode in samples: bext time references count from 00:00:00:00."""
+    from otio_adapters.plan import timeline_start
+    from otio_adapters.timing import to_samples
 
-    start = timeline.global_start_time
-    return to_samples(start) if start is not None else 0
+    return to_samples(timeline_start(timeline))
 
 
 def _media(segment: Segment) -> str:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from otio_adapters.plan import PlanError, plan_segments
+from otio_adapters.plan import PlanError, plan_segments, timeline_start
 from otio_adapters.read import read_timeline
 from v2a.contracts import SAMPLE_RATE
 
@@ -142,6 +142,19 @@ def test_edl_dissolve_gives_the_outgoing_clip_a_handle():
     segments = plan("cmx3600_edl/dissolve_test.edl")
     assert [s.clip_name for s in segments] == ["clip_A", "clip_B", "clip_B"]
     assert segments[0].handle_after_samples == 10 * 2000
+
+
+def test_an_edl_starts_at_its_first_record_timecode_and_messages_count_from_it():
+    # The CMX 3600 adapter keeps 01:00:00:00 only as a negative trim of the video track.
+    path = FIXTURES / "cmx3600_edl/dissolve_test.edl"
+    timeline = read_timeline(path)
+    assert timeline.global_start_time is None
+    assert timeline_start(timeline) == 3600
+    segments = plan_segments(timeline, timeline_path=str(path))
+    assert segments[0].start_sample == 0  # record positions still count from the start
+    assert segments[0].status == "offline"
+    assert "clip 'clip_A' on track V1 (V) at 01:00:00:00: media not found" in segments[0].problem
+    assert " at 01:00:00:19: " in segments[2].problem
 
 
 def test_edl_gaps_give_no_segment_and_keep_record_positions():

@@ -139,7 +139,8 @@ def test_inspect_table_shows_timecodes_from_the_timeline_start_speeds_and_offlin
     lines = table.splitlines()
     assert lines[0].split()[:4] == ["id", "track", "clip", "record"]
     freeze = [line for line in lines if "Z682_156 (LAY3)" in line][0]
-    assert "00:08:30:00" in freeze and "freeze" in freeze and "OFFLINE" in freeze
+    # The EDL's own record timecode: the adapter keeps its 01:00:00:00 start as a track trim.
+    assert "01:08:30:00  01:08:30:17" in freeze and "freeze" in freeze and "OFFLINE" in freeze
     assert "1.983x" in table
     assert lines[-1] == "5 segment(s), 8.25s of picture: 5 offline"
 

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import random
 from fractions import Fraction
+from pathlib import Path
 
 import opentimelineio as otio
 import pytest
 
 from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
 from otio_adapters.timing import exact_rate, format_timecode, to_samples
 from v2a.contracts import SAMPLE_RATE
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
 
 
 def test_float_rates_map_to_their_exact_values():
@@ -70,6 +74,53 @@ def test_segments_tile_the_timeline_exactly_at_every_rate(rate):
         exact = Fraction(position) / exact_rate(rate) * SAMPLE_RATE
         assert abs(segment.start_sample - exact) <= Fraction(1, 2)
         position += length
+
+
+@needs_fixtures
+@pytest.mark.parametrize(
+    ("name", "rate"),
+    [
+        ("fcpx_xml/fcpx_example.fcpxml", Fraction(30)),
+        ("fcp7_xml/premiere_example.xml", Fraction(30)),
+        ("aaf/transitions.aaf", Fraction(24)),
+    ],
+)
+def test_handles_are_whole_frames_of_the_timeline_rate(name, rate):
+    # Frame-based formats declare a take's start and length in frames: the default 0.08 s cut
+    # handle is 2.4 frames at 30 fps, so it becomes 2 frames (3200 samples, not 3840).
+    path = FIXTURES / name
+    segments = plan_segments(read_timeline(path), timeline_path=str(path), cut_handle_seconds=0.08)
+    assert_handles_are_whole_frames(segments, rate)
+    if rate == 30:
+        assert 2 * 1600 in [s.handle_after_samples for s in segments]
+
+
+def assert_handles_are_whole_frames(segments, rate: Fraction) -> None:
+    """Each take file's first and last sample sits on a frame boundary (to the nearest sample:
+    at 29.97 fps one frame is 1601.6 samples)."""
+    assert any(s.handle_before_samples or s.handle_after_samples for s in segments)
+    for segment in segments:
+        start = segment.start_sample - segment.handle_before_samples
+        end = segment.start_sample + segment.num_samples + segment.handle_after_samples
+        for sample in (start, end):
+            frame = round(Fraction(sample, SAMPLE_RATE) * rate)
+            assert sample == to_samples(frame / rate), (segment.clip_name, sample)
+
+
+@pytest.mark.parametrize("rate", [23.976, 29.97, 30, 59.94])
+def test_cut_handles_are_whole_frames_at_ntsc_rates(rate):
+    timeline = edit(rate, [37, 5, 120, 1, 64], start_frames=108000)
+    segments = plan_segments(timeline, timeline_path="/t/cut.otio", cut_handle_seconds=0.08)
+    assert_handles_are_whole_frames(segments, exact_rate(rate))
+
+    def frames_after_first_clip(frames: int) -> int:
+        cut = Fraction(37) / exact_rate(rate)
+        return to_samples(cut + frames / exact_rate(rate)) - to_samples(cut)
+
+    # The nearest whole number of frames, at least one.
+    assert segments[0].handle_after_samples == frames_after_first_clip(round(0.08 * rate))
+    short = plan_segments(timeline, timeline_path="/t/cut.otio", cut_handle_seconds=0.001)
+    assert short[0].handle_after_samples == frames_after_first_clip(1)
 
 
 def test_upper_track_clips_over_a_ntsc_base_tile_with_the_parts_left_visible():

@@ -15,7 +15,7 @@ import pytest
 from otio_adapters.plan import PlanError, plan_segments
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.standin_media import synthesize_media
-from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, GenerationParams, GenerationRequest
 from v2a.media.audio import read_bext, read_wav
@@ -158,6 +158,8 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
         got = sorted((to_samples(r.start_time), to_samples(r.end_time_exclusive())) for r in placed)
         want = sorted((a.start_sample, a.start_sample + a.num_samples) for a in result.generated)
         assert got == want  # to the sample
+        for clip in tracks[0].find_clips():
+            _assert_declared_as_the_file_is(clip, result.generated)
     for audio in result.generated:
         samples, rate = read_wav(audio.path)
         segment = next(s for s in segments if s.clip_id == audio.clip_id)
@@ -173,6 +175,20 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
     control = read_timeline(control_path, fmt, OPTIONS.get(name))
     assert _summary(reread) == _summary(control)
     assert not [p for p in os.listdir(tmp_path / "out") if p.startswith(".")]  # no temp files
+
+
+def _assert_declared_as_the_file_is(clip: otio.schema.Clip, generated) -> None:
+    """What the written timeline, read back in its own format, says of a take file (where it
+    starts in timeline time, how long it is, where the clip's range sits in it) is the file,
+    to the sample: frame-based formats (FCP7 XML, FCPXML, AAF) count it in frames."""
+    reference = clip.media_reference
+    path = url_to_path(reference.target_url)
+    audio = next(a for a in generated if os.path.basename(a.path) == os.path.basename(path))
+    declared = reference.available_range
+    start = to_samples(declared.start_time)
+    assert start == read_bext(path)["time_reference"], clip.name
+    assert to_samples(declared.duration) == read_wav(path)[0].shape[0], clip.name
+    assert to_samples(clip.source_range.start_time) - start == audio.handle_before_samples
 
 
 def _for_control(timeline, fmt):
@@ -201,6 +217,44 @@ def test_write_back_leaves_the_editor_tracks_serialised_identically(name):
     after = [otio.adapters.write_to_string(track, "otio_json") for track in timeline.tracks]
     assert after[: len(before)] == before
     assert len(after) == len(before) + (1 if segments else 0)
+
+
+def test_edl_takes_carry_its_record_timecode_and_follow_its_dissolve(standin_media, tmp_path):
+    """dissolve_test.edl records from 01:00:00:00; clip_A dissolves into clip_B over the 10
+    frames after the cut (in_offset 0, out_offset 10), then clip_B cuts to itself."""
+    name = "cmx3600_edl/dissolve_test.edl"
+    request = GenerationRequest(
+        str(FIXTURES / name), str(tmp_path / "out"), relink_roots=(standin_media(name),)
+    )
+    result = run_generation(request, SineGenerator())
+    clip_a, clip_b, clip_b2 = result.generated
+    hour = 3600 * SAMPLE_RATE
+    # A DAW spotting the files by timecode puts them under the picture, an hour in.
+    assert read_bext(clip_a.path)["time_reference"] == hour
+    assert read_bext(clip_b.path)["time_reference"] == hour + 9 * 2000
+    handle = clip_b2.handle_before_samples  # the hard cut's: the file starts before the cut
+    assert handle > 0
+    assert read_bext(clip_b2.path)["time_reference"] == hour + 19 * 2000 - handle
+
+    written = read_timeline(result.fallback_otio_path)
+    assert written.global_start_time.to_timecode() == "01:00:00:00"
+    (track,) = find_v2a_tracks(written, "SFX")
+    items = list(track)
+    assert [type(item).__name__ for item in items] == [
+        "Clip",
+        "Transition",
+        "Clip",
+        "Transition",
+        "Clip",
+    ]
+    # The sound dissolves over the picture's dissolve: the 10 frames after the cut, made of
+    # clip_A's handle after (clip_A's file holds them).
+    dissolve = items[1]
+    assert (to_samples(dissolve.in_offset), to_samples(dissolve.out_offset)) == (0, 10 * 2000)
+    assert clip_a.handle_after_samples >= 10 * 2000
+    # The hard cut's crossfade fits its 1-frame clip and the dissolve that fills clip_B's head.
+    cut = items[3]
+    assert (to_samples(cut.in_offset), to_samples(cut.out_offset)) == (0, 2000)
 
 
 def test_timecode_mismatch_edl_is_rejected_clearly(tmp_path):

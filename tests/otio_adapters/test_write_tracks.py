@@ -135,6 +135,52 @@ def test_adjacent_clips_with_handles_get_a_centred_crossfade():
     assert clip_b.source_range.start_time.value == offset + segments[1].start_sample
 
 
+def _with_handles(segments, handles):
+    return [
+        replace(s, handle_before_samples=before, handle_after_samples=after)
+        for s, (before, after) in zip(segments, handles, strict=True)
+    ]
+
+
+def _crossfades(track: otio.schema.Track) -> list[tuple[int, int]]:
+    return [
+        (to_samples(item.in_offset), to_samples(item.out_offset))
+        for item in track
+        if isinstance(item, otio.schema.Transition)
+    ]
+
+
+@pytest.mark.parametrize("format", ["otio_json", "fcp_xml", "AAF"])
+def test_a_dissolve_after_the_cut_gets_a_crossfade_over_the_same_frames(format, tmp_path):
+    # A picture dissolve with in_offset 0, out_offset 10 frames (as CMX 3600 lists have them):
+    # the planner gives the outgoing clip 10 frames of handle after and the incoming none.
+    timeline = _timeline(24, [("a", 24), ("b", 48)])
+    timeline.tracks.remove(timeline.tracks[1])
+    segments = _with_handles(_segments(timeline), [(0, 20_000), (0, 0)])
+    write_audio_tracks(timeline, segments, _generated(segments))
+    assert _crossfades(find_v2a_tracks(timeline, "SFX")[0]) == [(0, 20_000)]
+    path = tmp_path / ("edit" + {"otio_json": ".otio", "fcp_xml": ".xml", "AAF": ".aaf"}[format])
+    written, fallback, note = write_timeline(timeline, str(path), format)
+    assert (fallback, note) == ("", "")
+    assert _crossfades(find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]) == [
+        (0, 20_000)
+    ]
+
+
+def test_crossfades_stay_inside_short_clips_and_do_not_overlap():
+    # 2-frame cut handles everywhere; b is 1 frame long, c 3 frames.
+    timeline = _timeline(24, [("a", 24), ("b", 1), ("c", 3), ("d", 24)])
+    segments = _segments(timeline, handle=4000)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    # Into b: 2 frames before the cut (a is long), 1 after (all of b). Into c: b is used up,
+    # so all 2 after. Into d: c has 1 frame left before the cut, d room for 2 after.
+    assert _crossfades(find_v2a_tracks(timeline, "SFX")[0]) == [
+        (4000, 2000),
+        (0, 4000),
+        (2000, 4000),
+    ]
+
+
 def test_every_take_lines_up_under_the_same_source_range():
     timeline = _timeline(24, [("a", 24), ("b", 48)])
     segments = _segments(timeline, handle=4000)

@@ -320,7 +320,8 @@ def test_a_hard_cut_gets_handles_and_a_short_crossfade_by_default(tmp_path, movi
     path = _hard_cut_edit(str(tmp_path), movies)
     result = run_generation(_request(path, str(tmp_path / "out")), SineGenerator())
 
-    handle = round(GenerationRequest.cut_handle_seconds * SAMPLE_RATE)
+    # 0.08 s is 1.92 frames at 24 fps: handles are whole frames, so 2 frames.
+    handle = round(GenerationRequest.cut_handle_seconds * RATE) * SAMPLE_RATE // RATE
     by_name = {a.provenance["source_clip"]: a for a in result.generated}
     assert by_name["a"].handle_after_samples == handle == by_name["b"].handle_before_samples
     track = find_v2a_tracks(otio.adapters.read_from_file(result.timeline_path), "SFX")[0]
