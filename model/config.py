@@ -70,6 +70,11 @@ class SamplerConfig:
     guidance_until: float = 1.0
     time_shift: float = 1.0  # the time grid (model/sampler.time_grid); 1: uniform steps
     noise_churn: float = 0.0  # share of fresh noise per step (model/sampler.renoise); 0: deterministic
+    # A segment whose sound peaks below `quiet_peak_dbfs` is drawn again from other noise, up to
+    # `quiet_redraws` times, keeping the loudest draw: some noise draws lead the flow to near-silence
+    # (docs/model.md, "Near-silent draws"), which an editor hears as a clip with no sound at all.
+    quiet_redraws: int = 1
+    quiet_peak_dbfs: float = -40.0
 
     def __post_init__(self) -> None:
         # Checked here so a bad value in a config file or a checkpoint's metadata is refused when it
@@ -77,6 +82,8 @@ class SamplerConfig:
         check_sampler_settings(self.steps, self.method, self.cfg_strength, self.prompt_strength,
                                (self.guidance_from, self.guidance_until), self.time_shift, self.noise_churn,
                                self.overlap_tokens)
+        if self.quiet_redraws < 0:
+            raise ValueError(f"sampler settings: quiet_redraws {self.quiet_redraws} (not negative)")
 
 
 def check_sampler_settings(steps: int, method: str, cfg_strength: float, prompt_strength: float,

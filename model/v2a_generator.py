@@ -54,6 +54,8 @@ class V2AGenerator:
             "guidance_interval": [sampler.guidance_from, sampler.guidance_until],
             "time_shift": sampler.time_shift,
             "noise_churn": sampler.noise_churn,
+            "quiet_redraws": sampler.quiet_redraws,
+            "quiet_peak_dbfs": sampler.quiet_peak_dbfs,
             "decoder": self.model.config.audio.decoder,
             "trained": self._info,
         }

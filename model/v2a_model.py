@@ -12,7 +12,7 @@ import logging
 import math
 import os
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -178,12 +178,38 @@ class V2AModel(nn.Module):
             job, mel_frames = self._job(item)
             jobs.append(job)
             mel_lengths.append(mel_frames)
+        settings = dict(steps=steps, cfg_strength=cfg_strength, method=method or sampler_cfg.method,
+                        prompt_strength=sampler_cfg.prompt_strength if prompt_strength is None else prompt_strength,
+                        progress=progress, cancel=cancel)
+        out = self._sample_and_decode(items, jobs, mel_lengths, **settings)
+        # Near-silent segments are drawn again from other noise (SamplerConfig.quiet_redraws); the
+        # loudest draw is kept. The redraw's seeds follow from the segment's, so a seed still gives
+        # the same sound every time.
+        for attempt in range(1, sampler_cfg.quiet_redraws + 1):
+            quiet = [i for i, audio in enumerate(out) if peak_dbfs(audio) < sampler_cfg.quiet_peak_dbfs]
+            if not quiet:
+                break
+            log.info("%d segment(s) peaked below %.0f dBFS: drawing them again (%d of %d)",
+                     len(quiet), sampler_cfg.quiet_peak_dbfs, attempt, sampler_cfg.quiet_redraws)
+            redrawn = [replace(items[i], seed=redraw_seed(items[i].seed, attempt)) for i in quiet]
+            # Only the noise changes: the picture's and the prompt's features are reused.
+            again_jobs = [replace(jobs[i], noise=self._noise(len(jobs[i].noise), item.seed), seed=item.seed)
+                          for i, item in zip(quiet, redrawn, strict=True)]
+            again = self._sample_and_decode(redrawn, again_jobs, [mel_lengths[i] for i in quiet], **settings)
+            for i, audio in zip(quiet, again, strict=True):
+                if peak_dbfs(audio) > peak_dbfs(out[i]):
+                    out[i] = audio
+        return out
+
+    def _sample_and_decode(self, items: list[GenerationItem], jobs: list[SamplingJob], mel_lengths: list[int],
+                           steps: int, cfg_strength: float, method: str, prompt_strength: float,
+                           progress: ProgressCallback | None, cancel: threading.Event | None) -> list[np.ndarray]:
+        sampler_cfg = self.config.sampler
         sampler = FlowMatchingSampler(
             self.net, self.net.null_sync, self.net.null_semantic,
             self.config.net.window_tokens, sampler_cfg.overlap_tokens,
         )
-        tokens = sampler.sample(jobs, steps, cfg_strength, method or sampler_cfg.method, progress, cancel,
-                                sampler_cfg.prompt_strength if prompt_strength is None else prompt_strength,
+        tokens = sampler.sample(jobs, steps, cfg_strength, method, progress, cancel, prompt_strength,
                                 guidance_interval=(sampler_cfg.guidance_from, sampler_cfg.guidance_until),
                                 time_shift=sampler_cfg.time_shift, noise_churn=sampler_cfg.noise_churn)
         out = []
@@ -212,14 +238,17 @@ class V2AModel(nn.Module):
             inside = (centres >= first * token_seconds) & (centres < end * token_seconds)
             return semantic[inside].mean(0) if inside.any() else semantic.mean(0)
 
-        generator = torch.Generator().manual_seed(int(item.seed))
-        noise = torch.randn(tokens, cfg.net.patch * cfg.audio.n_mels, generator=generator)
         job = SamplingJob(
-            noise=noise, sync=sync, window_semantic=window_semantic,
+            noise=self._noise(tokens, item.seed), sync=sync, window_semantic=window_semantic,
             text=self.embed_text(item.prompt), uncond_text=self.embed_text(item.negative_prompt),
             has_prompt=_is_prompt(item.prompt), seed=int(item.seed),
         )
         return job, mel_frames
+
+    def _noise(self, tokens: int, seed: int) -> torch.Tensor:
+        """The starting noise of a segment of `tokens` tokens: a function of the seed alone."""
+        generator = torch.Generator().manual_seed(int(seed))
+        return torch.randn(tokens, self.config.net.patch * self.config.audio.n_mels, generator=generator)
 
     # --- checkpoints --------------------------------------------------------------------------
     def save(self, path: str, info: dict | None = None, frozen: dict[str, str] | None = None) -> None:
@@ -258,6 +287,18 @@ class V2AModel(nn.Module):
                 log.warning("%s: trained with a different %s (sha256 %s, installed %s)", path, name,
                             expected[name][:12], digest[:12])
         return model.eval()
+
+
+def peak_dbfs(samples: np.ndarray) -> float:
+    """The highest |sample| in dB relative to full scale (-240 for digital silence)."""
+    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    return 20 * math.log10(max(peak, 1e-12))
+
+
+def redraw_seed(seed: int, attempt: int) -> int:
+    """The noise seed of a quiet segment's `attempt`-th redraw: far from the seeds that takes and
+    evaluations use (seed, seed + 1, …), so a redraw is not another take's sound."""
+    return (int(seed) + attempt * 1_000_003) % (2**63)
 
 
 def _is_prompt(text: str | None) -> bool:
