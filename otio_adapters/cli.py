@@ -54,7 +54,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     )
     generate.add_argument("--prompt", default="", help="what the sound should be")
     generate.add_argument("--negative-prompt", default="", help="what it should not be")
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="noise seed of every clip's sound; default: take n of a clip uses seed n - 1, so "
+        "running again on the written timeline adds a new take, not a copy of the last",
+    )
     generate.add_argument("--steps", type=int, default=0, help="0: the generator's default")
     generate.add_argument("--cfg", type=float, default=0.0, help="guidance; 0: the default")
     generate.add_argument(
@@ -116,10 +122,11 @@ def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
         relink_roots=tuple(args.relink),
         selection=Selection(tracks=tuple(args.tracks), clips=clips),
         cut_handle_seconds=args.cut_handle,
+        seed_per_take=getattr(args, "seed", None) is None,
         params=GenerationParams(
             prompt=getattr(args, "prompt", ""),
             negative_prompt=getattr(args, "negative_prompt", ""),
-            seed=getattr(args, "seed", 0),
+            seed=0 if getattr(args, "seed", None) is None else args.seed,
             steps=getattr(args, "steps", 0),
             cfg_strength=getattr(args, "cfg", 0.0),
         ),

@@ -176,6 +176,10 @@ class GenerationRequest:
     # Sound generated past each hard cut (where media exists), so the write-back can lay a short
     # crossfade there instead of a hard audio cut: 2 frames at 25 fps.
     cut_handle_seconds: float = 0.08
+    # Take n of a clip is generated with seed params.seed + n - 1, so running again on a written
+    # timeline adds a new sound, not a copy of the last take (the CLI without --seed). False: every
+    # take uses params.seed as given (the server, which picks its own seeds per take).
+    seed_per_take: bool = False
 
 
 @dataclass(frozen=True)

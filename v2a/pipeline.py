@@ -14,6 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 import opentimelineio as otio
@@ -34,6 +35,7 @@ from v2a.contracts import (
     ClipEvent,
     GeneratedAudio,
     GenerationCancelled,
+    GenerationParams,
     GenerationRequest,
     GenerationResult,
     Generator,
@@ -297,7 +299,7 @@ def _run_clip(
             frames,
             generator.frame_rate,
             segment.generated_samples,
-            request.params,
+            _take_params(request, take),
             progress=progress,
             cancel=cancel,
         )
@@ -330,10 +332,17 @@ def _run_clip(
     return event("done", f"take {take}: {path}", output=audio.path), audio
 
 
+def _take_params(request: GenerationRequest, take: int) -> GenerationParams:
+    """The generation parameters of take `take` of a clip (GenerationRequest.seed_per_take)."""
+    if not request.seed_per_take:
+        return request.params
+    return replace(request.params, seed=request.params.seed + take - 1)
+
+
 def _provenance(
     segment: Segment, generator: Generator, request: GenerationRequest, take: int, seconds: float
 ) -> dict:
-    params = request.params
+    params = _take_params(request, take)
     return {
         **generator.provenance(),
         "generator": generator.name,

@@ -160,6 +160,34 @@ def test_running_again_on_the_output_adds_takes_without_duplicating_tracks(edit,
     ]
 
 
+def test_each_take_is_a_new_draw_when_no_seed_is_given_and_the_given_seed_otherwise(edit, tmp_path):
+    """Without --seed, take n of a clip uses seed n - 1: a re-run on the written timeline added a
+    copy of take 1 before (the same seed, the same sound). A seed given is used for every take."""
+    from dataclasses import replace
+
+    class RecordsSeeds(SineGenerator):
+        seeds: list
+
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+            self.seeds.append(params.seed)
+            return super().generate(frames, fps, num_samples, params, progress, cancel)
+
+    for seed_per_take, seed, expected in ((True, 0, [0, 1, 2]), (False, 7, [7, 7, 7])):
+        out = str(tmp_path / f"out-{seed_per_take}")
+        generator = RecordsSeeds()
+        generator.seeds = []
+        timeline = edit
+        for _ in range(3):
+            request = _request(timeline, out)
+            request = replace(request, seed_per_take=seed_per_take, params=replace(request.params, seed=seed))
+            timeline = run_generation(request, generator).timeline_path
+        clips = len(generator.seeds) // 3
+        assert generator.seeds == [s for s in expected for _ in range(clips)]
+        for clip in _v2a_clips(timeline).values():  # each take's metadata names the seed it used
+            seeds = [clip.media_references()[f"take{n}"].metadata["v2a"]["seed"] for n in (1, 2, 3)]
+            assert seeds == expected
+
+
 def find_v2a_tracks_in(track) -> bool:
     return bool(track.metadata.get("v2a"))
 
