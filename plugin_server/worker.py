@@ -331,13 +331,13 @@ class JobRunner:
             latest = parent and self.store.latest_succeeded_writing(
                 parent.result.get("timeline_path", ""))
             base = (latest or parent).result.get("generated", []) if parent else []
-        result = None
+        result, first_seed = None, request.params.seed
         for take in range(takes):
             if take and not result.timeline_path:
                 break  # nothing generated, nothing written: no timeline to take further
             if take:
                 # Each further take regenerates the same clips on the timeline just written.
-                params = replace(request.params, seed=request.params.seed + take)
+                params = replace(request.params, seed=first_seed + take)  # seed, seed + 1, seed + 2, …
                 timeline, fmt = result.timeline_path, request.output_format
                 if result.fallback_otio_path:  # the format could not carry the audio tracks
                     timeline, fmt = result.fallback_otio_path, "otio_json"

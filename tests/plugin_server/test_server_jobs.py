@@ -114,17 +114,18 @@ def test_takes_generate_that_many_takes_per_clip_the_last_one_active(make_server
     client = connect(make_server())
     job = client.submit(fixture_timeline, inline=True, output_folder="takes",
                         media_search_paths=(str(media_dir),),
-                        params=pb.GenerationParams(seed=10, takes=2))
+                        params=pb.GenerationParams(seed=10, takes=3))
     job = client.wait(job.job_id)
     assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
     audio = roots["out"] / "takes" / "audio"
-    assert len(list(audio.glob("*_take1.wav"))) == len(list(audio.glob("*_take2.wav"))) == 4
+    assert [len(list(audio.glob(f"*_take{n}.wav"))) for n in (1, 2, 3)] == [4, 4, 4]
     result = client.result(job.job_id)
-    assert all(c.media_path.endswith("_take2.wav") for c in result.clips)
+    assert all(c.media_path.endswith("_take3.wav") for c in result.clips)
     timeline = otio.adapters.read_from_file(result.timeline_path)
-    active = [c.active_media_reference_key for t in timeline.audio_tracks()
-              for c in t.find_clips() if len(c.media_references()) == 2]
-    assert active == ["take2"] * 4
+    clips = [c for t in timeline.audio_tracks() for c in t.find_clips() if len(c.media_references()) == 3]
+    assert [c.active_media_reference_key for c in clips] == ["take3"] * 4
+    for clip in clips:  # seed, seed + 1, seed + 2 (the third take drew seed + 3 before)
+        assert [clip.media_references()[f"take{n}"].metadata["v2a"]["seed"] for n in (1, 2, 3)] == [10, 11, 12]
 
 
 def test_an_inline_timeline_larger_than_grpc_default_4_mb_is_accepted(make_server, connect,
