@@ -190,23 +190,34 @@ def _watch(args) -> int:
 
 
 def _follow(client, job_id: str) -> int:
-    """A progress bar over the job's clips until it ends; exit status 0 when it succeeded."""
+    """A progress bar over the job's clips until it ends (on a terminal; in a log, one line per
+    clip as it ends, since a bar redrawn on every step event is one endless line there); exit
+    status 0 when the job succeeded."""
     from tqdm import tqdm
 
     from plugin_server.client import job_fraction
     from v2a.v1 import jobs_pb2 as pb
 
+    ended = (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED, pb.CLIP_STATE_CANCELLED)
+    interactive = sys.stderr.isatty()
     clips: dict[str, pb.ClipProgress] = {}
-    with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}") as bar:
+    with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}",
+              disable=not interactive) as bar:
         for event in client.watch(job_id):
             if event.HasField("clip"):
-                previous = clips.get(event.clip.clip_id)
-                clips[event.clip.clip_id] = event.clip
-                if event.clip.state == pb.CLIP_STATE_FAILED and (
-                        previous is None or previous.state != pb.CLIP_STATE_FAILED):
-                    bar.write(f"clip {event.clip.clip_name or event.clip.clip_id} failed: "
-                              f"{event.clip.message}")
-                bar.set_postfix_str(event.clip.clip_name or event.clip.clip_id, refresh=False)
+                clip = event.clip
+                previous = clips.get(clip.clip_id)
+                clips[clip.clip_id] = clip
+                name = clip.clip_name or clip.clip_id
+                newly = previous is None or previous.state != clip.state
+                if not interactive and newly and clip.state in ended:
+                    state = pb.ClipState.Name(clip.state).removeprefix("CLIP_STATE_").lower()
+                    done = sum(c.state in ended for c in clips.values())
+                    print(f"{job_id}: {done}/{len(clips)} {name}: {state}"
+                          + (f" ({clip.message})" if clip.message else ""), file=sys.stderr, flush=True)
+                elif clip.state == pb.CLIP_STATE_FAILED and newly:
+                    bar.write(f"clip {name} failed: {clip.message}")
+                bar.set_postfix_str(name, refresh=False)
             elif event.message:
                 bar.write(event.message)
             bar.n = round(100 * job_fraction(list(clips.values())), 1)

@@ -25,7 +25,8 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
                  "--media-path", str(media_dir), "--seed", "4", "--watch"]) == 0
     out, err = capsys.readouterr()
     job_id = out.splitlines()[0]
-    assert f"{job_id}: succeeded" in out and "100%" in err  # tqdm's bar goes to stderr
+    assert f"{job_id}: succeeded" in out
+    assert f"{job_id}: 4/4 " in err  # progress goes to stderr: here a log, one line per clip
 
     assert main([*base, "result", job_id, "--peaks", "4"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -77,3 +78,32 @@ def test_submit_passes_the_edl_frame_rate_with_rate(make_server, roots, edl_medi
     assert main([*submit, "--rate", "25", "--watch"]) == 0
     out = capsys.readouterr().out
     assert ": succeeded" in out, out
+
+
+def test_watch_into_a_log_prints_one_line_per_clip_as_it_ends(capsys):  # capsys: no terminal
+    from plugin_server.cli import _follow
+    from v2a.v1 import jobs_pb2 as pb
+    from v2a.v1 import v2a_service_pb2 as api
+
+    def clip(clip_id, state, step=0, message=""):
+        return api.WatchJobResponse(job_id="j1", clip=pb.ClipProgress(
+            clip_id=clip_id, clip_name=clip_id.upper(), state=state, step=step, total_steps=16,
+            message=message))
+
+    events = [clip("a", pb.CLIP_STATE_QUEUED), clip("b", pb.CLIP_STATE_QUEUED)]
+    events += [clip("a", pb.CLIP_STATE_RUNNING, step) for step in range(1, 17)]
+    events += [clip("a", pb.CLIP_STATE_DONE), clip("a", pb.CLIP_STATE_DONE)]  # a repeat prints once
+    events += [clip("b", pb.CLIP_STATE_RUNNING, step) for step in range(1, 17)]
+    events += [clip("b", pb.CLIP_STATE_FAILED, message="media offline")]
+
+    class Client:
+        def watch(self, job_id):
+            return iter(events)
+
+        def get(self, job_id):
+            return pb.Job(job_id=job_id, state=pb.JOB_STATE_SUCCEEDED, result_timeline_path="/o/cut.otio")
+
+    assert _follow(Client(), "j1") == 0
+    out, err = capsys.readouterr()
+    assert err.splitlines() == ["j1: 1/2 A: done", "j1: 2/2 B: failed (media offline)"]
+    assert "\r" not in err and out.splitlines() == ["j1: succeeded", "timeline: /o/cut.otio"]
