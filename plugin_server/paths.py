@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 from pathlib import Path, PurePath
 
 DEFAULT_OUTPUT_ROOT = "~/v2a-output"
@@ -63,12 +64,18 @@ def safe_file_name(name: str, fallback: str) -> str:
 
 
 def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete leftovers of interrupted atomic writes (`.<name>.<random>.tmp`, v2a.media.audio)."""
+    """Delete leftovers of interrupted atomic writes: `.<name>.<random>.tmp` files
+    (v2a.media.audio) and `.v2a-<random>` staging folders (a timeline being written,
+    otio_adapters.write)."""
     removed = []
     if not folder.is_dir():
         return removed
     for path in folder.rglob(".*.tmp"):
         if path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
+            removed.append(path)
+    for path in list(folder.rglob(".v2a-*")):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed

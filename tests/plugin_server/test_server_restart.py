@@ -53,6 +53,10 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
     client.close()
     # What a kill in the middle of an atomic write leaves behind (v2a.media.audio's temp name).
     (audio / ".Clip-002_take1.wav.x1y2z3.tmp").write_bytes(b"RIFF\0\0")
+    # And of a timeline write (otio_adapters.write's staging folder beside the timeline).
+    staging = roots["out"] / "killed" / ".v2a-k1l2m3n4"
+    staging.mkdir()
+    (staging / "simple_cut.otio").write_text("{")
 
     restarted = server_process(step_seconds=STEP_SECONDS)
     client = restarted.client()
@@ -65,6 +69,7 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
     assert final.attempts == 2
     out = roots["out"] / "killed"
     assert not list(out.rglob("*.tmp")), "a half-written file survived"
+    assert not staging.exists(), "a half-written timeline's staging folder survived"
     on_disk = {p.name for p in audio.glob("*.wav")}
     assert on_disk == _referenced_takes(final.result_timeline_path), "orphaned takes"
     assert len(on_disk) == 4
