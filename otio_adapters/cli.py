@@ -112,7 +112,7 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
     options = {"rate": args.rate} if args.rate is not None else {}
-    clips = tuple(_clip_address(text) for text in getattr(args, "clips", []))
+    clips = tuple(clip_address(text) for text in getattr(args, "clips", []))
     return GenerationRequest(
         timeline_path=args.timeline,
         out_dir=out_dir,
@@ -133,7 +133,8 @@ def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
     )
 
 
-def _clip_address(text: str) -> ClipAddress:
+def clip_address(text: str) -> ClipAddress:
+    """`--clip` text: TRACK@SECONDS (record time from the timeline start), else a clip id."""
     track, at, seconds = text.rpartition("@")
     if at and track:
         try:

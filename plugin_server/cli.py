@@ -60,7 +60,8 @@ def add_commands(subparsers) -> None:
     submit.add_argument("--track", "--tracks", action="append", default=[], metavar="T",
                         help="only this video track: name or index (repeatable)")
     submit.add_argument("--clip", "--clips", action="append", default=[], metavar="ID",
-                        help="only this clip id (repeatable)")
+                        help="only this clip: a clip id (see `v2a inspect`) or TRACK@SECONDS, as "
+                             "`v2a generate` takes it (repeatable)")
     submit.add_argument("--range", nargs=2, type=float, metavar=("START", "END"))
     submit.add_argument("--prompt", default="")
     submit.add_argument("--negative-prompt", default="")
@@ -174,7 +175,7 @@ def _submit(args) -> int:
         job = client.submit(
             args.timeline, inline=args.inline, timeline_format=args.format,
             output_folder=args.out, output_format=args.output_format, tracks=tuple(args.track),
-            clips=tuple(pb.ClipAddress(clip_id=c) for c in args.clip),
+            clips=tuple(_clip_address_message(c) for c in args.clip),
             time_range=tuple(args.range) if args.range else None, params=params,
             media_search_paths=tuple(args.media_path),
             adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
@@ -253,6 +254,17 @@ def _list(args) -> int:
             state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
             print(f"{job.job_id}  {state:<10} {len(job.clips):>3} clips  {job.timeline_path}")
     return 0
+
+
+def _clip_address_message(text: str):
+    """`--clip` as `v2a generate` reads it (an id, or TRACK@SECONDS), as the request's message."""
+    from otio_adapters.cli import clip_address
+    from v2a.v1 import jobs_pb2 as pb
+
+    address = clip_address(text)
+    if address.clip_id:
+        return pb.ClipAddress(clip_id=address.clip_id)
+    return pb.ClipAddress(track=address.track, record_time=address.record_time)
 
 
 @_handles_rpc_errors

@@ -107,3 +107,16 @@ def test_watch_into_a_log_prints_one_line_per_clip_as_it_ends(capsys):  # capsys
     out, err = capsys.readouterr()
     assert err.splitlines() == ["j1: 1/2 A: done", "j1: 2/2 B: failed (media offline)"]
     assert "\r" not in err and out.splitlines() == ["j1: succeeded", "timeline: /o/cut.otio"]
+
+
+def test_submit_takes_a_clip_by_track_and_record_time_as_generate_does(make_server, roots,
+                                                                       fixture_timeline, media_dir,
+                                                                       capsys):
+    server = make_server()
+    # Clip-002 runs from 0.125 s to 0.375 s of record time on V1.
+    assert main([*_args(server, roots), "submit", str(fixture_timeline), "--inline", "--out", "one",
+                 "--media-path", str(media_dir), "--clip", "V1@0.2", "--watch"]) == 0
+    job_id = capsys.readouterr().out.splitlines()[0]
+    assert main([*_args(server, roots), "result", job_id]) == 0
+    clips = json.loads(capsys.readouterr().out)["clips"]
+    assert [c["name"] for c in clips] == ["Clip-002"]

@@ -309,11 +309,11 @@ def test_output_format_can_differ_from_the_input(edit, tmp_path):
 
 
 def test_clip_addresses_on_the_command_line():
-    from otio_adapters.cli import _clip_address
+    from otio_adapters.cli import clip_address
 
-    assert _clip_address("V1@2.5") == ClipAddress(track="V1", record_time=2.5)
-    assert _clip_address("3c687a2671") == ClipAddress(clip_id="3c687a2671")
-    assert _clip_address("odd@name") == ClipAddress(clip_id="odd@name")
+    assert clip_address("V1@2.5") == ClipAddress(track="V1", record_time=2.5)
+    assert clip_address("3c687a2671") == ClipAddress(clip_id="3c687a2671")
+    assert clip_address("odd@name") == ClipAddress(clip_id="odd@name")
 
 
 def test_an_unexpected_decoder_error_fails_that_clip_only(edit, tmp_path, monkeypatch):
