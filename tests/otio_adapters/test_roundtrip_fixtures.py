@@ -8,9 +8,9 @@ import copy
 import os
 from pathlib import Path
 
-import numpy as np
 import opentimelineio as otio
 import pytest
+from generator_doubles import SineGenerator
 
 from otio_adapters.plan import PlanError, plan_segments
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
@@ -32,24 +32,6 @@ TIMELINES = sorted(
 OPTIONS = {"cmx3600_edl/25fps.edl": {"rate": 25}}
 # Clips that the fixture itself makes ungeneratable; each must be reported, not generated.
 EXPECTED_PROBLEMS = {"otio/img_seq_media_reference.otio": "covers only"}
-
-
-class SineGenerator:
-    """Test double: a sine of exactly the requested length, in a few 'steps'."""
-
-    name = "sine-test-double"
-    frame_rate = 2.0
-    frame_size = 16
-
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
-        assert frames.ndim == 4 and frames.shape[1:] == (16, 16, 3)
-        for step in range(3):
-            if progress:
-                progress(step + 1, 3)
-        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05)
-
-    def provenance(self) -> dict:
-        return {"generator": self.name, "kind": "test double"}
 
 
 @pytest.fixture(scope="session")

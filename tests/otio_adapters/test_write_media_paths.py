@@ -9,9 +9,9 @@ import shutil
 import zipfile
 from pathlib import Path
 
-import numpy as np
 import opentimelineio as otio
 import pytest
+from generator_doubles import SineGenerator
 
 from otio_adapters.media_refs import rebased_url
 from otio_adapters.plan import plan_segments
@@ -22,20 +22,6 @@ from v2a.pipeline import run_generation
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 MOVIE = "bigbuckbunny_320x180.mp4"
-
-
-class SineGenerator:
-    """Test double: a quiet sine of exactly the requested length."""
-
-    name = "sine-test-double"
-    frame_rate = 2.0
-    frame_size = 16
-
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
-        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05)
-
-    def provenance(self) -> dict:
-        return {"generator": self.name, "kind": "test double"}
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from fractions import Fraction
 import numpy as np
 import opentimelineio as otio
 import pytest
+from generator_doubles import SineGenerator
 
 from otio_adapters.takes import find_v2a_tracks, to_samples
 from v2a.contracts import (
@@ -25,34 +26,6 @@ from v2a.pipeline import run_generation
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
 RATE = 24
-
-
-class SineGenerator:
-    """Test double: a sine of exactly the requested length, in `steps` steps; honours cancel."""
-
-    name = "sine-test-double"
-    frame_rate = 2.0
-    frame_size = 16
-
-    def __init__(self, steps: int = 3, on_step=None, fail_on_frames: int | None = None):
-        self.steps, self.on_step, self.fail_on_frames = steps, on_step, fail_on_frames
-        self.calls = 0
-
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
-        self.calls += 1
-        if self.fail_on_frames is not None and len(frames) == self.fail_on_frames:
-            raise RuntimeError("model blew up")
-        for step in range(self.steps):
-            if self.on_step:
-                self.on_step(self.calls, step)
-            if cancel is not None and cancel.is_set():
-                raise GenerationCancelled("cancelled at step")
-            if progress:
-                progress(step + 1, self.steps)
-        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05 * self.calls)
-
-    def provenance(self) -> dict:
-        return {"generator": self.name, "kind": "test double", "checkpoint_sha256": "none"}
 
 
 @pytest.fixture(scope="session")

@@ -8,25 +8,13 @@ import os
 import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
+from generator_doubles import SineGenerator
 
 from v2a.contracts import GenerationRequest
 from v2a.pipeline import PipelineError, run_generation
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
-
-
-class SineGenerator:
-    name = "sine-test-double"
-    frame_rate = 2.0
-    frame_size = 16
-
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
-        return 0.1 * np.sin(np.arange(num_samples, dtype=np.float32) * 0.05)
-
-    def provenance(self) -> dict:
-        return {"generator": self.name}
 
 
 @pytest.fixture
