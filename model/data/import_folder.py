@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import shutil
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -60,7 +61,7 @@ def read_captions(folder: str | Path, captions: str | Path) -> list[dict]:
                 raise ImportError_(f"{where}: expected file, start seconds, caption, split; "
                                    f"got {len(fields)} fields")
             name, start, caption, split = (x.strip() for x in fields[:4])
-            if not _is_number(start) or float(start) < 0:
+            if not _is_number(start) or not math.isfinite(float(start)) or float(start) < 0:
                 raise ImportError_(f"{where}: start seconds {start!r} is not a number >= 0")
             if split not in _SPLITS:
                 raise ImportError_(f"{where}: split {split!r} is not one of train, val, test")
@@ -127,6 +128,14 @@ def _import_row(job: tuple[str, str, dict]) -> dict:
         info = probe_media(row["video_path"])
         if row["start"] >= info.duration:
             raise MediaError(f"start {row['start']} s is past the video's end ({info.duration:.2f} s)")
+        # A window that runs out of video would be padded with a held frame and digital silence,
+        # which the model would then learn as what such a picture sounds like. One frame of slack:
+        # containers round their duration.
+        if row["start"] + DURATION > info.duration + 1 / FPS:
+            fits = (f"a start of at most {info.duration - DURATION:.2f} s fits" if info.duration >= DURATION
+                    else "the video is shorter than that")
+            raise MediaError(f"the {DURATION:g} s example from {row['start']} s runs past the video's end "
+                             f"({info.duration:.2f} s): {fits}")
         times = row["start"] + np.arange(FRAMES) / FPS
         times = np.minimum(times, max(0.0, info.duration - 1e-3))  # hold the last frame
         frames = decode_frames_at(row["video_path"], times, SIZE)

@@ -66,6 +66,8 @@ def test_bad_captions_name_the_line_and_field(tmp_path):
     make_test_movie(str(tmp_path / "a.mp4"), frames=30, rate=25, with_audio=True)
     cases = {
         "a,zero,label,train\n": "start seconds",
+        "a,nan,label,train\n": "start seconds",
+        "a,inf,label,train\n": "start seconds",
         "a,0,label,holdout\n": "split",
         "missing,0,label,train\n": "no video",
         "a,0,label,train\na,1,label,test\n": "one split only",
@@ -85,3 +87,15 @@ def test_start_past_the_end_is_a_clear_error_and_leaves_nothing(tmp_path):
     with pytest.raises(ImportError_, match="past the video's end"):
         import_folder(tmp_path, tmp_path / "c.csv", tmp_path / "out", workers=1, progress=False)
     assert not (tmp_path / "out").exists() and not (tmp_path / "out.building").exists()
+
+
+def test_a_window_that_runs_out_of_video_is_refused_not_padded(tmp_path):
+    """A 4 s example from 2 s of a 5 s movie was 1 s of held frame and digital silence."""
+    make_test_movie(str(tmp_path / "a.mp4"), frames=125, rate=25, with_audio=True)
+    (tmp_path / "c.csv").write_text("a,2,label,train\n")
+    with pytest.raises(ImportError_, match=r"line 1: the 4 s example from 2.0 s runs past the video's end .*at most 1.00 s fits"):
+        import_folder(tmp_path, tmp_path / "c.csv", tmp_path / "out", workers=1, progress=False)
+    assert not (tmp_path / "out").exists()
+    (tmp_path / "c.csv").write_text("a,1,label,train\n")  # 1 s + 4 s: exactly the movie
+    assert import_folder(tmp_path, tmp_path / "c.csv", tmp_path / "out", workers=1,
+                         progress=False)["per_split"]["train"] == 1
