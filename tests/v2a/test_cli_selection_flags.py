@@ -31,25 +31,3 @@ def test_client_submit_takes_tracks_and_clips_repeated_in_either_spelling():
                  "--clips", "a1", "--clip", "b2", "--rate", "25")
     assert str(args.timeline) == "cut.otio"
     assert args.track == ["V1", "V2"] and args.clip == ["a1", "b2"] and args.rate == 25.0
-
-
-def test_a_reader_that_closes_the_pipe_early_is_not_a_traceback():
-    """`v2a client get ID | head` ended in a BrokenPipeError traceback."""
-    import subprocess
-    import sys
-
-    script = (
-        "import otio_adapters.cli as c, sys\n"
-        "def flood(args):\n"
-        "    for i in range(200000):\n"
-        "        print('line', i)\n"
-        "c._inspect = flood\n"
-        "from v2a.cli import main\n"
-        "sys.exit(main(['inspect', 'x.otio']))\n"
-    )
-    writer = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE)
-    writer.stdout.readline()
-    writer.stdout.close()  # the reader goes away after one line, as `head -1` does
-    stderr = writer.stderr.read().decode()
-    assert writer.wait(30) == 141 and "Traceback" not in stderr, stderr
