@@ -12,6 +12,7 @@ import hashlib
 import math
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable
@@ -43,8 +44,8 @@ def media_base_dir(timeline_path: str) -> str:
     """The folder that relative media paths in a timeline are relative to.
 
     A plain file: its folder. An .otiod bundle: the bundle itself (it holds media/...). An .otioz
-    bundle: its media lives inside the zip, so it is extracted once to a cache folder (keyed by
-    the file's path, size and time) and that folder is returned.
+    bundle: its media lives inside the zip, so it is extracted once to the user's cache folder
+    (keyed by the file's path, size and time; `otioz_cache_dir`) and that folder is returned.
     """
     path = os.path.abspath(timeline_path)
     if os.path.isdir(path):
@@ -54,13 +55,29 @@ def media_base_dir(timeline_path: str) -> str:
     return os.path.dirname(path)
 
 
+def otioz_cache_dir() -> str:
+    """Where .otioz bundles are extracted: `$XDG_CACHE_HOME/v2a/otioz` (~/.cache/v2a/otioz).
+
+    The user's own folder, not the shared /tmp: there a folder name derived from a bundle's path
+    could be made first by another user, with other media in it. Extractions stay (a timeline
+    written from a bundle into another format refers to its media there)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    folder = os.path.join(base, "v2a", "otioz")
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    return folder
+
+
 def _extract_otioz(path: str) -> str:
     stat = os.stat(path)
     key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = os.path.join(tempfile.gettempdir(), f"v2a-otioz-{key}")
+    try:
+        cache = otioz_cache_dir()
+    except OSError:
+        return os.path.dirname(path)  # media then shows as offline, with the path looked for
+    target = os.path.join(cache, key)
     if os.path.isdir(target):
         return target
-    staging = tempfile.mkdtemp(prefix="v2a-otioz-", dir=tempfile.gettempdir())
+    staging = tempfile.mkdtemp(prefix=".extracting-", dir=cache)
     try:
         with zipfile.ZipFile(path) as bundle:
             for member in bundle.namelist():
@@ -71,7 +88,11 @@ def _extract_otioz(path: str) -> str:
                 bundle.extract(member, staging)
         os.replace(staging, target)
     except (OSError, zipfile.BadZipFile):
+        if os.path.isdir(target):
+            return target  # another process extracted the same bundle first
         return os.path.dirname(path)  # media then shows as offline, with the path looked for
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # a failed or lost race's copy; gone if renamed
     return target
 
 

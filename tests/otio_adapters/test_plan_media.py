@@ -265,6 +265,13 @@ def test_media_inside_otio_bundles_is_found(tmp_path, bundle):
     assert segment.status == "ok", segment.problem
     assert segment.media.referenced == "media/a.mov"
     assert Path(segment.media.path).name == "a.mov" and Path(segment.media.path).is_file()
+    if bundle == "otioz":  # extracted into the user's own cache, not a shared /tmp folder
+        from otio_adapters.media_refs import otioz_cache_dir
+
+        cache = Path(otioz_cache_dir())
+        assert cache in Path(segment.media.path).parents
+        assert cache.stat().st_mode & 0o077 == 0
+        assert not list(cache.glob(".extracting-*"))  # no staging folder left behind
 
 
 def test_image_sequence_missing_its_last_frame_file_is_invalid(tmp_path):
