@@ -1,10 +1,13 @@
-"""Generation parameters are checked at the door: bounds on steps, guidance, takes, seed and
-prompts at CreateJob and RegenerateClip, over gRPC and the WebSocket bridge."""
+"""Generation parameters are checked at the door, and what gets past never breaks the store:
+bounds on steps, guidance, takes, seed and prompts at CreateJob and RegenerateClip (over gRPC
+and the WebSocket bridge), and standard JSON in the store."""
 
 from __future__ import annotations
 
 import json
 import math
+import sqlite3
+import time
 
 import grpc
 import pytest
@@ -98,3 +101,37 @@ def test_nan_guidance_through_the_websocket_bridge_is_refused(make_server, fixtu
     assert reply["error"]["code"] == "INVALID_ARGUMENT", reply
     bad = [d for d in reply["error"]["details"] if d["type"] == "BadRequest"][0]
     assert [v["field"] for v in bad["field_violations"]] == ["params.guidance"]
+
+
+# --- the store ---------------------------------------------------------------------------------
+
+
+def test_a_row_an_older_version_wrote_with_nan_breaks_neither_start_nor_regeneration(
+        make_server, connect, fixture_timeline, media_dir, roots):
+    server = make_server()
+    client = connect(server)
+    spoiled, other = (client.wait(client.submit(fixture_timeline, output_folder=folder,
+                                                media_search_paths=(str(media_dir),)).job_id)
+                      for folder in ("spoiled", "other"))
+    server.stop()
+    # As the old server stored a NaN-guidance job: bare NaN in its request and result, 40 days ago.
+    with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
+        request, result = db.execute("SELECT request, result FROM jobs WHERE job_id = ?",
+                                     (spoiled.job_id,)).fetchone()
+        request, result = json.loads(request), json.loads(result)
+        request["params"]["cfg_strength"] = math.nan
+        result["generated"][0]["provenance"]["cfg_strength"] = math.nan
+        db.execute("UPDATE jobs SET request = ?, result = ?, updated = ? WHERE job_id = ?",
+                   (json.dumps(request), json.dumps(result), time.time() - 40 * 86400,
+                    spoiled.job_id))
+
+    client = connect(make_server(keep_jobs_days=30))  # prunes at start: it used to fail here
+    child = client.regenerate(other.job_id, clip_id=other.clips[0].clip_id)
+    assert client.wait(child.job_id).state == pb.JOB_STATE_SUCCEEDED
+    assert client.get(spoiled.job_id).state == pb.JOB_STATE_SUCCEEDED  # kept: its timeline's writer
+    # Its NaN guidance (null now) is refused by name, not passed on to the generator.
+    _, violations = _refusal(client.regenerate, spoiled.job_id, clip_id=spoiled.clips[0].clip_id)
+    assert list(violations) == ["params.guidance"]
+    with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
+        assert db.execute("SELECT COUNT(*) FROM jobs WHERE NOT (json_valid(request) AND "
+                          "json_valid(clips) AND json_valid(result))").fetchone() == (0,)
