@@ -1,9 +1,10 @@
 """Generation parameters are checked at the door, and what gets past never breaks the store:
 bounds on steps, guidance, takes, seed and prompts at CreateJob and RegenerateClip (over gRPC
-and the WebSocket bridge), and standard JSON in the store."""
+and the WebSocket bridge), standard JSON in the store, and a job that fails as a whole."""
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import sqlite3
@@ -135,3 +136,43 @@ def test_a_row_an_older_version_wrote_with_nan_breaks_neither_start_nor_regenera
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM jobs WHERE NOT (json_valid(request) AND "
                           "json_valid(clips) AND json_valid(result))").fetchone() == (0,)
+
+
+# --- a job that fails as a whole --------------------------------------------------------------
+
+
+def test_a_job_failing_on_a_full_disk_fails_every_unfinished_clip_and_removes_its_takes(
+        make_server, connect, fixture_timeline, media_dir, roots, monkeypatch):
+    import v2a.pipeline
+
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.01")
+    write_take, writes = v2a.pipeline._write_take, []
+
+    def second_write_finds_the_disk_full(path, *args, **kwargs):
+        writes.append(path)
+        if len(writes) == 2:
+            raise OSError(errno.ENOSPC, "No space left on device", path)
+        write_take(path, *args, **kwargs)
+
+    monkeypatch.setattr(v2a.pipeline, "_write_take", second_write_finds_the_disk_full)
+    client = connect(make_server(generator="py:server_test_generators:slow"))
+    job = client.submit(fixture_timeline, output_folder="full",
+                        media_search_paths=(str(media_dir),))
+    events = list(client.watch(job.job_id))
+
+    final = client.get(job.job_id)
+    assert final.state == pb.JOB_STATE_FAILED and "No space left" in final.message
+    assert {c.state for c in final.clips} == {pb.CLIP_STATE_FAILED}
+    assert all("No space left" in c.message and not c.media_path for c in final.clips)
+    # The take the first clip wrote is gone: no timeline refers to it.
+    assert not list((roots["out"] / "full").rglob("*.wav"))
+    # A watcher sees each clip's final state before the job's end.
+    assert events[-1].job_state == pb.JOB_STATE_FAILED and not events[-1].HasField("clip")
+    last = {e.clip.clip_id: e.clip for e in events if e.HasField("clip")}
+    assert {c.state for c in last.values()} == {pb.CLIP_STATE_FAILED}
+
+    monkeypatch.setattr(v2a.pipeline, "_write_take", write_take)  # space again: a rerun is take 1
+    again = client.wait(client.submit(fixture_timeline, output_folder="full",
+                                      media_search_paths=(str(media_dir),)).job_id)
+    assert again.state == pb.JOB_STATE_SUCCEEDED
+    assert all(c.media_path.endswith("_take1.wav") for c in again.clips)
