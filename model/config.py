@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from v2a.contracts import MAX_STEPS
+
 T = TypeVar("T")
 
 
@@ -91,13 +93,13 @@ def check_sampler_settings(steps: int, method: str, cfg_strength: float, prompt_
                            overlap_tokens: int = 0) -> None:
     """ValueError naming every bad setting; the one check for a config and for a sampling call."""
     problems = []
-    if steps < 1:
-        problems.append(f"steps {steps} (at least 1)")
+    if not 1 <= steps <= MAX_STEPS:
+        problems.append(f"steps {steps} (1..{MAX_STEPS})")
     if method not in SAMPLER_METHODS:
         problems.append(f"method {method!r} ({' or '.join(repr(m) for m in SAMPLER_METHODS)})")
     for name, value in (("cfg_strength", cfg_strength), ("prompt_strength", prompt_strength)):
-        if value < 0:
-            problems.append(f"{name} {value} (not negative)")
+        if not 0 <= value < float("inf"):  # NaN fails this too (an ordinary `< 0` let it through)
+            problems.append(f"{name} {value} (finite, not negative)")
     if overlap_tokens < 0:
         problems.append(f"overlap_tokens {overlap_tokens} (not negative)")
     low, high = guidance_interval

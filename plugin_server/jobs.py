@@ -8,12 +8,16 @@ WAL mode with synchronous=NORMAL: a committed state change survives a kill -9 of
 from __future__ import annotations
 
 import json
+import logging
+import math
 import sqlite3
 import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 # Job states, the same names as the proto's JobState without the prefix.
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
@@ -92,6 +96,12 @@ CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created);
 CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created);
 """
 
+# The timeline a job's result wrote, or NULL for a row whose result is not valid JSON (an older
+# version wrote Python's bare NaN): json_extract fails the whole query on such a row, and one bad
+# job then broke every regeneration and the pruning at start, so the server could not start.
+_RESULT_TIMELINE = ("(CASE WHEN json_valid(result) THEN json_extract(result, '$.timeline_path') "
+                    "END)")
+
 _COLUMNS = ("job_id", "kind", "state", "timeline_path", "output_folder", "input_format",
             "output_format", "request", "clips", "message", "result", "parent_job_id",
             "attempts", "created", "updated")
@@ -107,10 +117,28 @@ class JobStore:
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
+        self._repair_nonstandard_json()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+    def _repair_nonstandard_json(self) -> None:
+        """Rewrite rows an older version stored with bare NaN/Infinity (which Python reads but
+        SQLite's json functions refuse) as standard JSON, those numbers as null."""
+        rows = self._db.execute(
+            "SELECT job_id, request, clips, result FROM jobs "
+            "WHERE NOT (json_valid(request) AND json_valid(clips) AND json_valid(result))"
+        ).fetchall()
+        for job_id, *columns in rows:
+            try:
+                request, clips, result = (_dumps(json.loads(c)) for c in columns)
+            except ValueError as error:  # not even Python's JSON: leave it, the queries skip it
+                log.warning("job %s: its stored JSON is unreadable (%s); left as it is", job_id, error)
+                continue
+            self._db.execute("UPDATE jobs SET request = ?, clips = ?, result = ? WHERE job_id = ?",
+                             (request, clips, result, job_id))
+            log.warning("job %s: stored JSON with NaN or Infinity rewritten as standard JSON", job_id)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -148,8 +176,11 @@ class JobStore:
                 job.state = QUEUED
                 job.message = f"requeued: the server stopped during attempt {job.attempts}"
             for clip in job.clips:
-                if clip.state == "running":
-                    clip.state, clip.step = ("queued", 0) if job.state == QUEUED else ("failed", 0)
+                if job.state == QUEUED and clip.state == "running":
+                    clip.state, clip.step = "queued", 0
+                elif job.state == FAILED and clip.state in ("queued", "running"):
+                    # A failed job's clips are final too, or a panel shows them pending forever.
+                    clip.state, clip.step, clip.message = "failed", 0, job.message
             self.save(job)
         return [job.job_id for job in reversed(self.list(states=(QUEUED,), limit=1_000_000))]
 
@@ -165,8 +196,8 @@ class JobStore:
             rows = self._db.execute(
                 f"SELECT job_id FROM jobs WHERE state IN ({', '.join('?' * len(terminal))}) "
                 "AND updated < ? AND job_id NOT IN (SELECT job_id FROM (SELECT job_id, ROW_NUMBER() "
-                "OVER (PARTITION BY json_extract(result, '$.timeline_path') ORDER BY updated DESC) "
-                "AS newest FROM jobs WHERE state = ? AND json_extract(result, '$.timeline_path') != '') "
+                f"OVER (PARTITION BY {_RESULT_TIMELINE} ORDER BY updated DESC) "
+                f"AS newest FROM jobs WHERE state = ? AND {_RESULT_TIMELINE} != '') "
                 "WHERE newest = 1)",
                 (*terminal, finished_before, SUCCEEDED),
             ).fetchall()
@@ -202,7 +233,7 @@ class JobStore:
         with self._lock:
             row = self._db.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state = ? "
-                "AND json_extract(result, '$.timeline_path') = ? ORDER BY updated DESC LIMIT 1",
+                f"AND {_RESULT_TIMELINE} = ? ORDER BY updated DESC LIMIT 1",
                 (SUCCEEDED, timeline_path),
             ).fetchone()
         return _record(row) if row else None
@@ -218,10 +249,30 @@ class JobStore:
 
 def _row(job: JobRecord) -> tuple:
     data = asdict(job)
-    data["request"] = json.dumps(job.request)
-    data["clips"] = json.dumps([asdict(c) for c in job.clips])
-    data["result"] = json.dumps(job.result)
+    data["request"] = _dumps(job.request)
+    data["clips"] = _dumps([asdict(c) for c in job.clips])
+    data["result"] = _dumps(job.result)
     return tuple(data[c] for c in _COLUMNS)
+
+
+def _dumps(value) -> str:
+    """Standard JSON, always: json.dumps writes NaN and Infinity bare, which SQLite's json
+    functions refuse. Such a number (a silent take's peak in dBFS, say) is stored as null."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except ValueError:
+        return json.dumps(_finite(value), allow_nan=False)
+
+
+def _finite(value):
+    """`value` with every NaN or infinite float replaced by None."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(item) for item in value]
+    return value
 
 
 def _record(row: tuple) -> JobRecord:

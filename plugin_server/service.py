@@ -14,7 +14,7 @@ import opentimelineio as otio
 
 import v2a
 from otio_adapters.plan import ClipNotFoundError
-from plugin_server import convert, errors, paths
+from plugin_server import convert, errors, params, paths
 from plugin_server.events import EventHub
 from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
 from plugin_server.jobs import new_job_id as _new_job_id
@@ -26,7 +26,6 @@ from v2a.v1 import v2a_service_pb2_grpc
 
 log = logging.getLogger(__name__)
 
-MAX_TAKES = 16
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_PEAK_POINTS, MAX_PEAK_POINTS = 256, 8192
 CAPABILITIES = ("inline_timeline", "timeline_path", "selection", "takes", "watch", "cancel",
@@ -93,11 +92,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
 
     @rpc
     def CreateJob(self, request, context):
-        params, selection = request.params, request.selection
-        if params.takes < 0 or params.takes > MAX_TAKES:
-            raise errors.invalid_argument("bad takes", [("params.takes", f"0..{MAX_TAKES}")])
-        if params.steps < 0:
-            raise errors.invalid_argument("bad steps", [("params.steps", "must be >= 0")])
+        selection = request.selection
+        generation = convert.params_json(request.params)
+        _check_params(generation, request.params.takes, _CREATE_FIELDS)
         if selection.HasField("time_range") and (
                 selection.time_range.end_seconds <= selection.time_range.start_seconds):
             raise errors.invalid_argument(
@@ -112,8 +109,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             output_format=output_format,
             request={
                 "selection": convert.selection_json(selection),
-                "params": convert.params_json(params),
-                "takes": max(1, params.takes),
+                "params": generation,
+                "takes": max(1, request.params.takes),
                 "media_search_paths": list(request.timeline.media_search_paths),
                 "adapter_options": _adapter_options(request.timeline.adapter_options),
                 "timeline_name": _inline_name(request.timeline),
@@ -206,12 +203,13 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         if not address.clip_id and not (address.track and address.HasField("record_time")):
             raise errors.invalid_argument("which clip?", [
                 ("clip", "give clip_id, or track and record_time")])
-        params = dict(parent.request.get("params", {}))
-        params["seed"] = request.seed if request.HasField("seed") else secrets.randbelow(2**31)
+        generation = dict(parent.request.get("params", {}))
+        generation["seed"] = request.seed if request.HasField("seed") else secrets.randbelow(2**31)
         if request.HasField("prompt"):
-            params["prompt"] = request.prompt
+            generation["prompt"] = request.prompt
         if request.HasField("negative_prompt"):
-            params["negative_prompt"] = request.negative_prompt
+            generation["negative_prompt"] = request.negative_prompt
+        _check_params(generation, 1, _REGENERATE_FIELDS)
         result = parent.result
         timeline, input_format = result.get("timeline_path", ""), parent.output_format
         if result.get("fallback_otio_path"):  # the requested format could not carry the audio
@@ -223,7 +221,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             output_format=parent.output_format, parent_job_id=parent.job_id,
             # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
-                     "params": params, "takes": 1, "timeline_name": ""},
+                     "params": generation, "takes": 1, "timeline_name": ""},
         )
         job.clips = self._plan(job, requested_clips=True)
         return api.RegenerateClipResponse(job=convert.job_message(self._submit(job)))
@@ -347,6 +345,24 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 [("MEDIA_OFFLINE", s.clip_name or s.clip_id, s.problem or s.media.referenced)
                  for s in offline])
         return [_clip_record(s) for s in segments]
+
+
+# The request field each generation parameter comes from, to name it in a refusal.
+_CREATE_FIELDS = {"takes": "params.takes", "steps": "params.steps", "guidance": "params.guidance",
+                  "seed": "params.seed", "prompt": "params.prompt",
+                  "negative_prompt": "params.negative_prompt"}
+# A regeneration brings its own seed and prompts; the rest is the parent job's (Job.params).
+_REGENERATE_FIELDS = {**_CREATE_FIELDS, "seed": "seed", "prompt": "prompt",
+                      "negative_prompt": "negative_prompt"}
+
+
+def _check_params(generation: dict, takes: int, fields: dict[str, str]) -> None:
+    """INVALID_ARGUMENT naming each bad generation parameter, before anything is queued."""
+    problems = [(fields[name], why) for name, why in params.violations(generation, takes)]
+    if problems:
+        raise errors.invalid_argument(
+            "bad generation parameters: " + "; ".join(f"{f} {why}" for f, why in problems),
+            problems)
 
 
 def _clip_record(segment: Segment) -> ClipRecord:

@@ -49,6 +49,13 @@ CANCELLED_CLIP_MESSAGES = {
     "done": "cancelled after it was generated; its take was removed (the job wrote no timeline)",
 }
 
+#: What a failed job's unfinished clips say before the job's reason, by the state they were in.
+FAILED_CLIP_MESSAGES = {
+    "queued": "not generated: the job failed",
+    "running": "the job failed while it was being generated; nothing was written",
+    "done": "generated, but the job failed before it wrote the timeline; its take was removed",
+}
+
 
 class Pipeline(Protocol):
     """What the server needs of `v2a.pipeline` (a module satisfies it)."""
@@ -271,10 +278,11 @@ class JobRunner:
         except GenerationCancelled:
             self._cancelled(job, cancel)
         except paths.PathEscape as error:
-            job.state, job.message = FAILED, str(error)
+            # Refused before anything was written; the folder, now outside the roots, is not ours.
+            self._failed(job, str(error), discard_files=False)
         except Exception as error:  # a job's failure must never take the server down
             log.exception("job %s failed", job.job_id)
-            job.state, job.message = FAILED, job.as_sent(f"{type(error).__name__}: {error}")
+            self._failed(job, job.as_sent(f"{type(error).__name__}: {error}"))
         else:
             self._succeeded(job, result)
         finally:
@@ -285,8 +293,9 @@ class JobRunner:
                 self._finished.pop(job.job_id).set()
             if folder_key is not None:  # released only once the result is in the store
                 self._release_folder(folder_key)
-            if job.state in (CANCELLED, QUEUED):
-                # Cancelled or requeued: watchers last saw clips done with takes now removed.
+            if job.state != SUCCEEDED:
+                # Failed, cancelled or requeued: watchers last saw clips pending, or done with
+                # takes now removed.
                 for clip in job.clips:
                     self._publish(job, clip)
             self._publish(job, message=job.message)
@@ -364,15 +373,20 @@ class JobRunner:
             job.message = (f"{len(failed)} of {len(job.clips)} clips could not be generated"
                            if failed else "")
 
+    def _failed(self, job: JobRecord, message: str, discard_files: bool = True) -> None:
+        """The job as a whole failed (a full disk, a folder it cannot write): like a cancel, its
+        attempt leaves no takes behind, and every clip it had not finished fails with its reason."""
+        if discard_files:
+            self._discard_attempt(job)
+        job.state, job.message = FAILED, message
+        for clip in job.clips:
+            if clip.state in FAILED_CLIP_MESSAGES:
+                clip.state, clip.message = "failed", f"{FAILED_CLIP_MESSAGES[clip.state]}: {message}"
+
     def _cancelled(self, job: JobRecord, cancel: threading.Event) -> None:
         with self._lock:
             reason = self._cancel_reason.get(job.job_id, "user")
-            shared = any(
-                other != job.job_id and self._folder_of(other) == job.output_folder
-                for other in self._running
-            )
-        # Another job's temp file in the same folder may still be being written: leave those.
-        discard_attempt_files(job, sweep_temp=not shared)
+        self._discard_attempt(job)
         requeue = reason == "shutdown"
         for clip in job.clips:
             if requeue and clip.state in ("running", "done"):
@@ -383,6 +397,16 @@ class JobRunner:
             job.state, job.message = QUEUED, "requeued: the server was shutting down"
         else:
             job.state, job.message = CANCELLED, "cancelled"
+
+    def _discard_attempt(self, job: JobRecord) -> None:
+        """discard_attempt_files for a job that ends unfinished."""
+        with self._lock:
+            shared = any(
+                other != job.job_id and self._folder_of(other) == job.output_folder
+                for other in self._running
+            )
+        # Another job's temp file in the same folder may still be being written: leave those.
+        discard_attempt_files(job, sweep_temp=not shared)
 
     def _folder_of(self, job_id: str) -> str:
         job = self.store.get(job_id)

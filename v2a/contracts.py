@@ -94,12 +94,17 @@ class Segment:
         return self.handle_before_samples + self.num_samples + self.handle_after_samples
 
 
+#: The most sampling steps a request may ask for. Samplers need tens; the time grid and the work
+#: grow with the count, and 2e9 steps ate the server's memory before the first cancel check.
+MAX_STEPS = 1000
+
+
 @dataclass(frozen=True)
 class GenerationParams:
     prompt: str = ""
     negative_prompt: str = ""
     seed: int = 0
-    steps: int = 0  # 0: the generator's own default
+    steps: int = 0  # 0: the generator's own default; at most MAX_STEPS
     cfg_strength: float = 0.0  # 0: the generator's own default
 
 

@@ -80,7 +80,7 @@ class V2AClient {
 
   async cancelJob(jobId) { return (await this._unary('CancelJob', { job_id: jobId })).job; }
 
-  /** clip: {clip_id} or {track, record_time}; seed / prompt optional. */
+  /** clip: {clip_id} or {track, record_time}; seed (0..Number.MAX_SAFE_INTEGER) / prompt optional. */
   async regenerateClip(jobId, clip, { seed, prompt, negativePrompt } = {}) {
     const request = { job_id: jobId, clip };
     if (seed !== undefined) request.seed = seed;

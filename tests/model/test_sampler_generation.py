@@ -1,5 +1,6 @@
 """Generation: exact lengths, determinism, any duration without seams, CFG, progress, cancel."""
 
+import re
 import threading
 
 import numpy as np
@@ -170,6 +171,22 @@ def test_a_near_silent_draw_is_drawn_again_and_the_loudest_draw_kept():
 def test_redraw_settings_are_checked():
     with pytest.raises(ValueError, match="quiet_redraws -1"):
         SamplerConfig(quiet_redraws=-1)
+
+
+@pytest.mark.parametrize("settings, named", [
+    ({"steps": 2_000_000_000}, "steps 2000000000 (1..1000)"),  # its time grid alone ate the memory
+    ({"cfg_strength": float("nan")}, "cfg_strength nan"),  # passed `< 0`, then sampled near-silence
+    ({"cfg_strength": float("inf")}, "cfg_strength inf"),
+])
+def test_absurd_sampler_settings_are_refused_before_any_work(model, settings, named):
+    with pytest.raises(ValueError, match=re.escape(named)):
+        SamplerConfig(**settings)
+    sampler = FlowMatchingSampler(model.net, model.net.null_sync, model.net.null_semantic,
+                                  window=4, overlap=1)
+    job = SamplingJob(noise=torch.zeros(4, 8), sync=None, window_semantic=None, text=None,
+                      uncond_text=None)  # never reached: the check comes first
+    with pytest.raises(ValueError, match=re.escape(named)):
+        sampler.sample([job], **{"steps": 8, "cfg_strength": 3.0, **settings})
 
 
 def test_frames_at_another_rate_are_accepted(model):

@@ -64,7 +64,9 @@ def test_the_store_survives_reopening_and_recovers_interrupted_jobs(tmp_path):
     store = JobStore(tmp_path / "jobs.sqlite3")
     store.add(_job("queued", QUEUED, created=1.0))
     store.add(_job("running", RUNNING, attempts=1, created=2.0))
-    store.add(_job("doomed", RUNNING, attempts=3, created=3.0))
+    doomed = _job("doomed", RUNNING, attempts=3, created=3.0)
+    doomed.clips.append(ClipRecord("c2", "Clip 2"))  # never started
+    store.add(doomed)
     store.close()
 
     store = JobStore(tmp_path / "jobs.sqlite3")
@@ -75,6 +77,8 @@ def test_the_store_survives_reopening_and_recovers_interrupted_jobs(tmp_path):
     assert running.clips[0].state == "queued" and running.clips[0].step == 0
     doomed = store.get("doomed")
     assert doomed.state == FAILED and "3 attempts" in doomed.message
+    # Every clip ends with the job: none is left queued for a panel to wait on forever.
+    assert [(c.state, c.message) for c in doomed.clips] == [("failed", doomed.message)] * 2
     assert store.count((QUEUED,)) == 2
 
 
@@ -119,3 +123,30 @@ def test_pruning_forgets_old_ended_jobs_but_not_a_timelines_latest_writer(tmp_pa
         "old-cancelled", "old-failed", "old-writer", "wrote-nothing"]
     assert sorted(j.job_id for j in store.list()) == ["latest-writer", "old-queued", "recent-failed"]
     assert store.prune(finished_before=1000.0) == []
+
+
+def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(tmp_path):
+    import math
+    import sqlite3
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    wrote = {"timeline_path": "/out/cut.otio", "generated": [{"provenance": {"peak": -math.inf}}]}
+    store.add(replace(_job("silent", SUCCEEDED), result=wrote))
+    # json.dumps writes bare -Infinity by default, which SQLite's json functions refuse.
+    (valid,) = store._db.execute("SELECT json_valid(result) FROM jobs").fetchone()
+    assert valid == 1 and store.get("silent").result["generated"][0]["provenance"]["peak"] is None
+    # A row no JSON reader takes (not even Python's): the queries over results skip it.
+    store.add(_job("broken", SUCCEEDED))
+    store._db.execute("UPDATE jobs SET result = '{\"timeline_path\": ', updated = 1 "
+                      "WHERE job_id = 'broken'")
+    store._db.execute("UPDATE jobs SET updated = 2 WHERE job_id = 'silent'")
+    assert store.latest_succeeded_writing("/out/cut.otio").job_id == "silent"
+    assert store.prune(finished_before=1000.0) == ["broken"]
+    store.close()
+    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
+        db.execute("INSERT INTO jobs SELECT 'old-nan', kind, state, timeline_path, output_folder, "
+                   "input_format, output_format, request, clips, message, "
+                   "'{\"timeline_path\": \"/out/other.otio\", \"x\": NaN}', parent_job_id, "
+                   "attempts, created, updated FROM jobs WHERE job_id = 'silent'")
+    reopened = JobStore(tmp_path / "jobs.sqlite3")  # rewrites what an older version stored
+    assert reopened.latest_succeeded_writing("/out/other.otio").result["x"] is None

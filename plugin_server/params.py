@@ -1,0 +1,49 @@
+"""The generation parameters a request may carry, checked before a job is queued.
+
+A value the generator would only refuse later fails every clip at run time (guidance -3), and
+some do worse: NaN guidance sampled near-silence and wrote non-standard JSON into the job store,
+two billion steps ate the server's memory on every restart. So each is bounded here, at the door.
+"""
+
+from __future__ import annotations
+
+import math
+
+from v2a.contracts import MAX_STEPS
+
+#: Takes per clip a job may ask for.
+MAX_TAKES = 16
+#: Classifier-free guidance; samplers use a few units, far above 100 the sound is noise.
+MAX_GUIDANCE = 100.0
+#: Prompts are a few words; a 2.4 MB one was stored and echoed in every GetJob and ListJobs.
+MAX_PROMPT_CHARS = 2000
+#: The largest integer a JavaScript panel holds exactly (Number.MAX_SAFE_INTEGER): a seed it
+#: shows or sends back is the seed that was used. Takes use seed, seed + 1, … so the last one
+#: must fit too.
+MAX_SEED = 2**53 - 1
+
+
+def violations(params: dict, takes: int) -> list[tuple[str, str]]:
+    """(parameter, what is wrong) for each bad value of `params` (GenerationParams as JSON:
+    prompt, negative_prompt, seed, steps, cfg_strength) and `takes`; empty when all are fine."""
+    problems = []
+    if not 0 <= takes <= MAX_TAKES:
+        problems.append(("takes", f"{takes}: 0..{MAX_TAKES} (0 or 1: one take)"))
+    steps = params.get("steps", 0)
+    if not (isinstance(steps, int) and 0 <= steps <= MAX_STEPS):
+        problems.append(("steps", f"{steps}: 0..{MAX_STEPS} (0: the generator's default)"))
+    guidance = params.get("cfg_strength", 0.0)
+    if not (isinstance(guidance, (int, float)) and math.isfinite(guidance)
+            and 0 <= guidance <= MAX_GUIDANCE):
+        problems.append(("guidance", f"{guidance}: a number 0..{MAX_GUIDANCE:g} "
+                                     "(0: the generator's default)"))
+    seed = params.get("seed", 0)
+    if not (isinstance(seed, int) and 0 <= seed <= MAX_SEED - (max(1, takes) - 1)):
+        problems.append(("seed", f"{seed}: 0..{MAX_SEED} (2^53 - 1, what a JavaScript panel "
+                                 f"holds exactly), and so must the last take's seed + takes - 1"))
+    for name in ("prompt", "negative_prompt"):
+        text = params.get(name, "")
+        if not isinstance(text, str) or len(text) > MAX_PROMPT_CHARS:
+            size = len(text) if isinstance(text, str) else type(text).__name__
+            problems.append((name, f"{size} characters: at most {MAX_PROMPT_CHARS}"))
+    return problems
