@@ -173,10 +173,23 @@ def _inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+# The flag that sets each generation parameter, for errors about it.
+_PARAM_FLAGS = {"steps": "--steps", "guidance": "--cfg", "seed": "--seed", "prompt": "--prompt",
+                "negative_prompt": "--negative-prompt", "takes": "takes"}
+
+
 def _generate(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
     from model.generators import load_generator
+    from v2a.params import violations
     from v2a.pipeline import run_generation
 
+    request = _request(args, args.out)
+    # The bounds the server holds to, checked before any work (a bad value failed every clip).
+    problems = violations(asdict(request.params), takes=1)
+    if problems:
+        return _fail("generate", "; ".join(f"{_PARAM_FLAGS[name]} {why}" for name, why in problems))
     try:
         generator = load_generator(args.generator)
     except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
@@ -184,7 +197,7 @@ def _generate(args: argparse.Namespace) -> int:
     progress = _Progress()
     cancel = threading.Event()
     try:
-        result = run_generation(_request(args, args.out), generator, progress.on_event, cancel)
+        result = run_generation(request, generator, progress.on_event, cancel)
     except _user_errors() as error:
         progress.close()
         return _fail("generate", error)

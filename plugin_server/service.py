@@ -14,11 +14,12 @@ import opentimelineio as otio
 
 import v2a
 from otio_adapters.plan import ClipNotFoundError
-from plugin_server import convert, errors, params, paths
+from plugin_server import convert, errors, paths
 from plugin_server.events import EventHub
 from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
 from plugin_server.jobs import new_job_id as _new_job_id
 from plugin_server.worker import JobRunner, QueueFull, ShuttingDown, generation_request
+from v2a import params
 from v2a.contracts import SAMPLE_RATE, Segment
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api

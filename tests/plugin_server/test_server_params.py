@@ -15,8 +15,8 @@ import pytest
 from google.rpc import error_details_pb2 as details
 
 from plugin_server.errors import details_of
-from plugin_server.params import MAX_PROMPT_CHARS, MAX_SEED
 from v2a.contracts import MAX_STEPS
+from v2a.params import MAX_PROMPT_CHARS, MAX_SEED
 from v2a.v1 import jobs_pb2 as pb
 
 

@@ -23,3 +23,18 @@ def test_a_reader_that_closes_the_pipe_early_is_not_a_traceback():
     writer.stdout.close()  # the reader goes away after one line, as `head -1` does
     stderr = writer.stderr.read().decode()
     assert writer.wait(30) == 141 and "Traceback" not in stderr, stderr
+
+
+def test_generate_refuses_out_of_range_parameters_before_any_work(tmp_path, capsys):
+    """--cfg nan sampled near-silence and --steps past 1,000 ran out of memory; the server refuses
+    them at CreateJob, and generate now says which flag before it reads the timeline."""
+    from pathlib import Path
+
+    from v2a.cli import main
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    out = tmp_path / "out"
+    assert main(["generate", str(sample), "--out", str(out), "--steps", "5000", "--cfg", "nan"]) == 2
+    error = capsys.readouterr().err
+    assert "--steps 5000: 0..1000" in error and "--cfg nan" in error
+    assert not out.exists()

@@ -1,4 +1,5 @@
-"""The generation parameters a request may carry, checked before a job is queued.
+"""The generation parameters a request may carry, checked before any work starts (the server
+before a job is queued, `v2a generate` before it reads the timeline).
 
 A value the generator would only refuse later fails every clip at run time (guidance -3), and
 some do worse: NaN guidance sampled near-silence and wrote non-standard JSON into the job store,
