@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import threading
 
@@ -102,12 +103,28 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--cut-handle",
-        type=float,
+        type=_cut_handle_seconds,
         default=GenerationRequest.cut_handle_seconds,
         metavar="S",
-        help="seconds of sound generated past each hard cut, crossfaded on the audio track "
-        "(default: %(default)s; 0 for hard audio cuts)",
+        help="seconds of sound generated past each hard cut, crossfaded on the audio track, "
+        "rounded to whole frames, at least one (default: %(default)s; 0 for hard audio cuts; "
+        f"at most {MAX_CUT_HANDLE_SECONDS:g})",
     )
+
+
+#: A crossfade at a cut is a few frames; seconds of it would smear one shot's sound into the next.
+MAX_CUT_HANDLE_SECONDS = 2.0
+
+
+def _cut_handle_seconds(text: str) -> float:
+    """--cut-handle: a number of seconds 0..MAX_CUT_HANDLE_SECONDS (nan, inf and -1 were taken)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 <= value <= MAX_CUT_HANDLE_SECONDS:  # also false for nan
+        raise argparse.ArgumentTypeError(f"{text!r}: seconds from 0 to {MAX_CUT_HANDLE_SECONDS:g}")
+    return value
 
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:

@@ -38,3 +38,16 @@ def test_generate_refuses_out_of_range_parameters_before_any_work(tmp_path, caps
     error = capsys.readouterr().err
     assert "--steps 5000: 0..1000" in error and "--cfg nan" in error
     assert not out.exists()
+
+
+def test_cut_handle_must_be_seconds_in_range(capsys):
+    """--cut-handle nan and inf ended in a traceback; -1 was taken silently as 0."""
+    import pytest
+
+    from v2a.cli import main
+
+    for bad in ("nan", "inf", "-1", "3", "x"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["inspect", "any.otio", "--cut-handle", bad])
+        assert exit_.value.code == 2
+        assert f"--cut-handle: '{bad}': seconds from 0 to 2" in capsys.readouterr().err
