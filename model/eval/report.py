@@ -61,7 +61,8 @@ def per_class_tables(results: dict) -> str:
                              "it is low, the recording's own onsets miss the motion peaks)", "{:.2f}")):
         text += [f"### {title}", "", "| class | " + " | ".join(scored) + " |",
                  "|---|" + "---:|" * len(scored)]
-        text += [f"| {c} | " + " | ".join(fmt.format(rows[c][key]) for rows in scored.values()) + " |"
+        text += [f"| {c} | " + " | ".join("—" if rows[c][key] is None else fmt.format(rows[c][key])
+                                         for rows in scored.values()) + " |"
                  for c in classes]
         text.append("")
     return "\n".join(text)
@@ -152,8 +153,9 @@ def write_report(out: Path, results: dict, settings: dict, pictures: list[str]) 
         "this motion detector. `random-sample` and `onset-transfer` are told the example's class "
         "(an oracle); `ceiling` is given the reference audio. Class agreement: nearest class "
         "centroid of the other reference clips scored here (the reference's own row leaves itself "
-        "out); the train-centroid column is the older measure, which favours reproducing training "
-        "recordings.",
+        "out; clips whose class has no other clip here cannot agree and are left out, — where none "
+        "is left); the train-centroid column is the older measure, which favours reproducing "
+        "training recordings.",
         "",
         "## Generators",
         *notes,

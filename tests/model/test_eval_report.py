@@ -145,3 +145,36 @@ def test_examples_are_dealt_over_classes_and_the_default_is_the_whole_split():
     # A limit takes one of each class in turn, so every class is in even a small run.
     assert [r["class"] for r in select_examples(rows, "test", 4)] == ["bird", "door", "drum", "bird"]
     assert select_examples(rows, "test", 100) == whole
+
+
+def test_class_agreement_leaves_out_clips_whose_class_has_no_other_reference():
+    """With one clip per class (`--limit 12`) every row read 0.000, the references' own too:
+    no row has a centroid of its own class. Such rows are left out, and with none left the
+    figure is missing ("—"), not 0."""
+    import numpy as np
+
+    from model.eval.report import markdown_table, per_class_tables
+    from model.eval.run import Scores, summarise
+
+    def scored(embeddings):
+        scores = Scores("g")
+        scores.embeddings = list(embeddings)
+        scores.level_db = [-20.0] * len(embeddings)
+        scores.onset_acc = scores.onset_ap = scores.onset_count_acc = scores.av_align = [1.0] * len(embeddings)
+        scores.seconds, scores.audio_seconds = 1.0, 4.0
+        return scores
+
+    refs = np.eye(4)[[0, 1, 2, 2]]  # a, b, then two clips of c
+    classes = ["a", "b", "c", "c"]
+    train = {"a": refs[0], "b": refs[1], "c": refs[2]}  # the older measure's train centroids
+    row = summarise(scored(refs), refs, classes, train, [-20.0] * 4)
+    assert row["class_agreement"] == 1.0  # only the two c clips can agree, and both do
+    assert row["per_class"]["a"]["class_agreement"] is None
+    assert row["per_class"]["c"]["class_agreement"] == 1.0
+
+    one_each = summarise(scored(refs[:3]), refs[:3], classes[:3], train, [-20.0] * 3)
+    assert one_each["class_agreement"] is None
+    assert one_each["class_agreement_train_centroids"] == 1.0  # train centroids exist for every class
+    g_row = markdown_table({"g": one_each}).splitlines()[-1].split("|")
+    assert g_row[7].strip() == "—"  # the class agree column
+    assert "| a | — |" in per_class_tables({"g": one_each})
