@@ -328,10 +328,22 @@ def write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
-    if reason:  # CMX 3600: the EDL is written, without the audio
+    lost = reason or _adapter_losses(timeline, format)
+    if lost:  # CMX 3600: the EDL is written, without the audio; FCPXML: without transitions
         _atomic_write(timeline, otio_path, "otio_json")
-        return path, otio_path, f"{reason}; the full result is in {otio_path}"
+        return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
+
+
+def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
+    """What the format's adapter drops from a timeline it does write, where we can tell: the
+    editor gets the file, a note that says what is missing, and the whole result as .otio."""
+    if format == "fcpx_xml":
+        transitions = len(timeline.find_children(descended_from_type=otio.schema.Transition))
+        if transitions:
+            return (f"the FCPXML adapter writes no transitions: the {transitions} in this timeline "
+                    "(the editor's dissolves, v2a's crossfades) are not in the FCPXML")
+    return ""
 
 
 def _with_media_rebased(
