@@ -183,6 +183,10 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
         hint = " (the file is garbled or truncated)"
     elif adapter == "AAF":
         hint = " (not a readable AAF file: garbled, truncated or not AAF)"
+    elif kind in ("AttributeError", "KeyError", "IndexError", "TypeError"):
+        # Well-formed, but not laid out as the adapter expects (a Kdenlive project without its
+        # main tractor read as 'NoneType' object has no attribute 'get').
+        hint = f" (the file parses, but not as a {label}: another kind of file, or another version)"
     return f"{path}: cannot read as {label}: {kind}: {detail}{hint}"
 
 

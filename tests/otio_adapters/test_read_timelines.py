@@ -172,6 +172,14 @@ def test_damaged_file_of_each_format_is_rejected_in_plain_words(tmp_path, label,
     assert "\n" not in message and "Traceback" not in message
 
 
+def test_well_formed_xml_that_is_no_kdenlive_project_says_so(tmp_path):
+    """It read as a bare AttributeError: 'NoneType' object has no attribute 'get'."""
+    path = tmp_path / "other.kdenlive"
+    path.write_text('<?xml version="1.0"?><mlt><producer id="x"/></mlt>')
+    with pytest.raises(TimelineReadError, match="the file parses, but not as a Kdenlive project"):
+        read_timeline(path)
+
+
 def test_a_text_file_that_is_not_an_edl_is_rejected(tmp_path):
     path = tmp_path / "notes.edl"
     path.write_text("hello\nthis is not an edit decision list\n")
