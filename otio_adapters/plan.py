@@ -10,7 +10,9 @@ How the picture is decided (the choices, so a reader need not reverse them from 
 - Nested stacks and tracks are flattened with their trims and time warps; inside a nested stack
   upper tracks hide lower ones the same way.
 - Time is exact: every boundary is a Fraction of a second (NTSC rates as 30000/1001...) and is
-  rounded once, to frames and to 48 kHz samples, so adjacent segments tile exactly.
+  rounded once, to the next frame start (a frame shows the picture at its start) and then to
+  48 kHz samples, so segments are whole frames and adjacent ones tile exactly, even where a time
+  warp or a nested trim puts a cut between two frames.
 - Source time: `source_start` is the source time (seconds, media timecode space) of the first
   frame shown, `speed` the source seconds per record second (product of LinearTimeWarp scalars,
   0 for a FreezeFrame or a still image, negative for reverse: then `source_start` is the start of
@@ -423,10 +425,13 @@ def plan_segments(
     segments = []
     media_cache: dict[int, ResolvedMedia] = {}
     for piece in sorted(pieces, key=lambda p: (p.start, p.top_index)):
+        shown = _shown_frames(piece, rate)
+        if shown is None:
+            continue
         key = id(piece.clip)
         if key not in media_cache:
             media_cache[key] = resolver.resolve(piece.clip)
-        segments.append(_segment(piece, media_cache[key], rate, start, track_names))
+        segments.append(_segment(piece, shown, media_cache[key], rate, start, track_names))
     segments = _assign_ids(segments)
     return _select(segments, selection, where)
 
@@ -439,23 +444,48 @@ def _cut_handle(cut_seconds: float, rate: Fraction) -> Fraction:
     return frames / rate
 
 
+def _frame_boundary(time: Fraction, rate: Fraction) -> Fraction:
+    """The start of the first frame at or after `time` (to a microsecond, for float rates).
+
+    A frame shows the picture at its start (the frame reader samples the same way), so a cut
+    that a time warp or a nested trim puts between two frame starts takes effect on the next
+    frame. Rounding every boundary with this one rule keeps adjacent pieces tiling, and stretches
+    a piece over the part of a frame that nothing else fills (the empty tail of a warped stack).
+    """
+    return math.ceil(time * rate - _TOLERANCE) / rate
+
+
+def _shown_frames(piece: _Piece, rate: Fraction) -> tuple[Fraction, Fraction] | None:
+    """A piece's record range on whole frames, or None when no frame starts inside it (a
+    sliver that a fast warp or a cover leaves between two frames is never on screen)."""
+    start, end = _frame_boundary(piece.start, rate), _frame_boundary(piece.end, rate)
+    return (start, end) if start < end else None
+
+
 def _whole_frames(handle: Fraction, rate: Fraction) -> Fraction:
     """A handle shortened to whole frames (never lengthened: it may be limited by the media)."""
     return math.floor(handle * rate + _TOLERANCE) / rate
 
 
 def _segment(
-    piece: _Piece, media: ResolvedMedia, rate: Fraction, start: Fraction, track_names
+    piece: _Piece,
+    shown: tuple[Fraction, Fraction],
+    media: ResolvedMedia,
+    rate: Fraction,
+    start: Fraction,
+    track_names,
 ) -> Segment:
-    """`start`: the timeline's start timecode in seconds, for the timecodes in messages."""
+    """`shown`: the piece's record range on whole frames (`_shown_frames`); `start`: the
+    timeline's start timecode in seconds, for the timecodes in messages."""
     clip = piece.clip
+    record_start, record_end = shown
     speed = Fraction(0) if media.still else piece.source.k
-    first = piece.source.at(piece.start)
-    last = piece.source.at(piece.end)
-    # The used source as a continuous range, for the media-length check and the handle limits.
-    used = (min(first, last), max(first, last))
+    first = piece.source.at(record_start)
+    # The used source as a continuous range, for the media-length check and the handle limits:
+    # the piece's own range, since rounding out to a frame start reads no frame past it.
+    ends = (piece.source.at(piece.start), piece.source.at(piece.end))
+    used = (min(ends), max(ends))
     if speed == 0:
-        first = piece.source.at(piece.start)
         used = (first, first + piece.source_frame)
     # Reverse: the continuous map starts at the end of the used range; the first frame shown
     # starts one source frame (times |speed|) before it.
@@ -464,14 +494,14 @@ def _segment(
     after = _limit_handle(piece.handle_after, used, speed, media.extent, "after")
     before, after = _whole_frames(before, rate), _whole_frames(after, rate)
 
-    start_sample = to_samples(piece.start)
-    end_sample = to_samples(piece.end)
-    start_frame = to_frames(piece.start, rate)
+    start_sample = to_samples(record_start)
+    end_sample = to_samples(record_end)
+    start_frame = to_frames(record_start, rate)
 
     def label() -> str:  # only problems need it, and timecode text is not free
         track = track_label(piece.top_index, track_names[piece.top_index])
         # The timecode the editor sees: counted from the timeline's start timecode.
-        return f"clip {clip.name!r} on {track} at {format_timecode(start + piece.start, rate)}"
+        return f"clip {clip.name!r} on {track} at {format_timecode(start + record_start, rate)}"
 
     status, problem = media.status, ""
     if status == "offline":
@@ -498,14 +528,14 @@ def _segment(
         track_name=track_names[piece.top_index],
         timeline_rate=float(rate),
         record_start_frame=start_frame,
-        record_frames=to_frames(piece.end, rate) - start_frame,
+        record_frames=to_frames(record_end, rate) - start_frame,
         start_sample=start_sample,
         num_samples=end_sample - start_sample,
         media=media.source,
         source_start=float(source_start),
         speed=float(speed),
-        handle_before_samples=start_sample - to_samples(piece.start - before),
-        handle_after_samples=to_samples(piece.end + after) - end_sample,
+        handle_before_samples=start_sample - to_samples(record_start - before),
+        handle_after_samples=to_samples(record_end + after) - end_sample,
         status=status,
         problem=problem,
     )

@@ -195,6 +195,20 @@ def test_nested_stacks_and_tracks_are_flattened_with_their_offsets_and_warps():
     assert frozen.source_start == pytest.approx(471 / 24)
 
 
+def test_a_time_warped_nested_stack_fills_whole_frames_up_to_the_next_clip():
+    # 'Nested Stack 2' is 29 frames at 0.8545x over a 24-frame clip: the clip's content ends
+    # 28.085 frames in, but frame 28 starts inside it (source frame 23.93), so the clip is on
+    # screen for all 29 frames and Normal Clip 3 follows at 331 with no gap.
+    segments = plan("otio/nested_example.otio")
+    warped = by_name(segments, "Clip Inside A Stack 2")[0]
+    assert (warped.record_start_frame, warped.record_frames) == (302, 29)
+    assert (warped.start_sample, warped.num_samples) == (302 * 2000, 29 * 2000)
+    assert warped.source_start == pytest.approx(429 / 24)
+    for before, after in zip(segments, segments[1:], strict=False):
+        assert before.start_sample + before.num_samples == after.start_sample
+        assert before.num_samples == samples(before.record_frames, Fraction(24))
+
+
 def test_fcpx_compound_clips_are_flattened_to_their_visible_clips():
     segments = plan("fcpx_xml/fcpx_example.fcpxml")
     assert len(segments) == 11

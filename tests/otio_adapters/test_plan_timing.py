@@ -149,6 +149,61 @@ def test_upper_track_clips_over_a_ntsc_base_tile_with_the_parts_left_visible():
     assert segments[2].clip_id != segments[0].clip_id
 
 
+def warped_stack(scalar: float, clip_lengths: list[int], stack_length: int) -> otio.schema.Stack:
+    """A nested stack of `stack_length` record frames at 24 fps whose one track holds clips of
+    `clip_lengths` frames, played at `scalar`."""
+    inner = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    for i, length in enumerate(clip_lengths):
+        ref = otio.schema.ExternalReference(target_url=f"/nowhere/in{i}.mov")
+        inner.append(
+            otio.schema.Clip(
+                name=f"inner{i}", media_reference=ref, source_range=TR(RT(0, 24), RT(length, 24))
+            )
+        )
+    stack = otio.schema.Stack(name="nest", source_range=TR(RT(0, 24), RT(stack_length, 24)))
+    stack.append(inner)
+    stack.effects.append(otio.schema.LinearTimeWarp(time_scalar=scalar))
+    return stack
+
+
+def plan_saved(timeline: otio.schema.Timeline, tmp_path: Path):
+    """Plan the timeline as read back from an .otio file, as a user's would be."""
+    path = tmp_path / "nested.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return plan_segments(read_timeline(path), timeline_path=str(path))
+
+
+def test_a_warped_nested_stack_rounds_its_clips_to_whole_frames_and_tiles(tmp_path):
+    # 10 frames at 0.75x last 13.33 record frames; the stack is 14 long, and its 14th frame
+    # starts at source frame 9.75, still inside the clip.
+    timeline = edit(24, [10, 10])
+    timeline.video_tracks()[0].insert(1, warped_stack(0.75, [10], 14))
+    segments = plan_saved(timeline, tmp_path)
+    assert [(s.clip_name, s.record_start_frame, s.record_frames) for s in segments] == [
+        ("shot0", 0, 10),
+        ("inner0", 10, 14),
+        ("shot1", 24, 10),
+    ]
+    assert [(s.start_sample, s.num_samples) for s in segments] == [
+        (0, 20_000),
+        (20_000, 28_000),
+        (48_000, 20_000),
+    ]
+
+
+def test_a_clip_that_no_frame_shows_yields_no_segment(tmp_path):
+    # At 4x, a 10-frame clip then a 1-frame clip last 2.5 and 0.25 record frames: frames 0-2
+    # show source frames 0, 4 and 8, all of the first clip; the second is never on screen.
+    timeline = edit(24, [5])
+    timeline.video_tracks()[0].insert(0, warped_stack(4.0, [10, 1], 3))
+    segments = plan_saved(timeline, tmp_path)
+    assert [(s.clip_name, s.record_start_frame, s.record_frames) for s in segments] == [
+        ("inner0", 0, 3),
+        ("shot0", 3, 5),
+    ]
+    assert segments[0].start_sample + segments[0].num_samples == segments[1].start_sample
+
+
 def test_reverse_clip_starts_from_its_last_frame():
     timeline = edit(24, [20])
     clip = timeline.video_tracks()[0][0]
