@@ -47,7 +47,9 @@ def _generate(timeline: Path, out: Path, output_format: str = "", clips=()):
 @pytest.mark.parametrize("output_format", ["otio_json", "fcp_xml", "fcpx_xml", "kdenlive"])
 def test_relative_media_still_resolves_from_the_written_timeline(project, tmp_path, output_format):
     result = _generate(project / "sample.otio", tmp_path / "out", output_format)
-    assert len(result.generated) == 4 and not result.format_note
+    assert len(result.generated) == 4
+    # FCPXML's adapter writes no transitions, which its note reports (the crossfades at the cuts).
+    assert not result.format_note or "writes no transitions" in result.format_note
 
     written = result.timeline_path
     segments = plan_segments(read_timeline(written), timeline_path=written)
