@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
@@ -21,7 +20,14 @@ import numpy as np
 from tqdm import tqdm
 
 from model.data import render
-from model.data.io import check_replaceable, read_recording, replace_folder, write_mp4, write_wav
+from model.data.io import (
+    check_replaceable,
+    make_staging,
+    read_recording,
+    replace_folder,
+    write_mp4,
+    write_wav,
+)
 from model.data.sources import (
     APT_PACKAGES,
     ZERO_AD_PACKAGE,
@@ -259,10 +265,9 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
         raise RuntimeError("no source packages installed; run: bash scripts/setup-data.sh "
                            f"(apt-get install -y {' '.join(APT_PACKAGES)})")
     check_replaceable(out)
-    staging = out.with_name(out.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
+    staging = make_staging(out)
     for split in SPLIT_SHARES:
-        (staging / split).mkdir(parents=True)
+        (staging / split).mkdir()
     jobs = plan_jobs(str(staging), seed, per_class, classes)
     started = time.monotonic()
     rows: list[dict] = []

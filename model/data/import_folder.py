@@ -21,7 +21,7 @@ import numpy as np
 from tqdm import tqdm
 
 from model.data.build import DURATION, FRAMES, NUM_SAMPLES
-from model.data.io import check_replaceable, replace_folder, write_mp4, write_wav
+from model.data.io import check_replaceable, make_staging, replace_folder, write_mp4, write_wav
 from model.data.render import FPS, SIZE
 from model.eval.onsets import detect_onsets
 from v2a.contracts import SAMPLE_RATE
@@ -157,12 +157,11 @@ def import_folder(folder: str | Path, captions: str | Path, out: str | Path,
     out = Path(out)
     try:
         check_replaceable(out)
+        staging = make_staging(out)
     except FileExistsError as error:
         raise ImportError_(str(error)) from None
-    staging = out.with_name(out.name + ".building")
-    shutil.rmtree(staging, ignore_errors=True)
     for split in _SPLITS:
-        (staging / split).mkdir(parents=True)
+        (staging / split).mkdir()
     jobs = [(str(staging), f"{Path(r['video_path']).stem}-{r['line']:06d}", r) for r in rows]
     bar = tqdm(total=len(jobs), desc="import", unit="clip", disable=not progress)
     results = []

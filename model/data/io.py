@@ -64,9 +64,30 @@ def check_replaceable(out: Path) -> None:
         raise FileExistsError(f"{out} exists and is not a corpus; choose another --out")
 
 
+#: Marks a `<out>.building` folder as one a build made, so a later build may clear it.
+STAGING_MARK = ".v2a-building"
+
+
+def make_staging(out: Path) -> Path:
+    """An empty `<out>.building` folder to build into beside `out`, marked as ours.
+
+    One left by an interrupted build (it carries the mark) is cleared; any other folder of that
+    name is the user's, and is refused, never removed (a build once deleted one silently)."""
+    staging = out.with_name(out.name + ".building")
+    if staging.exists() or staging.is_symlink():
+        if not (staging.is_dir() and not staging.is_symlink() and (staging / STAGING_MARK).is_file()):
+            raise FileExistsError(f"{staging} exists and is not a build v2a left; move it or choose "
+                                  "another --out")
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
+    (staging / STAGING_MARK).write_text("a corpus being built; removed when it is done\n")
+    return staging
+
+
 def replace_folder(staging: Path, out: Path) -> None:
     """Swap a finished staging folder in for `out` (an older corpus there is removed)."""
     check_replaceable(out)
+    (staging / STAGING_MARK).unlink(missing_ok=True)
     if out.exists():
         shutil.rmtree(out)
     os.replace(staging, out)

@@ -58,6 +58,7 @@ def test_every_example_has_the_fixed_format(corpus):
     licences = json.loads((corpus / "licenses.json").read_text())
     assert all(r["source"] in licences for r in rows)
     assert not list(corpus.parent.glob("*.building"))  # staged, then renamed
+    assert not (corpus / ".v2a-building").exists()  # the staging mark goes before the rename
 
 
 @needs_packages
@@ -143,6 +144,22 @@ def test_a_folder_that_is_not_a_corpus_is_never_overwritten(tmp_path):
     with pytest.raises(FileExistsError, match="not a corpus"):
         build.build_corpus(tmp_path / "mine", per_class=1, progress=False)
     assert (tmp_path / "mine" / "precious.txt").read_text() == "keep me"
+
+
+def test_a_folder_named_like_the_staging_folder_is_the_users_and_never_removed(tmp_path):
+    """`v2a data build --out mine` cleared any `mine.building` with rmtree, the user's too."""
+    from model.data.io import STAGING_MARK, make_staging
+
+    (tmp_path / "mine.building").mkdir()
+    (tmp_path / "mine.building" / "thesis.txt").write_text("keep me")
+    with pytest.raises(FileExistsError, match="mine.building exists and is not a build v2a left"):
+        make_staging(tmp_path / "mine")
+    assert (tmp_path / "mine.building" / "thesis.txt").read_text() == "keep me"
+
+    left = make_staging(tmp_path / "ours")  # what an interrupted build leaves: cleared next time
+    (left / "train").mkdir()
+    again = make_staging(tmp_path / "ours")
+    assert again == left and sorted(p.name for p in again.iterdir()) == [STAGING_MARK]
 
 
 def test_a_video_encodes_to_the_same_bytes_every_time_and_keeps_its_colours(tmp_path):
