@@ -299,6 +299,9 @@ def _write_metadata(out: Path, rows: list[dict], classes: list[SoundClass], seed
             for item in (r.path, *r.pictures):
                 sources[item] = {"package": r.package, "license": licence_of(item, r.package),
                                  "copyright_file": f"/usr/share/doc/{r.package}/copyright"}
+    for texture in render.background_textures():  # any video's background may be one of them
+        sources[texture] = {"package": "minetest-data", "license": licence_of(texture, "minetest-data"),
+                            "copyright_file": "/usr/share/doc/minetest-data/copyright"}
     (out / "licenses.json").write_text(json.dumps(dict(sorted(sources.items())), indent=1))
     splits = {c.name: {s: [r.path for r in recs] for s, recs in split_recordings(c, seed).items()}
               for c in classes}

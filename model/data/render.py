@@ -30,7 +30,9 @@ def _load_rgba(path: str) -> Image.Image:
 
 
 @lru_cache(maxsize=1)
-def _background_textures() -> tuple[str, ...]:
+def background_textures() -> tuple[str, ...]:
+    """minetest-data's block textures that backgrounds are tiled from (CC-BY-SA: licenses.json
+    lists every one, since any may appear in a video)."""
     return tuple(p for p in sorted(glob.glob(_BACKGROUND_TEXTURES))
                  if "_inv" not in p and "_item" not in p)
 
@@ -47,8 +49,8 @@ def _tiled(texture: Image.Image, scale: int, size: int) -> Image.Image:
 
 def _background(rng: np.random.Generator) -> Image.Image:
     kind = rng.choice(["solid", "gradient", "texture"])
-    if kind == "texture" and _background_textures():
-        paths = _background_textures()
+    if kind == "texture" and background_textures():
+        paths = background_textures()
         image = _tiled(_load_rgba(paths[rng.integers(len(paths))]), int(rng.integers(3, 9)),
                        _CANVAS)
         return ImageEnhance.Brightness(image).enhance(rng.uniform(0.4, 0.9))

@@ -57,6 +57,9 @@ def test_every_example_has_the_fixed_format(corpus):
     assert frames.shape == (96, 160, 160, 3)
     licences = json.loads((corpus / "licenses.json").read_text())
     assert all(r["source"] in licences for r in rows)
+    from model.data.render import background_textures  # any video may be tiled from any of them
+
+    assert background_textures() and all(t in licences for t in background_textures())
     assert not list(corpus.parent.glob("*.building"))  # staged, then renamed
     assert not (corpus / ".v2a-building").exists()  # the staging mark goes before the rename
 
