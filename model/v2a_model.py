@@ -171,10 +171,7 @@ class V2AModel(nn.Module):
         cfg_strength = sampler_cfg.cfg_strength if cfg_strength is None else cfg_strength
         jobs, mel_lengths = [], []
         for index, item in enumerate(items):
-            if item.num_samples < 1:
-                raise ValueError(f"segment {index}: num_samples must be positive, got {item.num_samples}")
-            if item.fps <= 0:
-                raise ValueError(f"segment {index}: fps must be positive, got {item.fps}")
+            check_item(index, item)
             job, mel_frames = self._job(item)
             jobs.append(job)
             mel_lengths.append(mel_frames)
@@ -287,6 +284,36 @@ class V2AModel(nn.Module):
                 log.warning("%s: trained with a different %s (sha256 %s, installed %s)", path, name,
                             expected[name][:12], digest[:12])
         return model.eval()
+
+
+#: The longest segment one call generates: an hour at 48 kHz (about 0.7 GB of float32 samples).
+#: An edit's clips are seconds to minutes; 1e12 samples asked numpy for 22 TiB.
+MAX_SAMPLES = 3600 * 48_000
+
+
+def check_item(index: int, item: GenerationItem) -> None:
+    """ValueError naming the segment and what is wrong with its inputs, before any work: each of
+    these once failed deep inside (float frames sampled near-silence; fps NaN, a fractional or a
+    huge sample count, a seed past 64 bits ended in numpy's or torch's own words)."""
+    frames = np.asarray(item.frames)
+    if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
+        raise ValueError(f"segment {index}: frames must be uint8 (T, H, W, 3) with T >= 1, got "
+                         f"{frames.dtype} with shape {frames.shape}")
+    if isinstance(item.fps, bool) or not isinstance(item.fps, (int, float)) or not math.isfinite(item.fps) \
+            or not 1 <= item.fps <= 1000:
+        raise ValueError(f"segment {index}: fps must be a number of frames per second from 1 to 1000, "
+                         f"got {item.fps!r}")
+    if isinstance(item.num_samples, bool) or not isinstance(item.num_samples, (int, np.integer)) \
+            or not 1 <= item.num_samples <= MAX_SAMPLES:
+        raise ValueError(f"segment {index}: num_samples must be a whole number from 1 to {MAX_SAMPLES:,} "
+                         f"(an hour at 48 kHz), got {item.num_samples!r}")
+    if isinstance(item.seed, bool) or not isinstance(item.seed, (int, np.integer)) \
+            or not 0 <= item.seed < 2**63:
+        raise ValueError(f"segment {index}: seed must be a whole number from 0 to 2^63 - 1, got {item.seed!r}")
+    for name in ("prompt", "negative_prompt"):
+        if getattr(item, name) is not None and not isinstance(getattr(item, name), str):
+            raise ValueError(f"segment {index}: {name} must be text or None, got "
+                             f"{type(getattr(item, name)).__name__}")
 
 
 def peak_dbfs(samples: np.ndarray) -> float:

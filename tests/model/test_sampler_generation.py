@@ -199,6 +199,23 @@ def test_bad_input_is_named(model):
         model.generate(np.zeros((10, 32, 32), np.uint8), 24.0, 1000)
     with pytest.raises(ValueError, match="num_samples"):
         model.generate(moving_frames(4), 24.0, 0)
+    # Each of these failed deep inside, or (float frames) sampled near-silence without a word.
+    frames = moving_frames(24)
+    bad = {
+        "frames must be uint8": dict(frames=frames.astype(np.float32) / 255),
+        "frames must be .* got uint8 with shape \\(24, 32, 32\\)": dict(frames=frames[..., 0]),  # theirs
+        "fps must be": dict(fps=float("nan")),
+        "fps must be ": dict(fps=1e-6),
+        "num_samples must be a whole number": dict(num_samples=4800.5),
+        "num_samples must be a whole number from 1 to 172,800,000": dict(num_samples=10**12),
+        "seed must be": dict(seed=2**64),
+        "seed must be ": dict(seed=-1),
+        "prompt must be text": dict(prompt=5),
+    }
+    for message, change in bad.items():
+        call = {"frames": frames, "fps": 24.0, "num_samples": 4800, "seed": 0, **change}
+        with pytest.raises(ValueError, match="segment 0: " + message):
+            model.generate(call.pop("frames"), call.pop("fps"), call.pop("num_samples"), **call)
 
 
 class _ConditionEcho(torch.nn.Module):
