@@ -19,6 +19,18 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    """A corpus seed, 0 .. 2^32 - 1: numpy's seed sequences take no negative entry (-1 ended in
+    numpy's traceback), and a bound keeps the seed one a person can type back."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"{value}: a seed is 0 .. 2^32 - 1")
+    return value
+
+
 def _data_build(args: argparse.Namespace) -> int:
     from model.data.build import build_corpus
 
@@ -27,7 +39,7 @@ def _data_build(args: argparse.Namespace) -> int:
         only = [c.strip() for c in args.classes.split(",") if c.strip()] if args.classes else None
         summary = build_corpus(args.out, seed=args.seed, per_class=args.per_class,
                                workers=args.workers, only_classes=only, with_0ad=args.with_0ad)
-    except (RuntimeError, FileExistsError) as error:
+    except (RuntimeError, OSError) as error:  # OSError: a --out that cannot be made (/proc/x)
         log.error("%s", error)
         return 2
     print(f"corpus at {args.out}: {summary['examples']} examples {summary['per_split']} "
@@ -89,7 +101,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     build = data_sub.add_parser("build", help="render the corpus from installed Debian packages")
     build.add_argument("--out", default="data/corpus")
-    build.add_argument("--seed", type=int, default=0)
+    build.add_argument("--seed", type=_seed, default=0)
     build.add_argument("--per-class", type=_positive_int, default=260, help="examples per sound class")
     build.add_argument("--workers", type=_positive_int, default=2)
     build.add_argument("--classes", default="", help="comma-separated subset of sound classes")

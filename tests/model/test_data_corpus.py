@@ -231,3 +231,12 @@ def test_the_contact_transient_lands_on_the_contact_frame_and_its_lead_in_just_b
     for k in frames[1:]:
         first = sounding[sounding > (k / 24 - 0.2) * SAMPLE_RATE][0] / SAMPLE_RATE
         assert 0.085 <= k / 24 - first <= 0.115, (k, first)
+
+
+def test_a_negative_seed_is_refused_by_the_command_before_any_work(tmp_path, capsys):
+    from v2a.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["data", "build", "--seed", "-1", "--out", str(tmp_path / "c")])
+    assert exit_.value.code == 2 and "--seed: -1: a seed is 0 .. 2^32 - 1" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
