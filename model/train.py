@@ -51,7 +51,15 @@ def _device(cfg: TrainConfig) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
-    return torch.device(cfg.device)
+    device = torch.device(cfg.device)
+    # Asked for here, before any work, rather than found by the first tensor sent there.
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {cfg.device!r}: this machine has no CUDA device (use 'auto' or 'cpu')")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {cfg.device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {cfg.device!r}: MPS is not available here (use 'auto' or 'cpu')")
+    return device
 
 
 def _learning_rate(cfg: TrainConfig, step: int) -> float:

@@ -40,8 +40,8 @@ def _run_train(args: argparse.Namespace) -> int:
         if args.set:
             data = to_dict(cfg)
             for item in args.set:
-                key, _, value = item.partition("=")
-                _assign(data, key.strip(), json.loads(value))
+                key, value = _parse_set(item)
+                _assign(data, key, value)
             cfg = from_dict(TrainConfig, data)
         invoked = sys.argv[1:]  # `v2a train ...`, or `python -m model.train ...` (torchrun), which has no "train"
         command = ("v2a " if invoked[:1] == ["train"] else "python -m model.train ") + shlex.join(invoked)
@@ -69,6 +69,20 @@ def _run_train_decoder(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(summary, indent=1))
     return 0
+
+
+def _parse_set(item: str) -> tuple[str, object]:
+    """`--set KEY=JSON` as (key, value), or a ValueError naming the key and what is accepted."""
+    key, equals, text = item.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise ValueError(f"--set {item}: expected KEY=JSON, e.g. --set steps=100")
+    try:
+        return key, json.loads(text)
+    except json.JSONDecodeError:
+        # The usual slip is an unquoted string: JSON needs its quotes, and the shell eats them.
+        raise ValueError(f"--set {key}: {text!r} is not a JSON value (a number, true/false, or a "
+                         f"quoted string: --set '{key}=\"text\"')") from None
 
 
 def _assign(data: dict, dotted: str, value: object) -> None:
