@@ -62,6 +62,31 @@ def _device(cfg: TrainConfig) -> torch.device:
     return device
 
 
+def _resumable_state(cfg: TrainConfig, out: Path) -> dict:
+    """The run's saved training state, refused (before anything is written) when it is missing or
+    its model is not the one `cfg` describes: its weights would not fit that model."""
+    path = out / "train_state.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"--resume: no {path} to resume from (train without --resume to start a run)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "config" in state:
+        saved = _model_settings(from_dict(ModelConfig, state["config"]["model"]))
+        asked = _model_settings(cfg.model)
+        differ = [f"model.{key} {saved[key]!r} (asked for: {asked[key]!r})" for key in saved if saved[key] != asked[key]]
+        if differ:
+            raise ValueError(f"--resume: {out} was trained with other model settings: {'; '.join(differ)}. "
+                             "Resume with the run's settings (its config.json), or train into a new --out")
+    return state
+
+
+def _model_settings(model: ModelConfig) -> dict[str, object]:
+    """A model config flattened to "net.dim"-style keys, without the sampler: only generation reads
+    the sampler settings, so a resumed run may change them."""
+    settings = to_dict(model)
+    del settings["sampler"]
+    return {f"{section}.{key}": value for section, values in settings.items() for key, value in values.items()}
+
+
 def _learning_rate(cfg: TrainConfig, step: int) -> float:
     if step < cfg.warmup_steps:
         return cfg.lr * (step + 1) / cfg.warmup_steps
@@ -93,6 +118,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     """Trains per `cfg` into the folder `out`; returns a summary (steps, final loss, paths)."""
     out = Path(out)
     device = _device(cfg)
+    state = _resumable_state(cfg, out) if resume else None
     rank, world = _setup_distributed(device.type)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -120,16 +146,13 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     step, history, elapsed_before = 0, [], 0.0
-    state_path = out / "train_state.pt"
-    if resume:
-        if not state_path.is_file():
-            raise FileNotFoundError(f"--resume: no {state_path} to resume from")
-        state = torch.load(state_path, map_location=device, weights_only=False)
+    if state is not None:  # read on the CPU above; loading copies onto the model's device
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         step, history, elapsed_before = state["step"], state["history"], state.get("seconds", 0.0)
-        log.info("resumed %s at step %d", state_path, step)
+        log.info("resumed %s at step %d", out / "train_state.pt", step)
+        del state
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     per_rank = cfg.batch_size // world
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)

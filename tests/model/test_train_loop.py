@@ -72,6 +72,27 @@ def test_a_run_saves_a_loadable_checkpoint_a_loss_plot_and_resumes(tmp_path):
     assert [s for s, _ in json.loads((out / "history.json").read_text())] == list(range(1, 7))
 
 
+def test_resuming_with_other_model_settings_is_refused_and_leaves_the_run_as_it_was(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    out = tmp_path / "run"
+    train(_train_config(corpus), out, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    wider = {**TINY_MODEL, "net": {**TINY_MODEL["net"], "dim": 16}}
+    with pytest.raises(ValueError, match=r"other model settings: model.net.dim 32 \(asked for: 16\)"):
+        train(_train_config(corpus, model=wider, steps=6), out, resume=True, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # the sampler is read only when generating: a resumed run may change it
+    quicker = {**TINY_MODEL, "sampler": {"steps": 3}}
+    assert train(_train_config(corpus, model=quicker, steps=6), out, resume=True, progress=False)["steps"] == 6
+
+
+def test_resuming_a_run_that_saved_nothing_is_refused_and_writes_nothing(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    with pytest.raises(FileNotFoundError, match="--resume: no .*train_state.pt"):
+        train(_train_config(corpus), tmp_path / "run", resume=True, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_missing_corpus_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest"):
         train(_train_config(tmp_path / "nowhere"), tmp_path / "run", progress=False)
