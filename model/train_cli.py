@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
 
 
@@ -49,8 +50,16 @@ def _run_train(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"v2a train: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the training loop (loading, filling the cache): nothing saved
+        print("\nv2a train: interrupted before the first step; nothing to resume", file=sys.stderr)
+        return 128 + signal.SIGINT
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=1))
+    if "stopped_by" in summary:  # Ctrl-C or SIGTERM during the loop: train() saved before stopping
+        again = command if args.resume else f"{command} --resume"
+        print(f"\nv2a train: stopped by {signal.Signals(summary['stopped_by']).name} at step {summary['steps']}; "
+              f"saved into {args.out}; continue with: {again}", file=sys.stderr)
+        return 128 + summary["stopped_by"]  # as a shell reports a process the signal ended
     return 0
 
 

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -91,6 +92,37 @@ def test_resuming_a_run_that_saved_nothing_is_refused_and_writes_nothing(tmp_pat
     with pytest.raises(FileNotFoundError, match="--resume: no .*train_state.pt"):
         train(_train_config(corpus), tmp_path / "run", resume=True, progress=False)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_saves_a_resumable_state_and_says_how_to_resume(tmp_path, signum):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "corpus": str(corpus), "batch_size": 4, "steps": 100000,
+                                  "warmup_steps": 1, "save_every": 100000, "threads": 1}))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "v2a.cli", "train", "--config", str(config), "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen = b""
+        while not re.search(rb"\| *[1-9]\d*/100000", seen):  # tqdm has counted a step: the loop runs
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, seen.decode(errors="replace")[-2000:]
+            seen += chunk
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signum
+    step = torch.load(out / "train_state.pt", weights_only=False)["step"]
+    line = stderr.decode().strip().splitlines()[-1]
+    assert line.startswith(f"v2a train: stopped by {signal.Signals(signum).name} at step {step}; saved into {out}")
+    assert line.endswith(f"continue with: v2a train --config {config} --out {out} --resume")
+    assert "Traceback" not in stderr.decode()
+    resumed = train(_train_config(corpus, steps=step + 1), out, resume=True, progress=False)
+    assert resumed["steps"] == step + 1 and "stopped_by" not in resumed
 
 
 def test_missing_corpus_is_a_clear_error(tmp_path):
