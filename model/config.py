@@ -9,12 +9,43 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from v2a.contracts import MAX_STEPS
 
 T = TypeVar("T")
+
+AUDIO_DECODERS = ("griffinlim", "learned", "hifigan")  # model/audio_codec.py
+
+
+class ConfigError(ValueError):
+    """Bad values in one config section. Each problem starts with its key, so `from_dict` can put
+    the section's path in front ("model.net.heads 5 (...)"): the message names where to look."""
+
+    def __init__(self, problems: list[str], heading: str = "") -> None:
+        super().__init__(heading + "; ".join(problems))
+        self.problems, self.heading = problems, heading
+
+    def under(self, path: str) -> ConfigError:
+        return ConfigError([path + problem for problem in self.problems], self.heading)
+
+
+def _refuse(problems: list[str], heading: str = "") -> None:
+    if problems:
+        raise ConfigError(problems, heading)
+
+
+def _at_least(config: Any, minimum: float, *names: str) -> list[str]:
+    """Problems for the fields among `names` below `minimum` (NaN included)."""
+    return [f"{name} {getattr(config, name)} (at least {minimum})" for name in names
+            if not getattr(config, name) >= minimum]
+
+
+def _shares(config: Any, *names: str) -> list[str]:
+    return [f"{name} {getattr(config, name)} (within [0, 1])" for name in names
+            if not 0.0 <= getattr(config, name) <= 1.0]
 
 
 @dataclass
@@ -35,6 +66,17 @@ class AudioConfig:
     def frame_rate(self) -> float:
         return self.sample_rate / self.hop
 
+    def __post_init__(self) -> None:
+        # A bad value here trains fine and only fails when the checkpoint generates: refuse it
+        # when the config is read.
+        problems = _at_least(self, 1, "sample_rate", "n_fft", "hop", "n_mels", "griffinlim_iters")
+        if not 0.0 <= self.fmin < self.fmax <= self.sample_rate / 2:
+            problems.append(f"fmin {self.fmin} / fmax {self.fmax} (0 <= fmin < fmax <= sample_rate / 2)")
+        if self.decoder not in AUDIO_DECODERS:
+            names = [repr(d) for d in AUDIO_DECODERS]
+            problems.append(f"decoder {self.decoder!r} ({', '.join(names[:-1])} or {names[-1]})")
+        _refuse(problems)
+
 
 @dataclass
 class VisualConfig:
@@ -42,6 +84,11 @@ class VisualConfig:
     frame_size: int = 128  # square pixels the pipeline decodes for us
     sync_size: int = 32  # frames are pooled to this size for the learned sync convs
     semantic_rate: float = 1.0  # EfficientNet-lite0 frames per second (it costs ~13 ms each)
+
+    def __post_init__(self) -> None:
+        _refuse(_at_least(self, 1, "frame_size", "sync_size")
+                + [f"{name} {getattr(self, name)} (positive)" for name in ("frame_rate", "semantic_rate")
+                   if not getattr(self, name) > 0])
 
 
 @dataclass
@@ -55,6 +102,15 @@ class NetConfig:
     sync_dim: int = 64
     text_dim: int = 384
     semantic_dim: int = 1280
+
+    def __post_init__(self) -> None:
+        problems = _at_least(self, 1, "dim", "depth", "heads", "patch", "window_tokens", "sync_dim",
+                             "text_dim", "semantic_dim")
+        if self.heads >= 1 and self.dim % self.heads:  # attention splits dim into equal heads
+            problems.append(f"heads {self.heads} (must divide dim {self.dim})")
+        if not self.mlp_ratio > 0:
+            problems.append(f"mlp_ratio {self.mlp_ratio} (positive)")
+        _refuse(problems)
 
 
 SAMPLER_METHODS = ("euler", "midpoint")  # model/sampler.py: one or two network calls per step
@@ -81,17 +137,28 @@ class SamplerConfig:
     def __post_init__(self) -> None:
         # Checked here so a bad value in a config file or a checkpoint's metadata is refused when it
         # is read, not at the first generation (the sampler checks what callers pass per call).
-        check_sampler_settings(self.steps, self.method, self.cfg_strength, self.prompt_strength,
-                               (self.guidance_from, self.guidance_until), self.time_shift, self.noise_churn,
-                               self.overlap_tokens)
+        problems = sampler_problems(self.steps, self.method, self.cfg_strength, self.prompt_strength,
+                                    (self.guidance_from, self.guidance_until), self.time_shift,
+                                    self.noise_churn, self.overlap_tokens)
         if self.quiet_redraws < 0:
-            raise ValueError(f"sampler settings: quiet_redraws {self.quiet_redraws} (not negative)")
+            problems.append(f"quiet_redraws {self.quiet_redraws} (not negative)")
+        _refuse(problems, "sampler settings: ")
 
 
 def check_sampler_settings(steps: int, method: str, cfg_strength: float, prompt_strength: float,
                            guidance_interval: tuple[float, float], time_shift: float, noise_churn: float,
                            overlap_tokens: int = 0) -> None:
     """ValueError naming every bad setting; the one check for a config and for a sampling call."""
+    problems = sampler_problems(steps, method, cfg_strength, prompt_strength, guidance_interval, time_shift,
+                                noise_churn, overlap_tokens)
+    if problems:
+        raise ValueError("sampler settings: " + "; ".join(problems))
+
+
+def sampler_problems(steps: int, method: str, cfg_strength: float, prompt_strength: float,
+                     guidance_interval: tuple[float, float], time_shift: float, noise_churn: float,
+                     overlap_tokens: int = 0) -> list[str]:
+    """Each bad sampler setting with what is accepted; empty when all are good."""
     problems = []
     if not 1 <= steps <= MAX_STEPS:
         problems.append(f"steps {steps} (1..{MAX_STEPS})")
@@ -111,8 +178,7 @@ def check_sampler_settings(steps: int, method: str, cfg_strength: float, prompt_
         problems.append(f"noise_churn {noise_churn} (within [0, 1])")
     if noise_churn > 0 and method != "euler":
         problems.append("noise_churn needs the 'euler' method")
-    if problems:
-        raise ValueError("sampler settings: " + "; ".join(problems))
+    return problems
 
 
 @dataclass
@@ -175,10 +241,34 @@ class TrainConfig:
     threads: int = 0  # 0: torch's default
     init_from: str = ""  # a checkpoint to start from (fine-tuning); layers it lacks start fresh
 
+    def __post_init__(self) -> None:
+        # Checked when the config is read, so a bad value stops `v2a train` before the feature
+        # cache is filled, not with a traceback from deep in the loop.
+        problems = _at_least(self, 1, "batch_size", "steps", "log_every", "save_every")
+        problems += _at_least(self, 0, "limit", "warmup_steps", "lr", "weight_decay", "max_minutes",
+                              "text_noise", "keep_every", "threads")
+        problems += _shares(self, "ema_decay", "text_drop", "video_drop", "prompt_swap", "caption_mix",
+                            "picture_mix")
+        if not self.grad_clip > 0:
+            problems.append(f"grad_clip {self.grad_clip} (positive)")
+        if self.device != "auto" and not re.fullmatch(r"cpu|cuda(:\d+)?|mps", self.device):
+            problems.append(f"device {self.device!r} ('auto', 'cpu', 'cuda', 'cuda:N' or 'mps')")
+        _refuse(problems)
+
+
+# What JSON value each scalar field type takes. A bool is an int to Python, but `true` for a
+# step count is a mistake, so it is refused where a number is asked for.
+_JSON_KINDS = {"int": ((int,), "a whole number"), "float": ((int, float), "a number"),
+               "str": ((str,), "a string"), "bool": ((bool,), "true or false")}
+
 
 def from_dict(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
-    """`cls`'s defaults with `data` merged over them, recursively; unknown keys are errors."""
-    data = dict(data or {})
+    """`cls`'s defaults with `data` merged over them, recursively. Unknown keys, values of the
+    wrong type and values out of range are ValueErrors naming the key's full path."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ValueError(f"{path.rstrip('.') or 'config'} {json.dumps(data)} (an object of keys: a config section)")
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -190,9 +280,15 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
         sub = _dataclass_named(ftype)
         if sub is not None:
             values[name] = from_dict(sub, value, f"{path}{name}.")
-        else:
-            values[name] = value
-    return cls(**values)
+            continue
+        accepted, kind = _JSON_KINDS[ftype if isinstance(ftype, str) else ftype.__name__]
+        if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
+            raise ValueError(f"{path}{name} {json.dumps(value)} ({kind})")
+        values[name] = float(value) if ftype in ("float", float) else value
+    try:
+        return cls(**values)
+    except ConfigError as error:
+        raise error.under(path) from None
 
 
 def to_dict(config: Any) -> dict[str, Any]:
@@ -205,7 +301,10 @@ def load_json(cls: type[T], path: str) -> T:
             data = json.load(handle)
     except json.JSONDecodeError as error:
         raise ValueError(f"config {path}: not valid JSON ({error})") from error
-    return from_dict(cls, data, "")
+    try:
+        return from_dict(cls, data, "")
+    except ValueError as error:
+        raise ValueError(f"config {path}: {error}") from None
 
 
 def _dataclass_named(ftype: Any) -> type | None:

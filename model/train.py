@@ -11,14 +11,18 @@ Files in the run folder: `model.safetensors` (EMA weights, self-describing), `tr
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
 import dataclasses
 import json
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -51,7 +55,40 @@ def _device(cfg: TrainConfig) -> torch.device:
         if torch.cuda.is_available():
             return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         return torch.device("cpu")
-    return torch.device(cfg.device)
+    device = torch.device(cfg.device)
+    # Asked for here, before any work, rather than found by the first tensor sent there.
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {cfg.device!r}: this machine has no CUDA device (use 'auto' or 'cpu')")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {cfg.device!r}: this machine has {torch.cuda.device_count()} CUDA device(s)")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {cfg.device!r}: MPS is not available here (use 'auto' or 'cpu')")
+    return device
+
+
+def _resumable_state(cfg: TrainConfig, out: Path) -> dict:
+    """The run's saved training state, refused (before anything is written) when it is missing or
+    its model is not the one `cfg` describes: its weights would not fit that model."""
+    path = out / "train_state.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"--resume: no {path} to resume from (train without --resume to start a run)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if "config" in state:
+        saved = _model_settings(from_dict(ModelConfig, state["config"]["model"]))
+        asked = _model_settings(cfg.model)
+        differ = [f"model.{key} {saved[key]!r} (asked for: {asked[key]!r})" for key in saved if saved[key] != asked[key]]
+        if differ:
+            raise ValueError(f"--resume: {out} was trained with other model settings: {'; '.join(differ)}. "
+                             "Resume with the run's settings (its config.json), or train into a new --out")
+    return state
+
+
+def _model_settings(model: ModelConfig) -> dict[str, object]:
+    """A model config flattened to "net.dim"-style keys, without the sampler: only generation reads
+    the sampler settings, so a resumed run may change them."""
+    settings = to_dict(model)
+    del settings["sampler"]
+    return {f"{section}.{key}": value for section, values in settings.items() for key, value in values.items()}
 
 
 def _learning_rate(cfg: TrainConfig, step: int) -> float:
@@ -85,6 +122,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     """Trains per `cfg` into the folder `out`; returns a summary (steps, final loss, paths)."""
     out = Path(out)
     device = _device(cfg)
+    state = _resumable_state(cfg, out) if resume else None
     rank, world = _setup_distributed(device.type)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -112,67 +150,94 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     ema = copy.deepcopy(model).requires_grad_(False)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.99), weight_decay=cfg.weight_decay)
     step, history, elapsed_before = 0, [], 0.0
-    state_path = out / "train_state.pt"
-    if resume:
-        if not state_path.is_file():
-            raise FileNotFoundError(f"--resume: no {state_path} to resume from")
-        state = torch.load(state_path, map_location=device, weights_only=False)
+    if state is not None:  # read on the CPU above; loading copies onto the model's device
         model.load_state_dict(state["model"])
         ema.load_state_dict(state["ema"])
         optimizer.load_state_dict(state["optimizer"])
         step, history, elapsed_before = state["step"], state["history"], state.get("seconds", 0.0)
-        log.info("resumed %s at step %d", state_path, step)
+        log.info("resumed %s at step %d", out / "train_state.pt", step)
+        del state
     net = torch.nn.parallel.DistributedDataParallel(model) if world > 1 else model
     per_rank = cfg.batch_size // world
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
     started = time.monotonic()
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not (progress and rank == 0))
-    order: list[int] = []
-    # fit_steps_to_time times the steps after the first few, whose start-up (CUDA kernels loading,
-    # allocator growth) made the estimate 25 % short on an H200 when it was counted.
-    timed_from, timed_since = step + _UNTIMED_STEPS, None
-    while step < cfg.steps:
-        if not order:  # a fresh permutation per pass, the same on every rank, then sharded
-            epoch = torch.Generator().manual_seed(cfg.seed + step)
-            perm = torch.randperm(len(data), generator=epoch).tolist()
-            order = perm[rank::world]
-        index = torch.tensor([order.pop() for _ in range(min(per_rank, len(order)))])
-        batch = _batch(data, index, cfg, generator, device)
-        for group in optimizer.param_groups:
-            group["lr"] = _learning_rate(cfg, step)
-        loss = net(*batch, generator=None)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        optimizer.step()
-        _ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
-        step += 1
-        value = _mean_over_ranks(loss.detach(), world)
-        history.append([step, value])
-        bar.update()
-        if step % cfg.log_every == 0:
-            bar.set_postfix(loss=f"{sum(v for _, v in history[-cfg.log_every:]) / cfg.log_every:.4f}")
-        seconds = elapsed_before + time.monotonic() - started
-        if step == timed_from:
-            timed_since = time.monotonic()
-        fit_now = step == max(50, cfg.warmup_steps) + _UNTIMED_STEPS + 1 and step > timed_from  # not after a late resume
-        if cfg.fit_steps_to_time and cfg.max_minutes > 0 and fit_now:
-            cfg = _fit_steps(cfg, step, seconds, (time.monotonic() - timed_since) / (step - timed_from), world)
-            bar.total = cfg.steps
-        out_of_time = cfg.max_minutes > 0 and _any_rank(seconds > cfg.max_minutes * 60, world)
-        if rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps or out_of_time):
-            _save(out, model, ema, optimizer, step, history, seconds, cfg, command, data.frozen)
-        if rank == 0 and cfg.keep_every and step % cfg.keep_every == 0:
-            _write_ema(ema, out / f"model-step{step}.safetensors", _info(step, history, seconds, cfg, command, device),
-                       data.frozen)
-        if out_of_time:
-            log.info("stopping at step %d: max_minutes %.1f reached", step, cfg.max_minutes)
-            break
-    bar.close()
+    with _stop_requests(enabled=world == 1) as received:
+        bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not (progress and rank == 0))
+        order: list[int] = []
+        # fit_steps_to_time times the steps after the first few, whose start-up (CUDA kernels loading,
+        # allocator growth) made the estimate 25 % short on an H200 when it was counted.
+        timed_from, timed_since = step + _UNTIMED_STEPS, None
+        while step < cfg.steps:
+            if not order:  # a fresh permutation per pass, the same on every rank, then sharded
+                epoch = torch.Generator().manual_seed(cfg.seed + step)
+                perm = torch.randperm(len(data), generator=epoch).tolist()
+                order = perm[rank::world]
+            index = torch.tensor([order.pop() for _ in range(min(per_rank, len(order)))])
+            batch = _batch(data, index, cfg, generator, device)
+            for group in optimizer.param_groups:
+                group["lr"] = _learning_rate(cfg, step)
+            loss = net(*batch, generator=None)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+            optimizer.step()
+            _ema_update(ema, model, cfg.ema_decay if step > cfg.warmup_steps else 0.0)
+            step += 1
+            value = _mean_over_ranks(loss.detach(), world)
+            history.append([step, value])
+            bar.update()
+            if step % cfg.log_every == 0:
+                bar.set_postfix(loss=f"{sum(v for _, v in history[-cfg.log_every:]) / cfg.log_every:.4f}")
+            seconds = elapsed_before + time.monotonic() - started
+            if step == timed_from:
+                timed_since = time.monotonic()
+            fit_now = step == max(50, cfg.warmup_steps) + _UNTIMED_STEPS + 1 and step > timed_from  # not after a late resume
+            if cfg.fit_steps_to_time and cfg.max_minutes > 0 and fit_now:
+                cfg = _fit_steps(cfg, step, seconds, (time.monotonic() - timed_since) / (step - timed_from), world)
+                bar.total = cfg.steps
+            out_of_time = cfg.max_minutes > 0 and _any_rank(seconds > cfg.max_minutes * 60, world)
+            if rank == 0 and (step % cfg.save_every == 0 or step == cfg.steps or out_of_time or received):
+                _save(out, model, ema, optimizer, step, history, seconds, cfg, command, data.frozen)
+            if rank == 0 and cfg.keep_every and step % cfg.keep_every == 0:
+                _write_ema(ema, out / f"model-step{step}.safetensors", _info(step, history, seconds, cfg, command, device),
+                           data.frozen)
+            if out_of_time:
+                log.info("stopping at step %d: max_minutes %.1f reached", step, cfg.max_minutes)
+                break
+            if received:
+                break
+        bar.close()
     if world > 1:
         dist.barrier()
     final = sum(v for _, v in history[-50:]) / max(1, len(history[-50:]))
-    return {"steps": step, "final_loss": final, "out": str(out), "checkpoint": str(out / "model.safetensors")}
+    summary = {"steps": step, "final_loss": final, "out": str(out), "checkpoint": str(out / "model.safetensors")}
+    if received:
+        summary["stopped_by"] = received[0]
+    return summary
+
+
+@contextlib.contextmanager
+def _stop_requests(enabled: bool) -> Iterator[list[int]]:
+    """A list that gets the number of each SIGINT or SIGTERM received meanwhile, instead of the
+    signal's usual effect: the loop then ends its step, saves a resumable state and stops, where
+    Ctrl-C used to lose the steps since the last save. A second signal acts as usual (one can
+    still stop a hung save). Only in a single process on the main thread: under torchrun the
+    ranks would have to agree on a step to stop at, and Python handles signals there only."""
+    received: list[int] = []
+    if not enabled or threading.current_thread() is not threading.main_thread():
+        yield received
+        return
+
+    def request_stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        signal.signal(signum, previous[signum])
+
+    previous = {signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 _UNTIMED_STEPS = 10

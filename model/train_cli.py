@@ -7,6 +7,7 @@ import argparse
 import json
 import os
 import shlex
+import signal
 import sys
 
 
@@ -40,8 +41,8 @@ def _run_train(args: argparse.Namespace) -> int:
         if args.set:
             data = to_dict(cfg)
             for item in args.set:
-                key, _, value = item.partition("=")
-                _assign(data, key.strip(), json.loads(value))
+                key, value = _parse_set(item)
+                _assign(data, key, value)
             cfg = from_dict(TrainConfig, data)
         invoked = sys.argv[1:]  # `v2a train ...`, or `python -m model.train ...` (torchrun), which has no "train"
         command = ("v2a " if invoked[:1] == ["train"] else "python -m model.train ") + shlex.join(invoked)
@@ -49,8 +50,16 @@ def _run_train(args: argparse.Namespace) -> int:
     except (ValueError, FileNotFoundError) as error:
         print(f"v2a train: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the training loop (loading, filling the cache): nothing saved
+        print("\nv2a train: interrupted before the first step; nothing to resume", file=sys.stderr)
+        return 128 + signal.SIGINT
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(summary, indent=1))
+    if "stopped_by" in summary:  # Ctrl-C or SIGTERM during the loop: train() saved before stopping
+        again = command if args.resume else f"{command} --resume"
+        print(f"\nv2a train: stopped by {signal.Signals(summary['stopped_by']).name} at step {summary['steps']}; "
+              f"saved into {args.out}; continue with: {again}", file=sys.stderr)
+        return 128 + summary["stopped_by"]  # as a shell reports a process the signal ended
     return 0
 
 
@@ -69,6 +78,20 @@ def _run_train_decoder(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(summary, indent=1))
     return 0
+
+
+def _parse_set(item: str) -> tuple[str, object]:
+    """`--set KEY=JSON` as (key, value), or a ValueError naming the key and what is accepted."""
+    key, equals, text = item.partition("=")
+    key = key.strip()
+    if not equals or not key:
+        raise ValueError(f"--set {item}: expected KEY=JSON, e.g. --set steps=100")
+    try:
+        return key, json.loads(text)
+    except json.JSONDecodeError:
+        # The usual slip is an unquoted string: JSON needs its quotes, and the shell eats them.
+        raise ValueError(f"--set {key}: {text!r} is not a JSON value (a number, true/false, or a "
+                         f"quoted string: --set '{key}=\"text\"')") from None
 
 
 def _assign(data: dict, dotted: str, value: object) -> None:

@@ -20,13 +20,53 @@
 # has one of that shape), sync encoder and null embeddings (the flow transformer starts fresh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-step=${1:?usage: gpu_train.sh prepare|train|unpack ...}
+
+usage() {
+    cat <<'TEXT'
+usage: bash scripts/gpu_train.sh STEP ...
+  prepare [CONFIG [PACK OPTIONS]]  here: pack the config's features and init weights (runs/gpu/)
+  train [CONFIG [TRAIN OPTIONS]]   on the GPU machine, with $OUT set: train, write float16 pieces
+  unpack DIR NAME                  here: join DIR's pieces into $RUNS/NAME-{final,middle}.safetensors
+CONFIG defaults to model/configs/v2a-large.json; options follow it (the header of this script
+tells more). Environment: PYTHON, GPU_PYTHON, GPU_RUN_DIR, OUT, RUNS (default runs).
+TEXT
+}
+
+fail() {
+    echo "gpu_train.sh: $*" >&2
+    exit 2
+}
+
+case "${1:-}" in
+-h | --help) usage; exit 0 ;;
+"") usage >&2; exit 2 ;;
+esac
+step=$1
+case "$step:${2:-}" in
+*:-h | *:--help) usage; exit 0 ;;
+# Options go after CONFIG: taken for it, "--mel-bits" would be read as a config file.
+prepare:-* | train:-*) fail "$step: CONFIG comes before options (gpu_train.sh $step CONFIG ${*:2})" ;;
+esac
 config=${2:-model/configs/v2a-large.json}
 python=${PYTHON:-.venv/bin/python}
 
 case "$step" in
 prepare)
-    read -r features init < <("$python" -c "import json,sys; c = json.load(open(sys.argv[1])); print(c['features'], c['init_from'])" "$config")
+    # The config names where the packed features and init weights go; without them, say so here.
+    paths=$("$python" - "$config" <<'EOF'
+import sys
+from model.config import TrainConfig, load_json
+try:
+    cfg = load_json(TrainConfig, sys.argv[1])
+except (OSError, ValueError) as error:
+    sys.exit(f"gpu_train.sh prepare: {error}")
+missing = [key for key in ("features", "init_from") if not getattr(cfg, key)]
+if missing:
+    sys.exit(f"gpu_train.sh prepare: {sys.argv[1]} sets no {' or '.join(missing)} (the files prepare writes)")
+print(cfg.features, cfg.init_from)
+EOF
+    ) || exit 2
+    read -r features init <<<"$paths"
     mkdir -p "$(dirname "$features")" "$(dirname "$init")"  # the config names where they go
     "$python" -m v2a.cli data pack-features --config "$config" --out "$features" "${@:3}"
     "$python" - "$init" "$config" <<'EOF'
@@ -96,6 +136,10 @@ unpack)
     from=${2:?usage: gpu_train.sh unpack DIR NAME}
     name=${3:?usage: gpu_train.sh unpack DIR NAME}
     runs=${RUNS:-runs}
+    # A wrong DIR must not pass quietly: the next step would score an older checkpoint.
+    [ -d "$from" ] || fail "unpack: no folder $from (the \$OUT that train filled)"
+    compgen -G "$from/*.fp16.safetensors.part-aa" >/dev/null \
+        || fail "unpack: $from has no final.fp16.safetensors.part-* or middle.fp16.safetensors.part-* (what train writes into \$OUT)"
     mkdir -p "$runs/gpu-out"
     for which in final middle; do
         [ -e "$from/$which.fp16.safetensors.part-aa" ] || continue

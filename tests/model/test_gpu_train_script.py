@@ -72,3 +72,40 @@ def test_prepare_packs_the_split_and_picks_the_init_layers_the_config_can_take(t
     # the layers of the same shape come (the shipped model has a learned decoder, the tiny none)
     assert picked and all(takes[k].shape == v.shape for k, v in picked.items())
     assert not any(k.startswith("decoder.") for k in picked)
+
+
+def _script(*args: str, **env: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(REPO / "scripts" / "gpu_train.sh"), *args], env=os.environ | env,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_unpack_from_a_wrong_folder_fails_naming_it_and_creates_nothing(tmp_path):
+    runs = tmp_path / "runs"
+    missing = _script("unpack", str(tmp_path / "nonexist"), "foo", RUNS=str(runs))
+    assert missing.returncode != 0 and f"no folder {tmp_path / 'nonexist'}" in missing.stderr
+    (tmp_path / "empty").mkdir()
+    empty = _script("unpack", str(tmp_path / "empty"), "foo", RUNS=str(runs))
+    assert empty.returncode != 0 and "has no final.fp16.safetensors.part-*" in empty.stderr
+    assert not runs.exists()
+
+
+def test_help_and_no_arguments_show_the_usage():
+    for args in (["--help"], ["-h"], ["prepare", "--help"]):
+        shown = _script(*args)
+        assert shown.returncode == 0 and shown.stdout.startswith("usage: "), args
+    bare = _script()
+    assert bare.returncode == 2 and bare.stderr.startswith("usage: ")
+
+
+def test_prepare_with_options_but_no_config_says_the_config_comes_first():
+    done = _script("prepare", "--mel-bits", "7")
+    assert done.returncode == 2
+    assert done.stderr.strip() == "gpu_train.sh: prepare: CONFIG comes before options (gpu_train.sh prepare CONFIG --mel-bits 7)"
+
+
+def test_prepare_with_a_config_without_features_names_what_is_missing(tmp_path):
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "init_from": str(tmp_path / "init.safetensors")}))
+    done = _script("prepare", str(config), PYTHON=sys.executable)
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == f"gpu_train.sh prepare: {config} sets no features (the files prepare writes)"

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -70,6 +71,58 @@ def test_a_run_saves_a_loadable_checkpoint_a_loss_plot_and_resumes(tmp_path):
     summary = train(_train_config(corpus, steps=6), out, resume=True, progress=False)
     assert summary["steps"] == 6
     assert [s for s, _ in json.loads((out / "history.json").read_text())] == list(range(1, 7))
+
+
+def test_resuming_with_other_model_settings_is_refused_and_leaves_the_run_as_it_was(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    out = tmp_path / "run"
+    train(_train_config(corpus), out, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    wider = {**TINY_MODEL, "net": {**TINY_MODEL["net"], "dim": 16}}
+    with pytest.raises(ValueError, match=r"other model settings: model.net.dim 32 \(asked for: 16\)"):
+        train(_train_config(corpus, model=wider, steps=6), out, resume=True, progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # the sampler is read only when generating: a resumed run may change it
+    quicker = {**TINY_MODEL, "sampler": {"steps": 3}}
+    assert train(_train_config(corpus, model=quicker, steps=6), out, resume=True, progress=False)["steps"] == 6
+
+
+def test_resuming_a_run_that_saved_nothing_is_refused_and_writes_nothing(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    with pytest.raises(FileNotFoundError, match="--resume: no .*train_state.pt"):
+        train(_train_config(corpus), tmp_path / "run", resume=True, progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_sigterm_saves_a_resumable_state_and_says_how_to_resume(tmp_path, signum):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "corpus": str(corpus), "batch_size": 4, "steps": 100000,
+                                  "warmup_steps": 1, "save_every": 100000, "threads": 1}))
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "v2a.cli", "train", "--config", str(config), "--out", str(out)],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        seen = b""
+        while not re.search(rb"\| *[1-9]\d*/100000", seen):  # tqdm has counted a step: the loop runs
+            chunk = os.read(proc.stderr.fileno(), 4096)
+            assert chunk, seen.decode(errors="replace")[-2000:]
+            seen += chunk
+        proc.send_signal(signum)
+        _, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 128 + signum
+    step = torch.load(out / "train_state.pt", weights_only=False)["step"]
+    line = stderr.decode().strip().splitlines()[-1]
+    assert line.startswith(f"v2a train: stopped by {signal.Signals(signum).name} at step {step}; saved into {out}")
+    assert line.endswith(f"continue with: v2a train --config {config} --out {out} --resume")
+    assert "Traceback" not in stderr.decode()
+    resumed = train(_train_config(corpus, steps=step + 1), out, resume=True, progress=False)
+    assert resumed["steps"] == step + 1 and "stopped_by" not in resumed
 
 
 def test_missing_corpus_is_a_clear_error(tmp_path):
