@@ -413,9 +413,50 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
         otio.adapters.write_to_file(timeline, written, adapter_name=format, **options)
+        if format == "fcp_xml":
+            _audio_transitions_as_cross_fades(written)
         _replace(written, path, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+# Premiere's and FCP7's own audio transition: the equal-power "Cross Fade (+3dB)".
+_FCP7_CROSS_FADE = (("name", "Cross Fade (+3dB)"), ("effectid", "KGAudioTransCrossFade3dB"),
+                    ("effecttype", "transition"), ("mediatype", "audio"))
+
+
+def _audio_transitions_as_cross_fades(path: str) -> None:
+    """Rewrite, in the FCP7 XML at `path`, each transition on an audio track as an audio cross
+    fade. The fcp_xml adapter writes every transition as a video "Cross Dissolve" (mediatype
+    video), and one that starts or ends at the cut as a fade from or to black ("start-black"):
+    an NLE would drop or misread our crossfades between two takes."""
+    import xml.etree.ElementTree as ET
+
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    root = ET.fromstring(text)
+    changed = False
+    for transition in root.iterfind(".//sequence/media/audio/track/transitionitem"):
+        effect = transition.find("effect")
+        if effect is None or effect.findtext("mediatype") == "audio":
+            continue  # already an audio transition (an editor's, read from FCP7 XML)
+        for tag, value in _FCP7_CROSS_FADE:
+            element = effect.find(tag)
+            if element is None:
+                element = ET.SubElement(effect, tag)
+            element.text = value
+        category = effect.find("effectcategory")
+        if category is not None:
+            effect.remove(category)  # "Dissolve" is the video category
+        alignment = transition.find("alignment")
+        if alignment is not None and alignment.text in ("start-black", "end-black"):
+            alignment.text = alignment.text.removesuffix("-black")  # between two clips, not black
+        changed = True
+    if changed:
+        # The declaration and DOCTYPE stay as the adapter wrote them; the rest is re-serialised.
+        head = text[: text.index("<xmeml")]
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
 
 
 def _replace(written: str, path: str, staging: str) -> None:

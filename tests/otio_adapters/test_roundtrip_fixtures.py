@@ -275,3 +275,32 @@ def test_running_again_on_a_written_aaf_or_xml_updates_the_v2a_track(name, stand
     assert placed == sorted((a.start_sample, os.path.basename(a.path)) for a in second.generated)
     assert all(path.endswith("_take2.wav") for _, path in placed)
     assert len(os.listdir(os.path.join(out, "audio"))) == 2 * len(first.generated)
+
+
+def test_fcp7_xml_crossfades_are_audio_cross_fades_and_the_editors_dissolves_stay_video(
+    standin_media, tmp_path
+):
+    """The adapter wrote our crossfades as video "Cross Dissolve"s, one at a cut "start-black"
+    (a fade from black): an NLE would drop or misread them on the audio track."""
+    import xml.etree.ElementTree as ET
+
+    name = "fcp7_xml/premiere_example.xml"
+    request = GenerationRequest(
+        timeline_path=str(FIXTURES / name),
+        out_dir=str(tmp_path / "out"),
+        relink_roots=(standin_media(name),),
+    )
+    result = run_generation(request, SineGenerator())
+    root = ET.parse(result.timeline_path).getroot()
+    audio = root.findall(".//sequence/media/audio/track/transitionitem")
+    video = root.findall(".//sequence/media/video/track/transitionitem")
+    assert audio and video
+    for transition in audio:
+        assert transition.findtext("effect/effectid") == "KGAudioTransCrossFade3dB"
+        assert transition.findtext("effect/mediatype") == "audio"
+        assert transition.findtext("alignment") in ("start", "center", "end")
+    assert {t.findtext("effect/mediatype") for t in video} == {"video"}
+    # Read back, they are still the crossfades the timeline declares.
+    reread = read_timeline(result.timeline_path)
+    assert len(find_v2a_tracks(reread, "SFX")[0].find_children(
+        descended_from_type=otio.schema.Transition)) == len(audio)
