@@ -374,7 +374,8 @@ def _write_take(
         description=(
             f"v2a {generator.name} take {take} for clip {segment.clip_name!r} "
             f"({segment.track_name}); record start {offset + segment.start_sample} samples, "
-            f"handle {segment.handle_before_samples} samples"
+            f"handles {segment.handle_before_samples} before, {segment.handle_after_samples} after "
+            "(samples)"
         ),
         originator="v2a",
         originator_reference=segment.clip_id[:32],
