@@ -1,12 +1,26 @@
 import numpy as np
 
-from model.limiter import CEILING, limit_peaks
+from model.limiter import CEILING, limit_peaks, true_peaks
 
 
 def test_quiet_audio_is_returned_bit_for_bit():
     rng = np.random.default_rng(0)
-    quiet = (0.5 * rng.standard_normal(48_000)).clip(-0.9, 0.9).astype(np.float32)
+    quiet = (0.2 * rng.standard_normal(48_000)).clip(-0.6, 0.6).astype(np.float32)
     assert np.array_equal(limit_peaks(quiet), quiet)
+
+
+def test_peaks_between_samples_are_limited_too():
+    """A tone at a quarter of the rate, sampled 45 degrees off its crests: every sample is at
+    0.95 x 0.707 = 0.67 of full scale, but the wave between them reaches 0.95 (-0.45 dBTP is
+    fine); at 1.4 x that, samples at 0.94 (under the ceiling) and true peaks at +2.5 dBTP.
+    A take's samples stopped at -0.2 dBFS while its true peak reached +0.47 dBTP."""
+    n = np.arange(48_000)
+    tone = np.sin(np.pi / 2 * n + np.pi / 4).astype(np.float32)
+    assert abs(true_peaks(0.95 * tone)[1000:-1000].max() - 0.95) < 0.015  # the meter sees the crest
+    loud = (1.33 * tone).astype(np.float32)
+    assert np.abs(loud).max() < CEILING < true_peaks(loud).max()
+    out = limit_peaks(loud)
+    assert 20 * np.log10(true_peaks(out)[1000:-1000].max() / CEILING) < 0.1  # within 0.1 dB
 
 
 def test_over_full_scale_peaks_are_limited_smoothly_not_clipped():
