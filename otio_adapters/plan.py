@@ -275,9 +275,19 @@ def _handle(spans, index: int, step: int, offset_name: str, cut: Fraction, scale
     item = spans[neighbour][0]
     if isinstance(item, otio.schema.Transition):
         return seconds(getattr(item, offset_name)) * scale
-    if cut and not isinstance(item, otio.schema.Gap) and spans[neighbour][2] > 0:
+    if cut and _shows_picture(item) and spans[neighbour][2] > 0:
         return cut  # already in record seconds
     return Fraction(0)
+
+
+def _shows_picture(item) -> bool:
+    """Whether a track item puts picture of its own on screen, so that meeting it is a cut: not
+    a gap, a disabled item, or a title/generator clip, which show what lies beneath (as `item`
+    plans them)."""
+    if isinstance(item, otio.schema.Gap) or not is_enabled(item):
+        return False
+    return not (isinstance(item, otio.schema.Clip)
+                and isinstance(item.media_reference, otio.schema.GeneratorReference))
 
 
 def _apply_cover(layers: list[list[_Piece]]) -> list[_Piece]:

@@ -230,3 +230,22 @@ def test_timecode_text_matches_opentimelineio(seconds, rate, drop, text):
     assert format_timecode(seconds, rate, drop) == text
     frames = round(seconds * rate)
     assert otio.opentime.to_timecode(RT(frames, float(rate)), float(rate), drop) == text
+
+
+@pytest.mark.parametrize("hidden", ["disabled", "title", "gap"])
+def test_a_disabled_or_title_neighbour_is_no_cut_and_gives_no_cut_handle(hidden):
+    """The rules ignore disabled clips, and titles yield nothing: beside either, the picture
+    below shows, as beside a gap. They counted as a cut: a handle was generated past them, and a
+    crossfade laid from the clip into what showed beneath."""
+    timeline = edit(25, [25, 50, 25])
+    track = timeline.tracks[0]
+    middle = track[1]
+    if hidden == "disabled":
+        middle.enabled = False
+    elif hidden == "title":
+        middle.media_reference = otio.schema.GeneratorReference(generator_kind="SolidColor")
+    else:
+        track[1] = otio.schema.Gap(source_range=TR(RT(0, 25), RT(50, 25)))
+    segments = plan_segments(timeline, timeline_path="/t/cut.otio", cut_handle_seconds=0.08)
+    assert [s.clip_name for s in segments] == ["shot0", "shot2"]
+    assert segments[0].handle_after_samples == 0 and segments[1].handle_before_samples == 0
