@@ -188,8 +188,7 @@ def _per_class(scores: Scores, predicted: list, classes: list[str]) -> dict[str,
     for name in sorted(set(classes)):
         rows = [i for i, c in enumerate(classes) if c == name]
         out[name] = {"level_db": float(np.median([scores.level_db[i] for i in rows])),
-                     "class_agreement": _held_out_agreement([predicted[i] for i in rows], [name] * len(rows),
-                                                            scorable=len(rows) > 1),
+                     "class_agreement": _held_out_agreement([predicted[i] for i in rows], [name] * len(rows)),
                      "onset_acc": float(np.mean([scores.onset_acc[i] for i in rows])),
                      "av_align": float(np.mean([scores.av_align[i] for i in rows]))}
     return out
@@ -300,17 +299,13 @@ def _share_equal(predicted: list, classes: list[str]) -> float:
     return float(np.mean([p == c for p, c in zip(predicted, classes, strict=True)]))
 
 
-def _held_out_agreement(predicted: list, classes: list[str], scorable: bool | None = None) -> float | None:
+def _held_out_agreement(predicted: list, classes: list[str]) -> float | None:
     """Class agreement over the rows that can agree: a row whose class has no other reference in
     the selection has no centroid of its own class (metrics.nearest_reference_class), so it is
     left out; None when no row can (`--limit` with one clip per class), not a misleading 0.
-    `scorable`: for one class's rows, whether that class has another reference (the caller
-    knows the counts of the whole selection)."""
-    if scorable is None:
-        counts = {c: classes.count(c) for c in set(classes)}
-        rows = [(p, c) for p, c in zip(predicted, classes, strict=True) if counts[c] > 1]
-    else:
-        rows = list(zip(predicted, classes, strict=True)) if scorable else []
+    Called with one class's rows, the counts are that class's own, as in the whole selection."""
+    counts = {c: classes.count(c) for c in set(classes)}
+    rows = [(p, c) for p, c in zip(predicted, classes, strict=True) if counts[c] > 1]
     return float(np.mean([p == c for p, c in rows])) if rows else None
 
 
