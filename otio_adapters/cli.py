@@ -129,7 +129,7 @@ def _cut_handle_seconds(text: str) -> float:
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
     options = {"rate": args.rate} if args.rate is not None else {}
-    clips = tuple(clip_address(text) for text in getattr(args, "clips", []))
+    clips = tuple(ClipAddress.from_text(text) for text in getattr(args, "clips", []))
     return GenerationRequest(
         timeline_path=args.timeline,
         out_dir=out_dir,
@@ -148,17 +148,6 @@ def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
             cfg_strength=getattr(args, "cfg", 0.0),
         ),
     )
-
-
-def clip_address(text: str) -> ClipAddress:
-    """`--clip` text: TRACK@SECONDS (record time from the timeline start), else a clip id."""
-    track, at, seconds = text.rpartition("@")
-    if at and track:
-        try:
-            return ClipAddress(track=track, record_time=float(seconds))
-        except ValueError:
-            pass
-    return ClipAddress(clip_id=text)
 
 
 def _user_errors() -> tuple[type[Exception], ...]:

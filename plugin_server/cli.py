@@ -258,10 +258,10 @@ def _list(args) -> int:
 
 def _clip_address_message(text: str):
     """`--clip` as `v2a generate` reads it (an id, or TRACK@SECONDS), as the request's message."""
-    from otio_adapters.cli import clip_address
+    from v2a.contracts import ClipAddress
     from v2a.v1 import jobs_pb2 as pb
 
-    address = clip_address(text)
+    address = ClipAddress.from_text(text)
     if address.clip_id:
         return pb.ClipAddress(clip_id=address.clip_id)
     return pb.ClipAddress(track=address.track, record_time=address.record_time)

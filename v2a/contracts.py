@@ -158,6 +158,18 @@ class ClipAddress:
     track: str = ""  # track name, or its index as a string
     record_time: float | None = None  # seconds from the timeline start, inside the clip
 
+    @classmethod
+    def from_text(cls, text: str) -> ClipAddress:
+        """`--clip` text, as `v2a generate` and `v2a client submit` take it: TRACK@SECONDS (record
+        time from the timeline start), else a clip id."""
+        track, at, seconds = text.rpartition("@")
+        if at and track:
+            try:
+                return cls(track=track, record_time=float(seconds))
+            except ValueError:
+                pass
+        return cls(clip_id=text)
+
 
 @dataclass(frozen=True)
 class Selection:

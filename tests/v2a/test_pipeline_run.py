@@ -282,7 +282,7 @@ def test_output_format_can_differ_from_the_input(edit, tmp_path):
 
 
 def test_clip_addresses_on_the_command_line():
-    from otio_adapters.cli import clip_address
+    clip_address = ClipAddress.from_text
 
     assert clip_address("V1@2.5") == ClipAddress(track="V1", record_time=2.5)
     assert clip_address("3c687a2671") == ClipAddress(clip_id="3c687a2671")
