@@ -15,7 +15,10 @@ from pathlib import Path
 
 import opentimelineio as otio
 
+from otio_adapters import fcpx_time
+
 log = logging.getLogger(__name__)
+fcpx_time.install()  # the FCPXML reader's own time arithmetic truncates and misreads NTSC
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
 FORMAT_BY_EXTENSION = {

@@ -413,8 +413,8 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
         otio.adapters.write_to_file(timeline, written, adapter_name=format, **options)
-        if format == "fcp_xml":
-            _audio_transitions_as_cross_fades(written)
+        if format in _AFTER_WRITE:
+            _AFTER_WRITE[format](written, timeline)
         _replace(written, path, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -425,7 +425,7 @@ _FCP7_CROSS_FADE = (("name", "Cross Fade (+3dB)"), ("effectid", "KGAudioTransCro
                     ("effecttype", "transition"), ("mediatype", "audio"))
 
 
-def _audio_transitions_as_cross_fades(path: str) -> None:
+def _audio_transitions_as_cross_fades(path: str, timeline: otio.schema.Timeline) -> None:
     """Rewrite, in the FCP7 XML at `path`, each transition on an audio track as an audio cross
     fade. The fcp_xml adapter writes every transition as a video "Cross Dissolve" (mediatype
     video), and one that starts or ends at the cut as a fade from or to black ("start-black"):
@@ -457,6 +457,47 @@ def _audio_transitions_as_cross_fades(path: str) -> None:
         head = text[: text.index("<xmeml")]
         with open(path, "w", encoding="utf-8") as handle:
             handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+
+
+def _start_timecode_in_fcpxml(path: str, timeline: otio.schema.Timeline) -> None:
+    """Give the FCPXML at `path` the timeline's start timecode. The fcpx adapter writes none, so
+    Final Cut would start the project at 00:00:00:00; FCP counts the spine from tcStart, so each
+    item directly on the project's spine moves by it too (connected clips count from their
+    parent's start and stay)."""
+    import xml.etree.ElementTree as ET
+
+    from otio_adapters.fcpx_time import parse_seconds
+
+    if timeline.global_start_time is None:
+        return
+    start = timing.seconds(timeline.global_start_time)
+    if start <= 0:
+        return
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    root = ET.fromstring(text)
+    for sequence in root.iterfind("./project/sequence"):
+        sequence.set("tcStart", _fcpx_time(start))
+        sequence.set("tcFormat", "NDF")
+        for item in sequence.iterfind("./spine/*"):
+            item.set("offset", _fcpx_time(parse_seconds(item.get("offset")) + start))
+    head = text[: text.index("<fcpxml")]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+
+
+def _fcpx_time(time: Fraction) -> str:
+    """Exact seconds as FCPXML writes them: "3600s", "1001/24000s"."""
+    if time.denominator == 1:
+        return f"{time.numerator}s"
+    return f"{time.numerator}/{time.denominator}s"
+
+
+# Rewrites of what an adapter wrote, by format: (written path, the timeline written).
+_AFTER_WRITE = {
+    "fcp_xml": _audio_transitions_as_cross_fades,
+    "fcpx_xml": _start_timecode_in_fcpxml,
+}
 
 
 def _replace(written: str, path: str, staging: str) -> None:
