@@ -9,6 +9,9 @@ How the picture is decided (the choices, so a reader need not reverse them from 
   ignored. Cover is decided cut to cut; transitions only add handles.
 - Nested stacks and tracks are flattened with their trims and time warps; inside a nested stack
   upper tracks hide lower ones the same way.
+- Handles: a transition's offsets on each side of it; with a cut handle, also the cuts of the
+  picture as seen: between neighbours on a track, between visible parts of different tracks
+  (a cutaway), and at a nested stack's edges.
 - Time is exact: every boundary is a Fraction of a second (NTSC rates as 30000/1001...) and is
   rounded once, to the next frame start (a frame shows the picture at its start) and then to
   48 kHz samples, so segments are whole frames and adjacent ones tile exactly, even where a time
@@ -242,10 +245,12 @@ class _Walker:
             start = start + (-scale) * duration
         child_map = inner.then(pos, start, scale)
         if isinstance(child, otio.schema.Track):
-            return self.track(child, span, child_map, top_index)
-        if isinstance(child, otio.schema.Stack):
-            return self.stack(child, span, child_map, top_index)
-        return []
+            pieces = self.track(child, span, child_map, top_index)
+        elif isinstance(child, otio.schema.Stack):
+            pieces = self.stack(child, span, child_map, top_index)
+        else:
+            return []
+        return [_with_edge_handles(piece, span, before, after) for piece in pieces]
 
     def _clip_piece(self, clip, pos, start, duration, span, inner, top_index, before, after):
         scale = time_scalar(clip)
@@ -264,6 +269,34 @@ class _Walker:
             handle_after=after if span[1] == full[1] else Fraction(0),
             source_frame=1 / source_rate,
         )
+
+
+def _with_edge_handles(piece: _Piece, span, before: Fraction, after: Fraction) -> _Piece:
+    """A nested item's piece that starts (ends) where the item does meets what lies beside the
+    item on the outer track, so it takes the item's handle on that side unless it has its own."""
+    if piece.start == span[0] and not piece.handle_before:
+        piece = replace(piece, handle_before=before)
+    if piece.end == span[1] and not piece.handle_after:
+        piece = replace(piece, handle_after=after)
+    return piece
+
+
+def _cut_handles_across_layers(pieces: list[_Piece], cut: Fraction) -> list[_Piece]:
+    """The cut handle on both sides of a cut between visible pieces that the tracks' own
+    neighbours did not see: a clip on an upper track starting or ending over a lower one, or
+    butting a clip on another track. Visible pieces never overlap, so a cut is one piece's end
+    equal to another's start. A side with a transition's handle keeps it."""
+    if not cut:
+        return pieces
+    starting = {piece.start: i for i, piece in enumerate(pieces)}
+    pieces = list(pieces)
+    for i, piece in enumerate(pieces):
+        j = starting.get(piece.end)
+        if j is None or pieces[i].handle_after or pieces[j].handle_before:
+            continue
+        pieces[i] = replace(pieces[i], handle_after=cut)
+        pieces[j] = replace(pieces[j], handle_before=cut)
+    return pieces
 
 
 def _handle(spans, index: int, step: int, offset_name: str, cut: Fraction, scale) -> Fraction:
@@ -423,6 +456,7 @@ def plan_segments(
     top = _Map(Fraction(0), Fraction(window_start), Fraction(1))
     try:
         pieces = walker.stack(stack, (Fraction(0), end), top, None, tracks_filter)
+        pieces = _cut_handles_across_layers(pieces, walker.cut_handle)
     except (ValueError, ZeroDivisionError) as error:  # e.g. a rate of 0 written by an exporter
         if isinstance(error, PlanError):
             raise PlanError(f"{where}: {error}") from None

@@ -249,3 +249,72 @@ def test_a_disabled_or_title_neighbour_is_no_cut_and_gives_no_cut_handle(hidden)
     segments = plan_segments(timeline, timeline_path="/t/cut.otio", cut_handle_seconds=0.08)
     assert [s.clip_name for s in segments] == ["shot0", "shot2"]
     assert segments[0].handle_after_samples == 0 and segments[1].handle_before_samples == 0
+
+
+def _clip(name: str, frames: int, rate: float = 25) -> otio.schema.Clip:
+    return otio.schema.Clip(
+        name=name,
+        media_reference=otio.schema.ExternalReference(target_url=f"/nowhere/{name}.mov"),
+        source_range=TR(RT(1000, rate), RT(frames, rate)),
+    )
+
+
+def _track(*items) -> otio.schema.Track:
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    for item in items:
+        track.append(
+            otio.schema.Gap(source_range=TR(RT(0, 25), RT(item, 25)))
+            if isinstance(item, int)
+            else item
+        )
+    return track
+
+
+def _handles(timeline) -> list[tuple[str, int, int]]:
+    """(clip, frames of handle before, after) for each visible part, in record order."""
+    segments = plan_segments(timeline, timeline_path="/t/cut.otio", cut_handle_seconds=0.08)
+    return [
+        (s.clip_name, s.handle_before_samples // 1920, s.handle_after_samples // 1920)
+        for s in segments
+    ]
+
+
+def test_a_clip_on_an_upper_track_cuts_in_and_out_of_the_picture_below_with_handles():
+    """A cutaway on V2 over a V1 shot is two cuts in the picture: the sound crossfades there as
+    at a cut on one track (it stopped dead: the cuts between tracks got no handle)."""
+    timeline = otio.schema.Timeline(name="cutaway")
+    timeline.tracks.append(_track(_clip("wide", 100)))
+    timeline.tracks.append(_track(40, _clip("insert", 20)))
+    assert _handles(timeline) == [("wide", 0, 2), ("insert", 2, 2), ("wide", 2, 0)]
+
+
+def test_clips_butting_on_different_tracks_meet_at_a_cut_with_handles():
+    timeline = otio.schema.Timeline(name="butt")
+    timeline.tracks.append(_track(_clip("a", 50)))
+    timeline.tracks.append(_track(50, _clip("b", 50)))
+    assert _handles(timeline) == [("a", 0, 2), ("b", 2, 0)]
+
+
+def test_a_transition_keeps_its_own_handle_at_a_cut_between_tracks():
+    """Where the track's own transition already sets a side's handle, the cut rule leaves it."""
+    lower = _track(_clip("a", 50), _clip("b", 50))
+    lower.insert(1, otio.schema.Transition(in_offset=RT(5, 25), out_offset=RT(5, 25)))
+    timeline = otio.schema.Timeline(name="dissolve")
+    timeline.tracks.append(lower)
+    timeline.tracks.append(_track(100, _clip("c", 10)))
+    assert _handles(timeline) == [("a", 0, 5), ("b", 5, 2), ("c", 2, 0)]
+
+
+def test_a_clip_at_the_edge_of_a_nested_stack_takes_the_handle_at_the_stack_edge():
+    """A nested sequence's first and last clips meet the outer track's neighbours: a cut there
+    gets handles on both sides (the inner clips got none, so the crossfade was one-sided)."""
+    nested = otio.schema.Stack(name="nest")
+    nested.append(_track(_clip("in1", 30), _clip("in2", 30)))
+    timeline = otio.schema.Timeline(name="nested")
+    timeline.tracks.append(_track(_clip("before", 50), nested, _clip("after", 50)))
+    assert _handles(timeline) == [
+        ("before", 0, 2),
+        ("in1", 2, 2),
+        ("in2", 2, 2),
+        ("after", 2, 0),
+    ]

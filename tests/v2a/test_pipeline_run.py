@@ -333,6 +333,34 @@ def test_a_hard_cut_gets_handles_and_a_short_crossfade_by_default(tmp_path, movi
     assert placed == [0, 24 * SAMPLE_RATE // RATE]
 
 
+def test_a_cutaway_on_an_upper_track_crossfades_in_and_out_of_the_shot_below(tmp_path, movies):
+    """V1 holds shot a; V2 cuts to c for a second in the middle. The picture cuts twice, so the
+    sound crossfades twice on v2a's one track, as at cuts on one track."""
+    lower = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    lower.append(_clip("a", 0, 60, movies))
+    upper = otio.schema.Track(name="V2", kind=otio.schema.TrackKind.Video)
+    upper.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(24, RATE))))
+    upper.append(_clip("c", 24, 24, movies))
+    timeline = otio.schema.Timeline(name="cutaway")
+    timeline.tracks.extend([lower, upper])
+    path = str(tmp_path / "cutaway.otio")
+    otio.adapters.write_to_file(timeline, path)
+
+    result = run_generation(_request(path, str(tmp_path / "out")), SineGenerator())
+
+    handle = 2 * SAMPLE_RATE // RATE
+    ordered = sorted(result.generated, key=lambda a: a.start_sample)
+    assert [
+        (a.provenance["source_clip"], a.handle_before_samples, a.handle_after_samples)
+        for a in ordered
+    ] == [("a", 0, handle), ("c", handle, handle), ("a", handle, 0)]
+    track = find_v2a_tracks(otio.adapters.read_from_file(result.timeline_path), "SFX")[0]
+    fades = [item for item in track if isinstance(item, otio.schema.Transition)]
+    assert [to_samples(f.in_offset) for f in fades] == [handle, handle]
+    placed = [to_samples(track.range_of_child(c).start_time) for c in track.find_clips()]
+    assert placed == [0, 24 * SAMPLE_RATE // RATE, 48 * SAMPLE_RATE // RATE]
+
+
 def test_cut_handles_can_be_turned_off_for_hard_audio_cuts(tmp_path, movies):
     path = _hard_cut_edit(str(tmp_path), movies)
     request = _request(path, str(tmp_path / "out"), cut_handle_seconds=0.0)
