@@ -27,9 +27,12 @@ from otio_adapters.timing import exact_rate, seconds
 from v2a.contracts import ImageSequence, MediaSource
 from v2a.media.errors import MediaError
 
-#: Extensions of single still images: one picture held for the whole clip.
+#: Extensions of single still images: one picture held for the whole clip. The decoder holds
+#: every single-image format it reads (v2a.media.frames); one missing here was probed as a
+#: movie and reported as zero length.
 STILL_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".dpx", ".tga", ".psd", ".gif"}
+    | {".webp", ".qoi", ".ppm", ".pam"}
 )
 #: Extensions tried when a clip names media without one (EDL clip names, missing references).
 MEDIA_EXTENSIONS = frozenset(

@@ -357,3 +357,18 @@ def test_image_sequence_missing_a_frame_in_the_middle_is_invalid(tmp_path):
     )
     # Only the first and last frame were looked at: inspect said ok, generate failed on s.010.
     assert segment.status == "invalid" and segment.problem.endswith(f"frame {paths[9]} is missing")
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".ppm"])
+def test_stills_of_every_format_the_decoder_holds_are_held(tmp_path, suffix):
+    from PIL import Image
+
+    from v2a.media.synth import draw_frame
+
+    still = tmp_path / f"card{suffix}"
+    Image.fromarray(draw_frame(5, 64, 48)).save(still)
+    (segment,) = plan_segments(
+        timeline_of(clip("card", str(still), 0, 24)), timeline_path=str(tmp_path / "cut.otio")
+    )
+    # Probed as a movie, these read as zero length: 'invalid' for a picture that decodes.
+    assert (segment.status, segment.speed) == ("ok", 0.0)
