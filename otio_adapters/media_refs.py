@@ -27,9 +27,12 @@ from otio_adapters.timing import exact_rate, seconds
 from v2a.contracts import ImageSequence, MediaSource
 from v2a.media.errors import MediaError
 
-#: Extensions of single still images: one picture held for the whole clip.
+#: Extensions of single still images: one picture held for the whole clip. The decoder holds
+#: every single-image format it reads (v2a.media.frames); one missing here was probed as a
+#: movie and reported as zero length.
 STILL_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".dpx", ".tga", ".psd", ".gif"}
+    | {".webp", ".qoi", ".ppm", ".pam"}
 )
 #: Extensions tried when a clip names media without one (EDL clip names, missing references).
 MEDIA_EXTENSIONS = frozenset(
@@ -340,7 +343,9 @@ class MediaResolver:
         )
         if sequence is None:
             return ResolvedMedia(source, available, status="offline", problem=located.looked_for)
-        return ResolvedMedia(source, available)
+        # Without an available range the frames on disk say which exist: handles before the
+        # first file read frames that are not there, and the clip failed.
+        return ResolvedMedia(source, available or sequence_extent(sequence))
 
 
 def available_extent(ref) -> tuple[Fraction, Fraction] | None:
@@ -359,14 +364,35 @@ def media_text(source: MediaSource) -> str:
     return source.path or source.referenced
 
 
+def sequence_extent(sequence: ImageSequence) -> tuple[Fraction, Fraction] | None:
+    """Source seconds an image sequence covers, from its first frame file to the last one in
+    its folder (source time 0 is the first frame, as without an available range)."""
+    numbers = []
+    try:
+        names = os.listdir(sequence.directory)
+    except OSError:
+        return None
+    prefix, suffix = sequence.name_prefix, sequence.name_suffix
+    for name in names:
+        digits = name[len(prefix) : len(name) - len(suffix)]
+        if name.startswith(prefix) and name.endswith(suffix) and digits.isdigit():
+            numbers.append(int(digits))
+    step, start = sequence.frame_step or 1, sequence.start_frame
+    frames = [n for n in numbers if n >= start and (n - start) % step == 0]
+    if not frames:
+        return None
+    count = (max(frames) - start) // step + 1
+    return Fraction(0), count / exact_rate(sequence.rate)
+
+
 def missing_frame(source: MediaSource, used: tuple[Fraction, Fraction]) -> str:
-    """The first or last frame file of the used range, when it is not on disk."""
+    """The first frame file of the used range that is not on disk ("" when all are)."""
     sequence = source.image_sequence
     rate = exact_rate(sequence.rate)
     offset = Fraction(source.media_start).limit_denominator(1_000_000)
     first = math.floor((used[0] - offset) * rate)
     last = max(first, math.ceil((used[1] - offset) * rate) - 1)
-    for index in (first, last):
+    for index in range(first, last + 1):  # one gap in the middle fails the clip as surely
         path = sequence.frame_path(sequence.start_frame + index * sequence.frame_step)
         if not os.path.isfile(path):
             return path

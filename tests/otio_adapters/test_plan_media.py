@@ -316,3 +316,59 @@ def test_a_still_that_does_not_decode_is_invalid(tmp_path):
     )
     assert segment.status == "invalid"
     assert str(broken) in segment.problem and "does not decode" in segment.problem
+
+
+def sequence_clip(folder: Path, start: int, duration: int, available=None) -> otio.schema.Clip:
+    ref = otio.schema.ImageSequenceReference(
+        target_url_base=str(folder),
+        name_prefix="s.",
+        name_suffix=".png",
+        start_frame=1,
+        rate=24,
+        frame_zero_padding=3,
+        available_range=available,
+    )
+    return otio.schema.Clip(
+        name="seq", media_reference=ref, source_range=TR(RT(start, 24), RT(duration, 24))
+    )
+
+
+def test_image_sequence_without_an_available_range_gets_handles_only_where_files_are(tmp_path):
+    make_image_sequence(str(tmp_path / "frames"), "s.", ".png", 1, 20, 3)  # s.001..s.020
+    a = movie(tmp_path / "a.mov", frames=48)
+    timeline = timeline_of(
+        clip("a", a, 0, 12), sequence_clip(tmp_path / "frames", 0, 18), clip("b", a, 20, 12)
+    )
+    _, seq, _ = plan_segments(
+        timeline, timeline_path=str(tmp_path / "cut.otio"), cut_handle_seconds=4 / 24
+    )
+    # Nothing before s.001; s.019 and s.020 after the out point. Unlimited, the handle before
+    # asked for frames -3..0, which are not there, and the clip failed when decoded.
+    assert seq.status == "ok"
+    assert (seq.handle_before_samples, seq.handle_after_samples) == (0, 2 * 2000)
+
+
+def test_image_sequence_missing_a_frame_in_the_middle_is_invalid(tmp_path):
+    paths = make_image_sequence(str(tmp_path / "frames"), "s.", ".png", 1, 20, 3)
+    Path(paths[9]).unlink()  # s.010
+    (segment,) = plan_segments(
+        timeline_of(sequence_clip(tmp_path / "frames", 2, 14, TR(RT(0, 24), RT(20, 24)))),
+        timeline_path=str(tmp_path / "cut.otio"),
+    )
+    # Only the first and last frame were looked at: inspect said ok, generate failed on s.010.
+    assert segment.status == "invalid" and segment.problem.endswith(f"frame {paths[9]} is missing")
+
+
+@pytest.mark.parametrize("suffix", [".webp", ".ppm"])
+def test_stills_of_every_format_the_decoder_holds_are_held(tmp_path, suffix):
+    from PIL import Image
+
+    from v2a.media.synth import draw_frame
+
+    still = tmp_path / f"card{suffix}"
+    Image.fromarray(draw_frame(5, 64, 48)).save(still)
+    (segment,) = plan_segments(
+        timeline_of(clip("card", str(still), 0, 24)), timeline_path=str(tmp_path / "cut.otio")
+    )
+    # Probed as a movie, these read as zero length: 'invalid' for a picture that decodes.
+    assert (segment.status, segment.speed) == ("ok", 0.0)

@@ -1,5 +1,6 @@
 from fractions import Fraction
 
+import av
 import pytest
 
 from v2a.media.errors import MediaError
@@ -120,3 +121,38 @@ def test_drop_frame_labels_that_do_not_exist_are_refused():
         timecode_to_frames("00:01:00;01", NTSC)
     assert timecode_to_frames("00:10:00;00", NTSC) == 17982  # every tenth minute keeps ;00
     assert timecode_to_frames("00:01:00;00", Fraction(25)) == 1500  # no drop-frame at 25
+
+
+@pytest.mark.parametrize("name", ["late.mkv", "late.webm"])
+def test_probe_measures_a_matroska_video_that_starts_late(tmp_path, name):
+    # Matroska's duration counts from 0, not from the first frame: this file read 3.48 s long.
+    path = make_test_movie(
+        str(tmp_path / name),
+        frames=50,
+        rate=25,
+        frame_times=[1.48 + index / 25 for index in range(50)],
+        codec="libvpx-vp9" if name.endswith(".webm") else "libx264",
+        start_timecode=None,
+    )
+    info = probe_media(path)
+    assert info.start_time == pytest.approx(1.48)
+    assert info.duration == pytest.approx(2.0, abs=1e-3) and info.frame_count == 50
+
+
+def test_probe_measures_a_live_recording_that_states_no_length(tmp_path):
+    # Browsers' and streaming recorders' WebM/MKV carry no duration; it read as zero length.
+    source = make_test_movie(
+        str(tmp_path / "a.mkv"), frames=40, rate=25, codec="mpeg4", start_timecode=None
+    )
+    live = str(tmp_path / "live.mkv")
+    with av.open(source) as reading, av.open(live, "w", options={"live": "1"}) as writing:
+        stream = writing.add_stream_from_template(reading.streams.video[0])
+        for packet in reading.demux(reading.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = stream
+                writing.mux(packet)
+    with av.open(live) as container:
+        assert not container.duration  # the premise: nothing in the file says how long it is
+    info = probe_media(live)
+    assert info.start_time == 0.0
+    assert info.duration == pytest.approx(40 / 25, abs=1e-3) and info.frame_count == 40

@@ -11,6 +11,9 @@ import av
 from v2a.media.errors import MediaError
 from v2a.media.timecode import timecode_to_frames
 
+#: Seconds before the claimed end where measuring a file's true end starts (more than a GOP).
+_TAIL = 20.0
+
 
 @dataclass(frozen=True)
 class MediaInfo:
@@ -101,11 +104,48 @@ def _first_frame(container, stream, path: str) -> av.VideoFrame:
 def _duration(container, stream, start_time: float) -> float:
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base)
+    # No length of its own (Matroska, WebM, NUT, FLV): the container's figure counts from a
+    # different origin per format (Matroska's from 0, not from the first frame: a file starting
+    # at 1.48 s read 1.48 s too long) and live recordings carry none, so measure the end.
+    end = _video_end(container, stream)
+    if end is not None:
+        return max(0.0, end - start_time)
     if container.duration:
         # The container's clock counts from its own start; the video may begin later.
         container_start = (container.start_time or 0) / av.time_base
         return container.duration / av.time_base - (start_time - container_start)
     return 0.0
+
+
+def _video_end(container, stream) -> float | None:
+    """Where the last video packet ends (seconds, container clock), from the packets of the
+    last stretch of the file (all of it when no seek lands there); None when none has a time."""
+    claimed = container.duration / av.time_base if container.duration else 0.0
+    targets = [claimed - _TAIL, None] if claimed > _TAIL else [None]
+    for target in targets:  # the tail first, then the whole file
+        try:
+            if target is None:
+                container.seek(0)
+            else:
+                container.seek(round(target / stream.time_base), stream=stream, backward=True)
+            end = _last_packet_end(container, stream)
+        except av.FFmpegError:
+            continue
+        if end is not None:
+            return end
+    return None
+
+
+def _last_packet_end(container, stream) -> float | None:
+    rate = stream.average_rate or stream.guessed_rate
+    end = None
+    for packet in container.demux(stream):
+        start = packet.pts if packet.pts is not None else packet.dts
+        if start is None:
+            continue
+        length = packet.duration * stream.time_base if packet.duration else 1 / rate
+        end = max(end or 0.0, float(start * stream.time_base + length))
+    return end
 
 
 def _timecode_tag(container) -> str:
