@@ -143,7 +143,10 @@ def _last_packet_end(container, stream) -> float | None:
         start = packet.pts if packet.pts is not None else packet.dts
         if start is None:
             continue
-        length = packet.duration * stream.time_base if packet.duration else 1 / rate
+        if packet.duration:
+            length = packet.duration * stream.time_base
+        else:  # a packet with no length of its own lasts a frame, where the rate is known
+            length = 1 / rate if rate else 0
         end = max(end or 0.0, float(start * stream.time_base + length))
     return end
 
