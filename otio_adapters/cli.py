@@ -63,7 +63,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "running again on the written timeline adds a new take, not a copy of the last",
     )
     generate.add_argument("--steps", type=int, default=0, help="0: the generator's default")
-    generate.add_argument("--cfg", type=float, default=0.0, help="guidance; 0: the default")
+    generate.add_argument(
+        "--cfg", type=float, default=0.0,
+        help="classifier-free guidance; 0: the model's default, 1: none (the conditional prediction alone)",
+    )
     generate.add_argument(
         "--generator",
         default="default",
