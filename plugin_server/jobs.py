@@ -36,6 +36,14 @@ class ClipRecord:
     message: str = ""
 
 
+#: What a failed job's unfinished clips say before the job's reason, by the state they were in.
+FAILED_CLIP_MESSAGES = {
+    "queued": "not generated: the job failed",
+    "running": "the job failed while it was being generated; nothing was written",
+    "done": "generated, but the job failed before it wrote the timeline; its take was removed",
+}
+
+
 @dataclass
 class JobRecord:
     job_id: str
@@ -64,6 +72,15 @@ class JobRecord:
         """The timeline as the client knows it: the name it sent an inline timeline under (the
         server's copy in its state dir is a path the user never saw), else the path it gave."""
         return self.request.get("timeline_name") or self.timeline_path
+
+    def fail(self, message: str) -> None:
+        """The job failed as a whole: it ends FAILED with `message`, and so does every clip it
+        had not finished, each saying what became of it (a panel would show them pending
+        forever otherwise). The caller has removed the attempt's takes."""
+        self.state, self.message = FAILED, message
+        for clip in self.clips:
+            if clip.state in FAILED_CLIP_MESSAGES:
+                clip.state, clip.message = "failed", f"{FAILED_CLIP_MESSAGES[clip.state]}: {message}"
 
     def as_sent(self, message: str) -> str:
         """`message` with the timeline named as the client knows it."""
@@ -170,17 +187,13 @@ class JobStore:
         """
         for job in self.list(states=(RUNNING,), limit=1_000_000):
             if job.attempts >= max_attempts:
-                job.state = FAILED
-                job.message = f"the server stopped during each of {job.attempts} attempts"
+                job.fail(f"the server stopped during each of {job.attempts} attempts")
             else:
                 job.state = QUEUED
                 job.message = f"requeued: the server stopped during attempt {job.attempts}"
-            for clip in job.clips:
-                if job.state == QUEUED and clip.state == "running":
-                    clip.state, clip.step = "queued", 0
-                elif job.state == FAILED and clip.state in ("queued", "running"):
-                    # A failed job's clips are final too, or a panel shows them pending forever.
-                    clip.state, clip.step, clip.message = "failed", 0, job.message
+                for clip in job.clips:
+                    if clip.state == "running":
+                        clip.state, clip.step = "queued", 0
             self.save(job)
         return [job.job_id for job in reversed(self.list(states=(QUEUED,), limit=1_000_000))]
 

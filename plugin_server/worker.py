@@ -49,13 +49,6 @@ CANCELLED_CLIP_MESSAGES = {
     "done": "cancelled after it was generated; its take was removed (the job wrote no timeline)",
 }
 
-#: What a failed job's unfinished clips say before the job's reason, by the state they were in.
-FAILED_CLIP_MESSAGES = {
-    "queued": "not generated: the job failed",
-    "running": "the job failed while it was being generated; nothing was written",
-    "done": "generated, but the job failed before it wrote the timeline; its take was removed",
-}
-
 
 class Pipeline(Protocol):
     """What the server needs of `v2a.pipeline` (a module satisfies it)."""
@@ -378,10 +371,7 @@ class JobRunner:
         attempt leaves no takes behind, and every clip it had not finished fails with its reason."""
         if discard_files:
             self._discard_attempt(job)
-        job.state, job.message = FAILED, message
-        for clip in job.clips:
-            if clip.state in FAILED_CLIP_MESSAGES:
-                clip.state, clip.message = "failed", f"{FAILED_CLIP_MESSAGES[clip.state]}: {message}"
+        job.fail(message)
 
     def _cancelled(self, job: JobRecord, cancel: threading.Event) -> None:
         with self._lock:

@@ -77,8 +77,13 @@ def test_the_store_survives_reopening_and_recovers_interrupted_jobs(tmp_path):
     assert running.clips[0].state == "queued" and running.clips[0].step == 0
     doomed = store.get("doomed")
     assert doomed.state == FAILED and "3 attempts" in doomed.message
-    # Every clip ends with the job: none is left queued for a panel to wait on forever.
-    assert [(c.state, c.message) for c in doomed.clips] == [("failed", doomed.message)] * 2
+    why = doomed.message
+    # Every clip ends with the job: none is left queued for a panel to wait on forever, and each
+    # says what became of it, then why, in the words a job failing in the worker uses.
+    assert [(c.state, c.message) for c in doomed.clips] == [
+        ("failed", f"the job failed while it was being generated; nothing was written: {why}"),
+        ("failed", f"not generated: the job failed: {why}"),
+    ]
     assert store.count((QUEUED,)) == 2
 
 
