@@ -13,6 +13,12 @@ rounded to the nearest frame of it in fractions.
 FCP counts a project's spine from its start timecode: with tcStart="3600s" the first clip sits at
 offset="3600s". The adapter keeps no start timecode and so laid an hour of gap before every
 track; the start is now the timeline's global start time, as OTIO's other readers give it.
+
+Writing, the adapter has the mirror faults: it writes no tcStart (Final Cut opened the project
+at 00:00:00:00), and it cannot write 23.976, 29.97 or 59.94 at all (it looks the frame duration
+up by int(rate)). `for_writer` hands it the timeline at the nominal rate (24, 30, 60: the same
+frame counts), and `finish_written` then sets the start timecode and turns every time in the
+file from nominal frames into the true rate's (x 1001/1000, exactly).
 """
 
 from __future__ import annotations
@@ -28,7 +34,8 @@ _installed = False
 
 
 def install() -> None:
-    """Make the FCPXML reader exact (idempotent; the writer keeps its own helpers)."""
+    """Make the FCPXML reader exact (idempotent; the writer keeps its own helpers: writing is
+    corrected around it, by `for_writer` and `finish_written`)."""
     global _installed
     if _installed:
         return
@@ -41,6 +48,10 @@ def install() -> None:
         sequence = project_element.find("./sequence")
         if sequence is not None:
             _take_start_from_gaps(timeline, sequence, reader)
+            # Drop-frame or not: how the start timecode reads, kept for writing it back.
+            timeline.metadata.setdefault("fcpx_xml", {})["tcFormat"] = sequence.get(
+                "tcFormat", "NDF"
+            )
         return timeline
 
     fcpx_xml.to_rational_time = _rational_time
@@ -105,3 +116,107 @@ def _take_start_from_gaps(timeline: otio.schema.Timeline, sequence, reader) -> N
         else:
             del track[0]
     timeline.global_start_time = otio.opentime.RationalTime(start_frames, float(rate))
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+#: Rates the adapter cannot write -> the nominal rate it writes them at (frame counts kept).
+_NOMINAL = {Fraction(24000, 1001): 24, Fraction(30000, 1001): 30, Fraction(60000, 1001): 60}
+#: Rates the adapter writes as they are.
+WRITABLE_RATES = (24, 25, 30, 50, 60)
+#: FCPXML attributes that hold a time in seconds.
+_TIME_ATTRIBUTES = ("offset", "duration", "start", "tcStart")
+
+
+def can_write(rate: float) -> bool:
+    exact = exact_rate(rate)
+    return exact in _NOMINAL or exact in WRITABLE_RATES
+
+
+def for_writer(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timeline:
+    """What to hand the adapter for a timeline at `rate`: itself, or at an NTSC rate a copy
+    whose every time counts the same frames at the nominal rate."""
+    nominal = _NOMINAL.get(exact_rate(rate))
+    if nominal is None:
+        return timeline
+    result = timeline.deepcopy()
+    _set_rate(result, float(nominal))
+    return result
+
+
+def finish_written(path: str, timeline: otio.schema.Timeline, rate: float) -> None:
+    """Correct the FCPXML the adapter wrote at `path` from `timeline` (at `rate`): the project
+    gets the timeline's start timecode, and an NTSC timeline's times their true rate."""
+    import xml.etree.ElementTree as ET
+
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    root = ET.fromstring(text)
+    exact = exact_rate(rate)
+    nominal = _NOMINAL.get(exact)
+    start = seconds(timeline.global_start_time) if timeline.global_start_time else Fraction(0)
+    if nominal is not None:  # the file counts nominal frames until `_to_true_rate`
+        start = Fraction(to_frames(start, exact), nominal)
+    for sequence in root.iterfind("./project/sequence"):
+        _set_start_timecode(sequence, start, timeline)
+    if nominal is not None:
+        _to_true_rate(root, nominal, exact)
+    head = text[: text.index("<fcpxml")]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+
+
+def _set_start_timecode(sequence, start: Fraction, timeline: otio.schema.Timeline) -> None:
+    """FCP counts the spine from tcStart: the project's start, and each item directly on its
+    spine moves by it (connected clips count from their parent's start and stay)."""
+    if start <= 0:
+        return
+    sequence.set("tcStart", format_seconds(start))
+    sequence.set("tcFormat", timeline.metadata.get("fcpx_xml", {}).get("tcFormat", "NDF"))
+    for item in sequence.iterfind("./spine/*"):
+        item.set("offset", format_seconds(parse_seconds(item.get("offset")) + start))
+
+
+def _to_true_rate(root, nominal: int, exact: Fraction) -> None:
+    """Every time in the file from frames at `nominal` to the same frames at `exact`."""
+    for element in root.iter():
+        for name in _TIME_ATTRIBUTES:
+            if element.get(name) is not None:
+                frames = _frames_at(element.get(name), Fraction(nominal))
+                element.set(name, format_seconds(frames / exact))
+        if element.tag == "format" and element.get("frameDuration"):
+            element.set("frameDuration", format_seconds(1 / exact))
+
+
+def format_seconds(time: Fraction) -> str:
+    """Exact seconds as FCPXML writes them: "3600s", "1001/24000s"."""
+    if time.denominator == 1:
+        return f"{time.numerator}s"
+    return f"{time.numerator}/{time.denominator}s"
+
+
+def _set_rate(timeline: otio.schema.Timeline, rate: float) -> None:
+    """Every time in `timeline` counted at `rate` instead of its own, value for value."""
+
+    def at(time: otio.opentime.RationalTime) -> otio.opentime.RationalTime:
+        return otio.opentime.RationalTime(time.value, rate)
+
+    def range_at(time_range):
+        if time_range is None:
+            return None
+        return otio.opentime.TimeRange(at(time_range.start_time), at(time_range.duration))
+
+    if timeline.global_start_time is not None:
+        timeline.global_start_time = at(timeline.global_start_time)
+    items = [timeline.tracks, *timeline.tracks.find_children()]
+    for item in items:
+        if isinstance(item, otio.schema.Transition):
+            item.in_offset, item.out_offset = at(item.in_offset), at(item.out_offset)
+            continue
+        if item.source_range is not None:
+            item.source_range = range_at(item.source_range)
+        for marker in item.markers:
+            marker.marked_range = range_at(marker.marked_range)
+        if isinstance(item, otio.schema.Clip):
+            for reference in item.media_references().values():
+                reference.available_range = range_at(reference.available_range)

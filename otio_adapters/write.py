@@ -20,7 +20,7 @@ from fractions import Fraction
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
-from otio_adapters import timing
+from otio_adapters import fcpx_time, timing
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
 from otio_adapters.takes import (
@@ -291,8 +291,6 @@ EXTENSIONS = {
 }
 # Formats whose adapter copies each clip's media into the bundle (a zip, a folder).
 BUNDLES = ("otioz", "otiod")
-# FCPXML frame durations the fcpx adapter can write (it cannot express 1001-based rates).
-_FCPX_RATES = (24.0, 25.0, 30.0, 50.0, 60.0)
 
 
 def write_timeline(
@@ -388,7 +386,7 @@ def _cannot_carry(timeline: otio.schema.Timeline, format: str) -> str:
         )
     if format == "fcpx_xml":
         rate = edit_rate(timeline)
-        if not any(abs(rate - ok) < 1e-6 for ok in _FCPX_RATES):
+        if not fcpx_time.can_write(rate):
             return f"the FCPXML adapter cannot write a {rate:.3f} fps timeline"
     return ""
 
@@ -412,7 +410,8 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
     try:
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
-        otio.adapters.write_to_file(timeline, written, adapter_name=format, **options)
+        given = fcpx_time.for_writer(timeline, edit_rate(timeline)) if format == "fcpx_xml" else timeline
+        otio.adapters.write_to_file(given, written, adapter_name=format, **options)
         if format in _AFTER_WRITE:
             _AFTER_WRITE[format](written, timeline)
         _replace(written, path, staging)
@@ -459,44 +458,14 @@ def _audio_transitions_as_cross_fades(path: str, timeline: otio.schema.Timeline)
             handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
 
 
-def _start_timecode_in_fcpxml(path: str, timeline: otio.schema.Timeline) -> None:
-    """Give the FCPXML at `path` the timeline's start timecode. The fcpx adapter writes none, so
-    Final Cut would start the project at 00:00:00:00; FCP counts the spine from tcStart, so each
-    item directly on the project's spine moves by it too (connected clips count from their
-    parent's start and stay)."""
-    import xml.etree.ElementTree as ET
-
-    from otio_adapters.fcpx_time import parse_seconds
-
-    if timeline.global_start_time is None:
-        return
-    start = timing.seconds(timeline.global_start_time)
-    if start <= 0:
-        return
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
-    for sequence in root.iterfind("./project/sequence"):
-        sequence.set("tcStart", _fcpx_time(start))
-        sequence.set("tcFormat", "NDF")
-        for item in sequence.iterfind("./spine/*"):
-            item.set("offset", _fcpx_time(parse_seconds(item.get("offset")) + start))
-    head = text[: text.index("<fcpxml")]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
-
-
-def _fcpx_time(time: Fraction) -> str:
-    """Exact seconds as FCPXML writes them: "3600s", "1001/24000s"."""
-    if time.denominator == 1:
-        return f"{time.numerator}s"
-    return f"{time.numerator}/{time.denominator}s"
+def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
+    fcpx_time.finish_written(path, timeline, edit_rate(timeline))
 
 
 # Rewrites of what an adapter wrote, by format: (written path, the timeline written).
 _AFTER_WRITE = {
     "fcp_xml": _audio_transitions_as_cross_fades,
-    "fcpx_xml": _start_timecode_in_fcpxml,
+    "fcpx_xml": _fcpx_finished,
 }
 
 

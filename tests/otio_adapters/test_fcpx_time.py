@@ -1,14 +1,21 @@
-"""FCPXML read with exact time: NTSC rates, lengths the adapter's floats truncated, tcStart."""
+"""FCPXML read and written with exact time: NTSC rates, lengths the adapter's floats
+truncated, the start timecode."""
 
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 
 import opentimelineio as otio
 import pytest
+from generator_doubles import SineGenerator
 
+from otio_adapters.fcpx_time import format_seconds, parse_seconds
 from otio_adapters.read import read_timeline
-from otio_adapters.timing import exact_rate, seconds
+from otio_adapters.standin_media import synthesize_media
+from otio_adapters.takes import find_v2a_tracks
+from otio_adapters.timing import exact_rate, seconds, to_samples
 from otio_adapters.write import write_timeline
+from v2a.contracts import GenerationParams, GenerationRequest
+from v2a.pipeline import run_generation
 
 # As Final Cut Pro writes a 23.976 project that starts at 01:00:00:00: the spine counts from
 # tcStart (86400 frames of 1001/24000 s), every time a multiple of the frame duration.
@@ -124,3 +131,54 @@ def test_a_written_fcpxml_keeps_the_start_timecode(tmp_path):
     again = read_timeline(out)
     assert seconds(again.global_start_time) == 3600
     assert _clips(again) == _clips(timeline)
+
+
+@pytest.mark.parametrize(
+    ("frame_duration", "rate"),
+    [("1001/24000s", Fraction(24000, 1001)), ("1001/30000s", Fraction(30000, 1001))],
+)
+def test_an_ntsc_project_is_written_back_as_fcpxml_sample_exact(tmp_path, frame_duration, rate):
+    """The adapter could not write 23.976/29.97 at all (v2a fell back to .otio, which Final Cut
+    does not open). Now every time is written at the true rate: the editor's clips where they
+    were, each take where its picture is, to the sample."""
+    frame = parse_seconds(frame_duration)
+    text = NTSC_PROJECT.replace("1001/24000s", frame_duration).replace(
+        "/24000s", f"/{rate.numerator}s"
+    )
+    # The same frame counts at this rate: 86400 frames of start, then 123 and 124 frames.
+    text = text.format(
+        tc_start=_at(86400, frame), first=_at(86400, frame), second=_at(86523, frame)
+    )
+    source = tmp_path / "cut.fcpxml"
+    source.write_text(text)
+    timeline = read_timeline(source)
+    media = tmp_path / "media"
+    synthesize_media(timeline, str(media))
+
+    result = run_generation(
+        GenerationRequest(
+            timeline_path=str(source),
+            out_dir=str(tmp_path / "out"),
+            relink_roots=(str(media),),
+            params=GenerationParams(seed=1),
+        ),
+        SineGenerator(),
+    )
+
+    assert result.timeline_path.endswith(".fcpxml")
+    again = read_timeline(result.timeline_path)
+    assert exact_rate(again.video_tracks()[0][0].duration().rate) == rate
+    assert _clips(again) == _clips(timeline)
+    assert seconds(again.global_start_time) == 86400 * frame
+    track = find_v2a_tracks(again, "SFX")[0]
+    placed = sorted(
+        (to_samples(seconds(r.start_time)), to_samples(seconds(r.end_time_exclusive())))
+        for r in (track.range_of_child(clip) for clip in track.find_clips())
+    )
+    assert placed == sorted(
+        (a.start_sample, a.start_sample + a.num_samples) for a in result.generated
+    )
+
+
+def _at(frames: int, frame: Fraction) -> str:
+    return format_seconds(frames * frame)

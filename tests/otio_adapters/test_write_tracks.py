@@ -270,13 +270,14 @@ def test_cmx_3600_writes_the_edl_and_the_full_result_beside_it(tmp_path):
     assert len(find_v2a_tracks(otio.adapters.read_from_file(fallback), "SFX")) == 1
 
 
-def test_fcpx_at_2997_falls_back_to_otio_with_a_note(tmp_path):
-    timeline = _timeline(NTSC, [("a", 30)])
+def test_fcpx_at_a_rate_the_adapter_cannot_write_falls_back_to_otio_with_a_note(tmp_path):
+    # 29.97 used to be such a rate; NTSC rates are written now (test_fcpx_time.py). 48 is not.
+    timeline = _timeline(48, [("a", 30)])
     segments = _segments(timeline)
     write_audio_tracks(timeline, segments, _generated(segments))
     written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.fcpxml"), "fcpx_xml")
     assert written == fallback and written.endswith("edit.otio")
-    assert "29.970" in note and not (tmp_path / "edit.fcpxml").exists()
+    assert "48.000" in note and not (tmp_path / "edit.fcpxml").exists()
 
 
 def test_aaf_output_passes_the_adapter_validation_and_keeps_ranges(tmp_path):
