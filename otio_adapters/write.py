@@ -486,7 +486,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     rate = edit_rate(result)
     for track in result.tracks:
         if V2A_KEY in track.metadata:
-            _conform_track(track, rate, aaf=format == "AAF")
+            _conform_track(track, rate, format)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
     return result
@@ -528,17 +528,40 @@ def _frames(samples: int, rate: float) -> int:
     return timing.to_frames(Fraction(samples, SAMPLE_RATE), timing.exact_rate(rate))
 
 
-def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
+def _laid_crossfades(track: otio.schema.Track) -> dict[int, tuple[int, int]]:
+    """Index of a clip among the track's clips -> (in, out) samples of the crossfade into it."""
+    fades, clips, pending = {}, 0, None
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            pending = (to_samples(item.in_offset), to_samples(item.out_offset))
+        elif isinstance(item, otio.schema.Clip):
+            if pending:
+                fades[clips] = pending
+            clips += 1
+            pending = None
+        else:
+            pending = None
+    return fades
+
+
+def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
+    """v2a's track in whole frames at `rate`; its crossfades are those laid out (see `_lay_out`),
+    in frames. FCP7 XML places a transition's cut at its start, end or centre only: a crossfade
+    with unequal sides either side of the cut is made even (the shorter side), or the reader
+    would move the cut, and both clips with it, off the picture's cut."""
+    aaf = format == "AAF"
     placed = _read_placed(track)
-    track.clear()  # crossfades are rebuilt from the handles
+    laid = _laid_crossfades(track)
+    track.clear()
     cursor = 0
-    fades = _Crossfades()
-    for item in placed:
+    for index, item in enumerate(placed):
         start, end = _frames(item.start, rate), _frames(item.end, rate)
-        before, after = _frames(item.handle_before, rate), _frames(item.handle_after, rate)
+        before = _frames(item.handle_before, rate)
         if start > cursor:
             track.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(start - cursor, rate))))
-        fade = fades.into(start == cursor, before, end - start, after)
+        fade = tuple(_frames(side, rate) for side in laid.get(index, ())) if start == cursor else ()
+        if format == "fcp_xml" and fade and min(fade) > 0:
+            fade = (min(fade), min(fade))
         if fade:
             # AAF's dissolve names its cut point: where the cut sits, in_offset into it.
             extra = {"AAF": _aaf_dissolve(fade[0])} if aaf else None

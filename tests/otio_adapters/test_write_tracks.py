@@ -378,3 +378,18 @@ def test_duplicate_v2a_tracks_left_by_an_older_run_are_merged_into_one():
     assert len(tracks) == 1
     want = [(s.start_sample, s.start_sample + s.num_samples) for s in segments]
     assert _placements(tracks[0]) == want
+
+
+def test_an_uneven_crossfade_keeps_both_clips_on_their_cut_through_fcp7_xml(tmp_path):
+    timeline = _timeline(25, [("a", 25), ("b", 50)])
+    segments = _segments(timeline)
+    # The cut handle limited by media on one side: 1 frame after a, 2 frames before b.
+    segments = [replace(segments[0], handle_after_samples=1920),
+                replace(segments[1], handle_before_samples=3840)]
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, _, _ = write_timeline(timeline, str(tmp_path / "edit.xml"), "fcp_xml")
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    # FCP7 XML puts a transition's cut at its centre: an uneven one moved the cut by a frame.
+    assert _placements(track) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]
