@@ -72,11 +72,15 @@ def write_audio_tracks(
     generated: list[GeneratedAudio],
     *,
     stem: str = "SFX",
+    visible: list[Segment] | None = None,
 ) -> None:
     """Lay each generated sound under its video clip on v2a's track, adding a take per generation.
 
     Mutates `timeline` in memory. An existing v2a track is updated (clips not in `generated` keep
-    their files, takes and places); a regenerated clip gets a new active take.
+    their files, takes and places); a regenerated clip gets a new active take. `visible`, every
+    segment of the edit as it is now (the plan without a selection), makes the clips not
+    regenerated follow the edit: cut to their picture where it was trimmed, taken off the track
+    where it is gone (see `_follow_the_edit`).
     """
     if not generated and not find_v2a_tracks(timeline, stem):
         return  # nothing to lay down: no empty track in the editor's timeline
@@ -87,6 +91,8 @@ def write_audio_tracks(
         timeline.global_start_time = start_timecode(timeline)
     track = _v2a_track(timeline, stem)
     placed = _read_placed(track)
+    if visible is not None:
+        placed = _follow_the_edit(placed, visible)
     by_stem = {item.stem: item for item in placed if item.stem}
     by_range = {(item.start, item.length): item for item in placed}
 
@@ -95,10 +101,14 @@ def write_audio_tracks(
         segment = segments_by_id.get(audio.clip_id)
         if segment is None:
             raise ValueError(f"generated audio for clip {audio.clip_id!r} has no planned segment")
-        # Addressed by id where the format kept it, else by record range (track and time).
+        # Addressed by id where the format kept it, else by record range (track and time) where
+        # it still sits under the same shot: the sound of a shot moved into its place is not a take.
         previous = by_stem.get(file_stem(audio.clip_id)) or by_range.get(
             (audio.start_sample, audio.num_samples)
         )
+        if previous and previous.stem != file_stem(audio.clip_id):
+            if _source_clip_name(previous.clip) != segment.clip_name:
+                previous = None
         clip = previous.clip if previous else otio.schema.Clip(name=f"V2A {segment.clip_name}")
         _add_take(clip, segment, audio, media_origin(timeline, audio))
         fresh.append(
@@ -128,6 +138,74 @@ def write_audio_tracks(
             continue
         kept.append(item)
     _lay_out(track, sorted(kept + fresh, key=lambda item: item.start))
+
+
+def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Placed]:
+    """The v2a clips that still have picture above them, each within it.
+
+    A clip on a segment's record range stays where it is (by range, since an adapter that loses
+    clip names changes the ids); a clip whose segment (same id) was trimmed or extended is cut to
+    what its active take covers of the new range; a clip whose picture was deleted, or moved or
+    renamed (a new id elsewhere), leaves the track: its sound would play under other picture or
+    none. Its files stay in the audio folder, and take numbers still count past them.
+    """
+    by_range = {(segment.start_sample, segment.num_samples): segment for segment in visible}
+    by_stem = {file_stem(segment.clip_id): segment for segment in visible}
+    kept = []
+    for item in placed:
+        segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
+        start = end = 0
+        if segment is not None:
+            start = max(segment.start_sample, item.start - item.handle_before)
+            end = min(segment.start_sample + segment.num_samples, item.end + item.handle_after)
+        if end <= start:
+            log.info("removing v2a clip %r: its picture is no longer there", item.clip.name)
+            continue
+        kept.append(_recut(item, start, end - start, segment))
+    return kept
+
+
+def _recut(item: _Placed, start: int, length: int, segment: Segment) -> _Placed:
+    """`item` moved to [start, start + length) of the track, within its active take's media, its
+    crossfades no longer than the segment's handles: a clip cut shorter has more of its file
+    past the cut than the handle the edit asks for (a razor leaves it the other half)."""
+    clip = item.clip
+    if (start, length) != (item.start, item.length):
+        source_start = to_samples(clip.source_range.start_time) + start - item.start
+        clip.source_range = TR(RT(source_start, SAMPLE_RATE), RT(length, SAMPLE_RATE))
+        _drop_takes_not_covering(clip)
+    before, after = _handles(clip)
+    before = min(before, segment.handle_before_samples)
+    after = min(after, segment.handle_after_samples)
+    return _Placed(start, length, before, after, clip, item.stem)
+
+
+def _drop_takes_not_covering(clip: otio.schema.Clip) -> None:
+    """Take off the clip every take whose file does not cover its source range: made active,
+    it would leave the clip longer than its file (a clip that grew since that take). The file
+    stays in the audio folder; take numbers count past it (`takes.highest_takes`)."""
+    used = clip.source_range
+    first, last = to_samples(used.start_time), to_samples(used.end_time_exclusive())
+    references = dict(clip.media_references())
+    for key, reference in list(references.items()):
+        available = reference.available_range
+        if available is None or key == clip.active_media_reference_key:
+            continue
+        covered = to_samples(available.start_time), to_samples(available.end_time_exclusive())
+        if covered[0] > first or covered[1] < last:
+            log.info("take %s of v2a clip %r no longer covers it: left in %s", key, clip.name,
+                     reference.target_url)
+            del references[key]
+    if len(references) < len(clip.media_references()):
+        clip.set_media_references(references, clip.active_media_reference_key)
+
+
+def _source_clip_name(clip: otio.schema.Clip) -> str:
+    """The name of the video clip a v2a clip was generated for (metadata, else its own name)."""
+    name = clip.metadata.get(V2A_KEY, {}).get("source_clip")
+    if name is None:
+        name = clip.name.removeprefix("V2A ")
+    return str(name)
 
 
 def _v2a_track(timeline: otio.schema.Timeline, stem: str) -> otio.schema.Track:
@@ -198,8 +276,12 @@ def media_origin(timeline: otio.schema.Timeline, audio: GeneratedAudio) -> int:
 def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, origin: int) -> None:
     takes = clip_takes(clip)
     number = int(audio.provenance.get("take") or (max(takes, default=0) + 1))
+    if number in takes and takes[number].target_url != path_to_url(audio.path):
+        # A clip found by its range whose id changed (its track moved): its takes of the old id
+        # are numbered from 1 too, and none of them may be replaced.
+        number = max(takes) + 1
     total = audio.handle_before_samples + audio.num_samples + audio.handle_after_samples
-    provenance = {**audio.provenance, "take": number}
+    provenance = {**audio.provenance, "take": int(audio.provenance.get("take") or number)}
     reference = otio.schema.ExternalReference(
         target_url=path_to_url(audio.path),
         available_range=TR(RT(origin, SAMPLE_RATE), RT(total, SAMPLE_RATE)),
@@ -211,6 +293,7 @@ def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, o
     clip.source_range = TR(
         RT(origin + audio.handle_before_samples, SAMPLE_RATE), RT(audio.num_samples, SAMPLE_RATE)
     )
+    _drop_takes_not_covering(clip)
     clip.metadata[V2A_KEY] = {
         "clip_id": segment.clip_id,
         "source_clip": segment.clip_name,
@@ -496,7 +579,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     rate = edit_rate(result)
     for track in result.tracks:
         if V2A_KEY in track.metadata:
-            _conform_track(track, rate, aaf=format == "AAF")
+            _conform_track(track, rate, format)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
     return result
@@ -538,17 +621,40 @@ def _frames(samples: int, rate: float) -> int:
     return timing.to_frames(Fraction(samples, SAMPLE_RATE), timing.exact_rate(rate))
 
 
-def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
+def _laid_crossfades(track: otio.schema.Track) -> dict[int, tuple[int, int]]:
+    """Index of a clip among the track's clips -> (in, out) samples of the crossfade into it."""
+    fades, clips, pending = {}, 0, None
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            pending = (to_samples(item.in_offset), to_samples(item.out_offset))
+        elif isinstance(item, otio.schema.Clip):
+            if pending:
+                fades[clips] = pending
+            clips += 1
+            pending = None
+        else:
+            pending = None
+    return fades
+
+
+def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
+    """v2a's track in whole frames at `rate`; its crossfades are those laid out (see `_lay_out`),
+    in frames. FCP7 XML places a transition's cut at its start, end or centre only: a crossfade
+    with unequal sides either side of the cut is made even (the shorter side), or the reader
+    would move the cut, and both clips with it, off the picture's cut."""
+    aaf = format == "AAF"
     placed = _read_placed(track)
-    track.clear()  # crossfades are rebuilt from the handles
+    laid = _laid_crossfades(track)
+    track.clear()
     cursor = 0
-    fades = _Crossfades()
-    for item in placed:
+    for index, item in enumerate(placed):
         start, end = _frames(item.start, rate), _frames(item.end, rate)
-        before, after = _frames(item.handle_before, rate), _frames(item.handle_after, rate)
+        before = _frames(item.handle_before, rate)
         if start > cursor:
             track.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(start - cursor, rate))))
-        fade = fades.into(start == cursor, before, end - start, after)
+        fade = tuple(_frames(side, rate) for side in laid.get(index, ())) if start == cursor else ()
+        if format == "fcp_xml" and fade and min(fade) > 0:
+            fade = (min(fade), min(fade))
         if fade:
             # AAF's dissolve names its cut point: where the cut sits, in_offset into it.
             extra = {"AAF": _aaf_dissolve(fade[0])} if aaf else None

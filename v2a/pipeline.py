@@ -175,7 +175,8 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         )
     if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
         reference_takes_in(timeline, audio_dir)  # not the copies in a bundle this write replaces
-    write_audio_tracks(timeline, segments, generated)
+    visible = _visible_segments(request, timeline, segments)
+    write_audio_tracks(timeline, segments, generated, visible=visible)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
     written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
@@ -188,6 +189,21 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         clips=tuple(finals[s.clip_id] for s in segments),
         generated=tuple(generated),
     )
+
+
+def _visible_segments(
+    request: GenerationRequest, timeline: otio.schema.Timeline, segments: list[Segment]
+) -> list[Segment]:
+    """Every segment of the edit as it is now, whatever the selection: the v2a clips that were
+    not regenerated follow it (cut to their picture, or off the track where it is gone)."""
+    from otio_adapters.plan import plan_segments
+
+    selection = request.selection
+    if not (selection.tracks or selection.clips or selection.time_range):
+        return segments
+    return plan_segments(timeline, timeline_path=request.timeline_path,
+                         relink_roots=request.relink_roots,
+                         cut_handle_seconds=request.cut_handle_seconds)
 
 
 def _check_output(out_dir: str) -> None:

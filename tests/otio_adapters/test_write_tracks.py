@@ -379,3 +379,50 @@ def test_duplicate_v2a_tracks_left_by_an_older_run_are_merged_into_one():
     assert len(tracks) == 1
     want = [(s.start_sample, s.start_sample + s.num_samples) for s in segments]
     assert _placements(tracks[0]) == want
+
+
+def test_a_shot_moved_into_another_shots_place_gets_its_own_clip_not_a_take_of_the_other():
+    timeline = _timeline(24, [("a", 24), ("b", 24)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    # The editor swapped a and b (same length): new ids, each on the other's old range.
+    swapped = [
+        replace(segments[1], clip_id="V1-b-first", start_sample=segments[0].start_sample),
+        replace(segments[0], clip_id="V1-a-second", start_sample=segments[1].start_sample),
+    ]
+    write_audio_tracks(timeline, swapped, _generated(swapped))
+    clips = find_v2a_tracks(timeline, "SFX")[0].find_clips()
+    assert [clip.name for clip in clips] == ["V2A b", "V2A a"]
+    urls = [sorted(ref.target_url for ref in clip.media_references().values()) for clip in clips]
+    assert urls == [
+        ["file:///out/audio/V1-b-first_take1.wav"], ["file:///out/audio/V1-a-second_take1.wav"]
+    ]
+
+
+def test_a_clip_found_by_its_range_under_a_new_id_keeps_the_takes_of_its_old_one():
+    timeline = _timeline(24, [("a", 24)])
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    # A track inserted below moved V1 to V2: the same shot on the same range, a new derived id.
+    moved = [replace(segments[0], clip_id="V2-a", track_index=1, track_name="V2")]
+    write_audio_tracks(timeline, moved, _generated(moved))
+    clip = find_v2a_tracks(timeline, "SFX")[0].find_clips()[0]
+    assert {key: ref.target_url for key, ref in clip.media_references().items()} == {
+        "take1": "file:///out/audio/V1-a_take1.wav", "take2": "file:///out/audio/V2-a_take1.wav"
+    }
+    assert clip.active_media_reference_key == "take2"
+
+
+def test_an_uneven_crossfade_keeps_both_clips_on_their_cut_through_fcp7_xml(tmp_path):
+    timeline = _timeline(25, [("a", 25), ("b", 50)])
+    segments = _segments(timeline)
+    # The cut handle limited by media on one side: 1 frame after a, 2 frames before b.
+    segments = [replace(segments[0], handle_after_samples=1920),
+                replace(segments[1], handle_before_samples=3840)]
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, _, _ = write_timeline(timeline, str(tmp_path / "edit.xml"), "fcp_xml")
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    # FCP7 XML puts a transition's cut at its centre: an uneven one moved the cut by a frame.
+    assert _placements(track) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]

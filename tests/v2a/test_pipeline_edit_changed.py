@@ -1,0 +1,159 @@
+"""Re-runs after the editor kept cutting: the sound on v2a's track follows the picture."""
+
+from __future__ import annotations
+
+import copy
+import os
+from fractions import Fraction
+
+import opentimelineio as otio
+import pytest
+from generator_doubles import SineGenerator
+
+from otio_adapters.takes import clip_takes, find_v2a_tracks, to_samples
+from v2a.contracts import ClipAddress, GenerationRequest, Selection
+from v2a.media.synth import make_test_movie
+from v2a.pipeline import run_generation
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+RATE = 24
+
+
+@pytest.fixture(scope="module")
+def movies(tmp_path_factory) -> str:
+    folder = tmp_path_factory.mktemp("movies")
+    for name in ("a", "b", "c"):
+        make_test_movie(str(folder / f"{name}.mp4"), frames=72, rate=Fraction(RATE), size=(32, 32))
+    return str(folder)
+
+
+@pytest.fixture()
+def written(tmp_path, movies) -> str:
+    """a | b, a gap of 10 frames, c; generated once into tmp_path/out: the output's path."""
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for name, frames in (("a", 24), ("b", 30), ("", 10), ("c", 20)):
+        if not name:
+            video.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(frames, RATE))))
+            continue
+        video.append(otio.schema.Clip(
+            name=name,
+            source_range=TR(RT(12, RATE), RT(frames, RATE)),
+            media_reference=otio.schema.ExternalReference(
+                target_url=os.path.join(movies, f"{name}.mp4"),
+                available_range=TR(RT(0, RATE), RT(72, RATE)),
+            ),
+        ))
+    timeline = otio.schema.Timeline(name="edit", global_start_time=RT(3600 * RATE, RATE))
+    timeline.tracks.append(video)
+    path = str(tmp_path / "edit.otio")
+    otio.adapters.write_to_file(timeline, path)
+    return run_generation(_request(path, tmp_path), SineGenerator()).timeline_path
+
+
+def _request(path: str, tmp_path, **kwargs) -> GenerationRequest:
+    return GenerationRequest(timeline_path=path, out_dir=str(tmp_path / "out"), **kwargs)
+
+
+def _cut(path: str, change) -> None:
+    """The editor changes the picture track (v2a's track as it was) and saves over the file."""
+    timeline = otio.adapters.read_from_file(path)
+    change(timeline.video_tracks()[0])
+    otio.adapters.write_to_file(timeline, path)
+
+
+def _clip(track: otio.schema.Track, name: str) -> tuple[int, otio.schema.Clip]:
+    return next((i, item) for i, item in enumerate(track) if item.name == name)
+
+
+def _sound(path: str) -> list[tuple[str, int, int]]:
+    """(source clip, start, end) of each clip on v2a's track, in samples."""
+    track = find_v2a_tracks(otio.adapters.read_from_file(path), "SFX")[0]
+    return [
+        (clip.metadata["v2a"]["source_clip"],
+         to_samples(track.range_of_child(clip).start_time),
+         to_samples(track.range_of_child(clip).end_time_exclusive()))
+        for clip in track.find_clips()
+    ]
+
+
+def _picture(path: str) -> list[tuple[str, int, int]]:
+    track = otio.adapters.read_from_file(path).video_tracks()[0]
+    return [
+        (clip.name,
+         to_samples(track.range_of_child(clip).start_time),
+         to_samples(track.range_of_child(clip).end_time_exclusive()))
+        for clip in track.find_clips()
+    ]
+
+
+def _seconds(frames: int) -> float:
+    return frames / RATE
+
+
+def test_the_sound_of_a_deleted_clip_leaves_the_track_on_a_re_run(written, tmp_path):
+    def lift_c(track):
+        index, clip = _clip(track, "c")
+        track[index] = otio.schema.Gap(source_range=clip.source_range)
+
+    _cut(written, lift_c)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(30)),))  # b
+    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    assert [name for name, _, _ in _sound(written)] == ["a", "b"]
+
+    run_generation(_request(written, tmp_path), SineGenerator())  # and on a full re-run
+    assert _sound(written) == _picture(written)
+
+
+def test_a_razor_cut_keeps_the_sound_of_the_half_not_regenerated(written, tmp_path):
+    def razor_b(track):
+        index, clip = _clip(track, "b")
+        second = copy.deepcopy(clip)
+        start = clip.source_range.start_time
+        clip.source_range = TR(start, RT(12, RATE))
+        second.source_range = TR(start + RT(12, RATE), RT(18, RATE))
+        track.insert(index + 1, second)
+
+    _cut(written, razor_b)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(40)),))
+    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    # The first half keeps its take, cut to its picture; it was dropped whole before.
+    assert _sound(written) == _picture(written)
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    fade = [item for item in track if isinstance(item, otio.schema.Transition)][-1]
+    cut_handle = 2 * 2000  # 2 frames at 24 fps (0.08 s), in samples
+    # A cut handle's crossfade, not the rest of the first half's file past its new end.
+    assert to_samples(fade.out_offset) <= cut_handle and to_samples(fade.in_offset) <= cut_handle
+
+
+def test_a_clip_trimmed_shorter_and_not_regenerated_is_cut_to_its_picture(written, tmp_path):
+    def trim_a(track):
+        _, clip = _clip(track, "a")
+        clip.source_range = TR(clip.source_range.start_time, RT(16, RATE))
+        track.insert(1, otio.schema.Gap(source_range=TR(RT(0, RATE), RT(8, RATE))))
+
+    _cut(written, trim_a)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
+    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    assert _sound(written) == _picture(written)  # a's sound no longer runs on into the gap
+
+
+def test_a_take_shorter_than_the_clip_it_grew_into_is_not_offered(written, tmp_path):
+    def extend_b(track):
+        index, clip = _clip(track, "b")
+        clip.source_range = TR(clip.source_range.start_time, RT(36, RATE))
+        track[index + 1].source_range = TR(RT(0, RATE), RT(4, RATE))
+
+    _cut(written, extend_b)
+    run_generation(_request(written, tmp_path), SineGenerator())
+    assert _sound(written) == _picture(written)
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    b = next(clip for clip in track.find_clips() if clip.metadata["v2a"]["source_clip"] == "b")
+    # take1 was 6 frames short: made active again, it left the clip longer than its file.
+    assert sorted(clip_takes(b)) == [2]
+    clip_id = b.metadata["v2a"]["clip_id"]
+    assert os.path.exists(tmp_path / "out" / "audio" / f"{clip_id}_take1.wav")  # the file stays
+    run_generation(_request(written, tmp_path), SineGenerator())
+    b = next(clip for clip in find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+             .find_clips() if clip.metadata["v2a"]["source_clip"] == "b")
+    assert sorted(clip_takes(b)) == [2, 3]  # numbered past the take taken off, which it fits
