@@ -145,13 +145,14 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
 
     A clip on a segment's record range stays where it is (by range, since an adapter that loses
     clip names changes the ids); a clip whose segment (same id) was trimmed or extended is cut to
-    what its active take covers of the new range; a clip whose picture was deleted, or moved or
-    renamed (a new id elsewhere), leaves the track: its sound would play under other picture or
-    none. Its files stay in the audio folder, and take numbers still count past them.
+    what its active take covers of the new range; a clip whose picture moved whole (a ripple or
+    a move: the same shot, the same frames, elsewhere) moves with it, takes and all; a clip
+    whose picture was deleted or changed otherwise leaves the track: its sound would play under
+    other picture or none. Its files stay in the audio folder, and take numbers count past them.
     """
     by_range = {(segment.start_sample, segment.num_samples): segment for segment in visible}
     by_stem = {file_stem(segment.clip_id): segment for segment in visible}
-    kept = []
+    kept, lost, matched = [], [], set()
     for item in placed:
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
         start = end = 0
@@ -159,10 +160,53 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
             start = max(segment.start_sample, item.start - item.handle_before)
             end = min(segment.start_sample + segment.num_samples, item.end + item.handle_after)
         if end <= start:
+            lost.append(item)
+            continue
+        matched.add(segment.clip_id)
+        kept.append(_recut(item, start, end - start, segment))
+    for item in lost:
+        segment = _picture_moved_to(item, visible, matched)
+        if segment is None:
             log.info("removing v2a clip %r: its picture is no longer there", item.clip.name)
             continue
-        kept.append(_recut(item, start, end - start, segment))
+        matched.add(segment.clip_id)
+        _shift_takes(item.clip, segment.start_sample - item.start)
+        before = min(item.handle_before, segment.handle_before_samples)
+        after = min(item.handle_after, segment.handle_after_samples)
+        kept.append(_Placed(segment.start_sample, item.length, before, after, item.clip, item.stem))
     return kept
+
+
+def _shift_takes(clip: otio.schema.Clip, samples: int) -> None:
+    """Move where a clip's take files start in timeline time, and its range in them, by
+    `samples`: each take counts from where it was made (`media_origin`), so a clip that moved
+    keeps them all aligned with a take made at its new place. The files' bext still says where
+    they were made."""
+    shift = RT(samples, SAMPLE_RATE)
+    for reference in clip.media_references().values():
+        if reference.available_range is not None:
+            available = reference.available_range
+            reference.available_range = TR(available.start_time + shift, available.duration)
+    clip.source_range = TR(clip.source_range.start_time + shift, clip.source_range.duration)
+
+
+def _picture_moved_to(item: _Placed, visible: list[Segment], matched: set[str]) -> Segment | None:
+    """The one segment, with no v2a clip of its own, that shows what `item` was made for: the
+    same clip name, the same first source frame, speed and length (stored with each clip since
+    the fifteenth session; older clips, and formats that drop metadata, are not followed)."""
+    meta = item.clip.metadata.get(V2A_KEY, {})
+    if "source_start" not in meta:
+        return None
+    candidates = [
+        segment
+        for segment in visible
+        if segment.clip_id not in matched
+        and segment.num_samples == item.length
+        and segment.clip_name == meta.get("source_clip")
+        and abs(segment.source_start - float(meta["source_start"])) < 1e-4
+        and segment.speed == float(meta.get("speed", 1.0))
+    ]
+    return candidates[0] if len(candidates) == 1 else None
 
 
 def _recut(item: _Placed, start: int, length: int, segment: Segment) -> _Placed:
@@ -299,6 +343,9 @@ def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, o
         "source_clip": segment.clip_name,
         "source_track": segment.track_name,
         "source_track_index": segment.track_index,
+        # What the picture shows, so that the clip can follow it when the edit moves it.
+        "source_start": segment.source_start,
+        "speed": segment.speed,
         "active_take": number,
         "provenance": provenance,
     }
@@ -493,7 +540,9 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
     try:
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
-        given = fcpx_time.for_writer(timeline, edit_rate(timeline)) if format == "fcpx_xml" else timeline
+        given = timeline
+        if format == "fcpx_xml":  # NTSC: the same frames at a rate the adapter can write
+            given = fcpx_time.for_writer(timeline, edit_rate(timeline))
         otio.adapters.write_to_file(given, written, adapter_name=format, **options)
         if format in _AFTER_WRITE:
             _AFTER_WRITE[format](written, timeline)

@@ -157,3 +157,23 @@ def test_a_take_shorter_than_the_clip_it_grew_into_is_not_offered(written, tmp_p
     b = next(clip for clip in find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
              .find_clips() if clip.metadata["v2a"]["source_clip"] == "b")
     assert sorted(clip_takes(b)) == [2, 3]  # numbered past the take taken off, which it fits
+
+
+def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(written, tmp_path):
+    """Deleting a and closing the gap moves b and c 24 frames earlier: new ids (their record
+    starts changed), the same shots. Their sound moves with them; regenerating c adds a take to
+    the clip that was there, and b, not regenerated, keeps its take (it was removed before)."""
+
+    def ripple_delete_a(track):
+        index, _ = _clip(track, "a")
+        del track[index]
+
+    _cut(written, ripple_delete_a)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(45)),))  # c
+    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+
+    assert _sound(written) == _picture(written)
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    takes = {clip.metadata["v2a"]["source_clip"]: sorted(clip_takes(clip))
+             for clip in track.find_clips()}
+    assert takes == {"b": [1], "c": [1, 2]}
