@@ -39,6 +39,9 @@ READY_PREFIX = "V2A_READY "
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+#: gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start and the
+#: kernel would share the panels' connections between two job stores.
+SERVER_OPTIONS = [*MESSAGE_SIZE_OPTIONS, ("grpc.so_reuseport", 0)]
 
 
 def default_state_dir() -> Path:
@@ -116,7 +119,7 @@ class RunningServer:
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="v2a-rpc"),
             interceptors=[auth.TokenAuthInterceptor(self.token)],
-            options=MESSAGE_SIZE_OPTIONS,
+            options=SERVER_OPTIONS,
         )
         v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(
             V2AService(self.runner, self.events, config.state_dir), self.server)

@@ -62,6 +62,14 @@ def test_a_second_start_keeps_the_token_and_one_state_dir_has_one_server(make_se
     assert first.token == second.token and roots["token"].stat().st_mode & 0o777 == 0o600
 
 
+def test_a_port_another_server_listens_on_is_refused(make_server, roots):
+    first = make_server()
+    with pytest.raises(OSError, match="the port is in use"):
+        # Another state dir, so only the port is shared: gRPC's default SO_REUSEPORT let this
+        # start and split the panels' connections between two job stores.
+        make_server(state_dir=roots["state"].with_name("other-state"), port=first.port)
+
+
 # --- malformed requests and timelines ------------------------------------------------------
 
 
