@@ -119,7 +119,7 @@ class RunningServer:
         self.token = auth.load_or_create_token(self.token_file)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="v2a-rpc"),
-            interceptors=[auth.TokenAuthInterceptor(self.token)],
+            interceptors=[auth.TokenAuthInterceptor(self.token, self.token_file)],
             options=SERVER_OPTIONS,
         )
         v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(
