@@ -86,8 +86,9 @@ def add_commands(subparsers) -> None:
 
     regenerate = commands.add_parser("regenerate", help="a new take for one clip of a job")
     regenerate.add_argument("job_id")
-    regenerate.add_argument("--clip", default="", help="clip id")
-    regenerate.add_argument("--track", default="", help="with --time when the id was lost")
+    regenerate.add_argument("--clip", default="", metavar="ID",
+                            help="a clip id or TRACK@SECONDS, as `submit --clip` takes it")
+    regenerate.add_argument("--track", default="", help="with --time: as --clip TRACK@SECONDS")
     regenerate.add_argument("--time", type=float, default=None, help="record time in seconds")
     regenerate.add_argument("--seed", type=int, default=None)
     regenerate.add_argument("--prompt", default=None)
@@ -269,9 +270,13 @@ def _clip_address_message(text: str):
 
 @_handles_rpc_errors
 def _regenerate(args) -> int:
+    from v2a.contracts import ClipAddress
+
+    clip = (ClipAddress.from_text(args.clip) if args.clip
+            else ClipAddress(track=args.track, record_time=args.time))
     with _client(args) as client:
-        job = client.regenerate(args.job_id, clip_id=args.clip, track=args.track,
-                                record_time=args.time, seed=args.seed, prompt=args.prompt)
+        job = client.regenerate(args.job_id, clip_id=clip.clip_id, track=clip.track,
+                                record_time=clip.record_time, seed=args.seed, prompt=args.prompt)
         print(job.job_id)
         return _follow(client, job.job_id) if args.watch else 0
 
