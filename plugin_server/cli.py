@@ -202,6 +202,7 @@ def _follow(client, job_id: str) -> int:
 
     ended = (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED, pb.CLIP_STATE_CANCELLED)
     interactive = sys.stderr.isatty()
+    total = len(client.get(job_id).clips)  # the stream's opening states come one clip at a time
     clips: dict[str, pb.ClipProgress] = {}
     with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}",
               disable=not interactive) as bar:
@@ -215,7 +216,7 @@ def _follow(client, job_id: str) -> int:
                 if not interactive and newly and clip.state in ended:
                     state = pb.ClipState.Name(clip.state).removeprefix("CLIP_STATE_").lower()
                     done = sum(c.state in ended for c in clips.values())
-                    print(f"{job_id}: {done}/{len(clips)} {name}: {state}"
+                    print(f"{job_id}: {done}/{max(total, len(clips))} {name}: {state}"
                           + (f" ({clip.message})" if clip.message else ""), file=sys.stderr, flush=True)
                 elif clip.state == pb.CLIP_STATE_FAILED and newly:
                     bar.write(f"clip {name} failed: {clip.message}")

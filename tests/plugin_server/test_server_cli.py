@@ -27,6 +27,10 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
     job_id = out.splitlines()[0]
     assert f"{job_id}: succeeded" in out
     assert f"{job_id}: 4/4 " in err  # progress goes to stderr: here a log, one line per clip
+    # Watched after it ended: the stream opens with every clip's state, counted out of all four.
+    assert main([*base, "watch", job_id]) == 0
+    err = capsys.readouterr().err
+    assert f"{job_id}: 1/4 " in err and f"{job_id}: 1/1 " not in err
 
     assert main([*base, "result", job_id, "--peaks", "4"]) == 0
     summary = json.loads(capsys.readouterr().out)
