@@ -52,8 +52,9 @@ def _is_unix_peer(context: grpc.ServicerContext) -> bool:
 class TokenAuthInterceptor(grpc.ServerInterceptor):
     """UNAUTHENTICATED for TCP calls without `authorization: Bearer <token>`."""
 
-    def __init__(self, token: str):
+    def __init__(self, token: str, token_file: Path):
         self._expected = f"Bearer {token}".encode()
+        self._token_file = token_file
 
     def _authorized(self, metadata: tuple) -> bool:
         for key, value in metadata or ():
@@ -68,10 +69,10 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):
             return handler
         if self._authorized(handler_call_details.invocation_metadata):
             return handler
-        return _guarded(handler)
+        return _guarded(handler, self._token_file)
 
 
-def _guarded(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+def _guarded(handler: grpc.RpcMethodHandler, token_file: Path) -> grpc.RpcMethodHandler:
     """The same handler, but refusing TCP peers (the peer is only known inside the call)."""
 
     def wrap(behavior):
@@ -79,7 +80,7 @@ def _guarded(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
             if not _is_unix_peer(context):
                 context.abort(grpc.StatusCode.UNAUTHENTICATED,
                               "missing or wrong token: send 'authorization: Bearer <token>' "
-                              f"metadata; the token is in {default_token_path()}")
+                              f"metadata; the token is in {token_file}")
             return behavior(request, context)
 
         return call

@@ -86,8 +86,9 @@ def add_commands(subparsers) -> None:
 
     regenerate = commands.add_parser("regenerate", help="a new take for one clip of a job")
     regenerate.add_argument("job_id")
-    regenerate.add_argument("--clip", default="", help="clip id")
-    regenerate.add_argument("--track", default="", help="with --time when the id was lost")
+    regenerate.add_argument("--clip", default="", metavar="ID",
+                            help="a clip id or TRACK@SECONDS, as `submit --clip` takes it")
+    regenerate.add_argument("--track", default="", help="with --time: as --clip TRACK@SECONDS")
     regenerate.add_argument("--time", type=float, default=None, help="record time in seconds")
     regenerate.add_argument("--seed", type=int, default=None)
     regenerate.add_argument("--prompt", default=None)
@@ -201,6 +202,7 @@ def _follow(client, job_id: str) -> int:
 
     ended = (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED, pb.CLIP_STATE_CANCELLED)
     interactive = sys.stderr.isatty()
+    total = len(client.get(job_id).clips)  # the stream's opening states come one clip at a time
     clips: dict[str, pb.ClipProgress] = {}
     with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}",
               disable=not interactive) as bar:
@@ -214,7 +216,7 @@ def _follow(client, job_id: str) -> int:
                 if not interactive and newly and clip.state in ended:
                     state = pb.ClipState.Name(clip.state).removeprefix("CLIP_STATE_").lower()
                     done = sum(c.state in ended for c in clips.values())
-                    print(f"{job_id}: {done}/{len(clips)} {name}: {state}"
+                    print(f"{job_id}: {done}/{max(total, len(clips))} {name}: {state}"
                           + (f" ({clip.message})" if clip.message else ""), file=sys.stderr, flush=True)
                 elif clip.state == pb.CLIP_STATE_FAILED and newly:
                     bar.write(f"clip {name} failed: {clip.message}")
@@ -269,9 +271,13 @@ def _clip_address_message(text: str):
 
 @_handles_rpc_errors
 def _regenerate(args) -> int:
+    from v2a.contracts import ClipAddress
+
+    clip = (ClipAddress.from_text(args.clip) if args.clip
+            else ClipAddress(track=args.track, record_time=args.time))
     with _client(args) as client:
-        job = client.regenerate(args.job_id, clip_id=args.clip, track=args.track,
-                                record_time=args.time, seed=args.seed, prompt=args.prompt)
+        job = client.regenerate(args.job_id, clip_id=clip.clip_id, track=clip.track,
+                                record_time=clip.record_time, seed=args.seed, prompt=args.prompt)
         print(job.job_id)
         return _follow(client, job.job_id) if args.watch else 0
 

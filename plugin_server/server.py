@@ -33,12 +33,16 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = v2a_service_pb2.DESCRIPTOR.services_by_name["V2AService"].full_name
 DEFAULT_PORT = 50051
 PRUNE_EVERY_SECONDS = 3600.0
+STOP_POLL_SECONDS = 0.5  # how soon `serve` notices SIGTERM / SIGINT
 #: Printed (one line, JSON after it) once the server accepts calls; harnesses wait for it.
 READY_PREFIX = "V2A_READY "
 #: Inline timelines (an AAF can be tens of MB) and returned timeline bytes exceed gRPC's 4 MB.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
                         ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+#: gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start and the
+#: kernel would share the panels' connections between two job stores.
+SERVER_OPTIONS = [*MESSAGE_SIZE_OPTIONS, ("grpc.so_reuseport", 0)]
 
 
 def default_state_dir() -> Path:
@@ -115,8 +119,8 @@ class RunningServer:
         self.token = auth.load_or_create_token(self.token_file)
         self.server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=config.rpc_threads, thread_name_prefix="v2a-rpc"),
-            interceptors=[auth.TokenAuthInterceptor(self.token)],
-            options=MESSAGE_SIZE_OPTIONS,
+            interceptors=[auth.TokenAuthInterceptor(self.token, self.token_file)],
+            options=SERVER_OPTIONS,
         )
         v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(
             V2AService(self.runner, self.events, config.state_dir), self.server)
@@ -218,17 +222,19 @@ class RunningServer:
 def serve(config: ServerConfig) -> int:
     """Run until SIGTERM or SIGINT; the `v2a serve` command."""
     server = RunningServer(config)
-    stop = threading.Event()
+    # A handler runs in the main thread at whatever line it reached, so it only appends to a
+    # list: an Event's set() waited forever for the lock the interrupted Event.wait held.
+    stopping: list[int] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
+        signal.signal(sig, lambda signum, _frame: stopping.append(signum))
     server.start()
     where = " and ".join(x for x in (server.address, config.uds and f"unix:{config.uds}",
                                      server.bridge and server.bridge.url) if x)
     log.info("v2a server on %s (generator %s, token in %s, jobs in %s)", where, config.generator,
              server.token_file, config.state_dir)
     print(server.ready_line(), flush=True)
-    while not stop.wait(0.5):  # a timed wait lets the signal handlers run promptly
-        pass
+    while not stopping:
+        time.sleep(STOP_POLL_SECONDS)
     log.info("stopping: running jobs get %.0f s to finish, then are requeued", config.grace_seconds)
     server.stop()
     sys.stdout.flush()

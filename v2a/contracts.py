@@ -160,8 +160,8 @@ class ClipAddress:
 
     @classmethod
     def from_text(cls, text: str) -> ClipAddress:
-        """`--clip` text, as `v2a generate` and `v2a client submit` take it: TRACK@SECONDS (record
-        time from the timeline start), else a clip id."""
+        """`--clip` text, as `v2a generate` and `v2a client submit`/`regenerate` take it:
+        TRACK@SECONDS (record time from the timeline start), else a clip id."""
         track, at, seconds = text.rpartition("@")
         if at and track:
             try:

@@ -133,6 +133,7 @@ def run_generation(
     """
     emit = on_event or (lambda event: None)
     _check_output(request.out_dir)
+    _check_output_format(request.output_format)
     output_format, output_path = output_paths(request)
     timeline, segments = plan_request(request)
     if not segments:
@@ -213,6 +214,15 @@ def _check_output(out_dir: str) -> None:
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not writable")
+
+
+def _check_output_format(name: str) -> None:
+    """A misspelt adapter would only fail after every clip was generated, at the write."""
+    if not name:
+        return
+    writers = sorted(a.name for a in otio.plugins.ActiveManifest().adapters if a.has_feature("write"))
+    if name not in writers:
+        raise PipelineError(f"unknown output format {name!r}; one of: {', '.join(writers)}")
 
 
 def _make_output(out_dir: str) -> tuple[str, list[str]]:

@@ -55,8 +55,9 @@ def make_server(roots):
     started = []
 
     def start(generator: str = "py:server_test_generators:fast", **overrides):
-        config = ServerConfig(port=0, state_dir=roots["state"], output_roots=(str(roots["out"]),),
-                              token_file=roots["token"], grace_seconds=1.0, **overrides)
+        settings = {"port": 0, "state_dir": roots["state"], "output_roots": (str(roots["out"]),),
+                    "token_file": roots["token"], "grace_seconds": 1.0, **overrides}
+        config = ServerConfig(**settings)
         server = RunningServer(config, generator=load_generator(generator))
         server.start()
         started.append(server)

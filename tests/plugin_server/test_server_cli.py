@@ -27,6 +27,10 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
     job_id = out.splitlines()[0]
     assert f"{job_id}: succeeded" in out
     assert f"{job_id}: 4/4 " in err  # progress goes to stderr: here a log, one line per clip
+    # Watched after it ended: the stream opens with every clip's state, counted out of all four.
+    assert main([*base, "watch", job_id]) == 0
+    err = capsys.readouterr().err
+    assert f"{job_id}: 1/4 " in err and f"{job_id}: 1/1 " not in err
 
     assert main([*base, "result", job_id, "--peaks", "4"]) == 0
     summary = json.loads(capsys.readouterr().out)
@@ -35,6 +39,12 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
 
     assert main([*base, "regenerate", job_id, "--clip", clip_id, "--seed", "9", "--watch"]) == 0
     assert ": succeeded" in capsys.readouterr().out
+    # --clip also takes TRACK@SECONDS, as `submit --clip` and `v2a generate --clip` do.
+    second = summary["clips"][1]
+    middle = (second["start_sample"] + second["num_samples"] / 2) / 48000
+    assert main([*base, "regenerate", job_id, "--clip", f"V1@{middle}", "--watch"]) == 0
+    out, err = capsys.readouterr()
+    assert ": succeeded" in out and f"{second['clip_id']}_take2.wav" in err
     assert main([*base, "info"]) == 0
     assert json.loads(capsys.readouterr().out)["sampleRate"] == 48000
 

@@ -42,7 +42,8 @@ def test_token_is_created_private_and_required_on_tcp(make_server, roots):
         with V2AClient(server.address, token=token) as client:
             error = _error(client.info)
             assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-            assert "token" in error.details()
+            # Where this server keeps it (--token-file), not where the default would be.
+            assert f"the token is in {roots['token']}" in error.details()
     with V2AClient(server.address, token=server.token) as client:
         assert client.info().version
     # Health stays open, so a panel can see the server is up before it has the token.
@@ -60,6 +61,14 @@ def test_a_second_start_keeps_the_token_and_one_state_dir_has_one_server(make_se
     os.chmod(roots["token"], 0o644)  # someone loosened it
     second = make_server()
     assert first.token == second.token and roots["token"].stat().st_mode & 0o777 == 0o600
+
+
+def test_a_port_another_server_listens_on_is_refused(make_server, roots):
+    first = make_server()
+    with pytest.raises(OSError, match="the port is in use"):
+        # Another state dir, so only the port is shared: gRPC's default SO_REUSEPORT let this
+        # start and split the panels' connections between two job stores.
+        make_server(state_dir=roots["state"].with_name("other-state"), port=first.port)
 
 
 # --- malformed requests and timelines ------------------------------------------------------

@@ -155,3 +155,48 @@ def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(t
                    "attempts, created, updated FROM jobs WHERE job_id = 'silent'")
     reopened = JobStore(tmp_path / "jobs.sqlite3")  # rewrites what an older version stored
     assert reopened.latest_succeeded_writing("/out/other.otio").result["x"] is None
+
+
+# A signal's Python handler runs in the main thread at whatever line it has reached: this runs
+# `serve` (its server stubbed) and calls the SIGTERM handler at each line of the wait in turn.
+_SIGNAL_AT_EVERY_LINE = """
+import signal, sys
+from plugin_server import server
+
+class StubServer:
+    address, bridge, token_file = "127.0.0.1:1", None, "token"
+    def __init__(self, config): pass
+    def start(self): pass
+    def stop(self): pass
+    def ready_line(self):
+        armed[0] = True
+        return "V2A_READY {}"
+
+server.RunningServer = StubServer
+server.STOP_POLL_SECONDS = 0.01
+for line in range(1, 40):
+    armed, seen = [False], [0]
+    def tracer(frame, event, arg):
+        if event == "line" and armed[0]:
+            seen[0] += 1
+            if seen[0] == line:
+                armed[0] = False
+                signal.getsignal(signal.SIGTERM)(signal.SIGTERM, None)
+        return tracer
+    sys.settrace(tracer)
+    server.serve(server.ServerConfig())
+    sys.settrace(None)
+"""
+
+
+def test_sigterm_stops_the_server_at_whatever_line_the_main_thread_is():
+    # The handler once set a threading.Event; arriving while Event.wait held that Event's lock,
+    # it waited for the lock forever, and `v2a serve` never stopped.
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_AT_EVERY_LINE], cwd=root, timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr

@@ -163,3 +163,19 @@ def test_an_unknown_generator_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot load generator 'nope'" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unknown_output_format_fails_before_any_work(tmp_path, capsys):
+    # A typo once generated every clip, then wrote an .otio "instead" with the adapter's traceback
+    # text as the reason, as if the format could not carry the result.
+    movie = make_test_movie(str(tmp_path / "a.mp4"), frames=24, rate=Fraction(24), size=(32, 32))
+    path = _edit(tmp_path, [("a", movie, 0, 12)])
+    generator = CountingGenerator()
+    request = GenerationRequest(str(path), str(tmp_path / "out"), output_format="fcpxml")
+    with pytest.raises(PipelineError, match="unknown output format 'fcpxml'"):
+        run_generation(request, generator)
+    assert generator.calls == 0
+    code, _, err = _generate(capsys, str(path), "--out", str(tmp_path / "out"),
+                             "--output-format", "fcpxml")
+    assert code == 2 and "fcpx_xml" in err and "Traceback" not in err
+    assert not (tmp_path / "out").exists()
