@@ -527,7 +527,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     rate = edit_rate(result)
     for track in result.tracks:
         if V2A_KEY in track.metadata:
-            _conform_track(track, rate, aaf=format == "AAF")
+            _conform_track(track, rate, format)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
     return result
@@ -569,7 +569,24 @@ def _frames(samples: int, rate: float) -> int:
     return timing.to_frames(Fraction(samples, SAMPLE_RATE), timing.exact_rate(rate))
 
 
-def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
+def _fcp7_crossfade(in_offset: int, out_offset: int) -> tuple[int, int]:
+    """The longest crossfade inside (in_offset, out_offset) that FCP7 XML can place.
+
+    An FCP7 transition places its cut by its alignment alone: at its start, at its end, or at
+    its centre (the clips beside it say "-1", the cut). A crossfade of 1 frame before the cut and
+    5 after (a 1-frame clip at 60 fps meeting 5-frame handles) was written centred, and read
+    back, by the adapter and by an NLE, with the cut 2 frames late: the v2a clips off their
+    pictures. So it is either centred (equal sides) or wholly on one side of the cut."""
+    if not in_offset or not out_offset or in_offset == out_offset:
+        return in_offset, out_offset
+    centred = min(in_offset, out_offset)
+    return max(
+        ((centred, centred), (0, out_offset), (in_offset, 0)), key=lambda fade: fade[0] + fade[1]
+    )
+
+
+def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
+    aaf = format == "AAF"
     placed = _read_placed(track)
     track.clear()  # crossfades are rebuilt from the handles
     cursor = 0
@@ -580,6 +597,8 @@ def _conform_track(track: otio.schema.Track, rate: float, aaf: bool) -> None:
         if start > cursor:
             track.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(start - cursor, rate))))
         fade = fades.into(start == cursor, before, end - start, after)
+        if fade and format == "fcp_xml":
+            fade = _fcp7_crossfade(*fade)
         if fade:
             # AAF's dissolve names its cut point: where the cut sits, in_offset into it.
             extra = {"AAF": _aaf_dissolve(fade[0])} if aaf else None
