@@ -21,6 +21,7 @@ import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
 from otio_adapters import timing
+from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
 from otio_adapters.takes import (
@@ -495,6 +496,7 @@ def _fcpx_time(time: Fraction) -> str:
 
 # Rewrites of what an adapter wrote, by format: (written path, the timeline written).
 _AFTER_WRITE = {
+    "cmx_3600": restore_frame_code_mode,
     "fcp_xml": _audio_transitions_as_cross_fades,
     "fcpx_xml": _start_timecode_in_fcpxml,
 }
