@@ -10,15 +10,18 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import math
 import os
 from pathlib import Path
 
 import opentimelineio as otio
 
-from otio_adapters import fcpx_time
+from otio_adapters import edl_time, fcpx_time
+from otio_adapters.timing import exact_rate
 
 log = logging.getLogger(__name__)
 fcpx_time.install()  # the FCPXML reader's own time arithmetic truncates and misreads NTSC
+edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
 FORMAT_BY_EXTENSION = {
@@ -141,15 +144,18 @@ def _check_format(path: Path, format: str) -> str:
 
 
 def _edl_rate(path: Path, rate) -> float:
+    """The rate option as the CMX 3600 reader needs it. OTIO's timecode parser takes only the
+    exact NTSC rates (29.97002997...) and refuses 29.97, 23.976 or 59.94 as people type them
+    ("SMPTE timecode does not support this rate"), so those are mapped to their exact value."""
     try:
         value = float(rate)
     except (TypeError, ValueError):
         value = 0.0
-    if not value > 0:
+    if not value > 0 or math.isinf(value):
         raise TimelineReadError(
             f"{path}: the EDL rate option must be a positive number, not {rate!r}"
         )
-    return value
+    return float(exact_rate(value))
 
 
 def _check_file(path: Path, adapter: str, label: str) -> None:

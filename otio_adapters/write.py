@@ -21,6 +21,7 @@ import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
 from otio_adapters import fcpx_time, timing
+from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
 from otio_adapters.takes import (
@@ -596,6 +597,7 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
 
 # Rewrites of what an adapter wrote, by format: (written path, the timeline written).
 _AFTER_WRITE = {
+    "cmx_3600": restore_frame_code_mode,
     "fcp_xml": _audio_transitions_as_cross_fades,
     "fcpx_xml": _fcpx_finished,
 }
@@ -686,11 +688,25 @@ def _laid_crossfades(track: otio.schema.Track) -> dict[int, tuple[int, int]]:
     return fades
 
 
+def _fcp7_crossfade(in_offset: int, out_offset: int) -> tuple[int, int]:
+    """The longest crossfade inside (in_offset, out_offset) that FCP7 XML can place.
+
+    An FCP7 transition places its cut by its alignment alone: at its start, at its end, or at
+    its centre (the clips beside it say "-1", the cut). A crossfade of 1 frame before the cut and
+    5 after (a 1-frame clip at 60 fps meeting 5-frame handles) was written centred, and read
+    back, by the adapter and by an NLE, with the cut 2 frames late: the v2a clips off their
+    pictures. So it is either centred (equal sides) or wholly on one side of the cut."""
+    if not in_offset or not out_offset or in_offset == out_offset:
+        return in_offset, out_offset
+    centred = min(in_offset, out_offset)
+    return max(
+        ((centred, centred), (0, out_offset), (in_offset, 0)), key=lambda fade: fade[0] + fade[1]
+    )
+
+
 def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
     """v2a's track in whole frames at `rate`; its crossfades are those laid out (see `_lay_out`),
-    in frames. FCP7 XML places a transition's cut at its start, end or centre only: a crossfade
-    with unequal sides either side of the cut is made even (the shorter side), or the reader
-    would move the cut, and both clips with it, off the picture's cut."""
+    in frames, and in FCP7 XML ones the format can place (`_fcp7_crossfade`)."""
     aaf = format == "AAF"
     placed = _read_placed(track)
     laid = _laid_crossfades(track)
@@ -702,8 +718,8 @@ def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
         if start > cursor:
             track.append(otio.schema.Gap(source_range=TR(RT(0, rate), RT(start - cursor, rate))))
         fade = tuple(_frames(side, rate) for side in laid.get(index, ())) if start == cursor else ()
-        if format == "fcp_xml" and fade and min(fade) > 0:
-            fade = (min(fade), min(fade))
+        if fade and format == "fcp_xml":
+            fade = _fcp7_crossfade(*fade)
         if fade:
             # AAF's dissolve names its cut point: where the cut sits, in_offset into it.
             extra = {"AAF": _aaf_dissolve(fade[0])} if aaf else None

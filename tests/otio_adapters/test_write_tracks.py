@@ -167,6 +167,25 @@ def test_a_dissolve_after_the_cut_gets_a_crossfade_over_the_same_frames(format, 
     ]
 
 
+@pytest.mark.parametrize("rate", [24, 50, 60000 / 1001, 60])
+def test_fcp7_crossfades_beside_a_short_clip_keep_every_clip_on_its_picture(rate, tmp_path):
+    # 5 frames of handle at 60 fps meet a 1-frame clip: its crossfades are 1 frame on its side
+    # and 5 on the other. FCP7 XML places a transition's cut by its alignment (start, centre,
+    # end), so a crossfade written centred put the cut 2 frames late when read back.
+    timeline = _timeline(rate, [("a", 1), ("b", 30), ("c", 2), ("d", 40)])
+    handle = round(SAMPLE_RATE * 5 / rate)
+    segments = _segments(timeline)
+    segments = _with_handles(segments, [(handle, handle)] * len(segments))
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.xml"), "fcp_xml")
+    assert (fallback, note) == ("", "")
+    (track,) = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")
+    assert _placements(track) == [
+        (s.start_sample, s.start_sample + s.num_samples) for s in segments
+    ]
+    assert _crossfades(track)  # the clips still crossfade
+
+
 def test_crossfades_stay_inside_short_clips_and_do_not_overlap():
     # 2-frame cut handles everywhere; b is 1 frame long, c 3 frames.
     timeline = _timeline(24, [("a", 24), ("b", 1), ("c", 3), ("d", 24)])

@@ -1,0 +1,108 @@
+"""CMX 3600 lists at NTSC rates: the rate as people type it, FCM drop frame, non-drop kept."""
+
+from fractions import Fraction
+
+import pytest
+
+from otio_adapters.plan import timeline_start
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks
+from otio_adapters.timing import exact_rate, seconds
+from otio_adapters.write import write_audio_tracks, write_timeline
+from v2a.contracts import GeneratedAudio, MediaSource, Segment
+
+# Two events, the second 10 minutes in: drop frame and non-drop differ by 18 frames there.
+LIST = """TITLE: reel one
+FCM: {fcm}
+
+001  AX       V     C        00:00:00{s}00 00:00:01{s}00 01:00:00{s}00 01:00:01{s}00
+* FROM CLIP NAME:  a.mov
+002  AX       V     C        00:10:00{s}00 00:10:02{s}00 01:10:00{s}00 01:10:02{s}00
+* FROM CLIP NAME:  b.mov
+"""
+NTSC = Fraction(30000, 1001)
+
+
+def _read(tmp_path, text: str, rate) -> object:
+    path = tmp_path / "cut.edl"
+    path.write_text(text)
+    return read_timeline(path, options={"rate": rate})
+
+
+def _events(timeline) -> list[tuple[Fraction, Fraction]]:
+    """(record start, source start) of each clip, in seconds from the timeline's start."""
+    return [
+        (seconds(clip.range_in_parent().start_time), seconds(clip.source_range.start_time))
+        for clip in timeline.video_tracks()[0].find_clips()
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rate", "exact"),
+    [(29.97, NTSC), ("23.976", Fraction(24000, 1001)), (59.94, Fraction(60000, 1001))],
+)
+def test_an_ntsc_list_reads_at_the_rate_as_people_type_it(tmp_path, rate, exact):
+    """OTIO's timecode parser refused 29.97 ("SMPTE timecode does not support this rate")."""
+    timeline = _read(tmp_path, LIST.format(fcm="NON-DROP FRAME", s=":"), rate)
+    assert exact_rate(timeline.video_tracks()[0].duration().rate) == exact
+    assert timeline_start(timeline) == 3600 * round(exact) / exact  # 01:00:00:00 non-drop
+
+
+@pytest.mark.parametrize("separator", [":", ";"])
+def test_a_drop_frame_list_counts_drop_frame_however_it_spells_its_timecodes(tmp_path, separator):
+    """FCM: DROP FRAME with colons was read as non-drop: 01:00:00:00 3.6 s late, every event
+    off by more the further in."""
+    timeline = _read(tmp_path, LIST.format(fcm="DROP FRAME", s=separator), 29.97)
+    hour = Fraction(107892) / NTSC  # 01:00:00;00 is frame 107892
+    assert timeline_start(timeline) == hour
+    ten_minutes = Fraction(17982) / NTSC  # 00:10:00;00
+    assert _events(timeline) == [(0, 0), (ten_minutes, ten_minutes)]
+
+
+def test_a_drop_frame_header_at_a_rate_without_drop_frame_reads_as_written(tmp_path):
+    timeline = _read(tmp_path, LIST.format(fcm="DROP FRAME", s=":"), 25)
+    assert timeline_start(timeline) == 3600
+
+
+def _with_v2a_track(timeline) -> None:
+    clip = timeline.video_tracks()[0].find_clips()[0]
+    record = clip.range_in_parent()
+    segment = Segment(
+        clip_id="a1",
+        clip_name=clip.name,
+        track_index=0,
+        track_name="V",
+        timeline_rate=record.start_time.rate,
+        record_start_frame=0,
+        record_frames=int(record.duration.value),
+        start_sample=0,
+        num_samples=48048,
+        media=MediaSource(referenced="a.mov", path="/m/a.mov"),
+        source_start=0.0,
+    )
+    write_audio_tracks(
+        timeline, [segment], [GeneratedAudio("a1", "/o/a1_take1.wav", 0, 48048, 0, 0)]
+    )
+    assert find_v2a_tracks(timeline, "SFX")
+
+
+@pytest.mark.parametrize(("fcm", "separator"), [("NON-DROP FRAME", ":"), ("DROP FRAME", ";")])
+def test_a_written_ntsc_list_keeps_its_own_timecodes_and_says_how_they_count(
+    tmp_path, fcm, separator
+):
+    """The adapter wrote every 29.97 list in drop frame, without an FCM line: a non-drop list's
+    01:00:00:00 came back as 01:00:03;18."""
+    source = LIST.format(fcm=fcm, s=separator)
+    timeline = _read(tmp_path, source, 29.97)
+    _with_v2a_track(timeline)
+    out = tmp_path / "out"
+    out.mkdir()
+    written, _, _ = write_timeline(timeline, str(out / "cut.edl"), "cmx_3600")
+    text = open(written, encoding="utf-8").read()
+
+    def timecodes(list_text: str) -> list[list[str]]:
+        return [line.split()[-4:] for line in list_text.splitlines() if line[:3].isdigit()]
+
+    assert timecodes(text) == timecodes(source)
+    assert f"FCM: {fcm}" in text.splitlines()[:3]
+    assert _events(read_timeline(written, options={"rate": 29.97})) == _events(timeline)
