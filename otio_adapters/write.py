@@ -14,7 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -156,6 +156,11 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     kept, lost, matched = [], [], set()
     for item in placed:
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
+        if segment is not None and not _follow_a_slip(item.clip, segment):
+            segment = None  # the shot shows other frames, beyond what the take holds
+        if segment is not None:  # a slip moved the clip's range in its takes
+            before, after = _handles(item.clip)
+            item = replace(item, handle_before=before, handle_after=after)
         start = end = 0
         if segment is not None:
             start = max(segment.start_sample, item.start - item.handle_before)
@@ -176,6 +181,37 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
         after = min(item.handle_after, segment.handle_after_samples)
         kept.append(_Placed(segment.start_sample, item.length, before, after, item.clip, item.stem))
     return kept
+
+
+def _follow_a_slip(clip: otio.schema.Clip, segment: Segment) -> bool:
+    """Whether `clip`'s sound still fits the frames its shot shows: yes where they are the ones it
+    was made for, or where the editor slipped the shot (other frames, the same place) by no more
+    than the active take's handles, whose sound is then slipped with it (the clip's range in its
+    takes moves by the slip, in record time). Takes no longer covering the range are taken off.
+    Clips made before the fifteenth session store no source frame: they are taken as they are."""
+    meta = clip.metadata.get(V2A_KEY, {})
+    if "source_start" not in meta:
+        return True
+    slip = Fraction(segment.source_start) - Fraction(float(meta["source_start"]))
+    if abs(slip) < Fraction(1, 10_000):
+        return True
+    speed = float(meta.get("speed", 1.0))
+    if speed == 0 or speed != segment.speed:
+        return False  # a frozen frame changed, or the speed: not a slip
+    samples = timing.to_samples(slip / Fraction(speed))
+    used = clip.source_range
+    first, last = to_samples(used.start_time) + samples, to_samples(used.end_time_exclusive()) + samples
+    available = clip.media_reference.available_range
+    if available is None or not (
+        to_samples(available.start_time) <= first and last <= to_samples(available.end_time_exclusive())
+    ):
+        log.info("v2a clip %r: its shot was slipped past its take's handles", clip.name)
+        return False
+    clip.source_range = TR(RT(first, SAMPLE_RATE), used.duration)
+    meta["source_start"] = segment.source_start
+    clip.metadata[V2A_KEY] = meta
+    _drop_takes_not_covering(clip)
+    return True
 
 
 def _shift_takes(clip: otio.schema.Clip, samples: int) -> None:

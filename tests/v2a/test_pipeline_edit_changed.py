@@ -177,3 +177,31 @@ def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(wr
     takes = {clip.metadata["v2a"]["source_clip"]: sorted(clip_takes(clip))
              for clip in track.find_clips()}
     assert takes == {"b": [1], "c": [1, 2]}
+
+
+@pytest.mark.parametrize(("frames", "follows"), [(-1, True), (-2, True), (-3, False), (1, False)])
+def test_a_slipped_shot_slips_its_sound_within_the_takes_handles(written, tmp_path, frames, follows):
+    """A slip shows other frames of b in the same place. Within the take's handles (b's take has
+    2 frames before it, at the cut from a, and none after, at the gap) its sound slips with the
+    picture, sample for sample; beyond them it no longer fits and leaves the track (before, the
+    old sound stayed, out of sync by the slip)."""
+    before = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    b = next(c for c in before.find_clips() if c.metadata["v2a"]["source_clip"] == "b")
+    old_start = to_samples(b.source_range.start_time)
+
+    def slip_b(track):
+        _, clip = _clip(track, "b")
+        start = clip.source_range.start_time + RT(frames, RATE)
+        clip.source_range = TR(start, clip.source_range.duration)
+
+    _cut(written, slip_b)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
+    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    slipped = [c for c in track.find_clips() if c.metadata["v2a"]["source_clip"] == "b"]
+    if not follows:
+        assert slipped == []
+        return
+    assert _sound(written) == _picture(written)
+    assert to_samples(slipped[0].source_range.start_time) == old_start + frames * 2000
