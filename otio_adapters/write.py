@@ -663,6 +663,13 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     if format in ("otio_json", "otioz", "otiod"):
         return timeline
     result = copy.deepcopy(timeline)
+    if format == "cmx_3600":
+        # The EDL writer writes the video track alone but refuses a timeline with more than two
+        # audio tracks: an editor's A and A2 plus v2a's got no EDL at all. v2a's is not written
+        # anyway (the full result goes to the .otio beside it).
+        for track in [t for t in result.tracks if V2A_KEY in t.metadata]:
+            result.tracks.remove(track)
+        return result
     rate = edit_rate(result)
     for track in result.tracks:
         if V2A_KEY in track.metadata:

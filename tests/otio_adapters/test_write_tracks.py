@@ -289,6 +289,20 @@ def test_cmx_3600_writes_the_edl_and_the_full_result_beside_it(tmp_path):
     assert len(find_v2a_tracks(otio.adapters.read_from_file(fallback), "SFX")) == 1
 
 
+def test_an_edl_with_two_audio_tracks_of_its_own_is_still_written_as_an_edl(tmp_path):
+    """An EDL with A and A2 events reads as two audio tracks; v2a's made three, which the EDL
+    writer refuses, so the editor got no EDL at all, only the .otio."""
+    timeline = _timeline(24, [("a", 24), ("b", 24)])
+    timeline.tracks.append(otio.schema.Track(name="A2", kind=otio.schema.TrackKind.Audio))
+    timeline.tracks[-1].append(otio.schema.Gap(source_range=TR(RT(0, 24), RT(10, 24))))
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.edl"), "cmx_3600")
+    assert written.endswith("edit.edl") and fallback.endswith("edit.otio")
+    assert "could not write" not in note
+    assert len(find_v2a_tracks(otio.adapters.read_from_file(fallback), "SFX")) == 1
+
+
 def test_fcpx_at_a_rate_the_adapter_cannot_write_falls_back_to_otio_with_a_note(tmp_path):
     # 29.97 used to be such a rate; NTSC rates are written now (test_fcpx_time.py). 48 is not.
     timeline = _timeline(48, [("a", 30)])
