@@ -110,6 +110,14 @@ class NetConfig:
             problems.append(f"heads {self.heads} (must divide dim {self.dim})")
         if not self.mlp_ratio > 0:
             problems.append(f"mlp_ratio {self.mlp_ratio} (positive)")
+        # The frozen encoders give vectors of one size; another here trains a network that
+        # fails on its first batch (or, loading, on its first clip) with a shape error.
+        from model.encoders import SemanticEncoder, TextEncoder
+
+        for name, encoder in (("text_dim", TextEncoder), ("semantic_dim", SemanticEncoder)):
+            if getattr(self, name) != encoder.dim:
+                problems.append(f"{name} {getattr(self, name)} (the {encoder.__name__} gives "
+                                f"{encoder.dim})")
         _refuse(problems)
 
 

@@ -22,6 +22,9 @@ from v2a.cli import main
     ({"device": "gpu"}, "device 'gpu'"),
     ({"model": 5}, "model 5 (an object of keys"),
     ({"model": {"sampler": {"steps": 0}}}, "sampler settings: model.sampler.steps 0"),
+    ({"model": {"net": {"text_dim": 512}}}, "model.net.text_dim 512 (the TextEncoder gives 384)"),
+    ({"model": {"net": {"semantic_dim": 64}}},
+     "model.net.semantic_dim 64 (the SemanticEncoder gives 1280)"),
 ])
 def test_a_bad_value_is_refused_when_the_config_is_read_naming_its_key(data, named):
     with pytest.raises(ValueError) as error:
