@@ -53,6 +53,18 @@ def test_token_is_created_private_and_required_on_tcp(make_server, roots):
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,
+                                                                          fixture_timeline,
+                                                                          media_dir, roots):
+    roots["state"].mkdir(mode=0o755)  # as an earlier version made it
+    os.chmod(roots["state"], 0o755)
+    server = make_server()
+    connect(server).submit(fixture_timeline, inline=True, media_search_paths=(str(media_dir),))
+    assert roots["state"].stat().st_mode & 0o777 == 0o700
+    assert (roots["state"] / "jobs.sqlite3").is_file()
+    assert any((roots["state"] / "timelines").iterdir())
+
+
 def test_a_second_start_keeps_the_token_and_one_state_dir_has_one_server(make_server, roots):
     first = make_server()
     with pytest.raises(OSError, match="another v2a server"):
