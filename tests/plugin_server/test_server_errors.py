@@ -148,6 +148,28 @@ def test_a_bad_timeline_is_refused_naming_the_file(make_server, connect, name, d
         (roots["state"] / "timelines").rglob("*.*"))  # the inline copies were removed
 
 
+def test_an_otioz_zip_bomb_is_refused_before_it_fills_the_disk(make_server, connect,
+                                                               fixture_timeline, tmp_path,
+                                                               monkeypatch):
+    import zipfile
+
+    from otio_adapters import media_refs
+
+    monkeypatch.setattr(media_refs, "OTIOZ_MAX_INFLATION", 2**20, raising=False)  # small will do
+    bomb = tmp_path / "cut.otioz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("version.txt", "1.0.0")
+        bundle.writestr("content.otio", fixture_timeline.read_bytes())
+        bundle.writestr("media/titles.mov", bytes(8 * 2**20))  # 8 MiB of zeros deflate to 8 kB
+    assert bomb.stat().st_size < 2**20 / 10
+    client = connect(make_server())
+    error = _error(client.submit, bomb, inline=True)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("cut.otioz: the OTIOZ bundle would unpack to 8 MiB")
+    assert list(Path(media_refs.otioz_cache_dir()).iterdir()) == []  # nothing extracted
+    assert client.list() == []
+
+
 def test_the_fixture_edl_with_a_bad_timecode_is_refused(make_server, connect):
     edl = FIXTURES / "cmx3600_edl" / "timecode_mismatch.edl"
     if not edl.is_file():
