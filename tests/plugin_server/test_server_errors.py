@@ -53,6 +53,30 @@ def test_token_is_created_private_and_required_on_tcp(make_server, roots):
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server):
+    import json
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    # Any page the editor visits could open it (by a DNS-rebound name too): refused outright.
+    for origin in ("https://evil.example", "http://rebound.example:8080"):
+        with pytest.raises(InvalidStatus) as refused:
+            ws_connect(server.bridge.url, origin=origin)
+        assert refused.value.response.status_code == 403
+    # Panels send no Origin or one of their own; a page served from this machine is the user's.
+    for origin in (None, "file://", "null", "http://localhost:3000", "http://127.0.0.1"):
+        with ws_connect(server.bridge.url, origin=origin) as socket:
+            # A non-ASCII token once ended the connection with an internal error.
+            for token in ("tökén", "wrong", server.token):
+                socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": token}))
+                reply = json.loads(socket.recv(timeout=10))
+                assert ("response" in reply) == (token == server.token), reply
+            socket.send(json.dumps({"id": 1, "method": "GetServerInfo", "request": {}}))
+            assert json.loads(socket.recv(timeout=10))["response"]["version"]
+
+
 def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,
                                                                           fixture_timeline,
                                                                           media_dir, roots):
