@@ -40,6 +40,9 @@ MEDIA_EXTENSIONS = frozenset(
     | STILL_EXTENSIONS
 )
 
+#: How much more than its own size an .otioz may unpack to: its deflated timeline JSON.
+OTIOZ_MAX_INFLATION = 256 * 2**20
+
 _WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:[/\\]")
 
 
@@ -80,6 +83,7 @@ def _extract_otioz(path: str) -> str:
     target = os.path.join(cache, key)
     if os.path.isdir(target):
         return target
+    _check_otioz_size(path, stat.st_size)
     staging = tempfile.mkdtemp(prefix=".extracting-", dir=cache)
     try:
         with zipfile.ZipFile(path) as bundle:
@@ -97,6 +101,25 @@ def _extract_otioz(path: str) -> str:
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # a failed or lost race's copy; gone if renamed
     return target
+
+
+def _check_otioz_size(path: str, size: int) -> None:
+    """MediaError for a bundle that would unpack to far more than its own size (a zip bomb: a
+    300 kB .otioz of zeros filled 300 MB of the cache, once per job it was sent inline with).
+
+    OTIO stores a bundle's media uncompressed; only its text (the timeline, version.txt) is
+    deflated, so a real bundle unpacks to about its own size. zipfile never writes more than a
+    member's declared size, so the declared sizes bound what extraction writes."""
+    try:
+        with zipfile.ZipFile(path) as bundle:
+            unpacked = sum(member.file_size for member in bundle.infolist())
+    except (OSError, zipfile.BadZipFile):
+        return  # the extraction that follows says the media is offline, with where it looked
+    if unpacked > size + OTIOZ_MAX_INFLATION:
+        raise MediaError(
+            f"{path}: the OTIOZ bundle would unpack to {unpacked / 2**20:,.0f} MiB from "
+            f"{size / 2**20:,.1f} MiB; a bundle stores its media uncompressed, so this is not "
+            "one (not extracted)")
 
 
 def url_to_path(url: str) -> str:

@@ -63,19 +63,33 @@ def safe_file_name(name: str, fallback: str) -> str:
     return base or fallback
 
 
+#: What an interrupted write of ours leaves, and nothing else: a take's temp file in `audio/`
+#: (v2a.media.audio.atomic_write: `.<take>.wav.<random>.tmp`) and a timeline's staging folder
+#: beside it (otio_adapters.write: `.v2a-<8 random>`, tempfile.mkdtemp's names).
+_TAKE_TEMP_FILE = re.compile(r"\..+\.wav\.\w+\.tmp")
+_STAGING_FOLDER = re.compile(r"\.v2a-[a-z0-9_]{8}")
+
+
 def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete leftovers of interrupted atomic writes: `.<name>.<random>.tmp` files
-    (v2a.media.audio) and `.v2a-<random>` staging folders (a timeline being written,
-    otio_adapters.write)."""
+    """Delete leftovers of interrupted atomic writes in an output folder: take temp files in its
+    `audio/` and timeline staging folders in it, by their exact names. Never recursive: an output
+    folder may be the editor's project folder, whose own hidden `.tmp` files are not ours."""
+    from v2a.pipeline import AUDIO_FOLDER
+
     removed = []
-    if not folder.is_dir():
-        return removed
-    for path in folder.rglob(".*.tmp"):
-        if path.is_file() and not path.is_symlink():
+    for path in _entries(folder / AUDIO_FOLDER):
+        if _TAKE_TEMP_FILE.fullmatch(path.name) and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
             removed.append(path)
-    for path in list(folder.rglob(".v2a-*")):
-        if path.is_dir() and not path.is_symlink():
+    for path in _entries(folder):
+        if _STAGING_FOLDER.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def _entries(folder: Path) -> list[Path]:
+    """What a real folder holds (nothing for a missing folder or a link to one)."""
+    if folder.is_symlink() or not folder.is_dir():
+        return []
+    return list(folder.iterdir())

@@ -106,7 +106,10 @@ class RunningServer:
     def __init__(self, config: ServerConfig, pipeline: Pipeline | None = None,
                  generator: Generator | None = None):
         self.config = config
-        config.state_dir.mkdir(parents=True, exist_ok=True)
+        # It holds every job's request (prompts, timeline and media paths) and the timelines sent
+        # inline: the user's alone, like the token (repaired if it was made or left looser).
+        config.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(config.state_dir, 0o700)
         self._lock_file = _lock_state_dir(config.state_dir)
         self.store = JobStore(config.state_dir / "jobs.sqlite3")
         self.events = EventHub()

@@ -14,7 +14,10 @@ told apart by the `id` the panel gives each.
     bridge → {"id": 3, "error": {"code": "NOT_FOUND", "message": "...", "details": [...]}}
 
 A browser page can open a WebSocket to localhost too, so the token is asked here whatever the
-transport behind it, and nothing but Authenticate is answered before it.
+transport behind it, and nothing but Authenticate is answered before it. A handshake from a web
+page (an http(s) Origin other than this machine's; a DNS-rebound name included) is refused
+outright: a page the editor visits could otherwise hold connections open and send the largest
+messages the bridge takes. Panels send no Origin, or one of their own scheme.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import hmac
 import json
 import logging
 import threading
+from http import HTTPStatus
+from urllib.parse import urlsplit
 
 import grpc
 from google.protobuf import json_format, message_factory
 from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
 
 from plugin_server.client import MESSAGE_SIZE_OPTIONS
@@ -38,6 +44,7 @@ log = logging.getLogger(__name__)
 _SERVICE = v2a_service_pb2.DESCRIPTOR.services_by_name["V2AService"]
 _METHODS = {m.name: (m, message_factory.GetMessageClass(m.input_type)) for m in _SERVICE.methods}
 _STREAMING = {m.name for m in _SERVICE.methods if m.server_streaming}
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
 def _to_json(message) -> dict:
@@ -51,6 +58,7 @@ class WebSocketBridge:
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),)
         self.server: Server = serve(self._handle, host, port, compression=None,
+                                    process_request=_refuse_web_pages,
                                     max_size=64 * 1024 * 1024)  # inline timelines can be big
         self.host = host
         self.port = self.server.socket.getsockname()[1]
@@ -89,7 +97,9 @@ class WebSocketBridge:
                     send({"id": None, "error": _error("INVALID_ARGUMENT", "not a JSON object")})
                     continue
                 if method == "Authenticate":
-                    authenticated = hmac.compare_digest(str(message.get("token", "")), self.token)
+                    # As bytes: compare_digest refuses str with non-ASCII characters.
+                    authenticated = hmac.compare_digest(str(message.get("token", "")).encode(),
+                                                        self.token.encode())
                     send({"id": call_id, **({"response": {}} if authenticated else {
                         "error": _error("UNAUTHENTICATED", "wrong token")})})
                 elif not authenticated:
@@ -135,6 +145,22 @@ class WebSocketBridge:
                 pass
         except ConnectionClosed:
             pass
+
+
+def _refuse_web_pages(connection: ServerConnection, request: Request) -> Response | None:
+    """403 for a handshake a web page made: an http(s) Origin whose host is not loopback."""
+    origin = request.headers.get("Origin")
+    if origin is None or _is_allowed_origin(origin):
+        return None
+    log.warning("refused a WebSocket from the web page %s", origin)
+    return connection.respond(HTTPStatus.FORBIDDEN, "web pages may not use the v2a bridge\n")
+
+
+def _is_allowed_origin(origin: str) -> bool:
+    """Any origin but a web page's: panels send none, or one of their own scheme (file://,
+    'null'); a page served from this machine is the user's own."""
+    parts = urlsplit(origin)
+    return parts.scheme not in ("http", "https") or parts.hostname in _LOOPBACK_HOSTS
 
 
 def _error(code: str, message: str, details: list | None = None) -> dict:

@@ -50,6 +50,29 @@ def test_cancel_mid_job_stops_within_a_step_and_leaves_no_files(make_server, con
     assert client.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
 
 
+def test_a_cancel_leaves_the_editors_own_files_in_the_output_folder(make_server, connect,
+                                                                    fixture_timeline, media_dir,
+                                                                    roots, monkeypatch):
+    # An output folder may be the editor's project folder: its hidden temp files and folders,
+    # at any depth, are not the job's to clean (a recursive sweep once deleted them all).
+    project = roots["out"] / "ShowA"
+    theirs = [project / ".autosave.tmp", project / "edits" / "reel1" / ".Reel 1.prproj.tmp",
+              project / "audio" / ".notes.tmp", project / ".v2a-project-notes" / "notes.txt"]
+    for path in theirs:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("the editor's")
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    job = client.submit(fixture_timeline, inline=True, output_folder="ShowA",
+                        media_search_paths=(str(media_dir),))
+    for event in client.watch(job.job_id):
+        if event.clip.state == pb.CLIP_STATE_RUNNING:
+            break
+    assert client.cancel(job.job_id).state == pb.JOB_STATE_CANCELLED
+    assert [p for p in theirs if not p.is_file()] == []
+
+
 def test_after_a_cancel_no_clip_names_a_take_that_was_removed(make_server, connect,
                                                               fixture_timeline, media_dir,
                                                               monkeypatch):

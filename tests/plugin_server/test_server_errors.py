@@ -53,6 +53,42 @@ def test_token_is_created_private_and_required_on_tcp(make_server, roots):
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server):
+    import json
+
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    # Any page the editor visits could open it (by a DNS-rebound name too): refused outright.
+    for origin in ("https://evil.example", "http://rebound.example:8080"):
+        with pytest.raises(InvalidStatus) as refused:
+            ws_connect(server.bridge.url, origin=origin)
+        assert refused.value.response.status_code == 403
+    # Panels send no Origin or one of their own; a page served from this machine is the user's.
+    for origin in (None, "file://", "null", "http://localhost:3000", "http://127.0.0.1"):
+        with ws_connect(server.bridge.url, origin=origin) as socket:
+            # A non-ASCII token once ended the connection with an internal error.
+            for token in ("tökén", "wrong", server.token):
+                socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": token}))
+                reply = json.loads(socket.recv(timeout=10))
+                assert ("response" in reply) == (token == server.token), reply
+            socket.send(json.dumps({"id": 1, "method": "GetServerInfo", "request": {}}))
+            assert json.loads(socket.recv(timeout=10))["response"]["version"]
+
+
+def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,
+                                                                          fixture_timeline,
+                                                                          media_dir, roots):
+    roots["state"].mkdir(mode=0o755)  # as an earlier version made it
+    os.chmod(roots["state"], 0o755)
+    server = make_server()
+    connect(server).submit(fixture_timeline, inline=True, media_search_paths=(str(media_dir),))
+    assert roots["state"].stat().st_mode & 0o777 == 0o700
+    assert (roots["state"] / "jobs.sqlite3").is_file()
+    assert any((roots["state"] / "timelines").iterdir())
+
+
 def test_a_second_start_keeps_the_token_and_one_state_dir_has_one_server(make_server, roots):
     first = make_server()
     with pytest.raises(OSError, match="another v2a server"):
@@ -134,6 +170,28 @@ def test_a_bad_timeline_is_refused_naming_the_file(make_server, connect, name, d
     assert client.list() == []  # nothing queued
     assert not (roots["state"] / "timelines").exists() or not any(
         (roots["state"] / "timelines").rglob("*.*"))  # the inline copies were removed
+
+
+def test_an_otioz_zip_bomb_is_refused_before_it_fills_the_disk(make_server, connect,
+                                                               fixture_timeline, tmp_path,
+                                                               monkeypatch):
+    import zipfile
+
+    from otio_adapters import media_refs
+
+    monkeypatch.setattr(media_refs, "OTIOZ_MAX_INFLATION", 2**20, raising=False)  # small will do
+    bomb = tmp_path / "cut.otioz"
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("version.txt", "1.0.0")
+        bundle.writestr("content.otio", fixture_timeline.read_bytes())
+        bundle.writestr("media/titles.mov", bytes(8 * 2**20))  # 8 MiB of zeros deflate to 8 kB
+    assert bomb.stat().st_size < 2**20 / 10
+    client = connect(make_server())
+    error = _error(client.submit, bomb, inline=True)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert error.details().startswith("cut.otioz: the OTIOZ bundle would unpack to 8 MiB")
+    assert list(Path(media_refs.otioz_cache_dir()).iterdir()) == []  # nothing extracted
+    assert client.list() == []
 
 
 def test_the_fixture_edl_with_a_bad_timecode_is_refused(make_server, connect):

@@ -44,6 +44,22 @@ def test_safe_file_names_drop_folders_and_odd_characters():
     assert paths.safe_file_name("..", "t") == "t"
 
 
+def test_temp_file_cleanup_removes_only_what_an_interrupted_write_of_ours_leaves(tmp_path):
+    ours = [tmp_path / "audio" / ".SFX_c1_take1.wav.ab12_xyz.tmp", tmp_path / ".v2a-k1l2m3n4"]
+    theirs = [tmp_path / ".autosave.tmp", tmp_path / "audio" / ".notes.tmp",
+              tmp_path / "reel1" / "audio" / ".SFX_c1_take1.wav.ab12_xyz.tmp",  # not this folder's
+              tmp_path / "reel1" / ".v2a-k1l2m3n4" / "cut.otio",
+              tmp_path / ".v2a-project-notes" / "notes.txt"]
+    for path in [ours[0], *theirs]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("x")
+    ours[1].mkdir()
+    (ours[1] / "cut.otio").write_text("{")
+    assert sorted(paths.remove_temp_files(tmp_path)) == sorted(ours)
+    assert not any(p.exists() for p in ours)
+    assert all(p.is_file() for p in theirs)
+
+
 def test_waveform_peaks_are_the_min_and_max_of_equal_slices():
     samples = np.array([0, 1, -1, 0.5, -0.25, 0.25, 0, 0], np.float32)
     peaks = waveform_peaks(samples, 48_000, 4)
