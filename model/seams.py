@@ -3,6 +3,8 @@
 Spectral flux (mean absolute change of log-mel between consecutive frames) at the window
 boundaries, divided by the median flux over the whole clip: about 1 when the boundaries are as
 smooth as anywhere else; a hard cut between independently generated windows shows as a peak.
+And level: mean power where two windows overlap against the rest, which flux cannot see (the
+shipped model dips there: docs/model.md, "Seams").
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 from model.audio_codec import MelCodec
 from model.config import ModelConfig
 from model.sampler import window_starts
+from v2a.contracts import SAMPLE_RATE
 
 
 def window_boundaries(cfg: ModelConfig, num_samples: int) -> list[float]:
@@ -37,3 +40,28 @@ def seam_ratio(samples_48k: np.ndarray, boundaries: list[float], codec: MelCodec
         centre = int(round(seconds * rate))
         near.update(i for i in range(centre - 2, centre + 2) if 0 <= i < len(flux))
     return float(flux[sorted(near)].mean() / max(np.median(flux), 1e-8))
+
+
+def overlap_spans(cfg: ModelConfig, num_samples: int) -> list[tuple[float, float]]:
+    """(start, end) seconds of each span two neighbouring windows share."""
+    from model.audio_codec import num_frames
+
+    tokens = max(int(np.ceil(num_frames(cfg.audio, num_samples) / cfg.net.patch)), cfg.net.window_tokens)
+    starts = window_starts(tokens, cfg.net.window_tokens, cfg.sampler.overlap_tokens)
+    token_seconds = cfg.net.patch * cfg.audio.hop / cfg.audio.sample_rate
+    return [(following * token_seconds, (start + cfg.net.window_tokens) * token_seconds)
+            for start, following in zip(starts[:-1], starts[1:], strict=True)]
+
+
+def overlap_level_db(samples_48k: np.ndarray, spans: list[tuple[float, float]]) -> float:
+    """Mean power inside the overlap spans over the mean power outside them, in dB: about 0 when
+    the windows' shared spans are as loud as the rest; negative for the periodic dip flux cannot
+    see (a level change is smooth, so spectral flux misses it)."""
+    samples = np.asarray(samples_48k, dtype=np.float64)
+    inside = np.zeros(len(samples), bool)
+    for start, end in spans:
+        inside[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)] = True
+    if not inside.any() or inside.all():
+        return 0.0
+    power = samples**2
+    return float(10 * np.log10(max(power[inside].mean(), 1e-20) / max(power[~inside].mean(), 1e-20)))

@@ -282,9 +282,9 @@ def prompt_levels(checkpoint: str, data: Subset) -> dict:
 
 
 def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
-    """The seam measure (model/seams.py) on a long clip of real corpus video, with the joint
-    blended windows and, as a control, with abutting windows (overlap 0)."""
-    from model.seams import seam_ratio, window_boundaries
+    """The seam measures (model/seams.py: flux, and level in the overlaps) on a long clip of real
+    corpus video, with the joint blended windows and, as a control, with abutting windows."""
+    from model.seams import overlap_level_db, overlap_spans, seam_ratio, window_boundaries
     from model.v2a_model import V2AModel
     from v2a.contracts import SAMPLE_RATE
     from v2a.media.frames import decode_frames_at
@@ -303,7 +303,8 @@ def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
         # the same output is the reference a seam must stand out from.
         random_times = sorted(np.random.default_rng(0).uniform(1, seconds - 1, len(boundaries)))
         result[label] = {"seam_ratio": seam_ratio(out, boundaries, model.codec), "boundaries": len(boundaries),
-                         "at_random_times": seam_ratio(out, list(random_times), model.codec)}
+                         "at_random_times": seam_ratio(out, list(random_times), model.codec),
+                         "overlap_level_db": overlap_level_db(out, overlap_spans(model.config, num_samples))}
         print(label, json.dumps(result[label]), flush=True)
     return result
 
