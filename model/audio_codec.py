@@ -154,9 +154,9 @@ class MelCodec:
         if self.cfg.decoder == "hifigan":
             native = _hifigan()(log_mel.T[None])[0, 0]
         elif self.cfg.decoder == "griffinlim":
-            native = self.griffin_lim(self.pinv_magnitude(log_mel), seed)
+            native = self.griffin_lim(self.pinv_magnitude(log_mel), seed, native_len)
         elif self.cfg.decoder == "learned":
-            native = self.griffin_lim(self.learned_magnitude(log_mel), seed)
+            native = self.griffin_lim(self.learned_magnitude(log_mel), seed, native_len)
         else:
             raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim', 'learned' or 'hifigan'")
         native = native[:native_len].numpy()
@@ -179,8 +179,12 @@ class MelCodec:
             magnitude[self.first_unmeasured_bin:] = torch.exp(self.magnitude_net(log_mel[None])[0]).T
         return magnitude
 
-    def griffin_lim(self, magnitude: torch.Tensor, seed: int = 0) -> torch.Tensor:
-        """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99): (bins, T) magnitudes -> samples."""
+    def griffin_lim(self, magnitude: torch.Tensor, seed: int = 0, out_length: int | None = None) -> torch.Tensor:
+        """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99): (bins, T) magnitudes -> samples.
+
+        `out_length` (at most (T - 1) * hop + n_fft / 2): the last frame's right half reaches past
+        its centre, and the final inverse reads it there. Stopping at the last centre left up to a
+        hop (11.6 ms) of digital silence at the end of every take, a dropout before each cut."""
         cfg = self.cfg
         length = (magnitude.shape[1] - 1) * cfg.hop
         generator = torch.Generator().manual_seed(seed)
@@ -193,7 +197,7 @@ class MelCodec:
             accelerated = rebuilt + 0.99 * (rebuilt - previous)
             previous = rebuilt
             phase = accelerated / accelerated.abs().clamp(min=1e-8)
-        return torch.istft(magnitude * phase, length=length, **stft_args)
+        return torch.istft(magnitude * phase, length=out_length or length, **stft_args)
 
 
 def _hifigan_dir() -> Path:
