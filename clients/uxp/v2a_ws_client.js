@@ -12,6 +12,14 @@ class V2ABridgeError extends Error {
   }
 }
 
+const OPEN = 1; // WebSocket.OPEN, the same number in every implementation
+
+// UNAVAILABLE, as gRPC says it of a server that went away: connect again (a restarted server
+// keeps its jobs and its token).
+function closedError() {
+  return new V2ABridgeError({ code: 'UNAVAILABLE', message: 'connection to the v2a bridge closed' });
+}
+
 class V2AWebSocketClient {
   /** Opens the socket and authenticates with the token (the token file's contents). */
   static async connect(url, token, { WebSocket: WebSocketImpl = globalThis.WebSocket } = {}) {
@@ -36,7 +44,7 @@ class V2AWebSocketClient {
     this.pending = new Map(); // id -> {resolve, reject, onEvent}
     socket.onmessage = (message) => this._receive(JSON.parse(message.data));
     socket.onclose = () => {
-      for (const { reject } of this.pending.values()) reject(new Error('connection closed'));
+      for (const { reject } of this.pending.values()) reject(closedError());
       this.pending.clear();
     };
   }
@@ -56,6 +64,12 @@ class V2AWebSocketClient {
   _call(method, request, extra = {}, onEvent = undefined) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // A closed socket drops what is sent without a word (the WebSocket standard), and its
+      // close event has already come: the call would wait forever.
+      if (this.socket.readyState !== OPEN) {
+        reject(closedError());
+        return;
+      }
       this.pending.set(id, { resolve, reject, onEvent });
       this.socket.send(JSON.stringify({ id, method, request, ...extra }));
     });
