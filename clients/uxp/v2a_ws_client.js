@@ -2,7 +2,8 @@
 // Client of the v2a WebSocket/JSON bridge (`v2a serve --ws-port N`), for Premiere UXP panels,
 // which have fetch, XHR and WebSocket but no HTTP/2 gRPC. No dependencies: it uses the
 // WebSocket the host gives (UXP and browsers: the global one; Node: pass `require('ws')`).
-// Messages are the gRPC ones as proto3 JSON with the .proto's field names (job_id, clip_id...).
+// Messages are the gRPC ones as proto3 JSON with the .proto's field names (job_id, clip_id...),
+// every field present and 64-bit integers as numbers (docs/server.md).
 
 class V2ABridgeError extends Error {
   constructor({ code, message, details }) {
