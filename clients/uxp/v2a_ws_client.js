@@ -18,7 +18,8 @@ const OPEN = 1; // WebSocket.OPEN, the same number in every implementation
 // UNAVAILABLE, as gRPC says it of a server that went away: connect again (a restarted server
 // keeps its jobs and its token).
 function closedError() {
-  return new V2ABridgeError({ code: 'UNAVAILABLE', message: 'connection to the v2a bridge closed' });
+  return new V2ABridgeError({
+    code: 'UNAVAILABLE', message: 'connection to the v2a bridge closed' });
 }
 
 class V2AWebSocketClient {
