@@ -31,6 +31,7 @@ from urllib.parse import urlsplit
 
 import grpc
 from google.protobuf import json_format, message_factory
+from google.protobuf.descriptor import FieldDescriptor
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.sync.server import Server, ServerConnection, serve
@@ -47,8 +48,33 @@ _STREAMING = {m.name for m in _SERVICE.methods if m.server_streaming}
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
 
+_INT64_TYPES = {FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64}
+
+
 def _to_json(message) -> dict:
-    return json_format.MessageToDict(message, preserving_proto_field_name=True)
+    """proto3 JSON with the .proto's field names, except that every field is there (the first
+    clip's `start_sample` 0, a clip's `step` 0) and 64-bit integers are numbers, as the Node
+    client reads them: to a panel an absent field is `undefined`, and a string sample count adds
+    up as text ("69120" + "76800" is "6912076800"). The server keeps them below 2^53."""
+    body = json_format.MessageToDict(message, preserving_proto_field_name=True,
+                                     always_print_fields_with_no_presence=True)
+    return _int64_as_numbers(message.DESCRIPTOR, body)
+
+
+def _int64_as_numbers(descriptor, body: dict) -> dict:
+    for field in descriptor.fields:
+        kind = field.message_type
+        if field.name not in body or (kind and kind.GetOptions().map_entry):
+            continue  # maps: none in what the server answers
+        items = body[field.name] if field.is_repeated else [body[field.name]]
+        if field.cpp_type in _INT64_TYPES:
+            numbers = [int(item) for item in items]
+            body[field.name] = numbers if field.is_repeated else numbers[0]
+        elif kind:  # a well-known type's JSON (a Timestamp's string) is no dict: left as it is
+            for item in items:
+                if isinstance(item, dict):
+                    _int64_as_numbers(kind, item)
+    return body
 
 
 class WebSocketBridge:

@@ -16,6 +16,17 @@ function defaultTokenFile() {
   return path.join(config, 'v2a', 'token');
 }
 
+function readToken(file) {
+  try {
+    return fs.readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if (error.code !== 'ENOENT') throw error;
+    // The server writes it on its first start: say so rather than a bare ENOENT.
+    throw Object.assign(new Error(`no token file ${file}: start \`v2a serve\` once on this `
+      + 'machine, or pass options.token or options.tokenFile'), { code: 'ENOENT' });
+  }
+}
+
 function loadService() {
   const definition = protoLoader.loadSync('v2a/v1/v2a_service.proto', {
     includeDirs: [PROTO_DIR],
@@ -45,9 +56,7 @@ class V2AClient {
       target = `unix:${options.uds}`;
     } else {
       target = options.address || process.env.V2A_ADDRESS || DEFAULT_ADDRESS;
-      if (token === undefined) {
-        token = fs.readFileSync(options.tokenFile || defaultTokenFile(), 'utf8').trim();
-      }
+      if (token === undefined) token = readToken(options.tokenFile || defaultTokenFile());
     }
     // Inline timelines and returned timeline bytes can exceed gRPC's default 4 MB.
     this.stub = new Service(target, grpc.credentials.createInsecure(), {

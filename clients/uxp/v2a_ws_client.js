@@ -2,7 +2,8 @@
 // Client of the v2a WebSocket/JSON bridge (`v2a serve --ws-port N`), for Premiere UXP panels,
 // which have fetch, XHR and WebSocket but no HTTP/2 gRPC. No dependencies: it uses the
 // WebSocket the host gives (UXP and browsers: the global one; Node: pass `require('ws')`).
-// Messages are the gRPC ones as proto3 JSON with the .proto's field names (job_id, clip_id...).
+// Messages are the gRPC ones as proto3 JSON with the .proto's field names (job_id, clip_id...),
+// every field present and 64-bit integers as numbers (docs/server.md).
 
 class V2ABridgeError extends Error {
   constructor({ code, message, details }) {
@@ -10,6 +11,15 @@ class V2ABridgeError extends Error {
     this.code = code; // the gRPC status name, e.g. 'NOT_FOUND'
     this.details = details || []; // google.rpc details as JSON, each with its `type`
   }
+}
+
+const OPEN = 1; // WebSocket.OPEN, the same number in every implementation
+
+// UNAVAILABLE, as gRPC says it of a server that went away: connect again (a restarted server
+// keeps its jobs and its token).
+function closedError() {
+  return new V2ABridgeError({
+    code: 'UNAVAILABLE', message: 'connection to the v2a bridge closed' });
 }
 
 class V2AWebSocketClient {
@@ -36,7 +46,7 @@ class V2AWebSocketClient {
     this.pending = new Map(); // id -> {resolve, reject, onEvent}
     socket.onmessage = (message) => this._receive(JSON.parse(message.data));
     socket.onclose = () => {
-      for (const { reject } of this.pending.values()) reject(new Error('connection closed'));
+      for (const { reject } of this.pending.values()) reject(closedError());
       this.pending.clear();
     };
   }
@@ -56,6 +66,12 @@ class V2AWebSocketClient {
   _call(method, request, extra = {}, onEvent = undefined) {
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
+      // A closed socket drops what is sent without a word (the WebSocket standard), and its
+      // close event has already come: the call would wait forever.
+      if (this.socket.readyState !== OPEN) {
+        reject(closedError());
+        return;
+      }
       this.pending.set(id, { resolve, reject, onEvent });
       this.socket.send(JSON.stringify({ id, method, request, ...extra }));
     });

@@ -170,3 +170,39 @@ def test_a_job_whose_every_clip_fails_leaves_no_output_folder(make_server, conne
     assert job.state == pb.JOB_STATE_FAILED
     assert all(c.state == pb.CLIP_STATE_FAILED and "out of memory" in c.message for c in job.clips)
     assert not (roots["out"] / "nothing-made").exists()  # not even an empty folder
+
+
+def test_the_websocket_bridge_sends_every_field_and_64_bit_integers_as_numbers(
+        make_server, connect, fixture_timeline, media_dir):
+    """A UXP panel adds `start_sample + num_samples` and skips `handle_before_samples` peaks:
+    proto3 JSON's strings for int64 concatenated, and its omitted zeros were `undefined`."""
+    import json
+
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    job = connect(server).submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                                 params=pb.GenerationParams(seed=3))
+    _watch_all(connect(server), job.job_id)
+    calls = [("GetJobResult", {"job_id": job.job_id, "peak_points": 4}),
+             ("WatchJob", {"job_id": job.job_id})]
+    with ws_connect(server.bridge.url) as socket:
+        socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": server.token}))
+        assert "response" in json.loads(socket.recv(timeout=10))
+        for call_id, (method, request) in enumerate(calls, 1):
+            socket.send(json.dumps({"id": call_id, "method": method, "request": request}))
+        replies = []
+        while not any(r.get("end") for r in replies):  # the result comes before the watch ends
+            replies.append(json.loads(socket.recv(timeout=10)))
+
+    result = next(r["response"] for r in replies if r["id"] == 1)
+    assert sorted(clip["start_sample"] for clip in result["clips"])[0] == 0
+    for clip in result["clips"]:
+        numbers = [clip[name] for name in ("start_sample", "num_samples", "handle_before_samples",
+                                           "handle_after_samples")]
+        assert all(type(number) is int for number in numbers), clip
+        assert sum(numbers[1:]) == clip["peaks"]["num_samples"]
+    assert result["job"]["params"]["seed"] == 3 and result["job"]["params"]["steps"] == 0
+    assert result["job"]["create_time"].endswith("Z")  # a Timestamp stays RFC 3339
+    events = [r["event"] for r in replies if r["id"] == 2 and "event" in r]
+    assert all(e["clip"]["step"] == 0 and e["clip"]["media_path"] for e in events if "clip" in e)

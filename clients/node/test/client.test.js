@@ -75,3 +75,9 @@ test('over the Unix socket no token is needed', { skip: skip || !env.V2A_UDS }, 
   assert.ok(Array.isArray(jobs));
   c.close();
 });
+
+test('a missing token file says the server writes it on its first start', () => {
+  const tokenFile = '/nonexistent/v2a/token';
+  assert.throws(() => new V2AClient({ address: '127.0.0.1:1', tokenFile }),
+    /no token file \/nonexistent\/v2a\/token: start `v2a serve` once/);
+});
