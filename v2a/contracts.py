@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 import numpy as np
@@ -81,6 +81,11 @@ class Segment:
     speed: float = 1.0
     handle_before_samples: int = 0  # extra sound generated before the in point (transitions)
     handle_after_samples: int = 0
+    # Picture beyond the handles that the generator sees too and the take does not keep: the
+    # model makes the edges of what it is shown quiet, so a take's own ends are kept away from
+    # them (docs/model.md, "Context beyond the handles"). Limited to the media, like handles.
+    context_before_samples: int = 0
+    context_after_samples: int = 0
     status: str = "ok"  # "ok" or "offline" / "invalid"; see `problem`
     problem: str = ""  # why the segment cannot be generated, naming what and where
 
@@ -90,8 +95,18 @@ class Segment:
 
     @property
     def generated_samples(self) -> int:
-        """Samples to generate: the record range plus its handles."""
+        """Samples of the take: the record range plus its handles."""
         return self.handle_before_samples + self.num_samples + self.handle_after_samples
+
+    def seen(self) -> Segment:
+        """The segment as the generator is shown it: its handles reaching over the context."""
+        return replace(
+            self,
+            handle_before_samples=self.handle_before_samples + self.context_before_samples,
+            handle_after_samples=self.handle_after_samples + self.context_after_samples,
+            context_before_samples=0,
+            context_after_samples=0,
+        )
 
 
 #: The most sampling steps a request may ask for. Samplers need tens; the time grid and the work

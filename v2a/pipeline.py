@@ -308,8 +308,17 @@ def _run_clip(
 
     emit(event("running"))
     started = time.monotonic()
+    seen = segment.seen()  # with the context beyond the handles, trimmed off below
     try:
-        frames = read_segment_frames(segment, generator.frame_rate, generator.frame_size)
+        try:
+            frames = read_segment_frames(seen, generator.frame_rate, generator.frame_size)
+        except MediaError:
+            if seen == segment:
+                raise
+            # Context is a nicety: a frame missing there (a gap in an image sequence) must not
+            # fail a clip whose own frames are all there.
+            seen = segment
+            frames = read_segment_frames(seen, generator.frame_rate, generator.frame_size)
     except MediaError as error:
         return event("failed", f"clip {segment.clip_name!r}: {error}"), None
     except Exception as error:  # noqa: BLE001 - a decoder surprise fails this clip, not the job
@@ -324,7 +333,7 @@ def _run_clip(
         samples = generator.generate(
             frames,
             generator.frame_rate,
-            segment.generated_samples,
+            seen.generated_samples,
             _take_params(request, take),
             progress=progress,
             cancel=cancel,
@@ -336,12 +345,14 @@ def _run_clip(
         return event("failed", f"generator {generator.name!r} failed: {error}"), None
     _check_cancel(cancel)  # a clip cancelled mid-way writes no file
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    if samples.shape[0] != segment.generated_samples:
+    if samples.shape[0] != seen.generated_samples:
         message = (
             f"generator {generator.name!r} returned {samples.shape[0]} samples, "
-            f"asked for {segment.generated_samples}"
+            f"asked for {seen.generated_samples}"
         )
         return event("failed", message), None
+    context = seen.handle_before_samples - segment.handle_before_samples
+    samples = samples[context : context + segment.generated_samples]
 
     path = os.path.join(audio_dir, take_file_name(segment.clip_id, take))
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)

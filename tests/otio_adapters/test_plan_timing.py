@@ -318,3 +318,22 @@ def test_a_clip_at_the_edge_of_a_nested_stack_takes_the_handle_at_the_stack_edge
         ("in2", 2, 2),
         ("after", 2, 0),
     ]
+
+
+def test_the_generator_sees_half_a_second_of_context_beyond_the_handles_where_media_has_it():
+    """shot0 starts at its media's first frame: no context before it. Each clip's media runs on
+    (1000 frames): 12 frames (0.48 s, whole frames at 25 fps) after the cut handle."""
+    timeline = otio.schema.Timeline(name="context")
+    track = _track(_clip("first", 50), _clip("second", 50))
+    track[0].source_range = TR(RT(0, 25), RT(50, 25))  # from the media's first frame
+    track[0].media_reference.available_range = TR(RT(0, 25), RT(1000, 25))
+    track[1].media_reference.available_range = TR(RT(0, 25), RT(2000, 25))
+    timeline.tracks.append(track)
+    first, second = plan_segments(timeline, timeline_path="/t/cut.otio", cut_handle_seconds=0.08)
+    frame = 1920
+    assert (first.handle_before_samples, first.context_before_samples) == (0, 0)
+    assert (first.handle_after_samples, first.context_after_samples) == (2 * frame, 12 * frame)
+    assert (second.handle_before_samples, second.context_before_samples) == (2 * frame, 12 * frame)
+    seen = second.seen()
+    assert seen.handle_before_samples == 14 * frame and seen.context_before_samples == 0
+    assert seen.generated_samples == second.generated_samples + 24 * frame

@@ -228,8 +228,13 @@ def test_cancel_between_clips_stops_before_the_next(edit, tmp_path):
 
 
 def test_a_generator_failure_fails_that_clip_only(edit, tmp_path):
-    # Clip c is 20 frames: at 2 fps it gets ceil(20/24*2) = 2 frames; a and b get more.
-    result = run_generation(_request(edit, str(tmp_path / "out")), SineGenerator(fail_on_frames=2))
+    class FailsOnTheThirdClip(SineGenerator):  # clips go in record order: a, b, then c
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+            if self.calls == 2:
+                raise RuntimeError("model blew up")
+            return super().generate(frames, fps, num_samples, params, progress, cancel)
+
+    result = run_generation(_request(edit, str(tmp_path / "out")), FailsOnTheThirdClip())
     final = {event.clip_name: event for event in result.clips}
     assert final["c"].state == "failed" and "model blew up" in final["c"].message
     assert final["a"].state == final["b"].state == "done"
@@ -369,3 +374,32 @@ def test_cut_handles_can_be_turned_off_for_hard_audio_cuts(tmp_path, movies):
     assert all(a.handle_before_samples == a.handle_after_samples == 0 for a in result.generated)
     track = find_v2a_tracks(otio.adapters.read_from_file(result.timeline_path), "SFX")[0]
     assert not any(isinstance(item, otio.schema.Transition) for item in track)
+
+
+def test_the_generator_sees_context_beyond_the_handles_and_the_take_keeps_none_of_it(
+    tmp_path, movies
+):
+    """b uses frames 12..42 of a 72-frame movie: the generator is shown 0.5 s (12 frames at 24
+    fps) more on each side than the take holds, and the take is the middle of what it made."""
+    asked = []
+
+    class Ramp(SineGenerator):
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+            asked.append(num_samples)
+            return np.arange(num_samples, dtype=np.float32) / 1e7
+
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    video.append(_clip("b", 12, 30, movies))
+    timeline = otio.schema.Timeline(name="one")
+    timeline.tracks.append(video)
+    path = str(tmp_path / "one.otio")
+    otio.adapters.write_to_file(timeline, path)
+    result = run_generation(_request(path, str(tmp_path / "out")), Ramp())
+
+    (audio,) = result.generated
+    context = 12 * SAMPLE_RATE // RATE
+    assert asked == [context + audio.num_samples + context]
+    samples, _ = read_wav(audio.path)
+    assert samples.shape[0] == audio.num_samples  # no handles: a lone clip
+    # 24-bit WAV: the ramp's value at the first kept sample, the context's length in.
+    assert abs(float(samples[0]) - context / 1e7) < 1e-6
