@@ -145,7 +145,10 @@ def for_writer(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timel
 
 
 def finish_written(
-    path: str, timeline: otio.schema.Timeline, rate: float, audio_takes: dict[str, dict] | None = None
+    path: str,
+    timeline: otio.schema.Timeline,
+    rate: float,
+    audio_takes: dict[str, dict] | None = None,
 ) -> None:
     """Correct the FCPXML the adapter wrote at `path` from `timeline` (at `rate`): the project
     gets the timeline's start timecode, each clip's media sits at its media time (`_media_at_
@@ -196,7 +199,8 @@ def _media_at_media_time(root) -> None:
     offset="T" start="T">`), and so does an audio's gap (`<gap offset="T" start="T">`), to which
     the audio is anchored at the gap's first frame. The adapter reads clips by their `start`
     and `duration` alone, so reading the file back is unchanged."""
-    starts = {asset.get("id"): asset.get("start", "0s") for asset in root.iterfind("./resources/asset")}
+    assets = root.iterfind("./resources/asset")
+    starts = {asset.get("id"): asset.get("start", "0s") for asset in assets}
     for clip in root.iter("clip"):
         media = [(child, child) for child in clip.iterfind("./video")]
         media += [(gap, gap.find("./audio")) for gap in clip.iterfind("./gap")]

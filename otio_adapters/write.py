@@ -670,7 +670,11 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
 def _fcpx_take_audio(timeline: otio.schema.Timeline) -> dict[str, dict[str, str]]:
     """Take URL -> what its FCPXML asset declares of its audio, as Final Cut writes an audio
     file's asset; the adapter writes only hasAudio, so Final Cut had neither rate nor channels."""
-    audio = {"audioSources": "1", "audioChannels": str(TAKE_CHANNELS), "audioRate": str(SAMPLE_RATE)}
+    audio = {
+        "audioSources": "1",
+        "audioChannels": str(TAKE_CHANNELS),
+        "audioRate": str(SAMPLE_RATE),
+    }
     return {url: audio for url in _take_urls(timeline)}
 
 
@@ -828,7 +832,8 @@ def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
             if ref.available_range is not None:
                 available = ref.available_range
                 if aaf:
-                    ref.metadata.setdefault("AAF", {})["EssenceDescription"] = _aaf_take_essence(available)
+                    essence = _aaf_take_essence(available)
+                    ref.metadata.setdefault("AAF", {})["EssenceDescription"] = essence
                 first = _frames(to_samples(available.start_time), rate)
                 last = _frames(to_samples(available.end_time_exclusive()), rate)
                 ref.available_range = TR(RT(first, rate), RT(last - first, rate))
