@@ -144,9 +144,16 @@ def for_writer(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timel
     return result
 
 
-def finish_written(path: str, timeline: otio.schema.Timeline, rate: float) -> None:
+def finish_written(
+    path: str,
+    timeline: otio.schema.Timeline,
+    rate: float,
+    audio_takes: dict[str, dict] | None = None,
+) -> None:
     """Correct the FCPXML the adapter wrote at `path` from `timeline` (at `rate`): the project
-    gets the timeline's start timecode, and an NTSC timeline's times their true rate."""
+    gets the timeline's start timecode, each clip's media sits at its media time (`_media_at_
+    media_time`), an NTSC timeline's times get their true rate, and the assets of `audio_takes`
+    (source URL -> FCPXML audio attributes) declare their audio."""
     import xml.etree.ElementTree as ET
 
     with open(path, encoding="utf-8") as handle:
@@ -159,6 +166,9 @@ def finish_written(path: str, timeline: otio.schema.Timeline, rate: float) -> No
         start = Fraction(to_frames(start, exact), nominal)
     for sequence in root.iterfind("./project/sequence"):
         _set_start_timecode(sequence, start, timeline)
+    _media_at_media_time(root)
+    for asset in root.iterfind("./resources/asset"):
+        asset.attrib.update((audio_takes or {}).get(asset.get("src", ""), {}))
     if nominal is not None:
         _to_true_rate(root, nominal, exact)
     head = text[: text.index("<fcpxml")]
@@ -175,6 +185,32 @@ def _set_start_timecode(sequence, start: Fraction, timeline: otio.schema.Timelin
     sequence.set("tcFormat", timeline.metadata.get("fcpx_xml", {}).get("tcFormat", "NDF"))
     for item in sequence.iterfind("./spine/*"):
         item.set("offset", format_seconds(parse_seconds(item.get("offset")) + start))
+
+
+def _media_at_media_time(root) -> None:
+    """Put each clip's media where its `start` looks for it.
+
+    A clip's `start` begins its local timeline, in which its contained items are placed by their
+    `offset` (Apple, FCPXML "Timing Attributes"); the adapter writes a clip's `start` in media
+    time (its source range: 3600s for media starting at 01:00:00:00, a take's timecode for v2a's
+    sound) but its `video`, or its audio's `gap`, at offset 0s: outside the clip's range for any
+    media that does not start at 0, so Final Cut would show and play none of it. As Final Cut
+    writes it, the media element sits at its asset's start with that start (`<video
+    offset="T" start="T">`), and so does an audio's gap (`<gap offset="T" start="T">`), to which
+    the audio is anchored at the gap's first frame. The adapter reads clips by their `start`
+    and `duration` alone, so reading the file back is unchanged."""
+    assets = root.iterfind("./resources/asset")
+    starts = {asset.get("id"): asset.get("start", "0s") for asset in assets}
+    for clip in root.iter("clip"):
+        media = [(child, child) for child in clip.iterfind("./video")]
+        media += [(gap, gap.find("./audio")) for gap in clip.iterfind("./gap")]
+        for holder, element in media:
+            start = starts.get(element.get("ref")) if element is not None else None
+            if start is None or parse_seconds(start) == 0:
+                continue
+            for moved in {id(holder): holder, id(element): element}.values():
+                moved.set("offset", start)
+                moved.set("start", start)
 
 
 def _to_true_rate(root, nominal: int, exact: Fraction) -> None:

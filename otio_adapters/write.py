@@ -36,7 +36,7 @@ from otio_adapters.takes import (
     to_samples,
     track_name,
 )
-from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
+from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
 
 log = logging.getLogger(__name__)
 
@@ -593,16 +593,56 @@ _FCP7_CROSS_FADE = (("name", "Cross Fade (+3dB)"), ("effectid", "KGAudioTransCro
                     ("effecttype", "transition"), ("mediatype", "audio"))
 
 
-def _audio_transitions_as_cross_fades(path: str, timeline: otio.schema.Timeline) -> None:
-    """Rewrite, in the FCP7 XML at `path`, each transition on an audio track as an audio cross
-    fade. The fcp_xml adapter writes every transition as a video "Cross Dissolve" (mediatype
-    video), and one that starts or ends at the cut as a fade from or to black ("start-black"):
-    an NLE would drop or misread our crossfades between two takes."""
+def _fcp7_finished(path: str, timeline: otio.schema.Timeline) -> None:
+    """Correct, in the FCP7 XML at `path`, what the adapter writes of v2a's audio: its crossfades
+    (`_audio_transitions_as_cross_fades`) and its take files (`_declare_take_files`)."""
     import xml.etree.ElementTree as ET
 
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
     root = ET.fromstring(text)
+    changed = _audio_transitions_as_cross_fades(root)
+    changed = _declare_take_files(root, _take_urls(timeline)) or changed
+    if changed:
+        # The declaration and DOCTYPE stay as the adapter wrote them; the rest is re-serialised.
+        head = text[: text.index("<xmeml")]
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+
+
+def _declare_take_files(root, take_urls: set[str]) -> bool:
+    """Say in each take's `<file>` what its audio is, and in its clip item which of the file's
+    tracks it plays, as Premiere writes an audio file (`<samplecharacteristics>` with depth and
+    rate, `<channelcount>`; `<sourcetrack>`): the adapter writes an empty `<audio/>` and no
+    source track."""
+    import xml.etree.ElementTree as ET
+
+    changed = False
+    for item in root.iterfind(".//sequence/media/audio/track/clipitem"):
+        file = item.find("file")
+        audio = file.find("media/audio") if file is not None else None
+        if audio is None or file.findtext("pathurl") not in take_urls or len(audio):
+            continue
+        characteristics = ET.SubElement(audio, "samplecharacteristics")
+        ET.SubElement(characteristics, "depth").text = str(SAMPLE_BITS)
+        ET.SubElement(characteristics, "samplerate").text = str(SAMPLE_RATE)
+        ET.SubElement(audio, "channelcount").text = str(TAKE_CHANNELS)
+        if item.find("sourcetrack") is None:
+            source = ET.Element("sourcetrack")
+            ET.SubElement(source, "mediatype").text = "audio"
+            ET.SubElement(source, "trackindex").text = "1"
+            item.insert(list(item).index(file) + 1, source)
+        changed = True
+    return changed
+
+
+def _audio_transitions_as_cross_fades(root) -> bool:
+    """Rewrite each transition on an audio track as an audio cross fade. The fcp_xml adapter
+    writes every transition as a video "Cross Dissolve" (mediatype video), and one that starts
+    or ends at the cut as a fade from or to black ("start-black"): an NLE would drop or misread
+    our crossfades between two takes."""
+    import xml.etree.ElementTree as ET
+
     changed = False
     for transition in root.iterfind(".//sequence/media/audio/track/transitionitem"):
         effect = transition.find("effect")
@@ -620,21 +660,40 @@ def _audio_transitions_as_cross_fades(path: str, timeline: otio.schema.Timeline)
         if alignment is not None and alignment.text in ("start-black", "end-black"):
             alignment.text = alignment.text.removesuffix("-black")  # between two clips, not black
         changed = True
-    if changed:
-        # The declaration and DOCTYPE stay as the adapter wrote them; the rest is re-serialised.
-        head = text[: text.index("<xmeml")]
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+    return changed
 
 
 def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
-    fcpx_time.finish_written(path, timeline, edit_rate(timeline))
+    fcpx_time.finish_written(path, timeline, edit_rate(timeline), _fcpx_take_audio(timeline))
+
+
+def _fcpx_take_audio(timeline: otio.schema.Timeline) -> dict[str, dict[str, str]]:
+    """Take URL -> what its FCPXML asset declares of its audio, as Final Cut writes an audio
+    file's asset; the adapter writes only hasAudio, so Final Cut had neither rate nor channels."""
+    audio = {
+        "audioSources": "1",
+        "audioChannels": str(TAKE_CHANNELS),
+        "audioRate": str(SAMPLE_RATE),
+    }
+    return {url: audio for url in _take_urls(timeline)}
+
+
+def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
+    """The URL of every take on v2a's tracks, as the adapters write it."""
+    return {
+        reference.target_url
+        for stem in _stems(timeline)
+        for track in find_v2a_tracks(timeline, stem)
+        for clip in track.find_clips()
+        for reference in clip.media_references().values()
+        if isinstance(reference, otio.schema.ExternalReference)
+    }
 
 
 # Rewrites of what an adapter wrote, by format: (written path, the timeline written).
 _AFTER_WRITE = {
     "cmx_3600": restore_frame_code_mode,
-    "fcp_xml": _audio_transitions_as_cross_fades,
+    "fcp_xml": _fcp7_finished,
     "fcpx_xml": _fcpx_finished,
 }
 
@@ -772,6 +831,9 @@ def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
         for key, ref in clip.media_references().items():
             if ref.available_range is not None:
                 available = ref.available_range
+                if aaf:
+                    essence = _aaf_take_essence(available)
+                    ref.metadata.setdefault("AAF", {})["EssenceDescription"] = essence
                 first = _frames(to_samples(available.start_time), rate)
                 last = _frames(to_samples(available.end_time_exclusive()), rate)
                 ref.available_range = TR(RT(first, rate), RT(last - first, rate))
@@ -780,6 +842,23 @@ def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
         clip.source_range = TR(RT(origin + before, rate), RT(end - start, rate))
         track.append(clip)
         cursor = end
+
+
+def _aaf_take_essence(available: otio.opentime.TimeRange) -> dict:
+    """What the AAF writer declares of a take file (its PCMDescriptor): the writer assumes
+    16-bit PCM (BlockAlign 2, 96000 bytes a second), and an importer that reads the essence by
+    it reads v2a's 24-bit files wrong; and its length in samples, which at 29.97 fps the writer
+    would round from whole frames."""
+    block_align = TAKE_CHANNELS * SAMPLE_BITS // 8
+    return {
+        "SampleRate": SAMPLE_RATE,
+        "AudioSamplingRate": SAMPLE_RATE,
+        "Channels": TAKE_CHANNELS,
+        "QuantizationBits": SAMPLE_BITS,
+        "BlockAlign": block_align,
+        "AverageBPS": SAMPLE_RATE * block_align,
+        "Length": to_samples(available.duration),
+    }
 
 
 # AAF's standard effect ids (AAF SDK: kAAFEffectVideoDissolve, kAAFEffectMonoAudioDissolve).

@@ -15,6 +15,9 @@ import numpy as np
 
 #: The one place that knows the output sample rate.
 SAMPLE_RATE = 48_000
+#: Every take is written as mono PCM of this many bits (v2a/media/audio.py); timelines declare it.
+SAMPLE_BITS = 24
+TAKE_CHANNELS = 1
 
 #: Called with (done, total) as work advances; total may be 0 when unknown.
 ProgressCallback = Callable[[int, int], None]

@@ -17,13 +17,12 @@ import numpy as np
 import soundfile
 from scipy.signal import resample_poly
 
-from v2a.contracts import SAMPLE_RATE
+from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE
 from v2a.files import USUAL_FILE_MODE
 from v2a.media.errors import MediaError
 
 _BEXT_FIXED = struct.Struct("<256s32s32s10s8sIIH64s5h180s")  # 602 bytes, CodingHistory follows
 _LOUDNESS_UNSET = 0x7FFF  # Tech 3285 v2: loudness fields not computed
-_BITS = 24
 
 
 def write_wav(
@@ -50,9 +49,9 @@ def write_wav(
             description, originator, originator_reference, time_reference_samples, coding_history
         ),
     )
-    block_align = channels * _BITS // 8
+    block_align = channels * SAMPLE_BITS // 8
     fmt = struct.pack(
-        "<HHIIHH", 1, channels, SAMPLE_RATE, SAMPLE_RATE * block_align, block_align, _BITS
+        "<HHIIHH", 1, channels, SAMPLE_RATE, SAMPLE_RATE * block_align, block_align, SAMPLE_BITS
     )
     body += _chunk(b"fmt ", fmt) + _chunk(b"data", data)
     if len(body) + 8 > 0xFFFFFFFF:

@@ -1,0 +1,144 @@
+"""What an editor's application needs of v2a's audio in the file it imports, checked against the
+format's published structure and what the applications themselves write (fourth audit of the
+sixteenth session, "will the NLE import it"): FCPXML (Apple's timing attributes, Final Cut's own
+exports), FCP7 XML (Premiere's export, fixtures/fcp7_xml/premiere_example.xml), AAF (the take's
+PCMDescriptor against the WAV v2a writes)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+
+import opentimelineio as otio
+import pytest
+from test_write_tracks import NTSC, _generated, _segments, _timeline
+
+from otio_adapters.fcpx_time import parse_seconds
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.write import write_audio_tracks, write_timeline
+from v2a.contracts import SAMPLE_RATE
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+
+def _with_takes(rate: float, media_start: int = 0):
+    """A timeline at `rate` with v2a's track laid (2-frame handles), its media starting at
+    `media_start` frames (camera media with a timecode)."""
+    timeline = _timeline(rate, [("a", 24), ("b", 30), ("", 5), ("c", 12)])
+    for clip in timeline.video_tracks()[0].find_clips():
+        clip.source_range = TR(RT(media_start + 100, rate), clip.source_range.duration)
+        clip.media_reference.available_range = TR(RT(media_start, rate), RT(1000, rate))
+    segments = _segments(timeline, handle=round(2 * SAMPLE_RATE / rate))
+    write_audio_tracks(timeline, segments, _generated(segments))
+    return timeline
+
+
+@pytest.mark.parametrize("rate", [25, NTSC])
+def test_fcpxml_clips_find_their_media_inside_their_range(rate, tmp_path):
+    # Apple: a clip's `start` begins the local timeline its contents are placed in by `offset`.
+    # The adapter wrote the media at offset 0s under a clip starting at its media time (a take's
+    # timecode, 3600s for camera media): outside the clip, so Final Cut played none of it.
+    timeline = _with_takes(rate, media_start=round(3600 * rate))
+    written, _, _ = write_timeline(timeline, str(tmp_path / "edit.fcpxml"), "fcpx_xml")
+    root = ET.parse(written).getroot()
+    assets = {asset.get("id"): asset for asset in root.iterfind("./resources/asset")}
+    clips = list(root.iterfind("./project/sequence/spine//clip"))
+    assert sum(int(clip.get("lane", 0)) < 0 for clip in clips) == 3  # v2a's takes, connected
+    for clip in clips:
+        first = parse_seconds(clip.get("start"))
+        last = first + parse_seconds(clip.get("duration"))
+        holder = clip.find("video")
+        if holder is None:
+            holder = clip.find("gap")
+        media = holder if holder.tag == "video" else holder.find("audio")
+        asset = assets[media.get("ref")]
+        # The media element plays its asset from the asset's start, where the clip reads it.
+        assert parse_seconds(media.get("start")) == parse_seconds(asset.get("start"))
+        assert parse_seconds(holder.get("offset")) == parse_seconds(asset.get("start"))
+        assert parse_seconds(holder.get("offset")) <= first
+        assert last <= parse_seconds(holder.get("offset")) + parse_seconds(holder.get("duration"))
+
+
+def test_fcpxml_reads_back_with_the_takes_on_their_pictures(tmp_path):
+    timeline = _with_takes(25, media_start=90000)
+    expected = _placements(find_v2a_tracks(timeline, "SFX")[0])
+    written, _, _ = write_timeline(timeline, str(tmp_path / "edit.fcpxml"), "fcpx_xml")
+    read = read_timeline(written)
+    audio = [track for track in read.tracks if track.kind == otio.schema.TrackKind.Audio]
+    assert any(_placements(track) == expected for track in audio)
+
+
+def _placements(track: otio.schema.Track) -> list[tuple[int, int]]:
+    return [
+        (to_samples(r.start_time), to_samples(r.duration))
+        for r in (track.range_of_child(c) for c in track.find_clips())
+    ]
+
+
+def test_fcpxml_take_assets_declare_their_audio(tmp_path):
+    # Final Cut writes an audio file's asset with its sources, channels and rate; the adapter
+    # wrote only hasAudio="1".
+    timeline = _with_takes(25)
+    written, _, _ = write_timeline(timeline, str(tmp_path / "edit.fcpxml"), "fcpx_xml")
+    takes = [
+        asset
+        for asset in ET.parse(written).getroot().iterfind("./resources/asset")
+        if asset.get("src", "").endswith(".wav")
+    ]
+    assert len(takes) == 3
+    for asset in takes:
+        assert (asset.get("hasAudio"), asset.get("hasVideo")) == ("1", "0")
+        assert asset.get("audioRate") == "48000"
+        assert (asset.get("audioSources"), asset.get("audioChannels")) == ("1", "1")
+
+
+def test_fcp7_take_files_say_what_their_audio_is(tmp_path):
+    # As Premiere writes an audio file: <samplecharacteristics> (depth, rate), <channelcount>,
+    # and the clip item's <sourcetrack>; the adapter wrote an empty <audio/>.
+    timeline = _with_takes(25)
+    written, _, _ = write_timeline(timeline, str(tmp_path / "edit.xml"), "fcp_xml")
+    root = ET.parse(written).getroot()
+    items = [
+        item
+        for item in root.iterfind(".//sequence/media/audio/track/clipitem")
+        if item.findtext("file/pathurl", "").endswith(".wav")
+    ]
+    assert len(items) == 3
+    for item in items:
+        audio = item.find("file/media/audio")
+        assert audio.findtext("samplecharacteristics/depth") == "24"
+        assert audio.findtext("samplecharacteristics/samplerate") == "48000"
+        assert audio.findtext("channelcount") == "1"
+        assert item.findtext("sourcetrack/mediatype") == "audio"
+        assert item.findtext("sourcetrack/trackindex") == "1"
+    read = otio.adapters.read_from_file(written)  # and the adapter still reads it
+    assert len(find_v2a_tracks(read, "SFX")[0].find_clips()) == 3
+
+
+@pytest.mark.parametrize("rate", [24, NTSC])
+def test_aaf_take_descriptors_match_the_24_bit_files(rate, tmp_path):
+    # The writer declared every take 16-bit PCM (BlockAlign 2, 96000 bytes/s); v2a writes 24 bit.
+    import aaf2
+
+    timeline = _with_takes(rate)
+    lengths = sorted(
+        to_samples(clip.media_reference.available_range.duration)
+        for clip in find_v2a_tracks(timeline, "SFX")[0].find_clips()
+    )
+    written, _, note = write_timeline(timeline, str(tmp_path / "edit.aaf"), "AAF")
+    assert note == ""
+    with aaf2.open(written, "r") as aaf:
+        descriptors = [
+            mob.descriptor
+            for mob in aaf.content.sourcemobs()
+            if type(mob.descriptor).__name__ == "PCMDescriptor"
+        ]
+        declared = [
+            {key: descriptor[key].value for key in ("QuantizationBits", "BlockAlign", "AverageBPS")}
+            for descriptor in descriptors
+        ]
+        assert declared == [{"QuantizationBits": 24, "BlockAlign": 3, "AverageBPS": 144000}] * 3
+        assert sorted(descriptor["Length"].value for descriptor in descriptors) == lengths
+        assert {Fraction(descriptor["SampleRate"].value) for descriptor in descriptors} == {48000}
