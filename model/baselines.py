@@ -32,7 +32,7 @@ class SilenceGenerator:
     frame_rate = 24.0
     frame_size = 160
 
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         _check_cancel(cancel)
         if progress:
             progress(1, 1)
@@ -66,7 +66,7 @@ class MotionBurstsGenerator:
 
     def generate(self, frames, fps, num_samples, params: GenerationParams,
                  progress: ProgressCallback | None = None,
-                 cancel: threading.Event | None = None) -> np.ndarray:
+                 cancel: threading.Event | None = None, kept=None) -> np.ndarray:
         _check_cancel(cancel)
         out = np.zeros(num_samples, np.float32)
         times, strengths = motion_peaks(frames, fps)
@@ -139,7 +139,7 @@ class RandomSampleGenerator(_CorpusBaseline):
 
     name = "random-sample"
 
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         _check_cancel(cancel)
         rng = np.random.default_rng(params.seed)
         audio = self._random_recording(rng)
@@ -164,7 +164,7 @@ class OnsetTransferGenerator(_CorpusBaseline):
 
     name = "onset-transfer"
 
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         from model.eval.onsets import detect_onsets
 
         _check_cancel(cancel)
@@ -225,7 +225,7 @@ class CeilingGenerator:
     def set_reference_audio(self, audio: np.ndarray) -> None:
         self.reference = np.asarray(audio, np.float32)
 
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         _check_cancel(cancel)
         if self.reference is None:
             raise RuntimeError("ceiling: no reference audio was given (evaluation only)")

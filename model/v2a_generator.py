@@ -33,12 +33,13 @@ class V2AGenerator:
     def generate(
         self, frames: np.ndarray, fps: float, num_samples: int, params: GenerationParams,
         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
+        kept: tuple[int, int] | None = None,
     ) -> np.ndarray:
         return self.model.generate(
             frames, fps, num_samples, prompt=params.prompt or None,
             negative_prompt=params.negative_prompt or None, seed=params.seed,
             steps=params.steps or None, cfg_strength=params.cfg_strength or None,
-            progress=progress, cancel=cancel,
+            progress=progress, cancel=cancel, kept=kept,
         )
 
     def provenance(self) -> dict:

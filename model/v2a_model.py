@@ -54,6 +54,7 @@ class GenerationItem:
     prompt: str | None = None
     negative_prompt: str | None = None
     seed: int = 0
+    kept: tuple[int, int] | None = None  # the samples the caller keeps; None: all (see generate)
 
 
 def frozen_hashes() -> dict[str, str]:
@@ -151,10 +152,12 @@ class V2AModel(nn.Module):
         negative_prompt: str | None = None, seed: int = 0, steps: int | None = None,
         cfg_strength: float | None = None, method: str | None = None,
         progress: ProgressCallback | None = None, cancel: threading.Event | None = None,
-        prompt_strength: float | None = None,
+        prompt_strength: float | None = None, kept: tuple[int, int] | None = None,
     ) -> np.ndarray:
-        """float32 mono samples at 48 kHz, exactly `num_samples` long; deterministic per seed."""
-        item = GenerationItem(frames, fps, num_samples, prompt, negative_prompt, seed)
+        """float32 mono samples at 48 kHz, exactly `num_samples` long; deterministic per seed.
+        `kept`: the samples [start, end) the caller keeps (the rest is context it trims off);
+        whether a draw is near-silent is judged on them."""
+        item = GenerationItem(frames, fps, num_samples, prompt, negative_prompt, seed, kept)
         return self.generate_batch([item], steps, cfg_strength, method, progress, cancel, prompt_strength)[0]
 
     @torch.inference_mode()
@@ -182,8 +185,12 @@ class V2AModel(nn.Module):
         # Near-silent segments are drawn again from other noise (SamplerConfig.quiet_redraws); the
         # loudest draw is kept. The redraw's seeds follow from the segment's, so a seed still gives
         # the same sound every time.
+        def loudness(i: int, audio: np.ndarray) -> float:  # of what the caller keeps
+            start, end = items[i].kept or (0, len(audio))
+            return peak_dbfs(audio[start:end])
+
         for attempt in range(1, sampler_cfg.quiet_redraws + 1):
-            quiet = [i for i, audio in enumerate(out) if peak_dbfs(audio) < sampler_cfg.quiet_peak_dbfs]
+            quiet = [i for i, audio in enumerate(out) if loudness(i, audio) < sampler_cfg.quiet_peak_dbfs]
             if not quiet:
                 break
             log.info("%d segment(s) peaked below %.0f dBFS: drawing them again (%d of %d)",
@@ -194,7 +201,7 @@ class V2AModel(nn.Module):
                           for i, item in zip(quiet, redrawn, strict=True)]
             again = self._sample_and_decode(redrawn, again_jobs, [mel_lengths[i] for i in quiet], **settings)
             for i, audio in zip(quiet, again, strict=True):
-                if peak_dbfs(audio) > peak_dbfs(out[i]):
+                if loudness(i, audio) > loudness(i, out[i]):
                     out[i] = audio
         return out
 
@@ -314,6 +321,11 @@ def check_item(index: int, item: GenerationItem) -> None:
         if getattr(item, name) is not None and not isinstance(getattr(item, name), str):
             raise ValueError(f"segment {index}: {name} must be text or None, got "
                              f"{type(getattr(item, name)).__name__}")
+    if item.kept is not None and not (
+        len(item.kept) == 2 and 0 <= item.kept[0] < item.kept[1] <= item.num_samples
+    ):
+        raise ValueError(f"segment {index}: kept must be a span (start, end) inside the "
+                         f"{item.num_samples} samples, got {item.kept!r}")
 
 
 def peak_dbfs(samples: np.ndarray) -> float:

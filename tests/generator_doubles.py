@@ -23,7 +23,7 @@ class SineGenerator:
         self.steps, self.on_step, self.fail_on_frames = steps, on_step, fail_on_frames
         self.calls = 0
 
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         # The pipeline hands frames decoded at the generator's own size.
         assert frames.ndim == 4 and frames.shape[1:] == (self.frame_size, self.frame_size, 3)
         self.calls += 1

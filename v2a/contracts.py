@@ -144,6 +144,8 @@ class Generator(Protocol):
 
     `frames` is uint8 (T, H, W, 3) decoded at `frame_rate` frames per second at `frame_size`
     square pixels; the result is float32 mono of exactly `num_samples` samples at SAMPLE_RATE.
+    `kept`: the samples [start, end) the caller keeps, the rest being context it trims off (None:
+    all); a generator may judge its sound by them (v2a's draws a near-silent one again).
     """
 
     name: str
@@ -158,6 +160,7 @@ class Generator(Protocol):
         params: GenerationParams,
         progress: ProgressCallback | None = None,
         cancel: threading.Event | None = None,
+        kept: tuple[int, int] | None = None,
     ) -> np.ndarray: ...
 
     def provenance(self) -> dict:

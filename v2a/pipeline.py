@@ -329,6 +329,8 @@ def _run_clip(
     def progress(done: int, total: int) -> None:
         emit(event("running", step=done, total=total))
 
+    context = seen.handle_before_samples - segment.handle_before_samples  # trimmed off below
+
     try:
         samples = generator.generate(
             frames,
@@ -337,6 +339,7 @@ def _run_clip(
             _take_params(request, take),
             progress=progress,
             cancel=cancel,
+            kept=(context, context + segment.generated_samples),
         )
     except GenerationCancelled:
         raise
@@ -351,7 +354,6 @@ def _run_clip(
             f"asked for {seen.generated_samples}"
         )
         return event("failed", message), None
-    context = seen.handle_before_samples - segment.handle_before_samples
     samples = samples[context : context + segment.generated_samples]
 
     path = os.path.join(audio_dir, take_file_name(segment.clip_id, take))

@@ -187,6 +187,27 @@ def test_a_near_silent_draw_is_drawn_again_and_the_loudest_draw_kept():
     np.testing.assert_array_equal(model.generate(frames, 24.0, SAMPLE_RATE, seed=3), draws[0])
 
 
+def test_near_silence_is_judged_on_the_samples_the_caller_keeps():
+    """The pipeline trims context off a take: a draw loud only there was kept, and the sample's
+    first clip came out at -60 dBFS. The redraw looks at the kept span alone."""
+    torch.manual_seed(0)
+    model = V2AModel(tiny_config()).eval()
+    sampler = model.config.sampler
+    frames = moving_frames(24, event=10)
+    sampler.quiet_redraws = 0
+    first = model.generate(frames, 24.0, SAMPLE_RATE, seed=3)
+    kept = (SAMPLE_RATE // 4, SAMPLE_RATE // 2)
+    whole, inside = peak_dbfs(first), peak_dbfs(first[kept[0] : kept[1]])
+    assert inside < whole  # the tiny model's sound peaks outside that span
+    sampler.quiet_redraws = 1
+    sampler.quiet_peak_dbfs = (inside + whole) / 2  # quiet inside the span, loud as a whole
+    np.testing.assert_array_equal(model.generate(frames, 24.0, SAMPLE_RATE, seed=3), first)
+    redrawn = model.generate(frames, 24.0, SAMPLE_RATE, seed=3, kept=kept)
+    assert not np.array_equal(redrawn, first)
+    with pytest.raises(ValueError, match="kept must be a span"):
+        model.generate(frames, 24.0, SAMPLE_RATE, seed=3, kept=(10, SAMPLE_RATE + 1))
+
+
 def test_redraw_settings_are_checked():
     with pytest.raises(ValueError, match="quiet_redraws -1"):
         SamplerConfig(quiet_redraws=-1)

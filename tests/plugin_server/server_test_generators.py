@@ -27,7 +27,7 @@ class SteppingSine:
 
     def generate(self, frames: np.ndarray, fps: float, num_samples: int,
                  params: GenerationParams, progress=None,
-                 cancel: threading.Event | None = None) -> np.ndarray:
+                 cancel: threading.Event | None = None, kept=None) -> np.ndarray:
         steps = params.steps or self.steps
         for step in range(steps):
             if cancel is not None and cancel.is_set():
@@ -53,7 +53,7 @@ def slow() -> SteppingSine:
 
 
 class _Broken(SteppingSine):
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         raise RuntimeError("the model ran out of memory")
 
 

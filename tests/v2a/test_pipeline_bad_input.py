@@ -29,7 +29,7 @@ class CountingGenerator:
     def __init__(self) -> None:
         self.calls = 0
 
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         self.calls += 1
         return np.zeros(num_samples, np.float32)
 

@@ -141,7 +141,7 @@ def test_each_take_is_a_new_draw_when_no_seed_is_given_and_the_given_seed_otherw
     class RecordsSeeds(SineGenerator):
         seeds: list
 
-        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
             self.seeds.append(params.seed)
             return super().generate(frames, fps, num_samples, params, progress, cancel)
 
@@ -229,7 +229,7 @@ def test_cancel_between_clips_stops_before_the_next(edit, tmp_path):
 
 def test_a_generator_failure_fails_that_clip_only(edit, tmp_path):
     class FailsOnTheThirdClip(SineGenerator):  # clips go in record order: a, b, then c
-        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
             if self.calls == 2:
                 raise RuntimeError("model blew up")
             return super().generate(frames, fps, num_samples, params, progress, cancel)
@@ -243,7 +243,7 @@ def test_a_generator_failure_fails_that_clip_only(edit, tmp_path):
 
 def test_a_generator_returning_the_wrong_length_fails_that_clip(edit, tmp_path):
     class Short(SineGenerator):
-        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
             return np.zeros(num_samples - 1, np.float32)
 
     result = run_generation(_request(edit, str(tmp_path / "out")), Short())
@@ -273,7 +273,7 @@ def test_a_run_where_every_clip_fails_leaves_the_previous_output_untouched(edit,
 
 
 class _AlwaysFails(SineGenerator):
-    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         raise RuntimeError("out of memory")
 
 
@@ -384,8 +384,8 @@ def test_the_generator_sees_context_beyond_the_handles_and_the_take_keeps_none_o
     asked = []
 
     class Ramp(SineGenerator):
-        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None):
-            asked.append(num_samples)
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
+            asked.append((num_samples, kept))
             return np.arange(num_samples, dtype=np.float32) / 1e7
 
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
@@ -398,7 +398,8 @@ def test_the_generator_sees_context_beyond_the_handles_and_the_take_keeps_none_o
 
     (audio,) = result.generated
     context = 12 * SAMPLE_RATE // RATE
-    assert asked == [context + audio.num_samples + context]
+    # Told which samples it keeps (v2a's model judges near-silence on them).
+    assert asked == [(context + audio.num_samples + context, (context, context + audio.num_samples))]
     samples, _ = read_wav(audio.path)
     assert samples.shape[0] == audio.num_samples  # no handles: a lone clip
     # 24-bit WAV: the ramp's value at the first kept sample, the context's length in.
