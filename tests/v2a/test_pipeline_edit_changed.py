@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import os
-from fractions import Fraction
 
 import opentimelineio as otio
 import pytest
@@ -12,20 +11,11 @@ from generator_doubles import SineGenerator
 
 from otio_adapters.takes import clip_takes, find_v2a_tracks, to_samples
 from v2a.contracts import ClipAddress, GenerationRequest, Selection
-from v2a.media.synth import make_test_movie
 from v2a.pipeline import run_generation
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
 RATE = 24
-
-
-@pytest.fixture(scope="module")
-def movies(tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("movies")
-    for name in ("a", "b", "c"):
-        make_test_movie(str(folder / f"{name}.mp4"), frames=72, rate=Fraction(RATE), size=(32, 32))
-    return str(folder)
 
 
 @pytest.fixture()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import threading
-from fractions import Fraction
 
 import numpy as np
 import opentimelineio as otio
@@ -20,20 +19,11 @@ from v2a.contracts import (
     Selection,
 )
 from v2a.media.audio import read_bext, read_wav
-from v2a.media.synth import make_test_movie
 from v2a.pipeline import run_generation
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
 RATE = 24
-
-
-@pytest.fixture(scope="session")
-def movies(tmp_path_factory) -> str:
-    folder = tmp_path_factory.mktemp("movies")
-    for name in ("a", "b", "c"):
-        make_test_movie(str(folder / f"{name}.mp4"), frames=72, rate=Fraction(RATE), size=(32, 32))
-    return str(folder)
 
 
 def _clip(name: str, start: int, frames: int, folder: str) -> otio.schema.Clip:
