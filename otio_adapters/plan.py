@@ -659,6 +659,19 @@ def _tracks_filter(names, video_tracks, where):
     return lambda track, index: any(_track_matches(n, track.name, index) for n in names)
 
 
+def select_segments(
+    timeline: otio.schema.Timeline,
+    segments: list[Segment],
+    selection: Selection,
+    *,
+    timeline_path: str,
+) -> list[Segment]:
+    """The segments of a plan of every visible clip that `selection`'s clips and time range pick,
+    as `plan_segments(..., selection=selection)` gives them (a selection of tracks changes the
+    cover, so it is planned, not picked). ClipNotFoundError as there."""
+    return _select(segments, selection, f"{timeline_path}: timeline {timeline.name!r}")
+
+
 def _select(segments: list[Segment], selection: Selection, where: str) -> list[Segment]:
     chosen = segments
     if selection.time_range is not None:

@@ -519,6 +519,11 @@ def _with_media_rebased(
     take from the working directory), so for them references become absolute."""
     if not has_relative_media(timeline):
         return timeline  # the usual editor export: absolute paths, no copy needed
+    if format not in BUNDLES and os.path.realpath(media_dir) == os.path.realpath(folder):
+        # Written beside its input (a re-run, a regeneration): every reference stays as written
+        # (`rebased_url`), so no copy. Copying and rebasing each reference took 0.5 s of a
+        # 2.2 s one-clip regeneration on a 2,000-clip edit.
+        return timeline
     result = copy.deepcopy(timeline)
     rebase_media_references(result, media_dir, None if format in BUNDLES else folder)
     return result

@@ -135,20 +135,21 @@ def run_generation(
     _check_output(request.out_dir)
     _check_output_format(request.output_format)
     output_format, output_path = output_paths(request)
-    timeline, segments = plan_request(request)
+    timeline, segments, visible = _plan_job(request)
     if not segments:
         raise PipelineError(_nothing_to_do(request, timeline))
     audio_dir, created = _make_output(request.out_dir)
     try:
-        return _generate_all(request, generator, timeline, segments, audio_dir, output_format, output_path,
-                             emit, cancel)
+        return _generate_all(request, generator, timeline, segments, visible, audio_dir,
+                             output_format, output_path, emit, cancel)
     finally:
         _remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
 
 
 def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,
-                  segments: list[Segment], audio_dir: str, output_format: str, output_path: str,
-                  emit: Callable[[ClipEvent], None], cancel: threading.Event | None) -> GenerationResult:
+                  segments: list[Segment], visible: list[Segment], audio_dir: str,
+                  output_format: str, output_path: str, emit: Callable[[ClipEvent], None],
+                  cancel: threading.Event | None) -> GenerationResult:
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
@@ -176,7 +177,6 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         )
     if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
         reference_takes_in(timeline, audio_dir)  # not the copies in a bundle this write replaces
-    visible = _visible_segments(request, timeline, segments)
     write_audio_tracks(timeline, segments, generated, visible=visible)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
@@ -192,19 +192,26 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     )
 
 
-def _visible_segments(
-    request: GenerationRequest, timeline: otio.schema.Timeline, segments: list[Segment]
-) -> list[Segment]:
-    """Every segment of the edit as it is now, whatever the selection: the v2a clips that were
-    not regenerated follow it (cut to their picture, or off the track where it is gone)."""
-    from otio_adapters.plan import plan_segments
+def _plan_job(
+    request: GenerationRequest,
+) -> tuple[otio.schema.Timeline, list[Segment], list[Segment]]:
+    """The timeline, the segments to generate, and every segment of the edit as it is now,
+    whatever the selection (the v2a clips not regenerated follow it: cut to their picture, or
+    off the track where it is gone). One plan of the whole edit that the selection picks from:
+    a clip regenerated on a 2,000-clip edit planned (and probed) it twice. Only a selection of
+    tracks plans on its own, since cover then applies among those tracks alone."""
+    from otio_adapters.plan import EVERY_VISIBLE_CLIP, plan_segments, select_segments
 
     selection = request.selection
-    if not (selection.tracks or selection.clips or selection.time_range):
-        return segments
-    return plan_segments(timeline, timeline_path=request.timeline_path,
-                         relink_roots=request.relink_roots,
-                         cut_handle_seconds=request.cut_handle_seconds)
+    if selection.tracks:
+        timeline, segments = plan_request(request)
+        visible = plan_segments(timeline, timeline_path=request.timeline_path,
+                                relink_roots=request.relink_roots,
+                                cut_handle_seconds=request.cut_handle_seconds)
+        return timeline, segments, visible
+    timeline, visible = plan_request(replace(request, selection=EVERY_VISIBLE_CLIP))
+    segments = select_segments(timeline, visible, selection, timeline_path=request.timeline_path)
+    return timeline, segments, visible
 
 
 def _check_output(out_dir: str) -> None:

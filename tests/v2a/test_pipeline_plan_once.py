@@ -1,0 +1,76 @@
+"""A clip regenerated on a long edit plans that edit once: the other clips' sound follows it
+from the same plan (a second plan probed every media file again)."""
+
+from __future__ import annotations
+
+import os
+from fractions import Fraction
+
+import opentimelineio as otio
+import pytest
+from generator_doubles import SineGenerator
+
+import otio_adapters.plan as plan
+from otio_adapters.plan import ClipNotFoundError
+from otio_adapters.takes import find_v2a_tracks
+from v2a.contracts import ClipAddress, GenerationRequest, Selection
+from v2a.media.synth import make_test_movie
+from v2a.pipeline import run_generation
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+RATE = 24
+
+
+@pytest.fixture()
+def edit(tmp_path) -> str:
+    """V1: a | b | c, each 12 frames of one movie."""
+    movie = make_test_movie(str(tmp_path / "m.mp4"), frames=72, rate=Fraction(RATE), size=(32, 32))
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for index, name in enumerate("abc"):
+        video.append(otio.schema.Clip(
+            name=name,
+            source_range=TR(RT(12 * index, RATE), RT(12, RATE)),
+            media_reference=otio.schema.ExternalReference(
+                target_url=os.path.basename(movie), available_range=TR(RT(0, RATE), RT(72, RATE))),
+        ))
+    timeline = otio.schema.Timeline(name="edit")
+    timeline.tracks.append(video)
+    path = str(tmp_path / "edit.otio")
+    otio.adapters.write_to_file(timeline, path)
+    return path
+
+
+@pytest.fixture()
+def plans(monkeypatch) -> list[Selection]:
+    """The selection of every plan_segments call the pipeline makes."""
+    made, original = [], plan.plan_segments
+
+    def counted(*args, **kwargs):
+        made.append(kwargs.get("selection", plan.EVERY_VISIBLE_CLIP))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(plan, "plan_segments", counted)
+    return made
+
+
+def _request(path: str, out: str, selection: Selection) -> GenerationRequest:
+    return GenerationRequest(timeline_path=path, out_dir=out, selection=selection)
+
+
+def test_regenerating_one_clip_plans_the_edit_once(edit, tmp_path, plans):
+    out = str(tmp_path / "out")
+    written = run_generation(_request(edit, out, Selection()), SineGenerator()).timeline_path
+    plans.clear()
+    one = Selection(clips=(ClipAddress(track="V1", record_time=0.6),))  # b
+    result = run_generation(_request(written, out, one), SineGenerator())
+    assert [event.clip_name for event in result.clips] == ["b"]
+    assert len(plans) == 1
+    track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
+    assert [clip.metadata["v2a"]["active_take"] for clip in track.find_clips()] == [1, 2, 1]
+
+
+def test_a_clip_address_that_names_nothing_is_still_refused(edit, tmp_path, plans):
+    nothing = Selection(clips=(ClipAddress(clip_id="nope"),))
+    with pytest.raises(ClipNotFoundError, match="no visible clip matches clip id 'nope'"):
+        run_generation(_request(edit, str(tmp_path / "out"), nothing), SineGenerator())
