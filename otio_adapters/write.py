@@ -170,8 +170,11 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
             continue
         matched.add(segment.clip_id)
         kept.append(_recut(item, start, end - start, segment))
+    by_shot: dict[tuple[str, int], list[Segment]] = {}
+    for segment in visible:
+        by_shot.setdefault((segment.clip_name, segment.num_samples), []).append(segment)
     for item in lost:
-        segment = _picture_moved_to(item, visible, matched)
+        segment = _picture_moved_to(item, by_shot, matched)
         if segment is None:
             log.info("removing v2a clip %r: its picture is no longer there", item.clip.name)
             continue
@@ -227,19 +230,21 @@ def _shift_takes(clip: otio.schema.Clip, samples: int) -> None:
     clip.source_range = TR(clip.source_range.start_time + shift, clip.source_range.duration)
 
 
-def _picture_moved_to(item: _Placed, visible: list[Segment], matched: set[str]) -> Segment | None:
+def _picture_moved_to(
+    item: _Placed, by_shot: dict[tuple[str, int], list[Segment]], matched: set[str]
+) -> Segment | None:
     """The one segment, with no v2a clip of its own, that shows what `item` was made for: the
     same clip name, the same first source frame, speed and length (stored with each clip since
-    the fifteenth session; older clips, and formats that drop metadata, are not followed)."""
+    the fifteenth session; older clips, and formats that drop metadata, are not followed).
+    `by_shot`: the visible segments by (clip name, length), so that a ripple moving every clip
+    of a long edit is not a search of the whole edit per clip."""
     meta = item.clip.metadata.get(V2A_KEY, {})
     if "source_start" not in meta:
         return None
     candidates = [
         segment
-        for segment in visible
+        for segment in by_shot.get((str(meta.get("source_clip")), item.length), [])
         if segment.clip_id not in matched
-        and segment.num_samples == item.length
-        and segment.clip_name == meta.get("source_clip")
         and abs(segment.source_start - float(meta["source_start"])) < 1e-4
         and segment.speed == float(meta.get("speed", 1.0))
     ]
