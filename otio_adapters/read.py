@@ -177,6 +177,10 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
     if len(detail) > 300:
         detail = detail[:297] + "..."
     kind = type(error).__name__
+    if adapter == "AAF" and "magic signature" in detail:
+        # The AAF reader quotes the file's first 8 bytes: a panel on another machine (--host)
+        # would read them out of any file it named. The hint below says what it means.
+        detail = "no AAF (compound file) signature"
     hint = ""
     if kind == "UnicodeDecodeError":
         hint = " (the file is not text: garbled, binary or in the wrong format)"

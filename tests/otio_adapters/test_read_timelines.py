@@ -130,6 +130,18 @@ def test_empty_file_is_named(tmp_path):
         read_timeline(path)
 
 
+def test_a_file_that_is_not_aaf_is_named_without_quoting_its_bytes(tmp_path):
+    """The AAF reader's own message quotes the file's first 8 bytes, which a panel on another
+    machine would read out of any file it named."""
+    path = tmp_path / "secret.aaf"
+    path.write_bytes(b"TOP-SECRET: not an AAF file")
+    with pytest.raises(TimelineReadError) as error:
+        read_timeline(path)
+    assert "secret.aaf: cannot read as AAF" in str(error.value)
+    assert "no AAF (compound file) signature" in str(error.value)
+    assert "TOP-SECR" not in str(error.value)
+
+
 def test_unknown_format_name_is_rejected(tmp_path):
     path = tmp_path / "a.otio"
     path.write_text("{}")
