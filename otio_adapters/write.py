@@ -156,8 +156,8 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     kept, lost, matched = [], [], set()
     for item in placed:
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
-        if segment is not None and not _follow_a_slip(item.clip, segment):
-            segment = None  # the shot shows other frames, beyond what the take holds
+        if segment is not None and not _follow_a_slip(item, segment):
+            segment = None  # another shot, or other frames beyond what the take holds
         if segment is not None:  # a slip moved the clip's range in its takes
             before, after = _handles(item.clip)
             item = replace(item, handle_before=before, handle_after=after)
@@ -186,19 +186,29 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     return kept
 
 
-def _follow_a_slip(clip: otio.schema.Clip, segment: Segment) -> bool:
-    """Whether `clip`'s sound still fits the frames its shot shows: yes where they are the ones it
-    was made for, or where the editor slipped the shot (other frames, the same place) by no more
-    than the active take's handles, whose sound is then slipped with it (the clip's range in its
-    takes moves by the slip, in record time). Takes no longer covering the range are taken off.
-    Clips made before the fifteenth session store no source frame: they are taken as they are."""
+def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
+    """Whether a clip's sound still fits the frames its shot shows: not under another shot (by
+    name, where the clip kept its metadata); yes where the frames are the ones it was made for,
+    counted from where each starts (a clip keeping its id, stored in the editor's clip, may have
+    moved or lost its head), or where the editor slipped the shot (other frames, the same place)
+    by no more than the active take's handles, whose sound is then slipped with it (the clip's
+    range in its takes moves by the slip, in record time). Takes no longer covering the range
+    are taken off. Clips made before the fifteenth session store no source frame: they are
+    taken as they are."""
+    clip = item.clip
     meta = clip.metadata.get(V2A_KEY, {})
+    if "source_clip" in meta and str(meta["source_clip"]) != segment.clip_name:
+        return False  # a shot put in its place (a replace edit, a swap): not its sound
     if "source_start" not in meta:
         return True
-    slip = Fraction(segment.source_start) - Fraction(float(meta["source_start"]))
+    speed = float(meta.get("speed", 1.0))
+    # The source frame the sound at the clip's start was made for is `source_start`; the one
+    # the picture shows there now:
+    shown = Fraction(segment.source_start) + Fraction(item.start - segment.start_sample,
+                                                      SAMPLE_RATE) * Fraction(segment.speed)
+    slip = shown - Fraction(float(meta["source_start"]))
     if abs(slip) < Fraction(1, 10_000):
         return True
-    speed = float(meta.get("speed", 1.0))
     if speed == 0 or speed != segment.speed:
         return False  # a frozen frame changed, or the speed: not a slip
     samples = timing.to_samples(slip / Fraction(speed))
@@ -211,7 +221,7 @@ def _follow_a_slip(clip: otio.schema.Clip, segment: Segment) -> bool:
         log.info("v2a clip %r: its shot was slipped past its take's handles", clip.name)
         return False
     clip.source_range = TR(RT(first, SAMPLE_RATE), used.duration)
-    meta["source_start"] = segment.source_start
+    meta["source_start"] = float(shown)
     clip.metadata[V2A_KEY] = meta
     _drop_takes_not_covering(clip)
     return True
@@ -260,6 +270,12 @@ def _recut(item: _Placed, start: int, length: int, segment: Segment) -> _Placed:
         source_start = to_samples(clip.source_range.start_time) + start - item.start
         clip.source_range = TR(RT(source_start, SAMPLE_RATE), RT(length, SAMPLE_RATE))
         _drop_takes_not_covering(clip)
+        meta = clip.metadata.get(V2A_KEY, {})
+        if "source_start" in meta:  # still the frame shown at the clip's start
+            speed = Fraction(float(meta.get("speed", 1.0)))
+            shift = Fraction(start - item.start, SAMPLE_RATE) * speed
+            meta["source_start"] = float(Fraction(float(meta["source_start"])) + shift)
+            clip.metadata[V2A_KEY] = meta
     before, after = _handles(clip)
     before = min(before, segment.handle_before_samples)
     after = min(after, segment.handle_after_samples)

@@ -195,3 +195,81 @@ def test_a_slipped_shot_slips_its_sound_within_the_takes_handles(written, tmp_pa
         return
     assert _sound(written) == _picture(written)
     assert to_samples(slipped[0].source_range.start_time) == old_start + frames * 2000
+
+
+def test_a_shot_put_in_another_shots_place_does_not_keep_that_shots_sound(
+    written, tmp_path, movies
+):
+    """A replace edit: c's media, the same length and first frame, where a was. a's sound is not
+    c's: it leaves the track (it stayed, found by its range, as a slip of no frames)."""
+
+    def replace_a(track):
+        index, clip = _clip(track, "a")
+        other = copy.deepcopy(clip)
+        other.name = "c2"
+        other.media_reference = otio.schema.ExternalReference(
+            target_url=os.path.join(movies, "c.mp4"), available_range=TR(RT(0, RATE), RT(72, RATE))
+        )
+        track[index] = other
+
+    _cut(written, replace_a)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
+    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    assert [name for name, _, _ in _sound(written)] == ["b", "c"]
+
+
+@pytest.fixture()
+def written_with_ids(tmp_path, movies) -> str:
+    """a, a gap of 10 frames, c, each with the id a panel stores in its clips; generated once."""
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    video.append(_movie_clip(movies, "a", 24, "id-a"))
+    video.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(10, RATE))))
+    video.append(_movie_clip(movies, "c", 20, "id-c"))
+    timeline = otio.schema.Timeline(name="edit")
+    timeline.tracks.append(video)
+    path = str(tmp_path / "edit.otio")
+    otio.adapters.write_to_file(timeline, path)
+    return run_generation(_request(path, tmp_path), SineGenerator()).timeline_path
+
+
+def _movie_clip(movies: str, name: str, frames: int, clip_id: str) -> otio.schema.Clip:
+    return otio.schema.Clip(
+        name=name,
+        metadata={"v2a": {"clip_id": clip_id}},
+        source_range=TR(RT(12, RATE), RT(frames, RATE)),
+        media_reference=otio.schema.ExternalReference(
+            target_url=os.path.join(movies, f"{name}.mp4"),
+            available_range=TR(RT(0, RATE), RT(72, RATE)),
+        ),
+    )
+
+
+def _first_sound_sample(path: str, name: str) -> int:
+    """Where in its take's media the sound under `name`'s first frame comes from, counted from
+    the sample that was made for that frame (0: in sync)."""
+    track = find_v2a_tracks(otio.adapters.read_from_file(path), "SFX")[0]
+    clip = next(c for c in track.find_clips() if c.metadata["v2a"]["source_clip"] == name)
+    made = to_samples(clip.media_reference.available_range.start_time)  # c has no handles
+    offset = round((clip.metadata["v2a"]["source_start"] - 0.5) * 48_000)  # frames past 12
+    return to_samples(clip.source_range.start_time) - made - offset
+
+
+@pytest.mark.parametrize("change", ["close the gap", "trim the head"])
+def test_a_clip_keeping_a_stored_id_keeps_its_sound_in_sync(written_with_ids, tmp_path, change):
+    """With the id stored in the editor's clip, c is found by it after it moved 10 frames
+    earlier, or lost its first 6 frames: its sound moved with it, or was cut at its head; it
+    stayed at the old place before, the sound 10 (6) frames off its picture."""
+
+    def edit(track):
+        if change == "close the gap":
+            del track[1]
+        else:
+            _, clip = _clip(track, "c")
+            clip.source_range = TR(RT(18, RATE), RT(14, RATE))
+            track[1].source_range = TR(RT(0, RATE), RT(16, RATE))
+
+    _cut(written_with_ids, edit)
+    selection = Selection(clips=(ClipAddress(clip_id="id-a"),))
+    run_generation(_request(written_with_ids, tmp_path, selection=selection), SineGenerator())
+    assert _sound(written_with_ids) == _picture(written_with_ids)
+    assert _first_sound_sample(written_with_ids, "c") == 0
