@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import secrets
+import threading
 from pathlib import Path
 
 import grpc
@@ -66,12 +67,17 @@ def adapters() -> tuple[list[str], list[str], dict[str, str]]:
 
 
 class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
-    def __init__(self, runner: JobRunner, events: EventHub, state_dir: Path):
+    def __init__(self, runner: JobRunner, events: EventHub, state_dir: Path,
+                 max_watchers: int = 112):
         self.runner = runner
         self.store = runner.store
         self.events = events
         self.inline_dir = inline_timelines_dir(state_dir)
         self.read_formats, self.write_formats, self.suffix_format = adapters()
+        # A stream holds an RPC thread until its job ends; past this many it is refused rather
+        # than left to take the threads the other calls need.
+        self.max_watchers = max_watchers
+        self._watch_slots = threading.BoundedSemaphore(max_watchers)
 
     # --- info ---
 
@@ -160,11 +166,16 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             self._job(request.job_id)
         except errors.ServiceError as error:
             context.abort_with_status(error.to_status())
+        if not self._watch_slots.acquire(blocking=False):
+            context.abort_with_status(errors.resource_exhausted(
+                f"{self.max_watchers} WatchJob streams are open, the most this server holds; "
+                "close one, or poll GetJob, and retry later").to_status())
         watcher = self.events.subscribe(request.job_id)
         try:
             yield from self._watch(request.job_id, watcher, context)
         finally:
             self.events.unsubscribe(request.job_id, watcher)
+            self._watch_slots.release()
 
     def _watch(self, job_id: str, watcher: queue.Queue, context):
         job = self.store.get(job_id)
