@@ -140,19 +140,15 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         size = request.page_size or DEFAULT_PAGE_SIZE
         if size < 0 or size > 1000:
             raise errors.invalid_argument("bad page size", [("page_size", "1..1000")])
-        try:
-            offset = int(request.page_token or 0)
-        except ValueError:
-            offset = -1
-        if offset < 0:
-            raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
+        after = _page_key(request.page_token)
         states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
                        if s in convert.JOB_STATE_NAMES)
-        jobs = self.store.list(states, limit=size + 1, offset=offset)
+        jobs = self.store.list(states, limit=size + 1, after=after)
         more = len(jobs) > size
+        last = jobs[size - 1] if more else None
         return api.ListJobsResponse(
             jobs=[convert.job_message(j) for j in jobs[:size]],
-            next_page_token=str(offset + size) if more else "",
+            next_page_token=f"{last.created!r}/{last.job_id}" if last else "",
         )
 
     @rpc
@@ -375,6 +371,20 @@ def _check_params(generation: dict, takes: int, fields: dict[str, str]) -> None:
         raise errors.invalid_argument(
             "bad generation parameters: " + "; ".join(f"{f} {why}" for f, why in problems),
             problems)
+
+
+def _page_key(token: str) -> tuple[float, str] | None:
+    """The (created, job_id) of the last job of the previous page; None for the first page."""
+    if not token:
+        return None
+    created, _, job_id = token.partition("/")
+    try:
+        key = (float(created), job_id)
+    except ValueError:
+        key = None
+    if key is None or not job_id:
+        raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
+    return key
 
 
 def _clip_record(segment: Segment) -> ClipRecord:

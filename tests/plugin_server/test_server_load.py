@@ -69,3 +69,44 @@ def test_a_closed_watch_stream_gives_its_place_back(make_server, connect, fixtur
     assert opened, "a closed stream never gave its place back"
     opened[0].cancel()
     client.cancel(job.job_id)
+
+
+def _page(client, page_size: int, token: str = "", states=()):
+    from v2a.v1 import v2a_service_pb2 as api
+
+    page = client.stub.ListJobs(api.ListJobsRequest(page_size=page_size, page_token=token,
+                                                    states=states), metadata=client.metadata)
+    return [job.job_id for job in page.jobs], page.next_page_token
+
+
+def test_list_pages_neither_repeat_nor_skip_jobs_while_jobs_arrive_and_change_state(
+        make_server, connect, fixture_timeline, media_dir, monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.2")  # the first job runs, the rest wait
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+
+    def submit() -> str:
+        return client.submit(fixture_timeline, media_search_paths=(str(media_dir),)).job_id
+
+    submitted = [submit() for _ in range(6)]
+    first, token = _page(client, 2)
+    submit(), submit()  # newer jobs arrive between two pages
+    rest = []
+    while token:
+        ids, token = _page(client, 2, token)
+        rest += ids
+    assert not set(first) & set(rest)
+    assert set(first) | set(rest) == set(submitted)
+
+    queued = [pb.JOB_STATE_QUEUED]
+    first, token = _page(client, 2, states=queued)
+    for job_id in first:  # the jobs just listed leave the filter
+        client.cancel(job_id)
+    waiting = {j.job_id for j in client.list(states=(pb.JOB_STATE_QUEUED,))}
+    rest = []
+    while token:
+        ids, token = _page(client, 2, token, states=queued)
+        rest += ids
+    assert set(rest) == waiting  # every job still queued, none lost to the shift
+    for job_id in client.list(states=(pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)):
+        client.cancel(job_id.job_id)
