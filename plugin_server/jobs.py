@@ -228,17 +228,26 @@ class JobStore:
             ).fetchone()
         return _record(row) if row else None
 
-    def list(self, states: tuple[str, ...] = (), limit: int = 50, offset: int = 0) -> list[JobRecord]:
-        """Newest first."""
-        where, args = "", []
+    def list(self, states: tuple[str, ...] = (), limit: int = 50,
+             after: tuple[float, str] | None = None) -> list[JobRecord]:
+        """Newest first; `after` (a listed job's created, job_id) starts just past that job.
+
+        By key, not by offset: a job created or changing state between two pages shifted every
+        later offset, so a panel paging through its jobs saw some twice and skipped others.
+        """
+        conditions, args = [], []
         if states:
-            where = f"WHERE state IN ({', '.join('?' * len(states))})"
-            args = list(states)
+            conditions.append(f"state IN ({', '.join('?' * len(states))})")
+            args += list(states)
+        if after is not None:
+            conditions.append("(created < ? OR (created = ? AND job_id > ?))")
+            args += [after[0], after[0], after[1]]
+        where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         with self._lock:
             rows = self._db.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM jobs {where} "
-                "ORDER BY created DESC, job_id LIMIT ? OFFSET ?",
-                (*args, limit, offset),
+                "ORDER BY created DESC, job_id LIMIT ?",
+                (*args, limit),
             ).fetchall()
         return [_record(row) for row in rows]
 

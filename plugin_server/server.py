@@ -43,6 +43,9 @@ MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
 #: gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start and the
 #: kernel would share the panels' connections between two job stores.
 SERVER_OPTIONS = [*MESSAGE_SIZE_OPTIONS, ("grpc.so_reuseport", 0)]
+#: RPC threads WatchJob streams may never take: with every thread held by a stream, every other
+#: call (GetJob, CancelJob, the health check) waited for one to end and timed out.
+RESERVED_RPC_THREADS = 16
 
 
 def default_state_dir() -> Path:
@@ -62,7 +65,7 @@ class ServerConfig:
     output_roots: tuple[str, ...] = ()
     token_file: Path | None = None
     grace_seconds: float = 10.0  # on SIGTERM: how long running jobs may finish before requeue
-    rpc_threads: int = 128  # each WatchJob stream holds one
+    rpc_threads: int = 128  # each WatchJob stream holds one, up to rpc_threads - RESERVED_RPC_THREADS
     ws_port: int | None = None  # the WebSocket/JSON bridge for UXP panels; None: off, 0: any
     keep_jobs_days: float = 30.0  # ended jobs older than this are forgotten; 0: kept forever
 
@@ -126,7 +129,9 @@ class RunningServer:
             options=SERVER_OPTIONS,
         )
         v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(
-            V2AService(self.runner, self.events, config.state_dir), self.server)
+            V2AService(self.runner, self.events, config.state_dir,
+                       max_watchers=max(1, config.rpc_threads - RESERVED_RPC_THREADS)),
+            self.server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(

@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import secrets
+import threading
 from pathlib import Path
 
 import grpc
@@ -66,12 +67,17 @@ def adapters() -> tuple[list[str], list[str], dict[str, str]]:
 
 
 class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
-    def __init__(self, runner: JobRunner, events: EventHub, state_dir: Path):
+    def __init__(self, runner: JobRunner, events: EventHub, state_dir: Path,
+                 max_watchers: int = 112):
         self.runner = runner
         self.store = runner.store
         self.events = events
         self.inline_dir = inline_timelines_dir(state_dir)
         self.read_formats, self.write_formats, self.suffix_format = adapters()
+        # A stream holds an RPC thread until its job ends; past this many it is refused rather
+        # than left to take the threads the other calls need.
+        self.max_watchers = max_watchers
+        self._watch_slots = threading.BoundedSemaphore(max_watchers)
 
     # --- info ---
 
@@ -134,19 +140,15 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         size = request.page_size or DEFAULT_PAGE_SIZE
         if size < 0 or size > 1000:
             raise errors.invalid_argument("bad page size", [("page_size", "1..1000")])
-        try:
-            offset = int(request.page_token or 0)
-        except ValueError:
-            offset = -1
-        if offset < 0:
-            raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
+        after = _page_key(request.page_token)
         states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
                        if s in convert.JOB_STATE_NAMES)
-        jobs = self.store.list(states, limit=size + 1, offset=offset)
+        jobs = self.store.list(states, limit=size + 1, after=after)
         more = len(jobs) > size
+        last = jobs[size - 1] if more else None
         return api.ListJobsResponse(
             jobs=[convert.job_message(j) for j in jobs[:size]],
-            next_page_token=str(offset + size) if more else "",
+            next_page_token=f"{last.created!r}/{last.job_id}" if last else "",
         )
 
     @rpc
@@ -160,11 +162,16 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             self._job(request.job_id)
         except errors.ServiceError as error:
             context.abort_with_status(error.to_status())
+        if not self._watch_slots.acquire(blocking=False):
+            context.abort_with_status(errors.resource_exhausted(
+                f"{self.max_watchers} WatchJob streams are open, the most this server holds; "
+                "close one, or poll GetJob, and retry later").to_status())
         watcher = self.events.subscribe(request.job_id)
         try:
             yield from self._watch(request.job_id, watcher, context)
         finally:
             self.events.unsubscribe(request.job_id, watcher)
+            self._watch_slots.release()
 
     def _watch(self, job_id: str, watcher: queue.Queue, context):
         job = self.store.get(job_id)
@@ -364,6 +371,20 @@ def _check_params(generation: dict, takes: int, fields: dict[str, str]) -> None:
         raise errors.invalid_argument(
             "bad generation parameters: " + "; ".join(f"{f} {why}" for f, why in problems),
             problems)
+
+
+def _page_key(token: str) -> tuple[float, str] | None:
+    """The (created, job_id) of the last job of the previous page; None for the first page."""
+    if not token:
+        return None
+    created, _, job_id = token.partition("/")
+    try:
+        key = (float(created), job_id)
+    except ValueError:
+        key = None
+    if key is None or not job_id:
+        raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
+    return key
 
 
 def _clip_record(segment: Segment) -> ClipRecord:

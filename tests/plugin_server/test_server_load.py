@@ -1,0 +1,112 @@
+"""A busy server: more watch streams than it has threads for, jobs listed page by page while
+they change, progress a watcher was too slow to read."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+from plugin_server.errors import details_of
+from v2a.v1 import jobs_pb2 as pb
+
+
+def _open_watch(client, job_id: str, opened: list, refused: list) -> None:
+    """Follow a job: the first event means the stream holds a server thread."""
+    stream = client.watch(job_id)
+    try:
+        next(stream)
+        opened.append(stream)
+    except grpc.RpcError as error:
+        refused.append(error)
+
+
+def test_watch_streams_past_the_limit_are_refused_so_other_calls_still_get_a_thread(
+        make_server, connect, fixture_timeline, media_dir, monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.2")  # the job outlasts the test
+    server = make_server(generator="py:server_test_generators:slow", rpc_threads=18)
+    client = connect(server, timeout=10.0)
+    job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+
+    opened, refused = [], []
+    threads = [threading.Thread(target=_open_watch, args=(client, job.job_id, opened, refused))
+               for _ in range(18)]  # as many streams as the server has threads
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    try:
+        assert client.info().version  # answered: streams did not take every thread
+        assert client.cancel(job.job_id).state == pb.JOB_STATE_CANCELLED
+        assert refused and len(opened) + len(refused) == 18
+        error = refused[0]
+        assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "WatchJob streams are open" in error.details()
+        assert any(d.retry_delay.seconds for d in details_of(error) if hasattr(d, "retry_delay"))
+    finally:
+        for stream in opened:
+            stream.cancel()
+
+
+def test_a_closed_watch_stream_gives_its_place_back(make_server, connect, fixture_timeline,
+                                                   media_dir, monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.2")
+    server = make_server(generator="py:server_test_generators:slow", rpc_threads=17)  # 1 stream
+    client = connect(server, timeout=10.0)
+    job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+    opened, refused = [], []
+    _open_watch(client, job.job_id, opened, refused)
+    _open_watch(client, job.job_id, opened, refused)
+    assert len(opened) == 1 and refused[0].code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+    opened.pop().cancel()
+    for _ in range(50):  # the server notices a closed stream within its 1 s wait for events
+        refused.clear()
+        _open_watch(client, job.job_id, opened, refused)
+        if opened:
+            break
+        time.sleep(0.1)
+    assert opened, "a closed stream never gave its place back"
+    opened[0].cancel()
+    client.cancel(job.job_id)
+
+
+def _page(client, page_size: int, token: str = "", states=()):
+    from v2a.v1 import v2a_service_pb2 as api
+
+    page = client.stub.ListJobs(api.ListJobsRequest(page_size=page_size, page_token=token,
+                                                    states=states), metadata=client.metadata)
+    return [job.job_id for job in page.jobs], page.next_page_token
+
+
+def test_list_pages_neither_repeat_nor_skip_jobs_while_jobs_arrive_and_change_state(
+        make_server, connect, fixture_timeline, media_dir, monkeypatch):
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.2")  # the first job runs, the rest wait
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+
+    def submit() -> str:
+        return client.submit(fixture_timeline, media_search_paths=(str(media_dir),)).job_id
+
+    submitted = [submit() for _ in range(6)]
+    first, token = _page(client, 2)
+    submit(), submit()  # newer jobs arrive between two pages
+    rest = []
+    while token:
+        ids, token = _page(client, 2, token)
+        rest += ids
+    assert not set(first) & set(rest)
+    assert set(first) | set(rest) == set(submitted)
+
+    queued = [pb.JOB_STATE_QUEUED]
+    first, token = _page(client, 2, states=queued)
+    for job_id in first:  # the jobs just listed leave the filter
+        client.cancel(job_id)
+    waiting = {j.job_id for j in client.list(states=(pb.JOB_STATE_QUEUED,))}
+    rest = []
+    while token:
+        ids, token = _page(client, 2, token, states=queued)
+        rest += ids
+    assert set(rest) == waiting  # every job still queued, none lost to the shift
+    for job_id in client.list(states=(pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)):
+        client.cancel(job_id.job_id)
