@@ -176,13 +176,23 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
     def _watch(self, job_id: str, watcher: queue.Queue, context):
         job = self.store.get(job_id)
         state = convert.JOB_STATES[job.state]
+        sent: dict = {}  # clip id -> its last ClipProgress on this stream
+
+        def clip_response(clip) -> api.WatchJobResponse:
+            sent[clip.clip_id] = convert.clip_message(clip)
+            return api.WatchJobResponse(job_id=job_id, job_state=state, clip=sent[clip.clip_id])
+
         for clip in job.clips:  # first what is known already
-            yield api.WatchJobResponse(job_id=job_id, job_state=state,
-                                       clip=convert.clip_message(clip))
+            yield clip_response(clip)
         if job.message and not job.terminal:  # e.g. why a running job is still at 0 %
             yield api.WatchJobResponse(job_id=job_id, job_state=state, message=job.message)
         while context.is_active():
             if job.terminal:
+                # A watcher too slow for its queue lost events, a clip's last state among them:
+                # the stream ends with every clip as the store has it, whatever was lost.
+                for clip in job.clips:
+                    if sent.get(clip.clip_id) != convert.clip_message(clip):
+                        yield clip_response(clip)
                 yield api.WatchJobResponse(job_id=job_id, job_state=state, message=job.message)
                 return
             try:
@@ -193,8 +203,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 continue
             state = convert.JOB_STATES[event.job_state]
             if event.clip is not None:
-                yield api.WatchJobResponse(job_id=job_id, job_state=state,
-                                           clip=convert.clip_message(event.clip))
+                yield clip_response(event.clip)
             elif event.job_state in ("succeeded", "failed", "cancelled"):
                 job = self.store.get(job_id)
             elif event.message:
