@@ -7,6 +7,7 @@ import threading
 import time
 
 import grpc
+
 from plugin_server.errors import details_of
 from v2a.v1 import jobs_pb2 as pb
 
