@@ -17,8 +17,9 @@ track; the start is now the timeline's global start time, as OTIO's other reader
 Writing, the adapter has the mirror faults: it writes no tcStart (Final Cut opened the project
 at 00:00:00:00), and it cannot write 23.976, 29.97 or 59.94 at all (it looks the frame duration
 up by int(rate)). `for_writer` hands it the timeline at the nominal rate (24, 30, 60: the same
-frame counts), and `finish_written` then sets the start timecode and turns every time in the
-file from nominal frames into the true rate's (x 1001/1000, exactly).
+frame counts; a time at another rate, a 25 fps clip's or 48 kHz audio's, in frames of the edit
+rate first), and `finish_written` then sets the start timecode and turns every time in the file
+from nominal frames into the true rate's (x 1001/1000, exactly).
 """
 
 from __future__ import annotations
@@ -140,7 +141,7 @@ def for_writer(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timel
     if nominal is None:
         return timeline
     result = timeline.deepcopy()
-    _set_rate(result, float(nominal))
+    _set_rate(result, exact_rate(rate), float(nominal))
     return result
 
 
@@ -231,16 +232,23 @@ def format_seconds(time: Fraction) -> str:
     return f"{time.numerator}/{time.denominator}s"
 
 
-def _set_rate(timeline: otio.schema.Timeline, rate: float) -> None:
-    """Every time in `timeline` counted at `rate` instead of its own, value for value."""
+def _set_rate(timeline: otio.schema.Timeline, exact: Fraction, rate: float) -> None:
+    """Every time in `timeline` counted in frames at `exact` and written at `rate`: a time at
+    `exact` value for value, one at another rate (a 25 fps clip's media range, an AAF audio
+    track's samples) first in frames at `exact`; taken value for value, 2 s of a 25 fps clip
+    came out as 50 frames of 29.97 (1.67 s), and 3.6 s of audio at 48000 as 96 minutes."""
 
     def at(time: otio.opentime.RationalTime) -> otio.opentime.RationalTime:
-        return otio.opentime.RationalTime(time.value, rate)
+        own = exact_rate(time.rate)
+        if own == exact:
+            return otio.opentime.RationalTime(time.value, rate)
+        return otio.opentime.RationalTime(to_frames(Fraction(time.value) / own, exact), rate)
 
     def range_at(time_range):
         if time_range is None:
             return None
-        return otio.opentime.TimeRange(at(time_range.start_time), at(time_range.duration))
+        start, end = at(time_range.start_time), at(time_range.end_time_exclusive())
+        return otio.opentime.TimeRange(start, end - start)
 
     if timeline.global_start_time is not None:
         timeline.global_start_time = at(timeline.global_start_time)

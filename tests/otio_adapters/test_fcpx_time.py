@@ -182,3 +182,29 @@ def test_an_ntsc_project_is_written_back_as_fcpxml_sample_exact(tmp_path, frame_
 
 def _at(frames: int, frame: Fraction) -> str:
     return format_seconds(frames * frame)
+
+
+def test_an_ntsc_timeline_keeps_the_length_of_times_at_other_rates(tmp_path):
+    """Written at 29.97, every time was taken as frames of the edit rate whatever its own: 2 s
+    of a 25 fps clip came out as 50 frames (1.67 s), 3.6 s of audio at 48000 as 96 minutes."""
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+
+    def clip(name, start, length, rate):
+        reference = otio.schema.ExternalReference(
+            f"file:///media/{name}.mov", available_range=tr(rt(0, rate), rt(rate * 100, rate))
+        )
+        return otio.schema.Clip(name, reference, tr(rt(start, rate), rt(length, rate)))
+
+    timeline = otio.schema.Timeline("T")
+    video = otio.schema.Track("V1", kind=otio.schema.TrackKind.Video)
+    video.extend([clip("A", 10, 48, 29.97), clip("B", 25, 50, 25)])
+    audio = otio.schema.Track("A1", kind=otio.schema.TrackKind.Audio)
+    audio.append(clip("sound", 0, 172800, 48000))
+    timeline.tracks.extend([video, audio])
+    out = tmp_path / "out.fcpxml"
+
+    assert write_timeline(timeline, str(out), "fcpx_xml")[0] == str(out)
+
+    again = read_timeline(out)
+    assert _clips(again) == [("A", 0, 10, 48), ("B", 48, 30, 60)]  # 1 s in, 2 s long
+    assert [c.source_range.duration.value for c in again.audio_tracks()[0].find_clips()] == [108]
