@@ -260,14 +260,14 @@ class JobRunner:
     def _run(self, job: JobRecord) -> None:
         cancel = self._running[job.job_id]
         progress = _Progress(self, job)
-        folder_key = None
+        folder_key, stopped = None, ""
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
             waiting = f"waiting: another job is writing the output folder {folder.name}"
             folder_key = self._acquire_folder(folder, cancel,
                                               on_wait=lambda: self._set_message(job, waiting),
                                               on_wait_over=lambda: self._set_message(job, ""))
-            result = self._generate(job, str(folder), progress.on_event, cancel)
+            result, stopped = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
             self._cancelled(job, cancel)
         except paths.PathEscape as error:
@@ -277,7 +277,7 @@ class JobRunner:
             log.exception("job %s failed", job.job_id)
             self._failed(job, job.as_sent(f"{type(error).__name__}: {error}"))
         else:
-            self._succeeded(job, result)
+            self._succeeded(job, result, stopped)
         finally:
             with self._lock:
                 job = self.store.save(job)
@@ -286,9 +286,9 @@ class JobRunner:
                 self._finished.pop(job.job_id).set()
             if folder_key is not None:  # released only once the result is in the store
                 self._release_folder(folder_key)
-            if job.state != SUCCEEDED:
-                # Failed, cancelled or requeued: watchers last saw clips pending, or done with
-                # takes now removed.
+            if job.state != SUCCEEDED or stopped:
+                # Failed, cancelled, requeued or stopped in a further take: watchers last saw
+                # clips pending, or done with takes now removed.
                 for clip in job.clips:
                     self._publish(job, clip)
             self._publish(job, message=job.message)
@@ -324,7 +324,10 @@ class JobRunner:
             if entry.users == 0:
                 del self._folder_locks[key]
 
-    def _generate(self, job: JobRecord, folder: str, on_event, cancel) -> GenerationResult:
+    def _generate(self, job: JobRecord, folder: str, on_event,
+                  cancel) -> tuple[GenerationResult, str]:
+        """The job's takes, one after the other; returns the last written result and, when a
+        further take was cancelled or failed (its takes removed), what stopped it."""
         request = generation_request(job, folder)
         takes = max(1, int(job.request.get("takes", 1)))
         base = []
@@ -333,7 +336,7 @@ class JobRunner:
             latest = parent and self.store.latest_succeeded_writing(
                 parent.result.get("timeline_path", ""))
             base = (latest or parent).result.get("generated", []) if parent else []
-        result, first_seed = None, request.params.seed
+        result, first_seed, stopped = None, request.params.seed, ""
         for take in range(takes):
             if take and not result.timeline_path:
                 break  # nothing generated, nothing written: no timeline to take further
@@ -345,12 +348,38 @@ class JobRunner:
                     timeline, fmt = result.fallback_otio_path, "otio_json"
                 request = replace(request, timeline_path=timeline, input_format=fmt,
                                   params=params)
-            result = self.pipeline.run_generation(request, self.generator, on_event, cancel)
+            before = [replace(clip) for clip in job.clips]
+            try:
+                result_of_take = self.pipeline.run_generation(request, self.generator, on_event,
+                                                              cancel)
+            except Exception as error:
+                if not take:
+                    raise
+                # Takes 1..take are on the timeline this job wrote: keep them rather than leave
+                # that timeline behind a cancelled or failed job whose clips say nothing was
+                # written (and whose requeued rerun orphaned them).
+                self._undo_take(job, before)
+                why = "cancelled" if isinstance(error, GenerationCancelled) else (
+                    job.as_sent(f"{type(error).__name__}: {error}"))
+                stopped = f"stopped after take {take} of {takes} ({why})"
+                break
+            result = result_of_take
             base = result_to_json(result, base)["generated"]
         job.result = result_to_json(result, base)
-        return result
+        return result, stopped
 
-    def _succeeded(self, job: JobRecord, result: GenerationResult) -> None:
+    def _undo_take(self, job: JobRecord, before: list[ClipRecord]) -> None:
+        """Remove the takes an unfinished further take wrote and put the clips back as the last
+        written timeline has them."""
+        earlier = {clip.clip_id: clip for clip in before}
+        fresh = [clip for clip in job.clips if clip.state == "done"
+                 and clip.media_path != getattr(earlier.get(clip.clip_id), "media_path", "")]
+        self._discard_attempt(replace(job, clips=fresh))
+        for clip in job.clips:
+            if clip.clip_id in earlier:
+                vars(clip).update(vars(earlier[clip.clip_id]))
+
+    def _succeeded(self, job: JobRecord, result: GenerationResult, stopped: str = "") -> None:
         written = {audio.clip_id: audio.path for audio in result.generated}
         for clip in job.clips:
             clip.media_path = written.get(clip.clip_id, clip.media_path)
@@ -363,8 +392,10 @@ class JobRunner:
             )
         else:
             job.state = SUCCEEDED
-            job.message = (f"{len(failed)} of {len(job.clips)} clips could not be generated"
-                           if failed else "")
+            job.message = "; ".join(filter(None, (
+                stopped,
+                f"{len(failed)} of {len(job.clips)} clips could not be generated" if failed else "",
+            )))
 
     def _failed(self, job: JobRecord, message: str, discard_files: bool = True) -> None:
         """The job as a whole failed (a full disk, a folder it cannot write): like a cancel, its

@@ -73,6 +73,39 @@ def test_a_cancel_leaves_the_editors_own_files_in_the_output_folder(make_server,
     assert [p for p in theirs if not p.is_file()] == []
 
 
+def test_a_cancel_in_a_further_take_keeps_the_takes_already_on_the_timeline(
+        make_server, connect, fixture_timeline, media_dir, roots, monkeypatch):
+    # takes: 2 writes the timeline after take 1, then regenerates every clip on it. A cancel in
+    # take 2 left that timeline and its take 1 files behind a CANCELLED job whose clips said "the
+    # job wrote no timeline" yet named the take 1 files.
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.02")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    job = client.submit(fixture_timeline, inline=True, output_folder="takes",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(steps=5, takes=2))
+    for event in client.watch(job.job_id):
+        if event.clip.state == pb.CLIP_STATE_DONE and "_take2" in event.clip.media_path:
+            break
+    client.cancel(job.job_id)
+    ended = client.get(job.job_id)
+
+    folder = roots["out"] / "takes"
+    assert ended.state == pb.JOB_STATE_SUCCEEDED
+    assert "stopped after take 1 of 2 (cancelled)" in ended.message
+    assert {c.state for c in ended.clips} == {pb.CLIP_STATE_DONE}
+    takes = {str(Path(c.media_path).relative_to(folder)) for c in ended.clips}
+    assert all(t.endswith("_take1.wav") for t in takes)
+    # On disk: the take 1 timeline and exactly the takes it references, no take 2 file.
+    assert _files(folder) == takes | {fixture_timeline.name}
+    written = otio.adapters.read_from_file(str(folder / fixture_timeline.name))
+    referenced = {Path(c.media_reference.target_url).name for c in written.find_clips()
+                  if "_take" in getattr(c.media_reference, "target_url", "")}
+    assert referenced == {Path(t).name for t in takes}
+    result = client.result(job.job_id)
+    assert {Path(c.media_path).name for c in result.clips} == referenced
+
+
 def test_after_a_cancel_no_clip_names_a_take_that_was_removed(make_server, connect,
                                                               fixture_timeline, media_dir,
                                                               monkeypatch):
