@@ -359,8 +359,12 @@ class JobRunner:
                 # that timeline behind a cancelled or failed job whose clips say nothing was
                 # written (and whose requeued rerun orphaned them).
                 self._undo_take(job, before)
-                why = "cancelled" if isinstance(error, GenerationCancelled) else (
-                    job.as_sent(f"{type(error).__name__}: {error}"))
+                if isinstance(error, GenerationCancelled):
+                    with self._lock:
+                        shutdown = self._cancel_reason.get(job.job_id) == "shutdown"
+                    why = "the server was shutting down" if shutdown else "cancelled"
+                else:
+                    why = job.as_sent(f"{type(error).__name__}: {error}")
                 stopped = f"stopped after take {take} of {takes} ({why})"
                 break
             result = result_of_take
