@@ -24,7 +24,6 @@ from nominal frames into the true rate's (x 1001/1000, exactly).
 
 from __future__ import annotations
 
-import math
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -73,7 +72,7 @@ def parse_seconds(text: str | None) -> Fraction:
 
 def _frames_at(text: str | None, rate: Fraction) -> int:
     """The nearest whole frame (halves up) at `rate` to an FCPXML time."""
-    return math.floor(parse_seconds(text) * rate + Fraction(1, 2))
+    return to_frames(parse_seconds(text), rate)
 
 
 def _rational_time(rational_number, fps):
@@ -242,7 +241,7 @@ def _set_rate(timeline: otio.schema.Timeline, exact: Fraction, rate: float) -> N
         own = exact_rate(time.rate)
         if own == exact:
             return otio.opentime.RationalTime(time.value, rate)
-        return otio.opentime.RationalTime(to_frames(Fraction(time.value) / own, exact), rate)
+        return otio.opentime.RationalTime(to_frames(seconds(time), exact), rate)
 
     def range_at(time_range):
         if time_range is None:
