@@ -238,6 +238,8 @@ def _set_rate(timeline: otio.schema.Timeline, exact: Fraction, rate: float) -> N
     came out as 50 frames of 29.97 (1.67 s), and 3.6 s of audio at 48000 as 96 minutes."""
 
     def at(time: otio.opentime.RationalTime) -> otio.opentime.RationalTime:
+        if time.value == 0:  # adapters write empty times at rate 0 (AAF fillers)
+            return otio.opentime.RationalTime(0, rate)
         own = exact_rate(time.rate)
         if own == exact:
             return otio.opentime.RationalTime(time.value, rate)

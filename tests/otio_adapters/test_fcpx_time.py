@@ -208,3 +208,17 @@ def test_an_ntsc_timeline_keeps_the_length_of_times_at_other_rates(tmp_path):
     again = read_timeline(out)
     assert _clips(again) == [("A", 0, 10, 48), ("B", 48, 30, 60)]  # 1 s in, 2 s long
     assert [c.source_range.duration.value for c in again.audio_tracks()[0].find_clips()] == [108]
+
+
+def test_an_empty_time_at_rate_zero_is_handed_to_the_writer_as_zero():
+    """AAF fillers carry (0, rate 0); counting it in frames of the edit rate raised."""
+    from otio_adapters.fcpx_time import for_writer
+
+    RT, TR = otio.opentime.RationalTime, otio.opentime.TimeRange
+    timeline = otio.schema.Timeline(global_start_time=RT(0, 0))
+    track = otio.schema.Track(kind=otio.schema.TrackKind.Video)
+    track.append(otio.schema.Gap(source_range=TR(RT(0, 0), RT(24, 30000 / 1001))))
+    timeline.tracks.append(track)
+    written = for_writer(timeline, 30000 / 1001)
+    assert written.global_start_time == RT(0, 30)
+    assert written.tracks[0][0].source_range == TR(RT(0, 30), RT(24, 30))
