@@ -237,19 +237,27 @@ def _set_rate(timeline: otio.schema.Timeline, exact: Fraction, rate: float) -> N
     track's samples) first in frames at `exact`; taken value for value, 2 s of a 25 fps clip
     came out as 50 frames of 29.97 (1.67 s), and 3.6 s of audio at 48000 as 96 minutes."""
 
+    def exact_here(time: otio.opentime.RationalTime) -> bool:
+        # An empty time may come at rate 0 (AAF fillers): it is 0 at any rate.
+        return time.value == 0 or exact_rate(time.rate) == exact
+
     def at(time: otio.opentime.RationalTime) -> otio.opentime.RationalTime:
-        if time.value == 0:  # adapters write empty times at rate 0 (AAF fillers)
-            return otio.opentime.RationalTime(0, rate)
-        own = exact_rate(time.rate)
-        if own == exact:
+        if exact_here(time):
             return otio.opentime.RationalTime(time.value, rate)
         return otio.opentime.RationalTime(to_frames(seconds(time), exact), rate)
 
     def range_at(time_range):
         if time_range is None:
             return None
-        start, end = at(time_range.start_time), at(time_range.end_time_exclusive())
-        return otio.opentime.TimeRange(start, end - start)
+        start, duration = time_range.start_time, time_range.duration
+        if exact_here(start) and exact_here(duration):
+            return otio.opentime.TimeRange(at(start), at(duration))
+        # Start and end each to the nearest frame, so that ranges still tile.
+        first = to_frames(seconds(start), exact)
+        end = to_frames(seconds(start) + seconds(duration), exact)
+        return otio.opentime.TimeRange(
+            otio.opentime.RationalTime(first, rate), otio.opentime.RationalTime(end - first, rate)
+        )
 
     if timeline.global_start_time is not None:
         timeline.global_start_time = at(timeline.global_start_time)
