@@ -158,11 +158,10 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
         if segment is not None and not _follow_a_slip(item, segment):
             segment = None  # another shot, or other frames beyond what the take holds
-        if segment is not None:  # a slip moved the clip's range in its takes
-            before, after = _handles(item.clip)
-            item = replace(item, handle_before=before, handle_after=after)
         start = end = 0
         if segment is not None:
+            before, after = _handles(item.clip)  # a slip moved the clip's range in its takes
+            item = replace(item, handle_before=before, handle_after=after)
             start = max(segment.start_sample, item.start - item.handle_before)
             end = min(segment.start_sample + segment.num_samples, item.end + item.handle_after)
         if end <= start:
