@@ -82,6 +82,7 @@ class JobRecord:
         for clip in self.clips:
             if clip.state in FAILED_CLIP_MESSAGES:
                 clip.state, clip.message = "failed", f"{FAILED_CLIP_MESSAGES[clip.state]}: {message}"
+                clip.step = 0  # no progress bar part-way along a clip that will not finish
 
     def as_sent(self, message: str) -> str:
         """`message` with the timeline named as the client knows it."""

@@ -41,6 +41,9 @@ log = logging.getLogger(__name__)
 STEP_PERSIST_SECONDS = 0.5
 #: A job that was running when the server stopped this many times is failed, not retried.
 MAX_ATTEMPTS = 3
+#: Stored in a running job's result once a take of `takes: N` is on the written timeline, with
+#: the clips as that take left them: what a restart keeps if the server died in a later take.
+TAKES_WRITTEN, CLIPS_AFTER_TAKE = "takes_written", "clips_after_take"
 #: What a cancelled job's clips say, by the state they were in: a finished clip's "take N: path"
 #: would name a file the cancel removed.
 CANCELLED_CLIP_MESSAGES = {
@@ -151,11 +154,16 @@ class JobRunner:
     def start(self) -> list[str]:
         """Recover what a previous run left, start the workers; returns the requeued job ids."""
         for job in self.store.list(states=(RUNNING,), limit=1_000_000):
-            log.info("job %s was running when the server stopped: cleaning up", job.job_id)
-            discard_attempt_files(job)
-            for clip in job.clips:
-                if clip.state in ("done", "running"):  # its take, if any, was just removed
-                    clip.state, clip.step, clip.message = "queued", 0, ""
+            if job.result.get(TAKES_WRITTEN):
+                log.info("job %s was in a further take when the server stopped: keeping the "
+                         "takes it had written", job.job_id)
+                self._finish_after_written_takes(job)
+            else:
+                log.info("job %s was running when the server stopped: cleaning up", job.job_id)
+                discard_attempt_files(job)
+                for clip in job.clips:
+                    if clip.state in ("done", "running"):  # its take, if any, was just removed
+                        clip.state, clip.step, clip.message = "queued", 0, ""
             self.store.save(job)
         requeued = self.store.recover_after_restart(MAX_ATTEMPTS)
         for job_id in requeued:
@@ -369,8 +377,25 @@ class JobRunner:
                 break
             result = result_of_take
             base = result_to_json(result, base)["generated"]
+            if take + 1 < takes:
+                # The timeline now refers to these takes. Stored, so that a server killed in a
+                # later take keeps them at restart instead of running the job again from the
+                # source (which left this attempt's takes on disk, referred to by nothing).
+                job.result = {**result_to_json(result, base), TAKES_WRITTEN: take + 1,
+                              CLIPS_AFTER_TAKE: [asdict(clip) for clip in job.clips]}
+                self.store.save(job)
         job.result = result_to_json(result, base)
         return result, stopped
+
+    def _finish_after_written_takes(self, job: JobRecord) -> None:
+        """At restart, a job the server stopped in a further take of `takes: N` ends as a stop
+        in that take would have: the takes on its last written timeline kept, the unfinished
+        take's files removed, SUCCEEDED with what stopped it."""
+        written = job.result.pop(TAKES_WRITTEN)
+        after = [ClipRecord(**clip) for clip in job.result.pop(CLIPS_AFTER_TAKE)]
+        self._undo_take(job, after)
+        takes = max(1, int(job.request.get("takes", 1)))
+        self._conclude(job, f"stopped after take {written} of {takes} (the server stopped)")
 
     def _undo_take(self, job: JobRecord, before: list[ClipRecord]) -> None:
         """Remove the takes an unfinished further take wrote and put the clips back as the last
@@ -387,6 +412,11 @@ class JobRunner:
         written = {audio.clip_id: audio.path for audio in result.generated}
         for clip in job.clips:
             clip.media_path = written.get(clip.clip_id, clip.media_path)
+        self._conclude(job, stopped)
+
+    @staticmethod
+    def _conclude(job: JobRecord, stopped: str = "") -> None:
+        """The job's end state from its clips: SUCCEEDED if any clip was generated."""
         done = [c for c in job.clips if c.state == "done"]
         failed = [c for c in job.clips if c.state in ("failed", "skipped")]
         if job.clips and not done:

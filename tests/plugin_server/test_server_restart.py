@@ -78,6 +78,41 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
         assert len(samples) > 0
 
 
+def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_process,
+                                                                     fixture_timeline,
+                                                                     media_dir, roots):
+    # takes: 2 writes the timeline after take 1, then regenerates every clip on it. Killed in
+    # take 2, the restart reran the job from the source: take 1's files stayed on disk, referred
+    # to by nothing, beside the rerun's new take 1 and 2.
+    server = server_process(step_seconds=STEP_SECONDS)
+    client = server.client()
+    job = client.submit(fixture_timeline, inline=True, output_folder="killed-take2",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(takes=2))
+    for event in client.watch(job.job_id):
+        if event.clip.state == pb.CLIP_STATE_DONE and "_take2" in event.clip.media_path:
+            break
+    else:
+        raise AssertionError("the job ended before take 2 wrote a file")
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    final = client.get(job.job_id)
+    client.close()
+
+    assert final.state == pb.JOB_STATE_SUCCEEDED, final.message
+    assert "stopped after take 1 of 2 (the server stopped)" in final.message
+    assert final.attempts == 1  # finished at restart, not run again
+    audio = roots["out"] / "killed-take2" / "audio"
+    on_disk = {p.name for p in audio.glob("*.wav")}
+    assert on_disk == _referenced_takes(final.result_timeline_path), "orphaned takes"
+    assert len(on_disk) == 4 and all(name.endswith("_take1.wav") for name in on_disk)
+    assert {c.state for c in final.clips} == {pb.CLIP_STATE_DONE}
+    assert {Path(c.media_path).name for c in final.clips} == on_disk
+
+
 def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fixture_timeline,
                                                              media_dir, roots):
     server = server_process(step_seconds=STEP_SECONDS)

@@ -100,6 +100,8 @@ def test_the_store_survives_reopening_and_recovers_interrupted_jobs(tmp_path):
         ("failed", f"the job failed while it was being generated; nothing was written: {why}"),
         ("failed", f"not generated: the job failed: {why}"),
     ]
+    # A failed clip shows no progress: step 3 of 16 read as a clip still on its way.
+    assert [c.step for c in doomed.clips] == [0, 0]
     assert store.count((QUEUED,)) == 2
 
 
