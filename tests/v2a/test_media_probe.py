@@ -156,3 +156,17 @@ def test_probe_measures_a_live_recording_that_states_no_length(tmp_path):
     info = probe_media(live)
     assert info.start_time == 0.0
     assert info.duration == pytest.approx(40 / 25, abs=1e-3) and info.frame_count == 40
+
+
+def test_probe_reports_non_square_pixels_in_the_display_size(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "hdv.m2t"),
+        frames=3,
+        codec="mpeg2video",
+        size=(480, 270),
+        pixel_aspect=Fraction(4, 3),
+        start_timecode=None,
+    )
+    info = probe_media(path)
+    assert (info.width, info.height, info.pixel_aspect) == (360, 270, Fraction(4, 3))
+    assert info.display_size == (480, 270)

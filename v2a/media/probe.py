@@ -13,6 +13,9 @@ from v2a.media.timecode import timecode_to_frames
 
 #: Seconds before the claimed end where measuring a file's true end starts (more than a GOP).
 _TAIL = 20.0
+#: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
+#: as stretching by it would make a picture thousands of pixels wide.
+_PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
 
 
 @dataclass(frozen=True)
@@ -30,13 +33,15 @@ class MediaInfo:
     has_video: bool
     has_audio: bool
     start_time: float = 0.0  # pts of the first video frame in seconds (container clock)
+    pixel_aspect: Fraction = Fraction(1)  # width of a stored pixel on screen / its height (SAR)
 
     @property
     def display_size(self) -> tuple[int, int]:
-        """(width, height) as the viewer sees it, after rotation."""
+        """(width, height) as the viewer sees it: non-square pixels widened, then rotated."""
+        width = round(self.width * self.pixel_aspect)
         if self.rotation % 180:
-            return self.height, self.width
-        return self.width, self.height
+            return self.height, width
+        return width, self.height
 
 
 def open_input(path: str) -> av.container.InputContainer:
@@ -53,6 +58,14 @@ def open_input(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: cannot read the file ({error.strerror})") from error
     except (av.FFmpegError, OSError) as error:
         raise MediaError(f"{path}: not a readable media file ({error})") from error
+
+
+def pixel_aspect_of(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stream's sample aspect ratio (the container's, else the codec's): 4/3 for HDV
+    1440x1080, 64/45 for 16:9 PAL DV; 1 where unknown or implausible."""
+    ratio = Fraction(stream.sample_aspect_ratio or 1)
+    low, high = _PIXEL_ASPECT_RANGE
+    return ratio if low <= ratio <= high else Fraction(1)
 
 
 def probe_media(path: str) -> MediaInfo:
@@ -89,6 +102,7 @@ def probe_media(path: str) -> MediaInfo:
             has_video=True,
             has_audio=bool(container.streams.audio),
             start_time=start_time,
+            pixel_aspect=pixel_aspect_of(stream),
         )
 
 
