@@ -372,3 +372,22 @@ def test_stills_of_every_format_the_decoder_holds_are_held(tmp_path, suffix):
     )
     # Probed as a movie, these read as zero length: 'invalid' for a picture that decodes.
     assert (segment.status, segment.speed) == ("ok", 0.0)
+
+
+def test_an_animated_gif_plays_and_a_gif_of_one_frame_is_held(tmp_path):
+    def gif(name, frames):
+        return make_test_movie(
+            str(tmp_path / name), frames=frames, rate=25, codec="gif", start_timecode=None
+        )
+
+    spinner, logo = gif("spinner.gif", 25), gif("logo.gif", 1)
+    timeline = timeline_of(
+        clip("spinner", spinner, 5, 10, rate=25),
+        clip("logo", logo, 0, 50, rate=25),
+        clip("spinner too long", spinner, 15, 20, rate=25),
+    )
+    plays, held, too_long = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert (plays.status, plays.speed, plays.source_start) == ("ok", 1.0, 0.2)
+    assert (held.status, held.speed) == ("ok", 0.0)
+    # Its frames run out at 1 s, like a movie's.
+    assert too_long.status == "invalid" and "covers only" in too_long.problem

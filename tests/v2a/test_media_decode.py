@@ -305,3 +305,26 @@ def test_non_square_pixels_are_seen_at_the_display_aspect(tmp_path, name, codec,
     # Taken as square, the stored pixels made pictures 8 to 30 grey levels off on average.
     expected = decode_frames_at(square, times, 64)
     assert np.abs(seen.astype(int) - expected).mean() < 3
+
+
+def test_an_animated_gif_plays_its_frames_at_their_own_timing(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "spinner.gif"),
+        frames=4,
+        rate=10,
+        codec="gif",
+        size=(64, 48),
+        frame_times=[0.0, 0.1, 0.5, 0.6],  # GIF delays: 0.1, 0.4, 0.1, 0.1 s
+        start_timecode=None,
+    )
+    got = decode_frames_at(path, [0.0, 0.15, 0.45, 0.55, 0.65], 32)
+    assert numbers(got) == [0, 1, 1, 2, 3]
+    with pytest.raises(MediaError, match="spinner.gif.*past the end"):
+        decode_frames_at(path, [0.75], 32)
+
+
+def test_a_gif_of_one_frame_is_a_still(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "logo.gif"), frames=1, codec="gif", size=(64, 48), start_timecode=None
+    )
+    assert numbers(decode_frames_at(path, [0.0, 60.0], 32)) == [0, 0]

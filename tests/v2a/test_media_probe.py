@@ -170,3 +170,14 @@ def test_probe_reports_non_square_pixels_in_the_display_size(tmp_path):
     info = probe_media(path)
     assert (info.width, info.height, info.pixel_aspect) == (360, 270, Fraction(4, 3))
     assert info.display_size == (480, 270)
+
+
+def test_probe_takes_a_gif_of_several_frames_for_a_movie(tmp_path):
+    animated = make_test_movie(
+        str(tmp_path / "a.gif"), frames=12, rate=10, codec="gif", start_timecode=None
+    )
+    still = make_test_movie(str(tmp_path / "s.gif"), frames=1, codec="gif", start_timecode=None)
+    info = probe_media(animated)
+    assert not info.still and info.frame_count == 12
+    assert info.duration == pytest.approx(1.2)
+    assert probe_media(still).still

@@ -25,7 +25,7 @@ import numpy as np
 
 from v2a.contracts import SAMPLE_RATE, ImageSequence, Segment
 from v2a.media.errors import MediaError
-from v2a.media.probe import open_input, pixel_aspect_of
+from v2a.media.probe import is_still_picture, open_input, pixel_aspect_of
 
 log = logging.getLogger(__name__)
 
@@ -38,25 +38,6 @@ TOLERANCE = 1e-4  # seconds
 _MIN_COVER = 0.01
 #: Damaged packets in a row stepped over before a file counts as undecodable.
 _MAX_DAMAGED_PACKETS = 12
-#: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
-_STILL_FORMATS = frozenset(
-    {
-        "png_pipe",
-        "jpeg_pipe",
-        "bmp_pipe",
-        "tiff_pipe",
-        "webp_pipe",
-        "exr_pipe",
-        "dpx_pipe",
-        "psd_pipe",
-        "gif",
-        "image2",
-        "jpegxl_pipe",
-        "qoi_pipe",
-        "pam_pipe",
-        "ppm_pipe",
-    }
-)
 
 
 def segment_file_times(segment: Segment, fps: float) -> np.ndarray:
@@ -104,7 +85,7 @@ def decode_frames_at(path: str, file_times: Sequence[float], size: int) -> np.nd
     with open_input(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
-        if container.format.name in _STILL_FORMATS:  # one picture, held for any time
+        if is_still_picture(container):  # one picture, held for any time
             out[:] = _first_picture(container, path, size)
             return out
         cursor = _FrameCursor(container, container.streams.video[0], path, size)

@@ -16,6 +16,26 @@ _TAIL = 20.0
 #: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
 #: as stretching by it would make a picture thousands of pixels wide.
 _PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
+#: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
+#: A GIF is among them only when it holds one frame; an animated one plays like a movie.
+STILL_FORMATS = frozenset(
+    {
+        "png_pipe",
+        "jpeg_pipe",
+        "bmp_pipe",
+        "tiff_pipe",
+        "webp_pipe",
+        "exr_pipe",
+        "dpx_pipe",
+        "psd_pipe",
+        "gif",
+        "image2",
+        "jpegxl_pipe",
+        "qoi_pipe",
+        "pam_pipe",
+        "ppm_pipe",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -34,6 +54,7 @@ class MediaInfo:
     has_audio: bool
     start_time: float = 0.0  # pts of the first video frame in seconds (container clock)
     pixel_aspect: Fraction = Fraction(1)  # width of a stored pixel on screen / its height (SAR)
+    still: bool = False  # one picture, held for any time (a PNG, a GIF of one frame)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -58,6 +79,11 @@ def open_input(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: cannot read the file ({error.strerror})") from error
     except (av.FFmpegError, OSError) as error:
         raise MediaError(f"{path}: not a readable media file ({error})") from error
+
+
+def is_still_picture(container: av.container.InputContainer) -> bool:
+    """Whether a file is one picture to hold for any time (an animated GIF is not)."""
+    return container.format.name in STILL_FORMATS and container.streams.video[0].frames <= 1
 
 
 def pixel_aspect_of(stream: av.video.stream.VideoStream) -> Fraction:
@@ -103,6 +129,7 @@ def probe_media(path: str) -> MediaInfo:
             has_audio=bool(container.streams.audio),
             start_time=start_time,
             pixel_aspect=pixel_aspect_of(stream),
+            still=is_still_picture(container),
         )
 
 
