@@ -391,3 +391,14 @@ def test_an_animated_gif_plays_and_a_gif_of_one_frame_is_held(tmp_path):
     assert (held.status, held.speed) == ("ok", 0.0)
     # Its frames run out at 1 s, like a movie's.
     assert too_long.status == "invalid" and "covers only" in too_long.problem
+
+
+def test_a_clip_to_the_last_frame_of_an_mpeg_program_stream_is_within_its_media(tmp_path):
+    dvd = make_test_movie(
+        str(tmp_path / "dvd.mpg"), frames=150, rate=25, codec="mpeg2video", start_timecode=None
+    )
+    (segment,) = plan_segments(
+        timeline_of(clip("ending", dvd, 140, 10, rate=25)), timeline_path=str(tmp_path / "c.otio")
+    )
+    # FFmpeg's estimate of the length was 8 frames short: the clip read as running past it.
+    assert (segment.status, segment.problem) == ("ok", "")

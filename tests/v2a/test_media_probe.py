@@ -181,3 +181,19 @@ def test_probe_takes_a_gif_of_several_frames_for_a_movie(tmp_path):
     assert not info.still and info.frame_count == 12
     assert info.duration == pytest.approx(1.2)
     assert probe_media(still).still
+
+
+@pytest.mark.parametrize(("codec", "rate"), [("mpeg2video", NTSC), ("mpeg1video", Fraction(25))])
+def test_probe_measures_an_mpeg_program_stream_to_its_last_frame(tmp_path, codec, rate):
+    path = make_test_movie(
+        str(tmp_path / "dvd.mpg"),
+        frames=150,
+        rate=rate,
+        codec=codec,
+        keyframe_interval=12,
+        start_timecode=None,
+    )
+    info = probe_media(path)
+    # FFmpeg's estimate, which the stream states, was 8 and 10.5 frames short.
+    assert info.duration == pytest.approx(150 / rate, abs=1e-3)
+    assert info.frame_count == 150

@@ -13,6 +13,9 @@ from v2a.media.timecode import timecode_to_frames
 
 #: Seconds before the claimed end where measuring a file's true end starts (more than a GOP).
 _TAIL = 20.0
+#: Formats whose stated video length is FFmpeg's estimate, not the file's own: MPEG program
+#: streams (.mpg, .vob, .mod), measured instead.
+_ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
 #: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
 #: as stretching by it would make a picture thousands of pixels wide.
 _PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
@@ -143,14 +146,19 @@ def _first_frame(container, stream, path: str) -> av.VideoFrame:
 
 
 def _duration(container, stream, start_time: float) -> float:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
+    stated = float(stream.duration * stream.time_base) if stream.duration else 0.0
+    if stated and container.format.name not in _ESTIMATED_LENGTH_FORMATS:
+        return stated
     # No length of its own (Matroska, WebM, NUT, FLV): the container's figure counts from a
     # different origin per format (Matroska's from 0, not from the first frame: a file starting
     # at 1.48 s read 1.48 s too long) and live recordings carry none, so measure the end.
+    # MPEG-PS states FFmpeg's estimate, which runs 6 to 11 frames short: measured too, and the
+    # larger kept (a timestamp reset in a VOB would make the measure read short).
     end = _video_end(container, stream)
     if end is not None:
-        return max(0.0, end - start_time)
+        return max(end - start_time, stated, 0.0)
+    if stated:
+        return stated
     if container.duration:
         # The container's clock counts from its own start; the video may begin later.
         container_start = (container.start_time or 0) / av.time_base
