@@ -359,7 +359,7 @@ def test_image_sequence_missing_a_frame_in_the_middle_is_invalid(tmp_path):
     assert segment.status == "invalid" and segment.problem.endswith(f"frame {paths[9]} is missing")
 
 
-@pytest.mark.parametrize("suffix", [".webp", ".ppm"])
+@pytest.mark.parametrize("suffix", [".webp", ".ppm", ".tga"])
 def test_stills_of_every_format_the_decoder_holds_are_held(tmp_path, suffix):
     from PIL import Image
 
@@ -402,3 +402,19 @@ def test_a_clip_to_the_last_frame_of_an_mpeg_program_stream_is_within_its_media(
     )
     # FFmpeg's estimate of the length was 8 frames short: the clip read as running past it.
     assert (segment.status, segment.problem) == ("ok", "")
+
+
+def test_a_copy_cut_short_is_invalid_naming_the_clip_and_the_file(tmp_path):
+    whole = make_test_movie(
+        str(tmp_path / "whole.mov"), frames=48, rate=24, size=(64, 48), fast_start=True
+    )
+    data = Path(whole).read_bytes()
+    copy = tmp_path / "copy.mov"
+    copy.write_bytes(data[: len(data) // 2])
+    (segment,) = plan_segments(
+        timeline_of(clip("interview", str(copy), 0, 12)), timeline_path=str(tmp_path / "c.otio")
+    )
+    # Its first frames are still there, but the file needs copying again: said at plan time.
+    assert segment.status == "invalid"
+    assert segment.problem.startswith("clip 'interview' on track V1 (V) at 00:00:00:00: ")
+    assert f"{copy}: the file is cut short" in segment.problem

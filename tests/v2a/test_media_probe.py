@@ -197,3 +197,30 @@ def test_probe_measures_an_mpeg_program_stream_to_its_last_frame(tmp_path, codec
     # FFmpeg's estimate, which the stream states, was 8 and 10.5 frames short.
     assert info.duration == pytest.approx(150 / rate, abs=1e-3)
     assert info.frame_count == 150
+
+
+@pytest.mark.parametrize(
+    ("keep", "found"),
+    [
+        (lambda size: size // 2, "the data of its last frames is missing"),
+        (lambda size: size - 10, r"the frame at 1\.9\d0 s is only partly there"),
+    ],
+)
+def test_probe_reports_a_fast_start_movie_cut_short(tmp_path, keep, found):
+    whole = make_test_movie(
+        str(tmp_path / "whole.mp4"),
+        frames=50,
+        size=(64, 48),
+        keyframe_interval=10,
+        fast_start=True,
+        start_timecode=None,
+    )
+    assert probe_media(whole).duration == pytest.approx(2.0)
+    data = open(whole, "rb").read()
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(data[: keep(len(data))])  # the index at the front lists every frame
+    with pytest.raises(MediaError, match=found) as error:
+        probe_media(str(copy))
+    assert str(error.value).startswith(
+        f"{copy}: the file is cut short (an unfinished copy?): its index lists 2.000 s of video"
+    )

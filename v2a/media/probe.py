@@ -16,6 +16,9 @@ _TAIL = 20.0
 #: Formats whose stated video length is FFmpeg's estimate, not the file's own: MPEG program
 #: streams (.mpg, .vob, .mod), measured instead.
 _ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
+#: Formats whose index, not their data, states the length: a copy cut short still lists every
+#: frame (FFmpeg names: QuickTime/MP4 and relatives, MXF, AVI).
+_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "mxf", "avi"})
 #: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
 #: as stretching by it would make a picture thousands of pixels wide.
 _PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
@@ -98,7 +101,8 @@ def pixel_aspect_of(stream: av.video.stream.VideoStream) -> Fraction:
 
 
 def probe_media(path: str) -> MediaInfo:
-    """Reads a file's video properties; decodes one frame to check it really decodes."""
+    """Reads a file's video properties; decodes one frame to check it really decodes, and reads
+    the packets of the last frames to check the file is not cut short."""
     with open_input(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
@@ -108,7 +112,7 @@ def probe_media(path: str) -> MediaInfo:
             raise MediaError(f"{path}: video stream has no frame rate")
         first = _first_frame(container, stream, path)
         start_time = float(first.time or 0.0)
-        duration = _duration(container, stream, start_time)
+        duration = _duration(container, stream, start_time, path)
         frame_count = stream.frames or round(duration * rate)
         timecode = _timecode_tag(container)
         start_tc = 0.0
@@ -145,9 +149,11 @@ def _first_frame(container, stream, path: str) -> av.VideoFrame:
     raise MediaError(f"{path}: video stream holds no decodable frame")
 
 
-def _duration(container, stream, start_time: float) -> float:
+def _duration(container, stream, start_time: float, path: str) -> float:
     stated = float(stream.duration * stream.time_base) if stream.duration else 0.0
     if stated and container.format.name not in _ESTIMATED_LENGTH_FORMATS:
+        if container.format.name in _INDEXED_FORMATS:
+            _check_not_cut_short(container, stream, start_time, stated, path)
         return stated
     # No length of its own (Matroska, WebM, NUT, FLV): the container's figure counts from a
     # different origin per format (Matroska's from 0, not from the first frame: a file starting
@@ -164,6 +170,44 @@ def _duration(container, stream, start_time: float) -> float:
         container_start = (container.start_time or 0) / av.time_base
         return container.duration / av.time_base - (start_time - container_start)
     return 0.0
+
+
+def _check_not_cut_short(container, stream, start_time: float, stated: float, path: str) -> None:
+    """Raises MediaError when the packets of the last frames the index lists are not in the file.
+
+    A copy or download that stopped mid-file keeps an index at the front (fast-start MOV/MP4,
+    MXF) that lists frames whose data is gone: it probed fine, then generation failed on a
+    misleading 'past the end' or decoded a half-written last frame. Reading the packets from
+    the last keyframe (no decoding) finds it at the cost of one GOP.
+    """
+    frame = 1 / float(stream.average_rate or stream.guessed_rate)
+    stream_start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+    stated_end = stream_start + stated  # container clock, as packet times
+    try:
+        container.seek(round((stated_end - frame) / stream.time_base), stream=stream, backward=True)
+    except av.FFmpegError:
+        return  # no seek there: decoding still names the file if the end is missing
+    end = partial = None
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            time = float(packet.pts * stream.time_base)
+            length = float(packet.duration * stream.time_base) if packet.duration else frame
+            end = max(end or 0.0, time + length)
+            partial = time if packet.is_corrupt else None  # a short read of the last bytes
+    except av.FFmpegError as error:
+        raise MediaError(f"{path}: its last frames do not read ({error})") from error
+    if end is not None and end >= stated_end - frame / 2 and partial is None:
+        return
+    lists = f"its index lists {stated:.3f} s of video"
+    if end is None:
+        found = "the data of its last frames is missing"
+    elif partial is not None:
+        found = f"the frame at {partial - start_time:.3f} s is only partly there"
+    else:
+        found = f"the data ends at {end - start_time:.3f} s"
+    raise MediaError(f"{path}: the file is cut short (an unfinished copy?): {lists} but {found}")
 
 
 def _video_end(container, stream) -> float | None:
