@@ -26,10 +26,12 @@ import opentimelineio as otio
 from otio_adapters.timing import exact_rate, seconds
 from v2a.contracts import ImageSequence, MediaSource
 from v2a.media.errors import MediaError
+from v2a.media.probe import MediaInfo
 
 #: Extensions of single still images: one picture held for the whole clip. The decoder holds
-#: every single-image format it reads (v2a.media.frames); one missing here was probed as a
-#: movie and reported as zero length.
+#: every single-image format it reads (v2a.media.probe.STILL_FORMATS); one missing here was
+#: probed as a movie and reported as zero length. A file the probe reads is held when the probe
+#: says it is one picture (an animated GIF plays); the extension decides for one it cannot read.
 STILL_EXTENSIONS = frozenset(
     {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".exr", ".dpx", ".tga", ".psd", ".gif"}
     | {".webp", ".qoi", ".ppm", ".pam"}
@@ -312,7 +314,7 @@ class MediaResolver:
             source = MediaSource(referenced=referenced, path=None, media_start=float(media_start))
             return ResolvedMedia(source, available, status="offline", problem=located.looked_for)
         info = self._probe(located.path)
-        if is_still(located.path):
+        if info.still if isinstance(info, MediaInfo) else is_still(located.path):
             # One picture held for the whole clip: only whether it decodes matters.
             source = MediaSource(referenced, located.path, float(media_start))
             if isinstance(info, str):

@@ -359,7 +359,7 @@ def test_image_sequence_missing_a_frame_in_the_middle_is_invalid(tmp_path):
     assert segment.status == "invalid" and segment.problem.endswith(f"frame {paths[9]} is missing")
 
 
-@pytest.mark.parametrize("suffix", [".webp", ".ppm"])
+@pytest.mark.parametrize("suffix", [".webp", ".ppm", ".tga"])
 def test_stills_of_every_format_the_decoder_holds_are_held(tmp_path, suffix):
     from PIL import Image
 
@@ -372,3 +372,49 @@ def test_stills_of_every_format_the_decoder_holds_are_held(tmp_path, suffix):
     )
     # Probed as a movie, these read as zero length: 'invalid' for a picture that decodes.
     assert (segment.status, segment.speed) == ("ok", 0.0)
+
+
+def test_an_animated_gif_plays_and_a_gif_of_one_frame_is_held(tmp_path):
+    def gif(name, frames):
+        return make_test_movie(
+            str(tmp_path / name), frames=frames, rate=25, codec="gif", start_timecode=None
+        )
+
+    spinner, logo = gif("spinner.gif", 25), gif("logo.gif", 1)
+    timeline = timeline_of(
+        clip("spinner", spinner, 5, 10, rate=25),
+        clip("logo", logo, 0, 50, rate=25),
+        clip("spinner too long", spinner, 15, 20, rate=25),
+    )
+    plays, held, too_long = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert (plays.status, plays.speed, plays.source_start) == ("ok", 1.0, 0.2)
+    assert (held.status, held.speed) == ("ok", 0.0)
+    # Its frames run out at 1 s, like a movie's.
+    assert too_long.status == "invalid" and "covers only" in too_long.problem
+
+
+def test_a_clip_to_the_last_frame_of_an_mpeg_program_stream_is_within_its_media(tmp_path):
+    dvd = make_test_movie(
+        str(tmp_path / "dvd.mpg"), frames=150, rate=25, codec="mpeg2video", start_timecode=None
+    )
+    (segment,) = plan_segments(
+        timeline_of(clip("ending", dvd, 140, 10, rate=25)), timeline_path=str(tmp_path / "c.otio")
+    )
+    # FFmpeg's estimate of the length was 8 frames short: the clip read as running past it.
+    assert (segment.status, segment.problem) == ("ok", "")
+
+
+def test_a_copy_cut_short_is_invalid_naming_the_clip_and_the_file(tmp_path):
+    whole = make_test_movie(
+        str(tmp_path / "whole.mov"), frames=48, rate=24, size=(64, 48), fast_start=True
+    )
+    data = Path(whole).read_bytes()
+    copy = tmp_path / "copy.mov"
+    copy.write_bytes(data[: len(data) // 2])
+    (segment,) = plan_segments(
+        timeline_of(clip("interview", str(copy), 0, 12)), timeline_path=str(tmp_path / "c.otio")
+    )
+    # Its first frames are still there, but the file needs copying again: said at plan time.
+    assert segment.status == "invalid"
+    assert segment.problem.startswith("clip 'interview' on track V1 (V) at 00:00:00:00: ")
+    assert f"{copy}: the file is cut short" in segment.problem

@@ -278,3 +278,53 @@ def test_image_sequence_with_a_frame_step_reads_every_other_file(tmp_path):
         14,
         14,
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "size", "pixel_aspect"),
+    [
+        ("hdv.m2t", "mpeg2video", (480, 270), Fraction(4, 3)),  # HDV: 1440x1080 shown 16:9
+        ("wide.dv", "dvvideo", (1024, 576), Fraction(64, 45)),  # 16:9 PAL DV, 720x576 stored
+        ("ntsc.mov", "mpeg2video", (640, 480), Fraction(8, 9)),  # 4:3 NTSC, pixels narrower
+        ("scope.mov", "libx264", (480, 200), Fraction(2)),  # a 2x anamorphic lens
+    ],
+)
+def test_non_square_pixels_are_seen_at_the_display_aspect(tmp_path, name, codec, size, pixel_aspect):
+    stored = make_test_movie(
+        str(tmp_path / name),
+        frames=4,
+        codec=codec,
+        size=size,
+        pixel_aspect=pixel_aspect,
+        start_timecode=None,
+    )
+    square = make_test_movie(str(tmp_path / "square.mp4"), frames=4, size=size, start_timecode=None)
+    times = [0.0, 3 / 25]
+    seen = decode_frames_at(stored, times, 64)
+    assert numbers(seen) == [0, 3]
+    # Taken as square, the stored pixels made pictures 8 to 30 grey levels off on average.
+    expected = decode_frames_at(square, times, 64)
+    assert np.abs(seen.astype(int) - expected).mean() < 3
+
+
+def test_an_animated_gif_plays_its_frames_at_their_own_timing(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "spinner.gif"),
+        frames=4,
+        rate=10,
+        codec="gif",
+        size=(64, 48),
+        frame_times=[0.0, 0.1, 0.5, 0.6],  # GIF delays: 0.1, 0.4, 0.1, 0.1 s
+        start_timecode=None,
+    )
+    got = decode_frames_at(path, [0.0, 0.15, 0.45, 0.55, 0.65], 32)
+    assert numbers(got) == [0, 1, 1, 2, 3]
+    with pytest.raises(MediaError, match="spinner.gif.*past the end"):
+        decode_frames_at(path, [0.75], 32)
+
+
+def test_a_gif_of_one_frame_is_a_still(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "logo.gif"), frames=1, codec="gif", size=(64, 48), start_timecode=None
+    )
+    assert numbers(decode_frames_at(path, [0.0, 60.0], 32)) == [0, 0]

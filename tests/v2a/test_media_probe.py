@@ -156,3 +156,71 @@ def test_probe_measures_a_live_recording_that_states_no_length(tmp_path):
     info = probe_media(live)
     assert info.start_time == 0.0
     assert info.duration == pytest.approx(40 / 25, abs=1e-3) and info.frame_count == 40
+
+
+def test_probe_reports_non_square_pixels_in_the_display_size(tmp_path):
+    path = make_test_movie(
+        str(tmp_path / "hdv.m2t"),
+        frames=3,
+        codec="mpeg2video",
+        size=(480, 270),
+        pixel_aspect=Fraction(4, 3),
+        start_timecode=None,
+    )
+    info = probe_media(path)
+    assert (info.width, info.height, info.pixel_aspect) == (360, 270, Fraction(4, 3))
+    assert info.display_size == (480, 270)
+
+
+def test_probe_takes_a_gif_of_several_frames_for_a_movie(tmp_path):
+    animated = make_test_movie(
+        str(tmp_path / "a.gif"), frames=12, rate=10, codec="gif", start_timecode=None
+    )
+    still = make_test_movie(str(tmp_path / "s.gif"), frames=1, codec="gif", start_timecode=None)
+    info = probe_media(animated)
+    assert not info.still and info.frame_count == 12
+    assert info.duration == pytest.approx(1.2)
+    assert probe_media(still).still
+
+
+@pytest.mark.parametrize(("codec", "rate"), [("mpeg2video", NTSC), ("mpeg1video", Fraction(25))])
+def test_probe_measures_an_mpeg_program_stream_to_its_last_frame(tmp_path, codec, rate):
+    path = make_test_movie(
+        str(tmp_path / "dvd.mpg"),
+        frames=150,
+        rate=rate,
+        codec=codec,
+        keyframe_interval=12,
+        start_timecode=None,
+    )
+    info = probe_media(path)
+    # FFmpeg's estimate, which the stream states, was 8 and 10.5 frames short.
+    assert info.duration == pytest.approx(150 / rate, abs=1e-3)
+    assert info.frame_count == 150
+
+
+@pytest.mark.parametrize(
+    ("keep", "found"),
+    [
+        (lambda size: size // 2, "the data of its last frames is missing"),
+        (lambda size: size - 10, r"the frame at 1\.9\d0 s is only partly there"),
+    ],
+)
+def test_probe_reports_a_fast_start_movie_cut_short(tmp_path, keep, found):
+    whole = make_test_movie(
+        str(tmp_path / "whole.mp4"),
+        frames=50,
+        size=(64, 48),
+        keyframe_interval=10,
+        fast_start=True,
+        start_timecode=None,
+    )
+    assert probe_media(whole).duration == pytest.approx(2.0)
+    data = open(whole, "rb").read()
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(data[: keep(len(data))])  # the index at the front lists every frame
+    with pytest.raises(MediaError, match=found) as error:
+        probe_media(str(copy))
+    assert str(error.value).startswith(
+        f"{copy}: the file is cut short (an unfinished copy?): its index lists 2.000 s of video"
+    )

@@ -179,3 +179,21 @@ def test_an_unknown_output_format_fails_before_any_work(tmp_path, capsys):
                              "--output-format", "fcpxml")
     assert code == 2 and "fcpx_xml" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
+
+
+def test_a_copy_cut_short_is_reported_by_inspect_not_discovered_by_generate(tmp_path, capsys):
+    whole = make_test_movie(
+        str(tmp_path / "whole.mov"), frames=48, rate=Fraction(24), size=(32, 32), fast_start=True
+    )
+    data = Path(whole).read_bytes()
+    copy = tmp_path / "copy.mov"
+    copy.write_bytes(data[: len(data) // 2])  # a copy that stopped halfway
+    path = _edit(tmp_path, [("fine", whole, 0, 24), ("unfinished", str(copy), 24, 24)])
+    assert main(["inspect", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"INVALID: {copy}: the file is cut short" in out  # it said "ok" before
+    code, out, err = _generate(capsys, str(path), "--out", str(tmp_path / "out"))
+    assert code == 0 and "generated 1 clip(s)" in out and "failed 1 clip(s)" in out
+    (line,) = [line for line in out.splitlines() if line.strip().startswith("unfinished [")]
+    # It failed at decoding with "time 1.000 s is past the end of the media (duration 0.xxx s)".
+    assert "clip 'unfinished'" in line and f"{copy}: the file is cut short" in line

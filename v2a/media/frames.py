@@ -2,7 +2,8 @@
 
 Square output policy: scale so the short side equals `size` (area filter), then crop the
 centre of the long side; the display rotation (display matrix) is applied after, so portrait
-phone footage comes out upright. Pixel aspect ratio is ignored (square pixels assumed).
+phone footage comes out upright. Non-square pixels (HDV, DV, anamorphic) are widened to the
+display aspect before that, so the model sees the picture as the editor does.
 
 Which frame is "displayed at time t": the last frame whose presentation time (pts) is <= t.
 Times are compared with a tolerance of 0.1 ms (plus half a tick of coarse millisecond clocks,
@@ -17,13 +18,14 @@ import logging
 import math
 import os
 from collections.abc import Iterator, Sequence
+from fractions import Fraction
 
 import av
 import numpy as np
 
 from v2a.contracts import SAMPLE_RATE, ImageSequence, Segment
 from v2a.media.errors import MediaError
-from v2a.media.probe import open_input
+from v2a.media.probe import is_still_picture, open_input, pixel_aspect_of
 
 log = logging.getLogger(__name__)
 
@@ -36,25 +38,6 @@ TOLERANCE = 1e-4  # seconds
 _MIN_COVER = 0.01
 #: Damaged packets in a row stepped over before a file counts as undecodable.
 _MAX_DAMAGED_PACKETS = 12
-#: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
-_STILL_FORMATS = frozenset(
-    {
-        "png_pipe",
-        "jpeg_pipe",
-        "bmp_pipe",
-        "tiff_pipe",
-        "webp_pipe",
-        "exr_pipe",
-        "dpx_pipe",
-        "psd_pipe",
-        "gif",
-        "image2",
-        "jpegxl_pipe",
-        "qoi_pipe",
-        "pam_pipe",
-        "ppm_pipe",
-    }
-)
 
 
 def segment_file_times(segment: Segment, fps: float) -> np.ndarray:
@@ -102,7 +85,7 @@ def decode_frames_at(path: str, file_times: Sequence[float], size: int) -> np.nd
     with open_input(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
-        if container.format.name in _STILL_FORMATS:  # one picture, held for any time
+        if is_still_picture(container):  # one picture, held for any time
             out[:] = _first_picture(container, path, size)
             return out
         cursor = _FrameCursor(container, container.streams.video[0], path, size)
@@ -116,6 +99,7 @@ class _FrameCursor:
 
     def __init__(self, container, stream, path: str, size: int):
         self.container, self.stream, self.path, self.size = container, stream, path, size
+        self.pixel_aspect = pixel_aspect_of(stream)
         stream.thread_type = "AUTO"
         rate = stream.average_rate or stream.guessed_rate or 25
         self.frame_duration = 1 / float(rate)
@@ -143,7 +127,8 @@ class _FrameCursor:
             )
         time, frame = self.current
         if time not in self.cache:
-            self.cache = {time: to_square_rgb(frame, self.size)}  # one held: times are sorted
+            picture = to_square_rgb(frame, self.size, self.pixel_aspect)
+            self.cache = {time: picture}  # one held: times are sorted
         return self.cache[time]
 
     def _position(self) -> float:
@@ -216,10 +201,17 @@ class _FrameCursor:
         return self.frame_duration
 
 
-def to_square_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
-    """Short side scaled to `size`, long side centre-cropped, then turned upright."""
-    scale = size / min(frame.width, frame.height)
-    width, height = max(size, round(frame.width * scale)), max(size, round(frame.height * scale))
+def to_square_rgb(
+    frame: av.VideoFrame, size: int, pixel_aspect: Fraction = Fraction(1)
+) -> np.ndarray:
+    """Short side scaled to `size`, long side centre-cropped, then turned upright.
+
+    Non-square pixels (`pixel_aspect`, the stream's sample aspect ratio) are widened first, so
+    the picture keeps the proportions the editor sees: HDV's 1440x1080 is 16:9, not 4:3.
+    """
+    shown_width = frame.width * pixel_aspect
+    scale = size / min(shown_width, frame.height)
+    width, height = max(size, round(shown_width * scale)), max(size, round(frame.height * scale))
     image = frame.reformat(width, height, format="rgb24", interpolation="AREA").to_ndarray()
     top, left = (height - size) // 2, (width - size) // 2
     image = image[top : top + size, left : left + size]
@@ -257,4 +249,4 @@ def _first_picture(container, path: str, size: int) -> np.ndarray:
         frame = next(container.decode(video=0))
     except (av.FFmpegError, StopIteration) as error:
         raise MediaError(f"{path}: image does not decode ({error or 'no picture'})") from error
-    return to_square_rgb(frame, size)
+    return to_square_rgb(frame, size, pixel_aspect_of(container.streams.video[0]))

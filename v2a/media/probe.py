@@ -13,6 +13,35 @@ from v2a.media.timecode import timecode_to_frames
 
 #: Seconds before the claimed end where measuring a file's true end starts (more than a GOP).
 _TAIL = 20.0
+#: Formats whose stated video length is FFmpeg's estimate, not the file's own: MPEG program
+#: streams (.mpg, .vob, .mod), measured instead.
+_ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
+#: Formats whose index, not their data, states the length: a copy cut short still lists every
+#: frame (FFmpeg names: QuickTime/MP4 and relatives, MXF, AVI).
+_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "mxf", "avi"})
+#: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
+#: as stretching by it would make a picture thousands of pixels wide.
+_PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
+#: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
+#: A GIF is among them only when it holds one frame; an animated one plays like a movie.
+STILL_FORMATS = frozenset(
+    {
+        "png_pipe",
+        "jpeg_pipe",
+        "bmp_pipe",
+        "tiff_pipe",
+        "webp_pipe",
+        "exr_pipe",
+        "dpx_pipe",
+        "psd_pipe",
+        "gif",
+        "image2",
+        "jpegxl_pipe",
+        "qoi_pipe",
+        "pam_pipe",
+        "ppm_pipe",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -30,13 +59,16 @@ class MediaInfo:
     has_video: bool
     has_audio: bool
     start_time: float = 0.0  # pts of the first video frame in seconds (container clock)
+    pixel_aspect: Fraction = Fraction(1)  # width of a stored pixel on screen / its height (SAR)
+    still: bool = False  # one picture, held for any time (a PNG, a GIF of one frame)
 
     @property
     def display_size(self) -> tuple[int, int]:
-        """(width, height) as the viewer sees it, after rotation."""
+        """(width, height) as the viewer sees it: non-square pixels widened, then rotated."""
+        width = round(self.width * self.pixel_aspect)
         if self.rotation % 180:
-            return self.height, self.width
-        return self.width, self.height
+            return self.height, width
+        return width, self.height
 
 
 def open_input(path: str) -> av.container.InputContainer:
@@ -55,8 +87,22 @@ def open_input(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: not a readable media file ({error})") from error
 
 
+def is_still_picture(container: av.container.InputContainer) -> bool:
+    """Whether a file is one picture to hold for any time (an animated GIF is not)."""
+    return container.format.name in STILL_FORMATS and container.streams.video[0].frames <= 1
+
+
+def pixel_aspect_of(stream: av.video.stream.VideoStream) -> Fraction:
+    """The stream's sample aspect ratio (the container's, else the codec's): 4/3 for HDV
+    1440x1080, 64/45 for 16:9 PAL DV; 1 where unknown or implausible."""
+    ratio = Fraction(stream.sample_aspect_ratio or 1)
+    low, high = _PIXEL_ASPECT_RANGE
+    return ratio if low <= ratio <= high else Fraction(1)
+
+
 def probe_media(path: str) -> MediaInfo:
-    """Reads a file's video properties; decodes one frame to check it really decodes."""
+    """Reads a file's video properties; decodes one frame to check it really decodes, and reads
+    the packets of the last frames to check the file is not cut short."""
     with open_input(path) as container:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
@@ -66,7 +112,7 @@ def probe_media(path: str) -> MediaInfo:
             raise MediaError(f"{path}: video stream has no frame rate")
         first = _first_frame(container, stream, path)
         start_time = float(first.time or 0.0)
-        duration = _duration(container, stream, start_time)
+        duration = _duration(container, stream, start_time, path)
         frame_count = stream.frames or round(duration * rate)
         timecode = _timecode_tag(container)
         start_tc = 0.0
@@ -89,6 +135,8 @@ def probe_media(path: str) -> MediaInfo:
             has_video=True,
             has_audio=bool(container.streams.audio),
             start_time=start_time,
+            pixel_aspect=pixel_aspect_of(stream),
+            still=is_still_picture(container),
         )
 
 
@@ -101,20 +149,65 @@ def _first_frame(container, stream, path: str) -> av.VideoFrame:
     raise MediaError(f"{path}: video stream holds no decodable frame")
 
 
-def _duration(container, stream, start_time: float) -> float:
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base)
+def _duration(container, stream, start_time: float, path: str) -> float:
+    stated = float(stream.duration * stream.time_base) if stream.duration else 0.0
+    if stated and container.format.name not in _ESTIMATED_LENGTH_FORMATS:
+        if container.format.name in _INDEXED_FORMATS:
+            _check_not_cut_short(container, stream, start_time, stated, path)
+        return stated
     # No length of its own (Matroska, WebM, NUT, FLV): the container's figure counts from a
     # different origin per format (Matroska's from 0, not from the first frame: a file starting
     # at 1.48 s read 1.48 s too long) and live recordings carry none, so measure the end.
+    # MPEG-PS states FFmpeg's estimate, which runs 6 to 11 frames short: measured too, and the
+    # larger kept (a timestamp reset in a VOB would make the measure read short).
     end = _video_end(container, stream)
     if end is not None:
-        return max(0.0, end - start_time)
+        return max(end - start_time, stated, 0.0)
+    if stated:
+        return stated
     if container.duration:
         # The container's clock counts from its own start; the video may begin later.
         container_start = (container.start_time or 0) / av.time_base
         return container.duration / av.time_base - (start_time - container_start)
     return 0.0
+
+
+def _check_not_cut_short(container, stream, start_time: float, stated: float, path: str) -> None:
+    """Raises MediaError when the packets of the last frames the index lists are not in the file.
+
+    A copy or download that stopped mid-file keeps an index at the front (fast-start MOV/MP4,
+    MXF) that lists frames whose data is gone: it probed fine, then generation failed on a
+    misleading 'past the end' or decoded a half-written last frame. Reading the packets from
+    the last keyframe (no decoding) finds it at the cost of one GOP.
+    """
+    frame = 1 / float(stream.average_rate or stream.guessed_rate)
+    stream_start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+    stated_end = stream_start + stated  # container clock, as packet times
+    try:
+        container.seek(round((stated_end - frame) / stream.time_base), stream=stream, backward=True)
+    except av.FFmpegError:
+        return  # no seek there: decoding still names the file if the end is missing
+    end = partial = None
+    try:
+        for packet in container.demux(stream):
+            if packet.pts is None:
+                continue
+            time = float(packet.pts * stream.time_base)
+            length = float(packet.duration * stream.time_base) if packet.duration else frame
+            end = max(end or 0.0, time + length)
+            partial = time if packet.is_corrupt else None  # a short read of the last bytes
+    except av.FFmpegError as error:
+        raise MediaError(f"{path}: its last frames do not read ({error})") from error
+    if end is not None and end >= stated_end - frame / 2 and partial is None:
+        return
+    lists = f"its index lists {stated:.3f} s of video"
+    if end is None:
+        found = "the data of its last frames is missing"
+    elif partial is not None:
+        found = f"the frame at {partial - start_time:.3f} s is only partly there"
+    else:
+        found = f"the data ends at {end - start_time:.3f} s"
+    raise MediaError(f"{path}: the file is cut short (an unfinished copy?): {lists} but {found}")
 
 
 def _video_end(container, stream) -> float | None:

@@ -75,6 +75,8 @@ def make_test_movie(
     frame_times: Sequence[float] | None = None,
     keyframe_interval: int = 0,
     flash_every: int = 0,
+    pixel_aspect: Fraction = Fraction(1),
+    fast_start: bool = False,
 ) -> str:
     """Writes a movie of `frames` numbered frames; returns `path`.
 
@@ -82,14 +84,20 @@ def make_test_movie(
     display matrix) the stored picture is turned the other way, as a phone held upright stores it.
     `start_timecode` goes into the file the way cameras write it (a QuickTime/MP4 `tmcd` track);
     `drop_frame` writes it with the drop-frame ';'. `frame_times` (seconds, increasing) gives each
-    frame its own presentation time: a variable-frame-rate file.
+    frame its own presentation time: a variable-frame-rate file. With `pixel_aspect` (the sample
+    aspect ratio: 4/3 for HDV) the stored picture is squeezed to `width / pixel_aspect` stored
+    pixels, as an anamorphic camera stores it. `fast_start` puts a MOV/MP4's index first.
     """
     rate = _exact_rate(rate)
     width, height = size
-    with av.open(path, "w") as container:
+    with av.open(path, "w", options={"movflags": "faststart"} if fast_start else {}) as container:
         stream = container.add_stream(codec, rate=rate)
-        stored_w, stored_h = (height, width) if rotation % 180 else (width, height)
-        stream.width, stream.height, stream.pix_fmt = stored_w, stored_h, "yuv420p"
+        turned = (height, width) if rotation % 180 else (width, height)
+        stored_w, stored_h = round(turned[0] / pixel_aspect), turned[1]
+        stream.width, stream.height = stored_w, stored_h
+        stream.pix_fmt = _PIXEL_FORMATS.get(codec, "yuv420p")
+        if pixel_aspect != 1:
+            stream.codec_context.sample_aspect_ratio = pixel_aspect
         stream.gop_size = keyframe_interval or max(1, round(rate))
         if codec == "libx264":
             stream.options = {"preset": "veryfast", "crf": "18"}
@@ -108,6 +116,8 @@ def make_test_movie(
             flash = bool(flash_every) and index % flash_every == 0
             picture = np.rot90(draw_frame(index, width, height, flash), k=-(rotation // 90))
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
+            if pixel_aspect != 1:
+                frame = frame.reformat(stored_w, stored_h, interpolation="AREA")
             if frame_times is not None:
                 frame.pts, frame.time_base = round(frame_times[index] * 90_000), Fraction(1, 90_000)
             else:
@@ -118,6 +128,10 @@ def make_test_movie(
             end = frame_times[-1] + 1 / float(rate) if frame_times is not None else frames / rate
             _write_audio(container, audio, float(end), flash_every / float(rate))
     return path
+
+
+#: Codecs that take no yuv420p picture.
+_PIXEL_FORMATS = {"gif": "rgb8"}
 
 
 def _exact_rate(rate: Fraction | float) -> Fraction:
