@@ -14,6 +14,13 @@ FCP counts a project's spine from its start timecode: with tcStart="3600s" the f
 offset="3600s". The adapter keeps no start timecode and so laid an hour of gap before every
 track; the start is now the timeline's global start time, as OTIO's other readers give it.
 
+Where connected items sit, and what they are, the reader gets wrong in two more places:
+- a secondary storyline (`<spine lane="-1" offset="5s">` inside a clip) counts its clips from its
+  own start, which lies at `offset` in its host's time; the reader put it at the host's first
+  frame, as if every storyline were connected there;
+- an `<asset-clip>` of an audio file (an asset without video, as Final Cut writes one) was read
+  as video: the reader tested the asset element's truth value, which is its number of children.
+
 Writing, the adapter has the mirror faults: it writes no tcStart (Final Cut opened the project
 at 00:00:00:00), and it cannot write 23.976, 29.97 or 59.94 at all (it looks the frame duration
 up by int(rate)). `for_writer` hands it the timeline at the nominal rate (24, 30, 60: the same
@@ -54,10 +61,18 @@ def install() -> None:
             )
         return timeline
 
+    original_offset_and_lane = fcpx_xml.FcpxXml._offset_and_lane
+
+    def offset_and_lane(reader, element, default_format):
+        offset, lane = original_offset_and_lane(reader, element, default_format)
+        return offset + _storyline_start(reader, element, offset.rate), lane
+
     fcpx_xml.to_rational_time = _rational_time
     fcpx_xml.FcpxXml._number_of_frames = _number_of_frames
     fcpx_xml.FcpxXml._format_frame_rate = _format_frame_rate
     fcpx_xml.FcpxXml._from_project = from_project
+    fcpx_xml.FcpxXml._offset_and_lane = offset_and_lane
+    fcpx_xml.FcpxXml._audio_only = _audio_only
     _installed = True
 
 
@@ -90,6 +105,29 @@ def _format_frame_rate(reader, format_id) -> float:
 
 def _number_of_frames(reader, time_value, format_id) -> int:
     return _frames_at(time_value, _format_rate(reader, format_id))
+
+
+def _storyline_start(reader, element, rate: float) -> otio.opentime.RationalTime:
+    """How far into its host a secondary storyline holding `element` starts (0 for anything
+    else): its `offset` counted from the host's `start`. The reader adds only the host's place."""
+    storyline = reader.child_parent_map.get(reader._timing_clip(element))
+    if storyline is None or storyline.tag != "spine" or storyline.get("lane") is None:
+        return otio.opentime.RationalTime(0, rate)
+    host = reader.child_parent_map.get(storyline)
+    into = parse_seconds(storyline.get("offset")) - parse_seconds(host.get("start"))
+    return otio.opentime.RationalTime(to_frames(into, exact_rate(rate)), rate)
+
+
+def _audio_only(reader, element) -> bool:
+    """Whether a clip element plays audio alone: an `<audio>`, an asset-clip of an asset without
+    video or with only its audio enabled, a compound clip with only its audio enabled."""
+    if element.tag == "asset-clip":
+        asset = reader._asset_by_id(element.get("ref"))
+        without_video = asset is not None and asset.get("hasVideo", "0") == "0"
+        return without_video or element.get("srcEnable") == "audio"
+    return element.tag == "audio" or (
+        element.tag == "ref-clip" and element.get("srcEnable") == "audio"
+    )
 
 
 def _take_start_from_gaps(timeline: otio.schema.Timeline, sequence, reader) -> None:
