@@ -25,7 +25,7 @@ Writing, the adapter has the mirror faults: it writes no tcStart (Final Cut open
 at 00:00:00:00), and it cannot write 23.976, 29.97 or 59.94 at all (it looks the frame duration
 up by int(rate)). `for_writer` hands it the timeline at the nominal rate (24, 30, 60: the same
 frame counts; a time at another rate, a 25 fps clip's or 48 kHz audio's, in frames of the edit
-rate first), and `finish_written` then sets the start timecode and turns every time in the file
+rate first), and `finish` then sets the start timecode and turns every time in the file
 from nominal frames into the true rate's (x 1001/1000, exactly).
 """
 
@@ -42,7 +42,7 @@ _installed = False
 
 def install() -> None:
     """Make the FCPXML reader exact (idempotent; the writer keeps its own helpers: writing is
-    corrected around it, by `for_writer` and `finish_written`)."""
+    corrected around it, by `for_writer` and `finish`)."""
     global _installed
     if _installed:
         return
@@ -182,21 +182,10 @@ def for_writer(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timel
     return result
 
 
-def finish_written(
-    path: str,
-    timeline: otio.schema.Timeline,
-    rate: float,
-    audio_takes: dict[str, dict] | None = None,
-) -> None:
-    """Correct the FCPXML the adapter wrote at `path` from `timeline` (at `rate`): the project
-    gets the timeline's start timecode, each clip's media sits at its media time (`_media_at_
-    media_time`), an NTSC timeline's times get their true rate, and the assets of `audio_takes`
-    (source URL -> FCPXML audio attributes) declare their audio."""
-    import xml.etree.ElementTree as ET
-
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
+def finish(root, timeline: otio.schema.Timeline, rate: float) -> None:
+    """Correct the FCPXML document `root` the adapter wrote from `timeline` (at `rate`): the
+    project gets the timeline's start timecode, each clip's media sits at its media time
+    (`_media_at_media_time`), and an NTSC timeline's times get their true rate."""
     exact = exact_rate(rate)
     nominal = _NOMINAL.get(exact)
     start = seconds(timeline.global_start_time) if timeline.global_start_time else Fraction(0)
@@ -205,13 +194,8 @@ def finish_written(
     for sequence in root.iterfind("./project/sequence"):
         _set_start_timecode(sequence, start, timeline)
     _media_at_media_time(root)
-    for asset in root.iterfind("./resources/asset"):
-        asset.attrib.update((audio_takes or {}).get(asset.get("src", ""), {}))
     if nominal is not None:
         _to_true_rate(root, nominal, exact)
-    head = text[: text.index("<fcpxml")]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
 
 
 def _set_start_timecode(sequence, start: Fraction, timeline: otio.schema.Timeline) -> None:
@@ -230,8 +214,8 @@ def _media_at_media_time(root) -> None:
 
     A clip's `start` begins its local timeline, in which its contained items are placed by their
     `offset` (Apple, FCPXML "Timing Attributes"); the adapter writes a clip's `start` in media
-    time (its source range: 3600s for media starting at 01:00:00:00, a take's timecode for v2a's
-    sound) but its `video`, or its audio's `gap`, at offset 0s: outside the clip's range for any
+    time (its source range: 3600s for media starting at 01:00:00:00) but its `video`, or its
+    audio's `gap`, at offset 0s: outside the clip's range for any
     media that does not start at 0, so Final Cut would show and play none of it. As Final Cut
     writes it, the media element sits at its asset's start with that start (`<video
     offset="T" start="T">`), and so does an audio's gap (`<gap offset="T" start="T">`), to which
