@@ -532,13 +532,23 @@ def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
         if V2A_KEY not in track.metadata
     )
     if editors:
-        lost.append(f"the FCPXML adapter writes no transitions: the {editors} on the editor's "
-                    "tracks are not in the FCPXML")
+        lost.append(f"the FCPXML adapter writes no transitions (on the editor's tracks: "
+                    f"{editors})")
+    retimed = sum(
+        any(isinstance(effect, otio.schema.TimeEffect) for effect in clip.effects)
+        for track in timeline.tracks
+        if V2A_KEY not in track.metadata
+        for clip in track.find_clips()
+    )
+    if retimed:
+        # It writes no timeMap: Final Cut plays those clips at 100 %, frames other than the ones
+        # v2a made their sound for.
+        lost.append(f"the FCPXML adapter writes no speed changes (retimed clips on the "
+                    f"editor's tracks: {retimed}, which play at normal speed in the FCPXML)")
     uncentred = fcpx_audio.uncentred_crossfades(timeline)
     if uncentred:
-        lost.append(f"{uncentred} of v2a's crossfades lie wholly on one side of their cut, where "
-                    "Final Cut cannot place a transition (it centres each on its cut): they are "
-                    "hard cuts in the FCPXML")
+        lost.append(f"v2a's crossfades wholly on one side of their cut ({uncentred}) are hard "
+                    "cuts in the FCPXML: Final Cut centres every transition on its cut")
     return "; ".join(lost)
 
 

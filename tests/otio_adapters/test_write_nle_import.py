@@ -152,7 +152,7 @@ def test_a_crossfade_final_cut_cannot_centre_is_a_hard_cut_and_the_note_says_so(
     segments[1] = replace(segments[1], handle_before_samples=0)
     write_audio_tracks(timeline, segments, _generated(segments))
     root, fallback, note = _written_fcpxml(timeline, tmp_path)
-    assert "1 of v2a's crossfades" in note and "hard cut" in note
+    assert "v2a's crossfades wholly on one side of their cut (1) are hard cuts" in note
     assert fallback.endswith(".otio")  # which holds it
     assert root.find(".//transition") is None
     takes = list(root.iterfind("./project/sequence/spine/*/asset-clip"))
@@ -168,6 +168,17 @@ def test_fcpxml_connected_takes_come_before_their_hosts_markers(tmp_path):
     root, _, _ = _written_fcpxml(timeline, tmp_path)
     tags = [child.tag for child in root.find("./project/sequence/spine/clip[@name='a']")]
     assert "spine" in tags and tags.index("spine") < tags.index("marker")
+
+
+def test_fcpxml_note_says_the_editors_speed_changes_are_not_in_it(tmp_path):
+    # The adapter writes no timeMap: a clip at 150 % plays at 100 % in Final Cut, other frames
+    # than v2a made its sound for. The FCPXML said nothing of it, and no .otio was written.
+    timeline = _with_takes(25)
+    shot = timeline.video_tracks()[0].find_clips()[1]
+    shot.effects.append(otio.schema.LinearTimeWarp(time_scalar=1.5))
+    _, fallback, note = _written_fcpxml(timeline, tmp_path)
+    assert "no speed changes (retimed clips on the editor's tracks: 1," in note
+    assert fallback.endswith(".otio")
 
 
 def test_fcp7_take_files_say_what_their_audio_is(tmp_path):
