@@ -514,7 +514,7 @@ def write_timeline(
         note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
     lost = reason or _adapter_losses(timeline, format)
-    if lost:  # CMX 3600: the EDL is written, without the audio; FCPXML: without transitions
+    if lost:  # CMX 3600: the EDL is written, without the audio; FCPXML: without what it names
         _atomic_write(timeline, otio_path, "otio_json")
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
