@@ -14,11 +14,18 @@ FCP counts a project's spine from its start timecode: with tcStart="3600s" the f
 offset="3600s". The adapter keeps no start timecode and so laid an hour of gap before every
 track; the start is now the timeline's global start time, as OTIO's other readers give it.
 
+Where connected items sit, and what they are, the reader gets wrong in two more places:
+- a secondary storyline (`<spine lane="-1" offset="5s">` inside a clip) counts its clips from its
+  own start, which lies at `offset` in its host's time; the reader put it at the host's first
+  frame, as if every storyline were connected there;
+- an `<asset-clip>` of an audio file (an asset without video, as Final Cut writes one) was read
+  as video: the reader tested the asset element's truth value, which is its number of children.
+
 Writing, the adapter has the mirror faults: it writes no tcStart (Final Cut opened the project
 at 00:00:00:00), and it cannot write 23.976, 29.97 or 59.94 at all (it looks the frame duration
 up by int(rate)). `for_writer` hands it the timeline at the nominal rate (24, 30, 60: the same
 frame counts; a time at another rate, a 25 fps clip's or 48 kHz audio's, in frames of the edit
-rate first), and `finish_written` then sets the start timecode and turns every time in the file
+rate first), and `finish` then sets the start timecode and turns every time in the file
 from nominal frames into the true rate's (x 1001/1000, exactly).
 """
 
@@ -35,7 +42,7 @@ _installed = False
 
 def install() -> None:
     """Make the FCPXML reader exact (idempotent; the writer keeps its own helpers: writing is
-    corrected around it, by `for_writer` and `finish_written`)."""
+    corrected around it, by `for_writer` and `finish`)."""
     global _installed
     if _installed:
         return
@@ -54,10 +61,18 @@ def install() -> None:
             )
         return timeline
 
+    original_offset_and_lane = fcpx_xml.FcpxXml._offset_and_lane
+
+    def offset_and_lane(reader, element, default_format):
+        offset, lane = original_offset_and_lane(reader, element, default_format)
+        return offset + _storyline_start(reader, element, offset.rate), lane
+
     fcpx_xml.to_rational_time = _rational_time
     fcpx_xml.FcpxXml._number_of_frames = _number_of_frames
     fcpx_xml.FcpxXml._format_frame_rate = _format_frame_rate
     fcpx_xml.FcpxXml._from_project = from_project
+    fcpx_xml.FcpxXml._offset_and_lane = offset_and_lane
+    fcpx_xml.FcpxXml._audio_only = _audio_only
     _installed = True
 
 
@@ -90,6 +105,29 @@ def _format_frame_rate(reader, format_id) -> float:
 
 def _number_of_frames(reader, time_value, format_id) -> int:
     return _frames_at(time_value, _format_rate(reader, format_id))
+
+
+def _storyline_start(reader, element, rate: float) -> otio.opentime.RationalTime:
+    """How far into its host a secondary storyline holding `element` starts (0 for anything
+    else): its `offset` counted from the host's `start`. The reader adds only the host's place."""
+    storyline = reader.child_parent_map.get(reader._timing_clip(element))
+    if storyline is None or storyline.tag != "spine" or storyline.get("lane") is None:
+        return otio.opentime.RationalTime(0, rate)
+    host = reader.child_parent_map.get(storyline)
+    into = parse_seconds(storyline.get("offset")) - parse_seconds(host.get("start"))
+    return otio.opentime.RationalTime(to_frames(into, exact_rate(rate)), rate)
+
+
+def _audio_only(reader, element) -> bool:
+    """Whether a clip element plays audio alone: an `<audio>`, an asset-clip of an asset without
+    video or with only its audio enabled, a compound clip with only its audio enabled."""
+    if element.tag == "asset-clip":
+        asset = reader._asset_by_id(element.get("ref"))
+        without_video = asset is not None and asset.get("hasVideo", "0") == "0"
+        return without_video or element.get("srcEnable") == "audio"
+    return element.tag == "audio" or (
+        element.tag == "ref-clip" and element.get("srcEnable") == "audio"
+    )
 
 
 def _take_start_from_gaps(timeline: otio.schema.Timeline, sequence, reader) -> None:
@@ -144,21 +182,10 @@ def for_writer(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timel
     return result
 
 
-def finish_written(
-    path: str,
-    timeline: otio.schema.Timeline,
-    rate: float,
-    audio_takes: dict[str, dict] | None = None,
-) -> None:
-    """Correct the FCPXML the adapter wrote at `path` from `timeline` (at `rate`): the project
-    gets the timeline's start timecode, each clip's media sits at its media time (`_media_at_
-    media_time`), an NTSC timeline's times get their true rate, and the assets of `audio_takes`
-    (source URL -> FCPXML audio attributes) declare their audio."""
-    import xml.etree.ElementTree as ET
-
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
+def finish(root, timeline: otio.schema.Timeline, rate: float) -> None:
+    """Correct the FCPXML document `root` the adapter wrote from `timeline` (at `rate`): the
+    project gets the timeline's start timecode, each clip's media sits at its media time
+    (`_media_at_media_time`), and an NTSC timeline's times get their true rate."""
     exact = exact_rate(rate)
     nominal = _NOMINAL.get(exact)
     start = seconds(timeline.global_start_time) if timeline.global_start_time else Fraction(0)
@@ -167,13 +194,8 @@ def finish_written(
     for sequence in root.iterfind("./project/sequence"):
         _set_start_timecode(sequence, start, timeline)
     _media_at_media_time(root)
-    for asset in root.iterfind("./resources/asset"):
-        asset.attrib.update((audio_takes or {}).get(asset.get("src", ""), {}))
     if nominal is not None:
         _to_true_rate(root, nominal, exact)
-    head = text[: text.index("<fcpxml")]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
 
 
 def _set_start_timecode(sequence, start: Fraction, timeline: otio.schema.Timeline) -> None:
@@ -192,8 +214,8 @@ def _media_at_media_time(root) -> None:
 
     A clip's `start` begins its local timeline, in which its contained items are placed by their
     `offset` (Apple, FCPXML "Timing Attributes"); the adapter writes a clip's `start` in media
-    time (its source range: 3600s for media starting at 01:00:00:00, a take's timecode for v2a's
-    sound) but its `video`, or its audio's `gap`, at offset 0s: outside the clip's range for any
+    time (its source range: 3600s for media starting at 01:00:00:00) but its `video`, or its
+    audio's `gap`, at offset 0s: outside the clip's range for any
     media that does not start at 0, so Final Cut would show and play none of it. As Final Cut
     writes it, the media element sits at its asset's start with that start (`<video
     offset="T" start="T">`), and so does an audio's gap (`<gap offset="T" start="T">`), to which

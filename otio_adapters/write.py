@@ -20,7 +20,7 @@ from fractions import Fraction
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
-from otio_adapters import fcpx_time, timing
+from otio_adapters import fcpx_audio, fcpx_time, timing
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
@@ -514,7 +514,7 @@ def write_timeline(
         note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
     lost = reason or _adapter_losses(timeline, format)
-    if lost:  # CMX 3600: the EDL is written, without the audio; FCPXML: without transitions
+    if lost:  # CMX 3600: the EDL is written, without the audio; FCPXML: without what it names
         _atomic_write(timeline, otio_path, "otio_json")
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
@@ -523,12 +523,33 @@ def write_timeline(
 def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio."""
-    if format == "fcpx_xml":
-        transitions = len(timeline.find_children(descended_from_type=otio.schema.Transition))
-        if transitions:
-            return (f"the FCPXML adapter writes no transitions: the {transitions} in this timeline "
-                    "(the editor's dissolves, v2a's crossfades) are not in the FCPXML")
-    return ""
+    if format != "fcpx_xml":
+        return ""
+    lost = []
+    editors = sum(
+        len(track.find_children(descended_from_type=otio.schema.Transition))
+        for track in timeline.tracks
+        if V2A_KEY not in track.metadata
+    )
+    if editors:
+        lost.append(f"the FCPXML adapter writes no transitions (on the editor's tracks: "
+                    f"{editors})")
+    retimed = sum(
+        any(isinstance(effect, otio.schema.TimeEffect) for effect in clip.effects)
+        for track in timeline.tracks
+        if V2A_KEY not in track.metadata
+        for clip in track.find_clips()
+    )
+    if retimed:
+        # It writes no timeMap: Final Cut plays those clips at 100 %, frames other than the ones
+        # v2a made their sound for.
+        lost.append(f"the FCPXML adapter writes no speed changes (retimed clips on the "
+                    f"editor's tracks: {retimed}, which play at normal speed in the FCPXML)")
+    uncentred = fcpx_audio.uncentred_crossfades(timeline)
+    if uncentred:
+        lost.append(f"v2a's crossfades wholly on one side of their cut ({uncentred}) are hard "
+                    "cuts in the FCPXML: Final Cut centres every transition on its cut")
+    return "; ".join(lost)
 
 
 def _with_media_rebased(
@@ -603,8 +624,10 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
         given = timeline
-        if format == "fcpx_xml":  # NTSC: the same frames at a rate the adapter can write
-            given = fcpx_time.for_writer(timeline, edit_rate(timeline))
+        if format == "fcpx_xml":
+            # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
+            # rates the adapter gets the same frames at a rate it can write.
+            given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
         otio.adapters.write_to_file(given, written, adapter_name=format, **options)
         if format in _AFTER_WRITE:
             _AFTER_WRITE[format](written, timeline)
@@ -689,18 +712,20 @@ def _audio_transitions_as_cross_fades(root) -> bool:
 
 
 def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
-    fcpx_time.finish_written(path, timeline, edit_rate(timeline), _fcpx_take_audio(timeline))
+    """Correct the FCPXML the adapter wrote at `path` (its time: `fcpx_time.finish`) and add
+    v2a's tracks to it (`fcpx_audio.add_tracks`)."""
+    import xml.etree.ElementTree as ET
 
-
-def _fcpx_take_audio(timeline: otio.schema.Timeline) -> dict[str, dict[str, str]]:
-    """Take URL -> what its FCPXML asset declares of its audio, as Final Cut writes an audio
-    file's asset; the adapter writes only hasAudio, so Final Cut had neither rate nor channels."""
-    audio = {
-        "audioSources": "1",
-        "audioChannels": str(TAKE_CHANNELS),
-        "audioRate": str(SAMPLE_RATE),
-    }
-    return {url: audio for url in _take_urls(timeline)}
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    root = ET.fromstring(text)
+    rate = edit_rate(timeline)
+    fcpx_time.finish(root, timeline, rate)
+    fcpx_audio.add_tracks(root, timeline, rate)
+    ET.indent(root, space="    ")
+    head = text[: text.index("<fcpxml")]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
 
 
 def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
@@ -746,20 +771,26 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     """A copy whose v2a tracks count in whole frames at the edit rate, as FCP XML and AAF need."""
     if format in ("otio_json", "otioz", "otiod"):
         return timeline
-    result = copy.deepcopy(timeline)
     if format == "cmx_3600":
         # The EDL writer writes the video track alone but refuses a timeline with more than two
         # audio tracks: an editor's A and A2 plus v2a's got no EDL at all. v2a's is not written
         # anyway (the full result goes to the .otio beside it).
-        for track in [t for t in result.tracks if V2A_KEY in t.metadata]:
-            result.tracks.remove(track)
-        return result
+        return _without_v2a_tracks(timeline)
+    result = copy.deepcopy(timeline)
     rate = edit_rate(result)
     for track in result.tracks:
         if V2A_KEY in track.metadata:
             _conform_track(track, rate, format)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
+    return result
+
+
+def _without_v2a_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy of `timeline` with the editor's tracks alone."""
+    result = timeline.deepcopy()
+    for track in [t for t in result.tracks if V2A_KEY in t.metadata]:
+        result.tracks.remove(track)
     return result
 
 

@@ -222,3 +222,62 @@ def test_an_empty_time_at_rate_zero_is_handed_to_the_writer_as_zero():
     written = for_writer(timeline, 30000 / 1001)
     assert written.global_start_time == RT(0, 30)
     assert written.tracks[0][0].source_range == TR(RT(0, 30), RT(24, 30))
+
+
+# As Final Cut writes audio files: an audio-only asset (no video format), connected as an
+# asset-clip, and a secondary storyline connected 4 s into its host clip.
+CONNECTED_AUDIO = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE fcpxml>
+<fcpxml version="1.8">
+  <resources>
+    <format id="r1" name="FFVideoFormat1080p25" frameDuration="1/25s"/>
+    <asset id="r2" name="shot" src="file:///media/shot.mov" start="0s" duration="20s"
+           hasVideo="1" format="r1"/>
+    <asset id="r3" name="music" src="file:///media/music.wav" start="0s"
+           duration="960000/48000s" hasAudio="1" audioSources="1" audioChannels="2"
+           audioRate="48000"/>
+  </resources>
+  <library><event name="E"><project name="P">
+    <sequence format="r1" duration="12s" tcStart="0s">
+      <spine>
+        <gap name="Gap" offset="0s" start="3600s" duration="2s"/>
+        <asset-clip name="shot" ref="r2" offset="2s" start="1s" duration="10s">
+          <asset-clip name="music" ref="r3" lane="-1" offset="2s" duration="5s"
+                      audioRole="music"/>
+          <spine lane="-2" offset="5s">
+            <asset-clip name="sfx a" ref="r3" offset="0s" start="1s" duration="2s"/>
+            <asset-clip name="sfx b" ref="r3" offset="2s" start="5s" duration="3s"/>
+          </spine>
+        </asset-clip>
+      </spine>
+    </sequence>
+  </project></event></library>
+</fcpxml>
+"""
+
+
+def _placed(track: otio.schema.Track) -> list[tuple[str, float, float]]:
+    placed = []
+    for clip in track.find_clips():
+        start = track.range_of_child(clip).start_time.to_seconds()
+        placed.append((clip.name, start, clip.duration().to_seconds()))
+    return placed
+
+
+def test_audio_only_asset_clips_are_read_as_audio_tracks(tmp_path):
+    # The adapter tested the asset element's truth value, which is its number of children: an
+    # asset with none (as Final Cut writes one) made every audio file's clip a video track,
+    # one that v2a would plan picture for.
+    timeline = _read(tmp_path, CONNECTED_AUDIO)
+    assert [track.name for track in timeline.video_tracks()] == ["0"]
+    assert {track.name for track in timeline.audio_tracks()} == {"-1", "-2"}
+
+
+def test_a_secondary_storyline_sits_where_it_is_connected(tmp_path):
+    # Its clips count from the storyline's start, which sits at `offset` in its host's time
+    # (from the host's `start`): 5 s into a clip starting at 1 s of its media, on the timeline
+    # at 2 s, is 6 s. The adapter put it at the host's first frame (2 s).
+    timeline = _read(tmp_path, CONNECTED_AUDIO)
+    tracks = {track.name: track for track in timeline.tracks}
+    assert _placed(tracks["-1"]) == [("music", 3.0, 5.0)]
+    assert _placed(tracks["-2"]) == [("sfx a", 6.0, 2.0), ("sfx b", 8.0, 3.0)]

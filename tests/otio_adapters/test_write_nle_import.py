@@ -7,6 +7,7 @@ PCMDescriptor against the WAV v2a writes)."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import replace
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -45,7 +46,7 @@ def test_fcpxml_clips_find_their_media_inside_their_range(rate, tmp_path):
     root = ET.parse(written).getroot()
     assets = {asset.get("id"): asset for asset in root.iterfind("./resources/asset")}
     clips = list(root.iterfind("./project/sequence/spine//clip"))
-    assert sum(int(clip.get("lane", 0)) < 0 for clip in clips) == 3  # v2a's takes, connected
+    assert len(clips) == 3  # the editor's
     for clip in clips:
         first = parse_seconds(clip.get("start"))
         last = first + parse_seconds(clip.get("duration"))
@@ -59,6 +60,15 @@ def test_fcpxml_clips_find_their_media_inside_their_range(rate, tmp_path):
         assert parse_seconds(holder.get("offset")) == parse_seconds(asset.get("start"))
         assert parse_seconds(holder.get("offset")) <= first
         assert last <= parse_seconds(holder.get("offset")) + parse_seconds(holder.get("duration"))
+    # v2a's takes are asset-clips, whose `start` is in their asset's media time.
+    takes = list(root.iterfind("./project/sequence/spine//asset-clip"))
+    assert len(takes) == 3
+    for clip in takes:
+        asset = assets[clip.get("ref")]
+        first = parse_seconds(clip.get("start"))
+        last = first + parse_seconds(clip.get("duration"))
+        media = parse_seconds(asset.get("start"))
+        assert media < first and last < media + parse_seconds(asset.get("duration"))
 
 
 def test_fcpxml_reads_back_with_the_takes_on_their_pictures(tmp_path):
@@ -77,9 +87,10 @@ def _placements(track: otio.schema.Track) -> list[tuple[int, int]]:
     ]
 
 
-def test_fcpxml_take_assets_declare_their_audio(tmp_path):
-    # Final Cut writes an audio file's asset with its sources, channels and rate; the adapter
-    # wrote only hasAudio="1".
+def test_fcpxml_take_assets_are_audio_files_without_a_video_format(tmp_path):
+    # Final Cut writes an audio file's asset with its sources, channels and rate, and no video
+    # format (`format` names a video format: frame size, rate); the adapter wrote only hasAudio,
+    # on the project's video format.
     timeline = _with_takes(25)
     written, _, _ = write_timeline(timeline, str(tmp_path / "edit.fcpxml"), "fcpx_xml")
     takes = [
@@ -89,9 +100,85 @@ def test_fcpxml_take_assets_declare_their_audio(tmp_path):
     ]
     assert len(takes) == 3
     for asset in takes:
-        assert (asset.get("hasAudio"), asset.get("hasVideo")) == ("1", "0")
+        assert asset.get("hasAudio") == "1" and asset.get("hasVideo", "0") == "0"
+        assert asset.get("format") is None
         assert asset.get("audioRate") == "48000"
         assert (asset.get("audioSources"), asset.get("audioChannels")) == ("1", "1")
+
+
+def _written_fcpxml(timeline: otio.schema.Timeline, tmp_path) -> tuple[ET.Element, str, str]:
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "edit.fcpxml"), "fcpx_xml")
+    return ET.parse(written).getroot(), fallback, note
+
+
+def test_fcpxml_takes_are_on_an_effects_subrole_of_their_own(tmp_path):
+    # Final Cut files audio that has no role under Dialogue (the adapter wrote none): v2a's sound
+    # effects were soloed, mixed and exported in the editor's dialogue stem.
+    root, _, _ = _written_fcpxml(_with_takes(25), tmp_path)
+    takes = list(root.iterfind("./project/sequence/spine//asset-clip"))
+    assert len(takes) == 3
+    assert {clip.get("audioRole") for clip in takes} == {"effects.V2A SFX"}
+
+
+def test_fcpxml_crossfades_are_audio_transitions_centred_on_their_cuts(tmp_path):
+    # Final Cut has transitions only in storylines, and centres each on its cut (half over each
+    # clip). The adapter wrote none: the FCPXML lost v2a's crossfades, and the note sent the
+    # editor to an .otio beside it. Here a (24 frames) crossfades into b over 2 + 2 frames;
+    # c, after a gap, stands alone.
+    root, fallback, note = _written_fcpxml(_with_takes(25), tmp_path)
+    assert (fallback, note) == ("", "")
+    (storyline,) = root.iterfind("./project/sequence/spine/*/spine")
+    assert [(child.tag, child.get("name")) for child in storyline] == [
+        ("asset-clip", "V2A a"),
+        ("transition", "Audio Crossfade"),
+        ("asset-clip", "V2A b"),
+    ]
+    _, transition, incoming = storyline
+    effect = root.find(f"./resources/effect[@id='{transition.find('filter-audio').get('ref')}']")
+    assert effect.get("uid") == "FFAudioTransition"  # Final Cut's "Audio Crossfade"
+    cut = parse_seconds(incoming.get("offset"))
+    assert cut == Fraction(24, 25)
+    assert parse_seconds(transition.get("offset")) == cut - Fraction(2, 25)
+    assert parse_seconds(transition.get("duration")) == Fraction(4, 25)
+    (alone,) = root.iterfind("./project/sequence/spine/*/asset-clip")
+    assert alone.get("name") == "V2A c" and alone.get("lane") == storyline.get("lane")
+
+
+def test_a_crossfade_final_cut_cannot_centre_is_a_hard_cut_and_the_note_says_so(tmp_path):
+    # A dissolve that starts at the cut gives the incoming clip no handle before: no transition
+    # centred on the cut can be made of it.
+    timeline = _timeline(25, [("a", 24), ("b", 30)])
+    segments = _segments(timeline, handle=2 * SAMPLE_RATE // 25)
+    segments[1] = replace(segments[1], handle_before_samples=0)
+    write_audio_tracks(timeline, segments, _generated(segments))
+    root, fallback, note = _written_fcpxml(timeline, tmp_path)
+    assert "v2a's crossfades wholly on one side of their cut (1) are hard cuts" in note
+    assert fallback.endswith(".otio")  # which holds it
+    assert root.find(".//transition") is None
+    takes = list(root.iterfind("./project/sequence/spine/*/asset-clip"))
+    assert [clip.get("name") for clip in takes] == ["V2A a", "V2A b"]
+
+
+def test_fcpxml_connected_takes_come_before_their_hosts_markers(tmp_path):
+    # Apple's FCPXML DTD puts a clip's connected items before its markers, and Final Cut rejects
+    # a document that does not match the DTD.
+    timeline = _with_takes(25)
+    first = timeline.video_tracks()[0].find_clips()[0]
+    first.markers.append(otio.schema.Marker(name="hit", marked_range=TR(RT(105, 25), RT(1, 25))))
+    root, _, _ = _written_fcpxml(timeline, tmp_path)
+    tags = [child.tag for child in root.find("./project/sequence/spine/clip[@name='a']")]
+    assert "spine" in tags and tags.index("spine") < tags.index("marker")
+
+
+def test_fcpxml_note_says_the_editors_speed_changes_are_not_in_it(tmp_path):
+    # The adapter writes no timeMap: a clip at 150 % plays at 100 % in Final Cut, other frames
+    # than v2a made its sound for. The FCPXML said nothing of it, and no .otio was written.
+    timeline = _with_takes(25)
+    shot = timeline.video_tracks()[0].find_clips()[1]
+    shot.effects.append(otio.schema.LinearTimeWarp(time_scalar=1.5))
+    _, fallback, note = _written_fcpxml(timeline, tmp_path)
+    assert "no speed changes (retimed clips on the editor's tracks: 1," in note
+    assert fallback.endswith(".otio")
 
 
 def test_fcp7_take_files_say_what_their_audio_is(tmp_path):

@@ -1,0 +1,275 @@
+"""v2a's audio tracks in FCPXML, written the way Final Cut writes audio files.
+
+The FCPXML adapter writes an audio clip as a `<clip>` holding a `<gap>` with the `<audio>`
+connected under it, with no role, its asset on the project's video format, and no transitions.
+Final Cut files audio without a role under Dialogue (so v2a's sound effects landed in the
+editor's dialogue stem), and v2a's crossfades were lost. So the adapter writes the editor's
+tracks alone, and `add_tracks` adds v2a's to what it wrote:
+
+- each take file is an audio-only asset: no video format; its sources, channels and rate;
+- each clip an `<asset-clip>` with the role `effects.V2A SFX` (a subrole of Effects of its own,
+  for soloing, stems and role exports), connected to the primary-storyline item above its first
+  frame (so it moves with that shot in Final Cut), on a lane below the editor's audio;
+- clips that crossfade form a secondary storyline (`<spine lane=...>`): Final Cut has
+  transitions only inside storylines (it makes one of connected clips when a transition is
+  added to them). Each crossfade is an "Audio Crossfade" `<transition>` centred on its cut,
+  where Final Cut places every transition, half over each clip. A crossfade laid off-centre
+  keeps its shorter side on both; one with nothing on one side (a dissolve that starts at the
+  cut) cannot be placed and is a hard cut (`uncentred_crossfades` counts them for the note).
+
+A transition plays the clips' handles beside the cut; the clips themselves keep their places,
+so the sound under the picture is where it was, to the frame (and the take files to the
+sample, as for the other frame-based formats).
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from fractions import Fraction
+
+import opentimelineio as otio
+
+from otio_adapters.fcpx_time import format_seconds, parse_seconds
+from otio_adapters.takes import V2A_KEY, track_name
+from otio_adapters.timing import exact_rate
+from v2a.contracts import SAMPLE_RATE, TAKE_CHANNELS
+
+#: Final Cut's own audio transition (its "Audio Crossfade" effect, as in its exports).
+_CROSSFADE = {"name": "Audio Crossfade", "uid": "FFAudioTransition"}
+#: Children that come after a clip's connected items (FCPXML DTD: markers, sources, filters).
+_AFTER_CONNECTED = {
+    "marker", "chapter-marker", "rating", "keyword", "analysis-marker", "audio-channel-source",
+    "audio-role-source", "filter-video", "filter-video-mask", "filter-audio", "metadata",
+}
+#: Items of a storyline that can hold connected clips.
+_HOSTS = {
+    "clip", "asset-clip", "ref-clip", "sync-clip", "mc-clip", "audition", "gap", "title",
+    "video", "audio",
+}
+
+
+def audio_role(track: otio.schema.Track) -> str:
+    """The Final Cut role of a v2a track's clips: its own subrole of Effects ("effects.V2A SFX")."""
+    return f"effects.{track_name(str(track.metadata[V2A_KEY].get('track', 'SFX')))}"
+
+
+def uncentred_crossfades(timeline: otio.schema.Timeline) -> int:
+    """How many of v2a's crossfades have nothing on one side of their cut: Final Cut centres a
+    transition on its cut, so these are written as hard cuts."""
+    return sum(
+        1
+        for track in timeline.tracks
+        if V2A_KEY in track.metadata
+        for item in track
+        if isinstance(item, otio.schema.Transition)
+        and (item.in_offset.value == 0 or item.out_offset.value == 0)
+    )
+
+
+@dataclass
+class _Laid:
+    """A v2a clip on its track, in frames of the edit rate (the track conformed to them)."""
+
+    name: str
+    url: str
+    record: int  # first frame on the timeline, from its start
+    length: int
+    media_in: int  # the take's media time at that frame
+    asset_start: int  # where the take file starts in media time
+    asset_length: int
+    fade: tuple[int, int]  # the crossfade into it: frames before and after the cut
+
+    @property
+    def handle_before(self) -> int:
+        return self.media_in - self.asset_start
+
+    @property
+    def handle_after(self) -> int:
+        return self.asset_start + self.asset_length - self.media_in - self.length
+
+
+def add_tracks(root: ET.Element, timeline: otio.schema.Timeline, rate: float) -> None:
+    """Add the v2a tracks of `timeline` (conformed to whole frames at `rate`) to the FCPXML
+    document `root`, which holds the editor's tracks as the adapter wrote them, its times
+    already at the true rate and counted from the project's start timecode."""
+    tracks = [track for track in timeline.tracks if V2A_KEY in track.metadata]
+    sequence = root.find("./project/sequence")
+    if not tracks or sequence is None:
+        return
+    writer = _Writer(root, sequence, exact_rate(rate))
+    editor_audio = sum(
+        1
+        for track in timeline.tracks
+        if track.kind == otio.schema.TrackKind.Audio and V2A_KEY not in track.metadata
+    )
+    for index, track in enumerate(tracks):
+        lane = str(-(editor_audio + 1 + index))  # below the editor's audio lanes
+        for run in _runs(_laid(track)):
+            writer.connect(run, lane, audio_role(track))
+    writer.finish()
+
+
+def _laid(track: otio.schema.Track) -> list[_Laid]:
+    laid, cursor, fade = [], 0, (0, 0)
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            fade = (round(item.in_offset.value), round(item.out_offset.value))
+            continue
+        length = round(item.duration().value)
+        if isinstance(item, otio.schema.Clip):
+            reference = item.media_reference
+            available = getattr(reference, "available_range", None)
+            if available is None:
+                raise ValueError(f"v2a clip {item.name!r} has no take file with a known length")
+            laid.append(
+                _Laid(
+                    item.name,
+                    reference.target_url,
+                    cursor,
+                    length,
+                    round(item.source_range.start_time.value),
+                    round(available.start_time.value),
+                    round(available.duration.value),
+                    fade,
+                )
+            )
+        fade = (0, 0)
+        cursor += length
+    return laid
+
+
+def _centred(outgoing: _Laid, incoming: _Laid) -> int:
+    """Frames each side of the cut of the crossfade into `incoming`, centred as Final Cut places
+    transitions: the shorter side of the one laid, within both clips' handles."""
+    before, after = incoming.fade
+    return max(0, min(before, after, incoming.handle_before, outgoing.handle_after))
+
+
+def _runs(laid: list[_Laid]) -> list[list[_Laid]]:
+    """The clips in groups joined by crossfades Final Cut can place: each group is one
+    connected clip, or a storyline."""
+    runs: list[list[_Laid]] = []
+    for item in laid:
+        if runs and _centred(runs[-1][-1], item):
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
+
+
+class _Writer:
+    """Adds connected clips and storylines to the primary storyline, with their assets."""
+
+    def __init__(self, root: ET.Element, sequence: ET.Element, rate: Fraction) -> None:
+        self.rate = rate
+        self.resources = root.find("./resources")
+        self.origin = parse_seconds(sequence.get("tcStart"))
+        self.hosts = [item for item in sequence.find("./spine") if item.tag in _HOSTS]
+        self.starts = [parse_seconds(item.get("offset")) for item in self.hosts]
+        self.connected: dict[int, list[ET.Element]] = {}  # host index -> what to connect to it
+        self.assets: dict[str, str] = {}  # take URL -> asset id
+        self.crossfade = ""
+        # New resource ids follow the adapter's ("r1", "r2"...).
+        ids = (re.fullmatch(r"r(\d+)", element.get("id", "")) for element in root.iter())
+        self.last_id = max((int(found.group(1)) for found in ids if found), default=0)
+
+    def seconds(self, frames: int) -> Fraction:
+        return Fraction(frames) / self.rate
+
+    def connect(self, run: list[_Laid], lane: str, role: str) -> None:
+        """Connect `run` where its first clip starts: one asset-clip, or a storyline of them
+        with a centred crossfade at each cut."""
+        first = run[0]
+        index, local = self._host_at(self.origin + self.seconds(first.record), first.name)
+        if len(run) == 1:
+            element = self._clip(first, local, role)
+            element.set("lane", lane)
+        else:
+            element = ET.Element("spine", {"lane": lane, "offset": format_seconds(local)})
+            for outgoing, item in zip([None, *run], run, strict=False):
+                # A storyline counts its items from its own start.
+                if outgoing is not None:
+                    half = _centred(outgoing, item)
+                    element.append(self._transition(item.record - half - first.record, 2 * half))
+                element.append(self._clip(item, self.seconds(item.record - first.record), role))
+        self.connected.setdefault(index, []).append(element)
+
+    def finish(self) -> None:
+        """Put the connected items in their hosts, after the hosts' own connected items and
+        before their markers, sources and filters, as the DTD orders a clip's children."""
+        for index, elements in self.connected.items():
+            host = self.hosts[index]
+            children = list(host)
+            at = next(
+                (i for i, child in enumerate(children) if child.tag in _AFTER_CONNECTED),
+                len(children),
+            )
+            host[at:at] = elements
+
+    def _host_at(self, time: Fraction, name: str) -> tuple[int, Fraction]:
+        """The primary-storyline item at `time` (sequence time), and `time` in its own time
+        (from its `start`), where a connected item's `offset` counts."""
+        index = bisect.bisect_right(self.starts, time) - 1
+        if index >= 0:
+            host = self.hosts[index]
+            into = time - self.starts[index]
+            if into < parse_seconds(host.get("duration")):
+                return index, parse_seconds(host.get("start")) + into
+        raise ValueError(f"no clip or gap of the primary storyline lies over v2a clip {name!r}")
+
+    def _clip(self, item: _Laid, offset: Fraction, role: str) -> ET.Element:
+        return ET.Element(
+            "asset-clip",
+            {
+                "name": item.name,
+                "ref": self._asset(item),
+                "offset": format_seconds(offset),
+                "start": format_seconds(self.seconds(item.media_in)),
+                "duration": format_seconds(self.seconds(item.length)),
+                "audioRole": role,
+            },
+        )
+
+    def _asset(self, item: _Laid) -> str:
+        """The take file as Final Cut declares an audio file: audio only, no video format."""
+        if item.url not in self.assets:
+            self.assets[item.url] = self._new_id()
+            ET.SubElement(
+                self.resources,
+                "asset",
+                {
+                    "id": self.assets[item.url],
+                    "name": item.name,
+                    "src": item.url,
+                    "start": format_seconds(self.seconds(item.asset_start)),
+                    "duration": format_seconds(self.seconds(item.asset_length)),
+                    "hasAudio": "1",
+                    "audioSources": "1",
+                    "audioChannels": str(TAKE_CHANNELS),
+                    "audioRate": str(SAMPLE_RATE),
+                },
+            )
+        return self.assets[item.url]
+
+    def _transition(self, offset: int, duration: int) -> ET.Element:
+        if not self.crossfade:
+            self.crossfade = self._new_id()
+            ET.SubElement(self.resources, "effect", {"id": self.crossfade, **_CROSSFADE})
+        transition = ET.Element(
+            "transition",
+            {
+                "name": _CROSSFADE["name"],
+                "offset": format_seconds(self.seconds(offset)),
+                "duration": format_seconds(self.seconds(duration)),
+            },
+        )
+        filter_audio = {"ref": self.crossfade, "name": _CROSSFADE["name"]}
+        ET.SubElement(transition, "filter-audio", filter_audio)
+        return transition
+
+    def _new_id(self) -> str:
+        self.last_id += 1
+        return f"r{self.last_id}"
