@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from plugin_server import auth, paths
+from plugin_server.client import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from plugin_server.events import EventHub
 from plugin_server.jobs import JobStore
 from plugin_server.service import V2AService, inline_timelines_dir
@@ -36,10 +37,11 @@ PRUNE_EVERY_SECONDS = 3600.0
 STOP_POLL_SECONDS = 0.5  # how soon `serve` notices SIGTERM / SIGINT
 #: Printed (one line, JSON after it) once the server accepts calls; harnesses wait for it.
 READY_PREFIX = "V2A_READY "
-#: Inline timelines (an AAF can be tens of MB) and returned timeline bytes exceed gRPC's 4 MB.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+#: Inline timelines and returned timeline bytes exceed gRPC's 4 MB (the sizes: plugin_server.client).
+#: What a call sends is read before the service sees it, and the open health service's calls
+#: before any token: the limit is what the largest real request needs, not more.
+MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+                        ("grpc.max_send_message_length", MAX_RESPONSE_BYTES)]
 #: gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start and the
 #: kernel would share the panels' connections between two job stores.
 SERVER_OPTIONS = [*MESSAGE_SIZE_OPTIONS, ("grpc.so_reuseport", 0)]
