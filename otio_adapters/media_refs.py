@@ -79,9 +79,25 @@ def otioz_cache_dir() -> str:
     return folder
 
 
-def _extract_otioz(path: str) -> str:
+def _extraction_key(path: str) -> str:
+    """The cache folder's name for this bundle as it is now (a rewritten bundle gets another)."""
     stat = os.stat(path)
-    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def remove_otioz_extraction(path: str) -> None:
+    """Delete the media `media_base_dir` extracted from the bundle at `path`, for a bundle
+    whose timelines no longer need them (a timeline written from it in another format refers
+    to them: keep them then). Nothing happens for a bundle that was never extracted."""
+    try:
+        target = os.path.join(otioz_cache_dir(), _extraction_key(os.path.abspath(path)))
+    except OSError:
+        return
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def _extract_otioz(path: str) -> str:
+    key = _extraction_key(path)
     try:
         cache = otioz_cache_dir()
     except OSError:
@@ -89,7 +105,7 @@ def _extract_otioz(path: str) -> str:
     target = os.path.join(cache, key)
     if os.path.isdir(target):
         return target
-    _check_otioz_size(path, stat.st_size)
+    _check_otioz_size(path, os.path.getsize(path))
     staging = tempfile.mkdtemp(prefix=".extracting-", dir=cache)
     try:
         with zipfile.ZipFile(path) as bundle:

@@ -7,7 +7,6 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -24,7 +23,13 @@ from plugin_server import auth, paths
 from plugin_server.client import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from plugin_server.events import EventHub
 from plugin_server.jobs import JobStore
-from plugin_server.service import V2AService, inline_timelines_dir
+from plugin_server.service import (
+    V2AService,
+    inline_timelines_dir,
+    remove_inline_timeline,
+    sent_a_bundle,
+    wrote_outside_a_bundle,
+)
 from plugin_server.worker import JobRunner, Pipeline
 from v2a.contracts import Generator
 from v2a.v1 import v2a_service_pb2, v2a_service_pb2_grpc
@@ -189,12 +194,18 @@ class RunningServer:
 
     def prune_jobs(self) -> list[str]:
         """Forget jobs that ended more than `keep_jobs_days` ago (JobStore.prune says which stay),
-        with the inline timelines they were sent; the files they wrote stay."""
+        with the inline timelines they were sent (a bundle's extracted media too, unless a
+        timeline they wrote names them); the files they wrote stay."""
         if self.config.keep_jobs_days <= 0:
             return []
+        inline = inline_timelines_dir(self.config.state_dir)
+        # Read before the store forgets them: which jobs wrote a timeline naming the media
+        # extracted from the bundle they were sent.
+        keep_media = {folder.name for folder in _folders(inline) if sent_a_bundle(folder)
+                      and (job := self.store.get(folder.name)) and wrote_outside_a_bundle(job)}
         pruned = self.store.prune(time.time() - self.config.keep_jobs_days * 86400)
         for job_id in pruned:
-            shutil.rmtree(inline_timelines_dir(self.config.state_dir) / job_id, ignore_errors=True)
+            remove_inline_timeline(inline / job_id, keep_bundle_media=job_id in keep_media)
         if pruned:
             log.info("forgot %d jobs that ended more than %g days ago", len(pruned),
                      self.config.keep_jobs_days)
@@ -227,6 +238,13 @@ class RunningServer:
         info = {"address": self.address, "uds": self.config.uds, "token_file": str(self.token_file),
                 "ws": self.bridge.url if self.bridge else "", "pid": os.getpid()}
         return READY_PREFIX + json.dumps(info)
+
+
+def _folders(folder: Path) -> list[Path]:
+    try:
+        return [path for path in folder.iterdir() if path.is_dir()]
+    except OSError:
+        return []
 
 
 def serve(config: ServerConfig) -> int:
