@@ -9,13 +9,14 @@ gives (searched recursively, first match in sorted order, so the choice is stabl
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import re
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
@@ -42,10 +43,15 @@ MEDIA_EXTENSIONS = frozenset(
     | STILL_EXTENSIONS
 )
 
+#: Files and folders a relink root may hold before its search stops: a media drive's worth
+#: (an image sequence is a file a frame: 2 h of DPX at 24 fps is 172,800), not a whole disk's.
+RELINK_MAX_ENTRIES = 1_000_000
+
 #: How much more than its own size an .otioz may unpack to: its deflated timeline JSON.
 OTIOZ_MAX_INFLATION = 256 * 2**20
 
 _WINDOWS_DRIVE = re.compile(r"^/?[A-Za-z]:[/\\]")
+log = logging.getLogger(__name__)
 
 
 def media_base_dir(timeline_path: str) -> str:
@@ -75,9 +81,25 @@ def otioz_cache_dir() -> str:
     return folder
 
 
-def _extract_otioz(path: str) -> str:
+def _extraction_key(path: str) -> str:
+    """The cache folder's name for this bundle as it is now (a rewritten bundle gets another)."""
     stat = os.stat(path)
-    key = hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    return hashlib.sha1(f"{path}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+
+
+def remove_otioz_extraction(path: str) -> None:
+    """Delete the media `media_base_dir` extracted from the bundle at `path`, for a bundle
+    whose timelines no longer need them (a timeline written from it in another format refers
+    to them: keep them then). Nothing happens for a bundle that was never extracted."""
+    try:
+        target = os.path.join(otioz_cache_dir(), _extraction_key(os.path.abspath(path)))
+    except OSError:
+        return
+    shutil.rmtree(target, ignore_errors=True)
+
+
+def _extract_otioz(path: str) -> str:
+    key = _extraction_key(path)
     try:
         cache = otioz_cache_dir()
     except OSError:
@@ -85,7 +107,7 @@ def _extract_otioz(path: str) -> str:
     target = os.path.join(cache, key)
     if os.path.isdir(target):
         return target
-    _check_otioz_size(path, stat.st_size)
+    _check_otioz_size(path, os.path.getsize(path))
     staging = tempfile.mkdtemp(prefix=".extracting-", dir=cache)
     try:
         with zipfile.ZipFile(path) as bundle:
@@ -151,45 +173,99 @@ def file_name(path: str) -> str:
 
 @dataclass
 class RelinkIndex:
-    """File names under the relink roots, built once per plan (one walk per root)."""
+    """File names under the relink roots, from one walk per root, made the first time a name is
+    looked up: a timeline whose media are all where it says walks nothing (a `--relink` pointed
+    at a home folder once cost every plan a walk of it)."""
 
     roots: tuple[str, ...] = ()
+    max_entries: int = field(default_factory=lambda: RELINK_MAX_ENTRIES)  # per root
     _by_name: dict[str, str] = field(default_factory=dict)
     _by_lower_name: dict[str, str] = field(default_factory=dict)
     _by_stem: dict[str, str] = field(default_factory=dict)
+    _too_big: list[str] = field(default_factory=list)  # roots whose walk stopped at max_entries
+    _built: bool = False
 
-    def __post_init__(self) -> None:
+    def _index(self) -> None:
+        if self._built:
+            return
+        self._built = True
         for root in self.roots:
-            for path in _walk_sorted(Path(root)):
-                name = path.name
-                self._by_name.setdefault(name, str(path))
-                self._by_lower_name.setdefault(name.lower(), str(path))
-                if path.suffix.lower() in MEDIA_EXTENSIONS:
-                    self._by_stem.setdefault(path.stem.lower(), str(path))
+            try:
+                for path in _walk_sorted(root, self.max_entries):
+                    name = os.path.basename(path)
+                    self._by_name.setdefault(name, path)
+                    self._by_lower_name.setdefault(name.lower(), path)
+                    stem, suffix = os.path.splitext(name)
+                    if suffix.lower() in MEDIA_EXTENSIONS:
+                        self._by_stem.setdefault(stem.lower(), path)
+            except _TooManyEntries:
+                # What was found before the stop stays: in walk order it comes first anyway.
+                self._too_big.append(root)
+                log.warning("relink folder %s holds more than %d files and folders: searched "
+                            "only that many", root, self.max_entries)
 
     def find(self, name: str) -> str | None:
         """The first file called `name` (exact, then ignoring case) under the roots."""
         if not name:
             return None
+        self._index()
         return self._by_name.get(name) or self._by_lower_name.get(name.lower())
 
     def find_media_named(self, name: str) -> str | None:
         """A media file called `name`, with or without an extension (for clip names)."""
         return self.find(name) or self._by_stem.get(name.lower())
 
+    def describe(self) -> str:
+        """Where a name was looked for, for an offline clip's message."""
+        if not self.roots:
+            return "(no relink folders given)"
+        return "under " + ", ".join(
+            f"{root} (only its first {self.max_entries:,} files and folders: too many to search; "
+            "name the folder that holds the media)" if root in self._too_big else root
+            for root in self.roots)
 
-def _walk_sorted(root: Path):
-    """Files under root, depth first in sorted order: a stable 'first match'."""
-    try:
-        entries = sorted(root.iterdir(), key=lambda p: p.name)
-    except OSError:
-        return
-    for entry in entries:
-        if entry.is_file():
-            yield entry
-    for entry in entries:
-        if entry.is_dir():
-            yield from _walk_sorted(entry)
+
+class _TooManyEntries(Exception):
+    pass
+
+
+def _walk_sorted(root: str, max_entries: int) -> Iterator[str]:
+    """Files under root, depth first in sorted order: a stable 'first match'.
+
+    Links are followed (media folders are often linked into a project), but no folder is entered
+    twice: a link back up (/usr/bin/X11 -> .) made the walk endless, exponential with two.
+    Raises _TooManyEntries past `max_entries` files and folders, a walk of an editor's whole
+    disk rather than of their media."""
+    seen: set[tuple[int, int]] = set()
+    counted = 0
+    pending = [iter([str(Path(root))])]  # per level: the folders still to walk, in order
+    while pending:
+        folder = next(pending[-1], None)
+        if folder is None:
+            pending.pop()
+            continue
+        try:
+            status = os.stat(folder)
+            if (status.st_dev, status.st_ino) in seen:
+                continue
+            seen.add((status.st_dev, status.st_ino))
+            with os.scandir(folder) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError:
+            continue
+        counted += len(entries)
+        if counted > max_entries:
+            raise _TooManyEntries(root)
+        folders = []
+        for entry in entries:
+            try:
+                if entry.is_file():
+                    yield entry.path
+                elif entry.is_dir():
+                    folders.append(entry.path)
+            except OSError:
+                continue
+        pending.append(iter(folders))
 
 
 @dataclass(frozen=True)
@@ -227,7 +303,7 @@ def locate_by_name(names: list[str], relink: RelinkIndex) -> Located:
         if found:
             return Located(found, name)
     tried = " or ".join(repr(n) for n in names) or "(no name)"
-    where = _roots_text(relink)
+    where = relink.describe()
     return Located(
         None,
         f"the timeline names no media file; looked for a file named {tried} "
@@ -256,15 +332,9 @@ def _frame_name(ref: otio.schema.ImageSequenceReference, frame: int) -> str:
     return f"{ref.name_prefix}{number}{ref.name_suffix}"
 
 
-def _roots_text(relink: RelinkIndex) -> str:
-    if not relink.roots:
-        return "(no relink folders given)"
-    return "under " + ", ".join(relink.roots)
-
-
 def _looked_for(candidates: list[str], name: str, relink: RelinkIndex) -> str:
     at = " and ".join(candidates) if candidates else "(no path)"
-    return f"looked for {at}, and for {name!r} {_roots_text(relink)}"
+    return f"looked for {at}, and for {name!r} {relink.describe()}"
 
 
 def is_still(path: str) -> bool:

@@ -173,14 +173,18 @@ def _submit(args) -> int:
                                  seed=args.seed, steps=args.steps, guidance=args.guidance,
                                  takes=args.takes)
     with _client(args) as client:
-        job = client.submit(
-            args.timeline, inline=args.inline, timeline_format=args.format,
-            output_folder=args.out, output_format=args.output_format, tracks=tuple(args.track),
-            clips=tuple(_clip_address_message(c) for c in args.clip),
-            time_range=tuple(args.range) if args.range else None, params=params,
-            media_search_paths=tuple(args.media_path),
-            adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
-        )
+        try:
+            job = client.submit(
+                args.timeline, inline=args.inline, timeline_format=args.format,
+                output_folder=args.out, output_format=args.output_format, tracks=tuple(args.track),
+                clips=tuple(_clip_address_message(c) for c in args.clip),
+                time_range=tuple(args.range) if args.range else None, params=params,
+                media_search_paths=tuple(args.media_path),
+                adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
+            )
+        except ValueError as error:  # a request too big to send (an inline timeline)
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         print(job.job_id)
         return _follow(client, job.job_id) if args.watch else 0
 

@@ -14,9 +14,14 @@ from v2a.v1 import v2a_service_pb2 as api
 from v2a.v1 import v2a_service_pb2_grpc
 
 DEFAULT_ADDRESS = "127.0.0.1:50051"
-# As the server's (plugin_server.server, not imported here to keep the client light).
-MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", 256 * 1024 * 1024),
-                        ("grpc.max_send_message_length", 256 * 1024 * 1024)]
+#: The largest request the server reads (its grpc.max_receive_message_length): an inline
+#: timeline is the only big one, and a 2,000-clip edit (1,700 audio clips beside) exported as
+#: OTIO JSON, the most verbose format, measured 34 MiB. A bigger timeline goes by path.
+MAX_REQUEST_BYTES = 64 * 2**20
+#: The largest reply: a result's timeline bytes, which hold the generated tracks and takes too.
+MAX_RESPONSE_BYTES = 256 * 2**20
+MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
+                        ("grpc.max_send_message_length", MAX_REQUEST_BYTES)]
 TERMINAL_STATES = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 
 
@@ -87,6 +92,11 @@ class V2AClient:
             timeline=source, selection=selection, params=params or pb.GenerationParams(),
             output=pb.OutputSpec(folder=output_folder, format=output_format),
         )
+        if request.ByteSize() > MAX_REQUEST_BYTES:  # the server would refuse it unread
+            raise ValueError(
+                f"{path} is {request.ByteSize() / 2**20:,.1f} MiB, more than the "
+                f"{MAX_REQUEST_BYTES // 2**20} MiB a request may carry: send it by path "
+                "(not inline)")
         return self._call(self.stub.CreateJob, request).job
 
     def get(self, job_id: str) -> pb.Job:

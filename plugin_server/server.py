@@ -7,7 +7,6 @@ import importlib
 import json
 import logging
 import os
-import shutil
 import signal
 import sys
 import threading
@@ -21,9 +20,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from plugin_server import auth, paths
+from plugin_server.client import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from plugin_server.events import EventHub
 from plugin_server.jobs import JobStore
-from plugin_server.service import V2AService, inline_timelines_dir
+from plugin_server.service import (
+    V2AService,
+    inline_timelines_dir,
+    remove_inline_timeline,
+    sent_a_bundle,
+    wrote_outside_a_bundle,
+)
 from plugin_server.worker import JobRunner, Pipeline
 from v2a.contracts import Generator
 from v2a.v1 import v2a_service_pb2, v2a_service_pb2_grpc
@@ -36,10 +42,11 @@ PRUNE_EVERY_SECONDS = 3600.0
 STOP_POLL_SECONDS = 0.5  # how soon `serve` notices SIGTERM / SIGINT
 #: Printed (one line, JSON after it) once the server accepts calls; harnesses wait for it.
 READY_PREFIX = "V2A_READY "
-#: Inline timelines (an AAF can be tens of MB) and returned timeline bytes exceed gRPC's 4 MB.
-MAX_MESSAGE_BYTES = 256 * 1024 * 1024
-MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
-                        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES)]
+#: Inline timelines and returned timeline bytes exceed gRPC's 4 MB (the sizes: plugin_server.client).
+#: What a call sends is read before the service sees it, and the open health service's calls
+#: before any token: the limit is what the largest real request needs, not more.
+MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
+                        ("grpc.max_send_message_length", MAX_RESPONSE_BYTES)]
 #: gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start and the
 #: kernel would share the panels' connections between two job stores.
 SERVER_OPTIONS = [*MESSAGE_SIZE_OPTIONS, ("grpc.so_reuseport", 0)]
@@ -187,12 +194,18 @@ class RunningServer:
 
     def prune_jobs(self) -> list[str]:
         """Forget jobs that ended more than `keep_jobs_days` ago (JobStore.prune says which stay),
-        with the inline timelines they were sent; the files they wrote stay."""
+        with the inline timelines they were sent (a bundle's extracted media too, unless a
+        timeline they wrote names them); the files they wrote stay."""
         if self.config.keep_jobs_days <= 0:
             return []
+        inline = inline_timelines_dir(self.config.state_dir)
+        # Read before the store forgets them: which jobs wrote a timeline naming the media
+        # extracted from the bundle they were sent.
+        keep_media = {folder.name for folder in _folders(inline) if sent_a_bundle(folder)
+                      and (job := self.store.get(folder.name)) and wrote_outside_a_bundle(job)}
         pruned = self.store.prune(time.time() - self.config.keep_jobs_days * 86400)
         for job_id in pruned:
-            shutil.rmtree(inline_timelines_dir(self.config.state_dir) / job_id, ignore_errors=True)
+            remove_inline_timeline(inline / job_id, keep_bundle_media=job_id in keep_media)
         if pruned:
             log.info("forgot %d jobs that ended more than %g days ago", len(pruned),
                      self.config.keep_jobs_days)
@@ -225,6 +238,13 @@ class RunningServer:
         info = {"address": self.address, "uds": self.config.uds, "token_file": str(self.token_file),
                 "ws": self.bridge.url if self.bridge else "", "pid": os.getpid()}
         return READY_PREFIX + json.dumps(info)
+
+
+def _folders(folder: Path) -> list[Path]:
+    try:
+        return [path for path in folder.iterdir() if path.is_dir()]
+    except OSError:
+        return []
 
 
 def serve(config: ServerConfig) -> int:

@@ -7,6 +7,7 @@ import logging
 import os
 import queue
 import secrets
+import shutil
 import threading
 from pathlib import Path
 
@@ -128,7 +129,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             return api.CreateJobResponse(job=convert.job_message(self._submit(job)))
         except errors.ServiceError:
             if request.timeline.HasField("inline_data"):
-                _remove_inline(Path(timeline_path))
+                remove_inline_timeline(Path(timeline_path).parent)  # it wrote nothing
             raise
 
     @rpc
@@ -435,12 +436,37 @@ def inline_timelines_dir(state_dir: Path) -> Path:
     return state_dir / "timelines"
 
 
-def _remove_inline(path: Path) -> None:
-    path.unlink(missing_ok=True)
+def sent_a_bundle(folder: Path) -> bool:
+    """Whether the timeline a job was sent inline (its folder under inline_timelines_dir) is an
+    .otioz bundle, whose media planning extracts to the user's cache."""
+    return any(path.suffix.lower() == ".otioz" for path in _files(folder))
+
+
+def wrote_outside_a_bundle(job: JobRecord) -> bool:
+    """Whether the job wrote a timeline that is not a bundle: written from a bundle, it names
+    the media extracted from it (a bundle written carries its own copy)."""
+    written = (job.result.get("timeline_path", ""), job.result.get("fallback_otio_path", ""))
+    return any(path and not path.lower().endswith((".otioz", ".otiod")) for path in written)
+
+
+def remove_inline_timeline(folder: Path, keep_bundle_media: bool = False) -> None:
+    """Delete a job's inline timeline folder and, for a bundle, the media extracted from it,
+    which only that job read (the copy's path names its extraction), unless a timeline the job
+    wrote refers to them. Each inline .otioz job left a copy of its media in the cache before."""
+    if not keep_bundle_media:
+        from otio_adapters.media_refs import remove_otioz_extraction
+
+        for path in _files(folder):
+            if path.suffix.lower() == ".otioz":
+                remove_otioz_extraction(str(path))
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _files(folder: Path) -> list[Path]:
     try:
-        path.parent.rmdir()
+        return [path for path in folder.iterdir() if path.is_file()]
     except OSError:
-        pass
+        return []
 
 
 def _clip_result(audio: dict, job: JobRecord, points: int) -> pb.ClipResult:

@@ -6,7 +6,9 @@ used only where the test is about how often or how badly probing goes.
 
 from __future__ import annotations
 
+import os
 import shutil
+import sys
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import quote
@@ -249,6 +251,41 @@ def test_relink_prefers_the_path_as_written_when_it_exists(tmp_path):
     )
     assert segment.media.path == here
     assert Fraction(segment.num_samples, 2000) == 5
+
+
+_listed: list[str] | None = None  # folders read while a test records them (listed_folders)
+
+
+def _record_listing(event: str, args: tuple) -> None:
+    if _listed is not None and event in ("os.listdir", "os.scandir") and args[0] is not None:
+        _listed.append(os.fspath(args[0]))
+
+
+@pytest.fixture
+def listed_folders():
+    """The folders read while the test runs, whatever reads them (Python's audit events)."""
+    global _listed
+    if not getattr(sys, "_v2a_listing_hook", False):  # a hook cannot be removed: install once
+        sys.addaudithook(_record_listing)
+        sys._v2a_listing_hook = True
+    _listed = []
+    yield _listed
+    _listed = None
+
+
+def test_relink_folders_are_searched_only_when_some_media_is_missing(tmp_path, listed_folders):
+    home = tmp_path / "home"
+    (home / "photos").mkdir(parents=True)
+    here = movie(tmp_path / "edit" / "a.mov", frames=12)
+    every_file_found = timeline_of(clip("a", here, 0, 5))
+    one_missing = timeline_of(clip("a", here, 0, 5), clip("b", "file:///gone/b.mov", 0, 5))
+
+    plan_segments(every_file_found, timeline_path=str(tmp_path / "edit" / "cut.otio"),
+                  relink_roots=[str(home)])
+    assert not [f for f in listed_folders if f.startswith(str(home))]
+    segments = plan_segments(one_missing, timeline_path=str(tmp_path / "edit" / "cut.otio"),
+                             relink_roots=[str(home)])
+    assert str(home / "photos") in listed_folders and segments[1].status == "offline"
 
 
 @pytest.mark.parametrize("bundle", ["otioz", "otiod"])

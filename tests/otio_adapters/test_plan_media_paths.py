@@ -56,6 +56,45 @@ def test_relink_roots_are_searched_in_the_order_given(tmp_path):
     assert located.path == str(tmp_path / "second" / "shot.mov")
 
 
+def test_relink_follows_links_but_enters_no_folder_twice(tmp_path):
+    """Two links back up a level (as /usr/lib/llvm-14/build has) made the walk exponential: a
+    walk of /usr was past 1.1 million files after 20 s."""
+    import threading
+
+    (tmp_path / "media" / "day1").mkdir(parents=True)
+    (tmp_path / "media" / "day1" / "shot.mov").write_bytes(b"x")
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "linked.mov").write_bytes(b"x")
+    for name, target in (("a", "."), ("b", "."), ("up", ".."), ("z", "../../elsewhere")):
+        (tmp_path / "media" / "day1" / name).symlink_to(target)
+    found = {}
+
+    def search():
+        index = RelinkIndex((str(tmp_path / "media"),))
+        found.update(shot=index.find("shot.mov"), linked=index.find("linked.mov"))
+
+    walk = threading.Thread(target=search, daemon=True)
+    walk.start()
+    walk.join(10)
+    assert not walk.is_alive(), "the relink walk did not end"
+    assert found["shot"] == str(tmp_path / "media" / "day1" / "shot.mov")
+    assert found["linked"] == str(tmp_path / "media" / "day1" / "z" / "linked.mov")
+
+
+def test_a_relink_root_too_big_to_search_is_named_in_the_offline_message(tmp_path):
+    for index in range(5):
+        (tmp_path / "home" / f"folder{index}").mkdir(parents=True)
+    (tmp_path / "home" / "zz" / "lost.mov").parent.mkdir()
+    (tmp_path / "home" / "zz" / "lost.mov").write_bytes(b"x")  # past the limit: not found
+    (tmp_path / "media").mkdir()
+    index = RelinkIndex((str(tmp_path / "home"), str(tmp_path / "media")), max_entries=4)
+    located = locate_file("file:///Volumes/gone/lost.mov", str(tmp_path), index)
+    assert located.path is None
+    assert located.looked_for.endswith(
+        f"and for 'lost.mov' under {tmp_path / 'home'} (only its first 4 files and folders: "
+        f"too many to search; name the folder that holds the media), {tmp_path / 'media'}")
+
+
 class FakeInfo:
     duration, fps, start_timecode = 2.0, 24.0, 0.0  # 48 frames
 

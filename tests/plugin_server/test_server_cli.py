@@ -90,6 +90,17 @@ def test_submit_passes_the_edl_frame_rate_with_rate(make_server, roots, edl_medi
     assert ": succeeded" in out, out
 
 
+def test_a_timeline_too_big_to_send_inline_is_refused_saying_to_send_its_path(
+        make_server, roots, tmp_path, capsys):
+    big = tmp_path / "feature.otio"
+    with open(big, "wb") as handle:
+        handle.truncate(65 * 2**20)  # sparse: nothing to write
+    server = make_server()
+    assert main([*_args(server, roots), "submit", str(big), "--inline"]) == 1
+    err = capsys.readouterr().err
+    assert f"{big} is 65.0 MiB, more than the 64 MiB a request may carry: send it by path" in err
+
+
 def test_watch_into_a_log_prints_one_line_per_clip_as_it_ends(capsys):  # capsys: no terminal
     from plugin_server.cli import _follow
     from v2a.v1 import jobs_pb2 as pb

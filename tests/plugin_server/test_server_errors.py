@@ -15,6 +15,7 @@ from plugin_server.client import V2AClient
 from plugin_server.errors import details_of
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
+from v2a.v1 import v2a_service_pb2_grpc
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
 
@@ -51,6 +52,34 @@ def test_token_is_created_private_and_required_on_tcp(make_server, roots):
         reply = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(
             service="v2a.v1.V2AService"))
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_a_call_without_the_token_is_refused_before_its_request_is_read(make_server):
+    """An unauthenticated client must not make the server take in a message of up to the
+    message limit (a 200 MB inline timeline grew the server by 665 MiB before the refusal)."""
+    import threading
+
+    server = make_server()
+    release, sent = threading.Event(), []
+
+    def requests():  # the request goes out only once the test lets it, after the answer
+        release.wait(10)
+        sent.append(True)
+        yield api.CreateJobRequest(timeline=pb.TimelineSource(inline_data=b"x" * 2**20))
+
+    with grpc.insecure_channel(server.address) as channel:
+        create_job = channel.stream_unary("/v2a.v1.V2AService/CreateJob",
+                                          request_serializer=api.CreateJobRequest.SerializeToString,
+                                          response_deserializer=api.CreateJobResponse.FromString)
+        call = create_job.future(requests(), timeout=20)
+        try:
+            error = call.exception(timeout=5)  # before the fix: waits for the request
+        except grpc.FutureTimeoutError:
+            error = None
+        answered_unsent = error is not None and not sent
+        release.set()
+    assert answered_unsent, "the server waited for the request before the token check"
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server):
@@ -194,6 +223,26 @@ def test_an_otioz_zip_bomb_is_refused_before_it_fills_the_disk(make_server, conn
     assert error.details().startswith("cut.otioz: the OTIOZ bundle would unpack to 8 MiB")
     assert set(cache.iterdir()) == before  # nothing extracted
     assert client.list() == []
+
+
+def test_requests_are_read_up_to_the_largest_real_timeline_and_no_further(make_server):
+    """A 2,000-clip edit as OTIO JSON is 34 MiB: that much is read (here garbage, refused for
+    what it says); past 64 MiB a request is refused unread (it was read up to 256 MB)."""
+    server = make_server()
+    # A client that sends whatever it is given: V2AClient itself stops at the limit.
+    with grpc.insecure_channel(server.address,
+                               options=[("grpc.max_send_message_length", -1)]) as channel:
+        stub = v2a_service_pb2_grpc.V2AServiceStub(channel)
+
+        def create_job(size: int) -> grpc.RpcError:
+            timeline = pb.TimelineSource(inline_data=b"x" * size, file_name="cut.otio")
+            return _error(stub.CreateJob, api.CreateJobRequest(timeline=timeline), timeout=60,
+                          metadata=(("authorization", f"Bearer {server.token}"),))
+
+        assert create_job(40 * 2**20).code() == grpc.StatusCode.INVALID_ARGUMENT
+        refused = create_job(65 * 2**20)
+    assert refused.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refused.details()
+    assert "larger than max" in refused.details()
 
 
 def test_the_fixture_edl_with_a_bad_timecode_is_refused(make_server, connect):

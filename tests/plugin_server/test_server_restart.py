@@ -172,3 +172,60 @@ def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
     assert {p.name for p in inline.iterdir()} == {kept.job_id}
     again = client.wait(client.regenerate(kept.job_id, clip_id=client.get(kept.job_id).clips[0].clip_id).job_id)
     assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+
+
+def test_media_extracted_from_an_inline_bundle_are_removed_with_its_job(make_server, connect,
+                                                                         media_dir, roots,
+                                                                         tmp_path):
+    """Each inline .otioz job extracted its media to a cache folder of its own that nothing
+    removed: refused, forgotten, they stayed. Kept only where a timeline written names them."""
+    import sqlite3
+
+    from otio_adapters.media_refs import otioz_cache_dir, url_to_path
+
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    timeline = otio.schema.Timeline(name="cut")
+    timeline.tracks.append(otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video))
+    timeline.tracks[0].append(otio.schema.Clip(
+        name="titles", source_range=tr(rt(0, 24), rt(12, 24)),
+        media_reference=otio.schema.ExternalReference(
+            target_url=f"file://{media_dir / 'titles.mov'}",
+            available_range=tr(rt(0, 24), rt(120, 24)))))
+    bundle = tmp_path / "cut.otioz"
+    otio.adapters.write_to_file(timeline, str(bundle))
+    cache = Path(otioz_cache_dir())
+    before = set(cache.iterdir())  # other tests' bundles
+
+    def extractions() -> int:
+        return len(set(cache.iterdir()) - before)
+
+    server = make_server()
+    client = connect(server)
+    with pytest.raises(grpc.RpcError) as refused:  # read, extracted, then refused
+        client.submit(bundle, inline=True, clips=(pb.ClipAddress(clip_id="no-such-clip"),))
+    assert refused.value.code() == grpc.StatusCode.NOT_FOUND
+    assert extractions() == 0
+
+    def run(**kwargs) -> pb.Job:
+        job = client.wait(client.submit(bundle, inline=True, **kwargs).job_id)
+        assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+        return job
+
+    run(output_folder="bundled")  # written as a bundle: carries its own copy of the media
+    run(output_folder="bundled")  # the timeline's latest writer now: the first is forgotten
+    as_json = run(output_folder="json", output_format="otio_json")  # names the extracted media
+    clip_id = as_json.clips[0].clip_id
+    regenerated = client.wait(client.regenerate(as_json.job_id, clip_id=clip_id).job_id)
+    assert regenerated.state == pb.JOB_STATE_SUCCEEDED  # the .otio's latest writer now
+    assert extractions() == 3
+
+    with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:  # every job 40 days older
+        db.execute("UPDATE jobs SET updated = updated - ?", (40 * 86400,))
+    assert len(server.prune_jobs()) == 2
+    assert client.get(regenerated.job_id).state == pb.JOB_STATE_SUCCEEDED  # kept
+    assert extractions() == 2  # the forgotten bundle writer's went, the .otio writer's stayed
+    written = otio.adapters.read_from_file(regenerated.result_timeline_path)
+    (picture,) = [c.media_reference.target_url for t in written.video_tracks()
+                  for c in t.find_clips()]
+    folder = Path(regenerated.result_timeline_path).parent
+    assert (folder / url_to_path(picture)).is_file()  # the picture is still there
