@@ -20,7 +20,7 @@ from fractions import Fraction
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
-from otio_adapters import fcpx_time, timing
+from otio_adapters import fcpx_time, kdenlive, timing
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
@@ -720,6 +720,7 @@ _AFTER_WRITE = {
     "cmx_3600": restore_frame_code_mode,
     "fcp_xml": _fcp7_finished,
     "fcpx_xml": _fcpx_finished,
+    "kdenlive": kdenlive.finish_written,
 }
 
 
@@ -757,7 +758,11 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     rate = edit_rate(result)
     for track in result.tracks:
         if V2A_KEY in track.metadata:
+            if format == "kdenlive":
+                kdenlive.note_takes(track)  # in samples, before they count in frames
             _conform_track(track, rate, format)
+            if format == "kdenlive":
+                kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
     return result
