@@ -249,3 +249,24 @@ def test_a_ripple_in_kdenlive_moves_the_sound_with_its_picture(project, tmp_path
         for audio, names in zip(first.generated[1:], takes, strict=True)
     ] == [True] * 3
     assert not any(Path(first.generated[0].path).name in names for names in takes)
+
+
+def test_shots_renamed_by_kdenlive_keep_their_sound_on_a_rerun(tmp_path):
+    """Kdenlive names a clip after its bin clip, its file: the sample's shots ("burrow", "wake
+    up", "peek again"...), all from one movie, come back from v2a's .kdenlive as "burrow". Their
+    sound was taken for another shot's, taken off and made anew as take 1 of a new clip."""
+    source = tmp_path / "source"
+    shutil.copytree(SAMPLES, source)
+    out = tmp_path / "out"
+    first = _generate(source / "sample.otio", out, output_format="kdenlive")
+    again = _generate(Path(first.timeline_path), out)
+    clips = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")[0].find_clips()
+    takes = [
+        {Path(ref.target_url).name for ref in clip.media_references().values()} for clip in clips
+    ]
+    names = [Path(audio.path).name for audio in first.generated]
+    assert len(takes) == 4
+    # The speed-changed shot is left out: written to Kdenlive it starts a frame earlier (its in
+    # point counts frames of the sped-up clip: 100 / 1.5 is no whole frame), other picture.
+    for index in (0, 1, 3):
+        assert names[index] in takes[index] and len(takes[index]) == 2
