@@ -24,6 +24,7 @@ import json
 import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from fractions import Fraction
 
 import opentimelineio as otio
 from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, read_property
@@ -66,10 +67,13 @@ def note_takes(track: otio.schema.Track) -> None:
             and reference.available_range is not None
         }
         if clip.active_media_reference_key in takes:
+            active = takes[clip.active_media_reference_key]["available"][0]
             clip.metadata[_NOTED] = {
                 V2A_KEY: _plain(clip.metadata.get(V2A_KEY, {})),
                 "active": clip.active_media_reference_key,
                 "takes": takes,
+                # In samples: in frames, at 29.97 fps 3,204 samples read back as 3,203.
+                "handle_before": to_samples(clip.source_range.start_time) - active,
             }
 
 
@@ -248,6 +252,14 @@ def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: d
     clip.name = next((name for name in names if name), clip.name)
 
 
+def _same_frame(samples: int, other: int, rate: float) -> bool:
+    frames = [
+        timing.to_frames(Fraction(value, SAMPLE_RATE), timing.exact_rate(rate))
+        for value in (samples, other)
+    ]
+    return frames[0] == frames[1]
+
+
 def _in_timeline_time(clip: otio.schema.Clip, offset: int, record: dict | None) -> None:
     """A v2a clip read from a project (its take counted from the file's start) in timeline time,
     as v2a lays it out (`write.media_origin`): the take starts where its first sample sits, its
@@ -259,6 +271,9 @@ def _in_timeline_time(clip: otio.schema.Clip, offset: int, record: dict | None) 
         return
     record_range = clip.range_in_parent()
     handle = to_samples(clip.source_range.start_time) - to_samples(available.start_time)
+    written = (record or {}).get("handle_before")
+    if written is not None and _same_frame(written, handle, available.start_time.rate):
+        handle = written  # the handle v2a wrote, to the sample, unless the editor trimmed it
     origin = take_origin(offset, to_samples(record_range.start_time), handle)
     length = to_samples(record_range.duration)
     takes = (record or {}).get("takes", {})

@@ -18,9 +18,17 @@ from generator_doubles import SineGenerator
 
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
-from otio_adapters.takes import find_v2a_tracks
-from otio_adapters.write import write_timeline
-from v2a.contracts import SAMPLE_RATE, ClipAddress, GenerationRequest, Selection
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.write import write_audio_tracks, write_timeline
+from v2a.contracts import (
+    SAMPLE_RATE,
+    ClipAddress,
+    GeneratedAudio,
+    GenerationRequest,
+    MediaSource,
+    Segment,
+    Selection,
+)
 from v2a.pipeline import run_generation
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -270,3 +278,74 @@ def test_shots_renamed_by_kdenlive_keep_their_sound_on_a_rerun(tmp_path):
     # point counts frames of the sped-up clip: 100 / 1.5 is no whole frame), other picture.
     for index in (0, 1, 3):
         assert names[index] in takes[index] and len(takes[index]) == 2
+
+
+def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
+    """At 29.97 fps a frame is 1601.6 samples: a handle of two frames is 3,203 or 3,204 samples
+    depending on where the cut falls, and counted in frames it read back one sample off."""
+    rate = 30000 / 1001
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    cuts = [0, 36, 83, 120]  # the cut at frame 36 has a two-frame handle of 3,204 samples
+    for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        video.append(
+            otio.schema.Clip(
+                name=f"shot{index}",
+                source_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(200, rate),
+                    otio.opentime.RationalTime(last - first, rate),
+                ),
+                media_reference=otio.schema.ExternalReference(
+                    target_url=f"file:///m/shot{index}.mov",
+                    available_range=otio.opentime.TimeRange(
+                        otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(1000, rate)
+                    ),
+                ),
+            )
+        )
+    timeline = otio.schema.Timeline(name="ntsc")
+    timeline.tracks.append(video)
+
+    def sample(frame: int) -> int:
+        return round(frame * 1001 * SAMPLE_RATE / 30000)
+
+    segments, generated = [], []
+    for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        before = sample(first) - sample(max(first - 2, 0))
+        after = sample(last + 2) - sample(last)
+        segment = Segment(
+            clip_id=f"c{index}", clip_name=f"shot{index}", track_index=0, track_name="V1",
+            timeline_rate=rate, record_start_frame=first, record_frames=last - first,
+            start_sample=sample(first), num_samples=sample(last) - sample(first),
+            media=MediaSource(referenced=f"shot{index}.mov", path=f"/m/shot{index}.mov"),
+            source_start=200 / rate, handle_before_samples=before, handle_after_samples=after,
+        )  # fmt: skip
+        segments.append(segment)
+        generated.append(
+            GeneratedAudio(
+                clip_id=segment.clip_id,
+                path=str(tmp_path / f"c{index}_take1.wav"),
+                start_sample=segment.start_sample,
+                num_samples=segment.num_samples,
+                handle_before_samples=before,
+                handle_after_samples=after,
+                provenance={"generator": "test", "take": 1},
+            )  # fmt: skip
+        )
+    assert segments[1].handle_before_samples == 3204
+    write_audio_tracks(timeline, segments, generated)
+    written, fallback, _ = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
+    assert not fallback
+
+    def ranges(track):
+        return [
+            (
+                to_samples(clip.source_range.start_time),
+                to_samples(clip.source_range.duration),
+                to_samples(clip.media_reference.available_range.start_time),
+                to_samples(clip.media_reference.available_range.duration),
+            )
+            for clip in track.find_clips()
+        ]
+
+    read_back = find_v2a_tracks(read_timeline(written), "SFX")[0]
+    assert ranges(read_back) == ranges(find_v2a_tracks(timeline, "SFX")[0])
