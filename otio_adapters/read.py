@@ -16,7 +16,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from otio_adapters import edl_time, fcpx_time
+from otio_adapters import edl_time, fcpx_time, kdenlive
 from otio_adapters.timing import exact_rate
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
     if printed.getvalue().strip():
         log.debug("kdenlive adapter said: %s", " ".join(printed.getvalue().split()))
+    kdenlive.restore(result, source.read_text(encoding="utf-8"))  # what the adapter loses
     return result
 
 

@@ -20,7 +20,7 @@ from fractions import Fraction
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
-from otio_adapters import fcpx_audio, fcpx_time, timing
+from otio_adapters import fcpx_audio, fcpx_time, kdenlive, timing
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
@@ -35,6 +35,7 @@ from otio_adapters.takes import (
     take_origin,
     to_samples,
     track_name,
+    url_to_path,
 )
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
 
@@ -108,7 +109,7 @@ def write_audio_tracks(
             (audio.start_sample, audio.num_samples)
         )
         if previous and previous.stem != file_stem(audio.clip_id):
-            if _source_clip_name(previous.clip) != segment.clip_name:
+            if not _same_shot(previous.clip, segment):
                 previous = None
         clip = previous.clip if previous else otio.schema.Clip(name=f"V2A {segment.clip_name}")
         _add_take(clip, segment, audio, media_origin(timeline, audio))
@@ -196,7 +197,7 @@ def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
     taken as they are."""
     clip = item.clip
     meta = clip.metadata.get(V2A_KEY, {})
-    if "source_clip" in meta and str(meta["source_clip"]) != segment.clip_name:
+    if "source_clip" in meta and not _same_shot(clip, segment):
         return False  # a shot put in its place (a replace edit, a swap): not its sound
     if "source_start" not in meta:
         return True
@@ -301,6 +302,28 @@ def _drop_takes_not_covering(clip: otio.schema.Clip) -> None:
         clip.set_media_references(references, clip.active_media_reference_key)
 
 
+def _same_shot(clip: otio.schema.Clip, segment: Segment) -> bool:
+    """Whether a v2a clip was made for the shot `segment` shows: one of the same name, or, where
+    the name changed, the same frames of the same file at the same speed. A format may rename
+    clips: Kdenlive names each after its bin clip, which is its file, so every shot of the
+    sample's movie read back from a .kdenlive is "burrow", the first one's name."""
+    if _source_clip_name(clip) == segment.clip_name:
+        return True
+    meta = clip.metadata.get(V2A_KEY, {})
+    if "source_media" not in meta or "source_start" not in meta:
+        return False
+    return (
+        str(meta["source_media"]) == _media_name(segment)
+        and abs(float(meta["source_start"]) - segment.source_start) < 1e-4
+        and float(meta.get("speed", 1.0)) == segment.speed
+    )
+
+
+def _media_name(segment: Segment) -> str:
+    """The file name of a segment's media, however the timeline names it (path, URL)."""
+    return os.path.basename(url_to_path(segment.media.referenced).rstrip("/"))
+
+
 def _source_clip_name(clip: otio.schema.Clip) -> str:
     """The name of the video clip a v2a clip was generated for (metadata, else its own name)."""
     name = clip.metadata.get(V2A_KEY, {}).get("source_clip")
@@ -402,6 +425,7 @@ def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, o
         "source_track_index": segment.track_index,
         # What the picture shows, so that the clip can follow it when the edit moves it.
         "source_start": segment.source_start,
+        "source_media": _media_name(segment),
         "speed": segment.speed,
         "active_take": number,
         "provenance": provenance,
@@ -745,6 +769,7 @@ _AFTER_WRITE = {
     "cmx_3600": restore_frame_code_mode,
     "fcp_xml": _fcp7_finished,
     "fcpx_xml": _fcpx_finished,
+    "kdenlive": kdenlive.finish_written,
 }
 
 
@@ -780,7 +805,11 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     rate = edit_rate(result)
     for track in result.tracks:
         if V2A_KEY in track.metadata:
+            if format == "kdenlive":
+                kdenlive.note_takes(track)  # in samples, before they count in frames
             _conform_track(track, rate, format)
+            if format == "kdenlive":
+                kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
     return result

@@ -1,0 +1,351 @@
+"""The Kdenlive round trip an editor makes: v2a writes its track into the project, the editor
+keeps cutting in Kdenlive, v2a runs again on the project. Real files throughout: the bundled
+sample and its movie, OTIO's Kdenlive adapter, and where MLT's `melt` is installed, the engine
+Kdenlive plays and renders with."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+import soundfile
+from generator_doubles import SineGenerator
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.write import write_audio_tracks, write_timeline
+from v2a.contracts import (
+    SAMPLE_RATE,
+    ClipAddress,
+    GeneratedAudio,
+    GenerationRequest,
+    MediaSource,
+    Segment,
+    Selection,
+)
+from v2a.pipeline import run_generation
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+MOVIE = "bigbuckbunny_320x180.mp4"
+FPS = 25
+SAMPLES_PER_FRAME = SAMPLE_RATE // FPS
+
+
+class NoiseGenerator(SineGenerator):
+    """Noise, another for each call: a stretch of one take matches no other stretch of it, so a
+    take played from the wrong place shows."""
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
+        super().generate(frames, fps, num_samples, params, progress, cancel, kept)
+        return np.random.default_rng(self.calls).uniform(-0.2, 0.2, num_samples).astype(np.float32)
+
+
+@pytest.fixture
+def project(tmp_path) -> Path:
+    """The sample edit as a Kdenlive project: media counted from each file's first frame (MLT
+    knows no source timecode), a clip at 150% speed (a timewarp producer)."""
+    folder = tmp_path / "project"
+    (folder / "media").mkdir(parents=True)
+    shutil.copy(SAMPLES / "media" / MOVIE, folder / "media" / MOVIE)
+    timeline = otio.adapters.read_from_file(str(SAMPLES / "sample.otio"))
+    timeline.global_start_time = None
+    for clip in timeline.find_clips():
+        reference = clip.media_reference
+        first = reference.available_range.start_time
+        reference.available_range = otio.opentime.TimeRange(
+            first - first, reference.available_range.duration
+        )
+        clip.source_range = otio.opentime.TimeRange(
+            clip.source_range.start_time - first, clip.source_range.duration
+        )
+    write_timeline(timeline, str(folder / "cut.kdenlive"), "kdenlive", media_dir=str(folder))
+    return folder / "cut.kdenlive"
+
+
+def _generate(timeline: Path, out: Path, generator=None, clips=(), output_format=""):
+    request = GenerationRequest(
+        timeline_path=str(timeline),
+        out_dir=str(out),
+        output_format=output_format,
+        selection=Selection(clips=tuple(ClipAddress(clip_id=c) for c in clips)),
+    )
+    return run_generation(request, generator or SineGenerator())
+
+
+def _v2a_entries(path: str) -> list[tuple[int, ET.Element, ET.Element]]:
+    """(record start frame, entry, producer) of each clip on the project's "V2A SFX" track."""
+    root, by_id = ET.XMLID(Path(path).read_text(encoding="utf-8"))
+    tractor = next(
+        t
+        for t in root.iter("tractor")
+        if t.findtext("property[@name='kdenlive:track_name']") == "V2A SFX"
+    )
+    playlist = by_id[tractor.find("track").get("producer")]
+    entries, position = [], 0
+    for item in playlist:
+        if item.tag == "blank":
+            position += _frames(item.get("length"))
+        elif item.tag == "entry":
+            entries.append((position, item, by_id[item.get("producer")]))
+            position += _frames(item.get("out")) - _frames(item.get("in")) + 1
+    return entries
+
+
+def _frames(clock: str) -> int:
+    hours, minutes, seconds = clock.split(":")
+    return round((int(hours) * 3600 + int(minutes) * 60 + float(seconds)) * FPS)
+
+
+def _resource(producer: ET.Element) -> str:
+    return producer.findtext("property[@name='resource']")
+
+
+def test_each_take_plays_from_its_own_file_as_mlt_counts_in_and_out_points(project, tmp_path):
+    """MLT counts in and out points in frames from the file's first frame. Written in timeline
+    time, every v2a clip but the first named a stretch past the end of its WAV: silence."""
+    result = _generate(project, tmp_path / "out")
+    generated = {Path(audio.path).name: audio for audio in result.generated}
+    entries = _v2a_entries(result.timeline_path)
+    assert len(entries) == len(generated) == 4
+    for start, entry, producer in entries:
+        audio = generated[Path(_resource(producer)).name]
+        file_frames = soundfile.info(_resource(producer)).frames / SAMPLES_PER_FRAME
+        assert start == audio.start_sample // SAMPLES_PER_FRAME
+        assert _frames(producer.get("in")) == 0 and _frames(producer.get("out")) + 1 == file_frames
+        assert _frames(entry.get("in")) == audio.handle_before_samples // SAMPLES_PER_FRAME
+        assert (
+            _frames(entry.get("out")) + 1
+            == (audio.handle_before_samples + audio.num_samples) // SAMPLES_PER_FRAME
+        )
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_mlt_plays_each_take_under_its_picture(project, tmp_path):
+    result = _generate(project, tmp_path / "out", NoiseGenerator())
+    # Render the project's timeline (its main tractor), audio only, 48 kHz mono.
+    tree = ET.parse(result.timeline_path)
+    main = [t for t in tree.getroot().iter("tractor")][-1]
+    main.set("id", "v2a_test_main")
+    tree.getroot().set("producer", "v2a_test_main")
+    document = Path(result.timeline_path).with_suffix(".mlt")  # its media paths are relative
+    tree.write(document)
+    rendered = tmp_path / "render.wav"
+    # Up to the end of the last clip: the black background track lasts 10 minutes.
+    frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
+    _render(document, frames, rendered)
+    mix, rate = soundfile.read(rendered)
+    assert rate == SAMPLE_RATE
+    for audio in result.generated:
+        take, _ = soundfile.read(audio.path)
+        want = take[audio.handle_before_samples : audio.handle_before_samples + audio.num_samples]
+        heard = mix[audio.start_sample : audio.start_sample + audio.num_samples]
+        match = np.dot(heard, want) / (np.linalg.norm(heard) * np.linalg.norm(want) + 1e-12)
+        assert match > 0.99, (
+            f"{Path(audio.path).name}: the sound under its picture matches {match:.3f}"
+        )
+
+
+def _render(document: Path, frames: int, wav: Path) -> None:
+    """melt renders the first `frames` of the document's audio to `wav` (48 kHz mono). melt 7.12
+    now and then hangs before writing anything (2 runs in 28 here): a run that takes far longer
+    than the second or two it needs is stopped and tried again."""
+    command = [
+        "melt", "-quiet", str(document), "in=0", f"out={frames - 1}",
+        "-consumer", f"avformat:{wav}", "vn=1", "ar=48000", "ac=1", "acodec=pcm_s16le",
+        "terminate_on_pause=1",
+    ]  # fmt: skip
+    for _ in range(3):
+        try:
+            subprocess.run(
+                command, check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=30
+            )
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    pytest.fail("melt did not finish in three tries of 30 s")
+
+
+def test_a_speed_changed_clip_keeps_its_file_and_speed_through_v2a(project, tmp_path):
+    """The adapter reads a timewarp producer as a clip without media and writes that back as a
+    text placeholder ("Unsupported clip type") in place of the editor's clip."""
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    assert [(s.status, s.speed) for s in segments] == [
+        ("ok", 1.0),
+        ("ok", 1.0),
+        ("ok", 1.5),
+        ("ok", 1.0),
+    ]
+    assert segments[2].media.path == str(project.parent / "media" / MOVIE)
+
+    result = _generate(project, tmp_path / "out")
+    assert len(result.generated) == 4
+    root = ET.fromstring(Path(result.timeline_path).read_text(encoding="utf-8"))
+    services = {p.findtext("property[@name='mlt_service']") for p in root.iter("producer")}
+    assert "timewarp" in services and "qtext" not in services
+    again = plan_segments(read_timeline(result.timeline_path), timeline_path=result.timeline_path)
+    assert [(s.clip_id, s.speed, s.source_start) for s in again] == [
+        (s.clip_id, s.speed, s.source_start) for s in segments
+    ]
+
+
+def test_a_rerun_on_the_written_project_adds_a_take_beside_the_first(project, tmp_path):
+    out = tmp_path / "out"
+    first = _generate(project, out)
+    clip_id = first.generated[1].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+    assert [Path(a.path).name for a in again.generated] == [f"{clip_id}_take2.wav"]
+
+    tracks = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")
+    assert len(tracks) == 1
+    clips = tracks[0].find_clips()
+    assert len(clips) == 4
+    clip = clips[1]
+    assert clip.metadata["v2a"]["clip_id"] == clip_id
+    assert clip.active_media_reference_key == "take2"
+    takes = {key: Path(ref.target_url).name for key, ref in clip.media_references().items()}
+    assert takes == {"take1": f"{clip_id}_take1.wav", "take2": f"{clip_id}_take2.wav"}
+    # Every take of the clip covers it: either can be made active.
+    used = clip.source_range
+    for reference in clip.media_references().values():
+        available = reference.available_range
+        assert available.start_time <= used.start_time
+        assert available.end_time_exclusive() >= used.end_time_exclusive()
+
+
+def test_a_rerun_after_a_start_timecode_was_lost_keeps_the_first_take(tmp_path):
+    """The sample starts at 01:00:00:00; a Kdenlive project has no start timecode. Its take 1,
+    made at 01:00:00:00, no longer covered the clip counted from 0 and was taken off it."""
+    source = tmp_path / "source"
+    shutil.copytree(SAMPLES, source)
+    out = tmp_path / "out"
+    first = _generate(source / "sample.otio", out, output_format="kdenlive")
+    clip_id = first.generated[0].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+    clip = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")[0].find_clips()[0]
+    assert sorted(clip.media_references()) == ["take1", "take2"]
+
+
+def test_a_ripple_in_kdenlive_moves_the_sound_with_its_picture(project, tmp_path):
+    """The editor deletes the first shot and closes the gap: the others move left. Running again,
+    each one's sound follows it and gets a second take (before, the metadata saying which frames
+    a sound was made for was lost: the moved sounds were taken off and made anew as take 1)."""
+    out = tmp_path / "out"
+    first = _generate(project, out)
+    path = Path(first.timeline_path)
+    root, by_id = ET.XMLID(path.read_text(encoding="utf-8"))
+    picture = by_id["playlist0"]  # V1, as the adapter writes it
+    picture.remove(picture.find("entry"))
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+    again = _generate(path, out)
+    assert len(again.generated) == 3
+    clips = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")[0].find_clips()
+    takes = [
+        sorted(Path(ref.target_url).name for ref in clip.media_references().values())
+        for clip in clips
+    ]
+    # Each shot that moved kept its first take and got a second; the deleted shot's sound is gone.
+    assert [len(names) for names in takes] == [2, 2, 2]
+    assert [
+        Path(audio.path).name in names
+        for audio, names in zip(first.generated[1:], takes, strict=True)
+    ] == [True] * 3
+    assert not any(Path(first.generated[0].path).name in names for names in takes)
+
+
+def test_shots_renamed_by_kdenlive_keep_their_sound_on_a_rerun(tmp_path):
+    """Kdenlive names a clip after its bin clip, its file: the sample's shots ("burrow", "wake
+    up", "peek again"...), all from one movie, come back from v2a's .kdenlive as "burrow". Their
+    sound was taken for another shot's, taken off and made anew as take 1 of a new clip."""
+    source = tmp_path / "source"
+    shutil.copytree(SAMPLES, source)
+    out = tmp_path / "out"
+    first = _generate(source / "sample.otio", out, output_format="kdenlive")
+    again = _generate(Path(first.timeline_path), out)
+    clips = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")[0].find_clips()
+    takes = [
+        {Path(ref.target_url).name for ref in clip.media_references().values()} for clip in clips
+    ]
+    names = [Path(audio.path).name for audio in first.generated]
+    assert len(takes) == 4
+    # The speed-changed shot is left out: written to Kdenlive it starts a frame earlier (its in
+    # point counts frames of the sped-up clip: 100 / 1.5 is no whole frame), other picture.
+    for index in (0, 1, 3):
+        assert names[index] in takes[index] and len(takes[index]) == 2
+
+
+def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
+    """At 29.97 fps a frame is 1601.6 samples: a handle of two frames is 3,203 or 3,204 samples
+    depending on where the cut falls, and counted in frames it read back one sample off."""
+    rate = 30000 / 1001
+    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    cuts = [0, 36, 83, 120]  # the cut at frame 36 has a two-frame handle of 3,204 samples
+    for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        video.append(
+            otio.schema.Clip(
+                name=f"shot{index}",
+                source_range=otio.opentime.TimeRange(
+                    otio.opentime.RationalTime(200, rate),
+                    otio.opentime.RationalTime(last - first, rate),
+                ),
+                media_reference=otio.schema.ExternalReference(
+                    target_url=f"file:///m/shot{index}.mov",
+                    available_range=otio.opentime.TimeRange(
+                        otio.opentime.RationalTime(0, rate), otio.opentime.RationalTime(1000, rate)
+                    ),
+                ),
+            )
+        )
+    timeline = otio.schema.Timeline(name="ntsc")
+    timeline.tracks.append(video)
+
+    def sample(frame: int) -> int:
+        return round(frame * 1001 * SAMPLE_RATE / 30000)
+
+    segments, generated = [], []
+    for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
+        before = sample(first) - sample(max(first - 2, 0))
+        after = sample(last + 2) - sample(last)
+        segment = Segment(
+            clip_id=f"c{index}", clip_name=f"shot{index}", track_index=0, track_name="V1",
+            timeline_rate=rate, record_start_frame=first, record_frames=last - first,
+            start_sample=sample(first), num_samples=sample(last) - sample(first),
+            media=MediaSource(referenced=f"shot{index}.mov", path=f"/m/shot{index}.mov"),
+            source_start=200 / rate, handle_before_samples=before, handle_after_samples=after,
+        )  # fmt: skip
+        segments.append(segment)
+        generated.append(
+            GeneratedAudio(
+                clip_id=segment.clip_id,
+                path=str(tmp_path / f"c{index}_take1.wav"),
+                start_sample=segment.start_sample,
+                num_samples=segment.num_samples,
+                handle_before_samples=before,
+                handle_after_samples=after,
+                provenance={"generator": "test", "take": 1},
+            )  # fmt: skip
+        )
+    assert segments[1].handle_before_samples == 3204
+    write_audio_tracks(timeline, segments, generated)
+    written, fallback, _ = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
+    assert not fallback
+
+    def ranges(track):
+        return [
+            (
+                to_samples(clip.source_range.start_time),
+                to_samples(clip.source_range.duration),
+                to_samples(clip.media_reference.available_range.start_time),
+                to_samples(clip.media_reference.available_range.duration),
+            )
+            for clip in track.find_clips()
+        ]
+
+    read_back = find_v2a_tracks(read_timeline(written), "SFX")[0]
+    assert ranges(read_back) == ranges(find_v2a_tracks(timeline, "SFX")[0])
