@@ -1,10 +1,13 @@
 """A clip regenerated on a long edit plans that edit once: the other clips' sound follows it
-from the same plan (a second plan probed every media file again)."""
+from the same plan (a second plan probed every media file again). A plan made earlier (the
+server's, when it accepted the job) is run as it is while its timeline file is unchanged."""
 
 from __future__ import annotations
 
 import os
+import shutil
 from fractions import Fraction
+from pathlib import Path
 
 import opentimelineio as otio
 import pytest
@@ -15,11 +18,13 @@ from otio_adapters.plan import ClipNotFoundError
 from otio_adapters.takes import find_v2a_tracks
 from v2a.contracts import ClipAddress, GenerationRequest, Selection
 from v2a.media.synth import make_test_movie
-from v2a.pipeline import run_generation
+from v2a.pipeline import plan_job, run_generation
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
 RATE = 24
+FCPX_EXAMPLE = (Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
+                / "fcpx_xml" / "fcpx_example.fcpxml")
 
 
 @pytest.fixture()
@@ -74,3 +79,43 @@ def test_a_clip_address_that_names_nothing_is_still_refused(edit, tmp_path, plan
     nothing = Selection(clips=(ClipAddress(clip_id="nope"),))
     with pytest.raises(ClipNotFoundError, match="no visible clip matches clip id 'nope'"):
         run_generation(_request(edit, str(tmp_path / "out"), nothing), SineGenerator())
+
+
+def _active_takes(path: str) -> list[int]:
+    track = find_v2a_tracks(otio.adapters.read_from_file(path), "SFX")[0]
+    return [clip.metadata["v2a"]["active_take"] for clip in track.find_clips()]
+
+
+def test_a_plan_of_an_unchanged_timeline_runs_without_reading_or_planning_again(edit, tmp_path,
+                                                                                plans):
+    request = _request(edit, str(tmp_path / "out"), Selection())
+    plan = plan_job(request)
+    plans.clear()
+    result = run_generation(request, SineGenerator(), plan=plan)
+    assert [audio.clip_id for audio in result.generated] == [s.clip_id for s in plan.segments]
+    assert plans == []
+
+
+def test_a_plan_made_before_another_run_wrote_the_timeline_plans_on_what_it_wrote(edit, tmp_path):
+    out = str(tmp_path / "out")
+    written = run_generation(_request(edit, out, Selection()), SineGenerator()).timeline_path
+    a = _request(written, out, Selection(clips=(ClipAddress(track="V1", record_time=0.1),)))
+    c = _request(written, out, Selection(clips=(ClipAddress(track="V1", record_time=1.1),)))
+    accepted = plan_job(a)  # a job accepted; another writes the timeline before it runs
+    run_generation(c, SineGenerator())
+    run_generation(a, SineGenerator(), plan=accepted)
+    assert _active_takes(written) == [2, 1, 2]  # the stale plan would have dropped c's take
+
+
+@pytest.mark.skipif(not FCPX_EXAMPLE.is_file(), reason="../shared/fixtures is absent")
+def test_a_bundle_whose_document_was_rewritten_in_place_is_planned_again(tmp_path):
+    bundle = tmp_path / "edit.fcpxmld"
+    bundle.mkdir()
+    shutil.copy(FCPX_EXAMPLE, bundle / "Info.fcpxml")
+    request = _request(str(bundle), str(tmp_path / "out"), Selection())
+    plan = plan_job(request)
+    assert plan.is_current(request)
+    folder_time = bundle.stat().st_mtime_ns
+    os.utime(bundle / "Info.fcpxml", ns=(0, 0))  # as a save in place: the folder is unchanged
+    assert bundle.stat().st_mtime_ns == folder_time
+    assert not plan.is_current(request)
