@@ -26,8 +26,8 @@ def work(monkeypatch) -> dict[str, int]:
         return counted
 
     monkeypatch.setattr(v2a.pipeline, "read_timeline", counting("read", v2a.pipeline.read_timeline))
-    monkeypatch.setattr(otio_adapters.plan, "plan_segments",
-                        counting("plan", otio_adapters.plan.plan_segments))
+    monkeypatch.setattr(otio_adapters.plan, "TimelinePlanner",
+                        counting("plan", otio_adapters.plan.TimelinePlanner))
     return counts
 
 

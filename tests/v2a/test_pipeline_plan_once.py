@@ -14,6 +14,7 @@ import pytest
 from generator_doubles import SineGenerator
 
 import otio_adapters.plan as plan
+from otio_adapters.media_refs import MediaResolver
 from otio_adapters.plan import ClipNotFoundError
 from otio_adapters.takes import find_v2a_tracks
 from v2a.contracts import ClipAddress, GenerationRequest, Selection
@@ -47,16 +48,29 @@ def edit(tmp_path) -> str:
 
 
 @pytest.fixture()
-def plans(monkeypatch) -> list[Selection]:
-    """The selection of every plan_segments call the pipeline makes."""
-    made, original = [], plan.plan_segments
+def plans(monkeypatch) -> list[str]:
+    """The timeline of every plan the pipeline makes (of one selection or several)."""
+    made, original = [], plan.TimelinePlanner
 
-    def counted(*args, **kwargs):
-        made.append(kwargs.get("selection", plan.EVERY_VISIBLE_CLIP))
-        return original(*args, **kwargs)
+    def counted(timeline, **kwargs):
+        made.append(kwargs["timeline_path"])
+        return original(timeline, **kwargs)
 
-    monkeypatch.setattr(plan, "plan_segments", counted)
+    monkeypatch.setattr(plan, "TimelinePlanner", counted)
     return made
+
+
+@pytest.fixture()
+def resolved(monkeypatch) -> list[str]:
+    """The name of each clip whose media a plan looked for (and probed)."""
+    names, original = [], MediaResolver.resolve
+
+    def counted(self, clip):
+        names.append(clip.name)
+        return original(self, clip)
+
+    monkeypatch.setattr(MediaResolver, "resolve", counted)
+    return names
 
 
 def _request(path: str, out: str, selection: Selection) -> GenerationRequest:
@@ -75,6 +89,20 @@ def test_regenerating_one_clip_plans_the_edit_once(edit, tmp_path, plans):
     assert [clip.metadata["v2a"]["active_take"] for clip in track.find_clips()] == [1, 2, 1]
 
 
+def test_a_selection_of_tracks_looks_for_each_clips_media_once(edit, tmp_path, resolved):
+    timeline = otio.adapters.read_from_file(edit)
+    over = otio.schema.Track(name="V2", kind=otio.schema.TrackKind.Video)
+    over.extend([otio.schema.Gap(source_range=TR(RT(0, RATE), RT(15, RATE))),
+                 timeline.video_tracks()[0][0].clone()])
+    over[1].name, over[1].source_range = "over", TR(RT(0, RATE), RT(6, RATE))  # inside b
+    timeline.tracks.append(over)
+    otio.adapters.write_to_file(timeline, edit)
+    planned = plan_job(_request(edit, str(tmp_path / "out"), Selection(tracks=("V1",))))
+    assert [s.clip_name for s in planned.segments] == ["a", "b", "c"]  # cover among V1 alone
+    assert [s.clip_name for s in planned.visible] == ["a", "b", "over", "b", "c"]
+    assert sorted(resolved) == ["a", "b", "c", "over"]  # twice each for V1's clips before
+
+
 def test_a_clip_address_that_names_nothing_is_still_refused(edit, tmp_path, plans):
     nothing = Selection(clips=(ClipAddress(clip_id="nope"),))
     with pytest.raises(ClipNotFoundError, match="no visible clip matches clip id 'nope'"):
@@ -89,10 +117,10 @@ def _active_takes(path: str) -> list[int]:
 def test_a_plan_of_an_unchanged_timeline_runs_without_reading_or_planning_again(edit, tmp_path,
                                                                                 plans):
     request = _request(edit, str(tmp_path / "out"), Selection())
-    plan = plan_job(request)
+    accepted = plan_job(request)
     plans.clear()
-    result = run_generation(request, SineGenerator(), plan=plan)
-    assert [audio.clip_id for audio in result.generated] == [s.clip_id for s in plan.segments]
+    result = run_generation(request, SineGenerator(), plan=accepted)
+    assert [audio.clip_id for audio in result.generated] == [s.clip_id for s in accepted.segments]
     assert plans == []
 
 
@@ -113,9 +141,9 @@ def test_a_bundle_whose_document_was_rewritten_in_place_is_planned_again(tmp_pat
     bundle.mkdir()
     shutil.copy(FCPX_EXAMPLE, bundle / "Info.fcpxml")
     request = _request(str(bundle), str(tmp_path / "out"), Selection())
-    plan = plan_job(request)
-    assert plan.is_current(request)
+    accepted = plan_job(request)
+    assert accepted.is_current(request)
     folder_time = bundle.stat().st_mtime_ns
     os.utime(bundle / "Info.fcpxml", ns=(0, 0))  # as a save in place: the folder is unchanged
     assert bundle.stat().st_mtime_ns == folder_time
-    assert not plan.is_current(request)
+    assert not accepted.is_current(request)
