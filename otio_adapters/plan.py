@@ -181,23 +181,14 @@ class _Walker:
     def __init__(self, cut_handle: Fraction = Fraction(0)) -> None:
         self.cut_handle = cut_handle  # record seconds wanted past a hard cut between two items
 
-    def stack(self, stack, window, inner: _Map, top_index: int | None, tracks_filter=None):
-        """Pieces of a stack's video children, upper children hiding lower ones."""
+    def stack(self, stack, window, inner: _Map, top_index: int):
+        """Pieces of a nested stack's video children, upper children hiding lower ones."""
         layers = []
         for child in stack:
             is_track = isinstance(child, otio.schema.Track)
             if is_track and child.kind != otio.schema.TrackKind.Video:
                 continue
-            if top_index is None:  # timeline level: each video track is a layer
-                if not is_track:
-                    continue
-                video_index = len(layers)
-                layers.append([])
-                if tracks_filter is not None and not tracks_filter(child, video_index):
-                    continue
-                if is_enabled(child):
-                    layers[-1] = self.item(child, Fraction(0), window, inner, video_index)
-            elif is_enabled(child):
+            if is_enabled(child):
                 layers.append(self.item(child, Fraction(0), window, inner, top_index))
         return _apply_cover(layers)
 
@@ -438,46 +429,119 @@ def plan_segments(
     `problem` naming the clip and the path. PlanError is raised only when nothing can be
     planned: no video, or a selection naming tracks or clips that are not there.
     """
-    where = f"{timeline_path}: timeline {timeline.name!r}"
-    video_tracks = timeline.video_tracks()
-    if not video_tracks:
-        raise PlanError(f"{where} has no video tracks")
-    rate = timeline_rate(timeline)
-    start = timeline_start(timeline)
-    tracks_filter = _tracks_filter(selection.tracks, video_tracks, where)
+    planner = TimelinePlanner(timeline, timeline_path=timeline_path, relink_roots=relink_roots,
+                              probe=probe, cut_handle_seconds=cut_handle_seconds)
+    return planner.segments(selection)
 
-    walker = _Walker(_cut_handle(cut_handle_seconds, rate))
-    stack = timeline.tracks
-    window_start, window_duration = _trimmed(stack) if stack.source_range else (0, None)
-    try:
-        end = seconds(stack.duration()) if window_duration is None else window_duration
-    except Exception as error:
-        raise PlanError(f"{where}: cannot compute the timeline's length ({error})") from None
-    top = _Map(Fraction(0), Fraction(window_start), Fraction(1))
-    try:
-        pieces = walker.stack(stack, (Fraction(0), end), top, None, tracks_filter)
-        pieces = _cut_handles_across_layers(pieces, walker.cut_handle)
-    except (ValueError, ZeroDivisionError) as error:  # e.g. a rate of 0 written by an exporter
+
+class TimelinePlanner:
+    """Plans one timeline for several selections (`plan_segments` for one): each video track is
+    walked, each clip's media resolved and each visible piece's segment made once, whichever
+    selections need them, and only when one does. The pipeline plans a job's selection and the
+    whole edit (which the v2a clips not regenerated follow) this way, from one walk."""
+
+    def __init__(
+        self,
+        timeline: otio.schema.Timeline,
+        *,
+        timeline_path: str,
+        relink_roots: tuple[str, ...] | list[str] = (),
+        probe: Callable = probe_media,
+        cut_handle_seconds: float = 0.0,
+    ) -> None:
+        self.where = f"{timeline_path}: timeline {timeline.name!r}"
+        self.timeline = timeline
+        self.video_tracks = timeline.video_tracks()
+        if not self.video_tracks:
+            raise PlanError(f"{self.where} has no video tracks")
+        self.track_names = [track.name for track in self.video_tracks]
+        self.rate = timeline_rate(timeline)
+        self.start = timeline_start(timeline)
+        self.walker = _Walker(_cut_handle(cut_handle_seconds, self.rate))
+        self.timeline_path, self.relink_roots, self.probe = timeline_path, relink_roots, probe
+        self._window: tuple | None = None  # _timeline_window, once asked for
+        self._layers: dict[int, list[_Piece]] = {}  # by video track index, before cover
+        self._resolver: MediaResolver | None = None
+        self._media: dict[int, ResolvedMedia] = {}  # by id() of the clip
+        self._segments: dict[tuple, Segment | None] = {}  # see _segment; ids not yet assigned
+        self._by_tracks: dict[tuple[str, ...], list[Segment]] = {}  # whole plans, ids assigned
+
+    def segments(self, selection: Selection = EVERY_VISIBLE_CLIP) -> list[Segment]:
+        """The selection's segments, as `plan_segments(..., selection=selection)` gives them."""
+        tracks = tuple(selection.tracks)
+        if tracks not in self._by_tracks:  # clips and time range pick; tracks change the cover
+            self._by_tracks[tracks] = self._plan(tracks)
+        # A copy: the caller may change its list, not the plan kept for other selections.
+        return list(_select(self._by_tracks[tracks], selection, self.where))
+
+    def _plan(self, tracks: tuple[str, ...]) -> list[Segment]:
+        layers = self._layers_of(_tracks_filter(tracks, self.video_tracks, self.where))
+        try:
+            pieces = _cut_handles_across_layers(_apply_cover(layers), self.walker.cut_handle)
+        except (ValueError, ZeroDivisionError) as error:
+            raise self._placing_error(error) from None
+        segments = []
+        for piece in sorted(pieces, key=lambda p: (p.start, p.top_index)):
+            segment = self._segment(piece)
+            if segment is not None:
+                segments.append(segment)
+        return _assign_ids(segments)
+
+    def _layers_of(self, tracks_filter) -> list[list[_Piece]]:
+        """The pieces of each video track, lowest first, before cover; none for a track the
+        filter leaves out (it is not walked). Each track is walked once, whichever selections
+        need it."""
+        if self._window is None:
+            self._window = self._timeline_window()
+        window, top = self._window
+        layers = []
+        for index, track in enumerate(self.video_tracks):
+            if tracks_filter is not None and not tracks_filter(track, index):
+                layers.append([])
+                continue
+            if index not in self._layers:
+                try:
+                    self._layers[index] = self.walker.item(track, Fraction(0), window, top, index)
+                except (ValueError, ZeroDivisionError) as error:  # e.g. an exporter's rate of 0
+                    raise self._placing_error(error) from None
+            layers.append(self._layers[index])
+        if not any(True for track in self.video_tracks for _ in track.find_clips()):
+            raise PlanError(f"{self.where} has no video clips (its video tracks hold only gaps)")
+        return layers
+
+    def _timeline_window(self) -> tuple[tuple[Fraction, Fraction], _Map]:
+        """The record window of the whole timeline, and its map to the top stack's time."""
+        stack = self.timeline.tracks
+        window_start, window_duration = _trimmed(stack) if stack.source_range else (0, None)
+        try:
+            end = seconds(stack.duration()) if window_duration is None else window_duration
+        except Exception as error:
+            raise PlanError(
+                f"{self.where}: cannot compute the timeline's length ({error})") from None
+        return (Fraction(0), end), _Map(Fraction(0), Fraction(window_start), Fraction(1))
+
+    def _placing_error(self, error: Exception) -> PlanError:
         if isinstance(error, PlanError):
-            raise PlanError(f"{where}: {error}") from None
-        raise PlanError(f"{where}: cannot place its clips in time ({error})") from None
-    if not any(True for track in video_tracks for _ in track.find_clips()):
-        raise PlanError(f"{where} has no video clips (its video tracks hold only gaps)")
+            return PlanError(f"{self.where}: {error}")
+        return PlanError(f"{self.where}: cannot place its clips in time ({error})")
 
-    resolver = MediaResolver(media_base_dir(timeline_path), RelinkIndex(tuple(relink_roots)), probe)
-    track_names = [t.name for t in video_tracks]
-    segments = []
-    media_cache: dict[int, ResolvedMedia] = {}
-    for piece in sorted(pieces, key=lambda p: (p.start, p.top_index)):
-        shown = _shown_frames(piece, rate)
-        if shown is None:
-            continue
-        key = id(piece.clip)
-        if key not in media_cache:
-            media_cache[key] = resolver.resolve(piece.clip)
-        segments.append(_segment(piece, shown, media_cache[key], rate, start, track_names))
-    segments = _assign_ids(segments)
-    return _select(segments, selection, where)
+    def _segment(self, piece: _Piece) -> Segment | None:
+        """The piece's segment (its id not yet assigned), None when no frame of it is shown."""
+        # A clip is walked once, so where and with what handles it shows tells its pieces apart.
+        key = (id(piece.clip), piece.start, piece.end, piece.handle_before, piece.handle_after)
+        if key not in self._segments:
+            shown = _shown_frames(piece, self.rate)
+            self._segments[key] = None if shown is None else _segment(
+                piece, shown, self._resolved(piece.clip), self.rate, self.start, self.track_names)
+        return self._segments[key]
+
+    def _resolved(self, clip: otio.schema.Clip) -> ResolvedMedia:
+        if self._resolver is None:  # once a clip needs it: it extracts an .otioz's media
+            self._resolver = MediaResolver(media_base_dir(self.timeline_path),
+                                           RelinkIndex(tuple(self.relink_roots)), self.probe)
+        if id(clip) not in self._media:
+            self._media[id(clip)] = self._resolver.resolve(clip)
+        return self._media[id(clip)]
 
 
 def _cut_handle(cut_seconds: float, rate: Fraction) -> Fraction:
@@ -657,19 +721,6 @@ def _tracks_filter(names, video_tracks, where):
             known = ", ".join(f"{i} ({t.name or 'unnamed'})" for i, t in enumerate(video_tracks))
             raise PlanError(f"{where} has no video track {name!r}; its video tracks: {known}")
     return lambda track, index: any(_track_matches(n, track.name, index) for n in names)
-
-
-def select_segments(
-    timeline: otio.schema.Timeline,
-    segments: list[Segment],
-    selection: Selection,
-    *,
-    timeline_path: str,
-) -> list[Segment]:
-    """The segments of a plan of every visible clip that `selection`'s clips and time range pick,
-    as `plan_segments(..., selection=selection)` gives them (a selection of tracks changes the
-    cover, so it is planned, not picked). ClipNotFoundError as there."""
-    return _select(segments, selection, f"{timeline_path}: timeline {timeline.name!r}")
 
 
 def _select(segments: list[Segment], selection: Selection, where: str) -> list[Segment]:

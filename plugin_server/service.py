@@ -23,6 +23,7 @@ from plugin_server.jobs import new_job_id as _new_job_id
 from plugin_server.worker import JobRunner, QueueFull, ShuttingDown, generation_request
 from v2a import params
 from v2a.contracts import SAMPLE_RATE, Segment
+from v2a.pipeline import Plan
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
 from v2a.v1 import v2a_service_pb2_grpc
@@ -125,8 +126,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             },
         )
         try:
-            job.clips = self._plan(job, requested_clips=bool(selection.clips))
-            return api.CreateJobResponse(job=convert.job_message(self._submit(job)))
+            job.clips, plan = self._plan(job, requested_clips=bool(selection.clips))
+            return api.CreateJobResponse(job=convert.job_message(self._submit(job, plan)))
         except errors.ServiceError:
             if request.timeline.HasField("inline_data"):
                 remove_inline_timeline(Path(timeline_path).parent)  # it wrote nothing
@@ -241,8 +242,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             request={**parent.request, "selection": convert.selection_json(selection),
                      "params": generation, "takes": 1, "timeline_name": ""},
         )
-        job.clips = self._plan(job, requested_clips=True)
-        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job)))
+        job.clips, plan = self._plan(job, requested_clips=True)
+        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan)))
 
     @rpc
     def GetJobResult(self, request, context):
@@ -280,9 +281,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                                    "than --keep-jobs-days ago are forgotten)")
         return job
 
-    def _submit(self, job: JobRecord) -> JobRecord:
+    def _submit(self, job: JobRecord, plan: Plan) -> JobRecord:
         try:
-            return self.runner.submit(job)
+            return self.runner.submit(job, plan)
         except QueueFull as error:
             raise errors.resource_exhausted(f"queue full: {error}; retry later") from None
         except ShuttingDown as error:
@@ -335,12 +336,13 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         atomic_write(str(path), source.inline_data)
         return str(path), fmt
 
-    def _plan(self, job: JobRecord, requested_clips: bool) -> list[ClipRecord]:
-        """Read and plan the timeline now, so a bad one is refused before it is queued."""
+    def _plan(self, job: JobRecord, requested_clips: bool) -> tuple[list[ClipRecord], Plan]:
+        """Read and plan the timeline now, so a bad one is refused before it is queued; the job's
+        clips, and the plan, which the job runs on if it starts at once (`JobRunner.submit`)."""
         name = job.timeline_name
         request = generation_request(job)
         try:
-            _, segments = self.runner.pipeline.plan_request(request)
+            plan = self.runner.pipeline.plan_job(request)
         except ClipNotFoundError as error:
             raise errors.not_found("clip", _address_text(job), job.as_sent(str(error))) from None
         except Exception as error:
@@ -349,6 +351,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 message = f"{name}: {message}"
             raise errors.invalid_argument(message, [
                 (Path(name).name, f"{type(error).__name__}: {message}")]) from None
+        segments = plan.segments
         if not segments:
             if requested_clips:
                 raise errors.not_found("clip", _address_text(job),
@@ -362,7 +365,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 "(add media_search_paths to relink it)",
                 [("MEDIA_OFFLINE", s.clip_name or s.clip_id, s.problem or s.media.referenced)
                  for s in offline])
-        return [_clip_record(s) for s in segments]
+        return [_clip_record(s) for s in segments], plan
 
 
 # The request field each generation parameter comes from, to name it in a refusal.

@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from plugin_server import paths
 from plugin_server.events import EventHub, JobEvent
@@ -31,9 +31,11 @@ from v2a.contracts import (
     GenerationRequest,
     GenerationResult,
     Generator,
-    Segment,
     Selection,
 )
+
+if TYPE_CHECKING:
+    from v2a.pipeline import Plan
 
 log = logging.getLogger(__name__)
 
@@ -56,10 +58,11 @@ CANCELLED_CLIP_MESSAGES = {
 class Pipeline(Protocol):
     """What the server needs of `v2a.pipeline` (a module satisfies it)."""
 
-    def plan_request(self, request: GenerationRequest) -> tuple[object, list[Segment]]: ...
+    def plan_job(self, request: GenerationRequest) -> Plan: ...
 
     def run_generation(self, request: GenerationRequest, generator: Generator, on_event=None,
-                       cancel: threading.Event | None = None) -> GenerationResult: ...
+                       cancel: threading.Event | None = None,
+                       plan: Plan | None = None) -> GenerationResult: ...
 
 
 class QueueFull(Exception):
@@ -141,6 +144,9 @@ class JobRunner:
         self._running: dict[str, threading.Event] = {}
         self._finished: dict[str, threading.Event] = {}
         self._cancel_reason: dict[str, str] = {}
+        # The plan each job's request was checked with, kept for a job that starts at once (see
+        # `submit`) so that it does not read and plan its timeline a second time.
+        self._plans: dict[str, Plan] = {}
         # One lock per output folder: jobs writing the same timeline run one after the other, so
         # each starts from what the previous one wrote (two at once: the later write drops the
         # earlier job's new takes).
@@ -200,8 +206,13 @@ class JobRunner:
 
     # --- requests ---
 
-    def submit(self, job: JobRecord) -> JobRecord:
-        """Store a queued job and queue it; QueueFull past the bound."""
+    def submit(self, job: JobRecord, plan: Plan | None = None) -> JobRecord:
+        """Store a queued job and queue it; QueueFull past the bound.
+
+        `plan`: its request's plan, which the job runs on if a worker is free for it now and its
+        timeline file is unchanged when it starts. A job that waits (for a worker, or for
+        another job's output folder) reads and plans its timeline again when its turn comes:
+        what it waited for may have written that timeline, and media may have turned up."""
         with self._lock:
             if self._stopping:
                 raise ShuttingDown("the server is shutting down")
@@ -210,6 +221,8 @@ class JobRunner:
                     f"{len(self._waiting)} jobs are waiting, the queue holds {self.queue_size}"
                 )
             job = self.store.add(job)
+            if plan is not None and len(self._running) + len(self._waiting) < self.concurrency:
+                self._plans[job.job_id] = plan
             self._waiting.add(job.job_id)
         self._queue.put(job.job_id)
         self._publish(job)
@@ -223,6 +236,7 @@ class JobRunner:
                 return job
             if job.state == QUEUED:
                 self._waiting.discard(job_id)
+                self._plans.pop(job_id, None)
                 job.state, job.message = CANCELLED, "cancelled before it started"
                 for clip in job.clips:
                     clip.state, clip.message = "cancelled", CANCELLED_CLIP_MESSAGES["queued"]
@@ -273,7 +287,7 @@ class JobRunner:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
             waiting = f"waiting: another job is writing the output folder {folder.name}"
             folder_key = self._acquire_folder(folder, cancel,
-                                              on_wait=lambda: self._set_message(job, waiting),
+                                              on_wait=lambda: self._wait_for_folder(job, waiting),
                                               on_wait_over=lambda: self._set_message(job, ""))
             result, stopped = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
@@ -291,6 +305,7 @@ class JobRunner:
                 job = self.store.save(job)
                 del self._running[job.job_id]
                 self._cancel_reason.pop(job.job_id, None)
+                self._plans.pop(job.job_id, None)  # left if it ended before its first take
                 self._finished.pop(job.job_id).set()
             if folder_key is not None:  # released only once the result is in the store
                 self._release_folder(folder_key)
@@ -358,8 +373,9 @@ class JobRunner:
                                   params=params)
             before = [replace(clip) for clip in job.clips]
             try:
-                result_of_take = self.pipeline.run_generation(request, self.generator, on_event,
-                                                              cancel)
+                result_of_take = self.pipeline.run_generation(
+                    request, self.generator, on_event, cancel,
+                    plan=None if take else self._accepted_plan(job.job_id))
             except Exception as error:
                 if not take:
                     raise
@@ -466,6 +482,17 @@ class JobRunner:
     def _folder_of(self, job_id: str) -> str:
         job = self.store.get(job_id)
         return job.output_folder if job else ""
+
+    def _accepted_plan(self, job_id: str) -> Plan | None:
+        """The plan kept by `submit` for this job, handed over once."""
+        with self._lock:
+            return self._plans.pop(job_id, None)
+
+    def _wait_for_folder(self, job: JobRecord, message: str) -> None:
+        """The job waits for another job's output folder: it plans again once that is done."""
+        with self._lock:
+            self._plans.pop(job.job_id, None)
+        self._set_message(job, message)
 
     def _set_message(self, job: JobRecord, message: str) -> None:
         """A running job's message, stored (GetJob and a watcher who comes later see it) and sent."""

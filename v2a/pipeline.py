@@ -14,7 +14,8 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import opentimelineio as otio
@@ -42,6 +43,9 @@ from v2a.contracts import (
     Segment,
 )
 
+if TYPE_CHECKING:
+    from otio_adapters.plan import TimelinePlanner
+
 log = logging.getLogger(__name__)
 
 AUDIO_FOLDER = "audio"
@@ -59,11 +63,7 @@ def plan_request(request: GenerationRequest) -> tuple[otio.schema.Timeline, list
     """
     from otio_adapters.plan import plan_segments
 
-    timeline = read_timeline(
-        request.timeline_path, request.input_format, dict(request.adapter_options)
-    )
-    if request.out_dir:
-        _check_source_kept(request, timeline)
+    timeline = _read(request)
     segments = plan_segments(
         timeline,
         timeline_path=request.timeline_path,
@@ -72,6 +72,15 @@ def plan_request(request: GenerationRequest) -> tuple[otio.schema.Timeline, list
         cut_handle_seconds=request.cut_handle_seconds,
     )
     return timeline, list(segments)
+
+
+def _read(request: GenerationRequest) -> otio.schema.Timeline:
+    timeline = read_timeline(
+        request.timeline_path, request.input_format, dict(request.adapter_options)
+    )
+    if request.out_dir:
+        _check_source_kept(request, timeline)
+    return timeline
 
 
 def output_paths(request: GenerationRequest) -> tuple[str, str]:
@@ -122,8 +131,14 @@ def run_generation(
     generator: Generator,
     on_event: Callable[[ClipEvent], None] | None = None,
     cancel: threading.Event | None = None,
+    plan: Plan | None = None,
 ) -> GenerationResult:
     """Generate sound for every runnable segment and write the timeline into `request.out_dir`.
+
+    `plan`: a `plan_job` of this same request made just before (the server's, from accepting
+    the job), used only if its timeline file has not changed since; otherwise, and without one,
+    the timeline is read and planned here. A plan is used once: the write-back changes its
+    timeline.
 
     Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
     naming what and where) for a job that cannot run,
@@ -135,9 +150,12 @@ def run_generation(
     _check_output(request.out_dir)
     _check_output_format(request.output_format)
     output_format, output_path = output_paths(request)
-    timeline, segments, visible = _plan_job(request)
+    if plan is None or not plan.is_current(request):
+        plan = plan_job(request)
+    timeline, segments = plan.timeline, plan.segments
     if not segments:
         raise PipelineError(_nothing_to_do(request, timeline))
+    visible = plan.visible
     audio_dir, created = _make_output(request.out_dir)
     try:
         return _generate_all(request, generator, timeline, segments, visible, audio_dir,
@@ -192,26 +210,61 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     )
 
 
-def _plan_job(
-    request: GenerationRequest,
-) -> tuple[otio.schema.Timeline, list[Segment], list[Segment]]:
-    """The timeline, the segments to generate, and every segment of the edit as it is now,
-    whatever the selection (the v2a clips not regenerated follow it: cut to their picture, or
-    off the track where it is gone). One plan of the whole edit that the selection picks from:
-    a clip regenerated on a 2,000-clip edit planned (and probed) it twice. Only a selection of
-    tracks plans on its own, since cover then applies among those tracks alone."""
-    from otio_adapters.plan import EVERY_VISIBLE_CLIP, plan_segments, select_segments
+@dataclass(frozen=True)
+class Plan:
+    """A request's timeline as read and planned: what `run_generation` generates and writes."""
 
-    selection = request.selection
-    if selection.tracks:
-        timeline, segments = plan_request(request)
-        visible = plan_segments(timeline, timeline_path=request.timeline_path,
-                                relink_roots=request.relink_roots,
-                                cut_handle_seconds=request.cut_handle_seconds)
-        return timeline, segments, visible
-    timeline, visible = plan_request(replace(request, selection=EVERY_VISIBLE_CLIP))
-    segments = select_segments(timeline, visible, selection, timeline_path=request.timeline_path)
-    return timeline, segments, visible
+    request: GenerationRequest  # what was planned
+    timeline_stamp: tuple | None  # the timeline file when it was read (`_file_stamp`)
+    timeline: otio.schema.Timeline
+    segments: list[Segment]  # the selection's: to generate
+    planner: TimelinePlanner  # of `timeline`, for `visible`
+
+    @property
+    def visible(self) -> list[Segment]:
+        """Every segment of the edit as it is now, whatever the selection: the v2a clips not
+        regenerated follow it (cut to their picture, or off the track where it is gone).
+        Planned when first asked for (by the run, not the server's accepting of the job), from
+        the walk that planned the selection."""
+        return self.planner.segments()
+
+    def is_current(self, request: GenerationRequest) -> bool:
+        """Whether this is a plan of `request` whose timeline file is still as it was read."""
+        stamp = _file_stamp(request.timeline_path)
+        return request == self.request and stamp is not None and stamp == self.timeline_stamp
+
+
+def plan_job(request: GenerationRequest) -> Plan:
+    """Read a request's timeline and plan its selection for `run_generation`; errors as
+    `plan_request`. The whole edit's segments (`Plan.visible`) come from the same walk of the
+    timeline, each clip's media probed once: planned apart, a clip regenerated on a 2,000-clip
+    edit planned (and probed) it twice."""
+    from otio_adapters.plan import TimelinePlanner
+
+    stamp = _file_stamp(request.timeline_path)  # before reading: a write meanwhile changes it
+    timeline = _read(request)
+    planner = TimelinePlanner(timeline, timeline_path=request.timeline_path,
+                              relink_roots=request.relink_roots,
+                              cut_handle_seconds=request.cut_handle_seconds)
+    return Plan(request, stamp, timeline, planner.segments(request.selection), planner)
+
+
+def _file_stamp(path: str) -> tuple | None:
+    """What changes when a timeline file is written: its identity, size and time, and those of
+    the files directly inside a bundle folder (.fcpxmld, .otiod) as well. v2a and most editors
+    write by replacing the file, which gives it a new identity even within one clock tick."""
+    try:
+        stamps = [_stat_key(os.stat(path))]
+        if os.path.isdir(path):
+            with os.scandir(path) as entries:
+                stamps += sorted((entry.name, _stat_key(entry.stat())) for entry in entries)
+    except OSError:
+        return None  # unreadable: no plan is reused, and planning again says why
+    return tuple(stamps)
+
+
+def _stat_key(stat: os.stat_result) -> tuple:
+    return stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns
 
 
 def _check_output(out_dir: str) -> None:

@@ -8,7 +8,7 @@ import opentimelineio as otio
 import pytest
 
 from otio_adapters.inspect import format_plan_table
-from otio_adapters.plan import PlanError, derived_clip_id, plan_segments
+from otio_adapters.plan import PlanError, TimelinePlanner, derived_clip_id, plan_segments
 from otio_adapters.read import read_timeline
 from v2a.contracts import ClipAddress, Selection
 
@@ -70,6 +70,21 @@ def test_naming_tracks_plans_only_those_tracks():
     assert spans(plan(layered(), Selection(tracks=("base",)))) == [("base", 0, 100)]
     assert spans(plan(layered(), Selection(tracks=("0",)))) == [("base", 0, 100)]
     assert spans(plan(layered(), Selection(tracks=("V2",)))) == [("mid", 20, 20), ("end", 80, 40)]
+
+
+@pytest.mark.parametrize("selection", [
+    Selection(), Selection(tracks=("base",)), Selection(tracks=("V2", "V1")),
+    Selection(clips=(ClipAddress(track="top", record_time=3.5),)), Selection(time_range=(1.0, 2.0)),
+], ids=["all", "lower track", "both tracks", "one clip", "time range"])
+def test_a_selection_planned_with_the_whole_edit_comes_out_as_each_planned_alone(selection):
+    timeline = layered()
+    timeline.video_tracks()[0][0].metadata["v2a"] = {"clip_id": "base-take"}  # split: numbered
+    where = {"timeline_path": "/edit/cut.otio", "cut_handle_seconds": 0.08}
+    alone = plan_segments(timeline, selection=selection, **where), plan_segments(timeline, **where)
+    planner = TimelinePlanner(timeline, **where)
+    assert (planner.segments(selection), planner.segments()) == alone
+    planner = TimelinePlanner(timeline, **where)  # the other way round
+    assert (planner.segments(), planner.segments(selection))[::-1] == alone
 
 
 def test_naming_a_missing_track_is_a_clear_error():
