@@ -92,10 +92,16 @@ def remove_otioz_extraction(path: str) -> None:
     whose timelines no longer need them (a timeline written from it in another format refers
     to them: keep them then). Nothing happens for a bundle that was never extracted."""
     try:
-        target = os.path.join(otioz_cache_dir(), _extraction_key(os.path.abspath(path)))
+        target = otioz_extraction(path)
     except OSError:
         return
     shutil.rmtree(target, ignore_errors=True)
+
+
+def otioz_extraction(path: str) -> str:
+    """The cache folder `media_base_dir` unpacks the bundle at `path`, as it is now, to (whether
+    or not it has been unpacked)."""
+    return os.path.join(otioz_cache_dir(), _extraction_key(os.path.abspath(path)))
 
 
 def _extract_otioz(path: str) -> str:

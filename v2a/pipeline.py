@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 import logging
 import os
+import shutil
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import opentimelineio as otio
 
-from otio_adapters.media_refs import media_base_dir
+from otio_adapters.media_refs import media_base_dir, otioz_extraction
 from otio_adapters.read import format_for_path, read_timeline
 from otio_adapters.takes import (
     file_stem,
@@ -156,12 +157,33 @@ def run_generation(
     if not segments:
         raise PipelineError(_nothing_to_do(request, timeline))
     visible = plan.visible
+    unpacked = _unpacked_input_bundle(request, output_format, output_path)
     audio_dir, created = _make_output(request.out_dir)
     try:
-        return _generate_all(request, generator, timeline, segments, visible, audio_dir,
-                             output_format, output_path, emit, cancel)
+        result = _generate_all(request, generator, timeline, segments, visible, audio_dir,
+                               output_format, output_path, emit, cancel)
     finally:
         _remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
+    if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
+        shutil.rmtree(unpacked, ignore_errors=True)
+    return result
+
+
+def _unpacked_input_bundle(request: GenerationRequest, output_format: str, output_path: str) -> str:
+    """Where the media of the .otioz this run reads were unpacked, when the run writes that same
+    .otioz again (a further take, a regeneration): the new bundle holds its media itself and is
+    a new version of the file, unpacked under a key of its own, so once it is written nothing
+    needs this copy. Each take left one more copy of the whole media in the cache before. Only
+    for v2a's own output: jobs on one output folder run one after the other."""
+    path = request.timeline_path
+    if output_format != "otioz" or not path.lower().endswith(".otioz"):
+        return ""
+    if os.path.realpath(path) != os.path.realpath(output_path):
+        return ""
+    try:
+        return otioz_extraction(path)
+    except OSError:
+        return ""
 
 
 def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,

@@ -169,6 +169,28 @@ def test_a_bundle_written_again_in_place_keeps_every_take(project, tmp_path, out
     assert os.path.isfile(otio.url_utils.filepath_from_url(old))
 
 
+def test_regenerating_in_a_bundle_leaves_no_copy_of_its_media_in_the_cache(project, tmp_path):
+    # Reading an .otioz unpacks its media to the user's cache, keyed by the file's version. Each
+    # regeneration on v2a's own .otioz read the version the previous run wrote, unpacked it
+    # (the whole movie again) and wrote a new version: one more copy of the media per take,
+    # which nothing refers to (the new bundle holds its media).
+    from otio_adapters.media_refs import otioz_cache_dir
+
+    out = tmp_path / "out"
+    first = _generate(project / "sample.otio", out, "otioz")
+    before = set(os.listdir(otioz_cache_dir()))
+    clip_id = first.generated[0].clip_id
+    for _ in range(3):
+        again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+        assert again.timeline_path == first.timeline_path
+
+    assert set(os.listdir(otioz_cache_dir())) == before
+    # The bundle still plays: its media are inside it.
+    timeline = _read_bundle(Path(first.timeline_path), tmp_path / "extracted")
+    for clip in timeline.find_clips():
+        assert os.path.isfile(otio.url_utils.filepath_from_url(clip.media_reference.target_url))
+
+
 def test_a_bundle_that_cannot_hold_offline_media_falls_back_to_otio_and_leaves_nothing(
     project, tmp_path
 ):
