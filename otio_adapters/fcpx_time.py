@@ -35,7 +35,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from otio_adapters.timing import exact_rate, seconds, to_frames
+from otio_adapters.timing import exact_rate, is_drop_frame_rate, seconds, to_frames
 
 _installed = False
 
@@ -192,19 +192,26 @@ def finish(root, timeline: otio.schema.Timeline, rate: float) -> None:
     if nominal is not None:  # the file counts nominal frames until `_to_true_rate`
         start = Fraction(to_frames(start, exact), nominal)
     for sequence in root.iterfind("./project/sequence"):
-        _set_start_timecode(sequence, start, timeline)
+        _set_start_timecode(sequence, start, timeline, exact)
     _media_at_media_time(root)
     if nominal is not None:
         _to_true_rate(root, nominal, exact)
 
 
-def _set_start_timecode(sequence, start: Fraction, timeline: otio.schema.Timeline) -> None:
+def _set_start_timecode(
+    sequence, start: Fraction, timeline: otio.schema.Timeline, rate: Fraction
+) -> None:
     """FCP counts the spine from tcStart: the project's start, and each item directly on its
-    spine moves by it (connected clips count from their parent's start and stay)."""
+    spine moves by it (connected clips count from their parent's start and stay).
+
+    The timecode reads as the source's did (an FCPXML's tcFormat); a timeline from another
+    format says nothing of it, and at 29.97 and 59.94 it reads in drop frame, as v2a shows it
+    and writes it in an EDL: written NDF, 01:00:00;00 showed as 00:59:56:12 in Final Cut."""
     if start <= 0:
         return
+    default = "DF" if is_drop_frame_rate(rate) else "NDF"
     sequence.set("tcStart", format_seconds(start))
-    sequence.set("tcFormat", timeline.metadata.get("fcpx_xml", {}).get("tcFormat", "NDF"))
+    sequence.set("tcFormat", timeline.metadata.get("fcpx_xml", {}).get("tcFormat", default))
     for item in sequence.iterfind("./spine/*"):
         item.set("offset", format_seconds(parse_seconds(item.get("offset")) + start))
 
