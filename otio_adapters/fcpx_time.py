@@ -31,6 +31,7 @@ from nominal frames into the true rate's (x 1001/1000, exactly).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -204,16 +205,26 @@ def _set_start_timecode(
     """FCP counts the spine from tcStart: the project's start, and each item directly on its
     spine moves by it (connected clips count from their parent's start and stay).
 
-    The timecode reads as the source's did (an FCPXML's tcFormat); a timeline from another
-    format says nothing of it, and at 29.97 and 59.94 it reads in drop frame, as v2a shows it
-    and writes it in an EDL: written NDF, 01:00:00;00 showed as 00:59:56:12 in Final Cut."""
+    The timecode reads as the source's did (`_timecode_format`)."""
     if start <= 0:
         return
-    default = "DF" if is_drop_frame_rate(rate) else "NDF"
     sequence.set("tcStart", format_seconds(start))
-    sequence.set("tcFormat", timeline.metadata.get("fcpx_xml", {}).get("tcFormat", default))
+    sequence.set("tcFormat", _timecode_format(timeline, rate))
     for item in sequence.iterfind("./spine/*"):
         item.set("offset", format_seconds(parse_seconds(item.get("offset")) + start))
+
+
+def _timecode_format(timeline: otio.schema.Timeline, rate: Fraction) -> str:
+    """"DF" or "NDF" as the source said (an FCPXML's tcFormat, an FCP7 XML's displayformat);
+    where it does not (OTIO, AAF), drop frame at 29.97 and 59.94, as v2a shows the timecode and
+    writes it in an EDL: written NDF, a 01:00:00;00 start showed as 00:59:56:12 in Final Cut."""
+    given = timeline.metadata.get("fcpx_xml", {}).get("tcFormat")
+    fcp7 = timeline.metadata.get("fcp_xml", {}).get("timecode", {})
+    if not given and isinstance(fcp7, Mapping):
+        given = fcp7.get("displayformat")
+    if given in ("DF", "NDF"):
+        return given
+    return "DF" if is_drop_frame_rate(rate) else "NDF"
 
 
 def _media_at_media_time(root) -> None:

@@ -244,8 +244,12 @@ def test_fcpxml_start_timecode_reads_as_v2a_shows_it_where_the_source_does_not_s
     assert root.find("./project/sequence").get("tcFormat") == mode
 
 
-def test_fcpxml_start_timecode_keeps_the_mode_an_fcpxml_source_gave(tmp_path):
+@pytest.mark.parametrize("source", [
+    {"fcpx_xml": {"tcFormat": "NDF"}},  # as the FCPXML reader keeps it
+    {"fcp_xml": {"timecode": {"displayformat": "NDF"}}},  # as the FCP7 XML reader keeps it
+])
+def test_fcpxml_start_timecode_keeps_the_mode_its_source_gave(source, tmp_path):
     timeline = _timeline(NTSC, [("a", 24)])
-    timeline.metadata["fcpx_xml"] = {"tcFormat": "NDF"}
+    timeline.metadata.update(source)
     root, _, _ = _written_fcpxml(timeline, tmp_path)
     assert root.find("./project/sequence").get("tcFormat") == "NDF"
