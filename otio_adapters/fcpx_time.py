@@ -31,11 +31,12 @@ from nominal frames into the true rate's (x 1001/1000, exactly).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
 
 import opentimelineio as otio
 
-from otio_adapters.timing import exact_rate, seconds, to_frames
+from otio_adapters.timing import exact_rate, is_drop_frame_rate, seconds, to_frames
 
 _installed = False
 
@@ -192,21 +193,38 @@ def finish(root, timeline: otio.schema.Timeline, rate: float) -> None:
     if nominal is not None:  # the file counts nominal frames until `_to_true_rate`
         start = Fraction(to_frames(start, exact), nominal)
     for sequence in root.iterfind("./project/sequence"):
-        _set_start_timecode(sequence, start, timeline)
+        _set_start_timecode(sequence, start, timeline, exact)
     _media_at_media_time(root)
     if nominal is not None:
         _to_true_rate(root, nominal, exact)
 
 
-def _set_start_timecode(sequence, start: Fraction, timeline: otio.schema.Timeline) -> None:
+def _set_start_timecode(
+    sequence, start: Fraction, timeline: otio.schema.Timeline, rate: Fraction
+) -> None:
     """FCP counts the spine from tcStart: the project's start, and each item directly on its
-    spine moves by it (connected clips count from their parent's start and stay)."""
+    spine moves by it (connected clips count from their parent's start and stay).
+
+    The timecode reads as the source's did (`_timecode_format`)."""
     if start <= 0:
         return
     sequence.set("tcStart", format_seconds(start))
-    sequence.set("tcFormat", timeline.metadata.get("fcpx_xml", {}).get("tcFormat", "NDF"))
+    sequence.set("tcFormat", _timecode_format(timeline, rate))
     for item in sequence.iterfind("./spine/*"):
         item.set("offset", format_seconds(parse_seconds(item.get("offset")) + start))
+
+
+def _timecode_format(timeline: otio.schema.Timeline, rate: Fraction) -> str:
+    """"DF" or "NDF" as the source said (an FCPXML's tcFormat, an FCP7 XML's displayformat);
+    where it does not (OTIO, AAF), drop frame at 29.97 and 59.94, as v2a shows the timecode and
+    writes it in an EDL: written NDF, a 01:00:00;00 start showed as 00:59:56:12 in Final Cut."""
+    given = timeline.metadata.get("fcpx_xml", {}).get("tcFormat")
+    fcp7 = timeline.metadata.get("fcp_xml", {}).get("timecode", {})
+    if not given and isinstance(fcp7, Mapping):
+        given = fcp7.get("displayformat")
+    if given in ("DF", "NDF"):
+        return given
+    return "DF" if is_drop_frame_rate(rate) else "NDF"
 
 
 def _media_at_media_time(root) -> None:

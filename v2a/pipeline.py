@@ -157,7 +157,13 @@ def run_generation(
     if not segments:
         raise PipelineError(_nothing_to_do(request, timeline))
     visible = plan.visible
-    unpacked = _unpacked_input_bundle(request, output_format, output_path)
+    # The cache copy of the .otioz read, when this run made it and writes that .otioz again (a
+    # further take, a regeneration): the new bundle holds its media itself and is unpacked
+    # under a key of its own, so once it is written nothing needs the copy. Each take left one
+    # more copy of the whole media in the cache before. A copy this run found is not its own:
+    # a timeline written from the bundle in another format may name the media there.
+    rewrites_input = os.path.realpath(request.timeline_path) == os.path.realpath(output_path)
+    unpacked = plan.unpacked_media if output_format == "otioz" and rewrites_input else ""
     audio_dir, created = _make_output(request.out_dir)
     try:
         result = _generate_all(request, generator, timeline, segments, visible, audio_dir,
@@ -167,23 +173,6 @@ def run_generation(
     if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
         shutil.rmtree(unpacked, ignore_errors=True)
     return result
-
-
-def _unpacked_input_bundle(request: GenerationRequest, output_format: str, output_path: str) -> str:
-    """Where the media of the .otioz this run reads were unpacked, when the run writes that same
-    .otioz again (a further take, a regeneration): the new bundle holds its media itself and is
-    a new version of the file, unpacked under a key of its own, so once it is written nothing
-    needs this copy. Each take left one more copy of the whole media in the cache before. Only
-    for v2a's own output: jobs on one output folder run one after the other."""
-    path = request.timeline_path
-    if output_format != "otioz" or not path.lower().endswith(".otioz"):
-        return ""
-    if os.path.realpath(path) != os.path.realpath(output_path):
-        return ""
-    try:
-        return otioz_extraction(path)
-    except OSError:
-        return ""
 
 
 def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,
@@ -241,6 +230,7 @@ class Plan:
     timeline: otio.schema.Timeline
     segments: list[Segment]  # the selection's: to generate
     planner: TimelinePlanner  # of `timeline`, for `visible`
+    unpacked_media: str = ""  # the cache copy of an .otioz's media that this planning unpacked
 
     @property
     def visible(self) -> list[Segment]:
@@ -264,11 +254,25 @@ def plan_job(request: GenerationRequest) -> Plan:
     from otio_adapters.plan import TimelinePlanner
 
     stamp = _file_stamp(request.timeline_path)  # before reading: a write meanwhile changes it
+    copy = _bundle_media_copy(request.timeline_path)
+    found = bool(copy) and os.path.isdir(copy)
     timeline = _read(request)
     planner = TimelinePlanner(timeline, timeline_path=request.timeline_path,
                               relink_roots=request.relink_roots,
                               cut_handle_seconds=request.cut_handle_seconds)
-    return Plan(request, stamp, timeline, planner.segments(request.selection), planner)
+    segments = planner.segments(request.selection)  # resolving the media unpacks a bundle's
+    unpacked = copy if copy and not found and os.path.isdir(copy) else ""
+    return Plan(request, stamp, timeline, segments, planner, unpacked)
+
+
+def _bundle_media_copy(path: str) -> str:
+    """Where reading the .otioz at `path`, as it is now, unpacks its media; "" for another file."""
+    if not path.lower().endswith(".otioz"):
+        return ""
+    try:
+        return otioz_extraction(path)
+    except OSError:
+        return ""
 
 
 def _file_stamp(path: str) -> tuple | None:

@@ -191,6 +191,20 @@ def test_regenerating_in_a_bundle_leaves_no_copy_of_its_media_in_the_cache(proje
         assert os.path.isfile(otio.url_utils.filepath_from_url(clip.media_reference.target_url))
 
 
+def test_regenerating_in_a_bundle_keeps_the_cached_media_another_timeline_names(project, tmp_path):
+    # A timeline written from an .otioz in another format names the media unpacked from it in
+    # the cache. A later run that wrote that bundle again in place removed the copy it had read
+    # from, which it had not made: the other timeline's clips went offline.
+    out = tmp_path / "out"
+    bundle = _generate(project / "sample.otio", out, "otioz")
+    other = _generate(Path(bundle.timeline_path), tmp_path / "other", "otio_json")
+    _generate(Path(bundle.timeline_path), out, clips=[bundle.generated[0].clip_id])
+
+    written = other.timeline_path
+    segments = plan_segments(read_timeline(written), timeline_path=written)
+    assert [(s.clip_name, s.status) for s in segments if s.status != "ok"] == []
+
+
 def test_a_bundle_that_cannot_hold_offline_media_falls_back_to_otio_and_leaves_nothing(
     project, tmp_path
 ):

@@ -229,3 +229,27 @@ def test_aaf_take_descriptors_match_the_24_bit_files(rate, tmp_path):
         assert declared == [{"QuantizationBits": 24, "BlockAlign": 3, "AverageBPS": 144000}] * 3
         assert sorted(descriptor["Length"].value for descriptor in descriptors) == lengths
         assert {Fraction(descriptor["SampleRate"].value) for descriptor in descriptors} == {48000}
+
+
+@pytest.mark.parametrize(("rate", "mode"), [(NTSC, "DF"), (60000 / 1001, "DF"), (25, "NDF")])
+def test_fcpxml_start_timecode_reads_as_v2a_shows_it_where_the_source_does_not_say(
+    rate, mode, tmp_path
+):
+    # A 29.97 timeline from OTIO, AAF or FCP7 XML carries no drop-frame flag: v2a shows and
+    # writes it in drop frame (`v2a inspect`, the EDL's FCM), but the FCPXML said NDF, so Final
+    # Cut showed a start of 01:00:00;00 (107,892 frames) as 00:59:56:12.
+    timeline = _timeline(rate, [("a", 24)])
+    timeline.global_start_time = RT(round(3600 * rate), rate)
+    root, _, _ = _written_fcpxml(timeline, tmp_path)
+    assert root.find("./project/sequence").get("tcFormat") == mode
+
+
+@pytest.mark.parametrize("source", [
+    {"fcpx_xml": {"tcFormat": "NDF"}},  # as the FCPXML reader keeps it
+    {"fcp_xml": {"timecode": {"displayformat": "NDF"}}},  # as the FCP7 XML reader keeps it
+])
+def test_fcpxml_start_timecode_keeps_the_mode_its_source_gave(source, tmp_path):
+    timeline = _timeline(NTSC, [("a", 24)])
+    timeline.metadata.update(source)
+    root, _, _ = _written_fcpxml(timeline, tmp_path)
+    assert root.find("./project/sequence").get("tcFormat") == "NDF"
