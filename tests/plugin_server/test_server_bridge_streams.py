@@ -9,7 +9,13 @@ import json
 import time
 
 import grpc
+import pytest
 from websockets.sync.client import connect as ws_connect
+
+from plugin_server import ws_bridge
+from v2a.v1 import jobs_pb2 as pb
+
+LONG = pb.GenerationParams(steps=1000)  # with 0.2 s steps a job outlasts any test
 
 
 @contextlib.contextmanager
@@ -58,3 +64,26 @@ def test_a_panel_connected_for_long_keeps_nothing_of_the_watches_that_ended(
         while _live_grpc_calls() > baseline and time.monotonic() < deadline:
             time.sleep(0.05)
         assert _live_grpc_calls() == baseline, "the open connection still holds ended watches"
+
+
+def test_calls_past_the_limit_of_one_connection_wait_their_turn(
+        make_server, connect, fixture_timeline, media_dir, monkeypatch):
+    """Each call took a thread as it arrived: a burst of 3,000 watches on one connection ran
+    3,078 threads at once. Past the limit a call waits until one ends, then is answered."""
+    monkeypatch.setattr(ws_bridge, "MAX_CALLS_PER_CONNECTION", 2)
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.2")
+    server = make_server(generator="py:server_test_generators:slow", ws_port=0)
+    client = connect(server)
+    job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),), params=LONG)
+    with _panel(server) as panel:
+        _call(panel, 1, "WatchJob", {"job_id": job.job_id})
+        _call(panel, 2, "WatchJob", {"job_id": job.job_id})
+        _replies_until(panel, lambda r: {m["id"] for m in r} >= {1, 2})  # both streams run
+        _call(panel, 3, "GetServerInfo", {})
+        with pytest.raises(TimeoutError):  # a GetServerInfo takes milliseconds once it runs
+            _replies_until(panel, lambda r: any(m["id"] == 3 for m in r), timeout=1.0)
+
+        client.cancel(job.job_id)  # both watches end
+        replies = _replies_until(panel, lambda r: any(m["id"] == 3 for m in r))
+        assert replies[-1]["response"]["version"], replies[-1]
+        assert any(m.get("end") for m in replies[:-1]), "answered before a watch ended"
