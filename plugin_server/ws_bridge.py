@@ -22,11 +22,14 @@ messages the bridge takes. Panels send no Origin, or one of their own scheme.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hmac
 import json
 import logging
+import socket
 import threading
+import time
 from collections import deque
 from collections.abc import Callable
 from http import HTTPStatus
@@ -50,6 +53,13 @@ _METHODS = {m.name: (m, message_factory.GetMessageClass(m.input_type)) for m in 
 _STREAMING = {m.name for m in _SERVICE.methods if m.server_streaming}
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 
+#: A panel that takes in nothing the bridge sends for this long is hung (a suspended host, a
+#: stopped process): its connection is dropped, which ends its calls. A send waiting on a full
+#: socket holds the connection's lock, so websockets' keepalive (a ping unanswered for 20 s)
+#: cannot close it: a hung panel's watch streams held their server slots for as long as it hung.
+SEND_TIMEOUT_SECONDS = 30.0
+#: How often sends are checked against SEND_TIMEOUT_SECONDS.
+SEND_CHECK_SECONDS = 0.5
 #: Calls of one connection that run at once, each on a thread of its own; later ones wait their
 #: turn. A thread per call as it arrived ran 3,078 threads for a burst of 3,000 WatchJob calls on
 #: one connection. The server runs 128 RPCs at once, at most 112 of them watches, so waiting
@@ -92,16 +102,34 @@ class _Panel:
     def __init__(self, connection: ServerConnection):
         self.connection = connection
         self._send_lock = threading.Lock()
+        self._sending_since: float | None = None
         self._lock = threading.Lock()  # guards _streams, _gone and the calls' turns
         self._streams: set[grpc.Call] = set()
         self._gone = False
         self._running = 0
         self._waiting: deque[Callable[[], None]] = deque()
+        self.aborted = False
 
     def send(self, payload: dict) -> None:
         text = json.dumps(payload)
         with self._send_lock:
-            self.connection.send(text)
+            self._sending_since = time.monotonic()
+            try:
+                self.connection.send(text)
+            finally:
+                self._sending_since = None
+
+    def send_blocked_for(self) -> float:
+        """How long the send under way has waited for the panel to take it in (0: none)."""
+        since = self._sending_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def abort(self) -> None:
+        """Drop the connection now, a send blocked on it included (close() would wait for that
+        send); its handler then cancels the panel's streams."""
+        self.aborted = True
+        with contextlib.suppress(OSError):
+            self.connection.socket.shutdown(socket.SHUT_RDWR)
 
     def run(self, call: Callable[[], None]) -> None:
         """Run a call on a thread, now or once fewer than MAX_CALLS_PER_CONNECTION run."""
@@ -160,6 +188,11 @@ class WebSocketBridge:
         self.port = self.server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="v2a-ws",
                                         daemon=True)
+        self._panels: set[_Panel] = set()
+        self._panels_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._send_checker = threading.Thread(target=self._drop_hung_panels,
+                                              name="v2a-ws-sends", daemon=True)
 
     @property
     def url(self) -> str:
@@ -167,16 +200,33 @@ class WebSocketBridge:
 
     def start(self) -> None:
         self._thread.start()
+        self._send_checker.start()
 
     def stop(self) -> None:
+        self._stopped.set()
         self.server.shutdown()
         self._thread.join(timeout=5)
         self.channel.close()
+
+    def _open_panels(self) -> list[_Panel]:
+        with self._panels_lock:
+            return list(self._panels)
+
+    def _drop_hung_panels(self) -> None:
+        while not self._stopped.wait(SEND_CHECK_SECONDS):
+            for panel in self._open_panels():
+                blocked = panel.send_blocked_for()
+                if blocked > SEND_TIMEOUT_SECONDS and not panel.aborted:
+                    log.warning("dropped a WebSocket panel that took in nothing for %.0f s "
+                                "(hung?); its watch streams are cancelled", blocked)
+                    panel.abort()
 
     # --- one connection ---
 
     def _handle(self, connection: ServerConnection) -> None:
         panel = _Panel(connection)
+        with self._panels_lock:
+            self._panels.add(panel)
         authenticated = False
         try:
             for raw in connection:
@@ -205,6 +255,8 @@ class WebSocketBridge:
         except ConnectionClosed:
             pass
         finally:
+            with self._panels_lock:
+                self._panels.discard(panel)
             panel.gone()  # a closed panel stops its watch streams
 
     def _call(self, method: str, call_id, body: dict, panel: _Panel) -> None:

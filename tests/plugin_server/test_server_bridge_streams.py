@@ -6,11 +6,18 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import socket
 import time
+from pathlib import Path
 
 import grpc
+import opentimelineio as otio
 import pytest
+from websockets.client import ClientProtocol
+from websockets.frames import Opcode
+from websockets.http11 import Response
 from websockets.sync.client import connect as ws_connect
+from websockets.uri import parse_uri
 
 from plugin_server import ws_bridge
 from v2a.v1 import jobs_pb2 as pb
@@ -87,3 +94,107 @@ def test_calls_past_the_limit_of_one_connection_wait_their_turn(
         replies = _replies_until(panel, lambda r: any(m["id"] == 3 for m in r))
         assert replies[-1]["response"]["version"], replies[-1]
         assert any(m.get("end") for m in replies[:-1]), "answered before a watch ended"
+
+
+# --- a panel that hangs: connected, but taking in nothing ---------------------------------------
+
+
+def _job_with_a_big_result(client, fixture_timeline: Path, media_dir: Path, folder: Path) -> str:
+    """A finished job whose written timeline is about 8 MB: GetJobResult with its bytes fills
+    every socket buffer between the bridge and a panel that does not read."""
+    timeline = otio.adapters.read_from_file(str(fixture_timeline))
+    timeline.metadata["padding"] = "x" * 8_000_000
+    path = folder / "big_cut.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    job = client.submit(path, media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(steps=1))
+    assert client.wait(job.job_id).state == pb.JOB_STATE_SUCCEEDED
+    return job.job_id
+
+
+def _open_watch(client, job_id: str):
+    """A WatchJob stream whose first event arrived (it holds a server slot), or the refusal."""
+    stream = client.watch(job_id)
+    try:
+        next(stream)
+        return stream, None
+    except grpc.RpcError as error:
+        return None, error
+
+
+class _HungPanel:
+    """A panel that stops reading, as a stopped process does: it keeps its socket open but
+    takes in nothing, with a small receive buffer. Plain sockets and websockets' sans-I/O
+    protocol, so no thread reads for it."""
+
+    def __init__(self, server):
+        self.protocol = ClientProtocol(parse_uri(server.bridge.url))
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        self.socket.connect((server.bridge.host, server.bridge.port))
+        self.socket.settimeout(10)
+        self.protocol.send_request(self.protocol.connect())
+        self._flush()
+        self.next_message()  # the handshake's response
+        self.call(0, "Authenticate", token=server.token)
+        assert "response" in json.loads(self.next_message())
+
+    def _flush(self) -> None:
+        for data in self.protocol.data_to_send():
+            self.socket.sendall(data)
+
+    def call(self, call_id: int, method: str, **fields) -> None:
+        self.protocol.send_text(json.dumps({"id": call_id, "method": method, **fields}).encode())
+        self._flush()
+
+    def next_message(self) -> str:
+        """The next text message (the handshake's response: '')."""
+        while True:
+            for event in self.protocol.events_received():
+                if isinstance(event, Response):
+                    return ""
+                if event.opcode == Opcode.TEXT:
+                    return event.data.decode()
+            self.protocol.receive_data(self.socket.recv(65536))
+
+    def hang_on_big_results(self, job_id: str) -> None:
+        """Ask for far more than the socket buffers hold, then never read again."""
+        for call_id in range(100, 104):
+            self.call(call_id, "GetJobResult",
+                      request={"job_id": job_id, "include_timeline_data": True})
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def test_a_hung_panel_is_dropped_and_its_watch_gives_its_place_back(
+        make_server, connect, fixture_timeline, media_dir, tmp_path, monkeypatch):
+    """A send to a panel that reads nothing waited forever, holding the connection's lock, so
+    websockets' keepalive never closed it: a stopped panel with 100 watches held 100 of the
+    server's 112 watch slots for as long as it stayed stopped (120 s measured)."""
+    monkeypatch.setattr(ws_bridge, "SEND_TIMEOUT_SECONDS", 0.5)
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.2")
+    server = make_server(generator="py:server_test_generators:slow", ws_port=0,
+                         rpc_threads=17)  # one WatchJob stream at a time
+    client = connect(server, timeout=10.0)
+    big = _job_with_a_big_result(client, fixture_timeline, media_dir, tmp_path)
+    running = client.submit(fixture_timeline, media_search_paths=(str(media_dir),), params=LONG)
+
+    panel = _HungPanel(server)
+    stream = None
+    try:
+        panel.call(1, "WatchJob", request={"job_id": running.job_id})
+        assert json.loads(panel.next_message())["id"] == 1  # the panel's stream holds the slot
+        panel.hang_on_big_results(big)
+        deadline = time.monotonic() + 30
+        while stream is None and time.monotonic() < deadline:
+            stream, refusal = _open_watch(client, running.job_id)
+            if refusal is not None:
+                assert refusal.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, refusal
+                time.sleep(0.2)
+        assert stream is not None, "the hung panel's watch still holds the only slot"
+    finally:
+        panel.close()
+        if stream is not None:
+            stream.cancel()
+        client.cancel(running.job_id)
