@@ -60,6 +60,9 @@ _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SEND_TIMEOUT_SECONDS = 30.0
 #: How often sends are checked against SEND_TIMEOUT_SECONDS.
 SEND_CHECK_SECONDS = 0.5
+#: On stop, how long panels get to take their close frame before their sockets are shut: a
+#: hung panel's close waited for a send that never ended, and `v2a serve` ignored SIGTERM.
+CLOSE_GRACE_SECONDS = 2.0
 #: Calls of one connection that run at once, each on a thread of its own; later ones wait their
 #: turn. A thread per call as it arrived ran 3,078 threads for a burst of 3,000 WatchJob calls on
 #: one connection. The server runs 128 RPCs at once, at most 112 of them watches, so waiting
@@ -204,7 +207,13 @@ class WebSocketBridge:
 
     def stop(self) -> None:
         self._stopped.set()
-        self.server.shutdown()
+        closing = threading.Thread(target=self.server.shutdown, name="v2a-ws-stop", daemon=True)
+        closing.start()  # closes every connection with 1001, waiting for each panel's reply
+        closing.join(CLOSE_GRACE_SECONDS)
+        if closing.is_alive():  # a hung panel: its close frame waits behind a blocked send
+            for panel in self._open_panels():
+                panel.abort()
+            closing.join(5)
         self._thread.join(timeout=5)
         self.channel.close()
 

@@ -4,9 +4,12 @@ fire bursts of calls, or hang without closing their socket; watchers that come l
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import gc
 import json
 import socket
+import termios
+import threading
 import time
 from pathlib import Path
 
@@ -157,6 +160,10 @@ class _HungPanel:
                     return event.data.decode()
             self.protocol.receive_data(self.socket.recv(65536))
 
+    def unread_bytes(self) -> int:
+        """What the kernel holds for it, unread."""
+        return int.from_bytes(fcntl.ioctl(self.socket, termios.FIONREAD, b"\0" * 4), "little")
+
     def hang_on_big_results(self, job_id: str) -> None:
         """Ask for far more than the socket buffers hold, then never read again."""
         for call_id in range(100, 104):
@@ -198,3 +205,26 @@ def test_a_hung_panel_is_dropped_and_its_watch_gives_its_place_back(
         if stream is not None:
             stream.cancel()
         client.cancel(running.job_id)
+
+
+def test_a_hung_panel_does_not_keep_the_server_from_stopping(
+        make_server, connect, fixture_timeline, media_dir, tmp_path):
+    """Stopping closes each connection with a close frame, sent behind the send the hung
+    panel never took in: `v2a serve` ignored SIGTERM until the panel's process died."""
+    server = make_server(ws_port=0)
+    client = connect(server)
+    big = _job_with_a_big_result(client, fixture_timeline, media_dir, tmp_path)
+    panel = _HungPanel(server)
+    try:
+        panel.hang_on_big_results(big)
+        deadline = time.monotonic() + 30
+        while panel.unread_bytes() < 2048 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the results are on their way: 4 × 11 MB, the buffers hold ~4 MB
+        assert panel.unread_bytes() >= 2048
+        stopping = threading.Thread(target=server.stop, kwargs={"grace_seconds": 0.5},
+                                    daemon=True)
+        stopping.start()
+        stopping.join(20)
+        assert not stopping.is_alive(), "the server is still stopping 20 s later"
+    finally:
+        panel.close()
