@@ -24,6 +24,7 @@ from websockets.uri import parse_uri
 
 from plugin_server import ws_bridge
 from v2a.v1 import jobs_pb2 as pb
+from v2a.v1 import v2a_service_pb2 as api
 
 LONG = pb.GenerationParams(steps=1000)  # with 0.2 s steps a job outlasts any test
 
@@ -228,3 +229,34 @@ def test_a_hung_panel_does_not_keep_the_server_from_stopping(
         assert not stopping.is_alive(), "the server is still stopping 20 s later"
     finally:
         panel.close()
+
+
+# --- watchers that come late --------------------------------------------------------------------
+
+
+def test_watchers_arriving_once_the_result_is_stored_see_every_clip_and_the_end_at_once(
+        make_server, connect, fixture_timeline, media_dir):
+    """One arrives after the job was stored as ended but before its watchers were told (it
+    subscribed too late for the final event), one after the job ended: both streams end at
+    once, with every clip as GetJob has it."""
+    server = make_server()
+    client = connect(server, timeout=10.0)
+    between: list = []
+    publish = server.events.publish
+
+    def watch_before_the_final_event(event):
+        if event.clip is None and event.job_state == "succeeded" and not between:
+            between.extend(client.stub.WatchJob(api.WatchJobRequest(job_id=event.job_id),
+                                                metadata=client.metadata, timeout=10))
+        publish(event)
+
+    server.events.publish = watch_before_the_final_event
+    job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+    final = client.wait(job.job_id)
+    after = list(client.stub.WatchJob(api.WatchJobRequest(job_id=job.job_id),
+                                      metadata=client.metadata, timeout=10))
+    assert final.state == pb.JOB_STATE_SUCCEEDED
+    for stream in (between, after):
+        assert stream[-1].job_state == pb.JOB_STATE_SUCCEEDED and not stream[-1].HasField("clip")
+        assert {e.clip.clip_id: e.clip for e in stream if e.HasField("clip")} == {
+            c.clip_id: c for c in final.clips}
