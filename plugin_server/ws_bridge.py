@@ -22,10 +22,16 @@ messages the bridge takes. Panels send no Origin, or one of their own scheme.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hmac
 import json
 import logging
+import socket
 import threading
+import time
+from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -46,6 +52,22 @@ _SERVICE = v2a_service_pb2.DESCRIPTOR.services_by_name["V2AService"]
 _METHODS = {m.name: (m, message_factory.GetMessageClass(m.input_type)) for m in _SERVICE.methods}
 _STREAMING = {m.name for m in _SERVICE.methods if m.server_streaming}
 _LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+#: A panel that takes in nothing the bridge sends for this long is hung (a suspended host, a
+#: stopped process): its connection is dropped, which ends its calls. A send waiting on a full
+#: socket holds the connection's lock, so websockets' keepalive (a ping unanswered for 20 s)
+#: cannot close it: a hung panel's watch streams held their server slots for as long as it hung.
+SEND_TIMEOUT_SECONDS = 30.0
+#: How often sends are checked against SEND_TIMEOUT_SECONDS.
+SEND_CHECK_SECONDS = 0.5
+#: On stop, how long panels get to take their close frame before their sockets are shut: a
+#: hung panel's close waited for a send that never ended, and `v2a serve` ignored SIGTERM.
+CLOSE_GRACE_SECONDS = 2.0
+#: Calls of one connection that run at once, each on a thread of its own; later ones wait their
+#: turn. A thread per call as it arrived ran 3,078 threads for a burst of 3,000 WatchJob calls on
+#: one connection. The server runs 128 RPCs at once, at most 112 of them watches, so waiting
+#: costs a panel nothing and its watches never hold every turn.
+MAX_CALLS_PER_CONNECTION = 128
 
 
 _INT64_TYPES = {FieldDescriptor.CPPTYPE_INT64, FieldDescriptor.CPPTYPE_UINT64}
@@ -77,6 +99,85 @@ def _int64_as_numbers(descriptor, body: dict) -> dict:
     return body
 
 
+class _Panel:
+    """One panel's connection: its messages sent one at a time, its calls and open streams."""
+
+    def __init__(self, connection: ServerConnection):
+        self.connection = connection
+        self._send_lock = threading.Lock()
+        self._sending_since: float | None = None
+        self._lock = threading.Lock()  # guards _streams, _gone and the calls' turns
+        self._streams: set[grpc.Call] = set()
+        self._gone = False
+        self._running = 0
+        self._waiting: deque[Callable[[], None]] = deque()
+        self.aborted = False
+
+    def send(self, payload: dict) -> None:
+        text = json.dumps(payload)
+        with self._send_lock:
+            self._sending_since = time.monotonic()
+            try:
+                self.connection.send(text)
+            finally:
+                self._sending_since = None
+
+    def send_blocked_for(self) -> float:
+        """How long the send under way has waited for the panel to take it in (0: none)."""
+        since = self._sending_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def abort(self) -> None:
+        """Drop the connection now, a send blocked on it included (close() would wait for that
+        send); its handler then cancels the panel's streams."""
+        self.aborted = True
+        with contextlib.suppress(OSError):
+            self.connection.socket.shutdown(socket.SHUT_RDWR)
+
+    def run(self, call: Callable[[], None]) -> None:
+        """Run a call on a thread, now or once fewer than MAX_CALLS_PER_CONNECTION run."""
+        with self._lock:
+            if self._running >= MAX_CALLS_PER_CONNECTION:
+                self._waiting.append(call)
+                return
+            self._running += 1
+        threading.Thread(target=self._run_calls, args=(call,), daemon=True).start()
+
+    def _run_calls(self, call: Callable[[], None] | None) -> None:
+        """`call`, then the calls waiting their turn, in order (none once the panel has gone)."""
+        while call is not None:
+            try:
+                call()
+            except Exception:  # one call's failure must not stop the panel's other calls
+                log.exception("a WebSocket bridge call failed")
+            with self._lock:
+                call = self._waiting.popleft() if self._waiting else None
+                if call is None:
+                    self._running -= 1
+
+    def add_stream(self, stream: grpc.Call) -> bool:
+        """Note an open stream, to cancel if the panel goes; False if it has gone already."""
+        with self._lock:
+            if not self._gone:
+                self._streams.add(stream)
+            return not self._gone
+
+    def remove_stream(self, stream: grpc.Call) -> None:
+        # Ended streams leave at once: a panel connected all day watched thousands of jobs,
+        # and every watch it ever ran was kept (10,000: 29 MiB) until it disconnected.
+        with self._lock:
+            self._streams.discard(stream)
+
+    def gone(self) -> None:
+        """The panel disconnected: its open streams are cancelled (the server frees their slots)."""
+        with self._lock:
+            self._gone = True
+            streams, self._streams = self._streams, set()
+            self._waiting.clear()  # no one is left to answer
+        for stream in streams:
+            stream.cancel()
+
+
 class WebSocketBridge:
     def __init__(self, target: str, token: str, host: str = "127.0.0.1", port: int = 0):
         self.token = token
@@ -90,6 +191,11 @@ class WebSocketBridge:
         self.port = self.server.socket.getsockname()[1]
         self._thread = threading.Thread(target=self.server.serve_forever, name="v2a-ws",
                                         daemon=True)
+        self._panels: set[_Panel] = set()
+        self._panels_lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._send_checker = threading.Thread(target=self._drop_hung_panels,
+                                              name="v2a-ws-sends", daemon=True)
 
     @property
     def url(self) -> str:
@@ -97,22 +203,39 @@ class WebSocketBridge:
 
     def start(self) -> None:
         self._thread.start()
+        self._send_checker.start()
 
     def stop(self) -> None:
-        self.server.shutdown()
+        self._stopped.set()
+        closing = threading.Thread(target=self.server.shutdown, name="v2a-ws-stop", daemon=True)
+        closing.start()  # closes every connection with 1001, waiting for each panel's reply
+        closing.join(CLOSE_GRACE_SECONDS)
+        if closing.is_alive():  # a hung panel: its close frame waits behind a blocked send
+            for panel in self._open_panels():
+                panel.abort()
+            closing.join(5)
         self._thread.join(timeout=5)
         self.channel.close()
+
+    def _open_panels(self) -> list[_Panel]:
+        with self._panels_lock:
+            return list(self._panels)
+
+    def _drop_hung_panels(self) -> None:
+        while not self._stopped.wait(SEND_CHECK_SECONDS):
+            for panel in self._open_panels():
+                blocked = panel.send_blocked_for()
+                if blocked > SEND_TIMEOUT_SECONDS and not panel.aborted:
+                    log.warning("dropped a WebSocket panel that took in nothing for %.0f s "
+                                "(hung?); its watch streams are cancelled", blocked)
+                    panel.abort()
 
     # --- one connection ---
 
     def _handle(self, connection: ServerConnection) -> None:
-        send_lock = threading.Lock()
-        calls: list[grpc.Call] = []
-
-        def send(payload: dict) -> None:
-            with send_lock:
-                connection.send(json.dumps(payload))
-
+        panel = _Panel(connection)
+        with self._panels_lock:
+            self._panels.add(panel)
         authenticated = False
         try:
             for raw in connection:
@@ -120,32 +243,34 @@ class WebSocketBridge:
                     message = json.loads(raw)
                     call_id, method = message.get("id"), message.get("method", "")
                 except (ValueError, AttributeError):
-                    send({"id": None, "error": _error("INVALID_ARGUMENT", "not a JSON object")})
+                    panel.send({"id": None, "error": _error("INVALID_ARGUMENT",
+                                                            "not a JSON object")})
                     continue
                 if method == "Authenticate":
                     # As bytes: compare_digest refuses str with non-ASCII characters.
                     authenticated = hmac.compare_digest(str(message.get("token", "")).encode(),
                                                         self.token.encode())
-                    send({"id": call_id, **({"response": {}} if authenticated else {
+                    panel.send({"id": call_id, **({"response": {}} if authenticated else {
                         "error": _error("UNAUTHENTICATED", "wrong token")})})
                 elif not authenticated:
-                    send({"id": call_id, "error": _error(
+                    panel.send({"id": call_id, "error": _error(
                         "UNAUTHENTICATED", "send {method: 'Authenticate', token} first")})
                 elif method not in _METHODS:
-                    send({"id": call_id, "error": _error(
+                    panel.send({"id": call_id, "error": _error(
                         "UNIMPLEMENTED", f"no method {method!r}; one of {', '.join(_METHODS)}")})
                 else:
-                    threading.Thread(target=self._call, daemon=True,
-                                     args=(method, call_id, message.get("request") or {}, send,
-                                           calls)).start()
+                    panel.run(functools.partial(self._call, method, call_id,
+                                                message.get("request") or {}, panel))
         except ConnectionClosed:
             pass
         finally:
-            for call in calls:  # a closed panel stops its watch streams
-                call.cancel()
+            with self._panels_lock:
+                self._panels.discard(panel)
+            panel.gone()  # a closed panel stops its watch streams
 
-    def _call(self, method: str, call_id, body: dict, send, calls: list) -> None:
+    def _call(self, method: str, call_id, body: dict, panel: _Panel) -> None:
         descriptor, request_class = _METHODS[method]
+        send = panel.send
         try:
             request = json_format.ParseDict(body, request_class())
         except json_format.ParseError as error:
@@ -154,11 +279,7 @@ class WebSocketBridge:
         rpc = getattr(self.stub, method)
         try:
             if method in _STREAMING:
-                stream = rpc(request, metadata=self.metadata)
-                calls.append(stream)
-                for event in stream:
-                    send({"id": call_id, "event": _to_json(event)})
-                send({"id": call_id, "end": True})
+                self._stream(rpc(request, metadata=self.metadata), call_id, panel)
             else:
                 send({"id": call_id, "response": _to_json(rpc(request, metadata=self.metadata))})
         except grpc.RpcError as error:
@@ -171,6 +292,20 @@ class WebSocketBridge:
                 pass
         except ConnectionClosed:
             pass
+
+    def _stream(self, stream, call_id, panel: _Panel) -> None:
+        if not panel.add_stream(stream):
+            stream.cancel()
+            return
+        try:
+            for event in stream:
+                panel.send({"id": call_id, "event": _to_json(event)})
+            panel.send({"id": call_id, "end": True})
+        finally:
+            panel.remove_stream(stream)
+            # Nothing once the stream ended; if the panel went mid-stream, the server's side
+            # stops now rather than when the call is garbage collected.
+            stream.cancel()
 
 
 def _refuse_web_pages(connection: ServerConnection, request: Request) -> Response | None:
