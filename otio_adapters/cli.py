@@ -34,8 +34,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "generate",
         help="generate sound for a timeline's clips and write it back as new audio tracks",
         description="Generate sound for each visible video clip and write the timeline, with "
-        "a 'V2A SFX' audio track, into --out (same file name, same format where it can carry "
-        "it; otherwise an .otio beside it). WAV takes go to OUT/audio/.",
+        "a 'V2A SFX' audio track, into --out (same file name and format; where that format "
+        "loses part of the result, such as an EDL's audio, the whole result also as an .otio "
+        "beside it, and only as .otio where it cannot be written; the summary's note says "
+        "why). WAV takes go to OUT/audio/.",
         epilog="Exit status: 0 done, 1 clips were planned but none could be generated (see the "
         "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled.",
     )

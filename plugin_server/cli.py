@@ -49,7 +49,8 @@ def add_commands(subparsers) -> None:
 
     submit = commands.add_parser("submit", help="queue a job for a timeline file")
     submit.add_argument("timeline", type=Path)
-    submit.add_argument("--inline", action="store_true", help="send the file's bytes")
+    submit.add_argument("--inline", action="store_true", help="send the file's bytes (a request carries at most 64 MiB: "
+                        "send a bigger file by path)")
     submit.add_argument("--format", default="", help="timeline adapter (default: from extension)")
     # As `v2a generate --rate`: a CMX 3600 EDL does not say its frame rate.
     submit.add_argument("--rate", type=float, default=None, metavar="R",
