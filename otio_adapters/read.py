@@ -116,17 +116,28 @@ def read_timeline(
 
 
 def _read_quietly(source: Path, adapter: str, options: dict):
-    """Read with the adapter; the Kdenlive adapter prints a deprecation banner on stdout, which
-    would land in the middle of `v2a inspect` output, so it goes to the debug log instead."""
+    """Read with the adapter, what it prints going to the debug log (`prints_to_log`)."""
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
+    with prints_to_log(adapter):
         result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
-    if printed.getvalue().strip():
-        log.debug("kdenlive adapter said: %s", " ".join(printed.getvalue().split()))
     kdenlive.restore(result, source.read_text(encoding="utf-8"))  # what the adapter loses
     return result
+
+
+@contextlib.contextmanager
+def prints_to_log(adapter: str):
+    """What an adapter prints on stdout goes to the debug log: the Kdenlive adapter prints a
+    deprecation banner, and a line per transition when writing, which landed in the middle of
+    `v2a inspect` and `v2a generate` output (and of `v2a serve`'s, whose stdout a harness reads
+    for its ready line)."""
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            yield
+    finally:
+        if printed.getvalue().strip():
+            log.debug("%s adapter said: %s", adapter, " ".join(printed.getvalue().split()))
 
 
 def _check_format(path: Path, format: str) -> str:

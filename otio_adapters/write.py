@@ -24,6 +24,7 @@ from otio_adapters import fcpx_audio, fcpx_time, kdenlive, timing
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
+from otio_adapters.read import prints_to_log
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -547,6 +548,12 @@ def write_timeline(
 def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio."""
+    if format == "kdenlive":
+        transitions = len(timeline.find_children(descended_from_type=otio.schema.Transition))
+        if transitions:
+            return (f"the Kdenlive adapter writes no transitions: the {transitions} in this "
+                    "timeline (the editor's dissolves, v2a's crossfades) are not in the .kdenlive")
+        return ""
     if format != "fcpx_xml":
         return ""
     lost = []
@@ -652,7 +659,8 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
-        otio.adapters.write_to_file(given, written, adapter_name=format, **options)
+        with prints_to_log(format):
+            otio.adapters.write_to_file(given, written, adapter_name=format, **options)
         if format in _AFTER_WRITE:
             _AFTER_WRITE[format](written, timeline)
         _replace(written, path, staging)

@@ -333,8 +333,8 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
         )
     assert segments[1].handle_before_samples == 3204
     write_audio_tracks(timeline, segments, generated)
-    written, fallback, _ = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
-    assert not fallback
+    written, _, _ = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
+    assert written.endswith(".kdenlive")  # with an .otio beside it: v2a's crossfades are lost
 
     def ranges(track):
         return [
@@ -349,3 +349,16 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
 
     read_back = find_v2a_tracks(read_timeline(written), "SFX")[0]
     assert ranges(read_back) == ranges(find_v2a_tracks(timeline, "SFX")[0])
+
+
+def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, capsys):
+    # The sample has a dissolve, and v2a crossfades under it: the Kdenlive adapter writes no
+    # transitions. FCPXML's note said what it lost; Kdenlive's said nothing, and the adapter's
+    # banner and a line per transition were printed into v2a's own output.
+    result = _generate(SAMPLES / "sample.otio", tmp_path / "out", output_format="kdenlive")
+
+    assert result.timeline_path.endswith(".kdenlive")
+    assert "writes no transitions" in result.format_note
+    kept = otio.adapters.read_from_file(result.fallback_otio_path)
+    assert kept.find_children(descended_from_type=otio.schema.Transition)
+    assert capsys.readouterr().out == ""
