@@ -10,6 +10,12 @@ const protoLoader = require('@grpc/proto-loader');
 
 const PROTO_DIR = process.env.V2A_PROTO_DIR || path.join(__dirname, '..', '..', 'proto');
 const DEFAULT_ADDRESS = '127.0.0.1:50051';
+// The largest request the server reads (plugin_server/client.py MAX_REQUEST_BYTES), the largest
+// reply it sends (a result's timeline bytes), and what of a request an inline timeline may take
+// (the rest of it, paths and parameters, is far under 64 KiB).
+const MAX_REQUEST_BYTES = 64 * 2 ** 20;
+const MAX_RESPONSE_BYTES = 256 * 2 ** 20;
+const MAX_INLINE_BYTES = MAX_REQUEST_BYTES - 64 * 2 ** 10;
 
 function defaultTokenFile() {
   const config = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
@@ -60,8 +66,8 @@ class V2AClient {
     }
     // Inline timelines and returned timeline bytes can exceed gRPC's default 4 MB.
     this.stub = new Service(target, grpc.credentials.createInsecure(), {
-      'grpc.max_receive_message_length': 256 * 1024 * 1024,
-      'grpc.max_send_message_length': 256 * 1024 * 1024,
+      'grpc.max_receive_message_length': MAX_RESPONSE_BYTES,
+      'grpc.max_send_message_length': MAX_REQUEST_BYTES,
     });
     this.metadata = new grpc.Metadata();
     if (token) this.metadata.set('authorization', `Bearer ${token}`);
@@ -81,7 +87,18 @@ class V2AClient {
   info() { return this._unary('GetServerInfo', {}); }
 
   /** request: {timeline: {path} | {inline_data: Buffer, file_name}, selection, params, output} */
-  async createJob(request) { return (await this._unary('CreateJob', request)).job; }
+  async createJob(request) {
+    const inline = request.timeline && request.timeline.inline_data;
+    // The server reads no request larger than this (docs/server.md, Limits): say what to do
+    // instead of sending it to be refused.
+    if (inline && inline.length > MAX_INLINE_BYTES) {
+      const name = request.timeline.file_name || 'the inline timeline';
+      throw new RangeError(
+        `${name} is ${(inline.length / 2 ** 20).toFixed(1)} MiB, more than the ` +
+        `${MAX_REQUEST_BYTES / 2 ** 20} MiB a request may carry: send it by path (not inline)`);
+    }
+    return (await this._unary('CreateJob', request)).job;
+  }
 
   async getJob(jobId) { return (await this._unary('GetJob', { job_id: jobId })).job; }
 
@@ -120,4 +137,4 @@ class V2AClient {
   close() { this.stub.close(); }
 }
 
-module.exports = { V2AClient, defaultTokenFile, grpc };
+module.exports = { V2AClient, defaultTokenFile, grpc, MAX_REQUEST_BYTES };

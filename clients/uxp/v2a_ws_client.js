@@ -14,6 +14,10 @@ class V2ABridgeError extends Error {
 }
 
 const OPEN = 1; // WebSocket.OPEN, the same number in every implementation
+// The largest message the bridge reads (plugin_server/ws_bridge.py): a larger one closes the
+// whole connection (code 1009), failing every call and watch on it. An inline timeline travels
+// base64-encoded, so this holds one of about 48 MiB.
+const MAX_MESSAGE_BYTES = 64 * 2 ** 20;
 
 // UNAVAILABLE, as gRPC says it of a server that went away: connect again (a restarted server
 // keeps its jobs and its token).
@@ -72,8 +76,16 @@ class V2AWebSocketClient {
         reject(closedError());
         return;
       }
+      const message = JSON.stringify({ id, method, request, ...extra });
+      if (message.length > MAX_MESSAGE_BYTES) {  // JSON of base64 and ids: one byte a character
+        reject(new RangeError(
+          `${method}: the request is ${(message.length / 2 ** 20).toFixed(1)} MiB as sent, ` +
+          `more than the ${MAX_MESSAGE_BYTES / 2 ** 20} MiB the bridge reads in one message: ` +
+          'send the timeline by path (not inline)'));
+        return;
+      }
       this.pending.set(id, { resolve, reject, onEvent });
-      this.socket.send(JSON.stringify({ id, method, request, ...extra }));
+      this.socket.send(message);
     });
   }
 

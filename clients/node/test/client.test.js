@@ -81,3 +81,14 @@ test('a missing token file says the server writes it on its first start', () => 
   assert.throws(() => new V2AClient({ address: '127.0.0.1:1', tokenFile }),
     /no token file \/nonexistent\/v2a\/token: start `v2a serve` once/);
 });
+
+test('a timeline too big to send inline is refused before it is sent, saying to send its path',
+  { skip }, async () => {
+    const c = client();
+    const big = Buffer.alloc(65 * 2 ** 20);
+    await assert.rejects(
+      c.createJob({ timeline: { inline_data: big, file_name: 'feature.otio' } }),
+      (error) => error instanceof RangeError && /feature\.otio is 65\.0 MiB/.test(error.message)
+        && /send it by path/.test(error.message));
+    c.close();
+  });

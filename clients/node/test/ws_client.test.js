@@ -45,3 +45,16 @@ test('calls waiting when the bridge goes away are refused as UNAVAILABLE', async
     `ws://127.0.0.1:${bridge.address().port}`, 'token', { WebSocket });
   await assert.rejects(client.watchJob('any', () => {}), (error) => error.code === 'UNAVAILABLE');
 });
+
+test('a request too big for the bridge is refused before it is sent; the connection stays',
+  async (t) => {
+    const bridge = await standInBridge();
+    t.after(() => bridge.close());
+    const client = await V2AWebSocketClient.connect(
+      `ws://127.0.0.1:${bridge.address().port}`, 'token', { WebSocket });
+    t.after(() => client.close());
+    const timeline = { inline_data: 'A'.repeat(65 * 2 ** 20), file_name: 'feature.otio' };
+    await assert.rejects(client.createJob({ timeline }),
+      (error) => error instanceof RangeError && /send the timeline by path/.test(error.message));
+    assert.deepStrictEqual(await client.call('GetServerInfo'), {});  // other calls go on
+  });
