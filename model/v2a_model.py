@@ -86,18 +86,22 @@ class V2AModel(nn.Module):
         `length`: how many frames the clip lasts (default: all of them); past the end of `frames`
         it holds on the last one, a still picture."""
         vis = self.config.visual
-        frames = np.asarray(frames)
+        frames = _frames(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
             raise ValueError(f"frames must be uint8 (T, H, W, 3) with T >= 1, got shape {frames.shape}")
         length = len(frames) if length is None else length
         count = max(1, round(length * vis.frame_rate / fps))
         last = min(length, len(frames)) - 1
         index = np.minimum((np.arange(count) * fps / vis.frame_rate + 1e-6).astype(int), last)
-        # A few seconds of frames at a time: in float the whole of a 5-minute clip took 1.4 GB.
-        sync = torch.cat([self._pool_sync(frames[index[start : start + VISUAL_CHUNK_FRAMES]])
-                          for start in range(0, count, VISUAL_CHUNK_FRAMES)])
-        picks = encoders.semantic_frame_indices(count, vis.frame_rate, vis.semantic_rate)
-        images = torch.from_numpy(np.ascontiguousarray(frames[index[picks]]))
+        picks = np.array(encoders.semantic_frame_indices(count, vis.frame_rate, vis.semantic_rate))
+        # A few seconds of frames at a time (decoded then, when they are decoded on demand): in
+        # float the whole of a 5-minute clip took 1.4 GB. The semantic frames are picked on the way.
+        sync, images = [], []
+        for start in range(0, count, VISUAL_CHUNK_FRAMES):
+            chunk = np.asarray(frames[index[start : start + VISUAL_CHUNK_FRAMES]])
+            sync.append(self._pool_sync(chunk))
+            images.append(chunk[picks[(picks >= start) & (picks < start + len(chunk))] - start])
+        sync, images = torch.cat(sync), torch.from_numpy(np.concatenate(images))
         if images.shape[1:3] != (vis.frame_size, vis.frame_size):
             images = F.interpolate(images.permute(0, 3, 1, 2).float(), size=(vis.frame_size, vis.frame_size),
                                    mode="bilinear", antialias=True)
@@ -313,7 +317,7 @@ def check_item(index: int, item: GenerationItem) -> None:
     """ValueError naming the segment and what is wrong with its inputs, before any work: each of
     these once failed deep inside (float frames sampled near-silence; fps NaN, a fractional or a
     huge sample count, a seed past 64 bits ended in numpy's or torch's own words)."""
-    frames = np.asarray(item.frames)
+    frames = _frames(item.frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"segment {index}: frames must be uint8 (T, H, W, 3) with T >= 1, got "
                          f"{frames.dtype} with shape {frames.shape}")
@@ -337,6 +341,12 @@ def check_item(index: int, item: GenerationItem) -> None:
     ):
         raise ValueError(f"segment {index}: kept must be a span (start, end) inside the "
                          f"{item.num_samples} samples, got {item.kept!r}")
+
+
+def _frames(frames):
+    """Frames as an array, unless they are decoded on demand (v2a.media.frames.SegmentFrames: with
+    len, shape, dtype and indexing by an array of frame numbers), which stay so."""
+    return frames if isinstance(getattr(frames, "dtype", None), np.dtype) else np.asarray(frames)
 
 
 def peak_dbfs(samples: np.ndarray) -> float:
