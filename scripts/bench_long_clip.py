@@ -6,6 +6,7 @@ default generator by `v2a generate` in a fresh child process: wall time, real-ti
 the child's peak RSS (from wait4, the kernel's own count). One job at a time.
 
     .venv/bin/python scripts/bench_long_clip.py [--minutes 1,5,15] [--fps 25] [--media DIR]
+        [--repo CHECKOUT]   # another checkout's `v2a generate` (e.g. before a change), same media
 """
 
 from __future__ import annotations
@@ -38,29 +39,31 @@ def make_movie(folder: Path, seconds: float, fps: int, size: tuple[int, int]) ->
     return path
 
 
-def make_timeline(movie: Path, seconds: float, fps: int, folder: Path) -> Path:
-    """A one-clip .otio timeline using the whole movie."""
+def make_timeline(movie: Path, seconds: float, fps: int, folder: Path, speed: float = 1.0) -> Path:
+    """A one-clip .otio timeline `seconds` long playing the whole movie at `speed`."""
     import opentimelineio as otio
 
-    frames = round(seconds * fps)
-    available = otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps),
-                                        otio.opentime.RationalTime(frames, fps))
-    clip = otio.schema.Clip(name=movie.stem, source_range=available,
-                            media_reference=otio.schema.ExternalReference(str(movie), available))
+    def span(frames: int) -> otio.opentime.TimeRange:
+        return otio.opentime.TimeRange(otio.opentime.RationalTime(0, fps), otio.opentime.RationalTime(frames, fps))
+
+    clip = otio.schema.Clip(name=movie.stem, source_range=span(round(seconds * fps)),
+                            media_reference=otio.schema.ExternalReference(str(movie), span(round(seconds * speed * fps))))
+    if speed != 1.0:
+        clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
     timeline = otio.schema.Timeline(name=f"long clip {seconds:g} s")
     timeline.tracks.append(otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video, children=[clip]))
-    path = folder / f"{movie.stem}.otio"
+    path = folder / f"{movie.stem}-{seconds:g}s.otio"
     otio.adapters.write_to_file(timeline, str(path))
     return path
 
 
-def generate(timeline: Path, out: Path, threads: int, extra: list[str]) -> dict:
-    """Wall time and peak RSS of one `v2a generate` in its own process."""
+def generate(repo: Path, timeline: Path, out: Path, threads: int, extra: list[str]) -> dict:
+    """Wall time and peak RSS of one `v2a generate` of `repo` in its own process."""
     command = [sys.executable, "-c", "from v2a.cli import main; main()", "generate", str(timeline),
                "--out", str(out), *extra]
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(REPO)}
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "PYTHONPATH": str(repo)}
     started = time.perf_counter()
-    child = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    child = subprocess.Popen(command, cwd=repo, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True)
     # Read the pipes while waiting (a full pipe would stall the child), then reap it with wait4,
     # which gives that child's own peak RSS (getrusage(RUSAGE_CHILDREN) gives the largest child's).
@@ -82,6 +85,10 @@ def main() -> int:
                         help="where the movies are made (and kept for the next run)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=0, help="0: the generator's default")
+    parser.add_argument("--repo", default=str(REPO), help="the checkout whose `v2a generate` runs")
+    parser.add_argument("--speed", type=float, default=1.0, help="the clip plays its movie at this speed: "
+                        "0.25 makes an hour's clip of 15 minutes of movie (the test picture numbers "
+                        "at most 65,536 frames)")
     args = parser.parse_args()
     size = tuple(int(v) for v in args.size.split("x"))
     media = Path(args.media)
@@ -90,14 +97,17 @@ def main() -> int:
     rows = []
     for minutes in (float(m) for m in args.minutes.split(",")):
         seconds = minutes * 60
-        movie = make_movie(media, seconds, args.fps, size)
+        movie = make_movie(media, seconds * args.speed, args.fps, size)
         with tempfile.TemporaryDirectory(prefix="v2a-bench-long-") as work:
-            timeline = make_timeline(movie, seconds, args.fps, Path(work))
-            result = generate(timeline, Path(work) / "out", args.threads, extra)
-        row = {"minutes": minutes, **result, "rtf": seconds / result["seconds"]}
+            timeline = make_timeline(movie, seconds, args.fps, Path(work), args.speed)
+            result = generate(Path(args.repo), timeline, Path(work) / "out", args.threads, extra)
+        # Wall time depends on what else runs: the load average says how busy the machine was.
+        row = {"minutes": minutes, **result, "rtf": seconds / result["seconds"],
+               "load_average": os.getloadavg()[0]}
         rows.append(row)
         print(f"{minutes:g} min: {row['seconds']:.1f} s wall ({row['rtf']:.2f}x real time), "
-              f"CPU {row['cpu_seconds']:.1f} s, peak RSS {row['peak_rss_mb']:.0f} MB", flush=True)
+              f"CPU {row['cpu_seconds']:.1f} s, peak RSS {row['peak_rss_mb']:.0f} MB, "
+              f"load average {row['load_average']:.1f}", flush=True)
     print(json.dumps(rows))
     return 0
 
