@@ -1,7 +1,10 @@
 """Long clips: every stage that grew with a clip's length runs a chunk at a time, and the sound is
 the same number for number as when each stage ran on the whole clip at once."""
 
+from fractions import Fraction
+
 import numpy as np
+import opentimelineio as otio
 import pytest
 import torch
 import torch.nn.functional as F
@@ -10,11 +13,16 @@ from model_fixtures import moving_frames, tiny_config
 from model import audio_codec, network, v2a_model
 from model.audio_codec import MelCodec
 from model.config import AudioConfig
+from model.generators import load_generator
 from model.magnitude_decoder import MagnitudeNet
 from model.network import motion_descriptor, motion_in_chunks
 from model.sampler import window_starts
 from model.v2a_model import V2AModel
-from v2a.contracts import SAMPLE_RATE
+from v2a.contracts import SAMPLE_RATE, GenerationRequest
+from v2a.media.audio import read_wav
+from v2a.media.frames import SegmentFrames
+from v2a.media.synth import make_test_movie
+from v2a.pipeline import run_generation
 
 WHOLE = 10**9  # a chunk longer than any clip here: the stage runs on the whole clip at once
 
@@ -118,3 +126,35 @@ def test_a_clip_of_many_windows_sounds_the_same_generated_in_chunks(monkeypatch)
     tokens = int(np.ceil(audio_codec.num_frames(cfg.audio, num_samples) / cfg.net.patch))
     assert len(window_starts(tokens, cfg.net.window_tokens, cfg.sampler.overlap_tokens)) > 10
     np.testing.assert_array_equal(generate(147, 50, 40), generate(WHOLE, WHOLE, WHOLE))
+
+
+def test_the_model_reading_frames_on_demand_makes_the_takes_of_decoded_frames(tmp_path, monkeypatch):
+    """Through the real pipeline, a real movie and a (tiny) checkpoint: the picture handed
+    undecoded and read 10 frames at a time gives the takes the decoded frames give."""
+    movie = make_test_movie(str(tmp_path / "shot.mp4"), frames=60, rate=Fraction(24), size=(48, 32))
+    available = otio.opentime.TimeRange(otio.opentime.RationalTime(0, 24), otio.opentime.RationalTime(60, 24))
+    clip = otio.schema.Clip(name="shot", source_range=otio.opentime.TimeRange(
+        otio.opentime.RationalTime(6, 24), otio.opentime.RationalTime(40, 24)),
+        media_reference=otio.schema.ExternalReference(movie, available))
+    timeline = otio.schema.Timeline(name="one")
+    timeline.tracks.append(otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video, children=[clip]))
+    path = str(tmp_path / "one.otio")
+    otio.adapters.write_to_file(timeline, path)
+    torch.manual_seed(0)
+    V2AModel(tiny_config()).save(str(tmp_path / "tiny.safetensors"))
+    generator = load_generator(f"v2a:{tmp_path / 'tiny.safetensors'}")
+    monkeypatch.setattr(v2a_model, "VISUAL_CHUNK_FRAMES", 10)
+    asked = []
+    read = SegmentFrames.__getitem__
+    monkeypatch.setattr(SegmentFrames, "__getitem__", lambda self, index: asked.append(index) or read(self, index))
+    takes = []
+    for on_demand in (False, True):
+        generator.frames_on_demand = on_demand
+        asked.clear()
+        result = run_generation(GenerationRequest(timeline_path=path, out_dir=str(tmp_path / f"out{on_demand}")),
+                                generator)
+        (audio,) = result.generated
+        takes.append(read_wav(audio.path)[0])
+    np.testing.assert_array_equal(takes[1], takes[0])
+    # On demand (the last run), the model asked for the picture 10 frames at a time, never whole.
+    assert len(asked) > 2 and max(len(np.atleast_1d(index)) for index in asked) == 10
