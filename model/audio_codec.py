@@ -148,8 +148,9 @@ class MelCodec:
 
         Griffin-Lim, the resampling and the limiter run on DECODE_CHUNK_FRAMES frames at a time,
         each with enough frames of context on both sides that its own samples come out as they
-        would from the whole clip (the same numbers: measured bit for bit). Whole, the decoder
-        held about 30 kB a frame, 0.9 GB for 5 minutes."""
+        would from the whole clip: the same numbers with the pseudo-inverse magnitudes, the
+        learned ones rounding a little differently on another length (docs/model.md, "Long
+        clips"). Whole, the decoder held about 30 kB a frame, 0.9 GB for 5 minutes."""
         log_mel = torch.as_tensor(np.asarray(log_mel), dtype=torch.float32)
         # A generated mel can overshoot; above e^4 a 22 kHz frame would clip far beyond full scale.
         log_mel = torch.nan_to_num(log_mel, nan=np.log(LOG_FLOOR)).clamp(np.log(LOG_FLOOR), 4.0)
@@ -173,7 +174,7 @@ class MelCodec:
         # chunk's resampling lines up with the whole clip's.
         period = _frames_per_alignment(cfg)
         step = period * max(1, round(DECODE_CHUNK_FRAMES / period))
-        context = period * math.ceil(self.decode_context_frames() / period)
+        context = period * math.ceil(self._context_frames() / period)
         up, down = _ratio_to_48k(cfg.sample_rate)
         phases = _RandomColumns(seed, cfg.n_fft // 2 + 1, total)
         out = np.empty(num_samples_48k, np.float32)
@@ -194,7 +195,7 @@ class MelCodec:
                 break
         return out
 
-    def decode_context_frames(self) -> int:
+    def _context_frames(self) -> int:
         """Frames on each side of a decoded frame that its samples depend on: each Griffin-Lim
         iteration reaches across one STFT window (n_fft / hop - 1 frames each way), the learned
         magnitudes across their convolutions; resampling and the limiter take a frame more."""
@@ -269,7 +270,7 @@ class _RandomColumns:
             self.generator.set_state(state)
             fresh.append(torch.rand(max(0, end - drawn_to), generator=self.generator))
             self.states[row] = self.generator.get_state()
-        span = torch.cat([self.kept[:, max(0, start - self.kept_from):], torch.stack(fresh)], dim=1)
+        span = torch.cat([self.kept, torch.stack(fresh)], dim=1)[:, start - self.kept_from :]
         self.kept, self.kept_from = span, start
         return span[:, : end - start]
 

@@ -40,6 +40,7 @@ def motion_descriptor(frames: torch.Tensor) -> torch.Tensor:
 
 
 MOTION_FEATURES = 64 + 48 + 1 + 1
+COLOUR_FEATURES = slice(64, 64 + 48)  # where the picture's look sits in a motion descriptor
 
 
 #: Frames `motion_in_chunks` describes at a time (85 s at 24 fps; about 30 kB a frame in float).
@@ -57,7 +58,6 @@ def motion_in_chunks(frames: torch.Tensor) -> torch.Tensor:
         chunk = frames[first : start + MOTION_CHUNK_FRAMES][None]
         parts.append(motion_descriptor(chunk)[0, start - first :])
     return torch.cat(parts)
-COLOUR_FEATURES = slice(64, 64 + 48)  # where the picture's look sits in a motion descriptor
 
 
 def _mirror_order() -> torch.Tensor:
