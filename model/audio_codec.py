@@ -16,6 +16,8 @@ import functools
 import hashlib
 import importlib.util
 import json
+import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +28,8 @@ from model.limiter import limit_peaks
 from v2a.contracts import SAMPLE_RATE
 
 LOG_FLOOR = 1e-5  # HiFi-GAN's log compression floor
+#: Mel frames decoded at a time (about 34 s; Griffin-Lim holds about 30 kB a frame).
+DECODE_CHUNK_FRAMES = 2940
 
 
 def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
@@ -88,8 +92,6 @@ def _resample_any(samples: np.ndarray, from_rate: int, to_rate: int, num_samples
     # polyphase ratio is the same function of the two rates either way.
     if to_rate == SAMPLE_RATE:
         return _resample_to_48k(samples, from_rate, num_samples)
-    from fractions import Fraction
-
     from scipy.signal import resample_poly
 
     ratio = Fraction(int(to_rate), int(from_rate))
@@ -142,7 +144,13 @@ class MelCodec:
 
     # --- decode -------------------------------------------------------------------------------
     def decode(self, log_mel: np.ndarray | torch.Tensor, num_samples_48k: int, seed: int = 0) -> np.ndarray:
-        """48 kHz float32 samples, exactly `num_samples_48k` long, from (T, n_mels) log-mels."""
+        """48 kHz float32 samples, exactly `num_samples_48k` long, from (T, n_mels) log-mels.
+
+        Griffin-Lim, the resampling and the limiter run on DECODE_CHUNK_FRAMES frames at a time,
+        each with enough frames of context on both sides that its own samples come out as they
+        would from the whole clip: the same numbers with the pseudo-inverse magnitudes, the
+        learned ones rounding a little differently on another length (docs/model.md, "Long
+        clips"). Whole, the decoder held about 30 kB a frame, 0.9 GB for 5 minutes."""
         log_mel = torch.as_tensor(np.asarray(log_mel), dtype=torch.float32)
         # A generated mel can overshoot; above e^4 a 22 kHz frame would clip far beyond full scale.
         log_mel = torch.nan_to_num(log_mel, nan=np.log(LOG_FLOOR)).clamp(np.log(LOG_FLOOR), 4.0)
@@ -151,19 +159,55 @@ class MelCodec:
         if log_mel.shape[0] < min_frames:
             floor = torch.full((min_frames - log_mel.shape[0], log_mel.shape[1]), np.log(LOG_FLOOR))
             log_mel = torch.cat([log_mel, floor])
-        if self.cfg.decoder == "hifigan":
-            native = _hifigan()(log_mel.T[None])[0, 0]
-        elif self.cfg.decoder == "griffinlim":
-            native = self.griffin_lim(self.pinv_magnitude(log_mel), seed, native_len)
-        elif self.cfg.decoder == "learned":
-            native = self.griffin_lim(self.learned_magnitude(log_mel), seed, native_len)
-        else:
-            raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim', 'learned' or 'hifigan'")
-        native = native[:native_len].numpy()
-        if len(native) < native_len:
+        if self.cfg.decoder == "hifigan":  # whole: too slow on a CPU for a long clip anyway
+            native = _hifigan()(log_mel.T[None])[0, 0][:native_len].numpy()
             native = np.pad(native, (0, native_len - len(native)))
-        out = _resample_to_48k(native, self.cfg.sample_rate, num_samples_48k)
-        return limit_peaks(out)
+            return limit_peaks(_resample_to_48k(native, self.cfg.sample_rate, num_samples_48k))
+        if self.cfg.decoder not in ("griffinlim", "learned"):
+            raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim', 'learned' or 'hifigan'")
+        return self._decode_in_chunks(log_mel, native_len, num_samples_48k, seed)
+
+    def _decode_in_chunks(self, log_mel: torch.Tensor, native_len: int, num_samples_48k: int,
+                          seed: int) -> np.ndarray:
+        cfg, total = self.cfg, log_mel.shape[0]
+        # Chunks start on frames whose native sample maps to a whole 48 kHz sample, so each
+        # chunk's resampling lines up with the whole clip's.
+        period = _frames_per_alignment(cfg)
+        step = period * max(1, round(DECODE_CHUNK_FRAMES / period))
+        context = period * math.ceil(self._context_frames() / period)
+        up, down = _ratio_to_48k(cfg.sample_rate)
+        phases = _RandomColumns(seed, cfg.n_fft // 2 + 1, total)
+        out = np.empty(num_samples_48k, np.float32)
+        for first in range(0, total, step):
+            end = min(total, first + step)
+            keep_from = first * cfg.hop * up // down
+            keep_to = num_samples_48k if end == total else min(num_samples_48k, end * cfg.hop * up // down)
+            final = keep_to == num_samples_48k  # the samples end here (the frames may go on)
+            low, high = max(0, first - context), min(total, end + context)
+            magnitude = self.magnitude(log_mel[low:high])
+            native = self.griffin_lim(magnitude, phases.columns(low, high),
+                                      native_len - low * cfg.hop if final else None)
+            offset = low * cfg.hop * up // down  # the chunk's first sample at 48 kHz
+            length = num_samples_48k - offset if final else len(native) * up // down
+            samples = limit_peaks(_resample_to_48k(native.numpy(), cfg.sample_rate, length))
+            out[keep_from:keep_to] = samples[keep_from - offset : keep_to - offset]
+            if final:
+                break
+        return out
+
+    def _context_frames(self) -> int:
+        """Frames on each side of a decoded frame that its samples depend on: each Griffin-Lim
+        iteration reaches across one STFT window (n_fft / hop - 1 frames each way), the learned
+        magnitudes across their convolutions; resampling and the limiter take a frame more."""
+        window = math.ceil(self.cfg.n_fft / self.cfg.hop)
+        learned = self.magnitude_net.reach if self.magnitude_net is not None else 0
+        return (self.cfg.griffinlim_iters + 1) * (window - 1) + learned + 2
+
+    def magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:
+        """(bins, T) linear magnitudes from (T, n_mels) log-mels, as the decoder in use makes them."""
+        if self.cfg.decoder == "learned":
+            return self.learned_magnitude(log_mel)
+        return self.pinv_magnitude(log_mel)
 
     def pinv_magnitude(self, log_mel: torch.Tensor) -> torch.Tensor:
         """(bins, T) linear magnitudes from (T, n_mels) log-mels by the filterbank's pseudo-inverse."""
@@ -179,16 +223,16 @@ class MelCodec:
             magnitude[self.first_unmeasured_bin:] = torch.exp(self.magnitude_net(log_mel[None])[0]).T
         return magnitude
 
-    def griffin_lim(self, magnitude: torch.Tensor, seed: int = 0, out_length: int | None = None) -> torch.Tensor:
-        """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99): (bins, T) magnitudes -> samples.
+    def griffin_lim(self, magnitude: torch.Tensor, start: torch.Tensor, out_length: int | None = None) -> torch.Tensor:
+        """Fast Griffin-Lim (Perraudin et al. 2013, momentum 0.99): (bins, T) magnitudes -> samples,
+        from the initial phases `start` (bins, T) in turns (uniform in [0, 1) for a random start).
 
         `out_length` (at most (T - 1) * hop + n_fft / 2): the last frame's right half reaches past
         its centre, and the final inverse reads it there. Stopping at the last centre left up to a
         hop (11.6 ms) of digital silence at the end of every take, a dropout before each cut."""
         cfg = self.cfg
         length = (magnitude.shape[1] - 1) * cfg.hop
-        generator = torch.Generator().manual_seed(seed)
-        phase = torch.exp(2j * torch.pi * torch.rand(magnitude.shape, generator=generator))
+        phase = torch.exp(2j * torch.pi * start)
         previous = torch.zeros_like(phase)
         stft_args = dict(n_fft=cfg.n_fft, hop_length=cfg.hop, window=self.window, center=True)
         for _ in range(cfg.griffinlim_iters):
@@ -198,6 +242,51 @@ class MelCodec:
             previous = rebuilt
             phase = accelerated / accelerated.abs().clamp(min=1e-8)
         return torch.istft(magnitude * phase, length=out_length or length, **stft_args)
+
+
+class _RandomColumns:
+    """Griffin-Lim's random start, `torch.rand((rows, columns))` from a seeded generator, handed
+    out a span of columns at a time from left to right without ever holding all of it (an hour
+    is 640 MB): each row is its own stretch of the generator's stream, so one saved state per row
+    (5 kB) lets every row be drawn on from where it stopped."""
+
+    def __init__(self, seed: int, rows: int, columns: int) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+        self.states = []
+        for _ in range(rows):
+            self.states.append(self.generator.get_state())
+            for done in range(0, columns, _DRAW):  # skip the row, a bounded piece at a time
+                torch.rand(min(_DRAW, columns - done), generator=self.generator)
+        self.kept = torch.empty(rows, 0)  # the last span handed out: the next may overlap it
+        self.kept_from = 0
+
+    def columns(self, start: int, end: int) -> torch.Tensor:
+        """(rows, end - start) of the matrix; each call may start no earlier than the one before."""
+        if start < self.kept_from:
+            raise ValueError(f"columns {start}:{end} asked after columns from {self.kept_from}")
+        drawn_to = self.kept_from + self.kept.shape[1]
+        fresh = []
+        for row, state in enumerate(self.states):
+            self.generator.set_state(state)
+            fresh.append(torch.rand(max(0, end - drawn_to), generator=self.generator))
+            self.states[row] = self.generator.get_state()
+        span = torch.cat([self.kept, torch.stack(fresh)], dim=1)[:, start - self.kept_from :]
+        self.kept, self.kept_from = span, start
+        return span[:, : end - start]
+
+
+_DRAW = 1 << 20  # random numbers drawn at a time while skipping a row
+
+
+def _ratio_to_48k(sample_rate: int) -> tuple[int, int]:
+    ratio = Fraction(SAMPLE_RATE, sample_rate)
+    return ratio.numerator, ratio.denominator
+
+
+def _frames_per_alignment(cfg: AudioConfig) -> int:
+    """The fewest frames whose native samples are a whole number of 48 kHz samples."""
+    _, down = _ratio_to_48k(cfg.sample_rate)
+    return down // math.gcd(down, cfg.hop)
 
 
 def _hifigan_dir() -> Path:

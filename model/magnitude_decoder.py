@@ -57,6 +57,7 @@ class MagnitudeNet(nn.Module):
         self.bins = audio.n_fft // 2 + 1 - self.first_bin
         self.inp = nn.Conv1d(audio.n_mels, width, 7, padding=3)
         self.blocks = nn.Sequential(*[_Block(width) for _ in range(blocks)])
+        self.reach = 3 * (1 + blocks)  # frames each way an output frame reads: 3 per 7-wide conv
         self.norm = nn.LayerNorm(width)
         self.out = nn.Linear(width, self.bins)
         # Log-mels span about -11.5 (the floor) to +4; centre them for the first conv.

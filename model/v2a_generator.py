@@ -19,6 +19,7 @@ class V2AGenerator:
     """Flow-matching video-to-audio model loaded from one self-describing checkpoint."""
 
     name = "v2a-flow"
+    frames_on_demand = True  # the model reads the picture a few seconds at a time (v2a/contracts.py)
 
     def __init__(self, checkpoint: str | Path | None = None) -> None:
         self.checkpoint = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT

@@ -25,7 +25,7 @@ from model import encoders
 from model.audio_codec import MelCodec, num_frames
 from model.config import ModelConfig, from_dict, to_dict
 from model.magnitude_decoder import MagnitudeNet
-from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_descriptor
+from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_in_chunks
 from model.sampler import FlowMatchingSampler, SamplingJob
 from v2a.contracts import ProgressCallback
 from v2a.files import USUAL_FILE_MODE
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 # v2a-flow/2: the sync encoder reads the fixed motion descriptor (v1 learned convs on pixels).
 CHECKPOINT_FORMAT = "v2a-flow/2"
+#: Frames turned to float at a time to pool them (10 s at 24 fps, 128 px: 47 MB).
+VISUAL_CHUNK_FRAMES = 240
 
 
 @dataclass
@@ -78,24 +80,40 @@ class V2AModel(nn.Module):
 
     # --- conditions ---------------------------------------------------------------------------
     @torch.inference_mode()
-    def prepare_visual(self, frames: np.ndarray, fps: float) -> VisualInput:
-        """Frames at any rate and size -> sync frames at the model's rate + semantic features."""
+    def prepare_visual(self, frames: np.ndarray, fps: float, length: int | None = None) -> VisualInput:
+        """Frames at any rate and size -> sync frames at the model's rate + semantic features.
+
+        `length`: how many frames the clip lasts (default: all of them); past the end of `frames`
+        it holds on the last one, a still picture."""
         vis = self.config.visual
-        frames = np.asarray(frames)
+        frames = _frames(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
             raise ValueError(f"frames must be uint8 (T, H, W, 3) with T >= 1, got shape {frames.shape}")
-        count = max(1, round(len(frames) * vis.frame_rate / fps))
-        index = np.minimum((np.arange(count) * fps / vis.frame_rate + 1e-6).astype(int), len(frames) - 1)
-        video = torch.from_numpy(np.ascontiguousarray(frames[index])).permute(0, 3, 1, 2).float()
-        sync = F.interpolate(video, size=(vis.sync_size, vis.sync_size), mode="area")
-        sync = sync.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-        picks = encoders.semantic_frame_indices(count, vis.frame_rate, vis.semantic_rate)
-        images = video[picks]
-        if images.shape[-1] != vis.frame_size or images.shape[-2] != vis.frame_size:
-            images = F.interpolate(images, size=(vis.frame_size, vis.frame_size), mode="bilinear", antialias=True)
-        images = images.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
-        semantic = encoders.semantic_encoder().encode(images)
-        return VisualInput(sync, semantic)
+        length = len(frames) if length is None else length
+        count = max(1, round(length * vis.frame_rate / fps))
+        last = min(length, len(frames)) - 1
+        index = np.minimum((np.arange(count) * fps / vis.frame_rate + 1e-6).astype(int), last)
+        picks = np.array(encoders.semantic_frame_indices(count, vis.frame_rate, vis.semantic_rate))
+        # A few seconds of frames at a time (decoded then, when they are decoded on demand): in
+        # float the whole of a 5-minute clip took 1.4 GB. The semantic frames are picked on the way.
+        sync, images = [], []
+        for start in range(0, count, VISUAL_CHUNK_FRAMES):
+            chunk = np.asarray(frames[index[start : start + VISUAL_CHUNK_FRAMES]])
+            sync.append(self._pool_sync(chunk))
+            images.append(chunk[picks[(picks >= start) & (picks < start + len(chunk))] - start])
+        sync, images = torch.cat(sync), torch.from_numpy(np.concatenate(images))
+        if images.shape[1:3] != (vis.frame_size, vis.frame_size):
+            images = F.interpolate(images.permute(0, 3, 1, 2).float(), size=(vis.frame_size, vis.frame_size),
+                                   mode="bilinear", antialias=True)
+            images = images.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+        return VisualInput(sync, encoders.semantic_encoder().encode(images))
+
+    def _pool_sync(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 (T, H, W, 3) -> uint8 (T, S, S, 3) area-pooled to the sync size."""
+        size = self.config.visual.sync_size
+        video = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
+        sync = F.interpolate(video, size=(size, size), mode="area")
+        return sync.round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous()
 
     def embed_text(self, text: str | None) -> torch.Tensor:
         """The prompt's 384-d embedding, or the learned null for no prompt."""
@@ -226,14 +244,11 @@ class V2AModel(nn.Module):
         cfg, vis = self.config, self.config.visual
         mel_frames = num_frames(cfg.audio, item.num_samples)
         tokens = max(math.ceil(mel_frames / cfg.net.patch), cfg.net.window_tokens)
-        # Short clips are padded with their last frame (a still picture) up to one window.
+        # Short clips are held on their last frame (a still picture) up to one window; so are the
+        # last tokens of a long one, which reach a little past its last frame.
         seconds = tokens * cfg.net.patch / cfg.audio.frame_rate
-        need = math.ceil(seconds * item.fps) + 1
-        frames = np.asarray(item.frames)
-        if len(frames) < need and len(frames) > 0:
-            frames = np.concatenate([frames, np.repeat(frames[-1:], need - len(frames), axis=0)])
-        visual = self.prepare_visual(frames[:need], item.fps)
-        sync = self.sync_on_mel_clock(motion_descriptor(visual.sync_frames[None]), tokens * cfg.net.patch)[0]
+        visual = self.prepare_visual(item.frames, item.fps, length=math.ceil(seconds * item.fps) + 1)
+        sync = self.sync_on_mel_clock(motion_in_chunks(visual.sync_frames)[None], tokens * cfg.net.patch)[0]
         semantic = visual.semantic
         token_seconds = cfg.net.patch / cfg.audio.frame_rate
 
@@ -302,7 +317,7 @@ def check_item(index: int, item: GenerationItem) -> None:
     """ValueError naming the segment and what is wrong with its inputs, before any work: each of
     these once failed deep inside (float frames sampled near-silence; fps NaN, a fractional or a
     huge sample count, a seed past 64 bits ended in numpy's or torch's own words)."""
-    frames = np.asarray(item.frames)
+    frames = _frames(item.frames)
     if frames.dtype != np.uint8 or frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
         raise ValueError(f"segment {index}: frames must be uint8 (T, H, W, 3) with T >= 1, got "
                          f"{frames.dtype} with shape {frames.shape}")
@@ -328,9 +343,16 @@ def check_item(index: int, item: GenerationItem) -> None:
                          f"{item.num_samples} samples, got {item.kept!r}")
 
 
+def _frames(frames):
+    """Frames as an array, unless they are decoded on demand (v2a.media.frames.SegmentFrames: with
+    len, shape, dtype and indexing by an array of frame numbers), which stay so."""
+    return frames if isinstance(getattr(frames, "dtype", None), np.dtype) else np.asarray(frames)
+
+
 def peak_dbfs(samples: np.ndarray) -> float:
     """The highest |sample| in dB relative to full scale (-240 for digital silence)."""
-    peak = float(np.max(np.abs(samples))) if len(samples) else 0.0
+    # Not np.abs(samples).max(): that copies the samples (0.7 GB for an hour).
+    peak = max(float(samples.max()), -float(samples.min())) if len(samples) else 0.0
     return 20 * math.log10(max(peak, 1e-12))
 
 

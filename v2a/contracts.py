@@ -144,6 +144,10 @@ class Generator(Protocol):
 
     `frames` is uint8 (T, H, W, 3) decoded at `frame_rate` frames per second at `frame_size`
     square pixels; the result is float32 mono of exactly `num_samples` samples at SAMPLE_RATE.
+    A generator whose `frames_on_demand` is true is handed them undecoded instead
+    (v2a.media.frames.SegmentFrames: `len`, `shape`, `dtype`, `frames[array of frame numbers]`
+    decodes those, `np.asarray(frames)` all of them), so that a long take need not be in memory
+    whole; a decoding failure then raises MediaError from inside `generate`.
     `kept`: the samples [start, end) the caller keeps, the rest being context it trims off (None:
     all); a generator may judge its sound by them (v2a's draws a near-silent one again).
     """

@@ -381,7 +381,6 @@ def _run_clip(
 ) -> tuple[ClipEvent, GeneratedAudio | None]:
     """Generate one clip; the final event for it and its audio, or None when it could not be."""
     from v2a.media.errors import MediaError
-    from v2a.media.frames import read_segment_frames
 
     def event(state: str, message: str = "", step: int = 0, total: int = 0, output: str = "") -> ClipEvent:
         return ClipEvent(
@@ -394,44 +393,27 @@ def _run_clip(
 
     emit(event("running"))
     started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        emit(event("running", step=done, total=total))
+
     seen = segment.seen()  # with the context beyond the handles, trimmed off below
+    params = _take_params(request, take)
     try:
         try:
-            frames = read_segment_frames(seen, generator.frame_rate, generator.frame_size)
+            samples = _generate_seen(seen, segment, generator, params, progress, cancel)
         except MediaError:
             if seen == segment:
                 raise
             # Context is a nicety: a frame missing there (a gap in an image sequence) must not
             # fail a clip whose own frames are all there.
             seen = segment
-            frames = read_segment_frames(seen, generator.frame_rate, generator.frame_size)
+            samples = _generate_seen(seen, segment, generator, params, progress, cancel)
     except MediaError as error:
         return event("failed", f"clip {segment.clip_name!r}: {error}"), None
-    except Exception as error:  # noqa: BLE001 - a decoder surprise fails this clip, not the job
-        log.exception("decoding failed on clip %s", segment.clip_id)
-        message = f"clip {segment.clip_name!r}: cannot decode {_media(segment)}: {error}"
-        return event("failed", message), None
-
-    def progress(done: int, total: int) -> None:
-        emit(event("running", step=done, total=total))
-
+    except _ClipFailed as failure:
+        return event("failed", str(failure)), None
     context = seen.handle_before_samples - segment.handle_before_samples  # trimmed off below
-
-    try:
-        samples = generator.generate(
-            frames,
-            generator.frame_rate,
-            seen.generated_samples,
-            _take_params(request, take),
-            progress=progress,
-            cancel=cancel,
-            kept=(context, context + segment.generated_samples),
-        )
-    except GenerationCancelled:
-        raise
-    except Exception as error:  # noqa: BLE001 - one clip's failure must not end the job
-        log.exception("generator failed on clip %s", segment.clip_id)
-        return event("failed", f"generator {generator.name!r} failed: {error}"), None
     _check_cancel(cancel)  # a clip cancelled mid-way writes no file
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     if samples.shape[0] != seen.generated_samples:
@@ -455,6 +437,45 @@ def _run_clip(
         provenance=provenance,
     )
     return event("done", f"take {take}: {path}", output=audio.path), audio
+
+
+class _ClipFailed(Exception):
+    """One clip could not be generated; the message says why (the job goes on)."""
+
+
+def _generate_seen(seen: Segment, segment: Segment, generator: Generator, params: GenerationParams,
+                   progress: Callable[[int, int], None], cancel: threading.Event | None) -> np.ndarray:
+    """The generator's samples for the picture under `seen`; MediaError when that picture cannot
+    be read. A generator that reads frames on demand (`frames_on_demand`) is handed them undecoded
+    and decodes a span at a time, so a long take is never in memory whole."""
+    from v2a.media.errors import MediaError
+    from v2a.media.frames import SegmentFrames, read_segment_frames
+
+    fps, size = generator.frame_rate, generator.frame_size
+    on_demand = getattr(generator, "frames_on_demand", False)
+    try:
+        frames = SegmentFrames(seen, fps, size) if on_demand else read_segment_frames(seen, fps, size)
+    except MediaError:
+        raise
+    except Exception as error:  # noqa: BLE001 - a decoder surprise fails this clip, not the job
+        log.exception("decoding failed on clip %s", segment.clip_id)
+        raise _ClipFailed(f"clip {segment.clip_name!r}: cannot decode {_media(segment)}: {error}") from error
+    # Frames decoded on demand fail inside the generator; they are the picture's failures.
+    passed_on = (GenerationCancelled, MediaError) if on_demand else (GenerationCancelled,)
+    context = seen.handle_before_samples - segment.handle_before_samples
+    try:
+        return generator.generate(
+            frames, fps, seen.generated_samples, params, progress=progress, cancel=cancel,
+            kept=(context, context + segment.generated_samples),
+        )
+    except passed_on:
+        raise
+    except Exception as error:  # noqa: BLE001 - one clip's failure must not end the job
+        log.exception("generator failed on clip %s", segment.clip_id)
+        raise _ClipFailed(f"generator {generator.name!r} failed: {error}") from error
+    finally:
+        if on_demand:
+            frames.close()
 
 
 def _take_params(request: GenerationRequest, take: int) -> GenerationParams:

@@ -120,6 +120,29 @@ def test_nan_samples_are_refused(tmp_path):
     assert not os.listdir(tmp_path)
 
 
+def test_a_long_take_is_written_a_block_at_a_time_with_the_same_samples(tmp_path, monkeypatch):
+    samples = np.random.default_rng(0).uniform(-1.1, 1.1, 10_001).astype(np.float32)
+    monkeypatch.setattr(audio, "_WAV_BLOCK", 10**9)
+    write_wav(str(tmp_path / "whole.wav"), samples, description="d", originator="v2a",
+              time_reference_samples=48_000)
+    monkeypatch.setattr(audio, "_WAV_BLOCK", 1_000)
+    write_wav(str(tmp_path / "blocks.wav"), samples, description="d", originator="v2a",
+              time_reference_samples=48_000)
+    whole, blocks = independent_bext(tmp_path / "whole.wav"), independent_bext(tmp_path / "blocks.wav")
+    assert blocks[b"fmt "] == whole[b"fmt "] and blocks[b"data"] == whole[b"data"]
+    assert len(blocks[b"data"]) == 3 * len(samples)
+
+
+def test_a_nan_late_in_a_long_take_leaves_no_file(tmp_path, monkeypatch):
+    monkeypatch.setattr(audio, "_WAV_BLOCK", 1_000)
+    samples = np.zeros(10_000)
+    samples[9_500] = np.nan  # found after the first blocks were written to the temp file
+    with pytest.raises(ValueError, match="NaN"):
+        write_wav(str(tmp_path / "a.wav"), samples, description="", originator="v2a",
+                  time_reference_samples=0)
+    assert not os.listdir(tmp_path)
+
+
 def test_fit_to_length_trims_or_pads_with_silence():
     assert fit_to_length(np.ones(5), 3).tolist() == [1, 1, 1]
     assert fit_to_length(np.ones(2), 4).tolist() == [1, 1, 0, 0]

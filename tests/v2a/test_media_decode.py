@@ -6,7 +6,12 @@ import pytest
 from v2a.contracts import SAMPLE_RATE, ImageSequence, MediaSource, Segment
 from v2a.media import frames as frames_module
 from v2a.media.errors import MediaError
-from v2a.media.frames import decode_frames_at, read_image_sequence_at, read_segment_frames
+from v2a.media.frames import (
+    SegmentFrames,
+    decode_frames_at,
+    read_image_sequence_at,
+    read_segment_frames,
+)
 from v2a.media.probe import probe_media
 from v2a.media.synth import make_image_sequence, make_test_movie, read_frame_number
 
@@ -112,6 +117,38 @@ def test_decoding_near_the_end_seeks_instead_of_scanning(movies, monkeypatch):
     got = decode_frames_at(movies[NTSC], [float(290 / NTSC)], 32)
     assert numbers(got) == [290]
     assert len(decoded) < 2 * 24 + 2  # within the GOP before frame 290, not 290 frames
+
+
+def test_frames_on_demand_decode_a_span_at_a_time_once_through_the_file(movies, monkeypatch):
+    segment = segment_over(movies[FILM], FILM, first_frame=30, record_frames=200)
+    whole = read_segment_frames(segment, float(FILM), 32)
+    decoded = []
+    original = frames_module._FrameCursor._next
+    monkeypatch.setattr(
+        frames_module._FrameCursor, "_next", lambda self: decoded.append(1) or original(self)
+    )
+    with SegmentFrames(segment, float(FILM), 32) as frames:
+        assert len(frames) == 200 and frames.shape == (200, 32, 32, 3) and frames.dtype == np.uint8
+        assert not decoded  # nothing is decoded until asked for
+        spans = [frames[np.arange(start, min(200, start + 48))] for start in range(0, 200, 48)]
+    np.testing.assert_array_equal(np.concatenate(spans), whole)
+    # The spans are read on from where the last one stopped: the frames up to the last one asked
+    # for (and the one after it, to know where it ends), not once more from a keyframe per span.
+    assert len(decoded) <= 30 + 200 + 1
+
+
+def test_frames_on_demand_of_a_reverse_clip_seek_back_for_each_span(movies):
+    segment = segment_over(movies[NTSC], NTSC, first_frame=250, record_frames=120, speed=-1.0)
+    with SegmentFrames(segment, float(NTSC), 32) as frames:
+        spans = [frames[start : start + 50] for start in range(0, 120, 50)]
+        everything = np.asarray(frames)
+    assert numbers(np.concatenate(spans)) == list(range(250, 130, -1)) == numbers(everything)
+
+
+def test_frames_on_demand_of_offline_media_fail_before_any_decoding():
+    offline = segment(media=MediaSource(referenced="/nowhere/a.mov", path=None))
+    with pytest.raises(MediaError, match="offline"):
+        SegmentFrames(offline, 24.0, 32)
 
 
 def test_unsorted_and_repeated_times_keep_the_order_asked(movies):

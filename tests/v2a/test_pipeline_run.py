@@ -301,6 +301,59 @@ def test_an_unexpected_decoder_error_fails_that_clip_only(edit, tmp_path, monkey
     assert final["a"].state == final["c"].state == "done"
 
 
+class _Brightness(SineGenerator):
+    """Sound that follows the picture's brightness frame by frame, read the way the model reads
+    frames on demand: spans of 10 frames in order."""
+
+    frame_rate, frame_size = 24.0, 16
+
+    def __init__(self, on_demand: bool):
+        super().__init__()
+        self.frames_on_demand = on_demand
+        self.handed = []
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
+        self.handed.append(type(frames).__name__)
+        spans = [frames[np.arange(start, min(len(frames), start + 10))] for start in range(0, len(frames), 10)]
+        brightness = np.concatenate(spans).mean(axis=(1, 2, 3)) / 255
+        index = np.minimum(np.arange(num_samples) * len(frames) // num_samples, len(frames) - 1)
+        return (0.5 * brightness[index]).astype(np.float32)
+
+
+def test_a_generator_reading_frames_on_demand_sees_the_same_picture(edit, tmp_path):
+    takes = {}
+    for on_demand in (False, True):
+        generator = _Brightness(on_demand)
+        result = run_generation(_request(edit, str(tmp_path / f"out{on_demand}")), generator)
+        assert len(result.generated) == 3
+        takes[on_demand] = [read_wav(audio.path)[0] for audio in result.generated]
+        assert set(generator.handed) == {"SegmentFrames" if on_demand else "ndarray"}
+    for eager, on_demand in zip(takes[False], takes[True], strict=True):
+        np.testing.assert_array_equal(on_demand, eager)
+
+
+def test_frames_on_demand_that_fail_to_decode_fail_that_clip_only(edit, tmp_path, monkeypatch):
+    import v2a.media.frames as frames
+    from v2a.media.errors import MediaError
+
+    real = frames._VideoReader.pictures_at
+    failed = []
+
+    def damaged(self, times):
+        if self.path.endswith("b.mp4"):  # decoding fails inside the generator, at every attempt
+            failed.append(len(times))
+            raise MediaError(f"{self.path}: video does not decode")
+        return real(self, times)
+
+    monkeypatch.setattr(frames._VideoReader, "pictures_at", damaged)
+    result = run_generation(_request(edit, str(tmp_path / "out")), _Brightness(on_demand=True))
+    final = {event.clip_name: event for event in result.clips}
+    assert final["b"].state == "failed" and final["b"].message.startswith("clip 'b': ")
+    assert "b.mp4: video does not decode" in final["b"].message
+    assert final["a"].state == final["c"].state == "done"
+    assert len(failed) == 2  # with the context beyond the handles, then without it
+
+
 def _hard_cut_edit(folder: str, movies: str) -> str:
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
     video.append(_clip("a", 12, 24, movies))
