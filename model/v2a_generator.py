@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from model.encoders import file_sha256
-from model.v2a_model import V2AModel, read_info
+from model.v2a_model import MAX_SAMPLES, V2AModel, read_info
 from v2a.contracts import GenerationParams, ProgressCallback
 
 #: The shipped checkpoint (committed, < 50 MB); `load_generator("default")` uses it.
@@ -20,6 +20,7 @@ class V2AGenerator:
 
     name = "v2a-flow"
     frames_on_demand = True  # the model reads the picture a few seconds at a time (v2a/contracts.py)
+    max_samples = MAX_SAMPLES  # the longest clip it makes (v2a/contracts.py)
 
     def __init__(self, checkpoint: str | Path | None = None) -> None:
         self.checkpoint = Path(checkpoint) if checkpoint else DEFAULT_CHECKPOINT

@@ -148,6 +148,9 @@ class Generator(Protocol):
     (v2a.media.frames.SegmentFrames: `len`, `shape`, `dtype`, `frames[array of frame numbers]`
     decodes those, `np.asarray(frames)` all of them), so that a long take need not be in memory
     whole; a decoding failure then raises MediaError from inside `generate`.
+    A generator with a `max_samples` makes clips of at most that many samples: a longer clip
+    fails with a message saying so, before any work (the context beyond its handles is dropped
+    first if that is enough).
     `kept`: the samples [start, end) the caller keeps, the rest being context it trims off (None:
     all); a generator may judge its sound by them (v2a's draws a near-silent one again).
     """

@@ -398,6 +398,11 @@ def _run_clip(
         emit(event("running", step=done, total=total))
 
     seen = segment.seen()  # with the context beyond the handles, trimmed off below
+    longest = getattr(generator, "max_samples", None)
+    if longest and seen.generated_samples > longest:
+        if segment.generated_samples > longest:
+            return event("failed", _too_long(segment, generator.name, longest)), None
+        seen = segment  # the context is a nicety; the clip itself fits
     params = _take_params(request, take)
     try:
         try:
@@ -437,6 +442,17 @@ def _run_clip(
         provenance=provenance,
     )
     return event("done", f"take {take}: {path}", output=audio.path), audio
+
+
+def _too_long(segment: Segment, generator: str, longest: int) -> str:
+    """What an editor reads when a clip is longer than the generator makes in one piece."""
+    def duration(samples: int) -> str:
+        seconds = samples / SAMPLE_RATE
+        return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
+
+    return (f"clip {segment.clip_name!r} is {duration(segment.generated_samples)} long with its "
+            f"handles; {generator} makes at most {duration(longest)} a clip: cut it into shorter "
+            "clips on the timeline")
 
 
 class _ClipFailed(Exception):

@@ -447,3 +447,28 @@ def test_the_generator_sees_context_beyond_the_handles_and_the_take_keeps_none_o
     assert samples.shape[0] == audio.num_samples  # no handles: a lone clip
     # 24-bit WAV: the ramp's value at the first kept sample, the context's length in.
     assert abs(float(samples[0]) - context / 1e7) < 1e-6
+
+
+def test_a_clip_longer_than_the_generator_makes_fails_saying_so_before_any_work(edit, tmp_path):
+    # The model makes an hour a clip; a longer one failed inside it with "segment 0: num_samples
+    # must be a whole number from 1 to 172,800,000", after its picture was read.
+    asked = []
+
+    class MakesOneSecond(SineGenerator):
+        max_samples = SAMPLE_RATE
+
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
+            asked.append((num_samples, kept))
+            return super().generate(frames, fps, num_samples, params, progress, cancel)
+
+    result = run_generation(_request(edit, str(tmp_path / "out")), MakesOneSecond())
+    final = {event.clip_name: event for event in result.clips}
+    # c, 20 frames (0.83 s) and a handle, fits once the context beyond its handles is dropped;
+    # a and b are longer than a second with their handles, and neither reached the generator.
+    assert final["c"].state == "done" and len(asked) == 1
+    made, kept = asked[0]
+    assert made <= SAMPLE_RATE and kept == (0, made)  # all of it kept: no context shown
+    for name in ("a", "b"):
+        assert final[name].state == "failed"
+        assert f"clip {name!r} is 1." in final[name].message
+        assert "makes at most 1.0 s a clip: cut it into shorter clips" in final[name].message
