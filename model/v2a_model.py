@@ -27,7 +27,7 @@ from model.config import ModelConfig, from_dict, to_dict
 from model.magnitude_decoder import MagnitudeNet
 from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_in_chunks
 from model.sampler import FlowMatchingSampler, SamplingJob
-from v2a.contracts import ProgressCallback
+from v2a.contracts import GenerationCancelled, ProgressCallback
 from v2a.files import USUAL_FILE_MODE
 
 log = logging.getLogger(__name__)
@@ -80,11 +80,13 @@ class V2AModel(nn.Module):
 
     # --- conditions ---------------------------------------------------------------------------
     @torch.inference_mode()
-    def prepare_visual(self, frames: np.ndarray, fps: float, length: int | None = None) -> VisualInput:
+    def prepare_visual(self, frames: np.ndarray, fps: float, length: int | None = None,
+                       cancel: threading.Event | None = None) -> VisualInput:
         """Frames at any rate and size -> sync frames at the model's rate + semantic features.
 
         `length`: how many frames the clip lasts (default: all of them); past the end of `frames`
-        it holds on the last one, a still picture."""
+        it holds on the last one, a still picture. `cancel` is checked between chunks: frames
+        decoded on demand make this an hour-long clip's first 80 s."""
         vis = self.config.visual
         frames = _frames(frames)
         if frames.ndim != 4 or frames.shape[-1] != 3 or len(frames) == 0:
@@ -98,6 +100,8 @@ class V2AModel(nn.Module):
         # float the whole of a 5-minute clip took 1.4 GB. The semantic frames are picked on the way.
         sync, images = [], []
         for start in range(0, count, VISUAL_CHUNK_FRAMES):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled(f"cancelled while reading the picture, at frame {start} of {count}")
             chunk = np.asarray(frames[index[start : start + VISUAL_CHUNK_FRAMES]])
             sync.append(self._pool_sync(chunk))
             images.append(chunk[picks[(picks >= start) & (picks < start + len(chunk))] - start])
@@ -193,7 +197,7 @@ class V2AModel(nn.Module):
         jobs, mel_lengths = [], []
         for index, item in enumerate(items):
             check_item(index, item)
-            job, mel_frames = self._job(item)
+            job, mel_frames = self._job(item, cancel)
             jobs.append(job)
             mel_lengths.append(mel_frames)
         settings = dict(steps=steps, cfg_strength=cfg_strength, method=method or sampler_cfg.method,
@@ -240,14 +244,15 @@ class V2AModel(nn.Module):
             out.append(self.codec.decode(mel, item.num_samples, seed=item.seed))
         return out
 
-    def _job(self, item: GenerationItem) -> tuple[SamplingJob, int]:
+    def _job(self, item: GenerationItem, cancel: threading.Event | None = None) -> tuple[SamplingJob, int]:
         cfg, vis = self.config, self.config.visual
         mel_frames = num_frames(cfg.audio, item.num_samples)
         tokens = max(math.ceil(mel_frames / cfg.net.patch), cfg.net.window_tokens)
         # Short clips are held on their last frame (a still picture) up to one window; so are the
         # last tokens of a long one, which reach a little past its last frame.
         seconds = tokens * cfg.net.patch / cfg.audio.frame_rate
-        visual = self.prepare_visual(item.frames, item.fps, length=math.ceil(seconds * item.fps) + 1)
+        visual = self.prepare_visual(item.frames, item.fps, length=math.ceil(seconds * item.fps) + 1,
+                                     cancel=cancel)
         sync = self.sync_on_mel_clock(motion_in_chunks(visual.sync_frames)[None], tokens * cfg.net.patch)[0]
         semantic = visual.semantic
         token_seconds = cfg.net.patch / cfg.audio.frame_rate

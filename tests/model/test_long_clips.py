@@ -160,3 +160,30 @@ def test_the_model_reading_frames_on_demand_makes_the_takes_of_decoded_frames(tm
     np.testing.assert_array_equal(takes[1], takes[0])
     # On demand (the last run), the model asked for the picture 10 frames at a time, never whole.
     assert len(asked) > 2 and max(len(np.atleast_1d(index)) for index in asked) == 10
+
+
+def test_a_cancel_while_the_picture_is_read_stops_before_the_rest_is_read(monkeypatch):
+    # Frames decoded on demand make reading the picture an hour-long clip's first 80 s, and the
+    # model checked the cancel only between sampling steps.
+    import threading
+
+    from v2a.contracts import GenerationCancelled
+
+    monkeypatch.setattr(v2a_model, "VISUAL_CHUNK_FRAMES", 16)
+    model = V2AModel(tiny_config())
+    cancel, reads = threading.Event(), []
+
+    class Picture:  # frames on demand, as v2a.media.frames.SegmentFrames hands them
+        shape, dtype, ndim = (200, 32, 32, 3), np.dtype(np.uint8), 4
+
+        def __len__(self):
+            return 200
+
+        def __getitem__(self, which):
+            reads.append(np.size(which))
+            cancel.set()  # the editor cancels while the first span is read
+            return np.zeros((*np.shape(which), 32, 32, 3), np.uint8)
+
+    with pytest.raises(GenerationCancelled, match="reading the picture"):
+        model.generate(Picture(), 24.0, SAMPLE_RATE * 8, cancel=cancel)
+    assert reads == [16]
