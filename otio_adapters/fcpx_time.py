@@ -68,12 +68,18 @@ def install() -> None:
         offset, lane = original_offset_and_lane(reader, element, default_format)
         return offset + _storyline_start(reader, element, offset.rate), lane
 
+    original_to_stack = fcpx_xml.FcpxXml._squence_to_stack
+
+    def squence_to_stack(reader, *args, **kwargs):
+        return _lanes_in_number_order(original_to_stack(reader, *args, **kwargs))
+
     fcpx_xml.to_rational_time = _rational_time
     fcpx_xml.FcpxXml._number_of_frames = _number_of_frames
     fcpx_xml.FcpxXml._format_frame_rate = _format_frame_rate
     fcpx_xml.FcpxXml._from_project = from_project
     fcpx_xml.FcpxXml._offset_and_lane = offset_and_lane
     fcpx_xml.FcpxXml._audio_only = _audio_only
+    fcpx_xml.FcpxXml._squence_to_stack = squence_to_stack
     _installed = True
 
 
@@ -117,6 +123,24 @@ def _storyline_start(reader, element, rate: float) -> otio.opentime.RationalTime
     host = reader.child_parent_map.get(storyline)
     into = parse_seconds(storyline.get("offset")) - parse_seconds(host.get("start"))
     return otio.opentime.RationalTime(to_frames(into, exact_rate(rate)), rate)
+
+
+def _lanes_in_number_order(stack: otio.schema.Stack) -> otio.schema.Stack:
+    """The reader makes a track per lane, named by the lane, sorted as text: lane 10 came before
+    lane 2 (and -10 before -2), so a clip on lane 10 lay under those of lanes 2 to 9. The tracks
+    go in number order from the spine out: audio lanes -1, -2, … first, then 0, 1, 2, …"""
+    tracks = list(stack)
+    if not all(_is_lane(track.name) for track in tracks):
+        return stack
+    ordered = sorted(tracks, key=lambda track: (int(track.name) >= 0, abs(int(track.name))))
+    if ordered != tracks:
+        del stack[:]
+        stack.extend(ordered)
+    return stack
+
+
+def _is_lane(name: str) -> bool:
+    return name.lstrip("-").isdigit()
 
 
 def _audio_only(reader, element) -> bool:

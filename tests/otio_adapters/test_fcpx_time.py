@@ -281,3 +281,20 @@ def test_a_secondary_storyline_sits_where_it_is_connected(tmp_path):
     tracks = {track.name: track for track in timeline.tracks}
     assert _placed(tracks["-1"]) == [("music", 3.0, 5.0)]
     assert _placed(tracks["-2"]) == [("sfx a", 6.0, 2.0), ("sfx b", 8.0, 3.0)]
+
+
+def test_lanes_stack_in_number_order_from_lane_10_up(tmp_path):
+    # The reader sorted lanes as text: lane 10 came before lane 2, so a title on lane 10 sat
+    # under the B-roll of lanes 2-9 and v2a planned their sound for the wrong picture.
+    connected = "\n".join(
+        f'<asset-clip name="lane {lane}" ref="r2" lane="{lane}" offset="0s" duration="2s"/>'
+        for lane in range(1, 12)
+    )
+    text = CONNECTED_AUDIO.replace(
+        '<asset-clip name="music" ref="r3" lane="-1" offset="2s" duration="5s"',
+        connected + '\n<asset-clip name="music" ref="r3" lane="-1" offset="2s" duration="5s"',
+    )
+    timeline = _read(tmp_path, text)
+    assert [track.name for track in timeline.video_tracks()] == [str(n) for n in range(12)]
+    # Audio lanes from the spine down, as before: -1 is the first audio track (A1).
+    assert [track.name for track in timeline.audio_tracks()] == ["-1", "-2"]
