@@ -60,6 +60,9 @@ def install() -> None:
             timeline.metadata.setdefault("fcpx_xml", {})["tcFormat"] = sequence.get(
                 "tcFormat", "NDF"
             )
+            unread = _editors_transitions(sequence)
+            if unread:  # the reader skips them: said when the timeline is written
+                timeline.metadata["fcpx_xml"][TRANSITIONS_NOT_READ] = unread
         return timeline
 
     original_offset_and_lane = fcpx_xml.FcpxXml._offset_and_lane
@@ -123,6 +126,23 @@ def _storyline_start(reader, element, rate: float) -> otio.opentime.RationalTime
     host = reader.child_parent_map.get(storyline)
     into = parse_seconds(storyline.get("offset")) - parse_seconds(host.get("start"))
     return otio.opentime.RationalTime(to_frames(into, exact_rate(rate)), rate)
+
+
+#: Timeline metadata (under "fcpx_xml"): how many of the editor's transitions the source FCPXML
+#: held, which the adapter's reader skips.
+TRANSITIONS_NOT_READ = "transitions_not_read"
+
+
+def _editors_transitions(sequence) -> int:
+    """The editor's transitions in an FCPXML sequence (dissolves, crossfades): those of every
+    storyline but v2a's own (`fcpx_audio`'s, whose clips are on an `effects.V2A …` role)."""
+    count = 0
+    for storyline in sequence.iter("spine"):
+        roles = [clip.get("audioRole", "") for clip in storyline if clip.tag == "asset-clip"]
+        if roles and all(role.startswith("effects.V2A ") for role in roles):
+            continue
+        count += sum(1 for item in storyline if item.tag == "transition")
+    return count
 
 
 def _lanes_in_number_order(stack: otio.schema.Stack) -> otio.schema.Stack:

@@ -514,8 +514,20 @@ def write_timeline(
     input's); what is written names the same media from its own folder (`timeline` itself is
     left as it is). Returns (written path, fallback .otio path or "", note). Where the format
     cannot carry v2a's audio, the note says so and the full result is also written as an .otio
-    beside it.
+    beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
+    written, fallback, note = _write_timeline(timeline, path, format, media_dir)
+    unread = timeline.metadata.get("fcpx_xml", {}).get(fcpx_time.TRANSITIONS_NOT_READ)
+    if unread:
+        lost = (f"the FCPXML reader reads no transitions: the editor's {unread} in the source "
+                "FCPXML are in neither the timeline written nor any .otio")
+        note = f"{note}; {lost}" if note else lost
+    return written, fallback, note
+
+
+def _write_timeline(
+    timeline: otio.schema.Timeline, path: str, format: str, media_dir: str = ""
+) -> tuple[str, str, str]:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         raise TimelineWriteError(f"cannot write {path}: folder {folder} is missing or not writable")

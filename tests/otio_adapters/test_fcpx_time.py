@@ -298,3 +298,28 @@ def test_lanes_stack_in_number_order_from_lane_10_up(tmp_path):
     assert [track.name for track in timeline.video_tracks()] == [str(n) for n in range(12)]
     # Audio lanes from the spine down, as before: -1 is the first audio track (A1).
     assert [track.name for track in timeline.audio_tracks()] == ["-1", "-2"]
+
+
+def test_the_editors_transitions_the_reader_skips_are_named_when_the_timeline_is_written(
+    tmp_path,
+):
+    # The adapter reads no <transition>: an FCPXML source's dissolves vanished from what v2a
+    # wrote (the note counted only transitions that reached OTIO, so none). v2a's own audio
+    # crossfades, in its storylines on the effects.V2A role, are not the editor's.
+    from otio_adapters.write import write_timeline
+
+    dissolve = '<transition name="Cross Dissolve" offset="11s" duration="1s"/>'
+    ours = (
+        '<spine lane="-3" offset="2s">'
+        '<asset-clip name="V2A a" ref="r3" offset="0s" duration="2s" audioRole="effects.V2A SFX"/>'
+        '<transition name="Audio Crossfade" offset="1s" duration="1s"/>'
+        '<asset-clip name="V2A b" ref="r3" offset="2s" duration="2s" audioRole="effects.V2A SFX"/>'
+        "</spine>"
+    )
+    text = CONNECTED_AUDIO.replace("</asset-clip>\n      </spine>", ours + "</asset-clip>" + dissolve + "</spine>")
+    assert text.count("<transition") == 2
+    timeline = _read(tmp_path, text)
+
+    for name, format in (("out.fcpxml", "fcpx_xml"), ("out.xml", "fcp_xml")):
+        _, _, note = write_timeline(timeline, str(tmp_path / name), format)
+        assert "the editor's 1 in the source FCPXML" in note, format
