@@ -17,6 +17,7 @@ import hashlib
 import importlib.util
 import json
 import math
+import threading
 from fractions import Fraction
 from pathlib import Path
 
@@ -25,7 +26,7 @@ import torch
 
 from model.config import AudioConfig
 from model.limiter import limit_peaks
-from v2a.contracts import SAMPLE_RATE
+from v2a.contracts import SAMPLE_RATE, GenerationCancelled
 
 LOG_FLOOR = 1e-5  # HiFi-GAN's log compression floor
 #: Mel frames decoded at a time (about 34 s; Griffin-Lim holds about 30 kB a frame).
@@ -143,14 +144,16 @@ class MelCodec:
         return self.decode(self.encode(samples_48k), len(samples_48k))
 
     # --- decode -------------------------------------------------------------------------------
-    def decode(self, log_mel: np.ndarray | torch.Tensor, num_samples_48k: int, seed: int = 0) -> np.ndarray:
+    def decode(self, log_mel: np.ndarray | torch.Tensor, num_samples_48k: int, seed: int = 0,
+               cancel: threading.Event | None = None) -> np.ndarray:
         """48 kHz float32 samples, exactly `num_samples_48k` long, from (T, n_mels) log-mels.
 
         Griffin-Lim, the resampling and the limiter run on DECODE_CHUNK_FRAMES frames at a time,
         each with enough frames of context on both sides that its own samples come out as they
         would from the whole clip: the same numbers with the pseudo-inverse magnitudes, the
         learned ones rounding a little differently on another length (docs/model.md, "Long
-        clips"). Whole, the decoder held about 30 kB a frame, 0.9 GB for 5 minutes."""
+        clips"). Whole, the decoder held about 30 kB a frame, 0.9 GB for 5 minutes. `cancel` is
+        checked between chunks (5 minutes of sound take about 13 s to decode)."""
         log_mel = torch.as_tensor(np.asarray(log_mel), dtype=torch.float32)
         # A generated mel can overshoot; above e^4 a 22 kHz frame would clip far beyond full scale.
         log_mel = torch.nan_to_num(log_mel, nan=np.log(LOG_FLOOR)).clamp(np.log(LOG_FLOOR), 4.0)
@@ -165,10 +168,10 @@ class MelCodec:
             return limit_peaks(_resample_to_48k(native, self.cfg.sample_rate, num_samples_48k))
         if self.cfg.decoder not in ("griffinlim", "learned"):
             raise ValueError(f"audio.decoder {self.cfg.decoder!r}: choose 'griffinlim', 'learned' or 'hifigan'")
-        return self._decode_in_chunks(log_mel, native_len, num_samples_48k, seed)
+        return self._decode_in_chunks(log_mel, native_len, num_samples_48k, seed, cancel)
 
     def _decode_in_chunks(self, log_mel: torch.Tensor, native_len: int, num_samples_48k: int,
-                          seed: int) -> np.ndarray:
+                          seed: int, cancel: threading.Event | None = None) -> np.ndarray:
         cfg, total = self.cfg, log_mel.shape[0]
         # Chunks start on frames whose native sample maps to a whole 48 kHz sample, so each
         # chunk's resampling lines up with the whole clip's.
@@ -179,6 +182,8 @@ class MelCodec:
         phases = _RandomColumns(seed, cfg.n_fft // 2 + 1, total)
         out = np.empty(num_samples_48k, np.float32)
         for first in range(0, total, step):
+            if cancel is not None and cancel.is_set():
+                raise GenerationCancelled(f"cancelled while decoding the sound, at frame {first} of {total}")
             end = min(total, first + step)
             keep_from = first * cfg.hop * up // down
             keep_to = num_samples_48k if end == total else min(num_samples_48k, end * cfg.hop * up // down)

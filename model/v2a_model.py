@@ -241,7 +241,7 @@ class V2AModel(nn.Module):
         out = []
         for item, x, mel_frames in zip(items, tokens, mel_lengths, strict=True):
             mel = self.from_tokens(x[None])[0, :mel_frames] * self.mel_std + self.mel_mean
-            out.append(self.codec.decode(mel, item.num_samples, seed=item.seed))
+            out.append(self.codec.decode(mel, item.num_samples, seed=item.seed, cancel=cancel))
         return out
 
     def _job(self, item: GenerationItem, cancel: threading.Event | None = None) -> tuple[SamplingJob, int]:

@@ -187,3 +187,24 @@ def test_a_cancel_while_the_picture_is_read_stops_before_the_rest_is_read(monkey
     with pytest.raises(GenerationCancelled, match="reading the picture"):
         model.generate(Picture(), 24.0, SAMPLE_RATE * 8, cancel=cancel)
     assert reads == [16]
+
+
+def test_a_cancel_while_a_long_clip_is_decoded_stops_between_chunks(monkeypatch):
+    import threading
+
+    from v2a.contracts import GenerationCancelled
+
+    monkeypatch.setattr(audio_codec, "DECODE_CHUNK_FRAMES", 100)
+    codec = MelCodec(AudioConfig(griffinlim_iters=2))
+    cancel, passes = threading.Event(), []
+    griffin_lim = codec.griffin_lim
+
+    def first_chunk_then_cancel(*args, **kwargs):
+        passes.append(1)
+        cancel.set()  # the editor cancels while the first chunk is decoded
+        return griffin_lim(*args, **kwargs)
+
+    monkeypatch.setattr(codec, "griffin_lim", first_chunk_then_cancel)
+    with pytest.raises(GenerationCancelled, match="decoding the sound"):
+        codec.decode(_loud_mel(500), 500 * 256 * SAMPLE_RATE // 22_050, cancel=cancel)
+    assert len(passes) == 1
