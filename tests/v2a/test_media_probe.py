@@ -224,3 +224,17 @@ def test_probe_reports_a_fast_start_movie_cut_short(tmp_path, keep, found):
     assert str(error.value).startswith(
         f"{copy}: the file is cut short (an unfinished copy?): its index lists 2.000 s of video"
     )
+
+
+def test_a_camera_movie_cut_short_before_its_index_is_named_so(tmp_path):
+    # Cameras write a MOV/MP4's index (moov) after the frames: a copy off the card that stopped
+    # mid-way has none, and FFmpeg only said "Invalid data found when processing input".
+    whole = make_test_movie(str(tmp_path / "whole.mov"), frames=50, size=(64, 48), start_timecode=None)
+    data = open(whole, "rb").read()
+    assert data.index(b"moov") > data.index(b"mdat")  # index at the end, as a camera writes it
+    copy = tmp_path / "A001C003.mov"
+    copy.write_bytes(data[: len(data) // 2])
+    with pytest.raises(MediaError) as error:
+        probe_media(str(copy))
+    assert str(error.value).startswith(f"{copy}: the file is cut short (an unfinished copy?)")
+    assert "no index (moov)" in str(error.value)

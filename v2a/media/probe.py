@@ -84,7 +84,40 @@ def open_input(path: str) -> av.container.InputContainer:
     except PermissionError as error:
         raise MediaError(f"{path}: cannot read the file ({error.strerror})") from error
     except (av.FFmpegError, OSError) as error:
+        if _movie_without_index(path):
+            raise MediaError(
+                f"{path}: the file is cut short (an unfinished copy?): it has frames but no index "
+                "(moov), which cameras write after the frames: copy it again from the card"
+            ) from error
         raise MediaError(f"{path}: not a readable media file ({error})") from error
+
+
+def _movie_without_index(path: str) -> bool:
+    """Whether `path` is a QuickTime/MP4 file whose top-level boxes hold frames (`mdat`) but no
+    index (`moov`): what a copy that stopped before a camera file's end leaves. Reads only the
+    boxes' 8-byte headers, hopping from one to the next."""
+    boxes = set()
+    try:
+        with open(path, "rb") as handle:
+            size_of_file = os.fstat(handle.fileno()).st_size
+            position = 0
+            while position + 8 <= size_of_file and len(boxes) < 64:
+                handle.seek(position)
+                header = handle.read(16)
+                size, kind = int.from_bytes(header[:4], "big"), header[4:8]
+                if size == 1 and len(header) == 16:  # a 64-bit size follows the type
+                    size = int.from_bytes(header[8:16], "big")
+                if not kind.isalnum() and kind not in (b"free", b"skip"):
+                    return False  # not a box: not such a file
+                boxes.add(kind)
+                if size == 0:  # the last box runs to the end of the file
+                    break
+                if size < 8:
+                    return False
+                position += size
+    except OSError:
+        return False
+    return b"ftyp" in boxes and b"mdat" in boxes and b"moov" not in boxes
 
 
 def is_still_picture(container: av.container.InputContainer) -> bool:
