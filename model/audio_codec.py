@@ -26,7 +26,7 @@ import torch
 
 from model.config import AudioConfig
 from model.limiter import limit_peaks
-from v2a.contracts import SAMPLE_RATE, GenerationCancelled
+from v2a.contracts import SAMPLE_RATE, check_cancel
 
 LOG_FLOOR = 1e-5  # HiFi-GAN's log compression floor
 #: Mel frames decoded at a time (about 34 s; Griffin-Lim holds about 30 kB a frame).
@@ -182,8 +182,7 @@ class MelCodec:
         phases = _RandomColumns(seed, cfg.n_fft // 2 + 1, total)
         out = np.empty(num_samples_48k, np.float32)
         for first in range(0, total, step):
-            if cancel is not None and cancel.is_set():
-                raise GenerationCancelled(f"cancelled while decoding the sound, at frame {first} of {total}")
+            check_cancel(cancel, f"cancelled while decoding the sound, at frame {first} of {total}")
             end = min(total, first + step)
             keep_from = first * cfg.hop * up // down
             keep_to = num_samples_48k if end == total else min(num_samples_48k, end * cfg.hop * up // down)

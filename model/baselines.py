@@ -15,14 +15,11 @@ import numpy as np
 from scipy.signal import butter, sosfilt
 
 from model.eval.motion import motion_peaks
-from v2a.contracts import SAMPLE_RATE, GenerationCancelled, GenerationParams, ProgressCallback
+from v2a.contracts import SAMPLE_RATE, GenerationParams, ProgressCallback, check_cancel
 
 log = logging.getLogger(__name__)
 
 
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise GenerationCancelled("generation cancelled")
 
 
 class SilenceGenerator:
@@ -33,7 +30,7 @@ class SilenceGenerator:
     frame_size = 160
 
     def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
-        _check_cancel(cancel)
+        check_cancel(cancel)
         if progress:
             progress(1, 1)
         return np.zeros(num_samples, np.float32)
@@ -67,14 +64,14 @@ class MotionBurstsGenerator:
     def generate(self, frames, fps, num_samples, params: GenerationParams,
                  progress: ProgressCallback | None = None,
                  cancel: threading.Event | None = None, kept=None) -> np.ndarray:
-        _check_cancel(cancel)
+        check_cancel(cancel)
         out = np.zeros(num_samples, np.float32)
         times, strengths = motion_peaks(frames, fps)
         rng = np.random.default_rng(params.seed)
         burst_len = int(0.25 * SAMPLE_RATE)
         top = strengths.max() if strengths.size else 1.0
         for i, (t, s) in enumerate(zip(times, strengths, strict=True)):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             start = int(round(t * SAMPLE_RATE))
             if start >= num_samples:
                 break
@@ -140,7 +137,7 @@ class RandomSampleGenerator(_CorpusBaseline):
     name = "random-sample"
 
     def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
-        _check_cancel(cancel)
+        check_cancel(cancel)
         rng = np.random.default_rng(params.seed)
         audio = self._random_recording(rng)
         out = np.zeros(num_samples, np.float32)
@@ -167,7 +164,7 @@ class OnsetTransferGenerator(_CorpusBaseline):
     def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         from model.eval.onsets import detect_onsets
 
-        _check_cancel(cancel)
+        check_cancel(cancel)
         rng = np.random.default_rng(params.seed)
         audio = self._random_recording(rng)
         onsets, _ = detect_onsets(audio, SAMPLE_RATE)
@@ -181,7 +178,7 @@ class OnsetTransferGenerator(_CorpusBaseline):
         out = np.zeros(num_samples, np.float32)
         times, _ = motion_peaks(frames, fps)
         for t in times:
-            _check_cancel(cancel)
+            check_cancel(cancel)
             at = int(round(t * SAMPLE_RATE))
             end = min(num_samples, at + event.size)
             if at < end:
@@ -226,7 +223,7 @@ class CeilingGenerator:
         self.reference = np.asarray(audio, np.float32)
 
     def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
-        _check_cancel(cancel)
+        check_cancel(cancel)
         if self.reference is None:
             raise RuntimeError("ceiling: no reference audio was given (evaluation only)")
         out = self._codec.reconstruct(self.reference)

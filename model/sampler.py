@@ -35,7 +35,7 @@ import torch
 
 from model.config import check_sampler_settings
 from model.network import T_CLAMP, FlowTransformer
-from v2a.contracts import GenerationCancelled, ProgressCallback
+from v2a.contracts import ProgressCallback, check_cancel
 
 
 @dataclass
@@ -153,8 +153,7 @@ class FlowMatchingSampler:
             return self._velocity(jobs, layout, states, t, 1.0, 0.0)
 
         for step in range(steps):
-            if cancel is not None and cancel.is_set():
-                raise GenerationCancelled(f"cancelled at sampling step {step} of {steps}")
+            check_cancel(cancel, f"cancelled at sampling step {step} of {steps}")
             t, t_next = times[step], times[step + 1]
             v = velocity(xs, t)
             if method == "midpoint":

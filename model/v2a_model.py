@@ -27,7 +27,7 @@ from model.config import ModelConfig, from_dict, to_dict
 from model.magnitude_decoder import MagnitudeNet
 from model.network import FlowTransformer, SyncEncoder, align_to_mel, motion_in_chunks
 from model.sampler import FlowMatchingSampler, SamplingJob
-from v2a.contracts import GenerationCancelled, ProgressCallback
+from v2a.contracts import ProgressCallback, check_cancel
 from v2a.files import USUAL_FILE_MODE
 
 log = logging.getLogger(__name__)
@@ -100,8 +100,7 @@ class V2AModel(nn.Module):
         # float the whole of a 5-minute clip took 1.4 GB. The semantic frames are picked on the way.
         sync, images = [], []
         for start in range(0, count, VISUAL_CHUNK_FRAMES):
-            if cancel is not None and cancel.is_set():
-                raise GenerationCancelled(f"cancelled while reading the picture, at frame {start} of {count}")
+            check_cancel(cancel, f"cancelled while reading the picture, at frame {start} of {count}")
             chunk = np.asarray(frames[index[start : start + VISUAL_CHUNK_FRAMES]])
             sync.append(self._pool_sync(chunk))
             images.append(chunk[picks[(picks >= start) & (picks < start + len(chunk))] - start])

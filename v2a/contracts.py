@@ -27,6 +27,12 @@ class GenerationCancelled(Exception):
     """Raised by a generator or the pipeline when a cancel event was set mid-work."""
 
 
+def check_cancel(cancel: threading.Event | None, why: str = "generation cancelled") -> None:
+    """Raise GenerationCancelled(`why`) if `cancel` is set (None: nothing to cancel)."""
+    if cancel is not None and cancel.is_set():
+        raise GenerationCancelled(why)
+
+
 @dataclass(frozen=True)
 class ImageSequence:
     """An image-sequence media reference, resolved to a folder on disk."""

@@ -42,6 +42,7 @@ from v2a.contracts import (
     GenerationResult,
     Generator,
     Segment,
+    check_cancel,
 )
 
 if TYPE_CHECKING:
@@ -187,7 +188,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
     for segment in segments:
-        _check_cancel(cancel)
+        check_cancel(cancel)
         take = takes.get(file_stem(segment.clip_id), 0) + 1
         event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit, cancel)
         finals[segment.clip_id] = event
@@ -195,7 +196,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         if audio is not None:
             takes[file_stem(segment.clip_id)] = take
             generated.append(audio)
-    _check_cancel(cancel)
+    check_cancel(cancel)
 
     if not generated:
         # Nothing new to put on the timeline: leave whatever the folder holds (an earlier run's
@@ -364,9 +365,6 @@ def _media(segment: Segment) -> str:
     return media.path or media.referenced
 
 
-def _check_cancel(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise GenerationCancelled("generation cancelled")
 
 
 def _run_clip(
@@ -419,7 +417,7 @@ def _run_clip(
     except _ClipFailed as failure:
         return event("failed", str(failure)), None
     context = seen.handle_before_samples - segment.handle_before_samples  # trimmed off below
-    _check_cancel(cancel)  # a clip cancelled mid-way writes no file
+    check_cancel(cancel)  # a clip cancelled mid-way writes no file
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     if samples.shape[0] != seen.generated_samples:
         message = (
