@@ -20,8 +20,6 @@ from v2a.contracts import SAMPLE_RATE, GenerationParams, ProgressCallback, check
 log = logging.getLogger(__name__)
 
 
-
-
 class SilenceGenerator:
     """Digital silence: the zero point of every metric."""
 
