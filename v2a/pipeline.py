@@ -63,17 +63,8 @@ def plan_request(request: GenerationRequest) -> tuple[otio.schema.Timeline, list
     With an output folder, a request whose write would replace the editor's own timeline is
     refused here (PipelineError), so the server refuses such a job before it is queued.
     """
-    from otio_adapters.plan import plan_segments
-
-    timeline = _read(request)
-    segments = plan_segments(
-        timeline,
-        timeline_path=request.timeline_path,
-        relink_roots=request.relink_roots,
-        selection=request.selection,
-        cut_handle_seconds=request.cut_handle_seconds,
-    )
-    return timeline, list(segments)
+    plan = plan_job(request)
+    return plan.timeline, plan.segments
 
 
 def _read(request: GenerationRequest) -> otio.schema.Timeline:
