@@ -19,6 +19,8 @@ _ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
 #: Formats whose index, not their data, states the length: a copy cut short still lists every
 #: frame (FFmpeg names: QuickTime/MP4 and relatives, MXF, AVI).
 _INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "mxf", "avi"})
+#: How a file that stopped part-way through its copy is named (two ways of finding it out).
+CUT_SHORT = "the file is cut short (an unfinished copy?)"
 #: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
 #: as stretching by it would make a picture thousands of pixels wide.
 _PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
@@ -86,8 +88,8 @@ def open_input(path: str) -> av.container.InputContainer:
     except (av.FFmpegError, OSError) as error:
         if _movie_without_index(path):
             raise MediaError(
-                f"{path}: the file is cut short (an unfinished copy?): it has frames but no index "
-                "(moov), which cameras write after the frames: copy it again from the card"
+                f"{path}: {CUT_SHORT}: it has frames but no index (moov), which cameras write "
+                "after the frames: copy it again from the card"
             ) from error
         raise MediaError(f"{path}: not a readable media file ({error})") from error
 
@@ -107,7 +109,7 @@ def _movie_without_index(path: str) -> bool:
                 size, kind = int.from_bytes(header[:4], "big"), header[4:8]
                 if size == 1 and len(header) == 16:  # a 64-bit size follows the type
                     size = int.from_bytes(header[8:16], "big")
-                if not kind.isalnum() and kind not in (b"free", b"skip"):
+                if not kind.isalnum():
                     return False  # not a box: not such a file
                 boxes.add(kind)
                 if size == 0:  # the last box runs to the end of the file
@@ -240,7 +242,7 @@ def _check_not_cut_short(container, stream, start_time: float, stated: float, pa
         found = f"the frame at {partial - start_time:.3f} s is only partly there"
     else:
         found = f"the data ends at {end - start_time:.3f} s"
-    raise MediaError(f"{path}: the file is cut short (an unfinished copy?): {lists} but {found}")
+    raise MediaError(f"{path}: {CUT_SHORT}: {lists} but {found}")
 
 
 def _video_end(container, stream) -> float | None:
