@@ -33,6 +33,7 @@ from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 from otio_adapters import timing
 from otio_adapters.plan import timeline_start
 from otio_adapters.takes import V2A_KEY, is_v2a_clip, take_origin, to_samples, url_to_path
+from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -100,18 +101,16 @@ def finish_written(path: str, timeline: otio.schema.Timeline) -> None:
                 noted[url_to_path(clip.media_reference.target_url)] = _plain(clip.metadata[_NOTED])
     if not noted:
         return
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
-    for producer in root.iter("producer"):
-        record = noted.get(read_property(producer, "resource"))
-        if record is None or producer.find(f"property[@name='{PROPERTY}']") is not None:
-            continue
-        prop = ET.SubElement(producer, "property", {"name": PROPERTY})
-        prop.text = json.dumps(record, sort_keys=True)
-    head = text[: text.index("<mlt")]  # the declaration as the adapter wrote it
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+    def edit(root: ET.Element) -> bool:
+        for producer in root.iter("producer"):
+            record = noted.get(read_property(producer, "resource"))
+            if record is None or producer.find(f"property[@name='{PROPERTY}']") is not None:
+                continue
+            prop = ET.SubElement(producer, "property", {"name": PROPERTY})
+            prop.text = json.dumps(record, sort_keys=True)
+        return True
+
+    rewrite_xml(path, "mlt", edit)
 
 
 def _v2a_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:

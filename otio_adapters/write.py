@@ -38,6 +38,7 @@ from otio_adapters.takes import (
     track_name,
     url_to_path,
 )
+from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
 
 log = logging.getLogger(__name__)
@@ -688,18 +689,13 @@ _FCP7_CROSS_FADE = (("name", "Cross Fade (+3dB)"), ("effectid", "KGAudioTransCro
 def _fcp7_finished(path: str, timeline: otio.schema.Timeline) -> None:
     """Correct, in the FCP7 XML at `path`, what the adapter writes of v2a's audio: its crossfades
     (`_audio_transitions_as_cross_fades`) and its take files (`_declare_take_files`)."""
-    import xml.etree.ElementTree as ET
+    take_urls = _take_urls(timeline)
 
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
-    changed = _audio_transitions_as_cross_fades(root)
-    changed = _declare_take_files(root, _take_urls(timeline)) or changed
-    if changed:
-        # The declaration and DOCTYPE stay as the adapter wrote them; the rest is re-serialised.
-        head = text[: text.index("<xmeml")]
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+    def edit(root) -> bool:
+        changed = _audio_transitions_as_cross_fades(root)
+        return _declare_take_files(root, take_urls) or changed
+
+    rewrite_xml(path, "xmeml", edit)
 
 
 def _declare_take_files(root, take_urls: set[str]) -> bool:
@@ -760,16 +756,15 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
     v2a's tracks to it (`fcpx_audio.add_tracks`)."""
     import xml.etree.ElementTree as ET
 
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
     rate = edit_rate(timeline)
-    fcpx_time.finish(root, timeline, rate)
-    fcpx_audio.add_tracks(root, timeline, rate)
-    ET.indent(root, space="    ")
-    head = text[: text.index("<fcpxml")]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+
+    def edit(root) -> bool:
+        fcpx_time.finish(root, timeline, rate)
+        fcpx_audio.add_tracks(root, timeline, rate)
+        ET.indent(root, space="    ")
+        return True
+
+    rewrite_xml(path, "fcpxml", edit)
 
 
 def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
