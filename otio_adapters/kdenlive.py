@@ -32,7 +32,14 @@ from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 
 from otio_adapters import timing
 from otio_adapters.plan import timeline_start
-from otio_adapters.takes import V2A_KEY, is_v2a_clip, take_origin, to_samples, url_to_path
+from otio_adapters.takes import (
+    V2A_KEY,
+    is_v2a_clip,
+    marked_v2a_tracks,
+    take_origin,
+    to_samples,
+    url_to_path,
+)
 from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_RATE
 
@@ -95,7 +102,7 @@ def finish_written(path: str, timeline: otio.schema.Timeline) -> None:
     """Store each v2a clip's noted metadata and takes (`note_takes`) in the producer of its
     active take, found by its file, as the property `kdenlive:v2a`."""
     noted = {}
-    for stem_track in _v2a_tracks(timeline):
+    for stem_track in marked_v2a_tracks(timeline):
         for clip in stem_track.find_clips():
             if _NOTED in clip.metadata:
                 noted[url_to_path(clip.media_reference.target_url)] = _plain(clip.metadata[_NOTED])
@@ -111,10 +118,6 @@ def finish_written(path: str, timeline: otio.schema.Timeline) -> None:
         return True
 
     rewrite_xml(path, "mlt", edit)
-
-
-def _v2a_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
-    return [track for track in timeline.tracks if V2A_KEY in track.metadata]
 
 
 def _plain(value):

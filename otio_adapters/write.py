@@ -31,6 +31,7 @@ from otio_adapters.takes import (
     clip_takes,
     file_stem,
     find_v2a_tracks,
+    marked_v2a_tracks,
     path_to_url,
     take_key,
     take_origin,
@@ -833,7 +834,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
 def _without_v2a_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     """A copy of `timeline` with the editor's tracks alone."""
     result = timeline.deepcopy()
-    for track in [t for t in result.tracks if V2A_KEY in t.metadata]:
+    for track in marked_v2a_tracks(result):
         result.tracks.remove(track)
     return result
 
