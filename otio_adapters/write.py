@@ -257,9 +257,7 @@ def _picture_moved_to(
     candidates = [
         segment
         for segment in by_shot.get((str(meta.get("source_clip")), item.length), [])
-        if segment.clip_id not in matched
-        and abs(segment.source_start - float(meta["source_start"])) < 1e-4
-        and segment.speed == float(meta.get("speed", 1.0))
+        if segment.clip_id not in matched and _same_frames(meta, segment)
     ]
     return candidates[0] if len(candidates) == 1 else None
 
@@ -315,9 +313,14 @@ def _same_shot(clip: otio.schema.Clip, segment: Segment) -> bool:
     meta = clip.metadata.get(V2A_KEY, {})
     if "source_media" not in meta or "source_start" not in meta:
         return False
+    return str(meta["source_media"]) == _media_name(segment) and _same_frames(meta, segment)
+
+
+def _same_frames(meta, segment: Segment) -> bool:
+    """Whether `segment` starts on the source frame, at the speed, a v2a clip's metadata stores
+    (`source_start`, `speed`) for the picture it was made for."""
     return (
-        str(meta["source_media"]) == _media_name(segment)
-        and abs(float(meta["source_start"]) - segment.source_start) < 1e-4
+        abs(float(meta["source_start"]) - segment.source_start) < 1e-4
         and float(meta.get("speed", 1.0)) == segment.speed
     )
 
