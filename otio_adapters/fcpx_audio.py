@@ -33,7 +33,7 @@ from fractions import Fraction
 import opentimelineio as otio
 
 from otio_adapters.fcpx_time import format_seconds, parse_seconds
-from otio_adapters.takes import V2A_KEY, track_name
+from otio_adapters.takes import V2A_KEY, marked_v2a_tracks, track_name
 from otio_adapters.timing import exact_rate
 from v2a.contracts import SAMPLE_RATE, TAKE_CHANNELS
 
@@ -61,8 +61,7 @@ def uncentred_crossfades(timeline: otio.schema.Timeline) -> int:
     transition on its cut, so these are written as hard cuts."""
     return sum(
         1
-        for track in timeline.tracks
-        if V2A_KEY in track.metadata
+        for track in marked_v2a_tracks(timeline)
         for item in track
         if isinstance(item, otio.schema.Transition)
         and (item.in_offset.value == 0 or item.out_offset.value == 0)
@@ -95,7 +94,7 @@ def add_tracks(root: ET.Element, timeline: otio.schema.Timeline, rate: float) ->
     """Add the v2a tracks of `timeline` (conformed to whole frames at `rate`) to the FCPXML
     document `root`, which holds the editor's tracks as the adapter wrote them, its times
     already at the true rate and counted from the project's start timecode."""
-    tracks = [track for track in timeline.tracks if V2A_KEY in track.metadata]
+    tracks = marked_v2a_tracks(timeline)
     sequence = root.find("./project/sequence")
     if not tracks or sequence is None:
         return

@@ -32,7 +32,15 @@ from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 
 from otio_adapters import timing
 from otio_adapters.plan import timeline_start
-from otio_adapters.takes import V2A_KEY, is_v2a_clip, take_origin, to_samples, url_to_path
+from otio_adapters.takes import (
+    V2A_KEY,
+    is_v2a_clip,
+    marked_v2a_tracks,
+    take_origin,
+    to_samples,
+    url_to_path,
+)
+from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -94,28 +102,22 @@ def finish_written(path: str, timeline: otio.schema.Timeline) -> None:
     """Store each v2a clip's noted metadata and takes (`note_takes`) in the producer of its
     active take, found by its file, as the property `kdenlive:v2a`."""
     noted = {}
-    for stem_track in _v2a_tracks(timeline):
+    for stem_track in marked_v2a_tracks(timeline):
         for clip in stem_track.find_clips():
             if _NOTED in clip.metadata:
                 noted[url_to_path(clip.media_reference.target_url)] = _plain(clip.metadata[_NOTED])
     if not noted:
         return
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
-    for producer in root.iter("producer"):
-        record = noted.get(read_property(producer, "resource"))
-        if record is None or producer.find(f"property[@name='{PROPERTY}']") is not None:
-            continue
-        prop = ET.SubElement(producer, "property", {"name": PROPERTY})
-        prop.text = json.dumps(record, sort_keys=True)
-    head = text[: text.index("<mlt")]  # the declaration as the adapter wrote it
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+    def edit(root: ET.Element) -> bool:
+        for producer in root.iter("producer"):
+            record = noted.get(read_property(producer, "resource"))
+            if record is None or producer.find(f"property[@name='{PROPERTY}']") is not None:
+                continue
+            prop = ET.SubElement(producer, "property", {"name": PROPERTY})
+            prop.text = json.dumps(record, sort_keys=True)
+        return True
 
-
-def _v2a_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
-    return [track for track in timeline.tracks if V2A_KEY in track.metadata]
+    rewrite_xml(path, "mlt", edit)
 
 
 def _plain(value):

@@ -89,6 +89,12 @@ def find_v2a_tracks(timeline: otio.schema.Timeline, stem: str) -> list[otio.sche
     return [track for track in timeline.tracks if is_v2a_track(track, stem)]
 
 
+def marked_v2a_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
+    """v2a's tracks as v2a made them: those holding its metadata, of every stem
+    (`find_v2a_tracks` also knows one by its name or its takes, for one stem)."""
+    return [track for track in timeline.tracks if V2A_KEY in track.metadata]
+
+
 def clip_file_stem(clip: otio.schema.Clip) -> str:
     """The id under which a v2a clip was generated, as a file stem."""
     meta = clip.metadata.get(V2A_KEY, {})

@@ -31,6 +31,7 @@ from otio_adapters.takes import (
     clip_takes,
     file_stem,
     find_v2a_tracks,
+    marked_v2a_tracks,
     path_to_url,
     take_key,
     take_origin,
@@ -38,6 +39,7 @@ from otio_adapters.takes import (
     track_name,
     url_to_path,
 )
+from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
 
 log = logging.getLogger(__name__)
@@ -255,9 +257,7 @@ def _picture_moved_to(
     candidates = [
         segment
         for segment in by_shot.get((str(meta.get("source_clip")), item.length), [])
-        if segment.clip_id not in matched
-        and abs(segment.source_start - float(meta["source_start"])) < 1e-4
-        and segment.speed == float(meta.get("speed", 1.0))
+        if segment.clip_id not in matched and _same_frames(meta, segment)
     ]
     return candidates[0] if len(candidates) == 1 else None
 
@@ -313,9 +313,14 @@ def _same_shot(clip: otio.schema.Clip, segment: Segment) -> bool:
     meta = clip.metadata.get(V2A_KEY, {})
     if "source_media" not in meta or "source_start" not in meta:
         return False
+    return str(meta["source_media"]) == _media_name(segment) and _same_frames(meta, segment)
+
+
+def _same_frames(meta, segment: Segment) -> bool:
+    """Whether `segment` starts on the source frame, at the speed, a v2a clip's metadata stores
+    (`source_start`, `speed`) for the picture it was made for."""
     return (
-        str(meta["source_media"]) == _media_name(segment)
-        and abs(float(meta["source_start"]) - segment.source_start) < 1e-4
+        abs(float(meta["source_start"]) - segment.source_start) < 1e-4
         and float(meta.get("speed", 1.0)) == segment.speed
     )
 
@@ -688,18 +693,13 @@ _FCP7_CROSS_FADE = (("name", "Cross Fade (+3dB)"), ("effectid", "KGAudioTransCro
 def _fcp7_finished(path: str, timeline: otio.schema.Timeline) -> None:
     """Correct, in the FCP7 XML at `path`, what the adapter writes of v2a's audio: its crossfades
     (`_audio_transitions_as_cross_fades`) and its take files (`_declare_take_files`)."""
-    import xml.etree.ElementTree as ET
+    take_urls = _take_urls(timeline)
 
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
-    changed = _audio_transitions_as_cross_fades(root)
-    changed = _declare_take_files(root, _take_urls(timeline)) or changed
-    if changed:
-        # The declaration and DOCTYPE stay as the adapter wrote them; the rest is re-serialised.
-        head = text[: text.index("<xmeml")]
-        with open(path, "w", encoding="utf-8") as handle:
-            handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+    def edit(root) -> bool:
+        changed = _audio_transitions_as_cross_fades(root)
+        return _declare_take_files(root, take_urls) or changed
+
+    rewrite_xml(path, "xmeml", edit)
 
 
 def _declare_take_files(root, take_urls: set[str]) -> bool:
@@ -760,16 +760,15 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
     v2a's tracks to it (`fcpx_audio.add_tracks`)."""
     import xml.etree.ElementTree as ET
 
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    root = ET.fromstring(text)
     rate = edit_rate(timeline)
-    fcpx_time.finish(root, timeline, rate)
-    fcpx_audio.add_tracks(root, timeline, rate)
-    ET.indent(root, space="    ")
-    head = text[: text.index("<fcpxml")]
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(head + ET.tostring(root, encoding="unicode") + "\n")
+
+    def edit(root) -> bool:
+        fcpx_time.finish(root, timeline, rate)
+        fcpx_audio.add_tracks(root, timeline, rate)
+        ET.indent(root, space="    ")
+        return True
+
+    rewrite_xml(path, "fcpxml", edit)
 
 
 def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
@@ -838,7 +837,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
 def _without_v2a_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     """A copy of `timeline` with the editor's tracks alone."""
     result = timeline.deepcopy()
-    for track in [t for t in result.tracks if V2A_KEY in t.metadata]:
+    for track in marked_v2a_tracks(result):
         result.tracks.remove(track)
     return result
 
