@@ -36,6 +36,7 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
+from otio_adapters.takes import track_name
 from otio_adapters.timing import exact_rate, is_drop_frame_rate, seconds, to_frames
 
 _installed = False
@@ -139,7 +140,8 @@ def _editors_transitions(sequence) -> int:
     count = 0
     for storyline in sequence.iter("spine"):
         roles = [clip.get("audioRole", "") for clip in storyline if clip.tag == "asset-clip"]
-        if roles and all(role.startswith("effects.V2A ") for role in roles):
+        ours = f"effects.{track_name('')}"  # fcpx_audio.audio_role's prefix, whatever the stem
+        if roles and all(role.startswith(ours) for role in roles):
             continue
         count += sum(1 for item in storyline if item.tag == "transition")
     return count

@@ -48,10 +48,6 @@ FORMAT_NAMES = {
     "kdenlive": "Kdenlive project",
 }
 
-#: Options that `read_timeline` handles itself instead of passing to the adapter.
-_OWN_OPTIONS = ("timeline",)
-
-
 class TimelineReadError(ValueError):
     """A timeline file could not be read; the message says which file, which format and why."""
 
