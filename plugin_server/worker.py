@@ -371,7 +371,9 @@ class JobRunner:
                     timeline, fmt = result.fallback_otio_path, "otio_json"
                 request = replace(request, timeline_path=timeline, input_format=fmt,
                                   params=params)
-            before = [replace(clip) for clip in job.clips]
+            # The clips as the last written timeline has them, to go back to if a further take
+            # stops (the first take's failure is the job's).
+            before = [replace(clip) for clip in job.clips] if take else []
             try:
                 result_of_take = self.pipeline.run_generation(
                     request, self.generator, on_event, cancel,
