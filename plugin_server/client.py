@@ -92,9 +92,10 @@ class V2AClient:
             timeline=source, selection=selection, params=params or pb.GenerationParams(),
             output=pb.OutputSpec(folder=output_folder, format=output_format),
         )
-        if request.ByteSize() > MAX_REQUEST_BYTES:  # the server would refuse it unread
+        size = request.ByteSize()
+        if size > MAX_REQUEST_BYTES:  # the server would refuse it unread
             raise ValueError(
-                f"{path} is {request.ByteSize() / 2**20:,.1f} MiB, more than the "
+                f"{path} is {size / 2**20:,.1f} MiB, more than the "
                 f"{MAX_REQUEST_BYTES // 2**20} MiB a request may carry: send it by path "
                 "(not inline)")
         return self._call(self.stub.CreateJob, request).job

@@ -391,13 +391,12 @@ def _page_key(token: str) -> tuple[float, str] | None:
     if not token:
         return None
     created, _, job_id = token.partition("/")
-    try:
-        key = (float(created), job_id)
-    except ValueError:
-        key = None
-    if key is None or not job_id:
-        raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
-    return key
+    if job_id:
+        try:
+            return float(created), job_id
+        except ValueError:
+            pass
+    raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
 
 
 def _clip_record(segment: Segment) -> ClipRecord:

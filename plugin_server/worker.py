@@ -371,7 +371,9 @@ class JobRunner:
                     timeline, fmt = result.fallback_otio_path, "otio_json"
                 request = replace(request, timeline_path=timeline, input_format=fmt,
                                   params=params)
-            before = [replace(clip) for clip in job.clips]
+            # The clips as the last written timeline has them, to go back to if a further take
+            # stops (the first take's failure is the job's).
+            before = [replace(clip) for clip in job.clips] if take else []
             try:
                 result_of_take = self.pipeline.run_generation(
                     request, self.generator, on_event, cancel,
@@ -384,8 +386,7 @@ class JobRunner:
                 # written (and whose requeued rerun orphaned them).
                 self._undo_take(job, before)
                 if isinstance(error, GenerationCancelled):
-                    with self._lock:
-                        shutdown = self._cancel_reason.get(job.job_id) == "shutdown"
+                    shutdown = self._cancel_reason_of(job.job_id) == "shutdown"
                     why = "the server was shutting down" if shutdown else "cancelled"
                 else:
                     why = job.as_sent(f"{type(error).__name__}: {error}")
@@ -455,10 +456,8 @@ class JobRunner:
         job.fail(message)
 
     def _cancelled(self, job: JobRecord, cancel: threading.Event) -> None:
-        with self._lock:
-            reason = self._cancel_reason.get(job.job_id, "user")
+        requeue = self._cancel_reason_of(job.job_id) == "shutdown"
         self._discard_attempt(job)
-        requeue = reason == "shutdown"
         for clip in job.clips:
             if requeue and clip.state in ("running", "done"):
                 clip.state, clip.step, clip.message = "queued", 0, ""
@@ -468,6 +467,11 @@ class JobRunner:
             job.state, job.message = QUEUED, "requeued: the server was shutting down"
         else:
             job.state, job.message = CANCELLED, "cancelled"
+
+    def _cancel_reason_of(self, job_id: str) -> str:
+        """Why a running job was cancelled: "shutdown" or "user"."""
+        with self._lock:
+            return self._cancel_reason.get(job_id, "user")
 
     def _discard_attempt(self, job: JobRecord) -> None:
         """discard_attempt_files for a job that ends unfinished."""

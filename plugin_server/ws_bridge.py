@@ -294,17 +294,15 @@ class WebSocketBridge:
             pass
 
     def _stream(self, stream, call_id, panel: _Panel) -> None:
-        if not panel.add_stream(stream):
-            stream.cancel()
-            return
         try:
-            for event in stream:
-                panel.send({"id": call_id, "event": _to_json(event)})
-            panel.send({"id": call_id, "end": True})
+            if panel.add_stream(stream):  # else the panel has gone already
+                for event in stream:
+                    panel.send({"id": call_id, "event": _to_json(event)})
+                panel.send({"id": call_id, "end": True})
         finally:
             panel.remove_stream(stream)
-            # Nothing once the stream ended; if the panel went mid-stream, the server's side
-            # stops now rather than when the call is garbage collected.
+            # Nothing once the stream ended; if the panel went mid-stream (or before it began),
+            # the server's side stops now rather than when the call is garbage collected.
             stream.cancel()
 
 
