@@ -285,6 +285,7 @@ def restore_takes(timeline: otio.schema.Timeline) -> None:
         clips = track.find_clips()
         if video and clips and all(is_v2a_clip(clip) for clip in clips):
             _from_the_picture_start(track, video[0], timeline)
+            _crossfades_at_the_cuts(track, video[0])
 
 
 def _from_the_picture_start(
@@ -300,3 +301,44 @@ def _from_the_picture_start(
         track.insert(0, otio.schema.Gap(source_range=TR(zero, lead)))
     track.source_range = None
 
+
+def _crossfades_at_the_cuts(track: otio.schema.Track, picture: otio.schema.Track) -> None:
+    """Lay each dissolve read back between two takes as v2a laid its crossfade: around the
+    picture's cut inside it (CMX 3600 starts the incoming event where the dissolve starts), the
+    incoming take starting at the cut again; and declare the frames each take plays past its
+    clip in them as its file's, so that a re-run keeps its crossfades (without, it took the
+    outgoing take's last frames off, and left silence before the cut)."""
+    rate = picture.duration().rate
+    cuts = set()
+    for item in picture:
+        if not isinstance(item, otio.schema.Transition):
+            placed = picture.range_of_child(item)
+            cuts.update((_frames(placed.start_time, rate),
+                         _frames(placed.end_time_exclusive(), rate)))
+    items = list(track)
+    handles: dict[int, list[int]] = {}
+    for index in range(1, len(items) - 1):
+        fade, outgoing, incoming = items[index], items[index - 1], items[index + 1]
+        if not (isinstance(fade, otio.schema.Transition)
+                and isinstance(outgoing, otio.schema.Clip)
+                and isinstance(incoming, otio.schema.Clip)):
+            continue
+        start = _frames(track.range_of_child(incoming).start_time, rate)
+        length = _frames(fade.in_offset, rate) + _frames(fade.out_offset, rate)
+        span = min(length, _frames(incoming.source_range.duration, rate))
+        inside = [cut for cut in cuts if start < cut < start + span]
+        before = inside[0] - start if len(inside) == 1 and not fade.in_offset.value else 0
+        if before:
+            shift = RT(before, rate)
+            outgoing.source_range = outgoing.source_range.duration_extended_by(shift)
+            used = incoming.source_range
+            incoming.source_range = TR(used.start_time + shift, used.duration - shift)
+            fade.in_offset, fade.out_offset = shift, RT(length - before, rate)
+        handles.setdefault(id(outgoing), [0, 0])[1] = length - before
+        handles.setdefault(id(incoming), [0, 0])[0] = before
+    for clip in track.find_clips():
+        if id(clip) in handles:
+            before, after = (RT(frames, rate) for frames in handles[id(clip)])
+            used = clip.source_range
+            clip.media_reference.available_range = TR(used.start_time - before,
+                                                      used.duration + before + after)

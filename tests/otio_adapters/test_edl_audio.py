@@ -40,20 +40,20 @@ AUD   3    4
 """
 
 
-def _generated(timeline, path: Path) -> list[GeneratedAudio]:
-    """Takes for every planned clip, with the handles the plan asks for (a crossfade at each
-    cut), as the pipeline would lay them; the files need not exist to be written down."""
+def _generated(timeline, path: Path, first: int = 0) -> list[GeneratedAudio]:
+    """Takes for every planned clip from the `first`, with the handles the plan asks for (a
+    crossfade at each cut), as the pipeline lays them; the files need not exist to be named."""
     segments = plan_segments(timeline, timeline_path=str(path), cut_handle_seconds=0.08)
     generated = [
         GeneratedAudio(s.clip_id, f"/takes/audio/{s.clip_id}_take1.wav", s.start_sample,
                        s.num_samples, s.handle_before_samples, s.handle_after_samples)
-        for s in segments
+        for s in segments[first:]
     ]
     write_audio_tracks(timeline, segments, generated)
     return generated
 
 
-def _written(tmp_path: Path, text_or_path, options: dict):
+def _written(tmp_path: Path, text_or_path, options: dict, first: int = 0):
     """(timeline as read, its takes, the list v2a wrote, the .otio beside it, the note)."""
     source = tmp_path / "cut.edl"
     if isinstance(text_or_path, Path):
@@ -61,7 +61,7 @@ def _written(tmp_path: Path, text_or_path, options: dict):
     else:
         source.write_text(text_or_path)
     timeline = read_timeline(source, options=options)
-    generated = _generated(timeline, source)
+    generated = _generated(timeline, source, first)
     out = tmp_path / "out"
     out.mkdir()
     written, fallback, note = write_timeline(timeline, str(out / "cut.edl"), "cmx_3600")
@@ -106,32 +106,38 @@ def test_v2a_takes_are_audio_events_under_the_picture_and_read_back_as_written(t
     clips = track.find_clips()
     assert [url_to_path(clip.media_reference.target_url) for clip in clips] == [
         audio.path for audio in generated]
-    # Each event where its take lies under its shot, in frames of the list from the picture's
-    # start, as in the .otio; a crossfade is a dissolve from where it starts (CMX 3600: the
-    # incoming event starts there, the outgoing one ends there, for the dissolve's length).
+    # In the list, each event lies where its take plays under its shot, in the list's frames;
+    # a crossfade is a dissolve from where it starts (CMX 3600: the incoming event starts
+    # there, the outgoing one ends there, and plays on for the dissolve's length).
     (laid,) = find_v2a_tracks(read_timeline(fallback), "SFX")
     rate = reread.video_tracks()[0].duration().rate
     frame = round(48000 / rate)  # whole frames at every rate these lists have
-    fades = {}
     items = list(laid)
-    for index, item in enumerate(items):
-        if isinstance(item, otio.schema.Transition):
-            fades[index + 1] = (to_samples(item.in_offset) // frame,
-                                to_samples(item.out_offset) // frame)
-    expected, index_of = [], [i for i, item in enumerate(items)
-                              if isinstance(item, otio.schema.Clip)]
-    for number, index in enumerate(index_of):
-        placed = laid.range_of_child_at_index(index)
-        start = to_samples(placed.start_time) // frame - fades.get(index, (0, 0))[0]
-        following = index_of[number + 1] if number + 1 < len(index_of) else None
-        end = to_samples(placed.end_time_exclusive()) // frame - fades.get(following, (0, 0))[0]
-        expected.append((start, end))
-    got = [(track.range_of_child(clip).start_time.value,
-            track.range_of_child(clip).end_time_exclusive().value) for clip in clips]
-    assert got == expected
-    dissolves = [item.out_offset.value for item in track
-                 if isinstance(item, otio.schema.Transition)]
-    assert dissolves == [sum(fade) for _, fade in sorted(fades.items())]
+    clip_at = [i for i, item in enumerate(items) if isinstance(item, otio.schema.Clip)]
+    fade_into = {i + 1: (to_samples(item.in_offset) // frame, to_samples(item.out_offset) // frame)
+                 for i, item in enumerate(items) if isinstance(item, otio.schema.Transition)}
+    start_timecode = timeline.global_start_time  # the picture's start; none at 00:00:00:00
+    origin = round(start_timecode.rescaled_to(rate).value) if start_timecode else 0
+    ranges = [(to_samples(laid.range_of_child_at_index(i).start_time) // frame,
+               to_samples(laid.range_of_child_at_index(i).end_time_exclusive()) // frame)
+              for i in clip_at]
+    expected = [(origin + start - fade_into.get(i, (0, 0))[0],
+                 origin + end - fade_into.get(following, (0, 0))[0])
+                for (start, end), i, following in zip(ranges, clip_at, [*clip_at[1:], None], strict=True)]
+    events = [line.split() for line in text.splitlines()
+              if line[:3].isdigit() and line.split()[2] == "A"]
+    written_ranges = [tuple(round(otio.opentime.from_timecode(tc, rate).value) for tc in fields[-2:])
+                      for fields in events if fields[3] == "D" or fields[-1] != fields[-2]]
+    assert written_ranges == expected
+    dissolves = [int(fields[4]) for fields in events if fields[3] == "D"]
+    assert dissolves == [sum(fade) for _, fade in sorted(fade_into.items())]
+    # Read back with the same reader, they are v2a's track as v2a laid it: each take on its
+    # shot's frames, each crossfade around its cut.
+    assert [(track.range_of_child(clip).start_time.value,
+             track.range_of_child(clip).end_time_exclusive().value) for clip in clips] == ranges
+    assert [(item.in_offset.value, item.out_offset.value) for item in track
+            if isinstance(item, otio.schema.Transition)] == [
+        fade for _, fade in sorted(fade_into.items())]
     # Each take's source timecode is its file's own (bext) timecode: the record timecode.
     for line in text.splitlines():
         fields = line.split()
@@ -169,24 +175,44 @@ def test_the_editors_audio_events_come_back_as_they_came_in(tmp_path):
     assert fallback
 
 
-def test_a_rerun_on_the_written_list_updates_v2a_track_rather_than_adding_one(tmp_path):
-    """gap_test.edl: three shots with gaps between, so no crossfade moves an event's start."""
-    timeline, generated, written, _, _ = _written(tmp_path, LISTS / "gap_test.edl", {})
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [("gap_test.edl", 0), ("premiere_example.edl", 0), ("dissolve_test.edl", 0),
+     # No take under the first shot: the reader starts every track at its first event, which
+     # put v2a's first take at the picture's start.
+     ("gap_test.edl", 1), ("dissolve_test.edl", 1)],
+)
+def test_a_rerun_on_the_written_list_updates_v2a_track_rather_than_adding_one(
+    tmp_path, name, first
+):
+    """Read back, v2a's events are its track as it laid it (each take on its shot, each
+    crossfade around its cut); a re-run keeps them so and adds takes to them."""
+    timeline, generated, written, fallback, _ = _written(tmp_path, LISTS / name, {}, first)
     reread = read_timeline(written)
-    (track,) = find_v2a_tracks(reread, "SFX")
-    placed = [(to_samples(track.range_of_child(clip).start_time),
-               to_samples(track.range_of_child(clip).duration)) for clip in track.find_clips()]
-    assert placed == [(a.start_sample, a.num_samples) for a in generated]
 
+    def layout(t) -> list[tuple]:
+        (track,) = find_v2a_tracks(t, "SFX")
+        return [(type(item).__name__, to_samples(item.in_offset), to_samples(item.out_offset))
+                if isinstance(item, otio.schema.Transition) else
+                (type(item).__name__, to_samples(track.range_of_child(item).start_time),
+                 to_samples(track.range_of_child(item).duration))
+                for item in track]
+
+    assert layout(reread) == layout(read_timeline(fallback))
     segments = plan_segments(reread, timeline_path=str(written), cut_handle_seconds=0.08)
-    again = [GeneratedAudio(segments[0].clip_id, f"/takes/audio/{segments[0].clip_id}_take2.wav",
-                            segments[0].start_sample, segments[0].num_samples, 0, 0)]
+    write_audio_tracks(reread, segments, [], visible=segments)  # a run that regenerates none
+    assert layout(reread) == layout(read_timeline(fallback))
+
+    shot = segments[first]
+    again = [GeneratedAudio(shot.clip_id, f"/takes/audio/{shot.clip_id}_take2.wav",
+                            shot.start_sample, shot.num_samples, 0, 0)]
     write_audio_tracks(reread, segments, again, visible=segments)
     (track,) = find_v2a_tracks(reread, "SFX")
     assert len(reread.audio_tracks()) == 1
+    assert sorted(track.find_clips()[0].media_references()) == ["take1", "take2"]
     assert [(to_samples(track.range_of_child(clip).start_time),
-             to_samples(track.range_of_child(clip).duration))
-            for clip in track.find_clips()] == placed
+             to_samples(track.range_of_child(clip).duration)) for clip in track.find_clips()
+            ] == [(audio.start_sample, audio.num_samples) for audio in generated]
 
 
 def test_a_crossfade_longer_than_a_cmx_dissolve_is_a_cut_and_the_note_says_so(tmp_path):
