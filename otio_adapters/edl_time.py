@@ -7,8 +7,9 @@ functions, which take ";" for drop frame and infer it from the rate when writing
   non-drop: at 29.97 fps 01:00:00:00 read 108 frames (3.6 s) late, more further in;
 - a 29.97 or 59.94 non-drop list was written back in drop-frame timecode (01:00:00:00 became
   01:00:03;18) with no FCM line, so the list no longer named the editor's timecodes.
-`install()` makes the reader count each event by the FCM line above it, and keeps the list's
-first FCM on the timeline (`metadata["cmx_3600"]["fcm"]`); `restore_frame_code_mode` rewrites a
+`install()` makes the reader count each event by the FCM line above it (and read v2a's audio
+events back as its takes, `edl_audio.restore_takes`), and keeps the list's first FCM on the
+timeline (`metadata["cmx_3600"]["fcm"]`); `restore_frame_code_mode` rewrites a
 written list in that mode and gives it the FCM line again.
 """
 
@@ -18,6 +19,7 @@ import re
 
 import opentimelineio as otio
 
+from otio_adapters import edl_audio
 from otio_adapters.timing import exact_rate, is_drop_frame_rate
 
 DROP_FRAME = "DROP FRAME"
@@ -29,7 +31,8 @@ _installed = False
 
 
 def install() -> None:
-    """Make the CMX 3600 reader honour FCM lines (idempotent; the writer stays as it is)."""
+    """Make the CMX 3600 reader honour FCM lines and know v2a's takes (idempotent; the
+    writer stays as it is)."""
     global _installed
     if _installed:
         return
@@ -40,6 +43,7 @@ def install() -> None:
         if is_drop_frame_rate(exact_rate(float(rate))):  # elsewhere ";" is an error, not a mode
             input_str = _marked_drop_frame(input_str)
         timeline = original_read(input_str, rate=rate, **kwargs)
+        edl_audio.restore_takes(timeline)  # v2a's take events, from their SOURCE FILE lines
         mode = frame_code_mode(input_str)
         if mode:
             timeline.metadata.setdefault("cmx_3600", {})["fcm"] = mode

@@ -20,7 +20,7 @@ from fractions import Fraction
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
-from otio_adapters import fcpx_audio, fcpx_time, kdenlive, timing
+from otio_adapters import edl_audio, fcpx_audio, fcpx_time, kdenlive, timing
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
@@ -545,7 +545,7 @@ def _write_timeline(
     if format == "otio_json":
         _atomic_write(timeline, path, "otio_json")
         return path, "", ""
-    if reason and format != "cmx_3600":
+    if reason:
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
@@ -555,8 +555,8 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
-    lost = reason or _adapter_losses(timeline, format)
-    if lost:  # CMX 3600: the EDL is written, without the audio; FCPXML: without what it names
+    lost = _adapter_losses(timeline, format)
+    if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
         _atomic_write(timeline, otio_path, "otio_json")
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
@@ -565,6 +565,8 @@ def _write_timeline(
 def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio."""
+    if format == "cmx_3600":
+        return _edl_carries(timeline)
     if format == "kdenlive":
         transitions = len(timeline.find_children(descended_from_type=otio.schema.Transition))
         if transitions:
@@ -598,6 +600,23 @@ def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
         lost.append(f"v2a's crossfades wholly on one side of their cut ({uncentred}) are hard "
                     "cuts in the FCPXML: Final Cut centres every transition on its cut")
     return "; ".join(lost)
+
+
+def _edl_carries(timeline: otio.schema.Timeline) -> str:
+    """What a CMX 3600 list holds of v2a's result, and what only the .otio beside it does."""
+    _, ours = edl_audio.channels(timeline)
+    if not ours:
+        return ""
+    fields = ", ".join(edl_audio.channel_field(channel) for channel in ours.values())
+    note = (f"the CMX 3600 EDL carries the editor's video and audio events and v2a's active "
+            f"takes as audio events on channel {fields} (each naming its WAV in FROM CLIP NAME "
+            "and SOURCE FILE), crossfades as dissolves; not the other takes nor what v2a "
+            "records of them")
+    too_long = edl_audio.long_crossfades(timeline, _list_rate(timeline))
+    if too_long:
+        note += (f"; {too_long} crossfades longer than {edl_audio.MAX_DISSOLVE} frames, more "
+                 "than a CMX 3600 dissolve can say, are cuts in the EDL")
+    return note
 
 
 def _with_media_rebased(
@@ -641,10 +660,6 @@ def edit_rate(timeline: otio.schema.Timeline) -> float:
 
 
 def _cannot_carry(timeline: otio.schema.Timeline, format: str) -> str:
-    if format == "cmx_3600":
-        return (
-            "CMX 3600 EDL carries one video track, so the generated audio track is not in the EDL"
-        )
     if format == "fcpx_xml":
         rate = edit_rate(timeline)
         if not fcpx_time.can_write(rate):
@@ -676,6 +691,8 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
+        elif format == "cmx_3600":
+            given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
         with prints_to_log(format):
             otio.adapters.write_to_file(given, written, adapter_name=format, **options)
         if format in _AFTER_WRITE:
@@ -783,9 +800,21 @@ def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
     }
 
 
+def _edl_finished(path: str, timeline: otio.schema.Timeline) -> None:
+    """Add the audio events to the list the adapter wrote at `path` (the editor's and v2a's,
+    `edl_audio`), then give it the frame code mode it was read in (`restore_frame_code_mode`)."""
+    edl_audio.append_audio_events(path, timeline, _list_rate(timeline))
+    restore_frame_code_mode(path, timeline)
+
+
+def _list_rate(timeline: otio.schema.Timeline) -> float:
+    """The rate the CMX 3600 adapter writes a list at: its (first) video track's."""
+    return timeline.video_tracks()[0].duration().rate
+
+
 # Rewrites of what an adapter wrote, by format: (written path, the timeline written).
 _AFTER_WRITE = {
-    "cmx_3600": restore_frame_code_mode,
+    "cmx_3600": _edl_finished,
     "fcp_xml": _fcp7_finished,
     "fcpx_xml": _fcpx_finished,
     "kdenlive": kdenlive.finish_written,
@@ -815,11 +844,6 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     """A copy whose v2a tracks count in whole frames at the edit rate, as FCP XML and AAF need."""
     if format in ("otio_json", "otioz", "otiod"):
         return timeline
-    if format == "cmx_3600":
-        # The EDL writer writes the video track alone but refuses a timeline with more than two
-        # audio tracks: an editor's A and A2 plus v2a's got no EDL at all. v2a's is not written
-        # anyway (the full result goes to the .otio beside it).
-        return _without_v2a_tracks(timeline)
     result = copy.deepcopy(timeline)
     rate = edit_rate(result)
     for track in result.tracks:
@@ -831,6 +855,16 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
                 kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
+    return result
+
+
+def _picture_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy of `timeline` with its video tracks alone: the CMX 3600 writer writes the first
+    track, whatever its kind, and refuses more than two audio tracks (an editor's A and A2
+    plus v2a's got no EDL at all)."""
+    result = timeline.deepcopy()
+    for track in result.audio_tracks():
+        result.tracks.remove(track)
     return result
 
 

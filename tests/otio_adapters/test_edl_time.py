@@ -100,9 +100,12 @@ def test_a_written_ntsc_list_keeps_its_own_timecodes_and_says_how_they_count(
     written, _, _ = write_timeline(timeline, str(out / "cut.edl"), "cmx_3600")
     text = open(written, encoding="utf-8").read()
 
-    def timecodes(list_text: str) -> list[list[str]]:
-        return [line.split()[-4:] for line in list_text.splitlines() if line[:3].isdigit()]
+    def timecodes(list_text: str, channel: str = "V") -> list[list[str]]:
+        return [line.split()[-4:] for line in list_text.splitlines()
+                if line[:3].isdigit() and line.split()[2] == channel]
 
     assert timecodes(text) == timecodes(source)
+    # v2a's take under the first shot, in the list's own timecode too.
+    assert timecodes(text, "A") == [[f"01:00:00{separator}00", f"01:00:01{separator}00"] * 2]
     assert f"FCM: {fcm}" in text.splitlines()[:3]
     assert _events(read_timeline(written, options={"rate": 29.97})) == _events(timeline)

@@ -1,0 +1,344 @@
+"""Audio events in CMX 3600 lists (otio-cmx3600-adapter 1.0.0 writes none).
+
+The adapter writes the first track alone, as video, and refuses a timeline with more than two
+audio tracks: an editor's audio events and v2a's sound never reached the list. v2a gives the
+adapter the picture only and appends the audio events itself (`append_audio_events`):
+- the editor's, as the reader read them: channel A (A1), A2, AA where A1 and A2 hold the same
+  cut (the reader splits an AA event in two), A3, A4... (the reader takes any other channel
+  field as a track name); an `AUD 3 4` line (the 3600 way of naming channels 3 and 4) is read as
+  a comment of its event and written back as the line it was;
+- each v2a track's active takes on the next channel after the editor's (A3 where the editor
+  used A1 and A2, or AUD 3 4), one event per take: reel AX, the take's WAV in
+  `* FROM CLIP NAME:` and `* SOURCE FILE:`, the file's own timecode as source, under the
+  picture's record timecodes; crossfades as dissolves (`D nnn`, at most 255 frames in the
+  form: a longer one becomes a cut, at the cut).
+The reader keeps `SOURCE FILE` as a comment; `restore_takes` turns a v2a take's back into its
+media reference and places v2a's tracks from the picture's start, as v2a lays them out.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field, replace
+
+import opentimelineio as otio
+
+from otio_adapters.takes import TAKE_FILE_RE, is_v2a_clip, marked_v2a_tracks, url_to_path
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+MAX_DISSOLVE = 255  # frames: the CMX 3600 transition field
+_CHANNEL = re.compile(r"^A(\d+)$")
+_AUD = re.compile(r"^AUD((?:\s+\d+)+)\s*$", re.IGNORECASE)
+_SOURCE_FILE = re.compile(r"^SOURCE FILE:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
+_EVENT_NUMBER = re.compile(r"^(\d+)\s")
+
+
+@dataclass
+class _Event:
+    """One audio event in frames of the list's rate."""
+
+    channel: str
+    reel: str
+    source: tuple[int, int]
+    record: tuple[int, int]
+    name: str
+    comments: list[str] = field(default_factory=list)  # written after the clip name
+    dissolve: int = 0  # frames of the dissolve into this event from `outgoing`
+    outgoing: _Event | None = None
+
+
+# --- which channels ---------------------------------------------------------------------------
+
+
+def _aud_channels(clip: otio.schema.Clip) -> set[int]:
+    """Channels an `AUD n m` line of the clip's event names."""
+    found = set()
+    for comment in clip.metadata.get("cmx_3600", {}).get("comments", []):
+        match = _AUD.match(comment.strip())
+        if match:
+            found.update(int(number) for number in match[1].split())
+    return found
+
+
+def _editor_audio_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
+    v2a = {id(track) for track in marked_v2a_tracks(timeline)}
+    return [
+        track
+        for track in timeline.audio_tracks()
+        if id(track) not in v2a and track.enabled
+    ]
+
+
+def channels(timeline: otio.schema.Timeline) -> tuple[dict[int, int], dict[int, int]]:
+    """(editor's audio track id -> channel, v2a track id -> channel). An editor's track keeps
+    the channel its name says (the reader names them A1, A2...), others take the next free
+    ones in order; v2a's take the channels after every channel the editor's audio uses,
+    `AUD` lines included."""
+    editors, used = {}, set()
+    tracks = _editor_audio_tracks(timeline)
+    for track in tracks:
+        match = _CHANNEL.match(track.name)
+        if match and int(match[1]) not in used:
+            editors[id(track)] = int(match[1])
+            used.add(int(match[1]))
+    for track in tracks:
+        if id(track) not in editors:
+            editors[id(track)] = min(set(range(1, len(tracks) + len(used) + 2)) - used)
+            used.add(editors[id(track)])
+        for clip in track.find_clips():
+            used |= _aud_channels(clip)
+    ours, next_free = {}, max(used, default=0) + 1
+    for track in marked_v2a_tracks(timeline):
+        ours[id(track)] = next_free
+        next_free += 1
+    return editors, ours
+
+
+def channel_field(channel: int) -> str:
+    """The event's channel field: A for channel 1 (as CMX writes it), else An."""
+    return "A" if channel == 1 else f"A{channel}"
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+def _frames(time: otio.opentime.RationalTime, rate: float) -> int:
+    return round(time.rescaled_to(rate).value)
+
+
+def long_crossfades(timeline: otio.schema.Timeline, rate: float) -> int:
+    """How many of v2a's crossfades are longer than a CMX 3600 dissolve can say (written as
+    cuts, at the cut)."""
+    return sum(
+        _frames(item.in_offset, rate) + _frames(item.out_offset, rate) > MAX_DISSOLVE
+        for track in marked_v2a_tracks(timeline)
+        for item in track
+        if isinstance(item, otio.schema.Transition)
+    )
+
+
+def _track_events(
+    track: otio.schema.Track,
+    timeline: otio.schema.Timeline,
+    rate: float,
+    channel: str,
+    origin: int | None,
+    describe,
+) -> list[_Event]:
+    """The track's events, crossfades as dissolves (the incoming event starts where the
+    dissolve starts, the outgoing one ends there; one longer than the form allows is a cut).
+    `origin`: the record frame of the track's time 0, where the
+    timeline's record times do not say it (v2a's tracks count from the picture's start);
+    `describe(clip)`: (reel, name, comments) of a clip's event."""
+    events: list[_Event] = []
+    pending, previous_end = None, None
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            pending = (_frames(item.in_offset, rate), _frames(item.out_offset, rate))
+            continue
+        if not isinstance(item, otio.schema.Clip) or not item.enabled:
+            pending, previous_end = None, None
+            continue
+        used = item.trimmed_range()
+        if origin is None:
+            placed = item.transformed_time_range(used, timeline.tracks)
+            record_in = _frames(placed.start_time, rate)
+        else:
+            record_in = origin + _frames(track.range_of_child(item).start_time, rate)
+        source_in = _frames(used.start_time, rate)
+        length = _frames(used.duration, rate)
+        reel, name, comments = describe(item)
+        event = _Event(channel, reel, (source_in, source_in + length),
+                       (record_in, record_in + length), name, comments)
+        before, after = pending or (0, 0)
+        touching = events and previous_end == record_in
+        if touching and 0 < before + after <= MAX_DISSOLVE:
+            outgoing = events[-1]
+            outgoing.source = (outgoing.source[0], outgoing.source[1] - before)
+            outgoing.record = (outgoing.record[0], outgoing.record[1] - before)
+            event.source = (source_in - before, event.source[1])
+            event.record = (record_in - before, event.record[1])
+            event.dissolve, event.outgoing = before + after, outgoing
+        events.append(event)
+        pending, previous_end = None, record_in + length
+    return events
+
+
+def _editor_clip(clip: otio.schema.Clip) -> tuple[str, str, list[str]]:
+    meta = clip.metadata.get("cmx_3600", {})
+    comments = []
+    reference = clip.media_reference
+    if isinstance(reference, otio.schema.ExternalReference) and reference.target_url:
+        comments.append(f"* FROM CLIP: {reference.target_url}")
+    for comment in meta.get("comments", []):
+        comments.append(comment.strip() if _AUD.match(comment.strip()) else f"* {comment}")
+    return meta.get("reel") or "AX", clip.name, comments
+
+
+def _take_clip(clip: otio.schema.Clip) -> tuple[str, str, list[str]]:
+    path = url_to_path(clip.media_reference.target_url)
+    return "AX", os.path.basename(path), [f"* SOURCE FILE: {path}"]
+
+
+def _merged_pairs(first: list[_Event], second: list[_Event]) -> list[_Event]:
+    """Channel 1's events with each one channel 2 has the same of as one AA event (the reader
+    read an AA event as one clip on each), then channel 2's others."""
+    key = lambda event: (event.reel, event.source, event.record, event.name,  # noqa: E731
+                         tuple(event.comments))
+    cuts = {key(event): event for event in second if not event.dissolve}
+    merged, taken = [], set()
+    for event in first:
+        twin = None if event.dissolve else cuts.get(key(event))
+        if twin is not None and id(twin) not in taken:
+            taken.add(id(twin))
+            event = replace(event, channel="AA")
+        merged.append(event)
+    return merged + [event for event in second if id(event) not in taken]
+
+
+def _timecode(frames: int, rate: float) -> str:
+    return otio.opentime.to_timecode(RT(frames, rate), rate)
+
+
+def _event_lines(number: int, event: _Event, rate: float) -> list[str]:
+    """The lines of one event, as the adapter writes a video event: a dissolve repeats the
+    outgoing event's out point as a cut, then the incoming one with `D nnn`."""
+    times = " ".join(
+        _timecode(frames, rate) for frames in (*event.source, *event.record)
+    )
+    # An AUD line names more channels of the event: it follows the event line, as CMX has it.
+    notes = [comment for comment in event.comments if _AUD.match(comment)]
+    comments = [comment for comment in event.comments if not _AUD.match(comment)]
+    if not event.dissolve:
+        return [f"{number:03d}  {event.reel:8} {event.channel:5} C        {times}", *notes,
+                f"* FROM CLIP NAME:  {event.name}", *comments]
+    before = event.outgoing
+    held = " ".join(_timecode(frames, rate) for frames in (before.source[1], before.source[1],
+                                                           before.record[1], before.record[1]))
+    return [f"{number:03d}  {before.reel:8} {event.channel:5} C        {held}",
+            f"{number:03d}  {event.reel:8} {event.channel:5} D {event.dissolve:03d}    {times}",
+            *notes,
+            f"* FROM CLIP NAME:  {before.name}",
+            f"* TO CLIP NAME:  {event.name}",
+            *comments]
+
+
+def audio_events(timeline: otio.schema.Timeline, rate: float) -> list[list[_Event]]:
+    """Every audio event of `timeline`, one list per channel (AA pairs merged). v2a's tracks
+    must count in whole frames (as `write._for_format` conforms them)."""
+    editors, ours = channels(timeline)
+    picture = timeline.video_tracks()[0]
+    # Where v2a's track time 0 sits in the list: the picture's start, as the adapter writes it.
+    origin = _frames(picture.transformed_time(RT(0, rate), timeline.tracks), rate)
+    by_channel: dict[int, list[_Event]] = {}
+    for track in _editor_audio_tracks(timeline):
+        number = editors[id(track)]
+        by_channel[number] = _track_events(track, timeline, rate, channel_field(number), None,
+                                           _editor_clip)
+    if 1 in by_channel and 2 in by_channel:
+        by_channel[1] = _merged_pairs(by_channel[1], by_channel.pop(2))
+    for track in marked_v2a_tracks(timeline):
+        number = ours[id(track)]
+        by_channel[number] = _track_events(track, timeline, rate, channel_field(number), origin,
+                                           _take_clip)
+    return [by_channel[number] for number in sorted(by_channel)]
+
+
+def append_audio_events(path: str, timeline: otio.schema.Timeline, rate: float) -> None:
+    """Append the audio events of `timeline` to the list the adapter wrote at `path`, numbered
+    after its events, in its timecode (`restore_frame_code_mode` rewrites both alike)."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    numbers = [int(match[1]) for match in map(_EVENT_NUMBER.match, text.splitlines()) if match]
+    number = max(numbers, default=0)
+    lines = []
+    for events in audio_events(timeline, rate):
+        for event in events:
+            number += 1
+            lines += _event_lines(number, event, rate)
+    if not lines:
+        return
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(text.rstrip("\n") + "\n" + "\n".join(lines) + "\n")
+
+
+# --- reading back ---------------------------------------------------------------------------
+
+
+def restore_takes(timeline: otio.schema.Timeline) -> None:
+    """Give each event whose `SOURCE FILE` is a v2a take its file back as media reference (the
+    reader keeps the line as a comment), so that v2a finds its track again; and place a track
+    of takes from the picture's start, as v2a lays out its tracks (the reader starts every
+    track at its own first event: v2a's sound would move to the picture's start)."""
+    video = timeline.video_tracks()
+    for track in timeline.audio_tracks():
+        for clip in track.find_clips():
+            meta = clip.metadata.get("cmx_3600", {})
+            comments = meta.get("comments", [])
+            files = [match["path"] for match in map(_SOURCE_FILE.match, comments) if match]
+            if files and TAKE_FILE_RE.match(os.path.basename(files[-1])):
+                clip.media_reference = otio.schema.ExternalReference(target_url=files[-1])
+                meta["comments"] = [c for c in comments if not _SOURCE_FILE.match(c)]
+        clips = track.find_clips()
+        if video and clips and all(is_v2a_clip(clip) for clip in clips):
+            _from_the_picture_start(track, video[0], timeline)
+            _crossfades_at_the_cuts(track, video[0])
+
+
+def _from_the_picture_start(
+    track: otio.schema.Track, picture: otio.schema.Track, timeline: otio.schema.Timeline
+) -> None:
+    rate = picture.duration().rate
+    zero = RT(0, rate)
+    lead = track.transformed_time(zero, timeline.tracks) - picture.transformed_time(
+        zero, timeline.tracks)
+    if lead.value < 0 or track.source_range is None and lead.value == 0:
+        return
+    if lead.value > 0:
+        track.insert(0, otio.schema.Gap(source_range=TR(zero, lead)))
+    track.source_range = None
+
+
+def _crossfades_at_the_cuts(track: otio.schema.Track, picture: otio.schema.Track) -> None:
+    """Lay each dissolve read back between two takes as v2a laid its crossfade: around the
+    picture's cut inside it (CMX 3600 starts the incoming event where the dissolve starts), the
+    incoming take starting at the cut again; and declare the frames each take plays past its
+    clip in them as its file's, so that a re-run keeps its crossfades (without, it took the
+    outgoing take's last frames off, and left silence before the cut)."""
+    rate = picture.duration().rate
+    cuts = set()
+    for item in picture:
+        if not isinstance(item, otio.schema.Transition):
+            placed = picture.range_of_child(item)
+            cuts.update((_frames(placed.start_time, rate),
+                         _frames(placed.end_time_exclusive(), rate)))
+    items = list(track)
+    handles: dict[int, list[int]] = {}
+    for index in range(1, len(items) - 1):
+        fade, outgoing, incoming = items[index], items[index - 1], items[index + 1]
+        if not (isinstance(fade, otio.schema.Transition)
+                and isinstance(outgoing, otio.schema.Clip)
+                and isinstance(incoming, otio.schema.Clip)):
+            continue
+        start = _frames(track.range_of_child(incoming).start_time, rate)
+        length = _frames(fade.in_offset, rate) + _frames(fade.out_offset, rate)
+        span = min(length, _frames(incoming.source_range.duration, rate))
+        inside = [cut for cut in cuts if start < cut < start + span]
+        before = inside[0] - start if len(inside) == 1 and not fade.in_offset.value else 0
+        if before:
+            shift = RT(before, rate)
+            outgoing.source_range = outgoing.source_range.duration_extended_by(shift)
+            used = incoming.source_range
+            incoming.source_range = TR(used.start_time + shift, used.duration - shift)
+            fade.in_offset, fade.out_offset = shift, RT(length - before, rate)
+        handles.setdefault(id(outgoing), [0, 0])[1] = length - before
+        handles.setdefault(id(incoming), [0, 0])[0] = before
+    for clip in track.find_clips():
+        if id(clip) in handles:
+            before, after = (RT(frames, rate) for frames in handles[id(clip)])
+            used = clip.source_range
+            clip.media_reference.available_range = TR(used.start_time - before,
+                                                      used.duration + before + after)

@@ -1,0 +1,234 @@
+"""A CMX 3600 list written back carries audio events: the editor's, as they came in, and v2a's
+active takes under the picture. Real lists (../shared/fixtures), the real CMX 3600 adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
+from otio_adapters.write import write_audio_tracks, write_timeline
+from v2a.contracts import GeneratedAudio
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "timelines"
+LISTS = FIXTURES / "cmx3600_edl"
+pytestmark = pytest.mark.skipif(not LISTS.is_dir(), reason="../shared/fixtures is absent")
+REAL_LISTS = {
+    "premiere_example.edl": {},
+    "dissolve_test.edl": {},
+    "gap_test.edl": {},
+    "25fps.edl": {"rate": 25},
+    "speed_effects_small.edl": {},
+}
+
+# Audio events as Premiere and Avid write them, under 25fps.edl's first three shots: a stereo
+# pair (AA) with channels 3 and 4 named on an AUD line, A alone, A2 alone, and channel A3.
+AUDIO_EVENTS = """\
+101  SC00.JPG AA    C        01:00:00:00 01:00:06:11 00:00:00:00 00:00:06:11
+AUD   3    4
+* FROM CLIP NAME:  sq001_s001
+102  SC00.JPG A     C        01:00:00:00 01:00:08:00 00:00:06:11 00:00:14:11
+* FROM CLIP NAME:  sq001_s002
+103  MUSIC    A2    C        00:00:10:00 00:00:12:00 00:00:08:00 00:00:10:00
+* FROM CLIP NAME:  score.wav
+104  FX       A3    C        00:00:00:00 00:00:03:11 00:00:14:11 00:00:17:22
+* FROM CLIP NAME:  door.wav
+"""
+
+
+def _generated(timeline, path: Path, first: int = 0) -> list[GeneratedAudio]:
+    """Takes for every planned clip from the `first`, with the handles the plan asks for (a
+    crossfade at each cut), as the pipeline lays them; the files need not exist to be named."""
+    segments = plan_segments(timeline, timeline_path=str(path), cut_handle_seconds=0.08)
+    generated = [
+        GeneratedAudio(s.clip_id, f"/takes/audio/{s.clip_id}_take1.wav", s.start_sample,
+                       s.num_samples, s.handle_before_samples, s.handle_after_samples)
+        for s in segments[first:]
+    ]
+    write_audio_tracks(timeline, segments, generated)
+    return generated
+
+
+def _written(tmp_path: Path, text_or_path, options: dict, first: int = 0):
+    """(timeline as read, its takes, the list v2a wrote, the .otio beside it, the note)."""
+    source = tmp_path / "cut.edl"
+    if isinstance(text_or_path, Path):
+        source.write_bytes(text_or_path.read_bytes())
+    else:
+        source.write_text(text_or_path)
+    timeline = read_timeline(source, options=options)
+    generated = _generated(timeline, source, first)
+    out = tmp_path / "out"
+    out.mkdir()
+    written, fallback, note = write_timeline(timeline, str(out / "cut.edl"), "cmx_3600")
+    return timeline, generated, Path(written), fallback, note
+
+
+def _events(track: otio.schema.Track, tracks) -> list[tuple]:
+    """What a conform tool reads of a track: each event's name, source and record range in
+    frames, and each dissolve's length."""
+    rows = []
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            rows.append(("dissolve", item.in_offset.value, item.out_offset.value))
+        elif isinstance(item, otio.schema.Clip):
+            record = item.transformed_time_range(item.trimmed_range(), tracks)
+            rows.append((item.name, item.source_range.start_time.value,
+                         item.source_range.duration.value, record.start_time.value))
+    return rows
+
+
+@pytest.mark.parametrize("name", sorted(REAL_LISTS))
+def test_v2a_takes_are_audio_events_under_the_picture_and_read_back_as_written(tmp_path, name):
+    options = REAL_LISTS[name]
+    timeline, generated, written, fallback, note = _written(tmp_path, LISTS / name, options)
+    text = written.read_text()
+    reread = read_timeline(written, options=options)
+
+    # The editor's video events come back as they were read.
+    assert len(reread.video_tracks()) == 1
+    assert _events(reread.video_tracks()[0], reread.tracks) == _events(
+        timeline.video_tracks()[0], timeline.tracks)
+
+    # One event per take, naming its WAV so that a conform tool finds it.
+    for audio in generated:
+        file_name = Path(audio.path).name
+        assert f"* FROM CLIP NAME:  {file_name}" in text or f"* TO CLIP NAME:  {file_name}" in text
+        assert f"* SOURCE FILE: {audio.path}" in text
+
+    # Read back, the events are v2a's track again, on channel A (the list has no audio).
+    (track,) = find_v2a_tracks(reread, "SFX")
+    assert track.name == "A1"
+    clips = track.find_clips()
+    assert [url_to_path(clip.media_reference.target_url) for clip in clips] == [
+        audio.path for audio in generated]
+    # In the list, each event lies where its take plays under its shot, in the list's frames;
+    # a crossfade is a dissolve from where it starts (CMX 3600: the incoming event starts
+    # there, the outgoing one ends there, and plays on for the dissolve's length).
+    (laid,) = find_v2a_tracks(read_timeline(fallback), "SFX")
+    rate = reread.video_tracks()[0].duration().rate
+    frame = round(48000 / rate)  # whole frames at every rate these lists have
+    items = list(laid)
+    clip_at = [i for i, item in enumerate(items) if isinstance(item, otio.schema.Clip)]
+    fade_into = {i + 1: (to_samples(item.in_offset) // frame, to_samples(item.out_offset) // frame)
+                 for i, item in enumerate(items) if isinstance(item, otio.schema.Transition)}
+    start_timecode = timeline.global_start_time  # the picture's start; none at 00:00:00:00
+    origin = round(start_timecode.rescaled_to(rate).value) if start_timecode else 0
+    ranges = [(to_samples(laid.range_of_child_at_index(i).start_time) // frame,
+               to_samples(laid.range_of_child_at_index(i).end_time_exclusive()) // frame)
+              for i in clip_at]
+    expected = [(origin + start - fade_into.get(i, (0, 0))[0],
+                 origin + end - fade_into.get(following, (0, 0))[0])
+                for (start, end), i, following in zip(ranges, clip_at, [*clip_at[1:], None], strict=True)]
+    events = [line.split() for line in text.splitlines()
+              if line[:3].isdigit() and line.split()[2] == "A"]
+    written_ranges = [tuple(round(otio.opentime.from_timecode(tc, rate).value) for tc in fields[-2:])
+                      for fields in events if fields[3] == "D" or fields[-1] != fields[-2]]
+    assert written_ranges == expected
+    dissolves = [int(fields[4]) for fields in events if fields[3] == "D"]
+    assert dissolves == [sum(fade) for _, fade in sorted(fade_into.items())]
+    # Read back with the same reader, they are v2a's track as v2a laid it: each take on its
+    # shot's frames, each crossfade around its cut.
+    assert [(track.range_of_child(clip).start_time.value,
+             track.range_of_child(clip).end_time_exclusive().value) for clip in clips] == ranges
+    assert [(item.in_offset.value, item.out_offset.value) for item in track
+            if isinstance(item, otio.schema.Transition)] == [
+        fade for _, fade in sorted(fade_into.items())]
+    # Each take's source timecode is its file's own (bext) timecode: the record timecode.
+    for line in text.splitlines():
+        fields = line.split()
+        if line[:3].isdigit() and fields[2] == "A" and fields[3] == "C":
+            assert fields[-4] == fields[-2] and fields[-3] == fields[-1], line
+
+    assert "channel A " in note and fallback.endswith("cut.otio")
+
+
+def test_the_editors_audio_events_come_back_as_they_came_in(tmp_path):
+    """The adapter wrote no audio events, and refused a list with A, A2 and A3 (more than two
+    audio tracks): v2a's result was then an .otio alone."""
+    listing = (LISTS / "25fps.edl").read_text() + AUDIO_EVENTS
+    timeline, _, written, fallback, note = _written(tmp_path, listing, {"rate": 25})
+    text = written.read_text()
+    reread = read_timeline(written, options={"rate": 25})
+
+    def editors(t) -> dict[str, list]:
+        v2a = {id(track) for track in find_v2a_tracks(t, "SFX")}
+        return {track.name: [*_events(track, t.tracks), *(
+            list(clip.metadata.get("cmx_3600", {}).get("comments", [])) for clip in track.find_clips())]
+                for track in t.audio_tracks() if id(track) not in v2a}
+
+    assert editors(reread) == editors(timeline)
+    assert sorted(editors(reread)) == ["A1", "A2", "A3"]
+    # The stereo pair is one AA event again, its AUD line under it; the others as they were.
+    lines = text.splitlines()
+    pair = next(i for i, line in enumerate(lines) if " AA " in line)
+    assert lines[pair].split()[-4:] == ["01:00:00:00", "01:00:06:11", "00:00:00:00", "00:00:06:11"]
+    assert lines[pair + 1] == "AUD   3    4"
+    assert [line.split()[2] for line in lines if line[:3].isdigit()].count("A3") == 1
+    # v2a's takes go on the channel after every one the editor uses (AUD 3 4 included).
+    (track,) = find_v2a_tracks(reread, "SFX")
+    assert track.name == "A5" and "channel A5" in note
+    assert fallback
+
+
+@pytest.mark.parametrize(
+    ("name", "first"),
+    [("gap_test.edl", 0), ("premiere_example.edl", 0), ("dissolve_test.edl", 0),
+     # No take under the first shot: the reader starts every track at its first event, which
+     # put v2a's first take at the picture's start.
+     ("gap_test.edl", 1), ("dissolve_test.edl", 1)],
+)
+def test_a_rerun_on_the_written_list_updates_v2a_track_rather_than_adding_one(
+    tmp_path, name, first
+):
+    """Read back, v2a's events are its track as it laid it (each take on its shot, each
+    crossfade around its cut); a re-run keeps them so and adds takes to them."""
+    timeline, generated, written, fallback, _ = _written(tmp_path, LISTS / name, {}, first)
+    reread = read_timeline(written)
+
+    def layout(t) -> list[tuple]:
+        (track,) = find_v2a_tracks(t, "SFX")
+        return [(type(item).__name__, to_samples(item.in_offset), to_samples(item.out_offset))
+                if isinstance(item, otio.schema.Transition) else
+                (type(item).__name__, to_samples(track.range_of_child(item).start_time),
+                 to_samples(track.range_of_child(item).duration))
+                for item in track]
+
+    assert layout(reread) == layout(read_timeline(fallback))
+    segments = plan_segments(reread, timeline_path=str(written), cut_handle_seconds=0.08)
+    write_audio_tracks(reread, segments, [], visible=segments)  # a run that regenerates none
+    assert layout(reread) == layout(read_timeline(fallback))
+
+    shot = segments[first]
+    again = [GeneratedAudio(shot.clip_id, f"/takes/audio/{shot.clip_id}_take2.wav",
+                            shot.start_sample, shot.num_samples, 0, 0)]
+    write_audio_tracks(reread, segments, again, visible=segments)
+    (track,) = find_v2a_tracks(reread, "SFX")
+    assert len(reread.audio_tracks()) == 1
+    assert sorted(track.find_clips()[0].media_references()) == ["take1", "take2"]
+    assert [(to_samples(track.range_of_child(clip).start_time),
+             to_samples(track.range_of_child(clip).duration)) for clip in track.find_clips()
+            ] == [(audio.start_sample, audio.num_samples) for audio in generated]
+
+
+def test_a_crossfade_longer_than_a_cmx_dissolve_is_a_cut_and_the_note_says_so(tmp_path):
+    """A 300-frame picture dissolve: CMX 3600 has three digits for a dissolve's frames, and
+    255 is the most the format allows."""
+    listing = """TITLE: long dissolve
+FCM: NON-DROP FRAME
+001  A        V     C        01:00:00:00 01:00:20:00 01:00:00:00 01:00:20:00
+* FROM CLIP NAME:  a
+002  A        V     C        01:00:20:00 01:00:20:00 01:00:20:00 01:00:20:00
+002  B        V     D 300    02:00:00:00 02:00:20:00 01:00:20:00 01:00:40:00
+* FROM CLIP NAME:  a
+* TO CLIP NAME:  b
+"""
+    _, generated, written, _, note = _written(tmp_path, listing, {})
+    audio = [line for line in written.read_text().splitlines()
+             if line[:3].isdigit() and line.split()[2] == "A"]
+    assert [line.split()[3] for line in audio] == ["C", "C"]
+    assert "1 crossfades longer than 255 frames" in note
