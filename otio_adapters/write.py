@@ -20,7 +20,7 @@ from fractions import Fraction
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
-from otio_adapters import fcpx_audio, fcpx_time, kdenlive, timing
+from otio_adapters import fcpx_audio, fcpx_time, fcpx_transitions, kdenlive, timing
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
@@ -522,10 +522,11 @@ def write_timeline(
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
     written, fallback, note = _write_timeline(timeline, path, format, media_dir)
-    unread = timeline.metadata.get("fcpx_xml", {}).get(fcpx_time.TRANSITIONS_NOT_READ)
+    unread = timeline.metadata.get("fcpx_xml", {}).get(fcpx_transitions.TRANSITIONS_NOT_READ)
     if unread:
-        lost = (f"the FCPXML reader reads no transitions: the editor's {unread} in the source "
-                "FCPXML are in neither the timeline written nor any .otio")
+        lost = (f"transitions of the source FCPXML that v2a could not read (the editor's "
+                f"{unread}, beside items the FCPXML reader skips) are in neither the timeline "
+                "written nor any .otio")
         note = f"{note}; {lost}" if note else lost
     return written, fallback, note
 
@@ -574,14 +575,11 @@ def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
     if format != "fcpx_xml":
         return ""
     lost = []
-    editors = sum(
-        len(track.find_children(descended_from_type=otio.schema.Transition))
-        for track in timeline.tracks
-        if V2A_KEY not in track.metadata
-    )
-    if editors:
-        lost.append(f"the FCPXML adapter writes no transitions (on the editor's tracks: "
-                    f"{editors})")
+    unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
+    if unwritten:
+        lost.append(f"the editor's transitions Final Cut cannot hold where they are ({unwritten}: "
+                    "inside compound clips, or with nothing to play on a side) are not in the "
+                    "FCPXML")
     retimed = sum(
         any(isinstance(effect, otio.schema.TimeEffect) for effect in clip.effects)
         for track in timeline.tracks
@@ -757,12 +755,14 @@ def _audio_transitions_as_cross_fades(root) -> bool:
 
 def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
     """Correct the FCPXML the adapter wrote at `path` (its time: `fcpx_time.finish`) and add
-    v2a's tracks to it (`fcpx_audio.add_tracks`)."""
+    the editor's transitions (`fcpx_transitions.write`) and v2a's tracks to it
+    (`fcpx_audio.add_tracks`)."""
     import xml.etree.ElementTree as ET
 
     rate = edit_rate(timeline)
 
     def edit(root) -> bool:
+        fcpx_transitions.write(root, timeline, rate)  # in the adapter's time, which `finish` sets
         fcpx_time.finish(root, timeline, rate)
         fcpx_audio.add_tracks(root, timeline, rate)
         ET.indent(root, space="    ")
