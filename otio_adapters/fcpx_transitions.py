@@ -265,11 +265,7 @@ def write(root: ET.Element, timeline: otio.schema.Timeline, rate: float) -> None
     if sequence is None:
         return
     writer = _Writer(root, sequence, exact_rate(rate), file_rate(rate))
-    video = [t for t in _editors_tracks(timeline) if t.kind == otio.schema.TrackKind.Video]
-    audio = [t for t in _editors_tracks(timeline) if t.kind == otio.schema.TrackKind.Audio]
-    # The adapter's lanes: video tracks 0 (the primary storyline), 1, 2...; audio -1, -2...
-    lanes = [*enumerate(video), *((-(index + 1), track) for index, track in enumerate(audio))]
-    for lane, track in lanes:
+    for lane, track in _lanes(timeline):
         laid = _laid(track, writer.rate)
         if not any(_writable(laid, index) for index in range(len(laid))):
             continue
@@ -281,8 +277,37 @@ def write(root: ET.Element, timeline: otio.schema.Timeline, rate: float) -> None
             writer.storyline(run, lane, connected)
 
 
+def adapter_elements(
+    root: ET.Element, timeline: otio.schema.Timeline, rate: float
+) -> list[tuple[otio.core.Composable, ET.Element]]:
+    """Each clip and stack of the editor's tracks (at their top level) with the element the
+    adapter wrote for it in `root` (before `fcpx_time.finish`)."""
+    sequence = root.find("./project/sequence")
+    if sequence is None:
+        return []
+    writer = _Writer(root, sequence, exact_rate(rate), file_rate(rate))
+    found = []
+    for lane, track in _lanes(timeline):
+        if lane == 0:
+            elements = {writer.frames(child.get("offset")): child for child in writer.spine}
+        else:
+            elements = {frame: item for frame, (item, _) in writer.connected(lane).items()}
+        for laid in _laid(track, writer.rate):
+            if laid.plays and laid.start in elements:
+                found.append((laid.item, elements[laid.start]))
+    return found
+
+
 def _editors_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
     return [track for track in timeline.tracks if V2A_KEY not in track.metadata]
+
+
+def _lanes(timeline: otio.schema.Timeline) -> list[tuple[int, otio.schema.Track]]:
+    """The editor's tracks by the lane the adapter writes them on: video tracks 0 (the primary
+    storyline), 1, 2...; audio tracks -1, -2..."""
+    video = [t for t in _editors_tracks(timeline) if t.kind == otio.schema.TrackKind.Video]
+    audio = [t for t in _editors_tracks(timeline) if t.kind == otio.schema.TrackKind.Audio]
+    return [*enumerate(video), *((-(index + 1), track) for index, track in enumerate(audio))]
 
 
 def _laid(track: otio.schema.Track, rate: Fraction) -> list[_Laid]:
