@@ -26,7 +26,7 @@ import opentimelineio as otio
 
 from otio_adapters.fcpx_time import format_seconds, parse_seconds
 from otio_adapters.takes import V2A_KEY
-from otio_adapters.timing import exact_rate, to_frames
+from otio_adapters.timing import exact_rate, seconds, to_frames
 
 #: Timeline metadata (under "fcpx_xml"): how many clips of the source FCPXML had a time map
 #: v2a could not read (a speed ramp).
@@ -86,12 +86,12 @@ def _retime(composable, time_map: ET.Element) -> bool:
     (speed,) = slopes
     source = composable.source_range
     rate = source.start_time.rate
-    start = _seconds(source.start_time)
+    start = seconds(source.start_time)
     first_time, first_value = points[0]
     shown = first_value + (start - first_time) * speed  # the media time of the first frame
-    last = shown + _seconds(source.duration) * speed
+    last = shown + seconds(source.duration) * speed
     # OTIO counts a reversed clip's source range from the start of the media it uses.
-    media_start = min(shown, last) if speed < 0 else shown
+    media_start = last if speed < 0 else shown
     composable.source_range = otio.opentime.TimeRange(
         otio.opentime.RationalTime(to_frames(media_start, exact_rate(rate)), rate),
         source.duration,
@@ -100,10 +100,6 @@ def _retime(composable, time_map: ET.Element) -> bool:
               else otio.schema.LinearTimeWarp(time_scalar=float(speed)))
     composable.effects.append(effect)
     return True
-
-
-def _seconds(time: otio.opentime.RationalTime) -> Fraction:
-    return Fraction(round(time.value)) / exact_rate(time.rate)
 
 
 # --- writing ---------------------------------------------------------------------------------
