@@ -56,6 +56,21 @@ def audio_role(track: otio.schema.Track) -> str:
     return f"effects.{track_name(str(track.metadata[V2A_KEY].get('track', 'SFX')))}"
 
 
+def is_host(element: ET.Element) -> bool:
+    """Whether an item of a storyline can hold connected clips (a transition cannot)."""
+    return element.tag in _HOSTS
+
+
+def connect(host: ET.Element, elements: list[ET.Element]) -> None:
+    """Put connected items in `host`, after its own connected items and before its markers,
+    sources and filters, as the DTD orders a clip's children."""
+    children = list(host)
+    at = next(
+        (i for i, child in enumerate(children) if child.tag in _AFTER_CONNECTED), len(children)
+    )
+    host[at:at] = elements
+
+
 def uncentred_crossfades(timeline: otio.schema.Timeline) -> int:
     """How many of v2a's crossfades have nothing on one side of their cut: Final Cut centres a
     transition on its cut, so these are written as hard cuts."""
@@ -166,7 +181,7 @@ class _Writer:
         self.rate = rate
         self.resources = root.find("./resources")
         self.origin = parse_seconds(sequence.get("tcStart"))
-        self.hosts = [item for item in sequence.find("./spine") if item.tag in _HOSTS]
+        self.hosts = [item for item in sequence.find("./spine") if is_host(item)]
         self.starts = [parse_seconds(item.get("offset")) for item in self.hosts]
         self.connected: dict[int, list[ET.Element]] = {}  # host index -> what to connect to it
         self.assets: dict[str, str] = {}  # take URL -> asset id
@@ -197,16 +212,8 @@ class _Writer:
         self.connected.setdefault(index, []).append(element)
 
     def finish(self) -> None:
-        """Put the connected items in their hosts, after the hosts' own connected items and
-        before their markers, sources and filters, as the DTD orders a clip's children."""
         for index, elements in self.connected.items():
-            host = self.hosts[index]
-            children = list(host)
-            at = next(
-                (i for i, child in enumerate(children) if child.tag in _AFTER_CONNECTED),
-                len(children),
-            )
-            host[at:at] = elements
+            connect(self.hosts[index], elements)
 
     def _host_at(self, time: Fraction, name: str) -> tuple[int, Fraction]:
         """The primary-storyline item at `time` (sequence time), and `time` in its own time
@@ -255,8 +262,12 @@ class _Writer:
 
     def _transition(self, offset: int, duration: int) -> ET.Element:
         if not self.crossfade:
-            self.crossfade = self._new_id()
-            ET.SubElement(self.resources, "effect", {"id": self.crossfade, **_CROSSFADE})
+            declared = self.resources.find(f"./effect[@uid='{_CROSSFADE['uid']}']")
+            if declared is not None:  # the editor's transitions, written back, use it too
+                self.crossfade = declared.get("id")
+            else:
+                self.crossfade = self._new_id()
+                ET.SubElement(self.resources, "effect", {"id": self.crossfade, **_CROSSFADE})
         transition = ET.Element(
             "transition",
             {

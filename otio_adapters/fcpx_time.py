@@ -36,7 +36,6 @@ from fractions import Fraction
 
 import opentimelineio as otio
 
-from otio_adapters.takes import track_name
 from otio_adapters.timing import exact_rate, is_drop_frame_rate, seconds, to_frames
 
 _installed = False
@@ -61,9 +60,6 @@ def install() -> None:
             timeline.metadata.setdefault("fcpx_xml", {})["tcFormat"] = sequence.get(
                 "tcFormat", "NDF"
             )
-            unread = _editors_transitions(sequence)
-            if unread:  # the reader skips them: said when the timeline is written
-                timeline.metadata["fcpx_xml"][TRANSITIONS_NOT_READ] = unread
         return timeline
 
     original_offset_and_lane = fcpx_xml.FcpxXml._offset_and_lane
@@ -127,24 +123,6 @@ def _storyline_start(reader, element, rate: float) -> otio.opentime.RationalTime
     host = reader.child_parent_map.get(storyline)
     into = parse_seconds(storyline.get("offset")) - parse_seconds(host.get("start"))
     return otio.opentime.RationalTime(to_frames(into, exact_rate(rate)), rate)
-
-
-#: Timeline metadata (under "fcpx_xml"): how many of the editor's transitions the source FCPXML
-#: held, which the adapter's reader skips.
-TRANSITIONS_NOT_READ = "transitions_not_read"
-
-
-def _editors_transitions(sequence) -> int:
-    """The editor's transitions in an FCPXML sequence (dissolves, crossfades): those of every
-    storyline but v2a's own (`fcpx_audio`'s, whose clips are on an `effects.V2A …` role)."""
-    count = 0
-    for storyline in sequence.iter("spine"):
-        roles = [clip.get("audioRole", "") for clip in storyline if clip.tag == "asset-clip"]
-        ours = f"effects.{track_name('')}"  # fcpx_audio.audio_role's prefix, whatever the stem
-        if roles and all(role.startswith(ours) for role in roles):
-            continue
-        count += sum(1 for item in storyline if item.tag == "transition")
-    return count
 
 
 def _lanes_in_number_order(stack: otio.schema.Stack) -> otio.schema.Stack:
@@ -211,6 +189,13 @@ _NOMINAL = {Fraction(24000, 1001): 24, Fraction(30000, 1001): 30, Fraction(60000
 WRITABLE_RATES = (24, 25, 30, 50, 60)
 #: FCPXML attributes that hold a time in seconds.
 _TIME_ATTRIBUTES = ("offset", "duration", "start", "tcStart")
+
+
+def file_rate(rate: float) -> Fraction:
+    """The rate whose frames the adapter's file counts for a timeline at `rate`, until
+    `finish`: the nominal one at an NTSC rate (`for_writer`), else the rate itself."""
+    exact = exact_rate(rate)
+    return Fraction(_NOMINAL.get(exact, exact))
 
 
 def can_write(rate: float) -> bool:

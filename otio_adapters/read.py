@@ -16,11 +16,13 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from otio_adapters import edl_time, fcpx_time, kdenlive
+from otio_adapters import edl_time, fcpx_speed, fcpx_time, fcpx_transitions, kdenlive
 from otio_adapters.timing import exact_rate
 
 log = logging.getLogger(__name__)
 fcpx_time.install()  # the FCPXML reader's own time arithmetic truncates and misreads NTSC
+fcpx_transitions.install()  # the FCPXML reader reads no transitions
+fcpx_speed.install()  # nor speed changes
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.

@@ -20,7 +20,15 @@ from fractions import Fraction
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
-from otio_adapters import edl_audio, fcpx_audio, fcpx_time, kdenlive, timing
+from otio_adapters import (
+    edl_audio,
+    fcpx_audio,
+    fcpx_speed,
+    fcpx_time,
+    fcpx_transitions,
+    kdenlive,
+    timing,
+)
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
@@ -522,10 +530,18 @@ def write_timeline(
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
     written, fallback, note = _write_timeline(timeline, path, format, media_dir)
-    unread = timeline.metadata.get("fcpx_xml", {}).get(fcpx_time.TRANSITIONS_NOT_READ)
+    source = timeline.metadata.get("fcpx_xml", {})
+    unread = source.get(fcpx_transitions.TRANSITIONS_NOT_READ)
     if unread:
-        lost = (f"the FCPXML reader reads no transitions: the editor's {unread} in the source "
-                "FCPXML are in neither the timeline written nor any .otio")
+        lost = (f"transitions of the source FCPXML that v2a could not read (the editor's "
+                f"{unread}, beside items the FCPXML reader skips) are in neither the timeline "
+                "written nor any .otio")
+        note = f"{note}; {lost}" if note else lost
+    ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
+    if ramps:
+        lost = (f"speed changes of the source FCPXML that v2a could not read (clips whose speed "
+                f"varies: {ramps}) were planned at normal speed and are in neither the timeline "
+                "written nor any .otio")
         note = f"{note}; {lost}" if note else lost
     return written, fallback, note
 
@@ -576,25 +592,18 @@ def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
     if format != "fcpx_xml":
         return ""
     lost = []
-    editors = sum(
-        len(track.find_children(descended_from_type=otio.schema.Transition))
-        for track in timeline.tracks
-        if V2A_KEY not in track.metadata
-    )
-    if editors:
-        lost.append(f"the FCPXML adapter writes no transitions (on the editor's tracks: "
-                    f"{editors})")
-    retimed = sum(
-        any(isinstance(effect, otio.schema.TimeEffect) for effect in clip.effects)
-        for track in timeline.tracks
-        if V2A_KEY not in track.metadata
-        for clip in track.find_clips()
-    )
+    unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
+    if unwritten:
+        lost.append(f"the editor's transitions Final Cut cannot hold where they are ({unwritten}: "
+                    "inside compound clips, or with nothing to play on a side) are not in the "
+                    "FCPXML")
+    retimed = fcpx_speed.unwritable(timeline)
     if retimed:
-        # It writes no timeMap: Final Cut plays those clips at 100 %, frames other than the ones
-        # v2a made their sound for.
-        lost.append(f"the FCPXML adapter writes no speed changes (retimed clips on the "
-                    f"editor's tracks: {retimed}, which play at normal speed in the FCPXML)")
+        # Without a time map Final Cut plays them at 100 %, frames other than the ones v2a made
+        # their sound for.
+        lost.append(f"speed changes v2a cannot write to FCPXML (retimed clips on the editor's "
+                    f"tracks: {retimed}, inside compound clips or with another time effect, "
+                    "which play at normal speed in the FCPXML)")
     uncentred = fcpx_audio.uncentred_crossfades(timeline)
     if uncentred:
         lost.append(f"v2a's crossfades wholly on one side of their cut ({uncentred}) are hard "
@@ -774,13 +783,22 @@ def _audio_transitions_as_cross_fades(root) -> bool:
 
 def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
     """Correct the FCPXML the adapter wrote at `path` (its time: `fcpx_time.finish`) and add
+    the editor's transitions (`fcpx_transitions.write`) and speed changes (`fcpx_speed`) and
     v2a's tracks to it (`fcpx_audio.add_tracks`)."""
     import xml.etree.ElementTree as ET
 
     rate = edit_rate(timeline)
 
     def edit(root) -> bool:
+        retimed = [
+            (element, fcpx_speed.speed(item))
+            for item, element in fcpx_transitions.adapter_elements(root, timeline, rate)
+            if fcpx_speed.speed(item) is not None
+        ]
+        fcpx_transitions.write(root, timeline, rate)  # in the adapter's time, which `finish` sets
         fcpx_time.finish(root, timeline, rate)
+        for element, speed in retimed:  # from their final start and duration, exactly
+            fcpx_speed.add_time_map(element, speed)
         fcpx_audio.add_tracks(root, timeline, rate)
         ET.indent(root, space="    ")
         return True

@@ -300,26 +300,30 @@ def test_lanes_stack_in_number_order_from_lane_10_up(tmp_path):
     assert [track.name for track in timeline.audio_tracks()] == ["-1", "-2"]
 
 
-def test_the_editors_transitions_the_reader_skips_are_named_when_the_timeline_is_written(
+def test_the_editors_transitions_v2a_cannot_read_are_named_when_the_timeline_is_written(
     tmp_path,
 ):
-    # The adapter reads no <transition>: an FCPXML source's dissolves vanished from what v2a
-    # wrote (the note counted only transitions that reached OTIO, so none). v2a's own audio
-    # crossfades, in its storylines on the effects.V2A role, are not the editor's.
+    # The adapter reads no <title>: a dissolve from a shot into a title has no item to lie
+    # over on the title's side, so it is not read, and what v2a writes says so (it used to
+    # vanish silently). v2a's own audio crossfades, in its storylines on the effects.V2A role,
+    # are not the editor's.
     from otio_adapters.write import write_timeline
 
-    dissolve = '<transition name="Cross Dissolve" offset="11s" duration="1s"/>'
+    dissolve = '<transition name="Cross Dissolve" offset="23/2s" duration="1s"/>'
+    title = '<title name="Basic Title" ref="r4" offset="12s" duration="2s"/>'
     ours = (
         '<spine lane="-3" offset="2s">'
         '<asset-clip name="V2A a" ref="r3" offset="0s" duration="2s" audioRole="effects.V2A SFX"/>'
-        '<transition name="Audio Crossfade" offset="1s" duration="1s"/>'
+        '<transition name="Audio Crossfade" offset="3/2s" duration="1s"/>'
         '<asset-clip name="V2A b" ref="r3" offset="2s" duration="2s" audioRole="effects.V2A SFX"/>'
         "</spine>"
     )
-    text = CONNECTED_AUDIO.replace("</asset-clip>\n      </spine>", ours + "</asset-clip>" + dissolve + "</spine>")
+    text = CONNECTED_AUDIO.replace(
+        "</asset-clip>\n      </spine>", ours + "</asset-clip>" + dissolve + title + "</spine>"
+    ).replace("</resources>", '<effect id="r4" name="Basic Title" uid="title"/></resources>')
     assert text.count("<transition") == 2
     timeline = _read(tmp_path, text)
 
     for name, format in (("out.fcpxml", "fcpx_xml"), ("out.xml", "fcp_xml")):
         _, _, note = write_timeline(timeline, str(tmp_path / name), format)
-        assert "the editor's 1 in the source FCPXML" in note, format
+        assert "could not read (the editor's 1," in note, format

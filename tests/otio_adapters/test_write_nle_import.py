@@ -170,14 +170,16 @@ def test_fcpxml_connected_takes_come_before_their_hosts_markers(tmp_path):
     assert "spine" in tags and tags.index("spine") < tags.index("marker")
 
 
-def test_fcpxml_note_says_the_editors_speed_changes_are_not_in_it(tmp_path):
-    # The adapter writes no timeMap: a clip at 150 % plays at 100 % in Final Cut, other frames
-    # than v2a made its sound for. The FCPXML said nothing of it, and no .otio was written.
+def test_fcpxml_note_says_the_editors_speed_changes_it_cannot_write_are_not_in_it(tmp_path):
+    # A time effect that is no constant speed or hold (a ramp, as another format may give it)
+    # gets no time map: the clip plays at 100 % in Final Cut, other frames than v2a made its
+    # sound for. The FCPXML said nothing of it, and no .otio was written (before the
+    # seventeenth session every retimed clip was so: the adapter writes no timeMap).
     timeline = _with_takes(25)
     shot = timeline.video_tracks()[0].find_clips()[1]
-    shot.effects.append(otio.schema.LinearTimeWarp(time_scalar=1.5))
+    shot.effects.append(otio.schema.TimeEffect(name="ramp", effect_name="SpeedRamp"))
     _, fallback, note = _written_fcpxml(timeline, tmp_path)
-    assert "no speed changes (retimed clips on the editor's tracks: 1," in note
+    assert "speed changes v2a cannot write to FCPXML (retimed clips on the editor's tracks: 1," in note
     assert fallback.endswith(".otio")
 
 
