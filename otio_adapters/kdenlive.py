@@ -129,6 +129,26 @@ def _plain(value):
     return value
 
 
+# --- the editor's own project -------------------------------------------------------------------
+
+
+def for_reader(text: str) -> str:
+    """The project as the adapter can read it. Kdenlive writes a producer's (a chain's) `in`
+    only where it is not 0, and the adapter times a fade without `in` from its producer's: a
+    project with an audio fade-in failed to read ('NoneType' object has no attribute
+    'replace'). MLT reads a missing `in` as 0; so does the copy handed to the adapter."""
+    mlt = ET.fromstring(text)
+    starting = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("in") is None]
+    if not starting:
+        return text
+    for item in starting:
+        item.set("in", "0")
+    return ET.tostring(mlt, encoding="unicode")
+
+
+_MEDIA_TAGS = ("producer", "chain")
+
+
 # --- reading --------------------------------------------------------------------------------------
 
 

@@ -362,3 +362,33 @@ def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, ca
     kept = otio.adapters.read_from_file(result.fallback_otio_path)
     assert kept.find_children(descended_from_type=otio.schema.Transition)
     assert capsys.readouterr().out == ""
+
+
+# --- the editor's own project --------------------------------------------------------------------
+
+# A project laid out as Kdenlive 24.08 saves one (document version 1.1: media played through
+# chains, the timeline a sequence tractor wrapped by the project tractor; after KDE's
+# kdenlive-test-suite projects), written by hand: an audio clip with a fade-in, two shots joined
+# by a same-track mix, the first in sepia, a title and a reversed clip on V2, a composition, a
+# guide. The adapter's rewrite dropped the title, the mix, the effect and the composition.
+EDIT = Path(__file__).resolve().parent / "kdenlive" / "edit.kdenlive"
+
+
+@pytest.fixture
+def edit(tmp_path) -> Path:
+    folder = tmp_path / "project"
+    (folder / "media").mkdir(parents=True)
+    shutil.copy(SAMPLES / "media" / MOVIE, folder / "media" / MOVIE)
+    shutil.copy(EDIT, folder / EDIT.name)
+    return folder / EDIT.name
+
+
+def test_a_project_with_an_audio_fade_in_reads(edit):
+    """Kdenlive writes no `in` on a producer starting at the file's first frame, and none on a
+    fade-in filter: the adapter timed the fade from the producer's `in` and failed ('NoneType'
+    object has no attribute 'replace'), so no such project could be read."""
+    timeline = read_timeline(edit)
+    assert [track.name for track in timeline.tracks] == ["Dialogue", "Picture", "Titles"]
+    dialogue = timeline.tracks[0].find_clips()[0]
+    assert [effect.effect_name for effect in dialogue.effects] == ["fadein"]
+    assert dialogue.effects[0].metadata["duration"].value == 10
