@@ -5,6 +5,7 @@ Kdenlive plays and renders with."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -98,6 +99,9 @@ def _v2a_entries(path: str) -> list[tuple[int, ET.Element, ET.Element]]:
 
 
 def _frames(clock: str) -> int:
+    """An MLT time: a frame count, or a clock (hours:minutes:seconds) as Kdenlive writes one."""
+    if ":" not in clock:
+        return int(clock)
     hours, minutes, seconds = clock.split(":")
     return round((int(hours) * 3600 + int(minutes) * 60 + float(seconds)) * FPS)
 
@@ -383,6 +387,116 @@ def edit(tmp_path) -> Path:
     return folder / EDIT.name
 
 
+def _parse(path: Path) -> ET.Element:
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+    return ET.fromstring(path.read_text(encoding="utf-8"), parser=parser)
+
+
+def _without_v2a(written: ET.Element, original: ET.Element) -> ET.Element:
+    """A copy of `written` less every element the editor's project did not have: v2a's."""
+    written = copy.deepcopy(written)
+    ids = {item.get("id") for item in original.iter() if item.get("id")}
+    for parent in list(written.iter()):
+        for child in list(parent):
+            added = child.get("id") is not None and child.get("id") not in ids
+            names_added = child.tag in ("track", "entry") and child.get("producer") not in ids
+            if added or names_added:
+                parent.remove(child)
+    return written
+
+
+def _canonical(root: ET.Element) -> str:
+    root.attrib.pop("root", None)  # where MLT finds the media from: see the test below
+    return ET.canonicalize(ET.tostring(root, encoding="unicode"), strip_text=True)
+
+
+def test_the_editors_project_comes_back_whole_with_v2a_track_added(edit, tmp_path):
+    """The adapter rewrote the whole project from what it read: the title and the reversed
+    clip became "Unsupported clip type" placeholders, the mix, the composition and the sepia
+    effect were dropped. Now every element the editor saved is there as they saved it."""
+    result = _generate(edit, tmp_path / "out")
+    assert len(result.generated) == 2  # the title and the reversed clip have no media to read
+    written = _parse(Path(result.timeline_path))
+
+    assert _canonical(_without_v2a(written, _parse(edit))) == _canonical(_parse(edit))
+    text = Path(result.timeline_path).read_text(encoding="utf-8")
+    assert "Unsupported clip type" not in text
+    entries = _v2a_entries(result.timeline_path)
+    assert [Path(_resource(producer)).name for _, _, producer in entries] == [
+        Path(audio.path).name for audio in result.generated
+    ]
+    # Each take is a clip of the project bin, as Kdenlive finds a timeline clip's bin clip.
+    main_bin = written.find("playlist[@id='main_bin']")
+    assert {entry.get("producer") for entry in main_bin.iter("entry")} >= {
+        producer.get("id") for _, _, producer in entries
+    }
+
+
+def test_the_editors_media_stay_found_from_the_output_folder(edit, tmp_path):
+    """The project names its media relative to its own folder; written into the output folder,
+    it named files that are not there: the editor's picture went offline."""
+    result = _generate(edit, tmp_path / "out")
+    written = _parse(Path(result.timeline_path))
+    root = written.get("root") or str(Path(result.timeline_path).parent)
+    movies = {
+        item.findtext("property[@name='resource']")
+        for item in written.iter("chain")
+        if MOVIE in item.findtext("property[@name='resource']")
+    }
+    assert movies and all((Path(root) / movie).is_file() for movie in movies)
+    # and v2a finds them there again on a re-run
+    again = plan_segments(read_timeline(result.timeline_path), timeline_path=result.timeline_path)
+    assert [s.status for s in again if s.media.referenced.endswith(MOVIE)] == ["ok", "ok"]
+
+
+def test_a_rerun_refills_v2a_track_in_the_editors_project(edit, tmp_path):
+    """Regenerating one clip replaces what v2a's track holds: one V2A SFX track, its new take
+    in place of the old one (whose producer and bin clip go), the rest of the project as the
+    editor saved it."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    clip_id = first.generated[1].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+    written = _parse(Path(again.timeline_path))
+
+    assert _canonical(_without_v2a(written, _parse(edit))) == _canonical(_parse(edit))
+    names = [t.findtext("property[@name='kdenlive:track_name']") for t in written.iter("tractor")]
+    assert names.count("V2A SFX") == 1
+    files = [Path(_resource(p)).name for _, _, p in _v2a_entries(again.timeline_path)]
+    assert files == [Path(first.generated[0].path).name, f"{clip_id}_take2.wav"]
+    resources = [p.findtext("property[@name='resource']") for p in written.iter("chain")]
+    assert not any(r.endswith(f"{clip_id}_take1.wav") for r in resources)
+    assert len(written.find("playlist[@id='main_bin']").findall("entry")) == 3 + 2
+
+
+def test_a_project_changed_since_it_was_read_is_not_overwritten_with_a_stale_copy(edit, tmp_path):
+    """What v2a adds goes into the project as it read it; one saved again meanwhile is written
+    by the adapter, from what v2a read, and the note says so."""
+    timeline = read_timeline(edit)
+    edit.write_text(edit.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    _, _, note = write_timeline(timeline, str(out / edit.name), "kdenlive", str(edit.parent))
+    assert "changed since v2a read it" in note
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_mlt_plays_each_take_in_the_editors_project(edit, tmp_path):
+    """In the editor's own project (every audio track mixed into the timeline, as Kdenlive
+    does), v2a's track is mixed in too: each take is heard under its picture."""
+    result = _generate(edit, tmp_path / "out", NoiseGenerator())
+    rendered = tmp_path / "render.wav"
+    frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
+    _render(Path(result.timeline_path), frames, rendered)  # the project tractor, as Kdenlive
+    mix, _ = soundfile.read(rendered)
+    for audio in result.generated:
+        take, _ = soundfile.read(audio.path)
+        want = take[audio.handle_before_samples : audio.handle_before_samples + audio.num_samples]
+        heard = mix[audio.start_sample : audio.start_sample + audio.num_samples]
+        match = np.dot(heard, want) / (np.linalg.norm(heard) * np.linalg.norm(want) + 1e-12)
+        assert match > 0.99, f"{Path(audio.path).name}: heard under its picture {match:.3f}"
+
+
 def test_a_project_with_an_audio_fade_in_reads(edit):
     """Kdenlive writes no `in` on a producer starting at the file's first frame, and none on a
     fade-in filter: the adapter timed the fade from the producer's `in` and failed ('NoneType'
@@ -392,3 +506,28 @@ def test_a_project_with_an_audio_fade_in_reads(edit):
     dialogue = timeline.tracks[0].find_clips()[0]
     assert [effect.effect_name for effect in dialogue.effects] == ["fadein"]
     assert dialogue.effects[0].metadata["duration"].value == 10
+
+
+def test_a_rerun_refills_v2a_track_the_editor_renamed(edit, tmp_path):
+    """Reading finds v2a's track renamed in Kdenlive by its takes; writing found it by name
+    alone and added a second track: each sound played twice."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    path = Path(first.timeline_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(">V2A SFX<", ">my foley<"), encoding="utf-8")
+    clip_id = first.generated[1].clip_id
+    again = _generate(path, out, clips=[clip_id])
+
+    written, by_id = ET.XMLID(Path(again.timeline_path).read_text(encoding="utf-8"))
+    with_takes = [
+        tractor.findtext("property[@name='kdenlive:track_name']")
+        for tractor in written.iter("tractor")
+        if any(
+            "_take" in by_id[entry.get("producer")].findtext("property[@name='resource']")
+            for track in tractor.findall("track")
+            if track.get("producer") in by_id
+            for entry in by_id[track.get("producer")].iter("entry")
+        )
+    ]
+    assert with_takes == ["my foley"]
