@@ -16,6 +16,11 @@ or leaves wrong, three things that v2a's round trip needs:
   as a clip with no media and no name (and writes back as a text placeholder, "Unsupported clip
   type", in place of the editor's clip). `restore` reads it as the clip on its file with a
   LinearTimeWarp, which the adapter writes back as the same timewarp producer.
+
+And the editor's project itself: the adapter rewrites a whole project from what it read, which
+loses titles, same-track mixes, compositions and effects. A timeline read from a project
+remembers that file (`remember_project`), and v2a's tracks are written into it, the rest as the
+editor saved it (`write_into_project`); the adapter writes only timelines from other formats.
 """
 
 from __future__ import annotations
@@ -204,7 +209,7 @@ def write_into_project(
 _MEDIA_TAGS = ("producer", "chain")
 # Kdenlive's own audio mix of a track into the timeline ("internal_added": it rebuilds these).
 _TRACK_MIX = (
-    ("a_track", "0"), ("mlt_service", "mix"), ("kdenlive_id", "mix"), ("internal_added", "237"),
+    ("mlt_service", "mix"), ("kdenlive_id", "mix"), ("internal_added", "237"),
     ("always_active", "1"), ("accepts_blanks", "1"), ("sum", "1"),
 )  # fmt: skip
 
@@ -323,7 +328,7 @@ class _Project:
         transitions = self.main.findall("transition")
         if any(read_property(item, "internal_added") for item in transitions):
             mix = ET.Element("transition", {"id": self._new_id("v2a_transition")})
-            for key, value in _TRACK_MIX[:1] + (("b_track", str(index)),) + _TRACK_MIX[1:]:
+            for key, value in (("a_track", "0"), ("b_track", str(index)), *_TRACK_MIX):
                 _property(mix, key, value)
             _insert_after(self.main, transitions[-1], mix)
         return playlists[0]
