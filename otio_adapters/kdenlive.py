@@ -16,12 +16,20 @@ or leaves wrong, three things that v2a's round trip needs:
   as a clip with no media and no name (and writes back as a text placeholder, "Unsupported clip
   type", in place of the editor's clip). `restore` reads it as the clip on its file with a
   LinearTimeWarp, which the adapter writes back as the same timewarp producer.
+
+And the editor's project itself: the adapter rewrites a whole project from what it read, which
+loses titles, same-track mixes, compositions and effects. A timeline read from a project
+remembers that file (`remember_project`), and v2a's tracks are written into it, the rest as the
+editor saved it (`write_into_project`); the adapter writes only timelines from other formats.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import os
+import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
@@ -31,11 +39,13 @@ from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, read_prope
 from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 
 from otio_adapters import timing
+from otio_adapters.media_refs import rebase_media_references
 from otio_adapters.plan import timeline_start
 from otio_adapters.takes import (
     V2A_KEY,
     is_v2a_clip,
     marked_v2a_tracks,
+    parse_take_file,
     take_origin,
     to_samples,
     url_to_path,
@@ -52,6 +62,8 @@ TR = otio.opentime.TimeRange
 PROPERTY = "kdenlive:v2a"
 #: Where `note_takes` leaves that for `finish_written`, on the copy the adapter writes.
 _NOTED = "v2a_kdenlive"
+#: timeline.metadata["kdenlive"]["project"]: the project file a timeline was read from.
+_PROJECT = "project"
 
 
 # --- writing --------------------------------------------------------------------------------------
@@ -129,12 +141,321 @@ def _plain(value):
     return value
 
 
+# --- the editor's own project -------------------------------------------------------------------
+
+
+def remember_project(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:
+    """Note on a timeline read from a Kdenlive project which file it was and what it held, so
+    that v2a's tracks are written back into that project (`write_into_project`)."""
+    timeline.metadata.setdefault("kdenlive", {})[_PROJECT] = {
+        "path": os.path.abspath(path),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
+    """(project text, its path, "") for a timeline read from a Kdenlive project still as it was
+    read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
+    read from another format."""
+    record = timeline.metadata.get("kdenlive", {}).get(_PROJECT)
+    if not record:
+        return "", "", ""
+    path = str(record["path"])
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        return "", path, f"the Kdenlive project {path} can no longer be read ({error.strerror})"
+    if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        return "", path, f"the Kdenlive project {path} changed since v2a read it"
+    return data.decode("utf-8"), path, ""
+
+
+def for_reader(text: str) -> str:
+    """The project as the adapter can read it. Kdenlive writes a producer's (a chain's) `in`
+    only where it is not 0, and the adapter times a fade without `in` from its producer's: a
+    project with an audio fade-in failed to read ('NoneType' object has no attribute
+    'replace'). MLT reads a missing `in` as 0; so does the copy handed to the adapter."""
+    mlt = ET.fromstring(text)
+    starting = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("in") is None]
+    if not starting:
+        return text
+    for item in starting:
+        item.set("in", "0")
+    return ET.tostring(mlt, encoding="unicode")
+
+
+def write_into_project(
+    timeline: otio.schema.Timeline, text: str, source: str, path: str
+) -> None:
+    """Write to `path` the editor's Kdenlive project `text` (read from the file `source`) with
+    v2a's tracks of `timeline` (conformed to frames, takes counted from their file's start:
+    `write._for_format`) in it. Everything else stays as the editor saved it, element for
+    element: the adapter's rewrite of a whole project loses titles, transitions, effects and
+    clip names. Each v2a track is an audio track of Kdenlive's (a tractor of two playlists)
+    on top of the others; one already there (a re-run) is refilled in place, with the
+    editor's settings of that track (volume, mute) kept."""
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
+    mlt = ET.fromstring(text, parser=parser)
+    project = _Project(mlt)
+    for track in marked_v2a_tracks(timeline):
+        project.lay(track)
+    _keep_media_found(mlt, os.path.dirname(source), os.path.dirname(os.path.abspath(path)))
+    head = text[: text.index("<mlt")]
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write(head + ET.tostring(mlt, encoding="unicode") + "\n")
+
+
+_MEDIA_TAGS = ("producer", "chain")
+# Kdenlive's own audio mix of a track into the timeline ("internal_added": it rebuilds these).
+_TRACK_MIX = (
+    ("mlt_service", "mix"), ("kdenlive_id", "mix"), ("internal_added", "237"),
+    ("always_active", "1"), ("accepts_blanks", "1"), ("sum", "1"),
+)  # fmt: skip
+
+
+class _Project:
+    """An MLT document being given v2a's tracks."""
+
+    def __init__(self, mlt: ET.Element) -> None:
+        self.mlt = mlt
+        self.by_id = {item.get("id"): item for item in mlt.iter() if item.get("id")}
+        main_bin = mlt.find("playlist[@id='main_bin']")
+        self.main_bin = main_bin
+        version = (
+            read_property(main_bin, "kdenlive:docproperties.version")
+            if main_bin is not None
+            else ""
+        )
+        self.main = get_maintracktor(mlt, self.by_id, version or "0")
+        if self.main is None:
+            raise ValueError("the Kdenlive project has no timeline (main tractor) to add to")
+        # Kdenlive 22.04 and later play media through chains; as the editor's media, then.
+        self.tag = "chain" if mlt.find("chain") is not None else "producer"
+        numbers = [
+            int(value)
+            for item in mlt.iter()
+            if (value := read_property(item, "kdenlive:id")).isdigit()
+        ]
+        self.next_clip_id = max(numbers, default=2) + 1
+
+    def lay(self, track: otio.schema.Track) -> None:
+        """Put `track` (v2a's, in frames) in the project: in the track of that name, emptied
+        first, or in a new one. Producers of v2a's that no clip uses any more are removed."""
+        tractors = self._tracks_named(track.name)
+        old = {}
+        for tractor in tractors:
+            for playlist in self._playlists(tractor):
+                for item in list(playlist):
+                    if item.tag == "entry":
+                        producer = self.by_id.get(item.get("producer"))
+                        if producer is not None:
+                            old[read_property(producer, "resource")] = producer
+                    if item.tag in ("entry", "blank"):
+                        playlist.remove(item)
+            for mix in tractor.findall("transition"):  # mixes of clips no longer there
+                tractor.remove(mix)
+        playlist = self._playlists(tractors[0])[0] if tractors else self._new_track(track.name)
+        for item in track:
+            if isinstance(item, otio.schema.Gap):
+                frames = _frames(item.duration())
+                ET.SubElement(playlist, "blank", {"length": str(frames)})
+            elif isinstance(item, otio.schema.Clip):
+                producer = self._producer(item, old, playlist)
+                start = _frames(item.source_range.start_time)
+                entry = ET.SubElement(playlist, "entry", {
+                    "producer": producer.get("id"),
+                    "in": str(start),
+                    "out": str(start + _frames(item.source_range.duration) - 1),
+                })  # fmt: skip
+                _property(entry, "kdenlive:id", read_property(producer, "kdenlive:id"))
+            # v2a's crossfades (Transitions) are not written: they would be same-track mixes.
+        _indent(playlist, 2)
+        self._remove_unused(old.values())
+
+    def _tracks_named(self, name: str) -> list[ET.Element]:
+        """v2a's audio tracks (tractors) in the timeline: those of this name, and as reading
+        finds them (`takes.is_v2a_track`), those holding v2a's takes alone (one the editor
+        renamed), whose clips are on v2a's track again."""
+        result = []
+        for track in self.main.findall("track"):
+            tractor = self.by_id.get(track.get("producer"))
+            if (
+                tractor is None
+                or tractor.tag != "tractor"
+                or read_property(tractor, "kdenlive:audio_track") != "1"
+            ):
+                continue
+            if read_property(tractor, "kdenlive:track_name") == name or self._takes_only(tractor):
+                result.append(tractor)
+        return result
+
+    def _takes_only(self, tractor: ET.Element) -> bool:
+        producers = [
+            self.by_id.get(entry.get("producer"))
+            for playlist in self._playlists(tractor)
+            for entry in playlist.iter("entry")
+        ]
+        return bool(producers) and all(
+            producer is not None and parse_take_file(read_property(producer, "resource"))
+            for producer in producers
+        )
+
+    def _playlists(self, tractor: ET.Element) -> list[ET.Element]:
+        found = (self.by_id.get(track.get("producer")) for track in tractor.findall("track"))
+        return [item for item in found if item is not None and item.tag == "playlist"]
+
+    def _new_track(self, name: str) -> ET.Element:
+        """A new audio track on top of the timeline's tracks, as Kdenlive declares one: two
+        playlists (the second holds clips while they mix) in a tractor, that tractor a track
+        of the timeline; mixed into the timeline's sound as Kdenlive mixes the others. On
+        top, the editor's tracks keep their numbers, which compositions and clip groups use."""
+        playlists = []
+        for _ in range(2):
+            playlist = ET.Element("playlist", {"id": self._new_id("v2a_playlist")})
+            _property(playlist, "kdenlive:audio_track", "1")
+            playlists.append(playlist)
+        tractor = ET.Element("tractor", {"id": self._new_id("v2a_tractor"), "in": "0"})
+        _property(tractor, "kdenlive:audio_track", "1")
+        _property(tractor, "kdenlive:track_name", name)
+        for playlist in playlists:
+            ET.SubElement(tractor, "track", {"hide": "video", "producer": playlist.get("id")})
+        _insert_before(self.mlt, self.main, [*playlists, tractor])
+        tracks = self.main.findall("track")
+        index = len(tracks)
+        track = ET.Element("track", {"producer": tractor.get("id")})
+        _insert_after(self.main, tracks[-1], track)
+        transitions = self.main.findall("transition")
+        if any(read_property(item, "internal_added") for item in transitions):
+            mix = ET.Element("transition", {"id": self._new_id("v2a_transition")})
+            for key, value in (("a_track", "0"), ("b_track", str(index)), *_TRACK_MIX):
+                _property(mix, key, value)
+            _insert_after(self.main, transitions[-1], mix)
+        return playlists[0]
+
+    def _producer(
+        self, clip: otio.schema.Clip, old: dict[str, ET.Element], playlist: ET.Element
+    ) -> ET.Element:
+        """The producer of the clip's active take, in the project bin as Kdenlive has its
+        clips: the one an earlier run wrote for that file, or a new one, written before the
+        `playlist` using it (MLT drops an entry naming a producer not defined yet)."""
+        resource = url_to_path(clip.media_reference.target_url)
+        frames = _frames(clip.media_reference.available_range.duration)
+        record = json.dumps(_plain(clip.metadata.get(_NOTED, {})), sort_keys=True)
+        producer = old.pop(resource, None)
+        if producer is not None:
+            _set_property(producer, PROPERTY, record)
+            return producer
+        producer = ET.Element(
+            self.tag, {"id": self._new_id("v2a_take"), "in": "0", "out": str(frames - 1)}
+        )
+        clip_id = str(self.next_clip_id)
+        self.next_clip_id += 1
+        for key, value in (
+            ("length", str(frames)), ("eof", "pause"), ("resource", resource),
+            ("mlt_service", "avformat-novalidate"), ("seekable", "1"), ("audio_index", "0"),
+            ("video_index", "-1"), ("kdenlive:clipname", clip.name), ("kdenlive:id", clip_id),
+            # Kdenlive matches timeline clips to bin clips by this since 23.04.
+            ("kdenlive:control_uuid", f"{{{uuid.uuid5(uuid.NAMESPACE_URL, resource)}}}"),
+            ("kdenlive:folderid", "-1"), ("kdenlive:clip_type", "1"), ("set.test_audio", "0"),
+            ("set.test_image", "1"), (PROPERTY, record),
+        ):  # fmt: skip
+            _property(producer, key, value)
+        _insert_before(self.mlt, playlist, [producer])
+        if self.main_bin is not None:
+            entry = ET.Element("entry", {"producer": producer.get("id"), "in": "0",
+                                         "out": str(frames - 1)})  # fmt: skip
+            entries = self.main_bin.findall("entry")
+            if entries:
+                _insert_after(self.main_bin, entries[-1], entry)
+            else:
+                self.main_bin.append(entry)
+        return producer
+
+    def _remove_unused(self, producers) -> None:
+        """Remove v2a's producers that no playlist entry uses any more, and their bin entries
+        (a take the editor also put on a track of theirs stays)."""
+        used = {
+            entry.get("producer")
+            for playlist in self.mlt.iter("playlist")
+            if playlist is not self.main_bin
+            for entry in playlist.iter("entry")
+        }
+        for producer in producers:
+            name = producer.get("id")
+            if name in used:
+                continue
+            self.mlt.remove(producer)
+            del self.by_id[name]
+            if self.main_bin is not None:
+                for entry in self.main_bin.findall(f"entry[@producer='{name}']"):
+                    self.main_bin.remove(entry)
+
+    def _new_id(self, prefix: str) -> str:
+        number = 0
+        while f"{prefix}{number}" in self.by_id:
+            number += 1
+        name = f"{prefix}{number}"
+        self.by_id[name] = None  # taken
+        return name
+
+
+def _keep_media_found(mlt: ET.Element, source_folder: str, folder: str) -> None:
+    """MLT resolves relative media paths from the document's `root`, or without one from its
+    folder: written into another folder than the editor's, the project names the editor's
+    media from their folder (a new `root`), so that none goes offline."""
+    root = mlt.get("root") or ""
+    if os.path.isabs(root):
+        return
+    resolved = os.path.normpath(os.path.join(source_folder, root))
+    if os.path.realpath(resolved) != os.path.realpath(folder):
+        mlt.set("root", resolved)
+
+
+def _frames(time: otio.opentime.RationalTime) -> int:
+    return round(time.value)
+
+
+def _property(element: ET.Element, name: str, value: str) -> None:
+    ET.SubElement(element, "property", {"name": name}).text = value
+
+
+def _set_property(element: ET.Element, name: str, value: str) -> None:
+    found = element.find(f"property[@name='{name}']")
+    if found is None:
+        _property(element, name, value)
+    else:
+        found.text = value
+
+
+def _insert_before(parent: ET.Element, anchor: ET.Element, items: list[ET.Element]) -> None:
+    index = list(parent).index(anchor)
+    for offset, item in enumerate(items):
+        _indent(item, 1)
+        item.tail = parent.text
+        parent.insert(index + offset, item)
+
+
+def _insert_after(parent: ET.Element, anchor: ET.Element, item: ET.Element) -> None:
+    _indent(item, 2)
+    item.tail, anchor.tail = anchor.tail, parent.text
+    parent.insert(list(parent).index(anchor) + 1, item)
+
+
+def _indent(element: ET.Element, level: int) -> None:
+    tail = element.tail
+    ET.indent(element, space=" ", level=level)
+    element.tail = tail
+
+
 # --- reading --------------------------------------------------------------------------------------
 
 
-def restore(timeline: otio.schema.Timeline, text: str) -> None:
-    """Put back, in a timeline the adapter read from the Kdenlive project `text`, the editor's
-    speed-changed clips and v2a's clips as v2a wrote them (see the module's docstring)."""
+def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None:
+    """Put back, in a timeline the adapter read from the Kdenlive project `text` (in `folder`),
+    the editor's speed-changed clips and v2a's clips as v2a wrote them (see the module's
+    docstring), and where the project names media relative to a `root` of its own, the media
+    relative to the project's folder, as v2a resolves them."""
     mlt, by_id = ET.XMLID(text)
     profile = mlt.find("profile")
     if profile is None:
@@ -161,6 +482,11 @@ def restore(timeline: otio.schema.Timeline, text: str) -> None:
             record = records.get(url_to_path(getattr(clip.media_reference, "target_url", "")))
             if record or is_v2a_clip(clip):
                 _in_timeline_time(clip, offset, json.loads(record) if record else None)
+    root = mlt.get("root") or ""
+    if folder and os.path.isabs(root) and os.path.realpath(root) != os.path.realpath(folder):
+        # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
+        # for a project written elsewhere (`_keep_media_found`).
+        rebase_media_references(timeline, root, folder)
 
 
 def _bin_producers(mlt: ET.Element, by_id: dict) -> dict[str, ET.Element]:

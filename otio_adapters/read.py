@@ -117,9 +117,14 @@ def _read_quietly(source: Path, adapter: str, options: dict):
     """Read with the adapter, what it prints going to the debug log (`prints_to_log`)."""
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
+    data = source.read_bytes()  # once: the adapter, `restore` and the write-back all need it
+    text = data.decode("utf-8")
     with prints_to_log(adapter):
-        result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
-    kdenlive.restore(result, source.read_text(encoding="utf-8"))  # what the adapter loses
+        result = otio.adapters.read_from_string(
+            kdenlive.for_reader(text), adapter_name=adapter, **options
+        )
+    kdenlive.restore(result, text, str(source.parent))  # what the adapter loses
+    kdenlive.remember_project(result, str(source), data)
     return result
 
 

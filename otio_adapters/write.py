@@ -565,30 +565,50 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
+    # A project read from Kdenlive gets v2a's tracks added to it, rather than rewritten whole.
+    project = kdenlive.source_project(timeline) if format == "kdenlive" else ("", "", "")
     try:
-        _atomic_write(_for_format(timeline, format), path, format)
+        _atomic_write(_for_format(timeline, format), path, format, project)
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
         _atomic_write(timeline, otio_path, "otio_json")
         note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
-    lost = _adapter_losses(timeline, format)
+    lost = _adapter_losses(timeline, format, project)
     if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
         _atomic_write(timeline, otio_path, "otio_json")
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
 
 
-def _adapter_losses(timeline: otio.schema.Timeline, format: str) -> str:
+def _adapter_losses(
+    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str] = ("", "", "")
+) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
-    editor gets the file, a note that says what is missing, and the whole result as .otio."""
+    editor gets the file, a note that says what is missing, and the whole result as .otio.
+    `project`: for Kdenlive, the editor's project v2a's tracks went into (`source_project`)."""
     if format == "cmx_3600":
         return _edl_carries(timeline)
     if format == "kdenlive":
+        text, _, problem = project
+        if text:  # the editor's project as it was, with v2a's tracks: only v2a's crossfades
+            crossfades = sum(
+                len(track.find_children(descended_from_type=otio.schema.Transition))
+                for track in marked_v2a_tracks(timeline)
+            )
+            if crossfades:
+                return (f"v2a's crossfades ({crossfades}) are not in the .kdenlive: v2a writes "
+                        "its Kdenlive track without same-track mixes")
+            return ""
         transitions = len(timeline.find_children(descended_from_type=otio.schema.Transition))
+        lost = []
+        if problem:
+            lost.append(f"{problem}: the project was rewritten by the Kdenlive adapter, which "
+                        "drops titles, effects and compositions")
         if transitions:
-            return (f"the Kdenlive adapter writes no transitions: the {transitions} in this "
-                    "timeline (the editor's dissolves, v2a's crossfades) are not in the .kdenlive")
-        return ""
+            lost.append(f"the Kdenlive adapter writes no transitions: the {transitions} in this "
+                        "timeline (the editor's dissolves, v2a's crossfades) are not in the "
+                        ".kdenlive")
+        return "; ".join(lost)
     if format != "fcpx_xml":
         return ""
     lost = []
@@ -683,12 +703,18 @@ def _one_line(error: Exception) -> str:
     return text[:300]
 
 
-def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> None:
+def _atomic_write(
+    timeline: otio.schema.Timeline,
+    path: str,
+    format: str,
+    project: tuple[str, str, str] = ("", "", ""),
+) -> None:
     """Write through a private staging folder in the same folder, then rename into place.
 
     A folder rather than a temporary file: the otioz and otiod adapters refuse to write over an
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
+    `project`: the Kdenlive project text and path v2a's tracks are added to, if any.
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
@@ -702,10 +728,14 @@ def _atomic_write(timeline: otio.schema.Timeline, path: str, format: str) -> Non
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
-        with prints_to_log(format):
-            otio.adapters.write_to_file(given, written, adapter_name=format, **options)
-        if format in _AFTER_WRITE:
-            _AFTER_WRITE[format](written, timeline)
+        text, source, _ = project
+        if text:
+            kdenlive.write_into_project(given, text, source, written)
+        else:
+            with prints_to_log(format):
+                otio.adapters.write_to_file(given, written, adapter_name=format, **options)
+            if format in _AFTER_WRITE:
+                _AFTER_WRITE[format](written, timeline)
         _replace(written, path, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

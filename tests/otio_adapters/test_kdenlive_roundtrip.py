@@ -5,6 +5,7 @@ Kdenlive plays and renders with."""
 
 from __future__ import annotations
 
+import copy
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
@@ -98,6 +99,9 @@ def _v2a_entries(path: str) -> list[tuple[int, ET.Element, ET.Element]]:
 
 
 def _frames(clock: str) -> int:
+    """An MLT time: a frame count, or a clock (hours:minutes:seconds) as Kdenlive writes one."""
+    if ":" not in clock:
+        return int(clock)
     hours, minutes, seconds = clock.split(":")
     return round((int(hours) * 3600 + int(minutes) * 60 + float(seconds)) * FPS)
 
@@ -362,3 +366,175 @@ def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, ca
     kept = otio.adapters.read_from_file(result.fallback_otio_path)
     assert kept.find_children(descended_from_type=otio.schema.Transition)
     assert capsys.readouterr().out == ""
+
+
+# --- the editor's own project --------------------------------------------------------------------
+
+# A project laid out as Kdenlive 24.08 saves one (document version 1.1: media played through
+# chains, the timeline a sequence tractor wrapped by the project tractor; after KDE's
+# kdenlive-test-suite projects), written by hand: an audio clip with a fade-in, two shots joined
+# by a same-track mix, the first in sepia, a title and a reversed clip on V2, a composition, a
+# guide. The adapter's rewrite dropped the title, the mix, the effect and the composition.
+EDIT = Path(__file__).resolve().parent / "kdenlive" / "edit.kdenlive"
+
+
+@pytest.fixture
+def edit(tmp_path) -> Path:
+    folder = tmp_path / "project"
+    (folder / "media").mkdir(parents=True)
+    shutil.copy(SAMPLES / "media" / MOVIE, folder / "media" / MOVIE)
+    # Kdenlive saves a project's folder as its root, its media relative to that.
+    text = EDIT.read_text(encoding="utf-8").replace('root=""', f'root="{folder}"', 1)
+    (folder / EDIT.name).write_text(text, encoding="utf-8")
+    return folder / EDIT.name
+
+
+def _parse(path: Path) -> ET.Element:
+    parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True))
+    return ET.fromstring(path.read_text(encoding="utf-8"), parser=parser)
+
+
+def _without_v2a(written: ET.Element, original: ET.Element) -> ET.Element:
+    """A copy of `written` less every element the editor's project did not have: v2a's."""
+    written = copy.deepcopy(written)
+    ids = {item.get("id") for item in original.iter() if item.get("id")}
+    for parent in list(written.iter()):
+        for child in list(parent):
+            added = child.get("id") is not None and child.get("id") not in ids
+            names_added = child.tag in ("track", "entry") and child.get("producer") not in ids
+            if added or names_added:
+                parent.remove(child)
+    return written
+
+
+def _canonical(root: ET.Element) -> str:
+    root.attrib.pop("root", None)  # where MLT finds the media from: see the test below
+    return ET.canonicalize(ET.tostring(root, encoding="unicode"), strip_text=True)
+
+
+def test_the_editors_project_comes_back_whole_with_v2a_track_added(edit, tmp_path):
+    """The adapter rewrote the whole project from what it read: the title and the reversed
+    clip became "Unsupported clip type" placeholders, the mix, the composition and the sepia
+    effect were dropped. Now every element the editor saved is there as they saved it."""
+    result = _generate(edit, tmp_path / "out")
+    assert len(result.generated) == 2  # the title and the reversed clip have no media to read
+    written = _parse(Path(result.timeline_path))
+
+    assert _canonical(_without_v2a(written, _parse(edit))) == _canonical(_parse(edit))
+    text = Path(result.timeline_path).read_text(encoding="utf-8")
+    assert "Unsupported clip type" not in text
+    entries = _v2a_entries(result.timeline_path)
+    assert [Path(_resource(producer)).name for _, _, producer in entries] == [
+        Path(audio.path).name for audio in result.generated
+    ]
+    # Each take is a clip of the project bin, as Kdenlive finds a timeline clip's bin clip.
+    main_bin = written.find("playlist[@id='main_bin']")
+    assert {entry.get("producer") for entry in main_bin.iter("entry")} >= {
+        producer.get("id") for _, _, producer in entries
+    }
+
+
+def test_the_editors_media_stay_found_from_the_output_folder(project, tmp_path):
+    """A project without a root names its media relative to its own folder; written into the
+    output folder as it was, it named files that are not there: the picture went offline."""
+    result = _generate(project, tmp_path / "out")
+    written = _parse(Path(result.timeline_path))
+    root = written.get("root") or str(Path(result.timeline_path).parent)
+    resources = (  # a timewarp's file is its warp_resource
+        item.findtext("property[@name='warp_resource']") or _resource(item)
+        for item in written.iter("producer")
+    )
+    movies = {resource for resource in resources if MOVIE in (resource or "")}
+    assert movies and all((Path(root) / movie).is_file() for movie in movies)
+    # and v2a finds them there again on a re-run
+    again = plan_segments(read_timeline(result.timeline_path), timeline_path=result.timeline_path)
+    assert [s.status for s in again] == ["ok"] * 4
+
+
+def test_a_rerun_refills_v2a_track_in_the_editors_project(edit, tmp_path):
+    """Regenerating one clip replaces what v2a's track holds: one V2A SFX track, its new take
+    in place of the old one (whose producer and bin clip go), the rest of the project as the
+    editor saved it."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    clip_id = first.generated[1].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+    written = _parse(Path(again.timeline_path))
+
+    assert _canonical(_without_v2a(written, _parse(edit))) == _canonical(_parse(edit))
+    names = [t.findtext("property[@name='kdenlive:track_name']") for t in written.iter("tractor")]
+    assert names.count("V2A SFX") == 1
+    files = [Path(_resource(p)).name for _, _, p in _v2a_entries(again.timeline_path)]
+    assert files == [Path(first.generated[0].path).name, f"{clip_id}_take2.wav"]
+    resources = [p.findtext("property[@name='resource']") for p in written.iter("chain")]
+    assert not any(r.endswith(f"{clip_id}_take1.wav") for r in resources)
+    assert len(written.find("playlist[@id='main_bin']").findall("entry")) == 3 + 2
+
+
+def test_a_project_changed_since_it_was_read_is_not_overwritten_with_a_stale_copy(edit, tmp_path):
+    """What v2a adds goes into the project as it read it; one saved again meanwhile is written
+    by the adapter, from what v2a read, and the note says so."""
+    timeline = read_timeline(edit)
+    edit.write_text(edit.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    _, _, note = write_timeline(timeline, str(out / edit.name), "kdenlive", str(edit.parent))
+    assert "changed since v2a read it" in note
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_mlt_plays_each_take_in_the_editors_project(edit, tmp_path):
+    """In the editor's own project (every audio track mixed into the timeline, as Kdenlive
+    does), v2a's track is mixed in too: what plays is the editor's sound plus each take under
+    its picture. Not mixed, v2a's track on top played alone and the editor's sound went."""
+    result = _generate(edit, tmp_path / "out", NoiseGenerator())
+    frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
+    _render(edit, frames, tmp_path / "before.wav")  # the project tractor, as Kdenlive plays it
+    _render(Path(result.timeline_path), frames, tmp_path / "after.wav")
+    before, _ = soundfile.read(tmp_path / "before.wav")
+    expected = before.copy()
+    for audio in result.generated:
+        take, _ = soundfile.read(audio.path)
+        first = audio.handle_before_samples
+        expected[audio.start_sample : audio.start_sample + audio.num_samples] += take[
+            first : first + audio.num_samples
+        ]
+    after, _ = soundfile.read(tmp_path / "after.wav")
+    assert np.abs(before).max() > 0.01  # the editor's own sound is in the mix
+    assert np.abs(after - expected).max() < 1e-3  # 16-bit rendering
+
+
+def test_a_project_with_an_audio_fade_in_reads(edit):
+    """Kdenlive writes no `in` on a producer starting at the file's first frame, and none on a
+    fade-in filter: the adapter timed the fade from the producer's `in` and failed ('NoneType'
+    object has no attribute 'replace'), so no such project could be read."""
+    timeline = read_timeline(edit)
+    assert [track.name for track in timeline.tracks] == ["Dialogue", "Picture", "Titles"]
+    dialogue = timeline.tracks[0].find_clips()[0]
+    assert [effect.effect_name for effect in dialogue.effects] == ["fadein"]
+    assert dialogue.effects[0].metadata["duration"].value == 10
+
+
+def test_a_rerun_refills_v2a_track_the_editor_renamed(edit, tmp_path):
+    """Reading finds v2a's track renamed in Kdenlive by its takes; writing found it by name
+    alone and added a second track: each sound played twice."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    path = Path(first.timeline_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(">V2A SFX<", ">my foley<"), encoding="utf-8")
+    clip_id = first.generated[1].clip_id
+    again = _generate(path, out, clips=[clip_id])
+
+    written, by_id = ET.XMLID(Path(again.timeline_path).read_text(encoding="utf-8"))
+    with_takes = [
+        tractor.findtext("property[@name='kdenlive:track_name']")
+        for tractor in written.iter("tractor")
+        if any(
+            "_take" in by_id[entry.get("producer")].findtext("property[@name='resource']")
+            for track in tractor.findall("track")
+            if track.get("producer") in by_id
+            for entry in by_id[track.get("producer")].iter("entry")
+        )
+    ]
+    assert with_takes == ["my foley"]
