@@ -471,6 +471,7 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
             producer = warps.get((index, start))
             if producer is not None:
                 _as_time_warp(clip, producer, bin_producers)
+    _name_unnamed_clips(timeline, mlt)
     records = {
         read_property(producer, "resource"): read_property(producer, PROPERTY)
         for producer in mlt.iter("producer")
@@ -487,6 +488,22 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
         # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
         # for a project written elsewhere (`_keep_media_found`).
         rebase_media_references(timeline, root, folder)
+
+
+def _name_unnamed_clips(timeline: otio.schema.Timeline, mlt: ET.Element) -> None:
+    """Kdenlive 24 keeps a clip's name on its bin clip only, so the adapter reads timeline clips
+    without names, and v2a's clips were called "V2A " after them. Name each as Kdenlive shows
+    it: its bin clip's name (the first producer or chain of that file that has one), else its
+    file's name."""
+    names: dict[str, str] = {}
+    for producer in (*mlt.iter("producer"), *mlt.iter("chain")):
+        name = read_property(producer, "kdenlive:clipname")
+        if name:
+            names.setdefault(read_property(producer, "resource"), name)
+    for clip in timeline.find_clips():
+        url = getattr(clip.media_reference, "target_url", "")
+        if not clip.name and url:
+            clip.name = names.get(url) or os.path.splitext(os.path.basename(url_to_path(url)))[0]
 
 
 def _bin_producers(mlt: ET.Element, by_id: dict) -> dict[str, ET.Element]:

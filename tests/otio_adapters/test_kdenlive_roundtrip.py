@@ -538,3 +538,14 @@ def test_a_rerun_refills_v2a_track_the_editor_renamed(edit, tmp_path):
         )
     ]
     assert with_takes == ["my foley"]
+
+
+def test_clips_are_named_as_kdenlive_shows_them(edit, tmp_path):
+    """Kdenlive 24 keeps a clip's name on its bin clip only: the adapter read every shot
+    without a name, and v2a's clips came out as "V2A " beside them."""
+    timeline = read_timeline(edit)
+    assert [clip.name for clip in timeline.tracks[1].find_clips()] == ["bigbuckbunny"] * 2
+    result = _generate(edit, tmp_path / "out")
+    again = read_timeline(result.timeline_path)
+    (v2a_track,) = find_v2a_tracks(again, "SFX")
+    assert [clip.name for clip in v2a_track.find_clips()] == ["V2A bigbuckbunny"] * 2
