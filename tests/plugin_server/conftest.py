@@ -92,9 +92,10 @@ def connect():
 class ServerProcess:
     """`v2a serve` as a child process, so a test can kill -9 it or send it SIGTERM."""
 
-    def __init__(self, roots: dict[str, Path], generator: str, step_seconds: float = 0.05):
+    def __init__(self, roots: dict[str, Path], generator: str, step_seconds: float = 0.05,
+                 env: dict[str, str] | None = None):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-               "V2A_TEST_STEP_SECONDS": str(step_seconds)}
+               "V2A_TEST_STEP_SECONDS": str(step_seconds), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "v2a.cli", "serve", "--port", "0",
              "--state-dir", str(roots["state"]), "--output-root", str(roots["out"]),
@@ -132,8 +133,9 @@ class ServerProcess:
 def server_process(roots):
     started = []
 
-    def start(generator: str = "py:server_test_generators:slow", step_seconds: float = 0.05):
-        process = ServerProcess(roots, generator, step_seconds)
+    def start(generator: str = "py:server_test_generators:slow", step_seconds: float = 0.05,
+              env: dict[str, str] | None = None):
+        process = ServerProcess(roots, generator, step_seconds, env)
         started.append(process)
         return process
 

@@ -113,6 +113,111 @@ def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_proc
     assert {Path(c.media_path).name for c in final.clips} == on_disk
 
 
+def _killed_at_a_write(server_process, write: int, when: str):
+    """A server that kills itself with SIGKILL at its `write`th timeline write, `when` "before"
+    the rename or just "after" it (before the job store hears of it)."""
+    return server_process(generator="py:server_test_generators:killed_at_a_write",
+                          step_seconds=STEP_SECONDS,
+                          env={"V2A_TEST_KILL_AT_WRITE": str(write), "V2A_TEST_KILL_WHEN": when})
+
+
+def _wait_for_the_kill(server) -> None:
+    assert server.proc.wait(60) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_kill_9_at_a_further_takes_write_leaves_the_timeline_and_the_job_agreeing(
+        server_process, fixture_timeline, media_dir, roots, when):
+    # Killed after take 2's timeline was renamed into place but before the store knew, the
+    # restart removed take 2's files as an unfinished take's: the timeline named missing audio.
+    server = _killed_at_a_write(server_process, write=2, when=when)
+    client = server.client()
+    job = client.submit(fixture_timeline, inline=True, output_folder="killed-at-write",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(takes=2))
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    final = client.get(job.job_id)
+    client.close()
+
+    assert final.state == pb.JOB_STATE_SUCCEEDED, final.message
+    assert final.attempts == 1  # finished at restart, not run again
+    audio = roots["out"] / "killed-at-write" / "audio"
+    on_disk = {p.name for p in audio.glob("*.wav")}
+    assert on_disk == _referenced_takes(final.result_timeline_path), "missing or orphaned takes"
+    last_take = "_take2.wav" if when == "after" else "_take1.wav"
+    assert {Path(c.media_path).name for c in final.clips} == {
+        name for name in on_disk if name.endswith(last_take)}
+    assert len(on_disk) == (8 if when == "after" else 4)
+    if when == "after":
+        assert "stopped" not in final.message  # both takes are on the timeline
+    else:
+        assert "stopped after take 1 of 2 (the server stopped)" in final.message
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missing(
+        server_process, fixture_timeline, media_dir, roots, when):
+    # A regeneration writes over the timeline it reads. Killed after the rename, the restart
+    # removed the new take and reran on a timeline naming it: a take entry whose file was gone.
+    server = server_process(step_seconds=STEP_SECONDS)
+    client = server.client()
+    parent = client.wait(client.submit(fixture_timeline, inline=True, output_folder="regen",
+                                       media_search_paths=(str(media_dir),)).job_id)
+    assert parent.state == pb.JOB_STATE_SUCCEEDED, parent.message
+    client.close()
+    server.stop()
+
+    server = _killed_at_a_write(server_process, write=1, when=when)
+    client = server.client()
+    job = client.regenerate(parent.job_id, clip_id=parent.clips[0].clip_id, seed=7)
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    final = client.wait(job.job_id)
+    client.close()
+
+    assert final.state == pb.JOB_STATE_SUCCEEDED, final.message
+    audio = roots["out"] / "regen" / "audio"
+    on_disk = {p.name for p in audio.glob("*.wav")}
+    assert on_disk == _referenced_takes(final.result_timeline_path), "missing or orphaned takes"
+    assert len(on_disk) == 5
+    assert Path(final.clips[0].media_path).name.endswith("_take2.wav")
+    assert final.attempts == (1 if when == "after" else 2)  # a rerun only where nothing was written
+
+
+def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
+        server_process, fixture_timeline, media_dir, roots):
+    # Asked for an EDL, the job writes the result as .otio where the adapter cannot carry it
+    # (this edit: instead of the EDL). A restart after the write must name the file the job
+    # wrote, as an uninterrupted job does, and a regeneration then reads it.
+    server = _killed_at_a_write(server_process, write=2, when="after")
+    client = server.client()
+    whole, killed = (client.submit(fixture_timeline, inline=True, output_folder=folder,
+                                   output_format="cmx_3600", media_search_paths=(str(media_dir),))
+                     for folder in ("whole", "killed"))
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    expected, final = client.result(whole.job_id), client.result(killed.job_id)
+    assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
+    for field in ("timeline_path", "fallback_otio_path"):
+        written = getattr(final, field)
+        assert written and Path(written).relative_to(roots["out"] / "killed") == Path(
+            getattr(expected, field)).relative_to(roots["out"] / "whole")
+    clip_id = final.job.clips[0].clip_id
+    again = client.wait(client.regenerate(killed.job_id, clip_id=clip_id).job_id)
+    client.close()
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+    on_disk = {p.name for p in (roots["out"] / "killed" / "audio").glob("*.wav")}
+    assert on_disk == _referenced_takes(again.result_timeline_path)
+    assert len(on_disk) == 5
+
+
 def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fixture_timeline,
                                                              media_dir, roots):
     server = server_process(step_seconds=STEP_SECONDS)
