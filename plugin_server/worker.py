@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from plugin_server import paths
+from plugin_server import inline, paths
 from plugin_server.events import EventHub, JobEvent
 from plugin_server.jobs import (
     CANCELLED,
@@ -137,7 +137,7 @@ class _FolderLock:
 class JobRunner:
     def __init__(self, store: JobStore, pipeline: Pipeline, generator: Generator,
                  events: EventHub, output_roots: tuple[Path, ...], concurrency: int = 1,
-                 queue_size: int = 16):
+                 queue_size: int = 16, inline_dir: Path | None = None):
         self.store = store
         self.pipeline = pipeline
         self.generator = generator
@@ -145,6 +145,8 @@ class JobRunner:
         self.output_roots = output_roots
         self.concurrency = max(1, concurrency)
         self.queue_size = max(1, queue_size)
+        # Where the timelines sent inline are kept: a job's copy goes when it ends (see inline).
+        self.inline_dir = inline_dir
         self._lock = threading.Lock()  # guards claiming and cancelling, and the dicts below
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._waiting: set[str] = set()
@@ -184,6 +186,8 @@ class JobRunner:
                         clip.state, clip.step, clip.message = "queued", 0, ""
             self.store.save(job)
         requeued = self.store.recover_after_restart(MAX_ATTEMPTS)
+        if self.inline_dir is not None:  # of jobs that ended above, or before a stop removed it
+            inline.forget_copies_of_ended_jobs(self.inline_dir, self.store)
         for job_id in requeued:
             self._enqueue(job_id)
         for i in range(self.concurrency):
@@ -253,6 +257,7 @@ class JobRunner:
                 for clip in job.clips:
                     clip.state, clip.message = "cancelled", CANCELLED_CLIP_MESSAGES["queued"]
                 job = self.store.save(job)
+                self._forget_inline_copy(job)
                 self._publish(job)
                 return job
             self._cancel_reason[job_id] = "user"
@@ -321,6 +326,8 @@ class JobRunner:
                 self._finished.pop(job.job_id).set()
             if folder_key is not None:  # released only once the result is in the store
                 self._release_folder(folder_key)
+            if job.terminal:  # gone before a watcher hears of the end
+                self._forget_inline_copy(job)
             if job.state != SUCCEEDED or stopped:
                 # Failed, cancelled, requeued or stopped in a further take: watchers last saw
                 # clips pending, or done with takes now removed.
@@ -502,6 +509,11 @@ class JobRunner:
             job.state, job.message = QUEUED, "requeued: the server was shutting down"
         else:
             job.state, job.message = CANCELLED, "cancelled"
+
+    def _forget_inline_copy(self, job: JobRecord) -> None:
+        """An ended job's inline timeline: nothing reads it again (see inline)."""
+        if self.inline_dir is not None:
+            inline.forget_copy(self.inline_dir, job)
 
     def _cancel_reason_of(self, job_id: str) -> str:
         """Why a running job was cancelled: "shutdown" or "user"."""

@@ -248,8 +248,8 @@ def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fix
     assert {p.name for p in audio.glob("*.wav")} == _referenced_takes(final.result_timeline_path)
 
 
-def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
-        make_server, connect, fixture_timeline, media_dir, roots, monkeypatch):
+def test_a_restarted_server_forgets_old_ended_jobs(make_server, connect, fixture_timeline,
+                                                    media_dir, roots, monkeypatch):
     import sqlite3
 
     monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.005")
@@ -259,8 +259,6 @@ def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
                                    media_search_paths=(str(media_dir),)) for _ in range(2))
     client.cancel(dropped.job_id)  # still queued behind the first: cancelled at once
     assert client.wait(kept.job_id).state == pb.JOB_STATE_SUCCEEDED
-    inline = roots["state"] / "timelines"
-    assert {p.name for p in inline.iterdir()} == {kept.job_id, dropped.job_id}
     server.stop()
     # Both ended 40 days ago.
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
@@ -271,19 +269,71 @@ def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
         client.get(dropped.job_id)
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
     assert "keep-jobs-days" in error.value.details()
-    # The succeeded job is the latest to have written its timeline: kept, with what it was sent,
-    # so its clips can still be regenerated.
+    # The succeeded job is the latest to have written its timeline: kept, so that its clips can
+    # still be regenerated (from the timeline it wrote).
     assert client.get(kept.job_id).state == pb.JOB_STATE_SUCCEEDED
-    assert {p.name for p in inline.iterdir()} == {kept.job_id}
     again = client.wait(client.regenerate(kept.job_id, clip_id=client.get(kept.job_id).clips[0].clip_id).job_id)
     assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+
+
+def test_an_ended_jobs_inline_timeline_is_removed_and_nothing_it_serves_needs_it(
+        make_server, connect, fixture_timeline, media_dir, roots, monkeypatch):
+    # Kept for good, a job that is its timeline's latest writer (never pruned) kept its copy of
+    # the timeline it was sent for good too, though only its own run reads it.
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.005")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    done, cancelled = (client.submit(fixture_timeline, inline=True, output_folder="ended",
+                                     media_search_paths=(str(media_dir),)) for _ in range(2))
+    client.cancel(cancelled.job_id)  # still queued behind the first: cancelled at once
+    inline = roots["state"] / "timelines"
+    assert not (inline / cancelled.job_id).exists()
+    assert client.wait(done.job_id).state == pb.JOB_STATE_SUCCEEDED
+    assert not any(inline.iterdir())
+
+    def still_served(client) -> pb.Job:
+        """What an ended job still serves: its state, a watch, its result, its clips'
+        regeneration (which reads the timeline the job wrote); the regeneration returned."""
+        assert client.get(done.job_id).state == pb.JOB_STATE_SUCCEEDED
+        assert list(client.watch(done.job_id))[-1].job_state == pb.JOB_STATE_SUCCEEDED
+        result = client.result(done.job_id, include_timeline_data=True)
+        assert result.timeline_data and len(result.clips) == 4
+        again = client.wait(client.regenerate(done.job_id, clip_id=result.clips[0].clip_id).job_id)
+        assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+        return again
+
+    still_served(client)
+    server.stop()
+    again = still_served(connect(make_server(generator="py:server_test_generators:fast")))
+    on_disk = {p.name for p in (roots["out"] / "ended" / "audio").glob("*.wav")}
+    assert on_disk == _referenced_takes(again.result_timeline_path) and len(on_disk) == 6
+
+
+def test_a_start_removes_inline_timelines_no_unended_job_reads(make_server, connect,
+                                                               fixture_timeline, media_dir,
+                                                               roots):
+    # What a stop between a job's end and the removal of its copy leaves, or an older version
+    # that kept them, or a CreateJob stopped before it stored its job.
+    server = make_server()
+    client = connect(server)
+    job = client.wait(client.submit(fixture_timeline, inline=True,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    server.stop()
+    inline = roots["state"] / "timelines"
+    for left in (job.job_id, "0123456789abcdef"):
+        (inline / left).mkdir(exist_ok=True)
+        (inline / left / fixture_timeline.name).write_bytes(fixture_timeline.read_bytes())
+
+    make_server()
+    assert not any(inline.iterdir())
 
 
 def test_media_extracted_from_an_inline_bundle_are_removed_with_its_job(make_server, connect,
                                                                          media_dir, roots,
                                                                          tmp_path):
     """Each inline .otioz job extracted its media to a cache folder of its own that nothing
-    removed: refused, forgotten, they stayed. Kept only where a timeline written names them."""
+    removed: refused, ended, they stayed. Kept only where a timeline written names them."""
     import sqlite3
 
     from otio_adapters.media_refs import otioz_cache_dir, url_to_path
@@ -318,17 +368,18 @@ def test_media_extracted_from_an_inline_bundle_are_removed_with_its_job(make_ser
 
     run(output_folder="bundled")  # written as a bundle: carries its own copy of the media
     run(output_folder="bundled")  # the timeline's latest writer now: the first is forgotten
+    assert extractions() == 0  # each went when its job ended
     as_json = run(output_folder="json", output_format="otio_json")  # names the extracted media
     clip_id = as_json.clips[0].clip_id
     regenerated = client.wait(client.regenerate(as_json.job_id, clip_id=clip_id).job_id)
     assert regenerated.state == pb.JOB_STATE_SUCCEEDED  # the .otio's latest writer now
-    assert extractions() == 3
+    assert extractions() == 1  # the one the .otio names
 
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:  # every job 40 days older
         db.execute("UPDATE jobs SET updated = updated - ?", (40 * 86400,))
     assert len(server.prune_jobs()) == 2
     assert client.get(regenerated.job_id).state == pb.JOB_STATE_SUCCEEDED  # kept
-    assert extractions() == 2  # the forgotten bundle writer's went, the .otio writer's stayed
+    assert extractions() == 1
     written = otio.adapters.read_from_file(regenerated.result_timeline_path)
     (picture,) = [c.media_reference.target_url for t in written.video_tracks()
                   for c in t.find_clips()]
