@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -564,8 +565,9 @@ def _written_at_the_stop(writing: dict | None) -> dict | None:
     if not writing:
         return None
     files = tuple(path for path, _ in writing["files"])
+    # A file gone is not one written (an .otiod swap stopped half-way leaves none).
     changed = [path for (path, then), now in zip(writing["files"], v2a_pipeline.file_stamps(files),
-                                                 strict=True) if now != then]
+                                                 strict=True) if now != then and os.path.exists(path)]
     if not changed:
         return None
     output, beside = files[0], files[-1]

@@ -218,6 +218,28 @@ def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
     assert len(on_disk) == 5
 
 
+def test_kill_9_between_an_edl_and_its_full_otio_keeps_a_result_naming_every_take(
+        server_process, edl_timeline, edl_media, roots):
+    # An EDL names only each clip's active take: the .otio beside it holds the whole result,
+    # which the result names and a regeneration reads. Written second, a kill between the two
+    # left a result naming the EDL alone and no .otio.
+    server = _killed_at_a_write(server_process, write=1, when="between")
+    client = server.client()
+    job = client.submit(edl_timeline, inline=True, output_folder="edl", output_format="cmx_3600",
+                        media_search_paths=(str(edl_media),), adapter_options={"rate": "25"})
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    final = client.result(job.job_id)
+    client.close()
+    assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
+    assert Path(final.fallback_otio_path).name == "25fps.otio", final.format_note
+    on_disk = {p.name for p in (roots["out"] / "edl" / "audio").glob("*.wav")}
+    assert on_disk == _referenced_takes(final.fallback_otio_path) and len(on_disk) == 4
+    assert {Path(c.media_path).name for c in final.job.clips} == on_disk
+
+
 def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fixture_timeline,
                                                              media_dir, roots):
     server = server_process(step_seconds=STEP_SECONDS)
