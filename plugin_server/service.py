@@ -23,7 +23,7 @@ from plugin_server.jobs import new_job_id as _new_job_id
 from plugin_server.worker import JobRunner, QueueFull, ShuttingDown, generation_request
 from v2a import params
 from v2a.contracts import SAMPLE_RATE, Segment
-from v2a.pipeline import Plan
+from v2a.pipeline import Plan, adapter_options_reading
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
 from v2a.v1 import v2a_service_pb2_grpc
@@ -240,7 +240,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             output_format=parent.output_format, parent_job_id=parent.job_id,
             # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
-                     "params": generation, "takes": 1, "timeline_name": ""},
+                     "params": generation, "takes": 1, "timeline_name": "",
+                     "adapter_options": adapter_options_reading(generation_request(parent),
+                                                                timeline, input_format)},
         )
         job.clips, plan = self._plan(job, requested_clips=True)
         return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan)))

@@ -389,8 +389,9 @@ class JobRunner:
                 timeline, fmt = result.timeline_path, request.output_format
                 if result.fallback_otio_path:  # the format could not carry the audio tracks
                     timeline, fmt = result.fallback_otio_path, "otio_json"
+                options = v2a_pipeline.adapter_options_reading(request, timeline, fmt)
                 request = replace(request, timeline_path=timeline, input_format=fmt,
-                                  params=params)
+                                  params=params, adapter_options=options)
             # The clips as the last written timeline has them, to go back to if a further take
             # stops (the first take's failure is the job's).
             before = [replace(clip) for clip in job.clips] if take else []

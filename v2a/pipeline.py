@@ -22,7 +22,7 @@ import numpy as np
 import opentimelineio as otio
 
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
-from otio_adapters.read import format_for_path, read_timeline
+from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
     file_stem,
     find_v2a_tracks,
@@ -108,6 +108,22 @@ def _check_source_kept(request: GenerationRequest, timeline: otio.schema.Timelin
         f"will not overwrite the source timeline {source}: {what} {clash} is the same file; "
         f"choose another output folder than {request.out_dir}"
     )
+
+
+def adapter_options_reading(request: GenerationRequest, path: str, fmt: str) -> dict:
+    """`request`'s adapter options for reading v2a's written `path` (in `fmt`) in place of its
+    timeline: they are for the reader of its timeline, so none where another reader reads `path`
+    (the OTIO JSON reader refused an EDL's `rate`: such a job failed its second take, and
+    regenerating a clip of it was refused)."""
+    same = _reader_of(path, fmt) == _reader_of(request.timeline_path, request.input_format)
+    return dict(request.adapter_options) if same else {}
+
+
+def _reader_of(path: str, fmt: str) -> str:
+    try:
+        return fmt or format_for_path(path)
+    except TimelineReadError:
+        return ""  # an extension no adapter reads: no reader to share options with
 
 
 def timeline_files(output_path: str) -> tuple[str, ...]:
