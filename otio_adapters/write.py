@@ -567,15 +567,19 @@ def _write_timeline(
 
     # A project read from Kdenlive gets v2a's tracks added to it, rather than rewritten whole.
     project = kdenlive.source_project(timeline) if format == "kdenlive" else ("", "", "")
+    lost = _adapter_losses(timeline, format, project)
+    if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
+        # The full result first: a stop between the two writes leaves it the newer one, which
+        # is what a server restarted then keeps (plugin_server.worker.WRITING).
+        _atomic_write(timeline, otio_path, "otio_json")
     try:
         _atomic_write(_for_format(timeline, format), path, format, project)
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
-        _atomic_write(timeline, otio_path, "otio_json")
+        if not lost:
+            _atomic_write(timeline, otio_path, "otio_json")
         note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
-    lost = _adapter_losses(timeline, format, project)
-    if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
-        _atomic_write(timeline, otio_path, "otio_json")
+    if lost:
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
 

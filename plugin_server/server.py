@@ -22,14 +22,9 @@ from grpc_reflection.v1alpha import reflection
 from plugin_server import auth, paths
 from plugin_server.client import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from plugin_server.events import EventHub
+from plugin_server.inline import inline_timelines_dir
 from plugin_server.jobs import JobStore
-from plugin_server.service import (
-    V2AService,
-    inline_timelines_dir,
-    remove_inline_timeline,
-    sent_a_bundle,
-    wrote_outside_a_bundle,
-)
+from plugin_server.service import V2AService
 from plugin_server.worker import JobRunner, Pipeline
 from v2a.contracts import Generator
 from v2a.v1 import v2a_service_pb2, v2a_service_pb2_grpc
@@ -126,7 +121,7 @@ class RunningServer:
         self.runner = JobRunner(
             self.store, pipeline or default_pipeline(), generator or load_generator(config.generator),
             self.events, paths.normalize_roots(config.output_roots), config.concurrency,
-            config.queue_size,
+            config.queue_size, inline_dir=inline_timelines_dir(config.state_dir),
         )
         self.token_file = config.token_file or auth.default_token_path()
         self.token = auth.load_or_create_token(self.token_file)
@@ -174,12 +169,12 @@ class RunningServer:
         return f"{self.config.host}:{self.port}" if self.port else ""
 
     def start(self) -> None:
+        requeued = self.runner.start()  # first: it removes the inline copies of ended jobs
+        if requeued:
+            log.info("resuming %d queued jobs", len(requeued))
         self.prune_jobs()
         if self.config.keep_jobs_days > 0:
             threading.Thread(target=self._prune_periodically, name="v2a-prune", daemon=True).start()
-        requeued = self.runner.start()
-        if requeued:
-            log.info("resuming %d queued jobs", len(requeued))
         self.server.start()
         if self.config.uds:
             os.chmod(self.config.uds, 0o600)
@@ -193,19 +188,11 @@ class RunningServer:
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
 
     def prune_jobs(self) -> list[str]:
-        """Forget jobs that ended more than `keep_jobs_days` ago (JobStore.prune says which stay),
-        with the inline timelines they were sent (a bundle's extracted media too, unless a
-        timeline they wrote names them); the files they wrote stay."""
+        """Forget jobs that ended more than `keep_jobs_days` ago (JobStore.prune says which stay);
+        the files they wrote stay. The inline timelines they were sent went when they ended."""
         if self.config.keep_jobs_days <= 0:
             return []
-        inline = inline_timelines_dir(self.config.state_dir)
-        # Read before the store forgets them: which jobs wrote a timeline naming the media
-        # extracted from the bundle they were sent.
-        keep_media = {folder.name for folder in _folders(inline) if sent_a_bundle(folder)
-                      and (job := self.store.get(folder.name)) and wrote_outside_a_bundle(job)}
         pruned = self.store.prune(time.time() - self.config.keep_jobs_days * 86400)
-        for job_id in pruned:
-            remove_inline_timeline(inline / job_id, keep_bundle_media=job_id in keep_media)
         if pruned:
             log.info("forgot %d jobs that ended more than %g days ago", len(pruned),
                      self.config.keep_jobs_days)
@@ -238,13 +225,6 @@ class RunningServer:
         info = {"address": self.address, "uds": self.config.uds, "token_file": str(self.token_file),
                 "ws": self.bridge.url if self.bridge else "", "pid": os.getpid()}
         return READY_PREFIX + json.dumps(info)
-
-
-def _folders(folder: Path) -> list[Path]:
-    try:
-        return [path for path in folder.iterdir() if path.is_dir()]
-    except OSError:
-        return []
 
 
 def serve(config: ServerConfig) -> int:

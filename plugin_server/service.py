@@ -7,7 +7,6 @@ import logging
 import os
 import queue
 import secrets
-import shutil
 import threading
 from pathlib import Path
 
@@ -18,12 +17,13 @@ import v2a
 from otio_adapters.plan import ClipNotFoundError
 from plugin_server import convert, errors, paths
 from plugin_server.events import EventHub
+from plugin_server.inline import inline_timelines_dir, remove_inline_timeline
 from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
 from plugin_server.jobs import new_job_id as _new_job_id
 from plugin_server.worker import JobRunner, QueueFull, ShuttingDown, generation_request
 from v2a import params
 from v2a.contracts import SAMPLE_RATE, Segment
-from v2a.pipeline import Plan
+from v2a.pipeline import Plan, adapter_options_reading
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
 from v2a.v1 import v2a_service_pb2_grpc
@@ -240,7 +240,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             output_format=parent.output_format, parent_job_id=parent.job_id,
             # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
-                     "params": generation, "takes": 1, "timeline_name": ""},
+                     "params": generation, "takes": 1, "timeline_name": "",
+                     "adapter_options": adapter_options_reading(generation_request(parent),
+                                                                timeline, input_format)},
         )
         job.clips, plan = self._plan(job, requested_clips=True)
         return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan)))
@@ -431,44 +433,6 @@ def _adapter_options(options) -> dict:
             except ValueError:
                 out[key] = value
     return out
-
-
-def inline_timelines_dir(state_dir: Path) -> Path:
-    """Where timelines sent inline are kept, one folder per job."""
-    return state_dir / "timelines"
-
-
-def sent_a_bundle(folder: Path) -> bool:
-    """Whether the timeline a job was sent inline (its folder under inline_timelines_dir) is an
-    .otioz bundle, whose media planning extracts to the user's cache."""
-    return any(path.suffix.lower() == ".otioz" for path in _files(folder))
-
-
-def wrote_outside_a_bundle(job: JobRecord) -> bool:
-    """Whether the job wrote a timeline that is not a bundle: written from a bundle, it names
-    the media extracted from it (a bundle written carries its own copy)."""
-    written = (job.result.get("timeline_path", ""), job.result.get("fallback_otio_path", ""))
-    return any(path and not path.lower().endswith((".otioz", ".otiod")) for path in written)
-
-
-def remove_inline_timeline(folder: Path, keep_bundle_media: bool = False) -> None:
-    """Delete a job's inline timeline folder and, for a bundle, the media extracted from it,
-    which only that job read (the copy's path names its extraction), unless a timeline the job
-    wrote refers to them. Each inline .otioz job left a copy of its media in the cache before."""
-    if not keep_bundle_media:
-        from otio_adapters.media_refs import remove_otioz_extraction
-
-        for path in _files(folder):
-            if path.suffix.lower() == ".otioz":
-                remove_otioz_extraction(str(path))
-    shutil.rmtree(folder, ignore_errors=True)
-
-
-def _files(folder: Path) -> list[Path]:
-    try:
-        return [path for path in folder.iterdir() if path.is_file()]
-    except OSError:
-        return []
 
 
 def _clip_result(audio: dict, job: JobRecord, points: int) -> pb.ClipResult:

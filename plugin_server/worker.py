@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
 import queue
 import threading
 import time
@@ -11,7 +13,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
-from plugin_server import paths
+from plugin_server import inline, paths
 from plugin_server.events import EventHub, JobEvent
 from plugin_server.jobs import (
     CANCELLED,
@@ -23,6 +25,7 @@ from plugin_server.jobs import (
     JobRecord,
     JobStore,
 )
+from v2a import pipeline as v2a_pipeline
 from v2a.contracts import (
     ClipAddress,
     ClipEvent,
@@ -46,6 +49,11 @@ MAX_ATTEMPTS = 3
 #: Stored in a running job's result once a take of `takes: N` is on the written timeline, with
 #: the clips as that take left them: what a restart keeps if the server died in a later take.
 TAKES_WRITTEN, CLIPS_AFTER_TAKE = "takes_written", "clips_after_take"
+#: Stored in a running job's result just before a take's timeline is renamed into place: that
+#: take's result, and the stamps of the timeline files as they were. The store cannot hear of
+#: the rename in the same instant, so a restart after a kill -9 tells from the files which side
+#: of it the kill came (before: the take's files were removed, though the timeline named them).
+WRITING = "writing"
 #: What a cancelled job's clips say, by the state they were in: a finished clip's "take N: path"
 #: would name a file the cancel removed.
 CANCELLED_CLIP_MESSAGES = {
@@ -61,8 +69,8 @@ class Pipeline(Protocol):
     def plan_job(self, request: GenerationRequest) -> Plan: ...
 
     def run_generation(self, request: GenerationRequest, generator: Generator, on_event=None,
-                       cancel: threading.Event | None = None,
-                       plan: Plan | None = None) -> GenerationResult: ...
+                       cancel: threading.Event | None = None, plan: Plan | None = None,
+                       before_write=None) -> GenerationResult: ...
 
 
 class QueueFull(Exception):
@@ -130,7 +138,7 @@ class _FolderLock:
 class JobRunner:
     def __init__(self, store: JobStore, pipeline: Pipeline, generator: Generator,
                  events: EventHub, output_roots: tuple[Path, ...], concurrency: int = 1,
-                 queue_size: int = 16):
+                 queue_size: int = 16, inline_dir: Path | None = None):
         self.store = store
         self.pipeline = pipeline
         self.generator = generator
@@ -138,6 +146,8 @@ class JobRunner:
         self.output_roots = output_roots
         self.concurrency = max(1, concurrency)
         self.queue_size = max(1, queue_size)
+        # Where the timelines sent inline are kept: a job's copy goes when it ends (see inline).
+        self.inline_dir = inline_dir
         self._lock = threading.Lock()  # guards claiming and cancelling, and the dicts below
         self._queue: queue.Queue[str | None] = queue.Queue()
         self._waiting: set[str] = set()
@@ -160,7 +170,12 @@ class JobRunner:
     def start(self) -> list[str]:
         """Recover what a previous run left, start the workers; returns the requeued job ids."""
         for job in self.store.list(states=(RUNNING,), limit=1_000_000):
-            if job.result.get(TAKES_WRITTEN):
+            written = _written_at_the_stop(job.result.pop(WRITING, None))
+            if written:
+                log.info("job %s: the server stopped just after it wrote %s: keeping its takes",
+                         job.job_id, written["timeline_path"])
+                self._finish_after_the_write(job, written)
+            elif job.result.get(TAKES_WRITTEN):
                 log.info("job %s was in a further take when the server stopped: keeping the "
                          "takes it had written", job.job_id)
                 self._finish_after_written_takes(job)
@@ -172,6 +187,8 @@ class JobRunner:
                         clip.state, clip.step, clip.message = "queued", 0, ""
             self.store.save(job)
         requeued = self.store.recover_after_restart(MAX_ATTEMPTS)
+        if self.inline_dir is not None:  # of jobs that ended above, or before a stop removed it
+            inline.forget_copies_of_ended_jobs(self.inline_dir, self.store)
         for job_id in requeued:
             self._enqueue(job_id)
         for i in range(self.concurrency):
@@ -241,6 +258,7 @@ class JobRunner:
                 for clip in job.clips:
                     clip.state, clip.message = "cancelled", CANCELLED_CLIP_MESSAGES["queued"]
                 job = self.store.save(job)
+                self._forget_inline_copy(job)
                 self._publish(job)
                 return job
             self._cancel_reason[job_id] = "user"
@@ -309,6 +327,8 @@ class JobRunner:
                 self._finished.pop(job.job_id).set()
             if folder_key is not None:  # released only once the result is in the store
                 self._release_folder(folder_key)
+            if job.terminal:  # gone before a watcher hears of the end
+                self._forget_inline_copy(job)
             if job.state != SUCCEEDED or stopped:
                 # Failed, cancelled, requeued or stopped in a further take: watchers last saw
                 # clips pending, or done with takes now removed.
@@ -369,16 +389,20 @@ class JobRunner:
                 timeline, fmt = result.timeline_path, request.output_format
                 if result.fallback_otio_path:  # the format could not carry the audio tracks
                     timeline, fmt = result.fallback_otio_path, "otio_json"
+                options = v2a_pipeline.adapter_options_reading(request, timeline, fmt)
                 request = replace(request, timeline_path=timeline, input_format=fmt,
-                                  params=params)
+                                  params=params, adapter_options=options)
             # The clips as the last written timeline has them, to go back to if a further take
             # stops (the first take's failure is the job's).
             before = [replace(clip) for clip in job.clips] if take else []
             try:
                 result_of_take = self.pipeline.run_generation(
                     request, self.generator, on_event, cancel,
-                    plan=None if take else self._accepted_plan(job.job_id))
+                    plan=None if take else self._accepted_plan(job.job_id),
+                    before_write=functools.partial(self._before_write, job, base=base,
+                                                   take=take + 1))
             except Exception as error:
+                job.result.pop(WRITING, None)
                 if not take:
                     raise
                 # Takes 1..take are on the timeline this job wrote: keep them rather than leave
@@ -403,6 +427,26 @@ class JobRunner:
                 self.store.save(job)
         job.result = result_to_json(result, base)
         return result, stopped
+
+    def _before_write(self, job: JobRecord, pending: GenerationResult, base: list[dict],
+                      take: int) -> None:
+        """Store the take's result before its timeline is written over (see WRITING)."""
+        files = v2a_pipeline.timeline_files(pending.timeline_path)
+        job.result = {**job.result, WRITING: {
+            "result": result_to_json(pending, base), "take": take,
+            "files": [list(file) for file in zip(files, v2a_pipeline.file_stamps(files),
+                                                 strict=True)]}}
+        self.store.save(job)
+
+    def _finish_after_the_write(self, job: JobRecord, written: dict) -> None:
+        """At restart, a job the server stopped just after a take's timeline was written ends as
+        if the store had heard of it: SUCCEEDED with that take's result and its clips as they
+        were stored before the write, and "stopped after take K of N" if takes were left."""
+        take, takes = written.pop("take"), max(1, int(job.request.get("takes", 1)))
+        job.result = written
+        paths.remove_temp_files(Path(job.output_folder))
+        self._conclude(job, f"stopped after take {take} of {takes} (the server stopped)"
+                       if take < takes else "")
 
     def _finish_after_written_takes(self, job: JobRecord) -> None:
         """At restart, a job the server stopped in a further take of `takes: N` ends as a stop
@@ -468,6 +512,11 @@ class JobRunner:
         else:
             job.state, job.message = CANCELLED, "cancelled"
 
+    def _forget_inline_copy(self, job: JobRecord) -> None:
+        """An ended job's inline timeline: nothing reads it again (see inline)."""
+        if self.inline_dir is not None:
+            inline.forget_copy(self.inline_dir, job)
+
     def _cancel_reason_of(self, job_id: str) -> str:
         """Why a running job was cancelled: "shutdown" or "user"."""
         with self._lock:
@@ -507,6 +556,29 @@ class JobRunner:
     def _publish(self, job: JobRecord, clip: ClipRecord | None = None, message: str = "") -> None:
         self.events.publish(JobEvent(job.job_id, job.state, replace(clip) if clip else None,
                                      message))
+
+
+def _written_at_the_stop(writing: dict | None) -> dict | None:
+    """A WRITING record's result with its take number, if its timeline was written after all:
+    a file it may write is no longer what it was (each write replaces the file). The written
+    path is the output unless only the .otio beside it changed (the format could not carry the
+    audio); a changed .otio beside a changed output is its fallback."""
+    if not writing:
+        return None
+    files = tuple(path for path, _ in writing["files"])
+    # A file gone is not one written (an .otiod swap stopped half-way leaves none).
+    changed = [path for (path, then), now in zip(writing["files"], v2a_pipeline.file_stamps(files),
+                                                 strict=True) if now != then and os.path.exists(path)]
+    if not changed:
+        return None
+    output, beside = files[0], files[-1]
+    fallback = beside if beside in changed and beside != output else ""
+    timeline = output if output in changed else fallback
+    # Why a fallback was written is known only once written: what it is for is said instead.
+    note = "" if not fallback else (f"the full result is in {fallback}" if timeline == output
+                                    else f"wrote {fallback} instead of {output}")
+    return {**writing["result"], "timeline_path": timeline, "fallback_otio_path": fallback,
+            "format_note": note, "take": writing["take"]}
 
 
 def discard_attempt_files(job: JobRecord, sweep_temp: bool = True) -> None:

@@ -22,7 +22,7 @@ import numpy as np
 import opentimelineio as otio
 
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
-from otio_adapters.read import format_for_path, read_timeline
+from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
     file_stem,
     find_v2a_tracks,
@@ -94,10 +94,8 @@ def _check_source_kept(request: GenerationRequest, timeline: otio.schema.Timelin
     an adapter's round trip is not lossless, so it must never be replaced.
     """
     _, output_path = output_paths(request)
-    # The written file, and the .otio written beside it when the format cannot carry the audio.
-    written = (output_path, os.path.splitext(output_path)[0] + ".otio")
     source = request.timeline_path
-    clash = next((path for path in written if _same_file(source, path)), None)
+    clash = next((path for path in timeline_files(output_path) if _same_file(source, path)), None)
     if clash is None or find_v2a_tracks(timeline, "SFX"):
         return
     what = "the output"
@@ -110,6 +108,35 @@ def _check_source_kept(request: GenerationRequest, timeline: otio.schema.Timelin
         f"will not overwrite the source timeline {source}: {what} {clash} is the same file; "
         f"choose another output folder than {request.out_dir}"
     )
+
+
+def adapter_options_reading(request: GenerationRequest, path: str, fmt: str) -> dict:
+    """`request`'s adapter options for reading v2a's written `path` (in `fmt`) in place of its
+    timeline: they are for the reader of its timeline, so none where another reader reads `path`
+    (the OTIO JSON reader refused an EDL's `rate`: such a job failed its second take, and
+    regenerating a clip of it was refused)."""
+    same = _reader_of(path, fmt) == _reader_of(request.timeline_path, request.input_format)
+    return dict(request.adapter_options) if same else {}
+
+
+def _reader_of(path: str, fmt: str) -> str:
+    try:
+        return fmt or format_for_path(path)
+    except TimelineReadError:
+        return ""  # an extension no adapter reads: no reader to share options with
+
+
+def timeline_files(output_path: str) -> tuple[str, ...]:
+    """The files writing a timeline to `output_path` may replace: that file, and the .otio
+    written beside it when its format cannot carry the audio (otio_adapters.write)."""
+    beside = os.path.splitext(output_path)[0] + ".otio"
+    return (output_path,) if beside == output_path else (output_path, beside)
+
+
+def file_stamps(paths: tuple[str, ...]) -> list[str]:
+    """What each file is now (`_file_stamp`, as text a job store can keep): a stamp that differs
+    later says the file was replaced meanwhile."""
+    return [repr(_file_stamp(path)) for path in paths]
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -125,6 +152,7 @@ def run_generation(
     on_event: Callable[[ClipEvent], None] | None = None,
     cancel: threading.Event | None = None,
     plan: Plan | None = None,
+    before_write: Callable[[GenerationResult], None] | None = None,
 ) -> GenerationResult:
     """Generate sound for every runnable segment and write the timeline into `request.out_dir`.
 
@@ -132,6 +160,11 @@ def run_generation(
     the job), used only if its timeline file has not changed since; otherwise, and without one,
     the timeline is read and planned here. A plan is used once: the write-back changes its
     timeline.
+
+    `before_write`: called with the result just before the timeline is written over (its
+    `timeline_path` the output path, no fallback known yet). A caller that must survive a kill -9
+    stores it then: once the file is renamed into place it names the new takes, and a restart
+    tells from `file_stamps` of `timeline_files` whether the kill came before or after that.
 
     Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
     naming what and where) for a job that cannot run,
@@ -159,7 +192,7 @@ def run_generation(
     audio_dir, created = _make_output(request.out_dir)
     try:
         result = _generate_all(request, generator, timeline, segments, visible, audio_dir,
-                               output_format, output_path, emit, cancel)
+                               output_format, output_path, emit, cancel, before_write)
     finally:
         _remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
     if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
@@ -170,7 +203,8 @@ def run_generation(
 def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,
                   segments: list[Segment], visible: list[Segment], audio_dir: str,
                   output_format: str, output_path: str, emit: Callable[[ClipEvent], None],
-                  cancel: threading.Event | None) -> GenerationResult:
+                  cancel: threading.Event | None,
+                  before_write: Callable[[GenerationResult], None] | None) -> GenerationResult:
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
@@ -201,16 +235,15 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     write_audio_tracks(timeline, segments, generated, visible=visible)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
+    result = GenerationResult(timeline_path=output_path,
+                              clips=tuple(finals[s.clip_id] for s in segments),
+                              generated=tuple(generated))
+    if before_write:
+        before_write(result)
     written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
     if note:
         log.warning("%s", note)
-    return GenerationResult(
-        timeline_path=written,
-        fallback_otio_path=fallback,
-        format_note=note,
-        clips=tuple(finals[s.clip_id] for s in segments),
-        generated=tuple(generated),
-    )
+    return replace(result, timeline_path=written, fallback_otio_path=fallback, format_note=note)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,10 @@ FIXTURES = (ROOT / ".." / "shared" / "fixtures" / "timelines").resolve()
 SIMPLE_CUT = FIXTURES / "otio" / "simple_cut.otio"
 SIMPLE_CUT_MEDIA = ("titles.mov", "wind-up.mov", "punchline.mov", "credits.mov")
 
+# 25fps.edl: four events at 25 fps whose clip names are found by name in a relink folder.
+EDL_25 = FIXTURES / "cmx3600_edl" / "25fps.edl"
+EDL_25_MEDIA = ("sq001_s001", "sq001_s002", "sq001_s003", "sq001_s004")
+
 sys.path.insert(0, str(HERE))  # server_test_generators
 
 
@@ -37,6 +41,25 @@ def media_dir(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("media")
     for name in SIMPLE_CUT_MEDIA:
         make_test_movie(str(folder / name), frames=120, rate=24, size=(64, 48), flash_every=12)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def edl_timeline() -> Path:
+    if not EDL_25.is_file():
+        pytest.skip(f"shared fixtures not found at {FIXTURES}")
+    return EDL_25
+
+
+@pytest.fixture(scope="session")
+def edl_media(tmp_path_factory) -> Path:
+    """Stand-in movies for 25fps.edl: 25 fps, starting at the 01:00:00:00 its sources use."""
+    from v2a.media.synth import make_test_movie
+
+    folder = tmp_path_factory.mktemp("edl_media")
+    for name in EDL_25_MEDIA:
+        make_test_movie(str(folder / f"{name}.mov"), frames=210, rate=25, size=(32, 24),
+                        start_timecode="01:00:00:00")
     return folder
 
 
@@ -92,9 +115,10 @@ def connect():
 class ServerProcess:
     """`v2a serve` as a child process, so a test can kill -9 it or send it SIGTERM."""
 
-    def __init__(self, roots: dict[str, Path], generator: str, step_seconds: float = 0.05):
+    def __init__(self, roots: dict[str, Path], generator: str, step_seconds: float = 0.05,
+                 env: dict[str, str] | None = None):
         env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
-               "V2A_TEST_STEP_SECONDS": str(step_seconds)}
+               "V2A_TEST_STEP_SECONDS": str(step_seconds), **(env or {})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "v2a.cli", "serve", "--port", "0",
              "--state-dir", str(roots["state"]), "--output-root", str(roots["out"]),
@@ -132,8 +156,9 @@ class ServerProcess:
 def server_process(roots):
     started = []
 
-    def start(generator: str = "py:server_test_generators:slow", step_seconds: float = 0.05):
-        process = ServerProcess(roots, generator, step_seconds)
+    def start(generator: str = "py:server_test_generators:slow", step_seconds: float = 0.05,
+              env: dict[str, str] | None = None):
+        process = ServerProcess(roots, generator, step_seconds, env)
         started.append(process)
         return process
 

@@ -7,7 +7,9 @@ follows the picture's brightness, so it still depends on the decoded frames.
 
 from __future__ import annotations
 
+import itertools
 import os
+import signal
 import threading
 import time
 
@@ -60,3 +62,39 @@ class _Broken(SteppingSine):
 def broken() -> SteppingSine:
     """Every clip fails (a job that writes nothing)."""
     return _Broken()
+
+
+def killed_at_a_write() -> SteppingSine:
+    """`slow`, in a server that kills itself with SIGKILL at its Nth timeline write
+    (V2A_TEST_KILL_AT_WRITE=N): just before the file is renamed into place, just after it, or
+    between the two files a format that cannot carry the whole result gets (the timeline and the
+    .otio beside it) (V2A_TEST_KILL_WHEN=before|after|between): the sides of the instant between
+    the rename and the job store's save. The write itself is the real one."""
+    import otio_adapters.write
+    import v2a.pipeline
+
+    write, writes = v2a.pipeline.write_timeline, itertools.count(1)
+    kill_at, when = int(os.environ["V2A_TEST_KILL_AT_WRITE"]), os.environ["V2A_TEST_KILL_WHEN"]
+
+    def kill() -> None:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def write_then_kill(*args, **kwargs):
+        now = next(writes) == kill_at
+        if now and when == "before":
+            kill()
+        if now and when == "between":
+            write_file = otio_adapters.write._atomic_write
+
+            def write_file_then_kill(*file_args, **file_kwargs):
+                write_file(*file_args, **file_kwargs)
+                kill()
+
+            otio_adapters.write._atomic_write = write_file_then_kill
+        written = write(*args, **kwargs)
+        if now:
+            kill()
+        return written
+
+    v2a.pipeline.write_timeline = write_then_kill
+    return slow()

@@ -266,3 +266,20 @@ def test_a_job_waiting_for_its_folder_says_so_to_late_watchers_and_pollers(make_
         time.sleep(0.02)
     assert client.get(second.job_id).state == pb.JOB_STATE_RUNNING
     client.cancel(second.job_id)
+
+
+def test_a_job_read_with_reader_options_takes_further_takes_and_is_regenerated(
+        make_server, connect, edl_timeline, edl_media):
+    # A 25 fps EDL is read with `rate`; a further take and a regeneration read the .otio the
+    # job wrote, and the OTIO JSON reader refused that option: the second take failed and the
+    # regeneration was refused (INVALID_ARGUMENT).
+    client = connect(make_server())
+    job = client.wait(client.submit(edl_timeline, inline=True, output_format="cmx_3600",
+                                    media_search_paths=(str(edl_media),),
+                                    adapter_options={"rate": "25"},
+                                    params=pb.GenerationParams(takes=2)).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED and not job.message, job.message
+    assert {Path(c.media_path).name.split("_")[-1] for c in job.clips} == {"take2.wav"}
+    again = client.wait(client.regenerate(job.job_id, clip_id=job.clips[0].clip_id).job_id)
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+    assert Path(again.clips[0].media_path).name.endswith("_take3.wav")

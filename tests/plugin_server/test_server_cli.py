@@ -57,21 +57,7 @@ def test_errors_are_one_clear_line_with_details_not_a_traceback(make_server, roo
     assert "Traceback" not in err
 
 
-EDL_25 = FIXTURES / "cmx3600_edl" / "25fps.edl"
-# The clip names 25fps.edl's four events carry, found by name in a relink folder.
-EDL_25_MEDIA = ("sq001_s001", "sq001_s002", "sq001_s003", "sq001_s004")
-
-
-@pytest.fixture(scope="module")
-def edl_media(tmp_path_factory) -> Path:
-    """Stand-in movies for 25fps.edl: 25 fps, starting at the 01:00:00:00 its sources use."""
-    from v2a.media.synth import make_test_movie
-
-    folder = tmp_path_factory.mktemp("edl_media")
-    for name in EDL_25_MEDIA:
-        make_test_movie(str(folder / f"{name}.mov"), frames=210, rate=25, size=(32, 24),
-                        start_timecode="01:00:00:00")
-    return folder
+EDL_25 = FIXTURES / "cmx3600_edl" / "25fps.edl"  # its stand-in movies: conftest's edl_media
 
 
 @pytest.mark.skipif(not EDL_25.is_file(), reason="shared fixtures absent")

@@ -113,6 +113,133 @@ def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_proc
     assert {Path(c.media_path).name for c in final.clips} == on_disk
 
 
+def _killed_at_a_write(server_process, write: int, when: str):
+    """A server that kills itself with SIGKILL at its `write`th timeline write, `when` "before"
+    the rename or just "after" it (before the job store hears of it)."""
+    return server_process(generator="py:server_test_generators:killed_at_a_write",
+                          step_seconds=STEP_SECONDS,
+                          env={"V2A_TEST_KILL_AT_WRITE": str(write), "V2A_TEST_KILL_WHEN": when})
+
+
+def _wait_for_the_kill(server) -> None:
+    assert server.proc.wait(60) == -signal.SIGKILL
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_kill_9_at_a_further_takes_write_leaves_the_timeline_and_the_job_agreeing(
+        server_process, fixture_timeline, media_dir, roots, when):
+    # Killed after take 2's timeline was renamed into place but before the store knew, the
+    # restart removed take 2's files as an unfinished take's: the timeline named missing audio.
+    server = _killed_at_a_write(server_process, write=2, when=when)
+    client = server.client()
+    job = client.submit(fixture_timeline, inline=True, output_folder="killed-at-write",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(takes=2))
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    final = client.get(job.job_id)
+    client.close()
+
+    assert final.state == pb.JOB_STATE_SUCCEEDED, final.message
+    assert final.attempts == 1  # finished at restart, not run again
+    audio = roots["out"] / "killed-at-write" / "audio"
+    on_disk = {p.name for p in audio.glob("*.wav")}
+    assert on_disk == _referenced_takes(final.result_timeline_path), "missing or orphaned takes"
+    last_take = "_take2.wav" if when == "after" else "_take1.wav"
+    assert {Path(c.media_path).name for c in final.clips} == {
+        name for name in on_disk if name.endswith(last_take)}
+    assert len(on_disk) == (8 if when == "after" else 4)
+    if when == "after":
+        assert "stopped" not in final.message  # both takes are on the timeline
+    else:
+        assert "stopped after take 1 of 2 (the server stopped)" in final.message
+
+
+@pytest.mark.parametrize("when", ["before", "after"])
+def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missing(
+        server_process, fixture_timeline, media_dir, roots, when):
+    # A regeneration writes over the timeline it reads. Killed after the rename, the restart
+    # removed the new take and reran on a timeline naming it: a take entry whose file was gone.
+    server = server_process(step_seconds=STEP_SECONDS)
+    client = server.client()
+    parent = client.wait(client.submit(fixture_timeline, inline=True, output_folder="regen",
+                                       media_search_paths=(str(media_dir),)).job_id)
+    assert parent.state == pb.JOB_STATE_SUCCEEDED, parent.message
+    client.close()
+    server.stop()
+
+    server = _killed_at_a_write(server_process, write=1, when=when)
+    client = server.client()
+    job = client.regenerate(parent.job_id, clip_id=parent.clips[0].clip_id, seed=7)
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    final = client.wait(job.job_id)
+    client.close()
+
+    assert final.state == pb.JOB_STATE_SUCCEEDED, final.message
+    audio = roots["out"] / "regen" / "audio"
+    on_disk = {p.name for p in audio.glob("*.wav")}
+    assert on_disk == _referenced_takes(final.result_timeline_path), "missing or orphaned takes"
+    assert len(on_disk) == 5
+    assert Path(final.clips[0].media_path).name.endswith("_take2.wav")
+    assert final.attempts == (1 if when == "after" else 2)  # a rerun only where nothing was written
+
+
+def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
+        server_process, fixture_timeline, media_dir, roots):
+    # Asked for an EDL, the job writes the result as .otio where the adapter cannot carry it
+    # (this edit: instead of the EDL). A restart after the write must name the file the job
+    # wrote, as an uninterrupted job does, and a regeneration then reads it.
+    server = _killed_at_a_write(server_process, write=2, when="after")
+    client = server.client()
+    whole, killed = (client.submit(fixture_timeline, inline=True, output_folder=folder,
+                                   output_format="cmx_3600", media_search_paths=(str(media_dir),))
+                     for folder in ("whole", "killed"))
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    expected, final = client.result(whole.job_id), client.result(killed.job_id)
+    assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
+    for field in ("timeline_path", "fallback_otio_path"):
+        written = getattr(final, field)
+        assert written and Path(written).relative_to(roots["out"] / "killed") == Path(
+            getattr(expected, field)).relative_to(roots["out"] / "whole")
+    clip_id = final.job.clips[0].clip_id
+    again = client.wait(client.regenerate(killed.job_id, clip_id=clip_id).job_id)
+    client.close()
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+    on_disk = {p.name for p in (roots["out"] / "killed" / "audio").glob("*.wav")}
+    assert on_disk == _referenced_takes(again.result_timeline_path)
+    assert len(on_disk) == 5
+
+
+def test_kill_9_between_an_edl_and_its_full_otio_keeps_a_result_naming_every_take(
+        server_process, edl_timeline, edl_media, roots):
+    # An EDL names only each clip's active take: the .otio beside it holds the whole result,
+    # which the result names and a regeneration reads. Written second, a kill between the two
+    # left a result naming the EDL alone and no .otio.
+    server = _killed_at_a_write(server_process, write=1, when="between")
+    client = server.client()
+    job = client.submit(edl_timeline, inline=True, output_folder="edl", output_format="cmx_3600",
+                        media_search_paths=(str(edl_media),), adapter_options={"rate": "25"})
+    _wait_for_the_kill(server)
+    client.close()
+
+    client = server_process(step_seconds=STEP_SECONDS).client()
+    final = client.result(job.job_id)
+    client.close()
+    assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
+    assert Path(final.fallback_otio_path).name == "25fps.otio", final.format_note
+    on_disk = {p.name for p in (roots["out"] / "edl" / "audio").glob("*.wav")}
+    assert on_disk == _referenced_takes(final.fallback_otio_path) and len(on_disk) == 4
+    assert {Path(c.media_path).name for c in final.job.clips} == on_disk
+
+
 def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fixture_timeline,
                                                              media_dir, roots):
     server = server_process(step_seconds=STEP_SECONDS)
@@ -143,8 +270,8 @@ def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fix
     assert {p.name for p in audio.glob("*.wav")} == _referenced_takes(final.result_timeline_path)
 
 
-def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
-        make_server, connect, fixture_timeline, media_dir, roots, monkeypatch):
+def test_a_restarted_server_forgets_old_ended_jobs(make_server, connect, fixture_timeline,
+                                                    media_dir, roots, monkeypatch):
     import sqlite3
 
     monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.005")
@@ -154,8 +281,6 @@ def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
                                    media_search_paths=(str(media_dir),)) for _ in range(2))
     client.cancel(dropped.job_id)  # still queued behind the first: cancelled at once
     assert client.wait(kept.job_id).state == pb.JOB_STATE_SUCCEEDED
-    inline = roots["state"] / "timelines"
-    assert {p.name for p in inline.iterdir()} == {kept.job_id, dropped.job_id}
     server.stop()
     # Both ended 40 days ago.
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
@@ -166,19 +291,71 @@ def test_a_restarted_server_forgets_old_ended_jobs_and_their_inline_timelines(
         client.get(dropped.job_id)
     assert error.value.code() == grpc.StatusCode.NOT_FOUND
     assert "keep-jobs-days" in error.value.details()
-    # The succeeded job is the latest to have written its timeline: kept, with what it was sent,
-    # so its clips can still be regenerated.
+    # The succeeded job is the latest to have written its timeline: kept, so that its clips can
+    # still be regenerated (from the timeline it wrote).
     assert client.get(kept.job_id).state == pb.JOB_STATE_SUCCEEDED
-    assert {p.name for p in inline.iterdir()} == {kept.job_id}
     again = client.wait(client.regenerate(kept.job_id, clip_id=client.get(kept.job_id).clips[0].clip_id).job_id)
     assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+
+
+def test_an_ended_jobs_inline_timeline_is_removed_and_nothing_it_serves_needs_it(
+        make_server, connect, fixture_timeline, media_dir, roots, monkeypatch):
+    # Kept for good, a job that is its timeline's latest writer (never pruned) kept its copy of
+    # the timeline it was sent for good too, though only its own run reads it.
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.005")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    done, cancelled = (client.submit(fixture_timeline, inline=True, output_folder="ended",
+                                     media_search_paths=(str(media_dir),)) for _ in range(2))
+    client.cancel(cancelled.job_id)  # still queued behind the first: cancelled at once
+    inline = roots["state"] / "timelines"
+    assert not (inline / cancelled.job_id).exists()
+    assert client.wait(done.job_id).state == pb.JOB_STATE_SUCCEEDED
+    assert not any(inline.iterdir())
+
+    def still_served(client) -> pb.Job:
+        """What an ended job still serves: its state, a watch, its result, its clips'
+        regeneration (which reads the timeline the job wrote); the regeneration returned."""
+        assert client.get(done.job_id).state == pb.JOB_STATE_SUCCEEDED
+        assert list(client.watch(done.job_id))[-1].job_state == pb.JOB_STATE_SUCCEEDED
+        result = client.result(done.job_id, include_timeline_data=True)
+        assert result.timeline_data and len(result.clips) == 4
+        again = client.wait(client.regenerate(done.job_id, clip_id=result.clips[0].clip_id).job_id)
+        assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+        return again
+
+    still_served(client)
+    server.stop()
+    again = still_served(connect(make_server(generator="py:server_test_generators:fast")))
+    on_disk = {p.name for p in (roots["out"] / "ended" / "audio").glob("*.wav")}
+    assert on_disk == _referenced_takes(again.result_timeline_path) and len(on_disk) == 6
+
+
+def test_a_start_removes_inline_timelines_no_unended_job_reads(make_server, connect,
+                                                               fixture_timeline, media_dir,
+                                                               roots):
+    # What a stop between a job's end and the removal of its copy leaves, or an older version
+    # that kept them, or a CreateJob stopped before it stored its job.
+    server = make_server()
+    client = connect(server)
+    job = client.wait(client.submit(fixture_timeline, inline=True,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    server.stop()
+    inline = roots["state"] / "timelines"
+    for left in (job.job_id, "0123456789abcdef"):
+        (inline / left).mkdir(exist_ok=True)
+        (inline / left / fixture_timeline.name).write_bytes(fixture_timeline.read_bytes())
+
+    make_server()
+    assert not any(inline.iterdir())
 
 
 def test_media_extracted_from_an_inline_bundle_are_removed_with_its_job(make_server, connect,
                                                                          media_dir, roots,
                                                                          tmp_path):
     """Each inline .otioz job extracted its media to a cache folder of its own that nothing
-    removed: refused, forgotten, they stayed. Kept only where a timeline written names them."""
+    removed: refused, ended, they stayed. Kept only where a timeline written names them."""
     import sqlite3
 
     from otio_adapters.media_refs import otioz_cache_dir, url_to_path
@@ -213,17 +390,18 @@ def test_media_extracted_from_an_inline_bundle_are_removed_with_its_job(make_ser
 
     run(output_folder="bundled")  # written as a bundle: carries its own copy of the media
     run(output_folder="bundled")  # the timeline's latest writer now: the first is forgotten
+    assert extractions() == 0  # each went when its job ended
     as_json = run(output_folder="json", output_format="otio_json")  # names the extracted media
     clip_id = as_json.clips[0].clip_id
     regenerated = client.wait(client.regenerate(as_json.job_id, clip_id=clip_id).job_id)
     assert regenerated.state == pb.JOB_STATE_SUCCEEDED  # the .otio's latest writer now
-    assert extractions() == 3
+    assert extractions() == 1  # the one the .otio names
 
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:  # every job 40 days older
         db.execute("UPDATE jobs SET updated = updated - ?", (40 * 86400,))
     assert len(server.prune_jobs()) == 2
     assert client.get(regenerated.job_id).state == pb.JOB_STATE_SUCCEEDED  # kept
-    assert extractions() == 2  # the forgotten bundle writer's went, the .otio writer's stayed
+    assert extractions() == 1
     written = otio.adapters.read_from_file(regenerated.result_timeline_path)
     (picture,) = [c.media_reference.target_url for t in written.video_tracks()
                   for c in t.find_clips()]
