@@ -455,3 +455,16 @@ def test_a_copy_cut_short_is_invalid_naming_the_clip_and_the_file(tmp_path):
     assert segment.status == "invalid"
     assert segment.problem.startswith("clip 'interview' on track V1 (V) at 00:00:00:00: ")
     assert f"{copy}: the file is cut short" in segment.problem
+
+
+def test_a_clip_on_a_raw_h264_stream_is_planned_from_its_counted_frames(tmp_path):
+    # A screen recorder's .h264 has no container: FFmpeg states no length, and the clip was
+    # 'invalid' ("media has zero length").
+    recording = make_test_movie(
+        str(tmp_path / "screen.h264"), frames=90, rate=30, size=(64, 48), start_timecode=None
+    )
+    (segment,) = plan_segments(
+        timeline_of(clip("screen", recording, 30, 60, rate=30), rate=30),
+        timeline_path=str(tmp_path / "c.otio"),
+    )
+    assert (segment.status, segment.problem) == ("ok", "")

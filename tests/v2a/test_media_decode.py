@@ -272,6 +272,55 @@ def test_other_containers_and_codecs_seek_to_the_right_frame(tmp_path, name, cod
     assert numbers(decode_frames_at(path, [float(k / rate) for k in wanted], 32)) == wanted
 
 
+@pytest.mark.parametrize(
+    ("size", "grain", "rate", "keyframe_interval", "one_by_one"),
+    [
+        # Small frames: most carry no time, and FFmpeg gives a few the time of another.
+        ((96, 64), 0, NTSC, 15, range(300, 340)),
+        # The 90 kHz clock rounds each 23.976 fps frame to whole ticks: counted, they drifted.
+        ((64, 48), 0, FILM, 12, range(90, 130)),
+        # Kilobyte frames: a seek lands in the middle of one, the keyframe after it untimed.
+        ((160, 120), 40, Fraction(25), 30, range(100, 300, 4)),
+    ],
+)
+def test_h264_in_a_program_stream_gives_the_frame_asked_for(
+    tmp_path, size, grain, rate, keyframe_interval, one_by_one
+):
+    path = make_test_movie(
+        str(tmp_path / "screen.mpg"),
+        frames=one_by_one.stop,
+        rate=rate,
+        size=size,
+        grain=grain,
+        keyframe_interval=keyframe_interval,
+        start_timecode=None,
+    )
+    everything = list(range(one_by_one.stop))
+    assert numbers(decode_frames_at(path, [float(k / rate) for k in everything], 32)) == everything
+    # Alone, each is found by a seek (it lies past the first 4 s), as a clip's first frame is.
+    alone = [numbers(decode_frames_at(path, [float(k / rate)], 32))[0] for k in one_by_one]
+    assert alone == list(one_by_one)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("rec.h264", "libx264"), ("rec.m2v", "mpeg2video")])
+def test_a_raw_stream_gives_the_frame_asked_for(tmp_path, name, codec):
+    # No container clock to seek by: FFmpeg refuses to seek in a raw H.264 stream at all, and
+    # an .m2v's first frame was taken for the second.
+    path = make_test_movie(
+        str(tmp_path / name),
+        frames=300,
+        rate=NTSC,
+        codec=codec,
+        size=(64, 48),
+        keyframe_interval=30,
+        start_timecode=None,
+    )
+    wanted = [290, 0, 3, 299, 61, 29, 30, 150, 151, 200]
+    assert numbers(decode_frames_at(path, [float(k / NTSC) for k in wanted], 32)) == wanted
+    with pytest.raises(MediaError, match=r"rec\.\w+: time 10\.010 s is past the end"):
+        decode_frames_at(path, [float(300 / NTSC)], 32)
+
+
 def damaged_copy(source: str, target, start_fraction: float, length: int) -> str:
     data = bytearray(open(source, "rb").read())
     start = int(len(data) * start_fraction)

@@ -200,6 +200,47 @@ def test_probe_measures_an_mpeg_program_stream_to_its_last_frame(tmp_path, codec
 
 
 @pytest.mark.parametrize(
+    ("name", "rate", "frames"),
+    [
+        ("screen.mpg", Fraction(25), 150),
+        ("film.mpg", Fraction(24000, 1001), 500),  # frames of 3753.75 ticks of a 90 kHz clock
+        ("long.vob", NTSC, 700),  # over 20 s: measured from its tail
+    ],
+)
+def test_probe_measures_h264_in_a_program_stream_to_its_last_frame(tmp_path, name, rate, frames):
+    # Small frames share the stream's 2 KB packs, and only the first frame starting in a pack
+    # carries a time: the untimed frames at the end were missed (the 150 frames read 5.04 s).
+    path = make_test_movie(
+        str(tmp_path / name), frames=frames, rate=rate, size=(64, 48), start_timecode=None
+    )
+    info = probe_media(path)
+    assert info.duration == pytest.approx(frames / rate, abs=1e-3)
+    assert info.frame_count == frames
+
+
+@pytest.mark.parametrize(
+    ("name", "codec"),
+    [
+        ("rec.h264", "libx264"),
+        ("rec.264", "libx264"),
+        ("rec.hevc", "libx265"),
+        ("rec.m2v", "mpeg2video"),
+    ],
+)
+def test_probe_counts_the_frames_of_a_raw_stream_at_its_own_rate(tmp_path, name, codec):
+    # No container: FFmpeg states no length (such files probed as zero length) and an average
+    # rate of 25 fps, its raw demuxer's default, where the stream itself says 29.97.
+    path = make_test_movie(
+        str(tmp_path / name), frames=60, rate=NTSC, codec=codec, size=(64, 48), start_timecode=None
+    )
+    info = probe_media(path)
+    assert info.rate == NTSC
+    assert info.frame_count == 60
+    assert info.duration == pytest.approx(60 / NTSC, abs=1e-6)
+    assert info.start_time == 0.0
+
+
+@pytest.mark.parametrize(
     ("keep", "found"),
     [
         (lambda size: size // 2, "the data of its last frames is missing"),

@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections import deque
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 
@@ -25,7 +26,15 @@ import numpy as np
 
 from v2a.contracts import SAMPLE_RATE, ImageSequence, Segment
 from v2a.media.errors import MediaError
-from v2a.media.probe import is_still_picture, open_input, pixel_aspect_of
+from v2a.media.probe import (
+    ESTIMATED_LENGTH_FORMATS,
+    frame_rate_of,
+    has_no_clock,
+    is_still_picture,
+    open_input,
+    pixel_aspect_of,
+    sparse_timestamps,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +45,10 @@ _SEEK_MARGIN = 1.0
 TOLERANCE = 1e-4  # seconds
 #: A last frame that would cover less than this fraction of its interval is not requested.
 _MIN_COVER = 0.01
+#: Timed frames whose times must agree to place the frames after a seek in a sparsely timed
+#: stream: FFmpeg gives an occasional frame there the time of another one (see
+#: `sparse_timestamps`), so the median of three outvotes it.
+_ANCHOR_VOTES = 3
 #: Damaged packets in a row stepped over before a file counts as undecodable.
 _MAX_DAMAGED_PACKETS = 12
 
@@ -166,6 +179,8 @@ class _VideoReader:
         return out
 
     def close(self) -> None:
+        if self.still is None:
+            self.cursor.close()  # a raw stream's cursor may have opened the file again
         self.container.close()
 
     def __enter__(self) -> _VideoReader:
@@ -176,31 +191,51 @@ class _VideoReader:
 
 
 class _FrameCursor:
-    """Walks a video stream forward, holding the frame on screen and the one after it."""
+    """Walks a video stream forward, holding the frame on screen and the one after it.
+
+    A frame's file time is its pts where it has one. A frame without one is a frame after the
+    one before it; the first frames after a seek take their time back from the next timed
+    frame. Two kinds of file are timed by counting instead: a raw stream (.h264, .hevc, .m2v)
+    has no clock at all, so its frames are counted from the first and going back means reading
+    it again from the start; H.264/HEVC in an MPEG program stream is counted from an anchor
+    that the first few timed frames after a seek agree on (see `sparse_timestamps`).
+    """
 
     def __init__(self, container, stream, path: str, size: int):
         self.container, self.stream, self.path, self.size = container, stream, path, size
         self.pixel_aspect = pixel_aspect_of(stream)
         stream.thread_type = "AUTO"
-        rate = stream.average_rate or stream.guessed_rate or 25
-        self.frame_duration = 1 / float(rate)
+        # Counted frames each last exactly this: a 90 kHz clock rounds 23.976 fps frames to
+        # 3753 or 3754 ticks, and adding those up drifted a frame off within 100 frames.
+        self.frame_duration = 1 / float(frame_rate_of(container, stream) or 25)
         self.start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         # Matroska/WebM store pts in whole milliseconds: a 29.97 fps frame time is rounded by up
         # to half of one. Clocks that tick once per frame (AVI) round nothing.
         tick = float(stream.time_base)
         self.tolerance = TOLERANCE + (tick / 2 if tick < self.frame_duration / 4 else 0.0)
+        self.counted = has_no_clock(container)
+        self.anchor_votes = _ANCHOR_VOTES if sparse_timestamps(container, stream) else 0
+        self.lands_mid_frame = container.format.name in ESTIMATED_LENGTH_FORMATS
         self.frames = None  # the decode iterator, None until the first seek
+        self.at_start = False  # decoding began at the file's first frame (file time 0)
+        self.pending: deque[tuple[float, av.VideoFrame]] = deque()  # timed, not yet shown
+        self.last: tuple[float, av.VideoFrame] | None = None  # the latest frame timed
         self.current = self.upcoming = None  # (file time, frame)
         self.end = math.inf  # end of the last frame, known once the stream ran out
         self.cache: dict[float, np.ndarray] = {}
 
+    def close(self) -> None:
+        self.container.close()
+
     def picture_at(self, t: float) -> np.ndarray:
         if t < -self.tolerance:
             raise MediaError(f"{self.path}: time {t:.3f} s is before the start of the media")
-        # Far ahead, or behind the frame on screen (a later call of a reverse clip): seek.
+        # Far ahead, or behind the frame on screen (a later call of a reverse clip): seek. A raw
+        # stream cannot seek: it is only ever read from its start.
         behind = self.current is not None and t < self.current[0] - self.tolerance
-        if self.frames is None or t > self._position() + SEEK_GAP or behind:
-            self._seek(t if t > SEEK_GAP else 0.0)  # near the start, decode from the start
+        far = not self.counted and self.frames is not None and t > self._position() + SEEK_GAP
+        if self.frames is None or far or behind:
+            self._seek(t if t > SEEK_GAP and not self.counted else 0.0)  # near the start: from it
         while self.upcoming is not None and self.upcoming[0] <= t + self.tolerance:
             self._advance()
         if self.upcoming is None and t >= self.end:
@@ -224,15 +259,19 @@ class _FrameCursor:
             target = max(0.0, t - margin)
             try:
                 if target == 0.0:  # the very beginning: timed seeks can land late (MPEG-TS)
-                    self.container.seek(0)
+                    self._rewind()
                 else:
                     offset = round((self.start + target) / self.stream.time_base)
                     self.container.seek(offset, stream=self.stream, backward=True)
             except av.FFmpegError as error:
                 raise MediaError(f"{self.path}: cannot seek to {t:.3f} s ({error})") from error
-            self.frames = self._decode()
-            self.end = math.inf
-            self.current, self.upcoming = None, self._next()
+            self.frames, self.at_start = self._decode(target > 0.0), target == 0.0
+            self.pending.clear()
+            self.end, self.last = math.inf, None
+            try:
+                self.current, self.upcoming = None, self._next()
+            except _Untimed:  # nothing after the landing says when it is: go back further
+                self.upcoming = None
             # Some demuxers land after t, or past the last keyframe so that nothing decodes.
             landed = self.upcoming is not None and self.upcoming[0] <= t + self.tolerance
             if landed or target == 0.0:
@@ -242,10 +281,28 @@ class _FrameCursor:
             raise MediaError(f"{self.path}: no frame decodes at {t:.3f} s")
         self._advance()
 
-    def _decode(self) -> Iterator[av.VideoFrame]:
-        """Frames in display order, stepping over a few damaged packets like a player would."""
+    def _rewind(self) -> None:
+        """Back to the first frame. A raw stream refuses to seek: it is opened again."""
+        if not self.counted:
+            self.container.seek(0)
+        elif self.frames is not None:  # freshly opened, it is at its start already
+            self.container.close()
+            self.container = open_input(self.path)
+            self.stream = self.container.streams.video[0]
+            self.stream.thread_type = "AUTO"
+
+    def _decode(self, after_seek: bool = False) -> Iterator[av.VideoFrame]:
+        """Frames in display order, stepping over a few damaged packets like a player would.
+
+        A timed seek in an MPEG program stream lands on a pack, which can start in the middle
+        of a frame: that first packet, a frame's tail taken for a keyframe, decoded into another
+        frame's picture under its own time (frame 20 shown for frame 276), so it is left out.
+        """
         damaged = 0
-        for packet in self.container.demux(self.stream):
+        packets = self.container.demux(self.stream)
+        if after_seek and self.lands_mid_frame:
+            next(packets, None)
+        for packet in packets:
             try:
                 frames = packet.decode()
             except av.InvalidDataError as error:
@@ -262,26 +319,82 @@ class _FrameCursor:
         self.upcoming = self._next()
 
     def _next(self) -> tuple[float, av.VideoFrame] | None:
+        if not self.pending:
+            self._time_more_frames()
+        if not self.pending:
+            if self.last is not None:
+                self.end = self.last[0] + self._duration_of(self.last[1])
+            return None
+        return self.pending.popleft()
+
+    def _time_more_frames(self) -> None:
+        """Decodes the next frame and gives it its file time (and the frames before the first
+        timed one after a seek theirs)."""
+        frame = self._pull()
+        if frame is None:
+            return
+        if self.last is not None and (self.counted or self.anchor_votes):
+            time = self.last[0] + self.frame_duration
+        elif self.last is not None and frame.pts is None:
+            time = self.last[0] + self._duration_of(self.last[1])
+        elif self.last is None and (self.counted or (self.at_start and self.anchor_votes)):
+            time = 0.0  # the first frame of the file
+        elif frame.pts is not None and not self.anchor_votes:
+            time = float(frame.pts * frame.time_base) - self.start
+        else:
+            self._time_from_anchor(frame)
+            return
+        self.last = (time, frame)
+        self.pending.append(self.last)
+
+    def _time_from_anchor(self, first: av.VideoFrame) -> None:
+        """Times the frames from `first` (the first after a seek) by the timed ones after it.
+
+        Each timed frame votes for the time of `first`: its own time less the frames between.
+        Where FFmpeg gave a frame the time of another, two frames hold the same time; neither
+        votes. The median of the rest outvotes a mistimed frame whose twin was not reached.
+        """
+        frames, offsets_by_pts = [], {}
+        offset, frame = 0.0, first
+        while frame is not None:
+            frames.append((offset, frame))
+            if frame.pts is not None:
+                offsets_by_pts.setdefault(frame.pts, []).append(offset)
+                unique = sum(len(offsets) == 1 for offsets in offsets_by_pts.values())
+                if unique >= max(1, self.anchor_votes):
+                    break
+            offset += self.frame_duration if self.anchor_votes else self._duration_of(frame)
+            frame = self._pull()
+        votes = sorted(
+            float(pts * first.time_base) - self.start - offsets[0]
+            for pts, offsets in offsets_by_pts.items()
+            if len(offsets) == 1
+        )
+        if not votes:
+            if not self.at_start:
+                raise _Untimed
+            votes = [0.0]  # untimed from the file's start: its first frame is time 0
+        anchor = votes[(len(votes) - 1) // 2]
+        for offset, frame in frames:
+            self.last = (anchor + offset, frame)
+            self.pending.append(self.last)
+
+    def _pull(self) -> av.VideoFrame | None:
         try:
-            frame = next(self.frames, None)
+            return next(self.frames, None)
         except MediaError:
             raise
         except av.FFmpegError as error:
             raise MediaError(f"{self.path}: video does not decode ({error})") from error
-        if frame is None:
-            if self.current is not None:
-                self.end = self.current[0] + self._duration_of(self.current[1])
-            return None
-        if frame.pts is None:  # raw streams without timestamps: count frames
-            time = self.current[0] + self.frame_duration if self.current else 0.0
-        else:
-            time = float(frame.pts * frame.time_base) - self.start
-        return time, frame
 
     def _duration_of(self, frame: av.VideoFrame) -> float:
         if frame.duration and frame.time_base:
             return float(frame.duration * frame.time_base)
         return self.frame_duration
+
+
+class _Untimed(Exception):
+    """No frame after a seek carries a time: the seek has to land earlier."""
 
 
 def to_square_rgb(

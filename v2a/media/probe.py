@@ -15,7 +15,9 @@ from v2a.media.timecode import timecode_to_frames
 _TAIL = 20.0
 #: Formats whose stated video length is FFmpeg's estimate, not the file's own: MPEG program
 #: streams (.mpg, .vob, .mod), measured instead.
-_ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
+ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
+#: Codecs that an MPEG program stream times only now and then (see `sparse_timestamps`).
+_SPARSELY_TIMED_CODECS = frozenset({"h264", "hevc"})
 #: Formats whose index, not their data, states the length: a copy cut short still lists every
 #: frame (FFmpeg names: QuickTime/MP4 and relatives, MXF, AVI).
 _INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "mxf", "avi"})
@@ -127,6 +129,37 @@ def is_still_picture(container: av.container.InputContainer) -> bool:
     return container.format.name in STILL_FORMATS and container.streams.video[0].frames <= 1
 
 
+def has_no_clock(container: av.container.InputContainer) -> bool:
+    """Whether the file is a raw elementary stream (.h264, .hevc, .m2v): no container, so no
+    timestamps to place frames by or to seek to; its frames are counted from the first."""
+    return bool(container.format.flags & av.format.Flags.no_timestamps.value)
+
+
+def frame_rate_of(container: av.container.InputContainer, stream) -> Fraction:
+    """The video's exact frame rate; 0 where none is known.
+
+    A raw stream's average rate is the raw demuxer's default of 25 fps, not a measure: the rate
+    the stream itself states (H.264/HEVC timing information, an MPEG-2 sequence header) is the
+    one its frames play at (a 29.97 fps screen recording read as 25).
+    """
+    if has_no_clock(container):
+        return Fraction(stream.guessed_rate or 0)
+    return Fraction(stream.average_rate or stream.guessed_rate or 0)
+
+
+def sparse_timestamps(container: av.container.InputContainer, stream) -> bool:
+    """Whether the video's frames carry times only now and then, some of them wrong: H.264 or
+    HEVC in an MPEG program stream (.mpg, .vob). The stream times only the first frame that
+    starts in each 2 KB pack, so runs of small frames (a still shot, a title, a screen
+    recording) go untimed, and FFmpeg gives an occasional frame the time of the next one in
+    decoding order (3 of the 27 timed frames of a 600-frame test file). MPEG-1/2 video there
+    is timed frame by frame by FFmpeg, from the stream itself."""
+    return (
+        container.format.name in ESTIMATED_LENGTH_FORMATS
+        and stream.codec.name in _SPARSELY_TIMED_CODECS
+    )
+
+
 def pixel_aspect_of(stream: av.video.stream.VideoStream) -> Fraction:
     """The stream's sample aspect ratio (the container's, else the codec's): 4/3 for HDV
     1440x1080, 64/45 for 16:9 PAL DV; 1 where unknown or implausible."""
@@ -142,12 +175,15 @@ def probe_media(path: str) -> MediaInfo:
         if not container.streams.video:
             raise MediaError(f"{path}: has no video stream")
         stream = container.streams.video[0]
-        rate = Fraction(stream.average_rate or stream.guessed_rate or 0)
+        rate = frame_rate_of(container, stream)
         if rate <= 0:
             raise MediaError(f"{path}: video stream has no frame rate")
-        first = _first_frame(container, stream, path)
+        first, reorder = _first_frame(container, stream, path)
         start_time = float(first.time or 0.0)
-        duration = _duration(container, stream, start_time, path)
+        if has_no_clock(container) and not is_still_picture(container):
+            start_time, duration = 0.0, _counted_length(path, rate)
+        else:
+            duration = _duration(container, stream, start_time, reorder, path)
         frame_count = stream.frames or round(duration * rate)
         timecode = _timecode_tag(container)
         start_tc = 0.0
@@ -175,18 +211,26 @@ def probe_media(path: str) -> MediaInfo:
         )
 
 
-def _first_frame(container, stream, path: str) -> av.VideoFrame:
+def _first_frame(container, stream, path: str) -> tuple[av.VideoFrame, Fraction]:
+    """The first frame, and how long after its packet's decoding it is shown: the stream's
+    B-frame delay, which places the last frame of a stream whose last packets carry no time."""
+    decoded = None  # the decoding time of the first packet
     try:
-        for frame in container.decode(stream):
-            return frame
+        for packet in container.demux(stream):
+            if decoded is None and packet.dts is not None:
+                decoded = packet.dts * stream.time_base
+            for frame in packet.decode():
+                shown = frame.pts * stream.time_base if frame.pts is not None else None
+                delay = shown - decoded if shown is not None and decoded is not None else 0
+                return frame, max(Fraction(delay), Fraction(0))
     except av.FFmpegError as error:
         raise MediaError(f"{path}: video does not decode ({error})") from error
     raise MediaError(f"{path}: video stream holds no decodable frame")
 
 
-def _duration(container, stream, start_time: float, path: str) -> float:
+def _duration(container, stream, start_time: float, reorder: Fraction, path: str) -> float:
     stated = float(stream.duration * stream.time_base) if stream.duration else 0.0
-    if stated and container.format.name not in _ESTIMATED_LENGTH_FORMATS:
+    if stated and container.format.name not in ESTIMATED_LENGTH_FORMATS:
         if container.format.name in _INDEXED_FORMATS:
             _check_not_cut_short(container, stream, start_time, stated, path)
         return stated
@@ -195,7 +239,7 @@ def _duration(container, stream, start_time: float, path: str) -> float:
     # at 1.48 s read 1.48 s too long) and live recordings carry none, so measure the end.
     # MPEG-PS states FFmpeg's estimate, which runs 6 to 11 frames short: measured too, and the
     # larger kept (a timestamp reset in a VOB would make the measure read short).
-    end = _video_end(container, stream)
+    end = _video_end(container, stream, reorder)
     if end is not None:
         return max(end - start_time, stated, 0.0)
     if stated:
@@ -207,6 +251,21 @@ def _duration(container, stream, start_time: float, path: str) -> float:
     return 0.0
 
 
+def _counted_length(path: str, rate: Fraction) -> float:
+    """Seconds of a raw stream: its packets' lengths added up (one frame, or one field, each),
+    read but not decoded. FFmpeg states no length for such a file (it probed as zero length,
+    so every clip on it was 'invalid'); counting costs one read of the file."""
+    seconds = Fraction(0)
+    with open_input(path) as container:  # a raw stream cannot seek back to its first frame
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if not packet.size:  # the empty packet that ends the stream
+                continue
+            # A packet without a length of its own lasts a frame at the stream's rate.
+            seconds += packet.duration * stream.time_base if packet.duration else 1 / rate
+    return float(seconds)
+
+
 def _check_not_cut_short(container, stream, start_time: float, stated: float, path: str) -> None:
     """Raises MediaError when the packets of the last frames the index lists are not in the file.
 
@@ -215,7 +274,7 @@ def _check_not_cut_short(container, stream, start_time: float, stated: float, pa
     misleading 'past the end' or decoded a half-written last frame. Reading the packets from
     the last keyframe (no decoding) finds it at the cost of one GOP.
     """
-    frame = 1 / float(stream.average_rate or stream.guessed_rate)
+    frame = 1 / float(frame_rate_of(container, stream))
     stream_start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
     stated_end = stream_start + stated  # container clock, as packet times
     try:
@@ -245,7 +304,7 @@ def _check_not_cut_short(container, stream, start_time: float, stated: float, pa
     raise MediaError(f"{path}: {CUT_SHORT}: {lists} but {found}")
 
 
-def _video_end(container, stream) -> float | None:
+def _video_end(container, stream, reorder: Fraction) -> float | None:
     """Where the last video packet ends (seconds, container clock), from the packets of the
     last stretch of the file (all of it when no seek lands there); None when none has a time."""
     claimed = container.duration / av.time_base if container.duration else 0.0
@@ -256,7 +315,7 @@ def _video_end(container, stream) -> float | None:
                 container.seek(0)
             else:
                 container.seek(round(target / stream.time_base), stream=stream, backward=True)
-            end = _last_packet_end(container, stream)
+            end = _last_packet_end(container, stream, reorder)
         except av.FFmpegError:
             continue
         if end is not None:
@@ -264,18 +323,40 @@ def _video_end(container, stream) -> float | None:
     return None
 
 
-def _last_packet_end(container, stream) -> float | None:
-    rate = stream.average_rate or stream.guessed_rate
+def _last_packet_end(container, stream, reorder: Fraction) -> float | None:
+    """Where the last video packet read ends (seconds, container clock).
+
+    An MPEG program stream times only the first frame that starts in each of its 2 KB packs, so
+    runs of small H.264 frames (a still shot, a title, a screen recording) carry no time: 144 of
+    a test file's 150 frames, which probed 5.04 s instead of 6.00 s. The end is then counted: each packet
+    takes a frame's length to decode after the one before it, and the last is shown `reorder`
+    after its decoding (the B-frame delay). FFmpeg gives an occasional packet the time of the
+    next one, which only ever counts long: the count from the earliest-placed start is kept.
+    """
+    rate = frame_rate_of(container, stream)
     end = None
+    read = Fraction(0)  # the lengths of the packets read so far
+    first_decoded = None  # when the first packet read was decoded, as the timed ones place it
+    untimed = False
     for packet in container.demux(stream):
-        start = packet.pts if packet.pts is not None else packet.dts
-        if start is None:
+        if not packet.size:  # the empty packet that ends the stream
             continue
         if packet.duration:
             length = packet.duration * stream.time_base
         else:  # a packet with no length of its own lasts a frame, where the rate is known
-            length = 1 / rate if rate else 0
-        end = max(end or 0.0, float(start * stream.time_base + length))
+            length = 1 / rate if rate else Fraction(0)
+        start = packet.pts if packet.pts is not None else packet.dts
+        if start is None:
+            untimed = True
+        else:
+            end = max(end or 0.0, float(start * stream.time_base + length))
+        if packet.dts is not None:
+            placed = packet.dts * stream.time_base - read
+            first_decoded = placed if first_decoded is None else min(first_decoded, placed)
+        # Counted at the exact rate: a 90 kHz clock rounds 23.976 fps frames to whole ticks.
+        read += 1 / rate if rate else length
+    if untimed and first_decoded is not None:
+        end = max(end or 0.0, float(first_decoded + read + reorder))
     return end
 
 

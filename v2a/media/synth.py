@@ -77,6 +77,7 @@ def make_test_movie(
     flash_every: int = 0,
     pixel_aspect: Fraction = Fraction(1),
     fast_start: bool = False,
+    grain: int = 0,
 ) -> str:
     """Writes a movie of `frames` numbered frames; returns `path`.
 
@@ -87,6 +88,9 @@ def make_test_movie(
     frame its own presentation time: a variable-frame-rate file. With `pixel_aspect` (the sample
     aspect ratio: 4/3 for HDV) the stored picture is squeezed to `width / pixel_aspect` stored
     pixels, as an anamorphic camera stores it. `fast_start` puts a MOV/MP4's index first.
+    `grain` adds noise of up to that many grey levels to the top eighth of the picture (clear
+    of the code grid), so frames take kilobytes as camera footage does, not the few bytes the
+    flat picture compresses to.
     """
     rate = _exact_rate(rate)
     width, height = size
@@ -114,7 +118,12 @@ def make_test_movie(
         audio = _add_audio_stream(container) if with_audio else None
         for index in range(frames):
             flash = bool(flash_every) and index % flash_every == 0
-            picture = np.rot90(draw_frame(index, width, height, flash), k=-(rotation // 90))
+            picture = draw_frame(index, width, height, flash)
+            if grain:
+                band = picture[: height // 8]
+                noise = np.random.default_rng(index).integers(-grain, grain + 1, band.shape)
+                band[:] = np.clip(band + noise, 0, 255)
+            picture = np.rot90(picture, k=-(rotation // 90))
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(picture), format="rgb24")
             if pixel_aspect != 1:
                 frame = frame.reformat(stored_w, stored_h, interpolation="AREA")
