@@ -898,6 +898,12 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
         return timeline
     result = copy.deepcopy(timeline)
     rate = edit_rate(result)
+    for clip in result.find_clips():
+        if clip.source_range is None and clip.media_reference.available_range is not None:
+            # OTIO reads a clip without a source range as its whole media (`simple_cut.otio`);
+            # every other format's writer takes the range as given and failed ("'NoneType'
+            # object has no attribute 'start_time'"), so the result fell back to .otio.
+            clip.source_range = clip.trimmed_range()
     for track in result.tracks:
         if V2A_KEY in track.metadata:
             if format == "kdenlive":
