@@ -873,6 +873,12 @@ _AFTER_WRITE = {
 }
 
 
+#: Where `_replace` keeps an earlier run's bundle folder while the new one is renamed in; a stop
+#: between the two renames leaves it there, and the server's restart puts it back
+#: (plugin_server.paths.remove_temp_files).
+OLD_BUNDLE = ".old"
+
+
 def _replace(written: str, path: str, staging: str) -> None:
     """Move `written` to `path`. A rename cannot replace a folder (an .otiod bundle from an
     earlier run): that one is first moved into the staging folder, and back if the move fails.
@@ -880,7 +886,7 @@ def _replace(written: str, path: str, staging: str) -> None:
     if not (os.path.isdir(written) and os.path.isdir(path) and not os.path.islink(path)):
         os.replace(written, path)
         return
-    old = os.path.join(staging, ".old")
+    old = os.path.join(staging, OLD_BUNDLE)
     os.replace(path, old)
     try:
         os.replace(written, path)

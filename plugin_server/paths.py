@@ -83,9 +83,26 @@ def remove_temp_files(folder: Path) -> list[Path]:
             removed.append(path)
     for path in _entries(folder):
         if _STAGING_FOLDER.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
+            _put_back_old_bundle(path, folder)
             shutil.rmtree(path, ignore_errors=True)
             removed.append(path)
     return removed
+
+
+def _put_back_old_bundle(staging: Path, folder: Path) -> None:
+    """An .otiod written over an earlier run's is renamed in after the old one is moved into
+    the staging folder: a stop between the two renames left neither in place, and removing the
+    staging folder lost the earlier bundle. Put it back where the new one was going."""
+    from otio_adapters.write import OLD_BUNDLE
+
+    old = staging / OLD_BUNDLE
+    if not old.is_dir() or old.is_symlink():
+        return
+    for entry in _entries(staging):
+        target = folder / entry.name
+        if entry.name != OLD_BUNDLE and not os.path.lexists(target):
+            os.replace(old, target)
+            return
 
 
 def _entries(folder: Path) -> list[Path]:

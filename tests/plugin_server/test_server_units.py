@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
+import opentimelineio as otio
 import pytest
 
 from plugin_server import paths
@@ -36,6 +40,10 @@ def test_output_folders_resolve_inside_the_roots_only(tmp_path):
                      ("out-link/x", "symlink"), ("a\0b", "NUL")):
         with pytest.raises(paths.PathEscape, match=why):
             paths.resolve_output_folder(bad, roots, "x")
+
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "samples" / "sample.otio"
 
 
 def test_safe_file_names_drop_folders_and_odd_characters():
@@ -210,11 +218,47 @@ for line in range(1, 40):
 def test_sigterm_stops_the_server_at_whatever_line_the_main_thread_is():
     # The handler once set a threading.Event; arriving while Event.wait held that Event's lock,
     # it waited for the lock forever, and `v2a serve` never stopped.
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[2]
-    done = subprocess.run([sys.executable, "-c", _SIGNAL_AT_EVERY_LINE], cwd=root, timeout=60,
+    done = subprocess.run([sys.executable, "-c", _SIGNAL_AT_EVERY_LINE], cwd=REPO, timeout=60,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+_KILLED_BETWEEN_THE_RENAMES = """
+import os, signal, sys
+import opentimelineio as otio
+from otio_adapters import write
+
+timeline = otio.adapters.read_from_file(sys.argv[1])
+out, media = sys.argv[2], os.path.dirname(sys.argv[1])
+write.write_timeline(timeline, out, "otiod", media)  # the earlier run's bundle
+timeline.name = "second run"
+real_replace = os.replace
+moved_old = []
+
+def replace(src, dst):
+    if moved_old:  # the new bundle's rename: stop here, as a kill -9 would
+        os.kill(os.getpid(), signal.SIGKILL)
+    if os.path.basename(dst) == write.OLD_BUNDLE:
+        moved_old.append(dst)
+    return real_replace(src, dst)
+
+write.os.replace = replace
+write.write_timeline(timeline, out, "otiod", media)
+"""
+
+
+def test_a_stop_between_an_otiod_bundles_renames_keeps_the_earlier_bundle(tmp_path):
+    """Writing an .otiod over an earlier run's moves the old bundle into the staging folder and
+    then renames the new one in; killed between the two, the restart's clean-up removed the
+    staging folder and with it the only bundle there was."""
+    out = tmp_path / "cut.otiod"
+    child = subprocess.run([sys.executable, "-c", _KILLED_BETWEEN_THE_RENAMES, str(SAMPLE),
+                            str(out)], capture_output=True, text=True, cwd=REPO)
+    assert child.returncode == -9, child.stderr
+    assert not out.exists()  # the state a kill there leaves
+
+    paths.remove_temp_files(tmp_path)
+    assert not list(tmp_path.glob(".v2a-*"))
+    timeline = otio.adapters.read_from_file(str(out))
+    assert timeline.name != "second run"  # the earlier run's bundle, whole
+    assert len(timeline.find_clips()) == 4
