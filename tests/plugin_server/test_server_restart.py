@@ -191,9 +191,9 @@ def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missi
 
 def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
         server_process, fixture_timeline, media_dir, roots):
-    # Asked for an EDL, the job writes the result as .otio where the adapter cannot carry it
-    # (this edit: instead of the EDL). A restart after the write must name the file the job
-    # wrote, as an uninterrupted job does, and a regeneration then reads it.
+    # Asked for an EDL, the job writes the full result as .otio beside it (an EDL carries the
+    # active takes only). A restart after the write must name the files the job wrote, as an
+    # uninterrupted job does, and a regeneration then reads them.
     server = _killed_at_a_write(server_process, write=2, when="after")
     client = server.client()
     whole, killed = (client.submit(fixture_timeline, inline=True, output_folder=folder,
@@ -211,10 +211,11 @@ def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
             getattr(expected, field)).relative_to(roots["out"] / "whole")
     clip_id = final.job.clips[0].clip_id
     again = client.wait(client.regenerate(killed.job_id, clip_id=clip_id).job_id)
+    full_result = client.result(again.job_id).fallback_otio_path or again.result_timeline_path
     client.close()
     assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
     on_disk = {p.name for p in (roots["out"] / "killed" / "audio").glob("*.wav")}
-    assert on_disk == _referenced_takes(again.result_timeline_path)
+    assert on_disk == _referenced_takes(full_result)
     assert len(on_disk) == 5
 
 
