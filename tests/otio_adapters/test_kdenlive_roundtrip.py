@@ -549,3 +549,21 @@ def test_clips_are_named_as_kdenlive_shows_them(edit, tmp_path):
     again = read_timeline(result.timeline_path)
     (v2a_track,) = find_v2a_tracks(again, "SFX")
     assert [clip.name for clip in v2a_track.find_clips()] == ["V2A bigbuckbunny"] * 2
+
+
+def test_a_rerun_on_the_editors_project_keeps_the_older_take_and_the_clip_record(edit, tmp_path):
+    """Kdenlive 22.04 and later play media through chains, and v2a writes its takes as chains
+    there, their record (`kdenlive:v2a`: the clip's id, every take) with them; reading looked
+    for records on producers alone, so a re-run lost every older take and the clip's id."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    clip_id = first.generated[1].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+
+    (track,) = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")
+    clips = {clip.metadata.get("v2a", {}).get("clip_id"): clip for clip in track.find_clips()}
+    assert sorted(clips) == sorted(audio.clip_id for audio in first.generated)
+    clip = clips[clip_id]
+    assert clip.active_media_reference_key == "take2"
+    takes = {key: Path(ref.target_url).name for key, ref in clip.media_references().items()}
+    assert takes == {"take1": f"{clip_id}_take1.wav", "take2": f"{clip_id}_take2.wav"}
