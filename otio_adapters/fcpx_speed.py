@@ -6,7 +6,8 @@ clip from another format played at normal speed in the FCPXML v2a returned.
 
 A time map retimes a clip: each `<timept>` maps a time of the clip's own (retimed) timeline,
 `time`, where its `start` and `duration` count, to a time of its media, `value` (Apple, FCPXML
-"Retiming"). A constant speed is a LinearTimeWarp (the slope; negative: reversed) and a hold a
+"Retiming"). A constant speed over the clip's range (Final Cut keeps a retimed clip's whole map on
+each part it blades) is a LinearTimeWarp (the slope; negative: reversed) and a hold a
 FreezeFrame (value constant), the clip's OTIO source range starting at the media time its first
 frame shows, as OTIO counts a time-warped clip. A map whose speed changes within the clip (a
 ramp) is not one OTIO effect: it is counted (`SPEED_CHANGES_NOT_READ`) and named when the
@@ -72,22 +73,24 @@ def install() -> None:
 
 def _retime(composable, time_map: ET.Element) -> bool:
     """Give `composable` the speed its clip's time map sets over its range; False where the
-    map is not one constant speed there."""
+    map is not one constant speed there (a map of fewer than two points included)."""
     points = [
         (parse_seconds(p.get("time")), parse_seconds(p.get("value")))
         for p in time_map.iterfind("./timept")
     ]
-    if len(points) < 2:
-        return False
-    pairs = zip(points, points[1:], strict=False)
-    slopes = {(v1 - v0) / (t1 - t0) for (t0, v0), (t1, v1) in pairs if t1 > t0}
-    if len(slopes) != 1:
-        return False  # a ramp: no one OTIO effect
-    (speed,) = slopes
     source = composable.source_range
     rate = source.start_time.rate
     start = seconds(source.start_time)
-    first_time, first_value = points[0]
+    end = start + seconds(source.duration)
+    pairs = [(p0, p1) for p0, p1 in zip(points, points[1:], strict=False) if p1[0] > p0[0]]
+    # Final Cut keeps a retimed clip's whole map on each part it blades: only the stretch of
+    # the map under the clip's own range says its speed.
+    pairs = [(p0, p1) for p0, p1 in pairs if p0[0] < end and p1[0] > start] or pairs
+    slopes = {(v1 - v0) / (t1 - t0) for (t0, v0), (t1, v1) in pairs}
+    if len(slopes) != 1:
+        return False  # a ramp: no one OTIO effect
+    (speed,) = slopes
+    (first_time, first_value), _ = pairs[0]
     shown = first_value + (start - first_time) * speed  # the media time of the first frame
     last = shown + seconds(source.duration) * speed
     # OTIO counts a reversed clip's source range from the start of the media it uses.
