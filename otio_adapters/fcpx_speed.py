@@ -11,7 +11,7 @@ each part it blades) is a LinearTimeWarp (the slope; negative: reversed) and a h
 FreezeFrame (value constant), the clip's OTIO source range starting at the media time its first
 frame shows, as OTIO counts a time-warped clip. A map whose speed changes within the clip (a
 ramp) is not one OTIO effect: it is counted (`SPEED_CHANGES_NOT_READ`) and named when the
-timeline is written.
+timeline is written, and kept on its clip to be written back to FCPXML as it was.
 
 Writing, a clip with LinearTimeWarps (a FreezeFrame is one) gets a two-point linear map over
 its own range, from its `start` (the media time of its first frame, as the adapter writes it)
@@ -20,6 +20,7 @@ at the speed they make: reading it back gives the same effect and source range.
 
 from __future__ import annotations
 
+import copy
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 
@@ -33,7 +34,8 @@ from otio_adapters.timing import exact_rate, seconds, to_frames
 #: v2a could not read (a speed ramp).
 SPEED_CHANGES_NOT_READ = "speed_changes_not_read"
 _KEY = "fcpx_xml"
-#: Item metadata (under "fcpx_xml"): its clip's time map could not be read.
+#: Item metadata (under "fcpx_xml"): its clip's time map, which could not be read, as written
+#: (to be written back so: the editor's ramp would play at normal speed otherwise).
 _NOT_READ = "time_map_not_read"
 #: What may come before a clip's time map (FCPXML DTD: note?, conform-rate?, timeMap?).
 _BEFORE_TIME_MAP = ("note", "conform-rate")
@@ -54,7 +56,10 @@ def install() -> None:
         composable = original_build(reader, element, default_format)
         time_map = reader._timing_clip(element).find("./timeMap")
         if time_map is not None and not _retime(composable, time_map):
-            composable.metadata.setdefault(_KEY, {})[_NOT_READ] = True
+            kept = copy.deepcopy(time_map)
+            kept.tail = None
+            composable.metadata.setdefault(_KEY, {})[_NOT_READ] = ET.tostring(
+                kept, encoding="unicode")
         return composable
 
     def from_project(reader, project_element):
@@ -139,9 +144,22 @@ def unwritable(timeline: otio.schema.Timeline) -> int:
     return retimed - written
 
 
-def add_time_map(element: ET.Element, item_speed: Fraction) -> None:
-    """A two-point linear time map over the clip `element`'s own range (its times final):
-    its first frame shows its `start` in media time, and the media runs at `item_speed`."""
+def add_time_map(element: ET.Element, item) -> None:
+    """Give the clip `element` (its times final) the time map of `item`, the clip or stack it
+    was written for: the one read from FCPXML and not understood (a ramp), as it was; for
+    LinearTimeWarps (`speed`), a two-point linear map over its own range; none at normal
+    speed or with another time effect."""
+    kept = item.metadata.get(_KEY, {}).get(_NOT_READ)
+    item_speed = speed(item)
+    if item_speed is not None:
+        _insert(element, _linear_map(element, item_speed))
+    elif isinstance(kept, str):
+        _insert(element, ET.fromstring(kept))
+
+
+def _linear_map(element: ET.Element, item_speed: Fraction) -> ET.Element:
+    """A map whose first frame shows the clip's `start` in media time, the media running at
+    `item_speed`."""
     start = parse_seconds(element.get("start"))
     duration = parse_seconds(element.get("duration"))
     if item_speed < 0:  # reversed: `start` is where the media it uses begins, shown last
@@ -152,5 +170,9 @@ def add_time_map(element: ET.Element, item_speed: Fraction) -> None:
     for time, value in zip((start, start + duration), values, strict=True):
         ET.SubElement(time_map, "timept", {"time": format_seconds(time),
                                            "value": format_seconds(value), "interp": "linear"})
+    return time_map
+
+
+def _insert(element: ET.Element, time_map: ET.Element) -> None:
     at = sum(1 for child in element if child.tag in _BEFORE_TIME_MAP)
     element.insert(at, time_map)

@@ -540,8 +540,9 @@ def write_timeline(
     ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
     if ramps:
         lost = (f"speed changes of the source FCPXML that v2a could not read (clips whose speed "
-                f"varies: {ramps}) were planned at normal speed and are in neither the timeline "
-                "written nor any .otio")
+                f"varies: {ramps}) were planned at normal speed, their sound made for other "
+                "frames than Final Cut shows; an FCPXML v2a writes keeps their time maps, other "
+                "formats play them at normal speed")
         note = f"{note}; {lost}" if note else lost
     return written, fallback, note
 
@@ -820,15 +821,11 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
     rate = edit_rate(timeline)
 
     def edit(root) -> bool:
-        retimed = [
-            (element, fcpx_speed.speed(item))
-            for item, element in fcpx_transitions.adapter_elements(root, timeline, rate)
-            if fcpx_speed.speed(item) is not None
-        ]
+        written = fcpx_transitions.adapter_elements(root, timeline, rate)
         fcpx_transitions.write(root, timeline, rate)  # in the adapter's time, which `finish` sets
         fcpx_time.finish(root, timeline, rate)
-        for element, speed in retimed:  # from their final start and duration, exactly
-            fcpx_speed.add_time_map(element, speed)
+        for item, element in written:  # from their final start and duration, exactly
+            fcpx_speed.add_time_map(element, item)
         fcpx_audio.add_tracks(root, timeline, rate)
         ET.indent(root, space="    ")
         return True

@@ -123,6 +123,22 @@ def test_a_clip_bladed_out_of_a_retimed_clip_reads_at_the_speed_of_its_own_part(
     assert "speed_changes_not_read" not in timeline.metadata.get("fcpx_xml", {})
 
 
+def test_the_editors_speed_ramp_is_written_back_as_it_was(tmp_path):
+    # v2a reads no ramp (no one OTIO effect); the adapter writes no time map: the FCPXML v2a
+    # returned played the editor's ramp at 100 %, an edit of theirs undone.
+    timeline = _read(tmp_path)
+    written, _, note = write_timeline(timeline, str(tmp_path / "out.fcpxml"), "fcpx_xml")
+    ramp = next(clip for clip in ET.parse(written).getroot().iter("clip")
+                if clip.get("name") == "ramp")
+    points = [(p.get("time"), p.get("value")) for p in ramp.find("./timeMap")]
+    assert points == [("0s", "0s"), ("2s", "2s"), ("4s", "6s")]
+    assert parse_seconds(ramp.get("start")) == 0 and parse_seconds(ramp.get("duration")) == 4
+    assert "planned at normal speed" in note
+    # and so it reads back: still a ramp, named again
+    back = read_timeline(written)
+    assert back.metadata["fcpx_xml"]["speed_changes_not_read"] == 1
+
+
 def _clip(name: str, start: int, frames: int, rate: float, *effects) -> otio.schema.Clip:
     clip = otio.schema.Clip(
         name=name,
