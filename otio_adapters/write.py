@@ -568,6 +568,14 @@ def _write_timeline(
 
     # A project read from Kdenlive gets v2a's tracks added to it, rather than rewritten whole.
     project = kdenlive.source_project(timeline) if format == "kdenlive" else ("", "", "")
+    _, source, problem = project
+    if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
+        # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
+        # v2a would write there is older than what the editor saved.
+        _atomic_write(timeline, otio_path, "otio_json")
+        return otio_path, otio_path, (f"{problem}, and v2a leaves it as it was saved; wrote "
+                                      f"{otio_path} instead (run again on the project to add "
+                                      "v2a's track to it)")
     try:
         _atomic_write(_for_format(timeline, format), path, format, project)
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good

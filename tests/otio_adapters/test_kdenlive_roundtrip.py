@@ -567,3 +567,23 @@ def test_a_rerun_on_the_editors_project_keeps_the_older_take_and_the_clip_record
     assert clip.active_media_reference_key == "take2"
     takes = {key: Path(ref.target_url).name for key, ref in clip.media_references().items()}
     assert takes == {"take1": f"{clip_id}_take1.wav", "take2": f"{clip_id}_take2.wav"}
+
+
+def test_a_project_saved_in_kdenlive_while_v2a_runs_on_it_is_left_as_saved(edit, tmp_path):
+    """The editor keeps cutting in the project v2a wrote and saves it while a re-run on that
+    file generates: the re-run wrote over it the adapter's rewrite of what it had read, so the
+    editor's last save was lost (and titles, mixes and effects with it)."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    project = Path(first.timeline_path)
+    saved = project.read_text(encoding="utf-8").replace(">V2A SFX<", ">V2A SFX (checked)<")
+
+    def save_in_kdenlive(call: int, step: int) -> None:
+        if call == 1 and step == 0:
+            project.write_text(saved, encoding="utf-8")
+
+    again = _generate(project, out, SineGenerator(on_step=save_in_kdenlive))
+    assert project.read_text(encoding="utf-8") == saved
+    assert again.timeline_path == again.fallback_otio_path
+    assert again.timeline_path.endswith(".otio") and Path(again.timeline_path).is_file()
+    assert "changed since v2a read it" in again.format_note
