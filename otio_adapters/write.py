@@ -541,8 +541,8 @@ def write_timeline(
     if ramps:
         lost = (f"speed changes of the source FCPXML that v2a could not read (clips whose speed "
                 f"varies: {ramps}) were planned at normal speed, their sound made for other "
-                "frames than Final Cut shows; an FCPXML v2a writes keeps their time maps, other "
-                "formats play them at normal speed")
+                "frames than Final Cut shows; an FCPXML v2a writes keeps their time maps (not "
+                "inside compound clips), other formats play them at normal speed")
         note = f"{note}; {lost}" if note else lost
     return written, fallback, note
 
