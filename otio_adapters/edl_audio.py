@@ -6,7 +6,8 @@ adapter the picture only and appends the audio events itself (`append_audio_even
 - the editor's, as the reader read them: channel A (A1), A2, AA where A1 and A2 hold the same
   cut (the reader splits an AA event in two), A3, A4... (the reader takes any other channel
   field as a track name); an `AUD 3 4` line (the 3600 way of naming channels 3 and 4) is read as
-  a comment of its event and written back as the line it was;
+  a comment of its event and written back as the line it was; a speed change (an `M2` line,
+  which the reader reads as a time warp) is written back as one, its source at that speed;
 - each v2a track's active takes on the next channel after the editor's (A3 where the editor
   used A1 and A2, or AUD 3 4), one event per take: reel AX, the take's WAV in
   `* FROM CLIP NAME:` and `* SOURCE FILE:`, the file's own timecode as source, under the
@@ -48,6 +49,7 @@ class _Event:
     comments: list[str] = field(default_factory=list)  # written after the clip name
     dissolve: int = 0  # frames of the dissolve into this event from `outgoing`
     outgoing: _Event | None = None
+    speed: float | None = None  # of a speed-changed event (its M2 line); 0: a freeze
 
 
 # --- which channels ---------------------------------------------------------------------------
@@ -150,9 +152,12 @@ def _track_events(
             record_in = origin + _frames(track.range_of_child(item).start_time, rate)
         source_in = _frames(used.start_time, rate)
         length = _frames(used.duration, rate)
+        speed = _speed(item)
+        # A speed-changed event plays its source at that speed (a freeze, one frame of it).
+        played = length if speed is None else max(1, round(length * abs(speed)))
         reel, name, comments = describe(item)
-        event = _Event(channel, reel, (source_in, source_in + length),
-                       (record_in, record_in + length), name, comments)
+        event = _Event(channel, reel, (source_in, source_in + played),
+                       (record_in, record_in + length), name, comments, speed=speed)
         before, after = pending or (0, 0)
         touching = events and previous_end == record_in
         if touching and 0 < before + after <= MAX_DISSOLVE:
@@ -165,6 +170,17 @@ def _track_events(
         events.append(event)
         pending, previous_end = None, record_in + length
     return events
+
+
+def _speed(clip: otio.schema.Clip) -> float | None:
+    """The speed of the clip's time warps (as the reader reads an M2 line), or None."""
+    warps = [e for e in clip.effects if isinstance(e, otio.schema.LinearTimeWarp)]
+    if not warps:
+        return None
+    speed = 1.0
+    for warp in warps:
+        speed *= warp.time_scalar
+    return speed
 
 
 def _editor_clip(clip: otio.schema.Clip) -> tuple[str, str, list[str]]:
@@ -209,9 +225,16 @@ def _event_lines(number: int, event: _Event, rate: float) -> list[str]:
     times = " ".join(
         _timecode(frames, rate) for frames in (*event.source, *event.record)
     )
-    # An AUD line names more channels of the event: it follows the event line, as CMX has it.
+    # An AUD line names more channels of the event, an M2 line its speed (in frames a second,
+    # from its source in): they follow the event line, as CMX has them.
     notes = [comment for comment in event.comments if _AUD.match(comment)]
+    if event.speed is not None:
+        fps = f"{event.speed * rate:05.1f}"
+        notes.insert(0, f"M2   {event.reel:8}       {fps}                "
+                        f"{_timecode(event.source[0], rate)}")
     comments = [comment for comment in event.comments if not _AUD.match(comment)]
+    if event.speed == 0:
+        comments = [*comments, "* * FREEZE FRAME"]  # how the reader tells a freeze
     if not event.dissolve:
         return [f"{number:03d}  {event.reel:8} {event.channel:5} C        {times}", *notes,
                 f"* FROM CLIP NAME:  {event.name}", *comments]

@@ -6,11 +6,12 @@ clip from another format played at normal speed in the FCPXML v2a returned.
 
 A time map retimes a clip: each `<timept>` maps a time of the clip's own (retimed) timeline,
 `time`, where its `start` and `duration` count, to a time of its media, `value` (Apple, FCPXML
-"Retiming"). A constant speed is a LinearTimeWarp (the slope; negative: reversed) and a hold a
+"Retiming"). A constant speed over the clip's range (Final Cut keeps a retimed clip's whole map on
+each part it blades) is a LinearTimeWarp (the slope; negative: reversed) and a hold a
 FreezeFrame (value constant), the clip's OTIO source range starting at the media time its first
 frame shows, as OTIO counts a time-warped clip. A map whose speed changes within the clip (a
 ramp) is not one OTIO effect: it is counted (`SPEED_CHANGES_NOT_READ`) and named when the
-timeline is written.
+timeline is written, and kept on its clip to be written back to FCPXML as it was.
 
 Writing, a clip with LinearTimeWarps (a FreezeFrame is one) gets a two-point linear map over
 its own range, from its `start` (the media time of its first frame, as the adapter writes it)
@@ -19,6 +20,7 @@ at the speed they make: reading it back gives the same effect and source range.
 
 from __future__ import annotations
 
+import copy
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 
@@ -32,7 +34,8 @@ from otio_adapters.timing import exact_rate, seconds, to_frames
 #: v2a could not read (a speed ramp).
 SPEED_CHANGES_NOT_READ = "speed_changes_not_read"
 _KEY = "fcpx_xml"
-#: Item metadata (under "fcpx_xml"): its clip's time map could not be read.
+#: Item metadata (under "fcpx_xml"): its clip's time map, which could not be read, as written
+#: (to be written back so: the editor's ramp would play at normal speed otherwise).
 _NOT_READ = "time_map_not_read"
 #: What may come before a clip's time map (FCPXML DTD: note?, conform-rate?, timeMap?).
 _BEFORE_TIME_MAP = ("note", "conform-rate")
@@ -53,7 +56,10 @@ def install() -> None:
         composable = original_build(reader, element, default_format)
         time_map = reader._timing_clip(element).find("./timeMap")
         if time_map is not None and not _retime(composable, time_map):
-            composable.metadata.setdefault(_KEY, {})[_NOT_READ] = True
+            kept = copy.deepcopy(time_map)
+            kept.tail = None
+            composable.metadata.setdefault(_KEY, {})[_NOT_READ] = ET.tostring(
+                kept, encoding="unicode")
         return composable
 
     def from_project(reader, project_element):
@@ -72,22 +78,24 @@ def install() -> None:
 
 def _retime(composable, time_map: ET.Element) -> bool:
     """Give `composable` the speed its clip's time map sets over its range; False where the
-    map is not one constant speed there."""
+    map is not one constant speed there (a map of fewer than two points included)."""
     points = [
         (parse_seconds(p.get("time")), parse_seconds(p.get("value")))
         for p in time_map.iterfind("./timept")
     ]
-    if len(points) < 2:
-        return False
-    pairs = zip(points, points[1:], strict=False)
-    slopes = {(v1 - v0) / (t1 - t0) for (t0, v0), (t1, v1) in pairs if t1 > t0}
-    if len(slopes) != 1:
-        return False  # a ramp: no one OTIO effect
-    (speed,) = slopes
     source = composable.source_range
     rate = source.start_time.rate
     start = seconds(source.start_time)
-    first_time, first_value = points[0]
+    end = start + seconds(source.duration)
+    pairs = [(p0, p1) for p0, p1 in zip(points, points[1:], strict=False) if p1[0] > p0[0]]
+    # Final Cut keeps a retimed clip's whole map on each part it blades: only the stretch of
+    # the map under the clip's own range says its speed.
+    pairs = [(p0, p1) for p0, p1 in pairs if p0[0] < end and p1[0] > start] or pairs
+    slopes = {(v1 - v0) / (t1 - t0) for (t0, v0), (t1, v1) in pairs}
+    if len(slopes) != 1:
+        return False  # a ramp: no one OTIO effect
+    (speed,) = slopes
+    (first_time, first_value), _ = pairs[0]
     shown = first_value + (start - first_time) * speed  # the media time of the first frame
     last = shown + seconds(source.duration) * speed
     # OTIO counts a reversed clip's source range from the start of the media it uses.
@@ -136,9 +144,22 @@ def unwritable(timeline: otio.schema.Timeline) -> int:
     return retimed - written
 
 
-def add_time_map(element: ET.Element, item_speed: Fraction) -> None:
-    """A two-point linear time map over the clip `element`'s own range (its times final):
-    its first frame shows its `start` in media time, and the media runs at `item_speed`."""
+def add_time_map(element: ET.Element, item) -> None:
+    """Give the clip `element` (its times final) the time map of `item`, the clip or stack it
+    was written for: the one read from FCPXML and not understood (a ramp), as it was; for
+    LinearTimeWarps (`speed`), a two-point linear map over its own range; none at normal
+    speed or with another time effect."""
+    kept = item.metadata.get(_KEY, {}).get(_NOT_READ)
+    item_speed = speed(item)
+    if item_speed is not None:
+        _insert(element, _linear_map(element, item_speed))
+    elif isinstance(kept, str):
+        _insert(element, ET.fromstring(kept))
+
+
+def _linear_map(element: ET.Element, item_speed: Fraction) -> ET.Element:
+    """A map whose first frame shows the clip's `start` in media time, the media running at
+    `item_speed`."""
     start = parse_seconds(element.get("start"))
     duration = parse_seconds(element.get("duration"))
     if item_speed < 0:  # reversed: `start` is where the media it uses begins, shown last
@@ -149,5 +170,9 @@ def add_time_map(element: ET.Element, item_speed: Fraction) -> None:
     for time, value in zip((start, start + duration), values, strict=True):
         ET.SubElement(time_map, "timept", {"time": format_seconds(time),
                                            "value": format_seconds(value), "interp": "linear"})
+    return time_map
+
+
+def _insert(element: ET.Element, time_map: ET.Element) -> None:
     at = sum(1 for child in element if child.tag in _BEFORE_TIME_MAP)
     element.insert(at, time_map)

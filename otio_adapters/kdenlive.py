@@ -474,7 +474,7 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
     _name_unnamed_clips(timeline, mlt)
     records = {
         read_property(producer, "resource"): read_property(producer, PROPERTY)
-        for producer in mlt.iter("producer")
+        for producer in _media(mlt)
         if read_property(producer, PROPERTY)
     }
     offset = timing.to_samples(timeline_start(timeline))
@@ -496,7 +496,7 @@ def _name_unnamed_clips(timeline: otio.schema.Timeline, mlt: ET.Element) -> None
     it: its bin clip's name (the first producer or chain of that file that has one), else its
     file's name."""
     names: dict[str, str] = {}
-    for producer in (*mlt.iter("producer"), *mlt.iter("chain")):
+    for producer in _media(mlt):
         name = read_property(producer, "kdenlive:clipname")
         if name:
             names.setdefault(read_property(producer, "resource"), name)
@@ -504,6 +504,12 @@ def _name_unnamed_clips(timeline: otio.schema.Timeline, mlt: ET.Element) -> None
         url = getattr(clip.media_reference, "target_url", "")
         if not clip.name and url:
             clip.name = names.get(url) or os.path.splitext(os.path.basename(url_to_path(url)))[0]
+
+
+def _media(mlt: ET.Element) -> list[ET.Element]:
+    """The project's media: producers, and the chains Kdenlive 22.04 and later play media
+    through (v2a writes its takes as chains there, each with its `kdenlive:v2a` record)."""
+    return [item for item in mlt.iter() if item.tag in _MEDIA_TAGS]
 
 
 def _bin_producers(mlt: ET.Element, by_id: dict) -> dict[str, ET.Element]:

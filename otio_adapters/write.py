@@ -540,8 +540,9 @@ def write_timeline(
     ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
     if ramps:
         lost = (f"speed changes of the source FCPXML that v2a could not read (clips whose speed "
-                f"varies: {ramps}) were planned at normal speed and are in neither the timeline "
-                "written nor any .otio")
+                f"varies: {ramps}) were planned at normal speed, their sound made for other "
+                "frames than Final Cut shows; an FCPXML v2a writes keeps their time maps (not "
+                "inside compound clips), other formats play them at normal speed")
         note = f"{note}; {lost}" if note else lost
     return written, fallback, note
 
@@ -567,6 +568,14 @@ def _write_timeline(
 
     # A project read from Kdenlive gets v2a's tracks added to it, rather than rewritten whole.
     project = kdenlive.source_project(timeline) if format == "kdenlive" else ("", "", "")
+    _, source, problem = project
+    if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
+        # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
+        # v2a would write there is older than what the editor saved.
+        _atomic_write(timeline, otio_path, "otio_json")
+        return otio_path, otio_path, (f"{problem}, and v2a leaves it as it was saved; wrote "
+                                      f"{otio_path} instead (run again on the project to add "
+                                      "v2a's track to it)")
     lost = _adapter_losses(timeline, format, project)
     if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
         # The full result first: a stop between the two writes leaves it the newer one, which
@@ -824,15 +833,11 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
     rate = edit_rate(timeline)
 
     def edit(root) -> bool:
-        retimed = [
-            (element, fcpx_speed.speed(item))
-            for item, element in fcpx_transitions.adapter_elements(root, timeline, rate)
-            if fcpx_speed.speed(item) is not None
-        ]
+        written = fcpx_transitions.adapter_elements(root, timeline, rate)
         fcpx_transitions.write(root, timeline, rate)  # in the adapter's time, which `finish` sets
         fcpx_time.finish(root, timeline, rate)
-        for element, speed in retimed:  # from their final start and duration, exactly
-            fcpx_speed.add_time_map(element, speed)
+        for item, element in written:  # from their final start and duration, exactly
+            fcpx_speed.add_time_map(element, item)
         fcpx_audio.add_tracks(root, timeline, rate)
         ET.indent(root, space="    ")
         return True

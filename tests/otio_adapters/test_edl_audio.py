@@ -232,3 +232,40 @@ FCM: NON-DROP FRAME
              if line[:3].isdigit() and line.split()[2] == "A"]
     assert [line.split()[3] for line in audio] == ["C", "C"]
     assert "1 crossfades longer than 255 frames" in note
+
+
+def test_the_editors_speed_changed_audio_event_comes_back_at_its_speed(tmp_path):
+    """An audio event at 200 % (`M2 ... 048.0` in a 24 fps list, 20 s of source under 10 s of
+    record) came back as 10 s of source at normal speed, its M2 line gone; a held one (a
+    freeze) as 5 s of moving sound."""
+    listing = """TITLE: fast sound
+FCM: NON-DROP FRAME
+
+001  A001     V     C        01:00:00:00 01:00:10:00 01:00:00:00 01:00:10:00
+* FROM CLIP NAME:  a.mov
+002  B001     V     C        02:00:00:00 02:00:05:00 01:00:10:00 01:00:15:00
+* FROM CLIP NAME:  b.mov
+003  C001     A     C        03:00:00:00 03:00:20:00 01:00:00:00 01:00:10:00
+M2   C001           048.0                03:00:00:00
+* FROM CLIP NAME:  fast.wav
+004  D001     A2    C        04:00:00:00 04:00:00:01 01:00:00:00 01:00:05:00
+M2   D001           000.0                04:00:00:00
+* FROM CLIP NAME:  held.wav
+* * FREEZE FRAME
+"""
+    timeline, _, written, _, _ = _written(tmp_path, listing, {})
+    lines = written.read_text().splitlines()
+    event = next(i for i, line in enumerate(lines) if line.startswith("003 "))
+    assert lines[event].split()[-4:] == ["03:00:00:00", "03:00:20:00", "01:00:00:00", "01:00:10:00"]
+    assert lines[event + 1].split() == ["M2", "C001", "048.0", "03:00:00:00"]
+
+    def speeds(t) -> list[tuple]:
+        v2a = {id(track) for track in find_v2a_tracks(t, "SFX")}
+        return [(clip.name, clip.source_range,
+                 [(type(e).__name__, e.time_scalar) for e in clip.effects])
+                for track in t.audio_tracks() if id(track) not in v2a
+                for clip in track.find_clips()]
+
+    assert [(name, scalars) for name, _, scalars in speeds(timeline)] == [
+        ("fast.wav", [("LinearTimeWarp", 2.0)]), ("held.wav", [("FreezeFrame", 0.0)])]
+    assert speeds(read_timeline(written)) == speeds(timeline)

@@ -97,6 +97,48 @@ def test_fcpxml_time_maps_are_read_as_time_warps(tmp_path):
     assert "speed changes of the source FCPXML that v2a could not read (clips whose " in note
 
 
+def test_a_clip_bladed_out_of_a_retimed_clip_reads_at_the_speed_of_its_own_part(tmp_path):
+    # Final Cut keeps the whole time map on each part of a retimed clip it blades: the map of
+    # "play 2 s, hold media 2 s for 2 s, play on" on the hold alone (and on the part after
+    # it) changes speed outside the clip, not within it. Both were read at normal speed, as
+    # ramps: the hold's sound was made for moving picture, the last part's for frames 2 s early.
+    speed_map = """<timeMap>
+            <timept time="0s" value="0s" interp="linear"/>
+            <timept time="2s" value="2s" interp="linear"/>
+            <timept time="4s" value="2s" interp="linear"/>
+            <timept time="10s" value="8s" interp="linear"/>
+          </timeMap>"""
+    spine = "".join(
+        f"""<asset-clip name="{name}" ref="r2" offset="{offset}s" start="{start}s"
+                       duration="2s">{speed_map}</asset-clip>"""
+        for name, offset, start in (("before", 0, 0), ("hold", 2, 2), ("after", 4, 4))
+    )
+    text = RETIMED.split("<spine>")[0] + "<spine>" + spine + "</spine>" + RETIMED.split("</spine>")[1]
+    timeline = _read(tmp_path, text)
+    assert _speeds(timeline) == [
+        ("before", 0, 0, 50, [1.0]),
+        ("hold", 50, 50, 50, [0.0]),  # media frame 2 s, held
+        ("after", 100, 50, 50, [1.0]),  # media from 2 s, as Final Cut shows it
+    ]
+    assert "speed_changes_not_read" not in timeline.metadata.get("fcpx_xml", {})
+
+
+def test_the_editors_speed_ramp_is_written_back_as_it_was(tmp_path):
+    # v2a reads no ramp (no one OTIO effect); the adapter writes no time map: the FCPXML v2a
+    # returned played the editor's ramp at 100 %, an edit of theirs undone.
+    timeline = _read(tmp_path)
+    written, _, note = write_timeline(timeline, str(tmp_path / "out.fcpxml"), "fcpx_xml")
+    ramp = next(clip for clip in ET.parse(written).getroot().iter("clip")
+                if clip.get("name") == "ramp")
+    points = [(p.get("time"), p.get("value")) for p in ramp.find("./timeMap")]
+    assert points == [("0s", "0s"), ("2s", "2s"), ("4s", "6s")]
+    assert parse_seconds(ramp.get("start")) == 0 and parse_seconds(ramp.get("duration")) == 4
+    assert "planned at normal speed" in note
+    # and so it reads back: still a ramp, named again
+    back = read_timeline(written)
+    assert back.metadata["fcpx_xml"]["speed_changes_not_read"] == 1
+
+
 def _clip(name: str, start: int, frames: int, rate: float, *effects) -> otio.schema.Clip:
     clip = otio.schema.Clip(
         name=name,

@@ -549,3 +549,41 @@ def test_clips_are_named_as_kdenlive_shows_them(edit, tmp_path):
     again = read_timeline(result.timeline_path)
     (v2a_track,) = find_v2a_tracks(again, "SFX")
     assert [clip.name for clip in v2a_track.find_clips()] == ["V2A bigbuckbunny"] * 2
+
+
+def test_a_rerun_on_the_editors_project_keeps_the_older_take_and_the_clip_record(edit, tmp_path):
+    """Kdenlive 22.04 and later play media through chains, and v2a writes its takes as chains
+    there, their record (`kdenlive:v2a`: the clip's id, every take) with them; reading looked
+    for records on producers alone, so a re-run lost every older take and the clip's id."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    clip_id = first.generated[1].clip_id
+    again = _generate(Path(first.timeline_path), out, clips=[clip_id])
+
+    (track,) = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")
+    clips = {clip.metadata.get("v2a", {}).get("clip_id"): clip for clip in track.find_clips()}
+    assert sorted(clips) == sorted(audio.clip_id for audio in first.generated)
+    clip = clips[clip_id]
+    assert clip.active_media_reference_key == "take2"
+    takes = {key: Path(ref.target_url).name for key, ref in clip.media_references().items()}
+    assert takes == {"take1": f"{clip_id}_take1.wav", "take2": f"{clip_id}_take2.wav"}
+
+
+def test_a_project_saved_in_kdenlive_while_v2a_runs_on_it_is_left_as_saved(edit, tmp_path):
+    """The editor keeps cutting in the project v2a wrote and saves it while a re-run on that
+    file generates: the re-run wrote over it the adapter's rewrite of what it had read, so the
+    editor's last save was lost (and titles, mixes and effects with it)."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    project = Path(first.timeline_path)
+    saved = project.read_text(encoding="utf-8").replace(">V2A SFX<", ">V2A SFX (checked)<")
+
+    def save_in_kdenlive(call: int, step: int) -> None:
+        if call == 1 and step == 0:
+            project.write_text(saved, encoding="utf-8")
+
+    again = _generate(project, out, SineGenerator(on_step=save_in_kdenlive))
+    assert project.read_text(encoding="utf-8") == saved
+    assert again.timeline_path == again.fallback_otio_path
+    assert again.timeline_path.endswith(".otio") and Path(again.timeline_path).is_file()
+    assert "changed since v2a read it" in again.format_note
