@@ -92,6 +92,14 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="", metavar="F", help="adapter name (default: by ext)")
     parser.add_argument("--rate", type=float, default=None, metavar="R", help="EDL frame rate")
     parser.add_argument(
+        "--timeline",
+        dest="which_timeline",
+        default=None,
+        metavar="NAME",
+        help="of a file holding several timelines (FCPXML projects): this one, by name or index "
+        "(default: the first)",
+    )
+    parser.add_argument(
         "--relink",
         action="append",
         default=[],
@@ -134,6 +142,8 @@ def _cut_handle_seconds(text: str) -> float:
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
     options = {"rate": args.rate} if args.rate is not None else {}
+    if args.which_timeline is not None:
+        options["timeline"] = args.which_timeline
     clips = tuple(ClipAddress.from_text(text) for text in getattr(args, "clips", []))
     return GenerationRequest(
         timeline_path=args.timeline,

@@ -218,6 +218,10 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
     return f"{path}: cannot read as {label}: {kind}: {detail}{hint}"
 
 
+#: Metadata key (under "v2a_read") naming the timelines of the source file v2a did not take.
+OTHER_TIMELINES = "other_timelines"
+
+
 def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timeline:
     if isinstance(result, otio.schema.Timeline):
         timelines = [result]
@@ -237,6 +241,10 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
                 ", ".join(repr(t.name) for t in timelines),
                 timelines[0].name,
             )
+            # The result holds this one alone: the note of what is written says so (write.py).
+            timelines[0].metadata.setdefault("v2a_read", {})[OTHER_TIMELINES] = [
+                t.name for t in timelines[1:]
+            ]
         return timelines[0]
     for index, timeline in enumerate(timelines):
         if str(which) in (timeline.name, str(index)):

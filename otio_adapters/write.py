@@ -32,7 +32,7 @@ from otio_adapters import (
 from otio_adapters.edl_time import restore_frame_code_mode
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
-from otio_adapters.read import prints_to_log
+from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -536,6 +536,13 @@ def write_timeline(
         lost = (f"transitions of the source FCPXML that v2a could not read (the editor's "
                 f"{unread}, beside items the FCPXML reader skips) are in neither the timeline "
                 "written nor any .otio")
+        note = f"{note}; {lost}" if note else lost
+    others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
+    if others:
+        names = ", ".join(repr(name) for name in others)
+        lost = (f"the source file holds {len(others) + 1} timelines and v2a worked on the first, "
+                f"{timeline.name!r}; what it wrote holds that one alone, not {names} (send the "
+                "adapter option timeline=NAME, or v2a generate --timeline NAME, for another)")
         note = f"{note}; {lost}" if note else lost
     ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
     if ramps:

@@ -17,7 +17,13 @@ from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks, write_timeline
-from v2a.contracts import SAMPLE_RATE, GeneratedAudio, GenerationParams, GenerationRequest
+from v2a.contracts import (
+    SAMPLE_RATE,
+    GeneratedAudio,
+    GenerationParams,
+    GenerationRequest,
+    GenerationResult,
+)
 from v2a.media.audio import read_bext, read_wav
 from v2a.pipeline import run_generation
 
@@ -327,3 +333,25 @@ def test_fcp7_xml_crossfades_are_audio_cross_fades_and_the_editors_dissolves_sta
     reread = read_timeline(result.timeline_path)
     assert len(find_v2a_tracks(reread, "SFX")[0].find_children(
         descended_from_type=otio.schema.Transition)) == len(audio)
+
+
+def test_a_file_of_several_timelines_says_which_one_the_result_holds(standin_media, tmp_path):
+    """fcpx_example.fcpxml holds two projects; v2a works on the first and writes it alone. Only
+    the server's log said so: the editor's note did not, so the second project seemed lost."""
+    name = "fcpx_xml/fcpx_example.fcpxml"
+
+    def generate(out: str, **options) -> GenerationResult:
+        request = GenerationRequest(
+            timeline_path=str(FIXTURES / name), out_dir=str(tmp_path / out),
+            adapter_options=options, relink_roots=(standin_media(name),),
+        )
+        return run_generation(request, SineGenerator())
+
+    first = generate("first")
+    assert "holds 2 timelines" in first.format_note
+    assert "'OpenTimeline_Project 1'" in first.format_note
+    assert read_timeline(first.timeline_path).name == "OpenTimeline_Project"
+
+    chosen = generate("second", timeline="OpenTimeline_Project 1")
+    assert "timelines" not in chosen.format_note
+    assert read_timeline(chosen.timeline_path).name == "OpenTimeline_Project 1"
