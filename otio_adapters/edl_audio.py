@@ -19,6 +19,7 @@ media reference and places v2a's tracks from the picture's start, as v2a lays th
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field, replace
@@ -153,8 +154,7 @@ def _track_events(
         source_in = _frames(used.start_time, rate)
         length = _frames(used.duration, rate)
         speed = _speed(item)
-        # A speed-changed event plays its source at that speed (a freeze, one frame of it).
-        played = length if speed is None else max(1, round(length * abs(speed)))
+        played = length if speed is None else source_frames_played(length, speed)
         reel, name, comments = describe(item)
         event = _Event(channel, reel, (source_in, source_in + played),
                        (record_in, record_in + length), name, comments, speed=speed)
@@ -170,6 +170,14 @@ def _track_events(
         events.append(event)
         pending, previous_end = None, record_in + length
     return events
+
+
+def source_frames_played(length: int, speed: float) -> int:
+    """The source frames a speed-changed event of `length` record frames names, as a CMX 3600
+    list counts them: from its first frame to the last one shown, (length - 1) x speed, and
+    that frame (the Avid list in the fixtures, speed_effects_small.edl: 36 frames at 47.56 fps
+    in a 24 fps list name 70 frames of source, where 36 x 47.56 / 24 is 71.3); a freeze, one."""
+    return math.floor((length - 1) * abs(speed) + 1e-9) + 1 if length > 0 else 0
 
 
 def _speed(clip: otio.schema.Clip) -> float | None:

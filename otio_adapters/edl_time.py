@@ -27,6 +27,15 @@ NON_DROP_FRAME = "NON-DROP FRAME"
 _FCM = re.compile(r"^\s*FCM:\s*(?P<mode>.*?)\s*$", re.IGNORECASE)
 _COLON_TIMECODE = re.compile(r"\b(\d{2}:\d{2}:\d{2}):(\d{2})\b")
 _DROP_TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2};\d{2}\b")
+_TC = r"\d{2}:\d{2}:\d{2}[:;]\d{2}"
+# An event line: number, reel, channel, edit (and a transition's length), four timecodes.
+_EVENT_LINE = re.compile(
+    rf"^(?P<number>\d+)\s+(?P<reel>\S+)\s.*?(?P<source_in>{_TC})\s+(?P<source_out>{_TC})\s+"
+    rf"(?P<record_in>{_TC})\s+(?P<record_out>{_TC})\s*$"
+)
+# A motion line as the adapter writes it: the clip's name where the reel goes, then the speed
+# in frames a second and the source in.
+_MOTION_LINE = re.compile(rf"^M2\s+.*?\s(?P<fps>-?\d+(?:\.\d+)?)\s+(?P<start>{_TC})\s*$")
 _installed = False
 
 
@@ -108,5 +117,41 @@ def restore_frame_code_mode(path: str, timeline: otio.schema.Timeline) -> None:
     lines = [line for line in text.splitlines(keepends=True) if not _FCM.match(line)]
     at = 1 if lines and lines[0].startswith("TITLE:") else 0
     lines.insert(at, f"FCM: {mode}\n")
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("".join(lines))
+
+
+def restore_motion_events(path: str, rate: float) -> None:
+    """Correct the speed-changed (M2) events the adapter wrote at `path`: it wrote a source out
+    point of record length / speed where CMX 3600 counts about record length x speed (an event
+    at 47.6 fps in a 24 fps list, 36 frames long, named 18 frames of source instead of 70:
+    `edl_audio.source_frames_played`), and
+    the clip's name, spaces and all, in the M2 line's reel field, where readers that split the
+    line on blanks take a word of the name for the speed. Freezes (speed 0) and reversed
+    events (negative) are left as written."""
+    with open(path, encoding="utf-8") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    event = None
+    for index, line in enumerate(lines):
+        found = _EVENT_LINE.match(line)
+        if found:
+            event = (index, found)
+            continue
+        motion = _MOTION_LINE.match(line)
+        if not motion or event is None:
+            continue
+        at, found = event
+        fps = float(motion["fps"])
+        lines[index] = f"M2   {found['reel']:8}       {fps:05.1f}                {motion['start']}\n"
+        if fps <= 0:
+            continue
+        drop = ";" in found["source_in"]
+        count = lambda timecode: round(otio.opentime.from_timecode(timecode, rate).value)  # noqa: E731
+        length = count(found["record_out"]) - count(found["record_in"])
+        source_out = count(found["source_in"]) + edl_audio.source_frames_played(length, fps / rate)
+        written = otio.opentime.to_timecode(otio.opentime.RationalTime(source_out, rate), rate, drop)
+        line = lines[at]
+        start, end = found.span("source_out")
+        lines[at] = line[:start] + written + line[end:]
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("".join(lines))

@@ -29,7 +29,7 @@ from otio_adapters import (
     kdenlive,
     timing,
 )
-from otio_adapters.edl_time import restore_frame_code_mode
+from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
 from otio_adapters.read import OTHER_TIMELINES, prints_to_log
@@ -867,6 +867,7 @@ def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
 def _edl_finished(path: str, timeline: otio.schema.Timeline) -> None:
     """Add the audio events to the list the adapter wrote at `path` (the editor's and v2a's,
     `edl_audio`), then give it the frame code mode it was read in (`restore_frame_code_mode`)."""
+    restore_motion_events(path, _list_rate(timeline))  # before the audio events: video only
     edl_audio.append_audio_events(path, timeline, _list_rate(timeline))
     restore_frame_code_mode(path, timeline)
 

@@ -236,7 +236,8 @@ FCM: NON-DROP FRAME
 
 def test_the_editors_speed_changed_audio_event_comes_back_at_its_speed(tmp_path):
     """An audio event at 200 % (`M2 ... 048.0` in a 24 fps list, 20 s of source under 10 s of
-    record) came back as 10 s of source at normal speed, its M2 line gone; a held one (a
+    record, its source out the last frame played and one, as Avid counts it:
+    `edl_audio.source_frames_played`) came back as 10 s of source at normal speed, its M2 line gone; a held one (a
     freeze) as 5 s of moving sound."""
     listing = """TITLE: fast sound
 FCM: NON-DROP FRAME
@@ -245,7 +246,7 @@ FCM: NON-DROP FRAME
 * FROM CLIP NAME:  a.mov
 002  B001     V     C        02:00:00:00 02:00:05:00 01:00:10:00 01:00:15:00
 * FROM CLIP NAME:  b.mov
-003  C001     A     C        03:00:00:00 03:00:20:00 01:00:00:00 01:00:10:00
+003  C001     A     C        03:00:00:00 03:00:19:23 01:00:00:00 01:00:10:00
 M2   C001           048.0                03:00:00:00
 * FROM CLIP NAME:  fast.wav
 004  D001     A2    C        04:00:00:00 04:00:00:01 01:00:00:00 01:00:05:00
@@ -256,7 +257,7 @@ M2   D001           000.0                04:00:00:00
     timeline, _, written, _, _ = _written(tmp_path, listing, {})
     lines = written.read_text().splitlines()
     event = next(i for i, line in enumerate(lines) if line.startswith("003 "))
-    assert lines[event].split()[-4:] == ["03:00:00:00", "03:00:20:00", "01:00:00:00", "01:00:10:00"]
+    assert lines[event].split()[-4:] == ["03:00:00:00", "03:00:19:23", "01:00:00:00", "01:00:10:00"]
     assert lines[event + 1].split() == ["M2", "C001", "048.0", "03:00:00:00"]
 
     def speeds(t) -> list[tuple]:

@@ -1,6 +1,7 @@
 """CMX 3600 lists at NTSC rates: the rate as people type it, FCM drop frame, non-drop kept."""
 
 from fractions import Fraction
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,8 @@ from otio_adapters.takes import find_v2a_tracks
 from otio_adapters.timing import exact_rate, seconds
 from otio_adapters.write import write_audio_tracks, write_timeline
 from v2a.contracts import GeneratedAudio, MediaSource, Segment
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "timelines"
 
 # Two events, the second 10 minutes in: drop frame and non-drop differ by 18 frames there.
 LIST = """TITLE: reel one
@@ -109,3 +112,22 @@ def test_a_written_ntsc_list_keeps_its_own_timecodes_and_says_how_they_count(
     assert timecodes(text, "A") == [[f"01:00:00{separator}00", f"01:00:01{separator}00"] * 2]
     assert f"FCM: {fcm}" in text.splitlines()[:3]
     assert _events(read_timeline(written, options={"rate": 29.97})) == _events(timeline)
+
+
+def test_the_editors_speed_changed_events_come_back_as_the_list_had_them(tmp_path):
+    """Avid's list (speed_effects_small.edl) plays 70 frames of source at 47.6 fps under 36
+    frames of record; the adapter wrote the source out as 36 / 1.98 (18 frames), and the clip's
+    name, spaces and all, where the M2 line's reel goes."""
+    source = FIXTURES / "cmx3600_edl" / "speed_effects_small.edl"
+    path = tmp_path / "speed.edl"
+    write_timeline(read_timeline(source), str(path), "cmx_3600")
+
+    def motion(text: str) -> list[list[str]]:
+        lines = text.splitlines()
+        return [[*lines[i - 1].split()[-4:], *lines[i].split()] for i, line in
+                enumerate(lines) if line.startswith("M2") and float(line.split()[2]) > 0]
+
+    assert motion(path.read_text()) == motion(source.read_text()) == [[
+        "01:00:06:00", "01:00:08:22", "01:11:31:16", "01:11:33:04",
+        "M2", "Z686_5A.", "047.6", "01:00:06:00",
+    ]]
