@@ -22,6 +22,7 @@ from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
 from otio_adapters import (
     edl_audio,
+    fcp7_document,
     fcpx_audio,
     fcpx_speed,
     fcpx_time,
@@ -565,8 +566,13 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
-    # A project read from Kdenlive gets v2a's tracks added to it, rather than rewritten whole.
-    project = kdenlive.source_project(timeline) if format == "kdenlive" else ("", "", "")
+    # A project read from Kdenlive, a document read from FCP7 XML, gets v2a's tracks added to
+    # it, rather than rewritten whole.
+    project = ("", "", "")
+    if format == "kdenlive":
+        project = kdenlive.source_project(timeline)
+    elif format == "fcp_xml":
+        project = fcp7_document.source_document(timeline)
     lost = _adapter_losses(timeline, format, project)
     if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
         # The full result first: a stop between the two writes leaves it the newer one, which
@@ -592,6 +598,12 @@ def _adapter_losses(
     `project`: for Kdenlive, the editor's project v2a's tracks went into (`source_project`)."""
     if format == "cmx_3600":
         return _edl_carries(timeline)
+    if format == "fcp_xml":
+        _, _, problem = project
+        if problem:
+            return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which keeps "
+                    "one channel of exploded stereo tracks and one <file> element per path")
+        return ""
     if format == "kdenlive":
         text, _, problem = project
         if text:  # the editor's project as it was, with v2a's tracks: only v2a's crossfades
@@ -718,7 +730,8 @@ def _atomic_write(
     A folder rather than a temporary file: the otioz and otiod adapters refuse to write over an
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
-    `project`: the Kdenlive project text and path v2a's tracks are added to, if any.
+    `project`: the Kdenlive project or FCP7 XML document text and path v2a's tracks are added
+    to, if any.
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
@@ -733,8 +746,14 @@ def _atomic_write(
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
         text, source, _ = project
-        if text:
+        if text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
+        elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
+            tracks = os.path.join(staging, "v2a-tracks.xml")
+            with prints_to_log(format):
+                otio.adapters.write_to_file(_v2a_tracks_only(given), tracks, adapter_name=format)
+            _fcp7_finished(tracks, given)
+            fcp7_document.write_into_document(given, tracks, text, source, written, folder)
         else:
             with prints_to_log(format):
                 otio.adapters.write_to_file(given, written, adapter_name=format, **options)
@@ -937,6 +956,15 @@ def _without_v2a_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     result = timeline.deepcopy()
     for track in marked_v2a_tracks(result):
         result.tracks.remove(track)
+    return result
+
+
+def _v2a_tracks_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy of `timeline` with v2a's tracks alone (in the same time: they start with it)."""
+    result = timeline.deepcopy()
+    ours = marked_v2a_tracks(result)
+    result.tracks.clear()
+    result.tracks.extend(ours)
     return result
 
 
