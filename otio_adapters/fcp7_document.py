@@ -63,10 +63,11 @@ def write_into_document(
 ) -> None:
     """Write to `path` the editor's FCP7 XML `text` (read from the file `source`) with v2a's
     tracks of `timeline` in its sequence, taken from `written`: what the adapter wrote of them
-    (alone, in the same sequence time). `folder`: where the document will be (its relative
-    media paths are rebased to it; `path` may be a staging file elsewhere). A track v2a wrote there before (a re-run) is refilled
+    (alone, in the same sequence time). A track v2a wrote there before (a re-run) is refilled
     where it is, the editor's settings of it kept; a new one goes after the editor's audio
-    tracks. Everything else stays as the editor exported it, element for element."""
+    tracks. Everything else stays as the editor exported it, element for element, but relative
+    media paths, which name the editor's media from `folder`, where the document goes (`path`
+    is a staging file)."""
     parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
     root = ET.fromstring(text, parser=parser)
     _keep_media_found(root, os.path.dirname(source), folder)

@@ -213,7 +213,9 @@ def test_the_sample_as_fcp7_xml_comes_back_whole_and_its_media_found(sample_xml,
     assert all(c.media_reference.target_url.endswith("_take2.wav") for c in ours.find_clips())
 
 
-def test_a_document_changed_since_it_was_read_is_not_written_from_a_stale_copy(sample_xml, tmp_path):
+def test_a_document_changed_since_it_was_read_is_not_written_from_a_stale_copy(
+    sample_xml, tmp_path
+):
     """What v2a adds goes into the document as it read it; one exported again meanwhile is
     written by the adapter, from what v2a read, and the note says so (and the .otio beside it)."""
     timeline = read_timeline(sample_xml)
@@ -226,3 +228,22 @@ def test_a_document_changed_since_it_was_read_is_not_written_from_a_stale_copy(s
     assert written == str(out / sample_xml.name)
     assert "changed since v2a read it" in note and "one channel of exploded stereo" in note
     assert fallback and Path(fallback).is_file()
+
+
+def test_a_rerun_keeps_the_editors_settings_of_v2a_track(sample_xml, tmp_path):
+    """The editor locked v2a's track in Premiere and exported again: the re-run refills it
+    there, locked, its clips before its settings as FCP7 XML lists them."""
+    out = tmp_path / "out"
+    first = Path(_generate(sample_xml, out).timeline_path)
+    root = _parse(first)
+    ours = _audio_tracks(root)[-1]
+    ours.set("MZ.TrackTargeted", "0")
+    ET.SubElement(ours, "locked").text = "TRUE"
+    first.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+    again = _parse(Path(_generate(first, out).timeline_path))
+    [ours] = [t for t in _audio_tracks(again) if _takes_only(t, again)]
+    assert ours.get("MZ.TrackTargeted") == "0"
+    assert [child.tag for child in ours][-1] == "locked" and ours.findtext("locked") == "TRUE"
+    assert all(Path(url_to_path(f.findtext("pathurl"))).name.endswith("_take2.wav")
+               for f in ours.iter("file"))
