@@ -151,16 +151,19 @@ def _items(track: ET.Element) -> list[ET.Element]:
 
 
 def _new_track(audio: ET.Element) -> ET.Element:
-    """A track after the audio element's last one (or first in it: before its <outputs>)."""
-    tracks = audio.findall("track")
+    """A track where FCP7 XML lists them: after the audio element's last track, or without one,
+    after its settings (<format>, <outputs>) and before its filters."""
+    children = list(audio)
+    tracks = [index for index, child in enumerate(children) if child.tag == "track"]
+    filters = [index for index, child in enumerate(children) if child.tag == "filter"]
+    index = tracks[-1] + 1 if tracks else (filters or [len(children)])[0]
     track = ET.Element("track")
-    if tracks:
-        track.tail = tracks[-1].tail
-        tracks[-1].tail = audio.text
-        audio.insert(list(audio).index(tracks[-1]) + 1, track)
+    if index:
+        previous = children[index - 1]
+        track.tail, previous.tail = previous.tail, audio.text
     else:
         track.tail = audio.text
-        audio.insert(0, track)
+    audio.insert(index, track)
     return track
 
 

@@ -246,3 +246,25 @@ def test_a_rerun_keeps_the_editors_settings_of_v2a_track(sample_xml, tmp_path):
     assert [child.tag for child in ours][-1] == "locked" and ours.findtext("locked") == "TRUE"
     assert all(Path(url_to_path(f.findtext("pathurl"))).name.endswith("_take2.wav")
                for f in ours.iter("file"))
+
+
+@needs_fixtures
+def test_a_premiere_sequence_without_audio_tracks_gets_v2a_track_after_its_settings(
+    standin_media, tmp_path
+):
+    """FCP7 XML lists an <audio> element's tracks after its <format> and <outputs>."""
+    name = "premiere_example.xml"
+    root = _parse(FIXTURES / name)
+    audio = root.find("sequence/media/audio")
+    for track in audio.findall("track"):
+        audio.remove(track)
+    picture_only = tmp_path / name
+    picture_only.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+    result = _generate(picture_only, tmp_path / "out", standin_media(name))
+    written = _parse(Path(result.timeline_path))
+    tags = [child.tag for child in written.find("sequence/media/audio")]
+    assert tags == ["numOutputChannels", "format", "outputs", "track"]
+    assert _editors_part(Path(result.timeline_path)) == _editors_part(picture_only)
+    [ours] = find_v2a_tracks(read_timeline(result.timeline_path), "SFX")
+    assert len(ours.find_clips()) == len(result.generated) == 6
