@@ -595,7 +595,8 @@ def _adapter_losses(
 ) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio.
-    `project`: for Kdenlive, the editor's project v2a's tracks went into (`source_project`)."""
+    `project`: for Kdenlive and FCP7 XML, the editor's project or document v2a's tracks went
+    into (`kdenlive.source_project`, `fcp7_document.source_document`)."""
     if format == "cmx_3600":
         return _edl_carries(timeline)
     if format == "fcp_xml":
