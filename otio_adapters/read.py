@@ -16,7 +16,14 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from otio_adapters import edl_time, fcpx_speed, fcpx_time, fcpx_transitions, kdenlive
+from otio_adapters import (
+    edl_time,
+    fcp7_document,
+    fcpx_speed,
+    fcpx_time,
+    fcpx_transitions,
+    kdenlive,
+)
 from otio_adapters.timing import exact_rate
 
 log = logging.getLogger(__name__)
@@ -115,6 +122,15 @@ def read_timeline(
 
 def _read_quietly(source: Path, adapter: str, options: dict):
     """Read with the adapter, what it prints going to the debug log (`prints_to_log`)."""
+    if adapter == "fcp_xml":
+        data = source.read_bytes()  # once: the adapter and the record of the document share it
+        result = otio.adapters.read_from_string(
+            data.decode("utf-8"), adapter_name=adapter, **options
+        )
+        timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
+        for index, timeline in enumerate(timelines):  # the adapter's order of the sequences
+            fcp7_document.remember_document(timeline, str(source), data, index)
+        return result
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
     data = source.read_bytes()  # once: the adapter, `restore` and the write-back all need it

@@ -22,6 +22,7 @@ from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
 from otio_adapters import (
     edl_audio,
+    fcp7_document,
     fcpx_audio,
     fcpx_speed,
     fcpx_time,
@@ -573,8 +574,13 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
-    # A project read from Kdenlive gets v2a's tracks added to it, rather than rewritten whole.
-    project = kdenlive.source_project(timeline) if format == "kdenlive" else ("", "", "")
+    # A project read from Kdenlive, a document read from FCP7 XML, gets v2a's tracks added to
+    # it, rather than rewritten whole.
+    project = ("", "", "")
+    if format == "kdenlive":
+        project = kdenlive.source_project(timeline)
+    elif format == "fcp_xml":
+        project = fcp7_document.source_document(timeline)
     _, source, problem = project
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
@@ -605,9 +611,16 @@ def _adapter_losses(
 ) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio.
-    `project`: for Kdenlive, the editor's project v2a's tracks went into (`source_project`)."""
+    `project`: for Kdenlive and FCP7 XML, the editor's project or document v2a's tracks went
+    into (`kdenlive.source_project`, `fcp7_document.source_document`)."""
     if format == "cmx_3600":
         return _edl_carries(timeline)
+    if format == "fcp_xml":
+        _, _, problem = project
+        if problem:
+            return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which keeps "
+                    "one channel of exploded stereo tracks and one <file> element per path")
+        return ""
     if format == "kdenlive":
         text, _, problem = project
         if text:  # the editor's project as it was, with v2a's tracks: only v2a's crossfades
@@ -734,7 +747,8 @@ def _atomic_write(
     A folder rather than a temporary file: the otioz and otiod adapters refuse to write over an
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
-    `project`: the Kdenlive project text and path v2a's tracks are added to, if any.
+    `project`: the Kdenlive project or FCP7 XML document text and path v2a's tracks are added
+    to, if any.
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
@@ -749,8 +763,14 @@ def _atomic_write(
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
         text, source, _ = project
-        if text:
+        if text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
+        elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
+            tracks = os.path.join(staging, "v2a-tracks.xml")
+            with prints_to_log(format):
+                otio.adapters.write_to_file(_v2a_tracks_only(given), tracks, adapter_name=format)
+            _fcp7_finished(tracks, given)
+            fcp7_document.write_into_document(given, tracks, text, source, written, folder)
         else:
             with prints_to_log(format):
                 otio.adapters.write_to_file(given, written, adapter_name=format, **options)
@@ -950,6 +970,15 @@ def _without_v2a_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     result = timeline.deepcopy()
     for track in marked_v2a_tracks(result):
         result.tracks.remove(track)
+    return result
+
+
+def _v2a_tracks_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """A copy of `timeline` with v2a's tracks alone (in the same time: they start with it)."""
+    result = timeline.deepcopy()
+    ours = marked_v2a_tracks(result)
+    result.tracks.clear()
+    result.tracks.extend(ours)
     return result
 
 

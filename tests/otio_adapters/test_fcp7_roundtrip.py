@@ -1,0 +1,270 @@
+"""The Premiere round trip: an editor exports FCP7 XML, v2a writes its track into that document,
+the editor imports it, and v2a runs again on what it wrote. Real files throughout: Premiere's
+exports in ../shared/fixtures/timelines/fcp7_xml, the bundled sample converted to FCP7 XML by
+OTIO's adapter, and that adapter reading back what v2a wrote."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from generator_doubles import SineGenerator
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from otio_adapters.standin_media import synthesize_media
+from otio_adapters.takes import find_v2a_tracks, parse_take_file, url_to_path
+from otio_adapters.write import write_timeline
+from v2a.contracts import ClipAddress, GenerationRequest, Selection
+from v2a.pipeline import run_generation
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines" / "fcp7_xml"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+MOVIE = "bigbuckbunny_320x180.mp4"
+needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
+
+
+@pytest.fixture(scope="module")
+def standin_media(tmp_path_factory):
+    """Media synthesized under the names a fixture references, made once per fixture."""
+    made: dict[str, str] = {}
+
+    def media_for(name: str) -> str:
+        if name not in made:
+            folder = tmp_path_factory.mktemp("media")
+            synthesize_media(read_timeline(FIXTURES / name), str(folder))
+            made[name] = str(folder)
+        return made[name]
+
+    return media_for
+
+
+def _generate(timeline: Path, out: Path, media: str = "", clips=()):
+    request = GenerationRequest(
+        timeline_path=str(timeline),
+        out_dir=str(out),
+        relink_roots=(media,) if media else (),
+        selection=Selection(clips=tuple(ClipAddress(clip_id=c) for c in clips)),
+    )
+    return run_generation(request, SineGenerator())
+
+
+def _parse(path: Path) -> ET.Element:
+    return ET.parse(path).getroot()
+
+
+def _audio_tracks(root: ET.Element) -> list[ET.Element]:
+    """The first sequence's audio tracks, as the document lists them."""
+    sequence = root.find("sequence")
+    if sequence is None:
+        sequence = root.find(".//children/sequence")
+    return sequence.findall("media/audio/track")
+
+
+def _takes_only(track: ET.Element, root: ET.Element) -> bool:
+    """A track holding v2a's take files alone (FCP7 XML keeps no track names)."""
+    urls = {f.get("id"): f.findtext("pathurl") for f in root.iter("file") if len(f)}
+    clips = track.findall("clipitem")
+    return bool(clips) and all(
+        parse_take_file(urls.get(clip.find("file").get("id")) or "") for clip in clips
+    )
+
+
+def _editors_part(path: Path) -> str:
+    """The document less v2a's tracks, canonical, every media path made absolute (a relative
+    one names the same file from another folder)."""
+    root = copy.deepcopy(_parse(path))
+    for parent in list(root.iter()):
+        for track in [child for child in parent if child.tag == "track"]:
+            if _takes_only(track, root):
+                parent.remove(track)
+    for pathurl in root.iter("pathurl"):
+        name = url_to_path(pathurl.text)
+        pathurl.text = str((path.parent / name).resolve()) if not Path(name).is_absolute() else name
+    return ET.canonicalize(ET.tostring(root, encoding="unicode"), strip_text=True)
+
+
+def _editors_tracks(timeline: otio.schema.Timeline) -> list[str]:
+    ours = find_v2a_tracks(timeline, "SFX")
+    return [
+        otio.adapters.write_to_string(track, "otio_json")
+        for track in timeline.tracks
+        if not any(track is mine for mine in ours)
+    ]
+
+
+@needs_fixtures
+def test_premiere_xml_comes_back_with_both_channels_of_its_stereo_tracks(standin_media, tmp_path):
+    """The adapter read one channel of each exploded stereo pair and wrote back what it read:
+    the 8 mono tracks came back 4, the editor's dialogue and music as their left channels only,
+    and the right channels' clips gone from their <link> groups. Now the editor's document is
+    there as exported, element for element, with v2a's track after its audio tracks."""
+    name = "premiere_example.xml"
+    source = FIXTURES / name
+    result = _generate(source, tmp_path / "out", standin_media(name))
+    assert len(result.generated) == 6 and not result.format_note
+    written = Path(result.timeline_path)
+
+    assert _editors_part(written) == _editors_part(source)
+    tracks = _audio_tracks(_parse(written))
+    assert len(tracks) == 8 + 1
+    assert [t.get("currentExplodedTrackIndex") for t in tracks[:8]] == ["0", "1"] * 4
+    right = tracks[1].find("clipitem")  # the right channel of A1, linked to its video and left
+    assert right.findtext("sourcetrack/trackindex") == "2"
+    assert [link.findtext("linkclipref") for link in right.iter("link")] == [
+        "clipitem-2", "clipitem-13", "clipitem-15"
+    ]
+    assert _takes_only(tracks[8], _parse(written))
+    ids = [e.get("id") for e in _parse(written).iter() if e.get("id") and len(e)]
+    assert len(ids) == len(set(ids))  # no element of v2a's took an id of the editor's
+
+    # Read back, the editor's tracks are what the source reads as, and v2a's track holds its
+    # takes, each as v2a writes one to FCP7 XML (an audio file of one channel, source track 1).
+    again = read_timeline(written)
+    assert _editors_tracks(again) == _editors_tracks(read_timeline(source))
+    [ours] = find_v2a_tracks(again, "SFX")
+    assert sorted(Path(c.media_reference.target_url).name for c in ours.find_clips()) == sorted(
+        Path(a.path).name for a in result.generated
+    )
+    for clip in tracks[8].findall("clipitem"):
+        assert clip.findtext("file/media/audio/channelcount") == "1"
+        assert clip.findtext("sourcetrack/trackindex") == "1"
+    assert tracks[8].find("transitionitem/effect/effectid").text == "KGAudioTransCrossFade3dB"
+
+
+@needs_fixtures
+def test_premiere_clips_keep_their_source_timecode(standin_media, tmp_path):
+    """Two <file> elements naming the same path with different timecodes: the adapter wrote one,
+    and four clips' source ranges, as they read back, moved by the difference."""
+    name = "premiere_enable_property.xml"
+    source = FIXTURES / name
+    result = _generate(source, tmp_path / "out", standin_media(name))
+    written = Path(result.timeline_path)
+
+    assert _editors_part(written) == _editors_part(source)
+
+    def source_ranges(timeline):  # of the editor's clips
+        return [
+            (clip.name, clip.source_range)
+            for clip in timeline.find_clips()
+            if not parse_take_file(getattr(clip.media_reference, "target_url", "") or "")
+        ]
+
+    assert source_ranges(read_timeline(written)) == source_ranges(read_timeline(source))
+
+
+@needs_fixtures
+def test_a_rerun_on_the_written_premiere_xml_refills_v2a_track(standin_media, tmp_path):
+    name = "premiere_example.xml"
+    out = tmp_path / "out"
+    first = _generate(FIXTURES / name, out, standin_media(name))
+    clip_id = first.generated[1].clip_id
+    again = _generate(Path(first.timeline_path), out, standin_media(name), clips=[clip_id])
+    assert [a.clip_id for a in again.generated] == [clip_id]
+    written = Path(again.timeline_path)
+    root = _parse(written)
+
+    assert _editors_part(written) == _editors_part(FIXTURES / name)
+    tracks = _audio_tracks(root)
+    assert len(tracks) == 8 + 1 and _takes_only(tracks[8], root)
+    files = sorted(Path(url_to_path(f.findtext("pathurl"))).name for f in tracks[8].iter("file")
+                   if f.find("pathurl") is not None)
+    assert files == sorted(
+        [Path(a.path).name for a in first.generated if a.clip_id != clip_id]
+        + [f"{clip_id}_take2.wav"]
+    )
+    ids = [e.get("id") for e in root.iter() if e.get("id") and len(e)]
+    assert len(ids) == len(set(ids))
+
+
+@pytest.fixture
+def sample_xml(tmp_path) -> Path:
+    """The bundled sample converted to FCP7 XML, beside its media folder (relative paths)."""
+    folder = tmp_path / "project"
+    (folder / "media").mkdir(parents=True)
+    shutil.copy(SAMPLES / "media" / MOVIE, folder / "media" / MOVIE)
+    timeline = otio.adapters.read_from_file(str(SAMPLES / "sample.otio"))
+    otio.adapters.write_to_file(timeline, str(folder / "sample.xml"), adapter_name="fcp_xml")
+    return folder / "sample.xml"
+
+
+def test_the_sample_as_fcp7_xml_comes_back_whole_and_its_media_found(sample_xml, tmp_path):
+    """Written into another folder, the editor's relative paths name their media from there,
+    and a re-run refills v2a's track rather than adding a second."""
+    out = tmp_path / "out"
+    first = _generate(sample_xml, out)
+    assert len(first.generated) == 4 and not first.format_note
+    written = Path(first.timeline_path)
+    assert _editors_part(written) == _editors_part(sample_xml)
+    segments = plan_segments(read_timeline(written), timeline_path=str(written))
+    assert [s.status for s in segments] == ["ok"] * 4
+    assert {s.media.path for s in segments} == {str(sample_xml.parent / "media" / MOVIE)}
+
+    again = _generate(written, out)
+    root = _parse(Path(again.timeline_path))
+    assert sum(_takes_only(t, root) for t in _audio_tracks(root)) == 1
+    assert _editors_part(Path(again.timeline_path)) == _editors_part(sample_xml)
+    [ours] = find_v2a_tracks(read_timeline(again.timeline_path), "SFX")
+    assert all(c.media_reference.target_url.endswith("_take2.wav") for c in ours.find_clips())
+
+
+def test_a_document_changed_since_it_was_read_is_not_written_from_a_stale_copy(
+    sample_xml, tmp_path
+):
+    """What v2a adds goes into the document as it read it; one exported again meanwhile is
+    written by the adapter, from what v2a read, and the note says so (and the .otio beside it)."""
+    timeline = read_timeline(sample_xml)
+    sample_xml.write_text(sample_xml.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    written, fallback, note = write_timeline(
+        timeline, str(out / sample_xml.name), "fcp_xml", str(sample_xml.parent)
+    )
+    assert written == str(out / sample_xml.name)
+    assert "changed since v2a read it" in note and "one channel of exploded stereo" in note
+    assert fallback and Path(fallback).is_file()
+
+
+def test_a_rerun_keeps_the_editors_settings_of_v2a_track(sample_xml, tmp_path):
+    """The editor locked v2a's track in Premiere and exported again: the re-run refills it
+    there, locked, its clips before its settings as FCP7 XML lists them."""
+    out = tmp_path / "out"
+    first = Path(_generate(sample_xml, out).timeline_path)
+    root = _parse(first)
+    ours = _audio_tracks(root)[-1]
+    ours.set("MZ.TrackTargeted", "0")
+    ET.SubElement(ours, "locked").text = "TRUE"
+    first.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+    again = _parse(Path(_generate(first, out).timeline_path))
+    [ours] = [t for t in _audio_tracks(again) if _takes_only(t, again)]
+    assert ours.get("MZ.TrackTargeted") == "0"
+    assert [child.tag for child in ours][-1] == "locked" and ours.findtext("locked") == "TRUE"
+    assert all(Path(url_to_path(f.findtext("pathurl"))).name.endswith("_take2.wav")
+               for f in ours.iter("file"))
+
+
+@needs_fixtures
+def test_a_premiere_sequence_without_audio_tracks_gets_v2a_track_after_its_settings(
+    standin_media, tmp_path
+):
+    """FCP7 XML lists an <audio> element's tracks after its <format> and <outputs>."""
+    name = "premiere_example.xml"
+    root = _parse(FIXTURES / name)
+    audio = root.find("sequence/media/audio")
+    for track in audio.findall("track"):
+        audio.remove(track)
+    picture_only = tmp_path / name
+    picture_only.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+    result = _generate(picture_only, tmp_path / "out", standin_media(name))
+    written = _parse(Path(result.timeline_path))
+    tags = [child.tag for child in written.find("sequence/media/audio")]
+    assert tags == ["numOutputChannels", "format", "outputs", "track"]
+    assert _editors_part(Path(result.timeline_path)) == _editors_part(picture_only)
+    [ours] = find_v2a_tracks(read_timeline(result.timeline_path), "SFX")
+    assert len(ours.find_clips()) == len(result.generated) == 6
