@@ -32,6 +32,7 @@ import os
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -255,23 +256,36 @@ class _Project:
                         playlist.remove(item)
             for mix in tractor.findall("transition"):  # mixes of clips no longer there
                 tractor.remove(mix)
-        playlist = self._playlists(tractors[0])[0] if tractors else self._new_track(track.name)
-        for item in track:
-            if isinstance(item, otio.schema.Gap):
-                frames = _frames(item.duration())
-                ET.SubElement(playlist, "blank", {"length": str(frames)})
-            elif isinstance(item, otio.schema.Clip):
-                producer = self._producer(item, old, playlist)
-                start = _frames(item.source_range.start_time)
+        tractor = tractors[0] if tractors else self._new_track(track.name)
+        playlists = self._playlists(tractor)
+        placed, mixes = _placed(track, two_playlists=len(playlists) > 1)
+        for index, playlist in enumerate(playlists[:2]):
+            position = 0
+            for item in (item for item in placed if item.playlist == index):
+                if item.start > position:
+                    ET.SubElement(playlist, "blank", {"length": str(item.start - position)})
+                producer = self._producer(item.clip, old, playlists[0])
                 entry = ET.SubElement(playlist, "entry", {
-                    "producer": producer.get("id"),
-                    "in": str(start),
-                    "out": str(start + _frames(item.source_range.duration) - 1),
+                    "producer": producer.get("id"), "in": str(item.first), "out": str(item.last),
                 })  # fmt: skip
                 _property(entry, "kdenlive:id", read_property(producer, "kdenlive:id"))
-            # v2a's crossfades (Transitions) are not written: they would be same-track mixes.
-        _indent(playlist, 2)
+                position = item.start + item.last - item.first + 1
+            _indent(playlist, 2)
+        self._add_mixes(tractor, mixes)
         self._remove_unused(old.values())
+
+    def _add_mixes(self, tractor: ET.Element, mixes: list[_Mix]) -> None:
+        """Each crossfade as Kdenlive's same-track mix: a `mix` transition between the track's
+        two playlists, after the tractor's tracks (`_Mix` says when it runs)."""
+        anchor = tractor.findall("track")[-1]
+        for mix in mixes:
+            element = ET.Element("transition", {
+                "id": self._new_id("v2a_mix"), "in": str(mix.first), "out": str(mix.last),
+            })  # fmt: skip
+            for key, value in mix.properties():
+                _property(element, key, value)
+            _insert_after(tractor, anchor, element)
+            anchor = element
 
     def _tracks_named(self, name: str) -> list[ET.Element]:
         """v2a's audio tracks (tractors) in the timeline: those of this name, and as reading
@@ -315,6 +329,7 @@ class _Project:
             playlist = ET.Element("playlist", {"id": self._new_id("v2a_playlist")})
             _property(playlist, "kdenlive:audio_track", "1")
             playlists.append(playlist)
+            self.by_id[playlist.get("id")] = playlist
         tractor = ET.Element("tractor", {"id": self._new_id("v2a_tractor"), "in": "0"})
         _property(tractor, "kdenlive:audio_track", "1")
         _property(tractor, "kdenlive:track_name", name)
@@ -331,7 +346,7 @@ class _Project:
             for key, value in (("a_track", "0"), ("b_track", str(index)), *_TRACK_MIX):
                 _property(mix, key, value)
             _insert_after(self.main, transitions[-1], mix)
-        return playlists[0]
+        return tractor
 
     def _producer(
         self, clip: otio.schema.Clip, old: dict[str, ET.Element], playlist: ET.Element
@@ -398,6 +413,106 @@ class _Project:
         name = f"{prefix}{number}"
         self.by_id[name] = None  # taken
         return name
+
+
+@dataclass
+class _Entry:
+    """A v2a clip on playlist 0 or 1 of its track: from the timeline's frame `start`, its take's
+    frames `first` to `last`, the crossfades on either side included."""
+
+    clip: otio.schema.Clip
+    playlist: int
+    start: int
+    first: int
+    last: int
+
+
+@dataclass
+class _Mix:
+    """A crossfade of `length` frames, `after_cut` of them past the cut, as Kdenlive's mix: a
+    `mix` transition over the frames `first` to `last` of the track's two playlists (`reverse`:
+    the incoming clip is on the first).
+
+    MLT ramps each frame's sound from the level of the frame before to its own, the level at a
+    frame being start + (end - start) * (frame - first) / (last - first + 1). From level 0 in the
+    frame before the crossfade (where the outgoing clip plays alone) to (length + 1) / length,
+    the ramp is the crossfade's to the sample: 0 at its first sample, 1 after its last. Kdenlive
+    runs its own mixes (start -1: 0 to 1) from the crossfade's first frame to one past its last,
+    which melt plays a frame late and over one frame more: 0.18 off at 10 frames, the outgoing
+    clip cut off at 0.22 of its level. Where the outgoing clip does not play alone in the frame
+    before (a crossfade right after another, or at its clip's start), the mix starts on the
+    crossfade's first frame, so a frame late (1 / length off at most)."""
+
+    first: int
+    length: int
+    after_cut: int
+    reverse: bool
+
+    @property
+    def last(self) -> int:
+        return self.first + self.length  # Kdenlive reads last - first as the mix's length
+
+    def properties(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("a_track", "0"), ("b_track", "1"), ("mlt_service", "mix"), ("kdenlive_id", "mix"),
+            ("kdenlive:mixcut", str(self.after_cut)), ("start", "0"),
+            ("end", repr((self.length + 1) / self.length)), ("accepts_blanks", "1"),
+            ("reverse", "1" if self.reverse else "0"),
+        )  # fmt: skip
+
+
+def _placed(track: otio.schema.Track, two_playlists: bool) -> tuple[list[_Entry], list[_Mix]]:
+    """v2a's track (in frames) as Kdenlive lays a track out: a clip joined to the one before it
+    by a crossfade on the other playlist (on the first otherwise), both played over the
+    crossfade, which is a mix. A crossfade is kept within the takes' handles and the clips (a
+    conform to frames may round it a frame over); with one playlist, as in no project Kdenlive
+    saves since 20.12, the clips meet at their cuts."""
+    clips, fades = [], []  # fades[i]: (before, after) the cut into clips[i]
+    position, pending = 0, (0, 0)
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            pending = (_frames(item.in_offset), _frames(item.out_offset))
+            continue
+        if isinstance(item, otio.schema.Clip):
+            touching = bool(clips) and clips[-1][1] + _frames(clips[-1][0].duration()) == position
+            clips.append((item, position))
+            fades.append(pending if touching and two_playlists else (0, 0))
+        pending = (0, 0)
+        position += _frames(item.duration())
+    handles = [_handles_in_frames(clip) for clip, _ in clips]
+    for index in range(1, len(clips)):
+        before, after = fades[index]
+        free = _frames(clips[index - 1][0].duration()) - fades[index - 1][1]
+        before = min(before, handles[index][0], free)
+        after = min(after, handles[index - 1][1], _frames(clips[index][0].duration()))
+        fades[index] = (before, after)
+    fades.append((0, 0))
+    entries, mixes = [], []
+    for index, (clip, start) in enumerate(clips):
+        before, after = fades[index]
+        playlist = 1 - entries[-1].playlist if before + after else 0
+        source = _frames(clip.source_range.start_time)
+        length = _frames(clip.duration())
+        entries.append(_Entry(clip, playlist, start - before, source - before,
+                              source + length + fades[index + 1][1] - 1))  # fmt: skip
+        if before + after:
+            previous_start = clips[index - 1][1]
+            alone_before = start - before - 1 >= previous_start + fades[index - 1][1]
+            first = start - before - (1 if alone_before else 0)
+            mixes.append(_Mix(first, before + after, after, reverse=playlist == 0))
+    return entries, mixes
+
+
+def _handles_in_frames(clip: otio.schema.Clip) -> tuple[int, int]:
+    """Frames of the clip's active take before and after the part it plays."""
+    available = clip.media_reference.available_range
+    if available is None:
+        return 0, 0
+    used = clip.source_range
+    return (
+        max(0, _frames(used.start_time) - _frames(available.start_time)),
+        max(0, _frames(available.end_time_exclusive()) - _frames(used.end_time_exclusive())),
+    )
 
 
 def _keep_media_found(mlt: ET.Element, source_folder: str, folder: str) -> None:

@@ -590,14 +590,7 @@ def _adapter_losses(
         return _edl_carries(timeline)
     if format == "kdenlive":
         text, _, problem = project
-        if text:  # the editor's project as it was, with v2a's tracks: only v2a's crossfades
-            crossfades = sum(
-                len(track.find_children(descended_from_type=otio.schema.Transition))
-                for track in marked_v2a_tracks(timeline)
-            )
-            if crossfades:
-                return (f"v2a's crossfades ({crossfades}) are not in the .kdenlive: v2a writes "
-                        "its Kdenlive track without same-track mixes")
+        if text:  # the editor's project as it was, with v2a's tracks, crossfades as mixes
             return ""
         transitions = len(timeline.find_children(descended_from_type=otio.schema.Transition))
         lost = []

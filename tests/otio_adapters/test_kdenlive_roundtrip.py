@@ -80,22 +80,28 @@ def _generate(timeline: Path, out: Path, generator=None, clips=(), output_format
 
 
 def _v2a_entries(path: str) -> list[tuple[int, ET.Element, ET.Element]]:
-    """(record start frame, entry, producer) of each clip on the project's "V2A SFX" track."""
+    """(record start frame, entry, producer) of each clip on the project's "V2A SFX" track, in
+    the order they play: clips joined by a crossfade lie on the track's two playlists."""
     root, by_id = ET.XMLID(Path(path).read_text(encoding="utf-8"))
-    tractor = next(
+    tractor = _v2a_tractor(root)
+    entries = []
+    for track in tractor.findall("track"):
+        position = 0
+        for item in by_id[track.get("producer")]:
+            if item.tag == "blank":
+                position += _frames(item.get("length"))
+            elif item.tag == "entry":
+                entries.append((position, item, by_id[item.get("producer")]))
+                position += _frames(item.get("out")) - _frames(item.get("in")) + 1
+    return sorted(entries, key=lambda found: found[0])
+
+
+def _v2a_tractor(root: ET.Element) -> ET.Element:
+    return next(
         t
         for t in root.iter("tractor")
         if t.findtext("property[@name='kdenlive:track_name']") == "V2A SFX"
     )
-    playlist = by_id[tractor.find("track").get("producer")]
-    entries, position = [], 0
-    for item in playlist:
-        if item.tag == "blank":
-            position += _frames(item.get("length"))
-        elif item.tag == "entry":
-            entries.append((position, item, by_id[item.get("producer")]))
-            position += _frames(item.get("out")) - _frames(item.get("in")) + 1
-    return entries
 
 
 def _frames(clock: str) -> int:
@@ -120,31 +126,20 @@ def test_each_take_plays_from_its_own_file_as_mlt_counts_in_and_out_points(proje
     for start, entry, producer in entries:
         audio = generated[Path(_resource(producer)).name]
         file_frames = soundfile.info(_resource(producer)).frames / SAMPLES_PER_FRAME
-        assert start == audio.start_sample // SAMPLES_PER_FRAME
         assert _frames(producer.get("in")) == 0 and _frames(producer.get("out")) + 1 == file_frames
-        assert _frames(entry.get("in")) == audio.handle_before_samples // SAMPLES_PER_FRAME
-        assert (
-            _frames(entry.get("out")) + 1
-            == (audio.handle_before_samples + audio.num_samples) // SAMPLES_PER_FRAME
-        )
+        # The take's first sample lies where v2a placed it: its handle before the picture.
+        take_start = (audio.start_sample - audio.handle_before_samples) // SAMPLES_PER_FRAME
+        assert start - _frames(entry.get("in")) == take_start
+        # and the entry plays at least under its picture (past it, over a crossfade).
+        played = _frames(entry.get("out")) - _frames(entry.get("in")) + 1
+        assert start <= audio.start_sample // SAMPLES_PER_FRAME
+        assert start + played >= (audio.start_sample + audio.num_samples) // SAMPLES_PER_FRAME
 
 
 @pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
 def test_mlt_plays_each_take_under_its_picture(project, tmp_path):
     result = _generate(project, tmp_path / "out", NoiseGenerator())
-    # Render the project's timeline (its main tractor), audio only, 48 kHz mono.
-    tree = ET.parse(result.timeline_path)
-    main = [t for t in tree.getroot().iter("tractor")][-1]
-    main.set("id", "v2a_test_main")
-    tree.getroot().set("producer", "v2a_test_main")
-    document = Path(result.timeline_path).with_suffix(".mlt")  # its media paths are relative
-    tree.write(document)
-    rendered = tmp_path / "render.wav"
-    # Up to the end of the last clip: the black background track lasts 10 minutes.
-    frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
-    _render(document, frames, rendered)
-    mix, rate = soundfile.read(rendered)
-    assert rate == SAMPLE_RATE
+    mix = _render_timeline(result, tmp_path)
     for audio in result.generated:
         take, _ = soundfile.read(audio.path)
         want = take[audio.handle_before_samples : audio.handle_before_samples + audio.num_samples]
@@ -153,6 +148,73 @@ def test_mlt_plays_each_take_under_its_picture(project, tmp_path):
         assert match > 0.99, (
             f"{Path(audio.path).name}: the sound under its picture matches {match:.3f}"
         )
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_mlt_plays_each_crossfade_as_v2a_laid_it(project, tmp_path):
+    """Over each crossfade the outgoing take fades out as the incoming one fades in: their sum,
+    no gap, neither one alone. Written without same-track mixes, the clips met at their cuts
+    and each crossfade was a hard cut (the .otio beside the project kept them)."""
+    result = _generate(project, tmp_path / "out", NoiseGenerator())
+    assert not result.format_note and not result.fallback_otio_path
+    mix = _render_timeline(result, tmp_path)
+    expected = _as_v2a_lays_it(result.generated, len(mix))
+    crossfades = _crossfades(result.generated)
+    assert len(crossfades) == 2  # the sample's two hard cuts between generated clips
+    for first, end, _, _ in crossfades:
+        error = np.abs(mix[first:end] - expected[first:end]).max()
+        assert error < 1e-3, f"the crossfade at samples {first}-{end} is off by {error:.3f}"
+    assert np.abs(mix - expected).max() < 1e-3  # 16-bit rendering
+
+
+def _render_timeline(result, tmp_path: Path) -> np.ndarray:
+    """What melt plays of the written project's timeline (its main tractor), 48 kHz mono, up to
+    the end of the last generated clip (the black background track lasts 10 minutes)."""
+    tree = ET.parse(result.timeline_path)
+    main = [t for t in tree.getroot().iter("tractor")][-1]
+    main.set("id", "v2a_test_main")
+    tree.getroot().set("producer", "v2a_test_main")
+    document = Path(result.timeline_path).with_suffix(".mlt")  # its media paths are relative
+    tree.write(document)
+    rendered = tmp_path / "render.wav"
+    frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
+    _render(document, frames, rendered)
+    mix, rate = soundfile.read(rendered)
+    assert rate == SAMPLE_RATE
+    return mix
+
+
+def _crossfades(generated) -> list[tuple[int, int, GeneratedAudio, GeneratedAudio]]:
+    """(first, end) samples of each crossfade v2a lays between generated clips, with the
+    outgoing and the incoming clip: where two touch, from the incoming clip's handle before
+    ahead of the cut to the outgoing clip's handle after past it (docs/timeline_writing.md; the
+    clips here are longer than the handles)."""
+    ordered = sorted(generated, key=lambda audio: audio.start_sample)
+    return [
+        (b.start_sample - b.handle_before_samples, b.start_sample + a.handle_after_samples, a, b)
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if a.start_sample + a.num_samples == b.start_sample
+        and a.handle_after_samples + b.handle_before_samples
+    ]
+
+
+def _as_v2a_lays_it(generated, length: int) -> np.ndarray:
+    """v2a's track as v2a lays it: each take under its picture, and over each crossfade the
+    outgoing take times a linear fade out plus the incoming take times a fade in."""
+    gain = {audio.path: np.zeros(length) for audio in generated}
+    for audio in generated:
+        gain[audio.path][audio.start_sample : audio.start_sample + audio.num_samples] = 1
+    for first, end, outgoing, incoming in _crossfades(generated):
+        fade_in = (np.arange(first, end) - first) / (end - first)
+        gain[incoming.path][first:end] = fade_in
+        gain[outgoing.path][first:end] = 1 - fade_in
+    sound = np.zeros(length)
+    for audio in generated:
+        take, _ = soundfile.read(audio.path)
+        take_start = audio.start_sample - audio.handle_before_samples
+        played = np.flatnonzero(gain[audio.path])
+        sound[played] += take[played - take_start] * gain[audio.path][played]
+    return sound
 
 
 def _render(document: Path, frames: int, wav: Path) -> None:
