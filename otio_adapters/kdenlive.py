@@ -72,8 +72,17 @@ _PROJECT = "project"
 
 def note_takes(track: otio.schema.Track) -> None:
     """Keep, on each v2a clip of a copy about to be written, what `finish_written` will store in
-    its producer: its metadata and every take, in samples (before the copy counts in frames)."""
-    for clip in track.find_clips():
+    its producer: its metadata, every take and the crossfade into it, in samples (before the
+    copy counts in frames)."""
+    crossfade = None  # the one into the next clip
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            crossfade = [to_samples(item.in_offset), to_samples(item.out_offset)]
+            continue
+        if not isinstance(item, otio.schema.Clip):
+            crossfade = None
+            continue
+        clip, crossfade_in, crossfade = item, crossfade, None
         takes = {
             key: {
                 "url": reference.target_url,
@@ -96,6 +105,8 @@ def note_takes(track: otio.schema.Track) -> None:
                 # In samples: in frames, at 29.97 fps 3,204 samples read back as 3,203.
                 "handle_before": to_samples(clip.source_range.start_time) - active,
             }
+            if crossfade_in:
+                clip.metadata[_NOTED]["crossfade_in"] = crossfade_in
 
 
 def count_takes_from_file_start(track: otio.schema.Track) -> None:
@@ -594,15 +605,37 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
     }
     offset = timing.to_samples(timeline_start(timeline))
     for track in timeline.audio_tracks():
+        ours = {}
         for clip in track.find_clips():
             record = records.get(url_to_path(getattr(clip.media_reference, "target_url", "")))
             if record or is_v2a_clip(clip):
-                _in_timeline_time(clip, offset, json.loads(record) if record else None)
+                ours[id(clip)] = json.loads(record) if record else {}
+                _in_timeline_time(clip, offset, ours[id(clip)] or None)
+        if ours:
+            _crossfades_in_samples(track, ours, rate)
     root = mlt.get("root") or ""
     if folder and os.path.isabs(root) and os.path.realpath(root) != os.path.realpath(folder):
         # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
         # for a project written elsewhere (`_keep_media_found`).
         rebase_media_references(timeline, root, folder)
+
+
+def _crossfades_in_samples(track: otio.schema.Track, records: dict, rate: float) -> None:
+    """v2a's crossfades, which the adapter reads from its mixes as Transitions in frames, as v2a
+    lays them: in samples, to the sample v2a wrote where the mix is still of that many frames
+    (`note_takes`), and named and marked as `write._crossfade` makes them. `records`: the
+    `kdenlive:v2a` record of each v2a clip on the track, by id()."""
+    items = list(track)
+    for transition, incoming in zip(items, items[1:], strict=False):
+        if not isinstance(transition, otio.schema.Transition):
+            continue
+        sides = [to_samples(transition.in_offset), to_samples(transition.out_offset)]
+        written = records.get(id(incoming), {}).get("crossfade_in")
+        if written and all(map(_same_frame, written, sides, (rate, rate))):
+            sides = written
+        transition.in_offset, transition.out_offset = (RT(side, SAMPLE_RATE) for side in sides)
+        transition.name = "V2A crossfade"
+        transition.metadata[V2A_KEY] = {"crossfade": True}
 
 
 def _name_unnamed_clips(timeline: otio.schema.Timeline, mlt: ET.Element) -> None:

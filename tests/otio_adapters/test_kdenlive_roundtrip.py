@@ -167,6 +167,71 @@ def test_mlt_plays_each_crossfade_as_v2a_laid_it(project, tmp_path):
     assert np.abs(mix - expected).max() < 1e-3  # 16-bit rendering
 
 
+def test_v2a_crossfades_read_back_as_v2a_laid_them(project, tmp_path):
+    """Read back, v2a's track has its crossfades between the same clips, in samples, as v2a
+    laid them (the adapter reads Kdenlive's mixes as transitions in frames)."""
+    result = _generate(project, tmp_path / "out")
+    (track,) = find_v2a_tracks(read_timeline(result.timeline_path), "SFX")
+    items = list(track)
+    read = [
+        (
+            Path(items[index - 1].media_reference.target_url).name,
+            to_samples(item.in_offset),
+            to_samples(item.out_offset),
+            Path(items[index + 1].media_reference.target_url).name,
+            item.metadata["v2a"]["crossfade"],
+        )
+        for index, item in enumerate(items)
+        if isinstance(item, otio.schema.Transition)
+    ]
+    assert read == [
+        (Path(a.path).name, b.handle_before_samples, a.handle_after_samples, Path(b.path).name, True)
+        for _, _, a, b in _crossfades(result.generated)
+    ]
+    assert len(read) == 2
+
+
+def test_each_crossfade_is_a_mix_as_kdenlive_lays_one(project, tmp_path):
+    """Kdenlive (20.12 on) plays a crossfade on one track as a mix: the two clips on the
+    track's two playlists, overlapping over it, and a `mix` transition between the playlists
+    in the track's tractor, `kdenlive:mixcut` frames of it past the cut. Opening a project,
+    Kdenlive finds the outgoing clip at the transition's in point on playlist 0 (1 where
+    `reverse`) and the incoming one at its out point on the other, and reads out - in as the
+    mix's length (TrackModel::loadMix)."""
+    result = _generate(project, tmp_path / "out")
+    root, by_id = ET.XMLID(Path(result.timeline_path).read_text(encoding="utf-8"))
+    tractor = _v2a_tractor(root)
+    playlists = [by_id[track.get("producer")] for track in tractor.findall("track")]
+    mixes = tractor.findall("transition")
+    crossfades = _crossfades(result.generated)
+    assert len(mixes) == len(crossfades) == 2
+    for mix, (_, _, outgoing, incoming) in zip(mixes, crossfades, strict=True):
+        properties = {p.get("name"): p.text for p in mix.findall("property")}
+        assert properties["mlt_service"] == properties["kdenlive_id"] == "mix"
+        assert (properties["a_track"], properties["b_track"]) == ("0", "1")
+        length = int(mix.get("out")) - int(mix.get("in"))
+        before, after = incoming.handle_before_samples, outgoing.handle_after_samples
+        assert length * SAMPLES_PER_FRAME == before + after
+        assert int(properties["kdenlive:mixcut"]) * SAMPLES_PER_FRAME == after
+        first = 1 if properties["reverse"] == "1" else 0
+        assert _file_at(playlists[first], int(mix.get("in")), by_id) == Path(outgoing.path).name
+        assert _file_at(playlists[1 - first], int(mix.get("out")), by_id) == Path(incoming.path).name
+
+
+def _file_at(playlist: ET.Element, frame: int, by_id: dict) -> str:
+    """The name of the file a playlist plays at a frame ("" for none)."""
+    position = 0
+    for item in playlist:
+        if item.tag == "blank":
+            position += _frames(item.get("length"))
+        elif item.tag == "entry":
+            length = _frames(item.get("out")) - _frames(item.get("in")) + 1
+            if position <= frame < position + length:
+                return Path(_resource(by_id[item.get("producer")])).name
+            position += length
+    return ""
+
+
 def _render_timeline(result, tmp_path: Path) -> np.ndarray:
     """What melt plays of the written project's timeline (its main tractor), 48 kHz mono, up to
     the end of the last generated clip (the black background track lasts 10 minutes)."""
