@@ -11,7 +11,7 @@ or leaves wrong, three things that v2a's round trip needs:
   the timeline again (`restore`).
 - Metadata: v2a's clip metadata (its clip id, the shot and the frames it was made for) and its
   older takes. They travel in one property of the take's producer, `kdenlive:v2a` (JSON), which
-  MLT keeps as it keeps any property (`note_takes`, `finish_written`, `restore`).
+  MLT keeps as it keeps any property (`note_takes`, `write_into_project`, `restore`).
 - A speed-changed clip: Kdenlive plays it through a `timewarp` producer, which the adapter reads
   as a clip with no media and no name (and writes back as a text placeholder, "Unsupported clip
   type", in place of the editor's clip). `restore` reads it as the clip on its file with a
@@ -20,7 +20,10 @@ or leaves wrong, three things that v2a's round trip needs:
 And the editor's project itself: the adapter rewrites a whole project from what it read, which
 loses titles, same-track mixes, compositions and effects. A timeline read from a project
 remembers that file (`remember_project`), and v2a's tracks are written into it, the rest as the
-editor saved it (`write_into_project`); the adapter writes only timelines from other formats.
+editor saved it (`write_into_project`); the adapter writes only the editor's tracks of
+timelines from other formats, and v2a's go into what it wrote the same way. v2a's crossfades
+are Kdenlive's same-track mixes (`_Mix`; the adapter writes no transitions), read back as v2a's
+crossfades again (`restore`).
 """
 
 from __future__ import annotations
@@ -51,7 +54,6 @@ from otio_adapters.takes import (
     to_samples,
     url_to_path,
 )
-from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,7 @@ TR = otio.opentime.TimeRange
 
 #: The producer property that carries a v2a clip's metadata and takes.
 PROPERTY = "kdenlive:v2a"
-#: Where `note_takes` leaves that for `finish_written`, on the copy the adapter writes.
+#: Where `note_takes` leaves that for `write_into_project`, on the copy written.
 _NOTED = "v2a_kdenlive"
 #: timeline.metadata["kdenlive"]["project"]: the project file a timeline was read from.
 _PROJECT = "project"
@@ -71,7 +73,7 @@ _PROJECT = "project"
 
 
 def note_takes(track: otio.schema.Track) -> None:
-    """Keep, on each v2a clip of a copy about to be written, what `finish_written` will store in
+    """Keep, on each v2a clip of a copy about to be written, what `write_into_project` stores in
     its producer: its metadata, every take and the crossfade into it, in samples (before the
     copy counts in frames)."""
     crossfade = None  # the one into the next clip
@@ -120,28 +122,6 @@ def count_takes_from_file_start(track: otio.schema.Track) -> None:
         start = available.start_time
         reference.available_range = TR(start - start, available.duration)
         clip.source_range = TR(clip.source_range.start_time - start, clip.source_range.duration)
-
-
-def finish_written(path: str, timeline: otio.schema.Timeline) -> None:
-    """Store each v2a clip's noted metadata and takes (`note_takes`) in the producer of its
-    active take, found by its file, as the property `kdenlive:v2a`."""
-    noted = {}
-    for stem_track in marked_v2a_tracks(timeline):
-        for clip in stem_track.find_clips():
-            if _NOTED in clip.metadata:
-                noted[url_to_path(clip.media_reference.target_url)] = _plain(clip.metadata[_NOTED])
-    if not noted:
-        return
-    def edit(root: ET.Element) -> bool:
-        for producer in root.iter("producer"):
-            record = noted.get(read_property(producer, "resource"))
-            if record is None or producer.find(f"property[@name='{PROPERTY}']") is not None:
-                continue
-            prop = ET.SubElement(producer, "property", {"name": PROPERTY})
-            prop.text = json.dumps(record, sort_keys=True)
-        return True
-
-    rewrite_xml(path, "mlt", edit)
 
 
 def _plain(value):

@@ -464,8 +464,9 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
         )
     assert segments[1].handle_before_samples == 3204
     write_audio_tracks(timeline, segments, generated)
-    written, _, _ = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
-    assert written.endswith(".kdenlive")  # with an .otio beside it: v2a's crossfades are lost
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
+    # Converted to Kdenlive, v2a's crossfades are in the project: no note, no .otio beside it.
+    assert written.endswith(".kdenlive") and not fallback and not note
 
     def ranges(track):
         return [
@@ -478,8 +479,17 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
             for clip in track.find_clips()
         ]
 
+    def crossfades(track):
+        return [
+            (to_samples(item.in_offset), to_samples(item.out_offset))
+            for item in track
+            if isinstance(item, otio.schema.Transition)
+        ]
+
     read_back = find_v2a_tracks(read_timeline(written), "SFX")[0]
-    assert ranges(read_back) == ranges(find_v2a_tracks(timeline, "SFX")[0])
+    laid = find_v2a_tracks(timeline, "SFX")[0]
+    assert ranges(read_back) == ranges(laid)
+    assert crossfades(read_back) == crossfades(laid) == [(3204, 3203), (3203, 3203)]
 
 
 def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, capsys):
@@ -489,10 +499,15 @@ def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, ca
     result = _generate(SAMPLES / "sample.otio", tmp_path / "out", output_format="kdenlive")
 
     assert result.timeline_path.endswith(".kdenlive")
-    assert "writes no transitions" in result.format_note
+    assert "writes no transitions: the editor's 1 in this timeline" in result.format_note
     kept = otio.adapters.read_from_file(result.fallback_otio_path)
     assert kept.find_children(descended_from_type=otio.schema.Transition)
     assert capsys.readouterr().out == ""
+    # v2a's own crossfades are in the project, as same-track mixes (the note said them lost).
+    root = ET.fromstring(Path(result.timeline_path).read_text(encoding="utf-8"))
+    mixes = _v2a_tractor(root).findall("transition")
+    (track,) = find_v2a_tracks(kept, "SFX")
+    assert len(mixes) == len(track.find_children(descended_from_type=otio.schema.Transition)) > 0
 
 
 # --- the editor's own project --------------------------------------------------------------------
