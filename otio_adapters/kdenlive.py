@@ -430,9 +430,8 @@ class _Mix:
     the ramp is the crossfade's to the sample: 0 at its first sample, 1 after its last. Kdenlive
     runs its own mixes (start -1: 0 to 1) from the crossfade's first frame to one past its last,
     which melt plays a frame late and over one frame more: 0.18 off at 10 frames, the outgoing
-    clip cut off at 0.22 of its level. Where the outgoing clip does not play alone in the frame
-    before (a crossfade right after another, or at its clip's start), the mix starts on the
-    crossfade's first frame, so a frame late (1 / length off at most)."""
+    clip cut off at 0.22 of its level. Started on the crossfade's first frame, as Kdenlive
+    starts them, ours would be a frame late (1 / length off) and cut the outgoing clip off."""
 
     first: int
     length: int
@@ -456,8 +455,10 @@ def _placed(track: otio.schema.Track, two_playlists: bool) -> tuple[list[_Entry]
     """v2a's track (in frames) as Kdenlive lays a track out: a clip joined to the one before it
     by a crossfade on the other playlist (on the first otherwise), both played over the
     crossfade, which is a mix. A crossfade is kept within the takes' handles and the clips (a
-    conform to frames may round it a frame over); with one playlist, as in no project Kdenlive
-    saves since 20.12, the clips meet at their cuts."""
+    conform to frames may round it a frame over), and leaves each clip a frame at least where
+    it plays alone: around a clip as short as the handles (a frame or two), the crossfades are
+    shorter than v2a laid them, and one of a single frame is a cut. With one playlist, as in no project Kdenlive saves since 20.12,
+    the clips meet at their cuts."""
     clips, fades = [], []  # fades[i]: (before, after) the cut into clips[i]
     position, pending = 0, (0, 0)
     for item in track:
@@ -473,10 +474,15 @@ def _placed(track: otio.schema.Track, two_playlists: bool) -> tuple[list[_Entry]
     handles = [_handles_in_frames(clip) for clip, _ in clips]
     for index in range(1, len(clips)):
         before, after = fades[index]
-        free = _frames(clips[index - 1][0].duration()) - fades[index - 1][1]
-        before = min(before, handles[index][0], free)
-        after = min(after, handles[index - 1][1], _frames(clips[index][0].duration()))
-        fades[index] = (before, after)
+        # Each clip plays alone a frame at least between its crossfades: the frame where the
+        # mix out of it starts (`_Mix`); and the adapter reads a clip wrong that ends where the
+        # next one on its playlist starts.
+        alone = _frames(clips[index - 1][0].duration()) - fades[index - 1][1] - 1
+        before = min(before, handles[index][0], alone)
+        after = min(after, handles[index - 1][1], _frames(clips[index][0].duration()) - 1)
+        # The adapter looks for a mix's incoming clip over the mix's frames but the last: in a
+        # one-frame mix, which starts a frame early, there is none, and the project did not read.
+        fades[index] = (before, after) if before + after > 1 else (0, 0)
     fades.append((0, 0))
     entries, mixes = [], []
     for index, (clip, start) in enumerate(clips):
@@ -487,10 +493,7 @@ def _placed(track: otio.schema.Track, two_playlists: bool) -> tuple[list[_Entry]
         entries.append(_Entry(clip, playlist, start - before, source - before,
                               source + length + fades[index + 1][1] - 1))  # fmt: skip
         if before + after:
-            previous_start = clips[index - 1][1]
-            alone_before = start - before - 1 >= previous_start + fades[index - 1][1]
-            first = start - before - (1 if alone_before else 0)
-            mixes.append(_Mix(first, before + after, after, reverse=playlist == 0))
+            mixes.append(_Mix(start - before - 1, before + after, after, reverse=playlist == 0))
     return entries, mixes
 
 
@@ -584,15 +587,18 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
         if read_property(producer, PROPERTY)
     }
     offset = timing.to_samples(timeline_start(timeline))
-    for track in timeline.audio_tracks():
+    tractors = _track_tractors(mlt, by_id)
+    for index, track in enumerate(timeline.tracks):
+        if track.kind != otio.schema.TrackKind.Audio:
+            continue
         ours = {}
         for clip in track.find_clips():
             record = records.get(url_to_path(getattr(clip.media_reference, "target_url", "")))
             if record or is_v2a_clip(clip):
                 ours[id(clip)] = json.loads(record) if record else {}
                 _in_timeline_time(clip, offset, ours[id(clip)] or None)
-        if ours:
-            _crossfades_in_samples(track, ours, rate)
+        if ours and index < len(tractors):
+            _lay_crossfades(track, _mixed_cuts(tractors[index], by_id, rate), ours, rate)
     root = mlt.get("root") or ""
     if folder and os.path.isabs(root) and os.path.realpath(root) != os.path.realpath(folder):
         # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
@@ -600,22 +606,34 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
         rebase_media_references(timeline, root, folder)
 
 
-def _crossfades_in_samples(track: otio.schema.Track, records: dict, rate: float) -> None:
-    """v2a's crossfades, which the adapter reads from its mixes as Transitions in frames, as v2a
-    lays them: in samples, to the sample v2a wrote where the mix is still of that many frames
-    (`note_takes`), and named and marked as `write._crossfade` makes them. `records`: the
-    `kdenlive:v2a` record of each v2a clip on the track, by id()."""
-    items = list(track)
-    for transition, incoming in zip(items, items[1:], strict=False):
-        if not isinstance(transition, otio.schema.Transition):
+def _lay_crossfades(
+    track: otio.schema.Track, cuts: dict[int, tuple[int, int]], records: dict, rate: float
+) -> None:
+    """v2a's crossfades on its track read back as v2a lays them, from the project's mixes
+    (`_mixed_cuts`: the adapter reads them as Transitions in frames, each beside the first clip
+    near it, which around short clips is another one): in samples, to the sample v2a wrote
+    (`note_takes`) where the mix still has that many frames, named and marked as
+    `write._crossfade` makes them. `records`: each v2a clip's `kdenlive:v2a` record, by id()."""
+    for transition in [item for item in track if isinstance(item, otio.schema.Transition)]:
+        track.remove(transition)
+    previous, position, exact_rate = None, Fraction(0), timing.exact_rate(rate)
+    for item in list(track):
+        frames = cuts.get(timing.to_frames(position, exact_rate)) if previous else None
+        position += timing.seconds(item.duration())
+        previous = item if isinstance(item, otio.schema.Clip) else None
+        if not frames or previous is None:
             continue
-        sides = [to_samples(transition.in_offset), to_samples(transition.out_offset)]
-        written = records.get(id(incoming), {}).get("crossfade_in")
+        sides = [to_samples(RT(side, rate)) for side in frames]
+        written = records.get(id(item), {}).get("crossfade_in")
         if written and all(map(_same_frame, written, sides, (rate, rate))):
             sides = written
-        transition.in_offset, transition.out_offset = (RT(side, SAMPLE_RATE) for side in sides)
-        transition.name = "V2A crossfade"
-        transition.metadata[V2A_KEY] = {"crossfade": True}
+        track.insert(track.index(item), otio.schema.Transition(
+            name="V2A crossfade",
+            transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+            in_offset=RT(sides[0], SAMPLE_RATE),
+            out_offset=RT(sides[1], SAMPLE_RATE),
+            metadata={V2A_KEY: {"crossfade": True}},
+        ))  # fmt: skip
 
 
 def _name_unnamed_clips(timeline: otio.schema.Timeline, mlt: ET.Element) -> None:
@@ -645,44 +663,72 @@ def _bin_producers(mlt: ET.Element, by_id: dict) -> dict[str, ET.Element]:
     return result
 
 
-def _timewarp_entries(
-    mlt: ET.Element, by_id: dict, rate: float
-) -> dict[tuple[int, int], ET.Element]:
-    """(track index as the adapter numbers tracks, record start frame) -> timewarp producer of
-    each entry that plays one. The adapter reads a track per track of the main tractor that is
-    not the black background, each merged from its tractor's playlists."""
-    result: dict[tuple[int, int], ET.Element] = {}
+def _track_tractors(mlt: ET.Element, by_id: dict) -> list[ET.Element]:
+    """The tractor of each track as the adapter numbers tracks: one per track of the main
+    tractor that is not the black background, each merged from its tractor's playlists."""
     main_bin = mlt.find("playlist[@id='main_bin']")
     version = (
         read_property(main_bin, "kdenlive:docproperties.version") if main_bin is not None else ""
     )
     main = get_maintracktor(mlt, by_id, version or "0")
-    if main is None:
-        return result
-    index = -1
-    for track in main.findall("track"):
+    result = []
+    for track in main.findall("track") if main is not None else []:
         tractor = by_id.get(track.get("producer"))
         if tractor is None or track.get("producer") == "black_track":
             continue
         if read_property(tractor, "kdenlive:playlistid") == "black_track":
             continue
-        index += 1
+        result.append(tractor)
+    return result
+
+
+def _playlist_entries(playlist, by_id: dict, rate: float):
+    """(start frame, length in frames, producer) of each entry of a playlist."""
+    position = 0
+    for item in playlist if playlist is not None else []:
+        if item.tag == "blank":
+            position += round(mlt_time(item.get("length"), rate).value)
+        elif item.tag == "entry":
+            first = round(mlt_time(item.get("in"), rate).value)
+            last = round(mlt_time(item.get("out"), rate).value)
+            yield position, last - first + 1, by_id.get(item.get("producer"))
+            position += last - first + 1
+
+
+def _timewarp_entries(
+    mlt: ET.Element, by_id: dict, rate: float
+) -> dict[tuple[int, int], ET.Element]:
+    """(track index as the adapter numbers tracks, record start frame) -> timewarp producer of
+    each entry that plays one."""
+    result: dict[tuple[int, int], ET.Element] = {}
+    for index, tractor in enumerate(_track_tractors(mlt, by_id)):
         for sub in tractor.findall("track"):
             playlist = by_id.get(sub.get("producer"))
-            position = 0
-            for item in playlist if playlist is not None else []:
-                if item.tag == "blank":
-                    position += round(mlt_time(item.get("length"), rate).value)
-                elif item.tag == "entry":
-                    first = round(mlt_time(item.get("in"), rate).value)
-                    last = round(mlt_time(item.get("out"), rate).value)
-                    producer = by_id.get(item.get("producer"))
-                    if (
-                        producer is not None
-                        and read_property(producer, "mlt_service") == "timewarp"
-                    ):
-                        result[(index, position)] = producer
-                    position += last - first + 1
+            for position, _, producer in _playlist_entries(playlist, by_id, rate):
+                if producer is not None and read_property(producer, "mlt_service") == "timewarp":
+                    result[(index, position)] = producer
+    return result
+
+
+def _mixed_cuts(tractor: ET.Element, by_id: dict, rate: float) -> dict[int, tuple[int, int]]:
+    """Cut frame -> (frames before, frames after it) of each same-track mix of a track. As
+    Kdenlive reads a mix (TrackModel::loadMix): the incoming clip is the one at the mix's out
+    point on playlist 1 (0 where `reverse`), out - in frames long, `kdenlive:mixcut` of them
+    past the cut; the cut lies that much before the mix's end, counted from that clip's start
+    (where Kdenlive starts a mix; v2a's start a frame earlier, `_Mix`)."""
+    playlists = [by_id.get(sub.get("producer")) for sub in tractor.findall("track")]
+    result = {}
+    for mix in tractor.findall("transition"):
+        after = read_property(mix, "kdenlive:mixcut")
+        if not after or len(playlists) < 2:
+            continue
+        first = round(mlt_time(mix.get("in"), rate).value)
+        last = round(mlt_time(mix.get("out"), rate).value)
+        playlist = playlists[0 if read_property(mix, "reverse") == "1" else 1]
+        for start, length, _ in _playlist_entries(playlist, by_id, rate):
+            if start <= last < start + length:
+                after = round(mlt_time(after, rate).value)
+                result[start + last - first - after] = (last - first - after, after)
     return result
 
 

@@ -19,7 +19,7 @@ from generator_doubles import SineGenerator
 
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
-from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks, write_timeline
 from v2a.contracts import (
     SAMPLE_RATE,
@@ -411,12 +411,11 @@ def test_shots_renamed_by_kdenlive_keep_their_sound_on_a_rerun(tmp_path):
         assert names[index] in takes[index] and len(takes[index]) == 2
 
 
-def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
-    """At 29.97 fps a frame is 1601.6 samples: a handle of two frames is 3,203 or 3,204 samples
-    depending on where the cut falls, and counted in frames it read back one sample off."""
-    rate = 30000 / 1001
+def _cut_edit(tmp_path: Path, cuts: list[int], rate: float, handle: int = 2, noise=False):
+    """A timeline of shots cut at the frames `cuts`, and v2a's track laid under it as v2a lays
+    one: takes with `handle` frames each side where media exists (of noise, written, where
+    `noise`), crossfaded where they meet. Returns the timeline and the generated takes."""
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    cuts = [0, 36, 83, 120]  # the cut at frame 36 has a two-frame handle of 3,204 samples
     for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
         video.append(
             otio.schema.Clip(
@@ -433,16 +432,16 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
                 ),
             )
         )
-    timeline = otio.schema.Timeline(name="ntsc")
+    timeline = otio.schema.Timeline(name="cuts")
     timeline.tracks.append(video)
 
     def sample(frame: int) -> int:
-        return round(frame * 1001 * SAMPLE_RATE / 30000)
+        return round(frame * SAMPLE_RATE / rate)
 
     segments, generated = [], []
     for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
-        before = sample(first) - sample(max(first - 2, 0))
-        after = sample(last + 2) - sample(last)
+        before = sample(first) - sample(max(first - handle, 0))
+        after = sample(last + handle) - sample(last)
         segment = Segment(
             clip_id=f"c{index}", clip_name=f"shot{index}", track_index=0, track_name="V1",
             timeline_rate=rate, record_start_frame=first, record_frames=last - first,
@@ -450,11 +449,16 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
             media=MediaSource(referenced=f"shot{index}.mov", path=f"/m/shot{index}.mov"),
             source_start=200 / rate, handle_before_samples=before, handle_after_samples=after,
         )  # fmt: skip
+        path = tmp_path / f"c{index}_take1.wav"
+        if noise:
+            length = before + segment.num_samples + after
+            sound = np.random.default_rng(index).uniform(-0.2, 0.2, length)
+            soundfile.write(path, sound, SAMPLE_RATE, subtype="PCM_24")
         segments.append(segment)
         generated.append(
             GeneratedAudio(
                 clip_id=segment.clip_id,
-                path=str(tmp_path / f"c{index}_take1.wav"),
+                path=str(path),
                 start_sample=segment.start_sample,
                 num_samples=segment.num_samples,
                 handle_before_samples=before,
@@ -462,8 +466,16 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
                 provenance={"generator": "test", "take": 1},
             )  # fmt: skip
         )
-    assert segments[1].handle_before_samples == 3204
     write_audio_tracks(timeline, segments, generated)
+    return timeline, generated
+
+
+def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
+    """At 29.97 fps a frame is 1601.6 samples: a handle of two frames is 3,203 or 3,204 samples
+    depending on where the cut falls, and counted in frames it read back one sample off."""
+    # the cut at frame 36 has a two-frame handle of 3,204 samples
+    timeline, generated = _cut_edit(tmp_path, [0, 36, 83, 120], 30000 / 1001)
+    assert generated[1].handle_before_samples == 3204
     written, fallback, note = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
     # Converted to Kdenlive, v2a's crossfades are in the project: no note, no .otio beside it.
     assert written.endswith(".kdenlive") and not fallback and not note
@@ -490,6 +502,76 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
     laid = find_v2a_tracks(timeline, "SFX")[0]
     assert ranges(read_back) == ranges(laid)
     assert crossfades(read_back) == crossfades(laid) == [(3204, 3203), (3203, 3203)]
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_mlt_plays_crossfades_around_a_short_clip_as_written(tmp_path):
+    """Crossfades one after another (the third clip on the track's first playlist: a reversed
+    mix), around a clip of 3 frames between 2-frame handles. Each clip keeps a frame where it
+    plays alone, which the mix out of it starts on, so the crossfade out of the short clip
+    starts at its cut (v2a laid it a frame before); melt plays each one as the project says,
+    to the sample, and the clips read back as laid."""
+    timeline, _ = _cut_edit(tmp_path, [0, 30, 60, 63, 100], FPS, noise=True)
+    written, fallback, _ = write_timeline(timeline, str(tmp_path / "cuts.kdenlive"), "kdenlive")
+    laid = find_v2a_tracks(timeline, "SFX")[0]
+    (read,) = find_v2a_tracks(read_timeline(written), "SFX")
+    assert _crossfade_sides(laid) == [(3840, 3840), (3840, 3840), (1920, 3840)]
+    assert _crossfade_sides(read) == [(3840, 3840), (3840, 3840), (0, 3840)]
+    assert [_placement(clip) for clip in read.find_clips()] == [
+        _placement(clip) for clip in laid.find_clips()
+    ]
+    # What v2a's track plays alone (the editor's shots here have no media).
+    tree = ET.parse(written)
+    tree.getroot().set("producer", _v2a_tractor(tree.getroot()).get("id"))
+    document = tmp_path / "v2a_track.mlt"
+    tree.write(document)
+    _render(document, 100, tmp_path / "render.wav")
+    heard, _ = soundfile.read(tmp_path / "render.wav")
+    assert np.abs(heard - _track_sound(read, len(heard))).max() < 1e-3
+
+
+def _crossfade_sides(track: otio.schema.Track) -> list[tuple[int, int]]:
+    return [
+        (to_samples(item.in_offset), to_samples(item.out_offset))
+        for item in track
+        if isinstance(item, otio.schema.Transition)
+    ]
+
+
+def _placement(clip: otio.schema.Clip) -> tuple[int, int, int, int, int]:
+    """Where a clip sits on its track, and which samples of its take it plays, in samples."""
+    return (
+        to_samples(clip.range_in_parent().start_time),
+        to_samples(clip.source_range.start_time),
+        to_samples(clip.source_range.duration),
+        to_samples(clip.media_reference.available_range.start_time),
+        to_samples(clip.media_reference.available_range.duration),
+    )
+
+
+def _track_sound(track: otio.schema.Track, length: int) -> np.ndarray:
+    """What a v2a track says it plays: each take under its clip, and over each crossfade the
+    outgoing take fading out linearly as the incoming one fades in."""
+    items = list(track)
+    gains, sound = {}, np.zeros(length)
+    for clip in track.find_clips():
+        start, duration = _placement(clip)[0], _placement(clip)[2]
+        gains[id(clip)] = np.zeros(length)
+        gains[id(clip)][start : start + duration] = 1
+    for index, item in enumerate(items):
+        if isinstance(item, otio.schema.Transition):
+            outgoing, incoming = items[index - 1], items[index + 1]
+            cut = _placement(incoming)[0]
+            first, end = cut - to_samples(item.in_offset), cut + to_samples(item.out_offset)
+            fade_in = (np.arange(first, end) - first) / (end - first)
+            gains[id(incoming)][first:end] = fade_in
+            gains[id(outgoing)][first:end] = 1 - fade_in
+    for clip in track.find_clips():
+        start, source, _, available, _ = _placement(clip)
+        take, _ = soundfile.read(url_to_path(clip.media_reference.target_url))
+        played = np.flatnonzero(gains[id(clip)])
+        sound[played] += take[played - start + source - available] * gains[id(clip)][played]
+    return sound
 
 
 def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, capsys):
