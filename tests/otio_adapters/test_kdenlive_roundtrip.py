@@ -191,6 +191,22 @@ def test_v2a_crossfades_read_back_as_v2a_laid_them(project, tmp_path):
     assert len(read) == 2
 
 
+def test_crossfades_read_back_from_mixes_kdenlive_retimed(project, tmp_path):
+    """Kdenlive puts a mix it moves on its own timing: from the incoming clip's start to the
+    outgoing one's end (TrackModel::syncronizeMixes), a frame later than v2a starts one. The
+    crossfades read back the same, the cut where Kdenlive computes it."""
+    result = _generate(project, tmp_path / "out")
+    path = Path(result.timeline_path)
+    laid = _crossfade_sides(find_v2a_tracks(read_timeline(path), "SFX")[0])
+    root = ET.fromstring(path.read_text(encoding="utf-8"))
+    for mix in _v2a_tractor(root).findall("transition"):
+        for point in ("in", "out"):
+            mix.set(point, str(int(mix.get(point)) + 1))
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    assert _crossfade_sides(find_v2a_tracks(read_timeline(path), "SFX")[0]) == laid
+    assert len(laid) == 2
+
+
 def test_each_crossfade_is_a_mix_as_kdenlive_lays_one(project, tmp_path):
     """Kdenlive (20.12 on) plays a crossfade on one track as a mix: the two clips on the
     track's two playlists, overlapping over it, and a `mix` transition between the playlists
