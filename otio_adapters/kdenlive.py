@@ -652,7 +652,8 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
             if record or is_v2a_clip(clip):
                 ours[id(clip)] = (clip, json.loads(record) if record else {})  # kept: id() stays
                 _in_timeline_time(clip, offset, ours[id(clip)][1] or None)
-        if ours and index < len(tractors):
+        # v2a's track: its clips all v2a's (an editor's track keeps the adapter's transitions).
+        if ours and len(ours) == len(track.find_clips()) and index < len(tractors):
             _lay_crossfades(track, _mixed_cuts(tractors[index], by_id, rate), ours, rate)
     root = mlt.get("root") or ""
     if folder and os.path.isabs(root) and os.path.realpath(root) != os.path.realpath(folder):
