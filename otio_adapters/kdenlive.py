@@ -11,7 +11,7 @@ or leaves wrong, three things that v2a's round trip needs:
   the timeline again (`restore`).
 - Metadata: v2a's clip metadata (its clip id, the shot and the frames it was made for) and its
   older takes. They travel in one property of the take's producer, `kdenlive:v2a` (JSON), which
-  MLT keeps as it keeps any property (`note_takes`, `finish_written`, `restore`).
+  MLT keeps as it keeps any property (`note_takes`, `write_into_project`, `restore`).
 - A speed-changed clip: Kdenlive plays it through a `timewarp` producer, which the adapter reads
   as a clip with no media and no name (and writes back as a text placeholder, "Unsupported clip
   type", in place of the editor's clip). `restore` reads it as the clip on its file with a
@@ -20,11 +20,15 @@ or leaves wrong, three things that v2a's round trip needs:
 And the editor's project itself: the adapter rewrites a whole project from what it read, which
 loses titles, same-track mixes, compositions and effects. A timeline read from a project
 remembers that file (`remember_project`), and v2a's tracks are written into it, the rest as the
-editor saved it (`write_into_project`); the adapter writes only timelines from other formats.
+editor saved it (`write_into_project`); the adapter writes only the editor's tracks of
+timelines from other formats, and v2a's go into what it wrote the same way. v2a's crossfades
+are Kdenlive's same-track mixes (`_Mix`; the adapter writes no transitions), read back as v2a's
+crossfades again (`restore`).
 """
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import json
 import logging
@@ -32,6 +36,7 @@ import os
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from fractions import Fraction
 
 import opentimelineio as otio
@@ -50,7 +55,6 @@ from otio_adapters.takes import (
     to_samples,
     url_to_path,
 )
-from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_RATE
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,7 @@ TR = otio.opentime.TimeRange
 
 #: The producer property that carries a v2a clip's metadata and takes.
 PROPERTY = "kdenlive:v2a"
-#: Where `note_takes` leaves that for `finish_written`, on the copy the adapter writes.
+#: Where `note_takes` leaves that for `write_into_project`, on the copy written.
 _NOTED = "v2a_kdenlive"
 #: timeline.metadata["kdenlive"]["project"]: the project file a timeline was read from.
 _PROJECT = "project"
@@ -70,9 +74,18 @@ _PROJECT = "project"
 
 
 def note_takes(track: otio.schema.Track) -> None:
-    """Keep, on each v2a clip of a copy about to be written, what `finish_written` will store in
-    its producer: its metadata and every take, in samples (before the copy counts in frames)."""
-    for clip in track.find_clips():
+    """Keep, on each v2a clip of a copy about to be written, what `write_into_project` stores in
+    its producer: its metadata, every take and the crossfade into it, in samples (before the
+    copy counts in frames)."""
+    crossfade = None  # the one into the next clip
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            crossfade = [to_samples(item.in_offset), to_samples(item.out_offset)]
+            continue
+        if not isinstance(item, otio.schema.Clip):
+            crossfade = None
+            continue
+        clip, crossfade_in, crossfade = item, crossfade, None
         takes = {
             key: {
                 "url": reference.target_url,
@@ -95,6 +108,8 @@ def note_takes(track: otio.schema.Track) -> None:
                 # In samples: in frames, at 29.97 fps 3,204 samples read back as 3,203.
                 "handle_before": to_samples(clip.source_range.start_time) - active,
             }
+            if crossfade_in:
+                clip.metadata[_NOTED]["crossfade_in"] = crossfade_in
 
 
 def count_takes_from_file_start(track: otio.schema.Track) -> None:
@@ -108,28 +123,6 @@ def count_takes_from_file_start(track: otio.schema.Track) -> None:
         start = available.start_time
         reference.available_range = TR(start - start, available.duration)
         clip.source_range = TR(clip.source_range.start_time - start, clip.source_range.duration)
-
-
-def finish_written(path: str, timeline: otio.schema.Timeline) -> None:
-    """Store each v2a clip's noted metadata and takes (`note_takes`) in the producer of its
-    active take, found by its file, as the property `kdenlive:v2a`."""
-    noted = {}
-    for stem_track in marked_v2a_tracks(timeline):
-        for clip in stem_track.find_clips():
-            if _NOTED in clip.metadata:
-                noted[url_to_path(clip.media_reference.target_url)] = _plain(clip.metadata[_NOTED])
-    if not noted:
-        return
-    def edit(root: ET.Element) -> bool:
-        for producer in root.iter("producer"):
-            record = noted.get(read_property(producer, "resource"))
-            if record is None or producer.find(f"property[@name='{PROPERTY}']") is not None:
-                continue
-            prop = ET.SubElement(producer, "property", {"name": PROPERTY})
-            prop.text = json.dumps(record, sort_keys=True)
-        return True
-
-    rewrite_xml(path, "mlt", edit)
 
 
 def _plain(value):
@@ -175,14 +168,77 @@ def for_reader(text: str) -> str:
     """The project as the adapter can read it. Kdenlive writes a producer's (a chain's) `in`
     only where it is not 0, and the adapter times a fade without `in` from its producer's: a
     project with an audio fade-in failed to read ('NoneType' object has no attribute
-    'replace'). MLT reads a missing `in` as 0; so does the copy handed to the adapter."""
-    mlt = ET.fromstring(text)
+    'replace'). MLT reads a missing `in` as 0; so does the copy handed to the adapter. And
+    v2a's tracks come without their mixes (`_without_mixes`)."""
+    mlt, by_id = ET.XMLID(text)
     starting = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("in") is None]
-    if not starting:
-        return text
     for item in starting:
         item.set("in", "0")
+    profile = mlt.find("profile")
+    mixed = [
+        tractor
+        for tractor in _track_tractors(mlt, by_id)
+        if tractor.find("transition") is not None and _takes_only(tractor, by_id)
+    ]
+    if profile is not None:
+        rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
+        for tractor in mixed:
+            _without_mixes(tractor, by_id, rate)
+    if not starting and not mixed:
+        return text
     return ET.tostring(mlt, encoding="unicode")
+
+
+def _without_mixes(tractor: ET.Element, by_id: dict, rate: float) -> None:
+    """A v2a track with each clip on the first playlist from its cut to its cut, without the
+    mixes, which `restore` reads from the project itself. The adapter merges a track's two
+    playlists with OTIO's flatten_stack (34 s of CPU for a track of 2,000 mixed clips, the whole
+    read 1.9 s without) and put the transitions beside the first clip near them, another one
+    around short clips."""
+    cuts = _mixed_cuts(tractor, by_id, rate)
+    starts = {cut - before: cut for cut, (before, _) in cuts.items()}
+    ends = {cut + after: cut for cut, (_, after) in cuts.items()}
+    playlists = [by_id.get(sub.get("producer")) for sub in tractor.findall("track")]
+    clips = []
+    for playlist in (item for item in playlists if item is not None):
+        position = 0
+        for item in list(playlist):
+            if item.tag == "blank":
+                position += round(mlt_time(item.get("length"), rate).value)
+            elif item.tag == "entry":
+                first = round(mlt_time(item.get("in"), rate).value)
+                last = round(mlt_time(item.get("out"), rate).value)
+                start, end = position, position + last - first + 1
+                cut_in, cut_out = starts.get(start, start), ends.get(end, end)
+                item.set("in", str(first + cut_in - start))
+                item.set("out", str(last - end + cut_out))
+                clips.append((cut_in, cut_out, item))
+                position = end
+            if item.tag in ("blank", "entry"):
+                playlist.remove(item)
+    position = 0
+    for start, end, entry in sorted(clips, key=lambda clip: clip[0]):
+        if start > position:
+            ET.SubElement(playlists[0], "blank", {"length": str(start - position)})
+        playlists[0].append(entry)
+        position = end
+    for mix in tractor.findall("transition"):
+        if read_property(mix, "kdenlive:mixcut"):
+            tractor.remove(mix)
+
+
+def _takes_only(tractor: ET.Element, by_id: dict) -> bool:
+    """Whether a track (tractor) holds v2a's takes alone: v2a's track, even renamed."""
+    producers = [
+        by_id.get(entry.get("producer"))
+        for track in tractor.findall("track")
+        if (playlist := by_id.get(track.get("producer"))) is not None
+        for entry in playlist.iter("entry")
+    ]
+    return bool(producers) and all(
+        producer is not None and parse_take_file(read_property(producer, "resource"))
+        for producer in producers
+    )
 
 
 def write_into_project(
@@ -241,7 +297,8 @@ class _Project:
 
     def lay(self, track: otio.schema.Track) -> None:
         """Put `track` (v2a's, in frames) in the project: in the track of that name, emptied
-        first, or in a new one. Producers of v2a's that no clip uses any more are removed."""
+        first, or in a new one; its crossfades as same-track mixes (`_placed`). Producers of
+        v2a's that no clip uses any more are removed."""
         tractors = self._tracks_named(track.name)
         old = {}
         for tractor in tractors:
@@ -255,23 +312,36 @@ class _Project:
                         playlist.remove(item)
             for mix in tractor.findall("transition"):  # mixes of clips no longer there
                 tractor.remove(mix)
-        playlist = self._playlists(tractors[0])[0] if tractors else self._new_track(track.name)
-        for item in track:
-            if isinstance(item, otio.schema.Gap):
-                frames = _frames(item.duration())
-                ET.SubElement(playlist, "blank", {"length": str(frames)})
-            elif isinstance(item, otio.schema.Clip):
-                producer = self._producer(item, old, playlist)
-                start = _frames(item.source_range.start_time)
+        tractor = tractors[0] if tractors else self._new_track(track.name)
+        playlists = self._playlists(tractor)
+        placed, mixes = _placed(track, two_playlists=len(playlists) > 1)
+        for index, playlist in enumerate(playlists[:2]):
+            position = 0
+            for item in (item for item in placed if item.playlist == index):
+                if item.start > position:
+                    ET.SubElement(playlist, "blank", {"length": str(item.start - position)})
+                producer = self._producer(item.clip, old, playlists[0])
                 entry = ET.SubElement(playlist, "entry", {
-                    "producer": producer.get("id"),
-                    "in": str(start),
-                    "out": str(start + _frames(item.source_range.duration) - 1),
+                    "producer": producer.get("id"), "in": str(item.first), "out": str(item.last),
                 })  # fmt: skip
                 _property(entry, "kdenlive:id", read_property(producer, "kdenlive:id"))
-            # v2a's crossfades (Transitions) are not written: they would be same-track mixes.
-        _indent(playlist, 2)
+                position = item.start + item.last - item.first + 1
+            _indent(playlist, 2)
+        self._add_mixes(tractor, mixes)
         self._remove_unused(old.values())
+
+    def _add_mixes(self, tractor: ET.Element, mixes: list[_Mix]) -> None:
+        """Each crossfade as Kdenlive's same-track mix: a `mix` transition between the track's
+        two playlists, after the tractor's tracks (`_Mix` says when it runs)."""
+        anchor = tractor.findall("track")[-1]
+        for mix in mixes:
+            element = ET.Element("transition", {
+                "id": self._new_id("v2a_mix"), "in": str(mix.first), "out": str(mix.last),
+            })  # fmt: skip
+            for key, value in mix.properties():
+                _property(element, key, value)
+            _insert_after(tractor, anchor, element)
+            anchor = element
 
     def _tracks_named(self, name: str) -> list[ET.Element]:
         """v2a's audio tracks (tractors) in the timeline: those of this name, and as reading
@@ -286,20 +356,10 @@ class _Project:
                 or read_property(tractor, "kdenlive:audio_track") != "1"
             ):
                 continue
-            if read_property(tractor, "kdenlive:track_name") == name or self._takes_only(tractor):
+            named = read_property(tractor, "kdenlive:track_name") == name
+            if named or _takes_only(tractor, self.by_id):
                 result.append(tractor)
         return result
-
-    def _takes_only(self, tractor: ET.Element) -> bool:
-        producers = [
-            self.by_id.get(entry.get("producer"))
-            for playlist in self._playlists(tractor)
-            for entry in playlist.iter("entry")
-        ]
-        return bool(producers) and all(
-            producer is not None and parse_take_file(read_property(producer, "resource"))
-            for producer in producers
-        )
 
     def _playlists(self, tractor: ET.Element) -> list[ET.Element]:
         found = (self.by_id.get(track.get("producer")) for track in tractor.findall("track"))
@@ -315,6 +375,7 @@ class _Project:
             playlist = ET.Element("playlist", {"id": self._new_id("v2a_playlist")})
             _property(playlist, "kdenlive:audio_track", "1")
             playlists.append(playlist)
+            self.by_id[playlist.get("id")] = playlist
         tractor = ET.Element("tractor", {"id": self._new_id("v2a_tractor"), "in": "0"})
         _property(tractor, "kdenlive:audio_track", "1")
         _property(tractor, "kdenlive:track_name", name)
@@ -331,7 +392,7 @@ class _Project:
             for key, value in (("a_track", "0"), ("b_track", str(index)), *_TRACK_MIX):
                 _property(mix, key, value)
             _insert_after(self.main, transitions[-1], mix)
-        return playlists[0]
+        return tractor
 
     def _producer(
         self, clip: otio.schema.Clip, old: dict[str, ET.Element], playlist: ET.Element
@@ -398,6 +459,109 @@ class _Project:
         name = f"{prefix}{number}"
         self.by_id[name] = None  # taken
         return name
+
+
+@dataclass
+class _Entry:
+    """A v2a clip on playlist 0 or 1 of its track: from the timeline's frame `start`, its take's
+    frames `first` to `last`, the crossfades on either side included."""
+
+    clip: otio.schema.Clip
+    playlist: int
+    start: int
+    first: int
+    last: int
+
+
+@dataclass
+class _Mix:
+    """A crossfade of `length` frames, `after_cut` of them past the cut, as Kdenlive's mix: a
+    `mix` transition over the frames `first` to `last` of the track's two playlists (`reverse`:
+    the incoming clip is on the first).
+
+    MLT ramps each frame's sound from the level of the frame before to its own, the level at a
+    frame being start + (end - start) * (frame - first) / (last - first + 1). From level 0 in the
+    frame before the crossfade (where the outgoing clip plays alone) to (length + 1) / length,
+    the ramp is the crossfade's to the sample: 0 at its first sample, 1 after its last. Kdenlive
+    runs its own mixes (start -1: 0 to 1) from the crossfade's first frame to one past its last,
+    which melt plays a frame late and over one frame more: each clip's level up to 0.18 off a
+    10-frame crossfade's, the outgoing clip cut off at 0.22 of its level. Started on the crossfade's first frame, as Kdenlive
+    starts them, ours would be a frame late (1 / length off) and cut the outgoing clip off."""
+
+    first: int
+    length: int
+    after_cut: int
+    reverse: bool
+
+    @property
+    def last(self) -> int:
+        return self.first + self.length  # Kdenlive reads last - first as the mix's length
+
+    def properties(self) -> tuple[tuple[str, str], ...]:
+        return (
+            ("a_track", "0"), ("b_track", "1"), ("mlt_service", "mix"), ("kdenlive_id", "mix"),
+            ("kdenlive:mixcut", str(self.after_cut)), ("start", "0"),
+            ("end", repr((self.length + 1) / self.length)), ("accepts_blanks", "1"),
+            ("reverse", "1" if self.reverse else "0"),
+        )  # fmt: skip
+
+
+def _placed(track: otio.schema.Track, two_playlists: bool) -> tuple[list[_Entry], list[_Mix]]:
+    """v2a's track (in frames) as Kdenlive lays a track out: a clip joined to the one before it
+    by a crossfade on the other playlist (on the first otherwise), both played over the
+    crossfade, which is a mix. A crossfade is kept within the takes' handles and the clips (a
+    conform to frames may round it a frame over), and leaves each clip a frame at least where
+    it plays alone: around a clip as short as the handles (a frame or two), the crossfades are
+    shorter than v2a laid them, and one of a single frame is a cut. With one playlist, as in no
+    project Kdenlive saves since 20.12, the clips meet at their cuts."""
+    clips, fades = [], []  # fades[i]: (before, after) the cut into clips[i]
+    position, pending = 0, (0, 0)
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            pending = (_frames(item.in_offset), _frames(item.out_offset))
+            continue
+        if isinstance(item, otio.schema.Clip):
+            touching = bool(clips) and clips[-1][1] + _frames(clips[-1][0].duration()) == position
+            clips.append((item, position))
+            fades.append(pending if touching and two_playlists else (0, 0))
+        pending = (0, 0)
+        position += _frames(item.duration())
+    handles = [_handles_in_frames(clip) for clip, _ in clips]
+    for index in range(1, len(clips)):
+        before, after = fades[index]
+        # Each clip plays alone a frame at least between its crossfades: the frame where the
+        # mix out of it starts (`_Mix`).
+        alone = _frames(clips[index - 1][0].duration()) - fades[index - 1][1] - 1
+        before = min(before, handles[index][0], alone)
+        after = min(after, handles[index - 1][1], _frames(clips[index][0].duration()) - 1)
+        # The adapter looks for a mix's incoming clip over the mix's frames but the last: in a
+        # one-frame mix, which starts a frame early, there is none, and a project where it reads
+        # the mixes (`for_reader` leaves a track with an editor's clip on it) did not read.
+        fades[index] = (before, after) if before + after > 1 else (0, 0)
+    fades.append((0, 0))
+    entries, mixes = [], []
+    for index, (clip, start) in enumerate(clips):
+        before, after = fades[index]
+        playlist = 1 - entries[-1].playlist if before + after else 0
+        source = _frames(clip.source_range.start_time)
+        length = _frames(clip.duration())
+        entries.append(_Entry(clip, playlist, start - before, source - before,
+                              source + length + fades[index + 1][1] - 1))  # fmt: skip
+        if before + after:
+            mixes.append(_Mix(start - before - 1, before + after, after, reverse=playlist == 0))
+    return entries, mixes
+
+
+def _handles_in_frames(clip: otio.schema.Clip) -> tuple[int, int]:
+    """Frames of the clip's active take before and after the part it plays."""
+    available = clip.media_reference.available_range
+    if available is None:
+        return 0, 0
+    used = clip.source_range
+    return (
+        max(0, _frames(used.start_time) - _frames(available.start_time)),
+        max(0, _frames(available.end_time_exclusive()) - _frames(used.end_time_exclusive())),
+    )
 
 
 def _keep_media_found(mlt: ET.Element, source_folder: str, folder: str) -> None:
@@ -478,16 +642,54 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
         if read_property(producer, PROPERTY)
     }
     offset = timing.to_samples(timeline_start(timeline))
-    for track in timeline.audio_tracks():
+    tractors = _track_tractors(mlt, by_id)
+    for index, track in enumerate(timeline.tracks):
+        if track.kind != otio.schema.TrackKind.Audio:
+            continue
+        ours = {}
         for clip in track.find_clips():
             record = records.get(url_to_path(getattr(clip.media_reference, "target_url", "")))
             if record or is_v2a_clip(clip):
-                _in_timeline_time(clip, offset, json.loads(record) if record else None)
+                ours[id(clip)] = (clip, json.loads(record) if record else {})  # kept: id() stays
+                _in_timeline_time(clip, offset, ours[id(clip)][1] or None)
+        # v2a's track: its clips all v2a's (an editor's track keeps the adapter's transitions).
+        if ours and len(ours) == len(track.find_clips()) and index < len(tractors):
+            _lay_crossfades(track, _mixed_cuts(tractors[index], by_id, rate), ours, rate)
     root = mlt.get("root") or ""
     if folder and os.path.isabs(root) and os.path.realpath(root) != os.path.realpath(folder):
         # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
         # for a project written elsewhere (`_keep_media_found`).
         rebase_media_references(timeline, root, folder)
+
+
+def _lay_crossfades(
+    track: otio.schema.Track, cuts: dict[int, tuple[int, int]], records: dict, rate: float
+) -> None:
+    """v2a's crossfades on its track read back as v2a lays them, from the project's mixes
+    (`_mixed_cuts`: the adapter reads them as Transitions in frames, each beside the first clip
+    near it, which around short clips is another one): in samples, to the sample v2a wrote
+    (`note_takes`) where the mix still has that many frames, named and marked as
+    `write._crossfade` makes them. `records`: id() -> (v2a clip, its `kdenlive:v2a` record)."""
+    items = [item for item in track if not isinstance(item, otio.schema.Transition)]
+    track.clear()  # refilled in one pass: inserting each transition in place is quadratic
+    previous, position, exact_rate = None, Fraction(0), timing.exact_rate(rate)
+    for item in items:
+        frames = cuts.get(timing.to_frames(position, exact_rate)) if previous else None
+        position += timing.seconds(item.duration())
+        previous = item if isinstance(item, otio.schema.Clip) else None
+        if frames and previous is not None:
+            sides = [to_samples(RT(side, rate)) for side in frames]
+            written = records.get(id(item), (item, {}))[1].get("crossfade_in")
+            if written and all(map(_same_frame, written, sides, (rate, rate))):
+                sides = written
+            track.append(otio.schema.Transition(
+                name="V2A crossfade",
+                transition_type=otio.schema.TransitionTypes.SMPTE_Dissolve,
+                in_offset=RT(sides[0], SAMPLE_RATE),
+                out_offset=RT(sides[1], SAMPLE_RATE),
+                metadata={V2A_KEY: {"crossfade": True}},
+            ))  # fmt: skip
+        track.append(item)
 
 
 def _name_unnamed_clips(timeline: otio.schema.Timeline, mlt: ET.Element) -> None:
@@ -523,44 +725,75 @@ def _bin_producers(mlt: ET.Element, by_id: dict) -> dict[str, ET.Element]:
     return result
 
 
-def _timewarp_entries(
-    mlt: ET.Element, by_id: dict, rate: float
-) -> dict[tuple[int, int], ET.Element]:
-    """(track index as the adapter numbers tracks, record start frame) -> timewarp producer of
-    each entry that plays one. The adapter reads a track per track of the main tractor that is
-    not the black background, each merged from its tractor's playlists."""
-    result: dict[tuple[int, int], ET.Element] = {}
+def _track_tractors(mlt: ET.Element, by_id: dict) -> list[ET.Element]:
+    """The tractor of each track as the adapter numbers tracks: one per track of the main
+    tractor that is not the black background, each merged from its tractor's playlists."""
     main_bin = mlt.find("playlist[@id='main_bin']")
     version = (
         read_property(main_bin, "kdenlive:docproperties.version") if main_bin is not None else ""
     )
     main = get_maintracktor(mlt, by_id, version or "0")
-    if main is None:
-        return result
-    index = -1
-    for track in main.findall("track"):
+    result = []
+    for track in main.findall("track") if main is not None else []:
         tractor = by_id.get(track.get("producer"))
         if tractor is None or track.get("producer") == "black_track":
             continue
         if read_property(tractor, "kdenlive:playlistid") == "black_track":
             continue
-        index += 1
+        result.append(tractor)
+    return result
+
+
+def _playlist_entries(playlist, by_id: dict, rate: float):
+    """(start frame, length in frames, producer) of each entry of a playlist."""
+    position = 0
+    for item in playlist if playlist is not None else []:
+        if item.tag == "blank":
+            position += round(mlt_time(item.get("length"), rate).value)
+        elif item.tag == "entry":
+            first = round(mlt_time(item.get("in"), rate).value)
+            last = round(mlt_time(item.get("out"), rate).value)
+            yield position, last - first + 1, by_id.get(item.get("producer"))
+            position += last - first + 1
+
+
+def _timewarp_entries(
+    mlt: ET.Element, by_id: dict, rate: float
+) -> dict[tuple[int, int], ET.Element]:
+    """(track index as the adapter numbers tracks, record start frame) -> timewarp producer of
+    each entry that plays one."""
+    result: dict[tuple[int, int], ET.Element] = {}
+    for index, tractor in enumerate(_track_tractors(mlt, by_id)):
         for sub in tractor.findall("track"):
             playlist = by_id.get(sub.get("producer"))
-            position = 0
-            for item in playlist if playlist is not None else []:
-                if item.tag == "blank":
-                    position += round(mlt_time(item.get("length"), rate).value)
-                elif item.tag == "entry":
-                    first = round(mlt_time(item.get("in"), rate).value)
-                    last = round(mlt_time(item.get("out"), rate).value)
-                    producer = by_id.get(item.get("producer"))
-                    if (
-                        producer is not None
-                        and read_property(producer, "mlt_service") == "timewarp"
-                    ):
-                        result[(index, position)] = producer
-                    position += last - first + 1
+            for position, _, producer in _playlist_entries(playlist, by_id, rate):
+                if producer is not None and read_property(producer, "mlt_service") == "timewarp":
+                    result[(index, position)] = producer
+    return result
+
+
+def _mixed_cuts(tractor: ET.Element, by_id: dict, rate: float) -> dict[int, tuple[int, int]]:
+    """Cut frame -> (frames before, frames after it) of each same-track mix of a track. As
+    Kdenlive reads a mix (TrackModel::loadMix): the incoming clip is the one at the mix's out
+    point on playlist 1 (0 where `reverse`), out - in frames long, `kdenlive:mixcut` of them
+    past the cut; the cut lies that much before the mix's end, counted from that clip's start
+    (where Kdenlive starts a mix; v2a's start a frame earlier, `_Mix`)."""
+    playlists = [
+        list(_playlist_entries(by_id.get(sub.get("producer")), by_id, rate))
+        for sub in tractor.findall("track")
+    ]
+    result = {}
+    for mix in tractor.findall("transition"):
+        after = read_property(mix, "kdenlive:mixcut")
+        if not after or len(playlists) < 2:
+            continue
+        first = round(mlt_time(mix.get("in"), rate).value)
+        last = round(mlt_time(mix.get("out"), rate).value)
+        entries = playlists[0 if read_property(mix, "reverse") == "1" else 1]
+        index = bisect.bisect_right([start for start, _, _ in entries], last) - 1
+        if index >= 0 and last < entries[index][0] + entries[index][1]:
+            after = round(mlt_time(after, rate).value)
+            result[entries[index][0] + last - first - after] = (last - first - after, after)
     return result
 
 

@@ -623,24 +623,19 @@ def _adapter_losses(
         return ""
     if format == "kdenlive":
         text, _, problem = project
-        if text:  # the editor's project as it was, with v2a's tracks: only v2a's crossfades
-            crossfades = sum(
-                len(track.find_children(descended_from_type=otio.schema.Transition))
-                for track in marked_v2a_tracks(timeline)
-            )
-            if crossfades:
-                return (f"v2a's crossfades ({crossfades}) are not in the .kdenlive: v2a writes "
-                        "its Kdenlive track without same-track mixes")
+        if text:  # the editor's project as it was, with v2a's tracks, crossfades as mixes
             return ""
-        transitions = len(timeline.find_children(descended_from_type=otio.schema.Transition))
+        # v2a's crossfades are in it as same-track mixes (`kdenlive.write_into_project`).
+        transitions = len(
+            _without_v2a_tracks(timeline).find_children(descended_from_type=otio.schema.Transition)
+        )
         lost = []
         if problem:
             lost.append(f"{problem}: the project was rewritten by the Kdenlive adapter, which "
                         "drops titles, effects and compositions")
         if transitions:
-            lost.append(f"the Kdenlive adapter writes no transitions: the {transitions} in this "
-                        "timeline (the editor's dissolves, v2a's crossfades) are not in the "
-                        ".kdenlive")
+            lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
+                        "in this timeline are not in the .kdenlive")
         return "; ".join(lost)
     if format != "fcpx_xml":
         return ""
@@ -763,6 +758,13 @@ def _atomic_write(
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
         text, source, _ = project
+        if format == "kdenlive" and not text:
+            # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
+            # as into a project from Kdenlive, crossfades as same-track mixes.
+            with prints_to_log(format):
+                otio.adapters.write_to_file(_without_v2a_tracks(given), written, adapter_name=format)
+            with open(written, encoding="utf-8") as handle:
+                text, source = handle.read(), written
         if text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
         elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
@@ -902,7 +904,6 @@ _AFTER_WRITE = {
     "cmx_3600": _edl_finished,
     "fcp_xml": _fcp7_finished,
     "fcpx_xml": _fcpx_finished,
-    "kdenlive": kdenlive.finish_written,
 }
 
 

@@ -19,7 +19,7 @@ from generator_doubles import SineGenerator
 
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
-from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks, write_timeline
 from v2a.contracts import (
     SAMPLE_RATE,
@@ -80,22 +80,28 @@ def _generate(timeline: Path, out: Path, generator=None, clips=(), output_format
 
 
 def _v2a_entries(path: str) -> list[tuple[int, ET.Element, ET.Element]]:
-    """(record start frame, entry, producer) of each clip on the project's "V2A SFX" track."""
+    """(record start frame, entry, producer) of each clip on the project's "V2A SFX" track, in
+    the order they play: clips joined by a crossfade lie on the track's two playlists."""
     root, by_id = ET.XMLID(Path(path).read_text(encoding="utf-8"))
-    tractor = next(
+    tractor = _v2a_tractor(root)
+    entries = []
+    for track in tractor.findall("track"):
+        position = 0
+        for item in by_id[track.get("producer")]:
+            if item.tag == "blank":
+                position += _frames(item.get("length"))
+            elif item.tag == "entry":
+                entries.append((position, item, by_id[item.get("producer")]))
+                position += _frames(item.get("out")) - _frames(item.get("in")) + 1
+    return sorted(entries, key=lambda found: found[0])
+
+
+def _v2a_tractor(root: ET.Element) -> ET.Element:
+    return next(
         t
         for t in root.iter("tractor")
         if t.findtext("property[@name='kdenlive:track_name']") == "V2A SFX"
     )
-    playlist = by_id[tractor.find("track").get("producer")]
-    entries, position = [], 0
-    for item in playlist:
-        if item.tag == "blank":
-            position += _frames(item.get("length"))
-        elif item.tag == "entry":
-            entries.append((position, item, by_id[item.get("producer")]))
-            position += _frames(item.get("out")) - _frames(item.get("in")) + 1
-    return entries
 
 
 def _frames(clock: str) -> int:
@@ -120,31 +126,20 @@ def test_each_take_plays_from_its_own_file_as_mlt_counts_in_and_out_points(proje
     for start, entry, producer in entries:
         audio = generated[Path(_resource(producer)).name]
         file_frames = soundfile.info(_resource(producer)).frames / SAMPLES_PER_FRAME
-        assert start == audio.start_sample // SAMPLES_PER_FRAME
         assert _frames(producer.get("in")) == 0 and _frames(producer.get("out")) + 1 == file_frames
-        assert _frames(entry.get("in")) == audio.handle_before_samples // SAMPLES_PER_FRAME
-        assert (
-            _frames(entry.get("out")) + 1
-            == (audio.handle_before_samples + audio.num_samples) // SAMPLES_PER_FRAME
-        )
+        # The take's first sample lies where v2a placed it: its handle before the picture.
+        take_start = (audio.start_sample - audio.handle_before_samples) // SAMPLES_PER_FRAME
+        assert start - _frames(entry.get("in")) == take_start
+        # and the entry plays at least under its picture (past it, over a crossfade).
+        played = _frames(entry.get("out")) - _frames(entry.get("in")) + 1
+        assert start <= audio.start_sample // SAMPLES_PER_FRAME
+        assert start + played >= (audio.start_sample + audio.num_samples) // SAMPLES_PER_FRAME
 
 
 @pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
 def test_mlt_plays_each_take_under_its_picture(project, tmp_path):
     result = _generate(project, tmp_path / "out", NoiseGenerator())
-    # Render the project's timeline (its main tractor), audio only, 48 kHz mono.
-    tree = ET.parse(result.timeline_path)
-    main = [t for t in tree.getroot().iter("tractor")][-1]
-    main.set("id", "v2a_test_main")
-    tree.getroot().set("producer", "v2a_test_main")
-    document = Path(result.timeline_path).with_suffix(".mlt")  # its media paths are relative
-    tree.write(document)
-    rendered = tmp_path / "render.wav"
-    # Up to the end of the last clip: the black background track lasts 10 minutes.
-    frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
-    _render(document, frames, rendered)
-    mix, rate = soundfile.read(rendered)
-    assert rate == SAMPLE_RATE
+    mix = _render_timeline(result, tmp_path)
     for audio in result.generated:
         take, _ = soundfile.read(audio.path)
         want = take[audio.handle_before_samples : audio.handle_before_samples + audio.num_samples]
@@ -153,6 +148,154 @@ def test_mlt_plays_each_take_under_its_picture(project, tmp_path):
         assert match > 0.99, (
             f"{Path(audio.path).name}: the sound under its picture matches {match:.3f}"
         )
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_mlt_plays_each_crossfade_as_v2a_laid_it(project, tmp_path):
+    """Over each crossfade the outgoing take fades out as the incoming one fades in: their sum,
+    no gap, neither one alone. Written without same-track mixes, the clips met at their cuts
+    and each crossfade was a hard cut (the .otio beside the project kept them)."""
+    result = _generate(project, tmp_path / "out", NoiseGenerator())
+    assert not result.format_note and not result.fallback_otio_path
+    mix = _render_timeline(result, tmp_path)
+    expected = _as_v2a_lays_it(result.generated, len(mix))
+    crossfades = _crossfades(result.generated)
+    assert len(crossfades) == 2  # the sample's two hard cuts between generated clips
+    for first, end, _, _ in crossfades:
+        error = np.abs(mix[first:end] - expected[first:end]).max()
+        assert error < 1e-3, f"the crossfade at samples {first}-{end} is off by {error:.3f}"
+    assert np.abs(mix - expected).max() < 1e-3  # 16-bit rendering
+
+
+def test_v2a_crossfades_read_back_as_v2a_laid_them(project, tmp_path):
+    """Read back, v2a's track has its crossfades between the same clips, in samples, as v2a
+    laid them (the adapter reads Kdenlive's mixes as transitions in frames)."""
+    result = _generate(project, tmp_path / "out")
+    (track,) = find_v2a_tracks(read_timeline(result.timeline_path), "SFX")
+    items = list(track)
+    read = [
+        (
+            Path(items[index - 1].media_reference.target_url).name,
+            to_samples(item.in_offset),
+            to_samples(item.out_offset),
+            Path(items[index + 1].media_reference.target_url).name,
+            item.metadata["v2a"]["crossfade"],
+        )
+        for index, item in enumerate(items)
+        if isinstance(item, otio.schema.Transition)
+    ]
+    assert read == [
+        (Path(a.path).name, b.handle_before_samples, a.handle_after_samples, Path(b.path).name, True)
+        for _, _, a, b in _crossfades(result.generated)
+    ]
+    assert len(read) == 2
+
+
+def test_crossfades_read_back_from_mixes_kdenlive_retimed(project, tmp_path):
+    """Kdenlive puts a mix it moves on its own timing: from the incoming clip's start to the
+    outgoing one's end (TrackModel::syncronizeMixes), a frame later than v2a starts one. The
+    crossfades read back the same, the cut where Kdenlive computes it."""
+    result = _generate(project, tmp_path / "out")
+    path = Path(result.timeline_path)
+    laid = _crossfade_sides(find_v2a_tracks(read_timeline(path), "SFX")[0])
+    root = ET.fromstring(path.read_text(encoding="utf-8"))
+    for mix in _v2a_tractor(root).findall("transition"):
+        for point in ("in", "out"):
+            mix.set(point, str(int(mix.get(point)) + 1))
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+    assert _crossfade_sides(find_v2a_tracks(read_timeline(path), "SFX")[0]) == laid
+    assert len(laid) == 2
+
+
+def test_each_crossfade_is_a_mix_as_kdenlive_lays_one(project, tmp_path):
+    """Kdenlive (20.12 on) plays a crossfade on one track as a mix: the two clips on the
+    track's two playlists, overlapping over it, and a `mix` transition between the playlists
+    in the track's tractor, `kdenlive:mixcut` frames of it past the cut. Opening a project,
+    Kdenlive finds the outgoing clip at the transition's in point on playlist 0 (1 where
+    `reverse`) and the incoming one at its out point on the other, and reads out - in as the
+    mix's length (TrackModel::loadMix)."""
+    result = _generate(project, tmp_path / "out")
+    root, by_id = ET.XMLID(Path(result.timeline_path).read_text(encoding="utf-8"))
+    tractor = _v2a_tractor(root)
+    playlists = [by_id[track.get("producer")] for track in tractor.findall("track")]
+    mixes = tractor.findall("transition")
+    crossfades = _crossfades(result.generated)
+    assert len(mixes) == len(crossfades) == 2
+    for mix, (_, _, outgoing, incoming) in zip(mixes, crossfades, strict=True):
+        properties = {p.get("name"): p.text for p in mix.findall("property")}
+        assert properties["mlt_service"] == properties["kdenlive_id"] == "mix"
+        assert (properties["a_track"], properties["b_track"]) == ("0", "1")
+        length = int(mix.get("out")) - int(mix.get("in"))
+        before, after = incoming.handle_before_samples, outgoing.handle_after_samples
+        assert length * SAMPLES_PER_FRAME == before + after
+        assert int(properties["kdenlive:mixcut"]) * SAMPLES_PER_FRAME == after
+        first = 1 if properties["reverse"] == "1" else 0
+        assert _file_at(playlists[first], int(mix.get("in")), by_id) == Path(outgoing.path).name
+        assert _file_at(playlists[1 - first], int(mix.get("out")), by_id) == Path(incoming.path).name
+
+
+def _file_at(playlist: ET.Element, frame: int, by_id: dict) -> str:
+    """The name of the file a playlist plays at a frame ("" for none)."""
+    position = 0
+    for item in playlist:
+        if item.tag == "blank":
+            position += _frames(item.get("length"))
+        elif item.tag == "entry":
+            length = _frames(item.get("out")) - _frames(item.get("in")) + 1
+            if position <= frame < position + length:
+                return Path(_resource(by_id[item.get("producer")])).name
+            position += length
+    return ""
+
+
+def _render_timeline(result, tmp_path: Path) -> np.ndarray:
+    """What melt plays of the written project's timeline (its main tractor), 48 kHz mono, up to
+    the end of the last generated clip (the black background track lasts 10 minutes)."""
+    tree = ET.parse(result.timeline_path)
+    main = [t for t in tree.getroot().iter("tractor")][-1]
+    main.set("id", "v2a_test_main")
+    tree.getroot().set("producer", "v2a_test_main")
+    document = Path(result.timeline_path).with_suffix(".mlt")  # its media paths are relative
+    tree.write(document)
+    rendered = tmp_path / "render.wav"
+    frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
+    _render(document, frames, rendered)
+    mix, rate = soundfile.read(rendered)
+    assert rate == SAMPLE_RATE
+    return mix
+
+
+def _crossfades(generated) -> list[tuple[int, int, GeneratedAudio, GeneratedAudio]]:
+    """(first, end) samples of each crossfade v2a lays between generated clips, with the
+    outgoing and the incoming clip: where two touch, from the incoming clip's handle before
+    ahead of the cut to the outgoing clip's handle after past it (docs/timeline_writing.md; the
+    clips here are longer than the handles)."""
+    ordered = sorted(generated, key=lambda audio: audio.start_sample)
+    return [
+        (b.start_sample - b.handle_before_samples, b.start_sample + a.handle_after_samples, a, b)
+        for a, b in zip(ordered, ordered[1:], strict=False)
+        if a.start_sample + a.num_samples == b.start_sample
+        and a.handle_after_samples + b.handle_before_samples
+    ]
+
+
+def _as_v2a_lays_it(generated, length: int) -> np.ndarray:
+    """v2a's track as v2a lays it: each take under its picture, and over each crossfade the
+    outgoing take times a linear fade out plus the incoming take times a fade in."""
+    gain = {audio.path: np.zeros(length) for audio in generated}
+    for audio in generated:
+        gain[audio.path][audio.start_sample : audio.start_sample + audio.num_samples] = 1
+    for first, end, outgoing, incoming in _crossfades(generated):
+        fade_in = (np.arange(first, end) - first) / (end - first)
+        gain[incoming.path][first:end] = fade_in
+        gain[outgoing.path][first:end] = 1 - fade_in
+    sound = np.zeros(length)
+    for audio in generated:
+        take, _ = soundfile.read(audio.path)
+        take_start = audio.start_sample - audio.handle_before_samples
+        played = np.flatnonzero(gain[audio.path])
+        sound[played] += take[played - take_start] * gain[audio.path][played]
+    return sound
 
 
 def _render(document: Path, frames: int, wav: Path) -> None:
@@ -284,12 +427,11 @@ def test_shots_renamed_by_kdenlive_keep_their_sound_on_a_rerun(tmp_path):
         assert names[index] in takes[index] and len(takes[index]) == 2
 
 
-def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
-    """At 29.97 fps a frame is 1601.6 samples: a handle of two frames is 3,203 or 3,204 samples
-    depending on where the cut falls, and counted in frames it read back one sample off."""
-    rate = 30000 / 1001
+def _cut_edit(tmp_path: Path, cuts: list[int], rate: float, handle: int = 2, noise=False):
+    """A timeline of shots cut at the frames `cuts`, and v2a's track laid under it as v2a lays
+    one: takes with `handle` frames each side where media exists (of noise, written, where
+    `noise`), crossfaded where they meet. Returns the timeline and the generated takes."""
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    cuts = [0, 36, 83, 120]  # the cut at frame 36 has a two-frame handle of 3,204 samples
     for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
         video.append(
             otio.schema.Clip(
@@ -306,16 +448,16 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
                 ),
             )
         )
-    timeline = otio.schema.Timeline(name="ntsc")
+    timeline = otio.schema.Timeline(name="cuts")
     timeline.tracks.append(video)
 
     def sample(frame: int) -> int:
-        return round(frame * 1001 * SAMPLE_RATE / 30000)
+        return round(frame * SAMPLE_RATE / rate)
 
     segments, generated = [], []
     for index, (first, last) in enumerate(zip(cuts, cuts[1:], strict=False)):
-        before = sample(first) - sample(max(first - 2, 0))
-        after = sample(last + 2) - sample(last)
+        before = sample(first) - sample(max(first - handle, 0))
+        after = sample(last + handle) - sample(last)
         segment = Segment(
             clip_id=f"c{index}", clip_name=f"shot{index}", track_index=0, track_name="V1",
             timeline_rate=rate, record_start_frame=first, record_frames=last - first,
@@ -323,11 +465,16 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
             media=MediaSource(referenced=f"shot{index}.mov", path=f"/m/shot{index}.mov"),
             source_start=200 / rate, handle_before_samples=before, handle_after_samples=after,
         )  # fmt: skip
+        path = tmp_path / f"c{index}_take1.wav"
+        if noise:
+            length = before + segment.num_samples + after
+            sound = np.random.default_rng(index).uniform(-0.2, 0.2, length)
+            soundfile.write(path, sound, SAMPLE_RATE, subtype="PCM_24")
         segments.append(segment)
         generated.append(
             GeneratedAudio(
                 clip_id=segment.clip_id,
-                path=str(tmp_path / f"c{index}_take1.wav"),
+                path=str(path),
                 start_sample=segment.start_sample,
                 num_samples=segment.num_samples,
                 handle_before_samples=before,
@@ -335,10 +482,19 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
                 provenance={"generator": "test", "take": 1},
             )  # fmt: skip
         )
-    assert segments[1].handle_before_samples == 3204
     write_audio_tracks(timeline, segments, generated)
-    written, _, _ = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
-    assert written.endswith(".kdenlive")  # with an .otio beside it: v2a's crossfades are lost
+    return timeline, generated
+
+
+def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
+    """At 29.97 fps a frame is 1601.6 samples: a handle of two frames is 3,203 or 3,204 samples
+    depending on where the cut falls, and counted in frames it read back one sample off."""
+    # the cut at frame 36 has a two-frame handle of 3,204 samples
+    timeline, generated = _cut_edit(tmp_path, [0, 36, 83, 120], 30000 / 1001)
+    assert generated[1].handle_before_samples == 3204
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "ntsc.kdenlive"), "kdenlive")
+    # Converted to Kdenlive, v2a's crossfades are in the project: no note, no .otio beside it.
+    assert written.endswith(".kdenlive") and not fallback and not note
 
     def ranges(track):
         return [
@@ -351,8 +507,87 @@ def test_v2a_clips_read_back_to_the_sample_at_29_97(tmp_path):
             for clip in track.find_clips()
         ]
 
+    def crossfades(track):
+        return [
+            (to_samples(item.in_offset), to_samples(item.out_offset))
+            for item in track
+            if isinstance(item, otio.schema.Transition)
+        ]
+
     read_back = find_v2a_tracks(read_timeline(written), "SFX")[0]
-    assert ranges(read_back) == ranges(find_v2a_tracks(timeline, "SFX")[0])
+    laid = find_v2a_tracks(timeline, "SFX")[0]
+    assert ranges(read_back) == ranges(laid)
+    assert crossfades(read_back) == crossfades(laid) == [(3204, 3203), (3203, 3203)]
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_mlt_plays_crossfades_around_a_short_clip_as_written(tmp_path):
+    """Crossfades one after another (the third clip on the track's first playlist: a reversed
+    mix), around a clip of 3 frames between 2-frame handles. Each clip keeps a frame where it
+    plays alone, which the mix out of it starts on, so the crossfade out of the short clip
+    starts at its cut (v2a laid it a frame before); melt plays each one as the project says,
+    to the sample, and the clips read back as laid."""
+    timeline, _ = _cut_edit(tmp_path, [0, 30, 60, 63, 100], FPS, noise=True)
+    written, fallback, _ = write_timeline(timeline, str(tmp_path / "cuts.kdenlive"), "kdenlive")
+    laid = find_v2a_tracks(timeline, "SFX")[0]
+    (read,) = find_v2a_tracks(read_timeline(written), "SFX")
+    assert _crossfade_sides(laid) == [(3840, 3840), (3840, 3840), (1920, 3840)]
+    assert _crossfade_sides(read) == [(3840, 3840), (3840, 3840), (0, 3840)]
+    assert [_placement(clip) for clip in read.find_clips()] == [
+        _placement(clip) for clip in laid.find_clips()
+    ]
+    # What v2a's track plays alone (the editor's shots here have no media).
+    tree = ET.parse(written)
+    tree.getroot().set("producer", _v2a_tractor(tree.getroot()).get("id"))
+    document = tmp_path / "v2a_track.mlt"
+    tree.write(document)
+    _render(document, 100, tmp_path / "render.wav")
+    heard, _ = soundfile.read(tmp_path / "render.wav")
+    assert np.abs(heard - _track_sound(read, len(heard))).max() < 1e-3
+
+
+def _crossfade_sides(track: otio.schema.Track) -> list[tuple[int, int]]:
+    return [
+        (to_samples(item.in_offset), to_samples(item.out_offset))
+        for item in track
+        if isinstance(item, otio.schema.Transition)
+    ]
+
+
+def _placement(clip: otio.schema.Clip) -> tuple[int, int, int, int, int]:
+    """Where a clip sits on its track, and which samples of its take it plays, in samples."""
+    return (
+        to_samples(clip.range_in_parent().start_time),
+        to_samples(clip.source_range.start_time),
+        to_samples(clip.source_range.duration),
+        to_samples(clip.media_reference.available_range.start_time),
+        to_samples(clip.media_reference.available_range.duration),
+    )
+
+
+def _track_sound(track: otio.schema.Track, length: int) -> np.ndarray:
+    """What a v2a track says it plays: each take under its clip, and over each crossfade the
+    outgoing take fading out linearly as the incoming one fades in."""
+    items = list(track)
+    gains, sound = {}, np.zeros(length)
+    for clip in track.find_clips():
+        start, duration = _placement(clip)[0], _placement(clip)[2]
+        gains[id(clip)] = np.zeros(length)
+        gains[id(clip)][start : start + duration] = 1
+    for index, item in enumerate(items):
+        if isinstance(item, otio.schema.Transition):
+            outgoing, incoming = items[index - 1], items[index + 1]
+            cut = _placement(incoming)[0]
+            first, end = cut - to_samples(item.in_offset), cut + to_samples(item.out_offset)
+            fade_in = (np.arange(first, end) - first) / (end - first)
+            gains[id(incoming)][first:end] = fade_in
+            gains[id(outgoing)][first:end] = 1 - fade_in
+    for clip in track.find_clips():
+        start, source, _, available, _ = _placement(clip)
+        take, _ = soundfile.read(url_to_path(clip.media_reference.target_url))
+        played = np.flatnonzero(gains[id(clip)])
+        sound[played] += take[played - start + source - available] * gains[id(clip)][played]
+    return sound
 
 
 def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, capsys):
@@ -362,10 +597,15 @@ def test_what_the_kdenlive_adapter_drops_is_said_and_kept_beside_it(tmp_path, ca
     result = _generate(SAMPLES / "sample.otio", tmp_path / "out", output_format="kdenlive")
 
     assert result.timeline_path.endswith(".kdenlive")
-    assert "writes no transitions" in result.format_note
+    assert "writes no transitions: the editor's 1 in this timeline" in result.format_note
     kept = otio.adapters.read_from_file(result.fallback_otio_path)
     assert kept.find_children(descended_from_type=otio.schema.Transition)
     assert capsys.readouterr().out == ""
+    # v2a's own crossfades are in the project, as same-track mixes (the note said them lost).
+    root = ET.fromstring(Path(result.timeline_path).read_text(encoding="utf-8"))
+    mixes = _v2a_tractor(root).findall("transition")
+    (track,) = find_v2a_tracks(kept, "SFX")
+    assert len(mixes) == len(track.find_children(descended_from_type=otio.schema.Transition)) > 0
 
 
 # --- the editor's own project --------------------------------------------------------------------
