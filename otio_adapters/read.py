@@ -16,7 +16,7 @@ from pathlib import Path
 
 import opentimelineio as otio
 
-from otio_adapters import edl_time, fcpx_speed, fcpx_time, fcpx_transitions, kdenlive
+from otio_adapters import aaf_file, edl_time, fcpx_speed, fcpx_time, fcpx_transitions, kdenlive
 from otio_adapters.timing import exact_rate
 
 log = logging.getLogger(__name__)
@@ -115,6 +115,11 @@ def read_timeline(
 
 def _read_quietly(source: Path, adapter: str, options: dict):
     """Read with the adapter, what it prints going to the debug log (`prints_to_log`)."""
+    if adapter == "AAF":
+        result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
+        if isinstance(result, otio.schema.Timeline):
+            aaf_file.remember_source(result, str(source))  # v2a writes its tracks into it
+        return result
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
     data = source.read_bytes()  # once: the adapter, `restore` and the write-back all need it
