@@ -15,12 +15,16 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import uuid
 
 import aaf2
 import opentimelineio as otio
 
 #: timeline.metadata["AAF"]["v2a_source"]: the AAF file a timeline was read from.
 _SOURCE = "v2a_source"
+#: clip.metadata["AAF"]["v2a_read_mob_id"]: a v2a clip's master mob id as read, in the copy
+#: written (`name_take_master`).
+_READ_MOB_ID = "v2a_read_mob_id"
 # Definitions a copied slot refers to, in the order they refer to each other.
 _DEFINITIONS = (
     "DataDefinitions",
@@ -55,6 +59,23 @@ def source_file(timeline: otio.schema.Timeline) -> tuple[str, str]:
     return path, ""
 
 
+def name_take_master(clip: otio.schema.Clip) -> None:
+    """Give a v2a clip, in the copy the adapter writes, the master mob id of its active take:
+    the same for the same take in every file written, another for another take. The id read
+    back from an earlier AAF is its first take's, and Avid, already holding a master clip of
+    that id, would take a regenerated clip for it and play the first take's media. The id read
+    is kept aside (`_READ_MOB_ID`) to find the earlier run's track in the editor's AAF."""
+    active = clip.media_reference
+    if not isinstance(active, otio.schema.ExternalReference) or not active.target_url:
+        return
+    meta = clip.metadata.setdefault("AAF", {})
+    if "MobID" in meta:
+        meta[_READ_MOB_ID] = meta["MobID"]
+    mob_id = aaf2.mobid.MobID.new()
+    mob_id.material = uuid.uuid5(uuid.NAMESPACE_URL, active.target_url)
+    meta["MobID"] = str(mob_id)
+
+
 def finish_written(path: str, timeline: otio.schema.Timeline, v2a_tracks: list) -> None:
     """Make the AAF the adapter wrote at `path` the editor's own AAF (the one `timeline` was read
     from) with v2a's tracks, as the adapter wrote them, added to its sequence. An earlier run's
@@ -68,7 +89,7 @@ def finish_written(path: str, timeline: otio.schema.Timeline, v2a_tracks: list) 
     # An earlier run's v2a tracks, as read: the reader keeps no slot id for a track under an
     # effect (the adapter's pan), but each clip keeps its master mob's id.
     earlier = [
-        {str(clip.metadata.get("AAF", {}).get("MobID")) for clip in track.find_clips()}
+        {_read_mob_id(clip) for clip in track.find_clips()}
         for track in v2a_tracks
     ]
     # Beside `path`, in the writer's staging folder: nothing is left behind if this fails.
@@ -86,6 +107,12 @@ def finish_written(path: str, timeline: otio.schema.Timeline, v2a_tracks: list) 
     except Exception as error:  # pyaaf2 raises anything on a file it cannot edit
         raise RuntimeError(f"cannot add v2a's tracks to the editor's AAF {source}: {error}") from error
     os.replace(result, path)
+
+
+def _read_mob_id(clip: otio.schema.Clip) -> str:
+    """A v2a clip's master mob id as read (before `name_take_master`, if it ran)."""
+    meta = clip.metadata.get("AAF", {})
+    return str(meta.get(_READ_MOB_ID, meta.get("MobID")))
 
 
 def _sequence(aaf, timeline: otio.schema.Timeline):

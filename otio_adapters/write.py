@@ -1061,6 +1061,8 @@ def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
                 if key == clip.active_media_reference_key:
                     origin = first
         clip.source_range = TR(RT(origin + before, rate), RT(end - start, rate))
+        if aaf:
+            aaf_file.name_take_master(clip)
         track.append(clip)
         cursor = end
 

@@ -111,6 +111,38 @@ def test_drop_frame_start_timecode_stays_drop_frame(tmp_path):
     assert [(t.start, t.fps, t.drop) for t in timecodes] == [(539460, 30, True)]
 
 
+def test_running_again_on_a_written_aaf_replaces_v2a_track_and_names_each_take_anew(tmp_path):
+    """Read back, a v2a clip carries its master mob id; regenerated, the adapter wrote the new
+    take under that id, which Avid, holding the first take's master clip, takes for that one."""
+    name = "simple.aaf"
+    first = _generate(name, tmp_path)
+    with aaf2.open(str(AAF / name), "r") as aaf:
+        editors = {slot.slot_id for slot in _sequence(aaf).slots}
+        mobs = len(list(aaf.content.mobs))
+
+    def takes(path: str) -> set[str]:
+        with aaf2.open(path, "r") as aaf:
+            (ours,) = [s for s in _sequence(aaf).slots if s.slot_id not in editors]
+            return _masters_on(ours)
+
+    taken = takes(first.timeline_path)
+    # Written again as it is (no new take): the same master clips.
+    again = str(tmp_path / "again.aaf")
+    write_timeline(read_timeline(first.timeline_path), again, "AAF")
+    assert takes(again) == taken
+
+    second = _generate(name, tmp_path, Path(first.timeline_path))
+    retaken = takes(second.timeline_path)
+    assert len(retaken) == len(taken) and not retaken & taken
+    with aaf2.open(second.timeline_path, "r") as aaf:
+        held = {str(mob.mob_id) for mob in aaf.content.mobs}
+        # The first run's take mobs went with its track: the file grew by one run's mobs.
+        assert not held & taken
+        with aaf2.open(first.timeline_path, "r") as earlier:
+            assert len(held) == len(list(earlier.content.mobs))
+    assert mobs < len(held)
+
+
 def test_an_aaf_changed_since_it_was_read_is_not_written_over_and_the_note_says_so(tmp_path):
     source = tmp_path / "one_clip.aaf"
     shutil.copyfile(AAF / "one_clip.aaf", source)
