@@ -17,6 +17,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from otio_adapters import (
+    aaf_file,
     edl_time,
     fcp7_document,
     fcpx_speed,
@@ -130,6 +131,11 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
         for index, timeline in enumerate(timelines):  # the adapter's order of the sequences
             fcp7_document.remember_document(timeline, str(source), data, index)
+        return result
+    if adapter == "AAF":
+        result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
+        if isinstance(result, otio.schema.Timeline):
+            aaf_file.remember_source(result, str(source))  # v2a writes its tracks into it
         return result
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)

@@ -21,6 +21,7 @@ import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 
 from otio_adapters import (
+    aaf_file,
     edl_audio,
     fcp7_document,
     fcpx_audio,
@@ -637,6 +638,15 @@ def _adapter_losses(
             lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                         "in this timeline are not in the .kdenlive")
         return "; ".join(lost)
+    if format == "AAF":
+        _, problem = aaf_file.source_file(timeline)
+        if problem:
+            return (f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
+                    "editor's clips new file and tape mobs (what Avid finds and relinks their "
+                    "media by), points every audio clip at its master clip's slot 2 (which "
+                    "channel of the source each track played is lost), and drops motion "
+                    "effects, gain, markers and the start timecode's drop frame")
+        return ""
     if format != "fcpx_xml":
         return ""
     lost = []
@@ -899,8 +909,17 @@ def _list_rate(timeline: otio.schema.Timeline) -> float:
     return timeline.video_tracks()[0].duration().rate
 
 
+def _aaf_finished(path: str, timeline: otio.schema.Timeline) -> None:
+    """v2a's tracks, as the adapter wrote them to `path`, go into the editor's own AAF
+    (`aaf_file.finish_written`), where the timeline was read from one."""
+    tracks = {id(track): track for stem in _stems(timeline)
+              for track in find_v2a_tracks(timeline, stem)}
+    aaf_file.finish_written(path, timeline, list(tracks.values()))
+
+
 # Rewrites of what an adapter wrote, by format: (written path, the timeline written).
 _AFTER_WRITE = {
+    "AAF": _aaf_finished,
     "cmx_3600": _edl_finished,
     "fcp_xml": _fcp7_finished,
     "fcpx_xml": _fcpx_finished,
@@ -1085,6 +1104,8 @@ def _conform_track(track: otio.schema.Track, rate: float, format: str) -> None:
                 if key == clip.active_media_reference_key:
                     origin = first
         clip.source_range = TR(RT(origin + before, rate), RT(end - start, rate))
+        if aaf:
+            aaf_file.name_take_master(clip)
         track.append(clip)
         cursor = end
 

@@ -1,0 +1,204 @@
+"""v2a's tracks written into the editor's own AAF, as `kdenlive.py` does for Kdenlive projects.
+
+The AAF adapter rebuilds the whole file from OTIO, and an Avid sequence loses on the way what
+Avid links and plays it by (measured with pyaaf2 on the fixtures, docs/timeline_writing.md):
+each clip keeps its master mob id but gets a new file mob and tape mob (fresh ids, other names,
+another timecode), so the ids Avid finds the media by and the tape names and timecodes it
+relinks by are gone; every audio clip plays its master clip's slot 2, whichever channel it
+played; motion effects, gain, markers, track numbers and the start timecode's drop frame are
+dropped. So where the timeline was read from an AAF still as it was, the written file is that
+AAF with v2a's tracks, as the adapter writes them, added to its sequence.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+
+import aaf2
+import opentimelineio as otio
+
+#: timeline.metadata["AAF"]["v2a_source"]: the AAF file a timeline was read from.
+_SOURCE = "v2a_source"
+#: clip.metadata["AAF"]["v2a_read_mob_id"]: a v2a clip's master mob id as read, in the copy
+#: written (`name_take_master`).
+_READ_MOB_ID = "v2a_read_mob_id"
+# Definitions a copied slot refers to, in the order they refer to each other.
+_DEFINITIONS = (
+    "DataDefinitions",
+    "ParameterDefinitions",
+    "InterpolationDefinitions",
+    "OperationDefinitions",
+)
+
+
+def remember_source(timeline: otio.schema.Timeline, path: str) -> None:
+    """Note on a timeline read from an AAF which file it was and what it held."""
+    timeline.metadata.setdefault("AAF", {})[_SOURCE] = {
+        "path": os.path.abspath(path),
+        "sha256": _sha256(path),
+    }
+
+
+def source_file(timeline: otio.schema.Timeline) -> tuple[str, str]:
+    """(path, "") of the AAF a timeline was read from, still as it was read; ("", why not)
+    where it changed or is gone since; ("", "") for a timeline read from another format."""
+    aaf = timeline.metadata.get("AAF", {})
+    record = aaf.get(_SOURCE) if hasattr(aaf, "get") else None
+    if not record:
+        return "", ""
+    path = str(record["path"])
+    try:
+        digest = _sha256(path)
+    except OSError as error:
+        return "", f"the AAF {path} can no longer be read ({error.strerror})"
+    if digest != record["sha256"]:
+        return "", f"the AAF {path} changed since v2a read it"
+    return path, ""
+
+
+def name_take_master(clip: otio.schema.Clip) -> None:
+    """Give a v2a clip, in the copy the adapter writes, the master mob id of its active take:
+    the same for the same take in every file written, another for another take. The id read
+    back from an earlier AAF is its first take's, and Avid, already holding a master clip of
+    that id, would take a regenerated clip for it and play the first take's media. The id read
+    is kept aside (`_READ_MOB_ID`) to find the earlier run's track in the editor's AAF."""
+    active = clip.media_reference
+    if not isinstance(active, otio.schema.ExternalReference) or not active.target_url:
+        return
+    meta = clip.metadata.setdefault("AAF", {})
+    if "MobID" in meta:
+        meta[_READ_MOB_ID] = meta["MobID"]
+    mob_id = aaf2.mobid.MobID.new()
+    mob_id.material = uuid.uuid5(uuid.NAMESPACE_URL, active.target_url)
+    meta["MobID"] = str(mob_id)
+
+
+def finish_written(path: str, timeline: otio.schema.Timeline, v2a_tracks: list) -> None:
+    """Make the AAF the adapter wrote at `path` the editor's own AAF (the one `timeline` was read
+    from) with v2a's tracks, as the adapter wrote them, added to its sequence. An earlier run's
+    v2a tracks in it are replaced. `v2a_tracks`: v2a's tracks of `timeline`. Leaves `path` as
+    the adapter wrote it for a timeline not read from an AAF, or from one changed since."""
+    source, _ = source_file(timeline)
+    if not source:
+        return
+    written = [track for track in timeline.tracks if len(track)]  # the adapter skips empty ones
+    ours = [index for index, track in enumerate(written) if any(track is t for t in v2a_tracks)]
+    # An earlier run's v2a tracks, as read: the reader keeps no slot id for a track under an
+    # effect (the adapter's pan), but each clip keeps its master mob's id.
+    earlier = [
+        {_read_mob_id(clip) for clip in track.find_clips()}
+        for track in v2a_tracks
+    ]
+    # Beside `path`, in the writer's staging folder: nothing is left behind if this fails.
+    result = os.path.join(os.path.dirname(path), "editor-" + os.path.basename(path))
+    try:
+        shutil.copyfile(source, result)
+        with aaf2.open(result, "rw") as target, aaf2.open(path, "r") as adapter:
+            sequence = _sequence(target, timeline)
+            _remove_slots(target, sequence, [ids for ids in earlier if ids != {"None"}])
+            slots = [slot for slot in next(adapter.content.toplevel()).slots
+                     if slot.media_kind in ("Picture", "Sound")]
+            _copy_definitions(adapter, target)
+            for index in ours:
+                _add_slot(target, sequence, slots[index])
+    except Exception as error:  # pyaaf2 raises anything on a file it cannot edit
+        raise RuntimeError(f"cannot add v2a's tracks to the editor's AAF {source}: {error}") from error
+    os.replace(result, path)
+
+
+def _read_mob_id(clip: otio.schema.Clip) -> str:
+    """A v2a clip's master mob id as read (before `name_take_master`, if it ran)."""
+    meta = clip.metadata.get("AAF", {})
+    return str(meta.get(_READ_MOB_ID, meta.get("MobID")))
+
+
+def _sequence(aaf, timeline: otio.schema.Timeline):
+    """The composition mob `timeline` was read from."""
+    wanted = timeline.metadata.get("AAF", {}).get("MobID")
+    sequences = list(aaf.content.toplevel())
+    for mob in sequences:
+        if str(mob.mob_id) == wanted:
+            return mob
+    return sequences[0]
+
+
+def _remove_slots(aaf, sequence, tracks: list[set[str]]) -> None:
+    """Take an earlier run's v2a tracks off the sequence, with the mobs only they played:
+    the slots whose clips play those master mobs (`tracks`, by id) and no other."""
+    removed = [
+        index for index, slot in enumerate(sequence.slots)
+        if slot.media_kind == "Sound" and _masters_played(slot) in tracks
+    ]
+    if not removed:
+        return
+    unused = {}
+    for index in reversed(removed):
+        _mobs_played(sequence.slots.pop(index), unused)
+    used = {}
+    for mob in aaf.content.mobs:
+        if mob.mob_id not in unused:
+            for slot in mob.slots:
+                _mobs_played(slot, used)
+    for mob_id in unused.keys() - used.keys():
+        aaf.content.mobs.pop(mob_id)
+
+
+def _add_slot(aaf, sequence, slot) -> None:
+    """A copy of `slot` (from another file) as the sequence's next audio track, with the mobs
+    its clips play."""
+    for mob in _mobs_played(slot, {}).values():
+        if aaf.content.mobs.get(mob.mob_id) is None:
+            aaf.content.mobs.append(mob.copy(root=aaf))
+    copied = slot.copy(root=aaf)
+    copied.slot_id = max(s.slot_id for s in sequence.slots) + 1
+    # Avid numbers a sequence's tracks A1, A2... by their physical track numbers.
+    numbers = [
+        s["PhysicalTrackNumber"].value or 0
+        for s in sequence.slots
+        if s.media_kind == copied.media_kind and "PhysicalTrackNumber" in s
+    ]
+    copied["PhysicalTrackNumber"].value = max(numbers, default=0) + 1
+    sequence.slots.append(copied)
+
+
+def _copy_definitions(source, target) -> None:
+    """The effect and parameter definitions of `source` that `target` lacks (an Avid export
+    has no "Audio Dissolve" without audio dissolves): pyaaf2 copies a definition a copied slot
+    names, but fails on the parameter definitions that definition lists in turn."""
+    for kind in _DEFINITIONS:
+        present = target.dictionary[kind]
+        for definition in source.dictionary[kind].values():
+            if definition.auid not in present:
+                present.append(definition.copy(root=target))
+
+
+def _masters_played(slot) -> set[str]:
+    """The ids of the mobs a track's clips play (not those these play in turn)."""
+    return {
+        str(item.mob_id)
+        for item, _ in slot.segment.walk_references()
+        if isinstance(item, aaf2.components.SourceClip)
+    }
+
+
+def _mobs_played(obj, found: dict) -> dict:
+    """Every mob a source clip under `obj` plays, and those they play in turn, by mob id."""
+    for item, _ in obj.walk_references():
+        if isinstance(item, aaf2.components.SourceClip):
+            mob = item.mob
+            if mob is not None and mob.mob_id not in found:
+                found[mob.mob_id] = mob
+                for slot in mob.slots:
+                    _mobs_played(slot, found)
+    return found
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,158 @@
+"""An Avid (or Premiere) AAF written back by v2a is the editor's own AAF with v2a's track added:
+what Avid links each clip to its media by (master, file and tape mobs, the master clip's slot
+each track plays), effects, markers and the start timecode stay as exported. Checked with
+pyaaf2 on the real exports in ../shared/fixtures/timelines/aaf."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import aaf2
+import pytest
+from generator_doubles import SineGenerator
+
+from otio_adapters.read import read_timeline
+from otio_adapters.standin_media import synthesize_media
+from otio_adapters.write import write_timeline
+from v2a.contracts import GenerationParams, GenerationRequest
+from v2a.pipeline import run_generation
+
+AAF = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines" / "aaf"
+pytestmark = pytest.mark.skipif(not AAF.is_dir(), reason="../shared/fixtures is absent")
+
+FIXTURES = [
+    "one_clip.aaf",  # Avid: a marker, an empty A2
+    "simple.aaf",  # Avid: stereo clips, A1 playing channel 1 and A2 channel 2
+    "transitions.aaf",  # Avid's own dissolves, dips and fades
+    "2997fps-DFTC.aaf",  # Premiere: 29.97 drop frame from 05:00:00;00, six channels, gain
+    "linear_speed_effects.aaf",  # Avid motion effects
+]
+
+
+def _generate(name: str, tmp_path: Path, source: Path | None = None):
+    source = source or AAF / name
+    media = tmp_path / "media"
+    if not media.is_dir():
+        media.mkdir()
+        synthesize_media(read_timeline(source), str(media))
+    request = GenerationRequest(
+        str(source), str(tmp_path / "out"), relink_roots=(str(media),),
+        params=GenerationParams(seed=7),
+    )
+    return run_generation(request, SineGenerator())
+
+
+def _tree(obj) -> tuple:
+    """Everything an AAF object holds, its strong references' objects included (weak ones, to
+    definitions, by their ids), comparable across files."""
+    rows = []
+    for prop in obj.properties():
+        if isinstance(prop, aaf2.properties.StrongRefProperty):
+            value = _tree(prop.value) if prop.value is not None else None
+        elif isinstance(prop, (aaf2.properties.StrongRefVectorProperty,
+                               aaf2.properties.StrongRefSetProperty)):
+            value = tuple(_tree(item) for item in prop.value)
+        elif isinstance(prop, aaf2.properties.WeakRefProperty):
+            value = str(prop.ref)
+        elif isinstance(prop, aaf2.properties.WeakRefArrayProperty):
+            value = tuple(str(ref) for ref in prop.references)
+        else:
+            value = repr(prop.value)
+        rows.append((prop.name, value))
+    return type(obj).__name__, tuple(sorted(rows, key=lambda row: row[0]))
+
+
+def _sequence(aaf):
+    return next(aaf.content.toplevel())
+
+
+def _masters_on(slot) -> set[str]:
+    return {
+        str(item.mob_id)
+        for item, _ in slot.segment.walk_references()
+        if isinstance(item, aaf2.components.SourceClip)
+    }
+
+
+@pytest.mark.parametrize("name", FIXTURES)
+def test_written_aaf_keeps_the_editors_sequence_and_mobs_as_exported(name, tmp_path):
+    """Written by the adapter alone, each clip kept its master mob id but got a new file mob
+    and tape mob (fresh ids, "Mob" and the clip's name), every audio track played master slot 2,
+    and motion effects, gain, markers and drop frame were gone."""
+    result = _generate(name, tmp_path)
+
+    with aaf2.open(str(AAF / name), "r") as before, aaf2.open(result.timeline_path, "r") as after:
+        exported, written = _sequence(before), _sequence(after)
+        for mob in before.content.mobs:  # master clips, file and tape mobs
+            if mob.mob_id != exported.mob_id:
+                kept = after.content.mobs.get(mob.mob_id)
+                assert kept is not None, f"{type(mob).__name__} {mob.name!r} {mob.mob_id}"
+                assert _tree(kept) == _tree(mob), mob.name
+        assert written.mob_id == exported.mob_id
+        editors = {slot.slot_id: _tree(slot) for slot in exported.slots}
+        assert {s.slot_id: _tree(s) for s in written.slots if s.slot_id in editors} == editors
+
+        # v2a's track: one audio track more, numbered after the editor's.
+        (ours,) = [slot for slot in written.slots if slot.slot_id not in editors]
+        assert (ours.name, ours.media_kind) == ("V2A SFX", "Sound")
+        numbers = [s["PhysicalTrackNumber"].value for s in exported.slots
+                   if s.media_kind == "Sound" and "PhysicalTrackNumber" in s]
+        assert ours["PhysicalTrackNumber"].value == max(numbers, default=0) + 1
+        assert len(_masters_on(ours)) == len(result.generated)
+
+
+def test_drop_frame_start_timecode_stays_drop_frame(tmp_path):
+    """The adapter wrote Premiere's 05:00:00;00 as a non-drop 30 fps timecode (04:59:42:00)."""
+    result = _generate("2997fps-DFTC.aaf", tmp_path)
+    with aaf2.open(result.timeline_path, "r") as aaf:
+        timecodes = [slot.segment for slot in _sequence(aaf).slots
+                     if isinstance(slot.segment, aaf2.components.Timecode)]
+    assert [(t.start, t.fps, t.drop) for t in timecodes] == [(539460, 30, True)]
+
+
+def test_running_again_on_a_written_aaf_replaces_v2a_track_and_names_each_take_anew(tmp_path):
+    """Read back, a v2a clip carries its master mob id; regenerated, the adapter wrote the new
+    take under that id, which Avid, holding the first take's master clip, takes for that one."""
+    name = "simple.aaf"
+    first = _generate(name, tmp_path)
+    with aaf2.open(str(AAF / name), "r") as aaf:
+        editors = {slot.slot_id for slot in _sequence(aaf).slots}
+        mobs = len(list(aaf.content.mobs))
+
+    def takes(path: str) -> set[str]:
+        with aaf2.open(path, "r") as aaf:
+            (ours,) = [s for s in _sequence(aaf).slots if s.slot_id not in editors]
+            return _masters_on(ours)
+
+    taken = takes(first.timeline_path)
+    # Written again as it is (no new take): the same master clips.
+    again = str(tmp_path / "again.aaf")
+    write_timeline(read_timeline(first.timeline_path), again, "AAF")
+    assert takes(again) == taken
+
+    second = _generate(name, tmp_path, Path(first.timeline_path))
+    retaken = takes(second.timeline_path)
+    assert len(retaken) == len(taken) and not retaken & taken
+    with aaf2.open(second.timeline_path, "r") as aaf:
+        held = {str(mob.mob_id) for mob in aaf.content.mobs}
+        # The first run's take mobs went with its track: the file grew by one run's mobs.
+        assert not held & taken
+        with aaf2.open(first.timeline_path, "r") as earlier:
+            assert len(held) == len(list(earlier.content.mobs))
+    assert mobs < len(held)
+
+
+def test_an_aaf_changed_since_it_was_read_is_not_written_over_and_the_note_says_so(tmp_path):
+    source = tmp_path / "one_clip.aaf"
+    shutil.copyfile(AAF / "one_clip.aaf", source)
+    timeline = read_timeline(source)
+    shutil.copyfile(AAF / "simple.aaf", source)  # the editor exported again meanwhile
+
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "out.aaf"), "AAF")
+
+    assert written == str(tmp_path / "out.aaf")
+    assert f"the AAF {source} changed since v2a read it" in note
+    assert "new file and tape mobs" in note
+    with aaf2.open(written, "r") as aaf:
+        assert _sequence(aaf).name == "OTIO_Test_ppjoshm1.Exported.01"  # not simple.aaf's
