@@ -1,8 +1,8 @@
 """v2a's audio events appended to the editor's own CMX 3600 list.
 
 The CMX 3600 adapter (otio-cmx3600-adapter 1.0.0) writes a whole list from what it read, and
-changes the editor's lines on the way (measured on the fixtures' lists and hand-made ones: 51
-of 128 lines): it renames reels (`AX` becomes `ZZ100501`, after the clip name), writes a `B`
+changes the editor's lines on the way (measured on the fixtures' lists and hand-made ones: 53
+of 133 lines): it renames reels (`AX` becomes `ZZ100501`, after the clip name), writes a `B`
 event as a V and an A event, `AA/V` as V and AA, a wipe (`W001`) as a dissolve, turns the
 `AUD`, `SPLIT:` and `EFFECTS NAME IS` lines of video events into comments, loses the M2 and
 `* * FREEZE FRAME` lines of one of Avid's two one-frame freezes (`speed_effects_small.edl`),
