@@ -3,7 +3,7 @@
 The adapter writes the first track alone, as video, and refuses a timeline with more than two
 audio tracks: an editor's audio events and v2a's sound never reached the list. A timeline read
 from a list is written back as that list with v2a's events appended (`edl_list`); for any other
-v2a gives the adapter the picture only and appends the audio events itself
+timeline v2a gives the adapter the picture only and appends the audio events itself
 (`append_audio_events`):
 - the editor's, as the reader read them: channel A (A1), A2, AA where A1 and A2 hold the same
   cut (the reader splits an AA event in two), A3, A4... (the reader takes any other channel
