@@ -1,8 +1,10 @@
 """Audio events in CMX 3600 lists (otio-cmx3600-adapter 1.0.0 writes none).
 
 The adapter writes the first track alone, as video, and refuses a timeline with more than two
-audio tracks: an editor's audio events and v2a's sound never reached the list. v2a gives the
-adapter the picture only and appends the audio events itself (`append_audio_events`):
+audio tracks: an editor's audio events and v2a's sound never reached the list. A timeline read
+from a list is written back as that list with v2a's events appended (`edl_list`); for any other
+timeline v2a gives the adapter the picture only and appends the audio events itself
+(`append_audio_events`):
 - the editor's, as the reader read them: channel A (A1), A2, AA where A1 and A2 hold the same
   cut (the reader splits an AA event in two), A3, A4... (the reader takes any other channel
   field as a track name); an `AUD 3 4` line (the 3600 way of naming channels 3 and 4) is read as
@@ -223,15 +225,16 @@ def _merged_pairs(first: list[_Event], second: list[_Event]) -> list[_Event]:
     return merged + [event for event in second if id(event) not in taken]
 
 
-def _timecode(frames: int, rate: float) -> str:
-    return otio.opentime.to_timecode(RT(frames, rate), rate)
+def _timecode(frames: int, rate: float, drop_frame: bool | None) -> str:
+    """`drop_frame` None: as OTIO infers it from the rate (drop frame at 29.97 and 59.94)."""
+    return otio.opentime.to_timecode(RT(frames, rate), rate, drop_frame)
 
 
-def _event_lines(number: int, event: _Event, rate: float) -> list[str]:
+def _event_lines(number: int, event: _Event, rate: float, drop_frame: bool | None) -> list[str]:
     """The lines of one event, as the adapter writes a video event: a dissolve repeats the
     outgoing event's out point as a cut, then the incoming one with `D nnn`."""
     times = " ".join(
-        _timecode(frames, rate) for frames in (*event.source, *event.record)
+        _timecode(frames, rate, drop_frame) for frames in (*event.source, *event.record)
     )
     # An AUD line names more channels of the event, an M2 line its speed (in frames a second,
     # from its source in): they follow the event line, as CMX has them.
@@ -239,7 +242,7 @@ def _event_lines(number: int, event: _Event, rate: float) -> list[str]:
     if event.speed is not None:
         fps = f"{event.speed * rate:05.1f}"
         notes.insert(0, f"M2   {event.reel:8}       {fps}                "
-                        f"{_timecode(event.source[0], rate)}")
+                        f"{_timecode(event.source[0], rate, drop_frame)}")
     comments = [comment for comment in event.comments if not _AUD.match(comment)]
     if event.speed == 0:
         comments = [*comments, "* * FREEZE FRAME"]  # how the reader tells a freeze
@@ -247,8 +250,9 @@ def _event_lines(number: int, event: _Event, rate: float) -> list[str]:
         return [f"{number:03d}  {event.reel:8} {event.channel:5} C        {times}", *notes,
                 f"* FROM CLIP NAME:  {event.name}", *comments]
     before = event.outgoing
-    held = " ".join(_timecode(frames, rate) for frames in (before.source[1], before.source[1],
-                                                           before.record[1], before.record[1]))
+    held = " ".join(_timecode(frames, rate, drop_frame)
+                    for frames in (before.source[1], before.source[1], before.record[1],
+                                   before.record[1]))
     return [f"{number:03d}  {before.reel:8} {event.channel:5} C        {held}",
             f"{number:03d}  {event.reel:8} {event.channel:5} D {event.dissolve:03d}    {times}",
             *notes,
@@ -257,15 +261,18 @@ def _event_lines(number: int, event: _Event, rate: float) -> list[str]:
             *comments]
 
 
-def audio_events(timeline: otio.schema.Timeline, rate: float) -> list[list[_Event]]:
-    """Every audio event of `timeline`, one list per channel (AA pairs merged). v2a's tracks
-    must count in whole frames (as `write._for_format` conforms them)."""
+def audio_events(
+    timeline: otio.schema.Timeline, rate: float, editors_too: bool = True
+) -> list[list[_Event]]:
+    """Every audio event of `timeline` (`editors_too` False: v2a's alone), one list per
+    channel (AA pairs merged). v2a's tracks must count in whole frames (as
+    `write._for_format` conforms them)."""
     editors, ours = channels(timeline)
     picture = timeline.video_tracks()[0]
     # Where v2a's track time 0 sits in the list: the picture's start, as the adapter writes it.
     origin = _frames(picture.transformed_time(RT(0, rate), timeline.tracks), rate)
     by_channel: dict[int, list[_Event]] = {}
-    for track in _editor_audio_tracks(timeline):
+    for track in _editor_audio_tracks(timeline) if editors_too else ():
         number = editors[id(track)]
         by_channel[number] = _track_events(track, timeline, rate, channel_field(number), None,
                                            _editor_clip)
@@ -278,18 +285,40 @@ def audio_events(timeline: otio.schema.Timeline, rate: float) -> list[list[_Even
     return [by_channel[number] for number in sorted(by_channel)]
 
 
+def event_number(line: str) -> int | None:
+    """The number of an event line (it starts with one), else None."""
+    match = _EVENT_NUMBER.match(line)
+    return int(match[1]) if match else None
+
+
+def last_event_number(lines: list[str]) -> int:
+    return max((n for n in map(event_number, lines) if n is not None), default=0)
+
+
+def event_lines(
+    timeline: otio.schema.Timeline,
+    rate: float,
+    after: int,
+    *,
+    editors_too: bool = True,
+    drop_frame: bool | None = None,
+) -> list[str]:
+    """The lines of the audio events of `timeline` (`audio_events`), numbered from `after` + 1,
+    their timecodes drop frame or not (None: as OTIO infers it from the rate)."""
+    lines, number = [], after
+    for events in audio_events(timeline, rate, editors_too):
+        for event in events:
+            number += 1
+            lines += _event_lines(number, event, rate, drop_frame)
+    return lines
+
+
 def append_audio_events(path: str, timeline: otio.schema.Timeline, rate: float) -> None:
     """Append the audio events of `timeline` to the list the adapter wrote at `path`, numbered
     after its events, in its timecode (`restore_frame_code_mode` rewrites both alike)."""
     with open(path, encoding="utf-8") as handle:
         text = handle.read()
-    numbers = [int(match[1]) for match in map(_EVENT_NUMBER.match, text.splitlines()) if match]
-    number = max(numbers, default=0)
-    lines = []
-    for events in audio_events(timeline, rate):
-        for event in events:
-            number += 1
-            lines += _event_lines(number, event, rate)
+    lines = event_lines(timeline, rate, last_event_number(text.splitlines()))
     if not lines:
         return
     with open(path, "w", encoding="utf-8") as handle:

@@ -18,6 +18,7 @@ import opentimelineio as otio
 
 from otio_adapters import (
     aaf_file,
+    edl_list,
     edl_time,
     fcp7_document,
     fcpx_speed,
@@ -131,6 +132,14 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
         for index, timeline in enumerate(timelines):  # the adapter's order of the sequences
             fcp7_document.remember_document(timeline, str(source), data, index)
+        return result
+    if adapter == "cmx_3600":
+        data = source.read_bytes()  # once: the reader and the record of the list share it
+        result = otio.adapters.read_from_string(
+            edl_list.as_read(data), adapter_name=adapter, **options
+        )
+        if isinstance(result, otio.schema.Timeline):
+            edl_list.remember_list(result, str(source), data)  # v2a appends its events to it
         return result
     if adapter == "AAF":
         result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)

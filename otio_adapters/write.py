@@ -23,6 +23,7 @@ from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
 from otio_adapters import (
     aaf_file,
     edl_audio,
+    edl_list,
     fcp7_document,
     fcpx_audio,
     fcpx_speed,
@@ -575,13 +576,15 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
-    # A project read from Kdenlive, a document read from FCP7 XML, gets v2a's tracks added to
-    # it, rather than rewritten whole.
+    # A project read from Kdenlive, a document read from FCP7 XML, a list read from CMX 3600,
+    # gets v2a's tracks added to it, rather than rewritten whole.
     project = ("", "", "")
     if format == "kdenlive":
         project = kdenlive.source_project(timeline)
     elif format == "fcp_xml":
         project = fcp7_document.source_document(timeline)
+    elif format == "cmx_3600":
+        project = edl_list.source_list(timeline)
     _, source, problem = project
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
@@ -612,10 +615,19 @@ def _adapter_losses(
 ) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio.
-    `project`: for Kdenlive and FCP7 XML, the editor's project or document v2a's tracks went
-    into (`kdenlive.source_project`, `fcp7_document.source_document`)."""
+    `project`: for Kdenlive, FCP7 XML and CMX 3600, the editor's project, document or list
+    v2a's tracks went into (`kdenlive.source_project`, `fcp7_document.source_document`,
+    `edl_list.source_list`)."""
     if format == "cmx_3600":
-        return _edl_carries(timeline)
+        text, _, problem = project
+        carried = _edl_carries(timeline, bool(text))
+        if problem:
+            rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
+                         "renames reels, writes B events as V and A events and wipes as "
+                         "dissolves, turns the AUD, SPLIT and effect name lines of video events "
+                         "into comments and can lose a freeze's M2 line")
+            return f"{rewritten}; {carried}" if carried else rewritten
+        return carried
     if format == "fcp_xml":
         _, _, problem = project
         if problem:
@@ -669,13 +681,16 @@ def _adapter_losses(
     return "; ".join(lost)
 
 
-def _edl_carries(timeline: otio.schema.Timeline) -> str:
-    """What a CMX 3600 list holds of v2a's result, and what only the .otio beside it does."""
+def _edl_carries(timeline: otio.schema.Timeline, editors_list: bool = False) -> str:
+    """What a CMX 3600 list holds of v2a's result, and what only the .otio beside it does.
+    `editors_list`: the list is the editor's own with v2a's events appended (`edl_list`)."""
     _, ours = edl_audio.channels(timeline)
     if not ours:
         return ""
     fields = ", ".join(edl_audio.channel_field(channel) for channel in ours.values())
-    note = (f"the CMX 3600 EDL carries the editor's video and audio events and v2a's active "
+    editors = ("the editor's list as they wrote it, with" if editors_list else
+               "the editor's video and audio events and")
+    note = (f"the CMX 3600 EDL carries {editors} v2a's active "
             f"takes as audio events on channel {fields} (each naming its WAV in FROM CLIP NAME "
             "and SOURCE FILE), crossfades as dissolves; not the other takes nor what v2a "
             "records of them")
@@ -775,7 +790,10 @@ def _atomic_write(
                 otio.adapters.write_to_file(_without_v2a_tracks(given), written, adapter_name=format)
             with open(written, encoding="utf-8") as handle:
                 text, source = handle.read(), written
-        if text and format == "kdenlive":
+        if text and format == "cmx_3600":
+            # The editor's own list, line for line, with v2a's audio events after its own.
+            edl_list.write_into_list(timeline, text, written, _list_rate(timeline))
+        elif text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
         elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
             tracks = os.path.join(staging, "v2a-tracks.xml")

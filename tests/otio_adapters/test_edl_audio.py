@@ -53,8 +53,11 @@ def _generated(timeline, path: Path, first: int = 0) -> list[GeneratedAudio]:
     return generated
 
 
-def _written(tmp_path: Path, text_or_path, options: dict, first: int = 0):
-    """(timeline as read, its takes, the list v2a wrote, the .otio beside it, the note)."""
+def _written(tmp_path: Path, text_or_path, options: dict, first: int = 0, changed: bool = False):
+    """(timeline as read, its takes, the list v2a wrote, the .otio beside it, the note).
+    `changed`: the list is saved again after v2a read it, so that the adapter writes the result
+    as it does a timeline from another format (v2a appends to the editor's own list otherwise:
+    test_edl_editors_list.py)."""
     source = tmp_path / "cut.edl"
     if isinstance(text_or_path, Path):
         source.write_bytes(text_or_path.read_bytes())
@@ -62,9 +65,12 @@ def _written(tmp_path: Path, text_or_path, options: dict, first: int = 0):
         source.write_text(text_or_path)
     timeline = read_timeline(source, options=options)
     generated = _generated(timeline, source, first)
+    if changed:
+        source.write_bytes(source.read_bytes() + b"\n")
     out = tmp_path / "out"
     out.mkdir()
     written, fallback, note = write_timeline(timeline, str(out / "cut.edl"), "cmx_3600")
+    assert ("changed since v2a read it" in note) == changed
     return timeline, generated, Path(written), fallback, note
 
 
@@ -147,11 +153,13 @@ def test_v2a_takes_are_audio_events_under_the_picture_and_read_back_as_written(t
     assert "channel A " in note and fallback.endswith("cut.otio")
 
 
-def test_the_editors_audio_events_come_back_as_they_came_in(tmp_path):
+@pytest.mark.parametrize("changed", [False, True])
+def test_the_editors_audio_events_come_back_as_they_came_in(tmp_path, changed):
     """The adapter wrote no audio events, and refused a list with A, A2 and A3 (more than two
     audio tracks): v2a's result was then an .otio alone."""
     listing = (LISTS / "25fps.edl").read_text() + AUDIO_EVENTS
-    timeline, _, written, fallback, note = _written(tmp_path, listing, {"rate": 25})
+    timeline, _, written, fallback, note = _written(tmp_path, listing, {"rate": 25},
+                                                    changed=changed)
     text = written.read_text()
     reread = read_timeline(written, options={"rate": 25})
 
@@ -234,7 +242,8 @@ FCM: NON-DROP FRAME
     assert "1 crossfades longer than 255 frames" in note
 
 
-def test_the_editors_speed_changed_audio_event_comes_back_at_its_speed(tmp_path):
+@pytest.mark.parametrize("changed", [False, True])
+def test_the_editors_speed_changed_audio_event_comes_back_at_its_speed(tmp_path, changed):
     """An audio event at 200 % (`M2 ... 048.0` in a 24 fps list, 20 s of source under 10 s of
     record, its source out the last frame played and one, as Avid counts it:
     `edl_audio.source_frames_played`) came back as 10 s of source at normal speed, its M2 line gone; a held one (a
@@ -254,7 +263,7 @@ M2   D001           000.0                04:00:00:00
 * FROM CLIP NAME:  held.wav
 * * FREEZE FRAME
 """
-    timeline, _, written, _, _ = _written(tmp_path, listing, {})
+    timeline, _, written, _, _ = _written(tmp_path, listing, {}, changed=changed)
     lines = written.read_text().splitlines()
     event = next(i for i, line in enumerate(lines) if line.startswith("003 "))
     assert lines[event].split()[-4:] == ["03:00:00:00", "03:00:19:23", "01:00:00:00", "01:00:10:00"]

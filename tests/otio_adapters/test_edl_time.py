@@ -89,15 +89,20 @@ def _with_v2a_track(timeline) -> None:
     assert find_v2a_tracks(timeline, "SFX")
 
 
+@pytest.mark.parametrize("changed", [False, True])
 @pytest.mark.parametrize(("fcm", "separator"), [("NON-DROP FRAME", ":"), ("DROP FRAME", ";")])
 def test_a_written_ntsc_list_keeps_its_own_timecodes_and_says_how_they_count(
-    tmp_path, fcm, separator
+    tmp_path, fcm, separator, changed
 ):
     """The adapter wrote every 29.97 list in drop frame, without an FCM line: a non-drop list's
-    01:00:00:00 came back as 01:00:03;18."""
+    01:00:00:00 came back as 01:00:03;18. v2a appends to the editor's own list; `changed`: the
+    list was saved again since v2a read it, and the adapter writes it (as a timeline from
+    another format), corrected."""
     source = LIST.format(fcm=fcm, s=separator)
     timeline = _read(tmp_path, source, 29.97)
     _with_v2a_track(timeline)
+    if changed:
+        (tmp_path / "cut.edl").write_text(source + "\n")
     out = tmp_path / "out"
     out.mkdir()
     written, _, _ = write_timeline(timeline, str(out / "cut.edl"), "cmx_3600")
@@ -114,13 +119,18 @@ def test_a_written_ntsc_list_keeps_its_own_timecodes_and_says_how_they_count(
     assert _events(read_timeline(written, options={"rate": 29.97})) == _events(timeline)
 
 
-def test_the_editors_speed_changed_events_come_back_as_the_list_had_them(tmp_path):
+@pytest.mark.parametrize("changed", [False, True])
+def test_the_editors_speed_changed_events_come_back_as_the_list_had_them(tmp_path, changed):
     """Avid's list (speed_effects_small.edl) plays 70 frames of source at 47.6 fps under 36
     frames of record; the adapter wrote the source out as 36 / 1.98 (18 frames), and the clip's
-    name, spaces and all, where the M2 line's reel goes."""
-    source = FIXTURES / "cmx3600_edl" / "speed_effects_small.edl"
+    name, spaces and all, where the M2 line's reel goes. (`changed`: as in the test above.)"""
+    source = tmp_path / "cut.edl"
+    source.write_bytes((FIXTURES / "cmx3600_edl" / "speed_effects_small.edl").read_bytes())
+    timeline = read_timeline(source)
+    if changed:
+        source.write_bytes(source.read_bytes() + b"\n")
     path = tmp_path / "speed.edl"
-    write_timeline(read_timeline(source), str(path), "cmx_3600")
+    write_timeline(timeline, str(path), "cmx_3600")
 
     def motion(text: str) -> list[list[str]]:
         lines = text.splitlines()

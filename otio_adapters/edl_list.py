@@ -1,0 +1,172 @@
+"""v2a's audio events appended to the editor's own CMX 3600 list.
+
+The CMX 3600 adapter (otio-cmx3600-adapter 1.0.0) writes a whole list from what it read, and
+changes the editor's lines on the way (measured on the fixtures' lists and hand-made ones: 53
+of 133 lines): it renames reels (`AX` becomes `ZZ100501`, after the clip name), writes a `B`
+event as a V and an A event, `AA/V` as V and AA, a wipe (`W001`) as a dissolve, turns the
+`AUD`, `SPLIT:` and `EFFECTS NAME IS` lines of video events into comments, loses the M2 and
+`* * FREEZE FRAME` lines of one of Avid's two one-frame freezes (`speed_effects_small.edl`),
+respaces CDL lines and capitalises locators, and rewrites the title, the FCM line, the spacing
+and the newlines. So a timeline read from a list remembers it
+(`remember_list`), and written back to CMX 3600 it is that list, byte for byte, with v2a's
+audio events (as `edl_audio` writes them) appended, numbered after the editor's
+(`write_into_list`). A re-run on the written list takes v2a's earlier events out first
+(`_without_v2a_events`). The adapter writes only timelines from other formats, or from a list
+changed since it was read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+
+import opentimelineio as otio
+
+from otio_adapters import edl_audio, edl_time
+from otio_adapters.takes import TAKE_FILE_RE
+from otio_adapters.timing import exact_rate, is_drop_frame_rate
+
+#: timeline.metadata["cmx_3600"][SOURCE]: the list a timeline was read from.
+SOURCE = "v2a_source_list"
+_SOURCE_FILE = re.compile(r"^\*\s*SOURCE FILE:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
+_CHANNEL = re.compile(r"^A(\d*)$")
+_DROP_TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2};\d{2}\b")
+
+
+def remember_list(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:
+    """Note on a timeline read from a CMX 3600 list which file it was and what it held."""
+    timeline.metadata.setdefault("cmx_3600", {})[SOURCE] = {
+        "path": os.path.abspath(path),
+        "sha256": hashlib.sha256(data).hexdigest(),
+    }
+
+
+def as_read(data: bytes) -> str:
+    """The list's text as OTIO's adapters read a file: UTF-8, newlines as "\\n"."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
+
+
+def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
+    """(list text as it is in the file, its path, "") for a timeline read from a CMX 3600 list
+    still as it was read; ("", path, why not) where it changed or is gone since; ("", "", "")
+    for a timeline read from another format."""
+    meta = timeline.metadata.get("cmx_3600", {})
+    record = meta.get(SOURCE) if hasattr(meta, "get") else None
+    if not record:
+        return "", "", ""
+    path = str(record["path"])
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read()
+    except OSError as error:
+        return "", path, f"the EDL {path} can no longer be read ({error.strerror})"
+    if hashlib.sha256(data).hexdigest() != record["sha256"]:
+        return "", path, f"the EDL {path} changed since v2a read it"
+    return data.decode("utf-8"), path, ""
+
+
+def write_into_list(timeline: otio.schema.Timeline, text: str, path: str, rate: float) -> None:
+    """Write to `path` the editor's list `text` (as in its file: its own newlines) without the
+    audio events an earlier run of v2a appended, then v2a's audio events of `timeline` (whose
+    v2a tracks count in whole frames), numbered after the editor's, in the list's newlines and
+    in the frame code mode its last events are read in."""
+    kept = _without_v2a_events(list(io.StringIO(text, newline="")))
+    drop_frame = _drop_frame_at_end(kept, rate)
+    lines = edl_audio.event_lines(
+        timeline, rate, edl_audio.last_event_number(kept), editors_too=False,
+        drop_frame=drop_frame,
+    )
+    if drop_frame and not any(_spells_drop_frame(line) for line in kept):
+        # Drop frame stated by the FCM line, with colons, as CMX spells every timecode (Avid
+        # does so): ours too, which the reader counts by that line.
+        lines = [_DROP_TIMECODE.sub(lambda tc: tc[0].replace(";", ":"), line) for line in lines]
+    newline = "\r\n" if "\r\n" in text else "\r" if "\r" in text and "\n" not in text else "\n"
+    if lines and kept and not kept[-1].endswith(("\n", "\r")):
+        kept[-1] += newline  # the editor's last line, ended so that ours start a line
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write("".join(kept) + "".join(line + newline for line in lines))
+
+
+def _drop_frame_at_end(lines: list[str], rate: float) -> bool:
+    """Whether the reader counts timecodes after the list's last line as drop frame: by the
+    last FCM line (`edl_time.install`), else by the separator the events spell (OTIO's
+    parser reads ";" as drop frame, ":" as non-drop)."""
+    if not is_drop_frame_rate(exact_rate(rate)):
+        return False
+    modes = [edl_time.frame_code_mode(line) for line in lines]
+    stated = [mode for mode in modes if mode]
+    if stated:
+        return stated[-1] == edl_time.DROP_FRAME
+    return any(_spells_drop_frame(line) for line in lines)
+
+
+def _spells_drop_frame(line: str) -> bool:
+    return edl_audio.event_number(line) is not None and bool(_DROP_TIMECODE.search(line))
+
+
+def _blocks(lines: list[str]) -> list[tuple[int, int]]:
+    """(first, end) line index of each event: its event lines (two for a dissolve, one
+    number) and the notes under them, up to the next event or a line of the list's own (a
+    blank line, an FCM line)."""
+    blocks: list[tuple[int, int]] = []
+    index = 0
+    while index < len(lines):
+        number = edl_audio.event_number(lines[index])
+        if number is None:
+            index += 1
+            continue
+        end = index + 1
+        while end < len(lines):
+            line = lines[end].strip()
+            following = edl_audio.event_number(lines[end])
+            if not line or edl_time.frame_code_mode(line) or following not in (None, number):
+                break
+            end += 1
+        blocks.append((index, end))
+        index = end
+    return blocks
+
+
+def _channels(lines: list[str]) -> set[str]:
+    """The audio channels an event plays: its channel field's (A, A2, AA, B, AA/V...) and its
+    AUD lines'."""
+    found: set[str] = set()
+    for line in lines:
+        fields = line.split()
+        if edl_audio.event_number(line) is not None and len(fields) > 2:
+            for part in fields[2].upper().split("/"):
+                match = _CHANNEL.match(part)
+                if part in ("AA", "B"):
+                    found |= {"1", "2"} if part == "AA" else {"1"}
+                elif match:
+                    found.add(match[1] or "1")
+                elif part != "V":
+                    found.add(part)  # a channel v2a does not know: never taken for its own
+        elif fields and fields[0].upper() == "AUD":
+            found.update(fields[1:])
+    return found
+
+
+def _names_a_take(lines: list[str]) -> bool:
+    """Whether the event's (last) `SOURCE FILE` note names a v2a take file, as
+    `edl_audio.restore_takes` finds v2a's events."""
+    files = [match["path"] for match in map(_SOURCE_FILE.match, map(str.strip, lines)) if match]
+    return bool(files) and bool(TAKE_FILE_RE.match(os.path.basename(files[-1])))
+
+
+def _without_v2a_events(lines: list[str]) -> list[str]:
+    """The list without the events v2a appended before: those naming a take file, on channels
+    where every event names one (what the reader reads back as v2a's track; an editor's event
+    on a channel of their own stays, take or not)."""
+    blocks = [(first, end, _channels(lines[first:end]), _names_a_take(lines[first:end]))
+              for first, end in _blocks(lines)]
+    editors = {channel for _, _, used, take in blocks if not take for channel in used}
+    dropped = {
+        index
+        for first, end, used, take in blocks
+        if take and used and not used & editors
+        for index in range(first, end)
+    }
+    return [line for index, line in enumerate(lines) if index not in dropped]

@@ -1,0 +1,274 @@
+"""A timeline read from a CMX 3600 list is written back as that list, line for line and byte for
+byte, with v2a's audio events appended; the adapter rewrote it (renamed reels, dropped CDL,
+locator and SOURCE FILE lines, wrote B events as V and A, wipes as dissolves). Real lists
+(../shared/fixtures) and lists laid out as editors' tools write them, the real CMX 3600 adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.write import write_audio_tracks, write_timeline
+from v2a.contracts import GeneratedAudio
+
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "timelines"
+LISTS = FIXTURES / "cmx3600_edl"
+pytestmark = pytest.mark.skipif(not LISTS.is_dir(), reason="../shared/fixtures is absent")
+
+# Lists as editors' tools write what the adapter changed: CDL and locators (Resolve, Baselight),
+# a B event with an AUD line, split edits, a wipe; Windows newlines and no newline at the end;
+# drop frame; audio events of the editor's own.
+HAND_MADE = {
+    "cdl_locators": ("""\
+TITLE: CDL AND LOCATORS
+FCM: NON-DROP FRAME
+
+001  A001C003 V     C        11:22:33:00 11:22:35:00 01:00:00:00 01:00:02:00
+* FROM CLIP NAME:  A001C003_shot.mov
+* SOURCE FILE: A001C003_220101_R1AB
+*ASC_SOP (1.0 1.0 1.0)(0.0 0.0 0.0)(1.0 1.0 1.0)
+*ASC_SAT 1.0
+* LOC: 01:00:01:00 RED     check focus
+002  A002C001 V     C        12:00:00:00 12:00:03:00 01:00:02:00 01:00:05:00
+* FROM CLIP NAME:  A002C001_shot.mov
+* ASC_SOP (0.9 1.0 1.1)(0.01 0.0 -0.01)(1.0 1.0 1.0)
+* ASC_SAT 0.8
+* LOC: 01:00:03:12 YELLOW  VFX 010
+""", {}),
+    "b_events": ("""\
+TITLE: B EVENTS AND AUD
+FCM: NON-DROP FRAME
+
+001  TAPE1    B     C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+* FROM CLIP NAME:  interview.mov
+002  TAPE2    B     C        02:00:10:00 02:00:12:00 01:00:04:00 01:00:06:00
+AUD  3    4
+* FROM CLIP NAME:  cutaway.mov
+003  TAPE3    V     C        03:00:00:00 03:00:03:00 01:00:06:00 01:00:09:00
+* FROM CLIP NAME:  broll.mov
+""", {}),
+    "split_edit": ("""\
+TITLE: SPLIT EDITS
+FCM: NON-DROP FRAME
+
+001  TAPE1    AA/V  C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+* FROM CLIP NAME:  one.mov
+002  TAPE2    AA/V  C        02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
+SPLIT:    AUDIO DELAY=  00:00:00:12
+* FROM CLIP NAME:  two.mov
+003  TAPE3    V     C        03:00:00:00 03:00:03:00 01:00:08:00 01:00:11:00
+* FROM CLIP NAME:  three.mov
+""", {}),
+    "wipe": ("""\
+TITLE: WIPE
+FCM: NON-DROP FRAME
+
+001  TAPE1    V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  one.mov
+002  TAPE1    V     C        01:00:05:00 01:00:05:00 01:00:05:00 01:00:05:00
+002  TAPE2    V     W001 030 02:00:00:00 02:00:05:00 01:00:05:00 01:00:10:00
+EFFECTS NAME IS WIPE LEFT
+* FROM CLIP NAME:  one.mov
+* TO CLIP NAME:  two.mov
+003  TAPE3    V     C        03:00:00:00 03:00:05:00 01:00:10:00 01:00:15:00
+* FROM CLIP NAME:  three.mov
+""", {}),
+    "windows_newlines": (
+        "TITLE: CRLF LIST\r\nFCM: NON-DROP FRAME\r\n\r\n"
+        "001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00\r\n"
+        "* FROM CLIP NAME:  a.mov\r\n"
+        "002  A002     V     C        02:00:00:00 02:00:03:00 01:00:05:00 01:00:08:00\r\n"
+        "* FROM CLIP NAME:  b.mov", {}),
+    "drop_frame": ("""\
+TITLE: DROP FRAME LIST
+FCM: DROP FRAME
+
+001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  a.mov
+002  A002     V     C        02:10:00:00 02:10:05:00 01:10:00:00 01:10:05:00
+* FROM CLIP NAME:  b.mov
+""", {"rate": 29.97}),
+    # No FCM line: the reader counts each timecode by its separator, ":" non-drop.
+    "ntsc_without_fcm": ("""\
+TITLE: NO FCM
+001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  a.mov
+002  A002     V     C        02:10:00:00 02:10:05:00 01:10:00:00 01:10:05:00
+* FROM CLIP NAME:  b.mov
+""", {"rate": 29.97}),
+    "editors_audio": ("""\
+TITLE: WITH AUDIO
+FCM: NON-DROP FRAME
+
+001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  a.mov
+002  A002     V     C        02:00:00:00 02:00:05:00 01:00:05:00 01:00:10:00
+* FROM CLIP NAME:  b.mov
+003  A001     AA    C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+AUD  3    4
+* FROM CLIP NAME:  a.mov
+004  MUSIC    A3    C        00:00:10:00 00:00:20:00 01:00:00:00 01:00:10:00
+* FROM CLIP NAME:  score.wav
+""", {}),
+}
+REAL = {"premiere_example.edl": {}, "dissolve_test.edl": {}, "gap_test.edl": {},
+        "25fps.edl": {"rate": 25}, "speed_effects_small.edl": {}}
+ALL = {**{name: ((LISTS / name).read_bytes(), options) for name, options in REAL.items()},
+       **{name: (text.encode(), options) for name, (text, options) in HAND_MADE.items()}}
+
+
+def _with_takes(timeline, path: Path, take: int = 1, first: int = 0) -> list[GeneratedAudio]:
+    """Take `take` for every planned clip from the `first`, with the plan's handles (a
+    crossfade at each cut), laid as the pipeline lays them (the files need not exist)."""
+    segments = plan_segments(timeline, timeline_path=str(path), cut_handle_seconds=0.08)
+    generated = [
+        GeneratedAudio(s.clip_id, f"/takes/audio/{s.clip_id}_take{take}.wav", s.start_sample,
+                       s.num_samples, s.handle_before_samples, s.handle_after_samples)
+        for s in segments[first:]
+    ]
+    write_audio_tracks(timeline, segments, generated, visible=segments)
+    return generated
+
+
+def _source(tmp_path: Path, data: bytes) -> Path:
+    source = tmp_path / "cut.edl"
+    source.write_bytes(data)
+    return source
+
+
+def _write(timeline, folder: Path):
+    folder.mkdir(exist_ok=True)
+    return write_timeline(timeline, str(folder / "cut.edl"), "cmx_3600")
+
+
+def _appended(data: bytes, written: bytes) -> list[str]:
+    """The lines v2a wrote after the editor's list, which must begin the written one."""
+    newline = b"\r\n" if b"\r\n" in data else b"\n"
+    editors = data if data.endswith(newline) else data + newline  # its last line ended
+    assert written.startswith(editors)
+    return written[len(editors):].decode().splitlines()
+
+
+def _editors_tracks(timeline) -> list[str]:
+    """The editor's tracks as read, serialised."""
+    ours = {id(track) for track in find_v2a_tracks(timeline, "SFX")}
+    return [track.to_json_string() for track in timeline.tracks if id(track) not in ours]
+
+
+def _layout(timeline) -> list[tuple]:
+    """v2a's track as laid: each clip's place and each crossfade's sides, in samples."""
+    (track,) = find_v2a_tracks(timeline, "SFX")
+    return [(to_samples(item.in_offset), to_samples(item.out_offset))
+            if isinstance(item, otio.schema.Transition) else
+            (Path(item.media_reference.target_url).name,
+             to_samples(track.range_of_child(item).start_time),
+             to_samples(track.range_of_child(item).duration))
+            for item in track if not isinstance(item, otio.schema.Gap)]
+
+
+def _numbers(lines: list[str]) -> list[int]:
+    return [int(line.split()[0]) for line in lines if line[:3].isdigit()]
+
+
+@pytest.mark.parametrize("name", sorted(ALL))
+def test_the_written_list_is_the_editors_line_for_line_with_v2a_events_after(tmp_path, name):
+    data, options = ALL[name]
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source, options=options)
+    generated = _with_takes(timeline, source)
+    written, fallback, note = _write(timeline, tmp_path / "out")
+
+    appended = _appended(data, Path(written).read_bytes())
+    # Each event after the editor's is one of v2a's takes, numbered past the editor's events.
+    editors_numbers = _numbers(data.decode().splitlines())
+    assert min(_numbers(appended)) == max(editors_numbers) + 1
+    assert sorted(line.removeprefix("* SOURCE FILE: ") for line in appended
+                  if line.startswith("* SOURCE FILE:")) == sorted(a.path for a in generated)
+    assert all(line[:3].isdigit() or line.startswith("* ") for line in appended)
+    # In the list's own timecode: the first take starts under the first shot, spelled alike.
+    first_shot = next(line for line in data.decode().splitlines() if line[:3].isdigit())
+    assert appended[0].split()[-2] == first_shot.split()[-2]
+    # Read back: the editor's events as the source gives them, v2a's track as v2a laid it.
+    reread = read_timeline(written, options=options)
+    assert _editors_tracks(reread) == _editors_tracks(read_timeline(source, options=options))
+    assert _layout(reread) == _layout(read_timeline(fallback))
+    assert "the editor's list as they wrote it" in note
+
+
+def test_a_rerun_replaces_v2a_events_and_never_doubles_them(tmp_path):
+    """Run, then run again on the written list into its own folder (as `RegenerateClip` does),
+    then once more: each time the editor's list and one set of v2a's events, the newest takes."""
+    data = (LISTS / "dissolve_test.edl").read_bytes()
+    source = _source(tmp_path, data)
+    out = tmp_path / "out"
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    written, _, _ = _write(timeline, out)
+    first = _appended(data, Path(written).read_bytes())
+
+    for take in (2, 3):
+        timeline = read_timeline(written)
+        again = _with_takes(timeline, Path(written), take, first=1)  # all but the first shot
+        written, fallback, _ = _write(timeline, out)
+        appended = _appended(data, Path(written).read_bytes())
+        assert len(appended) == len(first)  # as many events as the first run's, no more
+        files = [Path(line.split(": ")[1]).name for line in appended if "SOURCE FILE" in line]
+        assert files[1:] == [Path(audio.path).name for audio in again]
+        assert files[0].endswith("_take1.wav")  # the first shot's take, kept
+        assert _layout(read_timeline(written)) == _layout(read_timeline(fallback))
+    assert _numbers(appended) == _numbers(first)
+
+
+def test_an_editors_event_naming_a_take_on_a_channel_of_theirs_stays(tmp_path):
+    """An editor who cut one of v2a's takes into their own audio (A2, beside their music) keeps
+    that event on a re-run: only a channel that holds nothing but takes is read as v2a's."""
+    data = b"""\
+TITLE: TAKE CUT IN
+FCM: NON-DROP FRAME
+
+001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  a.mov
+002  MUSIC    A2    C        00:00:10:00 00:00:12:00 01:00:00:00 01:00:02:00
+* FROM CLIP NAME:  score.wav
+003  AX       A2    C        01:00:02:00 01:00:04:00 01:00:02:00 01:00:04:00
+* FROM CLIP NAME:  kept_take1.wav
+* SOURCE FILE: /elsewhere/kept_take1.wav
+"""
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    written, _, _ = _write(timeline, tmp_path / "out")
+    timeline = read_timeline(written)
+    _with_takes(timeline, Path(written), take=2)
+    written, _, _ = _write(timeline, tmp_path / "out")
+    appended = _appended(data, Path(written).read_bytes())
+    assert [line.split()[2] for line in appended if line[:3].isdigit()] == ["A3"]
+    assert appended[-1].endswith("_take2.wav")
+
+
+def test_a_list_changed_since_it_was_read_is_not_written_from_the_stale_copy(tmp_path):
+    """Changed elsewhere: the adapter's list of what was read, the note says why; saved again
+    over the list v2a wrote while v2a ran: left as saved, the result in the .otio beside it."""
+    data = (LISTS / "dissolve_test.edl").read_bytes()
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    source.write_bytes(data.replace(b"clip_B", b"clip_C"))
+    written, fallback, note = _write(timeline, tmp_path / "out")
+    assert written.endswith("cut.edl") and fallback.endswith("cut.otio")
+    assert f"the EDL {source} changed since v2a read it" in note
+    assert b"clip_C" not in Path(written).read_bytes()
+    assert _layout(read_timeline(fallback)) == _layout(timeline)
+
+    saved = Path(written).read_bytes() + b"* SAVED AGAIN\n"
+    again = read_timeline(written)
+    _with_takes(again, Path(written), take=2)
+    Path(written).write_bytes(saved)
+    result, fallback, note = _write(again, tmp_path / "out")
+    assert Path(written).read_bytes() == saved
+    assert result == fallback and fallback.endswith("cut.otio") and "changed since" in note
