@@ -30,15 +30,34 @@ from otio_adapters.takes import parse_take_file
 DOCUMENT = "v2a_fcpx_document"
 
 _installed = False
+#: The tag a generator's <video> has while the reader reads past it.
+_GENERATOR = "v2a-generator"
 
 
 def install() -> None:
-    """Make the FCPXML reader note which project of its document each timeline is (idempotent)."""
+    """Make the FCPXML reader note which project of its document each timeline is, and read
+    past generators (idempotent; after `fcpx_transitions.install`)."""
     global _installed
     if _installed:
         return
     fcpx_xml = otio.adapters.from_name("fcpx_xml").module()
     original_from_project = fcpx_xml.FcpxXml._from_project
+    original_to_stack = fcpx_xml.FcpxXml._squence_to_stack
+
+    def squence_to_stack(reader, sequence_element, *args, **kwargs):
+        # A generator is a <video> of an effect, not of media: the reader took it for a clip
+        # and failed on the whole document ("'NoneType' object has no attribute 'tag'" in the
+        # storyline, "... 'find'" connected to a clip). Hidden from it, it is skipped as a
+        # title is (no media, no sound to make); the document v2a writes into keeps it.
+        effects = {e.get("id") for e in reader.fcpx_xml.iterfind("./resources/effect")}
+        generators = [e for e in sequence_element.iter("video") if e.get("ref") in effects]
+        for element in generators:
+            element.tag = _GENERATOR
+        try:
+            return original_to_stack(reader, sequence_element, *args, **kwargs)
+        finally:
+            for element in generators:
+                element.tag = "video"
 
     def from_project(reader, project_element):
         timeline = original_from_project(reader, project_element)
@@ -47,6 +66,7 @@ def install() -> None:
         return timeline
 
     fcpx_xml.FcpxXml._from_project = from_project
+    fcpx_xml.FcpxXml._squence_to_stack = squence_to_stack
     _installed = True
 
 

@@ -189,3 +189,13 @@ def test_v2a_clips_connect_before_a_sync_clips_sources_as_the_dtd_orders_them(tm
     synced = next(_parse(written).iter("sync-clip"))
     tags = [(child.tag, child.get("audioRole")) for child in synced]
     assert tags == [("asset-clip", "dialogue"), ("asset-clip", ROLE), ("sync-source", None)]
+
+
+@pytest.mark.parametrize(("project", "clips"), [(0, ["Beach", "Street", "Beach", "Street"]), (1, ["Street"])])
+def test_a_project_with_generators_is_read_past_them(project, clips):
+    # A generator is a <video> of an effect: the reader took it for a clip and failed on the
+    # whole file, in the storyline (project 1) or connected to a gap (project 0). Skipped as a
+    # title is, it stays in the document v2a writes into (the first test).
+    edit = read_timeline(LIBRARY, options={"timeline": project})
+    segments = plan_segments(edit, timeline_path=str(LIBRARY))
+    assert [s.clip_name for s in segments] == clips
