@@ -35,14 +35,25 @@ _GENERATOR = "v2a-generator"
 
 
 def install() -> None:
-    """Make the FCPXML reader note which project of its document each timeline is, and read
-    past generators (idempotent; after `fcpx_transitions.install`)."""
+    """Make the FCPXML reader note which project of its document each timeline is, read past
+    generators and find an asset's file in FCPXML 1.9's <media-rep> (idempotent; after
+    `fcpx_transitions.install`)."""
     global _installed
     if _installed:
         return
     fcpx_xml = otio.adapters.from_name("fcpx_xml").module()
     original_from_project = fcpx_xml.FcpxXml._from_project
     original_to_stack = fcpx_xml.FcpxXml._squence_to_stack
+    original_reference = fcpx_xml.FcpxXml._reference_from_id
+
+    def reference_from_id(reader, asset_id, *args, **kwargs):
+        # FCPXML 1.9 (Final Cut 10.4.1 on) moved an asset's file into a <media-rep>; the reader
+        # reads `src` alone, so every clip of a later export had no media, and v2a's own take
+        # assets were not known as v2a's on a re-run. The reader's copy of the asset gets it.
+        asset = reader._asset_by_id(asset_id)
+        if asset is not None and not asset.get("src") and _asset_url(asset):
+            asset.set("src", _asset_url(asset))
+        return original_reference(reader, asset_id, *args, **kwargs)
 
     def squence_to_stack(reader, sequence_element, *args, **kwargs):
         # A generator is a <video> of an effect, not of media: the reader took it for a clip
@@ -67,6 +78,7 @@ def install() -> None:
 
     fcpx_xml.FcpxXml._from_project = from_project
     fcpx_xml.FcpxXml._squence_to_stack = squence_to_stack
+    fcpx_xml.FcpxXml._reference_from_id = reference_from_id
     _installed = True
 
 

@@ -7,6 +7,7 @@ Real files: fcpx/editor_library.fcpxml (hand-made as Final Cut exports a library
 from __future__ import annotations
 
 import copy
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -145,18 +146,45 @@ def test_a_timeline_from_another_format_is_written_by_the_adapter(tmp_path):
     assert _parse(written).find("./library") is None
 
 
-def test_fcpxml_1_10_take_assets_name_their_file_in_a_media_rep(tmp_path):
-    # FCPXML 1.9 moved an asset's file from its src into <media-rep>.
+def _as_fcpxml_1_10(tmp_path) -> Path:
+    """The library as FCPXML 1.10 writes it: each asset's file in a <media-rep>."""
     text = LIBRARY.read_text().replace('version="1.8"', 'version="1.10"')
+    text = re.sub(
+        r'(<asset [^>]*?) src="([^"]+)"([^>]*?)/>',
+        r'\1\3>\n<media-rep kind="original-media" src="\2"/>\n</asset>',
+        text,
+    )
     source = tmp_path / "v110.fcpxml"
     source.write_text(text)
-    written, _, _ = _generate(source, tmp_path / "out.fcpxml")
+    return source
+
+
+def test_fcpxml_1_10_media_is_found_in_its_media_rep(tmp_path):
+    # The reader read an asset's `src` alone: every clip of a Final Cut export since FCPXML 1.9
+    # was offline ("the timeline names no media file").
+    source = _as_fcpxml_1_10(tmp_path)
+    segments = plan_segments(read_timeline(source), timeline_path=str(source))
+    assert [s.media.referenced for s in segments] == [
+        f"file:///Volumes/Media/{name}.mov" for name in ("Beach", "Street", "Beach", "Street")
+    ]
+
+
+def test_fcpxml_1_10_take_assets_name_their_file_in_a_media_rep_and_a_rerun_refills_them(tmp_path):
+    out = tmp_path / "out.fcpxml"
+    written, _, _ = _generate(_as_fcpxml_1_10(tmp_path), out)
     root = _parse(written)
     assert root.get("version") == "1.10"
     ours = [a for a in root.iter("asset") if (a.get("name") or "").startswith("V2A ")]
     assert ours and all(a.get("src") is None for a in ours)
     assert all(parse_take_file(a.find("media-rep").get("src")) for a in ours)
     assert {a.find("media-rep").get("kind") for a in ours} == {"original-media"}
+    # Read again, they are v2a's takes: the re-run refills v2a's track (take 2), no second set.
+    _generate(out, out, take=2)
+    again = read_timeline(out)
+    (track,) = find_v2a_tracks(again, "SFX")
+    takes = [parse_take_file(clip.media_reference.target_url) for clip in track.find_clips()]
+    assert [take for _, take in takes] == [2, 2, 2, 2]
+    assert len(_v2a_clips(_parse(out))) == 4
 
 
 @pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
