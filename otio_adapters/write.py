@@ -548,8 +548,7 @@ def write_timeline(
     others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
     if others:
         names = ", ".join(repr(name) for name in others)
-        held = (f"the others, {names}, are in it as they were, without v2a's sound (read again, "
-                "it gives the first unless named)" if kept
+        held = (f"the others, {names}, are in the FCPXML as they were, without v2a's sound" if kept
                 else f"what it wrote holds that one alone, not {names}")
         lost = (f"the source file holds {len(others) + 1} timelines and v2a worked on the first, "
                 f"{timeline.name!r}; {held} (send the adapter option timeline=NAME, or v2a "
@@ -787,14 +786,7 @@ def _atomic_write(
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
         given = timeline
         text, source, _ = project
-        if format == "fcpx_xml" and text:
-            # The editor's own document, v2a's audio added to it.
-            fcpx_document.write_into_document(
-                timeline, edit_rate(timeline), text, source, written, folder
-            )
-            _replace(written, path, staging)
-            return
-        if format == "fcpx_xml":
+        if format == "fcpx_xml" and not text:
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
@@ -809,6 +801,8 @@ def _atomic_write(
                 text, source = handle.read(), written
         if text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
+        elif text and format == "fcpx_xml":  # v2a's audio into the editor's own document
+            fcpx_document.write_into_document(given, edit_rate(given), text, source, written, folder)
         elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
             tracks = os.path.join(staging, "v2a-tracks.xml")
             with prints_to_log(format):

@@ -353,7 +353,7 @@ def test_a_file_of_several_timelines_says_which_one_the_result_holds(standin_med
     assert read_timeline(first.timeline_path).name == "OpenTimeline_Project"
 
     # The editor's document comes back whole, both projects; v2a's sound is in the one named.
-    assert "are in it as they were, without v2a's sound" in first.format_note
+    assert "are in the FCPXML as they were, without v2a's sound" in first.format_note
     chosen = generate("second", timeline="OpenTimeline_Project 1")
     assert "timelines" not in chosen.format_note
     written = read_timeline(chosen.timeline_path, options={"timeline": "OpenTimeline_Project 1"})
