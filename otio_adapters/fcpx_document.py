@@ -126,9 +126,12 @@ def write_into_document(
     sequence = projects[index].find("./sequence") if index < len(projects) else None
     if sequence is None or sequence.find("./spine") is None:
         raise ValueError(f"{source}: project {index + 1} of the document has no storyline")
-    _remove_v2a_audio(root, sequence)
     resources = root.find("./resources")
-    declared = set(resources) if resources is not None else set()
+    if resources is None:  # where v2a's take assets go; every Final Cut export has one
+        resources = ET.Element("resources")
+        root.insert(0, resources)
+    _remove_v2a_audio(root, sequence)
+    declared = set(resources)
     connected = fcpx_audio.add_tracks(
         root, timeline, rate, sequence=sequence, top_lane=min(_lowest_lane(sequence), 0)
     )
@@ -153,7 +156,7 @@ def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
     resources = root.find("./resources")
     takes = {
         asset.get("id")
-        for asset in (resources if resources is not None else ())
+        for asset in resources
         if asset.tag == "asset" and parse_take_file(_asset_url(asset) or "")
     }
     if not takes:
