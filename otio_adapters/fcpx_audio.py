@@ -43,6 +43,7 @@ _CROSSFADE = {"name": "Audio Crossfade", "uid": "FFAudioTransition"}
 _AFTER_CONNECTED = {
     "marker", "chapter-marker", "rating", "keyword", "analysis-marker", "audio-channel-source",
     "audio-role-source", "filter-video", "filter-video-mask", "filter-audio", "metadata",
+    "sync-source", "mc-source",
 }
 #: Items of a storyline that can hold connected clips.
 _HOSTS = {
@@ -105,25 +106,35 @@ class _Laid:
         return self.asset_start + self.asset_length - self.media_in - self.length
 
 
-def add_tracks(root: ET.Element, timeline: otio.schema.Timeline, rate: float) -> None:
-    """Add the v2a tracks of `timeline` (conformed to whole frames at `rate`) to the FCPXML
-    document `root`, which holds the editor's tracks as the adapter wrote them, its times
-    already at the true rate and counted from the project's start timecode."""
+def add_tracks(
+    root: ET.Element,
+    timeline: otio.schema.Timeline,
+    rate: float,
+    sequence: ET.Element | None = None,
+    top_lane: int | None = None,
+) -> list[ET.Element]:
+    """Add the v2a tracks of `timeline` (conformed to whole frames at `rate`) to `sequence` of
+    the FCPXML document `root` (by default its project's, where the adapter writes it), its
+    times at the true rate and counted from the project's start timecode. v2a's lanes go below
+    `top_lane` (by default, below as many lanes as the editor has audio tracks). Returns the
+    elements connected."""
     tracks = marked_v2a_tracks(timeline)
-    sequence = root.find("./project/sequence")
+    if sequence is None:
+        sequence = root.find("./project/sequence")
     if not tracks or sequence is None:
-        return
+        return []
     writer = _Writer(root, sequence, exact_rate(rate))
-    editor_audio = sum(
-        1
-        for track in timeline.tracks
-        if track.kind == otio.schema.TrackKind.Audio and V2A_KEY not in track.metadata
-    )
+    if top_lane is None:
+        top_lane = -sum(
+            1
+            for track in timeline.tracks
+            if track.kind == otio.schema.TrackKind.Audio and V2A_KEY not in track.metadata
+        )
     for index, track in enumerate(tracks):
-        lane = str(-(editor_audio + 1 + index))  # below the editor's audio lanes
+        lane = str(top_lane - 1 - index)  # below the editor's audio lanes
         for run in _runs(_laid(track)):
             writer.connect(run, lane, audio_role(track))
-    writer.finish()
+    return writer.finish()
 
 
 def _laid(track: otio.schema.Track) -> list[_Laid]:
@@ -186,6 +197,9 @@ class _Writer:
         self.connected: dict[int, list[ET.Element]] = {}  # host index -> what to connect to it
         self.assets: dict[str, str] = {}  # take URL -> asset id
         self.crossfade = ""
+        # FCPXML 1.9 moved an asset's file into a <media-rep> of it.
+        version = tuple(int(part) for part in re.findall(r"\d+", root.get("version", "1.8")))
+        self.media_rep = version >= (1, 9)
         # New resource ids follow the adapter's ("r1", "r2"...).
         ids = (re.fullmatch(r"r(\d+)", element.get("id", "")) for element in root.iter())
         self.last_id = max((int(found.group(1)) for found in ids if found), default=0)
@@ -211,9 +225,10 @@ class _Writer:
                 element.append(self._clip(item, self.seconds(item.record - first.record), role))
         self.connected.setdefault(index, []).append(element)
 
-    def finish(self) -> None:
+    def finish(self) -> list[ET.Element]:
         for index, elements in self.connected.items():
             connect(self.hosts[index], elements)
+        return [element for elements in self.connected.values() for element in elements]
 
     def _host_at(self, time: Fraction, name: str) -> tuple[int, Fraction]:
         """The primary-storyline item at `time` (sequence time), and `time` in its own time
@@ -243,13 +258,13 @@ class _Writer:
         """The take file as Final Cut declares an audio file: audio only, no video format."""
         if item.url not in self.assets:
             self.assets[item.url] = self._new_id()
-            ET.SubElement(
+            asset = ET.SubElement(
                 self.resources,
                 "asset",
                 {
                     "id": self.assets[item.url],
                     "name": item.name,
-                    "src": item.url,
+                    **({} if self.media_rep else {"src": item.url}),
                     "start": format_seconds(self.seconds(item.asset_start)),
                     "duration": format_seconds(self.seconds(item.asset_length)),
                     "hasAudio": "1",
@@ -258,6 +273,8 @@ class _Writer:
                     "audioRate": str(SAMPLE_RATE),
                 },
             )
+            if self.media_rep:
+                ET.SubElement(asset, "media-rep", {"kind": "original-media", "src": item.url})
         return self.assets[item.url]
 
     def _transition(self, offset: int, duration: int) -> ET.Element:

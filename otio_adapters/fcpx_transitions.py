@@ -14,7 +14,7 @@ Reading (`install`): each storyline's transitions go into the track of its lane 
 makes one per lane: "0" the primary storyline, a secondary storyline's lane its own), at the
 cut between the items either side, which must be what the adapter made of them (a clip, or
 nothing: a gap, the track's edge). What cannot be placed so (a transition beside an item the
-adapter does not read: a title, a multicam or synchronized clip) is counted, and the count
+adapter does not read: a title, a generator, a multicam or synchronized clip) is counted, and the count
 (`TRANSITIONS_NOT_READ`) named when the timeline is written. Each transition keeps its element
 (its filters and their parameters) and the effects they use, to be written back as it was.
 

@@ -21,6 +21,7 @@ from otio_adapters import (
     edl_list,
     edl_time,
     fcp7_document,
+    fcpx_document,
     fcpx_speed,
     fcpx_time,
     fcpx_transitions,
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 fcpx_time.install()  # the FCPXML reader's own time arithmetic truncates and misreads NTSC
 fcpx_transitions.install()  # the FCPXML reader reads no transitions
 fcpx_speed.install()  # nor speed changes
+fcpx_document.install()  # which project of the document a timeline is, to write into it
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
@@ -145,6 +147,14 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
         if isinstance(result, otio.schema.Timeline):
             aaf_file.remember_source(result, str(source))  # v2a writes its tracks into it
+        return result
+    if adapter == "fcpx_xml":
+        data = source.read_bytes()  # once: the adapter and the record of the document share it
+        result = otio.adapters.read_from_string(data.decode("utf-8"), adapter_name=adapter, **options)
+        timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result or ())
+        for timeline in timelines:
+            if isinstance(timeline, otio.schema.Timeline):
+                fcpx_document.remember_document(timeline, str(source), data)
         return result
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)

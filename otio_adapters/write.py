@@ -26,6 +26,7 @@ from otio_adapters import (
     edl_list,
     fcp7_document,
     fcpx_audio,
+    fcpx_document,
     fcpx_speed,
     fcpx_time,
     fcpx_transitions,
@@ -532,20 +533,27 @@ def write_timeline(
     cannot carry v2a's audio, the note says so and the full result is also written as an .otio
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
+    # Written into the editor's own FCPXML, all of it is there as they exported it (asked
+    # before writing: a re-run writes over the document it read).
+    into = format == "fcpx_xml" and bool(fcpx_document.source_document(timeline)[0])
     written, fallback, note = _write_timeline(timeline, path, format, media_dir)
+    kept = into and written == path
     source = timeline.metadata.get("fcpx_xml", {})
     unread = source.get(fcpx_transitions.TRANSITIONS_NOT_READ)
     if unread:
+        where = ("the FCPXML written keeps them, but no .otio holds them" if kept
+                 else "they are in neither the timeline written nor any .otio")
         lost = (f"transitions of the source FCPXML that v2a could not read (the editor's "
-                f"{unread}, beside items the FCPXML reader skips) are in neither the timeline "
-                "written nor any .otio")
+                f"{unread}, beside items the FCPXML reader skips) were planned without: {where}")
         note = f"{note}; {lost}" if note else lost
     others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
     if others:
         names = ", ".join(repr(name) for name in others)
+        held = (f"the others, {names}, are in the FCPXML as they were, without v2a's sound" if kept
+                else f"what it wrote holds that one alone, not {names}")
         lost = (f"the source file holds {len(others) + 1} timelines and v2a worked on the first, "
-                f"{timeline.name!r}; what it wrote holds that one alone, not {names} (send the "
-                "adapter option timeline=NAME, or v2a generate --timeline NAME, for another)")
+                f"{timeline.name!r}; {held} (send the adapter option timeline=NAME, or v2a "
+                "generate --timeline NAME, for another)")
         note = f"{note}; {lost}" if note else lost
     ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
     if ramps:
@@ -585,6 +593,8 @@ def _write_timeline(
         project = fcp7_document.source_document(timeline)
     elif format == "cmx_3600":
         project = edl_list.source_list(timeline)
+    elif format == "fcpx_xml":
+        project = fcpx_document.source_document(timeline)
     _, source, problem = project
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
@@ -662,6 +672,15 @@ def _adapter_losses(
     if format != "fcpx_xml":
         return ""
     lost = []
+    text, _, problem = project
+    if problem:
+        lost.append(f"{problem}: the timeline was rewritten by the FCPXML adapter, which drops "
+                    "the library and event, the other projects, titles, generators, multicam "
+                    "and synchronized clips, keywords, chapter markers, filters, audio roles "
+                    "and the editor's metadata")
+    uncentred = fcpx_audio.uncentred_crossfades(timeline)
+    if text:  # the editor's document as it was, with v2a's audio added (`fcpx_document`)
+        return _uncentred_note(uncentred)
     unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
     if unwritten:
         lost.append(f"the editor's transitions Final Cut cannot hold where they are ({unwritten}: "
@@ -674,11 +693,16 @@ def _adapter_losses(
         lost.append(f"speed changes v2a cannot write to FCPXML (retimed clips on the editor's "
                     f"tracks: {retimed}, inside compound clips or with another time effect, "
                     "which play at normal speed in the FCPXML)")
-    uncentred = fcpx_audio.uncentred_crossfades(timeline)
     if uncentred:
-        lost.append(f"v2a's crossfades wholly on one side of their cut ({uncentred}) are hard "
-                    "cuts in the FCPXML: Final Cut centres every transition on its cut")
+        lost.append(_uncentred_note(uncentred))
     return "; ".join(lost)
+
+
+def _uncentred_note(uncentred: int) -> str:
+    if not uncentred:
+        return ""
+    return (f"v2a's crossfades wholly on one side of their cut ({uncentred}) are hard cuts in "
+            "the FCPXML: Final Cut centres every transition on its cut")
 
 
 def _edl_carries(timeline: otio.schema.Timeline, editors_list: bool = False) -> str:
@@ -767,8 +791,8 @@ def _atomic_write(
     A folder rather than a temporary file: the otioz and otiod adapters refuse to write over an
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
-    `project`: the Kdenlive project or FCP7 XML document text and path v2a's tracks are added
-    to, if any.
+    `project`: the Kdenlive project, FCP7 XML or FCPXML document text and path v2a's tracks
+    are added to, if any.
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
@@ -776,13 +800,13 @@ def _atomic_write(
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
         given = timeline
-        if format == "fcpx_xml":
+        text, source, _ = project
+        if format == "fcpx_xml" and not text:
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
-        text, source, _ = project
         if format == "kdenlive" and not text:
             # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
             # as into a project from Kdenlive, crossfades as same-track mixes.
@@ -795,6 +819,8 @@ def _atomic_write(
             edl_list.write_into_list(timeline, text, written, _list_rate(timeline))
         elif text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
+        elif text and format == "fcpx_xml":  # v2a's audio into the editor's own document
+            fcpx_document.write_into_document(given, edit_rate(given), text, source, written, folder)
         elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
             tracks = os.path.join(staging, "v2a-tracks.xml")
             with prints_to_log(format):

@@ -128,8 +128,8 @@ def test_the_editors_speed_ramp_is_written_back_as_it_was(tmp_path):
     # returned played the editor's ramp at 100 %, an edit of theirs undone.
     timeline = _read(tmp_path)
     written, _, note = write_timeline(timeline, str(tmp_path / "out.fcpxml"), "fcpx_xml")
-    ramp = next(clip for clip in ET.parse(written).getroot().iter("clip")
-                if clip.get("name") == "ramp")
+    ramp = next(clip for clip in ET.parse(written).getroot().iter()
+                if clip.tag in ("clip", "asset-clip") and clip.get("name") == "ramp")
     points = [(p.get("time"), p.get("value")) for p in ramp.find("./timeMap")]
     assert points == [("0s", "0s"), ("2s", "2s"), ("4s", "6s")]
     assert parse_seconds(ramp.get("start")) == 0 and parse_seconds(ramp.get("duration")) == 4

@@ -125,7 +125,7 @@ def test_a_written_fcpxml_keeps_the_start_timecode(tmp_path):
     write_timeline(timeline, str(out), "fcpx_xml")
 
     root = ET.parse(out).getroot()
-    sequence = root.find("./project/sequence")
+    sequence = root.find(".//project/sequence")
     assert sequence.get("tcStart") == "3600s"
     assert [item.get("offset") for item in sequence.iterfind("./spine/*")][0] == "3600s"
     again = read_timeline(out)

@@ -10,6 +10,7 @@ from pathlib import Path
 import opentimelineio as otio
 import pytest
 
+from otio_adapters.fcpx_document import DOCUMENT
 from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.fcpx_transitions import TRANSITIONS_NOT_READ
 from otio_adapters.plan import plan_segments
@@ -81,8 +82,10 @@ def test_fcpxml_dissolves_give_the_clips_handles_under_them():
 @needs_fixtures
 def test_the_editors_fcpxml_transitions_are_written_back_where_they_were(tmp_path):
     # The file's first project, asked for by index: taken by default, the note would say the
-    # second is not in what v2a writes.
+    # second is not in what v2a writes. Without its document, as a timeline from another format
+    # is written (the editor's own document keeps its transitions as they are: test_fcpx_document).
     source = read_timeline(EXAMPLE, options={"timeline": 0})
+    del source.metadata[DOCUMENT]
     written, fallback, note = write_timeline(source, str(tmp_path / "out.fcpxml"), "fcpx_xml")
     assert (fallback, note) == ("", "")  # nothing lost to say
     root = ET.parse(written).getroot()

@@ -352,6 +352,10 @@ def test_a_file_of_several_timelines_says_which_one_the_result_holds(standin_med
     assert "'OpenTimeline_Project 1'" in first.format_note
     assert read_timeline(first.timeline_path).name == "OpenTimeline_Project"
 
+    # The editor's document comes back whole, both projects; v2a's sound is in the one named.
+    assert "are in the FCPXML as they were, without v2a's sound" in first.format_note
     chosen = generate("second", timeline="OpenTimeline_Project 1")
     assert "timelines" not in chosen.format_note
-    assert read_timeline(chosen.timeline_path).name == "OpenTimeline_Project 1"
+    written = read_timeline(chosen.timeline_path, options={"timeline": "OpenTimeline_Project 1"})
+    assert find_v2a_tracks(written, "SFX")
+    assert not find_v2a_tracks(read_timeline(chosen.timeline_path, options={"timeline": 0}), "SFX")
