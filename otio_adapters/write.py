@@ -36,7 +36,7 @@ from otio_adapters import (
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
-from otio_adapters.read import OTHER_TIMELINES, prints_to_log
+from otio_adapters.read import OTHER_TIMELINES, format_label, prints_to_log
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -533,9 +533,10 @@ def write_timeline(
     cannot carry v2a's audio, the note says so and the full result is also written as an .otio
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
-    # Written into the editor's own FCPXML, all of it is there as they exported it (asked
-    # before writing: a re-run writes over the document it read).
-    into = format == "fcpx_xml" and bool(fcpx_document.source_document(timeline)[0])
+    # Written into the editor's own FCPXML or FCP7 XML, all of it is there as they exported it
+    # (asked before writing: a re-run writes over the document it read).
+    document = {"fcpx_xml": fcpx_document, "fcp_xml": fcp7_document}.get(format)
+    into = document is not None and bool(document.source_document(timeline)[0])
     written, fallback, note = _write_timeline(timeline, path, format, media_dir)
     kept = into and written == path
     source = timeline.metadata.get("fcpx_xml", {})
@@ -549,8 +550,8 @@ def write_timeline(
     others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
     if others:
         names = ", ".join(repr(name) for name in others)
-        held = (f"the others, {names}, are in the FCPXML as they were, without v2a's sound" if kept
-                else f"what it wrote holds that one alone, not {names}")
+        held = (f"the others, {names}, are in the {format_label(format)} as they were, without "
+                "v2a's sound" if kept else f"what it wrote holds that one alone, not {names}")
         lost = (f"the source file holds {len(others) + 1} timelines and v2a worked on the first, "
                 f"{timeline.name!r}; {held} (send the adapter option timeline=NAME, or v2a "
                 "generate --timeline NAME, for another)")

@@ -268,3 +268,23 @@ def test_a_premiere_sequence_without_audio_tracks_gets_v2a_track_after_its_setti
     assert _editors_part(Path(result.timeline_path)) == _editors_part(picture_only)
     [ours] = find_v2a_tracks(read_timeline(result.timeline_path), "SFX")
     assert len(ours.find_clips()) == len(result.generated) == 6
+
+
+def test_a_document_of_two_sequences_comes_back_with_both_and_says_so(tmp_path):
+    """v2a works on the first sequence and writes into the whole document: the note said the
+    file written held that sequence alone, where the second is there as it was."""
+    text = (FIXTURES / "premiere_enable_property.xml").read_text(encoding="utf-8")
+    start, end = text.index("\t<sequence "), text.index("\t</sequence>") + len("\t</sequence>\n")
+    second = text[start:end].replace('id="sequence-9"', 'id="sequence-99"', 1)
+    second = second.replace("<name>disabled_test_sequence</name>", "<name>Second cut</name>", 1)
+    source = tmp_path / "two.xml"
+    source.write_text(text[:end] + second + text[end:], encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+
+    written, _, note = write_timeline(read_timeline(source), str(out / "two.xml"), "fcp_xml")
+    assert "'Second cut', are in the Final Cut Pro 7 XML as they were" in note
+    assert "holds that one alone" not in note
+    assert [s.findtext("name") for s in ET.parse(written).getroot().iter("sequence")] == [
+        "disabled_test_sequence", "Second cut"
+    ]
