@@ -210,3 +210,24 @@ def test_an_angle_that_is_a_synchronized_clip_shows_its_camera(tmp_path):
     source.write_text(text)
     segments = plan_segments(read_timeline(source), timeline_path=str(source))
     assert _picture(segments) == PICTURE
+
+
+def test_a_dissolve_beside_a_multicam_or_synchronized_clip_gives_handles(tmp_path):
+    # The reader read no transition beside a clip it skipped: dissolves between multicam clips,
+    # and from a synchronized clip to a compound clip, gave no sound past their cuts.
+    dissolve = (
+        '<transition name="Cross Dissolve" offset="{at}" duration="4/25s">'
+        '<filter-video ref="r1" name="Cross Dissolve"/></transition>\n'
+    )
+    text = INTERVIEW.read_text()
+    for at, before in (("98/25s", '<mc-clip name="Interview" offset="4s"'),
+                       ("248/25s", '<ref-clip name="Compound"')):
+        text = text.replace(before, dissolve.format(at=at) + before)
+    source = tmp_path / "cut.fcpxml"
+    source.write_text(text)
+    segments = plan_segments(read_timeline(source), timeline_path=str(source))
+    assert _picture(segments) == PICTURE
+    two_frames = 2 * 48000 // 25
+    assert [(s.handle_before_samples, s.handle_after_samples) for s in segments] == [
+        (0, two_frames), (two_frames, 0), (0, two_frames), (two_frames, 0), (0, 0)
+    ]
