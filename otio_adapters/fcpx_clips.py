@@ -17,8 +17,8 @@ whose `<sequence>` holds what the clip plays, in the clip's own time (where its 
   them as a nested stack, whose upper video lanes hide the lower as in any stack, and its audio
   lanes are audio, which v2a makes no sound for;
 - a multicam clip: the items of its active video angle (its `<mc-source>` with srcEnable "all"
-  or "video"), laid in the multicam's time as the angle lays them; a multicam clip with no video
-  angle plays sound alone and is read as audio.
+  or "video"), laid in the multicam's time as the angle lays them; a multicam clip that plays
+  only an angle's sound shows no picture, and is read as audio with nothing in it.
 Only the reader's copy of the document changes: v2a writes its sound into the editor's document
 as exported (`fcpx_document`), connected to the multicam or synchronized clip above it.
 """
@@ -83,13 +83,13 @@ def as_compound_clips(root: ET.Element) -> bool:
         _to_ref_clip(sync, media.add(sync.get("name", ""), media.format_of(sync), items))
     angles: dict[tuple[str, str], str] = {}  # (multicam media, angle) -> its media's id
     for clip in multicams:
-        angle_id, audio_only = _active_angle(clip)
+        angle_id = _video_angle(clip)
+        if angle_id is None:  # it plays sound alone
+            clip.set("srcEnable", "audio")
         key = (clip.get("ref", ""), angle_id)
         if key not in angles:
             angles[key] = media.add_angle(*key)
         _to_ref_clip(clip, angles[key])
-        if audio_only:
-            clip.set("srcEnable", "audio")
     return True
 
 
@@ -118,14 +118,13 @@ def _to_ref_clip(clip: ET.Element, media_id: str) -> None:
     clip.set("ref", media_id)
 
 
-def _active_angle(clip: ET.Element) -> tuple[str, bool]:
-    """The angle whose picture a multicam clip shows, and whether it shows none (its angles are
-    audio alone): then the angle it plays sound from."""
-    sources = clip.findall("./mc-source")
-    for source in sources:
+def _video_angle(clip: ET.Element) -> str | None:
+    """The angle whose picture a multicam clip shows; None where it plays only an angle's
+    sound."""
+    for source in clip.iterfind("./mc-source"):
         if source.get("srcEnable", "all") in ("all", "video"):
-            return source.get("angleID", ""), False
-    return (sources[0].get("angleID", "") if sources else ""), True
+            return source.get("angleID", "")
+    return None
 
 
 class _Media:
@@ -158,10 +157,13 @@ class _Media:
         ET.SubElement(sequence, "spine").extend(items)
         return media_id
 
-    def add_angle(self, multicam_id: str, angle_id: str) -> str:
+    def add_angle(self, multicam_id: str, angle_id: str | None) -> str:
         """A new `<media>` holding a copy of the items of the angle `angle_id` of the multicam
-        `multicam_id`, in the multicam's time; empty (a multicam clip with no picture and no
-        sound for v2a) if the document has no such angle."""
+        `multicam_id`, in the multicam's time; empty (a multicam clip with no picture, so no
+        sound of v2a's) for no angle (None: its sound alone; an angle of its audio may be a
+        camera's, whose picture is not seen) or one the document does not hold."""
+        if angle_id is None:
+            return self.add("", self.default_format, [])
         multicam = next(
             (
                 element.find("./multicam")

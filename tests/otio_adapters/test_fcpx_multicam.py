@@ -167,10 +167,13 @@ def _with_spine(tmp_path, mc_sources: str) -> Path:
 
 
 def test_a_multicam_clip_that_plays_only_sound_gets_no_sound_of_v2a(tmp_path):
-    # Its angles play audio alone: there is no picture to make sound for.
-    source = _with_spine(tmp_path, '<mc-source angleID="R" srcEnable="all"/>')
-    segments = plan_segments(read_timeline(source), timeline_path=str(source))
-    assert _picture(segments) == PICTURE[1:]
+    # The recorder's angle (audio alone), or only the sound of camera A's: there is no picture
+    # to make sound for.
+    for sources in ('<mc-source angleID="R" srcEnable="all"/>',
+                    '<mc-source angleID="A" srcEnable="audio"/>'):
+        source = _with_spine(tmp_path, sources)
+        segments = plan_segments(read_timeline(source), timeline_path=str(source))
+        assert _picture(segments) == PICTURE[1:]
 
 
 def test_a_multicam_clip_shows_the_angle_whose_video_is_enabled(tmp_path):
