@@ -19,6 +19,8 @@ whose `<sequence>` holds what the clip plays, in the clip's own time (where its 
 - a multicam clip: the items of its active video angle (its `<mc-source>` with srcEnable "all"
   or "video"), laid in the multicam's time as the angle lays them; a multicam clip that plays
   only an angle's sound shows no picture, and is read as audio with nothing in it.
+A compound clip whose sound alone is enabled (srcEnable "audio") shows no picture: its video
+tracks are read disabled, so v2a plans none of them.
 Only the reader's copy of the document changes: v2a writes its sound into the editor's document
 as exported (`fcpx_document`), connected to the multicam or synchronized clip above it.
 """
@@ -61,7 +63,21 @@ def install() -> None:
         if as_compound_clips(reader.fcpx_xml):
             reader.child_parent_map = {c: p for p in reader.fcpx_xml.iter() for c in p}
 
+    original_build = fcpx_xml.FcpxXml._build_composable
+
+    def build_composable(reader, element, default_format):
+        composable = original_build(reader, element, default_format)
+        if element.tag == "ref-clip" and element.get("srcEnable") == "audio":
+            # A compound clip playing its sound alone shows none of its picture: its video
+            # tracks were planned as if it did (measured: a 3 s compound clip got the sound of
+            # the camera it hides).
+            for track in composable:
+                if isinstance(track, otio.schema.Track) and track.kind == otio.schema.TrackKind.Video:
+                    track.enabled = False
+        return composable
+
     fcpx_xml.FcpxXml.__init__ = init
+    fcpx_xml.FcpxXml._build_composable = build_composable
     _installed = True
 
 

@@ -234,3 +234,14 @@ def test_a_dissolve_beside_a_multicam_or_synchronized_clip_gives_handles(tmp_pat
     assert [(s.handle_before_samples, s.handle_after_samples) for s in segments] == [
         (0, two_frames), (two_frames, 0), (0, two_frames), (two_frames, 0), (0, 0)
     ]
+
+
+def test_a_compound_clip_that_plays_only_its_sound_gets_no_sound_of_v2a(tmp_path):
+    # Its picture is not seen: the camera inside it was planned as if it were.
+    text = INTERVIEW.read_text().replace(
+        '<ref-clip name="Compound"', '<ref-clip name="Compound" srcEnable="audio"'
+    )
+    source = tmp_path / "cut.fcpxml"
+    source.write_text(text)
+    segments = plan_segments(read_timeline(source), timeline_path=str(source))
+    assert _picture(segments) == PICTURE[:3] + PICTURE[4:]
