@@ -51,8 +51,8 @@ def install() -> None:
         # reads `src` alone, so every clip of a later export had no media, and v2a's own take
         # assets were not known as v2a's on a re-run. The reader's copy of the asset gets it.
         asset = reader._asset_by_id(asset_id)
-        if asset is not None and not asset.get("src") and _asset_url(asset):
-            asset.set("src", _asset_url(asset))
+        if asset is not None and not asset.get("src") and asset_url(asset):
+            asset.set("src", asset_url(asset))
         return original_reference(reader, asset_id, *args, **kwargs)
 
     def squence_to_stack(reader, sequence_element, *args, **kwargs):
@@ -157,7 +157,7 @@ def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
     takes = {
         asset.get("id")
         for asset in resources
-        if asset.tag == "asset" and parse_take_file(_asset_url(asset) or "")
+        if asset.tag == "asset" and parse_take_file(asset_url(asset) or "")
     }
     if not takes:
         return
@@ -184,7 +184,7 @@ def _only_takes(storyline: ET.Element, takes: set[str]) -> bool:
     )
 
 
-def _asset_url(asset: ET.Element) -> str | None:
+def asset_url(asset: ET.Element) -> str | None:
     """An asset's file: its `src` (FCPXML 1.8) or its original media's (1.9 and later)."""
     if asset.get("src"):
         return asset.get("src")

@@ -21,6 +21,7 @@ from otio_adapters import (
     edl_list,
     edl_time,
     fcp7_document,
+    fcpx_clips,
     fcpx_document,
     fcpx_speed,
     fcpx_time,
@@ -34,6 +35,7 @@ fcpx_time.install()  # the FCPXML reader's own time arithmetic truncates and mis
 fcpx_transitions.install()  # the FCPXML reader reads no transitions
 fcpx_speed.install()  # nor speed changes
 fcpx_document.install()  # which project of the document a timeline is, to write into it
+fcpx_clips.install()  # nor multicam and synchronized clips
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.

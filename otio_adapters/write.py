@@ -769,7 +769,9 @@ def edit_rate(timeline: otio.schema.Timeline) -> float:
 def _cannot_carry(timeline: otio.schema.Timeline, format: str) -> str:
     if format == "fcpx_xml":
         rate = edit_rate(timeline)
-        if not fcpx_time.can_write(rate):
+        # Written into the editor's own document, v2a's clips are timed in seconds by
+        # `fcpx_audio`, at any rate: only the adapter's document is limited to its rates.
+        if not fcpx_time.can_write(rate) and not fcpx_document.source_document(timeline)[0]:
             return f"the FCPXML adapter cannot write a {rate:.3f} fps timeline"
     return ""
 

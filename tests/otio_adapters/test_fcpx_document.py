@@ -227,3 +227,35 @@ def test_a_project_with_generators_is_read_past_them(project, clips):
     edit = read_timeline(LIBRARY, options={"timeline": project})
     segments = plan_segments(edit, timeline_path=str(LIBRARY))
     assert [s.clip_name for s in segments] == clips
+
+
+def _at_48_fps(tmp_path) -> Path:
+    source = tmp_path / "cut48.fcpxml"
+    source.write_text(LIBRARY.read_text().replace('frameDuration="100/2500s"', 'frameDuration="1/48s"'))
+    return source
+
+
+def test_a_48_fps_document_gets_v2a_audio_written_into_it(tmp_path):
+    # v2a's clips go into the editor's document timed in seconds, at any rate: only the
+    # adapter's own document is limited to its rates, but a 48 fps document fell back to .otio
+    # (which Final Cut does not open), "the FCPXML adapter cannot write a 48.000 fps timeline".
+    source = _at_48_fps(tmp_path)
+    segments = plan_segments(read_timeline(source), timeline_path=str(source))
+    written, _, note = _generate(source, tmp_path / "cut.fcpxml")
+    assert written == str(tmp_path / "cut.fcpxml") and "cannot write" not in note
+    assert _without_v2a(_parse(written)) == _without_v2a(_parse(source))
+    (track,) = find_v2a_tracks(read_timeline(written), "SFX")
+    sound = [track.range_of_child(clip) for clip in track.find_clips()]
+    assert [(r.start_time.value, r.duration.value, r.duration.rate) for r in sound] == [
+        (s.record_start_frame, s.record_frames, 48) for s in segments
+    ]
+
+
+def test_a_48_fps_timeline_without_its_document_still_falls_back_to_otio(tmp_path):
+    edit = read_timeline(_at_48_fps(tmp_path))
+    edit.metadata.pop("v2a_fcpx_document")  # as an .otio made elsewhere holds it
+    segments = plan_segments(edit, timeline_path=str(LIBRARY))
+    write_audio_tracks(edit, segments, _generated(segments))
+    written, fallback, note = write_timeline(edit, str(tmp_path / "cut.fcpxml"), "fcpx_xml")
+    assert written == fallback == str(tmp_path / "cut.otio")
+    assert "cannot write a 48.000 fps timeline" in note

@@ -1,0 +1,206 @@
+"""Multicam and synchronized clips in the FCPXML reader, read as the picture the editor sees.
+
+The reader (otio-fcpx-xml-adapter 1.0.0) reads a compound clip (a `<ref-clip>` of a `<media>`
+holding a `<sequence>`) as a nested stack trimmed to the clip, but knows neither of the clips
+Final Cut editors cut interviews and anything shot with separate sound with:
+- an `<mc-clip>` (a multicam clip) it skipped: the shot had no clip, so no sound from v2a;
+- a `<sync-clip>` (a synchronized clip) it did not know either, but it reads every clip element
+  under a storyline, so it took the synchronized clip's own items for clips of the project,
+  each whole: a trimmed synchronized clip ran past its end, and every later shot on its track
+  moved by as much (measured on a hand-made interview cut: a 3 s synchronized clip of a 10 s
+  camera clip was read as 10 s, 5 s early, the compound clip and the shot after it 2 s late).
+
+Both are compound clips in all but name: a clip that plays a part of its own timeline. So before
+the reader reads a document, `install()` has each become a `<ref-clip>` of a `<media>` of its own
+whose `<sequence>` holds what the clip plays, in the clip's own time (where its `start` counts):
+- a synchronized clip: its items (its storyline and what is connected to it): the reader reads
+  them as a nested stack, whose upper video lanes hide the lower as in any stack, and its audio
+  lanes are audio, which v2a makes no sound for;
+- a multicam clip: the items of its active video angle (its `<mc-source>` with srcEnable "all"
+  or "video"), laid in the multicam's time as the angle lays them; a multicam clip that plays
+  only an angle's sound shows no picture, and is read as audio with nothing in it.
+A compound clip whose sound alone is enabled (srcEnable "audio") shows no picture: its video
+tracks are read disabled, so v2a plans none of them.
+Only the reader's copy of the document changes: v2a writes its sound into the editor's document
+as exported (`fcpx_document`), connected to the multicam or synchronized clip above it.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import xml.etree.ElementTree as ET
+
+import opentimelineio as otio
+
+from otio_adapters.fcpx_document import asset_url
+from otio_adapters.takes import parse_take_file
+
+log = logging.getLogger(__name__)
+
+#: What a synchronized clip's own timeline holds (FCPXML DTD: its storyline and clip items).
+_STORY = {
+    "spine", "audio", "video", "clip", "title", "mc-clip", "ref-clip", "sync-clip", "asset-clip",
+    "audition", "gap", "caption",
+}
+#: Where an item's time base and format come from, going up from it.
+_TIMELINES = ("sync-clip", "multicam", "sequence")
+
+_installed = False
+
+
+def install() -> None:
+    """Have the FCPXML reader read multicam and synchronized clips as compound clips
+    (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    fcpx_xml = otio.adapters.from_name("fcpx_xml").module()
+    original_init = fcpx_xml.FcpxXml.__init__
+
+    def init(reader, xml_string):
+        original_init(reader, xml_string)
+        if as_compound_clips(reader.fcpx_xml):
+            reader.child_parent_map = {c: p for p in reader.fcpx_xml.iter() for c in p}
+
+    original_build = fcpx_xml.FcpxXml._build_composable
+
+    def build_composable(reader, element, default_format):
+        composable = original_build(reader, element, default_format)
+        if element.tag == "ref-clip" and element.get("srcEnable") == "audio":
+            # A compound clip playing its sound alone shows none of its picture: its video
+            # tracks were planned as if it did (measured: a 3 s compound clip got the sound of
+            # the camera it hides).
+            for track in composable:
+                if isinstance(track, otio.schema.Track) and track.kind == otio.schema.TrackKind.Video:
+                    track.enabled = False
+        return composable
+
+    fcpx_xml.FcpxXml.__init__ = init
+    fcpx_xml.FcpxXml._build_composable = build_composable
+    _installed = True
+
+
+def as_compound_clips(root: ET.Element) -> bool:
+    """Turn every multicam and synchronized clip of the document `root` into a compound clip of
+    what it plays; whether there were any."""
+    resources = root.find("./resources")
+    syncs, multicams = list(root.iter("sync-clip")), list(root.iter("mc-clip"))
+    if resources is None or not (syncs or multicams):
+        return False
+    media = _Media(root, resources)
+    # Synchronized clips first: a multicam angle may hold one, and then its copy holds the
+    # compound clip.
+    takes = _take_assets(resources)
+    for sync in syncs:
+        items = [child for child in sync if child.tag in _STORY and not _is_v2a(child, takes)]
+        for item in items:
+            sync.remove(item)
+        _to_ref_clip(sync, media.add(sync.get("name", ""), media.format_of(sync), items))
+    angles: dict[tuple[str, str], str] = {}  # (multicam media, angle) -> its media's id
+    for clip in multicams:
+        angle_id = _video_angle(clip)
+        if angle_id is None:  # it plays sound alone
+            clip.set("srcEnable", "audio")
+        key = (clip.get("ref", ""), angle_id)
+        if key not in angles:
+            angles[key] = media.add_angle(*key)
+        _to_ref_clip(clip, angles[key])
+    return True
+
+
+def _take_assets(resources: ET.Element) -> set[str]:
+    """The ids of the assets of v2a's take files (a document v2a wrote into before)."""
+    return {
+        asset.get("id")
+        for asset in resources.iterfind("./asset")
+        if parse_take_file(asset_url(asset) or "")
+    }
+
+
+def _is_v2a(element: ET.Element, takes: set[str]) -> bool:
+    """Whether an item in a synchronized clip is v2a's sound connected to it (a clip of a take,
+    or a storyline of them and their crossfades), which lies in the project's time, not in the
+    clip's own."""
+    if element.tag == "asset-clip":
+        return element.get("ref") in takes
+    if element.tag != "spine" or element.get("lane") is None or not len(element):
+        return False
+    return all(child.tag == "transition" or _is_v2a(child, takes) for child in element)
+
+
+def _to_ref_clip(clip: ET.Element, media_id: str) -> None:
+    clip.tag = "ref-clip"
+    clip.set("ref", media_id)
+
+
+def _video_angle(clip: ET.Element) -> str | None:
+    """The angle whose picture a multicam clip shows; None where it plays only an angle's
+    sound."""
+    for source in clip.iterfind("./mc-source"):
+        if source.get("srcEnable", "all") in ("all", "video"):
+            return source.get("angleID", "")
+    return None
+
+
+class _Media:
+    """The `<media>` resources that stand for multicam and synchronized clips."""
+
+    def __init__(self, root: ET.Element, resources: ET.Element) -> None:
+        self.resources = resources
+        self.parents = {child: parent for parent in root.iter() for child in parent}
+        self.ids = {element.get("id") for element in root.iter() if element.get("id")}
+        first_format = resources.find("./format")
+        self.default_format = first_format.get("id", "") if first_format is not None else ""
+
+    def format_of(self, element: ET.Element) -> str:
+        """The format of the timeline `element` is, or lies in."""
+        while element is not None:
+            if element.tag in _TIMELINES and element.get("format"):
+                return element.get("format")
+            element = self.parents.get(element)
+        return self.default_format
+
+    def add(self, name: str, format_id: str, items: list[ET.Element]) -> str:
+        """A new `<media>` whose sequence holds `items`; its id."""
+        number = len(self.ids)
+        while f"v2a-compound-{number}" in self.ids:
+            number += 1
+        media_id = f"v2a-compound-{number}"
+        self.ids.add(media_id)
+        media = ET.SubElement(self.resources, "media", id=media_id, name=name)
+        sequence = ET.SubElement(media, "sequence", format=format_id)
+        ET.SubElement(sequence, "spine").extend(items)
+        return media_id
+
+    def add_angle(self, multicam_id: str, angle_id: str | None) -> str:
+        """A new `<media>` holding a copy of the items of the angle `angle_id` of the multicam
+        `multicam_id`, in the multicam's time; empty (a multicam clip with no picture, so no
+        sound of v2a's) for no angle (None: its sound alone; an angle of its audio may be a
+        camera's, whose picture is not seen) or one the document does not hold."""
+        if angle_id is None:
+            return self.add("", self.default_format, [])
+        multicam = next(
+            (
+                element.find("./multicam")
+                for element in self.resources.iterfind("./media")
+                if element.get("id") == multicam_id and element.find("./multicam") is not None
+            ),
+            None,
+        )
+        angle = None
+        if multicam is not None:
+            angle = next(
+                (a for a in multicam.iterfind("./mc-angle") if a.get("angleID") == angle_id), None
+            )
+        if angle is None:
+            log.warning(
+                "FCPXML: multicam clip of %r shows angle %r, which the document does not hold; "
+                "it is read as empty",
+                multicam_id,
+                angle_id,
+            )
+            return self.add("", self.default_format, [])
+        name = f"{self.parents[multicam].get('name', '')}: {angle.get('name', angle_id)}"
+        items = [copy.deepcopy(item) for item in angle]
+        return self.add(name, self.format_of(multicam), items)
