@@ -156,3 +156,37 @@ def test_an_aaf_changed_since_it_was_read_is_not_written_over_and_the_note_says_
     assert "new file and tape mobs" in note
     with aaf2.open(written, "r") as aaf:
         assert _sequence(aaf).name == "OTIO_Test_ppjoshm1.Exported.01"  # not simple.aaf's
+
+
+def test_generating_more_clips_on_a_written_aaf_refills_v2a_track(tmp_path):
+    """A first run on some clips, a second on the written AAF for another: the earlier track,
+    found only where its clips played exactly the master clips of the re-read track, was kept
+    beside the refilled one (a second "V2A SFX" holding the first take again)."""
+    from otio_adapters.plan import plan_segments
+    from v2a.contracts import ClipAddress, Selection
+
+    source = AAF / "transitions.aaf"
+    media = tmp_path / "media"
+    media.mkdir()
+    synthesize_media(read_timeline(source), str(media))
+    segments = plan_segments(
+        read_timeline(source), timeline_path=str(source), relink_roots=(str(media),)
+    )
+    clips = [segment.clip_id for segment in segments]
+
+    def generate(path: str, clip_id: str):
+        request = GenerationRequest(
+            path, str(tmp_path / "out"), relink_roots=(str(media),),
+            selection=Selection(clips=(ClipAddress(clip_id=clip_id),)),
+        )
+        return run_generation(request, SineGenerator())
+
+    first = generate(str(source), clips[0])
+    second = generate(first.timeline_path, clips[1])
+
+    with aaf2.open(str(source), "r") as aaf:
+        editors = {slot.slot_id for slot in _sequence(aaf).slots}
+    with aaf2.open(second.timeline_path, "r") as aaf:
+        ours = [slot for slot in _sequence(aaf).slots if slot.slot_id not in editors]
+        assert [slot.name for slot in ours] == ["V2A SFX"]
+        assert len(_masters_on(ours[0])) == 2
