@@ -254,6 +254,8 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
         raise TimelineReadError(f"{path}: {label} holds a {type(result).__name__}, not a timeline")
     if not timelines:
         raise TimelineReadError(f"{path}: {label} holds no timeline")
+    for timeline in timelines:  # an .otio v2a wrote keeps the record of the file it came from
+        timeline.metadata.get("v2a_read", {}).pop(OTHER_TIMELINES, None)
     if which is None:
         if len(timelines) > 1:
             log.warning(

@@ -355,3 +355,21 @@ def test_a_file_of_several_timelines_says_which_one_the_result_holds(standin_med
     chosen = generate("second", timeline="OpenTimeline_Project 1")
     assert "timelines" not in chosen.format_note
     assert read_timeline(chosen.timeline_path).name == "OpenTimeline_Project 1"
+
+
+def test_a_rerun_on_the_written_otio_says_nothing_of_the_first_files_timelines(
+    standin_media, tmp_path
+):
+    """The .otio written from fcpx_example.fcpxml's first project holds that one alone, but it
+    carried the read's record of the second, and a re-run on it said the .otio held 2
+    timelines."""
+    name = "fcpx_xml/fcpx_example.fcpxml"
+    out = str(tmp_path / "out")
+    request = GenerationRequest(str(FIXTURES / name), out, output_format="otio_json",
+                                relink_roots=(standin_media(name),))
+    first = run_generation(request, SineGenerator())
+    assert "holds 2 timelines" in first.format_note
+
+    again = GenerationRequest(first.timeline_path, out, relink_roots=(standin_media(name),))
+    second = run_generation(again, SineGenerator())
+    assert "timelines" not in second.format_note
