@@ -34,12 +34,12 @@ _DEFINITIONS = (
 )
 
 
-def remember_source(timeline: otio.schema.Timeline, path: str) -> None:
-    """Note on a timeline read from an AAF which file it was and what it held."""
-    timeline.metadata.setdefault("AAF", {})[_SOURCE] = {
-        "path": os.path.abspath(path),
-        "sha256": _sha256(path),
-    }
+def remember_source(timelines: list[otio.schema.Timeline], path: str) -> None:
+    """Note on the timelines read from an AAF (one per sequence) which file it was and what it
+    held."""
+    record = {"path": os.path.abspath(path), "sha256": _sha256(path)}
+    for timeline in timelines:
+        timeline.metadata.setdefault("AAF", {})[_SOURCE] = dict(record)
 
 
 def source_file(timeline: otio.schema.Timeline) -> tuple[str, str]:

@@ -134,8 +134,9 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         return result
     if adapter == "AAF":
         result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
-        if isinstance(result, otio.schema.Timeline):
-            aaf_file.remember_source(result, str(source))  # v2a writes its tracks into it
+        # v2a writes its tracks into the file, into the sequence (of all) the timeline is.
+        timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
+        aaf_file.remember_source(timelines, str(source))
         return result
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)

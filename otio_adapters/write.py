@@ -531,6 +531,9 @@ def write_timeline(
     cannot carry v2a's audio, the note says so and the full result is also written as an .otio
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
+    others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
+    # Before the write: written over, the editor's file is no longer as it was read.
+    keeps_others = bool(others) and _into_the_editors_file(timeline, format)
     written, fallback, note = _write_timeline(timeline, path, format, media_dir)
     source = timeline.metadata.get("fcpx_xml", {})
     unread = source.get(fcpx_transitions.TRANSITIONS_NOT_READ)
@@ -539,12 +542,13 @@ def write_timeline(
                 f"{unread}, beside items the FCPXML reader skips) are in neither the timeline "
                 "written nor any .otio")
         note = f"{note}; {lost}" if note else lost
-    others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
     if others:
         names = ", ".join(repr(name) for name in others)
+        kept = (f"what it wrote keeps {names} as they were" if keeps_others and written == path
+                else f"what it wrote holds that one alone, not {names}")
         lost = (f"the source file holds {len(others) + 1} timelines and v2a worked on the first, "
-                f"{timeline.name!r}; what it wrote holds that one alone, not {names} (send the "
-                "adapter option timeline=NAME, or v2a generate --timeline NAME, for another)")
+                f"{timeline.name!r}; {kept} (send the adapter option timeline=NAME, or v2a "
+                "generate --timeline NAME, for another)")
         note = f"{note}; {lost}" if note else lost
     ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
     if ramps:
@@ -605,6 +609,16 @@ def _write_timeline(
     if lost:
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
+
+
+def _into_the_editors_file(timeline: otio.schema.Timeline, format: str) -> bool:
+    """Whether v2a's tracks go into the file `timeline` was read from, still as it was read,
+    everything else of it kept (its other timelines too): an FCP7 XML document, an AAF."""
+    if format == "fcp_xml":
+        return bool(fcp7_document.source_document(timeline)[0])
+    if format == "AAF":
+        return bool(aaf_file.source_file(timeline)[0])
+    return False
 
 
 def _adapter_losses(

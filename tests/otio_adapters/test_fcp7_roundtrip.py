@@ -268,3 +268,29 @@ def test_a_premiere_sequence_without_audio_tracks_gets_v2a_track_after_its_setti
     assert _editors_part(Path(result.timeline_path)) == _editors_part(picture_only)
     [ours] = find_v2a_tracks(read_timeline(result.timeline_path), "SFX")
     assert len(ours.find_clips()) == len(result.generated) == 6
+
+
+@needs_fixtures
+def test_a_document_of_two_sequences_comes_back_with_both_and_the_note_says_so(
+    standin_media, tmp_path
+):
+    """v2a's track goes into the sequence it worked on, in the editor's document, which keeps
+    the other sequence; the note said what v2a wrote held the first one alone."""
+    name = "premiere_enable_property.xml"
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    root = ET.fromstring(text)
+    second = copy.deepcopy(root.find("sequence"))
+    second.set("id", "sequence-second")
+    second.find("name").text = "Second cut"
+    root.append(second)
+    source = tmp_path / "two.xml"
+    source.write_text(text[: text.index("<xmeml")] + ET.tostring(root, encoding="unicode"),
+                      encoding="utf-8")
+
+    result = _generate(source, tmp_path / "out", standin_media(name))
+
+    written = _parse(Path(result.timeline_path))
+    assert [s.findtext("name") for s in written.findall("sequence")] == [
+        "disabled_test_sequence", "Second cut"
+    ]
+    assert "'Second cut'" in result.format_note and "alone" not in result.format_note

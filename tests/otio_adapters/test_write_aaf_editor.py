@@ -190,3 +190,32 @@ def test_generating_more_clips_on_a_written_aaf_refills_v2a_track(tmp_path):
         ours = [slot for slot in _sequence(aaf).slots if slot.slot_id not in editors]
         assert [slot.name for slot in ours] == ["V2A SFX"]
         assert len(_masters_on(ours[0])) == 2
+
+
+def test_an_aaf_of_two_sequences_comes_back_whole_with_v2a_track_in_the_one_picked(tmp_path):
+    """An Avid export of two sequences reads as two timelines; the read remembered the file
+    only for a file of one, so the adapter rewrote the one picked alone (new file and tape
+    mobs, every audio clip on slot 2), the other sequence gone, and no note said so."""
+    source = tmp_path / "two.aaf"
+    shutil.copyfile(AAF / "simple.aaf", source)
+    with aaf2.open(str(source), "rw") as aaf:
+        second = _sequence(aaf).copy(root=aaf)
+        second.mob_id = aaf2.mobid.MobID.new()
+        second.name = "Second cut"
+        aaf.content.mobs.append(second)
+    with aaf2.open(str(source), "r") as aaf:
+        exported = {mob.mob_id: _tree(mob) for mob in aaf.content.mobs}
+        sequences = [(str(mob.mob_id), mob.name) for mob in aaf.content.toplevel()]
+
+    result = _generate("two.aaf", tmp_path, source)
+
+    assert "new file and tape mobs" not in result.format_note
+    assert "keeps 'Second cut'" in result.format_note and "alone" not in result.format_note
+    with aaf2.open(result.timeline_path, "r") as aaf:
+        assert [(str(mob.mob_id), mob.name) for mob in aaf.content.toplevel()] == sequences
+        picked, other = aaf.content.toplevel()
+        assert _tree(other) == exported[other.mob_id]
+        assert [slot.name for slot in picked.slots][-1] == "V2A SFX"
+        for mob_id, tree in exported.items():  # master clips, file and tape mobs as exported
+            if mob_id != picked.mob_id:
+                assert _tree(aaf.content.mobs.get(mob_id)) == tree
