@@ -34,10 +34,20 @@ _DEFINITIONS = (
 )
 
 
-def remember_source(timelines: list[otio.schema.Timeline], path: str) -> None:
+def file_sha256(path: str) -> str:
+    """What an AAF holds, as `remember_source` records it: taken before the file is read, so
+    that one exported again during the read is seen as changed since."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remember_source(timelines: list[otio.schema.Timeline], path: str, sha256: str) -> None:
     """Note on the timelines read from an AAF (one per sequence) which file it was and what it
-    held."""
-    record = {"path": os.path.abspath(path), "sha256": _sha256(path)}
+    held (`file_sha256`)."""
+    record = {"path": os.path.abspath(path), "sha256": sha256}
     for timeline in timelines:
         timeline.metadata.setdefault("AAF", {})[_SOURCE] = dict(record)
 
@@ -51,7 +61,7 @@ def source_file(timeline: otio.schema.Timeline) -> tuple[str, str]:
         return "", ""
     path = str(record["path"])
     try:
-        digest = _sha256(path)
+        digest = file_sha256(path)
     except OSError as error:
         return "", f"the AAF {path} can no longer be read ({error.strerror})"
     if digest != record["sha256"]:
@@ -193,11 +203,3 @@ def _mobs_played(obj, found: dict) -> dict:
                 for slot in mob.slots:
                     _mobs_played(slot, found)
     return found
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

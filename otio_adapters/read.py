@@ -133,10 +133,11 @@ def _read_quietly(source: Path, adapter: str, options: dict):
             fcp7_document.remember_document(timeline, str(source), data, index)
         return result
     if adapter == "AAF":
+        digest = aaf_file.file_sha256(str(source))  # before the read: see `file_sha256`
         result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
         # v2a writes its tracks into the file, into the sequence (of all) the timeline is.
         timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
-        aaf_file.remember_source(timelines, str(source))
+        aaf_file.remember_source(timelines, str(source), digest)
         return result
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)

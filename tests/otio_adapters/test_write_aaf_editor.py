@@ -219,3 +219,28 @@ def test_an_aaf_of_two_sequences_comes_back_whole_with_v2a_track_in_the_one_pick
         for mob_id, tree in exported.items():  # master clips, file and tape mobs as exported
             if mob_id != picked.mob_id:
                 assert _tree(aaf.content.mobs.get(mob_id)) == tree
+
+
+def test_an_aaf_exported_again_while_v2a_reads_it_is_not_written_over(tmp_path, monkeypatch):
+    """The read hashed the file after the adapter had read it: an export landing in between
+    was taken for the file read, and v2a's track from the older sequence went into it."""
+    import opentimelineio as otio
+
+    source = tmp_path / "one_clip.aaf"
+    shutil.copyfile(AAF / "one_clip.aaf", source)
+    read = otio.adapters.read_from_file
+
+    def read_then_export_again(path, *args, **kwargs):
+        result = read(path, *args, **kwargs)
+        shutil.copyfile(AAF / "simple.aaf", source)  # the editor exported again meanwhile
+        return result
+
+    monkeypatch.setattr(otio.adapters, "read_from_file", read_then_export_again)
+    timeline = read_timeline(source)
+    monkeypatch.setattr(otio.adapters, "read_from_file", read)
+
+    written, _, note = write_timeline(timeline, str(tmp_path / "out.aaf"), "AAF")
+
+    assert f"the AAF {source} changed since v2a read it" in note
+    with aaf2.open(written, "r") as aaf:
+        assert _sequence(aaf).name == "OTIO_Test_ppjoshm1.Exported.01"  # not simple.aaf's
