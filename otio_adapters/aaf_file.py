@@ -34,12 +34,22 @@ _DEFINITIONS = (
 )
 
 
-def remember_source(timeline: otio.schema.Timeline, path: str) -> None:
-    """Note on a timeline read from an AAF which file it was and what it held."""
-    timeline.metadata.setdefault("AAF", {})[_SOURCE] = {
-        "path": os.path.abspath(path),
-        "sha256": _sha256(path),
-    }
+def file_sha256(path: str) -> str:
+    """What an AAF holds, as `remember_source` records it: taken before the file is read, so
+    that one exported again during the read is seen as changed since."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def remember_source(timelines: list[otio.schema.Timeline], path: str, sha256: str) -> None:
+    """Note on the timelines read from an AAF (one per sequence) which file it was and what it
+    held (`file_sha256`)."""
+    record = {"path": os.path.abspath(path), "sha256": sha256}
+    for timeline in timelines:
+        timeline.metadata.setdefault("AAF", {})[_SOURCE] = dict(record)
 
 
 def source_file(timeline: otio.schema.Timeline) -> tuple[str, str]:
@@ -51,7 +61,7 @@ def source_file(timeline: otio.schema.Timeline) -> tuple[str, str]:
         return "", ""
     path = str(record["path"])
     try:
-        digest = _sha256(path)
+        digest = file_sha256(path)
     except OSError as error:
         return "", f"the AAF {path} can no longer be read ({error.strerror})"
     if digest != record["sha256"]:
@@ -69,8 +79,7 @@ def name_take_master(clip: otio.schema.Clip) -> None:
     if not isinstance(active, otio.schema.ExternalReference) or not active.target_url:
         return
     meta = clip.metadata.setdefault("AAF", {})
-    if "MobID" in meta:
-        meta[_READ_MOB_ID] = meta["MobID"]
+    meta[_READ_MOB_ID] = meta.get("MobID", "")  # "": a clip new since the read
     mob_id = aaf2.mobid.MobID.new()
     mob_id.material = uuid.uuid5(uuid.NAMESPACE_URL, active.target_url)
     meta["MobID"] = str(mob_id)
@@ -88,17 +97,14 @@ def finish_written(path: str, timeline: otio.schema.Timeline, v2a_tracks: list) 
     ours = [index for index, track in enumerate(written) if any(track is t for t in v2a_tracks)]
     # An earlier run's v2a tracks, as read: the reader keeps no slot id for a track under an
     # effect (the adapter's pan), but each clip keeps its master mob's id.
-    earlier = [
-        {_read_mob_id(clip) for clip in track.find_clips()}
-        for track in v2a_tracks
-    ]
+    earlier = {_read_mob_id(clip) for track in v2a_tracks for clip in track.find_clips()} - {""}
     # Beside `path`, in the writer's staging folder: nothing is left behind if this fails.
     result = os.path.join(os.path.dirname(path), "editor-" + os.path.basename(path))
     try:
         shutil.copyfile(source, result)
         with aaf2.open(result, "rw") as target, aaf2.open(path, "r") as adapter:
             sequence = _sequence(target, timeline)
-            _remove_slots(target, sequence, [ids for ids in earlier if ids != {"None"}])
+            _remove_slots(target, sequence, earlier)
             slots = [slot for slot in next(adapter.content.toplevel()).slots
                      if slot.media_kind in ("Picture", "Sound")]
             _copy_definitions(adapter, target)
@@ -110,9 +116,10 @@ def finish_written(path: str, timeline: otio.schema.Timeline, v2a_tracks: list) 
 
 
 def _read_mob_id(clip: otio.schema.Clip) -> str:
-    """A v2a clip's master mob id as read (before `name_take_master`, if it ran)."""
+    """A v2a clip's master mob id as read (before `name_take_master`, if it ran); "" for a
+    clip not read from an AAF."""
     meta = clip.metadata.get("AAF", {})
-    return str(meta.get(_READ_MOB_ID, meta.get("MobID")))
+    return str(meta.get(_READ_MOB_ID, meta.get("MobID", "")))
 
 
 def _sequence(aaf, timeline: otio.schema.Timeline):
@@ -125,12 +132,14 @@ def _sequence(aaf, timeline: otio.schema.Timeline):
     return sequences[0]
 
 
-def _remove_slots(aaf, sequence, tracks: list[set[str]]) -> None:
-    """Take an earlier run's v2a tracks off the sequence, with the mobs only they played:
-    the slots whose clips play those master mobs (`tracks`, by id) and no other."""
+def _remove_slots(aaf, sequence, earlier: set[str]) -> None:
+    """Take an earlier run's v2a tracks off the sequence, with the mobs only they played: the
+    audio slots whose clips play v2a's master mobs as read (`earlier`, by id) and no other.
+    Not only those playing all of them: the re-run may have added clips to the track."""
     removed = [
         index for index, slot in enumerate(sequence.slots)
-        if slot.media_kind == "Sound" and _masters_played(slot) in tracks
+        if slot.media_kind == "Sound" and (masters := _masters_played(slot))
+        and masters <= earlier
     ]
     if not removed:
         return
@@ -194,11 +203,3 @@ def _mobs_played(obj, found: dict) -> dict:
                 for slot in mob.slots:
                     _mobs_played(slot, found)
     return found
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -13,7 +13,6 @@ adapter writes only timelines from other formats, or from a document changed sin
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import os
 import xml.etree.ElementTree as ET
@@ -21,6 +20,7 @@ import xml.etree.ElementTree as ET
 import opentimelineio as otio
 
 from otio_adapters.media_refs import rebased_url
+from otio_adapters.source_files import record_of, text_if_unchanged
 from otio_adapters.takes import V2A_KEY
 
 #: timeline.metadata[DOCUMENT]: the FCP7 XML file a timeline was read from. Not under "fcp_xml":
@@ -33,29 +33,14 @@ _ITEMS = ("clipitem", "transitionitem", "generatoritem")
 def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes, index: int) -> None:
     """Note on a timeline read from an FCP7 XML document which file it was, what it held and
     which of its sequences (in the order the adapter reads them) the timeline is."""
-    timeline.metadata[DOCUMENT] = {
-        "path": os.path.abspath(path),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "sequence": index,
-    }
+    timeline.metadata[DOCUMENT] = {**record_of(path, data), "sequence": index}
 
 
 def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     """(document text, its path, "") for a timeline read from an FCP7 XML document still as it
     was read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
     read from another format."""
-    record = timeline.metadata.get(DOCUMENT)
-    if not record:
-        return "", "", ""
-    path = str(record["path"])
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return "", path, f"the FCP7 XML {path} can no longer be read ({error.strerror})"
-    if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        return "", path, f"the FCP7 XML {path} changed since v2a read it"
-    return data.decode("utf-8"), path, ""
+    return text_if_unchanged(timeline.metadata.get(DOCUMENT), "the FCP7 XML")
 
 
 def write_into_document(

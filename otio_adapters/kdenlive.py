@@ -29,7 +29,6 @@ crossfades again (`restore`).
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import logging
 import os
@@ -46,6 +45,7 @@ from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 from otio_adapters import timing
 from otio_adapters.media_refs import rebase_media_references
 from otio_adapters.plan import timeline_start
+from otio_adapters.source_files import record_of, text_if_unchanged
 from otio_adapters.takes import (
     V2A_KEY,
     is_v2a_clip,
@@ -140,10 +140,7 @@ def _plain(value):
 def remember_project(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:
     """Note on a timeline read from a Kdenlive project which file it was and what it held, so
     that v2a's tracks are written back into that project (`write_into_project`)."""
-    timeline.metadata.setdefault("kdenlive", {})[_PROJECT] = {
-        "path": os.path.abspath(path),
-        "sha256": hashlib.sha256(data).hexdigest(),
-    }
+    timeline.metadata.setdefault("kdenlive", {})[_PROJECT] = record_of(path, data)
 
 
 def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
@@ -151,17 +148,7 @@ def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
     read from another format."""
     record = timeline.metadata.get("kdenlive", {}).get(_PROJECT)
-    if not record:
-        return "", "", ""
-    path = str(record["path"])
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return "", path, f"the Kdenlive project {path} can no longer be read ({error.strerror})"
-    if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        return "", path, f"the Kdenlive project {path} changed since v2a read it"
-    return data.decode("utf-8"), path, ""
+    return text_if_unchanged(record, "the Kdenlive project")
 
 
 def for_reader(text: str) -> str:

@@ -146,9 +146,11 @@ def _read_quietly(source: Path, adapter: str, options: dict):
             edl_list.remember_list(result, str(source), data)  # v2a appends its events to it
         return result
     if adapter == "AAF":
+        digest = aaf_file.file_sha256(str(source))  # before the read: see `file_sha256`
         result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
-        if isinstance(result, otio.schema.Timeline):
-            aaf_file.remember_source(result, str(source))  # v2a writes its tracks into it
+        # v2a writes its tracks into the file, into the sequence (of all) the timeline is.
+        timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
+        aaf_file.remember_source(timelines, str(source), digest)
         return result
     if adapter == "fcpx_xml":
         data = source.read_bytes()  # once: the adapter and the record of the document share it
@@ -275,6 +277,8 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
         raise TimelineReadError(f"{path}: {label} holds a {type(result).__name__}, not a timeline")
     if not timelines:
         raise TimelineReadError(f"{path}: {label} holds no timeline")
+    for timeline in timelines:  # an .otio v2a wrote keeps the record of the file it came from
+        timeline.metadata.get("v2a_read", {}).pop(OTHER_TIMELINES, None)
     if which is None:
         if len(timelines) > 1:
             log.warning(

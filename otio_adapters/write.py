@@ -36,7 +36,7 @@ from otio_adapters import (
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import start_timecode, timeline_start
-from otio_adapters.read import OTHER_TIMELINES, format_label, prints_to_log
+from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -533,10 +533,9 @@ def write_timeline(
     cannot carry v2a's audio, the note says so and the full result is also written as an .otio
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
-    # Written into the editor's own FCPXML or FCP7 XML, all of it is there as they exported it
-    # (asked before writing: a re-run writes over the document it read).
-    document = {"fcpx_xml": fcpx_document, "fcp_xml": fcp7_document}.get(format)
-    into = document is not None and bool(document.source_document(timeline)[0])
+    others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
+    # Asked before the write: written over, the editor's file is no longer as it was read.
+    into = _into_the_editors_file(timeline, format)
     written, fallback, note = _write_timeline(timeline, path, format, media_dir)
     kept = into and written == path
     source = timeline.metadata.get("fcpx_xml", {})
@@ -547,11 +546,10 @@ def write_timeline(
         lost = (f"transitions of the source FCPXML that v2a could not read (the editor's "
                 f"{unread}, beside items the FCPXML reader skips) were planned without: {where}")
         note = f"{note}; {lost}" if note else lost
-    others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
     if others:
         names = ", ".join(repr(name) for name in others)
-        held = (f"the others, {names}, are in the {format_label(format)} as they were, without "
-                "v2a's sound" if kept else f"what it wrote holds that one alone, not {names}")
+        held = (f"what it wrote keeps {names} as they were, without v2a's sound" if kept
+                else f"what it wrote holds that one alone, not {names}")
         lost = (f"the source file holds {len(others) + 1} timelines and v2a worked on the first, "
                 f"{timeline.name!r}; {held} (send the adapter option timeline=NAME, or v2a "
                 "generate --timeline NAME, for another)")
@@ -619,6 +617,19 @@ def _write_timeline(
     if lost:
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
     return path, "", ""
+
+
+def _into_the_editors_file(timeline: otio.schema.Timeline, format: str) -> bool:
+    """Whether v2a's tracks go into the file `timeline` was read from, still as it was read,
+    everything else of it kept (its other timelines too): an FCP7 XML or FCPXML document, an
+    AAF."""
+    if format == "fcpx_xml":
+        return bool(fcpx_document.source_document(timeline)[0])
+    if format == "fcp_xml":
+        return bool(fcp7_document.source_document(timeline)[0])
+    if format == "AAF":
+        return bool(aaf_file.source_file(timeline)[0])
+    return False
 
 
 def _adapter_losses(

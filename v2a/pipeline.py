@@ -110,13 +110,24 @@ def _check_source_kept(request: GenerationRequest, timeline: otio.schema.Timelin
     )
 
 
+#: Formats v2a writes into the editor's own file, which keeps the file's other timelines: there
+#: the option `timeline` still picks the one v2a wrote.
+_WRITTEN_WITH_EVERY_TIMELINE = ("fcp_xml", "fcpx_xml", "AAF")
+
+
 def adapter_options_reading(request: GenerationRequest, path: str, fmt: str) -> dict:
     """`request`'s adapter options for reading v2a's written `path` (in `fmt`) in place of its
     timeline: they are for the reader of its timeline, so none where another reader reads `path`
     (the OTIO JSON reader refused an EDL's `rate`: such a job failed its second take, and
-    regenerating a clip of it was refused)."""
-    same = _reader_of(path, fmt) == _reader_of(request.timeline_path, request.input_format)
-    return dict(request.adapter_options) if same else {}
+    regenerating a clip of it was refused). Nor `timeline` where `path` holds the one picked
+    alone (`timeline: 1` found no second timeline in it, with the same failures)."""
+    reader = _reader_of(path, fmt)
+    if reader != _reader_of(request.timeline_path, request.input_format):
+        return {}
+    options = dict(request.adapter_options)
+    if reader not in _WRITTEN_WITH_EVERY_TIMELINE:
+        options.pop("timeline", None)
+    return options
 
 
 def _reader_of(path: str, fmt: str) -> str:

@@ -270,21 +270,27 @@ def test_a_premiere_sequence_without_audio_tracks_gets_v2a_track_after_its_setti
     assert len(ours.find_clips()) == len(result.generated) == 6
 
 
-def test_a_document_of_two_sequences_comes_back_with_both_and_says_so(tmp_path):
-    """v2a works on the first sequence and writes into the whole document: the note said the
-    file written held that sequence alone, where the second is there as it was."""
-    text = (FIXTURES / "premiere_enable_property.xml").read_text(encoding="utf-8")
-    start, end = text.index("\t<sequence "), text.index("\t</sequence>") + len("\t</sequence>\n")
-    second = text[start:end].replace('id="sequence-9"', 'id="sequence-99"', 1)
-    second = second.replace("<name>disabled_test_sequence</name>", "<name>Second cut</name>", 1)
+@needs_fixtures
+def test_a_document_of_two_sequences_comes_back_with_both_and_the_note_says_so(
+    standin_media, tmp_path
+):
+    """v2a's track goes into the sequence it worked on, in the editor's document, which keeps
+    the other sequence; the note said what v2a wrote held the first one alone."""
+    name = "premiere_enable_property.xml"
+    text = (FIXTURES / name).read_text(encoding="utf-8")
+    root = ET.fromstring(text)
+    second = copy.deepcopy(root.find("sequence"))
+    second.set("id", "sequence-second")
+    second.find("name").text = "Second cut"
+    root.append(second)
     source = tmp_path / "two.xml"
-    source.write_text(text[:end] + second + text[end:], encoding="utf-8")
-    out = tmp_path / "out"
-    out.mkdir()
+    source.write_text(text[: text.index("<xmeml")] + ET.tostring(root, encoding="unicode"),
+                      encoding="utf-8")
 
-    written, _, note = write_timeline(read_timeline(source), str(out / "two.xml"), "fcp_xml")
-    assert "'Second cut', are in the Final Cut Pro 7 XML as they were" in note
-    assert "holds that one alone" not in note
-    assert [s.findtext("name") for s in ET.parse(written).getroot().iter("sequence")] == [
+    result = _generate(source, tmp_path / "out", standin_media(name))
+
+    written = _parse(Path(result.timeline_path))
+    assert [s.findtext("name") for s in written.findall("sequence")] == [
         "disabled_test_sequence", "Second cut"
     ]
+    assert "'Second cut'" in result.format_note and "alone" not in result.format_note

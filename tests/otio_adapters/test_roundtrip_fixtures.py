@@ -353,9 +353,27 @@ def test_a_file_of_several_timelines_says_which_one_the_result_holds(standin_med
     assert read_timeline(first.timeline_path).name == "OpenTimeline_Project"
 
     # The editor's document comes back whole, both projects; v2a's sound is in the one named.
-    assert "are in the FCPXML as they were, without v2a's sound" in first.format_note
+    assert "keeps 'OpenTimeline_Project 1' as they were, without v2a's sound" in first.format_note
     chosen = generate("second", timeline="OpenTimeline_Project 1")
     assert "timelines" not in chosen.format_note
     written = read_timeline(chosen.timeline_path, options={"timeline": "OpenTimeline_Project 1"})
     assert find_v2a_tracks(written, "SFX")
     assert not find_v2a_tracks(read_timeline(chosen.timeline_path, options={"timeline": 0}), "SFX")
+
+
+def test_a_rerun_on_the_written_otio_says_nothing_of_the_first_files_timelines(
+    standin_media, tmp_path
+):
+    """The .otio written from fcpx_example.fcpxml's first project holds that one alone, but it
+    carried the read's record of the second, and a re-run on it said the .otio held 2
+    timelines."""
+    name = "fcpx_xml/fcpx_example.fcpxml"
+    out = str(tmp_path / "out")
+    request = GenerationRequest(str(FIXTURES / name), out, output_format="otio_json",
+                                relink_roots=(standin_media(name),))
+    first = run_generation(request, SineGenerator())
+    assert "holds 2 timelines" in first.format_note
+
+    again = GenerationRequest(first.timeline_path, out, relink_roots=(standin_media(name),))
+    second = run_generation(again, SineGenerator())
+    assert "timelines" not in second.format_note

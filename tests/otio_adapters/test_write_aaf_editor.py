@@ -156,3 +156,91 @@ def test_an_aaf_changed_since_it_was_read_is_not_written_over_and_the_note_says_
     assert "new file and tape mobs" in note
     with aaf2.open(written, "r") as aaf:
         assert _sequence(aaf).name == "OTIO_Test_ppjoshm1.Exported.01"  # not simple.aaf's
+
+
+def test_generating_more_clips_on_a_written_aaf_refills_v2a_track(tmp_path):
+    """A first run on some clips, a second on the written AAF for another: the earlier track,
+    found only where its clips played exactly the master clips of the re-read track, was kept
+    beside the refilled one (a second "V2A SFX" holding the first take again)."""
+    from otio_adapters.plan import plan_segments
+    from v2a.contracts import ClipAddress, Selection
+
+    source = AAF / "transitions.aaf"
+    media = tmp_path / "media"
+    media.mkdir()
+    synthesize_media(read_timeline(source), str(media))
+    segments = plan_segments(
+        read_timeline(source), timeline_path=str(source), relink_roots=(str(media),)
+    )
+    clips = [segment.clip_id for segment in segments]
+
+    def generate(path: str, clip_id: str):
+        request = GenerationRequest(
+            path, str(tmp_path / "out"), relink_roots=(str(media),),
+            selection=Selection(clips=(ClipAddress(clip_id=clip_id),)),
+        )
+        return run_generation(request, SineGenerator())
+
+    first = generate(str(source), clips[0])
+    second = generate(first.timeline_path, clips[1])
+
+    with aaf2.open(str(source), "r") as aaf:
+        editors = {slot.slot_id for slot in _sequence(aaf).slots}
+    with aaf2.open(second.timeline_path, "r") as aaf:
+        ours = [slot for slot in _sequence(aaf).slots if slot.slot_id not in editors]
+        assert [slot.name for slot in ours] == ["V2A SFX"]
+        assert len(_masters_on(ours[0])) == 2
+
+
+def test_an_aaf_of_two_sequences_comes_back_whole_with_v2a_track_in_the_one_picked(tmp_path):
+    """An Avid export of two sequences reads as two timelines; the read remembered the file
+    only for a file of one, so the adapter rewrote the one picked alone (new file and tape
+    mobs, every audio clip on slot 2), the other sequence gone, and no note said so."""
+    source = tmp_path / "two.aaf"
+    shutil.copyfile(AAF / "simple.aaf", source)
+    with aaf2.open(str(source), "rw") as aaf:
+        second = _sequence(aaf).copy(root=aaf)
+        second.mob_id = aaf2.mobid.MobID.new()
+        second.name = "Second cut"
+        aaf.content.mobs.append(second)
+    with aaf2.open(str(source), "r") as aaf:
+        exported = {mob.mob_id: _tree(mob) for mob in aaf.content.mobs}
+        sequences = [(str(mob.mob_id), mob.name) for mob in aaf.content.toplevel()]
+
+    result = _generate("two.aaf", tmp_path, source)
+
+    assert "new file and tape mobs" not in result.format_note
+    assert "keeps 'Second cut'" in result.format_note and "alone" not in result.format_note
+    with aaf2.open(result.timeline_path, "r") as aaf:
+        assert [(str(mob.mob_id), mob.name) for mob in aaf.content.toplevel()] == sequences
+        picked, other = aaf.content.toplevel()
+        assert _tree(other) == exported[other.mob_id]
+        assert [slot.name for slot in picked.slots][-1] == "V2A SFX"
+        for mob_id, tree in exported.items():  # master clips, file and tape mobs as exported
+            if mob_id != picked.mob_id:
+                assert _tree(aaf.content.mobs.get(mob_id)) == tree
+
+
+def test_an_aaf_exported_again_while_v2a_reads_it_is_not_written_over(tmp_path, monkeypatch):
+    """The read hashed the file after the adapter had read it: an export landing in between
+    was taken for the file read, and v2a's track from the older sequence went into it."""
+    import opentimelineio as otio
+
+    source = tmp_path / "one_clip.aaf"
+    shutil.copyfile(AAF / "one_clip.aaf", source)
+    read = otio.adapters.read_from_file
+
+    def read_then_export_again(path, *args, **kwargs):
+        result = read(path, *args, **kwargs)
+        shutil.copyfile(AAF / "simple.aaf", source)  # the editor exported again meanwhile
+        return result
+
+    monkeypatch.setattr(otio.adapters, "read_from_file", read_then_export_again)
+    timeline = read_timeline(source)
+    monkeypatch.setattr(otio.adapters, "read_from_file", read)
+
+    written, _, note = write_timeline(timeline, str(tmp_path / "out.aaf"), "AAF")
+
+    assert f"the AAF {source} changed since v2a read it" in note
+    with aaf2.open(written, "r") as aaf:
+        assert _sequence(aaf).name == "OTIO_Test_ppjoshm1.Exported.01"  # not simple.aaf's

@@ -278,8 +278,34 @@ def test_a_job_read_with_reader_options_takes_further_takes_and_is_regenerated(
                                     media_search_paths=(str(edl_media),),
                                     adapter_options={"rate": "25"},
                                     params=pb.GenerationParams(takes=2)).job_id)
+    _took_two_takes_and_regenerates(client, job)
+
+
+def test_a_job_on_a_files_second_timeline_by_index_takes_further_takes_and_is_regenerated(
+        make_server, connect, fixture_timeline, media_dir, tmp_path):
+    # `timeline: 1` picks a file's second timeline. The .otio the job writes holds that one
+    # alone, and a further take and a regeneration read it with the same option: "no timeline
+    # '1' in the file" failed the second take and refused the regeneration.
+    first, second = (otio.adapters.read_from_file(str(fixture_timeline)) for _ in range(2))
+    first.name, second.name = "first cut", "second cut"
+    cuts = tmp_path / "cuts.otio"
+    otio.adapters.write_to_file(otio.schema.SerializableCollection(children=[first, second]),
+                                str(cuts))
+    client = connect(make_server())
+    job = client.wait(client.submit(cuts, media_search_paths=(str(media_dir),),
+                                    adapter_options={"timeline": "1"},
+                                    params=pb.GenerationParams(takes=2)).job_id)
+    again = _took_two_takes_and_regenerates(client, job)
+    written = otio.adapters.read_from_file(client.result(again.job_id).timeline_path)
+    assert written.name == "second cut"
+
+
+def _took_two_takes_and_regenerates(client, job: pb.Job) -> pb.Job:
+    """Checks that a `takes: 2` job ended with every clip on its second take, and that a clip
+    of it regenerates as a third; the regeneration job."""
     assert job.state == pb.JOB_STATE_SUCCEEDED and not job.message, job.message
     assert {Path(c.media_path).name.split("_")[-1] for c in job.clips} == {"take2.wav"}
     again = client.wait(client.regenerate(job.job_id, clip_id=job.clips[0].clip_id).job_id)
     assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
     assert Path(again.clips[0].media_path).name.endswith("_take3.wav")
+    return again
