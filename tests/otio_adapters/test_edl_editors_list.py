@@ -115,6 +115,54 @@ AUD  3    4
 004  MUSIC    A3    C        00:00:10:00 00:00:20:00 01:00:00:00 01:00:10:00
 * FROM CLIP NAME:  score.wav
 """, {}),
+    # Events the reader could not read before the edl-events session, or planned wrongly.
+    "key": ("""\
+TITLE: KEYS
+FCM: NON-DROP FRAME
+
+001  BG1      V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  one.mov
+002  BG1      V     C        01:00:05:00 01:00:05:00 01:00:05:00 01:00:05:00
+002  BG2      V     K B      02:00:00:00 02:00:04:00 01:00:05:00 01:00:09:00
+002  LOGO     V     K    030 03:00:00:00 03:00:04:00 01:00:05:00 01:00:09:00
+* FROM CLIP NAME:  one.mov
+* TO CLIP NAME:  back.mov
+* KEY CLIP NAME:  logo.mov
+003  BG3      V     K B      04:00:00:00 04:00:02:00 01:00:09:00 01:00:11:00
+003  TITLE    V     K O  000 05:00:00:00 05:00:02:00 01:00:09:00 01:00:11:00
+""", {}),
+    "split_two_lines": ("""\
+TITLE: SPLIT ON TWO LINES
+FCM: NON-DROP FRAME
+
+001  TAPE1    AA/V  C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+SPLIT:    AUDIO DELAY=  00:00:00:12
+002  TAPE2    V     C        02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
+002  TAPE2    AA    C        02:00:00:12 02:00:04:00 01:00:04:12 01:00:08:00
+* FROM CLIP NAME:  two.mov
+SPLIT:    VIDEO DELAY=  00:00:00:06
+003  TAPE3    AA    C        03:00:00:00 03:00:02:00 01:00:08:00 01:00:10:00
+003  TAPE3    V     C        03:00:00:06 03:00:02:00 01:00:08:06 01:00:10:00
+""", {}),
+    "none_black_reverse": ("""\
+TITLE: Ünïcödé — café: 50% * 'odd' #1
+FCM: NON-DROP FRAME
+
+001  AX       V     C        01:00:10:00 01:00:06:00 01:00:00:00 01:00:04:00
+M2   AX       -024.0                01:00:10:00
+* FROM CLIP NAME:  backwards.mov
+002  BLK      V     C        00:00:00:00 00:00:01:00 01:00:04:00 01:00:05:00
+003  GPI      NONE  C        00:00:00:00 00:00:02:00 01:00:05:00 01:00:07:00
+004  BL       V     C        00:00:00:00 00:00:01:00 01:00:05:00 01:00:06:00
+005  TAPE5    B     C        05:00:00:00 05:00:02:00 01:00:06:00 01:00:08:00
+""", {}),
+    "four_digit_events": ("TITLE: LONG LIST\nFCM: NON-DROP FRAME\n" + "".join(
+        f"{n:03d}  R{n % 7:<7} V     C        "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86400 + 12 * n, 24), 24)} "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86412 + 12 * n, 24), 24)} "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86388 + 12 * n, 24), 24)} "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86400 + 12 * n, 24), 24)}\n"
+        for n in range(1, 1002)), {}),
 }
 REAL = {"premiere_example.edl": {}, "dissolve_test.edl": {}, "gap_test.edl": {},
         "25fps.edl": {"rate": 25}, "speed_effects_small.edl": {}}
