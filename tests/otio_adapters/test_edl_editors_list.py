@@ -320,3 +320,25 @@ def test_a_list_changed_since_it_was_read_is_not_written_from_the_stale_copy(tmp
     result, fallback, note = _write(again, tmp_path / "out")
     assert Path(written).read_bytes() == saved
     assert result == fallback and fallback.endswith("cut.otio") and "changed since" in note
+
+
+@pytest.mark.parametrize("data", [
+    # Avid and Premiere on Windows write their code page: "Café" was "not text" to the reader.
+    "TITLE: Café « cut »\r\nFCM: NON-DROP FRAME\r\n\r\n"
+    "001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00\r\n"
+    "* FROM CLIP NAME:  été.mov\r\n".encode("cp1252"),
+    # A byte-order mark (Windows tools): the reader took the TITLE line for an unknown event.
+    b"\xef\xbb\xbfTITLE: MARKED\nFCM: NON-DROP FRAME\n\n"
+    b"001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00\n"
+    b"* FROM CLIP NAME:  a.mov\n",
+], ids=["windows_1252", "byte_order_mark"])
+def test_a_list_not_in_plain_utf8_is_read_and_written_back_in_its_own_bytes(tmp_path, data):
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source)
+    assert timeline.name in ("Café « cut »", "MARKED")
+    generated = _with_takes(timeline, source)
+    written, _, _ = _write(timeline, tmp_path / "out")
+    written_data = Path(written).read_bytes()
+    assert written_data.startswith(data) and written_data.count(b"\xef\xbb\xbf") <= 1
+    assert [Path(c.media_reference.target_url).name for c in find_v2a_tracks(
+        read_timeline(written), "SFX")[0].find_clips()] == [Path(a.path).name for a in generated]
