@@ -9,6 +9,7 @@ Measured with lists laid out as NLEs and online suites write them, the reader:
   later, or audio leading video): it takes a second line of the same number for a transition;
 - read an event on channel `NONE` (it records nothing) as a video track over the picture, and
   a `BLK` reel (black, as some lists spell it) as a shot to give sound to;
+- refused a note before the first event (a comment, a GPI, a SPLIT line for it);
 - placed every video track from its own first event, so a second layer moved to the start;
 - read a reversed event (an M2 line at a negative speed) from the frames after the M2 line's
   entry point, which is the first frame shown, and at -100 % (source as long as record) not
@@ -137,7 +138,12 @@ def for_reader(text: str) -> str:
     synthetic = iter(range(_SYNTHETIC, _SYNTHETIC * 10))
     for part in _parts(text.splitlines()):
         if isinstance(part, str):
-            out.append(part)
+            # Before the first event the reader takes the title and FCM lines alone: a note
+            # there (a comment, a GPI) was "Unknown event type", and a SPLIT line made it take
+            # the next two lines for the split's events, notes and all. The SPLIT's delay is in
+            # its event's timecodes.
+            if not part.strip() or part.lstrip().startswith(("TITLE:", "FCM")):
+                out.append(part)
             continue
         lines = [line for line in part.lines if line.channel.upper() != "NONE"]
         for line in lines:

@@ -144,6 +144,15 @@ SPLIT:    VIDEO DELAY=  00:00:00:06
 003  TAPE3    AA    C        03:00:00:00 03:00:02:00 01:00:08:00 01:00:10:00
 003  TAPE3    V     C        03:00:00:06 03:00:02:00 01:00:08:06 01:00:10:00
 """, {}),
+    "notes_before_the_first_event": ("""\
+TITLE: NOTES FIRST
+* EXPORTED FROM AN EDIT SUITE
+FCM: NON-DROP FRAME
+SPLIT:    AUDIO DELAY=  00:00:00:12
+001  TAPE1    V     C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+001  TAPE1    AA    C        01:00:00:12 01:00:04:00 01:00:00:12 01:00:04:00
+* FROM CLIP NAME:  one.mov
+""", {}),
     "none_black_reverse": ("""\
 TITLE: Ünïcödé — café: 50% * 'odd' #1
 FCM: NON-DROP FRAME

@@ -143,3 +143,19 @@ def test_an_event_v2a_cannot_read_is_named_by_line_and_number(tmp_path, line, sa
     with pytest.raises(TimelineReadError, match=re.escape(said)) as raised:
         read_timeline(path)
     assert "garbled" not in str(raised.value)  # the line says what is wrong
+
+
+@pytest.mark.parametrize("note", [
+    "SPLIT:    AUDIO DELAY=  00:00:00:12\n", "* EXPORTED FROM AN EDIT SUITE\n",
+    "GPI GPI-T PULSE 001 RI +00:00:15:00\n"])
+def test_a_note_before_the_first_event_is_read_past(tmp_path, note):
+    """The reader refused any line before the first event but the title and FCM lines
+    ("Unknown event type"); after a SPLIT line it took the next two lines for events."""
+    first = (_event("001", "T1", "V", "C", "01:00:00:00", "01:00:04:00", "01:00:00:00",
+                    "01:00:04:00")
+             + _event("001", "T1", "AA", "C", "01:00:00:12", "01:00:04:00", "01:00:00:12",
+                      "01:00:04:00") + "* FROM CLIP NAME:  one.mov\n")
+    shots = _plan(tmp_path, HEAD + note + first + SHOT_THREE.replace("01:00:09:00", "01:00:04:00")
+                  .replace("01:00:11:00", "01:00:06:00"))
+    assert [(name, at, frames) for name, at, frames, *_ in shots] == [
+        ("one.mov", 0, 96), ("three.mov", 96, 48)]
