@@ -134,9 +134,12 @@ def _parts(lines: list[str]) -> list[str | _Event]:
 
 def for_reader(text: str) -> str:
     """The list as the CMX 3600 reader reads the picture the editor sees (module docstring)."""
+    parts = _parts(text.splitlines())
+    if not any(isinstance(part, _Event) for part in parts):
+        return text  # no event at all: the reader says whether it is a list (an empty one)
     out: list[str] = []
     synthetic = iter(range(_SYNTHETIC, _SYNTHETIC * 10))
-    for part in _parts(text.splitlines()):
+    for part in parts:
         if isinstance(part, str):
             # Before the first event the reader takes the title and FCM lines alone: a note
             # there (a comment, a GPI) was "Unknown event type", and a SPLIT line made it take
