@@ -132,11 +132,17 @@ def _parts(lines: list[str]) -> list[str | _Event]:
     return parts
 
 
-def for_reader(text: str) -> str:
-    """The list as the CMX 3600 reader reads the picture the editor sees (module docstring)."""
+def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
+    """The list as the CMX 3600 reader reads the picture the editor sees (module docstring).
+    Its timecodes are checked at `rate`, and with `same_lengths` (the reader's default) each
+    line's source and record lengths, where the event has no speed: the reader's own errors
+    name neither the line nor the event."""
     parts = _parts(text.splitlines())
     if not any(isinstance(part, _Event) for part in parts):
         return text  # no event at all: the reader says whether it is a list (an empty one)
+    for part in parts:
+        if isinstance(part, _Event):
+            _check_times(part, rate, same_lengths)
     out: list[str] = []
     synthetic = iter(range(_SYNTHETIC, _SYNTHETIC * 10))
     for part in parts:
@@ -167,6 +173,34 @@ def _reverse_notes(notes: list[str]) -> list[str]:
     source and record are as long, as they are at -100 %)."""
     found = [_REVERSE.match(note) for note in notes]
     return [f"* {_REVERSE_NOTE} {match['fps']} {match['entry']}" for match in found if match]
+
+
+def _frames(time: str, line: _Line, rate: float) -> int:
+    if time.isdigit():
+        return int(time)  # a frame count, which the reader takes too
+    try:
+        return round(otio.opentime.from_timecode(time, rate).value)
+    except ValueError as error:
+        raise _parse_error(
+            f"line {line.at}, event {line.number}: timecode {time} cannot be read at "
+            f"{rate:g} fps ({error}); if the list is at another rate, pass the rate option"
+        ) from None
+
+
+def _check_times(event: _Event, rate: float, same_lengths: bool) -> None:
+    """Each line's timecodes readable at `rate`, and its source as long as its record where
+    the event has no speed (M2) or freeze, as the reader requires."""
+    speed = any(note.lstrip("* ").upper().startswith("M2") or "FREEZE FRAME" in note.upper()
+                for note in event.notes)
+    for line in event.lines:
+        source_in, source_out, record_in, record_out = (
+            _frames(time, line, rate) for time in line.times)
+        source, record = source_out - source_in, record_out - record_in
+        if same_lengths and not speed and source != record:
+            raise _parse_error(
+                f"line {line.at}, event {line.number}: the source runs {source} frames and "
+                f"the record {record} at {rate:g} fps, and no M2 line gives a speed; if the "
+                "list is at another rate, pass the rate option")
 
 
 def _split_notes(notes: list[str]) -> tuple[dict[str, str], list[str], list[str]]:

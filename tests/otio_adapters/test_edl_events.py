@@ -136,6 +136,10 @@ def test_a_reversed_event_runs_back_from_its_entry_point(tmp_path, source, fps, 
     (_event("002", "T2", "V", "K B", *BACKGROUND) + _event("002", "T3", "A", "K", *FILL),
      "line 7, event 002: a key is a picture edit (channel V), not A"),
     ("002  T2  V  C  01:00:05:00 01:00:09:00\n", "line 6, event 002: an event line is"),
+    (_event("002", "T2", "V", "C", "02:00:00:00", "02:00:04:00", "01:00:05:00", "01:00:09:24"),
+     "line 6, event 002: timecode 01:00:09:24 cannot be read at 24 fps"),
+    (_event("002", "T2", "V", "C", "02:00:00:00", "02:00:03:00", "01:00:05:00", "01:00:09:00"),
+     "line 6, event 002: the source runs 72 frames and the record 96 at 24 fps, and no M2"),
 ])
 def test_an_event_v2a_cannot_read_is_named_by_line_and_number(tmp_path, line, said):
     path = tmp_path / "cut.edl"
