@@ -17,6 +17,7 @@ changed since it was read.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import os
@@ -40,12 +41,27 @@ def remember_list(timeline: otio.schema.Timeline, path: str, data: bytes) -> Non
     timeline.metadata.setdefault("cmx_3600", {})[SOURCE] = {
         "path": os.path.abspath(path),
         "sha256": hashlib.sha256(data).hexdigest(),
+        "encoding": encoding(data),
     }
 
 
+def encoding(data: bytes) -> str:
+    """The list's text encoding: UTF-8, with its byte-order mark where it has one (Windows
+    tools write one; read as text, it made the TITLE line unreadable: "Unknown event type"),
+    else Windows-1252, in which Avid and Premiere on Windows write accented titles and clip
+    names (read as UTF-8, "café" failed the whole read as "not text")."""
+    if data.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "cp1252"  # a byte it does not define (binary) still fails to decode, as before
+    return "utf-8"
+
+
 def as_read(data: bytes) -> str:
-    """The list's text as OTIO's adapters read a file: UTF-8, newlines as "\\n"."""
-    return io.TextIOWrapper(io.BytesIO(data), encoding="utf-8").read()
+    """The list's text as OTIO's adapters read a file, in its `encoding`, newlines as "\\n"."""
+    return io.TextIOWrapper(io.BytesIO(data), encoding=encoding(data)).read()
 
 
 def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
@@ -64,7 +80,7 @@ def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
         return "", path, f"the EDL {path} can no longer be read ({error.strerror})"
     if hashlib.sha256(data).hexdigest() != record["sha256"]:
         return "", path, f"the EDL {path} changed since v2a read it"
-    return data.decode("utf-8"), path, ""
+    return data.decode(_encoding_of(timeline)), path, ""
 
 
 def write_into_list(timeline: otio.schema.Timeline, text: str, path: str, rate: float) -> None:
@@ -85,8 +101,18 @@ def write_into_list(timeline: otio.schema.Timeline, text: str, path: str, rate: 
     newline = "\r\n" if "\r\n" in text else "\r" if "\r" in text and "\n" not in text else "\n"
     if lines and kept and not kept[-1].endswith(("\n", "\r")):
         kept[-1] += newline  # the editor's last line, ended so that ours start a line
-    with open(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write("".join(kept) + "".join(line + newline for line in lines))
+    # Encoded whole before the file is opened: a take path the list's encoding cannot spell
+    # fails here, leaving no partial list.
+    data = ("".join(kept) + "".join(line + newline for line in lines)).encode(
+        _encoding_of(timeline))
+    with open(path, "wb") as handle:
+        handle.write(data)
+
+
+def _encoding_of(timeline: otio.schema.Timeline) -> str:
+    """The encoding of the list `timeline` was read from (UTF-8 for one remembered before
+    v2a recorded it)."""
+    return str(timeline.metadata["cmx_3600"][SOURCE].get("encoding", "utf-8"))
 
 
 def _drop_frame_at_end(lines: list[str], rate: float) -> bool:

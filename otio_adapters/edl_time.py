@@ -19,7 +19,7 @@ import re
 
 import opentimelineio as otio
 
-from otio_adapters import edl_audio
+from otio_adapters import edl_audio, edl_events
 from otio_adapters.timing import exact_rate, is_drop_frame_rate
 
 DROP_FRAME = "DROP FRAME"
@@ -51,7 +51,10 @@ def install() -> None:
     def read_from_string(input_str, rate=24, **kwargs):
         if is_drop_frame_rate(exact_rate(float(rate))):  # elsewhere ";" is an error, not a mode
             input_str = _marked_drop_frame(input_str)
+        same_lengths = not kwargs.get("ignore_timecode_mismatch", False)
+        input_str = edl_events.for_reader(input_str, float(rate), same_lengths)
         timeline = original_read(input_str, rate=rate, **kwargs)
+        edl_events.restore(timeline)  # tracks by record timecode, a key's fill over the picture
         edl_audio.restore_takes(timeline)  # v2a's take events, from their SOURCE FILE lines
         mode = frame_code_mode(input_str)
         if mode:

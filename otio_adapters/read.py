@@ -12,6 +12,7 @@ import io
 import logging
 import math
 import os
+import re
 from pathlib import Path
 
 import opentimelineio as otio
@@ -231,6 +232,9 @@ def _check_file(path: Path, adapter: str, label: str) -> None:
         raise TimelineReadError(f"{path}: cannot read {label}: the file is empty")
 
 
+_NAMES_ITS_LINE = re.compile(r"^line \d+, event \d+: ")
+
+
 def _describe(path: Path, label: str, adapter: str, options: dict, error: Exception) -> str:
     """A one-line, plain-words account of an adapter failure."""
     detail = " ".join(str(error).split()) or type(error).__name__
@@ -242,7 +246,9 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
         # would read them out of any file it named. The hint below says what it means.
         detail = "no AAF (compound file) signature"
     hint = ""
-    if kind == "UnicodeDecodeError":
+    if adapter == "cmx_3600" and _NAMES_ITS_LINE.match(detail):
+        pass  # v2a's own account of an event it cannot read (`edl_events`) says it all
+    elif kind == "UnicodeDecodeError":
         hint = " (the file is not text: garbled, binary or in the wrong format)"
     elif adapter == "cmx_3600" and any(
         w in detail.lower() for w in ("rate", "timecode", "duration")

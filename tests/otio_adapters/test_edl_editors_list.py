@@ -115,6 +115,63 @@ AUD  3    4
 004  MUSIC    A3    C        00:00:10:00 00:00:20:00 01:00:00:00 01:00:10:00
 * FROM CLIP NAME:  score.wav
 """, {}),
+    # Events the reader could not read before the edl-events session, or planned wrongly.
+    "key": ("""\
+TITLE: KEYS
+FCM: NON-DROP FRAME
+
+001  BG1      V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  one.mov
+002  BG1      V     C        01:00:05:00 01:00:05:00 01:00:05:00 01:00:05:00
+002  BG2      V     K B      02:00:00:00 02:00:04:00 01:00:05:00 01:00:09:00
+002  LOGO     V     K    030 03:00:00:00 03:00:04:00 01:00:05:00 01:00:09:00
+* FROM CLIP NAME:  one.mov
+* TO CLIP NAME:  back.mov
+* KEY CLIP NAME:  logo.mov
+003  BG3      V     K B      04:00:00:00 04:00:02:00 01:00:09:00 01:00:11:00
+003  TITLE    V     K O  000 05:00:00:00 05:00:02:00 01:00:09:00 01:00:11:00
+""", {}),
+    "split_two_lines": ("""\
+TITLE: SPLIT ON TWO LINES
+FCM: NON-DROP FRAME
+
+001  TAPE1    AA/V  C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+SPLIT:    AUDIO DELAY=  00:00:00:12
+002  TAPE2    V     C        02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
+002  TAPE2    AA    C        02:00:00:12 02:00:04:00 01:00:04:12 01:00:08:00
+* FROM CLIP NAME:  two.mov
+SPLIT:    VIDEO DELAY=  00:00:00:06
+003  TAPE3    AA    C        03:00:00:00 03:00:02:00 01:00:08:00 01:00:10:00
+003  TAPE3    V     C        03:00:00:06 03:00:02:00 01:00:08:06 01:00:10:00
+""", {}),
+    "notes_before_the_first_event": ("""\
+TITLE: NOTES FIRST
+* EXPORTED FROM AN EDIT SUITE
+FCM: NON-DROP FRAME
+SPLIT:    AUDIO DELAY=  00:00:00:12
+001  TAPE1    V     C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+001  TAPE1    AA    C        01:00:00:12 01:00:04:00 01:00:00:12 01:00:04:00
+* FROM CLIP NAME:  one.mov
+""", {}),
+    "none_black_reverse": ("""\
+TITLE: Ünïcödé — café: 50% * 'odd' #1
+FCM: NON-DROP FRAME
+
+001  AX       V     C        01:00:10:00 01:00:06:00 01:00:00:00 01:00:04:00
+M2   AX       -024.0                01:00:10:00
+* FROM CLIP NAME:  backwards.mov
+002  BLK      V     C        00:00:00:00 00:00:01:00 01:00:04:00 01:00:05:00
+003  GPI      NONE  C        00:00:00:00 00:00:02:00 01:00:05:00 01:00:07:00
+004  BL       V     C        00:00:00:00 00:00:01:00 01:00:05:00 01:00:06:00
+005  TAPE5    B     C        05:00:00:00 05:00:02:00 01:00:06:00 01:00:08:00
+""", {}),
+    "four_digit_events": ("TITLE: LONG LIST\nFCM: NON-DROP FRAME\n" + "".join(
+        f"{n:03d}  R{n % 7:<7} V     C        "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86400 + 12 * n, 24), 24)} "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86412 + 12 * n, 24), 24)} "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86388 + 12 * n, 24), 24)} "
+        f"{otio.opentime.to_timecode(otio.opentime.RationalTime(86400 + 12 * n, 24), 24)}\n"
+        for n in range(1, 1002)), {}),
 }
 REAL = {"premiere_example.edl": {}, "dissolve_test.edl": {}, "gap_test.edl": {},
         "25fps.edl": {"rate": 25}, "speed_effects_small.edl": {}}
@@ -272,3 +329,25 @@ def test_a_list_changed_since_it_was_read_is_not_written_from_the_stale_copy(tmp
     result, fallback, note = _write(again, tmp_path / "out")
     assert Path(written).read_bytes() == saved
     assert result == fallback and fallback.endswith("cut.otio") and "changed since" in note
+
+
+@pytest.mark.parametrize("data", [
+    # Avid and Premiere on Windows write their code page: "Café" was "not text" to the reader.
+    "TITLE: Café « cut »\r\nFCM: NON-DROP FRAME\r\n\r\n"
+    "001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00\r\n"
+    "* FROM CLIP NAME:  été.mov\r\n".encode("cp1252"),
+    # A byte-order mark (Windows tools): the reader took the TITLE line for an unknown event.
+    b"\xef\xbb\xbfTITLE: MARKED\nFCM: NON-DROP FRAME\n\n"
+    b"001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00\n"
+    b"* FROM CLIP NAME:  a.mov\n",
+], ids=["windows_1252", "byte_order_mark"])
+def test_a_list_not_in_plain_utf8_is_read_and_written_back_in_its_own_bytes(tmp_path, data):
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source)
+    assert timeline.name in ("Café « cut »", "MARKED")
+    generated = _with_takes(timeline, source)
+    written, _, _ = _write(timeline, tmp_path / "out")
+    written_data = Path(written).read_bytes()
+    assert written_data.startswith(data) and written_data.count(b"\xef\xbb\xbf") <= 1
+    assert [Path(c.media_reference.target_url).name for c in find_v2a_tracks(
+        read_timeline(written), "SFX")[0].find_clips()] == [Path(a.path).name for a in generated]

@@ -1,0 +1,330 @@
+"""CMX 3600 events the reader (otio-cmx3600-adapter 1.0.0) cannot read, made readable.
+
+Measured with lists laid out as NLEs and online suites write them, the reader:
+- refused every key event: `K B` (the background) then `K`, `K nnn` or `K O` (the key's fill,
+  over the background) under one event number, with or without a cut before them, failed
+  with "Transition type 'K' not supported", "incorrect number of fields" or an AttributeError
+  of its own, so the editor got no sound at all;
+- refused a split edit laid out as two cuts under one number (`V` then `AA` a few frames
+  later, or audio leading video): it takes a second line of the same number for a transition;
+- read an event on channel `NONE` (it records nothing) as a video track over the picture, and
+  a `BLK` reel (black, as some lists spell it) as a shot to give sound to;
+- refused a note before the first event (a comment, a GPI, a SPLIT line for it);
+- placed every video track from its own first event, so a second layer moved to the start;
+- read a reversed event (an M2 line at a negative speed) from the frames after the M2 line's
+  entry point, which is the first frame shown, and at -100 % (source as long as record) not
+  reversed at all.
+`for_reader` gives the reader a list it reads as the editor sees it: a key's background on
+the picture track and its fill on a track above (`KEY_TRACK`, which hides the background, as
+the keyed picture does), each line of a split edit as an event of its own, no `NONE` events,
+`BLK` as `BL`. Names follow the lists' notes: `FROM CLIP NAME` the event's first source,
+`TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the fill. An event line it still
+cannot read is refused with its line and event number. `restore` lines the video tracks up by
+record timecode and runs reversed events back from their entry point. The editor's list itself is never changed (`edl_list` writes it back).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import opentimelineio as otio
+
+from otio_adapters import edl_audio
+
+KEY_TRACK = "KEY"  # the track a key's fill is read onto, above the picture
+_EVENT = re.compile(r"^\s*(\d+)\s")
+_TIME = re.compile(r"^(\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2}|\d+)$")
+_NAME = re.compile(r"^\*?\s*(FROM|TO|KEY) CLIP NAME:?\s*(?P<name>.*?)\s*$", re.IGNORECASE)
+_MOTION = re.compile(r"^\s*M2\s+(?P<reel>\S+)\s.*?(?P<entry>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$")
+_REVERSE = re.compile(
+    r"^\s*M2\s.*?\s(?P<fps>-\d+(?:\.\d+)?)\s+(?P<entry>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$")
+# A note the reader keeps as a comment of the clip it reads, for `restore` to take back.
+_REVERSE_NOTE = "V2A REVERSE"
+_BLK = re.compile(r"^(\s*\d+\s+)BLK\b", re.IGNORECASE)
+_SYNTHETIC = 10_000_000  # event numbers the reader sees for lines split off an event
+
+
+def _parse_error(message: str) -> Exception:
+    """The reader's own error type, so a read fails as any unreadable list does."""
+    return otio.adapters.from_name("cmx_3600").module().EDLParseError(message)
+
+
+@dataclass
+class _Line:
+    """One event line: where it is, as written, and its fields."""
+
+    at: int  # 1-based line number in the list
+    raw: str
+    number: str
+    reel: str
+    channel: str
+    edit: tuple[str, ...]  # C / D 030 / W001 030 / K B / K 000 / K O...
+    times: tuple[str, ...]
+
+    @property
+    def kind(self) -> str:
+        """cut, transition, background (K B) or fill (K, K nnn, K O)."""
+        words = [word.upper() for word in self.edit]
+        if words[0] == "KB" or words[:2] == ["K", "B"]:
+            return "background"
+        if words[0].startswith("K"):
+            return "fill"
+        return "cut" if words[0] == "C" else "transition"
+
+    def text(self, number: str, channel: str | None = None) -> str:
+        """The line as the reader is to read it: a cut, with this number."""
+        return " ".join((number, self.reel, channel or self.channel, "C", *self.times))
+
+
+@dataclass
+class _Event:
+    lines: list[_Line] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # every other line under the event
+
+
+def _edit_is_known(edit: tuple[str, ...]) -> bool:
+    words = [word.upper() for word in edit]
+    timed = len(words) > 1 and words[-1].isdigit()
+    head, rest = words[0], words[1:-1] if timed else words[1:]
+    if head == "C":
+        return not rest and not timed
+    if head == "D" or re.fullmatch(r"W\d{3}", head):
+        return not rest and timed
+    if head in ("KB", "KO"):
+        return not rest
+    return head == "K" and rest in ([], ["B"], ["O"])
+
+
+def _parse_line(line: str, at: int) -> _Line:
+    fields = line.split()
+    where = f"line {at}, event {fields[0]}"
+    if len(fields) < 8 or not all(_TIME.match(time) for time in fields[-4:]):
+        raise _parse_error(
+            f"{where}: an event line is number, reel, channel, edit and four timecodes "
+            f"(source in and out, record in and out), not {' '.join(fields)!r}")
+    parsed = _Line(at, line, fields[0], fields[1], fields[2], tuple(fields[3:-4]),
+                   tuple(fields[-4:]))
+    if not _edit_is_known(parsed.edit):
+        raise _parse_error(
+            f"{where}: edit {' '.join(parsed.edit)!r} is none CMX 3600 has (C, D nnn, "
+            "Wnnn nnn, K B with K, K nnn or K O)")
+    return parsed
+
+
+def _parts(lines: list[str]) -> list[str | _Event]:
+    """The list's lines in order: text before the first event, then events (their lines of
+    one number and the notes under them), grouped as the reader groups them."""
+    parts: list[str | _Event] = []
+    current: _Event | None = None
+    for at, line in enumerate(lines, start=1):
+        match = _EVENT.match(line)
+        if match is None:
+            if current is None:
+                parts.append(line)
+            elif line.strip():
+                current.notes.append(line.strip())
+            continue
+        if current is None or int(match[1]) != int(current.lines[0].number):
+            current = _Event()
+            parts.append(current)
+        current.lines.append(_parse_line(line, at))
+    return parts
+
+
+def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
+    """The list as the CMX 3600 reader reads the picture the editor sees (module docstring).
+    Its timecodes are checked at `rate`, and with `same_lengths` (the reader's default) each
+    line's source and record lengths, where the event has no speed: the reader's own errors
+    name neither the line nor the event."""
+    parts = _parts(text.splitlines())
+    if not any(isinstance(part, _Event) for part in parts):
+        return text  # no event at all: the reader says whether it is a list (an empty one)
+    for part in parts:
+        if isinstance(part, _Event):
+            _check_times(part, rate, same_lengths)
+    out: list[str] = []
+    synthetic = iter(range(_SYNTHETIC, _SYNTHETIC * 10))
+    for part in parts:
+        if isinstance(part, str):
+            # Before the first event the reader takes the title and FCM lines alone: a note
+            # there (a comment, a GPI) was "Unknown event type", and a SPLIT line made it take
+            # the next two lines for the split's events, notes and all. The SPLIT's delay is in
+            # its event's timecodes.
+            if not part.strip() or part.lstrip().startswith(("TITLE:", "FCM")):
+                out.append(part)
+            continue
+        lines = [line for line in part.lines if line.channel.upper() != "NONE"]
+        for line in lines:
+            if line.reel.upper() == "BLK":  # black, which the reader knows as BL or BLACK
+                line.reel, line.raw = "BL", _BLK.sub(r"\1BL", line.raw)
+        if any(line.kind in ("background", "fill") for line in lines):
+            out += _key_event(lines, part.notes, synthetic)
+        elif len(lines) > 1 and lines[1].kind == "cut":
+            out += _split_event(lines, part.notes, synthetic)
+        elif lines:
+            out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
+    return "\n".join(out) + "\n"
+
+
+def _reverse_notes(notes: list[str]) -> list[str]:
+    """Notes telling `restore` an event runs backwards from its M2 line's entry point (the
+    reader reads the entry as the first frame of the media used, and ignores the M2 line where
+    source and record are as long, as they are at -100 %)."""
+    found = [_REVERSE.match(note) for note in notes]
+    return [f"* {_REVERSE_NOTE} {match['fps']} {match['entry']}" for match in found if match]
+
+
+def _frames(time: str, line: _Line, rate: float) -> int:
+    if time.isdigit():
+        return int(time)  # a frame count, which the reader takes too
+    try:
+        return round(otio.opentime.from_timecode(time, rate).value)
+    except ValueError as error:
+        raise _parse_error(
+            f"line {line.at}, event {line.number}: timecode {time} cannot be read at "
+            f"{rate:g} fps ({error}); if the list is at another rate, pass the rate option"
+        ) from None
+
+
+def _check_times(event: _Event, rate: float, same_lengths: bool) -> None:
+    """Each line's timecodes readable at `rate`, and its source as long as its record where
+    the event has no speed (M2) or freeze, as the reader requires."""
+    speed = any(note.lstrip("* ").upper().startswith("M2") or "FREEZE FRAME" in note.upper()
+                for note in event.notes)
+    for line in event.lines:
+        source_in, source_out, record_in, record_out = (
+            _frames(time, line, rate) for time in line.times)
+        source, record = source_out - source_in, record_out - record_in
+        if same_lengths and not speed and source != record:
+            raise _parse_error(
+                f"line {line.at}, event {line.number}: the source runs {source} frames and "
+                f"the record {record} at {rate:g} fps, and no M2 line gives a speed; if the "
+                "list is at another rate, pass the rate option")
+
+
+def _split_notes(notes: list[str]) -> tuple[dict[str, str], list[str], list[str]]:
+    """(clip names by FROM/TO/KEY, M2 lines, the other notes)."""
+    names: dict[str, str] = {}
+    motions, others = [], []
+    for note in notes:
+        name = _NAME.match(note)
+        if name:
+            names.setdefault(name[1].upper(), name["name"])
+        elif _MOTION.match(note):
+            motions.append(note)
+        else:
+            others.append(note)
+    return names, motions, others
+
+
+def _motions(lines: list[_Line], motions: list[str], main: _Line) -> dict[int, list[str]]:
+    """Each line's M2 lines: CMX ties a speed to a source by its reel and entry point (the
+    source in); one naming no line's reel and entry, or reel alone, goes to `main`."""
+    found: dict[int, list[str]] = {id(line): [] for line in lines}
+    for note in motions:
+        motion = _MOTION.match(note)
+        entry = motion["entry"].replace(";", ":")
+        same_reel = [line for line in lines if line.reel == motion["reel"]]
+        exact = [line for line in same_reel if line.times[0].replace(";", ":") == entry]
+        owner = (exact or same_reel or [main])[0]
+        found[id(owner)].append(note)
+    return found
+
+
+def _key_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
+    """A key: an optional cut, the background (K B), then the fill (K, K nnn, K O)."""
+    kinds = [line.kind for line in lines]
+    if kinds not in (["background", "fill"], ["cut", "background", "fill"]):
+        raise _parse_error(
+            f"line {lines[0].at}, event {lines[0].number}: a key event is an optional cut, a "
+            f"K B line (the background) and a K, K nnn or K O line (the key), in that order; "
+            f"here: {', '.join(kinds)}")
+    for line in lines[-2:]:
+        if line.channel.upper() != "V":
+            raise _parse_error(
+                f"line {line.at}, event {line.number}: a key is a picture edit (channel V), "
+                f"not {line.channel}")
+    names, motions, others = _split_notes(notes)
+    number = lines[0].number
+    cut = lines[0] if kinds[0] == "cut" else None
+    background, fill = lines[-2:]
+    speeds = _motions(lines, motions, background)
+    out: list[str] = []
+    if cut is not None:
+        out += [cut.text(number), f"* FROM CLIP NAME: {names.get('FROM', number)}",
+                *speeds[id(cut)]]
+    # Lines of one number are one event with a transition to the reader: the lines split off
+    # get numbers of their own, and names (the reader would name a clip by that number).
+    background_name = names.get("TO" if cut else "FROM", number)
+    out += [background.text(str(next(synthetic)) if cut else number),
+            f"* FROM CLIP NAME: {background_name}", *speeds[id(background)], *others]
+    out += [fill.text(str(next(synthetic)), channel=KEY_TRACK),
+            f"* FROM CLIP NAME: {names.get('KEY', number)}", *speeds[id(fill)]]
+    return out
+
+
+def _split_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
+    """A split edit: cuts of one number on other channels (picture, then sound a few frames
+    later, or the other way round), each an event to the reader, with the event's notes."""
+    for line in lines:
+        if line.kind != "cut":
+            raise _parse_error(
+                f"line {line.at}, event {line.number}: a split edit's lines are cuts, "
+                f"not {' '.join(line.edit)}")
+    names, motions, others = _split_notes(notes)
+    speeds = _motions(lines, motions, lines[0])
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        number = line.number if index == 0 else str(next(synthetic))
+        out += [line.text(number), f"* FROM CLIP NAME: {names.get('FROM', line.number)}",
+                *speeds[id(line)], *others]
+    return out
+
+
+def restore(timeline: otio.schema.Timeline) -> None:
+    """Play reversed events from their entry point, and place every video track by record
+    timecode (`_line_up`)."""
+    for clip in timeline.find_clips():
+        _reverse(clip)
+    _line_up(timeline)
+
+
+def _reverse(clip: otio.schema.Clip) -> None:
+    """A reversed event (M2 at a negative speed) as OTIO counts it: the speed as a time warp,
+    its source range starting at the lowest frame it shows, so that the first frame shown is
+    the M2 line's entry point, as CMX 3600 plays it (the reader started the range at the entry:
+    the event played frames after it, which the editor never sees, at -100 % forwards)."""
+    meta = clip.metadata.get("cmx_3600", {})
+    comments = list(meta.get("comments", []))
+    notes = [comment for comment in comments if comment.startswith(_REVERSE_NOTE)]
+    if not notes:
+        return
+    meta["comments"] = [comment for comment in comments if comment not in notes]
+    fps, entry = notes[-1].split()[-2:]
+    rate = clip.source_range.duration.rate
+    speed = float(fps) / rate
+    length = round(clip.source_range.duration.value)
+    first = otio.opentime.from_timecode(entry, rate).value
+    lowest = first - edl_audio.source_frames_played(length, speed) + 1
+    clip.source_range = otio.opentime.TimeRange(
+        otio.opentime.RationalTime(lowest, rate), clip.source_range.duration)
+    kept = [effect for effect in clip.effects
+            if not isinstance(effect, otio.schema.LinearTimeWarp)]
+    clip.effects[:] = [*kept, otio.schema.LinearTimeWarp(time_scalar=speed)]
+
+
+def _line_up(timeline: otio.schema.Timeline) -> None:
+    """Place every video track by record timecode: the reader starts each track at its own
+    first event (its trim is minus that record timecode), and planning counts every track
+    from the timeline's start, so a key's fill track moved to the first shot."""
+    tracks = [track for track in timeline.video_tracks() if track.source_range is not None]
+    if len(tracks) < 2 or any(track.source_range.start_time.value > 0 for track in tracks):
+        return
+    first = max(track.source_range.start_time for track in tracks)  # the earliest record in
+    for track in tracks:
+        lead = first - track.source_range.start_time
+        if lead.value > 0:
+            track.insert(0, otio.schema.Gap(source_range=otio.opentime.TimeRange(
+                otio.opentime.RationalTime(0, lead.rate), lead)))
+        track.source_range = otio.opentime.TimeRange(first, track.source_range.duration + lead)

@@ -1,0 +1,165 @@
+"""CMX 3600 events as NLEs and online suites write them, read with the real CMX 3600 adapter
+(otio-cmx3600-adapter 1.0.0) and planned: the picture the editor sees, or an error that names
+the line. Before the edl-events session a key event failed the whole read, as did a split edit
+of two lines; a NONE event was planned over the picture, a BLK reel as a shot, and a reversed
+event from the frames after its entry point."""
+
+from __future__ import annotations
+
+import re
+from fractions import Fraction
+
+import pytest
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import TimelineReadError, read_timeline
+
+HEAD = "TITLE: EVENTS\nFCM: NON-DROP FRAME\n\n"
+
+
+def _event(number: str, reel: str, channel: str, edit: str, *times: str) -> str:
+    return f"{number}  {reel:8} {channel:5} {edit:8} {' '.join(times)}\n"
+
+
+def _plan(tmp_path, text: str, newline: str = "\n") -> list[tuple]:
+    """(name, record start frame, frames, source start seconds, speed) of each planned shot."""
+    path = tmp_path / "cut.edl"
+    path.write_bytes(text.replace("\n", newline).encode())
+    timeline = read_timeline(path)
+    return [(s.clip_name, s.record_start_frame, s.record_frames, s.source_start, s.speed)
+            for s in plan_segments(timeline, timeline_path=str(path))]
+
+
+SHOT_ONE = _event("001", "BG1", "V", "C", "01:00:00:00", "01:00:05:00", "01:00:00:00",
+                  "01:00:05:00") + "* FROM CLIP NAME:  one.mov\n"
+SHOT_THREE = _event("003", "BG3", "V", "C", "04:00:00:00", "04:00:02:00", "01:00:09:00",
+                    "01:00:11:00") + "* FROM CLIP NAME:  three.mov\n"
+BACKGROUND = ("02:00:00:00", "02:00:04:00", "01:00:05:00", "01:00:09:00")
+FILL = ("03:00:00:00", "03:00:04:00", "01:00:05:00", "01:00:09:00")
+CUT_TO_BACKGROUND = _event("002", "BG1", "V", "C", "01:00:05:00", "01:00:05:00", "01:00:05:00",
+                           "01:00:05:00")
+KEYS = {
+    # A key over the background, fill in at once (Hiero's and Avid's layout).
+    "K 000": _event("002", "BG2", "V", "K B", *BACKGROUND)
+    + _event("002", "LOGO", "V", "K    000", *FILL)
+    + "* FROM CLIP NAME:  back.mov\n* KEY CLIP NAME:  logo.mov\n",
+    # A cut to the background first, then the key fading in over 30 frames.
+    "cut, K 030": CUT_TO_BACKGROUND + _event("002", "BG2", "V", "K B", *BACKGROUND)
+    + _event("002", "LOGO", "V", "K    030", *FILL)
+    + "* FROM CLIP NAME:  one.mov\n* TO CLIP NAME:  back.mov\n* KEY CLIP NAME:  logo.mov\n",
+    "K O": _event("002", "BG2", "V", "K B", *BACKGROUND)
+    + _event("002", "LOGO", "V", "K O  000", *FILL)
+    + "* FROM CLIP NAME:  back.mov\n* KEY CLIP NAME:  logo.mov\n",
+    "K, KB spelt together": _event("002", "BG2", "V", "KB", *BACKGROUND)
+    + _event("002", "LOGO", "V", "K", *FILL)
+    + "* FROM CLIP NAME:  back.mov\n* KEY CLIP NAME:  logo.mov\n",
+}
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+@pytest.mark.parametrize("key", sorted(KEYS))
+def test_a_key_event_plans_the_key_over_its_background(tmp_path, key, newline):
+    """The reader refused every one of these ("Transition type 'K' not supported", "incorrect
+    number of fields"...): the editor got no sound. What the editor sees over the key's
+    length is the key's fill, on top of the background."""
+    shots = _plan(tmp_path, HEAD + SHOT_ONE + KEYS[key] + SHOT_THREE, newline)
+    assert [(name, start, frames) for name, start, frames, *_ in shots] == [
+        ("one.mov", 0, 120), ("logo.mov", 120, 96), ("three.mov", 216, 48)]
+    assert shots[1][3] == 3 * 3600  # the fill's source, 03:00:00:00
+
+
+def test_a_key_at_the_start_of_the_list_is_read(tmp_path):
+    shots = _plan(tmp_path, HEAD + KEYS["K O"].replace("002", "001"))
+    assert [(name, start, frames) for name, start, frames, *_ in shots] == [("logo.mov", 0, 96)]
+
+
+@pytest.mark.parametrize("video_first", [True, False])
+def test_a_split_edit_of_two_lines_is_read_with_its_picture_where_it_cuts(tmp_path, video_first):
+    """Picture and sound cut 12 frames apart under one event number (audio after video, or
+    leading it): the reader took the second line for a transition and failed."""
+    picture = ("02:00:00:00", "02:00:04:00", "01:00:04:00", "01:00:08:00")
+    sound = ("02:00:00:00", "02:00:04:00", "01:00:04:00", "01:00:08:00")
+    if video_first:
+        sound = ("02:00:00:12", "02:00:04:00", "01:00:04:12", "01:00:08:00")
+        lines = _event("002", "T2", "V", "C", *picture) + _event("002", "T2", "AA", "C", *sound)
+        delay = "SPLIT:    AUDIO DELAY=  00:00:00:12\n"
+    else:
+        picture = ("02:00:00:12", "02:00:04:00", "01:00:04:12", "01:00:08:00")
+        lines = _event("002", "T2", "AA", "C", *sound) + _event("002", "T2", "V", "C", *picture)
+        delay = "SPLIT:    VIDEO DELAY=  00:00:00:12\n"
+    first = _event("001", "T1", "AA/V", "C", "01:00:00:00", "01:00:04:00", "01:00:00:00",
+                   "01:00:04:00") + "* FROM CLIP NAME:  one.mov\n"
+    shots = _plan(tmp_path, HEAD + first + delay + lines + "* FROM CLIP NAME:  two.mov\n")
+    start = 96 if video_first else 108
+    assert [(name, at) for name, at, *_ in shots] == [("one.mov", 0), ("two.mov", start)]
+    assert shots[1][2] == 192 - start
+
+
+def test_an_event_on_channel_none_is_no_picture(tmp_path):
+    """NONE records nothing; the reader made it a video track over the picture and planned it
+    at the timeline's start, in place of the first shot."""
+    text = HEAD + SHOT_ONE + _event("002", "GPI", "NONE", "C", "02:00:00:00", "02:00:04:00",
+                                    "01:00:05:00", "01:00:09:00") + SHOT_THREE
+    shots = _plan(tmp_path, text)
+    assert [(name, at) for name, at, *_ in shots] == [("one.mov", 0), ("three.mov", 216)]
+
+
+@pytest.mark.parametrize("reel", ["BL", "BLK", "BLACK"])
+def test_black_is_no_shot_however_the_reel_spells_it(tmp_path, reel):
+    """BLK was planned as a shot to give sound to."""
+    text = HEAD + SHOT_ONE + _event("002", reel, "V", "C", "00:00:00:00", "00:00:01:00",
+                                    "01:00:05:00", "01:00:06:00")
+    assert [name for name, *_ in _plan(tmp_path, text)] == ["one.mov"]
+
+
+@pytest.mark.parametrize(("source", "fps", "speed"), [
+    (("01:00:10:00", "01:00:06:00"), "-024.0", -1),  # source out before source in
+    (("01:00:10:00", "01:00:14:00"), "-024.0", -1),  # as long as the record: the M2 was ignored
+    (("01:00:10:00", "01:00:08:00"), "-012.0", Fraction(-1, 2)),
+])
+def test_a_reversed_event_runs_back_from_its_entry_point(tmp_path, source, fps, speed):
+    """The M2 line's timecode is the frame shown at the record in; the picture runs backwards
+    from it. The reader started the media there: the event showed the frames after it, or, at
+    -100 %, played forwards."""
+    text = HEAD + _event("001", "T1", "V", "C", *source, "01:00:00:00", "01:00:04:00") + (
+        f"M2   T1       {fps}                01:00:10:00\n")
+    ((_, start, frames, first_frame, planned_speed),) = _plan(tmp_path, text)
+    assert (start, frames, planned_speed) == (0, 96, speed)
+    # The frame shown first is 01:00:10:00 (at half speed it shows for two frames: the
+    # plan counts from the middle of it).
+    assert first_frame - 3610 == pytest.approx(0 if speed == -1 else 1 / 48)
+
+
+@pytest.mark.parametrize(("line", "said"), [
+    (_event("002", "T2", "V", "X", *BACKGROUND), "line 6, event 002: edit 'X'"),
+    (_event("002", "T2", "V", "K B", *BACKGROUND), "line 6, event 002: a key event"),
+    (_event("002", "T2", "V", "K B", *BACKGROUND) + _event("002", "T3", "A", "K", *FILL),
+     "line 7, event 002: a key is a picture edit (channel V), not A"),
+    ("002  T2  V  C  01:00:05:00 01:00:09:00\n", "line 6, event 002: an event line is"),
+    (_event("002", "T2", "V", "C", "02:00:00:00", "02:00:04:00", "01:00:05:00", "01:00:09:24"),
+     "line 6, event 002: timecode 01:00:09:24 cannot be read at 24 fps"),
+    (_event("002", "T2", "V", "C", "02:00:00:00", "02:00:03:00", "01:00:05:00", "01:00:09:00"),
+     "line 6, event 002: the source runs 72 frames and the record 96 at 24 fps, and no M2"),
+])
+def test_an_event_v2a_cannot_read_is_named_by_line_and_number(tmp_path, line, said):
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + SHOT_ONE + line)
+    with pytest.raises(TimelineReadError, match=re.escape(said)) as raised:
+        read_timeline(path)
+    assert "garbled" not in str(raised.value)  # the line says what is wrong
+
+
+@pytest.mark.parametrize("note", [
+    "SPLIT:    AUDIO DELAY=  00:00:00:12\n", "* EXPORTED FROM AN EDIT SUITE\n",
+    "GPI GPI-T PULSE 001 RI +00:00:15:00\n"])
+def test_a_note_before_the_first_event_is_read_past(tmp_path, note):
+    """The reader refused any line before the first event but the title and FCM lines
+    ("Unknown event type"); after a SPLIT line it took the next two lines for events."""
+    first = (_event("001", "T1", "V", "C", "01:00:00:00", "01:00:04:00", "01:00:00:00",
+                    "01:00:04:00")
+             + _event("001", "T1", "AA", "C", "01:00:00:12", "01:00:04:00", "01:00:00:12",
+                      "01:00:04:00") + "* FROM CLIP NAME:  one.mov\n")
+    shots = _plan(tmp_path, HEAD + note + first + SHOT_THREE.replace("01:00:09:00", "01:00:04:00")
+                  .replace("01:00:11:00", "01:00:06:00"))
+    assert [(name, at, frames) for name, at, frames, *_ in shots] == [
+        ("one.mov", 0, 96), ("three.mov", 96, 48)]
