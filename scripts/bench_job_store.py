@@ -9,7 +9,8 @@
 - prune: a state dir of `--kept-jobs` jobs, all within `--keep-jobs-days`, so all kept, each
   result listing the edit's `--clips` takes (a regeneration's result lists every clip), the
   first 10 of `--clips` clips and the rest of one (regenerations), each sent inline as an
-  .otioz bundle; times `RunningServer.prune_jobs` as a start runs it, and opening the store.
+  .otioz bundle; times `RunningServer.prune_jobs` as a start runs it, and opening the store;
+  then a regeneration's lookup of the job that last wrote a timeline (`latest_succeeded_writing`).
 - whole job (`--whole-job`, minutes): CreateJob of every clip of bench_regenerate.py's feature
   edit (32-pixel movies, so decoding is cheap) on an in-process server with the tests' sine
   generator (16 steps), nothing but the model left out; the process's CPU from the call to
@@ -120,7 +121,7 @@ def _result(clips: int, timeline: str) -> dict:
             "generated": generated}
 
 
-def prune(clips: int, kept_jobs: int) -> dict:
+def kept_jobs(clips: int, kept_jobs: int) -> dict:
     from plugin_server.jobs import ClipRecord, JobRecord, JobStore
     from plugin_server.server import RunningServer
     from plugin_server.service import inline_timelines_dir
@@ -148,9 +149,11 @@ def prune(clips: int, kept_jobs: int) -> dict:
             server.store = JobStore(state / "jobs.sqlite3")
             return {"pruned": len(RunningServer.prune_jobs(server))}
 
-        figures = _measure(start)
+        pruning = _measure(start)
+        lookup = _measure(lambda: {"found": server.store.latest_succeeded_writing(
+            "/edit/feature_3.otio").job_id})
         server.store.close()
-    return figures
+    return {"restart: open + prune": pruning, "a regeneration's lookup": lookup}
 
 
 def whole_job(clips: int) -> dict:
@@ -207,21 +210,16 @@ def whole_job(clips: int) -> dict:
     return {**figures, "store_cpu": in_store["cpu"], "saves": in_store["saves"]}
 
 
-SECTIONS = {
-    "progress, steps not stored": lambda a: progress(a.clips, every_step=False),
-    "progress, every step stored": lambda a: progress(a.clips, every_step=True),
-    "restart: open + prune": lambda a: prune(a.clips, a.kept_jobs),
-}
-
-
-def _sections(args) -> dict:
-    if args.whole_job:
-        return {**SECTIONS, "whole job": lambda a: whole_job(a.clips)}
-    return SECTIONS
-
-
 def _one_round(args) -> dict:
-    return {name: section(args) for name, section in _sections(args).items()}
+    """Each section's figures by name."""
+    figures = {
+        "progress, steps not stored": progress(args.clips, every_step=False),
+        "progress, every step stored": progress(args.clips, every_step=True),
+        **kept_jobs(args.clips, args.kept_jobs),
+    }
+    if args.whole_job:
+        figures["whole job"] = whole_job(args.clips)
+    return figures
 
 
 def _child(args, code: str | None) -> dict:
@@ -271,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                 rounds[side].append(_child(args, code))
     print(f"{args.clips} clips, {STEPS} steps a clip; {args.kept_jobs} kept jobs; "
           f"medians of {args.repeats} rounds")
-    for name in _sections(args):
+    for name in rounds["now"][0]:
         for side in sides:
             print(f"{name:>28} {side:>6}: {_cell([r[name] for r in rounds[side]])}")
     return 0

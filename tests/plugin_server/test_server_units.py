@@ -160,7 +160,6 @@ def test_pruning_forgets_old_ended_jobs_but_not_a_timelines_latest_writer(tmp_pa
 
 def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(tmp_path):
     import math
-    import sqlite3
 
     store = JobStore(tmp_path / "jobs.sqlite3")
     wrote = {"timeline_path": "/out/cut.otio", "generated": [{"provenance": {"peak": -math.inf}}]}
@@ -176,12 +175,9 @@ def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(t
     assert store.latest_succeeded_writing("/out/cut.otio").job_id == "silent"
     assert store.prune(finished_before=1000.0) == ["broken"]
     store.close()
-    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
-        db.execute("INSERT INTO jobs SELECT 'old-nan', kind, state, timeline_path, output_folder, "
-                   "input_format, output_format, request, message, "
-                   "'{\"timeline_path\": \"/out/other.otio\", \"x\": NaN}', parent_job_id, "
-                   "attempts, created, updated FROM jobs WHERE job_id = 'silent'")
-    reopened = JobStore(tmp_path / "jobs.sqlite3")  # rewrites what an older version stored
+    _older_store(tmp_path / "older.sqlite3",
+                 writer_result={"timeline_path": "/out/other.otio", "x": math.nan})
+    reopened = JobStore(tmp_path / "older.sqlite3")  # rewrites what an older version stored
     assert reopened.latest_succeeded_writing("/out/other.otio").result["x"] is None
 
 
@@ -337,7 +333,7 @@ CREATE INDEX jobs_by_created ON jobs (created);
 """
 
 
-def _older_store(path) -> None:
+def _older_store(path, writer_result: dict | None = None) -> None:
     """A store as v2a wrote it before clips had a table: each job's clips a JSON column."""
     import json
     import sqlite3
@@ -349,7 +345,7 @@ def _older_store(path) -> None:
     with sqlite3.connect(path) as db:
         db.executescript(_LAYOUT_0)
         for job_id, state, updated, result in (
-                ("writer", SUCCEEDED, 100.0, {"timeline_path": "/out/cut.otio"}),
+                ("writer", SUCCEEDED, 100.0, writer_result or {"timeline_path": "/out/cut.otio"}),
                 ("old", FAILED, 50.0, {})):
             db.execute("INSERT INTO jobs VALUES (?, 'generate', ?, '/cut.otio', '/out', '', '', "
                        "'{\"params\": {\"seed\": 3}}', ?, 'm', ?, '', 1, 10.0, ?)",
