@@ -6,11 +6,11 @@
   with a claim save before and a final save after, as `JobRunner` does. Twice: with steps
   faster than `STEP_PERSIST_SECONDS` (only state changes are stored: the tests' generators, a
   GPU) and slower (every step stored: the model on a CPU, seconds a step).
-- prune: a state dir of `--kept-jobs` jobs, all within `--keep-jobs-days`, so all kept, each
+- kept jobs: a state dir of `--kept-jobs` jobs, all within `--keep-jobs-days`, so all kept, each
   result listing the edit's `--clips` takes (a regeneration's result lists every clip), the
-  first 10 of `--clips` clips and the rest of one (regenerations), each sent inline as an
-  .otioz bundle; times `RunningServer.prune_jobs` as a start runs it, and opening the store;
-  then a regeneration's lookup of the job that last wrote a timeline (`latest_succeeded_writing`).
+  first 10 of `--clips` clips and the rest of one (regenerations); times opening the store and
+  `RunningServer.prune_jobs` as a start runs them, then a regeneration's lookup of the job that
+  last wrote a timeline (`latest_succeeded_writing`).
 - whole job (`--whole-job`, minutes): CreateJob of every clip of bench_regenerate.py's feature
   edit (32-pixel movies, so decoding is cheap) on an in-process server with the tests' sine
   generator (16 steps), nothing but the model left out; the process's CPU from the call to
@@ -124,7 +124,6 @@ def _result(clips: int, timeline: str) -> dict:
 def kept_jobs(clips: int, kept_jobs: int) -> dict:
     from plugin_server.jobs import ClipRecord, JobRecord, JobStore
     from plugin_server.server import RunningServer
-    from plugin_server.service import inline_timelines_dir
 
     with tempfile.TemporaryDirectory(prefix="v2a-bench-") as folder:
         state = Path(folder)
@@ -135,10 +134,7 @@ def kept_jobs(clips: int, kept_jobs: int) -> dict:
             records = [ClipRecord(f"{i:010x}", f"shot{i:05d}", "done", STEPS, STEPS,
                                   f"/edit/audio/{i:010x}_take2.wav", "take 2")
                        for i in range(clips if n < FULL_JOBS else 1)]
-            inline = inline_timelines_dir(state) / job_id
-            inline.mkdir(parents=True)
-            (inline / "feature.otioz").write_bytes(b"PK")
-            store.add(JobRecord(job_id, "generate", "succeeded", str(inline / "feature.otioz"),
+            store.add(JobRecord(job_id, "generate", "succeeded", "/edit/feature.otio",
                                 "/edit", clips=records, created=now - 86400 + n,
                                 result=_result(clips, f"/edit/feature_{n % 5}.otio")))
         store.close()
