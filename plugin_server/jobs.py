@@ -1,9 +1,11 @@
 """The job store: SQLite (stdlib), so jobs survive a restart or a crash of the server.
 
-One row per job; its request, clips and result are JSON columns, rewritten on each clip's state
-change: the schema stays obvious, but a save grows with the job (4.4 ms at 2,000 clips, so 18 s
-over such a job's run; scripts/bench_job_progress.py).
-WAL mode with synchronous=NORMAL: a committed state change survives a kill -9 of the server.
+One row per job, its request and result as JSON, and one row per clip: a clip's state change
+rewrites that clip's row alone. (The clips were a JSON column of the job's row, all rewritten
+on each change: a 2,000-clip job spent 26 s of its 71 s of CPU there, the model aside, and
+wrote 2.8 GB for its clips' state changes; scripts/bench_job_store.py.)
+WAL mode with synchronous=NORMAL: a committed state change survives a kill -9 of the server;
+a job's row and its clips' rows change in one transaction.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -93,7 +96,11 @@ def new_job_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-_SCHEMA = """
+#: The store's layout, as `PRAGMA user_version` records it. 0 is an older v2a's: the clips were
+#: a JSON column of the job's row (migrated when the store opens).
+SCHEMA_VERSION = 1
+
+_JOBS_TABLE = """
 CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT PRIMARY KEY,
     kind TEXT NOT NULL,
@@ -103,27 +110,56 @@ CREATE TABLE IF NOT EXISTS jobs (
     input_format TEXT NOT NULL,
     output_format TEXT NOT NULL,
     request TEXT NOT NULL,
-    clips TEXT NOT NULL,
     message TEXT NOT NULL,
     result TEXT NOT NULL,
+    written_timeline TEXT NOT NULL,
     parent_job_id TEXT NOT NULL,
     attempts INTEGER NOT NULL,
     created REAL NOT NULL,
     updated REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created);
-CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created);
-"""
+)"""
 
-# The timeline a job's result wrote, or NULL for a row whose result is not valid JSON (an older
-# version wrote Python's bare NaN): json_extract fails the whole query on such a row, and one bad
-# job then broke every regeneration and the pruning at start, so the server could not start.
+# A clip's place in its job's list is its key: clip ids are unique only as far as the editor
+# kept them so (a pasted copy of a v2a clip carries the same stored id).
+_SCHEMA = (
+    _JOBS_TABLE,
+    "CREATE INDEX IF NOT EXISTS jobs_by_state ON jobs (state, created)",
+    "CREATE INDEX IF NOT EXISTS jobs_by_created ON jobs (created)",
+    "CREATE INDEX IF NOT EXISTS jobs_by_written_timeline ON jobs (written_timeline, updated)",
+    """CREATE TABLE IF NOT EXISTS clips (
+        job_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        clip_id TEXT NOT NULL,
+        clip_name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        step INTEGER NOT NULL,
+        total_steps INTEGER NOT NULL,
+        media_path TEXT NOT NULL,
+        message TEXT NOT NULL,
+        updated REAL NOT NULL,
+        PRIMARY KEY (job_id, position)
+    ) WITHOUT ROWID""",
+)
+
+# The timeline a job's result wrote, read from an older store's JSON; NULL for a row whose result
+# is not valid JSON (an older version wrote Python's bare NaN; _repair_nonstandard_json then
+# fills it in): json_extract fails the whole query on such a row, and one bad job once broke
+# every regeneration and the pruning at start, so the server could not start.
 _RESULT_TIMELINE = ("(CASE WHEN json_valid(result) THEN json_extract(result, '$.timeline_path') "
                     "END)")
 
 _COLUMNS = ("job_id", "kind", "state", "timeline_path", "output_folder", "input_format",
-            "output_format", "request", "clips", "message", "result", "parent_job_id",
+            "output_format", "request", "message", "result", "parent_job_id",
             "attempts", "created", "updated")
+# written_timeline: the result's timeline_path, which a regeneration and the pruning look jobs
+# up by. Read out of each result's JSON, it cost a regeneration 0.5 s with 300 kept jobs whose
+# results name 2,000 takes.
+_STORED_COLUMNS = (*_COLUMNS, "written_timeline")
+_CLIP_COLUMNS = ("clip_id", "clip_name", "state", "step", "total_steps", "media_path", "message")
+
+
+class StoreError(ValueError):
+    """A job store file this version cannot use."""
 
 
 class JobStore:
@@ -134,51 +170,75 @@ class JobStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
         self._lock = threading.Lock()
-        self._repair_nonstandard_json()
+        try:
+            self._open(path)
+        except BaseException:
+            self._db.close()
+            raise
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def _repair_nonstandard_json(self) -> None:
-        """Rewrite rows an older version stored with bare NaN/Infinity (which Python reads but
-        SQLite's json functions refuse) as standard JSON, those numbers as null."""
-        rows = self._db.execute(
-            "SELECT job_id, request, clips, result FROM jobs "
-            "WHERE NOT (json_valid(request) AND json_valid(clips) AND json_valid(result))"
-        ).fetchall()
-        for job_id, *columns in rows:
+    @contextmanager
+    def _transaction(self):
+        """The statements inside commit together or not at all (a kill -9 included)."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
             try:
-                request, clips, result = (_dumps(json.loads(c)) for c in columns)
-            except ValueError as error:  # not even Python's JSON: leave it, the queries skip it
-                log.warning("job %s: its stored JSON is unreadable (%s); left as it is", job_id, error)
-                continue
-            self._db.execute("UPDATE jobs SET request = ?, clips = ?, result = ? WHERE job_id = ?",
-                             (request, clips, result, job_id))
-            log.warning("job %s: stored JSON with NaN or Infinity rewritten as standard JSON", job_id)
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _open(self, path: Path) -> None:
+        """Create the tables, or bring an older v2a's store to this layout, in one transaction."""
+        with self._transaction() as db:
+            (version,) = db.execute("PRAGMA user_version").fetchone()
+            if version > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{path}: the job store was written by a newer v2a (layout {version}, this "
+                    f"one reads {SCHEMA_VERSION}); run that version, or start this one with "
+                    "another --state-dir")
+            columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            if "clips" in columns:
+                _move_clips_to_their_table(db)
+            for statement in _SCHEMA:
+                db.execute(statement)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            _repair_nonstandard_json(db)
 
     # --- writes ---------------------------------------------------------------------------
 
     def add(self, job: JobRecord) -> JobRecord:
         now = time.time()
         job = replace(job, created=job.created or now, updated=now)
-        with self._lock:
-            self._db.execute(
-                f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                _row(job),
-            )
+        with self._transaction() as db:
+            db.execute(f"INSERT INTO jobs ({', '.join(_STORED_COLUMNS)}) "
+                       f"VALUES ({', '.join('?' * len(_STORED_COLUMNS))})", _row(job))
+            _insert_clips(db, job.job_id, job.clips, job.updated)
         return job
 
     def save(self, job: JobRecord) -> JobRecord:
-        """Write the whole record (state, clips, result) in one statement."""
+        """Write the whole record (state, clips, result) in one transaction."""
         job = replace(job, updated=time.time())
         row = _row(job)
-        assignments = ", ".join(f"{c} = ?" for c in _COLUMNS[1:])
-        with self._lock:
-            self._db.execute(f"UPDATE jobs SET {assignments} WHERE job_id = ?", (*row[1:], row[0]))
+        assignments = ", ".join(f"{c} = ?" for c in _STORED_COLUMNS[1:])
+        with self._transaction() as db:
+            db.execute(f"UPDATE jobs SET {assignments} WHERE job_id = ?", (*row[1:], row[0]))
+            db.execute("DELETE FROM clips WHERE job_id = ?", (job.job_id,))
+            _insert_clips(db, job.job_id, job.clips, job.updated)
         return job
+
+    def save_clip(self, job_id: str, position: int, clip: ClipRecord) -> None:
+        """Write one clip of a stored job, `job.clips[position]`: its progress rewrites nothing
+        else (a clip added to the job since it was saved needs a `save`)."""
+        assignments = ", ".join(f"{c} = ?" for c in (*_CLIP_COLUMNS, "updated"))
+        with self._lock:
+            self._db.execute(f"UPDATE clips SET {assignments} WHERE job_id = ? AND position = ?",
+                             (*_clip_row(clip), time.time(), job_id, position))
 
     def recover_after_restart(self, max_attempts: int) -> list[str]:
         """Jobs to run again, oldest first: queued ones, and ones a stop interrupted.
@@ -207,27 +267,24 @@ class JobStore:
         starts from). The files jobs wrote are the editor's and stay.
         """
         terminal = tuple(sorted(TERMINAL))
-        with self._lock:
-            rows = self._db.execute(
+        with self._transaction() as db:
+            ids = db.execute(
                 f"SELECT job_id FROM jobs WHERE state IN ({', '.join('?' * len(terminal))}) "
                 "AND updated < ? AND job_id NOT IN (SELECT job_id FROM (SELECT job_id, ROW_NUMBER() "
-                f"OVER (PARTITION BY {_RESULT_TIMELINE} ORDER BY updated DESC) "
-                f"AS newest FROM jobs WHERE state = ? AND {_RESULT_TIMELINE} != '') "
+                "OVER (PARTITION BY written_timeline ORDER BY updated DESC) "
+                "AS newest FROM jobs WHERE state = ? AND written_timeline != '') "
                 "WHERE newest = 1)",
                 (*terminal, finished_before, SUCCEEDED),
             ).fetchall()
-            ids = [job_id for (job_id,) in rows]
-            self._db.executemany("DELETE FROM jobs WHERE job_id = ?", [(i,) for i in ids])
-        return ids
+            db.executemany("DELETE FROM jobs WHERE job_id = ?", ids)
+            db.executemany("DELETE FROM clips WHERE job_id = ?", ids)
+        return [job_id for (job_id,) in ids]
 
     # --- reads ----------------------------------------------------------------------------
 
     def get(self, job_id: str) -> JobRecord | None:
-        with self._lock:
-            row = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE job_id = ?", (job_id,)
-            ).fetchone()
-        return _record(row) if row else None
+        jobs = self._read("WHERE job_id = ?", (job_id,))
+        return jobs[0] if jobs else None
 
     def list(self, states: tuple[str, ...] = (), limit: int = 50,
              after: tuple[float, str] | None = None) -> list[JobRecord]:
@@ -244,23 +301,17 @@ class JobStore:
             conditions.append("(created < ? OR (created = ? AND job_id > ?))")
             args += [after[0], after[0], after[1]]
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
-        with self._lock:
-            rows = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM jobs {where} "
-                "ORDER BY created DESC, job_id LIMIT ?",
-                (*args, limit),
-            ).fetchall()
-        return [_record(row) for row in rows]
+        return self._read(f"{where} ORDER BY created DESC, job_id LIMIT ?", (*args, limit))
 
     def latest_succeeded_writing(self, timeline_path: str) -> JobRecord | None:
         """The job that last wrote this timeline: its result holds every clip's current take."""
+        jobs = self._read("WHERE written_timeline = ? AND state = ? ORDER BY updated DESC LIMIT 1",
+                          (timeline_path, SUCCEEDED))
+        return jobs[0] if jobs else None
+
+    def _read(self, where: str, args: tuple) -> list[JobRecord]:
         with self._lock:
-            row = self._db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE state = ? "
-                f"AND {_RESULT_TIMELINE} = ? ORDER BY updated DESC LIMIT 1",
-                (SUCCEEDED, timeline_path),
-            ).fetchone()
-        return _record(row) if row else None
+            return _select(self._db, where, args)
 
     def count(self, states: tuple[str, ...]) -> int:
         with self._lock:
@@ -277,9 +328,14 @@ def _row(job: JobRecord) -> tuple:
     # state change spent 120 s of its run there.
     data = {column: getattr(job, column) for column in _COLUMNS}
     data["request"] = _dumps(job.request)
-    data["clips"] = _dumps([vars(clip) for clip in job.clips])
     data["result"] = _dumps(job.result)
-    return tuple(data[c] for c in _COLUMNS)
+    data["written_timeline"] = _written_timeline(job.result)
+    return tuple(data[c] for c in _STORED_COLUMNS)
+
+
+def _written_timeline(result: dict) -> str:
+    path = result.get("timeline_path") if isinstance(result, dict) else None
+    return path if isinstance(path, str) else ""
 
 
 def _dumps(value) -> str:
@@ -302,9 +358,80 @@ def _finite(value):
     return value
 
 
-def _record(row: tuple) -> JobRecord:
+def _select(db: sqlite3.Connection, where: str, args: tuple) -> list[JobRecord]:
+    """The jobs `SELECT … FROM jobs {where}` finds, in its order, each with its clips."""
+    rows = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM jobs {where}", args).fetchall()
+    clips: dict[str, list[tuple]] = {row[0]: [] for row in rows}
+    for ids in _batches(list(clips)):
+        for job_id, *clip in db.execute(
+                f"SELECT job_id, {', '.join(_CLIP_COLUMNS)}, updated FROM clips "
+                f"WHERE job_id IN ({', '.join('?' * len(ids))}) ORDER BY job_id, position", ids):
+            clips[job_id].append(clip)
+    return [_record(row, clips[row[0]]) for row in rows]
+
+
+def _clip_row(clip: ClipRecord) -> tuple:
+    return tuple(getattr(clip, column) for column in _CLIP_COLUMNS)
+
+
+def _insert_clips(db: sqlite3.Connection, job_id: str, clips: list[ClipRecord],
+                  updated: float) -> None:
+    db.executemany(
+        f"INSERT INTO clips (job_id, position, {', '.join(_CLIP_COLUMNS)}, updated) "
+        f"VALUES ({', '.join('?' * (len(_CLIP_COLUMNS) + 3))})",
+        ((job_id, position, *_clip_row(clip), updated) for position, clip in enumerate(clips)))
+
+
+def _batches(ids: list[str], size: int = 500) -> list[list[str]]:
+    """`ids` in lists short enough for one query's parameters (SQLite allows 999 in older builds)."""
+    return [ids[i:i + size] for i in range(0, len(ids), size)]
+
+
+def _record(row: tuple, clips: list[tuple]) -> JobRecord:
+    """A job from its row and its clips' rows (_CLIP_COLUMNS, then updated), in order."""
     data = dict(zip(_COLUMNS, row, strict=True))
     data["request"] = json.loads(data["request"])
-    data["clips"] = [ClipRecord(**c) for c in json.loads(data["clips"])]
     data["result"] = json.loads(data["result"])
+    data["clips"] = [ClipRecord(**dict(zip(_CLIP_COLUMNS, clip[:-1], strict=True))) for clip in clips]
+    # A clip's progress is stored in its own row: the job last changed with its newest clip.
+    data["updated"] = max([data["updated"], *(clip[-1] for clip in clips)])
     return JobRecord(**data)
+
+
+def _move_clips_to_their_table(db: sqlite3.Connection) -> None:
+    """An older v2a's store (layout 0: each job's clips a JSON column of its row) in this layout,
+    inside the caller's transaction: a kill -9 part-way leaves the older store as it was."""
+    log.info("job store: moving each job's clips from its row to their own table")
+    rows = db.execute("SELECT job_id, clips, updated FROM jobs").fetchall()
+    db.execute("ALTER TABLE jobs RENAME TO jobs_layout0")  # its indexes go with it, then away
+    db.execute(_JOBS_TABLE)
+    columns = ", ".join(_COLUMNS)
+    db.execute(f"INSERT INTO jobs ({columns}, written_timeline) "
+               f"SELECT {columns}, COALESCE({_RESULT_TIMELINE}, '') FROM jobs_layout0")
+    db.execute("DROP TABLE jobs_layout0")
+    for statement in _SCHEMA:
+        db.execute(statement)
+    for job_id, clips, updated in rows:
+        try:  # Python's JSON: it reads the bare NaN an older version wrote
+            records = [ClipRecord(**clip) for clip in json.loads(clips)]
+        except (ValueError, TypeError) as error:
+            log.warning("job %s: its stored clips are unreadable (%s); kept without them",
+                        job_id, error)
+            records = []
+        _insert_clips(db, job_id, records, updated)
+
+
+def _repair_nonstandard_json(db: sqlite3.Connection) -> None:
+    """Rewrite rows an older version stored with bare NaN/Infinity (which Python reads but
+    SQLite's json functions refuse) as standard JSON, those numbers as null."""
+    rows = db.execute("SELECT job_id, request, result FROM jobs "
+                      "WHERE NOT (json_valid(request) AND json_valid(result))").fetchall()
+    for job_id, *columns in rows:
+        try:
+            request, result = (_dumps(json.loads(c)) for c in columns)
+        except ValueError as error:  # not even Python's JSON: leave it, the queries skip it
+            log.warning("job %s: its stored JSON is unreadable (%s); left as it is", job_id, error)
+            continue
+        db.execute("UPDATE jobs SET request = ?, result = ?, written_timeline = ? WHERE job_id = ?",
+                   (request, result, _written_timeline(json.loads(result)), job_id))
+        log.warning("job %s: stored JSON with NaN or Infinity rewritten as standard JSON", job_id)

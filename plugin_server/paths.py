@@ -77,11 +77,11 @@ def remove_temp_files(folder: Path) -> list[Path]:
     from v2a.pipeline import AUDIO_FOLDER
 
     removed = []
-    for path in _entries(folder / AUDIO_FOLDER):
+    for path in entries(folder / AUDIO_FOLDER):
         if _TAKE_TEMP_FILE.fullmatch(path.name) and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
             removed.append(path)
-    for path in _entries(folder):
+    for path in entries(folder):
         if _STAGING_FOLDER.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
             _put_back_old_bundle(path, folder)
             shutil.rmtree(path, ignore_errors=True)
@@ -98,15 +98,19 @@ def _put_back_old_bundle(staging: Path, folder: Path) -> None:
     old = staging / OLD_BUNDLE
     if not old.is_dir() or old.is_symlink():
         return
-    for entry in _entries(staging):
+    for entry in entries(staging):
         target = folder / entry.name
         if entry.name != OLD_BUNDLE and not os.path.lexists(target):
             os.replace(old, target)
             return
 
 
-def _entries(folder: Path) -> list[Path]:
-    """What a real folder holds (nothing for a missing folder or a link to one)."""
-    if folder.is_symlink() or not folder.is_dir():
+def entries(folder: Path) -> list[Path]:
+    """What a real folder holds: nothing for a missing or unreadable folder, or a link to one
+    (a clean-up must not follow it out of the folder it was given)."""
+    if folder.is_symlink():
         return []
-    return list(folder.iterdir())
+    try:
+        return list(folder.iterdir())
+    except OSError:
+        return []

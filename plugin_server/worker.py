@@ -602,15 +602,18 @@ class _Progress:
         self.runner = runner
         self.job = job
         self.last_persist = 0.0
-        # By id: a scan of the job's clips for each of its ~20 events per clip was quadratic.
-        self.clips = {clip.clip_id: clip for clip in job.clips}
+        # By id, with its place in the job's list (the store's key): a scan of the job's clips
+        # for each of its ~20 events per clip was quadratic.
+        self.clips = {clip.clip_id: (position, clip) for position, clip in enumerate(job.clips)}
+        self.added = False  # clips the store has no row for yet
 
     def on_event(self, event: ClipEvent) -> None:
-        clip = self.clips.get(event.clip_id)
-        if clip is None:
+        position, clip = self.clips.get(event.clip_id, (len(self.job.clips), None))
+        if clip is None:  # not in the plan the job was stored with (its timeline changed since)
             clip = ClipRecord(event.clip_id, event.clip_name)
             self.job.clips.append(clip)
-            self.clips[clip.clip_id] = clip
+            self.clips[clip.clip_id] = (position, clip)
+            self.added = True
         state_changed = clip.state != event.state
         clip.state = event.state
         clip.step, clip.total_steps = event.step, event.total_steps
@@ -620,5 +623,9 @@ class _Progress:
         now = time.monotonic()
         if state_changed or now - self.last_persist >= STEP_PERSIST_SECONDS:
             self.last_persist = now
-            self.runner.store.save(self.job)
+            if self.added:
+                self.runner.store.save(self.job)
+                self.added = False
+            else:  # the clip's row alone: the whole job's grew with its clips
+                self.runner.store.save_clip(self.job.job_id, position, clip)
         self.runner._publish(self.job, clip)

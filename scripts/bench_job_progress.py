@@ -55,13 +55,14 @@ def run(clips: int) -> tuple[float, int, int]:
 
         reader = threading.Thread(target=drain)
         reader.start()
-        saves, save = [0], store.save
+        saves = [0]
+        for name in ("save", "save_clip"):  # the whole job, one clip
+            method = getattr(store, name)
 
-        def counted(record: JobRecord) -> JobRecord:
-            saves[0] += 1
-            return save(record)
-
-        store.save = counted
+            def counted(*args, method=method):
+                saves[0] += 1
+                return method(*args)
+            setattr(store, name, counted)
         progress = _Progress(runner, job)
         started = time.perf_counter()
         for clip in records:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -158,7 +160,6 @@ def test_pruning_forgets_old_ended_jobs_but_not_a_timelines_latest_writer(tmp_pa
 
 def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(tmp_path):
     import math
-    import sqlite3
 
     store = JobStore(tmp_path / "jobs.sqlite3")
     wrote = {"timeline_path": "/out/cut.otio", "generated": [{"provenance": {"peak": -math.inf}}]}
@@ -174,12 +175,9 @@ def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(t
     assert store.latest_succeeded_writing("/out/cut.otio").job_id == "silent"
     assert store.prune(finished_before=1000.0) == ["broken"]
     store.close()
-    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
-        db.execute("INSERT INTO jobs SELECT 'old-nan', kind, state, timeline_path, output_folder, "
-                   "input_format, output_format, request, clips, message, "
-                   "'{\"timeline_path\": \"/out/other.otio\", \"x\": NaN}', parent_job_id, "
-                   "attempts, created, updated FROM jobs WHERE job_id = 'silent'")
-    reopened = JobStore(tmp_path / "jobs.sqlite3")  # rewrites what an older version stored
+    _older_store(tmp_path / "older.sqlite3",
+                 writer_result={"timeline_path": "/out/other.otio", "x": math.nan})
+    reopened = JobStore(tmp_path / "older.sqlite3")  # rewrites what an older version stored
     assert reopened.latest_succeeded_writing("/out/other.otio").result["x"] is None
 
 
@@ -262,3 +260,161 @@ def test_a_stop_between_an_otiod_bundles_renames_keeps_the_earlier_bundle(tmp_pa
     timeline = otio.adapters.read_from_file(str(out))
     assert timeline.name != "second run"  # the earlier run's bundle, whole
     assert len(timeline.find_clips()) == 4
+
+
+def _written_by_this_process() -> int:
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("wchar:"))
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/io"), reason="counts bytes written on Linux")
+def test_a_clips_state_change_writes_that_clip_not_the_whole_job(tmp_path):
+    from types import SimpleNamespace
+
+    from plugin_server.events import EventHub
+    from plugin_server.worker import JobRunner, _Progress
+    from v2a.contracts import ClipEvent
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    clips = [ClipRecord(f"{i:010x}", f"shot{i:05d}") for i in range(2000)]
+    job = store.add(replace(_job("feature", RUNNING, attempts=1), clips=clips))
+    runner = SimpleNamespace(store=store, events=EventHub())
+    runner._publish = lambda job, clip=None, message="": JobRunner._publish(runner, job, clip,
+                                                                            message)
+    progress = _Progress(runner, job)
+    before = time.time()
+    written = _written_by_this_process()
+    progress.on_event(ClipEvent(clips[7].clip_id, "shot00007", "running", 1, 16))
+    progress.on_event(ClipEvent(clips[7].clip_id, "shot00007", "done", 16, 16,
+                                output_path="/out/audio/shot00007_take1.wav"))
+    # Two commits of a page or two each; the whole job's row is 200 kB (it was rewritten twice).
+    assert _written_by_this_process() - written < 64 * 1024
+    store.close()
+
+    stored = JobStore(tmp_path / "jobs.sqlite3").get("feature")
+    assert [c.clip_id for c in stored.clips] == [c.clip_id for c in clips]
+    assert (stored.clips[7].state, stored.clips[7].media_path) == (
+        "done", "/out/audio/shot00007_take1.wav")
+    assert {c.state for c in stored.clips[:7] + stored.clips[8:]} == {"queued"}
+    assert stored.updated >= before  # the job changed when its clip did
+
+
+def test_a_clip_the_stored_plan_lacked_is_stored_when_its_events_come(tmp_path):
+    from types import SimpleNamespace
+
+    from plugin_server.events import EventHub
+    from plugin_server.worker import JobRunner, _Progress
+    from v2a.contracts import ClipEvent
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    job = store.add(_job("replanned", RUNNING, attempts=1))  # its timeline changed since: c1 only
+    runner = SimpleNamespace(store=store, events=EventHub())
+    runner._publish = lambda job, clip=None, message="": JobRunner._publish(runner, job, clip,
+                                                                            message)
+    progress = _Progress(runner, job)
+    progress.on_event(ClipEvent("new", "New shot", "running", 1, 16))
+    progress.on_event(ClipEvent("c1", "Clip 1", "done", 16, 16, output_path="/out/c1.wav"))
+    progress.on_event(ClipEvent("new", "New shot", "done", 16, 16, output_path="/out/new.wav"))
+    store.close()
+
+    stored = JobStore(tmp_path / "jobs.sqlite3").get("replanned")
+    assert [(c.clip_id, c.state, c.media_path) for c in stored.clips] == [
+        ("c1", "done", "/out/c1.wav"), ("new", "done", "/out/new.wav")]
+
+
+_LAYOUT_0 = """
+CREATE TABLE jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, state TEXT NOT NULL,
+    timeline_path TEXT NOT NULL, output_folder TEXT NOT NULL, input_format TEXT NOT NULL,
+    output_format TEXT NOT NULL, request TEXT NOT NULL, clips TEXT NOT NULL,
+    message TEXT NOT NULL, result TEXT NOT NULL, parent_job_id TEXT NOT NULL,
+    attempts INTEGER NOT NULL, created REAL NOT NULL, updated REAL NOT NULL);
+CREATE INDEX jobs_by_state ON jobs (state, created);
+CREATE INDEX jobs_by_created ON jobs (created);
+"""
+
+
+def _older_store(path, writer_result: dict | None = None) -> None:
+    """A store as v2a wrote it before clips had a table: each job's clips a JSON column."""
+    import json
+    import sqlite3
+
+    clips = [{"clip_id": "b", "clip_name": "Two", "state": "done", "step": 16, "total_steps": 16,
+              "media_path": "/out/audio/b_take1.wav", "message": ""},
+             {"clip_id": "a", "clip_name": "One", "state": "failed", "step": 0, "total_steps": 16,
+              "media_path": "", "message": "media offline"}]
+    with sqlite3.connect(path) as db:
+        db.executescript(_LAYOUT_0)
+        for job_id, state, updated, result in (
+                ("writer", SUCCEEDED, 100.0, writer_result or {"timeline_path": "/out/cut.otio"}),
+                ("old", FAILED, 50.0, {})):
+            db.execute("INSERT INTO jobs VALUES (?, 'generate', ?, '/cut.otio', '/out', '', '', "
+                       "'{\"params\": {\"seed\": 3}}', ?, 'm', ?, '', 1, 10.0, ?)",
+                       (job_id, state, json.dumps(clips), json.dumps(result), updated))
+    db.close()
+
+
+def test_a_store_an_older_v2a_wrote_opens_with_its_jobs_and_their_clips(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite3"
+    _older_store(path)
+    store = JobStore(path)
+    writer = store.get("writer")
+    assert (writer.state, writer.request, writer.result, writer.attempts, writer.updated) == (
+        SUCCEEDED, {"params": {"seed": 3}}, {"timeline_path": "/out/cut.otio"}, 1, 100.0)
+    assert [(c.clip_id, c.state, c.media_path, c.message) for c in writer.clips] == [
+        ("b", "done", "/out/audio/b_take1.wav", ""), ("a", "failed", "", "media offline")]
+    assert store.latest_succeeded_writing("/out/cut.otio").job_id == "writer"
+    assert store.prune(finished_before=1000.0) == ["old"]
+    store.save_clip("writer", 1, replace(writer.clips[1], message="relinked"))
+    store.close()
+
+    reopened = JobStore(path)  # moved once: opening again changes nothing
+    assert [c.message for c in reopened.get("writer").clips] == ["", "relinked"]
+    assert [j.job_id for j in reopened.list()] == ["writer"]
+    reopened.close()
+    JobStore(tmp_path / "new.sqlite3").close()
+    layout = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    with sqlite3.connect(path) as db, sqlite3.connect(tmp_path / "new.sqlite3") as new:
+        assert db.execute("SELECT COUNT(*) FROM clips").fetchone() == (2,)  # "old"'s went with it
+        # Tables and indexes as a store made now has them.
+        assert db.execute(layout).fetchall() == new.execute(layout).fetchall()
+    db.close()
+    new.close()
+
+
+def test_a_failed_move_leaves_the_store_as_the_older_v2a_wrote_it(tmp_path, monkeypatch):
+    import sqlite3
+
+    from plugin_server import jobs
+
+    path = tmp_path / "jobs.sqlite3"
+    _older_store(path)
+
+    def full_disk(*args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(jobs, "_insert_clips", full_disk)  # after the jobs table was rebuilt
+    with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+        JobStore(path)
+    with sqlite3.connect(path) as db:  # all or nothing: the older version can still read it
+        assert {row[1] for row in db.execute("PRAGMA table_info(jobs)")} >= {"clips"}
+        assert db.execute("PRAGMA user_version").fetchone() == (0,)
+        assert db.execute("SELECT COUNT(*) FROM jobs").fetchone() == (2,)
+    db.close()
+    monkeypatch.undo()
+    assert len(JobStore(path).get("writer").clips) == 2
+
+
+def test_a_store_written_by_a_newer_v2a_is_refused_by_name(tmp_path):
+    import sqlite3
+
+    from plugin_server.jobs import StoreError
+
+    path = tmp_path / "jobs.sqlite3"
+    JobStore(path).close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StoreError, match=f"{path}: the job store was written by a newer v2a"):
+        JobStore(path)
