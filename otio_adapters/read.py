@@ -22,6 +22,7 @@ from otio_adapters import (
     edl_list,
     edl_time,
     fcp7_document,
+    fcp7_transitions,
     fcpx_clips,
     fcpx_document,
     fcpx_speed,
@@ -38,6 +39,7 @@ fcpx_speed.install()  # nor speed changes
 fcpx_document.install()  # which project of the document a timeline is, to write into it
 fcpx_clips.install()  # nor multicam and synchronized clips
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
+fcp7_transitions.install()  # the FCP7 XML reader moves clips after a transition beside a gap
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
 FORMAT_BY_EXTENSION = {
