@@ -16,7 +16,9 @@ or leaves wrong, three things that v2a's round trip needs:
   as a clip with no media and no name (and writes back as a text placeholder, "Unsupported clip
   type", in place of the editor's clip). `restore` reads it as the clip on its file with a
   LinearTimeWarp, which the adapter writes back as the same timewarp producer. A reversed one
-  (negative speed) counts back from the producer's out point, as MLT plays it.
+  (negative speed) counts back from the producer's out point, as MLT plays it: read so, and
+  what the adapter writes of it, divided by the negative speed, put right
+  (`reversed_as_mlt_plays`).
 
 And the editor's project itself: the adapter rewrites a whole project from what it read, which
 loses titles, same-track mixes, compositions and effects. A timeline read from a project
@@ -124,6 +126,53 @@ def count_takes_from_file_start(track: otio.schema.Track) -> None:
         start = available.start_time
         reference.available_range = TR(start - start, available.duration)
         clip.source_range = TR(clip.source_range.start_time - start, clip.source_range.duration)
+
+
+def reversed_as_mlt_plays(text: str) -> str:
+    """The adapter's project with its reversed clips as MLT plays them. The adapter divides a
+    timewarp producer's length, and its entries' in and out points, by the speed: negative for
+    a reversed clip (a length of -132, an in point of 00:00:-3.480), which MLT cannot play.
+    MLT shows at an entry's frame p the file's frame (out - p) * |speed|, `out` the producer's
+    (`_as_time_warp`), and the in point the adapter writes is minus the lowest frame shown over
+    |speed|: so an entry ends at out + that, and starts as many frames earlier as it lasts. The
+    producer's out point is the file's last frame at that speed (the length made positive), or
+    later where an entry needs it (no length of the file: the adapter took the clip's range)."""
+    mlt, by_id = ET.XMLID(text)
+    profile = mlt.find("profile")
+    reversed_producers = [
+        producer
+        for producer in mlt.findall("producer")
+        if read_property(producer, "mlt_service") == "timewarp"
+        and _float(read_property(producer, "warp_speed")) < 0
+        and _float(read_property(producer, "length")) < 0
+    ]
+    if profile is None or not reversed_producers:
+        return text
+    rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
+    entries = list(mlt.iter("entry"))
+    for producer in reversed_producers:
+        played = [  # (entry, its in point as written, its frames less one)
+            (entry, first, round(mlt_time(entry.get("out"), rate).value) - first)
+            for entry in entries
+            if entry.get("producer") == producer.get("id")
+            for first in [round(mlt_time(entry.get("in"), rate).value)]
+        ]
+        length = -round(_float(read_property(producer, "length")))
+        last = max([length - 1, *(span - first for _, first, span in played)])
+        for entry, first, span in played:
+            entry.set("in", str(last + first - span))
+            entry.set("out", str(last + first))
+        producer.set("in", "0")
+        producer.set("out", str(last))
+        producer.find("property[@name='length']").text = str(last + 1)
+    return ET.tostring(mlt, encoding="unicode")
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
 
 
 def _plain(value):

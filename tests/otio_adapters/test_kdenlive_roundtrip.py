@@ -938,3 +938,20 @@ def test_a_reversed_clip_counted_from_the_files_end_stays_offline_and_says_why(e
     assert "neither an out point nor a length" in segment.problem
     assert "media/bigbuckbunny_320x180.mp4" in segment.problem
 
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_a_reversed_clip_the_adapter_writes_plays_the_frames_the_editor_cut(edit, tmp_path):
+    """A project changed since v2a read it is written by the adapter, which divided the
+    reversed clip's length and in and out points by its speed: a length of -132 and an in
+    point of 00:00:-3.480, not the clip the editor cut. Now melt plays the same frames from
+    what v2a wrote as from the editor's project, and v2a reads the same clip back."""
+    make_test_movie(str(edit.parent / "media" / MOVIE), frames=132, rate=FPS, size=(320, 180))
+    timeline = read_timeline(edit)
+    edit.write_text(edit.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    write_timeline(timeline, str(out / edit.name), "kdenlive", str(edit.parent))
+    written = out / edit.name
+    assert _melt_frames(written, tmp_path / "written") == _melt_frames(edit, tmp_path / "edit")
+    again, first = _reversed_segment(written), _reversed_segment(edit)
+    assert (again.status, again.speed, again.source_start) == ("ok", -1.0, first.source_start)
