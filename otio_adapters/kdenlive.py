@@ -15,7 +15,10 @@ or leaves wrong, three things that v2a's round trip needs:
 - A speed-changed clip: Kdenlive plays it through a `timewarp` producer, which the adapter reads
   as a clip with no media and no name (and writes back as a text placeholder, "Unsupported clip
   type", in place of the editor's clip). `restore` reads it as the clip on its file with a
-  LinearTimeWarp, which the adapter writes back as the same timewarp producer.
+  LinearTimeWarp, which the adapter writes back as the same timewarp producer. A reversed one
+  (negative speed) counts back from the producer's out point, as MLT plays it: read so, and
+  what the adapter writes of it, divided by the negative speed, put right
+  (`reversed_as_mlt_plays`).
 
 And the editor's project itself: the adapter rewrites a whole project from what it read, which
 loses titles, same-track mixes, compositions and effects. A timeline read from a project
@@ -125,6 +128,53 @@ def count_takes_from_file_start(track: otio.schema.Track) -> None:
         clip.source_range = TR(clip.source_range.start_time - start, clip.source_range.duration)
 
 
+def reversed_as_mlt_plays(text: str) -> str:
+    """The adapter's project with its reversed clips as MLT plays them. The adapter divides a
+    timewarp producer's length, and its entries' in and out points, by the speed: negative for
+    a reversed clip (a length of -132, an in point of 00:00:-3.480), which MLT cannot play.
+    MLT shows at an entry's frame p the file's frame (out - p) * |speed|, `out` the producer's
+    (`_as_time_warp`), and the in point the adapter writes is minus the lowest frame shown over
+    |speed|: so an entry ends at out + that, and starts as many frames earlier as it lasts. The
+    producer's out point is the file's last frame at that speed (the length made positive), or
+    later where an entry needs it (no length of the file: the adapter took the clip's range)."""
+    mlt, by_id = ET.XMLID(text)
+    profile = mlt.find("profile")
+    reversed_producers = [
+        producer
+        for producer in mlt.findall("producer")
+        if read_property(producer, "mlt_service") == "timewarp"
+        and _float(read_property(producer, "warp_speed")) < 0
+        and _float(read_property(producer, "length")) < 0
+    ]
+    if profile is None or not reversed_producers:
+        return text
+    rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
+    entries = list(mlt.iter("entry"))
+    for producer in reversed_producers:
+        played = [  # (entry, its in point as written, its frames less one)
+            (entry, first, round(mlt_time(entry.get("out"), rate).value) - first)
+            for entry in entries
+            if entry.get("producer") == producer.get("id")
+            for first in [round(mlt_time(entry.get("in"), rate).value)]
+        ]
+        length = -round(_float(read_property(producer, "length")))
+        last = max([length - 1, *(span - first for _, first, span in played)])
+        for entry, first, span in played:
+            entry.set("in", str(last + first - span))
+            entry.set("out", str(last + first))
+        producer.set("in", "0")
+        producer.set("out", str(last))
+        producer.find("property[@name='length']").text = str(last + 1)
+    return ET.tostring(mlt, encoding="unicode")
+
+
+def _float(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:
+        return 0.0
+
+
 def _plain(value):
     """OTIO's metadata containers as plain JSON values."""
     if isinstance(value, Mapping):
@@ -156,7 +206,8 @@ def for_reader(text: str) -> str:
     only where it is not 0, and the adapter times a fade without `in` from its producer's: a
     project with an audio fade-in failed to read ('NoneType' object has no attribute
     'replace'). MLT reads a missing `in` as 0; so does the copy handed to the adapter. And
-    v2a's tracks come without their mixes (`_without_mixes`)."""
+    v2a's tracks come without their mixes (`_without_mixes`), and a timewarp producer without
+    an out point gets one (`_bound_timewarps`)."""
     mlt, by_id = ET.XMLID(text)
     starting = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("in") is None]
     for item in starting:
@@ -167,13 +218,38 @@ def for_reader(text: str) -> str:
         for tractor in _track_tractors(mlt, by_id)
         if tractor.find("transition") is not None and _takes_only(tractor, by_id)
     ]
+    unbounded = [
+        item
+        for item in mlt
+        if item.tag in _MEDIA_TAGS
+        and item.get("out") is None
+        and read_property(item, "mlt_service") == "timewarp"
+    ]
     if profile is not None:
         rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
         for tractor in mixed:
             _without_mixes(tractor, by_id, rate)
-    if not starting and not mixed:
+        _bound_timewarps(mlt, unbounded, rate)
+    if not starting and not mixed and not unbounded:
         return text
     return ET.tostring(mlt, encoding="unicode")
+
+
+def _bound_timewarps(mlt: ET.Element, producers: list[ET.Element], rate: float) -> None:
+    """An out point for each timewarp producer without one, which the adapter needs (it failed:
+    'NoneType' object has no attribute 'replace'): MLT's, its length less one, else the last
+    frame its entries play. `restore` places the clip from the project itself, and leaves a
+    reversed one whose out point MLT takes from the file offline (`_last_frame`)."""
+    for producer in producers:
+        last = _last_frame(producer, rate)
+        if last is None:
+            outs = [
+                round(mlt_time(entry.get("out"), rate).value)
+                for entry in mlt.iter("entry")
+                if entry.get("producer") == producer.get("id") and entry.get("out")
+            ]
+            last = max(outs, default=0)
+        producer.set("out", str(last))
 
 
 def _without_mixes(tractor: ET.Element, by_id: dict, rate: float) -> None:
@@ -785,8 +861,11 @@ def _mixed_cuts(tractor: ET.Element, by_id: dict, rate: float) -> dict[int, tupl
 
 
 def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: dict) -> None:
-    """The clip of a timewarp producer as OTIO has it: its file, the frames it plays (the entry
-    counts frames of the sped-up clip: its in point times the speed in the file) and the speed."""
+    """The clip of a timewarp producer as OTIO has it: its file, the frames it plays and the
+    speed. The entry counts frames of the sped-up clip: MLT (producer_timewarp.c) shows at its
+    frame p the file's frame p * speed, and reversed the file's frame (out - p) * |speed|, `out`
+    the producer's own out point. OTIO starts a reversed clip's range at the lowest frame it
+    shows: the entry's out point, mirrored so."""
     try:
         speed = float(read_property(producer, "warp_speed"))
     except ValueError:
@@ -796,31 +875,58 @@ def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: d
         read_property(producer, "warp_resource")
         or read_property(producer, "resource").partition(":")[2]
     )
-    if speed <= 0 or not resource:
-        # Reverse playback maps frames from the file's end, which the entry does not say here.
+    if speed == 0 or not resource:
         log.info(
             "Kdenlive clip at %s plays at speed %s: read without media",
             clip.range_in_parent(),
             speed,
         )
         return
-    source = clip.source_range
-    rate = source.start_time.rate
     bin_producer = bin_producers.get(read_property(producer, "kdenlive:id"))
-    available = None
-    if bin_producer is not None and bin_producer.get("out"):
-        first = mlt_time(bin_producer.get("in") or "0", rate)
-        last = mlt_time(bin_producer.get("out"), rate)
-        available = TR.range_from_start_end_time_inclusive(first, last)
-    clip.media_reference = otio.schema.ExternalReference(
-        target_url=resource, available_range=available
-    )
-    clip.source_range = TR(RT(source.start_time.value * speed, rate), source.duration)
-    clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
     names = [read_property(producer, "kdenlive:clipname")]
     if bin_producer is not None:
         names.append(read_property(bin_producer, "kdenlive:clipname"))
     clip.name = next((name for name in names if name), clip.name)
+    source = clip.source_range
+    rate = source.start_time.rate
+    start = source.start_time.value * speed
+    if speed < 0:
+        last = _last_frame(producer, rate)
+        if last is None:
+            clip.media_reference = otio.schema.MissingReference(
+                metadata={V2A_KEY: {"offline": _unplaced_reverse(resource, speed)}}
+            )
+            return
+        start = (last - source.end_time_inclusive().value) * -speed
+    available = None
+    if bin_producer is not None and bin_producer.get("out"):
+        first = mlt_time(bin_producer.get("in") or "0", rate)
+        last_available = mlt_time(bin_producer.get("out"), rate)
+        available = TR.range_from_start_end_time_inclusive(first, last_available)
+    clip.media_reference = otio.schema.ExternalReference(
+        target_url=resource, available_range=available
+    )
+    clip.source_range = TR(RT(start, rate), source.duration)
+    clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
+
+
+def _last_frame(producer: ET.Element, rate: float) -> int | None:
+    """The timewarp producer's out point, in frames of the sped-up clip, as MLT takes it: its
+    `out`, else its length less one. None where the project says neither: MLT then takes the
+    file's length, which the project does not say."""
+    if producer.get("out"):
+        return round(mlt_time(producer.get("out"), rate).value)
+    length = read_property(producer, "length")
+    return round(mlt_time(length, rate).value) - 1 if length else None
+
+
+def _unplaced_reverse(resource: str, speed: float) -> str:
+    return (
+        f"the timeline names no file for it: Kdenlive plays {resource} reversed (a timewarp "
+        f"producer at speed {speed:g}) from the producer's out point back, and the project "
+        "gives the producer neither an out point nor a length, so which frames it shows is "
+        "not known"
+    )
 
 
 def _same_frame(samples: int, other: int, rate: float) -> bool:

@@ -361,6 +361,14 @@ class ResolvedMedia:
     status: str = "ok"
 
 
+def unplaced_reason(reference) -> str:
+    """Why a reader left a clip without media though it knows the clip's file (metadata
+    ["v2a"]["offline"] of a MissingReference), or ""."""
+    if not isinstance(reference, otio.schema.MissingReference):
+        return ""
+    return str(reference.metadata.get("v2a", {}).get("offline", ""))
+
+
 class MediaResolver:
     """Finds and probes each clip's media; every file is probed once per plan."""
 
@@ -378,6 +386,10 @@ class MediaResolver:
         if isinstance(ref, otio.schema.ExternalReference) and ref.target_url:
             referenced = ref.target_url
             located = locate_file(referenced, self.base_dir, self.relink)
+        elif reason := unplaced_reason(ref):
+            # A reader that knows why it could not place the clip's file says so: a file found
+            # by the clip's name would be played from the wrong place.
+            return self._file("", Located(None, reason), available)
         else:  # MissingReference, an empty URL, unknown kinds: search by the clip's names
             referenced = ""
             names = [clip.name, getattr(ref, "name", "") or ""]

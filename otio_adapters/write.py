@@ -827,7 +827,7 @@ def _atomic_write(
             with prints_to_log(format):
                 otio.adapters.write_to_file(_without_v2a_tracks(given), written, adapter_name=format)
             with open(written, encoding="utf-8") as handle:
-                text, source = handle.read(), written
+                text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
         if text and format == "cmx_3600":
             # The editor's own list, line for line, with v2a's audio events after its own.
             edl_list.write_into_list(timeline, text, written, _list_rate(timeline))

@@ -30,6 +30,8 @@ from v2a.contracts import (
     Segment,
     Selection,
 )
+from v2a.media.frames import read_segment_frames
+from v2a.media.synth import make_test_movie, read_frame_number
 from v2a.pipeline import run_generation
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -657,7 +659,7 @@ def test_the_editors_project_comes_back_whole_with_v2a_track_added(edit, tmp_pat
     clip became "Unsupported clip type" placeholders, the mix, the composition and the sepia
     effect were dropped. Now every element the editor saved is there as they saved it."""
     result = _generate(edit, tmp_path / "out")
-    assert len(result.generated) == 2  # the title and the reversed clip have no media to read
+    assert len(result.generated) == 3  # the title has no media to read
     written = _parse(Path(result.timeline_path))
 
     assert _canonical(_without_v2a(written, _parse(edit))) == _canonical(_parse(edit))
@@ -705,10 +707,14 @@ def test_a_rerun_refills_v2a_track_in_the_editors_project(edit, tmp_path):
     names = [t.findtext("property[@name='kdenlive:track_name']") for t in written.iter("tractor")]
     assert names.count("V2A SFX") == 1
     files = [Path(_resource(p)).name for _, _, p in _v2a_entries(again.timeline_path)]
-    assert files == [Path(first.generated[0].path).name, f"{clip_id}_take2.wav"]
+    assert files == [
+        Path(first.generated[0].path).name,
+        f"{clip_id}_take2.wav",
+        Path(first.generated[2].path).name,  # the reversed clip's
+    ]
     resources = [p.findtext("property[@name='resource']") for p in written.iter("chain")]
     assert not any(r.endswith(f"{clip_id}_take1.wav") for r in resources)
-    assert len(written.find("playlist[@id='main_bin']").findall("entry")) == 3 + 2
+    assert len(written.find("playlist[@id='main_bin']").findall("entry")) == 3 + 3
 
 
 def test_a_project_changed_since_it_was_read_is_not_overwritten_with_a_stale_copy(edit, tmp_path):
@@ -726,19 +732,14 @@ def test_a_project_changed_since_it_was_read_is_not_overwritten_with_a_stale_cop
 def test_mlt_plays_each_take_in_the_editors_project(edit, tmp_path):
     """In the editor's own project (every audio track mixed into the timeline, as Kdenlive
     does), v2a's track is mixed in too: what plays is the editor's sound plus each take under
-    its picture. Not mixed, v2a's track on top played alone and the editor's sound went."""
+    its picture (crossfaded where two touch: the reversed clip's and the next shot's). Not
+    mixed, v2a's track on top played alone and the editor's sound went."""
     result = _generate(edit, tmp_path / "out", NoiseGenerator())
     frames = max(a.start_sample + a.num_samples for a in result.generated) // SAMPLES_PER_FRAME
     _render(edit, frames, tmp_path / "before.wav")  # the project tractor, as Kdenlive plays it
     _render(Path(result.timeline_path), frames, tmp_path / "after.wav")
     before, _ = soundfile.read(tmp_path / "before.wav")
-    expected = before.copy()
-    for audio in result.generated:
-        take, _ = soundfile.read(audio.path)
-        first = audio.handle_before_samples
-        expected[audio.start_sample : audio.start_sample + audio.num_samples] += take[
-            first : first + audio.num_samples
-        ]
+    expected = before + _as_v2a_lays_it(result.generated, len(before))
     after, _ = soundfile.read(tmp_path / "after.wav")
     assert np.abs(before).max() > 0.01  # the editor's own sound is in the mix
     assert np.abs(after - expected).max() < 1e-3  # 16-bit rendering
@@ -788,7 +789,7 @@ def test_clips_are_named_as_kdenlive_shows_them(edit, tmp_path):
     result = _generate(edit, tmp_path / "out")
     again = read_timeline(result.timeline_path)
     (v2a_track,) = find_v2a_tracks(again, "SFX")
-    assert [clip.name for clip in v2a_track.find_clips()] == ["V2A bigbuckbunny"] * 2
+    assert [clip.name for clip in v2a_track.find_clips()] == ["V2A bigbuckbunny"] * 3
 
 
 def test_a_rerun_on_the_editors_project_keeps_the_older_take_and_the_clip_record(edit, tmp_path):
@@ -827,3 +828,130 @@ def test_a_project_saved_in_kdenlive_while_v2a_runs_on_it_is_left_as_saved(edit,
     assert again.timeline_path == again.fallback_otio_path
     assert again.timeline_path.endswith(".otio") and Path(again.timeline_path).is_file()
     assert "changed since v2a read it" in again.format_note
+
+
+# The edit's reversed clip (V2, its second entry): a timewarp producer at speed -1 of the
+# 132-frame movie, its out point 131, the entry playing its frames 25 to 44.
+_REVERSED = '<producer id="producer2" in="00:00:00.000" out="00:00:05.240">'
+_REVERSED_LENGTH = (
+    '<property name="length">132</property>\n'
+    '  <property name="eof">pause</property>\n'
+    '  <property name="resource">-1:'
+)
+_REVERSED_SPEED = '<property name="warp_speed">-1</property>'
+
+
+def _reversed_variant(edit: Path, variant: str) -> Path:
+    """The edit with its reversed clip's producer as `variant` says: "as saved"; "without out"
+    (MLT takes its length less one); "at -200%" (as Kdenlive writes one: length and out of the
+    sped-up clip, 66 frames)."""
+    text = edit.read_text(encoding="utf-8")
+    assert _REVERSED in text and _REVERSED_LENGTH in text
+    if variant == "without out":
+        text = text.replace(_REVERSED, '<producer id="producer2">')
+    elif variant == "at -200%":
+        text = text.replace(_REVERSED, _REVERSED.replace("05.240", "02.600"))
+        faster = _REVERSED_LENGTH.replace("132", "66").replace("-1:", "-2:")
+        text = text.replace(_REVERSED_LENGTH, faster)
+        text = text.replace(_REVERSED_SPEED, _REVERSED_SPEED.replace("-1", "-2"))
+    edit.write_text(text, encoding="utf-8")
+    return edit
+
+
+def _reversed_segment(project: Path) -> Segment:
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    (segment,) = [  # it starts 40 frames in, after a blank and the title
+        s for s in segments if s.track_index == 1 and s.start_sample == 40 * SAMPLES_PER_FRAME
+    ]
+    return segment
+
+
+def _melt_frames(project: Path, folder: Path) -> list[int]:
+    """The numbers of the frames melt shows for the reversed clip: its producer and its entry
+    alone, from the project as saved, rendered to PNGs."""
+    root, by_id = ET.XMLID(project.read_text(encoding="utf-8"))
+    (entry,) = [
+        entry
+        for entry in root.iter("entry")
+        if by_id[entry.get("producer")].findtext("property[@name='warp_speed']", "1")[0] == "-"
+        and by_id[entry.get("producer")].findtext("property[@name='set.test_image']") == "0"
+    ]
+    document = ET.Element("mlt", {"LC_NUMERIC": "C", "producer": "reversed"})
+    if root.get("root"):  # else MLT finds media from the document's folder, as the project's
+        document.set("root", root.get("root"))
+    document.append(root.find("profile"))
+    document.append(by_id[entry.get("producer")])
+    ET.SubElement(document, "playlist", {"id": "reversed"}).append(entry)
+    mlt = project.parent / "reversed.mlt"  # media relative to the project's folder
+    ET.ElementTree(document).write(mlt)
+    folder.mkdir(exist_ok=True)
+    command = [
+        "melt", "-quiet", str(mlt), "-consumer", f"avformat:{folder}/frame%03d.png",
+        "vcodec=png", "terminate_on_pause=1",
+    ]  # fmt: skip
+    for _ in range(3):  # melt now and then hangs before writing anything (`_render`)
+        try:
+            subprocess.run(
+                command, check=True, capture_output=True, stdin=subprocess.DEVNULL, timeout=30
+            )
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    else:
+        pytest.fail("melt did not finish in three tries of 30 s")
+    from PIL import Image
+
+    return [
+        read_frame_number(np.asarray(Image.open(png).convert("RGB")))
+        for png in sorted(folder.glob("frame*.png"))
+    ]
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+@pytest.mark.parametrize("variant", ["as saved", "without out", "at -200%"])
+def test_a_reversed_clip_shows_the_frames_melt_shows(edit, tmp_path, variant):
+    """A reversed clip (a timewarp producer at a negative speed) was read without media: "media
+    not found: the timeline names no media file", and no sound for it. MLT plays it from the
+    producer's out point back (producer_timewarp.c); v2a now plans it on its file, and the
+    frames it decodes for it are those melt shows, on a movie of numbered frames."""
+    make_test_movie(str(edit.parent / "media" / MOVIE), frames=132, rate=FPS, size=(320, 180))
+    project = _reversed_variant(edit, variant)
+    segment = _reversed_segment(project)
+    assert segment.status == "ok", segment.problem
+    assert segment.speed < 0
+    shown = [read_frame_number(frame) for frame in read_segment_frames(segment, FPS, 128)]
+    melt = _melt_frames(project, tmp_path)
+    assert len(melt) == 20
+    assert shown == melt
+
+
+def test_a_reversed_clip_counted_from_the_files_end_stays_offline_and_says_why(edit):
+    """Without the producer's out point or length, MLT counts back from the file's end, which
+    the project does not say: the clip stays offline, and the message says it is reversed."""
+    text = edit.read_text(encoding="utf-8")
+    text = text.replace(_REVERSED, '<producer id="producer2">')
+    text = text.replace(_REVERSED_LENGTH, _REVERSED_LENGTH.split("\n", 1)[1])
+    edit.write_text(text, encoding="utf-8")
+    segment = _reversed_segment(edit)
+    assert segment.status == "offline"
+    assert "reversed" in segment.problem
+    assert "neither an out point nor a length" in segment.problem
+    assert "media/bigbuckbunny_320x180.mp4" in segment.problem
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_a_reversed_clip_the_adapter_writes_plays_the_frames_the_editor_cut(edit, tmp_path):
+    """A project changed since v2a read it is written by the adapter, which divided the
+    reversed clip's length and in and out points by its speed: a length of -132 and an in
+    point of 00:00:-3.480, not the clip the editor cut. Now melt plays the same frames from
+    what v2a wrote as from the editor's project, and v2a reads the same clip back."""
+    make_test_movie(str(edit.parent / "media" / MOVIE), frames=132, rate=FPS, size=(320, 180))
+    timeline = read_timeline(edit)
+    edit.write_text(edit.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    write_timeline(timeline, str(out / edit.name), "kdenlive", str(edit.parent))
+    written = out / edit.name
+    assert _melt_frames(written, tmp_path / "written") == _melt_frames(edit, tmp_path / "edit")
+    again, first = _reversed_segment(written), _reversed_segment(edit)
+    assert (again.status, again.speed, again.source_start) == ("ok", -1.0, first.source_start)
