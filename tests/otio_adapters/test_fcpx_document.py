@@ -227,3 +227,49 @@ def test_a_project_with_generators_is_read_past_them(project, clips):
     edit = read_timeline(LIBRARY, options={"timeline": project})
     segments = plan_segments(edit, timeline_path=str(LIBRARY))
     assert [s.clip_name for s in segments] == clips
+
+
+_EVENT_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE fcpxml>
+<fcpxml version="1.8">
+    <resources>
+        <format id="r1" name="FFVideoFormat1080p24" frameDuration="100/2400s" width="1920" height="1080"/>
+        <asset id="r2" name="A" src="file:///Volumes/Media/A.mov" start="0s" duration="10s" hasVideo="1" format="r1"/>
+        <asset id="r3" name="B" src="file:///Volumes/Media/B.mov" start="0s" duration="10s" hasVideo="1" format="r1"/>
+        <asset id="r4" name="C" src="file:///Volumes/Media/C.mov" start="0s" duration="10s" hasVideo="1" format="r1"/>
+    </resources>
+    <event name="Day 1">
+        <asset-clip name="B" ref="r3" duration="10s" format="r1">
+            <metadata>
+                <md key="com.apple.proapps.studio.reel" value="B001"/>
+            </metadata>
+        </asset-clip>
+        <project name="Cut">
+            <sequence format="r1" duration="6s" tcStart="0s">
+                <spine>
+                    <asset-clip name="C" ref="r4" offset="0s" start="0s" duration="2s" format="r1"/>
+                    <asset-clip name="B" ref="r3" offset="2s" start="1s" duration="2s" format="r1"/>
+                    <asset-clip name="A" ref="r2" offset="4s" start="2s" duration="2s" format="r1"/>
+                </spine>
+            </sequence>
+        </project>
+    </event>
+</fcpxml>
+"""
+
+
+def test_each_clip_plays_its_own_asset_and_keeps_its_browser_clips_metadata(tmp_path):
+    # The reader's asset and browser-clip lookups are indexed once per document (a search of
+    # every resource per clip grew as the square of the clips): each clip still gets the asset
+    # its ref names, and the metadata of the event's clip of that asset.
+    source = tmp_path / "event.fcpxml"
+    source.write_text(_EVENT_EXPORT)
+    (video,) = read_timeline(source).video_tracks()
+    references = {clip.name: clip.media_reference for clip in video.find_clips()}
+    assert {name: ref.target_url for name, ref in references.items()} == {
+        name: f"file:///Volumes/Media/{name}.mov" for name in ("A", "B", "C")
+    }
+    assert [dict(md) for md in references["B"].metadata["fcpx"]["metadata"]] == [
+        {"com.apple.proapps.studio.reel": "B001"}
+    ]
+    assert not references["A"].metadata["fcpx"]
