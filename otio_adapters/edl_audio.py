@@ -21,6 +21,7 @@ media reference and places v2a's tracks from the picture's start, as v2a lays th
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import re
@@ -369,12 +370,13 @@ def _crossfades_at_the_cuts(track: otio.schema.Track, picture: otio.schema.Track
     clip in them as its file's, so that a re-run keeps its crossfades (without, it took the
     outgoing take's last frames off, and left silence before the cut)."""
     rate = picture.duration().rate
-    cuts = set()
+    found = set()
     for item in picture:
         if not isinstance(item, otio.schema.Transition):
             placed = picture.range_of_child(item)
-            cuts.update((_frames(placed.start_time, rate),
-                         _frames(placed.end_time_exclusive(), rate)))
+            found.update((_frames(placed.start_time, rate),
+                          _frames(placed.end_time_exclusive(), rate)))
+    cuts = sorted(found)  # searched by bisection: a scan of every cut per dissolve is quadratic
     items = list(track)
     handles: dict[int, list[int]] = {}
     for index in range(1, len(items) - 1):
@@ -386,7 +388,7 @@ def _crossfades_at_the_cuts(track: otio.schema.Track, picture: otio.schema.Track
         start = _frames(track.range_of_child(incoming).start_time, rate)
         length = _frames(fade.in_offset, rate) + _frames(fade.out_offset, rate)
         span = min(length, _frames(incoming.source_range.duration, rate))
-        inside = [cut for cut in cuts if start < cut < start + span]
+        inside = cuts[bisect.bisect_right(cuts, start):bisect.bisect_left(cuts, start + span)]
         before = inside[0] - start if len(inside) == 1 and not fade.in_offset.value else 0
         if before:
             shift = RT(before, rate)
