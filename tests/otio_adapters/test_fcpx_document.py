@@ -273,3 +273,34 @@ def test_each_clip_plays_its_own_asset_and_keeps_its_browser_clips_metadata(tmp_
         {"com.apple.proapps.studio.reel": "B001"}
     ]
     assert not references["A"].metadata["fcpx"]
+
+
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
+def test_a_rerun_takes_out_v2a_storylines_and_keeps_a_storyline_of_the_editors(tmp_path):
+    # Whether a storyline is v2a's is now asked once per storyline, not once per clip in it
+    # (quadratic in the clips crossfaded end to end): a storyline of takes alone goes whole;
+    # one where the editor put a clip of their own beside a take stays, the take taken out.
+    first = tmp_path / "first.fcpxml"
+    _generate(EXAMPLE, first)
+    root = _parse(first)
+    takes = _take_assets(root)
+    (ours,) = [s for s in root.iter("spine") if s.get("lane") and all(
+        c.tag == "transition" or c.get("ref") in takes for c in s)]
+    host = next(parent for parent in root.iter() if ours in list(parent))
+    editors = copy.deepcopy(ours)
+    editors.set("lane", "-3")
+    editors_asset = next(a.get("id") for a in root.iter("asset") if a.get("id") not in takes)
+    editors.find("asset-clip").set("ref", editors_asset)
+    editors.find("asset-clip").set("audioRole", "effects")
+    host.append(editors)
+    edited = tmp_path / "edited.fcpxml"
+    ET.ElementTree(root).write(edited, encoding="unicode")
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    lanes = {s.get("lane"): [c.get("ref") for c in s if c.tag == "asset-clip"]
+             for s in again.iter("spine") if s.get("lane")}
+    assert lanes["-3"] == [editors_asset]  # the editor's storyline, without v2a's take
+    assert len(_v2a_clips(again)) == 11  # one set of v2a's clips, each on take 2
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)} == {2}
