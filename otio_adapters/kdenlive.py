@@ -803,6 +803,8 @@ def _mixed_cuts(tractor: ET.Element, by_id: dict, rate: float) -> dict[int, tupl
         list(_playlist_entries(by_id.get(sub.get("producer")), by_id, rate))
         for sub in tractor.findall("track")
     ]
+    # Where each entry starts, listed once: listed for each mix, quadratic in the clips.
+    starts = [[start for start, _, _ in entries] for entries in playlists]
     result = {}
     for mix in tractor.findall("transition"):
         after = read_property(mix, "kdenlive:mixcut")
@@ -810,8 +812,9 @@ def _mixed_cuts(tractor: ET.Element, by_id: dict, rate: float) -> dict[int, tupl
             continue
         first = round(mlt_time(mix.get("in"), rate).value)
         last = round(mlt_time(mix.get("out"), rate).value)
-        entries = playlists[0 if read_property(mix, "reverse") == "1" else 1]
-        index = bisect.bisect_right([start for start, _, _ in entries], last) - 1
+        playlist = 0 if read_property(mix, "reverse") == "1" else 1
+        entries = playlists[playlist]
+        index = bisect.bisect_right(starts[playlist], last) - 1
         if index >= 0 and last < entries[index][0] + entries[index][1]:
             after = round(mlt_time(after, rate).value)
             result[entries[index][0] + last - first - after] = (last - first - after, after)
