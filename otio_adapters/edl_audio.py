@@ -141,6 +141,11 @@ def _track_events(
     `describe(clip)`: (reel, name, comments) of a clip's event."""
     events: list[_Event] = []
     pending, previous_end = None, None
+    # Every item's place in the track, found in one pass, and where the track's time 0 is in
+    # the timeline's (a CMX 3600 trim included): asked of each clip, OTIO sums the durations
+    # before it, and of the whole track, which grew as the square of the clips.
+    ranges = track.range_of_all_children()
+    shift = track.transformed_time(RT(0, rate), timeline.tracks) if origin is None else None
     for item in track:
         if isinstance(item, otio.schema.Transition):
             pending = (_frames(item.in_offset, rate), _frames(item.out_offset, rate))
@@ -149,11 +154,10 @@ def _track_events(
             pending, previous_end = None, None
             continue
         used = item.trimmed_range()
-        if origin is None:
-            placed = item.transformed_time_range(used, timeline.tracks)
-            record_in = _frames(placed.start_time, rate)
+        if shift is not None:
+            record_in = _frames(ranges[item].start_time + shift, rate)
         else:
-            record_in = origin + _frames(track.range_of_child(item).start_time, rate)
+            record_in = origin + _frames(ranges[item].start_time, rate)
         source_in = _frames(used.start_time, rate)
         length = _frames(used.duration, rate)
         speed = _speed(item)
