@@ -21,6 +21,7 @@ media reference and places v2a's tracks from the picture's start, as v2a lays th
 
 from __future__ import annotations
 
+import bisect
 import math
 import os
 import re
@@ -140,6 +141,11 @@ def _track_events(
     `describe(clip)`: (reel, name, comments) of a clip's event."""
     events: list[_Event] = []
     pending, previous_end = None, None
+    # Every item's place in the track, found in one pass, and where the track's time 0 is in
+    # the timeline's (a CMX 3600 trim included): asked of each clip, OTIO sums the durations
+    # before it, and of the whole track, which grew as the square of the clips.
+    ranges = track.range_of_all_children()
+    shift = track.transformed_time(RT(0, rate), timeline.tracks) if origin is None else None
     for item in track:
         if isinstance(item, otio.schema.Transition):
             pending = (_frames(item.in_offset, rate), _frames(item.out_offset, rate))
@@ -148,11 +154,10 @@ def _track_events(
             pending, previous_end = None, None
             continue
         used = item.trimmed_range()
-        if origin is None:
-            placed = item.transformed_time_range(used, timeline.tracks)
-            record_in = _frames(placed.start_time, rate)
+        if shift is not None:
+            record_in = _frames(ranges[item].start_time + shift, rate)
         else:
-            record_in = origin + _frames(track.range_of_child(item).start_time, rate)
+            record_in = origin + _frames(ranges[item].start_time, rate)
         source_in = _frames(used.start_time, rate)
         length = _frames(used.duration, rate)
         speed = _speed(item)
@@ -369,12 +374,13 @@ def _crossfades_at_the_cuts(track: otio.schema.Track, picture: otio.schema.Track
     clip in them as its file's, so that a re-run keeps its crossfades (without, it took the
     outgoing take's last frames off, and left silence before the cut)."""
     rate = picture.duration().rate
-    cuts = set()
+    found = set()
     for item in picture:
         if not isinstance(item, otio.schema.Transition):
             placed = picture.range_of_child(item)
-            cuts.update((_frames(placed.start_time, rate),
-                         _frames(placed.end_time_exclusive(), rate)))
+            found.update((_frames(placed.start_time, rate),
+                          _frames(placed.end_time_exclusive(), rate)))
+    cuts = sorted(found)  # searched by bisection: a scan of every cut per dissolve is quadratic
     items = list(track)
     handles: dict[int, list[int]] = {}
     for index in range(1, len(items) - 1):
@@ -386,7 +392,7 @@ def _crossfades_at_the_cuts(track: otio.schema.Track, picture: otio.schema.Track
         start = _frames(track.range_of_child(incoming).start_time, rate)
         length = _frames(fade.in_offset, rate) + _frames(fade.out_offset, rate)
         span = min(length, _frames(incoming.source_range.duration, rate))
-        inside = [cut for cut in cuts if start < cut < start + span]
+        inside = cuts[bisect.bisect_right(cuts, start):bisect.bisect_left(cuts, start + span)]
         before = inside[0] - start if len(inside) == 1 and not fade.in_offset.value else 0
         if before:
             shift = RT(before, rate)

@@ -357,6 +357,11 @@ class _Project:
             if (value := read_property(item, "kdenlive:id")).isdigit()
         ]
         self.next_clip_id = max(numbers, default=2) + 1
+        self.next_number: dict[str, int] = {}  # id prefix -> the first number maybe free
+        # Producers and bin entries made for a track, put in the document once it is laid:
+        # inserting each one where it goes lists its parent's children (quadratic).
+        self.new_producers: list[ET.Element] = []
+        self.new_bin_entries: list[ET.Element] = []
 
     def lay(self, track: otio.schema.Track) -> None:
         """Put `track` (v2a's, in frames) in the project: in the track of that name, emptied
@@ -383,28 +388,29 @@ class _Project:
             for item in (item for item in placed if item.playlist == index):
                 if item.start > position:
                     ET.SubElement(playlist, "blank", {"length": str(item.start - position)})
-                producer = self._producer(item.clip, old, playlists[0])
+                producer = self._producer(item.clip, old)
                 entry = ET.SubElement(playlist, "entry", {
                     "producer": producer.get("id"), "in": str(item.first), "out": str(item.last),
                 })  # fmt: skip
                 _property(entry, "kdenlive:id", read_property(producer, "kdenlive:id"))
                 position = item.start + item.last - item.first + 1
             _indent(playlist, 2)
+        self._add_new_producers(playlists[0])
         self._add_mixes(tractor, mixes)
         self._remove_unused(old.values())
 
     def _add_mixes(self, tractor: ET.Element, mixes: list[_Mix]) -> None:
         """Each crossfade as Kdenlive's same-track mix: a `mix` transition between the track's
         two playlists, after the tractor's tracks (`_Mix` says when it runs)."""
-        anchor = tractor.findall("track")[-1]
+        elements = []
         for mix in mixes:
             element = ET.Element("transition", {
                 "id": self._new_id("v2a_mix"), "in": str(mix.first), "out": str(mix.last),
             })  # fmt: skip
             for key, value in mix.properties():
                 _property(element, key, value)
-            _insert_after(tractor, anchor, element)
-            anchor = element
+            elements.append(element)
+        _insert_after(tractor, tractor.findall("track")[-1], elements)
 
     def _tracks_named(self, name: str) -> list[ET.Element]:
         """v2a's audio tracks (tractors) in the timeline: those of this name, and as reading
@@ -448,21 +454,19 @@ class _Project:
         tracks = self.main.findall("track")
         index = len(tracks)
         track = ET.Element("track", {"producer": tractor.get("id")})
-        _insert_after(self.main, tracks[-1], track)
+        _insert_after(self.main, tracks[-1], [track])
         transitions = self.main.findall("transition")
         if any(read_property(item, "internal_added") for item in transitions):
             mix = ET.Element("transition", {"id": self._new_id("v2a_transition")})
             for key, value in (("a_track", "0"), ("b_track", str(index)), *_TRACK_MIX):
                 _property(mix, key, value)
-            _insert_after(self.main, transitions[-1], mix)
+            _insert_after(self.main, transitions[-1], [mix])
         return tractor
 
-    def _producer(
-        self, clip: otio.schema.Clip, old: dict[str, ET.Element], playlist: ET.Element
-    ) -> ET.Element:
+    def _producer(self, clip: otio.schema.Clip, old: dict[str, ET.Element]) -> ET.Element:
         """The producer of the clip's active take, in the project bin as Kdenlive has its
-        clips: the one an earlier run wrote for that file, or a new one, written before the
-        `playlist` using it (MLT drops an entry naming a producer not defined yet)."""
+        clips: the one an earlier run wrote for that file, or a new one (`_add_new_producers`
+        puts it in the document)."""
         resource = url_to_path(clip.media_reference.target_url)
         frames = _frames(clip.media_reference.available_range.duration)
         record = json.dumps(_plain(clip.metadata.get(_NOTED, {})), sort_keys=True)
@@ -485,16 +489,23 @@ class _Project:
             ("set.test_image", "1"), (PROPERTY, record),
         ):  # fmt: skip
             _property(producer, key, value)
-        _insert_before(self.mlt, playlist, [producer])
+        self.new_producers.append(producer)
+        self.new_bin_entries.append(ET.Element("entry", {
+            "producer": producer.get("id"), "in": "0", "out": str(frames - 1),
+        }))  # fmt: skip
+        return producer
+
+    def _add_new_producers(self, playlist: ET.Element) -> None:
+        """The producers `_producer` made, before the `playlist` using them (MLT drops an entry
+        naming a producer not defined yet), and their entries after the bin's last one."""
+        _insert_before(self.mlt, playlist, self.new_producers)
         if self.main_bin is not None:
-            entry = ET.Element("entry", {"producer": producer.get("id"), "in": "0",
-                                         "out": str(frames - 1)})  # fmt: skip
             entries = self.main_bin.findall("entry")
             if entries:
-                _insert_after(self.main_bin, entries[-1], entry)
+                _insert_after(self.main_bin, entries[-1], self.new_bin_entries)
             else:
-                self.main_bin.append(entry)
-        return producer
+                self.main_bin.extend(self.new_bin_entries)
+        self.new_producers, self.new_bin_entries = [], []
 
     def _remove_unused(self, producers) -> None:
         """Remove v2a's producers that no playlist entry uses any more, and their bin entries
@@ -505,20 +516,27 @@ class _Project:
             if playlist is not self.main_bin
             for entry in playlist.iter("entry")
         }
-        for producer in producers:
-            name = producer.get("id")
-            if name in used:
-                continue
-            self.mlt.remove(producer)
+        unused = {producer.get("id"): producer for producer in producers}
+        unused = {name: producer for name, producer in unused.items() if name not in used}
+        if not unused:
+            return
+        # One pass over each parent: a search of it per producer is quadratic in the takes.
+        removed = set(unused.values())
+        self.mlt[:] = [element for element in self.mlt if element not in removed]
+        for name in unused:
             del self.by_id[name]
-            if self.main_bin is not None:
-                for entry in self.main_bin.findall(f"entry[@producer='{name}']"):
-                    self.main_bin.remove(entry)
+        if self.main_bin is not None:
+            self.main_bin[:] = [
+                element for element in self.main_bin
+                if element.tag != "entry" or element.get("producer") not in unused
+            ]
 
     def _new_id(self, prefix: str) -> str:
-        number = 0
+        # Counted on from the last one given: counting from 0 each time is quadratic.
+        number = self.next_number.get(prefix, 0)
         while f"{prefix}{number}" in self.by_id:
             number += 1
+        self.next_number[prefix] = number + 1
         name = f"{prefix}{number}"
         self.by_id[name] = None  # taken
         return name
@@ -663,10 +681,13 @@ def _insert_before(parent: ET.Element, anchor: ET.Element, items: list[ET.Elemen
         parent.insert(index + offset, item)
 
 
-def _insert_after(parent: ET.Element, anchor: ET.Element, item: ET.Element) -> None:
-    _indent(item, 2)
-    item.tail, anchor.tail = anchor.tail, parent.text
-    parent.insert(list(parent).index(anchor) + 1, item)
+def _insert_after(parent: ET.Element, anchor: ET.Element, items: list[ET.Element]) -> None:
+    index = list(parent).index(anchor) + 1
+    for item in items:
+        _indent(item, 2)
+        item.tail, anchor.tail = anchor.tail, parent.text
+        anchor = item
+    parent[index:index] = items
 
 
 def _indent(element: ET.Element, level: int) -> None:
@@ -845,6 +866,8 @@ def _mixed_cuts(tractor: ET.Element, by_id: dict, rate: float) -> dict[int, tupl
         list(_playlist_entries(by_id.get(sub.get("producer")), by_id, rate))
         for sub in tractor.findall("track")
     ]
+    # Where each entry starts, listed once: listed for each mix, quadratic in the clips.
+    starts = [[start for start, _, _ in entries] for entries in playlists]
     result = {}
     for mix in tractor.findall("transition"):
         after = read_property(mix, "kdenlive:mixcut")
@@ -852,8 +875,9 @@ def _mixed_cuts(tractor: ET.Element, by_id: dict, rate: float) -> dict[int, tupl
             continue
         first = round(mlt_time(mix.get("in"), rate).value)
         last = round(mlt_time(mix.get("out"), rate).value)
-        entries = playlists[0 if read_property(mix, "reverse") == "1" else 1]
-        index = bisect.bisect_right([start for start, _, _ in entries], last) - 1
+        playlist = 0 if read_property(mix, "reverse") == "1" else 1
+        entries = playlists[playlist]
+        index = bisect.bisect_right(starts[playlist], last) - 1
         if index >= 0 and last < entries[index][0] + entries[index][1]:
             after = round(mlt_time(after, rate).value)
             result[entries[index][0] + last - first - after] = (last - first - after, after)

@@ -5,11 +5,22 @@ No generation: each clip gets a stand-in GeneratedAudio. Prints medians of 3 run
 per clip for each stage, so linear growth shows as a flat per-clip column.
 
     .venv/bin/python scripts/bench_timeline.py [--sizes 100 1000 10000] [--repeats 3]
+    .venv/bin/python scripts/bench_timeline.py --formats fcp_xml fcpx_xml AAF kdenlive cmx_3600 \
+        --sizes 250 1000 2000 [--inputs FOLDER]
 
 Stages: read (OTIO JSON from disk), plan (plan_segments, media probed once per file), write-back
 (write_audio_tracks on a fresh timeline), re-run (write_audio_tracks again over the existing v2a
 track: every clip gets a second take), write (write_timeline to OTIO JSON; with --fcp7 also to
 FCP7 XML, whose adapter grows faster than linearly: about 300 s for 10,000 clips here).
+
+With --formats, each format is timed the way an editor's file of it goes through v2a instead:
+the edit is written once in that format (the editor's file, not timed; CMX 3600 gets V1 alone,
+as a list holds one video track), then each run reads it, plans it, lays the takes and writes
+the result into the editor's own file (`write_timeline`), and runs again on the file written
+(read, plan, a second take for every clip, write over it: v2a's earlier track is taken out
+first). Planned as `v2a generate` plans, with handles at hard cuts: v2a's clips crossfade at
+nearly every cut. --inputs keeps the editor's files and media in FOLDER and reuses them, so that another
+checkout of v2a can be timed on the very same files.
 """
 
 from __future__ import annotations
@@ -29,7 +40,7 @@ import opentimelineio as otio
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
 from otio_adapters.write import write_audio_tracks, write_timeline
-from v2a.contracts import GeneratedAudio, Segment
+from v2a.contracts import GeneratedAudio, GenerationRequest, Segment
 from v2a.media.synth import make_test_movie
 
 RT = otio.opentime.RationalTime
@@ -151,13 +162,119 @@ def bench(clips: int, folder: str, media: list[str], repeats: int, fcp7: bool) -
     return figures
 
 
+# The file name an editor's export of each format gets.
+EXTENSIONS = {"fcp_xml": "xml", "fcpx_xml": "fcpxml", "AAF": "aaf", "kdenlive": "kdenlive",
+              "cmx_3600": "edl", "otio_json": "otio"}
+# As `v2a generate` plans (a crossfade at every cut between two generated clips).
+CUT_HANDLE = GenerationRequest.cut_handle_seconds
+FORMAT_STAGES = ["read", "plan", "lay", "write", "re-read", "re-plan", "re-lay", "re-write"]
+
+
+def editors_file(clips: int, folder: str, media: list[str], format: str) -> str:
+    """The edit as the editor's file in `format` (made once, kept in `folder`), its media named
+    by absolute file URL, as editors export it."""
+    path = os.path.join(folder, f"editor_{clips}.{EXTENSIONS[format]}")
+    if os.path.exists(path):
+        return path
+    timeline = build_timeline(clips, media)
+    for clip in timeline.find_clips():
+        clip.media_reference.target_url = otio.url_utils.url_from_filepath(
+            os.path.join(folder, clip.media_reference.target_url)
+        )
+    if format == "cmx_3600":
+        del timeline.tracks[1]  # the CMX 3600 writer takes one video track
+        track = timeline.tracks[0]
+        for index in reversed(range(len(track) - 1)):  # nor a dissolve into a gap
+            if isinstance(track[index], otio.schema.Transition) and isinstance(
+                track[index + 1], otio.schema.Gap
+            ):
+                del track[index]
+    written, _, note = write_timeline(timeline, path, format)
+    if written != path:
+        raise RuntimeError(f"the editor's {format} file was not written: {note}")
+    return path
+
+
+def bench_format(clips: int, folder: str, media: list[str], repeats: int, format: str) -> dict:
+    """Median (wall, CPU) seconds of each of FORMAT_STAGES, and the segment count."""
+    source = editors_file(clips, folder, media, format)
+    result = os.path.join(folder, f"v2a_{clips}.{EXTENSIONS[format]}")
+    runs: dict[str, list[tuple[float, float]]] = {stage: [] for stage in FORMAT_STAGES}
+
+    def stage(name: str, function):
+        wall, cpu = time.perf_counter(), time.process_time()
+        value = function()
+        runs[name].append((time.perf_counter() - wall, time.process_time() - cpu))
+        return value
+
+    segments = []
+    for _ in range(repeats):
+        for prefix, path, take in (("", source, 1), ("re-", result, 2)):
+            timeline = stage(prefix + "read", lambda path=path: read_timeline(path))
+            segments = stage(prefix + "plan", lambda timeline=timeline, path=path: plan_segments(
+                timeline, timeline_path=path, relink_roots=(), cut_handle_seconds=CUT_HANDLE))
+            if not all(s.status == "ok" for s in segments):
+                raise RuntimeError(f"{format}: {next(s.problem for s in segments if s.problem)}")
+            stage(prefix + "lay", lambda t=timeline, s=segments, n=take: write_audio_tracks(
+                t, s, stand_in_audio(s, n)))
+            written, _, note = stage(prefix + "write", lambda t=timeline: write_timeline(
+                t, result, format, media_dir=folder))
+            if written != result:
+                raise RuntimeError(f"{format}: the result was not written: {note}")
+    figures = {name: tuple(statistics.median(column) for column in zip(*values, strict=True))
+               for name, values in runs.items()}
+    figures["segments"] = len(segments)
+    return figures
+
+
+def _media(folder: str) -> list[str]:
+    paths = []
+    for i in range(MEDIA_FILES):
+        path = os.path.join(folder, f"media{i}.mp4")
+        if not os.path.exists(path):
+            make_test_movie(path, frames=MEDIA_FRAMES, rate=Fraction(RATE), size=(32, 32))
+        paths.append(path)
+    return paths
+
+
+def _print_rows(clips: int, figures: dict, stages: list[str], label: str = "") -> None:
+    cells = [f"{figures[s][0]:8.3f} ({1e6 * figures[s][1] / clips:7.1f})" for s in stages]
+    print(f"{label}{clips:>7} {figures['segments']:>8}  " + "  ".join(f"{c:>20}" for c in cells))
+    sys.stdout.flush()
+
+
+def main_formats(args: argparse.Namespace, folder: str) -> None:
+    media = _media(folder)
+    print(f"median of {args.repeats} runs: wall seconds (CPU microseconds per clip)")
+    print(f"{'format':>9} {'clips':>7} {'segments':>8}  "
+          + "  ".join(f"{s:>20}" for s in FORMAT_STAGES))
+    for format in args.formats:
+        for clips in args.sizes:
+            figures = bench_format(clips, folder, media, args.repeats, format)
+            _print_rows(clips, figures, FORMAT_STAGES, f"{format:>9} ")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 1000, 10000])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fcp7", action="store_true", help="also time writing FCP7 XML")
+    parser.add_argument("--formats", nargs="+", choices=sorted(EXTENSIONS), default=[],
+                        help="time reading, planning and writing into the editor's own file "
+                        "of these formats instead")
+    parser.add_argument("--inputs", default="",
+                        help="keep the editor's files and media in this folder and reuse them")
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
+
+    if args.formats:
+        if args.inputs:
+            os.makedirs(args.inputs, exist_ok=True)
+            main_formats(args, args.inputs)
+        else:
+            with tempfile.TemporaryDirectory(prefix="v2a-bench-") as folder:
+                main_formats(args, folder)
+        return 0
 
     stages = ["read", "plan", "write-back", "re-run", "write otio"] + ["write fcp7"] * args.fcp7
     with tempfile.TemporaryDirectory(prefix="v2a-bench-") as folder:

@@ -259,3 +259,80 @@ def test_a_48_fps_timeline_without_its_document_still_falls_back_to_otio(tmp_pat
     written, fallback, note = write_timeline(edit, str(tmp_path / "cut.fcpxml"), "fcpx_xml")
     assert written == fallback == str(tmp_path / "cut.otio")
     assert "cannot write a 48.000 fps timeline" in note
+
+
+_EVENT_EXPORT = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE fcpxml>
+<fcpxml version="1.8">
+    <resources>
+        <format id="r1" name="FFVideoFormat1080p24" frameDuration="100/2400s" width="1920" height="1080"/>
+        <asset id="r2" name="A" src="file:///Volumes/Media/A.mov" start="0s" duration="10s" hasVideo="1" format="r1"/>
+        <asset id="r3" name="B" src="file:///Volumes/Media/B.mov" start="0s" duration="10s" hasVideo="1" format="r1"/>
+        <asset id="r4" name="C" src="file:///Volumes/Media/C.mov" start="0s" duration="10s" hasVideo="1" format="r1"/>
+    </resources>
+    <event name="Day 1">
+        <asset-clip name="B" ref="r3" duration="10s" format="r1">
+            <metadata>
+                <md key="com.apple.proapps.studio.reel" value="B001"/>
+            </metadata>
+        </asset-clip>
+        <project name="Cut">
+            <sequence format="r1" duration="6s" tcStart="0s">
+                <spine>
+                    <asset-clip name="C" ref="r4" offset="0s" start="0s" duration="2s" format="r1"/>
+                    <asset-clip name="B" ref="r3" offset="2s" start="1s" duration="2s" format="r1"/>
+                    <asset-clip name="A" ref="r2" offset="4s" start="2s" duration="2s" format="r1"/>
+                </spine>
+            </sequence>
+        </project>
+    </event>
+</fcpxml>
+"""
+
+
+def test_each_clip_plays_its_own_asset_and_keeps_its_browser_clips_metadata(tmp_path):
+    # The reader's asset and browser-clip lookups are indexed once per document (a search of
+    # every resource per clip grew as the square of the clips): each clip still gets the asset
+    # its ref names, and the metadata of the event's clip of that asset.
+    source = tmp_path / "event.fcpxml"
+    source.write_text(_EVENT_EXPORT)
+    (video,) = read_timeline(source).video_tracks()
+    references = {clip.name: clip.media_reference for clip in video.find_clips()}
+    assert {name: ref.target_url for name, ref in references.items()} == {
+        name: f"file:///Volumes/Media/{name}.mov" for name in ("A", "B", "C")
+    }
+    assert [dict(md) for md in references["B"].metadata["fcpx"]["metadata"]] == [
+        {"com.apple.proapps.studio.reel": "B001"}
+    ]
+    assert not references["A"].metadata["fcpx"]
+
+
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
+def test_a_rerun_takes_out_v2a_storylines_and_keeps_a_storyline_of_the_editors(tmp_path):
+    # Whether a storyline is v2a's is now asked once per storyline, not once per clip in it
+    # (quadratic in the clips crossfaded end to end): a storyline of takes alone goes whole;
+    # one where the editor put a clip of their own beside a take stays, the take taken out.
+    first = tmp_path / "first.fcpxml"
+    _generate(EXAMPLE, first)
+    root = _parse(first)
+    takes = _take_assets(root)
+    (ours,) = [s for s in root.iter("spine") if s.get("lane") and all(
+        c.tag == "transition" or c.get("ref") in takes for c in s)]
+    host = next(parent for parent in root.iter() if ours in list(parent))
+    editors = copy.deepcopy(ours)
+    editors.set("lane", "-3")
+    editors_asset = next(a.get("id") for a in root.iter("asset") if a.get("id") not in takes)
+    editors.find("asset-clip").set("ref", editors_asset)
+    editors.find("asset-clip").set("audioRole", "effects")
+    host.append(editors)
+    edited = tmp_path / "edited.fcpxml"
+    ET.ElementTree(root).write(edited, encoding="unicode")
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    lanes = {s.get("lane"): [c.get("ref") for c in s if c.tag == "asset-clip"]
+             for s in again.iter("spine") if s.get("lane")}
+    assert lanes["-3"] == [editors_asset]  # the editor's storyline, without v2a's take
+    assert len(_v2a_clips(again)) == 11  # one set of v2a's clips, each on take 2
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)} == {2}
