@@ -18,14 +18,13 @@ changed since it was read.
 from __future__ import annotations
 
 import codecs
-import hashlib
 import io
 import os
 import re
 
 import opentimelineio as otio
 
-from otio_adapters import edl_audio, edl_time
+from otio_adapters import edl_audio, edl_time, source_files
 from otio_adapters.takes import TAKE_FILE_RE
 from otio_adapters.timing import exact_rate, is_drop_frame_rate
 
@@ -39,9 +38,7 @@ _DROP_TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2};\d{2}\b")
 def remember_list(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:
     """Note on a timeline read from a CMX 3600 list which file it was and what it held."""
     timeline.metadata.setdefault("cmx_3600", {})[SOURCE] = {
-        "path": os.path.abspath(path),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "encoding": encoding(data),
+        **source_files.record_of(path, data), "encoding": encoding(data)
     }
 
 
@@ -70,17 +67,8 @@ def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     for a timeline read from another format."""
     meta = timeline.metadata.get("cmx_3600", {})
     record = meta.get(SOURCE) if hasattr(meta, "get") else None
-    if not record:
-        return "", "", ""
-    path = str(record["path"])
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return "", path, f"the EDL {path} can no longer be read ({error.strerror})"
-    if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        return "", path, f"the EDL {path} changed since v2a read it"
-    return data.decode(_encoding_of(timeline)), path, ""
+    text_encoding = str(record.get("encoding", "utf-8")) if record else "utf-8"
+    return source_files.text_if_unchanged(record, "the EDL", text_encoding)
 
 
 def write_into_list(timeline: otio.schema.Timeline, text: str, path: str, rate: float) -> None:

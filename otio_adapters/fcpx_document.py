@@ -14,14 +14,13 @@ other formats, or from a document changed since it was read.
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import xml.etree.ElementTree as ET
 
 import opentimelineio as otio
 
-from otio_adapters import fcpx_audio
+from otio_adapters import fcpx_audio, source_files
 from otio_adapters.media_refs import rebased_url
 from otio_adapters.takes import parse_take_file
 
@@ -113,8 +112,7 @@ def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes) ->
     and what it held."""
     record = timeline.metadata.get(DOCUMENT)
     if record is not None:
-        record["path"] = os.path.abspath(path)
-        record["sha256"] = hashlib.sha256(data).hexdigest()
+        record.update(source_files.record_of(path, data))
 
 
 def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
@@ -122,17 +120,9 @@ def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
     read from another format."""
     record = timeline.metadata.get(DOCUMENT)
-    if not record or "path" not in record:
+    if not record or "path" not in record:  # the project is noted before the file is
         return "", "", ""
-    path = str(record["path"])
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return "", path, f"the FCPXML {path} can no longer be read ({error.strerror})"
-    if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        return "", path, f"the FCPXML {path} changed since v2a read it"
-    return data.decode("utf-8"), path, ""
+    return source_files.text_if_unchanged(record, "the FCPXML")
 
 
 def write_into_document(
