@@ -710,15 +710,25 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
         return
     rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
     bin_producers = _bin_producers(mlt, by_id)
-    warps = _timewarp_entries(mlt, by_id, rate)
+    placed = _entries_of(mlt, by_id, rate, ("timewarp", *_GENERATORS))
     for index, track in enumerate(timeline.tracks):
         for clip in track.find_clips():
             if not isinstance(clip.media_reference, otio.schema.MissingReference):
                 continue
             start = round(clip.range_in_parent().start_time.rescaled_to(rate).value)
-            producer = warps.get((index, start))
-            if producer is not None:
+            producer = placed.get((index, start))
+            if producer is None:
+                continue
+            service = read_property(producer, "mlt_service")
+            if service == "timewarp":
                 _as_time_warp(clip, producer, bin_producers)
+            else:
+                # A title or colour clip: drawn over the picture below, which the planner then
+                # plans (it planned the title as a clip whose media was not found, reported it
+                # offline, and left the picture beneath it without sound).
+                clip.media_reference = otio.schema.GeneratorReference(
+                    name=clip.name, generator_kind=service
+                )
     _name_unnamed_clips(timeline, mlt)
     records = {
         read_property(producer, "resource"): read_property(producer, PROPERTY)
@@ -841,17 +851,21 @@ def _playlist_entries(playlist, by_id: dict, rate: float):
             position += last - first + 1
 
 
-def _timewarp_entries(
-    mlt: ET.Element, by_id: dict, rate: float
+#: MLT producers that draw rather than play media: Kdenlive's titles and colour clips.
+_GENERATORS = ("kdenlivetitle", "qtext", "color", "colour")
+
+
+def _entries_of(
+    mlt: ET.Element, by_id: dict, rate: float, services: tuple[str, ...]
 ) -> dict[tuple[int, int], ET.Element]:
-    """(track index as the adapter numbers tracks, record start frame) -> timewarp producer of
-    each entry that plays one."""
+    """(track index as the adapter numbers tracks, record start frame) -> producer of each entry
+    that plays one of those `services` (its `mlt_service`)."""
     result: dict[tuple[int, int], ET.Element] = {}
     for index, tractor in enumerate(_track_tractors(mlt, by_id)):
         for sub in tractor.findall("track"):
             playlist = by_id.get(sub.get("producer"))
             for position, _, producer in _playlist_entries(playlist, by_id, rate):
-                if producer is not None and read_property(producer, "mlt_service") == "timewarp":
+                if producer is not None and read_property(producer, "mlt_service") in services:
                     result[(index, position)] = producer
     return result
 

@@ -659,7 +659,7 @@ def test_the_editors_project_comes_back_whole_with_v2a_track_added(edit, tmp_pat
     clip became "Unsupported clip type" placeholders, the mix, the composition and the sepia
     effect were dropped. Now every element the editor saved is there as they saved it."""
     result = _generate(edit, tmp_path / "out")
-    assert len(result.generated) == 3  # the title has no media to read
+    assert len(result.generated) == 4  # the title is drawn over the picture, planned beneath it
     written = _parse(Path(result.timeline_path))
 
     assert _canonical(_without_v2a(written, _parse(edit))) == _canonical(_parse(edit))
@@ -708,13 +708,13 @@ def test_a_rerun_refills_v2a_track_in_the_editors_project(edit, tmp_path):
     assert names.count("V2A SFX") == 1
     files = [Path(_resource(p)).name for _, _, p in _v2a_entries(again.timeline_path)]
     assert files == [
-        Path(first.generated[0].path).name,
-        f"{clip_id}_take2.wav",
-        Path(first.generated[2].path).name,  # the reversed clip's
+        f"{clip_id}_take2.wav" if audio.clip_id == clip_id else Path(audio.path).name
+        for audio in first.generated
     ]
     resources = [p.findtext("property[@name='resource']") for p in written.iter("chain")]
     assert not any(r.endswith(f"{clip_id}_take1.wav") for r in resources)
-    assert len(written.find("playlist[@id='main_bin']").findall("entry")) == 3 + 3
+    main_bin = written.find("playlist[@id='main_bin']")
+    assert len(main_bin.findall("entry")) == 3 + len(first.generated)
 
 
 def test_a_project_changed_since_it_was_read_is_not_overwritten_with_a_stale_copy(edit, tmp_path):
@@ -789,7 +789,9 @@ def test_clips_are_named_as_kdenlive_shows_them(edit, tmp_path):
     result = _generate(edit, tmp_path / "out")
     again = read_timeline(result.timeline_path)
     (v2a_track,) = find_v2a_tracks(again, "SFX")
-    assert [clip.name for clip in v2a_track.find_clips()] == ["V2A bigbuckbunny"] * 3
+    assert [clip.name for clip in v2a_track.find_clips()] == ["V2A bigbuckbunny"] * len(
+        result.generated
+    )
 
 
 def test_a_rerun_on_the_editors_project_keeps_the_older_take_and_the_clip_record(edit, tmp_path):
@@ -955,3 +957,23 @@ def test_a_reversed_clip_the_adapter_writes_plays_the_frames_the_editor_cut(edit
     assert _melt_frames(written, tmp_path / "written") == _melt_frames(edit, tmp_path / "edit")
     again, first = _reversed_segment(written), _reversed_segment(edit)
     assert (again.status, again.speed, again.source_start) == ("ok", -1.0, first.source_start)
+
+
+def test_a_title_is_drawn_over_the_picture_which_gets_sound_beneath_it(edit):
+    """A Kdenlive title (a `kdenlivetitle` producer) was read as a clip whose media was not
+    found: reported offline, and the picture beneath it, on the track below, got no sound for
+    the title's length. It is a generator now, as titles are in every other format."""
+    timeline = read_timeline(edit)
+    (title,) = [clip for clip in timeline.tracks[2].find_clips() if clip.name == "Opening title"]
+    assert isinstance(title.media_reference, otio.schema.GeneratorReference)
+    assert title.media_reference.generator_kind == "kdenlivetitle"
+
+    segments = plan_segments(timeline, timeline_path=str(edit))
+    assert "Opening title" not in [segment.clip_name for segment in segments]
+    under = title.range_in_parent()
+    first, last = under.start_time.value, under.end_time_exclusive().value
+    covered = set()
+    for segment in segments:
+        covered |= set(range(segment.record_start_frame,
+                             segment.record_start_frame + segment.record_frames))
+    assert set(range(round(first), round(last))) <= covered
