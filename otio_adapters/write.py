@@ -535,8 +535,10 @@ def write_timeline(
     """
     others = timeline.metadata.get("v2a_read", {}).get(OTHER_TIMELINES)
     # Asked before the write: written over, the editor's file is no longer as it was read.
-    into = _into_the_editors_file(timeline, format)
-    written, fallback, note = _write_timeline(timeline, path, format, media_dir)
+    # The editor's own file v2a's tracks go into, checked (read and hashed) once.
+    project = _editors_file(timeline, format)
+    into = _into_the_editors_file(timeline, format, project)
+    written, fallback, note = _write_timeline(timeline, path, format, media_dir, project)
     kept = into and written == path
     source = timeline.metadata.get("fcpx_xml", {})
     unread = source.get(fcpx_transitions.TRANSITIONS_NOT_READ)
@@ -565,7 +567,8 @@ def write_timeline(
 
 
 def _write_timeline(
-    timeline: otio.schema.Timeline, path: str, format: str, media_dir: str = ""
+    timeline: otio.schema.Timeline, path: str, format: str, media_dir: str,
+    project: tuple[str, str, str],
 ) -> tuple[str, str, str]:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -583,17 +586,6 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
-    # A project read from Kdenlive, a document read from FCP7 XML, a list read from CMX 3600,
-    # gets v2a's tracks added to it, rather than rewritten whole.
-    project = ("", "", "")
-    if format == "kdenlive":
-        project = kdenlive.source_project(timeline)
-    elif format == "fcp_xml":
-        project = fcp7_document.source_document(timeline)
-    elif format == "cmx_3600":
-        project = edl_list.source_list(timeline)
-    elif format == "fcpx_xml":
-        project = fcpx_document.source_document(timeline)
     _, source, problem = project
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
@@ -619,14 +611,31 @@ def _write_timeline(
     return path, "", ""
 
 
-def _into_the_editors_file(timeline: otio.schema.Timeline, format: str) -> bool:
-    """Whether v2a's tracks go into the file `timeline` was read from, still as it was read,
-    everything else of it kept (its other timelines too): an FCP7 XML or FCPXML document, an
-    AAF."""
-    if format == "fcpx_xml":
-        return bool(fcpx_document.source_document(timeline)[0])
-    if format == "fcp_xml":
-        return bool(fcp7_document.source_document(timeline)[0])
+#: How each format finds the editor's own file a timeline was read from, still as it was read:
+#: (its text, its path, "") or ("", path, why not) or ("", "", "") for another format's. v2a's
+#: tracks are added to that file rather than the adapter rewriting it whole. (An AAF, binary,
+#: is checked where it is written: `aaf_file`.)
+_EDITORS_FILE = {
+    "kdenlive": kdenlive.source_project,
+    "fcp_xml": fcp7_document.source_document,
+    "cmx_3600": edl_list.source_list,
+    "fcpx_xml": fcpx_document.source_document,
+}
+
+
+def _editors_file(timeline: otio.schema.Timeline, format: str) -> tuple[str, str, str]:
+    find = _EDITORS_FILE.get(format)
+    return find(timeline) if find else ("", "", "")
+
+
+def _into_the_editors_file(
+    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str]
+) -> bool:
+    """Whether v2a's tracks go into the file `timeline` was read from (`project`, as
+    `_editors_file` found it), everything else of it kept (its other timelines too): an FCP7
+    XML or FCPXML document, an AAF."""
+    if format in ("fcpx_xml", "fcp_xml"):
+        return bool(project[0])
     if format == "AAF":
         return bool(aaf_file.source_file(timeline)[0])
     return False
