@@ -26,11 +26,15 @@ EDL_25_MEDIA = ("sq001_s001", "sq001_s002", "sq001_s003", "sq001_s004")
 sys.path.insert(0, str(HERE))  # server_test_generators
 
 
+def _shared_fixture(path: Path) -> Path:
+    if not path.is_file():
+        pytest.skip(f"shared fixtures not found at {FIXTURES}")
+    return path
+
+
 @pytest.fixture(scope="session")
 def fixture_timeline() -> Path:
-    if not SIMPLE_CUT.is_file():
-        pytest.skip(f"shared fixtures not found at {FIXTURES}")
-    return SIMPLE_CUT
+    return _shared_fixture(SIMPLE_CUT)
 
 
 @pytest.fixture(scope="session")
@@ -46,9 +50,7 @@ def media_dir(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def edl_timeline() -> Path:
-    if not EDL_25.is_file():
-        pytest.skip(f"shared fixtures not found at {FIXTURES}")
-    return EDL_25
+    return _shared_fixture(EDL_25)
 
 
 @pytest.fixture(scope="session")
