@@ -839,7 +839,8 @@ def _atomic_write(
                 text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
         if text and format == "cmx_3600":
             # The editor's own list, line for line, with v2a's audio events after its own.
-            edl_list.write_into_list(timeline, text, written, _list_rate(timeline))
+            edl_list.write_into_list(timeline, text, written, _list_rate(timeline),
+                                     os.path.dirname(source), folder)
         elif text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
         elif text and format == "fcpx_xml":  # v2a's audio into the editor's own document
