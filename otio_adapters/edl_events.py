@@ -10,14 +10,18 @@ Measured with lists laid out as NLEs and online suites write them, the reader:
 - read an event on channel `NONE` (it records nothing) as a video track over the picture, and
   a `BLK` reel (black, as some lists spell it) as a shot to give sound to;
 - refused a note before the first event (a comment, a GPI, a SPLIT line for it);
+- kept a `SPLIT:` line further down, where CMX 3600 puts it (directly above its event), as a
+  comment of the event before, and cut picture and sound of a split event of one line (`AA/V`,
+  `B`) in together, the delayed side too;
 - placed every video track from its own first event, so a second layer moved to the start;
 - read a reversed event (an M2 line at a negative speed) from the frames after the M2 line's
   entry point, which is the first frame shown, and at -100 % (source as long as record) not
   reversed at all.
 `for_reader` gives the reader a list it reads as the editor sees it: a key's background on
 the picture track and its fill on a track above (`KEY_TRACK`, which hides the background, as
-the keyed picture does), each line of a split edit as an event of its own, no `NONE` events,
-`BLK` as `BL`. Names follow the lists' notes: `FROM CLIP NAME` the event's first source,
+the keyed picture does), each line of a split edit as an event of its own (a split of one
+line as a picture and a sound line, the delayed one starting the SPLIT line's delay later), no
+`NONE` events, `BLK` as `BL`. Names follow the lists' notes: `FROM CLIP NAME` the event's first source,
 `TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the fill. An event line it still
 cannot read is refused with its line and event number. `restore` lines the video tracks up by
 record timecode and runs reversed events back from their entry point. The editor's list itself is never changed (`edl_list` writes it back).
@@ -26,7 +30,7 @@ record timecode and runs reversed events back from their entry point. The editor
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import opentimelineio as otio
 
@@ -42,6 +46,10 @@ _REVERSE = re.compile(
 # A note the reader keeps as a comment of the clip it reads, for `restore` to take back.
 _REVERSE_NOTE = "V2A REVERSE"
 _BLK = re.compile(r"^(\s*\d+\s+)BLK\b", re.IGNORECASE)
+# CMX 3600 writes a split edit's line directly above its event: the delayed channels start
+# that long after the event's in point.
+_SPLIT = re.compile(r"^\s*SPLIT:\s*(?P<delayed>AUDIO|VIDEO)\s+DELAY\s*=\s*"
+                    r"(?P<delay>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$", re.IGNORECASE)
 _SYNTHETIC = 10_000_000  # event numbers the reader sees for lines split off an event
 
 
@@ -81,6 +89,8 @@ class _Line:
 class _Event:
     lines: list[_Line] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # every other line under the event
+    split: re.Match | None = None  # the SPLIT line directly above the event
+    split_at: int = 0  # its line number
 
 
 def _edit_is_known(edit: tuple[str, ...]) -> bool:
@@ -117,6 +127,7 @@ def _parts(lines: list[str]) -> list[str | _Event]:
     one number and the notes under them), grouped as the reader groups them."""
     parts: list[str | _Event] = []
     current: _Event | None = None
+    above = ""  # the line above this one
     for at, line in enumerate(lines, start=1):
         match = _EVENT.match(line)
         if match is None:
@@ -124,11 +135,16 @@ def _parts(lines: list[str]) -> list[str | _Event]:
                 parts.append(line)
             elif line.strip():
                 current.notes.append(line.strip())
+            above = line
             continue
         if current is None or int(match[1]) != int(current.lines[0].number):
-            current = _Event()
+            split = _SPLIT.match(above)
+            if split and current is not None:
+                current.notes.pop()  # the next event's, not a note of this one
+            current = _Event(split=split, split_at=at - 1)
             parts.append(current)
         current.lines.append(_parse_line(line, at))
+        above = line
     return parts
 
 
@@ -162,9 +178,58 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
             out += _key_event(lines, part.notes, synthetic)
         elif len(lines) > 1 and lines[1].kind == "cut":
             out += _split_event(lines, part.notes, synthetic)
+        elif len(lines) == 1 and _delays_one_line(part):
+            out += _split_event(_delayed(part, rate), part.notes, synthetic)
         elif lines:
             out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
     return "\n".join(out) + "\n"
+
+
+def _sides(channel: str) -> tuple[str, str] | None:
+    """(picture, sound) channels of an event line that records both (AA/V, A2/V, B), else
+    None."""
+    parts = channel.upper().split("/")
+    if parts == ["B"]:
+        return "V", "A"  # B is picture and channel 1
+    if "V" in parts and len(parts) > 1:
+        return "V", "/".join(part for part in parts if part != "V")
+    return None
+
+
+def _delays_one_line(event: _Event) -> bool:
+    """Whether the SPLIT line above an event of one line delays part of it: the line records
+    picture and sound, and runs at normal speed. Laid out on two lines, each line's timecodes
+    already say where it starts."""
+    speed = any(_MOTION.match(note) or "FREEZE FRAME" in note.upper() for note in event.notes)
+    return event.split is not None and _sides(event.lines[0].channel) is not None and not speed
+
+
+def _delayed(event: _Event, rate: float) -> list[_Line]:
+    """The event's line as the split edit it is: picture and sound lines, the delayed one
+    starting the SPLIT line's delay after the event's in point, in source and record alike."""
+    (line,) = event.lines
+    picture, sound = _sides(line.channel)
+    hours, minutes, seconds, frames = map(int, re.split(r"[:;]", event.split["delay"]))
+    delay = ((hours * 60 + minutes) * 60 + seconds) * round(rate) + frames
+    length = _frames(line.times[3], line, rate) - _frames(line.times[2], line, rate)
+    if not 0 <= delay < length:
+        raise _parse_error(
+            f"line {event.split_at}, event {line.number}: the split's {event.split['delayed']} "
+            f"DELAY of {delay} frames is not within the event's {length} frames")
+    source_in, source_out, record_in, record_out = line.times
+    later = (_later(source_in, delay, line, rate), source_out,
+             _later(record_in, delay, line, rate), record_out)
+    video_later = event.split["delayed"].upper() == "VIDEO"
+    return [replace(line, channel=picture, times=later if video_later else line.times),
+            replace(line, channel=sound, times=line.times if video_later else later)]
+
+
+def _later(time: str, frames: int, line: _Line, rate: float) -> str:
+    """`time` (a timecode or a frame count, as the line spells it) `frames` later."""
+    if time.isdigit():
+        return str(int(time) + frames)
+    moved = otio.opentime.RationalTime(_frames(time, line, rate) + frames, rate)
+    return otio.opentime.to_timecode(moved, rate, ";" in time)
 
 
 def _reverse_notes(notes: list[str]) -> list[str]:

@@ -144,6 +144,17 @@ SPLIT:    VIDEO DELAY=  00:00:00:06
 003  TAPE3    AA    C        03:00:00:00 03:00:02:00 01:00:08:00 01:00:10:00
 003  TAPE3    V     C        03:00:00:06 03:00:02:00 01:00:08:06 01:00:10:00
 """, {}),
+    # CMX 3600's place for a SPLIT line: directly above its event, here one line for both.
+    "split_one_line": ("""\
+TITLE: SPLIT ON ONE LINE
+FCM: NON-DROP FRAME
+
+001  TAPE1    AA/V  C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+* FROM CLIP NAME:  one.mov
+SPLIT:    VIDEO DELAY=  00:00:00:12
+002  TAPE2    AA/V  C        02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
+* FROM CLIP NAME:  two.mov
+""", {}),
     "notes_before_the_first_event": ("""\
 TITLE: NOTES FIRST
 * EXPORTED FROM AN EDIT SUITE

@@ -163,3 +163,60 @@ def test_a_note_before_the_first_event_is_read_past(tmp_path, note):
                   .replace("01:00:11:00", "01:00:06:00"))
     assert [(name, at, frames) for name, at, frames, *_ in shots] == [
         ("one.mov", 0, 96), ("three.mov", 96, 48)]
+
+
+SPLIT_SHOT = _event("002", "T2", "AA/V", "C", "02:00:00:00", "02:00:04:00", "01:00:04:00",
+                    "01:00:08:00") + "* FROM CLIP NAME:  two.mov\n"
+FIRST = _event("001", "T1", "AA/V", "C", "01:00:00:00", "01:00:04:00", "01:00:00:00",
+               "01:00:04:00") + "* FROM CLIP NAME:  one.mov\n"
+
+
+@pytest.mark.parametrize(("split", "picture", "sound"), [
+    ("SPLIT:    VIDEO DELAY=  00:00:00:12\n", 12, 0),
+    ("SPLIT:    AUDIO DELAY=  00:00:00:12\n", 0, 12),
+    ("SPLIT: audio delay= 00:00:00:06\n", 0, 6),
+])
+def test_a_split_line_above_an_event_of_one_line_delays_its_picture_or_sound(
+        tmp_path, split, picture, sound):
+    """CMX 3600 writes a split edit's SPLIT line directly above its event; with one line for
+    picture and sound, the delayed side starts that long after the event's in point. Mid-list,
+    the reader kept the line as a comment of the event before, and planned the picture from the
+    event's in point, frames before the cut the editor made."""
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + FIRST + split + SPLIT_SHOT)
+    timeline = read_timeline(path)
+    shots = _plan(tmp_path, HEAD + FIRST + split + SPLIT_SHOT)
+    assert [(name, at, frames) for name, at, frames, *_ in shots] == [
+        ("one.mov", 0, 96), ("two.mov", 96 + picture, 96 - picture)]
+    assert shots[1][3] == 7200 + Fraction(picture, 24)  # from the frame that cuts in
+    for track in timeline.audio_tracks():  # the editor's sound, from where it cuts in
+        two = [clip for clip in track.find_clips() if clip.name == "two.mov"]
+        assert [round(clip.source_range.start_time.value) for clip in two] == [172800 + sound]
+    first = timeline.video_tracks()[0].find_clips()[0]
+    assert not first.metadata["cmx_3600"].get("comments")  # not the event's before
+
+
+@pytest.mark.parametrize("layout", ["below its event", "two lines"])
+def test_a_split_line_that_says_no_more_than_its_lines_changes_nothing(tmp_path, layout):
+    """Under its event (a note, not CMX's place for it), or above an event whose two lines
+    already start where the split says, the line moves nothing."""
+    delay = "SPLIT:    VIDEO DELAY=  00:00:00:12\n"
+    if layout == "below its event":
+        text = HEAD + FIRST + SPLIT_SHOT.replace("* FROM", delay + "* FROM")
+        expected = [("one.mov", 0, 96), ("two.mov", 96, 96)]
+    else:
+        text = HEAD + FIRST + delay + _event(
+            "002", "T2", "AA", "C", "02:00:00:00", "02:00:04:00", "01:00:04:00",
+            "01:00:08:00") + _event("002", "T2", "V", "C", "02:00:00:12", "02:00:04:00",
+                                    "01:00:04:12", "01:00:08:00") + "* FROM CLIP NAME:  two.mov\n"
+        expected = [("one.mov", 0, 96), ("two.mov", 108, 84)]
+    assert [(name, at, frames) for name, at, frames, *_ in _plan(tmp_path, text)] == expected
+
+
+def test_a_split_longer_than_its_event_is_named_by_line_and_number(tmp_path):
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + FIRST + "SPLIT:    VIDEO DELAY=  00:00:04:00\n" + SPLIT_SHOT)
+    with pytest.raises(TimelineReadError, match=re.escape(
+            "line 6, event 002: the split's VIDEO DELAY of 96 frames is not within the "
+            "event's 96 frames")):
+        read_timeline(path)
