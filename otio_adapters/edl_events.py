@@ -19,12 +19,15 @@ Measured with lists laid out as NLEs and online suites write them, the reader:
   reversed at all.
 `for_reader` gives the reader a list it reads as the editor sees it: a key's background on
 the picture track and its fill on a track above (`KEY_TRACK`, which hides the background, as
-the keyed picture does), each line of a split edit as an event of its own (a split of one
-line as a picture and a sound line, the delayed one starting the SPLIT line's delay later), no
-`NONE` events, `BLK` as `BL`. Names follow the lists' notes: `FROM CLIP NAME` the event's first source,
-`TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the fill. An event line it still
-cannot read is refused with its line and event number. `restore` lines the video tracks up by
-record timecode and runs reversed events back from their entry point. The editor's list itself is never changed (`edl_list` writes it back).
+the keyed picture does; a key fading in or out, `K nnn` or `K O nnn`, as its background
+dissolving into its fill over the fade, or back), each line of a split edit as an event of its
+own (a split of one line as a picture and a sound line, the delayed one starting the SPLIT
+line's delay later), no `NONE` events, `BLK` as `BL`. Names follow the lists' notes: `FROM CLIP
+NAME` the event's first source, `TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the
+fill. An event line it still cannot read is refused with its line and event number.
+`restore` lines the video tracks up by record timecode, runs reversed events back from their
+entry point and starts a faded key's dissolve where its fade starts. The editor's list itself is
+never changed (`edl_list` writes it back).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ _REVERSE = re.compile(
     r"^\s*M2\s.*?\s(?P<fps>-\d+(?:\.\d+)?)\s+(?P<entry>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$")
 # A note the reader keeps as a comment of the clip it reads, for `restore` to take back.
 _REVERSE_NOTE = "V2A REVERSE"
+_KEY_FADE_NOTE = "V2A KEY FADE"  # frames of a key's fade before its dissolve's cut
 _BLK = re.compile(r"^(\s*\d+\s+)BLK\b", re.IGNORECASE)
 # CMX 3600 writes a split edit's line directly above its event: the delayed channels start
 # that long after the event's in point.
@@ -175,7 +179,7 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
             if line.reel.upper() == "BLK":  # black, which the reader knows as BL or BLACK
                 line.reel, line.raw = "BL", _BLK.sub(r"\1BL", line.raw)
         if any(line.kind in ("background", "fill") for line in lines):
-            out += _key_event(lines, part.notes, synthetic)
+            out += _key_event(lines, part.notes, synthetic, rate)
         elif len(lines) > 1 and lines[1].kind == "cut":
             out += _split_event(lines, part.notes, synthetic)
         elif len(lines) == 1 and _delays_one_line(part):
@@ -297,8 +301,9 @@ def _motions(lines: list[_Line], motions: list[str], main: _Line) -> dict[int, l
     return found
 
 
-def _key_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
-    """A key: an optional cut, the background (K B), then the fill (K, K nnn, K O)."""
+def _key_event(lines: list[_Line], notes: list[str], synthetic, rate: float) -> list[str]:
+    """A key: an optional cut, the background (K B), then the fill (K, K nnn, K O); one that
+    fades its key in or out as a dissolve (`_faded_key`)."""
     kinds = [line.kind for line in lines]
     if kinds not in (["background", "fill"], ["cut", "background", "fill"]):
         raise _parse_error(
@@ -322,11 +327,59 @@ def _key_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
     # Lines of one number are one event with a transition to the reader: the lines split off
     # get numbers of their own, and names (the reader would name a clip by that number).
     background_name = names.get("TO" if cut else "FROM", number)
-    out += [background.text(str(next(synthetic)) if cut else number),
+    first = str(next(synthetic)) if cut else number
+    fade, fades_out = _key_fade(fill, rate)
+    if fade and not motions:
+        return out + _faded_key(
+            (background, background_name), (fill, names.get("KEY", number)), fade, fades_out,
+            [first, str(next(synthetic))], others, rate)
+    out += [background.text(first),
             f"* FROM CLIP NAME: {background_name}", *speeds[id(background)], *others]
     out += [fill.text(str(next(synthetic)), channel=KEY_TRACK),
             f"* FROM CLIP NAME: {names.get('KEY', number)}", *speeds[id(fill)]]
     return out
+
+
+def _key_fade(fill: _Line, rate: float) -> tuple[int, bool]:
+    """(frames the key fades over, whether it fades out): `K nnn` fades the key in over its
+    first nnn frames, `K O nnn` out over its last; 0 where it cuts in and out (a fade of one
+    frame, or none, is a cut), at most the key's length."""
+    words = [word.upper() for word in fill.edit]
+    fades_out = words[0] == "KO" or words[1:2] == ["O"]
+    length = _frames(fill.times[3], fill, rate) - _frames(fill.times[2], fill, rate)
+    frames = min(int(words[-1]), length) if words[-1].isdigit() else 0
+    return (frames if frames > 1 else 0), fades_out
+
+
+def _faded_key(background: tuple[_Line, str], fill: tuple[_Line, str], fade: int,
+               fades_out: bool, numbers: list[str], notes: list[str], rate: float) -> list[str]:
+    """A key fading in (out) as what the editor sees: its background dissolving into its fill
+    over the fade (the fill into the background), on the picture track. The reader starts a
+    dissolve at its cut (`D nnn`: the outgoing side plays on for nnn frames); the cut goes
+    mid-fade so that each side shows, and `restore` moves the dissolve's start back to the
+    fade's (`_KEY_FADE_NOTE`): the sound made for it crossfades over the fade."""
+    (outgoing, out_name), (incoming, in_name) = (fill, background) if fades_out else (
+        background, fill)
+    before = fade // 2  # of the fade, before the cut
+    after = fade - before
+    key = fill[0]  # whose record times the key's lines share
+    record_in, record_out = key.times[2:]
+    length = _frames(record_out, key, rate) - _frames(record_in, key, rate)
+    shown = length - after if fades_out else before  # of the outgoing side, to the cut
+    source_in = outgoing.times[0]
+    cut_source = _later(source_in, shown, outgoing, rate)
+    cut = _later(record_in, shown, outgoing, rate)
+    incoming_in = _later(incoming.times[0], shown, incoming, rate)
+    first, dissolve = numbers
+    return [
+        " ".join((first, outgoing.reel, "V", "C", source_in, cut_source, record_in, cut)),
+        f"* FROM CLIP NAME: {out_name}", *notes,
+        " ".join((dissolve, outgoing.reel, "V", "C", cut_source, cut_source, cut, cut)),
+        " ".join((dissolve, incoming.reel, "V", "D", f"{after:03d}", incoming_in,
+                  incoming.times[1], cut, record_out)),
+        f"* FROM CLIP NAME: {out_name}", f"* TO CLIP NAME: {in_name}",
+        f"* {_KEY_FADE_NOTE} {before}",
+    ]
 
 
 def _split_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
@@ -352,7 +405,25 @@ def restore(timeline: otio.schema.Timeline) -> None:
     timecode (`_line_up`)."""
     for clip in timeline.find_clips():
         _reverse(clip)
+    for track in timeline.video_tracks():
+        _key_fades(track)
     _line_up(timeline)
+
+
+def _key_fades(track: otio.schema.Track) -> None:
+    """Start each dissolve of a faded key where the fade starts: the reader started it at its
+    cut, `_faded_key` put that cut mid-fade (the dissolve then covers the fade, the cut
+    where it was)."""
+    items = list(track)
+    for previous, item in zip(items, items[1:], strict=False):
+        meta = item.metadata.get("cmx_3600", {}) if isinstance(item, otio.schema.Clip) else {}
+        comments = list(meta.get("comments", []))
+        notes = [comment for comment in comments if comment.startswith(_KEY_FADE_NOTE)]
+        if not notes or not isinstance(previous, otio.schema.Transition):
+            continue
+        meta["comments"] = [comment for comment in comments if comment not in notes]
+        rate = previous.out_offset.rate
+        previous.in_offset = otio.opentime.RationalTime(int(notes[-1].split()[-1]), rate)
 
 
 def _reverse(clip: otio.schema.Clip) -> None:
