@@ -654,9 +654,9 @@ def _adapter_losses(
         carried = _edl_carries(timeline, bool(text))
         if problem:
             rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
-                         "renames reels, writes B events as V and A events and wipes as "
-                         "dissolves, turns the AUD, SPLIT and effect name lines of video events "
-                         "into comments and can lose a freeze's M2 line")
+                         "renames reels, writes B events as V and A events, wipes and keys "
+                         "that fade as dissolves, turns the AUD, SPLIT and effect name lines of "
+                         "video events into comments and can lose a freeze's M2 line")
             return f"{rewritten}; {carried}" if carried else rewritten
         return carried
     if format == "fcp_xml":

@@ -400,3 +400,26 @@ def test_relative_media_paths_in_the_editors_notes_name_their_files_from_where_i
     if "SOURCE" not in prefix:  # what the reader links: the shot's media, found from there
         (clip,) = read_timeline(written).video_tracks()[0].find_clips()
         assert (out / clip.media_reference.target_url).resolve() == media.resolve()
+
+
+def test_a_changed_list_whose_keys_fade_gets_the_adapters_list_with_each_fade_a_dissolve(
+        tmp_path):
+    """A key that fades is read onto the picture track, as its background dissolving into its
+    fill: changed since read, the list is the adapter's, one video track it can write (a key
+    that cuts in puts its fill on a second track: the .otio alone), and the note says so."""
+    text, _ = HAND_MADE["key"]
+    data = text.replace("K O  000", "K O  020").encode()
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    source.write_bytes(data + b"* CHANGED\n")
+    written, fallback, note = _write(timeline, tmp_path / "out")
+    assert written.endswith("cut.edl") and fallback.endswith("cut.otio")
+    assert "keys that fade as dissolves" in note
+    events = [line.split() for line in Path(written).read_text().splitlines()
+              if line[:3].isdigit() and line.split()[2] == "V"]
+    # Each fade a dissolve over its frames: into the key's fill from its start, out of it
+    # into the background to its end.
+    assert [(fields[1], fields[3:5], fields[-2:]) for fields in events if fields[3] == "D"] == [
+        ("LOGO", ["D", "030"], ["01:00:05:00", "01:00:09:00"]),
+        ("BG3", ["D", "020"], ["01:00:10:04", "01:00:11:00"])]
