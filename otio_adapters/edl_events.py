@@ -10,23 +10,30 @@ Measured with lists laid out as NLEs and online suites write them, the reader:
 - read an event on channel `NONE` (it records nothing) as a video track over the picture, and
   a `BLK` reel (black, as some lists spell it) as a shot to give sound to;
 - refused a note before the first event (a comment, a GPI, a SPLIT line for it);
+- kept a `SPLIT:` line further down, where CMX 3600 puts it (directly above its event), as a
+  comment of the event before, and cut picture and sound of a split event of one line (`AA/V`,
+  `B`) in together, the delayed side too;
 - placed every video track from its own first event, so a second layer moved to the start;
 - read a reversed event (an M2 line at a negative speed) from the frames after the M2 line's
   entry point, which is the first frame shown, and at -100 % (source as long as record) not
   reversed at all.
 `for_reader` gives the reader a list it reads as the editor sees it: a key's background on
 the picture track and its fill on a track above (`KEY_TRACK`, which hides the background, as
-the keyed picture does), each line of a split edit as an event of its own, no `NONE` events,
-`BLK` as `BL`. Names follow the lists' notes: `FROM CLIP NAME` the event's first source,
-`TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the fill. An event line it still
-cannot read is refused with its line and event number. `restore` lines the video tracks up by
-record timecode and runs reversed events back from their entry point. The editor's list itself is never changed (`edl_list` writes it back).
+the keyed picture does; a key fading in or out, `K nnn` or `K O nnn`, as its background
+dissolving into its fill over the fade, or back), each line of a split edit as an event of its
+own (a split of one line as a picture and a sound line, the delayed one starting the SPLIT
+line's delay later), no `NONE` events, `BLK` as `BL`. Names follow the lists' notes: `FROM CLIP
+NAME` the event's first source, `TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the
+fill. An event line it still cannot read is refused with its line and event number.
+`restore` lines the video tracks up by record timecode, runs reversed events back from their
+entry point and starts a faded key's dissolve where its fade starts. The editor's list itself is
+never changed (`edl_list` writes it back).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import opentimelineio as otio
 
@@ -41,7 +48,12 @@ _REVERSE = re.compile(
     r"^\s*M2\s.*?\s(?P<fps>-\d+(?:\.\d+)?)\s+(?P<entry>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$")
 # A note the reader keeps as a comment of the clip it reads, for `restore` to take back.
 _REVERSE_NOTE = "V2A REVERSE"
+_KEY_FADE_NOTE = "V2A KEY FADE"  # frames of a key's fade before its dissolve's cut
 _BLK = re.compile(r"^(\s*\d+\s+)BLK\b", re.IGNORECASE)
+# CMX 3600 writes a split edit's line directly above its event: the delayed channels start
+# that long after the event's in point.
+_SPLIT = re.compile(r"^\s*SPLIT:\s*(?P<delayed>AUDIO|VIDEO)\s+DELAY\s*=\s*"
+                    r"(?P<delay>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$", re.IGNORECASE)
 _SYNTHETIC = 10_000_000  # event numbers the reader sees for lines split off an event
 
 
@@ -81,6 +93,8 @@ class _Line:
 class _Event:
     lines: list[_Line] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # every other line under the event
+    split: re.Match | None = None  # the SPLIT line directly above the event
+    split_at: int = 0  # its line number
 
 
 def _edit_is_known(edit: tuple[str, ...]) -> bool:
@@ -117,6 +131,7 @@ def _parts(lines: list[str]) -> list[str | _Event]:
     one number and the notes under them), grouped as the reader groups them."""
     parts: list[str | _Event] = []
     current: _Event | None = None
+    above = ""  # the line above this one
     for at, line in enumerate(lines, start=1):
         match = _EVENT.match(line)
         if match is None:
@@ -124,11 +139,16 @@ def _parts(lines: list[str]) -> list[str | _Event]:
                 parts.append(line)
             elif line.strip():
                 current.notes.append(line.strip())
+            above = line
             continue
         if current is None or int(match[1]) != int(current.lines[0].number):
-            current = _Event()
+            split = _SPLIT.match(above)
+            if split and current is not None:
+                current.notes.pop()  # the next event's, not a note of this one
+            current = _Event(split=split, split_at=at - 1)
             parts.append(current)
         current.lines.append(_parse_line(line, at))
+        above = line
     return parts
 
 
@@ -159,12 +179,61 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
             if line.reel.upper() == "BLK":  # black, which the reader knows as BL or BLACK
                 line.reel, line.raw = "BL", _BLK.sub(r"\1BL", line.raw)
         if any(line.kind in ("background", "fill") for line in lines):
-            out += _key_event(lines, part.notes, synthetic)
+            out += _key_event(lines, part.notes, synthetic, rate)
         elif len(lines) > 1 and lines[1].kind == "cut":
             out += _split_event(lines, part.notes, synthetic)
+        elif len(lines) == 1 and _delays_one_line(part):
+            out += _split_event(_delayed(part, rate), part.notes, synthetic)
         elif lines:
             out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
     return "\n".join(out) + "\n"
+
+
+def _sides(channel: str) -> tuple[str, str] | None:
+    """(picture, sound) channels of an event line that records both (AA/V, A2/V, B), else
+    None."""
+    parts = channel.upper().split("/")
+    if parts == ["B"]:
+        return "V", "A"  # B is picture and channel 1
+    if "V" in parts and len(parts) > 1:
+        return "V", "/".join(part for part in parts if part != "V")
+    return None
+
+
+def _delays_one_line(event: _Event) -> bool:
+    """Whether the SPLIT line above an event of one line delays part of it: the line records
+    picture and sound, and runs at normal speed. Laid out on two lines, each line's timecodes
+    already say where it starts."""
+    speed = any(_MOTION.match(note) or "FREEZE FRAME" in note.upper() for note in event.notes)
+    return event.split is not None and _sides(event.lines[0].channel) is not None and not speed
+
+
+def _delayed(event: _Event, rate: float) -> list[_Line]:
+    """The event's line as the split edit it is: picture and sound lines, the delayed one
+    starting the SPLIT line's delay after the event's in point, in source and record alike."""
+    (line,) = event.lines
+    picture, sound = _sides(line.channel)
+    hours, minutes, seconds, frames = map(int, re.split(r"[:;]", event.split["delay"]))
+    delay = ((hours * 60 + minutes) * 60 + seconds) * round(rate) + frames
+    length = _frames(line.times[3], line, rate) - _frames(line.times[2], line, rate)
+    if not 0 <= delay < length:
+        raise _parse_error(
+            f"line {event.split_at}, event {line.number}: the split's {event.split['delayed']} "
+            f"DELAY of {delay} frames is not within the event's {length} frames")
+    source_in, source_out, record_in, record_out = line.times
+    later = (_later(source_in, delay, line, rate), source_out,
+             _later(record_in, delay, line, rate), record_out)
+    video_later = event.split["delayed"].upper() == "VIDEO"
+    return [replace(line, channel=picture, times=later if video_later else line.times),
+            replace(line, channel=sound, times=line.times if video_later else later)]
+
+
+def _later(time: str, frames: int, line: _Line, rate: float) -> str:
+    """`time` (a timecode or a frame count, as the line spells it) `frames` later."""
+    if time.isdigit():
+        return str(int(time) + frames)
+    moved = otio.opentime.RationalTime(_frames(time, line, rate) + frames, rate)
+    return otio.opentime.to_timecode(moved, rate, ";" in time)
 
 
 def _reverse_notes(notes: list[str]) -> list[str]:
@@ -232,8 +301,9 @@ def _motions(lines: list[_Line], motions: list[str], main: _Line) -> dict[int, l
     return found
 
 
-def _key_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
-    """A key: an optional cut, the background (K B), then the fill (K, K nnn, K O)."""
+def _key_event(lines: list[_Line], notes: list[str], synthetic, rate: float) -> list[str]:
+    """A key: an optional cut, the background (K B), then the fill (K, K nnn, K O); one that
+    fades its key in or out as a dissolve (`_faded_key`)."""
     kinds = [line.kind for line in lines]
     if kinds not in (["background", "fill"], ["cut", "background", "fill"]):
         raise _parse_error(
@@ -257,11 +327,59 @@ def _key_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
     # Lines of one number are one event with a transition to the reader: the lines split off
     # get numbers of their own, and names (the reader would name a clip by that number).
     background_name = names.get("TO" if cut else "FROM", number)
-    out += [background.text(str(next(synthetic)) if cut else number),
+    first = str(next(synthetic)) if cut else number
+    fade, fades_out = _key_fade(fill, rate)
+    if fade and not motions:
+        return out + _faded_key(
+            (background, background_name), (fill, names.get("KEY", number)), fade, fades_out,
+            [first, str(next(synthetic))], others, rate)
+    out += [background.text(first),
             f"* FROM CLIP NAME: {background_name}", *speeds[id(background)], *others]
     out += [fill.text(str(next(synthetic)), channel=KEY_TRACK),
             f"* FROM CLIP NAME: {names.get('KEY', number)}", *speeds[id(fill)]]
     return out
+
+
+def _key_fade(fill: _Line, rate: float) -> tuple[int, bool]:
+    """(frames the key fades over, whether it fades out): `K nnn` fades the key in over its
+    first nnn frames, `K O nnn` out over its last; 0 where it cuts in and out (a fade of one
+    frame, or none, is a cut), at most the key's length."""
+    words = [word.upper() for word in fill.edit]
+    fades_out = words[0] == "KO" or words[1:2] == ["O"]
+    length = _frames(fill.times[3], fill, rate) - _frames(fill.times[2], fill, rate)
+    frames = min(int(words[-1]), length) if words[-1].isdigit() else 0
+    return (frames if frames > 1 else 0), fades_out
+
+
+def _faded_key(background: tuple[_Line, str], fill: tuple[_Line, str], fade: int,
+               fades_out: bool, numbers: list[str], notes: list[str], rate: float) -> list[str]:
+    """A key fading in (out) as what the editor sees: its background dissolving into its fill
+    over the fade (the fill into the background), on the picture track. The reader starts a
+    dissolve at its cut (`D nnn`: the outgoing side plays on for nnn frames); the cut goes
+    mid-fade so that each side shows, and `restore` moves the dissolve's start back to the
+    fade's (`_KEY_FADE_NOTE`): the sound made for it crossfades over the fade."""
+    (outgoing, out_name), (incoming, in_name) = (fill, background) if fades_out else (
+        background, fill)
+    before = fade // 2  # of the fade, before the cut
+    after = fade - before
+    key = fill[0]  # whose record times the key's lines share
+    record_in, record_out = key.times[2:]
+    length = _frames(record_out, key, rate) - _frames(record_in, key, rate)
+    shown = length - after if fades_out else before  # of the outgoing side, to the cut
+    source_in = outgoing.times[0]
+    cut_source = _later(source_in, shown, outgoing, rate)
+    cut = _later(record_in, shown, outgoing, rate)
+    incoming_in = _later(incoming.times[0], shown, incoming, rate)
+    first, dissolve = numbers
+    return [
+        " ".join((first, outgoing.reel, "V", "C", source_in, cut_source, record_in, cut)),
+        f"* FROM CLIP NAME: {out_name}", *notes,
+        " ".join((dissolve, outgoing.reel, "V", "C", cut_source, cut_source, cut, cut)),
+        " ".join((dissolve, incoming.reel, "V", "D", f"{after:03d}", incoming_in,
+                  incoming.times[1], cut, record_out)),
+        f"* FROM CLIP NAME: {out_name}", f"* TO CLIP NAME: {in_name}",
+        f"* {_KEY_FADE_NOTE} {before}",
+    ]
 
 
 def _split_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
@@ -287,7 +405,25 @@ def restore(timeline: otio.schema.Timeline) -> None:
     timecode (`_line_up`)."""
     for clip in timeline.find_clips():
         _reverse(clip)
+    for track in timeline.video_tracks():
+        _key_fades(track)
     _line_up(timeline)
+
+
+def _key_fades(track: otio.schema.Track) -> None:
+    """Start each dissolve of a faded key where the fade starts: the reader started it at its
+    cut, `_faded_key` put that cut mid-fade (the dissolve then covers the fade, the cut
+    where it was)."""
+    items = list(track)
+    for previous, item in zip(items, items[1:], strict=False):
+        meta = item.metadata.get("cmx_3600", {}) if isinstance(item, otio.schema.Clip) else {}
+        comments = list(meta.get("comments", []))
+        notes = [comment for comment in comments if comment.startswith(_KEY_FADE_NOTE)]
+        if not notes or not isinstance(previous, otio.schema.Transition):
+            continue
+        meta["comments"] = [comment for comment in comments if comment not in notes]
+        rate = previous.out_offset.rate
+        previous.in_offset = otio.opentime.RationalTime(int(notes[-1].split()[-1]), rate)
 
 
 def _reverse(clip: otio.schema.Clip) -> None:

@@ -25,12 +25,17 @@ import re
 import opentimelineio as otio
 
 from otio_adapters import edl_audio, edl_time, source_files
-from otio_adapters.takes import TAKE_FILE_RE
+from otio_adapters.media_refs import rebased_url, relative_media_path
+from otio_adapters.takes import TAKE_FILE_RE, url_to_path
 from otio_adapters.timing import exact_rate, is_drop_frame_rate
 
 #: timeline.metadata["cmx_3600"][SOURCE]: the list a timeline was read from.
 SOURCE = "v2a_source_list"
 _SOURCE_FILE = re.compile(r"^\*\s*SOURCE FILE:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
+# Notes naming a file: the reader links FROM CLIP and FROM FILE as the event's media.
+_FILE_NOTE = re.compile(
+    r"^(?P<head>\*\s*(?P<kind>FROM CLIP|FROM FILE|SOURCE FILE):\s*)(?P<path>.*?)(?P<tail>\s*)$",
+    re.IGNORECASE)
 _CHANNEL = re.compile(r"^A(\d*)$")
 _DROP_TIMECODE = re.compile(r"\b\d{2}:\d{2}:\d{2};\d{2}\b")
 
@@ -71,12 +76,19 @@ def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     return source_files.text_if_unchanged(record, "the EDL", text_encoding)
 
 
-def write_into_list(timeline: otio.schema.Timeline, text: str, path: str, rate: float) -> None:
+def write_into_list(
+    timeline: otio.schema.Timeline, text: str, path: str, rate: float,
+    source_folder: str = "", folder: str = "",
+) -> None:
     """Write to `path` the editor's list `text` (as in its file: its own newlines) without the
     audio events an earlier run of v2a appended, then v2a's audio events of `timeline` (whose
     v2a tracks count in whole frames), numbered after the editor's, in the list's newlines and
-    in the frame code mode its last events are read in."""
+    in the frame code mode its last events are read in. The list goes into `folder`, read from
+    `source_folder`: the relative paths of its notes are rewritten to name the same files
+    from there (`_with_paths_from`)."""
     kept = _without_v2a_events(list(io.StringIO(text, newline="")))
+    if source_folder and folder:
+        kept = [_with_paths_from(line, source_folder, folder) for line in kept]
     drop_frame = _drop_frame_at_end(kept, rate)
     lines = edl_audio.event_lines(
         timeline, rate, edl_audio.last_event_number(kept), editors_too=False,
@@ -95,6 +107,21 @@ def write_into_list(timeline: otio.schema.Timeline, text: str, path: str, rate: 
         _encoding_of(timeline))
     with open(path, "wb") as handle:
         handle.write(data)
+
+
+def _with_paths_from(line: str, source_folder: str, folder: str) -> str:
+    """The line, a relative path in its FROM CLIP, FROM FILE or SOURCE FILE note naming the same
+    file from `folder` (the reader takes a FROM CLIP or FROM FILE path from the list's folder:
+    written elsewhere byte for byte, the shot's media was offline). A SOURCE FILE without a
+    folder in it is a name (Resolve writes the source's name there), not a path: it stays."""
+    match = _FILE_NOTE.match(line.rstrip("\r\n"))
+    if match is None or relative_media_path(match["path"]) is None:
+        return line
+    if match["kind"].upper() == "SOURCE FILE" and not re.search(r"[/\\]", match["path"]):
+        return line
+    url = rebased_url(match["path"], source_folder, folder)
+    path = url_to_path(url)  # a path (not a file URL), as the editor's tools write one
+    return match["head"] + path + match["tail"] + line[len(line.rstrip("\r\n")):]
 
 
 def _encoding_of(timeline: otio.schema.Timeline) -> str:

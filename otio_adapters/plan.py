@@ -276,17 +276,25 @@ def _cut_handles_across_layers(pieces: list[_Piece], cut: Fraction) -> list[_Pie
     """The cut handle on both sides of a cut between visible pieces that the tracks' own
     neighbours did not see: a clip on an upper track starting or ending over a lower one, or
     butting a clip on another track. Visible pieces never overlap, so a cut is one piece's end
-    equal to another's start. A side with a transition's handle keeps it."""
+    equal to another's start. A side with a handle already (a transition's, or a cut's on its
+    own track, to a clip the upper one hides) keeps it; across tracks the other side still gets
+    one. Along one track each side's handle is its own track's, none included (a dissolve that
+    starts at its cut gives the incoming clip none)."""
     if not cut:
         return pieces
     starting = {piece.start: i for i, piece in enumerate(pieces)}
     pieces = list(pieces)
     for i, piece in enumerate(pieces):
         j = starting.get(piece.end)
-        if j is None or pieces[i].handle_after or pieces[j].handle_before:
+        if j is None:
             continue
-        pieces[i] = replace(pieces[i], handle_after=cut)
-        pieces[j] = replace(pieces[j], handle_before=cut)
+        along_one_track = pieces[i].top_index == pieces[j].top_index
+        if along_one_track and (pieces[i].handle_after or pieces[j].handle_before):
+            continue
+        if not pieces[i].handle_after:
+            pieces[i] = replace(pieces[i], handle_after=cut)
+        if not pieces[j].handle_before:
+            pieces[j] = replace(pieces[j], handle_before=cut)
     return pieces
 
 

@@ -654,9 +654,9 @@ def _adapter_losses(
         carried = _edl_carries(timeline, bool(text))
         if problem:
             rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
-                         "renames reels, writes B events as V and A events and wipes as "
-                         "dissolves, turns the AUD, SPLIT and effect name lines of video events "
-                         "into comments and can lose a freeze's M2 line")
+                         "renames reels, writes B events as V and A events, wipes and keys "
+                         "that fade as dissolves, turns the AUD, SPLIT and effect name lines of "
+                         "video events into comments and can lose a freeze's M2 line")
             return f"{rewritten}; {carried}" if carried else rewritten
         return carried
     if format == "fcp_xml":
@@ -839,7 +839,8 @@ def _atomic_write(
                 text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
         if text and format == "cmx_3600":
             # The editor's own list, line for line, with v2a's audio events after its own.
-            edl_list.write_into_list(timeline, text, written, _list_rate(timeline))
+            edl_list.write_into_list(timeline, text, written, _list_rate(timeline),
+                                     os.path.dirname(source), folder)
         elif text and format == "kdenlive":
             kdenlive.write_into_project(given, text, source, written)
         elif text and format == "fcpx_xml":  # v2a's audio into the editor's own document

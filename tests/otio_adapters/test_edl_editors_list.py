@@ -144,6 +144,17 @@ SPLIT:    VIDEO DELAY=  00:00:00:06
 003  TAPE3    AA    C        03:00:00:00 03:00:02:00 01:00:08:00 01:00:10:00
 003  TAPE3    V     C        03:00:00:06 03:00:02:00 01:00:08:06 01:00:10:00
 """, {}),
+    # CMX 3600's place for a SPLIT line: directly above its event, here one line for both.
+    "split_one_line": ("""\
+TITLE: SPLIT ON ONE LINE
+FCM: NON-DROP FRAME
+
+001  TAPE1    AA/V  C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+* FROM CLIP NAME:  one.mov
+SPLIT:    VIDEO DELAY=  00:00:00:12
+002  TAPE2    AA/V  C        02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
+* FROM CLIP NAME:  two.mov
+""", {}),
     "notes_before_the_first_event": ("""\
 TITLE: NOTES FIRST
 * EXPORTED FROM AN EDIT SUITE
@@ -351,3 +362,64 @@ def test_a_list_not_in_plain_utf8_is_read_and_written_back_in_its_own_bytes(tmp_
     assert written_data.startswith(data) and written_data.count(b"\xef\xbb\xbf") <= 1
     assert [Path(c.media_reference.target_url).name for c in find_v2a_tracks(
         read_timeline(written), "SFX")[0].find_clips()] == [Path(a.path).name for a in generated]
+
+
+@pytest.mark.parametrize("line", ["* FROM CLIP: {}", "* FROM FILE: {}", "* SOURCE FILE: {}"])
+def test_relative_media_paths_in_the_editors_notes_name_their_files_from_where_it_is_written(
+        tmp_path, line):
+    """The reader takes the media of a FROM CLIP or FROM FILE note relative to the list's
+    folder; written into another folder byte for byte, the editor's shot named a file beside
+    the new list that is not there (offline). A SOURCE FILE path with a folder in it is a path
+    too; a bare name there (a reel, as Resolve writes) is a name and stays as written."""
+    media = tmp_path / "project" / "media" / "a.mov"
+    media.parent.mkdir(parents=True)
+    media.write_bytes(b"")
+    note = line.format("media/a.mov")
+    data = ("TITLE: RELATIVE\nFCM: NON-DROP FRAME\n\n"
+            "001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00\n"
+            f"* FROM CLIP NAME:  a.mov\n{note}\n* SOURCE FILE: A001C003_220101_R1AB\n").encode()
+    source = tmp_path / "project" / "cut.edl"
+    source.write_bytes(data)
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    out = tmp_path / "deliveries"
+    written, _, _ = _write(timeline, out)
+
+    lines = Path(written).read_text().splitlines()
+    prefix = note.removesuffix("media/a.mov")
+    (rebased,) = [text.removeprefix(prefix) for text in lines if text.startswith(prefix)
+                  and not text.endswith((".wav", "R1AB"))]
+    assert (out / rebased).resolve() == media.resolve()
+    assert "* SOURCE FILE: A001C003_220101_R1AB" in lines
+    # Written beside the list it was read from, the list is the editor's again, byte for byte.
+    again = read_timeline(written)
+    _with_takes(again, Path(written))
+    before = Path(written).read_bytes()
+    beside, _, _ = write_timeline(again, written, "cmx_3600")
+    assert Path(beside).read_bytes() == before
+    if "SOURCE" not in prefix:  # what the reader links: the shot's media, found from there
+        (clip,) = read_timeline(written).video_tracks()[0].find_clips()
+        assert (out / clip.media_reference.target_url).resolve() == media.resolve()
+
+
+def test_a_changed_list_whose_keys_fade_gets_the_adapters_list_with_each_fade_a_dissolve(
+        tmp_path):
+    """A key that fades is read onto the picture track, as its background dissolving into its
+    fill: changed since read, the list is the adapter's, one video track it can write (a key
+    that cuts in puts its fill on a second track: the .otio alone), and the note says so."""
+    text, _ = HAND_MADE["key"]
+    data = text.replace("K O  000", "K O  020").encode()
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    source.write_bytes(data + b"* CHANGED\n")
+    written, fallback, note = _write(timeline, tmp_path / "out")
+    assert written.endswith("cut.edl") and fallback.endswith("cut.otio")
+    assert "keys that fade as dissolves" in note
+    events = [line.split() for line in Path(written).read_text().splitlines()
+              if line[:3].isdigit() and line.split()[2] == "V"]
+    # Each fade a dissolve over its frames: into the key's fill from its start, out of it
+    # into the background to its end.
+    assert [(fields[1], fields[3:5], fields[-2:]) for fields in events if fields[3] == "D"] == [
+        ("LOGO", ["D", "030"], ["01:00:05:00", "01:00:09:00"]),
+        ("BG3", ["D", "020"], ["01:00:10:04", "01:00:11:00"])]

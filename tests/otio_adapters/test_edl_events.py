@@ -9,10 +9,14 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
+import opentimelineio as otio
 import pytest
 
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import TimelineReadError, read_timeline
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from otio_adapters.write import write_audio_tracks
+from v2a.contracts import GeneratedAudio
 
 HEAD = "TITLE: EVENTS\nFCM: NON-DROP FRAME\n\n"
 
@@ -43,9 +47,9 @@ KEYS = {
     "K 000": _event("002", "BG2", "V", "K B", *BACKGROUND)
     + _event("002", "LOGO", "V", "K    000", *FILL)
     + "* FROM CLIP NAME:  back.mov\n* KEY CLIP NAME:  logo.mov\n",
-    # A cut to the background first, then the key fading in over 30 frames.
-    "cut, K 030": CUT_TO_BACKGROUND + _event("002", "BG2", "V", "K B", *BACKGROUND)
-    + _event("002", "LOGO", "V", "K    030", *FILL)
+    # A cut to the background first, then the key (its fades: below).
+    "cut, K": CUT_TO_BACKGROUND + _event("002", "BG2", "V", "K B", *BACKGROUND)
+    + _event("002", "LOGO", "V", "K    000", *FILL)
     + "* FROM CLIP NAME:  one.mov\n* TO CLIP NAME:  back.mov\n* KEY CLIP NAME:  logo.mov\n",
     "K O": _event("002", "BG2", "V", "K B", *BACKGROUND)
     + _event("002", "LOGO", "V", "K O  000", *FILL)
@@ -71,6 +75,57 @@ def test_a_key_event_plans_the_key_over_its_background(tmp_path, key, newline):
 def test_a_key_at_the_start_of_the_list_is_read(tmp_path):
     shots = _plan(tmp_path, HEAD + KEYS["K O"].replace("002", "001"))
     assert [(name, start, frames) for name, start, frames, *_ in shots] == [("logo.mov", 0, 96)]
+
+
+def _crossfades(tmp_path, text: str) -> list[tuple[int, int]]:
+    """(first, last frame + 1) of each crossfade of the sound v2a lays for the list's shots."""
+    path = tmp_path / "cut.edl"
+    path.write_text(text)
+    timeline = read_timeline(path)
+    segments = plan_segments(timeline, timeline_path=str(path), cut_handle_seconds=0)
+    write_audio_tracks(timeline, segments, [
+        GeneratedAudio(s.clip_id, f"/takes/{s.clip_id}_take1.wav", s.start_sample, s.num_samples,
+                       s.handle_before_samples, s.handle_after_samples) for s in segments],
+        visible=segments)
+    (track,) = find_v2a_tracks(timeline, "SFX")
+    frames = 48000 // 24
+    fades = []
+    for item in track:
+        if isinstance(item, otio.schema.Transition):
+            placed = track.range_of_child(item)  # from in_offset before the cut
+            fades.append((to_samples(placed.start_time) // frames,
+                          to_samples(placed.end_time_exclusive()) // frames))
+    return fades
+
+
+@pytest.mark.parametrize("cut_first", [False, True])
+@pytest.mark.parametrize(("edit", "shown", "fade"), [
+    ("K    030", [("back.mov", 120, 15), ("logo.mov", 135, 81)], (120, 150)),
+    ("K O  030", [("logo.mov", 120, 81), ("back.mov", 201, 15)], (186, 216)),
+    ("KO   031", [("logo.mov", 120, 80), ("back.mov", 200, 16)], (185, 216)),
+    ("K    500", [("back.mov", 120, 48), ("logo.mov", 168, 48)], (120, 216)),  # at most the key
+])
+def test_a_key_that_fades_sounds_as_a_dissolve_over_its_fade(tmp_path, cut_first, edit, shown,
+                                                             fade):
+    """`K nnn` fades the key in over its first nnn frames, `K O nnn` out over its last: over
+    the fade the picture goes from the background to the key over it (or back). Before, the key
+    was planned over its whole length, its sound cut in at its first frame, and the background
+    had none; now the background's sound crossfades with the key's over the fade."""
+    names = "* FROM CLIP NAME:  back.mov\n" if not cut_first else (
+        "* FROM CLIP NAME:  one.mov\n* TO CLIP NAME:  back.mov\n")
+    key = (CUT_TO_BACKGROUND if cut_first else "") + _event(
+        "002", "BG2", "V", "K B", *BACKGROUND) + _event("002", "LOGO", "V", edit, *FILL) + (
+        names + "* KEY CLIP NAME:  logo.mov\n")
+    text = HEAD + SHOT_ONE + key + SHOT_THREE
+    shots = _plan(tmp_path, text)
+    assert [(name, at, frames) for name, at, frames, *_ in shots] == [
+        ("one.mov", 0, 120), *shown, ("three.mov", 216, 48)]
+    # Each side's source runs on from where its event starts it (3600 s a reel hour).
+    sources = {name: float(source) % 3600 for name, _, _, source, _ in shots}
+    fades_in = shown[0][0] == "back.mov"
+    assert sources["logo.mov"] * 24 == pytest.approx(shown[0][2] if fades_in else 0)
+    assert sources["back.mov"] * 24 == pytest.approx(0 if fades_in else shown[0][2])
+    assert _crossfades(tmp_path, text) == [fade]
 
 
 @pytest.mark.parametrize("video_first", [True, False])
@@ -163,3 +218,60 @@ def test_a_note_before_the_first_event_is_read_past(tmp_path, note):
                   .replace("01:00:11:00", "01:00:06:00"))
     assert [(name, at, frames) for name, at, frames, *_ in shots] == [
         ("one.mov", 0, 96), ("three.mov", 96, 48)]
+
+
+SPLIT_SHOT = _event("002", "T2", "AA/V", "C", "02:00:00:00", "02:00:04:00", "01:00:04:00",
+                    "01:00:08:00") + "* FROM CLIP NAME:  two.mov\n"
+FIRST = _event("001", "T1", "AA/V", "C", "01:00:00:00", "01:00:04:00", "01:00:00:00",
+               "01:00:04:00") + "* FROM CLIP NAME:  one.mov\n"
+
+
+@pytest.mark.parametrize(("split", "picture", "sound"), [
+    ("SPLIT:    VIDEO DELAY=  00:00:00:12\n", 12, 0),
+    ("SPLIT:    AUDIO DELAY=  00:00:00:12\n", 0, 12),
+    ("SPLIT: audio delay= 00:00:00:06\n", 0, 6),
+])
+def test_a_split_line_above_an_event_of_one_line_delays_its_picture_or_sound(
+        tmp_path, split, picture, sound):
+    """CMX 3600 writes a split edit's SPLIT line directly above its event; with one line for
+    picture and sound, the delayed side starts that long after the event's in point. Mid-list,
+    the reader kept the line as a comment of the event before, and planned the picture from the
+    event's in point, frames before the cut the editor made."""
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + FIRST + split + SPLIT_SHOT)
+    timeline = read_timeline(path)
+    shots = _plan(tmp_path, HEAD + FIRST + split + SPLIT_SHOT)
+    assert [(name, at, frames) for name, at, frames, *_ in shots] == [
+        ("one.mov", 0, 96), ("two.mov", 96 + picture, 96 - picture)]
+    assert shots[1][3] == 7200 + Fraction(picture, 24)  # from the frame that cuts in
+    for track in timeline.audio_tracks():  # the editor's sound, from where it cuts in
+        two = [clip for clip in track.find_clips() if clip.name == "two.mov"]
+        assert [round(clip.source_range.start_time.value) for clip in two] == [172800 + sound]
+    first = timeline.video_tracks()[0].find_clips()[0]
+    assert not first.metadata["cmx_3600"].get("comments")  # not the event's before
+
+
+@pytest.mark.parametrize("layout", ["below its event", "two lines"])
+def test_a_split_line_that_says_no_more_than_its_lines_changes_nothing(tmp_path, layout):
+    """Under its event (a note, not CMX's place for it), or above an event whose two lines
+    already start where the split says, the line moves nothing."""
+    delay = "SPLIT:    VIDEO DELAY=  00:00:00:12\n"
+    if layout == "below its event":
+        text = HEAD + FIRST + SPLIT_SHOT.replace("* FROM", delay + "* FROM")
+        expected = [("one.mov", 0, 96), ("two.mov", 96, 96)]
+    else:
+        text = HEAD + FIRST + delay + _event(
+            "002", "T2", "AA", "C", "02:00:00:00", "02:00:04:00", "01:00:04:00",
+            "01:00:08:00") + _event("002", "T2", "V", "C", "02:00:00:12", "02:00:04:00",
+                                    "01:00:04:12", "01:00:08:00") + "* FROM CLIP NAME:  two.mov\n"
+        expected = [("one.mov", 0, 96), ("two.mov", 108, 84)]
+    assert [(name, at, frames) for name, at, frames, *_ in _plan(tmp_path, text)] == expected
+
+
+def test_a_split_longer_than_its_event_is_named_by_line_and_number(tmp_path):
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + FIRST + "SPLIT:    VIDEO DELAY=  00:00:04:00\n" + SPLIT_SHOT)
+    with pytest.raises(TimelineReadError, match=re.escape(
+            "line 6, event 002: the split's VIDEO DELAY of 96 frames is not within the "
+            "event's 96 frames")):
+        read_timeline(path)

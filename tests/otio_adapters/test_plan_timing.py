@@ -305,6 +305,17 @@ def test_a_transition_keeps_its_own_handle_at_a_cut_between_tracks():
     assert _handles(timeline) == [("a", 0, 5), ("b", 5, 2), ("c", 2, 0)]
 
 
+def test_a_clip_on_an_upper_track_that_starts_at_a_cut_below_gets_its_own_handle():
+    """A cutaway on V2 starting where V1 cuts to a shot it hides (a CMX 3600 key over its
+    background): the V1 shot before got its cut handle from the hidden one, and the cutaway
+    none, so the crossfade lay wholly after the cut, the cutaway's sound cut in without its
+    lead-in; each side now has its own, a crossfade centred on the cut as along one track."""
+    timeline = otio.schema.Timeline(name="cutaway at a cut")
+    timeline.tracks.append(_track(_clip("wide", 50), _clip("hidden", 50)))
+    timeline.tracks.append(_track(50, _clip("insert", 50)))
+    assert _handles(timeline) == [("wide", 0, 2), ("insert", 2, 0)]
+
+
 def test_a_clip_at_the_edge_of_a_nested_stack_takes_the_handle_at_the_stack_edge():
     """A nested sequence's first and last clips meet the outer track's neighbours: a cut there
     gets handles on both sides (the inner clips got none, so the crossfade was one-sided)."""
