@@ -31,6 +31,7 @@ from otio_adapters import (
     fcpx_time,
     fcpx_transitions,
     kdenlive,
+    source_files,
     timing,
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
@@ -589,11 +590,13 @@ def _write_timeline(
     _, source, problem = project
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
-        # v2a would write there is older than what the editor saved.
+        # v2a would write there is older than what the editor saved. Or the timeline's edit
+        # is not the file's (an .otio edited since): the adapter's rewrite would replace it.
         _atomic_write(timeline, otio_path, "otio_json")
+        hint = ("write into another folder for the adapter's file of this timeline"
+                if problem.startswith(_EDITED) else "run again on the project to add v2a's track to it")
         return otio_path, otio_path, (f"{problem}, and v2a leaves it as it was saved; wrote "
-                                      f"{otio_path} instead (run again on the project to add "
-                                      "v2a's track to it)")
+                                      f"{otio_path} instead ({hint})")
     lost = _adapter_losses(timeline, format, project)
     if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
         # The full result first: a stop between the two writes leaves it the newer one, which
@@ -625,8 +628,17 @@ _EDITORS_FILE = {
 
 
 def _editors_file(timeline: otio.schema.Timeline, format: str) -> tuple[str, str, str]:
+    """`_EDITORS_FILE`'s answer, and ("", path, why not) where the timeline's editor's tracks are
+    no longer those read from that file (an .otio v2a wrote, edited since): v2a's track was laid
+    against that edit, which the file does not hold, so the adapter writes the edit instead."""
     find = _EDITORS_FILE.get(format)
-    return find(timeline) if find else ("", "", "")
+    text, path, problem = find(timeline) if find else ("", "", "")
+    if path and not problem and source_files.editor_tracks_edited(timeline):
+        return "", path, f"{_EDITED} {path}"
+    return text, path, problem
+
+
+_EDITED = "the editor's tracks in this timeline were edited since v2a read them from"
 
 
 def _into_the_editors_file(
