@@ -52,21 +52,23 @@ def remember_source(timelines: list[otio.schema.Timeline], path: str, sha256: st
         timeline.metadata.setdefault("AAF", {})[_SOURCE] = dict(record)
 
 
-def source_file(timeline: otio.schema.Timeline) -> tuple[str, str]:
-    """(path, "") of the AAF a timeline was read from, still as it was read; ("", why not)
-    where it changed or is gone since; ("", "") for a timeline read from another format."""
+def source_file(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
+    """("", path, "") of the AAF a timeline was read from, still as it was read; ("", path, why
+    not) where it changed or is gone since; ("", "", "") for a timeline read from another
+    format. As the text formats find theirs (`source_files.text_if_unchanged`), less the text:
+    the file is copied where it is written (`finish_written`)."""
     aaf = timeline.metadata.get("AAF", {})
     record = aaf.get(_SOURCE) if hasattr(aaf, "get") else None
     if not record:
-        return "", ""
+        return "", "", ""
     path = str(record["path"])
     try:
         digest = file_sha256(path)
     except OSError as error:
-        return "", f"the AAF {path} can no longer be read ({error.strerror})"
+        return "", path, f"the AAF {path} can no longer be read ({error.strerror})"
     if digest != record["sha256"]:
-        return "", f"the AAF {path} changed since v2a read it"
-    return path, ""
+        return "", path, f"the AAF {path} changed since v2a read it"
+    return "", path, ""
 
 
 def name_take_master(clip: otio.schema.Clip) -> None:
@@ -85,14 +87,13 @@ def name_take_master(clip: otio.schema.Clip) -> None:
     meta["MobID"] = str(mob_id)
 
 
-def finish_written(path: str, timeline: otio.schema.Timeline, v2a_tracks: list) -> None:
-    """Make the AAF the adapter wrote at `path` the editor's own AAF (the one `timeline` was read
-    from) with v2a's tracks, as the adapter wrote them, added to its sequence. An earlier run's
-    v2a tracks in it are replaced. `v2a_tracks`: v2a's tracks of `timeline`. Leaves `path` as
-    the adapter wrote it for a timeline not read from an AAF, or from one changed since."""
-    source, _ = source_file(timeline)
-    if not source:
-        return
+def finish_written(
+    path: str, timeline: otio.schema.Timeline, v2a_tracks: list, source: str
+) -> None:
+    """Make the AAF the adapter wrote at `path` the editor's own AAF `source` (the one `timeline`
+    was read from, still as it was read: `source_file`) with v2a's tracks, as the adapter wrote
+    them, added to its sequence. An earlier run's v2a tracks in it are replaced. `v2a_tracks`:
+    v2a's tracks of `timeline`."""
     written = [track for track in timeline.tracks if len(track)]  # the adapter skips empty ones
     ours = [index for index, track in enumerate(written) if any(track is t for t in v2a_tracks)]
     # An earlier run's v2a tracks, as read: the reader keeps no slot id for a track under an

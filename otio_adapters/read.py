@@ -29,6 +29,7 @@ from otio_adapters import (
     fcpx_time,
     fcpx_transitions,
     kdenlive,
+    source_files,
 )
 from otio_adapters.timing import exact_rate
 
@@ -53,6 +54,9 @@ FORMAT_BY_EXTENSION = {
     ".edl": "cmx_3600",
     ".kdenlive": "kdenlive",
 }
+
+#: OpenTimelineIO's own formats: what v2a writes beside a result, never an editor's file.
+OTIO_FORMATS = ("otio_json", "otioz", "otiod")
 
 #: Adapter name -> how a person calls the format, for messages.
 FORMAT_NAMES = {
@@ -126,7 +130,10 @@ def read_timeline(
         raise TimelineReadError(_describe(path, label, adapter, options, error)) from None
     except Exception as error:  # adapters raise anything from XML errors to KeyError
         raise TimelineReadError(_describe(path, label, adapter, options, error)) from None
-    return _pick_timeline(path, label, result, which)
+    timeline = _pick_timeline(path, label, result, which)
+    if adapter not in OTIO_FORMATS:  # an .otio keeps what the editor's file it came from held
+        source_files.remember_editor_tracks(timeline)
+    return timeline
 
 
 def _read_quietly(source: Path, adapter: str, options: dict):

@@ -1,13 +1,21 @@
 """The editor's own file a timeline was read from (a Kdenlive project, an FCP7 XML or FCPXML
 document, a CMX 3600 list),
 remembered so that v2a writes its tracks into that file only while it is still as it was read:
-one saved or exported again since holds what v2a never read."""
+one saved or exported again since holds what v2a never read. And the editor's tracks as read
+from it (any of those or an AAF), so that v2a writes into that file only a timeline whose
+editor's tracks are still the file's: an .otio edited since holds an edit the file does not."""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Mapping
+
+import opentimelineio as otio
+
+from otio_adapters.takes import V2A_KEY, is_v2a_track, url_to_path
+from otio_adapters.timing import seconds
 
 
 def record_of(path: str, data: bytes) -> dict[str, str]:
@@ -33,3 +41,91 @@ def text_if_unchanged(
     if hashlib.sha256(data).hexdigest() != record["sha256"]:
         return "", path, f"{kind} {path} changed since v2a read it"
     return data.decode(encoding), path, ""
+
+
+# --- the editor's tracks as read ----------------------------------------------------------------
+# The file's record says what the editor's file held; this says what the timeline held of it.
+# An .otio v2a wrote carries both, and may be edited before it is written back to the file's
+# format: its edit is then not the file's, and v2a's track goes with the edit, not into the file.
+
+#: timeline.metadata["v2a_read"][EDITOR_TRACKS]: `editor_tracks_sha256` of the timeline as read.
+EDITOR_TRACKS = "editor_tracks_sha256"
+
+
+def remember_editor_tracks(timeline: otio.schema.Timeline) -> None:
+    """Note on a timeline just read from an editor's file what its editor's tracks hold."""
+    timeline.metadata.setdefault("v2a_read", {})[EDITOR_TRACKS] = editor_tracks_sha256(timeline)
+
+
+def editor_tracks_edited(timeline: otio.schema.Timeline) -> bool:
+    """Whether the editor's tracks differ from those read from the file the timeline records;
+    False for a timeline noted before v2a kept their fingerprint (nothing to compare with)."""
+    read = timeline.metadata.get("v2a_read", {})
+    expected = read.get(EDITOR_TRACKS) if hasattr(read, "get") else None
+    return bool(expected) and expected != editor_tracks_sha256(timeline)
+
+
+def editor_tracks_sha256(timeline: otio.schema.Timeline) -> str:
+    """A fingerprint of what an edit changes in the editor's tracks (every track but v2a's, which
+    a re-run refills): their order, kind, name and enabled state, and each item's kind, name,
+    enabled state, source range, effects (speed), transition offsets and media file name, in
+    order (so record ranges too). Times count in seconds, so the same time at another rate is the
+    same. Numbers to 10 significant digits (1e-5 s at 10 hours, under a sample): OTIO's JSON
+    reader gives back about one float in ten a unit in the last place off what was written (a
+    speed of 1.9833333333333334 reads 1.9833333333333336). Media by file name alone: written into
+    another folder, a relative path is rebased (`media_refs`). Metadata is left out: a clip id
+    stored in a shot (`plan`: `metadata["v2a"]["clip_id"]`) is no edit."""
+    digest = hashlib.sha256()
+    for track in timeline.tracks:
+        if not _is_v2a_track(track):
+            digest.update(json.dumps(_described(track)).encode())
+    return digest.hexdigest()
+
+
+def _is_v2a_track(track: otio.core.Composable) -> bool:
+    return isinstance(track, otio.schema.Track) and (
+        V2A_KEY in track.metadata or is_v2a_track(track, "SFX")
+    )
+
+
+def _described(item: otio.core.Composable) -> list:
+    """What an edit changes of one item (a track, a stack, a clip, a gap, a transition), as
+    plain JSON values."""
+    described: list = [item.schema_name(), item.name]
+    if isinstance(item, otio.schema.Transition):
+        return described + [item.transition_type, _time(item.in_offset), _time(item.out_offset)]
+    described += [item.enabled, _range(item.source_range)]
+    described += [[effect.schema_name(), effect.effect_name, _number(getattr(effect, "time_scalar", 0))]
+                  for effect in item.effects]
+    if isinstance(item, otio.schema.Track):
+        described.append(item.kind)
+    if isinstance(item, otio.schema.Clip):
+        described.append(_media_name(item.media_reference))
+    if isinstance(item, otio.core.Composition):
+        described.append([_described(child) for child in item])
+    return described
+
+
+def _media_name(reference: otio.core.MediaReference) -> str:
+    url = getattr(reference, "target_url", None) or getattr(reference, "target_url_base", "")
+    name = os.path.basename(url_to_path(url or "").rstrip("/\\"))
+    if isinstance(reference, otio.schema.ImageSequenceReference):
+        name += f"/{reference.name_prefix}#{reference.name_suffix}"
+    return f"{reference.schema_name()}:{name}"
+
+
+def _range(time_range: otio.opentime.TimeRange | None) -> list | None:
+    if time_range is None:
+        return None
+    return [_time(time_range.start_time), _time(time_range.duration)]
+
+
+def _time(time: otio.opentime.RationalTime) -> str:
+    try:
+        return _number(float(seconds(time)))
+    except (ValueError, OverflowError, ZeroDivisionError):  # no rate, or not a number
+        return f"{_number(time.value)}@{_number(time.rate)}"
+
+
+def _number(value: float) -> str:
+    return f"{value:.10g}"

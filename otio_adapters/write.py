@@ -31,6 +31,7 @@ from otio_adapters import (
     fcpx_time,
     fcpx_transitions,
     kdenlive,
+    source_files,
     timing,
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
@@ -578,7 +579,7 @@ def _write_timeline(
     otio_path = os.path.splitext(path)[0] + ".otio"
     has_audio = any(find_v2a_tracks(timeline, stem) for stem in _stems(timeline))
 
-    reason = _cannot_carry(timeline, format) if has_audio else ""
+    reason = _cannot_carry(timeline, format, project) if has_audio else ""
     if format == "otio_json":
         _atomic_write(timeline, path, "otio_json")
         return path, "", ""
@@ -589,11 +590,13 @@ def _write_timeline(
     _, source, problem = project
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
-        # v2a would write there is older than what the editor saved.
+        # v2a would write there is older than what the editor saved. Or the timeline's edit
+        # is not the file's (an .otio edited since): the adapter's rewrite would replace it.
         _atomic_write(timeline, otio_path, "otio_json")
+        hint = ("write into another folder for the adapter's file of this timeline"
+                if problem.startswith(_EDITED) else "run again on the project to add v2a's track to it")
         return otio_path, otio_path, (f"{problem}, and v2a leaves it as it was saved; wrote "
-                                      f"{otio_path} instead (run again on the project to add "
-                                      "v2a's track to it)")
+                                      f"{otio_path} instead ({hint})")
     lost = _adapter_losses(timeline, format, project)
     if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
         # The full result first: a stop between the two writes leaves it the newer one, which
@@ -613,19 +616,29 @@ def _write_timeline(
 
 #: How each format finds the editor's own file a timeline was read from, still as it was read:
 #: (its text, its path, "") or ("", path, why not) or ("", "", "") for another format's. v2a's
-#: tracks are added to that file rather than the adapter rewriting it whole. (An AAF, binary,
-#: is checked where it is written: `aaf_file`.)
+#: tracks are added to that file rather than the adapter rewriting it whole. An AAF, binary, has
+#: no text: ("", path, "") where v2a's tracks go into it (`aaf_file.finish_written`).
 _EDITORS_FILE = {
     "kdenlive": kdenlive.source_project,
     "fcp_xml": fcp7_document.source_document,
     "cmx_3600": edl_list.source_list,
     "fcpx_xml": fcpx_document.source_document,
+    "AAF": aaf_file.source_file,
 }
 
 
 def _editors_file(timeline: otio.schema.Timeline, format: str) -> tuple[str, str, str]:
+    """`_EDITORS_FILE`'s answer, and ("", path, why not) where the timeline's editor's tracks are
+    no longer those read from that file (an .otio v2a wrote, edited since): v2a's track was laid
+    against that edit, which the file does not hold, so the adapter writes the edit instead."""
     find = _EDITORS_FILE.get(format)
-    return find(timeline) if find else ("", "", "")
+    text, path, problem = find(timeline) if find else ("", "", "")
+    if path and not problem and source_files.editor_tracks_edited(timeline):
+        return "", path, f"{_EDITED} {path}"
+    return text, path, problem
+
+
+_EDITED = "the editor's tracks in this timeline were edited since v2a read them from"
 
 
 def _into_the_editors_file(
@@ -637,7 +650,7 @@ def _into_the_editors_file(
     if format in ("fcpx_xml", "fcp_xml"):
         return bool(project[0])
     if format == "AAF":
-        return bool(aaf_file.source_file(timeline)[0])
+        return bool(project[1]) and not project[2]
     return False
 
 
@@ -682,7 +695,7 @@ def _adapter_losses(
                         "in this timeline are not in the .kdenlive")
         return "; ".join(lost)
     if format == "AAF":
-        _, problem = aaf_file.source_file(timeline)
+        _, _, problem = project
         if problem:
             return (f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
                     "editor's clips new file and tape mobs (what Avid finds and relinks their "
@@ -786,12 +799,14 @@ def edit_rate(timeline: otio.schema.Timeline) -> float:
     return 24.0
 
 
-def _cannot_carry(timeline: otio.schema.Timeline, format: str) -> str:
+def _cannot_carry(
+    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str]
+) -> str:
     if format == "fcpx_xml":
         rate = edit_rate(timeline)
-        # Written into the editor's own document, v2a's clips are timed in seconds by
+        # Written into the editor's own document (`project`), v2a's clips are timed in seconds by
         # `fcpx_audio`, at any rate: only the adapter's document is limited to its rates.
-        if not fcpx_time.can_write(rate) and not fcpx_document.source_document(timeline)[0]:
+        if not fcpx_time.can_write(rate) and not project[0]:
             return f"the FCPXML adapter cannot write a {rate:.3f} fps timeline"
     return ""
 
@@ -815,7 +830,7 @@ def _atomic_write(
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
     `project`: the Kdenlive project, FCP7 XML or FCPXML document text and path v2a's tracks
-    are added to, if any.
+    are added to, if any (an AAF's path, without text; see `_EDITORS_FILE`).
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
@@ -823,7 +838,8 @@ def _atomic_write(
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
         given = timeline
-        text, source, _ = project
+        text, source, problem = project
+        into_aaf = format == "AAF" and bool(source) and not problem
         if format == "fcpx_xml" and not text:
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
@@ -856,6 +872,8 @@ def _atomic_write(
                 otio.adapters.write_to_file(given, written, adapter_name=format, **options)
             if format in _AFTER_WRITE:
                 _AFTER_WRITE[format](written, timeline)
+            if into_aaf:
+                _aaf_into_editors_file(written, timeline, source)
         _replace(written, path, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -977,17 +995,16 @@ def _list_rate(timeline: otio.schema.Timeline) -> float:
     return timeline.video_tracks()[0].duration().rate
 
 
-def _aaf_finished(path: str, timeline: otio.schema.Timeline) -> None:
-    """v2a's tracks, as the adapter wrote them to `path`, go into the editor's own AAF
-    (`aaf_file.finish_written`), where the timeline was read from one."""
+def _aaf_into_editors_file(path: str, timeline: otio.schema.Timeline, source: str) -> None:
+    """v2a's tracks, as the adapter wrote them to `path`, go into the editor's own AAF `source`
+    (`aaf_file.finish_written`), the one the timeline was read from."""
     tracks = {id(track): track for stem in _stems(timeline)
               for track in find_v2a_tracks(timeline, stem)}
-    aaf_file.finish_written(path, timeline, list(tracks.values()))
+    aaf_file.finish_written(path, timeline, list(tracks.values()), source)
 
 
 # Rewrites of what an adapter wrote, by format: (written path, the timeline written).
 _AFTER_WRITE = {
-    "AAF": _aaf_finished,
     "cmx_3600": _edl_finished,
     "fcp_xml": _fcp7_finished,
     "fcpx_xml": _fcpx_finished,

@@ -244,3 +244,19 @@ def test_an_aaf_exported_again_while_v2a_reads_it_is_not_written_over(tmp_path, 
     assert f"the AAF {source} changed since v2a read it" in note
     with aaf2.open(written, "r") as aaf:
         assert _sequence(aaf).name == "OTIO_Test_ppjoshm1.Exported.01"  # not simple.aaf's
+
+
+def test_an_aaf_exported_again_over_which_the_result_would_go_is_left_as_saved(tmp_path):
+    """Written over the editor's AAF itself (the output folder is its own), the adapter's rewrite
+    of the older reading replaced the editor's new export: it stays, and the result is the .otio
+    beside it, as for the other formats' files."""
+    source = tmp_path / "one_clip.aaf"
+    shutil.copyfile(AAF / "one_clip.aaf", source)
+    timeline = read_timeline(source)
+    shutil.copyfile(AAF / "simple.aaf", source)  # the editor exported again meanwhile
+
+    written, _, note = write_timeline(timeline, str(source), "AAF")
+
+    assert f"the AAF {source} changed since v2a read it" in note
+    assert written == str(tmp_path / "one_clip.otio")
+    assert source.read_bytes() == (AAF / "simple.aaf").read_bytes()
