@@ -13,6 +13,7 @@ adapter writes only timelines from other formats, or from a document changed sin
 
 from __future__ import annotations
 
+import copy
 import itertools
 import os
 import xml.etree.ElementTree as ET
@@ -21,7 +22,7 @@ import opentimelineio as otio
 
 from otio_adapters.media_refs import rebased_url
 from otio_adapters.source_files import record_of, text_if_unchanged
-from otio_adapters.takes import V2A_KEY
+from otio_adapters.takes import PREMIERE_TRACK_NAME, V2A_KEY
 
 #: timeline.metadata[DOCUMENT]: the FCP7 XML file a timeline was read from. Not under "fcp_xml":
 #: the adapter writes that namespace into the sequence it writes.
@@ -57,8 +58,11 @@ def write_into_document(
     root = ET.fromstring(text, parser=parser)
     _keep_media_found(root, os.path.dirname(source), folder)
     sequence = _sequences(root)[int(timeline.metadata[DOCUMENT]["sequence"])]
-    ours = [_items(track) for track in ET.parse(written).getroot().iterfind(".//media/audio/track")]
+    written_tracks = list(ET.parse(written).getroot().iterfind(".//media/audio/track"))
+    ours = [_items(track) for track in written_tracks]
     targets = _targets(timeline, sequence, source, len(ours))
+    removed = [item for target in targets if target is not None for item in _items(target)]
+    _keep_files_referenced(root, removed)
     for target in targets:
         for item in _items(target) if target is not None else ():
             target.remove(item)
@@ -66,11 +70,15 @@ def write_into_document(
     audio = _audio_element(sequence)
     space = "\t" if "\t" in (root.text or "") else "    "
     level = _depth(root, audio) + 1
-    for target, items in zip(targets, ours, strict=True):
+    for target, items, track in zip(targets, ours, written_tracks, strict=True):
         if target is None:
             if not items:
                 continue  # an empty track would not be found as v2a's again: a re-run adds one
             target = _new_track(audio)
+        # v2a's name for the track (`write._for_format`), by which a re-run knows it again.
+        name = track.get(PREMIERE_TRACK_NAME.removeprefix("@"))
+        if name:
+            target.set(PREMIERE_TRACK_NAME.removeprefix("@"), name)
         _renumber(items, taken)
         # Where the items were: before the track's <enabled>, <locked> and other settings.
         settings = list(target)
@@ -98,6 +106,29 @@ def _targets(
     if len(targets) != count or len(audio) < len(read):
         raise ValueError(f"{source}: v2a's tracks do not match the document's audio tracks")
     return targets
+
+
+def _keep_files_referenced(root: ET.Element, removed: list[ET.Element]) -> None:
+    """A `<file>` described in full inside v2a's items about to be `removed`, and named by its
+    id alone elsewhere (as Premiere writes a file after its first use: the editor's copy of a
+    take on a track of theirs), is described in full at the first of those places instead:
+    the editor's clip would lose its media with v2a's old items."""
+    inside = {element for item in removed for element in item.iter()}
+    described = {
+        element.get("id"): element
+        for item in removed
+        for element in item.iter("file")
+        if element.get("id") and len(element)
+    }
+    if not described:
+        return
+    for parent in [element for element in root.iter() if element not in inside]:
+        for index, child in enumerate(list(parent)):
+            if child.tag == "file" and not len(child) and child.get("id") in described:
+                full = copy.deepcopy(described.pop(child.get("id")))
+                full.tail = child.tail
+                parent.remove(child)
+                parent.insert(index, full)
 
 
 def _sequences(root: ET.Element) -> list[ET.Element]:

@@ -33,6 +33,7 @@ import xml.etree.ElementTree as ET
 
 import opentimelineio as otio
 
+from otio_adapters import fcpx_audio
 from otio_adapters.fcpx_document import asset_url
 from otio_adapters.takes import parse_take_file
 
@@ -122,8 +123,9 @@ def _is_v2a(element: ET.Element, takes: set[str]) -> bool:
     """Whether an item in a synchronized clip is v2a's sound connected to it (a clip of a take,
     or a storyline of them and their crossfades), which lies in the project's time, not in the
     clip's own."""
-    if element.tag == "asset-clip":
-        return element.get("ref") in takes
+    if element.tag == "asset-clip":  # on v2a's role: an editor's copy of a take is theirs
+        return element.get("ref") in takes and fcpx_audio.v2a_role_stem(
+            element.get("audioRole", "")) is not None
     if element.tag != "spine" or element.get("lane") is None or not len(element):
         return False
     return all(child.tag == "transition" or _is_v2a(child, takes) for child in element)

@@ -22,13 +22,16 @@ import opentimelineio as otio
 
 from otio_adapters import fcpx_audio, source_files
 from otio_adapters.media_refs import rebased_url
-from otio_adapters.takes import parse_take_file
+from otio_adapters.takes import V2A_KEY, parse_take_file
 
 #: timeline.metadata[DOCUMENT]: the FCPXML file a timeline was read from and which of its
 #: projects (in document order) it is. Not under "fcpx_xml", which the adapter's reader fills.
 DOCUMENT = "v2a_fcpx_document"
 
 _installed = False
+#: clip.metadata[_ROLE_STEM], while the reader reads a storyline: the stem of the v2a role the
+#: clip is on (`_mark_v2a_lanes`).
+_ROLE_STEM = "v2a_role_stem"
 #: The tag a generator's <video> has while the reader reads past it.
 _GENERATOR = "v2a-generator"
 
@@ -44,6 +47,7 @@ def install() -> None:
     original_from_project = fcpx_xml.FcpxXml._from_project
     original_to_stack = fcpx_xml.FcpxXml._squence_to_stack
     original_reference = fcpx_xml.FcpxXml._reference_from_id
+    original_build = fcpx_xml.FcpxXml._build_composable
 
     def asset_by_id(reader, asset_id):
         # The reader searched every resource for an asset, several times a clip: a document
@@ -88,10 +92,19 @@ def install() -> None:
         for element in generators:
             element.tag = _GENERATOR
         try:
-            return original_to_stack(reader, sequence_element, *args, **kwargs)
+            stack = original_to_stack(reader, sequence_element, *args, **kwargs)
         finally:
             for element in generators:
                 element.tag = "video"
+        _mark_v2a_lanes(stack)
+        return stack
+
+    def build_composable(reader, element, *args, **kwargs):
+        composable = original_build(reader, element, *args, **kwargs)
+        stem = fcpx_audio.v2a_role_stem(element.get("audioRole", ""))
+        if stem and isinstance(composable, otio.schema.Clip):
+            composable.metadata[_ROLE_STEM] = stem  # for `squence_to_stack`, which drops it
+        return composable
 
     def from_project(reader, project_element):
         timeline = original_from_project(reader, project_element)
@@ -104,7 +117,22 @@ def install() -> None:
     fcpx_xml.FcpxXml._reference_from_id = reference_from_id
     fcpx_xml.FcpxXml._asset_by_id = asset_by_id
     fcpx_xml.FcpxXml._assetclip_by_ref = assetclip_by_ref
+    fcpx_xml.FcpxXml._build_composable = build_composable
     _installed = True
+
+
+def _mark_v2a_lanes(stack: otio.schema.Stack) -> None:
+    """Mark as v2a's (`takes.track_stem`) each lane the reader made a track of whose clips are
+    all on a role of v2a's (`fcpx_audio.audio_role`): FCPXML has no tracks, and a clip's role
+    is what says it is v2a's. Not a lane holding v2a's take files: an editor's copy of a take,
+    on a role of theirs, is theirs."""
+    for track in stack:
+        if not isinstance(track, otio.schema.Track):
+            continue
+        clips = track.find_clips()
+        stems = {clip.metadata.pop(_ROLE_STEM, None) for clip in clips}
+        if len(stems) == 1 and None not in stems and track.kind == otio.schema.TrackKind.Audio:
+            track.metadata[V2A_KEY] = {"track": stems.pop()}  # named after its lane still
 
 
 def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:
@@ -166,9 +194,9 @@ def write_into_document(
 
 
 def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
-    """Take out of `sequence` the clips an earlier run of v2a added (asset-clips of take files,
-    and the storylines holding only them and their crossfades), and then the resources only
-    they referred to."""
+    """Take out of `sequence` the clips an earlier run of v2a added (asset-clips of take files
+    on v2a's role, and the storylines holding only them and their crossfades), and then the
+    resources only they referred to. An editor's copy of a take, on a role of theirs, stays."""
     resources = root.find("./resources")
     takes = {
         asset.get("id")
@@ -183,7 +211,7 @@ def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
     # growing as the square of the clips crossfaded end to end (2,000: 8 million checks).
     ours: dict[ET.Element, bool] = {}
     for element in list(sequence.iter()):
-        if element.tag == "asset-clip" and element.get("ref") in takes:
+        if _is_v2a_clip(element, takes):
             parent = parents[element]
             if parent.tag == "spine" and parent.get("lane"):
                 if parent not in ours:
@@ -199,11 +227,14 @@ def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
             resources.remove(resource)
 
 
+def _is_v2a_clip(element: ET.Element, takes: set[str]) -> bool:
+    """An asset-clip v2a wrote: of a take file (an asset in `takes`), on v2a's role."""
+    return (element.tag == "asset-clip" and element.get("ref") in takes
+            and fcpx_audio.v2a_role_stem(element.get("audioRole", "")) is not None)
+
+
 def _only_takes(storyline: ET.Element, takes: set[str]) -> bool:
-    return all(
-        child.tag == "transition" or (child.tag == "asset-clip" and child.get("ref") in takes)
-        for child in storyline
-    )
+    return all(child.tag == "transition" or _is_v2a_clip(child, takes) for child in storyline)
 
 
 def asset_url(asset: ET.Element) -> str | None:

@@ -336,3 +336,31 @@ def test_a_rerun_takes_out_v2a_storylines_and_keeps_a_storyline_of_the_editors(t
     assert lanes["-3"] == [editors_asset]  # the editor's storyline, without v2a's take
     assert len(_v2a_clips(again)) == 11  # one set of v2a's clips, each on take 2
     assert {parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)} == {2}
+
+
+def test_an_editors_copy_of_a_take_on_a_role_of_theirs_survives_a_rerun(tmp_path):
+    """Final Cut has no tracks: a clip's role says whose it is. The editor's copy of a take
+    (the same asset, their own role and lane) is theirs; a re-run took out every clip of a
+    take file, theirs too, and read their lane as v2a's track."""
+    first = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, first)
+    root = _parse(first)
+    ours = _v2a_clips(root)[0]
+    host = next(parent for parent in root.iter() if ours in list(parent))
+    editors = copy.deepcopy(ours)
+    editors.set("audioRole", "dialogue")
+    editors.set("lane", "-3")
+    editors.set("name", "Editor A9")
+    host.append(editors)
+    ET.ElementTree(root).write(first, encoding="unicode")
+
+    back = read_timeline(first)
+    (track,) = find_v2a_tracks(back, "SFX")
+    assert len(track.find_clips()) == 4  # v2a's alone, not the editor's lane
+    written, _, _ = _generate(first, first, take=2)
+    again = _parse(written)
+    (kept,) = [clip for clip in again.iter("asset-clip") if clip.get("name") == "Editor A9"]
+    assert (kept.get("audioRole"), kept.get("lane")) == ("dialogue", "-3")
+    assert parse_take_file(_take_assets(again)[kept.get("ref")])[1] == 1  # its take, still there
+    assert sorted(parse_take_file(_take_assets(again)[c.get("ref")])[1]
+                  for c in _v2a_clips(again)) == [2, 2, 2, 2]
