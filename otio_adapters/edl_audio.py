@@ -354,8 +354,9 @@ def restore_takes(timeline: otio.schema.Timeline) -> None:
     first event: v2a's sound would move to the picture's start).
 
     A list keeps no track names or metadata, and an editor's event of a take copied onto a
-    channel of theirs looks as v2a's do (Premiere writes a file without a reel as AX, with its
-    SOURCE FILE): only the note, which v2a writes and NLEs do not, tells them apart."""
+    channel of theirs looks as v2a's do (Premiere writes a clip without a reel as AX, with its
+    FROM CLIP NAME; its file may be in a SOURCE FILE note): only the note, which v2a writes and
+    NLEs do not, tells them apart."""
     video = timeline.video_tracks()
     for track in timeline.audio_tracks():
         clips = track.find_clips()

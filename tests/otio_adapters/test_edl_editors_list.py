@@ -321,8 +321,8 @@ FCM: NON-DROP FRAME
 
 def test_an_editors_channel_of_a_copied_take_is_theirs_and_stays_in_the_list(tmp_path):
     """A list keeps no track names: an editor's channel holding only a take they copied (reel
-    AX, the take in FROM CLIP NAME and SOURCE FILE, as Premiere writes a file and as v2a writes
-    its events) was read as v2a's track and taken out of the list. Only v2a's note marks its
+    AX, the take in FROM CLIP NAME and SOURCE FILE, as v2a writes its events, and AX as
+    Premiere writes a clip without a reel) was read as v2a's track and taken out of the list. Only v2a's note marks its
     events: the editor's channel stays, byte for byte, and v2a's events go on the next one."""
     data = b"""\
 TITLE: TAKE ON A2
