@@ -122,17 +122,61 @@ def install() -> None:
 
 
 def _mark_v2a_lanes(stack: otio.schema.Stack) -> None:
-    """Mark as v2a's (`takes.track_stem`) each lane the reader made a track of whose clips are
-    all on a role of v2a's (`fcpx_audio.audio_role`): FCPXML has no tracks, and a clip's role
-    is what says it is v2a's. Not a lane holding v2a's take files: an editor's copy of a take,
-    on a role of theirs, is theirs."""
-    for track in stack:
-        if not isinstance(track, otio.schema.Track):
+    """Mark as v2a's (`takes.track_stem`) the clips of each lane the reader made a track of that
+    are on a role of v2a's (`fcpx_audio.audio_role`): FCPXML has no tracks, and a clip's role is
+    what says it is v2a's. Not a lane holding v2a's take files: an editor's copy of a take, on a
+    role of theirs, is theirs. Final Cut numbers lanes per connected clip, so the editor's copy
+    may share a lane number with v2a's clips: those go on a track of their own, after the
+    editor's (v2a's track not found, a re-run laid the new takes alone and v2a's other clips,
+    taken out of the document by their role, were lost)."""
+    for index in reversed(range(len(stack))):
+        lane = stack[index]
+        if not isinstance(lane, otio.schema.Track):
             continue
-        clips = track.find_clips()
-        stems = {clip.metadata.pop(_ROLE_STEM, None) for clip in clips}
-        if len(stems) == 1 and None not in stems and track.kind == otio.schema.TrackKind.Audio:
-            track.metadata[V2A_KEY] = {"track": stems.pop()}  # named after its lane still
+        clips = lane.find_clips()
+        stems = {clip.metadata.get(_ROLE_STEM) for clip in clips}
+        ours = sorted(stem for stem in stems if stem is not None)
+        if len(ours) == 1:  # several stems on one lane: not as v2a writes them
+            track = _lane_split(lane, ours[0]) if None in stems else lane
+            if track is not lane:
+                stack.insert(index + 1, track)
+            track.kind = otio.schema.TrackKind.Audio
+            track.metadata[V2A_KEY] = {"track": ours[0]}  # named after its lane still
+        for clip in clips:
+            clip.metadata.pop(_ROLE_STEM, None)
+
+
+def _lane_split(lane: otio.schema.Track, stem: str) -> otio.schema.Track:
+    """Move the clips of `lane` on v2a's role of `stem`, with the transitions between two of
+    them, onto a new track of the same name and time; the editor's items stay on `lane`, in
+    their places (a transition between one of each, which no storyline v2a writes holds, is
+    left out). Returns the new track."""
+    ranges = lane.range_of_all_children()
+    items = list(lane)
+    owners = [item.metadata.get(_ROLE_STEM) == stem if isinstance(item, otio.schema.Clip)
+              else None for item in items]
+    for at, item in enumerate(items):
+        if isinstance(item, otio.schema.Transition) and 0 < at < len(items) - 1:
+            if owners[at - 1] is not None and owners[at - 1] == owners[at + 1]:
+                owners[at] = owners[at - 1]
+    lane.clear()
+    ours = otio.schema.Track(name=lane.name, kind=otio.schema.TrackKind.Audio)
+    rate = ranges[items[0]].start_time.rate if items else 1
+    for track, side in ((lane, False), (ours, True)):
+        end = otio.opentime.RationalTime(0, rate)
+        for item, owner in zip(items, owners, strict=True):
+            if owner is not side:
+                continue  # the other side's, a gap, or a transition between the two sides
+            if isinstance(item, otio.schema.Transition):
+                track.append(item)
+                continue
+            placed = ranges[item]
+            if placed.start_time > end:
+                track.append(otio.schema.Gap(
+                    source_range=otio.opentime.TimeRange(duration=placed.start_time - end)))
+            track.append(item)
+            end = placed.end_time_exclusive()
+    return ours
 
 
 def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:

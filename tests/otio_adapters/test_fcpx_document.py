@@ -364,3 +364,35 @@ def test_an_editors_copy_of_a_take_on_a_role_of_theirs_survives_a_rerun(tmp_path
     assert parse_take_file(_take_assets(again)[kept.get("ref")])[1] == 1  # its take, still there
     assert sorted(parse_take_file(_take_assets(again)[c.get("ref")])[1]
                   for c in _v2a_clips(again)) == [2, 2, 2, 2]
+
+
+def test_an_editors_copy_on_the_lane_number_of_v2a_clips_leaves_both_whole(tmp_path):
+    """Final Cut numbers lanes per connected clip: the editor's copy of a take may sit on lane
+    -2 beside v2a's clips (between two of them). The reader made one track of the lane, not
+    v2a's (not all its clips on v2a's role): a re-run of one clip laid that clip alone, and
+    v2a's three others, taken out of the document by their role, were gone."""
+    first = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, first)
+    root = _parse(first)
+    last = _v2a_clips(root)[3]  # 22 s to 30 s on the timeline, after a free lane from 19 s
+    host = next(parent for parent in root.iter() if last in list(parent))
+    editors = copy.deepcopy(last)
+    editors.set("audioRole", "dialogue")
+    editors.set("name", "Editor A9")
+    offset = int(last.get("offset").removesuffix("s")) - 3
+    editors.set("offset", f"{offset}s")  # 19 s to 22 s, on lane -2 too
+    editors.set("duration", "3s")
+    host.append(editors)
+    ET.ElementTree(root).write(first, encoding="unicode")
+
+    edit = read_timeline(first)
+    (track,) = find_v2a_tracks(edit, "SFX")
+    assert [clip.name for clip in track.find_clips()] == ["V2A Beach", "V2A Street"] * 2
+    segments = plan_segments(edit, timeline_path=str(first))
+    write_audio_tracks(edit, segments, _generated(segments[:1], take=2), visible=segments)
+    written, _, _ = write_timeline(edit, str(first), "fcpx_xml")
+    again = _parse(written)
+    takes = _take_assets(again)
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [1, 1, 1, 2]
+    (kept,) = [clip for clip in again.iter("asset-clip") if clip.get("name") == "Editor A9"]
+    assert (kept.get("audioRole"), kept.get("lane"), kept.get("offset")) == ("dialogue", "-2", f"{offset}s")
