@@ -8,6 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
+import opentimelineio as otio
 import pytest
 from generator_doubles import SineGenerator
 
@@ -67,3 +68,23 @@ def test_v2a_output_is_updated_in_place_by_a_re_run(project, tmp_path):
     again = run_generation(GenerationRequest(first.timeline_path, str(out)), SineGenerator())
     assert again.timeline_path == first.timeline_path
     assert all(audio.path.endswith("_take2.wav") for audio in again.generated)
+
+
+def test_a_result_whose_track_of_takes_is_not_v2a_s_is_refused_saying_why(project):
+    """A track of v2a's takes that v2a did not name or mark (the editor renamed it; FCP7 XML and
+    CMX 3600 results written before v2a marked its tracks) is the editor's: the output in its
+    own folder is their timeline, refused, and the message says which track and why."""
+    result = run_generation(GenerationRequest(str(project / "sample.otio"), str(project / "v2a")),
+                            SineGenerator())
+    written = Path(result.timeline_path)
+    timeline = otio.adapters.read_from_file(str(written))
+    (ours,) = [track for track in timeline.audio_tracks() if "v2a" in track.metadata]
+    del ours.metadata["v2a"]
+    ours.name = "my foley"
+    otio.adapters.write_to_file(timeline, str(written))
+    before = _md5(written)
+    with pytest.raises(PipelineError) as refused:
+        run_generation(GenerationRequest(str(written), str(project / "v2a")), SineGenerator())
+    assert "will not overwrite the source timeline" in str(refused.value)
+    assert "audio track 'my foley' holds v2a's takes but is not named as v2a" in str(refused.value)
+    assert _md5(written) == before
