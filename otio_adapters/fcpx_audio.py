@@ -9,7 +9,9 @@ tracks alone, and `add_tracks` adds v2a's to what it wrote:
 - each take file is an audio-only asset: no video format; its sources, channels and rate;
 - each clip an `<asset-clip>` with the role `effects.V2A SFX` (a subrole of Effects of its own,
   for soloing, stems and role exports), connected to the primary-storyline item above its first
-  frame (so it moves with that shot in Final Cut), on a lane below the editor's audio;
+  frame (so it moves with that shot in Final Cut), on a lane below the editor's audio, with a
+  `<note>` saying where v2a placed it (`placement_note`): Final Cut copies a clip's role and
+  note with it, so a copy the editor makes of v2a's clip is told apart by lying elsewhere;
 - clips that crossfade form a secondary storyline (`<spine lane=...>`): Final Cut has
   transitions only inside storylines (it makes one of connected clips when a transition is
   added to them). Each crossfade is an "Audio Crossfade" `<transition>` centred on its cut,
@@ -50,6 +52,24 @@ _HOSTS = {
     "clip", "asset-clip", "ref-clip", "sync-clip", "mc-clip", "audition", "gap", "title",
     "video", "audio",
 }
+
+
+#: The note on each clip v2a places: its `offset`, and its `lane` where it is connected (none in
+#: a storyline of v2a's, whose clips count from its start).
+_PLACED = re.compile(r"v2a take placed at (?P<offset>\S+s)(?:, lane (?P<lane>-?\d+))?")
+
+
+def placement_note(offset: Fraction, lane: str | None) -> str:
+    """The note v2a gives a clip it places at `offset`, on `lane` (None: in v2a's storyline)."""
+    return f"v2a take placed at {format_seconds(offset)}" + (f", lane {lane}" if lane else "")
+
+
+def placement(clip: ET.Element) -> tuple[Fraction, str | None] | None:
+    """(offset, lane) where v2a placed `clip`, from its note; None for a clip without v2a's note
+    (the editor's own, or one v2a placed before it noted them)."""
+    note = clip.find("./note")
+    found = _PLACED.fullmatch((note.text or "").strip()) if note is not None else None
+    return (parse_seconds(found["offset"]), found["lane"]) if found else None
 
 
 def audio_role(track: otio.schema.Track) -> str:
@@ -213,8 +233,7 @@ class _Writer:
         first = run[0]
         index, local = self._host_at(self.origin + self.seconds(first.record), first.name)
         if len(run) == 1:
-            element = self._clip(first, local, role)
-            element.set("lane", lane)
+            element = self._clip(first, local, role, lane)
         else:
             element = ET.Element("spine", {"lane": lane, "offset": format_seconds(local)})
             for outgoing, item in zip([None, *run], run, strict=False):
@@ -222,7 +241,7 @@ class _Writer:
                 if outgoing is not None:
                     half = _centred(outgoing, item)
                     element.append(self._transition(item.record - half - first.record, 2 * half))
-                element.append(self._clip(item, self.seconds(item.record - first.record), role))
+                element.append(self._clip(item, self.seconds(item.record - first.record), role, None))
         self.connected.setdefault(index, []).append(element)
 
     def finish(self) -> list[ET.Element]:
@@ -241,8 +260,9 @@ class _Writer:
                 return index, parse_seconds(host.get("start")) + into
         raise ValueError(f"no clip or gap of the primary storyline lies over v2a clip {name!r}")
 
-    def _clip(self, item: _Laid, offset: Fraction, role: str) -> ET.Element:
-        return ET.Element(
+    def _clip(self, item: _Laid, offset: Fraction, role: str, lane: str | None) -> ET.Element:
+        """An asset-clip of the take at `offset`, connected on `lane` (None: in a storyline)."""
+        clip = ET.Element(
             "asset-clip",
             {
                 "name": item.name,
@@ -251,8 +271,11 @@ class _Writer:
                 "start": format_seconds(self.seconds(item.media_in)),
                 "duration": format_seconds(self.seconds(item.length)),
                 "audioRole": role,
+                **({"lane": lane} if lane else {}),
             },
         )
+        ET.SubElement(clip, "note").text = placement_note(offset, lane)
+        return clip
 
     def _asset(self, item: _Laid) -> str:
         """The take file as Final Cut declares an audio file: audio only, no video format."""

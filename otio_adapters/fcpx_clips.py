@@ -33,8 +33,7 @@ import xml.etree.ElementTree as ET
 
 import opentimelineio as otio
 
-from otio_adapters.fcpx_document import asset_url
-from otio_adapters.takes import parse_take_file
+from otio_adapters.fcpx_document import is_v2a_item, v2a_clips
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +90,11 @@ def as_compound_clips(root: ET.Element) -> bool:
     media = _Media(root, resources)
     # Synchronized clips first: a multicam angle may hold one, and then its copy holds the
     # compound clip.
-    takes = _take_assets(resources)
+    # v2a's sound connected to a synchronized clip lies in the project's time, not in the
+    # clip's own: it stays v2a's track.
+    ours = v2a_clips(root)
     for sync in syncs:
-        items = [child for child in sync if child.tag in _STORY and not _is_v2a(child, takes)]
+        items = [child for child in sync if child.tag in _STORY and not is_v2a_item(child, ours)]
         for item in items:
             sync.remove(item)
         _to_ref_clip(sync, media.add(sync.get("name", ""), media.format_of(sync), items))
@@ -107,26 +108,6 @@ def as_compound_clips(root: ET.Element) -> bool:
             angles[key] = media.add_angle(*key)
         _to_ref_clip(clip, angles[key])
     return True
-
-
-def _take_assets(resources: ET.Element) -> set[str]:
-    """The ids of the assets of v2a's take files (a document v2a wrote into before)."""
-    return {
-        asset.get("id")
-        for asset in resources.iterfind("./asset")
-        if parse_take_file(asset_url(asset) or "")
-    }
-
-
-def _is_v2a(element: ET.Element, takes: set[str]) -> bool:
-    """Whether an item in a synchronized clip is v2a's sound connected to it (a clip of a take,
-    or a storyline of them and their crossfades), which lies in the project's time, not in the
-    clip's own."""
-    if element.tag == "asset-clip":
-        return element.get("ref") in takes
-    if element.tag != "spine" or element.get("lane") is None or not len(element):
-        return False
-    return all(child.tag == "transition" or _is_v2a(child, takes) for child in element)
 
 
 def _to_ref_clip(clip: ET.Element, media_id: str) -> None:

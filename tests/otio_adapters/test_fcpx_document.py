@@ -336,3 +336,61 @@ def test_a_rerun_takes_out_v2a_storylines_and_keeps_a_storyline_of_the_editors(t
     assert lanes["-3"] == [editors_asset]  # the editor's storyline, without v2a's take
     assert len(_v2a_clips(again)) == 11  # one set of v2a's clips, each on take 2
     assert {parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)} == {2}
+
+
+def _copy_of_v2a_clip(source: Path, edited: Path, lane: str, host_name: str) -> ET.Element:
+    """The editor copies v2a's first clip (Final Cut copies its role and note with it) onto
+    `lane` at the start of the primary-storyline item `host_name`; returns the copy."""
+    root = _parse(source)
+    first = _v2a_clips(root)[0]
+    (host,) = [item for item in root.find(".//project/sequence/spine") if item.get("name") == host_name]
+    duplicate = copy.deepcopy(first)
+    duplicate.set("lane", lane)
+    duplicate.set("offset", host.get("start"))
+    host.insert(0, duplicate)
+    edited.write_text(ET.tostring(root, encoding="unicode"))
+    return duplicate
+
+
+@pytest.mark.parametrize(
+    ("lane", "host"),
+    [("-4", "Street"), ("-2", "Gap")],  # another lane under another shot; v2a's lane elsewhere
+)
+def test_a_rerun_keeps_the_editors_copy_of_a_v2a_clip(tmp_path, lane, host):
+    # A re-run took out every clip of a take file, the editor's copies of v2a's clips too (a
+    # take they liked, dragged elsewhere). v2a notes where it placed each clip; a copy lies
+    # elsewhere and is the editor's sound: it stays, and its take's asset with it.
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    edited = tmp_path / "edited.fcpxml"
+    duplicate = _copy_of_v2a_clip(first, edited, lane, host)
+    copied_asset = _take_assets(_parse(edited))[duplicate.get("ref")]
+
+    # Read again, the copy is the editor's clip on a track of theirs, not v2a's track.
+    edit = read_timeline(edited)
+    (track,) = find_v2a_tracks(edit, "SFX")
+    assert len(track.find_clips()) == 4
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    kept = [c for c in _v2a_clips(again) if c.get("ref") in takes and parse_take_file(takes[c.get("ref")])[1] == 1]
+    assert [(c.attrib, c.findtext("note")) for c in kept] == [(duplicate.attrib, duplicate.findtext("note"))]
+    assert takes[duplicate.get("ref")] == copied_asset
+    # v2a's own set refilled once, each clip on its new take; still the editor's copy afterwards
+    ours = [c for c in _v2a_clips(again) if c not in kept]
+    assert len(ours) == 4 and {parse_take_file(takes[c.get("ref")])[1] for c in ours} == {2}
+    _generate(edited, edited, take=3)
+    assert len(_v2a_clips(_parse(edited))) == 5
+
+
+def test_a_rerun_on_a_document_v2a_wrote_before_it_noted_its_clips_still_refills(tmp_path):
+    # Documents written before v2a noted where it placed its clips: every clip of a take file
+    # is v2a's there, as it was, so a re-run adds no second set.
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    first.write_text(re.sub(r"\s*<note>v2a take placed at [^<]*</note>\s*", "", first.read_text()))
+    assert "<note>" not in first.read_text()
+    _generate(first, first, take=2)
+    takes = _take_assets(_parse(first))
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(_parse(first))) == [2] * 4
