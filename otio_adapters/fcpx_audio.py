@@ -41,11 +41,14 @@ from v2a.contracts import SAMPLE_RATE, TAKE_CHANNELS
 
 #: Final Cut's own audio transition (its "Audio Crossfade" effect, as in its exports).
 _CROSSFADE = {"name": "Audio Crossfade", "uid": "FFAudioTransition"}
-#: Children that come after a clip's connected items (FCPXML DTD: markers, sources, filters).
+#: Children that come after a clip's connected items (Apple's FCPXML DTD: markers, sources,
+#: filters). Not a multicam clip's <mc-source>s, which come before them: v2a's clip put before
+#: them made the document one Final Cut refuses whole (it rejects any that does not match the
+#: DTD).
 _AFTER_CONNECTED = {
     "marker", "chapter-marker", "rating", "keyword", "analysis-marker", "audio-channel-source",
     "audio-role-source", "filter-video", "filter-video-mask", "filter-audio", "metadata",
-    "sync-source", "mc-source",
+    "sync-source",
 }
 #: Items of a storyline that can hold connected clips.
 _HOSTS = {
