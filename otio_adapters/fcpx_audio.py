@@ -85,6 +85,15 @@ def is_host(element: ET.Element) -> bool:
     return element.tag in _HOSTS
 
 
+def playing(item: ET.Element) -> ET.Element:
+    """The clip a storyline's item plays: of an audition, its pick (its first item), which holds
+    what is connected to it (an item inside the audition itself is another alternative, played
+    only if the editor picks it); any other item is its own."""
+    if item.tag == "audition" and len(item):
+        return item[0]
+    return item
+
+
 def connect(host: ET.Element, elements: list[ET.Element]) -> None:
     """Put connected items in `host`, after its own connected items and before its markers,
     sources and filters, as the DTD orders a clip's children."""
@@ -215,8 +224,9 @@ class _Writer:
         self.rate = rate
         self.resources = root.find("./resources")
         self.origin = parse_seconds(sequence.get("tcStart"))
-        self.hosts = [item for item in sequence.find("./spine") if is_host(item)]
-        self.starts = [parse_seconds(item.get("offset")) for item in self.hosts]
+        items = [item for item in sequence.find("./spine") if is_host(item)]
+        self.starts = [parse_seconds(item.get("offset")) for item in items]
+        self.hosts = [playing(item) for item in items]
         self.connected: dict[int, list[ET.Element]] = {}  # host index -> what to connect to it
         self.assets: dict[str, str] = {}  # take URL -> asset id
         self.crossfade = ""

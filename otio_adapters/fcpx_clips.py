@@ -1,4 +1,5 @@
-"""Multicam and synchronized clips in the FCPXML reader, read as the picture the editor sees.
+"""Multicam and synchronized clips and auditions in the FCPXML reader, read as the picture the
+editor sees.
 
 The reader (otio-fcpx-xml-adapter 1.0.0) reads a compound clip (a `<ref-clip>` of a `<media>`
 holding a `<sequence>`) as a nested stack trimmed to the clip, but knows neither of the clips
@@ -21,6 +22,11 @@ whose `<sequence>` holds what the clip plays, in the clip's own time (where its 
   only an angle's sound shows no picture, and is read as audio with nothing in it.
 A compound clip whose sound alone is enabled (srcEnable "audio") shows no picture: its video
 tracks are read disabled, so v2a plans none of them.
+An `<audition>` (alternatives of one clip) plays its first item, the pick; the reader read every
+item of it as a clip, each after the last (measured: an audition of a 3 s pick and a 5 s
+alternative between two shots was read as a 3 s gap, the second shot, then both alternatives, so
+the shot after it was planned 2 s early and each alternative got sound). `install()` has each
+audition become its pick, placed where the audition is, before the rest.
 Only the reader's copy of the document changes: v2a writes its sound into the editor's document
 as exported (`fcpx_document`), connected to the multicam or synchronized clip above it.
 """
@@ -59,7 +65,8 @@ def install() -> None:
 
     def init(reader, xml_string):
         original_init(reader, xml_string)
-        if as_compound_clips(reader.fcpx_xml):
+        picked = as_picks(reader.fcpx_xml)
+        if as_compound_clips(reader.fcpx_xml) or picked:
             reader.child_parent_map = {c: p for p in reader.fcpx_xml.iter() for c in p}
 
     original_build = fcpx_xml.FcpxXml._build_composable
@@ -78,6 +85,26 @@ def install() -> None:
     fcpx_xml.FcpxXml.__init__ = init
     fcpx_xml.FcpxXml._build_composable = build_composable
     _installed = True
+
+
+def as_picks(root: ET.Element) -> bool:
+    """Put in place of every audition of the document `root` its pick (its first item, which
+    Final Cut plays), at the audition's place in its parent (offset, lane); whether there were
+    any. The alternatives go: the editor sees, and v2a plans, none of them."""
+    parents = {child: parent for parent in root.iter() for child in parent}
+    auditions = list(root.iter("audition"))
+    for audition in auditions:
+        parent = parents[audition]
+        pick = audition[0] if len(audition) else None
+        if pick is not None:
+            for name in ("offset", "lane"):  # where the audition is, in its parent's time
+                if audition.get(name) is not None:
+                    pick.set(name, audition.get(name))
+                else:
+                    pick.attrib.pop(name, None)
+            parent.insert(list(parent).index(audition), pick)
+        parent.remove(audition)
+    return bool(auditions)
 
 
 def as_compound_clips(root: ET.Element) -> bool:

@@ -1,0 +1,125 @@
+"""What Final Cut plays of hand-written FCPXML documents (1.8, as Apple's DTD declares them) of
+the storyline items the fixtures do not hold: auditions, split edits, transitions inside
+multicam angles and retimed multicam clips. Each is read, planned (the frames v2a makes sound
+for are the ones Final Cut shows), and written into (the editor's document with v2a's audio
+added, read back under the picture, a re-run refilling it)."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from test_write_tracks import _generated
+
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks, parse_take_file
+from otio_adapters.write import write_audio_tracks, write_timeline
+
+ROLE = "effects.V2A SFX"
+
+_DOCUMENT = """<?xml version="1.0" encoding="UTF-8"?>
+<!DOCTYPE fcpxml>
+<fcpxml version="1.8">
+    <resources>
+        <format id="r1" name="FFVideoFormat1080p25" frameDuration="100/2500s" width="1920" height="1080"/>
+        <asset id="r2" name="A" src="file:///Volumes/Media/A.mov" start="0s" duration="60s" hasVideo="1" format="r1" hasAudio="1" audioSources="1" audioChannels="2" audioRate="48000"/>
+        <asset id="r3" name="B" src="file:///Volumes/Media/B.mov" start="0s" duration="60s" hasVideo="1" format="r1" hasAudio="1" audioSources="1" audioChannels="2" audioRate="48000"/>
+        <asset id="r4" name="C" src="file:///Volumes/Media/C.mov" start="0s" duration="60s" hasVideo="1" format="r1" hasAudio="1" audioSources="1" audioChannels="2" audioRate="48000"/>{resources}
+    </resources>
+    <library>
+        <event name="Day 1">
+            <project name="Cut">
+                <sequence duration="{duration}" format="r1" tcStart="0s" tcFormat="NDF" audioLayout="stereo" audioRate="48k">
+                    <spine>{spine}
+                    </spine>
+                </sequence>
+            </project>
+        </event>
+    </library>
+</fcpxml>
+"""
+
+
+def _document(tmp_path: Path, spine: str, duration: str = "9s", resources: str = "") -> Path:
+    path = tmp_path / "cut.fcpxml"
+    path.write_text(_DOCUMENT.format(spine=spine, duration=duration, resources=resources))
+    return path
+
+
+def _planned(path: Path) -> list[tuple[str, int, int, float]]:
+    """(clip, record start frame, frames, first source second) of each planned segment."""
+    segments = plan_segments(read_timeline(path), timeline_path=str(path))
+    return [(s.clip_name, s.record_start_frame, s.record_frames, s.source_start) for s in segments]
+
+
+def _generate(source: Path, out: Path, take: int = 1) -> str:
+    edit = read_timeline(source)
+    segments = plan_segments(edit, timeline_path=str(source))
+    write_audio_tracks(edit, segments, _generated(segments, take=take))
+    written, fallback, note = write_timeline(edit, str(out), "fcpx_xml")
+    assert written == str(out) and not fallback, note
+    return written
+
+
+def _sound(path: str) -> list[tuple[int, int]]:
+    """Where v2a's clips lie, read back: (record start frame, frames)."""
+    (track,) = find_v2a_tracks(read_timeline(path), "SFX")
+    ranges = [track.range_of_child(clip) for clip in track.find_clips()]
+    return [(round(r.start_time.value), round(r.duration.value)) for r in ranges]
+
+
+def _v2a_clips(root: ET.Element) -> list[ET.Element]:
+    return [clip for clip in root.iter("asset-clip") if clip.get("audioRole") == ROLE]
+
+
+def _takes(root: ET.Element) -> list[int]:
+    files = {a.get("id"): a.get("src") for a in root.iter("asset")}
+    return [parse_take_file(files[clip.get("ref")])[1] for clip in _v2a_clips(root)]
+
+
+# --- auditions ---------------------------------------------------------------------------------
+
+# A 4 s shot, an audition of a 3 s pick (B) and a 5 s alternative (C), a 2 s shot; over the
+# last, a connected audition whose pick (C, 1 s from 7.4 s) hides it.
+AUDITIONS = """
+                        <asset-clip name="A" offset="0s" ref="r2" duration="4s" start="10s" format="r1"/>
+                        <audition offset="4s">
+                            <asset-clip name="B" offset="4s" ref="r3" duration="3s" start="20s" format="r1"/>
+                            <asset-clip name="C" offset="4s" ref="r4" duration="5s" start="30s" format="r1"/>
+                        </audition>
+                        <asset-clip name="A" offset="7s" ref="r2" duration="2s" start="40s" format="r1">
+                            <audition lane="1" offset="40.4s">
+                                <asset-clip name="C" ref="r4" duration="1s" start="50s" format="r1"/>
+                                <asset-clip name="B" ref="r3" duration="1s" start="55s" format="r1"/>
+                            </audition>
+                        </asset-clip>"""
+
+
+def test_an_audition_plays_its_pick_where_the_audition_is(tmp_path):
+    # The reader read every item of an audition, each after the last: a 3 s gap where the pick
+    # plays, the next shot 2 s early, then both alternatives with sound made for them.
+    assert _planned(_document(tmp_path, AUDITIONS)) == [
+        ("A", 0, 100, 10.0),
+        ("B", 100, 75, 20.0),
+        ("A", 175, 10, 40.0),
+        ("C", 185, 25, 50.0),
+        ("A", 210, 15, 41.4),
+    ]
+
+
+def test_v2a_sound_under_an_audition_is_connected_to_its_pick(tmp_path):
+    # Connected inside the audition itself, v2a's clip would be another alternative (and a
+    # document of an audition was not written at all: the shot after it read past its end).
+    source = _document(tmp_path, AUDITIONS)
+    written = _generate(source, tmp_path / "out.fcpxml")
+    root = ET.parse(written).getroot()
+    audition = root.find(".//project/sequence/spine/audition")
+    pick, alternative = audition
+    assert [c.get("name") for c in pick.iter("asset-clip") if c.get("audioRole") == ROLE] == ["V2A B"]
+    exported = ET.parse(source).getroot().find(".//spine/audition")[1]
+    assert (alternative.attrib, len(alternative)) == (exported.attrib, 0)  # as the editor left it
+    assert _sound(written) == [(0, 100), (100, 75), (175, 10), (185, 25), (210, 15)]
+    # A re-run refills v2a's sound where it was: one set, each clip on its new take.
+    _generate(Path(written), Path(written), take=2)
+    assert _takes(ET.parse(written).getroot()) == [2] * 5
