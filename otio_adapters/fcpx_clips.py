@@ -27,6 +27,11 @@ item of it as a clip, each after the last (measured: an audition of a 3 s pick a
 alternative between two shots was read as a 3 s gap, the second shot, then both alternatives, so
 the shot after it was planned 2 s early and each alternative got sound). `install()` has each
 audition become its pick, placed where the audition is, before the rest.
+A `<clip>` of picture and sound (Final Cut's export of a clip whose audio components it lists:
+its `<video>` with its `<audio>` anchored to it, lane -1) is one clip, as an asset-clip of both
+is; the reader read its `<audio>` as a second clip of picture after the first, in the clip's
+lane and range (measured: a 2 s clip read twice, the second past the project's end). Its sound
+is read with it, as an asset-clip's is: not as a clip of its own (`as_one_clip`).
 Only the reader's copy of the document changes: v2a writes its sound into the editor's document
 as exported (`fcpx_document`), connected to the multicam or synchronized clip above it.
 """
@@ -65,8 +70,8 @@ def install() -> None:
 
     def init(reader, xml_string):
         original_init(reader, xml_string)
-        picked = as_picks(reader.fcpx_xml)
-        if as_compound_clips(reader.fcpx_xml) or picked:
+        changed = [as_picks(reader.fcpx_xml), as_one_clip(reader.fcpx_xml)]
+        if as_compound_clips(reader.fcpx_xml) or any(changed):
             reader.child_parent_map = {c: p for p in reader.fcpx_xml.iter() for c in p}
 
     original_build = fcpx_xml.FcpxXml._build_composable
@@ -105,6 +110,27 @@ def as_picks(root: ET.Element) -> bool:
             parent.insert(list(parent).index(audition), pick)
         parent.remove(audition)
     return bool(auditions)
+
+
+def as_one_clip(root: ET.Element) -> bool:
+    """Take out of every `<clip>` of picture (one holding a `<video>`) the `<audio>` anchored in
+    it, its own sound, which the reader reads in the clip's place and range as a clip of its
+    own; whether there was any. A `<clip>` of sound alone (Final Cut's and the adapter's audio
+    clip, a `<gap>` with the `<audio>` under it) keeps it: that is the clip."""
+    parents = {child: parent for parent in root.iter() for child in parent}
+    sound = []
+    for clip in root.iter("clip"):
+        if clip.find("./video") is None:
+            continue
+        for element in clip.iter("audio"):
+            up = parents[element]
+            while up.tag not in ("clip", "asset-clip", "ref-clip"):  # the reader's timing clip
+                up = parents[up]
+            if up is clip and element.get("lane", "0") != "0":
+                sound.append(element)
+    for element in sound:
+        parents[element].remove(element)
+    return bool(sound)
 
 
 def as_compound_clips(root: ET.Element) -> bool:

@@ -123,3 +123,40 @@ def test_v2a_sound_under_an_audition_is_connected_to_its_pick(tmp_path):
     # A re-run refills v2a's sound where it was: one set, each clip on its new take.
     _generate(Path(written), Path(written), take=2)
     assert _takes(ET.parse(written).getroot()) == [2] * 5
+
+
+# --- split edits -------------------------------------------------------------------------------
+
+# J and L cuts: each clip's sound starts before or ends after its picture (`audioStart`,
+# `audioDuration`); the middle one a <clip> as Final Cut writes one listing its components,
+# its <audio> anchored to its <video>.
+SPLIT_EDITS = """
+                        <asset-clip name="A" offset="0s" ref="r2" duration="4s" start="10s" format="r1" audioDuration="5s"/>
+                        <clip name="C" offset="4s" duration="2s" start="30s" format="r1" audioStart="29.5s" audioDuration="2.5s">
+                            <video ref="r4" offset="0s" start="0s" duration="60s">
+                                <audio ref="r4" lane="-1" offset="0s" start="0s" duration="60s" role="dialogue"/>
+                            </video>
+                        </clip>
+                        <asset-clip name="B" offset="6s" ref="r3" duration="3s" start="20s" format="r1" audioStart="19s" audioDuration="4s"/>"""
+
+
+def test_split_edits_plan_each_clip_from_its_picture(tmp_path):
+    # The sound of a split edit reaches past its picture; v2a makes sound for the picture. The
+    # reader read the <clip>'s <audio> as a second clip of picture after the first: the shot
+    # after it 2 s late, and sound made for a picture that is not there.
+    assert _planned(_document(tmp_path, SPLIT_EDITS)) == [
+        ("A", 0, 100, 10.0),
+        ("C", 100, 50, 30.0),
+        ("B", 150, 75, 20.0),
+    ]
+
+
+def test_v2a_sound_goes_under_the_picture_of_split_edits(tmp_path):
+    source = _document(tmp_path, SPLIT_EDITS)
+    written = _generate(source, tmp_path / "out.fcpxml")
+    assert _sound(written) == [(0, 100), (100, 50), (150, 75)]
+    clip = ET.parse(written).getroot().find(".//project/sequence/spine/clip")
+    assert [child.tag for child in clip] == ["video", "asset-clip"]  # its sound kept in it
+    assert clip.find("./asset-clip").get("offset") == "30s"  # in the clip's own time
+    _generate(Path(written), Path(written), take=2)
+    assert _takes(ET.parse(written).getroot()) == [2] * 3
