@@ -160,3 +160,101 @@ def test_v2a_sound_goes_under_the_picture_of_split_edits(tmp_path):
     assert clip.find("./asset-clip").get("offset") == "30s"  # in the clip's own time
     _generate(Path(written), Path(written), take=2)
     assert _takes(ET.parse(written).getroot()) == [2] * 3
+
+
+# --- multicam clips: transitions inside an angle, retiming -------------------------------------
+
+# A multicam of two angles: A a shot of A (0-5 s) dissolving (24 frames, centred on the cut)
+# into a shot of C (5-10 s); B one shot of B.
+MULTICAM = """
+        <effect id="r5" name="Cross Dissolve" uid="FxPlug:4731E73A-8DAC-4113-9A30-AE85B1761265"/>
+        <media id="r6" name="Interview" uid="mc1">
+            <multicam format="r1" tcStart="0s" tcFormat="NDF">
+                <mc-angle name="Cam A" angleID="A">
+                    <asset-clip name="A" offset="0s" ref="r2" duration="5s" start="10s" format="r1"/>
+                    <transition name="Cross Dissolve" offset="11300/2500s" duration="2400/2500s">
+                        <filter-video ref="r5" name="Cross Dissolve"/>
+                    </transition>
+                    <asset-clip name="C" offset="5s" ref="r4" duration="5s" start="30s" format="r1"/>
+                </mc-angle>
+                <mc-angle name="Cam B" angleID="B">
+                    <asset-clip name="B" offset="0s" ref="r3" duration="10s" start="0s" format="r1"/>
+                </mc-angle>
+            </multicam>
+        </media>"""
+
+# Angle A from 3 s of the multicam, over its dissolve; angle B's picture from 7 s, angle A's
+# sound.
+ACROSS_A_DISSOLVE = """
+                        <asset-clip name="B" offset="0s" ref="r3" duration="2s" start="40s" format="r1"/>
+                        <mc-clip name="Interview" offset="2s" ref="r6" duration="4s" start="3s">
+                            <mc-source angleID="A" srcEnable="all"/>
+                        </mc-clip>
+                        <mc-clip name="Interview" offset="6s" ref="r6" duration="3s" start="7s">
+                            <mc-source angleID="B" srcEnable="video"/>
+                            <mc-source angleID="A" srcEnable="audio"/>
+                        </mc-clip>"""
+
+# The same multicam clips retimed: angle A at 200 % (its own 1 s at the multicam's 3 s), angle B
+# held on the multicam's 2 s.
+RETIMED = """
+                        <asset-clip name="B" offset="0s" ref="r3" duration="2s" start="40s" format="r1"/>
+                        <mc-clip name="Interview" offset="2s" ref="r6" duration="2s" start="1s">
+                            <timeMap>
+                                <timept time="0s" value="1s" interp="linear"/>
+                                <timept time="10s" value="21s" interp="linear"/>
+                            </timeMap>
+                            <mc-source angleID="A" srcEnable="all"/>
+                        </mc-clip>
+                        <mc-clip name="Interview" offset="4s" ref="r6" duration="3s" start="6s">
+                            <timeMap>
+                                <timept time="6s" value="2s" interp="linear"/>
+                                <timept time="9s" value="2s" interp="linear"/>
+                            </timeMap>
+                            <mc-source angleID="B" srcEnable="video"/>
+                        </mc-clip>"""
+
+
+def _segments(path: Path) -> list[tuple]:
+    """(clip, record start, frames, first source second, speed, handle frames before, after)."""
+    segments = plan_segments(read_timeline(path), timeline_path=str(path))
+    per_frame = 48000 // 25
+    return [
+        (s.clip_name, s.record_start_frame, s.record_frames, s.source_start, s.speed,
+         s.handle_before_samples // per_frame, s.handle_after_samples // per_frame)
+        for s in segments
+    ]
+
+
+def test_a_dissolve_inside_a_multicam_angle_is_planned_as_the_angle_plays_it(tmp_path):
+    # Each side of the angle's cut its own shot, the dissolve's 12 frames each side as handles.
+    source = _document(tmp_path, ACROSS_A_DISSOLVE, resources=MULTICAM)
+    assert _segments(source) == [
+        ("B", 0, 50, 40.0, 1.0, 0, 0),
+        ("A", 50, 50, 13.0, 1.0, 0, 12),
+        ("C", 100, 50, 30.0, 1.0, 12, 0),
+        ("B", 150, 75, 7.0, 1.0, 0, 0),
+    ]
+    written = _generate(source, tmp_path / "out.fcpxml")
+    assert _sound(written) == [(0, 50), (50, 50), (100, 50), (150, 75)]
+    # Connected after each multicam clip's <mc-source>s, as Apple's DTD orders them.
+    for mc_clip in ET.parse(written).getroot().iter("mc-clip"):
+        tags = [child.tag for child in mc_clip]
+        assert tags[: tags.count("mc-source")] == ["mc-source"] * tags.count("mc-source")
+
+
+def test_a_retimed_multicam_clip_is_planned_at_its_speed(tmp_path):
+    source = _document(tmp_path, RETIMED, resources=MULTICAM)
+    assert _segments(source) == [
+        ("B", 0, 50, 40.0, 1.0, 0, 0),
+        ("A", 50, 25, 13.0, 2.0, 0, 6),  # the dissolve's 12 frames, at 200 %
+        ("C", 75, 25, 30.0, 2.0, 6, 0),
+        ("B", 100, 75, 2.0, 0.0, 0, 0),  # held
+    ]
+    written = _generate(source, tmp_path / "out.fcpxml")
+    assert _sound(written) == [(0, 50), (50, 25), (75, 25), (100, 75)]
+    # Connected in the multicam clip's own, retimed time: at its first frame, its `start`.
+    first = ET.parse(written).getroot().find(".//project/sequence/spine/mc-clip")
+    assert first.find("./spine").get("offset") == first.get("start") == "1s"
+    _generate(Path(written), Path(written), take=2)
+    assert _takes(ET.parse(written).getroot()) == [2] * 4
