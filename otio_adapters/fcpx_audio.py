@@ -57,22 +57,31 @@ _HOSTS = {
 }
 
 
-#: The note on each clip v2a places: its `offset`, and its `lane` where it is connected (none in
-#: a storyline of v2a's, whose clips count from its start).
-_PLACED = re.compile(r"v2a take placed at (?P<offset>\S+s)(?:, lane (?P<lane>-?\d+))?")
+#: The note on each clip v2a places: its `offset` and `lane` where it is connected; in a
+#: storyline of v2a's (whose clips count from its start and have no lane), its `offset` there and
+#: the storyline's. A copy of the storyline the editor makes lies elsewhere as a whole.
+_PLACED = re.compile(
+    r"v2a take placed at (?P<offset>\S+s)(?: in a storyline at (?P<storyline>\S+s))?, lane (?P<lane>-?\d+)"
+)
 
 
-def placement_note(offset: Fraction, lane: str | None) -> str:
-    """The note v2a gives a clip it places at `offset`, on `lane` (None: in v2a's storyline)."""
-    return f"v2a take placed at {format_seconds(offset)}" + (f", lane {lane}" if lane else "")
+def placement_note(offset: Fraction, lane: str, storyline: Fraction | None = None) -> str:
+    """The note v2a gives a clip it places at `offset`, connected on `lane`, or at `offset` in
+    a storyline of its own connected at `storyline` on `lane`."""
+    inside = "" if storyline is None else f" in a storyline at {format_seconds(storyline)}"
+    return f"v2a take placed at {format_seconds(offset)}{inside}, lane {lane}"
 
 
-def placement(clip: ET.Element) -> tuple[Fraction, str | None] | None:
-    """(offset, lane) where v2a placed `clip`, from its note; None for a clip without v2a's note
-    (the editor's own, or one v2a placed before it noted them)."""
+def placement(clip: ET.Element) -> tuple[Fraction, Fraction | None, str] | None:
+    """(offset, its storyline's offset or None, lane) where v2a placed `clip`, from its note;
+    None for a clip without v2a's note (the editor's own, or one v2a placed before it noted
+    them)."""
     note = clip.find("./note")
     found = _PLACED.fullmatch((note.text or "").strip()) if note is not None else None
-    return (parse_seconds(found["offset"]), found["lane"]) if found else None
+    if not found:
+        return None
+    storyline = parse_seconds(found["storyline"]) if found["storyline"] else None
+    return parse_seconds(found["offset"]), storyline, found["lane"]
 
 
 def audio_role(track: otio.schema.Track) -> str:
@@ -247,6 +256,7 @@ class _Writer:
         index, local = self._host_at(self.origin + self.seconds(first.record), first.name)
         if len(run) == 1:
             element = self._clip(first, local, role, lane)
+            element.set("lane", lane)
         else:
             element = ET.Element("spine", {"lane": lane, "offset": format_seconds(local)})
             for outgoing, item in zip([None, *run], run, strict=False):
@@ -254,7 +264,8 @@ class _Writer:
                 if outgoing is not None:
                     half = _centred(outgoing, item)
                     element.append(self._transition(item.record - half - first.record, 2 * half))
-                element.append(self._clip(item, self.seconds(item.record - first.record), role, None))
+                offset = self.seconds(item.record - first.record)
+                element.append(self._clip(item, offset, role, lane, storyline=local))
         self.connected.setdefault(index, []).append(element)
 
     def finish(self) -> list[ET.Element]:
@@ -273,8 +284,11 @@ class _Writer:
                 return index, parse_seconds(host.get("start")) + into
         raise ValueError(f"no clip or gap of the primary storyline lies over v2a clip {name!r}")
 
-    def _clip(self, item: _Laid, offset: Fraction, role: str, lane: str | None) -> ET.Element:
-        """An asset-clip of the take at `offset`, connected on `lane` (None: in a storyline)."""
+    def _clip(
+        self, item: _Laid, offset: Fraction, role: str, lane: str, storyline: Fraction | None = None
+    ) -> ET.Element:
+        """An asset-clip of the take at `offset`, noted as placed there: connected on `lane`, or
+        in a storyline connected at `storyline` on `lane`."""
         clip = ET.Element(
             "asset-clip",
             {
@@ -284,10 +298,9 @@ class _Writer:
                 "start": format_seconds(self.seconds(item.media_in)),
                 "duration": format_seconds(self.seconds(item.length)),
                 "audioRole": role,
-                **({"lane": lane} if lane else {}),
             },
         )
-        ET.SubElement(clip, "note").text = placement_note(offset, lane)
+        ET.SubElement(clip, "note").text = placement_note(offset, lane, storyline)
         return clip
 
     def _asset(self, item: _Laid) -> str:

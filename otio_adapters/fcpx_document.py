@@ -85,9 +85,8 @@ def install() -> None:
         if not hasattr(reader, "_v2a_clips"):
             ours = v2a_clips(reader.fcpx_xml)
             takes = _take_assets(reader.fcpx_xml)
-            reader._v2a_clips = ours, {
-                c for c in reader.fcpx_xml.iter("asset-clip") if c.get("ref") in takes
-            } - ours
+            of_takes = {c for c in reader.fcpx_xml.iter("asset-clip") if c.get("ref") in takes}
+            reader._v2a_clips = ours, of_takes - ours
         return reader._v2a_clips
 
     original_build = fcpx_xml.FcpxXml._build_composable
@@ -210,11 +209,18 @@ def v2a_clips(root: ET.Element) -> set[ET.Element]:
     }
 
 
-def _still_there(clip: ET.Element, parent: ET.Element, offset, lane: str | None) -> bool:
-    if parse_seconds(clip.get("offset")) != offset or clip.get("lane") != lane:
+def _still_there(clip: ET.Element, parent: ET.Element, offset, storyline, lane: str) -> bool:
+    """Whether `clip` lies where its note says v2a placed it (`fcpx_audio.placement`)."""
+    if parse_seconds(clip.get("offset")) != offset:
         return False
-    # Without a lane, v2a placed it in a storyline of its own, connected (so with a lane).
-    return lane is not None or (parent.tag == "spine" and parent.get("lane") is not None)
+    if storyline is None:
+        return clip.get("lane") == lane
+    return (
+        clip.get("lane") is None
+        and parent.tag == "spine"
+        and parent.get("lane") == lane
+        and parse_seconds(parent.get("offset")) == storyline
+    )
 
 
 def _take_assets(root: ET.Element) -> set[str]:
@@ -263,7 +269,8 @@ def _lanes_apart(sequence: ET.Element, ours: set[ET.Element]) -> list[tuple[ET.E
 def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
     """Take out of `sequence` the clips an earlier run of v2a added (`v2a_clips`: not the
     editor's copies of them) and the storylines holding only them and their crossfades, and
-    then the resources only they referred to."""
+    then the resources only they referred to. In a storyline the editor added clips of theirs
+    to, each of v2a's clips leaves a gap of its length, and its crossfades between gaps go."""
     ours = v2a_clips(root)
     if not ours:
         return
@@ -282,13 +289,36 @@ def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
                 storylines[parent] = is_v2a_item(parent, ours)
             if storylines[parent]:
                 element = parent  # v2a's crossfade storyline
+            else:
+                # A storyline plays its items one after another: taken out, v2a's clip moved
+                # the editor's after it up by its length.
+                dropped.add(element.get("ref"))
+                _to_gap(parent, element)
+                continue
         if element in parents and element in list(parents[element]):
             dropped.update(e.get("ref") for e in element.iter() if e.get("ref"))
             parents[element].remove(element)
+    for storyline, v2a_alone in storylines.items():
+        if not v2a_alone:
+            _without_crossfades_between_gaps(storyline)
     still = {e.get("ref") for e in root.iter() if e.get("ref")}
     for resource in list(resources):
         if resource.get("id") in dropped - still:
             resources.remove(resource)
+
+
+def _to_gap(storyline: ET.Element, clip: ET.Element) -> None:
+    gap = ET.Element("gap", {"name": "Gap", "offset": clip.get("offset"), "duration": clip.get("duration")})
+    gap.tail = clip.tail
+    storyline[list(storyline).index(clip)] = gap
+
+
+def _without_crossfades_between_gaps(storyline: ET.Element) -> None:
+    items = list(storyline)
+    for at, item in enumerate(items):
+        beside = items[at - 1 : at] + items[at + 1 : at + 2]
+        if item.tag == "transition" and all(other.tag == "gap" for other in beside):
+            storyline.remove(item)
 
 
 def asset_url(asset: ET.Element) -> str | None:

@@ -15,6 +15,7 @@ import opentimelineio as otio
 import pytest
 from test_write_tracks import _generated
 
+from otio_adapters.fcpx_time import format_seconds, parse_seconds
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
 from otio_adapters.takes import find_v2a_tracks, parse_take_file
@@ -309,31 +310,33 @@ def test_each_clip_plays_its_own_asset_and_keeps_its_browser_clips_metadata(tmp_
 
 @pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
 def test_a_rerun_takes_out_v2a_storylines_and_keeps_a_storyline_of_the_editors(tmp_path):
-    # Whether a storyline is v2a's is now asked once per storyline, not once per clip in it
+    # Whether a storyline is v2a's is asked once per storyline, not once per clip in it
     # (quadratic in the clips crossfaded end to end): a storyline of takes alone goes whole;
-    # one where the editor put a clip of their own beside a take stays, the take taken out.
+    # one the editor put a clip of their own in stays, each of v2a's clips a gap of its length
+    # (a storyline plays its items one after another: taken out, they moved the editor's clip
+    # up by their lengths) and its crossfades between them gone.
     first = tmp_path / "first.fcpxml"
     _generate(EXAMPLE, first)
     root = _parse(first)
     takes = _take_assets(root)
     (ours,) = [s for s in root.iter("spine") if s.get("lane") and all(
         c.tag == "transition" or c.get("ref") in takes for c in s)]
-    host = next(parent for parent in root.iter() if ours in list(parent))
-    editors = copy.deepcopy(ours)
-    editors.set("lane", "-3")
+    last = list(ours)[-1]
     editors_asset = next(a.get("id") for a in root.iter("asset") if a.get("id") not in takes)
-    editors.find("asset-clip").set("ref", editors_asset)
-    editors.find("asset-clip").set("audioRole", "effects")
-    host.append(editors)
+    end = format_seconds(parse_seconds(last.get("offset")) + parse_seconds(last.get("duration")))
+    ours.append(ET.Element("asset-clip", {
+        "name": "Mine", "ref": editors_asset, "offset": end, "duration": "1s", "audioRole": "effects",
+    }))
     edited = tmp_path / "edited.fcpxml"
     ET.ElementTree(root).write(edited, encoding="unicode")
 
     _generate(edited, edited, take=2)
     again = _parse(edited)
     takes = _take_assets(again)
-    lanes = {s.get("lane"): [c.get("ref") for c in s if c.tag == "asset-clip"]
-             for s in again.iter("spine") if s.get("lane")}
-    assert lanes["-3"] == [editors_asset]  # the editor's storyline, without v2a's take
+    (kept,) = [s for s in again.iter("spine") if s.get("lane") == ours.get("lane")]
+    assert [c.tag for c in kept] == ["gap"] * (len(kept) - 1) + ["asset-clip"]
+    assert sum(parse_seconds(g.get("duration")) for g in kept.iter("gap")) == parse_seconds(end)
+    assert (kept[-1].get("ref"), kept[-1].get("offset")) == (editors_asset, end)
     assert len(_v2a_clips(again)) == 11  # one set of v2a's clips, each on take 2
     assert {parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)} == {2}
 
@@ -394,3 +397,32 @@ def test_a_rerun_on_a_document_v2a_wrote_before_it_noted_its_clips_still_refills
     _generate(first, first, take=2)
     takes = _take_assets(_parse(first))
     assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(_parse(first))) == [2] * 4
+
+
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
+def test_a_rerun_keeps_the_editors_copy_of_a_v2a_storyline(tmp_path):
+    # v2a's crossfade storyline copied whole onto another lane: its clips keep their places
+    # inside it, so each note also says where the storyline was placed.
+    first = tmp_path / "first.fcpxml"
+    _generate(EXAMPLE, first)
+    root = _parse(first)
+    takes = _take_assets(root)
+    (ours,) = [s for s in root.iter("spine") if s.get("lane") and all(
+        c.tag == "transition" or c.get("ref") in takes for c in s)]
+    host = next(parent for parent in root.iter() if ours in list(parent))
+    duplicate = copy.deepcopy(ours)
+    duplicate.set("lane", "-5")
+    host.append(duplicate)
+    edited = tmp_path / "edited.fcpxml"
+    ET.ElementTree(root).write(edited, encoding="unicode")
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    (kept,) = [s for s in again.iter("spine") if s.get("lane") == "-5"]
+    assert [(c.get("ref"), c.get("offset")) for c in kept.iter("asset-clip")] == [
+        (c.get("ref"), c.get("offset")) for c in duplicate.iter("asset-clip")
+    ]
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in kept.iter("asset-clip")} == {1}
+    ours = [c for c in _v2a_clips(again) if c not in list(kept.iter("asset-clip"))]
+    assert len(ours) == 11 and {parse_take_file(takes[c.get("ref")])[1] for c in ours} == {2}
