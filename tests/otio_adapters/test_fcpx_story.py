@@ -1,4 +1,4 @@
-"""What Final Cut plays of hand-written FCPXML documents (1.8, as Apple's DTD declares them) of
+"""What Final Cut plays of hand-written FCPXML documents (1.8 and 1.11, as Apple's DTDs declare them) of
 the storyline items the fixtures do not hold: auditions, split edits, transitions inside
 multicam angles and retimed multicam clips. Each is read, planned (the frames v2a makes sound
 for are the ones Final Cut shows), and written into (the editor's document with v2a's audio
@@ -6,9 +6,11 @@ added, read back under the picture, a re-run refilling it)."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
 from test_write_tracks import _generated
 
 from otio_adapters.plan import plan_segments
@@ -41,9 +43,24 @@ _DOCUMENT = """<?xml version="1.0" encoding="UTF-8"?>
 """
 
 
-def _document(tmp_path: Path, spine: str, duration: str = "9s", resources: str = "") -> Path:
+@pytest.fixture(params=["1.8", "1.11"])
+def version(request) -> str:
+    return request.param
+
+
+def _document(tmp_path: Path, spine: str, version: str, resources: str = "") -> Path:
+    """The document of `spine` (and `resources`), as FCPXML `version` writes it: from 1.9 on,
+    each asset's file in a <media-rep>."""
+    text = _DOCUMENT.format(spine=spine, duration="9s", resources=resources)
+    if version != "1.8":
+        text = text.replace('version="1.8"', f'version="{version}"')
+        text = re.sub(
+            r'(<asset [^>]*?) src="([^"]+)"([^>]*?)/>',
+            r'\1\3>\n<media-rep kind="original-media" src="\2"/>\n</asset>',
+            text,
+        )
     path = tmp_path / "cut.fcpxml"
-    path.write_text(_DOCUMENT.format(spine=spine, duration=duration, resources=resources))
+    path.write_text(text)
     return path
 
 
@@ -74,7 +91,7 @@ def _v2a_clips(root: ET.Element) -> list[ET.Element]:
 
 
 def _takes(root: ET.Element) -> list[int]:
-    files = {a.get("id"): a.get("src") for a in root.iter("asset")}
+    files = {a.get("id"): a.get("src") or a.find("media-rep").get("src") for a in root.iter("asset")}
     return [parse_take_file(files[clip.get("ref")])[1] for clip in _v2a_clips(root)]
 
 
@@ -96,10 +113,10 @@ AUDITIONS = """
                         </asset-clip>"""
 
 
-def test_an_audition_plays_its_pick_where_the_audition_is(tmp_path):
+def test_an_audition_plays_its_pick_where_the_audition_is(tmp_path, version):
     # The reader read every item of an audition, each after the last: a 3 s gap where the pick
     # plays, the next shot 2 s early, then both alternatives with sound made for them.
-    assert _planned(_document(tmp_path, AUDITIONS)) == [
+    assert _planned(_document(tmp_path, AUDITIONS, version)) == [
         ("A", 0, 100, 10.0),
         ("B", 100, 75, 20.0),
         ("A", 175, 10, 40.0),
@@ -108,10 +125,10 @@ def test_an_audition_plays_its_pick_where_the_audition_is(tmp_path):
     ]
 
 
-def test_v2a_sound_under_an_audition_is_connected_to_its_pick(tmp_path):
+def test_v2a_sound_under_an_audition_is_connected_to_its_pick(tmp_path, version):
     # Connected inside the audition itself, v2a's clip would be another alternative (and a
     # document of an audition was not written at all: the shot after it read past its end).
-    source = _document(tmp_path, AUDITIONS)
+    source = _document(tmp_path, AUDITIONS, version)
     written = _generate(source, tmp_path / "out.fcpxml")
     root = ET.parse(written).getroot()
     audition = root.find(".//project/sequence/spine/audition")
@@ -140,19 +157,19 @@ SPLIT_EDITS = """
                         <asset-clip name="B" offset="6s" ref="r3" duration="3s" start="20s" format="r1" audioStart="19s" audioDuration="4s"/>"""
 
 
-def test_split_edits_plan_each_clip_from_its_picture(tmp_path):
+def test_split_edits_plan_each_clip_from_its_picture(tmp_path, version):
     # The sound of a split edit reaches past its picture; v2a makes sound for the picture. The
     # reader read the <clip>'s <audio> as a second clip of picture after the first: the shot
     # after it 2 s late, and sound made for a picture that is not there.
-    assert _planned(_document(tmp_path, SPLIT_EDITS)) == [
+    assert _planned(_document(tmp_path, SPLIT_EDITS, version)) == [
         ("A", 0, 100, 10.0),
         ("C", 100, 50, 30.0),
         ("B", 150, 75, 20.0),
     ]
 
 
-def test_v2a_sound_goes_under_the_picture_of_split_edits(tmp_path):
-    source = _document(tmp_path, SPLIT_EDITS)
+def test_v2a_sound_goes_under_the_picture_of_split_edits(tmp_path, version):
+    source = _document(tmp_path, SPLIT_EDITS, version)
     written = _generate(source, tmp_path / "out.fcpxml")
     assert _sound(written) == [(0, 100), (100, 50), (150, 75)]
     clip = ET.parse(written).getroot().find(".//project/sequence/spine/clip")
@@ -226,9 +243,9 @@ def _segments(path: Path) -> list[tuple]:
     ]
 
 
-def test_a_dissolve_inside_a_multicam_angle_is_planned_as_the_angle_plays_it(tmp_path):
+def test_a_dissolve_inside_a_multicam_angle_is_planned_as_the_angle_plays_it(tmp_path, version):
     # Each side of the angle's cut its own shot, the dissolve's 12 frames each side as handles.
-    source = _document(tmp_path, ACROSS_A_DISSOLVE, resources=MULTICAM)
+    source = _document(tmp_path, ACROSS_A_DISSOLVE, version, resources=MULTICAM)
     assert _segments(source) == [
         ("B", 0, 50, 40.0, 1.0, 0, 0),
         ("A", 50, 50, 13.0, 1.0, 0, 12),
@@ -243,8 +260,8 @@ def test_a_dissolve_inside_a_multicam_angle_is_planned_as_the_angle_plays_it(tmp
         assert tags[: tags.count("mc-source")] == ["mc-source"] * tags.count("mc-source")
 
 
-def test_a_retimed_multicam_clip_is_planned_at_its_speed(tmp_path):
-    source = _document(tmp_path, RETIMED, resources=MULTICAM)
+def test_a_retimed_multicam_clip_is_planned_at_its_speed(tmp_path, version):
+    source = _document(tmp_path, RETIMED, version, resources=MULTICAM)
     assert _segments(source) == [
         ("B", 0, 50, 40.0, 1.0, 0, 0),
         ("A", 50, 25, 13.0, 2.0, 0, 6),  # the dissolve's 12 frames, at 200 %
