@@ -426,3 +426,28 @@ def test_a_rerun_keeps_the_editors_copy_of_a_v2a_storyline(tmp_path):
     assert {parse_take_file(takes[c.get("ref")])[1] for c in kept.iter("asset-clip")} == {1}
     ours = [c for c in _v2a_clips(again) if c not in list(kept.iter("asset-clip"))]
     assert len(ours) == 11 and {parse_take_file(takes[c.get("ref")])[1] for c in ours} == {2}
+
+
+def test_a_clip_of_the_editors_on_v2a_lane_leaves_v2a_track_whole(tmp_path):
+    # The reader makes one track of a lane: the editor's own sound effect put on v2a's lane
+    # made it a track of theirs, v2a's track was not found, and a run regenerating one clip
+    # kept only that one (the other three lost their sound). Read apart, it is v2a's still.
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    (gap,) = [item for item in root.find(".//project/sequence/spine") if item.get("name") == "Gap"]
+    lane = _v2a_clips(root)[0].get("lane")
+    gap.insert(0, ET.Element("asset-clip", {
+        "name": "Boom", "lane": lane, "offset": gap.get("start"), "ref": "r4", "duration": "1s",
+        "start": "0s", "audioRole": "effects",
+    }))
+    path.write_text(ET.tostring(root, encoding="unicode"))
+
+    edit = read_timeline(path)
+    segments = plan_segments(edit, timeline_path=str(path))
+    write_audio_tracks(edit, segments[:1], _generated(segments[:1], take=2))  # one clip again
+    write_timeline(edit, str(path), "fcpx_xml")
+    again = _parse(path)
+    takes = _take_assets(again)
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [1, 1, 1, 2]
+    assert [c.get("lane") for c in again.iter("asset-clip") if c.get("name") == "Boom"] == ["-1", lane]
