@@ -10,7 +10,7 @@ tracks alone, and `add_tracks` adds v2a's to what it wrote:
 - each clip an `<asset-clip>` with the role `effects.V2A SFX` (a subrole of Effects of its own,
   for soloing, stems and role exports), connected to the primary-storyline item above its first
   frame (so it moves with that shot in Final Cut), on a lane below the editor's audio, with a
-  `<note>` saying where v2a placed it (`placement_note`): Final Cut copies a clip's role and
+  `<note>` saying where v2a placed it (`Placement`): Final Cut copies a clip's role and
   note with it, so a copy the editor makes of v2a's clip is told apart by lying elsewhere;
 - clips that crossfade form a secondary storyline (`<spine lane=...>`): Final Cut has
   transitions only inside storylines (it makes one of connected clips when a transition is
@@ -57,31 +57,43 @@ _HOSTS = {
 }
 
 
-#: The note on each clip v2a places: its `offset` and `lane` where it is connected; in a
-#: storyline of v2a's (whose clips count from its start and have no lane), its `offset` there and
-#: the storyline's. A copy of the storyline the editor makes lies elsewhere as a whole.
+#: The note on each clip v2a places: its `offset` and `start` (the media time there) and its
+#: `lane` where it is connected; in a storyline of v2a's (whose clips count from its start and
+#: have no lane), its `offset` there and the storyline's. A copy the editor makes lies elsewhere
+#: (a copy of the storyline as a whole); a part bladed or trimmed off v2a's clip still plays its
+#: media at the same place (`offset` - `start` as noted), and is v2a's still.
 _PLACED = re.compile(
-    r"v2a take placed at (?P<offset>\S+s)(?: in a storyline at (?P<storyline>\S+s))?, lane (?P<lane>-?\d+)"
+    r"v2a take placed at (?P<offset>\S+s) \(its (?P<start>\S+s)\)"
+    r"(?: in a storyline at (?P<storyline>\S+s))?, lane (?P<lane>-?\d+)"
 )
 
 
-def placement_note(offset: Fraction, lane: str, storyline: Fraction | None = None) -> str:
-    """The note v2a gives a clip it places at `offset`, connected on `lane`, or at `offset` in
-    a storyline of its own connected at `storyline` on `lane`."""
-    inside = "" if storyline is None else f" in a storyline at {format_seconds(storyline)}"
-    return f"v2a take placed at {format_seconds(offset)}{inside}, lane {lane}"
+@dataclass(frozen=True)
+class Placement:
+    """Where v2a placed a clip: its `offset`, `start` and `lane`, or its `offset` and `start`
+    in a storyline connected at `storyline` on `lane`."""
+
+    offset: Fraction
+    start: Fraction
+    lane: str
+    storyline: Fraction | None = None
+
+    def note(self) -> str:
+        inside = "" if self.storyline is None else f" in a storyline at {format_seconds(self.storyline)}"
+        where = f"{format_seconds(self.offset)} (its {format_seconds(self.start)})"
+        return f"v2a take placed at {where}{inside}, lane {self.lane}"
 
 
-def placement(clip: ET.Element) -> tuple[Fraction, Fraction | None, str] | None:
-    """(offset, its storyline's offset or None, lane) where v2a placed `clip`, from its note;
-    None for a clip without v2a's note (the editor's own, or one v2a placed before it noted
-    them)."""
+def placement(clip: ET.Element) -> Placement | None:
+    """Where v2a placed `clip`, from its note; None for a clip without v2a's note (the editor's
+    own, or one v2a placed before it noted them)."""
     note = clip.find("./note")
     found = _PLACED.fullmatch((note.text or "").strip()) if note is not None else None
     if not found:
         return None
     storyline = parse_seconds(found["storyline"]) if found["storyline"] else None
-    return parse_seconds(found["offset"]), storyline, found["lane"]
+    offset, start = parse_seconds(found["offset"]), parse_seconds(found["start"])
+    return Placement(offset, start, found["lane"], storyline)
 
 
 def audio_role(track: otio.schema.Track) -> str:
@@ -289,18 +301,19 @@ class _Writer:
     ) -> ET.Element:
         """An asset-clip of the take at `offset`, noted as placed there: connected on `lane`, or
         in a storyline connected at `storyline` on `lane`."""
+        start = self.seconds(item.media_in)
         clip = ET.Element(
             "asset-clip",
             {
                 "name": item.name,
                 "ref": self._asset(item),
                 "offset": format_seconds(offset),
-                "start": format_seconds(self.seconds(item.media_in)),
+                "start": format_seconds(start),
                 "duration": format_seconds(self.seconds(item.length)),
                 "audioRole": role,
             },
         )
-        ET.SubElement(clip, "note").text = placement_note(offset, lane, storyline)
+        ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline).note()
         return clip
 
     def _asset(self, item: _Laid) -> str:

@@ -205,21 +205,24 @@ def v2a_clips(root: ET.Element) -> set[ET.Element]:
     return {
         clip
         for clip, where in placed.items()
-        if where is not None and _still_there(clip, parents[clip], *where)
+        if where is not None and _still_there(clip, parents[clip], where)
     }
 
 
-def _still_there(clip: ET.Element, parent: ET.Element, offset, storyline, lane: str) -> bool:
-    """Whether `clip` lies where its note says v2a placed it (`fcpx_audio.placement`)."""
-    if parse_seconds(clip.get("offset")) != offset:
+def _still_there(clip: ET.Element, parent: ET.Element, placed: fcpx_audio.Placement) -> bool:
+    """Whether `clip` plays where its note says v2a placed it: on its lane (in its storyline),
+    its media at the same place (a part of it bladed or trimmed off still does; a copy the
+    editor made elsewhere does not)."""
+    synced = parse_seconds(clip.get("offset")) - parse_seconds(clip.get("start"))
+    if synced != placed.offset - placed.start:
         return False
-    if storyline is None:
-        return clip.get("lane") == lane
+    if placed.storyline is None:
+        return clip.get("lane") == placed.lane
     return (
         clip.get("lane") is None
         and parent.tag == "spine"
-        and parent.get("lane") == lane
-        and parse_seconds(parent.get("offset")) == storyline
+        and parent.get("lane") == placed.lane
+        and parse_seconds(parent.get("offset")) == placed.storyline
     )
 
 

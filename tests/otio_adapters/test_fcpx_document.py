@@ -451,3 +451,30 @@ def test_a_clip_of_the_editors_on_v2a_lane_leaves_v2a_track_whole(tmp_path):
     takes = _take_assets(again)
     assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [1, 1, 1, 2]
     assert [c.get("lane") for c in again.iter("asset-clip") if c.get("name") == "Boom"] == ["-1", lane]
+
+
+def test_a_rerun_replaces_the_parts_of_a_v2a_clip_the_editor_bladed_or_trimmed(tmp_path):
+    # Bladed in two, or trimmed at its head, v2a's clip plays its take where v2a placed it (its
+    # offset less its start as noted): each part is v2a's still, replaced by the new take, not
+    # kept beside it as a copy of the editor's (the sound twice over).
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    first, second = _v2a_clips(root)[:2]
+    host = next(parent for parent in root.iter() if first in list(parent))
+    half = parse_seconds(first.get("duration")) / 2
+    bladed = copy.deepcopy(first)  # Final Cut's blade: the second part keeps the first's note
+    for name in ("offset", "start"):
+        bladed.set(name, format_seconds(parse_seconds(first.get(name)) + half))
+    for clip in (first, bladed):
+        clip.set("duration", format_seconds(half))
+    host.insert(list(host).index(first) + 1, bladed)
+    for name in ("offset", "start"):  # a head trim of a second
+        second.set(name, format_seconds(parse_seconds(second.get(name)) + 1))
+    second.set("duration", format_seconds(parse_seconds(second.get("duration")) - 1))
+    path.write_text(ET.tostring(root, encoding="unicode"))
+
+    _generate(path, path, take=2)
+    again = _parse(path)
+    takes = _take_assets(again)
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [2] * 4
