@@ -142,6 +142,26 @@ def test_v2a_sound_under_an_audition_is_connected_to_its_pick(tmp_path, version)
     assert _takes(ET.parse(written).getroot()) == [2] * 5
 
 
+def test_a_rerun_after_the_editor_picks_another_take_of_an_audition(tmp_path, version):
+    # Final Cut moves what is connected to a clip with it: v2a's sound for the old pick is now
+    # inside an alternative. The re-run takes it out there and connects new sound to the pick.
+    written = Path(_generate(_document(tmp_path, AUDITIONS, version), tmp_path / "out.fcpxml"))
+    root = ET.parse(written).getroot()
+    spine = root.find(".//project/sequence/spine")
+    audition = spine.find("./audition")
+    alternative = audition[1]
+    audition.remove(alternative)
+    audition.insert(0, alternative)  # C picked: 5 s, so what follows it starts 2 s later
+    spine[2].set("offset", "9s")
+    written.write_text(ET.tostring(root, encoding="unicode"))
+
+    _generate(written, written, take=2)
+    audition = ET.parse(written).getroot().find(".//project/sequence/spine/audition")
+    assert [[c.get("name") for c in item.iter("asset-clip") if c.get("audioRole") == ROLE]
+            for item in audition] == [["V2A C"], []]
+    assert _sound(str(written)) == [(0, 100), (100, 125), (225, 10), (235, 25), (260, 15)]
+
+
 # --- split edits -------------------------------------------------------------------------------
 
 # J and L cuts: each clip's sound starts before or ends after its picture (`audioStart`,
