@@ -154,8 +154,9 @@ def write_into_document(
 ) -> None:
     """Write to `path` the editor's FCPXML `text` (read from the file `source`) with the v2a
     tracks of `timeline` (conformed to whole frames at `rate`) in the project it was read from.
-    v2a's clips an earlier run put there (a re-run) are taken out first, with the take assets
-    and crossfade effect only they used, so the project gets one set. Everything else stays as
+    v2a's clips an earlier run put there (a re-run; `v2a_clips`, not the editor's copies of
+    them) are taken out first, with the take assets and crossfade effect only they used, so the
+    project gets one set. Everything else stays as
     the editor exported it, element for element, but relative media paths, which name the
     editor's media from `folder`, where the document goes (`path` is a staging file)."""
     parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
