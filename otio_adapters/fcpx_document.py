@@ -21,8 +21,9 @@ import xml.etree.ElementTree as ET
 import opentimelineio as otio
 
 from otio_adapters import fcpx_audio, source_files
+from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.media_refs import rebased_url
-from otio_adapters.takes import parse_take_file
+from otio_adapters.takes import EDITORS_COPY, parse_take_file
 
 #: timeline.metadata[DOCUMENT]: the FCPXML file a timeline was read from and which of its
 #: projects (in document order) it is. Not under "fcpx_xml", which the adapter's reader fills.
@@ -78,7 +79,27 @@ def install() -> None:
             asset.set("src", asset_url(asset))
         return original_reference(reader, asset_id, *args, **kwargs)
 
+    def v2a_and_copies(reader) -> tuple[set[ET.Element], set[ET.Element]]:
+        # Which clips of take files v2a placed, and which the editor copied: asked once a
+        # document (the reader's copy, multicam and synchronized clips already compounds).
+        if not hasattr(reader, "_v2a_clips"):
+            ours = v2a_clips(reader.fcpx_xml)
+            takes = _take_assets(reader.fcpx_xml)
+            of_takes = {c for c in reader.fcpx_xml.iter("asset-clip") if c.get("ref") in takes}
+            reader._v2a_clips = ours, of_takes - ours
+        return reader._v2a_clips
+
+    original_build = fcpx_xml.FcpxXml._build_composable
+
+    def build_composable(reader, element, default_format):
+        composable = original_build(reader, element, default_format)
+        if element in v2a_and_copies(reader)[1]:
+            # A take the editor placed is their sound, not a clip of v2a's track to replace.
+            composable.metadata[EDITORS_COPY] = True
+        return composable
+
     def squence_to_stack(reader, sequence_element, *args, **kwargs):
+        moved = _lanes_apart(sequence_element, v2a_and_copies(reader)[0])
         # A generator is a <video> of an effect, not of media: the reader took it for a clip
         # and failed on the whole document ("'NoneType' object has no attribute 'tag'" in the
         # storyline, "... 'find'" connected to a clip). Hidden from it, it is skipped as a
@@ -92,6 +113,8 @@ def install() -> None:
         finally:
             for element in generators:
                 element.tag = "video"
+            for element, lane in moved:
+                element.set("lane", lane)
 
     def from_project(reader, project_element):
         timeline = original_from_project(reader, project_element)
@@ -101,6 +124,7 @@ def install() -> None:
 
     fcpx_xml.FcpxXml._from_project = from_project
     fcpx_xml.FcpxXml._squence_to_stack = squence_to_stack
+    fcpx_xml.FcpxXml._build_composable = build_composable
     fcpx_xml.FcpxXml._reference_from_id = reference_from_id
     fcpx_xml.FcpxXml._asset_by_id = asset_by_id
     fcpx_xml.FcpxXml._assetclip_by_ref = assetclip_by_ref
@@ -130,8 +154,9 @@ def write_into_document(
 ) -> None:
     """Write to `path` the editor's FCPXML `text` (read from the file `source`) with the v2a
     tracks of `timeline` (conformed to whole frames at `rate`) in the project it was read from.
-    v2a's clips an earlier run put there (a re-run) are taken out first, with the take assets
-    and crossfade effect only they used, so the project gets one set. Everything else stays as
+    v2a's clips an earlier run put there (a re-run; `v2a_clips`, not the editor's copies of
+    them) are taken out first, with the take assets and crossfade effect only they used, so the
+    project gets one set. Everything else stays as
     the editor exported it, element for element, but relative media paths, which name the
     editor's media from `folder`, where the document goes (`path` is a staging file)."""
     parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
@@ -165,45 +190,139 @@ def write_into_document(
         handle.write(head + body + end)
 
 
-def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
-    """Take out of `sequence` the clips an earlier run of v2a added (asset-clips of take files,
-    and the storylines holding only them and their crossfades), and then the resources only
-    they referred to."""
-    resources = root.find("./resources")
-    takes = {
-        asset.get("id")
-        for asset in resources
-        if asset.tag == "asset" and parse_take_file(asset_url(asset) or "")
-    }
+def v2a_clips(root: ET.Element) -> set[ET.Element]:
+    """The asset-clips of the document `root` that v2a placed, where it placed them (their note
+    says where: `fcpx_audio.placement`). A copy the editor made of one (Final Cut copies the
+    note too) lies elsewhere, and is theirs. In a document v2a wrote before it noted its clips,
+    every clip of a take file is v2a's, as it was then."""
+    takes = _take_assets(root)
     if not takes:
+        return set()
+    parents = {child: parent for parent in root.iter() for child in parent}
+    clips = [clip for clip in root.iter("asset-clip") if clip.get("ref") in takes]
+    placed = {clip: fcpx_audio.placement(clip) for clip in clips}
+    if not any(placed.values()):
+        return set(clips)
+    return {
+        clip
+        for clip, where in placed.items()
+        if where is not None and _still_there(clip, parents[clip], where)
+    }
+
+
+def _still_there(clip: ET.Element, parent: ET.Element, placed: fcpx_audio.Placement) -> bool:
+    """Whether `clip` plays where its note says v2a placed it: on its lane (in its storyline),
+    its media at the same place (a part of it bladed or trimmed off still does; a copy the
+    editor made elsewhere does not)."""
+    synced = parse_seconds(clip.get("offset")) - parse_seconds(clip.get("start"))
+    if synced != placed.offset - placed.start:
+        return False
+    if placed.storyline is None:
+        return clip.get("lane") == placed.lane
+    return (
+        clip.get("lane") is None
+        and parent.tag == "spine"
+        and parent.get("lane") == placed.lane
+        and parse_seconds(parent.get("offset")) == placed.storyline
+    )
+
+
+def _take_assets(root: ET.Element) -> set[str]:
+    """The ids of the assets of v2a's take files."""
+    return {
+        asset.get("id")
+        for asset in root.iterfind("./resources/asset")
+        if parse_take_file(asset_url(asset) or "")
+    }
+
+
+def is_v2a_item(element: ET.Element, ours: set[ET.Element]) -> bool:
+    """Whether an item connected to a clip is v2a's (`ours`: `v2a_clips`): one of its clips, or
+    a storyline of them and their crossfades."""
+    if element.tag == "asset-clip":
+        return element in ours
+    if element.tag != "spine" or element.get("lane") is None or not len(element):
+        return False
+    return all(child.tag == "transition" or child in ours for child in element)
+
+
+def _lanes_apart(sequence: ET.Element, ours: set[ET.Element]) -> list[tuple[ET.Element, str]]:
+    """Give the editor's items on a lane of v2a's clips a lane of their own below every other,
+    in the reader's copy of the document: the reader makes one track of a lane, and v2a's track
+    is v2a's again only as a track of v2a's clips alone (the editor's clip on v2a's lane made
+    it the editor's, and every take of it was lost). Returns each item moved and its lane."""
+    spine = sequence.find("./spine")
+    if spine is None or not ours:
+        return []
+    connected = [item for host in spine for item in host if item.get("lane") is not None]
+    v2a_lanes = {item.get("lane") for item in connected if is_v2a_item(item, ours)}
+    lowest = _lowest_lane(sequence)
+    fresh: dict[str, str] = {}
+    moved = []
+    for item in connected:
+        lane = item.get("lane")
+        if lane in v2a_lanes and not is_v2a_item(item, ours):
+            if lane not in fresh:
+                lowest -= 1
+                fresh[lane] = str(lowest)
+            moved.append((item, lane))
+            item.set("lane", fresh[lane])
+    return moved
+
+
+def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
+    """Take out of `sequence` the clips an earlier run of v2a added (`v2a_clips`: not the
+    editor's copies of them) and the storylines holding only them and their crossfades, and
+    then the resources only they referred to. In a storyline the editor added clips of theirs
+    to, each of v2a's clips leaves a gap of its length, and its crossfades between gaps go."""
+    ours = v2a_clips(root)
+    if not ours:
         return
+    resources = root.find("./resources")
     parents = {child: parent for parent in sequence.iter() for child in parent}
     dropped: set[str] = set()
     # Whether a storyline is v2a's, asked once each: asked for each of its clips, it took time
     # growing as the square of the clips crossfaded end to end (2,000: 8 million checks).
-    ours: dict[ET.Element, bool] = {}
-    for element in list(sequence.iter()):
-        if element.tag == "asset-clip" and element.get("ref") in takes:
-            parent = parents[element]
-            if parent.tag == "spine" and parent.get("lane"):
-                if parent not in ours:
-                    ours[parent] = _only_takes(parent, takes)
-                if ours[parent]:
-                    element = parent  # v2a's crossfade storyline
-            if element in parents and element in list(parents[element]):
-                dropped.update(e.get("ref") for e in element.iter() if e.get("ref"))
-                parents[element].remove(element)
+    storylines: dict[ET.Element, bool] = {}
+    for element in list(sequence.iter("asset-clip")):
+        if element not in ours:
+            continue
+        parent = parents[element]
+        if parent.tag == "spine" and parent.get("lane"):
+            if parent not in storylines:
+                storylines[parent] = is_v2a_item(parent, ours)
+            if storylines[parent]:
+                element = parent  # v2a's crossfade storyline
+            else:
+                # A storyline plays its items one after another: taken out, v2a's clip moved
+                # the editor's after it up by its length.
+                dropped.add(element.get("ref"))
+                _to_gap(parent, element)
+                continue
+        if element in parents and element in list(parents[element]):
+            dropped.update(e.get("ref") for e in element.iter() if e.get("ref"))
+            parents[element].remove(element)
+    for storyline, v2a_alone in storylines.items():
+        if not v2a_alone:
+            _without_crossfades_between_gaps(storyline)
     still = {e.get("ref") for e in root.iter() if e.get("ref")}
     for resource in list(resources):
         if resource.get("id") in dropped - still:
             resources.remove(resource)
 
 
-def _only_takes(storyline: ET.Element, takes: set[str]) -> bool:
-    return all(
-        child.tag == "transition" or (child.tag == "asset-clip" and child.get("ref") in takes)
-        for child in storyline
-    )
+def _to_gap(storyline: ET.Element, clip: ET.Element) -> None:
+    gap = ET.Element("gap", {"name": "Gap", "offset": clip.get("offset"), "duration": clip.get("duration")})
+    gap.tail = clip.tail
+    storyline[list(storyline).index(clip)] = gap
+
+
+def _without_crossfades_between_gaps(storyline: ET.Element) -> None:
+    items = list(storyline)
+    for at, item in enumerate(items):
+        beside = items[at - 1 : at] + items[at + 1 : at + 2]
+        if item.tag == "transition" and all(other.tag == "gap" for other in beside):
+            storyline.remove(item)
 
 
 def asset_url(asset: ET.Element) -> str | None:

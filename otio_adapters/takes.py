@@ -16,6 +16,9 @@ import opentimelineio as otio
 from otio_adapters import timing
 
 V2A_KEY = "v2a"  # metadata namespace, as OTIO adapters use "fcp_xml", "AAF"
+#: clip.metadata[EDITORS_COPY] = True: a clip of the editor's that plays one of v2a's take files
+#: (a copy of v2a's clip they placed themselves): theirs, not v2a's to replace or take off.
+EDITORS_COPY = "v2a_editors_copy"
 TAKE_FILE_RE = re.compile(r"^(?P<stem>.+)_take(?P<take>\d+)\.wav$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -64,7 +67,7 @@ def _reference_urls(clip: otio.schema.Clip) -> list[str]:
 
 
 def is_v2a_clip(clip: otio.core.Composable) -> bool:
-    if not isinstance(clip, otio.schema.Clip):
+    if not isinstance(clip, otio.schema.Clip) or clip.metadata.get(EDITORS_COPY):
         return False
     if V2A_KEY in clip.metadata:
         return True
