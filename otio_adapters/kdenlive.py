@@ -201,55 +201,113 @@ def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     return text_if_unchanged(record, "the Kdenlive project")
 
 
-def for_reader(text: str) -> str:
-    """The project as the adapter can read it. Kdenlive writes a producer's (a chain's) `in`
-    only where it is not 0, and the adapter times a fade without `in` from its producer's: a
-    project with an audio fade-in failed to read ('NoneType' object has no attribute
-    'replace'). MLT reads a missing `in` as 0; so does the copy handed to the adapter. And
-    v2a's tracks come without their mixes (`_without_mixes`), and a timewarp producer without
-    an out point gets one (`_bound_timewarps`)."""
+class UnreadableProject(ValueError):
+    """A Kdenlive project that does not say what it plays: the message names the element and
+    what it lacks."""
+
+
+def as_mlt_reads(text: str) -> str:
+    """The project with the in and out points MLT takes where the project leaves them out,
+    written in, for the adapter and `restore`: a producer's (a chain's) `in` 0 (Kdenlive writes
+    none at the file's first frame), its `out` its length less one (Kdenlive writes a length
+    alone for some images, colour clips and in older projects), and an entry's in and out its
+    producer's. The adapter reads every one of them (without, it failed: 'NoneType' object has
+    no attribute 'replace'). A producer with neither `out` nor a length keeps none: MLT takes
+    the file's, which the project does not say (`for_reader`). Raises UnreadableProject for an
+    entry whose frames cannot be known (no `out`, nor its producer) or whose producer is not
+    defined, as Kdenlive and MLT do not play it either."""
     mlt, by_id = ET.XMLID(text)
-    starting = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("in") is None]
-    for item in starting:
-        item.set("in", "0")
+    profile = mlt.find("profile")
+    if profile is None:
+        return text  # not a project the adapter reads; it says so
+    rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
+    changed = False
+    for item in mlt:
+        if item.tag not in _MEDIA_TAGS:
+            continue
+        if item.get("in") is None:
+            item.set("in", "0")
+            changed = True
+        length = _frame_count(read_property(item, "length"), rate)
+        if item.get("out") is None and length:
+            item.set("out", str(length - 1))
+            changed = True
+    for playlist in mlt.iter("playlist"):
+        if playlist.get("id") == "main_bin":
+            continue  # the project bin: nothing reads its entries' times
+        for entry in playlist.iter("entry"):
+            producer = by_id.get(entry.get("producer"))
+            if producer is None:
+                raise UnreadableProject(
+                    f'an entry of playlist "{playlist.get("id")}" plays '
+                    f'"{entry.get("producer")}", which the project does not define'
+                )
+            if entry.get("in") is not None and entry.get("out") is not None:
+                continue
+            for side, default in (("in", "0"), ("out", None)):
+                value = entry.get(side) or producer.get(side) or default
+                if value is None:
+                    raise UnreadableProject(_no_out(producer, playlist))
+                entry.set(side, value)
+            changed = True
+    return ET.tostring(mlt, encoding="unicode") if changed else text
+
+
+def _frame_count(length: str, rate: float) -> int:
+    """A producer's `length` in frames (a count, or a clock as Kdenlive writes some), 0 where
+    it has none or none MLT reads."""
+    try:
+        return max(0, round(mlt_time(length, rate).value))
+    except ValueError:
+        return 0
+
+
+def _no_out(producer: ET.Element, playlist: ET.Element) -> str:
+    resource = read_property(producer, "warp_resource") or read_property(producer, "resource")
+    return (
+        f'{producer.tag} "{producer.get("id")}" ({resource or "no resource"}) has neither an '
+        f'out point nor a length, and its entry on playlist "{playlist.get("id")}" has no out '
+        "point: which frames it plays is not known (MLT takes the file's length, which the "
+        "project does not say)"
+    )
+
+
+def for_reader(text: str) -> str:
+    """The project (`as_mlt_reads`) as the adapter can read it: v2a's tracks without their
+    mixes (`_without_mixes`), and a producer without an out point or a length given the last
+    frame its entries play (`_bound_by_entries`)."""
+    mlt, by_id = ET.XMLID(text)
     profile = mlt.find("profile")
     mixed = [
         tractor
         for tractor in _track_tractors(mlt, by_id)
         if tractor.find("transition") is not None and _takes_only(tractor, by_id)
     ]
-    unbounded = [
-        item
-        for item in mlt
-        if item.tag in _MEDIA_TAGS
-        and item.get("out") is None
-        and read_property(item, "mlt_service") == "timewarp"
-    ]
+    unbounded = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("out") is None]
     if profile is not None:
         rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
         for tractor in mixed:
             _without_mixes(tractor, by_id, rate)
-        _bound_timewarps(mlt, unbounded, rate)
-    if not starting and not mixed and not unbounded:
+        _bound_by_entries(mlt, unbounded, rate)
+    if not mixed and not unbounded:
         return text
     return ET.tostring(mlt, encoding="unicode")
 
 
-def _bound_timewarps(mlt: ET.Element, producers: list[ET.Element], rate: float) -> None:
-    """An out point for each timewarp producer without one, which the adapter needs (it failed:
-    'NoneType' object has no attribute 'replace'): MLT's, its length less one, else the last
-    frame its entries play. `restore` places the clip from the project itself, and leaves a
-    reversed one whose out point MLT takes from the file offline (`_last_frame`)."""
+def _bound_by_entries(mlt: ET.Element, producers: list[ET.Element], rate: float) -> None:
+    """An out point for each producer (or chain) with neither one nor a length, which the
+    adapter needs for the file's available range: the last frame its entries play. MLT plays
+    the file to its end, which the project does not say: the range read ends where the last
+    entry does (no handles past it). `restore` places a timewarp's clip from the project
+    itself, and leaves a reversed one, which MLT counts back from the file's end, offline
+    (`_last_frame`)."""
     for producer in producers:
-        last = _last_frame(producer, rate)
-        if last is None:
-            outs = [
-                round(mlt_time(entry.get("out"), rate).value)
-                for entry in mlt.iter("entry")
-                if entry.get("producer") == producer.get("id") and entry.get("out")
-            ]
-            last = max(outs, default=0)
-        producer.set("out", str(last))
+        outs = [
+            round(mlt_time(entry.get("out"), rate).value)
+            for entry in mlt.iter("entry")
+            if entry.get("producer") == producer.get("id") and entry.get("out")
+        ]
+        producer.set("out", str(max(outs, default=0)))
 
 
 def _without_mixes(tractor: ET.Element, by_id: dict, rate: float) -> None:

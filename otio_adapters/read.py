@@ -166,7 +166,7 @@ def _read_quietly(source: Path, adapter: str, options: dict):
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
     data = source.read_bytes()  # once: the adapter, `restore` and the write-back all need it
-    text = data.decode("utf-8")
+    text = kdenlive.as_mlt_reads(data.decode("utf-8"))  # the write-back keeps the editor's
     with prints_to_log(adapter):
         result = otio.adapters.read_from_string(
             kdenlive.for_reader(text), adapter_name=adapter, **options
@@ -248,6 +248,8 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
         # would read them out of any file it named. The hint below says what it means.
         detail = "no AAF (compound file) signature"
     hint = ""
+    if isinstance(error, kdenlive.UnreadableProject):
+        return f"{path}: cannot read as {label}: {detail}"  # it names what and where
     if adapter == "cmx_3600" and _NAMES_ITS_LINE.match(detail):
         pass  # v2a's own account of an event it cannot read (`edl_events`) says it all
     elif kind == "UnicodeDecodeError":

@@ -18,7 +18,7 @@ import soundfile
 from generator_doubles import SineGenerator
 
 from otio_adapters.plan import plan_segments
-from otio_adapters.read import read_timeline
+from otio_adapters.read import TimelineReadError, read_timeline
 from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks, write_timeline
 from v2a.contracts import (
@@ -977,3 +977,115 @@ def test_a_title_is_drawn_over_the_picture_which_gets_sound_beneath_it(edit):
         covered |= set(range(segment.record_start_frame,
                              segment.record_start_frame + segment.record_frames))
     assert set(range(round(first), round(last))) <= covered
+
+
+# --- projects as other Kdenlive versions and clip types save them ------------------------------
+
+# The edit's V1 shots are entries of this chain (132 frames); its title is a producer.
+_CHAIN = '<chain id="chain1" out="00:00:05.240">'
+_CHAIN_LENGTH = _CHAIN + '\n  <property name="length">132</property>'
+_TITLE = '<producer id="producer1" in="00:00:00.000" out="00:00:04.960">'
+_TITLE_LENGTH = '<property name="length">125</property>'
+_SECOND_SHOT = '<entry in="00:00:02.400" out="00:00:04.000" producer="chain1">'
+
+
+def _edit_variant(edit: Path, *replacements: tuple[str, str]) -> Path:
+    text = edit.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    edit.write_text(text, encoding="utf-8")
+    return edit
+
+
+def _ranges(timeline: otio.schema.Timeline) -> list[tuple]:
+    """(track, clip, source range, available range) of each clip, in frames."""
+    result = []
+    for track in timeline.tracks:
+        for clip in track.find_clips():
+            available = getattr(clip.media_reference, "available_range", None)
+            result.append((
+                track.name, clip.name,
+                clip.source_range.start_time.value, clip.source_range.duration.value,
+                available and (available.start_time.value, available.duration.value),
+            ))  # fmt: skip
+    return result
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        # As Kdenlive saves an image or colour clip, and older projects their media: a length.
+        [(_CHAIN, '<chain id="chain1">')],
+        # A title with neither in nor out, its length a clock (as Kdenlive 23 saves colour clips).
+        [
+            (_TITLE, '<producer id="producer1">'),
+            (_TITLE_LENGTH, _TITLE_LENGTH.replace("125", "00:00:05.000")),
+        ],
+    ],
+    ids=["chain with a length alone", "title with a clock length alone"],
+)
+def test_a_producer_without_an_out_point_reads_as_mlt_plays_it(edit, tmp_path, variant):
+    """A producer or chain without an out point (Kdenlive writes a length alone for some clip
+    types and in older projects) made the project unreadable ("'NoneType' object has no
+    attribute 'replace'"). MLT takes its length less one (checked with melt 7.12: a colour
+    producer of length 50 without out plays 50 frames of an entry of 100): the clips read as
+    from the project with its out point, and v2a gives them sound."""
+    saved = _ranges(read_timeline(edit))
+    project = _edit_variant(edit, *variant)
+    assert _ranges(read_timeline(project)) == saved
+    result = _generate(project, tmp_path / "out")
+    assert len(result.generated) == 4
+
+
+def test_a_producer_without_out_point_or_length_reads_the_frames_its_entries_play(edit, tmp_path):
+    """Without a length either, MLT plays the file to its end, which the project does not say:
+    each clip reads with its entry's frames, the file's available range ending with the last
+    frame an entry plays (no handle past it)."""
+    saved = _ranges(read_timeline(edit))
+    project = _edit_variant(edit, (_CHAIN_LENGTH, '<chain id="chain1">'))
+    read = _ranges(read_timeline(project))
+    assert [clip[:4] for clip in read] == [clip[:4] for clip in saved]
+    # The chain's last entry plays its frames 60 to 100 (00:00:04.000).
+    pictures = [clip for clip in read if clip[0] == "Picture"]
+    assert pictures and all(clip[4] == (0, 101) for clip in pictures)
+    assert len(_generate(project, tmp_path / "out").generated) == 4
+
+
+def test_an_entry_without_in_and_out_points_plays_its_whole_producer(edit):
+    """An entry without in and out points (MLT XML written by hand or by other tools) failed
+    to read; MLT plays its producer from in to out (melt 7.12: an entry without `out` of a
+    50-frame colour producer, from 10, plays 40 frames)."""
+    entry = '<entry in="00:00:00.000" out="00:00:01.400" producer="chain0">'
+    project = _edit_variant(edit, (entry, '<entry producer="chain0">'))
+    (dialogue,) = read_timeline(project).tracks[0].find_clips()
+    assert (dialogue.source_range.start_time.value, dialogue.source_range.duration.value) == (0, 132)
+
+
+@pytest.mark.parametrize(
+    ("variant", "said"),
+    [
+        (
+            [(_CHAIN_LENGTH, '<chain id="chain1">'),
+             (_SECOND_SHOT, _SECOND_SHOT.replace(' out="00:00:04.000"', ""))],
+            'chain "chain1" (media/bigbuckbunny_320x180.mp4) has neither an out point nor a '
+            'length, and its entry on playlist "playlist3" has no out point',
+        ),
+        (
+            [(_SECOND_SHOT, _SECOND_SHOT.replace("chain1", "chain9"))],
+            'an entry of playlist "playlist3" plays "chain9", which the project does not define',
+        ),
+    ],  # fmt: skip
+    ids=["no out anywhere", "an undefined producer"],
+)
+def test_a_project_that_does_not_say_what_a_clip_plays_is_refused_naming_it(edit, variant, said):
+    """The adapter failed with "'NoneType' object has no attribute 'replace'" (or a KeyError
+    of the producer's id): now the error names the producer and the playlist and what is
+    missing."""
+    project = _edit_variant(edit, *variant)
+    with pytest.raises(TimelineReadError) as raised:
+        read_timeline(project)
+    message = str(raised.value)
+    assert message.startswith(f"{project}: cannot read as Kdenlive project: ")
+    assert said in message
+    assert "Error" not in message.split("project: ", 1)[1]  # no Python exception's name
