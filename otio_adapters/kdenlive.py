@@ -377,6 +377,7 @@ def write_into_project(
     project = _Project(mlt)
     for track in marked_v2a_tracks(timeline):
         project.lay(track)
+    project.count_tracks()
     _keep_media_found(mlt, os.path.dirname(source), os.path.dirname(os.path.abspath(path)))
     head = text[: text.index("<mlt")]
     with open(path, "w", encoding="utf-8") as handle:
@@ -456,6 +457,23 @@ class _Project:
         self._add_new_producers(playlists[0])
         self._add_mixes(tractor, mixes)
         self._remove_unused(old.values())
+
+    def count_tracks(self) -> None:
+        """The sequence's track count (Kdenlive 23.04 on), as Kdenlive writes it when it saves:
+        its audio and video tracks, v2a's with them. Kdenlive shows it as the sequence clip's
+        "Tracks" in the bin's clip properties (until the editor saves again: it counts anew)."""
+        count = self.main.find("property[@name='kdenlive:sequenceproperties.tracksCount']")
+        if count is None:
+            return
+        tracks = [track.get("producer") for track in self.main.findall("track")]
+        background = [
+            name
+            for name in tracks
+            if name == "black_track"
+            or (name in self.by_id and self.by_id[name] is not None
+                and read_property(self.by_id[name], "kdenlive:playlistid") == "black_track")
+        ]  # fmt: skip
+        count.text = str(len(tracks) - len(background))
 
     def _add_mixes(self, tractor: ET.Element, mixes: list[_Mix]) -> None:
         """Each crossfade as Kdenlive's same-track mix: a `mix` transition between the track's

@@ -636,9 +636,16 @@ def _parse(path: Path) -> ET.Element:
     return ET.fromstring(path.read_text(encoding="utf-8"), parser=parser)
 
 
+_TRACKS_COUNT = "property[@name='kdenlive:sequenceproperties.tracksCount']"
+
+
 def _without_v2a(written: ET.Element, original: ET.Element) -> ET.Element:
-    """A copy of `written` less every element the editor's project did not have: v2a's."""
+    """A copy of `written` less every element the editor's project did not have: v2a's (and
+    less v2a's tracks in the sequence's track count)."""
     written = copy.deepcopy(written)
+    for count in written.iter("property"):
+        if count.get("name") == "kdenlive:sequenceproperties.tracksCount":
+            count.text = original.find(f".//{_TRACKS_COUNT}").text
     ids = {item.get("id") for item in original.iter() if item.get("id")}
     for parent in list(written.iter()):
         for child in list(parent):
@@ -1089,3 +1096,27 @@ def test_a_project_that_does_not_say_what_a_clip_plays_is_refused_naming_it(edit
     assert message.startswith(f"{project}: cannot read as Kdenlive project: ")
     assert said in message
     assert "Error" not in message.split("project: ", 1)[1]  # no Python exception's name
+
+
+def _sequence_tracks(path: Path) -> tuple[str, int]:
+    """The sequence's (the timeline's) track count as the project says it, and its tracks less
+    the black background, as Kdenlive counts them when it saves."""
+    root, by_id = ET.XMLID(path.read_text(encoding="utf-8"))
+    (sequence,) = [t for t in root.iter("tractor") if t.find(_TRACKS_COUNT) is not None]
+    tracks = [
+        t for t in sequence.findall("track")
+        if by_id[t.get("producer")].findtext("property[@name='kdenlive:playlistid']") != "black_track"
+    ]  # fmt: skip
+    return sequence.find(_TRACKS_COUNT).text, len(tracks)
+
+
+def test_the_sequence_counts_its_tracks_with_v2a_track(edit, tmp_path):
+    """Kdenlive 23.04 and later keep a sequence's track count (`tracksCount`, shown as the
+    sequence clip's "Tracks" in the bin) and count anew when they save; v2a's track was not
+    counted (3 for 4 tracks). A re-run, which refills v2a's track, counts it once."""
+    assert _sequence_tracks(edit) == ("3", 3)
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    assert _sequence_tracks(Path(first.timeline_path)) == ("4", 4)
+    again = _generate(Path(first.timeline_path), out, clips=[first.generated[0].clip_id])
+    assert _sequence_tracks(Path(again.timeline_path)) == ("4", 4)
