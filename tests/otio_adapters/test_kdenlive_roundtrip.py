@@ -1120,3 +1120,28 @@ def test_the_sequence_counts_its_tracks_with_v2a_track(edit, tmp_path):
     assert _sequence_tracks(Path(first.timeline_path)) == ("4", 4)
     again = _generate(Path(first.timeline_path), out, clips=[first.generated[0].clip_id])
     assert _sequence_tracks(Path(again.timeline_path)) == ("4", 4)
+
+
+_NESTED = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared" / "fixtures" / "timelines" / "otio" / "nested_example.otio"
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not _NESTED.is_file(), reason="../shared/fixtures is absent")
+def test_a_timeline_with_nested_stacks_converted_to_kdenlive_keeps_each_clip_in_place(tmp_path):
+    """The adapter skips a stack or track nested in a track: each clip after one was written
+    that much earlier (nested_example.otio's last three clips 31, 60 and 64 frames early), and
+    the note said nothing. Each nested item is now a placeholder of its length, said in the
+    note; the .otio beside the project keeps the nest."""
+    timeline = otio.adapters.read_from_file(str(_NESTED))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "nested.kdenlive"), "kdenlive")
+
+    def placed(track):
+        return [(item.range_in_parent().start_time.value, item.duration().value) for item in track]
+
+    (track,) = read_timeline(written).tracks
+    assert placed(track) == placed(timeline.tracks[0])
+    assert "writes no nested stacks or tracks: the editor's 3 are placeholders" in note
+    kept = otio.adapters.read_from_file(fallback)
+    assert len(kept.tracks[0].find_children(descended_from_type=otio.schema.Stack)) == 2
