@@ -32,12 +32,13 @@ crossfades again (`restore`).
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import logging
 import os
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -803,18 +804,25 @@ def _indent(element: ET.Element, level: int) -> None:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None:
+def restore(
+    timeline: otio.schema.Timeline,
+    text: str,
+    folder: str = "",
+    read_sequence: Callable[[str], otio.schema.Timeline] | None = None,
+) -> None:
     """Put back, in a timeline the adapter read from the Kdenlive project `text` (in `folder`),
     the editor's speed-changed clips and v2a's clips as v2a wrote them (see the module's
     docstring), and where the project names media relative to a `root` of its own, the media
-    relative to the project's folder, as v2a resolves them."""
+    relative to the project's folder, as v2a resolves them. A sequence used as a clip (Kdenlive
+    23.04 on) becomes that sequence, `read_sequence` reading it (`_as_sequence`)."""
     mlt, by_id = ET.XMLID(text)
     profile = mlt.find("profile")
     if profile is None:
         return
     rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
     bin_producers = _bin_producers(mlt, by_id)
-    placed = _entries_of(mlt, by_id, rate, ("timewarp", *_GENERATORS))
+    placed = _entries_of(mlt, by_id, rate, _is_restored)
+    sequences = []  # (track, clip, its sequence's id): read last, their clips read apart
     for index, track in enumerate(timeline.tracks):
         for clip in track.find_clips():
             if not isinstance(clip.media_reference, otio.schema.MissingReference):
@@ -824,7 +832,9 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
             if producer is None:
                 continue
             service = read_property(producer, "mlt_service")
-            if service == "timewarp":
+            if _is_sequence(producer):
+                sequences.append((track, clip, producer.get("id")))
+            elif service == "timewarp":
                 _as_time_warp(clip, producer, bin_producers)
             else:
                 # A title or colour clip: drawn over the picture below, which the planner then
@@ -858,6 +868,41 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
         # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
         # for a project written elsewhere (`_keep_media_found`).
         rebase_media_references(timeline, root, folder)
+    for track, clip, sequence in sequences if read_sequence else ():
+        track[track.index(clip)] = _as_sequence(clip, read_sequence(_with_timeline(mlt, sequence)))
+
+
+def _is_restored(producer: ET.Element) -> bool:
+    """Whether `restore` reads an entry of this producer other than the adapter does."""
+    service = read_property(producer, "mlt_service")
+    return service in ("timewarp", *_GENERATORS) or _is_sequence(producer)
+
+
+def _is_sequence(producer: ET.Element) -> bool:
+    """Whether a playlist entry's producer is a sequence of the project (Kdenlive 23.04 on: a
+    timeline, which the editor can use as a clip in another)."""
+    return producer.tag == "tractor" and bool(read_property(producer, "kdenlive:uuid"))
+
+
+def _with_timeline(mlt: ET.Element, sequence: str) -> str:
+    """The project with the sequence `sequence` as its timeline: the project tractor's track,
+    where Kdenlive and the adapter find the timeline (`get_maintracktor`), plays it."""
+    project = copy.deepcopy(mlt)
+    project.findall("tractor")[-1].find("track").set("producer", sequence)
+    return ET.tostring(project, encoding="unicode")
+
+
+def _as_sequence(clip: otio.schema.Clip, sequence: otio.schema.Timeline) -> otio.schema.Stack:
+    """A sequence's clip as that sequence: a stack of its tracks playing the clip's frames of
+    it, which the planner plans like the timeline's own (the adapter read it as a clip whose
+    media was not found: planned offline, "the timeline names no media file", and the picture
+    beneath it got no sound for its length)."""
+    stack = otio.schema.Stack(name=clip.name, source_range=clip.source_range)
+    tracks = list(sequence.tracks)
+    sequence.tracks.clear()
+    for track in tracks:
+        stack.append(track)
+    return stack
 
 
 def _lay_crossfades(
@@ -960,16 +1005,16 @@ _GENERATORS = ("kdenlivetitle", "qtext", "color", "colour")
 
 
 def _entries_of(
-    mlt: ET.Element, by_id: dict, rate: float, services: tuple[str, ...]
+    mlt: ET.Element, by_id: dict, rate: float, wanted: Callable[[ET.Element], bool]
 ) -> dict[tuple[int, int], ET.Element]:
     """(track index as the adapter numbers tracks, record start frame) -> producer of each entry
-    that plays one of those `services` (its `mlt_service`)."""
+    whose producer is `wanted`."""
     result: dict[tuple[int, int], ET.Element] = {}
     for index, tractor in enumerate(_track_tractors(mlt, by_id)):
         for sub in tractor.findall("track"):
             playlist = by_id.get(sub.get("producer"))
             for position, _, producer in _playlist_entries(playlist, by_id, rate):
-                if producer is not None and read_property(producer, "mlt_service") in services:
+                if producer is not None and wanted(producer):
                     result[(index, position)] = producer
     return result
 

@@ -167,12 +167,19 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
     data = source.read_bytes()  # once: the adapter, `restore` and the write-back all need it
     text = kdenlive.as_mlt_reads(data.decode("utf-8"))  # the write-back keeps the editor's
-    with prints_to_log(adapter):
-        result = otio.adapters.read_from_string(
-            kdenlive.for_reader(text), adapter_name=adapter, **options
-        )
-    kdenlive.restore(result, text, str(source.parent))  # what the adapter loses
+    result = _read_kdenlive(text, str(source.parent), options)
     kdenlive.remember_project(result, str(source), data)
+    return result
+
+
+def _read_kdenlive(text: str, folder: str, options: dict) -> otio.schema.Timeline:
+    """A Kdenlive project's timeline as the adapter reads it, what the adapter loses put back,
+    and each sequence used as a clip in it read the same way (`kdenlive.restore`)."""
+    with prints_to_log("kdenlive"):
+        result = otio.adapters.read_from_string(
+            kdenlive.for_reader(text), adapter_name="kdenlive", **options
+        )
+    kdenlive.restore(result, text, folder, lambda nested: _read_kdenlive(nested, folder, options))
     return result
 
 

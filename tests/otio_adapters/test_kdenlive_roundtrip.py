@@ -893,9 +893,15 @@ def _melt_frames(project: Path, folder: Path) -> list[int]:
     ET.SubElement(document, "playlist", {"id": "reversed"}).append(entry)
     mlt = project.parent / "reversed.mlt"  # media relative to the project's folder
     ET.ElementTree(document).write(mlt)
+    return _rendered_frame_numbers(mlt, folder)
+
+
+def _rendered_frame_numbers(mlt: Path, folder: Path, *args: str) -> list[int]:
+    """The numbers of the frames melt shows playing the document `mlt` (`args`: melt's, such
+    as in and out points), rendered to PNGs in `folder`."""
     folder.mkdir(exist_ok=True)
     command = [
-        "melt", "-quiet", str(mlt), "-consumer", f"avformat:{folder}/frame%03d.png",
+        "melt", "-quiet", str(mlt), *args, "-consumer", f"avformat:{folder}/frame%03d.png",
         "vcodec=png", "terminate_on_pause=1",
     ]  # fmt: skip
     for _ in range(3):  # melt now and then hangs before writing anything (`_render`)
@@ -1145,3 +1151,64 @@ def test_a_timeline_with_nested_stacks_converted_to_kdenlive_keeps_each_clip_in_
     assert "writes no nested stacks or tracks: the editor's 3 are placeholders" in note
     kept = otio.adapters.read_from_file(fallback)
     assert len(kept.tracks[0].find_children(descended_from_type=otio.schema.Stack)) == 2
+
+
+# A second sequence, "Sequence 2" (one track: the movie's frames 0 to 29), used as a clip on V2
+# in place of the title, as Kdenlive 23.04 and later let an editor nest one timeline in another.
+_SEQUENCE = "{aaaaaaaa-62db-4c12-819e-595560599cec}"
+_SEQUENCE_XML = f"""
+ <playlist id="playlist_s0">
+  <entry in="0" out="29" producer="chain1"><property name="kdenlive:id">4</property></entry>
+ </playlist>
+ <playlist id="playlist_s1"/>
+ <tractor id="tractor_s" in="0" out="29">
+  <property name="kdenlive:track_name">Inner</property>
+  <track hide="audio" producer="playlist_s0"/>
+  <track hide="audio" producer="playlist_s1"/>
+ </tractor>
+ <tractor id="{_SEQUENCE}" in="0" out="29">
+  <property name="kdenlive:uuid">{_SEQUENCE}</property>
+  <property name="kdenlive:clipname">Sequence 2</property>
+  <property name="kdenlive:producer_type">17</property>
+  <property name="kdenlive:id">6</property>
+  <property name="kdenlive:sequenceproperties.tracksCount">1</property>
+  <track producer="producer0"/>
+  <track producer="tractor_s"/>
+ </tractor>
+"""
+
+
+def _with_a_sequence_as_a_clip(edit: Path) -> Path:
+    title = '<entry in="00:00:00.000" out="00:00:01.160" producer="producer1">\n   <property name="kdenlive:id">5</property>'  # noqa: E501
+    v2 = " <!-- V2: a title over the mix, then the first shot reversed -->"
+    in_bin = '  <entry in="00:00:00.000" out="00:00:04.960" producer="producer1"/>'
+    return _edit_variant(
+        edit,
+        (v2, _SEQUENCE_XML + v2),
+        (title, title.replace("producer1", _SEQUENCE).replace(">5<", ">6<")),
+        (in_bin, in_bin + f'\n  <entry in="0" out="29" producer="{_SEQUENCE}"/>'),
+    )
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_a_sequence_used_as_a_clip_is_planned_on_the_frames_melt_shows(edit, tmp_path):
+    """A sequence used as a clip (Kdenlive 23.04 on) was read as a clip whose media was not
+    found: planned offline ("the timeline names no media file"), and the picture beneath it
+    got no sound for its 30 frames. It is read as that sequence (a nested stack), its picture
+    planned like the timeline's own: the frames v2a decodes for it are those melt shows."""
+    make_test_movie(str(edit.parent / "media" / MOVIE), frames=132, rate=FPS, size=(320, 180))
+    project = _with_a_sequence_as_a_clip(edit)
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    assert all(segment.status == "ok" for segment in segments), [s.problem for s in segments]
+    (nested,) = [s for s in segments if s.track_index == 1 and s.record_start_frame == 10]
+    assert nested.record_frames == 30
+    shown = [read_frame_number(frame) for frame in read_segment_frames(nested, FPS, 128)]
+
+    # The sequence alone, from its first frame: the project tractor (which melt plays, the
+    # document's last) playing it rather than the timeline.
+    document = project.with_suffix(".mlt")
+    root = ET.fromstring(project.read_text(encoding="utf-8"))
+    root.findall("tractor")[-1].find("track").set("producer", _SEQUENCE)
+    ET.ElementTree(root).write(document)
+    assert shown == _rendered_frame_numbers(document, tmp_path / "melt", "in=0", "out=29")
+    assert shown == list(range(30))
