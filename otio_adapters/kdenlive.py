@@ -43,7 +43,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import opentimelineio as otio
-from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, read_property
+from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, marker_types, read_property
 from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 
 from otio_adapters import timing
@@ -313,14 +313,47 @@ def for_reader(text: str) -> str:
         if tractor.find("transition") is not None and _takes_only(tractor, by_id)
     ]
     unbounded = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("out") is None]
+    recategorised = _markers_in_known_categories(mlt)
     if profile is not None:
         rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
         for tractor in mixed:
             _without_mixes(tractor, by_id, rate)
         _bound_by_entries(mlt, unbounded, rate)
-    if not mixed and not unbounded:
+    if not mixed and not unbounded and not recategorised:
         return text
     return ET.tostring(mlt, encoding="unicode")
+
+
+#: Properties holding guides or clip markers (JSON: a list of {pos, comment, type}).
+_MARKERS = (
+    "kdenlive:sequenceproperties.guides", "kdenlive:docproperties.guides", "kdenlive:markers",
+)  # fmt: skip
+
+
+def _markers_in_known_categories(mlt: ET.Element) -> bool:
+    """Guides and markers of a category the adapter does not know put in its first one. An
+    editor can add guide categories to Kdenlive's nine (a `type` of 9 and on); the adapter knows
+    those nine (`marker_types`) and failed on any other (KeyError: 9): the project did not read.
+    Only their colour is lost, in the timeline v2a reads. Whether any changed."""
+    changed = False
+    for item in mlt.iter("property"):
+        if item.get("name") not in _MARKERS or not (item.text or "").strip():
+            continue
+        try:
+            markers = json.loads(item.text)
+        except ValueError:
+            continue  # the adapter says what it cannot read
+        unknown = [
+            marker
+            for marker in markers
+            if isinstance(marker, dict) and marker.get("type") not in marker_types
+        ]
+        for marker in unknown:
+            marker["type"] = 0
+        if unknown:
+            item.text = json.dumps(markers)
+            changed = True
+    return changed
 
 
 def _bound_by_entries(mlt: ET.Element, producers: list[ET.Element], rate: float) -> None:

@@ -1212,3 +1212,20 @@ def test_a_sequence_used_as_a_clip_is_planned_on_the_frames_melt_shows(edit, tmp
     ET.ElementTree(root).write(document)
     assert shown == _rendered_frame_numbers(document, tmp_path / "melt", "in=0", "out=29")
     assert shown == list(range(30))
+
+
+def test_guides_and_markers_of_the_editors_own_categories_read(edit):
+    """An editor can add guide categories to Kdenlive's nine; a guide or clip marker of one (a
+    `type` of 9 and on) made the project unreadable (the adapter's KeyError: 9)."""
+    guide = '"type": 0'
+    marker = '<property name="kdenlive:clipname">bigbuckbunny</property>'
+    clip_markers = '[{"pos": 5, "comment": "door", "type": 11}]'
+    project = _edit_variant(
+        edit,
+        (guide, '"type": 9'),
+        (marker, marker + f'\n  <property name="kdenlive:markers">{clip_markers}</property>'),
+    )
+    timeline = read_timeline(project)
+    assert [marker.name for marker in timeline.tracks.markers] == ["title in"]
+    shots = timeline.tracks[1].find_clips()
+    assert [marker.name for clip in shots for marker in clip.markers] == ["door", "door"]
