@@ -363,13 +363,15 @@ def _bound_by_entries(mlt: ET.Element, producers: list[ET.Element], rate: float)
     entry does (no handles past it). `restore` places a timewarp's clip from the project
     itself, and leaves a reversed one, which MLT counts back from the file's end, offline
     (`_last_frame`)."""
+    if not producers:
+        return
+    last: dict[str, int] = {}  # producer id -> the last frame an entry plays, in one pass
+    for entry in mlt.iter("entry"):
+        if entry.get("out"):
+            frame = round(mlt_time(entry.get("out"), rate).value)
+            last[entry.get("producer")] = max(frame, last.get(entry.get("producer"), 0))
     for producer in producers:
-        outs = [
-            round(mlt_time(entry.get("out"), rate).value)
-            for entry in mlt.iter("entry")
-            if entry.get("producer") == producer.get("id") and entry.get("out")
-        ]
-        producer.set("out", str(max(outs, default=0)))
+        producer.set("out", str(last.get(producer.get("id"), 0)))
 
 
 def _without_mixes(tractor: ET.Element, by_id: dict, rate: float) -> None:
