@@ -878,6 +878,7 @@ def restore(
                 clip.media_reference = otio.schema.GeneratorReference(
                     name=clip.name, generator_kind=service
                 )
+    _disable_clips(timeline, _entries_of(mlt, by_id, rate, _is_disabled), rate)
     _name_unnamed_clips(timeline, mlt)
     records = {
         read_property(producer, "resource"): read_property(producer, PROPERTY)
@@ -905,6 +906,33 @@ def restore(
         rebase_media_references(timeline, root, folder)
     for track, clip, sequence in sequences if read_sequence else ():
         track[track.index(clip)] = _as_sequence(clip, read_sequence(_with_timeline(mlt, sequence)))
+
+
+def _is_disabled(producer: ET.Element) -> bool:
+    """Whether a playlist entry plays a clip the editor disabled: Kdenlive plays it through a
+    copy of its producer that shows no picture and plays no sound (ProjectClip::
+    createDisabledMasterProducer), and the tracks beneath show through."""
+    return all(read_property(producer, f"set.test_{kind}") == "1" for kind in ("image", "audio"))
+
+
+def _disable_clips(
+    timeline: otio.schema.Timeline, disabled: dict[tuple[int, int], ET.Element], rate: float
+) -> None:
+    """The clips of the `disabled` entries (`_entries_of`) disabled, as the planner skips them
+    (the adapter read them as any clip: sound for a clip no one sees, none for the picture
+    beneath). Each track's clips placed in one pass: range_in_parent sums the track's items
+    before each clip, quadratic in them."""
+    if not disabled:
+        return
+    for index, track in enumerate(timeline.tracks):
+        position = RT(0, rate)
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            start = round(position.rescaled_to(rate).value)
+            if isinstance(item, otio.schema.Clip) and (index, start) in disabled:
+                item.enabled = False
+            position += item.duration()
 
 
 def _is_restored(producer: ET.Element) -> bool:

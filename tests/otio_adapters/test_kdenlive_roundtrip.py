@@ -1229,3 +1229,25 @@ def test_guides_and_markers_of_the_editors_own_categories_read(edit):
     assert [marker.name for marker in timeline.tracks.markers] == ["title in"]
     shots = timeline.tracks[1].find_clips()
     assert [marker.name for clip in shots for marker in clip.markers] == ["door", "door"]
+
+
+def test_a_clip_disabled_in_kdenlive_gets_no_sound_and_the_picture_beneath_does(edit):
+    """Kdenlive disables a clip by playing it through a copy of its producer that shows no
+    picture and plays no sound (`set.test_image` and `set.test_audio` 1: the picture beneath
+    shows through). The adapter read it as any clip: v2a made sound for a clip no one sees,
+    and none for the picture beneath it."""
+    reversed_shows = '<property name="set.test_audio">1</property>\n  <property name="set.test_image">0</property>\n </producer>'  # noqa: E501
+    assert _planned_over(edit, 40, 60) == [(1, "bigbuckbunny", 40, 20)]  # V2's reversed clip
+    project = _edit_variant(edit, (reversed_shows, reversed_shows.replace(">0<", ">1<")))
+    assert _planned_over(project, 40, 60) == [(0, "bigbuckbunny", 40, 20)]  # V1's shot beneath
+
+
+def _planned_over(project: Path, first: int, end: int) -> list[tuple[int, str, int, int]]:
+    """(video track, clip, first frame, frames) of what v2a plans between two record frames."""
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    return [
+        (s.track_index, s.clip_name, max(s.record_start_frame, first),
+         min(s.record_start_frame + s.record_frames, end) - max(s.record_start_frame, first))
+        for s in segments
+        if s.record_start_frame < end and s.record_start_frame + s.record_frames > first
+    ]  # fmt: skip
