@@ -879,6 +879,7 @@ def restore(
                     name=clip.name, generator_kind=service
                 )
     _disable_clips(timeline, _entries_of(mlt, by_id, rate, _is_disabled), rate)
+    _hide_hidden_tracks(timeline, mlt, by_id)
     _name_unnamed_clips(timeline, mlt)
     records = {
         read_property(producer, "resource"): read_property(producer, PROPERTY)
@@ -1034,6 +1035,11 @@ def _bin_producers(mlt: ET.Element, by_id: dict) -> dict[str, ET.Element]:
 def _track_tractors(mlt: ET.Element, by_id: dict) -> list[ET.Element]:
     """The tractor of each track as the adapter numbers tracks: one per track of the main
     tractor that is not the black background, each merged from its tractor's playlists."""
+    return [tractor for _, tractor in _timeline_tracks(mlt, by_id)]
+
+
+def _timeline_tracks(mlt: ET.Element, by_id: dict) -> list[tuple[ET.Element, ET.Element]]:
+    """(the main tractor's <track>, its tractor) of each track as the adapter numbers them."""
     main_bin = mlt.find("playlist[@id='main_bin']")
     version = (
         read_property(main_bin, "kdenlive:docproperties.version") if main_bin is not None else ""
@@ -1046,8 +1052,20 @@ def _track_tractors(mlt: ET.Element, by_id: dict) -> list[ET.Element]:
             continue
         if read_property(tractor, "kdenlive:playlistid") == "black_track":
             continue
-        result.append(tractor)
+        result.append((track, tractor))
     return result
+
+
+def _hide_hidden_tracks(timeline: otio.schema.Timeline, mlt: ET.Element, by_id: dict) -> None:
+    """Video tracks the editor hid (their eye off: `hide` "video", or "both" when muted too,
+    on the timeline's <track>; TrackModel::isHidden) disabled, as the planner skips them and
+    plans the picture beneath (the adapter read them as any track: sound for pictures no one
+    sees)."""
+    for index, (track, _) in enumerate(_timeline_tracks(mlt, by_id)):
+        hidden = track.get("hide") in ("video", "both")
+        if hidden and index < len(timeline.tracks):
+            if timeline.tracks[index].kind == otio.schema.TrackKind.Video:
+                timeline.tracks[index].enabled = False
 
 
 def _playlist_entries(playlist, by_id: dict, rate: float):

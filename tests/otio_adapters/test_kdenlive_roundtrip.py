@@ -1251,3 +1251,13 @@ def _planned_over(project: Path, first: int, end: int) -> list[tuple[int, str, i
         for s in segments
         if s.record_start_frame < end and s.record_start_frame + s.record_frames > first
     ]  # fmt: skip
+
+
+@pytest.mark.parametrize("hide", ["video", "both"])
+def test_a_video_track_hidden_in_kdenlive_gets_no_sound_and_the_picture_beneath_does(edit, hide):
+    """Kdenlive hides a video track (its eye switched off) by hiding it in the timeline's
+    tractor (`hide="video"`, or "both" when muted too): the tracks beneath show through. The
+    adapter read it as any track: v2a made sound for pictures no one sees."""
+    track = '<track producer="tractor2"/>'
+    project = _edit_variant(edit, (track, track.replace("/>", f' hide="{hide}"/>')))
+    assert _planned_over(project, 40, 60) == [(0, "bigbuckbunny", 40, 20)]  # V1's shot beneath
