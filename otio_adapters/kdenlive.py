@@ -27,6 +27,11 @@ editor saved it (`write_into_project`); the adapter writes only the editor's tra
 timelines from other formats, and v2a's go into what it wrote the same way. v2a's crossfades
 are Kdenlive's same-track mixes (`_Mix`; the adapter writes no transitions), read back as v2a's
 crossfades again (`restore`).
+
+And projects as Kdenlive's versions and clip types save them, which the adapter could not read
+or read other than the editor sees them: in and out points left out (`as_mlt_reads`), guide
+categories of the editor's own (`for_reader`), sequences used as clips, disabled clips and
+hidden video tracks (`restore`).
 """
 
 from __future__ import annotations
