@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -427,7 +428,17 @@ def _run_clip(
     emit(event("running"))
     started = time.monotonic()
 
+    # A generator may sample a clip more than once (the model draws a near-silent draw again; a
+    # clip whose context cannot be decoded is generated without it), each pass counting from
+    # step 1: only steps that take the clip further are passed on, so a progress bar never runs
+    # back. The clip stays at its furthest step until it ends.
+    furthest = Fraction(0)
+
     def progress(done: int, total: int) -> None:
+        nonlocal furthest
+        if total <= 0 or Fraction(done, total) <= furthest:
+            return
+        furthest = Fraction(done, total)
         emit(event("running", step=done, total=total))
 
     seen = segment.seen()  # with the context beyond the handles, trimmed off below
