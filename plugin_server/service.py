@@ -20,9 +20,15 @@ from plugin_server.events import EventHub
 from plugin_server.inline import inline_timelines_dir, remove_inline_timeline
 from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
 from plugin_server.jobs import new_job_id as _new_job_id
-from plugin_server.worker import JobRunner, QueueFull, ShuttingDown, generation_request
+from plugin_server.worker import (
+    JobRunner,
+    QueueFull,
+    ShuttingDown,
+    generation_request,
+    selection_from_json,
+)
 from v2a import params
-from v2a.contracts import SAMPLE_RATE, Segment
+from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment
 from v2a.pipeline import Plan, adapter_options_reading
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
@@ -104,10 +110,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         selection = request.selection
         generation = convert.params_json(request.params)
         _check_params(generation, request.params.takes, _CREATE_FIELDS)
-        if selection.HasField("time_range") and (
-                selection.time_range.end_seconds <= selection.time_range.start_seconds):
-            raise errors.invalid_argument(
-                "empty time range", [("selection.time_range", "end must be after start")])
+        _check_selection(params.selection_violations(
+            selection_from_json(convert.selection_json(selection))))
         output_format = self._format(request.output.format, "output.format", self.write_formats)
         job_id = _new_job_id()
         folder = self._output_folder(request.output.folder, job_id)
@@ -222,6 +226,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         if not address.clip_id and not (address.track and address.HasField("record_time")):
             raise errors.invalid_argument("which clip?", [
                 ("clip", "give clip_id, or track and record_time")])
+        _check_selection(params.address_violations(ClipAddress(
+            clip_id=address.clip_id, track=address.track,
+            record_time=address.record_time if address.HasField("record_time") else None), "clip"))
         generation = dict(parent.request.get("params", {}))
         generation["seed"] = request.seed if request.HasField("seed") else secrets.randbelow(2**31)
         if request.HasField("prompt"):
@@ -386,6 +393,13 @@ def _check_params(generation: dict, takes: int, fields: dict[str, str]) -> None:
         raise errors.invalid_argument(
             "bad generation parameters: " + "; ".join(f"{f} {why}" for f, why in problems),
             problems)
+
+
+def _check_selection(problems: list[tuple[str, str]]) -> None:
+    """INVALID_ARGUMENT naming each clip address or time range that names no place."""
+    if problems:
+        raise errors.invalid_argument(
+            "bad selection: " + "; ".join(f"{field} {why}" for field, why in problems), problems)
 
 
 def _page_key(token: str) -> tuple[float, str] | None:

@@ -173,6 +173,38 @@ def test_malformed_requests_name_the_field(make_server, connect, fixture_timelin
     assert "page_token" in _violations(error)
 
 
+def test_clip_addresses_and_time_ranges_that_name_no_time_are_refused_naming_the_field(
+        make_server, connect, fixture_timeline, media_dir):
+    """NaN or infinite seconds reached the planner, whose error blamed the timeline file
+    ('cannot convert NaN to integer ratio'); a track without a time was looked for 'at None s'
+    and answered NOT_FOUND."""
+    client = connect(make_server())
+    nan, inf = float("nan"), float("inf")
+    for clips, time_range, field in [
+        ((pb.ClipAddress(track="Track-001", record_time=nan),), None,
+         "selection.clips[0].record_time"),
+        ((pb.ClipAddress(clip_id="x"), pb.ClipAddress(record_time=-inf)), None,
+         "selection.clips[1].record_time"),
+        ((pb.ClipAddress(track="Track-001"),), None, "selection.clips[0]"),
+        ((), (nan, 1.0), "selection.time_range"),
+        ((), (0.0, inf), "selection.time_range"),
+    ]:
+        error = _error(client.submit, fixture_timeline, media_search_paths=(str(media_dir),),
+                       clips=clips, time_range=time_range)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, field
+        violations = _violations(error)
+        assert list(violations) == [field], violations
+        assert "integer ratio" not in error.details() and "None" not in error.details()
+
+    job = client.wait(client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                                    output_folder="addressed").job_id)
+    for time in (nan, inf):
+        error = _error(client.regenerate, job.job_id, track="Track-001", record_time=time)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert list(_violations(error)) == ["clip.record_time"]
+    assert client.info().sample_rate  # still serving
+
+
 @pytest.mark.parametrize("name, data", [
     ("cut.otio", b"{ this is not json"),
     ("cut.otio", b'{"OTIO_SCHEMA": "Timeline.1", "tracks": 7}'),
