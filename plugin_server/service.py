@@ -29,7 +29,7 @@ from plugin_server.worker import (
 )
 from v2a import params
 from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment
-from v2a.pipeline import Plan, adapter_options_reading
+from v2a.pipeline import Plan, adapter_options_reading, output_paths
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
 from v2a.v1 import v2a_service_pb2_grpc
@@ -238,13 +238,16 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         _check_params(generation, 1, _REGENERATE_FIELDS)
         result = parent.result
         timeline, input_format = result.get("timeline_path", ""), parent.output_format
+        # The format the parent wrote, also where it came in as ('' in its request): read from
+        # the .otio beside it, the regeneration would otherwise write that .otio alone.
+        output_format = output_paths(generation_request(parent))[0]
         if result.get("fallback_otio_path"):  # the requested format could not carry the audio
             timeline, input_format = result["fallback_otio_path"], "otio_json"
         selection = pb.Selection(clips=[address])
         job = JobRecord(
             job_id=_new_job_id(), kind=REGENERATE, state=QUEUED, timeline_path=timeline,
             output_folder=parent.output_folder, input_format=input_format,
-            output_format=parent.output_format, parent_job_id=parent.job_id,
+            output_format=output_format, parent_job_id=parent.job_id,
             # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
                      "params": generation, "takes": 1, "timeline_name": "",

@@ -380,6 +380,8 @@ class JobRunner:
                 parent.result.get("timeline_path", ""))
             base = (latest or parent).result.get("generated", []) if parent else []
         result, first_seed, stopped = None, request.params.seed, ""
+        # Kept for every take: one read from the .otio beside an EDL would write that .otio alone.
+        output_format, _ = v2a_pipeline.output_paths(request)
         for take in range(takes):
             if take and not result.timeline_path:
                 break  # nothing generated, nothing written: no timeline to take further
@@ -391,7 +393,8 @@ class JobRunner:
                     timeline, fmt = result.fallback_otio_path, "otio_json"
                 options = v2a_pipeline.adapter_options_reading(request, timeline, fmt)
                 request = replace(request, timeline_path=timeline, input_format=fmt,
-                                  params=params, adapter_options=options)
+                                  output_format=output_format, params=params,
+                                  adapter_options=options)
             # The clips as the last written timeline has them, to go back to if a further take
             # stops (the first take's failure is the job's).
             before = [replace(clip) for clip in job.clips] if take else []
