@@ -372,11 +372,13 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 ("selection", "matches no visible video clip")])
         offline = [s for s in segments if s.status == "offline"]
         if len(offline) == len(segments):
+            # Sent inline, the timeline has no folder of its own for relative media paths.
+            inline = "; or send it by path, not inline" if job.sent_inline else ""
             raise errors.failed_precondition(
                 f"{name}: the media of every selected clip is offline "
-                "(add media_search_paths to relink it)",
-                [("MEDIA_OFFLINE", s.clip_name or s.clip_id, s.problem or s.media.referenced)
-                 for s in offline])
+                f"(add media_search_paths to relink it{inline})",
+                [("MEDIA_OFFLINE", s.clip_name or s.clip_id,
+                  job.as_sent(s.problem or s.media.referenced)) for s in offline])
         return [_clip_record(s) for s in segments], plan
 
 

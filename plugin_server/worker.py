@@ -620,7 +620,7 @@ class _Progress:
         state_changed = clip.state != event.state
         clip.state = event.state
         clip.step, clip.total_steps = event.step, event.total_steps
-        clip.message = event.message
+        clip.message = self.job.as_sent(event.message)  # an inline timeline's, not our copy's
         if event.state == "done":  # the take was written just before this event
             clip.media_path = event.output_path
         now = time.monotonic()

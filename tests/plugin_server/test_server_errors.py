@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import grpc
+import opentimelineio as otio
 import pytest
 from google.rpc import error_details_pb2 as details
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -295,6 +296,36 @@ def test_offline_media_is_a_failed_precondition_per_clip(make_server, connect,
                                                        "Clip-004"]
     assert all(v.type == "MEDIA_OFFLINE" and "titles.mov" in failure.violations[0].description
                for v in failure.violations)
+
+
+def test_relative_media_of_an_inline_timeline_are_named_as_the_timeline_names_them(
+        make_server, connect, roots, tmp_path):
+    """The bundled sample names its movie relative to itself. Sent inline, it was looked for
+    beside the server's private copy, and the refusal named that copy's folder in the state dir
+    (gone once refused) rather than the path the editor can check, or what to do."""
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    client = connect(make_server())
+    error = _error(client.submit, sample, inline=True)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "send it by path" in error.details()
+    failure = [d for d in details_of(error) if isinstance(d, details.PreconditionFailure)][0]
+    for violation in failure.violations:
+        assert "looked for media/bigbuckbunny_320x180.mp4," in violation.description
+        assert str(roots["state"]) not in violation.description
+
+    # One clip found (its path made absolute), the others skipped saying the same.
+    timeline = otio.adapters.read_from_file(str(sample))
+    first = timeline.video_tracks()[0].find_clips()[0]
+    first.media_reference.target_url = str(sample.parent / first.media_reference.target_url)
+    partial = tmp_path / "partial.otio"
+    otio.adapters.write_to_file(timeline, str(partial))
+    job = client.wait(client.submit(partial, inline=True).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    skipped = [c for c in job.clips if c.state == pb.CLIP_STATE_SKIPPED]
+    assert len(skipped) == 3
+    for clip in skipped:
+        assert "looked for media/bigbuckbunny_320x180.mp4," in clip.message
+        assert str(roots["state"]) not in clip.message
 
 
 def test_unknown_jobs_and_clips_are_not_found(make_server, connect, fixture_timeline,
