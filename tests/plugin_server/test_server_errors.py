@@ -384,6 +384,20 @@ def test_output_folders_cannot_escape_the_output_root(make_server, connect, fixt
     client.cancel(job.job_id)
 
 
+def test_an_output_folder_that_is_a_file_is_refused_at_once(make_server, connect,
+                                                           fixture_timeline, media_dir, roots):
+    """A file where the folder should be was accepted, queued, and failed the job later."""
+    (roots["out"] / "notes.txt").write_text("the editor's")
+    client = connect(make_server())
+    for folder in ("notes.txt", "notes.txt/cut", str(roots["out"] / "notes.txt" / "cut")):
+        error = _error(client.submit, fixture_timeline, output_folder=folder,
+                       media_search_paths=(str(media_dir),))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, folder
+        assert "notes.txt is a file" in _violations(error)["output.folder"]
+    assert (roots["out"] / "notes.txt").read_text() == "the editor's"
+    assert client.list() == []
+
+
 def test_an_inline_file_name_cannot_place_the_timeline_elsewhere(make_server, connect,
                                                                  fixture_timeline, media_dir,
                                                                  roots, tmp_path):
