@@ -300,13 +300,16 @@ class JobRunner:
     def _run(self, job: JobRecord) -> None:
         cancel = self._running[job.job_id]
         progress = _Progress(self, job)
-        folder_key, stopped = None, ""
+        folder_key, stopped, made = None, "", []
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
             waiting = f"waiting: another job is writing the output folder {folder.name}"
             folder_key = self._acquire_folder(folder, cancel,
                                               on_wait=lambda: self._wait_for_folder(job, waiting),
                                               on_wait_over=lambda: self._set_message(job, ""))
+            # The folders this attempt makes (it alone writes there now): an attempt whose takes
+            # are removed (cancelled, failed, requeued) leaves them empty, and they go too.
+            made, _ = v2a_pipeline.missing_folders(str(folder / v2a_pipeline.AUDIO_FOLDER))
             result, stopped = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
             self._cancelled(job, cancel)
@@ -319,6 +322,7 @@ class JobRunner:
         else:
             self._succeeded(job, result, stopped)
         finally:
+            v2a_pipeline.remove_if_empty(made)  # before the folder is another job's to write
             with self._lock:
                 job = self.store.save(job)
                 del self._running[job.job_id]
