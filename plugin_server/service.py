@@ -208,7 +208,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 state = convert.JOB_STATES[job.state]
                 continue
             state = convert.JOB_STATES[event.job_state]
-            if event.clip is not None:
+            # A job that starts sends its clips' queued states again: each was sent already.
+            if event.clip is not None and sent.get(event.clip.clip_id) != convert.clip_message(
+                    event.clip):
                 yield clip_response(event.clip)
             elif event.job_state in ("succeeded", "failed", "cancelled"):
                 job = self.store.get(job_id)
