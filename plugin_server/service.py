@@ -279,7 +279,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             format_note=result.get("format_note", ""),
         )
         if request.include_timeline_data:
-            response.timeline_data = Path(timeline_path).read_bytes()
+            response.timeline_data = _timeline_bytes(job, timeline_path)
         for audio in result.get("generated", ()):
             response.clips.append(_clip_result(audio, job, points))
         return response
@@ -454,6 +454,20 @@ def _adapter_options(options) -> dict:
             except ValueError:
                 out[key] = value
     return out
+
+
+def _timeline_bytes(job: JobRecord, path: str) -> bytes:
+    """The written timeline's bytes; refused saying why where there are none to send."""
+    if os.path.isdir(path):  # an .otiod bundle
+        raise errors.failed_precondition(
+            f"job {job.job_id}'s timeline {path} is a folder (an .otiod bundle): open it there, "
+            "or ask for the output format otioz for one file", [("TIMELINE_IS_A_FOLDER", path,
+                                                                "a folder has no bytes to send")])
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise errors.not_found("timeline", path, f"job {job.job_id} wrote it, and it has been "
+                               "moved or deleted since") from None
 
 
 def _clip_result(audio: dict, job: JobRecord, points: int) -> pb.ClipResult:

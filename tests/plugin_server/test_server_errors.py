@@ -348,6 +348,29 @@ def test_unknown_jobs_and_clips_are_not_found(make_server, connect, fixture_time
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
+def test_timeline_bytes_of_a_folder_bundle_or_a_moved_timeline_are_refused_saying_why(
+        make_server, connect, fixture_timeline, media_dir, roots):
+    """GetJobResult with the timeline's bytes read the written path as a file: an .otiod is a
+    folder, and a timeline the editor moved since is gone; both were INTERNAL."""
+    client = connect(make_server())
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"  # media on disk
+    bundle = client.wait(client.submit(sample, output_folder="bundle",
+                                       output_format="otiod").job_id)
+    assert client.result(bundle.job_id).timeline_path.endswith("sample.otiod")  # no bytes asked
+    error = _error(client.result, bundle.job_id, include_timeline_data=True)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "sample.otiod is a folder" in error.details()
+
+    plain = client.wait(client.submit(fixture_timeline, output_folder="moved",
+                                      media_search_paths=(str(media_dir),)).job_id)
+    written = Path(client.result(plain.job_id).timeline_path)
+    written.rename(written.with_name("renamed.otio"))
+    error = _error(client.result, plain.job_id, include_timeline_data=True)
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert str(written) in error.details()
+    assert client.info().sample_rate  # still serving
+
+
 def test_a_full_queue_is_resource_exhausted(make_server, connect, fixture_timeline, media_dir,
                                             monkeypatch):
     monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
