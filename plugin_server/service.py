@@ -326,7 +326,12 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             if not os.path.isabs(source.path):
                 raise errors.invalid_argument(f"timeline path {source.path!r} is not absolute", [
                     ("timeline.path", "must be an absolute path on the server's machine")])
-            if not os.path.isfile(source.path):
+            # An .otiod bundle is a folder; any other folder is not a timeline.
+            bundle = (fmt or self._format_of(source.path)) == "otiod"
+            if os.path.isdir(source.path) and not bundle:
+                raise errors.invalid_argument(f"timeline path {source.path} is a folder", [
+                    ("timeline.path", f"{source.path} is a folder, not a timeline file")])
+            if not (os.path.isfile(source.path) or (bundle and os.path.isdir(source.path))):
                 raise errors.invalid_argument(f"timeline file {source.path} does not exist", [
                     ("timeline.path", f"no such file: {source.path}")])
             if not fmt and not self._format_of(source.path):

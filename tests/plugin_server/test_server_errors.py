@@ -371,6 +371,27 @@ def test_timeline_bytes_of_a_folder_bundle_or_a_moved_timeline_are_refused_sayin
     assert client.info().sample_rate  # still serving
 
 
+def test_an_otiod_bundle_is_read_by_path_and_another_folder_is_refused_as_one(
+        make_server, connect, roots, tmp_path):
+    """Info lists otiod among the formats read, and `v2a generate` reads one, but CreateJob took
+    the bundle (a folder) for a missing file: 'timeline file … does not exist'."""
+    client = connect(make_server())
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    first = client.wait(client.submit(sample, output_folder="bundle",
+                                      output_format="otiod").job_id)
+    bundle = client.result(first.job_id).timeline_path
+    assert bundle.endswith("sample.otiod") and Path(bundle).is_dir()
+    again = client.wait(client.submit(bundle, output_folder="bundle").job_id)
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+    assert {Path(c.media_path).name.split("_")[-1] for c in again.clips} == {"take2.wav"}
+
+    folder = tmp_path / "cut.otio"
+    folder.mkdir()
+    error = _error(client.submit, folder)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "is a folder" in _violations(error)["timeline.path"]
+
+
 def test_a_full_queue_is_resource_exhausted(make_server, connect, fixture_timeline, media_dir,
                                             monkeypatch):
     monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
