@@ -384,6 +384,8 @@ def test_an_otiod_bundle_is_read_by_path_and_another_folder_is_refused_as_one(
     again = client.wait(client.submit(bundle, output_folder="bundle").job_id)
     assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
     assert {Path(c.media_path).name.split("_")[-1] for c in again.clips} == {"take2.wav"}
+    with pytest.raises(ValueError, match="is a folder .* send it by path"):  # was IsADirectoryError
+        client.submit(bundle, inline=True)
 
     folder = tmp_path / "cut.otio"
     folder.mkdir()
