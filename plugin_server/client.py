@@ -80,6 +80,9 @@ class V2AClient:
                                    media_search_paths=[str(p) for p in media_search_paths],
                                    adapter_options=adapter_options or {})
         if inline:
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder (an .otiod bundle): send it by path, "
+                                 "not inline")
             source.inline_data = path.read_bytes()
             source.file_name = path.name
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import os
 import sqlite3
 import threading
 import time
@@ -87,9 +88,17 @@ class JobRecord:
                 clip.state, clip.message = "failed", f"{FAILED_CLIP_MESSAGES[clip.state]}: {message}"
                 clip.step = 0  # no progress bar part-way along a clip that will not finish
 
+    @property
+    def sent_inline(self) -> bool:
+        return bool(self.request.get("timeline_name"))
+
     def as_sent(self, message: str) -> str:
-        """`message` with the timeline named as the client knows it."""
-        return message.replace(str(Path(self.timeline_path)), self.timeline_name)
+        """`message` with the timeline named as the client knows it; for one sent inline, paths
+        beside the server's copy (relative media, looked for there) as the timeline names them."""
+        message = message.replace(str(Path(self.timeline_path)), self.timeline_name)
+        if self.sent_inline:
+            message = message.replace(os.path.join(os.path.dirname(self.timeline_path), ""), "")
+        return message
 
 
 def new_job_id() -> str:

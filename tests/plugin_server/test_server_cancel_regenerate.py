@@ -40,8 +40,9 @@ def test_cancel_mid_job_stops_within_a_step_and_leaves_no_files(make_server, con
     assert cancelled.state == pb.JOB_STATE_CANCELLED
     assert took < 1.0, f"cancel took {took:.2f} s, a step is 0.05 s"
     assert {c.state for c in cancelled.clips} == {pb.CLIP_STATE_CANCELLED}
-    # No take (finished or partial) and no timeline: the folder is as the job found it.
-    assert _files(roots["out"] / "cancelled") == set()
+    # No take (finished or partial) and no timeline: the folder is as the job found it, not
+    # there (it kept the empty folder and its audio/ the job had made).
+    assert not (roots["out"] / "cancelled").exists()
     assert client.get(job.job_id).state == pb.JOB_STATE_CANCELLED
     # The server is alive and runs the next job.
     again = client.submit(fixture_timeline, inline=True, output_folder="after",
@@ -309,3 +310,29 @@ def _took_two_takes_and_regenerates(client, job: pb.Job) -> pb.Job:
     assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
     assert Path(again.clips[0].media_path).name.endswith("_take3.wav")
     return again
+
+
+def test_a_job_in_the_format_it_came_in_keeps_that_format_for_further_takes_and_regeneration(
+        make_server, connect, edl_timeline, edl_media, roots):
+    # No output format: the EDL it came in as. An EDL cannot carry every take, so the job writes
+    # the whole result as an .otio beside it, which a further take and a regeneration read. They
+    # then wrote that .otio alone: the EDL the editor imports kept the first take of every clip
+    # and never got the regenerated one.
+    client = connect(make_server())
+    job = client.wait(client.submit(edl_timeline, output_folder="as-it-came",
+                                    media_search_paths=(str(edl_media),),
+                                    adapter_options={"rate": "25"},
+                                    params=pb.GenerationParams(takes=2)).job_id)
+    edl = roots["out"] / "as-it-came" / "25fps.edl"
+    assert Path(job.result_timeline_path) == edl
+    second_takes = {Path(c.media_path).name for c in job.clips}
+    assert all(take in edl.read_text() for take in second_takes), edl.read_text()
+    again = _took_two_takes_and_regenerates(client, job)
+    result = client.result(again.job_id)
+    assert result.timeline_format == "cmx_3600" and Path(result.timeline_path) == edl
+    assert Path(result.fallback_otio_path) == edl.with_suffix(".otio")
+    listed = edl.read_text()
+    takes = {Path(c.media_path).name for c in again.clips} | {
+        Path(c.media_path).name for c in job.clips[1:]}
+    assert all(take in listed for take in takes), (takes, listed)
+    assert "_take1.wav" not in listed
