@@ -280,8 +280,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         )
         if request.include_timeline_data:
             response.timeline_data = _timeline_bytes(job, timeline_path)
+        names = {clip.clip_id: clip.clip_name for clip in job.clips}
         for audio in result.get("generated", ()):
-            response.clips.append(_clip_result(audio, job, points))
+            response.clips.append(_clip_result(audio, job, names, points))
         return response
 
     # --- helpers ---
@@ -475,18 +476,22 @@ def _timeline_bytes(job: JobRecord, path: str) -> bytes:
                                "moved or deleted since") from None
 
 
-def _clip_result(audio: dict, job: JobRecord, points: int) -> pb.ClipResult:
+def _clip_result(audio: dict, job: JobRecord, names: dict[str, str],
+                 points: int) -> pb.ClipResult:
     import json
 
     from v2a.media.audio import read_wav
 
-    name = next((c.clip_name for c in job.clips if c.clip_id == audio["clip_id"]), "")
+    # A regeneration's job has only its own clip, but its result lists every clip's current
+    # take: the others are named as their take recorded them (1,999 of 2,000 were unnamed).
+    provenance = audio.get("provenance") or {}
+    name = names.get(audio["clip_id"]) or provenance.get("source_clip", "")
     clip = pb.ClipResult(
         clip_id=audio["clip_id"], clip_name=name, media_path=audio["path"],
         start_sample=audio["start_sample"], num_samples=audio["num_samples"],
         handle_before_samples=audio["handle_before_samples"],
         handle_after_samples=audio["handle_after_samples"],
-        provenance_json=json.dumps(audio.get("provenance", {})),
+        provenance_json=json.dumps(provenance),
     )
     try:
         samples, rate = read_wav(audio["path"])

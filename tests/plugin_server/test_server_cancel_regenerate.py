@@ -197,6 +197,19 @@ def json_seed(result, clip_id: str) -> int:
     return json.loads(clip.provenance_json)["seed"]
 
 
+def test_a_regenerations_result_names_every_clip_it_lists(make_server, connect, fixture_timeline,
+                                                         media_dir):
+    client = connect(make_server())
+    job = client.wait(client.submit(fixture_timeline, inline=True,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    child = client.wait(client.regenerate(job.job_id, clip_id=job.clips[1].clip_id).job_id)
+    assert child.state == pb.JOB_STATE_SUCCEEDED, child.message
+    # A panel lists the whole timeline's current takes by name: only the regenerated one had it.
+    names = {c.clip_id: c.clip_name for c in job.clips}
+    assert {c.clip_id: c.clip_name for c in client.result(child.job_id).clips} == names
+    assert sorted(names.values()) == ["Clip-001", "Clip-002", "Clip-003", "Clip-004"]
+
+
 def test_regenerate_by_track_and_record_time(make_server, connect, fixture_timeline, media_dir):
     server = make_server()
     client = connect(server)
