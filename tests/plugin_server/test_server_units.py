@@ -414,6 +414,18 @@ def test_a_store_an_older_v2a_wrote_opens_with_its_jobs_and_their_clips(tmp_path
     new.close()
 
 
+def test_the_log_left_on_disk_stays_small_after_converting_a_large_store(tmp_path):
+    path, log = tmp_path / "jobs.sqlite3", tmp_path / "jobs.sqlite3-wal"
+    takes = ["/out/audio/take.wav" * 2**16] * 24  # 24 MiB of result
+    _older_store(path, writer_result={"timeline_path": "/out/cut.otio", "generated": takes})
+    store = JobStore(path)  # converted in one transaction: its log holds the whole store
+    store.add(_job("next", QUEUED))  # the server's next write starts the log over
+    # It kept the size of the conversion for as long as the server ran.
+    assert log.stat().st_size < path.stat().st_size / 2
+    assert store.latest_succeeded_writing("/out/cut.otio").result["generated"] == takes
+    store.close()
+
+
 def test_a_failed_move_leaves_the_store_as_the_older_v2a_wrote_it(tmp_path, monkeypatch):
     import sqlite3
 
