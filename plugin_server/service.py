@@ -281,7 +281,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         if request.include_timeline_data:
             response.timeline_data = _timeline_bytes(job, timeline_path)
         names = {clip.clip_id: clip.clip_name for clip in job.clips}
-        for audio in result.get("generated", ()):
+        for audio in _asked_for(result.get("generated", ()), request.clip_ids, job):
             response.clips.append(_clip_result(audio, job, names, points))
         return response
 
@@ -474,6 +474,18 @@ def _timeline_bytes(job: JobRecord, path: str) -> bytes:
     except FileNotFoundError:
         raise errors.not_found("timeline", path, f"job {job.job_id} wrote it, and it has been "
                                "moved or deleted since") from None
+
+
+def _asked_for(generated: list[dict], clip_ids, job: JobRecord) -> list[dict]:
+    """The result's takes of `clip_ids`, in the result's order; all of them when none is named."""
+    if not clip_ids:
+        return list(generated)
+    listed = {audio["clip_id"] for audio in generated}
+    missing = [clip_id for clip_id in clip_ids if clip_id not in listed]
+    if missing:
+        raise errors.not_found("clip", missing[0], f"job {job.job_id}'s result lists no such clip")
+    wanted = set(clip_ids)
+    return [audio for audio in generated if audio["clip_id"] in wanted]
 
 
 def _clip_result(audio: dict, job: JobRecord, names: dict[str, str],
