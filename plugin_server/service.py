@@ -149,7 +149,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         after = _page_key(request.page_token)
         states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
                        if s in convert.JOB_STATE_NAMES)
-        jobs = self.store.list(states, limit=size + 1, after=after)
+        jobs = self.store.list(states, limit=size + 1, after=after, brief=True)
         more = len(jobs) > size
         last = jobs[size - 1] if more else None
         return api.ListJobsResponse(
