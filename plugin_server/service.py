@@ -149,7 +149,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         after = _page_key(request.page_token)
         states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
                        if s in convert.JOB_STATE_NAMES)
-        jobs = self.store.list(states, limit=size + 1, after=after)
+        jobs = self.store.list(states, limit=size + 1, after=after, brief=True)
         more = len(jobs) > size
         last = jobs[size - 1] if more else None
         return api.ListJobsResponse(
@@ -280,8 +280,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         )
         if request.include_timeline_data:
             response.timeline_data = _timeline_bytes(job, timeline_path)
-        for audio in result.get("generated", ()):
-            response.clips.append(_clip_result(audio, job, points))
+        names = {clip.clip_id: clip.clip_name for clip in job.clips}
+        for audio in _asked_for(result.get("generated", ()), request.clip_ids, job):
+            response.clips.append(_clip_result(audio, job, names, points))
         return response
 
     # --- helpers ---
@@ -475,18 +476,34 @@ def _timeline_bytes(job: JobRecord, path: str) -> bytes:
                                "moved or deleted since") from None
 
 
-def _clip_result(audio: dict, job: JobRecord, points: int) -> pb.ClipResult:
+def _asked_for(generated: list[dict], clip_ids, job: JobRecord) -> list[dict]:
+    """The result's takes of `clip_ids`, in the result's order; all of them when none is named."""
+    if not clip_ids:
+        return list(generated)
+    listed = {audio["clip_id"] for audio in generated}
+    missing = [clip_id for clip_id in clip_ids if clip_id not in listed]
+    if missing:
+        raise errors.not_found("clip", missing[0], f"job {job.job_id}'s result lists no such clip")
+    wanted = set(clip_ids)
+    return [audio for audio in generated if audio["clip_id"] in wanted]
+
+
+def _clip_result(audio: dict, job: JobRecord, names: dict[str, str],
+                 points: int) -> pb.ClipResult:
     import json
 
     from v2a.media.audio import read_wav
 
-    name = next((c.clip_name for c in job.clips if c.clip_id == audio["clip_id"]), "")
+    # A regeneration's job has only its own clip, but its result lists every clip's current
+    # take: the others are named as their take recorded them (1,999 of 2,000 were unnamed).
+    provenance = audio.get("provenance") or {}
+    name = names.get(audio["clip_id"]) or provenance.get("source_clip", "")
     clip = pb.ClipResult(
         clip_id=audio["clip_id"], clip_name=name, media_path=audio["path"],
         start_sample=audio["start_sample"], num_samples=audio["num_samples"],
         handle_before_samples=audio["handle_before_samples"],
         handle_after_samples=audio["handle_after_samples"],
-        provenance_json=json.dumps(audio.get("provenance", {})),
+        provenance_json=json.dumps(provenance),
     )
     try:
         samples, rate = read_wav(audio["path"])

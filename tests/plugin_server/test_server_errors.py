@@ -83,6 +83,47 @@ def test_a_call_without_the_token_is_refused_before_its_request_is_read(make_ser
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
+def test_a_health_call_without_the_token_costs_the_server_nothing_it_sends(make_server, tmp_path):
+    """Open, the health service read a tokenless caller's request first: up to 64 MiB (one
+    60 MiB Check grew the server from 148 to 330 MiB), and a request that never came held an
+    RPC thread, so a few such calls left no thread for any other call."""
+    import threading
+
+    server = make_server(rpc_threads=4, uds=str(tmp_path / "v2a.sock"))
+    release = threading.Event()
+
+    def never_sent():  # the request goes out only once the test is over
+        release.wait(30)
+        yield health_pb2.HealthCheckRequest(service="x" * 2**20)
+
+    channel = grpc.insecure_channel(server.address)
+    try:
+        check = channel.stream_unary("/grpc.health.v1.Health/Check",
+                                     request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                                     response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        calls = [check.future(never_sent(), timeout=20) for _ in range(6)]  # more than the threads
+        with V2AClient(server.address, token=server.token, timeout=5) as client:
+            assert client.info().version  # before the fix: DEADLINE_EXCEEDED, every thread held
+        # Answered for the server as a whole without the request (which named no service).
+        assert {call.result(timeout=5).status for call in calls} == {
+            health_pb2.HealthCheckResponse.SERVING}
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        watch.cancel()
+    finally:
+        release.set()
+        channel.close()
+    # With the token, or over the Unix socket, the request is read and answered as gRPC's own.
+    for address, metadata in ((server.address, (("authorization", f"Bearer {server.token}"),)),
+                              (f"unix:{tmp_path / 'v2a.sock'}", ())):
+        with grpc.insecure_channel(address) as channel:
+            error = _error(health_pb2_grpc.HealthStub(channel).Check,
+                           health_pb2.HealthCheckRequest(service="no.such.Service"),
+                           metadata=metadata, timeout=5)
+            assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
 def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server):
     import json
 
