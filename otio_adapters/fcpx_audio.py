@@ -9,7 +9,9 @@ tracks alone, and `add_tracks` adds v2a's to what it wrote:
 - each take file is an audio-only asset: no video format; its sources, channels and rate;
 - each clip an `<asset-clip>` with the role `effects.V2A SFX` (a subrole of Effects of its own,
   for soloing, stems and role exports), connected to the primary-storyline item above its first
-  frame (so it moves with that shot in Final Cut), on a lane below the editor's audio;
+  frame (so it moves with that shot in Final Cut), on a lane below the editor's audio, with a
+  `<note>` saying where v2a placed it (`Placement`): Final Cut copies a clip's role and
+  note with it, so a copy the editor makes of v2a's clip is told apart by lying elsewhere;
 - clips that crossfade form a secondary storyline (`<spine lane=...>`): Final Cut has
   transitions only inside storylines (it makes one of connected clips when a transition is
   added to them). Each crossfade is an "Audio Crossfade" `<transition>` centred on its cut,
@@ -39,17 +41,59 @@ from v2a.contracts import SAMPLE_RATE, TAKE_CHANNELS
 
 #: Final Cut's own audio transition (its "Audio Crossfade" effect, as in its exports).
 _CROSSFADE = {"name": "Audio Crossfade", "uid": "FFAudioTransition"}
-#: Children that come after a clip's connected items (FCPXML DTD: markers, sources, filters).
+#: Children that come after a clip's connected items (Apple's FCPXML DTD: markers, sources,
+#: filters). Not a multicam clip's <mc-source>s, which come before them: v2a's clip put before
+#: them made the document one Final Cut refuses whole (it rejects any that does not match the
+#: DTD).
 _AFTER_CONNECTED = {
     "marker", "chapter-marker", "rating", "keyword", "analysis-marker", "audio-channel-source",
     "audio-role-source", "filter-video", "filter-video-mask", "filter-audio", "metadata",
-    "sync-source", "mc-source",
+    "sync-source",
 }
 #: Items of a storyline that can hold connected clips.
 _HOSTS = {
     "clip", "asset-clip", "ref-clip", "sync-clip", "mc-clip", "audition", "gap", "title",
     "video", "audio",
 }
+
+
+#: The note on each clip v2a places: its `offset` and `start` (the media time there) and its
+#: `lane` where it is connected; in a storyline of v2a's (whose clips count from its start and
+#: have no lane), its `offset` there and the storyline's. A copy the editor makes lies elsewhere
+#: (a copy of the storyline as a whole); a part bladed or trimmed off v2a's clip still plays its
+#: media at the same place (`offset` - `start` as noted), and is v2a's still.
+_PLACED = re.compile(
+    r"v2a take placed at (?P<offset>\S+s) \(its (?P<start>\S+s)\)"
+    r"(?: in a storyline at (?P<storyline>\S+s))?, lane (?P<lane>-?\d+)"
+)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where v2a placed a clip: its `offset`, `start` and `lane`, or its `offset` and `start`
+    in a storyline connected at `storyline` on `lane`."""
+
+    offset: Fraction
+    start: Fraction
+    lane: str
+    storyline: Fraction | None = None
+
+    def note(self) -> str:
+        inside = "" if self.storyline is None else f" in a storyline at {format_seconds(self.storyline)}"
+        where = f"{format_seconds(self.offset)} (its {format_seconds(self.start)})"
+        return f"v2a take placed at {where}{inside}, lane {self.lane}"
+
+
+def placement(clip: ET.Element) -> Placement | None:
+    """Where v2a placed `clip`, from its note; None for a clip without v2a's note (the editor's
+    own, or one v2a placed before it noted them)."""
+    note = clip.find("./note")
+    found = _PLACED.fullmatch((note.text or "").strip()) if note is not None else None
+    if not found:
+        return None
+    storyline = parse_seconds(found["storyline"]) if found["storyline"] else None
+    offset, start = parse_seconds(found["offset"]), parse_seconds(found["start"])
+    return Placement(offset, start, found["lane"], storyline)
 
 
 def audio_role(track: otio.schema.Track) -> str:
@@ -59,14 +103,23 @@ def audio_role(track: otio.schema.Track) -> str:
 
 def v2a_role_stem(role: str) -> str | None:
     """The stem of a v2a track whose clips have this Final Cut role (`audio_role`), else None:
-    in FCPXML, what marks v2a's clips as v2a's (a copy the editor gave a role of their own is
-    theirs)."""
+    the stem of v2a's clips, and, in a document v2a wrote before it noted where it placed them
+    (`placement`), what tells them from a copy the editor gave a role of their own."""
     return name_stem(role.removeprefix("effects.")) if role.startswith("effects.") else None
 
 
 def is_host(element: ET.Element) -> bool:
     """Whether an item of a storyline can hold connected clips (a transition cannot)."""
     return element.tag in _HOSTS
+
+
+def playing(item: ET.Element) -> ET.Element:
+    """The clip a storyline's item plays: of an audition, its pick (its first item), which holds
+    what is connected to it (an item inside the audition itself is another alternative, played
+    only if the editor picks it); any other item is its own."""
+    if item.tag == "audition" and len(item):
+        return item[0]
+    return item
 
 
 def connect(host: ET.Element, elements: list[ET.Element]) -> None:
@@ -199,8 +252,9 @@ class _Writer:
         self.rate = rate
         self.resources = root.find("./resources")
         self.origin = parse_seconds(sequence.get("tcStart"))
-        self.hosts = [item for item in sequence.find("./spine") if is_host(item)]
-        self.starts = [parse_seconds(item.get("offset")) for item in self.hosts]
+        items = [item for item in sequence.find("./spine") if is_host(item)]
+        self.starts = [parse_seconds(item.get("offset")) for item in items]
+        self.hosts = [playing(item) for item in items]
         self.connected: dict[int, list[ET.Element]] = {}  # host index -> what to connect to it
         self.assets: dict[str, str] = {}  # take URL -> asset id
         self.crossfade = ""
@@ -220,7 +274,7 @@ class _Writer:
         first = run[0]
         index, local = self._host_at(self.origin + self.seconds(first.record), first.name)
         if len(run) == 1:
-            element = self._clip(first, local, role)
+            element = self._clip(first, local, role, lane)
             element.set("lane", lane)
         else:
             element = ET.Element("spine", {"lane": lane, "offset": format_seconds(local)})
@@ -229,7 +283,8 @@ class _Writer:
                 if outgoing is not None:
                     half = _centred(outgoing, item)
                     element.append(self._transition(item.record - half - first.record, 2 * half))
-                element.append(self._clip(item, self.seconds(item.record - first.record), role))
+                offset = self.seconds(item.record - first.record)
+                element.append(self._clip(item, offset, role, lane, storyline=local))
         self.connected.setdefault(index, []).append(element)
 
     def finish(self) -> list[ET.Element]:
@@ -248,18 +303,25 @@ class _Writer:
                 return index, parse_seconds(host.get("start")) + into
         raise ValueError(f"no clip or gap of the primary storyline lies over v2a clip {name!r}")
 
-    def _clip(self, item: _Laid, offset: Fraction, role: str) -> ET.Element:
-        return ET.Element(
+    def _clip(
+        self, item: _Laid, offset: Fraction, role: str, lane: str, storyline: Fraction | None = None
+    ) -> ET.Element:
+        """An asset-clip of the take at `offset`, noted as placed there: connected on `lane`, or
+        in a storyline connected at `storyline` on `lane`."""
+        start = self.seconds(item.media_in)
+        clip = ET.Element(
             "asset-clip",
             {
                 "name": item.name,
                 "ref": self._asset(item),
                 "offset": format_seconds(offset),
-                "start": format_seconds(self.seconds(item.media_in)),
+                "start": format_seconds(start),
                 "duration": format_seconds(self.seconds(item.length)),
                 "audioRole": role,
             },
         )
+        ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline).note()
+        return clip
 
     def _asset(self, item: _Laid) -> str:
         """The take file as Final Cut declares an audio file: audio only, no video format."""

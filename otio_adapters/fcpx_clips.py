@@ -1,4 +1,5 @@
-"""Multicam and synchronized clips in the FCPXML reader, read as the picture the editor sees.
+"""Multicam and synchronized clips and auditions in the FCPXML reader, read as the picture the
+editor sees.
 
 The reader (otio-fcpx-xml-adapter 1.0.0) reads a compound clip (a `<ref-clip>` of a `<media>`
 holding a `<sequence>`) as a nested stack trimmed to the clip, but knows neither of the clips
@@ -21,6 +22,16 @@ whose `<sequence>` holds what the clip plays, in the clip's own time (where its 
   only an angle's sound shows no picture, and is read as audio with nothing in it.
 A compound clip whose sound alone is enabled (srcEnable "audio") shows no picture: its video
 tracks are read disabled, so v2a plans none of them.
+An `<audition>` (alternatives of one clip) plays its first item, the pick; the reader read every
+item of it as a clip, each after the last (measured: an audition of a 3 s pick and a 5 s
+alternative between two shots was read as a 3 s gap, the second shot, then both alternatives, so
+the shot after it was planned 2 s early and each alternative got sound). `install()` has each
+audition become its pick, placed where the audition is, before the rest.
+A `<clip>` of picture and sound (Final Cut's export of a clip whose audio components it lists:
+its `<video>` with its `<audio>` anchored to it, lane -1) is one clip, as an asset-clip of both
+is; the reader read its `<audio>` as a second clip of picture after the first, in the clip's
+lane and range (measured: a 2 s clip read twice, the second past the project's end). Its sound
+is read with it, as an asset-clip's is: not as a clip of its own (`as_one_clip`).
 Only the reader's copy of the document changes: v2a writes its sound into the editor's document
 as exported (`fcpx_document`), connected to the multicam or synchronized clip above it.
 """
@@ -33,9 +44,7 @@ import xml.etree.ElementTree as ET
 
 import opentimelineio as otio
 
-from otio_adapters import fcpx_audio
-from otio_adapters.fcpx_document import asset_url
-from otio_adapters.takes import parse_take_file
+from otio_adapters.fcpx_document import is_v2a_item, v2a_clips
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +70,8 @@ def install() -> None:
 
     def init(reader, xml_string):
         original_init(reader, xml_string)
-        if as_compound_clips(reader.fcpx_xml):
+        changed = [as_picks(reader.fcpx_xml), as_one_clip(reader.fcpx_xml)]
+        if as_compound_clips(reader.fcpx_xml) or any(changed):
             reader.child_parent_map = {c: p for p in reader.fcpx_xml.iter() for c in p}
 
     original_build = fcpx_xml.FcpxXml._build_composable
@@ -82,6 +92,47 @@ def install() -> None:
     _installed = True
 
 
+def as_picks(root: ET.Element) -> bool:
+    """Put in place of every audition of the document `root` its pick (its first item, which
+    Final Cut plays), at the audition's place in its parent (offset, lane); whether there were
+    any. The alternatives go: the editor sees, and v2a plans, none of them."""
+    parents = {child: parent for parent in root.iter() for child in parent}
+    auditions = list(root.iter("audition"))
+    for audition in auditions:
+        parent = parents[audition]
+        pick = audition[0] if len(audition) else None
+        if pick is not None:
+            for name in ("offset", "lane"):  # where the audition is, in its parent's time
+                if audition.get(name) is not None:
+                    pick.set(name, audition.get(name))
+                else:
+                    pick.attrib.pop(name, None)
+            parent.insert(list(parent).index(audition), pick)
+        parent.remove(audition)
+    return bool(auditions)
+
+
+def as_one_clip(root: ET.Element) -> bool:
+    """Take out of every `<clip>` of picture (one holding a `<video>`) the `<audio>` anchored in
+    it, its own sound, which the reader reads in the clip's place and range as a clip of its
+    own; whether there was any. A `<clip>` of sound alone (Final Cut's and the adapter's audio
+    clip, a `<gap>` with the `<audio>` under it) keeps it: that is the clip."""
+    parents = {child: parent for parent in root.iter() for child in parent}
+    sound = []
+    for clip in root.iter("clip"):
+        if clip.find("./video") is None:
+            continue
+        for element in clip.iter("audio"):
+            up = parents[element]
+            while up.tag not in ("clip", "asset-clip", "ref-clip"):  # the reader's timing clip
+                up = parents[up]
+            if up is clip and element.get("lane", "0") != "0":
+                sound.append(element)
+    for element in sound:
+        parents[element].remove(element)
+    return bool(sound)
+
+
 def as_compound_clips(root: ET.Element) -> bool:
     """Turn every multicam and synchronized clip of the document `root` into a compound clip of
     what it plays; whether there were any."""
@@ -92,9 +143,11 @@ def as_compound_clips(root: ET.Element) -> bool:
     media = _Media(root, resources)
     # Synchronized clips first: a multicam angle may hold one, and then its copy holds the
     # compound clip.
-    takes = _take_assets(resources)
+    # v2a's sound connected to a synchronized clip lies in the project's time, not in the
+    # clip's own: it stays v2a's track.
+    ours = v2a_clips(root)
     for sync in syncs:
-        items = [child for child in sync if child.tag in _STORY and not _is_v2a(child, takes)]
+        items = [child for child in sync if child.tag in _STORY and not is_v2a_item(child, ours)]
         for item in items:
             sync.remove(item)
         _to_ref_clip(sync, media.add(sync.get("name", ""), media.format_of(sync), items))
@@ -108,27 +161,6 @@ def as_compound_clips(root: ET.Element) -> bool:
             angles[key] = media.add_angle(*key)
         _to_ref_clip(clip, angles[key])
     return True
-
-
-def _take_assets(resources: ET.Element) -> set[str]:
-    """The ids of the assets of v2a's take files (a document v2a wrote into before)."""
-    return {
-        asset.get("id")
-        for asset in resources.iterfind("./asset")
-        if parse_take_file(asset_url(asset) or "")
-    }
-
-
-def _is_v2a(element: ET.Element, takes: set[str]) -> bool:
-    """Whether an item in a synchronized clip is v2a's sound connected to it (a clip of a take,
-    or a storyline of them and their crossfades), which lies in the project's time, not in the
-    clip's own."""
-    if element.tag == "asset-clip":  # on v2a's role: an editor's copy of a take is theirs
-        return element.get("ref") in takes and fcpx_audio.v2a_role_stem(
-            element.get("audioRole", "")) is not None
-    if element.tag != "spine" or element.get("lane") is None or not len(element):
-        return False
-    return all(child.tag == "transition" or _is_v2a(child, takes) for child in element)
 
 
 def _to_ref_clip(clip: ET.Element, media_id: str) -> None:

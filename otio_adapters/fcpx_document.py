@@ -21,6 +21,7 @@ import xml.etree.ElementTree as ET
 import opentimelineio as otio
 
 from otio_adapters import fcpx_audio, source_files
+from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.media_refs import rebased_url
 from otio_adapters.takes import V2A_KEY, parse_take_file
 
@@ -29,9 +30,9 @@ from otio_adapters.takes import V2A_KEY, parse_take_file
 DOCUMENT = "v2a_fcpx_document"
 
 _installed = False
-#: clip.metadata[_ROLE_STEM], while the reader reads a storyline: the stem of the v2a role the
-#: clip is on (`_mark_v2a_lanes`).
-_ROLE_STEM = "v2a_role_stem"
+#: clip.metadata[_V2A_STEM], while the reader reads a storyline: on a clip v2a placed
+#: (`v2a_clips`), the stem of its role, "SFX" if the editor gave it another (`_mark_v2a_lanes`).
+_V2A_STEM = "v2a_stem"
 #: The tag a generator's <video> has while the reader reads past it.
 _GENERATOR = "v2a-generator"
 
@@ -82,7 +83,23 @@ def install() -> None:
             asset.set("src", asset_url(asset))
         return original_reference(reader, asset_id, *args, **kwargs)
 
+    def v2a_placed(reader) -> set[ET.Element]:
+        # The clips v2a placed (`v2a_clips`), asked once a document (the reader's copy,
+        # multicam and synchronized clips already compounds).
+        if not hasattr(reader, "_v2a_clips"):
+            reader._v2a_clips = v2a_clips(reader.fcpx_xml)
+        return reader._v2a_clips
+
+    def build_composable(reader, element, default_format):
+        composable = original_build(reader, element, default_format)
+        if element in v2a_placed(reader) and isinstance(composable, otio.schema.Clip):
+            # For `_mark_v2a_lanes`: the stack the reader builds keeps no word of it.
+            stem = fcpx_audio.v2a_role_stem(element.get("audioRole", ""))
+            composable.metadata[_V2A_STEM] = stem or "SFX"
+        return composable
+
     def squence_to_stack(reader, sequence_element, *args, **kwargs):
+        moved = _lanes_apart(sequence_element, v2a_placed(reader))
         # A generator is a <video> of an effect, not of media: the reader took it for a clip
         # and failed on the whole document ("'NoneType' object has no attribute 'tag'" in the
         # storyline, "... 'find'" connected to a clip). Hidden from it, it is skipped as a
@@ -96,15 +113,10 @@ def install() -> None:
         finally:
             for element in generators:
                 element.tag = "video"
+            for element, lane in moved:
+                element.set("lane", lane)
         _mark_v2a_lanes(stack)
         return stack
-
-    def build_composable(reader, element, *args, **kwargs):
-        composable = original_build(reader, element, *args, **kwargs)
-        stem = fcpx_audio.v2a_role_stem(element.get("audioRole", ""))
-        if stem and isinstance(composable, otio.schema.Clip):
-            composable.metadata[_ROLE_STEM] = stem  # for `squence_to_stack`, which drops it
-        return composable
 
     def from_project(reader, project_element):
         timeline = original_from_project(reader, project_element)
@@ -114,69 +126,26 @@ def install() -> None:
 
     fcpx_xml.FcpxXml._from_project = from_project
     fcpx_xml.FcpxXml._squence_to_stack = squence_to_stack
+    fcpx_xml.FcpxXml._build_composable = build_composable
     fcpx_xml.FcpxXml._reference_from_id = reference_from_id
     fcpx_xml.FcpxXml._asset_by_id = asset_by_id
     fcpx_xml.FcpxXml._assetclip_by_ref = assetclip_by_ref
-    fcpx_xml.FcpxXml._build_composable = build_composable
     _installed = True
 
 
 def _mark_v2a_lanes(stack: otio.schema.Stack) -> None:
-    """Mark as v2a's (`takes.track_stem`) the clips of each lane the reader made a track of that
-    are on a role of v2a's (`fcpx_audio.audio_role`): FCPXML has no tracks, and a clip's role is
-    what says it is v2a's. Not a lane holding v2a's take files: an editor's copy of a take, on a
-    role of theirs, is theirs. Final Cut numbers lanes per connected clip, so the editor's copy
-    may share a lane number with v2a's clips: those go on a track of their own, after the
-    editor's (v2a's track not found, a re-run laid the new takes alone and v2a's other clips,
-    taken out of the document by their role, were lost)."""
-    for index in reversed(range(len(stack))):
-        lane = stack[index]
-        if not isinstance(lane, otio.schema.Track):
+    """Mark as v2a's (`takes.track_stem`) each lane the reader made a track of whose clips are
+    all v2a's (`v2a_clips`), of one stem: FCPXML has no tracks, and what v2a noted on its clips
+    (or, before it noted them, their role) is what says they are v2a's. Not a lane holding
+    v2a's take files: an editor's copy of a take is theirs. The editor's items that shared a
+    lane number with v2a's clips were read on a lane of their own (`_lanes_apart`)."""
+    for track in stack:
+        if not isinstance(track, otio.schema.Track):
             continue
-        clips = lane.find_clips()
-        stems = {clip.metadata.get(_ROLE_STEM) for clip in clips}
-        ours = sorted(stem for stem in stems if stem is not None)
-        if len(ours) == 1:  # several stems on one lane: not as v2a writes them
-            track = _lane_split(lane, ours[0]) if None in stems else lane
-            if track is not lane:
-                stack.insert(index + 1, track)
-            track.kind = otio.schema.TrackKind.Audio
-            track.metadata[V2A_KEY] = {"track": ours[0]}  # named after its lane still
-        for clip in clips:
-            clip.metadata.pop(_ROLE_STEM, None)
-
-
-def _lane_split(lane: otio.schema.Track, stem: str) -> otio.schema.Track:
-    """Move the clips of `lane` on v2a's role of `stem`, with the transitions between two of
-    them, onto a new track of the same name and time; the editor's items stay on `lane`, in
-    their places (a transition between one of each, which no storyline v2a writes holds, is
-    left out). Returns the new track."""
-    ranges = lane.range_of_all_children()
-    items = list(lane)
-    owners = [item.metadata.get(_ROLE_STEM) == stem if isinstance(item, otio.schema.Clip)
-              else None for item in items]
-    for at, item in enumerate(items):
-        if isinstance(item, otio.schema.Transition) and 0 < at < len(items) - 1:
-            if owners[at - 1] is not None and owners[at - 1] == owners[at + 1]:
-                owners[at] = owners[at - 1]
-    lane.clear()
-    ours = otio.schema.Track(name=lane.name, kind=otio.schema.TrackKind.Audio)
-    rate = ranges[items[0]].start_time.rate if items else 1
-    for track, side in ((lane, False), (ours, True)):
-        end = otio.opentime.RationalTime(0, rate)
-        for item, owner in zip(items, owners, strict=True):
-            if owner is not side:
-                continue  # the other side's, a gap, or a transition between the two sides
-            if isinstance(item, otio.schema.Transition):
-                track.append(item)
-                continue
-            placed = ranges[item]
-            if placed.start_time > end:
-                track.append(otio.schema.Gap(
-                    source_range=otio.opentime.TimeRange(duration=placed.start_time - end)))
-            track.append(item)
-            end = placed.end_time_exclusive()
-    return ours
+        clips = track.find_clips()
+        stems = {clip.metadata.pop(_V2A_STEM, None) for clip in clips}
+        if len(stems) == 1 and None not in stems and track.kind == otio.schema.TrackKind.Audio:
+            track.metadata[V2A_KEY] = {"track": stems.pop()}  # named after its lane still
 
 
 def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:
@@ -202,8 +171,9 @@ def write_into_document(
 ) -> None:
     """Write to `path` the editor's FCPXML `text` (read from the file `source`) with the v2a
     tracks of `timeline` (conformed to whole frames at `rate`) in the project it was read from.
-    v2a's clips an earlier run put there (a re-run) are taken out first, with the take assets
-    and crossfade effect only they used, so the project gets one set. Everything else stays as
+    v2a's clips an earlier run put there (a re-run; `v2a_clips`, not the editor's copies of
+    them) are taken out first, with the take assets and crossfade effect only they used, so the
+    project gets one set. Everything else stays as
     the editor exported it, element for element, but relative media paths, which name the
     editor's media from `folder`, where the document goes (`path` is a staging file)."""
     parser = ET.XMLParser(target=ET.TreeBuilder(insert_comments=True, insert_pis=True))
@@ -237,48 +207,141 @@ def write_into_document(
         handle.write(head + body + end)
 
 
-def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
-    """Take out of `sequence` the clips an earlier run of v2a added (asset-clips of take files
-    on v2a's role, and the storylines holding only them and their crossfades), and then the
-    resources only they referred to. An editor's copy of a take, on a role of theirs, stays."""
-    resources = root.find("./resources")
-    takes = {
-        asset.get("id")
-        for asset in resources
-        if asset.tag == "asset" and parse_take_file(asset_url(asset) or "")
-    }
+def v2a_clips(root: ET.Element) -> set[ET.Element]:
+    """The asset-clips of the document `root` that v2a placed, where it placed them (their note
+    says where: `fcpx_audio.placement`). A copy the editor made of one (Final Cut copies the
+    note too) lies elsewhere, and is theirs. In a document v2a wrote before it noted its clips,
+    the clips of take files on v2a's role (`fcpx_audio.audio_role`) are: a copy the editor put
+    on a role of theirs is theirs."""
+    takes = _take_assets(root)
     if not takes:
+        return set()
+    parents = {child: parent for parent in root.iter() for child in parent}
+    clips = [clip for clip in root.iter("asset-clip") if clip.get("ref") in takes]
+    placed = {clip: fcpx_audio.placement(clip) for clip in clips}
+    if not any(placed.values()):
+        return {clip for clip in clips
+                if fcpx_audio.v2a_role_stem(clip.get("audioRole", "")) is not None}
+    return {
+        clip
+        for clip, where in placed.items()
+        if where is not None and _still_there(clip, parents[clip], where)
+    }
+
+
+def _still_there(clip: ET.Element, parent: ET.Element, placed: fcpx_audio.Placement) -> bool:
+    """Whether `clip` plays where its note says v2a placed it: on its lane (in its storyline),
+    its media at the same place (a part of it bladed or trimmed off still does; a copy the
+    editor made elsewhere does not)."""
+    synced = parse_seconds(clip.get("offset")) - parse_seconds(clip.get("start"))
+    if synced != placed.offset - placed.start:
+        return False
+    if placed.storyline is None:
+        return clip.get("lane") == placed.lane
+    return (
+        clip.get("lane") is None
+        and parent.tag == "spine"
+        and parent.get("lane") == placed.lane
+        and parse_seconds(parent.get("offset")) == placed.storyline
+    )
+
+
+def _take_assets(root: ET.Element) -> set[str]:
+    """The ids of the assets of v2a's take files."""
+    return {
+        asset.get("id")
+        for asset in root.iterfind("./resources/asset")
+        if parse_take_file(asset_url(asset) or "")
+    }
+
+
+def is_v2a_item(element: ET.Element, ours: set[ET.Element]) -> bool:
+    """Whether an item connected to a clip is v2a's (`ours`: `v2a_clips`): one of its clips, or
+    a storyline of them and their crossfades."""
+    if element.tag == "asset-clip":
+        return element in ours
+    if element.tag != "spine" or element.get("lane") is None or not len(element):
+        return False
+    return all(child.tag == "transition" or child in ours for child in element)
+
+
+def _lanes_apart(sequence: ET.Element, ours: set[ET.Element]) -> list[tuple[ET.Element, str]]:
+    """Give the editor's items on a lane of v2a's clips a lane of their own below every other,
+    in the reader's copy of the document: the reader makes one track of a lane, and v2a's track
+    is v2a's again only as a track of v2a's clips alone (the editor's clip on v2a's lane made
+    it the editor's, and every take of it was lost). Returns each item moved and its lane."""
+    spine = sequence.find("./spine")
+    if spine is None or not ours:
+        return []
+    connected = [item for host in spine for item in host if item.get("lane") is not None]
+    v2a_lanes = {item.get("lane") for item in connected if is_v2a_item(item, ours)}
+    lowest = _lowest_lane(sequence)
+    fresh: dict[str, str] = {}
+    moved = []
+    for item in connected:
+        lane = item.get("lane")
+        if lane in v2a_lanes and not is_v2a_item(item, ours):
+            if lane not in fresh:
+                lowest -= 1
+                fresh[lane] = str(lowest)
+            moved.append((item, lane))
+            item.set("lane", fresh[lane])
+    return moved
+
+
+def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
+    """Take out of `sequence` the clips an earlier run of v2a added (`v2a_clips`: not the
+    editor's copies of them) and the storylines holding only them and their crossfades, and
+    then the resources only they referred to. In a storyline the editor added clips of theirs
+    to, each of v2a's clips leaves a gap of its length, and its crossfades between gaps go."""
+    ours = v2a_clips(root)
+    if not ours:
         return
+    resources = root.find("./resources")
     parents = {child: parent for parent in sequence.iter() for child in parent}
     dropped: set[str] = set()
     # Whether a storyline is v2a's, asked once each: asked for each of its clips, it took time
     # growing as the square of the clips crossfaded end to end (2,000: 8 million checks).
-    ours: dict[ET.Element, bool] = {}
-    for element in list(sequence.iter()):
-        if _is_v2a_clip(element, takes):
-            parent = parents[element]
-            if parent.tag == "spine" and parent.get("lane"):
-                if parent not in ours:
-                    ours[parent] = _only_takes(parent, takes)
-                if ours[parent]:
-                    element = parent  # v2a's crossfade storyline
-            if element in parents and element in list(parents[element]):
-                dropped.update(e.get("ref") for e in element.iter() if e.get("ref"))
-                parents[element].remove(element)
+    storylines: dict[ET.Element, bool] = {}
+    for element in list(sequence.iter("asset-clip")):
+        if element not in ours:
+            continue
+        parent = parents[element]
+        if parent.tag == "spine" and parent.get("lane"):
+            if parent not in storylines:
+                storylines[parent] = is_v2a_item(parent, ours)
+            if storylines[parent]:
+                element = parent  # v2a's crossfade storyline
+            else:
+                # A storyline plays its items one after another: taken out, v2a's clip moved
+                # the editor's after it up by its length.
+                dropped.add(element.get("ref"))
+                _to_gap(parent, element)
+                continue
+        if element in parents and element in list(parents[element]):
+            dropped.update(e.get("ref") for e in element.iter() if e.get("ref"))
+            parents[element].remove(element)
+    for storyline, v2a_alone in storylines.items():
+        if not v2a_alone:
+            _without_crossfades_between_gaps(storyline)
     still = {e.get("ref") for e in root.iter() if e.get("ref")}
     for resource in list(resources):
         if resource.get("id") in dropped - still:
             resources.remove(resource)
 
 
-def _is_v2a_clip(element: ET.Element, takes: set[str]) -> bool:
-    """An asset-clip v2a wrote: of a take file (an asset in `takes`), on v2a's role."""
-    return (element.tag == "asset-clip" and element.get("ref") in takes
-            and fcpx_audio.v2a_role_stem(element.get("audioRole", "")) is not None)
+def _to_gap(storyline: ET.Element, clip: ET.Element) -> None:
+    gap = ET.Element("gap", {"name": "Gap", "offset": clip.get("offset"), "duration": clip.get("duration")})
+    gap.tail = clip.tail
+    storyline[list(storyline).index(clip)] = gap
 
 
-def _only_takes(storyline: ET.Element, takes: set[str]) -> bool:
-    return all(child.tag == "transition" or _is_v2a_clip(child, takes) for child in storyline)
+def _without_crossfades_between_gaps(storyline: ET.Element) -> None:
+    items = list(storyline)
+    for at, item in enumerate(items):
+        beside = items[at - 1 : at] + items[at + 1 : at + 2]
+        if item.tag == "transition" and all(other.tag == "gap" for other in beside):
+            storyline.remove(item)
 
 
 def asset_url(asset: ET.Element) -> str | None:

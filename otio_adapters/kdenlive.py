@@ -27,22 +27,28 @@ editor saved it (`write_into_project`); the adapter writes only the editor's tra
 timelines from other formats, and v2a's go into what it wrote the same way. v2a's crossfades
 are Kdenlive's same-track mixes (`_Mix`; the adapter writes no transitions), read back as v2a's
 crossfades again (`restore`).
+
+And projects as Kdenlive's versions and clip types save them, which the adapter could not read
+or read other than the editor sees them: in and out points left out (`as_mlt_reads`), guide
+categories of the editor's own (`for_reader`), sequences used as clips, disabled clips and
+hidden video tracks (`restore`).
 """
 
 from __future__ import annotations
 
 import bisect
+import copy
 import json
 import logging
 import os
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
 import opentimelineio as otio
-from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, read_property
+from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, marker_types, read_property
 from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 
 from otio_adapters import timing
@@ -129,6 +135,34 @@ def count_takes_from_file_start(track: otio.schema.Track) -> None:
         clip.source_range = TR(clip.source_range.start_time - start, clip.source_range.duration)
 
 
+def nested_items(timeline: otio.schema.Timeline) -> list[otio.core.Composition]:
+    """The stacks and tracks nested in the timeline's tracks (an OTIO nest, a Kdenlive
+    sequence used as a clip), which the adapter does not write."""
+    return [
+        item
+        for track in timeline.tracks
+        for item in track
+        if isinstance(item, otio.schema.Stack | otio.schema.Track)
+    ]
+
+
+def nested_as_placeholders(timeline: otio.schema.Timeline) -> None:
+    """Each stack or track nested in a track of `timeline` (a copy for the adapter) as a clip
+    without media of its length on the timeline, which the adapter writes as its placeholder
+    ("Unsupported clip type"). The adapter skips a nested item: everything after it on its
+    track was written that much earlier (nested_example.otio's last three clips 31, 60 and 64
+    frames early) and nothing said so."""
+    for track in timeline.tracks:
+        for index, item in enumerate(list(track)):
+            if isinstance(item, otio.schema.Stack | otio.schema.Track):
+                duration = item.duration()
+                track[index] = otio.schema.Clip(
+                    name=item.name,
+                    media_reference=otio.schema.MissingReference(),
+                    source_range=TR(RT(0, duration.rate), duration),
+                )
+
+
 def reversed_as_mlt_plays(text: str) -> str:
     """The adapter's project with its reversed clips as MLT plays them. The adapter divides a
     timewarp producer's length, and its entries' in and out points, by the speed: negative for
@@ -202,55 +236,148 @@ def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     return text_if_unchanged(record, "the Kdenlive project")
 
 
-def for_reader(text: str) -> str:
-    """The project as the adapter can read it. Kdenlive writes a producer's (a chain's) `in`
-    only where it is not 0, and the adapter times a fade without `in` from its producer's: a
-    project with an audio fade-in failed to read ('NoneType' object has no attribute
-    'replace'). MLT reads a missing `in` as 0; so does the copy handed to the adapter. And
-    v2a's tracks come without their mixes (`_without_mixes`), and a timewarp producer without
-    an out point gets one (`_bound_timewarps`)."""
+class UnreadableProject(ValueError):
+    """A Kdenlive project that does not say what it plays: the message names the element and
+    what it lacks."""
+
+
+def as_mlt_reads(text: str) -> str:
+    """The project with the in and out points MLT takes where the project leaves them out,
+    written in, for the adapter and `restore`: a producer's (a chain's) `in` 0 (Kdenlive writes
+    none at the file's first frame), its `out` its length less one (Kdenlive writes a length
+    alone for some images, colour clips and in older projects), and an entry's in and out its
+    producer's. The adapter reads every one of them (without, it failed: 'NoneType' object has
+    no attribute 'replace'). A producer with neither `out` nor a length keeps none: MLT takes
+    the file's, which the project does not say (`for_reader`). Raises UnreadableProject for an
+    entry whose frames cannot be known (no `out`, nor its producer) or whose producer is not
+    defined, as Kdenlive and MLT do not play it either."""
     mlt, by_id = ET.XMLID(text)
-    starting = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("in") is None]
-    for item in starting:
-        item.set("in", "0")
+    profile = mlt.find("profile")
+    if profile is None:
+        return text  # not a project the adapter reads; it says so
+    rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
+    changed = False
+    for item in mlt:
+        if item.tag not in _MEDIA_TAGS:
+            continue
+        if item.get("in") is None:
+            item.set("in", "0")
+            changed = True
+        length = _frame_count(read_property(item, "length"), rate)
+        if item.get("out") is None and length:
+            item.set("out", str(length - 1))
+            changed = True
+    for playlist in mlt.iter("playlist"):
+        if playlist.get("id") == "main_bin":
+            continue  # the project bin: nothing reads its entries' times
+        for entry in playlist.iter("entry"):
+            producer = by_id.get(entry.get("producer"))
+            if producer is None:
+                raise UnreadableProject(
+                    f'an entry of playlist "{playlist.get("id")}" plays '
+                    f'"{entry.get("producer")}", which the project does not define'
+                )
+            if entry.get("in") is not None and entry.get("out") is not None:
+                continue
+            for side, default in (("in", "0"), ("out", None)):
+                value = entry.get(side) or producer.get(side) or default
+                if value is None:
+                    raise UnreadableProject(_no_out(producer, playlist))
+                entry.set(side, value)
+            changed = True
+    return ET.tostring(mlt, encoding="unicode") if changed else text
+
+
+def _frame_count(length: str, rate: float) -> int:
+    """A producer's `length` in frames (a count, or a clock as Kdenlive writes some), 0 where
+    it has none or none MLT reads."""
+    try:
+        return max(0, round(mlt_time(length, rate).value))
+    except ValueError:
+        return 0
+
+
+def _no_out(producer: ET.Element, playlist: ET.Element) -> str:
+    resource = read_property(producer, "warp_resource") or read_property(producer, "resource")
+    return (
+        f'{producer.tag} "{producer.get("id")}" ({resource or "no resource"}) has neither an '
+        f'out point nor a length, and its entry on playlist "{playlist.get("id")}" has no out '
+        "point: which frames it plays is not known (MLT takes the file's length, which the "
+        "project does not say)"
+    )
+
+
+def for_reader(text: str) -> str:
+    """The project (`as_mlt_reads`) as the adapter can read it: v2a's tracks without their
+    mixes (`_without_mixes`), and a producer without an out point or a length given the last
+    frame its entries play (`_bound_by_entries`)."""
+    mlt, by_id = ET.XMLID(text)
     profile = mlt.find("profile")
     mixed = [
         tractor
         for tractor in _track_tractors(mlt, by_id)
         if tractor.find("transition") is not None and _named_v2a(tractor)
     ]
-    unbounded = [
-        item
-        for item in mlt
-        if item.tag in _MEDIA_TAGS
-        and item.get("out") is None
-        and read_property(item, "mlt_service") == "timewarp"
-    ]
+    unbounded = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("out") is None]
+    recategorised = _markers_in_known_categories(mlt)
     if profile is not None:
         rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
         for tractor in mixed:
             _without_mixes(tractor, by_id, rate)
-        _bound_timewarps(mlt, unbounded, rate)
-    if not starting and not mixed and not unbounded:
+        _bound_by_entries(mlt, unbounded, rate)
+    if not mixed and not unbounded and not recategorised:
         return text
     return ET.tostring(mlt, encoding="unicode")
 
 
-def _bound_timewarps(mlt: ET.Element, producers: list[ET.Element], rate: float) -> None:
-    """An out point for each timewarp producer without one, which the adapter needs (it failed:
-    'NoneType' object has no attribute 'replace'): MLT's, its length less one, else the last
-    frame its entries play. `restore` places the clip from the project itself, and leaves a
-    reversed one whose out point MLT takes from the file offline (`_last_frame`)."""
+#: Properties holding guides or clip markers (JSON: a list of {pos, comment, type}).
+_MARKERS = (
+    "kdenlive:sequenceproperties.guides", "kdenlive:docproperties.guides", "kdenlive:markers",
+)  # fmt: skip
+
+
+def _markers_in_known_categories(mlt: ET.Element) -> bool:
+    """Guides and markers of a category the adapter does not know put in its first one. An
+    editor can add guide categories to Kdenlive's nine (a `type` of 9 and on); the adapter knows
+    those nine (`marker_types`) and failed on any other (KeyError: 9): the project did not read.
+    Only their colour is lost, in the timeline v2a reads. Whether any changed."""
+    changed = False
+    for item in mlt.iter("property"):
+        if item.get("name") not in _MARKERS or not (item.text or "").strip():
+            continue
+        try:
+            markers = json.loads(item.text)
+        except ValueError:
+            continue  # the adapter says what it cannot read
+        unknown = [
+            marker
+            for marker in markers
+            if isinstance(marker, dict) and marker.get("type") not in marker_types
+        ]
+        for marker in unknown:
+            marker["type"] = 0
+        if unknown:
+            item.text = json.dumps(markers)
+            changed = True
+    return changed
+
+
+def _bound_by_entries(mlt: ET.Element, producers: list[ET.Element], rate: float) -> None:
+    """An out point for each producer (or chain) with neither one nor a length, which the
+    adapter needs for the file's available range: the last frame its entries play. MLT plays
+    the file to its end, which the project does not say: the range read ends where the last
+    entry does (no handles past it). `restore` places a timewarp's clip from the project
+    itself, and leaves a reversed one, which MLT counts back from the file's end, offline
+    (`_last_frame`)."""
+    if not producers:
+        return
+    last: dict[str, int] = {}  # producer id -> the last frame an entry plays, in one pass
+    for entry in mlt.iter("entry"):
+        if entry.get("out"):
+            frame = round(mlt_time(entry.get("out"), rate).value)
+            last[entry.get("producer")] = max(frame, last.get(entry.get("producer"), 0))
     for producer in producers:
-        last = _last_frame(producer, rate)
-        if last is None:
-            outs = [
-                round(mlt_time(entry.get("out"), rate).value)
-                for entry in mlt.iter("entry")
-                if entry.get("producer") == producer.get("id") and entry.get("out")
-            ]
-            last = max(outs, default=0)
-        producer.set("out", str(last))
+        producer.set("out", str(last.get(producer.get("id"), 0)))
 
 
 def _without_mixes(tractor: ET.Element, by_id: dict, rate: float) -> None:
@@ -312,6 +439,7 @@ def write_into_project(
     project = _Project(mlt)
     for track in marked_v2a_tracks(timeline):
         project.lay(track)
+    project.count_tracks()
     _keep_media_found(mlt, os.path.dirname(source), os.path.dirname(os.path.abspath(path)))
     head = text[: text.index("<mlt")]
     with open(path, "w", encoding="utf-8") as handle:
@@ -391,6 +519,23 @@ class _Project:
         self._add_new_producers(playlists[0])
         self._add_mixes(tractor, mixes)
         self._remove_unused(old.values())
+
+    def count_tracks(self) -> None:
+        """The sequence's track count (Kdenlive 23.04 on), as Kdenlive writes it when it saves:
+        its audio and video tracks, v2a's with them. Kdenlive shows it as the sequence clip's
+        "Tracks" in the bin's clip properties (until the editor saves again: it counts anew)."""
+        count = self.main.find("property[@name='kdenlive:sequenceproperties.tracksCount']")
+        if count is None:
+            return
+        tracks = [track.get("producer") for track in self.main.findall("track")]
+        background = [
+            name
+            for name in tracks
+            if name == "black_track"
+            or (name in self.by_id and self.by_id[name] is not None
+                and read_property(self.by_id[name], "kdenlive:playlistid") == "black_track")
+        ]  # fmt: skip
+        count.text = str(len(tracks) - len(background))
 
     def _add_mixes(self, tractor: ET.Element, mixes: list[_Mix]) -> None:
         """Each crossfade as Kdenlive's same-track mix: a `mix` transition between the track's
@@ -690,18 +835,25 @@ def _indent(element: ET.Element, level: int) -> None:
 # --- reading --------------------------------------------------------------------------------------
 
 
-def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None:
+def restore(
+    timeline: otio.schema.Timeline,
+    text: str,
+    folder: str = "",
+    read_sequence: Callable[[str], otio.schema.Timeline] | None = None,
+) -> None:
     """Put back, in a timeline the adapter read from the Kdenlive project `text` (in `folder`),
     the editor's speed-changed clips and v2a's clips as v2a wrote them (see the module's
     docstring), and where the project names media relative to a `root` of its own, the media
-    relative to the project's folder, as v2a resolves them."""
+    relative to the project's folder, as v2a resolves them. A sequence used as a clip (Kdenlive
+    23.04 on) becomes that sequence, `read_sequence` reading it (`_as_sequence`)."""
     mlt, by_id = ET.XMLID(text)
     profile = mlt.find("profile")
     if profile is None:
         return
     rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
     bin_producers = _bin_producers(mlt, by_id)
-    placed = _entries_of(mlt, by_id, rate, ("timewarp", *_GENERATORS))
+    placed = _entries_of(mlt, by_id, rate, _is_restored)
+    sequences = []  # (track, clip, its sequence's id): read last, their clips read apart
     for index, track in enumerate(timeline.tracks):
         for clip in track.find_clips():
             if not isinstance(clip.media_reference, otio.schema.MissingReference):
@@ -711,7 +863,9 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
             if producer is None:
                 continue
             service = read_property(producer, "mlt_service")
-            if service == "timewarp":
+            if _is_sequence(producer):
+                sequences.append((track, clip, producer.get("id")))
+            elif service == "timewarp":
                 _as_time_warp(clip, producer, bin_producers)
             else:
                 # A title or colour clip: drawn over the picture below, which the planner then
@@ -720,6 +874,8 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
                 clip.media_reference = otio.schema.GeneratorReference(
                     name=clip.name, generator_kind=service
                 )
+    _disable_clips(timeline, _entries_of(mlt, by_id, rate, _is_disabled), rate)
+    _hide_hidden_tracks(timeline, mlt, by_id)
     _name_unnamed_clips(timeline, mlt)
     records = {
         read_property(producer, "resource"): read_property(producer, PROPERTY)
@@ -745,6 +901,68 @@ def restore(timeline: otio.schema.Timeline, text: str, folder: str = "") -> None
         # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
         # for a project written elsewhere (`_keep_media_found`).
         rebase_media_references(timeline, root, folder)
+    for track, clip, sequence in sequences if read_sequence else ():
+        track[track.index(clip)] = _as_sequence(clip, read_sequence(_with_timeline(mlt, sequence)))
+
+
+def _is_disabled(producer: ET.Element) -> bool:
+    """Whether a playlist entry plays a clip the editor disabled: Kdenlive plays it through a
+    copy of its producer that shows no picture and plays no sound (ProjectClip::
+    createDisabledMasterProducer), and the tracks beneath show through."""
+    return all(read_property(producer, f"set.test_{kind}") == "1" for kind in ("image", "audio"))
+
+
+def _disable_clips(
+    timeline: otio.schema.Timeline, disabled: dict[tuple[int, int], ET.Element], rate: float
+) -> None:
+    """The clips of the `disabled` entries (`_entries_of`) disabled, as the planner skips them
+    (the adapter read them as any clip: sound for a clip no one sees, none for the picture
+    beneath). Each track's clips placed in one pass: range_in_parent sums the track's items
+    before each clip, quadratic in them."""
+    if not disabled:
+        return
+    for index, track in enumerate(timeline.tracks):
+        position = RT(0, rate)
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            start = round(position.rescaled_to(rate).value)
+            if isinstance(item, otio.schema.Clip) and (index, start) in disabled:
+                item.enabled = False
+            position += item.duration()
+
+
+def _is_restored(producer: ET.Element) -> bool:
+    """Whether `restore` reads an entry of this producer other than the adapter does."""
+    service = read_property(producer, "mlt_service")
+    return service in ("timewarp", *_GENERATORS) or _is_sequence(producer)
+
+
+def _is_sequence(producer: ET.Element) -> bool:
+    """Whether a playlist entry's producer is a sequence of the project (Kdenlive 23.04 on: a
+    timeline, which the editor can use as a clip in another)."""
+    return producer.tag == "tractor" and bool(read_property(producer, "kdenlive:uuid"))
+
+
+def _with_timeline(mlt: ET.Element, sequence: str) -> str:
+    """The project with the sequence `sequence` as its timeline: the project tractor's track,
+    where Kdenlive and the adapter find the timeline (`get_maintracktor`), plays it."""
+    project = copy.deepcopy(mlt)
+    project.findall("tractor")[-1].find("track").set("producer", sequence)
+    return ET.tostring(project, encoding="unicode")
+
+
+def _as_sequence(clip: otio.schema.Clip, sequence: otio.schema.Timeline) -> otio.schema.Stack:
+    """A sequence's clip as that sequence: a stack of its tracks playing the clip's frames of
+    it, which the planner plans like the timeline's own (the adapter read it as a clip whose
+    media was not found: planned offline, "the timeline names no media file", and the picture
+    beneath it got no sound for its length)."""
+    stack = otio.schema.Stack(name=clip.name, source_range=clip.source_range)
+    tracks = list(sequence.tracks)
+    sequence.tracks.clear()
+    for track in tracks:
+        stack.append(track)
+    return stack
 
 
 def _lay_crossfades(
@@ -813,6 +1031,11 @@ def _bin_producers(mlt: ET.Element, by_id: dict) -> dict[str, ET.Element]:
 def _track_tractors(mlt: ET.Element, by_id: dict) -> list[ET.Element]:
     """The tractor of each track as the adapter numbers tracks: one per track of the main
     tractor that is not the black background, each merged from its tractor's playlists."""
+    return [tractor for _, tractor in _timeline_tracks(mlt, by_id)]
+
+
+def _timeline_tracks(mlt: ET.Element, by_id: dict) -> list[tuple[ET.Element, ET.Element]]:
+    """(the main tractor's <track>, its tractor) of each track as the adapter numbers them."""
     main_bin = mlt.find("playlist[@id='main_bin']")
     version = (
         read_property(main_bin, "kdenlive:docproperties.version") if main_bin is not None else ""
@@ -825,8 +1048,20 @@ def _track_tractors(mlt: ET.Element, by_id: dict) -> list[ET.Element]:
             continue
         if read_property(tractor, "kdenlive:playlistid") == "black_track":
             continue
-        result.append(tractor)
+        result.append((track, tractor))
     return result
+
+
+def _hide_hidden_tracks(timeline: otio.schema.Timeline, mlt: ET.Element, by_id: dict) -> None:
+    """Video tracks the editor hid (their eye off: `hide` "video", or "both" when muted too,
+    on the timeline's <track>; TrackModel::isHidden) disabled, as the planner skips them and
+    plans the picture beneath (the adapter read them as any track: sound for pictures no one
+    sees)."""
+    for index, (track, _) in enumerate(_timeline_tracks(mlt, by_id)):
+        hidden = track.get("hide") in ("video", "both")
+        if hidden and index < len(timeline.tracks):
+            if timeline.tracks[index].kind == otio.schema.TrackKind.Video:
+                timeline.tracks[index].enabled = False
 
 
 def _playlist_entries(playlist, by_id: dict, rate: float):
@@ -847,16 +1082,16 @@ _GENERATORS = ("kdenlivetitle", "qtext", "color", "colour")
 
 
 def _entries_of(
-    mlt: ET.Element, by_id: dict, rate: float, services: tuple[str, ...]
+    mlt: ET.Element, by_id: dict, rate: float, wanted: Callable[[ET.Element], bool]
 ) -> dict[tuple[int, int], ET.Element]:
     """(track index as the adapter numbers tracks, record start frame) -> producer of each entry
-    that plays one of those `services` (its `mlt_service`)."""
+    whose producer is `wanted`."""
     result: dict[tuple[int, int], ET.Element] = {}
     for index, tractor in enumerate(_track_tractors(mlt, by_id)):
         for sub in tractor.findall("track"):
             playlist = by_id.get(sub.get("producer"))
             for position, _, producer in _playlist_entries(playlist, by_id, rate):
-                if producer is not None and read_property(producer, "mlt_service") in services:
+                if producer is not None and wanted(producer):
                     result[(index, position)] = producer
     return result
 

@@ -52,6 +52,7 @@ from otio_adapters.media_refs import (
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
 from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment, Selection
 from v2a.media.probe import probe_media
+from v2a.params import selection_violations
 
 log = logging.getLogger(__name__)
 
@@ -732,6 +733,9 @@ def _tracks_filter(names, video_tracks, where):
 
 
 def _select(segments: list[Segment], selection: Selection, where: str) -> list[Segment]:
+    problems = selection_violations(selection)
+    if problems:
+        raise PlanError(f"{where}: " + "; ".join(f"{field} {why}" for field, why in problems))
     chosen = segments
     if selection.time_range is not None:
         lo, hi = (Fraction(t).limit_denominator(1_000_000) for t in selection.time_range)

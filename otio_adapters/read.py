@@ -174,13 +174,20 @@ def _read_quietly(source: Path, adapter: str, options: dict):
     if adapter != "kdenlive":
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
     data = source.read_bytes()  # once: the adapter, `restore` and the write-back all need it
-    text = data.decode("utf-8")
-    with prints_to_log(adapter):
-        result = otio.adapters.read_from_string(
-            kdenlive.for_reader(text), adapter_name=adapter, **options
-        )
-    kdenlive.restore(result, text, str(source.parent))  # what the adapter loses
+    text = kdenlive.as_mlt_reads(data.decode("utf-8"))  # the write-back keeps the editor's
+    result = _read_kdenlive(text, str(source.parent), options)
     kdenlive.remember_project(result, str(source), data)
+    return result
+
+
+def _read_kdenlive(text: str, folder: str, options: dict) -> otio.schema.Timeline:
+    """A Kdenlive project's timeline as the adapter reads it, what the adapter loses put back,
+    and each sequence used as a clip in it read the same way (`kdenlive.restore`)."""
+    with prints_to_log("kdenlive"):
+        result = otio.adapters.read_from_string(
+            kdenlive.for_reader(text), adapter_name="kdenlive", **options
+        )
+    kdenlive.restore(result, text, folder, lambda nested: _read_kdenlive(nested, folder, options))
     return result
 
 
@@ -256,6 +263,8 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
         # would read them out of any file it named. The hint below says what it means.
         detail = "no AAF (compound file) signature"
     hint = ""
+    if isinstance(error, kdenlive.UnreadableProject):
+        return f"{path}: cannot read as {label}: {detail}"  # it names what and where
     if adapter == "cmx_3600" and _NAMES_ITS_LINE.match(detail):
         pass  # v2a's own account of an event it cannot read (`edl_events`) says it all
     elif kind == "UnicodeDecodeError":

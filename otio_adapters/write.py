@@ -685,9 +685,9 @@ def _adapter_losses(
         if text:  # the editor's project as it was, with v2a's tracks, crossfades as mixes
             return ""
         # v2a's crossfades are in it as same-track mixes (`kdenlive.write_into_project`).
-        transitions = len(
-            _without_v2a_tracks(timeline).find_children(descended_from_type=otio.schema.Transition)
-        )
+        editors = _without_v2a_tracks(timeline)
+        transitions = len(editors.find_children(descended_from_type=otio.schema.Transition))
+        nested = len(kdenlive.nested_items(editors))
         lost = []
         if problem:
             lost.append(f"{problem}: the project was rewritten by the Kdenlive adapter, which "
@@ -695,6 +695,9 @@ def _adapter_losses(
         if transitions:
             lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                         "in this timeline are not in the .kdenlive")
+        if nested:
+            lost.append(f"the Kdenlive adapter writes no nested stacks or tracks: the editor's "
+                        f"{nested} are placeholders of their length in the .kdenlive")
         return "; ".join(lost)
     if format == "AAF":
         _, _, problem = project
@@ -847,8 +850,10 @@ def _atomic_write(
         if format == "kdenlive" and not text:
             # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
             # as into a project from Kdenlive, crossfades as same-track mixes.
+            editors = _without_v2a_tracks(given)
+            kdenlive.nested_as_placeholders(editors)
             with prints_to_log(format):
-                otio.adapters.write_to_file(_without_v2a_tracks(given), written, adapter_name=format)
+                otio.adapters.write_to_file(editors, written, adapter_name=format)
             with open(written, encoding="utf-8") as handle:
                 text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
         if text and format == "cmx_3600":

@@ -3,7 +3,8 @@
 Created on first start in the user's config folder with mode 0600, so only that user (and the
 panels they run) can read it. Over a Unix domain socket the socket file's permissions guard
 access instead, so no token is asked there. The standard health service stays open: a panel may
-check that the server is up before it has the token.
+check that the server is up before it has the token (over TCP it then answers for the server as
+a whole, its request unread).
 """
 
 from __future__ import annotations
@@ -65,26 +66,52 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
-        if handler is None or handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
+        if handler is None or self._authorized(handler_call_details.invocation_metadata):
             return handler
-        if self._authorized(handler_call_details.invocation_metadata):
-            return handler
+        if handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
+            return _unread(handler)
         return _guarded(handler, self._token_file)
 
 
 def _guarded(handler: grpc.RpcMethodHandler, token_file: Path) -> grpc.RpcMethodHandler:
     """The same handler, but refusing TCP peers (the peer is only known inside the call).
 
-    The request is read only once the peer has passed: every handler here takes a request
-    stream, so a unary request stays unread until the check asks for it. Handed a unary handler,
-    gRPC reads the whole message first, up to the message limit: one unauthenticated 200 MB
-    CreateJob grew the server by 665 MiB before it was refused."""
+    The request is read only once the peer has passed (_read_when_asked): handed a unary
+    handler, gRPC reads the whole message first, up to the message limit: one unauthenticated
+    200 MB CreateJob grew the server by 665 MiB before it was refused."""
 
-    def check(context):
+    def check(requests, context):
         if not _is_unix_peer(context):
             context.abort(grpc.StatusCode.UNAUTHENTICATED,
                           "missing or wrong token: send 'authorization: Bearer <token>' "
                           f"metadata; the token is in {token_file}")
+        return requests
+
+    return _read_when_asked(handler, check)
+
+
+def _unread(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """An open method's handler for a caller without the token: over TCP it answers the
+    method's default request (for the health service: the server as a whole, whatever service
+    is named) and never reads the one sent. Read, a request of up to the message limit cost the
+    server three times its size (one 60 MiB Check: 148 -> 330 MiB at its peak), and one that
+    never came held an RPC thread while gRPC waited for it: 130 such Checks left no thread for
+    any other call. A Unix socket's peers are read as usual (its 0600 mode is their token)."""
+    parse = handler.request_deserializer
+    default = parse(b"") if parse else b""
+
+    def unread(requests, context):
+        return requests if _is_unix_peer(context) else iter((default,))
+
+    return _read_when_asked(handler, unread)
+
+
+def _read_when_asked(handler: grpc.RpcMethodHandler, first) -> grpc.RpcMethodHandler:
+    """The same handler taking its request as a stream, which gRPC reads only when the handler
+    asks for a message (a unary request is read whole before the handler runs): `first(requests,
+    context)` runs before anything is read and gives the requests the behaviour gets (or aborts).
+    A non-blocking behaviour (the health service's Watch) stays one: a blocking stream holds an
+    RPC thread for as long as it is open."""
 
     def one_request(requests, context):
         request = next(requests, None)
@@ -92,25 +119,22 @@ def _guarded(handler: grpc.RpcMethodHandler, token_file: Path) -> grpc.RpcMethod
             context.abort(grpc.StatusCode.UNIMPLEMENTED, "the call requires one request message")
         return request
 
-    def checked_unary(behavior):
-        def call(requests, context):
-            check(context)
-            return behavior(one_request(requests, context), context)
+    def wrap(behavior, unary_request: bool):
+        def call(requests, context, *send_response_callback):  # given when non-blocking
+            requests = first(requests, context)
+            if unary_request:
+                requests = one_request(requests, context)
+            return behavior(requests, context, *send_response_callback)
 
-        return call
-
-    def checked_stream(behavior):
-        def call(requests, context):
-            check(context)
-            return behavior(requests, context)
-
+        call.experimental_non_blocking = getattr(behavior, "experimental_non_blocking", False)
+        call.experimental_thread_pool = getattr(behavior, "experimental_thread_pool", None)
         return call
 
     codecs = (handler.request_deserializer, handler.response_serializer)
     if handler.unary_unary:
-        return grpc.stream_unary_rpc_method_handler(checked_unary(handler.unary_unary), *codecs)
+        return grpc.stream_unary_rpc_method_handler(wrap(handler.unary_unary, True), *codecs)
     if handler.unary_stream:
-        return grpc.stream_stream_rpc_method_handler(checked_unary(handler.unary_stream), *codecs)
+        return grpc.stream_stream_rpc_method_handler(wrap(handler.unary_stream, True), *codecs)
     if handler.stream_unary:
-        return grpc.stream_unary_rpc_method_handler(checked_stream(handler.stream_unary), *codecs)
-    return grpc.stream_stream_rpc_method_handler(checked_stream(handler.stream_stream), *codecs)
+        return grpc.stream_unary_rpc_method_handler(wrap(handler.stream_unary, False), *codecs)
+    return grpc.stream_stream_rpc_method_handler(wrap(handler.stream_stream, False), *codecs)

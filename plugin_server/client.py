@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import grpc
@@ -80,6 +80,9 @@ class V2AClient:
                                    media_search_paths=[str(p) for p in media_search_paths],
                                    adapter_options=adapter_options or {})
         if inline:
+            if path.is_dir():
+                raise ValueError(f"{path} is a folder (an .otiod bundle): send it by path, "
+                                 "not inline")
             source.inline_data = path.read_bytes()
             source.file_name = path.name
         else:
@@ -143,10 +146,12 @@ class V2AClient:
             request.negative_prompt = negative_prompt
         return self._call(self.stub.RegenerateClip, request).job
 
-    def result(self, job_id: str, peak_points: int = 256,
-               include_timeline_data: bool = False) -> api.GetJobResultResponse:
+    def result(self, job_id: str, peak_points: int = 256, include_timeline_data: bool = False,
+               clip_ids: Sequence[str] = ()) -> api.GetJobResultResponse:
+        """The job's result; `clip_ids`: only those clips' takes (all when empty)."""
         return self._call(self.stub.GetJobResult, api.GetJobResultRequest(
-            job_id=job_id, peak_points=peak_points, include_timeline_data=include_timeline_data))
+            job_id=job_id, peak_points=peak_points, include_timeline_data=include_timeline_data,
+            clip_ids=clip_ids))
 
 
 def job_fraction(clips) -> float:

@@ -19,7 +19,8 @@ DEFAULT_OUTPUT_ROOT = "~/v2a-output"
 
 
 class PathEscape(ValueError):
-    """An output folder that would write outside the output roots."""
+    """An output folder the server may not write into: outside the output roots, or not a
+    folder at all."""
 
     def __init__(self, requested: str, reason: str):
         super().__init__(f"output folder {requested!r} {reason}")
@@ -49,11 +50,24 @@ def resolve_output_folder(requested: str, roots: tuple[Path, ...], default_name:
     real = candidate.resolve()  # follows every symlink that exists along the way
     for root in roots:
         if real == root or root in real.parents:
+            _check_no_file_in_the_way(requested, real, root)
             return real
     where = " or ".join(str(r) for r in roots)
     if real != candidate.absolute():
         raise PathEscape(requested, f"resolves through a symlink to {real}, outside {where}")
     raise PathEscape(requested, f"is outside the output root {where}")
+
+
+def _check_no_file_in_the_way(requested: str, real: Path, root: Path) -> None:
+    """PathEscape where the folder, or the nearest existing one it would be made in, is a file:
+    refused at the door rather than failing the job once its turn comes."""
+    for path in (real, *real.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise PathEscape(requested, f"is not a folder: {path} is a file")
+            return
+        if path == root:
+            return
 
 
 def safe_file_name(name: str, fallback: str) -> str:

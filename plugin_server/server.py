@@ -38,8 +38,8 @@ STOP_POLL_SECONDS = 0.5  # how soon `serve` notices SIGTERM / SIGINT
 #: Printed (one line, JSON after it) once the server accepts calls; harnesses wait for it.
 READY_PREFIX = "V2A_READY "
 #: Inline timelines and returned timeline bytes exceed gRPC's 4 MB (the sizes: plugin_server.client).
-#: What a call sends is read before the service sees it, and the open health service's calls
-#: before any token: the limit is what the largest real request needs, not more.
+#: What a call sends is read before the service sees it (a caller without the token has none
+#: read: plugin_server.auth): the limit is what the largest real request needs, not more.
 MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_REQUEST_BYTES),
                         ("grpc.max_send_message_length", MAX_RESPONSE_BYTES)]
 #: gRPC binds with SO_REUSEPORT by default: a second server on a taken port would start and the

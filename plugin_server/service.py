@@ -20,10 +20,16 @@ from plugin_server.events import EventHub
 from plugin_server.inline import inline_timelines_dir, remove_inline_timeline
 from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
 from plugin_server.jobs import new_job_id as _new_job_id
-from plugin_server.worker import JobRunner, QueueFull, ShuttingDown, generation_request
+from plugin_server.worker import (
+    JobRunner,
+    QueueFull,
+    ShuttingDown,
+    generation_request,
+    selection_from_json,
+)
 from v2a import params
-from v2a.contracts import SAMPLE_RATE, Segment
-from v2a.pipeline import Plan, adapter_options_reading
+from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment
+from v2a.pipeline import Plan, adapter_options_reading, output_paths
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
 from v2a.v1 import v2a_service_pb2_grpc
@@ -104,10 +110,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         selection = request.selection
         generation = convert.params_json(request.params)
         _check_params(generation, request.params.takes, _CREATE_FIELDS)
-        if selection.HasField("time_range") and (
-                selection.time_range.end_seconds <= selection.time_range.start_seconds):
-            raise errors.invalid_argument(
-                "empty time range", [("selection.time_range", "end must be after start")])
+        _check_selection(params.selection_violations(
+            selection_from_json(convert.selection_json(selection))))
         output_format = self._format(request.output.format, "output.format", self.write_formats)
         job_id = _new_job_id()
         folder = self._output_folder(request.output.folder, job_id)
@@ -145,7 +149,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         after = _page_key(request.page_token)
         states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
                        if s in convert.JOB_STATE_NAMES)
-        jobs = self.store.list(states, limit=size + 1, after=after)
+        jobs = self.store.list(states, limit=size + 1, after=after, brief=True)
         more = len(jobs) > size
         last = jobs[size - 1] if more else None
         return api.ListJobsResponse(
@@ -204,7 +208,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 state = convert.JOB_STATES[job.state]
                 continue
             state = convert.JOB_STATES[event.job_state]
-            if event.clip is not None:
+            # A job that starts sends its clips' queued states again: each was sent already.
+            if event.clip is not None and sent.get(event.clip.clip_id) != convert.clip_message(
+                    event.clip):
                 yield clip_response(event.clip)
             elif event.job_state in ("succeeded", "failed", "cancelled"):
                 job = self.store.get(job_id)
@@ -222,6 +228,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         if not address.clip_id and not (address.track and address.HasField("record_time")):
             raise errors.invalid_argument("which clip?", [
                 ("clip", "give clip_id, or track and record_time")])
+        _check_selection(params.address_violations(ClipAddress(
+            clip_id=address.clip_id, track=address.track,
+            record_time=address.record_time if address.HasField("record_time") else None), "clip"))
         generation = dict(parent.request.get("params", {}))
         generation["seed"] = request.seed if request.HasField("seed") else secrets.randbelow(2**31)
         if request.HasField("prompt"):
@@ -231,13 +240,16 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         _check_params(generation, 1, _REGENERATE_FIELDS)
         result = parent.result
         timeline, input_format = result.get("timeline_path", ""), parent.output_format
+        # The format the parent wrote, also where it came in as ('' in its request): read from
+        # the .otio beside it, the regeneration would otherwise write that .otio alone.
+        output_format = output_paths(generation_request(parent))[0]
         if result.get("fallback_otio_path"):  # the requested format could not carry the audio
             timeline, input_format = result["fallback_otio_path"], "otio_json"
         selection = pb.Selection(clips=[address])
         job = JobRecord(
             job_id=_new_job_id(), kind=REGENERATE, state=QUEUED, timeline_path=timeline,
             output_folder=parent.output_folder, input_format=input_format,
-            output_format=parent.output_format, parent_job_id=parent.job_id,
+            output_format=output_format, parent_job_id=parent.job_id,
             # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
                      "params": generation, "takes": 1, "timeline_name": "",
@@ -267,9 +279,10 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             format_note=result.get("format_note", ""),
         )
         if request.include_timeline_data:
-            response.timeline_data = Path(timeline_path).read_bytes()
-        for audio in result.get("generated", ()):
-            response.clips.append(_clip_result(audio, job, points))
+            response.timeline_data = _timeline_bytes(job, timeline_path)
+        names = {clip.clip_id: clip.clip_name for clip in job.clips}
+        for audio in _asked_for(result.get("generated", ()), request.clip_ids, job):
+            response.clips.append(_clip_result(audio, job, names, points))
         return response
 
     # --- helpers ---
@@ -314,7 +327,12 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             if not os.path.isabs(source.path):
                 raise errors.invalid_argument(f"timeline path {source.path!r} is not absolute", [
                     ("timeline.path", "must be an absolute path on the server's machine")])
-            if not os.path.isfile(source.path):
+            # An .otiod bundle is a folder; any other folder is not a timeline.
+            bundle = (fmt or self._format_of(source.path)) == "otiod"
+            if os.path.isdir(source.path) and not bundle:
+                raise errors.invalid_argument(f"timeline path {source.path} is a folder", [
+                    ("timeline.path", f"{source.path} is a folder, not a timeline file")])
+            if not (os.path.isfile(source.path) or (bundle and os.path.isdir(source.path))):
                 raise errors.invalid_argument(f"timeline file {source.path} does not exist", [
                     ("timeline.path", f"no such file: {source.path}")])
             if not fmt and not self._format_of(source.path):
@@ -362,11 +380,13 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 ("selection", "matches no visible video clip")])
         offline = [s for s in segments if s.status == "offline"]
         if len(offline) == len(segments):
+            # Sent inline, the timeline has no folder of its own for relative media paths.
+            inline = "; or send it by path, not inline" if job.sent_inline else ""
             raise errors.failed_precondition(
                 f"{name}: the media of every selected clip is offline "
-                "(add media_search_paths to relink it)",
-                [("MEDIA_OFFLINE", s.clip_name or s.clip_id, s.problem or s.media.referenced)
-                 for s in offline])
+                f"(add media_search_paths to relink it{inline})",
+                [("MEDIA_OFFLINE", s.clip_name or s.clip_id,
+                  job.as_sent(s.problem or s.media.referenced)) for s in offline])
         return [_clip_record(s) for s in segments], plan
 
 
@@ -386,6 +406,13 @@ def _check_params(generation: dict, takes: int, fields: dict[str, str]) -> None:
         raise errors.invalid_argument(
             "bad generation parameters: " + "; ".join(f"{f} {why}" for f, why in problems),
             problems)
+
+
+def _check_selection(problems: list[tuple[str, str]]) -> None:
+    """INVALID_ARGUMENT naming each clip address or time range that names no place."""
+    if problems:
+        raise errors.invalid_argument(
+            "bad selection: " + "; ".join(f"{field} {why}" for field, why in problems), problems)
 
 
 def _page_key(token: str) -> tuple[float, str] | None:
@@ -435,18 +462,48 @@ def _adapter_options(options) -> dict:
     return out
 
 
-def _clip_result(audio: dict, job: JobRecord, points: int) -> pb.ClipResult:
+def _timeline_bytes(job: JobRecord, path: str) -> bytes:
+    """The written timeline's bytes; refused saying why where there are none to send."""
+    if os.path.isdir(path):  # an .otiod bundle
+        raise errors.failed_precondition(
+            f"job {job.job_id}'s timeline {path} is a folder (an .otiod bundle): open it there, "
+            "or ask for the output format otioz for one file", [("TIMELINE_IS_A_FOLDER", path,
+                                                                "a folder has no bytes to send")])
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise errors.not_found("timeline", path, f"job {job.job_id} wrote it, and it has been "
+                               "moved or deleted since") from None
+
+
+def _asked_for(generated: list[dict], clip_ids, job: JobRecord) -> list[dict]:
+    """The result's takes of `clip_ids`, in the result's order; all of them when none is named."""
+    if not clip_ids:
+        return list(generated)
+    listed = {audio["clip_id"] for audio in generated}
+    missing = [clip_id for clip_id in clip_ids if clip_id not in listed]
+    if missing:
+        raise errors.not_found("clip", missing[0], f"job {job.job_id}'s result lists no such clip")
+    wanted = set(clip_ids)
+    return [audio for audio in generated if audio["clip_id"] in wanted]
+
+
+def _clip_result(audio: dict, job: JobRecord, names: dict[str, str],
+                 points: int) -> pb.ClipResult:
     import json
 
     from v2a.media.audio import read_wav
 
-    name = next((c.clip_name for c in job.clips if c.clip_id == audio["clip_id"]), "")
+    # A regeneration's job has only its own clip, but its result lists every clip's current
+    # take: the others are named as their take recorded them (1,999 of 2,000 were unnamed).
+    provenance = audio.get("provenance") or {}
+    name = names.get(audio["clip_id"]) or provenance.get("source_clip", "")
     clip = pb.ClipResult(
         clip_id=audio["clip_id"], clip_name=name, media_path=audio["path"],
         start_sample=audio["start_sample"], num_samples=audio["num_samples"],
         handle_before_samples=audio["handle_before_samples"],
         handle_after_samples=audio["handle_after_samples"],
-        provenance_json=json.dumps(audio.get("provenance", {})),
+        provenance_json=json.dumps(provenance),
     )
     try:
         samples, rate = read_wav(audio["path"])

@@ -300,13 +300,16 @@ class JobRunner:
     def _run(self, job: JobRecord) -> None:
         cancel = self._running[job.job_id]
         progress = _Progress(self, job)
-        folder_key, stopped = None, ""
+        folder_key, stopped, made = None, "", []
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
             waiting = f"waiting: another job is writing the output folder {folder.name}"
             folder_key = self._acquire_folder(folder, cancel,
                                               on_wait=lambda: self._wait_for_folder(job, waiting),
                                               on_wait_over=lambda: self._set_message(job, ""))
+            # The folders this attempt makes (it alone writes there now): an attempt whose takes
+            # are removed (cancelled, failed, requeued) leaves them empty, and they go too.
+            made, _ = v2a_pipeline.missing_folders(str(folder / v2a_pipeline.AUDIO_FOLDER))
             result, stopped = self._generate(job, str(folder), progress.on_event, cancel)
         except GenerationCancelled:
             self._cancelled(job, cancel)
@@ -319,6 +322,7 @@ class JobRunner:
         else:
             self._succeeded(job, result, stopped)
         finally:
+            v2a_pipeline.remove_if_empty(made)  # before the folder is another job's to write
             with self._lock:
                 job = self.store.save(job)
                 del self._running[job.job_id]
@@ -380,6 +384,8 @@ class JobRunner:
                 parent.result.get("timeline_path", ""))
             base = (latest or parent).result.get("generated", []) if parent else []
         result, first_seed, stopped = None, request.params.seed, ""
+        # Kept for every take: one read from the .otio beside an EDL would write that .otio alone.
+        output_format, _ = v2a_pipeline.output_paths(request)
         for take in range(takes):
             if take and not result.timeline_path:
                 break  # nothing generated, nothing written: no timeline to take further
@@ -391,7 +397,8 @@ class JobRunner:
                     timeline, fmt = result.fallback_otio_path, "otio_json"
                 options = v2a_pipeline.adapter_options_reading(request, timeline, fmt)
                 request = replace(request, timeline_path=timeline, input_format=fmt,
-                                  params=params, adapter_options=options)
+                                  output_format=output_format, params=params,
+                                  adapter_options=options)
             # The clips as the last written timeline has them, to go back to if a further take
             # stops (the first take's failure is the job's).
             before = [replace(clip) for clip in job.clips] if take else []
@@ -617,7 +624,7 @@ class _Progress:
         state_changed = clip.state != event.state
         clip.state = event.state
         clip.step, clip.total_steps = event.step, event.total_steps
-        clip.message = event.message
+        clip.message = self.job.as_sent(event.message)  # an inline timeline's, not our copy's
         if event.state == "done":  # the take was written just before this event
             clip.media_path = event.output_path
         now = time.monotonic()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 
-from v2a.contracts import MAX_STEPS
+from v2a.contracts import MAX_STEPS, ClipAddress, Selection
 
 #: Takes per clip a job may ask for.
 MAX_TAKES = 16
@@ -47,4 +47,33 @@ def violations(params: dict, takes: int) -> list[tuple[str, str]]:
         if not isinstance(text, str) or len(text) > MAX_PROMPT_CHARS:
             size = len(text) if isinstance(text, str) else type(text).__name__
             problems.append((name, f"{size} characters: at most {MAX_PROMPT_CHARS}"))
+    return problems
+
+
+def address_violations(address: ClipAddress, field: str) -> list[tuple[str, str]]:
+    """(field, what is wrong) where a clip address names no clip: no id and no record time (a
+    track alone was looked for "at None s"), or a time that is not a number of seconds (NaN
+    failed in the planner as "cannot convert NaN to integer ratio", blaming the timeline)."""
+    if address.clip_id:
+        return []
+    if address.record_time is None:
+        return [(field, "give clip_id, or record_time (and track)")]
+    if not math.isfinite(address.record_time):
+        return [(f"{field}.record_time", f"{address.record_time}: seconds from the timeline "
+                                         "start, a finite number")]
+    return []
+
+
+def selection_violations(selection: Selection, field: str = "selection") -> list[tuple[str, str]]:
+    """(field, what is wrong) for each clip address and the time range of `selection` that
+    names no place on a timeline; empty when all are fine."""
+    problems = [problem for index, address in enumerate(selection.clips)
+                for problem in address_violations(address, f"{field}.clips[{index}]")]
+    if selection.time_range is not None:
+        start, end = selection.time_range
+        if not (math.isfinite(start) and math.isfinite(end)):
+            problems.append((f"{field}.time_range", f"{start}..{end}: seconds from the timeline "
+                                                    "start, finite numbers"))
+        elif end <= start:
+            problems.append((f"{field}.time_range", "end must be after start"))
     return problems

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from fractions import Fraction
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -223,7 +224,7 @@ def run_generation(
         result = _generate_all(request, generator, timeline, segments, visible, audio_dir,
                                output_format, output_path, emit, cancel, before_write)
     finally:
-        _remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
+        remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
     if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
         shutil.rmtree(unpacked, ignore_errors=True)
     return result
@@ -349,7 +350,7 @@ def _stat_key(stat: os.stat_result) -> tuple:
 
 def _check_output(out_dir: str) -> None:
     """Say clearly why the output folder cannot be used, before any work and without creating it."""
-    _, folder = _missing_folders(out_dir)  # it will be created under its nearest existing parent
+    _, folder = missing_folders(out_dir)  # it will be created under its nearest existing parent
     if not os.path.isdir(folder):
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
@@ -368,7 +369,7 @@ def _check_output_format(name: str) -> None:
 def _make_output(out_dir: str) -> tuple[str, list[str]]:
     """The audio folder, made if needed, and the folders this made (deepest first)."""
     audio_dir = os.path.join(out_dir, AUDIO_FOLDER)
-    created, _ = _missing_folders(audio_dir)
+    created, _ = missing_folders(audio_dir)
     try:
         os.makedirs(audio_dir, exist_ok=True)
     except OSError as error:
@@ -378,7 +379,7 @@ def _make_output(out_dir: str) -> tuple[str, list[str]]:
     return audio_dir, created
 
 
-def _missing_folders(path: str) -> tuple[list[str], str]:
+def missing_folders(path: str) -> tuple[list[str], str]:
     """The folders of `path` that do not exist yet (deepest first), and its nearest existing one."""
     missing, folder = [], os.path.abspath(path)
     while not os.path.exists(folder):
@@ -387,7 +388,8 @@ def _missing_folders(path: str) -> tuple[list[str], str]:
     return missing, folder
 
 
-def _remove_if_empty(folders: list[str]) -> None:
+def remove_if_empty(folders: list[str]) -> None:
+    """Remove `folders` (deepest first, as `missing_folders` lists them) while they are empty."""
     for folder in folders:
         try:
             os.rmdir(folder)  # only ever removes an empty folder
@@ -445,7 +447,17 @@ def _run_clip(
     emit(event("running"))
     started = time.monotonic()
 
+    # A generator may sample a clip more than once (the model draws a near-silent draw again; a
+    # clip whose context cannot be decoded is generated without it), each pass counting from
+    # step 1: only steps that take the clip further are passed on, so a progress bar never runs
+    # back. The clip stays at its furthest step until it ends.
+    furthest = Fraction(0)
+
     def progress(done: int, total: int) -> None:
+        nonlocal furthest
+        if total <= 0 or Fraction(done, total) <= furthest:
+            return
+        furthest = Fraction(done, total)
         emit(event("running", step=done, total=total))
 
     seen = segment.seen()  # with the context beyond the handles, trimmed off below

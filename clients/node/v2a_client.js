@@ -115,9 +115,11 @@ class V2AClient {
     return (await this._unary('RegenerateClip', request)).job;
   }
 
-  getJobResult(jobId, { peakPoints = 256, includeTimelineData = false } = {}) {
+  /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */
+  getJobResult(jobId, { peakPoints = 256, includeTimelineData = false, clipIds = [] } = {}) {
     return this._unary('GetJobResult', {
       job_id: jobId, peak_points: peakPoints, include_timeline_data: includeTimelineData,
+      clip_ids: clipIds,
     });
   }
 

@@ -102,8 +102,9 @@ class V2AWebSocketClient {
 
   async regenerateClip(request) { return (await this.call('RegenerateClip', request)).job; }
 
-  getJobResult(jobId, peakPoints = 256) {
-    return this.call('GetJobResult', { job_id: jobId, peak_points: peakPoints });
+  /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */
+  getJobResult(jobId, peakPoints = 256, clipIds = []) {
+    return this.call('GetJobResult', { job_id: jobId, peak_points: peakPoints, clip_ids: clipIds });
   }
 
   /** Calls onEvent for each progress event; resolves with the final job once it ends. */

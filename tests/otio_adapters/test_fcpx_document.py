@@ -15,6 +15,7 @@ import opentimelineio as otio
 import pytest
 from test_write_tracks import _generated
 
+from otio_adapters.fcpx_time import format_seconds, parse_seconds
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
 from otio_adapters.takes import find_v2a_tracks, parse_take_file
@@ -309,9 +310,99 @@ def test_each_clip_plays_its_own_asset_and_keeps_its_browser_clips_metadata(tmp_
 
 @pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
 def test_a_rerun_takes_out_v2a_storylines_and_keeps_a_storyline_of_the_editors(tmp_path):
-    # Whether a storyline is v2a's is now asked once per storyline, not once per clip in it
+    # Whether a storyline is v2a's is asked once per storyline, not once per clip in it
     # (quadratic in the clips crossfaded end to end): a storyline of takes alone goes whole;
-    # one where the editor put a clip of their own beside a take stays, the take taken out.
+    # one the editor put a clip of their own in stays, each of v2a's clips a gap of its length
+    # (a storyline plays its items one after another: taken out, they moved the editor's clip
+    # up by their lengths) and its crossfades between them gone.
+    first = tmp_path / "first.fcpxml"
+    _generate(EXAMPLE, first)
+    root = _parse(first)
+    takes = _take_assets(root)
+    (ours,) = [s for s in root.iter("spine") if s.get("lane") and all(
+        c.tag == "transition" or c.get("ref") in takes for c in s)]
+    last = list(ours)[-1]
+    editors_asset = next(a.get("id") for a in root.iter("asset") if a.get("id") not in takes)
+    end = format_seconds(parse_seconds(last.get("offset")) + parse_seconds(last.get("duration")))
+    ours.append(ET.Element("asset-clip", {
+        "name": "Mine", "ref": editors_asset, "offset": end, "duration": "1s", "audioRole": "effects",
+    }))
+    edited = tmp_path / "edited.fcpxml"
+    ET.ElementTree(root).write(edited, encoding="unicode")
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    (kept,) = [s for s in again.iter("spine") if s.get("lane") == ours.get("lane")]
+    assert [c.tag for c in kept] == ["gap"] * (len(kept) - 1) + ["asset-clip"]
+    assert sum(parse_seconds(g.get("duration")) for g in kept.iter("gap")) == parse_seconds(end)
+    assert (kept[-1].get("ref"), kept[-1].get("offset")) == (editors_asset, end)
+    assert len(_v2a_clips(again)) == 11  # one set of v2a's clips, each on take 2
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)} == {2}
+
+
+def _copy_of_v2a_clip(source: Path, edited: Path, lane: str, host_name: str) -> ET.Element:
+    """The editor copies v2a's first clip (Final Cut copies its role and note with it) onto
+    `lane` at the start of the primary-storyline item `host_name`; returns the copy."""
+    root = _parse(source)
+    first = _v2a_clips(root)[0]
+    (host,) = [item for item in root.find(".//project/sequence/spine") if item.get("name") == host_name]
+    duplicate = copy.deepcopy(first)
+    duplicate.set("lane", lane)
+    duplicate.set("offset", host.get("start"))
+    host.insert(0, duplicate)
+    edited.write_text(ET.tostring(root, encoding="unicode"))
+    return duplicate
+
+
+@pytest.mark.parametrize(
+    ("lane", "host"),
+    [("-4", "Street"), ("-2", "Gap")],  # another lane under another shot; v2a's lane elsewhere
+)
+def test_a_rerun_keeps_the_editors_copy_of_a_v2a_clip(tmp_path, lane, host):
+    # A re-run took out every clip of a take file, the editor's copies of v2a's clips too (a
+    # take they liked, dragged elsewhere). v2a notes where it placed each clip; a copy lies
+    # elsewhere and is the editor's sound: it stays, and its take's asset with it.
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    edited = tmp_path / "edited.fcpxml"
+    duplicate = _copy_of_v2a_clip(first, edited, lane, host)
+    copied_asset = _take_assets(_parse(edited))[duplicate.get("ref")]
+
+    # Read again, the copy is the editor's clip on a track of theirs, not v2a's track.
+    edit = read_timeline(edited)
+    (track,) = find_v2a_tracks(edit, "SFX")
+    assert len(track.find_clips()) == 4
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    kept = [c for c in _v2a_clips(again) if c.get("ref") in takes and parse_take_file(takes[c.get("ref")])[1] == 1]
+    assert [(c.attrib, c.findtext("note")) for c in kept] == [(duplicate.attrib, duplicate.findtext("note"))]
+    assert takes[duplicate.get("ref")] == copied_asset
+    # v2a's own set refilled once, each clip on its new take; still the editor's copy afterwards
+    ours = [c for c in _v2a_clips(again) if c not in kept]
+    assert len(ours) == 4 and {parse_take_file(takes[c.get("ref")])[1] for c in ours} == {2}
+    _generate(edited, edited, take=3)
+    assert len(_v2a_clips(_parse(edited))) == 5
+
+
+def test_a_rerun_on_a_document_v2a_wrote_before_it_noted_its_clips_still_refills(tmp_path):
+    # Documents written before v2a noted where it placed its clips: every clip of a take file
+    # is v2a's there, as it was, so a re-run adds no second set.
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    first.write_text(re.sub(r"\s*<note>v2a take placed at [^<]*</note>\s*", "", first.read_text()))
+    assert "<note>" not in first.read_text()
+    _generate(first, first, take=2)
+    takes = _take_assets(_parse(first))
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(_parse(first))) == [2] * 4
+
+
+@pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
+def test_a_rerun_keeps_the_editors_copy_of_a_v2a_storyline(tmp_path):
+    # v2a's crossfade storyline copied whole onto another lane: its clips keep their places
+    # inside it, so each note also says where the storyline was placed.
     first = tmp_path / "first.fcpxml"
     _generate(EXAMPLE, first)
     root = _parse(first)
@@ -319,23 +410,74 @@ def test_a_rerun_takes_out_v2a_storylines_and_keeps_a_storyline_of_the_editors(t
     (ours,) = [s for s in root.iter("spine") if s.get("lane") and all(
         c.tag == "transition" or c.get("ref") in takes for c in s)]
     host = next(parent for parent in root.iter() if ours in list(parent))
-    editors = copy.deepcopy(ours)
-    editors.set("lane", "-3")
-    editors_asset = next(a.get("id") for a in root.iter("asset") if a.get("id") not in takes)
-    editors.find("asset-clip").set("ref", editors_asset)
-    editors.find("asset-clip").set("audioRole", "effects")
-    host.append(editors)
+    duplicate = copy.deepcopy(ours)
+    duplicate.set("lane", "-5")
+    host.append(duplicate)
     edited = tmp_path / "edited.fcpxml"
     ET.ElementTree(root).write(edited, encoding="unicode")
 
     _generate(edited, edited, take=2)
     again = _parse(edited)
     takes = _take_assets(again)
-    lanes = {s.get("lane"): [c.get("ref") for c in s if c.tag == "asset-clip"]
-             for s in again.iter("spine") if s.get("lane")}
-    assert lanes["-3"] == [editors_asset]  # the editor's storyline, without v2a's take
-    assert len(_v2a_clips(again)) == 11  # one set of v2a's clips, each on take 2
-    assert {parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)} == {2}
+    (kept,) = [s for s in again.iter("spine") if s.get("lane") == "-5"]
+    assert [(c.get("ref"), c.get("offset")) for c in kept.iter("asset-clip")] == [
+        (c.get("ref"), c.get("offset")) for c in duplicate.iter("asset-clip")
+    ]
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in kept.iter("asset-clip")} == {1}
+    ours = [c for c in _v2a_clips(again) if c not in list(kept.iter("asset-clip"))]
+    assert len(ours) == 11 and {parse_take_file(takes[c.get("ref")])[1] for c in ours} == {2}
+
+
+def test_a_clip_of_the_editors_on_v2a_lane_leaves_v2a_track_whole(tmp_path):
+    # The reader makes one track of a lane: the editor's own sound effect put on v2a's lane
+    # made it a track of theirs, v2a's track was not found, and a run regenerating one clip
+    # kept only that one (the other three lost their sound). Read apart, it is v2a's still.
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    (gap,) = [item for item in root.find(".//project/sequence/spine") if item.get("name") == "Gap"]
+    lane = _v2a_clips(root)[0].get("lane")
+    gap.insert(0, ET.Element("asset-clip", {
+        "name": "Boom", "lane": lane, "offset": gap.get("start"), "ref": "r4", "duration": "1s",
+        "start": "0s", "audioRole": "effects",
+    }))
+    path.write_text(ET.tostring(root, encoding="unicode"))
+
+    edit = read_timeline(path)
+    segments = plan_segments(edit, timeline_path=str(path))
+    write_audio_tracks(edit, segments[:1], _generated(segments[:1], take=2))  # one clip again
+    write_timeline(edit, str(path), "fcpx_xml")
+    again = _parse(path)
+    takes = _take_assets(again)
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [1, 1, 1, 2]
+    assert [c.get("lane") for c in again.iter("asset-clip") if c.get("name") == "Boom"] == ["-1", lane]
+
+
+def test_a_rerun_replaces_the_parts_of_a_v2a_clip_the_editor_bladed_or_trimmed(tmp_path):
+    # Bladed in two, or trimmed at its head, v2a's clip plays its take where v2a placed it (its
+    # offset less its start as noted): each part is v2a's still, replaced by the new take, not
+    # kept beside it as a copy of the editor's (the sound twice over).
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    first, second = _v2a_clips(root)[:2]
+    host = next(parent for parent in root.iter() if first in list(parent))
+    half = parse_seconds(first.get("duration")) / 2
+    bladed = copy.deepcopy(first)  # Final Cut's blade: the second part keeps the first's note
+    for name in ("offset", "start"):
+        bladed.set(name, format_seconds(parse_seconds(first.get(name)) + half))
+    for clip in (first, bladed):
+        clip.set("duration", format_seconds(half))
+    host.insert(list(host).index(first) + 1, bladed)
+    for name in ("offset", "start"):  # a head trim of a second
+        second.set(name, format_seconds(parse_seconds(second.get(name)) + 1))
+    second.set("duration", format_seconds(parse_seconds(second.get("duration")) - 1))
+    path.write_text(ET.tostring(root, encoding="unicode"))
+
+    _generate(path, path, take=2)
+    again = _parse(path)
+    takes = _take_assets(again)
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [2] * 4
 
 
 def test_an_editors_copy_of_a_take_on_a_role_of_theirs_survives_a_rerun(tmp_path):

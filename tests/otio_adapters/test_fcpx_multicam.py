@@ -130,9 +130,10 @@ def test_v2a_sound_is_connected_under_each_multicam_and_synchronized_clip(tmp_pa
     (storyline,) = mc_clip.findall("./spine")
     assert storyline.get("offset") == mc_clip.get("start") == "10s"
     assert [c.get("audioRole") for c in storyline.iter("asset-clip")] == [ROLE] * len(PICTURE)
-    # The DTD orders a multicam clip's children: connected items before its <mc-source>s
-    # (Final Cut refuses a document that does not match it).
-    assert [child.tag for child in mc_clip] == ["spine", "mc-source", "mc-source"]
+    # Apple's DTD (1.8 to 1.11) orders a multicam clip's children: its <mc-source>s before
+    # its connected items (a synchronized clip's <sync-source>s after them); Final Cut refuses
+    # a document that does not match it. v2a's storyline went before the sources.
+    assert [child.tag for child in mc_clip] == ["mc-source", "mc-source", "spine"]
     # Read back, v2a's track lies under the picture, each take where its shot is.
     again = read_timeline(result.timeline_path)
     (track,) = find_v2a_tracks(again, "SFX")

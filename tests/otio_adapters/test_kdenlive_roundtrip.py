@@ -18,7 +18,7 @@ import soundfile
 from generator_doubles import SineGenerator
 
 from otio_adapters.plan import plan_segments
-from otio_adapters.read import read_timeline
+from otio_adapters.read import TimelineReadError, read_timeline
 from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks, write_timeline
 from v2a.contracts import (
@@ -636,9 +636,16 @@ def _parse(path: Path) -> ET.Element:
     return ET.fromstring(path.read_text(encoding="utf-8"), parser=parser)
 
 
+_TRACKS_COUNT = "property[@name='kdenlive:sequenceproperties.tracksCount']"
+
+
 def _without_v2a(written: ET.Element, original: ET.Element) -> ET.Element:
-    """A copy of `written` less every element the editor's project did not have: v2a's."""
+    """A copy of `written` less every element the editor's project did not have: v2a's (and
+    less v2a's tracks in the sequence's track count)."""
     written = copy.deepcopy(written)
+    for count in written.iter("property"):
+        if count.get("name") == "kdenlive:sequenceproperties.tracksCount":
+            count.text = original.find(f".//{_TRACKS_COUNT}").text
     ids = {item.get("id") for item in original.iter() if item.get("id")}
     for parent in list(written.iter()):
         for child in list(parent):
@@ -896,9 +903,15 @@ def _melt_frames(project: Path, folder: Path) -> list[int]:
     ET.SubElement(document, "playlist", {"id": "reversed"}).append(entry)
     mlt = project.parent / "reversed.mlt"  # media relative to the project's folder
     ET.ElementTree(document).write(mlt)
+    return _rendered_frame_numbers(mlt, folder)
+
+
+def _rendered_frame_numbers(mlt: Path, folder: Path, *args: str) -> list[int]:
+    """The numbers of the frames melt shows playing the document `mlt` (`args`: melt's, such
+    as in and out points), rendered to PNGs in `folder`."""
     folder.mkdir(exist_ok=True)
     command = [
-        "melt", "-quiet", str(mlt), "-consumer", f"avformat:{folder}/frame%03d.png",
+        "melt", "-quiet", str(mlt), *args, "-consumer", f"avformat:{folder}/frame%03d.png",
         "vcodec=png", "terminate_on_pause=1",
     ]  # fmt: skip
     for _ in range(3):  # melt now and then hangs before writing anything (`_render`)
@@ -987,3 +1000,274 @@ def test_a_title_is_drawn_over_the_picture_which_gets_sound_beneath_it(edit):
         covered |= set(range(segment.record_start_frame,
                              segment.record_start_frame + segment.record_frames))
     assert set(range(round(first), round(last))) <= covered
+
+
+# --- projects as other Kdenlive versions and clip types save them ------------------------------
+
+# The edit's V1 shots are entries of this chain (132 frames); its title is a producer.
+_CHAIN = '<chain id="chain1" out="00:00:05.240">'
+_CHAIN_LENGTH = _CHAIN + '\n  <property name="length">132</property>'
+_TITLE = '<producer id="producer1" in="00:00:00.000" out="00:00:04.960">'
+_TITLE_LENGTH = '<property name="length">125</property>'
+_SECOND_SHOT = '<entry in="00:00:02.400" out="00:00:04.000" producer="chain1">'
+
+
+def _edit_variant(edit: Path, *replacements: tuple[str, str]) -> Path:
+    text = edit.read_text(encoding="utf-8")
+    for old, new in replacements:
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    edit.write_text(text, encoding="utf-8")
+    return edit
+
+
+def _ranges(timeline: otio.schema.Timeline) -> list[tuple]:
+    """(track, clip, source range, available range) of each clip, in frames."""
+    result = []
+    for track in timeline.tracks:
+        for clip in track.find_clips():
+            available = getattr(clip.media_reference, "available_range", None)
+            result.append((
+                track.name, clip.name,
+                clip.source_range.start_time.value, clip.source_range.duration.value,
+                available and (available.start_time.value, available.duration.value),
+            ))  # fmt: skip
+    return result
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        # As Kdenlive saves an image or colour clip, and older projects their media: a length.
+        [(_CHAIN, '<chain id="chain1">')],
+        # A title with neither in nor out, its length a clock (as Kdenlive 23 saves colour clips).
+        [
+            (_TITLE, '<producer id="producer1">'),
+            (_TITLE_LENGTH, _TITLE_LENGTH.replace("125", "00:00:05.000")),
+        ],
+    ],
+    ids=["chain with a length alone", "title with a clock length alone"],
+)
+def test_a_producer_without_an_out_point_reads_as_mlt_plays_it(edit, tmp_path, variant):
+    """A producer or chain without an out point (Kdenlive writes a length alone for some clip
+    types and in older projects) made the project unreadable ("'NoneType' object has no
+    attribute 'replace'"). MLT takes its length less one (checked with melt 7.12: a colour
+    producer of length 50 without out plays 50 frames of an entry of 100): the clips read as
+    from the project with its out point, and v2a gives them sound."""
+    saved = _ranges(read_timeline(edit))
+    project = _edit_variant(edit, *variant)
+    assert _ranges(read_timeline(project)) == saved
+    result = _generate(project, tmp_path / "out")
+    assert len(result.generated) == 4
+
+
+def test_a_producer_without_out_point_or_length_reads_the_frames_its_entries_play(edit, tmp_path):
+    """Without a length either, MLT plays the file to its end, which the project does not say:
+    each clip reads with its entry's frames, the file's available range ending with the last
+    frame an entry plays (no handle past it)."""
+    saved = _ranges(read_timeline(edit))
+    project = _edit_variant(edit, (_CHAIN_LENGTH, '<chain id="chain1">'))
+    read = _ranges(read_timeline(project))
+    assert [clip[:4] for clip in read] == [clip[:4] for clip in saved]
+    # The chain's last entry plays its frames 60 to 100 (00:00:04.000).
+    pictures = [clip for clip in read if clip[0] == "Picture"]
+    assert pictures and all(clip[4] == (0, 101) for clip in pictures)
+    assert len(_generate(project, tmp_path / "out").generated) == 4
+
+
+def test_an_entry_without_in_and_out_points_plays_its_whole_producer(edit):
+    """An entry without in and out points (MLT XML written by hand or by other tools) failed
+    to read; MLT plays its producer from in to out (melt 7.12: an entry without `out` of a
+    50-frame colour producer, from 10, plays 40 frames)."""
+    entry = '<entry in="00:00:00.000" out="00:00:01.400" producer="chain0">'
+    project = _edit_variant(edit, (entry, '<entry producer="chain0">'))
+    (dialogue,) = read_timeline(project).tracks[0].find_clips()
+    assert (dialogue.source_range.start_time.value, dialogue.source_range.duration.value) == (0, 132)
+
+
+@pytest.mark.parametrize(
+    ("variant", "said"),
+    [
+        (
+            [(_CHAIN_LENGTH, '<chain id="chain1">'),
+             (_SECOND_SHOT, _SECOND_SHOT.replace(' out="00:00:04.000"', ""))],
+            'chain "chain1" (media/bigbuckbunny_320x180.mp4) has neither an out point nor a '
+            'length, and its entry on playlist "playlist3" has no out point',
+        ),
+        (
+            [(_SECOND_SHOT, _SECOND_SHOT.replace("chain1", "chain9"))],
+            'an entry of playlist "playlist3" plays "chain9", which the project does not define',
+        ),
+    ],  # fmt: skip
+    ids=["no out anywhere", "an undefined producer"],
+)
+def test_a_project_that_does_not_say_what_a_clip_plays_is_refused_naming_it(edit, variant, said):
+    """The adapter failed with "'NoneType' object has no attribute 'replace'" (or a KeyError
+    of the producer's id): now the error names the producer and the playlist and what is
+    missing."""
+    project = _edit_variant(edit, *variant)
+    with pytest.raises(TimelineReadError) as raised:
+        read_timeline(project)
+    message = str(raised.value)
+    assert message.startswith(f"{project}: cannot read as Kdenlive project: ")
+    assert said in message
+    assert "Error" not in message.split("project: ", 1)[1]  # no Python exception's name
+
+
+def _sequence_tracks(path: Path) -> tuple[str, int]:
+    """The sequence's (the timeline's) track count as the project says it, and its tracks less
+    the black background, as Kdenlive counts them when it saves."""
+    root, by_id = ET.XMLID(path.read_text(encoding="utf-8"))
+    (sequence,) = [t for t in root.iter("tractor") if t.find(_TRACKS_COUNT) is not None]
+    tracks = [
+        t for t in sequence.findall("track")
+        if by_id[t.get("producer")].findtext("property[@name='kdenlive:playlistid']") != "black_track"
+    ]  # fmt: skip
+    return sequence.find(_TRACKS_COUNT).text, len(tracks)
+
+
+def test_the_sequence_counts_its_tracks_with_v2a_track(edit, tmp_path):
+    """Kdenlive 23.04 and later keep a sequence's track count (`tracksCount`, shown as the
+    sequence clip's "Tracks" in the bin) and count anew when they save; v2a's track was not
+    counted (3 for 4 tracks). A re-run, which refills v2a's track, counts it once."""
+    assert _sequence_tracks(edit) == ("3", 3)
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    assert _sequence_tracks(Path(first.timeline_path)) == ("4", 4)
+    again = _generate(Path(first.timeline_path), out, clips=[first.generated[0].clip_id])
+    assert _sequence_tracks(Path(again.timeline_path)) == ("4", 4)
+
+
+_NESTED = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared" / "fixtures" / "timelines" / "otio" / "nested_example.otio"
+)  # fmt: skip
+
+
+@pytest.mark.skipif(not _NESTED.is_file(), reason="../shared/fixtures is absent")
+def test_a_timeline_with_nested_stacks_converted_to_kdenlive_keeps_each_clip_in_place(tmp_path):
+    """The adapter skips a stack or track nested in a track: each clip after one was written
+    that much earlier (nested_example.otio's last three clips 31, 60 and 64 frames early), and
+    the note said nothing. Each nested item is now a placeholder of its length, said in the
+    note; the .otio beside the project keeps the nest."""
+    timeline = otio.adapters.read_from_file(str(_NESTED))
+    written, fallback, note = write_timeline(timeline, str(tmp_path / "nested.kdenlive"), "kdenlive")
+
+    def placed(track):
+        return [(item.range_in_parent().start_time.value, item.duration().value) for item in track]
+
+    (track,) = read_timeline(written).tracks
+    assert placed(track) == placed(timeline.tracks[0])
+    assert "writes no nested stacks or tracks: the editor's 3 are placeholders" in note
+    kept = otio.adapters.read_from_file(fallback)
+    assert len(kept.tracks[0].find_children(descended_from_type=otio.schema.Stack)) == 2
+
+
+# A second sequence, "Sequence 2" (one track: the movie's frames 0 to 29), used as a clip on V2
+# in place of the title, as Kdenlive 23.04 and later let an editor nest one timeline in another.
+_SEQUENCE = "{aaaaaaaa-62db-4c12-819e-595560599cec}"
+_SEQUENCE_XML = f"""
+ <playlist id="playlist_s0">
+  <entry in="0" out="29" producer="chain1"><property name="kdenlive:id">4</property></entry>
+ </playlist>
+ <playlist id="playlist_s1"/>
+ <tractor id="tractor_s" in="0" out="29">
+  <property name="kdenlive:track_name">Inner</property>
+  <track hide="audio" producer="playlist_s0"/>
+  <track hide="audio" producer="playlist_s1"/>
+ </tractor>
+ <tractor id="{_SEQUENCE}" in="0" out="29">
+  <property name="kdenlive:uuid">{_SEQUENCE}</property>
+  <property name="kdenlive:clipname">Sequence 2</property>
+  <property name="kdenlive:producer_type">17</property>
+  <property name="kdenlive:id">6</property>
+  <property name="kdenlive:sequenceproperties.tracksCount">1</property>
+  <track producer="producer0"/>
+  <track producer="tractor_s"/>
+ </tractor>
+"""
+
+
+def _with_a_sequence_as_a_clip(edit: Path) -> Path:
+    title = '<entry in="00:00:00.000" out="00:00:01.160" producer="producer1">\n   <property name="kdenlive:id">5</property>'  # noqa: E501
+    v2 = " <!-- V2: a title over the mix, then the first shot reversed -->"
+    in_bin = '  <entry in="00:00:00.000" out="00:00:04.960" producer="producer1"/>'
+    return _edit_variant(
+        edit,
+        (v2, _SEQUENCE_XML + v2),
+        (title, title.replace("producer1", _SEQUENCE).replace(">5<", ">6<")),
+        (in_bin, in_bin + f'\n  <entry in="0" out="29" producer="{_SEQUENCE}"/>'),
+    )
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+def test_a_sequence_used_as_a_clip_is_planned_on_the_frames_melt_shows(edit, tmp_path):
+    """A sequence used as a clip (Kdenlive 23.04 on) was read as a clip whose media was not
+    found: planned offline ("the timeline names no media file"), and the picture beneath it
+    got no sound for its 30 frames. It is read as that sequence (a nested stack), its picture
+    planned like the timeline's own: the frames v2a decodes for it are those melt shows."""
+    make_test_movie(str(edit.parent / "media" / MOVIE), frames=132, rate=FPS, size=(320, 180))
+    project = _with_a_sequence_as_a_clip(edit)
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    assert all(segment.status == "ok" for segment in segments), [s.problem for s in segments]
+    (nested,) = [s for s in segments if s.track_index == 1 and s.record_start_frame == 10]
+    assert nested.record_frames == 30
+    shown = [read_frame_number(frame) for frame in read_segment_frames(nested, FPS, 128)]
+
+    # The sequence alone, from its first frame: the project tractor (which melt plays, the
+    # document's last) playing it rather than the timeline.
+    document = project.with_suffix(".mlt")
+    root = ET.fromstring(project.read_text(encoding="utf-8"))
+    root.findall("tractor")[-1].find("track").set("producer", _SEQUENCE)
+    ET.ElementTree(root).write(document)
+    assert shown == _rendered_frame_numbers(document, tmp_path / "melt", "in=0", "out=29")
+    assert shown == list(range(30))
+
+
+def test_guides_and_markers_of_the_editors_own_categories_read(edit):
+    """An editor can add guide categories to Kdenlive's nine; a guide or clip marker of one (a
+    `type` of 9 and on) made the project unreadable (the adapter's KeyError: 9)."""
+    guide = '"type": 0'
+    marker = '<property name="kdenlive:clipname">bigbuckbunny</property>'
+    clip_markers = '[{"pos": 5, "comment": "door", "type": 11}]'
+    project = _edit_variant(
+        edit,
+        (guide, '"type": 9'),
+        (marker, marker + f'\n  <property name="kdenlive:markers">{clip_markers}</property>'),
+    )
+    timeline = read_timeline(project)
+    assert [marker.name for marker in timeline.tracks.markers] == ["title in"]
+    shots = timeline.tracks[1].find_clips()
+    assert [marker.name for clip in shots for marker in clip.markers] == ["door", "door"]
+
+
+def test_a_clip_disabled_in_kdenlive_gets_no_sound_and_the_picture_beneath_does(edit):
+    """Kdenlive disables a clip by playing it through a copy of its producer that shows no
+    picture and plays no sound (`set.test_image` and `set.test_audio` 1: the picture beneath
+    shows through). The adapter read it as any clip: v2a made sound for a clip no one sees,
+    and none for the picture beneath it."""
+    reversed_shows = '<property name="set.test_audio">1</property>\n  <property name="set.test_image">0</property>\n </producer>'  # noqa: E501
+    assert _planned_over(edit, 40, 60) == [(1, "bigbuckbunny", 40, 20)]  # V2's reversed clip
+    project = _edit_variant(edit, (reversed_shows, reversed_shows.replace(">0<", ">1<")))
+    assert _planned_over(project, 40, 60) == [(0, "bigbuckbunny", 40, 20)]  # V1's shot beneath
+
+
+def _planned_over(project: Path, first: int, end: int) -> list[tuple[int, str, int, int]]:
+    """(video track, clip, first frame, frames) of what v2a plans between two record frames."""
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    return [
+        (s.track_index, s.clip_name, max(s.record_start_frame, first),
+         min(s.record_start_frame + s.record_frames, end) - max(s.record_start_frame, first))
+        for s in segments
+        if s.record_start_frame < end and s.record_start_frame + s.record_frames > first
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("hide", ["video", "both"])
+def test_a_video_track_hidden_in_kdenlive_gets_no_sound_and_the_picture_beneath_does(edit, hide):
+    """Kdenlive hides a video track (its eye switched off) by hiding it in the timeline's
+    tractor (`hide="video"`, or "both" when muted too): the tracks beneath show through. The
+    adapter read it as any track: v2a made sound for pictures no one sees."""
+    track = '<track producer="tractor2"/>'
+    project = _edit_variant(edit, (track, track.replace("/>", f' hide="{hide}"/>')))
+    assert _planned_over(project, 40, 60) == [(0, "bigbuckbunny", 40, 20)]  # V1's shot beneath

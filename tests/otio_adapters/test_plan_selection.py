@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import opentimelineio as otio
@@ -109,6 +110,18 @@ def test_an_address_that_matches_no_visible_clip_is_a_clear_error():
         plan(layered(), Selection(clips=(ClipAddress(clip_id="nope"),)))
     with pytest.raises(PlanError, match="track 'base' at 1.0 s"):
         plan(layered(), Selection(clips=(ClipAddress(track="base", record_time=1.0),)))
+
+
+@pytest.mark.parametrize("selection, named", [
+    (Selection(clips=(ClipAddress(track="top", record_time=float("nan")),)),
+     "clips[0].record_time nan"),
+    (Selection(clips=(ClipAddress(track="top"),)), "clips[0] give clip_id, or record_time"),
+    (Selection(time_range=(0.0, float("inf"))), "time_range 0.0..inf"),
+])
+def test_an_address_or_range_naming_no_time_is_a_clear_error(selection, named):
+    """`v2a generate --clip V1@nan` ended in a traceback: cannot convert NaN to integer ratio."""
+    with pytest.raises(PlanError, match=re.escape(named)):
+        plan(layered(), selection)
 
 
 def test_time_range_keeps_the_segments_that_overlap_it():

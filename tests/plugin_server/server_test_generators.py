@@ -54,6 +54,19 @@ def slow() -> SteppingSine:
     return SteppingSine(steps=40, step_seconds=float(os.environ.get("V2A_TEST_STEP_SECONDS", "0.05")))
 
 
+class _Redrawing(SteppingSine):
+    """Samples every clip twice, reporting each pass's steps from 1, as the shipped model does
+    when it draws a near-silent draw again (SamplerConfig.quiet_redraws)."""
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
+        super().generate(frames, fps, num_samples, params, progress, cancel, kept)
+        return super().generate(frames, fps, num_samples, params, progress, cancel, kept)
+
+
+def redrawing() -> SteppingSine:
+    return _Redrawing(steps=4)
+
+
 class _Broken(SteppingSine):
     def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
         raise RuntimeError("the model ran out of memory")

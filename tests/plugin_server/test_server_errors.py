@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import grpc
+import opentimelineio as otio
 import pytest
 from google.rpc import error_details_pb2 as details
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -80,6 +81,47 @@ def test_a_call_without_the_token_is_refused_before_its_request_is_read(make_ser
         release.set()
     assert answered_unsent, "the server waited for the request before the token check"
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_health_call_without_the_token_costs_the_server_nothing_it_sends(make_server, tmp_path):
+    """Open, the health service read a tokenless caller's request first: up to 64 MiB (one
+    60 MiB Check grew the server from 148 to 330 MiB), and a request that never came held an
+    RPC thread, so a few such calls left no thread for any other call."""
+    import threading
+
+    server = make_server(rpc_threads=4, uds=str(tmp_path / "v2a.sock"))
+    release = threading.Event()
+
+    def never_sent():  # the request goes out only once the test is over
+        release.wait(30)
+        yield health_pb2.HealthCheckRequest(service="x" * 2**20)
+
+    channel = grpc.insecure_channel(server.address)
+    try:
+        check = channel.stream_unary("/grpc.health.v1.Health/Check",
+                                     request_serializer=health_pb2.HealthCheckRequest.SerializeToString,
+                                     response_deserializer=health_pb2.HealthCheckResponse.FromString)
+        calls = [check.future(never_sent(), timeout=20) for _ in range(6)]  # more than the threads
+        with V2AClient(server.address, token=server.token, timeout=5) as client:
+            assert client.info().version  # before the fix: DEADLINE_EXCEEDED, every thread held
+        # Answered for the server as a whole without the request (which named no service).
+        assert {call.result(timeout=5).status for call in calls} == {
+            health_pb2.HealthCheckResponse.SERVING}
+        watch = health_pb2_grpc.HealthStub(channel).Watch(
+            health_pb2.HealthCheckRequest(service="no.such.Service"), timeout=5)
+        assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        watch.cancel()
+    finally:
+        release.set()
+        channel.close()
+    # With the token, or over the Unix socket, the request is read and answered as gRPC's own.
+    for address, metadata in ((server.address, (("authorization", f"Bearer {server.token}"),)),
+                              (f"unix:{tmp_path / 'v2a.sock'}", ())):
+        with grpc.insecure_channel(address) as channel:
+            error = _error(health_pb2_grpc.HealthStub(channel).Check,
+                           health_pb2.HealthCheckRequest(service="no.such.Service"),
+                           metadata=metadata, timeout=5)
+            assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
 def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server):
@@ -171,6 +213,38 @@ def test_malformed_requests_name_the_field(make_server, connect, fixture_timelin
 
     error = _error(stub.ListJobs, api.ListJobsRequest(page_token="x"), metadata=metadata)
     assert "page_token" in _violations(error)
+
+
+def test_clip_addresses_and_time_ranges_that_name_no_time_are_refused_naming_the_field(
+        make_server, connect, fixture_timeline, media_dir):
+    """NaN or infinite seconds reached the planner, whose error blamed the timeline file
+    ('cannot convert NaN to integer ratio'); a track without a time was looked for 'at None s'
+    and answered NOT_FOUND."""
+    client = connect(make_server())
+    nan, inf = float("nan"), float("inf")
+    for clips, time_range, field in [
+        ((pb.ClipAddress(track="Track-001", record_time=nan),), None,
+         "selection.clips[0].record_time"),
+        ((pb.ClipAddress(clip_id="x"), pb.ClipAddress(record_time=-inf)), None,
+         "selection.clips[1].record_time"),
+        ((pb.ClipAddress(track="Track-001"),), None, "selection.clips[0]"),
+        ((), (nan, 1.0), "selection.time_range"),
+        ((), (0.0, inf), "selection.time_range"),
+    ]:
+        error = _error(client.submit, fixture_timeline, media_search_paths=(str(media_dir),),
+                       clips=clips, time_range=time_range)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, field
+        violations = _violations(error)
+        assert list(violations) == [field], violations
+        assert "integer ratio" not in error.details() and "None" not in error.details()
+
+    job = client.wait(client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                                    output_folder="addressed").job_id)
+    for time in (nan, inf):
+        error = _error(client.regenerate, job.job_id, track="Track-001", record_time=time)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert list(_violations(error)) == ["clip.record_time"]
+    assert client.info().sample_rate  # still serving
 
 
 @pytest.mark.parametrize("name, data", [
@@ -265,6 +339,36 @@ def test_offline_media_is_a_failed_precondition_per_clip(make_server, connect,
                for v in failure.violations)
 
 
+def test_relative_media_of_an_inline_timeline_are_named_as_the_timeline_names_them(
+        make_server, connect, roots, tmp_path):
+    """The bundled sample names its movie relative to itself. Sent inline, it was looked for
+    beside the server's private copy, and the refusal named that copy's folder in the state dir
+    (gone once refused) rather than the path the editor can check, or what to do."""
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    client = connect(make_server())
+    error = _error(client.submit, sample, inline=True)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "send it by path" in error.details()
+    failure = [d for d in details_of(error) if isinstance(d, details.PreconditionFailure)][0]
+    for violation in failure.violations:
+        assert "looked for media/bigbuckbunny_320x180.mp4," in violation.description
+        assert str(roots["state"]) not in violation.description
+
+    # One clip found (its path made absolute), the others skipped saying the same.
+    timeline = otio.adapters.read_from_file(str(sample))
+    first = timeline.video_tracks()[0].find_clips()[0]
+    first.media_reference.target_url = str(sample.parent / first.media_reference.target_url)
+    partial = tmp_path / "partial.otio"
+    otio.adapters.write_to_file(timeline, str(partial))
+    job = client.wait(client.submit(partial, inline=True).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    skipped = [c for c in job.clips if c.state == pb.CLIP_STATE_SKIPPED]
+    assert len(skipped) == 3
+    for clip in skipped:
+        assert "looked for media/bigbuckbunny_320x180.mp4," in clip.message
+        assert str(roots["state"]) not in clip.message
+
+
 def test_unknown_jobs_and_clips_are_not_found(make_server, connect, fixture_timeline,
                                               media_dir):
     client = connect(make_server())
@@ -283,6 +387,52 @@ def test_unknown_jobs_and_clips_are_not_found(make_server, connect, fixture_time
     error = _error(client.submit, fixture_timeline, media_search_paths=(str(media_dir),),
                    clips=(pb.ClipAddress(clip_id="not-a-clip"),))
     assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_timeline_bytes_of_a_folder_bundle_or_a_moved_timeline_are_refused_saying_why(
+        make_server, connect, fixture_timeline, media_dir, roots):
+    """GetJobResult with the timeline's bytes read the written path as a file: an .otiod is a
+    folder, and a timeline the editor moved since is gone; both were INTERNAL."""
+    client = connect(make_server())
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"  # media on disk
+    bundle = client.wait(client.submit(sample, output_folder="bundle",
+                                       output_format="otiod").job_id)
+    assert client.result(bundle.job_id).timeline_path.endswith("sample.otiod")  # no bytes asked
+    error = _error(client.result, bundle.job_id, include_timeline_data=True)
+    assert error.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "sample.otiod is a folder" in error.details()
+
+    plain = client.wait(client.submit(fixture_timeline, output_folder="moved",
+                                      media_search_paths=(str(media_dir),)).job_id)
+    written = Path(client.result(plain.job_id).timeline_path)
+    written.rename(written.with_name("renamed.otio"))
+    error = _error(client.result, plain.job_id, include_timeline_data=True)
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    assert str(written) in error.details()
+    assert client.info().sample_rate  # still serving
+
+
+def test_an_otiod_bundle_is_read_by_path_and_another_folder_is_refused_as_one(
+        make_server, connect, roots, tmp_path):
+    """Info lists otiod among the formats read, and `v2a generate` reads one, but CreateJob took
+    the bundle (a folder) for a missing file: 'timeline file … does not exist'."""
+    client = connect(make_server())
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    first = client.wait(client.submit(sample, output_folder="bundle",
+                                      output_format="otiod").job_id)
+    bundle = client.result(first.job_id).timeline_path
+    assert bundle.endswith("sample.otiod") and Path(bundle).is_dir()
+    again = client.wait(client.submit(bundle, output_folder="bundle").job_id)
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+    assert {Path(c.media_path).name.split("_")[-1] for c in again.clips} == {"take2.wav"}
+    with pytest.raises(ValueError, match="is a folder .* send it by path"):  # was IsADirectoryError
+        client.submit(bundle, inline=True)
+
+    folder = tmp_path / "cut.otio"
+    folder.mkdir()
+    error = _error(client.submit, folder)
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "is a folder" in _violations(error)["timeline.path"]
 
 
 def test_a_full_queue_is_resource_exhausted(make_server, connect, fixture_timeline, media_dir,
@@ -319,6 +469,20 @@ def test_output_folders_cannot_escape_the_output_root(make_server, connect, fixt
                         media_search_paths=(str(media_dir),))
     assert Path(job.output_folder) == roots["out"] / "inside"
     client.cancel(job.job_id)
+
+
+def test_an_output_folder_that_is_a_file_is_refused_at_once(make_server, connect,
+                                                           fixture_timeline, media_dir, roots):
+    """A file where the folder should be was accepted, queued, and failed the job later."""
+    (roots["out"] / "notes.txt").write_text("the editor's")
+    client = connect(make_server())
+    for folder in ("notes.txt", "notes.txt/cut", str(roots["out"] / "notes.txt" / "cut")):
+        error = _error(client.submit, fixture_timeline, output_folder=folder,
+                       media_search_paths=(str(media_dir),))
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, folder
+        assert "notes.txt is a file" in _violations(error)["output.folder"]
+    assert (roots["out"] / "notes.txt").read_text() == "the editor's"
+    assert client.list() == []
 
 
 def test_an_inline_file_name_cannot_place_the_timeline_elsewhere(make_server, connect,

@@ -62,6 +62,45 @@ def test_a_job_runs_end_to_end_on_a_fixture_timeline(make_server, connect, fixtu
     assert written == {Path(c.media_path).name for c in result.clips}
 
 
+def test_each_clips_streamed_progress_only_goes_forward_to_its_last_step(
+        make_server, connect, fixture_timeline, media_dir):
+    """The model samples a near-silent draw again, from step 1: a panel's bar ran from 100 % back
+    to 25 % and up again. Steps that would take a clip's progress back are not sent."""
+    server = make_server(generator="py:server_test_generators:redrawing")
+    client = connect(server)
+    job = client.submit(fixture_timeline, output_folder="redrawn",
+                        media_search_paths=(str(media_dir),))
+    events, job = _watch_all(client, job.job_id)
+
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    for clip in job.clips:
+        steps = [(e.clip.step, e.clip.total_steps) for e in events
+                 if e.HasField("clip") and e.clip.clip_id == clip.clip_id
+                 and e.clip.state == pb.CLIP_STATE_RUNNING and e.clip.total_steps]
+        fractions = [step / total for step, total in steps]
+        assert fractions == sorted(fractions), f"{clip.clip_name}: progress went back: {steps}"
+        assert steps[-1] == (4, 4)
+
+
+def test_a_watcher_of_a_queued_job_hears_each_clips_state_once(make_server, connect,
+                                                              fixture_timeline, media_dir,
+                                                              monkeypatch):
+    """The stream opens with every clip's state; the job starting then sent each clip's `QUEUED`
+    again, the same: 2,000 repeated messages for a 2,000-clip edit."""
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.01")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    first, waiting = (client.submit(fixture_timeline, output_folder=folder,
+                                    media_search_paths=(str(media_dir),))
+                      for folder in ("first", "waiting"))
+    events, job = _watch_all(client, waiting.job_id)  # queued behind the first job
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    clip_events = [(e.clip.clip_id, e.clip.state, e.clip.step) for e in events if e.HasField("clip")]
+    assert clip_events[:4] == [(c.clip_id, pb.CLIP_STATE_QUEUED, 0) for c in job.clips]
+    assert len(clip_events) == len(set(clip_events)), clip_events
+    assert client.get(first.job_id).state == pb.JOB_STATE_SUCCEEDED
+
+
 def test_timeline_by_path_over_a_unix_socket_needs_no_token(make_server, connect,
                                                             fixture_timeline, media_dir,
                                                             tmp_path):

@@ -115,8 +115,10 @@ def test_a_row_an_older_version_wrote_with_nan_breaks_neither_start_nor_regenera
                                                 media_search_paths=(str(media_dir),)).job_id)
                       for folder in ("spoiled", "other"))
     server.stop()
-    # As the old server stored a NaN-guidance job: bare NaN in its request and result, 40 days ago.
+    # As the old server stored a NaN-guidance job: bare NaN in its request and result, 40 days
+    # ago, in its layout (the clips a column of their job's row: the last that wrote bare NaN).
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
+        _as_the_layout_before_clip_rows(db)
         request, result = db.execute("SELECT request, result FROM jobs WHERE job_id = ?",
                                      (spoiled.job_id,)).fetchone()
         request, result = json.loads(request), json.loads(result)
@@ -136,6 +138,21 @@ def test_a_row_an_older_version_wrote_with_nan_breaks_neither_start_nor_regenera
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
         assert db.execute("SELECT COUNT(*) FROM jobs WHERE NOT (json_valid(request) AND "
                           "json_valid(result))").fetchone() == (0,)
+
+
+def _as_the_layout_before_clip_rows(db: sqlite3.Connection) -> None:
+    """The store as a v2a kept it before clips had a table: layout 0, each job's clips a JSON
+    column of its row, no written_timeline column."""
+    db.execute("ALTER TABLE jobs ADD COLUMN clips TEXT NOT NULL DEFAULT '[]'")
+    db.execute("UPDATE jobs SET clips = (SELECT json_group_array(json_object('clip_id', clip_id, "
+               "'clip_name', clip_name, 'state', state, 'step', step, 'total_steps', total_steps, "
+               "'media_path', media_path, 'message', message)) FROM (SELECT * FROM clips "
+               "WHERE clips.job_id = jobs.job_id ORDER BY position))")
+    db.execute("DROP TABLE clips")
+    for index in ("jobs_by_written_timeline", "jobs_by_state_updated"):
+        db.execute(f"DROP INDEX {index}")
+    db.execute("ALTER TABLE jobs DROP COLUMN written_timeline")
+    db.execute("PRAGMA user_version = 0")
 
 
 # --- a job that fails as a whole --------------------------------------------------------------

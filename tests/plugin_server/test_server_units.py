@@ -157,6 +157,37 @@ def test_pruning_forgets_old_ended_jobs_but_not_a_timelines_latest_writer(tmp_pa
     assert sorted(j.job_id for j in store.list()) == ["latest-writer", "old-queued", "recent-failed"]
     assert store.prune(finished_before=1000.0) == []
 
+def _bytes_read() -> int:
+    with open("/proc/self/io") as io:
+        return next(int(line.split()[1]) for line in io if line.startswith("rchar:"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="reads /proc/self/io (Linux)")
+def test_a_start_reads_a_small_part_of_the_store_however_many_jobs_it_keeps(tmp_path):
+    # Each kept job's result names 1,000 takes, as every regeneration's names its edit's clips.
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    takes = [{"clip_id": f"{i:010x}", "path": f"/out/audio/{i:010x}_take2.wav",
+              "start_sample": 192_000 * i, "num_samples": 192_000} for i in range(1000)]
+    for n in range(60):
+        store.add(replace(_job(f"job{n}", SUCCEEDED),
+                          result={"timeline_path": f"/out/cut{n % 4}.otio", "generated": takes}))
+    store.close()
+    size = path.stat().st_size
+    assert size > 5 * 2**20
+
+    before = _bytes_read()
+    store = JobStore(path)  # as a start opens it, then prunes
+    assert store.prune(finished_before=time.time() - 86400) == []
+    read = _bytes_read() - before
+    # Before, the start read every result (a check for an older version's bare NaN, then the
+    # pruning's scan): 0.5 s with 300 kept jobs of a 2,000-clip edit, growing with the history.
+    assert read < size / 20, f"a start read {read} bytes of a {size}-byte store"
+    assert store.latest_succeeded_writing("/out/cut3.otio").job_id == "job59"
+    assert store.latest_succeeded_writing("/out/nobody.otio") is None
+    assert _bytes_read() - before < size / 10
+    store.close()
+
 
 def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(tmp_path):
     import math
@@ -381,6 +412,18 @@ def test_a_store_an_older_v2a_wrote_opens_with_its_jobs_and_their_clips(tmp_path
         assert db.execute(layout).fetchall() == new.execute(layout).fetchall()
     db.close()
     new.close()
+
+
+def test_the_log_left_on_disk_stays_small_after_converting_a_large_store(tmp_path):
+    path, log = tmp_path / "jobs.sqlite3", tmp_path / "jobs.sqlite3-wal"
+    takes = ["/out/audio/take.wav" * 2**16] * 24  # 24 MiB of result
+    _older_store(path, writer_result={"timeline_path": "/out/cut.otio", "generated": takes})
+    store = JobStore(path)  # converted in one transaction: its log holds the whole store
+    store.add(_job("next", QUEUED))  # the server's next write starts the log over
+    # It kept the size of the conversion for as long as the server ran.
+    assert log.stat().st_size < path.stat().st_size / 2
+    assert store.latest_succeeded_writing("/out/cut.otio").result["generated"] == takes
+    store.close()
 
 
 def test_a_failed_move_leaves_the_store_as_the_older_v2a_wrote_it(tmp_path, monkeypatch):

@@ -134,14 +134,16 @@ class RegenerateClipResponse(_message.Message):
     def __init__(self, job: _Optional[_Union[_jobs_pb2.Job, _Mapping]] = ...) -> None: ...
 
 class GetJobResultRequest(_message.Message):
-    __slots__ = ("job_id", "peak_points", "include_timeline_data")
+    __slots__ = ("job_id", "peak_points", "include_timeline_data", "clip_ids")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     PEAK_POINTS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_TIMELINE_DATA_FIELD_NUMBER: _ClassVar[int]
+    CLIP_IDS_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     peak_points: int
     include_timeline_data: bool
-    def __init__(self, job_id: _Optional[str] = ..., peak_points: _Optional[int] = ..., include_timeline_data: _Optional[bool] = ...) -> None: ...
+    clip_ids: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[str] = ..., peak_points: _Optional[int] = ..., include_timeline_data: _Optional[bool] = ..., clip_ids: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetJobResultResponse(_message.Message):
     __slots__ = ("job", "timeline_path", "timeline_format", "timeline_data", "fallback_otio_path", "format_note", "clips")

@@ -66,6 +66,8 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
     const done = await c.waitJob(child.job_id);
     assert.strictEqual(done.state, 'JOB_STATE_SUCCEEDED');
     assert.match(done.clips[0].media_path, /_take2\.wav$/);
+    const only = await c.getJobResult(child.job_id, { peakPoints: 4, clipIds: [clipId] });
+    assert.deepStrictEqual(only.clips.map((clip) => clip.media_path), [done.clips[0].media_path]);
     c.close();
   });
 

@@ -49,6 +49,8 @@ test('a job through the bridge: progress events, result peaks, error details',
     const result = await client.getJobResult(job.job_id, 8);
     assert.strictEqual(result.clips.length, 4);
     assert.strictEqual(result.clips[0].peaks.max.length, 8);
+    const one = await client.getJobResult(job.job_id, 8, [result.clips[1].clip_id]);
+    assert.deepStrictEqual(one.clips.map((clip) => clip.clip_id), [result.clips[1].clip_id]);
 
     await assert.rejects(client.getJob('nope'), (error) => error.code === 'NOT_FOUND'
       && error.details[0].type === 'ResourceInfo' && error.details[0].resource_name === 'nope');
