@@ -399,6 +399,37 @@ def test_a_rerun_on_a_document_v2a_wrote_before_it_noted_its_clips_still_refills
     assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(_parse(first))) == [2] * 4
 
 
+def test_in_a_document_written_before_notes_a_copy_on_the_editors_role_stays_theirs(tmp_path):
+    # Without v2a's notes, v2a's clips are the clips of take files on v2a's role, not every
+    # clip of a take file: the editor's copy of a take on a role of theirs was taken out by a
+    # re-run, and their lane read as v2a's track.
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    root = _parse(first)
+    for clip in root.iter("asset-clip"):
+        for note in clip.findall("note"):
+            clip.remove(note)
+    ours = _v2a_clips(root)[0]
+    host = next(parent for parent in root.iter() if ours in list(parent))
+    editors = copy.deepcopy(ours)
+    editors.set("audioRole", "dialogue")
+    editors.set("lane", "-3")
+    editors.set("name", "Editor A9")
+    host.append(editors)
+    ET.ElementTree(root).write(first, encoding="unicode")
+    assert "v2a take placed" not in first.read_text()
+
+    (track,) = find_v2a_tracks(read_timeline(first), "SFX")
+    assert [clip.name for clip in track.find_clips()] == ["V2A Beach", "V2A Street"] * 2
+    _generate(first, first, take=2)
+    again = _parse(first)
+    takes = _take_assets(again)
+    (kept,) = [clip for clip in again.iter("asset-clip") if clip.get("name") == "Editor A9"]
+    assert (kept.get("audioRole"), kept.get("lane")) == ("dialogue", "-3")
+    assert parse_take_file(takes[kept.get("ref")])[1] == 1
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [2] * 4
+
+
 @pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
 def test_a_rerun_keeps_the_editors_copy_of_a_v2a_storyline(tmp_path):
     # v2a's crossfade storyline copied whole onto another lane: its clips keep their places
