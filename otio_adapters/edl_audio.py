@@ -356,25 +356,47 @@ def restore_takes(timeline: otio.schema.Timeline) -> None:
     A list keeps no track names or metadata, and an editor's event of a take copied onto a
     channel of theirs looks as v2a's do (Premiere writes a clip without a reel as AX, with its
     FROM CLIP NAME; its file may be in a SOURCE FILE note): only the note, which v2a writes and
-    NLEs do not, tells them apart."""
+    NLEs do not, tells them apart. A list with no note of v2a's at all is one v2a wrote before
+    it noted its events: there a channel whose events all name a take file is v2a's SFX track,
+    as it was then (taken for the editor's, a re-run into its own folder was refused, and one
+    elsewhere laid v2a's sound a second time on the next channel)."""
     video = timeline.video_tracks()
+    noted = any(_noted_stem(clip) for clip in timeline.find_clips())
     for track in timeline.audio_tracks():
         clips = track.find_clips()
-        stems = {_noted_stem(clip) for clip in clips}
-        if not clips or len(stems) != 1 or None in stems:
+        stem = _noted_track_stem(clips) if noted else _take_track_stem(clips)
+        if stem is None:
             continue  # the editor's, copies of v2a's takes too
         for clip in clips:
             meta = clip.metadata.get("cmx_3600", {})
-            comments = meta.get("comments", [])
-            files = [match["path"] for match in map(_SOURCE_FILE.match, comments) if match]
-            if files and TAKE_FILE_RE.match(os.path.basename(files[-1])):
-                clip.media_reference = otio.schema.ExternalReference(target_url=files[-1])
-            meta["comments"] = [c for c in comments
+            take = _take_file(clip)
+            if take:
+                clip.media_reference = otio.schema.ExternalReference(target_url=take)
+            meta["comments"] = [c for c in meta.get("comments", [])
                                 if not _SOURCE_FILE.match(c) and not _TRACK_NOTE.match(c)]
-        track.metadata[V2A_KEY] = {"track": stems.pop()}  # named after its channel still
+        track.metadata[V2A_KEY] = {"track": stem}  # named after its channel still
         if video:
             _from_the_picture_start(track, video[0], timeline)
             _crossfades_at_the_cuts(track, video[0])
+
+
+def _noted_track_stem(clips: list[otio.schema.Clip]) -> str | None:
+    """The stem of a channel whose events all carry v2a's note of one stem, else None."""
+    stems = {_noted_stem(clip) for clip in clips}
+    return stems.pop() if len(stems) == 1 else None  # None: no events, or one not noted
+
+
+def _take_track_stem(clips: list[otio.schema.Clip]) -> str | None:
+    """"SFX" for a channel whose events all name a take file (`SOURCE FILE`), else None: v2a's
+    track as v2a knew it before it noted its events, by the one stem it knew it by then."""
+    return "SFX" if clips and all(_take_file(clip) for clip in clips) else None
+
+
+def _take_file(clip: otio.schema.Clip) -> str | None:
+    """The take file an event's (last) `SOURCE FILE` note names, else None."""
+    comments = clip.metadata.get("cmx_3600", {}).get("comments", [])
+    files = [match["path"] for match in map(_SOURCE_FILE.match, comments) if match]
+    return files[-1] if files and TAKE_FILE_RE.match(os.path.basename(files[-1])) else None
 
 
 def _noted_stem(clip: otio.schema.Clip) -> str | None:

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import codecs
 import io
+import os
 import re
 
 import opentimelineio as otio
 
 from otio_adapters import edl_audio, edl_time, source_files
 from otio_adapters.media_refs import rebased_url, relative_media_path
-from otio_adapters.takes import url_to_path
+from otio_adapters.takes import TAKE_FILE_RE, url_to_path
 from otio_adapters.timing import exact_rate, is_drop_frame_rate
 
 #: timeline.metadata["cmx_3600"][SOURCE]: the list a timeline was read from.
@@ -196,12 +197,25 @@ def _noted_as_v2a(lines: list[str]) -> bool:
                for line in lines)
 
 
+def _names_a_take(lines: list[str]) -> bool:
+    """Whether the event's (last) `SOURCE FILE` note names a v2a take file: how v2a knew its
+    events before it noted them (`edl_audio.restore_takes`)."""
+    files = [match["path"] for match in map(_SOURCE_FILE.match, map(str.strip, lines)) if match]
+    return bool(files) and bool(TAKE_FILE_RE.match(os.path.basename(files[-1])))
+
+
 def _without_v2a_events(lines: list[str]) -> list[str]:
     """The list without the events v2a appended before: those carrying v2a's note, on channels
     where every event carries it (what the reader reads back as v2a's track). An editor's
-    event stays, a copy of a take too: it names the take file as v2a's events do, and is theirs."""
-    blocks = [(first, end, _channels(lines[first:end]), _noted_as_v2a(lines[first:end]))
-              for first, end in _blocks(lines)]
+    event stays, a copy of a take too: it names the take file as v2a's events do, and is theirs.
+    In a list with no note of v2a's at all (written before v2a noted its events), v2a's are
+    those naming a take file, on channels where every event names one, as the reader finds
+    them there."""
+    spans = _blocks(lines)
+    noted = any(_noted_as_v2a(lines[first:end]) for first, end in spans)
+    ours = _noted_as_v2a if noted else _names_a_take
+    blocks = [(first, end, _channels(lines[first:end]), ours(lines[first:end]))
+              for first, end in spans]
     editors = {channel for _, _, used, ours in blocks if not ours for channel in used}
     dropped = {
         index

@@ -22,7 +22,7 @@ import opentimelineio as otio
 
 from otio_adapters.media_refs import rebased_url
 from otio_adapters.source_files import record_of, text_if_unchanged
-from otio_adapters.takes import PREMIERE_TRACK_NAME, V2A_KEY
+from otio_adapters.takes import PREMIERE_TRACK_NAME, V2A_KEY, holds_only_takes, track_stem
 
 #: timeline.metadata[DOCUMENT]: the FCP7 XML file a timeline was read from. Not under "fcp_xml":
 #: the adapter writes that namespace into the sequence it writes.
@@ -35,6 +35,21 @@ def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes, in
     """Note on a timeline read from an FCP7 XML document which file it was, what it held and
     which of its sequences (in the order the adapter reads them) the timeline is."""
     timeline.metadata[DOCUMENT] = {**record_of(path, data), "sequence": index}
+
+
+def mark_tracks_written_before(timelines: list[otio.schema.Timeline]) -> None:
+    """In a document of `timelines` that names no track as v2a's (`MZ.TrackName="V2A SFX"`),
+    mark as v2a's SFX track (`takes.track_stem`) each audio track of v2a's takes alone: such a
+    document is one v2a wrote before it named its tracks, when it knew its track by the takes
+    it held, and a re-run refills (and names) that track. Taken for the editor's, it made a
+    re-run into its own folder refused, and one elsewhere lay a second track of the same sound.
+    In a document that names a track as v2a's, a track of takes alone is the editor's."""
+    tracks = [track for timeline in timelines for track in timeline.audio_tracks()]
+    if any(track_stem(track) for track in tracks):
+        return
+    for track in tracks:
+        if holds_only_takes(track):
+            track.metadata[V2A_KEY] = {"track": "SFX"}  # the one stem v2a knew it by then
 
 
 def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:

@@ -147,6 +147,7 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
         for index, timeline in enumerate(timelines):  # the adapter's order of the sequences
             fcp7_document.remember_document(timeline, str(source), data, index)
+        fcp7_document.mark_tracks_written_before(timelines)
         return result
     if adapter == "cmx_3600":
         data = source.read_bytes()  # once: the reader and the record of the list share it

@@ -105,6 +105,17 @@ def track_stem(track: otio.core.Composable) -> str | None:
     return name_stem(track.name) or name_stem(premiere_name)
 
 
+def holds_only_takes(track: otio.core.Composable) -> bool:
+    """Whether `track` is an audio track whose clips are all v2a's takes: how v2a knew its
+    track in FCP7 XML and CMX 3600 before it marked it there, and still knows one in a document
+    or list that carries no mark of v2a's at all (written before). Elsewhere such a track is
+    the editor's (copies of takes they liked), never v2a's by this alone (`track_stem`)."""
+    if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Audio:
+        return False
+    clips = track.find_clips()
+    return bool(clips) and all(is_v2a_clip(clip) for clip in clips)
+
+
 def is_v2a_track(track: otio.schema.Track, stem: str) -> bool:
     return track_stem(track) == stem
 

@@ -28,7 +28,7 @@ from otio_adapters.takes import (
     file_stem,
     find_v2a_tracks,
     highest_takes,
-    is_v2a_clip,
+    holds_only_takes,
     reference_takes_in,
     take_file_name,
     take_origin,
@@ -119,14 +119,13 @@ def _unmarked_takes(timeline: otio.schema.Timeline) -> str:
     names = [
         repr(track.name or f"audio {index + 1}")
         for index, track in enumerate(timeline.audio_tracks())
-        if track_stem(track) is None and track.find_clips()
-        and all(is_v2a_clip(clip) for clip in track.find_clips())
+        if track_stem(track) is None and holds_only_takes(track)
     ]
     if not names:
         return ""
     return (f" (its audio track {', '.join(names)} holds v2a's takes but is not named as v2a "
-            "names its tracks: renamed, or written before v2a marked its tracks in FCP7 XML and "
-            "CMX 3600; v2a keeps it as the editor's)")
+            "names its tracks: renamed, or the editor's own copies of takes beside v2a's track; "
+            "v2a keeps it as the editor's)")
 
 
 #: Formats v2a writes into the editor's own file, which keeps the file's other timelines: there

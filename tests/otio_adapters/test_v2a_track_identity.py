@@ -7,6 +7,8 @@ written and read back again as the editor would hand it over, then run again."""
 
 from __future__ import annotations
 
+import re
+
 import opentimelineio as otio
 import pytest
 
@@ -174,3 +176,45 @@ def test_the_editors_copy_of_a_take_survives_a_re_run_and_v2a_refills_its_own_tr
     # In timeline time (the CMX 3600 reader starts a track at its first event).
     placed = editors.transformed_time_range(editors.range_of_child(copied[0]), result.tracks)
     assert (to_samples(placed.start_time), to_samples(placed.duration)) == (96000, 48000)
+
+
+def _as_written_before_marks(path: str, format: str) -> None:
+    """Make `path` a result as v2a wrote it before it marked its track in FCP7 XML and CMX 3600:
+    the same but for the mark."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        text = handle.read()
+    if format == "fcp_xml":
+        marked = text.replace(' MZ.TrackName="V2A SFX"', "")
+    else:
+        marked = re.sub(r"^\* V2A TRACK: .*\r?\n", "", text, flags=re.MULTILINE)
+    assert marked != text and "V2A SFX" not in marked and "V2A TRACK" not in marked
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(marked)
+
+
+@pytest.mark.parametrize("format", ["fcp_xml", "cmx_3600"])
+def test_a_result_written_before_v2a_marked_its_track_is_refilled_not_doubled(format, tmp_path):
+    """A document or list with no mark of v2a's at all knows v2a's track as v2a did then, by
+    the takes it holds alone: taken for the editor's, a re-run added a second track of the same
+    sound (and the pipeline refused to run into its own folder). Refilled, it is marked."""
+    extension = EXTENSIONS[format]
+    timeline = _timeline()
+    segments = _segments(timeline)
+    write_audio_tracks(timeline, segments, _generated(segments, 1))
+    path = str(tmp_path / f"edit{extension}")
+    written, _, _ = write_timeline(timeline, path, format)
+    _as_written_before_marks(written, format)
+
+    timeline = read_timeline(written)
+    (ours,) = find_v2a_tracks(timeline, "SFX")
+    assert [_file_name(clip) for clip in ours.find_clips()] == ["V1-a_take1.wav", "V1-b_take1.wav"]
+    write_audio_tracks(timeline, segments, _generated(segments[:1], 2), visible=segments)
+    written, _, _ = write_timeline(timeline, path, format)  # in place, as a re-run writes
+
+    result = read_timeline(written)
+    (ours,) = find_v2a_tracks(result, "SFX")
+    assert [_file_name(clip) for clip in ours.find_clips()] == ["V1-a_take2.wav", "V1-b_take1.wav"]
+    others = [track for track in result.audio_tracks() if track is not ours and track.find_clips()]
+    assert others == []
+    with open(written, encoding="utf-8") as handle:
+        assert ("V2A SFX" if format == "fcp_xml" else "* V2A TRACK: SFX") in handle.read()
