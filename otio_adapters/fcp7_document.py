@@ -42,7 +42,7 @@ def mark_tracks_written_before(timelines: list[otio.schema.Timeline]) -> None:
     mark as v2a's SFX track (`takes.track_stem`) each audio track of v2a's takes alone: such a
     document is one v2a wrote before it named its tracks, when it knew its track by the takes
     it held, and a re-run refills (and names) that track. Taken for the editor's, it made a
-    re-run into its own folder refused, and one elsewhere lay a second track of the same sound.
+    re-run into its own folder refused, and one elsewhere laid a second track of the same sound.
     In a document that names a track as v2a's, a track of takes alone is the editor's."""
     tracks = [track for timeline in timelines for track in timeline.audio_tracks()]
     if any(track_stem(track) for track in tracks):
