@@ -28,6 +28,7 @@ import xml.etree.ElementTree as ET
 
 import opentimelineio as otio
 
+from otio_adapters.fcp7_transitions import ticks_cut
 from otio_adapters.media_refs import rebased_url
 from otio_adapters.source_files import record_of, text_if_unchanged
 from otio_adapters.takes import EDITORS_COPY, V2A_KEY, is_v2a_clip
@@ -292,7 +293,14 @@ def _overlap(first: list, second: list) -> bool:
 
 
 def cut_frame(transition: ET.Element) -> int:
-    """The frame a transition item cuts at, from its alignment (as the adapter reads it)."""
+    """The frame a transition item cuts at, as v2a reads it: by Premiere's ticks where they name
+    one (`fcp7_transitions.ticks_cut`), else by its alignment."""
+    timebase = int(transition.findtext("rate/timebase") or 0)
+    if timebase:
+        ntsc = (transition.findtext("rate/ntsc") or "").upper() == "TRUE"
+        ticked = ticks_cut(transition, timebase * 1000 / 1001 if ntsc else timebase)
+        if ticked is not None:
+            return ticked
     start, end = int(transition.findtext("start")), int(transition.findtext("end"))
     alignment = transition.findtext("alignment") or "center"
     if alignment.startswith("start"):
