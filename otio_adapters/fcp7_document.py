@@ -1,10 +1,10 @@
 """v2a's tracks written into the editor's own FCP7 XML document (Premiere's export).
 
 The FCP7 XML adapter (otio-fcp-adapter 1.0.0) rewrites a whole document from what it read, and
-loses some of the editor's timeline on the way: it reads one channel of each of Premiere's
-exploded stereo tracks (`premiere_example.xml`: 8 mono tracks become 4, the right channels gone),
-and it merges `<file>` elements naming the same path (`premiere_enable_property.xml`: four clips'
-source timecode moved). So a timeline read from FCP7 XML remembers its document
+loses some of the editor's timeline on the way: it drops the `<link>` groups between a clip's
+picture and its sound channels, it merges `<file>` elements naming the same path
+(`premiere_enable_property.xml`: four clips' source timecode moved), and it read one channel of
+each of Premiere's exploded stereo tracks (until `read_every_channel`). So a timeline read from FCP7 XML remembers its document
 (`remember_document`), and v2a's tracks are written into it (`write_into_document`): every
 element of the editor's as they exported it — channels, `<sourcetrack>`, `<link>` groups, file
 timecodes — and v2a's tracks as the adapter (and `write._fcp7_finished`) writes them. The
@@ -41,15 +41,30 @@ _ITEMS = ("clipitem", "transitionitem", "generatoritem")
 # The note v2a gives each clip item it places: the record frame its <in> plays at, and its <in>.
 _NOTE = "v2a take placed at {at} (its {source_in})"
 _NOTED = re.compile(r"v2a take placed at (-?\d+) \(its (-?\d+)\)")
+#: timeline.metadata[DOCUMENT][EVERY_CHANNEL]: read with each channel of a stereo pair a track
+#: (`read_every_channel`); a timeline read before (an .otio) holds the first channels alone.
+EVERY_CHANNEL = "every_channel"
 #: track.metadata[EDITORS_ITEMS]: on a track of the editor's clips that lay among v2a's on the
 #: document's audio track of that index (as read), set apart when read.
 EDITORS_ITEMS = "v2a_fcp7_editors_items"
 
 
+def read_every_channel() -> None:
+    """Make the FCP7 XML reader read each channel of Premiere's exploded stereo tracks as a track
+    (idempotent). It read the first channel of a pair alone (`premiere_example.xml`: 8 mono
+    tracks read as 4), so a Premiere XML written to another format lost the right channels, and
+    where the editor cut them apart from the left ones, their edit (its fourth pair: the right
+    channel's clips at frames 956 for 208 and 1164 for 82, the left's at 956 for 221 and 1177 for
+    94). Each track keeps its channel in its metadata (`currentExplodedTrackIndex`,
+    `outputchannelindex`), and each clip its `<sourcetrack>`, which the writer writes back."""
+    fcp_xml = otio.adapters.from_name("fcp_xml").module()
+    fcp_xml._is_primary_audio_channel = lambda track: True
+
+
 def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes, index: int) -> None:
     """Note on a timeline read from an FCP7 XML document which file it was, what it held and
     which of its sequences (in the order the adapter reads them) the timeline is."""
-    timeline.metadata[DOCUMENT] = {**record_of(path, data), "sequence": index}
+    timeline.metadata[DOCUMENT] = {**record_of(path, data), "sequence": index, EVERY_CHANNEL: True}
     if _NOTE.split("{")[0].encode() in data:  # a document v2a wrote its noted clips into
         set_apart_editors_items(timeline, _sequences(ET.fromstring(data))[index])
 
@@ -59,7 +74,7 @@ def set_apart_editors_items(timeline: otio.schema.Timeline, sequence: ET.Element
     track of their own, right after it: v2a refills its track, and theirs stay. Every clip of
     the editor's that plays a take file is marked as theirs (`takes.EDITORS_COPY`)."""
     audio = [track for track in timeline.tracks if track.kind == otio.schema.TrackKind.Audio]
-    elements = _tracks_as_read(sequence)
+    elements = _tracks_as_read(sequence, every_channel=True)
     if len(audio) != len(elements):
         return  # not laid out as the adapter reads it: nothing to tell apart by
     for index, (track, element) in enumerate(zip(audio, elements, strict=True)):
@@ -170,7 +185,7 @@ def _targets(
     timeline: otio.schema.Timeline, sequence: ET.Element, source: str, count: int
 ) -> list[ET.Element | None]:
     """For each of v2a's tracks, the document's track it was read from (a re-run), or None."""
-    read = _tracks_as_read(sequence)
+    read = _tracks_as_read(sequence, bool(timeline.metadata[DOCUMENT].get(EVERY_CHANNEL)))
     audio = [
         track
         for track in timeline.tracks
@@ -321,14 +336,15 @@ def _sequences(root: ET.Element) -> list[ET.Element]:
     return [first.get(element.get("id"), element) for element in found]
 
 
-def _tracks_as_read(sequence: ET.Element) -> list[ET.Element]:
-    """The sequence's audio tracks the adapter reads, in its order: of an exploded stereo pair
-    (Premiere's "explodedTracks"), the first channel's only."""
+def _tracks_as_read(sequence: ET.Element, every_channel: bool) -> list[ET.Element]:
+    """The sequence's audio tracks the adapter reads, in its order: every one, or where it read
+    the first channel alone of an exploded stereo pair (Premiere's "explodedTracks"), those."""
     return [
         track
         for audio in sequence.iterfind("media/audio")
         for track in audio.iterfind("track")
-        if track.get("currentExplodedTrackIndex", "0") == "0"
+        if every_channel
+        or track.get("currentExplodedTrackIndex", "0") == "0"
         or track.get("totalExplodedTrackCount", "1") == "1"
     ]
 

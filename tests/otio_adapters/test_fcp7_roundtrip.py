@@ -16,6 +16,7 @@ from generator_doubles import SineGenerator
 
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
+from otio_adapters.source_files import remember_editor_tracks
 from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, parse_take_file, url_to_path
 from otio_adapters.write import write_timeline
@@ -181,6 +182,60 @@ def test_a_rerun_on_the_written_premiere_xml_refills_v2a_track(standin_media, tm
     assert len(ids) == len(set(ids))
 
 
+@needs_fixtures
+def test_premiere_xml_written_to_another_format_keeps_both_channels(standin_media, tmp_path):
+    """Each channel of an exploded stereo pair is read as a track of its own, so a Premiere XML
+    converted keeps the right channels, and their edit where the editor cut them apart from the
+    left (the fourth pair: 956 for 208 frames, then 1164 for 82; the left's, 956 for 221, then
+    1177 for 94). The reader read the left channels alone: 4 tracks of 8."""
+    name = "premiere_example.xml"
+    timeline = read_timeline(FIXTURES / name)
+
+    def frames(track) -> list[tuple[int, int]]:
+        return [(round(c.range_in_parent().start_time.value),
+                 round(c.range_in_parent().duration.value)) for c in track.find_clips()]
+
+    audio = timeline.audio_tracks()
+    assert [t.metadata["fcp_xml"]["@currentExplodedTrackIndex"] for t in audio] == ["0", "1"] * 4
+    assert [{c.metadata["fcp_xml"]["sourcetrack"]["trackindex"] for c in t.find_clips()}
+            for t in audio] == [{"1"}, {"2"}] * 4
+    assert frames(audio[6]) == [(956, 221), (1177, 94)]
+    assert frames(audio[7]) == [(956, 208), (1164, 82)]
+
+    request = GenerationRequest(str(FIXTURES / name), str(tmp_path / "out"),
+                                output_format="otio_json", relink_roots=(standin_media(name),))
+    converted = read_timeline(run_generation(request, SineGenerator()).timeline_path)
+    [ours] = find_v2a_tracks(converted, "SFX")
+    editors = [track for track in converted.audio_tracks() if track is not ours]
+    assert [frames(track) for track in editors] == [frames(track) for track in audio]
+
+
+@needs_fixtures
+def test_an_otio_read_with_one_channel_of_each_pair_still_goes_into_the_premiere_xml(
+    standin_media, tmp_path
+):
+    """An .otio v2a wrote from a Premiere XML before it read both channels holds the left ones
+    alone: written back, v2a's track still goes after the document's audio tracks, not over
+    the editor's fifth (the fifth audio track of the .otio is v2a's)."""
+    name = "premiere_example.xml"
+    timeline = read_timeline(FIXTURES / name)
+    for track in timeline.audio_tracks():
+        if track.metadata["fcp_xml"]["@currentExplodedTrackIndex"] == "1":
+            timeline.tracks.remove(track)
+    del timeline.metadata["v2a_fcp7_document"]["every_channel"]
+    remember_editor_tracks(timeline)  # as it was read then
+    older = tmp_path / "older.otio"
+    otio.adapters.write_to_file(timeline, str(older))
+
+    request = GenerationRequest(str(older), str(tmp_path / "out"), output_format="fcp_xml",
+                                relink_roots=(standin_media(name),))
+    written = Path(run_generation(request, SineGenerator()).timeline_path)
+
+    assert _editors_part(written) == _editors_part(FIXTURES / name)
+    tracks = _audio_tracks(_parse(written))
+    assert len(tracks) == 8 + 1 and _takes_only(tracks[8], _parse(written))
+
+
 @pytest.fixture
 def sample_xml(tmp_path) -> Path:
     """The bundled sample converted to FCP7 XML, beside its media folder (relative paths)."""
@@ -225,7 +280,7 @@ def test_a_document_changed_since_it_was_read_is_not_written_from_a_stale_copy(
         timeline, str(out / sample_xml.name), "fcp_xml", str(sample_xml.parent)
     )
     assert written == str(out / sample_xml.name)
-    assert "changed since v2a read it" in note and "one channel of exploded stereo" in note
+    assert "changed since v2a read it" in note and "<link> groups" in note
     assert fallback and Path(fallback).is_file()
 
 
