@@ -116,11 +116,15 @@ def _editors_part(track: otio.schema.Track, ours: set[str]) -> otio.schema.Track
                 track.append(item)
             continue
         where = side(item)
-        for target, own in ((track, "ours"), (theirs, "theirs")):
-            if where in (own, "both"):
-                target.append(item if target is track or where == own else item.deepcopy())
-            else:
-                target.append(otio.schema.Gap(duration=item.duration()))
+        if where == "both":  # a gap
+            track.append(item)
+            theirs.append(item.deepcopy())
+        elif where == "ours":
+            track.append(item)
+            theirs.append(otio.schema.Gap(duration=item.duration()))
+        else:
+            track.append(otio.schema.Gap(duration=item.duration()))
+            theirs.append(item)
     return theirs
 
 
@@ -219,14 +223,19 @@ def _without_v2a_items(
         track.remove(item)
     removed.extend(ours)
     kept = []
-    for index, (item, (start, end)) in enumerate(zip(items, _ranges(items), strict=True)):
+    spans = zip(items, _ranges(items), _in_frames(items), strict=True)
+    for index, (item, (start, end), at) in enumerate(spans):
         if item in ours:
             continue
-        # A clip of theirs whose transition went with v2a's clip starts or ends at its cut.
+        # A clip of theirs whose transition went with v2a's clip starts or ends at its cut,
+        # without the part it played under the transition (its in and out points count it).
         if index and items[index - 1] in ours and item.findtext("start") == "-1":
             item.find("start").text = str(start)
+            item.find("in").text = str(int(item.findtext("in") or 0) + start - at)
         if index + 1 < len(items) and items[index + 1] in ours and item.findtext("end") == "-1":
+            beyond = int(items[index + 1].findtext("end")) - end
             item.find("end").text = str(end)
+            item.find("out").text = str(int(item.findtext("out") or 0) - beyond)
         kept.append(item)
     return kept
 

@@ -424,6 +424,42 @@ def test_a_rerun_keeps_the_editors_clip_on_v2a_track(sample_xml, tmp_path, what)
     )
 
 
+def test_the_editors_clip_after_a_crossfade_from_v2a_clip_keeps_its_frames(sample_xml, tmp_path):
+    """The editor put their sound after v2a's last clip (which ends at 133) with a crossfade
+    from it (128 to 138): the re-run takes the crossfade out with v2a's clip, and theirs starts
+    at the cut, 133, playing there what it played there before (its <in> 5 frames on)."""
+    first = Path(_generate(sample_xml, tmp_path / "out").timeline_path)
+
+    def sound_after_a_crossfade(track: ET.Element) -> None:
+        last = track.findall("clipitem")[-1]
+        _editors_clip_in_the_gap(track, "own")
+        clip = track.find("clipitem[@id='clipitem-editors']")
+        track.remove(clip)
+        for tag, value in (("start", "-1"), ("end", "150"), ("in", "0"), ("out", "22")):
+            clip.find(tag).text = value
+        last.find("end").text = "-1"
+        last.find("out").text = str(int(last.findtext("out")) + 5)
+        crossfade = copy.deepcopy(track.find("transitionitem"))
+        crossfade.find("start").text, crossfade.find("end").text = "128", "138"
+        crossfade.find("alignment").text = "center"
+        index = list(track).index(last)
+        track.insert(index + 1, crossfade)
+        track.insert(index + 2, clip)
+
+    edited = _edited(first, sound_after_a_crossfade)
+    before = read_timeline(edited)
+    [theirs] = [c for c in before.find_clips() if c.metadata["fcp_xml"]["@id"] == "clipitem-editors"]
+
+    again = Path(_generate(edited, tmp_path / "again").timeline_path)
+
+    clip = _parse(again).find(".//clipitem[@id='clipitem-editors']")
+    assert [clip.findtext(tag) for tag in ("start", "end", "in", "out")] == ["133", "150", "5", "22"]
+    after = read_timeline(again)
+    [read] = [c for c in after.find_clips() if c.metadata["fcp_xml"]["@id"] == "clipitem-editors"]
+    assert read.range_in_parent() == theirs.range_in_parent()
+    assert read.source_range == theirs.source_range
+
+
 def test_a_part_of_v2a_clip_the_editor_bladed_is_still_v2a(sample_xml, tmp_path):
     """A razor in Premiere makes two clip items of v2a's last clip, each playing its take where
     v2a put it: both are v2a's, replaced by the new take (not kept beside it, twice over)."""
