@@ -41,6 +41,7 @@ fcpx_document.install()  # which project of the document a timeline is, to write
 fcpx_clips.install()  # nor multicam and synchronized clips
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 fcp7_transitions.install()  # the FCP7 XML reader moves clips after a transition beside a gap
+fcp7_document.read_every_channel()  # it reads one channel of a stereo pair
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
 FORMAT_BY_EXTENSION = {

@@ -675,8 +675,9 @@ def _adapter_losses(
     if format == "fcp_xml":
         _, _, problem = project
         if problem:
-            return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which keeps "
-                    "one channel of exploded stereo tracks and one <file> element per path")
+            return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which drops "
+                    "the <link> groups between clips' picture and sound channels and keeps one "
+                    "<file> element per path")
         return ""
     if format == "kdenlive":
         text, _, problem = project
