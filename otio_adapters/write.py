@@ -682,14 +682,16 @@ def _adapter_losses(
                         "in this timeline are not in the .kdenlive")
         return "; ".join(lost)
     if format == "AAF":
+        lost = []
         _, problem = aaf_file.source_file(timeline)
         if problem:
-            return (f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
-                    "editor's clips new file and tape mobs (what Avid finds and relinks their "
-                    "media by), points every audio clip at its master clip's slot 2 (which "
-                    "channel of the source each track played is lost), and drops motion "
-                    "effects, gain, markers and the start timecode's drop frame")
-        return ""
+            lost.append(f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
+                        "editor's clips new file and tape mobs (what Avid finds and relinks "
+                        "their media by), points every audio clip at its master clip's slot 2 "
+                        "(which channel of the source each track played is lost), and drops "
+                        "motion effects, gain, markers and the start timecode's drop frame")
+        lost.append(_generators_note(timeline, "AAF", "filler"))
+        return "; ".join(note for note in lost if note)
     if format != "fcpx_xml":
         return ""
     lost = []
@@ -702,6 +704,7 @@ def _adapter_losses(
     uncentred = fcpx_audio.uncentred_crossfades(timeline)
     if text:  # the editor's document as it was, with v2a's audio added (`fcpx_document`)
         return _uncentred_note(uncentred)
+    lost.append(_generators_note(timeline, "FCPXML", "gaps"))
     unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
     if unwritten:
         lost.append(f"the editor's transitions Final Cut cannot hold where they are ({unwritten}: "
@@ -716,7 +719,15 @@ def _adapter_losses(
                     "which play at normal speed in the FCPXML)")
     if uncentred:
         lost.append(_uncentred_note(uncentred))
-    return "; ".join(lost)
+    return "; ".join(note for note in lost if note)
+
+
+def _generators_note(timeline: otio.schema.Timeline, label: str, written_as: str) -> str:
+    generators = _generator_clips(timeline)
+    if not generators:
+        return ""
+    return (f"the {label} adapter writes no titles or generators, so the editor's are "
+            f"{written_as} in the {label}: {', '.join(generators)}")
 
 
 def _uncentred_note(uncentred: int) -> str:
@@ -828,6 +839,7 @@ def _atomic_write(
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
+            _generators_as_gaps(given)
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
         if format == "kdenlive" and not text:
@@ -1039,7 +1051,32 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
                 kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
+    if format == "AAF":
+        _generators_as_gaps(result)
     return result
+
+
+def _generator_clips(timeline: otio.schema.Timeline) -> list[str]:
+    """The editor's title and generator clips on video tracks, each as "'NAME' (Vn)"."""
+    found = []
+    for number, track in enumerate(timeline.video_tracks(), start=1):
+        for clip in track.find_clips():
+            if isinstance(clip.media_reference, otio.schema.GeneratorReference):
+                found.append(f"{clip.name!r} (V{number})")
+    return found
+
+
+def _generators_as_gaps(timeline: otio.schema.Timeline) -> None:
+    """Replace each generator clip on a video track of `timeline` with a gap of its length: the
+    FCPXML adapter fails on one ("'GeneratorReference' object has no attribute 'target_url'")
+    and the AAF adapter on any but a slug. v2a plans none of them (they draw over the picture,
+    without sound); the note names them (`_generator_clips`)."""
+    for track in timeline.video_tracks():
+        for clip in track.find_clips():
+            if isinstance(clip.media_reference, otio.schema.GeneratorReference):
+                parent = clip.parent()
+                gap = otio.schema.Gap(source_range=TR(RT(0, clip.duration().rate), clip.duration()))
+                parent[parent.index(clip)] = gap
 
 
 def _picture_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

@@ -1,0 +1,104 @@
+"""A timeline converted to another editor's format (`v2a generate --output-format`) keeps the
+editor's video clips where they were, or the note names each one it could not keep (clip and
+track): real exports from ../shared/fixtures/timelines, relinked to stand-in media, generated
+with a fast test double, written by the real adapters and read back with them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from generator_doubles import SineGenerator
+
+from otio_adapters.read import format_for_path, read_timeline
+from otio_adapters.standin_media import synthesize_media
+from otio_adapters.takes import find_v2a_tracks, to_samples
+from v2a.contracts import GenerationParams, GenerationRequest
+from v2a.pipeline import run_generation
+
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
+pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
+
+
+def _convert(name: str, output_format: str, tmp_path: Path):
+    """Generate for fixture `name` and write it as `output_format`; (source, result)."""
+    source = read_timeline(FIXTURES / name)
+    media = tmp_path / "media"
+    media.mkdir()
+    synthesize_media(source, str(media))
+    request = GenerationRequest(
+        timeline_path=str(FIXTURES / name),
+        out_dir=str(tmp_path / "out"),
+        relink_roots=(str(media),),
+        params=GenerationParams(seed=7),
+        output_format=output_format,
+    )
+    return source, run_generation(request, SineGenerator())
+
+
+def _pictures(timeline: otio.schema.Timeline) -> list[tuple[str, int, int]]:
+    """The editor's video clips drawn from media and nested stacks (compound clips), with their
+    record ranges in samples."""
+    ours = find_v2a_tracks(timeline, "SFX")
+    found = []
+    for track in timeline.video_tracks():
+        if any(track is mine for mine in ours):
+            continue
+        for item in track:
+            # (An empty nested sequence shows nothing: the AAF adapter writes it 0 long.)
+            if (isinstance(item, otio.schema.Stack) and item.find_clips()) or (
+                isinstance(item, otio.schema.Clip)
+                and not isinstance(item.media_reference, otio.schema.GeneratorReference)
+            ):
+                placed = track.range_of_child(item)
+                name = item.name if isinstance(item, otio.schema.Clip) else "(stack)"
+                found.append((name, to_samples(placed.start_time), to_samples(placed.duration)))
+    return sorted(found)
+
+
+def _sound(timeline: otio.schema.Timeline) -> list[tuple[int, int]]:
+    (track,) = find_v2a_tracks(timeline, "SFX")
+    return sorted(
+        (to_samples(track.range_of_child(clip).start_time),
+         to_samples(track.range_of_child(clip).duration))
+        for clip in track.find_clips()
+    )
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        # A list's start timecode, a range starting at -86400 on its track, and a dissolve.
+        "cmx3600_edl/dissolve_test.edl",
+        # Avid's zero-length filler at the end of a track with a source range over it all.
+        "aaf/transitions.aaf",
+        # A 15 fps clip in a 30 fps sequence, V4's clips past V1's end, a title.
+        "fcp7_xml/premiere_example.xml",
+    ],
+)
+def test_conversion_to_fcpxml_writes_the_fcpxml_with_every_clip_in_place(name, tmp_path):
+    # Each of these fell back to the .otio alone, with the adapter's own error as the note
+    # ("computed time range would be invalid", "not enough values to unpack").
+    source, result = _convert(name, "fcpx_xml", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "fcpx_xml", result.format_note
+    written = read_timeline(result.timeline_path)
+    assert _pictures(written) == _pictures(source)
+    want = sorted((audio.start_sample, audio.num_samples) for audio in result.generated)
+    assert _sound(written) == want
+
+
+@pytest.mark.parametrize("output_format, written_as", [("fcpx_xml", "gaps"), ("AAF", "filler")])
+def test_conversion_names_the_titles_the_format_cannot_hold(output_format, written_as, tmp_path):
+    # Premiere's title on V3: the FCPXML adapter failed on it, the AAF adapter made it filler
+    # without a word (7 video clips in, 6 read back).
+    source, result = _convert("fcp7_xml/premiere_example.xml", output_format, tmp_path)
+
+    assert format_for_path(result.timeline_path) == output_format
+    assert f"{written_as} in the" in result.format_note
+    assert "'test_title' (V3)" in result.format_note
+    assert _pictures(read_timeline(result.timeline_path)) == _pictures(source)
+    # The whole result, title included, is in the .otio beside it.
+    assert "test_title" in {clip.name for clip in read_timeline(result.fallback_otio_path)
+                            .find_clips()}
