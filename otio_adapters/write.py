@@ -680,6 +680,11 @@ def _adapter_losses(
         if transitions:
             lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                         "in this timeline are not in the .kdenlive")
+        nested = _nested_items(_without_v2a_tracks(timeline))
+        if nested:
+            lost.append("the Kdenlive adapter writes no nested sequences or compound clips, so "
+                        "each is written as the clips it shows, in its place, without its own "
+                        f"effects and speed (an audio one: its top track): {', '.join(nested)}")
         return "; ".join(lost)
     if format == "AAF":
         lost = []
@@ -845,8 +850,10 @@ def _atomic_write(
         if format == "kdenlive" and not text:
             # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
             # as into a project from Kdenlive, crossfades as same-track mixes.
+            editors = _without_v2a_tracks(given)
+            _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
             with prints_to_log(format):
-                otio.adapters.write_to_file(_without_v2a_tracks(given), written, adapter_name=format)
+                otio.adapters.write_to_file(editors, written, adapter_name=format)
             with open(written, encoding="utf-8") as handle:
                 text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
         if text and format == "cmx_3600":
@@ -1054,6 +1061,72 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     if format == "AAF":
         _generators_as_gaps(result)
     return result
+
+
+def _track_label(timeline: otio.schema.Timeline, track: otio.schema.Track) -> str:
+    """"V2", "A1": a track as editors number them, each kind from 1."""
+    kind = [t for t in timeline.tracks if t.kind == track.kind]
+    letter = "V" if track.kind == otio.schema.TrackKind.Video else "A"
+    return f"{letter}{next(i for i, t in enumerate(kind, start=1) if t is track)}"
+
+
+def _nested_items(timeline: otio.schema.Timeline) -> list[str]:
+    """Each nested sequence, compound clip or nested track directly on a track, as
+    "'NAME' (V1)"."""
+    return [
+        f"{item.name!r} ({_track_label(timeline, track)})"
+        for track in timeline.tracks
+        for item in track
+        if isinstance(item, otio.core.Composition)
+    ]
+
+
+def _flatten_nested(timeline: otio.schema.Timeline) -> None:
+    """Put in each nested item's place on its track the items it shows over its range: a nested
+    track's own, a stack's as `otio.algorithms.flatten_stack` composites them (its top clip
+    wins). The Kdenlive adapter writes clips and gaps only: it skipped a nested sequence, and
+    every clip after it on the track moved up by its length, away from v2a's sound (fcpx_example:
+    8 of its 20 video clips written). One it cannot cut (through a transition) becomes a gap."""
+    for track in timeline.tracks:
+        index = 0
+        while index < len(track):
+            item = track[index]
+            if not isinstance(item, otio.core.Composition):
+                index += 1
+                continue
+            try:
+                shown = item if isinstance(item, otio.schema.Track) else _shown(item, track.kind)
+                shown = otio.algorithms.track_trimmed_to_range(shown, item.trimmed_range())
+                children = [child.deepcopy() for child in shown]
+                rest = item.duration()  # (a trimmed track keeps its range: not its length)
+                for child in children:
+                    if not isinstance(child, otio.schema.Transition):
+                        rest -= child.duration()
+                if rest.value > 0:  # a stack longer than what it holds shows nothing there
+                    children.append(otio.schema.Gap(source_range=TR(RT(0, rest.rate), rest)))
+            except otio.exceptions.OTIOError:
+                duration = item.duration()
+                children = [otio.schema.Gap(source_range=TR(RT(0, duration.rate), duration))]
+            del track[index]
+            for offset, child in enumerate(children):
+                track.insert(index + offset, child)
+            # Not past them: a nested item inside is flattened in turn.
+
+
+def _shown(stack: otio.schema.Stack, kind: str) -> otio.schema.Track:
+    """What a nested stack on a track of `kind` shows, as one track: its tracks of that kind
+    composited (a compound clip from FCPXML holds its audio tracks too), a clip directly in it
+    as a track of its own."""
+    layers = otio.schema.Stack()
+    for child in stack:
+        if isinstance(child, otio.schema.Track):
+            if child.kind == kind:
+                layers.append(child.deepcopy())
+        elif not isinstance(child, otio.schema.Transition):
+            layers.append(otio.schema.Track(children=[child.deepcopy()], kind=kind))
+    if not len(layers):
+        return otio.schema.Track(kind=kind)
+    return otio.algorithms.flatten_stack(layers)
 
 
 def _generator_clips(timeline: otio.schema.Timeline) -> list[str]:

@@ -11,6 +11,7 @@ import opentimelineio as otio
 import pytest
 from generator_doubles import SineGenerator
 
+from otio_adapters.plan import plan_segments
 from otio_adapters.read import format_for_path, read_timeline
 from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, to_samples
@@ -102,3 +103,46 @@ def test_conversion_names_the_titles_the_format_cannot_hold(output_format, writt
     # The whole result, title included, is in the .otio beside it.
     assert "test_title" in {clip.name for clip in read_timeline(result.fallback_otio_path)
                             .find_clips()}
+
+
+def _shown(timeline: otio.schema.Timeline, path: Path, media: Path) -> list[tuple]:
+    """What the planner sees: each visible stretch of picture, where it sits and which frames of
+    which file it shows (Kdenlive renames clips after their files)."""
+    return sorted(
+        (segment.start_sample, segment.num_samples, Path(segment.media.referenced).name,
+         round(segment.source_start, 3))
+        for segment in plan_segments(timeline, timeline_path=str(path),
+                                     relink_roots=(str(media),))
+    )
+
+
+def test_conversion_to_kdenlive_shows_compound_clips_where_they_were(tmp_path):
+    # The Kdenlive adapter skipped Final Cut's compound clips (holding audio and video tracks)
+    # and closed up the track: the clips after each moved up, away from v2a's sound, and the
+    # note spoke of transitions only.
+    name = "fcpx_xml/fcpx_example.fcpxml"
+    source, result = _convert(name, "kdenlive", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
+    assert "'compound_clip_1' (V1)" in result.format_note
+    written = read_timeline(result.timeline_path)
+    media = tmp_path / "media"
+    assert _shown(written, Path(result.timeline_path), media) == _shown(
+        source, FIXTURES / name, media)
+
+
+def test_conversion_to_kdenlive_keeps_nested_stacks_and_tracks_in_place(tmp_path):
+    name = "otio/nested_example.otio"
+    source, result = _convert(name, "kdenlive", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
+    assert ("'Nested Stack 1' (V1), 'Nested Stack 2 (with effects)' (V1), 'Nested Track' (V1)"
+            in result.format_note)
+    # Its media is offline (the adapter writes such clips as placeholders): each in its place,
+    # in frames at 24 fps, as the fixture nests them (a nested clip shorter than its stack or
+    # track shows for its own length; the rest of the stack shows nothing).
+    (track,) = read_timeline(result.timeline_path).video_tracks()
+    written = [(track.range_of_child(clip).start_time.value, clip.duration().value)
+               for clip in track.find_clips()]
+    assert written == [(0, 238), (238, 31), (269, 33), (302, 24), (331, 63), (394, 1), (398, 238)]
+    assert track.duration() == source.video_tracks()[0].duration()
