@@ -35,7 +35,7 @@ from otio_adapters import (
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
-from otio_adapters.plan import start_timecode, timeline_start
+from otio_adapters.plan import is_enabled, start_timecode, timeline_start
 from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
     V2A_KEY,
@@ -652,6 +652,9 @@ def _adapter_losses(
     if format == "cmx_3600":
         text, _, problem = project
         carried = _edl_carries(timeline, bool(text))
+        if not text:
+            carried = "; ".join(note for note in (carried, _disabled_note(timeline, "CMX 3600 EDL"))
+                                if note)
         if problem:
             rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
                          "renames reels, writes B events as V and A events and wipes as "
@@ -680,12 +683,13 @@ def _adapter_losses(
         if transitions:
             lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                         "in this timeline are not in the .kdenlive")
+        lost.append(_disabled_note(timeline, "Kdenlive adapter"))
         nested = _nested_items(_without_v2a_tracks(timeline))
         if nested:
             lost.append("the Kdenlive adapter writes no nested sequences or compound clips, so "
                         "each is written as the clips it shows, in its place, without its own "
                         f"effects and speed (an audio one: its top track): {', '.join(nested)}")
-        return "; ".join(lost)
+        return "; ".join(note for note in lost if note)
     if format == "AAF":
         lost = []
         _, problem = aaf_file.source_file(timeline)
@@ -695,7 +699,9 @@ def _adapter_losses(
                         "their media by), points every audio clip at its master clip's slot 2 "
                         "(which channel of the source each track played is lost), and drops "
                         "motion effects, gain, markers and the start timecode's drop frame")
-        lost.append(_generators_note(timeline, "AAF", "filler"))
+        if not aaf_file.source_file(timeline)[0]:  # the adapter's file, not the editor's
+            lost.append(_generators_note(timeline, "AAF", "filler"))
+            lost.append(_disabled_note(timeline, "AAF adapter"))
         return "; ".join(note for note in lost if note)
     if format != "fcpx_xml":
         return ""
@@ -847,11 +853,13 @@ def _atomic_write(
             _generators_as_gaps(given)
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
+            _disabled_as_gaps(given)
         if format == "kdenlive" and not text:
             # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
             # as into a project from Kdenlive, crossfades as same-track mixes.
             editors = _without_v2a_tracks(given)
             _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
+            _disabled_as_gaps(editors)
             with prints_to_log(format):
                 otio.adapters.write_to_file(editors, written, adapter_name=format)
             with open(written, encoding="utf-8") as handle:
@@ -959,6 +967,7 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
 
     def edit(root) -> bool:
         written = fcpx_transitions.adapter_elements(root, timeline, rate)
+        _disabled_as_fcpx(written, timeline)
         fcpx_transitions.write(root, timeline, rate)  # in the adapter's time, which `finish` sets
         fcpx_time.finish(root, timeline, rate)
         for item, element in written:  # from their final start and duration, exactly
@@ -968,6 +977,16 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
         return True
 
     rewrite_xml(path, "fcpxml", edit)
+
+
+def _disabled_as_fcpx(written, timeline: otio.schema.Timeline) -> None:
+    """Mark disabled, as Final Cut does (`enabled="0"`), each element the adapter wrote for a
+    disabled clip (`written`: `fcpx_transitions.adapter_elements`): it writes none, and a clip
+    an FCP7 XML or OTIO had switched off came back shown, over the picture v2a made sound for."""
+    disabled = {id(clip) for clip, _ in _disabled_clips(timeline)}
+    for item, element in written:
+        if id(item) in disabled:
+            element.set("enabled", "0")
 
 
 def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
@@ -1060,6 +1079,9 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
             _rescale_clip_ranges(track, rate)
     if format == "AAF":
         _generators_as_gaps(result)
+        _disabled_as_gaps(result)
+    elif format == "fcp_xml":
+        _disabled_as_fcp7(result)
     return result
 
 
@@ -1113,6 +1135,51 @@ def _flatten_nested(timeline: otio.schema.Timeline) -> None:
             # Not past them: a nested item inside is flattened in turn.
 
 
+def _disabled_clips(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Clip, str]]:
+    """The editor's video clips that are switched off, or on a track that is, each with its
+    label "'NAME' (Vn)"."""
+    found = []
+    for track in timeline.video_tracks():
+        if V2A_KEY in track.metadata:
+            continue
+        for clip in track.find_clips():
+            if not (is_enabled(clip) and is_enabled(track)):
+                found.append((clip, f"{clip.name!r} ({_track_label(timeline, track)})"))
+    return found
+
+
+def _as_gap(item: otio.core.Composable) -> None:
+    """Put a gap of `item`'s length in its place on its parent."""
+    parent = item.parent()
+    gap = otio.schema.Gap(source_range=TR(RT(0, item.duration().rate), item.duration()))
+    parent[parent.index(item)] = gap
+
+
+def _disabled_as_gaps(timeline: otio.schema.Timeline) -> None:
+    """The AAF, Kdenlive and CMX 3600 writers cannot mark a clip disabled: they wrote each as a
+    clip to show, over the picture v2a made sound for (and a re-run on the file made sound for
+    it). Left out instead, as the editor sees it: a gap; the note names them."""
+    for clip, _ in _disabled_clips(timeline):
+        _as_gap(clip)
+
+
+def _disabled_as_fcp7(timeline: otio.schema.Timeline) -> None:
+    """The FCP7 XML writer writes a clip item's `fcp_xml` metadata as its elements, and nothing
+    of OTIO's `enabled`: a disabled clip from OTIO (Resolve's) came back shown."""
+    for clip, _ in _disabled_clips(timeline):
+        meta = dict(clip.metadata.get("fcp_xml") or {})
+        meta["enabled"] = "FALSE"
+        clip.metadata["fcp_xml"] = meta
+
+
+def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:
+    disabled = _disabled_clips(timeline)
+    if not disabled:
+        return ""
+    return (f"the {label} cannot mark a clip disabled, so the editor's disabled clips are left "
+            f"out of it (gaps, as they show nothing): {', '.join(name for _, name in disabled)}")
+
+
 def _shown(stack: otio.schema.Stack, kind: str) -> otio.schema.Track:
     """What a nested stack on a track of `kind` shows, as one track: its tracks of that kind
     composited (a compound clip from FCPXML holds its audio tracks too), a clip directly in it
@@ -1147,9 +1214,7 @@ def _generators_as_gaps(timeline: otio.schema.Timeline) -> None:
     for track in timeline.video_tracks():
         for clip in track.find_clips():
             if isinstance(clip.media_reference, otio.schema.GeneratorReference):
-                parent = clip.parent()
-                gap = otio.schema.Gap(source_range=TR(RT(0, clip.duration().rate), clip.duration()))
-                parent[parent.index(clip)] = gap
+                _as_gap(clip)
 
 
 def _picture_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

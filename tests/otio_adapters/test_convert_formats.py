@@ -11,7 +11,7 @@ import opentimelineio as otio
 import pytest
 from generator_doubles import SineGenerator
 
-from otio_adapters.plan import plan_segments
+from otio_adapters.plan import is_enabled, plan_segments
 from otio_adapters.read import format_for_path, read_timeline
 from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, to_samples
@@ -107,9 +107,11 @@ def test_conversion_names_the_titles_the_format_cannot_hold(output_format, writt
 
 def _shown(timeline: otio.schema.Timeline, path: Path, media: Path) -> list[tuple]:
     """What the planner sees: each visible stretch of picture, where it sits and which frames of
-    which file it shows (Kdenlive renames clips after their files)."""
+    which file it shows (Kdenlive renames clips after their files; a clip without media, found
+    by its name, is named after its file by some writers: the name before any extension)."""
     return sorted(
-        (segment.start_sample, segment.num_samples, Path(segment.media.referenced).name,
+        (segment.start_sample, segment.num_samples,
+         Path(segment.media.path or segment.media.referenced).name.split(".")[0],
          round(segment.source_start, 3))
         for segment in plan_segments(timeline, timeline_path=str(path),
                                      relink_roots=(str(media),))
@@ -146,3 +148,72 @@ def test_conversion_to_kdenlive_keeps_nested_stacks_and_tracks_in_place(tmp_path
                for clip in track.find_clips()]
     assert written == [(0, 238), (238, 31), (269, 33), (302, 24), (331, 63), (394, 1), (398, 238)]
     assert track.duration() == source.video_tracks()[0].duration()
+
+
+def _switched_off(timeline: otio.schema.Timeline) -> list[str]:
+    return sorted(clip.name for track in timeline.video_tracks() for clip in track.find_clips()
+                  if not (is_enabled(clip) and is_enabled(track)))
+
+
+@pytest.mark.parametrize(
+    "name, output_format",
+    [
+        # Premiere's <enabled>FALSE</enabled>: the FCPXML adapter wrote them as shown.
+        ("fcp7_xml/premiere_enable_property.xml", "fcpx_xml"),
+        # Resolve's disabled clips (OTIO `enabled`): the FCP7 XML adapter wrote them as shown.
+        ("otio/effects.otio", "fcp_xml"),
+        ("otio/effects.otio", "fcpx_xml"),
+    ],
+)
+def test_conversion_keeps_disabled_clips_disabled(name, output_format, tmp_path):
+    source, result = _convert(name, output_format, tmp_path)
+
+    assert format_for_path(result.timeline_path) == output_format, result.format_note
+    written = read_timeline(result.timeline_path)
+    assert _switched_off(written) == _switched_off(source) != []
+    # So a re-run on the written file sees the picture the editor sees.
+    media = tmp_path / "media"
+    assert _shown(written, Path(result.timeline_path), media) == _shown(
+        source, FIXTURES / name, media)
+
+
+@pytest.mark.parametrize(
+    "output_format, label", [("kdenlive", "Kdenlive adapter"), ("AAF", "AAF adapter")]
+)
+def test_conversion_names_the_disabled_clips_the_format_cannot_mark(output_format, label,
+                                                                   tmp_path):
+    # Both wrote Premiere's disabled clips as clips to show: over the picture v2a made sound
+    # for, and a re-run on the file made sound for them.
+    name = "fcp7_xml/premiere_enable_property.xml"
+    source, result = _convert(name, output_format, tmp_path)
+
+    assert format_for_path(result.timeline_path) == output_format, result.format_note
+    assert (f"the {label} cannot mark a clip disabled, so the editor's disabled clips are left "
+            "out of it (gaps, as they show nothing): 'video_track_1_disabled_1' (V1), "
+            "'video_track_1_disabled_2' (V1), 'video_track_3_disabled_1' (V3)"
+            in result.format_note)
+    written = read_timeline(result.timeline_path)
+    media = tmp_path / "media"
+    assert _shown(written, Path(result.timeline_path), media) == _shown(
+        source, FIXTURES / name, media)
+
+
+def test_conversion_to_cmx_3600_names_the_disabled_clips_it_leaves_out(tmp_path):
+    # An EDL event always shows: the adapter wrote a disabled clip as one.
+    edit = read_timeline(FIXTURES / "otio/simple_cut.otio")
+    edit.video_tracks()[0][1].enabled = False
+    name = edit.video_tracks()[0][1].name
+    path = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(edit, str(path))
+    media = tmp_path / "media"
+    media.mkdir()
+    synthesize_media(edit, str(media))
+    result = run_generation(GenerationRequest(
+        timeline_path=str(path), out_dir=str(tmp_path / "out"), relink_roots=(str(media),),
+        output_format="cmx_3600"), SineGenerator())
+
+    assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
+    assert f"left out of it (gaps, as they show nothing): {name!r} (V1)" in result.format_note
+    written = read_timeline(result.timeline_path)
+    assert name not in {clip.name for clip in written.find_clips()}
+    assert _shown(written, Path(result.timeline_path), media) == _shown(edit, path, media)
