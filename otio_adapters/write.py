@@ -684,6 +684,11 @@ def _adapter_losses(
             lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                         "in this timeline are not in the .kdenlive")
         lost.append(_disabled_note(timeline, "Kdenlive adapter"))
+        offline = len(_without_media(_without_v2a_tracks(timeline)))
+        if offline:
+            lost.append(f"{offline} of the editor's clips name no media file (an EDL's events, "
+                        "offline clips): each is written as a missing file named after the "
+                        "clip, for Kdenlive to relink")
         nested = _nested_items(_without_v2a_tracks(timeline))
         if nested:
             lost.append("the Kdenlive adapter writes no nested sequences or compound clips, so "
@@ -860,6 +865,7 @@ def _atomic_write(
             editors = _without_v2a_tracks(given)
             _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
             _disabled_as_gaps(editors)
+            _missing_media_named(editors)
             with prints_to_log(format):
                 otio.adapters.write_to_file(editors, written, adapter_name=format)
             with open(written, encoding="utf-8") as handle:
@@ -1178,6 +1184,27 @@ def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:
         return ""
     return (f"the {label} cannot mark a clip disabled, so the editor's disabled clips are left "
             f"out of it (gaps, as they show nothing): {', '.join(name for _, name in disabled)}")
+
+
+def _without_media(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
+    """The editor's video clips that name no media file (an EDL's events, an offline clip)."""
+    return [
+        clip
+        for track in timeline.video_tracks()
+        if V2A_KEY not in track.metadata
+        for clip in track.find_clips()
+        if isinstance(clip.media_reference, otio.schema.MissingReference)
+    ]
+
+
+def _missing_media_named(timeline: otio.schema.Timeline) -> None:
+    """Give each clip without media a reference to a file named after the clip, the name v2a
+    finds its media by (`--relink`) and an editor relinks it by. The Kdenlive adapter wrote such
+    a clip as a nameless "Unsupported clip type" placeholder from its first frame: a re-run on
+    the project found no clip to make sound for (every event of a converted EDL), and the
+    editor's name and source range were gone."""
+    for clip in _without_media(timeline):
+        clip.media_reference = otio.schema.ExternalReference(target_url=clip.name)
 
 
 def _shown(stack: otio.schema.Stack, kind: str) -> otio.schema.Track:

@@ -217,3 +217,24 @@ def test_conversion_to_cmx_3600_names_the_disabled_clips_it_leaves_out(tmp_path)
     written = read_timeline(result.timeline_path)
     assert name not in {clip.name for clip in written.find_clips()}
     assert _shown(written, Path(result.timeline_path), media) == _shown(edit, path, media)
+
+
+def test_a_list_converted_to_kdenlive_takes_a_second_run(tmp_path):
+    # An EDL's events name no media file: the Kdenlive adapter wrote each as a nameless
+    # "Unsupported clip type" placeholder from its first frame, so a re-run on the project
+    # found no clip ("no visible, enabled video clip") and the editor's clips were gone.
+    name = "cmx3600_edl/dissolve_test.edl"
+    source, first = _convert(name, "kdenlive", tmp_path)
+    assert format_for_path(first.timeline_path) == "kdenlive", first.format_note
+    assert "3 of the editor's clips name no media file" in first.format_note
+    written = read_timeline(first.timeline_path)
+    assert [clip.name for clip in written.video_tracks()[0].find_clips()] == [
+        clip.name for clip in source.video_tracks()[0].find_clips()]
+
+    again = run_generation(GenerationRequest(
+        timeline_path=first.timeline_path, out_dir=str(tmp_path / "out"),
+        relink_roots=(str(tmp_path / "media"),)), SineGenerator())
+
+    assert [event.state for event in again.clips] == ["done"] * 3
+    assert all("_take2.wav" in audio.path for audio in again.generated)
+    assert _sound(read_timeline(again.timeline_path)) == _sound(written)
