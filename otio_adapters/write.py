@@ -653,8 +653,9 @@ def _adapter_losses(
         text, _, problem = project
         carried = _edl_carries(timeline, bool(text))
         if not text:
-            carried = "; ".join(note for note in (carried, _disabled_note(timeline, "CMX 3600 EDL"))
-                                if note)
+            notes = (carried, _disabled_note(timeline, "CMX 3600 EDL"),
+                     _nested_note(_picture_only(timeline), "CMX 3600 adapter"))
+            carried = "; ".join(note for note in notes if note)
         if problem:
             rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
                          "renames reels, writes B events as V and A events and wipes as "
@@ -689,11 +690,7 @@ def _adapter_losses(
             lost.append(f"{offline} of the editor's clips name no media file (an EDL's events, "
                         "offline clips): each is written as a missing file named after the "
                         "clip, for Kdenlive to relink")
-        nested = _nested_items(_without_v2a_tracks(timeline))
-        if nested:
-            lost.append("the Kdenlive adapter writes no nested sequences or compound clips, so "
-                        "each is written as the clips it shows, in its place, without its own "
-                        f"effects and speed (an audio one: its top track): {', '.join(nested)}")
+        lost.append(_nested_note(timeline, "Kdenlive adapter"))
         return "; ".join(note for note in lost if note)
     if format == "AAF":
         lost = []
@@ -858,7 +855,9 @@ def _atomic_write(
             _generators_as_gaps(given)
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
+            _flatten_nested(given)  # the writer skips a nested item, as Kdenlive's does
             _disabled_as_gaps(given)
+            _reels_without_spaces(given)
         if format == "kdenlive" and not text:
             # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
             # as into a project from Kdenlive, crossfades as same-track mixes.
@@ -1178,6 +1177,15 @@ def _disabled_as_fcp7(timeline: otio.schema.Timeline) -> None:
         clip.metadata["fcp_xml"] = meta
 
 
+def _nested_note(timeline: otio.schema.Timeline, label: str) -> str:
+    nested = _nested_items(_without_v2a_tracks(timeline))
+    if not nested:
+        return ""
+    return (f"the {label} writes no nested sequences or compound clips, so each is written as "
+            "the clips it shows, in its place, without its own effects and speed (an audio "
+            f"one: its top track): {', '.join(nested)}")
+
+
 def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:
     disabled = _disabled_clips(timeline)
     if not disabled:
@@ -1252,6 +1260,22 @@ def _picture_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     for track in result.audio_tracks():
         result.tracks.remove(track)
     return result
+
+
+def _reels_without_spaces(timeline: otio.schema.Timeline) -> None:
+    """Give each clip whose reel the CMX 3600 writer would make from a name with a space in it
+    ("UNC Path", an AAF's media; "Normal C" of "Normal Clip 1") that reel with underscores.
+    A reel is a field of the event line: "001  UNC Path V     C ..." reads as reel "UNC" on
+    channel "Path", and the reader, as an NLE, refused the list v2a wrote."""
+    writer = otio.adapters.from_name("cmx_3600").module()
+    for clip in timeline.find_clips():
+        if clip.metadata.get("cmx_3600", {}).get("reel"):
+            continue  # the reel the list was read with
+        reel = writer._reel_from_clip(clip, 8).strip()
+        if " " in reel:
+            meta = dict(clip.metadata.get("cmx_3600") or {})
+            meta["reel"] = reel.replace(" ", "_")
+            clip.metadata["cmx_3600"] = meta
 
 
 def _without_v2a_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

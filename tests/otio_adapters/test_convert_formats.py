@@ -21,6 +21,10 @@ from v2a.pipeline import run_generation
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
 pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
 
+#: nested_example.otio's V1 as it shows, in frames at 24 fps: (record start, length); a nested
+#: clip shorter than its stack or track shows for its own length, then nothing.
+NESTED_SHOWN = [(0, 238), (238, 31), (269, 33), (302, 24), (331, 63), (394, 1), (398, 238)]
+
 
 def _convert(name: str, output_format: str, tmp_path: Path):
     """Generate for fixture `name` and write it as `output_format`; (source, result)."""
@@ -140,13 +144,11 @@ def test_conversion_to_kdenlive_keeps_nested_stacks_and_tracks_in_place(tmp_path
     assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
     assert ("'Nested Stack 1' (V1), 'Nested Stack 2 (with effects)' (V1), 'Nested Track' (V1)"
             in result.format_note)
-    # Its media is offline (the adapter writes such clips as placeholders): each in its place,
-    # in frames at 24 fps, as the fixture nests them (a nested clip shorter than its stack or
-    # track shows for its own length; the rest of the stack shows nothing).
+    # Each in its place, as the fixture nests them.
     (track,) = read_timeline(result.timeline_path).video_tracks()
     written = [(track.range_of_child(clip).start_time.value, clip.duration().value)
                for clip in track.find_clips()]
-    assert written == [(0, 238), (238, 31), (269, 33), (302, 24), (331, 63), (394, 1), (398, 238)]
+    assert written == NESTED_SHOWN
     assert track.duration() == source.video_tracks()[0].duration()
 
 
@@ -238,3 +240,24 @@ def test_a_list_converted_to_kdenlive_takes_a_second_run(tmp_path):
     assert [event.state for event in again.clips] == ["done"] * 3
     assert all("_take2.wav" in audio.path for audio in again.generated)
     assert _sound(read_timeline(again.timeline_path)) == _sound(written)
+
+
+@pytest.mark.parametrize(
+    "name, shown",
+    [
+        # Avid's media are named "UNC Path": the writer made that the reel, a space inside a
+        # field of the event line ("001  UNC Path V  C ..."), and no reader could read the list.
+        ("aaf/simple.aaf", [(0, 720), (720, 480), (1200, 722), (1922, 640), (2562, 720)]),
+        # Nested stacks and a nested track, which the writer skipped: 4 of 7 clips, the later
+        # ones moved up; and reels "Normal C" from "Normal Clip 1".
+        ("otio/nested_example.otio", NESTED_SHOWN),
+    ],
+)
+def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(name, shown, tmp_path):
+    source, result = _convert(name, "cmx_3600", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
+    written = read_timeline(result.timeline_path, options={"rate": 24})
+    (track,) = written.video_tracks()
+    assert [(track.range_of_child(clip).start_time.value, clip.duration().value)
+            for clip in track.find_clips()] == shown
