@@ -704,6 +704,7 @@ def _adapter_losses(
         if not aaf_file.source_file(timeline)[0]:  # the adapter's file, not the editor's
             lost.append(_generators_note(timeline, "AAF", "filler"))
             lost.append(_disabled_note(timeline, "AAF adapter"))
+            lost.append(_nested_note(timeline, "AAF adapter"))
         return "; ".join(note for note in lost if note)
     if format != "fcpx_xml":
         return ""
@@ -853,6 +854,7 @@ def _atomic_write(
             # rates the adapter gets the same frames at a rate it can write.
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
             _generators_as_gaps(given)
+            _nested_as_writers_take_them(given)
         elif format == "cmx_3600":
             given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
             _flatten_nested(given)  # the writer skips a nested item, as Kdenlive's does
@@ -1082,7 +1084,12 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
                 kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
+    if format == "fcp_xml":
+        _nested_as_writers_take_them(result)
     if format == "AAF":
+        # The writer lays a nested stack's clips whole, past its trim: every clip after it
+        # moved (nested_example: by 6 frames, then 7).
+        _flatten_nested(result)
         _generators_as_gaps(result)
         _disabled_as_gaps(result)
     elif format == "fcp_xml":
@@ -1108,6 +1115,46 @@ def _nested_items(timeline: otio.schema.Timeline) -> list[str]:
     ]
 
 
+def _nested_as_writers_take_them(timeline: otio.schema.Timeline) -> None:
+    """Nested items as the FCP7 XML and FCPXML writers take them: a nested stack (a
+    sequence, a compound clip) of tracks. A track nested directly in a track (OTIO's
+    nested_example) is put in its place as the items it shows, and a clip directly in a stack
+    gets a track of its own: the writers iterate a stack's children as tracks ("'Clip' object is
+    not iterable", "'Clip' object has no attribute 'kind'") and wrote nothing."""
+    for track in timeline.tracks:
+        for stack in track.find_children(descended_from_type=otio.schema.Stack):
+            for index, child in enumerate(list(stack)):
+                if not isinstance(child, otio.schema.Track):
+                    stack[index] = otio.schema.Track(children=[child.deepcopy()], kind=track.kind)
+    for track in timeline.tracks.find_children(descended_from_type=otio.schema.Track):
+        index = 0
+        while index < len(track):
+            if isinstance(track[index], otio.schema.Track):
+                track[index:index + 1] = _shown_items(track[index])
+            else:
+                index += 1
+
+
+def _shown_items(item: otio.core.Composition) -> list[otio.core.Composable]:
+    """What a nested track or stack shows over its range, as items of one track in its place
+    (a stack's top clip wins, as `otio.algorithms.flatten_stack` composites it); a gap where it
+    cannot be cut (through a transition)."""
+    kind = item.parent().kind
+    try:
+        shown = item if isinstance(item, otio.schema.Track) else _shown(item, kind)
+        shown = otio.algorithms.track_trimmed_to_range(shown, item.trimmed_range())
+        children = [child.deepcopy() for child in shown]
+    except otio.exceptions.OTIOError:
+        children = []
+    rest = item.duration()  # (a trimmed track keeps its range: not its length)
+    for child in children:
+        if not isinstance(child, otio.schema.Transition):
+            rest -= child.duration()
+    if rest.value > 0:  # a stack longer than what it holds shows nothing there
+        children.append(otio.schema.Gap(source_range=TR(RT(0, rest.rate), rest)))
+    return children
+
+
 def _flatten_nested(timeline: otio.schema.Timeline) -> None:
     """Put in each nested item's place on its track the items it shows over its range: a nested
     track's own, a stack's as `otio.algorithms.flatten_stack` composites them (its top clip
@@ -1117,27 +1164,11 @@ def _flatten_nested(timeline: otio.schema.Timeline) -> None:
     for track in timeline.tracks:
         index = 0
         while index < len(track):
-            item = track[index]
-            if not isinstance(item, otio.core.Composition):
+            if isinstance(track[index], otio.core.Composition):
+                # Not past its items: a nested item inside is flattened in turn.
+                track[index:index + 1] = _shown_items(track[index])
+            else:
                 index += 1
-                continue
-            try:
-                shown = item if isinstance(item, otio.schema.Track) else _shown(item, track.kind)
-                shown = otio.algorithms.track_trimmed_to_range(shown, item.trimmed_range())
-                children = [child.deepcopy() for child in shown]
-                rest = item.duration()  # (a trimmed track keeps its range: not its length)
-                for child in children:
-                    if not isinstance(child, otio.schema.Transition):
-                        rest -= child.duration()
-                if rest.value > 0:  # a stack longer than what it holds shows nothing there
-                    children.append(otio.schema.Gap(source_range=TR(RT(0, rest.rate), rest)))
-            except otio.exceptions.OTIOError:
-                duration = item.duration()
-                children = [otio.schema.Gap(source_range=TR(RT(0, duration.rate), duration))]
-            del track[index]
-            for offset, child in enumerate(children):
-                track.insert(index + offset, child)
-            # Not past them: a nested item inside is flattened in turn.
 
 
 def _disabled_clips(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Clip, str]]:
@@ -1181,9 +1212,9 @@ def _nested_note(timeline: otio.schema.Timeline, label: str) -> str:
     nested = _nested_items(_without_v2a_tracks(timeline))
     if not nested:
         return ""
-    return (f"the {label} writes no nested sequences or compound clips, so each is written as "
-            "the clips it shows, in its place, without its own effects and speed (an audio "
-            f"one: its top track): {', '.join(nested)}")
+    return (f"the {label} cannot write nested sequences or compound clips where they are, so "
+            "each is written as the clips it shows, in its place, without its own effects and "
+            f"speed (an audio one: its top track): {', '.join(nested)}")
 
 
 def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:
@@ -1307,6 +1338,11 @@ def _rescale_clip_ranges(track: otio.schema.Track, rate: float) -> None:
         if clip.source_range is not None and clip.source_range.duration.rate != rate:
             clip.source_range = _rescaled(clip.source_range, rate)
         reference = clip.media_reference
+        if reference.available_range is None and clip.source_range is not None:
+            # The writer sizes each clip's source mob by its media's range and failed on a clip
+            # without one (an EDL's events, offline clips: "available_range.duration.rate does
+            # not exist"), so no AAF at all; the media is known to hold what the clip plays.
+            reference.available_range = clip.source_range
         aaf_meta = reference.metadata.get("AAF")
         if (
             aaf_meta

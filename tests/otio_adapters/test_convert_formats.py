@@ -261,3 +261,49 @@ def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(name, sho
     (track,) = written.video_tracks()
     assert [(track.range_of_child(clip).start_time.value, clip.duration().value)
             for clip in track.find_clips()] == shown
+
+
+def test_conversion_to_aaf_writes_clips_without_media(tmp_path):
+    # An EDL's events name no media: the AAF writer failed on the first ("available_range
+    # .duration.rate does not exist") and only the .otio was written.
+    name = "cmx3600_edl/dissolve_test.edl"
+    source, result = _convert(name, "AAF", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "AAF", result.format_note
+    written = read_timeline(result.timeline_path)
+    assert _pictures(written) == _pictures(source)
+    assert _sound(written) == sorted((audio.start_sample, audio.num_samples)
+                                     for audio in result.generated)
+
+
+@pytest.mark.parametrize("output_format", ["fcp_xml", "fcpx_xml", "AAF"])
+def test_conversion_writes_a_track_nested_in_a_track(output_format, tmp_path):
+    # nested_example.otio nests a track directly in a track and clips directly in stacks: the
+    # writers take a stack's children for tracks ("'Clip' object is not iterable", "has no
+    # attribute 'kind'") and only the .otio was written.
+    source, result = _convert("otio/nested_example.otio", output_format, tmp_path)
+
+    assert format_for_path(result.timeline_path) == output_format, result.format_note
+    if output_format == "fcp_xml":
+        # The FCP7 XML reader reads a nested sequence as empty (its tracks are under <media>,
+        # where it does not look): the file is checked for them instead.
+        text = Path(result.timeline_path).read_text()
+        for clip in source.find_clips():
+            assert f"<name>{clip.name}</name>" in text
+        return
+    written = read_timeline(result.timeline_path)
+    (track,) = [track for track in written.video_tracks()
+                if not any(track is mine for mine in find_v2a_tracks(written, "SFX"))]
+    if output_format == "AAF":
+        # The AAF writer laid a nested stack's clip whole, past the stack's trim (37 frames
+        # for 31), moving every clip after it: written as the clips the stacks show.
+        assert "'Nested Stack 1' (V1)" in result.format_note
+        assert [(track.range_of_child(clip).start_time.value, clip.duration().value)
+                for clip in track.find_clips()] == NESTED_SHOWN
+        return
+    top = [(item.name, track.range_of_child(item).start_time.value)
+           for item in track if isinstance(item, otio.schema.Clip)]
+    assert top == [("Normal Clip 1", 0), ("Normal Clip 2", 269), ("Normal Clip 3", 331),
+                   ("Clip Inside A Track", 394), ("Normal Clip 4", 398)]
+    assert sorted(clip.name for clip in track.find_clips()) == sorted(
+        clip.name for clip in source.find_clips())
