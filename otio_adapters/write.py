@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -604,7 +605,10 @@ def _write_timeline(
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
         if not lost:
             _atomic_write(timeline, otio_path, "otio_json")
-        note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
+        if isinstance(error, TimelineWriteError):  # v2a's own reason, said as it is
+            note = f"{error}; wrote {otio_path} instead"
+        else:
+            note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
     if lost:
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
@@ -654,7 +658,8 @@ def _adapter_losses(
         carried = _edl_carries(timeline, bool(text))
         if not text:
             notes = (carried, _disabled_note(timeline, "CMX 3600 EDL"),
-                     _nested_note(_picture_only(timeline), "CMX 3600 adapter"))
+                     _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
+                     _tracks_note(timeline))
             carried = "; ".join(note for note in notes if note)
         if problem:
             rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
@@ -856,10 +861,7 @@ def _atomic_write(
             _generators_as_gaps(given)
             _nested_as_writers_take_them(given)
         elif format == "cmx_3600":
-            given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
-            _flatten_nested(given)  # the writer skips a nested item, as Kdenlive's does
-            _disabled_as_gaps(given)
-            _reels_without_spaces(given)
+            given, _ = _edl_picture(timeline)  # the audio events are added after (`edl_audio`)
         if format == "kdenlive" and not text:
             # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
             # as into a project from Kdenlive, crossfades as same-track mixes.
@@ -1281,6 +1283,64 @@ def _generators_as_gaps(timeline: otio.schema.Timeline) -> None:
         for clip in track.find_clips():
             if isinstance(clip.media_reference, otio.schema.GeneratorReference):
                 _as_gap(clip)
+
+
+def _edl_picture(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline, list[str]]:
+    """What a CMX 3600 list can hold of `timeline`'s picture, as a copy to give the writer, and
+    the editor's clips it leaves out, hidden beneath others ("'NAME' (Vn)"): one video track
+    (the writer refused more: "Only a single video track is supported", and only the .otio was
+    written), the tracks' picture as it shows (the top clip wins, a title shows what is
+    beneath, as v2a plans it); nested items as the clips they show (the writer skipped them);
+    no disabled clips (an event always shows); reels without spaces."""
+    result = _picture_only(timeline)
+    _flatten_nested(result)
+    _disabled_as_gaps(result)
+    hidden: list[str] = []
+    videos = result.video_tracks()
+    if len(videos) > 1 and len([track for track in videos if track.find_clips()]) > 1:
+        if any(track.find_children(descended_from_type=otio.schema.Transition)
+               for track in videos):
+            # `flatten_stack` lays clips beside a transition wrongly (other shots, other
+            # frames); an editor's list with the wrong picture is worse than none.
+            raise TimelineWriteError(
+                f"a CMX 3600 EDL holds one video track, and this timeline's {len(videos)} have "
+                "transitions, which v2a cannot lay into one track; export the EDL of the "
+                "picture from the editing application, or write another format")
+        _generators_as_gaps(result)
+        placed = [(clip.name, f"{clip.name!r} (V{number})")
+                  for number, track in enumerate(videos, start=1) for clip in track.find_clips()]
+        shown = otio.algorithms.flatten_stack(videos)
+        shown.name = videos[0].name
+        for track in videos:
+            result.tracks.remove(track)
+        result.tracks.insert(0, shown)
+        left = Counter(clip.name for clip in shown.find_clips())
+        for name, label in placed:
+            if left[name]:
+                left[name] -= 1
+            else:
+                hidden.append(label)
+    elif len(videos) > 1:  # one track of clips, the others empty (Resolve's export has 8)
+        for track in videos:
+            if track is not next((t for t in videos if t.find_clips()), videos[0]):
+                result.tracks.remove(track)
+    _reels_without_spaces(result)
+    return result, hidden
+
+
+def _tracks_note(timeline: otio.schema.Timeline) -> str:
+    videos = [track for track in timeline.video_tracks() if V2A_KEY not in track.metadata]
+    if len([track for track in videos if track.find_clips()]) < 2:
+        return ""
+    try:
+        _, hidden = _edl_picture(timeline)
+    except TimelineWriteError:
+        return ""  # the write fails, and its note says why
+    note = (f"the CMX 3600 EDL holds one video track: the editor's {len(videos)} are written as "
+            "the picture they show (the top clip wins, a title shows what is beneath)")
+    if hidden:
+        note += f"; clips hidden beneath others are not in it: {', '.join(hidden)}"
+    return note
 
 
 def _picture_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:

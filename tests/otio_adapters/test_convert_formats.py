@@ -307,3 +307,26 @@ def test_conversion_writes_a_track_nested_in_a_track(output_format, tmp_path):
                    ("Clip Inside A Track", 394), ("Normal Clip 4", 398)]
     assert sorted(clip.name for clip in track.find_clips()) == sorted(
         clip.name for clip in source.find_clips())
+
+
+def test_conversion_to_cmx_3600_writes_the_picture_several_tracks_show(tmp_path):
+    # The writer refused more than one video track ("Only a single video track is supported,
+    # got: 3") and only the .otio was written.
+    name = "fcp7_xml/premiere_enable_property.xml"
+    source, result = _convert(name, "cmx_3600", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
+    assert ("the CMX 3600 EDL holds one video track: the editor's 3 are written as the picture "
+            "they show" in result.format_note)
+    written = read_timeline(result.timeline_path, options={"rate": 25})
+    media = tmp_path / "media"
+    assert _shown(written, Path(result.timeline_path), media) == _shown(
+        source, FIXTURES / name, media)
+
+
+def test_conversion_to_cmx_3600_says_why_tracks_with_transitions_are_not_written(tmp_path):
+    source, result = _convert("fcp7_xml/premiere_example.xml", "cmx_3600", tmp_path)
+
+    assert result.timeline_path == result.fallback_otio_path
+    assert result.format_note.startswith(
+        "a CMX 3600 EDL holds one video track, and this timeline's 4 have transitions")
