@@ -1088,6 +1088,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
             _rescale_clip_ranges(track, rate)
     if format == "fcp_xml":
         _nested_as_writers_take_them(result)
+        _each_clip_its_own(result)
     if format == "AAF":
         # The writer lays a nested stack's clips whole, past its trim: every clip after it
         # moved (nested_example: by 6 frames, then 7).
@@ -1199,6 +1200,17 @@ def _disabled_as_gaps(timeline: otio.schema.Timeline) -> None:
     it). Left out instead, as the editor sees it: a gap; the note names them."""
     for clip, _ in _disabled_clips(timeline):
         _as_gap(clip)
+
+
+def _each_clip_its_own(timeline: otio.schema.Timeline) -> None:
+    """Make each of the editor's clips unlike every other to the FCP7 XML writer, which writes a
+    clip equal to one it wrote before (same name, media and range: a compound clip's contents,
+    used three times in fcpx_example) as an empty `<clipitem id=.../>` naming the first. Its
+    reader, as an NLE would, cannot place such a reference (it has no `<start>`: the file could
+    not be read back at all), and the first one's place is not this one's. The key is outside
+    the `fcp_xml` metadata, which the writer writes into the file."""
+    for number, clip in enumerate(timeline.find_clips()):
+        clip.metadata["v2a_fcp7_clip"] = number
 
 
 def _disabled_as_fcp7(timeline: otio.schema.Timeline) -> None:

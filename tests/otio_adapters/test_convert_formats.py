@@ -5,6 +5,7 @@ with a fast test double, written by the real adapters and read back with them.""
 
 from __future__ import annotations
 
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import opentimelineio as otio
@@ -330,3 +331,23 @@ def test_conversion_to_cmx_3600_says_why_tracks_with_transitions_are_not_written
     assert result.timeline_path == result.fallback_otio_path
     assert result.format_note.startswith(
         "a CMX 3600 EDL holds one video track, and this timeline's 4 have transitions")
+
+
+def test_conversion_to_fcp7_xml_writes_every_clip_item_whole(tmp_path):
+    # fcpx_example uses one compound clip three times: the writer wrote the clips inside the
+    # second and third as empty <clipitem id="..."/> naming the first's, which nothing can place
+    # (no <start>, <end> or <in>): the file could not be read back at all.
+    source, result = _convert("fcpx_xml/fcpx_example.fcpxml", "fcp_xml", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "fcp_xml", result.format_note
+    root = ET.parse(result.timeline_path).getroot()
+    items = list(root.iter("clipitem"))
+    assert items and all(item.find("start") is not None for item in items)
+    assert "v2a_fcp7_clip" not in Path(result.timeline_path).read_text()
+    # The top-level clips in place; the reader reads a nested sequence as empty (its tracks are
+    # under <media>, where it does not look), so the compound clips' contents are found by name.
+    written = read_timeline(result.timeline_path)
+    assert [p for p in _pictures(written) if p[0] != "(stack)"] == [
+        p for p in _pictures(source) if p[0] != "(stack)"]
+    assert {clip.name for clip in source.video_tracks()[0].find_clips()} <= {
+        item.findtext("name") for item in items}
