@@ -104,7 +104,9 @@ def test_conversion_names_the_titles_the_format_cannot_hold(output_format, writt
     assert format_for_path(result.timeline_path) == output_format
     assert f"{written_as} in the" in result.format_note
     assert "'test_title' (V3)" in result.format_note
-    assert _pictures(read_timeline(result.timeline_path)) == _pictures(source)
+    media = tmp_path / "media"
+    assert _shown(read_timeline(result.timeline_path), Path(result.timeline_path), media) == (
+        _shown(source, FIXTURES / "fcp7_xml/premiere_example.xml", media))
     # The whole result, title included, is in the .otio beside it.
     assert "test_title" in {clip.name for clip in read_timeline(result.fallback_otio_path)
                             .find_clips()}
@@ -351,3 +353,16 @@ def test_conversion_to_fcp7_xml_writes_every_clip_item_whole(tmp_path):
         p for p in _pictures(source) if p[0] != "(stack)"]
     assert {clip.name for clip in source.video_tracks()[0].find_clips()} <= {
         item.findtext("name") for item in items}
+
+
+def test_a_premiere_nested_sequence_is_read_with_its_clips():
+    # The FCP7 XML reader looked for a nested sequence's tracks under <sequence>, not under its
+    # <media>: read as an empty stack, its shots got no sound and every format v2a wrote from
+    # the XML (.otio included) held an empty nest.
+    timeline = read_timeline(FIXTURES / "fcp7_xml/premiere_example.xml")
+    (nest,) = [item for item in timeline.video_tracks()[1] if isinstance(item, otio.schema.Stack)]
+    assert nest.name == "sc01_sh010_anim"
+    track = next(track for track in nest if track.kind == otio.schema.TrackKind.Video)
+    assert [(clip.name, track.range_of_child(clip).start_time.value, clip.duration().value)
+            for clip in track.find_clips()] == [("sc01_sh010_anim.mov", 0, 100),
+                                                ("sc01_sh030_anim.mov", 100, 220)]
