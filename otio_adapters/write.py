@@ -1222,13 +1222,41 @@ def _disabled_as_fcp7(timeline: otio.schema.Timeline) -> None:
         clip.metadata["fcp_xml"] = meta
 
 
+def _hidden_inside(timeline: otio.schema.Timeline) -> list[str]:
+    """The clips of the nested items on `timeline`'s video tracks that their flattening leaves
+    out, hidden beneath others inside them: "'CLIP' (in 'NEST', V1)"."""
+    hidden = []
+    for track in timeline.video_tracks():
+        for item in track:
+            if not isinstance(item, otio.core.Composition):
+                continue
+            shown = Counter(
+                clip.name for child in _shown_items(item)
+                for clip in (child.find_clips() if isinstance(child, otio.core.Composition)
+                             else [child] if isinstance(child, otio.schema.Clip) else []))
+            for clip in item.find_clips():
+                if getattr(clip.parent(), "kind", track.kind) != track.kind:
+                    continue  # a compound clip's sound, under its picture
+                if shown[clip.name]:
+                    shown[clip.name] -= 1
+                else:
+                    where = _track_label(timeline, track)
+                    hidden.append(f"{clip.name!r} (in {item.name!r}, {where})")
+    return hidden
+
+
 def _nested_note(timeline: otio.schema.Timeline, label: str) -> str:
-    nested = _nested_items(_without_v2a_tracks(timeline))
+    editors = _without_v2a_tracks(timeline)
+    nested = _nested_items(editors)
     if not nested:
         return ""
-    return (f"the {label} cannot write nested sequences or compound clips where they are, so "
+    note = (f"the {label} cannot write nested sequences or compound clips where they are, so "
             "each is written as the clips it shows, in its place, without its own effects and "
             f"speed (an audio one: its top track): {', '.join(nested)}")
+    hidden = _hidden_inside(editors)
+    if hidden:
+        note += f"; clips hidden inside them are not in it: {', '.join(hidden)}"
+    return note
 
 
 def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:

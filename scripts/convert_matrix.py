@@ -4,7 +4,7 @@ For each real editor export in ../shared/fixtures/timelines and each output form
 whole job (stand-in media, the tests' sine generator) with `--output-format`, read the written
 file back with its own reader and print, as a Markdown table, the editor's video clips it holds
 against the source's. A cell reads:
-- `N` (`K off`): video clips read back (of them disabled), every nested clip counted;
+- `N` (`K off`): video clips read back (of them disabled), every nested one counted;
 - `≠`: the picture v2a plans from the written file (where each visible stretch sits, which file
   and first frame it shows) is not the source's;
 - `n`: the result carries a note (what the format could not hold, where the full .otio is);
@@ -41,13 +41,16 @@ FORMATS = ["otio_json", "fcp_xml", "fcpx_xml", "cmx_3600", "AAF", "kdenlive"]
 
 
 def video_clips(timeline) -> tuple[int, int]:
-    """(the editor's video clips, of them disabled or on a disabled track)."""
+    """(the editor's video clips, of them disabled or on a disabled track); a nested one
+    counts, not the sound of a compound clip on a video track."""
     ours = find_v2a_tracks(timeline, "SFX")
     total = off = 0
     for track in timeline.video_tracks():
         if any(track is mine for mine in ours):
             continue
         for clip in track.find_clips():
+            if getattr(clip.parent(), "kind", track.kind) != track.kind:
+                continue
             total += 1
             off += not (is_enabled(clip) and is_enabled(track))
     return total, off

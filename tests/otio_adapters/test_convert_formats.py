@@ -134,6 +134,9 @@ def test_conversion_to_kdenlive_shows_compound_clips_where_they_were(tmp_path):
 
     assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
     assert "'compound_clip_1' (V1)" in result.format_note
+    # Beneath others inside it, not in the project: named.
+    assert "clips hidden inside them are not in it: 'IMG_0857' (in 'compound_clip_1', V1)" in (
+        result.format_note)
     written = read_timeline(result.timeline_path)
     media = tmp_path / "media"
     assert _shown(written, Path(result.timeline_path), media) == _shown(
