@@ -690,7 +690,7 @@ def _adapter_losses(
             lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                         "in this timeline are not in the .kdenlive")
         lost.append(_disabled_note(timeline, "Kdenlive adapter"))
-        offline = len(_without_media(_without_v2a_tracks(timeline)))
+        offline = len(_without_media(timeline))
         if offline:
             lost.append(f"{offline} of the editor's clips name no media file (an EDL's events, "
                         "offline clips): each is written as a missing file named after the "
@@ -1113,6 +1113,7 @@ def _nested_items(timeline: otio.schema.Timeline) -> list[str]:
     return [
         f"{item.name!r} ({_track_label(timeline, track)})"
         for track in timeline.tracks
+        if V2A_KEY not in track.metadata
         for item in track
         if isinstance(item, otio.core.Composition)
     ]
@@ -1229,7 +1230,7 @@ def _hidden_inside(timeline: otio.schema.Timeline) -> list[str]:
     for track in timeline.video_tracks():
         for item in track:
             if not isinstance(item, otio.core.Composition):
-                continue
+                continue  # (v2a's tracks hold clips and crossfades alone)
             shown = Counter(
                 clip.name for child in _shown_items(item)
                 for clip in (child.find_clips() if isinstance(child, otio.core.Composition)
@@ -1246,14 +1247,13 @@ def _hidden_inside(timeline: otio.schema.Timeline) -> list[str]:
 
 
 def _nested_note(timeline: otio.schema.Timeline, label: str) -> str:
-    editors = _without_v2a_tracks(timeline)
-    nested = _nested_items(editors)
+    nested = _nested_items(timeline)
     if not nested:
         return ""
     note = (f"the {label} cannot write nested sequences or compound clips where they are, so "
             "each is written as the clips it shows, in its place, without its own effects and "
             f"speed (an audio one: its top track): {', '.join(nested)}")
-    hidden = _hidden_inside(editors)
+    hidden = _hidden_inside(timeline)
     if hidden:
         note += f"; clips hidden inside them are not in it: {', '.join(hidden)}"
     return note
