@@ -148,6 +148,29 @@ def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server)
             assert json.loads(socket.recv(timeout=10))["response"]["version"]
 
 
+def test_the_websocket_bridge_says_which_request_field_it_cannot_read_in_one_sentence(
+        make_server):
+    """protobuf ends a nested field's parse error with a period of its own and one more: the
+    bridge's message ended in ".."."""
+    import json
+
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    with ws_connect(server.bridge.url) as socket:
+        socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": server.token}))
+        assert "response" in json.loads(socket.recv(timeout=10))
+        for call_id, (request, field) in enumerate([({"params": {"seed": "abc"}}, "seed"),
+                                                    ({"timeline": {"path": 5}}, "path"),
+                                                    ({"output": 7}, "output")], 1):
+            socket.send(json.dumps({"id": call_id, "method": "CreateJob", "request": request}))
+            error = json.loads(socket.recv(timeout=10))["error"]
+            assert error["code"] == "INVALID_ARGUMENT"
+            message = error["message"]
+            assert message.startswith("request: ") and f"{field} field" in message, message
+            assert message.endswith(".") and not message.endswith(".."), message
+
+
 def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,
                                                                           fixture_timeline,
                                                                           media_dir, roots):
