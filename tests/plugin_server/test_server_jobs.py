@@ -82,6 +82,21 @@ def test_each_clips_streamed_progress_only_goes_forward_to_its_last_step(
         assert steps[-1] == (4, 4)
 
 
+def test_a_done_clip_carries_its_last_step_so_its_bar_ends_full(make_server, connect,
+                                                                fixture_timeline, media_dir):
+    """DONE came with step 0 of 0: a bar drawn from step / total_steps dropped to empty at the
+    end. It carries the clip's steps as done, on the stream and in GetJob."""
+    client = connect(make_server())  # 4 steps a clip
+    job = client.submit(fixture_timeline, output_folder="full-bars",
+                        media_search_paths=(str(media_dir),))
+    events, job = _watch_all(client, job.job_id)
+    done = [(e.clip.step, e.clip.total_steps) for e in events
+            if e.HasField("clip") and e.clip.state == pb.CLIP_STATE_DONE]
+    assert done and set(done) == {(4, 4)}, done
+    assert [(c.state, c.step, c.total_steps) for c in job.clips] == [
+        (pb.CLIP_STATE_DONE, 4, 4)] * 4
+
+
 def test_a_watcher_of_a_queued_job_hears_each_clips_state_once(make_server, connect,
                                                               fixture_timeline, media_dir,
                                                               monkeypatch):
@@ -246,4 +261,7 @@ def test_the_websocket_bridge_sends_every_field_and_64_bit_integers_as_numbers(
     assert result["job"]["params"]["seed"] == 3 and result["job"]["params"]["steps"] == 0
     assert result["job"]["create_time"].endswith("Z")  # a Timestamp stays RFC 3339
     events = [r["event"] for r in replies if r["id"] == 2 and "event" in r]
-    assert all(e["clip"]["step"] == 0 and e["clip"]["media_path"] for e in events if "clip" in e)
+    clips = [e["clip"] for e in events if "clip" in e]
+    assert clips and all(clip["media_path"] for clip in clips)
+    # The finished clips' progress: all steps done.
+    assert all((clip["step"], clip["total_steps"]) == (4, 4) for clip in clips), clips
