@@ -15,11 +15,30 @@ transitions.aaf written as FCP7 XML by the adapter and read again had the shot "
 early. `install()` places each transition at its cut, as OTIO means it, so every clip is read at
 the frames the document gives it: its `<start>`/`<end>`, or for `-1`, the cut of the transition
 beside it. The writer is left as it is: it places transitions from OTIO's ranges already.
+
+Premiere also writes where the cut is, exactly: `<cutPointTicks>`, from the transition's start in
+its ticks (254016000000 a second). The reader takes the cut from the alignment alone; in both of
+`premiere_example.xml`'s transitions the two agree (an end-black dissolve of 19 frames cut at 19,
+a centred one of 25 frames at 12, the alignment's centre rounded down as the reader rounds it),
+but a cut Premiere placed off the centre, which the alignment's three places cannot say, moved
+every clip beside it. The reader takes the cut from the ticks where they name a whole frame
+within the transition (`ticks_cut`); other values (written by other tools: a half frame, ticks
+counted from the sequence start) leave the alignment's cut.
 """
 
 from __future__ import annotations
 
+import logging
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+
 import opentimelineio as otio
+
+from otio_adapters.timing import exact_rate
+
+log = logging.getLogger(__name__)
+#: Premiere's unit of time, as `<cutPointTicks>` counts it.
+TICKS_PER_SECOND = 254_016_000_000
 
 _installed = False
 
@@ -41,7 +60,34 @@ def install() -> None:
         return item, item_range
 
     parser.item_and_timing_for_element = item_and_timing_for_element
+    alignment_cut = fcp_xml._transition_cut_point
+
+    def transition_cut_point(transition_item, context):
+        # The reader's cut of a transition, for it and for the clips beside it (start/end -1).
+        cut = alignment_cut(transition_item, context)
+        ticked = ticks_cut(transition_item, cut.rate)
+        if ticked is None or ticked == cut.value:
+            return cut
+        log.debug("transition at frame %s cuts at %d (its <cutPointTicks>), not %d (its "
+                  "alignment)", transition_item.findtext("start"), ticked, int(cut.value))
+        return otio.opentime.RationalTime(ticked, cut.rate)
+
+    fcp_xml._transition_cut_point = transition_cut_point
     _installed = True
+
+
+def ticks_cut(transition: ET.Element, rate: float) -> int | None:
+    """The record frame (at `rate`) a transition item cuts at by Premiere's `<cutPointTicks>`,
+    where they name a whole frame between its start and its end; None otherwise."""
+    try:
+        ticks = int(transition.findtext("cutPointTicks") or "")
+        start, end = int(transition.findtext("start")), int(transition.findtext("end"))
+    except (TypeError, ValueError):
+        return None
+    frames = Fraction(ticks) * exact_rate(rate) / TICKS_PER_SECOND
+    if frames.denominator != 1 or not 0 <= frames <= end - start:
+        return None
+    return start + int(frames)
 
 
 def at_cut(

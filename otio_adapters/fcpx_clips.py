@@ -78,6 +78,10 @@ def install() -> None:
 
     def build_composable(reader, element, default_format):
         composable = original_build(reader, element, default_format)
+        # Switched off in Final Cut (on the `<clip>`, which the reader builds from the `<video>`
+        # inside): it shows nothing, and gets no sound; the reader read it as shown.
+        if "0" in (element.get("enabled"), reader._timing_clip(element).get("enabled")):
+            composable.enabled = False
         if element.tag == "ref-clip" and element.get("srcEnable") == "audio":
             # A compound clip playing its sound alone shows none of its picture: its video
             # tracks were planned as if it did (measured: a 3 s compound clip got the sound of

@@ -204,14 +204,48 @@ def can_write(rate: float) -> bool:
 
 
 def for_writer(timeline: otio.schema.Timeline, rate: float) -> otio.schema.Timeline:
-    """What to hand the adapter for a timeline at `rate`: itself, or at an NTSC rate a copy
-    whose every time counts the same frames at the nominal rate."""
+    """What to hand the adapter for a timeline at `rate`: a copy whose every time counts frames
+    of the edit rate (at an NTSC rate the same frames at the nominal rate), and whose tracks
+    carry no trim that trims nothing (`_without_empty_trims`)."""
     nominal = _NOMINAL.get(exact_rate(rate))
-    if nominal is None:
-        return timeline
     result = timeline.deepcopy()
-    _set_rate(result, exact_rate(rate), float(nominal))
+    # A clip at another rate (Premiere's 15 fps clip in a 30 fps sequence) made the adapter
+    # look up a format without a frame duration and fail ("not enough values to unpack").
+    _set_rate(result, exact_rate(rate), float(nominal or rate))
+    _without_empty_trims(result)
+    _spine_to_the_end(result)
     return result
+
+
+def _spine_to_the_end(timeline: otio.schema.Timeline) -> None:
+    """Lengthen the first video track, which the adapter writes as the primary storyline, with
+    a gap to the end of the timeline. Every other track's clips are connected to an item of it,
+    and one past its end (Premiere's V4 clips after V1's last) has none: the adapter failed
+    ("'NoneType' object has no attribute 'get'") and wrote nothing."""
+    videos = timeline.video_tracks()
+    if not videos:
+        return
+    spine = videos[0]
+    missing = timeline.tracks.duration() - spine.duration()
+    if missing.value > 0:
+        spine.append(otio.schema.Gap(source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(0, missing.rate), missing)))
+
+
+def _without_empty_trims(timeline: otio.schema.Timeline) -> None:
+    """Take off each track's source range that cuts nothing from it: the CMX 3600 reader's
+    start timecode (01:00:00:00 as a range starting at -86400, which the timeline's start
+    says already) and the AAF reader's range over the whole track. The adapter places each
+    clip by its range trimmed to the track's, which such a range made empty (a list's every
+    clip, an AAF's zero-length filler at the end): "computed time range would be invalid"."""
+    for track in timeline.tracks:
+        trim = track.source_range
+        if trim is None:
+            continue
+        if trim.start_time.value < 0 or (
+            trim.start_time.value == 0 and trim.duration >= track.available_range().duration
+        ):
+            track.source_range = None
 
 
 def finish(root, timeline: otio.schema.Timeline, rate: float) -> None:

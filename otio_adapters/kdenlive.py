@@ -135,34 +135,6 @@ def count_takes_from_file_start(track: otio.schema.Track) -> None:
         clip.source_range = TR(clip.source_range.start_time - start, clip.source_range.duration)
 
 
-def nested_items(timeline: otio.schema.Timeline) -> list[otio.core.Composition]:
-    """The stacks and tracks nested in the timeline's tracks (an OTIO nest, a Kdenlive
-    sequence used as a clip), which the adapter does not write."""
-    return [
-        item
-        for track in timeline.tracks
-        for item in track
-        if isinstance(item, otio.schema.Stack | otio.schema.Track)
-    ]
-
-
-def nested_as_placeholders(timeline: otio.schema.Timeline) -> None:
-    """Each stack or track nested in a track of `timeline` (a copy for the adapter) as a clip
-    without media of its length on the timeline, which the adapter writes as its placeholder
-    ("Unsupported clip type"). The adapter skips a nested item: everything after it on its
-    track was written that much earlier (nested_example.otio's last three clips 31, 60 and 64
-    frames early) and nothing said so."""
-    for track in timeline.tracks:
-        for index, item in enumerate(list(track)):
-            if isinstance(item, otio.schema.Stack | otio.schema.Track):
-                duration = item.duration()
-                track[index] = otio.schema.Clip(
-                    name=item.name,
-                    media_reference=otio.schema.MissingReference(),
-                    source_range=TR(RT(0, duration.rate), duration),
-                )
-
-
 def reversed_as_mlt_plays(text: str) -> str:
     """The adapter's project with its reversed clips as MLT plays them. The adapter divides a
     timewarp producer's length, and its entries' in and out points, by the speed: negative for

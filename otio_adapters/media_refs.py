@@ -296,6 +296,10 @@ def locate_file(referenced: str, base_dir: str, relink: RelinkIndex) -> Located:
             return Located(os.path.abspath(candidate), candidate)
     name = file_name(local)
     found = relink.find(name)
+    if not found and os.path.splitext(name)[1].lower() not in MEDIA_EXTENSIONS:
+        # A file named without a media extension: a clip's name, which is what a clip without
+        # media becomes in a project v2a converted it to (Kdenlive), found as that clip was.
+        found = relink.find_media_named(name)
     if found:
         return Located(found, candidates[0] if candidates else name)
     return Located(None, _looked_for(candidates, name, relink))

@@ -22,6 +22,7 @@ from otio_adapters import (
     edl_list,
     edl_time,
     fcp7_document,
+    fcp7_nested,
     fcp7_transitions,
     fcpx_clips,
     fcpx_document,
@@ -42,6 +43,8 @@ fcpx_clips.install()  # nor multicam and synchronized clips
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 fcp7_transitions.install()  # the FCP7 XML reader moves clips after a transition beside a gap
 aaf_file.install()  # the AAF reader names v2a's tracks "Sequence"
+fcp7_document.read_every_channel()  # it reads one channel of a stereo pair
+fcp7_nested.install()  # and reads every nested sequence as empty
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
 FORMAT_BY_EXTENSION = {

@@ -20,6 +20,11 @@ V2A_KEY = "v2a"  # metadata namespace, as OTIO adapters use "fcp_xml", "AAF"
 #: metadata["fcp_xml"][PREMIERE_TRACK_NAME]: a track's name in FCP7 XML, an attribute of its
 #: <track> as Premiere writes it (the FCP7 XML adapter reads no other track name).
 PREMIERE_TRACK_NAME = "@MZ.TrackName"
+#: clip.metadata[EDITORS_COPY] = True: a clip of the editor's that plays one of v2a's take files
+#: (a copy of v2a's clip they placed themselves): theirs, not v2a's to replace or take off. In
+#: FCP7 XML (`fcp7_document.set_apart_editors_items`), where a document v2a wrote before it named
+#: its tracks knows v2a's track by the takes it holds alone.
+EDITORS_COPY = "v2a_editors_copy"
 TAKE_FILE_RE = re.compile(r"^(?P<stem>.+)_take(?P<take>\d+)\.wav$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TRACK_PREFIX = "V2A "
@@ -77,7 +82,7 @@ def _reference_urls(clip: otio.schema.Clip) -> list[str]:
 
 
 def is_v2a_clip(clip: otio.core.Composable) -> bool:
-    if not isinstance(clip, otio.schema.Clip):
+    if not isinstance(clip, otio.schema.Clip) or clip.metadata.get(EDITORS_COPY):
         return False
     if V2A_KEY in clip.metadata:
         return True

@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import tempfile
+from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
 
@@ -36,7 +37,7 @@ from otio_adapters import (
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
-from otio_adapters.plan import start_timecode, timeline_start
+from otio_adapters.plan import is_enabled, start_timecode, timeline_start
 from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
     PREMIERE_TRACK_NAME,
@@ -609,7 +610,10 @@ def _write_timeline(
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
         if not lost:
             _atomic_write(timeline, otio_path, "otio_json")
-        note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
+        if isinstance(error, TimelineWriteError):  # v2a's own reason, said as it is
+            note = f"{error}; wrote {otio_path} instead"
+        else:
+            note = f"the {format} adapter could not write the result ({_one_line(error)}); wrote {otio_path} instead"
         return otio_path, otio_path, note
     if lost:
         return path, otio_path, f"{lost}; the full result is in {otio_path}"
@@ -667,6 +671,11 @@ def _adapter_losses(
     if format == "cmx_3600":
         text, _, problem = project
         carried = _edl_carries(timeline, bool(text))
+        if not text:
+            notes = (carried, _disabled_note(timeline, "CMX 3600 EDL"),
+                     _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
+                     _tracks_note(timeline))
+            carried = "; ".join(note for note in notes if note)
         if problem:
             rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
                          "renames reels, writes B events as V and A events, wipes and keys "
@@ -677,8 +686,9 @@ def _adapter_losses(
     if format == "fcp_xml":
         _, _, problem = project
         if problem:
-            return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which keeps "
-                    "one channel of exploded stereo tracks and one <file> element per path")
+            return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which drops "
+                    "the <link> groups between clips' picture and sound channels and keeps one "
+                    "<file> element per path")
         return ""
     if format == "kdenlive":
         text, _, problem = project
@@ -687,7 +697,6 @@ def _adapter_losses(
         # v2a's crossfades are in it as same-track mixes (`kdenlive.write_into_project`).
         editors = _without_v2a_tracks(timeline)
         transitions = len(editors.find_children(descended_from_type=otio.schema.Transition))
-        nested = len(kdenlive.nested_items(editors))
         lost = []
         if problem:
             lost.append(f"{problem}: the project was rewritten by the Kdenlive adapter, which "
@@ -695,19 +704,28 @@ def _adapter_losses(
         if transitions:
             lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                         "in this timeline are not in the .kdenlive")
-        if nested:
-            lost.append(f"the Kdenlive adapter writes no nested stacks or tracks: the editor's "
-                        f"{nested} are placeholders of their length in the .kdenlive")
-        return "; ".join(lost)
+        lost.append(_disabled_note(timeline, "Kdenlive adapter"))
+        offline = len(_without_media(timeline))
+        if offline:
+            lost.append(f"{offline} of the editor's clips name no media file (an EDL's events, "
+                        "offline clips): each is written as a missing file named after the "
+                        "clip, for Kdenlive to relink")
+        lost.append(_nested_note(timeline, "Kdenlive adapter"))
+        return "; ".join(note for note in lost if note)
     if format == "AAF":
-        _, _, problem = project
+        lost = []
+        _, path, problem = project
         if problem:
-            return (f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
-                    "editor's clips new file and tape mobs (what Avid finds and relinks their "
-                    "media by), points every audio clip at its master clip's slot 2 (which "
-                    "channel of the source each track played is lost), and drops motion "
-                    "effects, gain, markers and the start timecode's drop frame")
-        return ""
+            lost.append(f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
+                        "editor's clips new file and tape mobs (what Avid finds and relinks "
+                        "their media by), points every audio clip at its master clip's slot 2 "
+                        "(which channel of the source each track played is lost), and drops "
+                        "motion effects, gain, markers and the start timecode's drop frame")
+        if problem or not path:  # the adapter's file, not the editor's
+            lost.append(_generators_note(timeline, "AAF", "filler"))
+            lost.append(_disabled_note(timeline, "AAF adapter"))
+            lost.append(_nested_note(timeline, "AAF adapter"))
+        return "; ".join(note for note in lost if note)
     if format != "fcpx_xml":
         return ""
     lost = []
@@ -720,6 +738,7 @@ def _adapter_losses(
     uncentred = fcpx_audio.uncentred_crossfades(timeline)
     if text:  # the editor's document as it was, with v2a's audio added (`fcpx_document`)
         return _uncentred_note(uncentred)
+    lost.append(_generators_note(timeline, "FCPXML", "gaps"))
     unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
     if unwritten:
         lost.append(f"the editor's transitions Final Cut cannot hold where they are ({unwritten}: "
@@ -734,7 +753,15 @@ def _adapter_losses(
                     "which play at normal speed in the FCPXML)")
     if uncentred:
         lost.append(_uncentred_note(uncentred))
-    return "; ".join(lost)
+    return "; ".join(note for note in lost if note)
+
+
+def _generators_note(timeline: otio.schema.Timeline, label: str, written_as: str) -> str:
+    generators = _generator_clips(timeline)
+    if not generators:
+        return ""
+    return (f"the {label} adapter writes no titles or generators, so the editor's are "
+            f"{written_as} in the {label}: {', '.join(generators)}")
 
 
 def _uncentred_note(uncentred: int) -> str:
@@ -845,13 +872,17 @@ def _atomic_write(
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
             given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
-        elif format == "cmx_3600":
-            given = _picture_only(timeline)  # the audio events are added after (`edl_audio`)
+            _generators_as_gaps(given)
+            _nested_as_writers_take_them(given)
+        elif format == "cmx_3600" and not text:  # not the editor's list, which is kept as is
+            given, _ = _edl_picture(timeline)  # the audio events are added after (`edl_audio`)
         if format == "kdenlive" and not text:
             # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
             # as into a project from Kdenlive, crossfades as same-track mixes.
             editors = _without_v2a_tracks(given)
-            kdenlive.nested_as_placeholders(editors)
+            _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
+            _disabled_as_gaps(editors)
+            _missing_media_named(editors)
             with prints_to_log(format):
                 otio.adapters.write_to_file(editors, written, adapter_name=format)
             with open(written, encoding="utf-8") as handle:
@@ -962,6 +993,7 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
 
     def edit(root) -> bool:
         written = fcpx_transitions.adapter_elements(root, timeline, rate)
+        _disabled_as_fcpx(written, timeline)
         fcpx_transitions.write(root, timeline, rate)  # in the adapter's time, which `finish` sets
         fcpx_time.finish(root, timeline, rate)
         for item, element in written:  # from their final start and duration, exactly
@@ -971,6 +1003,16 @@ def _fcpx_finished(path: str, timeline: otio.schema.Timeline) -> None:
         return True
 
     rewrite_xml(path, "fcpxml", edit)
+
+
+def _disabled_as_fcpx(written, timeline: otio.schema.Timeline) -> None:
+    """Mark disabled, as Final Cut does (`enabled="0"`), each element the adapter wrote for a
+    disabled clip (`written`: `fcpx_transitions.adapter_elements`): it writes none, and a clip
+    an FCP7 XML or OTIO had switched off came back shown, over the picture v2a made sound for."""
+    disabled = {id(clip) for clip, _ in _disabled_clips(timeline)}
+    for item, element in written:
+        if id(item) in disabled:
+            element.set("enabled", "0")
 
 
 def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
@@ -1065,7 +1107,301 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
                 kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
+    if format == "fcp_xml":
+        _nested_as_writers_take_them(result)
+        _each_clip_its_own(result)
+    if format == "AAF":
+        # The writer lays a nested stack's clips whole, past its trim: every clip after it
+        # moved (nested_example: by 6 frames, then 7).
+        _flatten_nested(result)
+        _generators_as_gaps(result)
+        _disabled_as_gaps(result)
+    elif format == "fcp_xml":
+        _disabled_as_fcp7(result)
     return result
+
+
+def _track_label(timeline: otio.schema.Timeline, track: otio.schema.Track) -> str:
+    """"V2", "A1": a track as editors number them, each kind from 1."""
+    kind = [t for t in timeline.tracks if t.kind == track.kind]
+    letter = "V" if track.kind == otio.schema.TrackKind.Video else "A"
+    return f"{letter}{next(i for i, t in enumerate(kind, start=1) if t is track)}"
+
+
+def _nested_items(timeline: otio.schema.Timeline) -> list[str]:
+    """Each nested sequence, compound clip or nested track directly on a track, as
+    "'NAME' (V1)"."""
+    return [
+        f"{item.name!r} ({_track_label(timeline, track)})"
+        for track in timeline.tracks
+        if V2A_KEY not in track.metadata
+        for item in track
+        if isinstance(item, otio.core.Composition)
+    ]
+
+
+def _nested_as_writers_take_them(timeline: otio.schema.Timeline) -> None:
+    """Nested items as the FCP7 XML and FCPXML writers take them: a nested stack (a
+    sequence, a compound clip) of tracks. A track nested directly in a track (OTIO's
+    nested_example) is put in its place as the items it shows, and a clip directly in a stack
+    gets a track of its own: the writers iterate a stack's children as tracks ("'Clip' object is
+    not iterable", "'Clip' object has no attribute 'kind'") and wrote nothing."""
+    for track in timeline.tracks:
+        for stack in track.find_children(descended_from_type=otio.schema.Stack):
+            for index, child in enumerate(list(stack)):
+                if not isinstance(child, otio.schema.Track):
+                    stack[index] = otio.schema.Track(children=[child.deepcopy()], kind=track.kind)
+    for track in timeline.tracks.find_children(descended_from_type=otio.schema.Track):
+        index = 0
+        while index < len(track):
+            if isinstance(track[index], otio.schema.Track):
+                track[index:index + 1] = _shown_items(track[index])
+            else:
+                index += 1
+
+
+def _shown_items(item: otio.core.Composition) -> list[otio.core.Composable]:
+    """What a nested track or stack shows over its range, as items of one track in its place
+    (a stack's top clip wins, as `otio.algorithms.flatten_stack` composites it); a gap where it
+    cannot be cut (through a transition)."""
+    kind = item.parent().kind
+    try:
+        shown = item if isinstance(item, otio.schema.Track) else _shown(item, kind)
+        shown = otio.algorithms.track_trimmed_to_range(shown, item.trimmed_range())
+        children = [child.deepcopy() for child in shown]
+    except otio.exceptions.OTIOError:
+        children = []
+    rest = item.duration()  # (a trimmed track keeps its range: not its length)
+    for child in children:
+        if not isinstance(child, otio.schema.Transition):
+            rest -= child.duration()
+    if rest.value > 0:  # a stack longer than what it holds shows nothing there
+        children.append(otio.schema.Gap(source_range=TR(RT(0, rest.rate), rest)))
+    return children
+
+
+def _flatten_nested(timeline: otio.schema.Timeline) -> None:
+    """Put in each nested item's place on its track the items it shows over its range: a nested
+    track's own, a stack's as `otio.algorithms.flatten_stack` composites them (its top clip
+    wins). The Kdenlive adapter writes clips and gaps only: it skipped a nested sequence, and
+    every clip after it on the track moved up by its length, away from v2a's sound (fcpx_example:
+    8 of its 20 video clips written). One it cannot cut (through a transition) becomes a gap."""
+    for track in timeline.tracks:
+        index = 0
+        while index < len(track):
+            if isinstance(track[index], otio.core.Composition):
+                # Not past its items: a nested item inside is flattened in turn.
+                track[index:index + 1] = _shown_items(track[index])
+            else:
+                index += 1
+
+
+def _disabled_clips(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Clip, str]]:
+    """The editor's video clips that are switched off, or on a track that is, each with its
+    label "'NAME' (Vn)"."""
+    found = []
+    for track in timeline.video_tracks():
+        if V2A_KEY in track.metadata:
+            continue
+        for clip in track.find_clips():
+            if not (is_enabled(clip) and is_enabled(track)):
+                found.append((clip, f"{clip.name!r} ({_track_label(timeline, track)})"))
+    return found
+
+
+def _as_gap(item: otio.core.Composable) -> None:
+    """Put a gap of `item`'s length in its place on its parent."""
+    parent = item.parent()
+    gap = otio.schema.Gap(source_range=TR(RT(0, item.duration().rate), item.duration()))
+    parent[parent.index(item)] = gap
+
+
+def _disabled_as_gaps(timeline: otio.schema.Timeline) -> None:
+    """The AAF, Kdenlive and CMX 3600 writers cannot mark a clip disabled: they wrote each as a
+    clip to show, over the picture v2a made sound for (and a re-run on the file made sound for
+    it). Left out instead, as the editor sees it: a gap; the note names them."""
+    for clip, _ in _disabled_clips(timeline):
+        _as_gap(clip)
+
+
+def _each_clip_its_own(timeline: otio.schema.Timeline) -> None:
+    """Make each of the editor's clips unlike every other to the FCP7 XML writer, which writes a
+    clip equal to one it wrote before (same name, media and range: a compound clip's contents,
+    used three times in fcpx_example) as an empty `<clipitem id=.../>` naming the first. Its
+    reader, as an NLE would, cannot place such a reference (it has no `<start>`: the file could
+    not be read back at all), and the first one's place is not this one's. The key is outside
+    the `fcp_xml` metadata, which the writer writes into the file."""
+    for number, clip in enumerate(timeline.find_clips()):
+        clip.metadata["v2a_fcp7_clip"] = number
+
+
+def _disabled_as_fcp7(timeline: otio.schema.Timeline) -> None:
+    """The FCP7 XML writer writes a clip item's `fcp_xml` metadata as its elements, and nothing
+    of OTIO's `enabled`: a disabled clip from OTIO (Resolve's) came back shown."""
+    for clip, _ in _disabled_clips(timeline):
+        meta = dict(clip.metadata.get("fcp_xml") or {})
+        meta["enabled"] = "FALSE"
+        clip.metadata["fcp_xml"] = meta
+
+
+def _hidden_inside(timeline: otio.schema.Timeline) -> list[str]:
+    """The clips of the nested items on `timeline`'s video tracks that their flattening leaves
+    out, hidden beneath others inside them: "'CLIP' (in 'NEST', V1)"."""
+    hidden = []
+    for track in timeline.video_tracks():
+        for item in track:
+            if not isinstance(item, otio.core.Composition):
+                continue  # (v2a's tracks hold clips and crossfades alone)
+            shown = Counter(
+                clip.name for child in _shown_items(item)
+                for clip in (child.find_clips() if isinstance(child, otio.core.Composition)
+                             else [child] if isinstance(child, otio.schema.Clip) else []))
+            for clip in item.find_clips():
+                if getattr(clip.parent(), "kind", track.kind) != track.kind:
+                    continue  # a compound clip's sound, under its picture
+                if shown[clip.name]:
+                    shown[clip.name] -= 1
+                else:
+                    where = _track_label(timeline, track)
+                    hidden.append(f"{clip.name!r} (in {item.name!r}, {where})")
+    return hidden
+
+
+def _nested_note(timeline: otio.schema.Timeline, label: str) -> str:
+    nested = _nested_items(timeline)
+    if not nested:
+        return ""
+    note = (f"the {label} cannot write nested sequences or compound clips where they are, so "
+            "each is written as the clips it shows, in its place, without its own effects and "
+            f"speed (an audio one: its top track): {', '.join(nested)}")
+    hidden = _hidden_inside(timeline)
+    if hidden:
+        note += f"; clips hidden inside them are not in it: {', '.join(hidden)}"
+    return note
+
+
+def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:
+    disabled = _disabled_clips(timeline)
+    if not disabled:
+        return ""
+    return (f"the {label} cannot mark a clip disabled, so the editor's disabled clips are left "
+            f"out of it (gaps, as they show nothing): {', '.join(name for _, name in disabled)}")
+
+
+def _without_media(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
+    """The editor's video clips that name no media file (an EDL's events, an offline clip)."""
+    return [
+        clip
+        for track in timeline.video_tracks()
+        if V2A_KEY not in track.metadata
+        for clip in track.find_clips()
+        if isinstance(clip.media_reference, otio.schema.MissingReference)
+    ]
+
+
+def _missing_media_named(timeline: otio.schema.Timeline) -> None:
+    """Give each clip without media a reference to a file named after the clip, the name v2a
+    finds its media by (`--relink`) and an editor relinks it by. The Kdenlive adapter wrote such
+    a clip as a nameless "Unsupported clip type" placeholder from its first frame: a re-run on
+    the project found no clip to make sound for (every event of a converted EDL), and the
+    editor's name and source range were gone."""
+    for clip in _without_media(timeline):
+        clip.media_reference = otio.schema.ExternalReference(target_url=clip.name)
+
+
+def _shown(stack: otio.schema.Stack, kind: str) -> otio.schema.Track:
+    """What a nested stack on a track of `kind` shows, as one track: its tracks of that kind
+    composited (a compound clip from FCPXML holds its audio tracks too), a clip directly in it
+    as a track of its own."""
+    layers = otio.schema.Stack()
+    for child in stack:
+        if isinstance(child, otio.schema.Track):
+            if child.kind == kind:
+                layers.append(child.deepcopy())
+        elif not isinstance(child, otio.schema.Transition):
+            layers.append(otio.schema.Track(children=[child.deepcopy()], kind=kind))
+    if not len(layers):
+        return otio.schema.Track(kind=kind)
+    return otio.algorithms.flatten_stack(layers)
+
+
+def _generator_clips(timeline: otio.schema.Timeline) -> list[str]:
+    """The editor's title and generator clips on video tracks, each as "'NAME' (Vn)"."""
+    found = []
+    for number, track in enumerate(timeline.video_tracks(), start=1):
+        for clip in track.find_clips():
+            if isinstance(clip.media_reference, otio.schema.GeneratorReference):
+                found.append(f"{clip.name!r} (V{number})")
+    return found
+
+
+def _generators_as_gaps(timeline: otio.schema.Timeline) -> None:
+    """Replace each generator clip on a video track of `timeline` with a gap of its length: the
+    FCPXML adapter fails on one ("'GeneratorReference' object has no attribute 'target_url'")
+    and the AAF adapter on any but a slug. v2a plans none of them (they draw over the picture,
+    without sound); the note names them (`_generator_clips`)."""
+    for track in timeline.video_tracks():
+        for clip in track.find_clips():
+            if isinstance(clip.media_reference, otio.schema.GeneratorReference):
+                _as_gap(clip)
+
+
+def _edl_picture(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline, list[str]]:
+    """What a CMX 3600 list can hold of `timeline`'s picture, as a copy to give the writer, and
+    the editor's clips it leaves out, hidden beneath others ("'NAME' (Vn)"): one video track
+    (the writer refused more: "Only a single video track is supported", and only the .otio was
+    written), the tracks' picture as it shows (the top clip wins, a title shows what is
+    beneath, as v2a plans it); nested items as the clips they show (the writer skipped them);
+    no disabled clips (an event always shows); reels without spaces."""
+    result = _picture_only(timeline)
+    _flatten_nested(result)
+    _disabled_as_gaps(result)
+    hidden: list[str] = []
+    videos = result.video_tracks()
+    if len(videos) > 1 and len([track for track in videos if track.find_clips()]) > 1:
+        if any(track.find_children(descended_from_type=otio.schema.Transition)
+               for track in videos):
+            # `flatten_stack` lays clips beside a transition wrongly (other shots, other
+            # frames); an editor's list with the wrong picture is worse than none.
+            raise TimelineWriteError(
+                f"a CMX 3600 EDL holds one video track, and this timeline's {len(videos)} have "
+                "transitions, which v2a cannot lay into one track; export the EDL of the "
+                "picture from the editing application, or write another format")
+        _generators_as_gaps(result)
+        placed = [(clip.name, f"{clip.name!r} (V{number})")
+                  for number, track in enumerate(videos, start=1) for clip in track.find_clips()]
+        shown = otio.algorithms.flatten_stack(videos)
+        shown.name = videos[0].name
+        for track in videos:
+            result.tracks.remove(track)
+        result.tracks.insert(0, shown)
+        left = Counter(clip.name for clip in shown.find_clips())
+        for name, label in placed:
+            if left[name]:
+                left[name] -= 1
+            else:
+                hidden.append(label)
+    elif len(videos) > 1:  # one track of clips, the others empty (Resolve's export has 8)
+        for track in videos:
+            if track is not next((t for t in videos if t.find_clips()), videos[0]):
+                result.tracks.remove(track)
+    _reels_without_spaces(result)
+    return result, hidden
+
+
+def _tracks_note(timeline: otio.schema.Timeline) -> str:
+    videos = [track for track in timeline.video_tracks() if V2A_KEY not in track.metadata]
+    if len([track for track in videos if track.find_clips()]) < 2:
+        return ""
+    try:
+        _, hidden = _edl_picture(timeline)
+    except TimelineWriteError:
+        return ""  # the write fails, and its note says why
+    note = (f"the CMX 3600 EDL holds one video track: the editor's {len(videos)} are written as "
+            "the picture they show (the top clip wins, a title shows what is beneath)")
+    if hidden:
+        note += f"; clips hidden beneath others are not in it: {', '.join(hidden)}"
+    return note
 
 
 def _picture_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
@@ -1076,6 +1412,22 @@ def _picture_only(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
     for track in result.audio_tracks():
         result.tracks.remove(track)
     return result
+
+
+def _reels_without_spaces(timeline: otio.schema.Timeline) -> None:
+    """Give each clip whose reel the CMX 3600 writer would make from a name with a space in it
+    ("UNC Path", an AAF's media; "Normal C" of "Normal Clip 1") that reel with underscores.
+    A reel is a field of the event line: "001  UNC Path V     C ..." reads as reel "UNC" on
+    channel "Path", and the reader, as an NLE, refused the list v2a wrote."""
+    writer = otio.adapters.from_name("cmx_3600").module()
+    for clip in timeline.find_clips():
+        if clip.metadata.get("cmx_3600", {}).get("reel"):
+            continue  # the reel the list was read with
+        reel = writer._reel_from_clip(clip, 8).strip()
+        if " " in reel:
+            meta = dict(clip.metadata.get("cmx_3600") or {})
+            meta["reel"] = reel.replace(" ", "_")
+            clip.metadata["cmx_3600"] = meta
 
 
 def _without_v2a_tracks(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
@@ -1107,6 +1459,11 @@ def _rescale_clip_ranges(track: otio.schema.Track, rate: float) -> None:
         if clip.source_range is not None and clip.source_range.duration.rate != rate:
             clip.source_range = _rescaled(clip.source_range, rate)
         reference = clip.media_reference
+        if reference.available_range is None and clip.source_range is not None:
+            # The writer sizes each clip's source mob by its media's range and failed on a clip
+            # without one (an EDL's events, offline clips: "available_range.duration.rate does
+            # not exist"), so no AAF at all; the media is known to hold what the clip plays.
+            reference.available_range = clip.source_range
         aaf_meta = reference.metadata.get("AAF")
         if (
             aaf_meta

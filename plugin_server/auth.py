@@ -54,14 +54,17 @@ class TokenAuthInterceptor(grpc.ServerInterceptor):
     """UNAUTHENTICATED for TCP calls without `authorization: Bearer <token>`."""
 
     def __init__(self, token: str, token_file: Path):
-        self._expected = f"Bearer {token}".encode()
+        self._expected = token.encode()
         self._token_file = token_file
 
     def _authorized(self, metadata: tuple) -> bool:
         for key, value in metadata or ():
             if key == "authorization":
                 given = value.encode() if isinstance(value, str) else value
-                return hmac.compare_digest(given, self._expected)
+                # The scheme is case-insensitive (RFC 9110 11.1): "bearer" is "Bearer".
+                scheme, _, credentials = given.partition(b" ")
+                return scheme.lower() == b"bearer" and hmac.compare_digest(
+                    credentials.lstrip(b" "), self._expected)
         return False
 
     def intercept_service(self, continuation, handler_call_details):

@@ -221,7 +221,9 @@ def _follow(client, job_id: str) -> int:
                 if not interactive and newly and clip.state in ended:
                     state = pb.ClipState.Name(clip.state).removeprefix("CLIP_STATE_").lower()
                     done = sum(c.state in ended for c in clips.values())
-                    print(f"{job_id}: {done}/{max(total, len(clips))} {name}: {state}"
+                    # Each take of `takes: N` ends every clip again: say which one this is.
+                    take = f" in take {clip.take} of {clip.take_count}" if clip.take_count > 1 else ""
+                    print(f"{job_id}: {done}/{max(total, len(clips))} {name}: {state}{take}"
                           + (f" ({clip.message})" if clip.message else ""), file=sys.stderr, flush=True)
                 elif clip.state == pb.CLIP_STATE_FAILED and newly:
                     bar.write(f"clip {name} failed: {clip.message}")

@@ -155,13 +155,23 @@ class V2AClient:
 
 
 def job_fraction(clips) -> float:
-    """How far a job is, 0..1, from its clips' progress (done clips count whole)."""
+    """How far a job is, 0..1, from its clips' progress (ClipProgress messages, the latest of
+    each clip): the mean of `clip_fraction`, which only goes forward across a job's takes."""
     if not clips:
         return 0.0
-    total = 0.0
-    for clip in clips:
-        if clip.state in (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED):
-            total += 1.0
-        elif clip.state == pb.CLIP_STATE_RUNNING and clip.total_steps:
-            total += min(1.0, clip.step / clip.total_steps)
-    return total / len(clips)
+    return sum(clip_fraction(clip) for clip in clips) / len(clips)
+
+
+def clip_fraction(clip) -> float:
+    """How far a clip is, 0..1, through all its job's takes: a take that ended (done, failed,
+    skipped) counts whole, a running one by its steps. Each take of `takes: N` runs the clip from
+    QUEUED again: without the take the bar ran 0 -> 1 once per take."""
+    if clip.state in (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED):
+        in_take = 1.0
+    elif clip.state == pb.CLIP_STATE_RUNNING and clip.total_steps:
+        in_take = min(1.0, clip.step / clip.total_steps)
+    else:
+        in_take = 0.0
+    if clip.take < 1 or clip.take_count < 1:  # a server older than the take fields
+        return in_take
+    return (min(clip.take, clip.take_count) - 1 + in_take) / clip.take_count

@@ -33,12 +33,13 @@ def _timestamp(seconds: float) -> Timestamp:
     return stamp
 
 
-def clip_message(clip: ClipRecord) -> pb.ClipProgress:
+def clip_message(clip: ClipRecord, take_count: int) -> pb.ClipProgress:
+    """`take_count`: its job's takes per clip (JobRecord.takes)."""
     return pb.ClipProgress(
         clip_id=clip.clip_id, clip_name=clip.clip_name,
         state=CLIP_STATES.get(clip.state, pb.CLIP_STATE_UNSPECIFIED),
         step=clip.step, total_steps=clip.total_steps, media_path=clip.media_path,
-        message=clip.message,
+        message=clip.message, take=clip.take, take_count=take_count,
     )
 
 
@@ -99,7 +100,7 @@ def job_message(job: JobRecord) -> pb.Job:
         output_folder=job.output_folder,
         selection=selection_message(job.request.get("selection", {})),
         params=params_message(job.request.get("params", {}), job.request.get("takes", 1)),
-        clips=[clip_message(c) for c in job.clips],
+        clips=[clip_message(c, job.takes) for c in job.clips],
         message=job.message,
         result_timeline_path=job.result.get("timeline_path", ""),
         parent_job_id=job.parent_job_id,

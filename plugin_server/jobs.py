@@ -39,6 +39,13 @@ class ClipRecord:
     total_steps: int = 0
     media_path: str = ""
     message: str = ""
+    # Which of the job's takes the state is about, from 1 (0: stored by a v2a before takes were
+    # counted); each take of `takes: N` runs the clip from queued to done again.
+    take: int = 1
+
+    def requeue(self) -> None:
+        """Back to queued for another attempt, which starts again from the job's first take."""
+        self.state, self.step, self.message, self.take = "queued", 0, "", 1
 
 
 #: What a failed job's unfinished clips say before the job's reason, by the state they were in.
@@ -71,6 +78,11 @@ class JobRecord:
     @property
     def terminal(self) -> bool:
         return self.state in TERMINAL
+
+    @property
+    def takes(self) -> int:
+        """How many takes the job generates per clip (`takes: N`; at least one)."""
+        return max(1, int(self.request.get("takes", 1)))
 
     @property
     def timeline_name(self) -> str:
@@ -149,6 +161,7 @@ _SCHEMA = (
         media_path TEXT NOT NULL,
         message TEXT NOT NULL,
         updated REAL NOT NULL,
+        take INTEGER NOT NULL DEFAULT 0,
         PRIMARY KEY (job_id, position)
     ) WITHOUT ROWID""",
 )
@@ -176,7 +189,8 @@ _COLUMNS = ("job_id", "kind", "state", "timeline_path", "output_folder", "input_
 # up by. Read out of each result's JSON, it cost a regeneration 0.5 s with 300 kept jobs whose
 # results name 2,000 takes.
 _STORED_COLUMNS = (*_COLUMNS, "written_timeline")
-_CLIP_COLUMNS = ("clip_id", "clip_name", "state", "step", "total_steps", "media_path", "message")
+_CLIP_COLUMNS = ("clip_id", "clip_name", "state", "step", "total_steps", "media_path", "message",
+                 "take")
 
 
 #: The most the write-ahead log keeps on disk once checkpointed; a job's largest transaction is
@@ -238,6 +252,7 @@ class JobStore:
                 _move_clips_to_their_table(db)
             for statement in _SCHEMA:
                 db.execute(statement)
+            _add_clip_take_column(db)
             db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             # Only a layout-0 store can hold bare NaN (every version since writes standard JSON),
             # so the check reads every result once, on conversion: run at each start, it cost
@@ -290,7 +305,7 @@ class JobStore:
                 job.message = f"requeued: the server stopped during attempt {job.attempts}"
                 for clip in job.clips:
                     if clip.state == "running":
-                        clip.state, clip.step = "queued", 0
+                        clip.requeue()
             self.save(job)
         return [job.job_id for job in reversed(self.list(states=(QUEUED,), limit=1_000_000))]
 
@@ -455,12 +470,20 @@ def _move_clips_to_their_table(db: sqlite3.Connection) -> None:
         db.execute(statement)
     for job_id, clips, updated in rows:
         try:  # Python's JSON: it reads the bare NaN an older version wrote
-            records = [ClipRecord(**clip) for clip in json.loads(clips)]
+            records = [ClipRecord(**{"take": 0, **clip}) for clip in json.loads(clips)]
         except (ValueError, TypeError) as error:
             log.warning("job %s: its stored clips are unreadable (%s); kept without them",
                         job_id, error)
             records = []
         _insert_clips(db, job_id, records, updated)
+
+
+def _add_clip_take_column(db: sqlite3.Connection) -> None:
+    """The clips' `take` in a store of layout 1 made before it was counted: 0 (not known) for the
+    clips there. The layout stays 1: with its default, an older v2a reads and writes the column
+    as it did the table before, so a downgrade keeps working on the same store."""
+    if "take" not in {row[1] for row in db.execute("PRAGMA table_info(clips)")}:
+        db.execute("ALTER TABLE clips ADD COLUMN take INTEGER NOT NULL DEFAULT 0")
 
 
 def _repair_nonstandard_json(db: sqlite3.Connection) -> None:

@@ -183,9 +183,10 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         job = self.store.get(job_id)
         state = convert.JOB_STATES[job.state]
         sent: dict = {}  # clip id -> its last ClipProgress on this stream
+        progress_of = functools.partial(convert.clip_message, take_count=job.takes)
 
         def clip_response(clip) -> api.WatchJobResponse:
-            sent[clip.clip_id] = convert.clip_message(clip)
+            sent[clip.clip_id] = progress_of(clip)
             return api.WatchJobResponse(job_id=job_id, job_state=state, clip=sent[clip.clip_id])
 
         for clip in job.clips:  # first what is known already
@@ -197,7 +198,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 # A watcher too slow for its queue lost events, a clip's last state among them:
                 # the stream ends with every clip as the store has it, whatever was lost.
                 for clip in job.clips:
-                    if sent.get(clip.clip_id) != convert.clip_message(clip):
+                    if sent.get(clip.clip_id) != progress_of(clip):
                         yield clip_response(clip)
                 yield api.WatchJobResponse(job_id=job_id, job_state=state, message=job.message)
                 return
@@ -209,8 +210,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 continue
             state = convert.JOB_STATES[event.job_state]
             # A job that starts sends its clips' queued states again: each was sent already.
-            if event.clip is not None and sent.get(event.clip.clip_id) != convert.clip_message(
-                    event.clip):
+            if event.clip is not None and sent.get(event.clip.clip_id) != progress_of(event.clip):
                 yield clip_response(event.clip)
             elif event.job_state in ("succeeded", "failed", "cancelled"):
                 job = self.store.get(job_id)

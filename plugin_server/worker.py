@@ -184,7 +184,7 @@ class JobRunner:
                 discard_attempt_files(job)
                 for clip in job.clips:
                     if clip.state in ("done", "running"):  # its take, if any, was just removed
-                        clip.state, clip.step, clip.message = "queued", 0, ""
+                        clip.requeue()
             self.store.save(job)
         requeued = self.store.recover_after_restart(MAX_ATTEMPTS)
         if self.inline_dir is not None:  # of jobs that ended above, or before a stop removed it
@@ -376,7 +376,7 @@ class JobRunner:
         """The job's takes, one after the other; returns the last written result and, when a
         further take was cancelled or failed (its takes removed), what stopped it."""
         request = generation_request(job, folder)
-        takes = max(1, int(job.request.get("takes", 1)))
+        takes = job.takes
         base = []
         if job.parent_job_id:  # start from the newest state of the timeline the parent wrote
             parent = self.store.get(job.parent_job_id)
@@ -404,7 +404,7 @@ class JobRunner:
             before = [replace(clip) for clip in job.clips] if take else []
             try:
                 result_of_take = self.pipeline.run_generation(
-                    request, self.generator, on_event, cancel,
+                    request, self.generator, functools.partial(on_event, take=take + 1), cancel,
                     plan=None if take else self._accepted_plan(job.job_id),
                     before_write=functools.partial(self._before_write, job, base=base,
                                                    take=take + 1))
@@ -449,7 +449,7 @@ class JobRunner:
         """At restart, a job the server stopped just after a take's timeline was written ends as
         if the store had heard of it: SUCCEEDED with that take's result and its clips as they
         were stored before the write, and "stopped after take K of N" if takes were left."""
-        take, takes = written.pop("take"), max(1, int(job.request.get("takes", 1)))
+        take, takes = written.pop("take"), job.takes
         job.result = written
         paths.remove_temp_files(Path(job.output_folder))
         self._conclude(job, f"stopped after take {take} of {takes} (the server stopped)"
@@ -462,8 +462,7 @@ class JobRunner:
         written = job.result.pop(TAKES_WRITTEN)
         after = [ClipRecord(**clip) for clip in job.result.pop(CLIPS_AFTER_TAKE)]
         self._undo_take(job, after)
-        takes = max(1, int(job.request.get("takes", 1)))
-        self._conclude(job, f"stopped after take {written} of {takes} (the server stopped)")
+        self._conclude(job, f"stopped after take {written} of {job.takes} (the server stopped)")
 
     def _undo_take(self, job: JobRecord, before: list[ClipRecord]) -> None:
         """Remove the takes an unfinished further take wrote and put the clips back as the last
@@ -511,7 +510,7 @@ class JobRunner:
         self._discard_attempt(job)
         for clip in job.clips:
             if requeue and clip.state in ("running", "done"):
-                clip.state, clip.step, clip.message = "queued", 0, ""
+                clip.requeue()
             elif not requeue and clip.state in CANCELLED_CLIP_MESSAGES:
                 clip.state, clip.message = "cancelled", CANCELLED_CLIP_MESSAGES[clip.state]
         if requeue:
@@ -614,15 +613,16 @@ class _Progress:
         self.clips = {clip.clip_id: (position, clip) for position, clip in enumerate(job.clips)}
         self.added = False  # clips the store has no row for yet
 
-    def on_event(self, event: ClipEvent) -> None:
+    def on_event(self, event: ClipEvent, take: int = 1) -> None:
+        """`take`: which of the job's takes the pipeline is running (it knows of one only)."""
         position, clip = self.clips.get(event.clip_id, (len(self.job.clips), None))
         if clip is None:  # not in the plan the job was stored with (its timeline changed since)
             clip = ClipRecord(event.clip_id, event.clip_name)
             self.job.clips.append(clip)
             self.clips[clip.clip_id] = (position, clip)
             self.added = True
-        state_changed = clip.state != event.state
-        clip.state = event.state
+        state_changed = (clip.state, clip.take) != (event.state, take)
+        clip.state, clip.take = event.state, take
         clip.step, clip.total_steps = event.step, event.total_steps
         clip.message = self.job.as_sent(event.message)  # an inline timeline's, not our copy's
         if event.state == "done":  # the take was written just before this event

@@ -274,7 +274,9 @@ class WebSocketBridge:
         try:
             request = json_format.ParseDict(body, request_class())
         except json_format.ParseError as error:
-            send({"id": call_id, "error": _error("INVALID_ARGUMENT", f"request: {error}")})
+            # protobuf ends a nested field's message with its own period and one more ("..").
+            reason = str(error).rstrip(".")
+            send({"id": call_id, "error": _error("INVALID_ARGUMENT", f"request: {reason}.")})
             return
         rpc = getattr(self.stub, method)
         try:

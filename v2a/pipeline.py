@@ -450,13 +450,13 @@ def _run_clip(
     # clip whose context cannot be decoded is generated without it), each pass counting from
     # step 1: only steps that take the clip further are passed on, so a progress bar never runs
     # back. The clip stays at its furthest step until it ends.
-    furthest = Fraction(0)
+    furthest, steps = Fraction(0), 0
 
     def progress(done: int, total: int) -> None:
-        nonlocal furthest
+        nonlocal furthest, steps
         if total <= 0 or Fraction(done, total) <= furthest:
             return
-        furthest = Fraction(done, total)
+        furthest, steps = Fraction(done, total), total
         emit(event("running", step=done, total=total))
 
     seen = segment.seen()  # with the context beyond the handles, trimmed off below
@@ -503,7 +503,8 @@ def _run_clip(
         handle_after_samples=segment.handle_after_samples,
         provenance=provenance,
     )
-    return event("done", f"take {take}: {path}", output=audio.path), audio
+    # All its steps done: a bar drawn from step / total_steps ends full, not back at 0/0.
+    return event("done", f"take {take}: {path}", steps, steps, audio.path), audio
 
 
 def _too_long(segment: Segment, generator: str, longest: int) -> str:

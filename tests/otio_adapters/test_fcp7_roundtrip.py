@@ -16,6 +16,7 @@ from generator_doubles import SineGenerator
 
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
+from otio_adapters.source_files import remember_editor_tracks
 from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, parse_take_file, url_to_path
 from otio_adapters.write import write_timeline
@@ -106,7 +107,8 @@ def test_premiere_xml_comes_back_with_both_channels_of_its_stereo_tracks(standin
     name = "premiere_example.xml"
     source = FIXTURES / name
     result = _generate(source, tmp_path / "out", standin_media(name))
-    assert len(result.generated) == 6 and not result.format_note
+    # 8 shots: 2 of them in V2's nested sequence (read as empty before the convert-losses session)
+    assert len(result.generated) == 8 and not result.format_note
     written = Path(result.timeline_path)
 
     assert _editors_part(written) == _editors_part(source)
@@ -181,6 +183,62 @@ def test_a_rerun_on_the_written_premiere_xml_refills_v2a_track(standin_media, tm
     assert len(ids) == len(set(ids))
 
 
+@needs_fixtures
+def test_premiere_xml_written_to_another_format_keeps_both_channels(standin_media, tmp_path):
+    """Each channel of an exploded stereo pair is read as a track of its own, so a Premiere XML
+    converted keeps the right channels, and their edit where the editor cut them apart from the
+    left (the fourth pair: 956 for 208 frames, then 1164 for 82; the left's, 956 for 221, then
+    1177 for 94). The reader read the left channels alone: 4 tracks of 8."""
+    name = "premiere_example.xml"
+    timeline = read_timeline(FIXTURES / name)
+
+    def frames(track) -> list[tuple[int, int]]:
+        return [(round(c.range_in_parent().start_time.value),
+                 round(c.range_in_parent().duration.value)) for c in track.find_clips()]
+
+    audio = timeline.audio_tracks()
+    assert [t.metadata["fcp_xml"]["@currentExplodedTrackIndex"] for t in audio] == ["0", "1"] * 4
+    # The track's own clip items (a nest's clips, read since the convert-losses session, are
+    # the nested sequence's, with its own tracks).
+    assert [{c.metadata["fcp_xml"]["sourcetrack"]["trackindex"]
+             for c in t.find_clips(shallow_search=True)} for t in audio] == [{"1"}, {"2"}] * 4
+    assert frames(audio[6]) == [(956, 221), (1177, 94)]
+    assert frames(audio[7]) == [(956, 208), (1164, 82)]
+
+    request = GenerationRequest(str(FIXTURES / name), str(tmp_path / "out"),
+                                output_format="otio_json", relink_roots=(standin_media(name),))
+    converted = read_timeline(run_generation(request, SineGenerator()).timeline_path)
+    [ours] = find_v2a_tracks(converted, "SFX")
+    editors = [track for track in converted.audio_tracks() if track is not ours]
+    assert [frames(track) for track in editors] == [frames(track) for track in audio]
+
+
+@needs_fixtures
+def test_an_otio_read_with_one_channel_of_each_pair_still_goes_into_the_premiere_xml(
+    standin_media, tmp_path
+):
+    """An .otio v2a wrote from a Premiere XML before it read both channels holds the left ones
+    alone: written back, v2a's track still goes after the document's audio tracks, not over
+    the editor's fifth (the fifth audio track of the .otio is v2a's)."""
+    name = "premiere_example.xml"
+    timeline = read_timeline(FIXTURES / name)
+    for track in timeline.audio_tracks():
+        if track.metadata["fcp_xml"]["@currentExplodedTrackIndex"] == "1":
+            timeline.tracks.remove(track)
+    del timeline.metadata["v2a_fcp7_document"]["every_channel"]
+    remember_editor_tracks(timeline)  # as it was read then
+    older = tmp_path / "older.otio"
+    otio.adapters.write_to_file(timeline, str(older))
+
+    request = GenerationRequest(str(older), str(tmp_path / "out"), output_format="fcp_xml",
+                                relink_roots=(standin_media(name),))
+    written = Path(run_generation(request, SineGenerator()).timeline_path)
+
+    assert _editors_part(written) == _editors_part(FIXTURES / name)
+    tracks = _audio_tracks(_parse(written))
+    assert len(tracks) == 8 + 1 and _takes_only(tracks[8], _parse(written))
+
+
 @pytest.fixture
 def sample_xml(tmp_path) -> Path:
     """The bundled sample converted to FCP7 XML, beside its media folder (relative paths)."""
@@ -225,7 +283,7 @@ def test_a_document_changed_since_it_was_read_is_not_written_from_a_stale_copy(
         timeline, str(out / sample_xml.name), "fcp_xml", str(sample_xml.parent)
     )
     assert written == str(out / sample_xml.name)
-    assert "changed since v2a read it" in note and "one channel of exploded stereo" in note
+    assert "changed since v2a read it" in note and "<link> groups" in note
     assert fallback and Path(fallback).is_file()
 
 
@@ -267,7 +325,7 @@ def test_a_premiere_sequence_without_audio_tracks_gets_v2a_track_after_its_setti
     assert tags == ["numOutputChannels", "format", "outputs", "track"]
     assert _editors_part(Path(result.timeline_path)) == _editors_part(picture_only)
     [ours] = find_v2a_tracks(read_timeline(result.timeline_path), "SFX")
-    assert len(ours.find_clips()) == len(result.generated) == 6
+    assert len(ours.find_clips()) == len(result.generated) == 8
 
 
 @needs_fixtures
@@ -294,3 +352,169 @@ def test_a_document_of_two_sequences_comes_back_with_both_and_the_note_says_so(
         "disabled_test_sequence", "Second cut"
     ]
     assert "'Second cut'" in result.format_note and "alone" not in result.format_note
+
+
+def _v2a_clip_items(path: Path) -> list[ET.Element]:
+    """The clip items of the last audio track of the document at `path` (v2a's)."""
+    return _audio_tracks(_parse(path))[-1].findall("clipitem")
+
+
+def _edited(written: Path, edit) -> Path:
+    """What the editor exports after changing, in Premiere, v2a's track of `written` (`edit`
+    gets that track's element): saved beside it, so its relative media paths still hold."""
+    root = _parse(written)
+    edit(_audio_tracks(root)[-1])
+    edited = written.with_name("edited.xml")
+    edited.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+    return edited
+
+
+def _editors_clip_in_the_gap(track: ET.Element, what: str) -> None:
+    """Put in the gap of v2a's track (frames 76 to 88 of the sample) a copy of v2a's first or
+    third clip, which shares its file (described in the first clip item that plays it, by id
+    after, as Premiere writes), or the editor's own sound effect ("own")."""
+    items = track.findall("clipitem")
+    original = items[0] if what == "copy of the first" else items[2]
+    clip = copy.deepcopy(original)
+    clip.set("id", "clipitem-editors")
+    for tag, value in (("start", "76"), ("end", "88"), ("in", "0"), ("out", "12")):
+        clip.find(tag).text = value
+    for link in clip.findall("link"):
+        clip.remove(link)
+    if what == "own":
+        clip.find("file").set("id", "file-editors")
+        clip.find("file/pathurl").text = "file:///sounds/door.wav"
+        clip.find("name").text = "door"
+        clip.remove(clip.find("logginginfo"))
+    else:
+        later = clip if what == "copy of the first" else original
+        for child in list(later.find("file")):
+            later.find("file").remove(child)
+    track.insert(list(track).index(items[1]) + 1, clip)
+
+
+@pytest.mark.parametrize("what", ["copy of the first", "copy of the third", "own"])
+def test_a_rerun_keeps_the_editors_clip_on_v2a_track(sample_xml, tmp_path, what):
+    """The editor put a clip of theirs on v2a's track in Premiere (a copy of a take they liked,
+    moved to another place, or their own sound): a re-run refills v2a's track around it. Before,
+    a copy of a take was taken out with v2a's clips, and v2a's whole track, holding another
+    sound, was no longer found as v2a's: a second one came, every shot's sound twice over."""
+    first = Path(_generate(sample_xml, tmp_path / "out").timeline_path)
+    edited = _edited(first, lambda track: _editors_clip_in_the_gap(track, what))
+    before = read_timeline(edited)
+    [theirs] = [c for c in before.find_clips() if c.metadata["fcp_xml"]["@id"] == "clipitem-editors"]
+
+    again = Path(_generate(edited, tmp_path / "again").timeline_path)
+
+    root = _parse(again)
+    assert sum(_takes_only(t, root) or t.find("clipitem[@id='clipitem-editors']") is not None
+               for t in _audio_tracks(root)) == 1
+    items = _v2a_clip_items(again)
+    assert [(i.findtext("start"), i.findtext("end")) for i in items] == [
+        ("0", "-1"), ("-1", "76"), ("76", "88"), ("88", "-1"), ("-1", "133")
+    ]
+    assert items[2].get("id") == "clipitem-editors"
+    files = {f.get("id"): f.findtext("pathurl") for f in root.iter("file") if len(f)}
+    assert all(files[i.find("file").get("id")].endswith("_take2.wav")
+               for i in items if i is not items[2])
+    read = read_timeline(again)
+    [v2a] = find_v2a_tracks(read, "SFX")
+    assert len(v2a.find_clips()) == 4
+    [kept] = [t for t in read.audio_tracks() if t is not v2a]
+    [clip] = kept.find_clips()  # read as it was, its media found
+    assert (clip.name, clip.range_in_parent(), clip.media_reference.target_url) == (
+        theirs.name, theirs.range_in_parent(), theirs.media_reference.target_url
+    )
+
+
+def test_the_editors_clip_after_a_crossfade_from_v2a_clip_keeps_its_frames(sample_xml, tmp_path):
+    """The editor put their sound after v2a's last clip (which ends at 133) with a crossfade
+    from it (128 to 138): the re-run takes the crossfade out with v2a's clip, and theirs starts
+    at the cut, 133, playing there what it played there before (its <in> 5 frames on)."""
+    first = Path(_generate(sample_xml, tmp_path / "out").timeline_path)
+
+    def sound_after_a_crossfade(track: ET.Element) -> None:
+        last = track.findall("clipitem")[-1]
+        _editors_clip_in_the_gap(track, "own")
+        clip = track.find("clipitem[@id='clipitem-editors']")
+        track.remove(clip)
+        for tag, value in (("start", "-1"), ("end", "150"), ("in", "0"), ("out", "22")):
+            clip.find(tag).text = value
+        last.find("end").text = "-1"
+        last.find("out").text = str(int(last.findtext("out")) + 5)
+        crossfade = copy.deepcopy(track.find("transitionitem"))
+        crossfade.find("start").text, crossfade.find("end").text = "128", "138"
+        crossfade.find("alignment").text = "center"
+        index = list(track).index(last)
+        track.insert(index + 1, crossfade)
+        track.insert(index + 2, clip)
+
+    edited = _edited(first, sound_after_a_crossfade)
+    before = read_timeline(edited)
+    [theirs] = [c for c in before.find_clips() if c.metadata["fcp_xml"]["@id"] == "clipitem-editors"]
+
+    again = Path(_generate(edited, tmp_path / "again").timeline_path)
+
+    clip = _parse(again).find(".//clipitem[@id='clipitem-editors']")
+    assert [clip.findtext(tag) for tag in ("start", "end", "in", "out")] == ["133", "150", "5", "22"]
+    after = read_timeline(again)
+    [read] = [c for c in after.find_clips() if c.metadata["fcp_xml"]["@id"] == "clipitem-editors"]
+    assert read.range_in_parent() == theirs.range_in_parent()
+    assert read.source_range == theirs.source_range
+
+
+def test_a_part_of_v2a_clip_the_editor_bladed_is_still_v2a(sample_xml, tmp_path):
+    """A razor in Premiere makes two clip items of v2a's last clip, each playing its take where
+    v2a put it: both are v2a's, replaced by the new take (not kept beside it, twice over)."""
+    first = Path(_generate(sample_xml, tmp_path / "out").timeline_path)
+
+    def blade(track: ET.Element) -> None:
+        last = track.findall("clipitem")[-1]  # -1 to 133, in 0 to 27: a crossfade before it
+        head, tail = last, copy.deepcopy(last)
+        head.find("end").text, head.find("out").text = "120", "14"
+        tail.set("id", "clipitem-tail")
+        tail.find("start").text, tail.find("in").text = "120", "14"
+        for link in tail.findall("link"):
+            tail.remove(link)
+        for child in list(tail.find("file")):
+            tail.find("file").remove(child)
+        track.insert(list(track).index(head) + 1, tail)
+
+    again = Path(_generate(_edited(first, blade), tmp_path / "again").timeline_path)
+
+    root = _parse(again)
+    files = {f.get("id"): f.findtext("pathurl") for f in root.iter("file") if len(f)}
+    items = _v2a_clip_items(again)
+    assert len(items) == 4 and sum(_takes_only(t, root) for t in _audio_tracks(root)) == 1
+    assert all(files[i.find("file").get("id")].endswith("_take2.wav") for i in items)
+
+
+def test_v2a_clips_that_would_cover_the_editors_go_on_a_track_of_their_own(sample_xml, tmp_path):
+    """The editor put their own sound in the gap of v2a's track, then a shot above it: the
+    re-run's sound for that shot would lie over theirs, so v2a's clips go on a new track and
+    theirs stays where it was, alone."""
+    first = Path(_generate(sample_xml, tmp_path / "out").timeline_path)
+
+    root = _parse(first)
+    _editors_clip_in_the_gap(_audio_tracks(root)[-1], "own")
+    sequence = root.find(".//sequence")
+    picture = sequence.find("media/video/track")
+    shot = copy.deepcopy(picture.findall("clipitem")[1])
+    shot.set("id", "clipitem-new-shot")
+    for tag, value in (("start", "76"), ("end", "88"), ("in", "55"), ("out", "67")):
+        shot.find(tag).text = value
+    for link in shot.findall("link"):
+        shot.remove(link)
+    picture.insert(list(picture).index(picture.findall("clipitem")[1]) + 1, shot)
+    edited = first.with_name("edited.xml")
+    edited.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+    again = Path(_generate(edited, tmp_path / "again").timeline_path)
+
+    root = _parse(again)
+    tracks = _audio_tracks(root)
+    assert [i.get("id") for i in tracks[-2].findall("clipitem")] == ["clipitem-editors"]
+    assert tracks[-2].find("clipitem").findtext("start") == "76"
+    assert _takes_only(tracks[-1], root) and len(tracks[-1].findall("clipitem")) == 5
+    [v2a] = find_v2a_tracks(read_timeline(again), "SFX")
+    assert len(v2a.find_clips()) == 5

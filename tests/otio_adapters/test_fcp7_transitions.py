@@ -58,14 +58,17 @@ def _clip(number: int, name: str, start: int, end: int, source_in: int, source_o
         </clipitem>"""
 
 
-def _dissolve(start: int, end: int, alignment: str) -> str:
-    cut = _cut(start, end, alignment)
+def _dissolve(start: int, end: int, alignment: str, ticks: int | None = None) -> str:
+    """A transition item as Premiere writes one: its cut in ticks from its start, by default
+    where its alignment puts it."""
+    if ticks is None:
+        ticks = (_cut(start, end, alignment) - start) * TICKS_PER_SECOND // RATE
     return f"""
         <transitionitem>
             <start>{start}</start>
             <end>{end}</end>
             <alignment>{alignment}</alignment>
-            <cutPointTicks>{(cut - start) * TICKS_PER_SECOND // RATE}</cutPointTicks>
+            <cutPointTicks>{ticks}</cutPointTicks>
             <rate><timebase>{RATE}</timebase><ntsc>FALSE</ntsc></rate>
             <effect>
                 <name>Cross Dissolve</name>
@@ -141,6 +144,21 @@ DOCUMENTS = {
          [_dissolve(300, 320, "center"), _clip(4, "F", -1, 400, 0, 90)]],
         [[("C", 20, 112), ("D", 112, 190), ("E", 250, 300)], [("F", 310, 400)]],
     ),
+    # A dissolve whose cut Premiere placed off its centre, 8 frames into 24: its alignment
+    # can only say centre (frame 100), its ticks say 96.
+    "a dissolve cut off its centre": (
+        [[_clip(1, "A", 0, -1, 50, 162), _dissolve(88, 112, "center", 8 * TICKS_PER_SECOND // RATE),
+          _clip(2, "B", -1, 200, 38, 150)]],
+        [[("A", 0, 96), ("B", 96, 200)]],
+    ),
+    # Ticks that name no frame of the transition (half a frame, or counted from the sequence's
+    # start, as some other tools write them): the alignment's cut.
+    "cut ticks of no frame of the transition": (
+        [[_clip(1, "A", 0, -1, 50, 162), _dissolve(88, 112, "center", TICKS_PER_SECOND // 50),
+          _clip(2, "B", -1, -1, 38, 125), _dissolve(138, 162, "center", 150 * TICKS_PER_SECOND // RATE),
+          _clip(3, "C", -1, 250, 38, 150)]],
+        [[("A", 0, 100), ("B", 100, 150), ("C", 150, 250)]],
+    ),
 }
 
 
@@ -173,8 +191,13 @@ def _record_frames_in_document(path: Path) -> list[list[tuple[str, int, int]]]:
 
 
 def _transition_cut(transition: ET.Element) -> int:
+    """Where Premiere's ticks put the cut, if on a frame of the transition; else its alignment."""
     assert transition.tag == "transitionitem"
     start, end = int(transition.findtext("start")), int(transition.findtext("end"))
+    ticks, rate = transition.findtext("cutPointTicks"), int(transition.findtext("rate/timebase"))
+    frames, rest = divmod(int(ticks or -1) * rate, TICKS_PER_SECOND)  # the fixtures: not NTSC
+    if ticks and not rest and 0 <= frames <= end - start:
+        return start + frames
     return _cut(start, end, transition.findtext("alignment"))
 
 

@@ -41,7 +41,8 @@ def _fcp7_audio_tracks(path: Path) -> int:
 #: Whether `written` is the editor's file `editor` with v2a's track added, by what each format's
 #: adapter would not keep of it (docs/timeline_writing.md, "Formats").
 KEPT = {
-    # Premiere's 8 exploded mono tracks; the adapter writes 4.
+    # Premiere's sequence at the document's top, its 8 audio tracks; the adapter writes its own
+    # document, the sequence inside a <project>.
     "fcp_xml": lambda editor, written: _fcp7_audio_tracks(written) == _fcp7_audio_tracks(editor) + 1,
     "cmx_3600": lambda editor, written: written.read_bytes().startswith(editor.read_bytes()),
     # The editor's file mobs (how Avid finds the media); the adapter makes new ones.

@@ -116,6 +116,32 @@ def test_watch_into_a_log_prints_one_line_per_clip_as_it_ends(capsys):  # capsys
     assert "\r" not in err and out.splitlines() == ["j1: succeeded", "timeline: /o/cut.otio"]
 
 
+def test_watch_into_a_log_says_which_take_each_clip_ended_in(capsys):
+    """`takes: 2` ends every clip twice: the two lines per clip read the same before."""
+    from plugin_server.cli import _follow
+    from v2a.v1 import jobs_pb2 as pb
+    from v2a.v1 import v2a_service_pb2 as api
+
+    def clip(state, take, message=""):
+        return api.WatchJobResponse(job_id="j2", clip=pb.ClipProgress(
+            clip_id="a", clip_name="A", state=state, step=4, total_steps=4, message=message,
+            take=take, take_count=2))
+
+    events = [clip(pb.CLIP_STATE_DONE, 1), clip(pb.CLIP_STATE_QUEUED, 2),
+              clip(pb.CLIP_STATE_FAILED, 2, "media offline")]
+
+    class Client:
+        def watch(self, job_id):
+            return iter(events)
+
+        def get(self, job_id):
+            return pb.Job(job_id=job_id, state=pb.JOB_STATE_SUCCEEDED, clips=[events[-1].clip])
+
+    assert _follow(Client(), "j2") == 0
+    assert capsys.readouterr().err.splitlines() == [
+        "j2: 1/1 A: done in take 1 of 2", "j2: 1/1 A: failed in take 2 of 2 (media offline)"]
+
+
 def test_submit_takes_a_clip_by_track_and_record_time_as_generate_does(make_server, roots,
                                                                        fixture_timeline, media_dir,
                                                                        capsys):

@@ -55,6 +55,26 @@ def test_token_is_created_private_and_required_on_tcp(make_server, roots):
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
+def test_the_bearer_scheme_is_taken_in_any_case_the_token_only_as_it_is(make_server):
+    """An HTTP auth scheme is case-insensitive (RFC 9110 11.1): "bearer <token>", which some
+    HTTP libraries send, was refused as a wrong token."""
+    server = make_server()
+    token = server.token
+    with grpc.insecure_channel(server.address) as channel:
+        stub = v2a_service_pb2_grpc.V2AServiceStub(channel)
+
+        def info(authorization: str):
+            return stub.GetServerInfo(api.GetServerInfoRequest(),
+                                      metadata=(("authorization", authorization),))
+
+        for accepted in (f"Bearer {token}", f"bearer {token}", f"BEARER {token}",
+                         f"Bearer  {token}"):  # RFC 9110: one or more spaces after the scheme
+            assert info(accepted).version, accepted
+        for refused in (f"Bearer {token.swapcase()}", f"Bearer {token}x", f"Basic {token}",
+                        token, f"Bearer{token}", "Bearer "):
+            assert _error(info, refused).code() == grpc.StatusCode.UNAUTHENTICATED, refused
+
+
 def test_a_call_without_the_token_is_refused_before_its_request_is_read(make_server):
     """An unauthenticated client must not make the server take in a message of up to the
     message limit (a 200 MB inline timeline grew the server by 665 MiB before the refusal)."""
@@ -146,6 +166,29 @@ def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server)
                 assert ("response" in reply) == (token == server.token), reply
             socket.send(json.dumps({"id": 1, "method": "GetServerInfo", "request": {}}))
             assert json.loads(socket.recv(timeout=10))["response"]["version"]
+
+
+def test_the_websocket_bridge_says_which_request_field_it_cannot_read_in_one_sentence(
+        make_server):
+    """protobuf ends a nested field's parse error with a period of its own and one more: the
+    bridge's message ended in ".."."""
+    import json
+
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    with ws_connect(server.bridge.url) as socket:
+        socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": server.token}))
+        assert "response" in json.loads(socket.recv(timeout=10))
+        for call_id, (request, field) in enumerate([({"params": {"seed": "abc"}}, "seed"),
+                                                    ({"timeline": {"path": 5}}, "path"),
+                                                    ({"output": 7}, "output")], 1):
+            socket.send(json.dumps({"id": call_id, "method": "CreateJob", "request": request}))
+            error = json.loads(socket.recv(timeout=10))["error"]
+            assert error["code"] == "INVALID_ARGUMENT"
+            message = error["message"]
+            assert message.startswith("request: ") and f"{field} field" in message, message
+            assert message.endswith(".") and not message.endswith(".."), message
 
 
 def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,

@@ -82,6 +82,57 @@ def test_each_clips_streamed_progress_only_goes_forward_to_its_last_step(
         assert steps[-1] == (4, 4)
 
 
+def test_a_jobs_progress_only_goes_forward_across_its_takes(make_server, connect,
+                                                           fixture_timeline, media_dir):
+    """`takes: N` runs every clip from QUEUED to DONE once per take, and the stream did not say
+    which take: a panel's job bar ran 0 -> 100 % after take 1, then from 0 again, N times. Each
+    clip's progress now says its take and the job's take count, and the job's fraction over the
+    stream (and over GetJob while it runs) only goes forward, a third per take."""
+    from plugin_server.client import job_fraction
+
+    client = connect(make_server())
+    job = client.submit(fixture_timeline, output_folder="three-takes",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(takes=3))
+    clips = {clip.clip_id: clip for clip in job.clips}
+    fractions, takes, polled = [], set(), None
+    for event in client.watch(job.job_id):
+        if not event.HasField("clip"):
+            continue
+        clip = event.clip
+        assert clip.take >= clips[clip.clip_id].take, f"{clip.clip_name} went back a take"
+        clips[clip.clip_id] = clip
+        fractions.append(job_fraction(list(clips.values())))
+        takes.add((clip.take, clip.take_count))
+        if polled is None and clip.take == 2 and clip.state == pb.CLIP_STATE_RUNNING:
+            polled = client.get(job.job_id)  # as a panel that polls sees take 2
+    assert fractions == sorted(fractions), fractions
+    assert pytest.approx(1 / 3) in fractions and pytest.approx(2 / 3) in fractions  # takes 1, 2
+    assert fractions[-1] == 1.0
+    assert takes >= {(1, 3), (2, 3), (3, 3)} and {count for _, count in takes} == {3}
+    assert all(c.take >= 2 and c.take_count == 3 for c in polled.clips), polled.clips
+    assert job_fraction(polled.clips) >= 1 / 3
+    final = client.get(job.job_id)
+    assert final.state == pb.JOB_STATE_SUCCEEDED, final.message
+    assert [(c.take, c.take_count) for c in final.clips] == [(3, 3)] * 4
+    assert job_fraction(final.clips) == 1.0
+
+
+def test_a_done_clip_carries_its_last_step_so_its_bar_ends_full(make_server, connect,
+                                                                fixture_timeline, media_dir):
+    """DONE came with step 0 of 0: a bar drawn from step / total_steps dropped to empty at the
+    end. It carries the clip's steps as done, on the stream and in GetJob."""
+    client = connect(make_server())  # 4 steps a clip
+    job = client.submit(fixture_timeline, output_folder="full-bars",
+                        media_search_paths=(str(media_dir),))
+    events, job = _watch_all(client, job.job_id)
+    done = [(e.clip.step, e.clip.total_steps) for e in events
+            if e.HasField("clip") and e.clip.state == pb.CLIP_STATE_DONE]
+    assert done and set(done) == {(4, 4)}, done
+    assert [(c.state, c.step, c.total_steps) for c in job.clips] == [
+        (pb.CLIP_STATE_DONE, 4, 4)] * 4
+
+
 def test_a_watcher_of_a_queued_job_hears_each_clips_state_once(make_server, connect,
                                                               fixture_timeline, media_dir,
                                                               monkeypatch):
@@ -246,4 +297,8 @@ def test_the_websocket_bridge_sends_every_field_and_64_bit_integers_as_numbers(
     assert result["job"]["params"]["seed"] == 3 and result["job"]["params"]["steps"] == 0
     assert result["job"]["create_time"].endswith("Z")  # a Timestamp stays RFC 3339
     events = [r["event"] for r in replies if r["id"] == 2 and "event" in r]
-    assert all(e["clip"]["step"] == 0 and e["clip"]["media_path"] for e in events if "clip" in e)
+    clips = [e["clip"] for e in events if "clip" in e]
+    assert clips and all(clip["media_path"] for clip in clips)
+    # The finished clips' progress: all steps done, the job's one take of one.
+    assert all((clip["step"], clip["total_steps"], clip["take"], clip["take_count"]) == (4, 4, 1, 1)
+               for clip in clips), clips

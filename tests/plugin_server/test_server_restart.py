@@ -62,6 +62,7 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
     client = restarted.client()
     again = client.get(job.job_id)
     assert again.state in (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)
+    assert {c.take for c in again.clips} == {1}
     final = client.wait(job.job_id)
     client.close()
 
@@ -111,6 +112,8 @@ def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_proc
     assert len(on_disk) == 4 and all(name.endswith("_take1.wav") for name in on_disk)
     assert {c.state for c in final.clips} == {pb.CLIP_STATE_DONE}
     assert {Path(c.media_path).name for c in final.clips} == on_disk
+    # As take 1 left them: a panel's bar stands at half of the two takes asked for.
+    assert {(c.take, c.take_count) for c in final.clips} == {(1, 2)}
 
 
 def _killed_at_a_write(server_process, write: int, when: str):

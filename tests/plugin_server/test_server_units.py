@@ -461,3 +461,37 @@ def test_a_store_written_by_a_newer_v2a_is_refused_by_name(tmp_path):
     db.close()
     with pytest.raises(StoreError, match=f"{path}: the job store was written by a newer v2a"):
         JobStore(path)
+
+
+def test_a_store_from_before_takes_were_counted_opens_with_each_clips_take_unknown(tmp_path):
+    """The clips' `take` column is added to a store made before it: its clips read take 0 (not
+    known), which a client reads as the clip's own progress, and an older v2a, which writes its
+    clips without a take, still can."""
+    import sqlite3
+
+    from plugin_server.client import job_fraction
+    from plugin_server.convert import job_message
+
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    store.add(JobRecord("three-takes", "generate", SUCCEEDED, "/cut.otio", "/out",
+                        request={"takes": 3},
+                        clips=[ClipRecord("a", "One", "done", 16, 16, take=3)]))
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE clips DROP COLUMN take")  # as the store was before
+    db.close()
+
+    store = JobStore(path)
+    job = store.get("three-takes")
+    assert [(c.state, c.take) for c in job.clips] == [("done", 0)]
+    assert job_fraction(job_message(job).clips) == 1.0  # not a third: a done clip counts whole
+    job.clips[0].take = 3
+    store.save(job)
+    with sqlite3.connect(path) as db:  # an older v2a adding a clip row
+        db.execute("INSERT INTO clips (job_id, position, clip_id, clip_name, state, step, "
+                   "total_steps, media_path, message, updated) "
+                   "VALUES ('three-takes', 1, 'b', 'Two', 'queued', 0, 0, '', '', 1.0)")
+    db.close()
+    assert [(c.clip_id, c.take) for c in store.get("three-takes").clips] == [("a", 3), ("b", 0)]
+    store.close()

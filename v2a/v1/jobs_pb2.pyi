@@ -127,7 +127,7 @@ class OutputSpec(_message.Message):
     def __init__(self, folder: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
 
 class ClipProgress(_message.Message):
-    __slots__ = ("clip_id", "clip_name", "state", "step", "total_steps", "media_path", "message")
+    __slots__ = ("clip_id", "clip_name", "state", "step", "total_steps", "media_path", "message", "take", "take_count")
     CLIP_ID_FIELD_NUMBER: _ClassVar[int]
     CLIP_NAME_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -135,6 +135,8 @@ class ClipProgress(_message.Message):
     TOTAL_STEPS_FIELD_NUMBER: _ClassVar[int]
     MEDIA_PATH_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    TAKE_FIELD_NUMBER: _ClassVar[int]
+    TAKE_COUNT_FIELD_NUMBER: _ClassVar[int]
     clip_id: str
     clip_name: str
     state: ClipState
@@ -142,7 +144,9 @@ class ClipProgress(_message.Message):
     total_steps: int
     media_path: str
     message: str
-    def __init__(self, clip_id: _Optional[str] = ..., clip_name: _Optional[str] = ..., state: _Optional[_Union[ClipState, str]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., media_path: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+    take: int
+    take_count: int
+    def __init__(self, clip_id: _Optional[str] = ..., clip_name: _Optional[str] = ..., state: _Optional[_Union[ClipState, str]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., media_path: _Optional[str] = ..., message: _Optional[str] = ..., take: _Optional[int] = ..., take_count: _Optional[int] = ...) -> None: ...
 
 class Job(_message.Message):
     __slots__ = ("job_id", "kind", "state", "create_time", "update_time", "timeline_path", "output_folder", "selection", "params", "clips", "message", "result_timeline_path", "parent_job_id", "attempts")

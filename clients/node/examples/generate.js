@@ -3,7 +3,7 @@
 //   node examples/generate.js /abs/path/to/cut.otio [output-folder]
 // Connects to $V2A_ADDRESS (default 127.0.0.1:50051) with the token in $XDG_CONFIG_HOME/v2a/token.
 
-const { V2AClient } = require('../v2a_client');
+const { V2AClient, jobFraction } = require('../v2a_client');
 
 async function main() {
   const [timeline, folder = 'from-node'] = process.argv.slice(2);
@@ -14,11 +14,16 @@ async function main() {
 
   const job = await client.createJob({ timeline: { path: timeline }, output: { folder } });
   console.log(`job ${job.job_id}: ${job.clips.length} clips`);
+  // The latest progress of each clip: the job's bar is their mean, forward across takes.
+  const clips = new Map(job.clips.map((clip) => [clip.clip_id, clip]));
   const final = await client.waitJob(job.job_id, (event) => {
     if (event.clip) {
+      clips.set(event.clip.clip_id, event.clip);
       const { clip_name: name, state, step, total_steps: total } = event.clip;
-      console.log(`  ${name}: ${state.replace('CLIP_STATE_', '').toLowerCase()}`
-        + (total ? ` ${step}/${total}` : ''));
+      const { take, take_count: takes } = event.clip;
+      const percent = (100 * jobFraction([...clips.values()])).toFixed(0);
+      console.log(`${percent.padStart(3)}%  ${name}: ${state.replace('CLIP_STATE_', '').toLowerCase()}`
+        + (total ? ` ${step}/${total}` : '') + (takes > 1 ? ` (take ${take} of ${takes})` : ''));
     }
   });
   console.log(`job ${final.job_id}: ${final.state}`);

@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
-const { V2AClient, grpc } = require('../v2a_client');
+const { V2AClient, grpc, jobFraction } = require('../v2a_client');
 
 const env = process.env;
 const skip = env.V2A_ADDRESS ? false : 'no server: run through tests/plugin_server';
@@ -69,6 +69,30 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
     const only = await c.getJobResult(child.job_id, { peakPoints: 4, clipIds: [clipId] });
     assert.deepStrictEqual(only.clips.map((clip) => clip.media_path), [done.clips[0].media_path]);
     c.close();
+  });
+
+// Each take of `takes: N` runs every clip from QUEUED again: the bar ran 0 -> 100 % once a take.
+test('a job of two takes: its fraction only goes forward, half at the end of take 1',
+  { skip, timeout: 60000 }, async (t) => {
+    const c = client();
+    t.after(() => c.close());  // also when an assertion fails
+    const job = await c.createJob({
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      params: { takes: 2 },
+      output: { folder: 'node-takes' },
+    });
+    const clips = new Map(job.clips.map((clip) => [clip.clip_id, clip]));
+    const fractions = [];
+    const final = await c.waitJob(job.job_id, (event) => {
+      if (!event.clip) return;
+      clips.set(event.clip.clip_id, event.clip);
+      fractions.push(jobFraction([...clips.values()]));
+    });
+    assert.strictEqual(final.state, 'JOB_STATE_SUCCEEDED', final.message);
+    assert.deepStrictEqual(fractions, [...fractions].sort((a, b) => a - b));
+    assert.ok(fractions.includes(0.5) && fractions.at(-1) === 1, fractions.join(' '));
+    assert.deepStrictEqual(final.clips.map((clip) => [clip.take, clip.take_count]),
+      [[2, 2], [2, 2], [2, 2], [2, 2]]);
   });
 
 test('over the Unix socket no token is needed', { skip: skip || !env.V2A_UDS }, async () => {

@@ -7,7 +7,7 @@ const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
 const WebSocket = require('ws');
-const { V2AWebSocketClient } = require('../../uxp/v2a_ws_client');
+const { V2AWebSocketClient, jobFraction } = require('../../uxp/v2a_ws_client');
 
 const env = process.env;
 const skip = env.V2A_WS_URL ? false : 'no bridge: run through tests/plugin_server';
@@ -58,4 +58,25 @@ test('a job through the bridge: progress events, result peaks, error details',
       (error) => error.code === 'INVALID_ARGUMENT'
         && error.details[0].field_violations[0].field === 'timeline.path');
     client.close();
+  });
+
+test('a job of two takes through the bridge: its fraction only goes forward',
+  { skip, timeout: 60000 }, async (t) => {
+    const client = await V2AWebSocketClient.connect(env.V2A_WS_URL, token(), { WebSocket });
+    t.after(() => client.close());  // also when an assertion fails
+    const job = await client.createJob({
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      params: { takes: 2 },
+      output: { folder: 'uxp-takes' },
+    });
+    const clips = new Map(job.clips.map((clip) => [clip.clip_id, clip]));
+    const fractions = [];
+    const final = await client.watchJob(job.job_id, (event) => {
+      if (!event.clip) return;
+      clips.set(event.clip.clip_id, event.clip);
+      fractions.push(jobFraction([...clips.values()]));
+    });
+    assert.strictEqual(final.state, 'JOB_STATE_SUCCEEDED', final.message);
+    assert.deepStrictEqual(fractions, [...fractions].sort((a, b) => a - b));
+    assert.ok(fractions.includes(0.5) && fractions.at(-1) === 1, fractions.join(' '));
   });
