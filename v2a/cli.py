@@ -9,6 +9,7 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
 
 # Modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`.
@@ -42,6 +43,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        # Ctrl-C where a command does not handle it itself (importing torch, loading the model,
+        # reading a timeline): a traceback there read as a crash of v2a's.
+        print(f"\nv2a {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     except BrokenPipeError:
         # The reader went away (`v2a client get ID | head`): not an error of ours. Point stdout at
         # /dev/null so Python's flush at exit does not raise again, and exit as a piped tool does.

@@ -51,3 +51,45 @@ def test_cut_handle_must_be_seconds_in_range(capsys):
             main(["inspect", "any.otio", "--cut-handle", bad])
         assert exit_.value.code == 2
         assert f"--cut-handle: '{bad}': seconds from 0 to 2" in capsys.readouterr().err
+
+
+def _interrupt(script: str) -> tuple[int, str]:
+    """Run `script` in a Python of its own, press Ctrl-C (SIGINT) once it prints a line, and
+    return its exit status and stderr."""
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               # as a shell starts it: SIGINT not ignored, whatever pytest's is
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert process.stdout.readline(), process.stderr.read()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, stderr
+
+
+def test_ctrl_c_while_the_model_loads_is_no_traceback(tmp_path):
+    """Ctrl-C before the first clip (torch importing, the checkpoint loading: seconds on a
+    laptop) ended in a KeyboardInterrupt traceback and a status of -2."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    script = (
+        "import sys, time\n"
+        "import model.generators as g\n"
+        "def slow_load(spec):\n"
+        "    print('loading', flush=True)\n"
+        "    time.sleep(60)\n"
+        "g.load_generator = slow_load\n"
+        "from v2a.cli import main\n"
+        f"sys.exit(main(['generate', {str(sample)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    status, stderr = _interrupt(script)
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert "v2a generate: interrupted" in stderr
+    assert not (tmp_path / "out").exists()
