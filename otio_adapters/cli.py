@@ -225,7 +225,7 @@ def _generate(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, GenerationCancelled):
         cancel.set()
         progress.close()
-        print("v2a generate: cancelled; no timeline written", file=sys.stderr)
+        print("v2a generate: cancelled; no timeline written and no take kept", file=sys.stderr)
         return 130
     progress.close()
     _print_summary(result, generator.name)

@@ -180,8 +180,8 @@ def run_generation(
 
     Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
     naming what and where) for a job that cannot run,
-    GenerationCancelled when `cancel` is set (no timeline written, the clip in progress leaves no
-    file). Per-clip problems are events, never exceptions; when every clip fails, no timeline is
+    GenerationCancelled when `cancel` is set (no timeline written, and no take of this run left:
+    the folder is as it was found). Per-clip problems are events, never exceptions; when every clip fails, no timeline is
     written (timeline_path is empty and format_note says so).
     """
     emit = on_event or (lambda event: None)
@@ -224,16 +224,24 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
-    for segment in segments:
+    try:
+        for segment in segments:
+            check_cancel(cancel)
+            take = takes.get(file_stem(segment.clip_id), 0) + 1
+            event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit,
+                                     cancel)
+            finals[segment.clip_id] = event
+            if audio is not None:  # before the event: a listener that raises leaves it behind
+                takes[file_stem(segment.clip_id)] = take
+                generated.append(audio)
+            emit(event)
         check_cancel(cancel)
-        take = takes.get(file_stem(segment.clip_id), 0) + 1
-        event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit, cancel)
-        finals[segment.clip_id] = event
-        emit(event)
-        if audio is not None:
-            takes[file_stem(segment.clip_id)] = take
-            generated.append(audio)
-    check_cancel(cancel)
+    except BaseException:
+        # A cancel, Ctrl-C or a failing disk: no timeline will name the takes finished so far
+        # (it is written last). Kept, they were files nothing refers to, and the next run
+        # numbered its takes past them, so it drew other seeds than an uninterrupted run.
+        _remove_takes(generated)
+        raise
 
     if not generated:
         # Nothing new to put on the timeline: leave whatever the folder holds (an earlier run's
@@ -368,6 +376,14 @@ def missing_folders(path: str) -> tuple[list[str], str]:
         missing.append(folder)
         folder = os.path.dirname(folder)
     return missing, folder
+
+
+def _remove_takes(generated: list[GeneratedAudio]) -> None:
+    for audio in generated:
+        try:
+            os.remove(audio.path)
+        except OSError:
+            pass  # already gone: nothing left to tidy
 
 
 def remove_if_empty(folders: list[str]) -> None:

@@ -93,3 +93,42 @@ def test_ctrl_c_while_the_model_loads_is_no_traceback(tmp_path):
     assert status == 130 and "Traceback" not in stderr, stderr
     assert "v2a generate: interrupted" in stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path):
+    """Ctrl-C after the first of the sample's four clips: its take stayed in OUT/audio, named by
+    no timeline, and the next run gave that clip take 2 (seed 1), not the sound an uninterrupted
+    run gives."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out"
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(root / 'tests')!r})\n"
+        "from generator_doubles import SineGenerator\n"
+        "class StopsAtTheSecondClip(SineGenerator):\n"
+        "    def generate(self, *args, **kwargs):\n"
+        "        if self.calls == 1:\n"
+        "            print('second clip', flush=True)\n"
+        "            time.sleep(60)\n"
+        "        return super().generate(*args, **kwargs)\n"
+        "import model.generators as g\n"
+        "g.load_generator = lambda spec: StopsAtTheSecondClip()\n"
+        "from v2a.cli import main\n"
+        f"sys.exit(main(['generate', {str(root / 'samples' / 'sample.otio')!r}, '--out', {str(out)!r}]))\n"
+    )
+    status, stderr = _interrupt(script)
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert "v2a generate: cancelled" in stderr
+    assert not out.exists()
+
+    again = subprocess.run(
+        [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())", "generate",
+         str(root / "samples" / "sample.otio"), "--out", str(out), "--generator", "silence"],
+        capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sorted(name.rsplit("_", 1)[1] for name in os.listdir(out / "audio")) == ["take1.wav"] * 4
