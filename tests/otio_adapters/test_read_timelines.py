@@ -251,3 +251,17 @@ def test_fcpxmld_bundle_reads_its_info_document(tmp_path):
     (bundle / "Info.fcpxml").unlink()
     with pytest.raises(TimelineReadError, match="bundle has no Info.fcpxml"):
         read_timeline(bundle)
+
+
+@needs_fixtures
+def test_pyaaf2s_notes_on_a_premiere_aaf_are_not_warnings_to_the_editor(caplog):
+    """pyaaf2 logs on the root logger what it mends while reading: Premiere's AAF printed seven
+    'WARNING root: Fraction(0,0) not mathematically plausible…' lines and 'INFO root: read
+    dir_sector_count missmatch' amid `v2a inspect`'s table."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    read_timeline(FIXTURES / "aaf" / "2997fps-DFTC.aaf")
+    shown = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [m for m in shown if "Fraction(0,0)" in m or "dir_sector_count" in m], shown
+    assert any("Fraction(0,0)" in r.getMessage() for r in caplog.records)  # still in -v's log
