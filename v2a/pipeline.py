@@ -262,7 +262,9 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         before_write(result)
     written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
     if note:
-        log.warning("%s", note)
+        # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
+        # the CLI printed the same long note twice.
+        log.debug("%s", note)
     return replace(result, timeline_path=written, fallback_otio_path=fallback, format_note=note)
 
 

@@ -132,3 +132,21 @@ def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path)
         capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert sorted(name.rsplit("_", 1)[1] for name in os.listdir(out / "audio")) == ["take1.wav"] * 4
+
+
+def test_generate_says_what_the_format_loses_once(tmp_path):
+    """The note on what an EDL cannot carry came as a log warning and again in the summary."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())", "generate",
+         str(sample), "--out", str(tmp_path / "out"), "--output-format", "cmx_3600",
+         "--generator", "silence"],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    said = run.stdout + run.stderr
+    assert said.count("the full result is in") == 1, said
+    assert "note: the CMX 3600 EDL carries" in run.stdout
