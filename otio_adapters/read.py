@@ -19,6 +19,7 @@ import opentimelineio as otio
 
 from otio_adapters import (
     aaf_file,
+    edl_events,
     edl_list,
     edl_time,
     fcp7_document,
@@ -276,7 +277,7 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
     ):
         rate = options.get("rate", 24)
         hint = (
-            f" (read at {rate:g} fps: if the list is at another rate, pass the rate option; "
+            f" (read at {rate:g} fps: {edl_events.RATE_HINT}; "
             "a list whose source and record timecodes disagree cannot be read)"
         )
     elif kind in ("ParseError", "ExpatError", "XMLSyntaxError", "JSONDecodeError", "EDLParseError"):

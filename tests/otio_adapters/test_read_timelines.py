@@ -79,6 +79,13 @@ def test_timecode_mismatch_edl_is_rejected_at_other_rates_too():
 
 
 @needs_fixtures
+def test_a_25_fps_list_read_at_the_default_rate_names_the_flag_that_reads_it():
+    """'pass the rate option' left a newcomer to find `--rate` in `v2a inspect --help`."""
+    with pytest.raises(TimelineReadError, match=r"at 24 fps .*give it: `--rate R`"):
+        read_timeline(FIXTURES / "cmx3600_edl/25fps.edl")
+
+
+@needs_fixtures
 def test_edl_rate_option_sets_the_timeline_rate():
     timeline = read_timeline(FIXTURES / "cmx3600_edl/25fps.edl", options={"rate": 25})
     assert timeline.duration() == otio.opentime.RationalTime(496, 25)
