@@ -204,7 +204,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from model.generators import load_generator
     from v2a.params import violations
-    from v2a.pipeline import run_generation
+    from v2a.pipeline import prepare_generation, run_generation
 
     request = _request(args, args.out)
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
@@ -212,13 +212,19 @@ def _generate(args: argparse.Namespace) -> int:
     if problems:
         return _fail("generate", "; ".join(f"{_PARAM_FLAGS[name]} {why}" for name, why in problems))
     try:
+        plan = prepare_generation(request)  # what is wrong with the request, said before the load
+    except _user_errors() as error:
+        return _fail("generate", error)
+    # Importing torch and loading the checkpoint take seconds with nothing on screen otherwise.
+    print(f"v2a generate: loading generator {args.generator!r}", file=sys.stderr, flush=True)
+    try:
         generator = load_generator(args.generator)
     except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
         return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
     progress = _Progress()
     cancel = threading.Event()
     try:
-        result = run_generation(request, generator, progress.on_event, cancel)
+        result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
         progress.close()
         return _fail("generate", error)

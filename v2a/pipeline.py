@@ -185,14 +185,9 @@ def run_generation(
     written (timeline_path is empty and format_note says so).
     """
     emit = on_event or (lambda event: None)
-    _check_output(request.out_dir)
-    _check_output_format(request.output_format)
+    plan = prepare_generation(request, plan)
     output_format, output_path = output_paths(request)
-    if plan is None or not plan.is_current(request):
-        plan = plan_job(request)
     timeline, segments = plan.timeline, plan.segments
-    if not segments:
-        raise PipelineError(_nothing_to_do(request, timeline))
     visible = plan.visible
     # The cache copy of the .otioz read, when this run made it and writes that .otioz again (a
     # further take, a regeneration): the new bundle holds its media itself and is unpacked
@@ -210,6 +205,21 @@ def run_generation(
     if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
         shutil.rmtree(unpacked, ignore_errors=True)
     return result
+
+
+def prepare_generation(request: GenerationRequest, plan: Plan | None = None) -> Plan:
+    """Every check `run_generation` makes before its first clip, and the plan it generates
+    (`plan`, a `plan_job` of this request, is used if its timeline is unchanged); raises as
+    `run_generation` does. `v2a generate` calls it before loading the model, which takes
+    seconds: a misspelt path waited for the load before it was said."""
+    _check_output(request.out_dir)
+    _check_output_format(request.output_format)
+    output_paths(request)  # an output format it cannot name a file for
+    if plan is None or not plan.is_current(request):
+        plan = plan_job(request)
+    if not plan.segments:
+        raise PipelineError(_nothing_to_do(request, plan.timeline))
+    return plan
 
 
 def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,

@@ -150,3 +150,46 @@ def test_generate_says_what_the_format_loses_once(tmp_path):
     said = run.stdout + run.stderr
     assert said.count("the full result is in") == 1, said
     assert "note: the CMX 3600 EDL carries" in run.stdout
+
+
+def test_generate_says_it_is_loading_the_model_before_the_silent_seconds(tmp_path):
+    """Loading the default model took 4 to 6 s on the 2-core machine with nothing on screen."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    script = (
+        "import sys, time\n"
+        "import model.generators as g\n"
+        "g.load_generator = lambda spec: time.sleep(10)\n"
+        "from v2a.cli import main\n"
+        f"sys.exit(main(['generate', {str(sample)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stderr.readline()  # while the load still runs
+    finally:
+        process.kill()
+        process.wait()
+    assert first.strip() == "v2a generate: loading generator 'default'"
+
+
+def test_a_misspelt_timeline_is_said_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    """A wrong path, a timeline with no picture, an unknown --output-format waited for the model
+    to load (4 to 6 s on the 2-core machine) before their one line."""
+    from pathlib import Path
+
+    import model.generators
+    from v2a.cli import main
+
+    loaded = []
+    monkeypatch.setattr(model.generators, "load_generator", lambda spec: loaded.append(spec))
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    for argv in ([str(tmp_path / "cut.otio")],
+                 [str(sample), "--output-format", "fcpxml"],
+                 [str(sample), "--clips", "nosuchclip"]):
+        assert main(["generate", *argv, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("v2a generate: error: ") and err.count("\n") == 1, err
+    assert loaded == [] and not (tmp_path / "out").exists()
