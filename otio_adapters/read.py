@@ -211,6 +211,13 @@ def prints_to_log(adapter: str):
 
 def _check_format(path: Path, format: str) -> str:
     if not format:
+        if path.suffix.lower() not in FORMAT_BY_EXTENSION:
+            # Said as what it is: "unknown timeline format '(no extension)'" sent a person who
+            # had mistyped a name, or given the project's folder, looking for a format.
+            if not path.exists():
+                raise TimelineReadError(f"{path}: file not found")
+            if path.is_dir():
+                raise TimelineReadError(f"{path}: a folder, not a timeline file")
         return format_for_path(path)
     known = {a.name for a in otio.plugins.ActiveManifest().adapters}
     if format not in known:

@@ -272,3 +272,15 @@ def test_pyaaf2s_notes_on_a_premiere_aaf_are_not_warnings_to_the_editor(caplog):
     shown = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
     assert not [m for m in shown if "Fraction(0,0)" in m or "dir_sector_count" in m], shown
     assert any("Fraction(0,0)" in r.getMessage() for r in caplog.records)  # still in -v's log
+
+
+def test_a_missing_file_or_a_folder_is_said_so_not_an_unknown_format(tmp_path):
+    """`v2a inspect cut` (no extension, no such file) and `v2a inspect project/` said "unknown
+    timeline format '(no extension)'"."""
+    with pytest.raises(TimelineReadError, match=r"cut: file not found$"):
+        read_timeline(tmp_path / "cut")
+    with pytest.raises(TimelineReadError, match=r": a folder, not a timeline file$"):
+        read_timeline(tmp_path)
+    (tmp_path / "cut.mov").write_bytes(b"\0")  # an existing file of another kind still names them
+    with pytest.raises(TimelineReadError, match=r"unknown timeline format '.mov'; known"):
+        read_timeline(tmp_path / "cut.mov")
