@@ -12,6 +12,13 @@ import os
 import signal
 import sys
 
+#: What `v2a --help` says first (the module's docstring, shown before, was about its modules).
+DESCRIPTION = (
+    "Generate sound for the video clips of an editor's timeline and write it back as new audio "
+    "tracks: `v2a inspect` a timeline, `v2a generate` its sound, `v2a serve` editor panels; "
+    "`data`, `train` and `eval` make and measure the model."
+)
+
 # Modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`.
 COMMAND_MODULES = (
     "otio_adapters.cli",  # inspect, generate
@@ -21,7 +28,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="v2a", description=__doc__)
+    parser = argparse.ArgumentParser(prog="v2a", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
