@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import threading
 
@@ -102,6 +103,7 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--relink",
         action="append",
+        type=_folder,
         default=[],
         metavar="DIR",
         help="folder to find media in by file name (repeatable)",
@@ -127,6 +129,14 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
 
 #: A crossfade at a cut is a few frames; seconds of it would smear one shot's sound into the next.
 MAX_CUT_HANDLE_SECONDS = 2.0
+
+
+def _folder(text: str) -> str:
+    """--relink: a folder that exists. A mistyped one was searched in silence, and every clip
+    came out offline "under" it."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return text
 
 
 def _cut_handle_seconds(text: str) -> float:

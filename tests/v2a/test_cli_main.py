@@ -218,3 +218,18 @@ def test_help_says_what_v2a_does_and_explains_every_option():
 
     walk(parser, "v2a")
     assert unexplained == []
+
+
+def test_a_relink_folder_that_is_not_there_is_refused(tmp_path, capsys):
+    """A mistyped --relink was searched in silence: every clip offline 'under' it, after the
+    model had loaded, and nothing said the folder did not exist."""
+    import pytest
+
+    from v2a.cli import main
+
+    (tmp_path / "shot.mov").write_bytes(b"")
+    for given in (tmp_path / "Medai", tmp_path / "shot.mov"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["inspect", "cut.otio", "--relink", str(given)])
+        assert exit_.value.code == 2
+        assert f"--relink: '{given}' is not a folder" in capsys.readouterr().err
