@@ -45,7 +45,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     _add_timeline_options(generate)
     generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
     generate.add_argument(
-        "--output-format", default="", metavar="F", help="adapter to write with (default: input's)"
+        "--output-format", default="", metavar="F",
+        help="format to write: an adapter's name or an extension (edl, xml, fcpxml, aaf, otio, "
+        "otioz…; default: the input's)"
     )
     # One value per flag, repeatable: with nargs="+" the flag swallowed the TIMELINE after it.
     generate.add_argument(
@@ -90,7 +92,9 @@ def _generator_names() -> list[str]:
 
 def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("timeline", metavar="TIMELINE", help="timeline file (.otio .xml .aaf ...)")
-    parser.add_argument("--format", default="", metavar="F", help="adapter name (default: by ext)")
+    parser.add_argument("--format", default="", metavar="F",
+                        help="the timeline's format: an adapter's name or an extension (default: "
+                        "from the file's extension)")
     parser.add_argument("--rate", type=float, default=None, metavar="R", help="EDL frame rate")
     parser.add_argument(
         "--timeline",
@@ -151,6 +155,8 @@ def _cut_handle_seconds(text: str) -> float:
 
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
+    from otio_adapters.read import adapter_name
+
     options = {"rate": args.rate} if args.rate is not None else {}
     if args.which_timeline is not None:
         options["timeline"] = args.which_timeline
@@ -158,8 +164,8 @@ def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
     return GenerationRequest(
         timeline_path=args.timeline,
         out_dir=out_dir,
-        input_format=args.format,
-        output_format=getattr(args, "output_format", ""),
+        input_format=adapter_name(args.format),
+        output_format=adapter_name(getattr(args, "output_format", "")),
         adapter_options=options,
         relink_roots=tuple(args.relink),
         selection=Selection(tracks=tuple(args.tracks), clips=clips),

@@ -220,15 +220,22 @@ def _check_format(path: Path, format: str) -> str:
                 raise TimelineReadError(f"{path}: a folder, not a timeline file")
         return format_for_path(path)
     known = {a.name for a in otio.plugins.ActiveManifest().adapters}
-    if format not in known:
-        # Accept an extension-like name too ("edl", "xml") since people type those.
-        by_ext = FORMAT_BY_EXTENSION.get("." + format.lower().lstrip("."))
-        if by_ext:
-            return by_ext
+    if adapter_name(format) not in known:
         raise TimelineReadError(
             f"{path}: unknown timeline format {format!r}; known: {', '.join(sorted(known))}"
         )
-    return format
+    return adapter_name(format)
+
+
+def adapter_name(format: str) -> str:
+    """The OTIO adapter a format's name means: the adapter's own name, or an extension-like one
+    ("edl", "xml", "otio", "fcpxml"), since people type those; another name is returned as it
+    is, for the reader or the writer to refuse. A request must carry the adapter's name: given
+    `--format otio`, v2a read the file, generated every clip and then asked for an adapter
+    'otio' to write it (an .otio "instead", with the adapter's error as the reason)."""
+    if not format or format in {a.name for a in otio.plugins.ActiveManifest().adapters}:
+        return format
+    return FORMAT_BY_EXTENSION.get("." + format.lower().lstrip("."), format)
 
 
 def _edl_rate(path: Path, rate) -> float:

@@ -187,7 +187,7 @@ def test_a_misspelt_timeline_is_said_before_the_model_loads(tmp_path, capsys, mo
     monkeypatch.setattr(model.generators, "load_generator", lambda spec: loaded.append(spec))
     sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
     for argv in ([str(tmp_path / "cut.otio")],
-                 [str(sample), "--output-format", "fcpxml"],
+                 [str(sample), "--output-format", "fcpx"],
                  [str(sample), "--clips", "nosuchclip"]):
         assert main(["generate", *argv, "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
@@ -233,3 +233,26 @@ def test_a_relink_folder_that_is_not_there_is_refused(tmp_path, capsys):
             main(["inspect", "cut.otio", "--relink", str(given)])
         assert exit_.value.code == 2
         assert f"--relink: '{given}' is not a folder" in capsys.readouterr().err
+
+
+def test_formats_named_as_people_type_them_are_read_and_written_in_that_format(tmp_path, capsys):
+    """`--format otio` (taken by the reader, as `edl` or `xml` are) generated every clip, then
+    asked for an adapter 'otio' to write with and wrote an .otio 'instead', the adapter's error
+    as the reason; `--output-format edl` was refused after the timeline was read."""
+    import shutil
+    from pathlib import Path
+
+    from v2a.cli import main
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    renamed = tmp_path / "cut.json"  # an .otio under another extension, named by --format
+    shutil.copy(samples / "sample.otio", renamed)
+    shutil.copytree(samples / "media", tmp_path / "media")
+    base = ["generate", str(renamed), "--format", "otio", "--generator", "silence"]
+
+    assert main([*base, "--out", str(tmp_path / "same")]) == 0
+    out = capsys.readouterr().out
+    assert f"timeline: {tmp_path / 'same' / 'cut.json'}" in out and "note:" not in out
+
+    assert main([*base, "--out", str(tmp_path / "edl"), "--output-format", "edl"]) == 0
+    assert f"timeline: {tmp_path / 'edl' / 'cut.edl'}" in capsys.readouterr().out
