@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import signal
 import sys
 import threading
 
@@ -40,7 +41,9 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "beside it, and only as .otio where it cannot be written; the summary's note says "
         "why). WAV takes go to OUT/audio/.",
         epilog="Exit status: 0 done, 1 clips were planned but none could be generated (see the "
-        "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled.",
+        "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled "
+        "(Ctrl-C), 143 or 129 stopped by SIGTERM or a closed terminal (SIGHUP); stopped, it "
+        "leaves the output folder as it found it.",
     )
     _add_timeline_options(generate)
     generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -239,6 +242,16 @@ def _generate(args: argparse.Namespace) -> int:
         return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
     progress = _Progress()
     cancel = threading.Event()
+    stopped_by: list[int] = []
+
+    def stop(signum: int, frame) -> None:
+        # A closed terminal (SIGHUP) or a supervisor (SIGTERM) killed the run on the spot and
+        # left the takes finished so far, named by nothing. As a cancel, they are removed, and a
+        # timeline being written is written whole.
+        stopped_by.append(signum)
+        cancel.set()
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
         result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
@@ -247,8 +260,12 @@ def _generate(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, GenerationCancelled):
         cancel.set()
         progress.close()
-        print("v2a generate: cancelled; no timeline written and no take kept", file=sys.stderr)
-        return 130
+        why = f"stopped by {signal.Signals(stopped_by[0]).name}" if stopped_by else "cancelled"
+        print(f"v2a generate: {why}; no timeline written and no take kept", file=sys.stderr)
+        return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     progress.close()
     _print_summary(result, generator.name)
     generated = len(result.generated)

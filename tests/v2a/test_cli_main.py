@@ -256,3 +256,41 @@ def test_formats_named_as_people_type_them_are_read_and_written_in_that_format(t
 
     assert main([*base, "--out", str(tmp_path / "edl"), "--output-format", "edl"]) == 0
     assert f"timeline: {tmp_path / 'edl' / 'cut.edl'}" in capsys.readouterr().out
+
+
+def test_a_run_stopped_by_sigterm_or_a_closed_terminal_leaves_nothing(tmp_path):
+    """SIGTERM (a supervisor, `timeout`) and SIGHUP (the terminal closed) killed `v2a generate`
+    on the spot: the takes finished so far stayed in OUT/audio, named by no timeline."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        out = tmp_path / signum.name
+        script = (
+            "import sys, time\n"
+            f"sys.path.insert(0, {str(root / 'tests')!r})\n"
+            "from generator_doubles import SineGenerator\n"
+            "def on_step(call, step):\n"
+            "    if call == 2:\n"
+            "        print('second clip', flush=True) if step == 0 else None\n"
+            "        time.sleep(0.05)\n"
+            "import model.generators as g\n"
+            "g.load_generator = lambda spec: SineGenerator(steps=1000, on_step=on_step)\n"
+            "from v2a.cli import main\n"
+            f"sys.exit(main(['generate', {str(root / 'samples' / 'sample.otio')!r}, '--out', "
+            f"{str(out)!r}]))\n"
+        )
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline(), process.stderr.read()
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        assert process.returncode == 128 + signum, stderr
+        assert f"stopped by {signum.name}; no timeline written" in stderr
+        assert not out.exists()
