@@ -100,10 +100,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     data_sub = data.add_subparsers(dest="data_command", required=True)
 
     build = data_sub.add_parser("build", help="render the corpus from installed Debian packages")
-    build.add_argument("--out", default="data/corpus")
-    build.add_argument("--seed", type=_seed, default=0)
+    build.add_argument("--out", default="data/corpus", help="corpus folder, replaced whole (default: %(default)s)")
+    build.add_argument("--seed", type=_seed, default=0,
+                       help="the same seed builds the same corpus, byte for byte (default: %(default)s)")
     build.add_argument("--per-class", type=_positive_int, default=260, help="examples per sound class")
-    build.add_argument("--workers", type=_positive_int, default=2)
+    build.add_argument("--workers", type=_positive_int, default=2, help="processes (default: %(default)s)")
     build.add_argument("--classes", default="", help="comma-separated subset of sound classes")
     build.add_argument("--with-0ad", action="store_true",
                        help="add 0 A.D.'s recordings (package 0ad-data) to the train split only")
@@ -111,18 +112,18 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     imp = data_sub.add_parser("import-folder",
                               help="cut a folder of videos with sound + captions CSV into a corpus")
-    imp.add_argument("folder")
+    imp.add_argument("folder", help="folder of videos with their own sound")
     imp.add_argument("--captions", required=True,
                      help="CSV: file (or id), start seconds, caption/label, split")
-    imp.add_argument("--out", required=True)
-    imp.add_argument("--workers", type=_positive_int, default=2)
+    imp.add_argument("--out", required=True, help="corpus folder to write")
+    imp.add_argument("--workers", type=_positive_int, default=2, help="processes (default: %(default)s)")
     imp.set_defaults(func=_data_import)
 
     pack = data_sub.add_parser(
         "pack-features", help="one compressed file of a split's training features, to train where the corpus is not")
     pack.add_argument("--config", help="the training config whose model settings the features follow")
     pack.add_argument("--corpus", help="default: the config's corpus")
-    pack.add_argument("--split", default="train")
+    pack.add_argument("--split", default="train", help="train, val or test (default: %(default)s)")
     pack.add_argument("--out", required=True, help="the file to write (e.g. runs/train-features.npz.xz)")
     pack.add_argument("--mel-bits", type=int, default=8, choices=range(2, 9), metavar="{2..8}",
                       help="bits per log-mel value (default 8; 7 keeps a 128-mel train split under the "
@@ -130,14 +131,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     pack.set_defaults(func=_data_pack)
 
     ev = subparsers.add_parser("eval", help="score generators and baselines on a corpus split")
-    ev.add_argument("--corpus", default="data/corpus")
-    ev.add_argument("--split", default="test")
+    ev.add_argument("--corpus", default="data/corpus", help="corpus folder (default: %(default)s)")
+    ev.add_argument("--split", default="test", help="train, val or test (default: %(default)s)")
     ev.add_argument("--generators",
                     default="silence,random-sample,onset-transfer,motion-bursts,ceiling,default",
                     help="comma-separated generator specs (see model/generators.py)")
     ev.add_argument("--limit", type=_positive_int, default=None,
                     help="examples, spread over classes (default: the whole split, as the bars are read)")
-    ev.add_argument("--out", default="reports/eval")
+    ev.add_argument("--out", default="reports/eval",
+                    help="report folder: report.md, spectrograms (default: %(default)s)")
     ev.add_argument("--threads", type=_positive_int, default=2, help="torch threads")
     ev.add_argument("--no-prompts", action="store_true",
                     help="give no prompt (default: each example's caption), as for an editor who types none")

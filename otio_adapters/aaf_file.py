@@ -13,6 +13,7 @@ AAF with v2a's tracks, as the adapter writes them, added to its sequence.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import shutil
 import uuid
@@ -21,6 +22,8 @@ import aaf2
 import opentimelineio as otio
 
 from otio_adapters.takes import V2A_KEY, name_stem
+
+log = logging.getLogger(__name__)
 
 #: timeline.metadata["AAF"]["v2a_source"]: the AAF file a timeline was read from.
 _SOURCE = "v2a_source"
@@ -60,6 +63,26 @@ def install() -> None:
 
     reader._transcribe = transcribe  # its recursion looks the name up in the module
     _installed = True
+
+
+class _Aaf2NotesToDebug(logging.Filter):
+    """pyaaf2 logs on the root logger (`logging.warning(...)`) what it mends as it reads: a
+    Premiere AAF printed "WARNING root: Fraction(0,0) not mathematically plausible, use
+    Fraction(0,1) instead." seven times and "INFO root: read dir_sector_count missmatch" twice
+    in the middle of `v2a inspect` and `v2a generate`, as if the editor's file were at fault.
+    Nothing there is for the editor to act on: it goes to the debug log (`v2a -v`)."""
+
+    folder = os.path.dirname(aaf2.__file__) + os.sep
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.pathname.startswith(self.folder):
+            return True
+        log.debug("pyaaf2: %s", record.getMessage())
+        return False
+
+
+# On the root logger itself, a filter sees only what is logged on it, not what other loggers pass up.
+logging.getLogger().addFilter(_Aaf2NotesToDebug())
 
 
 def file_sha256(path: str) -> str:

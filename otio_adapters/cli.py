@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import signal
 import sys
 import threading
 
@@ -39,12 +41,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "beside it, and only as .otio where it cannot be written; the summary's note says "
         "why). WAV takes go to OUT/audio/.",
         epilog="Exit status: 0 done, 1 clips were planned but none could be generated (see the "
-        "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled.",
+        "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled "
+        "(Ctrl-C), 143 or 129 stopped by SIGTERM or a closed terminal (SIGHUP); stopped, it "
+        "leaves the output folder as it found it.",
     )
     _add_timeline_options(generate)
     generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
     generate.add_argument(
-        "--output-format", default="", metavar="F", help="adapter to write with (default: input's)"
+        "--output-format", default="", metavar="F",
+        help="format to write: an adapter's name or an extension (edl, xml, fcpxml, aaf, otio, "
+        "otioz…; default: the input's)"
     )
     # One value per flag, repeatable: with nargs="+" the flag swallowed the TIMELINE after it.
     generate.add_argument(
@@ -89,7 +95,9 @@ def _generator_names() -> list[str]:
 
 def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("timeline", metavar="TIMELINE", help="timeline file (.otio .xml .aaf ...)")
-    parser.add_argument("--format", default="", metavar="F", help="adapter name (default: by ext)")
+    parser.add_argument("--format", default="", metavar="F",
+                        help="the timeline's format: an adapter's name or an extension (default: "
+                        "from the file's extension)")
     parser.add_argument("--rate", type=float, default=None, metavar="R", help="EDL frame rate")
     parser.add_argument(
         "--timeline",
@@ -102,6 +110,7 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--relink",
         action="append",
+        type=_folder,
         default=[],
         metavar="DIR",
         help="folder to find media in by file name (repeatable)",
@@ -129,6 +138,14 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
 MAX_CUT_HANDLE_SECONDS = 2.0
 
 
+def _folder(text: str) -> str:
+    """--relink: a folder that exists. A mistyped one was searched in silence, and every clip
+    came out offline "under" it."""
+    if not os.path.isdir(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a folder")
+    return text
+
+
 def _cut_handle_seconds(text: str) -> float:
     """--cut-handle: a number of seconds 0..MAX_CUT_HANDLE_SECONDS (nan, inf and -1 were taken)."""
     try:
@@ -141,6 +158,8 @@ def _cut_handle_seconds(text: str) -> float:
 
 
 def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
+    from otio_adapters.read import adapter_name
+
     options = {"rate": args.rate} if args.rate is not None else {}
     if args.which_timeline is not None:
         options["timeline"] = args.which_timeline
@@ -148,8 +167,8 @@ def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
     return GenerationRequest(
         timeline_path=args.timeline,
         out_dir=out_dir,
-        input_format=args.format,
-        output_format=getattr(args, "output_format", ""),
+        input_format=adapter_name(args.format),
+        output_format=adapter_name(getattr(args, "output_format", "")),
         adapter_options=options,
         relink_roots=tuple(args.relink),
         selection=Selection(tracks=tuple(args.tracks), clips=clips),
@@ -204,7 +223,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from model.generators import load_generator
     from v2a.params import violations
-    from v2a.pipeline import run_generation
+    from v2a.pipeline import prepare_generation, run_generation
 
     request = _request(args, args.out)
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
@@ -212,21 +231,41 @@ def _generate(args: argparse.Namespace) -> int:
     if problems:
         return _fail("generate", "; ".join(f"{_PARAM_FLAGS[name]} {why}" for name, why in problems))
     try:
+        plan = prepare_generation(request)  # what is wrong with the request, said before the load
+    except _user_errors() as error:
+        return _fail("generate", error)
+    # Importing torch and loading the checkpoint take seconds with nothing on screen otherwise.
+    print(f"v2a generate: loading generator {args.generator!r}", file=sys.stderr, flush=True)
+    try:
         generator = load_generator(args.generator)
     except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
         return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
     progress = _Progress()
     cancel = threading.Event()
+    stopped_by: list[int] = []
+
+    def stop(signum: int, frame) -> None:
+        # A closed terminal (SIGHUP) or a supervisor (SIGTERM) killed the run on the spot and
+        # left the takes finished so far, named by nothing. As a cancel, they are removed, and a
+        # timeline being written is written whole.
+        stopped_by.append(signum)
+        cancel.set()
+
+    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
     try:
-        result = run_generation(request, generator, progress.on_event, cancel)
+        result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
         progress.close()
         return _fail("generate", error)
     except (KeyboardInterrupt, GenerationCancelled):
         cancel.set()
         progress.close()
-        print("v2a generate: cancelled; no timeline written", file=sys.stderr)
-        return 130
+        why = f"stopped by {signal.Signals(stopped_by[0]).name}" if stopped_by else "cancelled"
+        print(f"v2a generate: {why}; no timeline written and no take kept", file=sys.stderr)
+        return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     progress.close()
     _print_summary(result, generator.name)
     generated = len(result.generated)

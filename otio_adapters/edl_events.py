@@ -55,6 +55,9 @@ _BLK = re.compile(r"^(\s*\d+\s+)BLK\b", re.IGNORECASE)
 _SPLIT = re.compile(r"^\s*SPLIT:\s*(?P<delayed>AUDIO|VIDEO)\s+DELAY\s*=\s*"
                     r"(?P<delay>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$", re.IGNORECASE)
 _SYNTHETIC = 10_000_000  # event numbers the reader sees for lines split off an event
+#: What to do about a list read at the wrong rate, as the CLI and a panel each spell the option
+#: ("pass the rate option" left a newcomer to find `--rate` in the help).
+RATE_HINT = "if the list is at another rate, give it: `--rate R` (the adapter option 'rate')"
 
 
 def _parse_error(message: str) -> Exception:
@@ -252,7 +255,7 @@ def _frames(time: str, line: _Line, rate: float) -> int:
     except ValueError as error:
         raise _parse_error(
             f"line {line.at}, event {line.number}: timecode {time} cannot be read at "
-            f"{rate:g} fps ({error}); if the list is at another rate, pass the rate option"
+            f"{rate:g} fps ({error}); {RATE_HINT}"
         ) from None
 
 
@@ -268,8 +271,7 @@ def _check_times(event: _Event, rate: float, same_lengths: bool) -> None:
         if same_lengths and not speed and source != record:
             raise _parse_error(
                 f"line {line.at}, event {line.number}: the source runs {source} frames and "
-                f"the record {record} at {rate:g} fps, and no M2 line gives a speed; if the "
-                "list is at another rate, pass the rate option")
+                f"the record {record} at {rate:g} fps, and no M2 line gives a speed; {RATE_HINT}")
 
 
 def _split_notes(notes: list[str]) -> tuple[dict[str, str], list[str], list[str]]:

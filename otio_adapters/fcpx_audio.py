@@ -31,11 +31,12 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 
 import opentimelineio as otio
 
 from otio_adapters.fcpx_time import format_seconds, parse_seconds
-from otio_adapters.takes import V2A_KEY, marked_v2a_tracks, name_stem, track_name
+from otio_adapters.takes import V2A_KEY, marked_v2a_tracks, name_stem, track_name, url_to_path
 from otio_adapters.timing import exact_rate
 from v2a.contracts import SAMPLE_RATE, TAKE_CHANNELS
 
@@ -333,7 +334,7 @@ class _Writer:
                 {
                     "id": self.assets[item.url],
                     "name": item.name,
-                    **({} if self.media_rep else {"src": item.url}),
+                    **({} if self.media_rep else {"src": _file_url(item.url)}),
                     "start": format_seconds(self.seconds(item.asset_start)),
                     "duration": format_seconds(self.seconds(item.asset_length)),
                     "hasAudio": "1",
@@ -343,7 +344,7 @@ class _Writer:
                 },
             )
             if self.media_rep:
-                ET.SubElement(asset, "media-rep", {"kind": "original-media", "src": item.url})
+                ET.SubElement(asset, "media-rep", {"kind": "original-media", "src": _file_url(item.url)})
         return self.assets[item.url]
 
     def _transition(self, offset: int, duration: int) -> ET.Element:
@@ -369,3 +370,12 @@ class _Writer:
     def _new_id(self) -> str:
         self.last_id += 1
         return f"r{self.last_id}"
+
+
+def _file_url(url: str) -> str:
+    """A take's file as Final Cut reads a URL: percent-encoded, as it writes its own. OTIO keeps
+    file URLs decoded (`file:///Users/me/My Film/…`), and Final Cut refused to import a document
+    with a space in a `src`; a take read back from a document v2a wrote is encoded already, so
+    it is decoded first (never `%2520`)."""
+    path = Path(url_to_path(url))
+    return path.as_uri() if path.is_absolute() else url

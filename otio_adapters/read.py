@@ -19,6 +19,7 @@ import opentimelineio as otio
 
 from otio_adapters import (
     aaf_file,
+    edl_events,
     edl_list,
     edl_time,
     fcp7_document,
@@ -212,17 +213,31 @@ def prints_to_log(adapter: str):
 
 def _check_format(path: Path, format: str) -> str:
     if not format:
+        if path.suffix.lower() not in FORMAT_BY_EXTENSION:
+            # Said as what it is: "unknown timeline format '(no extension)'" sent a person who
+            # had mistyped a name, or given the project's folder, looking for a format.
+            if not path.exists():
+                raise TimelineReadError(f"{path}: file not found")
+            if path.is_dir():
+                raise TimelineReadError(f"{path}: a folder, not a timeline file")
         return format_for_path(path)
     known = {a.name for a in otio.plugins.ActiveManifest().adapters}
-    if format not in known:
-        # Accept an extension-like name too ("edl", "xml") since people type those.
-        by_ext = FORMAT_BY_EXTENSION.get("." + format.lower().lstrip("."))
-        if by_ext:
-            return by_ext
+    if adapter_name(format) not in known:
         raise TimelineReadError(
             f"{path}: unknown timeline format {format!r}; known: {', '.join(sorted(known))}"
         )
-    return format
+    return adapter_name(format)
+
+
+def adapter_name(format: str) -> str:
+    """The OTIO adapter a format's name means: the adapter's own name, or an extension-like one
+    ("edl", "xml", "otio", "fcpxml"), since people type those; another name is returned as it
+    is, for the reader or the writer to refuse. A request must carry the adapter's name: given
+    `--format otio`, v2a read the file, generated every clip and then asked for an adapter
+    'otio' to write it (an .otio "instead", with the adapter's error as the reason)."""
+    if not format or format in {a.name for a in otio.plugins.ActiveManifest().adapters}:
+        return format
+    return FORMAT_BY_EXTENSION.get("." + format.lower().lstrip("."), format)
 
 
 def _edl_rate(path: Path, rate) -> float:
@@ -278,7 +293,7 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
     ):
         rate = options.get("rate", 24)
         hint = (
-            f" (read at {rate:g} fps: if the list is at another rate, pass the rate option; "
+            f" (read at {rate:g} fps: {edl_events.RATE_HINT}; "
             "a list whose source and record timecodes disagree cannot be read)"
         )
     elif kind in ("ParseError", "ExpatError", "XMLSyntaxError", "JSONDecodeError", "EDLParseError"):

@@ -9,7 +9,15 @@ import argparse
 import importlib
 import logging
 import os
+import signal
 import sys
+
+#: What `v2a --help` says first (the module's docstring, shown before, was about its modules).
+DESCRIPTION = (
+    "Generate sound for the video clips of an editor's timeline and write it back as new audio "
+    "tracks: `v2a inspect` a timeline, `v2a generate` its sound, `v2a serve` editor panels; "
+    "`data`, `train` and `eval` make and measure the model."
+)
 
 # Modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`.
 COMMAND_MODULES = (
@@ -20,7 +28,7 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="v2a", description=__doc__)
+    parser = argparse.ArgumentParser(prog="v2a", description=DESCRIPTION)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
@@ -42,6 +50,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        # Ctrl-C where a command does not handle it itself (importing torch, loading the model,
+        # reading a timeline): a traceback there read as a crash of v2a's.
+        print(f"\nv2a {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
     except BrokenPipeError:
         # The reader went away (`v2a client get ID | head`): not an error of ours. Point stdout at
         # /dev/null so Python's flush at exit does not raise again, and exit as a piped tool does.

@@ -197,19 +197,14 @@ def run_generation(
 
     Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
     naming what and where) for a job that cannot run,
-    GenerationCancelled when `cancel` is set (no timeline written, the clip in progress leaves no
-    file). Per-clip problems are events, never exceptions; when every clip fails, no timeline is
+    GenerationCancelled when `cancel` is set (no timeline written, and no take of this run left:
+    the folder is as it was found). Per-clip problems are events, never exceptions; when every clip fails, no timeline is
     written (timeline_path is empty and format_note says so).
     """
     emit = on_event or (lambda event: None)
-    _check_output(request.out_dir)
-    _check_output_format(request.output_format)
+    plan = prepare_generation(request, plan)
     output_format, output_path = output_paths(request)
-    if plan is None or not plan.is_current(request):
-        plan = plan_job(request)
     timeline, segments = plan.timeline, plan.segments
-    if not segments:
-        raise PipelineError(_nothing_to_do(request, timeline))
     visible = plan.visible
     # The cache copy of the .otioz read, when this run made it and writes that .otioz again (a
     # further take, a regeneration): the new bundle holds its media itself and is unpacked
@@ -229,6 +224,21 @@ def run_generation(
     return result
 
 
+def prepare_generation(request: GenerationRequest, plan: Plan | None = None) -> Plan:
+    """Every check `run_generation` makes before its first clip, and the plan it generates
+    (`plan`, a `plan_job` of this request, is used if its timeline is unchanged); raises as
+    `run_generation` does. `v2a generate` calls it before loading the model, which takes
+    seconds: a misspelt path waited for the load before it was said."""
+    _check_output(request.out_dir)
+    _check_output_format(request.output_format)
+    output_paths(request)  # an output format it cannot name a file for
+    if plan is None or not plan.is_current(request):
+        plan = plan_job(request)
+    if not plan.segments:
+        raise PipelineError(_nothing_to_do(request, plan.timeline))
+    return plan
+
+
 def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,
                   segments: list[Segment], visible: list[Segment], audio_dir: str,
                   output_format: str, output_path: str, emit: Callable[[ClipEvent], None],
@@ -241,16 +251,24 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
-    for segment in segments:
+    try:
+        for segment in segments:
+            check_cancel(cancel)
+            take = takes.get(file_stem(segment.clip_id), 0) + 1
+            event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit,
+                                     cancel)
+            finals[segment.clip_id] = event
+            if audio is not None:  # before the event: a listener that raises leaves it behind
+                takes[file_stem(segment.clip_id)] = take
+                generated.append(audio)
+            emit(event)
         check_cancel(cancel)
-        take = takes.get(file_stem(segment.clip_id), 0) + 1
-        event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit, cancel)
-        finals[segment.clip_id] = event
-        emit(event)
-        if audio is not None:
-            takes[file_stem(segment.clip_id)] = take
-            generated.append(audio)
-    check_cancel(cancel)
+    except BaseException:
+        # A cancel, Ctrl-C or a failing disk: no timeline will name the takes finished so far
+        # (it is written last). Kept, they were files nothing refers to, and the next run
+        # numbered its takes past them, so it drew other seeds than an uninterrupted run.
+        _remove_takes(generated)
+        raise
 
     if not generated:
         # Nothing new to put on the timeline: leave whatever the folder holds (an earlier run's
@@ -271,7 +289,9 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         before_write(result)
     written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
     if note:
-        log.warning("%s", note)
+        # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
+        # the CLI printed the same long note twice.
+        log.debug("%s", note)
     return replace(result, timeline_path=written, fallback_otio_path=fallback, format_note=note)
 
 
@@ -385,6 +405,14 @@ def missing_folders(path: str) -> tuple[list[str], str]:
         missing.append(folder)
         folder = os.path.dirname(folder)
     return missing, folder
+
+
+def _remove_takes(generated: list[GeneratedAudio]) -> None:
+    for audio in generated:
+        try:
+            os.remove(audio.path)
+        except OSError:
+            pass  # already gone: nothing left to tidy
 
 
 def remove_if_empty(folders: list[str]) -> None:

@@ -569,3 +569,30 @@ def test_an_editors_copy_on_the_lane_number_of_v2a_clips_leaves_both_whole(tmp_p
     assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [1, 1, 1, 2]
     (kept,) = [clip for clip in again.iter("asset-clip") if clip.get("name") == "Editor A9"]
     assert (kept.get("audioRole"), kept.get("lane"), kept.get("offset")) == ("dialogue", "-2", f"{offset}s")
+
+
+def test_take_files_in_a_folder_with_spaces_and_accents_are_named_by_encoded_urls(tmp_path):
+    """An output folder such as `~/Movies/Mon film été/v2a`: the takes' `src` came out as
+    `file:///…/Mon film été/…`, a URL Final Cut refuses to import (it encodes its own); a re-run
+    on the written document must still find its takes, encoded once."""
+    import os
+    from dataclasses import replace
+    from urllib.parse import unquote, urlparse
+
+    folder = tmp_path / "Mon film été"
+    out = folder / "cut.fcpxml"
+    folder.mkdir()
+    for take in (1, 2):  # the second run reads back what the first wrote
+        source = LIBRARY if take == 1 else out
+        edit = read_timeline(source)
+        segments = plan_segments(edit, timeline_path=str(source))
+        generated = [replace(g, path=str(folder / "audio" / os.path.basename(g.path)))
+                     for g in _generated(segments, take=take)]
+        write_audio_tracks(edit, segments, generated)
+        write_timeline(edit, str(out), "fcpx_xml")
+        sources = list(_take_assets(_parse(out)).values())
+        assert len(sources) == 4
+        for src in sources:
+            assert re.fullmatch(r"file:///[A-Za-z0-9%/._~-]+", src), src
+            path = unquote(urlparse(src).path)
+            assert path.startswith(f"{folder}/audio/") and path.endswith(f"_take{take}.wav")

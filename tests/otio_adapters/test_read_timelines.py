@@ -79,6 +79,13 @@ def test_timecode_mismatch_edl_is_rejected_at_other_rates_too():
 
 
 @needs_fixtures
+def test_a_25_fps_list_read_at_the_default_rate_names_the_flag_that_reads_it():
+    """'pass the rate option' left a newcomer to find `--rate` in `v2a inspect --help`."""
+    with pytest.raises(TimelineReadError, match=r"at 24 fps .*give it: `--rate R`"):
+        read_timeline(FIXTURES / "cmx3600_edl/25fps.edl")
+
+
+@needs_fixtures
 def test_edl_rate_option_sets_the_timeline_rate():
     timeline = read_timeline(FIXTURES / "cmx3600_edl/25fps.edl", options={"rate": 25})
     assert timeline.duration() == otio.opentime.RationalTime(496, 25)
@@ -251,3 +258,29 @@ def test_fcpxmld_bundle_reads_its_info_document(tmp_path):
     (bundle / "Info.fcpxml").unlink()
     with pytest.raises(TimelineReadError, match="bundle has no Info.fcpxml"):
         read_timeline(bundle)
+
+
+@needs_fixtures
+def test_pyaaf2s_notes_on_a_premiere_aaf_are_not_warnings_to_the_editor(caplog):
+    """pyaaf2 logs on the root logger what it mends while reading: Premiere's AAF printed seven
+    'WARNING root: Fraction(0,0) not mathematically plausible…' lines and 'INFO root: read
+    dir_sector_count missmatch' amid `v2a inspect`'s table."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    read_timeline(FIXTURES / "aaf" / "2997fps-DFTC.aaf")
+    shown = [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO]
+    assert not [m for m in shown if "Fraction(0,0)" in m or "dir_sector_count" in m], shown
+    assert any("Fraction(0,0)" in r.getMessage() for r in caplog.records)  # still in -v's log
+
+
+def test_a_missing_file_or_a_folder_is_said_so_not_an_unknown_format(tmp_path):
+    """`v2a inspect cut` (no extension, no such file) and `v2a inspect project/` said "unknown
+    timeline format '(no extension)'"."""
+    with pytest.raises(TimelineReadError, match=r"cut: file not found$"):
+        read_timeline(tmp_path / "cut")
+    with pytest.raises(TimelineReadError, match=r": a folder, not a timeline file$"):
+        read_timeline(tmp_path)
+    (tmp_path / "cut.mov").write_bytes(b"\0")  # an existing file of another kind still names them
+    with pytest.raises(TimelineReadError, match=r"unknown timeline format '.mov'; known"):
+        read_timeline(tmp_path / "cut.mov")

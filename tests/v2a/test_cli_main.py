@@ -51,3 +51,246 @@ def test_cut_handle_must_be_seconds_in_range(capsys):
             main(["inspect", "any.otio", "--cut-handle", bad])
         assert exit_.value.code == 2
         assert f"--cut-handle: '{bad}': seconds from 0 to 2" in capsys.readouterr().err
+
+
+def _interrupt(script: str) -> tuple[int, str]:
+    """Run `script` in a Python of its own, press Ctrl-C (SIGINT) once it prints a line, and
+    return its exit status and stderr."""
+    import signal
+    import subprocess
+    import sys
+
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True,
+                               # as a shell starts it: SIGINT not ignored, whatever pytest's is
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        assert process.stdout.readline(), process.stderr.read()
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    return process.returncode, stderr
+
+
+def test_ctrl_c_while_the_model_loads_is_no_traceback(tmp_path):
+    """Ctrl-C before the first clip (torch importing, the checkpoint loading: seconds on a
+    laptop) ended in a KeyboardInterrupt traceback and a status of -2."""
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    script = (
+        "import sys, time\n"
+        "import model.generators as g\n"
+        "def slow_load(spec):\n"
+        "    print('loading', flush=True)\n"
+        "    time.sleep(60)\n"
+        "g.load_generator = slow_load\n"
+        "from v2a.cli import main\n"
+        f"sys.exit(main(['generate', {str(sample)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    status, stderr = _interrupt(script)
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert "v2a generate: interrupted" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path):
+    """Ctrl-C after the first of the sample's four clips: its take stayed in OUT/audio, named by
+    no timeline, and the next run gave that clip take 2 (seed 1), not the sound an uninterrupted
+    run gives."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = tmp_path / "out"
+    script = (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(root / 'tests')!r})\n"
+        "from generator_doubles import SineGenerator\n"
+        "class StopsAtTheSecondClip(SineGenerator):\n"
+        "    def generate(self, *args, **kwargs):\n"
+        "        if self.calls == 1:\n"
+        "            print('second clip', flush=True)\n"
+        "            time.sleep(60)\n"
+        "        return super().generate(*args, **kwargs)\n"
+        "import model.generators as g\n"
+        "g.load_generator = lambda spec: StopsAtTheSecondClip()\n"
+        "from v2a.cli import main\n"
+        f"sys.exit(main(['generate', {str(root / 'samples' / 'sample.otio')!r}, '--out', {str(out)!r}]))\n"
+    )
+    status, stderr = _interrupt(script)
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert "v2a generate: cancelled" in stderr
+    assert not out.exists()
+
+    again = subprocess.run(
+        [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())", "generate",
+         str(root / "samples" / "sample.otio"), "--out", str(out), "--generator", "silence"],
+        capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert sorted(name.rsplit("_", 1)[1] for name in os.listdir(out / "audio")) == ["take1.wav"] * 4
+
+
+def test_generate_says_what_the_format_loses_once(tmp_path):
+    """The note on what an EDL cannot carry came as a log warning and again in the summary."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    run = subprocess.run(
+        [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())", "generate",
+         str(sample), "--out", str(tmp_path / "out"), "--output-format", "cmx_3600",
+         "--generator", "silence"],
+        capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    said = run.stdout + run.stderr
+    assert said.count("the full result is in") == 1, said
+    assert "note: the CMX 3600 EDL carries" in run.stdout
+
+
+def test_generate_says_it_is_loading_the_model_before_the_silent_seconds(tmp_path):
+    """Loading the default model took 4 to 6 s on the 2-core machine with nothing on screen."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    script = (
+        "import sys, time\n"
+        "import model.generators as g\n"
+        "g.load_generator = lambda spec: time.sleep(10)\n"
+        "from v2a.cli import main\n"
+        f"sys.exit(main(['generate', {str(sample)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
+    try:
+        first = process.stderr.readline()  # while the load still runs
+    finally:
+        process.kill()
+        process.wait()
+    assert first.strip() == "v2a generate: loading generator 'default'"
+
+
+def test_a_misspelt_timeline_is_said_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    """A wrong path, a timeline with no picture, an unknown --output-format waited for the model
+    to load (4 to 6 s on the 2-core machine) before their one line."""
+    from pathlib import Path
+
+    import model.generators
+    from v2a.cli import main
+
+    loaded = []
+    monkeypatch.setattr(model.generators, "load_generator", lambda spec: loaded.append(spec))
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    for argv in ([str(tmp_path / "cut.otio")],
+                 [str(sample), "--output-format", "fcpx"],
+                 [str(sample), "--clips", "nosuchclip"]):
+        assert main(["generate", *argv, "--out", str(tmp_path / "out")]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("v2a generate: error: ") and err.count("\n") == 1, err
+    assert loaded == [] and not (tmp_path / "out").exists()
+
+
+def test_help_says_what_v2a_does_and_explains_every_option():
+    """`v2a --help` opened on a note about the code's modules, and `eval --corpus`, `--split`,
+    `--out`, `data build --out`, `--seed`, `--workers`… had no line in their help at all.
+    (`v2a client`'s options belong to the server's CLI and are not checked here.)"""
+    import argparse
+
+    from v2a.cli import build_parser
+
+    parser = build_parser()
+    assert "timeline" in parser.description and "module" not in parser.description
+    unexplained = []
+
+    def walk(parser: argparse.ArgumentParser, command: str) -> None:
+        for action in parser._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    if name != "client":
+                        walk(sub, f"{command} {name}")
+            elif not isinstance(action, argparse._HelpAction) and not action.help:
+                unexplained.append(f"{command} {'/'.join(action.option_strings) or action.dest}")
+
+    walk(parser, "v2a")
+    assert unexplained == []
+
+
+def test_a_relink_folder_that_is_not_there_is_refused(tmp_path, capsys):
+    """A mistyped --relink was searched in silence: every clip offline 'under' it, after the
+    model had loaded, and nothing said the folder did not exist."""
+    import pytest
+
+    from v2a.cli import main
+
+    (tmp_path / "shot.mov").write_bytes(b"")
+    for given in (tmp_path / "Medai", tmp_path / "shot.mov"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["inspect", "cut.otio", "--relink", str(given)])
+        assert exit_.value.code == 2
+        assert f"--relink: '{given}' is not a folder" in capsys.readouterr().err
+
+
+def test_formats_named_as_people_type_them_are_read_and_written_in_that_format(tmp_path, capsys):
+    """`--format otio` (taken by the reader, as `edl` or `xml` are) generated every clip, then
+    asked for an adapter 'otio' to write with and wrote an .otio 'instead', the adapter's error
+    as the reason; `--output-format edl` was refused after the timeline was read."""
+    import shutil
+    from pathlib import Path
+
+    from v2a.cli import main
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    renamed = tmp_path / "cut.json"  # an .otio under another extension, named by --format
+    shutil.copy(samples / "sample.otio", renamed)
+    shutil.copytree(samples / "media", tmp_path / "media")
+    base = ["generate", str(renamed), "--format", "otio", "--generator", "silence"]
+
+    assert main([*base, "--out", str(tmp_path / "same")]) == 0
+    out = capsys.readouterr().out
+    assert f"timeline: {tmp_path / 'same' / 'cut.json'}" in out and "note:" not in out
+
+    assert main([*base, "--out", str(tmp_path / "edl"), "--output-format", "edl"]) == 0
+    assert f"timeline: {tmp_path / 'edl' / 'cut.edl'}" in capsys.readouterr().out
+
+
+def test_a_run_stopped_by_sigterm_or_a_closed_terminal_leaves_nothing(tmp_path):
+    """SIGTERM (a supervisor, `timeout`) and SIGHUP (the terminal closed) killed `v2a generate`
+    on the spot: the takes finished so far stayed in OUT/audio, named by no timeline."""
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        out = tmp_path / signum.name
+        script = (
+            "import sys, time\n"
+            f"sys.path.insert(0, {str(root / 'tests')!r})\n"
+            "from generator_doubles import SineGenerator\n"
+            "def on_step(call, step):\n"
+            "    if call == 2:\n"
+            "        print('second clip', flush=True) if step == 0 else None\n"
+            "        time.sleep(0.05)\n"
+            "import model.generators as g\n"
+            "g.load_generator = lambda spec: SineGenerator(steps=1000, on_step=on_step)\n"
+            "from v2a.cli import main\n"
+            f"sys.exit(main(['generate', {str(root / 'samples' / 'sample.otio')!r}, '--out', "
+            f"{str(out)!r}]))\n"
+        )
+        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline(), process.stderr.read()
+            process.send_signal(signum)
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            process.kill()
+        assert process.returncode == 128 + signum, stderr
+        assert f"stopped by {signum.name}; no timeline written" in stderr
+        assert not out.exists()

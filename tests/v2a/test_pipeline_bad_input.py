@@ -176,7 +176,7 @@ def test_an_unknown_output_format_fails_before_any_work(tmp_path, capsys):
         run_generation(request, generator)
     assert generator.calls == 0
     code, _, err = _generate(capsys, str(path), "--out", str(tmp_path / "out"),
-                             "--output-format", "fcpxml")
+                             "--output-format", "fcpx")  # `fcpxml`, an extension, is understood
     assert code == 2 and "fcpx_xml" in err and "Traceback" not in err
     assert not (tmp_path / "out").exists()
 

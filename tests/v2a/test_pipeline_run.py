@@ -188,8 +188,11 @@ def _files(out: str) -> dict[str, str]:
     return {name: os.path.join(folder, name) for name in os.listdir(folder)}
 
 
-def test_cancel_mid_clip_leaves_no_timeline_and_no_file_for_that_clip(edit, tmp_path):
+def test_cancel_mid_clip_leaves_the_output_folder_as_it_found_it(edit, tmp_path):
+    """The first clip's finished take was kept: named by no timeline, and the next run numbered
+    its takes past it (take 2, another seed than an uninterrupted run's)."""
     out = tmp_path / "out"
+    out.mkdir()
     cancel = threading.Event()
 
     def on_step(call: int, step: int) -> None:
@@ -198,9 +201,23 @@ def test_cancel_mid_clip_leaves_no_timeline_and_no_file_for_that_clip(edit, tmp_
 
     with pytest.raises(GenerationCancelled):
         run_generation(_request(edit, str(out)), SineGenerator(on_step=on_step), cancel=cancel)
-    assert not (out / "edit.otio").exists()
-    assert len(os.listdir(out / "audio")) == 1  # the first clip's complete take only
-    assert not [p for p in os.listdir(out) + os.listdir(out / "audio") if p.startswith(".")]
+    assert os.listdir(out) == []  # no timeline, no take, no temp file, no empty audio folder
+
+    run_generation(_request(edit, str(out)), SineGenerator())
+    assert sorted(name.split("_")[1] for name in _files(str(out))) == ["take1.wav"] * 3
+
+
+def test_a_failure_mid_run_leaves_no_take_behind(edit, tmp_path):
+    """A disk that fills up, or any error that stops the run before its timeline is written."""
+    out = tmp_path / "out"
+
+    def on_event(event):
+        if event.state == "done" and event.clip_name == "b":
+            raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        run_generation(_request(edit, str(out)), SineGenerator(), on_event)
+    assert not out.exists()
 
 
 def test_cancel_between_clips_stops_before_the_next(edit, tmp_path):
