@@ -21,9 +21,10 @@ V2A_KEY = "v2a"  # metadata namespace, as OTIO adapters use "fcp_xml", "AAF"
 #: <track> as Premiere writes it (the FCP7 XML adapter reads no other track name).
 PREMIERE_TRACK_NAME = "@MZ.TrackName"
 #: clip.metadata[EDITORS_COPY] = True: a clip of the editor's that plays one of v2a's take files
-#: (a copy of v2a's clip they placed themselves): theirs, not v2a's to replace or take off. In
-#: FCP7 XML (`fcp7_document.set_apart_editors_items`), where a document v2a wrote before it named
-#: its tracks knows v2a's track by the takes it holds alone.
+#: (a copy of v2a's clip they placed themselves): theirs, not v2a's to replace or take off. Set
+#: by the FCP7 XML reader (`fcp7_document.set_apart_editors_items`): a document v2a wrote before
+#: it named its tracks knows v2a's track by the takes it holds alone (`holds_only_takes`), and
+#: the editor's copies there do not count.
 EDITORS_COPY = "v2a_editors_copy"
 TAKE_FILE_RE = re.compile(r"^(?P<stem>.+)_take(?P<take>\d+)\.wav$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
