@@ -43,6 +43,7 @@ fcpx_document.install()  # which project of the document a timeline is, to write
 fcpx_clips.install()  # nor multicam and synchronized clips
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 fcp7_transitions.install()  # the FCP7 XML reader moves clips after a transition beside a gap
+aaf_file.install()  # the AAF reader names v2a's tracks "Sequence"
 fcp7_document.read_every_channel()  # it reads one channel of a stereo pair
 fcp7_nested.install()  # and reads every nested sequence as empty
 
@@ -150,6 +151,7 @@ def _read_quietly(source: Path, adapter: str, options: dict):
         timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
         for index, timeline in enumerate(timelines):  # the adapter's order of the sequences
             fcp7_document.remember_document(timeline, str(source), data, index)
+        fcp7_document.mark_tracks_written_before(timelines)
         return result
     if adapter == "cmx_3600":
         data = source.read_bytes()  # once: the reader and the record of the list share it

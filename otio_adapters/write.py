@@ -40,6 +40,7 @@ from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import is_enabled, start_timecode, timeline_start
 from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
+    PREMIERE_TRACK_NAME,
     V2A_KEY,
     clip_file_stem,
     clip_takes,
@@ -51,6 +52,7 @@ from otio_adapters.takes import (
     take_origin,
     to_samples,
     track_name,
+    track_stem,
     url_to_path,
 )
 from otio_adapters.xml_files import rewrite_xml
@@ -808,12 +810,8 @@ def _with_media_rebased(
 
 
 def _stems(timeline: otio.schema.Timeline) -> set[str]:
-    stems = {"SFX"}
-    for track in timeline.tracks:
-        meta = track.metadata.get(V2A_KEY)
-        if meta and meta.get("track"):
-            stems.add(str(meta["track"]))
-    return stems
+    """"SFX" and the stem of every v2a track (`track_stem`)."""
+    return {"SFX"} | {stem for stem in map(track_stem, timeline.tracks) if stem}
 
 
 def edit_rate(timeline: otio.schema.Timeline) -> float:
@@ -1097,6 +1095,11 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
             clip.source_range = clip.trimmed_range()
     for track in result.tracks:
         if V2A_KEY in track.metadata:
+            if format == "fcp_xml":
+                # FCP7 XML tracks have no name element: Premiere names one by this attribute,
+                # which the adapter writes from and reads into this metadata. It is how v2a
+                # knows its track again (`takes.track_stem`), not by the takes it holds.
+                track.metadata.setdefault("fcp_xml", {})[PREMIERE_TRACK_NAME] = track.name
             if format == "kdenlive":
                 kdenlive.note_takes(track)  # in samples, before they count in frames
             _conform_track(track, rate, format)
