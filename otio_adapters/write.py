@@ -17,6 +17,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import NamedTuple
 
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
@@ -541,9 +542,8 @@ def write_timeline(
     # Asked before the write: written over, the editor's file is no longer as it was read.
     # The editor's own file v2a's tracks go into, checked (read and hashed) once.
     project = _editors_file(timeline, format)
-    into = _into_the_editors_file(timeline, format, project)
     written, fallback, note = _write_timeline(timeline, path, format, media_dir, project)
-    kept = into and written == path
+    kept = project.written_into and written == path
     source = timeline.metadata.get("fcpx_xml", {})
     unread = source.get(fcpx_transitions.TRANSITIONS_NOT_READ)
     if unread:
@@ -572,7 +572,7 @@ def write_timeline(
 
 def _write_timeline(
     timeline: otio.schema.Timeline, path: str, format: str, media_dir: str,
-    project: tuple[str, str, str],
+    project: _EditorsFile,
 ) -> tuple[str, str, str]:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -620,10 +620,25 @@ def _write_timeline(
     return path, "", ""
 
 
-#: How each format finds the editor's own file a timeline was read from, still as it was read:
-#: (its text, its path, "") or ("", path, why not) or ("", "", "") for another format's. v2a's
-#: tracks are added to that file rather than the adapter rewriting it whole. An AAF, binary, has
-#: no text: ("", path, "") where v2a's tracks go into it (`aaf_file.finish_written`).
+class _EditorsFile(NamedTuple):
+    """The editor's own file a timeline was read from: (its text, its path, "") while it is
+    still as it was read, ("", path, why not) where it is not, ("", "", "") for a timeline read
+    from another format. An AAF, binary, has no text: ("", path, "")."""
+
+    text: str = ""
+    path: str = ""
+    problem: str = ""
+
+    @property
+    def written_into(self) -> bool:
+        """Whether v2a's tracks go into this file, everything else of it kept, rather than the
+        adapter writing the timeline whole."""
+        return bool(self.path) and not self.problem
+
+
+_NO_EDITORS_FILE = _EditorsFile()
+
+#: How each format finds the editor's own file a timeline was read from (`_EditorsFile`).
 _EDITORS_FILE = {
     "kdenlive": kdenlive.source_project,
     "fcp_xml": fcp7_document.source_document,
@@ -633,35 +648,22 @@ _EDITORS_FILE = {
 }
 
 
-def _editors_file(timeline: otio.schema.Timeline, format: str) -> tuple[str, str, str]:
+def _editors_file(timeline: otio.schema.Timeline, format: str) -> _EditorsFile:
     """`_EDITORS_FILE`'s answer, and ("", path, why not) where the timeline's editor's tracks are
     no longer those read from that file (an .otio v2a wrote, edited since): v2a's track was laid
     against that edit, which the file does not hold, so the adapter writes the edit instead."""
     find = _EDITORS_FILE.get(format)
-    text, path, problem = find(timeline) if find else ("", "", "")
-    if path and not problem and source_files.editor_tracks_edited(timeline):
-        return "", path, f"{_EDITED} {path}"
-    return text, path, problem
+    found = _EditorsFile(*find(timeline)) if find else _NO_EDITORS_FILE
+    if found.written_into and source_files.editor_tracks_edited(timeline):
+        return _EditorsFile("", found.path, f"{_EDITED} {found.path}")
+    return found
 
 
 _EDITED = "the editor's tracks in this timeline were edited since v2a read them from"
 
 
-def _into_the_editors_file(
-    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str]
-) -> bool:
-    """Whether v2a's tracks go into the file `timeline` was read from (`project`, as
-    `_editors_file` found it), everything else of it kept (its other timelines too): an FCP7
-    XML or FCPXML document, an AAF."""
-    if format in ("fcpx_xml", "fcp_xml"):
-        return bool(project[0])
-    if format == "AAF":
-        return bool(project[1]) and not project[2]
-    return False
-
-
 def _adapter_losses(
-    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str] = ("", "", "")
+    timeline: otio.schema.Timeline, format: str, project: _EditorsFile = _NO_EDITORS_FILE
 ) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio.
@@ -827,14 +829,12 @@ def edit_rate(timeline: otio.schema.Timeline) -> float:
     return 24.0
 
 
-def _cannot_carry(
-    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str]
-) -> str:
+def _cannot_carry(timeline: otio.schema.Timeline, format: str, project: _EditorsFile) -> str:
     if format == "fcpx_xml":
         rate = edit_rate(timeline)
         # Written into the editor's own document (`project`), v2a's clips are timed in seconds by
         # `fcpx_audio`, at any rate: only the adapter's document is limited to its rates.
-        if not fcpx_time.can_write(rate) and not project[0]:
+        if not fcpx_time.can_write(rate) and not project.written_into:
             return f"the FCPXML adapter cannot write a {rate:.3f} fps timeline"
     return ""
 
@@ -850,15 +850,14 @@ def _atomic_write(
     timeline: otio.schema.Timeline,
     path: str,
     format: str,
-    project: tuple[str, str, str] = ("", "", ""),
+    project: _EditorsFile = _NO_EDITORS_FILE,
 ) -> None:
     """Write through a private staging folder in the same folder, then rename into place.
 
     A folder rather than a temporary file: the otioz and otiod adapters refuse to write over an
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
-    `project`: the Kdenlive project, FCP7 XML or FCPXML document text and path v2a's tracks
-    are added to, if any (an AAF's path, without text; see `_EDITORS_FILE`).
+    `project`: the editor's file v2a's tracks are added to, if any (`_EditorsFile`).
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
@@ -866,8 +865,8 @@ def _atomic_write(
         written = os.path.join(staging, os.path.basename(path))
         options = {"use_empty_mob_ids": True} if format == "AAF" else {}
         given = timeline
-        text, source, problem = project
-        into_aaf = format == "AAF" and bool(source) and not problem
+        text, source, _ = project
+        into_aaf = format == "AAF" and project.written_into
         if format == "fcpx_xml" and not text:
             # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
             # rates the adapter gets the same frames at a rate it can write.
