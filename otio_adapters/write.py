@@ -632,7 +632,7 @@ class _EditorsFile(NamedTuple):
     @property
     def written_into(self) -> bool:
         """Whether v2a's tracks go into this file, everything else of it kept, rather than the
-        adapter writing the timeline whole."""
+        adapter writing the timeline whole (`_WRITERS`)."""
         return bool(self.path) and not self.problem
 
 
@@ -863,53 +863,114 @@ def _atomic_write(
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
     try:
         written = os.path.join(staging, os.path.basename(path))
-        options = {"use_empty_mob_ids": True} if format == "AAF" else {}
-        given = timeline
-        text, source, _ = project
-        into_aaf = format == "AAF" and project.written_into
-        if format == "fcpx_xml" and not text:
-            # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
-            # rates the adapter gets the same frames at a rate it can write.
-            given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
-            _generators_as_gaps(given)
-            _nested_as_writers_take_them(given)
-        elif format == "cmx_3600" and not text:  # not the editor's list, which is kept as is
-            given, _ = _edl_picture(timeline)  # the audio events are added after (`edl_audio`)
-        if format == "kdenlive" and not text:
-            # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
-            # as into a project from Kdenlive, crossfades as same-track mixes.
-            editors = _without_v2a_tracks(given)
-            _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
-            _disabled_as_gaps(editors)
-            _missing_media_named(editors)
-            with prints_to_log(format):
-                otio.adapters.write_to_file(editors, written, adapter_name=format)
-            with open(written, encoding="utf-8") as handle:
-                text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
-        if text and format == "cmx_3600":
-            # The editor's own list, line for line, with v2a's audio events after its own.
-            edl_list.write_into_list(timeline, text, written, _list_rate(timeline),
-                                     os.path.dirname(source), folder)
-        elif text and format == "kdenlive":
-            kdenlive.write_into_project(given, text, source, written)
-        elif text and format == "fcpx_xml":  # v2a's audio into the editor's own document
-            fcpx_document.write_into_document(given, edit_rate(given), text, source, written, folder)
-        elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
-            tracks = os.path.join(staging, "v2a-tracks.xml")
-            with prints_to_log(format):
-                otio.adapters.write_to_file(_v2a_tracks_only(given), tracks, adapter_name=format)
-            _fcp7_finished(tracks, given)
-            fcp7_document.write_into_document(given, tracks, text, source, written, folder)
-        else:
-            with prints_to_log(format):
-                otio.adapters.write_to_file(given, written, adapter_name=format, **options)
-            if format in _AFTER_WRITE:
-                _AFTER_WRITE[format](written, timeline)
-            if into_aaf:
-                _aaf_into_editors_file(written, timeline, source)
+        write = _WRITERS.get(format)
+        if write:
+            write(timeline, written, project, folder)
+        else:  # OTIO's own formats: the adapter writes everything
+            _adapter_write(timeline, written, format)
         _replace(written, path, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _adapter_write(timeline: otio.schema.Timeline, path: str, format: str, **options) -> None:
+    with prints_to_log(format):
+        otio.adapters.write_to_file(timeline, path, adapter_name=format, **options)
+
+
+# Writing each editor's format: see `_WRITERS`.
+
+
+def _write_fcp7(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    if not project.written_into:
+        _adapter_write(timeline, written, "fcp_xml")
+        _fcp7_finished(written, timeline)
+        return
+    # v2a's tracks as the adapter writes them, put in the editor's document.
+    tracks = os.path.join(os.path.dirname(written), "v2a-tracks.xml")
+    _adapter_write(_v2a_tracks_only(timeline), tracks, "fcp_xml")
+    _fcp7_finished(tracks, timeline)
+    fcp7_document.write_into_document(
+        timeline, tracks, project.text, project.path, written, folder
+    )
+
+
+def _write_fcpx(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    rate = edit_rate(timeline)
+    if project.written_into:  # v2a's audio into the editor's own document
+        fcpx_document.write_into_document(
+            timeline, rate, project.text, project.path, written, folder
+        )
+        return
+    # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC rates
+    # the adapter gets the same frames at a rate it can write.
+    given = fcpx_time.for_writer(_without_v2a_tracks(timeline), rate)
+    _generators_as_gaps(given)
+    _nested_as_writers_take_them(given)
+    _adapter_write(given, written, "fcpx_xml")
+    _fcpx_finished(written, timeline)
+
+
+def _write_edl(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    rate = _list_rate(timeline)
+    if project.written_into:  # the editor's own list, line for line, v2a's audio events after
+        edl_list.write_into_list(
+            timeline, project.text, written, rate, os.path.dirname(project.path), folder
+        )
+        return
+    # The audio events, the editor's and v2a's (`edl_audio`), are added to the adapter's list,
+    # then the frame code mode it was read in (`restore_frame_code_mode`).
+    picture, _ = _edl_picture(timeline)
+    _adapter_write(picture, written, "cmx_3600")
+    restore_motion_events(written, rate)  # before the audio events: video only
+    edl_audio.append_audio_events(written, timeline, rate)
+    restore_frame_code_mode(written, timeline)
+
+
+def _write_kdenlive(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    text, source = project.text, project.path
+    if not project.written_into:
+        # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
+        # as into a project from Kdenlive, crossfades as same-track mixes.
+        editors = _without_v2a_tracks(timeline)
+        _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
+        _disabled_as_gaps(editors)
+        _missing_media_named(editors)
+        _adapter_write(editors, written, "kdenlive")
+        with open(written, encoding="utf-8") as handle:
+            text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
+    kdenlive.write_into_project(timeline, text, source, written)
+
+
+def _write_aaf(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    _adapter_write(timeline, written, "AAF", use_empty_mob_ids=True)
+    if project.written_into:  # v2a's tracks as the adapter wrote them go into the editor's AAF
+        tracks = {id(track): track for stem in _stems(timeline)
+                  for track in find_v2a_tracks(timeline, stem)}
+        aaf_file.finish_written(written, timeline, list(tracks.values()), project.path)
+
+
+#: How each editor's format is written: (timeline, staging path, the editor's file, the folder
+#: the file goes into). Into the editor's file where it is `written_into`, v2a's tracks added;
+#: else the adapter's file, what the adapter gets wrong corrected after. OTIO's own formats are
+#: the adapter's alone.
+_WRITERS = {
+    "fcp_xml": _write_fcp7,
+    "fcpx_xml": _write_fcpx,
+    "cmx_3600": _write_edl,
+    "kdenlive": _write_kdenlive,
+    "AAF": _write_aaf,
+}
 
 
 # Premiere's and FCP7's own audio transition: the equal-power "Cross Fade (+3dB)".
@@ -1026,33 +1087,9 @@ def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
     }
 
 
-def _edl_finished(path: str, timeline: otio.schema.Timeline) -> None:
-    """Add the audio events to the list the adapter wrote at `path` (the editor's and v2a's,
-    `edl_audio`), then give it the frame code mode it was read in (`restore_frame_code_mode`)."""
-    restore_motion_events(path, _list_rate(timeline))  # before the audio events: video only
-    edl_audio.append_audio_events(path, timeline, _list_rate(timeline))
-    restore_frame_code_mode(path, timeline)
-
-
 def _list_rate(timeline: otio.schema.Timeline) -> float:
     """The rate the CMX 3600 adapter writes a list at: its (first) video track's."""
     return timeline.video_tracks()[0].duration().rate
-
-
-def _aaf_into_editors_file(path: str, timeline: otio.schema.Timeline, source: str) -> None:
-    """v2a's tracks, as the adapter wrote them to `path`, go into the editor's own AAF `source`
-    (`aaf_file.finish_written`), the one the timeline was read from."""
-    tracks = {id(track): track for stem in _stems(timeline)
-              for track in find_v2a_tracks(timeline, stem)}
-    aaf_file.finish_written(path, timeline, list(tracks.values()), source)
-
-
-# Rewrites of what an adapter wrote, by format: (written path, the timeline written).
-_AFTER_WRITE = {
-    "cmx_3600": _edl_finished,
-    "fcp_xml": _fcp7_finished,
-    "fcpx_xml": _fcpx_finished,
-}
 
 
 #: Where `_replace` keeps an earlier run's bundle folder while the new one is renamed in; a stop
