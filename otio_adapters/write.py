@@ -667,13 +667,12 @@ def _adapter_losses(
 ) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio.
-    `project`: for Kdenlive, FCP7 XML and CMX 3600, the editor's project, document or list
-    v2a's tracks went into (`kdenlive.source_project`, `fcp7_document.source_document`,
-    `edl_list.source_list`)."""
+    `project`: the editor's file the timeline was read from (`_editors_file`), which v2a's
+    tracks went into where it is `written_into`."""
     if format == "cmx_3600":
-        text, _, problem = project
-        carried = _edl_carries(timeline, bool(text))
-        if not text:
+        problem = project.problem
+        carried = _edl_carries(timeline, project.written_into)
+        if not project.written_into:
             notes = (carried, _disabled_note(timeline, "CMX 3600 EDL"),
                      _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
                      _tracks_note(timeline))
@@ -686,15 +685,15 @@ def _adapter_losses(
             return f"{rewritten}; {carried}" if carried else rewritten
         return carried
     if format == "fcp_xml":
-        _, _, problem = project
+        problem = project.problem
         if problem:
             return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which drops "
                     "the <link> groups between clips' picture and sound channels and keeps one "
                     "<file> element per path")
         return ""
     if format == "kdenlive":
-        text, _, problem = project
-        if text:  # the editor's project as it was, with v2a's tracks, crossfades as mixes
+        problem = project.problem
+        if project.written_into:  # the editor's project as it was, with v2a's tracks, as mixes
             return ""
         # v2a's crossfades are in it as same-track mixes (`kdenlive.write_into_project`).
         editors = _without_v2a_tracks(timeline)
@@ -716,14 +715,14 @@ def _adapter_losses(
         return "; ".join(note for note in lost if note)
     if format == "AAF":
         lost = []
-        _, path, problem = project
+        problem = project.problem
         if problem:
             lost.append(f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
                         "editor's clips new file and tape mobs (what Avid finds and relinks "
                         "their media by), points every audio clip at its master clip's slot 2 "
                         "(which channel of the source each track played is lost), and drops "
                         "motion effects, gain, markers and the start timecode's drop frame")
-        if problem or not path:  # the adapter's file, not the editor's
+        if not project.written_into:  # the adapter's file, not the editor's
             lost.append(_generators_note(timeline, "AAF", "filler"))
             lost.append(_disabled_note(timeline, "AAF adapter"))
             lost.append(_nested_note(timeline, "AAF adapter"))
@@ -731,14 +730,14 @@ def _adapter_losses(
     if format != "fcpx_xml":
         return ""
     lost = []
-    text, _, problem = project
+    problem = project.problem
     if problem:
         lost.append(f"{problem}: the timeline was rewritten by the FCPXML adapter, which drops "
                     "the library and event, the other projects, titles, generators, multicam "
                     "and synchronized clips, keywords, chapter markers, filters, audio roles "
                     "and the editor's metadata")
     uncentred = fcpx_audio.uncentred_crossfades(timeline)
-    if text:  # the editor's document as it was, with v2a's audio added (`fcpx_document`)
+    if project.written_into:  # the editor's document as it was, v2a's audio added (`fcpx_document`)
         return _uncentred_note(uncentred)
     lost.append(_generators_note(timeline, "FCPXML", "gaps"))
     unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
