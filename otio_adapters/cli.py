@@ -265,6 +265,7 @@ def _generate(args: argparse.Namespace) -> int:
         return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
     finally:
         for signum, handler in previous.items():
+            # None: a handler set outside Python, which cannot be set again from here.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
     progress.close()
     _print_summary(result, generator.name)
