@@ -251,7 +251,7 @@ def _generate(args: argparse.Namespace) -> int:
         stopped_by.append(signum)
         cancel.set()
 
-    previous = {signum: signal.signal(signum, stop) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    previous = _handle_stop_signals(stop)
     try:
         result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
@@ -265,11 +265,27 @@ def _generate(args: argparse.Namespace) -> int:
         return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            # None: a handler set outside Python, which cannot be set again from here.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
     progress.close()
     _print_summary(result, generator.name)
     generated = len(result.generated)
     return 0 if generated or not result.clips else 1
+
+
+#: The signals `v2a generate` stops on as on a cancel: a supervisor's, a closed terminal's
+#: (Windows has no SIGHUP).
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _handle_stop_signals(stop) -> dict:
+    """Set `stop` as the handler of `_STOP_SIGNALS`; returns the handlers it replaced. Only the
+    main thread may set one: from another (`main()` called in a program's worker thread) the
+    signals stay the program's, and the run stops as the program stops it. Setting them there
+    raised ValueError once the model had loaded, and the run never started."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    return {signum: signal.signal(signum, stop) for signum in _STOP_SIGNALS}
 
 
 class _Progress:

@@ -149,9 +149,17 @@ class V2AClient:
     def result(self, job_id: str, peak_points: int = 256, include_timeline_data: bool = False,
                clip_ids: Sequence[str] = ()) -> api.GetJobResultResponse:
         """The job's result; `clip_ids`: only those clips' takes (all when empty)."""
-        return self._call(self.stub.GetJobResult, api.GetJobResultRequest(
+        response = self._call(self.stub.GetJobResult, api.GetJobResultRequest(
             job_id=job_id, peak_points=peak_points, include_timeline_data=include_timeline_data,
             clip_ids=clip_ids))
+        if clip_ids:
+            # A server older than `clip_ids` does not see it and sends every clip's take, the
+            # one asked for among them, not first: kept as asked whichever server answered.
+            wanted = set(clip_ids)
+            kept = [clip for clip in response.clips if clip.clip_id in wanted]
+            del response.clips[:]
+            response.clips.extend(kept)
+        return response
 
 
 def job_fraction(clips) -> float:

@@ -430,7 +430,7 @@ class JobRunner:
                 # later take keeps them at restart instead of running the job again from the
                 # source (which left this attempt's takes on disk, referred to by nothing).
                 job.result = {**result_to_json(result, base), TAKES_WRITTEN: take + 1,
-                              CLIPS_AFTER_TAKE: [asdict(clip) for clip in job.clips]}
+                              CLIPS_AFTER_TAKE: [_without_take(clip) for clip in job.clips]}
                 self.store.save(job)
         job.result = result_to_json(result, base)
         return result, stopped
@@ -460,7 +460,8 @@ class JobRunner:
         in that take would have: the takes on its last written timeline kept, the unfinished
         take's files removed, SUCCEEDED with what stopped it."""
         written = job.result.pop(TAKES_WRITTEN)
-        after = [ClipRecord(**clip) for clip in job.result.pop(CLIPS_AFTER_TAKE)]
+        after = [ClipRecord(**{"take": written, **clip})
+                 for clip in job.result.pop(CLIPS_AFTER_TAKE)]
         self._undo_take(job, after)
         self._conclude(job, f"stopped after take {written} of {job.takes} (the server stopped)")
 
@@ -585,6 +586,15 @@ def _written_at_the_stop(writing: dict | None) -> dict | None:
                                     else f"wrote {fallback} instead of {output}")
     return {**writing["result"], "timeline_path": timeline, "fallback_otio_path": fallback,
             "format_note": note, "take": writing["take"]}
+
+
+def _without_take(clip: ClipRecord) -> dict:
+    """A clip as CLIPS_AFTER_TAKE stores it: without its take, which is the takes written. An
+    older v2a restarting on the store builds its clip records from these, and a field it does
+    not know failed its start (TypeError), where the store's layout promises it works."""
+    fields = asdict(clip)
+    del fields["take"]
+    return fields
 
 
 def discard_attempt_files(job: JobRecord, sweep_temp: bool = True) -> None:

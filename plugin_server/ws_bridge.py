@@ -247,9 +247,11 @@ class WebSocketBridge:
                                                             "not a JSON object")})
                     continue
                 if method == "Authenticate":
-                    # As bytes: compare_digest refuses str with non-ASCII characters.
-                    authenticated = hmac.compare_digest(str(message.get("token", "")).encode(),
-                                                        self.token.encode())
+                    # As bytes: compare_digest refuses str with non-ASCII characters. Stripped as
+                    # the server reads its token file: a panel sends that file's contents, and
+                    # its newline made it "wrong token".
+                    given = str(message.get("token", "")).strip()
+                    authenticated = hmac.compare_digest(given.encode(), self.token.encode())
                     panel.send({"id": call_id, **({"response": {}} if authenticated else {
                         "error": _error("UNAUTHENTICATED", "wrong token")})})
                 elif not authenticated:

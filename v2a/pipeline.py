@@ -287,7 +287,16 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
                               generated=tuple(generated))
     if before_write:
         before_write(result)
-    written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
+    stamps = file_stamps(timeline_files(output_path))
+    try:
+        written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
+    except BaseException:
+        # A write that failed (a full disk, a folder where the file goes) or was stopped before
+        # it put a file in place: as for a cancel, no timeline names this run's takes. One that
+        # did (the .otio beside an EDL, then Ctrl-C) names them: they stay.
+        if file_stamps(timeline_files(output_path)) == stamps:
+            _remove_takes(generated)
+        raise
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.

@@ -54,6 +54,14 @@ function readToken(file) {
   }
 }
 
+// A server older than GetJobResultRequest.clip_ids does not see it and sends every clip's take,
+// the one asked for among them, not first: the clips asked for alone, whichever server answered.
+function onlyAskedFor(response, clipIds) {
+  if (!clipIds.length) return response;
+  const wanted = new Set(clipIds);
+  return { ...response, clips: response.clips.filter((clip) => wanted.has(clip.clip_id)) };
+}
+
 function loadService() {
   const definition = protoLoader.loadSync('v2a/v1/v2a_service.proto', {
     includeDirs: [PROTO_DIR],
@@ -137,11 +145,12 @@ class V2AClient {
   }
 
   /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */
-  getJobResult(jobId, { peakPoints = 256, includeTimelineData = false, clipIds = [] } = {}) {
-    return this._unary('GetJobResult', {
+  async getJobResult(jobId, { peakPoints = 256, includeTimelineData = false, clipIds = [] } = {}) {
+    const response = await this._unary('GetJobResult', {
       job_id: jobId, peak_points: peakPoints, include_timeline_data: includeTimelineData,
       clip_ids: clipIds,
     });
+    return onlyAskedFor(response, clipIds);
   }
 
   /** Progress events until the job ends: `for await (const event of client.watchJob(id))`. */

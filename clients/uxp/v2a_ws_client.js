@@ -125,7 +125,11 @@ class V2AWebSocketClient {
 
   /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */
   getJobResult(jobId, peakPoints = 256, clipIds = []) {
-    return this.call('GetJobResult', { job_id: jobId, peak_points: peakPoints, clip_ids: clipIds });
+    const request = { job_id: jobId, peak_points: peakPoints };
+    // Named only when asked for: a bridge older than the field refuses any request naming it,
+    // even empty, and every result call of this client failed against it.
+    if (clipIds.length) request.clip_ids = clipIds;
+    return this.call('GetJobResult', request);
   }
 
   /** Calls onEvent for each progress event; resolves with the final job once it ends. */

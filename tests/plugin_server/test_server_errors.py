@@ -168,6 +168,22 @@ def test_the_websocket_bridge_refuses_web_pages_and_any_wrong_token(make_server)
             assert json.loads(socket.recv(timeout=10))["response"]["version"]
 
 
+def test_the_websocket_bridge_takes_the_token_files_contents_as_the_token(make_server, roots):
+    """A panel sends the token file's contents, as the protocol says: with the newline the server
+    writes after the token, it was "wrong token"."""
+    import json
+
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    contents = roots["token"].read_text()
+    with ws_connect(server.bridge.url) as socket:
+        socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": contents}))
+        assert "response" in json.loads(socket.recv(timeout=10))
+        socket.send(json.dumps({"id": 1, "method": "GetServerInfo", "request": {}}))
+        assert json.loads(socket.recv(timeout=10))["response"]["version"]
+
+
 def test_the_websocket_bridge_says_which_request_field_it_cannot_read_in_one_sentence(
         make_server):
     """protobuf ends a nested field's parse error with a period of its own and one more: the

@@ -495,3 +495,31 @@ def test_a_store_from_before_takes_were_counted_opens_with_each_clips_take_unkno
     db.close()
     assert [(c.clip_id, c.take) for c in store.get("three-takes").clips] == [("a", 3), ("b", 0)]
     store.close()
+
+
+def test_a_result_asked_for_by_clip_holds_that_clip_whatever_server_answers():
+    """A server older than GetJobResultRequest.clip_ids does not see the field and sends every
+    clip's take: the client handed them all on, the clip asked for second of four."""
+    from concurrent import futures
+
+    import grpc
+
+    from plugin_server.client import V2AClient
+    from v2a.v1 import v2a_service_pb2 as api
+    from v2a.v1 import v2a_service_pb2_grpc
+
+    class OlderServer(v2a_service_pb2_grpc.V2AServiceServicer):
+        def GetJobResult(self, request, context):
+            return api.GetJobResultResponse(clips=[
+                {"clip_id": clip_id} for clip_id in ("c1", "c2", "c3", "c4")])
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(OlderServer(), server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        with V2AClient(f"127.0.0.1:{port}", token="t", timeout=10) as client:
+            assert [c.clip_id for c in client.result("job", clip_ids=["c2"]).clips] == ["c2"]
+            assert len(client.result("job").clips) == 4
+    finally:
+        server.stop(None)

@@ -294,3 +294,33 @@ def test_a_run_stopped_by_sigterm_or_a_closed_terminal_leaves_nothing(tmp_path):
         assert process.returncode == 128 + signum, stderr
         assert f"stopped by {signum.name}; no timeline written" in stderr
         assert not out.exists()
+
+
+def test_generate_runs_from_a_worker_thread_and_leaves_the_signal_handlers_as_found(tmp_path):
+    """`main()` from a thread other than the main one (v2a inside another program) raised
+    ValueError setting its SIGTERM handler, once the model had loaded: nothing was generated."""
+    import signal
+    import threading
+    from pathlib import Path
+
+    from v2a.cli import main
+
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
+    statuses, failures = [], []
+
+    def run(out: Path) -> None:
+        try:
+            statuses.append(main(["generate", str(sample), "--out", str(out), "--generator", "silence"]))
+        except Exception as error:  # noqa: BLE001 - what the thread raised, for the assert
+            failures.append(error)
+
+    worker = threading.Thread(target=run, args=(tmp_path / "from_thread",))
+    worker.start()
+    worker.join(120)
+    assert not failures and statuses == [0], failures
+    assert (tmp_path / "from_thread" / "sample.otio").is_file()
+
+    run(tmp_path / "from_main")  # the main thread's run sets its own handlers, then puts these back
+    assert statuses == [0, 0], failures
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before

@@ -489,3 +489,41 @@ def test_a_clip_longer_than_the_generator_makes_fails_saying_so_before_any_work(
         assert final[name].state == "failed"
         assert f"clip {name!r} is 1." in final[name].message
         assert "makes at most 1.0 s a clip: cut it into shorter clips" in final[name].message
+
+
+def test_a_timeline_write_that_fails_leaves_no_take_of_the_run(edit, tmp_path):
+    """A folder where the timeline goes (or a full disk) failed the write after every clip was
+    generated: the run's takes stayed in OUT/audio, named by no timeline, and a run again
+    numbered its takes past them (take 2, another seed)."""
+    out = tmp_path / "out"
+    (out / "edit.otio" / "in-the-way").mkdir(parents=True)
+    with pytest.raises(OSError):
+        run_generation(_request(edit, str(out)), SineGenerator())
+    assert sorted(os.listdir(out)) == ["edit.otio"], "the run left files behind"
+
+    os.rename(out / "edit.otio", tmp_path / "moved")
+    result = run_generation(_request(edit, str(out)), SineGenerator())
+    assert len(result.generated) == 3
+    assert all(audio.path.endswith("_take1.wav") for audio in result.generated)
+
+
+def test_a_write_stopped_after_the_full_otio_is_in_place_keeps_the_takes_it_names(
+        edit, tmp_path, monkeypatch):
+    """Ctrl-C between an EDL's two files: the .otio beside it, written first, names the takes,
+    so they are not removed as a stopped run's."""
+    import otio_adapters.write as write
+
+    atomic_write = write._atomic_write
+
+    def stopped_at_the_edl(timeline, path, fmt, *args):
+        if fmt == "cmx_3600":
+            raise KeyboardInterrupt
+        atomic_write(timeline, path, fmt, *args)
+
+    monkeypatch.setattr(write, "_atomic_write", stopped_at_the_edl)
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        run_generation(_request(edit, str(out), output_format="cmx_3600"), SineGenerator())
+    named = {clip.media_reference.target_url.rsplit("/", 1)[-1]
+             for clip in _v2a_clips(str(out / "edit.otio")).values()}
+    assert len(named) == 3 and named <= set(os.listdir(out / "audio"))

@@ -118,3 +118,26 @@ test('a timeline too big to send inline is refused before it is sent, saying to 
         && /send it by path/.test(error.message));
     c.close();
   });
+
+// As a server older than GetJobResultRequest.clip_ids answers: it does not see the field.
+test('a result asked for by clip holds that clip whatever server answers', async (t) => {
+  const protoLoader = require('@grpc/proto-loader');
+  const definition = protoLoader.loadSync('v2a/v1/v2a_service.proto', {
+    includeDirs: [require('node:path').join(__dirname, '..', '..', '..', 'proto')], keepCase: true,
+  });
+  const { V2AService } = grpc.loadPackageDefinition(definition).v2a.v1;
+  const server = new grpc.Server();
+  server.addService(V2AService.service, {
+    GetJobResult: (call, callback) => callback(null, {
+      clips: ['c1', 'c2', 'c3', 'c4'].map((id) => ({ clip_id: id })) }),
+  });
+  const port = await new Promise((resolve, reject) => server.bindAsync(
+    '127.0.0.1:0', grpc.ServerCredentials.createInsecure(),
+    (error, bound) => (error ? reject(error) : resolve(bound))));
+  t.after(() => server.forceShutdown());
+  const c = new V2AClient({ address: `127.0.0.1:${port}`, token: 't' });
+  t.after(() => c.close());
+  const only = await c.getJobResult('job', { clipIds: ['c2'] });
+  assert.deepStrictEqual(only.clips.map((clip) => clip.clip_id), ['c2']);
+  assert.strictEqual((await c.getJobResult('job')).clips.length, 4);
+});

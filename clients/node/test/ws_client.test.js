@@ -58,3 +58,26 @@ test('a request too big for the bridge is refused before it is sent; the connect
       (error) => error instanceof RangeError && /send the timeline by path/.test(error.message));
     assert.deepStrictEqual(await client.call('GetServerInfo'), {});  // other calls go on
   });
+
+// As a bridge older than a request field answers (its JSON parse refuses a field it lacks).
+async function olderBridge(knownFields) {
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  server.on('connection', (socket) => socket.on('message', (raw) => {
+    const { id, request = {} } = JSON.parse(raw);
+    const unknown = Object.keys(request).find((name) => !knownFields.includes(name));
+    socket.send(JSON.stringify(unknown === undefined ? { id, response: { clips: [] } } : {
+      id, error: { code: 'INVALID_ARGUMENT', message: `no field named "${unknown}"` } }));
+  }));
+  return server;
+}
+
+test('a result asked for with no clip ids is answered by a bridge older than clip_ids',
+  async (t) => {
+    const bridge = await olderBridge(['job_id', 'peak_points', 'include_timeline_data']);
+    t.after(() => bridge.close());
+    const client = await V2AWebSocketClient.connect(
+      `ws://127.0.0.1:${bridge.address().port}`, 'token', { WebSocket });
+    t.after(() => client.close());
+    assert.deepStrictEqual(await client.getJobResult('job'), { clips: [] });
+  });
