@@ -35,6 +35,7 @@ import bisect
 import hashlib
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -48,6 +49,13 @@ from otio_adapters.media_refs import (
     media_base_dir,
     media_text,
     missing_frame,
+)
+from otio_adapters.takes import (
+    V2A_KEY,
+    clip_file_stem,
+    find_v2a_tracks,
+    marked_v2a_tracks,
+    url_to_path,
 )
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
 from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment, Selection
@@ -494,7 +502,7 @@ class TimelinePlanner:
             segment = self._segment(piece)
             if segment is not None:
                 segments.append(segment)
-        return _assign_ids(segments)
+        return _assign_ids(_inherited_ids(segments, _sound_made_for(self.timeline)))
 
     def _layers_of(self, tracks_filter) -> list[list[_Piece]]:
         """The pieces of each video track, lowest first, before cover; none for a track the
@@ -712,6 +720,120 @@ def _assign_ids(segments: list[Segment]) -> list[Segment]:
         seen[base] = count
         result.append(replace(segment, clip_id=base if count == 1 else f"{base}.{count}"))
     return result
+
+
+# --- ids that survive an edit ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sound:
+    """A clip on v2a's track: the id it was generated under, where it sits (samples), and what
+    it records of the picture it was made for (empty where the format dropped its metadata)."""
+
+    clip_id: str
+    start: int
+    length: int
+    media: str = ""
+    source_start: float | None = None
+    speed: float = 1.0
+
+
+def _sound_made_for(timeline: otio.schema.Timeline) -> list[_Sound]:
+    """The clips on v2a's tracks (those v2a marked, and its SFX track however it is known), in
+    track order."""
+    tracks = {id(track): track for track in marked_v2a_tracks(timeline)}
+    tracks.update((id(track), track) for track in find_v2a_tracks(timeline, "SFX"))
+    sounds = []
+    for track in tracks.values():
+        position = Fraction(0)  # exact seconds, as write._read_placed counts them
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            end = position + seconds(item.duration())
+            stem = clip_file_stem(item) if isinstance(item, otio.schema.Clip) else ""
+            if stem:
+                meta = item.metadata.get(V2A_KEY, {})
+                start = to_samples(position)
+                known = "source_media" in meta and "source_start" in meta
+                sounds.append(_Sound(
+                    str(meta.get("clip_id") or stem), start, to_samples(end) - start,
+                    str(meta["source_media"]) if known else "",
+                    float(meta["source_start"]) if known else None,
+                    float(meta.get("speed", 1.0)),
+                ))
+            position = end
+    return sounds
+
+
+def media_file_name(segment: Segment) -> str:
+    """The file name of a segment's media, however the timeline names it (path, URL): what a v2a
+    clip records as the media it was made for."""
+    return os.path.basename(url_to_path(segment.media.referenced).rstrip("/"))
+
+
+def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segment]:
+    """Segments without a stored id take the id of the v2a clip made for what they show, so an
+    edit that moves a shot (a ripple) does not change its id. Each v2a clip gives its id once,
+    ids the editor's clips store never; each pass below goes over the segments in record order
+    and gives what is left to the next:
+    1. a v2a clip made for the same shot (the same media file, first source frame and speed,
+       what `write._same_shot` checks) where the segment starts: a shot that did not move;
+    2. a v2a clip made for the same shot anywhere, the earliest first: a shot that moved. A shot
+       used twice pairs with its clips in record order, which a ripple keeps;
+    3. a v2a clip made for the same media file starting where the segment starts: the shot
+       itself changed in its place (a slip, a trim that kept its start);
+    4. where the format dropped v2a's metadata (FCP7 XML, EDL), the v2a clip on exactly the
+       segment's record range: v2a's track rippled with the picture, as a sync lock does."""
+    stored = {segment.clip_id for segment in segments if segment.clip_id}
+    sounds = [sound for sound in sounds if sound.clip_id not in stored]
+    shots: dict[tuple, list[_Sound]] = {}
+    for sound in sounds:
+        if sound.source_start is not None:
+            shots.setdefault(_shot_key(sound.media, sound.speed, sound.source_start), []).append(sound)
+    at_start: dict[tuple, list[_Sound]] = {}
+    on_range: dict[tuple, list[_Sound]] = {}
+    for sound in sounds:
+        if sound.source_start is not None:
+            at_start.setdefault((sound.start, sound.media), []).append(sound)
+        else:
+            on_range.setdefault((sound.start, sound.length), []).append(sound)
+    media = [media_file_name(segment) for segment in segments]
+    passes = [
+        lambda i, s: [c for c in _made_for_shot(shots, media[i], s) if c.start == s.start_sample],
+        lambda i, s: _made_for_shot(shots, media[i], s),
+        lambda i, s: at_start.get((s.start_sample, media[i]), []),
+        lambda i, s: on_range.get((s.start_sample, s.num_samples), []),
+    ]
+    given: set[int] = set()  # id() of the sounds whose id was given
+    inherited: dict[int, str] = {}  # segment index -> id
+    for candidates_of in passes:
+        for i, segment in enumerate(segments):
+            if segment.clip_id or i in inherited:
+                continue
+            sound = next((c for c in candidates_of(i, segment) if id(c) not in given), None)
+            if sound is not None:
+                given.add(id(sound))
+                inherited[i] = sound.clip_id
+    return [replace(s, clip_id=inherited[i]) if i in inherited else s for i, s in enumerate(segments)]
+
+
+def _shot_key(media: str, speed: float, source_start: float) -> tuple:
+    """Buckets of half a millisecond of source time: a frame is far longer, and a source start
+    stored as a float after a recut may differ from the planned one by a rounding error, so a
+    lookup checks the bucket on each side too."""
+    return media, speed, round(source_start * 2000)
+
+
+def _made_for_shot(shots, media: str, segment: Segment) -> list[_Sound]:
+    """The v2a clips made for the frames `segment` shows, earliest on the track first."""
+    media, speed, bucket = _shot_key(media, segment.speed, segment.source_start)
+    found = [
+        sound
+        for key in ((media, speed, bucket - 1), (media, speed, bucket), (media, speed, bucket + 1))
+        for sound in shots.get(key, ())
+        if abs(sound.source_start - segment.source_start) < 1e-4
+    ]
+    return sorted(found, key=lambda sound: sound.start)
 
 
 # --- selection ------------------------------------------------------------------------------
