@@ -22,9 +22,10 @@ How the picture is decided (the choices, so a reader need not reverse them from 
   the last frame of the used range, and the picture runs backwards from it).
 - A time warp's clip keeps OTIO's convention: its source_range duration is the record duration,
   and it uses |speed| times as much media.
-- Clip ids: `clip.metadata["v2a"]["clip_id"]` when the clip carries one; otherwise the first 10
-  hex digits of sha1("{track index}|{record start frame}|{clip name}"), so the same edit gives
-  the same ids in every run and every format that keeps names. Each visible part of a clip
+- Clip ids: `clip.metadata["v2a"]["clip_id"]` when the clip carries one; otherwise the id of the
+  v2a clip made for what it shows (`_inherited_ids`: an edit that moves a shot keeps its id);
+  otherwise the first 10 hex digits of sha1("{track index}|{record start frame}|{clip name}"),
+  so the same edit gives the same ids in every run and every format that keeps names. Each visible part of a clip
   split by cover has its own start, hence its own derived id; a stored id gets "{id}.2",
   "{id}.3"... for the later parts.
 """
