@@ -774,9 +774,9 @@ def media_file_name(segment: Segment) -> str:
 
 def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segment]:
     """Segments without a stored id take the id of the v2a clip made for what they show, so an
-    edit that moves a shot (a ripple) does not change its id. Each v2a clip gives its id once,
-    ids the editor's clips store never; each pass below goes over the segments in record order
-    and gives what is left to the next:
+    edit that moves a shot (a ripple) does not change its id. Each id is given once, one the
+    editor's clips store never; each pass below goes over the segments in record order and
+    leaves the rest to the next:
     1. a v2a clip made for the same shot (the same media file, first source frame and speed,
        what `write._same_shot` checks) where the segment starts: a shot that did not move;
     2. a v2a clip made for the same shot anywhere, the earliest first: a shot that moved. A shot
@@ -785,8 +785,6 @@ def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segmen
        itself changed in its place (a slip, a trim that kept its start);
     4. where the format dropped v2a's metadata (FCP7 XML, EDL), the v2a clip on exactly the
        segment's record range: v2a's track rippled with the picture, as a sync lock does."""
-    stored = {segment.clip_id for segment in segments if segment.clip_id}
-    sounds = [sound for sound in sounds if sound.clip_id not in stored]
     shots: dict[tuple, list[_Sound]] = {}
     for sound in sounds:
         if sound.source_start is not None:
@@ -805,15 +803,17 @@ def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segmen
         lambda i, s: at_start.get((s.start_sample, media[i]), []),
         lambda i, s: on_range.get((s.start_sample, s.num_samples), []),
     ]
-    given: set[int] = set()  # id() of the sounds whose id was given
+    # Ids given, and those the editor's clips store: a v2a clip on each stem's track, or two
+    # parts of one the editor bladed, share an id that one clip alone may take.
+    given = {segment.clip_id for segment in segments if segment.clip_id}
     inherited: dict[int, str] = {}  # segment index -> id
     for candidates_of in passes:
         for i, segment in enumerate(segments):
             if segment.clip_id or i in inherited:
                 continue
-            sound = next((c for c in candidates_of(i, segment) if id(c) not in given), None)
+            sound = next((c for c in candidates_of(i, segment) if c.clip_id not in given), None)
             if sound is not None:
-                given.add(id(sound))
+                given.add(sound.clip_id)
                 inherited[i] = sound.clip_id
     return [replace(s, clip_id=inherited[i]) if i in inherited else s for i, s in enumerate(segments)]
 

@@ -163,3 +163,28 @@ def test_a_copy_of_a_shot_put_before_it_does_not_take_its_id(tmp_path, movies):
     after = _ids(written)
     assert after[1:] == before[1:]
     assert after[0][1] not in {clip_id for _, clip_id in before}
+
+
+def test_a_shot_and_its_sound_razored_give_its_id_to_the_first_half_alone(tmp_path, movies):
+    """The editor razors b and the v2a clip under it 12 frames in: both halves of the v2a clip
+    were made under b's id, which the first half of the picture keeps; the second half gets an
+    id of its own (it was b's id again, made `{id}.2`)."""
+    written = _generate(_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path)
+    before = _ids(written)
+    timeline = otio.adapters.read_from_file(written)
+    for track in (timeline.video_tracks()[0], find_v2a_tracks(timeline, "SFX")[0]):
+        index, first = next((i, item) for i, item in enumerate(track)
+                            if isinstance(item, otio.schema.Clip) and item.name.endswith("b"))
+        second = first.deepcopy()
+        rate = first.source_range.duration.rate
+        half = RT(12 * rate / RATE, rate)
+        first.source_range = TR(first.source_range.start_time, half)
+        second.source_range = TR(second.source_range.start_time + half,
+                                 second.source_range.duration - half)
+        track.insert(index + 1, second)
+    otio.adapters.write_to_file(timeline, written)
+
+    after = _ids(written)
+    assert [name for name, _ in after] == ["a", "b", "b", "c"]
+    assert after[:2] == before[:2] and after[3] == before[2]
+    assert not after[2][1].startswith(before[1][1])
