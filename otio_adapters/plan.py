@@ -785,10 +785,7 @@ def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segmen
        itself changed in its place (a slip, a trim that kept its start);
     4. where the format dropped v2a's metadata (FCP7 XML, EDL), the v2a clip on exactly the
        segment's record range: v2a's track rippled with the picture, as a sync lock does."""
-    shots: dict[tuple, list[_Sound]] = {}
-    for sound in sounds:
-        if sound.source_start is not None:
-            shots.setdefault(_shot_key(sound.media, sound.speed, sound.source_start), []).append(sound)
+    shots = _Shots(sounds)
     at_start: dict[tuple, list[_Sound]] = {}
     on_range: dict[tuple, list[_Sound]] = {}
     for sound in sounds:
@@ -796,45 +793,74 @@ def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segmen
             at_start.setdefault((sound.start, sound.media), []).append(sound)
         else:
             on_range.setdefault((sound.start, sound.length), []).append(sound)
-    media = [media_file_name(segment) for segment in segments]
-    passes = [
-        lambda i, s: [c for c in _made_for_shot(shots, media[i], s) if c.start == s.start_sample],
-        lambda i, s: _made_for_shot(shots, media[i], s),
-        lambda i, s: at_start.get((s.start_sample, media[i]), []),
-        lambda i, s: on_range.get((s.start_sample, s.num_samples), []),
-    ]
     # Ids given, and those the editor's clips store: a v2a clip on each stem's track, or two
     # parts of one the editor bladed, share an id that one clip alone may take.
     given = {segment.clip_id for segment in segments if segment.clip_id}
+
+    def first(candidates) -> _Sound | None:
+        return next((sound for sound in candidates if sound.clip_id not in given), None)
+
+    media = [media_file_name(segment) for segment in segments]
+    passes = [
+        lambda i, s: first(shots.starting_at(media[i], s)),
+        lambda i, s: shots.earliest(media[i], s, given),
+        lambda i, s: first(at_start.get((s.start_sample, media[i]), ())),
+        lambda i, s: first(on_range.get((s.start_sample, s.num_samples), ())),
+    ]
     inherited: dict[int, str] = {}  # segment index -> id
-    for candidates_of in passes:
+    for find in passes:
         for i, segment in enumerate(segments):
             if segment.clip_id or i in inherited:
                 continue
-            sound = next((c for c in candidates_of(i, segment) if c.clip_id not in given), None)
+            sound = find(i, segment)
             if sound is not None:
                 given.add(sound.clip_id)
                 inherited[i] = sound.clip_id
     return [replace(s, clip_id=inherited[i]) if i in inherited else s for i, s in enumerate(segments)]
 
 
-def _shot_key(media: str, speed: float, source_start: float) -> tuple:
-    """Buckets of half a millisecond of source time: a frame is far longer, and a source start
-    stored as a float after a recut may differ from the planned one by a rounding error, so a
-    lookup checks the bucket on each side too."""
-    return media, speed, round(source_start * 2000)
+_SOURCE_BUCKETS = 10_000  # a second of source time in buckets of `_Shots`
 
 
-def _made_for_shot(shots, media: str, segment: Segment) -> list[_Sound]:
-    """The v2a clips made for the frames `segment` shows, earliest on the track first."""
-    media, speed, bucket = _shot_key(media, segment.speed, segment.source_start)
-    found = [
-        sound
-        for key in ((media, speed, bucket - 1), (media, speed, bucket), (media, speed, bucket + 1))
-        for sound in shots.get(key, ())
-        if abs(sound.source_start - segment.source_start) < 1e-4
-    ]
-    return sorted(found, key=lambda sound: sound.start)
+class _Shots:
+    """v2a clips by the shot they were made for (media file, speed, first source frame), so
+    that finding a segment's costs the same on a long edit as on a short one, however often a
+    shot recurs. A source start is bucketed by the tenth of a millisecond (the tolerance of
+    `write._same_frames`), and a segment's looked up in the buckets on either side too: one
+    stored as a float after a recut may differ from the planned one by a rounding error."""
+
+    def __init__(self, sounds: list[_Sound]) -> None:
+        self._by_shot: dict[tuple, list[_Sound]] = {}  # earliest on the track first
+        self._by_place: dict[tuple, list[_Sound]] = {}
+        for sound in sorted(sounds, key=lambda sound: sound.start):
+            if sound.source_start is not None:
+                key = (sound.media, sound.speed, round(sound.source_start * _SOURCE_BUCKETS))
+                self._by_shot.setdefault(key, []).append(sound)
+                self._by_place.setdefault((*key, sound.start), []).append(sound)
+        self._next: dict[tuple, int] = {}  # per shot, where the clips not given yet begin
+
+    def _keys(self, media: str, segment: Segment) -> list[tuple]:
+        bucket = round(segment.source_start * _SOURCE_BUCKETS)
+        return [(media, segment.speed, b) for b in (bucket - 1, bucket, bucket + 1)]
+
+    def starting_at(self, media: str, segment: Segment) -> list[_Sound]:
+        """The clips made for the shot `segment` shows that start where it does."""
+        return [sound for key in self._keys(media, segment)
+                for sound in self._by_place.get((*key, segment.start_sample), ())]
+
+    def earliest(self, media: str, segment: Segment, given: set[str]) -> _Sound | None:
+        """The earliest clip made for the shot `segment` shows whose id is not in `given`
+        (which only grows: the clips passed over stay passed over)."""
+        heads = []
+        for key in self._keys(media, segment):
+            sounds = self._by_shot.get(key, [])
+            index = self._next.get(key, 0)
+            while index < len(sounds) and sounds[index].clip_id in given:
+                index += 1
+            self._next[key] = index
+            if index < len(sounds):
+                heads.append(sounds[index])
+        return min(heads, key=lambda sound: sound.start, default=None)
 
 
 # --- selection ------------------------------------------------------------------------------
