@@ -188,3 +188,18 @@ def test_a_shot_and_its_sound_razored_give_its_id_to_the_first_half_alone(tmp_pa
     assert [name for name, _ in after] == ["a", "b", "b", "c"]
     assert after[:2] == before[:2] and after[3] == before[2]
     assert not after[2][1].startswith(before[1][1])
+
+
+@pytest.mark.parametrize("output_format", ["", "fcp_xml"])
+def test_a_track_inserted_below_keeps_the_ids(tmp_path, movies, output_format):
+    """V1 becomes V2 under a new bottom track: every clip keeps its id (its track index is part
+    of the derived one, so each changed)."""
+    written = _generate(_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path,
+                        output_format=output_format)
+    before = _ids(written)
+    timeline = read_timeline(written)
+    below = otio.schema.Track(name="V0", kind=otio.schema.TrackKind.Video)
+    below.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(10, RATE))))
+    timeline.tracks.insert(0, below)
+    otio.adapters.write_to_file(timeline, written, adapter_name=output_format or None)
+    assert _ids(written) == before
