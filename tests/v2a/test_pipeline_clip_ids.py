@@ -203,3 +203,21 @@ def test_a_track_inserted_below_keeps_the_ids(tmp_path, movies, output_format):
     timeline.tracks.insert(0, below)
     otio.adapters.write_to_file(timeline, written, adapter_name=output_format or None)
     assert _ids(written) == before
+
+
+def test_v2a_generate_clips_with_the_id_from_before_a_ripple(tmp_path, movies, capsys):
+    """The audit's command: `v2a generate --clips OLD_ID` after trimming an earlier shot said
+    "no visible clip matches" (status 2); it makes take2 of that id."""
+    from v2a.cli import main
+
+    edit = _edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)])
+    out = str(tmp_path / "out")
+    assert main(["generate", edit, "--out", out, "--generator", "silence"]) == 0
+    written = os.path.join(out, "edit.otio")
+    old = dict(_ids(written))["c"]
+    _ripple_otio(written, 0, 8)
+    capsys.readouterr()
+
+    assert main(["generate", written, "--out", out, "--generator", "silence", "--clips", old]) == 0
+    assert "generated 1 clip(s)" in capsys.readouterr().out
+    assert _takes(written, old) == [1, 2]
