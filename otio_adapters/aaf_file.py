@@ -21,13 +21,13 @@ import uuid
 import aaf2
 import opentimelineio as otio
 
+from otio_adapters.takes import V2A_KEY, name_stem
+
 log = logging.getLogger(__name__)
 
 #: timeline.metadata["AAF"]["v2a_source"]: the AAF file a timeline was read from.
 _SOURCE = "v2a_source"
-#: clip.metadata["AAF"]["v2a_read_mob_id"]: a v2a clip's master mob id as read, in the copy
-#: written (`name_take_master`).
-_READ_MOB_ID = "v2a_read_mob_id"
+_installed = False
 # Definitions a copied slot refers to, in the order they refer to each other.
 _DEFINITIONS = (
     "DataDefinitions",
@@ -35,6 +35,34 @@ _DEFINITIONS = (
     "InterpolationDefinitions",
     "OperationDefinitions",
 )
+
+
+def install() -> None:
+    """Make the AAF reader mark v2a's tracks as v2a's (`takes.track_stem`): a sound slot of a name v2a
+    gives its tracks ("V2A SFX"). The reader names a track after its slot only where the slot
+    holds a plain sequence; v2a's tracks, under the writer's pan effect, it named "Sequence",
+    and v2a knew them by the take files they play, so an editor's track of copies of v2a's
+    takes was taken for v2a's, refilled and removed (idempotent)."""
+    global _installed
+    if _installed:
+        return
+    reader = otio.adapters.from_name("AAF").module()
+    original = reader._transcribe
+
+    def transcribe(item, parents, edit_rate, indent=0):
+        result = original(item, parents, edit_rate, indent)
+        if isinstance(item, aaf2.mobslots.MobSlot) and isinstance(result, otio.schema.Track):
+            stem = name_stem(item.name)
+            if stem and result.kind == otio.schema.TrackKind.Audio:
+                # The reader may keep the slot's track or one inside it (`_simplify`): each is
+                # marked, as `write._v2a_track` marks v2a's.
+                for track in [result, *result.find_children(descended_from_type=otio.schema.Track)]:
+                    track.name = str(item.name)
+                    track.metadata[V2A_KEY] = {"track": stem}
+        return result
+
+    reader._transcribe = transcribe  # its recursion looks the name up in the module
+    _installed = True
 
 
 class _Aaf2NotesToDebug(logging.Filter):
@@ -98,13 +126,11 @@ def name_take_master(clip: otio.schema.Clip) -> None:
     """Give a v2a clip, in the copy the adapter writes, the master mob id of its active take:
     the same for the same take in every file written, another for another take. The id read
     back from an earlier AAF is its first take's, and Avid, already holding a master clip of
-    that id, would take a regenerated clip for it and play the first take's media. The id read
-    is kept aside (`_READ_MOB_ID`) to find the earlier run's track in the editor's AAF."""
+    that id, would take a regenerated clip for it and play the first take's media."""
     active = clip.media_reference
     if not isinstance(active, otio.schema.ExternalReference) or not active.target_url:
         return
     meta = clip.metadata.setdefault("AAF", {})
-    meta[_READ_MOB_ID] = meta.get("MobID", "")  # "": a clip new since the read
     mob_id = aaf2.mobid.MobID.new()
     mob_id.material = uuid.uuid5(uuid.NAMESPACE_URL, active.target_url)
     meta["MobID"] = str(mob_id)
@@ -119,16 +145,17 @@ def finish_written(
     v2a's tracks of `timeline`."""
     written = [track for track in timeline.tracks if len(track)]  # the adapter skips empty ones
     ours = [index for index, track in enumerate(written) if any(track is t for t in v2a_tracks)]
-    # An earlier run's v2a tracks, as read: the reader keeps no slot id for a track under an
-    # effect (the adapter's pan), but each clip keeps its master mob's id.
-    earlier = {_read_mob_id(clip) for track in v2a_tracks for clip in track.find_clips()} - {""}
+    # An earlier run's v2a tracks: slots of the names v2a gives its tracks (the adapter writes
+    # a track's name as its slot's). Not by the master clips they play: an editor's track
+    # playing copies of v2a's takes plays the same ones, and is the editor's.
+    names = {track.name for track in v2a_tracks}
     # Beside `path`, in the writer's staging folder: nothing is left behind if this fails.
     result = os.path.join(os.path.dirname(path), "editor-" + os.path.basename(path))
     try:
         shutil.copyfile(source, result)
         with aaf2.open(result, "rw") as target, aaf2.open(path, "r") as adapter:
             sequence = _sequence(target, timeline)
-            _remove_slots(target, sequence, earlier)
+            _remove_slots(target, sequence, names)
             slots = [slot for slot in next(adapter.content.toplevel()).slots
                      if slot.media_kind in ("Picture", "Sound")]
             _copy_definitions(adapter, target)
@@ -137,13 +164,6 @@ def finish_written(
     except Exception as error:  # pyaaf2 raises anything on a file it cannot edit
         raise RuntimeError(f"cannot add v2a's tracks to the editor's AAF {source}: {error}") from error
     os.replace(result, path)
-
-
-def _read_mob_id(clip: otio.schema.Clip) -> str:
-    """A v2a clip's master mob id as read (before `name_take_master`, if it ran); "" for a
-    clip not read from an AAF."""
-    meta = clip.metadata.get("AAF", {})
-    return str(meta.get(_READ_MOB_ID, meta.get("MobID", "")))
 
 
 def _sequence(aaf, timeline: otio.schema.Timeline):
@@ -156,14 +176,12 @@ def _sequence(aaf, timeline: otio.schema.Timeline):
     return sequences[0]
 
 
-def _remove_slots(aaf, sequence, earlier: set[str]) -> None:
+def _remove_slots(aaf, sequence, names: set[str]) -> None:
     """Take an earlier run's v2a tracks off the sequence, with the mobs only they played: the
-    audio slots whose clips play v2a's master mobs as read (`earlier`, by id) and no other.
-    Not only those playing all of them: the re-run may have added clips to the track."""
+    audio slots of those `names`."""
     removed = [
         index for index, slot in enumerate(sequence.slots)
-        if slot.media_kind == "Sound" and (masters := _masters_played(slot))
-        and masters <= earlier
+        if slot.media_kind == "Sound" and slot.name in names
     ]
     if not removed:
         return
@@ -206,15 +224,6 @@ def _copy_definitions(source, target) -> None:
         for definition in source.dictionary[kind].values():
             if definition.auid not in present:
                 present.append(definition.copy(root=target))
-
-
-def _masters_played(slot) -> set[str]:
-    """The ids of the mobs a track's clips play (not those these play in turn)."""
-    return {
-        str(item.mob_id)
-        for item, _ in slot.segment.walk_references()
-        if isinstance(item, aaf2.components.SourceClip)
-    }
 
 
 def _mobs_played(obj, found: dict) -> dict:

@@ -12,11 +12,12 @@ timeline v2a gives the adapter the picture only and appends the audio events its
   which the reader reads as a time warp) is written back as one, its source at that speed;
 - each v2a track's active takes on the next channel after the editor's (A3 where the editor
   used A1 and A2, or AUD 3 4), one event per take: reel AX, the take's WAV in
-  `* FROM CLIP NAME:` and `* SOURCE FILE:`, the file's own timecode as source, under the
-  picture's record timecodes; crossfades as dissolves (`D nnn`, at most 255 frames in the
-  form: a longer one becomes a cut, at the cut).
-The reader keeps `SOURCE FILE` as a comment; `restore_takes` turns a v2a take's back into its
-media reference and places v2a's tracks from the picture's start, as v2a lays them out.
+  `* FROM CLIP NAME:` and `* SOURCE FILE:`, v2a's note `* V2A TRACK: SFX`, the file's own
+  timecode as source, under the picture's record timecodes; crossfades as dissolves
+  (`D nnn`, at most 255 frames in the form: a longer one becomes a cut, at the cut).
+The reader keeps `SOURCE FILE` and the note as comments; `restore_takes` makes a channel of
+noted events v2a's track again, each take's file its media reference, placed from the
+picture's start, as v2a lays them out.
 """
 
 from __future__ import annotations
@@ -29,7 +30,13 @@ from dataclasses import dataclass, field, replace
 
 import opentimelineio as otio
 
-from otio_adapters.takes import TAKE_FILE_RE, is_v2a_clip, marked_v2a_tracks, url_to_path
+from otio_adapters.takes import (
+    TAKE_FILE_RE,
+    V2A_KEY,
+    marked_v2a_tracks,
+    track_stem,
+    url_to_path,
+)
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -39,6 +46,11 @@ _CHANNEL = re.compile(r"^A(\d+)$")
 _AUD = re.compile(r"^AUD((?:\s+\d+)+)\s*$", re.IGNORECASE)
 _SOURCE_FILE = re.compile(r"^SOURCE FILE:\s*(?P<path>.+?)\s*$", re.IGNORECASE)
 _EVENT_NUMBER = re.compile(r"^(\d+)\s")
+#: The note on each of v2a's events naming the stem of its track (`* V2A TRACK: SFX`): what
+#: tells v2a's events from the editor's (`restore_takes`, `edl_list`), as a track's name or
+#: metadata does in other formats.
+TRACK_NOTE = "V2A TRACK:"
+_TRACK_NOTE = re.compile(r"^\*?\s*V2A TRACK:\s*(?P<stem>\S.*?)\s*$", re.IGNORECASE)
 
 
 @dataclass
@@ -209,9 +221,9 @@ def _editor_clip(clip: otio.schema.Clip) -> tuple[str, str, list[str]]:
     return meta.get("reel") or "AX", clip.name, comments
 
 
-def _take_clip(clip: otio.schema.Clip) -> tuple[str, str, list[str]]:
+def _take_clip(clip: otio.schema.Clip, stem: str) -> tuple[str, str, list[str]]:
     path = url_to_path(clip.media_reference.target_url)
-    return "AX", os.path.basename(path), [f"* SOURCE FILE: {path}"]
+    return "AX", os.path.basename(path), [f"* SOURCE FILE: {path}", f"* {TRACK_NOTE} {stem}"]
 
 
 def _merged_pairs(first: list[_Event], second: list[_Event]) -> list[_Event]:
@@ -285,8 +297,9 @@ def audio_events(
         by_channel[1] = _merged_pairs(by_channel[1], by_channel.pop(2))
     for track in marked_v2a_tracks(timeline):
         number = ours[id(track)]
+        stem = track_stem(track) or "SFX"
         by_channel[number] = _track_events(track, timeline, rate, channel_field(number), origin,
-                                           _take_clip)
+                                           lambda clip, stem=stem: _take_clip(clip, stem))
     return [by_channel[number] for number in sorted(by_channel)]
 
 
@@ -334,23 +347,63 @@ def append_audio_events(path: str, timeline: otio.schema.Timeline, rate: float) 
 
 
 def restore_takes(timeline: otio.schema.Timeline) -> None:
-    """Give each event whose `SOURCE FILE` is a v2a take its file back as media reference (the
-    reader keeps the line as a comment), so that v2a finds its track again; and place a track
-    of takes from the picture's start, as v2a lays out its tracks (the reader starts every
-    track at its own first event: v2a's sound would move to the picture's start)."""
+    """Find v2a's tracks again: a channel whose events all carry v2a's note (`TRACK_NOTE`) is
+    v2a's track of that stem, marked as `write` marks it, each event's `SOURCE FILE` (a take
+    file) its media reference again (the reader keeps both lines as comments); placed from the
+    picture's start, as v2a lays out its tracks (the reader starts every track at its own
+    first event: v2a's sound would move to the picture's start).
+
+    A list keeps no track names or metadata, and an editor's event of a take copied onto a
+    channel of theirs looks as v2a's do (Premiere writes a clip without a reel as AX, with its
+    FROM CLIP NAME; its file may be in a SOURCE FILE note): only the note, which v2a writes and
+    NLEs do not, tells them apart. A list with no note of v2a's at all is one v2a wrote before
+    it noted its events: there a channel whose events all name a take file is v2a's SFX track,
+    as it was then (taken for the editor's, a re-run into its own folder was refused, and one
+    elsewhere laid v2a's sound a second time on the next channel)."""
     video = timeline.video_tracks()
+    noted = any(_noted_stem(clip) for clip in timeline.find_clips())
     for track in timeline.audio_tracks():
-        for clip in track.find_clips():
-            meta = clip.metadata.get("cmx_3600", {})
-            comments = meta.get("comments", [])
-            files = [match["path"] for match in map(_SOURCE_FILE.match, comments) if match]
-            if files and TAKE_FILE_RE.match(os.path.basename(files[-1])):
-                clip.media_reference = otio.schema.ExternalReference(target_url=files[-1])
-                meta["comments"] = [c for c in comments if not _SOURCE_FILE.match(c)]
         clips = track.find_clips()
-        if video and clips and all(is_v2a_clip(clip) for clip in clips):
+        stem = _noted_track_stem(clips) if noted else _take_track_stem(clips)
+        if stem is None:
+            continue  # the editor's, copies of v2a's takes too
+        for clip in clips:
+            meta = clip.metadata.get("cmx_3600", {})
+            take = _take_file(clip)
+            if take:
+                clip.media_reference = otio.schema.ExternalReference(target_url=take)
+            meta["comments"] = [c for c in meta.get("comments", [])
+                                if not _SOURCE_FILE.match(c) and not _TRACK_NOTE.match(c)]
+        track.metadata[V2A_KEY] = {"track": stem}  # named after its channel still
+        if video:
             _from_the_picture_start(track, video[0], timeline)
             _crossfades_at_the_cuts(track, video[0])
+
+
+def _noted_track_stem(clips: list[otio.schema.Clip]) -> str | None:
+    """The stem of a channel whose events all carry v2a's note of one stem, else None."""
+    stems = {_noted_stem(clip) for clip in clips}
+    return stems.pop() if len(stems) == 1 else None  # None: no events, or one not noted
+
+
+def _take_track_stem(clips: list[otio.schema.Clip]) -> str | None:
+    """"SFX" for a channel whose events all name a take file (`SOURCE FILE`), else None: v2a's
+    track as v2a knew it before it noted its events, by the one stem it knew it by then."""
+    return "SFX" if clips and all(_take_file(clip) for clip in clips) else None
+
+
+def _take_file(clip: otio.schema.Clip) -> str | None:
+    """The take file an event's (last) `SOURCE FILE` note names, else None."""
+    comments = clip.metadata.get("cmx_3600", {}).get("comments", [])
+    files = [match["path"] for match in map(_SOURCE_FILE.match, comments) if match]
+    return files[-1] if files and TAKE_FILE_RE.match(os.path.basename(files[-1])) else None
+
+
+def _noted_stem(clip: otio.schema.Clip) -> str | None:
+    """The stem v2a's note on a clip's event names (`TRACK_NOTE`), else None."""
+    comments = clip.metadata.get("cmx_3600", {}).get("comments", [])
+    found = [match["stem"] for match in map(_TRACK_NOTE.match, comments) if match]
+    return found[-1] if found else None
 
 
 def _from_the_picture_start(

@@ -190,24 +190,37 @@ def _channels(lines: list[str]) -> set[str]:
     return found
 
 
-def _names_a_take(lines: list[str]) -> bool:
-    """Whether the event's (last) `SOURCE FILE` note names a v2a take file, as
+def _noted_as_v2a(lines: list[str]) -> bool:
+    """Whether the event carries v2a's note (`edl_audio.TRACK_NOTE`), as
     `edl_audio.restore_takes` finds v2a's events."""
+    return any(line.strip().lstrip("*").strip().upper().startswith(edl_audio.TRACK_NOTE)
+               for line in lines)
+
+
+def _names_a_take(lines: list[str]) -> bool:
+    """Whether the event's (last) `SOURCE FILE` note names a v2a take file: how v2a knew its
+    events before it noted them (`edl_audio.restore_takes`)."""
     files = [match["path"] for match in map(_SOURCE_FILE.match, map(str.strip, lines)) if match]
     return bool(files) and bool(TAKE_FILE_RE.match(os.path.basename(files[-1])))
 
 
 def _without_v2a_events(lines: list[str]) -> list[str]:
-    """The list without the events v2a appended before: those naming a take file, on channels
-    where every event names one (what the reader reads back as v2a's track; an editor's event
-    on a channel of their own stays, take or not)."""
-    blocks = [(first, end, _channels(lines[first:end]), _names_a_take(lines[first:end]))
-              for first, end in _blocks(lines)]
-    editors = {channel for _, _, used, take in blocks if not take for channel in used}
+    """The list without the events v2a appended before: those carrying v2a's note, on channels
+    where every event carries it (what the reader reads back as v2a's track). An editor's
+    event stays, a copy of a take too: it names the take file as v2a's events do, and is theirs.
+    In a list with no note of v2a's at all (written before v2a noted its events), v2a's are
+    those naming a take file, on channels where every event names one, as the reader finds
+    them there."""
+    spans = _blocks(lines)
+    noted = any(_noted_as_v2a(lines[first:end]) for first, end in spans)
+    ours = _noted_as_v2a if noted else _names_a_take
+    blocks = [(first, end, _channels(lines[first:end]), ours(lines[first:end]))
+              for first, end in spans]
+    editors = {channel for _, _, used, ours in blocks if not ours for channel in used}
     dropped = {
         index
-        for first, end, used, take in blocks
-        if take and used and not used & editors
+        for first, end, used, ours in blocks
+        if ours and used and not used & editors
         for index in range(first, end)
     }
     return [line for index, line in enumerate(lines) if index not in dropped]

@@ -31,13 +31,22 @@ import opentimelineio as otio
 from otio_adapters.fcp7_transitions import ticks_cut
 from otio_adapters.media_refs import rebased_url
 from otio_adapters.source_files import record_of, text_if_unchanged
-from otio_adapters.takes import EDITORS_COPY, V2A_KEY, is_v2a_clip
+from otio_adapters.takes import (
+    EDITORS_COPY,
+    PREMIERE_TRACK_NAME,
+    V2A_KEY,
+    holds_only_takes,
+    is_v2a_clip,
+    track_stem,
+)
 
 #: timeline.metadata[DOCUMENT]: the FCP7 XML file a timeline was read from. Not under "fcp_xml":
 #: the adapter writes that namespace into the sequence it writes.
 DOCUMENT = "v2a_fcp7_document"
 # The tags of a track's timeline items (what v2a's tracks are made of, and replaced by).
 _ITEMS = ("clipitem", "transitionitem", "generatoritem")
+# The attribute Premiere names a track by (`takes.PREMIERE_TRACK_NAME`, as the adapter keeps it).
+_TRACK_NAME = PREMIERE_TRACK_NAME.removeprefix("@")
 # The note v2a gives each clip item it places: the record frame its <in> plays at, and its <in>.
 _NOTE = "v2a take placed at {at} (its {source_in})"
 _NOTED = re.compile(r"v2a take placed at (-?\d+) \(its (-?\d+)\)")
@@ -128,6 +137,21 @@ def _editors_part(track: otio.schema.Track, ours: set[str]) -> otio.schema.Track
     return theirs
 
 
+def mark_tracks_written_before(timelines: list[otio.schema.Timeline]) -> None:
+    """In a document of `timelines` that names no track as v2a's (`MZ.TrackName="V2A SFX"`),
+    mark as v2a's SFX track (`takes.track_stem`) each audio track of v2a's takes alone: such a
+    document is one v2a wrote before it named its tracks, when it knew its track by the takes
+    it held, and a re-run refills (and names) that track. Taken for the editor's, it made a
+    re-run into its own folder refused, and one elsewhere laid a second track of the same sound.
+    In a document that names a track as v2a's, a track of takes alone is the editor's."""
+    tracks = [track for timeline in timelines for track in timeline.audio_tracks()]
+    if any(track_stem(track) for track in tracks):
+        return
+    for track in tracks:
+        if holds_only_takes(track):
+            track.metadata[V2A_KEY] = {"track": "SFX"}  # the one stem v2a knew it by then
+
+
 def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     """(document text, its path, "") for a timeline read from an FCP7 XML document still as it
     was read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
@@ -149,7 +173,8 @@ def write_into_document(
     root = ET.fromstring(text, parser=parser)
     _keep_media_found(root, os.path.dirname(source), folder)
     sequence = _sequences(root)[int(timeline.metadata[DOCUMENT]["sequence"])]
-    ours = [_items(track) for track in ET.parse(written).getroot().iterfind(".//media/audio/track")]
+    written_tracks = list(ET.parse(written).getroot().iterfind(".//media/audio/track"))
+    ours = [_items(track) for track in written_tracks]
     targets = _targets(timeline, sequence, source, len(ours))
     noted = any(_NOTED.fullmatch(note.text or "") for note in root.iter("lognote"))
     removed: list[ET.Element] = []
@@ -160,14 +185,19 @@ def write_into_document(
     audio = _audio_element(sequence)
     space = "\t" if "\t" in (root.text or "") else "    "
     level = _depth(root, audio) + 1
-    for target, items, theirs in zip(targets, ours, kept, strict=True):
+    for target, items, theirs, track in zip(targets, ours, kept, written_tracks, strict=True):
         if target is not None and _overlap(_spans(theirs), _spans(items)):
-            # The editor's clips lie where v2a's go now: they stay, v2a's go on a new track.
+            # The editor's clips lie where v2a's go now: they stay, v2a's go on a new track, and
+            # the old one, theirs alone now, loses v2a's name (read again, it was v2a's too).
+            target.attrib.pop(_TRACK_NAME, None)
             target, theirs = None, []
         if target is None:
             if not items:
                 continue  # an empty track would not be found as v2a's again: a re-run adds one
             target = _new_track(audio)
+        # v2a's name for the track (`write._for_format`), by which a re-run knows it again.
+        if track.get(_TRACK_NAME):
+            target.set(_TRACK_NAME, track.get(_TRACK_NAME))
         _renumber(items, taken)
         _note_placements(items)
         # Where the items were: before the track's <enabled>, <locked> and other settings, in

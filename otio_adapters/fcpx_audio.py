@@ -36,7 +36,7 @@ from pathlib import Path
 import opentimelineio as otio
 
 from otio_adapters.fcpx_time import format_seconds, parse_seconds
-from otio_adapters.takes import V2A_KEY, marked_v2a_tracks, track_name, url_to_path
+from otio_adapters.takes import V2A_KEY, marked_v2a_tracks, name_stem, track_name, url_to_path
 from otio_adapters.timing import exact_rate
 from v2a.contracts import SAMPLE_RATE, TAKE_CHANNELS
 
@@ -100,6 +100,13 @@ def placement(clip: ET.Element) -> Placement | None:
 def audio_role(track: otio.schema.Track) -> str:
     """The Final Cut role of a v2a track's clips: its own subrole of Effects ("effects.V2A SFX")."""
     return f"effects.{track_name(str(track.metadata[V2A_KEY].get('track', 'SFX')))}"
+
+
+def v2a_role_stem(role: str) -> str | None:
+    """The stem of a v2a track whose clips have this Final Cut role (`audio_role`), else None:
+    the stem of v2a's clips, and, in a document v2a wrote before it noted where it placed them
+    (`placement`), what tells them from a copy the editor gave a role of their own."""
+    return name_stem(role.removeprefix("effects.")) if role.startswith("effects.") else None
 
 
 def is_host(element: ET.Element) -> bool:

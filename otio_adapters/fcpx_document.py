@@ -23,13 +23,16 @@ import opentimelineio as otio
 from otio_adapters import fcpx_audio, source_files
 from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.media_refs import rebased_url
-from otio_adapters.takes import EDITORS_COPY, parse_take_file
+from otio_adapters.takes import V2A_KEY, parse_take_file
 
 #: timeline.metadata[DOCUMENT]: the FCPXML file a timeline was read from and which of its
 #: projects (in document order) it is. Not under "fcpx_xml", which the adapter's reader fills.
 DOCUMENT = "v2a_fcpx_document"
 
 _installed = False
+#: clip.metadata[_V2A_STEM], while the reader reads a storyline: on a clip v2a placed
+#: (`v2a_clips`), the stem of its role, "SFX" if the editor gave it another (`_mark_v2a_lanes`).
+_V2A_STEM = "v2a_stem"
 #: The tag a generator's <video> has while the reader reads past it.
 _GENERATOR = "v2a-generator"
 
@@ -45,6 +48,7 @@ def install() -> None:
     original_from_project = fcpx_xml.FcpxXml._from_project
     original_to_stack = fcpx_xml.FcpxXml._squence_to_stack
     original_reference = fcpx_xml.FcpxXml._reference_from_id
+    original_build = fcpx_xml.FcpxXml._build_composable
 
     def asset_by_id(reader, asset_id):
         # The reader searched every resource for an asset, several times a clip: a document
@@ -79,27 +83,23 @@ def install() -> None:
             asset.set("src", asset_url(asset))
         return original_reference(reader, asset_id, *args, **kwargs)
 
-    def v2a_and_copies(reader) -> tuple[set[ET.Element], set[ET.Element]]:
-        # Which clips of take files v2a placed, and which the editor copied: asked once a
-        # document (the reader's copy, multicam and synchronized clips already compounds).
+    def v2a_placed(reader) -> set[ET.Element]:
+        # The clips v2a placed (`v2a_clips`), asked once a document (the reader's copy,
+        # multicam and synchronized clips already compounds).
         if not hasattr(reader, "_v2a_clips"):
-            ours = v2a_clips(reader.fcpx_xml)
-            takes = _take_assets(reader.fcpx_xml)
-            of_takes = {c for c in reader.fcpx_xml.iter("asset-clip") if c.get("ref") in takes}
-            reader._v2a_clips = ours, of_takes - ours
+            reader._v2a_clips = v2a_clips(reader.fcpx_xml)
         return reader._v2a_clips
-
-    original_build = fcpx_xml.FcpxXml._build_composable
 
     def build_composable(reader, element, default_format):
         composable = original_build(reader, element, default_format)
-        if element in v2a_and_copies(reader)[1]:
-            # A take the editor placed is their sound, not a clip of v2a's track to replace.
-            composable.metadata[EDITORS_COPY] = True
+        if element in v2a_placed(reader) and isinstance(composable, otio.schema.Clip):
+            # For `_mark_v2a_lanes`: the stack the reader builds keeps no word of it.
+            stem = fcpx_audio.v2a_role_stem(element.get("audioRole", ""))
+            composable.metadata[_V2A_STEM] = stem or "SFX"
         return composable
 
     def squence_to_stack(reader, sequence_element, *args, **kwargs):
-        moved = _lanes_apart(sequence_element, v2a_and_copies(reader)[0])
+        moved = _lanes_apart(sequence_element, v2a_placed(reader))
         # A generator is a <video> of an effect, not of media: the reader took it for a clip
         # and failed on the whole document ("'NoneType' object has no attribute 'tag'" in the
         # storyline, "... 'find'" connected to a clip). Hidden from it, it is skipped as a
@@ -109,12 +109,14 @@ def install() -> None:
         for element in generators:
             element.tag = _GENERATOR
         try:
-            return original_to_stack(reader, sequence_element, *args, **kwargs)
+            stack = original_to_stack(reader, sequence_element, *args, **kwargs)
         finally:
             for element in generators:
                 element.tag = "video"
             for element, lane in moved:
                 element.set("lane", lane)
+        _mark_v2a_lanes(stack)
+        return stack
 
     def from_project(reader, project_element):
         timeline = original_from_project(reader, project_element)
@@ -129,6 +131,21 @@ def install() -> None:
     fcpx_xml.FcpxXml._asset_by_id = asset_by_id
     fcpx_xml.FcpxXml._assetclip_by_ref = assetclip_by_ref
     _installed = True
+
+
+def _mark_v2a_lanes(stack: otio.schema.Stack) -> None:
+    """Mark as v2a's (`takes.track_stem`) each lane the reader made a track of whose clips are
+    all v2a's (`v2a_clips`), of one stem: FCPXML has no tracks, and what v2a noted on its clips
+    (or, before it noted them, their role) is what says they are v2a's. Not a lane holding
+    v2a's take files: an editor's copy of a take is theirs. The editor's items that shared a
+    lane number with v2a's clips were read on a lane of their own (`_lanes_apart`)."""
+    for track in stack:
+        if not isinstance(track, otio.schema.Track):
+            continue
+        clips = track.find_clips()
+        stems = {clip.metadata.pop(_V2A_STEM, None) for clip in clips}
+        if len(stems) == 1 and None not in stems and track.kind == otio.schema.TrackKind.Audio:
+            track.metadata[V2A_KEY] = {"track": stems.pop()}  # named after its lane still
 
 
 def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes) -> None:
@@ -194,7 +211,8 @@ def v2a_clips(root: ET.Element) -> set[ET.Element]:
     """The asset-clips of the document `root` that v2a placed, where it placed them (their note
     says where: `fcpx_audio.placement`). A copy the editor made of one (Final Cut copies the
     note too) lies elsewhere, and is theirs. In a document v2a wrote before it noted its clips,
-    every clip of a take file is v2a's, as it was then."""
+    the clips of take files on v2a's role (`fcpx_audio.audio_role`) are: a copy the editor put
+    on a role of theirs is theirs."""
     takes = _take_assets(root)
     if not takes:
         return set()
@@ -202,7 +220,8 @@ def v2a_clips(root: ET.Element) -> set[ET.Element]:
     clips = [clip for clip in root.iter("asset-clip") if clip.get("ref") in takes]
     placed = {clip: fcpx_audio.placement(clip) for clip in clips}
     if not any(placed.values()):
-        return set(clips)
+        return {clip for clip in clips
+                if fcpx_audio.v2a_role_stem(clip.get("audioRole", "")) is not None}
     return {
         clip
         for clip, where in placed.items()

@@ -59,9 +59,10 @@ from otio_adapters.takes import (
     V2A_KEY,
     is_v2a_clip,
     marked_v2a_tracks,
-    parse_take_file,
+    name_stem,
     take_origin,
     to_samples,
+    track_stem,
     url_to_path,
 )
 from v2a.contracts import SAMPLE_RATE
@@ -287,7 +288,7 @@ def for_reader(text: str) -> str:
     mixed = [
         tractor
         for tractor in _track_tractors(mlt, by_id)
-        if tractor.find("transition") is not None and _takes_only(tractor, by_id)
+        if tractor.find("transition") is not None and _named_v2a(tractor)
     ]
     unbounded = [item for item in mlt if item.tag in _MEDIA_TAGS and item.get("out") is None]
     recategorised = _markers_in_known_categories(mlt)
@@ -389,18 +390,10 @@ def _without_mixes(tractor: ET.Element, by_id: dict, rate: float) -> None:
             tractor.remove(mix)
 
 
-def _takes_only(tractor: ET.Element, by_id: dict) -> bool:
-    """Whether a track (tractor) holds v2a's takes alone: v2a's track, even renamed."""
-    producers = [
-        by_id.get(entry.get("producer"))
-        for track in tractor.findall("track")
-        if (playlist := by_id.get(track.get("producer"))) is not None
-        for entry in playlist.iter("entry")
-    ]
-    return bool(producers) and all(
-        producer is not None and parse_take_file(read_property(producer, "resource"))
-        for producer in producers
-    )
+def _named_v2a(tractor: ET.Element) -> bool:
+    """Whether a track (tractor) is v2a's: named as v2a names its tracks (`takes.track_stem`).
+    Not one holding v2a's takes alone: an editor's track of copies of a take is theirs."""
+    return name_stem(read_property(tractor, "kdenlive:track_name")) is not None
 
 
 def write_into_project(
@@ -530,9 +523,8 @@ class _Project:
         _insert_after(tractor, tractor.findall("track")[-1], elements)
 
     def _tracks_named(self, name: str) -> list[ET.Element]:
-        """v2a's audio tracks (tractors) in the timeline: those of this name, and as reading
-        finds them (`takes.is_v2a_track`), those holding v2a's takes alone (one the editor
-        renamed), whose clips are on v2a's track again."""
+        """v2a's audio tracks (tractors) in the timeline: those of this name, as reading finds
+        them (`takes.track_stem`). An editor's track holding copies of v2a's takes is not one."""
         result = []
         for track in self.main.findall("track"):
             tractor = self.by_id.get(track.get("producer"))
@@ -542,8 +534,7 @@ class _Project:
                 or read_property(tractor, "kdenlive:audio_track") != "1"
             ):
                 continue
-            named = read_property(tractor, "kdenlive:track_name") == name
-            if named or _takes_only(tractor, self.by_id):
+            if read_property(tractor, "kdenlive:track_name") == name:
                 result.append(tractor)
         return result
 
@@ -866,8 +857,8 @@ def restore(
     offset = timing.to_samples(timeline_start(timeline))
     tractors = _track_tractors(mlt, by_id)
     for index, track in enumerate(timeline.tracks):
-        if track.kind != otio.schema.TrackKind.Audio:
-            continue
+        if track_stem(track) is None:
+            continue  # the editor's, copies of v2a's takes too: their clips as Kdenlive has them
         ours = {}
         for clip in track.find_clips():
             record = records.get(url_to_path(getattr(clip.media_reference, "target_url", "")))

@@ -54,8 +54,8 @@ from otio_adapters.media_refs import (
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
-    find_v2a_tracks,
-    marked_v2a_tracks,
+    is_v2a_clip,
+    track_stem,
     url_to_path,
 )
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
@@ -740,18 +740,15 @@ class _Sound:
 
 
 def _sound_made_for(timeline: otio.schema.Timeline) -> list[_Sound]:
-    """The clips on v2a's tracks (those v2a marked, and its SFX track however it is known), in
-    track order."""
-    tracks = {id(track): track for track in marked_v2a_tracks(timeline)}
-    tracks.update((id(track), track) for track in find_v2a_tracks(timeline, "SFX"))
+    """The clips on v2a's tracks, of every stem, in track order."""
     sounds = []
-    for track in tracks.values():
+    for track in (track for track in timeline.tracks if track_stem(track)):
         position = Fraction(0)  # exact seconds, as write._read_placed counts them
         for item in track:
             if isinstance(item, otio.schema.Transition):
                 continue
             end = position + seconds(item.duration())
-            stem = clip_file_stem(item) if isinstance(item, otio.schema.Clip) else ""
+            stem = clip_file_stem(item) if is_v2a_clip(item) else ""  # not an editor's copy
             if stem:
                 meta = item.metadata.get(V2A_KEY, {})
                 start = to_samples(position)

@@ -13,7 +13,10 @@ import logging
 import math
 import os
 import re
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import opentimelineio as otio
 
@@ -43,6 +46,7 @@ fcpx_document.install()  # which project of the document a timeline is, to write
 fcpx_clips.install()  # nor multicam and synchronized clips
 edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 fcp7_transitions.install()  # the FCP7 XML reader moves clips after a transition beside a gap
+aaf_file.install()  # the AAF reader names v2a's tracks "Sequence"
 fcp7_document.read_every_channel()  # it reads one channel of a stereo pair
 fcp7_nested.install()  # and reads every nested sequence as empty
 
@@ -141,46 +145,88 @@ def read_timeline(
 
 
 def _read_quietly(source: Path, adapter: str, options: dict):
-    """Read with the adapter, what it prints going to the debug log (`prints_to_log`)."""
-    if adapter == "fcp_xml":
-        data = source.read_bytes()  # once: the adapter and the record of the document share it
-        result = otio.adapters.read_from_string(
-            data.decode("utf-8"), adapter_name=adapter, **options
-        )
-        timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
-        for index, timeline in enumerate(timelines):  # the adapter's order of the sequences
-            fcp7_document.remember_document(timeline, str(source), data, index)
-        return result
-    if adapter == "cmx_3600":
-        data = source.read_bytes()  # once: the reader and the record of the list share it
-        result = otio.adapters.read_from_string(
-            edl_list.as_read(data), adapter_name=adapter, **options
-        )
-        if isinstance(result, otio.schema.Timeline):
-            edl_list.remember_list(result, str(source), data)  # v2a appends its events to it
-        return result
-    if adapter == "AAF":
-        digest = aaf_file.file_sha256(str(source))  # before the read: see `file_sha256`
-        result = otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
-        # v2a writes its tracks into the file, into the sequence (of all) the timeline is.
-        timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result)
-        aaf_file.remember_source(timelines, str(source), digest)
-        return result
-    if adapter == "fcpx_xml":
-        data = source.read_bytes()  # once: the adapter and the record of the document share it
-        result = otio.adapters.read_from_string(data.decode("utf-8"), adapter_name=adapter, **options)
-        timelines = [result] if isinstance(result, otio.schema.Timeline) else list(result or ())
-        for timeline in timelines:
-            if isinstance(timeline, otio.schema.Timeline):
-                fcpx_document.remember_document(timeline, str(source), data)
-        return result
-    if adapter != "kdenlive":
+    """Read with the adapter; a format v2a writes back into (`_EDITORS_FORMATS`) is read its
+    way, and each timeline read notes which file it was and what it held."""
+    way = _EDITORS_FORMATS.get(adapter)
+    if way is None:
         return otio.adapters.read_from_file(str(source), adapter_name=adapter, **options)
-    data = source.read_bytes()  # once: the adapter, `restore` and the write-back all need it
-    text = kdenlive.as_mlt_reads(data.decode("utf-8"))  # the write-back keeps the editor's
-    result = _read_kdenlive(text, str(source.parent), options)
-    kdenlive.remember_project(result, str(source), data)
+    held = way.held(source)  # once, before the read: the read and its record share it
+    result = way.read(source, held, options)
+    way.remember(_timelines(result), str(source), held)
     return result
+
+
+def _timelines(result) -> list[otio.schema.Timeline]:
+    """The timelines an adapter read, in its order: the one, or those of the collection."""
+    if isinstance(result, otio.schema.Timeline):
+        return [result]
+    return [item for item in result or () if isinstance(item, otio.schema.Timeline)]
+
+
+@dataclass(frozen=True)
+class _EditorsFormat:
+    """How the file of a format v2a writes its tracks back into is read (`write._EDITORS_FILE`
+    finds it again by the record `remember` leaves on each timeline read from it)."""
+
+    #: (file path, what `held` took of it, adapter options) -> what the adapter read.
+    read: Callable[[Path, Any, dict], Any]
+    #: (the timelines read, file path, what `held` took) -> None.
+    remember: Callable[[list[otio.schema.Timeline], str, Any], None]
+    #: What the record keeps of the file: its bytes, by default.
+    held: Callable[[Path], Any] = Path.read_bytes
+
+
+def _text_read(adapter: str, text: Callable[[bytes], str]):
+    """A `read` giving the adapter the file's bytes as `text` prepares them."""
+    return lambda source, data, options: otio.adapters.read_from_string(
+        text(data), adapter_name=adapter, **options
+    )
+
+
+def _utf8(data: bytes) -> str:
+    return data.decode("utf-8")
+
+
+def _read_kdenlive_file(source: Path, data: bytes, options: dict) -> otio.schema.Timeline:
+    text = kdenlive.as_mlt_reads(data.decode("utf-8"))  # the write-back keeps the editor's
+    return _read_kdenlive(text, str(source.parent), options)
+
+
+def _aaf_sha256(source: Path) -> str:
+    return aaf_file.file_sha256(str(source))  # binary: the record keeps its hash
+
+
+def _read_aaf(source: Path, _sha256: str, options: dict):
+    return otio.adapters.read_from_file(str(source), adapter_name="AAF", **options)
+
+
+def _remember_fcp7(timelines: list[otio.schema.Timeline], path: str, data: bytes) -> None:
+    for index, timeline in enumerate(timelines):  # which of the document's sequences
+        fcp7_document.remember_document(timeline, path, data, index)
+    fcp7_document.mark_tracks_written_before(timelines)  # of the whole document
+
+
+def _each(remember: Callable[[otio.schema.Timeline, str, Any], None]):
+    """`remember` of a format whose record is the same for each timeline of the file."""
+
+    def each(timelines: list[otio.schema.Timeline], path: str, held) -> None:
+        for timeline in timelines:
+            remember(timeline, path, held)
+
+    return each
+
+
+_EDITORS_FORMATS = {
+    "fcp_xml": _EditorsFormat(_text_read("fcp_xml", _utf8), _remember_fcp7),
+    "cmx_3600": _EditorsFormat(
+        _text_read("cmx_3600", edl_list.as_read), _each(edl_list.remember_list)
+    ),
+    "fcpx_xml": _EditorsFormat(
+        _text_read("fcpx_xml", _utf8), _each(fcpx_document.remember_document)
+    ),
+    "kdenlive": _EditorsFormat(_read_kdenlive_file, _each(kdenlive.remember_project)),
+    "AAF": _EditorsFormat(_read_aaf, aaf_file.remember_source, held=_aaf_sha256),
+}
 
 
 def _read_kdenlive(text: str, folder: str, options: dict) -> otio.schema.Timeline:

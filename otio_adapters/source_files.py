@@ -14,7 +14,7 @@ from collections.abc import Mapping
 
 import opentimelineio as otio
 
-from otio_adapters.takes import V2A_KEY, is_v2a_track, url_to_path
+from otio_adapters.takes import V2A_KEY, track_stem, url_to_path
 from otio_adapters.timing import seconds
 
 
@@ -83,9 +83,9 @@ def editor_tracks_sha256(timeline: otio.schema.Timeline) -> str:
 
 
 def _is_v2a_track(track: otio.core.Composable) -> bool:
-    return isinstance(track, otio.schema.Track) and (
-        V2A_KEY in track.metadata or is_v2a_track(track, "SFX")
-    )
+    """v2a's own track, as `write` refills it (`takes.track_stem`): an editor's track holding
+    copies of v2a's takes is the editor's, and an edit of it is an edit."""
+    return V2A_KEY in track.metadata or track_stem(track) is not None
 
 
 def _described(item: otio.core.Composable) -> list:

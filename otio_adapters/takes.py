@@ -1,8 +1,9 @@
 """Finding v2a's own tracks and clips in a timeline, and naming takes.
 
-A v2a clip is recognised by its metadata where the format kept it, otherwise by the file name of
-its media (`<clip id>_take<N>.wav`), which every format carries. That is what makes a clip
-addressable again after a round trip through FCP XML or AAF.
+A v2a track is recognised by what v2a named or marked it with (`track_stem`), never by what it
+holds. On it, a v2a clip is recognised by its metadata where the format kept it, otherwise by the
+file name of its media (`<clip id>_take<N>.wav`), which every format carries. That is what makes
+a clip addressable again after a round trip through FCP XML or AAF.
 """
 
 from __future__ import annotations
@@ -16,15 +17,30 @@ import opentimelineio as otio
 from otio_adapters import timing
 
 V2A_KEY = "v2a"  # metadata namespace, as OTIO adapters use "fcp_xml", "AAF"
+#: metadata["fcp_xml"][PREMIERE_TRACK_NAME]: a track's name in FCP7 XML, an attribute of its
+#: <track> as Premiere writes it (the FCP7 XML adapter reads no other track name).
+PREMIERE_TRACK_NAME = "@MZ.TrackName"
 #: clip.metadata[EDITORS_COPY] = True: a clip of the editor's that plays one of v2a's take files
-#: (a copy of v2a's clip they placed themselves): theirs, not v2a's to replace or take off.
+#: (a copy of v2a's clip they placed themselves): theirs, not v2a's to replace or take off. Set
+#: by the FCP7 XML reader (`fcp7_document.set_apart_editors_items`): a document v2a wrote before
+#: it named its tracks knows v2a's track by the takes it holds alone (`holds_only_takes`), and
+#: the editor's copies there do not count.
 EDITORS_COPY = "v2a_editors_copy"
 TAKE_FILE_RE = re.compile(r"^(?P<stem>.+)_take(?P<take>\d+)\.wav$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_TRACK_PREFIX = "V2A "
 
 
 def track_name(stem: str) -> str:
-    return f"V2A {stem}"
+    return f"{_TRACK_PREFIX}{stem}"
+
+
+def name_stem(name: str | None) -> str | None:
+    """The stem of a track of this name as v2a names its tracks (`track_name`), else None."""
+    name = str(name or "")
+    if not name.startswith(_TRACK_PREFIX):
+        return None
+    return name.removeprefix(_TRACK_PREFIX) or None
 
 
 def file_stem(clip_id: str) -> str:
@@ -75,17 +91,39 @@ def is_v2a_clip(clip: otio.core.Composable) -> bool:
     return bool(urls) and all(parse_take_file(url) for url in urls)
 
 
-def is_v2a_track(track: otio.schema.Track, stem: str) -> bool:
-    if track.kind != otio.schema.TrackKind.Audio:
-        return False
+def track_stem(track: otio.core.Composable) -> str | None:
+    """The stem of a v2a track, None for every other track (the editor's).
+
+    A track is v2a's only where v2a named or marked it as its own: its metadata (.otio, and
+    where a reader finds v2a's mark: FCPXML's role, AAF's slot name, a CMX 3600 note), or its
+    name as v2a writes it ("V2A SFX": Kdenlive's track name, Premiere's `MZ.TrackName` in FCP7
+    XML). Never by what it holds: an editor's track of copies of v2a's takes (a take they
+    liked, dragged onto a track of their own) is theirs, and v2a must not refill or remove it.
+    """
+    if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Audio:
+        return None
     meta = track.metadata.get(V2A_KEY)
     if meta is not None:
-        return meta.get("track") == stem
-    if track.name == track_name(stem):
-        return True
-    # Formats that drop track names and metadata (FCP7 XML): a track holding only our takes.
-    clips = [item for item in track if isinstance(item, otio.schema.Clip)]
+        stem = meta.get("track") if hasattr(meta, "get") else None
+        return str(stem) if stem else None
+    fcp7 = track.metadata.get("fcp_xml")
+    premiere_name = fcp7.get(PREMIERE_TRACK_NAME) if hasattr(fcp7, "get") else None
+    return name_stem(track.name) or name_stem(premiere_name)
+
+
+def holds_only_takes(track: otio.core.Composable) -> bool:
+    """Whether `track` is an audio track whose clips are all v2a's takes: how v2a knew its
+    track in FCP7 XML and CMX 3600 before it marked it there, and still knows one in a document
+    or list that carries no mark of v2a's at all (written before). Elsewhere such a track is
+    the editor's (copies of takes they liked), never v2a's by this alone (`track_stem`)."""
+    if not isinstance(track, otio.schema.Track) or track.kind != otio.schema.TrackKind.Audio:
+        return False
+    clips = track.find_clips()
     return bool(clips) and all(is_v2a_clip(clip) for clip in clips)
+
+
+def is_v2a_track(track: otio.schema.Track, stem: str) -> bool:
+    return track_stem(track) == stem
 
 
 def find_v2a_tracks(timeline: otio.schema.Timeline, stem: str) -> list[otio.schema.Track]:
@@ -94,7 +132,7 @@ def find_v2a_tracks(timeline: otio.schema.Timeline, stem: str) -> list[otio.sche
 
 def marked_v2a_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
     """v2a's tracks as v2a made them: those holding its metadata, of every stem
-    (`find_v2a_tracks` also knows one by its name or its takes, for one stem)."""
+    (`find_v2a_tracks` also knows one by its name, for one stem)."""
     return [track for track in timeline.tracks if V2A_KEY in track.metadata]
 
 

@@ -17,6 +17,7 @@ import tempfile
 from collections import Counter
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from typing import NamedTuple
 
 import opentimelineio as otio
 from opentimelineio.adapters.file_bundle_utils import NotAFileOnDisk
@@ -40,6 +41,7 @@ from otio_adapters.media_refs import has_relative_media, rebase_media_references
 from otio_adapters.plan import is_enabled, media_file_name, start_timecode, timeline_start
 from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
+    PREMIERE_TRACK_NAME,
     V2A_KEY,
     clip_file_stem,
     clip_takes,
@@ -51,6 +53,7 @@ from otio_adapters.takes import (
     take_origin,
     to_samples,
     track_name,
+    track_stem,
 )
 from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
@@ -533,9 +536,8 @@ def write_timeline(
     # Asked before the write: written over, the editor's file is no longer as it was read.
     # The editor's own file v2a's tracks go into, checked (read and hashed) once.
     project = _editors_file(timeline, format)
-    into = _into_the_editors_file(timeline, format, project)
     written, fallback, note = _write_timeline(timeline, path, format, media_dir, project)
-    kept = into and written == path
+    kept = project.written_into and written == path
     source = timeline.metadata.get("fcpx_xml", {})
     unread = source.get(fcpx_transitions.TRANSITIONS_NOT_READ)
     if unread:
@@ -564,7 +566,7 @@ def write_timeline(
 
 def _write_timeline(
     timeline: otio.schema.Timeline, path: str, format: str, media_dir: str,
-    project: tuple[str, str, str],
+    project: _EditorsFile,
 ) -> tuple[str, str, str]:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -612,10 +614,25 @@ def _write_timeline(
     return path, "", ""
 
 
-#: How each format finds the editor's own file a timeline was read from, still as it was read:
-#: (its text, its path, "") or ("", path, why not) or ("", "", "") for another format's. v2a's
-#: tracks are added to that file rather than the adapter rewriting it whole. An AAF, binary, has
-#: no text: ("", path, "") where v2a's tracks go into it (`aaf_file.finish_written`).
+class _EditorsFile(NamedTuple):
+    """The editor's own file a timeline was read from: (its text, its path, "") while it is
+    still as it was read, ("", path, why not) where it is not, ("", "", "") for a timeline read
+    from another format. An AAF, binary, has no text: ("", path, "")."""
+
+    text: str = ""
+    path: str = ""
+    problem: str = ""
+
+    @property
+    def written_into(self) -> bool:
+        """Whether v2a's tracks go into this file, everything else of it kept, rather than the
+        adapter writing the timeline whole (`_WRITERS`)."""
+        return bool(self.path) and not self.problem
+
+
+_NO_EDITORS_FILE = _EditorsFile()
+
+#: How each format finds the editor's own file a timeline was read from (`_EditorsFile`).
 _EDITORS_FILE = {
     "kdenlive": kdenlive.source_project,
     "fcp_xml": fcp7_document.source_document,
@@ -625,45 +642,31 @@ _EDITORS_FILE = {
 }
 
 
-def _editors_file(timeline: otio.schema.Timeline, format: str) -> tuple[str, str, str]:
+def _editors_file(timeline: otio.schema.Timeline, format: str) -> _EditorsFile:
     """`_EDITORS_FILE`'s answer, and ("", path, why not) where the timeline's editor's tracks are
     no longer those read from that file (an .otio v2a wrote, edited since): v2a's track was laid
     against that edit, which the file does not hold, so the adapter writes the edit instead."""
     find = _EDITORS_FILE.get(format)
-    text, path, problem = find(timeline) if find else ("", "", "")
-    if path and not problem and source_files.editor_tracks_edited(timeline):
-        return "", path, f"{_EDITED} {path}"
-    return text, path, problem
+    found = _EditorsFile(*find(timeline)) if find else _NO_EDITORS_FILE
+    if found.written_into and source_files.editor_tracks_edited(timeline):
+        return _EditorsFile("", found.path, f"{_EDITED} {found.path}")
+    return found
 
 
 _EDITED = "the editor's tracks in this timeline were edited since v2a read them from"
 
 
-def _into_the_editors_file(
-    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str]
-) -> bool:
-    """Whether v2a's tracks go into the file `timeline` was read from (`project`, as
-    `_editors_file` found it), everything else of it kept (its other timelines too): an FCP7
-    XML or FCPXML document, an AAF."""
-    if format in ("fcpx_xml", "fcp_xml"):
-        return bool(project[0])
-    if format == "AAF":
-        return bool(project[1]) and not project[2]
-    return False
-
-
 def _adapter_losses(
-    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str] = ("", "", "")
+    timeline: otio.schema.Timeline, format: str, project: _EditorsFile = _NO_EDITORS_FILE
 ) -> str:
     """What the format's adapter drops from a timeline it does write, where we can tell: the
     editor gets the file, a note that says what is missing, and the whole result as .otio.
-    `project`: for Kdenlive, FCP7 XML and CMX 3600, the editor's project, document or list
-    v2a's tracks went into (`kdenlive.source_project`, `fcp7_document.source_document`,
-    `edl_list.source_list`)."""
+    `project`: the editor's file the timeline was read from (`_editors_file`), which v2a's
+    tracks went into where it is `written_into`."""
     if format == "cmx_3600":
-        text, _, problem = project
-        carried = _edl_carries(timeline, bool(text))
-        if not text:
+        problem = project.problem
+        carried = _edl_carries(timeline, project.written_into)
+        if not project.written_into:
             notes = (carried, _disabled_note(timeline, "CMX 3600 EDL"),
                      _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
                      _tracks_note(timeline))
@@ -676,15 +679,15 @@ def _adapter_losses(
             return f"{rewritten}; {carried}" if carried else rewritten
         return carried
     if format == "fcp_xml":
-        _, _, problem = project
+        problem = project.problem
         if problem:
             return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which drops "
                     "the <link> groups between clips' picture and sound channels and keeps one "
                     "<file> element per path")
         return ""
     if format == "kdenlive":
-        text, _, problem = project
-        if text:  # the editor's project as it was, with v2a's tracks, crossfades as mixes
+        problem = project.problem
+        if project.written_into:  # the editor's project as it was, with v2a's tracks, as mixes
             return ""
         # v2a's crossfades are in it as same-track mixes (`kdenlive.write_into_project`).
         editors = _without_v2a_tracks(timeline)
@@ -706,14 +709,14 @@ def _adapter_losses(
         return "; ".join(note for note in lost if note)
     if format == "AAF":
         lost = []
-        _, path, problem = project
+        problem = project.problem
         if problem:
             lost.append(f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
                         "editor's clips new file and tape mobs (what Avid finds and relinks "
                         "their media by), points every audio clip at its master clip's slot 2 "
                         "(which channel of the source each track played is lost), and drops "
                         "motion effects, gain, markers and the start timecode's drop frame")
-        if problem or not path:  # the adapter's file, not the editor's
+        if not project.written_into:  # the adapter's file, not the editor's
             lost.append(_generators_note(timeline, "AAF", "filler"))
             lost.append(_disabled_note(timeline, "AAF adapter"))
             lost.append(_nested_note(timeline, "AAF adapter"))
@@ -721,14 +724,14 @@ def _adapter_losses(
     if format != "fcpx_xml":
         return ""
     lost = []
-    text, _, problem = project
+    problem = project.problem
     if problem:
         lost.append(f"{problem}: the timeline was rewritten by the FCPXML adapter, which drops "
                     "the library and event, the other projects, titles, generators, multicam "
                     "and synchronized clips, keywords, chapter markers, filters, audio roles "
                     "and the editor's metadata")
     uncentred = fcpx_audio.uncentred_crossfades(timeline)
-    if text:  # the editor's document as it was, with v2a's audio added (`fcpx_document`)
+    if project.written_into:  # the editor's document as it was, v2a's audio added (`fcpx_document`)
         return _uncentred_note(uncentred)
     lost.append(_generators_note(timeline, "FCPXML", "gaps"))
     unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
@@ -802,12 +805,8 @@ def _with_media_rebased(
 
 
 def _stems(timeline: otio.schema.Timeline) -> set[str]:
-    stems = {"SFX"}
-    for track in timeline.tracks:
-        meta = track.metadata.get(V2A_KEY)
-        if meta and meta.get("track"):
-            stems.add(str(meta["track"]))
-    return stems
+    """"SFX" and the stem of every v2a track (`track_stem`)."""
+    return {"SFX"} | {stem for stem in map(track_stem, timeline.tracks) if stem}
 
 
 def edit_rate(timeline: otio.schema.Timeline) -> float:
@@ -823,14 +822,12 @@ def edit_rate(timeline: otio.schema.Timeline) -> float:
     return 24.0
 
 
-def _cannot_carry(
-    timeline: otio.schema.Timeline, format: str, project: tuple[str, str, str]
-) -> str:
+def _cannot_carry(timeline: otio.schema.Timeline, format: str, project: _EditorsFile) -> str:
     if format == "fcpx_xml":
         rate = edit_rate(timeline)
         # Written into the editor's own document (`project`), v2a's clips are timed in seconds by
         # `fcpx_audio`, at any rate: only the adapter's document is limited to its rates.
-        if not fcpx_time.can_write(rate) and not project[0]:
+        if not fcpx_time.can_write(rate) and not project.written_into:
             return f"the FCPXML adapter cannot write a {rate:.3f} fps timeline"
     return ""
 
@@ -846,67 +843,127 @@ def _atomic_write(
     timeline: otio.schema.Timeline,
     path: str,
     format: str,
-    project: tuple[str, str, str] = ("", "", ""),
+    project: _EditorsFile = _NO_EDITORS_FILE,
 ) -> None:
     """Write through a private staging folder in the same folder, then rename into place.
 
     A folder rather than a temporary file: the otioz and otiod adapters refuse to write over an
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
-    `project`: the Kdenlive project, FCP7 XML or FCPXML document text and path v2a's tracks
-    are added to, if any (an AAF's path, without text; see `_EDITORS_FILE`).
+    `project`: the editor's file v2a's tracks are added to, if any (`_EditorsFile`).
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
     try:
         written = os.path.join(staging, os.path.basename(path))
-        options = {"use_empty_mob_ids": True} if format == "AAF" else {}
-        given = timeline
-        text, source, problem = project
-        into_aaf = format == "AAF" and bool(source) and not problem
-        if format == "fcpx_xml" and not text:
-            # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC
-            # rates the adapter gets the same frames at a rate it can write.
-            given = fcpx_time.for_writer(_without_v2a_tracks(timeline), edit_rate(timeline))
-            _generators_as_gaps(given)
-            _nested_as_writers_take_them(given)
-        elif format == "cmx_3600" and not text:  # not the editor's list, which is kept as is
-            given, _ = _edl_picture(timeline)  # the audio events are added after (`edl_audio`)
-        if format == "kdenlive" and not text:
-            # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
-            # as into a project from Kdenlive, crossfades as same-track mixes.
-            editors = _without_v2a_tracks(given)
-            _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
-            _disabled_as_gaps(editors)
-            _missing_media_named(editors)
-            with prints_to_log(format):
-                otio.adapters.write_to_file(editors, written, adapter_name=format)
-            with open(written, encoding="utf-8") as handle:
-                text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
-        if text and format == "cmx_3600":
-            # The editor's own list, line for line, with v2a's audio events after its own.
-            edl_list.write_into_list(timeline, text, written, _list_rate(timeline),
-                                     os.path.dirname(source), folder)
-        elif text and format == "kdenlive":
-            kdenlive.write_into_project(given, text, source, written)
-        elif text and format == "fcpx_xml":  # v2a's audio into the editor's own document
-            fcpx_document.write_into_document(given, edit_rate(given), text, source, written, folder)
-        elif text:  # FCP7 XML: v2a's tracks as the adapter writes them, in the editor's document
-            tracks = os.path.join(staging, "v2a-tracks.xml")
-            with prints_to_log(format):
-                otio.adapters.write_to_file(_v2a_tracks_only(given), tracks, adapter_name=format)
-            _fcp7_finished(tracks, given)
-            fcp7_document.write_into_document(given, tracks, text, source, written, folder)
-        else:
-            with prints_to_log(format):
-                otio.adapters.write_to_file(given, written, adapter_name=format, **options)
-            if format in _AFTER_WRITE:
-                _AFTER_WRITE[format](written, timeline)
-            if into_aaf:
-                _aaf_into_editors_file(written, timeline, source)
+        write = _WRITERS.get(format)
+        if write:
+            write(timeline, written, project, folder)
+        else:  # OTIO's own formats: the adapter writes everything
+            _adapter_write(timeline, written, format)
         _replace(written, path, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _adapter_write(timeline: otio.schema.Timeline, path: str, format: str, **options) -> None:
+    with prints_to_log(format):
+        otio.adapters.write_to_file(timeline, path, adapter_name=format, **options)
+
+
+# Writing each editor's format: see `_WRITERS`.
+
+
+def _write_fcp7(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    if not project.written_into:
+        _adapter_write(timeline, written, "fcp_xml")
+        _fcp7_finished(written, timeline)
+        return
+    # v2a's tracks as the adapter writes them, put in the editor's document.
+    tracks = os.path.join(os.path.dirname(written), "v2a-tracks.xml")
+    _adapter_write(_v2a_tracks_only(timeline), tracks, "fcp_xml")
+    _fcp7_finished(tracks, timeline)
+    fcp7_document.write_into_document(
+        timeline, tracks, project.text, project.path, written, folder
+    )
+
+
+def _write_fcpx(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    rate = edit_rate(timeline)
+    if project.written_into:  # v2a's audio into the editor's own document
+        fcpx_document.write_into_document(
+            timeline, rate, project.text, project.path, written, folder
+        )
+        return
+    # v2a's tracks are added after, as Final Cut writes audio (`fcpx_audio`); at NTSC rates
+    # the adapter gets the same frames at a rate it can write.
+    given = fcpx_time.for_writer(_without_v2a_tracks(timeline), rate)
+    _generators_as_gaps(given)
+    _nested_as_writers_take_them(given)
+    _adapter_write(given, written, "fcpx_xml")
+    _fcpx_finished(written, timeline)
+
+
+def _write_edl(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    rate = _list_rate(timeline)
+    if project.written_into:  # the editor's own list, line for line, v2a's audio events after
+        edl_list.write_into_list(
+            timeline, project.text, written, rate, os.path.dirname(project.path), folder
+        )
+        return
+    # The audio events, the editor's and v2a's (`edl_audio`), are added to the adapter's list,
+    # then the frame code mode it was read in (`restore_frame_code_mode`).
+    picture, _ = _edl_picture(timeline)
+    _adapter_write(picture, written, "cmx_3600")
+    restore_motion_events(written, rate)  # before the audio events: video only
+    edl_audio.append_audio_events(written, timeline, rate)
+    restore_frame_code_mode(written, timeline)
+
+
+def _write_kdenlive(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    text, source = project.text, project.path
+    if not project.written_into:
+        # The adapter writes no transitions: it writes the editor's tracks, and v2a's go in
+        # as into a project from Kdenlive, crossfades as same-track mixes.
+        editors = _without_v2a_tracks(timeline)
+        _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
+        _disabled_as_gaps(editors)
+        _missing_media_named(editors)
+        _adapter_write(editors, written, "kdenlive")
+        with open(written, encoding="utf-8") as handle:
+            text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
+    kdenlive.write_into_project(timeline, text, source, written)
+
+
+def _write_aaf(
+    timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
+) -> None:
+    _adapter_write(timeline, written, "AAF", use_empty_mob_ids=True)
+    if project.written_into:  # v2a's tracks as the adapter wrote them go into the editor's AAF
+        tracks = {id(track): track for stem in _stems(timeline)
+                  for track in find_v2a_tracks(timeline, stem)}
+        aaf_file.finish_written(written, timeline, list(tracks.values()), project.path)
+
+
+#: How each editor's format is written: (timeline, staging path, the editor's file, the folder
+#: the file goes into). Into the editor's file where it is `written_into`, v2a's tracks added;
+#: else the adapter's file, what the adapter gets wrong corrected after. OTIO's own formats are
+#: the adapter's alone.
+_WRITERS = {
+    "fcp_xml": _write_fcp7,
+    "fcpx_xml": _write_fcpx,
+    "cmx_3600": _write_edl,
+    "kdenlive": _write_kdenlive,
+    "AAF": _write_aaf,
+}
 
 
 # Premiere's and FCP7's own audio transition: the equal-power "Cross Fade (+3dB)".
@@ -1023,33 +1080,9 @@ def _take_urls(timeline: otio.schema.Timeline) -> set[str]:
     }
 
 
-def _edl_finished(path: str, timeline: otio.schema.Timeline) -> None:
-    """Add the audio events to the list the adapter wrote at `path` (the editor's and v2a's,
-    `edl_audio`), then give it the frame code mode it was read in (`restore_frame_code_mode`)."""
-    restore_motion_events(path, _list_rate(timeline))  # before the audio events: video only
-    edl_audio.append_audio_events(path, timeline, _list_rate(timeline))
-    restore_frame_code_mode(path, timeline)
-
-
 def _list_rate(timeline: otio.schema.Timeline) -> float:
     """The rate the CMX 3600 adapter writes a list at: its (first) video track's."""
     return timeline.video_tracks()[0].duration().rate
-
-
-def _aaf_into_editors_file(path: str, timeline: otio.schema.Timeline, source: str) -> None:
-    """v2a's tracks, as the adapter wrote them to `path`, go into the editor's own AAF `source`
-    (`aaf_file.finish_written`), the one the timeline was read from."""
-    tracks = {id(track): track for stem in _stems(timeline)
-              for track in find_v2a_tracks(timeline, stem)}
-    aaf_file.finish_written(path, timeline, list(tracks.values()), source)
-
-
-# Rewrites of what an adapter wrote, by format: (written path, the timeline written).
-_AFTER_WRITE = {
-    "cmx_3600": _edl_finished,
-    "fcp_xml": _fcp7_finished,
-    "fcpx_xml": _fcpx_finished,
-}
 
 
 #: Where `_replace` keeps an earlier run's bundle folder while the new one is renamed in; a stop
@@ -1091,6 +1124,11 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
             clip.source_range = clip.trimmed_range()
     for track in result.tracks:
         if V2A_KEY in track.metadata:
+            if format == "fcp_xml":
+                # FCP7 XML tracks have no name element: Premiere names one by this attribute,
+                # which the adapter writes from and reads into this metadata. It is how v2a
+                # knows its track again (`takes.track_stem`), not by the takes it holds.
+                track.metadata.setdefault("fcp_xml", {})[PREMIERE_TRACK_NAME] = track.name
             if format == "kdenlive":
                 kdenlive.note_takes(track)  # in samples, before they count in frames
             _conform_track(track, rate, format)

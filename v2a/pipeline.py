@@ -28,9 +28,11 @@ from otio_adapters.takes import (
     file_stem,
     find_v2a_tracks,
     highest_takes,
+    holds_only_takes,
     reference_takes_in,
     take_file_name,
     take_origin,
+    track_stem,
 )
 from otio_adapters.write import BUNDLES, EXTENSIONS, write_audio_tracks, write_timeline
 from v2a.contracts import (
@@ -107,8 +109,23 @@ def _check_source_kept(request: GenerationRequest, timeline: otio.schema.Timelin
         )
     raise PipelineError(
         f"will not overwrite the source timeline {source}: {what} {clash} is the same file; "
-        f"choose another output folder than {request.out_dir}"
+        f"choose another output folder than {request.out_dir}{_unmarked_takes(timeline)}"
     )
+
+
+def _unmarked_takes(timeline: otio.schema.Timeline) -> str:
+    """Why a timeline that holds v2a's takes may still not be v2a's output: its tracks of takes
+    are not marked as v2a's (`takes.track_stem`), and so are the editor's."""
+    names = [
+        repr(track.name or f"audio {index + 1}")
+        for index, track in enumerate(timeline.audio_tracks())
+        if track_stem(track) is None and holds_only_takes(track)
+    ]
+    if not names:
+        return ""
+    return (f" (its audio track {', '.join(names)} holds v2a's takes but is not named as v2a "
+            "names its tracks: renamed, or the editor's own copies of takes beside v2a's track; "
+            "v2a keeps it as the editor's)")
 
 
 #: Formats v2a writes into the editor's own file, which keeps the file's other timelines: there

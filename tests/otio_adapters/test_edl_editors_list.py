@@ -316,7 +316,48 @@ FCM: NON-DROP FRAME
     written, _, _ = _write(timeline, tmp_path / "out")
     appended = _appended(data, Path(written).read_bytes())
     assert [line.split()[2] for line in appended if line[:3].isdigit()] == ["A3"]
-    assert appended[-1].endswith("_take2.wav")
+    assert appended[-2].endswith("_take2.wav") and appended[-1] == "* V2A TRACK: SFX"
+
+
+def test_an_editors_channel_of_a_copied_take_is_theirs_and_stays_in_the_list(tmp_path):
+    """A list keeps no track names: an editor's channel holding only a take they copied (reel
+    AX, the take in FROM CLIP NAME and SOURCE FILE, as v2a writes its events, and AX as
+    Premiere writes a clip without a reel) was read as v2a's track and taken out of the list.
+    In a list v2a noted its events in, only the note marks v2a's: the editor's channel stays,
+    byte for byte, and v2a's events are refilled on theirs. (A list with no note of v2a's at
+    all is one written before v2a noted its events, read as then: test_v2a_track_identity.)"""
+    data = b"""\
+TITLE: TAKE ON A2
+FCM: NON-DROP FRAME
+
+001  A001     V     C        01:00:00:00 01:00:05:00 01:00:00:00 01:00:05:00
+* FROM CLIP NAME:  a.mov
+"""
+    source = _source(tmp_path, data)
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    written, _, _ = _write(timeline, tmp_path / "out")
+    copied = b"""\
+900  AX       A2    C        01:00:02:00 01:00:04:00 01:00:02:00 01:00:04:00
+* FROM CLIP NAME:  liked_take1.wav
+* SOURCE FILE: /elsewhere/liked_take1.wav
+"""
+    handed = Path(written).read_bytes() + copied  # the editor's copy on a channel of theirs
+    source = _source(tmp_path, handed)
+    timeline = read_timeline(source)
+    (ours,) = find_v2a_tracks(timeline, "SFX")
+    assert ours.name == "A1"
+    _with_takes(timeline, source, take=2)
+    written, _, _ = _write(timeline, tmp_path / "again")
+    again = Path(written).read_bytes()
+    assert again.startswith(data) and copied in again  # the editor's lines, as they wrote them
+    assert again.count(b"_take1.wav") == 2  # the editor's copy alone, v2a's events refilled
+    back = read_timeline(written)
+    (ours,) = find_v2a_tracks(back, "SFX")
+    assert [Path(c.media_reference.target_url).name.endswith("_take2.wav")
+            for c in ours.find_clips()] == [True]
+    editors = [track for track in back.audio_tracks() if track is not ours]
+    assert [track.name for track in editors] == ["A2"]
 
 
 def test_a_list_changed_since_it_was_read_is_not_written_from_the_stale_copy(tmp_path):

@@ -399,6 +399,37 @@ def test_a_rerun_on_a_document_v2a_wrote_before_it_noted_its_clips_still_refills
     assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(_parse(first))) == [2] * 4
 
 
+def test_in_a_document_written_before_notes_a_copy_on_the_editors_role_stays_theirs(tmp_path):
+    # Without v2a's notes, v2a's clips are the clips of take files on v2a's role, not every
+    # clip of a take file: the editor's copy of a take on a role of theirs was taken out by a
+    # re-run, and their lane read as v2a's track.
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    root = _parse(first)
+    for clip in root.iter("asset-clip"):
+        for note in clip.findall("note"):
+            clip.remove(note)
+    ours = _v2a_clips(root)[0]
+    host = next(parent for parent in root.iter() if ours in list(parent))
+    editors = copy.deepcopy(ours)
+    editors.set("audioRole", "dialogue")
+    editors.set("lane", "-3")
+    editors.set("name", "Editor A9")
+    host.append(editors)
+    ET.ElementTree(root).write(first, encoding="unicode")
+    assert "v2a take placed" not in first.read_text()
+
+    (track,) = find_v2a_tracks(read_timeline(first), "SFX")
+    assert [clip.name for clip in track.find_clips()] == ["V2A Beach", "V2A Street"] * 2
+    _generate(first, first, take=2)
+    again = _parse(first)
+    takes = _take_assets(again)
+    (kept,) = [clip for clip in again.iter("asset-clip") if clip.get("name") == "Editor A9"]
+    assert (kept.get("audioRole"), kept.get("lane")) == ("dialogue", "-3")
+    assert parse_take_file(takes[kept.get("ref")])[1] == 1
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [2] * 4
+
+
 @pytest.mark.skipif(not EXAMPLE.is_file(), reason="../shared fixtures absent")
 def test_a_rerun_keeps_the_editors_copy_of_a_v2a_storyline(tmp_path):
     # v2a's crossfade storyline copied whole onto another lane: its clips keep their places
@@ -478,6 +509,66 @@ def test_a_rerun_replaces_the_parts_of_a_v2a_clip_the_editor_bladed_or_trimmed(t
     again = _parse(path)
     takes = _take_assets(again)
     assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [2] * 4
+
+
+def test_an_editors_copy_of_a_take_on_a_role_of_theirs_survives_a_rerun(tmp_path):
+    """Final Cut has no tracks: a clip's role says whose it is. The editor's copy of a take
+    (the same asset, their own role and lane) is theirs; a re-run took out every clip of a
+    take file, theirs too, and read their lane as v2a's track."""
+    first = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, first)
+    root = _parse(first)
+    ours = _v2a_clips(root)[0]
+    host = next(parent for parent in root.iter() if ours in list(parent))
+    editors = copy.deepcopy(ours)
+    editors.set("audioRole", "dialogue")
+    editors.set("lane", "-3")
+    editors.set("name", "Editor A9")
+    host.append(editors)
+    ET.ElementTree(root).write(first, encoding="unicode")
+
+    back = read_timeline(first)
+    (track,) = find_v2a_tracks(back, "SFX")
+    assert len(track.find_clips()) == 4  # v2a's alone, not the editor's lane
+    written, _, _ = _generate(first, first, take=2)
+    again = _parse(written)
+    (kept,) = [clip for clip in again.iter("asset-clip") if clip.get("name") == "Editor A9"]
+    assert (kept.get("audioRole"), kept.get("lane")) == ("dialogue", "-3")
+    assert parse_take_file(_take_assets(again)[kept.get("ref")])[1] == 1  # its take, still there
+    assert sorted(parse_take_file(_take_assets(again)[c.get("ref")])[1]
+                  for c in _v2a_clips(again)) == [2, 2, 2, 2]
+
+
+def test_an_editors_copy_on_the_lane_number_of_v2a_clips_leaves_both_whole(tmp_path):
+    """Final Cut numbers lanes per connected clip: the editor's copy of a take may sit on lane
+    -2 beside v2a's clips (between two of them). The reader made one track of the lane, not
+    v2a's (not all its clips on v2a's role): a re-run of one clip laid that clip alone, and
+    v2a's three others, taken out of the document by their role, were gone."""
+    first = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, first)
+    root = _parse(first)
+    last = _v2a_clips(root)[3]  # 22 s to 30 s on the timeline, after a free lane from 19 s
+    host = next(parent for parent in root.iter() if last in list(parent))
+    editors = copy.deepcopy(last)
+    editors.set("audioRole", "dialogue")
+    editors.set("name", "Editor A9")
+    offset = int(last.get("offset").removesuffix("s")) - 3
+    editors.set("offset", f"{offset}s")  # 19 s to 22 s, on lane -2 too
+    editors.set("duration", "3s")
+    host.append(editors)
+    ET.ElementTree(root).write(first, encoding="unicode")
+
+    edit = read_timeline(first)
+    (track,) = find_v2a_tracks(edit, "SFX")
+    assert [clip.name for clip in track.find_clips()] == ["V2A Beach", "V2A Street"] * 2
+    segments = plan_segments(edit, timeline_path=str(first))
+    write_audio_tracks(edit, segments, _generated(segments[:1], take=2), visible=segments)
+    written, _, _ = write_timeline(edit, str(first), "fcpx_xml")
+    again = _parse(written)
+    takes = _take_assets(again)
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [1, 1, 1, 2]
+    (kept,) = [clip for clip in again.iter("asset-clip") if clip.get("name") == "Editor A9"]
+    assert (kept.get("audioRole"), kept.get("lane"), kept.get("offset")) == ("dialogue", "-2", f"{offset}s")
 
 
 def test_take_files_in_a_folder_with_spaces_and_accents_are_named_by_encoded_urls(tmp_path):

@@ -763,29 +763,39 @@ def test_a_project_with_an_audio_fade_in_reads(edit):
     assert dialogue.effects[0].metadata["duration"].value == 10
 
 
-def test_a_rerun_refills_v2a_track_the_editor_renamed(edit, tmp_path):
-    """Reading finds v2a's track renamed in Kdenlive by its takes; writing found it by name
-    alone and added a second track: each sound played twice."""
-    out = tmp_path / "out"
-    first = _generate(edit, out)
-    path = Path(first.timeline_path)
-    text = path.read_text(encoding="utf-8")
-    path.write_text(text.replace(">V2A SFX<", ">my foley<"), encoding="utf-8")
-    clip_id = first.generated[1].clip_id
-    again = _generate(path, out, clips=[clip_id])
-
-    written, by_id = ET.XMLID(Path(again.timeline_path).read_text(encoding="utf-8"))
-    with_takes = [
-        tractor.findtext("property[@name='kdenlive:track_name']")
-        for tractor in written.iter("tractor")
-        if any(
-            "_take" in by_id[entry.get("producer")].findtext("property[@name='resource']")
+def _tracks_with_takes(path: str) -> dict[str, list[str]]:
+    """Track name -> the take files its clips play, for each track of the project playing any."""
+    written, by_id = ET.XMLID(Path(path).read_text(encoding="utf-8"))
+    tracks = {}
+    for tractor in written.iter("tractor"):
+        files = [
+            Path(by_id[entry.get("producer")].findtext("property[@name='resource']")).name
             for track in tractor.findall("track")
             if track.get("producer") in by_id
             for entry in by_id[track.get("producer")].iter("entry")
-        )
-    ]
-    assert with_takes == ["my foley"]
+        ]
+        if any("_take" in name for name in files):
+            tracks[tractor.findtext("property[@name='kdenlive:track_name']")] = files
+    return tracks
+
+
+def test_a_track_of_takes_the_editor_renamed_is_theirs_and_left_as_it_is(edit, tmp_path):
+    """A Kdenlive track keeps nothing of v2a's but its name: renamed, it is the editor's, as is
+    a track of copies of v2a's takes (test_v2a_track_identity.py). Found by its takes, it was
+    refilled (its clips replaced by v2a's) and an editor's track of copied takes with it. A
+    re-run leaves it as the editor has it and lays v2a's sound on a "V2A SFX" of its own."""
+    first = _generate(edit, tmp_path / "out")
+    path = Path(first.timeline_path)
+    text = path.read_text(encoding="utf-8")
+    path.write_text(text.replace(">V2A SFX<", ">my foley<"), encoding="utf-8")
+    before = _tracks_with_takes(str(path))
+    clip_id = first.generated[1].clip_id
+    again = _generate(path, tmp_path / "again", clips=[clip_id])
+
+    after = _tracks_with_takes(again.timeline_path)
+    assert list(after) == ["my foley", "V2A SFX"]
+    assert after["my foley"] == before["my foley"]
+    assert after["V2A SFX"] == [Path(again.generated[0].path).name]
 
 
 def test_clips_are_named_as_kdenlive_shows_them(edit, tmp_path):

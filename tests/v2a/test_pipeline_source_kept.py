@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 from pathlib import Path
 
+import opentimelineio as otio
 import pytest
 from generator_doubles import SineGenerator
 
+from otio_adapters.read import read_timeline
+from otio_adapters.takes import find_v2a_tracks
 from v2a.contracts import GenerationRequest
 from v2a.pipeline import PipelineError, run_generation
 
@@ -67,3 +71,50 @@ def test_v2a_output_is_updated_in_place_by_a_re_run(project, tmp_path):
     again = run_generation(GenerationRequest(first.timeline_path, str(out)), SineGenerator())
     assert again.timeline_path == first.timeline_path
     assert all(audio.path.endswith("_take2.wav") for audio in again.generated)
+
+
+def test_a_result_whose_track_of_takes_is_not_v2a_s_is_refused_saying_why(project):
+    """A track of v2a's takes that v2a did not name or mark (the editor renamed it; FCP7 XML and
+    CMX 3600 results written before v2a marked its tracks) is the editor's: the output in its
+    own folder is their timeline, refused, and the message says which track and why."""
+    result = run_generation(GenerationRequest(str(project / "sample.otio"), str(project / "v2a")),
+                            SineGenerator())
+    written = Path(result.timeline_path)
+    timeline = otio.adapters.read_from_file(str(written))
+    (ours,) = [track for track in timeline.audio_tracks() if "v2a" in track.metadata]
+    del ours.metadata["v2a"]
+    ours.name = "my foley"
+    otio.adapters.write_to_file(timeline, str(written))
+    before = _md5(written)
+    with pytest.raises(PipelineError) as refused:
+        run_generation(GenerationRequest(str(written), str(project / "v2a")), SineGenerator())
+    assert "will not overwrite the source timeline" in str(refused.value)
+    assert "audio track 'my foley' holds v2a's takes but is not named as v2a" in str(refused.value)
+    assert _md5(written) == before
+
+
+@pytest.mark.parametrize(("output_format", "mark"), [
+    ("fcp_xml", re.compile(r' MZ\.TrackName="V2A SFX"')),
+    ("cmx_3600", re.compile(r"^\* V2A TRACK: SFX\r?\n", re.MULTILINE)),
+])
+def test_a_result_written_before_v2a_marked_its_track_is_re_run_in_its_own_folder(
+    project, output_format, mark
+):
+    """FCP7 XML and CMX 3600 results written before v2a marked its track there carry no mark
+    at all: their track of takes is v2a's as it was then, so a re-run into their own folder
+    adds takes in place, as on any result of v2a's (it was refused as the editor's timeline)."""
+    out = project / "v2a"
+    first = run_generation(
+        GenerationRequest(str(project / "sample.otio"), str(out), output_format=output_format),
+        SineGenerator(),
+    )
+    written = Path(first.timeline_path)
+    written.write_text(mark.sub("", written.read_text(encoding="utf-8")), encoding="utf-8")
+    assert not mark.search(written.read_text(encoding="utf-8"))
+
+    again = run_generation(GenerationRequest(str(written), str(out)), SineGenerator())
+    assert again.timeline_path == str(written)
+    timeline = read_timeline(written)
+    (ours,) = find_v2a_tracks(timeline, "SFX")
+    assert [track for track in timeline.audio_tracks() if track.find_clips()] == [ours]
+    assert mark.search(written.read_text(encoding="utf-8"))  # marked from now on
