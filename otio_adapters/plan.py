@@ -22,9 +22,10 @@ How the picture is decided (the choices, so a reader need not reverse them from 
   the last frame of the used range, and the picture runs backwards from it).
 - A time warp's clip keeps OTIO's convention: its source_range duration is the record duration,
   and it uses |speed| times as much media.
-- Clip ids: `clip.metadata["v2a"]["clip_id"]` when the clip carries one; otherwise the first 10
-  hex digits of sha1("{track index}|{record start frame}|{clip name}"), so the same edit gives
-  the same ids in every run and every format that keeps names. Each visible part of a clip
+- Clip ids: `clip.metadata["v2a"]["clip_id"]` when the clip carries one; otherwise the id of the
+  v2a clip made for what it shows (`_inherited_ids`: an edit that moves a shot keeps its id);
+  otherwise the first 10 hex digits of sha1("{track index}|{record start frame}|{clip name}"),
+  so the same edit gives the same ids in every run and every format that keeps names. Each visible part of a clip
   split by cover has its own start, hence its own derived id; a stored id gets "{id}.2",
   "{id}.3"... for the later parts.
 """
@@ -35,6 +36,7 @@ import bisect
 import hashlib
 import logging
 import math
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -48,6 +50,13 @@ from otio_adapters.media_refs import (
     media_base_dir,
     media_text,
     missing_frame,
+)
+from otio_adapters.takes import (
+    V2A_KEY,
+    clip_file_stem,
+    is_v2a_clip,
+    track_stem,
+    url_to_path,
 )
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
 from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment, Selection
@@ -494,7 +503,7 @@ class TimelinePlanner:
             segment = self._segment(piece)
             if segment is not None:
                 segments.append(segment)
-        return _assign_ids(segments)
+        return _assign_ids(_inherited_ids(segments, _sound_made_for(self.timeline)))
 
     def _layers_of(self, tracks_filter) -> list[list[_Piece]]:
         """The pieces of each video track, lowest first, before cover; none for a track the
@@ -712,6 +721,143 @@ def _assign_ids(segments: list[Segment]) -> list[Segment]:
         seen[base] = count
         result.append(replace(segment, clip_id=base if count == 1 else f"{base}.{count}"))
     return result
+
+
+# --- ids that survive an edit ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Sound:
+    """A clip on v2a's track: the id it was generated under, where it sits (samples), and what
+    it records of the picture it was made for (empty where the format dropped its metadata)."""
+
+    clip_id: str
+    start: int
+    length: int
+    media: str = ""
+    source_start: float | None = None
+    speed: float = 1.0
+
+
+def _sound_made_for(timeline: otio.schema.Timeline) -> list[_Sound]:
+    """The clips on v2a's tracks, of every stem, in track order."""
+    sounds = []
+    for track in (track for track in timeline.tracks if track_stem(track)):
+        position = Fraction(0)  # exact seconds, as write._read_placed counts them
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            end = position + seconds(item.duration())
+            stem = clip_file_stem(item) if is_v2a_clip(item) else ""  # not an editor's copy
+            if stem:
+                meta = item.metadata.get(V2A_KEY, {})
+                start = to_samples(position)
+                known = "source_media" in meta and "source_start" in meta
+                sounds.append(_Sound(
+                    str(meta.get("clip_id") or stem), start, to_samples(end) - start,
+                    str(meta["source_media"]) if known else "",
+                    float(meta["source_start"]) if known else None,
+                    float(meta.get("speed", 1.0)),
+                ))
+            position = end
+    return sounds
+
+
+def media_file_name(segment: Segment) -> str:
+    """The file name of a segment's media, however the timeline names it (path, URL): what a v2a
+    clip records as the media it was made for."""
+    return os.path.basename(url_to_path(segment.media.referenced).rstrip("/"))
+
+
+def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segment]:
+    """Segments without a stored id take the id of the v2a clip made for what they show, so an
+    edit that moves a shot (a ripple) does not change its id. Each id is given once, one the
+    editor's clips store never; each pass below goes over the segments in record order and
+    leaves the rest to the next:
+    1. a v2a clip made for the same shot (the same media file, first source frame and speed,
+       what `write._same_shot` checks) where the segment starts: a shot that did not move;
+    2. a v2a clip made for the same shot anywhere, the earliest first: a shot that moved. A shot
+       used twice pairs with its clips in record order, which a ripple keeps;
+    3. a v2a clip made for the same media file starting where the segment starts: the shot
+       itself changed in its place (a slip, a trim that kept its start);
+    4. where the format dropped v2a's metadata (FCP7 XML, EDL), the v2a clip on exactly the
+       segment's record range: v2a's track rippled with the picture, as a sync lock does."""
+    shots = _Shots(sounds)
+    at_start: dict[tuple, list[_Sound]] = {}
+    on_range: dict[tuple, list[_Sound]] = {}
+    for sound in sounds:
+        if sound.source_start is not None:
+            at_start.setdefault((sound.start, sound.media), []).append(sound)
+        else:
+            on_range.setdefault((sound.start, sound.length), []).append(sound)
+    # Ids given, and those the editor's clips store: a v2a clip on each stem's track, or two
+    # parts of one the editor bladed, share an id that one clip alone may take.
+    given = {segment.clip_id for segment in segments if segment.clip_id}
+
+    def first(candidates) -> _Sound | None:
+        return next((sound for sound in candidates if sound.clip_id not in given), None)
+
+    media = [media_file_name(segment) for segment in segments]
+    passes = [
+        lambda i, s: first(shots.starting_at(media[i], s)),
+        lambda i, s: shots.earliest(media[i], s, given),
+        lambda i, s: first(at_start.get((s.start_sample, media[i]), ())),
+        lambda i, s: first(on_range.get((s.start_sample, s.num_samples), ())),
+    ]
+    inherited: dict[int, str] = {}  # segment index -> id
+    for find in passes:
+        for i, segment in enumerate(segments):
+            if segment.clip_id or i in inherited:
+                continue
+            sound = find(i, segment)
+            if sound is not None:
+                given.add(sound.clip_id)
+                inherited[i] = sound.clip_id
+    return [replace(s, clip_id=inherited[i]) if i in inherited else s for i, s in enumerate(segments)]
+
+
+_SOURCE_BUCKETS = 10_000  # a second of source time in buckets of `_Shots`
+
+
+class _Shots:
+    """v2a clips by the shot they were made for (media file, speed, first source frame), so
+    that finding a segment's costs the same on a long edit as on a short one, however often a
+    shot recurs. A source start is bucketed by the tenth of a millisecond (the tolerance of
+    `write._same_frames`), and a segment's looked up in the buckets on either side too: one
+    stored as a float after a recut may differ from the planned one by a rounding error."""
+
+    def __init__(self, sounds: list[_Sound]) -> None:
+        self._by_shot: dict[tuple, list[_Sound]] = {}  # earliest on the track first
+        self._by_place: dict[tuple, list[_Sound]] = {}
+        for sound in sorted(sounds, key=lambda sound: sound.start):
+            if sound.source_start is not None:
+                key = (sound.media, sound.speed, round(sound.source_start * _SOURCE_BUCKETS))
+                self._by_shot.setdefault(key, []).append(sound)
+                self._by_place.setdefault((*key, sound.start), []).append(sound)
+        self._next: dict[tuple, int] = {}  # per shot, where the clips not given yet begin
+
+    def _keys(self, media: str, segment: Segment) -> list[tuple]:
+        bucket = round(segment.source_start * _SOURCE_BUCKETS)
+        return [(media, segment.speed, b) for b in (bucket - 1, bucket, bucket + 1)]
+
+    def starting_at(self, media: str, segment: Segment) -> list[_Sound]:
+        """The clips made for the shot `segment` shows that start where it does."""
+        return [sound for key in self._keys(media, segment)
+                for sound in self._by_place.get((*key, segment.start_sample), ())]
+
+    def earliest(self, media: str, segment: Segment, given: set[str]) -> _Sound | None:
+        """The earliest clip made for the shot `segment` shows whose id is not in `given`
+        (which only grows: the clips passed over stay passed over)."""
+        heads = []
+        for key in self._keys(media, segment):
+            sounds = self._by_shot.get(key, [])
+            index = self._next.get(key, 0)
+            while index < len(sounds) and sounds[index].clip_id in given:
+                index += 1
+            self._next[key] = index
+            if index < len(sounds):
+                heads.append(sounds[index])
+        return min(heads, key=lambda sound: sound.start, default=None)
 
 
 # --- selection ------------------------------------------------------------------------------

@@ -38,7 +38,7 @@ from otio_adapters import (
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
-from otio_adapters.plan import is_enabled, start_timecode, timeline_start
+from otio_adapters.plan import is_enabled, media_file_name, start_timecode, timeline_start
 from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
     PREMIERE_TRACK_NAME,
@@ -54,7 +54,6 @@ from otio_adapters.takes import (
     to_samples,
     track_name,
     track_stem,
-    url_to_path,
 )
 from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
@@ -330,7 +329,7 @@ def _same_shot(clip: otio.schema.Clip, segment: Segment) -> bool:
     meta = clip.metadata.get(V2A_KEY, {})
     if "source_media" not in meta or "source_start" not in meta:
         return False
-    return str(meta["source_media"]) == _media_name(segment) and _same_frames(meta, segment)
+    return str(meta["source_media"]) == media_file_name(segment) and _same_frames(meta, segment)
 
 
 def _same_frames(meta, segment: Segment) -> bool:
@@ -340,11 +339,6 @@ def _same_frames(meta, segment: Segment) -> bool:
         abs(float(meta["source_start"]) - segment.source_start) < 1e-4
         and float(meta.get("speed", 1.0)) == segment.speed
     )
-
-
-def _media_name(segment: Segment) -> str:
-    """The file name of a segment's media, however the timeline names it (path, URL)."""
-    return os.path.basename(url_to_path(segment.media.referenced).rstrip("/"))
 
 
 def _source_clip_name(clip: otio.schema.Clip) -> str:
@@ -448,7 +442,7 @@ def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, o
         "source_track_index": segment.track_index,
         # What the picture shows, so that the clip can follow it when the edit moves it.
         "source_start": segment.source_start,
-        "source_media": _media_name(segment),
+        "source_media": media_file_name(segment),
         "speed": segment.speed,
         "active_take": number,
         "provenance": provenance,

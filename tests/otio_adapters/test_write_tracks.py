@@ -436,7 +436,8 @@ def test_a_clip_found_by_its_range_under_a_new_id_keeps_the_takes_of_its_old_one
     timeline = _timeline(24, [("a", 24)])
     segments = _segments(timeline)
     write_audio_tracks(timeline, segments, _generated(segments))
-    # A track inserted below moved V1 to V2: the same shot on the same range, a new derived id.
+    # The same shot on the same range under a new id (a track inserted below did that before
+    # planning kept the id of the v2a clip made for the shot; an id from elsewhere still may).
     moved = [replace(segments[0], clip_id="V2-a", track_index=1, track_name="V2")]
     write_audio_tracks(timeline, moved, _generated(moved))
     clip = find_v2a_tracks(timeline, "SFX")[0].find_clips()[0]

@@ -373,3 +373,27 @@ def test_a_job_in_the_format_it_came_in_keeps_that_format_for_further_takes_and_
         Path(c.media_path).name for c in job.clips[1:]}
     assert all(take in listed for take in takes), (takes, listed)
     assert "_take1.wav" not in listed
+
+
+def test_after_a_ripple_regenerating_by_the_old_id_adds_that_clips_next_take(
+    make_server, connect, fixture_timeline, media_dir
+):
+    """The editor trims Clip-001 by a frame in the job's result; Clip-003 moves up. The id the
+    panel got for it still names it (NOT_FOUND before), and its new take is take2 of that id
+    (it was take1 of a new id)."""
+    client = connect(make_server())
+    job = client.wait(client.submit(fixture_timeline, inline=True,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    target = job.clips[2]
+    written = client.result(job.job_id).timeline_path
+    timeline = otio.adapters.read_from_file(written)
+    first = timeline.video_tracks()[0][0]
+    first.source_range = otio.opentime.TimeRange(
+        first.source_range.start_time, first.source_range.duration - otio.opentime.RationalTime(1, 24))
+    otio.adapters.write_to_file(timeline, written)
+
+    child = client.wait(client.regenerate(job.job_id, clip_id=target.clip_id).job_id)
+    assert child.state == pb.JOB_STATE_SUCCEEDED, child.message
+    files = {c.clip_id: Path(c.media_path).name for c in client.result(child.job_id).clips}
+    assert files[target.clip_id] == f"{target.clip_id}_take2.wav"
+    assert set(files) == {c.clip_id for c in job.clips}
