@@ -269,6 +269,25 @@ def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(name, sho
             for clip in track.find_clips()] == shown
 
 
+def test_conversion_to_cmx_3600_of_dissolves_on_two_audio_tracks_reads_back(tmp_path):
+    # transitions.aaf: the list starts with a fade in from black (a zero-length BL cut and a
+    # dissolve), which the reader refused ("Transitions can't be at the very beginning of a
+    # track"); and A2's dissolve at 2:21 was written after the AA events that reach 21:17,
+    # which it refused too ("Overlapping record in value"). Read back, each shot is planned.
+    name = "aaf/transitions.aaf"
+    source, result = _convert(name, "cmx_3600", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
+    written = read_timeline(result.timeline_path, options={"rate": 24})
+    media = (str(tmp_path / "media"),)
+    shots = plan_segments(written, timeline_path=result.timeline_path, relink_roots=media)
+    assert [shot.clip_name for shot in shots] == [
+        shot.clip_name
+        for shot in plan_segments(source, timeline_path=str(FIXTURES / name), relink_roots=media)]
+    assert [len(track.find_clips()) for track in written.audio_tracks()][:2] == [
+        len(track.find_clips()) for track in source.audio_tracks()]
+
+
 def test_conversion_to_aaf_writes_clips_without_media(tmp_path):
     # An EDL's events name no media: the AAF writer failed on the first ("available_range
     # .duration.rate does not exist") and only the .otio was written.
