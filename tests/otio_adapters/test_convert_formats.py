@@ -248,6 +248,30 @@ def test_a_list_converted_to_kdenlive_takes_a_second_run(tmp_path):
     assert _sound(read_timeline(again.timeline_path)) == _sound(written)
 
 
+def test_a_list_converted_to_fcp7_xml_names_each_clips_file_and_takes_a_second_run(tmp_path):
+    # An EDL's events name no media file: the FCP7 XML adapter wrote clip_A's as a nameless
+    # <file> at timecode 00:00:00:00 and clip_B's two events as that same <file> (an NLE relinks
+    # all three to one file, and finds none of their frames, an hour in); a re-run found each
+    # clip's media by its name but "covers only 00:00:00:00-...": no clip could be generated.
+    name = "cmx3600_edl/dissolve_test.edl"
+    source, first = _convert(name, "fcp_xml", tmp_path)
+    assert format_for_path(first.timeline_path) == "fcp_xml", first.format_note
+    root = ET.parse(first.timeline_path).getroot()
+    files = {item.findtext("name"): item.find("file").get("id")
+             for item in root.iter("clipitem") if item.findtext("name", "").startswith("clip_")}
+    assert len(set(files.values())) == 2, files  # clip_A's, and clip_B's (two events of it)
+    for file in root.iter("file"):
+        if len(file) and file.findtext("name", "").startswith("clip_"):
+            assert file.findtext("name") == file.findtext("pathurl")
+
+    again = run_generation(GenerationRequest(
+        timeline_path=first.timeline_path, out_dir=str(tmp_path / "out"),
+        relink_roots=(str(tmp_path / "media"),)), SineGenerator())
+
+    assert [event.state for event in again.clips] == ["done"] * 3, [e.message for e in again.clips]
+    assert all("_take2.wav" in audio.path for audio in again.generated)
+
+
 @pytest.mark.parametrize(
     "name, shown",
     [
