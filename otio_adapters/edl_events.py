@@ -195,7 +195,7 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
             out += _split_event(lines, part.notes, synthetic)
         elif len(lines) == 1 and _delays_one_line(part):
             out += _split_event(_delayed(part, rate), part.notes, synthetic)
-        elif _starts_a_track(lines, started):
+        elif _starts_a_track(lines, started, rate):
             out += _cut_in(lines[1], part.notes)
         elif lines:
             out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
@@ -211,12 +211,16 @@ def _reader_tracks(lines: list[str]) -> set[str]:
             for track in channels.get(line.split()[2], [line.split()[2]])}
 
 
-def _starts_a_track(lines: list[_Line], started: set[str]) -> bool:
-    """Whether an event is a transition (its cut from the outgoing source, then the
-    dissolve or wipe) into the first shot of one of its tracks: from black, mostly. The reader
-    has no clip there to make it from, and refused the whole list."""
-    return (len(lines) == 2 and lines[0].kind == "cut" and lines[1].kind == "transition"
-            and not _reader_tracks([lines[1].raw]) <= started)
+def _starts_a_track(lines: list[_Line], started: set[str], rate: float) -> bool:
+    """Whether an event is a transition (its cut of no length from the outgoing source, then
+    the dissolve or wipe) into the first shot of one of its tracks: from black, mostly. The
+    reader has no clip there to make it from, and refused the whole list. (An outgoing line
+    that records frames of its own is left to the reader, which refuses it: read as a cut, the
+    shot it records would be lost without a word.)"""
+    if not (len(lines) == 2 and lines[0].kind == "cut" and lines[1].kind == "transition"):
+        return False
+    record_in, record_out = (_frames(time, lines[0], rate) for time in lines[0].times[2:])
+    return record_in == record_out and not _reader_tracks([lines[1].raw]) <= started
 
 
 def _cut_in(incoming: _Line, notes: list[str]) -> list[str]:
