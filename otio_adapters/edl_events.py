@@ -214,13 +214,22 @@ def _reader_tracks(lines: list[str]) -> set[str]:
 def _starts_a_track(lines: list[_Line], started: set[str], rate: float) -> bool:
     """Whether an event is a transition (its cut of no length from the outgoing source, then
     the dissolve or wipe) into the first shot of one of its tracks: from black, mostly. The
-    reader has no clip there to make it from, and refused the whole list. (An outgoing line
-    that records frames of its own is left to the reader, which refuses it: read as a cut, the
-    shot it records would be lost without a word.)"""
+    reader has no clip there to make it from, and refused the whole list. An outgoing line
+    that records frames of its own is refused by line and event (the reader's refusal named
+    neither): read as a cut, the shot it records would be lost without a word."""
     if not (len(lines) == 2 and lines[0].kind == "cut" and lines[1].kind == "transition"):
         return False
-    record_in, record_out = (_frames(time, lines[0], rate) for time in lines[0].times[2:])
-    return record_in == record_out and not _reader_tracks([lines[1].raw]) <= started
+    if _reader_tracks([lines[1].raw]) <= started:
+        return False
+    outgoing = lines[0]
+    record_in, record_out = (_frames(time, outgoing, rate) for time in outgoing.times[2:])
+    if record_in != record_out:
+        raise _parse_error(
+            f"line {outgoing.at}, event {outgoing.number}: a transition into the first shot of "
+            f"channel {lines[1].channel} from a shot recorded before it ({outgoing.times[2]} to "
+            f"{outgoing.times[3]}), which the CMX 3600 reader cannot place: give that shot an "
+            "event of its own before this one")
+    return True
 
 
 def _cut_in(incoming: _Line, notes: list[str]) -> list[str]:

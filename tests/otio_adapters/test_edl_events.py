@@ -115,15 +115,17 @@ def test_the_first_shot_fading_in_links_the_file_its_note_names(tmp_path):
 def test_a_first_transition_from_a_shot_of_its_own_is_not_read_past_that_shot(tmp_path):
     """A transition's outgoing line records no frames of its own (the cut it starts at); one
     that does, at a track's start, names a shot shown before the transition. Read as the
-    incoming shot cut in, that shot would be gone without a word: the reader's refusal
-    stands."""
+    incoming shot cut in, that shot would be gone without a word: it is refused, by line and
+    event (the reader's refusal named neither, and called the list garbled)."""
     path = tmp_path / "cut.edl"
     path.write_text(HEAD + _event("001", "A1", "V", "C", "01:00:00:00", "01:00:02:00",
                                   "01:00:00:00", "01:00:02:00")
                     + _event("001", "BG1", "V", "D    024", "02:00:00:00", "02:00:05:00",
                              "01:00:02:00", "01:00:07:00"))
-    with pytest.raises(TimelineReadError, match="beginning of a track"):
+    with pytest.raises(TimelineReadError, match="line 4, event 001: a transition into the "
+                       "first shot of channel V from a shot recorded before it") as raised:
         read_timeline(path)
+    assert "garbled" not in str(raised.value)
 
 
 def _crossfades(tmp_path, text: str) -> list[tuple[int, int]]:
