@@ -255,6 +255,18 @@ def test_an_event_v2a_cannot_read_is_named_by_line_and_number(tmp_path, line, sa
     assert "garbled" not in str(raised.value)  # the line says what is wrong
 
 
+def test_events_out_of_record_order_on_a_track_are_said_so(tmp_path):
+    """The reader's "Overlapping record in value" was said to mean a garbled or truncated
+    file: it is a track whose events overlap, or are out of record order."""
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + SHOT_ONE + _event("002", "T2", "V", "C", "02:00:00:00",
+                                             "02:00:01:00", "01:00:04:00", "01:00:05:00"))
+    with pytest.raises(TimelineReadError, match="Overlapping record in value: 01:00:04:00") as raised:
+        read_timeline(path)
+    assert "garbled" not in str(raised.value)
+    assert "starts before the event before it on that track ends" in str(raised.value)
+
+
 @pytest.mark.parametrize("note", [
     "SPLIT:    AUDIO DELAY=  00:00:00:12\n", "* EXPORTED FROM AN EDIT SUITE\n",
     "GPI GPI-T PULSE 001 RI +00:00:15:00\n"])
