@@ -228,7 +228,10 @@ def _take_clip(clip: otio.schema.Clip, stem: str) -> tuple[str, str, list[str]]:
 
 def _merged_pairs(first: list[_Event], second: list[_Event]) -> list[_Event]:
     """Channel 1's events with each one channel 2 has the same of as one AA event (the reader
-    read an AA event as one clip on each), then channel 2's others."""
+    read an AA event as one clip on each), and channel 2's others among them, in record order.
+    The reader lays each track's events one after another: channel 2's put after the AA events
+    (`transitions.aaf`'s A2 dissolve at 2:21 after AA events to 21:17), it refused the list
+    ("Overlapping record in value")."""
     key = lambda event: (event.reel, event.source, event.record, event.name,  # noqa: E731
                          tuple(event.comments))
     cuts = {key(event): event for event in second if not event.dissolve}
@@ -239,7 +242,8 @@ def _merged_pairs(first: list[_Event], second: list[_Event]) -> list[_Event]:
             taken.add(id(twin))
             event = replace(event, channel="AA")
         merged.append(event)
-    return merged + [event for event in second if id(event) not in taken]
+    others = [event for event in second if id(event) not in taken]
+    return sorted(merged + others, key=lambda event: event.record[0])  # stable: ties as they were
 
 
 def _timecode(frames: int, rate: float, drop_frame: bool | None) -> str:

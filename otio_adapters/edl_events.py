@@ -10,6 +10,8 @@ Measured with lists laid out as NLEs and online suites write them, the reader:
 - read an event on channel `NONE` (it records nothing) as a video track over the picture, and
   a `BLK` reel (black, as some lists spell it) as a shot to give sound to;
 - refused a note before the first event (a comment, a GPI, a SPLIT line for it);
+- refused a list whose first event on a track dissolves or wipes into it (a fade in from
+  black, as lists often start): "Transitions can't be at the very beginning of a track";
 - kept a `SPLIT:` line further down, where CMX 3600 puts it (directly above its event), as a
   comment of the event before, and cut picture and sound of a split event of one line (`AA/V`,
   `B`) in together, the delayed side too;
@@ -22,7 +24,8 @@ the picture track and its fill on a track above (`KEY_TRACK`, which hides the ba
 the keyed picture does; a key fading in or out, `K nnn` or `K O nnn`, as its background
 dissolving into its fill over the fade, or back), each line of a split edit as an event of its
 own (a split of one line as a picture and a sound line, the delayed one starting the SPLIT
-line's delay later), no `NONE` events, `BLK` as `BL`. Names follow the lists' notes: `FROM CLIP
+line's delay later), a transition into a track's first shot as that shot cut in, no `NONE`
+events, `BLK` as `BL`. Names follow the lists' notes: `FROM CLIP
 NAME` the event's first source, `TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the
 fill. An event line it still cannot read is refused with its line and event number.
 `restore` lines the video tracks up by record timecode, runs reversed events back from their
@@ -55,6 +58,9 @@ _BLK = re.compile(r"^(\s*\d+\s+)BLK\b", re.IGNORECASE)
 _SPLIT = re.compile(r"^\s*SPLIT:\s*(?P<delayed>AUDIO|VIDEO)\s+DELAY\s*=\s*"
                     r"(?P<delay>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$", re.IGNORECASE)
 _SYNTHETIC = 10_000_000  # event numbers the reader sees for lines split off an event
+# A note naming an event's file: the reader links the FROM one alone, to any event.
+_LINKED = re.compile(r"^\*?\s*(?P<side>FROM|TO) (?:CLIP|FILE):\s*(?P<path>.*?)\s*$",
+                     re.IGNORECASE)
 #: What to do about a list read at the wrong rate, as the CLI and a panel each spell the option
 #: ("pass the rate option" left a newcomer to find `--rate` in the help).
 RATE_HINT = "if the list is at another rate, give it: `--rate R` (the adapter option 'rate')"
@@ -168,6 +174,7 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
             _check_times(part, rate, same_lengths)
     out: list[str] = []
     synthetic = iter(range(_SYNTHETIC, _SYNTHETIC * 10))
+    started: set[str] = set()  # the reader's tracks that hold an event already
     for part in parts:
         if isinstance(part, str):
             # Before the first event the reader takes the title and FCM lines alone: a note
@@ -181,15 +188,64 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
         for line in lines:
             if line.reel.upper() == "BLK":  # black, which the reader knows as BL or BLACK
                 line.reel, line.raw = "BL", _BLK.sub(r"\1BL", line.raw)
+        written = len(out)
         if any(line.kind in ("background", "fill") for line in lines):
             out += _key_event(lines, part.notes, synthetic, rate)
         elif len(lines) > 1 and lines[1].kind == "cut":
             out += _split_event(lines, part.notes, synthetic)
         elif len(lines) == 1 and _delays_one_line(part):
             out += _split_event(_delayed(part, rate), part.notes, synthetic)
+        elif _starts_a_track(lines, started, rate):
+            out += _cut_in(lines[1], part.notes)
         elif lines:
             out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
+        started.update(_reader_tracks(out[written:]))
     return "\n".join(out) + "\n"
+
+
+def _reader_tracks(lines: list[str]) -> set[str]:
+    """The reader's tracks the event lines among `lines` go on (A is its A1, AA/V its V, A1
+    and A2...)."""
+    channels = otio.adapters.from_name("cmx_3600").module().channel_map
+    return {track for line in lines if _EVENT.match(line)
+            for track in channels.get(line.split()[2], [line.split()[2]])}
+
+
+def _starts_a_track(lines: list[_Line], started: set[str], rate: float) -> bool:
+    """Whether an event is a transition (its cut of no length from the outgoing source, then
+    the dissolve or wipe) into the first shot of one of its tracks: from black, mostly. The
+    reader has no clip there to make it from, and refused the whole list. An outgoing line
+    that records frames of its own is refused by line and event (the reader's refusal named
+    neither): read as a cut, the shot it records would be lost without a word."""
+    if not (len(lines) == 2 and lines[0].kind == "cut" and lines[1].kind == "transition"):
+        return False
+    if _reader_tracks([lines[1].raw]) <= started:
+        return False
+    outgoing = lines[0]
+    record_in, record_out = (_frames(time, outgoing, rate) for time in outgoing.times[2:])
+    if record_in != record_out:
+        raise _parse_error(
+            f"line {outgoing.at}, event {outgoing.number}: a transition into the first shot of "
+            f"channel {lines[1].channel} from a shot recorded before it ({outgoing.times[2]} to "
+            f"{outgoing.times[3]}), which the CMX 3600 reader cannot place: give that shot an "
+            "event of its own before this one")
+    return True
+
+
+def _cut_in(incoming: _Line, notes: list[str]) -> list[str]:
+    """A transition into a track's first shot as what it shows, that shot cut in where the
+    transition starts, over its whole record range (the fade from nothing is not kept: no
+    other picture lies under it to make sound for). Named and linked to its file as the reader
+    names a cut (FROM CLIP NAME, FROM CLIP): by the transition's TO lines, where it has them."""
+    names, motions, others = _split_notes(notes)
+    name = names.get("TO", names.get("FROM"))
+    linked = [_LINKED.match(note) for note in others]
+    incoming_file = [match["path"] for match in linked if match and match["side"].upper() == "TO"]
+    if incoming_file:  # the FROM file is the outgoing source's (black's)
+        others = [note for note, match in zip(others, linked, strict=True) if not match]
+        others.append(f"* FROM CLIP: {incoming_file[0]}")
+    named = [f"* FROM CLIP NAME: {name}"] if name is not None else []
+    return [incoming.text(incoming.number), *named, *motions, *others, *_reverse_notes(notes)]
 
 
 def _sides(channel: str) -> tuple[str, str] | None:

@@ -873,8 +873,11 @@ def restore(
         # Kdenlive writes a project's folder as its root; v2a writes the editor's folder there
         # for a project written elsewhere (`_keep_media_found`).
         rebase_media_references(timeline, root, folder)
+    read: dict[str, otio.schema.Timeline] = {}  # each sequence once: a read is the whole project's
     for track, clip, sequence in sequences if read_sequence else ():
-        track[track.index(clip)] = _as_sequence(clip, read_sequence(_with_timeline(mlt, sequence)))
+        if sequence not in read:
+            read[sequence] = read_sequence(_with_timeline(mlt, sequence))
+        track[track.index(clip)] = _as_sequence(clip, read[sequence].deepcopy())
 
 
 def _is_disabled(producer: ET.Element) -> bool:

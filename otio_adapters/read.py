@@ -332,6 +332,11 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
         pass  # v2a's own account of an event it cannot read (`edl_events`) says it all
     elif kind == "UnicodeDecodeError":
         hint = " (the file is not text: garbled, binary or in the wrong format)"
+    elif adapter == "cmx_3600" and detail.startswith("Overlapping record in value"):
+        # An event starting before the one before it on its track ends: a list out of record
+        # order on a channel, not a garbled file.
+        hint = (" (an event of that clip's track starts before the event before it on that "
+                "track ends: the reader takes each track's events in record order)")
     elif adapter == "cmx_3600" and any(
         w in detail.lower() for w in ("rate", "timecode", "duration")
     ):

@@ -38,7 +38,13 @@ from otio_adapters import (
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
 from otio_adapters.media_refs import has_relative_media, rebase_media_references
-from otio_adapters.plan import is_enabled, media_file_name, start_timecode, timeline_start
+from otio_adapters.plan import (
+    is_enabled,
+    media_file_name,
+    start_timecode,
+    time_scalar,
+    timeline_start,
+)
 from otio_adapters.read import OTHER_TIMELINES, prints_to_log
 from otio_adapters.takes import (
     PREMIERE_TRACK_NAME,
@@ -1139,6 +1145,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
     if format == "fcp_xml":
         _nested_as_writers_take_them(result)
         _each_clip_its_own(result)
+        _missing_media_as_files(result)
     if format == "AAF":
         # The writer lays a nested stack's clips whole, past its trim: every clip after it
         # moved (nested_example: by 6 frames, then 7).
@@ -1336,6 +1343,37 @@ def _missing_media_named(timeline: otio.schema.Timeline) -> None:
     editor's name and source range were gone."""
     for clip in _without_media(timeline):
         clip.media_reference = otio.schema.ExternalReference(target_url=clip.name)
+
+
+def _missing_media_as_files(timeline: otio.schema.Timeline) -> None:
+    """Give each of the editor's clips without media (an EDL's events) a reference to a file
+    named after the clip, as `_missing_media_named` does, declared over the source frames
+    every clip of that name plays. The FCP7 XML writer wrote one nameless `<file>` at timecode
+    00:00:00:00 for the first such clip and made every later one play it (dissolve_test.edl:
+    clip_B's events played clip_A's file): an NLE relinks them all to one file, looking for
+    their frames an hour before its start, and a re-run on the XML found each clip's media by
+    its name but none of its frames in the file's range. The writer keeps one `<file>` per
+    name, so each name's declares the frames of all its clips."""
+    clips = [
+        clip
+        for track in timeline.tracks
+        if V2A_KEY not in track.metadata
+        for clip in track.find_clips()
+        if isinstance(clip.media_reference, otio.schema.MissingReference)
+        and clip.name and clip.source_range is not None
+    ]
+    spans: dict[str, otio.opentime.TimeRange] = {}
+    for clip in clips:
+        used = clip.source_range
+        # A time warp's range counts record time: its media runs |speed| times as long.
+        played = RT(used.duration.value * max(1.0, abs(float(time_scalar(clip)))), used.duration.rate)
+        span = TR(used.start_time, played)
+        if clip.name in spans:
+            span = spans[clip.name].extended_by(span)
+        spans[clip.name] = span
+    for clip in clips:
+        clip.media_reference = otio.schema.ExternalReference(
+            target_url=clip.name, available_range=spans[clip.name])
 
 
 def _shown(stack: otio.schema.Stack, kind: str) -> otio.schema.Track:

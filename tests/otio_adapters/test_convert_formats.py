@@ -248,6 +248,30 @@ def test_a_list_converted_to_kdenlive_takes_a_second_run(tmp_path):
     assert _sound(read_timeline(again.timeline_path)) == _sound(written)
 
 
+def test_a_list_converted_to_fcp7_xml_names_each_clips_file_and_takes_a_second_run(tmp_path):
+    # An EDL's events name no media file: the FCP7 XML adapter wrote clip_A's as a nameless
+    # <file> at timecode 00:00:00:00 and clip_B's two events as that same <file> (an NLE relinks
+    # all three to one file, and finds none of their frames, an hour in); a re-run found each
+    # clip's media by its name but "covers only 00:00:00:00-...": no clip could be generated.
+    name = "cmx3600_edl/dissolve_test.edl"
+    source, first = _convert(name, "fcp_xml", tmp_path)
+    assert format_for_path(first.timeline_path) == "fcp_xml", first.format_note
+    root = ET.parse(first.timeline_path).getroot()
+    files = {item.findtext("name"): item.find("file").get("id")
+             for item in root.iter("clipitem") if item.findtext("name", "").startswith("clip_")}
+    assert len(set(files.values())) == 2, files  # clip_A's, and clip_B's (two events of it)
+    for file in root.iter("file"):
+        if len(file) and file.findtext("name", "").startswith("clip_"):
+            assert file.findtext("name") == file.findtext("pathurl")
+
+    again = run_generation(GenerationRequest(
+        timeline_path=first.timeline_path, out_dir=str(tmp_path / "out"),
+        relink_roots=(str(tmp_path / "media"),)), SineGenerator())
+
+    assert [event.state for event in again.clips] == ["done"] * 3, [e.message for e in again.clips]
+    assert all("_take2.wav" in audio.path for audio in again.generated)
+
+
 @pytest.mark.parametrize(
     "name, shown",
     [
@@ -267,6 +291,25 @@ def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(name, sho
     (track,) = written.video_tracks()
     assert [(track.range_of_child(clip).start_time.value, clip.duration().value)
             for clip in track.find_clips()] == shown
+
+
+def test_conversion_to_cmx_3600_of_dissolves_on_two_audio_tracks_reads_back(tmp_path):
+    # transitions.aaf: the list starts with a fade in from black (a zero-length BL cut and a
+    # dissolve), which the reader refused ("Transitions can't be at the very beginning of a
+    # track"); and A2's dissolve at 2:21 was written after the AA events that reach 21:17,
+    # which it refused too ("Overlapping record in value"). Read back, each shot is planned.
+    name = "aaf/transitions.aaf"
+    source, result = _convert(name, "cmx_3600", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
+    written = read_timeline(result.timeline_path, options={"rate": 24})
+    media = (str(tmp_path / "media"),)
+    shots = plan_segments(written, timeline_path=result.timeline_path, relink_roots=media)
+    assert [shot.clip_name for shot in shots] == [
+        shot.clip_name
+        for shot in plan_segments(source, timeline_path=str(FIXTURES / name), relink_roots=media)]
+    assert [len(track.find_clips()) for track in written.audio_tracks()][:2] == [
+        len(track.find_clips()) for track in source.audio_tracks()]
 
 
 def test_conversion_to_aaf_writes_clips_without_media(tmp_path):

@@ -77,6 +77,57 @@ def test_a_key_at_the_start_of_the_list_is_read(tmp_path):
     assert [(name, start, frames) for name, start, frames, *_ in shots] == [("logo.mov", 0, 96)]
 
 
+FADE_IN = {
+    # Avid's layout: a cut of no length from black, then the dissolve into the first shot.
+    "from BL": _event("001", "BL", "V", "C", "00:00:00:00", "00:00:00:00", "01:00:00:00",
+                      "01:00:00:00")
+    + _event("001", "BG1", "V", "D    024", "01:00:00:00", "01:00:05:00", "01:00:00:00",
+             "01:00:05:00")
+    + "* FROM CLIP NAME:  BLACK\n* TO CLIP NAME:  one.mov\n* TO CLIP: /media/one.mov\n",
+    # Picture and sound fading in together, as a wipe.
+    "picture and sound": _event("001", "BL", "AA/V", "C", "00:00:00:00", "00:00:00:00",
+                                "01:00:00:00", "01:00:00:00")
+    + _event("001", "BG1", "AA/V", "W001 024", "01:00:00:00", "01:00:05:00", "01:00:00:00",
+             "01:00:05:00")
+    + "* TO CLIP NAME:  one.mov\n",
+}
+
+
+@pytest.mark.parametrize("layout", sorted(FADE_IN))
+def test_a_list_that_fades_in_from_black_is_read(tmp_path, layout):
+    """A dissolve from black into the first shot of a track, as lists often start (and as the
+    CMX 3600 adapter writes `transitions.aaf`'s fade in): the reader refused the whole list
+    ("Transitions can't be at the very beginning of a track", said to be garbled). The shot
+    is planned where it shows, fading in from nothing; the rest of the list as before."""
+    later = SHOT_THREE.replace("01:00:09:00", "01:00:05:00").replace("01:00:11:00", "01:00:07:00")
+    shots = _plan(tmp_path, HEAD + FADE_IN[layout] + later)
+    assert [(name, start, frames, source) for name, start, frames, source, _ in shots] == [
+        ("one.mov", 0, 120, 3600), ("three.mov", 120, 48, 4 * 3600)]
+
+
+def test_the_first_shot_fading_in_links_the_file_its_note_names(tmp_path):
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + FADE_IN["from BL"])
+    (shot,) = plan_segments(read_timeline(path), timeline_path=str(path))
+    assert shot.media.referenced.endswith("/media/one.mov")
+
+
+def test_a_first_transition_from_a_shot_of_its_own_is_not_read_past_that_shot(tmp_path):
+    """A transition's outgoing line records no frames of its own (the cut it starts at); one
+    that does, at a track's start, names a shot shown before the transition. Read as the
+    incoming shot cut in, that shot would be gone without a word: it is refused, by line and
+    event (the reader's refusal named neither, and called the list garbled)."""
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + _event("001", "A1", "V", "C", "01:00:00:00", "01:00:02:00",
+                                  "01:00:00:00", "01:00:02:00")
+                    + _event("001", "BG1", "V", "D    024", "02:00:00:00", "02:00:05:00",
+                             "01:00:02:00", "01:00:07:00"))
+    with pytest.raises(TimelineReadError, match="line 4, event 001: a transition into the "
+                       "first shot of channel V from a shot recorded before it") as raised:
+        read_timeline(path)
+    assert "garbled" not in str(raised.value)
+
+
 def _crossfades(tmp_path, text: str) -> list[tuple[int, int]]:
     """(first, last frame + 1) of each crossfade of the sound v2a lays for the list's shots."""
     path = tmp_path / "cut.edl"
@@ -202,6 +253,18 @@ def test_an_event_v2a_cannot_read_is_named_by_line_and_number(tmp_path, line, sa
     with pytest.raises(TimelineReadError, match=re.escape(said)) as raised:
         read_timeline(path)
     assert "garbled" not in str(raised.value)  # the line says what is wrong
+
+
+def test_events_out_of_record_order_on_a_track_are_said_so(tmp_path):
+    """The reader's "Overlapping record in value" was said to mean a garbled or truncated
+    file: it is a track whose events overlap, or are out of record order."""
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + SHOT_ONE + _event("002", "T2", "V", "C", "02:00:00:00",
+                                             "02:00:01:00", "01:00:04:00", "01:00:05:00"))
+    with pytest.raises(TimelineReadError, match="Overlapping record in value: 01:00:04:00") as raised:
+        read_timeline(path)
+    assert "garbled" not in str(raised.value)
+    assert "starts before the event before it on that track ends" in str(raised.value)
 
 
 @pytest.mark.parametrize("note", [

@@ -1225,6 +1225,35 @@ def test_a_sequence_used_as_a_clip_is_planned_on_the_frames_melt_shows(edit, tmp
     assert shown == list(range(30))
 
 
+def test_a_sequence_used_as_a_clip_many_times_is_read_once(edit, monkeypatch):
+    """Each use of a sequence as a clip read the whole project again (with that sequence as its
+    timeline): a project of N clips using one sequence M times took M + 1 reads of N clips.
+    The sequence is read once, and each use gets its own copy of what it holds."""
+    uses = 12
+    project = _with_a_sequence_as_a_clip(edit)
+    use = (f'<entry in="0" out="29" producer="{_SEQUENCE}">'
+           '<property name="kdenlive:id">6</property></entry>')
+    shot = '<entry in="00:00:01.000" out="00:00:01.760" producer="producer2">'
+    end = '<property name="kdenlive:id">4</property>\n  </entry>\n </playlist>'
+    _edit_variant(project, (shot + "\n   " + end, shot + "\n   " + end.replace(
+        " </playlist>", use * (uses - 1) + "\n </playlist>")))
+    reads = []
+    read = otio.adapters.read_from_string
+
+    def counted(text, adapter_name=None, **options):
+        reads.append(adapter_name)
+        return read(text, adapter_name=adapter_name, **options)
+
+    monkeypatch.setattr(otio.adapters, "read_from_string", counted)
+    timeline = read_timeline(project)
+
+    stacks = timeline.tracks[2].find_children(descended_from_type=otio.schema.Stack)
+    assert [stack.name for stack in stacks] == ["Sequence 2"] * uses
+    clips = [clip for stack in stacks for clip in stack.find_clips()]
+    assert len({id(clip) for clip in clips}) == len(clips) == uses
+    assert reads == ["kdenlive", "kdenlive"]  # the project, then the sequence once
+
+
 def test_guides_and_markers_of_the_editors_own_categories_read(edit):
     """An editor can add guide categories to Kdenlive's nine; a guide or clip marker of one (a
     `type` of 9 and on) made the project unreadable (the adapter's KeyError: 9)."""
