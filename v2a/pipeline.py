@@ -198,7 +198,9 @@ def run_generation(
     Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
     naming what and where) for a job that cannot run,
     GenerationCancelled when `cancel` is set (no timeline written, and no take of this run left:
-    the folder is as it was found). Per-clip problems are events, never exceptions; when every clip fails, no timeline is
+    the folder is as it was found). Stopped (Ctrl-C) in the write after one of the timeline's
+    files was put in place, the exception says which (`files_kept`); those and the takes they
+    name stay. Per-clip problems are events, never exceptions; when every clip fails, no timeline is
     written (timeline_path is empty and format_note says so).
     """
     emit = on_event or (lambda event: None)
@@ -287,14 +289,20 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
                               generated=tuple(generated))
     if before_write:
         before_write(result)
-    stamps = file_stamps(timeline_files(output_path))
+    files = timeline_files(output_path)
+    stamps = file_stamps(files)
     try:
         written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
-    except BaseException:
+    except BaseException as error:
         # A write that failed (a full disk, a folder where the file goes) or was stopped before
         # it put a file in place: as for a cancel, no timeline names this run's takes. One that
-        # did (the .otio beside an EDL, then Ctrl-C) names them: they stay.
-        if file_stamps(timeline_files(output_path)) == stamps:
+        # did (the .otio beside an EDL, then Ctrl-C) names them: they stay, and the caller is
+        # told which files are in place (`files_kept`), not that the folder is as it was.
+        put = [path for path, stamp in zip(files, stamps, strict=True)
+               if file_stamps((path,)) != [stamp]]
+        if put:
+            setattr(error, _FILES_KEPT, tuple(put))
+        else:
             _remove_takes(generated)
         raise
     if note:
@@ -302,6 +310,18 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         # the CLI printed the same long note twice.
         log.debug("%s", note)
     return replace(result, timeline_path=written, fallback_otio_path=fallback, format_note=note)
+
+
+#: The attribute `_generate_all` sets on an exception that stopped it after it had put files in
+#: place: an exception passes through callers that know nothing of it (Ctrl-C's, a signal's).
+_FILES_KEPT = "v2a_files_kept"
+
+
+def files_kept(error: BaseException) -> tuple[str, ...]:
+    """The timeline files a run stopped by `error` had put in place (the .otio beside an EDL,
+    written first, then Ctrl-C), kept with the takes they name; () for a run that left its
+    output folder as it found it."""
+    return getattr(error, _FILES_KEPT, ())
 
 
 @dataclass(frozen=True)
