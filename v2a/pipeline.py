@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -25,12 +25,12 @@ import opentimelineio as otio
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
+    claim_take_file,
     file_stem,
     find_v2a_tracks,
     highest_takes,
     holds_only_takes,
     reference_takes_in,
-    take_file_name,
     take_origin,
     track_stem,
 )
@@ -256,9 +256,9 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     try:
         for segment in segments:
             check_cancel(cancel)
-            take = takes.get(file_stem(segment.clip_id), 0) + 1
-            event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit,
-                                     cancel)
+            first_free = takes.get(file_stem(segment.clip_id), 0) + 1
+            event, audio, take = _run_clip(segment, generator, request, first_free, audio_dir,
+                                           offset, emit, cancel)
             finals[segment.clip_id] = event
             if audio is not None:  # before the event: a listener that raises leaves it behind
                 takes[file_stem(segment.clip_id)] = take
@@ -437,9 +437,13 @@ def missing_folders(path: str) -> tuple[list[str], str]:
 
 
 def _remove_takes(generated: list[GeneratedAudio]) -> None:
-    for audio in generated:
+    _remove_files(audio.path for audio in generated)
+
+
+def _remove_files(paths: Iterable[str]) -> None:
+    for path in paths:
         try:
-            os.remove(audio.path)
+            os.remove(path)
         except OSError:
             pass  # already gone: nothing left to tidy
 
@@ -487,18 +491,44 @@ def _run_clip(
     offset: int,
     emit: Callable[[ClipEvent], None],
     cancel: threading.Event | None,
+) -> tuple[ClipEvent, GeneratedAudio | None, int]:
+    """Generate one clip as take `take`, or the next one free where another run writing this
+    folder has claimed it (`claim_take_file`); the final event for it, its audio (None when it
+    could not be generated) and its take number."""
+    if segment.status != "ok":
+        state = "skipped" if segment.status == "offline" else "failed"
+        event = ClipEvent(segment.clip_id, segment.clip_name, state, media_path=_media(segment),
+                          message=segment.problem or segment.status)
+        return event, None, take
+    take, path = claim_take_file(audio_dir, segment.clip_id, take)
+    audio = None
+    try:
+        event, audio = _generate_take(segment, generator, request, take, path, offset, emit,
+                                      cancel)
+    finally:
+        if audio is None:  # failed, cancelled or stopped: the claimed file holds no take
+            _remove_files([path])
+    return event, audio, take
+
+
+def _generate_take(
+    segment: Segment,
+    generator: Generator,
+    request: GenerationRequest,
+    take: int,
+    path: str,
+    offset: int,
+    emit: Callable[[ClipEvent], None],
+    cancel: threading.Event | None,
 ) -> tuple[ClipEvent, GeneratedAudio | None]:
-    """Generate one clip; the final event for it and its audio, or None when it could not be."""
+    """Generate take `take` of one clip into `path`; the final event for it and its audio, or
+    None when it could not be."""
     from v2a.media.errors import MediaError
 
     def event(state: str, message: str = "", step: int = 0, total: int = 0, output: str = "") -> ClipEvent:
         return ClipEvent(
             segment.clip_id, segment.clip_name, state, step, total, _media(segment), message, output
         )
-
-    if segment.status != "ok":
-        state = "skipped" if segment.status == "offline" else "failed"
-        return event(state, segment.problem or segment.status), None
 
     emit(event("running"))
     started = time.monotonic()
@@ -548,7 +578,6 @@ def _run_clip(
         return event("failed", message), None
     samples = samples[context : context + segment.generated_samples]
 
-    path = os.path.join(audio_dir, take_file_name(segment.clip_id, take))
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
     _write_take(path, samples, segment, generator, take, offset)
     audio = GeneratedAudio(
