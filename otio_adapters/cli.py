@@ -43,7 +43,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         epilog="Exit status: 0 done, 1 clips were planned but none could be generated (see the "
         "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled "
         "(Ctrl-C), 143 or 129 stopped by SIGTERM or a closed terminal (SIGHUP); stopped, it "
-        "leaves the output folder as it found it.",
+        "leaves the output folder as it found it (stopped while writing, after the .otio beside "
+        "an EDL is in place, that .otio and its takes stay, and it says so).",
     )
     _add_timeline_options(generate)
     generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
@@ -223,7 +224,7 @@ def _generate(args: argparse.Namespace) -> int:
 
     from model.generators import load_generator
     from v2a.params import violations
-    from v2a.pipeline import prepare_generation, run_generation
+    from v2a.pipeline import files_kept, prepare_generation, run_generation
 
     request = _request(args, args.out)
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
@@ -257,11 +258,11 @@ def _generate(args: argparse.Namespace) -> int:
     except _user_errors() as error:
         progress.close()
         return _fail("generate", error)
-    except (KeyboardInterrupt, GenerationCancelled):
+    except (KeyboardInterrupt, GenerationCancelled) as error:
         cancel.set()
         progress.close()
         why = f"stopped by {signal.Signals(stopped_by[0]).name}" if stopped_by else "cancelled"
-        print(f"v2a generate: {why}; no timeline written and no take kept", file=sys.stderr)
+        print(f"v2a generate: {why}; {_left_on_disk(request, files_kept(error))}", file=sys.stderr)
         return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
     finally:
         for signum, handler in previous.items():
@@ -271,6 +272,21 @@ def _generate(args: argparse.Namespace) -> int:
     _print_summary(result, generator.name)
     generated = len(result.generated)
     return 0 if generated or not result.clips else 1
+
+
+def _left_on_disk(request: GenerationRequest, kept: tuple[str, ...]) -> str:
+    """What a stopped run left in its output folder, said as it is: a stop while the timeline
+    was written can come after the .otio beside an EDL is in place, which keeps this run's takes
+    (it names them), and "no timeline written" sent people to run again for nothing."""
+    if not kept:
+        return "no timeline written and no take kept"
+    from v2a.pipeline import AUDIO_FOLDER, output_paths, timeline_files
+
+    missing = [path for path in timeline_files(output_paths(request)[1]) if path not in kept]
+    audio = os.path.join(request.out_dir, AUDIO_FOLDER)
+    names = "it names" if len(kept) == 1 else "they name"
+    return (f"{' and '.join(kept)} written, with the takes {names} in {audio}"
+            + (f"; {', '.join(missing)} not written" if missing else ""))
 
 
 #: The signals `v2a generate` stops on as on a cancel: a supervisor's, a closed terminal's

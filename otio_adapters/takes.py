@@ -212,6 +212,20 @@ def next_take_number(
     return highest_takes(timeline, audio_dir, stem).get(file_stem(clip_id), 0) + 1
 
 
+def claim_take_file(audio_dir: str, clip_id: str, take: int) -> tuple[int, str]:
+    """The first take number from `take` up whose file this call creates, and its path. Created
+    empty and exclusively (O_EXCL): take numbers count the files on disk, and two runs writing
+    one folder at once counted the same, wrote the same take file over each other, and a stopped
+    one removed the other's. The caller writes the take over the empty file, or removes it."""
+    while True:
+        path = os.path.join(audio_dir, take_file_name(clip_id, take))
+        try:
+            with open(path, "xb"):
+                return take, path
+        except FileExistsError:
+            take += 1
+
+
 def to_samples(time: otio.opentime.RationalTime) -> int:
     """A time on a track, in samples, from its exact rate (29.97 means 30000/1001), as planning
     rounds it: a clip's boundaries land on the same samples as its segment's."""

@@ -79,20 +79,31 @@ def safe_file_name(name: str, fallback: str) -> str:
 
 #: What an interrupted write of ours leaves, and nothing else: a take's temp file in `audio/`
 #: (v2a.media.audio.atomic_write: `.<take>.wav.<random>.tmp`) and a timeline's staging folder
-#: beside it (otio_adapters.write: `.v2a-<8 random>`, tempfile.mkdtemp's names).
+#: beside it (otio_adapters.write: `.v2a-<8 random>`, tempfile.mkdtemp's names); and an empty
+#: take file (`_claimed_take`).
 _TAKE_TEMP_FILE = re.compile(r"\..+\.wav\.\w+\.tmp")
 _STAGING_FOLDER = re.compile(r"\.v2a-[a-z0-9_]{8}")
 
 
+def _claimed_take(path: Path) -> bool:
+    """A take file claimed and never written (`takes.claim_take_file`, then a kill before the
+    take was written over it): empty, where a written take is a WAV header at least."""
+    from otio_adapters.takes import TAKE_FILE_RE
+
+    return bool(TAKE_FILE_RE.fullmatch(path.name)) and path.is_file() and not path.stat().st_size
+
+
 def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete leftovers of interrupted atomic writes in an output folder: take temp files in its
-    `audio/` and timeline staging folders in it, by their exact names. Never recursive: an output
-    folder may be the editor's project folder, whose own hidden `.tmp` files are not ours."""
+    """Delete leftovers of interrupted atomic writes in an output folder: take temp files and
+    empty claimed take files in its `audio/` and timeline staging folders in it, by their exact
+    names. Never recursive: an output folder may be the editor's project folder, whose own
+    hidden `.tmp` files are not ours."""
     from v2a.pipeline import AUDIO_FOLDER
 
     removed = []
     for path in entries(folder / AUDIO_FOLDER):
-        if _TAKE_TEMP_FILE.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+        ours = _TAKE_TEMP_FILE.fullmatch(path.name) or _claimed_take(path)
+        if ours and path.is_file() and not path.is_symlink():
             path.unlink(missing_ok=True)
             removed.append(path)
     for path in entries(folder):

@@ -15,6 +15,7 @@ import opentimelineio as otio
 
 import v2a
 from otio_adapters.plan import ClipNotFoundError
+from otio_adapters.read import FORMAT_BY_EXTENSION, adapter_name
 from plugin_server import convert, errors, paths
 from plugin_server.events import EventHub
 from plugin_server.inline import inline_timelines_dir, remove_inline_timeline
@@ -311,10 +312,15 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             raise errors.invalid_argument(str(error), [("output.folder", error.reason)]) from None
 
     def _format(self, name: str, field: str, allowed: list[str]) -> str:
-        if name and name not in allowed:
+        """The adapter `name` means: its own name or an extension (`edl`, `xml`), as `v2a
+        generate` takes them (`read.adapter_name`); CreateJob refused `edl` that the CLI took."""
+        adapter = adapter_name(name)
+        if adapter and adapter not in allowed:
+            extensions = sorted(ext.lstrip(".") for ext, fmt in FORMAT_BY_EXTENSION.items()
+                                if fmt in allowed)
             raise errors.invalid_argument(f"unknown timeline format {name!r}", [
-                (field, f"one of {', '.join(allowed)}")])
-        return name
+                (field, f"one of {', '.join(allowed)}, or an extension: {', '.join(extensions)}")])
+        return adapter
 
     def _format_of(self, path: str) -> str:
         return self.suffix_format.get(Path(path).suffix.lstrip(".").lower(), "")

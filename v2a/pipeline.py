@@ -14,7 +14,7 @@ import os
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import TYPE_CHECKING
@@ -25,12 +25,12 @@ import opentimelineio as otio
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
+    claim_take_file,
     file_stem,
     find_v2a_tracks,
     highest_takes,
     holds_only_takes,
     reference_takes_in,
-    take_file_name,
     take_origin,
     track_stem,
 )
@@ -198,7 +198,9 @@ def run_generation(
     Raises TimelineReadError / PlanError / PipelineError / TimelineWriteError (all with a message
     naming what and where) for a job that cannot run,
     GenerationCancelled when `cancel` is set (no timeline written, and no take of this run left:
-    the folder is as it was found). Per-clip problems are events, never exceptions; when every clip fails, no timeline is
+    the folder is as it was found). Stopped (Ctrl-C) in the write after one of the timeline's
+    files was put in place, the exception says which (`files_kept`); those and the takes they
+    name stay. Per-clip problems are events, never exceptions; when every clip fails, no timeline is
     written (timeline_path is empty and format_note says so).
     """
     emit = on_event or (lambda event: None)
@@ -254,9 +256,9 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     try:
         for segment in segments:
             check_cancel(cancel)
-            take = takes.get(file_stem(segment.clip_id), 0) + 1
-            event, audio = _run_clip(segment, generator, request, take, audio_dir, offset, emit,
-                                     cancel)
+            first_free = takes.get(file_stem(segment.clip_id), 0) + 1
+            event, audio, take = _run_clip(segment, generator, request, first_free, audio_dir,
+                                           offset, emit, cancel)
             finals[segment.clip_id] = event
             if audio is not None:  # before the event: a listener that raises leaves it behind
                 takes[file_stem(segment.clip_id)] = take
@@ -287,14 +289,20 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
                               generated=tuple(generated))
     if before_write:
         before_write(result)
-    stamps = file_stamps(timeline_files(output_path))
+    files = timeline_files(output_path)
+    stamps = file_stamps(files)
     try:
         written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
-    except BaseException:
+    except BaseException as error:
         # A write that failed (a full disk, a folder where the file goes) or was stopped before
         # it put a file in place: as for a cancel, no timeline names this run's takes. One that
-        # did (the .otio beside an EDL, then Ctrl-C) names them: they stay.
-        if file_stamps(timeline_files(output_path)) == stamps:
+        # did (the .otio beside an EDL, then Ctrl-C) names them: they stay, and the caller is
+        # told which files are in place (`files_kept`), not that the folder is as it was.
+        put = [path for path, stamp in zip(files, stamps, strict=True)
+               if file_stamps((path,)) != [stamp]]
+        if put:
+            setattr(error, _FILES_KEPT, tuple(put))
+        else:
             _remove_takes(generated)
         raise
     if note:
@@ -302,6 +310,18 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         # the CLI printed the same long note twice.
         log.debug("%s", note)
     return replace(result, timeline_path=written, fallback_otio_path=fallback, format_note=note)
+
+
+#: The attribute `_generate_all` sets on an exception that stopped it after it had put files in
+#: place: an exception passes through callers that know nothing of it (Ctrl-C's, a signal's).
+_FILES_KEPT = "v2a_files_kept"
+
+
+def files_kept(error: BaseException) -> tuple[str, ...]:
+    """The timeline files a run stopped by `error` had put in place (the .otio beside an EDL,
+    written first, then Ctrl-C), kept with the takes they name; () for a run that left its
+    output folder as it found it."""
+    return getattr(error, _FILES_KEPT, ())
 
 
 @dataclass(frozen=True)
@@ -417,9 +437,13 @@ def missing_folders(path: str) -> tuple[list[str], str]:
 
 
 def _remove_takes(generated: list[GeneratedAudio]) -> None:
-    for audio in generated:
+    _remove_files(audio.path for audio in generated)
+
+
+def _remove_files(paths: Iterable[str]) -> None:
+    for path in paths:
         try:
-            os.remove(audio.path)
+            os.remove(path)
         except OSError:
             pass  # already gone: nothing left to tidy
 
@@ -467,18 +491,44 @@ def _run_clip(
     offset: int,
     emit: Callable[[ClipEvent], None],
     cancel: threading.Event | None,
+) -> tuple[ClipEvent, GeneratedAudio | None, int]:
+    """Generate one clip as take `take`, or the next one free where another run writing this
+    folder has claimed it (`claim_take_file`); the final event for it, its audio (None when it
+    could not be generated) and its take number."""
+    if segment.status != "ok":
+        state = "skipped" if segment.status == "offline" else "failed"
+        event = ClipEvent(segment.clip_id, segment.clip_name, state, media_path=_media(segment),
+                          message=segment.problem or segment.status)
+        return event, None, take
+    take, path = claim_take_file(audio_dir, segment.clip_id, take)
+    audio = None
+    try:
+        event, audio = _generate_take(segment, generator, request, take, path, offset, emit,
+                                      cancel)
+    finally:
+        if audio is None:  # failed, cancelled or stopped: the claimed file holds no take
+            _remove_files([path])
+    return event, audio, take
+
+
+def _generate_take(
+    segment: Segment,
+    generator: Generator,
+    request: GenerationRequest,
+    take: int,
+    path: str,
+    offset: int,
+    emit: Callable[[ClipEvent], None],
+    cancel: threading.Event | None,
 ) -> tuple[ClipEvent, GeneratedAudio | None]:
-    """Generate one clip; the final event for it and its audio, or None when it could not be."""
+    """Generate take `take` of one clip into `path`; the final event for it and its audio, or
+    None when it could not be."""
     from v2a.media.errors import MediaError
 
     def event(state: str, message: str = "", step: int = 0, total: int = 0, output: str = "") -> ClipEvent:
         return ClipEvent(
             segment.clip_id, segment.clip_name, state, step, total, _media(segment), message, output
         )
-
-    if segment.status != "ok":
-        state = "skipped" if segment.status == "offline" else "failed"
-        return event(state, segment.problem or segment.status), None
 
     emit(event("running"))
     started = time.monotonic()
@@ -528,7 +578,6 @@ def _run_clip(
         return event("failed", message), None
     samples = samples[context : context + segment.generated_samples]
 
-    path = os.path.join(audio_dir, take_file_name(segment.clip_id, take))
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
     _write_take(path, samples, segment, generator, take, offset)
     audio = GeneratedAudio(

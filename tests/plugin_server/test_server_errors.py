@@ -274,6 +274,25 @@ def test_malformed_requests_name_the_field(make_server, connect, fixture_timelin
     assert "page_token" in _violations(error)
 
 
+def test_formats_are_taken_by_extension_as_v2a_generate_takes_them(make_server, connect):
+    """`v2a generate --output-format edl` wrote an EDL; CreateJob refused `edl` for the same
+    thing ("unknown timeline format 'edl'") and took only the adapter's name, `cmx_3600`."""
+    client = connect(make_server())
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"  # media on disk
+    job = client.wait(client.submit(sample, timeline_format="otio", output_folder="by-extension",
+                                    output_format="EDL").job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    result = client.result(job.job_id)
+    assert result.timeline_path.endswith("sample.edl") and result.timeline_format == "cmx_3600"
+
+    error = _error(client.submit, sample, output_format="mp3")
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT and "'mp3'" in error.details()
+    accepted = _violations(error)["output.format"]
+    assert "cmx_3600" in accepted and "edl" in accepted and "fcpxml" in accepted
+    error = _error(client.submit, sample, timeline_format="mp3")
+    assert "kdenlive" in _violations(error)["timeline.format"]
+
+
 def test_clip_addresses_and_time_ranges_that_name_no_time_are_refused_naming_the_field(
         make_server, connect, fixture_timeline, media_dir):
     """NaN or infinite seconds reached the planner, whose error blamed the timeline file

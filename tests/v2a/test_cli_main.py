@@ -324,3 +324,39 @@ def test_generate_runs_from_a_worker_thread_and_leaves_the_signal_handlers_as_fo
     run(tmp_path / "from_main")  # the main thread's run sets its own handlers, then puts these back
     assert statuses == [0, 0], failures
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)) == before
+
+
+def test_a_stop_after_the_otio_beside_an_edl_is_written_says_what_is_on_disk(
+        tmp_path, capsys, monkeypatch):
+    """Ctrl-C between the .otio beside an EDL and the EDL: the .otio and the takes it names stay,
+    but `v2a generate` said "no timeline written and no take kept"."""
+    from pathlib import Path
+
+    import opentimelineio as otio
+
+    import otio_adapters.write as write
+    from v2a.cli import main
+
+    atomic_write = write._atomic_write
+
+    def stopped_at_the_edl(timeline, path, fmt, *args):
+        if fmt == "cmx_3600":
+            raise KeyboardInterrupt  # Ctrl-C once the .otio, written first, is in place
+        atomic_write(timeline, path, fmt, *args)
+
+    monkeypatch.setattr(write, "_atomic_write", stopped_at_the_edl)
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    out = tmp_path / "out"
+    status = main(["generate", str(sample), "--out", str(out), "--output-format", "edl",
+                   "--generator", "silence"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert status == 130
+    assert not (out / "sample.edl").exists()
+    takes = sorted(path.name for path in (out / "audio").iterdir())
+    named = {clip.media_reference.target_url.rsplit("/", 1)[-1]
+             for clip in otio.adapters.read_from_file(str(out / "sample.otio")).find_clips()
+             if clip.media_reference.target_url.startswith("file:")
+             and clip.media_reference.target_url.endswith(".wav")}
+    assert takes and set(takes) == named
+    assert error == (f"v2a generate: cancelled; {out / 'sample.otio'} written, with the takes it "
+                     f"names in {out / 'audio'}; {out / 'sample.edl'} not written")

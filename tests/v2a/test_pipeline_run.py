@@ -527,3 +527,38 @@ def test_a_write_stopped_after_the_full_otio_is_in_place_keeps_the_takes_it_name
     named = {clip.media_reference.target_url.rsplit("/", 1)[-1]
              for clip in _v2a_clips(str(out / "edit.otio")).values()}
     assert len(named) == 3 and named <= set(os.listdir(out / "audio"))
+
+
+def test_two_runs_on_one_folder_at_once_never_write_the_same_take(edit, tmp_path):
+    """Take numbers counted the files on disk when a run started: two runs started together on
+    one output folder both made take 1 of every clip, the later write replacing the other's
+    sound (and a stopped one removed the other's takes)."""
+    out = str(tmp_path / "out")
+    both_generating = threading.Barrier(2, timeout=30)
+
+    def meet(call: int, step: int) -> None:
+        if call == 1 and step == 0:  # both runs are past choosing their first clip's take
+            both_generating.wait()
+
+    results = {}
+
+    def run(name: str) -> None:
+        results[name] = run_generation(_request(edit, out, seed_per_take=True),
+                                       SineGenerator(on_step=meet))
+
+    threads = [threading.Thread(target=run, args=(name,)) for name in ("first", "second")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    takes = [audio for result in results.values() for audio in result.generated]
+    assert len(takes) == 6  # three clips in each run
+    assert len({audio.path for audio in takes}) == 6, "two runs wrote the same take file"
+    for audio in takes:
+        take = audio.provenance["take"]
+        assert audio.path.endswith(f"_take{take}.wav")
+        assert f"take {take} for clip" in read_bext(audio.path)["description"]
+        assert audio.provenance["seed"] == take - 1  # drawn for the take it is named (v2a generate)
+    assert sorted(os.listdir(os.path.join(out, "audio"))) == sorted(
+        os.path.basename(audio.path) for audio in takes)
