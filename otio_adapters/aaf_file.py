@@ -17,6 +17,7 @@ import logging
 import os
 import shutil
 import uuid
+from collections.abc import MutableMapping
 
 import aaf2
 import opentimelineio as otio
@@ -103,13 +104,18 @@ def remember_source(timelines: list[otio.schema.Timeline], path: str, sha256: st
         timeline.metadata.setdefault("AAF", {})[_SOURCE] = dict(record)
 
 
+def source_record(timeline: otio.schema.Timeline) -> MutableMapping | None:
+    """The timeline's record of the AAF it was read from (`remember_source`), or None."""
+    aaf = timeline.metadata.get("AAF", {})
+    return aaf.get(_SOURCE) if hasattr(aaf, "get") else None
+
+
 def source_file(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     """("", path, "") of the AAF a timeline was read from, still as it was read; ("", path, why
     not) where it changed or is gone since; ("", "", "") for a timeline read from another
     format. As the text formats find theirs (`source_files.text_if_unchanged`), less the text:
     the file is copied where it is written (`finish_written`)."""
-    aaf = timeline.metadata.get("AAF", {})
-    record = aaf.get(_SOURCE) if hasattr(aaf, "get") else None
+    record = source_record(timeline)
     if not record:
         return "", "", ""
     path = str(record["path"])

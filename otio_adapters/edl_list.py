@@ -21,6 +21,7 @@ import codecs
 import io
 import os
 import re
+from collections.abc import MutableMapping
 
 import opentimelineio as otio
 
@@ -66,12 +67,17 @@ def as_read(data: bytes) -> str:
     return io.TextIOWrapper(io.BytesIO(data), encoding=encoding(data)).read()
 
 
+def list_record(timeline: otio.schema.Timeline) -> MutableMapping | None:
+    """The timeline's record of the list it was read from (`remember_list`), or None."""
+    meta = timeline.metadata.get("cmx_3600", {})
+    return meta.get(SOURCE) if hasattr(meta, "get") else None
+
+
 def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     """(list text as it is in the file, its path, "") for a timeline read from a CMX 3600 list
     still as it was read; ("", path, why not) where it changed or is gone since; ("", "", "")
     for a timeline read from another format."""
-    meta = timeline.metadata.get("cmx_3600", {})
-    record = meta.get(SOURCE) if hasattr(meta, "get") else None
+    record = list_record(timeline)
     text_encoding = str(record.get("encoding", "utf-8")) if record else "utf-8"
     return source_files.text_if_unchanged(record, "the EDL", text_encoding)
 

@@ -25,6 +25,7 @@ import itertools
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import MutableMapping
 
 import opentimelineio as otio
 
@@ -156,7 +157,12 @@ def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     """(document text, its path, "") for a timeline read from an FCP7 XML document still as it
     was read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
     read from another format."""
-    return text_if_unchanged(timeline.metadata.get(DOCUMENT), "the FCP7 XML")
+    return text_if_unchanged(document_record(timeline), "the FCP7 XML")
+
+
+def document_record(timeline: otio.schema.Timeline) -> MutableMapping | None:
+    """The timeline's record of the document it was read from (`remember_document`), or None."""
+    return timeline.metadata.get(DOCUMENT)
 
 
 def write_into_document(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import MutableMapping
 
 import opentimelineio as otio
 
@@ -160,10 +161,15 @@ def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     """(document text, its path, "") for a timeline read from an FCPXML document still as it was
     read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
     read from another format."""
+    return source_files.text_if_unchanged(document_record(timeline), "the FCPXML")
+
+
+def document_record(timeline: otio.schema.Timeline) -> MutableMapping | None:
+    """The timeline's record of the document it was read from (`remember_document`), or None."""
     record = timeline.metadata.get(DOCUMENT)
     if not record or "path" not in record:  # the project is noted before the file is
-        return "", "", ""
-    return source_files.text_if_unchanged(record, "the FCPXML")
+        return None
+    return record
 
 
 def write_into_document(

@@ -43,7 +43,7 @@ import logging
 import os
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -204,8 +204,12 @@ def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
     """(project text, its path, "") for a timeline read from a Kdenlive project still as it was
     read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
     read from another format."""
-    record = timeline.metadata.get("kdenlive", {}).get(_PROJECT)
-    return text_if_unchanged(record, "the Kdenlive project")
+    return text_if_unchanged(project_record(timeline), "the Kdenlive project")
+
+
+def project_record(timeline: otio.schema.Timeline) -> MutableMapping | None:
+    """The timeline's record of the project it was read from (`remember_project`), or None."""
+    return timeline.metadata.get("kdenlive", {}).get(_PROJECT)
 
 
 class UnreadableProject(ValueError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 
 import opentimelineio as otio
 
@@ -21,6 +21,16 @@ from otio_adapters.timing import seconds
 def record_of(path: str, data: bytes) -> dict[str, str]:
     """What a timeline keeps of the file it was read from: where it is and what it held."""
     return {"path": os.path.abspath(path), "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def record_written(record: MutableMapping, path: str, staged: str) -> None:
+    """Make `record` name the file v2a writes at `path` as it holds it: the file staged for that
+    path (`staged`, renamed there next)."""
+    digest = hashlib.sha256()
+    with open(staged, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    record.update(path=os.path.abspath(path), sha256=digest.hexdigest())
 
 
 def text_if_unchanged(

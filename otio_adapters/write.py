@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import NamedTuple
@@ -601,15 +602,21 @@ def _write_timeline(
         return otio_path, otio_path, (f"{problem}, and v2a leaves it as it was saved; wrote "
                                       f"{otio_path} instead ({hint})")
     lost = _adapter_losses(timeline, format, project)
-    if lost:  # CMX 3600: the EDL is written, without takes; FCPXML: without what it names
-        # The full result first: a stop between the two writes leaves it the newer one, which
-        # is what a server restarted then keeps (plugin_server.worker.WRITING).
-        _atomic_write(timeline, otio_path, "otio_json")
+
+    def full_result_first(staged: str) -> None:
+        # CMX 3600: the EDL is written, without takes; FCPXML: without what it names. The full
+        # result is renamed into place before the file: a stop between the two renames leaves
+        # it the newer one, which is what a server restarted then keeps
+        # (plugin_server.worker.WRITING). It records the editor's file as staged.
+        beside = _recording_written(timeline, format, project, path, staged)
+        _atomic_write(beside, otio_path, "otio_json")
+
     try:
-        _atomic_write(_for_format(timeline, format), path, format, project)
+        _atomic_write(_for_format(timeline, format), path, format, project,
+                      before_rename=full_result_first if lost else None)
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
-        if not lost:
-            _atomic_write(timeline, otio_path, "otio_json")
+        # The file stays as it was: the .otio records it so (rather than as staged).
+        _atomic_write(timeline, otio_path, "otio_json")
         if isinstance(error, TimelineWriteError):  # v2a's own reason, said as it is
             note = f"{error}; wrote {otio_path} instead"
         else:
@@ -660,6 +667,32 @@ def _editors_file(timeline: otio.schema.Timeline, format: str) -> _EditorsFile:
 
 
 _EDITED = "the editor's tracks in this timeline were edited since v2a read them from"
+
+#: Where a timeline keeps its record of the editor's file (`source_files.record_of`).
+_EDITORS_RECORD = {
+    "kdenlive": kdenlive.project_record,
+    "fcp_xml": fcp7_document.document_record,
+    "cmx_3600": edl_list.list_record,
+    "fcpx_xml": fcpx_document.document_record,
+    "AAF": aaf_file.source_record,
+}
+
+
+def _recording_written(
+    timeline: otio.schema.Timeline, format: str, project: _EditorsFile, path: str, staged: str
+) -> otio.schema.Timeline:
+    """The timeline for the .otio beside `path`: where v2a's tracks go into the editor's file
+    (`written_into`), a copy recording the file as v2a writes it there (`staged`, before its
+    rename), and the editor's tracks as written. Recording it as read, a re-run writing into
+    its own result left an .otio naming a file v2a then overwrote: a run on that .otio found
+    it "changed since v2a read it" and wrote the .otio alone. A file the editor changes after
+    v2a wrote it still differs from the record."""
+    if not project.written_into or not os.path.isfile(staged):
+        return timeline
+    beside = timeline.deepcopy()
+    source_files.record_written(_EDITORS_RECORD[format](beside), path, staged)
+    source_files.remember_editor_tracks(beside)
+    return beside
 
 
 def _adapter_losses(
@@ -850,6 +883,7 @@ def _atomic_write(
     path: str,
     format: str,
     project: _EditorsFile = _NO_EDITORS_FILE,
+    before_rename: Callable[[str], None] | None = None,
 ) -> None:
     """Write through a private staging folder in the same folder, then rename into place.
 
@@ -857,6 +891,7 @@ def _atomic_write(
     existing path and the AAF writer creates its file itself, so each adapter writes a new path
     of its own; a failed write leaves nothing behind and the old `path` untouched.
     `project`: the editor's file v2a's tracks are added to, if any (`_EditorsFile`).
+    `before_rename`: called with the staged path once it is written, before the rename.
     """
     folder = os.path.dirname(os.path.abspath(path))
     staging = tempfile.mkdtemp(prefix=".v2a-", dir=folder)
@@ -867,6 +902,8 @@ def _atomic_write(
             write(timeline, written, project, folder)
         else:  # OTIO's own formats: the adapter writes everything
             _adapter_write(timeline, written, format)
+        if before_rename:
+            before_rename(written)
         _replace(written, path, staging)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -464,3 +464,46 @@ def test_a_changed_list_whose_keys_fade_gets_the_adapters_list_with_each_fade_a_
     assert [(fields[1], fields[3:5], fields[-2:]) for fields in events if fields[3] == "D"] == [
         ("LOGO", ["D", "030"], ["01:00:05:00", "01:00:09:00"]),
         ("BG3", ["D", "020"], ["01:00:10:04", "01:00:11:00"])]
+
+
+def test_the_otio_beside_a_list_rewritten_in_place_lets_a_later_run_write_into_it(tmp_path):
+    """A re-run writing into its own result (as the CLI run on it, or a regeneration, does)
+    recorded in the .otio beside the list the list as it was before v2a overwrote it: a run on
+    that .otio then said the list had "changed since v2a read it" and wrote the .otio alone."""
+    data = (LISTS / "dissolve_test.edl").read_bytes()
+    source = _source(tmp_path, data)
+    out = tmp_path / "out"
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    written, _, _ = _write(timeline, out)
+    timeline = read_timeline(written)
+    _with_takes(timeline, Path(written), take=2)
+    written, fallback, _ = _write(timeline, out)  # in place
+
+    timeline = read_timeline(fallback)
+    again = _with_takes(timeline, Path(fallback), take=3)
+    result, fallback, note = _write(timeline, out)
+    assert result == written and "changed since" not in note, note
+    appended = _appended(data, Path(written).read_bytes())
+    files = [Path(line.split(": ")[1]).name for line in appended if "SOURCE FILE" in line]
+    assert files == [Path(audio.path).name for audio in again]
+    assert _layout(read_timeline(written)) == _layout(read_timeline(fallback))
+
+
+def test_a_list_the_editor_saved_after_v2a_wrote_it_is_left_as_saved_by_a_run_on_the_otio(
+        tmp_path):
+    """The .otio beside the list records the list as v2a wrote it: the editor's save over it
+    afterwards is told apart, and a run on the .otio leaves it (it wrote the list from the
+    source list the .otio recorded, over the editor's save)."""
+    source = _source(tmp_path, (LISTS / "dissolve_test.edl").read_bytes())
+    timeline = read_timeline(source)
+    _with_takes(timeline, source)
+    written, fallback, _ = _write(timeline, tmp_path / "out")
+    saved = Path(written).read_bytes() + b"* SAVED AGAIN\n"
+    Path(written).write_bytes(saved)
+
+    timeline = read_timeline(fallback)
+    _with_takes(timeline, Path(fallback), take=2)
+    result, fallback, note = _write(timeline, tmp_path / "out")
+    assert Path(written).read_bytes() == saved
+    assert result == fallback and f"the EDL {written} changed since v2a read it" in note

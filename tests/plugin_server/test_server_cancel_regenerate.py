@@ -397,3 +397,24 @@ def test_after_a_ripple_regenerating_by_the_old_id_adds_that_clips_next_take(
     files = {c.clip_id: Path(c.media_path).name for c in client.result(child.job_id).clips}
     assert files[target.clip_id] == f"{target.clip_id}_take2.wav"
     assert set(files) == {c.clip_id for c in job.clips}
+
+
+def test_regenerations_of_a_job_run_again_on_its_own_edl_write_into_that_edl(
+        make_server, connect, edl_timeline, edl_media, roots):
+    # The panel sends back the EDL a job wrote, to run again in its folder: the list is
+    # written in place, the whole result as .otio beside it, which a regeneration reads. That
+    # .otio recorded the list as it was before v2a wrote over it: each regeneration found it
+    # "changed since v2a read it" and wrote the .otio alone, the list never got its take.
+    client = connect(make_server())
+    options = {"media_search_paths": (str(edl_media),), "adapter_options": {"rate": "25"}}
+    first = client.wait(client.submit(edl_timeline, output_folder="in-place", **options).job_id)
+    edl = roots["out"] / "in-place" / "25fps.edl"
+    assert Path(first.result_timeline_path) == edl, first.message
+    job = client.wait(client.submit(edl, output_folder="in-place", **options).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    for clip in job.clips[:2]:  # two in a row
+        again = client.wait(client.regenerate(job.job_id, clip_id=clip.clip_id).job_id)
+        result = client.result(again.job_id)
+        assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+        assert Path(result.timeline_path) == edl, result.format_note
+        assert Path(again.clips[0].media_path).name in edl.read_text()
