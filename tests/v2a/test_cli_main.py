@@ -337,14 +337,14 @@ def test_a_stop_after_the_otio_beside_an_edl_is_written_says_what_is_on_disk(
     import otio_adapters.write as write
     from v2a.cli import main
 
-    atomic_write = write._atomic_write
+    replace = write._replace
 
-    def stopped_at_the_edl(timeline, path, fmt, *args):
-        if fmt == "cmx_3600":
-            raise KeyboardInterrupt  # Ctrl-C once the .otio, written first, is in place
-        atomic_write(timeline, path, fmt, *args)
+    def stopped_at_the_edl(written, path, staging):
+        if path.endswith(".edl"):  # staged, and the .otio in place: stopped before the rename
+            raise KeyboardInterrupt
+        replace(written, path, staging)
 
-    monkeypatch.setattr(write, "_atomic_write", stopped_at_the_edl)
+    monkeypatch.setattr(write, "_replace", stopped_at_the_edl)
     sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
     out = tmp_path / "out"
     status = main(["generate", str(sample), "--out", str(out), "--output-format", "edl",
