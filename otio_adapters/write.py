@@ -1225,12 +1225,18 @@ def _nested_as_writers_take_them(timeline: otio.schema.Timeline) -> None:
                 if not isinstance(child, otio.schema.Track):
                     stack[index] = otio.schema.Track(children=[child.deepcopy()], kind=track.kind)
     for track in timeline.tracks.find_children(descended_from_type=otio.schema.Track):
-        index = 0
-        while index < len(track):
-            if isinstance(track[index], otio.schema.Track):
-                track[index:index + 1] = _shown_items(track[index])
-            else:
-                index += 1
+        _shown_in_place(track, otio.schema.Track)
+
+
+def _shown_in_place(track: otio.schema.Track, kind: type) -> None:
+    """Put in the place of each item of `kind` on `track` the items it shows (`_shown_items`),
+    not past them: a nested item among those is put in place in turn."""
+    index = 0
+    while index < len(track):
+        if isinstance(track[index], kind):
+            track[index:index + 1] = _shown_items(track[index])
+        else:
+            index += 1
 
 
 def _shown_items(item: otio.core.Composition) -> list[otio.core.Composable]:
@@ -1260,13 +1266,7 @@ def _flatten_nested(timeline: otio.schema.Timeline) -> None:
     every clip after it on the track moved up by its length, away from v2a's sound (fcpx_example:
     8 of its 20 video clips written). One it cannot cut (through a transition) becomes a gap."""
     for track in timeline.tracks:
-        index = 0
-        while index < len(track):
-            if isinstance(track[index], otio.core.Composition):
-                # Not past its items: a nested item inside is flattened in turn.
-                track[index:index + 1] = _shown_items(track[index])
-            else:
-                index += 1
+        _shown_in_place(track, otio.core.Composition)
 
 
 def _disabled_clips(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Clip, str]]:
