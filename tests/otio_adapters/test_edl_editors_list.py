@@ -155,6 +155,23 @@ SPLIT:    VIDEO DELAY=  00:00:00:12
 002  TAPE2    AA/V  C        02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
 * FROM CLIP NAME:  two.mov
 """, {}),
+    # A key that fades and split edits, each at a speed (M2), read since the edl-edges session.
+    "speed_key_and_splits": ("""\
+TITLE: SPEEDS IN KEYS AND SPLITS
+FCM: NON-DROP FRAME
+
+001  TAPE1    AA/V  C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+* FROM CLIP NAME:  one.mov
+002  BG2      V     K B      02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
+002  LOGO     V     K    030 03:00:00:00 03:00:07:23 01:00:04:00 01:00:08:00
+M2   LOGO           048.0                03:00:00:00
+* FROM CLIP NAME:  back.mov
+* KEY CLIP NAME:  logo.mov
+SPLIT:    VIDEO DELAY=  00:00:00:05
+003  TAPE3    AA/V  C        03:00:00:00 03:00:06:00 01:00:08:00 01:00:12:00
+M2   TAPE3          036.0                03:00:00:00
+* FROM CLIP NAME:  three.mov
+""", {}),
     "notes_before_the_first_event": ("""\
 TITLE: NOTES FIRST
 * EXPORTED FROM AN EDIT SUITE
