@@ -66,6 +66,9 @@ class _Event:
     dissolve: int = 0  # frames of the dissolve into this event from `outgoing`
     outgoing: _Event | None = None
     speed: float | None = None  # of a speed-changed event (its M2 line); 0: a freeze
+    clip: str = ""  # the clip's name in the timeline
+    # The dissolve out of it starts later than the crossfade, so that it keeps a frame.
+    held: bool = False
 
 
 # --- which channels ---------------------------------------------------------------------------
@@ -176,19 +179,34 @@ def _track_events(
         played = length if speed is None else source_frames_played(length, speed)
         reel, name, comments = describe(item)
         event = _Event(channel, reel, (source_in, source_in + played),
-                       (record_in, record_in + length), name, comments, speed=speed)
+                       (record_in, record_in + length), name, comments, speed=speed,
+                       clip=item.name)
         before, after = pending or (0, 0)
         touching = events and previous_end == record_in
         if touching and 0 < before + after <= MAX_DISSOLVE:
             outgoing = events[-1]
+            # The outgoing event ends where the dissolve starts: one cut in (no dissolve into
+            # it) no longer than the crossfade's lead-in was left of no length, which many
+            # importers refuse. Its dissolve out starts late enough to leave it a frame.
+            room = outgoing.record[1] - outgoing.record[0] - max(1, outgoing.dissolve)
+            if before > room:
+                before, outgoing.held = max(room, 0), True
             outgoing.source = (outgoing.source[0], outgoing.source[1] - before)
             outgoing.record = (outgoing.record[0], outgoing.record[1] - before)
             event.source = (source_in - before, event.source[1])
             event.record = (record_in - before, event.record[1])
-            event.dissolve, event.outgoing = before + after, outgoing
+            if before + after:
+                event.dissolve, event.outgoing = before + after, outgoing
         events.append(event)
         pending, previous_end = None, record_in + length
     return events
+
+
+def crossfades_held_back(timeline: otio.schema.Timeline, rate: float) -> list[str]:
+    """The v2a clips whose dissolve out starts later in a list than their crossfade does, so
+    that their event keeps a frame (`_track_events`)."""
+    return [event.clip for events in audio_events(timeline, rate, editors_too=False)
+            for event in events if event.held]
 
 
 def source_frames_played(length: int, speed: float) -> int:

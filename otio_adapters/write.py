@@ -822,6 +822,11 @@ def _edl_carries(timeline: otio.schema.Timeline, editors_list: bool = False) -> 
     if too_long:
         note += (f"; {too_long} crossfades longer than {edl_audio.MAX_DISSOLVE} frames, more "
                  "than a CMX 3600 dissolve can say, are cuts in the EDL")
+    held = edl_audio.crossfades_held_back(timeline, _list_rate(timeline))
+    if held:
+        note += (f"; the dissolves out of {', '.join(held)}, no longer than their crossfade's "
+                 "lead-in, start later in the EDL than v2a's crossfades, leaving each take an "
+                 "event of a frame or more (an event of no length is invalid to many importers)")
     return note
 
 

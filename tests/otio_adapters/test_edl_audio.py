@@ -279,3 +279,46 @@ M2   D001           000.0                04:00:00:00
     assert [(name, scalars) for name, _, scalars in speeds(timeline)] == [
         ("fast.wav", [("LinearTimeWarp", 2.0)]), ("held.wav", [("FreezeFrame", 0.0)])]
     assert speeds(read_timeline(written)) == speeds(timeline)
+
+
+def _events_of_no_length(lines: list[str]) -> list[str]:
+    """Event lines recording nothing, but for a dissolve's outgoing line (a cut at the
+    outgoing source's out point, directly followed by the dissolve under its number)."""
+    events = [line for line in lines if line[:3].isdigit()]
+    empty = []
+    for index, line in enumerate(events):
+        record_in, record_out = line.split()[-2:]
+        following = events[index + 1].split() if index + 1 < len(events) else []
+        leads_a_dissolve = following[:1] == line.split()[:1] and following[3] in ("D", "W001")
+        if record_in == record_out and not leads_a_dissolve:
+            empty.append(line)
+    return empty
+
+
+@pytest.mark.parametrize("changed", [False, True])
+@pytest.mark.parametrize("frames", [1, 2])
+def test_a_take_no_longer_than_its_crossfades_lead_in_keeps_an_event_of_its_own(
+        tmp_path, frames, changed):
+    """A first shot of a frame or two: the crossfade into the next take starts before the cut,
+    as far back as the whole of that first take, and CMX 3600 ends the outgoing event where
+    its dissolve starts. The take was written as an event of no length (record in = out),
+    which many importers refuse; its dissolve out now starts a frame later, and the note says
+    so, naming the clip."""
+    listing = f"""TITLE: short first shot
+FCM: NON-DROP FRAME
+001  A        V     C        01:00:00:00 01:00:00:{frames:02d} 01:00:00:00 01:00:00:{frames:02d}
+* FROM CLIP NAME:  a
+002  B        V     C        02:00:00:00 02:00:02:00 01:00:00:{frames:02d} 01:00:02:{frames:02d}
+* FROM CLIP NAME:  b
+"""
+    _, generated, written, _, note = _written(tmp_path, listing, {}, changed=changed)
+    lines = written.read_text().splitlines()
+    takes = [line for line in lines if line[:3].isdigit() and line.split()[2] == "A"]
+    assert [line.split()[3] for line in takes] == ["C", "C", "D"]  # a dissolve still
+    assert _events_of_no_length(lines) == []
+    first = takes[0].split()
+    assert (first[-2], first[-1]) == ("01:00:00:00", "01:00:00:01")
+    assert "the dissolves out of V2A a, no longer than their crossfade's lead-in" in note
+    (track,) = find_v2a_tracks(read_timeline(written), "SFX")  # each take read back
+    assert [url_to_path(clip.media_reference.target_url) for clip in track.find_clips()] == [
+        audio.path for audio in generated]
