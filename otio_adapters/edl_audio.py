@@ -191,15 +191,32 @@ def _track_events(
             room = outgoing.record[1] - outgoing.record[0] - max(1, outgoing.dissolve)
             if before > room:
                 before, outgoing.held = max(room, 0), True
-            outgoing.source = (outgoing.source[0], outgoing.source[1] - before)
             outgoing.record = (outgoing.record[0], outgoing.record[1] - before)
-            event.source = (source_in - before, event.source[1])
+            outgoing.source = (outgoing.source[0], _source_out(outgoing, before))
             event.record = (record_in - before, event.record[1])
+            event.source = (source_in - _source_frames(before, speed), event.source[1])
             if before + after:
                 event.dissolve, event.outgoing = before + after, outgoing
         events.append(event)
         pending, previous_end = None, record_in + length
     return events
+
+
+def _source_frames(frames: int, speed: float | None) -> int:
+    """The source frames `frames` record frames run through at `speed`: a dissolve brings a
+    speed-changed event in that much earlier in its source (a freeze shows its one frame; a
+    reversed event is counted as at normal speed, as before)."""
+    if speed is None or speed < 0:
+        return frames
+    return round(frames * speed)
+
+
+def _source_out(event: _Event, shortened_by: int) -> int:
+    """The event's source out once its record ends `shortened_by` frames earlier: at a speed,
+    the last frame shown, as CMX 3600 counts it (`source_frames_played`)."""
+    if event.speed is None or event.speed < 0:
+        return event.source[1] - shortened_by
+    return event.source[0] + source_frames_played(event.record[1] - event.record[0], event.speed)
 
 
 def crossfades_held_back(timeline: otio.schema.Timeline, rate: float) -> list[str]:

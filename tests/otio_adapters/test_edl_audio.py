@@ -322,3 +322,34 @@ FCM: NON-DROP FRAME
     (track,) = find_v2a_tracks(read_timeline(written), "SFX")  # each take read back
     assert [url_to_path(clip.media_reference.target_url) for clip in track.find_clips()] == [
         audio.path for audio in generated]
+
+
+def test_a_dissolve_into_a_speed_changed_clip_starts_its_source_as_far_back_as_that_speed(
+        tmp_path):
+    """CMX 3600 starts a dissolve's incoming event where the dissolve starts, from the source
+    frame shown there. Into a clip at twice the speed with a lead-in of 10 frames, that is 20
+    frames before the clip's first frame at the cut; the adapter (the picture) and v2a (the
+    editor's audio) went back 10, so the clip was read back 10 frames early in its source."""
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    timeline = otio.schema.Timeline("speed into a dissolve")
+    for name, kind in (("V", otio.schema.TrackKind.Video), ("A1", otio.schema.TrackKind.Audio)):
+        track = otio.schema.Track(name, kind=kind)
+        one = otio.schema.Clip("one", otio.schema.ExternalReference("/media/one.mov"),
+                               tr(rt(86400, 24), rt(48, 24)))
+        fast = otio.schema.Clip("fast", otio.schema.ExternalReference("/media/fast.mov"),
+                                tr(rt(172800, 24), rt(48, 24)))
+        fast.effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
+        track.extend([one, otio.schema.Transition(in_offset=rt(10, 24), out_offset=rt(10, 24)),
+                      fast])
+        timeline.tracks.append(track)
+    written, _, _ = write_timeline(timeline, str(tmp_path / "cut.edl"), "cmx_3600")
+    dissolves = [line.split() for line in Path(written).read_text().splitlines()
+                 if line[:3].isdigit() and line.split()[3] == "D"]
+    # From 02:00:00:00 less 20 frames, to the last frame 58 record frames at 2x show.
+    assert [(fields[2], fields[5:7]) for fields in dissolves] == [
+        ("V", ["01:59:59:04", "02:00:03:23"]), ("A", ["01:59:59:04", "02:00:03:23"])]
+    reread = read_timeline(written)
+    for track in reread.tracks:
+        (fast,) = [clip for clip in track.find_clips() if clip.name == "fast"]
+        assert fast.source_range.start_time.value == 172800 - 20
+        assert [effect.time_scalar for effect in fast.effects] == [2.0]

@@ -481,6 +481,13 @@ def test_a_changed_list_whose_keys_fade_gets_the_adapters_list_with_each_fade_a_
     assert [(fields[1], fields[3:5], fields[-2:]) for fields in events if fields[3] == "D"] == [
         ("LOGO", ["D", "030"], ["01:00:05:00", "01:00:09:00"]),
         ("BG3", ["D", "020"], ["01:00:10:04", "01:00:11:00"])]
+    # No event of no length but a dissolve's outgoing cut: the adapter wrote the background
+    # the fade in covers whole (cut mid-fade as v2a reads it) as one, which many importers
+    # refuse (edl-edges session).
+    for fields, following in zip(events, events[1:] + [None], strict=True):
+        if fields[-2] == fields[-1]:
+            assert following is not None and following[0] == fields[0], fields
+            assert following[3] == "D"
 
 
 def test_the_otio_beside_a_list_rewritten_in_place_lets_a_later_run_write_into_it(tmp_path):
