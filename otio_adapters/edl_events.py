@@ -214,6 +214,7 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
             out += _cut_in(lines[1], part.notes)
         elif lines:
             out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
+            out += _speed_of_equal_lengths(lines[-1], part.notes, rate)
         started.update(_reader_tracks(out[written:]))
     return "\n".join(out) + "\n"
 
@@ -358,6 +359,20 @@ def _later(time: str, frames: int, line: _Line, rate: float) -> str:
         return str(int(time) + frames)
     moved = otio.opentime.RationalTime(_frames(time, line, rate) + frames, rate)
     return otio.opentime.to_timecode(moved, rate, ";" in time)
+
+
+def _speed_of_equal_lengths(line: _Line, notes: list[str], rate: float) -> list[str]:
+    """The `_SPEED_NOTE` of an event at a forward M2 speed whose source is as long as its record:
+    DaVinci Resolve writes the source range as if at normal speed, and a short event near 100 %
+    counts as many frames either way; the reader ignores an M2 line there, and the event played
+    at normal speed (OpenTimelineIO issue 948)."""
+    fps = _fps([note for note in notes if _SPEED.match(note)])
+    if fps is None or float(fps) <= 0 or float(fps) == rate:  # a freeze, or 100 %
+        return []
+    source_in, source_out, record_in, record_out = (_frames(t, line, rate) for t in line.times)
+    if source_out - source_in != record_out - record_in:
+        return []
+    return [f"* {_SPEED_NOTE} {fps} {source_in}"]
 
 
 def _reverse_notes(notes: list[str]) -> list[str]:

@@ -84,6 +84,7 @@ def problems_of(text: str, rate: float, editors_lines: int, editors_channels: se
             continue
         events.append((index, match))
     previous = 0
+    v2a_channels = {True: set(), False: set()}  # audio channels of v2a's events, of others
     for position, (index, event) in enumerate(events):
         where = f"line {index + 1} (event {event['number']})"
         ours = index >= editors_lines
@@ -111,6 +112,12 @@ def problems_of(text: str, rate: float, editors_lines: int, editors_channels: se
                 break
             notes.append(note.strip().upper())
         speed = any(note.startswith("M2") or "FREEZE FRAME" in note for note in notes)
+        for note in notes:
+            if note.startswith("M2") and note.split()[1:2] != [event["reel"].upper()]:
+                found.append(f"{where}: M2 line {note!r} names another reel than its event's")
+        if not leads(events, position):
+            v2a_channels[any("V2A TRACK:" in note for note in notes)] |= _channel_numbers(
+                event["channel"])
         if record_out < record_in or (source_out < source_in and not speed):
             found.append(f"{where}: an out point before its in point")
         if not speed and source_out - source_in != record_out - record_in:
@@ -129,7 +136,17 @@ def problems_of(text: str, rate: float, editors_lines: int, editors_channels: se
                              f"{record_out - record_in}")
         if ours and editors_lines and _channel_numbers(channel) & editors_channels:
             found.append(f"{where}: v2a's event on a channel of the editor's, {channel}")
+    shared = v2a_channels[True] & v2a_channels[False]
+    if shared:
+        found.append(f"v2a's events share channels {sorted(shared)} with the editor's")
     return found
+
+
+def leads(events: list, position: int) -> bool:
+    """Whether the event line at `position` is the first of two under one number (a
+    dissolve's outgoing cut, a key's background): the notes after them are the second's."""
+    following = events[position + 1][1] if position + 1 < len(events) else None
+    return following is not None and following["number"] == events[position][1]["number"]
 
 
 def _channel_numbers(field: str) -> set[int]:

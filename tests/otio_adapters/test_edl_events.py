@@ -429,3 +429,23 @@ def test_a_split_edit_at_a_speed_starts_its_delayed_side_where_that_speed_takes_
         assert track.range_of_child(two).start_time.value == sound_at
         assert two.source_range.start_time.value == 172800 + sound_source
         assert plan_time_scalar(two) == Fraction(fps, 24)
+
+
+@pytest.mark.parametrize(("source_out", "fps", "speed"), [
+    ("00:00:04:19", "048.0", 2),  # DaVinci Resolve: the source as long as the record
+    ("00:00:00:12", "025.0", Fraction(25, 24)),  # 12 frames at 25 fps name 12 source frames
+])
+def test_an_m2_speed_holds_where_source_and_record_are_as_long(tmp_path, source_out, fps,
+                                                               speed):
+    """The reader ignored an M2 line whose event's source and record run as long, and the
+    shot was planned at normal speed (OpenTimelineIO issue 948, a list from Resolve)."""
+    record_out = otio.opentime.to_timecode(
+        otio.opentime.from_timecode("01:00:00:00", 24)
+        + otio.opentime.from_timecode(source_out, 24), 24)
+    text = HEAD + _event("001", "AX", "V", "C", "00:00:00:00", source_out, "01:00:00:00",
+                         record_out) + (
+        f"M2   AX             {fps}                00:00:00:00\n"
+        "* FROM CLIP NAME: SEQ_010_LAY_v001\n")
+    ((name, start, frames, source, planned_speed),) = _plan(tmp_path, text)
+    assert (start, frames, source) == (0, otio.opentime.from_timecode(source_out, 24).value, 0)
+    assert planned_speed == pytest.approx(float(speed))
