@@ -14,7 +14,8 @@ timeline v2a gives the adapter the picture only and appends the audio events its
   used A1 and A2, or AUD 3 4), one event per take: reel AX, the take's WAV in
   `* FROM CLIP NAME:` and `* SOURCE FILE:`, v2a's note `* V2A TRACK: SFX`, the file's own
   timecode as source, under the picture's record timecodes; crossfades as dissolves
-  (`D nnn`, at most 255 frames in the form: a longer one becomes a cut, at the cut).
+  (`D nnn`, at most 255 frames in the form: a longer one becomes a cut, at the cut; one out of
+  a take no longer than its lead-in starts late enough to leave that take a frame).
 The reader keeps `SOURCE FILE` and the note as comments; `restore_takes` makes a channel of
 noted events v2a's track again, each take's file its media reference, placed from the
 picture's start, as v2a lays them out.
