@@ -14,7 +14,8 @@ timeline v2a gives the adapter the picture only and appends the audio events its
   used A1 and A2, or AUD 3 4), one event per take: reel AX, the take's WAV in
   `* FROM CLIP NAME:` and `* SOURCE FILE:`, v2a's note `* V2A TRACK: SFX`, the file's own
   timecode as source, under the picture's record timecodes; crossfades as dissolves
-  (`D nnn`, at most 255 frames in the form: a longer one becomes a cut, at the cut).
+  (`D nnn`, at most 255 frames in the form: a longer one becomes a cut, at the cut; one out of
+  a take no longer than its lead-in starts late enough to leave that take a frame).
 The reader keeps `SOURCE FILE` and the note as comments; `restore_takes` makes a channel of
 noted events v2a's track again, each take's file its media reference, placed from the
 picture's start, as v2a lays them out.
@@ -66,6 +67,9 @@ class _Event:
     dissolve: int = 0  # frames of the dissolve into this event from `outgoing`
     outgoing: _Event | None = None
     speed: float | None = None  # of a speed-changed event (its M2 line); 0: a freeze
+    clip: str = ""  # the clip's name in the timeline
+    # The dissolve out of it starts later than the crossfade, so that it keeps a frame.
+    held: bool = False
 
 
 # --- which channels ---------------------------------------------------------------------------
@@ -176,19 +180,51 @@ def _track_events(
         played = length if speed is None else source_frames_played(length, speed)
         reel, name, comments = describe(item)
         event = _Event(channel, reel, (source_in, source_in + played),
-                       (record_in, record_in + length), name, comments, speed=speed)
+                       (record_in, record_in + length), name, comments, speed=speed,
+                       clip=item.name)
         before, after = pending or (0, 0)
         touching = events and previous_end == record_in
         if touching and 0 < before + after <= MAX_DISSOLVE:
             outgoing = events[-1]
-            outgoing.source = (outgoing.source[0], outgoing.source[1] - before)
+            # The outgoing event ends where the dissolve starts: one cut in (no dissolve into
+            # it) no longer than the crossfade's lead-in was left of no length, which many
+            # importers refuse. Its dissolve out starts late enough to leave it a frame.
+            room = outgoing.record[1] - outgoing.record[0] - max(1, outgoing.dissolve)
+            if before > room:
+                before, outgoing.held = max(room, 0), True
             outgoing.record = (outgoing.record[0], outgoing.record[1] - before)
-            event.source = (source_in - before, event.source[1])
+            outgoing.source = (outgoing.source[0], _source_out(outgoing, before))
             event.record = (record_in - before, event.record[1])
-            event.dissolve, event.outgoing = before + after, outgoing
+            event.source = (source_in - _source_frames(before, speed), event.source[1])
+            if before + after:
+                event.dissolve, event.outgoing = before + after, outgoing
         events.append(event)
         pending, previous_end = None, record_in + length
     return events
+
+
+def _source_frames(frames: int, speed: float | None) -> int:
+    """The source frames `frames` record frames run through at `speed`: a dissolve brings a
+    speed-changed event in that much earlier in its source (a freeze shows its one frame; a
+    reversed event is counted as at normal speed, as before)."""
+    if speed is None or speed < 0:
+        return frames
+    return round(frames * speed)
+
+
+def _source_out(event: _Event, shortened_by: int) -> int:
+    """The event's source out once its record ends `shortened_by` frames earlier: at a speed,
+    the last frame shown, as CMX 3600 counts it (`source_frames_played`)."""
+    if event.speed is None or event.speed < 0:
+        return event.source[1] - shortened_by
+    return event.source[0] + source_frames_played(event.record[1] - event.record[0], event.speed)
+
+
+def crossfades_held_back(timeline: otio.schema.Timeline, rate: float) -> list[str]:
+    """The v2a clips whose dissolve out starts later in a list than their crossfade does, so
+    that their event keeps a frame (`_track_events`)."""
+    return [event.clip for events in audio_events(timeline, rate, editors_too=False)
+            for event in events if event.held]
 
 
 def source_frames_played(length: int, speed: float) -> int:

@@ -29,18 +29,23 @@ events, `BLK` as `BL`. Names follow the lists' notes: `FROM CLIP
 NAME` the event's first source, `TO CLIP NAME` the background after a cut, `KEY CLIP NAME` the
 fill. An event line it still cannot read is refused with its line and event number.
 `restore` lines the video tracks up by record timecode, runs reversed events back from their
-entry point and starts a faded key's dissolve where its fade starts. The editor's list itself is
+entry point, starts a faded key's dissolve where its fade starts, and runs each part split off
+an event at a speed (a faded key's side after its cut, a split's delayed side) at that speed
+from the source frame it reaches, between two frames where it lies there. The editor's list itself is
 never changed (`edl_list` writes it back).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 
 import opentimelineio as otio
 
 from otio_adapters import edl_audio
+from otio_adapters.timing import exact_rate
 
 KEY_TRACK = "KEY"  # the track a key's fill is read onto, above the picture
 _EVENT = re.compile(r"^\s*(\d+)\s")
@@ -49,9 +54,16 @@ _NAME = re.compile(r"^\*?\s*(FROM|TO|KEY) CLIP NAME:?\s*(?P<name>.*?)\s*$", re.I
 _MOTION = re.compile(r"^\s*M2\s+(?P<reel>\S+)\s.*?(?P<entry>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$")
 _REVERSE = re.compile(
     r"^\s*M2\s.*?\s(?P<fps>-\d+(?:\.\d+)?)\s+(?P<entry>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$")
+_SPEED = re.compile(
+    r"^\s*M2\s.*?\s(?P<fps>-?\d+(?:\.\d+)?)\s+(?P<entry>\d{2}[:;]\d{2}[:;]\d{2}[:;]\d{2})\s*$")
 # A note the reader keeps as a comment of the clip it reads, for `restore` to take back.
 _REVERSE_NOTE = "V2A REVERSE"
 _KEY_FADE_NOTE = "V2A KEY FADE"  # frames of a key's fade before its dissolve's cut
+# The speed (frames a second) and exact first source frame of a part v2a split off a
+# speed-changed event (a faded key's side, a split edit's delayed side): mid-event, the frame
+# shown may lie between two frames, and the reader drops an M2 whose source and record happen
+# to be as long.
+_SPEED_NOTE = "V2A SPEED"
 _BLK = re.compile(r"^(\s*\d+\s+)BLK\b", re.IGNORECASE)
 # CMX 3600 writes a split edit's line directly above its event: the delayed channels start
 # that long after the event's in point.
@@ -82,6 +94,9 @@ class _Line:
     channel: str
     edit: tuple[str, ...]  # C / D 030 / W001 030 / K B / K 000 / K O...
     times: tuple[str, ...]
+    # Of a part split off a speed-changed event: its first source frame, exactly (its source
+    # in timecode is that frame's whole part).
+    exact_in: Fraction | None = None
 
     @property
     def kind(self) -> str:
@@ -192,13 +207,14 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
         if any(line.kind in ("background", "fill") for line in lines):
             out += _key_event(lines, part.notes, synthetic, rate)
         elif len(lines) > 1 and lines[1].kind == "cut":
-            out += _split_event(lines, part.notes, synthetic)
+            out += _split_event(lines, part.notes, synthetic, rate)
         elif len(lines) == 1 and _delays_one_line(part):
-            out += _split_event(_delayed(part, rate), part.notes, synthetic)
+            out += _split_event(_delayed(part, rate), part.notes, synthetic, rate)
         elif _starts_a_track(lines, started, rate):
             out += _cut_in(lines[1], part.notes)
         elif lines:
             out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
+            out += _speed_of_equal_lengths(lines[-1], part.notes, rate)
         started.update(_reader_tracks(out[written:]))
     return "\n".join(out) + "\n"
 
@@ -261,10 +277,56 @@ def _sides(channel: str) -> tuple[str, str] | None:
 
 def _delays_one_line(event: _Event) -> bool:
     """Whether the SPLIT line above an event of one line delays part of it: the line records
-    picture and sound, and runs at normal speed. Laid out on two lines, each line's timecodes
-    already say where it starts."""
-    speed = any(_MOTION.match(note) or "FREEZE FRAME" in note.upper() for note in event.notes)
-    return event.split is not None and _sides(event.lines[0].channel) is not None and not speed
+    picture and sound, and runs forwards (at its M2 line's speed, if any). Laid out on two
+    lines, each line's timecodes already say where it starts."""
+    still = any("FREEZE FRAME" in note.upper() for note in event.notes)
+    return (event.split is not None and _sides(event.lines[0].channel) is not None
+            and not still and _runs_forwards(event.notes))
+
+
+def _runs_forwards(notes: list[str]) -> bool:
+    """Whether every M2 line among `notes` (if any) plays its source forwards: a part of a
+    reversed or frozen event is not split off (`_reverse` places a reversed event whole)."""
+    found = [_SPEED.match(note) for note in notes]
+    return all(float(match["fps"]) > 0 for match in found if match)
+
+
+def _fps(motions: list[str]) -> str | None:
+    """The speed an event part's (last) M2 line gives, in frames a second as it spells it."""
+    found = [match["fps"] for match in map(_SPEED.match, motions) if match]
+    return found[-1] if found else None
+
+
+def _source_at(line: _Line, frames: int, fps: str | None, rate: float) -> Fraction:
+    """The source frame `line` shows `frames` record frames after its record in, at its M2
+    speed (`fps`, frames a second; None: normal speed): CMX 3600 counts a speed-changed source
+    from its in point at fps / rate frames a record frame."""
+    speed = Fraction(fps) / exact_rate(rate) if fps is not None else 1
+    return (line.exact_in if line.exact_in is not None else _frames(line.times[0], line, rate)
+            ) + frames * speed
+
+
+def _timecode_of(frames: Fraction, line: _Line, rate: float) -> str:
+    """Source frame `frames` (its whole part) as `line` spells its times."""
+    whole = math.floor(frames)
+    if line.times[0].isdigit():
+        return str(whole)
+    return otio.opentime.to_timecode(otio.opentime.RationalTime(whole, rate), rate,
+                                     ";" in line.times[0])
+
+
+def _speed_notes(line: _Line, fps: str | None, rate: float) -> list[str]:
+    """The M2 line and `_SPEED_NOTE` of a part split off a speed-changed event (none at
+    normal speed): the M2 line lets the reader take a source as long as the part's speed
+    makes it, the note gives `restore` its exact first frame. The M2 line's entry is spelt
+    with colons, which the reader's pattern for it needs (it reads the speed alone)."""
+    if fps is None:
+        return []
+    start = _source_at(line, 0, fps, rate)
+    entry = otio.opentime.to_timecode(otio.opentime.RationalTime(math.floor(start), rate),
+                                      rate, False)
+    return [f"M2   {line.reel:8}       {fps}                {entry}",
+            f"* {_SPEED_NOTE} {fps} {start}"]
 
 
 def _delayed(event: _Event, rate: float) -> list[_Line]:
@@ -280,11 +342,15 @@ def _delayed(event: _Event, rate: float) -> list[_Line]:
             f"line {event.split_at}, event {line.number}: the split's {event.split['delayed']} "
             f"DELAY of {delay} frames is not within the event's {length} frames")
     source_in, source_out, record_in, record_out = line.times
-    later = (_later(source_in, delay, line, rate), source_out,
+    # At a speed (M2) the delayed side's source starts delay x speed frames later.
+    fps = _fps([note for note in event.notes if _SPEED.match(note)])
+    start = _source_at(line, delay, fps, rate)
+    later = (_timecode_of(start, line, rate), source_out,
              _later(record_in, delay, line, rate), record_out)
+    delayed = replace(line, times=later, exact_in=start if fps is not None else None)
     video_later = event.split["delayed"].upper() == "VIDEO"
-    return [replace(line, channel=picture, times=later if video_later else line.times),
-            replace(line, channel=sound, times=line.times if video_later else later)]
+    return [replace(delayed if video_later else line, channel=picture),
+            replace(line if video_later else delayed, channel=sound)]
 
 
 def _later(time: str, frames: int, line: _Line, rate: float) -> str:
@@ -293,6 +359,20 @@ def _later(time: str, frames: int, line: _Line, rate: float) -> str:
         return str(int(time) + frames)
     moved = otio.opentime.RationalTime(_frames(time, line, rate) + frames, rate)
     return otio.opentime.to_timecode(moved, rate, ";" in time)
+
+
+def _speed_of_equal_lengths(line: _Line, notes: list[str], rate: float) -> list[str]:
+    """The `_SPEED_NOTE` of an event at a forward M2 speed whose source is as long as its record:
+    DaVinci Resolve writes the source range as if at normal speed, and a short event near 100 %
+    counts as many frames either way; the reader ignores an M2 line there, and the event played
+    at normal speed (OpenTimelineIO issue 948)."""
+    fps = _fps([note for note in notes if _SPEED.match(note)])
+    if fps is None or float(fps) <= 0 or float(fps) == rate:  # a freeze, or 100 %
+        return []
+    source_in, source_out, record_in, record_out = (_frames(t, line, rate) for t in line.times)
+    if source_out - source_in != record_out - record_in:
+        return []
+    return [f"* {_SPEED_NOTE} {fps} {source_in}"]
 
 
 def _reverse_notes(notes: list[str]) -> list[str]:
@@ -387,9 +467,10 @@ def _key_event(lines: list[_Line], notes: list[str], synthetic, rate: float) -> 
     background_name = names.get("TO" if cut else "FROM", number)
     first = str(next(synthetic)) if cut else number
     fade, fades_out = _key_fade(fill, rate)
-    if fade and not motions:
+    if fade and _runs_forwards(motions):  # a reversed side is placed whole by `restore`
         return out + _faded_key(
-            (background, background_name), (fill, names.get("KEY", number)), fade, fades_out,
+            (background, background_name, _fps(speeds[id(background)])),
+            (fill, names.get("KEY", number), _fps(speeds[id(fill)])), fade, fades_out,
             [first, str(next(synthetic))], others, rate)
     out += [background.text(first),
             f"* FROM CLIP NAME: {background_name}", *speeds[id(background)], *others]
@@ -409,15 +490,18 @@ def _key_fade(fill: _Line, rate: float) -> tuple[int, bool]:
     return (frames if frames > 1 else 0), fades_out
 
 
-def _faded_key(background: tuple[_Line, str], fill: tuple[_Line, str], fade: int,
-               fades_out: bool, numbers: list[str], notes: list[str], rate: float) -> list[str]:
+def _faded_key(background: tuple[_Line, str, str | None], fill: tuple[_Line, str, str | None],
+               fade: int, fades_out: bool, numbers: list[str], notes: list[str],
+               rate: float) -> list[str]:
     """A key fading in (out) as what the editor sees: its background dissolving into its fill
     over the fade (the fill into the background), on the picture track. The reader starts a
     dissolve at its cut (`D nnn`: the outgoing side plays on for nnn frames); the cut goes
     mid-fade so that each side shows, and `restore` moves the dissolve's start back to the
-    fade's (`_KEY_FADE_NOTE`): the sound made for it crossfades over the fade."""
-    (outgoing, out_name), (incoming, in_name) = (fill, background) if fades_out else (
-        background, fill)
+    fade's (`_KEY_FADE_NOTE`): the sound made for it crossfades over the fade. Each side is
+    (line, name, speed of its M2 line or None): a side at a speed runs on at it, its source at
+    the cut as far in as that speed takes it (`_speed_notes`)."""
+    (outgoing, out_name, out_fps), (incoming, in_name, in_fps) = (
+        (fill, background) if fades_out else (background, fill))
     before = fade // 2  # of the fade, before the cut
     after = fade - before
     key = fill[0]  # whose record times the key's lines share
@@ -425,24 +509,39 @@ def _faded_key(background: tuple[_Line, str], fill: tuple[_Line, str], fade: int
     length = _frames(record_out, key, rate) - _frames(record_in, key, rate)
     shown = length - after if fades_out else before  # of the outgoing side, to the cut
     source_in = outgoing.times[0]
-    cut_source = _later(source_in, shown, outgoing, rate)
+    at_cut = _source_at(outgoing, shown, out_fps, rate)
+    cut_source = _timecode_of(at_cut, outgoing, rate)
+    if out_fps is not None:  # where CMX 3600 ends a part at a speed: its last frame shown
+        source_out = _timecode_of(
+            _frames(source_in, outgoing, rate) + edl_audio.source_frames_played(
+                shown, float(Fraction(out_fps) / exact_rate(rate))), outgoing, rate)
+    else:
+        source_out = cut_source
     cut = _later(record_in, shown, outgoing, rate)
-    incoming_in = _later(incoming.times[0], shown, incoming, rate)
+    incoming_at_cut = _source_at(incoming, shown, in_fps, rate)
+    later_in = replace(incoming, times=(_timecode_of(incoming_at_cut, incoming, rate),
+                                        *incoming.times[1:]),
+                       exact_in=incoming_at_cut if in_fps is not None else None)
     first, dissolve = numbers
     return [
-        " ".join((first, outgoing.reel, "V", "C", source_in, cut_source, record_in, cut)),
+        " ".join((first, outgoing.reel, "V", "C", source_in, source_out, record_in, cut)),
+        *_speed_notes(outgoing, out_fps, rate),
         f"* FROM CLIP NAME: {out_name}", *notes,
         " ".join((dissolve, outgoing.reel, "V", "C", cut_source, cut_source, cut, cut)),
-        " ".join((dissolve, incoming.reel, "V", "D", f"{after:03d}", incoming_in,
+        " ".join((dissolve, incoming.reel, "V", "D", f"{after:03d}", later_in.times[0],
                   incoming.times[1], cut, record_out)),
+        *_speed_notes(later_in, in_fps, rate),
         f"* FROM CLIP NAME: {out_name}", f"* TO CLIP NAME: {in_name}",
         f"* {_KEY_FADE_NOTE} {before}",
     ]
 
 
-def _split_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
+def _split_event(lines: list[_Line], notes: list[str], synthetic, rate: float) -> list[str]:
     """A split edit: cuts of one number on other channels (picture, then sound a few frames
-    later, or the other way round), each an event to the reader, with the event's notes."""
+    later, or the other way round), each an event to the reader, with the event's notes. Its
+    lines are one source at one speed: an M2 line (CMX ties one to a reel and its entry point,
+    often the first line's alone) gives each line of its reel that speed, from where that line
+    starts (the reader refused the other line: its source ran longer than its record)."""
     for line in lines:
         if line.kind != "cut":
             raise _parse_error(
@@ -450,11 +549,17 @@ def _split_event(lines: list[_Line], notes: list[str], synthetic) -> list[str]:
                 f"not {' '.join(line.edit)}")
     names, motions, others = _split_notes(notes)
     speeds = _motions(lines, motions, lines[0])
+    one_source = len({line.reel for line in lines}) == 1
     out: list[str] = []
     for index, line in enumerate(lines):
         number = line.number if index == 0 else str(next(synthetic))
+        speed = speeds[id(line)]
+        if _runs_forwards(motions):  # a reversed event is placed whole by `restore`
+            same_reel = [note for note in motions if _MOTION.match(note)["reel"] == line.reel]
+            fps = _fps(speed or same_reel or (motions if one_source else []))
+            speed = _speed_notes(line, fps, rate)
         out += [line.text(number), f"* FROM CLIP NAME: {names.get('FROM', line.number)}",
-                *speeds[id(line)], *others]
+                *speed, *others]
     return out
 
 
@@ -462,6 +567,7 @@ def restore(timeline: otio.schema.Timeline) -> None:
     """Play reversed events from their entry point, and place every video track by record
     timecode (`_line_up`)."""
     for clip in timeline.find_clips():
+        _speed(clip)
         _reverse(clip)
     for track in timeline.video_tracks():
         _key_fades(track)
@@ -482,6 +588,25 @@ def _key_fades(track: otio.schema.Track) -> None:
         meta["comments"] = [comment for comment in comments if comment not in notes]
         rate = previous.out_offset.rate
         previous.in_offset = otio.opentime.RationalTime(int(notes[-1].split()[-1]), rate)
+
+
+def _speed(clip: otio.schema.Clip) -> None:
+    """A part split off a speed-changed event (`_speed_notes`) at its speed, from its exact
+    first source frame: the reader read that frame's whole part, and no speed at all where the
+    part's source and record happened to be as long."""
+    meta = clip.metadata.get("cmx_3600", {})
+    comments = list(meta.get("comments", []))
+    notes = [comment for comment in comments if comment.startswith(_SPEED_NOTE)]
+    if not notes:
+        return
+    meta["comments"] = [comment for comment in comments if comment not in notes]
+    fps, start = notes[-1].split()[-2:]
+    rate = clip.source_range.duration.rate
+    clip.source_range = otio.opentime.TimeRange(
+        otio.opentime.RationalTime(float(Fraction(start)), rate), clip.source_range.duration)
+    kept = [effect for effect in clip.effects
+            if not isinstance(effect, otio.schema.LinearTimeWarp)]
+    clip.effects[:] = [*kept, otio.schema.LinearTimeWarp(time_scalar=float(fps) / rate)]
 
 
 def _reverse(clip: otio.schema.Clip) -> None:

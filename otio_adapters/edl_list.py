@@ -176,6 +176,25 @@ def _blocks(lines: list[str]) -> list[tuple[int, int]]:
     return blocks
 
 
+def drop_empty_events(path: str) -> None:
+    """Take out of the list the adapter wrote at `path` each event that records nothing: one
+    cut whose record in is its record out, leading no dissolve or wipe. The adapter writes one
+    for a clip that a transition's lead-in covers whole (a faded key's background, which v2a
+    reads as cut mid-fade: `edl_events`); many importers refuse an event of no length, and the
+    dissolve's own outgoing line names that source."""
+    with open(path, encoding="utf-8", newline="") as handle:
+        lines = handle.readlines()
+    empty = set()
+    for first, end in _blocks(lines):
+        events = [line for line in lines[first:end] if edl_audio.event_number(line) is not None]
+        fields = events[0].split()
+        if len(events) == 1 and len(fields) >= 8 and fields[-2] == fields[-1]:
+            empty.update(range(first, end))
+    if empty:
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write("".join(line for index, line in enumerate(lines) if index not in empty))
+
+
 def _channels(lines: list[str]) -> set[str]:
     """The audio channels an event plays: its channel field's (A, A2, AA, B, AA/V...) and its
     AUD lines'."""

@@ -822,6 +822,11 @@ def _edl_carries(timeline: otio.schema.Timeline, editors_list: bool = False) -> 
     if too_long:
         note += (f"; {too_long} crossfades longer than {edl_audio.MAX_DISSOLVE} frames, more "
                  "than a CMX 3600 dissolve can say, are cuts in the EDL")
+    held = edl_audio.crossfades_held_back(timeline, _list_rate(timeline))
+    if held:
+        note += (f"; the dissolves out of {', '.join(held)}, no longer than their crossfade's "
+                 "lead-in, start later in the EDL than v2a's crossfades, leaving each take an "
+                 "event of a frame or more (an event of no length is invalid to many importers)")
     return note
 
 
@@ -964,6 +969,7 @@ def _write_edl(
     # then the frame code mode it was read in (`restore_frame_code_mode`).
     picture, _ = _edl_picture(timeline)
     _adapter_write(picture, written, "cmx_3600")
+    edl_list.drop_empty_events(written)
     restore_motion_events(written, rate)  # before the audio events: video only
     edl_audio.append_audio_events(written, timeline, rate)
     restore_frame_code_mode(written, timeline)
@@ -1490,7 +1496,31 @@ def _edl_picture(timeline: otio.schema.Timeline) -> tuple[otio.schema.Timeline, 
             if track is not next((t for t in videos if t.find_clips()), videos[0]):
                 result.tracks.remove(track)
     _reels_without_spaces(result)
+    _dissolves_into_speed_changes(result)
     return result, hidden
+
+
+def _dissolves_into_speed_changes(timeline: otio.schema.Timeline) -> None:
+    """Start each speed-changed clip a dissolve brings in where the writer will count it from.
+    CMX 3600 starts the incoming event where the dissolve starts, its source there the frame
+    shown then; the writer takes the dissolve's lead-in (`in_offset`) off the clip's source in
+    at normal speed, so a clip at 2x came in 10 frames early for a lead-in of 10 frames, not
+    20 (and its speed line, its source out and v2a's reading of it followed). The copy it gets
+    starts lead-in x (speed - 1) frames earlier, which its subtraction makes lead-in x speed."""
+    for track in timeline.video_tracks():
+        items = list(track)
+        for transition, incoming in zip(items, items[1:], strict=False):
+            if not (isinstance(transition, otio.schema.Transition)
+                    and isinstance(incoming, otio.schema.Clip)):
+                continue
+            speed = time_scalar(incoming)
+            if speed <= 0 or speed == 1 or not transition.in_offset.value:
+                continue  # a freeze or a reversed clip keeps its frames; so does a cut
+            used = incoming.source_range
+            earlier = otio.opentime.RationalTime(
+                transition.in_offset.value * float(speed - 1), transition.in_offset.rate)
+            incoming.source_range = otio.opentime.TimeRange(used.start_time - earlier,
+                                                            used.duration)
 
 
 def _tracks_note(timeline: otio.schema.Timeline) -> str:

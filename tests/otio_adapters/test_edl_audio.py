@@ -279,3 +279,77 @@ M2   D001           000.0                04:00:00:00
     assert [(name, scalars) for name, _, scalars in speeds(timeline)] == [
         ("fast.wav", [("LinearTimeWarp", 2.0)]), ("held.wav", [("FreezeFrame", 0.0)])]
     assert speeds(read_timeline(written)) == speeds(timeline)
+
+
+def _events_of_no_length(lines: list[str]) -> list[str]:
+    """Event lines recording nothing, but for a dissolve's outgoing line (a cut at the
+    outgoing source's out point, directly followed by the dissolve under its number)."""
+    events = [line for line in lines if line[:3].isdigit()]
+    empty = []
+    for index, line in enumerate(events):
+        record_in, record_out = line.split()[-2:]
+        following = events[index + 1].split() if index + 1 < len(events) else []
+        leads_a_dissolve = following[:1] == line.split()[:1] and following[3] in ("D", "W001")
+        if record_in == record_out and not leads_a_dissolve:
+            empty.append(line)
+    return empty
+
+
+@pytest.mark.parametrize("changed", [False, True])
+@pytest.mark.parametrize("frames", [1, 2])
+def test_a_take_no_longer_than_its_crossfades_lead_in_keeps_an_event_of_its_own(
+        tmp_path, frames, changed):
+    """A first shot of a frame or two: the crossfade into the next take starts before the cut,
+    as far back as the whole of that first take, and CMX 3600 ends the outgoing event where
+    its dissolve starts. The take was written as an event of no length (record in = out),
+    which many importers refuse; its dissolve out now starts a frame later, and the note says
+    so, naming the clip."""
+    listing = f"""TITLE: short first shot
+FCM: NON-DROP FRAME
+001  A        V     C        01:00:00:00 01:00:00:{frames:02d} 01:00:00:00 01:00:00:{frames:02d}
+* FROM CLIP NAME:  a
+002  B        V     C        02:00:00:00 02:00:02:00 01:00:00:{frames:02d} 01:00:02:{frames:02d}
+* FROM CLIP NAME:  b
+"""
+    _, generated, written, _, note = _written(tmp_path, listing, {}, changed=changed)
+    lines = written.read_text().splitlines()
+    takes = [line for line in lines if line[:3].isdigit() and line.split()[2] == "A"]
+    assert [line.split()[3] for line in takes] == ["C", "C", "D"]  # a dissolve still
+    assert _events_of_no_length(lines) == []
+    first = takes[0].split()
+    assert (first[-2], first[-1]) == ("01:00:00:00", "01:00:00:01")
+    assert "the dissolves out of V2A a, no longer than their crossfade's lead-in" in note
+    (track,) = find_v2a_tracks(read_timeline(written), "SFX")  # each take read back
+    assert [url_to_path(clip.media_reference.target_url) for clip in track.find_clips()] == [
+        audio.path for audio in generated]
+
+
+def test_a_dissolve_into_a_speed_changed_clip_starts_its_source_as_far_back_as_that_speed(
+        tmp_path):
+    """CMX 3600 starts a dissolve's incoming event where the dissolve starts, from the source
+    frame shown there. Into a clip at twice the speed with a lead-in of 10 frames, that is 20
+    frames before the clip's first frame at the cut; the adapter (the picture) and v2a (the
+    editor's audio) went back 10, so the clip was read back 10 frames early in its source."""
+    rt, tr = otio.opentime.RationalTime, otio.opentime.TimeRange
+    timeline = otio.schema.Timeline("speed into a dissolve")
+    for name, kind in (("V", otio.schema.TrackKind.Video), ("A1", otio.schema.TrackKind.Audio)):
+        track = otio.schema.Track(name, kind=kind)
+        one = otio.schema.Clip("one", otio.schema.ExternalReference("/media/one.mov"),
+                               tr(rt(86400, 24), rt(48, 24)))
+        fast = otio.schema.Clip("fast", otio.schema.ExternalReference("/media/fast.mov"),
+                                tr(rt(172800, 24), rt(48, 24)))
+        fast.effects.append(otio.schema.LinearTimeWarp(time_scalar=2.0))
+        track.extend([one, otio.schema.Transition(in_offset=rt(10, 24), out_offset=rt(10, 24)),
+                      fast])
+        timeline.tracks.append(track)
+    written, _, _ = write_timeline(timeline, str(tmp_path / "cut.edl"), "cmx_3600")
+    dissolves = [line.split() for line in Path(written).read_text().splitlines()
+                 if line[:3].isdigit() and line.split()[3] == "D"]
+    # From 02:00:00:00 less 20 frames, to the last frame 58 record frames at 2x show.
+    assert [(fields[2], fields[5:7]) for fields in dissolves] == [
+        ("V", ["01:59:59:04", "02:00:03:23"]), ("A", ["01:59:59:04", "02:00:03:23"])]
+    reread = read_timeline(written)
+    for track in reread.tracks:
+        (fast,) = [clip for clip in track.find_clips() if clip.name == "fast"]
+        assert fast.source_range.start_time.value == 172800 - 20
+        assert [effect.time_scalar for effect in fast.effects] == [2.0]

@@ -155,6 +155,23 @@ SPLIT:    VIDEO DELAY=  00:00:00:12
 002  TAPE2    AA/V  C        02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
 * FROM CLIP NAME:  two.mov
 """, {}),
+    # A key that fades and split edits, each at a speed (M2), read since the edl-edges session.
+    "speed_key_and_splits": ("""\
+TITLE: SPEEDS IN KEYS AND SPLITS
+FCM: NON-DROP FRAME
+
+001  TAPE1    AA/V  C        01:00:00:00 01:00:04:00 01:00:00:00 01:00:04:00
+* FROM CLIP NAME:  one.mov
+002  BG2      V     K B      02:00:00:00 02:00:04:00 01:00:04:00 01:00:08:00
+002  LOGO     V     K    030 03:00:00:00 03:00:07:23 01:00:04:00 01:00:08:00
+M2   LOGO           048.0                03:00:00:00
+* FROM CLIP NAME:  back.mov
+* KEY CLIP NAME:  logo.mov
+SPLIT:    VIDEO DELAY=  00:00:00:05
+003  TAPE3    AA/V  C        03:00:00:00 03:00:06:00 01:00:08:00 01:00:12:00
+M2   TAPE3          036.0                03:00:00:00
+* FROM CLIP NAME:  three.mov
+""", {}),
     "notes_before_the_first_event": ("""\
 TITLE: NOTES FIRST
 * EXPORTED FROM AN EDIT SUITE
@@ -464,6 +481,13 @@ def test_a_changed_list_whose_keys_fade_gets_the_adapters_list_with_each_fade_a_
     assert [(fields[1], fields[3:5], fields[-2:]) for fields in events if fields[3] == "D"] == [
         ("LOGO", ["D", "030"], ["01:00:05:00", "01:00:09:00"]),
         ("BG3", ["D", "020"], ["01:00:10:04", "01:00:11:00"])]
+    # No event of no length but a dissolve's outgoing cut: the adapter wrote the background
+    # the fade in covers whole (cut mid-fade as v2a reads it) as one, which many importers
+    # refuse (edl-edges session).
+    for fields, following in zip(events, events[1:] + [None], strict=True):
+        if fields[-2] == fields[-1]:
+            assert following is not None and following[0] == fields[0], fields
+            assert following[3] == "D"
 
 
 def test_the_otio_beside_a_list_rewritten_in_place_lets_a_later_run_write_into_it(tmp_path):

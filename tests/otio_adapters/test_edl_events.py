@@ -13,6 +13,7 @@ import opentimelineio as otio
 import pytest
 
 from otio_adapters.plan import plan_segments
+from otio_adapters.plan import time_scalar as plan_time_scalar
 from otio_adapters.read import TimelineReadError, read_timeline
 from otio_adapters.takes import find_v2a_tracks, to_samples
 from otio_adapters.write import write_audio_tracks
@@ -338,3 +339,113 @@ def test_a_split_longer_than_its_event_is_named_by_line_and_number(tmp_path):
             "line 6, event 002: the split's VIDEO DELAY of 96 frames is not within the "
             "event's 96 frames")):
         read_timeline(path)
+
+
+def _key_at_speed(edit: str, background_fps: str | None, fill_fps: str | None) -> str:
+    """A key over BACKGROUND / FILL's record range, each side's source as long as its M2
+    speed (fps in a 24 fps list) makes it, with one M2 line per side at a speed."""
+    def side(reel, source_in, fps):
+        start = otio.opentime.from_timecode(source_in, 24)
+        played = 96 if fps is None else int((96 - 1) * float(fps) / 24) + 1
+        source_out = otio.opentime.to_timecode(start + otio.opentime.RationalTime(played, 24), 24)
+        motion = f"M2   {reel:8}       {fps}                {source_in}\n" if fps else ""
+        return (source_in, source_out, "01:00:05:00", "01:00:09:00"), motion
+    background, background_motion = side("BG2", "02:00:00:00", background_fps)
+    fill, fill_motion = side("LOGO", "03:00:00:00", fill_fps)
+    return (_event("002", "BG2", "V", "K B", *background) + _event("002", "LOGO", "V", edit, *fill)
+            + background_motion + fill_motion
+            + "* FROM CLIP NAME:  back.mov\n* KEY CLIP NAME:  logo.mov\n")
+
+
+@pytest.mark.parametrize(("edit", "background_fps", "fill_fps", "shown"), [
+    # The fill at twice the speed fades in: from the cut (15 frames in) its source is 30 in.
+    ("K    030", None, "048.0", [("back.mov", 120, 15, 0, 1), ("logo.mov", 135, 81, 30, 2)]),
+    # The background at 1.5x comes back as the key fades out: 81 frames in, 121.5 source frames.
+    ("K O  030", "036.0", None,
+     [("logo.mov", 120, 81, 0, 1), ("back.mov", 201, 15, Fraction(243, 2), Fraction(3, 2))]),
+    # At 25 fps in a 24 fps list the background's 15 frames before the cut name 15 source
+    # frames, as long as its record: the reader dropped such an M2 line's speed.
+    ("K    030", "025.0", "048.0",
+     [("back.mov", 120, 15, 0, Fraction(25, 24)), ("logo.mov", 135, 81, 30, 2)]),
+])
+def test_a_faded_key_at_a_speed_plans_each_side_from_where_its_speed_takes_it(
+        tmp_path, edit, background_fps, fill_fps, shown):
+    """A key that fades, with an M2 line for a side at a speed: before, the fade was dropped
+    (the fill planned over the whole key, the background with no sound). Each side now runs
+    at its own speed, the side after the cut from the source frame that speed reaches."""
+    text = HEAD + SHOT_ONE + _key_at_speed(edit, background_fps, fill_fps) + SHOT_THREE
+    shots = _plan(tmp_path, text)
+    reel_start = {"back.mov": 2 * 3600, "logo.mov": 3 * 3600}
+    assert [(name, at, frames, (source - reel_start[name]) * 24)
+            for name, at, frames, source, _ in shots[1:3]] == [side[:4] for side in shown]
+    assert [speed for *_, speed in shots[1:3]] == pytest.approx([side[4] for side in shown])
+    assert [shot[0] for shot in (shots[0], shots[3])] == ["one.mov", "three.mov"]
+    fade_in = edit.split()[1] != "O"
+    assert _crossfades(tmp_path, text) == [(120, 150) if fade_in else (186, 216)]
+
+
+SPLIT_AT_SPEED = {
+    # One line for picture and sound, its picture 12 frames late, at twice the speed: the
+    # picture's source starts 24 frames in.
+    "one line": ("SPLIT:    VIDEO DELAY=  00:00:00:12\n"
+                 + _event("002", "T2", "AA/V", "C", "02:00:00:00", "02:00:08:00",
+                          "01:00:04:00", "01:00:08:00")
+                 + "M2   T2             048.0                02:00:00:00\n", 108, 24),
+    # At 1.5x a 5-frame delay starts the picture 7.5 source frames in, between two frames.
+    "one line, between frames": ("SPLIT:    VIDEO DELAY=  00:00:00:05\n"
+                                 + _event("002", "T2", "AA/V", "C", "02:00:00:00",
+                                          "02:00:06:00", "01:00:04:00", "01:00:08:00")
+                                 + "M2   T2             036.0                02:00:00:00\n",
+                                 101, Fraction(15, 2)),
+    # Two lines, one M2 line for the event (the picture's): the sound line, 12 frames late and
+    # 24 source frames in, was refused ("Source and record duration don't match").
+    "two lines": ("SPLIT:    AUDIO DELAY=  00:00:00:12\n"
+                  + _event("002", "T2", "V", "C", "02:00:00:00", "02:00:08:00", "01:00:04:00",
+                           "01:00:08:00")
+                  + _event("002", "T2", "AA", "C", "02:00:01:00", "02:00:08:00", "01:00:04:12",
+                           "01:00:08:00")
+                  + "M2   T2             048.0                02:00:00:00\n", 96, 0),
+}
+
+
+@pytest.mark.parametrize("layout", sorted(SPLIT_AT_SPEED))
+def test_a_split_edit_at_a_speed_starts_its_delayed_side_where_that_speed_takes_it(
+        tmp_path, layout):
+    """A split edit whose event has an M2 line: of one line, its SPLIT line was dropped (both
+    sides cut in together); of two lines, the list was refused. The delayed side now starts
+    the delay later, its source the delay times the speed further in."""
+    event, picture_at, picture_source = SPLIT_AT_SPEED[layout]
+    path = tmp_path / "cut.edl"
+    path.write_text(HEAD + FIRST + event + "* FROM CLIP NAME:  two.mov\n")
+    timeline = read_timeline(path)
+    shots = _plan(tmp_path, HEAD + FIRST + event + "* FROM CLIP NAME:  two.mov\n")
+    fps = 36 if "between" in layout else 48
+    assert [(name, at, frames, speed) for name, at, frames, _, speed in shots] == [
+        ("one.mov", 0, 96, 1), ("two.mov", picture_at, 192 - picture_at, Fraction(fps, 24))]
+    assert (shots[1][3] - 7200) * 24 == picture_source
+    sound_at, sound_source = (108, 24) if layout == "two lines" else (96, 0)
+    for track in timeline.audio_tracks():  # the editor's sound, at the speed, where it cuts in
+        (two,) = [clip for clip in track.find_clips() if clip.name == "two.mov"]
+        assert track.range_of_child(two).start_time.value == sound_at
+        assert two.source_range.start_time.value == 172800 + sound_source
+        assert plan_time_scalar(two) == Fraction(fps, 24)
+
+
+@pytest.mark.parametrize(("source_out", "fps", "speed"), [
+    ("00:00:04:19", "048.0", 2),  # DaVinci Resolve: the source as long as the record
+    ("00:00:00:12", "025.0", Fraction(25, 24)),  # 12 frames at 25 fps name 12 source frames
+])
+def test_an_m2_speed_holds_where_source_and_record_are_as_long(tmp_path, source_out, fps,
+                                                               speed):
+    """The reader ignored an M2 line whose event's source and record run as long, and the
+    shot was planned at normal speed (OpenTimelineIO issue 948, a list from Resolve)."""
+    record_out = otio.opentime.to_timecode(
+        otio.opentime.from_timecode("01:00:00:00", 24)
+        + otio.opentime.from_timecode(source_out, 24), 24)
+    text = HEAD + _event("001", "AX", "V", "C", "00:00:00:00", source_out, "01:00:00:00",
+                         record_out) + (
+        f"M2   AX             {fps}                00:00:00:00\n"
+        "* FROM CLIP NAME: SEQ_010_LAY_v001\n")
+    ((name, start, frames, source, planned_speed),) = _plan(tmp_path, text)
+    assert (start, frames, source) == (0, otio.opentime.from_timecode(source_out, 24).value, 0)
+    assert planned_speed == pytest.approx(float(speed))
