@@ -459,20 +459,22 @@ class _Project:
         # inserting each one where it goes lists its parent's children (quadratic).
         self.new_producers: list[ET.Element] = []
         self.new_bin_entries: list[ET.Element] = []
+        self.bin_producers: dict[str, ET.Element] | None = None  # kdenlive:id -> bin producer
 
     def lay(self, track: otio.schema.Track) -> None:
         """Put `track` (v2a's, in frames) in the project: in the track of that name, emptied
-        first, or in a new one; its crossfades as same-track mixes (`_placed`). Producers of
+        first, or in a new one; its crossfades as same-track mixes (`_placed`); a clip the
+        editor disabled (`enabled` False) as Kdenlive plays one (`_disabled`). Producers of
         v2a's that no clip uses any more are removed."""
         tractors = self._tracks_named(track.name)
-        old = {}
+        old: dict[tuple[str, bool], ET.Element] = {}  # (file, disabled) -> producer
         for tractor in tractors:
             for playlist in self._playlists(tractor):
                 for item in list(playlist):
                     if item.tag == "entry":
                         producer = self.by_id.get(item.get("producer"))
                         if producer is not None:
-                            old[read_property(producer, "resource")] = producer
+                            self._note_old(producer, old)
                     if item.tag in ("entry", "blank"):
                         playlist.remove(item)
             for mix in tractor.findall("transition"):  # mixes of clips no longer there
@@ -486,6 +488,8 @@ class _Project:
                 if item.start > position:
                     ET.SubElement(playlist, "blank", {"length": str(item.start - position)})
                 producer = self._producer(item.clip, old)
+                if not item.clip.enabled:
+                    producer = self._disabled(producer, old)
                 entry = ET.SubElement(playlist, "entry", {
                     "producer": producer.get("id"), "in": str(item.first), "out": str(item.last),
                 })  # fmt: skip
@@ -582,7 +586,7 @@ class _Project:
         resource = url_to_path(clip.media_reference.target_url)
         frames = _frames(clip.media_reference.available_range.duration)
         record = json.dumps(_plain(clip.metadata.get(_NOTED, {})), sort_keys=True)
-        producer = old.pop(resource, None)
+        producer = old.pop((resource, False), None)
         if producer is not None:
             _set_property(producer, PROPERTY, record)
             return producer
@@ -606,6 +610,35 @@ class _Project:
             "producer": producer.get("id"), "in": "0", "out": str(frames - 1),
         }))  # fmt: skip
         return producer
+
+    def _note_old(self, producer: ET.Element, old: dict[tuple[str, bool], ET.Element]) -> None:
+        """Note a producer an entry of v2a's track plays, by its file and whether it is a
+        disabled copy; for a copy, the bin's producer of that clip too, which the copy stands
+        for (`_disabled`): reused, or removed with the copy when its take leaves the track."""
+        resource, disabled = read_property(producer, "resource"), _is_disabled(producer)
+        old[(resource, disabled)] = producer
+        if disabled:
+            if self.bin_producers is None:
+                self.bin_producers = _bin_producers(self.mlt, self.by_id)
+            master = self.bin_producers.get(read_property(producer, "kdenlive:id"))
+            if master is not None and read_property(master, "resource") == resource:
+                old.setdefault((resource, False), master)
+
+    def _disabled(self, producer: ET.Element, old: dict[tuple[str, bool], ET.Element]) -> ET.Element:
+        """The producer of a clip the editor disabled, as Kdenlive plays one (ProjectClip::
+        createDisabledMasterProducer): a copy of its take's producer that shows no picture and
+        plays no sound, kept out of the bin, which holds the take's own. The copy an earlier
+        run or Kdenlive wrote, or a new one. Without it a re-run enabled the clip again."""
+        record = read_property(producer, PROPERTY)
+        copied = old.pop((read_property(producer, "resource"), True), None)
+        if copied is None:
+            copied = copy.deepcopy(producer)
+            copied.set("id", self._new_id("v2a_disabled"))
+            self.new_producers.append(copied)
+        _set_property(copied, PROPERTY, record)
+        for kind in ("audio", "image"):
+            _set_property(copied, f"set.test_{kind}", "1")
+        return copied
 
     def _add_new_producers(self, playlist: ET.Element) -> None:
         """The producers `_producer` made, before the `playlist` using them (MLT drops an entry
@@ -1064,14 +1097,19 @@ def _entries_of(
     mlt: ET.Element, by_id: dict, rate: float, wanted: Callable[[ET.Element], bool]
 ) -> dict[tuple[int, int], ET.Element]:
     """(track index as the adapter numbers tracks, record start frame) -> producer of each entry
-    whose producer is `wanted`."""
+    whose producer is `wanted`. On v2a's track a clip mixed into from the one before starts at
+    its cut, where the adapter reads it (`for_reader`), not where its entry does, a mix earlier."""
     result: dict[tuple[int, int], ET.Element] = {}
     for index, tractor in enumerate(_track_tractors(mlt, by_id)):
+        cut_of = {}  # an entry's first frame -> the cut it is mixed into at
+        if tractor.find("transition") is not None and _named_v2a(tractor):
+            cuts = _mixed_cuts(tractor, by_id, rate)
+            cut_of = {cut - before: cut for cut, (before, _) in cuts.items()}
         for sub in tractor.findall("track"):
             playlist = by_id.get(sub.get("producer"))
             for position, _, producer in _playlist_entries(playlist, by_id, rate):
                 if producer is not None and wanted(producer):
-                    result[(index, position)] = producer
+                    result[(index, cut_of.get(position, position))] = producer
     return result
 
 

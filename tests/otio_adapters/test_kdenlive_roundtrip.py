@@ -1301,3 +1301,68 @@ def test_a_video_track_hidden_in_kdenlive_gets_no_sound_and_the_picture_beneath_
     track = '<track producer="tractor2"/>'
     project = _edit_variant(edit, (track, track.replace("/>", f' hide="{hide}"/>')))
     assert _planned_over(project, 40, 60) == [(0, "bigbuckbunny", 40, 20)]  # V1's shot beneath
+
+
+def _disable_in_kdenlive(project: Path, take_file: str) -> None:
+    """Disable the clip of `take_file` on v2a's track as Kdenlive does: its entry plays a copy
+    of the clip's producer that shows no picture and plays no sound (ProjectClip::
+    createDisabledMasterProducer: a clone of the producer, `set.test_audio` and
+    `set.test_image` 1), saved beside the producer; the bin keeps the producer itself."""
+    root, by_id = ET.XMLID(project.read_text(encoding="utf-8"))
+    (entry,) = [e for _, e, p in _v2a_entries(str(project)) if _resource(p).endswith(take_file)]
+    producer = by_id[entry.get("producer")]
+    clone = copy.deepcopy(producer)
+    clone.set("id", producer.get("id") + "_disabled")
+    for kind in ("audio", "image"):
+        clone.find(f"property[@name='set.test_{kind}']").text = "1"
+    root.insert(list(root).index(producer) + 1, clone)
+    for playlist in root.iter("playlist"):
+        for found in playlist.iter("entry") if playlist.get("id") != "main_bin" else ():
+            if found.attrib == entry.attrib:
+                found.set("producer", clone.get("id"))
+    project.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+
+def _disabled_takes(project: str) -> list[str]:
+    """The take files of the clips on v2a's track that play through a disabled producer."""
+    return [
+        Path(_resource(producer)).name
+        for _, _, producer in _v2a_entries(project)
+        if producer.findtext("property[@name='set.test_audio']") == "1"
+        and producer.findtext("property[@name='set.test_image']") == "1"
+    ]
+
+
+def test_a_take_the_editor_disabled_stays_disabled_across_reruns_and_takes(edit, tmp_path):
+    """The editor disables one of v2a's clips in Kdenlive (the one crossfaded into from the
+    clip before it). A re-run enabled it again: v2a wrote each entry with its take's own
+    producer, and read a disabled clip joined by a mix as enabled. It stays disabled: through
+    a run on other clips, and with the new take a full run gives it, as the editor left it."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    path = Path(first.timeline_path)
+    clip_id = first.generated[1].clip_id
+    _disable_in_kdenlive(path, f"{clip_id}_take1.wav")
+
+    (track,) = find_v2a_tracks(read_timeline(path), "SFX")
+    assert [c.metadata["v2a"]["clip_id"] for c in track.find_clips() if not c.enabled] == [clip_id]
+
+    others = [audio.clip_id for audio in first.generated if audio.clip_id != clip_id]
+    again = _generate(path, out, clips=others[:1])
+    assert _disabled_takes(again.timeline_path) == [f"{clip_id}_take1.wav"]
+
+    full = _generate(Path(again.timeline_path), out)
+    assert _disabled_takes(full.timeline_path) == [f"{clip_id}_take2.wav"]
+    (track,) = find_v2a_tracks(read_timeline(full.timeline_path), "SFX")
+    disabled = [c for c in track.find_clips() if not c.enabled]
+    assert [c.metadata["v2a"]["clip_id"] for c in disabled] == [clip_id]
+    assert sorted(disabled[0].media_references()) == ["take1", "take2"]
+    assert len(_crossfade_sides(track)) == 3  # its crossfades kept with it
+    # One bin clip a take: the disabled copy plays the bin's clip, as Kdenlive has it; the
+    # replaced take's clip and its copy are gone.
+    written = _parse(Path(full.timeline_path))
+    resources = [_resource(item) for item in written.iter("chain")]
+    assert not any(r.endswith(f"{clip_id}_take1.wav") for r in resources)
+    assert sum(r.endswith(f"{clip_id}_take2.wav") for r in resources) == 2
+    main_bin = written.find("playlist[@id='main_bin']")
+    assert len(main_bin.findall("entry")) == 3 + len(first.generated)
