@@ -60,29 +60,35 @@ _HOSTS = {
 
 #: The note on each clip v2a places: its `offset` and `start` (the media time there) and its
 #: `lane` where it is connected; in a storyline of v2a's (whose clips count from its start and
-#: have no lane), its `offset` there and the storyline's. A copy the editor makes lies elsewhere
-#: (a copy of the storyline as a whole); a part bladed or trimmed off v2a's clip still plays its
-#: media at the same place (`offset` - `start` as noted), and is v2a's still.
+#: have no lane), its `offset` there and the storyline's; and the sequence time where it starts.
+#: A copy the editor makes lies elsewhere (a copy of the storyline as a whole; pasted with its
+#: shot, elsewhere in the sequence); a part bladed or trimmed off v2a's clip still plays its
+#: media at the same place (`offset` - `start` as noted), and is v2a's still. Notes written
+#: before the sequence time was noted have none.
 _PLACED = re.compile(
     r"v2a take placed at (?P<offset>\S+s) \(its (?P<start>\S+s)\)"
     r"(?: in a storyline at (?P<storyline>\S+s))?, lane (?P<lane>-?\d+)"
+    r"(?:, sequence time (?P<sequence>\S+s))?"
 )
 
 
 @dataclass(frozen=True)
 class Placement:
     """Where v2a placed a clip: its `offset`, `start` and `lane`, or its `offset` and `start`
-    in a storyline connected at `storyline` on `lane`."""
+    in a storyline connected at `storyline` on `lane`; `sequence`, the sequence time where it
+    starts (None in notes written before it was noted)."""
 
     offset: Fraction
     start: Fraction
     lane: str
     storyline: Fraction | None = None
+    sequence: Fraction | None = None
 
     def note(self) -> str:
         inside = "" if self.storyline is None else f" in a storyline at {format_seconds(self.storyline)}"
         where = f"{format_seconds(self.offset)} (its {format_seconds(self.start)})"
-        return f"v2a take placed at {where}{inside}, lane {self.lane}"
+        at = "" if self.sequence is None else f", sequence time {format_seconds(self.sequence)}"
+        return f"v2a take placed at {where}{inside}, lane {self.lane}{at}"
 
 
 def placement(clip: ET.Element) -> Placement | None:
@@ -93,8 +99,9 @@ def placement(clip: ET.Element) -> Placement | None:
     if not found:
         return None
     storyline = parse_seconds(found["storyline"]) if found["storyline"] else None
+    sequence = parse_seconds(found["sequence"]) if found["sequence"] else None
     offset, start = parse_seconds(found["offset"]), parse_seconds(found["start"])
-    return Placement(offset, start, found["lane"], storyline)
+    return Placement(offset, start, found["lane"], storyline, sequence)
 
 
 def audio_role(track: otio.schema.Track) -> str:
@@ -273,9 +280,10 @@ class _Writer:
         """Connect `run` where its first clip starts: one asset-clip, or a storyline of them
         with a centred crossfade at each cut."""
         first = run[0]
-        index, local = self._host_at(self.origin + self.seconds(first.record), first.name)
+        at = self.origin + self.seconds(first.record)
+        index, local = self._host_at(at, first.name)
         if len(run) == 1:
-            element = self._clip(first, local, role, lane)
+            element = self._clip(first, local, role, lane, at=at)
             element.set("lane", lane)
         else:
             element = ET.Element("spine", {"lane": lane, "offset": format_seconds(local)})
@@ -285,7 +293,7 @@ class _Writer:
                     half = _centred(outgoing, item)
                     element.append(self._transition(item.record - half - first.record, 2 * half))
                 offset = self.seconds(item.record - first.record)
-                element.append(self._clip(item, offset, role, lane, storyline=local))
+                element.append(self._clip(item, offset, role, lane, local, at + offset))
         self.connected.setdefault(index, []).append(element)
 
     def finish(self) -> list[ET.Element]:
@@ -305,10 +313,16 @@ class _Writer:
         raise ValueError(f"no clip or gap of the primary storyline lies over v2a clip {name!r}")
 
     def _clip(
-        self, item: _Laid, offset: Fraction, role: str, lane: str, storyline: Fraction | None = None
+        self,
+        item: _Laid,
+        offset: Fraction,
+        role: str,
+        lane: str,
+        storyline: Fraction | None = None,
+        at: Fraction | None = None,
     ) -> ET.Element:
         """An asset-clip of the take at `offset`, noted as placed there: connected on `lane`, or
-        in a storyline connected at `storyline` on `lane`."""
+        in a storyline connected at `storyline` on `lane`, starting at sequence time `at`."""
         start = self.seconds(item.media_in)
         clip = ET.Element(
             "asset-clip",
@@ -321,7 +335,7 @@ class _Writer:
                 "audioRole": role,
             },
         )
-        ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline).note()
+        ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline, at).note()
         return clip
 
     def _asset(self, item: _Laid) -> str:

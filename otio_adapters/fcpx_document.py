@@ -18,6 +18,7 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import MutableMapping
+from fractions import Fraction
 
 import opentimelineio as otio
 
@@ -228,11 +229,67 @@ def v2a_clips(root: ET.Element) -> set[ET.Element]:
     if not any(placed.values()):
         return {clip for clip in clips
                 if fcpx_audio.v2a_role_stem(clip.get("audioRole", "")) is not None}
-    return {
+    there = [
         clip
         for clip, where in placed.items()
         if where is not None and _still_there(clip, parents[clip], where)
-    }
+    ]
+    return _least_displaced(there, placed, parents)
+
+
+def _least_displaced(
+    clips: list[ET.Element], placed: dict[ET.Element, fcpx_audio.Placement], parents: dict
+) -> set[ET.Element]:
+    """Of clips that lie where their note says in their shot (`_still_there`), v2a's. A shot
+    the editor copied and pasted takes v2a's clip with it, note and all, at the same place in
+    the shot: of the clips carrying one note, v2a's are those displaced least from where v2a
+    put them in the sequence (its own, and the parts of it bladed, which move together); the
+    others are the editor's copies. A clip alone with its note is v2a's wherever its shot
+    moved (a ripple), as are all of a note written before it said where in the sequence."""
+    by_note: dict[fcpx_audio.Placement, list[ET.Element]] = {}
+    for clip in clips:
+        by_note.setdefault(placed[clip], []).append(clip)
+    ours = set()
+    for where, group in by_note.items():
+        if len(group) == 1 or where.sequence is None:
+            ours.update(group)
+            continue
+        displaced = {clip: _displacement(clip, parents, where) for clip in group}
+        least = min(displaced.values())
+        ours.update(clip for clip in group if displaced[clip] == least)
+    return ours
+
+
+def _displacement(clip: ET.Element, parents: dict, where: fcpx_audio.Placement) -> Fraction:
+    """How far `clip` plays its media from where v2a placed it in the sequence (0 where it
+    sits as placed, or is a part of v2a's clip bladed or trimmed there); infinite for a clip
+    not in a storyline of the sequence."""
+    at = _sequence_time(clip, parents)
+    if at is None:
+        return Fraction(10**12)
+    synced = at - parse_seconds(clip.get("start"))
+    return abs(synced - (where.sequence - where.start))
+
+
+def _sequence_time(clip: ET.Element, parents: dict) -> Fraction | None:
+    """The time in its sequence where a connected clip, or a clip of a connected storyline,
+    starts: its offset in the item it hangs from, from that item's start, plus where the item
+    lies in its storyline (an audition's pick, where the audition lies). None where it hangs
+    from no storyline's item."""
+    time = parse_seconds(clip.get("offset"))
+    holder = parents.get(clip)
+    if holder is not None and holder.tag == "spine" and holder.get("lane") is not None:
+        time += parse_seconds(holder.get("offset"))  # a storyline's clips count from its start
+        holder = parents.get(holder)
+    if holder is None:
+        return None
+    time -= parse_seconds(holder.get("start"))
+    item = holder
+    while item in parents and not (parents[item].tag == "spine" and parents[item].get("lane") is None):
+        item = parents[item]
+    if item not in parents:
+        return None
+    return parse_seconds(item.get("offset")) + time
 
 
 def _still_there(clip: ET.Element, parent: ET.Element, placed: fcpx_audio.Placement) -> bool:
