@@ -41,11 +41,13 @@ import copy
 import json
 import logging
 import os
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from urllib.parse import parse_qs
 
 import opentimelineio as otio
 from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, marker_types, read_property
@@ -865,7 +867,9 @@ def restore(
     sequences = []  # (track, clip, its sequence's id): read last, their clips read apart
     for index, track in enumerate(timeline.tracks):
         for clip in track.find_clips():
-            if not isinstance(clip.media_reference, otio.schema.MissingReference):
+            reference = clip.media_reference
+            url = getattr(reference, "target_url", "")
+            if not isinstance(reference, otio.schema.MissingReference) and not _names_images(url):
                 continue
             start = round(clip.range_in_parent().start_time.rescaled_to(rate).value)
             producer = placed.get((index, start))
@@ -874,6 +878,8 @@ def restore(
             service = read_property(producer, "mlt_service")
             if _is_sequence(producer):
                 sequences.append((track, clip, producer.get("id")))
+            elif _is_slideshow(producer):
+                clip.media_reference = _slideshow_images(producer, rate)
             elif service == "timewarp":
                 _as_time_warp(clip, producer, bin_producers)
             else:
@@ -947,7 +953,57 @@ def _disable_clips(
 def _is_restored(producer: ET.Element) -> bool:
     """Whether `restore` reads an entry of this producer other than the adapter does."""
     service = read_property(producer, "mlt_service")
-    return service in ("timewarp", *_GENERATORS) or _is_sequence(producer)
+    return service in ("timewarp", *_GENERATORS) or _is_sequence(producer) or _is_slideshow(producer)
+
+
+def _names_images(resource: str) -> bool:
+    """Whether a producer's resource names a slideshow's images rather than one file: numbered
+    ("img_%03d.png", "?begin=N" after it where the first is not 0) or every image of a type in
+    a folder ("/.all.png"), as Kdenlive's SlideshowClip::selectedPath writes them."""
+    name = os.path.basename(resource.partition("?")[0])
+    return "%" in name or name.startswith(".all.")
+
+
+def _is_slideshow(producer: ET.Element) -> bool:
+    """Whether a producer is a Kdenlive slideshow (an image sequence is one, each image shown a
+    frame): MLT's `qimage` or `pixbuf` producer of a resource naming images (`_names_images`)."""
+    return read_property(producer, "mlt_service") in ("qimage", "pixbuf") and _names_images(
+        read_property(producer, "resource")
+    )
+
+
+_NUMBERED = re.compile(r"(?P<prefix>[^%]*)%0?(?P<padding>\d*)d(?P<suffix>[^%]*)")
+
+
+def _slideshow_images(producer: ET.Element, rate: float) -> otio.schema.MediaReference:
+    """A slideshow's images as the image sequence MLT plays (qimage_wrapper.c): the files the
+    pattern numbers from `begin`, each shown `ttl` frames, so frame f of the producer shows
+    image begin + f // ttl (a sequence at the project's rate over `ttl`). The adapter read
+    the pattern as a file name (a `pixbuf` producer as no media): offline, no sound for it.
+    Every image of a type in a folder ("/.all.png", in name order) is no numbered sequence:
+    offline, saying so. No available range: the images on disk say which frames exist."""
+    resource = read_property(producer, "resource")
+    path, _, query = resource.partition("?")
+    folder, name = os.path.split(path)
+    numbered = _NUMBERED.fullmatch(name)
+    if not numbered:
+        why = (
+            f"a Kdenlive slideshow of every {os.path.splitext(name)[1]} image in "
+            f"{folder or '.'}, in name order, which v2a does not read (it reads numbered image "
+            "sequences: Kdenlive's slideshow of an image pattern)"
+        )
+        return otio.schema.MissingReference(metadata={V2A_KEY: {"offline": why}})
+    begin = parse_qs(query).get("begin", [read_property(producer, "begin") or "0"])[0]
+    ttl = max(1, round(_float(read_property(producer, "ttl") or "1")))
+    return otio.schema.ImageSequenceReference(
+        target_url_base=os.path.join(folder, ""),
+        name_prefix=numbered["prefix"],
+        name_suffix=numbered["suffix"],
+        start_frame=int(begin),
+        frame_step=1,
+        rate=rate / ttl,
+        frame_zero_padding=int(numbered["padding"] or 0),
+    )
 
 
 def _is_sequence(producer: ET.Element) -> bool:

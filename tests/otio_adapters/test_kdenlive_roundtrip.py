@@ -31,7 +31,7 @@ from v2a.contracts import (
     Selection,
 )
 from v2a.media.frames import read_segment_frames
-from v2a.media.synth import make_test_movie, read_frame_number
+from v2a.media.synth import make_image_sequence, make_test_movie, read_frame_number
 from v2a.pipeline import run_generation
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -1366,3 +1366,59 @@ def test_a_take_the_editor_disabled_stays_disabled_across_reruns_and_takes(edit,
     assert sum(r.endswith(f"{clip_id}_take2.wav") for r in resources) == 2
     main_bin = written.find("playlist[@id='main_bin']")
     assert len(main_bin.findall("entry")) == 3 + len(first.generated)
+
+
+_TITLE = '<property name="mlt_service">kdenlivetitle</property>'
+
+
+def _with_a_slideshow(edit: Path, resource: str, ttl: int, service: str = "qimage") -> Path:
+    """The project with its title (V2, from frame 10, 30 frames) made a slideshow clip, as Kdenlive
+    saves one (SlideshowClip::selectedPath): a `qimage` (or `pixbuf`) producer of the images
+    `resource` names, numbered ("img_%03d.png?begin=3") or every one of a type in a folder
+    (".all.png"), each shown `ttl` frames (MLT's qimage producer)."""
+    return _edit_variant(
+        edit,
+        ('<property name="resource"/>', f'<property name="resource">{resource}</property>'),
+        (_TITLE, f'<property name="mlt_service">{service}</property>\n'
+                 f'  <property name="ttl">{ttl}</property>'),
+        ('<property name="kdenlive:clip_type">6</property>',
+         '<property name="kdenlive:clip_type">5</property>'),
+    )
+
+
+@pytest.mark.parametrize(("ttl", "service"), [(1, "qimage"), (4, "qimage"), (4, "pixbuf")])
+def test_a_slideshow_clip_is_read_as_its_image_sequence(edit, ttl, service):
+    """A Kdenlive slideshow clip plays numbered images, each `ttl` frames (an image sequence
+    at 1). The adapter read it as a file named by the pattern, which is no file (a `pixbuf`
+    one as no media at all): offline, and no sound for it. It is that image sequence, from
+    the image `begin` names, each image held as MLT holds it."""
+    make_image_sequence(str(edit.parent / "media" / "frames"), "img_", ".png", 3, 40, 3)
+    project = _with_a_slideshow(edit, "media/frames/img_%03d.png?begin=3", ttl, service)
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    (segment,) = [s for s in segments if s.track_index == 1 and s.record_start_frame == 10]
+    assert segment.status == "ok", segment.problem
+    assert segment.media.image_sequence is not None
+    shown = [read_frame_number(frame) for frame in read_segment_frames(segment, FPS, 128)]
+    assert shown == [3 + frame // ttl for frame in range(30)]
+
+
+def test_a_slideshow_of_every_image_in_a_folder_stays_offline_and_says_why(edit):
+    """Kdenlive's other slideshow, every image of a type in a folder in name order
+    (".all.png"), names no numbered sequence an image-sequence reference can hold."""
+    make_image_sequence(str(edit.parent / "media" / "frames"), "img_", ".png", 3, 40, 3)
+    project = _with_a_slideshow(edit, "media/frames/.all.png", 25)
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    (segment,) = [s for s in segments if s.track_index == 1 and s.record_start_frame == 10]
+    assert segment.status == "offline"
+    assert "slideshow" in segment.problem and "every .png image" in segment.problem
+
+
+def test_a_slideshow_clip_gets_sound_and_stays_as_the_editor_saved_it(edit, tmp_path):
+    make_image_sequence(str(edit.parent / "media" / "frames"), "img_", ".png", 3, 40, 3)
+    project = _with_a_slideshow(edit, "media/frames/img_%03d.png?begin=3", 4)
+    result = _generate(project, tmp_path / "out")
+    assert 10 * SAMPLES_PER_FRAME in [audio.start_sample for audio in result.generated]
+    written = _parse(Path(result.timeline_path))
+    assert _canonical(_without_v2a(written, _parse(project))) == _canonical(_parse(project))
+    again = plan_segments(read_timeline(result.timeline_path), timeline_path=result.timeline_path)
+    assert [s.status for s in again] == ["ok"] * len(again)
