@@ -164,6 +164,7 @@ class _Laid:
     asset_start: int  # where the take file starts in media time
     asset_length: int
     fade: tuple[int, int]  # the crossfade into it: frames before and after the cut
+    enabled: bool = True  # False: the editor switched it off, which a new take keeps
 
     @property
     def handle_before(self) -> int:
@@ -227,6 +228,7 @@ def _laid(track: otio.schema.Track) -> list[_Laid]:
                     round(available.start_time.value),
                     round(available.duration.value),
                     fade,
+                    item.enabled,
                 )
             )
         fade = (0, 0)
@@ -335,6 +337,9 @@ class _Writer:
                 "audioRole": role,
             },
         )
+        if not item.enabled:
+            # Switched off by the editor (read so, `fcpx_clips`): a re-run switched it on again.
+            clip.set("enabled", "0")
         ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline, at).note()
         return clip
 

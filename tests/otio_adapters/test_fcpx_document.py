@@ -663,3 +663,26 @@ def test_a_shot_moved_with_v2a_clip_keeps_it_as_v2a_s(tmp_path):
     again = _parse(edited)
     takes = _take_assets(again)
     assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [2] * 4
+
+
+def test_a_v2a_clip_the_editor_disabled_stays_disabled_with_its_new_take(tmp_path):
+    """The editor switches one of v2a's clips off in Final Cut (`enabled="0"`). A re-run took
+    it out and put the new take in its place switched on: the sound the editor silenced played
+    again. The switch is the editor's: the new take comes in disabled too."""
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    off = _v2a_clips(root)[1]
+    off.set("enabled", "0")
+    path.write_text(ET.tostring(root, encoding="unicode"))
+    (track,) = find_v2a_tracks(read_timeline(path), "SFX")
+    assert [clip.enabled for clip in track.find_clips()] == [True, False, True, True]
+
+    _generate(path, path, take=2)
+    again = _parse(path)
+    takes = _take_assets(again)
+    clips = _v2a_clips(again)
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in clips} == {2}
+    assert [c.get("enabled") for c in clips] == [None, "0", None, None]
+    (track,) = find_v2a_tracks(read_timeline(path), "SFX")
+    assert [clip.enabled for clip in track.find_clips()] == [True, False, True, True]
