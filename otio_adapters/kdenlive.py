@@ -470,6 +470,7 @@ class _Project:
         v2a's that no clip uses any more are removed."""
         tractors = self._tracks_named(track.name)
         old: dict[tuple[str, bool], ET.Element] = {}  # (file, disabled) -> producer
+        effects: dict[str, list[ET.Element]] = {}  # a take's file -> the effects on its entry
         for tractor in tractors:
             for playlist in self._playlists(tractor):
                 for item in list(playlist):
@@ -477,6 +478,9 @@ class _Project:
                         producer = self.by_id.get(item.get("producer"))
                         if producer is not None:
                             self._note_old(producer, old)
+                            effects[read_property(producer, "resource")] = [
+                                child for child in item if child.tag != "property"
+                            ]
                     if item.tag in ("entry", "blank"):
                         playlist.remove(item)
             for mix in tractor.findall("transition"):  # mixes of clips no longer there
@@ -496,6 +500,7 @@ class _Project:
                     "producer": producer.get("id"), "in": str(item.first), "out": str(item.last),
                 })  # fmt: skip
                 _property(entry, "kdenlive:id", read_property(producer, "kdenlive:id"))
+                entry.extend(_editors_effects(item.clip, effects))
                 position = item.start + item.last - item.first + 1
             _indent(playlist, 2)
         self._add_new_producers(playlists[0])
@@ -687,6 +692,20 @@ class _Project:
         name = f"{prefix}{number}"
         self.by_id[name] = None  # taken
         return name
+
+
+def _editors_effects(clip: otio.schema.Clip, effects: dict[str, list[ET.Element]]) -> list:
+    """The effects the editor put on the entry of one of the clip's takes (Kdenlive keeps a
+    clip's effects, a volume, a fade, in its playlist entry), the active take's first: a
+    re-run rewrote every entry of v2a's track and they were lost, even on a clip it did not
+    regenerate. They stay with the clip, on its new take too."""
+    keys = [clip.active_media_reference_key, *clip.media_references()]
+    for key in keys:
+        reference = clip.media_references().get(key)
+        found = effects.pop(url_to_path(getattr(reference, "target_url", "")), None)
+        if found:
+            return found
+    return []
 
 
 @dataclass

@@ -1422,3 +1422,33 @@ def test_a_slideshow_clip_gets_sound_and_stays_as_the_editor_saved_it(edit, tmp_
     assert _canonical(_without_v2a(written, _parse(project))) == _canonical(_parse(project))
     again = plan_segments(read_timeline(result.timeline_path), timeline_path=result.timeline_path)
     assert [s.status for s in again] == ["ok"] * len(again)
+
+
+def test_effects_the_editor_put_on_a_v2a_clip_stay_with_it_across_reruns_and_takes(edit, tmp_path):
+    """The editor turns one of v2a's clips down in Kdenlive (a `volume` filter in its playlist
+    entry, as Kdenlive keeps a clip's effects). A re-run rewrote every entry of v2a's track and
+    the effect was gone, the clip loud again, even where the clip was not regenerated. Effects
+    are the editor's: they stay on the clip, its new take too."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    path = Path(first.timeline_path)
+    clip_id = first.generated[2].clip_id
+    gain = '<filter id="filter9"><property name="mlt_service">volume</property>' \
+           '<property name="kdenlive_id">volume</property><property name="level">-12</property></filter>'
+    entry = next(e for _, e, p in _v2a_entries(str(path)) if _resource(p).endswith(f"{clip_id}_take1.wav"))
+    opening = f'<entry producer="{entry.get("producer")}" in="{entry.get("in")}" out="{entry.get("out")}">'
+    text = path.read_text(encoding="utf-8")
+    assert text.count(opening) == 1
+    path.write_text(text.replace(opening, opening + gain), encoding="utf-8")
+
+    def turned_down(project: str) -> list[str]:
+        return [Path(_resource(p)).name for _, e, p in _v2a_entries(project)
+                if e.findtext("filter/property[@name='level']") == "-12"]
+
+    others = [audio.clip_id for audio in first.generated if audio.clip_id != clip_id]
+    again = _generate(path, out, clips=others[:1])
+    assert turned_down(again.timeline_path) == [f"{clip_id}_take1.wav"]
+    full = _generate(Path(again.timeline_path), out)
+    assert turned_down(full.timeline_path) == [f"{clip_id}_take2.wav"]
+    ids = [f.get("id") for f in _parse(Path(full.timeline_path)).iter("filter")]
+    assert len(ids) == len(set(ids))
