@@ -165,6 +165,7 @@ class _Laid:
     asset_length: int
     fade: tuple[int, int]  # the crossfade into it: frames before and after the cut
     enabled: bool = True  # False: the editor switched it off, which a new take keeps
+    takes: tuple[str, ...] = ()  # the files of all its takes, the active one first
 
     @property
     def handle_before(self) -> int:
@@ -181,18 +182,21 @@ def add_tracks(
     rate: float,
     sequence: ET.Element | None = None,
     top_lane: int | None = None,
+    editors_settings: dict[str, list[ET.Element]] | None = None,
 ) -> list[ET.Element]:
     """Add the v2a tracks of `timeline` (conformed to whole frames at `rate`) to `sequence` of
     the FCPXML document `root` (by default its project's, where the adapter writes it), its
     times at the true rate and counted from the project's start timecode. v2a's lanes go below
-    `top_lane` (by default, below as many lanes as the editor has audio tracks). Returns the
+    `top_lane` (by default, below as many lanes as the editor has audio tracks).
+    `editors_settings`: take file path -> what the editor put in v2a's clip of that take before
+    a re-run took it out (a volume, markers), for the clip of that take now. Returns the
     elements connected."""
     tracks = marked_v2a_tracks(timeline)
     if sequence is None:
         sequence = root.find("./project/sequence")
     if not tracks or sequence is None:
         return []
-    writer = _Writer(root, sequence, exact_rate(rate))
+    writer = _Writer(root, sequence, exact_rate(rate), editors_settings or {})
     if top_lane is None:
         top_lane = -sum(
             1
@@ -229,6 +233,12 @@ def _laid(track: otio.schema.Track) -> list[_Laid]:
                     round(available.duration.value),
                     fade,
                     item.enabled,
+                    tuple(
+                        reference.target_url
+                        for key in (item.active_media_reference_key, *item.media_references())
+                        if (reference := item.media_references().get(key)) is not None
+                        and hasattr(reference, "target_url")
+                    ),
                 )
             )
         fade = (0, 0)
@@ -258,8 +268,11 @@ def _runs(laid: list[_Laid]) -> list[list[_Laid]]:
 class _Writer:
     """Adds connected clips and storylines to the primary storyline, with their assets."""
 
-    def __init__(self, root: ET.Element, sequence: ET.Element, rate: Fraction) -> None:
+    def __init__(
+        self, root: ET.Element, sequence: ET.Element, rate: Fraction, editors_settings: dict
+    ) -> None:
         self.rate = rate
+        self.editors_settings = editors_settings
         self.resources = root.find("./resources")
         self.origin = parse_seconds(sequence.get("tcStart"))
         items = [item for item in sequence.find("./spine") if is_host(item)]
@@ -341,6 +354,12 @@ class _Writer:
             # Switched off by the editor (read so, `fcpx_clips`): a re-run switched it on again.
             clip.set("enabled", "0")
         ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline, at).note()
+        # What the editor set on this clip before (a volume, markers), on one of its takes.
+        for url in item.takes:
+            settings = self.editors_settings.pop(url_to_path(url), None)
+            if settings:
+                clip.extend(settings)
+                break
         return clip
 
     def _asset(self, item: _Laid) -> str:

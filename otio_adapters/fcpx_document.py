@@ -25,7 +25,7 @@ import opentimelineio as otio
 from otio_adapters import fcpx_audio, source_files
 from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.media_refs import rebased_url
-from otio_adapters.takes import V2A_KEY, parse_take_file
+from otio_adapters.takes import V2A_KEY, parse_take_file, url_to_path
 
 #: timeline.metadata[DOCUMENT]: the FCPXML file a timeline was read from and which of its
 #: projects (in document order) it is. Not under "fcpx_xml", which the adapter's reader fills.
@@ -195,10 +195,11 @@ def write_into_document(
     if resources is None:  # where v2a's take assets go; every Final Cut export has one
         resources = ET.Element("resources")
         root.insert(0, resources)
-    _remove_v2a_audio(root, sequence)
+    editors_settings = _remove_v2a_audio(root, sequence)
     declared = set(resources)
     connected = fcpx_audio.add_tracks(
-        root, timeline, rate, sequence=sequence, top_lane=min(_lowest_lane(sequence), 0)
+        root, timeline, rate, sequence=sequence, top_lane=min(_lowest_lane(sequence), 0),
+        editors_settings=editors_settings,
     )
     added = [element for element in resources if element not in declared]
     space = "\t" if "\t" in (root.text or "") else "    "
@@ -352,15 +353,23 @@ def _lanes_apart(sequence: ET.Element, ours: set[ET.Element]) -> list[tuple[ET.E
     return moved
 
 
-def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
+def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> dict[str, list[ET.Element]]:
     """Take out of `sequence` the clips an earlier run of v2a added (`v2a_clips`: not the
     editor's copies of them) and the storylines holding only them and their crossfades, and
     then the resources only they referred to. In a storyline the editor added clips of theirs
-    to, each of v2a's clips leaves a gap of its length, and its crossfades between gaps go."""
+    to, each of v2a's clips leaves a gap of its length, and its crossfades between gaps go.
+    Returns what the editor put in each clip (all but v2a's note: a volume, markers), by the
+    path of its take's file, for the clip written in its place (`fcpx_audio.add_tracks`)."""
     ours = v2a_clips(root)
     if not ours:
-        return
+        return {}
     resources = root.find("./resources")
+    files = {asset.get("id"): asset_url(asset) or "" for asset in resources.iterfind("asset")}
+    editors_settings: dict[str, list[ET.Element]] = {}
+    for clip in (clip for clip in sequence.iter("asset-clip") if clip in ours):  # in order
+        settings = [child for child in clip if child.tag != "note"]
+        if settings:
+            editors_settings.setdefault(url_to_path(files.get(clip.get("ref"), "")), settings)
     parents = {child: parent for parent in sequence.iter() for child in parent}
     dropped: set[str] = set()
     # Whether a storyline is v2a's, asked once each: asked for each of its clips, it took time
@@ -391,6 +400,7 @@ def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
     for resource in list(resources):
         if resource.get("id") in dropped - still:
             resources.remove(resource)
+    return editors_settings
 
 
 def _to_gap(storyline: ET.Element, clip: ET.Element) -> None:

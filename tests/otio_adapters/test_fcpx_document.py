@@ -686,3 +686,26 @@ def test_a_v2a_clip_the_editor_disabled_stays_disabled_with_its_new_take(tmp_pat
     assert [c.get("enabled") for c in clips] == [None, "0", None, None]
     (track,) = find_v2a_tracks(read_timeline(path), "SFX")
     assert [clip.enabled for clip in track.find_clips()] == [True, False, True, True]
+
+
+def test_what_the_editor_set_on_a_v2a_clip_stays_with_it_and_its_new_take(tmp_path):
+    """The editor turns one of v2a's clips down and marks it in Final Cut (an `adjust-volume`
+    and a `marker` in the clip). A re-run took the clip out and put the new take in its place
+    without them: the sound came back at full level. They are the editor's: they stay."""
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    clip = _v2a_clips(root)[1]
+    clip.append(ET.Element("adjust-volume", {"amount": "-12dB"}))
+    clip.append(ET.Element("marker", {"start": clip.get("start"), "duration": "1/25s", "value": "too loud"}))
+    path.write_text(ET.tostring(root, encoding="unicode"))
+
+    _generate(path, path, take=2)
+    again = _parse(path)
+    takes = _take_assets(again)
+    clips = _v2a_clips(again)
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in clips} == {2}
+    assert [[child.tag for child in c] for c in clips] == [
+        ["note"], ["note", "adjust-volume", "marker"], ["note"], ["note"]
+    ]
+    assert clips[1].find("adjust-volume").get("amount") == "-12dB"
