@@ -60,29 +60,35 @@ _HOSTS = {
 
 #: The note on each clip v2a places: its `offset` and `start` (the media time there) and its
 #: `lane` where it is connected; in a storyline of v2a's (whose clips count from its start and
-#: have no lane), its `offset` there and the storyline's. A copy the editor makes lies elsewhere
-#: (a copy of the storyline as a whole); a part bladed or trimmed off v2a's clip still plays its
-#: media at the same place (`offset` - `start` as noted), and is v2a's still.
+#: have no lane), its `offset` there and the storyline's; and the sequence time where it starts.
+#: A copy the editor makes lies elsewhere (a copy of the storyline as a whole; pasted with its
+#: shot, elsewhere in the sequence); a part bladed or trimmed off v2a's clip still plays its
+#: media at the same place (`offset` - `start` as noted), and is v2a's still. Notes written
+#: before the sequence time was noted have none.
 _PLACED = re.compile(
     r"v2a take placed at (?P<offset>\S+s) \(its (?P<start>\S+s)\)"
     r"(?: in a storyline at (?P<storyline>\S+s))?, lane (?P<lane>-?\d+)"
+    r"(?:, sequence time (?P<sequence>\S+s))?"
 )
 
 
 @dataclass(frozen=True)
 class Placement:
     """Where v2a placed a clip: its `offset`, `start` and `lane`, or its `offset` and `start`
-    in a storyline connected at `storyline` on `lane`."""
+    in a storyline connected at `storyline` on `lane`; `sequence`, the sequence time where it
+    starts (None in notes written before it was noted)."""
 
     offset: Fraction
     start: Fraction
     lane: str
     storyline: Fraction | None = None
+    sequence: Fraction | None = None
 
     def note(self) -> str:
         inside = "" if self.storyline is None else f" in a storyline at {format_seconds(self.storyline)}"
         where = f"{format_seconds(self.offset)} (its {format_seconds(self.start)})"
-        return f"v2a take placed at {where}{inside}, lane {self.lane}"
+        at = "" if self.sequence is None else f", sequence time {format_seconds(self.sequence)}"
+        return f"v2a take placed at {where}{inside}, lane {self.lane}{at}"
 
 
 def placement(clip: ET.Element) -> Placement | None:
@@ -93,8 +99,9 @@ def placement(clip: ET.Element) -> Placement | None:
     if not found:
         return None
     storyline = parse_seconds(found["storyline"]) if found["storyline"] else None
+    sequence = parse_seconds(found["sequence"]) if found["sequence"] else None
     offset, start = parse_seconds(found["offset"]), parse_seconds(found["start"])
-    return Placement(offset, start, found["lane"], storyline)
+    return Placement(offset, start, found["lane"], storyline, sequence)
 
 
 def audio_role(track: otio.schema.Track) -> str:
@@ -157,6 +164,8 @@ class _Laid:
     asset_start: int  # where the take file starts in media time
     asset_length: int
     fade: tuple[int, int]  # the crossfade into it: frames before and after the cut
+    enabled: bool = True  # False: the editor switched it off, which a new take keeps
+    takes: tuple[str, ...] = ()  # the files of all its takes, the active one first
 
     @property
     def handle_before(self) -> int:
@@ -173,18 +182,21 @@ def add_tracks(
     rate: float,
     sequence: ET.Element | None = None,
     top_lane: int | None = None,
+    editors_settings: dict[str, list[ET.Element]] | None = None,
 ) -> list[ET.Element]:
     """Add the v2a tracks of `timeline` (conformed to whole frames at `rate`) to `sequence` of
     the FCPXML document `root` (by default its project's, where the adapter writes it), its
     times at the true rate and counted from the project's start timecode. v2a's lanes go below
-    `top_lane` (by default, below as many lanes as the editor has audio tracks). Returns the
+    `top_lane` (by default, below as many lanes as the editor has audio tracks).
+    `editors_settings`: take file path -> what the editor put in v2a's clip of that take before
+    a re-run took it out (a volume, markers), for the clip of that take now. Returns the
     elements connected."""
     tracks = marked_v2a_tracks(timeline)
     if sequence is None:
         sequence = root.find("./project/sequence")
     if not tracks or sequence is None:
         return []
-    writer = _Writer(root, sequence, exact_rate(rate))
+    writer = _Writer(root, sequence, exact_rate(rate), editors_settings or {})
     if top_lane is None:
         top_lane = -sum(
             1
@@ -220,6 +232,13 @@ def _laid(track: otio.schema.Track) -> list[_Laid]:
                     round(available.start_time.value),
                     round(available.duration.value),
                     fade,
+                    item.enabled,
+                    tuple(
+                        reference.target_url
+                        for key in (item.active_media_reference_key, *item.media_references())
+                        if (reference := item.media_references().get(key)) is not None
+                        and hasattr(reference, "target_url")
+                    ),
                 )
             )
         fade = (0, 0)
@@ -249,8 +268,11 @@ def _runs(laid: list[_Laid]) -> list[list[_Laid]]:
 class _Writer:
     """Adds connected clips and storylines to the primary storyline, with their assets."""
 
-    def __init__(self, root: ET.Element, sequence: ET.Element, rate: Fraction) -> None:
+    def __init__(
+        self, root: ET.Element, sequence: ET.Element, rate: Fraction, editors_settings: dict
+    ) -> None:
         self.rate = rate
+        self.editors_settings = editors_settings
         self.resources = root.find("./resources")
         self.origin = parse_seconds(sequence.get("tcStart"))
         items = [item for item in sequence.find("./spine") if is_host(item)]
@@ -273,9 +295,10 @@ class _Writer:
         """Connect `run` where its first clip starts: one asset-clip, or a storyline of them
         with a centred crossfade at each cut."""
         first = run[0]
-        index, local = self._host_at(self.origin + self.seconds(first.record), first.name)
+        at = self.origin + self.seconds(first.record)
+        index, local = self._host_at(at, first.name)
         if len(run) == 1:
-            element = self._clip(first, local, role, lane)
+            element = self._clip(first, local, role, lane, at=at)
             element.set("lane", lane)
         else:
             element = ET.Element("spine", {"lane": lane, "offset": format_seconds(local)})
@@ -285,7 +308,7 @@ class _Writer:
                     half = _centred(outgoing, item)
                     element.append(self._transition(item.record - half - first.record, 2 * half))
                 offset = self.seconds(item.record - first.record)
-                element.append(self._clip(item, offset, role, lane, storyline=local))
+                element.append(self._clip(item, offset, role, lane, local, at + offset))
         self.connected.setdefault(index, []).append(element)
 
     def finish(self) -> list[ET.Element]:
@@ -305,10 +328,16 @@ class _Writer:
         raise ValueError(f"no clip or gap of the primary storyline lies over v2a clip {name!r}")
 
     def _clip(
-        self, item: _Laid, offset: Fraction, role: str, lane: str, storyline: Fraction | None = None
+        self,
+        item: _Laid,
+        offset: Fraction,
+        role: str,
+        lane: str,
+        storyline: Fraction | None = None,
+        at: Fraction | None = None,
     ) -> ET.Element:
         """An asset-clip of the take at `offset`, noted as placed there: connected on `lane`, or
-        in a storyline connected at `storyline` on `lane`."""
+        in a storyline connected at `storyline` on `lane`, starting at sequence time `at`."""
         start = self.seconds(item.media_in)
         clip = ET.Element(
             "asset-clip",
@@ -321,7 +350,16 @@ class _Writer:
                 "audioRole": role,
             },
         )
-        ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline).note()
+        if not item.enabled:
+            # Switched off by the editor (read so, `fcpx_clips`): a re-run switched it on again.
+            clip.set("enabled", "0")
+        ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline, at).note()
+        # What the editor set on this clip before (a volume, markers), on one of its takes.
+        for url in item.takes:
+            settings = self.editors_settings.pop(url_to_path(url), None)
+            if settings:
+                clip.extend(settings)
+                break
         return clip
 
     def _asset(self, item: _Laid) -> str:

@@ -18,13 +18,14 @@ import os
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import MutableMapping
+from fractions import Fraction
 
 import opentimelineio as otio
 
 from otio_adapters import fcpx_audio, source_files
 from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.media_refs import rebased_url
-from otio_adapters.takes import V2A_KEY, parse_take_file
+from otio_adapters.takes import V2A_KEY, parse_take_file, url_to_path
 
 #: timeline.metadata[DOCUMENT]: the FCPXML file a timeline was read from and which of its
 #: projects (in document order) it is. Not under "fcpx_xml", which the adapter's reader fills.
@@ -194,10 +195,11 @@ def write_into_document(
     if resources is None:  # where v2a's take assets go; every Final Cut export has one
         resources = ET.Element("resources")
         root.insert(0, resources)
-    _remove_v2a_audio(root, sequence)
+    editors_settings = _remove_v2a_audio(root, sequence)
     declared = set(resources)
     connected = fcpx_audio.add_tracks(
-        root, timeline, rate, sequence=sequence, top_lane=min(_lowest_lane(sequence), 0)
+        root, timeline, rate, sequence=sequence, top_lane=min(_lowest_lane(sequence), 0),
+        editors_settings=editors_settings,
     )
     added = [element for element in resources if element not in declared]
     space = "\t" if "\t" in (root.text or "") else "    "
@@ -228,11 +230,67 @@ def v2a_clips(root: ET.Element) -> set[ET.Element]:
     if not any(placed.values()):
         return {clip for clip in clips
                 if fcpx_audio.v2a_role_stem(clip.get("audioRole", "")) is not None}
-    return {
+    there = [
         clip
         for clip, where in placed.items()
         if where is not None and _still_there(clip, parents[clip], where)
-    }
+    ]
+    return _least_displaced(there, placed, parents)
+
+
+def _least_displaced(
+    clips: list[ET.Element], placed: dict[ET.Element, fcpx_audio.Placement], parents: dict
+) -> set[ET.Element]:
+    """Of clips that lie where their note says in their shot (`_still_there`), v2a's. A shot
+    the editor copied and pasted takes v2a's clip with it, note and all, at the same place in
+    the shot: of the clips carrying one note, v2a's are those displaced least from where v2a
+    put them in the sequence (its own, and the parts of it bladed, which move together); the
+    others are the editor's copies. A clip alone with its note is v2a's wherever its shot
+    moved (a ripple), as are all of a note written before it said where in the sequence."""
+    by_note: dict[fcpx_audio.Placement, list[ET.Element]] = {}
+    for clip in clips:
+        by_note.setdefault(placed[clip], []).append(clip)
+    ours = set()
+    for where, group in by_note.items():
+        if len(group) == 1 or where.sequence is None:
+            ours.update(group)
+            continue
+        displaced = {clip: _displacement(clip, parents, where) for clip in group}
+        least = min(displaced.values())
+        ours.update(clip for clip in group if displaced[clip] == least)
+    return ours
+
+
+def _displacement(clip: ET.Element, parents: dict, where: fcpx_audio.Placement) -> Fraction:
+    """How far `clip` plays its media from where v2a placed it in the sequence (0 where it
+    sits as placed, or is a part of v2a's clip bladed or trimmed there); infinite for a clip
+    not in a storyline of the sequence."""
+    at = _sequence_time(clip, parents)
+    if at is None:
+        return Fraction(10**12)
+    synced = at - parse_seconds(clip.get("start"))
+    return abs(synced - (where.sequence - where.start))
+
+
+def _sequence_time(clip: ET.Element, parents: dict) -> Fraction | None:
+    """The time in its sequence where a connected clip, or a clip of a connected storyline,
+    starts: its offset in the item it hangs from, from that item's start, plus where the item
+    lies in its storyline (an audition's pick, where the audition lies). None where it hangs
+    from no storyline's item."""
+    time = parse_seconds(clip.get("offset"))
+    holder = parents.get(clip)
+    if holder is not None and holder.tag == "spine" and holder.get("lane") is not None:
+        time += parse_seconds(holder.get("offset"))  # a storyline's clips count from its start
+        holder = parents.get(holder)
+    if holder is None:
+        return None
+    time -= parse_seconds(holder.get("start"))
+    item = holder
+    while item in parents and not (parents[item].tag == "spine" and parents[item].get("lane") is None):
+        item = parents[item]
+    if item not in parents:
+        return None
+    return parse_seconds(item.get("offset")) + time
 
 
 def _still_there(clip: ET.Element, parent: ET.Element, placed: fcpx_audio.Placement) -> bool:
@@ -295,15 +353,23 @@ def _lanes_apart(sequence: ET.Element, ours: set[ET.Element]) -> list[tuple[ET.E
     return moved
 
 
-def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
+def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> dict[str, list[ET.Element]]:
     """Take out of `sequence` the clips an earlier run of v2a added (`v2a_clips`: not the
     editor's copies of them) and the storylines holding only them and their crossfades, and
     then the resources only they referred to. In a storyline the editor added clips of theirs
-    to, each of v2a's clips leaves a gap of its length, and its crossfades between gaps go."""
+    to, each of v2a's clips leaves a gap of its length, and its crossfades between gaps go.
+    Returns what the editor put in each clip (all but v2a's note: a volume, markers), by the
+    path of its take's file, for the clip written in its place (`fcpx_audio.add_tracks`)."""
     ours = v2a_clips(root)
     if not ours:
-        return
+        return {}
     resources = root.find("./resources")
+    files = {asset.get("id"): asset_url(asset) or "" for asset in resources.iterfind("asset")}
+    editors_settings: dict[str, list[ET.Element]] = {}
+    for clip in (clip for clip in sequence.iter("asset-clip") if clip in ours):  # in order
+        settings = [child for child in clip if child.tag != "note"]
+        if settings:
+            editors_settings.setdefault(url_to_path(files.get(clip.get("ref"), "")), settings)
     parents = {child: parent for parent in sequence.iter() for child in parent}
     dropped: set[str] = set()
     # Whether a storyline is v2a's, asked once each: asked for each of its clips, it took time
@@ -334,6 +400,7 @@ def _remove_v2a_audio(root: ET.Element, sequence: ET.Element) -> None:
     for resource in list(resources):
         if resource.get("id") in dropped - still:
             resources.remove(resource)
+    return editors_settings
 
 
 def _to_gap(storyline: ET.Element, clip: ET.Element) -> None:

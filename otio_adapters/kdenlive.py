@@ -41,11 +41,13 @@ import copy
 import json
 import logging
 import os
+import re
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from urllib.parse import parse_qs
 
 import opentimelineio as otio
 from otio_kdenlive_adapter.adapters.kdenlive import get_maintracktor, marker_types, read_property
@@ -459,20 +461,26 @@ class _Project:
         # inserting each one where it goes lists its parent's children (quadratic).
         self.new_producers: list[ET.Element] = []
         self.new_bin_entries: list[ET.Element] = []
+        self.bin_producers: dict[str, ET.Element] | None = None  # kdenlive:id -> bin producer
 
     def lay(self, track: otio.schema.Track) -> None:
         """Put `track` (v2a's, in frames) in the project: in the track of that name, emptied
-        first, or in a new one; its crossfades as same-track mixes (`_placed`). Producers of
+        first, or in a new one; its crossfades as same-track mixes (`_placed`); a clip the
+        editor disabled (`enabled` False) as Kdenlive plays one (`_disabled`). Producers of
         v2a's that no clip uses any more are removed."""
         tractors = self._tracks_named(track.name)
-        old = {}
+        old: dict[tuple[str, bool], ET.Element] = {}  # (file, disabled) -> producer
+        effects: dict[str, list[ET.Element]] = {}  # a take's file -> the effects on its entry
         for tractor in tractors:
             for playlist in self._playlists(tractor):
                 for item in list(playlist):
                     if item.tag == "entry":
                         producer = self.by_id.get(item.get("producer"))
                         if producer is not None:
-                            old[read_property(producer, "resource")] = producer
+                            self._note_old(producer, old)
+                            effects[read_property(producer, "resource")] = [
+                                child for child in item if child.tag != "property"
+                            ]
                     if item.tag in ("entry", "blank"):
                         playlist.remove(item)
             for mix in tractor.findall("transition"):  # mixes of clips no longer there
@@ -486,10 +494,13 @@ class _Project:
                 if item.start > position:
                     ET.SubElement(playlist, "blank", {"length": str(item.start - position)})
                 producer = self._producer(item.clip, old)
+                if not item.clip.enabled:
+                    producer = self._disabled(producer, old)
                 entry = ET.SubElement(playlist, "entry", {
                     "producer": producer.get("id"), "in": str(item.first), "out": str(item.last),
                 })  # fmt: skip
                 _property(entry, "kdenlive:id", read_property(producer, "kdenlive:id"))
+                entry.extend(_editors_effects(item.clip, effects))
                 position = item.start + item.last - item.first + 1
             _indent(playlist, 2)
         self._add_new_producers(playlists[0])
@@ -582,7 +593,7 @@ class _Project:
         resource = url_to_path(clip.media_reference.target_url)
         frames = _frames(clip.media_reference.available_range.duration)
         record = json.dumps(_plain(clip.metadata.get(_NOTED, {})), sort_keys=True)
-        producer = old.pop(resource, None)
+        producer = old.pop((resource, False), None)
         if producer is not None:
             _set_property(producer, PROPERTY, record)
             return producer
@@ -606,6 +617,35 @@ class _Project:
             "producer": producer.get("id"), "in": "0", "out": str(frames - 1),
         }))  # fmt: skip
         return producer
+
+    def _note_old(self, producer: ET.Element, old: dict[tuple[str, bool], ET.Element]) -> None:
+        """Note a producer an entry of v2a's track plays, by its file and whether it is a
+        disabled copy; for a copy, the bin's producer of that clip too, which the copy stands
+        for (`_disabled`): reused, or removed with the copy when its take leaves the track."""
+        resource, disabled = read_property(producer, "resource"), _is_disabled(producer)
+        old[(resource, disabled)] = producer
+        if disabled:
+            if self.bin_producers is None:
+                self.bin_producers = _bin_producers(self.mlt, self.by_id)
+            master = self.bin_producers.get(read_property(producer, "kdenlive:id"))
+            if master is not None and read_property(master, "resource") == resource:
+                old.setdefault((resource, False), master)
+
+    def _disabled(self, producer: ET.Element, old: dict[tuple[str, bool], ET.Element]) -> ET.Element:
+        """The producer of a clip the editor disabled, as Kdenlive plays one (ProjectClip::
+        createDisabledMasterProducer): a copy of its take's producer that shows no picture and
+        plays no sound, kept out of the bin, which holds the take's own. The copy an earlier
+        run or Kdenlive wrote, or a new one. Without it a re-run enabled the clip again."""
+        record = read_property(producer, PROPERTY)
+        copied = old.pop((read_property(producer, "resource"), True), None)
+        if copied is None:
+            copied = copy.deepcopy(producer)
+            copied.set("id", self._new_id("v2a_disabled"))
+            self.new_producers.append(copied)
+        _set_property(copied, PROPERTY, record)
+        for kind in ("audio", "image"):
+            _set_property(copied, f"set.test_{kind}", "1")
+        return copied
 
     def _add_new_producers(self, playlist: ET.Element) -> None:
         """The producers `_producer` made, before the `playlist` using them (MLT drops an entry
@@ -652,6 +692,20 @@ class _Project:
         name = f"{prefix}{number}"
         self.by_id[name] = None  # taken
         return name
+
+
+def _editors_effects(clip: otio.schema.Clip, effects: dict[str, list[ET.Element]]) -> list:
+    """The effects the editor put on the entry of one of the clip's takes (Kdenlive keeps a
+    clip's effects, a volume, a fade, in its playlist entry), the active take's first: a
+    re-run rewrote every entry of v2a's track and they were lost, even on a clip it did not
+    regenerate. They stay with the clip, on its new take too."""
+    keys = [clip.active_media_reference_key, *clip.media_references()]
+    for key in keys:
+        reference = clip.media_references().get(key)
+        found = effects.pop(url_to_path(getattr(reference, "target_url", "")), None)
+        if found:
+            return found
+    return []
 
 
 @dataclass
@@ -832,7 +886,9 @@ def restore(
     sequences = []  # (track, clip, its sequence's id): read last, their clips read apart
     for index, track in enumerate(timeline.tracks):
         for clip in track.find_clips():
-            if not isinstance(clip.media_reference, otio.schema.MissingReference):
+            reference = clip.media_reference
+            url = getattr(reference, "target_url", "")
+            if not isinstance(reference, otio.schema.MissingReference) and not _names_images(url):
                 continue
             start = round(clip.range_in_parent().start_time.rescaled_to(rate).value)
             producer = placed.get((index, start))
@@ -841,6 +897,8 @@ def restore(
             service = read_property(producer, "mlt_service")
             if _is_sequence(producer):
                 sequences.append((track, clip, producer.get("id")))
+            elif _is_slideshow(producer):
+                clip.media_reference = _slideshow_images(producer, rate)
             elif service == "timewarp":
                 _as_time_warp(clip, producer, bin_producers)
             else:
@@ -914,7 +972,57 @@ def _disable_clips(
 def _is_restored(producer: ET.Element) -> bool:
     """Whether `restore` reads an entry of this producer other than the adapter does."""
     service = read_property(producer, "mlt_service")
-    return service in ("timewarp", *_GENERATORS) or _is_sequence(producer)
+    return service in ("timewarp", *_GENERATORS) or _is_sequence(producer) or _is_slideshow(producer)
+
+
+def _names_images(resource: str) -> bool:
+    """Whether a producer's resource names a slideshow's images rather than one file: numbered
+    ("img_%03d.png", "?begin=N" after it where the first is not 0) or every image of a type in
+    a folder ("/.all.png"), as Kdenlive's SlideshowClip::selectedPath writes them."""
+    name = os.path.basename(resource.partition("?")[0])
+    return "%" in name or name.startswith(".all.")
+
+
+def _is_slideshow(producer: ET.Element) -> bool:
+    """Whether a producer is a Kdenlive slideshow (an image sequence is one, each image shown a
+    frame): MLT's `qimage` or `pixbuf` producer of a resource naming images (`_names_images`)."""
+    return read_property(producer, "mlt_service") in ("qimage", "pixbuf") and _names_images(
+        read_property(producer, "resource")
+    )
+
+
+_NUMBERED = re.compile(r"(?P<prefix>[^%]*)%0?(?P<padding>\d*)d(?P<suffix>[^%]*)")
+
+
+def _slideshow_images(producer: ET.Element, rate: float) -> otio.schema.MediaReference:
+    """A slideshow's images as the image sequence MLT plays (qimage_wrapper.c): the files the
+    pattern numbers from `begin`, each shown `ttl` frames, so frame f of the producer shows
+    image begin + f // ttl (a sequence at the project's rate over `ttl`). The adapter read
+    the pattern as a file name (a `pixbuf` producer as no media): offline, no sound for it.
+    Every image of a type in a folder ("/.all.png", in name order) is no numbered sequence:
+    offline, saying so. No available range: the images on disk say which frames exist."""
+    resource = read_property(producer, "resource")
+    path, _, query = resource.partition("?")
+    folder, name = os.path.split(path)
+    numbered = _NUMBERED.fullmatch(name)
+    if not numbered:
+        why = (
+            f"a Kdenlive slideshow of every {os.path.splitext(name)[1]} image in "
+            f"{folder or '.'}, in name order, which v2a does not read (it reads numbered image "
+            "sequences: Kdenlive's slideshow of an image pattern)"
+        )
+        return otio.schema.MissingReference(metadata={V2A_KEY: {"offline": why}})
+    begin = parse_qs(query).get("begin", [read_property(producer, "begin") or "0"])[0]
+    ttl = max(1, round(_float(read_property(producer, "ttl") or "1")))
+    return otio.schema.ImageSequenceReference(
+        target_url_base=os.path.join(folder, ""),
+        name_prefix=numbered["prefix"],
+        name_suffix=numbered["suffix"],
+        start_frame=int(begin),
+        frame_step=1,
+        rate=rate / ttl,
+        frame_zero_padding=int(numbered["padding"] or 0),
+    )
 
 
 def _is_sequence(producer: ET.Element) -> bool:
@@ -1064,14 +1172,19 @@ def _entries_of(
     mlt: ET.Element, by_id: dict, rate: float, wanted: Callable[[ET.Element], bool]
 ) -> dict[tuple[int, int], ET.Element]:
     """(track index as the adapter numbers tracks, record start frame) -> producer of each entry
-    whose producer is `wanted`."""
+    whose producer is `wanted`. On v2a's track a clip mixed into from the one before starts at
+    its cut, where the adapter reads it (`for_reader`), not where its entry does, a mix earlier."""
     result: dict[tuple[int, int], ET.Element] = {}
     for index, tractor in enumerate(_track_tractors(mlt, by_id)):
+        cut_of = {}  # an entry's first frame -> the cut it is mixed into at
+        if tractor.find("transition") is not None and _named_v2a(tractor):
+            cuts = _mixed_cuts(tractor, by_id, rate)
+            cut_of = {cut - before: cut for cut, (before, _) in cuts.items()}
         for sub in tractor.findall("track"):
             playlist = by_id.get(sub.get("producer"))
             for position, _, producer in _playlist_entries(playlist, by_id, rate):
                 if producer is not None and wanted(producer):
-                    result[(index, position)] = producer
+                    result[(index, cut_of.get(position, position))] = producer
     return result
 
 

@@ -596,3 +596,116 @@ def test_take_files_in_a_folder_with_spaces_and_accents_are_named_by_encoded_url
             assert re.fullmatch(r"file:///[A-Za-z0-9%/._~-]+", src), src
             path = unquote(urlparse(src).path)
             assert path.startswith(f"{folder}/audio/") and path.endswith(f"_take{take}.wav")
+
+
+
+def _paste_street_at_the_end(source: Path, edited: Path, moved: bool) -> ET.Element:
+    """The editor copies the shot "Street" with v2a's clip connected to it and pastes it at the
+    end of the primary storyline (Final Cut pastes a shot's connected clips with it, notes and
+    all, at the same place in the shot); `moved`: and lifts the shot from where it was (a gap
+    in its place). Returns v2a's clip as pasted."""
+    root = _parse(source)
+    sequence = root.find(".//project/sequence")
+    spine = sequence.find("./spine")
+    (street,) = [item for item in spine if item.get("name") == "Street"]
+    length = parse_seconds(street.get("duration"))
+    end = parse_seconds(sequence.get("tcStart")) + parse_seconds(sequence.get("duration"))
+    pasted = copy.deepcopy(street)
+    pasted.set("offset", format_seconds(end))
+    pasted.tail = street.tail
+    spine.append(pasted)
+    sequence.set("duration", format_seconds(parse_seconds(sequence.get("duration")) + length))
+    if moved:
+        gap = ET.Element("gap", {"name": "Gap", "offset": street.get("offset"),
+                                 "duration": street.get("duration"), "start": "3600s"})
+        gap.tail = street.tail
+        spine[list(spine).index(street)] = gap
+    edited.write_text(ET.tostring(root, encoding="unicode"))
+    (clip,) = [c for c in pasted.iter("asset-clip") if c.get("audioRole") == ROLE]
+    return clip
+
+
+def test_a_shot_pasted_with_v2a_clip_keeps_the_pasted_clip_as_the_editors(tmp_path):
+    """The editor copies a shot with v2a's clip connected to it and pastes it elsewhere: the
+    pasted clip lies where its note says (the same lane and place in its shot), so both it and
+    v2a's own were v2a's, and a re-run took the editor's copy out. The note says where in the
+    sequence v2a put the clip too: the copy lies elsewhere, and is the editor's."""
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    edited = tmp_path / "edited.fcpxml"
+    pasted = _paste_street_at_the_end(first, edited, moved=False)
+    (track,) = find_v2a_tracks(read_timeline(edited), "SFX")
+    assert len(track.find_clips()) == 4  # the pasted clip is on a track of the editor's
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    by_take = {1: [], 2: []}
+    for clip in _v2a_clips(again):
+        by_take[parse_take_file(takes[clip.get("ref")])[1]].append(clip)
+    assert [(c.attrib, c.findtext("note")) for c in by_take[1]] == [(pasted.attrib, pasted.findtext("note"))]
+    # v2a's own four refilled, and the pasted shot, a shot of the edit, gets sound of v2a's too
+    assert len(by_take[2]) == 5
+
+
+def test_a_shot_moved_with_v2a_clip_keeps_it_as_v2a_s(tmp_path):
+    """A shot moved (lifted and pasted elsewhere) takes v2a's clip with it: alone with its
+    note, it is v2a's still, taken out by a re-run that makes its sound anew, not kept beside
+    the new take (the sound twice over)."""
+    first = tmp_path / "first.fcpxml"
+    _generate(LIBRARY, first)
+    edited = tmp_path / "edited.fcpxml"
+    _paste_street_at_the_end(first, edited, moved=True)
+    (track,) = find_v2a_tracks(read_timeline(edited), "SFX")
+    assert len(track.find_clips()) == 4
+
+    _generate(edited, edited, take=2)
+    again = _parse(edited)
+    takes = _take_assets(again)
+    assert sorted(parse_take_file(takes[c.get("ref")])[1] for c in _v2a_clips(again)) == [2] * 4
+
+
+def test_a_v2a_clip_the_editor_disabled_stays_disabled_with_its_new_take(tmp_path):
+    """The editor switches one of v2a's clips off in Final Cut (`enabled="0"`). A re-run took
+    it out and put the new take in its place switched on: the sound the editor silenced played
+    again. The switch is the editor's: the new take comes in disabled too."""
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    off = _v2a_clips(root)[1]
+    off.set("enabled", "0")
+    path.write_text(ET.tostring(root, encoding="unicode"))
+    (track,) = find_v2a_tracks(read_timeline(path), "SFX")
+    assert [clip.enabled for clip in track.find_clips()] == [True, False, True, True]
+
+    _generate(path, path, take=2)
+    again = _parse(path)
+    takes = _take_assets(again)
+    clips = _v2a_clips(again)
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in clips} == {2}
+    assert [c.get("enabled") for c in clips] == [None, "0", None, None]
+    (track,) = find_v2a_tracks(read_timeline(path), "SFX")
+    assert [clip.enabled for clip in track.find_clips()] == [True, False, True, True]
+
+
+def test_what_the_editor_set_on_a_v2a_clip_stays_with_it_and_its_new_take(tmp_path):
+    """The editor turns one of v2a's clips down and marks it in Final Cut (an `adjust-volume`
+    and a `marker` in the clip). A re-run took the clip out and put the new take in its place
+    without them: the sound came back at full level. They are the editor's: they stay."""
+    path = tmp_path / "cut.fcpxml"
+    _generate(LIBRARY, path)
+    root = _parse(path)
+    clip = _v2a_clips(root)[1]
+    clip.append(ET.Element("adjust-volume", {"amount": "-12dB"}))
+    clip.append(ET.Element("marker", {"start": clip.get("start"), "duration": "1/25s", "value": "too loud"}))
+    path.write_text(ET.tostring(root, encoding="unicode"))
+
+    _generate(path, path, take=2)
+    again = _parse(path)
+    takes = _take_assets(again)
+    clips = _v2a_clips(again)
+    assert {parse_take_file(takes[c.get("ref")])[1] for c in clips} == {2}
+    assert [[child.tag for child in c] for c in clips] == [
+        ["note"], ["note", "adjust-volume", "marker"], ["note"], ["note"]
+    ]
+    assert clips[1].find("adjust-volume").get("amount") == "-12dB"

@@ -31,7 +31,7 @@ from v2a.contracts import (
     Selection,
 )
 from v2a.media.frames import read_segment_frames
-from v2a.media.synth import make_test_movie, read_frame_number
+from v2a.media.synth import make_image_sequence, make_test_movie, read_frame_number
 from v2a.pipeline import run_generation
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
@@ -1301,3 +1301,154 @@ def test_a_video_track_hidden_in_kdenlive_gets_no_sound_and_the_picture_beneath_
     track = '<track producer="tractor2"/>'
     project = _edit_variant(edit, (track, track.replace("/>", f' hide="{hide}"/>')))
     assert _planned_over(project, 40, 60) == [(0, "bigbuckbunny", 40, 20)]  # V1's shot beneath
+
+
+def _disable_in_kdenlive(project: Path, take_file: str) -> None:
+    """Disable the clip of `take_file` on v2a's track as Kdenlive does: its entry plays a copy
+    of the clip's producer that shows no picture and plays no sound (ProjectClip::
+    createDisabledMasterProducer: a clone of the producer, `set.test_audio` and
+    `set.test_image` 1), saved beside the producer; the bin keeps the producer itself."""
+    root, by_id = ET.XMLID(project.read_text(encoding="utf-8"))
+    (entry,) = [e for _, e, p in _v2a_entries(str(project)) if _resource(p).endswith(take_file)]
+    producer = by_id[entry.get("producer")]
+    clone = copy.deepcopy(producer)
+    clone.set("id", producer.get("id") + "_disabled")
+    for kind in ("audio", "image"):
+        clone.find(f"property[@name='set.test_{kind}']").text = "1"
+    root.insert(list(root).index(producer) + 1, clone)
+    for playlist in root.iter("playlist"):
+        for found in playlist.iter("entry") if playlist.get("id") != "main_bin" else ():
+            if found.attrib == entry.attrib:
+                found.set("producer", clone.get("id"))
+    project.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+
+def _disabled_takes(project: str) -> list[str]:
+    """The take files of the clips on v2a's track that play through a disabled producer."""
+    return [
+        Path(_resource(producer)).name
+        for _, _, producer in _v2a_entries(project)
+        if producer.findtext("property[@name='set.test_audio']") == "1"
+        and producer.findtext("property[@name='set.test_image']") == "1"
+    ]
+
+
+def test_a_take_the_editor_disabled_stays_disabled_across_reruns_and_takes(edit, tmp_path):
+    """The editor disables one of v2a's clips in Kdenlive (the one crossfaded into from the
+    clip before it). A re-run enabled it again: v2a wrote each entry with its take's own
+    producer, and read a disabled clip joined by a mix as enabled. It stays disabled: through
+    a run on other clips, and with the new take a full run gives it, as the editor left it."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    path = Path(first.timeline_path)
+    clip_id = first.generated[1].clip_id
+    _disable_in_kdenlive(path, f"{clip_id}_take1.wav")
+
+    (track,) = find_v2a_tracks(read_timeline(path), "SFX")
+    assert [c.metadata["v2a"]["clip_id"] for c in track.find_clips() if not c.enabled] == [clip_id]
+
+    others = [audio.clip_id for audio in first.generated if audio.clip_id != clip_id]
+    again = _generate(path, out, clips=others[:1])
+    assert _disabled_takes(again.timeline_path) == [f"{clip_id}_take1.wav"]
+
+    full = _generate(Path(again.timeline_path), out)
+    assert _disabled_takes(full.timeline_path) == [f"{clip_id}_take2.wav"]
+    (track,) = find_v2a_tracks(read_timeline(full.timeline_path), "SFX")
+    disabled = [c for c in track.find_clips() if not c.enabled]
+    assert [c.metadata["v2a"]["clip_id"] for c in disabled] == [clip_id]
+    assert sorted(disabled[0].media_references()) == ["take1", "take2"]
+    assert len(_crossfade_sides(track)) == 3  # its crossfades kept with it
+    # One bin clip a take: the disabled copy plays the bin's clip, as Kdenlive has it; the
+    # replaced take's clip and its copy are gone.
+    written = _parse(Path(full.timeline_path))
+    resources = [_resource(item) for item in written.iter("chain")]
+    assert not any(r.endswith(f"{clip_id}_take1.wav") for r in resources)
+    assert sum(r.endswith(f"{clip_id}_take2.wav") for r in resources) == 2
+    main_bin = written.find("playlist[@id='main_bin']")
+    assert len(main_bin.findall("entry")) == 3 + len(first.generated)
+
+
+_TITLE = '<property name="mlt_service">kdenlivetitle</property>'
+
+
+def _with_a_slideshow(edit: Path, resource: str, ttl: int, service: str = "qimage") -> Path:
+    """The project with its title (V2, from frame 10, 30 frames) made a slideshow clip, as Kdenlive
+    saves one (SlideshowClip::selectedPath): a `qimage` (or `pixbuf`) producer of the images
+    `resource` names, numbered ("img_%03d.png?begin=3") or every one of a type in a folder
+    (".all.png"), each shown `ttl` frames (MLT's qimage producer)."""
+    return _edit_variant(
+        edit,
+        ('<property name="resource"/>', f'<property name="resource">{resource}</property>'),
+        (_TITLE, f'<property name="mlt_service">{service}</property>\n'
+                 f'  <property name="ttl">{ttl}</property>'),
+        ('<property name="kdenlive:clip_type">6</property>',
+         '<property name="kdenlive:clip_type">5</property>'),
+    )
+
+
+@pytest.mark.parametrize(("ttl", "service"), [(1, "qimage"), (4, "qimage"), (4, "pixbuf")])
+def test_a_slideshow_clip_is_read_as_its_image_sequence(edit, ttl, service):
+    """A Kdenlive slideshow clip plays numbered images, each `ttl` frames (an image sequence
+    at 1). The adapter read it as a file named by the pattern, which is no file (a `pixbuf`
+    one as no media at all): offline, and no sound for it. It is that image sequence, from
+    the image `begin` names, each image held as MLT holds it."""
+    make_image_sequence(str(edit.parent / "media" / "frames"), "img_", ".png", 3, 40, 3)
+    project = _with_a_slideshow(edit, "media/frames/img_%03d.png?begin=3", ttl, service)
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    (segment,) = [s for s in segments if s.track_index == 1 and s.record_start_frame == 10]
+    assert segment.status == "ok", segment.problem
+    assert segment.media.image_sequence is not None
+    shown = [read_frame_number(frame) for frame in read_segment_frames(segment, FPS, 128)]
+    assert shown == [3 + frame // ttl for frame in range(30)]
+
+
+def test_a_slideshow_of_every_image_in_a_folder_stays_offline_and_says_why(edit):
+    """Kdenlive's other slideshow, every image of a type in a folder in name order
+    (".all.png"), names no numbered sequence an image-sequence reference can hold."""
+    make_image_sequence(str(edit.parent / "media" / "frames"), "img_", ".png", 3, 40, 3)
+    project = _with_a_slideshow(edit, "media/frames/.all.png", 25)
+    segments = plan_segments(read_timeline(project), timeline_path=str(project))
+    (segment,) = [s for s in segments if s.track_index == 1 and s.record_start_frame == 10]
+    assert segment.status == "offline"
+    assert "slideshow" in segment.problem and "every .png image" in segment.problem
+
+
+def test_a_slideshow_clip_gets_sound_and_stays_as_the_editor_saved_it(edit, tmp_path):
+    make_image_sequence(str(edit.parent / "media" / "frames"), "img_", ".png", 3, 40, 3)
+    project = _with_a_slideshow(edit, "media/frames/img_%03d.png?begin=3", 4)
+    result = _generate(project, tmp_path / "out")
+    assert 10 * SAMPLES_PER_FRAME in [audio.start_sample for audio in result.generated]
+    written = _parse(Path(result.timeline_path))
+    assert _canonical(_without_v2a(written, _parse(project))) == _canonical(_parse(project))
+    again = plan_segments(read_timeline(result.timeline_path), timeline_path=result.timeline_path)
+    assert [s.status for s in again] == ["ok"] * len(again)
+
+
+def test_effects_the_editor_put_on_a_v2a_clip_stay_with_it_across_reruns_and_takes(edit, tmp_path):
+    """The editor turns one of v2a's clips down in Kdenlive (a `volume` filter in its playlist
+    entry, as Kdenlive keeps a clip's effects). A re-run rewrote every entry of v2a's track and
+    the effect was gone, the clip loud again, even where the clip was not regenerated. Effects
+    are the editor's: they stay on the clip, its new take too."""
+    out = tmp_path / "out"
+    first = _generate(edit, out)
+    path = Path(first.timeline_path)
+    clip_id = first.generated[2].clip_id
+    gain = '<filter id="filter9"><property name="mlt_service">volume</property>' \
+           '<property name="kdenlive_id">volume</property><property name="level">-12</property></filter>'
+    entry = next(e for _, e, p in _v2a_entries(str(path)) if _resource(p).endswith(f"{clip_id}_take1.wav"))
+    opening = f'<entry producer="{entry.get("producer")}" in="{entry.get("in")}" out="{entry.get("out")}">'
+    text = path.read_text(encoding="utf-8")
+    assert text.count(opening) == 1
+    path.write_text(text.replace(opening, opening + gain), encoding="utf-8")
+
+    def turned_down(project: str) -> list[str]:
+        return [Path(_resource(p)).name for _, e, p in _v2a_entries(project)
+                if e.findtext("filter/property[@name='level']") == "-12"]
+
+    others = [audio.clip_id for audio in first.generated if audio.clip_id != clip_id]
+    again = _generate(path, out, clips=others[:1])
+    assert turned_down(again.timeline_path) == [f"{clip_id}_take1.wav"]
+    full = _generate(Path(again.timeline_path), out)
+    assert turned_down(full.timeline_path) == [f"{clip_id}_take2.wav"]
+    ids = [f.get("id") for f in _parse(Path(full.timeline_path)).iter("filter")]
+    assert len(ids) == len(set(ids))
