@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ class RelinkIndex:
         for root in self.roots:
             try:
                 for path in _walk_sorted(root, self.max_entries):
-                    name = os.path.basename(path)
+                    name = _nfc(os.path.basename(path))
                     self._by_name.setdefault(name, path)
                     self._by_lower_name.setdefault(name.lower(), path)
                     stem, suffix = os.path.splitext(name)
@@ -215,11 +216,12 @@ class RelinkIndex:
         if not name:
             return None
         self._index()
+        name = _nfc(name)
         return self._by_name.get(name) or self._by_lower_name.get(name.lower())
 
     def find_media_named(self, name: str) -> str | None:
         """A media file called `name`, with or without an extension (for clip names)."""
-        return self.find(name) or self._by_stem.get(name.lower())
+        return self.find(name) or self._by_stem.get(_nfc(name).lower())
 
     def describe(self) -> str:
         """Where a name was looked for, for an offline clip's message."""
@@ -274,6 +276,24 @@ def _walk_sorted(root: str, max_entries: int) -> Iterator[str]:
         pending.append(iter(folders))
 
 
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+def existing_spelling(path: str) -> str | None:
+    """`path` as this file system spells it, where a file is there; else None.
+
+    Accented letters have two spellings in Unicode: macOS writes a file's name decomposed
+    ("e" + combining accent, NFD) into the paths its editors export, while Linux and Windows
+    tools name files composed (NFC), and Linux compares the bytes: "Café.mov" from a Final Cut
+    timeline was offline next to the very file. Both spellings of the whole path are tried.
+    """
+    for spelling in dict.fromkeys([path, _nfc(path), unicodedata.normalize("NFD", path)]):
+        if os.path.isfile(spelling):
+            return spelling
+    return None
+
+
 @dataclass(frozen=True)
 class Located:
     """Where a reference's media was found, or what was looked for."""
@@ -292,8 +312,9 @@ def locate_file(referenced: str, base_dir: str, relink: RelinkIndex) -> Located:
         else:
             candidates.append(os.path.normpath(os.path.join(base_dir, local)))
     for candidate in candidates:
-        if os.path.isfile(candidate):
-            return Located(os.path.abspath(candidate), candidate)
+        found = existing_spelling(candidate)
+        if found:
+            return Located(os.path.abspath(found), candidate)
     name = file_name(local)
     found = relink.find(name)
     if not found and os.path.splitext(name)[1].lower() not in MEDIA_EXTENSIONS:
@@ -329,8 +350,9 @@ def locate_image_sequence(
     if folder and not (os.path.isabs(folder) or _WINDOWS_DRIVE.match(folder)):
         folder = os.path.normpath(os.path.join(base_dir, folder))
     first = _frame_name(ref, ref.start_frame)
-    if folder and os.path.isfile(os.path.join(folder, first)):
-        return Located(os.path.abspath(folder), os.path.join(folder, first))
+    found = existing_spelling(os.path.join(folder, first)) if folder else None
+    if found:
+        return Located(os.path.abspath(os.path.dirname(found)), os.path.join(folder, first))
     found = relink.find(first)
     if found:
         return Located(os.path.dirname(found), os.path.join(folder, first))
