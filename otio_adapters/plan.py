@@ -642,10 +642,13 @@ def _segment(
         lo, hi = media.extent
         if used[0] < lo - _TOLERANCE or used[1] > hi + _TOLERANCE:
             status = "invalid"
+            # Source timecodes counted at the media's own rate, as the editor's source monitor
+            # shows them (a 59.94 fps file on a 23.976 timeline read 00:00:03:08 for 03;20).
+            at = exact_rate(media.source.rate) if media.source.rate else rate
             problem = (
-                f"{label()}: uses source {_tc(used[0], rate)}-{_tc(used[1], rate)} but its media "
+                f"{label()}: uses source {_tc(used[0], at)}-{_tc(used[1], at)} but its media "
                 f"{media_text(media.source)} covers "
-                f"only {_tc(lo, rate)}-{_tc(hi, rate)}"
+                f"only {_tc(lo, at)}-{_tc(hi, at)}"
             )
     if status == "ok" and media.source.image_sequence is not None:
         missing = missing_frame(media.source, used)

@@ -468,3 +468,21 @@ def test_a_clip_on_a_raw_h264_stream_is_planned_from_its_counted_frames(tmp_path
         timeline_path=str(tmp_path / "c.otio"),
     )
     assert (segment.status, segment.problem) == ("ok", "")
+
+
+def test_a_clip_past_the_end_of_media_at_another_rate_names_its_source_timecodes(tmp_path):
+    """A 59.94 fps camera file cut into a 23.976 timeline: the message counts source timecodes
+    at the file's rate, as the editor's source monitor shows them (at the timeline's rate the
+    file's end read 01:00:03:08, a timecode the editor finds nowhere)."""
+    fast = make_test_movie(str(tmp_path / "slowmo.mov"), frames=200, rate=60000 / 1001,
+                           size=(64, 48), start_timecode="01:00:00;00", drop_frame=True)
+    timeline = timeline_of(
+        clip("too long", fast, 0, 96, rate=24000 / 1001),  # 4.004 s of a 3.337 s file
+    )
+    timeline.video_tracks()[0][0].source_range = TR(
+        RT(215784, 60000 / 1001), RT(96, 24000 / 1001)  # from 01:00:00;00 at 59.94 DF
+    )
+    (segment,) = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert segment.status == "invalid"
+    assert "uses source 01:00:00;00-01:00:04;00 but" in segment.problem
+    assert "covers only 01:00:00;00-01:00:03;20" in segment.problem
