@@ -272,6 +272,39 @@ def test_other_containers_and_codecs_seek_to_the_right_frame(tmp_path, name, cod
     assert numbers(decode_frames_at(path, [float(k / rate) for k in wanted], 32)) == wanted
 
 
+#: Camera and editing codecs (muxer, codec, pixel format, encoder options), keyframe every 12.
+_OPEN_GOP = "bframes=3:b-pyramid=normal:open-gop=1:keyint=12:min-keyint=12:scenecut=0"
+CAMERA_CODECS = {
+    "ProRes 422 HQ, 10-bit": ("prores.mov", "prores_ks", "yuv422p10le", {"profile": "3"}),
+    "DNxHR LB": ("dnxhr.mov", "dnxhd", "yuv422p", {"profile": "dnxhr_lb"}),
+    # Leading B-frames of each I-frame refer to the GOP before: decoded only from it.
+    "H.264 open GOP, B-pyramid": ("opengop.mp4", "libx264", "yuv420p", {"x264-params": _OPEN_GOP}),
+    "HEVC 10-bit, B-frames": (
+        "hevc10.mp4", "libx265", "yuv420p10le",
+        {"x265-params": "keyint=12:bframes=3:open-gop=1:log-level=error"},
+    ),
+    "interlaced MPEG-2 long GOP in MXF (XDCAM)": (
+        "xdcam.mxf", "mpeg2video", "yuv422p",
+        {"g": "12", "bf": "2", "flags": "+ildct+ilme", "top": "1", "b": "8M"},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", CAMERA_CODECS)
+def test_camera_codecs_give_the_frame_asked_for_after_a_seek(tmp_path, kind):
+    """Each time asked alone seeks (past SEEK_GAP) to the keyframe before it, landing among
+    B-frames shown before that keyframe; every frame is the one on screen at its time."""
+    name, codec, pixel_format, options = CAMERA_CODECS[kind]
+    size = (256, 144) if codec == "dnxhd" else (128, 72)  # DNxHR refuses smaller pictures
+    path = make_test_movie(
+        str(tmp_path / name), frames=130, rate=25, size=size, codec=codec,
+        pix_fmt=pixel_format, codec_options=options, start_timecode="10:00:00:00",
+    )
+    wanted = [3, *range(104, 112), 129]
+    assert numbers(decode_frames_at(path, [k / 25 for k in wanted], 32)) == wanted
+    assert [numbers(decode_frames_at(path, [k / 25], 32))[0] for k in wanted] == wanted
+
+
 @pytest.mark.parametrize(
     ("size", "grain", "rate", "keyframe_interval", "one_by_one"),
     [
