@@ -1,5 +1,6 @@
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
@@ -447,3 +448,33 @@ def test_a_gif_of_one_frame_is_a_still(tmp_path):
         str(tmp_path / "logo.gif"), frames=1, codec="gif", size=(64, 48), start_timecode=None
     )
     assert numbers(decode_frames_at(path, [0.0, 60.0], 32)) == [0, 0]
+
+
+def _copy_from(source: str, path: str, start: Fraction) -> str:
+    """What `ffmpeg -ss START -c copy` makes: packets from the keyframe before START, their
+    times moved so START is 0; MOV/MP4 hide the frames before it with an edit list."""
+    with av.open(source) as given, av.open(path, "w") as copy:
+        video = given.streams.video[0]
+        written = copy.add_stream_from_template(video)
+        given.seek(round(start / video.time_base), stream=video, backward=True)
+        for packet in given.demux(video):
+            if packet.dts is None:
+                continue
+            shift = round(start / video.time_base)
+            packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, written
+            copy.mux(packet)
+    return path
+
+
+def test_a_copy_cut_mid_gop_starts_at_the_frame_it_was_cut_at(tmp_path):
+    """A phone clip trimmed without re-encoding keeps the GOP before its cut, hidden by an edit
+    list: its first frame, time 0 and length are those of the cut, as in a player."""
+    source = make_test_movie(
+        str(tmp_path / "phone.mp4"), frames=125, rate=25, keyframe_interval=25,
+        codec_options={"x264-params": "bframes=2:keyint=25:min-keyint=25:scenecut=0"},
+    )
+    trimmed = _copy_from(source, str(tmp_path / "trimmed.mp4"), Fraction(57, 25))
+    info = probe_media(trimmed)
+    assert (info.start_time, info.duration) == (0.0, pytest.approx(68 / 25))
+    wanted = [0, 1, 5, 40, 67]
+    assert numbers(decode_frames_at(trimmed, [k / 25 for k in wanted], 32)) == [57, 58, 62, 97, 124]
