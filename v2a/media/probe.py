@@ -124,9 +124,27 @@ def _movie_without_index(path: str) -> bool:
     return b"ftyp" in boxes and b"mdat" in boxes and b"moov" not in boxes
 
 
-def is_still_picture(container: av.container.InputContainer) -> bool:
-    """Whether a file is one picture to hold for any time (an animated GIF is not)."""
-    return container.format.name in STILL_FORMATS and container.streams.video[0].frames <= 1
+def picture_stream(container: av.container.InputContainer, path: str):
+    """The video stream that is the file's picture, or MediaError naming the file.
+
+    Cover art (an attached picture: an MP3's or M4A's album art, a thumbnail) is a video stream
+    to FFmpeg, but no editor plays it: an audio file with one probed as a 64x64 movie at
+    90000 fps instead of 'no video'. Of several real video streams the first is taken.
+    """
+    pictures = [
+        stream for stream in container.streams.video
+        if not stream.disposition & av.stream.Disposition.attached_pic
+    ]
+    if not pictures:
+        art = " (only cover art)" if container.streams.video else ""
+        raise MediaError(f"{path}: has no video stream{art}")
+    return pictures[0]
+
+
+def is_still_picture(container: av.container.InputContainer, stream) -> bool:
+    """Whether a file's picture `stream` is one picture to hold for any time (an animated GIF
+    is not)."""
+    return container.format.name in STILL_FORMATS and stream.frames <= 1
 
 
 def has_no_clock(container: av.container.InputContainer) -> bool:
@@ -172,15 +190,14 @@ def probe_media(path: str) -> MediaInfo:
     """Reads a file's video properties; decodes one frame to check it really decodes, and reads
     the packets of the last frames to check the file is not cut short."""
     with open_input(path) as container:
-        if not container.streams.video:
-            raise MediaError(f"{path}: has no video stream")
-        stream = container.streams.video[0]
+        stream = picture_stream(container, path)
         rate = frame_rate_of(container, stream)
         if rate <= 0:
             raise MediaError(f"{path}: video stream has no frame rate")
         first, reorder = _first_frame(container, stream, path)
         start_time = float(first.time or 0.0)
-        if has_no_clock(container) and not is_still_picture(container):
+        still = is_still_picture(container, stream)
+        if has_no_clock(container) and not still:
             start_time, duration = 0.0, _counted_length(path, rate)
         else:
             duration = _duration(container, stream, start_time, reorder, path)
@@ -207,7 +224,7 @@ def probe_media(path: str) -> MediaInfo:
             has_audio=bool(container.streams.audio),
             start_time=start_time,
             pixel_aspect=pixel_aspect_of(stream),
-            still=is_still_picture(container),
+            still=still,
         )
 
 
@@ -257,7 +274,7 @@ def _counted_length(path: str, rate: Fraction) -> float:
     so every clip on it was 'invalid'); counting costs one read of the file."""
     seconds = Fraction(0)
     with open_input(path) as container:  # a raw stream cannot seek back to its first frame
-        stream = container.streams.video[0]
+        stream = picture_stream(container, path)
         for packet in container.demux(stream):
             if not packet.size:  # the empty packet that ends the stream
                 continue
