@@ -385,6 +385,7 @@ class ResolvedMedia:
     still: bool = False
     problem: str = ""  # set when the media was found but cannot be used
     status: str = "ok"
+    see_through: bool = False  # partly transparent (a logo, a lower third): hides nothing
 
 
 def unplaced_reason(reference) -> str:
@@ -433,7 +434,7 @@ class MediaResolver:
             source = MediaSource(referenced, located.path, float(media_start))
             if isinstance(info, str):
                 return ResolvedMedia(source, None, True, info, "invalid")
-            return ResolvedMedia(source, None, still=True)
+            return ResolvedMedia(source, None, still=True, see_through=info.see_through)
         if isinstance(info, str):
             source = MediaSource(referenced, located.path, float(media_start))
             return ResolvedMedia(source, available, problem=info, status="invalid")
@@ -445,7 +446,8 @@ class MediaResolver:
             return ResolvedMedia(
                 source, None, problem=f"{located.path}: media has zero length", status="invalid"
             )
-        return ResolvedMedia(source, (media_start, media_start + duration))
+        extent = (media_start, media_start + duration)
+        return ResolvedMedia(source, extent, see_through=getattr(info, "see_through", False))
 
     def _probe(self, path: str):
         if path not in self._probed:

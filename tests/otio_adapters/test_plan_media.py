@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 
@@ -486,3 +487,32 @@ def test_a_clip_past_the_end_of_media_at_another_rate_names_its_source_timecodes
     assert segment.status == "invalid"
     assert "uses source 01:00:00;00-01:00:04;00 but" in segment.problem
     assert "covers only 01:00:00;00-01:00:03;20" in segment.problem
+
+
+def _png(path: Path, alpha: int) -> str:
+    """A 64x48 RGBA picture: a white corner logo, the rest at `alpha`."""
+    from PIL import Image
+
+    picture = np.zeros((48, 64, 4), np.uint8)
+    picture[..., 3] = alpha
+    picture[:12, :16] = 255
+    Image.fromarray(picture, "RGBA").save(path)
+    return str(path)
+
+
+def test_a_see_through_picture_on_an_upper_track_hides_nothing(tmp_path):
+    """A logo or lower third (a PNG with transparency) over a shot shows the shot through it:
+    the shot plays on under it in one piece and the logo makes no sound of its own, as a title.
+    It cut the shot's sound in two, with a take of the held logo between. A picture saved with
+    an alpha channel but opaque still hides what lies beneath."""
+    shot = movie(tmp_path / "shot.mov", 48)
+    logo, card = _png(tmp_path / "logo.png", alpha=0), _png(tmp_path / "card.png", alpha=255)
+    timeline = timeline_of(clip("shot", shot, 0, 48))
+    for name, picture, start in (("logo", logo, 0), ("card", card, 36)):
+        upper = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
+        upper.extend([otio.schema.Gap(source_range=TR(RT(0, 24), RT(start, 24))),
+                      clip(name, picture, 0, 12)])
+        timeline.tracks.append(upper)
+    pieces = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    shown = [(p.clip_name, p.record_start_frame, p.record_frames, p.status) for p in pieces]
+    assert shown == [("shot", 0, 36, "ok"), ("card", 36, 12, "ok")]

@@ -311,3 +311,25 @@ def test_a_camera_movie_cut_short_before_its_index_is_named_so(tmp_path):
         probe_media(str(copy))
     assert str(error.value).startswith(f"{copy}: the file is cut short (an unfinished copy?)")
     assert "no index (moov)" in str(error.value)
+
+
+@pytest.mark.parametrize(("alpha", "see_through"), [(0, True), (255, False)])
+def test_probe_tells_a_see_through_prores_4444_from_an_opaque_one(tmp_path, alpha, see_through):
+    """A lower third rendered as ProRes 4444 with alpha is shown over the picture beneath it;
+    the same codec with an opaque alpha channel is a picture of its own."""
+    import numpy as np
+
+    path = str(tmp_path / "lower_third.mov")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("prores_ks", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuva444p10le"
+        stream.options = {"profile": "4"}
+        for index in range(3):
+            picture = np.zeros((48, 64, 4), np.uint8)
+            picture[..., 3] = alpha
+            picture[36:, :, :] = 255  # the bar at the bottom, opaque
+            frame = av.VideoFrame.from_ndarray(picture, format="rgba").reformat(format="yuva444p10le")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert probe_media(path).see_through is see_through

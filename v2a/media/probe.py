@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import numpy as np
 
 from v2a.media.errors import MediaError
 from v2a.media.timecode import timecode_to_frames
@@ -26,6 +27,9 @@ CUT_SHORT = "the file is cut short (an unfinished copy?)"
 #: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
 #: as stretching by it would make a picture thousands of pixels wide.
 _PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
+#: A picture is see-through (an overlay: a logo, a lower third) where at least this share of
+#: its first frame is mostly transparent; an opaque picture saved with an alpha channel is not.
+_SEE_THROUGH_SHARE = 0.01
 #: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
 #: A GIF is among them only when it holds one frame; an animated one plays like a movie.
 STILL_FORMATS = frozenset(
@@ -65,6 +69,7 @@ class MediaInfo:
     start_time: float = 0.0  # pts of the first video frame in seconds (container clock)
     pixel_aspect: Fraction = Fraction(1)  # width of a stored pixel on screen / its height (SAR)
     still: bool = False  # one picture, held for any time (a PNG, a GIF of one frame)
+    see_through: bool = False  # its first frame is partly transparent: an overlay (see probe)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -225,7 +230,19 @@ def probe_media(path: str) -> MediaInfo:
             start_time=start_time,
             pixel_aspect=pixel_aspect_of(stream),
             still=still,
+            see_through=is_see_through(first),
         )
+
+
+def is_see_through(frame: av.VideoFrame) -> bool:
+    """Whether a picture is partly transparent (alpha under half in 1% of it or more): a logo or
+    a lower third (a PNG, ProRes 4444 with alpha) that the editor shows over the picture beneath.
+    Only pictures with an alpha channel or a palette (GIF, PNG-8) are looked at."""
+    pixel_format = frame.format
+    if not (pixel_format.has_palette or any(part.is_alpha for part in pixel_format.components)):
+        return False
+    alpha = frame.to_ndarray(format="rgba")[..., 3]
+    return bool(np.mean(alpha < 128) >= _SEE_THROUGH_SHARE)
 
 
 def _first_frame(container, stream, path: str) -> tuple[av.VideoFrame, Fraction]:
