@@ -486,7 +486,11 @@ class MediaResolver:
             return ResolvedMedia(source, available, status="offline", problem=located.looked_for)
         # Without an available range the frames on disk say which exist: handles before the
         # first file read frames that are not there, and the clip failed.
-        return ResolvedMedia(source, available or sequence_extent(sequence))
+        extent = available or sequence_extent(sequence)
+        # A render with alpha (titles, CG elements as PNG or EXR frames) is shown over the
+        # picture beneath, as a see-through movie is: its first frame tells.
+        first = self._probe(sequence.frame_path(sequence.start_frame))
+        return ResolvedMedia(source, extent, see_through=getattr(first, "see_through", False))
 
 
 def available_extent(ref) -> tuple[Fraction, Fraction] | None:

@@ -501,17 +501,23 @@ def _png(path: Path, alpha: int) -> str:
 
 
 def test_a_see_through_picture_on_an_upper_track_hides_nothing(tmp_path):
-    """A logo or lower third (a PNG with transparency) over a shot shows the shot through it:
-    the shot plays on under it in one piece and the logo makes no sound of its own, as a title.
-    It cut the shot's sound in two, with a take of the held logo between. A picture saved with
-    an alpha channel but opaque still hides what lies beneath."""
+    """A logo or lower third (a PNG, PNG frames with transparency) over a shot shows the shot
+    through it: the shot plays on under it in one piece and the logo makes no sound of its own,
+    as a title. It cut the shot's sound in two, with a take of the held logo between. A picture
+    saved with an alpha channel but opaque still hides what lies beneath."""
     shot = movie(tmp_path / "shot.mov", 48)
     logo, card = _png(tmp_path / "logo.png", alpha=0), _png(tmp_path / "card.png", alpha=255)
+    (tmp_path / "lower_third").mkdir()
+    for number in range(1001, 1013):  # a title rendered as PNG frames with alpha
+        _png(tmp_path / "lower_third" / f"lt.{number}.png", alpha=0)
+    rendered = otio.schema.Clip("rendered", otio.schema.ImageSequenceReference(
+        target_url_base="lower_third/", name_prefix="lt.", name_suffix=".png", start_frame=1001,
+        rate=24), TR(RT(0, 24), RT(12, 24)))
     timeline = timeline_of(clip("shot", shot, 0, 48))
-    for name, picture, start in (("logo", logo, 0), ("card", card, 36)):
+    for name, item, start in (("logo", clip("logo", logo, 0, 12), 0),
+                              ("rendered", rendered, 12), ("card", clip("card", card, 0, 12), 36)):
         upper = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
-        upper.extend([otio.schema.Gap(source_range=TR(RT(0, 24), RT(start, 24))),
-                      clip(name, picture, 0, 12)])
+        upper.extend([otio.schema.Gap(source_range=TR(RT(0, 24), RT(start, 24))), item])
         timeline.tracks.append(upper)
     pieces = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
     shown = [(p.clip_name, p.record_start_frame, p.record_frames, p.status) for p in pieces]
