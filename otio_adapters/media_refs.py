@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -198,7 +199,7 @@ class RelinkIndex:
         for root in self.roots:
             try:
                 for path in _walk_sorted(root, self.max_entries):
-                    name = os.path.basename(path)
+                    name = _nfc(os.path.basename(path))
                     self._by_name.setdefault(name, path)
                     self._by_lower_name.setdefault(name.lower(), path)
                     stem, suffix = os.path.splitext(name)
@@ -215,11 +216,12 @@ class RelinkIndex:
         if not name:
             return None
         self._index()
+        name = _nfc(name)
         return self._by_name.get(name) or self._by_lower_name.get(name.lower())
 
     def find_media_named(self, name: str) -> str | None:
         """A media file called `name`, with or without an extension (for clip names)."""
-        return self.find(name) or self._by_stem.get(name.lower())
+        return self.find(name) or self._by_stem.get(_nfc(name).lower())
 
     def describe(self) -> str:
         """Where a name was looked for, for an offline clip's message."""
@@ -274,6 +276,24 @@ def _walk_sorted(root: str, max_entries: int) -> Iterator[str]:
         pending.append(iter(folders))
 
 
+def _nfc(name: str) -> str:
+    return unicodedata.normalize("NFC", name)
+
+
+def existing_spelling(path: str) -> str | None:
+    """`path` as this file system spells it, where a file is there; else None.
+
+    Accented letters have two spellings in Unicode: macOS writes a file's name decomposed
+    ("e" + combining accent, NFD) into the paths its editors export, while Linux and Windows
+    tools name files composed (NFC), and Linux compares the bytes: "Café.mov" from a Final Cut
+    timeline was offline next to the very file. Both spellings of the whole path are tried.
+    """
+    for spelling in dict.fromkeys([path, _nfc(path), unicodedata.normalize("NFD", path)]):
+        if os.path.isfile(spelling):
+            return spelling
+    return None
+
+
 @dataclass(frozen=True)
 class Located:
     """Where a reference's media was found, or what was looked for."""
@@ -292,8 +312,9 @@ def locate_file(referenced: str, base_dir: str, relink: RelinkIndex) -> Located:
         else:
             candidates.append(os.path.normpath(os.path.join(base_dir, local)))
     for candidate in candidates:
-        if os.path.isfile(candidate):
-            return Located(os.path.abspath(candidate), candidate)
+        found = existing_spelling(candidate)
+        if found:
+            return Located(os.path.abspath(found), candidate)
     name = file_name(local)
     found = relink.find(name)
     if not found and os.path.splitext(name)[1].lower() not in MEDIA_EXTENSIONS:
@@ -329,8 +350,9 @@ def locate_image_sequence(
     if folder and not (os.path.isabs(folder) or _WINDOWS_DRIVE.match(folder)):
         folder = os.path.normpath(os.path.join(base_dir, folder))
     first = _frame_name(ref, ref.start_frame)
-    if folder and os.path.isfile(os.path.join(folder, first)):
-        return Located(os.path.abspath(folder), os.path.join(folder, first))
+    found = existing_spelling(os.path.join(folder, first)) if folder else None
+    if found:
+        return Located(os.path.abspath(os.path.dirname(found)), os.path.join(folder, first))
     found = relink.find(first)
     if found:
         return Located(os.path.dirname(found), os.path.join(folder, first))
@@ -363,6 +385,7 @@ class ResolvedMedia:
     still: bool = False
     problem: str = ""  # set when the media was found but cannot be used
     status: str = "ok"
+    see_through: bool = False  # partly transparent (a logo, a lower third): hides nothing
 
 
 def unplaced_reason(reference) -> str:
@@ -411,7 +434,7 @@ class MediaResolver:
             source = MediaSource(referenced, located.path, float(media_start))
             if isinstance(info, str):
                 return ResolvedMedia(source, None, True, info, "invalid")
-            return ResolvedMedia(source, None, still=True)
+            return ResolvedMedia(source, None, still=True, see_through=info.see_through)
         if isinstance(info, str):
             source = MediaSource(referenced, located.path, float(media_start))
             return ResolvedMedia(source, available, problem=info, status="invalid")
@@ -423,7 +446,8 @@ class MediaResolver:
             return ResolvedMedia(
                 source, None, problem=f"{located.path}: media has zero length", status="invalid"
             )
-        return ResolvedMedia(source, (media_start, media_start + duration))
+        extent = (media_start, media_start + duration)
+        return ResolvedMedia(source, extent, see_through=getattr(info, "see_through", False))
 
     def _probe(self, path: str):
         if path not in self._probed:
@@ -462,7 +486,11 @@ class MediaResolver:
             return ResolvedMedia(source, available, status="offline", problem=located.looked_for)
         # Without an available range the frames on disk say which exist: handles before the
         # first file read frames that are not there, and the clip failed.
-        return ResolvedMedia(source, available or sequence_extent(sequence))
+        extent = available or sequence_extent(sequence)
+        # A render with alpha (titles, CG elements as PNG or EXR frames) is shown over the
+        # picture beneath, as a see-through movie is: its first frame tells.
+        first = self._probe(sequence.frame_path(sequence.start_frame))
+        return ResolvedMedia(source, extent, see_through=getattr(first, "see_through", False))
 
 
 def available_extent(ref) -> tuple[Fraction, Fraction] | None:

@@ -332,14 +332,23 @@ def _shows_picture(item) -> bool:
                 and isinstance(item.media_reference, otio.schema.GeneratorReference))
 
 
-def _apply_cover(layers: list[list[_Piece]]) -> list[_Piece]:
-    """Upper layers hide lower ones: keep the visible parts of each piece."""
+def _apply_cover(
+    layers: list[list[_Piece]], see_through: Callable[[_Piece], bool] | None = None
+) -> list[_Piece]:
+    """Upper layers hide lower ones: keep the visible parts of each piece. A piece that
+    `see_through` (asked only of pieces with a visible part) finds partly transparent hides
+    nothing and is left out, as a title is."""
     covered: list[tuple[Fraction, Fraction]] = []  # sorted, merged intervals
     visible: list[_Piece] = []
     for layer in reversed(layers):
         starts = [c[0] for c in covered]
+        opaque = []
         for piece in layer:
-            for lo, hi in _subtract(piece.start, piece.end, covered, starts):
+            parts = _subtract(piece.start, piece.end, covered, starts)
+            if parts and see_through is not None and see_through(piece):
+                continue
+            opaque.append(piece)
+            for lo, hi in parts:
                 visible.append(
                     replace(
                         piece,
@@ -349,7 +358,7 @@ def _apply_cover(layers: list[list[_Piece]]) -> list[_Piece]:
                         handle_after=piece.handle_after if hi == piece.end else Fraction(0),
                     )
                 )
-        covered = _merge(covered + [(p.start, p.end) for p in layer])
+        covered = _merge(covered + [(p.start, p.end) for p in opaque])
     return visible
 
 
@@ -495,7 +504,8 @@ class TimelinePlanner:
     def _plan(self, tracks: tuple[str, ...]) -> list[Segment]:
         layers = self._layers_of(_tracks_filter(tracks, self.video_tracks, self.where))
         try:
-            pieces = _cut_handles_across_layers(_apply_cover(layers), self.walker.cut_handle)
+            visible = _apply_cover(layers, self._see_through)
+            pieces = _cut_handles_across_layers(visible, self.walker.cut_handle)
         except (ValueError, ZeroDivisionError) as error:
             raise self._placing_error(error) from None
         segments = []
@@ -552,6 +562,14 @@ class TimelinePlanner:
             self._segments[key] = None if shown is None else _segment(
                 piece, shown, self._resolved(piece.clip), self.rate, self.start, self.track_names)
         return self._segments[key]
+
+    def _see_through(self, piece: _Piece) -> bool:
+        """Whether a piece's media is partly transparent (a logo, a lower third as a PNG or
+        ProRes 4444 with alpha): the editor shows the picture beneath through it, so it hides
+        nothing and, like a title, makes no sound of its own (it cut the sound of the shot
+        under a corner logo in two, with a take of the held logo between)."""
+        media = self._resolved(piece.clip)
+        return media.status == "ok" and media.see_through
 
     def _resolved(self, clip: otio.schema.Clip) -> ResolvedMedia:
         if self._resolver is None:  # once a clip needs it: it extracts an .otioz's media
@@ -642,10 +660,13 @@ def _segment(
         lo, hi = media.extent
         if used[0] < lo - _TOLERANCE or used[1] > hi + _TOLERANCE:
             status = "invalid"
+            # Source timecodes counted at the media's own rate, as the editor's source monitor
+            # shows them (a 59.94 fps file on a 23.976 timeline read 00:00:03:08 for 03;20).
+            at = exact_rate(media.source.rate) if media.source.rate else rate
             problem = (
-                f"{label()}: uses source {_tc(used[0], rate)}-{_tc(used[1], rate)} but its media "
+                f"{label()}: uses source {_tc(used[0], at)}-{_tc(used[1], at)} but its media "
                 f"{media_text(media.source)} covers "
-                f"only {_tc(lo, rate)}-{_tc(hi, rate)}"
+                f"only {_tc(lo, at)}-{_tc(hi, at)}"
             )
     if status == "ok" and media.source.image_sequence is not None:
         missing = missing_frame(media.source, used)

@@ -13,6 +13,7 @@ from fractions import Fraction
 from pathlib import Path
 from urllib.parse import quote
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 
@@ -468,3 +469,56 @@ def test_a_clip_on_a_raw_h264_stream_is_planned_from_its_counted_frames(tmp_path
         timeline_path=str(tmp_path / "c.otio"),
     )
     assert (segment.status, segment.problem) == ("ok", "")
+
+
+def test_a_clip_past_the_end_of_media_at_another_rate_names_its_source_timecodes(tmp_path):
+    """A 59.94 fps camera file cut into a 23.976 timeline: the message counts source timecodes
+    at the file's rate, as the editor's source monitor shows them (at the timeline's rate the
+    file's end read 01:00:03:08, a timecode the editor finds nowhere)."""
+    fast = make_test_movie(str(tmp_path / "slowmo.mov"), frames=200, rate=60000 / 1001,
+                           size=(64, 48), start_timecode="01:00:00;00", drop_frame=True)
+    timeline = timeline_of(
+        clip("too long", fast, 0, 96, rate=24000 / 1001),  # 4.004 s of a 3.337 s file
+    )
+    timeline.video_tracks()[0][0].source_range = TR(
+        RT(215784, 60000 / 1001), RT(96, 24000 / 1001)  # from 01:00:00;00 at 59.94 DF
+    )
+    (segment,) = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert segment.status == "invalid"
+    assert "uses source 01:00:00;00-01:00:04;00 but" in segment.problem
+    assert "covers only 01:00:00;00-01:00:03;20" in segment.problem
+
+
+def _png(path: Path, alpha: int) -> str:
+    """A 64x48 RGBA picture: a white corner logo, the rest at `alpha`."""
+    from PIL import Image
+
+    picture = np.zeros((48, 64, 4), np.uint8)
+    picture[..., 3] = alpha
+    picture[:12, :16] = 255
+    Image.fromarray(picture, "RGBA").save(path)
+    return str(path)
+
+
+def test_a_see_through_picture_on_an_upper_track_hides_nothing(tmp_path):
+    """A logo or lower third (a PNG, PNG frames with transparency) over a shot shows the shot
+    through it: the shot plays on under it in one piece and the logo makes no sound of its own,
+    as a title. It cut the shot's sound in two, with a take of the held logo between. A picture
+    saved with an alpha channel but opaque still hides what lies beneath."""
+    shot = movie(tmp_path / "shot.mov", 48)
+    logo, card = _png(tmp_path / "logo.png", alpha=0), _png(tmp_path / "card.png", alpha=255)
+    (tmp_path / "lower_third").mkdir()
+    for number in range(1001, 1013):  # a title rendered as PNG frames with alpha
+        _png(tmp_path / "lower_third" / f"lt.{number}.png", alpha=0)
+    rendered = otio.schema.Clip("rendered", otio.schema.ImageSequenceReference(
+        target_url_base="lower_third/", name_prefix="lt.", name_suffix=".png", start_frame=1001,
+        rate=24), TR(RT(0, 24), RT(12, 24)))
+    timeline = timeline_of(clip("shot", shot, 0, 48))
+    for name, item, start in (("logo", clip("logo", logo, 0, 12), 0),
+                              ("rendered", rendered, 12), ("card", clip("card", card, 0, 12), 36)):
+        upper = otio.schema.Track(name=name, kind=otio.schema.TrackKind.Video)
+        upper.extend([otio.schema.Gap(source_range=TR(RT(0, 24), RT(start, 24))), item])
+        timeline.tracks.append(upper)
+    pieces = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    shown = [(p.clip_name, p.record_start_frame, p.record_frames, p.status) for p in pieces]
+    assert shown == [("shot", 0, 36, "ok"), ("card", 36, 12, "ok")]

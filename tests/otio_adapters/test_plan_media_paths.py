@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import unicodedata
+from urllib.parse import quote
+
+import numpy as np
 import opentimelineio as otio
 import pytest
 
 from otio_adapters.media_refs import RelinkIndex, file_name, locate_file, url_to_path
 from otio_adapters.plan import plan_segments
+from v2a.media.frames import SegmentFrames
+from v2a.media.synth import make_test_movie, read_frame_number
 
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
@@ -169,3 +176,34 @@ def test_a_clip_cut_by_an_upper_track_keeps_the_handle_only_at_its_own_edge(tmp_
     assert first_part.handle_before_samples == 0  # media starts at its in point
     assert second_part.source_start == pytest.approx(15 / 24)
     assert second_part.handle_before_samples == 0  # starts at a cover edge, not a transition
+
+
+def _one_clip_timeline(url: str) -> otio.schema.Timeline:
+    timeline = otio.schema.Timeline("accents")
+    track = otio.schema.Track("V1")
+    timeline.tracks.append(track)
+    reference = otio.schema.ExternalReference(target_url=url)
+    track.append(otio.schema.Clip("shot", reference, TR(RT(5, 25), RT(4, 25))))
+    return timeline
+
+
+@pytest.mark.parametrize("on_disk, in_timeline", [("NFC", "NFD"), ("NFD", "NFC")])
+def test_accented_names_are_found_in_either_unicode_spelling(tmp_path, on_disk, in_timeline):
+    """macOS editors write accented names decomposed (NFD) into their timelines, other systems'
+    tools name files composed (NFC); Linux compares bytes, so the clip was offline beside its
+    file. Found as written, and by name under a relink folder."""
+    folder = tmp_path / unicodedata.normalize(on_disk, "Tournage Café")
+    folder.mkdir()
+    movie = make_test_movie(str(folder / unicodedata.normalize(on_disk, "Scène 1.mov")), frames=12)
+    written = unicodedata.normalize(in_timeline, movie)
+    assert not os.path.exists(written)
+    timeline = _one_clip_timeline("file://" + quote(written))  # as Final Cut writes it
+    [segment] = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    assert segment.status == "ok", segment.problem
+    with SegmentFrames(segment, 25.0, 48) as frames:
+        assert [read_frame_number(picture) for picture in np.asarray(frames)] == [5, 6, 7, 8]
+
+    moved = _one_clip_timeline("file:///Volumes/Card/" + quote(os.path.basename(written)))
+    [segment] = plan_segments(moved, timeline_path=str(tmp_path / "cut.otio"),
+                              relink_roots=[str(tmp_path)])
+    assert segment.status == "ok" and segment.media.path == movie

@@ -1,5 +1,6 @@
 from fractions import Fraction
 
+import av
 import numpy as np
 import pytest
 
@@ -272,6 +273,39 @@ def test_other_containers_and_codecs_seek_to_the_right_frame(tmp_path, name, cod
     assert numbers(decode_frames_at(path, [float(k / rate) for k in wanted], 32)) == wanted
 
 
+#: Camera and editing codecs (muxer, codec, pixel format, encoder options), keyframe every 12.
+_OPEN_GOP = "bframes=3:b-pyramid=normal:open-gop=1:keyint=12:min-keyint=12:scenecut=0"
+CAMERA_CODECS = {
+    "ProRes 422 HQ, 10-bit": ("prores.mov", "prores_ks", "yuv422p10le", {"profile": "3"}),
+    "DNxHR LB": ("dnxhr.mov", "dnxhd", "yuv422p", {"profile": "dnxhr_lb"}),
+    # Leading B-frames of each I-frame refer to the GOP before: decoded only from it.
+    "H.264 open GOP, B-pyramid": ("opengop.mp4", "libx264", "yuv420p", {"x264-params": _OPEN_GOP}),
+    "HEVC 10-bit, B-frames": (
+        "hevc10.mp4", "libx265", "yuv420p10le",
+        {"x265-params": "keyint=12:bframes=3:open-gop=1:log-level=error"},
+    ),
+    "interlaced MPEG-2 long GOP in MXF (XDCAM)": (
+        "xdcam.mxf", "mpeg2video", "yuv422p",
+        {"g": "12", "bf": "2", "flags": "+ildct+ilme", "top": "1", "b": "8M"},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", CAMERA_CODECS)
+def test_camera_codecs_give_the_frame_asked_for_after_a_seek(tmp_path, kind):
+    """Each time asked alone seeks (past SEEK_GAP) to the keyframe before it, landing among
+    B-frames shown before that keyframe; every frame is the one on screen at its time."""
+    name, codec, pixel_format, options = CAMERA_CODECS[kind]
+    size = (256, 144) if codec == "dnxhd" else (128, 72)  # DNxHR refuses smaller pictures
+    path = make_test_movie(
+        str(tmp_path / name), frames=130, rate=25, size=size, codec=codec,
+        pix_fmt=pixel_format, codec_options=options, start_timecode="10:00:00:00",
+    )
+    wanted = [3, *range(104, 112), 129]
+    assert numbers(decode_frames_at(path, [k / 25 for k in wanted], 32)) == wanted
+    assert [numbers(decode_frames_at(path, [k / 25], 32))[0] for k in wanted] == wanted
+
+
 @pytest.mark.parametrize(
     ("size", "grain", "rate", "keyframe_interval", "one_by_one"),
     [
@@ -414,3 +448,33 @@ def test_a_gif_of_one_frame_is_a_still(tmp_path):
         str(tmp_path / "logo.gif"), frames=1, codec="gif", size=(64, 48), start_timecode=None
     )
     assert numbers(decode_frames_at(path, [0.0, 60.0], 32)) == [0, 0]
+
+
+def _copy_from(source: str, path: str, start: Fraction) -> str:
+    """What `ffmpeg -ss START -c copy` makes: packets from the keyframe before START, their
+    times moved so START is 0; MOV/MP4 hide the frames before it with an edit list."""
+    with av.open(source) as given, av.open(path, "w") as copy:
+        video = given.streams.video[0]
+        written = copy.add_stream_from_template(video)
+        given.seek(round(start / video.time_base), stream=video, backward=True)
+        for packet in given.demux(video):
+            if packet.dts is None:
+                continue
+            shift = round(start / video.time_base)
+            packet.pts, packet.dts, packet.stream = packet.pts - shift, packet.dts - shift, written
+            copy.mux(packet)
+    return path
+
+
+def test_a_copy_cut_mid_gop_starts_at_the_frame_it_was_cut_at(tmp_path):
+    """A phone clip trimmed without re-encoding keeps the GOP before its cut, hidden by an edit
+    list: its first frame, time 0 and length are those of the cut, as in a player."""
+    source = make_test_movie(
+        str(tmp_path / "phone.mp4"), frames=125, rate=25, keyframe_interval=25,
+        codec_options={"x264-params": "bframes=2:keyint=25:min-keyint=25:scenecut=0"},
+    )
+    trimmed = _copy_from(source, str(tmp_path / "trimmed.mp4"), Fraction(57, 25))
+    info = probe_media(trimmed)
+    assert (info.start_time, info.duration) == (0.0, pytest.approx(68 / 25))
+    wanted = [0, 1, 5, 40, 67]
+    assert numbers(decode_frames_at(trimmed, [k / 25 for k in wanted], 32)) == [57, 58, 62, 97, 124]

@@ -4,6 +4,7 @@ import av
 import pytest
 
 from v2a.media.errors import MediaError
+from v2a.media.frames import decode_frames_at
 from v2a.media.probe import probe_media
 from v2a.media.synth import make_test_movie
 from v2a.media.timecode import frames_to_timecode, timecode_to_frames
@@ -84,6 +85,37 @@ def test_probe_rejects_audio_only_file(tmp_path):
         container.mux(stream.encode(None))
     with pytest.raises(MediaError, match="no video stream"):
         probe_media(path)
+
+
+@pytest.mark.parametrize(("name", "muxer", "codec"), [("song.mp3", "mp3", "libmp3lame"),
+                                                    ("song.m4a", "mp4", "aac")])
+def test_audio_with_cover_art_is_no_video_to_a_video_clip(tmp_path, name, muxer, codec):
+    """Album art is a one-picture 'video' stream to FFmpeg (an attached picture), which no
+    editor plays: the file probed as a 64x64 movie at 90000 fps, and a video clip on it was
+    planned and fed the cover."""
+    import numpy as np
+
+    path = str(tmp_path / name)
+    with av.open(path, "w", format=muxer) as container:
+        sound = container.add_stream(codec, rate=48000)
+        sound.layout = "mono"
+        cover = container.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 64, 64, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        art = av.VideoFrame.from_ndarray(np.full((64, 64, 3), 200, np.uint8), format="rgb24")
+        art = art.reformat(format="yuvj420p")
+        art.pts, art.time_base = 0, Fraction(1)
+        container.mux([*cover.encode(art), *cover.encode(None)])
+        for start in range(0, 48000, 1152):
+            samples = np.zeros((1, 1152), np.float32)
+            frame = av.AudioFrame.from_ndarray(samples, format="fltp", layout="mono")
+            frame.sample_rate, frame.pts, frame.time_base = 48000, start, Fraction(1, 48000)
+            container.mux(sound.encode(frame))
+        container.mux(sound.encode(None))
+    with pytest.raises(MediaError, match=r"song\.m(p3|4a): has no video stream \(only cover art\)"):
+        probe_media(path)
+    with pytest.raises(MediaError, match="only cover art"):
+        decode_frames_at(path, [0.0], 32)
 
 
 def test_probe_rejects_truncated_movie(tmp_path):
@@ -279,3 +311,25 @@ def test_a_camera_movie_cut_short_before_its_index_is_named_so(tmp_path):
         probe_media(str(copy))
     assert str(error.value).startswith(f"{copy}: the file is cut short (an unfinished copy?)")
     assert "no index (moov)" in str(error.value)
+
+
+@pytest.mark.parametrize(("alpha", "see_through"), [(0, True), (255, False)])
+def test_probe_tells_a_see_through_prores_4444_from_an_opaque_one(tmp_path, alpha, see_through):
+    """A lower third rendered as ProRes 4444 with alpha is shown over the picture beneath it;
+    the same codec with an opaque alpha channel is a picture of its own."""
+    import numpy as np
+
+    path = str(tmp_path / "lower_third.mov")
+    with av.open(path, "w") as container:
+        stream = container.add_stream("prores_ks", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuva444p10le"
+        stream.options = {"profile": "4"}
+        for index in range(3):
+            picture = np.zeros((48, 64, 4), np.uint8)
+            picture[..., 3] = alpha
+            picture[36:, :, :] = 255  # the bar at the bottom, opaque
+            frame = av.VideoFrame.from_ndarray(picture, format="rgba").reformat(format="yuva444p10le")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    assert probe_media(path).see_through is see_through

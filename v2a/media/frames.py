@@ -32,6 +32,7 @@ from v2a.media.probe import (
     has_no_clock,
     is_still_picture,
     open_input,
+    picture_stream,
     pixel_aspect_of,
     sparse_timestamps,
 )
@@ -153,13 +154,12 @@ class _VideoReader:
         self.path, self.size = path, size
         self.container = open_input(path)
         try:
-            if not self.container.streams.video:
-                raise MediaError(f"{path}: has no video stream")
+            stream = picture_stream(self.container, path)
             self.still = None
-            if is_still_picture(self.container):  # one picture, held for any time
+            if is_still_picture(self.container, stream):  # one picture, held for any time
                 self.still = _first_picture(self.container, path, size)
             else:
-                self.cursor = _FrameCursor(self.container, self.container.streams.video[0], path, size)
+                self.cursor = _FrameCursor(self.container, stream, path, size)
         except BaseException:
             self.container.close()
             raise
@@ -288,7 +288,7 @@ class _FrameCursor:
         elif self.frames is not None:  # freshly opened, it is at its start already
             self.container.close()
             self.container = open_input(self.path)
-            self.stream = self.container.streams.video[0]
+            self.stream = picture_stream(self.container, self.path)
             self.stream.thread_type = "AUTO"
 
     def _decode(self, after_seek: bool = False) -> Iterator[av.VideoFrame]:
@@ -441,8 +441,9 @@ def _read_still(sequence: ImageSequence, number: int, t: float, size: int) -> np
 
 
 def _first_picture(container, path: str, size: int) -> np.ndarray:
+    stream = picture_stream(container, path)
     try:
-        frame = next(container.decode(video=0))
+        frame = next(container.decode(stream))
     except (av.FFmpegError, StopIteration) as error:
         raise MediaError(f"{path}: image does not decode ({error or 'no picture'})") from error
-    return to_square_rgb(frame, size, pixel_aspect_of(container.streams.video[0]))
+    return to_square_rgb(frame, size, pixel_aspect_of(stream))

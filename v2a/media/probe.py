@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import av
+import numpy as np
 
 from v2a.media.errors import MediaError
 from v2a.media.timecode import timecode_to_frames
@@ -26,6 +27,9 @@ CUT_SHORT = "the file is cut short (an unfinished copy?)"
 #: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
 #: as stretching by it would make a picture thousands of pixels wide.
 _PIXEL_ASPECT_RANGE = (Fraction(1, 4), Fraction(4))
+#: A picture is see-through (an overlay: a logo, a lower third) where at least this share of
+#: its first frame is mostly transparent; an opaque picture saved with an alpha channel is not.
+_SEE_THROUGH_SHARE = 0.01
 #: Demuxers of single still images (FFmpeg names): a clip may hold one picture for any length.
 #: A GIF is among them only when it holds one frame; an animated one plays like a movie.
 STILL_FORMATS = frozenset(
@@ -65,6 +69,7 @@ class MediaInfo:
     start_time: float = 0.0  # pts of the first video frame in seconds (container clock)
     pixel_aspect: Fraction = Fraction(1)  # width of a stored pixel on screen / its height (SAR)
     still: bool = False  # one picture, held for any time (a PNG, a GIF of one frame)
+    see_through: bool = False  # its first frame is partly transparent: an overlay (see probe)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -124,9 +129,27 @@ def _movie_without_index(path: str) -> bool:
     return b"ftyp" in boxes and b"mdat" in boxes and b"moov" not in boxes
 
 
-def is_still_picture(container: av.container.InputContainer) -> bool:
-    """Whether a file is one picture to hold for any time (an animated GIF is not)."""
-    return container.format.name in STILL_FORMATS and container.streams.video[0].frames <= 1
+def picture_stream(container: av.container.InputContainer, path: str):
+    """The video stream that is the file's picture, or MediaError naming the file.
+
+    Cover art (an attached picture: an MP3's or M4A's album art, a thumbnail) is a video stream
+    to FFmpeg, but no editor plays it: an audio file with one probed as a 64x64 movie at
+    90000 fps instead of 'no video'. Of several real video streams the first is taken.
+    """
+    pictures = [
+        stream for stream in container.streams.video
+        if not stream.disposition & av.stream.Disposition.attached_pic
+    ]
+    if not pictures:
+        art = " (only cover art)" if container.streams.video else ""
+        raise MediaError(f"{path}: has no video stream{art}")
+    return pictures[0]
+
+
+def is_still_picture(container: av.container.InputContainer, stream) -> bool:
+    """Whether a file's picture `stream` is one picture to hold for any time (an animated GIF
+    is not)."""
+    return container.format.name in STILL_FORMATS and stream.frames <= 1
 
 
 def has_no_clock(container: av.container.InputContainer) -> bool:
@@ -172,15 +195,14 @@ def probe_media(path: str) -> MediaInfo:
     """Reads a file's video properties; decodes one frame to check it really decodes, and reads
     the packets of the last frames to check the file is not cut short."""
     with open_input(path) as container:
-        if not container.streams.video:
-            raise MediaError(f"{path}: has no video stream")
-        stream = container.streams.video[0]
+        stream = picture_stream(container, path)
         rate = frame_rate_of(container, stream)
         if rate <= 0:
             raise MediaError(f"{path}: video stream has no frame rate")
         first, reorder = _first_frame(container, stream, path)
         start_time = float(first.time or 0.0)
-        if has_no_clock(container) and not is_still_picture(container):
+        still = is_still_picture(container, stream)
+        if has_no_clock(container) and not still:
             start_time, duration = 0.0, _counted_length(path, rate)
         else:
             duration = _duration(container, stream, start_time, reorder, path)
@@ -207,8 +229,20 @@ def probe_media(path: str) -> MediaInfo:
             has_audio=bool(container.streams.audio),
             start_time=start_time,
             pixel_aspect=pixel_aspect_of(stream),
-            still=is_still_picture(container),
+            still=still,
+            see_through=is_see_through(first),
         )
+
+
+def is_see_through(frame: av.VideoFrame) -> bool:
+    """Whether a picture is partly transparent (alpha under half in 1% of it or more): a logo or
+    a lower third (a PNG, ProRes 4444 with alpha) that the editor shows over the picture beneath.
+    Only pictures with an alpha channel or a palette (GIF, PNG-8) are looked at."""
+    pixel_format = frame.format
+    if not (pixel_format.has_palette or any(part.is_alpha for part in pixel_format.components)):
+        return False
+    alpha = frame.to_ndarray(format="rgba")[..., 3]
+    return bool(np.mean(alpha < 128) >= _SEE_THROUGH_SHARE)
 
 
 def _first_frame(container, stream, path: str) -> tuple[av.VideoFrame, Fraction]:
@@ -257,7 +291,7 @@ def _counted_length(path: str, rate: Fraction) -> float:
     so every clip on it was 'invalid'); counting costs one read of the file."""
     seconds = Fraction(0)
     with open_input(path) as container:  # a raw stream cannot seek back to its first frame
-        stream = container.streams.video[0]
+        stream = picture_stream(container, path)
         for packet in container.demux(stream):
             if not packet.size:  # the empty packet that ends the stream
                 continue

@@ -78,6 +78,9 @@ def make_test_movie(
     pixel_aspect: Fraction = Fraction(1),
     fast_start: bool = False,
     grain: int = 0,
+    codec_options: dict[str, str] | None = None,
+    pix_fmt: str | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> str:
     """Writes a movie of `frames` numbered frames; returns `path`.
 
@@ -90,16 +93,21 @@ def make_test_movie(
     pixels, as an anamorphic camera stores it. `fast_start` puts a MOV/MP4's index first.
     `grain` adds noise of up to that many grey levels to the top eighth of the picture (clear
     of the code grid), so frames take kilobytes as camera footage does, not the few bytes the
-    flat picture compresses to.
+    flat picture compresses to. `codec_options` replace the encoder's defaults here (x264's
+    `x264-params`, to make B-frames and open GOPs as cameras do), `pix_fmt` the stored pixel
+    format (10-bit `yuv420p10le`, ProRes `yuv422p10le`), and `container_options` the muxer's.
     """
     rate = _exact_rate(rate)
     width, height = size
-    with av.open(path, "w", options={"movflags": "faststart"} if fast_start else {}) as container:
+    muxer_options = dict(container_options or {})
+    if fast_start:
+        muxer_options["movflags"] = "faststart"
+    with av.open(path, "w", options=muxer_options) as container:
         stream = container.add_stream(codec, rate=rate)
         turned = (height, width) if rotation % 180 else (width, height)
         stored_w, stored_h = round(turned[0] / pixel_aspect), turned[1]
         stream.width, stream.height = stored_w, stored_h
-        stream.pix_fmt = _PIXEL_FORMATS.get(codec, "yuv420p")
+        stream.pix_fmt = pix_fmt or _PIXEL_FORMATS.get(codec, "yuv420p")
         if pixel_aspect != 1:
             stream.codec_context.sample_aspect_ratio = pixel_aspect
         stream.gop_size = keyframe_interval or max(1, round(rate))
@@ -107,6 +115,8 @@ def make_test_movie(
             stream.options = {"preset": "veryfast", "crf": "18"}
         elif codec == "mpeg4":
             stream.options = {"qscale": "3"}
+        if codec_options is not None:
+            stream.options = codec_options
         if frame_times is not None:
             stream.codec_context.time_base = Fraction(1, 90_000)
             # B-frames with irregular pts make MP4 muxers guess a wrong duration.
