@@ -439,7 +439,8 @@ def _row(job: JobRecord) -> tuple:
 
 def _pack(result: dict) -> bytes:
     """A result as stored (layout 2): its JSON, zlib-compressed. Each of a regeneration's 2,000
-    takes repeats its provenance's keys, model and prompt: 1.2 MB of JSON, 30 times smaller so."""
+    takes repeats its provenance's keys, model and prompt: 1,166 KiB of JSON, 51 KiB so
+    (scripts/bench_job_store.py), 8 ms to compress and 2 ms to read back."""
     return zlib.compress(_dumps(result).encode())
 
 
