@@ -37,6 +37,9 @@ def add_commands(subparsers) -> None:
     serve.add_argument("--keep-jobs-days", type=float, default=30.0,
                        help="forget jobs that ended longer ago than this, except each timeline's "
                             "latest (0: keep every job)")
+    serve.add_argument("--downgrade-store", action="store_true",
+                       help="rewrite the state dir's job store for a v2a from before its results "
+                       "were compressed (which refuses it as a newer v2a's), then exit")
     serve.set_defaults(func=_serve)
 
     client = subparsers.add_parser("client", help="talk to a running v2a server")
@@ -108,8 +111,19 @@ def add_commands(subparsers) -> None:
 
 
 def _serve(args) -> int:
-    from plugin_server.server import ServerConfig, default_state_dir, serve
+    from plugin_server.server import ServerConfig, default_state_dir, downgrade_store, serve
 
+    if args.downgrade_store:
+        state_dir = args.state_dir or default_state_dir()
+        try:
+            rewritten = downgrade_store(state_dir)
+        except (OSError, ValueError) as error:  # ValueError: jobs.StoreError
+            print(f"v2a serve: {error}", file=sys.stderr)
+            return 2
+        results = f"{rewritten} result" + ("" if rewritten == 1 else "s")
+        print(f"{state_dir / 'jobs.sqlite3'}: {results} rewritten uncompressed; a v2a from "
+              "before they were compressed reads it now")
+        return 0
     config = ServerConfig(
         host=args.host, port=args.port, uds=args.uds, concurrency=args.concurrency,
         queue_size=args.queue_size, state_dir=args.state_dir or default_state_dir(),

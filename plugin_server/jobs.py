@@ -5,7 +5,9 @@ rewrites that clip's row alone. (The clips were a JSON column of the job's row, 
 on each change: a 2,000-clip job spent 26 s of its 71 s of CPU there, the model aside, and
 wrote 2.8 GB for its clips' state changes; scripts/bench_job_store.py.)
 WAL mode with synchronous=NORMAL: a committed state change survives a kill -9 of the server;
-a job's row and its clips' rows change in one transaction.
+a job's row and its clips' rows change in one transaction. A result is stored zlib-compressed
+(a regeneration's names every clip's take: 1.2 MB of JSON for a 2,000-clip edit), and the file
+gives back the pages of forgotten jobs (incremental auto_vacuum), or it kept its largest size.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -117,9 +120,11 @@ def new_job_id() -> str:
     return uuid.uuid4().hex[:16]
 
 
-#: The store's layout, as `PRAGMA user_version` records it. 0 is an older v2a's: the clips were
-#: a JSON column of the job's row (migrated when the store opens).
-SCHEMA_VERSION = 1
+#: The store's layout, as `PRAGMA user_version` records it: 0, each job's clips a JSON column of
+#: its row; 1, a row per clip; 2, each result zlib-compressed JSON (a BLOB; 1's is JSON text).
+#: An older layout is converted when the store opens; `downgrade` writes 2 back as 1.
+SCHEMA_VERSION = 2
+PLAIN_RESULTS_VERSION = 1
 
 _JOBS_TABLE = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -197,6 +202,10 @@ _CLIP_COLUMNS = ("clip_id", "clip_name", "state", "step", "total_steps", "media_
 #: smaller (a result naming the 2,300 takes of bench_regenerate.py's edit: 1.2 MiB).
 WAL_SIZE_LIMIT = 8 * 2**20
 
+#: Free pages given back to the file system per step after a pruning, the store's lock released
+#: between steps so that no RPC waits behind the whole of it (SQLite's 4 KiB pages: 4 MiB).
+FREE_PAGES_PER_STEP = 1024
+
 
 class StoreError(ValueError):
     """A job store file this version cannot use."""
@@ -208,6 +217,9 @@ class JobStore:
     def __init__(self, path: Path):
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        # Before anything is written: a new store's file then shrinks as jobs are forgotten (an
+        # existing one is converted by _give_back_space_from_now_on).
+        self._db.execute("PRAGMA auto_vacuum = INCREMENTAL")
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         # A checkpointed log is reused, not shrunk: without a limit it kept the size of the
@@ -217,6 +229,7 @@ class JobStore:
         self._lock = threading.Lock()
         try:
             self._open(path)
+            self._give_back_space_from_now_on(path)
         except BaseException:
             self._db.close()
             raise
@@ -253,12 +266,28 @@ class JobStore:
             for statement in _SCHEMA:
                 db.execute(statement)
             _add_clip_take_column(db)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             # Only a layout-0 store can hold bare NaN (every version since writes standard JSON),
             # so the check reads every result once, on conversion: run at each start, it cost
             # 0.4 s with 300 kept jobs whose results name 2,000 takes, growing with the history.
             if older:
                 _repair_nonstandard_json(db)
+            if version < SCHEMA_VERSION:
+                _compress_results(db)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+
+    def _give_back_space_from_now_on(self, path: Path) -> None:
+        """A store made without auto_vacuum (by v2a before it was set) rewritten with it, once,
+        as the server opens it: VACUUM, the one way SQLite turns it on for a store that has
+        tables. Every v2a reads and writes the store either way; a failure (no room for the copy
+        VACUUM makes) leaves it as it was, to be tried at the next start."""
+        (mode,) = self._db.execute("PRAGMA auto_vacuum").fetchone()
+        if mode == 2:  # INCREMENTAL
+            return
+        log.info("job store: rewriting %s so that it shrinks as jobs are forgotten", path)
+        try:
+            self._db.execute("VACUUM")
+        except sqlite3.OperationalError as error:
+            log.warning("job store: %s keeps its size for now (VACUUM failed: %s)", path, error)
 
     # --- writes ---------------------------------------------------------------------------
 
@@ -330,7 +359,28 @@ class JobStore:
             ).fetchall()
             db.executemany("DELETE FROM jobs WHERE job_id = ?", ids)
             db.executemany("DELETE FROM clips WHERE job_id = ?", ids)
+        if ids:
+            self.give_back_free_pages()
         return [job_id for (job_id,) in ids]
+
+    def give_back_free_pages(self) -> int:
+        """Shrink the file by its free pages (those of forgotten jobs), a step at a time with the
+        lock released in between; returns how many. SQLite reuses free pages but never returns
+        them without this: forgetting 295 of 300 kept jobs left 338 MiB free in a 343 MiB file
+        for as long as the store lived. The file shrinks at the log's next checkpoint, run here."""
+        given = 0
+        while True:
+            with self._lock:
+                (free,) = self._db.execute("PRAGMA freelist_count").fetchone()
+                (mode,) = self._db.execute("PRAGMA auto_vacuum").fetchone()
+                if not free or mode != 2:  # none, or a store not yet converted (a failed VACUUM)
+                    break
+                # executescript runs the pragma to its end; execute() frees one page a call.
+                self._db.executescript(f"PRAGMA incremental_vacuum({FREE_PAGES_PER_STEP})")
+                given += min(free, FREE_PAGES_PER_STEP)
+        with self._lock:
+            self._db.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        return given
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -382,9 +432,24 @@ def _row(job: JobRecord) -> tuple:
     # state change spent 120 s of its run there.
     data = {column: getattr(job, column) for column in _COLUMNS}
     data["request"] = _dumps(job.request)
-    data["result"] = _dumps(job.result)
+    data["result"] = _pack(job.result)
     data["written_timeline"] = _written_timeline(job.result)
     return tuple(data[c] for c in _STORED_COLUMNS)
+
+
+def _pack(result: dict) -> bytes:
+    """A result as stored (layout 2): its JSON, zlib-compressed. Each of a regeneration's 2,000
+    takes repeats its provenance's keys, model and prompt: 1,166 KiB of JSON, 51 KiB so
+    (scripts/bench_job_store.py), 8 ms to compress and 2 ms to read back."""
+    return zlib.compress(_dumps(result).encode())
+
+
+def _unpack(stored: bytes | str) -> dict:
+    """A stored result: compressed JSON, or the JSON text a layout-1 row (a job `_select`s with
+    `brief`, a downgraded store's row) holds."""
+    if isinstance(stored, bytes):
+        stored = zlib.decompress(stored)
+    return json.loads(stored)
 
 
 def _written_timeline(result: dict) -> str:
@@ -448,7 +513,7 @@ def _record(row: tuple, clips: list[tuple]) -> JobRecord:
     """A job from its row and its clips' rows (_CLIP_COLUMNS, then updated), in order."""
     data = dict(zip(_COLUMNS, row, strict=True))
     data["request"] = json.loads(data["request"])
-    data["result"] = json.loads(data["result"])
+    data["result"] = _unpack(data["result"])
     data["clips"] = [ClipRecord(**dict(zip(_CLIP_COLUMNS, clip[:-1], strict=True))) for clip in clips]
     # A clip's progress is stored in its own row: the job last changed with its newest clip.
     data["updated"] = max([data["updated"], *(clip[-1] for clip in clips)])
@@ -500,3 +565,46 @@ def _repair_nonstandard_json(db: sqlite3.Connection) -> None:
         db.execute("UPDATE jobs SET request = ?, result = ?, written_timeline = ? WHERE job_id = ?",
                    (request, result, _written_timeline(json.loads(result)), job_id))
         log.warning("job %s: stored JSON with NaN or Infinity rewritten as standard JSON", job_id)
+
+
+def _compress_results(db: sqlite3.Connection) -> None:
+    """Each result stored as JSON text (layout 1) compressed as layout 2 stores it, inside the
+    caller's transaction: the text is compressed as it is, unparsed (a row no JSON reader takes
+    reads as it did)."""
+    ids = db.execute("SELECT job_id FROM jobs WHERE typeof(result) = 'text'").fetchall()
+    if ids:
+        log.info("job store: compressing %d stored results", len(ids))
+    for (job_id,) in ids:  # one at a time: 300 results of a feature edit are 345 MiB of text
+        (text,) = db.execute("SELECT result FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+        db.execute("UPDATE jobs SET result = ? WHERE job_id = ?",
+                   (zlib.compress(text.encode()), job_id))
+
+
+def downgrade(path: Path) -> int:
+    """Rewrite the store at `path` in layout 1, which v2a read before results were compressed
+    (it refuses a newer layout by name); returns how many results were rewritten. In one
+    transaction, so a stop part-way leaves the store as it was. Run with no server on it."""
+    db = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        (version,) = db.execute("PRAGMA user_version").fetchone()
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{path}: the job store was written by a newer v2a (layout "
+                             f"{version}); downgrade it with that version")
+        if version <= PLAIN_RESULTS_VERSION:
+            return 0
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            ids = db.execute("SELECT job_id FROM jobs WHERE typeof(result) = 'blob'").fetchall()
+            for (job_id,) in ids:
+                (packed,) = db.execute("SELECT result FROM jobs WHERE job_id = ?",
+                                       (job_id,)).fetchone()
+                db.execute("UPDATE jobs SET result = ? WHERE job_id = ?",
+                           (zlib.decompress(packed).decode(), job_id))
+            db.execute(f"PRAGMA user_version = {PLAIN_RESULTS_VERSION}")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+        return len(ids)
+    finally:
+        db.close()

@@ -23,7 +23,7 @@ from plugin_server import auth, paths
 from plugin_server.client import MAX_REQUEST_BYTES, MAX_RESPONSE_BYTES
 from plugin_server.events import EventHub
 from plugin_server.inline import inline_timelines_dir
-from plugin_server.jobs import JobStore
+from plugin_server.jobs import JobStore, downgrade
 from plugin_server.service import V2AService
 from plugin_server.worker import JobRunner, Pipeline
 from v2a.contracts import Generator
@@ -89,6 +89,19 @@ def _lock_state_dir(state_dir: Path):
     handle.write(f"pid {os.getpid()}")
     handle.flush()
     return handle
+
+
+def downgrade_store(state_dir: Path) -> int:
+    """The state dir's job store rewritten for a v2a before results were compressed (jobs.downgrade),
+    with no server on it; returns how many results were rewritten."""
+    store = state_dir / "jobs.sqlite3"
+    if not store.is_file():
+        raise OSError(f"no job store in {state_dir}")
+    lock = _lock_state_dir(state_dir)
+    try:
+        return downgrade(store)
+    finally:
+        lock.close()
 
 
 def load_generator(spec: str) -> Generator:

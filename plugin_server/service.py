@@ -15,7 +15,8 @@ import opentimelineio as otio
 
 import v2a
 from otio_adapters.plan import ClipNotFoundError
-from otio_adapters.read import FORMAT_BY_EXTENSION, adapter_name
+from otio_adapters.read import FORMAT_BY_EXTENSION, adapter_name, format_label
+from otio_adapters.write import EXTENSIONS
 from plugin_server import convert, errors, paths
 from plugin_server.events import EventHub
 from plugin_server.inline import inline_timelines_dir, remove_inline_timeline
@@ -75,6 +76,21 @@ def adapters() -> tuple[list[str], list[str], dict[str, str]]:
     return reads, writes, by_suffix
 
 
+def timeline_formats(names: list[str]) -> list[api.TimelineFormat]:
+    """Each adapter of `names` with its extensions: first the one v2a names a file it writes in
+    that format, then those v2a reads as it, then the adapter's own."""
+    suffixes = {name: otio.adapters.from_name(name).suffixes for name in names}
+    formats = []
+    for name in names:
+        extensions = [EXTENSIONS.get(name, "")]
+        extensions += [ext for ext, adapter in FORMAT_BY_EXTENSION.items() if adapter == name]
+        extensions += ["." + suffix.lower() for suffix in suffixes[name]]
+        unique = dict.fromkeys(ext.lstrip(".") for ext in extensions if ext)
+        formats.append(api.TimelineFormat(name=name, extensions=list(unique),
+                                          label=format_label(name)))
+    return formats
+
+
 class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
     def __init__(self, runner: JobRunner, events: EventHub, state_dir: Path,
                  max_watchers: int = 112):
@@ -83,6 +99,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         self.events = events
         self.inline_dir = inline_timelines_dir(state_dir)
         self.read_formats, self.write_formats, self.suffix_format = adapters()
+        self.read_timeline_formats = timeline_formats(self.read_formats)
+        self.write_timeline_formats = timeline_formats(self.write_formats)
         # A stream holds an RPC thread until its job ends; past this many it is refused rather
         # than left to take the threads the other calls need.
         self.max_watchers = max_watchers
@@ -102,6 +120,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             sample_rate=SAMPLE_RATE, capabilities=CAPABILITIES,
             output_roots=[str(r) for r in self.runner.output_roots],
             concurrency=self.runner.concurrency, queue_size=self.runner.queue_size,
+            input_timeline_formats=self.read_timeline_formats,
+            output_timeline_formats=self.write_timeline_formats,
         )
 
     # --- jobs ---

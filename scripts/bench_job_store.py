@@ -10,7 +10,11 @@
   result listing the edit's `--clips` takes (a regeneration's result lists every clip), the
   first 10 of `--clips` clips and the rest of one (regenerations); times opening the store and
   `RunningServer.prune_jobs` as a start runs them, then a regeneration's lookup of the job that
-  last wrote a timeline (`latest_succeeded_writing`).
+  last wrote a timeline (`latest_succeeded_writing`); the store's size on disk (file and log)
+  and a regeneration's stored result.
+- forgetting: the same state dir with all but the last 5 jobs ended 60 days ago (5 timelines,
+  each one's latest writer kept); times opening and pruning, and the store's size before and
+  after (file and log, once closed: what stays on the editor's disk).
 - whole job (`--whole-job`, minutes): CreateJob of every clip of bench_regenerate.py's feature
   edit (32-pixel movies, so decoding is cheap) on an in-process server with the tests' sine
   generator (16 steps), nothing but the model left out; the process's CPU from the call to
@@ -111,45 +115,96 @@ def _result(clips: int, timeline: str) -> dict:
     provenance = {"model": "v2a-small", "checkpoint_sha256": "0" * 64, "generator": "v2a",
                   "seed": 1234, "prompt": "footsteps on gravel, distant traffic",
                   "negative_prompt": "music", "steps": 16, "cfg_strength": 4.5,
-                  "time": "2026-11-30T12:00:00+00:00", "seconds": 12.345, "take": 2}
+                  "take": 2}
+    # Each clip's own time and duration, as a real job's (they vary from clip to clip).
     generated = [{"clip_id": f"{i:010x}", "path": f"/edit/audio/{i:010x}_take2.wav",
                   "start_sample": 48_000 * 4 * i, "num_samples": 192_000,
                   "handle_before_samples": 24_000, "handle_after_samples": 24_000,
                   "provenance": {**provenance, "clip_id": f"{i:010x}", "source_clip": f"shot{i}",
-                                 "source_track": "V1"}} for i in range(clips)]
+                                 "source_track": "V1",
+                                 "time": f"2026-11-30T{12 + i // 3600:02}:{i // 60 % 60:02}:"
+                                         f"{i % 60:02}+00:00",
+                                 "seconds": round(8 + (i * 7919 % 1000) / 83.3, 3)}}
+                 for i in range(clips)]
     return {"timeline_path": timeline, "fallback_otio_path": "", "format_note": "",
             "generated": generated}
 
 
-def kept_jobs(clips: int, kept_jobs: int) -> dict:
+def _store_mib(state: Path) -> float:
+    """The store's size on disk, its file and its write-ahead log."""
+    files = [state / "jobs.sqlite3", state / "jobs.sqlite3-wal"]
+    return sum(f.stat().st_size for f in files if f.exists()) / 2**20
+
+
+def _kept_store(state: Path, clips: int, kept_jobs: int, ended_days_ago: float = 1.0) -> None:
+    """`kept_jobs` succeeded jobs whose results name `clips` takes, the first FULL_JOBS of every
+    clip; all but the last 5 ended `ended_days_ago`."""
+    import sqlite3
+
     from plugin_server.jobs import ClipRecord, JobRecord, JobStore
+
+    store = JobStore(state / "jobs.sqlite3")
+    now = time.time()
+    for n in range(kept_jobs):
+        job_id = f"job{n:05d}"
+        records = [ClipRecord(f"{i:010x}", f"shot{i:05d}", "done", STEPS, STEPS,
+                              f"/edit/audio/{i:010x}_take2.wav", "take 2")
+                   for i in range(clips if n < FULL_JOBS else 1)]
+        store.add(JobRecord(job_id, "generate", "succeeded", "/edit/feature.otio",
+                            "/edit", clips=records, created=now - 86400 + n,
+                            result=_result(clips, f"/edit/feature_{n % 5}.otio")))
+    store.close()
+    with sqlite3.connect(state / "jobs.sqlite3") as db:  # as the store's own clock would have it
+        db.execute("UPDATE jobs SET updated = ? WHERE job_id < ?",
+                   (now - ended_days_ago * 86400, f"job{kept_jobs - 5:05d}"))
+        db.execute("UPDATE clips SET updated = 0")
+    db.close()
+
+
+def _stored_result_kib(state: Path) -> float:
+    import sqlite3
+
+    with sqlite3.connect(state / "jobs.sqlite3") as db:
+        (size,) = db.execute("SELECT length(result) FROM jobs WHERE job_id = 'job00000'").fetchone()
+    db.close()
+    return size / 2**10
+
+
+def _restart(state: Path) -> tuple[dict, SimpleNamespace]:
+    """Opening the store and pruning it as a start does (keep_jobs_days 30); the server's stand-in."""
+    from plugin_server.jobs import JobStore
     from plugin_server.server import RunningServer
 
+    server = SimpleNamespace(config=SimpleNamespace(keep_jobs_days=30, state_dir=state))
+
+    def start() -> dict:
+        server.store = JobStore(state / "jobs.sqlite3")
+        return {"pruned": len(RunningServer.prune_jobs(server))}
+
+    return _measure(start), server
+
+
+def kept_jobs(clips: int, kept_jobs: int) -> dict:
     with tempfile.TemporaryDirectory(prefix="v2a-bench-") as folder:
         state = Path(folder)
-        store = JobStore(state / "jobs.sqlite3")
-        now = time.time()
-        for n in range(kept_jobs):
-            job_id = f"job{n:05d}"
-            records = [ClipRecord(f"{i:010x}", f"shot{i:05d}", "done", STEPS, STEPS,
-                                  f"/edit/audio/{i:010x}_take2.wav", "take 2")
-                       for i in range(clips if n < FULL_JOBS else 1)]
-            store.add(JobRecord(job_id, "generate", "succeeded", "/edit/feature.otio",
-                                "/edit", clips=records, created=now - 86400 + n,
-                                result=_result(clips, f"/edit/feature_{n % 5}.otio")))
-        store.close()
-        config = SimpleNamespace(keep_jobs_days=30, state_dir=state)
-        server = SimpleNamespace(config=config)
-
-        def start() -> dict:
-            server.store = JobStore(state / "jobs.sqlite3")
-            return {"pruned": len(RunningServer.prune_jobs(server))}
-
-        pruning = _measure(start)
+        _kept_store(state, clips, kept_jobs)
+        size = {"store_mib": _store_mib(state), "result_kib": _stored_result_kib(state)}
+        pruning, server = _restart(state)
         lookup = _measure(lambda: {"found": server.store.latest_succeeded_writing(
             "/edit/feature_3.otio").job_id})
         server.store.close()
-    return {"restart: open + prune": pruning, "a regeneration's lookup": lookup}
+    return {"restart: open + prune": {**pruning, **size}, "a regeneration's lookup": lookup}
+
+
+def forgetting(clips: int, kept_jobs: int) -> dict:
+    with tempfile.TemporaryDirectory(prefix="v2a-bench-") as folder:
+        state = Path(folder)
+        _kept_store(state, clips, kept_jobs, ended_days_ago=60)
+        before = _store_mib(state)
+        pruning, server = _restart(state)
+        server.store.close()
+        return {"restart forgetting all but 5": {**pruning, "store_mib_before": before,
+                                                 "store_mib": _store_mib(state)}}
 
 
 def whole_job(clips: int) -> dict:
@@ -212,6 +267,7 @@ def _one_round(args) -> dict:
         "progress, steps not stored": progress(args.clips, every_step=False),
         "progress, every step stored": progress(args.clips, every_step=True),
         **kept_jobs(args.clips, args.kept_jobs),
+        **forgetting(args.clips, args.kept_jobs),
     }
     if args.whole_job:
         figures["whole job"] = whole_job(args.clips)
@@ -239,6 +295,12 @@ def _cell(runs: list[dict]) -> str:
     saves = f", {runs[-1]['saves']} saves" if "saves" in runs[-1] else ""
     if "store_cpu" in runs[-1]:
         saves += f" taking {statistics.median(r['store_cpu'] for r in runs):.2f} s CPU"
+    if "store_mib" in runs[-1]:
+        before = (f"{statistics.median(r['store_mib_before'] for r in runs):.1f} -> "
+                  if "store_mib_before" in runs[-1] else "")
+        saves += f"; store {before}{statistics.median(r['store_mib'] for r in runs):.1f} MiB"
+    if "result_kib" in runs[-1]:
+        saves += f", a result {statistics.median(r['result_kib'] for r in runs):.0f} KiB"
     return f"{cpu:7.2f} s CPU ({wall:6.2f}), {mib:8.1f} MiB written{saves}"
 
 

@@ -38,6 +38,14 @@ function jobFraction(clips) {
   return clips.reduce((sum, clip) => sum + clipFraction(clip), 0) / clips.length;
 }
 
+// The extension (without the dot) of the file v2a writes in output format `format` (an adapter
+// name from info.output_formats), from GetServerInfo's answer: for a panel's "Save as .fcpxml".
+// undefined for a format the server does not write, or a server older than the field.
+function outputExtension(info, format) {
+  const known = (info.output_timeline_formats || []).find((f) => f.name === format);
+  return known ? known.extensions[0] : undefined;
+}
+
 function defaultTokenFile() {
   const config = process.env.XDG_CONFIG_HOME || path.join(os.homedir(), '.config');
   return path.join(config, 'v2a', 'token');
@@ -171,4 +179,5 @@ class V2AClient {
 
 module.exports = {
   V2AClient, defaultTokenFile, grpc, MAX_REQUEST_BYTES, clipFraction, jobFraction,
+  outputExtension,
 };

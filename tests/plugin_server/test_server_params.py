@@ -9,6 +9,7 @@ import json
 import math
 import sqlite3
 import time
+import zlib
 
 import grpc
 import pytest
@@ -136,13 +137,16 @@ def test_a_row_an_older_version_wrote_with_nan_breaks_neither_start_nor_regenera
     _, violations = _refusal(client.regenerate, spoiled.job_id, clip_id=spoiled.clips[0].clip_id)
     assert list(violations) == ["params.guidance"]
     with sqlite3.connect(roots["state"] / "jobs.sqlite3") as db:
+        db.create_function("unpacked", 1, lambda result: zlib.decompress(result).decode())
         assert db.execute("SELECT COUNT(*) FROM jobs WHERE NOT (json_valid(request) AND "
-                          "json_valid(result))").fetchone() == (0,)
+                          "json_valid(unpacked(result)))").fetchone() == (0,)
 
 
 def _as_the_layout_before_clip_rows(db: sqlite3.Connection) -> None:
     """The store as a v2a kept it before clips had a table: layout 0, each job's clips a JSON
-    column of its row, no written_timeline column."""
+    column of its row, no written_timeline column, each result JSON text (not compressed)."""
+    db.create_function("unpacked", 1, lambda result: zlib.decompress(result).decode())
+    db.execute("UPDATE jobs SET result = unpacked(result)")
     db.execute("ALTER TABLE jobs ADD COLUMN clips TEXT NOT NULL DEFAULT '[]'")
     db.execute("UPDATE jobs SET clips = (SELECT json_group_array(json_object('clip_id', clip_id, "
                "'clip_name', clip_name, 'state', state, 'step', step, 'total_steps', total_steps, "

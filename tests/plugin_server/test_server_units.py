@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import time
+import zlib
 from dataclasses import replace
 from pathlib import Path
 
@@ -164,12 +165,14 @@ def _bytes_read() -> int:
 
 @pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="reads /proc/self/io (Linux)")
 def test_a_start_reads_a_small_part_of_the_store_however_many_jobs_it_keeps(tmp_path):
-    # Each kept job's result names 1,000 takes, as every regeneration's names its edit's clips.
+    # Each kept job's result names 1,000 takes, as every regeneration's names its edit's clips
+    # (each with bytes no compression shrinks, so that the store is large).
     path = tmp_path / "jobs.sqlite3"
     store = JobStore(path)
-    takes = [{"clip_id": f"{i:010x}", "path": f"/out/audio/{i:010x}_take2.wav",
-              "start_sample": 192_000 * i, "num_samples": 192_000} for i in range(1000)]
     for n in range(60):
+        takes = [{"clip_id": f"{i:010x}", "path": f"/out/audio/{i:010x}_take2.wav",
+                  "start_sample": 192_000 * i, "num_samples": 192_000,
+                  "provenance": {"noise": os.urandom(64).hex()}} for i in range(1000)]
         store.add(replace(_job(f"job{n}", SUCCEEDED),
                           result={"timeline_path": f"/out/cut{n % 4}.otio", "generated": takes}))
     store.close()
@@ -195,8 +198,10 @@ def test_the_store_writes_standard_json_and_one_unreadable_row_breaks_no_query(t
     store = JobStore(tmp_path / "jobs.sqlite3")
     wrote = {"timeline_path": "/out/cut.otio", "generated": [{"provenance": {"peak": -math.inf}}]}
     store.add(replace(_job("silent", SUCCEEDED), result=wrote))
-    # json.dumps writes bare -Infinity by default, which SQLite's json functions refuse.
-    (valid,) = store._db.execute("SELECT json_valid(result) FROM jobs").fetchone()
+    # json.dumps writes bare -Infinity by default, which SQLite's json functions refuse (those
+    # of an older v2a reading the store downgraded, the result as this JSON).
+    (valid,) = store._db.execute("SELECT json_valid(CAST(? AS TEXT))", (zlib.decompress(
+        store._db.execute("SELECT result FROM jobs").fetchone()[0]),)).fetchone()
     assert valid == 1 and store.get("silent").result["generated"][0]["provenance"]["peak"] is None
     # A row no JSON reader takes (not even Python's): the queries over results skip it.
     store.add(_job("broken", SUCCEEDED))
@@ -523,3 +528,201 @@ def test_a_result_asked_for_by_clip_holds_that_clip_whatever_server_answers():
             assert len(client.result("job").clips) == 4
     finally:
         server.stop(None)
+
+
+# --- the store's size, and the v2a before it was compressed ---------------------------------
+
+#: v2a as it was before results were compressed and the store shrank (layout 1).
+YESTERDAYS_V2A = "d708a057620ce52608db2ba5f94e983ed2af98b6"
+
+
+@pytest.fixture
+def yesterdays_store(tmp_path):
+    """plugin_server/jobs.py of YESTERDAYS_V2A, from git (it imports nothing but the stdlib)."""
+    import importlib.util
+
+    repo = Path(__file__).resolve().parents[2]
+    shown = subprocess.run(["git", "-C", str(repo), "show", f"{YESTERDAYS_V2A}:plugin_server/jobs.py"],
+                           capture_output=True, text=True)
+    if shown.returncode != 0:
+        pytest.skip(f"no git history with {YESTERDAYS_V2A[:7]}: {shown.stderr.strip()}")
+    source = tmp_path / "yesterdays_jobs.py"
+    source.write_text(shown.stdout)
+    spec = importlib.util.spec_from_file_location("yesterdays_jobs", source)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    try:
+        spec.loader.exec_module(module)
+        yield module
+    finally:
+        del sys.modules[spec.name]
+
+
+def _feature_result(timeline: str, clips: int = 2000) -> dict:
+    """A regeneration's result, as the worker stores it: every clip's current take."""
+    provenance = {"model": "v2a-small", "checkpoint_sha256": "ab" * 32, "generator": "v2a",
+                  "seed": 77, "prompt": "footsteps on gravel", "negative_prompt": "music",
+                  "steps": 16, "cfg_strength": 4.5}
+    return {"timeline_path": timeline, "fallback_otio_path": "", "format_note": "",
+            "generated": [{"clip_id": f"{i:010x}", "path": f"/out/audio/{i:010x}_take2.wav",
+                           "start_sample": 192_000 * i, "num_samples": 192_000,
+                           "handle_before_samples": 24_000, "handle_after_samples": 24_000,
+                           "provenance": {**provenance, "time": f"2026-11-30T12:{i % 60:02}:00",
+                                          "seconds": round(3 + i % 97 / 7, 3), "take": 2,
+                                          "clip_id": f"{i:010x}", "source_clip": f"shot{i}"}}
+                          for i in range(clips)]}
+
+
+def _stored_result_bytes(path, job_id: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        (size,) = db.execute("SELECT length(result) FROM jobs WHERE job_id = ?", (job_id,)).fetchone()
+    db.close()
+    return size
+
+
+def test_a_regenerations_result_is_stored_compressed_and_read_back_whole(tmp_path):
+    import json
+
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    result = _feature_result("/out/cut.otio")
+    store.add(replace(_job("regen", SUCCEEDED), result=result))
+    store.close()
+    stored, as_json = _stored_result_bytes(path, "regen"), len(json.dumps(result))
+    # 1.2 MB of JSON, each take repeating its provenance's keys, model and prompt.
+    assert stored < as_json / 10, f"{stored} bytes stored for {as_json} of JSON"
+    reopened = JobStore(path)
+    assert reopened.get("regen").result == result
+    assert reopened.latest_succeeded_writing("/out/cut.otio").result == result
+    assert reopened.list(brief=True)[0].result == {"timeline_path": "/out/cut.otio"}
+    reopened.close()
+
+
+def test_forgetting_jobs_gives_their_space_back_to_the_disk(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    for n in range(40):  # results of random bytes: ~0.5 MiB each whatever the compression
+        noise = [os.urandom(64).hex() for _ in range(8000)]
+        store.add(replace(_job(f"job{n}", SUCCEEDED),
+                          result={"timeline_path": f"/out/cut{n}.otio", "noise": noise}))
+        store._db.execute("UPDATE jobs SET updated = 100 WHERE job_id = ?", (f"job{n}",))
+    store.add(replace(_job("kept", QUEUED)))
+    full = path.stat().st_size
+    assert full > 16 * 2**20
+    # Each one its timeline's latest writer: kept. As writers of one timeline, all but the last
+    # are forgotten.
+    store._db.execute("UPDATE jobs SET written_timeline = '/out/cut.otio'")
+    assert len(store.prune(finished_before=1000.0)) == 39
+    # Before, the file kept its size: SQLite reuses free pages but never returns them.
+    assert path.stat().st_size < full / 10
+    assert store.get("kept").state == QUEUED and len(store.get("job39").result["noise"]) == 8000
+    store.close()
+    assert path.stat().st_size < full / 10  # and stays so once closed
+    assert [j.job_id for j in JobStore(path).list()] == ["kept", "job39"]
+
+
+def _yesterdays_layout(path, yesterdays_store) -> dict:
+    """A store as yesterday's v2a wrote it: no auto_vacuum, each result JSON text, and 30 jobs
+    forgotten in it. Returns the result of its timeline's latest writer."""
+    store = yesterdays_store.JobStore(path)
+    result = _feature_result("/out/cut.otio", clips=500)
+    for n in range(30):
+        job = store.add(yesterdays_store.JobRecord(
+            f"regen{n}", "regenerate", SUCCEEDED, "/cut.otio", "/out",
+            clips=[yesterdays_store.ClipRecord("c1", "Clip 1", "done", 16, 16, take=2)],
+            result={**result, "format_note": f"take {n}"}))
+        store._db.execute("UPDATE jobs SET updated = ? WHERE job_id = ?", (100.0 + n, job.job_id))
+    assert len(store.prune(finished_before=1000.0)) == 29
+    store.close()
+    return {**result, "format_note": "take 29"}
+
+
+def test_yesterdays_store_opens_compressed_and_shrinks(tmp_path, yesterdays_store):
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite3"
+    latest = _yesterdays_layout(path, yesterdays_store)
+    yesterdays_size = path.stat().st_size
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA auto_vacuum").fetchone() == (0,)
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    db.close()
+
+    store = JobStore(path)
+    assert store.latest_succeeded_writing("/out/cut.otio").result == latest
+    assert [(c.clip_id, c.take) for c in store.get("regen29").clips] == [("c1", 2)]
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)  # incremental
+        assert db.execute("PRAGMA user_version").fetchone() == (2,)
+        assert db.execute("SELECT typeof(result) FROM jobs").fetchall() == [("blob",)]
+    db.close()
+    # Its 29 forgotten results' pages, and the one kept compressed: a tenth of the file or less.
+    assert path.stat().st_size < yesterdays_size / 10
+
+
+def test_todays_store_goes_back_to_yesterdays_v2a_downgraded(tmp_path, yesterdays_store):
+    import sqlite3
+
+    from plugin_server.jobs import StoreError, downgrade
+
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    result = _feature_result("/out/cut.otio", clips=50)
+    store.add(JobRecord("regen", "regenerate", SUCCEEDED, "/cut.otio", "/out", result=result,
+                        clips=[ClipRecord("c1", "Clip 1", "done", 16, 16, take=2)]))
+    store.add(_job("old", FAILED))
+    store._db.execute("UPDATE jobs SET updated = 100 WHERE job_id = 'old'")
+    store.close()
+    # Not downgraded: refused by name, not misread.
+    with pytest.raises(yesterdays_store.StoreError, match="written by a newer v2a"):
+        yesterdays_store.JobStore(path)
+
+    assert downgrade(path) == 2
+    assert downgrade(path) == 0  # done once
+    older = yesterdays_store.JobStore(path)
+    assert older.get("regen").result == result
+    assert older.latest_succeeded_writing("/out/cut.otio").job_id == "regen"
+    assert older.prune(finished_before=1000.0) == ["old"]  # a store with auto_vacuum on
+    older.add(yesterdays_store.JobRecord("after", "generate", SUCCEEDED, "/cut.otio", "/out",
+                                         result={"timeline_path": "/out/other.otio"}))
+    older.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        assert db.execute("PRAGMA auto_vacuum").fetchone() == (2,)
+    db.close()
+
+    store = JobStore(path)  # and up again
+    assert store.get("regen").result == result
+    assert store.get("after").result == {"timeline_path": "/out/other.otio"}
+    store.close()
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA user_version = 99")
+    db.close()
+    with pytest.raises(StoreError, match="newer v2a"):
+        downgrade(path)
+
+
+def test_serve_downgrade_store_rewrites_the_state_dirs_store_when_no_server_holds_it(
+        tmp_path, capsys):
+    import sqlite3
+
+    from plugin_server.server import _lock_state_dir
+    from v2a.cli import main
+
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    store.add(replace(_job("regen", SUCCEEDED), result=_feature_result("/out/cut.otio", 5)))
+    store.close()
+    held = _lock_state_dir(tmp_path)  # a server running on it
+    assert main(["serve", "--state-dir", str(tmp_path), "--downgrade-store"]) == 2
+    assert "another v2a server" in capsys.readouterr().err
+    held.close()
+    assert main(["serve", "--state-dir", str(tmp_path), "--downgrade-store"]) == 0
+    assert "1 result rewritten uncompressed" in capsys.readouterr().out
+    with sqlite3.connect(tmp_path / "jobs.sqlite3") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (1,)
+    db.close()
+    assert main(["serve", "--state-dir", str(tmp_path / "none"), "--downgrade-store"]) == 2
+    assert "no job store in" in capsys.readouterr().err

@@ -12,7 +12,7 @@ class GetServerInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetServerInfoResponse(_message.Message):
-    __slots__ = ("version", "model_name", "checkpoint_hash", "input_formats", "output_formats", "sample_rate", "capabilities", "output_roots", "concurrency", "queue_size")
+    __slots__ = ("version", "model_name", "checkpoint_hash", "input_formats", "output_formats", "sample_rate", "capabilities", "output_roots", "concurrency", "queue_size", "input_timeline_formats", "output_timeline_formats")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     MODEL_NAME_FIELD_NUMBER: _ClassVar[int]
     CHECKPOINT_HASH_FIELD_NUMBER: _ClassVar[int]
@@ -23,6 +23,8 @@ class GetServerInfoResponse(_message.Message):
     OUTPUT_ROOTS_FIELD_NUMBER: _ClassVar[int]
     CONCURRENCY_FIELD_NUMBER: _ClassVar[int]
     QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    INPUT_TIMELINE_FORMATS_FIELD_NUMBER: _ClassVar[int]
+    OUTPUT_TIMELINE_FORMATS_FIELD_NUMBER: _ClassVar[int]
     version: str
     model_name: str
     checkpoint_hash: str
@@ -33,7 +35,19 @@ class GetServerInfoResponse(_message.Message):
     output_roots: _containers.RepeatedScalarFieldContainer[str]
     concurrency: int
     queue_size: int
-    def __init__(self, version: _Optional[str] = ..., model_name: _Optional[str] = ..., checkpoint_hash: _Optional[str] = ..., input_formats: _Optional[_Iterable[str]] = ..., output_formats: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., output_roots: _Optional[_Iterable[str]] = ..., concurrency: _Optional[int] = ..., queue_size: _Optional[int] = ...) -> None: ...
+    input_timeline_formats: _containers.RepeatedCompositeFieldContainer[TimelineFormat]
+    output_timeline_formats: _containers.RepeatedCompositeFieldContainer[TimelineFormat]
+    def __init__(self, version: _Optional[str] = ..., model_name: _Optional[str] = ..., checkpoint_hash: _Optional[str] = ..., input_formats: _Optional[_Iterable[str]] = ..., output_formats: _Optional[_Iterable[str]] = ..., sample_rate: _Optional[int] = ..., capabilities: _Optional[_Iterable[str]] = ..., output_roots: _Optional[_Iterable[str]] = ..., concurrency: _Optional[int] = ..., queue_size: _Optional[int] = ..., input_timeline_formats: _Optional[_Iterable[_Union[TimelineFormat, _Mapping]]] = ..., output_timeline_formats: _Optional[_Iterable[_Union[TimelineFormat, _Mapping]]] = ...) -> None: ...
+
+class TimelineFormat(_message.Message):
+    __slots__ = ("name", "extensions", "label")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    EXTENSIONS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    extensions: _containers.RepeatedScalarFieldContainer[str]
+    label: str
+    def __init__(self, name: _Optional[str] = ..., extensions: _Optional[_Iterable[str]] = ..., label: _Optional[str] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
     __slots__ = ("timeline", "selection", "params", "output")

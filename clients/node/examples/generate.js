@@ -11,6 +11,8 @@ async function main() {
   const client = new V2AClient();
   const info = await client.info();
   console.log(`v2a ${info.version}, model ${info.model_name}, ${info.sample_rate} Hz`);
+  const saveAs = info.output_timeline_formats.map((f) => `${f.label} (.${f.extensions[0]})`);
+  console.log(`writes: ${saveAs.join(', ')}`);
 
   const job = await client.createJob({ timeline: { path: timeline }, output: { folder } });
   console.log(`job ${job.job_id}: ${job.clips.length} clips`);

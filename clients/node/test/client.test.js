@@ -5,7 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
-const { V2AClient, grpc, jobFraction } = require('../v2a_client');
+const { V2AClient, grpc, jobFraction, outputExtension } = require('../v2a_client');
 
 const env = process.env;
 const skip = env.V2A_ADDRESS ? false : 'no server: run through tests/plugin_server';
@@ -19,6 +19,13 @@ test('server info over TCP with the token', { skip }, async () => {
   const info = await c.info();
   assert.strictEqual(info.sample_rate, 48000);
   assert.ok(info.capabilities.includes('regenerate'));
+  // Each output format with its extensions, the one v2a writes first: a panel's "Save as .fcpxml".
+  assert.deepStrictEqual(info.output_timeline_formats.map((f) => f.name), info.output_formats);
+  const fcpx = info.output_timeline_formats.find((f) => f.name === 'fcpx_xml');
+  assert.deepStrictEqual(fcpx.extensions, ['fcpxml', 'fcpxmld']);
+  assert.strictEqual(fcpx.label, 'Final Cut Pro X XML');
+  assert.strictEqual(outputExtension(info, 'cmx_3600'), 'edl');
+  assert.strictEqual(outputExtension(info, 'no_such_adapter'), undefined);
   c.close();
 });
 
