@@ -105,8 +105,8 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
         dest="which_timeline",
         default=None,
         metavar="NAME",
-        help="of a file holding several timelines (FCPXML projects): this one, by name or index "
-        "(default: the first)",
+        help="of a file holding several timelines (FCPXML projects, FCP7 XML or AAF sequences, "
+        "an .otio collection): this one, by name or index (default: the first)",
     )
     parser.add_argument(
         "--relink",

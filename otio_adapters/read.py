@@ -109,8 +109,8 @@ def read_timeline(
 
     `format` is an OTIO adapter name (e.g. "fcp_xml", "cmx_3600"); empty: from the extension.
     `options` go to the adapter (e.g. {"rate": 25} for CMX 3600), except "timeline": the name
-    or index of the timeline to take from a file that holds several (FCPXML projects); the
-    first one by default.
+    or index of the timeline to take from a file that holds several (FCPXML projects, FCP7 XML
+    or AAF sequences, an .otio collection); the first one by default.
     """
     path = Path(path)
     adapter = _check_format(path, format)
