@@ -157,10 +157,10 @@ def test_a_thread_holds_a_folder_again_and_another_thread_waits_for_it(tmp_path)
         assert read_holder(str(folder)).what == "first"  # the inner hold let go of nothing
         thread = threading.Thread(target=other)
         thread.start()
-        while len(seen) < 2:
-            thread.join(0.01)
+        thread.join(0.5)  # long enough to see the holder and start waiting
         cancel.set()
         thread.join(10)
+    assert len(seen) == 3, seen  # busy, the holder it waits for, cancelled
     busy, holder, cancelled = seen
     assert f"(pid {os.getpid()}, first, since " in busy and f"is writing into {folder}" in busy
     assert holder.what == "first" and cancelled == "cancelled"
