@@ -23,6 +23,8 @@ from v2a.contracts import (
 
 # Errors a user can fix (a path, an option, a file): one line on stderr, exit 2, no traceback.
 USER_ERROR_EXIT = 2
+# `--no-wait` and another run writes into the folder: try again later (sysexits' EX_TEMPFAIL).
+FOLDER_BUSY_EXIT = 75
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
@@ -44,10 +46,16 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "summary), 2 a problem with the input or output (one line on stderr), 130 cancelled "
         "(Ctrl-C), 143 or 129 stopped by SIGTERM or a closed terminal (SIGHUP); stopped, it "
         "leaves the output folder as it found it (stopped while writing, after the .otio beside "
-        "an EDL is in place, that .otio and its takes stay, and it says so).",
+        "an EDL is in place, that .otio and its takes stay, and it says so); 75 with --no-wait, "
+        "another v2a run was writing into the output folder.",
     )
     _add_timeline_options(generate)
     generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    generate.add_argument(
+        "--no-wait", action="store_true",
+        help="where another v2a run (a `v2a generate`, the server) is writing into DIR, exit "
+        "at once with status 75 instead of waiting for it to end",
+    )
     generate.add_argument(
         "--output-format", default="", metavar="F",
         help="format to write: an adapter's name or an extension (edl, xml, fcpxml, aaf, otio, "
@@ -222,9 +230,9 @@ _PARAM_FLAGS = {"steps": "--steps", "guidance": "--cfg", "seed": "--seed", "prom
 def _generate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from model.generators import load_generator
+    from v2a.folder_lock import FolderBusy, FolderLock
     from v2a.params import violations
-    from v2a.pipeline import files_kept, prepare_generation, run_generation
+    from v2a.pipeline import prepare_generation
 
     request = _request(args, args.out)
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
@@ -235,13 +243,6 @@ def _generate(args: argparse.Namespace) -> int:
         plan = prepare_generation(request)  # what is wrong with the request, said before the load
     except _user_errors() as error:
         return _fail("generate", error)
-    # Importing torch and loading the checkpoint take seconds with nothing on screen otherwise.
-    print(f"v2a generate: loading generator {args.generator!r}", file=sys.stderr, flush=True)
-    try:
-        generator = load_generator(args.generator)
-    except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
-        return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
-    progress = _Progress()
     cancel = threading.Event()
     stopped_by: list[int] = []
 
@@ -254,6 +255,56 @@ def _generate(args: argparse.Namespace) -> int:
 
     previous = _handle_stop_signals(stop)
     try:
+        # Taken before the model loads: a run that must wait says so at once, and one that
+        # waited plans again what the other run wrote meanwhile.
+        folder = FolderLock(request.out_dir, f"v2a generate {request.timeline_path}")
+        try:
+            waited = folder.acquire(wait=not args.no_wait, cancel=cancel,
+                                    on_wait=_say_waiting(request))
+        except FolderBusy as busy:
+            print(f"v2a generate: {busy}; run again once it has ended, or without --no-wait to "
+                  "wait for it", file=sys.stderr)
+            return FOLDER_BUSY_EXIT
+        except GenerationCancelled:
+            print(f"v2a generate: stopped by {signal.Signals(stopped_by[0]).name} while waiting;"
+                  " nothing written", file=sys.stderr)
+            return 128 + stopped_by[0]
+        except _user_errors() as error:  # the folder could not be made to hold its lock
+            return _fail("generate", error)
+        try:
+            return _generate_holding_the_folder(args, request, None if waited else plan, cancel,
+                                                stopped_by)
+        finally:
+            folder.release()
+    finally:
+        for signum, handler in previous.items():
+            # None: a handler set outside Python, which cannot be set again from here.
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _say_waiting(request: GenerationRequest):
+    """What a run waiting for its output folder prints, once per run it waits for."""
+    def say(holder) -> None:
+        who = holder or "it has not said which"
+        print(f"v2a generate: waiting: another v2a run ({who}) is writing into {request.out_dir}; "
+              "this one starts when it ends (Ctrl-C to give up, --no-wait not to wait)",
+              file=sys.stderr, flush=True)
+    return say
+
+
+def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRequest, plan,
+                                 cancel: threading.Event, stopped_by: list[int]) -> int:
+    from model.generators import load_generator
+    from v2a.pipeline import files_kept, run_generation
+
+    # Importing torch and loading the checkpoint take seconds with nothing on screen otherwise.
+    print(f"v2a generate: loading generator {args.generator!r}", file=sys.stderr, flush=True)
+    try:
+        generator = load_generator(args.generator)
+    except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
+        return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
+    progress = _Progress()
+    try:
         result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
         progress.close()
@@ -264,10 +315,6 @@ def _generate(args: argparse.Namespace) -> int:
         why = f"stopped by {signal.Signals(stopped_by[0]).name}" if stopped_by else "cancelled"
         print(f"v2a generate: {why}; {_left_on_disk(request, files_kept(error))}", file=sys.stderr)
         return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
-    finally:
-        for signum, handler in previous.items():
-            # None: a handler set outside Python, which cannot be set again from here.
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
     progress.close()
     _print_summary(result, generator.name)
     generated = len(result.generated)

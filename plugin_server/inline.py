@@ -12,8 +12,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from plugin_server import paths
 from plugin_server.jobs import JobRecord, JobStore
+from v2a.files import entries
 
 
 def inline_timelines_dir(state_dir: Path) -> Path:
@@ -31,7 +31,7 @@ def forget_copies_of_ended_jobs(inline_dir: Path, store: JobStore) -> list[str]:
     older version that kept them) or that the store never took; the ids of those removed.
     Only while no request is served: a CreateJob in flight has a copy and no job yet."""
     removed = []
-    for folder in (path for path in paths.entries(inline_dir) if path.is_dir()):
+    for folder in (path for path in entries(inline_dir) if path.is_dir()):
         job = store.get(folder.name)
         if job is None or job.terminal:
             remove_inline_timeline(folder, keep_bundle_media=bool(job) and wrote_outside_a_bundle(job))
@@ -53,7 +53,7 @@ def remove_inline_timeline(folder: Path, keep_bundle_media: bool = False) -> Non
     if not keep_bundle_media:
         from otio_adapters.media_refs import remove_otioz_extraction
 
-        for path in paths.entries(folder):
+        for path in entries(folder):
             if path.suffix.lower() == ".otioz" and path.is_file():
                 remove_otioz_extraction(str(path))
     shutil.rmtree(folder, ignore_errors=True)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 from pathlib import Path, PurePath
 
 DEFAULT_OUTPUT_ROOT = "~/v2a-output"
@@ -75,67 +74,3 @@ def safe_file_name(name: str, fallback: str) -> str:
     base = os.path.basename(name.replace("\\", "/"))
     base = re.sub(r"[^A-Za-z0-9._ -]", "_", base).strip(" .")
     return base or fallback
-
-
-#: What an interrupted write of ours leaves, and nothing else: a take's temp file in `audio/`
-#: (v2a.media.audio.atomic_write: `.<take>.wav.<random>.tmp`) and a timeline's staging folder
-#: beside it (otio_adapters.write: `.v2a-<8 random>`, tempfile.mkdtemp's names); and an empty
-#: take file (`_claimed_take`).
-_TAKE_TEMP_FILE = re.compile(r"\..+\.wav\.\w+\.tmp")
-_STAGING_FOLDER = re.compile(r"\.v2a-[a-z0-9_]{8}")
-
-
-def _claimed_take(path: Path) -> bool:
-    """A take file claimed and never written (`takes.claim_take_file`, then a kill before the
-    take was written over it): empty, where a written take is a WAV header at least."""
-    from otio_adapters.takes import TAKE_FILE_RE
-
-    return bool(TAKE_FILE_RE.fullmatch(path.name)) and path.is_file() and not path.stat().st_size
-
-
-def remove_temp_files(folder: Path) -> list[Path]:
-    """Delete leftovers of interrupted atomic writes in an output folder: take temp files and
-    empty claimed take files in its `audio/` and timeline staging folders in it, by their exact
-    names. Never recursive: an output folder may be the editor's project folder, whose own
-    hidden `.tmp` files are not ours."""
-    from v2a.pipeline import AUDIO_FOLDER
-
-    removed = []
-    for path in entries(folder / AUDIO_FOLDER):
-        ours = _TAKE_TEMP_FILE.fullmatch(path.name) or _claimed_take(path)
-        if ours and path.is_file() and not path.is_symlink():
-            path.unlink(missing_ok=True)
-            removed.append(path)
-    for path in entries(folder):
-        if _STAGING_FOLDER.fullmatch(path.name) and path.is_dir() and not path.is_symlink():
-            _put_back_old_bundle(path, folder)
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
-
-
-def _put_back_old_bundle(staging: Path, folder: Path) -> None:
-    """An .otiod written over an earlier run's is renamed in after the old one is moved into
-    the staging folder: a stop between the two renames left neither in place, and removing the
-    staging folder lost the earlier bundle. Put it back where the new one was going."""
-    from otio_adapters.write import OLD_BUNDLE
-
-    old = staging / OLD_BUNDLE
-    if not old.is_dir() or old.is_symlink():
-        return
-    for entry in entries(staging):
-        target = folder / entry.name
-        if entry.name != OLD_BUNDLE and not os.path.lexists(target):
-            os.replace(old, target)
-            return
-
-
-def entries(folder: Path) -> list[Path]:
-    """What a real folder holds: nothing for a missing or unreadable folder, or a link to one
-    (a clean-up must not follow it out of the folder it was given)."""
-    if folder.is_symlink():
-        return []
-    try:
-        return list(folder.iterdir())
-    except OSError:
-        return []

@@ -36,6 +36,7 @@ from v2a.contracts import (
     Generator,
     Selection,
 )
+from v2a.folder_lock import FolderLock, remove_leftovers_if_free
 
 if TYPE_CHECKING:
     from v2a.pipeline import Plan
@@ -129,10 +130,12 @@ def result_to_json(result: GenerationResult, base: list[dict] | None = None) -> 
 
 @dataclass
 class _FolderLock:
-    """The lock of one output folder and how many jobs hold or wait for it."""
+    """The lock of one output folder and how many jobs hold or wait for it; the holder also
+    holds the folder's lock across processes (`file_lock`), taken once this one is."""
 
     lock: threading.Lock = field(default_factory=threading.Lock)
     users: int = 0
+    file_lock: FolderLock | None = None
 
 
 class JobRunner:
@@ -303,9 +306,8 @@ class JobRunner:
         folder_key, stopped, made = None, "", []
         try:
             folder = paths.resolve_output_folder(job.output_folder, self.output_roots, job.job_id)
-            waiting = f"waiting: another job is writing the output folder {folder.name}"
-            folder_key = self._acquire_folder(folder, cancel,
-                                              on_wait=lambda: self._wait_for_folder(job, waiting),
+            folder_key = self._acquire_folder(folder, cancel, f"v2a serve, job {job.job_id}",
+                                              on_wait=lambda why: self._wait_for_folder(job, why),
                                               on_wait_over=lambda: self._set_message(job, ""))
             # The folders this attempt makes (it alone writes there now): an attempt whose takes
             # are removed (cancelled, failed, requeued) leaves them empty, and they go too.
@@ -340,27 +342,47 @@ class JobRunner:
                     self._publish(job, clip)
             self._publish(job, message=job.message)
 
-    def _acquire_folder(self, folder: Path, cancel: threading.Event,
-                        on_wait: Callable[[], None] = lambda: None,
+    def _acquire_folder(self, folder: Path, cancel: threading.Event, what: str = "v2a serve",
+                        on_wait: Callable[[str], None] = lambda why: None,
                         on_wait_over: Callable[[], None] = lambda: None) -> str:
-        """Wait until no other job writes `folder` (cancellable meanwhile; if it must wait,
-        `on_wait` is called when the wait starts and `on_wait_over` once the folder is its);
-        returns the key of its lock, now held, for `_release_folder`."""
+        """Wait until no other job, of this server or of another process, writes `folder`
+        (cancellable meanwhile; if it must wait, `on_wait` is told why when the wait starts or
+        its reason changes, and `on_wait_over` is called once the folder is its); returns the
+        key of its lock, now held, for `_release_folder`. `what`: the job, as another process
+        waiting for the folder names it."""
         key = str(folder.resolve())
         with self._lock:
             entry = self._folder_locks.setdefault(key, _FolderLock())
             entry.users += 1
+        waited = False
         if not entry.lock.acquire(blocking=False):
-            on_wait()  # a watcher sees why the job stays at 0 %
+            waited = True
+            on_wait(f"waiting: another job is writing the output folder {folder.name}")
             while not entry.lock.acquire(timeout=0.05):
                 if cancel.is_set():
                     self._forget_folder(key)
                     raise GenerationCancelled(f"cancelled while waiting for another job writing {folder}")
+        file_lock = FolderLock(str(folder), what)
+        try:
+            # Another process's run (`v2a generate`, a second server) into this folder: waited
+            # for in the queue as another job of ours is, so a panel sees one behaviour.
+            waited = file_lock.acquire(cancel=cancel, on_wait=lambda holder: on_wait(
+                f"waiting: another v2a run ({holder or 'it has not said which'}) is writing "
+                f"the output folder {folder.name}")) or waited
+        except BaseException:
+            entry.lock.release()
+            self._forget_folder(key)
+            raise
+        entry.file_lock = file_lock
+        if waited:
             on_wait_over()
         return key
 
     def _release_folder(self, key: str) -> None:
-        self._folder_locks[key].lock.release()
+        entry = self._folder_locks[key]
+        entry.file_lock.release()
+        entry.file_lock = None
+        entry.lock.release()
         self._forget_folder(key)
 
     def _forget_folder(self, key: str) -> None:
@@ -451,7 +473,7 @@ class JobRunner:
         were stored before the write, and "stopped after take K of N" if takes were left."""
         take, takes = written.pop("take"), job.takes
         job.result = written
-        paths.remove_temp_files(Path(job.output_folder))
+        remove_leftovers_if_free(job.output_folder, "v2a serve, starting")
         self._conclude(job, f"stopped after take {take} of {takes} (the server stopped)"
                        if take < takes else "")
 
@@ -601,8 +623,8 @@ def discard_attempt_files(job: JobRecord, sweep_temp: bool = True) -> None:
     """Remove what an unfinished attempt wrote: half-written temp files, and the takes of clips
     it finished (no timeline refers to them: the pipeline writes the timeline last)."""
     folder = Path(job.output_folder)
-    if sweep_temp:
-        paths.remove_temp_files(folder)
+    if sweep_temp:  # the caller holds the folder, or no run does: else that run's files
+        remove_leftovers_if_free(folder, f"v2a serve, cleaning up after job {job.job_id}")
     for clip in job.clips:
         if clip.state == "done" and clip.media_path:
             take = Path(clip.media_path)

@@ -47,6 +47,8 @@ from v2a.contracts import (
     Segment,
     check_cancel,
 )
+from v2a.files import missing_folders, remove_if_empty
+from v2a.folder_lock import hold_folder, remove_leftovers
 
 if TYPE_CHECKING:
     from otio_adapters.plan import TimelinePlanner
@@ -190,6 +192,10 @@ def run_generation(
     the timeline is read and planned here. A plan is used once: the write-back changes its
     timeline.
 
+    Holds the output folder's lock throughout (`v2a.folder_lock`): another run writing into
+    that folder, in this process or another, is waited for (a cancel ends the wait), and what
+    a killed run left there is removed before the takes are numbered.
+
     `before_write`: called with the result just before the timeline is written over (its
     `timeline_path` the output path, no fallback known yet). A caller that must survive a kill -9
     stores it then: once the file is renamed into place it names the new takes, and a restart
@@ -204,6 +210,18 @@ def run_generation(
     written (timeline_path is empty and format_note says so).
     """
     emit = on_event or (lambda event: None)
+    _check_output(request.out_dir)  # said before the lock makes the folder
+    what = f"v2a generating {os.path.basename(os.path.normpath(request.timeline_path))}"
+    with hold_folder(request.out_dir, what, cancel=cancel):
+        remove_leftovers(request.out_dir)  # a killed run's: its claimed takes skewed the numbers
+        return _run_holding_the_folder(request, generator, emit, cancel, plan, before_write)
+
+
+def _run_holding_the_folder(request: GenerationRequest, generator: Generator,
+                            emit: Callable[[ClipEvent], None], cancel: threading.Event | None,
+                            plan: Plan | None,
+                            before_write: Callable[[GenerationResult], None] | None,
+                            ) -> GenerationResult:
     plan = prepare_generation(request, plan)
     output_format, output_path = output_paths(request)
     timeline, segments = plan.timeline, plan.segments
@@ -427,15 +445,6 @@ def _make_output(out_dir: str) -> tuple[str, list[str]]:
     return audio_dir, created
 
 
-def missing_folders(path: str) -> tuple[list[str], str]:
-    """The folders of `path` that do not exist yet (deepest first), and its nearest existing one."""
-    missing, folder = [], os.path.abspath(path)
-    while not os.path.exists(folder):
-        missing.append(folder)
-        folder = os.path.dirname(folder)
-    return missing, folder
-
-
 def _remove_takes(generated: list[GeneratedAudio]) -> None:
     _remove_files(audio.path for audio in generated)
 
@@ -446,15 +455,6 @@ def _remove_files(paths: Iterable[str]) -> None:
             os.remove(path)
         except OSError:
             pass  # already gone: nothing left to tidy
-
-
-def remove_if_empty(folders: list[str]) -> None:
-    """Remove `folders` (deepest first, as `missing_folders` lists them) while they are empty."""
-    for folder in folders:
-        try:
-            os.rmdir(folder)  # only ever removes an empty folder
-        except OSError:
-            return  # it holds something (or went away): so do the folders above it
 
 
 def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -> str:

@@ -26,6 +26,7 @@ from plugin_server.jobs import (
     JobRecord,
     JobStore,
 )
+from v2a.folder_lock import remove_leftovers
 
 
 def test_output_folders_resolve_inside_the_roots_only(tmp_path):
@@ -66,7 +67,7 @@ def test_temp_file_cleanup_removes_only_what_an_interrupted_write_of_ours_leaves
         path.write_text("x")
     ours[1].mkdir()
     (ours[1] / "cut.otio").write_text("{")
-    assert sorted(paths.remove_temp_files(tmp_path)) == sorted(ours)
+    assert sorted(remove_leftovers(tmp_path)) == sorted(ours)
     assert not any(p.exists() for p in ours)
     assert all(p.is_file() for p in theirs)
 
@@ -125,12 +126,12 @@ def test_a_folder_lock_lives_only_while_a_job_holds_or_waits_for_it(tmp_path):
     runner = JobRunner(JobStore(tmp_path / "jobs.sqlite3"), pipeline=None, generator=None, events=None,
                        output_roots=(tmp_path,))
     waits = []
-    held = runner._acquire_folder(tmp_path / "out", threading.Event(), on_wait=lambda: waits.append(1))
+    held = runner._acquire_folder(tmp_path / "out", threading.Event(), on_wait=lambda why: waits.append(1))
     assert waits == []  # free: no waiting, nothing said
     cancelled = threading.Event()
     cancelled.set()
     with pytest.raises(GenerationCancelled, match="waiting for another job"):
-        runner._acquire_folder(tmp_path / "out", cancelled, on_wait=lambda: waits.append(2))  # busy; gives up
+        runner._acquire_folder(tmp_path / "out", cancelled, on_wait=lambda why: waits.append(2))  # busy; gives up
     assert waits == [2]  # the waiting job said so once
     assert runner._folder_locks[held].users == 1  # the waiter that gave up is forgotten
     runner._release_folder(held)
@@ -291,7 +292,7 @@ def test_a_stop_between_an_otiod_bundles_renames_keeps_the_earlier_bundle(tmp_pa
     assert child.returncode == -9, child.stderr
     assert not out.exists()  # the state a kill there leaves
 
-    paths.remove_temp_files(tmp_path)
+    remove_leftovers(tmp_path)
     assert not list(tmp_path.glob(".v2a-*"))
     timeline = otio.adapters.read_from_file(str(out))
     assert timeline.name != "second run"  # the earlier run's bundle, whole

@@ -529,29 +529,33 @@ def test_a_write_stopped_after_the_full_otio_is_in_place_keeps_the_takes_it_name
     assert len(named) == 3 and named <= set(os.listdir(out / "audio"))
 
 
-def test_two_runs_on_one_folder_at_once_never_write_the_same_take(edit, tmp_path):
+def test_two_runs_on_one_folder_at_once_run_one_after_the_other(edit, tmp_path):
     """Take numbers counted the files on disk when a run started: two runs started together on
     one output folder both made take 1 of every clip, the later write replacing the other's
-    sound (and a stopped one removed the other's takes)."""
+    sound (and a stopped one removed the other's takes). Now the folder's lock makes the second
+    wait: it numbers its takes past the first's."""
     out = str(tmp_path / "out")
-    both_generating = threading.Barrier(2, timeout=30)
+    started = threading.Event()
 
     def meet(call: int, step: int) -> None:
-        if call == 1 and step == 0:  # both runs are past choosing their first clip's take
-            both_generating.wait()
+        if call == 1 and step == 0:  # one run is generating: the other starts now, and waits
+            started.set()
 
     results = {}
 
     def run(name: str) -> None:
         results[name] = run_generation(_request(edit, out, seed_per_take=True),
-                                       SineGenerator(on_step=meet))
+                                       SineGenerator(on_step=meet if name == "first" else None))
 
     threads = [threading.Thread(target=run, args=(name,)) for name in ("first", "second")]
-    for thread in threads:
-        thread.start()
+    threads[0].start()
+    assert started.wait(30)
+    threads[1].start()
     for thread in threads:
         thread.join(60)
 
+    assert [sorted(audio.provenance["take"] for audio in results[name].generated)
+            for name in ("first", "second")] == [[1, 1, 1], [2, 2, 2]]
     takes = [audio for result in results.values() for audio in result.generated]
     assert len(takes) == 6  # three clips in each run
     assert len({audio.path for audio in takes}) == 6, "two runs wrote the same take file"
