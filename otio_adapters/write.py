@@ -591,7 +591,7 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
-    _, source, problem = project
+    source, problem = project.path, project.problem
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
         # v2a would write there is older than what the editor saved. Or the timeline's edit
@@ -628,13 +628,14 @@ def _write_timeline(
 
 
 class _EditorsFile(NamedTuple):
-    """The editor's own file a timeline was read from: (its text, its path, "") while it is
-    still as it was read, ("", path, why not) where it is not, ("", "", "") for a timeline read
-    from another format. An AAF, binary, has no text: ("", path, "")."""
+    """The editor's own file a timeline was read from: (its text, its path, "", its sha256)
+    while it is still as it was read, ("", path, why not, "") where it is not, empty for a
+    timeline read from another format. An AAF, binary, has no text: ("", path, "", sha256)."""
 
     text: str = ""
     path: str = ""
     problem: str = ""
+    sha256: str = ""  # of the file as found, while it is as it was read
 
     @property
     def written_into(self) -> bool:
@@ -690,7 +691,8 @@ def _recording_written(
     if not project.written_into or not os.path.isfile(staged):
         return timeline
     beside = timeline.deepcopy()
-    source_files.record_written(_EDITORS_RECORD[format](beside), path, staged)
+    source_files.record_written(_EDITORS_RECORD[format](beside), path, staged,
+                                (project.path, project.sha256))
     source_files.remember_editor_tracks(beside)
     return beside
 
