@@ -697,6 +697,21 @@ def _recording_written(
     return beside
 
 
+def records_file_written(timeline: otio.schema.Timeline, format: str, path: str) -> bool:
+    """Whether `timeline`, read from the .otio v2a wrote beside the file at `path` (in
+    `format`), records that file as v2a wrote it, or as a write stopped before renaming it left
+    it (`source_files.file_as_recorded`): the .otio is then the whole of the same result, every
+    take in it. Without such a record (a format that cannot say), False."""
+    find = _EDITORS_RECORD.get(format)
+    record = find(timeline) if find else None
+    if not record or os.path.abspath(str(record["path"])) != os.path.abspath(path):
+        return False
+    _, _, _, problem = source_files.file_as_recorded(
+        record, format, lambda name: (source_files.file_sha256(name), "")
+    )
+    return not problem
+
+
 def _adapter_losses(
     timeline: otio.schema.Timeline, format: str, project: _EditorsFile = _NO_EDITORS_FILE
 ) -> str:
