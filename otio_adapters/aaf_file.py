@@ -12,7 +12,6 @@ AAF with v2a's tracks, as the adapter writes them, added to its sequence.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -90,11 +89,7 @@ logging.getLogger().addFilter(_Aaf2NotesToDebug())
 def file_sha256(path: str) -> str:
     """What an AAF holds, as `remember_source` records it: taken before the file is read, so
     that one exported again during the read is seen as changed since."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return source_files.file_sha256(path)
 
 
 def remember_source(timelines: list[otio.schema.Timeline], path: str, sha256: str) -> None:

@@ -43,6 +43,7 @@ IF_NOT_RENAMED = "if_not_renamed"
 
 
 def file_sha256(path: str) -> str:
+    """The SHA-256 of the file at `path`, read a block at a time (an AAF may be large)."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
