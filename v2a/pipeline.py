@@ -396,7 +396,8 @@ class Plan:
         return self.planner.segments()
 
     def is_current(self, request: GenerationRequest) -> bool:
-        """Whether this is a plan of `request` whose timeline file is still as it was read."""
+        """Whether this is a plan of `request` whose timeline file, and the timeline files in
+        its output folder (`_output_stamps`), are still as they were when it was read."""
         stamp = _file_stamp(request.timeline_path)
         return (request == self.request and stamp is not None and stamp == self.timeline_stamp
                 and _output_stamps(request) == self.output_stamps)
