@@ -12,7 +12,6 @@ AAF with v2a's tracks, as the adapter writes them, added to its sequence.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import shutil
@@ -22,6 +21,7 @@ from collections.abc import MutableMapping
 import aaf2
 import opentimelineio as otio
 
+from otio_adapters import source_files
 from otio_adapters.takes import V2A_KEY, name_stem
 
 log = logging.getLogger(__name__)
@@ -89,11 +89,7 @@ logging.getLogger().addFilter(_Aaf2NotesToDebug())
 def file_sha256(path: str) -> str:
     """What an AAF holds, as `remember_source` records it: taken before the file is read, so
     that one exported again during the read is seen as changed since."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return source_files.file_sha256(path)
 
 
 def remember_source(timelines: list[otio.schema.Timeline], path: str, sha256: str) -> None:
@@ -110,22 +106,15 @@ def source_record(timeline: otio.schema.Timeline) -> MutableMapping | None:
     return aaf.get(_SOURCE) if hasattr(aaf, "get") else None
 
 
-def source_file(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
-    """("", path, "") of the AAF a timeline was read from, still as it was read; ("", path, why
-    not) where it changed or is gone since; ("", "", "") for a timeline read from another
-    format. As the text formats find theirs (`source_files.text_if_unchanged`), less the text:
-    the file is copied where it is written (`finish_written`)."""
-    record = source_record(timeline)
-    if not record:
-        return "", "", ""
-    path = str(record["path"])
-    try:
-        digest = file_sha256(path)
-    except OSError as error:
-        return "", path, f"the AAF {path} can no longer be read ({error.strerror})"
-    if digest != record["sha256"]:
-        return "", path, f"the AAF {path} changed since v2a read it"
-    return "", path, ""
+def source_file(timeline: otio.schema.Timeline) -> tuple[str, str, str, str]:
+    """("", path, "", its sha256) of the AAF a timeline was read from, still as it was read;
+    ("", path, why not, "") where it changed or is gone since; ("", "", "", "") for a timeline
+    read from another format. As the text formats find theirs (`source_files.file_as_recorded`),
+    less the text: the file is copied where it is written (`finish_written`)."""
+    _, path, digest, problem = source_files.file_as_recorded(
+        source_record(timeline), "the AAF", lambda path: (file_sha256(path), "")
+    )
+    return "", path, problem, digest
 
 
 def name_take_master(clip: otio.schema.Clip) -> None:

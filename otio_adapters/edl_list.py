@@ -73,10 +73,10 @@ def list_record(timeline: otio.schema.Timeline) -> MutableMapping | None:
     return meta.get(SOURCE) if hasattr(meta, "get") else None
 
 
-def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
-    """(list text as it is in the file, its path, "") for a timeline read from a CMX 3600 list
-    still as it was read; ("", path, why not) where it changed or is gone since; ("", "", "")
-    for a timeline read from another format."""
+def source_list(timeline: otio.schema.Timeline) -> tuple[str, str, str, str]:
+    """(list text as it is in the file, its path, "", its sha256) for a timeline read from a
+    CMX 3600 list still as it was read (`source_files.text_if_unchanged`); ("", path, why not, "") where
+    it changed or is gone since; empty for a timeline read from another format."""
     record = list_record(timeline)
     text_encoding = str(record.get("encoding", "utf-8")) if record else "utf-8"
     return source_files.text_if_unchanged(record, "the EDL", text_encoding)

@@ -153,10 +153,10 @@ def mark_tracks_written_before(timelines: list[otio.schema.Timeline]) -> None:
             track.metadata[V2A_KEY] = {"track": "SFX"}  # the one stem v2a knew it by then
 
 
-def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
-    """(document text, its path, "") for a timeline read from an FCP7 XML document still as it
-    was read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
-    read from another format."""
+def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str, str]:
+    """(document text, its path, "", its sha256) for a timeline read from an FCP7 XML document
+    still as it was read (`source_files.text_if_unchanged`); ("", path, why not, "") where
+    it changed or is gone since; empty for a timeline read from another format."""
     return text_if_unchanged(document_record(timeline), "the FCP7 XML")
 
 

@@ -158,10 +158,10 @@ def remember_document(timeline: otio.schema.Timeline, path: str, data: bytes) ->
         record.update(source_files.record_of(path, data))
 
 
-def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
-    """(document text, its path, "") for a timeline read from an FCPXML document still as it was
-    read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
-    read from another format."""
+def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str, str]:
+    """(document text, its path, "", its sha256) for a timeline read from an FCPXML document
+    still as it was read (`source_files.text_if_unchanged`); ("", path, why not, "") where
+    it changed or is gone since; empty for a timeline read from another format."""
     return source_files.text_if_unchanged(document_record(timeline), "the FCPXML")
 
 

@@ -202,10 +202,10 @@ def remember_project(timeline: otio.schema.Timeline, path: str, data: bytes) -> 
     timeline.metadata.setdefault("kdenlive", {})[_PROJECT] = record_of(path, data)
 
 
-def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str]:
-    """(project text, its path, "") for a timeline read from a Kdenlive project still as it was
-    read; ("", path, why not) where it changed or is gone since; ("", "", "") for a timeline
-    read from another format."""
+def source_project(timeline: otio.schema.Timeline) -> tuple[str, str, str, str]:
+    """(project text, its path, "", its sha256) for a timeline read from a Kdenlive project
+    still as it was read (`source_files.text_if_unchanged`); ("", path, why not, "") where
+    it changed or is gone since; empty for a timeline read from another format."""
     return text_if_unchanged(project_record(timeline), "the Kdenlive project")
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 
 import opentimelineio as otio
 
@@ -23,34 +23,85 @@ def record_of(path: str, data: bytes) -> dict[str, str]:
     return {"path": os.path.abspath(path), "sha256": hashlib.sha256(data).hexdigest()}
 
 
-def record_written(record: MutableMapping, path: str, staged: str) -> None:
+def record_written(record: MutableMapping, path: str, staged: str, read: tuple[str, str]) -> None:
     """Make `record` name the file v2a writes at `path` as it holds it: the file staged for that
-    path (`staged`, renamed there next)."""
+    path (`staged`, renamed there next). `read`: (path, sha256) of the file v2a wrote from (the
+    editor's, as found). The .otio holding the record is renamed into place before the file: a
+    stop between the two renames leaves the file at `path` as it was before, so the record keeps
+    that too (`IF_NOT_RENAMED`), and the next run knows either state (`file_as_recorded`)."""
+    try:
+        before = file_sha256(path)
+    except FileNotFoundError:
+        before = ""  # nothing there yet: a stop leaves nothing there
+    record.update(path=os.path.abspath(path), sha256=file_sha256(staged))
+    record[IF_NOT_RENAMED] = {"replaced_sha256": before, "path": read[0], "sha256": read[1]}
+
+
+#: record[IF_NOT_RENAMED]: what the file at the record's path held before v2a's write
+#: (`replaced_sha256`, "" for no file), and the file v2a wrote from (`path`, `sha256`).
+IF_NOT_RENAMED = "if_not_renamed"
+
+
+def file_sha256(path: str) -> str:
+    """The SHA-256 of the file at `path`, read a block at a time (an AAF may be large)."""
     digest = hashlib.sha256()
-    with open(staged, "rb") as handle:
+    with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
-    record.update(path=os.path.abspath(path), sha256=digest.hexdigest())
+    return digest.hexdigest()
+
+
+def _whole(path: str) -> tuple[str, bytes]:
+    with open(path, "rb") as handle:
+        data = handle.read()
+    return hashlib.sha256(data).hexdigest(), data
+
+
+def file_as_recorded(
+    record: Mapping | None, kind: str, load: Callable[[str], tuple[str, object]] = _whole
+) -> tuple[object, str, str, str]:
+    """(what `load` gives of the file, its path, its sha256, "") for the file `record` names,
+    still in a state the record knows: as recorded, or, where v2a's write stopped before it
+    renamed the file into place (`record_written`), as it was before, the record then standing
+    for the file v2a wrote from; (None, path, "", why not) where it changed or is gone since;
+    (None, "", "", "") without a record. `load(path)`: (sha256, contents) of a file."""
+    if not record:
+        return None, "", "", ""
+    path = str(record["path"])
+    try:
+        digest, held = load(path)
+    except FileNotFoundError as error:
+        digest, held, missing = "", None, error
+    except OSError as error:
+        return None, path, "", f"{kind} {path} can no longer be read ({error.strerror})"
+    else:
+        missing = None
+    if held is not None and digest == record["sha256"]:
+        return held, path, digest, ""
+    unrenamed = record.get(IF_NOT_RENAMED) if hasattr(record, "get") else None
+    if unrenamed and digest == unrenamed["replaced_sha256"]:
+        # Stopped before the rename: the file is as v2a found it, and the timeline holding the
+        # record is the one written from the file it read (the same file, in its own folder).
+        read, expected = str(unrenamed["path"]), str(unrenamed["sha256"])
+        if read == path and digest == expected:
+            return held, path, digest, ""
+        return file_as_recorded({"path": read, "sha256": expected}, kind, load)
+    if missing is not None:
+        return None, path, "", f"{kind} {path} can no longer be read ({missing.strerror})"
+    return None, path, "", f"{kind} {path} changed since v2a read it"
 
 
 def text_if_unchanged(
     record: Mapping | None, kind: str, encoding: str = "utf-8"
-) -> tuple[str, str, str]:
-    """(the text, the path, "") of the file `record` names, still as it was read; ("", path, why
-    not) where it changed or is gone since; ("", "", "") without a record (a timeline read from
-    another format). `kind` names the file in the reason ("the Kdenlive project"); `encoding` is
-    the file's (a CMX 3600 list may be Windows-1252)."""
-    if not record:
-        return "", "", ""
-    path = str(record["path"])
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except OSError as error:
-        return "", path, f"{kind} {path} can no longer be read ({error.strerror})"
-    if hashlib.sha256(data).hexdigest() != record["sha256"]:
-        return "", path, f"{kind} {path} changed since v2a read it"
-    return data.decode(encoding), path, ""
+) -> tuple[str, str, str, str]:
+    """(the text, the path, "", its sha256) of the file `record` names, still as it was read
+    (`file_as_recorded`); ("", path, why not, "") where it changed or is gone since; ("", "",
+    "", "") without a record (a timeline read from another format). `kind` names the file in
+    the reason ("the Kdenlive project"); `encoding` is the file's (a CMX 3600 list may be
+    Windows-1252)."""
+    data, path, digest, problem = file_as_recorded(record, kind)
+    text = data.decode(encoding) if isinstance(data, bytes) else ""
+    return text, path, problem, digest
 
 
 # --- the editor's tracks as read ----------------------------------------------------------------

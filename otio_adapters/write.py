@@ -591,7 +591,7 @@ def _write_timeline(
         _atomic_write(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
-    _, source, problem = project
+    source, problem = project.path, project.problem
     if problem and os.path.exists(source) and os.path.exists(path) and os.path.samefile(source, path):
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
         # v2a would write there is older than what the editor saved. Or the timeline's edit
@@ -628,13 +628,14 @@ def _write_timeline(
 
 
 class _EditorsFile(NamedTuple):
-    """The editor's own file a timeline was read from: (its text, its path, "") while it is
-    still as it was read, ("", path, why not) where it is not, ("", "", "") for a timeline read
-    from another format. An AAF, binary, has no text: ("", path, "")."""
+    """The editor's own file a timeline was read from: (its text, its path, "", its sha256)
+    while it is still as it was read, ("", path, why not, "") where it is not, empty for a
+    timeline read from another format. An AAF, binary, has no text: ("", path, "", sha256)."""
 
     text: str = ""
     path: str = ""
     problem: str = ""
+    sha256: str = ""  # of the file as found, while it is as it was read
 
     @property
     def written_into(self) -> bool:
@@ -690,9 +691,25 @@ def _recording_written(
     if not project.written_into or not os.path.isfile(staged):
         return timeline
     beside = timeline.deepcopy()
-    source_files.record_written(_EDITORS_RECORD[format](beside), path, staged)
+    source_files.record_written(_EDITORS_RECORD[format](beside), path, staged,
+                                (project.path, project.sha256))
     source_files.remember_editor_tracks(beside)
     return beside
+
+
+def records_file_written(timeline: otio.schema.Timeline, format: str, path: str) -> bool:
+    """Whether `timeline`, read from the .otio v2a wrote beside the file at `path` (in
+    `format`), records that file as v2a wrote it, or as a write stopped before renaming it left
+    it (`source_files.file_as_recorded`): the .otio is then the whole of the same result, every
+    take in it. Without such a record (a format that cannot say), False."""
+    find = _EDITORS_RECORD.get(format)
+    record = find(timeline) if find else None
+    if not record or os.path.abspath(str(record["path"])) != os.path.abspath(path):
+        return False
+    _, _, _, problem = source_files.file_as_recorded(
+        record, format, lambda name: (source_files.file_sha256(name), "")
+    )
+    return not problem
 
 
 def _adapter_losses(

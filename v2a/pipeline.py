@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import opentimelineio as otio
 
+from otio_adapters.earlier_result import EarlierSound, take_v2a_tracks
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
@@ -34,7 +35,13 @@ from otio_adapters.takes import (
     take_origin,
     track_stem,
 )
-from otio_adapters.write import BUNDLES, EXTENSIONS, write_audio_tracks, write_timeline
+from otio_adapters.write import (
+    BUNDLES,
+    EXTENSIONS,
+    records_file_written,
+    write_audio_tracks,
+    write_timeline,
+)
 from v2a.contracts import (
     SAMPLE_RATE,
     ClipEvent,
@@ -128,6 +135,45 @@ def _unmarked_takes(timeline: otio.schema.Timeline) -> str:
     return (f" (its audio track {', '.join(names)} holds v2a's takes but is not named as v2a "
             "names its tracks: renamed, or the editor's own copies of takes beside v2a's track; "
             "v2a keeps it as the editor's)")
+
+
+def _earlier_sound(request: GenerationRequest, timeline: otio.schema.Timeline) -> EarlierSound:
+    """Where `timeline` is the editor's (no v2a track in it) and the output folder holds v2a's
+    result for it, that result's v2a tracks put on it (`earlier_result`): the clips not selected
+    keep the sound the result gives them, as in a run on the result itself. Its result for this
+    timeline: written under the same file name (`output_paths`), v2a's track in it, for a
+    timeline of the same name; one of another name is said, and written over as before."""
+    if not request.out_dir or any(track_stem(track) for track in timeline.tracks):
+        return EarlierSound()
+    try:
+        path, result = _earlier_result(request)
+    except TimelineReadError as error:
+        return EarlierSound(note=f"v2a's earlier result in the output folder could not be read "
+                                 f"({error}): its sound is not on the timeline written")
+    if result is None or not any(track_stem(track) for track in result.tracks):
+        return EarlierSound()  # none, or not v2a's (an editor's file of that name)
+    if result.name != timeline.name:
+        return EarlierSound(note=f"{path} in the output folder holds v2a's sound for the timeline "
+                                 f"{result.name!r}, not {timeline.name!r}: it was written over "
+                                 "without it")
+    return take_v2a_tracks(timeline, result, path)
+
+
+def _earlier_result(request: GenerationRequest) -> tuple[str, otio.schema.Timeline | None]:
+    """(path, timeline) of v2a's result for `request`'s timeline in its output folder, or ("",
+    None): the output file, or the .otio beside it where that is the whole of the same result
+    (its record names the file as v2a wrote it) or the file is not there (its format could not
+    carry the sound)."""
+    output_format, output_path = output_paths(request)
+    files = timeline_files(output_path)
+    if len(files) > 1 and os.path.isfile(files[-1]):
+        full = read_timeline(files[-1], "otio_json")
+        if not os.path.exists(output_path) or records_file_written(full, output_format, output_path):
+            return files[-1], full
+    if not os.path.exists(output_path):
+        return "", None
+    options = adapter_options_reading(request, output_path, output_format)
+    return output_path, read_timeline(output_path, output_format, options)
 
 
 #: Formats v2a writes into the editor's own file, which keeps the file's other timelines: there
@@ -236,7 +282,8 @@ def _run_holding_the_folder(request: GenerationRequest, generator: Generator,
     audio_dir, created = _make_output(request.out_dir)
     try:
         result = _generate_all(request, generator, timeline, segments, visible, audio_dir,
-                               output_format, output_path, emit, cancel, before_write)
+                               output_format, output_path, emit, cancel, before_write,
+                               plan.earlier)
     finally:
         remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
     if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
@@ -263,7 +310,8 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
                   segments: list[Segment], visible: list[Segment], audio_dir: str,
                   output_format: str, output_path: str, emit: Callable[[ClipEvent], None],
                   cancel: threading.Event | None,
-                  before_write: Callable[[GenerationResult], None] | None) -> GenerationResult:
+                  before_write: Callable[[GenerationResult], None] | None,
+                  earlier: EarlierSound) -> GenerationResult:
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
@@ -300,6 +348,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
         reference_takes_in(timeline, audio_dir)  # not the copies in a bundle this write replaces
     write_audio_tracks(timeline, segments, generated, visible=visible)
+    earlier_note = earlier.result_note(timeline, audio_dir)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
     result = GenerationResult(timeline_path=output_path,
@@ -323,6 +372,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         else:
             _remove_takes(generated)
         raise
+    note = "; ".join(part for part in (note, earlier_note) if part)
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.
@@ -352,6 +402,8 @@ class Plan:
     segments: list[Segment]  # the selection's: to generate
     planner: TimelinePlanner  # of `timeline`, for `visible`
     unpacked_media: str = ""  # the cache copy of an .otioz's media that this planning unpacked
+    earlier: EarlierSound = EarlierSound()  # v2a's sound taken from its result in the folder
+    output_stamps: tuple[str, ...] = ()  # the output folder's timeline files when it was read
 
     @property
     def visible(self) -> list[Segment]:
@@ -362,9 +414,20 @@ class Plan:
         return self.planner.segments()
 
     def is_current(self, request: GenerationRequest) -> bool:
-        """Whether this is a plan of `request` whose timeline file is still as it was read."""
+        """Whether this is a plan of `request` whose timeline file, and the timeline files in
+        its output folder (`_output_stamps`), are still as they were when it was read."""
         stamp = _file_stamp(request.timeline_path)
-        return request == self.request and stamp is not None and stamp == self.timeline_stamp
+        return (request == self.request and stamp is not None and stamp == self.timeline_stamp
+                and _output_stamps(request) == self.output_stamps)
+
+
+def _output_stamps(request: GenerationRequest) -> tuple[str, ...]:
+    """`file_stamps` of the timeline files in the output folder: a plan of the editor's timeline
+    holds the sound of v2a's result there (`_earlier_sound`), which a run writing there since
+    has replaced."""
+    if not request.out_dir:
+        return ()
+    return tuple(file_stamps(timeline_files(output_paths(request)[1])))
 
 
 def plan_job(request: GenerationRequest) -> Plan:
@@ -378,12 +441,14 @@ def plan_job(request: GenerationRequest) -> Plan:
     copy = _bundle_media_copy(request.timeline_path)
     found = bool(copy) and os.path.isdir(copy)
     timeline = _read(request)
+    output_stamps = _output_stamps(request)  # before reading v2a's result there
+    earlier = _earlier_sound(request, timeline)  # before planning: ids inherited from its clips
     planner = TimelinePlanner(timeline, timeline_path=request.timeline_path,
                               relink_roots=request.relink_roots,
                               cut_handle_seconds=request.cut_handle_seconds)
     segments = planner.segments(request.selection)  # resolving the media unpacks a bundle's
     unpacked = copy if copy and not found and os.path.isdir(copy) else ""
-    return Plan(request, stamp, timeline, segments, planner, unpacked)
+    return Plan(request, stamp, timeline, segments, planner, unpacked, earlier, output_stamps)
 
 
 def _bundle_media_copy(path: str) -> str:

@@ -531,3 +531,52 @@ def test_a_list_the_editor_saved_after_v2a_wrote_it_is_left_as_saved_by_a_run_on
     result, fallback, note = _write(timeline, tmp_path / "out")
     assert Path(written).read_bytes() == saved
     assert result == fallback and f"the EDL {written} changed since v2a read it" in note
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["from_the_editors_list", "in_place"])
+def test_a_stop_between_the_otio_and_the_list_renames_leaves_an_otio_a_run_still_writes_into(
+        tmp_path, monkeypatch, in_place):
+    """Stopped (Ctrl-C) after the .otio beside the list was renamed into place and before the
+    list was: the .otio recorded the list as staged, which never landed, and a run on it (a
+    regeneration) found the list "changed since v2a read it" and wrote the .otio alone. The
+    record keeps the list as it was before too, and the list v2a wrote from."""
+    import otio_adapters.write as write
+
+    data = (LISTS / "dissolve_test.edl").read_bytes()
+    source = _source(tmp_path, data)
+    out, read_from = tmp_path / "out", source
+    if in_place:  # run again on the list v2a wrote, in its folder
+        timeline = read_timeline(source)
+        _with_takes(timeline, source)
+        read_from = Path(_write(timeline, out)[0])
+    before = read_from.read_bytes()
+    timeline = read_timeline(read_from)
+    _with_takes(timeline, read_from, take=2)
+    replace = write._replace
+
+    def stopped_at_the_list(written, path, staging):
+        if path.endswith(".edl"):
+            raise KeyboardInterrupt
+        replace(written, path, staging)
+
+    monkeypatch.setattr(write, "_replace", stopped_at_the_list)
+    with pytest.raises(KeyboardInterrupt):
+        _write(timeline, out)
+    monkeypatch.undo()
+    listed = out / "cut.edl"
+    assert (listed.read_bytes() if in_place else listed.exists()) == (before if in_place else False)
+
+    timeline = read_timeline(out / "cut.otio")
+    _with_takes(timeline, out / "cut.otio", take=3)
+    written, fallback, note = _write(timeline, out)
+    assert (written, fallback) == (str(listed), str(out / "cut.otio")), note
+    assert "changed since" not in note
+    appended = "\n".join(_appended(data, listed.read_bytes()))
+    assert "_take3.wav" in appended and "_take2.wav" not in appended
+
+    # The list now as this run wrote it; one the editor saves over it is still told apart.
+    listed.write_bytes(listed.read_bytes() + b"* SAVED AGAIN\n")
+    timeline = read_timeline(out / "cut.otio")
+    _with_takes(timeline, out / "cut.otio", take=4)
+    result, fallback, note = _write(timeline, out)
+    assert result == fallback and f"the EDL {listed} changed since v2a read it" in note

@@ -360,3 +360,51 @@ def test_a_stop_after_the_otio_beside_an_edl_is_written_says_what_is_on_disk(
     assert takes and set(takes) == named
     assert error == (f"v2a generate: cancelled; {out / 'sample.otio'} written, with the takes it "
                      f"names in {out / 'audio'}; {out / 'sample.edl'} not written")
+
+
+def test_a_run_on_the_otio_left_by_a_stop_before_the_lists_rename_writes_into_the_list(
+        tmp_path, capsys, monkeypatch):
+    """A re-run on the editor's list in v2a's folder, stopped (Ctrl-C) after the .otio beside it
+    was renamed into place and before the list was: the .otio (what a restarted server keeps as
+    the job's result) recorded the list as staged, which never landed, and a regeneration on it
+    found the list "changed since v2a read it" and wrote the .otio alone."""
+    import shutil
+    from pathlib import Path
+
+    import opentimelineio as otio
+
+    import otio_adapters.write as write
+    from otio_adapters.takes import find_v2a_tracks
+    from v2a.cli import main
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    project, out = tmp_path / "project", tmp_path / "out"
+    shutil.copytree(samples / "media", project / "media")
+    otio.adapters.write_to_file(otio.adapters.read_from_file(str(samples / "sample.otio")),
+                                str(project / "cut.edl"), adapter_name="cmx_3600")
+    listed, beside = out / "cut.edl", out / "cut.otio"
+    common = ["--out", str(out), "--generator", "silence"]
+    assert main(["generate", str(project / "cut.edl"), "--rate", "24", *common]) == 0
+    before = listed.read_bytes()
+
+    replace = write._replace
+
+    def stopped_at_the_list(written, path, staging):
+        if path.endswith(".edl"):
+            raise KeyboardInterrupt
+        replace(written, path, staging)
+
+    monkeypatch.setattr(write, "_replace", stopped_at_the_list)
+    assert main(["generate", str(listed), "--rate", "24", *common]) == 130
+    monkeypatch.undo()
+    assert listed.read_bytes() == before and "_take2.wav" in beside.read_text()
+
+    [track] = find_v2a_tracks(otio.adapters.read_from_file(str(beside)), "SFX")
+    clip_id = track.find_clips()[0].metadata["v2a"]["clip_id"]
+    capsys.readouterr()
+    assert main(["generate", str(beside), "--output-format", "edl", "--clips", clip_id,
+                 *common]) == 0
+    said = capsys.readouterr()
+    assert "changed since" not in said.out + said.err
+    text = listed.read_text()
+    assert f"{clip_id}_take3.wav" in text and text.count("_take2.wav") >= 3, text
