@@ -48,6 +48,7 @@ edl_time.install()  # the CMX 3600 reader ignores FCM: DROP FRAME
 fcp7_transitions.install()  # the FCP7 XML reader moves clips after a transition beside a gap
 aaf_file.install()  # the AAF reader names v2a's tracks "Sequence"
 fcp7_document.read_every_channel()  # it reads one channel of a stereo pair
+fcp7_document.keep_parsed_document()  # and parses for itself alone
 fcp7_nested.install()  # and reads every nested sequence as empty
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
@@ -201,8 +202,9 @@ def _read_aaf(source: Path, _sha256: str, options: dict):
 
 
 def _remember_fcp7(timelines: list[otio.schema.Timeline], path: str, data: bytes) -> None:
+    parsed = fcp7_document.take_parsed_document()  # the read's own parse of `data`
     for index, timeline in enumerate(timelines):  # which of the document's sequences
-        fcp7_document.remember_document(timeline, path, data, index)
+        fcp7_document.remember_document(timeline, path, data, index, parsed)
     fcp7_document.mark_tracks_written_before(timelines)  # of the whole document
 
 

@@ -719,76 +719,85 @@ def _adapter_losses(
     editor gets the file, a note that says what is missing, and the whole result as .otio.
     `project`: the editor's file the timeline was read from (`_editors_file`), which v2a's
     tracks went into where it is `written_into`."""
-    if format == "cmx_3600":
-        problem = project.problem
-        carried = _edl_carries(timeline, project.written_into)
-        if not project.written_into:
-            notes = (carried, _disabled_note(timeline, "CMX 3600 EDL"),
-                     _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
-                     _tracks_note(timeline))
-            carried = "; ".join(note for note in notes if note)
-        if problem:
-            rewritten = (f"{problem}: the list was rewritten by the CMX 3600 adapter, which "
-                         "renames reels, writes B events as V and A events, wipes and keys "
-                         "that fade as dissolves, turns the AUD, SPLIT and effect name lines of "
-                         "video events into comments and can lose a freeze's M2 line")
-            return f"{rewritten}; {carried}" if carried else rewritten
+    losses = _LOSSES.get(format)
+    return losses(timeline, project) if losses else ""
+
+
+def _notes(*notes: str) -> str:
+    """The notes said, in order, as one."""
+    return "; ".join(note for note in notes if note)
+
+
+def _edl_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
+    carried = _edl_carries(timeline, project.written_into)
+    if not project.written_into:
+        carried = _notes(carried, _disabled_note(timeline, "CMX 3600 EDL"),
+                         _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
+                         _tracks_note(timeline))
+    if not project.problem:
         return carried
-    if format == "fcp_xml":
-        problem = project.problem
-        if problem:
-            return (f"{problem}: the timeline was rewritten by the FCP7 XML adapter, which drops "
-                    "the <link> groups between clips' picture and sound channels and keeps one "
-                    "<file> element per path")
+    return _notes(f"{project.problem}: the list was rewritten by the CMX 3600 adapter, which "
+                  "renames reels, writes B events as V and A events, wipes and keys that fade "
+                  "as dissolves, turns the AUD, SPLIT and effect name lines of video events "
+                  "into comments and can lose a freeze's M2 line", carried)
+
+
+def _fcp7_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
+    if not project.problem:
         return ""
-    if format == "kdenlive":
-        problem = project.problem
-        if project.written_into:  # the editor's project as it was, with v2a's tracks, as mixes
-            return ""
-        # v2a's crossfades are in it as same-track mixes (`kdenlive.write_into_project`).
-        editors = _without_v2a_tracks(timeline)
-        transitions = len(editors.find_children(descended_from_type=otio.schema.Transition))
-        lost = []
-        if problem:
-            lost.append(f"{problem}: the project was rewritten by the Kdenlive adapter, which "
-                        "drops titles, effects and compositions")
-        if transitions:
-            lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
-                        "in this timeline are not in the .kdenlive")
-        lost.append(_disabled_note(timeline, "Kdenlive adapter"))
-        offline = len(_without_media(timeline))
-        if offline:
-            lost.append(f"{offline} of the editor's clips name no media file (an EDL's events, "
-                        "offline clips): each is written as a missing file named after the "
-                        "clip, for Kdenlive to relink")
-        lost.append(_nested_note(timeline, "Kdenlive adapter"))
-        return "; ".join(note for note in lost if note)
-    if format == "AAF":
-        lost = []
-        problem = project.problem
-        if problem:
-            lost.append(f"{problem}: the AAF adapter wrote the whole sequence, which gives the "
-                        "editor's clips new file and tape mobs (what Avid finds and relinks "
-                        "their media by), points every audio clip at its master clip's slot 2 "
-                        "(which channel of the source each track played is lost), and drops "
-                        "motion effects, gain, markers and the start timecode's drop frame")
-        if not project.written_into:  # the adapter's file, not the editor's
-            lost.append(_generators_note(timeline, "AAF", "filler"))
-            lost.append(_disabled_note(timeline, "AAF adapter"))
-            lost.append(_nested_note(timeline, "AAF adapter"))
-        return "; ".join(note for note in lost if note)
-    if format != "fcpx_xml":
+    return (f"{project.problem}: the timeline was rewritten by the FCP7 XML adapter, which drops "
+            "the <link> groups between clips' picture and sound channels and keeps one <file> "
+            "element per path")
+
+
+def _kdenlive_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
+    if project.written_into:  # the editor's project as it was, with v2a's tracks, as mixes
         return ""
+    # v2a's crossfades are in it as same-track mixes (`kdenlive.write_into_project`).
+    editors = _without_v2a_tracks(timeline)
+    transitions = len(editors.find_children(descended_from_type=otio.schema.Transition))
     lost = []
-    problem = project.problem
-    if problem:
-        lost.append(f"{problem}: the timeline was rewritten by the FCPXML adapter, which drops "
-                    "the library and event, the other projects, titles, generators, multicam "
-                    "and synchronized clips, keywords, chapter markers, filters, audio roles "
-                    "and the editor's metadata")
-    uncentred = fcpx_audio.uncentred_crossfades(timeline)
+    if project.problem:
+        lost.append(f"{project.problem}: the project was rewritten by the Kdenlive adapter, "
+                    "which drops titles, effects and compositions")
+    if transitions:
+        lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
+                    "in this timeline are not in the .kdenlive")
+    lost.append(_disabled_note(timeline, "Kdenlive adapter"))
+    offline = len(_without_media(timeline))
+    if offline:
+        lost.append(f"{offline} of the editor's clips name no media file (an EDL's events, "
+                    "offline clips): each is written as a missing file named after the "
+                    "clip, for Kdenlive to relink")
+    lost.append(_nested_note(timeline, "Kdenlive adapter"))
+    return _notes(*lost)
+
+
+def _aaf_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
+    lost = []
+    if project.problem:
+        lost.append(f"{project.problem}: the AAF adapter wrote the whole sequence, which gives "
+                    "the editor's clips new file and tape mobs (what Avid finds and relinks "
+                    "their media by), points every audio clip at its master clip's slot 2 "
+                    "(which channel of the source each track played is lost), and drops "
+                    "motion effects, gain, markers and the start timecode's drop frame")
+    if not project.written_into:  # the adapter's file, not the editor's
+        lost.append(_generators_note(timeline, "AAF", "filler"))
+        lost.append(_disabled_note(timeline, "AAF adapter"))
+        lost.append(_nested_note(timeline, "AAF adapter"))
+    return _notes(*lost)
+
+
+def _fcpx_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
+    uncentred = _uncentred_note(fcpx_audio.uncentred_crossfades(timeline))
     if project.written_into:  # the editor's document as it was, v2a's audio added (`fcpx_document`)
-        return _uncentred_note(uncentred)
+        return uncentred
+    lost = []
+    if project.problem:
+        lost.append(f"{project.problem}: the timeline was rewritten by the FCPXML adapter, which "
+                    "drops the library and event, the other projects, titles, generators, "
+                    "multicam and synchronized clips, keywords, chapter markers, filters, audio "
+                    "roles and the editor's metadata")
     lost.append(_generators_note(timeline, "FCPXML", "gaps"))
     unwritten = fcpx_transitions.unwritable(timeline, edit_rate(timeline))
     if unwritten:
@@ -802,9 +811,19 @@ def _adapter_losses(
         lost.append(f"speed changes v2a cannot write to FCPXML (retimed clips on the editor's "
                     f"tracks: {retimed}, inside compound clips or with another time effect, "
                     "which play at normal speed in the FCPXML)")
-    if uncentred:
-        lost.append(_uncentred_note(uncentred))
-    return "; ".join(note for note in lost if note)
+    lost.append(uncentred)
+    return _notes(*lost)
+
+
+#: Format -> what its adapter drops of a timeline it writes (`_adapter_losses`); a format not
+#: named loses nothing v2a can tell (OTIO's own).
+_LOSSES = {
+    "cmx_3600": _edl_losses,
+    "fcp_xml": _fcp7_losses,
+    "kdenlive": _kdenlive_losses,
+    "AAF": _aaf_losses,
+    "fcpx_xml": _fcpx_losses,
+}
 
 
 def _generators_note(timeline: otio.schema.Timeline, label: str, written_as: str) -> str:

@@ -7,6 +7,8 @@ const os = require('node:os');
 const path = require('node:path');
 const grpc = require('@grpc/grpc-js');
 const protoLoader = require('@grpc/proto-loader');
+// One source with the UXP client's (a UXP panel cannot require outside its own folder).
+const { clipFraction, jobFraction } = require('../uxp/job_progress');
 
 const PROTO_DIR = process.env.V2A_PROTO_DIR || path.join(__dirname, '..', '..', 'proto');
 const DEFAULT_ADDRESS = '127.0.0.1:50051';
@@ -16,27 +18,6 @@ const DEFAULT_ADDRESS = '127.0.0.1:50051';
 const MAX_REQUEST_BYTES = 64 * 2 ** 20;
 const MAX_RESPONSE_BYTES = 256 * 2 ** 20;
 const MAX_INLINE_BYTES = MAX_REQUEST_BYTES - 64 * 2 ** 10;
-
-const ENDED_TAKE_STATES = ['CLIP_STATE_DONE', 'CLIP_STATE_FAILED', 'CLIP_STATE_SKIPPED'];
-// How far a clip is, 0..1, through all its job's takes: a take that ended (done, failed, skipped)
-// counts whole, a running one by its steps. Each take of `takes: N` runs the clip from QUEUED
-// again; `take` and `take_count` keep the fraction going forward (0 from an older server: the
-// clip's own progress, which restarts with each take).
-function clipFraction(clip) {
-  let inTake = 0;
-  if (ENDED_TAKE_STATES.includes(clip.state)) inTake = 1;
-  else if (clip.state === 'CLIP_STATE_RUNNING' && clip.total_steps) {
-    inTake = Math.min(1, clip.step / clip.total_steps);
-  }
-  if (!(clip.take >= 1 && clip.take_count >= 1)) return inTake;
-  return (Math.min(clip.take, clip.take_count) - 1 + inTake) / clip.take_count;
-}
-
-// How far a job is, 0..1: the mean of its clips' fractions (the latest ClipProgress of each).
-function jobFraction(clips) {
-  if (!clips.length) return 0;
-  return clips.reduce((sum, clip) => sum + clipFraction(clip), 0) / clips.length;
-}
 
 // The extension (without the dot) of the file v2a writes in output format `format` (an adapter
 // name from info.output_formats), from GetServerInfo's answer: for a panel's "Save as .fcpxml".

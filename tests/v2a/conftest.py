@@ -10,6 +10,22 @@ from v2a.media.synth import make_test_movie
 MOVIE_RATE = 24
 
 
+@pytest.fixture()
+def stop_at_the_edls_rename(monkeypatch) -> None:
+    """Ctrl-C in the write of an EDL, between its two files: the .otio beside it renamed into
+    place, the EDL staged and stopped before its rename (KeyboardInterrupt)."""
+    import otio_adapters.write as write
+
+    replace = write._replace
+
+    def stopped_at_the_edl(written, path, staging):
+        if path.endswith(".edl"):
+            raise KeyboardInterrupt
+        replace(written, path, staging)
+
+    monkeypatch.setattr(write, "_replace", stopped_at_the_edl)
+
+
 @pytest.fixture(scope="session")
 def movies(tmp_path_factory) -> str:
     """A folder of three 3 s movies, a.mp4, b.mp4 and c.mp4, at 24 fps (real H.264 files)."""

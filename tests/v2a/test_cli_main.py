@@ -2,6 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "samples" / "sample.otio"
+
+
+def _generate_script(out: Path, generator: str) -> str:
+    """Python source running `v2a generate SAMPLE --out OUT` with `generator`, lines that define
+    `load(spec)`, in place of the model's loader (the tests' generator doubles importable)."""
+    return (
+        "import sys, time\n"
+        f"sys.path.insert(0, {str(ROOT / 'tests')!r})\n"
+        f"{generator}"
+        "import model.generators\n"
+        "model.generators.load_generator = load\n"
+        "from v2a.cli import main\n"
+        f"sys.exit(main(['generate', {str(SAMPLE)!r}, '--out', {str(out)!r}]))\n"
+    )
+
+
+def _v2a(*args: str):
+    """`v2a ARGS` run in a Python of its own: the finished process, its output as text."""
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())", *args],
+        capture_output=True, text=True, timeout=120)
+
 
 def test_a_reader_that_closes_the_pipe_early_is_not_a_traceback():
     """`v2a client get ID | head` ended in a BrokenPipeError traceback."""
@@ -28,13 +57,10 @@ def test_a_reader_that_closes_the_pipe_early_is_not_a_traceback():
 def test_generate_refuses_out_of_range_parameters_before_any_work(tmp_path, capsys):
     """--cfg nan sampled near-silence and --steps past 1,000 ran out of memory; the server refuses
     them at CreateJob, and generate now says which flag before it reads the timeline."""
-    from pathlib import Path
-
     from v2a.cli import main
 
-    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
     out = tmp_path / "out"
-    assert main(["generate", str(sample), "--out", str(out), "--steps", "5000", "--cfg", "nan"]) == 2
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--steps", "5000", "--cfg", "nan"]) == 2
     error = capsys.readouterr().err
     assert "--steps 5000: 0..1000" in error and "--cfg nan" in error
     assert not out.exists()
@@ -53,9 +79,9 @@ def test_cut_handle_must_be_seconds_in_range(capsys):
         assert f"--cut-handle: '{bad}': seconds from 0 to 2" in capsys.readouterr().err
 
 
-def _interrupt(script: str) -> tuple[int, str]:
-    """Run `script` in a Python of its own, press Ctrl-C (SIGINT) once it prints a line, and
-    return its exit status and stderr."""
+def _interrupt(script: str, signum: int | None = None) -> tuple[int, str]:
+    """Run `script` in a Python of its own, send it `signum` (Ctrl-C's SIGINT by default) once
+    it prints a line, and return its exit status and stderr."""
     import signal
     import subprocess
     import sys
@@ -66,7 +92,7 @@ def _interrupt(script: str) -> tuple[int, str]:
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         assert process.stdout.readline(), process.stderr.read()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGINT if signum is None else signum)
         _, stderr = process.communicate(timeout=60)
     finally:
         process.kill()
@@ -76,20 +102,12 @@ def _interrupt(script: str) -> tuple[int, str]:
 def test_ctrl_c_while_the_model_loads_is_no_traceback(tmp_path):
     """Ctrl-C before the first clip (torch importing, the checkpoint loading: seconds on a
     laptop) ended in a KeyboardInterrupt traceback and a status of -2."""
-    from pathlib import Path
-
-    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
-    script = (
-        "import sys, time\n"
-        "import model.generators as g\n"
-        "def slow_load(spec):\n"
+    slow_load = (
+        "def load(spec):\n"
         "    print('loading', flush=True)\n"
         "    time.sleep(60)\n"
-        "g.load_generator = slow_load\n"
-        "from v2a.cli import main\n"
-        f"sys.exit(main(['generate', {str(sample)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
     )
-    status, stderr = _interrupt(script)
+    status, stderr = _interrupt(_generate_script(tmp_path / "out", slow_load))
     assert status == 130 and "Traceback" not in stderr, stderr
     assert "v2a generate: interrupted" in stderr
     assert not (tmp_path / "out").exists()
@@ -100,15 +118,9 @@ def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path)
     no timeline, and the next run gave that clip take 2 (seed 1), not the sound an uninterrupted
     run gives."""
     import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
     out = tmp_path / "out"
-    script = (
-        "import sys, time\n"
-        f"sys.path.insert(0, {str(root / 'tests')!r})\n"
+    stops_at_the_second_clip = (
         "from generator_doubles import SineGenerator\n"
         "class StopsAtTheSecondClip(SineGenerator):\n"
         "    def generate(self, *args, **kwargs):\n"
@@ -116,36 +128,23 @@ def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path)
         "            print('second clip', flush=True)\n"
         "            time.sleep(60)\n"
         "        return super().generate(*args, **kwargs)\n"
-        "import model.generators as g\n"
-        "g.load_generator = lambda spec: StopsAtTheSecondClip()\n"
-        "from v2a.cli import main\n"
-        f"sys.exit(main(['generate', {str(root / 'samples' / 'sample.otio')!r}, '--out', {str(out)!r}]))\n"
+        "def load(spec):\n"
+        "    return StopsAtTheSecondClip()\n"
     )
-    status, stderr = _interrupt(script)
+    status, stderr = _interrupt(_generate_script(out, stops_at_the_second_clip))
     assert status == 130 and "Traceback" not in stderr, stderr
     assert "v2a generate: cancelled" in stderr
     assert not out.exists()
 
-    again = subprocess.run(
-        [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())", "generate",
-         str(root / "samples" / "sample.otio"), "--out", str(out), "--generator", "silence"],
-        capture_output=True, text=True, timeout=120)
+    again = _v2a("generate", str(SAMPLE), "--out", str(out), "--generator", "silence")
     assert again.returncode == 0, again.stderr
     assert sorted(name.rsplit("_", 1)[1] for name in os.listdir(out / "audio")) == ["take1.wav"] * 4
 
 
 def test_generate_says_what_the_format_loses_once(tmp_path):
     """The note on what an EDL cannot carry came as a log warning and again in the summary."""
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
-    run = subprocess.run(
-        [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())", "generate",
-         str(sample), "--out", str(tmp_path / "out"), "--output-format", "cmx_3600",
-         "--generator", "silence"],
-        capture_output=True, text=True, timeout=120)
+    run = _v2a("generate", str(SAMPLE), "--out", str(tmp_path / "out"),
+               "--output-format", "cmx_3600", "--generator", "silence")
     assert run.returncode == 0, run.stderr
     said = run.stdout + run.stderr
     assert said.count("the full result is in") == 1, said
@@ -156,16 +155,8 @@ def test_generate_says_it_is_loading_the_model_before_the_silent_seconds(tmp_pat
     """Loading the default model took 4 to 6 s on the 2-core machine with nothing on screen."""
     import subprocess
     import sys
-    from pathlib import Path
 
-    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
-    script = (
-        "import sys, time\n"
-        "import model.generators as g\n"
-        "g.load_generator = lambda spec: time.sleep(10)\n"
-        "from v2a.cli import main\n"
-        f"sys.exit(main(['generate', {str(sample)!r}, '--out', {str(tmp_path / 'out')!r}]))\n"
-    )
+    script = _generate_script(tmp_path / "out", "def load(spec):\n    time.sleep(10)\n")
     process = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
     try:
         first = process.stderr.readline()  # while the load still runs
@@ -178,17 +169,14 @@ def test_generate_says_it_is_loading_the_model_before_the_silent_seconds(tmp_pat
 def test_a_misspelt_timeline_is_said_before_the_model_loads(tmp_path, capsys, monkeypatch):
     """A wrong path, a timeline with no picture, an unknown --output-format waited for the model
     to load (4 to 6 s on the 2-core machine) before their one line."""
-    from pathlib import Path
-
     import model.generators
     from v2a.cli import main
 
     loaded = []
     monkeypatch.setattr(model.generators, "load_generator", lambda spec: loaded.append(spec))
-    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
     for argv in ([str(tmp_path / "cut.otio")],
-                 [str(sample), "--output-format", "fcpx"],
-                 [str(sample), "--clips", "nosuchclip"]):
+                 [str(SAMPLE), "--output-format", "fcpx"],
+                 [str(SAMPLE), "--clips", "nosuchclip"]):
         assert main(["generate", *argv, "--out", str(tmp_path / "out")]) == 2
         err = capsys.readouterr().err
         assert err.startswith("v2a generate: error: ") and err.count("\n") == 1, err
@@ -240,11 +228,10 @@ def test_formats_named_as_people_type_them_are_read_and_written_in_that_format(t
     asked for an adapter 'otio' to write with and wrote an .otio 'instead', the adapter's error
     as the reason; `--output-format edl` was refused after the timeline was read."""
     import shutil
-    from pathlib import Path
 
     from v2a.cli import main
 
-    samples = Path(__file__).resolve().parents[2] / "samples"
+    samples = SAMPLE.parent
     renamed = tmp_path / "cut.json"  # an .otio under another extension, named by --format
     shutil.copy(samples / "sample.otio", renamed)
     shutil.copytree(samples / "media", tmp_path / "media")
@@ -262,36 +249,20 @@ def test_a_run_stopped_by_sigterm_or_a_closed_terminal_leaves_nothing(tmp_path):
     """SIGTERM (a supervisor, `timeout`) and SIGHUP (the terminal closed) killed `v2a generate`
     on the spot: the takes finished so far stayed in OUT/audio, named by no timeline."""
     import signal
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    slow_from_the_second_clip = (
+        "from generator_doubles import SineGenerator\n"
+        "def on_step(call, step):\n"
+        "    if call == 2:\n"
+        "        print('second clip', flush=True) if step == 0 else None\n"
+        "        time.sleep(0.05)\n"
+        "def load(spec):\n"
+        "    return SineGenerator(steps=1000, on_step=on_step)\n"
+    )
     for signum in (signal.SIGTERM, signal.SIGHUP):
         out = tmp_path / signum.name
-        script = (
-            "import sys, time\n"
-            f"sys.path.insert(0, {str(root / 'tests')!r})\n"
-            "from generator_doubles import SineGenerator\n"
-            "def on_step(call, step):\n"
-            "    if call == 2:\n"
-            "        print('second clip', flush=True) if step == 0 else None\n"
-            "        time.sleep(0.05)\n"
-            "import model.generators as g\n"
-            "g.load_generator = lambda spec: SineGenerator(steps=1000, on_step=on_step)\n"
-            "from v2a.cli import main\n"
-            f"sys.exit(main(['generate', {str(root / 'samples' / 'sample.otio')!r}, '--out', "
-            f"{str(out)!r}]))\n"
-        )
-        process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                                   stderr=subprocess.PIPE, text=True)
-        try:
-            assert process.stdout.readline(), process.stderr.read()
-            process.send_signal(signum)
-            _, stderr = process.communicate(timeout=60)
-        finally:
-            process.kill()
-        assert process.returncode == 128 + signum, stderr
+        status, stderr = _interrupt(_generate_script(out, slow_from_the_second_clip), signum)
+        assert status == 128 + signum, stderr
         assert f"stopped by {signum.name}; no timeline written" in stderr
         assert not out.exists()
 
@@ -301,17 +272,16 @@ def test_generate_runs_from_a_worker_thread_and_leaves_the_signal_handlers_as_fo
     ValueError setting its SIGTERM handler, once the model had loaded: nothing was generated."""
     import signal
     import threading
-    from pathlib import Path
 
     from v2a.cli import main
 
-    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
     before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGHUP)
     statuses, failures = [], []
 
     def run(out: Path) -> None:
         try:
-            statuses.append(main(["generate", str(sample), "--out", str(out), "--generator", "silence"]))
+            statuses.append(
+                main(["generate", str(SAMPLE), "--out", str(out), "--generator", "silence"]))
         except Exception as error:  # noqa: BLE001 - what the thread raised, for the assert
             failures.append(error)
 
@@ -327,27 +297,15 @@ def test_generate_runs_from_a_worker_thread_and_leaves_the_signal_handlers_as_fo
 
 
 def test_a_stop_after_the_otio_beside_an_edl_is_written_says_what_is_on_disk(
-        tmp_path, capsys, monkeypatch):
+        tmp_path, capsys, stop_at_the_edls_rename):
     """Ctrl-C between the .otio beside an EDL and the EDL: the .otio and the takes it names stay,
     but `v2a generate` said "no timeline written and no take kept"."""
-    from pathlib import Path
-
     import opentimelineio as otio
 
-    import otio_adapters.write as write
     from v2a.cli import main
 
-    replace = write._replace
-
-    def stopped_at_the_edl(written, path, staging):
-        if path.endswith(".edl"):  # staged, and the .otio in place: stopped before the rename
-            raise KeyboardInterrupt
-        replace(written, path, staging)
-
-    monkeypatch.setattr(write, "_replace", stopped_at_the_edl)
-    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
     out = tmp_path / "out"
-    status = main(["generate", str(sample), "--out", str(out), "--output-format", "edl",
+    status = main(["generate", str(SAMPLE), "--out", str(out), "--output-format", "edl",
                    "--generator", "silence"])
     error = capsys.readouterr().err.strip().splitlines()[-1]
     assert status == 130

@@ -7,41 +7,12 @@ import os
 
 import opentimelineio as otio
 import pytest
-from generator_doubles import SineGenerator
+from movie_edits import RATE, RT, TR, generate, recut, write_edit
 
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
 from otio_adapters.takes import clip_file_stem, clip_takes, find_v2a_tracks, to_samples
-from v2a.contracts import ClipAddress, GenerationRequest, Selection
-from v2a.pipeline import run_generation
-
-RT = otio.opentime.RationalTime
-TR = otio.opentime.TimeRange
-RATE = 24
-
-
-def _edit(tmp_path, movies, shots: list[tuple[str, int]]) -> str:
-    """A V1 of `shots` (movie name, frames; each from frame 12 of its movie), cut to cut."""
-    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    for name, frames in shots:
-        video.append(otio.schema.Clip(
-            name=name,
-            source_range=TR(RT(12, RATE), RT(frames, RATE)),
-            media_reference=otio.schema.ExternalReference(
-                target_url=os.path.join(movies, f"{name}.mp4"),
-                available_range=TR(RT(0, RATE), RT(72, RATE)),
-            ),
-        ))
-    timeline = otio.schema.Timeline(name="edit", global_start_time=RT(3600 * RATE, RATE))
-    timeline.tracks.append(video)
-    path = str(tmp_path / "edit.otio")
-    otio.adapters.write_to_file(timeline, path)
-    return path
-
-
-def _generate(path: str, tmp_path, **kwargs) -> str:
-    request = GenerationRequest(timeline_path=path, out_dir=str(tmp_path / "out"), **kwargs)
-    return run_generation(request, SineGenerator()).timeline_path
+from v2a.contracts import ClipAddress, Selection
 
 
 def _ids(path: str) -> list[tuple[str, str]]:
@@ -57,9 +28,7 @@ def _trim_tail(track: otio.schema.Track, index: int, frames: int) -> None:
 
 def _ripple_otio(path: str, index: int, frames: int) -> None:
     """The editor ripple-trims the picture of V1's clip `index` and saves over the file."""
-    timeline = otio.adapters.read_from_file(path)
-    _trim_tail(timeline.video_tracks()[0], index, frames)
-    otio.adapters.write_to_file(timeline, path)
+    recut(path, lambda track: _trim_tail(track, index, frames))
 
 
 def _sound(path: str) -> list[tuple[str, int, int]]:
@@ -79,12 +48,12 @@ def _takes(path: str, clip_id: str) -> list[int]:
 def test_after_a_ripple_the_old_id_regenerates_the_clip_as_its_second_take(tmp_path, movies):
     """Trimming a by 8 frames moves b and c up. b's id from before the trim still names it (it
     was not found), and its new take is take2 of that id (it was take1 of a new id)."""
-    written = _generate(_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path)
+    written = generate(write_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path)
     before = dict(_ids(written))
     _ripple_otio(written, 0, 8)
     assert dict(_ids(written)) == before
 
-    _generate(written, tmp_path, selection=Selection(clips=(ClipAddress(clip_id=before["b"]),)))
+    generate(written, tmp_path, selection=Selection(clips=(ClipAddress(clip_id=before["b"]),)))
     assert _takes(written, before["b"]) == [1, 2]
     audio = sorted(os.listdir(tmp_path / "out" / "audio"))
     assert audio == sorted([f"{before['b']}_take2.wav"] + [f"{i}_take1.wav" for i in before.values()])
@@ -99,7 +68,7 @@ def test_after_a_ripple_in_fcp7_xml_the_old_id_regenerates_the_clip_as_its_secon
     """FCP7 XML keeps no metadata of v2a's: its clips are known by their take files. An editor's
     ripple moves v2a's track with the picture (sync lock); the clip under b's new place was made
     under b's old id, which still names b."""
-    written = _generate(_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path,
+    written = generate(write_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path,
                         output_format="fcp_xml")
     before = dict(_ids(written))
     timeline = read_timeline(written)
@@ -109,7 +78,7 @@ def test_after_a_ripple_in_fcp7_xml_the_old_id_regenerates_the_clip_as_its_secon
     otio.adapters.write_to_file(timeline, written, adapter_name="fcp_xml")  # the editor's export
     assert dict(_ids(written)) == before
 
-    _generate(written, tmp_path, selection=Selection(clips=(ClipAddress(clip_id=before["b"]),)))
+    generate(written, tmp_path, selection=Selection(clips=(ClipAddress(clip_id=before["b"]),)))
     assert _takes(written, before["b"]) == [2]  # FCP7 XML carries a clip's active take alone
     assert sorted(os.listdir(tmp_path / "out" / "audio")) == sorted(
         [f"{before['b']}_take2.wav"] + [f"{i}_take1.wav" for i in before.values()])
@@ -118,7 +87,7 @@ def test_after_a_ripple_in_fcp7_xml_the_old_id_regenerates_the_clip_as_its_secon
 def test_a_shot_used_twice_keeps_two_ids_through_a_ripple(tmp_path, movies):
     """c, then a, b and the same frames of a again: trimming c moves both uses of a. Each keeps
     its own id, the first use the first id."""
-    written = _generate(_edit(tmp_path, movies, [("c", 20), ("a", 24), ("b", 30), ("a", 24)]),
+    written = generate(write_edit(tmp_path, movies, [("c", 20), ("a", 24), ("b", 30), ("a", 24)]),
                         tmp_path)
     before = _ids(written)
     assert before[1][1] != before[3][1]
@@ -132,10 +101,10 @@ def test_a_moved_shot_changed_in_its_place_keeps_its_id(tmp_path, movies, change
     """After a ripple gave b its old id at a new place, the editor slips b by a frame (other
     frames, the same place) or trims its head (it starts where it did, later frames, c moves
     up): still b, still its id, as its sound stays with it (it got a new id)."""
-    written = _generate(_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path)
+    written = generate(write_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path)
     before = dict(_ids(written))
     _ripple_otio(written, 0, 8)
-    _generate(written, tmp_path)  # every clip again: b's take is made at its new place
+    generate(written, tmp_path)  # every clip again: b's take is made at its new place
 
     timeline = otio.adapters.read_from_file(written)
     b = timeline.video_tracks()[0][1]
@@ -151,7 +120,7 @@ def test_a_moved_shot_changed_in_its_place_keeps_its_id(tmp_path, movies, change
 def test_a_copy_of_a_shot_put_before_it_does_not_take_its_id(tmp_path, movies):
     """The editor overwrites c with a copy of a (the same first frame): a, where it was, keeps
     its id; the copy, made for nothing yet, gets an id of its own."""
-    written = _generate(_edit(tmp_path, movies, [("c", 20), ("a", 24), ("b", 30)]), tmp_path)
+    written = generate(write_edit(tmp_path, movies, [("c", 20), ("a", 24), ("b", 30)]), tmp_path)
     before = _ids(written)
     timeline = otio.adapters.read_from_file(written)
     track = timeline.video_tracks()[0]
@@ -169,7 +138,7 @@ def test_a_shot_and_its_sound_razored_give_its_id_to_the_first_half_alone(tmp_pa
     """The editor razors b and the v2a clip under it 12 frames in: both halves of the v2a clip
     were made under b's id, which the first half of the picture keeps; the second half gets an
     id of its own (it was b's id again, made `{id}.2`)."""
-    written = _generate(_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path)
+    written = generate(write_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path)
     before = _ids(written)
     timeline = otio.adapters.read_from_file(written)
     for track in (timeline.video_tracks()[0], find_v2a_tracks(timeline, "SFX")[0]):
@@ -194,7 +163,7 @@ def test_a_shot_and_its_sound_razored_give_its_id_to_the_first_half_alone(tmp_pa
 def test_a_track_inserted_below_keeps_the_ids(tmp_path, movies, output_format):
     """V1 becomes V2 under a new bottom track: every clip keeps its id (its track index is part
     of the derived one, so each changed)."""
-    written = _generate(_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path,
+    written = generate(write_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)]), tmp_path,
                         output_format=output_format)
     before = _ids(written)
     timeline = read_timeline(written)
@@ -210,7 +179,7 @@ def test_v2a_generate_clips_with_the_id_from_before_a_ripple(tmp_path, movies, c
     "no visible clip matches" (status 2); it makes take2 of that id."""
     from v2a.cli import main
 
-    edit = _edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)])
+    edit = write_edit(tmp_path, movies, [("a", 24), ("b", 30), ("c", 20)])
     out = str(tmp_path / "out")
     assert main(["generate", edit, "--out", out, "--generator", "silence"]) == 0
     written = os.path.join(out, "edit.otio")

@@ -7,49 +7,17 @@ import os
 
 import opentimelineio as otio
 import pytest
-from generator_doubles import SineGenerator
+from movie_edits import RATE, RT, TR, generate, recut, write_edit
 
 from otio_adapters.takes import clip_takes, find_v2a_tracks, to_samples
-from v2a.contracts import ClipAddress, GenerationRequest, Selection
-from v2a.pipeline import run_generation
-
-RT = otio.opentime.RationalTime
-TR = otio.opentime.TimeRange
-RATE = 24
+from v2a.contracts import ClipAddress, Selection
 
 
 @pytest.fixture()
 def written(tmp_path, movies) -> str:
     """a | b, a gap of 10 frames, c; generated once into tmp_path/out: the output's path."""
-    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    for name, frames in (("a", 24), ("b", 30), ("", 10), ("c", 20)):
-        if not name:
-            video.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(frames, RATE))))
-            continue
-        video.append(otio.schema.Clip(
-            name=name,
-            source_range=TR(RT(12, RATE), RT(frames, RATE)),
-            media_reference=otio.schema.ExternalReference(
-                target_url=os.path.join(movies, f"{name}.mp4"),
-                available_range=TR(RT(0, RATE), RT(72, RATE)),
-            ),
-        ))
-    timeline = otio.schema.Timeline(name="edit", global_start_time=RT(3600 * RATE, RATE))
-    timeline.tracks.append(video)
-    path = str(tmp_path / "edit.otio")
-    otio.adapters.write_to_file(timeline, path)
-    return run_generation(_request(path, tmp_path), SineGenerator()).timeline_path
-
-
-def _request(path: str, tmp_path, **kwargs) -> GenerationRequest:
-    return GenerationRequest(timeline_path=path, out_dir=str(tmp_path / "out"), **kwargs)
-
-
-def _cut(path: str, change) -> None:
-    """The editor changes the picture track (v2a's track as it was) and saves over the file."""
-    timeline = otio.adapters.read_from_file(path)
-    change(timeline.video_tracks()[0])
-    otio.adapters.write_to_file(timeline, path)
+    edit = write_edit(tmp_path, movies, [("a", 24), ("b", 30), ("", 10), ("c", 20)])
+    return generate(edit, tmp_path)
 
 
 def _clip(track: otio.schema.Track, name: str) -> tuple[int, otio.schema.Clip]:
@@ -86,12 +54,12 @@ def test_the_sound_of_a_deleted_clip_leaves_the_track_on_a_re_run(written, tmp_p
         index, clip = _clip(track, "c")
         track[index] = otio.schema.Gap(source_range=clip.source_range)
 
-    _cut(written, lift_c)
+    recut(written, lift_c)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(30)),))  # b
-    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    generate(written, tmp_path, selection=selection)
     assert [name for name, _, _ in _sound(written)] == ["a", "b"]
 
-    run_generation(_request(written, tmp_path), SineGenerator())  # and on a full re-run
+    generate(written, tmp_path)  # and on a full re-run
     assert _sound(written) == _picture(written)
 
 
@@ -104,9 +72,9 @@ def test_a_razor_cut_keeps_the_sound_of_the_half_not_regenerated(written, tmp_pa
         second.source_range = TR(start + RT(12, RATE), RT(18, RATE))
         track.insert(index + 1, second)
 
-    _cut(written, razor_b)
+    recut(written, razor_b)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(40)),))
-    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    generate(written, tmp_path, selection=selection)
     # The first half keeps its take, cut to its picture; it was dropped whole before.
     assert _sound(written) == _picture(written)
     track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
@@ -122,9 +90,9 @@ def test_a_clip_trimmed_shorter_and_not_regenerated_is_cut_to_its_picture(writte
         clip.source_range = TR(clip.source_range.start_time, RT(16, RATE))
         track.insert(1, otio.schema.Gap(source_range=TR(RT(0, RATE), RT(8, RATE))))
 
-    _cut(written, trim_a)
+    recut(written, trim_a)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
-    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    generate(written, tmp_path, selection=selection)
     assert _sound(written) == _picture(written)  # a's sound no longer runs on into the gap
 
 
@@ -134,8 +102,8 @@ def test_a_take_shorter_than_the_clip_it_grew_into_is_not_offered(written, tmp_p
         clip.source_range = TR(clip.source_range.start_time, RT(36, RATE))
         track[index + 1].source_range = TR(RT(0, RATE), RT(4, RATE))
 
-    _cut(written, extend_b)
-    run_generation(_request(written, tmp_path), SineGenerator())
+    recut(written, extend_b)
+    generate(written, tmp_path)
     assert _sound(written) == _picture(written)
     track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
     b = next(clip for clip in track.find_clips() if clip.metadata["v2a"]["source_clip"] == "b")
@@ -143,7 +111,7 @@ def test_a_take_shorter_than_the_clip_it_grew_into_is_not_offered(written, tmp_p
     assert sorted(clip_takes(b)) == [2]
     clip_id = b.metadata["v2a"]["clip_id"]
     assert os.path.exists(tmp_path / "out" / "audio" / f"{clip_id}_take1.wav")  # the file stays
-    run_generation(_request(written, tmp_path), SineGenerator())
+    generate(written, tmp_path)
     b = next(clip for clip in find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
              .find_clips() if clip.metadata["v2a"]["source_clip"] == "b")
     assert sorted(clip_takes(b)) == [2, 3]  # numbered past the take taken off, which it fits
@@ -158,9 +126,9 @@ def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(wr
         index, _ = _clip(track, "a")
         del track[index]
 
-    _cut(written, ripple_delete_a)
+    recut(written, ripple_delete_a)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(45)),))  # c
-    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    generate(written, tmp_path, selection=selection)
 
     assert _sound(written) == _picture(written)
     track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
@@ -184,9 +152,9 @@ def test_a_slipped_shot_slips_its_sound_within_the_takes_handles(written, tmp_pa
         start = clip.source_range.start_time + RT(frames, RATE)
         clip.source_range = TR(start, clip.source_range.duration)
 
-    _cut(written, slip_b)
+    recut(written, slip_b)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
-    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    generate(written, tmp_path, selection=selection)
 
     track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
     slipped = [c for c in track.find_clips() if c.metadata["v2a"]["source_clip"] == "b"]
@@ -212,36 +180,17 @@ def test_a_shot_put_in_another_shots_place_does_not_keep_that_shots_sound(
         )
         track[index] = other
 
-    _cut(written, replace_a)
+    recut(written, replace_a)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
-    run_generation(_request(written, tmp_path, selection=selection), SineGenerator())
+    generate(written, tmp_path, selection=selection)
     assert [name for name, _, _ in _sound(written)] == ["b", "c"]
 
 
 @pytest.fixture()
 def written_with_ids(tmp_path, movies) -> str:
     """a, a gap of 10 frames, c, each with the id a panel stores in its clips; generated once."""
-    video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
-    video.append(_movie_clip(movies, "a", 24, "id-a"))
-    video.append(otio.schema.Gap(source_range=TR(RT(0, RATE), RT(10, RATE))))
-    video.append(_movie_clip(movies, "c", 20, "id-c"))
-    timeline = otio.schema.Timeline(name="edit")
-    timeline.tracks.append(video)
-    path = str(tmp_path / "edit.otio")
-    otio.adapters.write_to_file(timeline, path)
-    return run_generation(_request(path, tmp_path), SineGenerator()).timeline_path
-
-
-def _movie_clip(movies: str, name: str, frames: int, clip_id: str) -> otio.schema.Clip:
-    return otio.schema.Clip(
-        name=name,
-        metadata={"v2a": {"clip_id": clip_id}},
-        source_range=TR(RT(12, RATE), RT(frames, RATE)),
-        media_reference=otio.schema.ExternalReference(
-            target_url=os.path.join(movies, f"{name}.mp4"),
-            available_range=TR(RT(0, RATE), RT(72, RATE)),
-        ),
-    )
+    shots = [("a", 24, "id-a"), ("", 10), ("c", 20, "id-c")]
+    return generate(write_edit(tmp_path, movies, shots, start_frame=None), tmp_path)
 
 
 def _first_sound_sample(path: str, name: str) -> int:
@@ -268,8 +217,8 @@ def test_a_clip_keeping_a_stored_id_keeps_its_sound_in_sync(written_with_ids, tm
             clip.source_range = TR(RT(18, RATE), RT(14, RATE))
             track[1].source_range = TR(RT(0, RATE), RT(16, RATE))
 
-    _cut(written_with_ids, edit)
+    recut(written_with_ids, edit)
     selection = Selection(clips=(ClipAddress(clip_id="id-a"),))
-    run_generation(_request(written_with_ids, tmp_path, selection=selection), SineGenerator())
+    generate(written_with_ids, tmp_path, selection=selection)
     assert _sound(written_with_ids) == _picture(written_with_ids)
     assert _first_sound_sample(written_with_ids, "c") == 0

@@ -508,19 +508,9 @@ def test_a_timeline_write_that_fails_leaves_no_take_of_the_run(edit, tmp_path):
 
 
 def test_a_write_stopped_after_the_full_otio_is_in_place_keeps_the_takes_it_names(
-        edit, tmp_path, monkeypatch):
+        edit, tmp_path, stop_at_the_edls_rename):
     """Ctrl-C between an EDL's two files: the .otio beside it, renamed into place first, names
     the takes, so they are not removed as a stopped run's."""
-    import otio_adapters.write as write
-
-    replace = write._replace
-
-    def stopped_at_the_edl(written, path, staging):
-        if path.endswith(".edl"):  # staged, and the .otio in place: stopped before the rename
-            raise KeyboardInterrupt
-        replace(written, path, staging)
-
-    monkeypatch.setattr(write, "_replace", stopped_at_the_edl)
     out = tmp_path / "out"
     with pytest.raises(KeyboardInterrupt):
         run_generation(_request(edit, str(out), output_format="cmx_3600"), SineGenerator())
