@@ -60,6 +60,7 @@ from otio_adapters.takes import (
 )
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
 from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment, Selection
+from v2a.media.errors import MediaError
 from v2a.media.probe import probe_media
 from v2a.params import selection_violations
 
@@ -504,8 +505,12 @@ class TimelinePlanner:
     def _plan(self, tracks: tuple[str, ...]) -> list[Segment]:
         layers = self._layers_of(_tracks_filter(tracks, self.video_tracks, self.where))
         try:
+            # Covering probes media (see-through pictures), which can refuse a file: that
+            # error names the file and is not about placing clips, so it goes out as it is.
             visible = _apply_cover(layers, self._see_through)
             pieces = _cut_handles_across_layers(visible, self.walker.cut_handle)
+        except MediaError:
+            raise
         except (ValueError, ZeroDivisionError) as error:
             raise self._placing_error(error) from None
         segments = []

@@ -330,9 +330,14 @@ class JobRunner:
                 del self._running[job.job_id]
                 self._cancel_reason.pop(job.job_id, None)
                 self._plans.pop(job.job_id, None)  # left if it ended before its first take
-                self._finished.pop(job.job_id).set()
-            if folder_key is not None:  # released only once the result is in the store
-                self._release_folder(folder_key)
+                finished = self._finished.pop(job.job_id)
+            try:
+                if folder_key is not None:  # released only once the result is in the store
+                    self._release_folder(folder_key)
+            finally:
+                # A cancel returns once this is set: by then the folder is as the job leaves it
+                # (the lock file gone, and the folder too if the lock made it and it is empty).
+                finished.set()
             if job.terminal:  # gone before a watcher hears of the end
                 self._forget_inline_copy(job)
             if job.state != SUCCEEDED or stopped:
