@@ -535,13 +535,11 @@ def test_a_list_the_editor_saved_after_v2a_wrote_it_is_left_as_saved_by_a_run_on
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["from_the_editors_list", "in_place"])
 def test_a_stop_between_the_otio_and_the_list_renames_leaves_an_otio_a_run_still_writes_into(
-        tmp_path, monkeypatch, in_place):
+        tmp_path, monkeypatch, stop_before_the_edls_rename, in_place):
     """Stopped (Ctrl-C) after the .otio beside the list was renamed into place and before the
     list was: the .otio recorded the list as staged, which never landed, and a run on it (a
     regeneration) found the list "changed since v2a read it" and wrote the .otio alone. The
     record keeps the list as it was before too, and the list v2a wrote from."""
-    import otio_adapters.write as write
-
     data = (LISTS / "dissolve_test.edl").read_bytes()
     source = _source(tmp_path, data)
     out, read_from = tmp_path / "out", source
@@ -552,14 +550,7 @@ def test_a_stop_between_the_otio_and_the_list_renames_leaves_an_otio_a_run_still
     before = read_from.read_bytes()
     timeline = read_timeline(read_from)
     _with_takes(timeline, read_from, take=2)
-    replace = write._replace
-
-    def stopped_at_the_list(written, path, staging):
-        if path.endswith(".edl"):
-            raise KeyboardInterrupt
-        replace(written, path, staging)
-
-    monkeypatch.setattr(write, "_replace", stopped_at_the_list)
+    stop_before_the_edls_rename()
     with pytest.raises(KeyboardInterrupt):
         _write(timeline, out)
     monkeypatch.undo()

@@ -11,19 +11,10 @@ MOVIE_RATE = 24
 
 
 @pytest.fixture()
-def stop_at_the_edls_rename(monkeypatch) -> None:
-    """Ctrl-C in the write of an EDL, between its two files: the .otio beside it renamed into
-    place, the EDL staged and stopped before its rename (KeyboardInterrupt)."""
-    import otio_adapters.write as write
-
-    replace = write._replace
-
-    def stopped_at_the_edl(written, path, staging):
-        if path.endswith(".edl"):
-            raise KeyboardInterrupt
-        replace(written, path, staging)
-
-    monkeypatch.setattr(write, "_replace", stopped_at_the_edl)
+def stop_at_the_edls_rename(stop_before_the_edls_rename) -> None:
+    """Ctrl-C in the write of an EDL, between its two files (see stop_before_the_edls_rename),
+    from the test's start."""
+    stop_before_the_edls_rename()
 
 
 @pytest.fixture(scope="session")

@@ -321,7 +321,7 @@ def test_a_stop_after_the_otio_beside_an_edl_is_written_says_what_is_on_disk(
 
 
 def test_a_run_on_the_otio_left_by_a_stop_before_the_lists_rename_writes_into_the_list(
-        tmp_path, capsys, monkeypatch):
+        tmp_path, capsys, monkeypatch, stop_before_the_edls_rename):
     """A re-run on the editor's list in v2a's folder, stopped (Ctrl-C) after the .otio beside it
     was renamed into place and before the list was: the .otio (what a restarted server keeps as
     the job's result) recorded the list as staged, which never landed, and a regeneration on it
@@ -331,7 +331,6 @@ def test_a_run_on_the_otio_left_by_a_stop_before_the_lists_rename_writes_into_th
 
     import opentimelineio as otio
 
-    import otio_adapters.write as write
     from otio_adapters.takes import find_v2a_tracks
     from v2a.cli import main
 
@@ -345,14 +344,7 @@ def test_a_run_on_the_otio_left_by_a_stop_before_the_lists_rename_writes_into_th
     assert main(["generate", str(project / "cut.edl"), "--rate", "24", *common]) == 0
     before = listed.read_bytes()
 
-    replace = write._replace
-
-    def stopped_at_the_list(written, path, staging):
-        if path.endswith(".edl"):
-            raise KeyboardInterrupt
-        replace(written, path, staging)
-
-    monkeypatch.setattr(write, "_replace", stopped_at_the_list)
+    stop_before_the_edls_rename()
     assert main(["generate", str(listed), "--rate", "24", *common]) == 130
     monkeypatch.undo()
     assert listed.read_bytes() == before and "_take2.wav" in beside.read_text()
