@@ -102,12 +102,20 @@ class V2AWebSocketClient {
 
   async regenerateClip(request) { return (await this.call('RegenerateClip', request)).job; }
 
-  /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */
-  getJobResult(jobId, peakPoints = 256, clipIds = []) {
+  /**
+   * Options as the Node client's: peakPoints (waveform points per clip), clipIds (only those
+   * clips' takes; a regeneration's result lists every clip's; [] all), includeTimelineData.
+   * The earlier form getJobResult(jobId, peakPoints, clipIds) still works.
+   */
+  getJobResult(jobId, options = {}, clipIdsOfTheEarlierForm = []) {
+    const {
+      peakPoints = 256, clipIds = clipIdsOfTheEarlierForm, includeTimelineData = false,
+    } = typeof options === 'number' ? { peakPoints: options } : options;
     const request = { job_id: jobId, peak_points: peakPoints };
     // Named only when asked for: a bridge older than the field refuses any request naming it,
     // even empty, and every result call of this client failed against it.
     if (clipIds.length) request.clip_ids = clipIds;
+    if (includeTimelineData) request.include_timeline_data = true;
     return this.call('GetJobResult', request);
   }
 

@@ -28,8 +28,9 @@ test('a wrong token is refused and nothing else is answered', { skip }, async ()
 });
 
 test('a job through the bridge: progress events, result peaks, error details',
-  { skip, timeout: 60000 }, async () => {
+  { skip, timeout: 60000 }, async (t) => {
     const client = await V2AWebSocketClient.connect(env.V2A_WS_URL, token(), { WebSocket });
+    t.after(() => client.close());  // also when an assertion fails (the run hung on the socket)
     const info = await client.info();
     assert.strictEqual(info.sample_rate, 48000);
 
@@ -46,18 +47,22 @@ test('a job through the bridge: progress events, result peaks, error details',
     assert.strictEqual(final.state, 'JOB_STATE_SUCCEEDED');
     assert.ok(events.some((e) => e.clip && e.clip.state === 'CLIP_STATE_DONE'));
 
-    const result = await client.getJobResult(job.job_id, 8);
+    // Asked as the Node client asks; then the earlier form (peakPoints, clipIds) still works.
+    const result = await client.getJobResult(job.job_id, { peakPoints: 8, includeTimelineData: true });
     assert.strictEqual(result.clips.length, 4);
     assert.strictEqual(result.clips[0].peaks.max.length, 8);
+    assert.ok(Buffer.from(result.timeline_data, 'base64').toString().includes('"OTIO_SCHEMA"'));
     const one = await client.getJobResult(job.job_id, 8, [result.clips[1].clip_id]);
     assert.deepStrictEqual(one.clips.map((clip) => clip.clip_id), [result.clips[1].clip_id]);
+    assert.ok(!one.timeline_data);  // not asked for: the bridge sends the field empty
+    const same = await client.getJobResult(job.job_id, { clipIds: [result.clips[1].clip_id] });
+    assert.deepStrictEqual(same.clips.map((clip) => clip.clip_id), [result.clips[1].clip_id]);
 
     await assert.rejects(client.getJob('nope'), (error) => error.code === 'NOT_FOUND'
       && error.details[0].type === 'ResourceInfo' && error.details[0].resource_name === 'nope');
     await assert.rejects(client.createJob({ timeline: { path: 'relative.otio' } }),
       (error) => error.code === 'INVALID_ARGUMENT'
         && error.details[0].field_violations[0].field === 'timeline.path');
-    client.close();
   });
 
 test('a job of two takes through the bridge: its fraction only goes forward',
