@@ -10,12 +10,16 @@ const { V2AClient, grpc, jobFraction, outputExtension } = require('../v2a_client
 const env = process.env;
 const skip = env.V2A_ADDRESS ? false : 'no server: run through tests/plugin_server';
 
-function client(options = {}) {
-  return new V2AClient({ address: env.V2A_ADDRESS, tokenFile: env.V2A_TOKEN_FILE, ...options });
+/** A client closed when test `t` ends, also when an assertion fails (an open one can keep the
+ *  run from ending). */
+function client(t, options = {}) {
+  const c = new V2AClient({ address: env.V2A_ADDRESS, tokenFile: env.V2A_TOKEN_FILE, ...options });
+  t.after(() => c.close());
+  return c;
 }
 
-test('server info over TCP with the token', { skip }, async () => {
-  const c = client();
+test('server info over TCP with the token', { skip }, async (t) => {
+  const c = client(t);
   const info = await c.info();
   assert.strictEqual(info.sample_rate, 48000);
   assert.ok(info.capabilities.includes('regenerate'));
@@ -26,24 +30,21 @@ test('server info over TCP with the token', { skip }, async () => {
   assert.strictEqual(fcpx.label, 'Final Cut Pro X XML');
   assert.strictEqual(outputExtension(info, 'cmx_3600'), 'edl');
   assert.strictEqual(outputExtension(info, 'no_such_adapter'), undefined);
-  c.close();
 });
 
-test('a wrong token is UNAUTHENTICATED', { skip }, async () => {
-  const c = client({ token: 'wrong' });
+test('a wrong token is UNAUTHENTICATED', { skip }, async (t) => {
+  const c = client(t, { token: 'wrong' });
   await assert.rejects(c.info(), (error) => error.code === grpc.status.UNAUTHENTICATED);
-  c.close();
 });
 
-test('unknown job is NOT_FOUND', { skip }, async () => {
-  const c = client();
+test('unknown job is NOT_FOUND', { skip }, async (t) => {
+  const c = client(t);
   await assert.rejects(c.getJob('nope'), (error) => error.code === grpc.status.NOT_FOUND);
-  c.close();
 });
 
 test('a job end to end: inline timeline, progress stream, result with peaks, regenerate',
-  { skip, timeout: 60000 }, async () => {
-    const c = client();
+  { skip, timeout: 60000 }, async (t) => {
+    const c = client(t);
     const job = await c.createJob({
       timeline: {
         inline_data: fs.readFileSync(env.V2A_TIMELINE),
@@ -75,14 +76,12 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
     assert.match(done.clips[0].media_path, /_take2\.wav$/);
     const only = await c.getJobResult(child.job_id, { peakPoints: 4, clipIds: [clipId] });
     assert.deepStrictEqual(only.clips.map((clip) => clip.media_path), [done.clips[0].media_path]);
-    c.close();
   });
 
 // Each take of `takes: N` runs every clip from QUEUED again: the bar ran 0 -> 100 % once a take.
 test('a job of two takes: its fraction only goes forward, half at the end of take 1',
   { skip, timeout: 60000 }, async (t) => {
-    const c = client();
-    t.after(() => c.close());  // also when an assertion fails
+    const c = client(t);
     const job = await c.createJob({
       timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
       params: { takes: 2 },
@@ -102,11 +101,11 @@ test('a job of two takes: its fraction only goes forward, half at the end of tak
       [[2, 2], [2, 2], [2, 2], [2, 2]]);
   });
 
-test('over the Unix socket no token is needed', { skip: skip || !env.V2A_UDS }, async () => {
+test('over the Unix socket no token is needed', { skip: skip || !env.V2A_UDS }, async (t) => {
   const c = new V2AClient({ uds: env.V2A_UDS });
+  t.after(() => c.close());
   const { jobs } = await c.listJobs({ page_size: 5 });
   assert.ok(Array.isArray(jobs));
-  c.close();
 });
 
 test('a missing token file says the server writes it on its first start', () => {
@@ -116,14 +115,13 @@ test('a missing token file says the server writes it on its first start', () => 
 });
 
 test('a timeline too big to send inline is refused before it is sent, saying to send its path',
-  { skip }, async () => {
-    const c = client();
+  { skip }, async (t) => {
+    const c = client(t);
     const big = Buffer.alloc(65 * 2 ** 20);
     await assert.rejects(
       c.createJob({ timeline: { inline_data: big, file_name: 'feature.otio' } }),
       (error) => error instanceof RangeError && /feature\.otio is 65\.0 MiB/.test(error.message)
         && /send it by path/.test(error.message));
-    c.close();
   });
 
 // As a server older than GetJobResultRequest.clip_ids answers: it does not see the field.
