@@ -85,6 +85,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="classifier-free guidance; 0: the model's default, 1: none (the conditional prediction alone)",
     )
     generate.add_argument(
+        "--picture", default="", metavar="FILE.png",
+        help="also draw the shots, the sound generated under them and its spectrogram, on the "
+        "timeline's timecode, into this PNG (written once the timeline is)",
+    )
+    generate.add_argument(
         "--generator",
         default="default",
         metavar="SPEC",
@@ -235,6 +240,9 @@ def _generate(args: argparse.Namespace) -> int:
     from v2a.pipeline import prepare_generation
 
     request = _request(args, args.out)
+    if args.picture and (not args.picture.lower().endswith(".png")
+                         or not os.path.isdir(os.path.dirname(os.path.abspath(args.picture)))):
+        return _fail("generate", f"--picture {args.picture}: a .png file in a folder that exists")
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
     problems = violations(asdict(request.params), takes=1)
     if problems:
@@ -295,7 +303,7 @@ def _say_waiting(request: GenerationRequest):
 def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRequest, plan,
                                  cancel: threading.Event, stopped_by: list[int]) -> int:
     from model.generators import load_generator
-    from v2a.pipeline import files_kept, run_generation
+    from v2a.pipeline import files_kept, prepare_generation, run_generation
 
     # Importing torch and loading the checkpoint take seconds with nothing on screen otherwise.
     print(f"v2a generate: loading generator {args.generator!r}", file=sys.stderr, flush=True)
@@ -305,6 +313,8 @@ def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRe
         return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
     progress = _Progress()
     try:
+        if plan is None:  # it waited for the folder: planned again on what it holds now
+            plan = prepare_generation(request)
         result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
         progress.close()
@@ -317,8 +327,30 @@ def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRe
         return 128 + (stopped_by[0] if stopped_by else signal.SIGINT)
     progress.close()
     _print_summary(result, generator.name)
+    if args.picture and result.generated:
+        _draw_picture(args.picture, plan, result, generator.name)
     generated = len(result.generated)
     return 0 if generated or not result.clips else 1
+
+
+def _draw_picture(path: str, plan, result: GenerationResult, generator: str) -> None:
+    """--picture: drawn after the timeline is written; one that cannot be drawn is said, and
+    leaves the run's result as it is."""
+    from otio_adapters.plan import timeline_start
+    from v2a.result_picture import draw_result_picture
+
+    names = {event.clip_id: event.clip_name for event in result.clips}
+    title = (f"{os.path.basename(result.timeline_path)}: {len(result.generated)} take(s) "
+             f"generated with {generator}")
+    print("v2a generate: drawing the picture", file=sys.stderr, flush=True)
+    try:
+        draw_result_picture(path, plan.segments, result.generated, names,
+                            timeline_start(plan.timeline), title)
+    except Exception as error:  # noqa: BLE001 - the timeline is written whatever happens here
+        print(f"v2a generate: the picture was not drawn ({type(error).__name__}: {error})",
+              file=sys.stderr)
+        return
+    print(f"picture: {path}")
 
 
 def _left_on_disk(request: GenerationRequest, kept: tuple[str, ...]) -> str:

@@ -66,6 +66,12 @@ def segment_file_times(segment: Segment, fps: float) -> np.ndarray:
     """
     count = max(1, math.ceil(segment.generated_samples * fps / SAMPLE_RATE - _MIN_COVER))
     record = np.arange(count) / fps - segment.handle_before_samples / SAMPLE_RATE
+    return file_times_at(segment, record)
+
+
+def file_times_at(segment: Segment, record: np.ndarray) -> np.ndarray:
+    """File times of the frames the viewer sees `record` seconds after the segment's record
+    start (negative: in its leading handle), as `segment_file_times` maps them."""
     if segment.timeline_rate > 0:
         rate = segment.timeline_rate
         record = np.floor(record * rate + TOLERANCE * rate) / rate
@@ -91,8 +97,11 @@ class SegmentFrames:
     dtype = np.dtype(np.uint8)
     ndim = 4
 
-    def __init__(self, segment: Segment, fps: float, size: int) -> None:
-        self.times = segment_file_times(segment, fps)
+    def __init__(self, segment: Segment, fps: float, size: int,
+                 record_seconds: np.ndarray | None = None) -> None:
+        # record_seconds: these pictures instead (seconds after the record start), not `fps`'s.
+        self.times = (segment_file_times(segment, fps) if record_seconds is None
+                      else file_times_at(segment, np.asarray(record_seconds, np.float64)))
         self.shape = (len(self.times), size, size, 3)
         self._media, self._size = segment.media, size
         if segment.media.image_sequence is None and segment.media.path is None:
