@@ -23,6 +23,9 @@ from v2a.v1 import jobs_pb2 as pb
 OLDER_CLIP_FIELDS = {"clip_id", "clip_name", "state", "step", "total_steps", "media_path", "message"}
 
 STEP_SECONDS = 0.02  # 40 steps: 0.8 s a clip, 3.2 s for the 4 clips of simple_cut.otio
+#: For a server nothing interrupts mid-sampling (a restarted one, one killed at a write): the
+#: steps only cost time there (this file took 77 s of the suite's 450 with every server slow).
+FAST_STEP_SECONDS = 0.002
 
 
 def _wait_until_mid_job(client, job_id: str) -> None:
@@ -65,7 +68,7 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
     staging.mkdir()
     (staging / "simple_cut.otio").write_text("{")
 
-    restarted = server_process(step_seconds=STEP_SECONDS)
+    restarted = server_process(step_seconds=FAST_STEP_SECONDS)
     client = restarted.client()
     again = client.get(job.job_id)
     assert again.state in (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)
@@ -112,7 +115,7 @@ def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_proc
     stored = json.loads(zlib.decompress(result))["clips_after_take"]
     assert stored and all(set(clip) <= OLDER_CLIP_FIELDS for clip in stored), stored
 
-    client = server_process(step_seconds=STEP_SECONDS).client()
+    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
     final = client.get(job.job_id)
     client.close()
 
@@ -133,7 +136,7 @@ def _killed_at_a_write(server_process, write: int, when: str):
     """A server that kills itself with SIGKILL at its `write`th timeline write, `when` "before"
     the rename or just "after" it (before the job store hears of it)."""
     return server_process(generator="py:server_test_generators:killed_at_a_write",
-                          step_seconds=STEP_SECONDS,
+                          step_seconds=FAST_STEP_SECONDS,
                           env={"V2A_TEST_KILL_AT_WRITE": str(write), "V2A_TEST_KILL_WHEN": when})
 
 
@@ -154,7 +157,7 @@ def test_kill_9_at_a_further_takes_write_leaves_the_timeline_and_the_job_agreein
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=STEP_SECONDS).client()
+    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
     final = client.get(job.job_id)
     client.close()
 
@@ -178,7 +181,7 @@ def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missi
         server_process, fixture_timeline, media_dir, roots, when):
     # A regeneration writes over the timeline it reads. Killed after the rename, the restart
     # removed the new take and reran on a timeline naming it: a take entry whose file was gone.
-    server = server_process(step_seconds=STEP_SECONDS)
+    server = server_process(step_seconds=FAST_STEP_SECONDS)
     client = server.client()
     parent = client.wait(client.submit(fixture_timeline, inline=True, output_folder="regen",
                                        media_search_paths=(str(media_dir),)).job_id)
@@ -192,7 +195,7 @@ def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missi
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=STEP_SECONDS).client()
+    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
     final = client.wait(job.job_id)
     client.close()
 
@@ -218,7 +221,7 @@ def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=STEP_SECONDS).client()
+    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
     expected, final = client.result(whole.job_id), client.result(killed.job_id)
     assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
     for field in ("timeline_path", "fallback_otio_path"):
@@ -247,7 +250,7 @@ def test_kill_9_between_an_edl_and_its_full_otio_keeps_a_result_naming_every_tak
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=STEP_SECONDS).client()
+    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
     final = client.result(job.job_id)
     client.close()
     assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
@@ -278,7 +281,7 @@ def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fix
     assert server.proc.wait(15) == 0
     client.close()
 
-    restarted = server_process(step_seconds=STEP_SECONDS)
+    restarted = server_process(step_seconds=FAST_STEP_SECONDS)
     client = restarted.client()
     final = client.wait(job.job_id)
     client.close()
