@@ -114,7 +114,8 @@ def draw_result_picture(path: str, segments: Sequence[Segment],
     first = min(take.start_sample for take in generated)
     span = max(take.start_sample + take.num_samples for take in generated) - first
     seconds = span / SAMPLE_RATE
-    rate = exact_rate(segments[0].timeline_rate if segments else 24)
+    # The timecode's rate: the timeline's (0 where a segment has none, as a still's plan may).
+    rate = exact_rate(next((s.timeline_rate for s in segments if s.timeline_rate > 0), 24))
     offset = timeline_start + Fraction(first, SAMPLE_RATE)
 
     sound = sound_under_picture(generated, first, span)
