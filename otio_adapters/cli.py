@@ -329,6 +329,8 @@ def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRe
     _print_summary(result, generator.name)
     if args.picture and result.generated:
         _draw_picture(args.picture, plan, result, generator.name)
+    elif args.picture:
+        print("v2a generate: no picture drawn: no take was generated", file=sys.stderr)
     generated = len(result.generated)
     return 0 if generated or not result.clips else 1
 

@@ -121,3 +121,17 @@ def test_a_picture_that_fails_to_draw_leaves_no_file_and_the_run_done(tmp_path, 
     assert "the picture was not drawn (OSError: disk full)" in capsys.readouterr().err
     assert list(picture.parent.iterdir()) == []
     assert (tmp_path / "out" / "cut.otio").is_file()
+
+
+def test_a_run_that_generates_nothing_draws_no_picture_and_says_so(tmp_path, capsys):
+    from v2a.cli import main
+
+    shutil.copy(SAMPLES / "sample.otio", tmp_path / "cut.otio")  # its media left behind: offline
+    picture = tmp_path / "cut.png"
+
+    code = main(["generate", str(tmp_path / "cut.otio"), "--out", str(tmp_path / "out"),
+                 "--generator", "silence", "--picture", str(picture)])
+
+    assert code == 1
+    assert "no picture drawn: no take was generated" in capsys.readouterr().err
+    assert not picture.exists()
