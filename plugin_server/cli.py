@@ -104,6 +104,13 @@ def add_commands(subparsers) -> None:
     result.add_argument("--peaks", type=int, default=0, help="waveform points per clip to print")
     result.add_argument("--save-timeline", type=Path, default=None,
                         help="write the returned timeline bytes here")
+    result.add_argument("--picture", type=Path, default=None, metavar="FILE.png",
+                        help="draw the shots, each clip's current take under them and its "
+                        "spectrogram, as `v2a generate --picture` does (the server's files must "
+                        "be on this machine, as they are for a local server)")
+    result.add_argument("--media-path", action="append", default=[], metavar="DIR",
+                        help="for --picture: a folder to find the shots' media in by name, as the "
+                        "job was submitted with (repeatable)")
     result.set_defaults(func=_result)
 
 
@@ -305,6 +312,12 @@ def _regenerate(args) -> int:
 
 @_handles_rpc_errors
 def _result(args) -> int:
+    picture = args.picture
+    if picture is not None and (picture.suffix.lower() != ".png"
+                                or not picture.absolute().parent.is_dir()):
+        print(f"v2a client: --picture {picture}: a .png file in a folder that exists",
+              file=sys.stderr)
+        return 1
     with _client(args) as client:
         result = client.result(args.job_id, peak_points=args.peaks or 64,
                                include_timeline_data=args.save_timeline is not None)
@@ -321,4 +334,45 @@ def _result(args) -> int:
         } for c in result.clips],
     }
     print(json.dumps(summary, indent=2))
+    return (_draw_result_picture(picture, result, tuple(args.media_path))
+            if picture is not None else 0)
+
+
+def _draw_result_picture(path: Path, result, media_paths: tuple[str, ...]) -> int:
+    """`result --picture`: the job's current takes (their files, as the server wrote them) under
+    the shots of its written timeline, planned here for their pictures."""
+    from fractions import Fraction
+
+    from otio_adapters.plan import timeline_start
+    from v2a.contracts import GeneratedAudio, GenerationRequest
+    from v2a.pipeline import plan_request
+    from v2a.result_picture import draw_result_picture
+
+    takes = [GeneratedAudio(c.clip_id, c.media_path, c.start_sample, c.num_samples,
+                            c.handle_before_samples, c.handle_after_samples)
+             for c in result.clips if c.media_path]
+    if not takes:
+        print("v2a client: no picture drawn: the job has no take", file=sys.stderr)
+        return 1
+    written = result.fallback_otio_path or result.timeline_path  # the .otio holds every take
+    try:
+        timeline, segments = plan_request(
+            GenerationRequest(written, out_dir="", relink_roots=media_paths))
+        start = timeline_start(timeline)
+    except Exception as error:  # noqa: BLE001 - a remote server's path, a file gone since
+        print(f"v2a client: the shots are left grey: {written} cannot be read here ({error})",
+              file=sys.stderr)
+        segments, start = [], Fraction(0)
+    offline = sum(segment.status != "ok" for segment in segments)
+    if offline:
+        print(f"v2a client: {offline} of {len(segments)} shot(s) drawn grey: their media is not "
+              "found here (--media-path DIR finds it by name, as the job did)", file=sys.stderr)
+    title = f"{Path(result.timeline_path).name}: {len(takes)} clip(s), each at its current take"
+    try:
+        draw_result_picture(str(path), segments, takes,
+                            {c.clip_id: c.clip_name for c in result.clips}, start, title)
+    except Exception as error:  # noqa: BLE001 - a take not on this machine, a full disk
+        print(f"v2a client: no picture drawn ({type(error).__name__}: {error})", file=sys.stderr)
+        return 1
+    print(f"picture: {path}", file=sys.stderr)
     return 0

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from v2a.cli import main
 
@@ -18,7 +20,7 @@ def _args(server, roots) -> list[str]:
 
 def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, roots,
                                                                   fixture_timeline, media_dir,
-                                                                  capsys):
+                                                                  capsys, tmp_path):
     server = make_server()
     base = _args(server, roots)
     assert main([*base, "submit", str(fixture_timeline), "--inline", "--out", "cli",
@@ -36,6 +38,18 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
     summary = json.loads(capsys.readouterr().out)
     assert len(summary["clips"]) == 4 and len(summary["clips"][0]["peaks_max"]) == 4
     clip_id = summary["clips"][0]["clip_id"]
+    # The job drawn as `v2a generate --picture` draws a run: its shots planned from the written
+    # timeline (here on the server's machine; its media found as the job found it), its takes.
+    picture = tmp_path / "job.png"
+    assert main([*base, "result", job_id, "--picture", str(picture),
+                 "--media-path", str(media_dir)]) == 0
+    err = capsys.readouterr().err
+    assert "shots are left grey" not in err and "drawn grey" not in err
+    with Image.open(picture) as image:
+        strip = np.asarray(image.convert("RGB"))[40:130, 100:1500]  # the shots' row
+    assert len(np.unique(strip.reshape(-1, 3), axis=0)) > 100  # frames, not one grey
+    assert main([*base, "result", job_id, "--picture", str(picture)]) == 0
+    assert "4 of 4 shot(s) drawn grey: their media is not found here" in capsys.readouterr().err
 
     assert main([*base, "regenerate", job_id, "--clip", clip_id, "--seed", "9", "--watch"]) == 0
     assert ": succeeded" in capsys.readouterr().out
