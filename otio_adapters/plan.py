@@ -505,12 +505,8 @@ class TimelinePlanner:
     def _plan(self, tracks: tuple[str, ...]) -> list[Segment]:
         layers = self._layers_of(_tracks_filter(tracks, self.video_tracks, self.where))
         try:
-            # Covering probes media (see-through pictures), which can refuse a file: that
-            # error names the file and is not about placing clips, so it goes out as it is.
             visible = _apply_cover(layers, self._see_through)
             pieces = _cut_handles_across_layers(visible, self.walker.cut_handle)
-        except MediaError:
-            raise
         except (ValueError, ZeroDivisionError) as error:
             raise self._placing_error(error) from None
         segments = []
@@ -553,7 +549,11 @@ class TimelinePlanner:
                 f"{self.where}: cannot compute the timeline's length ({error})") from None
         return (Fraction(0), end), _Map(Fraction(0), Fraction(window_start), Fraction(1))
 
-    def _placing_error(self, error: Exception) -> PlanError:
+    def _placing_error(self, error: Exception) -> Exception:
+        if isinstance(error, MediaError):
+            # Placing can probe media (see-through pictures, a cover's timecode), which can
+            # refuse a file: that error names the file and is not about placing clips.
+            return error
         if isinstance(error, PlanError):
             return PlanError(f"{self.where}: {error}")
         return PlanError(f"{self.where}: cannot place its clips in time ({error})")
