@@ -238,11 +238,11 @@ def _generate(args: argparse.Namespace) -> int:
     from v2a.folder_lock import FolderBusy, FolderLock
     from v2a.params import violations
     from v2a.pipeline import prepare_generation
+    from v2a.result_picture import picture_path_problem
 
     request = _request(args, args.out)
-    if args.picture and (not args.picture.lower().endswith(".png")
-                         or not os.path.isdir(os.path.dirname(os.path.abspath(args.picture)))):
-        return _fail("generate", f"--picture {args.picture}: a .png file in a folder that exists")
+    if args.picture and picture_path_problem(args.picture):
+        return _fail("generate", picture_path_problem(args.picture))
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
     problems = violations(asdict(request.params), takes=1)
     if problems:

@@ -313,11 +313,12 @@ def _regenerate(args) -> int:
 @_handles_rpc_errors
 def _result(args) -> int:
     picture = args.picture
-    if picture is not None and (picture.suffix.lower() != ".png"
-                                or not picture.absolute().parent.is_dir()):
-        print(f"v2a client: --picture {picture}: a .png file in a folder that exists",
-              file=sys.stderr)
-        return 1
+    if picture is not None:
+        from v2a.result_picture import picture_path_problem
+
+        if picture_path_problem(str(picture)):
+            print(f"v2a client: {picture_path_problem(str(picture))}", file=sys.stderr)
+            return 1
     with _client(args) as client:
         result = client.result(args.job_id, peak_points=args.peaks or 64,
                                include_timeline_data=args.save_timeline is not None)

@@ -6,6 +6,7 @@ import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from plugin_server.jobs import ClipRecord, JobRecord
+from v2a.media.audio import min_max_peaks
 from v2a.v1 import jobs_pb2 as pb
 
 JOB_STATES = {
@@ -110,12 +111,8 @@ def job_message(job: JobRecord) -> pb.Job:
 
 def waveform_peaks(samples: np.ndarray, sample_rate: int, points: int) -> pb.WaveformPeaks:
     """min/max of `points` equal slices of a mono signal (fewer when it is shorter)."""
-    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
-    n = len(samples)
-    points = max(1, min(points, n)) if n else 0
-    peaks = pb.WaveformPeaks(sample_rate=sample_rate, num_samples=n)
-    if points:
-        edges = (np.arange(points + 1, dtype=np.int64) * n) // points
-        peaks.min.extend(np.minimum.reduceat(samples, edges[:-1]).tolist())
-        peaks.max.extend(np.maximum.reduceat(samples, edges[:-1]).tolist())
+    lowest, highest = min_max_peaks(samples, points)
+    peaks = pb.WaveformPeaks(sample_rate=sample_rate, num_samples=np.size(samples))
+    peaks.min.extend(lowest.tolist())
+    peaks.max.extend(highest.tolist())
     return peaks

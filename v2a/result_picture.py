@@ -13,13 +13,12 @@ import math
 import os
 from collections.abc import Sequence
 from fractions import Fraction
-from math import gcd
 
 import numpy as np
 
 from otio_adapters.timing import exact_rate, format_timecode
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
-from v2a.media.audio import read_wav
+from v2a.media.audio import min_max_peaks, read_wav
 from v2a.media.errors import MediaError
 
 #: The sound as drawn: the spectrogram shows up to 8 kHz, and an hour is 230 MB of float32.
@@ -31,6 +30,14 @@ MAX_COLUMNS = 3200
 _WINDOW = 512
 
 
+def picture_path_problem(path: str) -> str:
+    """Why `path` cannot take the picture ("" if it can), said before any work is done."""
+    if not str(path).lower().endswith(".png") or not os.path.isdir(
+            os.path.dirname(os.path.abspath(path))):
+        return f"--picture {path}: a .png file in a folder that exists"
+    return ""
+
+
 def sound_under_picture(generated: Sequence[GeneratedAudio], start_sample: int,
                         span_samples: int, rate: int = DRAWN_RATE) -> np.ndarray:
     """The takes summed as they sit on the timeline from `start_sample` (timeline samples at
@@ -38,7 +45,7 @@ def sound_under_picture(generated: Sequence[GeneratedAudio], start_sample: int,
     only: the handles it is crossfaded with at a cut are not drawn."""
     from scipy.signal import resample_poly
 
-    common = gcd(rate, SAMPLE_RATE)
+    common = math.gcd(rate, SAMPLE_RATE)
     out = np.zeros(math.ceil(span_samples * rate / SAMPLE_RATE), np.float32)
     for take in generated:
         samples, file_rate = read_wav(take.path)
@@ -120,7 +127,7 @@ def draw_result_picture(path: str, segments: Sequence[Segment],
 
     sound = sound_under_picture(generated, first, span)
     strip = picture_strip(segments, first, span, max(1, WIDTH_PX // THUMB_PX))
-    envelope = _envelope(sound, WIDTH_PX)
+    lowest, highest = min_max_peaks(sound, WIDTH_PX)
     spectrum = spectrogram_db(sound)
 
     figure, (shots, wave, spec) = plt.subplots(
@@ -129,8 +136,8 @@ def draw_result_picture(path: str, segments: Sequence[Segment],
     shots.imshow(strip, extent=(0, seconds, 0, 1), aspect="auto", interpolation="bilinear")
     shots.set_yticks([])
     shots.set_ylabel("picture")
-    times = (np.arange(len(envelope)) + 0.5) * seconds / len(envelope)
-    wave.fill_between(times, envelope[:, 0], envelope[:, 1], color="#2a6f97", linewidth=0)
+    times = (np.arange(len(lowest)) + 0.5) * seconds / max(1, len(lowest))
+    wave.fill_between(times, lowest, highest, color="#2a6f97", linewidth=0)
     wave.set_ylim(-1, 1)
     wave.set_ylabel("v2a sound")
     spec.imshow(spectrum, origin="lower", aspect="auto", cmap="magma",
@@ -160,13 +167,3 @@ def draw_result_picture(path: str, segments: Sequence[Segment],
         if os.path.exists(temporary):
             os.unlink(temporary)
     return path
-
-
-def _envelope(sound: np.ndarray, columns: int) -> np.ndarray:
-    """(columns, 2): the lowest and highest sample in each of `columns` equal parts."""
-    if len(sound) == 0:
-        return np.zeros((1, 2), np.float32)
-    columns = min(columns, len(sound))
-    starts = np.linspace(0, len(sound), columns + 1).astype(int)[:-1]  # each at least 1 apart
-    return np.stack([np.minimum.reduceat(sound, starts), np.maximum.reduceat(sound, starts)],
-                    axis=1)

@@ -190,6 +190,18 @@ def fit_to_length(samples: np.ndarray, num_samples: int) -> np.ndarray:
     return np.pad(samples, pad)
 
 
+def min_max_peaks(samples: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lowest and highest sample of each of `points` equal slices of a mono signal (fewer
+    slices when it is shorter, none when it is empty): a waveform drawn at that width."""
+    samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+    n = len(samples)
+    points = max(1, min(points, n)) if n else 0
+    if not points:
+        return np.zeros(0, np.float32), np.zeros(0, np.float32)
+    starts = ((np.arange(points + 1, dtype=np.int64) * n) // points)[:-1]
+    return np.minimum.reduceat(samples, starts), np.maximum.reduceat(samples, starts)
+
+
 def resample(samples: np.ndarray, from_rate: int, num_samples: int) -> np.ndarray:
     """Resamples to SAMPLE_RATE and returns EXACTLY `num_samples` samples (float32).
 
