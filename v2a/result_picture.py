@@ -31,10 +31,16 @@ _WINDOW = 512
 
 
 def picture_path_problem(path: str) -> str:
-    """Why `path` cannot take the picture ("" if it can), said before any work is done."""
-    if not str(path).lower().endswith(".png") or not os.path.isdir(
-            os.path.dirname(os.path.abspath(path))):
-        return f"--picture {path}: a .png file in a folder that exists"
+    """Why `path` cannot take the picture ("" if it can), said before any work is done. Its
+    folder is made when the picture is drawn (as `--out`'s is: `--picture out/cut.png` beside a
+    first run's `--out out/cut` was refused), so the nearest folder that exists is checked."""
+    if not str(path).lower().endswith(".png"):
+        return f"--picture {path}: not a .png file name"
+    existing = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        return f"--picture {path}: {existing} is not a folder this user can write in"
     return ""
 
 
@@ -158,6 +164,7 @@ def draw_result_picture(path: str, segments: Sequence[Segment],
     shots.set_title(title or f"{len(generated)} take(s)", fontsize=9, loc="left")
     figure.tight_layout()
     folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
     temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp.png")
     try:
         figure.savefig(temporary, dpi=100)

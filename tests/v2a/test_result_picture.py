@@ -72,7 +72,7 @@ def test_generate_draws_the_picture_once_the_timeline_is_written(tmp_path, capsy
     project = tmp_path / "project"
     shutil.copytree(SAMPLES / "media", project / "media")
     shutil.copy(SAMPLES / "sample.otio", project / "cut.otio")
-    picture = tmp_path / "cut.png"
+    picture = tmp_path / "pictures" / "cut.png"  # its folder made as --out's is
 
     code = main(["generate", str(project / "cut.otio"), "--out", str(tmp_path / "out"),
                  "--generator", "motion-bursts", "--picture", str(picture)])
@@ -83,14 +83,15 @@ def test_generate_draws_the_picture_once_the_timeline_is_written(tmp_path, capsy
         assert image.size == (1600, 640)
         pixels = np.asarray(image.convert("RGB"))
     assert len(np.unique(pixels.reshape(-1, 3), axis=0)) > 1_000  # frames and a spectrogram
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert [p.name for p in picture.parent.iterdir() if p.name.startswith(".")] == []
     assert otio.adapters.read_from_file(str(tmp_path / "out" / "cut.otio"))
 
 
 def test_a_picture_path_that_cannot_be_written_is_refused_before_anything_runs(tmp_path, capsys):
     from v2a.cli import main
 
-    for wrong in (tmp_path / "no such folder" / "cut.png", tmp_path / "cut.jpg"):
+    (tmp_path / "a file").write_text("")
+    for wrong in (tmp_path / "a file" / "cut.png", tmp_path / "cut.jpg"):
         code = main(["generate", str(SAMPLES / "sample.otio"), "--out", str(tmp_path / "out"),
                      "--generator", "silence", "--picture", str(wrong)])
         assert code == 2
