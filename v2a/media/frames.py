@@ -25,6 +25,7 @@ import av
 import numpy as np
 
 from v2a.contracts import SAMPLE_RATE, ImageSequence, Segment
+from v2a.media import hdr
 from v2a.media.errors import MediaError
 from v2a.media.probe import (
     ESTIMATED_LENGTH_FORMATS,
@@ -412,12 +413,16 @@ def to_square_rgb(
     """Short side scaled to `size`, long side centre-cropped, then turned upright.
 
     Non-square pixels (`pixel_aspect`, the stream's sample aspect ratio) are widened first, so
-    the picture keeps the proportions the editor sees: HDV's 1440x1080 is 16:9, not 4:3.
+    the picture keeps the proportions the editor sees: HDV's 1440x1080 is 16:9, not 4:3. HDR
+    and Rec. 2020 pictures are tone-mapped to Rec. 709 as an editor's viewer shows them (`hdr`).
     """
     shown_width = frame.width * pixel_aspect
     scale = size / min(shown_width, frame.height)
     width, height = max(size, round(shown_width * scale)), max(size, round(frame.height * scale))
-    image = frame.reformat(width, height, format="rgb24", interpolation="AREA").to_ndarray()
+    if hdr.needs_conversion(frame):
+        image = hdr.to_rec709_rgb(frame, width, height)
+    else:
+        image = frame.reformat(width, height, format="rgb24", interpolation="AREA").to_ndarray()
     top, left = (height - size) // 2, (width - size) // 2
     image = image[top : top + size, left : left + size]
     quarter_turns = round(frame.rotation / 90) % 4  # counterclockwise, as the matrix says
