@@ -103,7 +103,7 @@ def picture_strip(segments: Sequence[Segment], start_sample: int, span_samples: 
 
     for segment, indices, seconds in wanted.values():
         try:
-            with SegmentFrames(segment, 1.0, size, record_seconds=np.array(seconds)) as frames:
+            with SegmentFrames.at_record_seconds(segment, seconds, size) as frames:
                 tiles[indices] = frames[np.arange(len(seconds))]
         except MediaError:
             pass  # offline or undecodable: its tiles stay grey (the run's summary names it)

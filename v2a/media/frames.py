@@ -98,11 +98,19 @@ class SegmentFrames:
     dtype = np.dtype(np.uint8)
     ndim = 4
 
-    def __init__(self, segment: Segment, fps: float, size: int,
-                 record_seconds: np.ndarray | None = None) -> None:
-        # record_seconds: these pictures instead (seconds after the record start), not `fps`'s.
-        self.times = (segment_file_times(segment, fps) if record_seconds is None
-                      else file_times_at(segment, np.asarray(record_seconds, np.float64)))
+    def __init__(self, segment: Segment, fps: float, size: int) -> None:
+        self._open(segment, segment_file_times(segment, fps), size)
+
+    @classmethod
+    def at_record_seconds(cls, segment: Segment, seconds: Sequence[float], size: int) -> SegmentFrames:
+        """The pictures the viewer sees `seconds` after the segment's record start (thumbnails
+        of a result picture), instead of a run of them at a frame rate."""
+        frames = cls.__new__(cls)
+        frames._open(segment, file_times_at(segment, np.asarray(seconds, np.float64)), size)
+        return frames
+
+    def _open(self, segment: Segment, file_times: np.ndarray, size: int) -> None:
+        self.times = file_times
         self.shape = (len(self.times), size, size, 3)
         self._media, self._size = segment.media, size
         if segment.media.image_sequence is None and segment.media.path is None:
