@@ -189,8 +189,14 @@ def _trimmed(item) -> tuple[Fraction, Fraction]:
 class _Walker:
     """Walks a composition depth first, mapping each clip to record time."""
 
-    def __init__(self, cut_handle: Fraction = Fraction(0)) -> None:
+    def __init__(
+        self, cut_handle: Fraction = Fraction(0),
+        see_through: Callable[[_Piece], bool] | None = None,
+    ) -> None:
         self.cut_handle = cut_handle  # record seconds wanted past a hard cut between two items
+        # Partly transparent pieces hide nothing inside a nested stack either (a nested
+        # sequence of a shot with the channel's logo over it), as on the timeline's own tracks.
+        self.see_through = see_through
 
     def stack(self, stack, window, inner: _Map, top_index: int):
         """Pieces of a nested stack's video children, upper children hiding lower ones."""
@@ -201,7 +207,7 @@ class _Walker:
                 continue
             if is_enabled(child):
                 layers.append(self.item(child, Fraction(0), window, inner, top_index))
-        return _apply_cover(layers)
+        return _apply_cover(layers, self.see_through)
 
     def track(self, track, window, inner: _Map, top_index: int) -> list[_Piece]:
         pieces: list[_Piece] = []
@@ -485,7 +491,7 @@ class TimelinePlanner:
         self.track_names = [track.name for track in self.video_tracks]
         self.rate = timeline_rate(timeline)
         self.start = timeline_start(timeline)
-        self.walker = _Walker(_cut_handle(cut_handle_seconds, self.rate))
+        self.walker = _Walker(_cut_handle(cut_handle_seconds, self.rate), self._see_through)
         self.timeline_path, self.relink_roots, self.probe = timeline_path, relink_roots, probe
         self._window: tuple | None = None  # _timeline_window, once asked for
         self._layers: dict[int, list[_Piece]] = {}  # by video track index, before cover

@@ -522,3 +522,20 @@ def test_a_see_through_picture_on_an_upper_track_hides_nothing(tmp_path):
     pieces = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
     shown = [(p.clip_name, p.record_start_frame, p.record_frames, p.status) for p in pieces]
     assert shown == [("shot", 0, 36, "ok"), ("card", 36, 12, "ok")]
+
+
+def test_a_see_through_picture_inside_a_nested_sequence_hides_nothing(tmp_path):
+    """A nested sequence of a shot with the channel's logo over its first second (as Premiere
+    nests them): the shot plays on under the logo in one piece, as on the timeline's own
+    tracks. Inside the nest the logo cut the shot in two, with a hole where it was."""
+    shot = movie(tmp_path / "shot.mov", 48)
+    logo = _png(tmp_path / "logo.png", alpha=0)
+    nested = otio.schema.Stack(name="nest")
+    lower = otio.schema.Track(name="nest V1", kind=otio.schema.TrackKind.Video)
+    lower.append(clip("shot", shot, 0, 48))
+    upper = otio.schema.Track(name="nest V2", kind=otio.schema.TrackKind.Video)
+    upper.extend([otio.schema.Gap(source_range=TR(RT(0, 24), RT(6, 24))), clip("logo", logo, 0, 24)])
+    nested.extend([lower, upper])
+    pieces = plan_segments(timeline_of(nested), timeline_path=str(tmp_path / "cut.otio"))
+    shown = [(p.clip_name, p.record_start_frame, p.record_frames, p.status) for p in pieces]
+    assert shown == [("shot", 0, 48, "ok")]
