@@ -160,3 +160,24 @@ def test_resample_returns_exact_count_and_keeps_pitch(rate, n):
     if n > 10_000:
         spectrum = np.abs(np.fft.rfft(out))
         assert np.argmax(spectrum) * SAMPLE_RATE / n == pytest.approx(440, abs=2)
+
+
+def test_bext_carries_the_measured_loudness_in_hundredths(tmp_path):
+    """Tech 3285 v2's loudness fields, as loudness tools read them: integrated, range, true
+    peak, max momentary, max short-term; a measure the take is too short for stays 'not
+    computed' (0x7FFF)."""
+    from v2a.media.loudness import measure_loudness
+
+    seconds = np.arange(5 * SAMPLE_RATE) / SAMPLE_RATE
+    samples = (10 ** (-20 / 20) * np.sin(2 * np.pi * 1000 * seconds)).astype(np.float32)
+    path = str(tmp_path / "take.wav")
+    write_wav(path, samples, description="take", originator="v2a", time_reference_samples=0,
+              loudness=measure_loudness(samples))
+    integrated, spread, peak, momentary, short_term = read_bext(path)["loudness"]
+    assert integrated == pytest.approx(-2300, abs=10)  # a mono 1 kHz sine at -20 dBFS: -23 LUFS
+    assert spread == pytest.approx(0, abs=10) and peak == pytest.approx(-2000, abs=10)
+    assert momentary == pytest.approx(-2300, abs=10) and short_term == pytest.approx(-2300, abs=10)
+
+    write_wav(path, samples[: SAMPLE_RATE // 4], description="blip", originator="v2a",
+              time_reference_samples=0, loudness=measure_loudness(samples[: SAMPLE_RATE // 4]))
+    assert read_bext(path)["loudness"] == (0x7FFF, 0x7FFF, pytest.approx(-2000, abs=10), 0x7FFF, 0x7FFF)

@@ -22,6 +22,7 @@ from scipy.signal import resample_poly
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE
 from v2a.files import USUAL_FILE_MODE
 from v2a.media.errors import MediaError
+from v2a.media.loudness import Loudness
 
 _BEXT_FIXED = struct.Struct("<256s32s32s10s8sIIH64s5h180s")  # 602 bytes, CodingHistory follows
 _LOUDNESS_UNSET = 0x7FFF  # Tech 3285 v2: loudness fields not computed
@@ -36,8 +37,12 @@ def write_wav(
     time_reference_samples: int,
     coding_history: str = "",
     originator_reference: str = "",
+    loudness: Loudness | None = None,
 ) -> None:
     """Writes float samples in [-1, 1] ((n,) mono or (n, channels)) as 48 kHz 24-bit BWF.
+
+    `loudness` (of these samples, `measure_loudness`) fills the `bext` loudness fields; without
+    it they say "not computed".
 
     Atomic: the file is written beside its target, flushed to disk, then renamed over it, so a
     killed run leaves either the old file or the new one, never half of one. The samples are
@@ -52,7 +57,8 @@ def write_wav(
     bext = _chunk(
         b"bext",
         _bext(
-            description, originator, originator_reference, time_reference_samples, coding_history
+            description, originator, originator_reference, time_reference_samples, coding_history,
+            loudness,
         ),
     )
     fmt = struct.pack(
@@ -116,7 +122,8 @@ def _ascii(text: str, size: int) -> bytes:
 
 
 def _bext(
-    description: str, originator: str, reference: str, time_reference: int, coding_history: str
+    description: str, originator: str, reference: str, time_reference: int, coding_history: str,
+    loudness: Loudness | None = None,
 ) -> bytes:
     if time_reference < 0:
         raise ValueError(f"time reference must be >= 0 samples, got {time_reference}")
@@ -131,7 +138,7 @@ def _bext(
         time_reference >> 32,
         2,
         b"",
-        *([_LOUDNESS_UNSET] * 5),
+        *_loudness_fields(loudness),
         b"",
     )
     history = coding_history.encode("ascii", "replace")
@@ -149,18 +156,31 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
+def _loudness_fields(loudness: Loudness | None) -> list[int]:
+    """Tech 3285 v2's five loudness fields, in hundredths (of LUFS, LU, dBTP)."""
+    values = (
+        (None,) * 5 if loudness is None else (
+            loudness.integrated, loudness.loudness_range, loudness.true_peak,
+            loudness.max_momentary, loudness.max_short_term,
+        )
+    )
+    return [
+        _LOUDNESS_UNSET if value is None else max(-32768, min(32766, round(value * 100)))
+        for value in values
+    ]
+
+
 def read_bext(path: str) -> dict:
-    """The fields of a WAV file's `bext` chunk; MediaError when it has none."""
+    """The fields of a WAV file's `bext` chunk; MediaError when it has none. Reads the chunks'
+    headers and the `bext` alone, not the samples (an hour's take is 500 MB)."""
     with open(path, "rb") as handle:
-        data = handle.read()
-    if data[:4] != b"RIFF" or data[8:12] != b"WAVE":
-        raise MediaError(f"{path}: not a RIFF WAVE file")
-    offset = 12
-    while offset + 8 <= len(data):
-        tag, size = data[offset : offset + 4], struct.unpack_from("<I", data, offset + 4)[0]
-        if tag == b"bext":
-            return _parse_bext(data[offset + 8 : offset + 8 + size])
-        offset += 8 + size + size % 2
+        if (header := handle.read(12))[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            raise MediaError(f"{path}: not a RIFF WAVE file")
+        while len(chunk_header := handle.read(8)) == 8:
+            tag, size = chunk_header[:4], struct.unpack("<I", chunk_header[4:])[0]
+            if tag == b"bext":
+                return _parse_bext(handle.read(size))
+            handle.seek(size + size % 2, os.SEEK_CUR)
     raise MediaError(f"{path}: has no bext chunk")
 
 
