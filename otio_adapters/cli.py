@@ -425,8 +425,9 @@ class _Progress:
         elif event.state != "running":
             self.ended += 1
             percent = 100 * self.ended // max(1, self.planned)
+            said = f", {event.message}" if event.state == "done" and event.message else ""
             print(f"clips: {percent:3d}% {self.ended}/{self.planned} {event.clip_name}: "
-                  f"{event.state}", file=sys.stderr, flush=True)
+                  f"{event.state}{said}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.steps is not None:
@@ -441,6 +442,8 @@ def _print_summary(result: GenerationResult, generator: str) -> None:
         by_state.setdefault(event.state, []).append(event)
     done = by_state.get("done", [])
     print(f"generated {len(done)} clip(s) with {generator}")
+    if levels := _levels(result):
+        print(levels)
     for state in ("skipped", "failed"):
         events = by_state.get(state, [])
         print(f"{state} {len(events)} clip(s)" + (":" if events else ""))
@@ -449,3 +452,22 @@ def _print_summary(result: GenerationResult, generator: str) -> None:
     print(f"timeline: {result.timeline_path or 'not written'}")
     if result.format_note:
         print(f"note: {result.format_note}")
+
+
+def _levels(result: GenerationResult) -> str:
+    """The takes' loudness as an audio post engineer scans it: the span of integrated
+    loudness, the quietest and loudest take, the highest true peak ('' without takes)."""
+    takes = [(audio.provenance.get("loudness_lufs"), audio.provenance.get("source_clip", ""),
+              audio.provenance.get("true_peak_dbtp")) for audio in result.generated]
+    measured = sorted((lufs, name) for lufs, name, _ in takes if lufs is not None)
+    peaks = [peak for _, _, peak in takes if peak is not None]
+    if not peaks:
+        return ""
+    parts = []
+    if measured:
+        (low, quiet), (high, loud) = measured[0], measured[-1]
+        parts.append(f"{low:.1f} LUFS ({quiet})" if low == high
+                     else f"{low:.1f} ({quiet}) to {high:.1f} LUFS ({loud})")
+    parts.append(f"true peak at most {max(peaks):.1f} dBTP")
+    return "levels: " + ", ".join(parts)
+

@@ -59,6 +59,7 @@ from v2a.folder_lock import hold_folder, remove_leftovers
 
 if TYPE_CHECKING:
     from otio_adapters.plan import TimelinePlanner
+    from v2a.media.loudness import Loudness
 
 log = logging.getLogger(__name__)
 
@@ -644,7 +645,13 @@ def _generate_take(
     samples = samples[context : context + segment.generated_samples]
 
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
-    _write_take(path, samples, segment, generator, take, offset)
+    from v2a.media.loudness import measure_loudness
+
+    loudness = measure_loudness(samples)  # of the whole file, handles included
+    provenance.update(
+        loudness_lufs=_rounded(loudness.integrated), true_peak_dbtp=_rounded(loudness.true_peak)
+    )
+    _write_take(path, samples, segment, generator, take, offset, loudness)
     audio = GeneratedAudio(
         clip_id=segment.clip_id,
         path=os.path.abspath(path),
@@ -655,7 +662,11 @@ def _generate_take(
         provenance=provenance,
     )
     # All its steps done: a bar drawn from step / total_steps ends full, not back at 0/0.
-    return event("done", f"take {take}: {path}", steps, steps, audio.path), audio
+    return event("done", f"take {take}: {path} ({loudness.text()})", steps, steps, audio.path), audio
+
+
+def _rounded(level: float | None) -> float | None:
+    return None if level is None else round(level, 1)
 
 
 def _too_long(segment: Segment, generator: str, longest: int) -> str:
@@ -737,7 +748,8 @@ def _provenance(
 
 
 def _write_take(
-    path: str, samples: np.ndarray, segment: Segment, generator: Generator, take: int, offset: int
+    path: str, samples: np.ndarray, segment: Segment, generator: Generator, take: int, offset: int,
+    loudness: Loudness,
 ) -> None:
     from v2a.media.audio import write_wav
 
@@ -757,4 +769,5 @@ def _write_take(
         originator_reference=segment.clip_id[:32],
         time_reference_samples=reference,
         coding_history=f"A=PCM,F={SAMPLE_RATE},W=24,M=mono,T=v2a {generator.name}",
+        loudness=loudness,
     )

@@ -155,8 +155,10 @@ def draw_result_picture(path: str, segments: Sequence[Segment],
         for axis in (shots, wave, spec):
             axis.axvline(at, color="white" if axis is spec else "black", linewidth=0.6)
         if len(generated) <= 40:  # past that the names overlap into a grey bar
-            wave.text(at + seconds / 400, 0.92, names.get(take.clip_id, take.clip_id),
-                      fontsize=7, va="top", clip_on=True)
+            label = names.get(take.clip_id, take.clip_id)
+            if (lufs := take.provenance.get("loudness_lufs")) is not None:
+                label += f"\n{lufs:.1f} LUFS"  # how loud, beside how it looks
+            wave.text(at + seconds / 400, 0.92, label, fontsize=7, va="top", clip_on=True)
     spec.xaxis.set_major_formatter(FuncFormatter(
         lambda x, _: format_timecode(offset + Fraction(x).limit_denominator(100_000), rate)))
     spec.set_xlim(0, seconds)

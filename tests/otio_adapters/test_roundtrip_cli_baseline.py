@@ -4,6 +4,7 @@ written back and read again."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,10 @@ def test_generate_command_end_to_end_with_the_baseline(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     assert "generated 4 clip(s) with motion-bursts" in run.stdout, run.stdout + run.stderr
     assert "clips: 100%" in run.stderr  # the progress bar ran
+    # The takes' loudness at a glance: the quietest and loudest take, the highest true peak.
+    levels = re.search(r"^levels: (.*) LUFS \((.*)\), true peak at most (-?\d+\.\d) dBTP$",
+                       run.stdout, re.M)
+    assert levels, run.stdout
     written = out / "transition.otio"
     assert f"timeline: {written}" in run.stdout
 
@@ -49,6 +54,7 @@ def test_generate_command_end_to_end_with_the_baseline(tmp_path):
         provenance = audio_clip.metadata["v2a"]["provenance"]
         assert provenance["generator"] == "motion-bursts" and provenance["kind"] == "baseline"
         assert provenance["seed"] == 3 and provenance["prompt"] == "footsteps on gravel"
+        assert provenance["true_peak_dbtp"] <= float(levels.group(3))
         source = next(c for c in video.find_clips() if c.name == provenance["source_clip"])
         want = video.range_of_child(source)
         got = track.range_of_child(audio_clip)

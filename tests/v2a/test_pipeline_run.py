@@ -94,6 +94,14 @@ def test_generates_each_clip_and_reports_the_offline_one(edit, tmp_path):
         bext = read_bext(audio.path)
         assert bext["time_reference"] == offset + audio.start_sample - audio.handle_before_samples
         assert os.path.basename(audio.path) == f"{audio.clip_id}_take1.wav"
+        # Its loudness, measured on the file's samples, in the bext and the provenance alike:
+        # the sine double is 0.1 peak, so -20 dBTP (a sine's true peak is its amplitude).
+        assert audio.provenance["true_peak_dbtp"] == pytest.approx(-20.0, abs=0.1)
+        assert bext["loudness"][2] == pytest.approx(audio.provenance["true_peak_dbtp"] * 100, abs=5)
+        lufs = audio.provenance["loudness_lufs"]
+        assert lufs is None or bext["loudness"][0] == pytest.approx(lufs * 100, abs=5)
+        done = next(e for e in result.clips if e.clip_id == audio.clip_id)
+        assert done.message.endswith("true peak -20.0 dBTP)")
     by_name = {a.provenance["source_clip"]: a for a in result.generated}
     # The dissolve gives handles on both sides of the a|b cut, and a crossfade on the audio.
     assert by_name["a"].handle_after_samples > 0 and by_name["b"].handle_before_samples > 0
