@@ -33,6 +33,7 @@ from otio_adapters.takes import (
     holds_only_takes,
     reference_takes_in,
     take_origin,
+    track_name,
     track_stem,
 )
 from otio_adapters.write import (
@@ -64,6 +65,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AUDIO_FOLDER = "audio"
+
+
+@dataclass(frozen=True)
+class _TimelineFacts:
+    """What each take file of a run says of the timeline it belongs to."""
+
+    offset: int  # the timeline's start timecode in samples: where its time references count from
+    project: str  # the timeline's name (the take's iXML PROJECT)
 
 
 class PipelineError(ValueError):
@@ -316,7 +325,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
-    offset = _timeline_offset_samples(timeline)
+    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name)
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
@@ -325,7 +334,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
             check_cancel(cancel)
             first_free = takes.get(file_stem(segment.clip_id), 0) + 1
             event, audio, take = _run_clip(segment, generator, request, first_free, audio_dir,
-                                           offset, emit, cancel)
+                                           facts, emit, cancel)
             finals[segment.clip_id] = event
             if audio is not None:  # before the event: a listener that raises leaves it behind
                 takes[file_stem(segment.clip_id)] = take
@@ -554,7 +563,7 @@ def _run_clip(
     request: GenerationRequest,
     take: int,
     audio_dir: str,
-    offset: int,
+    facts: _TimelineFacts,
     emit: Callable[[ClipEvent], None],
     cancel: threading.Event | None,
 ) -> tuple[ClipEvent, GeneratedAudio | None, int]:
@@ -569,7 +578,7 @@ def _run_clip(
     take, path = claim_take_file(audio_dir, segment.clip_id, take)
     audio = None
     try:
-        event, audio = _generate_take(segment, generator, request, take, path, offset, emit,
+        event, audio = _generate_take(segment, generator, request, take, path, facts, emit,
                                       cancel)
     finally:
         if audio is None:  # failed, cancelled or stopped: the claimed file holds no take
@@ -583,7 +592,7 @@ def _generate_take(
     request: GenerationRequest,
     take: int,
     path: str,
-    offset: int,
+    facts: _TimelineFacts,
     emit: Callable[[ClipEvent], None],
     cancel: threading.Event | None,
 ) -> tuple[ClipEvent, GeneratedAudio | None]:
@@ -633,7 +642,7 @@ def _generate_take(
         return event("failed", f"clip {segment.clip_name!r}: {error}"), None
     except _ClipFailed as failure:
         return event("failed", str(failure)), None
-    context = seen.handle_before_samples - segment.handle_before_samples  # trimmed off below
+    context_samples = seen.handle_before_samples - segment.handle_before_samples  # trimmed below
     check_cancel(cancel)  # a clip cancelled mid-way writes no file
     samples = np.asarray(samples, dtype=np.float32).reshape(-1)
     if samples.shape[0] != seen.generated_samples:
@@ -642,7 +651,7 @@ def _generate_take(
             f"asked for {seen.generated_samples}"
         )
         return event("failed", message), None
-    samples = samples[context : context + segment.generated_samples]
+    samples = samples[context_samples : context_samples + segment.generated_samples]
 
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
     from v2a.media.loudness import measure_loudness
@@ -651,7 +660,7 @@ def _generate_take(
     provenance.update(
         loudness_lufs=_rounded(loudness.integrated), true_peak_dbtp=_rounded(loudness.true_peak)
     )
-    _write_take(path, samples, segment, generator, take, offset, loudness)
+    _write_take(path, samples, segment, provenance, facts, loudness)
     audio = GeneratedAudio(
         clip_id=segment.clip_id,
         path=os.path.abspath(path),
@@ -748,26 +757,44 @@ def _provenance(
 
 
 def _write_take(
-    path: str, samples: np.ndarray, segment: Segment, generator: Generator, take: int, offset: int,
+    path: str, samples: np.ndarray, segment: Segment, provenance: dict, facts: _TimelineFacts,
     loudness: Loudness,
 ) -> None:
-    from v2a.media.audio import write_wav
+    from v2a.media.audio import ProductionNotes, write_wav
 
     # The file starts `handle_before` samples before the record start; DAWs place its first
     # sample at the time reference, so that is where the file begins on the timeline.
-    reference = take_origin(offset, segment.start_sample, segment.handle_before_samples)
+    reference = take_origin(facts.offset, segment.start_sample, segment.handle_before_samples)
+    generator, take = provenance["generator"], provenance["take"]
     write_wav(
         path,
         samples,
         description=(
-            f"v2a {generator.name} take {take} for clip {segment.clip_name!r} "
-            f"({segment.track_name}); record start {offset + segment.start_sample} samples, "
-            f"handles {segment.handle_before_samples} before, {segment.handle_after_samples} after "
-            "(samples)"
+            f"v2a {generator} take {take} for clip {segment.clip_name!r} "
+            f"({segment.track_name}); record start {facts.offset + segment.start_sample} "
+            f"samples, handles {segment.handle_before_samples} before, "
+            f"{segment.handle_after_samples} after (samples)"
         ),
         originator="v2a",
         originator_reference=segment.clip_id[:32],
         time_reference_samples=reference,
-        coding_history=f"A=PCM,F={SAMPLE_RATE},W=24,M=mono,T=v2a {generator.name}",
+        coding_history=f"A=PCM,F={SAMPLE_RATE},W=24,M=mono,T=v2a {generator}",
         loudness=loudness,
+        production=ProductionNotes(
+            project=facts.project,
+            scene=segment.clip_name,
+            take=take,
+            note=_take_note(provenance),
+            track=track_name("SFX"),
+        ),
     )
+
+
+def _take_note(provenance: dict) -> str:
+    """What a sound librarian reads of how a take was made: generator, seed, prompts."""
+    parts = [f"v2a {provenance['generator']}", f"seed {provenance['seed']}"]
+    if provenance.get("prompt"):
+        parts.append(f"prompt: {provenance['prompt']}")
+    if provenance.get("negative_prompt"):
+        parts.append(f"negative prompt: {provenance['negative_prompt']}")
+    return "; ".join(parts)

@@ -181,3 +181,28 @@ def test_bext_carries_the_measured_loudness_in_hundredths(tmp_path):
     write_wav(path, samples[: SAMPLE_RATE // 4], description="blip", originator="v2a",
               time_reference_samples=0, loudness=measure_loudness(samples[: SAMPLE_RATE // 4]))
     assert read_bext(path)["loudness"] == (0x7FFF, 0x7FFF, pytest.approx(-2000, abs=10), 0x7FFF, 0x7FFF)
+
+
+def test_production_notes_go_into_an_ixml_chunk_that_other_readers_step_over(tmp_path):
+    """iXML as production sound files carry it (NLEs and sound libraries show the scene and
+    take); names are escaped, and a control character an export left in a clip name is dropped
+    rather than making the whole chunk unreadable XML."""
+    path = str(tmp_path / "take.wav")
+    samples = np.zeros(4801, np.float32)  # odd: the data chunk is padded after the iXML one
+    notes = audio.ProductionNotes(project="Cut <3> & co", scene="burrow\x01 é", take=3,
+                                  note="v2a v2a-flow; seed 2", track="V2A SFX")
+    write_wav(path, samples, description="take", originator="v2a", time_reference_samples=0,
+              production=notes)
+    chunks = independent_bext(path)
+    assert list(chunks) == [b"bext", b"iXML", b"fmt ", b"data"]
+    assert chunks[b"iXML"].startswith(b"<?xml version='1.0' encoding='utf-8'?>\n<BWFXML>")
+    assert audio.read_ixml(path) == {
+        "IXML_VERSION": "2.10", "PROJECT": "Cut <3> & co", "SCENE": "burrow é", "TAKE": "3",
+        "NOTE": "v2a v2a-flow; seed 2", "TRACK_NAME": "V2A SFX",
+    }
+    assert soundfile.info(path).frames == 4801 and read_bext(path)["originator"] == "v2a"
+    with av.open(path) as container:
+        assert sum(frame.samples for frame in container.decode(audio=0)) == 4801
+    plain = str(tmp_path / "plain.wav")
+    write_wav(plain, samples, description="", originator="v2a", time_reference_samples=0)
+    assert audio.read_ixml(plain) == {}

@@ -18,7 +18,7 @@ from v2a.contracts import (
     GenerationRequest,
     Selection,
 )
-from v2a.media.audio import read_bext, read_wav
+from v2a.media.audio import read_bext, read_ixml, read_wav
 from v2a.pipeline import run_generation
 
 RT = otio.opentime.RationalTime
@@ -100,6 +100,11 @@ def test_generates_each_clip_and_reports_the_offline_one(edit, tmp_path):
         assert bext["loudness"][2] == pytest.approx(audio.provenance["true_peak_dbtp"] * 100, abs=5)
         lufs = audio.provenance["loudness_lufs"]
         assert lufs is None or bext["loudness"][0] == pytest.approx(lufs * 100, abs=5)
+        # Production sound fields, as NLEs and sound libraries show them.
+        ixml = read_ixml(audio.path)
+        assert (ixml["PROJECT"], ixml["TAKE"], ixml["TRACK_NAME"]) == ("edit", "1", "V2A SFX")
+        assert ixml["SCENE"] == audio.provenance["source_clip"]
+        assert ixml["NOTE"] == "v2a sine-test-double; seed 0"
         done = next(e for e in result.clips if e.clip_id == audio.clip_id)
         assert done.message.endswith("true peak -20.0 dBTP)")
     by_name = {a.provenance["source_clip"]: a for a in result.generated}

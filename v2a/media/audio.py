@@ -1,8 +1,10 @@
 """48 kHz Broadcast WAV out (with a `bext` chunk, written atomically), WAV in, length fitting.
 
 soundfile cannot write a `bext` chunk, so the writer is our own: RIFF 'WAVE' holding `bext`
-(EBU Tech 3285 version 2), `fmt ` (PCM, 24 bit) and `data`. DAWs place the file on their
-timeline at bext TimeReference, counted in samples since midnight / the timeline start.
+(EBU Tech 3285 version 2), `iXML` (the production sound fields: project, scene, take, note,
+track name), `fmt ` (PCM, 24 bit) and `data`. DAWs place the file on their timeline at bext
+TimeReference, counted in samples since midnight / the timeline start; NLEs and sound
+libraries show the iXML scene and take as the file's own.
 """
 
 from __future__ import annotations
@@ -10,9 +12,12 @@ from __future__ import annotations
 import datetime
 import itertools
 import os
+import re
 import struct
 import tempfile
+import xml.etree.ElementTree as ElementTree
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -26,6 +31,20 @@ from v2a.media.loudness import Loudness
 
 _BEXT_FIXED = struct.Struct("<256s32s32s10s8sIIH64s5h180s")  # 602 bytes, CodingHistory follows
 _LOUDNESS_UNSET = 0x7FFF  # Tech 3285 v2: loudness fields not computed
+_IXML_VERSION = "2.10"
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+@dataclass(frozen=True)
+class ProductionNotes:
+    """What a production sound file says of itself in iXML: Resolve, Pro Tools and sound
+    library tools show the scene and take beside the file's name."""
+
+    project: str  # the timeline's name
+    scene: str  # the clip's name
+    take: int
+    note: str  # how it was made
+    track: str  # the name of its one channel (the track it was made for)
 
 
 def write_wav(
@@ -38,11 +57,12 @@ def write_wav(
     coding_history: str = "",
     originator_reference: str = "",
     loudness: Loudness | None = None,
+    production: ProductionNotes | None = None,
 ) -> None:
     """Writes float samples in [-1, 1] ((n,) mono or (n, channels)) as 48 kHz 24-bit BWF.
 
     `loudness` (of these samples, `measure_loudness`) fills the `bext` loudness fields; without
-    it they say "not computed".
+    it they say "not computed". `production` adds an `iXML` chunk after the `bext`.
 
     Atomic: the file is written beside its target, flushed to disk, then renamed over it, so a
     killed run leaves either the old file or the new one, never half of one. The samples are
@@ -61,6 +81,8 @@ def write_wav(
             loudness,
         ),
     )
+    if production is not None:
+        bext += _chunk(b"iXML", _ixml(production, channels))
     fmt = struct.pack(
         "<HHIIHH", 1, channels, SAMPLE_RATE, SAMPLE_RATE * block_align, block_align, SAMPLE_BITS
     )
@@ -156,6 +178,41 @@ def read_wav(path: str) -> tuple[np.ndarray, int]:
     return samples, rate
 
 
+def _ixml(notes: ProductionNotes, channels: int) -> bytes:
+    root = ElementTree.Element("BWFXML")
+    for tag, text in (("IXML_VERSION", _IXML_VERSION), ("PROJECT", notes.project),
+                      ("SCENE", notes.scene), ("TAKE", str(notes.take)), ("NOTE", notes.note)):
+        ElementTree.SubElement(root, tag).text = _xml_text(text)
+    tracks = ElementTree.SubElement(root, "TRACK_LIST")
+    ElementTree.SubElement(tracks, "TRACK_COUNT").text = str(channels)
+    for channel in range(1, channels + 1):
+        track = ElementTree.SubElement(tracks, "TRACK")
+        for tag, text in (("CHANNEL_INDEX", str(channel)), ("INTERLEAVE_INDEX", str(channel)),
+                          ("NAME", notes.track)):
+            ElementTree.SubElement(track, tag).text = _xml_text(text)
+    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True)
+
+
+def _xml_text(text: str) -> str:
+    """Text without the characters XML 1.0 cannot hold (control characters a clip name might
+    carry from an editor's export), which would make the whole chunk unreadable."""
+    return _NOT_XML.sub("", text)
+
+
+def read_ixml(path: str) -> dict[str, str]:
+    """The top-level text fields of a WAV file's `iXML` chunk (PROJECT, SCENE, TAKE, NOTE…) and
+    its first track's NAME as TRACK_NAME; {} when it has none."""
+    chunk = _read_chunk(path, b"iXML")
+    if chunk is None:
+        return {}
+    root = ElementTree.fromstring(chunk.rstrip(b"\0"))
+    fields = {child.tag: child.text or "" for child in root if len(child) == 0}
+    name = root.find("TRACK_LIST/TRACK/NAME")
+    if name is not None:
+        fields["TRACK_NAME"] = name.text or ""
+    return fields
+
+
 def _loudness_fields(loudness: Loudness | None) -> list[int]:
     """Tech 3285 v2's five loudness fields, in hundredths (of LUFS, LU, dBTP)."""
     values = (
@@ -171,17 +228,25 @@ def _loudness_fields(loudness: Loudness | None) -> list[int]:
 
 
 def read_bext(path: str) -> dict:
-    """The fields of a WAV file's `bext` chunk; MediaError when it has none. Reads the chunks'
-    headers and the `bext` alone, not the samples (an hour's take is 500 MB)."""
+    """The fields of a WAV file's `bext` chunk; MediaError when it has none."""
+    chunk = _read_chunk(path, b"bext")
+    if chunk is None:
+        raise MediaError(f"{path}: has no bext chunk")
+    return _parse_bext(chunk)
+
+
+def _read_chunk(path: str, wanted: bytes) -> bytes | None:
+    """The body of a WAV file's first chunk of this type, None when it has none. Reads the
+    chunks' headers and that chunk alone, not the samples (an hour's take is 500 MB)."""
     with open(path, "rb") as handle:
         if (header := handle.read(12))[:4] != b"RIFF" or header[8:12] != b"WAVE":
             raise MediaError(f"{path}: not a RIFF WAVE file")
         while len(chunk_header := handle.read(8)) == 8:
             tag, size = chunk_header[:4], struct.unpack("<I", chunk_header[4:])[0]
-            if tag == b"bext":
-                return _parse_bext(handle.read(size))
+            if tag == wanted:
+                return handle.read(size)
             handle.seek(size + size % 2, os.SEEK_CUR)
-    raise MediaError(f"{path}: has no bext chunk")
+    return None
 
 
 def _parse_bext(chunk: bytes) -> dict:
