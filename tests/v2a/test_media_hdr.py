@@ -87,10 +87,13 @@ def sdr_movie(path, light: np.ndarray) -> str:
 
 
 def hdr_movie(path, light: np.ndarray, curve: str) -> str:
-    """As an HDR camera records the scene: Rec. 2020 primaries under the PQ or HLG curve."""
+    """As an HDR camera records the scene: Rec. 2020 primaries under the PQ or HLG curve (or,
+    `sdr2020`, the SDR curve of a Rec. 2020 SDR deliverable)."""
     in_2020 = light @ np.linalg.inv(np.array(hdr._BT2020_TO_BT709, np.float64)).T
-    signal = pq_signal(in_2020) if curve == "pq" else hlg_signal(in_2020)
-    return write_movie(path, signal, _BT2020["luma"], (16 if curve == "pq" else 18, 9, 9))
+    signal, trc = {
+        "pq": (pq_signal, 16), "hlg": (hlg_signal, 18), "sdr2020": (lambda x: x ** (1 / 2.4), 14)
+    }[curve]
+    return write_movie(path, signal(np.clip(in_2020, 0, None)), _BT2020["luma"], (trc, 9, 9))
 
 
 def patch_levels(picture: np.ndarray) -> np.ndarray:
@@ -106,7 +109,7 @@ def patch_levels(picture: np.ndarray) -> np.ndarray:
     )
 
 
-@pytest.mark.parametrize("curve", ["pq", "hlg"])
+@pytest.mark.parametrize("curve", ["pq", "hlg", "sdr2020"])
 def test_hdr_footage_looks_as_its_sdr_version_does(tmp_path, curve):
     light = scene()
     sdr = patch_levels(decode_frames_at(sdr_movie(tmp_path / "sdr.mkv", light), [0.0], SIZE)[0])
@@ -128,6 +131,31 @@ def test_highlights_above_sdr_white_are_rolled_off_not_clipped(tmp_path):
         levels.append(patch_levels(decode_frames_at(path, [0.0], SIZE)[0])[3].mean())
     assert levels[0] < levels[1] < levels[2] <= 255
     assert levels[2] - levels[1] > 2  # still told apart, as a viewer's roll-off keeps them
+
+
+def write_exr(path, light: np.ndarray) -> str:
+    """A float EXR of linear light, as a render or a VFX plate holds it (1.0 is white)."""
+    height, width, _ = light.shape
+    with av.open(str(path), "w", format="image2") as out:
+        stream = out.add_stream("exr", rate=24)
+        stream.width, stream.height, stream.pix_fmt = width, height, "gbrpf32le"
+        frame = av.VideoFrame(width, height, "gbrpf32le")
+        for plane, channel in zip(frame.planes, (1, 2, 0), strict=True):  # G, B, R planes
+            data = np.zeros((height, plane.line_size // 4), np.float32)
+            data[:, :width] = light[..., channel]
+            plane.update(data.tobytes())
+        frame.pts = 0
+        for packet in [*stream.encode(frame), *stream.encode()]:
+            out.mux(packet)
+    return str(path)
+
+
+def test_linear_light_exr_frames_look_as_their_sdr_version_does(tmp_path):
+    light = scene()
+    sdr = patch_levels(decode_frames_at(sdr_movie(tmp_path / "sdr.mkv", light), [0.0], SIZE)[0])
+    seen = patch_levels(decode_frames_at(write_exr(tmp_path / "plate.exr", light), [0.0], SIZE)[0])
+    assert np.abs(seen - sdr).max() < 4, (seen.round(), sdr.round())
+    assert seen[1].mean() > 200  # light grey (0.6 of white), not the 153 of a linear read
 
 
 def test_sdr_footage_is_left_to_the_plain_conversion(tmp_path):

@@ -1,4 +1,4 @@
-"""HDR and wide-gamut pictures seen as an editor's Rec. 709 viewer shows them.
+"""HDR, wide-gamut and linear-light pictures seen as an editor's Rec. 709 viewer shows them.
 
 Phones record HDR by default (an iPhone's HLG, Dolby Vision 8.4 on top of it) and cameras deliver
 PQ and Rec. 2020. Converted to 8-bit RGB as if they were Rec. 709, such pictures come out flat
@@ -6,7 +6,9 @@ and grey (PQ puts SDR white near half signal) and washed out (Rec. 2020 primarie
 which is not what the editor looks at: Premiere and Resolve tone-map them into a Rec. 709
 sequence. The model and the result picture should see what the editor sees, so such frames are
 converted here: the transfer curve undone to light, highlights above SDR white rolled off, the
-primaries moved to Rec. 709 and the light encoded for a gamma 2.4 display (BT.1886).
+primaries moved to Rec. 709 and the light encoded for a gamma 2.4 display (BT.1886). EXR
+frames hold linear light (1.0 is white): converted as they were, mid grey (0.18) came out at
+46 of 255 instead of about 125, darker than any editor's viewer shows them.
 
 Light is measured in units of SDR reference white: 203 cd/m² for PQ and for HLG at a 1,000
 cd/m² peak (ITU-R BT.2408).
@@ -17,7 +19,8 @@ from __future__ import annotations
 import av
 import numpy as np
 
-_PQ, _HLG = 16, 18  # AVColorTransferCharacteristic: SMPTE ST 2084, ARIB STD-B67
+# AVColorTransferCharacteristic: linear light, SMPTE ST 2084 (PQ), ARIB STD-B67 (HLG)
+_LINEAR, _PQ, _HLG = 8, 16, 18
 _BT2020_PRIMARIES = 9
 #: cd/m² of SDR white in an HDR picture (BT.2408), and the peak HLG is graded for.
 REFERENCE_WHITE_NITS = 203.0
@@ -41,26 +44,31 @@ _BT709_LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
 
 
 def needs_conversion(frame: av.VideoFrame) -> bool:
-    """Whether the frame is HDR (PQ, HLG) or wide gamut (Rec. 2020 primaries) by its tags."""
-    return frame.color_trc in (_PQ, _HLG) or frame.color_primaries == _BT2020_PRIMARIES
+    """Whether the frame is HDR (PQ, HLG), wide gamut (Rec. 2020 primaries) or linear light
+    (an EXR render or plate) by its tags."""
+    return (
+        frame.color_trc in (_PQ, _HLG, _LINEAR) or frame.color_primaries == _BT2020_PRIMARIES
+    )
 
 
 def to_rec709_rgb(frame: av.VideoFrame, width: int, height: int) -> np.ndarray:
     """uint8 (height, width, 3): the frame scaled, tone-mapped and in Rec. 709 primaries.
 
     Scaling happens first, on the 16-bit signal (swscale reads the YUV matrix from the frame's
-    tags), so the arithmetic below runs on the small picture only.
+    tags), so the arithmetic below runs on the small picture only. Swscale clips float pixels
+    to 0..1 as it scales, so linear light above white arrives as white: shown clipped, as an
+    NLE's viewer shows an EXR without a view transform's roll-off.
     """
     signal = frame.reformat(width, height, format="rgb48le", interpolation="AREA").to_ndarray()
     signal = signal.astype(np.float32) / 65535.0
-    if frame.color_trc == _PQ:
-        light = pq_to_light(signal)
-    elif frame.color_trc == _HLG:
-        light = hlg_to_light(signal)
+    wide = frame.color_primaries == _BT2020_PRIMARIES
+    if frame.color_trc in (_PQ, _HLG):
+        light = pq_to_light(signal) if frame.color_trc == _PQ else hlg_to_light(signal)
+        light = roll_off_highlights(light, _BT2020_LUMA if wide else _BT709_LUMA)
+    elif frame.color_trc == _LINEAR:
+        light = signal
     else:  # Rec. 2020 primaries under an SDR curve: as a gamma 2.4 display shows it
         light = signal**_DISPLAY_GAMMA
-    wide = frame.color_primaries == _BT2020_PRIMARIES
-    light = roll_off_highlights(light, _BT2020_LUMA if wide else _BT709_LUMA)
     if wide:
         light = light @ _BT2020_TO_BT709.T
     encoded = np.clip(light, 0.0, 1.0) ** (1 / _DISPLAY_GAMMA)
