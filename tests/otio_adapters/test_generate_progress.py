@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from otio_adapters.cli import _Progress
-from v2a.contracts import ClipEvent
+from otio_adapters.cli import _levels, _Progress
+from v2a.contracts import ClipEvent, GeneratedAudio, GenerationResult
 
 
 def test_progress_into_a_log_is_one_line_per_clip(capsys):  # capsys: stderr is no terminal
@@ -26,3 +26,20 @@ def test_progress_into_a_log_is_one_line_per_clip(capsys):  # capsys: stderr is 
         "clips: 100% 2/2 Clip-002: failed",
     ]
     assert "\r" not in err
+
+
+def _take(name: str, lufs, peak) -> GeneratedAudio:
+    provenance = {"source_clip": name, "loudness_lufs": lufs, "true_peak_dbtp": peak}
+    return GeneratedAudio(name, f"/out/{name}.wav", 0, 48_000, 0, 0, provenance)
+
+
+def test_the_summary_gives_the_takes_loudness_span_and_highest_true_peak():
+    def levels(*takes):
+        return _levels(GenerationResult(timeline_path="", generated=takes))
+
+    assert levels(_take("door", -31.2, -9.0), _take("blip", None, -3.5), _take("rain", -22.4, -6.1)) \
+        == "levels: -31.2 (door) to -22.4 LUFS (rain), true peak at most -3.5 dBTP"
+    assert levels(_take("door", -31.2, -9.0)) == "levels: -31.2 LUFS (door), true peak at most -9.0 dBTP"
+    assert levels(_take("blip", None, -12.0)) == "levels: true peak at most -12.0 dBTP"
+    # Silent takes, or a run of an earlier v2a whose provenance has no levels: no line at all.
+    assert levels(_take("hush", None, None)) == "" and levels() == ""
