@@ -652,6 +652,8 @@ def _generate_take(
         )
         return event("failed", message), None
     samples = samples[context_samples : context_samples + segment.generated_samples]
+    if not np.all(np.isfinite(samples)):  # a numerical blow-up: this clip's, not the run's
+        return event("failed", f"generator {generator.name!r} returned NaN or infinite samples"), None
 
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
     from v2a.media.loudness import measure_loudness

@@ -272,6 +272,26 @@ def test_a_generator_returning_the_wrong_length_fails_that_clip(edit, tmp_path):
     assert result.timeline_path == "" and not os.path.exists(tmp_path / "out")  # nor any empty folder
 
 
+def test_a_generator_returning_nan_fails_that_clip_naming_it(edit, tmp_path):
+    """A model that blows up numerically on one clip (NaN or infinity in its sound): that clip
+    fails saying so, the others are written. It ended the whole run with 'samples contain NaN
+    or infinity', naming no clip."""
+
+    class BlowsUpOnB(SineGenerator):
+        def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
+            samples = super().generate(frames, fps, num_samples, params, progress, cancel, kept)
+            if self.calls == 2:
+                samples[num_samples // 2] = np.nan
+            return samples
+
+    result = run_generation(_request(edit, str(tmp_path / "out")), BlowsUpOnB())
+    final = {event.clip_name: event for event in result.clips}
+    assert [final[name].state for name in ("a", "b", "c")] == ["done", "failed", "done"]
+    assert final["b"].message == "generator 'sine-test-double' returned NaN or infinite samples"
+    assert sorted(a.provenance["source_clip"] for a in result.generated) == ["a", "c"]
+    assert len(os.listdir(tmp_path / "out" / "audio")) == 2  # no file for b
+
+
 def test_a_run_cancelled_before_any_clip_leaves_no_empty_folders(edit, tmp_path):
     cancel = threading.Event()
     cancel.set()
