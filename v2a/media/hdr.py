@@ -1,14 +1,14 @@
 """HDR, wide-gamut and linear-light pictures seen as an editor's Rec. 709 viewer shows them.
 
 Phones record HDR by default (an iPhone's HLG, Dolby Vision 8.4 on top of it) and cameras deliver
-PQ and Rec. 2020. Converted to 8-bit RGB as if they were Rec. 709, such pictures come out flat
-and grey (PQ puts SDR white near half signal) and washed out (Rec. 2020 primaries read as 709),
-which is not what the editor looks at: Premiere tone-maps them into a Rec. 709 sequence by
-default, Resolve under its colour management. The model and the result picture should see what the editor sees, so such frames are
-converted here: the transfer curve undone to light, highlights above SDR white rolled off, the
-primaries moved to Rec. 709 and the light encoded for a gamma 2.4 display (BT.1886). EXR
-frames hold linear light (1.0 is white): converted as they were, mid grey (0.18) came out at
-46 of 255 instead of about 125, darker than any editor's viewer shows them.
+PQ and Rec. 2020. Converted to 8-bit RGB as if they were Rec. 709, such pictures come out flat and
+grey (PQ puts SDR white near half signal) and washed out (Rec. 2020 primaries read as 709), which
+is not what the editor looks at: Premiere tone-maps them into a Rec. 709 sequence by default,
+Resolve under its colour management. The model and the result picture should see what the editor
+sees, so such frames are converted here: the transfer curve undone to light, highlights above SDR
+white rolled off, the primaries moved to Rec. 709 and the light encoded for a gamma 2.4 display
+(BT.1886). EXR frames hold linear light (1.0 is white): converted as they were, mid grey (0.18)
+came out at 46 of 255 instead of about 125, darker than any editor's viewer shows them.
 
 Light is measured in units of SDR reference white: 203 cd/m² for PQ and for HLG at a 1,000
 cd/m² peak (ITU-R BT.2408).
