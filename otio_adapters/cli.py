@@ -70,8 +70,13 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         metavar="ID",
         help="only this clip: a clip id (see inspect) or TRACK@SECONDS (repeatable)",
     )
-    generate.add_argument("--prompt", default="", help="what the sound should be")
-    generate.add_argument("--negative-prompt", default="", help="what it should not be")
+    generate.add_argument(
+        "--prompt", default="",
+        help="what the sound should be, for every clip (default: each clip's own, from a "
+             "marker on it or over it named 'v2a: ...')")
+    generate.add_argument(
+        "--negative-prompt", default="",
+        help="what it should not be (default: each clip's 'v2a not: ...' marker)")
     generate.add_argument(
         "--seed",
         type=int,

@@ -39,7 +39,21 @@ def format_plan_table(segments: list[Segment], timeline: otio.schema.Timeline | 
     lines = [_line(_COLUMNS, widths), _line(["-" * w for w in widths], widths)]
     lines += [_line(row, widths) for row in rows]
     lines.append(_summary(segments))
+    lines += _marked_prompts(segments)
     return "\n".join(lines)
+
+
+def _marked_prompts(segments: list[Segment]) -> list[str]:
+    """What the edit's `v2a:` markers ask of each clip (a run's own prompt wins over them)."""
+    marked = [s for s in segments if s.prompt or s.negative_prompt]
+    if not marked:
+        return []
+    lines = ["prompts from the edit's v2a: markers (a --prompt given to the run wins):"]
+    for segment in marked:
+        said = [f"{segment.prompt!r}"] if segment.prompt else []
+        said += [f"not {segment.negative_prompt!r}"] if segment.negative_prompt else []
+        lines.append(f"  {segment.clip_id}  {segment.clip_name}: {', '.join(said)}")
+    return lines
 
 
 def _row(segment: Segment, start: Fraction) -> list[str]:

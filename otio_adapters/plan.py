@@ -51,6 +51,7 @@ from otio_adapters.media_refs import (
     media_text,
     missing_frame,
 )
+from otio_adapters.prompts import MarkedPrompt, prompt_of, timeline_marks
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -520,6 +521,7 @@ class TimelinePlanner:
             segment = self._segment(piece)
             if segment is not None:
                 segments.append(segment)
+        segments = _with_marked_prompts(segments, timeline_marks(self.timeline))
         return _assign_ids(_inherited_ids(segments, _sound_made_for(self.timeline)))
 
     def _layers_of(self, tracks_filter) -> list[list[_Piece]]:
@@ -633,6 +635,7 @@ def _segment(
     """`shown`: the piece's record range on whole frames (`_shown_frames`); `start`: the
     timeline's start timecode in seconds, for the timecodes in messages."""
     clip = piece.clip
+    own = prompt_of(clip.markers)
     record_start, record_end = shown
     speed = Fraction(0) if media.still else piece.source.k
     first = piece.source.at(record_start)
@@ -702,7 +705,25 @@ def _segment(
         context_after_samples=to_samples(record_end + reach_after) - to_samples(record_end + after),
         status=status,
         problem=problem,
+        prompt=own.prompt,
+        negative_prompt=own.negative_prompt,
     )
+
+
+def _with_marked_prompts(
+    segments: list[Segment], marks: list[tuple[Fraction, MarkedPrompt]]
+) -> list[Segment]:
+    """Each segment with the prompt its clip's `v2a:` markers give, its empty parts filled from
+    the first timeline marker within its record range."""
+    marked = []
+    for segment in segments:
+        own = MarkedPrompt(segment.prompt, segment.negative_prompt)  # its clip's markers'
+        start, end = Fraction(segment.start_sample, SAMPLE_RATE), Fraction(_end(segment), SAMPLE_RATE)
+        over = next((prompt for at, prompt in marks if start <= at < end), MarkedPrompt())
+        prompt = own.over(over)
+        marked.append(replace(segment, prompt=prompt.prompt,
+                              negative_prompt=prompt.negative_prompt) if prompt else segment)
+    return marked
 
 
 def track_label(index: int, name: str) -> str:

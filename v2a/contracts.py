@@ -97,6 +97,10 @@ class Segment:
     context_after_samples: int = 0
     status: str = "ok"  # "ok" or "offline" / "invalid"; see `problem`
     problem: str = ""  # why the segment cannot be generated, naming what and where
+    # What the edit's own `v2a:` markers ask of this clip's sound (otio_adapters/prompts.py);
+    # a prompt given to the run wins over them.
+    prompt: str = ""
+    negative_prompt: str = ""
 
     @property
     def duration(self) -> float:

@@ -627,7 +627,7 @@ def _generate_take(
         if segment.generated_samples > longest:
             return event("failed", _too_long(segment, generator.name, longest)), None
         seen = segment  # the context is a nicety; the clip itself fits
-    params = _take_params(request, take)
+    params = _take_params(request, segment, take)
     try:
         try:
             samples = _generate_seen(seen, segment, generator, params, progress, cancel)
@@ -730,17 +730,23 @@ def _generate_seen(seen: Segment, segment: Segment, generator: Generator, params
             frames.close()
 
 
-def _take_params(request: GenerationRequest, take: int) -> GenerationParams:
-    """The generation parameters of take `take` of a clip (GenerationRequest.seed_per_take)."""
-    if not request.seed_per_take:
-        return request.params
-    return replace(request.params, seed=request.params.seed + take - 1)
+def _take_params(request: GenerationRequest, segment: Segment, take: int) -> GenerationParams:
+    """The generation parameters of take `take` of a clip (GenerationRequest.seed_per_take):
+    the run's, with the prompts the clip's `v2a:` markers give where the run gives none."""
+    params = request.params
+    if request.seed_per_take:
+        params = replace(params, seed=params.seed + take - 1)
+    return replace(
+        params,
+        prompt=params.prompt or segment.prompt,
+        negative_prompt=params.negative_prompt or segment.negative_prompt,
+    )
 
 
 def _provenance(
     segment: Segment, generator: Generator, request: GenerationRequest, take: int, seconds: float
 ) -> dict:
-    params = _take_params(request, take)
+    params = _take_params(request, segment, take)
     return {
         **generator.provenance(),
         "generator": generator.name,

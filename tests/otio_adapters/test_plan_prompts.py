@@ -1,0 +1,137 @@
+"""Prompts written into the edit: `v2a:` markers on a clip or on the timeline over it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import opentimelineio as otio
+import pytest
+from generator_doubles import SineGenerator
+
+from otio_adapters.inspect import format_plan_table
+from otio_adapters.plan import plan_segments
+from otio_adapters.read import read_timeline
+from v2a.contracts import GenerationParams, GenerationRequest
+from v2a.media.audio import read_ixml
+from v2a.media.synth import make_test_movie
+from v2a.pipeline import run_generation
+
+RT = otio.opentime.RationalTime
+TR = otio.opentime.TimeRange
+
+
+def marker(name: str, frame: int = 0, comment: str = "") -> otio.schema.Marker:
+    return otio.schema.Marker(name=name, marked_range=TR(RT(frame, 24), RT(1, 24)), comment=comment)
+
+
+def edit(tmp_path: Path) -> otio.schema.Timeline:
+    """Three 1 s shots of one movie on V1: shore, street, door."""
+    movie = make_test_movie(str(tmp_path / "shots.mov"), frames=96, rate=24, size=(64, 48))
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for index, name in enumerate(("shore", "street", "door")):
+        track.append(otio.schema.Clip(
+            name=name, media_reference=otio.schema.ExternalReference(
+                target_url=movie, available_range=TR(RT(0, 24), RT(96, 24))),
+            source_range=TR(RT(24 * index, 24), RT(24, 24))))
+    timeline = otio.schema.Timeline(name="cut")
+    timeline.tracks.append(track)
+    return timeline
+
+
+def prompts(timeline, tmp_path) -> dict[str, tuple[str, str]]:
+    segments = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
+    return {s.clip_name: (s.prompt, s.negative_prompt) for s in segments}
+
+
+def test_a_clip_marker_gives_its_clip_a_prompt_and_a_timeline_marker_the_clip_under_it(tmp_path):
+    timeline = edit(tmp_path)
+    shore, street, door = timeline.video_tracks()[0]
+    shore.markers.append(marker("v2a: waves on shingle", 5))
+    shore.markers.append(marker("todo: colour", 6, comment="v2a not: music"))  # in the comment
+    street.markers.append(marker("Marker 1", 30))  # an editor's own marker: not a prompt
+    # Timeline markers at record 1.5 s (street) and 2.2 s (door); the door's own marker wins.
+    timeline.tracks.markers.append(marker("V2A:  traffic, a horn  ", 36))
+    timeline.tracks.markers.append(marker("v2a: rain", 53))
+    door.markers.append(marker("v2a: a door slams", 50))
+
+    assert prompts(timeline, tmp_path) == {
+        "shore": ("waves on shingle", "music"),
+        "street": ("traffic, a horn", ""),
+        "door": ("a door slams", ""),
+    }
+
+
+def test_a_timeline_marker_at_a_cut_belongs_to_the_clip_that_starts_there(tmp_path):
+    timeline = edit(tmp_path)
+    timeline.tracks.markers.append(marker("v2a: footsteps", 24))
+    assert prompts(timeline, tmp_path)["street"] == ("footsteps", "")
+    assert prompts(timeline, tmp_path)["shore"] == ("", "")
+
+
+@pytest.mark.parametrize(
+    ("adapter", "suffix", "door"),
+    # Final Cut has no timeline markers (its markers sit on clips in the storyline): the
+    # FCPXML adapter writes none, so there only the clip's own marker comes back.
+    [("fcp_xml", ".xml", "rain"), ("fcpx_xml", ".fcpxml", "")],
+)
+def test_markers_written_by_an_editors_format_come_back_as_prompts(tmp_path, adapter, suffix, door):
+    """Premiere's and Final Cut's markers, as their XML carries them: a clip marker and a
+    sequence marker, read back by v2a's reader."""
+    timeline = edit(tmp_path)
+    timeline.video_tracks()[0][0].markers.append(marker("v2a: waves on shingle", 5))
+    timeline.tracks.markers.append(marker("v2a: rain", 53))
+    path = tmp_path / f"cut{suffix}"
+    otio.adapters.write_to_file(timeline, str(path), adapter_name=adapter)
+    back = plan_segments(read_timeline(path), timeline_path=str(path))
+    assert {s.clip_name: s.prompt for s in back} == {
+        "shore": "waves on shingle", "street": "", "door": door}
+
+
+class PromptRecorder(SineGenerator):
+    """The sine double, noting the prompts each call was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.asked: list[tuple[str, str]] = []
+
+    def generate(self, frames, fps, num_samples, params, progress=None, cancel=None, kept=None):
+        self.asked.append((params.prompt, params.negative_prompt))
+        return super().generate(frames, fps, num_samples, params, progress, cancel, kept)
+
+
+def marked_edit(tmp_path: Path) -> str:
+    timeline = edit(tmp_path)
+    shore = timeline.video_tracks()[0][0]
+    shore.markers.append(marker("v2a: waves on shingle"))
+    shore.markers.append(marker("v2a not: music"))
+    path = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(timeline, str(path))
+    return str(path)
+
+
+def test_a_run_generates_each_clip_with_its_marked_prompt_and_records_it(tmp_path):
+    path = marked_edit(tmp_path)
+    generator = PromptRecorder()
+    result = run_generation(GenerationRequest(path, str(tmp_path / "out")), generator)
+    assert generator.asked == [("waves on shingle", "music"), ("", ""), ("", "")]
+    by_clip = {audio.provenance["source_clip"]: audio.provenance for audio in result.generated}
+    assert (by_clip["shore"]["prompt"], by_clip["shore"]["negative_prompt"]) == (
+        "waves on shingle", "music")
+    assert "seed 0; prompt: waves on shingle; negative prompt: music" in read_ixml(
+        next(a.path for a in result.generated if a.provenance["source_clip"] == "shore"))["NOTE"]
+
+    table = format_plan_table(plan_segments(read_timeline(path), timeline_path=path))
+    assert table.splitlines()[-2:] == [
+        "prompts from the edit's v2a: markers (a --prompt given to the run wins):",
+        f"  {result.generated[0].clip_id}  shore: 'waves on shingle', not 'music'",
+    ]
+
+
+def test_a_prompt_given_to_the_run_wins_over_the_markers(tmp_path):
+    path = marked_edit(tmp_path)
+    generator = PromptRecorder()
+    params = GenerationParams(prompt="rain on a tin roof")
+    run_generation(GenerationRequest(path, str(tmp_path / "out"), params=params), generator)
+    # The run's prompt everywhere; the marker's negative prompt still where the run gave none.
+    assert generator.asked == [("rain on a tin roof", "music"), ("rain on a tin roof", ""),
+                               ("rain on a tin roof", "")]
