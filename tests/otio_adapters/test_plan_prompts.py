@@ -135,3 +135,26 @@ def test_a_prompt_given_to_the_run_wins_over_the_markers(tmp_path):
     # The run's prompt everywhere; the marker's negative prompt still where the run gave none.
     assert generator.asked == [("rain on a tin roof", "music"), ("rain on a tin roof", ""),
                                ("rain on a tin roof", "")]
+
+
+def test_an_edl_locator_and_a_kdenlive_guide_give_prompts_too(tmp_path):
+    """Avid's and Resolve's locators in a CMX 3600 list (`* LOC:`) are clip markers; Kdenlive's
+    guides are timeline markers."""
+    edl = tmp_path / "cut.edl"
+    edl.write_text(
+        "TITLE: CUT\nFCM: NON-DROP FRAME\n\n"
+        "001  SHOTS    V     C        00:00:00:00 00:00:01:00 01:00:00:00 01:00:01:00\n"
+        "* FROM CLIP NAME: shots.mov\n"
+        "* LOC: 01:00:00:05 YELLOW  v2a: waves on shingle\n"
+        "002  SHOTS    V     C        00:00:01:00 00:00:02:00 01:00:01:00 01:00:02:00\n"
+        "* FROM CLIP NAME: shots.mov\n"
+    )
+    segments = plan_segments(read_timeline(edl, options={"rate": 24}), timeline_path=str(edl))
+    assert [s.prompt for s in segments] == ["waves on shingle", ""]
+
+    timeline = edit(tmp_path)
+    timeline.tracks.markers.append(marker("v2a: rain", 53))
+    project = tmp_path / "cut.kdenlive"
+    otio.adapters.write_to_file(timeline, str(project), adapter_name="kdenlive")
+    back = plan_segments(read_timeline(project), timeline_path=str(project))
+    assert [s.prompt for s in back] == ["", "", "rain"]
