@@ -45,7 +45,7 @@ def prompt_of(markers) -> MarkedPrompt:
     """The prompt the `v2a:` markers among `markers` give (the first of each kind)."""
     found = MarkedPrompt()
     for marker in markers:
-        for text in (marker.name, getattr(marker, "comment", "")):
+        for text in _texts(marker):
             match = _MARK.match(text or "")
             if match and match["text"]:
                 text = match["text"][:MAX_PROMPT_CHARS]  # the bound a request's prompt has
@@ -53,6 +53,17 @@ def prompt_of(markers) -> MarkedPrompt:
                        else MarkedPrompt(prompt=text))
                 found = found.over(one)
     return found
+
+
+def _texts(marker: otio.schema.Marker) -> list[str]:
+    """A marker's name and comment: OTIO's own, or where an adapter keeps it (the FCP7 XML
+    adapter puts Premiere's marker comment in `metadata["fcp_xml"]["comment"]`)."""
+    texts = [marker.name, getattr(marker, "comment", "")]
+    for namespace in marker.metadata.values():
+        comment = namespace.get("comment") if hasattr(namespace, "get") else None
+        if isinstance(comment, str):
+            texts.append(comment)
+    return texts
 
 
 def timeline_marks(timeline: otio.schema.Timeline) -> list[tuple[Fraction, MarkedPrompt]]:

@@ -16,6 +16,7 @@ from v2a.media.audio import read_ixml
 from v2a.media.synth import make_test_movie
 from v2a.pipeline import run_generation
 
+FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "timelines"
 RT = otio.opentime.RationalTime
 TR = otio.opentime.TimeRange
 
@@ -158,3 +159,20 @@ def test_an_edl_locator_and_a_kdenlive_guide_give_prompts_too(tmp_path):
     otio.adapters.write_to_file(timeline, str(project), adapter_name="kdenlive")
     back = plan_segments(read_timeline(project), timeline_path=str(project))
     assert [s.prompt for s in back] == ["", "", "rain"]
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared fixtures absent")
+def test_a_premiere_sequence_marker_comment_gives_the_clip_under_it_its_prompt(tmp_path):
+    """Premiere's own export (the fixtures' premiere_example.xml): its sequence marker at frame
+    492 (16.4 s, over the third shot) commented "fsfsfs". Commented `v2a: …` instead, that shot
+    takes it; the others keep none (the marker at frame 113 lies in a gap)."""
+    text = (FIXTURES / "fcp7_xml" / "premiere_example.xml").read_text()
+    assert text.count("<comment>fsfsfs</comment>") == 1
+    path = tmp_path / "premiere_example.xml"
+    path.write_text(text.replace("<comment>fsfsfs</comment>",
+                                 "<comment>v2a: gravel underfoot</comment>"))
+    segments = plan_segments(read_timeline(path), timeline_path=str(path))
+    marked = [s for s in segments if s.prompt]
+    assert [(s.clip_name, s.prompt) for s in marked] == [("sc01_sh030_anim.mov", "gravel underfoot")]
+    (segment,) = marked
+    assert segment.start_sample <= 492 / 30 * 48_000 < segment.start_sample + segment.num_samples
