@@ -162,3 +162,14 @@ def test_sdr_footage_is_left_to_the_plain_conversion(tmp_path):
     path = sdr_movie(tmp_path / "sdr.mkv", scene())
     with av.open(path) as container:
         assert not hdr.needs_conversion(next(container.decode(video=0)))
+
+
+def test_the_curves_meet_the_standards_reference_points():
+    """PQ: signal 0.5081, 0.5807 and 0.7518 are 100, 203 and 1,000 cd/m² (SMPTE ST 2084);
+    HLG: 75 % signal is reference white, 203 cd/m², and 100 % the 1,000 cd/m² peak of the
+    display it is graded for (ITU-R BT.2408)."""
+    nits = hdr.pq_to_light(np.array([0.5081, 0.5807, 0.7518])) * hdr.REFERENCE_WHITE_NITS
+    assert nits == pytest.approx([100, 203, 1000], rel=2e-3)
+    grey = np.full((2, 3), [[0.75], [1.0]], np.float32)
+    assert hdr.hlg_to_light(grey)[:, 0] * hdr.REFERENCE_WHITE_NITS == pytest.approx(
+        [203, 1000], rel=2e-3)
