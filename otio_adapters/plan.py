@@ -717,7 +717,7 @@ def _with_marked_prompts(
     the first timeline marker within its record range."""
     marked = []
     for segment in segments:
-        own = MarkedPrompt(segment.prompt, segment.negative_prompt)  # its clip's markers'
+        own = MarkedPrompt(segment.prompt, segment.negative_prompt)  # from its clip's markers
         start, end = Fraction(segment.start_sample, SAMPLE_RATE), Fraction(_end(segment), SAMPLE_RATE)
         over = next((prompt for at, prompt in marks if start <= at < end), MarkedPrompt())
         prompt = own.over(over)
