@@ -316,8 +316,8 @@ def _result(args) -> int:
     if picture is not None:
         from v2a.result_picture import picture_path_problem
 
-        if picture_path_problem(str(picture)):
-            print(f"v2a client: {picture_path_problem(str(picture))}", file=sys.stderr)
+        if problem := picture_path_problem(str(picture)):
+            print(f"v2a client: {problem}", file=sys.stderr)
             return 1
     with _client(args) as client:
         result = client.result(args.job_id, peak_points=args.peaks or 64,

@@ -9,6 +9,7 @@ is written.
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ import numpy as np
 
 from otio_adapters.timing import exact_rate, format_timecode
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
-from v2a.media.audio import min_max_peaks, read_wav
+from v2a.media.audio import atomic_write, min_max_peaks, read_wav
 from v2a.media.errors import MediaError
 
 #: The sound as drawn: the spectrogram shows up to 8 kHz, and an hour is 230 MB of float32.
@@ -165,14 +166,11 @@ def draw_result_picture(path: str, segments: Sequence[Segment],
     spec.set_xlabel("record timecode (each take's sound under its picture; handles not drawn)")
     shots.set_title(title or f"{len(generated)} take(s)", fontsize=9, loc="left")
     figure.tight_layout()
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    temporary = os.path.join(folder, f".{os.path.basename(path)}.{os.getpid()}.tmp.png")
+    png = io.BytesIO()
     try:
-        figure.savefig(temporary, dpi=100)
-        os.replace(temporary, path)
+        figure.savefig(png, format="png", dpi=100)
     finally:
         plt.close(figure)
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    atomic_write(path, png.getvalue())
     return path

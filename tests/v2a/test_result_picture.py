@@ -105,8 +105,11 @@ def test_a_picture_that_fails_to_draw_leaves_no_file_and_the_run_done(tmp_path, 
 
     from v2a.cli import main
 
-    def broken(self, *args, **kwargs):
-        Path(args[0]).write_bytes(b"\x89PNG half")
+    def broken(self, target, *args, **kwargs):  # half a PNG into what it was given, then fail
+        if hasattr(target, "write"):
+            target.write(b"\x89PNG half")
+        else:
+            Path(target).write_bytes(b"\x89PNG half")
         raise OSError("disk full")
 
     monkeypatch.setattr(matplotlib.figure.Figure, "savefig", broken)

@@ -76,7 +76,7 @@ def measure_loudness(samples: np.ndarray) -> Loudness:
     momentary = _window_loudness(energies, _MOMENTARY_HOPS)
     short_term = _window_loudness(energies, _SHORT_TERM_HOPS)
     return Loudness(
-        integrated=_gated_mean(momentary, _RELATIVE_GATE),
+        integrated=_integrated(momentary),
         loudness_range=_loudness_range(short_term),
         true_peak=_true_peak(samples),
         max_momentary=_finite_max(momentary),
@@ -110,14 +110,13 @@ def _window_loudness(energies: np.ndarray, hops: int) -> np.ndarray:
         return -0.691 + 10 * np.log10(means)
 
 
-def _gated_mean(loudness: np.ndarray, relative_gate: float) -> float | None:
-    """BS.1770's gated loudness of windows: the absolute gate, then `relative_gate` LU below
-    the mean of what it kept (means taken over energy, not decibels)."""
-    kept = loudness[loudness > _ABSOLUTE_GATE]
+def _integrated(momentary: np.ndarray) -> float | None:
+    """BS.1770's gated loudness of the 400 ms windows: the absolute gate, then 10 LU below the
+    mean of what it kept (means taken over energy, not decibels)."""
+    kept = momentary[momentary > _ABSOLUTE_GATE]
     if len(kept) == 0:
         return None
-    threshold = _energy_mean(kept) + relative_gate
-    return _energy_mean(kept[kept > threshold])
+    return _energy_mean(kept[kept > _energy_mean(kept) + _RELATIVE_GATE])
 
 
 def _loudness_range(short_term: np.ndarray) -> float | None:
