@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+from collections import Counter
 
 from tqdm import tqdm
 
@@ -88,6 +89,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     generate.add_argument(
         "--cfg", type=float, default=0.0,
         help="classifier-free guidance; 0: the model's default, 1: none (the conditional prediction alone)",
+    )
+    generate.add_argument(
+        "--loudness", type=float, default=None, metavar="LUFS",
+        help="bring each take to this integrated loudness by one gain, its true peak kept at or "
+        "under -1 dBTP (e.g. -23, EBU R 128; -24, ATSC A/85; -14, a web mix); default: each take "
+        "as the model made it, a quiet scene quieter than a loud one",
     )
     generate.add_argument(
         "--picture", default="", metavar="FILE.png",
@@ -193,6 +200,7 @@ def _request(args: argparse.Namespace, out_dir: str = "") -> GenerationRequest:
         selection=Selection(tracks=tuple(args.tracks), clips=clips),
         cut_handle_seconds=args.cut_handle,
         seed_per_take=getattr(args, "seed", None) is None,
+        loudness_target_lufs=getattr(args, "loudness", None),
         params=GenerationParams(
             prompt=getattr(args, "prompt", ""),
             negative_prompt=getattr(args, "negative_prompt", ""),
@@ -234,14 +242,15 @@ def _inspect(args: argparse.Namespace) -> int:
 
 # The flag that sets each generation parameter, for errors about it.
 _PARAM_FLAGS = {"steps": "--steps", "guidance": "--cfg", "seed": "--seed", "prompt": "--prompt",
-                "negative_prompt": "--negative-prompt", "takes": "takes"}
+                "negative_prompt": "--negative-prompt", "takes": "takes",
+                "loudness_target_lufs": "--loudness"}
 
 
 def _generate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
     from v2a.folder_lock import FolderBusy, FolderLock
-    from v2a.params import violations
+    from v2a.params import loudness_target_violations, violations
     from v2a.pipeline import prepare_generation
     from v2a.result_picture import picture_path_problem
 
@@ -250,6 +259,7 @@ def _generate(args: argparse.Namespace) -> int:
         return _fail("generate", picture_path_problem(args.picture))
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
     problems = violations(asdict(request.params), takes=1)
+    problems += loudness_target_violations(request.loudness_target_lufs)
     if problems:
         return _fail("generate", "; ".join(f"{_PARAM_FLAGS[name]} {why}" for name, why in problems))
     try:
@@ -474,5 +484,21 @@ def _levels(result: GenerationResult) -> str:
         parts.append(f"{low:.1f} LUFS ({quiet})" if low == high
                      else f"{low:.1f} ({quiet}) to {high:.1f} LUFS ({loud})")
     parts.append(f"true peak at most {max(peaks):.1f} dBTP")
-    return "levels: " + ", ".join(parts)
+    return "levels: " + ", ".join(parts) + _normalization_summary(result)
+
+
+def _normalization_summary(result: GenerationResult) -> str:
+    """`; brought to -23 LUFS, 1 take held under it by its true peak` ('' without a loudness
+    target): which takes did not reach the target an engineer asked for, and why."""
+    targets = sorted({audio.provenance["loudness_target_lufs"] for audio in result.generated
+                      if "loudness_target_lufs" in audio.provenance})
+    if not targets:
+        return ""
+    missed = Counter(audio.provenance.get("loudness_target_missed_by") for audio in result.generated)
+    missed.pop(None, None)
+    text = f"; brought to {', '.join(f'{target:g}' for target in targets)} LUFS"
+    for reason, count in sorted(missed.items()):
+        text += (f", {count} take(s) held under it by the -1 dBTP true peak ceiling"
+                 if reason == "true peak" else f", {count} take(s) left as made ({reason})")
+    return text
 

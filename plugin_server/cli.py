@@ -73,6 +73,9 @@ def add_commands(subparsers) -> None:
     submit.add_argument("--steps", type=int, default=0)
     submit.add_argument("--guidance", type=float, default=0.0)
     submit.add_argument("--takes", type=int, default=1)
+    submit.add_argument("--loudness", type=float, default=None, metavar="LUFS",
+                        help="bring each take to this integrated loudness (e.g. -23), its true "
+                        "peak at most -1 dBTP; default: as the model made it")
     submit.add_argument("--media-path", action="append", default=[],
                         help="folder to search for offline media (repeatable)")
     submit.add_argument("--watch", action="store_true", help="follow it with a progress bar")
@@ -193,7 +196,7 @@ def _submit(args) -> int:
 
     params = pb.GenerationParams(prompt=args.prompt, negative_prompt=args.negative_prompt,
                                  seed=args.seed, steps=args.steps, guidance=args.guidance,
-                                 takes=args.takes)
+                                 takes=args.takes, loudness_target_lufs=args.loudness)
     with _client(args) as client:
         try:
             job = client.submit(

@@ -82,11 +82,16 @@ def params_json(message: pb.GenerationParams) -> dict:
     }
 
 
-def params_message(data: dict, takes: int) -> pb.GenerationParams:
+def loudness_target(message: pb.GenerationParams) -> float | None:
+    """The loudness the takes are brought to; None (unset): as the model made them."""
+    return message.loudness_target_lufs if message.HasField("loudness_target_lufs") else None
+
+
+def params_message(data: dict, takes: int, loudness_target: float | None = None) -> pb.GenerationParams:
     return pb.GenerationParams(
         prompt=data.get("prompt", ""), negative_prompt=data.get("negative_prompt", ""),
         seed=data.get("seed", 0), steps=data.get("steps", 0),
-        guidance=data.get("cfg_strength", 0.0), takes=takes,
+        guidance=data.get("cfg_strength", 0.0), takes=takes, loudness_target_lufs=loudness_target,
     )
 
 
@@ -100,7 +105,8 @@ def job_message(job: JobRecord) -> pb.Job:
         timeline_path=job.timeline_path,
         output_folder=job.output_folder,
         selection=selection_message(job.request.get("selection", {})),
-        params=params_message(job.request.get("params", {}), job.request.get("takes", 1)),
+        params=params_message(job.request.get("params", {}), job.request.get("takes", 1),
+                              job.request.get("loudness_target_lufs")),
         clips=[clip_message(c, job.takes) for c in job.clips],
         message=job.message,
         result_timeline_path=job.result.get("timeline_path", ""),

@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_PEAK_POINTS, MAX_PEAK_POINTS = 256, 8192
 CAPABILITIES = ("inline_timeline", "timeline_path", "selection", "takes", "watch", "cancel",
-                "regenerate", "waveform_peaks", "unix_socket")
+                "regenerate", "waveform_peaks", "unix_socket", "loudness_target")
 
 
 def rpc(method):
@@ -130,7 +130,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
     def CreateJob(self, request, context):
         selection = request.selection
         generation = convert.params_json(request.params)
-        _check_params(generation, request.params.takes, _CREATE_FIELDS)
+        loudness_target = convert.loudness_target(request.params)
+        _check_params(generation, request.params.takes, _CREATE_FIELDS, loudness_target)
         _check_selection(params.selection_violations(
             selection_from_json(convert.selection_json(selection))))
         output_format = self._format(request.output.format, "output.format", self.write_formats)
@@ -145,6 +146,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 "selection": convert.selection_json(selection),
                 "params": generation,
                 "takes": max(1, request.params.takes),
+                "loudness_target_lufs": loudness_target,
                 "media_search_paths": list(request.timeline.media_search_paths),
                 "adapter_options": _adapter_options(request.timeline.adapter_options),
                 "timeline_name": _inline_name(request.timeline),
@@ -419,15 +421,18 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
 # The request field each generation parameter comes from, to name it in a refusal.
 _CREATE_FIELDS = {"takes": "params.takes", "steps": "params.steps", "guidance": "params.guidance",
                   "seed": "params.seed", "prompt": "params.prompt",
-                  "negative_prompt": "params.negative_prompt"}
+                  "negative_prompt": "params.negative_prompt",
+                  "loudness_target_lufs": "params.loudness_target_lufs"}
 # A regeneration brings its own seed and prompts; the rest is the parent job's (Job.params).
 _REGENERATE_FIELDS = {**_CREATE_FIELDS, "seed": "seed", "prompt": "prompt",
                       "negative_prompt": "negative_prompt"}
 
 
-def _check_params(generation: dict, takes: int, fields: dict[str, str]) -> None:
+def _check_params(generation: dict, takes: int, fields: dict[str, str],
+                  loudness_target: float | None = None) -> None:
     """INVALID_ARGUMENT naming each bad generation parameter, before anything is queued."""
-    problems = [(fields[name], why) for name, why in params.violations(generation, takes)]
+    problems = [(fields[name], why) for name, why in params.violations(generation, takes)
+                + params.loudness_target_violations(loudness_target)]
     if problems:
         raise errors.invalid_argument(
             "bad generation parameters: " + "; ".join(f"{f} {why}" for f, why in problems),

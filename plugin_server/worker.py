@@ -109,6 +109,7 @@ def generation_request(job: JobRecord, output_folder: str | None = None) -> Gene
         relink_roots=tuple(data.get("media_search_paths", ())),
         selection=selection_from_json(data.get("selection", {})),
         params=GenerationParams(**data.get("params", {})),
+        loudness_target_lufs=data.get("loudness_target_lufs"),  # absent in jobs stored before it
     )
 
 

@@ -235,6 +235,10 @@ class GenerationRequest:
     # timeline adds a new sound, not a copy of the last take (the CLI without --seed). False: every
     # take uses params.seed as given (the server, which picks its own seeds per take).
     seed_per_take: bool = False
+    # Each take brought to this integrated loudness (LUFS) by one gain, its true peak kept at or
+    # under -1 dBTP (v2a.media.loudness.normalize_loudness). None: each take as the model made it,
+    # so a quiet scene stays quieter than a loud one.
+    loudness_target_lufs: float | None = None
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,9 @@ MAX_PROMPT_CHARS = 2000
 #: shows or sends back is the seed that was used. Takes use seed, seed + 1, … so the last one
 #: must fit too.
 MAX_SEED = 2**53 - 1
+#: The loudness a run may bring its takes to (LUFS): from a quiet background bed to louder than
+#: a web mix (-14); a take is never made louder than its true peak allows anyway.
+MIN_LOUDNESS_TARGET, MAX_LOUDNESS_TARGET = -60.0, -5.0
 
 
 def violations(params: dict, takes: int) -> list[tuple[str, str]]:
@@ -48,6 +51,17 @@ def violations(params: dict, takes: int) -> list[tuple[str, str]]:
             size = len(text) if isinstance(text, str) else type(text).__name__
             problems.append((name, f"{size} characters: at most {MAX_PROMPT_CHARS}"))
     return problems
+
+
+def loudness_target_violations(target: float | None) -> list[tuple[str, str]]:
+    """("loudness_target_lufs", what is wrong) where `target` is no loudness to normalise
+    takes to; empty for None (takes as the model made them) and a fine value."""
+    if target is None or (isinstance(target, (int, float)) and not isinstance(target, bool)
+                          and MIN_LOUDNESS_TARGET <= target <= MAX_LOUDNESS_TARGET):
+        return []
+    return [("loudness_target_lufs",
+             f"{target}: LUFS from {MIN_LOUDNESS_TARGET:g} to {MAX_LOUDNESS_TARGET:g} (-23: EBU R 128 "
+             "broadcast, -24: ATSC A/85, -14: a web mix)")]
 
 
 def address_violations(address: ClipAddress, field: str) -> list[tuple[str, str]]:

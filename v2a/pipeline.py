@@ -656,9 +656,18 @@ def _generate_take(
         return event("failed", f"generator {generator.name!r} returned NaN or infinite samples"), None
 
     provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
-    from v2a.media.loudness import measure_loudness
+    from v2a.media.loudness import measure_loudness, normalize_loudness
 
     loudness = measure_loudness(samples)  # of the whole file, handles included
+    level_note = ""
+    if request.loudness_target_lufs is not None:
+        samples, normalization = normalize_loudness(samples, request.loudness_target_lufs, loudness)
+        loudness = measure_loudness(samples)  # the gate may keep other windows after the gain
+        provenance.update(loudness_target_lufs=request.loudness_target_lufs,
+                          gain_db=round(normalization.gain_db, 2))
+        if normalization.missed_by():
+            provenance["loudness_target_missed_by"] = normalization.missed_by()
+        level_note = f"; {normalization.text()}"
     provenance.update(
         loudness_lufs=_rounded(loudness.integrated), true_peak_dbtp=_rounded(loudness.true_peak)
     )
@@ -673,7 +682,8 @@ def _generate_take(
         provenance=provenance,
     )
     # All its steps done: a bar drawn from step / total_steps ends full, not back at 0/0.
-    return event("done", f"take {take}: {path} ({loudness.text()})", steps, steps, audio.path), audio
+    message = f"take {take}: {path} ({loudness.text()}{level_note})"
+    return event("done", message, steps, steps, audio.path), audio
 
 
 def _rounded(level: float | None) -> float | None:
@@ -805,4 +815,7 @@ def _take_note(provenance: dict) -> str:
         parts.append(f"prompt: {provenance['prompt']}")
     if provenance.get("negative_prompt"):
         parts.append(f"negative prompt: {provenance['negative_prompt']}")
+    if "gain_db" in provenance:
+        parts.append(f"gain {provenance['gain_db']:+.1f} dB toward "
+                     f"{provenance['loudness_target_lufs']:g} LUFS")
     return "; ".join(parts)

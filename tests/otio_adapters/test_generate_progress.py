@@ -43,3 +43,19 @@ def test_the_summary_gives_the_takes_loudness_span_and_highest_true_peak():
     assert levels(_take("blip", None, -12.0)) == "levels: true peak at most -12.0 dBTP"
     # Silent takes, or a run of an earlier v2a whose provenance has no levels: no line at all.
     assert levels(_take("hush", None, None)) == "" and levels() == ""
+
+
+def test_the_summary_says_which_takes_a_loudness_target_did_not_reach_and_why():
+    def normalized(name, lufs, peak, missed_by=None):
+        take = _take(name, lufs, peak)
+        take.provenance.update(loudness_target_lufs=-23.0, gain_db=3.0)
+        if missed_by:
+            take.provenance["loudness_target_missed_by"] = missed_by
+        return take
+
+    takes = (normalized("door", -23.0, -6.0), normalized("crash", -27.5, -1.0, "true peak"),
+             normalized("hush", None, None, "silent"))
+    assert _levels(GenerationResult(timeline_path="", generated=takes)) == (
+        "levels: -27.5 (crash) to -23.0 LUFS (door), true peak at most -1.0 dBTP; brought to "
+        "-23 LUFS, 1 take(s) left as made (silent), 1 take(s) held under it by the -1 dBTP true "
+        "peak ceiling")

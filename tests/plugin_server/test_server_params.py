@@ -47,6 +47,8 @@ def _refusal(call, *args, **kwargs) -> tuple[grpc.RpcError, dict[str, str]]:
     (pb.GenerationParams(seed=MAX_SEED, takes=2), "params.seed"),  # the second take's is past it
     (pb.GenerationParams(prompt="x" * (MAX_PROMPT_CHARS + 1)), "params.prompt"),
     (pb.GenerationParams(negative_prompt="x" * (MAX_PROMPT_CHARS + 1)), "params.negative_prompt"),
+    (pb.GenerationParams(loudness_target_lufs=3), "params.loudness_target_lufs"),  # a lost sign
+    (pb.GenerationParams(loudness_target_lufs=math.nan), "params.loudness_target_lufs"),
 ])
 def test_bad_generation_parameters_are_refused_at_create_job_naming_the_field(
         make_server, connect, fixture_timeline, media_dir, params, field):
@@ -71,6 +73,34 @@ def test_parameters_at_their_bounds_run_and_take_seeds_up_to_the_last_one(
     steps = client.submit(fixture_timeline, params=pb.GenerationParams(steps=MAX_STEPS),
                           media_search_paths=(str(media_dir),))
     client.cancel(steps.job_id)
+
+
+def test_a_loudness_target_brings_the_jobs_takes_and_its_regenerations_to_it(
+        make_server, connect, fixture_timeline, media_dir):
+    client = connect(make_server())
+    assert "loudness_target" in client.info().capabilities
+    params = pb.GenerationParams(loudness_target_lufs=-30)
+    job = client.wait(client.submit(fixture_timeline, params=params,
+                                    media_search_paths=(str(media_dir),)).job_id)
+    assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    assert job.params.HasField("loudness_target_lufs") and job.params.loudness_target_lufs == -30
+    # The fixture's clips are 0.2 s takes, too short for integrated loudness: each is measured
+    # whole (test_media_loudness checks the figures); here, that each was brought down to it.
+    for clip in client.result(job.job_id).clips:
+        provenance = json.loads(clip.provenance_json)
+        assert provenance["loudness_target_lufs"] == -30
+        assert provenance["gain_db"] < -5 and "loudness_target_missed_by" not in provenance
+    # A new take of one clip is brought to the job's level too.
+    clip_id = job.clips[0].clip_id
+    again = client.wait(client.regenerate(job.job_id, clip_id=clip_id).job_id)
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+    assert again.params.loudness_target_lufs == -30
+    take = json.loads(client.result(again.job_id, clip_ids=(clip_id,)).clips[0].provenance_json)
+    assert take["loudness_target_lufs"] == -30 and take["gain_db"] < -5
+    # Without a target, nothing is normalised and the job says none was asked for.
+    plain = client.wait(client.submit(fixture_timeline, media_search_paths=(str(media_dir),)).job_id)
+    assert not plain.params.HasField("loudness_target_lufs")
+    assert "gain_db" not in json.loads(client.result(plain.job_id).clips[0].provenance_json)
 
 
 def test_bad_regeneration_parameters_are_refused_naming_the_field(make_server, connect,

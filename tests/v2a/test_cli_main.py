@@ -64,6 +64,11 @@ def test_generate_refuses_out_of_range_parameters_before_any_work(tmp_path, caps
     error = capsys.readouterr().err
     assert "--steps 5000: 0..1000" in error and "--cfg nan" in error
     assert not out.exists()
+    # A loudness target of +3 LUFS (a sign dropped) or nan: said before the model loads.
+    for bad in ("3", "nan"):
+        assert main(["generate", str(SAMPLE), "--out", str(out), "--loudness", bad]) == 2
+        assert f"--loudness {float(bad)}: LUFS from -60 to -5" in capsys.readouterr().err
+        assert not out.exists()
 
 
 def test_cut_handle_must_be_seconds_in_range(capsys):

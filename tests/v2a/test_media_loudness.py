@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from v2a.contracts import SAMPLE_RATE
-from v2a.media.loudness import measure_loudness
+from v2a.media.loudness import TRUE_PEAK_CEILING, measure_loudness, normalize_loudness
 
 
 def sine(dbfs: float, seconds: float, frequency: float = 1000.0, channels: int = 2) -> np.ndarray:
@@ -77,3 +77,62 @@ def test_a_long_take_measured_in_blocks_agrees_with_its_level():
     assert loudness.integrated == pytest.approx(-21.0, abs=0.1)
     assert loudness.true_peak == pytest.approx(-18.0, abs=0.1)
     assert loudness.loudness_range == pytest.approx(0.0, abs=0.1)
+
+
+# --- normalising a take to a target loudness ---
+
+
+def test_a_quiet_take_is_brought_to_the_target_by_one_gain():
+    take = sine(-50, 5, channels=1).astype(np.float32)
+    scaled, normalization = normalize_loudness(take, -23.0)
+    assert measure_loudness(scaled).integrated == pytest.approx(-23.0, abs=0.05)
+    assert normalization.gain_db == pytest.approx(30.0, abs=0.1)  # mono reads 3 dB under: -53
+    assert not normalization.held_by_peak and normalization.missed_by() == ""
+    np.testing.assert_allclose(scaled, take * 10 ** (normalization.gain_db / 20), rtol=1e-5, atol=1e-9)
+    assert normalization.text() == "+30.0 dB to -23 LUFS"
+
+
+def test_a_loud_take_is_turned_down_to_the_target():
+    scaled, normalization = normalize_loudness(sine(-10, 5, channels=1), -23.0)
+    assert measure_loudness(scaled).integrated == pytest.approx(-23.0, abs=0.05)
+    assert normalization.gain_db < 0
+
+
+def test_the_true_peak_ceiling_holds_a_peaky_take_under_the_target():
+    take = sine(-60, 5, channels=1)
+    take[SAMPLE_RATE] = 0.5  # one click: the gain to -23 LUFS would put it far above 0 dBFS
+    scaled, normalization = normalize_loudness(take, -23.0)
+    after = measure_loudness(scaled)
+    assert after.true_peak == pytest.approx(TRUE_PEAK_CEILING, abs=0.01)
+    assert after.integrated < -30
+    assert normalization.held_by_peak and normalization.missed_by() == "true peak"
+    assert "held by the -1 dBTP true peak ceiling" in normalization.text()
+
+
+def test_a_take_already_peaking_over_the_ceiling_is_turned_down_to_it():
+    take = sine(-40, 5, channels=1)
+    take[SAMPLE_RATE] = 1.0
+    scaled, normalization = normalize_loudness(take, -23.0)
+    assert normalization.gain_db < 0
+    assert measure_loudness(scaled).true_peak == pytest.approx(TRUE_PEAK_CEILING, abs=0.01)
+
+
+def test_a_take_shorter_than_a_loudness_window_is_measured_whole():
+    take = sine(-40, 0.25, channels=1)  # a spot effect: no 400 ms window, no integrated loudness
+    assert measure_loudness(take).integrated is None
+    scaled, normalization = normalize_loudness(take, -23.0)
+    assert normalization.gain_db == pytest.approx(20.0, abs=0.2)  # -40 dBFS mono sine: -43 LUFS
+    # The same sine, long enough to measure, reads the target at that gain.
+    longer = sine(-40, 5, channels=1) * 10 ** (normalization.gain_db / 20)
+    assert measure_loudness(longer).integrated == pytest.approx(-23.0, abs=0.2)
+
+
+@pytest.mark.parametrize(("take", "reason"), [
+    (np.zeros(SAMPLE_RATE * 2, np.float32), "silent"),
+    (sine(-90, 2, channels=1), "below -70 LUFS"),  # lifting it 60 dB would lift noise
+])
+def test_silence_and_near_silence_are_left_as_made(take, reason):
+    scaled, normalization = normalize_loudness(take, -23.0)
+    assert scaled is take and normalization.gain_db == 0.0
+    assert normalization.missed_by() == reason
+    assert normalization.text() == f"left as made for -23 LUFS: {reason}"

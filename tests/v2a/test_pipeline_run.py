@@ -19,6 +19,7 @@ from v2a.contracts import (
     Selection,
 )
 from v2a.media.audio import read_bext, read_ixml, read_wav
+from v2a.media.loudness import measure_loudness
 from v2a.pipeline import run_generation
 
 RT = otio.opentime.RationalTime
@@ -114,6 +115,46 @@ def test_generates_each_clip_and_reports_the_offline_one(edit, tmp_path):
     assert sum(isinstance(item, otio.schema.Transition) for item in track) == 1
     assert clips["a"].metadata["v2a"]["provenance"]["generator"] == "sine-test-double"
     assert clips["a"].metadata["v2a"]["provenance"]["checkpoint_sha256"] == "none"
+
+
+def test_a_loudness_target_brings_each_take_to_it_and_says_so(edit, tmp_path):
+    # The sine double: 0.1 peak, louder than -30 LUFS (about -24 at its pitches).
+    result = run_generation(_request(edit, str(tmp_path / "out"), loudness_target_lufs=-30.0),
+                            SineGenerator())
+    assert len(result.generated) == 3
+    for audio in result.generated:
+        samples, _ = read_wav(audio.path)
+        assert measure_loudness(samples).integrated == pytest.approx(-30.0, abs=0.1)
+        provenance = audio.provenance
+        assert provenance["loudness_lufs"] == pytest.approx(-30.0, abs=0.1)
+        assert provenance["loudness_target_lufs"] == -30.0
+        assert -10 < provenance["gain_db"] < 0
+        assert "loudness_target_missed_by" not in provenance
+        assert read_bext(audio.path)["loudness"][0] == pytest.approx(-3000, abs=10)
+        assert read_ixml(audio.path)["NOTE"].endswith(f"gain {provenance['gain_db']:+.1f} dB toward -30 LUFS")
+        done = next(e for e in result.clips if e.clip_id == audio.clip_id)
+        assert done.message.endswith(f"; {provenance['gain_db']:+.1f} dB to -30 LUFS)")
+    # The written timeline's provenance is the panel's: it holds the same.
+    for clip in _v2a_clips(result.timeline_path).values():
+        assert clip.metadata["v2a"]["provenance"]["loudness_target_lufs"] == -30.0
+
+
+def test_a_target_the_true_peak_cannot_reach_stops_at_the_ceiling(edit, tmp_path):
+    class ClickingSine(SineGenerator):  # a quiet sine and one loud click: a peaky take
+        def generate(self, *args, **kwargs):
+            samples = super().generate(*args, **kwargs) * 0.1
+            samples[len(samples) // 2] = 0.5
+            return samples
+
+    result = run_generation(_request(edit, str(tmp_path / "out"), loudness_target_lufs=-16.0),
+                            ClickingSine())
+    assert len(result.generated) == 3
+    for audio in result.generated:
+        assert audio.provenance["true_peak_dbtp"] == pytest.approx(-1.0, abs=0.05)
+        assert audio.provenance["loudness_target_missed_by"] == "true peak"
+        assert audio.provenance["loudness_lufs"] < -20.0
+        done = next(e for e in result.clips if e.clip_id == audio.clip_id)
+        assert "toward -16 LUFS, held by the -1 dBTP true peak ceiling)" in done.message
 
 
 def test_running_again_on_the_output_adds_takes_without_duplicating_tracks(edit, tmp_path):

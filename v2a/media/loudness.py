@@ -42,6 +42,9 @@ _OVERSAMPLE = 4
 _BLOCK_HOPS = 200  # 20 s of samples per block
 _PEAK_OVERLAP = 64  # samples on each side of a block that the oversampling filter needs
 
+#: EBU R 128's highest permitted true peak: a take normalised to a target never goes above it.
+TRUE_PEAK_CEILING = -1.0  # dBTP
+
 
 @dataclass(frozen=True)
 class Loudness:
@@ -65,6 +68,72 @@ class Loudness:
         else:
             level = f"below {_ABSOLUTE_GATE:.0f} LUFS"
         return f"{level}, true peak {self.true_peak:.1f} dBTP"
+
+
+@dataclass(frozen=True)
+class Normalization:
+    """What bringing a take to a target loudness did: the gain applied, and why it stopped
+    short of the target where it did."""
+
+    target: float  # LUFS asked for
+    gain_db: float  # applied to every sample
+    held_by_peak: bool = False  # the true peak ceiling kept the take under (or took it below) the target
+    unmeasured: str = ""  # why no gain was applied: "silent", "below -70 LUFS"
+
+    def missed_by(self) -> str:
+        """What kept the take from the target ("true peak", "silent", "below -70 LUFS"); ''
+        when it reached it."""
+        return self.unmeasured or ("true peak" if self.held_by_peak else "")
+
+    def text(self) -> str:
+        """`+12.3 dB to -23 LUFS`, or why not, as a take's "done" message says it."""
+        if self.unmeasured:
+            return f"left as made for {self.target:g} LUFS: {self.unmeasured}"
+        if self.held_by_peak:
+            return (f"{self.gain_db:+.1f} dB toward {self.target:g} LUFS, held by the "
+                    f"{TRUE_PEAK_CEILING:g} dBTP true peak ceiling")
+        return f"{self.gain_db:+.1f} dB to {self.target:g} LUFS"
+
+
+def normalize_loudness(
+    samples: np.ndarray, target: float, loudness: Loudness | None = None
+) -> tuple[np.ndarray, Normalization]:
+    """`samples` scaled by one gain so that their integrated loudness is `target` LUFS, as
+    loudness-normalised sound libraries deliver their files; the gain is lowered where the
+    true peak would pass TRUE_PEAK_CEILING (so a take with a loud transient and little else
+    stays under the target, and one already peaking above the ceiling is turned down). A single
+    gain changes no dynamics. `loudness`: of `samples`, when already measured.
+
+    A take shorter than one 400 ms window has no integrated loudness; its whole length is
+    measured as one window instead, so a short spot effect is normalised too. A take below the
+    -70 LUFS gate, or silent, is left as it is: lifting it would only lift noise."""
+    loudness = loudness or measure_loudness(samples)
+    if loudness.true_peak is None:
+        return samples, Normalization(target, 0.0, unmeasured="silent")
+    level = loudness.integrated
+    if level is None and loudness.seconds < _MOMENTARY_HOPS * _HOP / SAMPLE_RATE:
+        level = _whole_take_loudness(samples)
+    if level is None:
+        return samples, Normalization(target, 0.0, unmeasured=f"below {_ABSOLUTE_GATE:g} LUFS")
+    gain = target - level
+    held_by_peak = loudness.true_peak + gain > TRUE_PEAK_CEILING
+    if held_by_peak:
+        gain = TRUE_PEAK_CEILING - loudness.true_peak
+    scaled = (np.asarray(samples, dtype=np.float64) * 10 ** (gain / 20)).astype(np.float32)
+    return scaled, Normalization(target, gain, held_by_peak)
+
+
+def _whole_take_loudness(samples: np.ndarray) -> float | None:
+    """LUFS of the whole of a short take as one window (None under the absolute gate)."""
+    samples = np.asarray(samples, dtype=np.float64)
+    if samples.ndim == 1:
+        samples = samples[:, None]
+    weighted = sosfilt(_K_WEIGHTING, samples, axis=0)
+    energy = float((weighted**2).sum(axis=1).mean())
+    if energy <= 0:
+        return None
+    level = -0.691 + 10 * math.log10(energy)
+    return level if level > _ABSOLUTE_GATE else None
 
 
 def measure_loudness(samples: np.ndarray) -> Loudness:

@@ -103,20 +103,22 @@ class Selection(_message.Message):
     def __init__(self, tracks: _Optional[_Iterable[str]] = ..., clips: _Optional[_Iterable[_Union[ClipAddress, _Mapping]]] = ..., time_range: _Optional[_Union[TimeRange, _Mapping]] = ...) -> None: ...
 
 class GenerationParams(_message.Message):
-    __slots__ = ("prompt", "negative_prompt", "seed", "steps", "guidance", "takes")
+    __slots__ = ("prompt", "negative_prompt", "seed", "steps", "guidance", "takes", "loudness_target_lufs")
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_PROMPT_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     GUIDANCE_FIELD_NUMBER: _ClassVar[int]
     TAKES_FIELD_NUMBER: _ClassVar[int]
+    LOUDNESS_TARGET_LUFS_FIELD_NUMBER: _ClassVar[int]
     prompt: str
     negative_prompt: str
     seed: int
     steps: int
     guidance: float
     takes: int
-    def __init__(self, prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., guidance: _Optional[float] = ..., takes: _Optional[int] = ...) -> None: ...
+    loudness_target_lufs: float
+    def __init__(self, prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., seed: _Optional[int] = ..., steps: _Optional[int] = ..., guidance: _Optional[float] = ..., takes: _Optional[int] = ..., loudness_target_lufs: _Optional[float] = ...) -> None: ...
 
 class OutputSpec(_message.Message):
     __slots__ = ("folder", "format")
