@@ -31,6 +31,7 @@ from plugin_server.worker import (
 )
 from v2a import params
 from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment
+from v2a.files import atomic_write
 from v2a.pipeline import Plan, adapter_options_reading, output_paths
 from v2a.v1 import jobs_pb2 as pb
 from v2a.v1 import v2a_service_pb2 as api
@@ -379,8 +380,6 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         folder = self.inline_dir / job_id
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / name
-        from v2a.media.audio import atomic_write
-
         atomic_write(str(path), source.inline_data)
         return str(path), fmt
 

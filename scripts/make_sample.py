@@ -26,7 +26,7 @@ import av
 import numpy as np
 import opentimelineio as otio
 
-from v2a.media.audio import atomic_write
+from v2a.files import atomic_write
 from v2a.media.frames import decode_frames_at
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -1,5 +1,5 @@
-"""Files and folders as every layer writes them: the mode of finished files, and the folders a
-write makes and removes again.
+"""Files and folders as every layer writes them: a file written whole or not at all, the mode of
+finished files, and the folders a write makes and removes again.
 
 mkstemp and safetensors create private (0600) files; a finished WAV, timeline or checkpoint gets
 the mode any new file would get here. The umask is read once, at import, because reading it means
@@ -7,6 +7,8 @@ setting it, which is not thread-safe.
 """
 
 import os
+import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 _UMASK = os.umask(0o022)
@@ -42,3 +44,27 @@ def entries(folder: Path) -> list[Path]:
         return list(folder.iterdir())
     except OSError:
         return []
+
+
+def atomic_write(path: str, payload: bytes | Iterable[bytes]) -> None:
+    """Writes bytes (or pieces of bytes, in order) to `path` through a temp file in the same
+    folder + fsync + os.replace."""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        handle, temp = tempfile.mkstemp(
+            dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
+    try:
+        with os.fdopen(handle, "wb") as out:
+            os.fchmod(out.fileno(), USUAL_FILE_MODE)  # mkstemp made it private
+            for piece in [payload] if isinstance(payload, bytes) else payload:
+                out.write(piece)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise

@@ -209,7 +209,7 @@ def hold_folder(folder: str, what: str, wait: bool = True, cancel: threading.Eve
 # --- what a killed run leaves ------------------------------------------------------------------
 
 #: What an interrupted write of ours leaves, and nothing else: a take's temp file in `audio/`
-#: (v2a.media.audio.atomic_write: `.<take>.wav.<random>.tmp`) and a timeline's staging folder
+#: (v2a.files.atomic_write: `.<take>.wav.<random>.tmp`) and a timeline's staging folder
 #: beside it (otio_adapters.write: `.v2a-<8 random>`, tempfile.mkdtemp's names); and an empty
 #: take file (`_claimed_take`).
 _TAKE_TEMP_FILE = re.compile(r"\..+\.wav\.\w+\.tmp")

@@ -716,7 +716,10 @@ def _generate_seen(seen: Segment, segment: Segment, generator: Generator, params
     fps, size = generator.frame_rate, generator.frame_size
     on_demand = getattr(generator, "frames_on_demand", False)
     try:
-        frames = SegmentFrames(seen, fps, size) if on_demand else read_segment_frames(seen, fps, size)
+        if on_demand:
+            frames = SegmentFrames.at_frame_rate(seen, fps, size)
+        else:
+            frames = read_segment_frames(seen, fps, size)
     except MediaError:
         raise
     except Exception as error:  # noqa: BLE001 - a decoder surprise fails this clip, not the job

@@ -19,7 +19,8 @@ import numpy as np
 
 from otio_adapters.timing import exact_rate, format_timecode
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
-from v2a.media.audio import atomic_write, min_max_peaks, read_wav
+from v2a.files import atomic_write
+from v2a.media.audio import min_max_peaks, read_wav
 from v2a.media.errors import MediaError
 
 #: The sound as drawn: the spectrogram shows up to 8 kHz, and an hour is 230 MB of float32.

@@ -200,7 +200,7 @@ def test_accented_names_are_found_in_either_unicode_spelling(tmp_path, on_disk, 
     timeline = _one_clip_timeline("file://" + quote(written))  # as Final Cut writes it
     [segment] = plan_segments(timeline, timeline_path=str(tmp_path / "cut.otio"))
     assert segment.status == "ok", segment.problem
-    with SegmentFrames(segment, 25.0, 48) as frames:
+    with SegmentFrames.at_frame_rate(segment, 25.0, 48) as frames:
         assert [read_frame_number(picture) for picture in np.asarray(frames)] == [5, 6, 7, 8]
 
     moved = _one_clip_timeline("file:///Volumes/Card/" + quote(os.path.basename(written)))

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import aaf2
 import opentimelineio as otio
 import pytest
 from generator_doubles import SineGenerator
@@ -176,3 +178,35 @@ def test_a_premiere_sequence_marker_comment_gives_the_clip_under_it_its_prompt(t
     assert [(s.clip_name, s.prompt) for s in marked] == [("sc01_sh030_anim.mov", "gravel underfoot")]
     (segment,) = marked
     assert segment.start_sample <= 492 / 30 * 48_000 < segment.start_sample + segment.num_samples
+
+
+def comment_locator(aaf_path: Path, text: str) -> None:
+    """Set the comment of the locator in the sequence's timeline to `text`, in each place Media
+    Composer keeps it (Comment, the attribute `_ATN_CRM_COM`, the user comment `Comment`)."""
+    with aaf2.open(str(aaf_path), "rw") as aaf:
+        (sequence,) = aaf.content.compositionmobs()
+        (locator,) = [component for slot in sequence.slots
+                      if isinstance(slot, aaf2.mobslots.EventMobSlot)
+                      for component in slot.segment.components
+                      if isinstance(component, aaf2.components.DescriptiveMarker)]
+        locator["Comment"].value = text
+        for attributes in (locator["CommentMarkerAttributeList"], locator["UserComments"]):
+            for tag in attributes:
+                if tag.name in ("_ATN_CRM_COM", "Comment"):
+                    tag.value = text
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared fixtures absent")
+def test_an_avid_locator_comment_gives_the_clip_under_it_its_prompt(tmp_path):
+    """Avid's own export (the fixtures' one_clip.aaf), read by the AAF adapter: its locator in
+    the timeline, commented "ppjoshm_1.gt_1", commented `v2a: …` instead. The adapter's writer
+    drops markers, so the fixture is edited with pyaaf2 rather than written from OTIO. The
+    reader names the marker after the locator's comment and puts it on the clip under it."""
+    path = tmp_path / "one_clip.aaf"
+    shutil.copyfile(FIXTURES / "aaf" / "one_clip.aaf", path)
+    assert [s.prompt for s in plan_segments(read_timeline(path), timeline_path=str(path))] == [""]
+
+    comment_locator(path, "v2a: footsteps on gravel")
+    segments = plan_segments(read_timeline(path), timeline_path=str(path))
+    assert [(s.clip_name, s.prompt) for s in segments] == [
+        ("ppjoshm_1 (SIM1)", "footsteps on gravel")]

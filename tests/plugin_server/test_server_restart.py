@@ -61,7 +61,7 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
     server.proc.send_signal(signal.SIGKILL)
     server.proc.wait(10)
     client.close()
-    # What a kill in the middle of an atomic write leaves behind (v2a.media.audio's temp name).
+    # What a kill in the middle of an atomic write leaves behind (v2a.files.atomic_write's temp name).
     (audio / ".Clip-002_take1.wav.x1y2z3.tmp").write_bytes(b"RIFF\0\0")
     # And of a timeline write (otio_adapters.write's staging folder beside the timeline).
     staging = roots["out"] / "killed" / ".v2a-k1l2m3n4"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import soundfile
 
+from v2a import files
 from v2a.contracts import SAMPLE_RATE
 from v2a.media import audio
 from v2a.media.audio import fit_to_length, read_bext, read_wav, resample, write_wav
@@ -88,7 +89,7 @@ def test_failed_write_leaves_no_file_and_no_temp(tmp_path, monkeypatch):
     def crash(*args):
         raise KeyboardInterrupt  # a run killed mid-write
 
-    monkeypatch.setattr(audio.os, "fsync", crash)
+    monkeypatch.setattr(files.os, "fsync", crash)  # where atomic_write looks it up
     with pytest.raises(KeyboardInterrupt):
         write_wav(
             str(path), np.zeros(200), description="new", originator="v2a", time_reference_samples=0

@@ -128,7 +128,7 @@ def test_frames_on_demand_decode_a_span_at_a_time_once_through_the_file(movies, 
     monkeypatch.setattr(
         frames_module._FrameCursor, "_next", lambda self: decoded.append(1) or original(self)
     )
-    with SegmentFrames(segment, float(FILM), 32) as frames:
+    with SegmentFrames.at_frame_rate(segment, float(FILM), 32) as frames:
         assert len(frames) == 200 and frames.shape == (200, 32, 32, 3) and frames.dtype == np.uint8
         assert not decoded  # nothing is decoded until asked for
         spans = [frames[np.arange(start, min(200, start + 48))] for start in range(0, 200, 48)]
@@ -140,7 +140,7 @@ def test_frames_on_demand_decode_a_span_at_a_time_once_through_the_file(movies, 
 
 def test_frames_on_demand_of_a_reverse_clip_seek_back_for_each_span(movies):
     segment = segment_over(movies[NTSC], NTSC, first_frame=250, record_frames=120, speed=-1.0)
-    with SegmentFrames(segment, float(NTSC), 32) as frames:
+    with SegmentFrames.at_frame_rate(segment, float(NTSC), 32) as frames:
         spans = [frames[start : start + 50] for start in range(0, 120, 50)]
         everything = np.asarray(frames)
     assert numbers(np.concatenate(spans)) == list(range(250, 130, -1)) == numbers(everything)
@@ -149,7 +149,7 @@ def test_frames_on_demand_of_a_reverse_clip_seek_back_for_each_span(movies):
 def test_frames_on_demand_of_offline_media_fail_before_any_decoding():
     offline = segment(media=MediaSource(referenced="/nowhere/a.mov", path=None))
     with pytest.raises(MediaError, match="offline"):
-        SegmentFrames(offline, 24.0, 32)
+        SegmentFrames.at_frame_rate(offline, 24.0, 32)
 
 
 def test_unsorted_and_repeated_times_keep_the_order_asked(movies):

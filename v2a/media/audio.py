@@ -14,9 +14,7 @@ import itertools
 import os
 import re
 import struct
-import tempfile
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -25,7 +23,7 @@ import soundfile
 from scipy.signal import resample_poly
 
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE
-from v2a.files import USUAL_FILE_MODE
+from v2a.files import atomic_write
 from v2a.media.errors import MediaError
 from v2a.media.loudness import Loudness
 
@@ -99,30 +97,6 @@ def write_wav(
 
 
 _WAV_BLOCK = 1 << 20  # samples converted at a time (22 s at 48 kHz)
-
-
-def atomic_write(path: str, payload: bytes | Iterable[bytes]) -> None:
-    """Writes bytes (or pieces of bytes, in order) to `path` through a temp file in the same
-    folder + fsync + os.replace."""
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        handle, temp = tempfile.mkstemp(
-            dir=folder, prefix=f".{os.path.basename(path)}.", suffix=".tmp"
-        )
-    except OSError as error:
-        raise OSError(error.errno, f"cannot write {path}: {error.strerror}") from error
-    try:
-        with os.fdopen(handle, "wb") as out:
-            os.fchmod(out.fileno(), USUAL_FILE_MODE)  # mkstemp made it private
-            for piece in [payload] if isinstance(payload, bytes) else payload:
-                out.write(piece)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        if os.path.exists(temp):
-            os.unlink(temp)
-        raise
 
 
 def _chunk(tag: bytes, payload: bytes) -> bytes:

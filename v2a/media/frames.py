@@ -81,7 +81,7 @@ def file_times_at(segment: Segment, record: np.ndarray) -> np.ndarray:
 
 def read_segment_frames(segment: Segment, fps: float, size: int) -> np.ndarray:
     """uint8 (T, size, size, 3): the picture the viewer sees under the segment, at `fps`."""
-    with SegmentFrames(segment, fps, size) as frames:
+    with SegmentFrames.at_frame_rate(segment, fps, size) as frames:
         return frames[np.arange(len(frames))]
 
 
@@ -98,24 +98,25 @@ class SegmentFrames:
     dtype = np.dtype(np.uint8)
     ndim = 4
 
-    def __init__(self, segment: Segment, fps: float, size: int) -> None:
-        self._open(segment, segment_file_times(segment, fps), size)
+    def __init__(self, segment: Segment, file_times: np.ndarray, size: int) -> None:
+        """The pictures at `file_times` (seconds from the media's first frame) under `segment`."""
+        if segment.media.image_sequence is None and segment.media.path is None:
+            raise MediaError(f"clip {segment.clip_name!r}: media offline ({segment.media.referenced})")
+        self.times = file_times
+        self.shape = (len(file_times), size, size, 3)
+        self._media, self._size = segment.media, size
+        self._video: _VideoReader | None = None
+
+    @classmethod
+    def at_frame_rate(cls, segment: Segment, fps: float, size: int) -> SegmentFrames:
+        """The run of pictures the segment needs at `fps` (`segment_file_times`)."""
+        return cls(segment, segment_file_times(segment, fps), size)
 
     @classmethod
     def at_record_seconds(cls, segment: Segment, seconds: Sequence[float], size: int) -> SegmentFrames:
         """The pictures the viewer sees `seconds` after the segment's record start (thumbnails
         of a result picture), instead of a run of them at a frame rate."""
-        frames = cls.__new__(cls)
-        frames._open(segment, file_times_at(segment, np.asarray(seconds, np.float64)), size)
-        return frames
-
-    def _open(self, segment: Segment, file_times: np.ndarray, size: int) -> None:
-        self.times = file_times
-        self.shape = (len(self.times), size, size, 3)
-        self._media, self._size = segment.media, size
-        if segment.media.image_sequence is None and segment.media.path is None:
-            raise MediaError(f"clip {segment.clip_name!r}: media offline ({segment.media.referenced})")
-        self._video: _VideoReader | None = None
+        return cls(segment, file_times_at(segment, np.asarray(seconds, np.float64)), size)
 
     def __len__(self) -> int:
         return len(self.times)
