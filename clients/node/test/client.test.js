@@ -23,6 +23,7 @@ test('server info over TCP with the token', { skip }, async (t) => {
   const info = await c.info();
   assert.strictEqual(info.sample_rate, 48000);
   assert.ok(info.capabilities.includes('regenerate'));
+  assert.ok(info.capabilities.includes('loudness_target'));
   // Each output format with its extensions, the one v2a writes first: a panel's "Save as .fcpxml".
   assert.deepStrictEqual(info.output_timeline_formats.map((f) => f.name), info.output_formats);
   const fcpx = info.output_timeline_formats.find((f) => f.name === 'fcpx_xml');
@@ -51,7 +52,7 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
         file_name: 'simple_cut.otio',
         media_search_paths: [env.V2A_MEDIA_DIR],
       },
-      params: { seed: 7 },
+      params: { seed: 7, loudness_target_lufs: -30 },
       output: { folder: 'node' },
     });
     assert.strictEqual(job.clips.length, 4);
@@ -68,7 +69,12 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
       assert.ok(fs.existsSync(clip.media_path));
       assert.strictEqual(clip.peaks.min.length, 16);
       assert.ok(Math.max(...clip.peaks.max) > 0);
+      // Brought down to the job's loudness target (the test sines are louder than -30 LUFS).
+      const provenance = JSON.parse(clip.provenance_json);
+      assert.strictEqual(provenance.loudness_target_lufs, -30);
+      assert.ok(provenance.gain_db < 0, clip.provenance_json);
     }
+    assert.strictEqual(final.params.loudness_target_lufs, -30);
     const clipId = result.clips[0].clip_id;
     const child = await c.regenerateClip(job.job_id, { clip_id: clipId }, { seed: 9 });
     const done = await c.waitJob(child.job_id);
