@@ -490,6 +490,8 @@ def _levels(result: GenerationResult) -> str:
 def _normalization_summary(result: GenerationResult) -> str:
     """`; brought to -23 LUFS, 1 take held under it by its true peak` ('' without a loudness
     target): which takes did not reach the target an engineer asked for, and why."""
+    from v2a.media.loudness import TRUE_PEAK_CEILING
+
     targets = sorted({audio.provenance["loudness_target_lufs"] for audio in result.generated
                       if "loudness_target_lufs" in audio.provenance})
     if not targets:
@@ -498,7 +500,7 @@ def _normalization_summary(result: GenerationResult) -> str:
     missed.pop(None, None)
     text = f"; brought to {', '.join(f'{target:g}' for target in targets)} LUFS"
     for reason, count in sorted(missed.items()):
-        text += (f", {count} take(s) held under it by the -1 dBTP true peak ceiling"
+        text += (f", {count} take(s) held under it by the {TRUE_PEAK_CEILING:g} dBTP true peak ceiling"
                  if reason == "true peak" else f", {count} take(s) left as made ({reason})")
     return text
 
