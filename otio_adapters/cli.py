@@ -102,6 +102,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "timeline's timecode, into this PNG (written once the timeline is)",
     )
     generate.add_argument(
+        "--stem", default="", metavar="FILE.wav",
+        help="also write v2a's sound as the written timeline plays it (each clip's active take, "
+        "the crossfades) into one 48 kHz WAV from the timeline's start timecode to the end of "
+        "its picture, for a DAW or a format that keeps no audio (written once the timeline is)",
+    )
+    generate.add_argument(
         "--generator",
         default="default",
         metavar="SPEC",
@@ -249,6 +255,7 @@ _PARAM_FLAGS = {"steps": "--steps", "guidance": "--cfg", "seed": "--seed", "prom
 def _generate(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
+    from v2a.files import output_file_problem
     from v2a.folder_lock import FolderBusy, FolderLock
     from v2a.params import loudness_target_violations, violations
     from v2a.pipeline import prepare_generation
@@ -257,6 +264,8 @@ def _generate(args: argparse.Namespace) -> int:
     request = _request(args, args.out)
     if args.picture and picture_path_problem(args.picture):
         return _fail("generate", picture_path_problem(args.picture))
+    if args.stem and output_file_problem(args.stem, "--stem", ".wav"):
+        return _fail("generate", output_file_problem(args.stem, "--stem", ".wav"))
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
     problems = violations(asdict(request.params), takes=1)
     problems += loudness_target_violations(request.loudness_target_lufs)
@@ -346,6 +355,10 @@ def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRe
         _draw_picture(args.picture, plan, result, generator.name)
     elif args.picture:
         print("v2a generate: no picture drawn: no take was generated", file=sys.stderr)
+    if args.stem and result.timeline_path:
+        _write_stem(args.stem, result)
+    elif args.stem:
+        print("v2a generate: no stem written: no timeline was written", file=sys.stderr)
     generated = len(result.generated)
     return 0 if generated or not result.clips else 1
 
@@ -368,6 +381,25 @@ def _draw_picture(path: str, plan, result: GenerationResult, generator: str) -> 
               file=sys.stderr)
         return
     print(f"picture: {path}")
+
+
+def _write_stem(path: str, result: GenerationResult) -> None:
+    """--stem: rendered from the timeline as written (the .otio beside it where the format
+    loses part of the result), so it plays what the editor's timeline plays; one that cannot be
+    written is said, and leaves the run's result as it is."""
+    from otio_adapters.read import read_timeline
+    from otio_adapters.stem import write_stem
+
+    written = result.fallback_otio_path or result.timeline_path
+    print("v2a generate: writing the stem", file=sys.stderr, flush=True)
+    try:
+        timeline = read_timeline(written)  # never an EDL: one always has its .otio beside it
+        loudness = write_stem(timeline, path, os.path.dirname(os.path.abspath(written)))
+    except Exception as error:  # noqa: BLE001 - the timeline is written whatever happens here
+        print(f"v2a generate: the stem was not written ({type(error).__name__}: {error})",
+              file=sys.stderr)
+        return
+    print(f"stem: {path} ({loudness.text()})")
 
 
 def _left_on_disk(request: GenerationRequest, kept: tuple[str, ...]) -> str:

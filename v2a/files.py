@@ -68,3 +68,18 @@ def atomic_write(path: str, payload: bytes | Iterable[bytes]) -> None:
         if os.path.exists(temp):
             os.unlink(temp)
         raise
+
+
+def output_file_problem(path: str, flag: str, extension: str) -> str:
+    """Why `path`, given as `flag`, cannot take a file a run writes when it ends (a picture, a
+    stem): "" if it can, said before any work is done. Its folder is made when the file is
+    written (as `--out`'s is: `--picture out/cut.png` beside a first run's `--out out/cut` was
+    refused), so the nearest folder that exists is checked."""
+    if not str(path).lower().endswith(extension):
+        return f"{flag} {path}: not a {extension} file name"
+    existing = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        return f"{flag} {path}: {existing} is not a folder this user can write in"
+    return ""

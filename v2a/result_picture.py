@@ -19,7 +19,7 @@ import numpy as np
 
 from otio_adapters.timing import exact_rate, format_timecode
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
-from v2a.files import atomic_write
+from v2a.files import atomic_write, output_file_problem
 from v2a.media.audio import min_max_peaks, read_wav
 from v2a.media.errors import MediaError
 
@@ -33,17 +33,8 @@ _WINDOW = 512
 
 
 def picture_path_problem(path: str) -> str:
-    """Why `path` cannot take the picture ("" if it can), said before any work is done. Its
-    folder is made when the picture is drawn (as `--out`'s is: `--picture out/cut.png` beside a
-    first run's `--out out/cut` was refused), so the nearest folder that exists is checked."""
-    if not str(path).lower().endswith(".png"):
-        return f"--picture {path}: not a .png file name"
-    existing = os.path.dirname(os.path.abspath(path))
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        return f"--picture {path}: {existing} is not a folder this user can write in"
-    return ""
+    """Why `path` cannot take the picture ("" if it can), said before any work is done."""
+    return output_file_problem(path, "--picture", ".png")
 
 
 def sound_under_picture(generated: Sequence[GeneratedAudio], start_sample: int,
