@@ -387,6 +387,7 @@ def _write_stem(path: str, result: GenerationResult) -> None:
     """--stem: rendered from the timeline as written (the .otio beside it where the format
     loses part of the result), so it plays what the editor's timeline plays; one that cannot be
     written is said, and leaves the run's result as it is."""
+    from otio_adapters.media_refs import media_base_dir
     from otio_adapters.read import read_timeline
     from otio_adapters.stem import write_stem
 
@@ -394,7 +395,8 @@ def _write_stem(path: str, result: GenerationResult) -> None:
     print("v2a generate: writing the stem", file=sys.stderr, flush=True)
     try:
         timeline = read_timeline(written)  # never an EDL: one always has its .otio beside it
-        loudness = write_stem(timeline, path, os.path.dirname(os.path.abspath(written)))
+        # A bundle's takes are inside it (an .otioz's unpacked once, as v2a reads one).
+        loudness = write_stem(timeline, path, media_base_dir(written))
     except Exception as error:  # noqa: BLE001 - the timeline is written whatever happens here
         print(f"v2a generate: the stem was not written ({type(error).__name__}: {error})",
               file=sys.stderr)

@@ -114,10 +114,10 @@ def test_the_stem_file_starts_at_the_timelines_start_timecode(timeline, tmp_path
     assert [p.name for p in path.parent.iterdir()] == ["cut_sfx.wav"]  # no temp file left
 
 
-@pytest.mark.parametrize("output_format", ["otio", "xml", "edl"])
+@pytest.mark.parametrize("output_format", ["otio", "xml", "edl", "otioz"])
 def test_generate_writes_the_stem_of_what_it_wrote(tmp_path, capsys, output_format):
-    """Through the CLI, from the timeline as written (an EDL's .otio beside it): each clip's
-    active take in the stem where no crossfade is, to the sample."""
+    """Through the CLI, from the timeline as written (an EDL's .otio beside it, an .otioz's
+    takes inside it): each clip's active take in the stem where no crossfade is, to the sample."""
     from v2a.cli import main
 
     project = tmp_path / "project"
@@ -131,8 +131,10 @@ def test_generate_writes_the_stem_of_what_it_wrote(tmp_path, capsys, output_form
     assert code == 0
     assert f"stem: {stem} (" in capsys.readouterr().out
     sound, _ = read_wav(str(stem))
-    written = read_timeline(out / "cut.otio") if output_format != "xml" else None
-    timeline = written or read_timeline(out / "cut.xml")
+    # The takes' own files (in OUT/audio) and the timeline that names them: the .otio beside an
+    # EDL, the FCP7 XML itself; the .otioz's takes are copies of the ones in OUT/audio.
+    timeline = read_timeline(out / {"xml": "cut.xml", "otioz": "cut.otioz"}.get(output_format,
+                                                                                 "cut.otio"))
     assert len(sound) == round(timeline.video_tracks()[0].duration().to_seconds() * SAMPLE_RATE)
     (track,) = [track for track in timeline.tracks if track_stem(track)]
     compared = 0
@@ -142,7 +144,7 @@ def test_generate_writes_the_stem_of_what_it_wrote(tmp_path, capsys, output_form
         placed = track.range_of_child_at_index(index)
         start = round(placed.start_time.to_seconds() * SAMPLE_RATE)
         length = round(placed.duration.to_seconds() * SAMPLE_RATE)
-        take, _ = read_wav(clip.media_reference.target_url.removeprefix("file://"))
+        take, _ = read_wav(str(out / "audio" / Path(clip.media_reference.target_url).name))
         offset = round((clip.source_range.start_time.to_seconds()
                         - clip.media_reference.available_range.start_time.to_seconds()) * SAMPLE_RATE)
         middle = slice(length // 3, 2 * length // 3)  # clear of any crossfade at its ends
