@@ -28,8 +28,9 @@ from otio_adapters import timing
 from otio_adapters.plan import timeline_start
 from otio_adapters.takes import to_samples, track_name, track_stem, url_to_path
 from v2a.contracts import SAMPLE_RATE
+from v2a.media.audio import ProductionNotes, write_wav
 from v2a.media.errors import MediaError
-from v2a.media.loudness import Loudness
+from v2a.media.loudness import Loudness, measure_loudness
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,6 @@ def picture_samples(timeline: otio.schema.Timeline) -> int:
 def write_stem(timeline: otio.schema.Timeline, path: str, base_dir: str = "") -> Loudness:
     """Render the timeline's v2a sound (`render_v2a_sound`) into a Broadcast WAV at `path`
     (atomically) that starts at the timeline's start timecode; returns its loudness."""
-    from v2a.media.audio import ProductionNotes, write_wav
-    from v2a.media.loudness import measure_loudness
-
     sound = render_v2a_sound(timeline, base_dir)
     loudness = measure_loudness(sound)
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)  # as --out's is made
