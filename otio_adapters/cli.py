@@ -259,13 +259,13 @@ def _generate(args: argparse.Namespace) -> int:
     from v2a.folder_lock import FolderBusy, FolderLock
     from v2a.params import loudness_target_violations, violations
     from v2a.pipeline import prepare_generation
-    from v2a.result_picture import picture_path_problem
 
     request = _request(args, args.out)
-    if args.picture and picture_path_problem(args.picture):
-        return _fail("generate", picture_path_problem(args.picture))
-    if args.stem and output_file_problem(args.stem, "--stem", ".wav"):
-        return _fail("generate", output_file_problem(args.stem, "--stem", ".wav"))
+    # Said before any work: a picture or stem that cannot be written once the run ends.
+    problems = [output_file_problem(args.picture, "--picture", ".png") if args.picture else "",
+                output_file_problem(args.stem, "--stem", ".wav") if args.stem else ""]
+    if any(problems):
+        return _fail("generate", "; ".join(problem for problem in problems if problem))
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
     problems = violations(asdict(request.params), takes=1)
     problems += loudness_target_violations(request.loudness_target_lufs)
@@ -387,16 +387,11 @@ def _write_stem(path: str, result: GenerationResult) -> None:
     """--stem: rendered from the timeline as written (the .otio beside it where the format
     loses part of the result), so it plays what the editor's timeline plays; one that cannot be
     written is said, and leaves the run's result as it is."""
-    from otio_adapters.media_refs import media_base_dir
-    from otio_adapters.read import read_timeline
-    from otio_adapters.stem import write_stem
+    from otio_adapters.stem import write_stem_of_file
 
-    written = result.fallback_otio_path or result.timeline_path
     print("v2a generate: writing the stem", file=sys.stderr, flush=True)
     try:
-        timeline = read_timeline(written)  # never an EDL: one always has its .otio beside it
-        # A bundle's takes are inside it (an .otioz's unpacked once, as v2a reads one).
-        loudness = write_stem(timeline, path, media_base_dir(written))
+        loudness = write_stem_of_file(result.fallback_otio_path or result.timeline_path, path)
     except Exception as error:  # noqa: BLE001 - the timeline is written whatever happens here
         print(f"v2a generate: the stem was not written ({type(error).__name__}: {error})",
               file=sys.stderr)

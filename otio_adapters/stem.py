@@ -55,6 +55,16 @@ def picture_samples(timeline: otio.schema.Timeline) -> int:
     return max((to_samples(duration) for duration in durations), default=0)
 
 
+def write_stem_of_file(timeline_path: str, path: str) -> Loudness:
+    """`write_stem` of a timeline file v2a wrote, its takes found as v2a finds them: beside it,
+    or inside a bundle (an .otioz unpacked once, as v2a reads one). Pass the .otio v2a wrote
+    beside a format that loses part of the result (an EDL): it is the whole of it."""
+    from otio_adapters.media_refs import media_base_dir
+    from otio_adapters.read import read_timeline
+
+    return write_stem(read_timeline(timeline_path), path, media_base_dir(timeline_path))
+
+
 def write_stem(timeline: otio.schema.Timeline, path: str, base_dir: str = "") -> Loudness:
     """Render the timeline's v2a sound (`render_v2a_sound`) into a Broadcast WAV at `path`
     (atomically) that starts at the timeline's start timecode; returns its loudness."""

@@ -111,6 +111,10 @@ def add_commands(subparsers) -> None:
                         help="draw the shots, each clip's current take under them and its "
                         "spectrogram, as `v2a generate --picture` does (the server's files must "
                         "be on this machine, as they are for a local server)")
+    result.add_argument("--stem", type=Path, default=None, metavar="FILE.wav",
+                        help="write the job's v2a sound as its written timeline plays it into one "
+                        "WAV from the timeline's start, as `v2a generate --stem` does (the "
+                        "server's files must be on this machine)")
     result.add_argument("--media-path", action="append", default=[], metavar="DIR",
                         help="for --picture: a folder to find the shots' media in by name, as the "
                         "job was submitted with (repeatable)")
@@ -315,13 +319,14 @@ def _regenerate(args) -> int:
 
 @_handles_rpc_errors
 def _result(args) -> int:
-    picture = args.picture
-    if picture is not None:
-        from v2a.result_picture import picture_path_problem
+    from v2a.files import output_file_problem
 
-        if problem := picture_path_problem(str(picture)):
-            print(f"v2a client: {problem}", file=sys.stderr)
-            return 1
+    picture, stem = args.picture, args.stem
+    problems = [output_file_problem(str(picture), "--picture", ".png") if picture else "",
+                output_file_problem(str(stem), "--stem", ".wav") if stem else ""]
+    if any(problems):
+        print(f"v2a client: {'; '.join(p for p in problems if p)}", file=sys.stderr)
+        return 1
     with _client(args) as client:
         result = client.result(args.job_id, peak_points=args.peaks or 64,
                                include_timeline_data=args.save_timeline is not None)
@@ -333,13 +338,32 @@ def _result(args) -> int:
         "clips": [{
             "clip_id": c.clip_id, "name": c.clip_name, "file": c.media_path,
             "start_sample": c.start_sample, "num_samples": c.num_samples,
+            # The file holds this much sound before and after the part under the picture.
+            "handle_before_samples": c.handle_before_samples,
+            "handle_after_samples": c.handle_after_samples,
             **({"peaks_min": list(c.peaks.min), "peaks_max": list(c.peaks.max)}
                if args.peaks else {}),
         } for c in result.clips],
     }
     print(json.dumps(summary, indent=2))
-    return (_draw_result_picture(picture, result, tuple(args.media_path))
-            if picture is not None else 0)
+    failed = picture is not None and _draw_result_picture(picture, result, tuple(args.media_path))
+    failed = (stem is not None and _write_result_stem(stem, result)) or failed
+    return 1 if failed else 0
+
+
+def _write_result_stem(path: Path, result) -> int:
+    """`result --stem`: the job's written timeline rendered here (its takes, as the server
+    wrote them); 1 when it cannot be, saying why."""
+    from otio_adapters.stem import write_stem_of_file
+
+    written = result.fallback_otio_path or result.timeline_path  # the .otio holds every take
+    try:
+        loudness = write_stem_of_file(written, str(path))
+    except Exception as error:  # noqa: BLE001 - a remote server's path, a take gone since
+        print(f"v2a client: no stem written ({type(error).__name__}: {error})", file=sys.stderr)
+        return 1
+    print(f"stem: {path} ({loudness.text()})", file=sys.stderr)
+    return 0
 
 
 def _draw_result_picture(path: Path, result, media_paths: tuple[str, ...]) -> int:

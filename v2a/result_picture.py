@@ -19,7 +19,7 @@ import numpy as np
 
 from otio_adapters.timing import exact_rate, format_timecode
 from v2a.contracts import SAMPLE_RATE, GeneratedAudio, Segment
-from v2a.files import atomic_write, output_file_problem
+from v2a.files import atomic_write
 from v2a.media.audio import min_max_peaks, read_wav
 from v2a.media.errors import MediaError
 
@@ -30,11 +30,6 @@ THUMB_PX = 64
 #: Spectrogram columns at most (each a 512-sample window): finer than the picture's pixels is lost.
 MAX_COLUMNS = 3200
 _WINDOW = 512
-
-
-def picture_path_problem(path: str) -> str:
-    """Why `path` cannot take the picture ("" if it can), said before any work is done."""
-    return output_file_problem(path, "--picture", ".png")
 
 
 def sound_under_picture(generated: Sequence[GeneratedAudio], start_sample: int,

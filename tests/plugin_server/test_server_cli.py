@@ -9,7 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from otio_adapters.read import read_timeline
+from otio_adapters.stem import render_v2a_sound
 from v2a.cli import main
+from v2a.media.audio import read_wav
 
 FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
 
@@ -50,6 +53,17 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
     assert len(np.unique(strip.reshape(-1, 3), axis=0)) > 100  # frames, not one grey
     assert main([*base, "result", job_id, "--picture", str(picture)]) == 0
     assert "4 of 4 shot(s) drawn grey: their media is not found here" in capsys.readouterr().err
+
+    # Its stem: the written timeline as it plays (the rendering itself: test_stem.py).
+    stem = tmp_path / "stems" / "job.wav"
+    assert main([*base, "result", job_id, "--stem", str(stem)]) == 0
+    assert f"stem: {stem} (" in capsys.readouterr().err
+    sound, _ = read_wav(str(stem))
+    written = read_timeline(summary["fallback_otio"] or summary["timeline"])
+    np.testing.assert_allclose(sound, render_v2a_sound(written), atol=2**-22)  # 24-bit
+    assert np.abs(sound).max() > 0.1  # the takes, not silence
+    assert main([*base, "result", job_id, "--stem", str(tmp_path / "job.mp3")]) == 1
+    assert "--stem" in capsys.readouterr().err and not (tmp_path / "job.mp3").exists()
 
     assert main([*base, "regenerate", job_id, "--clip", clip_id, "--seed", "9", "--watch"]) == 0
     assert ": succeeded" in capsys.readouterr().out
