@@ -25,8 +25,9 @@ import opentimelineio as otio
 import soundfile
 
 from otio_adapters import timing
+from otio_adapters.media_refs import RelinkIndex, locate_file
 from otio_adapters.plan import timeline_start
-from otio_adapters.takes import to_samples, track_name, track_stem, url_to_path
+from otio_adapters.takes import to_samples, track_name, track_stem
 from v2a.contracts import SAMPLE_RATE
 from v2a.media.audio import ProductionNotes, write_wav
 from v2a.media.errors import MediaError
@@ -124,12 +125,15 @@ def _placed_clips(track: otio.schema.Track, base_dir: str) -> list[_Placed]:
 
 
 def _take_path(clip: otio.schema.Clip, base_dir: str) -> str:
-    reference = clip.media_reference
-    url = getattr(reference, "target_url", "") or ""
+    """The clip's take file, found as the planner finds media (relative to the timeline, in
+    either Unicode spelling of its name)."""
+    url = getattr(clip.media_reference, "target_url", "") or ""
     if not url:
         raise MediaError(f"v2a clip {clip.name!r} has no take file on the timeline")
-    path = url_to_path(url)
-    return path if os.path.isabs(path) else os.path.join(base_dir, path)
+    located = locate_file(url, base_dir, RelinkIndex())
+    if located.path is None:
+        raise MediaError(f"v2a clip {clip.name!r}: cannot read its take ({located.looked_for})")
+    return located.path
 
 
 def _file_offset(clip: otio.schema.Clip) -> int:
@@ -159,18 +163,19 @@ def _add(sound: np.ndarray, placed: _Placed) -> None:
 def _read(placed: _Placed, offset: int, frames: int) -> np.ndarray:
     """`frames` samples of the take from `offset` (silence where the file has none: a take
     whose handles a crossfade outruns plays silence there, as a DAW plays past a file's end)."""
+    out = np.zeros(frames, np.float32)
     try:
-        info = soundfile.info(placed.path)
+        with soundfile.SoundFile(placed.path) as take:
+            if take.samplerate != SAMPLE_RATE:
+                raise MediaError(f"v2a clip {placed.name!r}: its take {placed.path} is "
+                                 f"{take.samplerate} Hz, not {SAMPLE_RATE}")
+            lo, hi = max(offset, 0), min(offset + frames, take.frames)
+            if hi > lo:
+                take.seek(lo)
+                data = take.read(hi - lo, dtype="float32", always_2d=True)
+                out[lo - offset : hi - offset] = data.mean(axis=1)
     except (OSError, RuntimeError) as error:  # soundfile raises RuntimeError for unreadable files
         raise MediaError(f"v2a clip {placed.name!r}: cannot read its take {placed.path}: {error}") from error
-    if info.samplerate != SAMPLE_RATE:
-        raise MediaError(f"v2a clip {placed.name!r}: its take {placed.path} is {info.samplerate} Hz, "
-                         f"not {SAMPLE_RATE}")
-    out = np.zeros(frames, np.float32)
-    lo, hi = max(offset, 0), min(offset + frames, info.frames)
-    if hi > lo:
-        data = soundfile.read(placed.path, start=lo, stop=hi, dtype="float32", always_2d=True)[0]
-        out[lo - offset : hi - offset] = data.mean(axis=1)
     return out
 
 
