@@ -655,22 +655,8 @@ def _generate_take(
     if not np.all(np.isfinite(samples)):  # a numerical blow-up: this clip's, not the run's
         return event("failed", f"generator {generator.name!r} returned NaN or infinite samples"), None
 
-    provenance = _provenance(segment, generator, request, take, time.monotonic() - started)
-    from v2a.media.loudness import measure_loudness, normalize_loudness
-
-    loudness = measure_loudness(samples)  # of the whole file, handles included
-    level_note = ""
-    if request.loudness_target_lufs is not None:
-        samples, normalization = normalize_loudness(samples, request.loudness_target_lufs, loudness)
-        loudness = measure_loudness(samples)  # the gate may keep other windows after the gain
-        provenance.update(loudness_target_lufs=request.loudness_target_lufs,
-                          gain_db=round(normalization.gain_db, 2))
-        if normalization.missed_by():
-            provenance["loudness_target_missed_by"] = normalization.missed_by()
-        level_note = f"; {normalization.text()}"
-    provenance.update(
-        loudness_lufs=_rounded(loudness.integrated), true_peak_dbtp=_rounded(loudness.true_peak)
-    )
+    provenance = _provenance(segment, generator, params, take, time.monotonic() - started)
+    samples, loudness, level_note = _leveled(samples, request.loudness_target_lufs, provenance)
     _write_take(path, samples, segment, provenance, facts, loudness)
     audio = GeneratedAudio(
         clip_id=segment.clip_id,
@@ -684,6 +670,30 @@ def _generate_take(
     # All its steps done: a bar drawn from step / total_steps ends full, not back at 0/0.
     message = f"take {take}: {path} ({loudness.text()}{level_note})"
     return event("done", message, steps, steps, audio.path), audio
+
+
+def _leveled(
+    samples: np.ndarray, target: float | None, provenance: dict
+) -> tuple[np.ndarray, Loudness, str]:
+    """The take brought to `target` LUFS where one is asked for (GenerationRequest.
+    loudness_target_lufs), its loudness (of the whole file, handles included) and what the
+    "done" message adds; `provenance` gets the levels and the gain."""
+    from v2a.media.loudness import measure_loudness, normalize_loudness
+
+    loudness = measure_loudness(samples)
+    note = ""
+    if target is not None:
+        samples, normalization = normalize_loudness(samples, target, loudness)
+        if normalization.gain_db:
+            loudness = measure_loudness(samples)  # the gate may keep other windows after a gain
+        provenance.update(loudness_target_lufs=target, gain_db=round(normalization.gain_db, 2))
+        if missed_by := normalization.missed_by():
+            provenance["loudness_target_missed_by"] = missed_by
+        note = f"; {normalization.text()}"
+    provenance.update(
+        loudness_lufs=_rounded(loudness.integrated), true_peak_dbtp=_rounded(loudness.true_peak)
+    )
+    return samples, loudness, note
 
 
 def _rounded(level: float | None) -> float | None:
@@ -757,9 +767,9 @@ def _take_params(request: GenerationRequest, segment: Segment, take: int) -> Gen
 
 
 def _provenance(
-    segment: Segment, generator: Generator, request: GenerationRequest, take: int, seconds: float
+    segment: Segment, generator: Generator, params: GenerationParams, take: int, seconds: float
 ) -> dict:
-    params = _take_params(request, segment, take)
+    """What made take `take` of the clip, with `params` (`_take_params`)."""
     return {
         **generator.provenance(),
         "generator": generator.name,
