@@ -585,10 +585,10 @@ def _write_timeline(
 
     reason = _cannot_carry(timeline, format, project) if has_audio else ""
     if format == "otio_json":
-        _atomic_write(timeline, path, "otio_json")
+        _write_through_staging(timeline, path, "otio_json")
         return path, "", ""
     if reason:
-        _atomic_write(timeline, otio_path, "otio_json")
+        _write_through_staging(timeline, otio_path, "otio_json")
         return otio_path, otio_path, f"{reason}; wrote {otio_path} instead"
 
     source, problem = project.path, project.problem
@@ -596,7 +596,7 @@ def _write_timeline(
         # Saved again since v2a read it (the editor cutting in the project v2a wrote): what
         # v2a would write there is older than what the editor saved. Or the timeline's edit
         # is not the file's (an .otio edited since): the adapter's rewrite would replace it.
-        _atomic_write(timeline, otio_path, "otio_json")
+        _write_through_staging(timeline, otio_path, "otio_json")
         hint = ("write into another folder for the adapter's file of this timeline"
                 if problem.startswith(_EDITED) else "run again on the project to add v2a's track to it")
         return otio_path, otio_path, (f"{problem}, and v2a leaves it as it was saved; wrote "
@@ -609,14 +609,16 @@ def _write_timeline(
         # it the newer one, which is what a server restarted then keeps
         # (plugin_server.worker.WRITING). It records the editor's file as staged.
         beside = _recording_written(timeline, format, project, path, staged)
-        _atomic_write(beside, otio_path, "otio_json")
+        _write_through_staging(beside, otio_path, "otio_json")
 
     try:
-        _atomic_write(_for_format(timeline, format), path, format, project,
-                      before_rename=full_result_first if lost else None)
+        _write_through_staging(
+            _for_format(timeline, format), path, format, project,
+            before_rename=full_result_first if lost else None,
+        )
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
         # The file stays as it was: the .otio records it so (rather than as staged).
-        _atomic_write(timeline, otio_path, "otio_json")
+        _write_through_staging(timeline, otio_path, "otio_json")
         if isinstance(error, TimelineWriteError):  # v2a's own reason, said as it is
             note = f"{error}; wrote {otio_path} instead"
         else:
@@ -919,7 +921,7 @@ def _one_line(error: Exception) -> str:
     return text[:300]
 
 
-def _atomic_write(
+def _write_through_staging(
     timeline: otio.schema.Timeline,
     path: str,
     format: str,

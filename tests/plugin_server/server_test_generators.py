@@ -97,13 +97,13 @@ def killed_at_a_write() -> SteppingSine:
         if now and when == "before":
             kill()
         if now and when == "between":
-            write_file = otio_adapters.write._atomic_write
+            write_file = otio_adapters.write._write_through_staging
 
             def write_file_then_kill(*file_args, **file_kwargs):
                 write_file(*file_args, **file_kwargs)
                 kill()
 
-            otio_adapters.write._atomic_write = write_file_then_kill
+            otio_adapters.write._write_through_staging = write_file_then_kill
         written = write(*args, **kwargs)
         if now:
             kill()
