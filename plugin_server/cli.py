@@ -211,7 +211,7 @@ def _submit(args) -> int:
                 media_search_paths=tuple(args.media_path),
                 adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
             )
-        except ValueError as error:  # an inline timeline too big to send, or a folder
+        except ValueError as error:  # an inline timeline too big to send, a folder, unreadable
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(job.job_id)

@@ -152,6 +152,21 @@ def test_a_timeline_too_big_to_send_inline_is_refused_saying_to_send_its_path(
     assert f"{big} is 65.0 MiB, more than the 64 MiB a request may carry: send it by path" in err
 
 
+def test_an_inline_timeline_missing_or_empty_is_one_line_naming_the_file(make_server, roots,
+                                                                          tmp_path, capsys):
+    """A missing file sent inline ended in a traceback; an empty one was sent, and the server
+    answered "no timeline sent: send inline_data or a path", which the panel had done."""
+    server = make_server()
+    missing = tmp_path / "gone.otio"
+    assert main([*_args(server, roots), "submit", str(missing), "--inline"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read {missing}: ") and "Traceback" not in err
+    empty = tmp_path / "empty.otio"
+    empty.write_bytes(b"")
+    assert main([*_args(server, roots), "submit", str(empty), "--inline"]) == 1
+    assert capsys.readouterr().err == f"error: {empty} is empty: no timeline to send\n"
+
+
 def test_watch_into_a_log_prints_one_line_per_clip_as_it_ends(capsys):  # capsys: no terminal
     from plugin_server.cli import _follow
     from v2a.v1 import jobs_pb2 as pb
