@@ -1006,11 +1006,38 @@ def _write_edl(
     # The audio events, the editor's and v2a's (`edl_audio`), are added to the adapter's list,
     # then the frame code mode it was read in (`restore_frame_code_mode`).
     picture, _ = _edl_picture(timeline)
+    _start_as_track_trims(picture, timeline.global_start_time)
     _adapter_write(picture, written, "cmx_3600")
     edl_list.drop_empty_events(written)
     restore_motion_events(written, rate)  # before the audio events: video only
-    edl_audio.append_audio_events(written, timeline, rate)
+    edl_audio.append_audio_events(written, _counted_from_start(timeline), rate)
     restore_frame_code_mode(written, timeline)
+
+
+def _counted_from_start(timeline: otio.schema.Timeline) -> otio.schema.Timeline:
+    """`timeline`, or where it has a start timecode a copy of it with `_start_as_track_trims`
+    (the result itself, and its .otio, stay as they are)."""
+    start = timeline.global_start_time
+    if start is None or start.value == 0:
+        return timeline
+    counted = timeline.deepcopy()
+    _start_as_track_trims(counted, start)
+    return counted
+
+
+def _start_as_track_trims(
+    timeline: otio.schema.Timeline, start: otio.opentime.RationalTime | None
+) -> None:
+    """Give each track of `timeline` without a trim the start timecode `start` as the CMX 3600
+    reader expresses it (a trim from -start), since the writer counts record timecodes from the
+    tracks alone, not from `global_start_time`: a sequence at 01:00:00:00 from another format
+    came out as a list from 00:00:00:00, under v2a's takes' own timecode (their bext) an hour
+    later, and a `--stem` of the run an hour after the list's picture."""
+    if start is None or start.value == 0 or timeline.tracks.source_range is not None:
+        return
+    for track in timeline.tracks:
+        if track.source_range is None:  # a list's own tracks have theirs
+            track.source_range = TR(RT(-start.value, start.rate), track.duration())
 
 
 def _write_kdenlive(

@@ -211,7 +211,7 @@ def _submit(args) -> int:
                 media_search_paths=tuple(args.media_path),
                 adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
             )
-        except ValueError as error:  # an inline timeline too big to send, or a folder
+        except ValueError as error:  # an inline timeline too big to send, a folder, unreadable
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(job.job_id)
@@ -319,19 +319,26 @@ def _regenerate(args) -> int:
 
 @_handles_rpc_errors
 def _result(args) -> int:
-    from v2a.files import output_file_problem
+    from v2a.files import atomic_write, output_file_problem
 
-    picture, stem = args.picture, args.stem
+    picture, stem, saved = args.picture, args.stem, args.save_timeline
     problems = [output_file_problem(str(picture), "--picture", ".png") if picture else "",
-                output_file_problem(str(stem), "--stem", ".wav") if stem else ""]
+                output_file_problem(str(stem), "--stem", ".wav") if stem else "",
+                # Any extension: the timeline comes in the job's format.
+                output_file_problem(str(saved), "--save-timeline", "") if saved else ""]
     if any(problems):
         print(f"v2a client: {'; '.join(p for p in problems if p)}", file=sys.stderr)
         return 1
     with _client(args) as client:
         result = client.result(args.job_id, peak_points=args.peaks or 64,
-                               include_timeline_data=args.save_timeline is not None)
-    if args.save_timeline is not None:
-        args.save_timeline.write_bytes(result.timeline_data)
+                               include_timeline_data=saved is not None)
+    if saved is not None:
+        try:
+            saved.parent.mkdir(parents=True, exist_ok=True)  # as --stem's and --picture's are
+            atomic_write(str(saved), result.timeline_data)
+        except OSError as error:  # a folder by that name, a full disk
+            print(f"v2a client: --save-timeline {saved}: {error}", file=sys.stderr)
+            return 1
     summary = {
         "timeline": result.timeline_path, "format": result.timeline_format,
         "fallback_otio": result.fallback_otio_path, "note": result.format_note,

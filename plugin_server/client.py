@@ -83,7 +83,12 @@ class V2AClient:
             if path.is_dir():
                 raise ValueError(f"{path} is a folder (an .otiod bundle): send it by path, "
                                  "not inline")
-            source.inline_data = path.read_bytes()
+            try:
+                source.inline_data = path.read_bytes()
+            except OSError as error:
+                raise ValueError(f"cannot read {path}: {error.strerror}") from error
+            if not source.inline_data:  # proto3 sends no bytes as no field: "no timeline sent"
+                raise ValueError(f"{path} is empty: no timeline to send")
             source.file_name = path.name
         else:
             source.path = str(path.resolve())

@@ -71,6 +71,11 @@ class ServerConfig:
     ws_port: int | None = None  # the WebSocket/JSON bridge for UXP panels; None: off, 0: any
     keep_jobs_days: float = 30.0  # ended jobs older than this are forgotten; 0: kept forever
 
+    def __post_init__(self) -> None:
+        # Absolute: a relative one named inline timelines' copies (`Job.timeline_path`, what
+        # their messages say) from the folder the server was started in, which panels know not.
+        self.state_dir = Path(os.path.abspath(self.state_dir))
+
 
 def _lock_state_dir(state_dir: Path):
     """One server per state dir: a second one would rerun the first one's running jobs. The

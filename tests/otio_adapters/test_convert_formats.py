@@ -12,7 +12,8 @@ import opentimelineio as otio
 import pytest
 from generator_doubles import SineGenerator
 
-from otio_adapters.plan import is_enabled, plan_segments
+from otio_adapters.edl_audio import event_number
+from otio_adapters.plan import is_enabled, plan_segments, start_timecode
 from otio_adapters.read import format_for_path, read_timeline
 from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, to_samples
@@ -291,6 +292,23 @@ def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(name, sho
     (track,) = written.video_tracks()
     assert [(track.range_of_child(clip).start_time.value, clip.duration().value)
             for clip in track.find_clips()] == shown
+
+
+def test_conversion_to_cmx_3600_keeps_the_start_timecode(tmp_path):
+    """simple.aaf, an Avid sequence at 01:00:00:00: the writer counts record timecodes from
+    00:00:00:00, whatever the timeline's start, so the list started an hour early, and v2a's
+    events named the takes' own timecode (their bext, 01:00:00:00 on) as source over records an
+    hour before it; a `--stem` of the same run starts at 01:00:00:00."""
+    source, result = _convert("aaf/simple.aaf", "cmx_3600", tmp_path)
+
+    assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
+    written = read_timeline(result.timeline_path, options={"rate": 24})
+    assert start_timecode(written) == start_timecode(source) == otio.opentime.RationalTime(86400, 24)
+    events = [line.split() for line in Path(result.timeline_path).read_text().splitlines()
+              if event_number(line) is not None]
+    assert events[0][-2:] == ["01:00:00:00", "01:00:30:00"]  # the first shot's record range
+    takes = [event for event in events if event[2] == "A3"]  # v2a's channel
+    assert takes[0][-4:] == ["01:00:00:00", "01:00:30:00", "01:00:00:00", "01:00:30:00"]
 
 
 def test_conversion_to_cmx_3600_of_dissolves_on_two_audio_tracks_reads_back(tmp_path):

@@ -101,6 +101,27 @@ def test_errors_are_one_clear_line_with_details_not_a_traceback(make_server, roo
     assert "Traceback" not in err
 
 
+def test_result_saves_the_timeline_or_says_in_one_line_why_it_cannot(make_server, roots,
+                                                                     fixture_timeline, media_dir,
+                                                                     capsys, tmp_path):
+    """--save-timeline into a folder not there yet makes it, as --stem does; into a path no file
+    can be written at, it says so in one line (it ended in a traceback)."""
+    server = make_server()
+    base = _args(server, roots)
+    assert main([*base, "submit", str(fixture_timeline), "--inline", "--out", "saved",
+                 "--media-path", str(media_dir), "--watch"]) == 0
+    job_id = capsys.readouterr().out.splitlines()[0]
+    saved = tmp_path / "timelines" / fixture_timeline.name
+    assert main([*base, "result", job_id, "--save-timeline", str(saved)]) == 0
+    assert read_timeline(str(saved)).video_tracks()
+    capsys.readouterr()
+    blocked = tmp_path / "a file"
+    blocked.write_text("")
+    assert main([*base, "result", job_id, "--save-timeline", str(blocked / "cut.otio")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("v2a client: --save-timeline ") and "Traceback" not in err
+
+
 EDL_25 = FIXTURES / "cmx3600_edl" / "25fps.edl"  # its stand-in movies: conftest's edl_media
 
 
@@ -129,6 +150,21 @@ def test_a_timeline_too_big_to_send_inline_is_refused_saying_to_send_its_path(
     assert main([*_args(server, roots), "submit", str(big), "--inline"]) == 1
     err = capsys.readouterr().err
     assert f"{big} is 65.0 MiB, more than the 64 MiB a request may carry: send it by path" in err
+
+
+def test_an_inline_timeline_missing_or_empty_is_one_line_naming_the_file(make_server, roots,
+                                                                          tmp_path, capsys):
+    """A missing file sent inline ended in a traceback; an empty one was sent, and the server
+    answered "no timeline sent: send inline_data or a path", which the panel had done."""
+    server = make_server()
+    missing = tmp_path / "gone.otio"
+    assert main([*_args(server, roots), "submit", str(missing), "--inline"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot read {missing}: ") and "Traceback" not in err
+    empty = tmp_path / "empty.otio"
+    empty.write_bytes(b"")
+    assert main([*_args(server, roots), "submit", str(empty), "--inline"]) == 1
+    assert capsys.readouterr().err == f"error: {empty} is empty: no timeline to send\n"
 
 
 def test_watch_into_a_log_prints_one_line_per_clip_as_it_ends(capsys):  # capsys: no terminal

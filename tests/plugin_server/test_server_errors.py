@@ -447,6 +447,23 @@ def test_relative_media_of_an_inline_timeline_are_named_as_the_timeline_names_th
         assert str(roots["state"]) not in clip.message
 
 
+def test_a_state_dir_given_relative_names_inline_timelines_by_absolute_paths(
+        make_server, connect, fixture_timeline, media_dir, tmp_path, monkeypatch):
+    """`v2a serve --state-dir state`: the copy of an inline timeline was named relative to the
+    server's working folder, so `Job.timeline_path` meant nothing to a panel, and a refusal's
+    relative media were named joined to that folder (`looked for /home/me/media/...`, a path
+    never looked at), not as the timeline names them."""
+    monkeypatch.chdir(tmp_path)
+    client = connect(make_server(state_dir=Path("state-here")))
+    sample = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+    error = _error(client.submit, sample, inline=True)
+    failure = [d for d in details_of(error) if isinstance(d, details.PreconditionFailure)][0]
+    for violation in failure.violations:
+        assert "looked for media/bigbuckbunny_320x180.mp4," in violation.description
+    job = client.submit(fixture_timeline, inline=True, media_search_paths=(str(media_dir),))
+    assert Path(job.timeline_path).is_absolute(), job.timeline_path
+
+
 def test_unknown_jobs_and_clips_are_not_found(make_server, connect, fixture_timeline,
                                               media_dir):
     client = connect(make_server())
