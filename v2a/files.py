@@ -73,9 +73,9 @@ def atomic_write(path: str, payload: bytes | Iterable[bytes]) -> None:
 def output_file_problem(path: str, flag: str, extension: str) -> str:
     """Why `path`, given as `flag`, cannot take a file a run writes when it ends (a picture, a
     stem, a saved timeline; `extension` "" takes any name): "" if it can, said before any work
-    is done. Its folder is made when the file is
-    written (as `--out`'s is: `--picture out/cut.png` beside a first run's `--out out/cut` was
-    refused), so the nearest folder that exists is checked."""
+    is done. Its folder is made when the file is written (as `--out`'s is: `--picture
+    out/cut.png` beside a first run's `--out out/cut` was refused), so the nearest folder that
+    exists is checked."""
     if not str(path).lower().endswith(extension):
         return f"{flag} {path}: not a {extension} file name"
     existing = os.path.dirname(os.path.abspath(path))
