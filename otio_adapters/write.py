@@ -181,10 +181,14 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     by_range = {(segment.start_sample, segment.num_samples): segment for segment in visible}
     by_stem = {file_stem(segment.clip_id): segment for segment in visible}
     kept, lost, matched = [], [], set()
+    other_frames = set()  # ids of the items whose place now shows frames their takes lack
     for item in placed:
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
         if segment is not None and not _follow_a_slip(item, segment):
-            segment = None  # another shot, or other frames beyond what the take holds
+            # Another shot, or a slip past the take's handles; or the shot moved further than
+            # them (a ripple), which `_picture_moved_to` below finds.
+            other_frames.add(id(item))
+            segment = None
         start = end = 0
         if segment is not None:
             before, after = _handles(item.clip)  # a slip moved the clip's range in its takes
@@ -202,8 +206,13 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     for item in lost:
         segment = _picture_moved_to(item, by_shot, matched)
         if segment is None:
-            log.info("removing v2a clip %r: its picture is no longer there", item.clip.name)
+            why = ("the frames there are not the ones its takes were made for (another shot, or "
+                   "a slip past its takes' handles)" if id(item) in other_frames
+                   else "its picture is no longer there")
+            log.info("removing v2a clip %r: %s", item.clip.name, why)
             continue
+        log.info("v2a clip %r: its picture moved by %+.3f s; its sound moves with it",
+                 item.clip.name, (segment.start_sample - item.start) / SAMPLE_RATE)
         matched.add(segment.clip_id)
         _shift_takes(item.clip, segment.start_sample - item.start)
         before = min(item.handle_before, segment.handle_before_samples)
@@ -244,7 +253,6 @@ def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
     if available is None or not (
         to_samples(available.start_time) <= first and last <= to_samples(available.end_time_exclusive())
     ):
-        log.info("v2a clip %r: its shot was slipped past its take's handles", clip.name)
         return False
     clip.source_range = TR(RT(first, SAMPLE_RATE), used.duration)
     meta["source_start"] = float(shown)

@@ -117,7 +117,9 @@ def test_a_take_shorter_than_the_clip_it_grew_into_is_not_offered(written, tmp_p
     assert sorted(clip_takes(b)) == [2, 3]  # numbered past the take taken off, which it fits
 
 
-def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(written, tmp_path):
+def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(
+    written, tmp_path, caplog
+):
     """Deleting a and closing the gap moves b and c 24 frames earlier: new ids (their record
     starts changed), the same shots. Their sound moves with them; regenerating c adds a take to
     the clip that was there, and b, not regenerated, keeps its take (it was removed before)."""
@@ -128,7 +130,11 @@ def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(wr
 
     recut(written, ripple_delete_a)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(45)),))  # c
-    generate(written, tmp_path, selection=selection)
+    with caplog.at_level("INFO", logger="otio_adapters.write"):
+        generate(written, tmp_path, selection=selection)
+    # Said as a move (it was logged as a slip past the take's handles).
+    assert "v2a clip 'V2A b': its picture moved by -1.000 s; its sound moves with it" in caplog.text
+    assert "slip" not in caplog.text
 
     assert _sound(written) == _picture(written)
     track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
@@ -138,7 +144,9 @@ def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(wr
 
 
 @pytest.mark.parametrize(("frames", "follows"), [(-1, True), (-2, True), (-3, False), (1, False)])
-def test_a_slipped_shot_slips_its_sound_within_the_takes_handles(written, tmp_path, frames, follows):
+def test_a_slipped_shot_slips_its_sound_within_the_takes_handles(
+    written, tmp_path, frames, follows, caplog
+):
     """A slip shows other frames of b in the same place. Within the take's handles (b's take has
     2 frames before it, at the cut from a, and none after, at the gap) its sound slips with the
     picture, sample for sample; beyond them it no longer fits and leaves the track (before, the
@@ -154,12 +162,15 @@ def test_a_slipped_shot_slips_its_sound_within_the_takes_handles(written, tmp_pa
 
     recut(written, slip_b)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
-    generate(written, tmp_path, selection=selection)
+    with caplog.at_level("INFO", logger="otio_adapters.write"):
+        generate(written, tmp_path, selection=selection)
 
     track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
     slipped = [c for c in track.find_clips() if c.metadata["v2a"]["source_clip"] == "b"]
     if not follows:
         assert slipped == []
+        assert "removing v2a clip 'V2A b': the frames there are not the ones its takes were made " \
+               "for (another shot, or a slip past its takes' handles)" in caplog.text
         return
     assert _sound(written) == _picture(written)
     assert to_samples(slipped[0].source_range.start_time) == old_start + frames * 2000
