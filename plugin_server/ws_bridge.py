@@ -27,6 +27,7 @@ import functools
 import hmac
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -245,6 +246,12 @@ class WebSocketBridge:
                 except (ValueError, AttributeError):
                     panel.send({"id": None, "error": _error("INVALID_ARGUMENT",
                                                             "not a JSON object")})
+                    continue
+                if isinstance(call_id, float) and not math.isfinite(call_id):
+                    # Python's JSON reads 1e400 as infinity and NaN as NaN; echoed, the reply
+                    # was no JSON (`Infinity`), which a panel's JSON.parse throws on.
+                    panel.send({"id": None, "error": _error(
+                        "INVALID_ARGUMENT", "id: a string or a finite number")})
                     continue
                 if method == "Authenticate":
                     # As bytes: compare_digest refuses str with non-ASCII characters. Stripped as

@@ -207,6 +207,26 @@ def test_the_websocket_bridge_says_which_request_field_it_cannot_read_in_one_sen
             assert message.endswith(".") and not message.endswith(".."), message
 
 
+def test_the_websocket_bridge_answers_in_json_that_a_panel_can_parse(make_server):
+    """An id of 1e400 (infinity to Python's JSON reader) or NaN was echoed as `Infinity` or
+    `NaN`, which is not JSON: a panel's JSON.parse threw on the reply."""
+    import json
+
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    with ws_connect(server.bridge.url) as socket:
+        for raw in ('{"id": 1e400, "method": "Authenticate"}', '{"id": NaN, "method": "x"}'):
+            socket.send(raw)
+            reply = socket.recv(timeout=10)
+            strict = json.loads(reply, parse_constant=lambda name: pytest.fail(f"{name} sent"))
+            assert strict == {"id": None, "error": {
+                "code": "INVALID_ARGUMENT", "message": "id: a string or a finite number",
+                "details": []}}, strict
+        socket.send(json.dumps({"id": 2.5, "method": "Authenticate", "token": server.token}))
+        assert json.loads(socket.recv(timeout=10)) == {"id": 2.5, "response": {}}
+
+
 def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,
                                                                           fixture_timeline,
                                                                           media_dir, roots):
