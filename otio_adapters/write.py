@@ -38,7 +38,13 @@ from otio_adapters import (
     timing,
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
-from otio_adapters.media_refs import has_relative_media, rebase_media_references
+from otio_adapters.media_refs import (
+    RelinkIndex,
+    has_relative_media,
+    locate_file,
+    rebase_media_references,
+    url_to_path,
+)
 from otio_adapters.plan import (
     is_enabled,
     media_file_name,
@@ -537,13 +543,15 @@ BUNDLES = ("otioz", "otiod")
 
 
 def write_timeline(
-    timeline: otio.schema.Timeline, path: str, format: str, media_dir: str = ""
+    timeline: otio.schema.Timeline, path: str, format: str, media_dir: str = "",
+    relink_roots: tuple[str, ...] = (),
 ) -> tuple[str, str, str]:
     """Write `timeline` to `path` in `format` (an OTIO adapter name), atomically.
 
     `media_dir` is the folder the timeline's relative media references are relative to (the
     input's); what is written names the same media from its own folder (`timeline` itself is
-    left as it is). Returns (written path, fallback .otio path or "", note). Where the format
+    left as it is). `relink_roots`: where the run found media that is not where the timeline
+    says (`--relink`), which a bundle packs. Returns (written path, fallback .otio path or "", note). Where the format
     cannot carry v2a's audio, the note says so and the full result is also written as an .otio
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
@@ -551,7 +559,8 @@ def write_timeline(
     # Asked before the write: written over, the editor's file is no longer as it was read.
     # The editor's own file v2a's tracks go into, checked (read and hashed) once.
     project = _editors_file(timeline, format)
-    written, fallback, note = _write_timeline(timeline, path, format, media_dir, project)
+    written, fallback, note = _write_timeline(timeline, path, format, media_dir, project,
+                                              relink_roots)
     kept = project.written_into and written == path
     source = timeline.metadata.get("fcpx_xml", {})
     unread = source.get(fcpx_transitions.TRANSITIONS_NOT_READ)
@@ -581,7 +590,7 @@ def write_timeline(
 
 def _write_timeline(
     timeline: otio.schema.Timeline, path: str, format: str, media_dir: str,
-    project: _EditorsFile,
+    project: _EditorsFile, relink_roots: tuple[str, ...],
 ) -> tuple[str, str, str]:
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
@@ -619,10 +628,12 @@ def _write_timeline(
         beside = _recording_written(timeline, format, project, path, staged)
         _write_through_staging(beside, otio_path, "otio_json")
 
+    to_write = _for_format(timeline, format)
     try:
+        if format in BUNDLES:
+            to_write = _with_bundled_media(to_write, format, media_dir or folder, relink_roots)
         _write_through_staging(
-            _for_format(timeline, format), path, format, project,
-            before_rename=full_result_first if lost else None,
+            to_write, path, format, project, before_rename=full_result_first if lost else None,
         )
     except Exception as error:  # noqa: BLE001 - adapters raise anything; the .otio is still good
         # The file stays as it was: the .otio records it so (rather than as staged).
@@ -891,6 +902,46 @@ def _with_media_rebased(
         return timeline
     result = copy.deepcopy(timeline)
     rebase_media_references(result, media_dir, None if format in BUNDLES else folder)
+    return result
+
+
+def _with_bundled_media(
+    timeline: otio.schema.Timeline, format: str, media_dir: str, relink_roots: tuple[str, ...]
+) -> otio.schema.Timeline:
+    """For a bundle, which holds a copy of each clip's media: `timeline`, or a copy whose media
+    that is not where the timeline says name the file the run found (another Unicode spelling,
+    or under the relink roots, as the planner finds it). The bundle names its media
+    `media/<name>` whatever their path was, so nothing of the editor's is lost; the adapter
+    refused the whole bundle over the path it could not open (the other formats keep the
+    editor's path: docs/timeline_writing.md, "Media references in the written timeline").
+    Media found nowhere: TimelineWriteError naming the clip and its path as the timeline
+    writes it (the adapter's message named it joined to the server's working folder)."""
+    relink = RelinkIndex(tuple(relink_roots))
+    found: dict[str, str] = {}
+    for clip in timeline.find_clips():
+        reference = clip.media_reference
+        if not isinstance(reference, otio.schema.ExternalReference) or not reference.target_url:
+            continue
+        url = reference.target_url
+        written = os.path.join(media_dir, url_to_path(url))  # an absolute path stays as it is
+        if url in found or os.path.isfile(written):
+            continue
+        located = locate_file(url, media_dir, relink).path
+        if not (located and os.path.isfile(located)):
+            where = " nor under the relink roots" if relink_roots else ""
+            raise TimelineWriteError(
+                f"an {format} bundle holds only media on disk, and clip {clip.name!r} names "
+                f"{url}, "
+                f"which is not there{where}"
+            )
+        found[url] = otio.url_utils.url_from_filepath(located)
+    if not found:
+        return timeline
+    result = copy.deepcopy(timeline)
+    for clip in result.find_clips():
+        reference = clip.media_reference
+        if isinstance(reference, otio.schema.ExternalReference) and reference.target_url in found:
+            reference.target_url = found[reference.target_url]
     return result
 
 

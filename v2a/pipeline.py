@@ -369,7 +369,8 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     files = timeline_files(output_path)
     stamps = file_stamps(files)
     try:
-        written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir)
+        written, fallback, note = write_timeline(timeline, output_path, output_format, media_dir,
+                                                 tuple(request.relink_roots))
     except BaseException as error:
         # A write that failed (a full disk, a folder where the file goes) or was stopped before
         # it put a file in place: as for a cancel, no timeline names this run's takes. One that

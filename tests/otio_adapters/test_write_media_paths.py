@@ -149,6 +149,31 @@ def test_a_bundle_holds_the_media_and_the_active_takes(project, tmp_path, output
     assert sorted(os.listdir(out)) == ["audio", written.name]  # no staging left behind
 
 
+@pytest.mark.parametrize("url", ["D:/footage/bigbuckbunny_320x180.mp4",
+                                 "file:///Volumes/gone/bigbuckbunny_320x180.mp4"])
+def test_a_bundle_holds_media_found_only_through_relink(project, tmp_path, url):
+    """A timeline from another machine (a Windows drive, a Mac volume), its media found with
+    `--relink`: the bundle holds the file found. The adapter refused the whole bundle ("a bundle
+    holds only media on disk, and this is not: /cwd/D:/footage/…") and the result fell back to
+    .otio."""
+    timeline = otio.adapters.read_from_file(str(project / "sample.otio"))
+    for clip in timeline.find_clips():
+        clip.media_reference.target_url = url
+    moved = tmp_path / "elsewhere"
+    (project / "media").rename(moved)
+    otio.adapters.write_to_file(timeline, str(project / "sample.otio"))
+
+    out = tmp_path / "out"
+    request = GenerationRequest(timeline_path=str(project / "sample.otio"), out_dir=str(out),
+                                output_format="otioz", relink_roots=(str(moved),))
+    result = run_generation(request, SineGenerator())
+    assert result.timeline_path == str(out / "sample.otioz") and not result.format_note
+    assert f"media/{MOVIE}" in _bundled_names(out / "sample.otioz")
+    bundled = _read_bundle(out / "sample.otioz", tmp_path / "extracted")
+    for clip in bundled.find_clips():
+        assert os.path.isfile(otio.url_utils.filepath_from_url(clip.media_reference.target_url))
+
+
 @pytest.mark.parametrize("output_format", ["otioz", "otiod"])
 def test_a_bundle_written_again_in_place_keeps_every_take(project, tmp_path, output_format):
     out = tmp_path / "out"
@@ -220,5 +245,9 @@ def test_a_bundle_that_cannot_hold_offline_media_falls_back_to_otio_and_leaves_n
     result = _generate(edited, out, "otioz")
 
     assert result.timeline_path == str(out / "edited.otio")
-    assert "otioz" in result.format_note and "/gone/missing.mov" in result.format_note
+    # Named as the timeline names it, with its clip (the adapter's message joined a Windows
+    # path to the working folder: /cwd/D:/footage/…).
+    assert result.format_note.startswith(
+        "an otioz bundle holds only media on disk, and clip 'burrow' names /gone/missing.mov, "
+        "which is not there; wrote "), result.format_note
     assert sorted(os.listdir(out)) == ["audio", "edited.otio"]  # no partial bundle, no staging
