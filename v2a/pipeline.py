@@ -152,7 +152,8 @@ def _earlier_sound(request: GenerationRequest, timeline: otio.schema.Timeline) -
     result for it, that result's v2a tracks put on it (`earlier_result`): the clips not selected
     keep the sound the result gives them, as in a run on the result itself. Its result for this
     timeline: written under the same file name (`output_paths`), v2a's track in it, for a
-    timeline of the same name; one of another name is said, and written over as before."""
+    timeline of the same name; one of another name is said, and written over as before. A file
+    there with no v2a track is not v2a's result: the run is refused rather than replace it."""
     if not request.out_dir or any(track_stem(track) for track in timeline.tracks):
         return EarlierSound()
     try:
@@ -160,8 +161,17 @@ def _earlier_sound(request: GenerationRequest, timeline: otio.schema.Timeline) -
     except TimelineReadError as error:
         return EarlierSound(note=f"v2a's earlier result in the output folder could not be read "
                                  f"({error}): its sound is not on the timeline written")
-    if result is None or not any(track_stem(track) for track in result.tracks):
-        return EarlierSound()  # none, or not v2a's (an editor's file of that name)
+    if result is None:
+        return EarlierSound()
+    if not (any(track_stem(track) for track in result.tracks)
+            or find_v2a_tracks(result, "SFX")):  # an FCP7 XML or EDL v2a wrote before its marks
+        # Not v2a's output: an editor's file of that name (exported into the folder, or
+        # another project's), which the write would replace, and nothing gives it back.
+        raise PipelineError(
+            f"will not overwrite {path}: it holds no track of v2a's, so it is not a result v2a "
+            f"wrote but a timeline of the same name; move it, or choose another output folder "
+            f"than {request.out_dir}{_unmarked_takes(result)}"
+        )
     if result.name != timeline.name:
         return EarlierSound(note=f"{path} in the output folder holds v2a's sound for the timeline "
                                  f"{result.name!r}, not {timeline.name!r}: it was written over "

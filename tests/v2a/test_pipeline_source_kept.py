@@ -118,3 +118,33 @@ def test_a_result_written_before_v2a_marked_its_track_is_re_run_in_its_own_folde
     (ours,) = find_v2a_tracks(timeline, "SFX")
     assert [track for track in timeline.audio_tracks() if track.find_clips()] == [ours]
     assert mark.search(written.read_text(encoding="utf-8"))  # marked from now on
+
+
+@pytest.mark.parametrize("output_format", ["", "fcp_xml"])
+def test_an_editors_file_of_the_same_name_in_the_output_folder_is_not_written_over(
+    project, tmp_path, output_format
+):
+    """Another timeline named like the output (another project's cut, exported into the folder)
+    was replaced without a word: it holds no v2a track, so it is not v2a's result."""
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = read_timeline(str(project / "sample.otio"))
+    theirs.name = "their other cut"
+    name = "sample.xml" if output_format else "sample.otio"
+    otio.adapters.write_to_file(theirs, str(out / name),
+                                adapter_name=output_format or "otio_json")
+    before = _md5(out / name)
+    request = GenerationRequest(str(project / "sample.otio"), str(out),
+                                output_format=output_format)
+    with pytest.raises(PipelineError) as refused:
+        run_generation(request, SineGenerator())
+    assert str(refused.value).startswith(
+        f"will not overwrite {out / name}: it holds no track of v2a's, so it is not a result v2a "
+        "wrote"), refused.value
+    assert _md5(out / name) == before and sorted(os.listdir(out)) == [name]  # no work done
+
+    # v2a's own result there is what a re-run of the editor's timeline adds to.
+    (out / name).unlink()
+    run_generation(request, SineGenerator())
+    run_generation(request, SineGenerator())
+    assert find_v2a_tracks(read_timeline(str(out / name)), "SFX")
