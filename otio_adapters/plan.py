@@ -51,7 +51,7 @@ from otio_adapters.media_refs import (
     media_text,
     missing_frame,
 )
-from otio_adapters.prompts import MarkedPrompt, prompt_of, timeline_marks
+from otio_adapters.prompts import MarkedPrompt, prompt_of, shown_markers, timeline_marks
 from otio_adapters.takes import (
     V2A_KEY,
     clip_file_stem,
@@ -635,8 +635,8 @@ def _segment(
     """`shown`: the piece's record range on whole frames (`_shown_frames`); `start`: the
     timeline's start timecode in seconds, for the timecodes in messages."""
     clip = piece.clip
-    own = prompt_of(clip.markers)
     record_start, record_end = shown
+    own = prompt_of(shown_markers(clip, (start + record_start, start + record_end)))
     speed = Fraction(0) if media.still else piece.source.k
     first = piece.source.at(record_start)
     # The used source as a continuous range, for the media-length check and the handle limits:

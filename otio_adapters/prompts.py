@@ -8,8 +8,9 @@ marker on the timeline over it, named or commented
     v2a not: music, voices          its negative prompt
 
 Every format v2a reads brings markers through its OTIO adapter (FCP7 XML, FCPXML, AAF, CMX 3600
-locators, Kdenlive guides, .otio). A marker on the clip itself wins over one on the timeline; of
-the timeline's, the first marker within the clip's visible range counts. A prompt given to the
+locators, Kdenlive guides, .otio). A marker on the clip itself counts where it marks a frame the
+clip shows, and wins over one on the timeline; of the timeline's, the first marker within the
+clip's visible range counts. A prompt given to the
 run (`--prompt`, the server's request) wins over both: it is what was asked for now.
 """
 
@@ -53,6 +54,35 @@ def prompt_of(markers) -> MarkedPrompt:
                        else MarkedPrompt(prompt=text))
                 found = found.over(one)
     return found
+
+
+def shown_markers(
+    clip: otio.schema.Clip, record: tuple[Fraction, Fraction] | None = None
+) -> list[otio.schema.Marker]:
+    """The clip's markers within the frames it shows: its trimmed range, in its source time as
+    OTIO keeps clip markers; a CMX 3600 `* LOC:` within `record`, the clip's record range in
+    seconds counted from the timeline's start timecode (the reader puts a locator at its record
+    timecode). Premiere keeps clip markers on the master clip and exports them in every clip
+    cut from it, and Final Cut keeps a marker the editor trimmed past: an NLE shows neither on
+    that clip, and each gave every shot of its source the same prompt."""
+    try:
+        used = clip.trimmed_range()
+    except otio.exceptions.OTIOError:  # no source range and no media range: nothing to compare
+        return list(clip.markers)
+    source = (Fraction(used.start_time.to_seconds()),
+              Fraction(used.end_time_exclusive().to_seconds()))
+    return [
+        marker for marker in clip.markers
+        if _overlaps(marker.marked_range,
+                     *(record if record and "cmx_3600" in marker.metadata else source))
+    ]
+
+
+def _overlaps(marked: otio.opentime.TimeRange, first: Fraction, end: Fraction) -> bool:
+    """Whether a marker (a point, or a range) marks any of [first, end)."""
+    start = Fraction(marked.start_time.to_seconds())
+    last = start + Fraction(marked.duration.to_seconds())
+    return start < end and (start >= first or last > first)
 
 
 def _texts(marker: otio.schema.Marker) -> list[str]:

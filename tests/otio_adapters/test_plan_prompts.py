@@ -64,6 +64,26 @@ def test_a_clip_marker_gives_its_clip_a_prompt_and_a_timeline_marker_the_clip_un
     }
 
 
+@pytest.mark.parametrize("adapter", ["otio_json", "fcp_xml"])
+def test_a_clip_marker_counts_only_on_the_clips_that_show_its_frame(tmp_path, adapter):
+    """Premiere keeps clip markers on the master clip and exports them in every clip item cut
+    from it (the fixtures' Premiere XML repeats one in four): each shot of the source got the
+    first marker's prompt, wherever its frame was. A marker ranging into a shot counts there."""
+    timeline = edit(tmp_path)
+    for clip in timeline.video_tracks()[0]:
+        clip.markers.append(marker("v2a: waves on shingle", 5))  # in shore's frames (0-23)
+        clip.markers.append(otio.schema.Marker(  # frames 40-52: the end of street, door's start
+            name="v2a not: music", marked_range=TR(RT(40, 24), RT(13, 24))))
+    path = tmp_path / ("cut.otio" if adapter == "otio_json" else "cut.xml")
+    otio.adapters.write_to_file(timeline, str(path), adapter_name=adapter)
+    segments = plan_segments(read_timeline(path), timeline_path=str(path))
+    assert {s.clip_name: (s.prompt, s.negative_prompt) for s in segments} == {
+        "shore": ("waves on shingle", ""),
+        "street": ("", "music"),
+        "door": ("", "music"),
+    }
+
+
 def test_a_timeline_marker_at_a_cut_belongs_to_the_clip_that_starts_there(tmp_path):
     timeline = edit(tmp_path)
     timeline.tracks.markers.append(marker("v2a: footsteps", 24))
