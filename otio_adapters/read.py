@@ -360,6 +360,8 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
 
 #: Metadata key (under "v2a_read") naming the timelines of the source file v2a did not take.
 OTHER_TIMELINES = "other_timelines"
+#: Metadata key (under "v2a_read"): the timeline was picked by name or index (`timeline`).
+TIMELINE_ASKED = "timeline_asked"
 
 
 def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timeline:
@@ -374,6 +376,7 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
         raise TimelineReadError(f"{path}: {label} holds no timeline")
     for timeline in timelines:  # an .otio v2a wrote keeps the record of the file it came from
         timeline.metadata.get("v2a_read", {}).pop(OTHER_TIMELINES, None)
+        timeline.metadata.get("v2a_read", {}).pop(TIMELINE_ASKED, None)
     if which is None:
         if len(timelines) > 1:
             log.warning(
@@ -390,6 +393,11 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
         return timelines[0]
     for index, timeline in enumerate(timelines):
         if str(which) in (timeline.name, str(index)):
+            if len(timelines) > 1:  # a file of another format written from it holds it alone
+                timeline.metadata.setdefault("v2a_read", {})[OTHER_TIMELINES] = [
+                    t.name for t in timelines if t is not timeline
+                ]
+                timeline.metadata["v2a_read"][TIMELINE_ASKED] = True
             return timeline
     names = ", ".join(f"{i}: {t.name!r}" for i, t in enumerate(timelines))
     raise TimelineReadError(f"{path}: no timeline {which!r} in the file; it holds {names}")

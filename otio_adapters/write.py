@@ -52,7 +52,7 @@ from otio_adapters.plan import (
     time_scalar,
     timeline_start,
 )
-from otio_adapters.read import OTHER_TIMELINES, prints_to_log
+from otio_adapters.read import OTHER_TIMELINES, TIMELINE_ASKED, prints_to_log
 from otio_adapters.takes import (
     PREMIERE_TRACK_NAME,
     V2A_KEY,
@@ -570,13 +570,16 @@ def write_timeline(
         lost = (f"transitions of the source FCPXML that v2a could not read (the editor's "
                 f"{unread}, beside items the FCPXML reader skips) were planned without: {where}")
         note = f"{note}; {lost}" if note else lost
-    if others:
+    asked = timeline.metadata.get("v2a_read", {}).get(TIMELINE_ASKED)
+    if others and not (asked and kept):  # asked for, and the others kept: nothing to say
         names = ", ".join(repr(name) for name in others)
         held = (f"what it wrote keeps {names} as they were, without v2a's sound" if kept
                 else f"what it wrote holds that one alone, not {names}")
-        lost = (f"the source file holds {len(others) + 1} timelines and v2a worked on the first, "
-                f"{timeline.name!r}; {held} (send the adapter option timeline=NAME, or v2a "
-                "generate --timeline NAME, for another)")
+        which = (f"the one asked for, {timeline.name!r}" if asked
+                 else f"the first, {timeline.name!r}")
+        lost = f"the source file holds {len(others) + 1} timelines and v2a worked on {which}; {held}"
+        if not asked:
+            lost += " (send the adapter option timeline=NAME, or v2a generate --timeline NAME, for another)"
         note = f"{note}; {lost}" if note else lost
     ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
     if ramps:

@@ -340,10 +340,11 @@ def test_a_file_of_several_timelines_says_which_one_the_result_holds(standin_med
     the server's log said so: the editor's note did not, so the second project seemed lost."""
     name = "fcpx_xml/fcpx_example.fcpxml"
 
-    def generate(out: str, **options) -> GenerationResult:
+    def generate(out: str, output_format: str = "", **options) -> GenerationResult:
         request = GenerationRequest(
             timeline_path=str(FIXTURES / name), out_dir=str(tmp_path / out),
             adapter_options=options, relink_roots=(standin_media(name),),
+            output_format=output_format,
         )
         return run_generation(request, SineGenerator())
 
@@ -359,6 +360,12 @@ def test_a_file_of_several_timelines_says_which_one_the_result_holds(standin_med
     written = read_timeline(chosen.timeline_path, options={"timeline": "OpenTimeline_Project 1"})
     assert find_v2a_tracks(written, "SFX")
     assert not find_v2a_tracks(read_timeline(chosen.timeline_path, options={"timeline": 0}), "SFX")
+
+    # Asked for by name and written in another format, which holds it alone: that is said.
+    converted = generate("converted", "otio_json", timeline="OpenTimeline_Project 1")
+    assert converted.format_note == (
+        "the source file holds 2 timelines and v2a worked on the one asked for, "
+        "'OpenTimeline_Project 1'; what it wrote holds that one alone, not 'OpenTimeline_Project'")
 
 
 def test_a_rerun_on_the_written_otio_says_nothing_of_the_first_files_timelines(
