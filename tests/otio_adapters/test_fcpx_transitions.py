@@ -14,7 +14,7 @@ from otio_adapters.fcpx_document import DOCUMENT
 from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.fcpx_transitions import TRANSITIONS_NOT_READ
 from otio_adapters.plan import plan_segments
-from otio_adapters.read import read_timeline
+from otio_adapters.read import OTHER_TIMELINES, read_timeline
 from otio_adapters.write import write_timeline
 
 RT = otio.opentime.RationalTime
@@ -81,11 +81,13 @@ def test_fcpxml_dissolves_give_the_clips_handles_under_them():
 
 @needs_fixtures
 def test_the_editors_fcpxml_transitions_are_written_back_where_they_were(tmp_path):
-    # The file's first project, asked for by index: taken by default, the note would say the
-    # second is not in what v2a writes. Without its document, as a timeline from another format
-    # is written (the editor's own document keeps its transitions as they are: test_fcpx_document).
+    # The file's first project, without its document and the record of the file's other
+    # project, as a timeline from another format is written (the editor's own document keeps
+    # its transitions as they are: test_fcpx_document); else the note would say the second
+    # project is not in what v2a writes.
     source = read_timeline(EXAMPLE, options={"timeline": 0})
     del source.metadata[DOCUMENT]
+    del source.metadata["v2a_read"][OTHER_TIMELINES]
     written, fallback, note = write_timeline(source, str(tmp_path / "out.fcpxml"), "fcpx_xml")
     assert (fallback, note) == ("", "")  # nothing lost to say
     root = ET.parse(written).getroot()
