@@ -707,7 +707,17 @@ def _segment(
         problem=problem,
         prompt=own.prompt,
         negative_prompt=own.negative_prompt,
+        timeline_start_frame=round(start * rate),
     )
+
+
+def segment_label(segment: Segment) -> str:
+    """"clip 'door' on track V1 at 01:00:02:10": a segment as the planner's messages name it
+    (a clip's name alone is often the same on many shots of one source)."""
+    rate = exact_rate(segment.timeline_rate)
+    at = Fraction(segment.timeline_start_frame + segment.record_start_frame) / rate
+    where = track_label(segment.track_index, segment.track_name)
+    return f"clip {segment.clip_name!r} on {where} at {format_timecode(at, rate)}"
 
 
 def _with_marked_prompts(

@@ -101,6 +101,10 @@ class Segment:
     # a prompt given to the run wins over them.
     prompt: str = ""
     negative_prompt: str = ""
+    # The timeline's start timecode in its frames (01:00:00:00 at 24 fps: 86,400), for naming
+    # the clip at the timecode the editor sees in messages of a failure (`record_start_frame`
+    # counts from it).
+    timeline_start_frame: int = 0
 
     @property
     def duration(self) -> float:

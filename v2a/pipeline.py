@@ -24,6 +24,7 @@ import opentimelineio as otio
 
 from otio_adapters.earlier_result import EarlierSound, take_v2a_tracks
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
+from otio_adapters.plan import segment_label
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
     claim_take_file,
@@ -650,7 +651,7 @@ def _generate_take(
             seen = segment
             samples = _generate_seen(seen, segment, generator, params, progress, cancel)
     except MediaError as error:
-        return event("failed", f"clip {segment.clip_name!r}: {error}"), None
+        return event("failed", f"{segment_label(segment)}: {error}"), None
     except _ClipFailed as failure:
         return event("failed", str(failure)), None
     context_samples = seen.handle_before_samples - segment.handle_before_samples  # trimmed below
@@ -717,7 +718,7 @@ def _too_long(segment: Segment, generator: str, longest: int) -> str:
         seconds = samples / SAMPLE_RATE
         return f"{seconds:.1f} s" if seconds < 90 else f"{seconds / 60:.1f} min"
 
-    return (f"clip {segment.clip_name!r} is {duration(segment.generated_samples)} long with its "
+    return (f"{segment_label(segment)} is {duration(segment.generated_samples)} long with its "
             f"handles; {generator} makes at most {duration(longest)} a clip: cut it into shorter "
             "clips on the timeline")
 
@@ -745,7 +746,9 @@ def _generate_seen(seen: Segment, segment: Segment, generator: Generator, params
         raise
     except Exception as error:  # noqa: BLE001 - a decoder surprise fails this clip, not the job
         log.exception("decoding failed on clip %s", segment.clip_id)
-        raise _ClipFailed(f"clip {segment.clip_name!r}: cannot decode {_media(segment)}: {error}") from error
+        raise _ClipFailed(
+            f"{segment_label(segment)}: cannot decode {_media(segment)}: {error}"
+        ) from error
     # Frames decoded on demand fail inside the generator; they are the picture's failures.
     passed_on = (GenerationCancelled, MediaError) if on_demand else (GenerationCancelled,)
     context = seen.handle_before_samples - segment.handle_before_samples
@@ -758,7 +761,9 @@ def _generate_seen(seen: Segment, segment: Segment, generator: Generator, params
         raise
     except Exception as error:  # noqa: BLE001 - one clip's failure must not end the job
         log.exception("generator failed on clip %s", segment.clip_id)
-        raise _ClipFailed(f"generator {generator.name!r} failed: {error}") from error
+        raise _ClipFailed(
+            f"{segment_label(segment)}: generator {generator.name!r} failed: {error}"
+        ) from error
     finally:
         if on_demand:
             frames.close()
