@@ -544,6 +544,34 @@ def missing_frame(source: MediaSource, used: tuple[Fraction, Fraction]) -> str:
     return ""
 
 
+def frames_on_disk(
+    source: MediaSource, used: tuple[Fraction, Fraction], extent: tuple[Fraction, Fraction],
+    reach: Fraction,
+) -> tuple[Fraction, Fraction]:
+    """`extent` cut short at the first frame file missing within `reach` source seconds of the
+    used range, on either side: handles and context end there, as at the media's end (a gap in
+    a sequence before or after a clip whose own frames are all there failed it at generation)."""
+    sequence = source.image_sequence
+    rate = exact_rate(sequence.rate)
+    offset = Fraction(source.media_start).limit_denominator(1_000_000)
+
+    def present(index: int) -> bool:
+        return os.path.isfile(sequence.frame_path(sequence.start_frame + index * sequence.frame_step))
+
+    first = math.floor((used[0] - offset) * rate)
+    last = max(first, math.ceil((used[1] - offset) * rate) - 1)
+    lowest = math.floor((max(extent[0], used[0] - reach) - offset) * rate)
+    highest = math.ceil((min(extent[1], used[1] + reach) - offset) * rate) - 1
+    low, high = first, last
+    while low > lowest and present(low - 1):
+        low -= 1
+    while high < highest and present(high + 1):
+        high += 1
+    start = offset + Fraction(low) / rate if low > lowest else extent[0]
+    end = offset + Fraction(high + 1) / rate if high < highest else extent[1]
+    return max(start, extent[0]), min(end, extent[1])
+
+
 # --- rebasing relative references for a timeline written into another folder ------------------
 
 _URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")

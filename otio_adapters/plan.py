@@ -47,6 +47,7 @@ from otio_adapters.media_refs import (
     MediaResolver,
     RelinkIndex,
     ResolvedMedia,
+    frames_on_disk,
     media_base_dir,
     media_text,
     missing_frame,
@@ -648,12 +649,17 @@ def _segment(
     # Reverse: the continuous map starts at the end of the used range; the first frame shown
     # starts one source frame (times |speed|) before it.
     source_start = first + piece.source_frame * speed if speed < 0 else first
-    before = _limit_handle(piece.handle_before, used, speed, media.extent, "before")
-    after = _limit_handle(piece.handle_after, used, speed, media.extent, "after")
+    extent = media.extent
+    if extent is not None and media.source.image_sequence is not None and speed != 0:
+        # Frames missing beyond the clip's own (checked below) end its handles and context.
+        reach = abs(speed) * (max(piece.handle_before, piece.handle_after) + CONTEXT_SECONDS)
+        extent = frames_on_disk(media.source, used, extent, reach)
+    before = _limit_handle(piece.handle_before, used, speed, extent, "before")
+    after = _limit_handle(piece.handle_after, used, speed, extent, "after")
     before, after = _whole_frames(before, rate), _whole_frames(after, rate)
     # How far the generator sees past the range, handles and context together (the media's).
-    reach_before = _limit_handle(before + CONTEXT_SECONDS, used, speed, media.extent, "before")
-    reach_after = _limit_handle(after + CONTEXT_SECONDS, used, speed, media.extent, "after")
+    reach_before = _limit_handle(before + CONTEXT_SECONDS, used, speed, extent, "before")
+    reach_after = _limit_handle(after + CONTEXT_SECONDS, used, speed, extent, "after")
     reach_before, reach_after = _whole_frames(reach_before, rate), _whole_frames(reach_after, rate)
 
     start_sample = to_samples(record_start)

@@ -20,6 +20,7 @@ import pytest
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
 from v2a.media.errors import MediaError
+from v2a.media.frames import read_segment_frames
 from v2a.media.synth import make_image_sequence, make_test_movie
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "timelines"
@@ -395,6 +396,28 @@ def test_image_sequence_missing_a_frame_in_the_middle_is_invalid(tmp_path):
     )
     # Only the first and last frame were looked at: inspect said ok, generate failed on s.010.
     assert segment.status == "invalid" and segment.problem.endswith(f"frame {paths[9]} is missing")
+
+
+def test_image_sequence_handles_and_context_stop_at_a_missing_frame_beyond_them(tmp_path):
+    paths = make_image_sequence(str(tmp_path / "frames"), "s.", ".png", 1, 30, 3)
+    Path(paths[7]).unlink()  # s.008, two frames before the clip's first (s.011)
+    Path(paths[20]).unlink()  # s.021, two frames after its last (s.018)
+    a = movie(tmp_path / "a.mov", frames=48)
+    available = TR(RT(0, 24), RT(30, 24))
+    timeline = timeline_of(
+        clip("a", a, 0, 12), sequence_clip(tmp_path / "frames", 10, 8, available), clip("b", a, 20, 12)
+    )
+    _, seq, _ = plan_segments(
+        timeline, timeline_path=str(tmp_path / "cut.otio"), cut_handle_seconds=4 / 24
+    )
+    # Its own frames are all there, so it is ok: the handles take the two frames on each side and
+    # the context nothing more. Unlimited, they read s.008 and s.021, and the clip failed at
+    # generation ("image 8 ... is missing") though inspect had said ok.
+    assert seq.status == "ok"
+    assert (seq.handle_before_samples, seq.context_before_samples) == (2 * 2000, 0)
+    assert (seq.handle_after_samples, seq.context_after_samples) == (2 * 2000, 0)
+    frames = read_segment_frames(seq.seen(), 24, 32)  # every frame it is shown is on disk
+    assert len(frames) == (seq.seen().generated_samples * 24 + 47_999) // 48_000
 
 
 @pytest.mark.parametrize("suffix", [".webp", ".ppm", ".tga"])
