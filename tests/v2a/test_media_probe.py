@@ -41,6 +41,29 @@ def test_probe_reads_drop_frame_timecode_from_mp4(tmp_path):
     assert not info.has_audio
 
 
+@pytest.mark.parametrize(
+    ("rate", "timecode", "drop_frame", "seconds"),
+    [(30, "01:00:00:00", False, 3600.0), (NTSC, "01:00:00;00", True, 107_892 / NTSC)],
+)
+def test_a_variable_frame_rate_movie_counts_its_timecode_at_its_nominal_rate(
+    tmp_path, rate, timecode, drop_frame, seconds
+):
+    """A phone's 30 fps that dropped frames now and then: 60 frames over 2.2 s, 26.9 on average.
+    Counted at that average, 01:00:00:00 read 3618 s (and 01:00:00;00 3621.6 s): a clip placed
+    by its source timecode (an EDL gives no available range) was 18 s off in its media."""
+    frame = 1 / float(rate)
+    times = [0.0]
+    for index in range(59):
+        times.append(times[-1] + (2 * frame if index % 9 == 4 else frame))
+    path = make_test_movie(
+        str(tmp_path / "phone.mov"), frames=60, rate=rate, frame_times=times,
+        start_timecode=timecode, drop_frame=drop_frame,
+    )
+    info = probe_media(path)
+    assert info.rate < 27 and info.timecode == timecode
+    assert info.start_timecode == pytest.approx(float(seconds), abs=1e-6)
+
+
 def test_probe_without_timecode_starts_at_zero(tmp_path):
     path = make_test_movie(str(tmp_path / "a.mp4"), frames=5, rate=24, start_timecode=None)
     info = probe_media(path)

@@ -10,7 +10,7 @@ import av
 import numpy as np
 
 from v2a.media.errors import MediaError
-from v2a.media.timecode import timecode_to_frames
+from v2a.media.timecode import is_drop_frame, timecode_to_frames
 
 #: Seconds before the claimed end where measuring a file's true end starts (more than a GOP).
 _TAIL = 20.0
@@ -22,6 +22,10 @@ _SPARSELY_TIMED_CODECS = frozenset({"h264", "hevc"})
 #: Formats whose index, not their data, states the length: a copy cut short still lists every
 #: frame (FFmpeg names: QuickTime/MP4 and relatives, MXF, AVI).
 _INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "mxf", "avi"})
+#: The rates a camera's timecode counts frames at.
+_TIMECODE_RATES = tuple(
+    Fraction(rate) for rate in ("24000/1001", 24, 25, "30000/1001", 30, 48, 50, "60000/1001", 60)
+)
 #: How a file that stopped part-way through its copy is named (two ways of finding it out).
 CUT_SHORT = "the file is cut short (an unfinished copy?)"
 #: A pixel aspect ratio outside this range is a broken tag, not a lens: ignored (square pixels),
@@ -210,8 +214,9 @@ def probe_media(path: str) -> MediaInfo:
         timecode = _timecode_tag(container)
         start_tc = 0.0
         if timecode:
+            counted = timecode_rate(stream, rate, timecode)
             try:
-                start_tc = float(timecode_to_frames(timecode, rate) / rate)
+                start_tc = float(timecode_to_frames(timecode, counted) / counted)
             except ValueError as error:
                 raise MediaError(f"{path}: {error}") from error
         return MediaInfo(
@@ -232,6 +237,21 @@ def probe_media(path: str) -> MediaInfo:
             still=still,
             see_through=is_see_through(first),
         )
+
+
+def timecode_rate(stream, rate: Fraction, timecode: str) -> Fraction:
+    """The rate a file's start `timecode` counts frames at: the video's `rate` where it is
+    constant, but a variable-frame-rate file's average (26.87 fps for a phone's 30 that dropped
+    frames) is no timecode rate: counted at it, 01:00:00:00 read 3618 s instead of 3600. Its
+    frames are then timed at the stream's own rate (FFmpeg's r_frame_rate) where that is a
+    timecode rate, else the timecode rate nearest the average; drop-frame at 29.97 or 59.94."""
+    base = Fraction(stream.base_rate or 0)
+    if rate == base or rate in _TIMECODE_RATES:
+        return rate
+    counted = base if base in _TIMECODE_RATES else min(_TIMECODE_RATES, key=lambda r: abs(r - rate))
+    if is_drop_frame(timecode) and round(counted) in (30, 60):
+        counted = Fraction(round(counted) * 1000, 1001)
+    return counted
 
 
 def is_see_through(frame: av.VideoFrame) -> bool:
