@@ -440,7 +440,8 @@ class MediaResolver:
             return ResolvedMedia(source, available, problem=info, status="invalid")
         if not available:
             media_start = Fraction(info.start_timecode).limit_denominator(1_000_000)
-        source = MediaSource(referenced, located.path, float(media_start), rate=info.fps)
+        source = MediaSource(referenced, located.path, float(media_start),
+                             rate=float(getattr(info, "timecode_rate", 0) or info.fps))
         duration = Fraction(info.duration).limit_denominator(1_000_000)
         if duration <= 0:
             return ResolvedMedia(

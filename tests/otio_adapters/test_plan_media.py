@@ -17,6 +17,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 
+from otio_adapters.inspect import format_plan_table
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
 from v2a.media.errors import MediaError
@@ -396,6 +397,27 @@ def test_image_sequence_missing_a_frame_in_the_middle_is_invalid(tmp_path):
     )
     # Only the first and last frame were looked at: inspect said ok, generate failed on s.010.
     assert segment.status == "invalid" and segment.problem.endswith(f"frame {paths[9]} is missing")
+
+
+def test_a_variable_frame_rate_clip_is_placed_by_source_timecode_at_its_nominal_rate(tmp_path):
+    """A phone's 30 fps that dropped frames (26.87 fps on average), its timecode 01:00:00:00, cut
+    by source timecode with no available range (as an EDL gives it): its source second 1 is
+    file time 1 s, shown as 01:00:01:00. Counted at the average, the media started at 3618 s
+    (the clip invalid), and its source timecodes read at 27 fps showed 00:59:43:02."""
+    frame = 1 / 30
+    times = [0.0]
+    for index in range(59):
+        times.append(times[-1] + (2 * frame if index % 9 == 4 else frame))
+    path = make_test_movie(str(tmp_path / "phone.mov"), frames=60, rate=30, frame_times=times,
+                           size=(64, 48), start_timecode="01:00:00:00")
+    (segment,) = plan_segments(
+        timeline_of(clip("phone", path, 108_030, 30, rate=30), rate=30),
+        timeline_path=str(tmp_path / "cut.otio"),
+    )
+    assert segment.status == "ok" and segment.media.media_start == 3600.0
+    assert segment.source_start == pytest.approx(3601.0)
+    row = format_plan_table([segment], None).splitlines()[2]
+    assert row.split()[6] == "01:00:01:00"  # source in
 
 
 def test_image_sequence_handles_and_context_stop_at_a_missing_frame_beyond_them(tmp_path):

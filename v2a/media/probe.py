@@ -74,6 +74,7 @@ class MediaInfo:
     pixel_aspect: Fraction = Fraction(1)  # width of a stored pixel on screen / its height (SAR)
     still: bool = False  # one picture, held for any time (a PNG, a GIF of one frame)
     see_through: bool = False  # its first frame is partly transparent: an overlay (see probe)
+    timecode_rate: Fraction = Fraction(0)  # what its source timecodes count at (timecode_rate)
 
     @property
     def display_size(self) -> tuple[int, int]:
@@ -213,8 +214,8 @@ def probe_media(path: str) -> MediaInfo:
         frame_count = stream.frames or round(duration * rate)
         timecode = _timecode_tag(container)
         start_tc = 0.0
+        counted = timecode_rate(stream, rate, timecode)
         if timecode:
-            counted = timecode_rate(stream, rate, timecode)
             try:
                 start_tc = float(timecode_to_frames(timecode, counted) / counted)
             except ValueError as error:
@@ -236,15 +237,17 @@ def probe_media(path: str) -> MediaInfo:
             pixel_aspect=pixel_aspect_of(stream),
             still=still,
             see_through=is_see_through(first),
+            timecode_rate=counted,
         )
 
 
-def timecode_rate(stream, rate: Fraction, timecode: str) -> Fraction:
-    """The rate a file's start `timecode` counts frames at: the video's `rate` where it is
-    constant, but a variable-frame-rate file's average (26.87 fps for a phone's 30 that dropped
-    frames) is no timecode rate: counted at it, 01:00:00:00 read 3618 s instead of 3600. Its
-    frames are then timed at the stream's own rate (FFmpeg's r_frame_rate) where that is a
-    timecode rate, else the timecode rate nearest the average; drop-frame at 29.97 or 59.94."""
+def timecode_rate(stream, rate: Fraction, timecode: str = "") -> Fraction:
+    """The rate the file's timecodes count frames at (its start `timecode`, the source timecodes
+    an editor reads): the video's `rate` where it is constant. A variable-frame-rate file's
+    average (26.87 fps for a phone's 30 that dropped frames) is no timecode rate: counted at it,
+    01:00:00:00 read 3618 s instead of 3600. Its timecode counts at the stream's own rate
+    (FFmpeg's r_frame_rate) where that is a timecode rate, else at the one nearest the average;
+    drop-frame at 29.97 or 59.94."""
     base = Fraction(stream.base_rate or 0)
     if rate == base or rate in _TIMECODE_RATES:
         return rate
