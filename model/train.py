@@ -128,9 +128,6 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         torch.set_num_threads(cfg.threads)
     if cfg.batch_size % world:
         raise ValueError(f"batch_size {cfg.batch_size} must divide by the {world} processes")
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-        (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
     data = load_training_data(cfg, rank, world, progress and rank == 0)
     if device.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True  # TF32 matrix products: several times faster, ample for training
@@ -142,6 +139,9 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     model.mel_std.copy_(mel_std)
     if cfg.init_from and not resume:
         _init_from(model, cfg.init_from)
+    if rank == 0:  # once the data and the parent are read: a run that cannot start leaves a run folder as it was
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "config.json").write_text(json.dumps(to_dict(cfg), indent=1))
     if hasattr(model, "decoder"):
         # A learned decoder (v2a train-decoder, kept from init_from): the flow loss never reaches
         # it, and DDP refuses parameters that get no gradient.

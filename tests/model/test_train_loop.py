@@ -128,6 +128,21 @@ def test_ctrl_c_or_sigterm_saves_a_resumable_state_and_says_how_to_resume(tmp_pa
 def test_missing_corpus_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="manifest"):
         train(_train_config(tmp_path / "nowhere"), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_run_that_cannot_start_leaves_an_earlier_run_in_that_folder_as_it_was(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    out = tmp_path / "run"
+    train(_train_config(corpus), out, progress=False)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    wider = {**TINY_MODEL, "net": {**TINY_MODEL["net"], "dim": 16}}
+    with pytest.raises(FileNotFoundError, match="manifest"):  # its config.json described other weights
+        train(_train_config(tmp_path / "nowhere", model=wider), out, progress=False)
+    with pytest.raises(FileNotFoundError):
+        train(_train_config(corpus, model=wider, init_from=str(tmp_path / "missing.safetensors")), out,
+              progress=False)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
 @pytest.mark.slow  # two fresh torch processes: about 45 s on the shared 2-core machine
