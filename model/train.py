@@ -265,12 +265,13 @@ def _init_from(model: V2AModel, path: str) -> None:
     not their statistics, which train() has just measured on this data."""
     from safetensors.torch import load_file
 
+    # A few layers picked out of a checkpoint (scripts/gpu_train.sh prepare) carry no config and
+    # no mel normalisation; a whole checkpoint says which mels its normalisation is of. Read first:
+    # it says which file is not a checkpoint.
+    parent_config = read_metadata(path).get("config")
     weights = load_file(path)
     own = model.state_dict()
     usable = {k: v for k, v in weights.items() if k in own and own[k].shape == v.shape}
-    # A few layers picked out of a checkpoint (scripts/gpu_train.sh prepare) carry no config and
-    # no mel normalisation; a whole checkpoint says which mels its normalisation is of.
-    parent_config = read_metadata(path).get("config")
     if parent_config is not None:
         parent_audio = vars(from_dict(ModelConfig, json.loads(parent_config)).audio)
         representation = ("sample_rate", "n_fft", "hop", "n_mels", "fmin", "fmax")

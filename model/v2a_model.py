@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -303,7 +303,11 @@ class V2AModel(nn.Module):
                                  f"{CHECKPOINT_FORMAT} (retrain it with `v2a train`)")
             raise ValueError(f"{path}: not a v2a checkpoint (format {found!r})")
         model = cls(from_dict(ModelConfig, json.loads(metadata["config"])))
-        model.load_state_dict(load_file(path), strict=True)
+        try:
+            model.load_state_dict(load_file(path), strict=True)
+        except RuntimeError as error:  # weights of another model than its config describes
+            raise ValueError(f"{path}: its weights do not fit the model its config describes "
+                             f"({' '.join(str(error).split())})") from None
         expected = json.loads(metadata.get("frozen", "{}"))
         for name, digest in frozen_hashes().items():
             if expected.get(name) not in (None, digest):
@@ -372,8 +376,13 @@ def _is_prompt(text: str | None) -> bool:
 
 
 def read_metadata(path: str) -> dict[str, str]:
-    with safe_open(path, framework="pt") as handle:
-        return dict(handle.metadata() or {})
+    """The checkpoint's metadata; a ValueError naming the file when it is not a whole .safetensors
+    file (cut short by a full disk or a copy, or some other file)."""
+    try:
+        with safe_open(path, framework="pt") as handle:
+            return dict(handle.metadata() or {})
+    except SafetensorError as error:
+        raise ValueError(f"{path}: not a readable .safetensors checkpoint ({error})") from None
 
 
 def read_info(path: str) -> dict:

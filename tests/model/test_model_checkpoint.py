@@ -48,6 +48,31 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path):
         V2AModel.load(str(tmp_path / "missing.safetensors"))
 
 
+def test_a_cut_short_or_foreign_file_is_a_value_error_naming_it_not_a_safetensors_traceback(tmp_path):
+    path = tmp_path / "tiny.safetensors"
+    V2AModel(tiny_config()).save(str(path))
+    whole = path.read_bytes()
+    for name, content in (("cut.safetensors", whole[: len(whole) // 2]), ("empty.safetensors", b""),
+                          ("text.safetensors", b"hello\n")):
+        (tmp_path / name).write_bytes(content)
+        for read in (V2AModel.load, read_metadata):
+            with pytest.raises(ValueError, match=f"{name}: not a readable .safetensors checkpoint"):
+                read(str(tmp_path / name))
+
+
+def test_weights_of_another_model_than_the_config_says_are_a_value_error_naming_the_file(tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    path = str(tmp_path / "tiny.safetensors")
+    V2AModel(tiny_config()).save(path)
+    metadata = read_metadata(path)
+    config = json.loads(metadata["config"])
+    config["net"]["dim"] *= 2
+    save_file(load_file(path), path, metadata={**metadata, "config": json.dumps(config)})
+    with pytest.raises(ValueError, match="tiny.safetensors: its weights do not fit the model its config describes"):
+        V2AModel.load(path)
+
+
 def test_a_checkpoint_from_an_older_format_says_so_and_how_to_fix_it(tmp_path):
     from safetensors.torch import save_file
 

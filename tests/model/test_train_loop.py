@@ -212,6 +212,15 @@ def test_init_from_keeps_the_parents_mel_normalisation_only_for_the_same_mels(tm
     torch.testing.assert_close(other.net.blocks[0].qkv.weight, source.net.blocks[0].qkv.weight)
 
 
+def test_init_from_a_file_that_is_not_a_checkpoint_is_a_value_error_naming_it(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    parent = tmp_path / "parent.safetensors"
+    parent.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="parent.safetensors: not a readable .safetensors checkpoint"):
+        train(_train_config(corpus, init_from=str(parent)), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+
+
 def test_init_from_a_few_layers_without_metadata_takes_those_layers(tmp_path):
     # What scripts/gpu_train.sh prepare writes: the sync encoder and the null embeddings of the
     # shipped checkpoint, no config (the first GPU run of a new representation starts from it).
