@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -72,7 +73,11 @@ def _resumable_state(cfg: TrainConfig, out: Path) -> dict:
     path = out / "train_state.pt"
     if not path.is_file():
         raise FileNotFoundError(f"--resume: no {path} to resume from (train without --resume to start a run)")
-    state = torch.load(path, map_location="cpu", weights_only=False)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)
+    except (RuntimeError, EOFError, pickle.UnpicklingError) as error:  # it is replaced whole: damaged since
+        raise ValueError(f"--resume: {path} cannot be read ({str(error).split('. ')[0]}); resume from a "
+                         "copy of the run, or train into a new --out") from None
     if "config" in state:
         saved = _model_settings(from_dict(ModelConfig, state["config"]["model"]))
         asked = _model_settings(cfg.model)

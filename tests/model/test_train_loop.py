@@ -94,6 +94,19 @@ def test_resuming_a_run_that_saved_nothing_is_refused_and_writes_nothing(tmp_pat
     assert not (tmp_path / "run").exists()
 
 
+def test_resuming_from_a_damaged_train_state_is_a_value_error_naming_it(tmp_path):
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    out = tmp_path / "run"
+    train(_train_config(corpus), out, progress=False)
+    state = out / "train_state.pt"
+    for damaged in (state.read_bytes()[:1000], b"", b"not a torch file"):
+        state.write_bytes(damaged)
+        before = {p.name: p.read_bytes() for p in out.iterdir()}
+        with pytest.raises(ValueError, match=r"--resume: .*train_state.pt cannot be read \("):
+            train(_train_config(corpus, steps=6), out, resume=True, progress=False)
+        assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_ctrl_c_or_sigterm_saves_a_resumable_state_and_says_how_to_resume(tmp_path, signum):
     corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
