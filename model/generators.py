@@ -79,12 +79,22 @@ def available_generators() -> list[str]:
     return sorted(_FACTORIES)
 
 
+def check_generator_spec(spec: str) -> None:
+    """ValueError naming the choices when the spec names no generator; loads nothing."""
+    _factory(spec)
+
+
 def load_generator(spec: str) -> Generator:
     """Build the generator a spec names; ValueError naming the choices for an unknown one."""
+    factory, arg = _factory(spec)
+    return factory(arg)
+
+
+def _factory(spec: str) -> tuple[Callable[[str], Generator], str]:
     name, _, arg = (spec or "default").partition(":")
     factory = _FACTORIES.get(name.strip())
     if factory is None:
         raise ValueError(
             f"unknown generator {spec!r}; choose one of: {', '.join(available_generators())}"
         )
-    return factory(arg.strip())
+    return factory, arg.strip()

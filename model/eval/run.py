@@ -217,8 +217,10 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     from model.eval.embedding import default_embedder
     from model.eval.report import write_report
-    from model.generators import load_generator
+    from model.generators import check_generator_spec, load_generator
 
+    for spec in generators:  # a typo in the last spec would otherwise surface after the others ran
+        check_generator_spec(spec)
     corpus, out = Path(corpus), Path(out)
     rows = read_manifest(corpus)
     chosen = select_examples(rows, split, limit)

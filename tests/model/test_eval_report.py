@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from model_fixtures import write_tiny_corpus
 
 from model.data.build import build_corpus
 from model.data.sources import discover_classes
@@ -74,6 +75,21 @@ def test_eval_without_a_corpus_says_how_to_make_one(tmp_path, caplog):
     code = main(["eval", "--corpus", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")])
     assert code == 2
     assert "v2a data build" in caplog.text
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_unknown_generator_is_refused_before_any_example_is_scored(tmp_path, caplog, monkeypatch):
+    import model.eval.run
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("examples were loaded before the generator specs were checked")
+
+    monkeypatch.setattr(model.eval.run, "load_example", no_work)
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", "silence,defualt",
+                 "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "unknown generator 'defualt'; choose one of:" in caplog.text
     assert not (tmp_path / "r").exists()
 
 
