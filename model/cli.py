@@ -19,6 +19,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} must not be negative")
+    return value
+
+
 def _seed(text: str) -> int:
     """A corpus seed, 0 .. 2^32 - 1: numpy's seed sequences take no negative entry (-1 ended in
     numpy's traceback), and a bound keeps the seed one a person can type back."""
@@ -143,7 +153,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--threads", type=_positive_int, default=2, help="torch threads")
     ev.add_argument("--no-prompts", action="store_true",
                     help="give no prompt (default: each example's caption), as for an editor who types none")
-    ev.add_argument("--seed-offset", type=int, default=0,
+    ev.add_argument("--seed-offset", type=_non_negative_int, default=0,  # seeds are not negative
                     help="example i is generated with seed OFFSET + i (default 0); a second offset is a "
                          "second draw, to see how far the seed alone moves the figures")
     ev.set_defaults(func=_eval)

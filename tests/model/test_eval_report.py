@@ -93,6 +93,15 @@ def test_an_unknown_generator_is_refused_before_any_example_is_scored(tmp_path, 
     assert not (tmp_path / "r").exists()
 
 
+def test_a_negative_seed_offset_is_refused_on_the_command_line(tmp_path, capsys):
+    # Seeds are 0 .. 2^63 - 1: a negative offset failed every model row, and the run still exited 0.
+    with pytest.raises(SystemExit) as stopped:
+        main(["eval", "--corpus", str(tmp_path), "--seed-offset", "-5", "--out", str(tmp_path / "r")])
+    assert stopped.value.code == 2
+    assert "--seed-offset: -5 must not be negative" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
 def test_generators_get_frames_at_their_own_rate_and_size(tmp_path):
     import numpy as np
 
