@@ -10,6 +10,8 @@ import shlex
 import signal
 import sys
 
+from model.cli import _non_negative_int, _positive_int
+
 
 def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the video-to-audio model on a corpus")
@@ -25,10 +27,12 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     decoder.add_argument("--checkpoint", required=True, help="the model to copy (its flow weights are kept)")
     decoder.add_argument("--corpus", default="data/corpus", help="recordings to learn from (train split; val is scored)")
     decoder.add_argument("--out", required=True, help="the new checkpoint (.safetensors), audio.decoder 'learned'")
-    decoder.add_argument("--steps", type=int, default=3000, help="training steps (default: %(default)s)")
+    # Checked here: --steps 0 wrote an untrained decoder with a NaN loss, --limit -1 dropped the
+    # last example, --threads -1 ended in torch's traceback.
+    decoder.add_argument("--steps", type=_positive_int, default=3000, help="training steps (default: %(default)s)")
     decoder.add_argument("--seed", type=int, default=0, help="torch seed (default: %(default)s)")
-    decoder.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
-    decoder.add_argument("--limit", type=int, default=0, help="first N examples per split (0: all)")
+    decoder.add_argument("--threads", type=_non_negative_int, default=0, help="torch threads (0: torch's default)")
+    decoder.add_argument("--limit", type=_non_negative_int, default=0, help="first N examples per split (0: all)")
     decoder.set_defaults(func=_run_train_decoder)
 
 

@@ -107,3 +107,18 @@ def test_the_learned_magnitude_keeps_the_measured_band_and_fills_the_rest():
     with torch.no_grad():
         assert torch.allclose(combined[cut:], model.decoder(mel[None])[0].exp().T)
     assert float(combined[cut:].min()) > 0  # the pseudo-inverse leaves these empty
+
+
+@pytest.mark.parametrize(("option", "message"), [("--steps=0", "0 must be at least 1"),
+                                                 ("--steps=-3", "-3 must be at least 1"),
+                                                 ("--threads=-1", "-1 must not be negative"),
+                                                 ("--limit=-1", "-1 must not be negative")])
+def test_train_decoder_refuses_counts_out_of_range_before_any_work(tmp_path, capsys, option, message):
+    from v2a.cli import main
+
+    out = tmp_path / "decoder.safetensors"
+    with pytest.raises(SystemExit) as stopped:
+        main(["train-decoder", "--checkpoint", str(tmp_path / "model.safetensors"), "--out", str(out), option])
+    assert stopped.value.code == 2
+    assert f"{option.split('=')[0]}: {message}" in capsys.readouterr().err
+    assert not out.exists()
