@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import time
+from pathlib import Path
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +77,11 @@ def _data_pack(args: argparse.Namespace) -> int:
     try:
         cfg = load_json(TrainConfig, args.config) if args.config else TrainConfig()
         corpus = args.corpus or cfg.corpus
+        if Path(args.out).is_dir():  # before the cache is filled, which can take minutes
+            raise ValueError(f"--out {args.out} is a folder: name the file to write")
         examples = build_cache(corpus, args.split, cfg.model, cfg.limit)
         size = write_packed_features(load_features(examples, cfg.model), args.out, mel_bits=args.mel_bits)
-    except (FileNotFoundError, ValueError) as error:
+    except (OSError, ValueError) as error:  # OSError: an --out that cannot be written
         log.error("%s", error)
         return 2
     print(f"packed {len(examples)} {args.split} examples of {corpus} into {args.out}: {size / 1e6:.1f} MB")

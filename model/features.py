@@ -244,9 +244,16 @@ def write_packed_features(data: FeatureSet, path: str | Path, mel_bits: int = 8)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder: name the file to write (e.g. {path / 'train-features.npz.xz'})")
+    path.parent.mkdir(parents=True, exist_ok=True)  # runs/gpu/ in a fresh checkout, as the docs' command names
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_bytes(lzma.compress(buffer.getvalue(), preset=6))
-    os.replace(tmp, path)
+    try:
+        tmp.write_bytes(lzma.compress(buffer.getvalue(), preset=6))
+        os.replace(tmp, path)
+    except BaseException:  # a full disk or Ctrl-C: no temporary file left beside it
+        tmp.unlink(missing_ok=True)
+        raise
     return path.stat().st_size
 
 

@@ -60,6 +60,16 @@ def test_a_pack_round_trips_within_its_stated_rounding(tmp_path, mel_bits):
     assert not list(tmp_path.glob(".*tmp*"))  # written through a temporary file
 
 
+def test_a_pack_is_written_into_a_folder_not_made_yet_and_not_over_a_folder(tmp_path):
+    # `v2a data pack-features --out runs/gpu/train-features.npz.xz` in a fresh checkout (docs/model.md)
+    path = tmp_path / "runs" / "gpu" / "train-features.npz.xz"
+    write_packed_features(_features(), path)
+    assert read_packed_features(path).mel.shape == (16, 32, 80)
+    with pytest.raises(ValueError, match="gpu is a folder: name the file to write"):
+        write_packed_features(_features(), path.parent)
+    assert sorted(p.name for p in path.parent.parent.iterdir()) == ["gpu"]  # no temporary file beside it
+
+
 def test_a_pack_of_the_earlier_format_asks_to_be_packed_again(tmp_path):
     buffer = io.BytesIO()
     np.savez(buffer, format=np.array("v2a-features/1"), mel=np.zeros((1, 2, 3), np.uint8))
