@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -292,7 +293,13 @@ def from_dict(cls: type[T], data: dict[str, Any] | None, path: str = "") -> T:
         accepted, kind = _JSON_KINDS[ftype if isinstance(ftype, str) else ftype.__name__]
         if not isinstance(value, accepted) or (isinstance(value, bool) and bool not in accepted):
             raise ValueError(f"{path}{name} {json.dumps(value)} ({kind})")
-        values[name] = float(value) if ftype in ("float", float) else value
+        if ftype in ("float", float):
+            # JSON as Python reads it takes Infinity, NaN and 1e999: an infinite lr trained a
+            # model of NaNs without a word.
+            if not math.isfinite(value):
+                raise ValueError(f"{path}{name} {json.dumps(value)} (a finite number)")
+            value = float(value)
+        values[name] = value
     try:
         return cls(**values)
     except ConfigError as error:

@@ -18,6 +18,8 @@ from v2a.cli import main
     ({"steps": "100"}, 'steps "100" (a whole number)'),
     ({"lr": True}, "lr true (a number)"),
     ({"batch_size": 0}, "batch_size 0 (at least 1)"),
+    ({"lr": float("inf")}, "lr Infinity (a finite number)"),
+    ({"model": {"sampler": {"quiet_peak_dbfs": float("nan")}}}, "model.sampler.quiet_peak_dbfs NaN (a finite number)"),
     ({"text_drop": 1.5}, "text_drop 1.5 (within [0, 1])"),
     ({"device": "gpu"}, "device 'gpu'"),
     ({"model": 5}, "model 5 (an object of keys"),
@@ -56,6 +58,8 @@ def test_whole_numbers_are_taken_where_a_float_is_asked_for():
     ("model.net.heads=5", "model.net.heads 5 (must divide dim 32)"),
     ('model.audio.decoder="bogus"', "model.audio.decoder 'bogus'"),
     ("model=5", "model 5 (an object of keys"),
+    ("lr=1e999", "lr Infinity (a finite number)"),
+    ("max_minutes=Infinity", "max_minutes Infinity (a finite number)"),
 ])
 def test_a_bad_set_value_is_one_line_and_exit_2_before_anything_is_written(tmp_path, capsys, setting, named):
     config = tmp_path / "tiny.json"
