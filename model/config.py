@@ -316,6 +316,8 @@ def load_json(cls: type[T], path: str) -> T:
             data = json.load(handle)
     except json.JSONDecodeError as error:
         raise ValueError(f"config {path}: not valid JSON ({error})") from error
+    except OSError as error:  # missing, a folder, unreadable: the file named, not a traceback
+        raise ValueError(f"config {path}: {error.strerror or error}") from None
     try:
         return from_dict(cls, data, "")
     except ValueError as error:

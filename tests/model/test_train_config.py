@@ -46,6 +46,12 @@ def test_a_config_file_that_is_not_an_object_names_the_file(tmp_path):
         load_json(TrainConfig, str(path))
 
 
+@pytest.mark.parametrize("name", ["missing.json", ""])  # "": the folder itself
+def test_a_config_file_that_cannot_be_read_is_a_value_error_naming_it(tmp_path, name):
+    with pytest.raises(ValueError, match=f"config {tmp_path / name}: "):
+        load_json(TrainConfig, str(tmp_path / name))
+
+
 def test_whole_numbers_are_taken_where_a_float_is_asked_for():
     assert from_dict(TrainConfig, {"lr": 1, "model": TINY_MODEL}).lr == 1.0
 
