@@ -126,6 +126,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
           command: str = "") -> dict:
     """Trains per `cfg` into the folder `out`; returns a summary (steps, final loss, paths)."""
     out = Path(out)
+    if out.exists() and not out.is_dir():  # found here, not after the feature cache is filled
+        raise ValueError(f"--out {out} is a file: name a run folder")
     device = _device(cfg)
     state = _resumable_state(cfg, out) if resume else None
     rank, world = _setup_distributed(device.type)

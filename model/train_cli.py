@@ -51,7 +51,7 @@ def _run_train(args: argparse.Namespace) -> int:
         invoked = sys.argv[1:]  # `v2a train ...`, or `python -m model.train ...` (torchrun), which has no "train"
         command = ("v2a " if invoked[:1] == ["train"] else "python -m model.train ") + shlex.join(invoked)
         summary = train(cfg, args.out, resume=args.resume, command=command)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:  # OSError: an --out that cannot be made, a full disk
         print(f"v2a train: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:  # before the training loop (loading, filling the cache): nothing saved
@@ -77,7 +77,7 @@ def _run_train_decoder(args: argparse.Namespace) -> int:
     try:
         summary = train_decoder(args.checkpoint, args.corpus, args.out, steps=args.steps, seed=args.seed,
                                 threads=args.threads, limit=args.limit, command=command)
-    except (ValueError, FileNotFoundError) as error:
+    except (ValueError, OSError) as error:
         print(f"v2a train-decoder: {error}", file=sys.stderr)
         return 2
     print(json.dumps(summary, indent=1))

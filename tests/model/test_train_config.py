@@ -83,3 +83,14 @@ def test_a_device_this_machine_lacks_is_refused_before_anything_is_written(tmp_p
     assert main(["train", "--out", str(out), "--set", 'device="cuda"']) == 2
     assert "device 'cuda': this machine has no CUDA device" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "corpus": str(tmp_path / "no-corpus")}))
+    taken = tmp_path / "notes.txt"
+    taken.write_text("mine")
+    assert main(["train", "--config", str(config), "--out", str(taken)]) == 2
+    message = capsys.readouterr().err.strip()
+    assert message == f"v2a train: --out {taken} is a file: name a run folder"
+    assert taken.read_text() == "mine"
