@@ -155,7 +155,8 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         return {"status": status, "reason": scores.error}
     emb = np.stack(scores.embeddings)
     predicted = metrics.nearest_reference_class(emb, reference_embeddings, classes)
-    predicted_train = metrics.nearest_centroid(emb, centroids)
+    # No train split (a corpus imported from one's own test clips): no train centroids, no figure.
+    predicted_train = metrics.nearest_centroid(emb, centroids) if centroids else None
     mean_term, cov_term = metrics.frechet_terms(emb, reference_embeddings)
     spread, class_spread = metrics.spread(emb, classes)
     return {
@@ -171,7 +172,7 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         "class_agreement": _held_out_agreement(predicted, classes),
         # The measure before the sixth session (centroids of train clips), kept for comparison
         # with older reports; it favours generators that reproduce training recordings.
-        "class_agreement_train_centroids": _share_equal(predicted_train, classes),
+        "class_agreement_train_centroids": _share_equal(predicted_train, classes) if centroids else None,
         "quiet_share": float(np.mean([level < ref - metrics.QUIET_BELOW_REFERENCE_DB for level, ref
                                       in zip(scores.level_db, reference_levels, strict=True)])),
         "rtf": scores.seconds / max(scores.audio_seconds, 1e-9),

@@ -102,6 +102,23 @@ def test_a_negative_seed_offset_is_refused_on_the_command_line(tmp_path, capsys)
     assert not (tmp_path / "r").exists()
 
 
+def test_a_corpus_without_a_train_split_is_scored_without_train_centroids(tmp_path):
+    # `v2a data import-folder` of one's own clips, all in the test split: the train-centroid
+    # column has nothing to measure against ("need at least one array to stack" after every
+    # generator had run, and no report).
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    manifest = corpus / "manifest.jsonl"
+    rows = [{**json.loads(line), "split": "test"} for line in manifest.read_text().splitlines()]
+    manifest.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    out = tmp_path / "report"
+    assert main(["eval", "--corpus", str(corpus), "--generators", "silence", "--threads", "1",
+                 "--out", str(out)]) == 0
+    results = json.loads((out / "metrics.json").read_text())["results"]
+    assert results["silence"]["class_agreement_train_centroids"] is None
+    assert results["silence"]["class_agreement"] is not None  # the held-out measure needs no train split
+    assert "| silence |" in (out / "report.md").read_text()
+
+
 def test_generators_get_frames_at_their_own_rate_and_size(tmp_path):
     import numpy as np
 
