@@ -1,7 +1,7 @@
 """Checkpoints describe themselves: loading needs nothing but the file."""
 
 import json
-import subprocess
+import runpy
 import sys
 from pathlib import Path
 
@@ -111,18 +111,28 @@ def test_sampler_settings_are_checked_when_a_config_is_read(sampler, named):
         from_dict(ModelConfig, {"sampler": sampler})
 
 
-def test_set_sampler_defaults_writes_the_chosen_settings_into_the_checkpoint_and_refuses_bad_ones(tmp_path):
+def _set_sampler_defaults(monkeypatch, *args: str) -> int:
+    """scripts/set_sampler_defaults.py ARGS as its command line runs it, in this process (a
+    Python of its own spends seconds importing torch again); its exit status."""
     script = Path(__file__).resolve().parents[2] / "scripts" / "set_sampler_defaults.py"
+    monkeypatch.setattr(sys, "argv", [str(script), *args])
+    with pytest.raises(SystemExit) as exit_:
+        runpy.run_path(str(script), run_name="__main__")
+    return exit_.value.code
+
+
+def test_set_sampler_defaults_writes_the_chosen_settings_into_the_checkpoint_and_refuses_bad_ones(
+        tmp_path, monkeypatch, capsys):
     path = str(tmp_path / "tiny.safetensors")
     V2AModel(tiny_config()).save(path, info={"step": 3})
-    done = subprocess.run([sys.executable, str(script), path, "--steps", "6", "--method", "midpoint",
-                           "--time-shift", "0.5", "--why", "a test"], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
+    done = _set_sampler_defaults(monkeypatch, path, "--steps", "6", "--method", "midpoint",
+                                 "--time-shift", "0.5", "--why", "a test")
+    assert done == 0, capsys.readouterr().err
     sampler = V2AModel.load(path).config.sampler
     assert (sampler.steps, sampler.method, sampler.time_shift) == (6, "midpoint", 0.5)
     info = json.loads(read_metadata(path)["info"])
     assert info["step"] == 3 and info["sampler_defaults"].startswith("steps 6 (midpoint), time shift 0.5")
-    refused = subprocess.run([sys.executable, str(script), path, "--time-shift", "-1", "--why", "a test"],
-                             capture_output=True, text=True)
-    assert refused.returncode == 2 and "time_shift -1.0 (positive)" in refused.stderr
+    capsys.readouterr()
+    refused = _set_sampler_defaults(monkeypatch, path, "--time-shift", "-1", "--why", "a test")
+    assert refused == 2 and "time_shift -1.0 (positive)" in capsys.readouterr().err
     assert V2AModel.load(path).config.sampler.time_shift == 0.5  # the file is as it was

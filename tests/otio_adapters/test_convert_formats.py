@@ -5,6 +5,7 @@ with a fast test double, written by the real adapters and read back with them.""
 
 from __future__ import annotations
 
+import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -28,20 +29,26 @@ pytestmark = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixture
 NESTED_SHOWN = [(0, 238), (238, 31), (269, 33), (302, 24), (331, 63), (394, 1), (398, 238)]
 
 
-def _convert(name: str, output_format: str, tmp_path: Path):
-    """Generate for fixture `name` and write it as `output_format`; (source, result)."""
-    source = read_timeline(FIXTURES / name)
-    media = tmp_path / "media"
-    media.mkdir()
-    synthesize_media(source, str(media))
-    request = GenerationRequest(
-        timeline_path=str(FIXTURES / name),
-        out_dir=str(tmp_path / "out"),
-        relink_roots=(str(media),),
-        params=GenerationParams(seed=7),
-        output_format=output_format,
-    )
-    return source, run_generation(request, SineGenerator())
+@pytest.fixture
+def convert(standin_media, tmp_path):
+    """`convert(name, output_format)`: generate for fixture `name` and write it as
+    `output_format`; (source, result). The media: a copy of the session's stand-ins in
+    tmp_path / "media", where the tests look."""
+
+    def run(name: str, output_format: str):
+        source = read_timeline(FIXTURES / name)
+        media = tmp_path / "media"
+        shutil.copytree(standin_media(name), media)
+        request = GenerationRequest(
+            timeline_path=str(FIXTURES / name),
+            out_dir=str(tmp_path / "out"),
+            relink_roots=(str(media),),
+            params=GenerationParams(seed=7),
+            output_format=output_format,
+        )
+        return source, run_generation(request, SineGenerator())
+
+    return run
 
 
 def _pictures(timeline: otio.schema.Timeline) -> list[tuple[str, int, int]]:
@@ -84,10 +91,10 @@ def _sound(timeline: otio.schema.Timeline) -> list[tuple[int, int]]:
         "fcp7_xml/premiere_example.xml",
     ],
 )
-def test_conversion_to_fcpxml_writes_the_fcpxml_with_every_clip_in_place(name, tmp_path):
+def test_conversion_to_fcpxml_writes_the_fcpxml_with_every_clip_in_place(convert, name):
     # Each of these fell back to the .otio alone, with the adapter's own error as the note
     # ("computed time range would be invalid", "not enough values to unpack").
-    source, result = _convert(name, "fcpx_xml", tmp_path)
+    source, result = convert(name, "fcpx_xml")
 
     assert format_for_path(result.timeline_path) == "fcpx_xml", result.format_note
     written = read_timeline(result.timeline_path)
@@ -97,10 +104,11 @@ def test_conversion_to_fcpxml_writes_the_fcpxml_with_every_clip_in_place(name, t
 
 
 @pytest.mark.parametrize("output_format, written_as", [("fcpx_xml", "gaps"), ("AAF", "filler")])
-def test_conversion_names_the_titles_the_format_cannot_hold(output_format, written_as, tmp_path):
+def test_conversion_names_the_titles_the_format_cannot_hold(convert, output_format, written_as,
+                                                           tmp_path):
     # Premiere's title on V3: the FCPXML adapter failed on it, the AAF adapter made it filler
     # without a word (7 video clips in, 6 read back).
-    source, result = _convert("fcp7_xml/premiere_example.xml", output_format, tmp_path)
+    source, result = convert("fcp7_xml/premiere_example.xml", output_format)
 
     assert format_for_path(result.timeline_path) == output_format
     assert f"{written_as} in the" in result.format_note
@@ -126,12 +134,12 @@ def _shown(timeline: otio.schema.Timeline, path: Path, media: Path) -> list[tupl
     )
 
 
-def test_conversion_to_kdenlive_shows_compound_clips_where_they_were(tmp_path):
+def test_conversion_to_kdenlive_shows_compound_clips_where_they_were(convert, tmp_path):
     # The Kdenlive adapter skipped Final Cut's compound clips (holding audio and video tracks)
     # and closed up the track: the clips after each moved up, away from v2a's sound, and the
     # note spoke of transitions only.
     name = "fcpx_xml/fcpx_example.fcpxml"
-    source, result = _convert(name, "kdenlive", tmp_path)
+    source, result = convert(name, "kdenlive")
 
     assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
     assert "'compound_clip_1' (V1)" in result.format_note
@@ -144,9 +152,9 @@ def test_conversion_to_kdenlive_shows_compound_clips_where_they_were(tmp_path):
         source, FIXTURES / name, media)
 
 
-def test_conversion_to_kdenlive_keeps_nested_stacks_and_tracks_in_place(tmp_path):
+def test_conversion_to_kdenlive_keeps_nested_stacks_and_tracks_in_place(convert):
     name = "otio/nested_example.otio"
-    source, result = _convert(name, "kdenlive", tmp_path)
+    source, result = convert(name, "kdenlive")
 
     assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
     assert ("'Nested Stack 1' (V1), 'Nested Stack 2 (with effects)' (V1), 'Nested Track' (V1)"
@@ -174,8 +182,8 @@ def _switched_off(timeline: otio.schema.Timeline) -> list[str]:
         ("otio/effects.otio", "fcpx_xml"),
     ],
 )
-def test_conversion_keeps_disabled_clips_disabled(name, output_format, tmp_path):
-    source, result = _convert(name, output_format, tmp_path)
+def test_conversion_keeps_disabled_clips_disabled(convert, name, output_format, tmp_path):
+    source, result = convert(name, output_format)
 
     assert format_for_path(result.timeline_path) == output_format, result.format_note
     written = read_timeline(result.timeline_path)
@@ -189,12 +197,12 @@ def test_conversion_keeps_disabled_clips_disabled(name, output_format, tmp_path)
 @pytest.mark.parametrize(
     "output_format, label", [("kdenlive", "Kdenlive adapter"), ("AAF", "AAF adapter")]
 )
-def test_conversion_names_the_disabled_clips_the_format_cannot_mark(output_format, label,
+def test_conversion_names_the_disabled_clips_the_format_cannot_mark(convert, output_format, label,
                                                                    tmp_path):
     # Both wrote Premiere's disabled clips as clips to show: over the picture v2a made sound
     # for, and a re-run on the file made sound for them.
     name = "fcp7_xml/premiere_enable_property.xml"
-    source, result = _convert(name, output_format, tmp_path)
+    source, result = convert(name, output_format)
 
     assert format_for_path(result.timeline_path) == output_format, result.format_note
     assert (f"the {label} cannot mark a clip disabled, so the editor's disabled clips are left "
@@ -228,12 +236,12 @@ def test_conversion_to_cmx_3600_names_the_disabled_clips_it_leaves_out(tmp_path)
     assert _shown(written, Path(result.timeline_path), media) == _shown(edit, path, media)
 
 
-def test_a_list_converted_to_kdenlive_takes_a_second_run(tmp_path):
+def test_a_list_converted_to_kdenlive_takes_a_second_run(convert, tmp_path):
     # An EDL's events name no media file: the Kdenlive adapter wrote each as a nameless
     # "Unsupported clip type" placeholder from its first frame, so a re-run on the project
     # found no clip ("no visible, enabled video clip") and the editor's clips were gone.
     name = "cmx3600_edl/dissolve_test.edl"
-    source, first = _convert(name, "kdenlive", tmp_path)
+    source, first = convert(name, "kdenlive")
     assert format_for_path(first.timeline_path) == "kdenlive", first.format_note
     assert "3 of the editor's clips name no media file" in first.format_note
     written = read_timeline(first.timeline_path)
@@ -249,13 +257,14 @@ def test_a_list_converted_to_kdenlive_takes_a_second_run(tmp_path):
     assert _sound(read_timeline(again.timeline_path)) == _sound(written)
 
 
-def test_a_list_converted_to_fcp7_xml_names_each_clips_file_and_takes_a_second_run(tmp_path):
+def test_a_list_converted_to_fcp7_xml_names_each_clips_file_and_takes_a_second_run(convert,
+                                                                                   tmp_path):
     # An EDL's events name no media file: the FCP7 XML adapter wrote clip_A's as a nameless
     # <file> at timecode 00:00:00:00 and clip_B's two events as that same <file> (an NLE relinks
     # all three to one file, and finds none of their frames, an hour in); a re-run found each
     # clip's media by its name but "covers only 00:00:00:00-...": no clip could be generated.
     name = "cmx3600_edl/dissolve_test.edl"
-    source, first = _convert(name, "fcp_xml", tmp_path)
+    source, first = convert(name, "fcp_xml")
     assert format_for_path(first.timeline_path) == "fcp_xml", first.format_note
     root = ET.parse(first.timeline_path).getroot()
     files = {item.findtext("name"): item.find("file").get("id")
@@ -284,8 +293,8 @@ def test_a_list_converted_to_fcp7_xml_names_each_clips_file_and_takes_a_second_r
         ("otio/nested_example.otio", NESTED_SHOWN),
     ],
 )
-def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(name, shown, tmp_path):
-    source, result = _convert(name, "cmx_3600", tmp_path)
+def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(convert, name, shown):
+    source, result = convert(name, "cmx_3600")
 
     assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
     written = read_timeline(result.timeline_path, options={"rate": 24})
@@ -294,12 +303,12 @@ def test_conversion_to_cmx_3600_writes_a_list_with_every_clip_in_place(name, sho
             for clip in track.find_clips()] == shown
 
 
-def test_conversion_to_cmx_3600_keeps_the_start_timecode(tmp_path):
+def test_conversion_to_cmx_3600_keeps_the_start_timecode(convert):
     """simple.aaf, an Avid sequence at 01:00:00:00: the writer counts record timecodes from
     00:00:00:00, whatever the timeline's start, so the list started an hour early, and v2a's
     events named the takes' own timecode (their bext, 01:00:00:00 on) as source over records an
     hour before it; a `--stem` of the same run starts at 01:00:00:00."""
-    source, result = _convert("aaf/simple.aaf", "cmx_3600", tmp_path)
+    source, result = convert("aaf/simple.aaf", "cmx_3600")
 
     assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
     written = read_timeline(result.timeline_path, options={"rate": 24})
@@ -311,13 +320,13 @@ def test_conversion_to_cmx_3600_keeps_the_start_timecode(tmp_path):
     assert takes[0][-4:] == ["01:00:00:00", "01:00:30:00", "01:00:00:00", "01:00:30:00"]
 
 
-def test_conversion_to_cmx_3600_of_dissolves_on_two_audio_tracks_reads_back(tmp_path):
+def test_conversion_to_cmx_3600_of_dissolves_on_two_audio_tracks_reads_back(convert, tmp_path):
     # transitions.aaf: the list starts with a fade in from black (a zero-length BL cut and a
     # dissolve), which the reader refused ("Transitions can't be at the very beginning of a
     # track"); and A2's dissolve at 2:21 was written after the AA events that reach 21:17,
     # which it refused too ("Overlapping record in value"). Read back, each shot is planned.
     name = "aaf/transitions.aaf"
-    source, result = _convert(name, "cmx_3600", tmp_path)
+    source, result = convert(name, "cmx_3600")
 
     assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
     written = read_timeline(result.timeline_path, options={"rate": 24})
@@ -330,11 +339,11 @@ def test_conversion_to_cmx_3600_of_dissolves_on_two_audio_tracks_reads_back(tmp_
         len(track.find_clips()) for track in source.audio_tracks()]
 
 
-def test_conversion_to_aaf_writes_clips_without_media(tmp_path):
+def test_conversion_to_aaf_writes_clips_without_media(convert):
     # An EDL's events name no media: the AAF writer failed on the first ("available_range
     # .duration.rate does not exist") and only the .otio was written.
     name = "cmx3600_edl/dissolve_test.edl"
-    source, result = _convert(name, "AAF", tmp_path)
+    source, result = convert(name, "AAF")
 
     assert format_for_path(result.timeline_path) == "AAF", result.format_note
     written = read_timeline(result.timeline_path)
@@ -344,11 +353,11 @@ def test_conversion_to_aaf_writes_clips_without_media(tmp_path):
 
 
 @pytest.mark.parametrize("output_format", ["fcp_xml", "fcpx_xml", "AAF"])
-def test_conversion_writes_a_track_nested_in_a_track(output_format, tmp_path):
+def test_conversion_writes_a_track_nested_in_a_track(convert, output_format):
     # nested_example.otio nests a track directly in a track and clips directly in stacks: the
     # writers take a stack's children for tracks ("'Clip' object is not iterable", "has no
     # attribute 'kind'") and only the .otio was written.
-    source, result = _convert("otio/nested_example.otio", output_format, tmp_path)
+    source, result = convert("otio/nested_example.otio", output_format)
 
     assert format_for_path(result.timeline_path) == output_format, result.format_note
     if output_format == "fcp_xml":
@@ -376,11 +385,11 @@ def test_conversion_writes_a_track_nested_in_a_track(output_format, tmp_path):
         clip.name for clip in source.find_clips())
 
 
-def test_conversion_to_cmx_3600_writes_the_picture_several_tracks_show(tmp_path):
+def test_conversion_to_cmx_3600_writes_the_picture_several_tracks_show(convert, tmp_path):
     # The writer refused more than one video track ("Only a single video track is supported,
     # got: 3") and only the .otio was written.
     name = "fcp7_xml/premiere_enable_property.xml"
-    source, result = _convert(name, "cmx_3600", tmp_path)
+    source, result = convert(name, "cmx_3600")
 
     assert format_for_path(result.timeline_path) == "cmx_3600", result.format_note
     assert ("the CMX 3600 EDL holds one video track: the editor's 3 are written as the picture "
@@ -391,19 +400,19 @@ def test_conversion_to_cmx_3600_writes_the_picture_several_tracks_show(tmp_path)
         source, FIXTURES / name, media)
 
 
-def test_conversion_to_cmx_3600_says_why_tracks_with_transitions_are_not_written(tmp_path):
-    source, result = _convert("fcp7_xml/premiere_example.xml", "cmx_3600", tmp_path)
+def test_conversion_to_cmx_3600_says_why_tracks_with_transitions_are_not_written(convert):
+    source, result = convert("fcp7_xml/premiere_example.xml", "cmx_3600")
 
     assert result.timeline_path == result.fallback_otio_path
     assert result.format_note.startswith(
         "a CMX 3600 EDL holds one video track, and this timeline's 4 have transitions")
 
 
-def test_conversion_to_fcp7_xml_writes_every_clip_item_whole(tmp_path):
+def test_conversion_to_fcp7_xml_writes_every_clip_item_whole(convert):
     # fcpx_example uses one compound clip three times: the writer wrote the clips inside the
     # second and third as empty <clipitem id="..."/> naming the first's, which nothing can place
     # (no <start>, <end> or <in>): the file could not be read back at all.
-    source, result = _convert("fcpx_xml/fcpx_example.fcpxml", "fcp_xml", tmp_path)
+    source, result = convert("fcpx_xml/fcpx_example.fcpxml", "fcp_xml")
 
     assert format_for_path(result.timeline_path) == "fcp_xml", result.format_note
     root = ET.parse(result.timeline_path).getroot()

@@ -17,7 +17,6 @@ from generator_doubles import SineGenerator
 from otio_adapters.plan import plan_segments
 from otio_adapters.read import read_timeline
 from otio_adapters.source_files import remember_editor_tracks
-from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, parse_take_file, url_to_path
 from otio_adapters.write import write_timeline
 from v2a.contracts import ClipAddress, GenerationRequest, Selection
@@ -27,21 +26,6 @@ FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timeli
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 MOVIE = "bigbuckbunny_320x180.mp4"
 needs_fixtures = pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
-
-
-@pytest.fixture(scope="module")
-def standin_media(tmp_path_factory):
-    """Media synthesized under the names a fixture references, made once per fixture."""
-    made: dict[str, str] = {}
-
-    def media_for(name: str) -> str:
-        if name not in made:
-            folder = tmp_path_factory.mktemp("media")
-            synthesize_media(read_timeline(FIXTURES / name), str(folder))
-            made[name] = str(folder)
-        return made[name]
-
-    return media_for
 
 
 def _generate(timeline: Path, out: Path, media: str = "", clips=()):
@@ -106,7 +90,7 @@ def test_premiere_xml_comes_back_with_both_channels_of_its_stereo_tracks(standin
     there as exported, element for element, with v2a's track after its audio tracks."""
     name = "premiere_example.xml"
     source = FIXTURES / name
-    result = _generate(source, tmp_path / "out", standin_media(name))
+    result = _generate(source, tmp_path / "out", standin_media(f"fcp7_xml/{name}"))
     # 8 shots: 2 of them in V2's nested sequence (read as empty before the convert-losses session)
     assert len(result.generated) == 8 and not result.format_note
     written = Path(result.timeline_path)
@@ -144,7 +128,7 @@ def test_premiere_clips_keep_their_source_timecode(standin_media, tmp_path):
     and four clips' source ranges, as they read back, moved by the difference."""
     name = "premiere_enable_property.xml"
     source = FIXTURES / name
-    result = _generate(source, tmp_path / "out", standin_media(name))
+    result = _generate(source, tmp_path / "out", standin_media(f"fcp7_xml/{name}"))
     written = Path(result.timeline_path)
 
     assert _editors_part(written) == _editors_part(source)
@@ -162,10 +146,10 @@ def test_premiere_clips_keep_their_source_timecode(standin_media, tmp_path):
 @needs_fixtures
 def test_a_rerun_on_the_written_premiere_xml_refills_v2a_track(standin_media, tmp_path):
     name = "premiere_example.xml"
-    out = tmp_path / "out"
-    first = _generate(FIXTURES / name, out, standin_media(name))
+    out, media = tmp_path / "out", standin_media(f"fcp7_xml/{name}")
+    first = _generate(FIXTURES / name, out, media)
     clip_id = first.generated[1].clip_id
-    again = _generate(Path(first.timeline_path), out, standin_media(name), clips=[clip_id])
+    again = _generate(Path(first.timeline_path), out, media, clips=[clip_id])
     assert [a.clip_id for a in again.generated] == [clip_id]
     written = Path(again.timeline_path)
     root = _parse(written)
@@ -206,7 +190,8 @@ def test_premiere_xml_written_to_another_format_keeps_both_channels(standin_medi
     assert frames(audio[7]) == [(956, 208), (1164, 82)]
 
     request = GenerationRequest(str(FIXTURES / name), str(tmp_path / "out"),
-                                output_format="otio_json", relink_roots=(standin_media(name),))
+                                output_format="otio_json",
+                                relink_roots=(standin_media(f"fcp7_xml/{name}"),))
     converted = read_timeline(run_generation(request, SineGenerator()).timeline_path)
     [ours] = find_v2a_tracks(converted, "SFX")
     editors = [track for track in converted.audio_tracks() if track is not ours]
@@ -231,7 +216,7 @@ def test_an_otio_read_with_one_channel_of_each_pair_still_goes_into_the_premiere
     otio.adapters.write_to_file(timeline, str(older))
 
     request = GenerationRequest(str(older), str(tmp_path / "out"), output_format="fcp_xml",
-                                relink_roots=(standin_media(name),))
+                                relink_roots=(standin_media(f"fcp7_xml/{name}"),))
     written = Path(run_generation(request, SineGenerator()).timeline_path)
 
     assert _editors_part(written) == _editors_part(FIXTURES / name)
@@ -319,7 +304,7 @@ def test_a_premiere_sequence_without_audio_tracks_gets_v2a_track_after_its_setti
     picture_only = tmp_path / name
     picture_only.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
 
-    result = _generate(picture_only, tmp_path / "out", standin_media(name))
+    result = _generate(picture_only, tmp_path / "out", standin_media(f"fcp7_xml/{name}"))
     written = _parse(Path(result.timeline_path))
     tags = [child.tag for child in written.find("sequence/media/audio")]
     assert tags == ["numOutputChannels", "format", "outputs", "track"]
@@ -345,7 +330,7 @@ def test_a_document_of_two_sequences_comes_back_with_both_and_the_note_says_so(
     source.write_text(text[: text.index("<xmeml")] + ET.tostring(root, encoding="unicode"),
                       encoding="utf-8")
 
-    result = _generate(source, tmp_path / "out", standin_media(name))
+    result = _generate(source, tmp_path / "out", standin_media(f"fcp7_xml/{name}"))
 
     written = _parse(Path(result.timeline_path))
     assert [s.findtext("name") for s in written.findall("sequence")] == [

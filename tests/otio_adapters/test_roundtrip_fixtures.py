@@ -14,7 +14,6 @@ from generator_doubles import SineGenerator
 
 from otio_adapters.plan import PlanError, plan_segments
 from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
-from otio_adapters.standin_media import synthesize_media
 from otio_adapters.takes import find_v2a_tracks, to_samples, url_to_path
 from otio_adapters.write import write_audio_tracks, write_timeline
 from v2a.contracts import (
@@ -38,22 +37,6 @@ TIMELINES = sorted(
 OPTIONS = {"cmx3600_edl/25fps.edl": {"rate": 25}}
 # Clips that the fixture itself makes ungeneratable; each must be reported, not generated.
 EXPECTED_PROBLEMS = {"otio/img_seq_media_reference.otio": "covers only"}
-
-
-@pytest.fixture(scope="session")
-def standin_media(tmp_path_factory):
-    """Synthesized media per fixture, made once per test session."""
-    made: dict[str, str] = {}
-
-    def media_for(name: str) -> str:
-        if name not in made:
-            timeline = read_timeline(FIXTURES / name, options=OPTIONS.get(name))
-            folder = tmp_path_factory.mktemp("media")
-            synthesize_media(timeline, str(folder))
-            made[name] = str(folder)
-        return made[name]
-
-    return media_for
 
 
 def _summary(timeline: otio.schema.Timeline) -> list:
@@ -107,7 +90,7 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
         timeline_path=str(source),
         out_dir=str(tmp_path / "out"),
         adapter_options=OPTIONS.get(name, {}),
-        relink_roots=(standin_media(name),),
+        relink_roots=(standin_media(name, OPTIONS.get(name)),),
         params=GenerationParams(seed=7),
     )
     timeline = read_timeline(source, options=OPTIONS.get(name))

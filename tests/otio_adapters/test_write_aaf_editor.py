@@ -30,14 +30,9 @@ FIXTURES = [
 ]
 
 
-def _generate(name: str, tmp_path: Path, source: Path | None = None):
-    source = source or AAF / name
-    media = tmp_path / "media"
-    if not media.is_dir():
-        media.mkdir()
-        synthesize_media(read_timeline(source), str(media))
+def _generate(source: Path, media: str, tmp_path: Path):
     request = GenerationRequest(
-        str(source), str(tmp_path / "out"), relink_roots=(str(media),),
+        str(source), str(tmp_path / "out"), relink_roots=(media,),
         params=GenerationParams(seed=7),
     )
     return run_generation(request, SineGenerator())
@@ -76,11 +71,11 @@ def _masters_on(slot) -> set[str]:
 
 
 @pytest.mark.parametrize("name", FIXTURES)
-def test_written_aaf_keeps_the_editors_sequence_and_mobs_as_exported(name, tmp_path):
+def test_written_aaf_keeps_the_editors_sequence_and_mobs_as_exported(name, standin_media, tmp_path):
     """Written by the adapter alone, each clip kept its master mob id but got a new file mob
     and tape mob (fresh ids, "Mob" and the clip's name), every audio track played master slot 2,
     and motion effects, gain, markers and drop frame were gone."""
-    result = _generate(name, tmp_path)
+    result = _generate(AAF / name, standin_media(f"aaf/{name}"), tmp_path)
 
     with aaf2.open(str(AAF / name), "r") as before, aaf2.open(result.timeline_path, "r") as after:
         exported, written = _sequence(before), _sequence(after)
@@ -102,20 +97,23 @@ def test_written_aaf_keeps_the_editors_sequence_and_mobs_as_exported(name, tmp_p
         assert len(_masters_on(ours)) == len(result.generated)
 
 
-def test_drop_frame_start_timecode_stays_drop_frame(tmp_path):
+def test_drop_frame_start_timecode_stays_drop_frame(standin_media, tmp_path):
     """The adapter wrote Premiere's 05:00:00;00 as a non-drop 30 fps timecode (04:59:42:00)."""
-    result = _generate("2997fps-DFTC.aaf", tmp_path)
+    name = "2997fps-DFTC.aaf"
+    result = _generate(AAF / name, standin_media(f"aaf/{name}"), tmp_path)
     with aaf2.open(result.timeline_path, "r") as aaf:
         timecodes = [slot.segment for slot in _sequence(aaf).slots
                      if isinstance(slot.segment, aaf2.components.Timecode)]
     assert [(t.start, t.fps, t.drop) for t in timecodes] == [(539460, 30, True)]
 
 
-def test_running_again_on_a_written_aaf_replaces_v2a_track_and_names_each_take_anew(tmp_path):
+def test_running_again_on_a_written_aaf_replaces_v2a_track_and_names_each_take_anew(
+        standin_media, tmp_path):
     """Read back, a v2a clip carries its master mob id; regenerated, the adapter wrote the new
     take under that id, which Avid, holding the first take's master clip, takes for that one."""
     name = "simple.aaf"
-    first = _generate(name, tmp_path)
+    media = standin_media(f"aaf/{name}")
+    first = _generate(AAF / name, media, tmp_path)
     with aaf2.open(str(AAF / name), "r") as aaf:
         editors = {slot.slot_id for slot in _sequence(aaf).slots}
         mobs = len(list(aaf.content.mobs))
@@ -131,7 +129,7 @@ def test_running_again_on_a_written_aaf_replaces_v2a_track_and_names_each_take_a
     write_timeline(read_timeline(first.timeline_path), again, "AAF")
     assert takes(again) == taken
 
-    second = _generate(name, tmp_path, Path(first.timeline_path))
+    second = _generate(Path(first.timeline_path), media, tmp_path)
     retaken = takes(second.timeline_path)
     assert len(retaken) == len(taken) and not retaken & taken
     with aaf2.open(second.timeline_path, "r") as aaf:
@@ -158,7 +156,7 @@ def test_an_aaf_changed_since_it_was_read_is_not_written_over_and_the_note_says_
         assert _sequence(aaf).name == "OTIO_Test_ppjoshm1.Exported.01"  # not simple.aaf's
 
 
-def test_generating_more_clips_on_a_written_aaf_refills_v2a_track(tmp_path):
+def test_generating_more_clips_on_a_written_aaf_refills_v2a_track(standin_media, tmp_path):
     """A first run on some clips, a second on the written AAF for another: the earlier track,
     found only where its clips played exactly the master clips of the re-read track, was kept
     beside the refilled one (a second "V2A SFX" holding the first take again)."""
@@ -166,17 +164,15 @@ def test_generating_more_clips_on_a_written_aaf_refills_v2a_track(tmp_path):
     from v2a.contracts import ClipAddress, Selection
 
     source = AAF / "transitions.aaf"
-    media = tmp_path / "media"
-    media.mkdir()
-    synthesize_media(read_timeline(source), str(media))
+    media = standin_media("aaf/transitions.aaf")
     segments = plan_segments(
-        read_timeline(source), timeline_path=str(source), relink_roots=(str(media),)
+        read_timeline(source), timeline_path=str(source), relink_roots=(media,)
     )
     clips = [segment.clip_id for segment in segments]
 
     def generate(path: str, clip_id: str):
         request = GenerationRequest(
-            path, str(tmp_path / "out"), relink_roots=(str(media),),
+            path, str(tmp_path / "out"), relink_roots=(media,),
             selection=Selection(clips=(ClipAddress(clip_id=clip_id),)),
         )
         return run_generation(request, SineGenerator())
@@ -207,7 +203,9 @@ def test_an_aaf_of_two_sequences_comes_back_whole_with_v2a_track_in_the_one_pick
         exported = {mob.mob_id: _tree(mob) for mob in aaf.content.mobs}
         sequences = [(str(mob.mob_id), mob.name) for mob in aaf.content.toplevel()]
 
-    result = _generate("two.aaf", tmp_path, source)
+    media = tmp_path / "media"  # its first sequence is simple.aaf's, its file is not
+    synthesize_media(read_timeline(source), str(media))
+    result = _generate(source, str(media), tmp_path)
 
     assert "new file and tape mobs" not in result.format_note
     assert "keeps 'Second cut'" in result.format_note and "alone" not in result.format_note

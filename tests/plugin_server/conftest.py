@@ -79,11 +79,14 @@ def make_server(roots):
 
     started = []
 
-    def start(generator: str = "py:server_test_generators:fast", **overrides):
+    def start(generator="py:server_test_generators:fast", **overrides):
+        """`generator`: a spec, or a generator object the test keeps to change its pace."""
         settings = {"port": 0, "state_dir": roots["state"], "output_roots": (str(roots["out"]),),
                     "token_file": roots["token"], "grace_seconds": 1.0, **overrides}
         config = ServerConfig(**settings)
-        server = RunningServer(config, generator=load_generator(generator))
+        if isinstance(generator, str):
+            generator = load_generator(generator)
+        server = RunningServer(config, generator=generator)
         server.start()
         started.append(server)
         return server

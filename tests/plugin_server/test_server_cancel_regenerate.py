@@ -10,6 +10,7 @@ import grpc
 import opentimelineio as otio
 import pytest
 from google.rpc import error_details_pb2 as details
+from server_test_generators import SteppingSine
 
 from plugin_server.errors import details_of
 from v2a.v1 import jobs_pb2 as pb
@@ -266,11 +267,13 @@ def test_two_regenerations_running_at_once_both_reach_the_timeline(make_server, 
     # With two workers, two regenerations of one job write the same timeline file. Each must
     # start from the other's result (the folder's jobs run one at a time): without that, both
     # read the timeline with take1 everywhere and the later write drops the earlier new take.
-    server = make_server(generator="py:server_test_generators:slow", concurrency=2)
+    sampler = SteppingSine(steps=40)  # no wait a step: the job to regenerate need not be slow
+    server = make_server(generator=sampler, concurrency=2)
     client = connect(server)
     job = client.wait(client.submit(fixture_timeline, inline=True, output_folder="together",
                                     media_search_paths=(str(media_dir),)).job_id)
     assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
+    sampler.step_seconds = 0.05  # 2 s a regeneration: the second is asked for while the first runs
     first, second = job.clips[0].clip_id, job.clips[2].clip_id
     jobs = [client.regenerate(job.job_id, clip_id=clip) for clip in (first, second)]
     done = [client.wait(j.job_id) for j in jobs]

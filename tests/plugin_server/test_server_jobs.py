@@ -141,9 +141,12 @@ def test_a_watcher_of_a_queued_job_hears_each_clips_state_once(make_server, conn
     monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.01")
     server = make_server(generator="py:server_test_generators:slow")
     client = connect(server)
-    first, waiting = (client.submit(fixture_timeline, output_folder=folder,
-                                    media_search_paths=(str(media_dir),))
-                      for folder in ("first", "waiting"))
+    first = client.submit(fixture_timeline, output_folder="first",
+                          media_search_paths=(str(media_dir),))
+    # 4 steps a clip, not 40: every state the stream sends still has a step of its own.
+    waiting = client.submit(fixture_timeline, output_folder="waiting",
+                            media_search_paths=(str(media_dir),),
+                            params=pb.GenerationParams(steps=4))
     events, job = _watch_all(client, waiting.job_id)  # queued behind the first job
     assert job.state == pb.JOB_STATE_SUCCEEDED, job.message
     clip_events = [(e.clip.clip_id, e.clip.state, e.clip.step) for e in events if e.HasField("clip")]

@@ -8,6 +8,7 @@ import time
 
 import opentimelineio as otio
 import pytest
+from server_test_generators import SteppingSine
 
 import otio_adapters.plan
 import v2a.pipeline
@@ -62,11 +63,12 @@ def test_a_job_that_starts_at_once_reads_and_plans_its_timeline_once(make_server
 
 
 def test_a_job_queued_behind_another_writing_its_timeline_plans_on_what_that_one_wrote(
-        make_server, connect, fixture_timeline, media_dir, monkeypatch):
-    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
-    client = connect(make_server(generator="py:server_test_generators:slow", concurrency=1))
+        make_server, connect, fixture_timeline, media_dir):
+    sampler = SteppingSine(steps=40)  # no wait a step: the job to regenerate need not be slow
+    client = connect(make_server(generator=sampler, concurrency=1))
     job = client.wait(client.submit(fixture_timeline, inline=True,
                                     media_search_paths=(str(media_dir),)).job_id)
+    sampler.step_seconds = 0.05  # 2 s a regeneration: the second is asked for while the first runs
     first = client.regenerate(job.job_id, clip_id=job.clips[0].clip_id)
     # Accepted while the first one runs: its request was checked on the timeline as it was.
     second = client.regenerate(job.job_id, clip_id=job.clips[2].clip_id)
@@ -89,8 +91,9 @@ def test_a_job_that_waited_plans_again_and_finds_media_that_turned_up_meanwhile(
     partial.mkdir()
     for name in ("titles.mov", "wind-up.mov", "punchline.mov"):  # credits.mov is still copying
         shutil.copy(media_dir / name, partial / name)
+    # One step a clip: what it plans is checked, not how it samples (40 steps: 8 s).
     job = client.submit(fixture_timeline, inline=True, output_folder="waited",
-                        media_search_paths=(str(partial),))
+                        media_search_paths=(str(partial),), params=pb.GenerationParams(steps=1))
     assert [c.clip_name for c in job.clips if c.state == pb.CLIP_STATE_FAILED] == ["Clip-004"]
     shutil.copy(media_dir / "credits.mov", partial / "credits.mov")
     client.cancel(busy.job_id)

@@ -33,6 +33,14 @@ def _generate(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=180)
 
 
+def _generate_here(*args: str) -> int:
+    """`v2a generate` in this process, for the written timeline a test starts from: the runs
+    whose locking is checked are the ones in processes of their own."""
+    from v2a.cli import main
+
+    return main(["generate", *args, "--generator", "silence"])
+
+
 def _run_that_stops_in_its_first_clip(timeline: Path, out: Path, go: Path) -> subprocess.Popen:
     """`v2a generate` whose generator says 'generating' on stdout in its first clip (its take
     file claimed, the folder locked) and goes on only once `go` exists."""
@@ -74,7 +82,7 @@ def test_a_second_run_on_one_folder_waits_and_adds_its_take_after_the_first(tmp_
     """Two `v2a generate` on the timeline in one folder: both read it with take 1, and the one
     that wrote last dropped the other's take 2 (its file named by nothing)."""
     out = tmp_path / "out"
-    assert _generate(str(SAMPLE), "--out", str(out)).returncode == 0
+    assert _generate_here(str(SAMPLE), "--out", str(out)) == 0
     written = out / "sample.otio"
     first = _run_that_stops_in_its_first_clip(written, out, tmp_path / "go")
     try:
@@ -102,7 +110,7 @@ def test_a_run_killed_with_sigkill_frees_the_folder_and_its_empty_claim_goes(tmp
     """kill -9 in a clip left its claimed take file empty, and the next run numbered that
     clip's take one further (take 3 beside the others' take 2)."""
     out = tmp_path / "out"
-    assert _generate(str(SAMPLE), "--out", str(out)).returncode == 0
+    assert _generate_here(str(SAMPLE), "--out", str(out)) == 0
     written = out / "sample.otio"
     killed = _run_that_stops_in_its_first_clip(written, out, tmp_path / "never")
     claimed = [path for path in (out / "audio").iterdir() if not path.stat().st_size]
