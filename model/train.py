@@ -128,6 +128,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     out = Path(out)
     if out.exists() and not out.is_dir():  # found here, not after the feature cache is filled
         raise ValueError(f"--out {out} is a file: name a run folder")
+    done = [name for name in ("model.safetensors", "train_state.pt") if (out / name).exists()]
+    if done and not resume:
+        # A new run's first save replaced them: hours of training gone to a command run twice.
+        raise ValueError(f"--out {out} holds a run ({', '.join(done)}): add --resume to continue "
+                         "it, or name another --out (or remove that one) to start again")
     device = _device(cfg)
     state = _resumable_state(cfg, out) if resume else None
     rank, world = _setup_distributed(device.type)

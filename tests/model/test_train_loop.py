@@ -150,11 +150,21 @@ def test_a_run_that_cannot_start_leaves_an_earlier_run_in_that_folder_as_it_was(
     train(_train_config(corpus), out, progress=False)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
     wider = {**TINY_MODEL, "net": {**TINY_MODEL["net"], "dim": 16}}
-    with pytest.raises(FileNotFoundError, match="manifest"):  # its config.json described other weights
-        train(_train_config(tmp_path / "nowhere", model=wider), out, progress=False)
+    # A run stopped before its first save: only its config.json, which a start that failed
+    # replaced with one describing other weights.
+    stopped = tmp_path / "stopped"
+    stopped.mkdir()
+    (stopped / "config.json").write_bytes(before["config.json"])
+    with pytest.raises(FileNotFoundError, match="manifest"):
+        train(_train_config(tmp_path / "nowhere", model=wider), stopped, progress=False)
     with pytest.raises(FileNotFoundError):
-        train(_train_config(corpus, model=wider, init_from=str(tmp_path / "missing.safetensors")), out,
+        train(_train_config(corpus, model=wider, init_from=str(tmp_path / "missing.safetensors")), stopped,
               progress=False)
+    assert [p.name for p in stopped.iterdir()] == ["config.json"]
+    assert (stopped / "config.json").read_bytes() == before["config.json"]
+    # A run with its weights is not started over without --resume: the first save replaced them.
+    with pytest.raises(ValueError, match=r"holds a run \(model.safetensors, train_state.pt\): add --resume"):
+        train(_train_config(corpus, model=wider), out, progress=False)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
 
 
