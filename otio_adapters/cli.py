@@ -510,8 +510,11 @@ def _levels(result: GenerationResult) -> str:
     parts = []
     if measured:
         (low, quiet), (high, loud) = measured[0], measured[-1]
-        parts.append(f"{low:.1f} LUFS ({quiet})" if low == high
-                     else f"{low:.1f} ({quiet}) to {high:.1f} LUFS ({loud})")
+        if low != high:
+            parts.append(f"{low:.1f} ({quiet}) to {high:.1f} LUFS ({loud})")
+        else:  # one take, or every take alike (brought to a target): naming one misled
+            parts.append(f"{low:.1f} LUFS ({quiet})" if len(measured) == 1
+                         else f"{low:.1f} LUFS (all {len(measured)} takes)")
     parts.append(f"true peak at most {max(peaks):.1f} dBTP")
     return "levels: " + ", ".join(parts) + _normalization_summary(result)
 

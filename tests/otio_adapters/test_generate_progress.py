@@ -41,6 +41,9 @@ def test_the_summary_gives_the_takes_loudness_span_and_highest_true_peak():
         == "levels: -31.2 (door) to -22.4 LUFS (rain), true peak at most -3.5 dBTP"
     assert levels(_take("door", -31.2, -9.0)) == "levels: -31.2 LUFS (door), true peak at most -9.0 dBTP"
     assert levels(_take("blip", None, -12.0)) == "levels: true peak at most -12.0 dBTP"
+    # Every take alike (brought to a target): not one clip's name, as if it alone were there.
+    assert levels(_take("door", -23.0, -9.0), _take("rain", -23.0, -4.0)) \
+        == "levels: -23.0 LUFS (all 2 takes), true peak at most -4.0 dBTP"
     # Silent takes, or a run of an earlier v2a whose provenance has no levels: no line at all.
     assert levels(_take("hush", None, None)) == "" and levels() == ""
 
