@@ -10,24 +10,25 @@ from pathlib import Path
 log = logging.getLogger(__name__)
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _whole_number_from(minimum: int):
+    """An argparse type: a whole number, `minimum` or more (one line naming the flag, not a
+    traceback or a run that went wrong: `--steps 0` wrote an untrained decoder)."""
+    bound = "must not be negative" if minimum == 0 else f"must be at least {minimum}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} {bound}")
+        return value
+
+    return parse
 
 
-def _non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{value} must not be negative")
-    return value
+positive_int = _whole_number_from(1)
+non_negative_int = _whole_number_from(0)
 
 
 def _seed(text: str) -> int:
@@ -116,8 +117,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--out", default="data/corpus", help="corpus folder, replaced whole (default: %(default)s)")
     build.add_argument("--seed", type=_seed, default=0,
                        help="the same seed builds the same corpus, byte for byte (default: %(default)s)")
-    build.add_argument("--per-class", type=_positive_int, default=260, help="examples per sound class")
-    build.add_argument("--workers", type=_positive_int, default=2, help="processes (default: %(default)s)")
+    build.add_argument("--per-class", type=positive_int, default=260, help="examples per sound class")
+    build.add_argument("--workers", type=positive_int, default=2, help="processes (default: %(default)s)")
     build.add_argument("--classes", default="", help="comma-separated subset of sound classes")
     build.add_argument("--with-0ad", action="store_true",
                        help="add 0 A.D.'s recordings (package 0ad-data) to the train split only")
@@ -129,7 +130,7 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     imp.add_argument("--captions", required=True,
                      help="CSV: file (or id), start seconds, caption/label, split")
     imp.add_argument("--out", required=True, help="corpus folder to write")
-    imp.add_argument("--workers", type=_positive_int, default=2, help="processes (default: %(default)s)")
+    imp.add_argument("--workers", type=positive_int, default=2, help="processes (default: %(default)s)")
     imp.set_defaults(func=_data_import)
 
     pack = data_sub.add_parser(
@@ -149,14 +150,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--generators",
                     default="silence,random-sample,onset-transfer,motion-bursts,ceiling,default",
                     help="comma-separated generator specs (see model/generators.py)")
-    ev.add_argument("--limit", type=_positive_int, default=None,
+    ev.add_argument("--limit", type=positive_int, default=None,
                     help="examples, spread over classes (default: the whole split, as the bars are read)")
     ev.add_argument("--out", default="reports/eval",
                     help="report folder: report.md, spectrograms (default: %(default)s)")
-    ev.add_argument("--threads", type=_positive_int, default=2, help="torch threads")
+    ev.add_argument("--threads", type=positive_int, default=2, help="torch threads")
     ev.add_argument("--no-prompts", action="store_true",
                     help="give no prompt (default: each example's caption), as for an editor who types none")
-    ev.add_argument("--seed-offset", type=_non_negative_int, default=0,  # seeds are not negative
+    ev.add_argument("--seed-offset", type=non_negative_int, default=0,  # seeds are not negative
                     help="example i is generated with seed OFFSET + i (default 0); a second offset is a "
                          "second draw, to see how far the seed alone moves the figures")
     ev.set_defaults(func=_eval)

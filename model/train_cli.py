@@ -10,7 +10,7 @@ import shlex
 import signal
 import sys
 
-from model.cli import _non_negative_int, _positive_int
+from model.cli import non_negative_int, positive_int
 
 
 def add_train_command(subparsers: argparse._SubParsersAction) -> None:
@@ -29,10 +29,10 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     decoder.add_argument("--out", required=True, help="the new checkpoint (.safetensors), audio.decoder 'learned'")
     # Checked here: --steps 0 wrote an untrained decoder with a NaN loss, --limit -1 dropped the
     # last example, --threads -1 ended in torch's traceback.
-    decoder.add_argument("--steps", type=_positive_int, default=3000, help="training steps (default: %(default)s)")
+    decoder.add_argument("--steps", type=positive_int, default=3000, help="training steps (default: %(default)s)")
     decoder.add_argument("--seed", type=int, default=0, help="torch seed (default: %(default)s)")
-    decoder.add_argument("--threads", type=_non_negative_int, default=0, help="torch threads (0: torch's default)")
-    decoder.add_argument("--limit", type=_non_negative_int, default=0, help="first N examples per split (0: all)")
+    decoder.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: torch's default)")
+    decoder.add_argument("--limit", type=non_negative_int, default=0, help="first N examples per split (0: all)")
     decoder.set_defaults(func=_run_train_decoder)
 
 
