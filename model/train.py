@@ -134,6 +134,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         raise ValueError(f"--out {out} holds a run ({', '.join(done)}): add --resume to continue "
                          "it, or name another --out (or remove that one) to start again")
     device = _device(cfg)
+    planned_steps = cfg.steps
     state = _resumable_state(cfg, out) if resume else None
     rank, world = _setup_distributed(device.type)
     if cfg.threads:
@@ -223,6 +224,8 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
         dist.barrier()
     final = sum(v for _, v in history[-50:]) / max(1, len(history[-50:]))
     summary = {"steps": step, "final_loss": final, "out": str(out), "checkpoint": str(out / "model.safetensors")}
+    if cfg.steps != planned_steps:  # fit_steps_to_time: a resume does not fit again (train_cli)
+        summary["fitted_steps"] = cfg.steps
     if received:
         summary["stopped_by"] = received[0]
     return summary

@@ -61,6 +61,10 @@ def _run_train(args: argparse.Namespace) -> int:
         print(json.dumps(summary, indent=1))
     if "stopped_by" in summary:  # Ctrl-C or SIGTERM during the loop: train() saved before stopping
         again = command if args.resume else f"{command} --resume"
+        if "fitted_steps" in summary:
+            # A resumed run is not fitted again: without these its learning rate would follow
+            # the config's steps, not the schedule fitted to max_minutes.
+            again += f" --set steps={summary['fitted_steps']} --set fit_steps_to_time=false"
         print(f"\nv2a train: stopped by {signal.Signals(summary['stopped_by']).name} at step {summary['steps']}; "
               f"saved into {args.out}; continue with: {again}", file=sys.stderr)
         return 128 + summary["stopped_by"]  # as a shell reports a process the signal ended

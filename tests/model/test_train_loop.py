@@ -1,5 +1,6 @@
 """Training: a step lowers the loss; runs save, plot and resume; torchrun DDP on gloo works."""
 
+import argparse
 import json
 import os
 import re
@@ -409,5 +410,23 @@ def test_a_run_with_fit_steps_to_time_ends_on_its_fitted_schedule(tmp_path, capl
     assert len(fitted) == 1, fitted
     fitted_steps = int(fitted[0].split(", ")[1].split(" steps")[0])
     assert 50 < summary["steps"] <= fitted_steps < 1_000_000
+    assert summary["fitted_steps"] == fitted_steps  # for the line saying how to resume
     state = torch.load(tmp_path / "run" / "train_state.pt", weights_only=False)
     assert state["config"]["steps"] == fitted_steps  # what a --resume continues with
+
+
+def test_a_fitted_run_stopped_says_how_to_resume_on_its_fitted_schedule(tmp_path, monkeypatch, capsys):
+    """A resumed run is not fitted again: "continue with: … --resume" went back to the config's
+    steps, and so to another learning-rate schedule than the one the run was on."""
+    import model.train
+    from model.train_cli import _run_train
+
+    monkeypatch.setattr(model.train, "train", lambda cfg, out, resume, command: {
+        "steps": 70, "fitted_steps": 1234, "stopped_by": signal.SIGINT})
+    config = tmp_path / "cfg.json"
+    config.write_text(json.dumps({"fit_steps_to_time": True, "max_minutes": 5}))
+    args = argparse.Namespace(config=str(config), out=str(tmp_path / "run"), resume=False, set=[])
+    monkeypatch.setattr(sys, "argv", ["v2a", "train", "--config", str(config), "--out", args.out])
+    assert _run_train(args) == 128 + signal.SIGINT
+    assert capsys.readouterr().err.strip().endswith(
+        f"--out {args.out} --resume --set steps=1234 --set fit_steps_to_time=false")
