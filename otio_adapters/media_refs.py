@@ -440,6 +440,7 @@ class MediaResolver:
             return ResolvedMedia(source, available, problem=info, status="invalid")
         if not available:
             media_start = Fraction(info.start_timecode).limit_denominator(1_000_000)
+        # A probe handed in (tests' stand-ins) may give no timecode rate: the rate then.
         source = MediaSource(referenced, located.path, float(media_start),
                              rate=float(getattr(info, "timecode_rate", 0) or info.fps))
         duration = Fraction(info.duration).limit_denominator(1_000_000)

@@ -667,9 +667,9 @@ def _segment(
     start_frame = to_frames(record_start, rate)
 
     def label() -> str:  # only problems need it, and timecode text is not free
-        track = track_label(piece.top_index, track_names[piece.top_index])
         # The timecode the editor sees: counted from the timeline's start timecode.
-        return f"clip {clip.name!r} on {track} at {format_timecode(start + record_start, rate)}"
+        return clip_label(clip.name, piece.top_index, track_names[piece.top_index],
+                          start + record_start, rate)
 
     status, problem = media.status, ""
     if status == "offline":
@@ -717,13 +717,17 @@ def _segment(
     )
 
 
+def clip_label(name: str, track_index: int, track_name: str, at: Fraction, rate: Fraction) -> str:
+    """"clip 'door' on track V1 at 01:00:02:10": a clip as messages name it, at the timecode
+    the editor sees (a clip's name alone is often the same on many shots of one source)."""
+    return f"clip {name!r} on {track_label(track_index, track_name)} at {format_timecode(at, rate)}"
+
+
 def segment_label(segment: Segment) -> str:
-    """"clip 'door' on track V1 at 01:00:02:10": a segment as the planner's messages name it
-    (a clip's name alone is often the same on many shots of one source)."""
+    """`clip_label` of a planned segment (a failure at generation, named as one offline is)."""
     rate = exact_rate(segment.timeline_rate)
     at = Fraction(segment.timeline_start_frame + segment.record_start_frame) / rate
-    where = track_label(segment.track_index, segment.track_name)
-    return f"clip {segment.clip_name!r} on {where} at {format_timecode(at, rate)}"
+    return clip_label(segment.clip_name, segment.track_index, segment.track_name, at, rate)
 
 
 def _with_marked_prompts(

@@ -187,13 +187,14 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     by_range = {(segment.start_sample, segment.num_samples): segment for segment in visible}
     by_stem = {file_stem(segment.clip_id): segment for segment in visible}
     kept, lost, matched = [], [], set()
-    other_frames = set()  # ids of the items whose place now shows frames their takes lack
     for item in placed:
+        why = "its picture is no longer there"
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
         if segment is not None and not _follow_a_slip(item, segment):
             # Another shot, or a slip past the take's handles; or the shot moved further than
             # them (a ripple), which `_picture_moved_to` below finds.
-            other_frames.add(id(item))
+            why = ("the frames there are not the ones its takes were made for (another shot, or "
+                   "a slip past its takes' handles)")
             segment = None
         start = end = 0
         if segment is not None:
@@ -202,19 +203,16 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
             start = max(segment.start_sample, item.start - item.handle_before)
             end = min(segment.start_sample + segment.num_samples, item.end + item.handle_after)
         if end <= start:
-            lost.append(item)
+            lost.append((item, why))
             continue
         matched.add(segment.clip_id)
         kept.append(_recut(item, start, end - start, segment))
     by_shot: dict[tuple[str, int], list[Segment]] = {}
     for segment in visible:
         by_shot.setdefault((segment.clip_name, segment.num_samples), []).append(segment)
-    for item in lost:
+    for item, why in lost:
         segment = _picture_moved_to(item, by_shot, matched)
         if segment is None:
-            why = ("the frames there are not the ones its takes were made for (another shot, or "
-                   "a slip past its takes' handles)" if id(item) in other_frames
-                   else "its picture is no longer there")
             log.info("removing v2a clip %r: %s", item.clip.name, why)
             continue
         log.info("v2a clip %r: its picture moved by %+.3f s; its sound moves with it",
@@ -551,7 +549,8 @@ def write_timeline(
     `media_dir` is the folder the timeline's relative media references are relative to (the
     input's); what is written names the same media from its own folder (`timeline` itself is
     left as it is). `relink_roots`: where the run found media that is not where the timeline
-    says (`--relink`), which a bundle packs. Returns (written path, fallback .otio path or "", note). Where the format
+    says (`--relink`), which a bundle packs. Returns (written path, fallback .otio path or "",
+    note). Where the format
     cannot carry v2a's audio, the note says so and the full result is also written as an .otio
     beside it. What was lost in reading the source is said too (no .otio holds it either).
     """
@@ -934,8 +933,7 @@ def _with_bundled_media(
             where = " nor under the relink roots" if relink_roots else ""
             raise TimelineWriteError(
                 f"an {format} bundle holds only media on disk, and clip {clip.name!r} names "
-                f"{url}, "
-                f"which is not there{where}"
+                f"{url}, which is not there{where}"
             )
         found[url] = otio.url_utils.url_from_filepath(located)
     if not found:
