@@ -29,6 +29,7 @@ from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
     claim_take_file,
     file_stem,
+    find_moved_takes,
     find_v2a_tracks,
     highest_takes,
     holds_only_takes,
@@ -368,6 +369,11 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         )
     if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
         reference_takes_in(timeline, audio_dir)  # not the copies in a bundle this write replaces
+    else:
+        # A result whose folder the editor moved names its takes where they were: they are in
+        # the output's audio folder (run into its own folder), or in the one beside it.
+        beside = os.path.join(media_base_dir(request.timeline_path), AUDIO_FOLDER)
+        find_moved_takes(timeline, (audio_dir, beside))
     write_audio_tracks(timeline, segments, generated, visible=visible)
     earlier_note = earlier.result_note(timeline, audio_dir)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
