@@ -198,6 +198,21 @@ def find_moved_takes(
                     reference.target_url = path_to_url(found)
 
 
+def offline_takes(timeline: otio.schema.Timeline, stem: str = "SFX") -> list[tuple[str, str, str]]:
+    """(clip name, take file, clip id) of each of v2a's clips whose active take file is not
+    there (the editor deleted or renamed it): offline on the timeline written."""
+    offline = []
+    for track in find_v2a_tracks(timeline, stem):
+        for clip in track.find_clips():
+            if not is_v2a_clip(clip) or not clip.enabled:
+                continue
+            path = url_to_path(getattr(clip.media_reference, "target_url", "") or "")
+            if path and not os.path.isfile(path):
+                clip_id = clip.metadata.get(V2A_KEY, {}).get("clip_id") or clip_file_stem(clip)
+                offline.append((clip.name, path, clip_id))
+    return offline
+
+
 def highest_takes(
     timeline: otio.schema.Timeline | None, audio_dir: str, stem: str = "SFX"
 ) -> dict[str, int]:

@@ -33,6 +33,7 @@ from otio_adapters.takes import (
     find_v2a_tracks,
     highest_takes,
     holds_only_takes,
+    offline_takes,
     reference_takes_in,
     take_origin,
     track_name,
@@ -376,6 +377,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         find_moved_takes(timeline, (audio_dir, beside))
     write_audio_tracks(timeline, segments, generated, visible=visible)
     earlier_note = earlier.result_note(timeline, audio_dir)
+    offline_note = _offline_takes_note(timeline)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
     result = GenerationResult(timeline_path=output_path,
@@ -400,12 +402,26 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         else:
             _remove_takes(generated)
         raise
-    note = "; ".join(part for part in (note, earlier_note) if part)
+    note = "; ".join(part for part in (note, earlier_note, offline_note) if part)
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.
         log.debug("%s", note)
     return replace(result, timeline_path=written, fallback_otio_path=fallback, format_note=note)
+
+
+def _offline_takes_note(timeline: otio.schema.Timeline) -> str:
+    """What the note says of v2a's clips whose take file is gone (the editor deleted or renamed
+    it): their sound is offline on the timeline written, which named them without a word."""
+    offline = offline_takes(timeline)
+    if not offline:
+        return ""
+    shown = ", ".join(f"{name!r} ({path})" for name, path, _ in offline[:5])
+    more = f" and {len(offline) - 5} more" if len(offline) > 5 else ""
+    again = " ".join(f"--clips {clip_id}" for _, _, clip_id in offline)
+    return (f"the take file of {len(offline)} clip(s) on v2a's track is missing, deleted or "
+            f"renamed since it was made: {shown}{more}; their sound is offline on the timeline "
+            f"written (run again with {again} to make it anew)")
 
 
 #: The attribute `_generate_all` sets on an exception that stopped it after it had put files in

@@ -259,3 +259,18 @@ def test_a_result_whose_folder_was_moved_keeps_its_takes_online(written, tmp_pat
     files = _active_take_files(str(out / result.name))
     assert [f[-9:] for f in files] == ["take1.wav", "take2.wav", "take1.wav"]  # a, b, c
     assert all(os.path.isfile(f) for f in files), files
+
+
+def test_a_take_the_editor_deleted_is_named_in_the_note(written, tmp_path):
+    """The editor deleted (or renamed) the take file of c, then regenerated b: c's sound is
+    offline on the timeline written, and the note says so and how to make it again. Before,
+    the timeline named the missing file without a word."""
+    [gone] = [f for f in _active_take_files(written)][2:]
+    os.remove(gone)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(30)),))  # b
+    result = run_generation(GenerationRequest(timeline_path=written, out_dir=str(tmp_path / "out"),
+                                              selection=selection), SineGenerator())
+
+    clip_id = os.path.basename(gone).split("_take")[0]
+    assert f"'V2A c' ({gone})" in result.format_note
+    assert f"--clips {clip_id}" in result.format_note
