@@ -14,8 +14,9 @@ Each clip item v2a places carries a note of where (`<logginginfo><lognote>`, "v2
 88 (its 0)": the sequence frame its `<in>` plays at, and its `<in>`). Premiere keeps logging
 info with the clip, so a clip of v2a's track is v2a's while it plays its take where v2a put it (a
 part of it the editor bladed off too), or nearest there of the clips carrying its note (a ripple
-moved it); any other clip there (their own sound, a copy of a take) is the editor's: read on a track of its own (`set_apart_editors_items`) and kept
-where it is on a re-run, which takes out only what v2a placed.
+moved it); any other clip there (their own sound, a copy of a take) is the editor's: read on a
+track of its own (`set_apart_editors_items`) and kept where it is on a re-run, which takes out
+only what v2a placed.
 """
 
 from __future__ import annotations

@@ -421,7 +421,7 @@ def _offline_takes_note(timeline: otio.schema.Timeline) -> str:
     again = " ".join(f"--clips {clip_id}" for _, _, clip_id in offline)
     return (f"the take file of {len(offline)} clip(s) on v2a's track is missing, deleted or "
             f"renamed since it was made: {shown}{more}; their sound is offline on the timeline "
-            f"written (run again with {again} to make it anew)")
+            f"written (make it anew: v2a generate {again}, or RegenerateClip with those ids)")
 
 
 #: The attribute `_generate_all` sets on an exception that stopped it after it had put files in
