@@ -13,9 +13,10 @@ adapter writes only timelines from other formats, or from a document changed sin
 Each clip item v2a places carries a note of where (`<logginginfo><lognote>`, "v2a take placed at
 88 (its 0)": the sequence frame its `<in>` plays at, and its `<in>`). Premiere keeps logging
 info with the clip, so a clip of v2a's track is v2a's while it plays its take where v2a put it (a
-part of it the editor bladed off too); any other clip there (their own sound, a copy of a take
-moved elsewhere) is the editor's: read on a track of its own (`set_apart_editors_items`) and kept
-where it is on a re-run, which takes out only what v2a placed.
+part of it the editor bladed off too), or nearest there of the clips carrying its note (a ripple
+moved it); any other clip there (their own sound, a copy of a take) is the editor's: read on a
+track of its own (`set_apart_editors_items`) and kept where it is on a re-run, which takes out
+only what v2a placed.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from otio_adapters.takes import (
     V2A_KEY,
     holds_only_takes,
     is_v2a_clip,
+    name_stem,
     track_stem,
 )
 
@@ -123,7 +125,7 @@ def set_apart_editors_items(timeline: otio.schema.Timeline, sequence: ET.Element
     if len(audio) != len(elements):
         return  # not laid out as the adapter reads it: nothing to tell apart by
     for index, (track, element) in enumerate(zip(audio, elements, strict=True)):
-        ours = {item.get("id") for item in _placed_by_v2a(_items(element))}
+        ours = {item.get("id") for item in _placed_by_v2a(_items(element), _is_v2a(element))}
         for clip in track.find_clips():
             if _item_id(clip) not in ours and is_v2a_clip(clip):
                 clip.metadata[EDITORS_COPY] = True
@@ -131,6 +133,11 @@ def set_apart_editors_items(timeline: otio.schema.Timeline, sequence: ET.Element
             theirs = _editors_part(track, ours)
             theirs.metadata[EDITORS_ITEMS] = index
             timeline.tracks.insert(list(timeline.tracks).index(track) + 1, theirs)
+
+
+def _is_v2a(track: ET.Element) -> bool:
+    """Whether a document's track is named as v2a names its tracks (`takes.name_stem`)."""
+    return name_stem(track.get(_TRACK_NAME)) is not None
 
 
 def _item_id(item: otio.core.Composable) -> str | None:
@@ -285,7 +292,7 @@ def _without_v2a_items(
     them (added to `removed`); the editor's items that stay. In a document v2a wrote before it
     noted its clips (`noted` False), every item is v2a's, as then."""
     items = _items(track)
-    ours = set(_placed_by_v2a(items)) if noted else set(items)
+    ours = set(_placed_by_v2a(items, followed=True)) if noted else set(items)
     for index, item in enumerate(items):
         beside = items[max(0, index - 1) : index + 2]
         if item.tag == "transitionitem" and any(other in ours for other in beside):
@@ -325,16 +332,27 @@ def _keep_files_described(root: ET.Element, removed: list[ET.Element]) -> None:
             still.add(file.get("id"))
 
 
-def _placed_by_v2a(items: list[ET.Element]) -> list[ET.Element]:
+def _placed_by_v2a(items: list[ET.Element], followed: bool = False) -> list[ET.Element]:
     """The clip items of a track's `items` that v2a placed: each plays its take where its note
-    says v2a put it (its record start less its <in> as noted)."""
-    placed = []
+    says v2a put it (its record start less its <in> as noted).
+
+    `followed` (v2a's own track): or where the edit moved it. A ripple or a move with sync lock
+    carries v2a's clips along with their picture, notes and all, so that none plays where its
+    note says; taken for the editor's copies, they stayed and v2a laid its sound again on a new
+    track, every moved shot's sound twice over. So, as for FCPXML, of the clips carrying one
+    note those displaced least from it are v2a's (one alone, or its parts the editor bladed,
+    which move together), the others the editor's copies of it."""
+    displaced: dict[str, list[tuple[int, ET.Element]]] = {}
     for item, at in zip(items, _in_frames(items), strict=True):
         noted = _NOTED.fullmatch(item.findtext("logginginfo/lognote") or "")
         if item.tag == "clipitem" and noted:
             was, source_in = (int(value) for value in noted.groups())
-            if at - int(item.findtext("in") or 0) == was - source_in:
-                placed.append(item)
+            by = abs(at - int(item.findtext("in") or 0) - (was - source_in))
+            displaced.setdefault(noted.group(0), []).append((by, item))
+    placed = []
+    for clips in displaced.values():
+        least = 0 if not followed else min(by for by, _ in clips)
+        placed += [item for by, item in clips if by == least]
     return placed
 
 

@@ -178,6 +178,41 @@ def reference_takes_in(timeline: otio.schema.Timeline, audio_dir: str, stem: str
                     reference.target_url = path_to_url(os.path.join(audio_dir, name))
 
 
+def find_moved_takes(
+    timeline: otio.schema.Timeline, folders: tuple[str, ...], stem: str = "SFX"
+) -> None:
+    """Point each of v2a's take references whose file is not where it says at the file of the
+    same name in the first of `folders` that holds one. v2a names its takes by absolute path:
+    after the editor moved or renamed the folder of a result, every take named the old place,
+    and a re-run wrote a timeline of offline sound though the files were beside it."""
+    for track in find_v2a_tracks(timeline, stem):
+        for clip in track.find_clips():
+            for reference in clip_takes(clip).values():
+                path = url_to_path(reference.target_url or "")
+                if not path or os.path.isfile(path):
+                    continue
+                name = os.path.basename(path)
+                found = next((os.path.join(folder, name) for folder in folders
+                              if os.path.isfile(os.path.join(folder, name))), None)
+                if found:
+                    reference.target_url = path_to_url(found)
+
+
+def offline_takes(timeline: otio.schema.Timeline, stem: str = "SFX") -> list[tuple[str, str, str]]:
+    """(clip name, take file, clip id) of each of v2a's clips whose active take file is not
+    there (the editor deleted or renamed it): offline on the timeline written."""
+    offline = []
+    for track in find_v2a_tracks(timeline, stem):
+        for clip in track.find_clips():
+            if not is_v2a_clip(clip) or not clip.enabled:
+                continue
+            path = url_to_path(getattr(clip.media_reference, "target_url", "") or "")
+            if path and not os.path.isfile(path):
+                clip_id = clip.metadata.get(V2A_KEY, {}).get("clip_id") or clip_file_stem(clip)
+                offline.append((clip.name, path, clip_id))
+    return offline
+
+
 def highest_takes(
     timeline: otio.schema.Timeline | None, audio_dir: str, stem: str = "SFX"
 ) -> dict[str, int]:

@@ -29,9 +29,11 @@ from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
 from otio_adapters.takes import (
     claim_take_file,
     file_stem,
+    find_moved_takes,
     find_v2a_tracks,
     highest_takes,
     holds_only_takes,
+    offline_takes,
     reference_takes_in,
     take_origin,
     track_name,
@@ -368,8 +370,14 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         )
     if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
         reference_takes_in(timeline, audio_dir)  # not the copies in a bundle this write replaces
+    else:
+        # A result whose folder the editor moved names its takes where they were: they are in
+        # the output's audio folder (run into its own folder), or in the one beside it.
+        beside = os.path.join(media_base_dir(request.timeline_path), AUDIO_FOLDER)
+        find_moved_takes(timeline, (audio_dir, beside))
     write_audio_tracks(timeline, segments, generated, visible=visible)
     earlier_note = earlier.result_note(timeline, audio_dir)
+    offline_note = _offline_takes_note(timeline)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
     result = GenerationResult(timeline_path=output_path,
@@ -394,12 +402,26 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         else:
             _remove_takes(generated)
         raise
-    note = "; ".join(part for part in (note, earlier_note) if part)
+    note = "; ".join(part for part in (note, earlier_note, offline_note) if part)
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.
         log.debug("%s", note)
     return replace(result, timeline_path=written, fallback_otio_path=fallback, format_note=note)
+
+
+def _offline_takes_note(timeline: otio.schema.Timeline) -> str:
+    """What the note says of v2a's clips whose take file is gone (the editor deleted or renamed
+    it): their sound is offline on the timeline written, which named them without a word."""
+    offline = offline_takes(timeline)
+    if not offline:
+        return ""
+    shown = ", ".join(f"{name!r} ({path})" for name, path, _ in offline[:5])
+    more = f" and {len(offline) - 5} more" if len(offline) > 5 else ""
+    again = " ".join(f"--clips {clip_id}" for _, _, clip_id in offline)
+    return (f"the take file of {len(offline)} clip(s) on v2a's track is missing, deleted or "
+            f"renamed since it was made: {shown}{more}; their sound is offline on the timeline "
+            f"written (make it anew: v2a generate {again}, or RegenerateClip with those ids)")
 
 
 #: The attribute `_generate_all` sets on an exception that stopped it after it had put files in

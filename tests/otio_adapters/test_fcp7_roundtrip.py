@@ -528,3 +528,48 @@ def test_v2a_clips_that_would_cover_the_editors_go_on_a_track_of_their_own(sampl
     assert _takes_only(tracks[-1], root) and len(tracks[-1].findall("clipitem")) == 5
     [v2a] = find_v2a_tracks(read_timeline(again), "SFX")
     assert len(v2a.find_clips()) == 5
+
+
+def _gap_closed(written: Path) -> Path:
+    """What Premiere exports after a ripple delete of the sample's gap (frames 76 to 88) with
+    sync lock on every track: each item after it, picture and v2a's sound alike, 12 frames
+    earlier, each clip's logging info (v2a's note) as it was, its ids renumbered."""
+    root = _parse(written)
+    sequence = root.find(".//sequence")
+    for track in sequence.iter("track"):
+        for item in track:
+            for tag in ("start", "end"):
+                if item.findtext(tag) and int(item.findtext(tag)) >= 88:
+                    item.find(tag).text = str(int(item.findtext(tag)) - 12)
+    for element in root.iter():  # Premiere numbers every clip item and file itself
+        if (element.get("id") or "").startswith("v2a-"):
+            element.set("id", element.get("id").removeprefix("v2a-") + "0")
+    edited = written.with_name("edited.xml")
+    edited.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+    return edited
+
+
+def test_v2a_sound_rippled_with_its_picture_in_premiere_is_still_v2a(sample_xml, tmp_path):
+    """The editor closed the gap between 'wake up' and 'stretch' in Premiere: the last two shots
+    and their sound on v2a's track (sync locked) moved 12 frames earlier, v2a's notes with them.
+    That sound is still v2a's, on its picture: a run of one other clip keeps it there, and a
+    full run replaces it with each shot's next take. Before, a clip away from its note was the
+    editor's copy: v2a's track lost its name, and a new one played those shots' sound twice."""
+    first = Path(_generate(sample_xml, tmp_path / "out").timeline_path)
+    edited = _gap_closed(first)
+    read = read_timeline(edited)
+    picture = [(c.name, c.trimmed_range_in_parent()) for c in read.video_tracks()[0].find_clips()]
+    assert [r.start_time.value for _, r in picture[2:]] == [76, 96]  # 'stretch', 'peek again'
+    burrow = plan_segments(read, timeline_path=str(edited))[0].clip_id
+
+    one = Path(_generate(edited, tmp_path / "one", clips=[burrow]).timeline_path)
+    full = Path(_generate(edited, tmp_path / "full").timeline_path)
+
+    for again, take in ((full, "_take2.wav"), (one, "_take1.wav")):
+        root = _parse(again)
+        assert sum(_takes_only(t, root) for t in _audio_tracks(root)) == 1
+        result = read_timeline(again)
+        [v2a] = find_v2a_tracks(result, "SFX")
+        clips = v2a.find_clips()
+        assert [(c.name.removeprefix("V2A "), c.trimmed_range_in_parent()) for c in clips] == picture
+        assert all(c.media_reference.target_url.endswith(take) for c in clips[1:])

@@ -7,10 +7,12 @@ import os
 
 import opentimelineio as otio
 import pytest
+from generator_doubles import SineGenerator
 from movie_edits import RATE, RT, TR, generate, recut, write_edit
 
-from otio_adapters.takes import clip_takes, find_v2a_tracks, to_samples
-from v2a.contracts import ClipAddress, Selection
+from otio_adapters.takes import clip_takes, find_v2a_tracks, to_samples, url_to_path
+from v2a.contracts import ClipAddress, GenerationRequest, Selection
+from v2a.pipeline import run_generation
 
 
 @pytest.fixture()
@@ -233,3 +235,42 @@ def test_a_clip_keeping_a_stored_id_keeps_its_sound_in_sync(written_with_ids, tm
     generate(written_with_ids, tmp_path, selection=selection)
     assert _sound(written_with_ids) == _picture(written_with_ids)
     assert _first_sound_sample(written_with_ids, "c") == 0
+
+
+def _active_take_files(path: str) -> list[str]:
+    track = find_v2a_tracks(otio.adapters.read_from_file(path), "SFX")[0]
+    return [url_to_path(clip.media_reference.target_url) for clip in track.find_clips()]
+
+
+@pytest.mark.parametrize("into", ["its own folder", "another folder"])
+def test_a_result_whose_folder_was_moved_keeps_its_takes_online(written, tmp_path, into):
+    """The editor moved the project folder holding v2a's result (renamed it, took it to
+    another disk) and regenerated one clip of it. The takes of the others are beside it, in
+    its audio folder: the result names them there. Before, it named them where the folder was
+    before the move, offline, and said nothing."""
+    moved = tmp_path / "project" / "sound"
+    os.renames(os.path.dirname(written), moved)
+    result = moved / os.path.basename(written)
+    out = moved if into == "its own folder" else tmp_path / "elsewhere"
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(30)),))  # b
+    run_generation(GenerationRequest(timeline_path=str(result), out_dir=str(out),
+                                     selection=selection), SineGenerator())
+
+    files = _active_take_files(str(out / result.name))
+    assert [f[-9:] for f in files] == ["take1.wav", "take2.wav", "take1.wav"]  # a, b, c
+    assert all(os.path.isfile(f) for f in files), files
+
+
+def test_a_take_the_editor_deleted_is_named_in_the_note(written, tmp_path):
+    """The editor deleted (or renamed) the take file of c, then regenerated b: c's sound is
+    offline on the timeline written, and the note says so and how to make it again. Before,
+    the timeline named the missing file without a word."""
+    [gone] = [f for f in _active_take_files(written)][2:]
+    os.remove(gone)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(30)),))  # b
+    result = run_generation(GenerationRequest(timeline_path=written, out_dir=str(tmp_path / "out"),
+                                              selection=selection), SineGenerator())
+
+    clip_id = os.path.basename(gone).split("_take")[0]
+    assert f"'V2A c' ({gone})" in result.format_note
+    assert f"--clips {clip_id}" in result.format_note
