@@ -13,8 +13,10 @@ import logging
 import math
 import os
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,7 @@ from otio_adapters import (
     source_files,
 )
 from otio_adapters.timing import exact_rate
+from v2a.contracts import Segment
 
 log = logging.getLogger(__name__)
 fcpx_time.install()  # the FCPXML reader's own time arithmetic truncates and misreads NTSC
@@ -140,6 +143,9 @@ def read_timeline(
     except Exception as error:  # adapters raise anything from XML errors to KeyError
         raise TimelineReadError(_describe(path, label, adapter, options, error)) from None
     timeline = _pick_timeline(path, label, result, which)
+    if adapter == "cmx_3600" and "rate" not in options:
+        # A list names no rate: read at the adapter's, said where its media disagree.
+        timeline.metadata.setdefault("v2a_read", {})[RATE_ASSUMED] = EDL_DEFAULT_RATE
     if adapter not in OTIO_FORMATS:  # an .otio keeps what the editor's file it came from held
         source_files.remember_editor_tracks(timeline)
     return timeline
@@ -362,6 +368,11 @@ def _describe(path: Path, label: str, adapter: str, options: dict, error: Except
 OTHER_TIMELINES = "other_timelines"
 #: Metadata key (under "v2a_read"): the timeline was picked by name or index (`timeline`).
 TIMELINE_ASKED = "timeline_asked"
+#: Metadata key (under "v2a_read"): a CMX 3600 list read at the reader's default rate, as no
+#: rate option was given (a list does not say its rate).
+RATE_ASSUMED = "rate_assumed"
+#: The CMX 3600 reader's rate when given none.
+EDL_DEFAULT_RATE = 24
 
 
 def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timeline:
@@ -377,6 +388,7 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
     for timeline in timelines:  # an .otio v2a wrote keeps the record of the file it came from
         timeline.metadata.get("v2a_read", {}).pop(OTHER_TIMELINES, None)
         timeline.metadata.get("v2a_read", {}).pop(TIMELINE_ASKED, None)
+        timeline.metadata.get("v2a_read", {}).pop(RATE_ASSUMED, None)
     if which is None:
         if len(timelines) > 1:
             log.warning(
@@ -401,3 +413,30 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
             return timeline
     names = ", ".join(f"{i}: {t.name!r}" for i, t in enumerate(timelines))
     raise TimelineReadError(f"{path}: no timeline {which!r} in the file; it holds {names}")
+
+
+def assumed_rate_note(timeline: otio.schema.Timeline, segments: list[Segment]) -> str:
+    """Where a CMX 3600 list was read at the default rate (it names none, and none was given)
+    and none of its clips' media runs at that rate: which rate to give. Read at the wrong
+    rate, every timecode means another second (a 25 fps list read at 24 puts 01:00:00:20 at
+    0.83 s past the hour, not 0.8), and each clip's sound is made for other frames and laid
+    off its picture, more so the longer the list; nothing else in the list says so."""
+    assumed = timeline.metadata.get("v2a_read", {}).get(RATE_ASSUMED)
+    if assumed is None:
+        return ""
+    rates = Counter(exact_rate(segment.media.rate) for segment in segments
+                    if segment.media.rate and segment.media.image_sequence is None)
+    if not rates or exact_rate(assumed) in rates:
+        return ""
+    usual = _rate_text(rates.most_common(1)[0][0])
+    runs = ", ".join(f"{_rate_text(rate)} fps" for rate in sorted(rates))
+    return (f"the EDL names no frame rate and was read at {assumed:g} fps, the CMX 3600 "
+            f"default, but none of its clips' media runs at {assumed:g} fps (they run at "
+            f"{runs}): if the list is at {usual} fps, give --rate {usual} (the adapter option "
+            "'rate'), or the sound is made for other frames than the list names and laid off "
+            "its picture")
+
+
+def _rate_text(rate: Fraction) -> str:
+    """25 as "25", 30000/1001 as "29.97": as an editor types a rate."""
+    return f"{float(rate):.3f}".rstrip("0").rstrip(".")

@@ -61,6 +61,7 @@ from otio_adapters.takes import (
     file_stem,
     find_v2a_tracks,
     marked_v2a_tracks,
+    parse_take_file,
     path_to_url,
     take_key,
     take_origin,
@@ -143,7 +144,11 @@ def write_audio_tracks(
         if previous and previous.stem != file_stem(audio.clip_id):
             if not _same_shot(previous.clip, segment):
                 previous = None
-        clip = previous.clip if previous else otio.schema.Clip(name=f"V2A {segment.clip_name}")
+        clip = previous.clip if previous else otio.schema.Clip()
+        if previous is None or parse_take_file(clip.name):
+            # An EDL names a clip by its take's file (FROM CLIP NAME), untrue once another take
+            # is active: named for its shot, as a new one is; a name the editor gave it stays.
+            clip.name = f"V2A {segment.clip_name}"
         _add_take(clip, segment, audio, media_origin(timeline, audio))
         fresh.append(
             _Placed(

@@ -25,7 +25,12 @@ import opentimelineio as otio
 from otio_adapters.earlier_result import EarlierSound, take_v2a_tracks
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
 from otio_adapters.plan import segment_label
-from otio_adapters.read import TimelineReadError, format_for_path, read_timeline
+from otio_adapters.read import (
+    TimelineReadError,
+    assumed_rate_note,
+    format_for_path,
+    read_timeline,
+)
 from otio_adapters.takes import (
     claim_take_file,
     file_stem,
@@ -306,7 +311,7 @@ def _run_holding_the_folder(request: GenerationRequest, generator: Generator,
     try:
         result = _generate_all(request, generator, timeline, segments, visible, audio_dir,
                                output_format, output_path, emit, cancel, before_write,
-                               plan.earlier)
+                               plan.earlier, plan.rate_note)
     finally:
         remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
     if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
@@ -334,7 +339,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
                   output_format: str, output_path: str, emit: Callable[[ClipEvent], None],
                   cancel: threading.Event | None,
                   before_write: Callable[[GenerationResult], None] | None,
-                  earlier: EarlierSound) -> GenerationResult:
+                  earlier: EarlierSound, rate_note: str) -> GenerationResult:
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
@@ -365,7 +370,9 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         # Nothing new to put on the timeline: leave whatever the folder holds (an earlier run's
         # output with its sound) as it is, rather than overwrite it with the bare input.
         return GenerationResult(
-            timeline_path="", format_note=f"no clip could be generated: {output_path} was not written",
+            timeline_path="",
+            format_note="; ".join(part for part in (
+                f"no clip could be generated: {output_path} was not written", rate_note) if part),
             clips=tuple(finals[s.clip_id] for s in segments),
         )
     if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
@@ -402,7 +409,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         else:
             _remove_takes(generated)
         raise
-    note = "; ".join(part for part in (note, earlier_note, offline_note) if part)
+    note = "; ".join(part for part in (rate_note, note, earlier_note, offline_note) if part)
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.
@@ -448,6 +455,7 @@ class Plan:
     unpacked_media: str = ""  # the cache copy of an .otioz's media that this planning unpacked
     earlier: EarlierSound = EarlierSound()  # v2a's sound taken from its result in the folder
     output_stamps: tuple[str, ...] = ()  # the output folder's timeline files when it was read
+    rate_note: str = ""  # an EDL read at a rate its media do not run at (`assumed_rate_note`)
 
     @property
     def visible(self) -> list[Segment]:
@@ -492,7 +500,11 @@ def plan_job(request: GenerationRequest) -> Plan:
                               cut_handle_seconds=request.cut_handle_seconds)
     segments = planner.segments(request.selection)  # resolving the media unpacks a bundle's
     unpacked = copy if copy and not found and os.path.isdir(copy) else ""
-    return Plan(request, stamp, timeline, segments, planner, unpacked, earlier, output_stamps)
+    rate_note = assumed_rate_note(timeline, segments)
+    if rate_note:  # said before the clips are made, and again in the result's note
+        log.warning("%s: %s", request.timeline_path, rate_note)
+    return Plan(request, stamp, timeline, segments, planner, unpacked, earlier, output_stamps,
+                rate_note)
 
 
 def _bundle_media_copy(path: str) -> str:

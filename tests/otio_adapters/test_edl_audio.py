@@ -218,6 +218,8 @@ def test_a_rerun_on_the_written_list_updates_v2a_track_rather_than_adding_one(
     (track,) = find_v2a_tracks(reread, "SFX")
     assert len(reread.audio_tracks()) == 1
     assert sorted(track.find_clips()[0].media_references()) == ["take1", "take2"]
+    # The list named the clip by its take's file; take 2 active, it is named for its shot.
+    assert track.find_clips()[0].name == f"V2A {shot.clip_name}"
     assert [(to_samples(track.range_of_child(clip).start_time),
              to_samples(track.range_of_child(clip).duration)) for clip in track.find_clips()
             ] == [(audio.start_sample, audio.num_samples) for audio in generated]

@@ -141,3 +141,72 @@ def test_the_editors_speed_changed_events_come_back_as_the_list_had_them(tmp_pat
         "01:00:06:00", "01:00:08:22", "01:11:31:16", "01:11:33:04",
         "M2", "Z686_5A.", "047.6", "01:00:06:00",
     ]]
+
+
+# One shot of a 25 fps list: 01:00:00:20 is 0.8 s past the hour at 25 fps, 0.833 s at 24.
+LIST_AT_25 = """TITLE: rate
+FCM: NON-DROP FRAME
+
+001  SHOT     V     C        01:00:00:05 01:00:01:20 01:00:00:00 01:00:01:15
+* FROM CLIP NAME:  shot
+"""
+
+
+@pytest.fixture(scope="module")
+def list_at_25(tmp_path_factory) -> Path:
+    """A 25 fps list beside its shot, a 25 fps movie from 01:00:00:00."""
+    from v2a.media.synth import make_test_movie
+
+    folder = tmp_path_factory.mktemp("list25")
+    make_test_movie(str(folder / "shot.mov"), frames=60, rate=Fraction(25),
+                    start_timecode="01:00:00:00")
+    (folder / "cut.edl").write_text(LIST_AT_25)
+    return folder / "cut.edl"
+
+
+def test_a_list_read_at_the_default_rate_its_media_do_not_run_at_is_said(list_at_25, caplog):
+    """A list does not say its rate: read without one, at 24, a 25 fps list's shot is 1.625 s
+    long, not 1.6, and its sound made for other frames and laid off its picture. The run says which
+    rate to give, before generating (a warning) and in the result's note; given, or with media
+    at the rate read, nothing is said."""
+    from v2a.contracts import GenerationRequest
+    from v2a.pipeline import plan_job
+
+    folder = str(list_at_25.parent)
+    unsure = plan_job(GenerationRequest(str(list_at_25), "", relink_roots=(folder,)))
+    assert [s.num_samples for s in unsure.segments] == [78_000]  # 01:00:00:05 to :01:20 at 24
+    assert "read at 24 fps, the CMX 3600 default" in unsure.rate_note
+    assert "(they run at 25 fps): if the list is at 25 fps, give --rate 25" in unsure.rate_note
+    assert unsure.rate_note in caplog.text
+
+    given = plan_job(GenerationRequest(str(list_at_25), "", adapter_options={"rate": 25},
+                                       relink_roots=(folder,)))
+    assert [s.num_samples for s in given.segments] == [76_800]  # 40 frames at 25 fps
+    assert given.rate_note == ""
+    at_24 = plan_job(GenerationRequest(str(list_at_25), "", adapter_options={"rate": 24},
+                                       relink_roots=(folder,)))
+    assert at_24.rate_note == ""  # asked for: the editor said so
+
+
+def test_the_result_of_a_list_read_at_an_assumed_rate_says_so(list_at_25, tmp_path):
+    from generator_doubles import SineGenerator
+
+    from v2a.contracts import GenerationRequest
+    from v2a.pipeline import run_generation
+
+    request = GenerationRequest(str(list_at_25), str(tmp_path / "out"),
+                                relink_roots=(str(list_at_25.parent),))
+    result = run_generation(request, SineGenerator())
+    assert result.format_note.startswith("the EDL names no frame rate and was read at 24 fps")
+
+
+def test_the_assumed_rate_is_not_kept_in_the_otio_written_from_the_list(list_at_25, tmp_path):
+    """The mark of a rate assumed is the read's, not the timeline's: an .otio written from the
+    list and read again does not carry it (an .otio knows its rate)."""
+    from otio_adapters.read import RATE_ASSUMED
+
+    timeline = read_timeline(list_at_25)
+    assert timeline.metadata["v2a_read"][RATE_ASSUMED] == 24
+    written = tmp_path / "cut.otio"
+    write_timeline(timeline, str(written), "otio_json")
+    assert RATE_ASSUMED not in read_timeline(written).metadata.get("v2a_read", {})
