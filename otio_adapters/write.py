@@ -145,6 +145,9 @@ def write_audio_tracks(
             if not _same_shot(previous.clip, segment):
                 previous = None
         clip = previous.clip if previous else otio.schema.Clip()
+        if previous:
+            _rebase_takes(clip, media_origin(timeline, audio) + audio.handle_before_samples
+                          - audio.start_sample + previous.start)
         if previous is None or parse_take_file(clip.name):
             # An EDL names a clip by its take's file (FROM CLIP NAME), untrue once another take
             # is active: named for its shot, as a new one is; a name the editor gave it stays.
@@ -223,7 +226,8 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
         log.info("v2a clip %r: its picture moved by %+.3f s; its sound moves with it",
                  item.clip.name, (segment.start_sample - item.start) / SAMPLE_RATE)
         matched.add(segment.clip_id)
-        _shift_takes(item.clip, segment.start_sample - item.start)
+        # Moved, it plays the same samples of the same files: its takes keep the range their
+        # files' own timecode gives them, which a list or an NLE linking them by timecode uses.
         before = min(item.handle_before, segment.handle_before_samples)
         after = min(item.handle_after, segment.handle_after_samples)
         kept.append(_Placed(segment.start_sample, item.length, before, after, item.clip, item.stem))
@@ -270,12 +274,17 @@ def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
     return True
 
 
-def _shift_takes(clip: otio.schema.Clip, samples: int) -> None:
-    """Move where a clip's take files start in timeline time, and its range in them, by
-    `samples`: each take counts from where it was made (`media_origin`), so a clip that moved
-    keeps them all aligned with a take made at its new place. The files' bext still says where
-    they were made."""
-    shift = RT(samples, SAMPLE_RATE)
+def _rebase_takes(clip: otio.schema.Clip, start: int) -> None:
+    """Count a clip's takes so that its record start falls at `start` of their count, as a take
+    made now at its place counts it (`media_origin` and the handle before). A clip has one range
+    for all its takes, and each take counts from its file's own timecode (bext), where it was
+    made: a clip that moved since then gets a new take that counts otherwise. Counted as the new
+    one, the earlier takes stay aligned with it; the new one, active, keeps its file's timecode."""
+    if clip.source_range is None:
+        return
+    shift = RT(start - to_samples(clip.source_range.start_time), SAMPLE_RATE)
+    if not shift.value:
+        return
     for reference in clip.media_references().values():
         if reference.available_range is not None:
             available = reference.available_range

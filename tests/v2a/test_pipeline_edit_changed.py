@@ -12,6 +12,7 @@ from movie_edits import RATE, RT, TR, generate, recut, write_edit
 
 from otio_adapters.takes import clip_takes, find_v2a_tracks, to_samples, url_to_path
 from v2a.contracts import ClipAddress, GenerationRequest, Selection
+from v2a.media.audio import read_bext
 from v2a.pipeline import run_generation
 
 
@@ -130,6 +131,7 @@ def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(
         index, _ = _clip(track, "a")
         del track[index]
 
+    offsets_before = _file_offsets(written)
     recut(written, ripple_delete_a)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(45)),))  # c
     with caplog.at_level("INFO", logger="otio_adapters.write"):
@@ -143,6 +145,28 @@ def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(
     takes = {clip.metadata["v2a"]["source_clip"]: sorted(clip_takes(clip))
              for clip in track.find_clips()}
     assert takes == {"b": [1], "c": [1, 2]}
+    # b plays the same samples of its file, and each active take is named from its file's own
+    # timecode (bext), as a list or an NLE linking the file by timecode finds it: moved, b's
+    # take was named 1 s before its file's start, so an EDL's source timecode missed the file.
+    assert _file_offsets(written)["b"] == offsets_before["b"]
+    for clip in track.find_clips():
+        path = url_to_path(clip.media_reference.target_url)
+        assert (to_samples(clip.media_reference.available_range.start_time)
+                == read_bext(path)["time_reference"]), clip.name
+    # c's take 1, no longer active, stays aligned with take 2 (made where c is now).
+    c = next(clip for clip in track.find_clips() if clip.metadata["v2a"]["source_clip"] == "c")
+    take1, take2 = (c.media_references()[key] for key in ("take1", "take2"))
+    assert (to_samples(c.source_range.start_time) - to_samples(take1.available_range.start_time)
+            == offsets_before["c"])
+
+
+def _file_offsets(path: str) -> dict[str, int]:
+    """Of each clip on v2a's track, the sample of its active take played at its start."""
+    track = find_v2a_tracks(otio.adapters.read_from_file(path), "SFX")[0]
+    return {clip.metadata["v2a"]["source_clip"]:
+            to_samples(clip.source_range.start_time)
+            - to_samples(clip.media_reference.available_range.start_time)
+            for clip in track.find_clips()}
 
 
 @pytest.mark.parametrize(("frames", "follows"), [(-1, True), (-2, True), (-3, False), (1, False)])
