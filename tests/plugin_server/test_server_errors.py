@@ -227,6 +227,33 @@ def test_the_websocket_bridge_answers_in_json_that_a_panel_can_parse(make_server
         assert json.loads(socket.recv(timeout=10)) == {"id": 2.5, "response": {}}
 
 
+def test_the_websocket_bridge_answers_a_method_or_request_of_the_wrong_json_type_and_goes_on(
+        make_server):
+    """A `method` that was a list or an object closed the whole connection (1011, every call
+    and watch on it lost), and a `request` that was a number was never answered (the panel's
+    call waited forever); a string or a list was read as field names ("no field named a")."""
+    import json
+
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    with ws_connect(server.bridge.url) as socket:
+        socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": server.token}))
+        assert "response" in json.loads(socket.recv(timeout=10))
+        bad = [{"method": ["GetJob"]}, {"method": {"name": "GetJob"}},
+               {"method": "GetJob", "request": 5}, {"method": "GetJob", "request": "abc"},
+               {"method": "GetJob", "request": ["job_id"]}, {"method": "GetJob", "request": True}]
+        for call_id, message in enumerate(bad, 1):
+            socket.send(json.dumps({"id": call_id, **message}))
+            reply = json.loads(socket.recv(timeout=10))
+            assert reply["id"] == call_id, reply
+            assert reply["error"]["code"] in ("INVALID_ARGUMENT", "UNIMPLEMENTED"), reply
+            field = "method" if "request" not in message else "request"
+            assert reply["error"]["message"].startswith(f"{field}: "), reply
+        socket.send(json.dumps({"id": 99, "method": "GetServerInfo"}))
+        assert json.loads(socket.recv(timeout=10))["response"]["version"]
+
+
 def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,
                                                                           fixture_timeline,
                                                                           media_dir, roots):
