@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import queue
 import secrets
@@ -171,8 +172,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         if size < 0 or size > 1000:
             raise errors.invalid_argument("bad page size", [("page_size", "1..1000")])
         after = _page_key(request.page_token)
-        states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
-                       if s in convert.JOB_STATE_NAMES)
+        states = _state_filter(request.states)
         jobs = self.store.list(states, limit=size + 1, after=after, brief=True)
         more = len(jobs) > size
         last = jobs[size - 1] if more else None
@@ -452,10 +452,24 @@ def _page_key(token: str) -> tuple[float, str] | None:
     created, _, job_id = token.partition("/")
     if job_id:
         try:
-            return float(created), job_id
+            key = float(created), job_id
         except ValueError:
             pass
+        else:
+            if math.isfinite(key[0]):  # float() reads "nan": a page that listed nothing
+                return key
     raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
+
+
+def _state_filter(states) -> tuple[str, ...]:
+    """ListJobs' `states` as the store names them. A state this server does not know (0, or a
+    newer panel's) is refused: dropped, it left the filter empty, which lists every job."""
+    for index, state in enumerate(states):
+        if state not in convert.JOB_STATE_NAMES:
+            known = ", ".join(pb.JobState.Name(s) for s in convert.JOB_STATE_NAMES)
+            raise errors.invalid_argument(f"unknown job state {state} in states", [
+                (f"states[{index}]", f"{state} is no job state of this server: one of {known}")])
+    return tuple(convert.JOB_STATE_NAMES[state] for state in states)
 
 
 def _clip_record(segment: Segment) -> ClipRecord:

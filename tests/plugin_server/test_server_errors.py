@@ -667,3 +667,26 @@ class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInte
 
     def intercept_stream_stream(self, continuation, details, requests):
         return continuation(self._with_token(details), requests)
+
+
+def test_list_jobs_refuses_a_state_filter_it_does_not_know_rather_than_listing_every_job(
+        make_server, connect, fixture_timeline, media_dir):
+    """`states: [JOB_STATE_UNSPECIFIED]`, or a state number a newer panel knows (99), was
+    dropped from the filter, and a filter left empty lists every job: a panel asking for its
+    "paused" jobs got the succeeded and failed ones. A page token whose time is NaN listed
+    nothing, without a word, instead of being refused as not from ListJobs."""
+    client = connect(make_server())
+    job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+    for states in ([99], [pb.JOB_STATE_UNSPECIFIED], [pb.JOB_STATE_QUEUED, 99]):
+        error = _error(client.stub.ListJobs, api.ListJobsRequest(states=states),
+                       metadata=client.metadata)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, states
+        field = f"states[{states.index(99) if 99 in states else 0}]"
+        assert "JOB_STATE_SUCCEEDED" in _violations(error)[field], _violations(error)
+    for token in (f"nan/{job.job_id}", f"inf/{job.job_id}"):
+        error = _error(client.stub.ListJobs, api.ListJobsRequest(page_token=token),
+                       metadata=client.metadata)
+        assert "page_token" in _violations(error), token
+    known = client.list(states=(pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING,
+                                pb.JOB_STATE_SUCCEEDED))
+    assert [j.job_id for j in known] == [job.job_id]
