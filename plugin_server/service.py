@@ -156,7 +156,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         )
         try:
             job.clips, plan = self._plan(job, requested_clips=bool(selection.clips))
-            return api.CreateJobResponse(job=convert.job_message(self._submit(job, plan)))
+            return api.CreateJobResponse(job=convert.job_message(self._submit(job, plan, context)))
         except errors.ServiceError:
             if request.timeline.HasField("inline_data"):
                 remove_inline_timeline(Path(timeline_path).parent)  # it wrote nothing
@@ -281,7 +281,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                                                                 timeline, input_format)},
         )
         job.clips, plan = self._plan(job, requested_clips=True)
-        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan)))
+        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan, context)))
 
     @rpc
     def GetJobResult(self, request, context):
@@ -320,7 +320,14 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                                    "than --keep-jobs-days ago are forgotten)")
         return job
 
-    def _submit(self, job: JobRecord, plan: Plan) -> JobRecord:
+    def _submit(self, job: JobRecord, plan: Plan, context) -> JobRecord:
+        if not context.is_active():
+            # The caller's deadline passed (or it cancelled) while the timeline was read and
+            # planned: it never gets this job's id to watch or cancel, and a retry would run the
+            # edit a second time into the same folder. Planning a feature edit takes a second.
+            log.info("%s not queued: its caller gave up while it was planned", job.job_id)
+            raise errors.ServiceError(grpc.StatusCode.CANCELLED, "the caller gave up (deadline "
+                                      "or cancel) while the timeline was planned: not queued")
         try:
             return self.runner.submit(job, plan)
         except QueueFull as error:

@@ -690,3 +690,45 @@ def test_list_jobs_refuses_a_state_filter_it_does_not_know_rather_than_listing_e
     known = client.list(states=(pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING,
                                 pb.JOB_STATE_SUCCEEDED))
     assert [j.job_id for j in known] == [job.job_id]
+
+
+class _SlowPlanning:
+    """v2a.pipeline whose planning takes `seconds` (a feature edit on a loaded machine)."""
+
+    def __init__(self, pipeline, seconds: float):
+        self._pipeline, self._seconds = pipeline, seconds
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)
+
+    def plan_job(self, *args, **kwargs):
+        import time
+
+        time.sleep(self._seconds)
+        return self._pipeline.plan_job(*args, **kwargs)
+
+
+def test_a_job_whose_caller_gave_up_while_it_was_planned_is_not_queued(
+        make_server, connect, fixture_timeline, media_dir, roots):
+    """CreateJob past its deadline answered DEADLINE_EXCEEDED and queued the job all the same:
+    the panel had no id to watch or cancel it, and its retry ran the whole edit a second time
+    into the same folder (a 600-clip edit with a 0.08 s deadline, on a live server)."""
+    import time
+
+    server = make_server()
+    patient = connect(server)
+    parent = patient.wait(patient.submit(fixture_timeline, output_folder="parent",
+                                         media_search_paths=(str(media_dir),)).job_id)
+    server.runner.pipeline = _SlowPlanning(server.runner.pipeline, 0.6)
+    client = connect(server, timeout=0.2)
+    for inline in (False, True):
+        error = _error(client.submit, fixture_timeline, inline=inline, output_folder="gave up",
+                       media_search_paths=(str(media_dir),))
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    error = _error(client.regenerate, parent.job_id, clip_id=parent.clips[0].clip_id)
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    time.sleep(1.0)  # the planning ends on the server
+    assert [job.job_id for job in patient.list()] == [parent.job_id]
+    assert not (roots["out"] / "gave up").exists()
+    # The inline timeline's copy goes with the job that was never queued.
+    assert list((roots["state"] / "timelines").iterdir()) == []
