@@ -908,16 +908,19 @@ def _with_media_rebased(
 ) -> otio.schema.Timeline:
     """A copy whose relative media references resolve from `folder` (the picture would go
     offline otherwise). The bundle adapters copy media from absolute paths (a relative one they
-    take from the working directory), so for them references become absolute."""
+    take from the working directory), so for them references become absolute. So they do in an
+    AAF: its locators are URLs, and a relative path came back from it as
+    `file://../project/media/shot.mp4` (a host named ".."), every clip offline."""
     if not has_relative_media(timeline):
         return timeline  # the usual editor export: absolute paths, no copy needed
-    if format not in BUNDLES and os.path.realpath(media_dir) == os.path.realpath(folder):
+    absolute = format in BUNDLES or format == "AAF"
+    if not absolute and os.path.realpath(media_dir) == os.path.realpath(folder):
         # Written beside its input (a re-run, a regeneration): every reference stays as written
         # (`rebased_url`), so no copy. Copying and rebasing each reference took 0.5 s of a
         # 2.2 s one-clip regeneration on a 2,000-clip edit.
         return timeline
     result = copy.deepcopy(timeline)
-    rebase_media_references(result, media_dir, None if format in BUNDLES else folder)
+    rebase_media_references(result, media_dir, None if absolute else folder)
     return result
 
 

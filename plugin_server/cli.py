@@ -228,14 +228,35 @@ def _follow(client, job_id: str) -> int:
     """A progress bar over the job's clips until it ends (on a terminal; in a log, one line per
     clip as it ends, since a bar redrawn on every step event is one endless line there); exit
     status 0 when the job succeeded."""
+    from v2a.v1 import jobs_pb2 as pb
+
+    interactive = sys.stderr.isatty()
+    total = len(client.get(job_id).clips)  # the stream's opening states come one clip at a time
+    try:
+        _follow_events(client, job_id, total, interactive)
+    except KeyboardInterrupt:
+        # Only the watching stops, as when a panel closes its stream: said so, since a bare
+        # "interrupted" read as a stopped job that in fact kept the generator busy.
+        print(f"\n{job_id}: stopped watching; the job keeps running on the server (`v2a client "
+              f"watch {job_id}` to follow it again, `v2a client cancel {job_id}` to stop it)",
+              file=sys.stderr)
+        return 130  # 128 + SIGINT, as v2a.cli answers any other Ctrl-C
+    job = client.get(job_id)
+    state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+    print(f"{job_id}: {state}" + (f" ({job.message})" if job.message else ""))
+    if job.result_timeline_path:
+        print(f"timeline: {job.result_timeline_path}")
+    return 0 if job.state == pb.JOB_STATE_SUCCEEDED else 1
+
+
+def _follow_events(client, job_id: str, total: int, interactive: bool) -> None:
+    """`_follow`'s bar (or log lines) over the job's WatchJob stream, until it ends."""
     from tqdm import tqdm
 
     from plugin_server.client import job_fraction
     from v2a.v1 import jobs_pb2 as pb
 
     ended = (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED, pb.CLIP_STATE_CANCELLED)
-    interactive = sys.stderr.isatty()
-    total = len(client.get(job_id).clips)  # the stream's opening states come one clip at a time
     clips: dict[str, pb.ClipProgress] = {}
     with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}",
               disable=not interactive) as bar:
@@ -260,12 +281,6 @@ def _follow(client, job_id: str) -> int:
                 bar.write(event.message)
             bar.n = round(100 * job_fraction(list(clips.values())), 1)
             bar.refresh()
-    job = client.get(job_id)
-    state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
-    print(f"{job_id}: {state}" + (f" ({job.message})" if job.message else ""))
-    if job.result_timeline_path:
-        print(f"timeline: {job.result_timeline_path}")
-    return 0 if job.state == pb.JOB_STATE_SUCCEEDED else 1
 
 
 @_handles_rpc_errors

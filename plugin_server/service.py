@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import os
 import queue
 import secrets
@@ -155,7 +156,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         )
         try:
             job.clips, plan = self._plan(job, requested_clips=bool(selection.clips))
-            return api.CreateJobResponse(job=convert.job_message(self._submit(job, plan)))
+            return api.CreateJobResponse(job=convert.job_message(self._submit(job, plan, context)))
         except errors.ServiceError:
             if request.timeline.HasField("inline_data"):
                 remove_inline_timeline(Path(timeline_path).parent)  # it wrote nothing
@@ -171,8 +172,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         if size < 0 or size > 1000:
             raise errors.invalid_argument("bad page size", [("page_size", "1..1000")])
         after = _page_key(request.page_token)
-        states = tuple(convert.JOB_STATE_NAMES[s] for s in request.states
-                       if s in convert.JOB_STATE_NAMES)
+        states = _state_filter(request.states)
         jobs = self.store.list(states, limit=size + 1, after=after, brief=True)
         more = len(jobs) > size
         last = jobs[size - 1] if more else None
@@ -281,7 +281,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                                                                 timeline, input_format)},
         )
         job.clips, plan = self._plan(job, requested_clips=True)
-        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan)))
+        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan, context)))
 
     @rpc
     def GetJobResult(self, request, context):
@@ -320,7 +320,14 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                                    "than --keep-jobs-days ago are forgotten)")
         return job
 
-    def _submit(self, job: JobRecord, plan: Plan) -> JobRecord:
+    def _submit(self, job: JobRecord, plan: Plan, context) -> JobRecord:
+        if not context.is_active():
+            # The caller's deadline passed (or it cancelled) while the timeline was read and
+            # planned: it never gets this job's id to watch or cancel, and a retry would run the
+            # edit a second time into the same folder. Planning a feature edit takes a second.
+            log.info("%s not queued: its caller gave up while it was planned", job.job_id)
+            raise errors.ServiceError(grpc.StatusCode.CANCELLED, "the caller gave up (deadline "
+                                      "or cancel) while the timeline was planned: not queued")
         try:
             return self.runner.submit(job, plan)
         except QueueFull as error:
@@ -452,10 +459,24 @@ def _page_key(token: str) -> tuple[float, str] | None:
     created, _, job_id = token.partition("/")
     if job_id:
         try:
-            return float(created), job_id
+            key = float(created), job_id
         except ValueError:
             pass
+        else:
+            if math.isfinite(key[0]):  # float() reads "nan": a page that listed nothing
+                return key
     raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
+
+
+def _state_filter(states) -> tuple[str, ...]:
+    """ListJobs' `states` as the store names them. A state this server does not know (0, or a
+    newer panel's) is refused: dropped, it left the filter empty, which lists every job."""
+    for index, state in enumerate(states):
+        if state not in convert.JOB_STATE_NAMES:
+            known = ", ".join(pb.JobState.Name(s) for s in convert.JOB_STATE_NAMES)
+            raise errors.invalid_argument(f"unknown job state {state} in states", [
+                (f"states[{index}]", f"{state} is no job state of this server: one of {known}")])
+    return tuple(convert.JOB_STATE_NAMES[state] for state in states)
 
 
 def _clip_record(segment: Segment) -> ClipRecord:

@@ -264,9 +264,20 @@ class WebSocketBridge:
                 elif not authenticated:
                     panel.send({"id": call_id, "error": _error(
                         "UNAUTHENTICATED", "send {method: 'Authenticate', token} first")})
+                elif not isinstance(method, str):
+                    # A list or an object is no key of _METHODS: the TypeError closed the whole
+                    # connection (1011), every call and watch of the panel with it.
+                    panel.send({"id": call_id, "error": _error(
+                        "INVALID_ARGUMENT", f"method: a string, one of {', '.join(_METHODS)}")})
                 elif method not in _METHODS:
                     panel.send({"id": call_id, "error": _error(
                         "UNIMPLEMENTED", f"no method {method!r}; one of {', '.join(_METHODS)}")})
+                elif not isinstance(message.get("request") or {}, dict):
+                    # ParseDict reads a string or a list as field names and raises TypeError on
+                    # a number, which the call's thread logged: that call was never answered.
+                    panel.send({"id": call_id, "error": _error(
+                        "INVALID_ARGUMENT", f"request: a JSON object, the {method}Request's "
+                        "fields")})
                 else:
                     panel.run(functools.partial(self._call, method, call_id,
                                                 message.get("request") or {}, panel))

@@ -71,6 +71,21 @@ def test_otio_output_keeps_the_media_path_relative_where_the_folders_meet(projec
     assert urls == {f"../project/media/{MOVIE}"}
 
 
+def test_an_aaf_names_relative_media_so_that_it_resolves_and_a_clip_can_be_run_again(
+        project, tmp_path):
+    """An AAF's locators are URLs, and the relative `../project/media/...` came back from it as
+    `file://../project/media/...` (a host named ".."): every clip offline, so a regeneration of
+    a server job written as AAF was refused ("the media of every selected clip is offline")."""
+    out = tmp_path / "out"
+    first = _generate(project / "sample.otio", out, "AAF")
+    written = first.timeline_path
+    segments = plan_segments(read_timeline(written), timeline_path=written)
+    assert [s.clip_name for s in segments if s.status != "ok"] == []
+    assert {s.media.path for s in segments} == {str(project / "media" / MOVIE)}
+    again = _generate(Path(written), out, clips=[first.generated[1].clip_id])
+    assert [a.clip_id for a in again.generated] == [first.generated[1].clip_id]
+
+
 def test_running_again_on_the_written_timeline_adds_a_take(project, tmp_path):
     """The README's re-run: the written timeline's own media must be online for it."""
     out = tmp_path / "out"

@@ -222,6 +222,32 @@ def test_watch_into_a_log_says_which_take_each_clip_ended_in(capsys):
         "j2: 1/1 A: done in take 1 of 2", "j2: 1/1 A: failed in take 2 of 2 (media offline)"]
 
 
+def test_ctrl_c_while_watching_says_the_job_keeps_running_and_how_to_cancel_it(capsys):
+    """Ctrl-C on `submit --watch` stops the watching alone, as a panel closing its stream does;
+    it said only "v2a client: interrupted", and an editor took the job for stopped while it
+    kept the generator busy."""
+    from plugin_server.cli import _follow
+    from v2a.v1 import jobs_pb2 as pb
+    from v2a.v1 import v2a_service_pb2 as api
+
+    def events():
+        yield api.WatchJobResponse(job_id="j3", clip=pb.ClipProgress(
+            clip_id="a", clip_name="A", state=pb.CLIP_STATE_RUNNING, step=1, total_steps=4))
+        raise KeyboardInterrupt
+
+    class Client:
+        def watch(self, job_id):
+            return events()
+
+        def get(self, job_id):
+            return pb.Job(job_id=job_id, state=pb.JOB_STATE_RUNNING, clips=[pb.ClipProgress()])
+
+    assert _follow(Client(), "j3") == 130
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "j3: stopped watching; the job keeps running on the server "
+        "(`v2a client watch j3` to follow it again, `v2a client cancel j3` to stop it)")
+
+
 def test_submit_takes_a_clip_by_track_and_record_time_as_generate_does(make_server, roots,
                                                                        fixture_timeline, media_dir,
                                                                        capsys):

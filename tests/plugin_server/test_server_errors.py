@@ -227,6 +227,33 @@ def test_the_websocket_bridge_answers_in_json_that_a_panel_can_parse(make_server
         assert json.loads(socket.recv(timeout=10)) == {"id": 2.5, "response": {}}
 
 
+def test_the_websocket_bridge_answers_a_method_or_request_of_the_wrong_json_type_and_goes_on(
+        make_server):
+    """A `method` that was a list or an object closed the whole connection (1011, every call
+    and watch on it lost), and a `request` that was a number was never answered (the panel's
+    call waited forever); a string or a list was read as field names ("no field named a")."""
+    import json
+
+    from websockets.sync.client import connect as ws_connect
+
+    server = make_server(ws_port=0)
+    with ws_connect(server.bridge.url) as socket:
+        socket.send(json.dumps({"id": 0, "method": "Authenticate", "token": server.token}))
+        assert "response" in json.loads(socket.recv(timeout=10))
+        bad = [{"method": ["GetJob"]}, {"method": {"name": "GetJob"}},
+               {"method": "GetJob", "request": 5}, {"method": "GetJob", "request": "abc"},
+               {"method": "GetJob", "request": ["job_id"]}, {"method": "GetJob", "request": True}]
+        for call_id, message in enumerate(bad, 1):
+            socket.send(json.dumps({"id": call_id, **message}))
+            reply = json.loads(socket.recv(timeout=10))
+            assert reply["id"] == call_id, reply
+            assert reply["error"]["code"] in ("INVALID_ARGUMENT", "UNIMPLEMENTED"), reply
+            field = "method" if "request" not in message else "request"
+            assert reply["error"]["message"].startswith(f"{field}: "), reply
+        socket.send(json.dumps({"id": 99, "method": "GetServerInfo"}))
+        assert json.loads(socket.recv(timeout=10))["response"]["version"]
+
+
 def test_the_state_dir_with_every_request_and_inline_timeline_is_private(make_server, connect,
                                                                           fixture_timeline,
                                                                           media_dir, roots):
@@ -640,3 +667,68 @@ class _BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.StreamStreamClientInte
 
     def intercept_stream_stream(self, continuation, details, requests):
         return continuation(self._with_token(details), requests)
+
+
+def test_list_jobs_refuses_a_state_filter_it_does_not_know_rather_than_listing_every_job(
+        make_server, connect, fixture_timeline, media_dir):
+    """`states: [JOB_STATE_UNSPECIFIED]`, or a state number a newer panel knows (99), was
+    dropped from the filter, and a filter left empty lists every job: a panel asking for its
+    "paused" jobs got the succeeded and failed ones. A page token whose time is NaN listed
+    nothing, without a word, instead of being refused as not from ListJobs."""
+    client = connect(make_server())
+    job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+    for states in ([99], [pb.JOB_STATE_UNSPECIFIED], [pb.JOB_STATE_QUEUED, 99]):
+        error = _error(client.stub.ListJobs, api.ListJobsRequest(states=states),
+                       metadata=client.metadata)
+        assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, states
+        field = f"states[{states.index(99) if 99 in states else 0}]"
+        assert "JOB_STATE_SUCCEEDED" in _violations(error)[field], _violations(error)
+    for token in (f"nan/{job.job_id}", f"inf/{job.job_id}"):
+        error = _error(client.stub.ListJobs, api.ListJobsRequest(page_token=token),
+                       metadata=client.metadata)
+        assert "page_token" in _violations(error), token
+    known = client.list(states=(pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING,
+                                pb.JOB_STATE_SUCCEEDED))
+    assert [j.job_id for j in known] == [job.job_id]
+
+
+class _SlowPlanning:
+    """v2a.pipeline whose planning takes `seconds` (a feature edit on a loaded machine)."""
+
+    def __init__(self, pipeline, seconds: float):
+        self._pipeline, self._seconds = pipeline, seconds
+
+    def __getattr__(self, name):
+        return getattr(self._pipeline, name)
+
+    def plan_job(self, *args, **kwargs):
+        import time
+
+        time.sleep(self._seconds)
+        return self._pipeline.plan_job(*args, **kwargs)
+
+
+def test_a_job_whose_caller_gave_up_while_it_was_planned_is_not_queued(
+        make_server, connect, fixture_timeline, media_dir, roots):
+    """CreateJob past its deadline answered DEADLINE_EXCEEDED and queued the job all the same:
+    the panel had no id to watch or cancel it, and its retry ran the whole edit a second time
+    into the same folder (a 600-clip edit with a 0.08 s deadline, on a live server)."""
+    import time
+
+    server = make_server()
+    patient = connect(server)
+    parent = patient.wait(patient.submit(fixture_timeline, output_folder="parent",
+                                         media_search_paths=(str(media_dir),)).job_id)
+    server.runner.pipeline = _SlowPlanning(server.runner.pipeline, 0.6)
+    client = connect(server, timeout=0.2)
+    for inline in (False, True):
+        error = _error(client.submit, fixture_timeline, inline=inline, output_folder="gave up",
+                       media_search_paths=(str(media_dir),))
+        assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    error = _error(client.regenerate, parent.job_id, clip_id=parent.clips[0].clip_id)
+    assert error.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    time.sleep(1.0)  # the planning ends on the server
+    assert [job.job_id for job in patient.list()] == [parent.job_id]
+    assert not (roots["out"] / "gave up").exists()
+    # The inline timeline's copy goes with the job that was never queued.
+    assert list((roots["state"] / "timelines").iterdir()) == []
