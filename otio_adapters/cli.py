@@ -113,7 +113,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--generator",
         default="default",
         metavar="SPEC",
-        help=f"one of: {', '.join(_generator_names())} (default: 'default')",
+        help=f"one of: {', '.join(_generator_names())} (default: 'default', the shipped model; "
+        "v2a:PATH another checkpoint; silence checks a round trip in seconds; random-sample and "
+        "onset-transfer need a corpus, data/corpus or NAME:CORPUS, and ceiling, which needs "
+        "reference audio, is for v2a eval only)",
     )
     generate.set_defaults(func=_generate)
 
