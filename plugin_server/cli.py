@@ -48,7 +48,8 @@ def add_commands(subparsers) -> None:
     serve.set_defaults(func=_serve)
 
     client = subparsers.add_parser("client", help="talk to a running v2a server")
-    client.add_argument("--address", default="", help="host:port (default 127.0.0.1:50051)")
+    client.add_argument("--address", default="",
+                        help="host:port (default: $V2A_ADDRESS, else 127.0.0.1:50051)")
     client.add_argument("--uds", default="", help="Unix socket path instead of TCP")
     client.add_argument("--token-file", type=Path, default=None,
                         help="default $XDG_CONFIG_HOME/v2a/token, as the server writes it")
