@@ -85,10 +85,12 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         help="noise seed of every clip's sound; default: take n of a clip uses seed n - 1, so "
         "running again on the written timeline adds a new take, not a copy of the last",
     )
-    generate.add_argument("--steps", type=int, default=0, help="0: the generator's default")
+    generate.add_argument("--steps", type=int, default=0,
+                          help="sampling steps (default: 0, the generator's own)")
     generate.add_argument(
         "--cfg", type=float, default=0.0,
-        help="classifier-free guidance; 0: the model's default, 1: none (the conditional prediction alone)",
+        help="classifier-free guidance (default: 0, the generator's own; 1: none, the conditional "
+        "prediction alone)",
     )
     generate.add_argument(
         "--loudness", type=float, default=None, metavar="LUFS",
@@ -111,7 +113,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "--generator",
         default="default",
         metavar="SPEC",
-        help=f"one of: {', '.join(_generator_names())} (default: 'default')",
+        help=f"one of: {', '.join(_generator_names())} (default: 'default', the shipped model; "
+        "v2a:PATH another checkpoint; silence checks a round trip in seconds; random-sample and "
+        "onset-transfer need a corpus, data/corpus or NAME:CORPUS, and ceiling, which needs "
+        "reference audio, is for v2a eval only)",
     )
     generate.set_defaults(func=_generate)
 
@@ -130,7 +135,8 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="", metavar="F",
                         help="the timeline's format: an adapter's name or an extension (default: "
                         "from the file's extension)")
-    parser.add_argument("--rate", type=float, default=None, metavar="R", help="EDL frame rate")
+    parser.add_argument("--rate", type=float, default=None, metavar="R",
+                        help="a CMX 3600 EDL's frame rate (default: 24)")
     parser.add_argument(
         "--timeline",
         dest="which_timeline",

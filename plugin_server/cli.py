@@ -14,38 +14,45 @@ from plugin_server import paths
 
 def add_commands(subparsers) -> None:
     serve = subparsers.add_parser("serve", help="run the gRPC server editor panels call")
-    serve.add_argument("--host", default="127.0.0.1", help="default loopback only")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=None,
                        help="TCP port (default 50051; 0: any free one; omitted with --uds: no TCP)")
     serve.add_argument("--uds", default="", help="also (or only) listen on this Unix socket")
-    serve.add_argument("--concurrency", type=int, default=1, help="jobs generated at once")
+    serve.add_argument("--concurrency", type=int, default=1,
+                       help="jobs generated at once (default: 1)")
     serve.add_argument("--queue-size", type=int, default=16,
-                       help="jobs that may wait; past it CreateJob gets RESOURCE_EXHAUSTED")
+                       help="jobs that may wait; past it CreateJob gets RESOURCE_EXHAUSTED "
+                            "(default: 16)")
     serve.add_argument("--state-dir", type=Path, default=None,
                        help="job store and inline timelines (default $XDG_STATE_HOME/v2a)")
     serve.add_argument("--generator", default="default",
-                       help="generator spec (model.generators), or py:module:factory")
+                       help="generator spec (model.generators), or py:module:factory "
+                            "(default: default, the shipped model)")
     serve.add_argument("--output-root", action="append", default=[],
                        help=f"folder outputs must lie in (repeatable; default {paths.DEFAULT_OUTPUT_ROOT})")
     serve.add_argument("--token-file", type=Path, default=None,
                        help="default $XDG_CONFIG_HOME/v2a/token, created 0600 on first start")
     serve.add_argument("--grace", type=float, default=10.0,
-                       help="seconds running jobs may finish on SIGTERM before they are requeued")
+                       help="seconds running jobs may finish on SIGTERM before they are requeued "
+                            "(default: 10)")
     serve.add_argument("--ws-port", type=int, default=None,
                        help="also serve the WebSocket/JSON bridge for UXP panels on this port "
-                            "(0: any free one)")
+                            "(0: any free one; default: no bridge)")
     serve.add_argument("--keep-jobs-days", type=float, default=30.0,
                        help="forget jobs that ended longer ago than this, except each timeline's "
-                            "latest (0: keep every job)")
+                            "latest (default: 30; 0: keep every job)")
     serve.add_argument("--downgrade-store", action="store_true",
                        help="rewrite the state dir's job store for a v2a from before its results "
                        "were compressed (which refuses it as a newer v2a's), then exit")
     serve.set_defaults(func=_serve)
 
     client = subparsers.add_parser("client", help="talk to a running v2a server")
-    client.add_argument("--address", default="", help="host:port (default 127.0.0.1:50051)")
+    client.add_argument("--address", default="",
+                        help="host:port (default: $V2A_ADDRESS, else 127.0.0.1:50051)")
     client.add_argument("--uds", default="", help="Unix socket path instead of TCP")
-    client.add_argument("--token-file", type=Path, default=None)
+    client.add_argument("--token-file", type=Path, default=None,
+                        help="default $XDG_CONFIG_HOME/v2a/token, as the server writes it")
     commands = client.add_subparsers(dest="client_command", required=True)
 
     commands.add_parser("info", help="server version, model, formats").set_defaults(func=_info)
@@ -57,22 +64,35 @@ def add_commands(subparsers) -> None:
     submit.add_argument("--format", default="", help="timeline adapter (default: from extension)")
     # As `v2a generate --rate`: a CMX 3600 EDL does not say its frame rate.
     submit.add_argument("--rate", type=float, default=None, metavar="R",
-                        help="EDL frame rate (sent as the adapter option 'rate')")
-    submit.add_argument("--out", default="", help="output folder (inside the server's roots)")
-    submit.add_argument("--output-format", default="")
+                        help="a CMX 3600 EDL's frame rate, sent as the adapter option 'rate' "
+                        "(default: 24)")
+    submit.add_argument("--out", default="",
+                        help="output folder, inside the server's roots (default: the first "
+                        "root's JOB_ID folder)")
+    submit.add_argument("--output-format", default="",
+                        help="format to write: an adapter's name or an extension (default: the "
+                        "timeline's)")
     # One value per flag, repeatable, spelt as `v2a generate` spells them too.
     submit.add_argument("--track", "--tracks", action="append", default=[], metavar="T",
                         help="only this video track: name or index (repeatable)")
     submit.add_argument("--clip", "--clips", action="append", default=[], metavar="ID",
                         help="only this clip: a clip id (see `v2a inspect`) or TRACK@SECONDS, as "
                              "`v2a generate` takes it (repeatable)")
-    submit.add_argument("--range", nargs=2, type=float, metavar=("START", "END"))
-    submit.add_argument("--prompt", default="")
-    submit.add_argument("--negative-prompt", default="")
-    submit.add_argument("--seed", type=int, default=0)
-    submit.add_argument("--steps", type=int, default=0)
-    submit.add_argument("--guidance", type=float, default=0.0)
-    submit.add_argument("--takes", type=int, default=1)
+    submit.add_argument("--range", nargs=2, type=float, metavar=("START", "END"),
+                        help="only clips overlapping this record range, seconds from the "
+                        "timeline's start")
+    submit.add_argument("--prompt", default="",
+                        help="what the sound should be (default: each clip's 'v2a: ...' marker)")
+    submit.add_argument("--negative-prompt", default="",
+                        help="what it should not be (default: each clip's 'v2a not: ...' marker)")
+    submit.add_argument("--seed", type=int, default=0,
+                        help="noise seed; takes use seed, seed + 1, ... (default: 0)")
+    submit.add_argument("--steps", type=int, default=0,
+                        help="sampling steps (default: 0, the generator's own)")
+    submit.add_argument("--guidance", type=float, default=0.0,
+                        help="classifier-free guidance (default: 0, the generator's own)")
+    submit.add_argument("--takes", type=int, default=1,
+                        help="takes of each clip, each written to the timeline (default: 1)")
     submit.add_argument("--loudness", type=float, default=None, metavar="LUFS",
                         help="bring each take to this integrated loudness (e.g. -23), its true "
                         "peak at most -1 dBTP; default: as the model made it")
@@ -97,9 +117,11 @@ def add_commands(subparsers) -> None:
                             help="a clip id or TRACK@SECONDS, as `submit --clip` takes it")
     regenerate.add_argument("--track", default="", help="with --time: as --clip TRACK@SECONDS")
     regenerate.add_argument("--time", type=float, default=None, help="record time in seconds")
-    regenerate.add_argument("--seed", type=int, default=None)
-    regenerate.add_argument("--prompt", default=None)
-    regenerate.add_argument("--watch", action="store_true")
+    regenerate.add_argument("--seed", type=int, default=None,
+                            help="noise seed (default: a random one)")
+    regenerate.add_argument("--prompt", default=None,
+                            help="a new prompt (default: the job's)")
+    regenerate.add_argument("--watch", action="store_true", help="follow it with a progress bar")
     regenerate.set_defaults(func=_regenerate)
 
     result = commands.add_parser("result", help="the updated timeline and per-clip files")

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Creates .venv and installs v2a with everything it needs, CPU-only.
+# Creates .venv and installs v2a with everything it needs (CPU-only torch on Linux with TORCH_INDEX,
+# below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
