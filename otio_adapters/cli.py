@@ -136,7 +136,8 @@ def _add_timeline_options(parser: argparse.ArgumentParser) -> None:
                         help="the timeline's format: an adapter's name or an extension (default: "
                         "from the file's extension)")
     parser.add_argument("--rate", type=float, default=None, metavar="R",
-                        help="a CMX 3600 EDL's frame rate (default: 24)")
+                        help="a CMX 3600 EDL's frame rate (default: 24; a list does not say "
+                        "its own, and the run warns where its media run at another)")
     parser.add_argument(
         "--timeline",
         dest="which_timeline",
