@@ -150,9 +150,8 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
 
 def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[str],
               centroids: dict[str, np.ndarray], reference_levels: list[float]) -> dict:
-    if scores.error:
-        status = "failed" if scores.error.startswith("failed") else "pending"
-        return {"status": status, "reason": scores.error}
+    if scores.error:  # a generator that raised while scoring (one that cannot load stops the run)
+        return {"status": "failed", "reason": scores.error}
     emb = np.stack(scores.embeddings)
     predicted = metrics.nearest_reference_class(emb, reference_embeddings, classes)
     # No train split (a corpus imported from one's own test clips): no train centroids, no figure.
@@ -218,7 +217,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     from model.eval.embedding import default_embedder
     from model.eval.report import write_report
-    from model.generators import check_generator_spec, load_generator
+    from model.generators import check_generator_spec
 
     for spec in generators:  # a typo in the last spec would otherwise surface after the others ran
         check_generator_spec(spec)
@@ -227,6 +226,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     chosen = select_examples(rows, split, limit)
     if not chosen:
         raise ValueError(f"{corpus}: no examples in split {split!r}")
+    loaded = _load_generators(generators, corpus)  # before any example: a typo fails at once
     examples = [load_example(corpus, r) for r in tqdm(chosen, desc="load", unit="ex",
                                                       disable=not show_progress)]
     embedder = default_embedder()
@@ -239,20 +239,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     bar = tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
                disable=not show_progress)
-    bases = [spec.split(":")[0] for spec in generators]
-    for spec in generators:
-        name = spec.split(":")[0]
-        if bases.count(name) > 1:
-            name = spec  # e.g. two ceilings with different decoders: each keeps its own row
-        if name in ("random-sample", "onset-transfer") and ":" not in spec:
-            spec = f"{spec}:{corpus}"  # they draw recordings from this corpus's train split
-        try:
-            generator = load_generator(spec)
-        except (ImportError, FileNotFoundError) as error:
-            log.warning("%s: %s", spec, error)
-            all_scores.append(Scores(name, error=str(error)))
-            bar.update(len(examples))
-            continue
+    for name, spec, generator in loaded:
         try:
             all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
                                               bar.update, with_captions, seed_offset))
@@ -276,6 +263,27 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     write_report(out, results, settings, picture_files)
     _save_embeddings(out / "embeddings.npz", examples, all_scores)
     return results
+
+
+def _load_generators(generators: list[str] | tuple[str, ...], corpus: Path) -> list[tuple]:
+    """(row name, spec, generator) for each spec, or a ValueError naming the spec that cannot be
+    loaded. A missing checkpoint (`v2a:/typo`) used to give a row of "pending" and exit status 0,
+    a bad decoder name (`ceiling:typo`) an error after every example was loaded."""
+    from model.generators import load_generator
+
+    loaded = []
+    bases = [spec.split(":")[0] for spec in generators]
+    for spec in generators:
+        name = spec.split(":")[0]
+        if bases.count(name) > 1:
+            name = spec  # e.g. two ceilings with different decoders: each keeps its own row
+        if name in ("random-sample", "onset-transfer") and ":" not in spec:
+            spec = f"{spec}:{corpus}"  # they draw recordings from this corpus's train split
+        try:
+            loaded.append((name, spec, load_generator(spec)))
+        except (ImportError, OSError, ValueError) as error:
+            raise ValueError(f"generator {spec!r} cannot be loaded: {error}") from error
+    return loaded
 
 
 def _save_embeddings(path: Path, examples: list[Example], all_scores: list[Scores]) -> None:

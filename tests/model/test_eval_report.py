@@ -220,3 +220,36 @@ def test_class_agreement_leaves_out_clips_whose_class_has_no_other_reference():
     g_row = markdown_table({"g": one_each}).splitlines()[-1].split("|")
     assert g_row[7].strip() == "—"  # the class agree column
     assert "| a | — |" in per_class_tables({"g": one_each})
+
+
+def test_a_generator_that_cannot_be_loaded_is_an_error_before_any_example_is_scored(
+        tmp_path, caplog, monkeypatch):
+    # `v2a:/typo` (a checkpoint that is not there) read "pending" in every column and the run
+    # exited 0; `ceiling:typo` failed after every example was loaded, without naming the spec.
+    import model.eval.run
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("examples were loaded before the generators were")
+
+    monkeypatch.setattr(model.eval.run, "load_example", no_work)
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    for spec, why in (("v2a:/typo", "model checkpoint not found: /typo"),
+                      ("ceiling:typo", "decoder 'typo'")):
+        caplog.clear()
+        code = main(["eval", "--corpus", str(corpus), "--split", "train", "--threads", "1",
+                     "--generators", f"silence,{spec}", "--out", str(tmp_path / "r")])
+        assert code == 2
+        assert f"generator {spec!r} cannot be loaded: {why}" in caplog.text
+        assert not (tmp_path / "r").exists()
+
+
+def test_generators_that_name_none_are_refused(tmp_path, caplog):
+    # `--generators ,` scored the reference alone and exited 0, as if a run had been asked for.
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    for text in (",", " ", ""):
+        caplog.clear()
+        code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", text,
+                     "--out", str(tmp_path / "r")])
+        assert code == 2
+        assert "--generators names no generator" in caplog.text
+        assert not (tmp_path / "r").exists()
