@@ -221,6 +221,8 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     for spec in generators:  # a typo in the last spec would otherwise surface after the others ran
         check_generator_spec(spec)
+        if list(generators).count(spec) > 1:  # scored twice, and the second row replaced the first
+            raise ValueError(f"generator {spec!r} is named twice in --generators")
     corpus, out = Path(corpus), Path(out)
     rows = read_manifest(corpus)
     chosen = select_examples(rows, split, limit)

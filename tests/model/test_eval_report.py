@@ -253,3 +253,14 @@ def test_generators_that_name_none_are_refused(tmp_path, caplog):
         assert code == 2
         assert "--generators names no generator" in caplog.text
         assert not (tmp_path / "r").exists()
+
+
+def test_a_generator_named_twice_is_refused(tmp_path, caplog):
+    # `silence,silence` generated every clip twice and kept one row (the second overwrote the
+    # first in the results): minutes lost for `default,default`, and one row where two were asked.
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators",
+                 "silence, silence", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "generator 'silence' is named twice in --generators" in caplog.text
+    assert not (tmp_path / "r").exists()
