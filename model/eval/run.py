@@ -55,12 +55,32 @@ class Scores:
     error: str = ""
 
 
+#: What the evaluation reads of every manifest row (`v2a data build` and `import-folder` write them).
+_ROW_KEYS = ("id", "split", "video", "audio", "class", "caption", "duration")
+
+
 def read_manifest(corpus: Path) -> list[dict]:
+    """The manifest's rows; a line that is not JSON, or a row without a key the evaluation reads,
+    is a ValueError naming the file and line (they were a bare json message or a KeyError)."""
     path = corpus / "manifest.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"no corpus at {corpus} (missing manifest.jsonl); "
                                 "build one with: v2a data build")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON ({error})") from error
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{number}: not a JSON object")
+        missing = [key for key in _ROW_KEYS if key not in row]
+        if missing:
+            raise ValueError(f"{path}:{number}: a row without {missing[0]!r}")
+        rows.append(row)
+    return rows
 
 
 def select_examples(rows: list[dict], split: str, limit: int | None = None) -> list[dict]:
@@ -80,7 +100,10 @@ def select_examples(rows: list[dict], split: str, limit: int | None = None) -> l
 
 
 def read_audio(path: Path) -> np.ndarray:
-    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    try:
+        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except RuntimeError as error:  # soundfile's errors (a file cut short): one line, not a traceback
+        raise ValueError(f"{path}: cannot read the audio ({error})") from error
     if rate != SAMPLE_RATE:
         raise ValueError(f"{path}: {rate} Hz, expected {SAMPLE_RATE}")
     return audio.mean(axis=1)

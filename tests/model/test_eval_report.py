@@ -264,3 +264,34 @@ def test_a_generator_named_twice_is_refused(tmp_path, caplog):
     assert code == 2
     assert "generator 'silence' is named twice in --generators" in caplog.text
     assert not (tmp_path / "r").exists()
+
+
+def test_a_damaged_corpus_is_a_one_line_error_naming_the_file_and_line(tmp_path, caplog):
+    # A manifest line cut short read "Unterminated string starting at: line 1 column 393" (no
+    # file, and line 1 of that line); a row without its class, and a WAV that is not audio (a
+    # copy cut short), ended in tracebacks.
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=3)
+    manifest = corpus / "manifest.jsonl"
+    good = manifest.read_text()
+    lines = good.splitlines()
+
+    def run() -> int:
+        caplog.clear()
+        return main(["eval", "--corpus", str(corpus), "--split", "train", "--threads", "1",
+                     "--generators", "silence", "--out", str(tmp_path / "r")])
+
+    manifest.write_text("\n".join(lines[:2] + [lines[2][:40]]) + "\n")
+    assert run() == 2
+    assert f"{manifest}:3: not JSON" in caplog.text
+
+    row = json.loads(lines[1])
+    del row["class"]
+    manifest.write_text("\n".join([lines[0], json.dumps(row), lines[2]]) + "\n")
+    assert run() == 2
+    assert f"{manifest}:2: a row without 'class'" in caplog.text
+
+    manifest.write_text(good)
+    (corpus / "train/ex1.wav").write_bytes(b"RIFF, but cut short")
+    assert run() == 2
+    assert f"{corpus / 'train/ex1.wav'}: cannot read the audio" in caplog.text
+    assert not (tmp_path / "r").exists()
