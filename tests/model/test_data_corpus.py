@@ -139,6 +139,27 @@ def test_missing_packages_give_a_clear_error(tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "c")
 
 
+
+@needs_packages
+def test_a_build_with_one_package_missing_says_so_and_its_summary_lists_only_the_others(
+        tmp_path, monkeypatch, caplog):
+    """Without sonic-pi-samples the build went on in silence: 18 drum recordings instead of 72,
+    other splits, and a summary.json naming all three packages as the corpus's sources."""
+    import model.data.sources as sources
+
+    absent = str(tmp_path / "no-sonic-pi")
+    packages = {root: name for root, name in sources.PACKAGES.items() if root != sources.SONIC_PI}
+    monkeypatch.setattr(sources, "SONIC_PI", absent)
+    monkeypatch.setattr(sources, "PACKAGES", {**packages, absent: "sonic-pi-samples"})
+    summary = build_corpus(tmp_path / "c", per_class=4, workers=1, progress=False,
+                           only_classes=["drum"])
+    assert "sonic-pi-samples" not in summary["packages"]
+    assert summary["missing_packages"] == ["sonic-pi-samples"]
+    assert "sonic-pi-samples is not installed" in caplog.text
+    assert "bash scripts/setup-data.sh" in caplog.text
+    sources_used = {row["source"] for row in manifest(tmp_path / "c")}
+    assert sources_used and not any(s.startswith(absent) for s in sources_used)
+
 def test_a_folder_that_is_not_a_corpus_is_never_overwritten(tmp_path):
     import model.data.build as build
 
