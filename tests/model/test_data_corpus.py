@@ -186,6 +186,39 @@ def test_a_folder_named_like_the_staging_folder_is_the_users_and_never_removed(t
     assert again == left and sorted(p.name for p in again.iterdir()) == [STAGING_MARK]
 
 
+
+def test_a_build_stopped_while_the_old_corpus_goes_leaves_a_whole_corpus_and_builds_again(
+        tmp_path, monkeypatch):
+    """Ctrl-C while the old corpus was being deleted (after the build) left half of it at --out,
+    its manifest naming files no longer there, and a `.building` folder without its mark, which
+    the next build refused as "not a build v2a left"."""
+    import shutil
+
+    import model.data.io as io
+    from model.data.io import make_staging, replace_folder
+
+    def corpus(folder: Path, text: str) -> Path:
+        folder.mkdir(exist_ok=True)
+        for name in ("a.wav", "b.wav", "manifest.jsonl"):
+            (folder / name).write_text(text)
+        return folder
+
+    out = corpus(tmp_path / "c", "old")
+    really_remove = shutil.rmtree
+
+    def interrupted(path, *args, **kwargs):  # Ctrl-C with one file of the old corpus removed
+        next(Path(path).rglob("a.wav")).unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io.shutil, "rmtree", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        replace_folder(corpus(make_staging(out), "new"), out)
+    monkeypatch.setattr(io.shutil, "rmtree", really_remove)
+    assert (out / "manifest.jsonl").read_text() == "new" and (out / "a.wav").read_text() == "new"
+    replace_folder(corpus(make_staging(out), "newer"), out)  # the next build is not refused
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "b.wav", "manifest.jsonl"]
+    assert not out.with_name("c.building").exists()
+
 def test_a_video_encodes_to_the_same_bytes_every_time_and_keeps_its_colours(tmp_path):
     # Measured before the fix: x264's SIMD code encoded a process's first clip differently from
     # later ones (this clip: the first of six differed), which is what this test catches.
