@@ -97,6 +97,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
+    if not generators:  # `--generators ,` scored the reference alone and exited 0
+        log.error("--generators names no generator (%r); e.g. --generators silence,default",
+                  args.generators)
+        return 2
     try:
         results = evaluate(args.corpus, args.out, split=args.split, generators=generators,
                            limit=args.limit, with_captions=not args.no_prompts,

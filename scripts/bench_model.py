@@ -103,7 +103,10 @@ def speed(checkpoint: str, threads: int, corpus: Path, runs: int = 3) -> dict:
     for _ in range(runs):
         proc = subprocess.run([sys.executable, __file__, "--one", "--threads", str(threads), "--corpus", str(corpus)]
                               + (["--checkpoint", checkpoint] if checkpoint else []),
-                              capture_output=True, text=True, check=True)
+                              capture_output=True, text=True)
+        if proc.returncode != 0:  # its stderr is the reason (a damaged checkpoint names itself)
+            reason = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+            sys.exit(f"the timing process failed (exit status {proc.returncode}): {reason}")
         results.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     median = {key: statistics.median(r[key] for r in results)
               for key in ("seconds", "seconds_every_redraw", "cpu_seconds", "load_average", "rtf", "peak_rss_mb")}
@@ -311,7 +314,8 @@ def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", default=str(REPO / "model/checkpoints/v2a-default.safetensors"))
+    parser.add_argument("--checkpoint", help="default: the shipped one (without it, an untrained model "
+                        "of the default size is timed)")
     parser.add_argument("--corpus", default=str(REPO / "data/corpus"))
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--subset", type=int, default=24, help="examples for steps vs quality")
@@ -336,16 +340,29 @@ def main() -> int:
     parser.add_argument("--seams", action="store_true", help="also measure seams on 30 s")
     parser.add_argument("--one", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    checkpoint = args.checkpoint if Path(args.checkpoint).is_file() else ""
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        # Named but not there: timing an untrained model instead gave figures nobody asked for.
+        parser.error(f"--checkpoint {args.checkpoint}: no such file")
+    shipped = REPO / "model/checkpoints/v2a-default.safetensors"
+    checkpoint = args.checkpoint or (str(shipped) if shipped.is_file() else "")
     if args.one:
         print(json.dumps(run_once(checkpoint, args.threads, Path(args.corpus))))
         return 0
     if not checkpoint:
         print("no checkpoint: timing an untrained model of the default size (speed only)")
-    if not args.skip_speed:
-        _print_speed(speed(checkpoint, args.threads, Path(args.corpus)), args.threads)
     has_corpus = Path(args.corpus, "manifest.jsonl").is_file()
     quality = not args.skip_quality
+    # The sections that score the model on corpus clips were left out without a word when the
+    # corpus was not there (with --skip-speed: nothing measured, exit status 0).
+    asked = [name for name, on in (("steps vs quality", quality), ("--prompts", args.prompts),
+                                   ("--prompt-levels", args.prompt_levels), ("--seams", args.seams)) if on]
+    if asked and not (checkpoint and has_corpus):
+        why = f"no corpus at {args.corpus} (manifest.jsonl)" if not has_corpus else "no checkpoint"
+        if args.skip_speed:
+            parser.error(f"{why}: nothing to measure ({', '.join(asked)} need a corpus and a checkpoint)")
+        print(f"{why}: {', '.join(asked)} left out")
+    if not args.skip_speed:
+        _print_speed(speed(checkpoint, args.threads, Path(args.corpus)), args.threads)
     if checkpoint and has_corpus and (quality or args.prompts or args.prompt_levels):
         data = load_subset(Path(args.corpus), args.split, args.subset)
         if quality:

@@ -34,6 +34,7 @@ from model.data.sources import (
     SoundClass,
     discover_classes,
     licence_of,
+    missing_packages,
 )
 from model.eval.onsets import HOP_S, detect_onsets, onset_envelope
 from v2a.contracts import SAMPLE_RATE
@@ -264,6 +265,10 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
     if len(classes) == 0:
         raise RuntimeError("no source packages installed; run: bash scripts/setup-data.sh "
                            f"(apt-get install -y {' '.join(APT_PACKAGES)})")
+    missing = missing_packages()
+    for package in missing:  # the build goes on (those classes may not need it), but not in silence
+        log.warning("%s is not installed: the corpus lacks its recordings and pictures and is not "
+                    "the documented one; run: bash scripts/setup-data.sh", package)
     check_replaceable(out)
     staging = make_staging(out)
     for split in SPLIT_SHARES:
@@ -282,14 +287,17 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
                 rows.append(row)
                 bar.update()
     bar.close()
-    packages = list(APT_PACKAGES) + ([ZERO_AD_PACKAGE] if with_0ad else [])
-    _write_metadata(staging, rows, classes, seed, per_class, time.monotonic() - started, packages)
+    # The packages the corpus was made from: the ones installed, not the ones it should have had.
+    packages = [p for p in APT_PACKAGES if p not in missing] + ([ZERO_AD_PACKAGE] if with_0ad else [])
+    _write_metadata(staging, rows, classes, seed, per_class, time.monotonic() - started, packages,
+                    missing)
     replace_folder(staging, out)
     return json.loads((out / "summary.json").read_text())
 
 
 def _write_metadata(out: Path, rows: list[dict], classes: list[SoundClass], seed: int,
-                    per_class: int, seconds: float, packages: list[str]) -> None:
+                    per_class: int, seconds: float, packages: list[str],
+                    missing_packages: list[str]) -> None:
     with open(out / "manifest.jsonl", "w") as f:
         for row in rows:
             f.write(json.dumps(row) + "\n")
@@ -318,5 +326,5 @@ def _write_metadata(out: Path, rows: list[dict], classes: list[SoundClass], seed
                "format": {"duration": DURATION, "fps": render.FPS, "size": render.SIZE,
                           "sample_rate": SAMPLE_RATE, "video": "h264 yuv420p mp4",
                           "audio": "wav pcm16 mono"},
-               "packages": packages}
+               "packages": packages, "missing_packages": missing_packages}
     (out / "summary.json").write_text(json.dumps(summary, indent=1))

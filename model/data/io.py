@@ -84,13 +84,27 @@ def make_staging(out: Path) -> Path:
     return staging
 
 
+#: Where an older corpus waits, inside the new one, until it is removed.
+REPLACED = ".v2a-replaced"
+
+
 def replace_folder(staging: Path, out: Path) -> None:
-    """Swap a finished staging folder in for `out` (an older corpus there is removed)."""
+    """Swap a finished staging folder in for `out` (an older corpus there is removed).
+
+    The old corpus is moved aside into the staging folder, the staging folder renamed to `out`,
+    and only then is the old one removed. Removing it first left half of it at `out` when a
+    Ctrl-C came during the removal (a manifest naming files no longer there), and a staging
+    folder already unmarked, which the next build refused as not its own."""
     check_replaceable(out)
-    (staging / STAGING_MARK).unlink(missing_ok=True)
     if out.exists():
-        shutil.rmtree(out)
+        os.replace(out, staging / REPLACED)
     os.replace(staging, out)
+    (out / STAGING_MARK).unlink(missing_ok=True)
+    replaced = out / REPLACED
+    if replaced.is_symlink():  # `out` was a link to a corpus elsewhere: the link goes, not that
+        replaced.unlink()
+    elif replaced.exists():
+        shutil.rmtree(replaced)
 
 
 def _temp_beside(path: Path) -> Path:

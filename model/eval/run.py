@@ -55,12 +55,32 @@ class Scores:
     error: str = ""
 
 
+#: What the evaluation reads of every manifest row (`v2a data build` and `import-folder` write them).
+_ROW_KEYS = ("id", "split", "video", "audio", "class", "caption", "duration")
+
+
 def read_manifest(corpus: Path) -> list[dict]:
+    """The manifest's rows; a line that is not JSON, or a row without a key the evaluation reads,
+    is a ValueError naming the file and line (they were a bare json message or a KeyError)."""
     path = corpus / "manifest.jsonl"
     if not path.is_file():
         raise FileNotFoundError(f"no corpus at {corpus} (missing manifest.jsonl); "
                                 "build one with: v2a data build")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path}:{number}: not JSON ({error})") from error
+        if not isinstance(row, dict):
+            raise ValueError(f"{path}:{number}: not a JSON object")
+        missing = [key for key in _ROW_KEYS if key not in row]
+        if missing:
+            raise ValueError(f"{path}:{number}: a row without {missing[0]!r}")
+        rows.append(row)
+    return rows
 
 
 def select_examples(rows: list[dict], split: str, limit: int | None = None) -> list[dict]:
@@ -80,7 +100,10 @@ def select_examples(rows: list[dict], split: str, limit: int | None = None) -> l
 
 
 def read_audio(path: Path) -> np.ndarray:
-    audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    try:
+        audio, rate = soundfile.read(path, dtype="float32", always_2d=True)
+    except RuntimeError as error:  # soundfile's errors (a file cut short): one line, not a traceback
+        raise ValueError(f"{path}: cannot read the audio ({error})") from error
     if rate != SAMPLE_RATE:
         raise ValueError(f"{path}: {rate} Hz, expected {SAMPLE_RATE}")
     return audio.mean(axis=1)
@@ -105,19 +128,39 @@ def frames_for(generator, ex: Example) -> np.ndarray:
     return decode_frames_at(str(ex.video_path), np.arange(count) / rate, size)
 
 
-def class_centroids(corpus: Path, rows: list[dict], embedder) -> dict[str, np.ndarray]:
+def class_centroids(corpus: Path, rows: list[dict], embedder,
+                    show_progress: bool = False) -> dict[str, np.ndarray]:
     """Mean embedding of (up to 24) train-split reference clips per class."""
     by_class: dict[str, list[dict]] = {}
     for row in sorted((r for r in rows if r["split"] == "train"), key=lambda r: r["id"]):
         by_class.setdefault(row["class"], []).append(row)
-    return {name: embedder.embed([read_audio(corpus / r["audio"])
-                                  for r in items[:_CENTROID_PER_CLASS]]).mean(axis=0)
-            for name, items in by_class.items()}
+    chosen = {name: items[:_CENTROID_PER_CLASS] for name, items in by_class.items()}
+    clips = [read_audio(corpus / r["audio"]) for items in chosen.values() for r in items]
+    embedded = iter(embed(embedder, clips, "embed train centroids", show_progress))
+    return {name: np.stack([next(embedded) for _ in items]).mean(axis=0)
+            for name, items in chosen.items()}
+
+
+def embed(embedder, clips: list[np.ndarray], label: str, show_progress: bool) -> np.ndarray:
+    """The clips' embeddings, with a progress bar when asked: about 0.2 s a clip on 2 cores, so
+    the references, the centroids' clips and each generator's were minutes with no bar moving.
+    In batches of the embedder's own size (16), so the batches are the ones it makes itself."""
+    if not show_progress:
+        return embedder.embed(clips)
+    from tqdm import tqdm
+
+    parts = []
+    # leave=None: a bar below the eval bar goes when done; one on its own line stays
+    with tqdm(total=len(clips), desc=label, unit="clip", leave=None) as bar:
+        for start in range(0, len(clips), 16):
+            parts.append(embedder.embed(clips[start:start + 16]))
+            bar.update(len(parts[-1]))
+    return np.concatenate(parts) if parts else embedder.embed([])
 
 
 def score_generator(name: str, generator, examples: list[Example], embedder,
                     keep: set[str], progress, with_captions: bool = True,
-                    seed_offset: int = 0) -> Scores:
+                    seed_offset: int = 0, show_progress: bool = False) -> Scores:
     scores = Scores(name, provenance=generator.provenance())
     num_samples = int(round(examples[0].row["duration"] * SAMPLE_RATE))
     for i, ex in enumerate(examples):
@@ -144,15 +187,14 @@ def score_generator(name: str, generator, examples: list[Example], embedder,
         if ex.row["id"] in keep:
             scores.samples[ex.row["id"]] = audio
         progress()
-    scores.embeddings = list(embedder.embed(scores.embeddings))
+    scores.embeddings = list(embed(embedder, scores.embeddings, f"embed {name}", show_progress))
     return scores
 
 
 def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[str],
               centroids: dict[str, np.ndarray], reference_levels: list[float]) -> dict:
-    if scores.error:
-        status = "failed" if scores.error.startswith("failed") else "pending"
-        return {"status": status, "reason": scores.error}
+    if scores.error:  # a generator that raised while scoring (one that cannot load stops the run)
+        return {"status": "failed", "reason": scores.error}
     emb = np.stack(scores.embeddings)
     predicted = metrics.nearest_reference_class(emb, reference_embeddings, classes)
     # No train split (a corpus imported from one's own test clips): no train centroids, no figure.
@@ -218,20 +260,23 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     from model.eval.embedding import default_embedder
     from model.eval.report import write_report
-    from model.generators import check_generator_spec, load_generator
+    from model.generators import check_generator_spec
 
     for spec in generators:  # a typo in the last spec would otherwise surface after the others ran
         check_generator_spec(spec)
+        if list(generators).count(spec) > 1:  # scored twice, and the second row replaced the first
+            raise ValueError(f"generator {spec!r} is named twice in --generators")
     corpus, out = Path(corpus), Path(out)
     rows = read_manifest(corpus)
     chosen = select_examples(rows, split, limit)
     if not chosen:
         raise ValueError(f"{corpus}: no examples in split {split!r}")
+    loaded = _load_generators(generators, corpus)  # before any example: a typo fails at once
     examples = [load_example(corpus, r) for r in tqdm(chosen, desc="load", unit="ex",
                                                       disable=not show_progress)]
     embedder = default_embedder()
-    reference_emb = embedder.embed([ex.audio for ex in examples])
-    centroids = class_centroids(corpus, rows, embedder)
+    reference_emb = embed(embedder, [ex.audio for ex in examples], "embed reference", show_progress)
+    centroids = class_centroids(corpus, rows, embedder, show_progress)
     classes = [ex.row["class"] for ex in examples]
     keep_ids = _picture_ids(examples, pictures)
 
@@ -239,23 +284,11 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     bar = tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
                disable=not show_progress)
-    bases = [spec.split(":")[0] for spec in generators]
-    for spec in generators:
-        name = spec.split(":")[0]
-        if bases.count(name) > 1:
-            name = spec  # e.g. two ceilings with different decoders: each keeps its own row
-        if name in ("random-sample", "onset-transfer") and ":" not in spec:
-            spec = f"{spec}:{corpus}"  # they draw recordings from this corpus's train split
-        try:
-            generator = load_generator(spec)
-        except (ImportError, FileNotFoundError) as error:
-            log.warning("%s: %s", spec, error)
-            all_scores.append(Scores(name, error=str(error)))
-            bar.update(len(examples))
-            continue
+    for name, spec, generator in loaded:
         try:
             all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
-                                              bar.update, with_captions, seed_offset))
+                                              bar.update, with_captions, seed_offset,
+                                              show_progress))
         except Exception as error:  # a broken generator is reported, the others still scored
             log.error("%s failed: %s: %s", spec, type(error).__name__, error)
             all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
@@ -276,6 +309,27 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     write_report(out, results, settings, picture_files)
     _save_embeddings(out / "embeddings.npz", examples, all_scores)
     return results
+
+
+def _load_generators(generators: list[str] | tuple[str, ...], corpus: Path) -> list[tuple]:
+    """(row name, spec, generator) for each spec, or a ValueError naming the spec that cannot be
+    loaded. A missing checkpoint (`v2a:/typo`) used to give a row of "pending" and exit status 0,
+    a bad decoder name (`ceiling:typo`) an error after every example was loaded."""
+    from model.generators import load_generator
+
+    loaded = []
+    bases = [spec.split(":")[0] for spec in generators]
+    for spec in generators:
+        name = spec.split(":")[0]
+        if bases.count(name) > 1:
+            name = spec  # e.g. two ceilings with different decoders: each keeps its own row
+        if name in ("random-sample", "onset-transfer") and ":" not in spec:
+            spec = f"{spec}:{corpus}"  # they draw recordings from this corpus's train split
+        try:
+            loaded.append((name, spec, load_generator(spec)))
+        except (ImportError, OSError, ValueError) as error:
+            raise ValueError(f"generator {spec!r} cannot be loaded: {error}") from error
+    return loaded
 
 
 def _save_embeddings(path: Path, examples: list[Example], all_scores: list[Scores]) -> None:

@@ -139,6 +139,27 @@ def test_missing_packages_give_a_clear_error(tmp_path, monkeypatch):
     assert not os.path.exists(tmp_path / "c")
 
 
+
+@needs_packages
+def test_a_build_with_one_package_missing_says_so_and_its_summary_lists_only_the_others(
+        tmp_path, monkeypatch, caplog):
+    """Without sonic-pi-samples the build went on in silence: 18 drum recordings instead of 72,
+    other splits, and a summary.json naming all three packages as the corpus's sources."""
+    import model.data.sources as sources
+
+    absent = str(tmp_path / "no-sonic-pi")
+    packages = {root: name for root, name in sources.PACKAGES.items() if root != sources.SONIC_PI}
+    monkeypatch.setattr(sources, "SONIC_PI", absent)
+    monkeypatch.setattr(sources, "PACKAGES", {**packages, absent: "sonic-pi-samples"})
+    summary = build_corpus(tmp_path / "c", per_class=4, workers=1, progress=False,
+                           only_classes=["drum"])
+    assert "sonic-pi-samples" not in summary["packages"]
+    assert summary["missing_packages"] == ["sonic-pi-samples"]
+    assert "sonic-pi-samples is not installed" in caplog.text
+    assert "bash scripts/setup-data.sh" in caplog.text
+    sources_used = {row["source"] for row in manifest(tmp_path / "c")}
+    assert sources_used and not any(s.startswith(absent) for s in sources_used)
+
 def test_a_folder_that_is_not_a_corpus_is_never_overwritten(tmp_path):
     import model.data.build as build
 
@@ -164,6 +185,39 @@ def test_a_folder_named_like_the_staging_folder_is_the_users_and_never_removed(t
     again = make_staging(tmp_path / "ours")
     assert again == left and sorted(p.name for p in again.iterdir()) == [STAGING_MARK]
 
+
+
+def test_a_build_stopped_while_the_old_corpus_goes_leaves_a_whole_corpus_and_builds_again(
+        tmp_path, monkeypatch):
+    """Ctrl-C while the old corpus was being deleted (after the build) left half of it at --out,
+    its manifest naming files no longer there, and a `.building` folder without its mark, which
+    the next build refused as "not a build v2a left"."""
+    import shutil
+
+    import model.data.io as io
+    from model.data.io import make_staging, replace_folder
+
+    def corpus(folder: Path, text: str) -> Path:
+        folder.mkdir(exist_ok=True)
+        for name in ("a.wav", "b.wav", "manifest.jsonl"):
+            (folder / name).write_text(text)
+        return folder
+
+    out = corpus(tmp_path / "c", "old")
+    really_remove = shutil.rmtree
+
+    def interrupted(path, *args, **kwargs):  # Ctrl-C with one file of the old corpus removed
+        next(Path(path).rglob("a.wav")).unlink()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(io.shutil, "rmtree", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        replace_folder(corpus(make_staging(out), "new"), out)
+    monkeypatch.setattr(io.shutil, "rmtree", really_remove)
+    assert (out / "manifest.jsonl").read_text() == "new" and (out / "a.wav").read_text() == "new"
+    replace_folder(corpus(make_staging(out), "newer"), out)  # the next build is not refused
+    assert sorted(p.name for p in out.iterdir()) == ["a.wav", "b.wav", "manifest.jsonl"]
+    assert not out.with_name("c.building").exists()
 
 def test_a_video_encodes_to_the_same_bytes_every_time_and_keeps_its_colours(tmp_path):
     # Measured before the fix: x264's SIMD code encoded a process's first clip differently from

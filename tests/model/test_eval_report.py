@@ -220,3 +220,92 @@ def test_class_agreement_leaves_out_clips_whose_class_has_no_other_reference():
     g_row = markdown_table({"g": one_each}).splitlines()[-1].split("|")
     assert g_row[7].strip() == "—"  # the class agree column
     assert "| a | — |" in per_class_tables({"g": one_each})
+
+
+def test_a_generator_that_cannot_be_loaded_is_an_error_before_any_example_is_scored(
+        tmp_path, caplog, monkeypatch):
+    # `v2a:/typo` (a checkpoint that is not there) read "pending" in every column and the run
+    # exited 0; `ceiling:typo` failed after every example was loaded, without naming the spec.
+    import model.eval.run
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("examples were loaded before the generators were")
+
+    monkeypatch.setattr(model.eval.run, "load_example", no_work)
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    for spec, why in (("v2a:/typo", "model checkpoint not found: /typo"),
+                      ("ceiling:typo", "decoder 'typo'")):
+        caplog.clear()
+        code = main(["eval", "--corpus", str(corpus), "--split", "train", "--threads", "1",
+                     "--generators", f"silence,{spec}", "--out", str(tmp_path / "r")])
+        assert code == 2
+        assert f"generator {spec!r} cannot be loaded: {why}" in caplog.text
+        assert not (tmp_path / "r").exists()
+
+
+def test_generators_that_name_none_are_refused(tmp_path, caplog):
+    # `--generators ,` scored the reference alone and exited 0, as if a run had been asked for.
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    for text in (",", " ", ""):
+        caplog.clear()
+        code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", text,
+                     "--out", str(tmp_path / "r")])
+        assert code == 2
+        assert "--generators names no generator" in caplog.text
+        assert not (tmp_path / "r").exists()
+
+
+def test_a_generator_named_twice_is_refused(tmp_path, caplog):
+    # `silence,silence` generated every clip twice and kept one row (the second overwrote the
+    # first in the results): minutes lost for `default,default`, and one row where two were asked.
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators",
+                 "silence, silence", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "generator 'silence' is named twice in --generators" in caplog.text
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_damaged_corpus_is_a_one_line_error_naming_the_file_and_line(tmp_path, caplog):
+    # A manifest line cut short read "Unterminated string starting at: line 1 column 393" (no
+    # file, and line 1 of that line); a row without its class, and a WAV that is not audio (a
+    # copy cut short), ended in tracebacks.
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=3)
+    manifest = corpus / "manifest.jsonl"
+    good = manifest.read_text()
+    lines = good.splitlines()
+
+    def run() -> int:
+        caplog.clear()
+        return main(["eval", "--corpus", str(corpus), "--split", "train", "--threads", "1",
+                     "--generators", "silence", "--out", str(tmp_path / "r")])
+
+    manifest.write_text("\n".join(lines[:2] + [lines[2][:40]]) + "\n")
+    assert run() == 2
+    assert f"{manifest}:3: not JSON" in caplog.text
+
+    row = json.loads(lines[1])
+    del row["class"]
+    manifest.write_text("\n".join([lines[0], json.dumps(row), lines[2]]) + "\n")
+    assert run() == 2
+    assert f"{manifest}:2: a row without 'class'" in caplog.text
+
+    manifest.write_text(good)
+    (corpus / "train/ex1.wav").write_bytes(b"RIFF, but cut short")
+    assert run() == 2
+    assert f"{corpus / 'train/ex1.wav'}: cannot read the audio" in caplog.text
+    assert not (tmp_path / "r").exists()
+
+
+def test_the_embeddings_show_progress(tmp_path, capsys):
+    # Embedding takes about 0.2 s a clip on 2 cores: the references, the train centroids' 288
+    # clips and each generator's clips were minutes of a run with no bar moving (the eval bar
+    # stood at a generator's last clip while its clips were embedded).
+    from model.eval.run import evaluate
+
+    torch.set_num_threads(1)
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    evaluate(corpus, tmp_path / "r", split="train", generators=["silence"], show_progress=True)
+    err = capsys.readouterr().err
+    for bar in ("embed reference: 100%", "embed train centroids: 100%", "embed silence: "):
+        assert bar in err
