@@ -85,8 +85,9 @@ def add_commands(subparsers) -> None:
                         help="what the sound should be (default: each clip's 'v2a: ...' marker)")
     submit.add_argument("--negative-prompt", default="",
                         help="what it should not be (default: each clip's 'v2a not: ...' marker)")
-    submit.add_argument("--seed", type=int, default=0,
-                        help="noise seed; takes use seed, seed + 1, ... (default: 0)")
+    submit.add_argument("--seed", type=int, default=None,
+                        help="noise seed; takes use seed, seed + 1, ... (default: none; take n "
+                        "of a clip uses seed n - 1, so a job on v2a's result adds new sound)")
     submit.add_argument("--steps", type=int, default=0,
                         help="sampling steps (default: 0, the generator's own)")
     submit.add_argument("--guidance", type=float, default=0.0,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from plugin_server.jobs import ClipRecord, JobRecord
+from plugin_server.jobs import SEED_PER_TAKE, ClipRecord, JobRecord
 from v2a.media.audio import min_max_peaks
 from v2a.v1 import jobs_pb2 as pb
 
@@ -87,10 +87,13 @@ def loudness_target(message: pb.GenerationParams) -> float | None:
     return message.loudness_target_lufs if message.HasField("loudness_target_lufs") else None
 
 
-def params_message(data: dict, takes: int, loudness_target: float | None = None) -> pb.GenerationParams:
+def params_message(data: dict, takes: int, loudness_target: float | None = None,
+                   seed_per_take: bool = False) -> pb.GenerationParams:
+    """`seed_per_take`: the job was given no seed (each take's comes from its number), so the
+    message has none either."""
     return pb.GenerationParams(
         prompt=data.get("prompt", ""), negative_prompt=data.get("negative_prompt", ""),
-        seed=data.get("seed", 0), steps=data.get("steps", 0),
+        seed=None if seed_per_take else data.get("seed", 0), steps=data.get("steps", 0),
         guidance=data.get("cfg_strength", 0.0), takes=takes, loudness_target_lufs=loudness_target,
     )
 
@@ -106,7 +109,8 @@ def job_message(job: JobRecord) -> pb.Job:
         output_folder=job.output_folder,
         selection=selection_message(job.request.get("selection", {})),
         params=params_message(job.request.get("params", {}), job.request.get("takes", 1),
-                              job.request.get("loudness_target_lufs")),
+                              job.request.get("loudness_target_lufs"),
+                              job.request.get(SEED_PER_TAKE, False)),
         clips=[clip_message(c, job.takes) for c in job.clips],
         message=job.message,
         result_timeline_path=job.result.get("timeline_path", ""),

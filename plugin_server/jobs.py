@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 # Job states, the same names as the proto's JobState without the prefix.
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = "queued", "running", "succeeded", "failed", "cancelled"
 TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+#: Key of a job's stored request: it was given no seed, so take n of a clip uses seed n - 1
+#: (GenerationRequest.seed_per_take). Absent in jobs stored before it: the seed as given.
+SEED_PER_TAKE = "seed_per_take"
 GENERATE, REGENERATE = "generate", "regenerate"
 
 

@@ -21,7 +21,15 @@ from otio_adapters.write import EXTENSIONS
 from plugin_server import convert, errors, paths
 from plugin_server.events import EventHub
 from plugin_server.inline import inline_timelines_dir, remove_inline_timeline
-from plugin_server.jobs import GENERATE, QUEUED, REGENERATE, SUCCEEDED, ClipRecord, JobRecord
+from plugin_server.jobs import (
+    GENERATE,
+    QUEUED,
+    REGENERATE,
+    SEED_PER_TAKE,
+    SUCCEEDED,
+    ClipRecord,
+    JobRecord,
+)
 from plugin_server.jobs import new_job_id as _new_job_id
 from plugin_server.worker import (
     JobRunner,
@@ -147,6 +155,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             request={
                 "selection": convert.selection_json(selection),
                 "params": generation,
+                # No seed given: take n of each clip uses seed n - 1, so a job on v2a's result
+                # adds new sound (a seed of 0 made every later take a copy of the first).
+                SEED_PER_TAKE: not request.params.HasField("seed"),
                 "takes": max(1, request.params.takes),
                 "loudness_target_lufs": loudness_target,
                 "media_search_paths": list(request.timeline.media_search_paths),
@@ -277,6 +288,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
                      "params": generation, "takes": 1, "timeline_name": "",
+                     SEED_PER_TAKE: False,  # its own seed, given or drawn
                      "adapter_options": adapter_options_reading(generation_request(parent),
                                                                 timeline, input_format)},
         )

@@ -20,6 +20,7 @@ from plugin_server.jobs import (
     FAILED,
     QUEUED,
     RUNNING,
+    SEED_PER_TAKE,
     SUCCEEDED,
     ClipRecord,
     JobRecord,
@@ -110,6 +111,7 @@ def generation_request(job: JobRecord, output_folder: str | None = None) -> Gene
         selection=selection_from_json(data.get("selection", {})),
         params=GenerationParams(**data.get("params", {})),
         loudness_target_lufs=data.get("loudness_target_lufs"),  # absent in jobs stored before it
+        seed_per_take=data.get(SEED_PER_TAKE, False),  # absent in jobs stored before it
     )
 
 
@@ -418,8 +420,10 @@ class JobRunner:
             if take and not result.timeline_path:
                 break  # nothing generated, nothing written: no timeline to take further
             if take:
-                # Each further take regenerates the same clips on the timeline just written.
-                params = replace(request.params, seed=first_seed + take)  # seed, seed + 1, seed + 2, …
+                # Each further take regenerates the same clips on the timeline just written: with
+                # seed, seed + 1, seed + 2, …; without a seed given, each from its take number.
+                params = (request.params if request.seed_per_take
+                          else replace(request.params, seed=first_seed + take))
                 timeline, fmt = result.timeline_path, request.output_format
                 if result.fallback_otio_path:  # the format could not carry the audio tracks
                     timeline, fmt = result.fallback_otio_path, "otio_json"

@@ -6,9 +6,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import numpy as np
 import opentimelineio as otio
 import pytest
 
+from otio_adapters.takes import url_to_path
 from v2a.contracts import SAMPLE_RATE
 from v2a.media.audio import read_wav
 from v2a.v1 import jobs_pb2 as pb
@@ -219,6 +221,38 @@ def test_takes_generate_that_many_takes_per_clip_the_last_one_active(make_server
     assert [c.active_media_reference_key for c in clips] == ["take3"] * 4
     for clip in clips:  # seed, seed + 1, seed + 2 (the third take drew seed + 3 before)
         assert [clip.media_references()[f"take{n}"].metadata["v2a"]["seed"] for n in (1, 2, 3)] == [10, 11, 12]
+
+
+def test_a_job_given_no_seed_on_v2a_result_adds_new_sound_not_a_copy(make_server, connect,
+                                                                      fixture_timeline,
+                                                                      media_dir):
+    """No seed: take n of a clip uses seed n - 1, as `v2a generate` does. The unset seed was 0,
+    so a panel pressing Generate again on the result added a second take that was the first
+    one's sound again; a seed given is used as given."""
+    client = connect(make_server())
+    first = client.wait(client.submit(fixture_timeline, inline=True, output_folder="again",
+                                      media_search_paths=(str(media_dir),),
+                                      params=pb.GenerationParams(takes=2)).job_id)
+    assert first.state == pb.JOB_STATE_SUCCEEDED, first.message
+    assert not first.params.HasField("seed")  # none given, none shown
+    written = client.result(first.job_id).timeline_path
+    again = client.wait(client.submit(written, media_search_paths=(str(media_dir),),
+                                      output_folder="again").job_id)
+    assert again.state == pb.JOB_STATE_SUCCEEDED, again.message
+    given = client.wait(client.submit(written, media_search_paths=(str(media_dir),),
+                                      output_folder="again",
+                                      params=pb.GenerationParams(seed=7)).job_id)
+    assert given.state == pb.JOB_STATE_SUCCEEDED, given.message
+
+    timeline = otio.adapters.read_from_file(client.result(given.job_id).timeline_path)
+    clips = [c for t in timeline.audio_tracks() for c in t.find_clips()
+             if len(c.media_references()) == 4]
+    assert len(clips) == 4
+    for clip in clips:
+        takes = [clip.media_references()[f"take{n}"] for n in (1, 2, 3, 4)]
+        assert [take.metadata["v2a"]["seed"] for take in takes] == [0, 1, 2, 7]
+        sounds = [read_wav(url_to_path(take.target_url))[0] for take in takes[1:3]]
+        assert not np.array_equal(*sounds)  # take 3 is not take 2 again
 
 
 def test_an_inline_timeline_larger_than_grpc_default_4_mb_is_accepted(make_server, connect,
