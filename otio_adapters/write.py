@@ -198,7 +198,12 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     for item in placed:
         why = "its picture is no longer there"
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
-        if segment is not None and not _follow_a_slip(item, segment):
+        changed = _speed_changed(item.clip, segment) if segment is not None else ""
+        if changed:
+            # A retime from the same first frame: every frame after it is another moment than
+            # the sound was made for (kept before, since no frame slipped at the clip's start).
+            why, segment = f"its shot's speed changed ({changed})", None
+        elif segment is not None and not _follow_a_slip(item, segment):
             # Another shot, or a slip past the take's handles; or the shot moved further than
             # them (a ripple), which `_picture_moved_to` below finds.
             why = ("the frames there are not the ones its takes were made for (another shot, or "
@@ -272,6 +277,17 @@ def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
     clip.metadata[V2A_KEY] = meta
     _drop_takes_not_covering(clip)
     return True
+
+
+def _speed_changed(clip: otio.schema.Clip, segment: Segment) -> str:
+    """Where the shot under a v2a clip now plays at another speed than the one its takes were
+    made for (stored with each clip since the fifteenth session), the two speeds in words."""
+    meta = clip.metadata.get(V2A_KEY, {})
+    if "speed" not in meta or float(meta["speed"]) == segment.speed:
+        return ""
+    if "source_clip" in meta and not _same_shot(clip, segment):
+        return ""  # another shot in its place: `_follow_a_slip` says so
+    return f"{segment.speed * 100:g} % now, {float(meta['speed']) * 100:g} % when its takes were made"
 
 
 def _rebase_takes(clip: otio.schema.Clip, start: int) -> None:
