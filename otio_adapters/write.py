@@ -68,6 +68,7 @@ from otio_adapters.takes import (
     to_samples,
     track_name,
     track_stem,
+    v2a_shot_name,
 )
 from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
@@ -252,6 +253,11 @@ def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
     meta = clip.metadata.get(V2A_KEY, {})
     if "source_clip" in meta and not _same_shot(clip, segment):
         return False  # a shot put in its place (a replace edit, a swap): not its sound
+    if v2a_shot_name(clip) not in (None, segment.clip_name):
+        # The same where the format dropped the metadata (FCPXML, AAF, FCP7 XML): v2a named the
+        # clip for its shot ("V2A wake up"), a name those formats keep. A replace edit left the
+        # old shot's sound under the new one before.
+        return False
     if "source_start" not in meta:
         return True
     speed = float(meta.get("speed", 1.0))
