@@ -293,7 +293,8 @@ def _speed_changed(clip: otio.schema.Clip, segment: Segment) -> str:
         return ""
     if "source_clip" in meta and not _same_shot(clip, segment):
         return ""  # another shot in its place: `_follow_a_slip` says so
-    return f"{segment.speed * 100:g} % now, {float(meta['speed']) * 100:g} % when its takes were made"
+    made = float(meta["speed"])
+    return f"{segment.speed * 100:g} % now, {made * 100:g} % when its takes were made"
 
 
 def _rebase_takes(clip: otio.schema.Clip, start: int) -> None:
