@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import copy
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -289,7 +290,8 @@ def _speed_changed(clip: otio.schema.Clip, segment: Segment) -> str:
     """Where the shot under a v2a clip now plays at another speed than the one its takes were
     made for (stored with each clip since the fifteenth session), the two speeds in words."""
     meta = clip.metadata.get(V2A_KEY, {})
-    if "speed" not in meta or float(meta["speed"]) == segment.speed:
+    # Within a rounding: a format may store a speed to a few digits (MLT's 0.333333 for 1/3).
+    if "speed" not in meta or math.isclose(float(meta["speed"]), segment.speed, rel_tol=1e-4):
         return ""
     if "source_clip" in meta and not _same_shot(clip, segment):
         return ""  # another shot in its place: `_follow_a_slip` says so
