@@ -59,6 +59,7 @@ from otio_adapters.takes import (
     is_v2a_clip,
     track_stem,
     url_to_path,
+    v2a_shot_name,
 )
 from otio_adapters.timing import exact_rate, format_timecode, seconds, to_frames, to_samples
 from v2a.contracts import SAMPLE_RATE, ClipAddress, Segment, Selection
@@ -810,6 +811,7 @@ class _Sound:
     media: str = ""
     source_start: float | None = None
     speed: float = 1.0
+    shot: str | None = None  # the shot its name says it was made for, without metadata
 
 
 def _sound_made_for(timeline: otio.schema.Timeline) -> list[_Sound]:
@@ -831,6 +833,7 @@ def _sound_made_for(timeline: otio.schema.Timeline) -> list[_Sound]:
                     str(meta["source_media"]) if known else "",
                     float(meta["source_start"]) if known else None,
                     float(meta.get("speed", 1.0)),
+                    v2a_shot_name(item),
                 ))
             position = end
     return sounds
@@ -854,7 +857,8 @@ def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segmen
     3. a v2a clip made for the same media file starting where the segment starts: the shot
        itself changed in its place (a slip, a trim that kept its start);
     4. where the format dropped v2a's metadata (FCP7 XML, EDL), the v2a clip on exactly the
-       segment's record range: v2a's track rippled with the picture, as a sync lock does."""
+       segment's record range: v2a's track rippled with the picture, as a sync lock does; not
+       one whose name says it was made for another shot (a replace edit in Final Cut)."""
     shots = _Shots(sounds)
     at_start: dict[tuple, list[_Sound]] = {}
     on_range: dict[tuple, list[_Sound]] = {}
@@ -875,7 +879,8 @@ def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segmen
         lambda i, s: first(shots.starting_at(media[i], s)),
         lambda i, s: shots.earliest(media[i], s, given),
         lambda i, s: first(at_start.get((s.start_sample, media[i]), ())),
-        lambda i, s: first(on_range.get((s.start_sample, s.num_samples), ())),
+        lambda i, s: first(sound for sound in on_range.get((s.start_sample, s.num_samples), ())
+                           if sound.shot in (None, s.clip_name)),
     ]
     inherited: dict[int, str] = {}  # segment index -> id
     for find in passes:

@@ -43,6 +43,16 @@ def name_stem(name: str | None) -> str | None:
     return name.removeprefix(_TRACK_PREFIX) or None
 
 
+def v2a_shot_name(clip: otio.schema.Clip) -> str | None:
+    """The shot a v2a clip was made for, as v2a names its clips ("V2A wake up"), where the clip
+    keeps no metadata of v2a's; None for any other name (an EDL's take file name, a clip the
+    editor renamed), which says nothing of the shot."""
+    if clip.metadata.get(V2A_KEY, {}).get("source_clip") is not None:
+        return None
+    name = str(clip.name or "")
+    return name.removeprefix(_TRACK_PREFIX) if name.startswith(_TRACK_PREFIX) else None
+
+
 def file_stem(clip_id: str) -> str:
     """A file-name-safe form of a clip id; ids and file names map one to one for our ids."""
     return _UNSAFE.sub("-", clip_id).strip("-") or "clip"

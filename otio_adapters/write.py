@@ -11,6 +11,7 @@ from __future__ import annotations
 import bisect
 import copy
 import logging
+import math
 import os
 import shutil
 import tempfile
@@ -68,6 +69,7 @@ from otio_adapters.takes import (
     to_samples,
     track_name,
     track_stem,
+    v2a_shot_name,
 )
 from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
@@ -198,7 +200,12 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     for item in placed:
         why = "its picture is no longer there"
         segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
-        if segment is not None and not _follow_a_slip(item, segment):
+        changed = _speed_changed(item.clip, segment) if segment is not None else ""
+        if changed:
+            # A retime from the same first frame: every frame after it is another moment than
+            # the sound was made for (kept before, since no frame slipped at the clip's start).
+            why, segment = f"its shot's speed changed ({changed})", None
+        elif segment is not None and not _follow_a_slip(item, segment):
             # Another shot, or a slip past the take's handles; or the shot moved further than
             # them (a ripple), which `_picture_moved_to` below finds.
             why = ("the frames there are not the ones its takes were made for (another shot, or "
@@ -247,6 +254,11 @@ def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
     meta = clip.metadata.get(V2A_KEY, {})
     if "source_clip" in meta and not _same_shot(clip, segment):
         return False  # a shot put in its place (a replace edit, a swap): not its sound
+    if v2a_shot_name(clip) not in (None, segment.clip_name):
+        # The same where the format dropped the metadata (FCPXML, AAF, FCP7 XML): v2a named the
+        # clip for its shot ("V2A wake up"), a name those formats keep. A replace edit left the
+        # old shot's sound under the new one before.
+        return False
     if "source_start" not in meta:
         return True
     speed = float(meta.get("speed", 1.0))
@@ -272,6 +284,19 @@ def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
     clip.metadata[V2A_KEY] = meta
     _drop_takes_not_covering(clip)
     return True
+
+
+def _speed_changed(clip: otio.schema.Clip, segment: Segment) -> str:
+    """Where the shot under a v2a clip now plays at another speed than the one its takes were
+    made for (stored with each clip since the fifteenth session), the two speeds in words."""
+    meta = clip.metadata.get(V2A_KEY, {})
+    # Within a rounding: a format may store a speed to a few digits (MLT's 0.333333 for 1/3).
+    if "speed" not in meta or math.isclose(float(meta["speed"]), segment.speed, rel_tol=1e-4):
+        return ""
+    if "source_clip" in meta and not _same_shot(clip, segment):
+        return ""  # another shot in its place: `_follow_a_slip` says so
+    made = float(meta["speed"])
+    return f"{segment.speed * 100:g} % now, {made * 100:g} % when its takes were made"
 
 
 def _rebase_takes(clip: otio.schema.Clip, start: int) -> None:

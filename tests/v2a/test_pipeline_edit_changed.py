@@ -298,3 +298,32 @@ def test_a_take_the_editor_deleted_is_named_in_the_note(written, tmp_path):
     clip_id = os.path.basename(gone).split("_take")[0]
     assert f"'V2A c' ({gone})" in result.format_note
     assert f"--clips {clip_id}" in result.format_note
+
+
+@pytest.mark.parametrize("frames", [30, 40])
+def test_a_shot_whose_speed_changed_does_not_keep_the_sound_made_at_its_old_speed(
+    written, tmp_path, frames, caplog
+):
+    """The editor set b to 50 % (Speed/Duration, Retime), from the same first frame, its length
+    kept or grown: past its first frame the picture shows other moments than the sound was
+    made for. Its sound leaves the track and the log says why; before, a run on c kept it (a
+    speed change seen only where the first frame moved too), out of sync from the first frame
+    on, without a word."""
+
+    def slow_b(track):
+        index, clip = _clip(track, "b")
+        clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=0.5))
+        clip.source_range = TR(clip.source_range.start_time, RT(frames, RATE))
+        if frames > 30:
+            del track[index + 1]  # the gap after b: c stays where it was
+
+    recut(written, slow_b)
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
+    with caplog.at_level("INFO", logger="otio_adapters.write"):
+        generate(written, tmp_path, selection=selection)
+    assert [name for name, _, _ in _sound(written)] == ["a", "c"]
+    assert "removing v2a clip 'V2A b': its shot's speed changed (50 % now, 100 % when its " \
+           "takes were made)" in caplog.text
+
+    generate(written, tmp_path)  # a full run gives b sound at its new speed
+    assert _sound(written) == _picture(written)
