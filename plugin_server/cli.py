@@ -185,6 +185,8 @@ def _client(args):
     except FileNotFoundError as error:
         raise SystemExit(f"v2a client: no token file ({error.filename}); start `v2a serve` once "
                          "on this machine, or pass --token-file") from None
+    except ValueError as error:  # a token no call can carry (client.checked_token)
+        raise SystemExit(f"v2a client: {error}") from None
 
 
 def _handles_rpc_errors(func):
