@@ -200,7 +200,8 @@ def _handles_rpc_errors(func):
             if error.code() == grpc.StatusCode.UNAVAILABLE:
                 print("  is `v2a serve` running there? (--address / --uds)", file=sys.stderr)
             for detail in details_of(error):
-                text = json_format.MessageToJson(detail, indent=None)
+                text = json_format.MessageToJson(detail, indent=None,
+                                                 preserving_proto_field_name=True)
                 print(f"  {type(detail).__name__}: {text}", file=sys.stderr)
             return 1
 
@@ -208,7 +209,9 @@ def _handles_rpc_errors(func):
 
 
 def _print(message) -> None:
-    print(json_format.MessageToJson(message, indent=2))
+    # The .proto's field names (`job_id`), as `result` prints, the Node client reads and the
+    # bridge sends: proto3 JSON's camelCase (`jobId`) made `get` and `result` disagree.
+    print(json_format.MessageToJson(message, indent=2, preserving_proto_field_name=True))
 
 
 @_handles_rpc_errors

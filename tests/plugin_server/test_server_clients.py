@@ -3,6 +3,8 @@ against a real server: tokens as files hold them, the CLI's JSON, cancel, watchi
 
 from __future__ import annotations
 
+import json
+
 import grpc
 import pytest
 
@@ -54,3 +56,42 @@ def test_a_token_no_call_can_carry_is_refused_naming_where_it_came_from(make_ser
     assert exited.value.code == (
         f"v2a client: the token in {two_lines} holds a line break: a token is the one line "
         "`v2a serve` writes in its token file")
+
+
+def _keys(value) -> set[str]:
+    """Every key of a JSON document, at any depth."""
+    if isinstance(value, dict):
+        return set(value) | {k for v in value.values() for k in _keys(v)}
+    if isinstance(value, list):
+        return {k for v in value for k in _keys(v)}
+    return set()
+
+
+def _client_args(server, roots) -> list[str]:
+    return ["client", "--address", server.address, "--token-file", str(roots["token"])]
+
+
+def test_every_json_the_command_line_prints_names_fields_as_the_proto_does(
+        make_server, roots, fixture_timeline, media_dir, capsys):
+    """`get`, `info` and `cancel` printed proto3 JSON's camelCase (`jobId`), `result` the
+    .proto's names (`clip_id`), which the Node client, the bridge and docs/server.md use too: a
+    script reading both had to know which command spoke which."""
+    server = make_server()
+    base = _client_args(server, roots)
+    assert main([*base, "submit", str(fixture_timeline), "--inline", "--out", "names",
+                 "--media-path", str(media_dir), "--watch"]) == 0
+    job_id = capsys.readouterr().out.splitlines()[0]
+    printed = {}
+    for command in ("get", "result", "cancel"):
+        main([*base, command, job_id])
+        printed[command] = json.loads(capsys.readouterr().out)
+    assert main([*base, "info"]) == 0
+    printed["info"] = json.loads(capsys.readouterr().out)
+    assert printed["get"]["job_id"] == job_id and printed["cancel"]["job_id"] == job_id
+    assert printed["get"]["clips"][0]["clip_id"] == printed["result"]["clips"][0]["clip_id"]
+    assert printed["info"]["sample_rate"] == 48000
+    for command, document in printed.items():
+        assert not [k for k in _keys(document) if k != k.lower()], command
+    # And an error's google.rpc details, printed one line each.
+    assert main([*base, "get", "no-such-job"]) == 1
+    assert '  ResourceInfo: {"resource_type": "job", ' in capsys.readouterr().err
