@@ -312,9 +312,31 @@ def _follow_events(client, job_id: str, total: int, interactive: bool) -> None:
 
 @_handles_rpc_errors
 def _cancel(args) -> int:
+    """The job as `get` prints it, and on stderr what the cancel did; exit status 1 when nothing
+    was cancelled. CancelJob answers a job that already ended with that job as it is, no error:
+    the command printed it with status 0, and a finished job read as one it had cancelled."""
+    from plugin_server.client import TERMINAL_STATES
+    from v2a.v1 import jobs_pb2 as pb
+
     with _client(args) as client:
-        _print(client.cancel(args.job_id))
-    return 0
+        before = client.get(args.job_id)
+        job = before if before.state in TERMINAL_STATES else client.cancel(args.job_id)
+    _print(job)
+    state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+    said = state + (f" ({job.message})" if job.message and job.message != state else "")
+    if job.state not in TERMINAL_STATES:  # CancelJob waits 5 s for the job to stop
+        print(f"{job.job_id}: asked to stop, still {said}: its clip stops within a sampling "
+              f"step (`v2a client get {job.job_id}` shows when it has)", file=sys.stderr)
+        return 0
+    # A cancel in a further take of `takes: N` keeps the takes written: the job succeeds,
+    # "stopped after take K of N (cancelled)".
+    if job is not before and (job.state == pb.JOB_STATE_CANCELLED
+                              or job.message.endswith("(cancelled)")):
+        print(f"{job.job_id}: {said}", file=sys.stderr)
+        return 0
+    # Ended before the GetJob, or on its own in the instant between it and the cancel.
+    print(f"{job.job_id}: had already ended, {said}; nothing was cancelled", file=sys.stderr)
+    return 1
 
 
 @_handles_rpc_errors

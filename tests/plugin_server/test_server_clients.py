@@ -95,3 +95,49 @@ def test_every_json_the_command_line_prints_names_fields_as_the_proto_does(
     # And an error's google.rpc details, printed one line each.
     assert main([*base, "get", "no-such-job"]) == 1
     assert '  ResourceInfo: {"resource_type": "job", ' in capsys.readouterr().err
+
+
+def test_cancel_says_what_it_did_and_fails_when_the_job_had_already_ended(
+        make_server, roots, fixture_timeline, media_dir, capsys, monkeypatch):
+    """CancelJob answers a job that ended with the job as it is: `v2a client cancel` printed it
+    with exit status 0, and a finished job read as one it had just cancelled."""
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")  # 40 steps of 50 ms a clip
+    server = make_server(generator="py:server_test_generators:slow")
+    base = _client_args(server, roots)
+    assert main([*base, "submit", str(fixture_timeline), "--inline", "--out", "ended",
+                 "--media-path", str(media_dir), "--steps", "1", "--watch"]) == 0
+    ended = capsys.readouterr().out.splitlines()[0]
+    assert main([*base, "cancel", ended]) == 1
+    out, err = capsys.readouterr()
+    assert json.loads(out)["state"] == "JOB_STATE_SUCCEEDED"
+    assert err == f"{ended}: had already ended, succeeded; nothing was cancelled\n"
+
+    assert main([*base, "submit", str(fixture_timeline), "--inline", "--out", "running",
+                 "--media-path", str(media_dir)]) == 0
+    running = capsys.readouterr().out.strip()
+    assert main([*base, "cancel", running]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["state"] == "JOB_STATE_CANCELLED"
+    assert err.startswith(f"{running}: cancelled")  # "(… before it started)" if it was queued
+    assert main([*base, "cancel", running]) == 1  # a second time: nothing left to cancel
+    assert capsys.readouterr().err.startswith(f"{running}: had already ended, cancelled")
+
+
+def test_cancel_in_a_further_take_says_the_job_stopped_after_the_takes_written(
+        make_server, connect, roots, fixture_timeline, media_dir, capsys, monkeypatch):
+    """Such a job ends SUCCEEDED with the takes already on its timeline: cancelled all the same."""
+    from v2a.v1 import jobs_pb2 as pb
+
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    job = client.submit(fixture_timeline, inline=True, output_folder="takes",
+                        media_search_paths=(str(media_dir),),
+                        params=pb.GenerationParams(steps=4, takes=3))
+    for event in client.watch(job.job_id):
+        if event.clip.take == 2 and event.clip.state == pb.CLIP_STATE_RUNNING:
+            break
+    assert main([*_client_args(server, roots), "cancel", job.job_id]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["state"] == "JOB_STATE_SUCCEEDED"
+    assert err == f"{job.job_id}: succeeded (stopped after take 1 of 3 (cancelled))\n"
