@@ -270,7 +270,8 @@ def _follow(client, job_id: str) -> int:
         return 130  # 128 + SIGINT, as v2a.cli answers any other Ctrl-C
     job = client.get(job_id)
     state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
-    print(f"{job_id}: {state}" + (f" ({job.message})" if job.message else ""))
+    # A cancelled job's message is "cancelled": it read "cancelled (cancelled)".
+    print(f"{job_id}: {state}" + (f" ({job.message})" if job.message not in ("", state) else ""))
     if job.result_timeline_path:
         print(f"timeline: {job.result_timeline_path}")
     return 0 if job.state == pb.JOB_STATE_SUCCEEDED else 1
@@ -284,30 +285,56 @@ def _follow_events(client, job_id: str, total: int, interactive: bool) -> None:
     from v2a.v1 import jobs_pb2 as pb
 
     ended = (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED, pb.CLIP_STATE_CANCELLED)
+    # In a log, clips that end cancelled or skipped in a row are held and said together, one
+    # line for each reason with the clips' count: a cancel ends every clip not yet done with
+    # the same words, and a 600-clip job printed 600 lines. A skipped clip's reason names its
+    # media, so those stay a line each unless they share it; done and failed clips print at once.
+    alike = (pb.CLIP_STATE_CANCELLED, pb.CLIP_STATE_SKIPPED)
+    held: dict[tuple, list[str]] = {}  # (state, take, take_count, message) -> clip names
     clips: dict[str, pb.ClipProgress] = {}
+
+    def log_line(what: str, state: int, take: int, take_count: int, message: str) -> None:
+        name = pb.ClipState.Name(state).removeprefix("CLIP_STATE_").lower()
+        done = sum(c.state in ended for c in clips.values())
+        # Each take of `takes: N` ends every clip again: say which one this is.
+        in_take = f" in take {take} of {take_count}" if take_count > 1 else ""
+        print(f"{job_id}: {done}/{max(total, len(clips))} {what}{name}{in_take}"
+              + (f" ({message})" if message else ""), file=sys.stderr, flush=True)
+
+    def say_held() -> None:
+        for (state, take, take_count, message), names in held.items():
+            what = f"{names[0]}: " if len(names) == 1 else f"{len(names)} clips "
+            log_line(what, state, take, take_count, message)
+        held.clear()
+
     with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}",
               disable=not interactive) as bar:
-        for event in client.watch(job_id):
-            if event.HasField("clip"):
-                clip = event.clip
-                previous = clips.get(clip.clip_id)
-                clips[clip.clip_id] = clip
-                name = clip.clip_name or clip.clip_id
-                newly = previous is None or previous.state != clip.state
-                if not interactive and newly and clip.state in ended:
-                    state = pb.ClipState.Name(clip.state).removeprefix("CLIP_STATE_").lower()
-                    done = sum(c.state in ended for c in clips.values())
-                    # Each take of `takes: N` ends every clip again: say which one this is.
-                    take = f" in take {clip.take} of {clip.take_count}" if clip.take_count > 1 else ""
-                    print(f"{job_id}: {done}/{max(total, len(clips))} {name}: {state}{take}"
-                          + (f" ({clip.message})" if clip.message else ""), file=sys.stderr, flush=True)
-                elif clip.state == pb.CLIP_STATE_FAILED and newly:
-                    bar.write(f"clip {name} failed: {clip.message}")
-                bar.set_postfix_str(name, refresh=False)
-            elif event.message:
-                bar.write(event.message)
-            bar.n = round(100 * job_fraction(list(clips.values())), 1)
-            bar.refresh()
+        try:
+            for event in client.watch(job_id):
+                if event.HasField("clip"):
+                    clip = event.clip
+                    previous = clips.get(clip.clip_id)
+                    newly = previous is None or previous.state != clip.state
+                    if not (newly and clip.state in alike):
+                        say_held()  # before this event changes the count they are said with
+                    clips[clip.clip_id] = clip
+                    name = clip.clip_name or clip.clip_id
+                    if not interactive and newly and clip.state in alike:
+                        key = (clip.state, clip.take, clip.take_count, clip.message)
+                        held.setdefault(key, []).append(name)
+                    elif not interactive and newly and clip.state in ended:
+                        log_line(f"{name}: ", clip.state, clip.take, clip.take_count,
+                                 clip.message)
+                    elif clip.state == pb.CLIP_STATE_FAILED and newly:
+                        bar.write(f"clip {name} failed: {clip.message}")
+                    bar.set_postfix_str(name, refresh=False)
+                elif event.message:
+                    say_held()
+                    bar.write(event.message)
+                bar.n = round(100 * job_fraction(list(clips.values())), 1)
+                bar.refresh()
+        finally:  # the stream's end, or a Ctrl-C or lost server part-way
+            say_held()
 
 
 @_handles_rpc_errors

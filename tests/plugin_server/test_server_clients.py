@@ -141,3 +141,99 @@ def test_cancel_in_a_further_take_says_the_job_stopped_after_the_takes_written(
     out, err = capsys.readouterr()
     assert json.loads(out)["state"] == "JOB_STATE_SUCCEEDED"
     assert err == f"{job.job_id}: succeeded (stopped after take 1 of 3 (cancelled))\n"
+
+
+def _many_clips(path, media, count: int):
+    """A one-track cut of `count` quarter-second shots of one movie."""
+    import opentimelineio as otio
+
+    rate = 24
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for i in range(count):
+        track.append(otio.schema.Clip(
+            name=f"shot{i:03d}",
+            media_reference=otio.schema.ExternalReference(
+                target_url=str(media),
+                available_range=otio.opentime.TimeRange(otio.opentime.RationalTime(0, rate),
+                                                        otio.opentime.RationalTime(120, rate))),
+            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(6 * (i % 16), rate),
+                                                 otio.opentime.RationalTime(6, rate))))
+    timeline = otio.schema.Timeline(name="many")
+    timeline.tracks.append(track)
+    otio.adapters.write_to_file(timeline, str(path))
+    return path
+
+
+def test_watch_into_a_log_says_a_cancelled_jobs_clips_in_one_line_not_one_each(
+        make_server, connect, roots, media_dir, capsys, monkeypatch, tmp_path):
+    """A cancel ends every clip not yet done `CANCELLED` with the same reason: into a log,
+    `watch` printed a line per clip (600 for a 600-clip job). Clips that ended alike are one line
+    with their count now; a clip done or failed is still a line of its own."""
+    import threading
+
+    from v2a.v1 import jobs_pb2 as pb
+
+    monkeypatch.setenv("V2A_TEST_STEP_SECONDS", "0.05")
+    server = make_server(generator="py:server_test_generators:slow")
+    client = connect(server)
+    cut = _many_clips(tmp_path / "many.otio", media_dir / "titles.mov", 30)
+    job = client.submit(cut, output_folder="many", params=pb.GenerationParams(steps=2))
+
+    def cancel_after_the_first_clip():
+        with V2AClient(server.address, token=server.token) as canceller:
+            for event in canceller.watch(job.job_id):
+                if event.clip.state == pb.CLIP_STATE_DONE:
+                    canceller.cancel(job.job_id)
+                    return
+
+    cancelling = threading.Thread(target=cancel_after_the_first_clip)
+    cancelling.start()
+    assert main([*_client_args(server, roots), "watch", job.job_id]) == 1  # not succeeded
+    cancelling.join(10)
+    out, err = capsys.readouterr()
+    assert out.splitlines()[-1] == f"{job.job_id}: cancelled"  # not "cancelled (cancelled)"
+    lines = [line.removeprefix(f"{job.job_id}: ") for line in err.splitlines()]
+    cancelled = [line for line in lines if "cancelled" in line]
+    assert len(cancelled) <= 3, err  # one line a reason: after done, while running, queued
+    assert "1/30 shot000: done" in "".join(lines[:1])  # at once, a line of its own
+    counted = [line for line in cancelled
+               if " clips cancelled (cancelled before it started)" in line]
+    assert len(counted) == 1, err
+    assert counted[0].startswith("30/30 ")
+    # The replay of the ended job: every clip's state at once, the same lines.
+    assert main([*_client_args(server, roots), "watch", job.job_id]) == 1
+    replayed = capsys.readouterr().err.splitlines()
+    assert len(replayed) <= 3 and sum(int(line.split()[2]) if " clips " in line else 1
+                                      for line in replayed) == 30, replayed
+
+
+def test_watch_into_a_log_keeps_a_line_for_each_skipped_clip_whose_reason_is_its_own(capsys):
+    """Skipped clips are held like cancelled ones, but a reason naming the clip's own media is
+    what the editor relinks by: those stay a line each, said before the next clip's progress."""
+    from plugin_server.cli import _follow
+    from v2a.v1 import jobs_pb2 as pb
+    from v2a.v1 import v2a_service_pb2 as api
+
+    def clip(clip_id, state, message=""):
+        return api.WatchJobResponse(job_id="j", clip=pb.ClipProgress(
+            clip_id=clip_id, clip_name=clip_id.upper(), state=state, message=message))
+
+    offline = "media offline: looked for /shots/{}.mov"
+    events = [clip("a", pb.CLIP_STATE_SKIPPED, offline.format("a")),
+              clip("b", pb.CLIP_STATE_SKIPPED, offline.format("b")),
+              clip("c", pb.CLIP_STATE_RUNNING), clip("c", pb.CLIP_STATE_DONE),
+              clip("d", pb.CLIP_STATE_SKIPPED, "no picture"),
+              clip("e", pb.CLIP_STATE_SKIPPED, "no picture")]
+
+    class Client:
+        def watch(self, job_id):
+            return iter(events)
+
+        def get(self, job_id):
+            clips = {e.clip.clip_id: e.clip for e in events}
+            return pb.Job(job_id=job_id, state=pb.JOB_STATE_SUCCEEDED, clips=clips.values())
+
+    assert _follow(Client(), "j") == 0
+    assert capsys.readouterr().err.splitlines() == [
+        f"j: 2/5 A: skipped ({offline.format('a')})", f"j: 2/5 B: skipped ({offline.format('b')})",
+        "j: 3/5 C: done", "j: 5/5 2 clips skipped (no picture)"]
