@@ -261,6 +261,7 @@ def _follow(client, job_id: str) -> int:
     total = len(client.get(job_id).clips)  # the stream's opening states come one clip at a time
     try:
         _follow_events(client, job_id, total, interactive)
+        job = client.get(job_id)  # a stopping server may end the stream, then be gone
     except KeyboardInterrupt:
         # Only the watching stops, as when a panel closes its stream: said so, since a bare
         # "interrupted" read as a stopped job that in fact kept the generator busy.
@@ -268,7 +269,16 @@ def _follow(client, job_id: str) -> int:
               f"watch {job_id}` to follow it again, `v2a client cancel {job_id}` to stop it)",
               file=sys.stderr)
         return 130  # 128 + SIGINT, as v2a.cli answers any other Ctrl-C
-    job = client.get(job_id)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+        # The server stopped under the stream (an update, a restart): the generic "is `v2a
+        # serve` running there?" read as if it never had, and said nothing of the job, which a
+        # stop requeues (or ends, past its first take) and a start runs again.
+        print(f"{job_id}: lost the server while watching ({error.details()}); it keeps its "
+              "jobs, and queues one it stopped for its next start (`v2a client watch "
+              f"{job_id}` follows it then)", file=sys.stderr)
+        return 1
     state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
     # A cancelled job's message is "cancelled": it read "cancelled (cancelled)".
     print(f"{job_id}: {state}" + (f" ({job.message})" if job.message not in ("", state) else ""))

@@ -237,3 +237,42 @@ def test_watch_into_a_log_keeps_a_line_for_each_skipped_clip_whose_reason_is_its
     assert capsys.readouterr().err.splitlines() == [
         f"j: 2/5 A: skipped ({offline.format('a')})", f"j: 2/5 B: skipped ({offline.format('b')})",
         "j: 3/5 C: done", "j: 5/5 2 clips skipped (no picture)"]
+
+
+def test_watch_says_the_job_survives_when_the_server_stops_under_it(server_process, roots,
+                                                                     fixture_timeline, media_dir,
+                                                                     capsys):
+    """`v2a serve` stopped (SIGTERM: an update, a restart) while `watch` followed a job: it said
+    "error: UNAVAILABLE: Cancelling all calls / is `v2a serve` running there?", as if the server
+    had never run, and nothing of the job, which the server requeued to run when it starts."""
+    import threading
+    import time
+
+    from v2a.v1 import jobs_pb2 as pb
+
+    server = server_process()
+    with server.client() as client:
+        job = client.submit(fixture_timeline, inline=True, output_folder="stopped",
+                            media_search_paths=(str(media_dir),))
+        watched = {}
+        watching = threading.Thread(target=lambda: watched.update(rc=main([
+            "client", "--address", server.address, "--token-file", str(roots["token"]),
+            "watch", job.job_id])))
+        watching.start()
+        # Stopped once the watch has printed its first clip: its stream is open then (stopped
+        # before, the watch's first GetJob finds no server, which the generic hint answers).
+        err, deadline = "", time.monotonic() + 30
+        while f"{job.job_id}: 1/4 " not in err:
+            assert time.monotonic() < deadline, f"no clip ended within 30 s: {err}"
+            time.sleep(0.05)
+            err += capsys.readouterr().err
+        assert client.get(job.job_id).state == pb.JOB_STATE_RUNNING
+    server.proc.terminate()  # SIGTERM: running jobs get --grace 1 s, then are requeued
+    watching.join(30)
+    assert watched["rc"] == 1
+    err += capsys.readouterr().err
+    assert "is `v2a serve` running there?" not in err, err
+    assert err.splitlines()[-1].startswith(f"{job.job_id}: lost the server while watching (")
+    assert err.splitlines()[-1].endswith(
+        "); it keeps its jobs, and queues one it stopped for its next start "
+        f"(`v2a client watch {job.job_id}` follows it then)")
