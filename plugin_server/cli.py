@@ -186,6 +186,8 @@ def _client(args):
     except FileNotFoundError as error:
         raise SystemExit(f"v2a client: no token file ({error.filename}); start `v2a serve` once "
                          "on this machine, or pass --token-file") from None
+    except ValueError as error:  # a token no call can carry (client.checked_token)
+        raise SystemExit(f"v2a client: {error}") from None
 
 
 def _handles_rpc_errors(func):
@@ -199,7 +201,8 @@ def _handles_rpc_errors(func):
             if error.code() == grpc.StatusCode.UNAVAILABLE:
                 print("  is `v2a serve` running there? (--address / --uds)", file=sys.stderr)
             for detail in details_of(error):
-                text = json_format.MessageToJson(detail, indent=None)
+                text = json_format.MessageToJson(detail, indent=None,
+                                                 preserving_proto_field_name=True)
                 print(f"  {type(detail).__name__}: {text}", file=sys.stderr)
             return 1
 
@@ -207,7 +210,9 @@ def _handles_rpc_errors(func):
 
 
 def _print(message) -> None:
-    print(json_format.MessageToJson(message, indent=2))
+    # The .proto's field names (`job_id`), as `result` prints, the Node client reads and the
+    # bridge sends: proto3 JSON's camelCase (`jobId`) made `get` and `result` disagree.
+    print(json_format.MessageToJson(message, indent=2, preserving_proto_field_name=True))
 
 
 @_handles_rpc_errors
@@ -257,6 +262,7 @@ def _follow(client, job_id: str) -> int:
     total = len(client.get(job_id).clips)  # the stream's opening states come one clip at a time
     try:
         _follow_events(client, job_id, total, interactive)
+        job = client.get(job_id)  # a stopping server may end the stream, then be gone
     except KeyboardInterrupt:
         # Only the watching stops, as when a panel closes its stream: said so, since a bare
         # "interrupted" read as a stopped job that in fact kept the generator busy.
@@ -264,9 +270,19 @@ def _follow(client, job_id: str) -> int:
               f"watch {job_id}` to follow it again, `v2a client cancel {job_id}` to stop it)",
               file=sys.stderr)
         return 130  # 128 + SIGINT, as v2a.cli answers any other Ctrl-C
-    job = client.get(job_id)
+    except grpc.RpcError as error:
+        if error.code() != grpc.StatusCode.UNAVAILABLE:
+            raise
+        # The server stopped under the stream (an update, a restart): the generic "is `v2a
+        # serve` running there?" read as if it never had, and said nothing of the job, which a
+        # stop requeues (or ends, past its first take) and a start runs again.
+        print(f"{job_id}: lost the server while watching ({error.details()}); it keeps its "
+              "jobs, and queues one it stopped for its next start (`v2a client watch "
+              f"{job_id}` follows it then)", file=sys.stderr)
+        return 1
     state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
-    print(f"{job_id}: {state}" + (f" ({job.message})" if job.message else ""))
+    # A cancelled job's message is "cancelled": it read "cancelled (cancelled)".
+    print(f"{job_id}: {state}" + (f" ({job.message})" if job.message not in ("", state) else ""))
     if job.result_timeline_path:
         print(f"timeline: {job.result_timeline_path}")
     return 0 if job.state == pb.JOB_STATE_SUCCEEDED else 1
@@ -280,37 +296,85 @@ def _follow_events(client, job_id: str, total: int, interactive: bool) -> None:
     from v2a.v1 import jobs_pb2 as pb
 
     ended = (pb.CLIP_STATE_DONE, pb.CLIP_STATE_FAILED, pb.CLIP_STATE_SKIPPED, pb.CLIP_STATE_CANCELLED)
+    # In a log, clips that end cancelled or skipped in a row are held and said together, one
+    # line for each reason with the clips' count: a cancel ends every clip not yet done with
+    # the same words, and a 600-clip job printed 600 lines. A skipped clip's reason names its
+    # media, so those stay a line each unless they share it; done and failed clips print at once.
+    alike = (pb.CLIP_STATE_CANCELLED, pb.CLIP_STATE_SKIPPED)
+    held: dict[tuple, list[str]] = {}  # (state, take, take_count, message) -> clip names
     clips: dict[str, pb.ClipProgress] = {}
+
+    def log_line(what: str, state: int, take: int, take_count: int, message: str) -> None:
+        name = pb.ClipState.Name(state).removeprefix("CLIP_STATE_").lower()
+        done = sum(c.state in ended for c in clips.values())
+        # Each take of `takes: N` ends every clip again: say which one this is.
+        in_take = f" in take {take} of {take_count}" if take_count > 1 else ""
+        print(f"{job_id}: {done}/{max(total, len(clips))} {what}{name}{in_take}"
+              + (f" ({message})" if message else ""), file=sys.stderr, flush=True)
+
+    def say_held() -> None:
+        for (state, take, take_count, message), names in held.items():
+            what = f"{names[0]}: " if len(names) == 1 else f"{len(names)} clips "
+            log_line(what, state, take, take_count, message)
+        held.clear()
+
     with tqdm(total=100, unit="%", desc=job_id, bar_format="{l_bar}{bar}| {elapsed} {postfix}",
               disable=not interactive) as bar:
-        for event in client.watch(job_id):
-            if event.HasField("clip"):
-                clip = event.clip
-                previous = clips.get(clip.clip_id)
-                clips[clip.clip_id] = clip
-                name = clip.clip_name or clip.clip_id
-                newly = previous is None or previous.state != clip.state
-                if not interactive and newly and clip.state in ended:
-                    state = pb.ClipState.Name(clip.state).removeprefix("CLIP_STATE_").lower()
-                    done = sum(c.state in ended for c in clips.values())
-                    # Each take of `takes: N` ends every clip again: say which one this is.
-                    take = f" in take {clip.take} of {clip.take_count}" if clip.take_count > 1 else ""
-                    print(f"{job_id}: {done}/{max(total, len(clips))} {name}: {state}{take}"
-                          + (f" ({clip.message})" if clip.message else ""), file=sys.stderr, flush=True)
-                elif clip.state == pb.CLIP_STATE_FAILED and newly:
-                    bar.write(f"clip {name} failed: {clip.message}")
-                bar.set_postfix_str(name, refresh=False)
-            elif event.message:
-                bar.write(event.message)
-            bar.n = round(100 * job_fraction(list(clips.values())), 1)
-            bar.refresh()
+        try:
+            for event in client.watch(job_id):
+                if event.HasField("clip"):
+                    clip = event.clip
+                    previous = clips.get(clip.clip_id)
+                    newly = previous is None or previous.state != clip.state
+                    if not (newly and clip.state in alike):
+                        say_held()  # before this event changes the count they are said with
+                    clips[clip.clip_id] = clip
+                    name = clip.clip_name or clip.clip_id
+                    if not interactive and newly and clip.state in alike:
+                        key = (clip.state, clip.take, clip.take_count, clip.message)
+                        held.setdefault(key, []).append(name)
+                    elif not interactive and newly and clip.state in ended:
+                        log_line(f"{name}: ", clip.state, clip.take, clip.take_count,
+                                 clip.message)
+                    elif clip.state == pb.CLIP_STATE_FAILED and newly:
+                        bar.write(f"clip {name} failed: {clip.message}")
+                    bar.set_postfix_str(name, refresh=False)
+                elif event.message:
+                    say_held()
+                    bar.write(event.message)
+                bar.n = round(100 * job_fraction(list(clips.values())), 1)
+                bar.refresh()
+        finally:  # the stream's end, or a Ctrl-C or lost server part-way
+            say_held()
 
 
 @_handles_rpc_errors
 def _cancel(args) -> int:
+    """The job as `get` prints it, and on stderr what the cancel did; exit status 1 when nothing
+    was cancelled. CancelJob answers a job that already ended with that job as it is, no error:
+    the command printed it with status 0, and a finished job read as one it had cancelled."""
+    from plugin_server.client import TERMINAL_STATES
+    from v2a.v1 import jobs_pb2 as pb
+
     with _client(args) as client:
-        _print(client.cancel(args.job_id))
-    return 0
+        before = client.get(args.job_id)
+        job = before if before.state in TERMINAL_STATES else client.cancel(args.job_id)
+    _print(job)
+    state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+    said = state + (f" ({job.message})" if job.message and job.message != state else "")
+    if job.state not in TERMINAL_STATES:  # CancelJob waits 5 s for the job to stop
+        print(f"{job.job_id}: asked to stop, still {said}: its clip stops within a sampling "
+              f"step (`v2a client get {job.job_id}` shows when it has)", file=sys.stderr)
+        return 0
+    # A cancel in a further take of `takes: N` keeps the takes written: the job succeeds,
+    # "stopped after take K of N (cancelled)".
+    if job is not before and (job.state == pb.JOB_STATE_CANCELLED
+                              or job.message.endswith("(cancelled)")):
+        print(f"{job.job_id}: {said}", file=sys.stderr)
+        return 0
+    # Ended before the GetJob, or on its own in the instant between it and the cancel.
+    print(f"{job.job_id}: had already ended, {said}; nothing was cancelled", file=sys.stderr)
+    return 1
 
 
 @_handles_rpc_errors

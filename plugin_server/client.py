@@ -25,18 +25,39 @@ MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
 TERMINAL_STATES = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
 
 
+def checked_token(token: str, source: str) -> str:
+    """The token as a call can carry it. The whitespace around it goes, as the server and the
+    bridge read it: a token read with `cat` or `read()` ends in its file's newline, which gRPC
+    refused on this side with `INTERNAL: Invalid metadata`, naming neither the token nor its
+    file. A character a header value cannot hold (a line break, a non-ASCII letter) inside it
+    is refused here, saying where the token came from (`source`) but never the token itself."""
+    token = token.strip()
+    for char in token:
+        if char in "\r\n":
+            raise ValueError(f"the token {source} holds a line break: a token is the one line "
+                             "`v2a serve` writes in its token file")
+        if not " " <= char <= "~":  # what gRPC (and HTTP/2) let a header value hold
+            raise ValueError(f"the token {source} holds a character a token never has "
+                             f"(U+{ord(char):04X}): a token is the one line `v2a serve` writes "
+                             "in its token file")
+    return token
+
+
 class V2AClient:
     """One channel to one server. Over TCP the token is read from the user's config folder
     unless given; over a Unix socket (`uds=`) none is needed."""
 
     def __init__(self, address: str = "", *, uds: str = "", token: str | None = None,
                  token_file: Path | None = None, timeout: float = 30.0):
+        source = "given (token=)"
         if uds:
             target, token = f"unix:{uds}", token or ""
         else:
             target = address or os.environ.get("V2A_ADDRESS") or DEFAULT_ADDRESS
             if token is None:
-                token = auth.read_token(token_file)
+                token_file = token_file or auth.default_token_path()
+                source, token = f"in {token_file}", auth.read_token(token_file)
+        token = checked_token(token, source)
         self.channel = grpc.insecure_channel(target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()

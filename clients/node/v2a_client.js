@@ -43,6 +43,27 @@ function readToken(file) {
   }
 }
 
+// The token as a call can carry it (plugin_server/client.py checked_token). The whitespace around
+// it goes, as the server and the bridge read it: a token read with readFileSync ends in its
+// file's newline, and grpc-js threw from the constructor with the token spelt out in its message.
+// A character a header value cannot hold inside it is refused here, naming the token's `source`
+// but never the token itself.
+function checkedToken(token, source) {
+  const trimmed = String(token).trim();
+  for (const char of trimmed) {
+    const advice = 'a token is the one line `v2a serve` writes in its token file';
+    if (char === '\n' || char === '\r') {
+      throw new TypeError(`the token ${source} holds a line break: ${advice}`);
+    }
+    if (char < ' ' || char > '~') { // what grpc-js (and HTTP/2) let a header value hold
+      const code = char.codePointAt(0).toString(16).toUpperCase().padStart(4, '0');
+      throw new TypeError(`the token ${source} holds a character a token never has `
+        + `(U+${code}): ${advice}`);
+    }
+  }
+  return trimmed;
+}
+
 // A server older than GetJobResultRequest.clip_ids does not see it and sends every clip's take,
 // the one asked for among them, not first: the clips asked for alone, whichever server answered.
 function onlyAskedFor(response, clipIds) {
@@ -76,12 +97,17 @@ class V2AClient {
     const Service = loadService();
     let target;
     let token = options.token;
+    let source = 'given (options.token)';
     if (options.uds) {
       target = `unix:${options.uds}`;
     } else {
       target = options.address || process.env.V2A_ADDRESS || DEFAULT_ADDRESS;
-      if (token === undefined) token = readToken(options.tokenFile || defaultTokenFile());
+      if (token === undefined) {
+        const file = options.tokenFile || defaultTokenFile();
+        [token, source] = [readToken(file), `in ${file}`];
+      }
     }
+    if (token) token = checkedToken(token, source);
     // Inline timelines and returned timeline bytes can exceed gRPC's default 4 MB.
     this.stub = new Service(target, grpc.credentials.createInsecure(), {
       'grpc.max_receive_message_length': MAX_RESPONSE_BYTES,

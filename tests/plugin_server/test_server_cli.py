@@ -74,7 +74,7 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
     out, err = capsys.readouterr()
     assert ": succeeded" in out and f"{second['clip_id']}_take2.wav" in err
     assert main([*base, "info"]) == 0
-    assert json.loads(capsys.readouterr().out)["sampleRate"] == 48000
+    assert json.loads(capsys.readouterr().out)["sample_rate"] == 48000
 
 
 def test_info_names_each_formats_file_extensions(make_server, roots, capsys):
@@ -82,15 +82,15 @@ def test_info_names_each_formats_file_extensions(make_server, roots, capsys):
     server = make_server()
     assert main([*_args(server, roots), "info"]) == 0
     info = json.loads(capsys.readouterr().out)
-    written = info["outputTimelineFormats"]
-    assert [f["name"] for f in written] == info["outputFormats"]  # the same formats, in order
+    written = info["output_timeline_formats"]
+    assert [f["name"] for f in written] == info["output_formats"]  # the same formats, in order
     by_name = {f["name"]: f for f in written}
     # First the extension v2a names a file it writes in that format, then the others it reads.
     assert by_name["fcpx_xml"] == {"name": "fcpx_xml", "extensions": ["fcpxml", "fcpxmld"],
                                    "label": "Final Cut Pro X XML"}
     assert by_name["cmx_3600"]["extensions"] == ["edl"]
     assert by_name["otio_json"]["extensions"] == ["otio"]
-    assert [f["name"] for f in info["inputTimelineFormats"]] == info["inputFormats"]
+    assert [f["name"] for f in info["input_timeline_formats"]] == info["input_formats"]
 
 
 def test_errors_are_one_clear_line_with_details_not_a_traceback(make_server, roots, capsys):

@@ -38,6 +38,34 @@ test('a wrong token is UNAUTHENTICATED', { skip }, async (t) => {
   await assert.rejects(c.info(), (error) => error.code === grpc.status.UNAUTHENTICATED);
 });
 
+// `options.token` read with readFileSync ends in the newline the server writes after it: grpc-js
+// threw from the constructor, the token spelt out in its message (into the panel's log).
+test('a token with the newline of its file is taken as the token', { skip }, async (t) => {
+  const contents = fs.readFileSync(env.V2A_TOKEN_FILE, 'utf8');
+  assert.ok(contents.endsWith('\n'));
+  for (const token of [contents, ` ${contents.trim()}\r\n`]) {
+    assert.ok((await client(t, { token }).info()).version);
+  }
+});
+
+test('a token no call can carry is refused naming where it came from, never the token', () => {
+  const secret = 's3cret-token';
+  assert.throws(() => new V2AClient({ address: '127.0.0.1:1', token: `${secret}\n${secret}` }),
+    (error) => error.message.startsWith('the token given (options.token) holds a line break')
+      && !error.message.includes(secret));
+  const file = require('node:path').join(require('node:os').tmpdir(), `v2a-token-${process.pid}`);
+  fs.writeFileSync(file, `${secret}\nsomething else\n`);
+  try {
+    assert.throws(() => new V2AClient({ address: '127.0.0.1:1', tokenFile: file }),
+      (error) => error.message.startsWith(`the token in ${file} holds a line break`)
+        && !error.message.includes(secret));
+  } finally {
+    fs.unlinkSync(file);
+  }
+  assert.throws(() => new V2AClient({ address: '127.0.0.1:1', token: 'tökén' }),
+    /the token given \(options\.token\) holds a character a token never has \(U\+00F6\)/);
+});
+
 test('unknown job is NOT_FOUND', { skip }, async (t) => {
   const c = client(t);
   await assert.rejects(c.getJob('nope'), (error) => error.code === grpc.status.NOT_FOUND);
