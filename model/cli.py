@@ -144,7 +144,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "pack-features", help="one compressed file of a split's training features, to train where the corpus is not")
     pack.add_argument("--config",
                       help="the training config whose model settings (and corpus, limit) the "
-                           "features follow (default: none, model/config.py TrainConfig's defaults)")
+                           "features follow (default: none, model/config.py TrainConfig's "
+                           "defaults)")
     pack.add_argument("--corpus", help="default: the config's corpus")
     pack.add_argument("--split", default="train", help="train, val or test (default: %(default)s)")
     pack.add_argument("--out", required=True, help="the file to write (e.g. runs/train-features.npz.xz)")

@@ -108,12 +108,15 @@ def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0
 
     corpus = Path(corpus)
     source = Path(source) if source else corpus
-    rows = read_manifest(source, split) if (source / "manifest.jsonl").exists() else _scan(source, split)
+    has_manifest = (source / "manifest.jsonl").exists()
+    rows = read_manifest(source, split) if has_manifest else _scan(source, split)
     if limit:  # a seeded random subset, so every class is represented
         random.Random(0).shuffle(rows)
         rows = rows[:limit]
-    if not rows:
-        raise ValueError(f"corpus {source}: no examples in split {split!r}")
+    if not rows:  # a typo (`tset`), or a split the corpus lacks: say which there are
+        have = sorted({r.get("split", "") for r in read_manifest(source)}) if has_manifest else []
+        raise ValueError(f"corpus {source}: no examples in split {split!r}; "
+                         f"its splits: {', '.join(have) or 'none'}")
     out_dir = cache_dir(corpus, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = None

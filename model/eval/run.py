@@ -269,8 +269,9 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     corpus, out = Path(corpus), Path(out)
     rows = read_manifest(corpus)
     chosen = select_examples(rows, split, limit)
-    if not chosen:
-        raise ValueError(f"{corpus}: no examples in split {split!r}")
+    if not chosen:  # a typo (`tset`), or a split an imported corpus lacks: say which there are
+        have = ", ".join(sorted({r["split"] for r in rows})) or "none"
+        raise ValueError(f"{corpus}: no examples in split {split!r}; its splits: {have}")
     loaded = _load_generators(generators, corpus)  # before any example: a typo fails at once
     examples = [load_example(corpus, r) for r in tqdm(chosen, desc="load", unit="ex",
                                                       disable=not show_progress)]

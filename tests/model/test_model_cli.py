@@ -51,3 +51,23 @@ def test_the_help_states_the_defaults_the_parser_uses(capsys):
         text = "".join(capsys.readouterr().out.split())
         for part in said:
             assert "".join(part.split()) in text, (argv, part)
+
+
+def test_a_split_the_corpus_lacks_is_named_with_the_splits_it_has(tmp_path, caplog):
+    """`--split tset` said "no examples in split 'tset'" and left the reader to guess which
+    splits there are (an imported corpus may have only some)."""
+    from model_fixtures import write_tiny_corpus
+
+    from v2a.cli import main
+
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)  # a train split only
+    code = main(["eval", "--corpus", str(corpus), "--split", "tset", "--generators", "silence",
+                 "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "no examples in split 'tset'; its splits: train" in caplog.text
+    assert not (tmp_path / "r").exists()
+    caplog.clear()
+    code = main(["data", "pack-features", "--corpus", str(corpus), "--split", "tset",
+                 "--out", str(tmp_path / "f.npz.xz")])
+    assert code == 2
+    assert "no examples in split 'tset'; its splits: train" in caplog.text
