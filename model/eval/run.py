@@ -211,7 +211,7 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         # widely the clips and the class means spread, to set beside the reference's.
         "frechet_parts": {"mean_term": mean_term, "covariance_term": cov_term,
                           "spread": spread, "class_spread": class_spread},
-        "class_agreement": _held_out_agreement(predicted, classes),
+        "class_agreement": metrics.held_out_agreement(predicted, classes),
         # The measure before the sixth session (centroids of train clips), kept for comparison
         # with older reports; it favours generators that reproduce training recordings.
         "class_agreement_train_centroids": _share_equal(predicted_train, classes) if centroids else None,
@@ -231,7 +231,8 @@ def _per_class(scores: Scores, predicted: list, classes: list[str]) -> dict[str,
     for name in sorted(set(classes)):
         rows = [i for i, c in enumerate(classes) if c == name]
         out[name] = {"level_db": float(np.median([scores.level_db[i] for i in rows])),
-                     "class_agreement": _held_out_agreement([predicted[i] for i in rows], [name] * len(rows)),
+                     "class_agreement": metrics.held_out_agreement([predicted[i] for i in rows],
+                                                                   [name] * len(rows)),
                      "onset_acc": float(np.mean([scores.onset_acc[i] for i in rows])),
                      "av_align": float(np.mean([scores.av_align[i] for i in rows]))}
     return out
@@ -355,16 +356,6 @@ def _add_distance_to_ceilings(results: dict, all_scores: list[Scores]) -> None:
 
 def _share_equal(predicted: list, classes: list[str]) -> float:
     return float(np.mean([p == c for p, c in zip(predicted, classes, strict=True)]))
-
-
-def _held_out_agreement(predicted: list, classes: list[str]) -> float | None:
-    """Class agreement over the rows that can agree: a row whose class has no other reference in
-    the selection has no centroid of its own class (metrics.nearest_reference_class), so it is
-    left out; None when no row can (`--limit` with one clip per class), not a misleading 0.
-    Called with one class's rows, the counts are that class's own, as in the whole selection."""
-    counts = {c: classes.count(c) for c in set(classes)}
-    rows = [(p, c) for p, c in zip(predicted, classes, strict=True) if counts[c] > 1]
-    return float(np.mean([p == c for p, c in rows])) if rows else None
 
 
 def _score_reference(examples: list[Example], embeddings: np.ndarray) -> Scores:
