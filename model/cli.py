@@ -164,7 +164,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=positive_int, default=None,
                     help="examples, spread over classes (default: the whole split, as the bars are read)")
     ev.add_argument("--out", default="reports/eval",
-                    help="report folder: report.md, spectrograms (default: %(default)s)")
+                    help="report folder, replaced whole at the end: metrics.json, report.md, "
+                         "pictures, embeddings.npz (default: %(default)s)")
     ev.add_argument("--threads", type=positive_int, default=2,
                     help="torch threads (default: %(default)s)")
     ev.add_argument("--no-prompts", action="store_true",

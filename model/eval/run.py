@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from model.data.io import read_mp4_frames
+from model.data.io import (
+    EVAL_REPORT,
+    check_replaceable,
+    make_staging,
+    read_mp4_frames,
+    replace_folder,
+)
 from model.eval import metrics
 from model.eval.motion import motion_peaks
 from model.eval.onsets import detect_onsets
@@ -268,6 +274,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
         if list(generators).count(spec) > 1:  # scored twice, and the second row replaced the first
             raise ValueError(f"generator {spec!r} is named twice in --generators")
     corpus, out = Path(corpus), Path(out)
+    _check_out(out)  # before minutes of scoring, as the swap at the end would refuse it
     rows = read_manifest(corpus)
     chosen = select_examples(rows, split, limit)
     if not chosen:  # a typo (`tset`), or a split an imported corpus lacks: say which there are
@@ -300,7 +307,11 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     results = {s.name: summarise(s, reference_emb, classes, centroids, reference_levels) for s in all_scores}
     _add_distance_to_ceilings(results, all_scores)
     results["reference"]["rtf"] = None
-    picture_files = _draw_pictures(out, [ex for ex in examples if ex.row["id"] in keep_ids],
+    # Everything is written beside `out` and swapped in whole at the end, as `v2a data build`
+    # does: written into `out`, a run stopped midway left a report beside pictures or embeddings
+    # of another run, and pictures of earlier runs stayed.
+    staging = _staging_for(out)
+    picture_files = _draw_pictures(staging, [ex for ex in examples if ex.row["id"] in keep_ids],
                                    all_scores[1:])
     settings = {"corpus": str(corpus), "split": split, "examples": len(examples),
                 "classes": len(set(classes)), "generators": list(generators),
@@ -308,9 +319,29 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
                 "onset_tolerance_s": metrics.ONSET_TOLERANCE_S,
                 "prompts": "the example's caption" if with_captions else "none",
                 "seed_offset": seed_offset}
-    write_report(out, results, settings, picture_files)
-    _save_embeddings(out / "embeddings.npz", examples, all_scores)
+    write_report(staging, results, settings, picture_files)
+    _save_embeddings(staging / "embeddings.npz", examples, all_scores)
+    try:
+        replace_folder(staging, out, EVAL_REPORT)
+    except FileExistsError as error:  # `out` became something else while the run went on
+        raise ValueError(str(error)) from None
     return results
+
+
+def _check_out(out: Path) -> None:
+    """The report folder is replaced whole: refuse one that holds something else (a mistyped
+    --out), as a ValueError the command line prints in one line."""
+    try:
+        check_replaceable(out, EVAL_REPORT)
+    except FileExistsError as error:
+        raise ValueError(str(error)) from None
+
+
+def _staging_for(out: Path) -> Path:
+    try:
+        return make_staging(out, EVAL_REPORT)
+    except FileExistsError as error:  # a `<out>.building` that is not ours
+        raise ValueError(str(error)) from None
 
 
 def _load_generators(generators: list[str] | tuple[str, ...], corpus: Path) -> list[tuple]:
