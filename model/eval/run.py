@@ -264,6 +264,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     import platform
 
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from model.eval.embedding import default_embedder
     from model.eval.report import write_report
@@ -281,8 +282,10 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
         have = ", ".join(sorted({r["split"] for r in rows})) or "none"
         raise ValueError(f"{corpus}: no examples in split {split!r}; its splits: {have}")
     loaded = _load_generators(generators, corpus)  # before any example: a typo fails at once
-    examples = [load_example(corpus, r) for r in tqdm(chosen, desc="load", unit="ex",
-                                                      disable=not show_progress)]
+    # Closed on an error too, so that the command's error line starts a line of its own (it was
+    # printed onto the bar: "load:  67%|...| 2/3 ...ERROR model.cli: ...").
+    with tqdm(chosen, desc="load", unit="ex", disable=not show_progress) as rows_loaded:
+        examples = [load_example(corpus, r) for r in rows_loaded]
     embedder = default_embedder()
     reference_emb = embed(embedder, [ex.audio for ex in examples], "embed reference", show_progress)
     centroids = class_centroids(corpus, rows, embedder, show_progress)
@@ -291,17 +294,18 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     all_scores = [_score_reference(examples, reference_emb)]
 
-    bar = tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
-               disable=not show_progress)
-    for name, spec, generator in loaded:
-        try:
-            all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
-                                              bar.update, with_captions, seed_offset,
-                                              show_progress))
-        except Exception as error:  # a broken generator is reported, the others still scored
-            log.error("%s failed: %s: %s", spec, type(error).__name__, error)
-            all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
-    bar.close()
+    # Log lines while the bar is open (a generator that failed, the model's redraws) go through
+    # tqdm, each on a line of its own above the bar, not onto the bar's line.
+    with tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
+              disable=not show_progress) as bar, logging_redirect_tqdm():
+        for name, spec, generator in loaded:
+            try:
+                all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
+                                                  bar.update, with_captions, seed_offset,
+                                                  show_progress))
+            except Exception as error:  # a broken generator is reported, the others still scored
+                log.error("%s failed: %s: %s", spec, type(error).__name__, error)
+                all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
 
     reference_levels = all_scores[0].level_db
     results = {s.name: summarise(s, reference_emb, classes, centroids, reference_levels) for s in all_scores}

@@ -4,6 +4,17 @@ what their --help says and how they report errors."""
 from __future__ import annotations
 
 import argparse
+import logging
+import sys
+
+import pytest
+
+from model.data.sources import discover_classes
+
+needs_packages = pytest.mark.skipif(
+    not {"drum"} <= {c.name for c in discover_classes()},
+    reason="Debian sound packages not installed (bash scripts/setup-data.sh)",
+)
 
 MODEL_COMMANDS = ("data", "eval", "train", "train-decoder")
 
@@ -38,8 +49,6 @@ def test_every_model_option_says_its_default_in_help():
 
 def test_the_help_states_the_defaults_the_parser_uses(capsys):
     """The defaults said are the ones in force (rendered from the parser, not copied by hand)."""
-    import pytest
-
     from v2a.cli import main
 
     for argv, said in ((["eval", "--help"], ("silence,random-sample,onset-transfer,motion-bursts,"
@@ -71,3 +80,107 @@ def test_a_split_the_corpus_lacks_is_named_with_the_splits_it_has(tmp_path, capl
                  "--out", str(tmp_path / "f.npz.xz")])
     assert code == 2
     assert "no examples in split 'tset'; its splits: train" in caplog.text
+
+
+@pytest.fixture
+def console(capsys):
+    """stderr as a terminal shows it: the log's console handler (v2a.cli's format) and the
+    progress bars both write there; each line is what is left after its last carriage return.
+    Call it once the test runs (the handler takes the stderr of that moment), then read."""
+    handlers = []
+
+    def start():
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.root.addHandler(handler)
+        handlers.append(handler)
+        return lambda: [line.split("\r")[-1] for line in capsys.readouterr().err.split("\n")]
+
+    yield start
+    for handler in handlers:
+        logging.root.removeHandler(handler)
+
+
+def _error_lines_start_their_own_line(lines: list[str], said: str) -> None:
+    shown = [line for line in lines if said in line]
+    assert shown, lines
+    assert all(line.startswith("ERROR ") or line.startswith("v2a ") for line in shown), shown
+
+
+def test_an_example_that_cannot_be_loaded_is_said_on_its_own_line(tmp_path, console):
+    # "load:  67%|...| 2/3 [00:00<00:00,  3.44ex/s]ERROR model.cli: ...wav: cannot read the
+    # audio": the load bar was left open while the command logged the error.
+    from model_fixtures import write_tiny_corpus
+
+    from v2a.cli import main
+
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=3)
+    (corpus / "train/ex2.wav").write_bytes(b"RIFF, but cut short")  # the third one loaded
+    shown = console()
+    assert main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", "silence",
+                 "--threads", "1", "--out", str(tmp_path / "r")]) == 2
+    _error_lines_start_their_own_line(shown(), "cannot read the audio")
+
+
+def test_a_generator_that_fails_while_scoring_is_said_on_its_own_line(tmp_path, console,
+                                                                      monkeypatch):
+    import numpy as np
+    from model_fixtures import write_tiny_corpus
+
+    import model.generators
+    from v2a.cli import main
+
+    class Fails:
+        frame_rate, frame_size = 24.0, 32
+
+        def provenance(self):
+            return {"kind": "baseline"}
+
+        def generate(self, frames, fps, num_samples, params):
+            if params.seed == 1:  # the second clip, with the eval bar half way
+                raise RuntimeError("out of memory")
+            return np.zeros(num_samples, np.float32)
+
+    monkeypatch.setattr(model.generators, "load_generator", lambda spec: Fails())
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    shown = console()
+    assert main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", "silence",
+                 "--threads", "1", "--out", str(tmp_path / "r")]) == 0
+    _error_lines_start_their_own_line(shown(), "silence failed: RuntimeError: out of memory")
+
+
+@needs_packages
+def test_a_build_that_fails_midway_is_said_on_its_own_line(tmp_path, console, monkeypatch):
+    import model.data.build
+    from v2a.cli import main
+
+    def full_disk(job):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model.data.build, "make_example", full_disk)
+    shown = console()
+    assert main(["data", "build", "--out", str(tmp_path / "c"), "--per-class", "2",
+                 "--classes", "drum", "--workers", "1"]) == 2
+    _error_lines_start_their_own_line(shown(), "No space left on device")
+
+
+def test_a_training_run_that_fails_midway_is_said_on_its_own_line(tmp_path, console,
+                                                                  monkeypatch):
+    import json
+
+    from model_fixtures import TINY_MODEL, write_tiny_corpus
+
+    import model.train
+    from v2a.cli import main
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(model.train, "_save", full_disk)
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "corpus": str(corpus), "batch_size": 4,
+                                  "steps": 2, "warmup_steps": 1, "save_every": 1, "threads": 1}))
+    shown = console()
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
+    _error_lines_start_their_own_line(shown(), "No space left on device")
