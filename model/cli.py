@@ -121,11 +121,14 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("--out", default="data/corpus", help="corpus folder, replaced whole (default: %(default)s)")
     build.add_argument("--seed", type=_seed, default=0,
                        help="the same seed builds the same corpus, byte for byte (default: %(default)s)")
-    build.add_argument("--per-class", type=positive_int, default=260, help="examples per sound class")
+    build.add_argument("--per-class", type=positive_int, default=260,
+                       help="examples per sound class (default: %(default)s)")
     build.add_argument("--workers", type=positive_int, default=2, help="processes (default: %(default)s)")
-    build.add_argument("--classes", default="", help="comma-separated subset of sound classes")
+    build.add_argument("--classes", default="",
+                       help="comma-separated subset of sound classes (default: every class)")
     build.add_argument("--with-0ad", action="store_true",
-                       help="add 0 A.D.'s recordings (package 0ad-data) to the train split only")
+                       help="add 0 A.D.'s recordings (package 0ad-data) to the train split only "
+                            "(default: off)")
     build.set_defaults(func=_data_build)
 
     imp = data_sub.add_parser("import-folder",
@@ -139,7 +142,10 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
 
     pack = data_sub.add_parser(
         "pack-features", help="one compressed file of a split's training features, to train where the corpus is not")
-    pack.add_argument("--config", help="the training config whose model settings the features follow")
+    pack.add_argument("--config",
+                      help="the training config whose model settings (and corpus, limit) the "
+                           "features follow (default: none, model/config.py TrainConfig's "
+                           "defaults)")
     pack.add_argument("--corpus", help="default: the config's corpus")
     pack.add_argument("--split", default="train", help="train, val or test (default: %(default)s)")
     pack.add_argument("--out", required=True, help="the file to write (e.g. runs/train-features.npz.xz)")
@@ -153,12 +159,15 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--split", default="test", help="train, val or test (default: %(default)s)")
     ev.add_argument("--generators",
                     default="silence,random-sample,onset-transfer,motion-bursts,ceiling,default",
-                    help="comma-separated generator specs (see model/generators.py)")
+                    help="comma-separated generator specs (see model/generators.py; "
+                         "default: %(default)s)")
     ev.add_argument("--limit", type=positive_int, default=None,
                     help="examples, spread over classes (default: the whole split, as the bars are read)")
     ev.add_argument("--out", default="reports/eval",
-                    help="report folder: report.md, spectrograms (default: %(default)s)")
-    ev.add_argument("--threads", type=positive_int, default=2, help="torch threads")
+                    help="report folder, replaced whole at the end: metrics.json, report.md, "
+                         "pictures, embeddings.npz (default: %(default)s)")
+    ev.add_argument("--threads", type=positive_int, default=2,
+                    help="torch threads (default: %(default)s)")
     ev.add_argument("--no-prompts", action="store_true",
                     help="give no prompt (default: each example's caption), as for an editor who types none")
     ev.add_argument("--seed-offset", type=non_negative_int, default=0,  # seeds are not negative

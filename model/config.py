@@ -206,7 +206,7 @@ class TrainConfig:
     # A packed feature file (`v2a data pack-features`) to train from instead of the corpus: what a
     # machine without the corpus, the media libraries or the encoder wheels needs (a GPU box).
     features: str = ""
-    limit: int = 0  # 0: every example of the split; N: a seeded random N of them
+    limit: int = 0  # 0: every example of the split; N: a seeded random N, spread over classes
     batch_size: int = 24
     lr: float = 1e-3
     weight_decay: float = 0.01

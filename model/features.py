@@ -108,12 +108,14 @@ def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0
 
     corpus = Path(corpus)
     source = Path(source) if source else corpus
-    rows = read_manifest(source, split) if (source / "manifest.jsonl").exists() else _scan(source, split)
-    if limit:  # a seeded random subset, so every class is represented
-        random.Random(0).shuffle(rows)
-        rows = rows[:limit]
-    if not rows:
-        raise ValueError(f"corpus {source}: no examples in split {split!r}")
+    has_manifest = (source / "manifest.jsonl").exists()
+    rows = read_manifest(source, split) if has_manifest else _scan(source, split)
+    if limit:
+        rows = _seeded_subset(rows, limit)
+    if not rows:  # a typo (`tset`), or a split the corpus lacks: say which there are
+        have = sorted({r.get("split", "") for r in read_manifest(source)}) if has_manifest else []
+        raise ValueError(f"corpus {source}: no examples in split {split!r}; "
+                         f"its splits: {', '.join(have) or 'none'}")
     out_dir = cache_dir(corpus, cfg)
     out_dir.mkdir(parents=True, exist_ok=True)
     model = None
@@ -132,6 +134,21 @@ def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0
             os.replace(tmp, path)
         paths.append(CachedExample(path, str(row.get("caption", "")), str(row.get("class", ""))))
     return paths
+
+
+def _seeded_subset(rows: list[dict], limit: int) -> list[dict]:
+    """A seeded random `limit` of the rows, dealt round-robin over the classes so that every
+    class is represented once `limit` reaches their number (a plain shuffle cut to `limit` could
+    leave out a class with a few clips)."""
+    shuffled = list(rows)
+    random.Random(0).shuffle(shuffled)
+    by_class: dict[str, list[dict]] = {}
+    for row in shuffled:
+        by_class.setdefault(str(row.get("class", "")), []).append(row)
+    dealt: list[dict] = []
+    for depth in range(max(map(len, by_class.values()), default=0)):
+        dealt += [by_class[name][depth] for name in sorted(by_class) if depth < len(by_class[name])]
+    return dealt[:limit]
 
 
 def _scan(source: Path, split: str) -> list[dict]:

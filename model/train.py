@@ -29,6 +29,7 @@ from pathlib import Path
 import torch
 import torch.distributed as dist
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from model.config import ModelConfig, TrainConfig, from_dict, to_dict
 from model.features import (
@@ -174,8 +175,11 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     per_rank = cfg.batch_size // world
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
     started = time.monotonic()
-    with _stop_requests(enabled=world == 1) as received:
-        bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step", disable=not (progress and rank == 0))
+    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step",
+               disable=not (progress and rank == 0))
+    # The bar is closed on an error too, and log lines while it is open go through tqdm: the
+    # command's error ("v2a train: ...") and "stopping at step" start lines of their own.
+    with _stop_requests(enabled=world == 1) as received, bar, logging_redirect_tqdm():
         order: list[int] = []
         # fit_steps_to_time times the steps after the first few, whose start-up (CUDA kernels loading,
         # allocator growth) made the estimate 25 % short on an H200 when it was counted.
@@ -219,7 +223,6 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
                 break
             if received:
                 break
-        bar.close()
     if world > 1:
         dist.barrier()
     final = sum(v for _, v in history[-50:]) / max(1, len(history[-50:]))

@@ -15,24 +15,32 @@ from model.cli import non_negative_int, positive_int
 
 def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("train", help="train the video-to-audio model on a corpus")
-    parser.add_argument("--config", help="JSON merged over the defaults (model/config.py TrainConfig)")
+    parser.add_argument("--config", help="JSON merged over the defaults (default: none, "
+                        "model/config.py TrainConfig's defaults; the 2-core recipe is "
+                        "model/configs/v2a-default.json)")
     parser.add_argument("--out", required=True, help="run folder (model.safetensors, train_state.pt, loss.png)")
-    parser.add_argument("--resume", action="store_true", help="continue from OUT/train_state.pt")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue from OUT/train_state.pt (default: start afresh)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
-                        help="override one config value, e.g. --set steps=100 --set model.net.depth=4")
+                        help="override one config value, e.g. --set steps=100 --set "
+                             "model.net.depth=4 (repeatable; default: none)")
     parser.set_defaults(func=_run_train)
 
     decoder = subparsers.add_parser(
         "train-decoder", help="train a learned magnitude decoder into a copy of a model checkpoint")
     decoder.add_argument("--checkpoint", required=True, help="the model to copy (its flow weights are kept)")
-    decoder.add_argument("--corpus", default="data/corpus", help="recordings to learn from (train split; val is scored)")
+    decoder.add_argument("--corpus", default="data/corpus",
+                         help="recordings to learn from (train split; val is scored; "
+                              "default: %(default)s)")
     decoder.add_argument("--out", required=True, help="the new checkpoint (.safetensors), audio.decoder 'learned'")
     # Checked here: --steps 0 wrote an untrained decoder with a NaN loss, --limit -1 dropped the
     # last example, --threads -1 ended in torch's traceback.
     decoder.add_argument("--steps", type=positive_int, default=3000, help="training steps (default: %(default)s)")
     decoder.add_argument("--seed", type=int, default=0, help="torch seed (default: %(default)s)")
-    decoder.add_argument("--threads", type=non_negative_int, default=0, help="torch threads (0: torch's default)")
-    decoder.add_argument("--limit", type=non_negative_int, default=0, help="first N examples per split (0: all)")
+    decoder.add_argument("--threads", type=non_negative_int, default=0,
+                         help="torch threads (default: 0, torch's own choice)")
+    decoder.add_argument("--limit", type=non_negative_int, default=0,
+                         help="first N examples per split (default: 0, all)")
     decoder.set_defaults(func=_run_train_decoder)
 
 

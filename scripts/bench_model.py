@@ -184,7 +184,9 @@ def steps_vs_quality(checkpoint: str, data: Subset, steps_list: list[int],
             "time_shift": shift,
             "noise_churn": churn,
             "frechet": metrics.frechet_distance(embedded, references),
-            "class_agreement": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
+            # The eval's rule: a clip whose class has no other clip here is left out (None: none
+            # left).
+            "class_agreement": metrics.held_out_agreement(predicted, classes),
             "onset_accuracy": float(np.mean(onset_acc)),
             "av_align": float(np.mean(av_align)),
             # Loudness against the reference clip (diagnostic, not an eval metric).
@@ -228,9 +230,12 @@ def prompt_steering(checkpoint: str, data: Subset, steps: int = 0, strengths: li
                      for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
             predicted = metrics.nearest_reference_class(embedder.embed(audio), references, video_classes)
             key = label if label == "no prompt" else f"{label}, prompt strength {strength:g}"
+            # The eval's rule: a clip is left out where the class it is scored against has no
+            # centroid here (its own class without another clip, or another class without any).
             result[key] = {
-                "agree_with_video_class": float(np.mean([p == e.row["class"] for p, e in zip(predicted, examples, strict=True)])),
-                "agree_with_other_class": float(np.mean([p == c for p, c in zip(predicted, other, strict=True)])),
+                "agree_with_video_class": metrics.held_out_agreement(predicted, video_classes),
+                "agree_with_other_class": metrics.held_out_agreement(predicted, other,
+                                                                     video_classes),
             }
             print(key, json.dumps(result[key]), flush=True)
     return result
@@ -263,22 +268,23 @@ def prompt_levels(checkpoint: str, data: Subset) -> dict:
                "no prompt": [None] * len(examples)}
     levels = {"reference": [rms_db(e.audio) for e in examples]}
     # the references too, each against the others (its own left out), as the eval scores them
-    agree = {"reference": [p == c for p, c in zip(metrics.nearest_reference_class(references, references, classes),
-                                                  classes, strict=True)]}
+    predicted = {"reference": metrics.nearest_reference_class(references, references, classes)}
     for label, texts in prompts.items():
         audio = [model.generate(e.frames, 24.0, len(e.audio), prompt=t, seed=i)
                  for i, (e, t) in enumerate(zip(examples, texts, strict=True))]
         levels[label] = [rms_db(a) for a in audio]
-        predicted = metrics.nearest_reference_class(embedder.embed(audio), references, classes)
-        agree[label] = [p == c for p, c in zip(predicted, classes, strict=True)]
+        predicted[label] = metrics.nearest_reference_class(embedder.embed(audio), references,
+                                                           classes)
     result = {}
     print("class: median dB (class agreement) for " + " / ".join(levels))
     for name in sorted(set(classes)):
         rows = [i for i, c in enumerate(classes) if c == name]
+        # the eval's per-class rule: None where the class has a single clip here
         result[name] = {label: {"level_db": float(np.median([values[i] for i in rows])),
-                                "class_agreement": float(np.mean([agree[label][i] for i in rows]))}
+                                "class_agreement": metrics.held_out_agreement(
+                                    [predicted[label][i] for i in rows], [name] * len(rows))}
                         for label, values in levels.items()}
-        print(f"  {name:18} " + " / ".join(f"{v['level_db']:6.1f} ({v['class_agreement']:.2f})"
+        print(f"  {name:18} " + " / ".join(f"{v['level_db']:6.1f} ({_share(v['class_agreement'])})"
                                           for v in result[name].values()), flush=True)
     print(json.dumps(result))
     return result
@@ -375,6 +381,10 @@ def main() -> int:
     if checkpoint and args.seams and has_corpus:
         seams(checkpoint, Path(args.corpus))
     return 0
+
+
+def _share(value: float | None) -> str:
+    return "—" if value is None else f"{value:.2f}"
 
 
 def _floats(text: str) -> list[float] | None:

@@ -276,17 +276,17 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
     jobs = plan_jobs(str(staging), seed, per_class, classes)
     started = time.monotonic()
     rows: list[dict] = []
-    bar = tqdm(total=len(jobs), desc="data build", unit="ex", disable=not progress)
-    if workers <= 1:
-        for job in jobs:
-            rows.append(make_example(job))
-            bar.update()
-    else:
-        with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
-            for row in pool.map(make_example, jobs, chunksize=8):
-                rows.append(row)
+    # Closed on an error too, so that the command's error line starts a line of its own.
+    with tqdm(total=len(jobs), desc="data build", unit="ex", disable=not progress) as bar:
+        if workers <= 1:
+            for job in jobs:
+                rows.append(make_example(job))
                 bar.update()
-    bar.close()
+        else:
+            with ProcessPoolExecutor(workers, initializer=_init_worker) as pool:
+                for row in pool.map(make_example, jobs, chunksize=8):
+                    rows.append(row)
+                    bar.update()
     # The packages the corpus was made from: the ones installed, not the ones it should have had.
     packages = [p for p in APT_PACKAGES if p not in missing] + ([ZERO_AD_PACKAGE] if with_0ad else [])
     _write_metadata(staging, rows, classes, seed, per_class, time.monotonic() - started, packages,

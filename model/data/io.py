@@ -57,18 +57,24 @@ def _open_zip(path: str, pid: int) -> zipfile.ZipFile:
     return zipfile.ZipFile(path)
 
 
-def check_replaceable(out: Path) -> None:
-    """Refuse to overwrite a folder that is neither empty nor a corpus (a mistyped --out)."""
+#: What a folder that may be replaced whole holds: a corpus (`v2a data ...`) or an eval report.
+CORPUS = ("manifest.jsonl", "a corpus")
+EVAL_REPORT = ("metrics.json", "an eval report")
+
+
+def check_replaceable(out: Path, kind: tuple[str, str] = CORPUS) -> None:
+    """Refuse to overwrite a folder that is neither empty nor of this kind (a mistyped --out)."""
+    marker, name = kind
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and
-                                              not (out / "manifest.jsonl").is_file())):
-        raise FileExistsError(f"{out} exists and is not a corpus; choose another --out")
+                                              not (out / marker).is_file())):
+        raise FileExistsError(f"{out} exists and is not {name}; choose another --out")
 
 
 #: Marks a `<out>.building` folder as one a build made, so a later build may clear it.
 STAGING_MARK = ".v2a-building"
 
 
-def make_staging(out: Path) -> Path:
+def make_staging(out: Path, kind: tuple[str, str] = CORPUS) -> Path:
     """An empty `<out>.building` folder to build into beside `out`, marked as ours.
 
     One left by an interrupted build (it carries the mark) is cleared; any other folder of that
@@ -80,7 +86,7 @@ def make_staging(out: Path) -> Path:
                                   "another --out")
         shutil.rmtree(staging)
     staging.mkdir(parents=True)
-    (staging / STAGING_MARK).write_text("a corpus being built; removed when it is done\n")
+    (staging / STAGING_MARK).write_text(f"{kind[1]} being built; removed when it is done\n")
     return staging
 
 
@@ -88,14 +94,14 @@ def make_staging(out: Path) -> Path:
 REPLACED = ".v2a-replaced"
 
 
-def replace_folder(staging: Path, out: Path) -> None:
-    """Swap a finished staging folder in for `out` (an older corpus there is removed).
+def replace_folder(staging: Path, out: Path, kind: tuple[str, str] = CORPUS) -> None:
+    """Swap a finished staging folder in for `out` (an older corpus or report there is removed).
 
     The old corpus is moved aside into the staging folder, the staging folder renamed to `out`,
     and only then is the old one removed. Removing it first left half of it at `out` when a
     Ctrl-C came during the removal (a manifest naming files no longer there), and a staging
     folder already unmarked, which the next build refused as not its own."""
-    check_replaceable(out)
+    check_replaceable(out, kind)
     if out.exists():
         os.replace(out, staging / REPLACED)
     os.replace(staging, out)

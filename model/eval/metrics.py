@@ -171,3 +171,20 @@ def nearest_reference_class(embeddings: np.ndarray, reference_embeddings: np.nda
         similarity = centroids @ (row / (np.linalg.norm(row) + 1e-9))
         out.append([n for n, keep in zip(names, present, strict=True) if keep][int(np.argmax(similarity))])
     return out
+
+
+def held_out_agreement(predicted: list, targets: list[str],
+                       reference_classes: list[str] | None = None) -> float | None:
+    """Share of rows whose predicted class (nearest_reference_class) is the row's target, over
+    the rows that can agree: a row whose target class has no reference clip but its own
+    (`reference_classes`, default `targets`: the row's own class) has no centroid of that class,
+    so it is left out, not counted as a miss. None when no row can (`--limit` with one clip per
+    class), not a misleading 0. Called with one class's rows, the counts are that class's own.
+
+    `v2a eval` and scripts/bench_model.py both read class agreement with this rule; until the
+    fourteenth session such rows counted as disagreeing, and `--limit 12` read 0.000 everywhere."""
+    references = targets if reference_classes is None else reference_classes
+    counts = {c: references.count(c) for c in set(references)}
+    rows = [(p, t) for p, t, own in zip(predicted, targets, references, strict=True)
+            if counts.get(t, 0) - (own == t) > 0]
+    return float(np.mean([p == t for p, t in rows])) if rows else None

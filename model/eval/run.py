@@ -16,7 +16,13 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from model.data.io import read_mp4_frames
+from model.data.io import (
+    EVAL_REPORT,
+    check_replaceable,
+    make_staging,
+    read_mp4_frames,
+    replace_folder,
+)
 from model.eval import metrics
 from model.eval.motion import motion_peaks
 from model.eval.onsets import detect_onsets
@@ -211,7 +217,7 @@ def summarise(scores: Scores, reference_embeddings: np.ndarray, classes: list[st
         # widely the clips and the class means spread, to set beside the reference's.
         "frechet_parts": {"mean_term": mean_term, "covariance_term": cov_term,
                           "spread": spread, "class_spread": class_spread},
-        "class_agreement": _held_out_agreement(predicted, classes),
+        "class_agreement": metrics.held_out_agreement(predicted, classes),
         # The measure before the sixth session (centroids of train clips), kept for comparison
         # with older reports; it favours generators that reproduce training recordings.
         "class_agreement_train_centroids": _share_equal(predicted_train, classes) if centroids else None,
@@ -231,7 +237,8 @@ def _per_class(scores: Scores, predicted: list, classes: list[str]) -> dict[str,
     for name in sorted(set(classes)):
         rows = [i for i, c in enumerate(classes) if c == name]
         out[name] = {"level_db": float(np.median([scores.level_db[i] for i in rows])),
-                     "class_agreement": _held_out_agreement([predicted[i] for i in rows], [name] * len(rows)),
+                     "class_agreement": metrics.held_out_agreement([predicted[i] for i in rows],
+                                                                   [name] * len(rows)),
                      "onset_acc": float(np.mean([scores.onset_acc[i] for i in rows])),
                      "av_align": float(np.mean([scores.av_align[i] for i in rows]))}
     return out
@@ -257,6 +264,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     import platform
 
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from model.eval.embedding import default_embedder
     from model.eval.report import write_report
@@ -267,13 +275,17 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
         if list(generators).count(spec) > 1:  # scored twice, and the second row replaced the first
             raise ValueError(f"generator {spec!r} is named twice in --generators")
     corpus, out = Path(corpus), Path(out)
+    _check_out(out)  # before minutes of scoring, as the swap at the end would refuse it
     rows = read_manifest(corpus)
     chosen = select_examples(rows, split, limit)
-    if not chosen:
-        raise ValueError(f"{corpus}: no examples in split {split!r}")
+    if not chosen:  # a typo (`tset`), or a split an imported corpus lacks: say which there are
+        have = ", ".join(sorted({r["split"] for r in rows})) or "none"
+        raise ValueError(f"{corpus}: no examples in split {split!r}; its splits: {have}")
     loaded = _load_generators(generators, corpus)  # before any example: a typo fails at once
-    examples = [load_example(corpus, r) for r in tqdm(chosen, desc="load", unit="ex",
-                                                      disable=not show_progress)]
+    # Closed on an error too, so that the command's error line starts a line of its own (it was
+    # printed onto the bar: "load:  67%|...| 2/3 ...ERROR model.cli: ...").
+    with tqdm(chosen, desc="load", unit="ex", disable=not show_progress) as rows_loaded:
+        examples = [load_example(corpus, r) for r in rows_loaded]
     embedder = default_embedder()
     reference_emb = embed(embedder, [ex.audio for ex in examples], "embed reference", show_progress)
     centroids = class_centroids(corpus, rows, embedder, show_progress)
@@ -282,23 +294,28 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     all_scores = [_score_reference(examples, reference_emb)]
 
-    bar = tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
-               disable=not show_progress)
-    for name, spec, generator in loaded:
-        try:
-            all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
-                                              bar.update, with_captions, seed_offset,
-                                              show_progress))
-        except Exception as error:  # a broken generator is reported, the others still scored
-            log.error("%s failed: %s: %s", spec, type(error).__name__, error)
-            all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
-    bar.close()
+    # Log lines while the bar is open (a generator that failed, the model's redraws) go through
+    # tqdm, each on a line of its own above the bar, not onto the bar's line.
+    with tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
+              disable=not show_progress) as bar, logging_redirect_tqdm():
+        for name, spec, generator in loaded:
+            try:
+                all_scores.append(score_generator(name, generator, examples, embedder, keep_ids,
+                                                  bar.update, with_captions, seed_offset,
+                                                  show_progress))
+            except Exception as error:  # a broken generator is reported, the others still scored
+                log.error("%s failed: %s: %s", spec, type(error).__name__, error)
+                all_scores.append(Scores(name, error=f"failed: {type(error).__name__}: {error}"))
 
     reference_levels = all_scores[0].level_db
     results = {s.name: summarise(s, reference_emb, classes, centroids, reference_levels) for s in all_scores}
     _add_distance_to_ceilings(results, all_scores)
     results["reference"]["rtf"] = None
-    picture_files = _draw_pictures(out, [ex for ex in examples if ex.row["id"] in keep_ids],
+    # Everything is written beside `out` and swapped in whole at the end, as `v2a data build`
+    # does: written into `out`, a run stopped midway left a report beside pictures or embeddings
+    # of another run, and pictures of earlier runs stayed.
+    staging = _staging_for(out)
+    picture_files = _draw_pictures(staging, [ex for ex in examples if ex.row["id"] in keep_ids],
                                    all_scores[1:])
     settings = {"corpus": str(corpus), "split": split, "examples": len(examples),
                 "classes": len(set(classes)), "generators": list(generators),
@@ -306,9 +323,29 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
                 "onset_tolerance_s": metrics.ONSET_TOLERANCE_S,
                 "prompts": "the example's caption" if with_captions else "none",
                 "seed_offset": seed_offset}
-    write_report(out, results, settings, picture_files)
-    _save_embeddings(out / "embeddings.npz", examples, all_scores)
+    write_report(staging, results, settings, picture_files)
+    _save_embeddings(staging / "embeddings.npz", examples, all_scores)
+    try:
+        replace_folder(staging, out, EVAL_REPORT)
+    except FileExistsError as error:  # `out` became something else while the run went on
+        raise ValueError(str(error)) from None
     return results
+
+
+def _check_out(out: Path) -> None:
+    """The report folder is replaced whole: refuse one that holds something else (a mistyped
+    --out), as a ValueError the command line prints in one line."""
+    try:
+        check_replaceable(out, EVAL_REPORT)
+    except FileExistsError as error:
+        raise ValueError(str(error)) from None
+
+
+def _staging_for(out: Path) -> Path:
+    try:
+        return make_staging(out, EVAL_REPORT)
+    except FileExistsError as error:  # a `<out>.building` that is not ours
+        raise ValueError(str(error)) from None
 
 
 def _load_generators(generators: list[str] | tuple[str, ...], corpus: Path) -> list[tuple]:
@@ -354,16 +391,6 @@ def _add_distance_to_ceilings(results: dict, all_scores: list[Scores]) -> None:
 
 def _share_equal(predicted: list, classes: list[str]) -> float:
     return float(np.mean([p == c for p, c in zip(predicted, classes, strict=True)]))
-
-
-def _held_out_agreement(predicted: list, classes: list[str]) -> float | None:
-    """Class agreement over the rows that can agree: a row whose class has no other reference in
-    the selection has no centroid of its own class (metrics.nearest_reference_class), so it is
-    left out; None when no row can (`--limit` with one clip per class), not a misleading 0.
-    Called with one class's rows, the counts are that class's own, as in the whole selection."""
-    counts = {c: classes.count(c) for c in set(classes)}
-    rows = [(p, c) for p, c in zip(predicted, classes, strict=True) if counts[c] > 1]
-    return float(np.mean([p == c for p, c in rows])) if rows else None
 
 
 def _score_reference(examples: list[Example], embeddings: np.ndarray) -> Scores:

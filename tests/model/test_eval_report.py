@@ -309,3 +309,57 @@ def test_the_embeddings_show_progress(tmp_path, capsys):
     err = capsys.readouterr().err
     for bar in ("embed reference: 100%", "embed train centroids: 100%", "embed silence: "):
         assert bar in err
+
+
+def _report_files(out):
+    return {p.name: p.read_bytes() for p in sorted(out.iterdir())}
+
+
+def test_the_report_folder_holds_one_runs_report_even_when_a_run_stops_midway(tmp_path,
+                                                                             monkeypatch):
+    # The pictures were written before metrics.json and report.md, embeddings.npz after them,
+    # and pictures of earlier runs stayed: a run stopped midway left a report beside pictures
+    # or embeddings of another run. The report is now made beside --out and swapped in whole.
+    import model.eval.run
+    from model.eval.run import evaluate
+
+    torch.set_num_threads(1)
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    out = tmp_path / "report"
+    out.mkdir()
+    (out / "metrics.json").write_text("{}")  # an earlier report, with a picture this run lacks
+    (out / "an-earlier-example.png").write_bytes(b"png")
+    evaluate(corpus, out, split="train", generators=["silence"], show_progress=False)
+    names = set(_report_files(out))
+    assert "an-earlier-example.png" not in names
+    assert {"metrics.json", "report.md", "embeddings.npz"} <= names
+    assert {p for p in names if p.endswith(".png")} == {"ex0.png", "ex1.png"}
+
+    before = _report_files(out)
+
+    def stop(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model.eval.run, "_save_embeddings", stop)  # after pictures and report
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(corpus, out, split="train", generators=["silence"], show_progress=False,
+                 seed_offset=7)
+    assert _report_files(out) == before  # the earlier run's report, whole
+    monkeypatch.undo()
+    evaluate(corpus, out, split="train", generators=["silence"], show_progress=False,
+             seed_offset=7)  # the stopped run's leftovers do not stand in the way
+    assert json.loads((out / "metrics.json").read_text())["settings"]["seed_offset"] == 7
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "report"]
+
+
+def test_eval_refuses_an_out_folder_that_is_not_a_report_before_any_work(tmp_path, caplog):
+    # The report folder is replaced whole: a folder of something else is never emptied.
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("mine")
+    code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", "silence",
+                 "--out", str(tmp_path / "mine")])
+    assert code == 2
+    said = f"{tmp_path / 'mine'} exists and is not an eval report; choose another --out"
+    assert said in caplog.text
+    assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]

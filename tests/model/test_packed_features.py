@@ -121,3 +121,25 @@ def test_training_from_a_pack_needs_no_corpus_media_libraries_or_encoder_wheels(
     assert info["step"] == 3 and info["features"].endswith("train.npz.xz") and info["device"] == "cpu"
     assert json.loads(read_metadata(str(tmp_path / "run" / "model-step2.safetensors"))["info"])["step"] == 2
     V2AModel.load(str(checkpoint))
+
+
+def test_a_limited_cache_takes_every_class(tmp_path, monkeypatch):
+    """`limit` (TrainConfig.limit) was a seeded shuffle cut to N, whose comment claimed every
+    class was represented: with one clip of a rare class among many, the shuffle left it out."""
+    import model.features
+    import model.v2a_model
+
+    rows = []
+    for index, name in enumerate(["common"] * 12 + ["rare1", "rare2"]):
+        for ext in ("mp4", "wav"):
+            (tmp_path / f"ex{index}.{ext}").write_bytes(f"{index}.{ext}".encode())
+        rows.append({"id": f"ex{index}", "split": "train", "video": f"ex{index}.mp4",
+                     "audio": f"ex{index}.wav", "caption": name, "class": name, "duration": 1.0})
+    (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # Only the choice of rows is under test: no encoders, no decoding.
+    monkeypatch.setattr(model.v2a_model, "V2AModel", lambda cfg: object())
+    monkeypatch.setattr(model.features, "compute_example",
+                        lambda *args: {"mel": np.zeros((1, 1), np.float16)})
+    cfg = from_dict(TrainConfig, {"model": TINY_MODEL}).model
+    chosen = model.features.build_cache(tmp_path, "train", cfg, limit=3, progress=False)
+    assert sorted(example.label for example in chosen) == ["common", "rare1", "rare2"]
