@@ -148,10 +148,9 @@ class RunningServer:
             interceptors=[auth.TokenAuthInterceptor(self.token, self.token_file)],
             options=SERVER_OPTIONS,
         )
-        v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(
-            V2AService(self.runner, self.events, config.state_dir,
-                       max_watchers=max(1, config.rpc_threads - RESERVED_RPC_THREADS)),
-            self.server)
+        self.service = V2AService(self.runner, self.events, config.state_dir,
+                                  max_watchers=max(1, config.rpc_threads - RESERVED_RPC_THREADS))
+        v2a_service_pb2_grpc.add_V2AServiceServicer_to_server(self.service, self.server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
         reflection.enable_server_reflection(
@@ -234,6 +233,7 @@ class RunningServer:
         grace = self.config.grace_seconds if grace_seconds is None else grace_seconds
         self.runner.stop(grace)
         self.server.stop(grace=2).wait()
+        self.service.end_watches(timeout=2.0)  # they read the store: before it closes
         self.store.close()
         self._lock_file.close()  # releases the flock
         if self.config.uds:

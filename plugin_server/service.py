@@ -9,6 +9,7 @@ import os
 import queue
 import secrets
 import threading
+import time
 from pathlib import Path
 
 import grpc
@@ -115,6 +116,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         # than left to take the threads the other calls need.
         self.max_watchers = max_watchers
         self._watch_slots = threading.BoundedSemaphore(max_watchers)
+        self._stopping = threading.Event()  # `end_watches`: streams read the store no more
 
     # --- info ---
 
@@ -214,6 +216,20 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             self.events.unsubscribe(request.job_id, watcher)
             self._watch_slots.release()
 
+    def end_watches(self, timeout: float) -> None:
+        """Stop every WatchJob stream reading the job store, and wait (at most `timeout`) for
+        them to end: the server closes the store next. A stream woke from its wait for events
+        after that and read it, and the log of every stop with a panel watching ended in
+        `Exception iterating responses` (sqlite3: Cannot operate on a closed database)."""
+        self._stopping.set()
+        deadline = time.monotonic() + timeout
+        held = 0  # every slot free is every stream ended
+        while held < self.max_watchers and self._watch_slots.acquire(
+                timeout=max(0.0, deadline - time.monotonic())):
+            held += 1
+        for _ in range(held):
+            self._watch_slots.release()
+
     def _watch(self, job_id: str, watcher: queue.Queue, context):
         job = self.store.get(job_id)
         state = convert.JOB_STATES[job.state]
@@ -240,6 +256,10 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
             try:
                 event = watcher.get(timeout=1.0)
             except queue.Empty:
+                event = None
+            if self._stopping.is_set():
+                return  # the server is stopping, its store about to close (`end_watches`)
+            if event is None:
                 job = self.store.get(job_id)  # an event lost to a full queue ends no stream
                 state = convert.JOB_STATES[job.state]
                 continue

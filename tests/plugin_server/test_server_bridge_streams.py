@@ -265,3 +265,33 @@ def test_watchers_arriving_once_the_result_is_stored_see_every_clip_and_the_end_
         assert stream[-1].job_state == pb.JOB_STATE_SUCCEEDED and not stream[-1].HasField("clip")
         assert {e.clip.clip_id: e.clip for e in stream if e.HasField("clip")} == {
             c.clip_id: c for c in final.clips}
+
+
+def test_a_watch_open_when_the_server_stops_ends_before_the_job_store_closes(
+        make_server, connect, fixture_timeline, media_dir, caplog):
+    """A WatchJob stream woke from its wait after the store was closed and read it: the server's
+    log ended in `Exception iterating responses` (sqlite3.ProgrammingError: Cannot operate on a
+    closed database) at every stop with a panel watching."""
+    from server_test_generators import SteppingSine
+
+    server = make_server(generator=SteppingSine(steps=40, step_seconds=0.05))
+    client = connect(server)
+    job = client.submit(fixture_timeline, inline=True, media_search_paths=(str(media_dir),))
+    watched = threading.Event()
+
+    def watch():
+        try:
+            for _ in client.watch(job.job_id):
+                watched.set()
+        except grpc.RpcError:
+            pass  # the server went: what this test looks at is the server's log
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    assert watched.wait(10)
+    with caplog.at_level("ERROR"):
+        server.stop(grace_seconds=0.2)
+        watcher.join(10)
+        time.sleep(1.5)  # a stream's wait for events is a second long
+    assert "closed database" not in caplog.text
+    assert "Exception iterating responses" not in caplog.text
