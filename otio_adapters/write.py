@@ -1344,6 +1344,13 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
                 kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
+        elif format == "kdenlive":
+            # MLT counts every in and out point in the project's frames, and the adapter writes
+            # a clip's range in its own rate's: Premiere's 15 fps clip in a 30 fps sequence
+            # (premiere_example) came back a frame short. Same times, at the edit rate.
+            for clip in track.find_clips():
+                if clip.source_range is not None and clip.source_range.duration.rate != rate:
+                    clip.source_range = _rescaled(clip.source_range, rate)
     if format == "fcp_xml":
         _nested_as_writers_take_them(result)
         _each_clip_its_own(result)

@@ -487,3 +487,16 @@ def test_conversion_names_the_speed_changes_the_format_plays_at_normal_speed(
 
 
 _WRITTEN = {"fcp_xml": "XML", "AAF": "AAF", "kdenlive": ".kdenlive", "fcpx_xml": "FCPXML"}
+
+
+@pytest.mark.parametrize("name", ["fcp7_xml/premiere_example.xml", "otio/premiere_example.otio"])
+def test_conversion_to_kdenlive_keeps_a_clip_of_another_rate_whole(convert, tmp_path, name):
+    """Premiere's 15 fps clip in its 30 fps sequence (V1 at frame 557, its range counted at
+    15 fps): the adapter wrote its range in 15 fps frames where MLT counts the project's, and
+    it came back a 30 fps frame short (1,600 samples), sound made for 79 frames laid under 78."""
+    source, result = convert(name, "kdenlive")
+
+    assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
+    media = tmp_path / "media"
+    assert _shown(read_timeline(result.timeline_path), Path(result.timeline_path), media) == (
+        _shown(source, FIXTURES / name, media))
