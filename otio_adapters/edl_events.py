@@ -18,7 +18,9 @@ Measured with lists laid out as NLEs and online suites write them, the reader:
 - placed every video track from its own first event, so a second layer moved to the start;
 - read a reversed event (an M2 line at a negative speed) from the frames after the M2 line's
   entry point, which is the first frame shown, and at -100 % (source as long as record) not
-  reversed at all.
+  reversed at all;
+- linked the clip it makes of a dissolve's event, the incoming shot, to the `FROM CLIP` file,
+  the outgoing shot's, where a `TO CLIP` note names the incoming one's.
 `for_reader` gives the reader a list it reads as the editor sees it: a key's background on
 the picture track and its fill on a track above (`KEY_TRACK`, which hides the background, as
 the keyed picture does; a key fading in or out, `K nnn` or `K O nnn`, as its background
@@ -212,6 +214,12 @@ def for_reader(text: str, rate: float, same_lengths: bool = True) -> str:
             out += _split_event(_delayed(part, rate), part.notes, synthetic, rate)
         elif _starts_a_track(lines, started, rate):
             out += _cut_in(lines[1], part.notes)
+        elif len(lines) == 2 and lines[1].kind == "transition":
+            # The reader makes the event's clip of its incoming line and links it to the FROM
+            # file, the outgoing shot's where a TO note names the incoming one's.
+            out += [line.raw for line in lines] + _incoming_linked(part.notes)
+            out += _reverse_notes(part.notes)
+            out += _speed_of_equal_lengths(lines[-1], part.notes, rate)
         elif lines:
             out += [line.raw for line in lines] + part.notes + _reverse_notes(part.notes)
             out += _speed_of_equal_lengths(lines[-1], part.notes, rate)
@@ -255,13 +263,22 @@ def _cut_in(incoming: _Line, notes: list[str]) -> list[str]:
     names a cut (FROM CLIP NAME, FROM CLIP): by the transition's TO lines, where it has them."""
     names, motions, others = _split_notes(notes)
     name = names.get("TO", names.get("FROM"))
-    linked = [_LINKED.match(note) for note in others]
-    incoming_file = [match["path"] for match in linked if match and match["side"].upper() == "TO"]
-    if incoming_file:  # the FROM file is the outgoing source's (black's)
-        others = [note for note, match in zip(others, linked, strict=True) if not match]
-        others.append(f"* FROM CLIP: {incoming_file[0]}")
     named = [f"* FROM CLIP NAME: {name}"] if name is not None else []
-    return [incoming.text(incoming.number), *named, *motions, *others, *_reverse_notes(notes)]
+    return [incoming.text(incoming.number), *named, *motions, *_incoming_linked(others),
+            *_reverse_notes(notes)]
+
+
+def _incoming_linked(notes: list[str]) -> list[str]:
+    """A transition's notes with its incoming shot's file (its `TO CLIP` or `TO FILE` note) as
+    the one the reader links, a `FROM CLIP`: the reader links the FROM file alone, to the
+    event's clip, which is the incoming shot, and the FROM file is the outgoing source's (a
+    dissolve's outgoing shot, black). Without a TO file the notes stay as written."""
+    linked = [_LINKED.match(note) for note in notes]
+    incoming_file = [match["path"] for match in linked if match and match["side"].upper() == "TO"]
+    if not incoming_file:
+        return notes
+    kept = [note for note, match in zip(notes, linked, strict=True) if not match]
+    return [*kept, f"* FROM CLIP: {incoming_file[0]}"]
 
 
 def _sides(channel: str) -> tuple[str, str] | None:

@@ -125,23 +125,24 @@ def speed(item) -> Fraction | None:
     return result
 
 
-def unwritable(timeline: otio.schema.Timeline) -> int:
-    """How many of the editor's retimed items get no time map: those inside nested stacks
-    (written as compound clips), and those with a time effect other than LinearTimeWarp."""
+def unwritable(timeline: otio.schema.Timeline) -> list:
+    """The editor's retimed items that get no time map: those inside nested stacks (written as
+    compound clips) or nested tracks, and those with a time effect other than LinearTimeWarp."""
     editors = [track for track in timeline.tracks if V2A_KEY not in track.metadata]
-    retimed = sum(
-        any(isinstance(effect, otio.schema.TimeEffect) for effect in item.effects)
+    written = {
+        id(item)
+        for track in editors
+        for item in track
+        if isinstance(item, (otio.schema.Clip, otio.schema.Stack)) and speed(item) is not None
+    }
+    return [
+        item
         for track in editors
         for item in track.find_children()
         if not isinstance(item, otio.schema.Transition)
-    )
-    written = sum(
-        speed(item) is not None
-        for track in editors
-        for item in track
-        if isinstance(item, (otio.schema.Clip, otio.schema.Stack))
-    )
-    return retimed - written
+        and any(isinstance(effect, otio.schema.TimeEffect) for effect in item.effects)
+        and id(item) not in written
+    ]
 
 
 def add_time_map(element: ET.Element, item) -> None:

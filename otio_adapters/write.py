@@ -805,11 +805,17 @@ def _edl_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
 
 
 def _fcp7_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
-    if not project.problem:
+    if project.written_into:  # the editor's document as it was, v2a's track added
         return ""
-    return (f"{project.problem}: the timeline was rewritten by the FCP7 XML adapter, which drops "
-            "the <link> groups between clips' picture and sound channels and keeps one <file> "
-            "element per path")
+    lost = []
+    if project.problem:
+        lost.append(f"{project.problem}: the timeline was rewritten by the FCP7 XML adapter, "
+                    "which drops the <link> groups between clips' picture and sound channels "
+                    "and keeps one <file> element per path")
+    # The adapter writes no time effect at all, nested or not (nor does it read Premiere's
+    # Time Remap): the sample's "stretch (150%)" came back at 100 %, without a word.
+    lost.append(_retimed_note(timeline, _retimed(timeline), "FCP7 XML adapter", "XML"))
+    return _notes(*lost)
 
 
 def _kdenlive_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
@@ -832,6 +838,12 @@ def _kdenlive_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> s
                     "offline clips): each is written as a missing file named after the "
                     "clip, for Kdenlive to relink")
     lost.append(_nested_note(timeline, "Kdenlive adapter"))
+    # The adapter plays a clip's LinearTimeWarps through a timewarp producer and skips any other
+    # time effect: `speed_effects_small.edl`'s freeze came back at normal speed, without a word.
+    # (A nested item's own are in the nested note.)
+    frozen = _retimed(timeline, clips_only=True, writable=_plain_speed)
+    lost.append(_retimed_note(timeline, frozen, "Kdenlive adapter", ".kdenlive",
+                              what="freeze frames"))
     return _notes(*lost)
 
 
@@ -847,6 +859,10 @@ def _aaf_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
         lost.append(_generators_note(timeline, "AAF", "filler"))
         lost.append(_disabled_note(timeline, "AAF adapter"))
         lost.append(_nested_note(timeline, "AAF adapter"))
+        # The adapter writes no time effect (Avid's Motion Control): the sample's "stretch
+        # (150%)" came back at 100 %, without a word. A nested item's own: the nested note.
+        lost.append(_retimed_note(timeline, _retimed(timeline, clips_only=True),
+                                  "AAF adapter", "AAF"))
     return _notes(*lost)
 
 
@@ -869,10 +885,11 @@ def _fcpx_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
     retimed = fcpx_speed.unwritable(timeline)
     if retimed:
         # Without a time map Final Cut plays them at 100 %, frames other than the ones v2a made
-        # their sound for.
-        lost.append(f"speed changes v2a cannot write to FCPXML (retimed clips on the editor's "
-                    f"tracks: {retimed}, inside compound clips or with another time effect, "
-                    "which play at normal speed in the FCPXML)")
+        # their sound for. Named, as the editor finds them: a count alone sent them looking.
+        lost.append(f"speed changes v2a cannot write to FCPXML (inside compound clips or "
+                    "nested tracks, or another time effect than a constant speed), which play "
+                    "at normal speed in the FCPXML: "
+                    f"{', '.join(_item_label(timeline, item) for item in retimed)}")
     lost.append(uncentred)
     return _notes(*lost)
 
@@ -1352,6 +1369,13 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
                 kdenlive.count_takes_from_file_start(track)
         elif format == "AAF":
             _rescale_clip_ranges(track, rate)
+        elif format == "kdenlive":
+            # MLT counts every in and out point in the project's frames, and the adapter writes
+            # a clip's range in its own rate's: Premiere's 15 fps clip in a 30 fps sequence
+            # (premiere_example) came back a frame short. Same times, at the edit rate.
+            for clip in track.find_clips():
+                if clip.source_range is not None and clip.source_range.duration.rate != rate:
+                    clip.source_range = _rescaled(clip.source_range, rate)
     if format == "fcp_xml":
         _nested_as_writers_take_them(result)
         _each_clip_its_own(result)
@@ -1532,6 +1556,65 @@ def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:
         return ""
     return (f"the {label} cannot mark a clip disabled, so the editor's disabled clips are left "
             f"out of it (gaps, as they show nothing): {', '.join(name for _, name in disabled)}")
+
+
+def _item_label(timeline: otio.schema.Timeline, item: otio.core.Composable) -> str:
+    """"'NAME' (V1)" for an item on a track of the timeline, "'NAME' (in 'NEST', V1)" for one
+    inside a nested item on it."""
+    track, nest = item.parent(), None
+    while track.parent() is not timeline.tracks:
+        nest, track = track, track.parent()
+    where = _track_label(timeline, track)
+    if nest is None:
+        return f"{item.name!r} ({where})"
+    return f"{item.name!r} (in {nest.name!r}, {where})"
+
+
+def _plain_speed(item: otio.core.Composable) -> bool:
+    """Whether `item`'s time effects are constant speeds alone, as a Kdenlive timewarp plays."""
+    return all(isinstance(effect, otio.schema.LinearTimeWarp)
+               and not isinstance(effect, otio.schema.FreezeFrame)
+               for effect in item.effects if isinstance(effect, otio.schema.TimeEffect))
+
+
+def _retimed(
+    timeline: otio.schema.Timeline, clips_only: bool = False,
+    writable: Callable[[otio.core.Composable], bool] = lambda item: False,
+) -> list[otio.core.Composable]:
+    """The editor's video items (nested ones too; `clips_only`: clips alone) with a time effect
+    (a speed change, a freeze frame) that the format cannot write (not `writable`)."""
+    return [
+        item
+        for track in timeline.video_tracks()
+        if V2A_KEY not in track.metadata
+        for item in track.find_children()
+        if isinstance(item, otio.schema.Clip if clips_only else otio.core.Composable)
+        and not isinstance(item, otio.schema.Transition)
+        and _changes_time(item)
+        and not writable(item)
+    ]
+
+
+def _changes_time(item: otio.core.Composable) -> bool:
+    """Whether `item` plays its media at another speed than normal (a freeze frame too): a time
+    effect of another kind than a LinearTimeWarp, or warps that do not make 1x."""
+    effects = [effect for effect in item.effects if isinstance(effect, otio.schema.TimeEffect)]
+    return bool(effects) and (
+        time_scalar(item) != 1
+        or not all(isinstance(effect, otio.schema.LinearTimeWarp) for effect in effects))
+
+
+def _retimed_note(
+    timeline: otio.schema.Timeline, items: list, label: str, written: str,
+    what: str = "speed changes or freeze frames",
+) -> str:
+    """The items the format plays at normal speed, named, as the editor finds them: frames
+    other than v2a made their sound for, and a run on the file makes sound for those."""
+    if not items:
+        return ""
+    return (f"the {label} writes no {what}, so these play at normal speed in the {written}, "
+            "other frames than v2a made their sound for: "
+            f"{', '.join(_item_label(timeline, item) for item in items)}")
 
 
 def _without_media(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:

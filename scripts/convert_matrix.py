@@ -5,14 +5,17 @@ whole job (stand-in media, the tests' sine generator) with `--output-format`, re
 file back with its own reader and print, as a Markdown table, the editor's video clips it holds
 against the source's. A cell reads:
 - `N` (`K off`): video clips read back (of them disabled), every nested one counted;
-- `≠`: the picture v2a plans from the written file (where each visible stretch sits, which file
-  and first frame it shows) is not the source's;
+- `≠`: the picture v2a plans from the written file (where each visible stretch sits, which file,
+  first frame and speed it shows) is not the source's;
+- `~`: the same frames of the same files shown, through each transition too, but a cut inside a
+  dissolve placed elsewhere (a CMX 3600 dissolve has no cut point: its reader cuts where the
+  dissolve starts);
 - `n`: the result carries a note (what the format could not hold, where the full .otio is);
 - `.otio only`: the format could not be written, only the .otio (the note says why);
 - `unreadable`: written, but its reader cannot read it back.
 
 Run from the repository root: `python scripts/convert_matrix.py [-v] [FIXTURE-SUBSTRING...]`
-(-v prints each cell's note too). About 40 s on the 2-core machine.
+(-v prints each cell's note too). About 150 s on the shared 2-core machine.
 """
 
 from __future__ import annotations
@@ -56,16 +59,23 @@ def video_clips(timeline) -> tuple[int, int]:
     return total, off
 
 
-def picture(timeline, path, media) -> list | str:
+def picture(timeline, path, media) -> tuple[list, list] | str:
+    """(each planned stretch: where it sits, its file, first frame and speed; each with the
+    frames it shows through transitions, its handles: where a cut inside a dissolve lies is a
+    reader's choice, a CMX 3600 dissolve says none)."""
     try:
         segments = plan_segments(timeline, timeline_path=str(path), relink_roots=(str(media),))
     except Exception as error:  # noqa: BLE001 - reported in the cell
         return f"plan failed: {error}"
-    return sorted(
-        (s.start_sample, s.num_samples, Path(s.media.path or s.media.referenced).name.split(".")[0],
-         round(s.source_start, 2))
-        for s in segments
-    )
+    name = [Path(s.media.path or s.media.referenced).name.split(".")[0] for s in segments]
+    cut = sorted((s.start_sample, s.num_samples, n, round(s.source_start, 2), round(s.speed, 3))
+                 for s, n in zip(segments, name, strict=True))
+    shown = sorted((s.start_sample - s.handle_before_samples,
+                    s.num_samples + s.handle_before_samples + s.handle_after_samples, n,
+                    round(s.source_start - s.speed * s.handle_before_samples / 48000, 2),
+                    round(s.speed, 3))
+                   for s, n in zip(segments, name, strict=True))
+    return cut, shown
 
 
 def cell(name, fmt, source, media, out) -> tuple[str, str]:
@@ -88,8 +98,11 @@ def cell(name, fmt, source, media, out) -> tuple[str, str]:
         return "unreadable", str(error)
     total, off = video_clips(back)
     text = f"{total}" + (f" ({off} off)" if off else "")
-    if picture(back, result.timeline_path, media) != picture(source, FIXTURES / name, media):
-        text += " ≠"
+    written = picture(back, result.timeline_path, media)
+    read = picture(source, FIXTURES / name, media)
+    if isinstance(written, str) or written[0] != read[0]:
+        same_frames = not isinstance(written, str) and written[1] == read[1]
+        text += " ~" if same_frames else " ≠"
     return text + (" n" if result.format_note else ""), result.format_note
 
 

@@ -24,7 +24,7 @@ import opentimelineio as otio
 
 from otio_adapters.earlier_result import EarlierSound, take_v2a_tracks
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
-from otio_adapters.plan import segment_label
+from otio_adapters.plan import is_enabled, segment_label
 from otio_adapters.read import (
     TimelineReadError,
     assumed_rate_note,
@@ -583,6 +583,21 @@ def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -
         return f"{request.timeline_path}: the timeline has no video clips to generate sound for"
     if request.selection.tracks or request.selection.clips or request.selection.time_range:
         return f"{request.timeline_path}: no visible video clip matches the selection"
+    shown = [
+        (number, clip)
+        for number, track in enumerate(timeline.video_tracks(), start=1)
+        if is_enabled(track)
+        for clip in track.find_clips()
+        if is_enabled(clip)
+    ]
+    if shown and all(isinstance(clip.media_reference, otio.schema.GeneratorReference)
+                     for _, clip in shown):
+        # The editor sees these on screen, enabled: "no visible, enabled video clip" (all this
+        # said before) left them wondering what v2a read (generator_reference_test.otio's bars).
+        names = ", ".join(f"{clip.name!r} (V{number})" for number, clip in shown)
+        return (f"{request.timeline_path}: no video clip to generate sound for: the enabled ones "
+                "are generators (titles, bars), which have no media to make sound for: "
+                f"{names}")
     return f"{request.timeline_path}: no visible, enabled video clip to generate sound for"
 
 

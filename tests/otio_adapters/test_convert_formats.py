@@ -439,3 +439,64 @@ def test_a_premiere_nested_sequence_is_read_with_its_clips():
     assert [(clip.name, track.range_of_child(clip).start_time.value, clip.duration().value)
             for clip in track.find_clips()] == [("sc01_sh010_anim.mov", 0, 100),
                                                 ("sc01_sh030_anim.mov", 100, 220)]
+
+
+def _speeds(timeline: otio.schema.Timeline, path: Path, media: Path) -> list[tuple]:
+    """(clip, speed) of each shot v2a plans, as a re-run on the file would."""
+    return sorted((s.clip_name, round(s.speed, 3)) for s in plan_segments(
+        timeline, timeline_path=str(path), relink_roots=(str(media),)))
+
+
+FREEZE = "'Z682_156 (LAY3)' (V1)"  # speed_effects_small.edl's 17-frame freeze
+FAST = "'Z686_5A (LAY2) (47.56 FPS)' (V1)"  # and its clip at 1.98x
+
+
+@pytest.mark.parametrize(
+    "name, output_format, named",
+    [
+        # The FCP7 XML and AAF adapters write no time effect: every retimed clip at 100 %.
+        ("cmx3600_edl/speed_effects_small.edl", "fcp_xml", [FREEZE, FAST]),
+        ("cmx3600_edl/speed_effects_small.edl", "AAF", [FREEZE, FAST]),
+        # The Kdenlive adapter writes a constant speed (a timewarp), and skips a freeze.
+        ("cmx3600_edl/speed_effects_small.edl", "kdenlive", [FREEZE]),
+        # Nested items keep their place in FCP7 XML, not their speed (0.85x) or freeze.
+        ("otio/nested_example.otio", "fcp_xml",
+         ["'Nested Stack 2 (with effects)' (V1)", "'Nested Track' (V1)"]),
+        # Final Cut retimes a compound clip, not a track nested in a track.
+        ("otio/nested_example.otio", "fcpx_xml", ["'Nested Track' (V1)"]),
+    ],
+)
+def test_conversion_names_the_speed_changes_the_format_plays_at_normal_speed(
+    convert, tmp_path, name, output_format, named
+):
+    """The format's file plays these clips at 100 %: other frames than v2a made their sound for,
+    and a run on the file makes sound for those. The note said nothing (or, for FCPXML, how
+    many), the editor left to find out from the picture."""
+    source, result = convert(name, output_format)
+
+    assert format_for_path(result.timeline_path) == output_format, result.format_note
+    media = tmp_path / "media"
+    written = read_timeline(result.timeline_path)
+    # What is lost: the written file plans other speeds than the source...
+    assert _speeds(written, Path(result.timeline_path), media) != _speeds(
+        source, FIXTURES / name, media)
+    # ...and the note names each clip that changed, as the editor finds it.
+    assert f"play at normal speed in the {_WRITTEN[output_format]}" in result.format_note
+    for label in named:
+        assert label in result.format_note
+
+
+_WRITTEN = {"fcp_xml": "XML", "AAF": "AAF", "kdenlive": ".kdenlive", "fcpx_xml": "FCPXML"}
+
+
+@pytest.mark.parametrize("name", ["fcp7_xml/premiere_example.xml", "otio/premiere_example.otio"])
+def test_conversion_to_kdenlive_keeps_a_clip_of_another_rate_whole(convert, tmp_path, name):
+    """Premiere's 15 fps clip in its 30 fps sequence (V1 at frame 557, its range counted at
+    15 fps): the adapter wrote its range in 15 fps frames where MLT counts the project's, and
+    it came back a 30 fps frame short (1,600 samples), sound made for 79 frames laid under 78."""
+    source, result = convert(name, "kdenlive")
+
+    assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
+    media = tmp_path / "media"
+    assert _shown(read_timeline(result.timeline_path), Path(result.timeline_path), media) == (
+        _shown(source, FIXTURES / name, media))

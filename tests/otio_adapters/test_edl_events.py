@@ -6,6 +6,7 @@ event from the frames after its entry point."""
 
 from __future__ import annotations
 
+import os
 import re
 from fractions import Fraction
 
@@ -111,6 +112,28 @@ def test_the_first_shot_fading_in_links_the_file_its_note_names(tmp_path):
     path.write_text(HEAD + FADE_IN["from BL"])
     (shot,) = plan_segments(read_timeline(path), timeline_path=str(path))
     assert shot.media.referenced.endswith("/media/one.mov")
+
+
+@pytest.mark.parametrize("note", ["CLIP", "FILE"])
+def test_a_dissolve_links_the_incoming_shot_to_the_file_its_to_note_names(tmp_path, note):
+    """A dissolve's event names both sides' files, the outgoing one's in `FROM CLIP` and the
+    incoming one's in `TO CLIP` (as the CMX 3600 adapter writes them: `transition.otio` and
+    `transitions.aaf` converted to an EDL). The reader links the FROM file alone, to the clip
+    the event makes, which is the incoming shot: it was planned on the outgoing shot's file
+    (`transition.otio`: Clip-003 on wind-up.mov, not punchline.mov), sound made for other
+    frames."""
+    path = tmp_path / "cut.edl"
+    path.write_text(
+        HEAD + SHOT_ONE.replace("* FROM", f"* FROM {note}: /media/one.mov\n* FROM")
+        + _event("002", "BG1", "V", "C", "01:00:05:00", "01:00:05:00", "01:00:05:00",
+                 "01:00:05:00")
+        + _event("002", "BG2", "V", "D    012", "02:00:00:00", "02:00:02:00", "01:00:05:00",
+                 "01:00:07:00")
+        + f"* FROM CLIP NAME:  one.mov\n* FROM {note}: /media/one.mov\n"
+        + f"* TO CLIP NAME:  two.mov\n* TO {note}: /media/two.mov\n")
+    shots = plan_segments(read_timeline(path), timeline_path=str(path))
+    assert [(shot.clip_name, os.path.basename(shot.media.referenced)) for shot in shots] == [
+        ("one.mov", "one.mov"), ("two.mov", "two.mov")]
 
 
 def test_a_first_transition_from_a_shot_of_its_own_is_not_read_past_that_shot(tmp_path):

@@ -49,9 +49,13 @@ def test_relative_media_still_resolves_from_the_written_timeline(project, tmp_pa
     result = _generate(project / "sample.otio", tmp_path / "out", output_format)
     assert len(result.generated) == 4
     # The Kdenlive adapter writes none of the editor's transitions (the sample's dissolve): the
-    # note says so. FCPXML has it: v2a writes the editor's transitions back.
+    # note says so. FCPXML has it: v2a writes the editor's transitions back. The FCP7 XML
+    # adapter writes no speed change: the note names the sample's clip at 150 %.
     if output_format == "fcpx_xml":
         assert "transition" not in result.format_note
+    elif output_format == "fcp_xml":
+        assert "no speed changes" in result.format_note and "'stretch (150%)' (V1)" in (
+            result.format_note)
     else:
         assert not result.format_note or "writes no transitions" in result.format_note
 

@@ -179,7 +179,8 @@ def test_fcpxml_note_says_the_editors_speed_changes_it_cannot_write_are_not_in_i
     shot = timeline.video_tracks()[0].find_clips()[1]
     shot.effects.append(otio.schema.TimeEffect(name="ramp", effect_name="SpeedRamp"))
     _, fallback, note = _written_fcpxml(timeline, tmp_path)
-    assert "speed changes v2a cannot write to FCPXML (retimed clips on the editor's tracks: 1," in note
+    assert "speed changes v2a cannot write to FCPXML (" in note
+    assert f"play at normal speed in the FCPXML: {shot.name!r} (V1)" in note
     assert fallback.endswith(".otio")
 
 

@@ -197,3 +197,15 @@ def test_a_copy_cut_short_is_reported_by_inspect_not_discovered_by_generate(tmp_
     (line,) = [line for line in out.splitlines() if line.strip().startswith("unfinished [")]
     # It failed at decoding with "time 1.000 s is past the end of the media (duration 0.xxx s)".
     assert "clip 'unfinished'" in line and f"{copy}: the file is cut short" in line
+
+
+@pytest.mark.skipif(not FIXTURES.is_dir(), reason="../shared/fixtures is absent")
+def test_a_timeline_of_generators_alone_says_so(tmp_path, capsys):
+    """`generator_reference_test.otio` holds one clip, enabled and on screen: SMPTE bars, a
+    generator, which v2a makes no sound for (a title shows what lies beneath). The error said
+    "no visible, enabled video clip", which the editor, looking at that clip, could not square."""
+    path = FIXTURES / "otio" / "generator_reference_test.otio"
+    code, _, err = _generate(capsys, str(path), "--out", str(tmp_path / "out"))
+    assert code == 2 and "Traceback" not in err
+    assert "generators (titles, bars), which have no media to make sound for: 'C' (V1)" in err
+    assert not (tmp_path / "out").exists()
