@@ -1559,15 +1559,18 @@ def _disabled_note(timeline: otio.schema.Timeline, label: str) -> str:
 
 
 def _item_label(timeline: otio.schema.Timeline, item: otio.core.Composable) -> str:
-    """"'NAME' (V1)" for an item on a track of the timeline, "'NAME' (in 'NEST', V1)" for one
-    inside a nested item on it."""
-    track, nest = item.parent(), None
+    """"'NAME' (V1 at 01:00:05:00)" for an item on a track of the timeline, "'NAME' (in 'NEST',
+    V1 at …)" for one inside a nested item on it (the nest's timecode): the timecode tells
+    apart the many shots of one source that share its name (a note named one 19 times)."""
+    track, shown = item.parent(), item
     while track.parent() is not timeline.tracks:
-        nest, track = track, track.parent()
-    where = _track_label(timeline, track)
-    if nest is None:
+        shown, track = track, track.parent()
+    rate = timing.exact_rate(edit_rate(timeline))
+    at = timeline_start(timeline) + timing.seconds(track.range_of_child(shown).start_time)
+    where = f"{_track_label(timeline, track)} at {timing.format_timecode(at, rate)}"
+    if shown is item:
         return f"{item.name!r} ({where})"
-    return f"{item.name!r} (in {nest.name!r}, {where})"
+    return f"{item.name!r} (in {shown.name!r}, {where})"
 
 
 def _plain_speed(item: otio.core.Composable) -> bool:

@@ -54,7 +54,7 @@ def test_relative_media_still_resolves_from_the_written_timeline(project, tmp_pa
     if output_format == "fcpx_xml":
         assert "transition" not in result.format_note
     elif output_format == "fcp_xml":
-        assert "no speed changes" in result.format_note and "'stretch (150%)' (V1)" in (
+        assert "no speed changes" in result.format_note and "'stretch (150%)' (V1 at 01:00:03:13)" in (
             result.format_note)
     else:
         assert not result.format_note or "writes no transitions" in result.format_note
