@@ -150,6 +150,16 @@ def is_enabled(item) -> bool:
     return True
 
 
+def _switched_off(clip: otio.schema.Clip) -> bool:
+    """Whether a clip is disabled, or lies in a disabled nested item or track."""
+    item = clip
+    while item is not None:
+        if not is_enabled(item):
+            return True
+        item = item.parent()
+    return False
+
+
 def _metadata(item, key: str):
     """item.metadata[key] or None. OTIO's dictionaries answer a missing key (and the end of an
     iteration) through a slow exception path, so an empty one is skipped by its length."""
@@ -195,8 +205,11 @@ class _Walker:
     def __init__(
         self, cut_handle: Fraction = Fraction(0),
         see_through: Callable[[_Piece], bool] | None = None,
+        show_disabled: bool = False,
     ) -> None:
         self.cut_handle = cut_handle  # record seconds wanted past a hard cut between two items
+        # Walk disabled items as if the editor switched them on (`TimelinePlanner.disabled`).
+        self.show_disabled = show_disabled
         # Partly transparent pieces hide nothing inside a nested stack either (a nested
         # sequence of a shot with the channel's logo over it), as on the timeline's own tracks.
         self.see_through = see_through
@@ -208,7 +221,7 @@ class _Walker:
             is_track = isinstance(child, otio.schema.Track)
             if is_track and child.kind != otio.schema.TrackKind.Video:
                 continue
-            if is_enabled(child):
+            if self.show_disabled or is_enabled(child):
                 layers.append(self.item(child, Fraction(0), window, inner, top_index))
         return _apply_cover(layers, self.see_through)
 
@@ -238,7 +251,7 @@ class _Walker:
 
     def item(self, child, pos, window, inner, top_index, duration=None, before=0, after=0):
         """Pieces of one child of a track or stack that starts at inner time `pos`."""
-        if isinstance(child, otio.schema.Gap) or not is_enabled(child):
+        if isinstance(child, otio.schema.Gap) or not (self.show_disabled or is_enabled(child)):
             return []
         start, trimmed_duration = _trimmed(child)
         duration = trimmed_duration if duration is None else duration
@@ -502,6 +515,7 @@ class TimelinePlanner:
         self._media: dict[int, ResolvedMedia] = {}  # by id() of the clip
         self._segments: dict[tuple, Segment | None] = {}  # see _segment; ids not yet assigned
         self._by_tracks: dict[tuple[str, ...], list[Segment]] = {}  # whole plans, ids assigned
+        self._disabled: list[Segment] | None = None  # `disabled`, once asked for
 
     def segments(self, selection: Selection = EVERY_VISIBLE_CLIP) -> list[Segment]:
         """The selection's segments, as `plan_segments(..., selection=selection)` gives them."""
@@ -525,6 +539,39 @@ class TimelinePlanner:
                 segments.append(segment)
         segments = _with_marked_prompts(segments, timeline_marks(self.timeline))
         return _assign_ids(_inherited_ids(segments, _sound_made_for(self.timeline)))
+
+    def disabled(self) -> list[Segment]:
+        """What each disabled shot would show, switched on: the segments of the edit planned
+        with every disabled item enabled whose clip is disabled, or lies in a disabled nest or
+        track. v2a's sound of such a shot is kept, disabled with it (`write._follow_the_edit`),
+        not taken off as sound of picture that is gone. Ids as the plan gives them (a disabled
+        shot keeps the id of the v2a clip made for it). [] where nothing is disabled."""
+        if self._disabled is None:
+            self._disabled = self._plan_disabled()
+        return list(self._disabled)
+
+    def _plan_disabled(self) -> list[Segment]:
+        if all(is_enabled(item) for track in self.video_tracks
+               for item in (track, *track.find_children())):
+            return []  # the common case: no second walk
+        if self._window is None:
+            self._window = self._timeline_window()
+        window, top = self._window
+        walker = _Walker(self.walker.cut_handle, self._see_through, show_disabled=True)
+        try:
+            layers = [walker.item(track, Fraction(0), window, top, index)
+                      for index, track in enumerate(self.video_tracks)]
+            pieces = _apply_cover(layers, self._see_through)
+        except (ValueError, ZeroDivisionError) as error:
+            raise self._placing_error(error) from None
+        made = [(piece, self._segment(piece))
+                for piece in sorted(pieces, key=lambda p: (p.start, p.top_index))]
+        made = [(piece, segment) for piece, segment in made if segment is not None]
+        # Ids over the whole edit so switched on, as the plan would give them were it so.
+        segments = _assign_ids(_inherited_ids([segment for _, segment in made],
+                                              _sound_made_for(self.timeline)))
+        return [segment for (piece, _), segment in zip(made, segments, strict=True)
+                if _switched_off(piece.clip)]
 
     def _layers_of(self, tracks_filter) -> list[list[_Piece]]:
         """The pieces of each video track, lowest first, before cover; none for a track the

@@ -110,6 +110,7 @@ def write_audio_tracks(
     *,
     stem: str = "SFX",
     visible: list[Segment] | None = None,
+    disabled: list[Segment] = (),
 ) -> None:
     """Lay each generated sound under its video clip on v2a's track, adding a take per generation.
 
@@ -117,7 +118,8 @@ def write_audio_tracks(
     their files, takes and places); a regenerated clip gets a new active take. `visible`, every
     segment of the edit as it is now (the plan without a selection), makes the clips not
     regenerated follow the edit: cut to their picture where it was trimmed, taken off the track
-    where it is gone (see `_follow_the_edit`).
+    where it is gone (see `_follow_the_edit`); `disabled`, what the disabled shots would show
+    (`TimelinePlanner.disabled`), keeps their sound, disabled with them.
     """
     if not generated and not find_v2a_tracks(timeline, stem):
         return  # nothing to lay down: no empty track in the editor's timeline
@@ -129,7 +131,7 @@ def write_audio_tracks(
     track = _v2a_track(timeline, stem)
     placed = _read_placed(track)
     if visible is not None:
-        placed = _follow_the_edit(placed, visible)
+        placed = _follow_the_edit(placed, visible, disabled)
     by_stem = {item.stem: item for item in placed if item.stem}
     by_range = {(item.start, item.length): item for item in placed}
 
@@ -184,7 +186,9 @@ def write_audio_tracks(
     _lay_out(track, sorted(kept + fresh, key=lambda item: item.start))
 
 
-def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Placed]:
+def _follow_the_edit(
+    placed: list[_Placed], visible: list[Segment], disabled: list[Segment] = ()
+) -> list[_Placed]:
     """The v2a clips that still have picture above them, each within it.
 
     A clip on a segment's record range stays where it is (by range, since an adapter that loses
@@ -193,35 +197,26 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
     a move: the same shot, the same frames, elsewhere) moves with it, takes and all; a clip
     whose picture was deleted or changed otherwise leaves the track: its sound would play under
     other picture or none. Its files stay in the audio folder, and take numbers count past them.
+    `disabled`: what the shots the editor disabled would show (`TimelinePlanner.disabled`): a
+    clip found under one of those the same way is kept there, disabled, and enabled again once
+    its shot is (`V2A_DISABLED_WITH_SHOT`).
     """
-    by_range = {(segment.start_sample, segment.num_samples): segment for segment in visible}
-    by_stem = {file_stem(segment.clip_id): segment for segment in visible}
+    find_shown, find_off = _segment_finder(visible), _segment_finder(disabled)
     kept, lost, matched = [], [], set()
     for item in placed:
-        why = "its picture is no longer there"
-        segment = by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
-        changed = _speed_changed(item.clip, segment) if segment is not None else ""
-        if changed:
-            # A retime from the same first frame: every frame after it is another moment than
-            # the sound was made for (kept before, since no frame slipped at the clip's start).
-            why, segment = f"its shot's speed changed ({changed})", None
-        elif segment is not None and not _follow_a_slip(item, segment):
-            # Another shot, or a slip past the take's handles; or the shot moved further than
-            # them (a ripple), which `_picture_moved_to` below finds.
-            why = ("the frames there are not the ones its takes were made for (another shot, or "
-                   "a slip past its takes' handles)")
-            segment = None
-        start = end = 0
-        if segment is not None:
-            before, after = _handles(item.clip)  # a slip moved the clip's range in its takes
-            item = replace(item, handle_before=before, handle_after=after)
-            start = max(segment.start_sample, item.start - item.handle_before)
-            end = min(segment.start_sample + segment.num_samples, item.end + item.handle_after)
-        if end <= start:
+        fitted, why = _fit(item, find_shown(item))
+        if fitted is not None:
+            matched.add(fitted[1].clip_id)
+            kept.append(_switched_on_with_shot(fitted[0]))
+            continue
+        off, _ = _fit(item, find_off(item))
+        if off is None:
             lost.append((item, why))
             continue
-        matched.add(segment.clip_id)
-        kept.append(_recut(item, start, end - start, segment))
+        # The editor switched the shot off (to try the cut without it): its sound is switched
+        # off with it, takes and all, and on again with it (it was taken off the track before,
+        # said as picture no longer there, and the shot switched on again needed a new take).
+        kept.append(_switched_off_with_shot(off[0]))
     by_shot: dict[tuple[str, int], list[Segment]] = {}
     for segment in visible:
         by_shot.setdefault((segment.clip_name, segment.num_samples), []).append(segment)
@@ -237,8 +232,69 @@ def _follow_the_edit(placed: list[_Placed], visible: list[Segment]) -> list[_Pla
         # files' own timecode gives them, which a list or an NLE linking them by timecode uses.
         before = min(item.handle_before, segment.handle_before_samples)
         after = min(item.handle_after, segment.handle_after_samples)
-        kept.append(_Placed(segment.start_sample, item.length, before, after, item.clip, item.stem))
+        kept.append(_switched_on_with_shot(
+            _Placed(segment.start_sample, item.length, before, after, item.clip, item.stem)))
     return kept
+
+
+def _segment_finder(segments) -> Callable[[_Placed], Segment | None]:
+    """The segment a v2a clip lies under: on its record range (by range, since an adapter that
+    loses clip names changes the ids), else of its id."""
+    by_range = {(segment.start_sample, segment.num_samples): segment for segment in segments}
+    by_stem = {file_stem(segment.clip_id): segment for segment in segments}
+    return lambda item: by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
+
+
+def _fit(item: _Placed, segment: Segment | None) -> tuple[tuple[_Placed, Segment] | None, str]:
+    """`item` recut to `segment`'s picture, with that segment, where its sound still fits
+    it; else None and why not."""
+    why = "its picture is no longer there"
+    changed = _speed_changed(item.clip, segment) if segment is not None else ""
+    if changed:
+        # A retime from the same first frame: every frame after it is another moment than
+        # the sound was made for (kept before, since no frame slipped at the clip's start).
+        why, segment = f"its shot's speed changed ({changed})", None
+    elif segment is not None and not _follow_a_slip(item, segment):
+        # Another shot, or a slip past the take's handles; or the shot moved further than
+        # them (a ripple), which `_picture_moved_to` finds.
+        why = ("the frames there are not the ones its takes were made for (another shot, or "
+               "a slip past its takes' handles)")
+        segment = None
+    start = end = 0
+    if segment is not None:
+        before, after = _handles(item.clip)  # a slip moved the clip's range in its takes
+        item = replace(item, handle_before=before, handle_after=after)
+        start = max(segment.start_sample, item.start - item.handle_before)
+        end = min(segment.start_sample + segment.num_samples, item.end + item.handle_after)
+    if end <= start:
+        return None, why
+    return (_recut(item, start, end - start, segment), segment), why
+
+
+#: In a v2a clip's metadata: v2a disabled it because its shot is disabled, so it enables it
+#: again with the shot. A v2a clip disabled without it the editor switched off: it stays so.
+V2A_DISABLED_WITH_SHOT = "disabled_with_shot"
+
+
+def _switched_off_with_shot(item: _Placed) -> _Placed:
+    clip = item.clip
+    if clip.enabled:
+        log.info("v2a clip %r: its shot is disabled; its sound is disabled with it", clip.name)
+        clip.enabled = False
+        clip.metadata[V2A_KEY] = {**clip.metadata.get(V2A_KEY, {}), V2A_DISABLED_WITH_SHOT: True}
+    # Silent, it crossfades with nothing: its neighbours' sound ends at its cuts, as at a gap
+    # (the planner gives them no handle towards a disabled shot either).
+    return replace(item, handle_before=0, handle_after=0)
+
+
+def _switched_on_with_shot(item: _Placed) -> _Placed:
+    clip = item.clip
+    meta = clip.metadata.get(V2A_KEY, {})
+    if not clip.enabled and meta.get(V2A_DISABLED_WITH_SHOT):
+        log.info("v2a clip %r: its shot is enabled again; so is its sound", clip.name)
+        clip.enabled = True
+        clip.metadata[V2A_KEY] = {k: v for k, v in meta.items() if k != V2A_DISABLED_WITH_SHOT}
+    return item
 
 
 def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
@@ -1386,6 +1442,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
         _flatten_nested(result)
         _generators_as_gaps(result)
         _disabled_as_gaps(result)
+        _disabled_v2a_clips_as_gaps(result)
     elif format == "fcp_xml":
         _disabled_as_fcp7(result)
     return result
@@ -1479,6 +1536,12 @@ def _disabled_clips(timeline: otio.schema.Timeline) -> list[tuple[otio.schema.Cl
     return found
 
 
+def _disabled_v2a_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
+    """v2a's clips switched off (with their shot, or by the editor): written so, not shown."""
+    return [clip for track in timeline.tracks if V2A_KEY in track.metadata
+            for clip in track.find_clips() if not clip.enabled]
+
+
 def _as_gap(item: otio.core.Composable) -> None:
     """Put a gap of `item`'s length in its place on its parent."""
     parent = item.parent()
@@ -1491,6 +1554,19 @@ def _disabled_as_gaps(timeline: otio.schema.Timeline) -> None:
     clip to show, over the picture v2a made sound for (and a re-run on the file made sound for
     it). Left out instead, as the editor sees it: a gap; the note names them."""
     for clip, _ in _disabled_clips(timeline):
+        _as_gap(clip)
+
+
+def _disabled_v2a_clips_as_gaps(timeline: otio.schema.Timeline) -> None:
+    """v2a's disabled clips (a disabled shot's sound) in a format that cannot mark them: a gap,
+    as the shot above is, so the file does not play them; the .otio beside keeps them. A
+    crossfade beside one goes with it (the neighbour's sound ends at the cut)."""
+    for clip in _disabled_v2a_clips(timeline):
+        track = clip.parent()
+        index = track.index(clip)
+        for side in (index + 1, index - 1):  # the later first: the index stays the clip's
+            if 0 <= side < len(track) and isinstance(track[side], otio.schema.Transition):
+                del track[side]
         _as_gap(clip)
 
 
@@ -1508,7 +1584,7 @@ def _each_clip_its_own(timeline: otio.schema.Timeline) -> None:
 def _disabled_as_fcp7(timeline: otio.schema.Timeline) -> None:
     """The FCP7 XML writer writes a clip item's `fcp_xml` metadata as its elements, and nothing
     of OTIO's `enabled`: a disabled clip from OTIO (Resolve's) came back shown."""
-    for clip, _ in _disabled_clips(timeline):
+    for clip in [clip for clip, _ in _disabled_clips(timeline)] + _disabled_v2a_clips(timeline):
         meta = dict(clip.metadata.get("fcp_xml") or {})
         meta["enabled"] = "FALSE"
         clip.metadata["fcp_xml"] = meta

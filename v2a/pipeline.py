@@ -299,7 +299,7 @@ def _run_holding_the_folder(request: GenerationRequest, generator: Generator,
     plan = prepare_generation(request, plan)
     output_format, output_path = output_paths(request)
     timeline, segments = plan.timeline, plan.segments
-    visible = plan.visible
+    visible, disabled = plan.visible, plan.planner.disabled()
     # The cache copy of the .otioz read, when this run made it and writes that .otioz again (a
     # further take, a regeneration): the new bundle holds its media itself and is unpacked
     # under a key of its own, so once it is written nothing needs the copy. Each take left one
@@ -309,8 +309,8 @@ def _run_holding_the_folder(request: GenerationRequest, generator: Generator,
     unpacked = plan.unpacked_media if output_format == "otioz" and rewrites_input else ""
     audio_dir, created = _make_output(request.out_dir)
     try:
-        result = _generate_all(request, generator, timeline, segments, visible, audio_dir,
-                               output_format, output_path, emit, cancel, before_write,
+        result = _generate_all(request, generator, timeline, segments, visible, disabled,
+                               audio_dir, output_format, output_path, emit, cancel, before_write,
                                plan.earlier, plan.rate_note)
     finally:
         remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
@@ -335,7 +335,8 @@ def prepare_generation(request: GenerationRequest, plan: Plan | None = None) -> 
 
 
 def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,
-                  segments: list[Segment], visible: list[Segment], audio_dir: str,
+                  segments: list[Segment], visible: list[Segment], disabled: list[Segment],
+                  audio_dir: str,
                   output_format: str, output_path: str, emit: Callable[[ClipEvent], None],
                   cancel: threading.Event | None,
                   before_write: Callable[[GenerationResult], None] | None,
@@ -382,7 +383,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         # the output's audio folder (run into its own folder), or in the one beside it.
         beside = os.path.join(media_base_dir(request.timeline_path), AUDIO_FOLDER)
         find_moved_takes(timeline, (audio_dir, beside))
-    write_audio_tracks(timeline, segments, generated, visible=visible)
+    write_audio_tracks(timeline, segments, generated, visible=visible, disabled=disabled)
     earlier_note = earlier.result_note(timeline, audio_dir)
     offline_note = _offline_takes_note(timeline)
     # Relative media paths were relative to the input's folder; the output is elsewhere.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from otio_adapters.plan import PlanError, plan_segments, timeline_start
@@ -267,3 +268,21 @@ def test_cut_handles_are_optional_and_limited_to_the_media():
     # Clip-001 uses frames 3..5 of 0..7: 2 frames after; Clip-002 uses 2..7 of 0..7: 2 before,
     # none after; Clip-003 and Clip-004 start at their media's first frame.
     assert handles == [(0, 4000), (4000, 0), (0, 4000), (0, 0)]
+
+
+def test_a_time_warped_nested_stack_shows_no_frame_past_its_clips_out_point():
+    """What the editor sees of 'Clip Inside A Stack 2' (a 24-frame clip, its stack 29 frames at
+    0.8545x): OTIO lays the stack over 29 frames of its track and reads 24.78 frames of its
+    content, which ends at 24; past it the nest holds nothing (no later item of the nest, and
+    the outer track's next clip starts at the stack's end). Each record frame shows the picture
+    at its start, so frame 28 (source 23.93) shows the clip's last frame and none shows a frame
+    past its out point: the frames the generator is shown under the segment are all the clip's
+    (the 0.78 frame of source past 24 is the continuous map's, under frame 28, never read)."""
+    from v2a.media.frames import file_times_at
+
+    warped = by_name(plan("otio/nested_example.otio"), "Clip Inside A Stack 2")[0]
+    record = [frame / 24 for frame in range(warped.record_frames)]
+    frames = [int((t + warped.media.media_start) * 24 + 1e-6)
+              for t in file_times_at(warped, np.asarray(record))]
+    assert frames[0] == 429 and frames[-1] == 452  # the clip's 24 frames, 429..452
+    assert max(frames) < 429 + 24

@@ -10,6 +10,7 @@ import pytest
 from generator_doubles import SineGenerator
 from movie_edits import RATE, RT, TR, generate, recut, write_edit
 
+from otio_adapters.stem import render_v2a_sound
 from otio_adapters.takes import clip_takes, find_v2a_tracks, to_samples, url_to_path
 from v2a.contracts import ClipAddress, GenerationRequest, Selection
 from v2a.media.audio import read_bext
@@ -327,3 +328,60 @@ def test_a_shot_whose_speed_changed_does_not_keep_the_sound_made_at_its_old_spee
 
     generate(written, tmp_path)  # a full run gives b sound at its new speed
     assert _sound(written) == _picture(written)
+
+
+def _v2a_clip(path: str, name: str) -> otio.schema.Clip:
+    track = find_v2a_tracks(otio.adapters.read_from_file(path), "SFX")[0]
+    return next(c for c in track.find_clips() if c.metadata["v2a"]["source_clip"] == name)
+
+
+def test_the_sound_of_a_disabled_shot_is_disabled_with_it_and_enabled_again_with_it(
+    written, tmp_path, caplog
+):
+    """The editor switched b off to try the cut without it, then on again. Its sound is
+    switched off with it, kept with its takes and silent in the stem, through a run on c and a
+    full run (which makes b no sound: it is not on screen), and on again with it. Before, a run
+    took it off the track ("its picture is no longer there") and b needed a new take."""
+
+    def switch_b(enabled: bool):
+        def change(track):
+            _clip(track, "b")[1].enabled = enabled
+        return change
+
+    take = url_to_path(_v2a_clip(written, "b").media_reference.target_url)
+    recut(written, switch_b(False))
+    selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
+    with caplog.at_level("INFO", logger="otio_adapters.write"):
+        generate(written, tmp_path, selection=selection)
+    assert "v2a clip 'V2A b': its shot is disabled; its sound is disabled with it" in caplog.text
+    assert "removing v2a clip 'V2A b'" not in caplog.text
+    b = _v2a_clip(written, "b")
+    assert not b.enabled and sorted(clip_takes(b)) == [1]
+    assert url_to_path(b.media_reference.target_url) == take
+    assert _sound(written) == _picture(written)  # where it was, under its shot
+    # The stem plays what the timeline plays: nothing under b.
+    sound = render_v2a_sound(otio.adapters.read_from_file(written), os.path.dirname(written))
+    assert not sound[24 * 2000 + 100:54 * 2000 - 100].any()
+
+    generate(written, tmp_path)  # a full run: b is not on screen, so no take of b is made
+    b = _v2a_clip(written, "b")
+    assert not b.enabled and sorted(clip_takes(b)) == [1]
+
+    recut(written, switch_b(True))
+    with caplog.at_level("INFO", logger="otio_adapters.write"):
+        generate(written, tmp_path, selection=selection)
+    assert "v2a clip 'V2A b': its shot is enabled again; so is its sound" in caplog.text
+    b = _v2a_clip(written, "b")
+    assert b.enabled and sorted(clip_takes(b)) == [1]
+    assert "disabled_with_shot" not in b.metadata["v2a"]  # v2a's switch, undone
+
+
+def test_a_sound_the_editor_switched_off_stays_off_under_its_shot(written, tmp_path):
+    """The editor switched off v2a's sound of b, not the shot: that switch is the editor's, and
+    a run keeps it (v2a switches on again only the sound it switched off with its shot)."""
+    timeline = otio.adapters.read_from_file(written)
+    track = find_v2a_tracks(timeline, "SFX")[0]
+    next(c for c in track.find_clips() if c.metadata["v2a"]["source_clip"] == "b").enabled = False
+    otio.adapters.write_to_file(timeline, written)
+    generate(written, tmp_path)
+    assert not _v2a_clip(written, "b").enabled
