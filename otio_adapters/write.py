@@ -1554,20 +1554,26 @@ def _disabled_as_gaps(timeline: otio.schema.Timeline) -> None:
     clip to show, over the picture v2a made sound for (and a re-run on the file made sound for
     it). Left out instead, as the editor sees it: a gap; the note names them."""
     for clip, _ in _disabled_clips(timeline):
-        _as_gap(clip)
+        _as_gap_without_transitions(clip)
 
 
 def _disabled_v2a_clips_as_gaps(timeline: otio.schema.Timeline) -> None:
     """v2a's disabled clips (a disabled shot's sound) in a format that cannot mark them: a gap,
-    as the shot above is, so the file does not play them; the .otio beside keeps them. A
-    crossfade beside one goes with it (the neighbour's sound ends at the cut)."""
+    as the shot above is, so the file does not play them; the .otio beside keeps them."""
     for clip in _disabled_v2a_clips(timeline):
-        track = clip.parent()
-        index = track.index(clip)
-        for side in (index + 1, index - 1):  # the later first: the index stays the clip's
-            if 0 <= side < len(track) and isinstance(track[side], otio.schema.Transition):
-                del track[side]
-        _as_gap(clip)
+        _as_gap_without_transitions(clip)
+
+
+def _as_gap_without_transitions(clip: otio.schema.Clip) -> None:
+    """A gap in the clip's place, and no transition beside it: a dissolve into a gap made the
+    CMX 3600 writer fail ("value cannot be negative here"; the sample's dissolve into a disabled
+    shot), and a crossfade has nothing to fade with there (the neighbour ends at the cut)."""
+    track = clip.parent()
+    index = track.index(clip)
+    for side in (index + 1, index - 1):  # the later first: the index stays the clip's
+        if 0 <= side < len(track) and isinstance(track[side], otio.schema.Transition):
+            del track[side]
+    _as_gap(clip)
 
 
 def _each_clip_its_own(timeline: otio.schema.Timeline) -> None:

@@ -75,6 +75,9 @@ def test_the_sound_of_a_shot_disabled_in_the_nle_is_disabled_with_it(
 @pytest.mark.parametrize(("output_format", "in_file"), [
     ("kdenlive", (False, "take1")),  # Kdenlive marks v2a's clip disabled
     ("AAF", None),  # AAF cannot mark a clip: a gap, as the shot above is
+    # Nor can an EDL; and the sample's dissolve into the disabled shot made the CMX writer fail
+    # (a dissolve into a gap: "value cannot be negative here"), the .otio written alone.
+    ("cmx_3600", None),
 ])
 def test_a_disabled_shots_sound_is_written_so_where_the_format_marks_no_clip_disabled(
     tmp_path, output_format, in_file
@@ -87,5 +90,6 @@ def test_a_disabled_shots_sound_is_written_so_where_the_format_marks_no_clip_dis
     next(c for c in timeline.video_tracks()[0].find_clips() if c.name == "wake up").enabled = False
     timeline.to_json_file(written)
     result = _run(Path(written), tmp_path / output_format, output_format)
+    assert result.timeline_path != result.fallback_otio_path, result.format_note
     assert _v2a_clips(result.timeline_path).get("V2A wake up") == in_file
     assert _v2a_clips(result.fallback_otio_path)["V2A wake up"] == (False, "take1")
