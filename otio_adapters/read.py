@@ -29,6 +29,7 @@ from otio_adapters import (
     edl_time,
     fcp7_document,
     fcp7_nested,
+    fcp7_speed,
     fcp7_transitions,
     fcpx_clips,
     fcpx_document,
@@ -53,6 +54,7 @@ aaf_file.install()  # the AAF reader names v2a's tracks "Sequence"
 fcp7_document.read_every_channel()  # it reads one channel of a stereo pair
 fcp7_document.keep_parsed_document()  # and parses for itself alone
 fcp7_nested.install()  # and reads every nested sequence as empty
+fcp7_speed.install()  # and Premiere's Time Remap as a generic effect, <in> as a media frame
 
 #: File extension (lower case, with the dot) -> OTIO adapter name.
 FORMAT_BY_EXTENSION = {

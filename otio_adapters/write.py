@@ -29,6 +29,7 @@ from otio_adapters import (
     edl_audio,
     edl_list,
     fcp7_document,
+    fcp7_speed,
     fcpx_audio,
     fcpx_document,
     fcpx_speed,
@@ -682,6 +683,14 @@ def write_timeline(
                 "frames than Final Cut shows; an FCPXML v2a writes keeps their time maps (not "
                 "inside compound clips), other formats play them at normal speed")
         note = f"{note}; {lost}" if note else lost
+    unread = fcp7_speed.not_read(timeline)
+    if unread:
+        # Named, as the editor finds them: planned at 100 % from their in point, their sound
+        # made for other frames than Premiere shows (the FCP7 XML written keeps their filter).
+        why = ", ".join(sorted({reason for _, reason in unread}))
+        lost = (f"speed changes of the source FCP7 XML that v2a could not read ({why}, planned "
+                f"at normal speed): {', '.join(_item_label(timeline, item) for item, _ in unread)}")
+        note = f"{note}; {lost}" if note else lost
     return written, fallback, note
 
 
@@ -868,9 +877,11 @@ def _fcp7_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
         lost.append(f"{project.problem}: the timeline was rewritten by the FCP7 XML adapter, "
                     "which drops the <link> groups between clips' picture and sound channels "
                     "and keeps one <file> element per path")
-    # The adapter writes no time effect at all, nested or not (nor does it read Premiere's
-    # Time Remap): the sample's "stretch (150%)" came back at 100 %, without a word.
-    lost.append(_retimed_note(timeline, _retimed(timeline), "FCP7 XML adapter", "XML"))
+    # The adapter writes no time effect at all, nested or not: the sample's "stretch (150%)"
+    # came back at 100 %, without a word. v2a writes a clip's constant speed as Premiere's
+    # Time Remap (`fcp7_speed.for_writer`); a freeze frame or a retimed nest is named.
+    lost.append(_retimed_note(timeline, _retimed(timeline, writable=fcp7_speed.writable),
+                              "FCP7 XML adapter", "XML"))
     return _notes(*lost)
 
 
@@ -1139,7 +1150,8 @@ def _write_fcp7(
     timeline: otio.schema.Timeline, written: str, project: _EditorsFile, folder: str
 ) -> None:
     if not project.written_into:
-        _adapter_write(timeline, written, "fcp_xml")
+        # Its retimed clips at their retimed in points, with a Time Remap filter each.
+        _adapter_write(fcp7_speed.for_writer(timeline), written, "fcp_xml")
         _fcp7_finished(written, timeline)
         return
     # v2a's tracks as the adapter writes them, put in the editor's document.
@@ -1267,6 +1279,7 @@ def _fcp7_finished(path: str, timeline: otio.schema.Timeline) -> None:
 
     def edit(root) -> bool:
         changed = _audio_transitions_as_cross_fades(root)
+        changed = fcp7_speed.in_premieres_order(root) or changed
         return _declare_take_files(root, take_urls) or changed
 
     rewrite_xml(path, "xmeml", edit)

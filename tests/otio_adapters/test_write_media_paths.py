@@ -50,12 +50,11 @@ def test_relative_media_still_resolves_from_the_written_timeline(project, tmp_pa
     assert len(result.generated) == 4
     # The Kdenlive adapter writes none of the editor's transitions (the sample's dissolve): the
     # note says so. FCPXML has it: v2a writes the editor's transitions back. The FCP7 XML
-    # adapter writes no speed change: the note names the sample's clip at 150 %.
-    if output_format == "fcpx_xml":
+    # adapter writes no speed change (the note named the sample's clip at 150 %): v2a writes
+    # it as Premiere's Time Remap.
+    if output_format in ("fcpx_xml", "fcp_xml"):
         assert "transition" not in result.format_note
-    elif output_format == "fcp_xml":
-        assert "no speed changes" in result.format_note and "'stretch (150%)' (V1 at 01:00:03:13)" in (
-            result.format_note)
+        assert "stretch (150%)" not in result.format_note
     else:
         assert not result.format_note or "writes no transitions" in result.format_note
 
@@ -65,6 +64,7 @@ def test_relative_media_still_resolves_from_the_written_timeline(project, tmp_pa
     # its timewarp producer with no media: otio_adapters/kdenlive.py puts the file back).
     assert [s.clip_name for s in segments if s.status != "ok"] == []
     assert len(segments) == 4
+    assert sorted(s.speed for s in segments) == [1, 1, 1, 1.5]  # the stretch still at 150 %
     assert {s.media.path for s in segments if s.media.path} == {str(project / "media" / MOVIE)}
 
 
