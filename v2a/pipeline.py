@@ -81,6 +81,10 @@ class _TimelineFacts:
 
     offset: int  # the timeline's start timecode in samples: where its time references count from
     project: str  # the timeline's name (the take's iXML PROJECT)
+    # Where the edit's clips that can have sound start and end (samples from the timeline's
+    # start): a take edge that meets none of them meets silence, and fades there (`_edge_fades`).
+    starts: frozenset[int] = frozenset()
+    ends: frozenset[int] = frozenset()
 
 
 class PipelineError(ValueError):
@@ -344,7 +348,10 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
-    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name)
+    sounding = [s for s in visible if s.status == "ok"]  # offline media makes no sound
+    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name,
+                           frozenset(s.start_sample for s in sounding),
+                           frozenset(s.start_sample + s.num_samples for s in sounding))
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
@@ -716,6 +723,7 @@ def _generate_take(
     samples = samples[context_samples : context_samples + segment.generated_samples]
     if not np.all(np.isfinite(samples)):  # a numerical blow-up: this clip's, not the run's
         return event("failed", f"generator {generator.name!r} returned NaN or infinite samples"), None
+    samples = _edge_fades(samples, segment, facts)
 
     provenance = _provenance(segment, generator, params, take, time.monotonic() - started)
     samples, loudness, level_note = _leveled(samples, request.loudness_target_lufs, provenance)
@@ -732,6 +740,19 @@ def _generate_take(
     # All its steps done: a bar drawn from step / total_steps ends full, not back at 0/0.
     message = f"take {take}: {path} ({loudness.text()}{level_note})"
     return event("done", message, steps, steps, audio.path), audio
+
+
+def _edge_fades(samples: np.ndarray, segment: Segment, facts: _TimelineFacts) -> np.ndarray:
+    """The take faded in (out) over its first (last) 5 ms where no other clip's sound meets it
+    there: the timeline's start or end, a gap, a clip whose media is offline. The model's sound
+    runs on past the picture's edges, so a take cut there started or stopped mid-sound, a
+    click on a monitor (up to -26 dBFS in one sample on the bundled sample's takes). Where
+    another clip meets it (a crossfade, or a hard cut asked for with --cut-handle 0) it is left
+    as made: a fade there would dip the sound at the cut. docs/media.md, "Edges"."""
+    from v2a.media.audio import fade_edges
+
+    end = segment.start_sample + segment.num_samples
+    return fade_edges(samples, segment.start_sample not in facts.ends, end not in facts.starts)
 
 
 def _leveled(

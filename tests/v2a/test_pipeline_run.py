@@ -18,7 +18,7 @@ from v2a.contracts import (
     GenerationRequest,
     Selection,
 )
-from v2a.media.audio import read_bext, read_ixml, read_wav
+from v2a.media.audio import EDGE_FADE_SAMPLES, read_bext, read_ixml, read_wav
 from v2a.media.loudness import measure_loudness
 from v2a.pipeline import run_generation
 
@@ -539,8 +539,10 @@ def test_the_generator_sees_context_beyond_the_handles_and_the_take_keeps_none_o
     assert asked == [(context + audio.num_samples + context, (context, context + audio.num_samples))]
     samples, _ = read_wav(audio.path)
     assert samples.shape[0] == audio.num_samples  # no handles: a lone clip
-    # 24-bit WAV: the ramp's value at the first kept sample, the context's length in.
-    assert abs(float(samples[0]) - context / 1e7) < 1e-6
+    # 24-bit WAV: the ramp's value at each kept sample, the context's length in (past the fade
+    # in that a lone clip's edge gets where it meets silence, tests/v2a/test_pipeline_edge_fades).
+    fade = EDGE_FADE_SAMPLES
+    assert abs(float(samples[fade]) - (context + fade) / 1e7) < 1e-6
 
 
 def test_a_clip_longer_than_the_generator_makes_fails_saying_so_before_any_work(edit, tmp_path):

@@ -249,6 +249,28 @@ def fit_to_length(samples: np.ndarray, num_samples: int) -> np.ndarray:
     return np.pad(samples, pad)
 
 
+#: 5 ms: where a take meets silence it fades in or out over this many samples. A take cut off
+#: mid-sound there (the model's sound does not stop at a picture's cut) starts or stops in one
+#: sample, which a monitor plays as a click; a DAW's default region fade is a few ms too.
+EDGE_FADE_SAMPLES = SAMPLE_RATE * 5 // 1000
+
+
+def fade_edges(samples: np.ndarray, fade_in: bool, fade_out: bool,
+               length: int = EDGE_FADE_SAMPLES) -> np.ndarray:
+    """`samples` (mono) with a raised-cosine fade over its first and/or last `length` samples
+    (at most half the take each); the samples between are the same, and so is the length."""
+    samples = np.array(samples, dtype=np.float32)  # a copy: the caller's array is not faded
+    length = min(length, len(samples) // 2)
+    if length:
+        # sin² from just above 0 to just below 1: no step at the edge, none where it ends.
+        ramp = np.sin((np.arange(length) + 0.5) / length * np.pi / 2).astype(np.float32) ** 2
+        if fade_in:
+            samples[:length] *= ramp
+        if fade_out:
+            samples[-length:] *= ramp[::-1]
+    return samples
+
+
 def min_max_peaks(samples: np.ndarray, points: int) -> tuple[np.ndarray, np.ndarray]:
     """The lowest and highest sample of each of `points` equal slices of a mono signal (fewer
     slices when it is shorter, none when it is empty): a waveform drawn at that width."""
