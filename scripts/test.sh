@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/setup-data.sh  # Debian recordings for the corpus tests
+bash scripts/setup-test-tools.sh  # MLT's melt, which the Kdenlive tests render through
 .venv/bin/ruff check .
 # The Node client's packages (grpc-js for its tests under pytest, buf for the proto lint).
 if command -v npm >/dev/null; then

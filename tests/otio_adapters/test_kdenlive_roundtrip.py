@@ -548,6 +548,21 @@ def test_mlt_plays_crossfades_around_a_short_clip_as_written(tmp_path):
     assert np.abs(heard - _track_sound(read, len(heard))).max() < 1e-3
 
 
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+@pytest.mark.parametrize("rate", [30000 / 1001, 30])
+def test_mlt_plays_takes_cut_past_their_first_frame_to_the_sample_at_29_97_and_30(tmp_path, rate):
+    """The docs said melt 7.12 played a take whose entry starts past its file's first frame (a
+    handle before) a few hundred samples late at 29.97 and 30 fps (3,670 samples in for 3,203).
+    Measured with Debian's melt 7.12.0: every take, each cut 2 frames in, plays to the sample."""
+    timeline, generated = _cut_edit(tmp_path, [0, 30, 60, 90, 130], rate, noise=True)
+    assert {audio.handle_before_samples for audio in generated[1:]} <= {3200, 3203, 3204}
+    written, _, _ = write_timeline(timeline, str(tmp_path / "cuts.kdenlive"), "kdenlive")
+    (read,) = find_v2a_tracks(read_timeline(written), "SFX")
+    _render(Path(written), 130, tmp_path / "render.wav")  # the shots have no media: v2a's alone
+    heard, _ = soundfile.read(tmp_path / "render.wav")
+    assert np.abs(heard - _track_sound(read, len(heard))).max() < 1e-3
+
 def _crossfade_sides(track: otio.schema.Track) -> list[tuple[int, int]]:
     return [
         (to_samples(item.in_offset), to_samples(item.out_offset))
