@@ -83,7 +83,8 @@ def find_v2a_tracks_of(track: otio.schema.Track) -> bool:
 
 
 @pytest.mark.parametrize("name", TIMELINES)
-def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_media, tmp_path):
+def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_media, generated,
+                                                             tmp_path):
     source = FIXTURES / name
     fmt = format_for_path(source)
     request = GenerationRequest(
@@ -108,7 +109,7 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
             run_generation(request, SineGenerator())
         return
 
-    result = run_generation(request, SineGenerator())
+    result, out = generated(name, OPTIONS.get(name))  # `request`'s job, in a folder of its own
 
     states = {event.clip_id: event for event in result.clips}
     for segment in segments:
@@ -120,7 +121,7 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
 
     if not result.generated:  # every clip failed (as expected above): nothing is written
         assert result.timeline_path == "" and "not written" in result.format_note
-        assert not (tmp_path / "out" / source.name).exists()
+        assert not (out / source.name).exists()
         return
 
     # Written in the format it came in; a CMX 3600 list also gets the full result as .otio.
@@ -167,7 +168,7 @@ def test_fixture_round_trips_sample_aligned_in_its_own_format(name, standin_medi
         )
     control = read_timeline(control_path, fmt, OPTIONS.get(name))
     assert _summary(reread) == _summary(control)
-    assert not [p for p in os.listdir(tmp_path / "out") if p.startswith(".")]  # no temp files
+    assert not [p for p in os.listdir(out) if p.startswith(".")]  # no temp files
 
 
 def _assert_declared_as_the_file_is(clip: otio.schema.Clip, generated) -> None:

@@ -71,11 +71,11 @@ def _masters_on(slot) -> set[str]:
 
 
 @pytest.mark.parametrize("name", FIXTURES)
-def test_written_aaf_keeps_the_editors_sequence_and_mobs_as_exported(name, standin_media, tmp_path):
+def test_written_aaf_keeps_the_editors_sequence_and_mobs_as_exported(name, generated):
     """Written by the adapter alone, each clip kept its master mob id but got a new file mob
     and tape mob (fresh ids, "Mob" and the clip's name), every audio track played master slot 2,
     and motion effects, gain, markers and drop frame were gone."""
-    result = _generate(AAF / name, standin_media(f"aaf/{name}"), tmp_path)
+    result, _ = generated(f"aaf/{name}")  # what _generate makes, made once for the session
 
     with aaf2.open(str(AAF / name), "r") as before, aaf2.open(result.timeline_path, "r") as after:
         exported, written = _sequence(before), _sequence(after)
@@ -97,10 +97,9 @@ def test_written_aaf_keeps_the_editors_sequence_and_mobs_as_exported(name, stand
         assert len(_masters_on(ours)) == len(result.generated)
 
 
-def test_drop_frame_start_timecode_stays_drop_frame(standin_media, tmp_path):
+def test_drop_frame_start_timecode_stays_drop_frame(generated):
     """The adapter wrote Premiere's 05:00:00;00 as a non-drop 30 fps timecode (04:59:42:00)."""
-    name = "2997fps-DFTC.aaf"
-    result = _generate(AAF / name, standin_media(f"aaf/{name}"), tmp_path)
+    result, _ = generated("aaf/2997fps-DFTC.aaf")
     with aaf2.open(result.timeline_path, "r") as aaf:
         timecodes = [slot.segment for slot in _sequence(aaf).slots
                      if isinstance(slot.segment, aaf2.components.Timecode)]

@@ -276,6 +276,15 @@ def test_two_regenerations_running_at_once_both_reach_the_timeline(make_server, 
     sampler.step_seconds = 0.05  # 2 s a regeneration: the second is asked for while the first runs
     first, second = job.clips[0].clip_id, job.clips[2].clip_id
     jobs = [client.regenerate(job.job_id, clip_id=clip) for clip in (first, second)]
+    # Until both run (one waiting for the other's folder), or one ended (a slow machine).
+    deadline, waiting = time.monotonic() + 30, (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)
+    while True:
+        states = [client.get(j.job_id).state for j in jobs]
+        if states == [pb.JOB_STATE_RUNNING] * 2 or not set(states) <= set(waiting):
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(0.02)
+    sampler.step_seconds = 0.0  # both at once: the rest need not be slow
     done = [client.wait(j.job_id) for j in jobs]
     assert all(j.state == pb.JOB_STATE_SUCCEEDED for j in done), [j.message for j in done]
     paths = {client.result(j.job_id).timeline_path for j in done}

@@ -1,5 +1,6 @@
-"""The server as a separate process: kill -9 mid-job, SIGTERM mid-job, then a restart finds
-every job and leaves no partial or orphaned files."""
+"""The server as a separate process: kill -9 mid-job, SIGTERM mid-job, then a restart (a server
+on the same state folder, in this process) finds every job and leaves no partial or orphaned
+files."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import grpc
 import opentimelineio as otio
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from server_test_generators import SteppingSine
 
 from v2a.media.audio import read_wav
 from v2a.v1 import jobs_pb2 as pb
@@ -26,6 +28,25 @@ STEP_SECONDS = 0.02  # 40 steps: 0.8 s a clip, 3.2 s for the 4 clips of simple_c
 #: For a server nothing interrupts mid-sampling (a restarted one, one killed at a write): the
 #: steps only cost time there (this file took 77 s of the suite's 450 with every server slow).
 FAST_STEP_SECONDS = 0.002
+
+
+@pytest.fixture
+def restart(make_server, connect):
+    """A client of the server started again on a stopped one's state folder, output roots and
+    token: in this process, since what a start does with the job store and the folders is
+    RunningServer's, which `v2a serve` runs as it is. Only the servers killed or stopped under a
+    job are processes of their own (a process costs this file a second and a half at each
+    start, 20 s of its 50 when the restarts were processes too)."""
+
+    def start():
+        return connect(make_server(generator=_fast_steps()))
+
+    return start
+
+
+def _fast_steps() -> SteppingSine:
+    """`slow`'s 40 steps at FAST_STEP_SECONDS: an in-process server's generator."""
+    return SteppingSine(steps=40, step_seconds=FAST_STEP_SECONDS)
 
 
 def _wait_until_mid_job(client, job_id: str) -> None:
@@ -48,7 +69,7 @@ def _referenced_takes(timeline_path: str) -> set[str]:
     return names
 
 
-def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_timeline,
+def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, restart, fixture_timeline,
                                                        media_dir, roots):
     server = server_process(step_seconds=STEP_SECONDS)
     client = server.client()
@@ -68,13 +89,11 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
     staging.mkdir()
     (staging / "simple_cut.otio").write_text("{")
 
-    restarted = server_process(step_seconds=FAST_STEP_SECONDS)
-    client = restarted.client()
+    client = restart()
     again = client.get(job.job_id)
     assert again.state in (pb.JOB_STATE_QUEUED, pb.JOB_STATE_RUNNING)
     assert {c.take for c in again.clips} == {1}
     final = client.wait(job.job_id)
-    client.close()
 
     assert final.state == pb.JOB_STATE_SUCCEEDED, final.message
     assert final.attempts == 2
@@ -89,7 +108,7 @@ def test_kill_9_mid_job_then_restart_reruns_it_cleanly(server_process, fixture_t
         assert len(samples) > 0
 
 
-def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_process,
+def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_process, restart,
                                                                      fixture_timeline,
                                                                      media_dir, roots):
     # takes: 2 writes the timeline after take 1, then regenerates every clip on it. Killed in
@@ -115,7 +134,7 @@ def test_kill_9_in_a_further_take_keeps_the_written_takes_at_restart(server_proc
     stored = json.loads(zlib.decompress(result))["clips_after_take"]
     assert stored and all(set(clip) <= OLDER_CLIP_FIELDS for clip in stored), stored
 
-    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
+    client = restart()
     final = client.get(job.job_id)
     client.close()
 
@@ -146,7 +165,7 @@ def _wait_for_the_kill(server) -> None:
 
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_kill_9_at_a_further_takes_write_leaves_the_timeline_and_the_job_agreeing(
-        server_process, fixture_timeline, media_dir, roots, when):
+        server_process, restart, fixture_timeline, media_dir, roots, when):
     # Killed after take 2's timeline was renamed into place but before the store knew, the
     # restart removed take 2's files as an unfinished take's: the timeline named missing audio.
     server = _killed_at_a_write(server_process, write=2, when=when)
@@ -157,7 +176,7 @@ def test_kill_9_at_a_further_takes_write_leaves_the_timeline_and_the_job_agreein
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
+    client = restart()
     final = client.get(job.job_id)
     client.close()
 
@@ -178,15 +197,15 @@ def test_kill_9_at_a_further_takes_write_leaves_the_timeline_and_the_job_agreein
 
 @pytest.mark.parametrize("when", ["before", "after"])
 def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missing(
-        server_process, fixture_timeline, media_dir, roots, when):
+        server_process, make_server, connect, restart, fixture_timeline, media_dir, roots,
+        when):
     # A regeneration writes over the timeline it reads. Killed after the rename, the restart
     # removed the new take and reran on a timeline naming it: a take entry whose file was gone.
-    server = server_process(step_seconds=FAST_STEP_SECONDS)
-    client = server.client()
+    server = make_server(generator=_fast_steps())  # the job regenerated (in this process)
+    client = connect(server)
     parent = client.wait(client.submit(fixture_timeline, inline=True, output_folder="regen",
                                        media_search_paths=(str(media_dir),)).job_id)
     assert parent.state == pb.JOB_STATE_SUCCEEDED, parent.message
-    client.close()
     server.stop()
 
     server = _killed_at_a_write(server_process, write=1, when=when)
@@ -195,7 +214,7 @@ def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missi
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
+    client = restart()
     final = client.wait(job.job_id)
     client.close()
 
@@ -209,7 +228,7 @@ def test_kill_9_at_a_regenerations_write_leaves_no_take_the_timeline_names_missi
 
 
 def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
-        server_process, fixture_timeline, media_dir, roots):
+        server_process, restart, fixture_timeline, media_dir, roots):
     # Asked for an EDL, the job writes the full result as .otio beside it (an EDL carries the
     # active takes only). A restart after the write must name the files the job wrote, as an
     # uninterrupted job does, and a regeneration then reads them.
@@ -221,7 +240,7 @@ def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
+    client = restart()
     expected, final = client.result(whole.job_id), client.result(killed.job_id)
     assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
     for field in ("timeline_path", "fallback_otio_path"):
@@ -239,7 +258,7 @@ def test_kill_9_just_after_a_fallback_otio_was_written_keeps_it_as_the_result(
 
 
 def test_kill_9_between_an_edl_and_its_full_otio_keeps_a_result_naming_every_take(
-        server_process, edl_timeline, edl_media, roots):
+        server_process, restart, edl_timeline, edl_media, roots):
     # An EDL names only each clip's active take: the .otio beside it holds the whole result,
     # which the result names and a regeneration reads. Written second, a kill between the two
     # left a result naming the EDL alone and no .otio.
@@ -250,7 +269,7 @@ def test_kill_9_between_an_edl_and_its_full_otio_keeps_a_result_naming_every_tak
     _wait_for_the_kill(server)
     client.close()
 
-    client = server_process(step_seconds=FAST_STEP_SECONDS).client()
+    client = restart()
     final = client.result(job.job_id)
     client.close()
     assert final.job.state == pb.JOB_STATE_SUCCEEDED and final.job.attempts == 1, final.job.message
@@ -260,8 +279,8 @@ def test_kill_9_between_an_edl_and_its_full_otio_keeps_a_result_naming_every_tak
     assert {Path(c.media_path).name for c in final.job.clips} == on_disk
 
 
-def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fixture_timeline,
-                                                             media_dir, roots):
+def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, restart,
+                                                             fixture_timeline, media_dir, roots):
     server = server_process(step_seconds=STEP_SECONDS)
     client = server.client()
     job = client.submit(fixture_timeline, inline=True, output_folder="stopped",
@@ -281,10 +300,7 @@ def test_sigterm_mid_job_stops_serving_then_requeues_the_job(server_process, fix
     assert server.proc.wait(15) == 0
     client.close()
 
-    restarted = server_process(step_seconds=FAST_STEP_SECONDS)
-    client = restarted.client()
-    final = client.wait(job.job_id)
-    client.close()
+    final = restart().wait(job.job_id)
     assert final.state == pb.JOB_STATE_SUCCEEDED and final.attempts == 2
     audio = roots["out"] / "stopped" / "audio"
     assert {p.name for p in audio.glob("*.wav")} == _referenced_takes(final.result_timeline_path)
