@@ -6,8 +6,9 @@ timeline alone, the result held the selected clip's sound and nothing else: the 
 sound left the timeline (their takes stayed on disk). Their v2a tracks are copied from the
 earlier result onto the editor's timeline before it is planned, so the run is the one it would
 be on the written timeline with the editor's edit: ids inherited from v2a's clips
-(`plan._inherited_ids`), the clips not regenerated following the edit (`write._follow_the_edit`)
-or, where their picture cannot be found, leaving the track, which the result's note then says.
+(`plan._inherited_ids`), the clips not regenerated following the edit
+(`follow_edit.follow_the_edit`) or, where their picture cannot be found, leaving the track, which
+the result's note then says.
 """
 
 from __future__ import annotations

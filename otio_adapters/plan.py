@@ -543,9 +543,10 @@ class TimelinePlanner:
     def disabled(self) -> list[Segment]:
         """What each disabled shot would show, switched on: the segments of the edit planned
         with every disabled item enabled whose clip is disabled, or lies in a disabled nest or
-        track. v2a's sound of such a shot is kept, disabled with it (`write._follow_the_edit`),
-        not taken off as sound of picture that is gone. Ids as the plan gives them (a disabled
-        shot keeps the id of the v2a clip made for it). [] where nothing is disabled."""
+        track. v2a's sound of such a shot is kept, disabled with it
+        (`follow_edit.follow_the_edit`), not taken off as sound of picture that is gone. Ids as
+        the plan gives them (a disabled shot keeps the id of the v2a clip made for it). [] where
+        nothing is disabled."""
         if self._disabled is None:
             self._disabled = self._plan_disabled()
         return list(self._disabled)
@@ -898,7 +899,7 @@ def _inherited_ids(segments: list[Segment], sounds: list[_Sound]) -> list[Segmen
     editor's clips store never; each pass below goes over the segments in record order and
     leaves the rest to the next:
     1. a v2a clip made for the same shot (the same media file, first source frame and speed,
-       what `write._same_shot` checks) where the segment starts: a shot that did not move;
+       what `follow_edit.same_shot` checks) where the segment starts: a shot that did not move;
     2. a v2a clip made for the same shot anywhere, the earliest first: a shot that moved. A shot
        used twice pairs with its clips in record order, which a ripple keeps;
     3. a v2a clip made for the same media file starting where the segment starts: the shot
@@ -948,7 +949,7 @@ class _Shots:
     """v2a clips by the shot they were made for (media file, speed, first source frame), so
     that finding a segment's costs the same on a long edit as on a short one, however often a
     shot recurs. A source start is bucketed by the tenth of a millisecond (the tolerance of
-    `write._same_frames`), and a segment's looked up in the buckets on either side too: one
+    `follow_edit._same_frames`), and a segment's looked up in the buckets on either side too: one
     stored as a float after a recut may differ from the planned one by a rounding error."""
 
     def __init__(self, sounds: list[_Sound]) -> None:

@@ -11,13 +11,11 @@ from __future__ import annotations
 import bisect
 import copy
 import logging
-import math
 import os
 import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import NamedTuple
 
@@ -40,6 +38,14 @@ from otio_adapters import (
     timing,
 )
 from otio_adapters.edl_time import restore_frame_code_mode, restore_motion_events
+from otio_adapters.follow_edit import (
+    Placed,
+    drop_takes_not_covering,
+    follow_the_edit,
+    handles,
+    rebase_takes,
+    same_shot,
+)
 from otio_adapters.media_refs import (
     RelinkIndex,
     has_relative_media,
@@ -70,7 +76,6 @@ from otio_adapters.takes import (
     to_samples,
     track_name,
     track_stem,
-    v2a_shot_name,
 )
 from otio_adapters.xml_files import rewrite_xml
 from v2a.contracts import SAMPLE_BITS, SAMPLE_RATE, TAKE_CHANNELS, GeneratedAudio, Segment
@@ -83,22 +88,6 @@ TR = otio.opentime.TimeRange
 
 class TimelineWriteError(Exception):
     """The timeline could not be written where or how it was asked; the message says why."""
-
-
-@dataclass
-class _Placed:
-    """A v2a clip and where it sits on the track, in samples."""
-
-    start: int
-    length: int
-    handle_before: int
-    handle_after: int
-    clip: otio.schema.Clip
-    stem: str  # file stem of its clip id
-
-    @property
-    def end(self) -> int:
-        return self.start + self.length
 
 
 # --- write-back ---------------------------------------------------------------------------------
@@ -119,8 +108,8 @@ def write_audio_tracks(
     their files, takes and places); a regenerated clip gets a new active take. `visible`, every
     segment of the edit as it is now (the plan without a selection), makes the clips not
     regenerated follow the edit: cut to their picture where it was trimmed, taken off the track
-    where it is gone (see `_follow_the_edit`); `disabled`, what the disabled shots would show
-    (`TimelinePlanner.disabled`), keeps their sound, disabled with them.
+    where it is gone (see `follow_edit.follow_the_edit`); `disabled`, what the disabled shots
+    would show (`TimelinePlanner.disabled`), keeps their sound, disabled with them.
     """
     if not generated and not find_v2a_tracks(timeline, stem):
         return  # nothing to lay down: no empty track in the editor's timeline
@@ -132,11 +121,11 @@ def write_audio_tracks(
     track = _v2a_track(timeline, stem)
     placed = _read_placed(track)
     if visible is not None:
-        placed = _follow_the_edit(placed, visible, disabled)
+        placed = follow_the_edit(placed, visible, disabled)
     by_stem = {item.stem: item for item in placed if item.stem}
     by_range = {(item.start, item.length): item for item in placed}
 
-    fresh: list[_Placed] = []
+    fresh: list[Placed] = []
     for audio in generated:
         segment = segments_by_id.get(audio.clip_id)
         if segment is None:
@@ -147,19 +136,19 @@ def write_audio_tracks(
             (audio.start_sample, audio.num_samples)
         )
         if previous and previous.stem != file_stem(audio.clip_id):
-            if not _same_shot(previous.clip, segment):
+            if not same_shot(previous.clip, segment):
                 previous = None
         clip = previous.clip if previous else otio.schema.Clip()
         if previous:
-            _rebase_takes(clip, media_origin(timeline, audio) + audio.handle_before_samples
-                          - audio.start_sample + previous.start)
+            rebase_takes(clip, media_origin(timeline, audio) + audio.handle_before_samples
+                         - audio.start_sample + previous.start)
         if previous is None or parse_take_file(clip.name):
             # An EDL names a clip by its take's file (FROM CLIP NAME), untrue once another take
             # is active: named for its shot, as a new one is; a name the editor gave it stays.
             clip.name = f"V2A {segment.clip_name}"
         _add_take(clip, segment, audio, media_origin(timeline, audio))
         fresh.append(
-            _Placed(
+            Placed(
                 audio.start_sample,
                 audio.num_samples,
                 audio.handle_before_samples,
@@ -187,283 +176,6 @@ def write_audio_tracks(
     _lay_out(track, sorted(kept + fresh, key=lambda item: item.start))
 
 
-def _follow_the_edit(
-    placed: list[_Placed], visible: list[Segment], disabled: list[Segment] = ()
-) -> list[_Placed]:
-    """The v2a clips that still have picture above them, each within it.
-
-    A clip on a segment's record range stays where it is (by range, since an adapter that loses
-    clip names changes the ids); a clip whose segment (same id) was trimmed or extended is cut to
-    what its active take covers of the new range; a clip whose picture moved whole (a ripple or
-    a move: the same shot, the same frames, elsewhere) moves with it, takes and all; a clip
-    whose picture was deleted or changed otherwise leaves the track: its sound would play under
-    other picture or none. Its files stay in the audio folder, and take numbers count past them.
-    `disabled`: what the shots the editor disabled would show (`TimelinePlanner.disabled`): a
-    clip found under one of those the same way is kept there, disabled, and enabled again once
-    its shot is (`V2A_DISABLED_WITH_SHOT`).
-    """
-    find_shown, find_off = _segment_finder(visible), _segment_finder(disabled)
-    kept, lost, matched = [], [], set()
-    for item in placed:
-        fitted, why = _fit(item, find_shown(item))
-        if fitted is not None:
-            matched.add(fitted[1].clip_id)
-            kept.append(_switched_on_with_shot(fitted[0]))
-            continue
-        off, _ = _fit(item, find_off(item))
-        if off is None:
-            lost.append((item, why))
-            continue
-        # The editor switched the shot off (to try the cut without it): its sound is switched
-        # off with it, takes and all, and on again with it (it was taken off the track before,
-        # said as picture no longer there, and the shot switched on again needed a new take).
-        kept.append(_switched_off_with_shot(off[0]))
-    by_shot: dict[tuple[str, int], list[Segment]] = {}
-    for segment in visible:
-        by_shot.setdefault((segment.clip_name, segment.num_samples), []).append(segment)
-    for item, why in lost:
-        segment = _picture_moved_to(item, by_shot, matched)
-        if segment is None:
-            log.info("removing v2a clip %r: %s", item.clip.name, why)
-            continue
-        log.info("v2a clip %r: its picture moved by %+.3f s; its sound moves with it",
-                 item.clip.name, (segment.start_sample - item.start) / SAMPLE_RATE)
-        matched.add(segment.clip_id)
-        # Moved, it plays the same samples of the same files: its takes keep the range their
-        # files' own timecode gives them, which a list or an NLE linking them by timecode uses.
-        before = min(item.handle_before, segment.handle_before_samples)
-        after = min(item.handle_after, segment.handle_after_samples)
-        kept.append(_switched_on_with_shot(
-            _Placed(segment.start_sample, item.length, before, after, item.clip, item.stem)))
-    return kept
-
-
-def _segment_finder(segments) -> Callable[[_Placed], Segment | None]:
-    """The segment a v2a clip lies under: on its record range (by range, since an adapter that
-    loses clip names changes the ids), else of its id."""
-    by_range = {(segment.start_sample, segment.num_samples): segment for segment in segments}
-    by_stem = {file_stem(segment.clip_id): segment for segment in segments}
-    return lambda item: by_range.get((item.start, item.length)) or by_stem.get(item.stem or None)
-
-
-def _fit(item: _Placed, segment: Segment | None) -> tuple[tuple[_Placed, Segment] | None, str]:
-    """`item` recut to `segment`'s picture, with that segment, where its sound still fits
-    it; else None and why not."""
-    why = "its picture is no longer there"
-    changed = _speed_changed(item.clip, segment) if segment is not None else ""
-    if changed:
-        # A retime from the same first frame: every frame after it is another moment than
-        # the sound was made for (kept before, since no frame slipped at the clip's start).
-        why, segment = f"its shot's speed changed ({changed})", None
-    elif segment is not None and not _follow_a_slip(item, segment):
-        # Another shot, or a slip past the take's handles; or the shot moved further than
-        # them (a ripple), which `_picture_moved_to` finds.
-        why = ("the frames there are not the ones its takes were made for (another shot, or "
-               "a slip past its takes' handles)")
-        segment = None
-    start = end = 0
-    if segment is not None:
-        before, after = _handles(item.clip)  # a slip moved the clip's range in its takes
-        item = replace(item, handle_before=before, handle_after=after)
-        start = max(segment.start_sample, item.start - item.handle_before)
-        end = min(segment.start_sample + segment.num_samples, item.end + item.handle_after)
-    if end <= start:
-        return None, why
-    return (_recut(item, start, end - start, segment), segment), why
-
-
-#: In a v2a clip's metadata: v2a disabled it because its shot is disabled, so it enables it
-#: again with the shot. A v2a clip disabled without it the editor switched off: it stays so.
-V2A_DISABLED_WITH_SHOT = "disabled_with_shot"
-
-
-def _switched_off_with_shot(item: _Placed) -> _Placed:
-    clip = item.clip
-    if clip.enabled:
-        log.info("v2a clip %r: its shot is disabled; its sound is disabled with it", clip.name)
-        clip.enabled = False
-        clip.metadata[V2A_KEY] = {**clip.metadata.get(V2A_KEY, {}), V2A_DISABLED_WITH_SHOT: True}
-    # Silent, it crossfades with nothing: its neighbours' sound ends at its cuts, as at a gap
-    # (the planner gives them no handle towards a disabled shot either).
-    return replace(item, handle_before=0, handle_after=0)
-
-
-def _switched_on_with_shot(item: _Placed) -> _Placed:
-    clip = item.clip
-    meta = clip.metadata.get(V2A_KEY, {})
-    if not clip.enabled and meta.get(V2A_DISABLED_WITH_SHOT):
-        log.info("v2a clip %r: its shot is enabled again; so is its sound", clip.name)
-        clip.enabled = True
-        clip.metadata[V2A_KEY] = {k: v for k, v in meta.items() if k != V2A_DISABLED_WITH_SHOT}
-    return item
-
-
-def _follow_a_slip(item: _Placed, segment: Segment) -> bool:
-    """Whether a clip's sound still fits the frames its shot shows: not under another shot (by
-    name, where the clip kept its metadata); yes where the frames are the ones it was made for,
-    counted from where each starts (a clip keeping its id, stored in the editor's clip, may have
-    moved or lost its head), or where the editor slipped the shot (other frames, the same place)
-    by no more than the active take's handles, whose sound is then slipped with it (the clip's
-    range in its takes moves by the slip, in record time). Takes no longer covering the range
-    are taken off. Clips made before the fifteenth session store no source frame: they are
-    taken as they are."""
-    clip = item.clip
-    meta = clip.metadata.get(V2A_KEY, {})
-    if "source_clip" in meta and not _same_shot(clip, segment):
-        return False  # a shot put in its place (a replace edit, a swap): not its sound
-    if v2a_shot_name(clip) not in (None, segment.clip_name):
-        # The same where the format dropped the metadata (FCPXML, AAF, FCP7 XML): v2a named the
-        # clip for its shot ("V2A wake up"), a name those formats keep. A replace edit left the
-        # old shot's sound under the new one before.
-        return False
-    if "source_start" not in meta:
-        return True
-    speed = float(meta.get("speed", 1.0))
-    # The source frame the sound at the clip's start was made for is `source_start`; the one
-    # the picture shows there now:
-    shown = Fraction(segment.source_start) + Fraction(item.start - segment.start_sample,
-                                                      SAMPLE_RATE) * Fraction(segment.speed)
-    slip = shown - Fraction(float(meta["source_start"]))
-    if abs(slip) < Fraction(1, 10_000):
-        return True
-    if speed == 0 or speed != segment.speed:
-        return False  # a frozen frame changed, or the speed: not a slip
-    samples = timing.to_samples(slip / Fraction(speed))
-    used = clip.source_range
-    first, last = to_samples(used.start_time) + samples, to_samples(used.end_time_exclusive()) + samples
-    available = clip.media_reference.available_range
-    if available is None or not (
-        to_samples(available.start_time) <= first and last <= to_samples(available.end_time_exclusive())
-    ):
-        return False
-    clip.source_range = TR(RT(first, SAMPLE_RATE), used.duration)
-    meta["source_start"] = float(shown)
-    clip.metadata[V2A_KEY] = meta
-    _drop_takes_not_covering(clip)
-    return True
-
-
-def _speed_changed(clip: otio.schema.Clip, segment: Segment) -> str:
-    """Where the shot under a v2a clip now plays at another speed than the one its takes were
-    made for (stored with each clip since the fifteenth session), the two speeds in words."""
-    meta = clip.metadata.get(V2A_KEY, {})
-    # Within a rounding: a format may store a speed to a few digits (MLT's 0.333333 for 1/3).
-    if "speed" not in meta or math.isclose(float(meta["speed"]), segment.speed, rel_tol=1e-4):
-        return ""
-    if "source_clip" in meta and not _same_shot(clip, segment):
-        return ""  # another shot in its place: `_follow_a_slip` says so
-    made = float(meta["speed"])
-    return f"{segment.speed * 100:g} % now, {made * 100:g} % when its takes were made"
-
-
-def _rebase_takes(clip: otio.schema.Clip, start: int) -> None:
-    """Count a clip's takes so that its record start falls at `start` of their count, as a take
-    made now at its place counts it (`media_origin` and the handle before). A clip has one range
-    for all its takes, and each take counts from its file's own timecode (bext), where it was
-    made: a clip that moved since then gets a new take that counts otherwise. Counted as the new
-    one, the earlier takes stay aligned with it; the new one, active, keeps its file's timecode."""
-    if clip.source_range is None:
-        return
-    shift = RT(start - to_samples(clip.source_range.start_time), SAMPLE_RATE)
-    if not shift.value:
-        return
-    for reference in clip.media_references().values():
-        if reference.available_range is not None:
-            available = reference.available_range
-            reference.available_range = TR(available.start_time + shift, available.duration)
-    clip.source_range = TR(clip.source_range.start_time + shift, clip.source_range.duration)
-
-
-def _picture_moved_to(
-    item: _Placed, by_shot: dict[tuple[str, int], list[Segment]], matched: set[str]
-) -> Segment | None:
-    """The one segment, with no v2a clip of its own, that shows what `item` was made for: the
-    same clip name, the same first source frame, speed and length (stored with each clip since
-    the fifteenth session; older clips, and formats that drop metadata, are not followed).
-    `by_shot`: the visible segments by (clip name, length), so that a ripple moving every clip
-    of a long edit is not a search of the whole edit per clip."""
-    meta = item.clip.metadata.get(V2A_KEY, {})
-    if "source_start" not in meta:
-        return None
-    candidates = [
-        segment
-        for segment in by_shot.get((str(meta.get("source_clip")), item.length), [])
-        if segment.clip_id not in matched and _same_frames(meta, segment)
-    ]
-    return candidates[0] if len(candidates) == 1 else None
-
-
-def _recut(item: _Placed, start: int, length: int, segment: Segment) -> _Placed:
-    """`item` moved to [start, start + length) of the track, within its active take's media, its
-    crossfades no longer than the segment's handles: a clip cut shorter has more of its file
-    past the cut than the handle the edit asks for (a razor leaves it the other half)."""
-    clip = item.clip
-    if (start, length) != (item.start, item.length):
-        source_start = to_samples(clip.source_range.start_time) + start - item.start
-        clip.source_range = TR(RT(source_start, SAMPLE_RATE), RT(length, SAMPLE_RATE))
-        _drop_takes_not_covering(clip)
-        meta = clip.metadata.get(V2A_KEY, {})
-        if "source_start" in meta:  # still the frame shown at the clip's start
-            speed = Fraction(float(meta.get("speed", 1.0)))
-            shift = Fraction(start - item.start, SAMPLE_RATE) * speed
-            meta["source_start"] = float(Fraction(float(meta["source_start"])) + shift)
-            clip.metadata[V2A_KEY] = meta
-    before, after = _handles(clip)
-    before = min(before, segment.handle_before_samples)
-    after = min(after, segment.handle_after_samples)
-    return _Placed(start, length, before, after, clip, item.stem)
-
-
-def _drop_takes_not_covering(clip: otio.schema.Clip) -> None:
-    """Take off the clip every take whose file does not cover its source range: made active,
-    it would leave the clip longer than its file (a clip that grew since that take). The file
-    stays in the audio folder; take numbers count past it (`takes.highest_takes`)."""
-    used = clip.source_range
-    first, last = to_samples(used.start_time), to_samples(used.end_time_exclusive())
-    references = dict(clip.media_references())
-    for key, reference in list(references.items()):
-        available = reference.available_range
-        if available is None or key == clip.active_media_reference_key:
-            continue
-        covered = to_samples(available.start_time), to_samples(available.end_time_exclusive())
-        if covered[0] > first or covered[1] < last:
-            log.info("take %s of v2a clip %r no longer covers it: left in %s", key, clip.name,
-                     reference.target_url)
-            del references[key]
-    if len(references) < len(clip.media_references()):
-        clip.set_media_references(references, clip.active_media_reference_key)
-
-
-def _same_shot(clip: otio.schema.Clip, segment: Segment) -> bool:
-    """Whether a v2a clip was made for the shot `segment` shows: one of the same name, or, where
-    the name changed, the same frames of the same file at the same speed. A format may rename
-    clips: Kdenlive names each after its bin clip, which is its file, so every shot of the
-    sample's movie read back from a .kdenlive is "burrow", the first one's name."""
-    if _source_clip_name(clip) == segment.clip_name:
-        return True
-    meta = clip.metadata.get(V2A_KEY, {})
-    if "source_media" not in meta or "source_start" not in meta:
-        return False
-    return str(meta["source_media"]) == media_file_name(segment) and _same_frames(meta, segment)
-
-
-def _same_frames(meta, segment: Segment) -> bool:
-    """Whether `segment` starts on the source frame, at the speed, a v2a clip's metadata stores
-    (`source_start`, `speed`) for the picture it was made for."""
-    return (
-        abs(float(meta["source_start"]) - segment.source_start) < 1e-4
-        and float(meta.get("speed", 1.0)) == segment.speed
-    )
-
-
-def _source_clip_name(clip: otio.schema.Clip) -> str:
-    """The name of the video clip a v2a clip was generated for (metadata, else its own name)."""
-    name = clip.metadata.get(V2A_KEY, {}).get("source_clip")
-    if name is None:
-        name = clip.name.removeprefix("V2A ")
-    return str(name)
-
-
 def _v2a_track(timeline: otio.schema.Timeline, stem: str) -> otio.schema.Track:
     """v2a's track for this stem; duplicates left by older runs are merged into the first."""
     tracks = find_v2a_tracks(timeline, stem)
@@ -484,16 +196,16 @@ def _v2a_track(timeline: otio.schema.Timeline, stem: str) -> otio.schema.Track:
     return first
 
 
-def _without_overlaps(placed: list[_Placed]) -> list[_Placed]:
+def _without_overlaps(placed: list[Placed]) -> list[Placed]:
     """Sorted clips, keeping the earlier of two that overlap (one track holds no overlaps)."""
-    result: list[_Placed] = []
+    result: list[Placed] = []
     for item in placed:
         if not result or item.start >= result[-1].end:
             result.append(item)
     return result
 
 
-def _read_placed(track: otio.schema.Track) -> list[_Placed]:
+def _read_placed(track: otio.schema.Track) -> list[Placed]:
     """The clips on a v2a track with their record ranges, in one pass (linear in clip count)."""
     placed = []
     position = Fraction(0)  # exact seconds: frame and sample durations may mix on one track
@@ -503,25 +215,14 @@ def _read_placed(track: otio.schema.Track) -> list[_Placed]:
         end = position + timing.seconds(item.duration())
         if isinstance(item, otio.schema.Clip):
             start = timing.to_samples(position)
-            before, after = _handles(item)
+            before, after = handles(item)
             placed.append(
-                _Placed(
+                Placed(
                     start, timing.to_samples(end) - start, before, after, item, clip_file_stem(item)
                 )
             )
         position = end
     return placed
-
-
-def _handles(clip: otio.schema.Clip) -> tuple[int, int]:
-    try:
-        available = clip.available_range()
-    except otio.exceptions.OTIOError:
-        return 0, 0
-    used = clip.trimmed_range()
-    before = to_samples(used.start_time) - to_samples(available.start_time)
-    after = to_samples(available.end_time_exclusive()) - to_samples(used.end_time_exclusive())
-    return max(0, before), max(0, after)
 
 
 def media_origin(timeline: otio.schema.Timeline, audio: GeneratedAudio) -> int:
@@ -549,7 +250,7 @@ def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, o
     clip.source_range = TR(
         RT(origin + audio.handle_before_samples, SAMPLE_RATE), RT(audio.num_samples, SAMPLE_RATE)
     )
-    _drop_takes_not_covering(clip)
+    drop_takes_not_covering(clip)
     clip.metadata[V2A_KEY] = {
         "clip_id": segment.clip_id,
         "source_clip": segment.clip_name,
@@ -564,7 +265,7 @@ def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, o
     }
 
 
-def _lay_out(track: otio.schema.Track, placed: list[_Placed]) -> None:
+def _lay_out(track: otio.schema.Track, placed: list[Placed]) -> None:
     """Rebuild the track: gaps between clips, a crossfade where adjacent clips have handles."""
     track.clear()
     cursor = 0

@@ -58,7 +58,7 @@ def test_the_sound_of_a_shot_disabled_in_the_nle_is_disabled_with_it(
     assert "wake up" not in [s.clip_name for s in shots]
     burrow = next(s for s in shots if s.clip_name == "burrow")
 
-    with caplog.at_level("INFO", logger="otio_adapters.write"):
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
         _run(written, out, clips=(burrow.clip_id,))
     assert "v2a clip 'V2A wake up': its shot is disabled; its sound is disabled with it" \
         in caplog.text

@@ -69,7 +69,7 @@ def test_a_shot_replaced_in_fcpxml_does_not_keep_the_old_shots_sound(fcpxml_resu
     burrow = plan_segments(read_timeline(str(export)), timeline_path=str(export))[0]
     assert burrow.clip_name == "burrow"
 
-    with caplog.at_level("INFO", logger="otio_adapters.write"):
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
         result = _run(export, fcpxml_result.parent, clips=(burrow.clip_id,))
     assert _sound_under_picture(result.timeline_path) == [
         ("V2A burrow", "burrow"), ("V2A stretch (150%)", "stretch (150%)"),

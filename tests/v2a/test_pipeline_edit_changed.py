@@ -135,7 +135,7 @@ def test_after_a_ripple_delete_the_sound_moves_with_its_picture_takes_and_all(
     offsets_before = _file_offsets(written)
     recut(written, ripple_delete_a)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(45)),))  # c
-    with caplog.at_level("INFO", logger="otio_adapters.write"):
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
         generate(written, tmp_path, selection=selection)
     # Said as a move (it was logged as a slip past the take's handles).
     assert "v2a clip 'V2A b': its picture moved by -1.000 s; its sound moves with it" in caplog.text
@@ -189,7 +189,7 @@ def test_a_slipped_shot_slips_its_sound_within_the_takes_handles(
 
     recut(written, slip_b)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
-    with caplog.at_level("INFO", logger="otio_adapters.write"):
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
         generate(written, tmp_path, selection=selection)
 
     track = find_v2a_tracks(otio.adapters.read_from_file(written), "SFX")[0]
@@ -320,7 +320,7 @@ def test_a_shot_whose_speed_changed_does_not_keep_the_sound_made_at_its_old_spee
 
     recut(written, slow_b)
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
-    with caplog.at_level("INFO", logger="otio_adapters.write"):
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
         generate(written, tmp_path, selection=selection)
     assert [name for name, _, _ in _sound(written)] == ["a", "c"]
     assert "removing v2a clip 'V2A b': its shot's speed changed (50 % now, 100 % when its " \
@@ -351,7 +351,7 @@ def test_the_sound_of_a_disabled_shot_is_disabled_with_it_and_enabled_again_with
     take = url_to_path(_v2a_clip(written, "b").media_reference.target_url)
     recut(written, switch_b(False))
     selection = Selection(clips=(ClipAddress(track="V1", record_time=_seconds(70)),))  # c
-    with caplog.at_level("INFO", logger="otio_adapters.write"):
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
         generate(written, tmp_path, selection=selection)
     assert "v2a clip 'V2A b': its shot is disabled; its sound is disabled with it" in caplog.text
     assert "removing v2a clip 'V2A b'" not in caplog.text
@@ -368,7 +368,7 @@ def test_the_sound_of_a_disabled_shot_is_disabled_with_it_and_enabled_again_with
     assert not b.enabled and sorted(clip_takes(b)) == [1]
 
     recut(written, switch_b(True))
-    with caplog.at_level("INFO", logger="otio_adapters.write"):
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
         generate(written, tmp_path, selection=selection)
     assert "v2a clip 'V2A b': its shot is enabled again; so is its sound" in caplog.text
     b = _v2a_clip(written, "b")
