@@ -331,8 +331,8 @@ def _source_clip_name(clip: otio.schema.Clip) -> str:
     """The name of the video clip a v2a clip was generated for (metadata, else its own name)."""
     name = clip.metadata.get(V2A_KEY, {}).get("source_clip")
     if name is None:
-        name = clip.name.removeprefix("V2A ")
-    return str(name)
+        name = v2a_shot_name(clip)
+    return str(clip.name if name is None else name)
 
 
 def handles(clip: otio.schema.Clip) -> tuple[int, int]:

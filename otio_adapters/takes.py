@@ -29,10 +29,17 @@ EDITORS_COPY = "v2a_editors_copy"
 TAKE_FILE_RE = re.compile(r"^(?P<stem>.+)_take(?P<take>\d+)\.wav$", re.IGNORECASE)
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 _TRACK_PREFIX = "V2A "
+#: v2a names each of its clips for the shot it was made for ("V2A wake up", `clip_name`).
+_CLIP_PREFIX = "V2A "
 
 
 def track_name(stem: str) -> str:
     return f"{_TRACK_PREFIX}{stem}"
+
+
+def clip_name(shot: str) -> str:
+    """The name v2a gives its clip made for the shot named `shot`."""
+    return f"{_CLIP_PREFIX}{shot}"
 
 
 def name_stem(name: str | None) -> str | None:
@@ -50,7 +57,7 @@ def v2a_shot_name(clip: otio.schema.Clip) -> str | None:
     if clip.metadata.get(V2A_KEY, {}).get("source_clip") is not None:
         return None
     name = str(clip.name or "")
-    return name.removeprefix(_TRACK_PREFIX) if name.startswith(_TRACK_PREFIX) else None
+    return name.removeprefix(_CLIP_PREFIX) if name.startswith(_CLIP_PREFIX) else None
 
 
 def file_stem(clip_id: str) -> str:

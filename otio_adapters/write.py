@@ -65,6 +65,7 @@ from otio_adapters.takes import (
     PREMIERE_TRACK_NAME,
     V2A_KEY,
     clip_file_stem,
+    clip_name,
     clip_takes,
     file_stem,
     find_v2a_tracks,
@@ -139,14 +140,15 @@ def write_audio_tracks(
             if not same_shot(previous.clip, segment):
                 previous = None
         clip = previous.clip if previous else otio.schema.Clip()
+        origin = media_origin(timeline, audio)
         if previous:
-            rebase_takes(clip, media_origin(timeline, audio) + audio.handle_before_samples
-                         - audio.start_sample + previous.start)
+            rebase_takes(clip, origin + audio.handle_before_samples - audio.start_sample
+                         + previous.start)
         if previous is None or parse_take_file(clip.name):
             # An EDL names a clip by its take's file (FROM CLIP NAME), untrue once another take
             # is active: named for its shot, as a new one is; a name the editor gave it stays.
-            clip.name = f"V2A {segment.clip_name}"
-        _add_take(clip, segment, audio, media_origin(timeline, audio))
+            clip.name = clip_name(segment.clip_name)
+        _add_take(clip, segment, audio, origin)
         fresh.append(
             Placed(
                 audio.start_sample,
@@ -365,7 +367,7 @@ def write_timeline(
                  else "they are in neither the timeline written nor any .otio")
         lost = (f"transitions of the source FCPXML that v2a could not read (the editor's "
                 f"{unread}, beside items the FCPXML reader skips) were planned without: {where}")
-        note = f"{note}; {lost}" if note else lost
+        note = join_notes(note, lost)
     asked = timeline.metadata.get("v2a_read", {}).get(TIMELINE_ASKED)
     if others and not (asked and kept):  # asked for, and the others kept: nothing to say
         names = ", ".join(repr(name) for name in others)
@@ -376,14 +378,14 @@ def write_timeline(
         lost = f"the source file holds {len(others) + 1} timelines and v2a worked on {which}; {held}"
         if not asked:
             lost += " (send the adapter option timeline=NAME, or v2a generate --timeline NAME, for another)"
-        note = f"{note}; {lost}" if note else lost
+        note = join_notes(note, lost)
     ramps = source.get(fcpx_speed.SPEED_CHANGES_NOT_READ)
     if ramps:
         lost = (f"speed changes of the source FCPXML that v2a could not read (clips whose speed "
                 f"varies: {ramps}) were planned at normal speed, their sound made for other "
                 "frames than Final Cut shows; an FCPXML v2a writes keeps their time maps (not "
                 "inside compound clips), other formats play them at normal speed")
-        note = f"{note}; {lost}" if note else lost
+        note = join_notes(note, lost)
     unread = fcp7_speed.not_read(timeline)
     if unread:
         # Named, as the editor finds them: planned at 100 % from their in point, their sound
@@ -391,7 +393,7 @@ def write_timeline(
         why = ", ".join(sorted({reason for _, reason in unread}))
         lost = (f"speed changes of the source FCP7 XML that v2a could not read ({why}, planned "
                 f"at normal speed): {', '.join(_item_label(timeline, item) for item, _ in unread)}")
-        note = f"{note}; {lost}" if note else lost
+        note = join_notes(note, lost)
     return written, fallback, note
 
 
@@ -551,23 +553,24 @@ def _adapter_losses(
     return losses(timeline, project) if losses else ""
 
 
-def _notes(*notes: str) -> str:
-    """The notes said, in order, as one."""
+def join_notes(*notes: str) -> str:
+    """The notes said, in order, as one (a result's `format_note`)."""
     return "; ".join(note for note in notes if note)
 
 
 def _edl_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
     carried = _edl_carries(timeline, project.written_into)
     if not project.written_into:
-        carried = _notes(carried, _disabled_note(timeline, "CMX 3600 EDL"),
-                         _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
-                         _tracks_note(timeline))
+        carried = join_notes(carried, _disabled_note(timeline, "CMX 3600 EDL"),
+                             _nested_note(_picture_only(timeline), "CMX 3600 adapter"),
+                             _tracks_note(timeline))
     if not project.problem:
         return carried
-    return _notes(f"{project.problem}: the list was rewritten by the CMX 3600 adapter, which "
-                  "renames reels, writes B events as V and A events, wipes and keys that fade "
-                  "as dissolves, turns the AUD, SPLIT and effect name lines of video events "
-                  "into comments and can lose a freeze's M2 line", carried)
+    rewritten = (f"{project.problem}: the list was rewritten by the CMX 3600 adapter, which "
+                 "renames reels, writes B events as V and A events, wipes and keys that fade "
+                 "as dissolves, turns the AUD, SPLIT and effect name lines of video events "
+                 "into comments and can lose a freeze's M2 line")
+    return join_notes(rewritten, carried)
 
 
 def _fcp7_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
@@ -583,7 +586,7 @@ def _fcp7_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
     # Time Remap (`fcp7_speed.for_writer`); a freeze frame or a retimed nest is named.
     lost.append(_retimed_note(timeline, _retimed(timeline, writable=fcp7_speed.writable),
                               "FCP7 XML adapter", "XML"))
-    return _notes(*lost)
+    return join_notes(*lost)
 
 
 def _kdenlive_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
@@ -612,7 +615,7 @@ def _kdenlive_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> s
     frozen = _retimed(timeline, clips_only=True, writable=_plain_speed)
     lost.append(_retimed_note(timeline, frozen, "Kdenlive adapter", ".kdenlive",
                               what="freeze frames"))
-    return _notes(*lost)
+    return join_notes(*lost)
 
 
 def _aaf_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
@@ -631,7 +634,7 @@ def _aaf_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
         # (150%)" came back at 100 %, without a word. A nested item's own: the nested note.
         lost.append(_retimed_note(timeline, _retimed(timeline, clips_only=True),
                                   "AAF adapter", "AAF"))
-    return _notes(*lost)
+    return join_notes(*lost)
 
 
 def _fcpx_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
@@ -659,7 +662,7 @@ def _fcpx_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> str:
                     "at normal speed in the FCPXML: "
                     f"{', '.join(_item_label(timeline, item) for item in retimed)}")
     lost.append(uncentred)
-    return _notes(*lost)
+    return join_notes(*lost)
 
 
 #: Format -> what its adapter drops of a timeline it writes (`_adapter_losses`); a format not

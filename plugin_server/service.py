@@ -488,15 +488,13 @@ def _page_key(token: str) -> tuple[float, str] | None:
     """The (created, job_id) of the last job of the previous page; None for the first page."""
     if not token:
         return None
-    created, _, job_id = token.partition("/")
-    if job_id:
-        try:
-            key = float(created), job_id
-        except ValueError:
-            pass
-        else:
-            if math.isfinite(key[0]):  # float() reads "nan": a page that listed nothing
-                return key
+    text, _, job_id = token.partition("/")
+    try:
+        created = float(text)
+    except ValueError:
+        created = math.nan
+    if job_id and math.isfinite(created):  # float() reads "nan": a page that listed nothing
+        return created, job_id
     raise errors.invalid_argument("bad page token", [("page_token", "not from ListJobs")])
 
 

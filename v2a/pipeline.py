@@ -47,6 +47,7 @@ from otio_adapters.takes import (
 from otio_adapters.write import (
     BUNDLES,
     EXTENSIONS,
+    join_notes,
     records_file_written,
     write_audio_tracks,
     write_timeline,
@@ -302,8 +303,6 @@ def _run_holding_the_folder(request: GenerationRequest, generator: Generator,
                             ) -> GenerationResult:
     plan = prepare_generation(request, plan)
     output_format, output_path = output_paths(request)
-    timeline, segments = plan.timeline, plan.segments
-    visible, disabled = plan.visible, plan.planner.disabled()
     # The cache copy of the .otioz read, when this run made it and writes that .otioz again (a
     # further take, a regeneration): the new bundle holds its media itself and is unpacked
     # under a key of its own, so once it is written nothing needs the copy. Each take left one
@@ -313,9 +312,8 @@ def _run_holding_the_folder(request: GenerationRequest, generator: Generator,
     unpacked = plan.unpacked_media if output_format == "otioz" and rewrites_input else ""
     audio_dir, created = _make_output(request.out_dir)
     try:
-        result = _generate_all(request, generator, timeline, segments, visible, disabled,
-                               audio_dir, output_format, output_path, emit, cancel, before_write,
-                               plan.earlier, plan.rate_note)
+        result = _generate_all(request, generator, plan, audio_dir, output_format, output_path,
+                               emit, cancel, before_write)
     finally:
         remove_if_empty(created)  # a run that wrote nothing leaves no empty folders behind
     if unpacked and result.timeline_path == output_path and not result.fallback_otio_path:
@@ -338,13 +336,12 @@ def prepare_generation(request: GenerationRequest, plan: Plan | None = None) -> 
     return plan
 
 
-def _generate_all(request: GenerationRequest, generator: Generator, timeline: otio.schema.Timeline,
-                  segments: list[Segment], visible: list[Segment], disabled: list[Segment],
-                  audio_dir: str,
+def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, audio_dir: str,
                   output_format: str, output_path: str, emit: Callable[[ClipEvent], None],
                   cancel: threading.Event | None,
-                  before_write: Callable[[GenerationResult], None] | None,
-                  earlier: EarlierSound, rate_note: str) -> GenerationResult:
+                  before_write: Callable[[GenerationResult], None] | None) -> GenerationResult:
+    timeline, segments, earlier = plan.timeline, plan.segments, plan.earlier
+    visible, disabled = plan.visible, plan.planner.disabled()
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
@@ -379,8 +376,8 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         # output with its sound) as it is, rather than overwrite it with the bare input.
         return GenerationResult(
             timeline_path="",
-            format_note="; ".join(part for part in (
-                f"no clip could be generated: {output_path} was not written", rate_note) if part),
+            format_note=join_notes(f"no clip could be generated: {output_path} was not written",
+                               plan.rate_note),
             clips=tuple(finals[s.clip_id] for s in segments),
         )
     if (request.input_format or format_for_path(request.timeline_path)) in BUNDLES:
@@ -417,7 +414,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, timeline: ot
         else:
             _remove_takes(generated)
         raise
-    note = "; ".join(part for part in (rate_note, note, earlier_note, offline_note) if part)
+    note = join_notes(plan.rate_note, note, earlier_note, offline_note)
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.
