@@ -58,10 +58,19 @@ class V2AClient:
                 token_file = token_file or auth.default_token_path()
                 source, token = f"in {token_file}", auth.read_token(token_file)
         token = checked_token(token, source)
+        self.target = target
         self.channel = grpc.insecure_channel(target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+
+    def reconnect(self) -> None:
+        """A fresh channel to the same server, for a caller that lost it (a restart). The old
+        channel connects again on its own, but after each failed try it waits a backoff (gRPC's
+        default grows from 1 s to 120 s), failing every call meanwhile without trying."""
+        self.channel.close()
+        self.channel = grpc.insecure_channel(self.target, options=MESSAGE_SIZE_OPTIONS)
+        self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
