@@ -255,12 +255,19 @@ def _submit(args) -> int:
                 time_range=tuple(args.range) if args.range else None, params=params,
                 media_search_paths=tuple(args.media_path),
                 adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
+                on_retry=_say_retry,
             )
         except ValueError as error:  # an inline timeline too big to send, a folder, unreadable
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(job.job_id)
         return _follow(client, job.job_id, args.reconnect_for) if args.watch else 0
+
+
+def _say_retry(error: grpc.RpcError, pause: float) -> None:
+    print(f"v2a client: CreateJob got {error.code().name} ({error.details()}); trying again in "
+          f"{pause:g} s with the same request_id, which cannot queue the job twice",
+          file=sys.stderr, flush=True)
 
 
 @_handles_rpc_errors
