@@ -11,8 +11,8 @@ from google.protobuf import json_format
 
 from plugin_server import paths
 
-#: How long `watch` tries to reach a server it lost: a restart of `v2a serve` with the shipped
-#: model loads it again before it answers.
+#: How long `watch` tries to reach a server it lost, by default: time for `v2a serve` to be
+#: restarted (by hand, or by whatever supervises it).
 RECONNECT_SECONDS = 60.0
 #: The pauses between its tries: the first soon (a quick restart), then at most this far apart.
 RECONNECT_FIRST_PAUSE, RECONNECT_LONGEST_PAUSE = 0.25, 4.0
