@@ -92,13 +92,20 @@ def test_a_request_id_a_log_line_cannot_hold_is_refused(make_server, connect, fi
     assert _job_ids(client) == []
 
 
-def test_retries_with_one_request_id_at_once_queue_one_job(make_server, connect,
-                                                           fixture_timeline, media_dir):
+@pytest.mark.parametrize("inline", [False, True])
+def test_retries_with_one_request_id_at_once_queue_one_job(make_server, connect, roots,
+                                                           fixture_timeline, media_dir, inline):
     """A panel that retries while its first call is still being planned sends the same id
-    twice at once: one job, both answered with it."""
-    server = make_server()
+    twice at once: one job, all answered with it, and no other call's inline copy left."""
+    from plugin_server.inline import inline_timelines_dir
+
+    server = make_server(generator="py:server_test_generators:slow")  # no job ends meanwhile
     client = connect(server)
     request = _request(fixture_timeline, media_dir, "same-at-once")
+    if inline:
+        request.timeline.ClearField("path")
+        request.timeline.inline_data = fixture_timeline.read_bytes()
+        request.timeline.file_name = fixture_timeline.name
     answers, start = [], threading.Barrier(6)
 
     def create():
@@ -112,6 +119,9 @@ def test_retries_with_one_request_id_at_once_queue_one_job(make_server, connect,
         thread.join(30)
     assert len(answers) == 6 and len({job.job_id for job in answers}) == 1
     assert _job_ids(client) == [answers[0].job_id]
+    copies = inline_timelines_dir(roots["state"])
+    kept = sorted(p.name for p in copies.iterdir()) if copies.is_dir() else []
+    assert kept == ([answers[0].job_id] if inline else []), kept
 
 
 def test_a_request_id_still_names_its_job_after_a_restart(make_server, connect, fixture_timeline,
