@@ -74,7 +74,8 @@ class V2AClient:
     def reconnect(self) -> None:
         """A fresh channel to the same server, for a caller that lost it (a restart). The old
         channel connects again on its own, but after each failed try it waits a backoff (gRPC's
-        default grows from 1 s to 120 s), failing every call meanwhile without trying."""
+        default grows from 1 s to 120 s), failing every call meanwhile without trying. Calls
+        still open on the old channel end with it (CANCELLED)."""
         self.channel.close()
         self.channel = grpc.insecure_channel(self.target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
