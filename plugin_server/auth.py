@@ -51,32 +51,43 @@ def _is_unix_peer(context: grpc.ServicerContext) -> bool:
 
 
 class TokenAuthInterceptor(grpc.ServerInterceptor):
-    """UNAUTHENTICATED for TCP calls without `authorization: Bearer <token>`."""
+    """UNAUTHENTICATED for TCP calls without exactly one `authorization: Bearer <token>`."""
 
     def __init__(self, token: str, token_file: Path):
         self._expected = token.encode()
         self._token_file = token_file
 
-    def _authorized(self, metadata: tuple) -> bool:
-        for key, value in metadata or ():
-            if key == "authorization":
-                given = value.encode() if isinstance(value, str) else value
-                # The scheme is case-insensitive (RFC 9110 11.1): "bearer" is "Bearer".
-                scheme, _, credentials = given.partition(b" ")
-                return scheme.lower() == b"bearer" and hmac.compare_digest(
-                    credentials.lstrip(b" "), self._expected)
-        return False
+    def _refusal(self, metadata: tuple) -> str | None:
+        """Why a TCP call may not pass, or None when it carries the token."""
+        given = [value for key, value in metadata or () if key == "authorization"]
+        if len(given) > 1:
+            # Which of several a server reads is up to it (this one read the first), so a
+            # proxy's header could decide for the panel's: refused rather than guessed.
+            return (f"{len(given)} 'authorization' headers sent; send exactly one, "
+                    f"'authorization: Bearer <token>'; the token is in {self._token_file}")
+        if given:
+            value = given[0].encode() if isinstance(given[0], str) else given[0]
+            # The scheme is case-insensitive (RFC 9110 11.1): "bearer" is "Bearer".
+            scheme, _, credentials = value.partition(b" ")
+            if scheme.lower() == b"bearer" and hmac.compare_digest(
+                    credentials.lstrip(b" "), self._expected):
+                return None
+        return ("missing or wrong token: send 'authorization: Bearer <token>' "
+                f"metadata; the token is in {self._token_file}")
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)
-        if handler is None or self._authorized(handler_call_details.invocation_metadata):
+        if handler is None:
+            return handler
+        refusal = self._refusal(handler_call_details.invocation_metadata)
+        if refusal is None:
             return handler
         if handler_call_details.method.startswith(OPEN_METHOD_PREFIXES):
             return _unread(handler)
-        return _guarded(handler, self._token_file)
+        return _guarded(handler, refusal)
 
 
-def _guarded(handler: grpc.RpcMethodHandler, token_file: Path) -> grpc.RpcMethodHandler:
+def _guarded(handler: grpc.RpcMethodHandler, refusal: str) -> grpc.RpcMethodHandler:
     """The same handler, but refusing TCP peers (the peer is only known inside the call).
 
     The request is read only once the peer has passed (_read_when_asked): handed a unary
@@ -85,9 +96,7 @@ def _guarded(handler: grpc.RpcMethodHandler, token_file: Path) -> grpc.RpcMethod
 
     def check(requests, context):
         if not _is_unix_peer(context):
-            context.abort(grpc.StatusCode.UNAUTHENTICATED,
-                          "missing or wrong token: send 'authorization: Bearer <token>' "
-                          f"metadata; the token is in {token_file}")
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, refusal)
         return requests
 
     return _read_when_asked(handler, check)

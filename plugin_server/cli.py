@@ -11,6 +11,12 @@ from google.protobuf import json_format
 
 from plugin_server import paths
 
+#: How long `watch` tries to reach a server it lost, by default: time for `v2a serve` to be
+#: restarted (by hand, or by whatever supervises it).
+RECONNECT_SECONDS = 60.0
+#: The pauses between its tries: the first soon (a quick restart), then at most this far apart.
+RECONNECT_FIRST_PAUSE, RECONNECT_LONGEST_PAUSE = 0.25, 4.0
+
 
 def add_commands(subparsers) -> None:
     serve = subparsers.add_parser("serve", help="run the gRPC server editor panels call")
@@ -100,6 +106,7 @@ def add_commands(subparsers) -> None:
     submit.add_argument("--media-path", action="append", default=[],
                         help="folder to search for offline media (repeatable)")
     submit.add_argument("--watch", action="store_true", help="follow it with a progress bar")
+    _add_reconnect_option(submit)
     submit.set_defaults(func=_submit)
 
     for name, func, text in (("watch", _watch, "follow a job with a progress bar"),
@@ -107,6 +114,8 @@ def add_commands(subparsers) -> None:
                              ("get", _get, "a job's state as JSON")):
         command = commands.add_parser(name, help=text)
         command.add_argument("job_id")
+        if name == "watch":
+            _add_reconnect_option(command)
         command.set_defaults(func=func)
 
     listing = commands.add_parser("list", help="jobs, newest first")
@@ -123,6 +132,7 @@ def add_commands(subparsers) -> None:
     regenerate.add_argument("--prompt", default=None,
                             help="a new prompt (default: the job's)")
     regenerate.add_argument("--watch", action="store_true", help="follow it with a progress bar")
+    _add_reconnect_option(regenerate)
     regenerate.set_defaults(func=_regenerate)
 
     result = commands.add_parser("result", help="the updated timeline and per-clip files")
@@ -142,6 +152,13 @@ def add_commands(subparsers) -> None:
                         help="for --picture: a folder to find the shots' media in by name, as the "
                         "job was submitted with (repeatable)")
     result.set_defaults(func=_result)
+
+
+def _add_reconnect_option(parser) -> None:
+    parser.add_argument("--reconnect-for", type=float, default=RECONNECT_SECONDS, metavar="S",
+                        help="when the server goes away while watching (a restart), try to "
+                        f"reconnect for this many seconds (default: {RECONNECT_SECONDS:g}; "
+                        "0: one try)")
 
 
 # --- serve ------------------------------------------------------------------------------------
@@ -238,31 +255,54 @@ def _submit(args) -> int:
                 time_range=tuple(args.range) if args.range else None, params=params,
                 media_search_paths=tuple(args.media_path),
                 adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
+                on_retry=_say_retry,
             )
         except ValueError as error:  # an inline timeline too big to send, a folder, unreadable
             print(f"error: {error}", file=sys.stderr)
             return 1
         print(job.job_id)
-        return _follow(client, job.job_id) if args.watch else 0
+        return _follow(client, job.job_id, args.reconnect_for) if args.watch else 0
+
+
+def _say_retry(error: grpc.RpcError, pause: float) -> None:
+    print(f"v2a client: CreateJob got {error.code().name} ({error.details()}); trying again in "
+          f"{pause:g} s with the same request_id, which cannot queue the job twice",
+          file=sys.stderr, flush=True)
 
 
 @_handles_rpc_errors
 def _watch(args) -> int:
     with _client(args) as client:
-        return _follow(client, args.job_id)
+        return _follow(client, args.job_id, args.reconnect_for)
 
 
-def _follow(client, job_id: str) -> int:
+def _follow(client, job_id: str, reconnect_for: float = RECONNECT_SECONDS) -> int:
     """A progress bar over the job's clips until it ends (on a terminal; in a log, one line per
     clip as it ends, since a bar redrawn on every step event is one endless line there); exit
-    status 0 when the job succeeded."""
+    status 0 when the job succeeded. A server lost on the way (a restart: it keeps its jobs) is
+    reconnected to for `reconnect_for` seconds, and the same job followed again."""
+    from plugin_server.client import TERMINAL_STATES
     from v2a.v1 import jobs_pb2 as pb
 
     interactive = sys.stderr.isatty()
     total = len(client.get(job_id).clips)  # the stream's opening states come one clip at a time
+    clips: dict = {}  # clip id -> its latest ClipProgress, kept across reconnections
     try:
-        _follow_events(client, job_id, total, interactive)
-        job = client.get(job_id)  # a stopping server may end the stream, then be gone
+        while True:
+            try:
+                _follow_events(client, job_id, total, interactive, clips)
+                job = client.get(job_id)
+            except grpc.RpcError as error:
+                if error.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                lost = error.details()
+            else:
+                if job.state in TERMINAL_STATES:
+                    break
+                # A stopping server ends its streams, then answers a while longer (its grace).
+                lost = "the server ended the stream; the job is still " + _state_name(job.state)
+            if not _reconnect(client, job_id, lost, reconnect_for):
+                return 1
     except KeyboardInterrupt:
         # Only the watching stops, as when a panel closes its stream: said so, since a bare
         # "interrupted" read as a stopped job that in fact kept the generator busy.
@@ -270,17 +310,7 @@ def _follow(client, job_id: str) -> int:
               f"watch {job_id}` to follow it again, `v2a client cancel {job_id}` to stop it)",
               file=sys.stderr)
         return 130  # 128 + SIGINT, as v2a.cli answers any other Ctrl-C
-    except grpc.RpcError as error:
-        if error.code() != grpc.StatusCode.UNAVAILABLE:
-            raise
-        # The server stopped under the stream (an update, a restart): the generic "is `v2a
-        # serve` running there?" read as if it never had, and said nothing of the job, which a
-        # stop requeues (or ends, past its first take) and a start runs again.
-        print(f"{job_id}: lost the server while watching ({error.details()}); it keeps its "
-              "jobs, and queues one it stopped for its next start (`v2a client watch "
-              f"{job_id}` follows it then)", file=sys.stderr)
-        return 1
-    state = pb.JobState.Name(job.state).removeprefix("JOB_STATE_").lower()
+    state = _state_name(job.state)
     # A cancelled job's message is "cancelled": it read "cancelled (cancelled)".
     print(f"{job_id}: {state}" + (f" ({job.message})" if job.message not in ("", state) else ""))
     if job.result_timeline_path:
@@ -288,8 +318,47 @@ def _follow(client, job_id: str) -> int:
     return 0 if job.state == pb.JOB_STATE_SUCCEEDED else 1
 
 
-def _follow_events(client, job_id: str, total: int, interactive: bool) -> None:
-    """`_follow`'s bar (or log lines) over the job's WatchJob stream, until it ends."""
+def _state_name(state: int) -> str:
+    from v2a.v1 import jobs_pb2 as pb
+
+    return pb.JobState.Name(state).removeprefix("JOB_STATE_").lower()
+
+
+def _reconnect(client, job_id: str, lost: str, seconds: float) -> bool:
+    """Try to reach the server again for `seconds`, pausing longer between tries; True once it
+    answers for the job. The server stopped under the stream (an update, a restart): the
+    generic "is `v2a serve` running there?" read as if it never had, and a watch that ended
+    there left the job, which a stop requeues and a start runs again, unfollowed."""
+    import time
+
+    print(f"{job_id}: lost the server while watching ({lost}); reconnecting for up to "
+          f"{seconds:g} s", file=sys.stderr, flush=True)
+    deadline, pause = time.monotonic() + seconds, RECONNECT_FIRST_PAUSE
+    while True:
+        time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+        client.reconnect()
+        try:
+            job = client.get(job_id)
+        except grpc.RpcError as error:
+            if error.code() != grpc.StatusCode.UNAVAILABLE:
+                raise  # e.g. NOT_FOUND: a server on another state folder answered
+            last = error.details()
+        else:
+            print(f"{job_id}: reconnected (the job is {_state_name(job.state)}); following it "
+                  "again", file=sys.stderr, flush=True)
+            return True
+        if time.monotonic() >= deadline:
+            print(f"{job_id}: gave up reconnecting after {seconds:g} s ({last}); the server keeps "
+                  "its jobs, and queues one it stopped for its next start (`v2a client watch "
+                  f"{job_id}` follows it then)", file=sys.stderr)
+            return False
+        pause = min(2 * pause, RECONNECT_LONGEST_PAUSE)
+
+
+def _follow_events(client, job_id: str, total: int, interactive: bool, clips: dict) -> None:
+    """`_follow`'s bar (or log lines) over the job's WatchJob stream, until it ends. `clips`:
+    each clip's latest progress, updated here and kept across reconnections, so that a new
+    stream's opening states print only the clips that changed meanwhile."""
     from tqdm import tqdm
 
     from plugin_server.client import job_fraction
@@ -302,7 +371,6 @@ def _follow_events(client, job_id: str, total: int, interactive: bool) -> None:
     # media, so those stay a line each unless they share it; done and failed clips print at once.
     alike = (pb.CLIP_STATE_CANCELLED, pb.CLIP_STATE_SKIPPED)
     held: dict[tuple, list[str]] = {}  # (state, take, take_count, message) -> clip names
-    clips: dict[str, pb.ClipProgress] = {}
 
     def log_line(what: str, state: int, take: int, take_count: int, message: str) -> None:
         name = pb.ClipState.Name(state).removeprefix("CLIP_STATE_").lower()
@@ -416,7 +484,7 @@ def _regenerate(args) -> int:
         job = client.regenerate(args.job_id, clip_id=clip.clip_id, track=clip.track,
                                 record_time=clip.record_time, seed=args.seed, prompt=args.prompt)
         print(job.job_id)
-        return _follow(client, job.job_id) if args.watch else 0
+        return _follow(client, job.job_id, args.reconnect_for) if args.watch else 0
 
 
 @_handles_rpc_errors

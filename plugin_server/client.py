@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -23,6 +25,11 @@ MAX_RESPONSE_BYTES = 256 * 2**20
 MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
                         ("grpc.max_send_message_length", MAX_REQUEST_BYTES)]
 TERMINAL_STATES = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
+#: A CreateJob that ends so may have queued its job all the same (its answer lost on the way):
+#: tried again with the same request_id, which answers that job rather than queueing another.
+CREATE_RETRY_CODES = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
+#: Seconds before each further try of a CreateJob.
+CREATE_RETRY_PAUSES = (0.5, 1.0)
 
 
 def checked_token(token: str, source: str) -> str:
@@ -58,10 +65,20 @@ class V2AClient:
                 token_file = token_file or auth.default_token_path()
                 source, token = f"in {token_file}", auth.read_token(token_file)
         token = checked_token(token, source)
+        self.target = target
         self.channel = grpc.insecure_channel(target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+
+    def reconnect(self) -> None:
+        """A fresh channel to the same server, for a caller that lost it (a restart). The old
+        channel connects again on its own, but after each failed try it waits a backoff (gRPC's
+        default grows from 1 s to 120 s), failing every call meanwhile without trying. Calls
+        still open on the old channel end with it (CANCELLED)."""
+        self.channel.close()
+        self.channel = grpc.insecure_channel(self.target, options=MESSAGE_SIZE_OPTIONS)
+        self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -94,8 +111,16 @@ class V2AClient:
         params: pb.GenerationParams | None = None,
         media_search_paths: tuple[str, ...] = (),
         adapter_options: dict[str, str] | None = None,
+        request_id: str = "",
+        on_retry: Callable[[grpc.RpcError, float], None] | None = None,
     ) -> pb.Job:
-        """Queue a job for a timeline file: by path (the server reads it), or its bytes inline."""
+        """Queue a job for a timeline file: by path (the server reads it), or its bytes inline.
+
+        Safe to retry, and retried: the request carries a request_id (`request_id`, else a new
+        UUID), and a call that ends DEADLINE_EXCEEDED or UNAVAILABLE, which may have queued the
+        job all the same, is tried again after each of CREATE_RETRY_PAUSES with the same id, so
+        the server answers the job it queued rather than queueing the edit twice. `on_retry(error,
+        pause)` hears of each retry before its pause; the last try's error is raised."""
         path = Path(timeline)
         source = pb.TimelineSource(format=timeline_format,
                                    media_search_paths=[str(p) for p in media_search_paths],
@@ -120,6 +145,7 @@ class V2AClient:
         request = api.CreateJobRequest(
             timeline=source, selection=selection, params=params or pb.GenerationParams(),
             output=pb.OutputSpec(folder=output_folder, format=output_format),
+            request_id=request_id or uuid.uuid4().hex,
         )
         size = request.ByteSize()
         if size > MAX_REQUEST_BYTES:  # the server would refuse it unread
@@ -127,7 +153,17 @@ class V2AClient:
                 f"{path} is {size / 2**20:,.1f} MiB, more than the "
                 f"{MAX_REQUEST_BYTES // 2**20} MiB a request may carry: send it by path "
                 "(not inline)")
-        return self._call(self.stub.CreateJob, request).job
+        pauses = iter(CREATE_RETRY_PAUSES)
+        while True:
+            try:
+                return self._call(self.stub.CreateJob, request).job
+            except grpc.RpcError as error:
+                pause = next(pauses, None) if error.code() in CREATE_RETRY_CODES else None
+                if pause is None:
+                    raise
+                if on_retry is not None:
+                    on_retry(error, pause)
+                time.sleep(pause)
 
     def get(self, job_id: str) -> pb.Job:
         return self._call(self.stub.GetJob, api.GetJobRequest(job_id=job_id)).job

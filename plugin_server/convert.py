@@ -116,6 +116,7 @@ def job_message(job: JobRecord) -> pb.Job:
         result_timeline_path=job.result.get("timeline_path", ""),
         parent_job_id=job.parent_job_id,
         attempts=job.attempts,
+        request_id=job.request_id,
     )
 
 

@@ -45,6 +45,12 @@ def not_found(resource_type: str, name: str, description: str) -> ServiceError:
     return ServiceError(grpc.StatusCode.NOT_FOUND, f"{resource_type} {name!r}: {description}", (info,))
 
 
+def already_exists(resource_type: str, name: str, message: str) -> ServiceError:
+    info = error_details_pb2.ResourceInfo(resource_type=resource_type, resource_name=name,
+                                          description=message)
+    return ServiceError(grpc.StatusCode.ALREADY_EXISTS, message, (info,))
+
+
 def failed_precondition(message: str, violations: list[tuple[str, str, str]]) -> ServiceError:
     """`violations`: (type, subject, description), e.g. ("MEDIA_OFFLINE", clip id, path)."""
     failure = error_details_pb2.PreconditionFailure(

@@ -80,6 +80,8 @@ class JobRecord:
     attempts: int = 0
     created: float = 0.0
     updated: float = 0.0
+    # The CreateJob request_id that queued it (a retry with it gets this job); "" when none.
+    request_id: str = ""
 
     @property
     def terminal(self) -> bool:
@@ -145,7 +147,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     parent_job_id TEXT NOT NULL,
     attempts INTEGER NOT NULL,
     created REAL NOT NULL,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    request_id TEXT NOT NULL DEFAULT ''
 )"""
 
 # A clip's place in its job's list is its key: clip ids are unique only as far as the editor
@@ -158,6 +161,9 @@ _SCHEMA = (
     # The pruning's jobs that ended long ago: found in the table itself, `updated` lies past each
     # row's result, so every kept job's result (1.2 MB naming a feature edit's takes) was walked.
     "CREATE INDEX IF NOT EXISTS jobs_by_state_updated ON jobs (state, updated)",
+    # A retried CreateJob finds its job by it; unique, so that no two jobs ever share one.
+    "CREATE UNIQUE INDEX IF NOT EXISTS jobs_by_request_id ON jobs (request_id) "
+    "WHERE request_id != ''",
     """CREATE TABLE IF NOT EXISTS clips (
         job_id TEXT NOT NULL,
         position INTEGER NOT NULL,
@@ -192,7 +198,7 @@ _BRIEF_RESULT = ("(CASE WHEN written_timeline = '' THEN '{}' "
 
 _COLUMNS = ("job_id", "kind", "state", "timeline_path", "output_folder", "input_format",
             "output_format", "request", "message", "result", "parent_job_id",
-            "attempts", "created", "updated")
+            "attempts", "created", "updated", "request_id")
 # written_timeline: the result's timeline_path, which a regeneration and the pruning look jobs
 # up by. Read out of each result's JSON, it cost a regeneration 0.5 s with 300 kept jobs whose
 # results name 2,000 takes.
@@ -266,6 +272,8 @@ class JobStore:
             older = "clips" in columns
             if older:
                 _move_clips_to_their_table(db)
+            elif columns and "request_id" not in columns:
+                _add_request_id_column(db)
             for statement in _SCHEMA:
                 db.execute(statement)
             _add_clip_take_column(db)
@@ -410,6 +418,11 @@ class JobStore:
         where = f"WHERE {' AND '.join(conditions)}" if conditions else ""
         return self._read(f"{where} ORDER BY created DESC, job_id LIMIT ?", (*args, limit), brief)
 
+    def get_by_request_id(self, request_id: str) -> JobRecord | None:
+        """The job a CreateJob with this request_id queued, while the store keeps it."""
+        jobs = self._read("WHERE request_id = ? AND request_id != ''", (request_id,))
+        return jobs[0] if jobs else None
+
     def latest_succeeded_writing(self, timeline_path: str) -> JobRecord | None:
         """The job that last wrote this timeline: its result holds every clip's current take."""
         jobs = self._read(f"{_BY_WRITTEN_TIMELINE} WHERE written_timeline = ? AND state = ? "
@@ -530,7 +543,7 @@ def _move_clips_to_their_table(db: sqlite3.Connection) -> None:
     rows = db.execute("SELECT job_id, clips, updated FROM jobs").fetchall()
     db.execute("ALTER TABLE jobs RENAME TO jobs_layout0")  # its indexes go with it, then away
     db.execute(_JOBS_TABLE)
-    columns = ", ".join(_COLUMNS)
+    columns = ", ".join(c for c in _COLUMNS if c != "request_id")  # newer than layout 0
     db.execute(f"INSERT INTO jobs ({columns}, written_timeline) "
                f"SELECT {columns}, COALESCE({_RESULT_TIMELINE}, '') FROM jobs_layout0")
     db.execute("DROP TABLE jobs_layout0")
@@ -552,6 +565,13 @@ def _add_clip_take_column(db: sqlite3.Connection) -> None:
     as it did the table before, so a downgrade keeps working on the same store."""
     if "take" not in {row[1] for row in db.execute("PRAGMA table_info(clips)")}:
         db.execute("ALTER TABLE clips ADD COLUMN take INTEGER NOT NULL DEFAULT 0")
+
+
+def _add_request_id_column(db: sqlite3.Connection) -> None:
+    """The jobs' `request_id` in a store made before CreateJob took one: "" for its jobs. The
+    layout stays as it was: with its default, an older v2a reads and writes the table as before
+    (its jobs have none), so a downgrade keeps working on the same store."""
+    db.execute("ALTER TABLE jobs ADD COLUMN request_id TEXT NOT NULL DEFAULT ''")
 
 
 def _repair_nonstandard_json(db: sqlite3.Connection) -> None:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import functools
+import hashlib
 import logging
 import math
 import os
 import queue
+import re
 import secrets
 import threading
 import time
@@ -52,7 +54,13 @@ log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 50
 DEFAULT_PEAK_POINTS, MAX_PEAK_POINTS = 256, 8192
 CAPABILITIES = ("inline_timeline", "timeline_path", "selection", "takes", "watch", "cancel",
-                "regenerate", "waveform_peaks", "unix_socket", "loudness_target")
+                "regenerate", "waveform_peaks", "unix_socket", "loudness_target",
+                "create_request_id")
+#: A CreateJob request_id: what a log line and an error message can quote as it is (a UUID).
+REQUEST_ID = re.compile(r"[!-~]{1,128}")
+#: Key of a job's stored request: a hash of the CreateJob request that queued it with a
+#: request_id, which a retry with that id must match.
+REQUEST_DIGEST = "request_digest"
 
 
 def rpc(method):
@@ -117,6 +125,9 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         self.max_watchers = max_watchers
         self._watch_slots = threading.BoundedSemaphore(max_watchers)
         self._stopping = threading.Event()  # `end_watches`: streams read the store no more
+        # CreateJob's "no job has this request_id yet" and its queueing as one step: two
+        # retries at once would each find none, and queue the edit twice.
+        self._create_lock = threading.Lock()
 
     # --- info ---
 
@@ -140,6 +151,10 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
 
     @rpc
     def CreateJob(self, request, context):
+        request_id, digest = _request_key(request)
+        known = self._created(request_id, digest)
+        if known is not None:  # a retry of a CreateJob whose answer was lost: its job
+            return api.CreateJobResponse(job=convert.job_message(known))
         selection = request.selection
         generation = convert.params_json(request.params)
         loudness_target = convert.loudness_target(request.params)
@@ -153,7 +168,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         job = JobRecord(
             job_id=job_id, kind=GENERATE, state=QUEUED, timeline_path=timeline_path,
             output_folder=str(folder), input_format=input_format,
-            output_format=output_format,
+            output_format=output_format, request_id=request_id,
             request={
                 "selection": convert.selection_json(selection),
                 "params": generation,
@@ -165,15 +180,33 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
                 "media_search_paths": list(request.timeline.media_search_paths),
                 "adapter_options": _adapter_options(request.timeline.adapter_options),
                 "timeline_name": _inline_name(request.timeline),
+                REQUEST_DIGEST: digest,
             },
         )
+        inline_copy = Path(timeline_path).parent if request.timeline.HasField("inline_data") else None
         try:
             job.clips, plan = self._plan(job, requested_clips=bool(selection.clips))
-            return api.CreateJobResponse(job=convert.job_message(self._submit(job, plan, context)))
+            with self._create_lock:
+                known = self._created(request_id, digest)  # a retry's, queued while planned
+                if known is None:
+                    job = self._submit(job, plan, context)
+                    return api.CreateJobResponse(job=convert.job_message(job))
         except errors.ServiceError:
-            if request.timeline.HasField("inline_data"):
-                remove_inline_timeline(Path(timeline_path).parent)  # it wrote nothing
+            if inline_copy:
+                remove_inline_timeline(inline_copy)  # it wrote nothing
             raise
+        if inline_copy:
+            remove_inline_timeline(inline_copy)  # the job found reads its own
+        return api.CreateJobResponse(job=convert.job_message(known))
+
+    def _created(self, request_id: str, digest: str) -> JobRecord | None:
+        """The job a CreateJob with this request_id queued, if the store keeps one."""
+        job = self.store.get_by_request_id(request_id) if request_id else None
+        if job is not None and job.request.get(REQUEST_DIGEST) != digest:
+            raise errors.already_exists(
+                "job", job.job_id, f"request_id {request_id!r} queued job {job.job_id} for "
+                "another request: a new request takes a new request_id")
+        return job
 
     @rpc
     def GetJob(self, request, context):
@@ -520,6 +553,18 @@ def _address_text(job: JobRecord) -> str:
     clips = job.request.get("selection", {}).get("clips", ())
     return ", ".join(c.get("clip_id") or f"{c.get('track')}@{c.get('record_time')}s"
                      for c in clips) or "selection"
+
+
+def _request_key(request: api.CreateJobRequest) -> tuple[str, str]:
+    """A CreateJob's request_id (checked) and its request's digest ("", "" without an id)."""
+    if not request.request_id:
+        return "", ""
+    if not REQUEST_ID.fullmatch(request.request_id):
+        raise errors.invalid_argument("bad request_id", [
+            ("request_id", "at most 128 printable ASCII characters without spaces (a UUID)")])
+    # The whole request, its id too (the same in a retry); deterministic: map fields in order.
+    digest = hashlib.sha256(request.SerializeToString(deterministic=True)).hexdigest()
+    return request.request_id, digest
 
 
 def _inline_name(source: pb.TimelineSource) -> str:

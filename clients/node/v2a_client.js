@@ -2,6 +2,7 @@
 // Node.js client of the v2a server, on @grpc/grpc-js: the stack a DaVinci Resolve Workflow
 // Integration panel runs. Loads the contract from proto/ at run time (no generated code).
 
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
@@ -18,6 +19,11 @@ const DEFAULT_ADDRESS = '127.0.0.1:50051';
 const MAX_REQUEST_BYTES = 64 * 2 ** 20;
 const MAX_RESPONSE_BYTES = 256 * 2 ** 20;
 const MAX_INLINE_BYTES = MAX_REQUEST_BYTES - 64 * 2 ** 10;
+// A CreateJob that ends so may have queued its job all the same (its answer lost on the way):
+// tried again after each pause with the same request_id, which answers that job rather than
+// queueing the edit twice (as plugin_server/client.py does).
+const CREATE_RETRY_CODES = [grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE];
+const CREATE_RETRY_PAUSES_MS = [500, 1000];
 
 // The extension (without the dot) of the file v2a writes in output format `format` (an adapter
 // name from info.output_formats), from GetServerInfo's answer: for a panel's "Save as .fcpxml".
@@ -130,8 +136,10 @@ class V2AClient {
 
   info() { return this._unary('GetServerInfo', {}); }
 
-  /** request: {timeline: {path} | {inline_data: Buffer, file_name}, selection, params, output} */
-  async createJob(request) {
+  /** request: {timeline: {path} | {inline_data: Buffer, file_name}, selection, params, output,
+   *  request_id}: a request_id (a new UUID unless given) makes the call safe to retry, and it
+   *  is retried on DEADLINE_EXCEEDED and UNAVAILABLE, onRetry(error, pauseMs) told of each. */
+  async createJob(request, { onRetry } = {}) {
     const inline = request.timeline && request.timeline.inline_data;
     // The server reads no request larger than this (docs/server.md, Limits): say what to do
     // instead of sending it to be refused.
@@ -141,7 +149,17 @@ class V2AClient {
         `${name} is ${(inline.length / 2 ** 20).toFixed(1)} MiB, more than the ` +
         `${MAX_REQUEST_BYTES / 2 ** 20} MiB a request may carry: send it by path (not inline)`);
     }
-    return (await this._unary('CreateJob', request)).job;
+    const sent = { ...request, request_id: request.request_id || crypto.randomUUID() };
+    for (let tries = 0; ; tries += 1) {
+      try {
+        return (await this._unary('CreateJob', sent)).job;
+      } catch (error) {
+        const pauseMs = CREATE_RETRY_PAUSES_MS[tries];
+        if (pauseMs === undefined || !CREATE_RETRY_CODES.includes(error.code)) throw error;
+        if (onRetry) onRetry(error, pauseMs);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    }
   }
 
   async getJob(jobId) { return (await this._unary('GetJob', { job_id: jobId })).job; }

@@ -239,13 +239,33 @@ def test_watch_into_a_log_keeps_a_line_for_each_skipped_clip_whose_reason_is_its
         "j: 3/5 C: done", "j: 5/5 2 clips skipped (no picture)"]
 
 
-def test_watch_says_the_job_survives_when_the_server_stops_under_it(server_process, roots,
-                                                                     fixture_timeline, media_dir,
-                                                                     capsys):
+def _watch_in_a_thread(server, roots, job_id: str, reconnect_for: float, capsys):
+    """`v2a client watch JOB` run in a thread, started once its stream is open (it has printed
+    the job's first clip); returns the thread, what it printed so far, and where its exit status
+    goes. Stopped before, the watch's first GetJob finds no server, which the generic hint
+    answers."""
+    import threading
+    import time
+
+    watched = {}
+    watching = threading.Thread(target=lambda: watched.update(rc=main([
+        "client", "--address", server.address, "--token-file", str(roots["token"]),
+        "watch", "--reconnect-for", str(reconnect_for), job_id])))
+    watching.start()
+    err, deadline = "", time.monotonic() + 30
+    while f"{job_id}: 1/4 " not in err:
+        assert time.monotonic() < deadline, f"no clip ended within 30 s: {err}"
+        time.sleep(0.05)
+        err += capsys.readouterr().err
+    return watching, err, watched
+
+
+def test_watch_gives_up_on_a_server_that_does_not_come_back_saying_the_job_survives(
+        server_process, roots, fixture_timeline, media_dir, capsys):
     """`v2a serve` stopped (SIGTERM: an update, a restart) while `watch` followed a job: it said
     "error: UNAVAILABLE: Cancelling all calls / is `v2a serve` running there?", as if the server
-    had never run, and nothing of the job, which the server requeued to run when it starts."""
-    import threading
+    had never run, and nothing of the job, which the server requeued to run when it starts.
+    Now it tries to reconnect for --reconnect-for seconds, then says it gave up, and why."""
     import time
 
     from v2a.v1 import jobs_pb2 as pb
@@ -254,25 +274,54 @@ def test_watch_says_the_job_survives_when_the_server_stops_under_it(server_proce
     with server.client() as client:
         job = client.submit(fixture_timeline, inline=True, output_folder="stopped",
                             media_search_paths=(str(media_dir),))
-        watched = {}
-        watching = threading.Thread(target=lambda: watched.update(rc=main([
-            "client", "--address", server.address, "--token-file", str(roots["token"]),
-            "watch", job.job_id])))
-        watching.start()
-        # Stopped once the watch has printed its first clip: its stream is open then (stopped
-        # before, the watch's first GetJob finds no server, which the generic hint answers).
-        err, deadline = "", time.monotonic() + 30
-        while f"{job.job_id}: 1/4 " not in err:
-            assert time.monotonic() < deadline, f"no clip ended within 30 s: {err}"
-            time.sleep(0.05)
-            err += capsys.readouterr().err
+        watching, err, watched = _watch_in_a_thread(server, roots, job.job_id, 1.5, capsys)
         assert client.get(job.job_id).state == pb.JOB_STATE_RUNNING
     server.proc.terminate()  # SIGTERM: running jobs get --grace 1 s, then are requeued
+    stopped = time.monotonic()
     watching.join(30)
     assert watched["rc"] == 1
+    assert server.proc.wait(10) == 0
     err += capsys.readouterr().err
     assert "is `v2a serve` running there?" not in err, err
-    assert err.splitlines()[-1].startswith(f"{job.job_id}: lost the server while watching (")
-    assert err.splitlines()[-1].endswith(
-        "); it keeps its jobs, and queues one it stopped for its next start "
-        f"(`v2a client watch {job.job_id}` follows it then)")
+    lines = err.splitlines()
+    assert any(line.startswith(f"{job.job_id}: lost the server while watching (")
+               and line.endswith("); reconnecting for up to 1.5 s") for line in lines), err
+    assert lines[-1].startswith(f"{job.job_id}: gave up reconnecting after 1.5 s ("), err
+    assert lines[-1].endswith(
+        "); the server keeps its jobs, and queues one it stopped for its next start "
+        f"(`v2a client watch {job.job_id}` follows it then)"), err
+    # Bounded: the grace second, the 1.5 s of tries, one last try's answer.
+    assert time.monotonic() - stopped < 10
+
+
+@pytest.mark.parametrize("stop", ["SIGKILL", "SIGTERM"])
+def test_watch_reconnects_to_a_restarted_server_and_follows_the_job_to_its_end(
+        server_process, make_server, roots, fixture_timeline, media_dir, capsys, stop):
+    """A server restarted under `watch` (killed, or stopped for an update) keeps the job and
+    runs it again: `watch` reconnected to nothing, it ended with exit status 1 while the job
+    went on. Now it reconnects to the same address and follows the same job to its end."""
+    import signal
+    import time
+
+    server = server_process(step_seconds=0.02)  # 0.8 s a clip: stopped in the second or third
+    with server.client() as client:
+        job = client.submit(fixture_timeline, inline=True, output_folder="restarted",
+                            media_search_paths=(str(media_dir),))
+        watching, err, watched = _watch_in_a_thread(server, roots, job.job_id, 30, capsys)
+    server.proc.send_signal(getattr(signal, stop))
+    server.proc.wait(15)
+    time.sleep(1.0)  # the watch finds no server for a while: it keeps trying
+    port = int(server.address.rsplit(":", 1)[1])
+    make_server(port=port)  # the same address, state folder, token and output roots
+    watching.join(60)
+    captured = capsys.readouterr()
+    err += captured.err
+    assert watched.get("rc") == 0, err
+    lines = err.splitlines()
+    assert any(line.startswith(f"{job.job_id}: lost the server while watching (")
+               for line in lines), err
+    reconnected = [line for line in lines if line.startswith(f"{job.job_id}: reconnected")]
+    assert len(reconnected) == 1, err
+    # The clips the restarted server ran were followed after the reconnection.
+    assert f"{job.job_id}: 4/4 " in err.split(reconnected[0])[1], err
+    assert f"{job.job_id}: succeeded" in captured.out.splitlines(), captured.out

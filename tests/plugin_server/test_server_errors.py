@@ -75,6 +75,28 @@ def test_the_bearer_scheme_is_taken_in_any_case_the_token_only_as_it_is(make_ser
             assert _error(info, refused).code() == grpc.StatusCode.UNAUTHENTICATED, refused
 
 
+def test_two_authorization_headers_are_refused_whichever_holds_the_token(make_server, tmp_path):
+    """With two `authorization` headers the first one counted: a proxy or library that adds
+    its own header before the panel's decided whether the call passed. Which one a server
+    reads is not something a client can rely on, so a call with more than one is refused."""
+    server = make_server(uds=str(tmp_path / "v2a.sock"))
+    good, bad = f"Bearer {server.token}", "Bearer not-the-token"
+    with grpc.insecure_channel(server.address) as channel:
+        stub = v2a_service_pb2_grpc.V2AServiceStub(channel)
+        for headers in ((good, bad), (bad, good), (good, good)):
+            metadata = tuple(("authorization", value) for value in headers)
+            error = _error(stub.GetServerInfo, api.GetServerInfoRequest(), metadata=metadata)
+            assert error.code() == grpc.StatusCode.UNAUTHENTICATED, headers
+            assert "2 'authorization' headers" in error.details(), error.details()
+        assert stub.GetServerInfo(api.GetServerInfoRequest(),
+                                  metadata=(("authorization", good),)).version
+    # Over the Unix socket no token is asked, so a header there changes nothing.
+    with grpc.insecure_channel(f"unix:{tmp_path / 'v2a.sock'}") as channel:
+        stub = v2a_service_pb2_grpc.V2AServiceStub(channel)
+        assert stub.GetServerInfo(api.GetServerInfoRequest(),
+                                  metadata=(("authorization", bad), ("authorization", bad))).version
+
+
 def test_a_call_without_the_token_is_refused_before_its_request_is_read(make_server):
     """An unauthenticated client must not make the server take in a message of up to the
     message limit (a 200 MB inline timeline grew the server by 665 MiB before the refusal)."""

@@ -117,6 +117,27 @@ def test_the_store_survives_reopening_and_recovers_interrupted_jobs(tmp_path):
     assert store.count((QUEUED,)) == 2
 
 
+
+def test_a_store_from_before_request_ids_gets_the_column_and_keeps_its_jobs(tmp_path):
+    """A store a v2a before CreateJob's request_id made (no such column) opens: its jobs have
+    none, a new job's is found by it, and no two jobs can share one."""
+    import sqlite3
+
+    path = tmp_path / "jobs.sqlite3"
+    JobStore(path).add(_job("older", QUEUED))
+    with sqlite3.connect(path) as db:  # as the store was before the column
+        db.execute("DROP INDEX jobs_by_request_id")
+        db.execute("ALTER TABLE jobs DROP COLUMN request_id")
+    store = JobStore(path)
+    assert store.get("older").request_id == ""
+    store.add(replace(_job("newer", QUEUED), request_id="r-1"))
+    assert store.get_by_request_id("r-1").job_id == "newer"
+    assert store.get_by_request_id("") is None and store.get_by_request_id("r-2") is None
+    with pytest.raises(sqlite3.IntegrityError):
+        store.add(replace(_job("again", QUEUED), request_id="r-1"))
+    store.close()
+    assert JobStore(path).get_by_request_id("r-1").job_id == "newer"  # kept across a restart
+
 def test_a_folder_lock_lives_only_while_a_job_holds_or_waits_for_it(tmp_path):
     import threading
 

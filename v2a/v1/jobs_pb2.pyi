@@ -151,7 +151,7 @@ class ClipProgress(_message.Message):
     def __init__(self, clip_id: _Optional[str] = ..., clip_name: _Optional[str] = ..., state: _Optional[_Union[ClipState, str]] = ..., step: _Optional[int] = ..., total_steps: _Optional[int] = ..., media_path: _Optional[str] = ..., message: _Optional[str] = ..., take: _Optional[int] = ..., take_count: _Optional[int] = ...) -> None: ...
 
 class Job(_message.Message):
-    __slots__ = ("job_id", "kind", "state", "create_time", "update_time", "timeline_path", "output_folder", "selection", "params", "clips", "message", "result_timeline_path", "parent_job_id", "attempts")
+    __slots__ = ("job_id", "kind", "state", "create_time", "update_time", "timeline_path", "output_folder", "selection", "params", "clips", "message", "result_timeline_path", "parent_job_id", "attempts", "request_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -166,6 +166,7 @@ class Job(_message.Message):
     RESULT_TIMELINE_PATH_FIELD_NUMBER: _ClassVar[int]
     PARENT_JOB_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     kind: JobKind
     state: JobState
@@ -180,7 +181,8 @@ class Job(_message.Message):
     result_timeline_path: str
     parent_job_id: str
     attempts: int
-    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeline_path: _Optional[str] = ..., output_folder: _Optional[str] = ..., selection: _Optional[_Union[Selection, _Mapping]] = ..., params: _Optional[_Union[GenerationParams, _Mapping]] = ..., clips: _Optional[_Iterable[_Union[ClipProgress, _Mapping]]] = ..., message: _Optional[str] = ..., result_timeline_path: _Optional[str] = ..., parent_job_id: _Optional[str] = ..., attempts: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, job_id: _Optional[str] = ..., kind: _Optional[_Union[JobKind, str]] = ..., state: _Optional[_Union[JobState, str]] = ..., create_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., update_time: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., timeline_path: _Optional[str] = ..., output_folder: _Optional[str] = ..., selection: _Optional[_Union[Selection, _Mapping]] = ..., params: _Optional[_Union[GenerationParams, _Mapping]] = ..., clips: _Optional[_Iterable[_Union[ClipProgress, _Mapping]]] = ..., message: _Optional[str] = ..., result_timeline_path: _Optional[str] = ..., parent_job_id: _Optional[str] = ..., attempts: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class WaveformPeaks(_message.Message):
     __slots__ = ("sample_rate", "num_samples", "min", "max")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from v2a.v1 import jobs_pb2 as v2a_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18v2a/v1/v2a_service.proto\x12\x06v2a.v1\x1a\x11v2a/v1/jobs.proto\"\x16\n\x14GetServerInfoRequest\"\xdf\x02\n\x15GetServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x17\n\x0f\x63heckpoint_hash\x18\x03 \x01(\t\x12\x15\n\rinput_formats\x18\x04 \x03(\t\x12\x16\n\x0eoutput_formats\x18\x05 \x03(\t\x12\x13\n\x0bsample_rate\x18\x06 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x07 \x03(\t\x12\x14\n\x0coutput_roots\x18\x08 \x03(\t\x12\x13\n\x0b\x63oncurrency\x18\t \x01(\x05\x12\x12\n\nqueue_size\x18\n \x01(\x05\x12\x36\n\x16input_timeline_formats\x18\x0b \x03(\x0b\x32\x16.v2a.v1.TimelineFormat\x12\x37\n\x17output_timeline_formats\x18\x0c \x03(\x0b\x32\x16.v2a.v1.TimelineFormat\"A\n\x0eTimelineFormat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nextensions\x18\x02 \x03(\t\x12\r\n\x05label\x18\x03 \x01(\t\"\xb0\x01\n\x10\x43reateJobRequest\x12(\n\x08timeline\x18\x01 \x01(\x0b\x32\x16.v2a.v1.TimelineSource\x12$\n\tselection\x18\x02 \x01(\x0b\x32\x11.v2a.v1.Selection\x12(\n\x06params\x18\x03 \x01(\x0b\x32\x18.v2a.v1.GenerationParams\x12\"\n\x06output\x18\x04 \x01(\x0b\x32\x12.v2a.v1.OutputSpec\"-\n\x11\x43reateJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"*\n\x0eGetJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"Z\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12 \n\x06states\x18\x03 \x03(\x0e\x32\x10.v2a.v1.JobState\"F\n\x10ListJobsResponse\x12\x19\n\x04jobs\x18\x01 \x03(\x0b\x32\x0b.v2a.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"-\n\x11\x43\x61ncelJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"|\n\x10WatchJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12#\n\tjob_state\x18\x02 \x01(\x0e\x32\x10.v2a.v1.JobState\x12\"\n\x04\x63lip\x18\x03 \x01(\x0b\x32\x14.v2a.v1.ClipProgress\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xb8\x01\n\x15RegenerateClipRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x04\x63lip\x18\x02 \x01(\x0b\x32\x13.v2a.v1.ClipAddress\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x06prompt\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1c\n\x0fnegative_prompt\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_seedB\t\n\x07_promptB\x12\n\x10_negative_prompt\"2\n\x16RegenerateClipResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"k\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bpeak_points\x18\x02 \x01(\x05\x12\x1d\n\x15include_timeline_data\x18\x03 \x01(\x08\x12\x10\n\x08\x63lip_ids\x18\x04 \x03(\t\"\xcb\x01\n\x14GetJobResultResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\x12\x15\n\rtimeline_path\x18\x02 \x01(\t\x12\x17\n\x0ftimeline_format\x18\x03 \x01(\t\x12\x15\n\rtimeline_data\x18\x04 \x01(\x0c\x12\x1a\n\x12\x66\x61llback_otio_path\x18\x05 \x01(\t\x12\x13\n\x0b\x66ormat_note\x18\x06 \x01(\t\x12!\n\x05\x63lips\x18\x07 \x03(\x0b\x32\x12.v2a.v1.ClipResult2\xb3\x04\n\nV2AService\x12L\n\rGetServerInfo\x12\x1c.v2a.v1.GetServerInfoRequest\x1a\x1d.v2a.v1.GetServerInfoResponse\x12@\n\tCreateJob\x12\x18.v2a.v1.CreateJobRequest\x1a\x19.v2a.v1.CreateJobResponse\x12\x37\n\x06GetJob\x12\x15.v2a.v1.GetJobRequest\x1a\x16.v2a.v1.GetJobResponse\x12=\n\x08ListJobs\x12\x17.v2a.v1.ListJobsRequest\x1a\x18.v2a.v1.ListJobsResponse\x12@\n\tCancelJob\x12\x18.v2a.v1.CancelJobRequest\x1a\x19.v2a.v1.CancelJobResponse\x12?\n\x08WatchJob\x12\x17.v2a.v1.WatchJobRequest\x1a\x18.v2a.v1.WatchJobResponse0\x01\x12O\n\x0eRegenerateClip\x12\x1d.v2a.v1.RegenerateClipRequest\x1a\x1e.v2a.v1.RegenerateClipResponse\x12I\n\x0cGetJobResult\x12\x1b.v2a.v1.GetJobResultRequest\x1a\x1c.v2a.v1.GetJobResultResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18v2a/v1/v2a_service.proto\x12\x06v2a.v1\x1a\x11v2a/v1/jobs.proto\"\x16\n\x14GetServerInfoRequest\"\xdf\x02\n\x15GetServerInfoResponse\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x12\n\nmodel_name\x18\x02 \x01(\t\x12\x17\n\x0f\x63heckpoint_hash\x18\x03 \x01(\t\x12\x15\n\rinput_formats\x18\x04 \x03(\t\x12\x16\n\x0eoutput_formats\x18\x05 \x03(\t\x12\x13\n\x0bsample_rate\x18\x06 \x01(\x05\x12\x14\n\x0c\x63\x61pabilities\x18\x07 \x03(\t\x12\x14\n\x0coutput_roots\x18\x08 \x03(\t\x12\x13\n\x0b\x63oncurrency\x18\t \x01(\x05\x12\x12\n\nqueue_size\x18\n \x01(\x05\x12\x36\n\x16input_timeline_formats\x18\x0b \x03(\x0b\x32\x16.v2a.v1.TimelineFormat\x12\x37\n\x17output_timeline_formats\x18\x0c \x03(\x0b\x32\x16.v2a.v1.TimelineFormat\"A\n\x0eTimelineFormat\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x12\n\nextensions\x18\x02 \x03(\t\x12\r\n\x05label\x18\x03 \x01(\t\"\xc4\x01\n\x10\x43reateJobRequest\x12(\n\x08timeline\x18\x01 \x01(\x0b\x32\x16.v2a.v1.TimelineSource\x12$\n\tselection\x18\x02 \x01(\x0b\x32\x11.v2a.v1.Selection\x12(\n\x06params\x18\x03 \x01(\x0b\x32\x18.v2a.v1.GenerationParams\x12\"\n\x06output\x18\x04 \x01(\x0b\x32\x12.v2a.v1.OutputSpec\x12\x12\n\nrequest_id\x18\x05 \x01(\t\"-\n\x11\x43reateJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"*\n\x0eGetJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"Z\n\x0fListJobsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12 \n\x06states\x18\x03 \x03(\x0e\x32\x10.v2a.v1.JobState\"F\n\x10ListJobsResponse\x12\x19\n\x04jobs\x18\x01 \x03(\x0b\x32\x0b.v2a.v1.Job\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\"\n\x10\x43\x61ncelJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"-\n\x11\x43\x61ncelJobResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"!\n\x0fWatchJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\"|\n\x10WatchJobResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12#\n\tjob_state\x18\x02 \x01(\x0e\x32\x10.v2a.v1.JobState\x12\"\n\x04\x63lip\x18\x03 \x01(\x0b\x32\x14.v2a.v1.ClipProgress\x12\x0f\n\x07message\x18\x04 \x01(\t\"\xb8\x01\n\x15RegenerateClipRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12!\n\x04\x63lip\x18\x02 \x01(\x0b\x32\x13.v2a.v1.ClipAddress\x12\x11\n\x04seed\x18\x03 \x01(\x03H\x00\x88\x01\x01\x12\x13\n\x06prompt\x18\x04 \x01(\tH\x01\x88\x01\x01\x12\x1c\n\x0fnegative_prompt\x18\x05 \x01(\tH\x02\x88\x01\x01\x42\x07\n\x05_seedB\t\n\x07_promptB\x12\n\x10_negative_prompt\"2\n\x16RegenerateClipResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\"k\n\x13GetJobResultRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x13\n\x0bpeak_points\x18\x02 \x01(\x05\x12\x1d\n\x15include_timeline_data\x18\x03 \x01(\x08\x12\x10\n\x08\x63lip_ids\x18\x04 \x03(\t\"\xcb\x01\n\x14GetJobResultResponse\x12\x18\n\x03job\x18\x01 \x01(\x0b\x32\x0b.v2a.v1.Job\x12\x15\n\rtimeline_path\x18\x02 \x01(\t\x12\x17\n\x0ftimeline_format\x18\x03 \x01(\t\x12\x15\n\rtimeline_data\x18\x04 \x01(\x0c\x12\x1a\n\x12\x66\x61llback_otio_path\x18\x05 \x01(\t\x12\x13\n\x0b\x66ormat_note\x18\x06 \x01(\t\x12!\n\x05\x63lips\x18\x07 \x03(\x0b\x32\x12.v2a.v1.ClipResult2\xb3\x04\n\nV2AService\x12L\n\rGetServerInfo\x12\x1c.v2a.v1.GetServerInfoRequest\x1a\x1d.v2a.v1.GetServerInfoResponse\x12@\n\tCreateJob\x12\x18.v2a.v1.CreateJobRequest\x1a\x19.v2a.v1.CreateJobResponse\x12\x37\n\x06GetJob\x12\x15.v2a.v1.GetJobRequest\x1a\x16.v2a.v1.GetJobResponse\x12=\n\x08ListJobs\x12\x17.v2a.v1.ListJobsRequest\x1a\x18.v2a.v1.ListJobsResponse\x12@\n\tCancelJob\x12\x18.v2a.v1.CancelJobRequest\x1a\x19.v2a.v1.CancelJobResponse\x12?\n\x08WatchJob\x12\x17.v2a.v1.WatchJobRequest\x1a\x18.v2a.v1.WatchJobResponse0\x01\x12O\n\x0eRegenerateClip\x12\x1d.v2a.v1.RegenerateClipRequest\x1a\x1e.v2a.v1.RegenerateClipResponse\x12I\n\x0cGetJobResult\x12\x1b.v2a.v1.GetJobResultRequest\x1a\x1c.v2a.v1.GetJobResultResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -39,33 +39,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_TIMELINEFORMAT']._serialized_start=433
   _globals['_TIMELINEFORMAT']._serialized_end=498
   _globals['_CREATEJOBREQUEST']._serialized_start=501
-  _globals['_CREATEJOBREQUEST']._serialized_end=677
-  _globals['_CREATEJOBRESPONSE']._serialized_start=679
-  _globals['_CREATEJOBRESPONSE']._serialized_end=724
-  _globals['_GETJOBREQUEST']._serialized_start=726
-  _globals['_GETJOBREQUEST']._serialized_end=757
-  _globals['_GETJOBRESPONSE']._serialized_start=759
-  _globals['_GETJOBRESPONSE']._serialized_end=801
-  _globals['_LISTJOBSREQUEST']._serialized_start=803
-  _globals['_LISTJOBSREQUEST']._serialized_end=893
-  _globals['_LISTJOBSRESPONSE']._serialized_start=895
-  _globals['_LISTJOBSRESPONSE']._serialized_end=965
-  _globals['_CANCELJOBREQUEST']._serialized_start=967
-  _globals['_CANCELJOBREQUEST']._serialized_end=1001
-  _globals['_CANCELJOBRESPONSE']._serialized_start=1003
-  _globals['_CANCELJOBRESPONSE']._serialized_end=1048
-  _globals['_WATCHJOBREQUEST']._serialized_start=1050
-  _globals['_WATCHJOBREQUEST']._serialized_end=1083
-  _globals['_WATCHJOBRESPONSE']._serialized_start=1085
-  _globals['_WATCHJOBRESPONSE']._serialized_end=1209
-  _globals['_REGENERATECLIPREQUEST']._serialized_start=1212
-  _globals['_REGENERATECLIPREQUEST']._serialized_end=1396
-  _globals['_REGENERATECLIPRESPONSE']._serialized_start=1398
-  _globals['_REGENERATECLIPRESPONSE']._serialized_end=1448
-  _globals['_GETJOBRESULTREQUEST']._serialized_start=1450
-  _globals['_GETJOBRESULTREQUEST']._serialized_end=1557
-  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1560
-  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1763
-  _globals['_V2ASERVICE']._serialized_start=1766
-  _globals['_V2ASERVICE']._serialized_end=2329
+  _globals['_CREATEJOBREQUEST']._serialized_end=697
+  _globals['_CREATEJOBRESPONSE']._serialized_start=699
+  _globals['_CREATEJOBRESPONSE']._serialized_end=744
+  _globals['_GETJOBREQUEST']._serialized_start=746
+  _globals['_GETJOBREQUEST']._serialized_end=777
+  _globals['_GETJOBRESPONSE']._serialized_start=779
+  _globals['_GETJOBRESPONSE']._serialized_end=821
+  _globals['_LISTJOBSREQUEST']._serialized_start=823
+  _globals['_LISTJOBSREQUEST']._serialized_end=913
+  _globals['_LISTJOBSRESPONSE']._serialized_start=915
+  _globals['_LISTJOBSRESPONSE']._serialized_end=985
+  _globals['_CANCELJOBREQUEST']._serialized_start=987
+  _globals['_CANCELJOBREQUEST']._serialized_end=1021
+  _globals['_CANCELJOBRESPONSE']._serialized_start=1023
+  _globals['_CANCELJOBRESPONSE']._serialized_end=1068
+  _globals['_WATCHJOBREQUEST']._serialized_start=1070
+  _globals['_WATCHJOBREQUEST']._serialized_end=1103
+  _globals['_WATCHJOBRESPONSE']._serialized_start=1105
+  _globals['_WATCHJOBRESPONSE']._serialized_end=1229
+  _globals['_REGENERATECLIPREQUEST']._serialized_start=1232
+  _globals['_REGENERATECLIPREQUEST']._serialized_end=1416
+  _globals['_REGENERATECLIPRESPONSE']._serialized_start=1418
+  _globals['_REGENERATECLIPRESPONSE']._serialized_end=1468
+  _globals['_GETJOBRESULTREQUEST']._serialized_start=1470
+  _globals['_GETJOBRESULTREQUEST']._serialized_end=1577
+  _globals['_GETJOBRESULTRESPONSE']._serialized_start=1580
+  _globals['_GETJOBRESULTRESPONSE']._serialized_end=1783
+  _globals['_V2ASERVICE']._serialized_start=1786
+  _globals['_V2ASERVICE']._serialized_end=2349
 # @@protoc_insertion_point(module_scope)

@@ -50,16 +50,18 @@ class TimelineFormat(_message.Message):
     def __init__(self, name: _Optional[str] = ..., extensions: _Optional[_Iterable[str]] = ..., label: _Optional[str] = ...) -> None: ...
 
 class CreateJobRequest(_message.Message):
-    __slots__ = ("timeline", "selection", "params", "output")
+    __slots__ = ("timeline", "selection", "params", "output", "request_id")
     TIMELINE_FIELD_NUMBER: _ClassVar[int]
     SELECTION_FIELD_NUMBER: _ClassVar[int]
     PARAMS_FIELD_NUMBER: _ClassVar[int]
     OUTPUT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     timeline: _jobs_pb2.TimelineSource
     selection: _jobs_pb2.Selection
     params: _jobs_pb2.GenerationParams
     output: _jobs_pb2.OutputSpec
-    def __init__(self, timeline: _Optional[_Union[_jobs_pb2.TimelineSource, _Mapping]] = ..., selection: _Optional[_Union[_jobs_pb2.Selection, _Mapping]] = ..., params: _Optional[_Union[_jobs_pb2.GenerationParams, _Mapping]] = ..., output: _Optional[_Union[_jobs_pb2.OutputSpec, _Mapping]] = ...) -> None: ...
+    request_id: str
+    def __init__(self, timeline: _Optional[_Union[_jobs_pb2.TimelineSource, _Mapping]] = ..., selection: _Optional[_Union[_jobs_pb2.Selection, _Mapping]] = ..., params: _Optional[_Union[_jobs_pb2.GenerationParams, _Mapping]] = ..., output: _Optional[_Union[_jobs_pb2.OutputSpec, _Mapping]] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class CreateJobResponse(_message.Message):
     __slots__ = ("job",)

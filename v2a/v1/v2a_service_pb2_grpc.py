@@ -97,7 +97,8 @@ class V2AServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CreateJob(self, request, context):
-        """Queue a generation job. RESOURCE_EXHAUSTED when the queue is full.
+        """Queue a generation job. RESOURCE_EXHAUSTED when the queue is full. Safe to retry when the
+        request carries a request_id: a retry gets the job the first call queued.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -112,6 +112,36 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
     assert.deepStrictEqual(only.clips.map((clip) => clip.media_path), [done.clips[0].media_path]);
   });
 
+// A CreateJob whose answer is lost (a deadline passing as the server queues the job, a dropped
+// connection) may have queued its job: the retry carries the same request_id, and the server
+// answers that job rather than queueing the edit twice.
+test('createJob retries a lost answer with the same request_id, and one job is queued',
+  { skip, timeout: 60000 }, async (t) => {
+    const c = client(t);
+    const real = c.stub.CreateJob.bind(c.stub);
+    const sent = [];
+    c.stub.CreateJob = (request, metadata, options, callback) => {
+      sent.push(request.request_id);
+      if (sent.length > 1) return real(request, metadata, options, callback);
+      // The first call queues its job on the real server; its answer never arrives.
+      const lost = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'),
+        { code: grpc.status.DEADLINE_EXCEEDED });
+      return real(request, metadata, options, (error) => callback(error || lost));
+    };
+    const retried = [];
+    const job = await c.createJob({
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      output: { folder: 'node-retried' },
+    }, { onRetry: (error, pauseMs) => retried.push([error.code, pauseMs]) });
+    assert.deepStrictEqual(retried, [[grpc.status.DEADLINE_EXCEEDED, 500]]);
+    assert.match(job.request_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.deepStrictEqual(sent, [job.request_id, job.request_id]);
+    const { jobs } = await c.listJobs({ page_size: 1000 });
+    assert.deepStrictEqual(jobs.filter((j) => j.request_id === job.request_id).map((j) => j.job_id),
+      [job.job_id]);
+    await c.waitJob(job.job_id);
+  });
+
 // Each take of `takes: N` runs every clip from QUEUED again: the bar ran 0 -> 100 % once a take.
 test('a job of two takes: its fraction only goes forward, half at the end of take 1',
   { skip, timeout: 60000 }, async (t) => {

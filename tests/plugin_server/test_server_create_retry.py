@@ -1,0 +1,180 @@
+"""CreateJob's request_id: a retried CreateJob (its answer lost to a deadline or a dropped
+connection) gets the job the first one queued instead of queueing the edit a second time."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2 as details
+
+from plugin_server.client import V2AClient
+from plugin_server.errors import details_of
+from v2a.v1 import jobs_pb2 as pb
+from v2a.v1 import v2a_service_pb2 as api
+
+
+def _request(fixture_timeline, media_dir, request_id: str, prompt: str = "") -> api.CreateJobRequest:
+    return api.CreateJobRequest(
+        timeline=pb.TimelineSource(path=str(fixture_timeline),
+                                   media_search_paths=[str(media_dir)]),
+        params=pb.GenerationParams(prompt=prompt), request_id=request_id)
+
+
+def _answer_late(server, seconds: float) -> None:
+    """The server queues the job, then takes `seconds` to answer: what a deadline passing
+    between its check and the queueing does (the caller hears DEADLINE_EXCEEDED of a job that
+    runs)."""
+    submit = server.runner.submit
+
+    def queued_then_slow(*args, **kwargs):
+        job = submit(*args, **kwargs)
+        time.sleep(seconds)
+        return job
+
+    server.runner.submit = queued_then_slow
+
+
+def _job_ids(client) -> list[str]:
+    return [job.job_id for job in client.list()]
+
+
+def test_a_create_job_retried_with_its_request_id_gets_the_job_its_lost_answer_queued(
+        make_server, connect, fixture_timeline, media_dir):
+    server = make_server()
+    client = connect(server)
+    _answer_late(server, 1.0)
+    request = _request(fixture_timeline, media_dir, "panel-7f3a")
+    with pytest.raises(grpc.RpcError) as lost:
+        client.stub.CreateJob(request, metadata=client.metadata, timeout=0.3)
+    assert lost.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    (queued,) = _job_ids(client)  # the caller never heard of it
+    again = client.stub.CreateJob(request, metadata=client.metadata, timeout=10).job
+    assert again.job_id == queued and again.request_id == "panel-7f3a"
+    assert _job_ids(client) == [queued], "the retry queued the edit a second time"
+    assert client.get(queued).request_id == "panel-7f3a"
+    # Another request id is another job; none at all, as before, a new job each time.
+    other = client.stub.CreateJob(_request(fixture_timeline, media_dir, "panel-7f3b"),
+                                  metadata=client.metadata, timeout=10).job
+    plain = client.stub.CreateJob(_request(fixture_timeline, media_dir, ""),
+                                  metadata=client.metadata, timeout=10).job
+    assert len({queued, other.job_id, plain.job_id}) == 3 and plain.request_id == ""
+
+
+def test_a_request_id_reused_for_another_request_is_refused_naming_its_job(
+        make_server, connect, fixture_timeline, media_dir):
+    server = make_server()
+    client = connect(server)
+    first = client.stub.CreateJob(_request(fixture_timeline, media_dir, "r1", "rain"),
+                                  metadata=client.metadata, timeout=10).job
+    with pytest.raises(grpc.RpcError) as refused:
+        client.stub.CreateJob(_request(fixture_timeline, media_dir, "r1", "wind"),
+                              metadata=client.metadata, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert f"job {first.job_id}" in refused.value.details()
+    (info,) = [d for d in details_of(refused.value) if isinstance(d, details.ResourceInfo)]
+    assert (info.resource_type, info.resource_name) == ("job", first.job_id)
+    assert _job_ids(client) == [first.job_id]
+
+
+@pytest.mark.parametrize("request_id", ["x" * 129, "two words", "tab\there", "é"])
+def test_a_request_id_a_log_line_cannot_hold_is_refused(make_server, connect, fixture_timeline,
+                                                        media_dir, request_id):
+    client = connect(make_server())
+    with pytest.raises(grpc.RpcError) as refused:
+        client.stub.CreateJob(_request(fixture_timeline, media_dir, request_id),
+                              metadata=client.metadata, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    (bad,) = [d for d in details_of(refused.value) if isinstance(d, details.BadRequest)]
+    assert [v.field for v in bad.field_violations] == ["request_id"]
+    assert _job_ids(client) == []
+
+
+@pytest.mark.parametrize("inline", [False, True])
+def test_retries_with_one_request_id_at_once_queue_one_job(make_server, connect, roots,
+                                                           fixture_timeline, media_dir, inline):
+    """A panel that retries while its first call is still being planned sends the same id
+    twice at once: one job, all answered with it, and no other call's inline copy left."""
+    from plugin_server.inline import inline_timelines_dir
+
+    server = make_server(generator="py:server_test_generators:slow")  # no job ends meanwhile
+    client = connect(server)
+    request = _request(fixture_timeline, media_dir, "same-at-once")
+    if inline:
+        request.timeline.ClearField("path")
+        request.timeline.inline_data = fixture_timeline.read_bytes()
+        request.timeline.file_name = fixture_timeline.name
+    answers, start = [], threading.Barrier(6)
+
+    def create():
+        start.wait()
+        answers.append(client.stub.CreateJob(request, metadata=client.metadata, timeout=20).job)
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 6 and len({job.job_id for job in answers}) == 1
+    assert _job_ids(client) == [answers[0].job_id]
+    copies = inline_timelines_dir(roots["state"])
+    kept = sorted(p.name for p in copies.iterdir()) if copies.is_dir() else []
+    assert kept == ([answers[0].job_id] if inline else []), kept
+
+
+def test_a_request_id_still_names_its_job_after_a_restart(make_server, connect, fixture_timeline,
+                                                          media_dir):
+    server = make_server()
+    first = connect(server).stub.CreateJob(_request(fixture_timeline, media_dir, "kept"),
+                                           metadata=connect(server).metadata, timeout=10).job
+    server.stop(grace_seconds=0.5)
+    client = connect(make_server())
+    again = client.stub.CreateJob(_request(fixture_timeline, media_dir, "kept"),
+                                  metadata=client.metadata, timeout=10).job
+    assert again.job_id == first.job_id
+    assert _job_ids(client) == [first.job_id]
+
+
+def test_the_python_client_retries_a_lost_create_with_the_same_request_id(
+        make_server, fixture_timeline, media_dir):
+    server = make_server()
+    _answer_late(server, 1.0)
+    retried = []
+    with V2AClient(server.address, token=server.token, timeout=0.3) as client:
+        job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                            on_retry=lambda error, pause: retried.append(error.code()))
+        assert retried == [grpc.StatusCode.DEADLINE_EXCEEDED]
+        assert len(job.request_id) == 32  # a uuid4's hex, drawn for this submit
+    with V2AClient(server.address, token=server.token) as patient:
+        assert _job_ids(patient) == [job.job_id]
+        # A regeneration of it is a job of its own, with no request_id of its parent's.
+        done = patient.wait(job.job_id)
+        assert done.state == pb.JOB_STATE_SUCCEEDED, done.message
+        again = patient.regenerate(job.job_id, clip_id=done.clips[0].clip_id)
+        assert again.request_id == "" and patient.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
+
+
+def test_the_cli_submit_retries_a_lost_create_saying_so(make_server, roots, fixture_timeline,
+                                                        media_dir, capsys, monkeypatch):
+    from plugin_server import cli
+    from v2a.cli import main
+
+    server = make_server()
+    _answer_late(server, 1.0)
+    opened = cli._client
+
+    def impatient(args):  # its deadline passes while the server answers late
+        client = opened(args)
+        client.timeout = 0.3
+        return client
+
+    monkeypatch.setattr(cli, "_client", impatient)
+    assert main(["client", "--address", server.address, "--token-file", str(roots["token"]),
+                 "submit", str(fixture_timeline), "--media-path", str(media_dir)]) == 0
+    out, err = capsys.readouterr()
+    assert "v2a client: CreateJob got DEADLINE_EXCEEDED (Deadline Exceeded); trying again in " \
+        "0.5 s with the same request_id, which cannot queue the job twice" in err, err
+    with V2AClient(server.address, token=server.token) as client:
+        assert _job_ids(client) == [out.strip()]
