@@ -203,11 +203,12 @@ def mark_tracks_written_before(timelines: list[otio.schema.Timeline]) -> None:
 
 
 def read_switches(timelines: list[otio.schema.Timeline]) -> None:
-    """Read each of v2a's clips switched on or off as v2a reads and writes it: the adapter keeps
-    Premiere's `<enabled>FALSE</enabled>` in the clip's `fcp_xml` metadata alone, the clip on to
-    OTIO, so a clip of v2a's the editor switched off looked on to `follow_edit` (switched off
-    with its shot by v2a, it was on again with the shot), and one v2a switched off with its
-    shot (its note says so, `note_switches`) is marked so, to be on again with it."""
+    """Switch each of v2a's clips on or off where v2a reads and writes its switch (OTIO's
+    `enabled`). The adapter keeps Premiere's `<enabled>FALSE</enabled>` in the clip's `fcp_xml`
+    metadata alone, the clip on to OTIO: `follow_edit` took a clip the editor switched off, with
+    its shot, for one v2a switched off, and switched it on again with the shot. A clip whose
+    note says v2a switched it off with its shot (`note_switches`) is marked so, to be switched
+    on again with it."""
     for track in (track for timeline in timelines for track in timeline.audio_tracks()):
         if track_stem(track) is None:
             continue

@@ -75,6 +75,7 @@ def switched_off_with_shot(clip: otio.schema.Clip) -> bool:
 
 
 def mark_switched_off_with_shot(clip: otio.schema.Clip) -> None:
+    """Mark `clip` as switched off by v2a with its shot (`V2A_DISABLED_WITH_SHOT`)."""
     clip.metadata[V2A_KEY] = {**clip.metadata.get(V2A_KEY, {}), V2A_DISABLED_WITH_SHOT: True}
 
 
