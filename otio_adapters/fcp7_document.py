@@ -16,7 +16,8 @@ info with the clip, so a clip of v2a's track is v2a's while it plays its take wh
 part of it the editor bladed off too), or nearest there of the clips carrying its note (a ripple
 moved it); any other clip there (their own sound, a copy of a take) is the editor's: read on a
 track of its own (`set_apart_editors_items`) and kept where it is on a re-run, which takes out
-only what v2a placed.
+only what v2a placed. The note of a clip v2a switched off with its shot says so too, so that it
+is switched on with the shot again (`read_switches`, `note_switches`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,16 @@ from otio_adapters.takes import (
     EDITORS_COPY,
     PREMIERE_TRACK_NAME,
     V2A_KEY,
+    has_off_note,
     holds_only_takes,
     is_v2a_clip,
+    mark_switched_off_with_shot,
+    marked_v2a_tracks,
     name_stem,
+    switched_off_with_shot,
     track_stem,
+    with_off_note,
+    without_off_note,
 )
 
 #: timeline.metadata[DOCUMENT]: the FCP7 XML file a timeline was read from. Not under "fcp_xml":
@@ -195,6 +202,52 @@ def mark_tracks_written_before(timelines: list[otio.schema.Timeline]) -> None:
             track.metadata[V2A_KEY] = {"track": "SFX"}  # the one stem v2a knew it by then
 
 
+def read_switches(timelines: list[otio.schema.Timeline]) -> None:
+    """Switch each of v2a's clips on or off where v2a reads and writes its switch (OTIO's
+    `enabled`). The adapter keeps Premiere's `<enabled>FALSE</enabled>` in the clip's `fcp_xml`
+    metadata alone, the clip on to OTIO: `follow_edit` took a clip the editor switched off, with
+    its shot, for one v2a switched off, and switched it on again with the shot. A clip whose
+    note says v2a switched it off with its shot (`note_switches`) is marked so, to be switched
+    on again with it."""
+    for track in (track for timeline in timelines for track in timeline.audio_tracks()):
+        if track_stem(track) is None:
+            continue
+        for clip in track.find_clips():
+            if clip.metadata.get(EDITORS_COPY):
+                continue
+            meta = dict(clip.metadata.get("fcp_xml") or {})
+            if str(meta.get("enabled", "")).upper() == "FALSE":
+                clip.enabled = False
+                del meta["enabled"]  # written from `enabled` again (`write._disabled_as_fcp7`)
+            info = dict(meta.get("logginginfo") or {})
+            if has_off_note(info.get("lognote")):
+                mark_switched_off_with_shot(clip)
+                info["lognote"] = without_off_note(info["lognote"])  # written from the mark
+                meta["logginginfo"] = info
+            clip.metadata["fcp_xml"] = meta
+
+
+def note_switches(timeline: otio.schema.Timeline) -> None:
+    """End the note of each of v2a's clips that v2a switched off with its shot (its
+    `<lognote>`, which the adapter writes from the clip's `fcp_xml` metadata) with
+    `takes.OFF_WITH_SHOT_NOTE`, as `read_switches` reads it: FCP7 XML keeps no other metadata
+    of v2a's, and Premiere keeps a clip's logging info with it."""
+    for track in marked_v2a_tracks(timeline):
+        for clip in track.find_clips():
+            meta = dict(clip.metadata.get("fcp_xml") or {})
+            info = dict(meta.get("logginginfo") or {})
+            note = with_off_note(str(info.get("lognote") or ""), switched_off_with_shot(clip))
+            if note:
+                info["lognote"] = note
+            else:
+                info.pop("lognote", None)
+            if info:
+                meta["logginginfo"] = info
+            else:
+                meta.pop("logginginfo", None)
+            clip.metadata["fcp_xml"] = meta
+
+
 def source_document(timeline: otio.schema.Timeline) -> tuple[str, str, str, str]:
     """(document text, its path, "", its sha256) for a timeline read from an FCP7 XML document
     still as it was read (`source_files.text_if_unchanged`); ("", path, why not, "") where
@@ -224,7 +277,7 @@ def write_into_document(
     written_tracks = list(ET.parse(written).getroot().iterfind(".//media/audio/track"))
     ours = [_items(track) for track in written_tracks]
     targets = _targets(timeline, sequence, source, len(ours))
-    noted = any(_NOTED.fullmatch(note.text or "") for note in root.iter("lognote"))
+    noted = any(_NOTED.fullmatch(without_off_note(note.text or "")) for note in root.iter("lognote"))
     removed: list[ET.Element] = []
     kept = [_without_v2a_items(target, noted, removed) if target is not None else []
             for target in targets]
@@ -344,7 +397,9 @@ def _placed_by_v2a(items: list[ET.Element], followed: bool = False) -> list[ET.E
     which move together), the others the editor's copies of it."""
     displaced: dict[str, list[tuple[int, ET.Element]]] = {}
     for item, at in zip(items, _in_frames(items), strict=True):
-        noted = _NOTED.fullmatch(item.findtext("logginginfo/lognote") or "")
+        # Where it was placed: a copy the editor made before v2a switched it off with its shot
+        # has the same place, and no word of the switch.
+        noted = _NOTED.fullmatch(without_off_note(item.findtext("logginginfo/lognote") or ""))
         if item.tag == "clipitem" and noted:
             was, source_in = (int(value) for value in noted.groups())
             by = abs(at - int(item.findtext("in") or 0) - (was - source_in))
@@ -357,7 +412,8 @@ def _placed_by_v2a(items: list[ET.Element], followed: bool = False) -> list[ET.E
 
 
 def _note_placements(items: list[ET.Element]) -> None:
-    """Note in each clip item v2a places where it does (`_NOTE`), in its logging info."""
+    """Note in each clip item v2a places where it does (`_NOTE`), in its logging info, after
+    which its note says whether v2a switched it off with its shot (`note_switches`)."""
     for item, at in zip(items, _in_frames(items), strict=True):
         if item.tag != "clipitem":
             continue
@@ -367,7 +423,8 @@ def _note_placements(items: list[ET.Element]) -> None:
         note = info.find("lognote")
         if note is None:
             note = ET.SubElement(info, "lognote")
-        note.text = _NOTE.format(at=at, source_in=int(item.findtext("in") or 0))
+        placed = _NOTE.format(at=at, source_in=int(item.findtext("in") or 0))
+        note.text = with_off_note(placed, has_off_note(note.text))
 
 
 def _in_frames(items: list[ET.Element]) -> list[int]:

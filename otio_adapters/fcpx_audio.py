@@ -11,7 +11,9 @@ tracks alone, and `add_tracks` adds v2a's to what it wrote:
   for soloing, stems and role exports), connected to the primary-storyline item above its first
   frame (so it moves with that shot in Final Cut), on a lane below the editor's audio, with a
   `<note>` saying where v2a placed it (`Placement`): Final Cut copies a clip's role and
-  note with it, so a copy the editor makes of v2a's clip is told apart by lying elsewhere;
+  note with it, so a copy the editor makes of v2a's clip is told apart by lying elsewhere.
+  The note of a clip v2a switched off with its shot says so too (`takes.with_off_note`), so
+  that it is switched on with the shot again (FCPXML keeps no other metadata of v2a's);
 - clips that crossfade form a secondary storyline (`<spine lane=...>`): Final Cut has
   transitions only inside storylines (it makes one of connected clips when a transition is
   added to them). Each crossfade is an "Audio Crossfade" `<transition>` centred on its cut,
@@ -36,7 +38,16 @@ from pathlib import Path
 import opentimelineio as otio
 
 from otio_adapters.fcpx_time import format_seconds, parse_seconds
-from otio_adapters.takes import V2A_KEY, marked_v2a_tracks, name_stem, track_name, url_to_path
+from otio_adapters.takes import (
+    V2A_KEY,
+    marked_v2a_tracks,
+    name_stem,
+    switched_off_with_shot,
+    track_name,
+    url_to_path,
+    with_off_note,
+    without_off_note,
+)
 from otio_adapters.timing import exact_rate
 from v2a.contracts import SAMPLE_RATE, TAKE_CHANNELS
 
@@ -95,7 +106,7 @@ def placement(clip: ET.Element) -> Placement | None:
     """Where v2a placed `clip`, from its note; None for a clip without v2a's note (the editor's
     own, or one v2a placed before it noted them)."""
     note = clip.find("./note")
-    found = _PLACED.fullmatch((note.text or "").strip()) if note is not None else None
+    found = _PLACED.fullmatch(without_off_note(note.text or "")) if note is not None else None
     if not found:
         return None
     storyline = parse_seconds(found["storyline"]) if found["storyline"] else None
@@ -165,6 +176,7 @@ class _Laid:
     asset_length: int
     fade: tuple[int, int]  # the crossfade into it: frames before and after the cut
     enabled: bool = True  # False: the editor switched it off, which a new take keeps
+    off_with_shot: bool = False  # v2a switched it off with its shot (`takes.switched_off_with_shot`)
     takes: tuple[str, ...] = ()  # the files of all its takes, the active one first
 
     @property
@@ -233,6 +245,7 @@ def _laid(track: otio.schema.Track) -> list[_Laid]:
                     round(available.duration.value),
                     fade,
                     item.enabled,
+                    switched_off_with_shot(item),
                     tuple(
                         reference.target_url
                         for key in (item.active_media_reference_key, *item.media_references())
@@ -353,7 +366,8 @@ class _Writer:
         if not item.enabled:
             # Switched off by the editor (read so, `fcpx_clips`): a re-run switched it on again.
             clip.set("enabled", "0")
-        ET.SubElement(clip, "note").text = Placement(offset, start, lane, storyline, at).note()
+        note = Placement(offset, start, lane, storyline, at).note()
+        ET.SubElement(clip, "note").text = with_off_note(note, item.off_with_shot)
         # What the editor set on this clip before (a volume, markers), on one of its takes.
         for url in item.takes:
             settings = self.editors_settings.pop(url_to_path(url), None)

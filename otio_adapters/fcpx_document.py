@@ -25,7 +25,13 @@ import opentimelineio as otio
 from otio_adapters import fcpx_audio, source_files
 from otio_adapters.fcpx_time import parse_seconds
 from otio_adapters.media_refs import rebased_url
-from otio_adapters.takes import V2A_KEY, parse_take_file, url_to_path
+from otio_adapters.takes import (
+    V2A_KEY,
+    has_off_note,
+    mark_switched_off_with_shot,
+    parse_take_file,
+    url_to_path,
+)
 
 #: timeline.metadata[DOCUMENT]: the FCPXML file a timeline was read from and which of its
 #: projects (in document order) it is. Not under "fcpx_xml", which the adapter's reader fills.
@@ -98,6 +104,9 @@ def install() -> None:
             # For `_mark_v2a_lanes`: the stack the reader builds keeps no word of it.
             stem = fcpx_audio.v2a_role_stem(element.get("audioRole", ""))
             composable.metadata[_V2A_STEM] = stem or "SFX"
+            if has_off_note(element.findtext("note")):
+                # Switched off by v2a with its shot, to be on again with it (`follow_edit`).
+                mark_switched_off_with_shot(composable)
         return composable
 
     def squence_to_stack(reader, sequence_element, *args, **kwargs):

@@ -33,7 +33,15 @@ import opentimelineio as otio
 
 from otio_adapters import timing
 from otio_adapters.plan import media_file_name
-from otio_adapters.takes import V2A_KEY, file_stem, to_samples, v2a_shot_name
+from otio_adapters.takes import (
+    V2A_DISABLED_WITH_SHOT,
+    V2A_KEY,
+    file_stem,
+    mark_switched_off_with_shot,
+    switched_off_with_shot,
+    to_samples,
+    v2a_shot_name,
+)
 from v2a.contracts import SAMPLE_RATE, Segment
 
 log = logging.getLogger(__name__)
@@ -143,17 +151,12 @@ def _fit(item: Placed, segment: Segment | None) -> tuple[tuple[Placed, Segment] 
     return (_recut(item, start, end - start, segment), segment), why
 
 
-#: In a v2a clip's metadata: v2a disabled it because its shot is disabled, so it enables it
-#: again with the shot. A v2a clip disabled without it the editor switched off: it stays so.
-V2A_DISABLED_WITH_SHOT = "disabled_with_shot"
-
-
 def _switched_off_with_shot(item: Placed) -> Placed:
     clip = item.clip
     if clip.enabled:
         log.info("v2a clip %r: its shot is disabled; its sound is disabled with it", clip.name)
         clip.enabled = False
-        clip.metadata[V2A_KEY] = {**clip.metadata.get(V2A_KEY, {}), V2A_DISABLED_WITH_SHOT: True}
+        mark_switched_off_with_shot(clip)  # a v2a clip off without it the editor switched off
     # Silent, it crossfades with nothing: its neighbours' sound ends at its cuts, as at a gap
     # (the planner gives them no handle towards a disabled shot either).
     return replace(item, handle_before=0, handle_after=0)
@@ -161,10 +164,10 @@ def _switched_off_with_shot(item: Placed) -> Placed:
 
 def _switched_on_with_shot(item: Placed) -> Placed:
     clip = item.clip
-    meta = clip.metadata.get(V2A_KEY, {})
-    if not clip.enabled and meta.get(V2A_DISABLED_WITH_SHOT):
+    if switched_off_with_shot(clip):
         log.info("v2a clip %r: its shot is enabled again; so is its sound", clip.name)
         clip.enabled = True
+        meta = clip.metadata.get(V2A_KEY, {})
         clip.metadata[V2A_KEY] = {k: v for k, v in meta.items() if k != V2A_DISABLED_WITH_SHOT}
     return item
 

@@ -214,6 +214,7 @@ def _remember_fcp7(timelines: list[otio.schema.Timeline], path: str, data: bytes
     for index, timeline in enumerate(timelines):  # which of the document's sequences
         fcp7_document.remember_document(timeline, path, data, index, parsed)
     fcp7_document.mark_tracks_written_before(timelines)  # of the whole document
+    fcp7_document.read_switches(timelines)  # on v2a's tracks, known now
 
 
 def _each(remember: Callable[[otio.schema.Timeline, str, Any], None]):

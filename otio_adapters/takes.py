@@ -60,6 +60,45 @@ def v2a_shot_name(clip: otio.schema.Clip) -> str | None:
     return name.removeprefix(_CLIP_PREFIX) if name.startswith(_CLIP_PREFIX) else None
 
 
+#: In a v2a clip's metadata: v2a disabled it because its shot is disabled, so it enables it
+#: again with the shot (`follow_edit`). A v2a clip disabled without it the editor switched off.
+V2A_DISABLED_WITH_SHOT = "disabled_with_shot"
+#: The same mark where a format keeps no metadata of v2a's clips: the end of the note v2a gives
+#: its clip (FCPXML's <note>, FCP7 XML's <lognote>), which Final Cut and Premiere keep with it.
+OFF_WITH_SHOT_NOTE = "v2a switched it off with its shot"
+
+
+def switched_off_with_shot(clip: otio.schema.Clip) -> bool:
+    """Whether `clip` is off because v2a switched it off with its shot (`V2A_DISABLED_WITH_SHOT`),
+    not the editor."""
+    return not clip.enabled and bool(clip.metadata.get(V2A_KEY, {}).get(V2A_DISABLED_WITH_SHOT))
+
+
+def mark_switched_off_with_shot(clip: otio.schema.Clip) -> None:
+    """Mark `clip` as switched off by v2a with its shot (`V2A_DISABLED_WITH_SHOT`)."""
+    clip.metadata[V2A_KEY] = {**clip.metadata.get(V2A_KEY, {}), V2A_DISABLED_WITH_SHOT: True}
+
+
+def with_off_note(note: str, off: bool) -> str:
+    """v2a's note of a clip (`note`, where it placed it; "" for none), ending in
+    `OFF_WITH_SHOT_NOTE` where `off` (`switched_off_with_shot`), and without it otherwise."""
+    placed = without_off_note(note)
+    return "; ".join(part for part in (placed, OFF_WITH_SHOT_NOTE if off else "") if part)
+
+
+def without_off_note(note: str) -> str:
+    """v2a's note of a clip without its `OFF_WITH_SHOT_NOTE` (`with_off_note`)."""
+    note = note.strip()
+    if note == OFF_WITH_SHOT_NOTE:
+        return ""
+    return note.removesuffix(f"; {OFF_WITH_SHOT_NOTE}")
+
+
+def has_off_note(note: str | None) -> bool:
+    """Whether v2a's note of a clip says it switched the clip off with its shot."""
+    return without_off_note(note or "") != (note or "").strip()
+
+
 def file_stem(clip_id: str) -> str:
     """A file-name-safe form of a clip id; ids and file names map one to one for our ids."""
     return _UNSAFE.sub("-", clip_id).strip("-") or "clip"

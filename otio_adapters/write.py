@@ -1162,6 +1162,7 @@ def _for_format(timeline: otio.schema.Timeline, format: str) -> otio.schema.Time
         _disabled_v2a_clips_as_gaps(result)
     elif format == "fcp_xml":
         _disabled_as_fcp7(result)
+        fcp7_document.note_switches(result)
     return result
 
 

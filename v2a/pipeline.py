@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import opentimelineio as otio
 
-from otio_adapters.earlier_result import EarlierSound, take_v2a_tracks
+from otio_adapters.earlier_result import (
+    EarlierSound,
+    quoted_names,
+    shot_record,
+    shot_records,
+    take_v2a_tracks,
+    v2a_clips,
+)
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
 from otio_adapters.plan import is_enabled, segment_label
 from otio_adapters.read import (
@@ -165,8 +172,9 @@ def _earlier_sound(request: GenerationRequest, timeline: otio.schema.Timeline) -
     result for it, that result's v2a tracks put on it (`earlier_result`): the clips not selected
     keep the sound the result gives them, as in a run on the result itself. Its result for this
     timeline: written under the same file name (`output_paths`), v2a's track in it, for a
-    timeline of the same name; one of another name is said, and written over as before. A file
-    there with no v2a track is not v2a's result: the run is refused rather than replace it."""
+    timeline of the same name, or of another name where its clips were made for this
+    timeline's shots (`_result_of_another_name`). A file there with no v2a track is not v2a's
+    result: the run is refused rather than replace it."""
     if not request.out_dir or any(track_stem(track) for track in timeline.tracks):
         return EarlierSound()
     try:
@@ -186,10 +194,55 @@ def _earlier_sound(request: GenerationRequest, timeline: otio.schema.Timeline) -
             f"than {request.out_dir}{_unmarked_takes(result)}"
         )
     if result.name != timeline.name:
-        return EarlierSound(note=f"{path} in the output folder holds v2a's sound for the timeline "
-                                 f"{result.name!r}, not {timeline.name!r}: it was written over "
-                                 "without it")
+        return _result_of_another_name(request, timeline, result, path)
     return take_v2a_tracks(timeline, result, path)
+
+
+def _result_of_another_name(request: GenerationRequest, timeline: otio.schema.Timeline,
+                            result: otio.schema.Timeline, path: str) -> EarlierSound:
+    """v2a's result in the output folder for a timeline of another name: the editor renamed the
+    sequence and kept its file name, or another timeline was saved under it. Each of its clips
+    records the shot it was made for (its name and media file, `earlier_result.shot_record`):
+    those made for a shot this timeline shows (or disables) are taken, the others not, so a
+    renamed sequence keeps its sound and another cut gets none of another's; each clip taken
+    then stays only under the frames it was made for (`follow_edit`), as on a result of the same
+    name. A result recording no shot (FCP7 XML, FCPXML, AAF, EDL without the .otio beside them:
+    names and places alone, which another cut of the same shots shares with other frames)
+    cannot be told from another timeline's: not taken. Either way the note says what happened."""
+    from otio_adapters.plan import TimelinePlanner
+
+    names = f"the timeline {result.name!r}, not {timeline.name!r}"
+    clips = v2a_clips(result)
+    if not clips:
+        return take_v2a_tracks(timeline, result, path)  # no sound to take: its tracks alone
+    recorded = [clip for clip in clips if shot_record(clip) is not None]
+    shots: set[tuple[str, str]] = set()
+    if recorded:  # planned here for its shots alone, before its ids are inherited from the result
+        planner = TimelinePlanner(timeline, timeline_path=request.timeline_path,
+                                  relink_roots=request.relink_roots,
+                                  cut_handle_seconds=request.cut_handle_seconds)
+        shots = shot_records(planner.segments() + planner.disabled())
+    kept = [clip for clip in recorded if shot_record(clip) in shots]
+    audio_dir = os.path.join(request.out_dir, AUDIO_FOLDER)
+    if not kept:
+        why = (f"none of its {len(clips)} clips was made for a shot this timeline shows" if recorded
+               else "records no shot its clips were made for (FCP7 XML, FCPXML, AAF and EDL "
+                    "keep none), so it cannot be told from another timeline of that file name")
+        return EarlierSound(note=(
+            f"{path} in the output folder held v2a's sound for {names}, and {why}: it was written "
+            f"over without that sound (its takes stay in {audio_dir}); a run of every clip gives "
+            f"this timeline's shots sound, and to keep each one's result, write each timeline to "
+            f"an output folder of its own"))
+    earlier = take_v2a_tracks(timeline, result, path, shots)
+    left = [clip.name for clip in clips if shot_record(clip) not in shots]
+    taken_from = (f"v2a's earlier result {path} in the output folder is for {names} (renamed, or "
+                  f"another timeline of that file name): the sound of the {len(kept)} clips in it "
+                  f"made for shots this timeline shows is kept")
+    if left:
+        taken_from += (f", not that of the other {len(left)} ({quoted_names(left)}), made for shots "
+                       f"it does not show (their takes stay in {audio_dir})")
+    log.info("%s", taken_from)
+    return replace(earlier, taken_from=taken_from)
 
 
 def _earlier_result(request: GenerationRequest) -> tuple[str, otio.schema.Timeline | None]:

@@ -4,6 +4,7 @@ NLE exports it, and run again with the real adapters (the sine generator for the
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from v2a.contracts import ClipAddress, GenerationRequest, Selection
 from v2a.pipeline import run_generation
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "sample.otio"
+FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "timelines"
 
 #: How each NLE's export says the shot 'wake up' is switched off, as a change of v2a's file.
 SWITCH_OFF = {
@@ -93,3 +95,126 @@ def test_a_disabled_shots_sound_is_written_so_where_the_format_marks_no_clip_dis
     assert result.timeline_path != result.fallback_otio_path, result.format_note
     assert _v2a_clips(result.timeline_path).get("V2A wake up") == in_file
     assert _v2a_clips(result.fallback_otio_path)["V2A wake up"] == (False, "take1")
+
+
+#: A shot of each editor's export fixture, switched off and on again as the NLE exports it:
+#: (fixture, v2a's clip of the shot, the shot's element as written, and switched off).
+EXPORTS = {
+    # Final Cut: enabled="0" on the clip element (of the first project, which v2a works on).
+    "fcpx_xml": ("fcpx_xml/fcpx_example.fcpxml", "V2A IMG_0715",
+                 '<clip name="IMG_0715" offset="0s" duration="10s" tcFormat="NDF">',
+                 '<clip name="IMG_0715" enabled="0" offset="0s" duration="10s" tcFormat="NDF">'),
+    # Premiere: its clip item's <enabled>TRUE</enabled> made FALSE.
+    "fcp_xml": ("fcp7_xml/premiere_example.xml", "V2A sc01_sh020_anim.mov",
+                "<name>sc01_sh020_anim.mov</name>\n\t\t\t\t\t\t<enabled>TRUE</enabled>",
+                "<name>sc01_sh020_anim.mov</name>\n\t\t\t\t\t\t<enabled>FALSE</enabled>"),
+}
+
+#: How each NLE's export says the editor switched off one of v2a's clips (its name given).
+SWITCH_OFF_V2A_CLIP = {
+    "fcpx_xml": (lambda name: f'<asset-clip name="{name}" ',
+                 lambda name: f'<asset-clip name="{name}" enabled="0" '),
+    "fcp_xml": (lambda name: f"<name>{name}</name>\n",
+                lambda name: f"<name>{name}</name>\n<enabled>FALSE</enabled>\n"),
+}
+
+
+def _switch(path: Path, old: str, new: str) -> None:
+    """Change the first `old` in the file at `path` to `new`, as the NLE's export after the
+    editor switched something off or on."""
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+
+
+def _run_on_export(tmp_path, standin_media, output_format: str, switch_off_v2a_clip=False):
+    """The fixture of `output_format` generated in its own format into tmp_path/out (the sine
+    generator, its stand-in media); its shot switched off in the written file, as the NLE
+    exports it (and v2a's clip of it too where `switch_off_v2a_clip`); a run on another shot.
+    Returns a function that runs on that other shot again, and the written file."""
+    fixture, _, shot_on, shot_off = EXPORTS[output_format]
+    media = (standin_media(fixture),)
+
+    def run(written: Path, clips: tuple[str, ...] = ()):
+        selection = Selection(clips=tuple(ClipAddress(clip_id=clip) for clip in clips))
+        return run_generation(GenerationRequest(
+            timeline_path=str(written), out_dir=str(tmp_path / "out"), relink_roots=media,
+            selection=selection), SineGenerator())
+
+    written = Path(run(FIXTURES / fixture).timeline_path)
+    _switch(written, shot_on, shot_off)
+    if switch_off_v2a_clip:
+        old, new = SWITCH_OFF_V2A_CLIP[output_format]
+        _switch(written, old(EXPORTS[output_format][1]), new(EXPORTS[output_format][1]))
+    other = plan_segments(read_timeline(str(written)), timeline_path=str(written),
+                          relink_roots=media)[-1].clip_id
+    run(written, (other,))
+    return (lambda: run(written, (other,))), written
+
+
+@pytest.mark.parametrize("output_format", sorted(EXPORTS))
+def test_a_shot_disabled_and_enabled_again_in_the_nle_gets_its_sound_back(
+    tmp_path, standin_media, output_format, caplog
+):
+    """The editor's own export (Final Cut's, Premiere's) generated, a shot switched off in the
+    NLE, a run on another shot: v2a's sound of it is switched off with it. The shot switched
+    on again in the NLE and a run on the other shot: its sound is on again, its take kept.
+    Before, FCPXML and FCP7 XML lost v2a's mark (`disabled_with_shot`): the sound stayed off,
+    as a switch of the editor's."""
+    _, name, shot_on, shot_off = EXPORTS[output_format]
+    run_again, written = _run_on_export(tmp_path, standin_media, output_format)
+    assert _v2a_clips(str(written))[name] == (False, "take1")
+
+    _switch(written, shot_off, shot_on)
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
+        run_again()
+    assert f"v2a clip {name!r}: its shot is enabled again; so is its sound" in caplog.text
+    assert _v2a_clips(str(written))[name] == (True, "take1")
+
+
+@pytest.mark.parametrize("output_format", sorted(EXPORTS))
+def test_a_v2a_clip_the_editor_switched_off_with_its_shot_stays_off_when_the_shot_is_on(
+    tmp_path, standin_media, output_format
+):
+    """The editor switched off both the shot and v2a's sound of it in the NLE: that sound is
+    off by the editor's hand, not v2a's, and stays off once the shot is on again."""
+    _, name, shot_on, shot_off = EXPORTS[output_format]
+    run_again, written = _run_on_export(tmp_path, standin_media, output_format,
+                                        switch_off_v2a_clip=True)
+    assert _v2a_clips(str(written))[name] == (False, "take1")
+    _switch(written, shot_off, shot_on)
+    run_again()
+    assert _v2a_clips(str(written))[name] == (False, "take1")
+
+
+#: 'wake up' switched on again in the file the adapter wrote, as the NLE exports it.
+SWITCH_ON_IN_ADAPTERS_FILE = {
+    "fcpx_xml": (r'(<clip name="wake up"[^>]*?) enabled="0"', r"\1"),
+    "fcp_xml": (r"<enabled>FALSE</enabled>(\s*<file id=\"[^\"]*\" />\s*<name>wake up</name>)",
+                r"<enabled>TRUE</enabled>\1"),
+}
+
+
+@pytest.mark.parametrize("output_format", sorted(SWITCH_ON_IN_ADAPTERS_FILE))
+def test_a_disabled_shots_sound_written_from_otio_comes_back_with_its_shot(
+    tmp_path, output_format
+):
+    """'wake up' switched off in the .otio v2a wrote, written as FCPXML or FCP7 XML (the
+    adapter's document: a timeline from another format); then the shot switched on in the NLE
+    and a run on 'burrow': 'V2A wake up' is on again."""
+    written = _run(SAMPLE, tmp_path / "otio").timeline_path
+    timeline = read_timeline(written)
+    next(c for c in timeline.video_tracks()[0].find_clips() if c.name == "wake up").enabled = False
+    timeline.to_json_file(written)
+    out = tmp_path / output_format
+    converted = Path(_run(Path(written), out, output_format).timeline_path)
+    assert _v2a_clips(str(converted))["V2A wake up"] == (False, "take1")
+
+    pattern, switched_on = SWITCH_ON_IN_ADAPTERS_FILE[output_format]
+    text, found = re.subn(pattern, switched_on, converted.read_text())
+    assert found == 1
+    converted.write_text(text)
+    shots = plan_segments(read_timeline(str(converted)), timeline_path=str(converted))
+    burrow = next(s for s in shots if s.clip_name == "burrow")
+    _run(converted, out, clips=(burrow.clip_id,))
+    assert _v2a_clips(str(converted))["V2A wake up"] == (True, "take1")

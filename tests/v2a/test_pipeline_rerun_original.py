@@ -24,15 +24,17 @@ FORMATS = {"otio_json": ".otio", "fcp_xml": ".xml", "kdenlive": ".kdenlive", "cm
 OPTIONS = {".edl": {"rate": 24}}
 
 
-def _editors_timeline(tmp_path: Path, adapter: str, change=None) -> Path:
+def _editors_timeline(tmp_path: Path, adapter: str, change=None, name: str = "") -> Path:
     """The sample as the editor's file in `adapter`'s format, beside its media; `change(track)`
-    edits its picture track first."""
+    edits its picture track first; `name`: the timeline's (the sequence's) name, if not the
+    sample's."""
     folder = tmp_path / "project"
     if not folder.is_dir():
         shutil.copytree(SAMPLES / "media", folder / "media")
     timeline = otio.adapters.read_from_file(str(SAMPLES / "sample.otio"))
     if change:
         change(timeline.video_tracks()[0])
+    timeline.name = name or timeline.name
     path = folder / f"cut{FORMATS[adapter]}"
     otio.adapters.write_to_file(timeline, str(path), adapter_name=adapter)
     return path
@@ -127,19 +129,97 @@ def test_sound_that_cannot_follow_the_edit_is_named_in_the_note(tmp_path):
     assert "'V2A burrow'" in note and str(tmp_path / "out" / "audio") in note
 
 
-def test_a_result_for_another_timeline_of_that_file_name_is_not_taken(tmp_path):
-    """Another timeline saved under the same file name: its shots may be other shots, so the
-    folder's sound is not laid on it, and the note says so."""
+def _other_shots(track: otio.schema.Track) -> None:
+    """Another cut of the same movie: other shots (other names, other frames) in their place."""
+    for clip, name, start in zip(track.find_clips(), ("crawl", "yawn", "hop", "look"),
+                                 (90050, 90080, 90005, 90090), strict=True):
+        clip.name = name
+        clip.source_range = otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, 25), clip.source_range.duration)
+
+
+@pytest.mark.parametrize("adapter", ["otio_json", "cmx_3600"])
+def test_a_renamed_sequence_keeps_the_sound_of_its_shots(tmp_path, adapter, caplog):
+    """The editor renamed the sequence and exported it under the same file name, then sent it
+    with one clip selected: v2a's result in the folder is for the old name, but each of its
+    clips records the shot it was made for (its name, media file and frames; a list's in the
+    .otio beside it), which the renamed one shows: the other clips keep their sound, and the
+    note says where it came from. Before, it was written over without it (the selected clip's
+    sound alone on the timeline written)."""
+    source = _editors_timeline(tmp_path, adapter)
+    first = _run(source, tmp_path)
+    ids = [clip.clip_id for clip in first.clips]
+    _editors_timeline(tmp_path, adapter, name="Big Buck Bunny v2")
+
+    again = _run(source, tmp_path, ClipAddress(clip_id=ids[1]))
+    assert [clip.clip_id for clip in again.clips] == [ids[1]]
+    assert _sound(again.timeline_path) == {
+        clip_id: f"{clip_id}_take{2 if clip_id == ids[1] else 1}.wav" for clip_id in ids
+    }
+    assert (f"v2a's earlier result {first.fallback_otio_path or first.timeline_path} in the "
+            f"output folder is for the timeline 'Big Buck Bunny (v2a sample)', not 'Big Buck "
+            f"Bunny v2' (renamed, or another timeline of that file name): the sound of the 4 "
+            f"clips in it made for shots this timeline shows is kept") in again.format_note
+
+
+def test_a_renamed_sequence_gets_no_sound_made_for_a_shot_it_no_longer_shows(tmp_path):
+    """Renamed, and 'wake up' replaced by another shot ('yawn', other frames): its sound is not
+    taken (the others' is), and the note names it."""
+    source = _editors_timeline(tmp_path, "otio_json")
+    ids = [clip.clip_id for clip in _run(source, tmp_path).clips]
+
+    def yawn(track):
+        clip = track.find_clips()[1]
+        clip.name = "yawn"
+        clip.source_range = otio.opentime.TimeRange(
+            otio.opentime.RationalTime(90080, 25), clip.source_range.duration)
+
+    _editors_timeline(tmp_path, "otio_json", yawn, name="Big Buck Bunny v2")
+    again = _run(source, tmp_path, ClipAddress(clip_id=ids[0]))
+    sound = _sound(again.timeline_path)
+    assert sound == {ids[0]: f"{ids[0]}_take2.wav", ids[2]: f"{ids[2]}_take1.wav",
+                     ids[3]: f"{ids[3]}_take1.wav"}
+    assert ("the sound of the 3 clips in it made for shots this timeline shows is kept, not that "
+            "of the other 1 ('V2A wake up'), made for shots it does not show (their takes stay "
+            f"in {tmp_path / 'out' / 'audio'})") in again.format_note
+
+
+def test_another_timeline_of_that_file_name_gets_none_of_the_results_sound(tmp_path):
+    """Another cut saved under the same file name (other shots of the same movie): none of the
+    folder's sound was made for its shots, so none is laid on it, no id is taken from it, and
+    the note says what happened and what to do."""
     source = _editors_timeline(tmp_path, "otio_json")
     first = _run(source, tmp_path)
-    timeline = otio.adapters.read_from_file(str(source))
-    earlier_name, timeline.name = timeline.name, "another cut"
-    otio.adapters.write_to_file(timeline, str(source))
+    _editors_timeline(tmp_path, "otio_json", _other_shots, name="another cut")
+
+    shots = _run(source, tmp_path / "plain").clips  # the same cut into an empty folder
+    again = _run(source, tmp_path, ClipAddress(clip_id=shots[0].clip_id))
+    assert [clip.clip_id for clip in again.clips] == [shots[0].clip_id]
+    assert _sound(again.timeline_path) == {shots[0].clip_id: f"{shots[0].clip_id}_take1.wav"}
+    note = again.format_note
+    assert (f"{first.timeline_path} in the output folder held v2a's sound for the timeline "
+            f"'Big Buck Bunny (v2a sample)', not 'another cut', and none of its 4 clips was "
+            f"made for a shot this timeline shows: it was written over without that sound "
+            f"(its takes stay in {tmp_path / 'out' / 'audio'})") in note, note
+    assert "write each timeline to an output folder of its own" in note
+
+
+def test_a_renamed_sequence_in_fcp7_xml_is_not_matched_and_the_note_says_what_to_do(tmp_path):
+    """FCP7 XML keeps no record of the shot each of v2a's clips was made for (name and place
+    alone, which another cut of the same shots shares with other frames): a result there for
+    a sequence of another name cannot be told from another timeline's, so it is not taken, and
+    the note says so and what to do."""
+    source = _editors_timeline(tmp_path, "fcp_xml")
+    first = _run(source, tmp_path)
+    _editors_timeline(tmp_path, "fcp_xml", name="Big Buck Bunny v2")
 
     again = _run(source, tmp_path, ClipAddress(clip_id=first.clips[0].clip_id))
     assert list(_sound(again.timeline_path)) == [first.clips[0].clip_id]
-    assert (f"{first.timeline_path} in the output folder holds v2a's sound for the timeline "
-            f"{earlier_name!r}, not 'another cut'") in again.format_note
+    note = again.format_note
+    assert (f"{first.timeline_path} in the output folder held v2a's sound for the timeline "
+            f"'Big Buck Bunny (v2a sample)', not 'Big Buck Bunny v2', and records no shot its "
+            f"clips were made for") in note, note
+    assert "write each timeline to an output folder of its own" in note
 
 
 def test_a_plan_made_before_the_folder_got_its_result_is_made_again(tmp_path):
