@@ -478,3 +478,37 @@ def test_a_copy_cut_mid_gop_starts_at_the_frame_it_was_cut_at(tmp_path):
     assert (info.start_time, info.duration) == (0.0, pytest.approx(68 / 25))
     wanted = [0, 1, 5, 40, 67]
     assert numbers(decode_frames_at(trimmed, [k / 25 for k in wanted], 32)) == [57, 58, 62, 97, 124]
+
+
+def _recording_from(source: str, path: str, first_packet: int) -> str:
+    """What a broadcast or stream capture (a DVB or IPTV recording, a TS split by bytes) holds:
+    the packets from `first_packet` in decoding order on, times kept, so that it starts inside a
+    GOP with frames that cannot be decoded without the keyframe before them."""
+    with av.open(source) as given, av.open(path, "w") as copy:
+        video = given.streams.video[0]
+        written = copy.add_stream_from_template(video)
+        for index, packet in enumerate(given.demux(video)):
+            if packet.dts is not None and index >= first_packet:
+                packet.stream = written
+                copy.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("name", ["capture.ts", "capture.mp4"])
+def test_a_recording_that_starts_mid_gop_starts_at_its_first_whole_frame(tmp_path, name):
+    """Its first 15 packets (0.6 s) cannot be decoded: the picture starts at the keyframe after
+    them, which is file time 0, as a player or an editor shows it first and as probe reports
+    its start and length. Counted from the first packet, every frame came 15 frames late."""
+    source = make_test_movie(
+        str(tmp_path / ("source" + name[-4:])), frames=100, rate=25, keyframe_interval=25,
+        start_timecode=None,
+        codec_options={"x264-params": "bframes=2:keyint=25:min-keyint=25:scenecut=0"},
+    )
+    capture = _recording_from(source, str(tmp_path / name), first_packet=10)
+    info = probe_media(capture)
+    assert info.duration == pytest.approx(75 / 25)  # frames 25 to 99
+    wanted = [0, 1, 14, 15, 40, 74]
+    got = decode_frames_at(capture, [k / 25 for k in wanted], 32)
+    assert numbers(got) == [25 + k for k in wanted]
+    alone = [numbers(decode_frames_at(capture, [k / 25], 32))[0] for k in (60, 74)]  # seeks
+    assert alone == [85, 99]

@@ -29,6 +29,7 @@ from v2a.media import hdr
 from v2a.media.errors import MediaError
 from v2a.media.probe import (
     ESTIMATED_LENGTH_FORMATS,
+    first_frame_time,
     frame_rate_of,
     has_no_clock,
     is_still_picture,
@@ -227,12 +228,14 @@ class _FrameCursor:
         # Counted frames each last exactly this: a 90 kHz clock rounds 23.976 fps frames to
         # 3753 or 3754 ticks, and adding those up drifted a frame off within 100 frames.
         self.frame_duration = 1 / float(frame_rate_of(container, stream) or 25)
-        self.start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        self.counted = has_no_clock(container)
+        # Where file time 0 is on the container clock (the first frame shown, as probe has it).
+        # A raw stream's frames are counted from its first instead.
+        self.start = 0.0 if self.counted else first_frame_time(container, stream, path)
         # Matroska/WebM store pts in whole milliseconds: a 29.97 fps frame time is rounded by up
         # to half of one. Clocks that tick once per frame (AVI) round nothing.
         tick = float(stream.time_base)
         self.tolerance = TOLERANCE + (tick / 2 if tick < self.frame_duration / 4 else 0.0)
-        self.counted = has_no_clock(container)
         self.anchor_votes = _ANCHOR_VOTES if sparse_timestamps(container, stream) else 0
         self.lands_mid_frame = container.format.name in ESTIMATED_LENGTH_FORMATS
         self.frames = None  # the decode iterator, None until the first seek

@@ -205,7 +205,7 @@ def probe_media(path: str) -> MediaInfo:
         if rate <= 0:
             raise MediaError(f"{path}: video stream has no frame rate")
         first, reorder = _first_frame(container, stream, path)
-        start_time = float(first.time or 0.0)
+        start_time = float(first.time) if first.time is not None else _stream_start(stream)
         still = is_still_picture(container, stream)
         if has_no_clock(container) and not still:
             start_time, duration = 0.0, _counted_length(path, rate)
@@ -268,6 +268,21 @@ def is_see_through(frame: av.VideoFrame) -> bool:
     return bool(np.mean(alpha < 128) >= _SEE_THROUGH_SHARE)
 
 
+def first_frame_time(container, stream, path: str) -> float:
+    """File time 0 on the container clock (seconds): when the first frame the decoder gives is
+    shown. It is the stream's start, except where a recording starts inside a GOP (a broadcast
+    or stream capture, a TS split by bytes): the frames before its first keyframe cannot be
+    decoded, and a player or an editor shows that keyframe first. Leaves `container` at the
+    first frames' packets: seek before demuxing again."""
+    first, _ = _first_frame(container, stream, path)
+    return float(first.time) if first.time is not None else _stream_start(stream)
+
+
+def _stream_start(stream) -> float:
+    """The pts of the stream's first packet (seconds, container clock); 0 where none is known."""
+    return float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+
+
 def _first_frame(container, stream, path: str) -> tuple[av.VideoFrame, Fraction]:
     """The first frame, and how long after its packet's decoding it is shown: the stream's
     B-frame delay, which places the last frame of a stream whose last packets carry no time."""
@@ -290,7 +305,9 @@ def _duration(container, stream, start_time: float, reorder: Fraction, path: str
     if stated and container.format.name not in ESTIMATED_LENGTH_FORMATS:
         if container.format.name in _INDEXED_FORMATS:
             _check_not_cut_short(container, stream, start_time, stated, path)
-        return stated
+        # The stated length counts from the stream's first packet; a recording that starts
+        # inside a GOP shows nothing before its first keyframe (see `first_frame_time`).
+        return stated - (start_time - _stream_start(stream))
     # No length of its own (Matroska, WebM, NUT, FLV): the container's figure counts from a
     # different origin per format (Matroska's from 0, not from the first frame: a file starting
     # at 1.48 s read 1.48 s too long) and live recordings carry none, so measure the end.
@@ -332,8 +349,7 @@ def _check_not_cut_short(container, stream, start_time: float, stated: float, pa
     the last keyframe (no decoding) finds it at the cost of one GOP.
     """
     frame = 1 / float(frame_rate_of(container, stream))
-    stream_start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
-    stated_end = stream_start + stated  # container clock, as packet times
+    stated_end = _stream_start(stream) + stated  # container clock, as packet times
     try:
         container.seek(round((stated_end - frame) / stream.time_base), stream=stream, backward=True)
     except av.FFmpegError:
