@@ -466,18 +466,32 @@ def _copy_from(source: str, path: str, start: Fraction) -> str:
     return path
 
 
-def test_a_copy_cut_mid_gop_starts_at_the_frame_it_was_cut_at(tmp_path):
+@pytest.mark.parametrize(
+    ("cut", "first"),
+    [
+        (Fraction(57, 25), 57),  # on a frame's start
+        # Between frames, as a cut typed in seconds is (`-ss 2.282`, LosslessCut): frame 57,
+        # shown from 2.28 s to 2.32 s, is on screen at the cut and for 38 ms after it, as
+        # QuickTime plays the edit list. FFmpeg's own reading hides it and moves every frame
+        # after it 38 ms early: each frame came one frame late, and probe called the file
+        # cut short (its last frame ended 38 ms before the length the edit list states).
+        (Fraction(2282, 1000), 57),
+    ],
+)
+def test_a_copy_cut_mid_gop_starts_at_the_frame_it_was_cut_at(tmp_path, cut, first):
     """A phone clip trimmed without re-encoding keeps the GOP before its cut, hidden by an edit
     list: its first frame, time 0 and length are those of the cut, as in a player."""
     source = make_test_movie(
         str(tmp_path / "phone.mp4"), frames=125, rate=25, keyframe_interval=25,
         codec_options={"x264-params": "bframes=2:keyint=25:min-keyint=25:scenecut=0"},
     )
-    trimmed = _copy_from(source, str(tmp_path / "trimmed.mp4"), Fraction(57, 25))
+    trimmed = _copy_from(source, str(tmp_path / "trimmed.mp4"), cut)
     info = probe_media(trimmed)
-    assert (info.start_time, info.duration) == (0.0, pytest.approx(68 / 25))
+    assert (info.start_time, info.duration) == (0.0, pytest.approx(float(5 - cut), abs=1e-3))
     wanted = [0, 1, 5, 40, 67]
-    assert numbers(decode_frames_at(trimmed, [k / 25 for k in wanted], 32)) == [57, 58, 62, 97, 124]
+    got = decode_frames_at(trimmed, [k / 25 for k in wanted], 32)
+    assert numbers(got) == [first + k for k in wanted]
+    assert numbers(decode_frames_at(trimmed, [float(5 - cut) - 0.001], 32)) == [124]
 
 
 def _recording_from(source: str, path: str, first_packet: int) -> str:

@@ -21,7 +21,8 @@ ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
 _SPARSELY_TIMED_CODECS = frozenset({"h264", "hevc"})
 #: Formats whose index, not their data, states the length: a copy cut short still lists every
 #: frame (FFmpeg names: QuickTime/MP4 and relatives, MXF, AVI).
-_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "mxf", "avi"})
+_QUICKTIME = "mov,mp4,m4a,3gp,3g2,mj2"
+_INDEXED_FORMATS = frozenset({_QUICKTIME, "mxf", "avi"})
 #: The rates a camera's timecode counts frames at.
 _TIMECODE_RATES = tuple(
     Fraction(rate) for rate in ("24000/1001", 24, 25, "30000/1001", 30, 48, 50, "60000/1001", 60)
@@ -93,12 +94,13 @@ def open_input(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: is a folder, not a media file")
     if os.path.getsize(path) == 0:
         raise MediaError(f"{path}: file is empty (0 bytes)")
+    boxes = _top_level_boxes(path)
     try:
-        return av.open(path)
+        return av.open(path, options=_edit_list_options(path, boxes))
     except PermissionError as error:
         raise MediaError(f"{path}: cannot read the file ({error.strerror})") from error
     except (av.FFmpegError, OSError) as error:
-        if _movie_without_index(path):
+        if {b"ftyp", b"mdat"} <= boxes.keys() and b"moov" not in boxes:
             raise MediaError(
                 f"{path}: {CUT_SHORT}: it has frames but no index (moov), which cameras write "
                 "after the frames: copy it again from the card"
@@ -106,11 +108,12 @@ def open_input(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: not a readable media file ({error})") from error
 
 
-def _movie_without_index(path: str) -> bool:
-    """Whether `path` is a QuickTime/MP4 file whose top-level boxes hold frames (`mdat`) but no
-    index (`moov`): what a copy that stopped before a camera file's end leaves. Reads only the
-    boxes' 8-byte headers, hopping from one to the next."""
-    boxes = set()
+def _top_level_boxes(path: str) -> dict[bytes, tuple[int, int]]:
+    """A QuickTime/MP4 file's top-level boxes: type -> (position, size); {} for other files.
+    Reads only the boxes' 8-byte headers, hopping from one to the next. A copy that stopped
+    before a camera file's end holds frames (`mdat`) but no index (`moov`), which cameras
+    write after the frames."""
+    boxes = {}
     try:
         with open(path, "rb") as handle:
             size_of_file = os.fstat(handle.fileno()).st_size
@@ -122,16 +125,55 @@ def _movie_without_index(path: str) -> bool:
                 if size == 1 and len(header) == 16:  # a 64-bit size follows the type
                     size = int.from_bytes(header[8:16], "big")
                 if not kind.isalnum():
-                    return False  # not a box: not such a file
-                boxes.add(kind)
+                    return {}  # not a box: not such a file
                 if size == 0:  # the last box runs to the end of the file
-                    break
+                    size = size_of_file - position
                 if size < 8:
-                    return False
+                    return {}
+                boxes.setdefault(kind, (position, size))
                 position += size
     except OSError:
-        return False
-    return b"ftyp" in boxes and b"mdat" in boxes and b"moov" not in boxes
+        return {}
+    return boxes
+
+
+def _edit_list_options(path: str, boxes: dict[bytes, tuple[int, int]]) -> dict[str, str]:
+    """Demuxer options that make FFmpeg play a QuickTime/MP4 edit list as QuickTime does.
+
+    A copy cut without re-encoding (`ffmpeg -ss 2.282 -c copy`, LosslessCut, a phone's trim)
+    keeps the GOP before its cut and an edit list that starts showing it at the cut. Where the
+    cut falls between two frames, the frame begun before it is on screen at the cut, in
+    QuickTime and the editors that play the edit list; FFmpeg's own reading hides that frame
+    and moves every later one earlier by the part of it that is shown, up to a frame (each
+    frame came a frame late). Its plain reading applies the edit's start as an offset and
+    hides nothing: the GOP before the cut comes out at negative times (see `first_frame_time`).
+    That reading knows one edit only, so a track of several (a movie edited in QuickTime) keeps
+    FFmpeg's own.
+    """
+    if b"moov" not in boxes:
+        return {}
+    position, size = boxes[b"moov"]
+    if size > 256 << 20:  # no real index is this big: leave it to FFmpeg
+        return {}
+    with open(path, "rb") as handle:
+        handle.seek(position)
+        index = handle.read(size)
+    start = index.find(b"elst")
+    while start >= 4:
+        box_size = int.from_bytes(index[start - 4 : start], "big")
+        version = index[start + 4] if start + 4 < len(index) else 0
+        count = int.from_bytes(index[start + 8 : start + 12], "big")
+        width = 8 if version == 1 else 4  # of an entry's duration and media time; then a rate
+        entry = 2 * width + 4
+        if box_size == 16 + count * entry:  # an edit list box, not these letters in a name
+            media_times = [
+                index[at + width : at + 2 * width]
+                for at in range(start + 12, start + 12 + count * entry, entry)
+            ]
+            if sum(time != b"\xff" * width for time in media_times) > 1:  # -1: an empty edit
+                return {}
+        start = index.find(b"elst", start + 4)
+    return {"advanced_editlist": "0"}
 
 
 def picture_stream(container: av.container.InputContainer, path: str):
@@ -205,7 +247,7 @@ def probe_media(path: str) -> MediaInfo:
         if rate <= 0:
             raise MediaError(f"{path}: video stream has no frame rate")
         first, reorder = _first_frame(container, stream, path)
-        start_time = float(first.time) if first.time is not None else _stream_start(stream)
+        start_time = _shown_from(container, stream, first)
         still = is_still_picture(container, stream)
         if has_no_clock(container) and not still:
             start_time, duration = 0.0, _counted_length(path, rate)
@@ -275,7 +317,15 @@ def first_frame_time(container, stream, path: str) -> float:
     decoded, and a player or an editor shows that keyframe first. Leaves `container` at the
     first frames' packets: seek before demuxing again."""
     first, _ = _first_frame(container, stream, path)
-    return float(first.time) if first.time is not None else _stream_start(stream)
+    return _shown_from(container, stream, first)
+
+
+def _shown_from(container, stream, first: av.VideoFrame) -> float:
+    """When `first`, the first frame decoded, or the frame on screen at a QuickTime/MP4 edit
+    list's start is shown (seconds, container clock): the GOP before a cut comes out at
+    negative times there, and the edit's start is movie time 0 (`_edit_list_options`)."""
+    time = float(first.time) if first.time is not None else _stream_start(stream)
+    return max(time, 0.0) if container.format.name == _QUICKTIME else time
 
 
 def _stream_start(stream) -> float:
