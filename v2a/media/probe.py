@@ -150,14 +150,7 @@ def _edit_list_options(path: str, boxes: dict[bytes, tuple[int, int]]) -> dict[s
     That reading knows one edit only, so a track of several (a movie edited in QuickTime) keeps
     FFmpeg's own.
     """
-    if b"moov" not in boxes:
-        return {}
-    position, size = boxes[b"moov"]
-    if size > 256 << 20:  # no real index is this big: leave it to FFmpeg
-        return {}
-    with open(path, "rb") as handle:
-        handle.seek(position)
-        index = handle.read(size)
+    index = _movie_index(path, boxes)
     start = index.find(b"elst")
     while start >= 4:
         box_size = int.from_bytes(index[start - 4 : start], "big")
@@ -173,7 +166,34 @@ def _edit_list_options(path: str, boxes: dict[bytes, tuple[int, int]]) -> dict[s
             if sum(time != b"\xff" * width for time in media_times) > 1:  # -1: an empty edit
                 return {}
         start = index.find(b"elst", start + 4)
-    return {"advanced_editlist": "0"}
+    return {"advanced_editlist": "0"} if index else {}
+
+
+def _movie_index(path: str, boxes: dict[bytes, tuple[int, int]]) -> bytes:
+    """The bytes of a QuickTime/MP4 file's index (`moov`); b"" for other files."""
+    if b"moov" not in boxes or boxes[b"moov"][1] > 256 << 20:  # no real index is this big
+        return b""
+    position, size = boxes[b"moov"]
+    with open(path, "rb") as handle:
+        handle.seek(position)
+        return handle.read(size)
+
+
+def _timecode_track_rate(index: bytes) -> Fraction:
+    """The rate a QuickTime/MP4 timecode track (`tmcd`) counts at, from its description in the
+    file's `index`; 0 where there is none or it is no timecode rate. FFmpeg writes the start timecode at this rate, and
+    QuickTime and editors read it so; the video's own rate may differ (see `timecode_rate`)."""
+    # The sample entry: size, 'tmcd', six reserved zero bytes, data reference (2), reserved
+    # (4), flags (4), timescale (4), frame duration (4). The track's other boxes named tmcd (a
+    # track reference, the media information) hold no six zeros after their name.
+    start = index.find(b"tmcd" + bytes(6))
+    if start < 4 or int.from_bytes(index[start - 4 : start], "big") < 34:
+        return Fraction(0)
+    timescale = int.from_bytes(index[start + 20 : start + 24], "big")
+    frame_duration = int.from_bytes(index[start + 24 : start + 28], "big")
+    rate = Fraction(timescale, frame_duration) if timescale and frame_duration else Fraction(0)
+    # FFmpeg writes a variable-rate video's average (26.87) there: no timecode rate.
+    return rate if rate in _TIMECODE_RATES else Fraction(0)
 
 
 def picture_stream(container: av.container.InputContainer, path: str):
@@ -257,6 +277,8 @@ def probe_media(path: str) -> MediaInfo:
         timecode = _timecode_tag(container)
         start_tc = 0.0
         counted = timecode_rate(stream, rate, timecode)
+        if timecode and container.format.name == _QUICKTIME:
+            counted = _timecode_track_rate(_movie_index(path, _top_level_boxes(path))) or counted
         if timecode:
             try:
                 start_tc = float(timecode_to_frames(timecode, counted) / counted)
