@@ -109,10 +109,10 @@ def open_input(path: str) -> av.container.InputContainer:
 
 
 def _top_level_boxes(path: str) -> dict[bytes, tuple[int, int]]:
-    """A QuickTime/MP4 file's top-level boxes: type -> (position, size); {} for other files.
-    Reads only the boxes' 8-byte headers, hopping from one to the next. A copy that stopped
-    before a camera file's end holds frames (`mdat`) but no index (`moov`), which cameras
-    write after the frames."""
+    """A QuickTime/MP4 file's top-level boxes up to its index: type -> (position, size); {} for
+    other files. Reads only the boxes' 8-byte headers, hopping from one to the next. A copy
+    that stopped before a camera file's end holds frames (`mdat`) but no index (`moov`), which
+    cameras write after the frames."""
     boxes = {}
     try:
         with open(path, "rb") as handle:
@@ -131,6 +131,8 @@ def _top_level_boxes(path: str) -> dict[bytes, tuple[int, int]]:
                 if size < 8:
                     return {}
                 boxes.setdefault(kind, (position, size))
+                if kind == b"moov":  # all that is wanted; a fragmented file has thousands more
+                    break
                 position += size
     except OSError:
         return {}
