@@ -6,7 +6,7 @@ import pytest
 from v2a.media.errors import MediaError
 from v2a.media.frames import decode_frames_at
 from v2a.media.probe import probe_media
-from v2a.media.synth import make_test_movie
+from v2a.media.synth import make_test_movie, read_frame_number
 from v2a.media.timecode import frames_to_timecode, timecode_to_frames
 
 NTSC = Fraction(30000, 1001)
@@ -380,3 +380,21 @@ def test_the_timecode_counts_at_the_timecode_tracks_own_rate(tmp_path):
     assert (info.rate, info.timecode) == (30, "01:00:00:00")
     assert info.timecode_rate == NTSC
     assert info.start_timecode == pytest.approx(108_000 * 1001 / 30000)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("divx.avi", "mpeg4"), ("b.avi", "libx264")])
+def test_an_avi_with_b_frames_lasts_all_its_frames(tmp_path, name, codec):
+    """AVI times frames by a count in decoding order: with B-frames FFmpeg shows the first a
+    frame after the stream's start, yet the stated length is the frames' own."""
+    options = {"bf": "2", "qscale": "3"} if codec == "mpeg4" else {"x264-params": "bframes=2"}
+    path = make_test_movie(
+        str(tmp_path / name), frames=60, rate=25, codec=codec, codec_options=options,
+        start_timecode=None,
+    )
+    info = probe_media(path)
+    assert info.duration == pytest.approx(60 / 25)
+    assert numbers_at(path, [59 / 25, info.duration - 0.001]) == [59, 59]
+
+
+def numbers_at(path: str, times: list[float]) -> list[int]:
+    return [read_frame_number(picture) for picture in decode_frames_at(path, times, 32)]

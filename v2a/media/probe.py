@@ -379,8 +379,13 @@ def _duration(container, stream, start_time: float, reorder: Fraction, path: str
     if stated and container.format.name not in ESTIMATED_LENGTH_FORMATS:
         if container.format.name in _INDEXED_FORMATS:
             _check_not_cut_short(container, stream, start_time, stated, path)
+        if container.format.name == "avi":
+            # A count of frames, timed in decoding order: FFmpeg starts the stream a B-frame
+            # delay before the first frame it shows, and the count is all of them still.
+            return stated
         # The stated length counts from the stream's first packet; a recording that starts
-        # inside a GOP shows nothing before its first keyframe (see `first_frame_time`).
+        # inside a GOP shows nothing before its first keyframe, and a cut's edit list nothing
+        # before its start (see `first_frame_time`).
         return stated - (start_time - _stream_start(stream))
     # No length of its own (Matroska, WebM, NUT, FLV): the container's figure counts from a
     # different origin per format (Matroska's from 0, not from the first frame: a file starting
