@@ -436,9 +436,33 @@ def to_square_rgb(
     else:
         image = frame.reformat(width, height, format="rgb24", interpolation="AREA").to_ndarray()
     top, left = (height - size) // 2, (width - size) // 2
-    image = image[top : top + size, left : left + size]
-    quarter_turns = round(frame.rotation / 90) % 4  # counterclockwise, as the matrix says
-    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+    return upright(image[top : top + size, left : left + size], frame)
+
+
+def upright(image: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
+    """`image` (rows, columns, ...) of `frame` as its display matrix shows it: turned by
+    quarter turns, and mirrored where the matrix mirrors (a front camera, a mirrored EXIF
+    orientation). FFmpeg's rotation angle reads a mirror as a half turn, which showed such a
+    picture upside down as well. The matrix's first two columns (a, b; c, d) place a stored
+    pixel (x, y) at (a x + c y, b x + d y), y down; a skewed one is taken at its nearest
+    quarter turn."""
+    try:
+        matrix = frame.side_data.get("DISPLAYMATRIX")
+    except ValueError:
+        # Side data of a kind newer than PyAV (FFmpeg 8's EXIF, with a JPEG's orientation)
+        # makes the list unreadable: FFmpeg's angle still turns it, a mirror is missed.
+        quarter_turns = round(frame.rotation / 90) % 4  # counterclockwise
+        return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+    if matrix is None:
+        return image
+    a, b, _, c, d = np.frombuffer(bytes(matrix), dtype=np.int32)[:5]
+    if abs(b) > abs(a):  # a quarter turn: x and y swap
+        image, a, d = np.swapaxes(image, 0, 1), c, b
+    if a < 0:
+        image = image[:, ::-1]
+    if d < 0:
+        image = image[::-1]
+    return np.ascontiguousarray(image)
 
 
 def read_image_sequence_at(sequence: ImageSequence, file_times: Sequence[float], size: int):
