@@ -443,7 +443,7 @@ def upright(image: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
     """`image` (rows, columns, ...) of `frame` as its display matrix shows it: turned by
     quarter turns, and mirrored where the matrix mirrors (a front camera, a mirrored EXIF
     orientation). FFmpeg's rotation angle reads a mirror as a half turn, which showed such a
-    picture upside down as well. The matrix's first two columns (a, b; c, d) place a stored
+    picture upside down as well. The matrix's top-left entries (a b / c d) place a stored
     pixel (x, y) at (a x + c y, b x + d y), y down; a skewed one is taken at its nearest
     quarter turn."""
     try:

@@ -183,8 +183,9 @@ def _movie_index(path: str, boxes: dict[bytes, tuple[int, int]]) -> bytes:
 
 def _timecode_track_rate(index: bytes) -> Fraction:
     """The rate a QuickTime/MP4 timecode track (`tmcd`) counts at, from its description in the
-    file's `index`; 0 where there is none or it is no timecode rate. FFmpeg writes the start timecode at this rate, and
-    QuickTime and editors read it so; the video's own rate may differ (see `timecode_rate`)."""
+    file's `index`; 0 where there is none or it is no timecode rate. FFmpeg's timecode string
+    counts at it, and QuickTime and editors read the track so; the video's own rate may differ
+    (see `timecode_rate`)."""
     # The sample entry: size, 'tmcd', six reserved zero bytes, data reference (2), reserved
     # (4), flags (4), timescale (4), frame duration (4). The track's other boxes named tmcd (a
     # track reference, the media information) hold no six zeros after their name.
@@ -345,15 +346,16 @@ def first_frame_time(container, stream, path: str) -> float:
 
 
 def _shown_from(container, stream, first: av.VideoFrame) -> float:
-    """When `first`, the first frame decoded, or the frame on screen at a QuickTime/MP4 edit
-    list's start is shown (seconds, container clock): the GOP before a cut comes out at
-    negative times there, and the edit's start is movie time 0 (`_edit_list_options`)."""
+    """Where file time 0 is on the container clock (seconds), given `first`, the first frame
+    decoded: its time, but in a QuickTime/MP4 file not before 0, the edit list's start; the GOP
+    before a cut decodes at negative times there and is not shown (`_edit_list_options`)."""
     time = float(first.time) if first.time is not None else _stream_start(stream)
     return max(time, 0.0) if container.format.name == _QUICKTIME else time
 
 
 def _stream_start(stream) -> float:
-    """The pts of the stream's first packet (seconds, container clock); 0 where none is known."""
+    """Where FFmpeg starts the stream (seconds, container clock): its first packet's pts (AVI:
+    its first frame's place in decoding order); 0 where none is known."""
     return float(stream.start_time * stream.time_base) if stream.start_time else 0.0
 
 
