@@ -520,8 +520,8 @@ def _copy_from(source: str, path: str, start: Fraction) -> str:
         # Between frames, as a cut typed in seconds is (`-ss 2.282`, LosslessCut): frame 57,
         # shown from 2.28 s to 2.32 s, is on screen at the cut and for 38 ms after it, as
         # QuickTime plays the edit list. FFmpeg's own reading hides it and moves every frame
-        # after it 38 ms early: each frame came one frame late, and probe called the file
-        # cut short (its last frame ended 38 ms before the length the edit list states).
+        # after it 38 ms early: each time gave the next frame, and probe called the file cut
+        # short (its last frame ended 38 ms before the length the edit list states).
         (Fraction(2282, 1000), 57),
     ],
 )
@@ -559,7 +559,7 @@ def _recording_from(source: str, path: str, first_packet: int) -> str:
 def test_a_recording_that_starts_mid_gop_starts_at_its_first_whole_frame(tmp_path, name):
     """Its first 15 packets (0.6 s) cannot be decoded: the picture starts at the keyframe after
     them, which is file time 0, as a player or an editor shows it first and as probe reports
-    its start and length. Counted from the first packet, every frame came 15 frames late."""
+    its start and length. Counted from the first packet, each time gave the frame 15 before."""
     source = make_test_movie(
         str(tmp_path / ("source" + name[-4:])), frames=100, rate=25, keyframe_interval=25,
         start_timecode=None,

@@ -339,7 +339,7 @@ def first_frame_time(container, stream, path: str) -> float:
     """File time 0 on the container clock (seconds): when the first frame the decoder gives is
     shown. It is the stream's start, except where a recording starts inside a GOP (a broadcast
     or stream capture, a TS split by bytes): the frames before its first keyframe cannot be
-    decoded, and a player or an editor shows that keyframe first. Leaves `container` at the
+    decoded, and a player shows that keyframe first. Leaves `container` at the
     first frames' packets: seek before demuxing again."""
     first, _ = _first_frame(container, stream, path)
     return _shown_from(container, stream, first)
