@@ -558,7 +558,7 @@ def _recording_from(source: str, path: str, first_packet: int) -> str:
 @pytest.mark.parametrize("name", ["capture.ts", "capture.mp4"])
 def test_a_recording_that_starts_mid_gop_starts_at_its_first_whole_frame(tmp_path, name):
     """Its first 15 packets (0.6 s) cannot be decoded: the picture starts at the keyframe after
-    them, which is file time 0, as a player or an editor shows it first and as probe reports
+    them, which is file time 0, as a player shows it first and as probe reports
     its start and length. Counted from the first packet, each time gave the frame 15 before."""
     source = make_test_movie(
         str(tmp_path / ("source" + name[-4:])), frames=100, rate=25, keyframe_interval=25,
