@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import av
 import numpy as np
 import pytest
 import soundfile
@@ -99,3 +100,34 @@ def test_a_window_that_runs_out_of_video_is_refused_not_padded(tmp_path):
     (tmp_path / "c.csv").write_text("a,1,label,train\n")  # 1 s + 4 s: exactly the movie
     assert import_folder(tmp_path, tmp_path / "c.csv", tmp_path / "out", workers=1,
                          progress=False)["per_split"]["train"] == 1
+
+
+def test_a_capture_starting_inside_a_gop_keeps_its_clicks_on_their_flashes(tmp_path):
+    """A TV or stream capture starts wherever the recording began: here 10 packets before a
+    keyframe, which cannot be decoded. Its picture starts at that keyframe; the frames were
+    counted from the first packet (0.25 s before it) while the sound was placed from the
+    keyframe, so every example's sound ran 0.24 s ahead of its picture."""
+    source = make_test_movie(str(tmp_path / "source.ts"), frames=150, rate=24, size=(160, 120),
+                             with_audio=True, flash_every=12)
+    folder = tmp_path / "captures"
+    folder.mkdir()
+    with av.open(source) as given, av.open(str(folder / "flash.ts"), "w") as capture:
+        video, audio = given.streams.video[0], given.streams.audio[0]
+        written = {video.index: capture.add_stream_from_template(video),
+                   audio.index: capture.add_stream_from_template(audio)}
+        packets = [packet for packet in given.demux() if packet.dts is not None]
+        begins = [p for p in packets if p.stream.index == video.index][10].dts * video.time_base
+        for packet in packets:
+            if packet.dts * packet.time_base >= begins:
+                packet.stream = written[packet.stream.index]
+                capture.mux(packet)
+    (folder / "captions.csv").write_text("file,start,label,split\nflash.ts,0.25,beeps,train\n")
+    import_folder(folder, folder / "captions.csv", tmp_path / "out", workers=1, progress=False)
+    row = rows(tmp_path / "out")[0]
+    frames = read_mp4_frames(tmp_path / "out" / row["video"])
+    audio_out, _ = soundfile.read(tmp_path / "out" / row["audio"], dtype="float32")
+    heard, _ = detect_onsets(audio_out, SAMPLE_RATE)
+    corner = frames[:, -12:, :12].mean(axis=(1, 2, 3))  # background: grey 96, flash 200
+    seen = np.flatnonzero(corner > 150) / 24
+    assert len(heard) == len(seen) > 4
+    assert np.max(np.abs(heard - seen)) <= 0.03, (heard, seen)

@@ -1,3 +1,4 @@
+import struct
 from fractions import Fraction
 
 import av
@@ -14,7 +15,7 @@ from v2a.media.frames import (
     read_segment_frames,
 )
 from v2a.media.probe import probe_media
-from v2a.media.synth import make_image_sequence, make_test_movie, read_frame_number
+from v2a.media.synth import draw_frame, make_image_sequence, make_test_movie, read_frame_number
 
 NTSC, FILM = Fraction(30000, 1001), Fraction(24000, 1001)
 
@@ -177,6 +178,52 @@ def test_rotated_phone_footage_comes_out_upright(tmp_path, rotation):
     got = decode_frames_at(path, [k / 30 for k in (3, 5, 6)], 48)
     assert numbers(got) == [3, 5, 6]
     assert numbers(np.rot90(got, k=1, axes=(1, 2))) != [3, 5, 6]  # the check sees orientation
+
+
+def _mirror_in_display_matrix(path: str) -> None:
+    """Makes a MOV's picture shown mirrored left to right, as a front camera's can be: its
+    track header's matrix (after version, flags, two dates, track id, a reserved word, the
+    duration, eight reserved bytes and four 16-bit fields) gets -1 where it had 1 for x."""
+    data = bytearray(open(path, "rb").read())
+    matrix = data.index(b"tkhd") + 4 + 4 + 5 * 4 + 8 + 4 * 2
+    assert data[matrix : matrix + 4] == (1 << 16).to_bytes(4, "big")
+    data[matrix : matrix + 4] = (-1 << 16).to_bytes(4, "big", signed=True)
+    open(path, "wb").write(bytes(data))
+
+
+def test_a_mirrored_picture_is_seen_mirrored_not_upside_down(tmp_path):
+    """A display matrix that mirrors (a front camera's, an EXIF orientation of 2, 4, 5 or 7)
+    is a half turn to FFmpeg's rotation angle: the picture came out upside down as well."""
+    path = make_test_movie(str(tmp_path / "selfie.mov"), frames=8, rate=30, size=(96, 64))
+    _mirror_in_display_matrix(path)
+    got = decode_frames_at(path, [k / 30 for k in (3, 5, 6)], 48)
+    assert numbers(got[:, :, ::-1]) == [3, 5, 6]  # mirrored back, it is the stored picture
+    assert numbers(got) != [3, 5, 6]  # the check sees the mirror
+
+
+def _photo_with_orientation(path: str, orientation: int, number: int) -> str:
+    """A JPEG of picture `number` with an EXIF orientation tag (6: turn a quarter clockwise to
+    view, 8: counterclockwise), as a phone saves a photo taken upright."""
+    codec = av.CodecContext.create("mjpeg", "w")
+    codec.width, codec.height, codec.pix_fmt = 96, 64, "yuvj444p"
+    codec.time_base = Fraction(1, 25)
+    picture = av.VideoFrame.from_ndarray(draw_frame(number, 96, 64), format="rgb24")
+    data = b"".join(map(bytes, [*codec.encode(picture.reformat(format="yuvj444p")),
+                                *codec.encode(None)]))
+    entry = struct.pack("<HHIHH", 0x0112, 3, 1, orientation, 0)  # Orientation, one SHORT
+    exif = b"Exif\0\0II*\0" + struct.pack("<IH", 8, 1) + entry + struct.pack("<I", 0)
+    with open(path, "wb") as handle:
+        handle.write(data[:2] + b"\xff\xe1" + struct.pack(">H", len(exif) + 2) + exif + data[2:])
+    return path
+
+
+@pytest.mark.parametrize(("orientation", "turns"), [(6, -1), (8, 1)])
+def test_a_photos_exif_orientation_turns_it_upright(tmp_path, orientation, turns):
+    """FFmpeg 8 gives such a JPEG's frames side data of a kind PyAV cannot name (its EXIF),
+    which made reading the frame's display matrix raise; the angle still turns it."""
+    path = _photo_with_orientation(str(tmp_path / "photo.jpg"), orientation, 1234)
+    got = decode_frames_at(path, [0.0], 48)
+    assert numbers(np.rot90(got, k=-turns, axes=(1, 2))) == [1234]  # turned back: as stored
 
 
 def test_image_sequence_frames_follow_the_rate_and_step(tmp_path):
@@ -466,15 +513,63 @@ def _copy_from(source: str, path: str, start: Fraction) -> str:
     return path
 
 
-def test_a_copy_cut_mid_gop_starts_at_the_frame_it_was_cut_at(tmp_path):
+@pytest.mark.parametrize(
+    ("cut", "first"),
+    [
+        (Fraction(57, 25), 57),  # on a frame's start
+        # Between frames, as a cut typed in seconds is (`-ss 2.282`, LosslessCut): frame 57,
+        # shown from 2.28 s to 2.32 s, is on screen at the cut and for 38 ms after it, as
+        # QuickTime plays the edit list. FFmpeg's own reading hides it and moves every frame
+        # after it 38 ms early: each time gave the next frame, and probe called the file cut
+        # short (its last frame ended 38 ms before the length the edit list states).
+        (Fraction(2282, 1000), 57),
+    ],
+)
+def test_a_copy_cut_mid_gop_starts_at_the_frame_it_was_cut_at(tmp_path, cut, first):
     """A phone clip trimmed without re-encoding keeps the GOP before its cut, hidden by an edit
     list: its first frame, time 0 and length are those of the cut, as in a player."""
     source = make_test_movie(
         str(tmp_path / "phone.mp4"), frames=125, rate=25, keyframe_interval=25,
         codec_options={"x264-params": "bframes=2:keyint=25:min-keyint=25:scenecut=0"},
     )
-    trimmed = _copy_from(source, str(tmp_path / "trimmed.mp4"), Fraction(57, 25))
+    trimmed = _copy_from(source, str(tmp_path / "trimmed.mp4"), cut)
     info = probe_media(trimmed)
-    assert (info.start_time, info.duration) == (0.0, pytest.approx(68 / 25))
+    assert (info.start_time, info.duration) == (0.0, pytest.approx(float(5 - cut), abs=1e-3))
     wanted = [0, 1, 5, 40, 67]
-    assert numbers(decode_frames_at(trimmed, [k / 25 for k in wanted], 32)) == [57, 58, 62, 97, 124]
+    got = decode_frames_at(trimmed, [k / 25 for k in wanted], 32)
+    assert numbers(got) == [first + k for k in wanted]
+    assert numbers(decode_frames_at(trimmed, [float(5 - cut) - 0.001], 32)) == [124]
+
+
+def _recording_from(source: str, path: str, first_packet: int) -> str:
+    """What a broadcast or stream capture (a DVB or IPTV recording, a TS split by bytes) holds:
+    the packets from `first_packet` in decoding order on, times kept, so that it starts inside a
+    GOP with frames that cannot be decoded without the keyframe before them."""
+    with av.open(source) as given, av.open(path, "w") as copy:
+        video = given.streams.video[0]
+        written = copy.add_stream_from_template(video)
+        for index, packet in enumerate(given.demux(video)):
+            if packet.dts is not None and index >= first_packet:
+                packet.stream = written
+                copy.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("name", ["capture.ts", "capture.mp4"])
+def test_a_recording_that_starts_mid_gop_starts_at_its_first_whole_frame(tmp_path, name):
+    """Its first 15 packets (0.6 s) cannot be decoded: the picture starts at the keyframe after
+    them, which is file time 0, as a player shows it first and as probe reports
+    its start and length. Counted from the first packet, each time gave the frame 15 before."""
+    source = make_test_movie(
+        str(tmp_path / ("source" + name[-4:])), frames=100, rate=25, keyframe_interval=25,
+        start_timecode=None,
+        codec_options={"x264-params": "bframes=2:keyint=25:min-keyint=25:scenecut=0"},
+    )
+    capture = _recording_from(source, str(tmp_path / name), first_packet=10)
+    info = probe_media(capture)
+    assert info.duration == pytest.approx(75 / 25)  # frames 25 to 99
+    wanted = [0, 1, 14, 15, 40, 74]
+    got = decode_frames_at(capture, [k / 25 for k in wanted], 32)
+    assert numbers(got) == [25 + k for k in wanted]
+    alone = [numbers(decode_frames_at(capture, [k / 25], 32))[0] for k in (60, 74)]  # seeks
+    assert alone == [85, 99]

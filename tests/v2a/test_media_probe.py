@@ -6,7 +6,7 @@ import pytest
 from v2a.media.errors import MediaError
 from v2a.media.frames import decode_frames_at
 from v2a.media.probe import probe_media
-from v2a.media.synth import make_test_movie
+from v2a.media.synth import make_test_movie, read_frame_number
 from v2a.media.timecode import frames_to_timecode, timecode_to_frames
 
 NTSC = Fraction(30000, 1001)
@@ -356,3 +356,45 @@ def test_probe_tells_a_see_through_prores_4444_from_an_opaque_one(tmp_path, alph
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     assert probe_media(path).see_through is see_through
+
+
+def _set_timecode_track_rate(path: str, timescale: int, frame_duration: int) -> None:
+    """Rewrites the rate in a MOV's timecode track description (`tmcd` sample entry: six
+    reserved bytes, data reference, four reserved, flags, then timescale and frame duration)."""
+    data = bytearray(open(path, "rb").read())
+    at = data.index(b"tmcd" + bytes(6))  # the sample entry; other tmcd boxes hold no zeros there
+    data[at + 20 : at + 28] = timescale.to_bytes(4, "big") + frame_duration.to_bytes(4, "big")
+    open(path, "wb").write(bytes(data))
+
+
+def test_the_timecode_counts_at_the_timecode_tracks_own_rate(tmp_path):
+    """A recording at 30 fps (a phone app's: the video's rate and FFmpeg's stream rate are 30,
+    which is all a variable-rate file's frames tell) with a 29.97 non-drop timecode track. Its 01:00:00:00 is frame 108,000 at 29.97: 3603.6 s, as QuickTime and
+    the editor read the track. Counted at the video's 30 it read 3600.0 s, 3.6 s off (52 s at
+    a time-of-day timecode of 14:00)."""
+    path = make_test_movie(
+        str(tmp_path / "app.mov"), frames=30, rate=30, start_timecode="01:00:00:00"
+    )
+    _set_timecode_track_rate(path, 30000, 1001)
+    info = probe_media(path)
+    assert (info.rate, info.timecode) == (30, "01:00:00:00")
+    assert info.timecode_rate == NTSC
+    assert info.start_timecode == pytest.approx(108_000 * 1001 / 30000)
+
+
+@pytest.mark.parametrize(("name", "codec"), [("divx.avi", "mpeg4"), ("b.avi", "libx264")])
+def test_an_avi_with_b_frames_lasts_all_its_frames(tmp_path, name, codec):
+    """AVI times frames by a count in decoding order: with B-frames FFmpeg shows the first a
+    frame after the stream's start, yet the stated length is the frames' own."""
+    options = {"bf": "2", "qscale": "3"} if codec == "mpeg4" else {"x264-params": "bframes=2"}
+    path = make_test_movie(
+        str(tmp_path / name), frames=60, rate=25, codec=codec, codec_options=options,
+        start_timecode=None,
+    )
+    info = probe_media(path)
+    assert info.duration == pytest.approx(60 / 25)
+    assert numbers_at(path, [59 / 25, info.duration - 0.001]) == [59, 59]
+
+
+def numbers_at(path: str, times: list[float]) -> list[int]:
+    return [read_frame_number(picture) for picture in decode_frames_at(path, times, 32)]

@@ -29,6 +29,7 @@ from v2a.media import hdr
 from v2a.media.errors import MediaError
 from v2a.media.probe import (
     ESTIMATED_LENGTH_FORMATS,
+    first_frame_time,
     frame_rate_of,
     has_no_clock,
     is_still_picture,
@@ -227,12 +228,14 @@ class _FrameCursor:
         # Counted frames each last exactly this: a 90 kHz clock rounds 23.976 fps frames to
         # 3753 or 3754 ticks, and adding those up drifted a frame off within 100 frames.
         self.frame_duration = 1 / float(frame_rate_of(container, stream) or 25)
-        self.start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        self.counted = has_no_clock(container)
+        # Where file time 0 is on the container clock (the first frame shown, as probe has it).
+        # A raw stream's frames are counted from its first instead.
+        self.start = 0.0 if self.counted else first_frame_time(container, stream, path)
         # Matroska/WebM store pts in whole milliseconds: a 29.97 fps frame time is rounded by up
         # to half of one. Clocks that tick once per frame (AVI) round nothing.
         tick = float(stream.time_base)
         self.tolerance = TOLERANCE + (tick / 2 if tick < self.frame_duration / 4 else 0.0)
-        self.counted = has_no_clock(container)
         self.anchor_votes = _ANCHOR_VOTES if sparse_timestamps(container, stream) else 0
         self.lands_mid_frame = container.format.name in ESTIMATED_LENGTH_FORMATS
         self.frames = None  # the decode iterator, None until the first seek
@@ -433,9 +436,33 @@ def to_square_rgb(
     else:
         image = frame.reformat(width, height, format="rgb24", interpolation="AREA").to_ndarray()
     top, left = (height - size) // 2, (width - size) // 2
-    image = image[top : top + size, left : left + size]
-    quarter_turns = round(frame.rotation / 90) % 4  # counterclockwise, as the matrix says
-    return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+    return upright(image[top : top + size, left : left + size], frame)
+
+
+def upright(image: np.ndarray, frame: av.VideoFrame) -> np.ndarray:
+    """`image` (rows, columns, ...) of `frame` as its display matrix shows it: turned by
+    quarter turns, and mirrored where the matrix mirrors (a front camera, a mirrored EXIF
+    orientation). FFmpeg's rotation angle reads a mirror as a half turn, which showed such a
+    picture upside down as well. The matrix's top-left entries (a b / c d) place a stored
+    pixel (x, y) at (a x + c y, b x + d y), y down; a skewed one is taken at its nearest
+    quarter turn."""
+    try:
+        matrix = frame.side_data.get("DISPLAYMATRIX")
+    except ValueError:
+        # Side data of a kind newer than PyAV (FFmpeg 8's EXIF, with a JPEG's orientation)
+        # makes the list unreadable: FFmpeg's angle still turns it, a mirror is missed.
+        quarter_turns = round(frame.rotation / 90) % 4  # counterclockwise
+        return np.ascontiguousarray(np.rot90(image, k=quarter_turns)) if quarter_turns else image
+    if matrix is None:
+        return image
+    a, b, _, c, d = np.frombuffer(bytes(matrix), dtype=np.int32)[:5]
+    if abs(b) > abs(a):  # a quarter turn: x and y swap
+        image, a, d = np.swapaxes(image, 0, 1), c, b
+    if a < 0:
+        image = image[:, ::-1]
+    if d < 0:
+        image = image[::-1]
+    return np.ascontiguousarray(image)
 
 
 def read_image_sequence_at(sequence: ImageSequence, file_times: Sequence[float], size: int):

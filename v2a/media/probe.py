@@ -21,7 +21,8 @@ ESTIMATED_LENGTH_FORMATS = frozenset({"mpeg"})
 _SPARSELY_TIMED_CODECS = frozenset({"h264", "hevc"})
 #: Formats whose index, not their data, states the length: a copy cut short still lists every
 #: frame (FFmpeg names: QuickTime/MP4 and relatives, MXF, AVI).
-_INDEXED_FORMATS = frozenset({"mov,mp4,m4a,3gp,3g2,mj2", "mxf", "avi"})
+_QUICKTIME = "mov,mp4,m4a,3gp,3g2,mj2"
+_INDEXED_FORMATS = frozenset({_QUICKTIME, "mxf", "avi"})
 #: The rates a camera's timecode counts frames at.
 _TIMECODE_RATES = tuple(
     Fraction(rate) for rate in ("24000/1001", 24, 25, "30000/1001", 30, 48, 50, "60000/1001", 60)
@@ -93,12 +94,13 @@ def open_input(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: is a folder, not a media file")
     if os.path.getsize(path) == 0:
         raise MediaError(f"{path}: file is empty (0 bytes)")
+    boxes = _top_level_boxes(path)
     try:
-        return av.open(path)
+        return av.open(path, options=_edit_list_options(path, boxes))
     except PermissionError as error:
         raise MediaError(f"{path}: cannot read the file ({error.strerror})") from error
     except (av.FFmpegError, OSError) as error:
-        if _movie_without_index(path):
+        if {b"ftyp", b"mdat"} <= boxes.keys() and b"moov" not in boxes:
             raise MediaError(
                 f"{path}: {CUT_SHORT}: it has frames but no index (moov), which cameras write "
                 "after the frames: copy it again from the card"
@@ -106,11 +108,12 @@ def open_input(path: str) -> av.container.InputContainer:
         raise MediaError(f"{path}: not a readable media file ({error})") from error
 
 
-def _movie_without_index(path: str) -> bool:
-    """Whether `path` is a QuickTime/MP4 file whose top-level boxes hold frames (`mdat`) but no
-    index (`moov`): what a copy that stopped before a camera file's end leaves. Reads only the
-    boxes' 8-byte headers, hopping from one to the next."""
-    boxes = set()
+def _top_level_boxes(path: str) -> dict[bytes, tuple[int, int]]:
+    """A QuickTime/MP4 file's top-level boxes up to its index: type -> (position, size); {} for
+    other files. Reads only the boxes' 8-byte headers, hopping from one to the next. A copy
+    that stopped before a camera file's end holds frames (`mdat`) but no index (`moov`), which
+    cameras write after the frames."""
+    boxes = {}
     try:
         with open(path, "rb") as handle:
             size_of_file = os.fstat(handle.fileno()).st_size
@@ -122,16 +125,78 @@ def _movie_without_index(path: str) -> bool:
                 if size == 1 and len(header) == 16:  # a 64-bit size follows the type
                     size = int.from_bytes(header[8:16], "big")
                 if not kind.isalnum():
-                    return False  # not a box: not such a file
-                boxes.add(kind)
+                    return {}  # not a box: not such a file
                 if size == 0:  # the last box runs to the end of the file
-                    break
+                    size = size_of_file - position
                 if size < 8:
-                    return False
+                    return {}
+                boxes.setdefault(kind, (position, size))
+                if kind == b"moov":  # all that is wanted; a fragmented file has thousands more
+                    break
                 position += size
     except OSError:
-        return False
-    return b"ftyp" in boxes and b"mdat" in boxes and b"moov" not in boxes
+        return {}
+    return boxes
+
+
+def _edit_list_options(path: str, boxes: dict[bytes, tuple[int, int]]) -> dict[str, str]:
+    """Demuxer options that make FFmpeg play a QuickTime/MP4 edit list as QuickTime does.
+
+    A copy cut without re-encoding (`ffmpeg -ss 2.282 -c copy`, LosslessCut, a phone's trim)
+    keeps the GOP before its cut and an edit list that starts showing it at the cut. Where the
+    cut falls between two frames, the frame begun before it is on screen at the cut, in
+    QuickTime and the editors that play the edit list; FFmpeg's own reading hides that frame
+    and moves every later one earlier by the part of it that is shown, up to a frame (each
+    frame came a frame late). Its plain reading applies the edit's start as an offset and
+    hides nothing: the GOP before the cut comes out at negative times (see `first_frame_time`).
+    That reading knows one edit only, so a track of several (a movie edited in QuickTime) keeps
+    FFmpeg's own.
+    """
+    index = _movie_index(path, boxes)
+    start = index.find(b"elst")
+    while start >= 4:
+        box_size = int.from_bytes(index[start - 4 : start], "big")
+        version = index[start + 4] if start + 4 < len(index) else 0
+        count = int.from_bytes(index[start + 8 : start + 12], "big")
+        width = 8 if version == 1 else 4  # of an entry's duration and media time; then a rate
+        entry = 2 * width + 4
+        if box_size == 16 + count * entry:  # an edit list box, not these letters in a name
+            media_times = [
+                index[at + width : at + 2 * width]
+                for at in range(start + 12, start + 12 + count * entry, entry)
+            ]
+            if sum(time != b"\xff" * width for time in media_times) > 1:  # -1: an empty edit
+                return {}
+        start = index.find(b"elst", start + 4)
+    return {"advanced_editlist": "0"} if index else {}
+
+
+def _movie_index(path: str, boxes: dict[bytes, tuple[int, int]]) -> bytes:
+    """The bytes of a QuickTime/MP4 file's index (`moov`); b"" for other files."""
+    if b"moov" not in boxes or boxes[b"moov"][1] > 256 << 20:  # no real index is this big
+        return b""
+    position, size = boxes[b"moov"]
+    with open(path, "rb") as handle:
+        handle.seek(position)
+        return handle.read(size)
+
+
+def _timecode_track_rate(index: bytes) -> Fraction:
+    """The rate a QuickTime/MP4 timecode track (`tmcd`) counts at, from its description in the
+    file's `index`; 0 where there is none or it is no timecode rate. FFmpeg's timecode string
+    counts at it, and QuickTime and editors read the track so; the video's own rate may differ
+    (see `timecode_rate`)."""
+    # The sample entry: size, 'tmcd', six reserved zero bytes, data reference (2), reserved
+    # (4), flags (4), timescale (4), frame duration (4). The track's other boxes named tmcd (a
+    # track reference, the media information) hold no six zeros after their name.
+    start = index.find(b"tmcd" + bytes(6))
+    if start < 4 or int.from_bytes(index[start - 4 : start], "big") < 34:
+        return Fraction(0)
+    timescale = int.from_bytes(index[start + 20 : start + 24], "big")
+    frame_duration = int.from_bytes(index[start + 24 : start + 28], "big")
+    rate = Fraction(timescale, frame_duration) if timescale and frame_duration else Fraction(0)
+    # FFmpeg writes a variable-rate video's average (26.87) there: no timecode rate.
+    return rate if rate in _TIMECODE_RATES else Fraction(0)
 
 
 def picture_stream(container: av.container.InputContainer, path: str):
@@ -205,7 +270,7 @@ def probe_media(path: str) -> MediaInfo:
         if rate <= 0:
             raise MediaError(f"{path}: video stream has no frame rate")
         first, reorder = _first_frame(container, stream, path)
-        start_time = float(first.time or 0.0)
+        start_time = _shown_from(container, stream, first)
         still = is_still_picture(container, stream)
         if has_no_clock(container) and not still:
             start_time, duration = 0.0, _counted_length(path, rate)
@@ -215,6 +280,8 @@ def probe_media(path: str) -> MediaInfo:
         timecode = _timecode_tag(container)
         start_tc = 0.0
         counted = timecode_rate(stream, rate, timecode)
+        if timecode and container.format.name == _QUICKTIME:
+            counted = _timecode_track_rate(_movie_index(path, _top_level_boxes(path))) or counted
         if timecode:
             try:
                 start_tc = float(timecode_to_frames(timecode, counted) / counted)
@@ -268,6 +335,30 @@ def is_see_through(frame: av.VideoFrame) -> bool:
     return bool(np.mean(alpha < 128) >= _SEE_THROUGH_SHARE)
 
 
+def first_frame_time(container, stream, path: str) -> float:
+    """File time 0 on the container clock (seconds): when the first frame the decoder gives is
+    shown. It is the stream's start, except where a recording starts inside a GOP (a broadcast
+    or stream capture, a TS split by bytes): the frames before its first keyframe cannot be
+    decoded, and a player shows that keyframe first. Leaves `container` at the
+    first frames' packets: seek before demuxing again."""
+    first, _ = _first_frame(container, stream, path)
+    return _shown_from(container, stream, first)
+
+
+def _shown_from(container, stream, first: av.VideoFrame) -> float:
+    """Where file time 0 is on the container clock (seconds), given `first`, the first frame
+    decoded: its time, but in a QuickTime/MP4 file not before 0, the edit list's start; the GOP
+    before a cut decodes at negative times there and is not shown (`_edit_list_options`)."""
+    time = float(first.time) if first.time is not None else _stream_start(stream)
+    return max(time, 0.0) if container.format.name == _QUICKTIME else time
+
+
+def _stream_start(stream) -> float:
+    """Where FFmpeg starts the stream (seconds, container clock): its first packet's pts (AVI:
+    its first frame's place in decoding order); 0 where none is known."""
+    return float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+
+
 def _first_frame(container, stream, path: str) -> tuple[av.VideoFrame, Fraction]:
     """The first frame, and how long after its packet's decoding it is shown: the stream's
     B-frame delay, which places the last frame of a stream whose last packets carry no time."""
@@ -290,7 +381,14 @@ def _duration(container, stream, start_time: float, reorder: Fraction, path: str
     if stated and container.format.name not in ESTIMATED_LENGTH_FORMATS:
         if container.format.name in _INDEXED_FORMATS:
             _check_not_cut_short(container, stream, start_time, stated, path)
-        return stated
+        if container.format.name == "avi":
+            # A count of frames, timed in decoding order: FFmpeg starts the stream a B-frame
+            # delay before the first frame it shows, and the count is all of them still.
+            return stated
+        # The stated length counts from the stream's first packet; a recording that starts
+        # inside a GOP shows nothing before its first keyframe, and a cut's edit list nothing
+        # before its start (see `first_frame_time`).
+        return stated - (start_time - _stream_start(stream))
     # No length of its own (Matroska, WebM, NUT, FLV): the container's figure counts from a
     # different origin per format (Matroska's from 0, not from the first frame: a file starting
     # at 1.48 s read 1.48 s too long) and live recordings carry none, so measure the end.
@@ -332,8 +430,7 @@ def _check_not_cut_short(container, stream, start_time: float, stated: float, pa
     the last keyframe (no decoding) finds it at the cost of one GOP.
     """
     frame = 1 / float(frame_rate_of(container, stream))
-    stream_start = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
-    stated_end = stream_start + stated  # container clock, as packet times
+    stated_end = _stream_start(stream) + stated  # container clock, as packet times
     try:
         container.seek(round((stated_end - frame) / stream.time_base), stream=stream, backward=True)
     except av.FFmpegError:
