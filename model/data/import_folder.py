@@ -30,7 +30,13 @@ from v2a.media.errors import MediaError
 from v2a.media.frames import decode_frames_at
 from v2a.media.probe import probe_media
 
-_VIDEO_EXTENSIONS = (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v")
+# Tried in this order after the name as given; each in both cases, since cameras write
+# upper-case names (AVCHD's .MTS) that a case-sensitive file system keeps.
+_VIDEO_EXTENSIONS = tuple(
+    spelled
+    for ext in (".mp4", ".mov", ".mkv", ".webm", ".avi", ".m4v", ".mts", ".m2ts", ".ts", ".mxf")
+    for spelled in (ext, ext.upper())
+)
 _SPLITS = {"train", "val", "test"}
 
 

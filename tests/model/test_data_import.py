@@ -131,3 +131,15 @@ def test_a_capture_starting_inside_a_gop_keeps_its_clicks_on_their_flashes(tmp_p
     seen = np.flatnonzero(corner > 150) / 24
     assert len(heard) == len(seen) > 4
     assert np.max(np.abs(heard - seen)) <= 0.03, (heard, seen)
+
+
+@pytest.mark.parametrize("extension", [".MTS", ".m2ts", ".ts"])
+def test_a_camera_or_broadcast_file_is_found_without_its_extension(tmp_path, extension):
+    """A captions row names a video without its extension (as VGGSound's do); AVCHD cameras
+    write .MTS/.m2ts, captures .ts, broadcast cameras .mxf: those were found only when the row
+    spelled the extension out."""
+    make_test_movie(str(tmp_path / f"clip{extension}"), frames=120, rate=24, size=(160, 120),
+                    with_audio=True, flash_every=12)
+    (tmp_path / "c.csv").write_text("clip,0,beeps,train\n")
+    assert import_folder(tmp_path, tmp_path / "c.csv", tmp_path / "out", workers=1,
+                         progress=False)["per_split"]["train"] == 1
