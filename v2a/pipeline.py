@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import opentimelineio as otio
 
+from otio_adapters import timing
 from otio_adapters.earlier_result import EarlierSound, take_v2a_tracks
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
 from otio_adapters.plan import is_enabled, segment_label
@@ -82,8 +83,9 @@ class _TimelineFacts:
 
     offset: int  # the timeline's start timecode in samples: where its time references count from
     project: str  # the timeline's name (the take's iXML PROJECT)
-    # Where the edit's clips that can have sound start and end (samples from the timeline's
-    # start): a take edge that meets none of them meets silence, and fades there (`_edge_fades`).
+    # Where v2a's sound will start and end on the timeline written (samples from the timeline's
+    # start; `_sound_edges`): a take edge that meets none of them meets silence, and fades there
+    # (`_edge_fades`).
     starts: frozenset[int] = frozenset()
     ends: frozenset[int] = frozenset()
 
@@ -345,10 +347,8 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
-    sounding = [s for s in visible if s.status == "ok"]  # offline media makes no sound
-    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name,
-                           frozenset(s.start_sample for s in sounding),
-                           frozenset(s.start_sample + s.num_samples for s in sounding))
+    starts, ends = _sound_edges(timeline, segments)
+    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name, starts, ends)
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
@@ -739,17 +739,44 @@ def _generate_take(
     return event("done", message, steps, steps, audio.path), audio
 
 
+def _sound_edges(timeline: otio.schema.Timeline,
+                 segments: list[Segment]) -> tuple[frozenset[int], frozenset[int]]:
+    """(starts, ends) of the sound the written timeline will hold beside each take: the clips
+    this run generates and the enabled clips already on v2a's tracks (an earlier run's). A
+    clip this run does not generate and that has no sound yet (`--clips`), a clip whose media
+    is offline, a gap, the timeline's start or end: no sound meets a take there. Before the
+    sound-edges session every clip that could have sound counted, so a take generated alone
+    beside a clip without sound started at full level inside its file (its handle unplayed)."""
+    sounding = [(s.start_sample, s.start_sample + s.num_samples)
+                for s in segments if s.status == "ok"]  # offline media makes no sound
+    for track in timeline.tracks:
+        if not (track_stem(track) and track.enabled):
+            continue
+        position = Fraction(0)  # exact seconds, as the track counts them; one pass
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            start, position = position, position + timing.seconds(item.duration())
+            if isinstance(item, otio.schema.Clip) and item.enabled:
+                sounding.append((timing.to_samples(start), timing.to_samples(position)))
+    return frozenset(s for s, _ in sounding), frozenset(e for _, e in sounding)
+
+
 def _edge_fades(samples: np.ndarray, segment: Segment, facts: _TimelineFacts) -> np.ndarray:
-    """The take faded in (out) over its first (last) 5 ms where no other clip's sound meets it
-    there: the timeline's start or end, a gap, a clip whose media is offline. The model's sound
-    runs on past the picture's edges, so a take cut there started or stopped mid-sound, a
-    click on a monitor (up to -26 dBFS in one sample on the bundled sample's takes). Where
-    another clip meets it (a crossfade, or a hard cut asked for with --cut-handle 0) it is left
+    """The take faded in (out) over the first (last) 5 ms the timeline plays of it where no
+    other sound meets it there (`_sound_edges`). The model's sound runs on past the picture's
+    edges, so a take cut there started or stopped mid-sound, a click on a monitor (up to -26
+    dBFS in one sample on the bundled sample's takes). The timeline plays a take from its
+    record start, inside its file where it has a handle before (and to its record end), so the
+    fade is there; the unplayed handle fades out towards it (`fade_edges`). Where another
+    clip's sound meets it (a crossfade, or a hard cut asked for with --cut-handle 0) it is left
     as made: a fade there would dip the sound at the cut. docs/media.md, "Edges"."""
     from v2a.media.audio import fade_edges
 
     end = segment.start_sample + segment.num_samples
-    return fade_edges(samples, segment.start_sample not in facts.ends, end not in facts.starts)
+    return fade_edges(samples, segment.start_sample not in facts.ends, end not in facts.starts,
+                      start=segment.handle_before_samples,
+                      end=segment.handle_before_samples + segment.num_samples)
 
 
 def _leveled(

@@ -92,8 +92,13 @@ def test_a_take_fades_where_it_meets_silence_and_only_there(tmp_path, movies):
     assert _faded_in(a) and _steady(a[n:])
     # b: its start is its handle in that crossfade (kept); it ends before a gap (faded out).
     assert _steady(b[:-n]) and _faded_in(b[::-1])
-    # c follows the gap and ends before a clip that has no sound (offline): both ends fade.
-    assert _faded_in(c) and _faded_in(c[::-1]) and _steady(c[n:-n])
+    # c follows the gap and ends before a clip that has no sound (offline): both ends fade,
+    # its end where the timeline stops playing it, before its handle after (2 frames), which
+    # rises again from there (a crossfade into that clip once it has sound plays it).
+    handle = _samples(2)
+    played, after = c[:-handle], c[-handle:]
+    assert _faded_in(played) and _faded_in(played[::-1]) and _steady(played[n:-n])
+    assert _faded_in(after) and _steady(after[n:])
 
 
 def test_a_hard_cut_asked_for_stays_a_cut(tmp_path, movies):
@@ -113,3 +118,61 @@ def test_a_take_shorter_than_two_fades_fades_over_half_of_it_each_side():
     assert len(faded) == 101 and faded[50] == LEVEL and np.all(take == LEVEL)  # a copy
     assert faded[0] < 1e-3 * LEVEL and faded[-1] < 1e-3 * LEVEL
     assert np.all(np.diff(faded[:51]) > 0) and np.all(np.diff(faded[50:]) < 0)
+
+
+def _played(tmp_path, movies, **request) -> np.ndarray:
+    """v2a's sound as the written timeline plays it (the stem), from the timeline's start."""
+    from otio_adapters.read import read_timeline
+    from otio_adapters.stem import render_v2a_sound
+
+    result = run_generation(
+        GenerationRequest(timeline_path=_edit(tmp_path, movies), out_dir=str(tmp_path / "out"),
+                          **request),
+        _Steady(),
+    )
+    return render_v2a_sound(read_timeline(result.timeline_path), str(tmp_path / "out"))
+
+
+def _samples(frames: int) -> int:
+    return frames * SAMPLE_RATE // RATE
+
+
+def test_a_take_played_from_inside_its_file_fades_where_it_meets_silence(tmp_path, movies):
+    """A take's handle is not played where no sound meets it, so it is played from inside its
+    file: c's handle after runs into the offline clip's range, and b (generated alone) has a
+    handle before into a, which this run does not generate. Each fades where it is played to
+    meet silence: before, c stopped and b started at full level in one sample."""
+    from v2a.contracts import ClipAddress, Selection
+
+    n = EDGE_FADE_SAMPLES
+    sound = _played(tmp_path, movies)
+    c_end = _samples(24 + 30 + 10 + 20)
+    assert _faded_in(sound[c_end - 1 :: -1]), "c's played end (its handle after unplayed)"
+    assert np.all(sound[c_end:] == 0)
+
+    b_start = _samples(24)
+    (tmp_path / "only_b").mkdir()
+    only_b = Selection(clips=(ClipAddress(track="V1", record_time=1.5),))
+    sound = _played(tmp_path / "only_b", movies, selection=only_b)
+    assert np.all(sound[:b_start] == 0)  # a has no sound: b meets silence
+    assert _faded_in(sound[b_start:]) and _steady(sound[b_start + n : b_start + 2 * n])
+
+
+def test_a_faded_handle_crossfades_later_without_a_step(tmp_path, movies):
+    """b generated alone fades in at its cut with a (silent then); a generated next crossfades
+    into b's handle, which fades out towards that cut as b fades in after it: the sound dips
+    there for a few ms (-3 dB at the cut for these steady takes) and steps nowhere."""
+    from otio_adapters.read import read_timeline
+    from otio_adapters.stem import render_v2a_sound
+    from v2a.contracts import ClipAddress, Selection
+
+    timeline, out = _edit(tmp_path, movies), str(tmp_path / "out")
+    for seconds in (1.5, 0.5):  # b, then a
+        only = Selection(clips=(ClipAddress(track="V1", record_time=seconds),))
+        result = run_generation(
+            GenerationRequest(timeline_path=timeline, out_dir=out, selection=only), _Steady())
+    sound = render_v2a_sound(read_timeline(result.timeline_path), out)
+    cut = _samples(24)
+    around = sound[cut - _samples(2) : cut + _samples(2)]  # the crossfade, 2 + 2 frames
+    assert np.abs(np.diff(around)).max() < 0.01 * LEVEL
+    assert 0.69 * LEVEL < around.min() < 0.72 * LEVEL  # a at cos(45°) at the cut, b faded
