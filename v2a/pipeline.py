@@ -25,7 +25,7 @@ import opentimelineio as otio
 from otio_adapters import timing
 from otio_adapters.earlier_result import EarlierSound, take_v2a_tracks
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
-from otio_adapters.plan import is_enabled, segment_label
+from otio_adapters.plan import is_enabled, segment_label, timeline_start
 from otio_adapters.read import (
     TimelineReadError,
     assumed_rate_note,
@@ -48,6 +48,7 @@ from otio_adapters.takes import (
 from otio_adapters.write import (
     BUNDLES,
     EXTENSIONS,
+    edit_rate,
     join_notes,
     records_file_written,
     write_audio_tracks,
@@ -81,7 +82,10 @@ AUDIO_FOLDER = "audio"
 class _TimelineFacts:
     """What each take file of a run says of the timeline it belongs to."""
 
-    offset: int  # the timeline's start timecode in samples: where its time references count from
+    # The timeline's start timecode (seconds from midnight, where time references count from)
+    # and its frame rate, which the first sample of a take falls on a frame of (`take_origin`).
+    start: Fraction
+    rate: float
     project: str  # the timeline's name (the take's iXML PROJECT)
     # Where v2a's sound will start and end on the timeline written (samples from the timeline's
     # start; `_sound_edges`): a take edge that meets none of them meets silence, and fades there
@@ -348,7 +352,8 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
     starts, ends = _sound_edges(timeline, segments)
-    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name, starts, ends)
+    facts = _TimelineFacts(timeline_start(timeline), edit_rate(timeline), timeline.name, starts,
+                           ends)
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
@@ -604,14 +609,6 @@ def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -
                 "are generators (titles, bars), which have no media to make sound for: "
                 f"{names}")
     return f"{request.timeline_path}: no visible, enabled video clip to generate sound for"
-
-
-def _timeline_offset_samples(timeline: otio.schema.Timeline) -> int:
-    """The timeline's start timecode in samples: bext time references count from 00:00:00:00."""
-    from otio_adapters.plan import timeline_start
-    from otio_adapters.timing import to_samples
-
-    return to_samples(timeline_start(timeline))
 
 
 def _media(segment: Segment) -> str:
@@ -906,14 +903,15 @@ def _write_take(
 
     # The file starts `handle_before` samples before the record start; DAWs place its first
     # sample at the time reference, so that is where the file begins on the timeline.
-    reference = take_origin(facts.offset, segment.start_sample, segment.handle_before_samples)
+    reference = take_origin(facts.start, segment.start_sample, segment.handle_before_samples,
+                            facts.rate)
     generator, take = provenance["generator"], provenance["take"]
     write_wav(
         path,
         samples,
         description=(
             f"v2a {generator} take {take} for clip {segment.clip_name!r} "
-            f"({segment.track_name}); record start {facts.offset + segment.start_sample} "
+            f"({segment.track_name}); record start {reference + segment.handle_before_samples} "
             f"samples, handles {segment.handle_before_samples} before, "
             f"{segment.handle_after_samples} after (samples)"
         ),
