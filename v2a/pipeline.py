@@ -351,7 +351,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
-    starts, ends = _sound_edges(timeline, segments)
+    starts, ends = _sound_edges(timeline, segments, visible)
     facts = _TimelineFacts(timeline_start(timeline), edit_rate(timeline), timeline.name, starts,
                            ends)
     takes = highest_takes(timeline, audio_dir)
@@ -736,16 +736,17 @@ def _generate_take(
     return event("done", message, steps, steps, audio.path), audio
 
 
-def _sound_edges(timeline: otio.schema.Timeline,
-                 segments: list[Segment]) -> tuple[frozenset[int], frozenset[int]]:
+def _sound_edges(timeline: otio.schema.Timeline, segments: list[Segment],
+                 visible: list[Segment]) -> tuple[frozenset[int], frozenset[int]]:
     """(starts, ends) of the sound the written timeline will hold beside each take: the clips
-    this run generates and the enabled clips already on v2a's tracks (an earlier run's). A
-    clip this run does not generate and that has no sound yet (`--clips`), a clip whose media
-    is offline, a gap, the timeline's start or end: no sound meets a take there. Before the
+    this run generates, and those of v2a's enabled clips already laid (an earlier run's) that
+    still sit on a visible shot's edge. No sound meets a take at a clip this run does not
+    generate that has no sound yet (`--clips`), a clip whose media is offline, a shot lifted
+    out since (its sound leaves the track), a gap, the timeline's start or end. Before the
     sound-edges session every clip that could have sound counted, so a take generated alone
     beside a clip without sound started at full level inside its file (its handle unplayed)."""
-    sounding = [(s.start_sample, s.start_sample + s.num_samples)
-                for s in segments if s.status == "ok"]  # offline media makes no sound
+    generated = [s for s in segments if s.status == "ok"]  # offline media makes no sound
+    laid_starts, laid_ends = set(), set()
     for track in timeline.tracks:
         if not (track_stem(track) and track.enabled):
             continue
@@ -755,8 +756,14 @@ def _sound_edges(timeline: otio.schema.Timeline,
                 continue
             start, position = position, position + timing.seconds(item.duration())
             if isinstance(item, otio.schema.Clip) and item.enabled:
-                sounding.append((timing.to_samples(start), timing.to_samples(position)))
-    return frozenset(s for s, _ in sounding), frozenset(e for _, e in sounding)
+                laid_starts.add(timing.to_samples(start))
+                laid_ends.add(timing.to_samples(position))
+    shown = [s for s in visible if s.status == "ok"]
+    starts = {s.start_sample for s in generated}
+    starts |= {s.start_sample for s in shown} & laid_starts
+    ends = {s.start_sample + s.num_samples for s in generated}
+    ends |= {s.start_sample + s.num_samples for s in shown} & laid_ends
+    return frozenset(starts), frozenset(ends)
 
 
 def _edge_fades(samples: np.ndarray, segment: Segment, facts: _TimelineFacts) -> np.ndarray:

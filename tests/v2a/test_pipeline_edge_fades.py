@@ -176,3 +176,26 @@ def test_a_faded_handle_crossfades_later_without_a_step(tmp_path, movies):
     around = sound[cut - _samples(2) : cut + _samples(2)]  # the crossfade, 2 + 2 frames
     assert np.abs(np.diff(around)).max() < 0.01 * LEVEL
     assert 0.69 * LEVEL < around.min() < 0.72 * LEVEL  # a at cos(45°) at the cut, b faded
+
+
+def test_sound_of_a_deleted_shot_is_no_sound_beside_a_take(tmp_path, movies):
+    """a's shot lifted out (a gap in its place) after a run: its sound leaves the track, so b,
+    made again, meets silence there and fades in, though a's old clip was still on the track
+    when the run began."""
+    from otio_adapters.read import read_timeline
+    from otio_adapters.stem import render_v2a_sound
+
+    out = str(tmp_path / "out")
+    first = run_generation(GenerationRequest(timeline_path=_edit(tmp_path, movies),
+                                             out_dir=out), _Steady())
+    timeline = read_timeline(first.timeline_path)
+    video = timeline.video_tracks()[0]
+    a = video[0]
+    video[0] = otio.schema.Gap(source_range=TR(RT(0, RATE), a.duration()))
+    lifted = str(tmp_path / "out" / "edges.otio")
+    otio.adapters.write_to_file(timeline, lifted)
+    result = run_generation(GenerationRequest(timeline_path=lifted, out_dir=out), _Steady())
+    sound = render_v2a_sound(read_timeline(result.timeline_path), out)
+    b_start = _samples(24)
+    assert np.all(sound[:b_start] == 0)
+    assert _faded_in(sound[b_start:])
