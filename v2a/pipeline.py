@@ -397,6 +397,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
     offline_note = _offline_takes_note(timeline)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
+    steps_note = _steps_note(timeline, media_dir)
     result = GenerationResult(timeline_path=output_path,
                               clips=tuple(finals[s.clip_id] for s in segments),
                               generated=tuple(generated))
@@ -419,7 +420,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
         else:
             _remove_takes(generated)
         raise
-    note = join_notes(plan.rate_note, note, earlier_note, offline_note)
+    note = join_notes(plan.rate_note, note, earlier_note, offline_note, steps_note)
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.
@@ -439,6 +440,29 @@ def _offline_takes_note(timeline: otio.schema.Timeline) -> str:
     return (f"the take file of {len(offline)} clip(s) on v2a's track is missing, deleted or "
             f"renamed since it was made: {shown}{more}; their sound is offline on the timeline "
             f"written (make it anew: v2a generate {again}, or RegenerateClip with those ids)")
+
+
+def _steps_note(timeline: otio.schema.Timeline, base_dir: str) -> str:
+    """What the note says of v2a's clips that start or stop at full level where they meet
+    silence (`stem.steps_at_silence`): their takes were made to meet sound there, and only a
+    new take, made to meet silence, fades there. Before the sound-edges session they clicked
+    without a word."""
+    from otio_adapters.stem import steps_at_silence
+    from otio_adapters.timing import exact_rate, format_timecode
+
+    steps = steps_at_silence(timeline, base_dir)
+    if not steps:
+        return ""
+    start, rate = timeline_start(timeline), exact_rate(edit_rate(timeline))
+    shown = ", ".join(
+        f"{step.clip_name!r} at {format_timecode(start + Fraction(step.at, SAMPLE_RATE), rate)} "
+        f"({step.level_db:.1f} dBFS)" for step in steps[:5])
+    more = f" and {len(steps) - 5} more" if len(steps) > 5 else ""
+    again = " ".join(f"--clips {clip_id}" for clip_id in dict.fromkeys(s.clip_id for s in steps))
+    return (f"{len(steps)} edge(s) of v2a's clips meet silence where their takes play at full "
+            f"level, a click: {shown}{more}; those takes were made to meet sound there (a shot "
+            f"beside since lifted, the clip trimmed, or a clip beside that failed): make them "
+            f"again to fade there (v2a generate {again}, or RegenerateClip with those ids)")
 
 
 #: The attribute `_generate_all` sets on an exception that stopped it after it had put files in

@@ -199,3 +199,48 @@ def test_sound_of_a_deleted_shot_is_no_sound_beside_a_take(tmp_path, movies):
     b_start = _samples(24)
     assert np.all(sound[:b_start] == 0)
     assert _faded_in(sound[b_start:])
+
+
+def test_a_kept_take_that_comes_to_meet_silence_is_named_in_the_note(tmp_path, movies):
+    """a's shot lifted out, then only c made again: b keeps its take, made to crossfade with
+    a's sound, so it starts at full level two frames into its file where a's sound was. Its
+    file cannot fade there now; the note says so and how to fix it (b made again fades)."""
+    from v2a.contracts import ClipAddress, Selection
+
+    out = str(tmp_path / "out")
+    first = run_generation(GenerationRequest(timeline_path=_edit(tmp_path, movies),
+                                             out_dir=out), _Steady())
+    assert "click" not in first.format_note
+    timeline = otio.adapters.read_from_file(first.timeline_path)
+    video = timeline.video_tracks()[0]
+    video[0] = otio.schema.Gap(source_range=TR(RT(0, RATE), video[0].duration()))
+    lifted = str(tmp_path / "out" / "edges.otio")
+    otio.adapters.write_to_file(timeline, lifted)
+    only_c = Selection(clips=(ClipAddress(track="V1", record_time=3.0),))
+    result = run_generation(GenerationRequest(timeline_path=lifted, out_dir=out,
+                                              selection=only_c), _Steady())
+    assert "'V2A b' at 01:00:01:00 (-12.0 dBFS)" in result.format_note, result.format_note
+    assert "--clips" in result.format_note and "'V2A c'" not in result.format_note
+
+
+class _FirstFails(_Steady):
+    """Fails the first clip it is asked for (a), as a generator error does."""
+
+    calls = 0
+
+    def generate(self, *args, **kwargs):
+        self.calls += 1
+        if self.calls == 1:
+            raise RuntimeError("out of memory")
+        return super().generate(*args, **kwargs)
+
+
+def test_a_take_beside_a_clip_that_failed_in_the_same_run_is_named_in_the_note(tmp_path,
+                                                                               movies):
+    """b was made while a still counted as sound (its crossfade handle kept whole); a failed
+    after, so b starts at full level where a's sound would have been."""
+    result = run_generation(
+        GenerationRequest(timeline_path=_edit(tmp_path, movies), out_dir=str(tmp_path / "out")),
+        _FirstFails())
+    assert [c.state for c in result.clips][:2] == ["failed", "done"]
+    assert "'V2A b' at 01:00:01:00 (-12.0 dBFS)" in result.format_note, result.format_note
