@@ -916,7 +916,7 @@ def restore(
         for producer in _media(mlt)
         if read_property(producer, PROPERTY)
     }
-    start = timeline_start(timeline)
+    offset = timing.to_samples(timeline_start(timeline))
     tractors = _track_tractors(mlt, by_id)
     for index, track in enumerate(timeline.tracks):
         if track_stem(track) is None:
@@ -926,7 +926,7 @@ def restore(
             record = records.get(url_to_path(getattr(clip.media_reference, "target_url", "")))
             if record or is_v2a_clip(clip):
                 ours[id(clip)] = (clip, json.loads(record) if record else {})  # kept: id() stays
-                _in_timeline_time(clip, start, rate, ours[id(clip)][1] or None)
+                _in_timeline_time(clip, offset, ours[id(clip)][1] or None)
         # v2a's track: its clips all v2a's (an editor's track keeps the adapter's transitions).
         if ours and len(ours) == len(track.find_clips()) and index < len(tractors):
             _lay_crossfades(track, _mixed_cuts(tractors[index], by_id, rate), ours, rate)
@@ -1293,8 +1293,7 @@ def _same_frame(samples: int, other: int, rate: float) -> bool:
     return frames[0] == frames[1]
 
 
-def _in_timeline_time(clip: otio.schema.Clip, start: Fraction, rate: float,
-                      record: dict | None) -> None:
+def _in_timeline_time(clip: otio.schema.Clip, offset: int, record: dict | None) -> None:
     """A v2a clip read from a project (its take counted from the file's start) in timeline time,
     as v2a lays it out (`write.media_origin`): the take starts where its first sample sits, its
     handle before the clip's record start. With its `kdenlive:v2a` record, the clip gets back
@@ -1308,7 +1307,7 @@ def _in_timeline_time(clip: otio.schema.Clip, start: Fraction, rate: float,
     written = (record or {}).get("handle_before")
     if written is not None and _same_frame(written, handle, available.start_time.rate):
         handle = written  # the handle v2a wrote, to the sample, unless the editor trimmed it
-    origin = take_origin(start, to_samples(record_range.start_time), handle, rate)
+    origin = take_origin(offset, to_samples(record_range.start_time), handle)
     length = to_samples(record_range.duration)
     takes = (record or {}).get("takes", {})
     active = (record or {}).get("active")

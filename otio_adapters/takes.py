@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import os
 import re
-from fractions import Fraction
 from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 
 from otio_adapters import timing
-from v2a.contracts import SAMPLE_RATE
 
 V2A_KEY = "v2a"  # metadata namespace, as OTIO adapters use "fcp_xml", "AAF"
 #: metadata["fcp_xml"][PREMIERE_TRACK_NAME]: a track's name in FCP7 XML, an attribute of its
@@ -286,19 +284,8 @@ def to_samples(time: otio.opentime.RationalTime) -> int:
     return timing.to_samples(timing.seconds(time))
 
 
-def take_origin(timeline_start: Fraction, start_sample: int, handle_before: int,
-                rate: float) -> int:
-    """Timeline time (samples from midnight, start timecode included) of a take's first sample:
-    the WAV's bext time reference and the start of its available range, so that an editor
-    linking audio by timecode finds the clip's source range inside the file. Never before zero.
-
-    Rounded once, from the exact time: the first sample is the sample nearest a frame of the
-    timeline (`rate`; record starts and handles are whole frames), and that frame's time from
-    midnight is rounded. Where the start timecode is not a whole number of samples (01:00:00;00
-    at 59.94 drop frame is 172,799,827.2), rounding it and the record position apart was up to
-    0.8 sample off, a sample away from the frame a frame-based format declares for the file."""
-    first = start_sample - handle_before  # samples from the timeline's start, as planned
-    exact_rate = timing.exact_rate(rate)
-    frame = Fraction(timing.to_frames(Fraction(first, SAMPLE_RATE), exact_rate)) / exact_rate
-    at = frame if timing.to_samples(frame) == first else Fraction(first, SAMPLE_RATE)
-    return max(0, timing.to_samples(timeline_start + at))
+def take_origin(timeline_offset: int, start_sample: int, handle_before: int) -> int:
+    """Timeline time (samples, start timecode included) of a take's first sample: the WAV's
+    bext time reference and the start of its available range, so that an editor linking audio
+    by timecode finds the clip's source range inside the file. Never before zero."""
+    return max(0, timeline_offset + start_sample - handle_before)

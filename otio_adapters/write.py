@@ -228,8 +228,8 @@ def _read_placed(track: otio.schema.Track) -> list[Placed]:
 
 
 def media_origin(timeline: otio.schema.Timeline, audio: GeneratedAudio) -> int:
-    return take_origin(timeline_start(timeline), audio.start_sample, audio.handle_before_samples,
-                       edit_rate(timeline))
+    offset = timing.to_samples(timeline_start(timeline))
+    return take_origin(offset, audio.start_sample, audio.handle_before_samples)
 
 
 def _add_take(clip: otio.schema.Clip, segment: Segment, audio: GeneratedAudio, origin: int) -> None:

@@ -82,10 +82,7 @@ AUDIO_FOLDER = "audio"
 class _TimelineFacts:
     """What each take file of a run says of the timeline it belongs to."""
 
-    # The timeline's start timecode (seconds from midnight, where time references count from)
-    # and its frame rate, which the first sample of a take falls on a frame of (`take_origin`).
-    start: Fraction
-    rate: float
+    offset: int  # the timeline's start timecode in samples: where its time references count from
     project: str  # the timeline's name (the take's iXML PROJECT)
     # Where v2a's sound will start and end on the timeline written (samples from the timeline's
     # start; `_sound_edges`): a take edge that meets none of them meets silence, and fades there
@@ -352,8 +349,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
     starts, ends = _sound_edges(timeline, segments, visible)
-    facts = _TimelineFacts(timeline_start(timeline), edit_rate(timeline), timeline.name, starts,
-                           ends)
+    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name, starts, ends)
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
@@ -633,6 +629,13 @@ def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -
                 "are generators (titles, bars), which have no media to make sound for: "
                 f"{names}")
     return f"{request.timeline_path}: no visible, enabled video clip to generate sound for"
+
+
+def _timeline_offset_samples(timeline: otio.schema.Timeline) -> int:
+    """The timeline's start timecode in samples: bext time references count from 00:00:00:00."""
+    from otio_adapters.timing import to_samples
+
+    return to_samples(timeline_start(timeline))
 
 
 def _media(segment: Segment) -> str:
@@ -934,15 +937,14 @@ def _write_take(
 
     # The file starts `handle_before` samples before the record start; DAWs place its first
     # sample at the time reference, so that is where the file begins on the timeline.
-    reference = take_origin(facts.start, segment.start_sample, segment.handle_before_samples,
-                            facts.rate)
+    reference = take_origin(facts.offset, segment.start_sample, segment.handle_before_samples)
     generator, take = provenance["generator"], provenance["take"]
     write_wav(
         path,
         samples,
         description=(
             f"v2a {generator} take {take} for clip {segment.clip_name!r} "
-            f"({segment.track_name}); record start {reference + segment.handle_before_samples} "
+            f"({segment.track_name}); record start {facts.offset + segment.start_sample} "
             f"samples, handles {segment.handle_before_samples} before, "
             f"{segment.handle_after_samples} after (samples)"
         ),
