@@ -27,7 +27,7 @@ import soundfile
 from otio_adapters import timing
 from otio_adapters.media_refs import RelinkIndex, locate_file
 from otio_adapters.plan import timeline_start
-from otio_adapters.takes import to_samples, track_name, track_stem
+from otio_adapters.takes import V2A_KEY, clip_file_stem, to_samples, track_name, track_stem
 from v2a.contracts import SAMPLE_RATE
 from v2a.media.audio import ProductionNotes, write_wav
 from v2a.media.errors import MediaError
@@ -46,6 +46,7 @@ class _Placed:
     file_offset: int  # the take's sample under `start`
     fade_in: tuple[int, int] = (0, 0)  # (before start, after start) of a crossfade into it
     fade_out: tuple[int, int] = (0, 0)  # (before end, after end) of a crossfade out of it
+    clip_id: str = ""
 
 
 def picture_samples(timeline: otio.schema.Timeline) -> int:
@@ -119,9 +120,63 @@ def _placed_clips(track: otio.schema.Track, base_dir: str) -> list[_Placed]:
         if last_was_placed:
             placed.append(_Placed(item.name, _take_path(item, base_dir), start,
                                   timing.to_samples(position) - start, _file_offset(item),
-                                  fade_in=fade_into_next))
+                                  fade_in=fade_into_next, clip_id=_clip_id(item)))
         fade_into_next = (0, 0)
     return placed
+
+
+#: A take that starts or stops above this level where it meets silence plays a step there, a
+#: click (a take's own 5 ms fade leaves its edge some 100 dB under its level).
+STEP_FLOOR_DB = -60.0
+
+
+@dataclass(frozen=True)
+class Step:
+    """An edge of a v2a clip where its sound meets silence and its take plays a step."""
+
+    clip_name: str
+    clip_id: str
+    at: int  # samples from the timeline's start
+    level_db: float  # dBFS of the take's sample at the edge: the step
+
+
+def steps_at_silence(timeline: otio.schema.Timeline, base_dir: str = "") -> list[Step]:
+    """The edges of the enabled v2a clips where no crossfade or other clip of v2a's meets them
+    and the take is played from (or to) a sample above STEP_FLOOR_DB. A take fades where it
+    meets silence when it is made (docs/media.md, "Edges"); one whose edge came to meet
+    silence since (a shot beside it lifted, its own trimmed at a gap, a clip beside it that
+    failed in the same run) is played from inside its file there, at full level. Takes that
+    cannot be read are left out (the note on offline takes names them)."""
+    steps = []
+    floor = 10 ** (STEP_FLOOR_DB / 20)
+    for track in timeline.tracks:
+        if not (track_stem(track) and track.enabled):
+            continue
+        try:
+            placed = _placed_clips(track, base_dir)
+        except MediaError:
+            continue
+        starts = {item.start for item in placed}
+        ends = {item.start + item.length for item in placed}
+        for item in placed:
+            end = item.start + item.length
+            edges = []
+            if item.fade_in == (0, 0) and item.start not in ends:
+                edges.append((item.start, item.file_offset))
+            if item.fade_out == (0, 0) and end not in starts:
+                edges.append((end, item.file_offset + item.length - 1))
+            for at, offset in edges:
+                try:
+                    level = abs(float(_read(item, offset, 1)[0]))
+                except MediaError:
+                    break
+                if level > floor:
+                    steps.append(Step(item.name, item.clip_id, at, 20 * math.log10(level)))
+    return steps
+
+
+def _clip_id(clip: otio.schema.Clip) -> str:
+    return clip.metadata.get(V2A_KEY, {}).get("clip_id") or clip_file_stem(clip)
 
 
 def _take_path(clip: otio.schema.Clip, base_dir: str) -> str:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import opentimelineio as otio
 
+from otio_adapters import timing
 from otio_adapters.earlier_result import (
     EarlierSound,
     quoted_names,
@@ -31,7 +32,7 @@ from otio_adapters.earlier_result import (
     v2a_clips,
 )
 from otio_adapters.media_refs import media_base_dir, otioz_extraction
-from otio_adapters.plan import is_enabled, segment_label
+from otio_adapters.plan import is_enabled, segment_label, timeline_start
 from otio_adapters.read import (
     TimelineReadError,
     assumed_rate_note,
@@ -54,6 +55,7 @@ from otio_adapters.takes import (
 from otio_adapters.write import (
     BUNDLES,
     EXTENSIONS,
+    edit_rate,
     join_notes,
     records_file_written,
     write_audio_tracks,
@@ -89,8 +91,9 @@ class _TimelineFacts:
 
     offset: int  # the timeline's start timecode in samples: where its time references count from
     project: str  # the timeline's name (the take's iXML PROJECT)
-    # Where the edit's clips that can have sound start and end (samples from the timeline's
-    # start): a take edge that meets none of them meets silence, and fades there (`_edge_fades`).
+    # Where v2a's sound will start and end on the timeline written (samples from the timeline's
+    # start; `_sound_edges`): a take edge that meets none of them meets silence, and fades there
+    # (`_edge_fades`).
     starts: frozenset[int] = frozenset()
     ends: frozenset[int] = frozenset()
 
@@ -398,10 +401,8 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
     for segment in segments:
         emit(ClipEvent(segment.clip_id, segment.clip_name, "queued", media_path=_media(segment)))
 
-    sounding = [s for s in visible if s.status == "ok"]  # offline media makes no sound
-    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name,
-                           frozenset(s.start_sample for s in sounding),
-                           frozenset(s.start_sample + s.num_samples for s in sounding))
+    starts, ends = _sound_edges(timeline, segments, visible)
+    facts = _TimelineFacts(_timeline_offset_samples(timeline), timeline.name, starts, ends)
     takes = highest_takes(timeline, audio_dir)
     finals: dict[str, ClipEvent] = {}
     generated: list[GeneratedAudio] = []
@@ -445,6 +446,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
     offline_note = _offline_takes_note(timeline)
     # Relative media paths were relative to the input's folder; the output is elsewhere.
     media_dir = media_base_dir(request.timeline_path)
+    steps_note = _steps_note(timeline, media_dir)
     result = GenerationResult(timeline_path=output_path,
                               clips=tuple(finals[s.clip_id] for s in segments),
                               generated=tuple(generated))
@@ -467,7 +469,7 @@ def _generate_all(request: GenerationRequest, generator: Generator, plan: Plan, 
         else:
             _remove_takes(generated)
         raise
-    note = join_notes(plan.rate_note, note, earlier_note, offline_note)
+    note = join_notes(plan.rate_note, note, earlier_note, offline_note, steps_note)
     if note:
         # The result carries it (`v2a generate`'s summary, the job's result): as a warning too,
         # the CLI printed the same long note twice.
@@ -487,6 +489,29 @@ def _offline_takes_note(timeline: otio.schema.Timeline) -> str:
     return (f"the take file of {len(offline)} clip(s) on v2a's track is missing, deleted or "
             f"renamed since it was made: {shown}{more}; their sound is offline on the timeline "
             f"written (make it anew: v2a generate {again}, or RegenerateClip with those ids)")
+
+
+def _steps_note(timeline: otio.schema.Timeline, base_dir: str) -> str:
+    """What the note says of v2a's clips that start or stop at full level where they meet
+    silence (`stem.steps_at_silence`): their takes were made to meet sound there, and only a
+    new take, made to meet silence, fades there. Before the sound-edges session they clicked
+    without a word."""
+    from otio_adapters.stem import steps_at_silence
+    from otio_adapters.timing import exact_rate, format_timecode
+
+    steps = steps_at_silence(timeline, base_dir)
+    if not steps:
+        return ""
+    start, rate = timeline_start(timeline), exact_rate(edit_rate(timeline))
+    shown = ", ".join(
+        f"{step.clip_name!r} at {format_timecode(start + Fraction(step.at, SAMPLE_RATE), rate)} "
+        f"({step.level_db:.1f} dBFS)" for step in steps[:5])
+    more = f" and {len(steps) - 5} more" if len(steps) > 5 else ""
+    again = " ".join(f"--clips {clip_id}" for clip_id in dict.fromkeys(s.clip_id for s in steps))
+    return (f"{len(steps)} edge(s) of v2a's clips meet silence where their takes play at full "
+            f"level, a click: {shown}{more}; those takes were made to meet sound there (a shot "
+            f"beside since lifted, the clip trimmed, or a clip beside that failed): make them "
+            f"again to fade there (v2a generate {again}, or RegenerateClip with those ids)")
 
 
 #: The attribute `_generate_all` sets on an exception that stopped it after it had put files in
@@ -661,7 +686,6 @@ def _nothing_to_do(request: GenerationRequest, timeline: otio.schema.Timeline) -
 
 def _timeline_offset_samples(timeline: otio.schema.Timeline) -> int:
     """The timeline's start timecode in samples: bext time references count from 00:00:00:00."""
-    from otio_adapters.plan import timeline_start
     from otio_adapters.timing import to_samples
 
     return to_samples(timeline_start(timeline))
@@ -792,17 +816,51 @@ def _generate_take(
     return event("done", message, steps, steps, audio.path), audio
 
 
+def _sound_edges(timeline: otio.schema.Timeline, segments: list[Segment],
+                 visible: list[Segment]) -> tuple[frozenset[int], frozenset[int]]:
+    """(starts, ends) of the sound the written timeline will hold beside each take: the clips
+    this run generates, and those of v2a's enabled clips already laid (an earlier run's) that
+    still sit on a visible shot's edge. No sound meets a take at a clip this run does not
+    generate that has no sound yet (`--clips`), a clip whose media is offline, a shot lifted
+    out since (its sound leaves the track), a gap, the timeline's start or end. Before the
+    sound-edges session every clip that could have sound counted, so a take generated alone
+    beside a clip without sound started at full level inside its file (its handle unplayed)."""
+    generated = [s for s in segments if s.status == "ok"]  # offline media makes no sound
+    laid_starts, laid_ends = set(), set()
+    for track in timeline.tracks:
+        if not (track_stem(track) and track.enabled):
+            continue
+        position = Fraction(0)  # exact seconds, as the track counts them; one pass
+        for item in track:
+            if isinstance(item, otio.schema.Transition):
+                continue
+            start, position = position, position + timing.seconds(item.duration())
+            if isinstance(item, otio.schema.Clip) and item.enabled:
+                laid_starts.add(timing.to_samples(start))
+                laid_ends.add(timing.to_samples(position))
+    shown = [s for s in visible if s.status == "ok"]
+    starts = {s.start_sample for s in generated}
+    starts |= {s.start_sample for s in shown} & laid_starts
+    ends = {s.start_sample + s.num_samples for s in generated}
+    ends |= {s.start_sample + s.num_samples for s in shown} & laid_ends
+    return frozenset(starts), frozenset(ends)
+
+
 def _edge_fades(samples: np.ndarray, segment: Segment, facts: _TimelineFacts) -> np.ndarray:
-    """The take faded in (out) over its first (last) 5 ms where no other clip's sound meets it
-    there: the timeline's start or end, a gap, a clip whose media is offline. The model's sound
-    runs on past the picture's edges, so a take cut there started or stopped mid-sound, a
-    click on a monitor (up to -26 dBFS in one sample on the bundled sample's takes). Where
-    another clip meets it (a crossfade, or a hard cut asked for with --cut-handle 0) it is left
+    """The take faded in (out) over the first (last) 5 ms the timeline plays of it where no
+    other sound meets it there (`_sound_edges`). The model's sound runs on past the picture's
+    edges, so a take cut there started or stopped mid-sound, a click on a monitor (up to -26
+    dBFS in one sample on the bundled sample's takes). The timeline plays a take from its
+    record start, inside its file where it has a handle before (and to its record end), so the
+    fade is there; the unplayed handle fades out towards it (`fade_edges`). Where another
+    clip's sound meets it (a crossfade, or a hard cut asked for with --cut-handle 0) it is left
     as made: a fade there would dip the sound at the cut. docs/media.md, "Edges"."""
     from v2a.media.audio import fade_edges
 
     end = segment.start_sample + segment.num_samples
-    return fade_edges(samples, segment.start_sample not in facts.ends, end not in facts.starts)
+    return fade_edges(samples, segment.start_sample not in facts.ends, end not in facts.starts,
+                      start=segment.handle_before_samples,
+                      end=segment.handle_before_samples + segment.num_samples)
 
 
 def _leveled(

@@ -256,18 +256,27 @@ EDGE_FADE_SAMPLES = SAMPLE_RATE * 5 // 1000
 
 
 def fade_edges(samples: np.ndarray, fade_in: bool, fade_out: bool,
-               length: int = EDGE_FADE_SAMPLES) -> np.ndarray:
-    """`samples` (mono) with a raised-cosine fade over its first and/or last `length` samples
-    (at most half the take each); the samples between are the same, and so is the length."""
+               length: int = EDGE_FADE_SAMPLES, start: int = 0, end: int | None = None) -> np.ndarray:
+    """`samples` (mono) with a raised-cosine fade in over the `length` samples from `start` and
+    out over those before `end` (the take's played range; at most half of it each); the length
+    is the same. A handle beyond a fade (before `start`, from `end`) fades out towards it over
+    as many samples, a mirror image: the timeline does not play it where the take meets silence,
+    but a crossfade laid there later (the neighbour generated then) plays it, and a handle at
+    full level into a faded edge would step there. The rest is the same samples."""
     samples = np.array(samples, dtype=np.float32)  # a copy: the caller's array is not faded
-    length = min(length, len(samples) // 2)
-    if length:
+    end = len(samples) if end is None else end
+    length = min(length, (end - start) // 2)
+    if length > 0:
         # sin² from just above 0 to just below 1: no step at the edge, none where it ends.
         ramp = np.sin((np.arange(length) + 0.5) / length * np.pi / 2).astype(np.float32) ** 2
         if fade_in:
-            samples[:length] *= ramp
+            samples[start : start + length] *= ramp
+            handle = min(length, start)
+            samples[start - handle : start] *= ramp[::-1][length - handle :]
         if fade_out:
-            samples[-length:] *= ramp[::-1]
+            samples[end - length : end] *= ramp[::-1]
+            handle = min(length, len(samples) - end)
+            samples[end : end + handle] *= ramp[:handle]
     return samples
 
 
