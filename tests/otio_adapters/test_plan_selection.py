@@ -112,6 +112,21 @@ def test_an_address_that_matches_no_visible_clip_is_a_clear_error():
         plan(layered(), Selection(clips=(ClipAddress(track="base", record_time=1.0),)))
 
 
+def test_an_unknown_clip_id_on_a_long_edit_lists_the_first_clips_and_points_to_inspect():
+    """The clips an unknown id is told about stop at a few: a feature's hundreds of clips made
+    one error line longer than a screen."""
+    timeline = otio.schema.Timeline(name="long")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for number in range(12):
+        track.append(clip(f"shot {number}", 24, start=24 * number))
+    timeline.tracks.append(track)
+    with pytest.raises(PlanError) as error:
+        plan(timeline, Selection(clips=(ClipAddress(clip_id="nope"),)))
+    said = str(error.value)
+    assert said.count(" (shot ") == 8 and "(shot 7)" in said and "(shot 8)" not in said
+    assert said.endswith("and 4 more (`v2a inspect` lists them all)"), said
+
+
 @pytest.mark.parametrize("selection, named", [
     (Selection(clips=(ClipAddress(track="top", record_time=float("nan")),)),
      "clips[0].record_time nan"),

@@ -368,3 +368,21 @@ def test_a_run_on_the_otio_left_by_a_stop_before_the_lists_rename_writes_into_th
     assert "changed since" not in said.out + said.err
     text = listed.read_text()
     assert f"{clip_id}_take3.wav" in text and text.count("_take2.wav") >= 3, text
+
+
+def test_a_clip_named_instead_of_its_id_is_told_the_id(tmp_path, capsys):
+    """`--clips burrow` (the name the summary and the editor show) said only "no visible clip
+    matches clip id 'burrow'"; a misspelt id left the user to find `v2a inspect` on their own."""
+    from v2a.cli import main
+
+    out = tmp_path / "out"
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--clips", "burrow"]) == 2
+    err = capsys.readouterr().err
+    assert "no visible clip matches clip id 'burrow'" in err
+    assert "'burrow' is the name of clip 2b5a3d0616" in err and err.count("\n") == 1, err
+
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--clips", "2b5a3d"]) == 2
+    err = capsys.readouterr().err
+    assert ("its clips: 2b5a3d0616 (burrow), 24d1f74f2b (wake up), 270001927a (stretch (150%)), "
+            "46b8354f49 (peek again)") in err, err
+    assert not out.exists()
