@@ -625,6 +625,15 @@ def _check_output(out_dir: str) -> None:
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not writable")
+    # An audio folder already there is where the takes are written: found only at the first
+    # take before, after the model had loaded, and said as the OS's bare "File exists".
+    audio = os.path.join(out_dir, AUDIO_FOLDER)
+    if os.path.lexists(audio) and not os.path.isdir(audio):
+        raise PipelineError(
+            f"cannot use output folder {out_dir}: {audio}, where the takes go, is not a folder")
+    if os.path.isdir(audio) and not os.access(audio, os.W_OK | os.X_OK):
+        raise PipelineError(
+            f"cannot use output folder {out_dir}: {audio}, where the takes go, is not writable")
 
 
 def _check_output_format(name: str) -> None:

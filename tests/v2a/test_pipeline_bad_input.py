@@ -110,6 +110,43 @@ def test_a_read_only_output_folder_fails_before_any_work(tmp_path):
         run_generation(GenerationRequest(str(path), str(locked / "out")), CountingGenerator())
 
 
+@pytest.mark.parametrize("blocker", ["file", "dangling link"])
+def test_an_audio_folder_that_is_not_a_folder_fails_before_the_model_loads(
+        blocker, tmp_path, capsys, monkeypatch):
+    """OUT/audio a file (or a link to nothing) said "cannot use output folder OUT: File exists",
+    once the model had loaded: nothing told which file was in the way."""
+    import model.generators
+
+    movie = make_test_movie(str(tmp_path / "a.mp4"), frames=24, rate=Fraction(24), size=(32, 32))
+    path = _edit(tmp_path, [("a", movie, 0, 12)])
+    out = tmp_path / "out"
+    out.mkdir()
+    if blocker == "file":
+        (out / "audio").write_text("the editor's notes")
+    else:
+        (out / "audio").symlink_to(tmp_path / "nowhere")
+    loaded = []
+    monkeypatch.setattr(model.generators, "load_generator", lambda spec: loaded.append(spec))
+    code, _, err = _generate(capsys, str(path), "--out", str(out))
+    assert code == 2 and loaded == [], err
+    assert err == (f"v2a generate: error: cannot use output folder {out}: {out / 'audio'}, where "
+                   "the takes go, is not a folder\n")
+    assert sorted(p.name for p in out.iterdir()) == ["audio"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_audio_folder_fails_before_any_work(tmp_path):
+    """A read-only OUT/audio said "[Errno 13] Permission denied: OUT/audio/<id>_take1.wav", once
+    the model had loaded."""
+    movie = make_test_movie(str(tmp_path / "a.mp4"), frames=24, rate=Fraction(24), size=(32, 32))
+    path = _edit(tmp_path, [("a", movie, 0, 12)])
+    (tmp_path / "out" / "audio").mkdir(parents=True, mode=0o500)
+    generator = CountingGenerator()
+    with pytest.raises(PipelineError, match="audio, where the takes go, is not writable"):
+        run_generation(GenerationRequest(str(path), str(tmp_path / "out")), generator)
+    assert generator.calls == 0
+
+
 def _edit(folder: Path, clips: list[tuple[str, str, int, int]]) -> Path:
     """A one-track OTIO edit of (name, media path, source start frame, frames) at 24 fps."""
     video = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
