@@ -384,9 +384,11 @@ def prepare_generation(request: GenerationRequest, plan: Plan | None = None) -> 
     seconds: a misspelt path waited for the load before it was said."""
     _check_output(request.out_dir)
     _check_output_format(request.output_format)
-    output_paths(request)  # an output format it cannot name a file for
     if plan is None or not plan.is_current(request):
+        # Read first: reading says a folder or a missing file as what it is, where naming the
+        # output file from the input's extension said "unknown timeline format".
         plan = plan_job(request)
+    output_paths(request)  # an output format it cannot name a file for
     if not plan.segments:
         raise PipelineError(_nothing_to_do(request, plan.timeline))
     return plan

@@ -74,6 +74,18 @@ def test_a_truncated_or_garbled_timeline_is_one_clear_line(kind, tmp_path, capsy
     assert not (tmp_path / "out").exists()  # nothing written, not even the folder
 
 
+def test_generate_says_a_missing_file_or_a_folder_as_inspect_does(tmp_path, capsys):
+    """`v2a inspect project/` said "a folder, not a timeline file", but `v2a generate project/`
+    still said "unknown timeline format '(no extension)'": it named its output file first."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for given, said in ((project, f"{project}: a folder, not a timeline file"),
+                        (tmp_path / "cut", f"{tmp_path / 'cut'}: file not found")):
+        code, _, err = _generate(capsys, str(given), "--out", str(tmp_path / "out"))
+        assert code == 2 and err == f"v2a generate: error: {said}\n", err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_timeline_with_no_video_is_a_clear_error(tmp_path, capsys):
     timeline = otio.schema.Timeline(name="sound only")
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
