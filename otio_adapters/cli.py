@@ -30,7 +30,11 @@ FOLDER_BUSY_EXIT = 75
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     inspect = subparsers.add_parser(
-        "inspect", help="print the segments v2a would generate for a timeline"
+        "inspect", help="print the segments v2a would generate for a timeline",
+        description="Read the timeline and print one row per visible video clip range v2a "
+        "would generate sound for: its id (what generate --clips takes), track, name, record "
+        "and source timecode, speed, handles and its media file, or OFFLINE: and where v2a "
+        "looked for it (--relink DIR to look further). Nothing is generated or written.",
     )
     _add_timeline_options(inspect)
     inspect.set_defaults(func=_inspect)

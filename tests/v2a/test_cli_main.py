@@ -218,6 +218,17 @@ def test_help_says_what_v2a_does_and_explains_every_option():
     assert unexplained == []
 
 
+def test_inspect_help_says_what_its_table_is_for():
+    """`v2a inspect --help` had no description: nothing said its first column is the id that
+    `generate --clips` takes, or that it reads the timeline and finds media without generating."""
+    from v2a.cli import build_parser
+
+    [inspect] = [action.choices["inspect"] for action in build_parser()._actions
+                 if getattr(action, "choices", None) and "inspect" in action.choices]
+    said = " ".join(inspect.format_help().split())
+    assert "--clips" in said and "OFFLINE" in said and "Nothing is generated" in said, said
+
+
 def test_a_relink_folder_that_is_not_there_is_refused(tmp_path, capsys):
     """A mistyped --relink was searched in silence: every clip offline 'under' it, after the
     model had loaded, and nothing said the folder did not exist."""
