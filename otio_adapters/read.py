@@ -414,8 +414,9 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
                 ]
                 timeline.metadata["v2a_read"][TIMELINE_ASKED] = True
             return timeline
-    names = ", ".join(f"{i}: {t.name!r}" for i, t in enumerate(timelines))
-    raise TimelineReadError(f"{path}: no timeline {which!r} in the file; it holds {names}")
+    names = ", ".join(f"{t.name!r} (index {i})" for i, t in enumerate(timelines))
+    count = f"{len(timelines)} timeline" + ("s" if len(timelines) != 1 else "")
+    raise TimelineReadError(f"{path}: no timeline {which!r} in the file; it holds {count}: {names}")
 
 
 def assumed_rate_note(timeline: otio.schema.Timeline, segments: list[Segment]) -> str:

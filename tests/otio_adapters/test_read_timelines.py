@@ -102,6 +102,17 @@ def test_fcpxml_with_two_projects_gives_the_first_or_the_named_one():
 
 
 @needs_fixtures
+def test_a_timeline_not_in_the_file_is_told_the_names_and_indexes_there_are():
+    """"it holds 0: 'Big Buck Bunny (v2a sample)'" read as a file holding no timeline."""
+    path = FIXTURES / "fcpx_xml/fcpx_example.fcpxml"
+    with pytest.raises(TimelineReadError) as error:
+        read_timeline(path, options={"timeline": "2"})
+    assert str(error.value).endswith(
+        "no timeline '2' in the file; it holds 2 timelines: 'OpenTimeline_Project' (index 0), "
+        "'OpenTimeline_Project 1' (index 1)"), str(error.value)
+
+
+@needs_fixtures
 def test_explicit_format_overrides_the_extension(tmp_path):
     renamed = tmp_path / "cut.txt"
     renamed.write_bytes((FIXTURES / "cmx3600_edl/gap_test.edl").read_bytes())
