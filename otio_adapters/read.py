@@ -381,6 +381,8 @@ EDL_DEFAULT_RATE = 24
 def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timeline:
     if isinstance(result, otio.schema.Timeline):
         timelines = [result]
+    elif result is None:  # the FCPXML adapter's answer for a file without a project
+        timelines = []
     elif isinstance(result, otio.schema.SerializableCollection):
         timelines = [t for t in result.find_children(descended_from_type=otio.schema.Timeline)]
         timelines = timelines or [t for t in result if isinstance(t, otio.schema.Timeline)]

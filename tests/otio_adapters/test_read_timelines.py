@@ -227,6 +227,16 @@ def test_otio_json_holding_a_clip_not_a_timeline_is_rejected(tmp_path):
         read_timeline(path)
 
 
+def test_an_fcpxml_with_no_project_says_it_holds_no_timeline(tmp_path):
+    """It said "Final Cut Pro X XML holds a NoneType, not a timeline": Python's name for
+    nothing, where an editor had exported an event's clips and no project."""
+    path = tmp_path / "clips only.fcpxml"
+    path.write_text('<?xml version="1.0"?>\n<fcpxml version="1.9"></fcpxml>\n')
+    with pytest.raises(TimelineReadError) as error:
+        read_timeline(path)
+    assert str(error.value) == f"{path}: Final Cut Pro X XML holds no timeline"
+
+
 def test_kdenlive_project_is_detected_and_read_without_printing(tmp_path, capsys):
     timeline = otio.schema.Timeline(name="kd", global_start_time=otio.opentime.RationalTime(0, 25))
     track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
