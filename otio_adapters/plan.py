@@ -796,8 +796,10 @@ def _with_marked_prompts(
 
 
 def track_label(index: int, name: str) -> str:
-    """How a person names a video track: V1 is the lowest, as editors count."""
-    return f"track V{index + 1}" + (f" ({name})" if name else "")
+    """How a person names a video track: V1 is the lowest, as editors count (its own name too,
+    unless that is the same: Premiere names its tracks V1, V2…)."""
+    number = f"V{index + 1}"
+    return f"track {number}" + (f" ({name})" if name and name != number else "")
 
 
 def _tc(time: Fraction, rate: Fraction) -> str:
