@@ -195,8 +195,8 @@ def test_a_misspelt_timeline_is_said_before_the_model_loads(tmp_path, capsys, mo
 
 def test_help_says_what_v2a_does_and_explains_every_option():
     """`v2a --help` opened on a note about the code's modules, and `eval --corpus`, `--split`,
-    `--out`, `data build --out`, `--seed`, `--workers`… had no line in their help at all.
-    (`v2a client`'s options belong to the server's CLI and are not checked here.)"""
+    `--out`, `data build --out`, `--seed`, `--workers`… had no line in their help at all, nor
+    `v2a client submit`'s TIMELINE or the JOB_ID of `watch`, `get`, `result`…"""
     import argparse
 
     from v2a.cli import build_parser
@@ -209,8 +209,7 @@ def test_help_says_what_v2a_does_and_explains_every_option():
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
-                    if name != "client":
-                        walk(sub, f"{command} {name}")
+                    walk(sub, f"{command} {name}")
             elif not isinstance(action, argparse._HelpAction) and not action.help:
                 unexplained.append(f"{command} {'/'.join(action.option_strings) or action.dest}")
 
