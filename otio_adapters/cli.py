@@ -312,6 +312,10 @@ def _generate(args: argparse.Namespace) -> int:
             print(f"v2a generate: stopped by {signal.Signals(stopped_by[0]).name} while waiting;"
                   " nothing written", file=sys.stderr)
             return 128 + stopped_by[0]
+        except KeyboardInterrupt:  # Ctrl-C is no stop signal here: Python raises it instead
+            print("\nv2a generate: cancelled while waiting for the output folder; nothing written",
+                  file=sys.stderr)
+            return 128 + signal.SIGINT
         except _user_errors() as error:  # the folder could not be made to hold its lock
             return _fail("generate", error)
         try:

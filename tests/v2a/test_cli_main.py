@@ -122,6 +122,33 @@ def test_ctrl_c_while_the_model_loads_is_no_traceback(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_ctrl_c_while_waiting_for_the_folder_says_nothing_was_written(tmp_path):
+    """Ctrl-C while another run held the output folder said only "v2a generate: interrupted",
+    where SIGTERM there said the run gave up waiting and wrote nothing."""
+    out = tmp_path / "out"
+    held_by_another_run = (
+        "import threading\n"
+        "from v2a.folder_lock import FolderLock\n"
+        "holding = threading.Event()\n"
+        f"lock = FolderLock({str(out)!r}, 'the other run')\n"
+        "def hold():\n"
+        "    lock.acquire()\n"
+        "    holding.set()\n"
+        "    time.sleep(120)\n"
+        "threading.Thread(target=hold, daemon=True).start()\n"
+        "holding.wait()\n"
+        "import otio_adapters.cli\n"
+        "otio_adapters.cli._say_waiting = lambda request: lambda holder: print('waiting',"
+        " flush=True)\n"
+        "def load(spec):\n"
+        "    raise AssertionError('the model loads only once the folder is free')\n"
+    )
+    status, stderr = _interrupt(_generate_script(out, held_by_another_run))
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "v2a generate: cancelled while waiting for the output folder; nothing written")
+
+
 def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path):
     """Ctrl-C after the first of the sample's four clips: its take stayed in OUT/audio, named by
     no timeline, and the next run gave that clip take 2 (seed 1), not the sound an uninterrupted
