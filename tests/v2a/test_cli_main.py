@@ -220,6 +220,26 @@ def test_a_misspelt_timeline_is_said_before_the_model_loads(tmp_path, capsys, mo
     assert loaded == [] and not (tmp_path / "out").exists()
 
 
+def test_an_out_named_as_a_timeline_file_is_refused_unless_the_folder_is_there(tmp_path, capsys):
+    """`--out cut_sfx.otio`, read as the file to write, made a folder of that name holding
+    sample.otio and audio/: a folder an editor's application then fails to open as a timeline."""
+    from v2a.cli import main
+
+    named_as_a_file = tmp_path / "cut_sfx.otio"
+    assert main(["generate", str(SAMPLE), "--out", str(named_as_a_file),
+                 "--generator", "silence"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"v2a generate: error: --out {named_as_a_file}: the folder to write into, not "
+                   f"a timeline file (v2a would write {named_as_a_file / 'sample.otio'}); name a "
+                   f"folder, such as {tmp_path / 'cut_sfx'}\n")
+    assert not named_as_a_file.exists()
+
+    already = tmp_path / "exports.xml"  # a folder of that name that is there: the user's choice
+    already.mkdir()
+    assert main(["generate", str(SAMPLE), "--out", str(already), "--generator", "silence"]) == 0
+    assert (already / "sample.otio").is_file()
+
+
 def test_help_says_what_v2a_does_and_explains_every_option():
     """`v2a --help` opened on a note about the code's modules, and `eval --corpus`, `--split`,
     `--out`, `data build --out`, `--seed`, `--workers`… had no line in their help at all, nor
