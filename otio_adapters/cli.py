@@ -34,7 +34,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         description="Read the timeline and print one row per visible video clip range v2a "
         "would generate sound for: its id (what generate --clips takes), track, name, record "
         "and source timecode, speed, handles and its media file, or OFFLINE: and where v2a "
-        "looked for it (--relink DIR to look further). Nothing is generated or written.",
+        "looked for it (--relink DIR to look further), then the prompts the edit's 'v2a: ...' "
+        "markers give. Nothing is generated or written.",
     )
     _add_timeline_options(inspect)
     inspect.set_defaults(func=_inspect)
