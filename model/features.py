@@ -109,7 +109,9 @@ def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0
     corpus = Path(corpus)
     source = Path(source) if source else corpus
     has_manifest = (source / "manifest.jsonl").exists()
-    rows = read_manifest(source, split) if has_manifest else _scan(source, split)
+    # No folder at all is no corpus (read_manifest says so, and how to build one), not a
+    # corpus being built whose splits are still empty.
+    rows = read_manifest(source, split) if has_manifest or not source.is_dir() else _scan(source, split)
     if limit:
         rows = _seeded_subset(rows, limit)
     if not rows:  # a typo (`tset`), or a split the corpus lacks: say which there are

@@ -30,7 +30,12 @@ FOLDER_BUSY_EXIT = 75
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
     inspect = subparsers.add_parser(
-        "inspect", help="print the segments v2a would generate for a timeline"
+        "inspect", help="print the segments v2a would generate for a timeline",
+        description="Read the timeline and print one row per visible video clip range v2a "
+        "would generate sound for: its id (what generate --clips takes), track, name, record "
+        "and source timecode, speed, handles and its media file, or OFFLINE: and where v2a "
+        "looked for it (--relink DIR to look further), then the prompts the edit's 'v2a: ...' "
+        "markers give. Nothing is generated or written.",
     )
     _add_timeline_options(inspect)
     inspect.set_defaults(func=_inspect)
@@ -51,7 +56,8 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
         "another v2a run was writing into the output folder.",
     )
     _add_timeline_options(generate)
-    generate.add_argument("--out", required=True, metavar="DIR", help="output folder")
+    generate.add_argument("--out", required=True, metavar="DIR",
+                          help="output folder (the timeline keeps its file name in it)")
     generate.add_argument(
         "--no-wait", action="store_true",
         help="where another v2a run (a `v2a generate`, the server) is writing into DIR, exit "
@@ -282,6 +288,8 @@ def _generate(args: argparse.Namespace) -> int:
         plan = prepare_generation(request)  # what is wrong with the request, said before the load
     except _user_errors() as error:
         return _fail("generate", error)
+    if problem := _out_named_as_a_file(request):
+        return _fail("generate", problem)
     cancel = threading.Event()
     stopped_by: list[int] = []
 
@@ -308,6 +316,10 @@ def _generate(args: argparse.Namespace) -> int:
             print(f"v2a generate: stopped by {signal.Signals(stopped_by[0]).name} while waiting;"
                   " nothing written", file=sys.stderr)
             return 128 + stopped_by[0]
+        except KeyboardInterrupt:  # Ctrl-C is no stop signal here: Python raises it instead
+            print("\nv2a generate: cancelled while waiting for the output folder; nothing written",
+                  file=sys.stderr)
+            return 128 + signal.SIGINT
         except _user_errors() as error:  # the folder could not be made to hold its lock
             return _fail("generate", error)
         try:
@@ -319,6 +331,21 @@ def _generate(args: argparse.Namespace) -> int:
         for signum, handler in previous.items():
             # None: a handler set outside Python, which cannot be set again from here.
             signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _out_named_as_a_file(request: GenerationRequest) -> str:
+    """Why --out, named as a timeline file ("--out cut_sfx.otio"), is taken for the file to
+    write and not the folder: "" if it is not, or is a folder already there. Such a folder held
+    the timeline and audio/, and an editor's application then failed to open it as a file."""
+    from otio_adapters.read import FORMAT_BY_EXTENSION
+    from v2a.pipeline import output_paths
+
+    out = request.out_dir
+    stem, extension = os.path.splitext(os.path.normpath(out))
+    if extension.lower() not in FORMAT_BY_EXTENSION or os.path.isdir(out):
+        return ""
+    return (f"--out {out}: the folder to write into, not a timeline file (v2a would write "
+            f"{output_paths(request)[1]}); name a folder, such as {stem}")
 
 
 def _say_waiting(request: GenerationRequest):

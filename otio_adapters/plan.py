@@ -796,8 +796,10 @@ def _with_marked_prompts(
 
 
 def track_label(index: int, name: str) -> str:
-    """How a person names a video track: V1 is the lowest, as editors count."""
-    return f"track V{index + 1}" + (f" ({name})" if name else "")
+    """How a person names a video track: V1 is the lowest, as editors count (its own name too,
+    unless that is the same: Premiere names its tracks V1, V2…)."""
+    number = f"V{index + 1}"
+    return f"track {number}" + (f" ({name})" if name and name != number else "")
 
 
 def _tc(time: Fraction, rate: Fraction) -> str:
@@ -1017,9 +1019,8 @@ def _select(segments: list[Segment], selection: Selection, where: str) -> list[S
         for address in selection.clips:
             match = [s.clip_id for s in chosen if _address_matches(address, s)]
             if not match:
-                raise ClipNotFoundError(
-                    f"{where}: no visible clip matches {_address_text(address)}"
-                )
+                raise ClipNotFoundError(f"{where}: no visible clip matches "
+                                        f"{_address_text(address)}{_clips_hint(address, chosen)}")
             picked.update(match)
         chosen = [s for s in chosen if s.clip_id in picked]
     return chosen
@@ -1042,6 +1043,26 @@ def _address_matches(address: ClipAddress, segment: Segment) -> bool:
         return False
     t = Fraction(address.record_time).limit_denominator(1_000_000)
     return _seconds(segment.start_sample) <= t < _seconds(_end(segment))
+
+
+# Clips listed in the error beside an id that matches none: enough to pick from a short edit;
+# a long one is `v2a inspect`'s table.
+_CLIPS_LISTED = 8
+
+
+def _clips_hint(address: ClipAddress, segments: list[Segment]) -> str:
+    """What to give instead of an id that matches no clip: the id of a clip of that name (the
+    name is what the summary and the editor show), else the clips there are."""
+    if not address.clip_id:
+        return ""
+    named = list(dict.fromkeys(s.clip_id for s in segments if s.clip_name == address.clip_id))
+    if named:
+        clips = "clip" if len(named) == 1 else "clips"
+        return f": {address.clip_id!r} is the name of {clips} {', '.join(named)}"
+    listed = [f"{s.clip_id} ({s.clip_name})" for s in segments[:_CLIPS_LISTED]]
+    more = len(segments) - len(listed)
+    return (f"; its clips: {', '.join(listed) or 'none'}"
+            + (f" and {more} more (`v2a inspect` lists them all)" if more else ""))
 
 
 def _address_text(address: ClipAddress) -> str:

@@ -381,6 +381,8 @@ EDL_DEFAULT_RATE = 24
 def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timeline:
     if isinstance(result, otio.schema.Timeline):
         timelines = [result]
+    elif result is None:  # the FCPXML adapter's answer for a file without a project
+        timelines = []
     elif isinstance(result, otio.schema.SerializableCollection):
         timelines = [t for t in result.find_children(descended_from_type=otio.schema.Timeline)]
         timelines = timelines or [t for t in result if isinstance(t, otio.schema.Timeline)]
@@ -414,8 +416,9 @@ def _pick_timeline(path: Path, label: str, result, which) -> otio.schema.Timelin
                 ]
                 timeline.metadata["v2a_read"][TIMELINE_ASKED] = True
             return timeline
-    names = ", ".join(f"{i}: {t.name!r}" for i, t in enumerate(timelines))
-    raise TimelineReadError(f"{path}: no timeline {which!r} in the file; it holds {names}")
+    names = ", ".join(f"{t.name!r} (index {i})" for i, t in enumerate(timelines))
+    count = f"{len(timelines)} timeline" + ("s" if len(timelines) != 1 else "")
+    raise TimelineReadError(f"{path}: no timeline {which!r} in the file; it holds {count}: {names}")
 
 
 def assumed_rate_note(timeline: otio.schema.Timeline, segments: list[Segment]) -> str:

@@ -16,6 +16,7 @@ from plugin_server import paths
 RECONNECT_SECONDS = 60.0
 #: The pauses between its tries: the first soon (a quick restart), then at most this far apart.
 RECONNECT_FIRST_PAUSE, RECONNECT_LONGEST_PAUSE = 0.25, 4.0
+_JOB_ID_HELP = "a job's id, as `submit` and `list` print it"
 
 
 def add_commands(subparsers) -> None:
@@ -64,7 +65,8 @@ def add_commands(subparsers) -> None:
     commands.add_parser("info", help="server version, model, formats").set_defaults(func=_info)
 
     submit = commands.add_parser("submit", help="queue a job for a timeline file")
-    submit.add_argument("timeline", type=Path)
+    submit.add_argument("timeline", type=Path,
+                        help="timeline file, sent as its absolute path (--inline: its bytes)")
     submit.add_argument("--inline", action="store_true", help="send the file's bytes (a request carries at most 64 MiB: "
                         "send a bigger file by path)")
     submit.add_argument("--format", default="", help="timeline adapter (default: from extension)")
@@ -113,7 +115,7 @@ def add_commands(subparsers) -> None:
                              ("cancel", _cancel, "cancel a job"),
                              ("get", _get, "a job's state as JSON")):
         command = commands.add_parser(name, help=text)
-        command.add_argument("job_id")
+        command.add_argument("job_id", help=_JOB_ID_HELP)
         if name == "watch":
             _add_reconnect_option(command)
         command.set_defaults(func=func)
@@ -122,7 +124,7 @@ def add_commands(subparsers) -> None:
     listing.set_defaults(func=_list)
 
     regenerate = commands.add_parser("regenerate", help="a new take for one clip of a job")
-    regenerate.add_argument("job_id")
+    regenerate.add_argument("job_id", help=_JOB_ID_HELP)
     regenerate.add_argument("--clip", default="", metavar="ID",
                             help="a clip id or TRACK@SECONDS, as `submit --clip` takes it")
     regenerate.add_argument("--track", default="", help="with --time: as --clip TRACK@SECONDS")
@@ -136,7 +138,7 @@ def add_commands(subparsers) -> None:
     regenerate.set_defaults(func=_regenerate)
 
     result = commands.add_parser("result", help="the updated timeline and per-clip files")
-    result.add_argument("job_id")
+    result.add_argument("job_id", help=_JOB_ID_HELP)
     result.add_argument("--peaks", type=int, default=0, help="waveform points per clip to print")
     result.add_argument("--save-timeline", type=Path, default=None,
                         help="write the returned timeline bytes here")

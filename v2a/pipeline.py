@@ -384,9 +384,11 @@ def prepare_generation(request: GenerationRequest, plan: Plan | None = None) -> 
     seconds: a misspelt path waited for the load before it was said."""
     _check_output(request.out_dir)
     _check_output_format(request.output_format)
-    output_paths(request)  # an output format it cannot name a file for
     if plan is None or not plan.is_current(request):
+        # Read first: reading says a folder or a missing file as what it is, where naming the
+        # output file from the input's extension said "unknown timeline format".
         plan = plan_job(request)
+    output_paths(request)  # an output format it cannot name a file for
     if not plan.segments:
         raise PipelineError(_nothing_to_do(request, plan.timeline))
     return plan
@@ -625,6 +627,15 @@ def _check_output(out_dir: str) -> None:
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise PipelineError(f"cannot use output folder {out_dir}: {folder} is not writable")
+    # An audio folder already there is where the takes are written: found only at the first
+    # take before, after the model had loaded, and said as the OS's bare "File exists".
+    audio = os.path.join(out_dir, AUDIO_FOLDER)
+    if os.path.lexists(audio) and not os.path.isdir(audio):
+        raise PipelineError(
+            f"cannot use output folder {out_dir}: {audio}, where the takes go, is not a folder")
+    if os.path.isdir(audio) and not os.access(audio, os.W_OK | os.X_OK):
+        raise PipelineError(
+            f"cannot use output folder {out_dir}: {audio}, where the takes go, is not writable")
 
 
 def _check_output_format(name: str) -> None:

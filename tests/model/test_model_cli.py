@@ -82,6 +82,18 @@ def test_a_split_the_corpus_lacks_is_named_with_the_splits_it_has(tmp_path, capl
     assert "no examples in split 'tset'; its splits: train" in caplog.text
 
 
+def test_pack_features_without_a_corpus_says_there_is_none(tmp_path, caplog):
+    """`v2a data pack-features` with no corpus built said "no examples in split 'train'; its
+    splits: none", where eval and train say there is no corpus and how to build one."""
+    from v2a.cli import main
+
+    code = main(["data", "pack-features", "--corpus", str(tmp_path / "corpus"),
+                 "--out", str(tmp_path / "f.npz.xz")])
+    assert code == 2
+    assert f"no corpus manifest at {tmp_path / 'corpus' / 'manifest.jsonl'}" in caplog.text
+    assert "v2a data build" in caplog.text and not (tmp_path / "corpus").exists()
+
+
 @pytest.fixture
 def console(capsys):
     """stderr as a terminal shows it: the log's console handler (v2a.cli's format) and the

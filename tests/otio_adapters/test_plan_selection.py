@@ -112,6 +112,31 @@ def test_an_address_that_matches_no_visible_clip_is_a_clear_error():
         plan(layered(), Selection(clips=(ClipAddress(track="base", record_time=1.0),)))
 
 
+def test_an_unknown_clip_id_on_a_long_edit_lists_the_first_clips_and_points_to_inspect():
+    """The clips an unknown id is told about stop at a few: a feature's hundreds of clips made
+    one error line longer than a screen."""
+    timeline = otio.schema.Timeline(name="long")
+    track = otio.schema.Track(name="V1", kind=otio.schema.TrackKind.Video)
+    for number in range(12):
+        track.append(clip(f"shot {number}", 24, start=24 * number))
+    timeline.tracks.append(track)
+    with pytest.raises(PlanError) as error:
+        plan(timeline, Selection(clips=(ClipAddress(clip_id="nope"),)))
+    said = str(error.value)
+    assert said.count(" (shot ") == 8 and "(shot 7)" in said and "(shot 8)" not in said
+    assert said.endswith("and 4 more (`v2a inspect` lists them all)"), said
+
+
+def test_a_track_is_named_once_when_its_name_is_its_number():
+    """Premiere's tracks are named V1, V2…: messages said "on track V1 (V1)"."""
+    from otio_adapters.plan import track_label
+
+    assert track_label(0, "V1") == "track V1"
+    assert track_label(1, "Picture") == "track V2 (Picture)"
+    assert track_label(1, "V1") == "track V2 (V1)"  # a name that is another track's number
+    assert track_label(2, "") == "track V3"
+
+
 @pytest.mark.parametrize("selection, named", [
     (Selection(clips=(ClipAddress(track="top", record_time=float("nan")),)),
      "clips[0].record_time nan"),

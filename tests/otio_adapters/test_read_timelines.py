@@ -102,6 +102,17 @@ def test_fcpxml_with_two_projects_gives_the_first_or_the_named_one():
 
 
 @needs_fixtures
+def test_a_timeline_not_in_the_file_is_told_the_names_and_indexes_there_are():
+    """"it holds 0: 'Big Buck Bunny (v2a sample)'" read as a file holding no timeline."""
+    path = FIXTURES / "fcpx_xml/fcpx_example.fcpxml"
+    with pytest.raises(TimelineReadError) as error:
+        read_timeline(path, options={"timeline": "2"})
+    assert str(error.value).endswith(
+        "no timeline '2' in the file; it holds 2 timelines: 'OpenTimeline_Project' (index 0), "
+        "'OpenTimeline_Project 1' (index 1)"), str(error.value)
+
+
+@needs_fixtures
 def test_explicit_format_overrides_the_extension(tmp_path):
     renamed = tmp_path / "cut.txt"
     renamed.write_bytes((FIXTURES / "cmx3600_edl/gap_test.edl").read_bytes())
@@ -214,6 +225,16 @@ def test_otio_json_holding_a_clip_not_a_timeline_is_rejected(tmp_path):
     otio.adapters.write_to_file(otio.schema.Clip(name="lonely"), str(path))
     with pytest.raises(TimelineReadError, match="holds a Clip, not a timeline"):
         read_timeline(path)
+
+
+def test_an_fcpxml_with_no_project_says_it_holds_no_timeline(tmp_path):
+    """It said "Final Cut Pro X XML holds a NoneType, not a timeline": Python's name for
+    nothing, where an editor had exported an event's clips and no project."""
+    path = tmp_path / "clips only.fcpxml"
+    path.write_text('<?xml version="1.0"?>\n<fcpxml version="1.9"></fcpxml>\n')
+    with pytest.raises(TimelineReadError) as error:
+        read_timeline(path)
+    assert str(error.value) == f"{path}: Final Cut Pro X XML holds no timeline"
 
 
 def test_kdenlive_project_is_detected_and_read_without_printing(tmp_path, capsys):

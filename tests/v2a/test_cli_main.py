@@ -122,6 +122,33 @@ def test_ctrl_c_while_the_model_loads_is_no_traceback(tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+def test_ctrl_c_while_waiting_for_the_folder_says_nothing_was_written(tmp_path):
+    """Ctrl-C while another run held the output folder said only "v2a generate: interrupted",
+    where SIGTERM there said the run gave up waiting and wrote nothing."""
+    out = tmp_path / "out"
+    held_by_another_run = (
+        "import threading\n"
+        "from v2a.folder_lock import FolderLock\n"
+        "holding = threading.Event()\n"
+        f"lock = FolderLock({str(out)!r}, 'the other run')\n"
+        "def hold():\n"
+        "    lock.acquire()\n"
+        "    holding.set()\n"
+        "    time.sleep(120)\n"
+        "threading.Thread(target=hold, daemon=True).start()\n"
+        "holding.wait()\n"
+        "import otio_adapters.cli\n"
+        "otio_adapters.cli._say_waiting = lambda request: lambda holder: print('waiting',"
+        " flush=True)\n"
+        "def load(spec):\n"
+        "    raise AssertionError('the model loads only once the folder is free')\n"
+    )
+    status, stderr = _interrupt(_generate_script(out, held_by_another_run))
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "v2a generate: cancelled while waiting for the output folder; nothing written")
+
+
 def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path):
     """Ctrl-C after the first of the sample's four clips: its take stayed in OUT/audio, named by
     no timeline, and the next run gave that clip take 2 (seed 1), not the sound an uninterrupted
@@ -193,10 +220,30 @@ def test_a_misspelt_timeline_is_said_before_the_model_loads(tmp_path, capsys, mo
     assert loaded == [] and not (tmp_path / "out").exists()
 
 
+def test_an_out_named_as_a_timeline_file_is_refused_unless_the_folder_is_there(tmp_path, capsys):
+    """`--out cut_sfx.otio`, read as the file to write, made a folder of that name holding
+    sample.otio and audio/: a folder an editor's application then fails to open as a timeline."""
+    from v2a.cli import main
+
+    named_as_a_file = tmp_path / "cut_sfx.otio"
+    assert main(["generate", str(SAMPLE), "--out", str(named_as_a_file),
+                 "--generator", "silence"]) == 2
+    err = capsys.readouterr().err
+    assert err == (f"v2a generate: error: --out {named_as_a_file}: the folder to write into, not "
+                   f"a timeline file (v2a would write {named_as_a_file / 'sample.otio'}); name a "
+                   f"folder, such as {tmp_path / 'cut_sfx'}\n")
+    assert not named_as_a_file.exists()
+
+    already = tmp_path / "exports.xml"  # a folder of that name that is there: the user's choice
+    already.mkdir()
+    assert main(["generate", str(SAMPLE), "--out", str(already), "--generator", "silence"]) == 0
+    assert (already / "sample.otio").is_file()
+
+
 def test_help_says_what_v2a_does_and_explains_every_option():
     """`v2a --help` opened on a note about the code's modules, and `eval --corpus`, `--split`,
-    `--out`, `data build --out`, `--seed`, `--workers`… had no line in their help at all.
-    (`v2a client`'s options belong to the server's CLI and are not checked here.)"""
+    `--out`, `data build --out`, `--seed`, `--workers`… had no line in their help at all, nor
+    `v2a client submit`'s TIMELINE or the JOB_ID of `watch`, `get`, `result`…"""
     import argparse
 
     from v2a.cli import build_parser
@@ -209,13 +256,23 @@ def test_help_says_what_v2a_does_and_explains_every_option():
         for action in parser._actions:
             if isinstance(action, argparse._SubParsersAction):
                 for name, sub in action.choices.items():
-                    if name != "client":
-                        walk(sub, f"{command} {name}")
+                    walk(sub, f"{command} {name}")
             elif not isinstance(action, argparse._HelpAction) and not action.help:
                 unexplained.append(f"{command} {'/'.join(action.option_strings) or action.dest}")
 
     walk(parser, "v2a")
     assert unexplained == []
+
+
+def test_inspect_help_says_what_its_table_is_for():
+    """`v2a inspect --help` had no description: nothing said its first column is the id that
+    `generate --clips` takes, or that it reads the timeline and finds media without generating."""
+    from v2a.cli import build_parser
+
+    [inspect] = [action.choices["inspect"] for action in build_parser()._actions
+                 if getattr(action, "choices", None) and "inspect" in action.choices]
+    said = " ".join(inspect.format_help().split())
+    assert "--clips" in said and "OFFLINE" in said and "Nothing is generated" in said, said
 
 
 def test_a_relink_folder_that_is_not_there_is_refused(tmp_path, capsys):
@@ -368,3 +425,21 @@ def test_a_run_on_the_otio_left_by_a_stop_before_the_lists_rename_writes_into_th
     assert "changed since" not in said.out + said.err
     text = listed.read_text()
     assert f"{clip_id}_take3.wav" in text and text.count("_take2.wav") >= 3, text
+
+
+def test_a_clip_named_instead_of_its_id_is_told_the_id(tmp_path, capsys):
+    """`--clips burrow` (the name the summary and the editor show) said only "no visible clip
+    matches clip id 'burrow'"; a misspelt id left the user to find `v2a inspect` on their own."""
+    from v2a.cli import main
+
+    out = tmp_path / "out"
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--clips", "burrow"]) == 2
+    err = capsys.readouterr().err
+    assert "no visible clip matches clip id 'burrow'" in err
+    assert "'burrow' is the name of clip 2b5a3d0616" in err and err.count("\n") == 1, err
+
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--clips", "2b5a3d"]) == 2
+    err = capsys.readouterr().err
+    assert ("its clips: 2b5a3d0616 (burrow), 24d1f74f2b (wake up), 270001927a (stretch (150%)), "
+            "46b8354f49 (peek again)") in err, err
+    assert not out.exists()

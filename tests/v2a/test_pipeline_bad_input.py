@@ -74,6 +74,18 @@ def test_a_truncated_or_garbled_timeline_is_one_clear_line(kind, tmp_path, capsy
     assert not (tmp_path / "out").exists()  # nothing written, not even the folder
 
 
+def test_generate_says_a_missing_file_or_a_folder_as_inspect_does(tmp_path, capsys):
+    """`v2a inspect project/` said "a folder, not a timeline file", but `v2a generate project/`
+    still said "unknown timeline format '(no extension)'": it named its output file first."""
+    project = tmp_path / "project"
+    project.mkdir()
+    for given, said in ((project, f"{project}: a folder, not a timeline file"),
+                        (tmp_path / "cut", f"{tmp_path / 'cut'}: file not found")):
+        code, _, err = _generate(capsys, str(given), "--out", str(tmp_path / "out"))
+        assert code == 2 and err == f"v2a generate: error: {said}\n", err
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_timeline_with_no_video_is_a_clear_error(tmp_path, capsys):
     timeline = otio.schema.Timeline(name="sound only")
     audio = otio.schema.Track(name="A1", kind=otio.schema.TrackKind.Audio)
@@ -108,6 +120,43 @@ def test_a_read_only_output_folder_fails_before_any_work(tmp_path):
     locked.mkdir(mode=0o500)
     with pytest.raises(PipelineError, match="not writable"):
         run_generation(GenerationRequest(str(path), str(locked / "out")), CountingGenerator())
+
+
+@pytest.mark.parametrize("blocker", ["file", "dangling link"])
+def test_an_audio_folder_that_is_not_a_folder_fails_before_the_model_loads(
+        blocker, tmp_path, capsys, monkeypatch):
+    """OUT/audio a file (or a link to nothing) said "cannot use output folder OUT: File exists",
+    once the model had loaded: nothing told which file was in the way."""
+    import model.generators
+
+    movie = make_test_movie(str(tmp_path / "a.mp4"), frames=24, rate=Fraction(24), size=(32, 32))
+    path = _edit(tmp_path, [("a", movie, 0, 12)])
+    out = tmp_path / "out"
+    out.mkdir()
+    if blocker == "file":
+        (out / "audio").write_text("the editor's notes")
+    else:
+        (out / "audio").symlink_to(tmp_path / "nowhere")
+    loaded = []
+    monkeypatch.setattr(model.generators, "load_generator", lambda spec: loaded.append(spec))
+    code, _, err = _generate(capsys, str(path), "--out", str(out))
+    assert code == 2 and loaded == [], err
+    assert err == (f"v2a generate: error: cannot use output folder {out}: {out / 'audio'}, where "
+                   "the takes go, is not a folder\n")
+    assert sorted(p.name for p in out.iterdir()) == ["audio"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only folders")
+def test_a_read_only_audio_folder_fails_before_any_work(tmp_path):
+    """A read-only OUT/audio said "[Errno 13] Permission denied: OUT/audio/<id>_take1.wav", once
+    the model had loaded."""
+    movie = make_test_movie(str(tmp_path / "a.mp4"), frames=24, rate=Fraction(24), size=(32, 32))
+    path = _edit(tmp_path, [("a", movie, 0, 12)])
+    (tmp_path / "out" / "audio").mkdir(parents=True, mode=0o500)
+    generator = CountingGenerator()
+    with pytest.raises(PipelineError, match="audio, where the takes go, is not writable"):
+        run_generation(GenerationRequest(str(path), str(tmp_path / "out")), generator)
+    assert generator.calls == 0
 
 
 def _edit(folder: Path, clips: list[tuple[str, str, int, int]]) -> Path:
