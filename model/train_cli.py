@@ -11,6 +11,7 @@ import signal
 import sys
 
 from model.cli import non_negative_int, positive_int
+from v2a.cli import user_error
 
 
 def add_train_command(subparsers: argparse._SubParsersAction) -> None:
@@ -60,8 +61,7 @@ def _run_train(args: argparse.Namespace) -> int:
         command = ("v2a " if invoked[:1] == ["train"] else "python -m model.train ") + shlex.join(invoked)
         summary = train(cfg, args.out, resume=args.resume, command=command)
     except (ValueError, OSError) as error:  # OSError: an --out that cannot be made, a full disk
-        print(f"v2a train: {error}", file=sys.stderr)
-        return 2
+        return user_error("train", error)
     except KeyboardInterrupt:  # before the training loop (loading, filling the cache): nothing saved
         print("\nv2a train: interrupted before the first step; nothing to resume", file=sys.stderr)
         return 128 + signal.SIGINT
@@ -83,15 +83,13 @@ def _run_train_decoder(args: argparse.Namespace) -> int:
     from model.magnitude_decoder import train_decoder
 
     if not args.out.endswith(".safetensors"):
-        print(f"v2a train-decoder: --out {args.out}: name a .safetensors file", file=sys.stderr)
-        return 2
+        return user_error("train-decoder", f"--out {args.out}: name a .safetensors file")
     command = "v2a " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         summary = train_decoder(args.checkpoint, args.corpus, args.out, steps=args.steps, seed=args.seed,
                                 threads=args.threads, limit=args.limit, command=command)
     except (ValueError, OSError) as error:
-        print(f"v2a train-decoder: {error}", file=sys.stderr)
-        return 2
+        return user_error("train-decoder", error)
     print(json.dumps(summary, indent=1))
     return 0
 
