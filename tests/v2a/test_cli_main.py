@@ -443,3 +443,27 @@ def test_a_clip_named_instead_of_its_id_is_told_the_id(tmp_path, capsys):
     assert ("its clips: 2b5a3d0616 (burrow), 24d1f74f2b (wake up), 270001927a (stretch (150%)), "
             "46b8354f49 (peek again)") in err, err
     assert not out.exists()
+
+
+def test_a_clip_on_a_track_the_timeline_lacks_names_the_tracks_it_has(tmp_path, capsys):
+    """`--clips V9@1` said "no visible clip matches track 'V9' at 1.0 s", as if V9 had a gap
+    there, where the timeline has no track V9; `--tracks V9` says so and names the tracks."""
+    from v2a.cli import main
+
+    out = tmp_path / "out"
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--clips", "V9@1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("v2a generate: error: ") and err.count("\n") == 1, err
+    assert "no video track 'V9' for the clip at 1.0 s; its video tracks: 0 (" in err, err
+    assert not out.exists()
+
+
+def test_an_unknown_extension_names_the_option_that_gives_the_format(tmp_path, capsys):
+    """It ended "(or name the format explicitly)", leaving the user to find how."""
+    from v2a.cli import main
+
+    cut = tmp_path / "cut.tl"
+    cut.write_text("{}")
+    assert main(["inspect", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown timeline format '.tl'" in err and "name its format with --format" in err
