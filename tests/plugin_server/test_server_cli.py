@@ -273,3 +273,24 @@ def test_offline_media_is_said_with_the_option_that_relinks_it(make_server, root
     assert first.startswith("v2a client: error: FAILED_PRECONDITION: ")
     assert "(add --media-path to relink it)" in first and "media_search_paths" not in first
     assert details and all(line.startswith("  ") for line in details)  # as the server sent them
+
+
+def test_a_port_in_use_is_one_line_without_grpcs_own_log_line(tmp_path):
+    """gRPC logged "E1202 … add_port.cc:83] Failed to add port to server: …" before v2a's own
+    message, a second error in another form for the same cause."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())",
+             "serve", "--port", str(port), "--state-dir", str(tmp_path / "state"),
+             "--token-file", str(tmp_path / "token"), "--generator", "silence"],
+            capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == (f"v2a serve: error: cannot listen on 127.0.0.1:{port}: the port is in "
+                           "use or the address is not this machine's (try --port 0)\n")
