@@ -9,8 +9,10 @@ import signal
 import sys
 import threading
 from collections import Counter
+from contextlib import nullcontext
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
 from v2a.cli import user_error
 from v2a.contracts import (
@@ -364,10 +366,14 @@ def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRe
     except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
         return user_error("generate", f"cannot load generator {args.generator!r}: {error}")
     progress = _Progress()
+    # Log lines while the bars are shown (the model's "drawing them again") go above them
+    # through tqdm: printed as they were, they landed on the bars' line.
+    shown_above_bars = logging_redirect_tqdm() if progress.interactive else nullcontext()
     try:
-        if plan is None:  # it waited for the folder: planned again on what it holds now
-            plan = prepare_generation(request)
-        result = run_generation(request, generator, progress.on_event, cancel, plan)
+        with shown_above_bars:
+            if plan is None:  # it waited for the folder: planned again on what it holds now
+                plan = prepare_generation(request)
+            result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
         progress.close()
         return user_error("generate", error)

@@ -467,3 +467,38 @@ def test_an_unknown_extension_names_the_option_that_gives_the_format(tmp_path, c
     assert main(["inspect", str(cut)]) == 2
     err = capsys.readouterr().err
     assert "unknown timeline format '.tl'" in err and "name its format with --format" in err
+
+
+def test_log_lines_while_the_bars_are_shown_start_lines_of_their_own(tmp_path, capsys, caplog,
+                                                                     monkeypatch):
+    """On a terminal, "INFO model.v2a_model: … drawing them again" was printed onto the
+    progress bars' line; now it goes above them, as `v2a eval` and `train` do."""
+    import logging
+    import sys
+
+    from generator_doubles import SineGenerator
+
+    import model.generators
+    from v2a.cli import main
+
+    class Says(SineGenerator):
+        def generate(self, *args, **kwargs):
+            logging.getLogger("model.v2a_model").info("2 near-silent draw(s): drawing them again")
+            return super().generate(*args, **kwargs)
+
+    monkeypatch.setattr(model.generators, "load_generator", lambda spec: Says())
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    caplog.set_level(logging.INFO)  # as v2a.cli sets it
+    console = logging.StreamHandler(sys.stderr)  # v2a.cli's handler, as on a terminal
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.root.addHandler(console)
+    try:
+        assert main(["generate", str(SAMPLE), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        logging.root.removeHandler(console)
+    # Each line as a terminal leaves it: what follows its last carriage return, less the
+    # cursor-up with which the second bar steps back to the first (it prints nothing).
+    shown = [line.split("\r")[-1].replace("\x1b[A", "")
+             for line in capsys.readouterr().err.split("\n")]
+    said = [line for line in shown if "drawing them again" in line]
+    assert len(said) == 4 and all(line.startswith("INFO model.v2a_model: ") for line in said), shown
