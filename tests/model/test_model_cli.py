@@ -216,3 +216,29 @@ def test_a_training_run_that_fails_midway_is_said_on_its_own_line(tmp_path, cons
     shown = console()
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
     _error_lines_start_their_own_line(shown(), "No space left on device")
+
+
+def test_progress_into_a_log_is_lines_not_one_endless_line(tmp_path, capsys):
+    """Into a log (stderr not a terminal), each tqdm refresh began with a carriage return:
+    `v2a data build`, `eval` and `train` wrote their progress as one endless line there, where
+    `v2a generate` writes lines. Now a bar's state is a line of its own, now and then."""
+    import json
+
+    from model_fixtures import TINY_MODEL, write_tiny_corpus
+
+    from v2a.cli import main
+
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    assert main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", "silence",
+                 "--threads", "1", "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err, err
+    assert any(line.startswith("eval: 100%") for line in err.splitlines()), err
+
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "corpus": str(corpus), "batch_size": 4,
+                                  "steps": 2, "warmup_steps": 1, "threads": 1}))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err, err
+    assert any(line.startswith("train: 100%") for line in err.splitlines()), err
