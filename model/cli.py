@@ -108,7 +108,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    data = subparsers.add_parser("data", help="build or import an audio-visual training corpus")
+    data = subparsers.add_parser(
+        "data", help="build or import an audio-visual training corpus",
+        description="Make a training corpus: `build` renders one from recorded sounds and "
+        "pictures in Debian packages, `import-folder` cuts your own videos with a captions CSV "
+        "into the same format, `pack-features` packs a split's training features into one file "
+        "to train where the corpus is not.")
     data_sub = data.add_subparsers(dest="data_command", required=True)
 
     build = data_sub.add_parser("build", help="render the corpus from installed Debian packages")
@@ -148,7 +153,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                            "GPU machine's 64 MiB)")
     pack.set_defaults(func=_data_pack)
 
-    ev = subparsers.add_parser("eval", help="score generators and baselines on a corpus split")
+    ev = subparsers.add_parser(
+        "eval", help="score generators and baselines on a corpus split",
+        description="Score generators and baselines on a corpus split (onset accuracy and AP, "
+        "AV-Align, Fréchet distance and class agreement on aisfx embeddings, real-time factor), "
+        "print the table and write it into --out with spectrograms (report.md).")
     ev.add_argument("--corpus", default="data/corpus", help="corpus folder (default: %(default)s)")
     ev.add_argument("--split", default="test", help="train, val or test (default: %(default)s)")
     ev.add_argument("--generators",

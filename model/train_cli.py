@@ -15,7 +15,11 @@ from v2a.cli import user_error
 
 
 def add_train_command(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train the video-to-audio model on a corpus")
+    parser = subparsers.add_parser(
+        "train", help="train the video-to-audio model on a corpus",
+        description="Train the video-to-audio model on a corpus into a run folder "
+        "(model.safetensors, train_state.pt, loss.png); Ctrl-C or SIGTERM saves and prints the "
+        "command that continues the run (--resume).")
     parser.add_argument("--config", help="JSON merged over the defaults (default: none, "
                         "model/config.py TrainConfig's defaults; the 2-core recipe is "
                         "model/configs/v2a-default.json)")
@@ -28,7 +32,10 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_train)
 
     decoder = subparsers.add_parser(
-        "train-decoder", help="train a learned magnitude decoder into a copy of a model checkpoint")
+        "train-decoder", help="train a learned magnitude decoder into a copy of a model checkpoint",
+        description="Train the small net that makes a checkpoint's high band (8 to 11 kHz) from "
+        "its mels, on a corpus's recordings, and write the checkpoint with it into --out (its "
+        "decoder 'learned'; the flow weights kept).")
     decoder.add_argument("--checkpoint", required=True, help="the model to copy (its flow weights are kept)")
     decoder.add_argument("--corpus", default="data/corpus",
                          help="recordings to learn from (train split; val is scored; "

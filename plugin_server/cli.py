@@ -22,7 +22,18 @@ _JOB_ID_HELP = "a job's id, as `submit` and `list` print it"
 
 
 def add_commands(subparsers) -> None:
-    serve = subparsers.add_parser("serve", help="run the gRPC server editor panels call")
+    serve = subparsers.add_parser(
+        "serve", help="run the gRPC server editor panels call",
+        description="Run the local gRPC server that editors' panels and `v2a client` call: it "
+        "listens on 127.0.0.1:50051 (loopback only; --uds for a Unix socket, --ws-port for "
+        "Premiere UXP panels' WebSocket bridge), writes on first start the token a caller sends "
+        "with each call over TCP, keeps its jobs in --state-dir across restarts, and writes "
+        "outputs only inside --output-root. It prints one line once it is ready; SIGTERM or "
+        "Ctrl-C stops it, running jobs given --grace seconds to finish, then queued again for "
+        "its next start.",
+        epilog="Exit status: 0 stopped (SIGTERM, Ctrl-C); 2 it could not start (a port in use, "
+        "a state dir another server holds: one line on stderr).",
+    )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=None,
@@ -56,7 +67,19 @@ def add_commands(subparsers) -> None:
                        "were compressed (which refuses it as a newer v2a's), then exit")
     serve.set_defaults(func=_serve)
 
-    client = subparsers.add_parser("client", help="talk to a running v2a server")
+    client = subparsers.add_parser(
+        "client", help="talk to a running v2a server",
+        description="Talk to a running `v2a serve` from a shell or a script: submit a timeline "
+        "as a job and follow it (--watch), watch, cancel, get or list jobs, make a new take of "
+        "one clip (regenerate), and fetch a job's result: its timeline, take files and waveform "
+        "peaks, a picture or a stem. It connects to --address or --uds with the token the "
+        "server wrote.",
+        epilog="Exit status: 0 done; 1 the job followed did not succeed, a watch gave up "
+        "reconnecting, cancel found the job already ended, or result's --picture or --stem "
+        "could not be made; 2 a problem with the request, or a server refusing it or not there "
+        "(one line on stderr: its status code and message, then its details); 130 Ctrl-C while "
+        "watching (the job keeps running).",
+    )
     client.add_argument("--address", default="",
                         help="host:port (default: $V2A_ADDRESS, else 127.0.0.1:50051)")
     client.add_argument("--uds", default="", help="Unix socket path instead of TCP")

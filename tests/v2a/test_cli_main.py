@@ -502,3 +502,20 @@ def test_log_lines_while_the_bars_are_shown_start_lines_of_their_own(tmp_path, c
              for line in capsys.readouterr().err.split("\n")]
     said = [line for line in shown if "drawing them again" in line]
     assert len(said) == 4 and all(line.startswith("INFO model.v2a_model: ") for line in said), shown
+
+
+def test_every_command_says_what_it_does_in_its_help():
+    """`v2a serve --help` and `v2a client --help` (and data, eval, train's) listed options
+    under no paragraph saying what the command is for."""
+    import argparse
+
+    from v2a.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    undescribed = [name for name, sub in commands.choices.items()
+                   if len((sub.description or "").split()) < 12]
+    assert undescribed == []
+    serve = " ".join(commands.choices["serve"].format_help().split())
+    assert "127.0.0.1:50051" in serve and "token" in serve and "Exit status" in serve, serve
+    client = " ".join(commands.choices["client"].format_help().split())
+    assert "v2a serve" in client and "Exit status" in client, client
