@@ -436,10 +436,16 @@ def _write_stem(path: str, result: GenerationResult) -> None:
 def _left_on_disk(request: GenerationRequest, kept: tuple[str, ...]) -> str:
     """What a stopped run left in its output folder, said as it is: a stop while the timeline
     was written can come after the .otio beside an EDL is in place, which keeps this run's takes
-    (it names them), and "no timeline written" sent people to run again for nothing."""
-    if not kept:
-        return "no timeline written and no take kept"
+    (it names them), and "no timeline written" sent people to run again for nothing; a stop
+    before leaves an earlier run's result there as it was (it names it)."""
     from v2a.pipeline import AUDIO_FOLDER, output_paths, timeline_files
+
+    if not kept:
+        # An earlier run's timeline there is untouched: said, since "no timeline written" left
+        # an editor wondering whether that one was gone too.
+        earlier = [path for path in timeline_files(output_paths(request)[1]) if os.path.exists(path)]
+        return "no timeline written and no take kept" + (
+            f"; the earlier result, {' and '.join(earlier)}, is as it was" if earlier else "")
 
     missing = [path for path in timeline_files(output_paths(request)[1]) if path not in kept]
     audio = os.path.join(request.out_dir, AUDIO_FOLDER)

@@ -519,3 +519,30 @@ def test_every_command_says_what_it_does_in_its_help():
     assert "127.0.0.1:50051" in serve and "token" in serve and "Exit status" in serve, serve
     client = " ".join(commands.choices["client"].format_help().split())
     assert "v2a serve" in client and "Exit status" in client, client
+
+
+def test_ctrl_c_on_a_run_into_an_earlier_result_says_that_result_is_as_it_was(tmp_path):
+    """"no timeline written and no take kept" was true, and left an editor to wonder whether
+    the timeline the earlier run wrote there was gone too."""
+    from v2a.cli import main
+
+    out = tmp_path / "out"
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--generator", "silence"]) == 0
+    earlier = (out / "sample.otio").read_bytes()
+    stops_at_the_second_clip = (
+        "from generator_doubles import SineGenerator\n"
+        "class StopsAtTheSecondClip(SineGenerator):\n"
+        "    def generate(self, *args, **kwargs):\n"
+        "        if self.calls == 1:\n"
+        "            print('second clip', flush=True)\n"
+        "            time.sleep(60)\n"
+        "        return super().generate(*args, **kwargs)\n"
+        "def load(spec):\n"
+        "    return StopsAtTheSecondClip()\n"
+    )
+    status, stderr = _interrupt(_generate_script(out, stops_at_the_second_clip))
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "v2a generate: cancelled; no timeline written and no take kept; the earlier result, "
+        f"{out / 'sample.otio'}, is as it was")
+    assert (out / "sample.otio").read_bytes() == earlier
