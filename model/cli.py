@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import time
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+from v2a.cli import user_error
 
 
 def _whole_number_from(minimum: int):
@@ -52,8 +51,7 @@ def _data_build(args: argparse.Namespace) -> int:
         summary = build_corpus(args.out, seed=args.seed, per_class=args.per_class,
                                workers=args.workers, only_classes=only, with_0ad=args.with_0ad)
     except (RuntimeError, OSError) as error:  # OSError: a --out that cannot be made (/proc/x)
-        log.error("%s", error)
-        return 2
+        return user_error("data build", error)
     print(f"corpus at {args.out}: {summary['examples']} examples {summary['per_split']} "
           f"in {time.monotonic() - started:.0f} s")
     return 0
@@ -65,8 +63,7 @@ def _data_import(args: argparse.Namespace) -> int:
     try:
         summary = import_folder(args.folder, args.captions, args.out, workers=args.workers)
     except ImportError_ as error:
-        log.error("%s", error)
-        return 2
+        return user_error("data import-folder", error)
     print(f"imported {summary['examples']} examples {summary['per_split']} into {args.out}")
     return 0
 
@@ -83,8 +80,7 @@ def _data_pack(args: argparse.Namespace) -> int:
         examples = build_cache(corpus, args.split, cfg.model, cfg.limit)
         size = write_packed_features(load_features(examples, cfg.model), args.out, mel_bits=args.mel_bits)
     except (OSError, ValueError) as error:  # OSError: an --out that cannot be written
-        log.error("%s", error)
-        return 2
+        return user_error("data pack-features", error)
     print(f"packed {len(examples)} {args.split} examples of {corpus} into {args.out}: {size / 1e6:.1f} MB")
     return 0
 
@@ -98,23 +94,26 @@ def _eval(args: argparse.Namespace) -> int:
     torch.set_num_threads(max(1, args.threads))
     generators = [g.strip() for g in args.generators.split(",") if g.strip()]
     if not generators:  # `--generators ,` scored the reference alone and exited 0
-        log.error("--generators names no generator (%r); e.g. --generators silence,default",
-                  args.generators)
-        return 2
+        return user_error("eval", f"--generators names no generator ({args.generators!r}); e.g. "
+                          "--generators silence,default")
     try:
         results = evaluate(args.corpus, args.out, split=args.split, generators=generators,
                            limit=args.limit, with_captions=not args.no_prompts,
                            seed_offset=args.seed_offset)
     except (FileNotFoundError, ValueError) as error:
-        log.error("%s", error)
-        return 2
+        return user_error("eval", error)
     print(markdown_table(results))
     print(f"report: {args.out}/report.md")
     return 0
 
 
 def add_commands(subparsers: argparse._SubParsersAction) -> None:
-    data = subparsers.add_parser("data", help="build or import an audio-visual training corpus")
+    data = subparsers.add_parser(
+        "data", help="build or import an audio-visual training corpus",
+        description="Make a training corpus: `build` renders one from recorded sounds and "
+        "pictures in Debian packages, `import-folder` cuts your own videos with a captions CSV "
+        "into the same format, `pack-features` packs a split's training features into one file "
+        "to train where the corpus is not.")
     data_sub = data.add_subparsers(dest="data_command", required=True)
 
     build = data_sub.add_parser("build", help="render the corpus from installed Debian packages")
@@ -154,7 +153,11 @@ def add_commands(subparsers: argparse._SubParsersAction) -> None:
                            "GPU machine's 64 MiB)")
     pack.set_defaults(func=_data_pack)
 
-    ev = subparsers.add_parser("eval", help="score generators and baselines on a corpus split")
+    ev = subparsers.add_parser(
+        "eval", help="score generators and baselines on a corpus split",
+        description="Score generators and baselines on a corpus split (onset accuracy and AP, "
+        "AV-Align, Fréchet distance and class agreement on aisfx embeddings, real-time factor), "
+        "print the table and write it into --out with spectrograms (report.md).")
     ev.add_argument("--corpus", default="data/corpus", help="corpus folder (default: %(default)s)")
     ev.add_argument("--split", default="test", help="train, val or test (default: %(default)s)")
     ev.add_argument("--generators",

@@ -23,12 +23,12 @@ from typing import NamedTuple
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from model import encoders
 from model.config import ModelConfig
 from model.network import motion_descriptor
 from v2a.contracts import SAMPLE_RATE
+from v2a.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +122,7 @@ def build_cache(corpus: str | Path, split: str, cfg: ModelConfig, limit: int = 0
     out_dir.mkdir(parents=True, exist_ok=True)
     model = None
     paths = []
-    for row in tqdm(rows, desc=f"features {split}", unit="ex", disable=not progress):
+    for row in progress_bar(rows, desc=f"features {split}", unit="ex", disable=not progress):
         video, audio = source / row["video"], source / row["audio"]
         for path in (video, audio):
             if not path.is_file():

@@ -23,10 +23,10 @@ from pathlib import Path
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from model.audio_codec import first_unmeasured_bin, to_native_rate
 from model.config import AudioConfig
+from v2a.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ def load_spectra(corpus: Path, codec, split: str = "train", limit: int = 0,
     rows = read_manifest(corpus, split)
     rows = rows[:limit] if limit else rows
     pairs = []
-    for row in tqdm(rows, desc=f"spectra {split}", unit="ex", disable=not progress):
+    for row in progress_bar(rows, desc=f"spectra {split}", unit="ex", disable=not progress):
         mel, magnitude = _spectra(codec, read_audio(corpus / row["audio"]))
         pairs.append((mel.half(), magnitude.half()))
     return pairs
@@ -113,7 +113,7 @@ def train_magnitude_net(net: MagnitudeNet, pairs: list[tuple[torch.Tensor, torch
     optimizer = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=0.01)
     history = []
     net.train()
-    bar = tqdm(range(steps), desc="train decoder", unit="step", disable=not progress)
+    bar = progress_bar(range(steps), desc="train decoder", unit="step", disable=not progress)
     for step in bar:
         mels, magnitudes = [], []
         for i in torch.randint(len(pairs), (batch,), generator=generator).tolist():

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from model.config import ModelConfig, TrainConfig, from_dict, to_dict
@@ -41,6 +40,7 @@ from model.features import (
 )
 from model.network import COLOUR_FEATURES, mirror_motion
 from model.v2a_model import V2AModel, read_metadata
+from v2a.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,7 @@ def train(cfg: TrainConfig, out: str | Path, resume: bool = False, progress: boo
     per_rank = cfg.batch_size // world
     generator = torch.Generator().manual_seed(cfg.seed * 1000 + rank)
     started = time.monotonic()
-    bar = tqdm(total=cfg.steps, initial=step, desc="train", unit="step",
+    bar = progress_bar(total=cfg.steps, initial=step, desc="train", unit="step",
                disable=not (progress and rank == 0))
     # The bar is closed on an error too, and log lines while it is open go through tqdm: the
     # command's error ("v2a train: ...") and "stopping at step" start lines of their own.

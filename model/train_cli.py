@@ -11,10 +11,15 @@ import signal
 import sys
 
 from model.cli import non_negative_int, positive_int
+from v2a.cli import user_error
 
 
 def add_train_command(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("train", help="train the video-to-audio model on a corpus")
+    parser = subparsers.add_parser(
+        "train", help="train the video-to-audio model on a corpus",
+        description="Train the video-to-audio model on a corpus into a run folder "
+        "(model.safetensors, train_state.pt, loss.png); Ctrl-C or SIGTERM saves and prints the "
+        "command that continues the run (--resume).")
     parser.add_argument("--config", help="JSON merged over the defaults (default: none, "
                         "model/config.py TrainConfig's defaults; the 2-core recipe is "
                         "model/configs/v2a-default.json)")
@@ -27,7 +32,10 @@ def add_train_command(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=_run_train)
 
     decoder = subparsers.add_parser(
-        "train-decoder", help="train a learned magnitude decoder into a copy of a model checkpoint")
+        "train-decoder", help="train a learned magnitude decoder into a copy of a model checkpoint",
+        description="Train the small net that makes a checkpoint's high band (8 to 11 kHz) from "
+        "its mels, on a corpus's recordings, and write the checkpoint with it into --out (its "
+        "decoder 'learned'; the flow weights kept).")
     decoder.add_argument("--checkpoint", required=True, help="the model to copy (its flow weights are kept)")
     decoder.add_argument("--corpus", default="data/corpus",
                          help="recordings to learn from (train split; val is scored; "
@@ -60,8 +68,7 @@ def _run_train(args: argparse.Namespace) -> int:
         command = ("v2a " if invoked[:1] == ["train"] else "python -m model.train ") + shlex.join(invoked)
         summary = train(cfg, args.out, resume=args.resume, command=command)
     except (ValueError, OSError) as error:  # OSError: an --out that cannot be made, a full disk
-        print(f"v2a train: {error}", file=sys.stderr)
-        return 2
+        return user_error("train", error)
     except KeyboardInterrupt:  # before the training loop (loading, filling the cache): nothing saved
         print("\nv2a train: interrupted before the first step; nothing to resume", file=sys.stderr)
         return 128 + signal.SIGINT
@@ -83,15 +90,13 @@ def _run_train_decoder(args: argparse.Namespace) -> int:
     from model.magnitude_decoder import train_decoder
 
     if not args.out.endswith(".safetensors"):
-        print(f"v2a train-decoder: --out {args.out}: name a .safetensors file", file=sys.stderr)
-        return 2
+        return user_error("train-decoder", f"--out {args.out}: name a .safetensors file")
     command = "v2a " + " ".join(shlex.quote(a) for a in sys.argv[1:])
     try:
         summary = train_decoder(args.checkpoint, args.corpus, args.out, steps=args.steps, seed=args.seed,
                                 threads=args.threads, limit=args.limit, command=command)
     except (ValueError, OSError) as error:
-        print(f"v2a train-decoder: {error}", file=sys.stderr)
-        return 2
+        return user_error("train-decoder", error)
     print(json.dumps(summary, indent=1))
     return 0
 

@@ -9,9 +9,12 @@ import signal
 import sys
 import threading
 from collections import Counter
+from contextlib import nullcontext
 
 from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
 
+from v2a.cli import user_error
 from v2a.contracts import (
     ClipAddress,
     ClipEvent,
@@ -22,8 +25,7 @@ from v2a.contracts import (
     Selection,
 )
 
-# Errors a user can fix (a path, an option, a file): one line on stderr, exit 2, no traceback.
-USER_ERROR_EXIT = 2
+# Errors a user can fix (a path, an option, a file): `v2a.cli.user_error`, one line, exit 2.
 # `--no-wait` and another run writes into the folder: try again later (sysexits' EX_TEMPFAIL).
 FOLDER_BUSY_EXIT = 75
 
@@ -241,12 +243,6 @@ def _user_errors() -> tuple[type[Exception], ...]:
     return TimelineReadError, PlanError, TimelineWriteError, PipelineError, MediaError, OSError
 
 
-def _fail(command: str, error: BaseException) -> int:
-    message = " ".join(str(error).split()) or type(error).__name__
-    print(f"v2a {command}: error: {message}", file=sys.stderr)
-    return USER_ERROR_EXIT
-
-
 def _inspect(args: argparse.Namespace) -> int:
     from otio_adapters.inspect import format_plan_table
     from v2a.pipeline import plan_request
@@ -254,7 +250,7 @@ def _inspect(args: argparse.Namespace) -> int:
     try:
         timeline, segments = plan_request(_request(args))
     except _user_errors() as error:
-        return _fail("inspect", error)
+        return user_error("inspect", error)
     print(format_plan_table(segments, timeline))
     return 0
 
@@ -278,18 +274,18 @@ def _generate(args: argparse.Namespace) -> int:
     problems = [output_file_problem(args.picture, "--picture", ".png") if args.picture else "",
                 output_file_problem(args.stem, "--stem", ".wav") if args.stem else ""]
     if any(problems):
-        return _fail("generate", "; ".join(problem for problem in problems if problem))
+        return user_error("generate", "; ".join(problem for problem in problems if problem))
     # The bounds the server holds to, checked before any work (a bad value failed every clip).
     problems = violations(asdict(request.params), takes=1)
     problems += loudness_target_violations(request.loudness_target_lufs)
     if problems:
-        return _fail("generate", "; ".join(f"{_PARAM_FLAGS[name]} {why}" for name, why in problems))
+        return user_error("generate", "; ".join(f"{_PARAM_FLAGS[name]} {why}" for name, why in problems))
     try:
         plan = prepare_generation(request)  # what is wrong with the request, said before the load
     except _user_errors() as error:
-        return _fail("generate", error)
+        return user_error("generate", error)
     if problem := _out_named_as_a_file(request):
-        return _fail("generate", problem)
+        return user_error("generate", problem)
     cancel = threading.Event()
     stopped_by: list[int] = []
 
@@ -321,7 +317,7 @@ def _generate(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 128 + signal.SIGINT
         except _user_errors() as error:  # the folder could not be made to hold its lock
-            return _fail("generate", error)
+            return user_error("generate", error)
         try:
             return _generate_holding_the_folder(args, request, None if waited else plan, cancel,
                                                 stopped_by)
@@ -368,15 +364,19 @@ def _generate_holding_the_folder(args: argparse.Namespace, request: GenerationRe
     try:
         generator = load_generator(args.generator)
     except Exception as error:  # noqa: BLE001 - unknown name, missing or broken checkpoint
-        return _fail("generate", f"cannot load generator {args.generator!r}: {error}")
+        return user_error("generate", f"cannot load generator {args.generator!r}: {error}")
     progress = _Progress()
+    # Log lines while the bars are shown (the model's "drawing them again") go above them
+    # through tqdm: printed as they were, they landed on the bars' line.
+    shown_above_bars = logging_redirect_tqdm() if progress.interactive else nullcontext()
     try:
-        if plan is None:  # it waited for the folder: planned again on what it holds now
-            plan = prepare_generation(request)
-        result = run_generation(request, generator, progress.on_event, cancel, plan)
+        with shown_above_bars:
+            if plan is None:  # it waited for the folder: planned again on what it holds now
+                plan = prepare_generation(request)
+            result = run_generation(request, generator, progress.on_event, cancel, plan)
     except _user_errors() as error:
         progress.close()
-        return _fail("generate", error)
+        return user_error("generate", error)
     except (KeyboardInterrupt, GenerationCancelled) as error:
         cancel.set()
         progress.close()
@@ -436,10 +436,16 @@ def _write_stem(path: str, result: GenerationResult) -> None:
 def _left_on_disk(request: GenerationRequest, kept: tuple[str, ...]) -> str:
     """What a stopped run left in its output folder, said as it is: a stop while the timeline
     was written can come after the .otio beside an EDL is in place, which keeps this run's takes
-    (it names them), and "no timeline written" sent people to run again for nothing."""
-    if not kept:
-        return "no timeline written and no take kept"
+    (it names them), and "no timeline written" sent people to run again for nothing; a stop
+    before leaves an earlier run's result there as it was (it names it)."""
     from v2a.pipeline import AUDIO_FOLDER, output_paths, timeline_files
+
+    if not kept:
+        # An earlier run's timeline there is untouched: said, since "no timeline written" left
+        # an editor wondering whether that one was gone too.
+        earlier = [path for path in timeline_files(output_paths(request)[1]) if os.path.exists(path)]
+        return "no timeline written and no take kept" + (
+            f"; the earlier result, {' and '.join(earlier)}, is as it was" if earlier else "")
 
     missing = [path for path in timeline_files(output_paths(request)[1]) if path not in kept]
     audio = os.path.join(request.out_dir, AUDIO_FOLDER)

@@ -520,6 +520,7 @@ class TimelinePlanner:
     def segments(self, selection: Selection = EVERY_VISIBLE_CLIP) -> list[Segment]:
         """The selection's segments, as `plan_segments(..., selection=selection)` gives them."""
         tracks = tuple(selection.tracks)
+        _check_clip_tracks(selection.clips, self.video_tracks, self.where)
         if tracks not in self._by_tracks:  # clips and time range pick; tracks change the cover
             self._by_tracks[tracks] = self._plan(tracks)
         # A copy: the caller may change its list, not the plan kept for other selections.
@@ -996,14 +997,32 @@ def _track_matches(name: str, track_name: str, index: int) -> bool:
     return name in (track_name, str(index), f"V{index + 1}", f"v{index + 1}")
 
 
+def _has_track(name: str, video_tracks) -> bool:
+    return any(_track_matches(name, t.name, i) for i, t in enumerate(video_tracks))
+
+
+def _known_tracks(video_tracks) -> str:
+    return ", ".join(f"{i} ({t.name or 'unnamed'})" for i, t in enumerate(video_tracks))
+
+
 def _tracks_filter(names, video_tracks, where):
     if not names:
         return None
     for name in names:
-        if not any(_track_matches(name, t.name, i) for i, t in enumerate(video_tracks)):
-            known = ", ".join(f"{i} ({t.name or 'unnamed'})" for i, t in enumerate(video_tracks))
-            raise PlanError(f"{where} has no video track {name!r}; its video tracks: {known}")
+        if not _has_track(name, video_tracks):
+            raise PlanError(f"{where} has no video track {name!r}; its video tracks: "
+                            f"{_known_tracks(video_tracks)}")
     return lambda track, index: any(_track_matches(n, track.name, index) for n in names)
+
+
+def _check_clip_tracks(clips, video_tracks, where) -> None:
+    """A clip addressed on a track the timeline lacks (`V9@1`) is said as that: "no visible
+    clip matches track 'V9' at 1.0 s" read as a gap on a track that is there."""
+    for address in clips:
+        if address.track and not _has_track(address.track, video_tracks):
+            raise ClipNotFoundError(
+                f"{where}: no video track {address.track!r} for the clip at "
+                f"{address.record_time} s; its video tracks: {_known_tracks(video_tracks)}")
 
 
 def _select(segments: list[Segment], selection: Selection, where: str) -> list[Segment]:

@@ -100,7 +100,7 @@ def format_for_path(path: str | os.PathLike) -> str:
         known = ", ".join(sorted(FORMAT_BY_EXTENSION))
         raise TimelineReadError(
             f"{path}: unknown timeline format {suffix or '(no extension)'!r}; "
-            f"known extensions: {known} (or name the format explicitly)"
+            f"known extensions: {known} (or name its format with --format F)"
         ) from None
 
 

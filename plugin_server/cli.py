@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import grpc
 from google.protobuf import json_format
 
 from plugin_server import paths
+from v2a.cli import USER_ERROR_EXIT, user_error
 
 #: How long `watch` tries to reach a server it lost, by default: time for `v2a serve` to be
 #: restarted (by hand, or by whatever supervises it).
@@ -20,7 +22,18 @@ _JOB_ID_HELP = "a job's id, as `submit` and `list` print it"
 
 
 def add_commands(subparsers) -> None:
-    serve = subparsers.add_parser("serve", help="run the gRPC server editor panels call")
+    serve = subparsers.add_parser(
+        "serve", help="run the gRPC server editor panels call",
+        description="Run the local gRPC server that editors' panels and `v2a client` call: it "
+        "listens on 127.0.0.1:50051 (loopback only; --uds for a Unix socket, --ws-port for "
+        "Premiere UXP panels' WebSocket bridge), writes on first start the token a caller sends "
+        "with each call over TCP, keeps its jobs in --state-dir across restarts, and writes "
+        "outputs only inside --output-root. It prints one line once it is ready; SIGTERM or "
+        "Ctrl-C stops it, running jobs given --grace seconds to finish, then queued again for "
+        "its next start.",
+        epilog="Exit status: 0 stopped (SIGTERM, Ctrl-C); 2 it could not start (a port in use, "
+        "a state dir another server holds: one line on stderr).",
+    )
     serve.add_argument("--host", default="127.0.0.1",
                        help="address to listen on (default: 127.0.0.1, loopback only)")
     serve.add_argument("--port", type=int, default=None,
@@ -54,7 +67,19 @@ def add_commands(subparsers) -> None:
                        "were compressed (which refuses it as a newer v2a's), then exit")
     serve.set_defaults(func=_serve)
 
-    client = subparsers.add_parser("client", help="talk to a running v2a server")
+    client = subparsers.add_parser(
+        "client", help="talk to a running v2a server",
+        description="Talk to a running `v2a serve` from a shell or a script: submit a timeline "
+        "as a job and follow it (--watch), watch, cancel, get or list jobs, make a new take of "
+        "one clip (regenerate), and fetch a job's result: its timeline, take files and waveform "
+        "peaks, a picture or a stem. It connects to --address or --uds with the token the "
+        "server wrote.",
+        epilog="Exit status: 0 done; 1 the job followed did not succeed, a watch gave up "
+        "reconnecting, cancel found the job already ended, or result's --picture or --stem "
+        "could not be made; 2 a problem with the request, or a server refusing it or not there "
+        "(one line on stderr: its status code and message, then its details); 130 Ctrl-C while "
+        "watching (the job keeps running).",
+    )
     client.add_argument("--address", default="",
                         help="host:port (default: $V2A_ADDRESS, else 127.0.0.1:50051)")
     client.add_argument("--uds", default="", help="Unix socket path instead of TCP")
@@ -174,8 +199,7 @@ def _serve(args) -> int:
         try:
             rewritten = downgrade_store(state_dir)
         except (OSError, ValueError) as error:  # ValueError: jobs.StoreError
-            print(f"v2a serve: {error}", file=sys.stderr)
-            return 2
+            return user_error("serve", error)
         results = f"{rewritten} result" + ("" if rewritten == 1 else "s")
         print(f"{state_dir / 'jobs.sqlite3'}: {results} rewritten uncompressed; a v2a from "
               "before they were compressed reads it now")
@@ -190,11 +214,15 @@ def _serve(args) -> int:
     try:
         return serve(config)
     except (OSError, ValueError, ImportError) as error:
-        print(f"v2a serve: {error}", file=sys.stderr)
-        return 2
+        return user_error("serve", error)
 
 
 # --- client -----------------------------------------------------------------------------------
+
+
+class _UserError(Exception):
+    """A problem the user can fix before any call (the token file, the timeline to send):
+    said as every v2a command says one (`v2a.cli.user_error`)."""
 
 
 def _client(args):
@@ -203,27 +231,50 @@ def _client(args):
     try:
         return V2AClient(args.address, uds=args.uds, token_file=args.token_file)
     except FileNotFoundError as error:
-        raise SystemExit(f"v2a client: no token file ({error.filename}); start `v2a serve` once "
-                         "on this machine, or pass --token-file") from None
+        raise _UserError(f"no token file ({error.filename}); start `v2a serve` once on this "
+                         "machine, or pass --token-file") from None
     except ValueError as error:  # a token no call can carry (client.checked_token)
-        raise SystemExit(f"v2a client: {error}") from None
+        raise _UserError(error) from None
+
+
+#: The request's fields, as the server's messages name them for any client, and the options
+#: that set them here: "add media_search_paths to relink it" told a command line's user of a
+#: field they never see.
+_OPTION_OF_FIELD = {
+    "media_search_paths": "--media-path", "timeline.format": "--format",
+    "output.format": "--output-format", "output.folder": "--out", "params.steps": "--steps",
+    "params.guidance": "--guidance", "params.seed": "--seed", "params.takes": "--takes",
+    "params.prompt": "--prompt", "params.negative_prompt": "--negative-prompt",
+    "params.loudness_target_lufs": "--loudness",
+}
+_FIELD_NAMES = re.compile(r"(?<![\w.])(" + "|".join(map(re.escape, _OPTION_OF_FIELD)) + r")(?![\w.])")
+
+
+def _in_options(message: str) -> str:
+    """The server's message with the request fields it names said as this command's options."""
+    return _FIELD_NAMES.sub(lambda match: _OPTION_OF_FIELD[match[1]], message)
 
 
 def _handles_rpc_errors(func):
+    """A refused or failed call said as a user error, exit status 2, with the status code, a
+    hint where the server is not there, and the google.rpc details (machine-readable, as
+    sent). Status 1 stays for what the server did: a job that did not succeed."""
     def call(args) -> int:
         try:
             return func(args)
+        except _UserError as error:
+            return user_error("client", error)
         except grpc.RpcError as error:
             from plugin_server.errors import details_of
 
-            print(f"error: {error.code().name}: {error.details()}", file=sys.stderr)
+            user_error("client", f"{error.code().name}: {_in_options(error.details() or '')}")
             if error.code() == grpc.StatusCode.UNAVAILABLE:
                 print("  is `v2a serve` running there? (--address / --uds)", file=sys.stderr)
             for detail in details_of(error):
                 text = json_format.MessageToJson(detail, indent=None,
                                                  preserving_proto_field_name=True)
                 print(f"  {type(detail).__name__}: {text}", file=sys.stderr)
-            return 1
+            return USER_ERROR_EXIT
 
     return call
 
@@ -260,8 +311,7 @@ def _submit(args) -> int:
                 on_retry=_say_retry,
             )
         except ValueError as error:  # an inline timeline too big to send, a folder, unreadable
-            print(f"error: {error}", file=sys.stderr)
-            return 1
+            return user_error("client", error)
         print(job.job_id)
         return _follow(client, job.job_id, args.reconnect_for) if args.watch else 0
 
@@ -499,8 +549,7 @@ def _result(args) -> int:
                 # Any extension: the timeline comes in the job's format.
                 output_file_problem(str(saved), "--save-timeline", "") if saved else ""]
     if any(problems):
-        print(f"v2a client: {'; '.join(p for p in problems if p)}", file=sys.stderr)
-        return 1
+        return user_error("client", "; ".join(p for p in problems if p))
     with _client(args) as client:
         result = client.result(args.job_id, peak_points=args.peaks or 64,
                                include_timeline_data=saved is not None)
@@ -509,8 +558,7 @@ def _result(args) -> int:
             saved.parent.mkdir(parents=True, exist_ok=True)  # as --stem's and --picture's are
             atomic_write(str(saved), result.timeline_data)
         except OSError as error:  # a folder by that name, a full disk
-            print(f"v2a client: --save-timeline {saved}: {error}", file=sys.stderr)
-            return 1
+            return user_error("client", f"--save-timeline {saved}: {error}")
     summary = {
         "timeline": result.timeline_path, "format": result.timeline_format,
         "fallback_otio": result.fallback_otio_path, "note": result.format_note,

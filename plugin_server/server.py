@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import importlib
 import json
 import logging
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -48,6 +50,32 @@ SERVER_OPTIONS = [*MESSAGE_SIZE_OPTIONS, ("grpc.so_reuseport", 0)]
 #: RPC threads WatchJob streams may never take: with every thread held by a stream, every other
 #: call (GetJob, CancelJob, the health check) waited for one to end and timed out.
 RESERVED_RPC_THREADS = 16
+
+
+def _cannot_listen(host: str, port: int) -> bool:
+    """Whether nothing can listen on host:port: another program listens there, or no address
+    it names is this machine's. Asked before gRPC tries, whose failure logs a line of its own
+    ("E1202 … add_port.cc:83] Failed to add port to server: …") before v2a's message says the
+    same; silencing that (GRPC_VERBOSITY) works only before grpc is imported, for every log
+    line. False where it cannot tell: gRPC tries, and says why it failed."""
+    if port == 0:
+        return False
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return False
+    for family, kind, protocol, _, address in addresses:
+        with socket.socket(family, kind, protocol) as probe:
+            # As gRPC binds: a port whose last connections are closing (TIME_WAIT) is free.
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(address)
+            except OSError as error:
+                if error.errno in (errno.EADDRINUSE, errno.EADDRNOTAVAIL):
+                    continue
+                return False
+            return False  # gRPC takes the port if any one of its addresses is free
+    return bool(addresses)
 
 
 def default_state_dir() -> Path:
@@ -168,17 +196,19 @@ class RunningServer:
             uds.unlink(missing_ok=True)  # a stale socket of a killed server
             self.server.add_insecure_port(f"unix:{uds}")
         if config.port is not None or not config.uds:
-            if config.host not in ("127.0.0.1", "localhost", "::1"):
-                log.warning("listening on %s: reachable from other machines (token required)",
-                            config.host)
             wanted = DEFAULT_PORT if config.port is None else config.port
             try:
-                port = self.server.add_insecure_port(f"{config.host}:{wanted}")
+                port = (0 if _cannot_listen(config.host, wanted)
+                        else self.server.add_insecure_port(f"{config.host}:{wanted}"))
             except RuntimeError:  # grpc's "Failed to bind"
                 port = 0
             if port == 0:
                 raise OSError(f"cannot listen on {config.host}:{wanted}: the port is in use or "
                               "the address is not this machine's (try --port 0)")
+            # Once the port is its: said before, it came above a refusal to listen there.
+            if config.host not in ("127.0.0.1", "localhost", "::1"):
+                log.warning("listening on %s: reachable from other machines (token required)",
+                            config.host)
         return port
 
     @property

@@ -19,12 +19,26 @@ DESCRIPTION = (
     "`data`, `train` and `eval` make and measure the model."
 )
 
+#: The exit status of a user error (a path, an option, a file, a refusal the user can fix), as
+#: argparse's own for a misspelt option; its message is one line on stderr: `user_error`.
+USER_ERROR_EXIT = 2
+
 # Modules that define `add_commands(subparsers)`; each subcommand sets `func(args) -> int`.
 COMMAND_MODULES = (
     "otio_adapters.cli",  # inspect, generate
     "model.cli",  # data, eval, train
     "plugin_server.cli",  # serve, client
 )
+
+
+def user_error(command: str, error: BaseException | str) -> int:
+    """Say a user error of `v2a COMMAND` as every subcommand says one, argparse's form
+    (`v2a generate: error: WHAT`, one line: the message's line breaks are joined), and return
+    USER_ERROR_EXIT for the command to exit with. A log line ("ERROR model.cli: ...") and each
+    command's own form read as different kinds of failure."""
+    message = " ".join(str(error).split()) or type(error).__name__
+    print(f"v2a {command}: error: {message}", file=sys.stderr)
+    return USER_ERROR_EXIT
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -17,7 +17,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from model.data import render
 from model.data.io import (
@@ -38,6 +37,7 @@ from model.data.sources import (
 )
 from model.eval.onsets import HOP_S, detect_onsets, onset_envelope
 from v2a.contracts import SAMPLE_RATE
+from v2a.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -277,7 +277,7 @@ def build_corpus(out: str | Path, seed: int = 0, per_class: int = 260, workers: 
     started = time.monotonic()
     rows: list[dict] = []
     # Closed on an error too, so that the command's error line starts a line of its own.
-    with tqdm(total=len(jobs), desc="data build", unit="ex", disable=not progress) as bar:
+    with progress_bar(total=len(jobs), desc="data build", unit="ex", disable=not progress) as bar:
         if workers <= 1:
             for job in jobs:
                 rows.append(make_example(job))

@@ -18,7 +18,6 @@ from pathlib import Path
 
 import av
 import numpy as np
-from tqdm import tqdm
 
 from model.data.build import DURATION, FRAMES, NUM_SAMPLES
 from model.data.io import check_replaceable, make_staging, replace_folder, write_mp4, write_wav
@@ -29,6 +28,7 @@ from v2a.media.audio import resample
 from v2a.media.errors import MediaError
 from v2a.media.frames import decode_frames_at
 from v2a.media.probe import probe_media
+from v2a.progress import progress_bar
 
 # Tried in this order after the name as given; each in both cases, since cameras write
 # upper-case names (AVCHD's .MTS) that a case-sensitive file system keeps.
@@ -169,7 +169,7 @@ def import_folder(folder: str | Path, captions: str | Path, out: str | Path,
     for split in _SPLITS:
         (staging / split).mkdir()
     jobs = [(str(staging), f"{Path(r['video_path']).stem}-{r['line']:06d}", r) for r in rows]
-    bar = tqdm(total=len(jobs), desc="import", unit="clip", disable=not progress)
+    bar = progress_bar(total=len(jobs), desc="import", unit="clip", disable=not progress)
     results = []
     try:
         if workers <= 1 or len(jobs) == 1:

@@ -153,11 +153,11 @@ def embed(embedder, clips: list[np.ndarray], label: str, show_progress: bool) ->
     In batches of the embedder's own size (16), so the batches are the ones it makes itself."""
     if not show_progress:
         return embedder.embed(clips)
-    from tqdm import tqdm
+    from v2a.progress import progress_bar
 
     parts = []
     # leave=None: a bar below the eval bar goes when done; one on its own line stays
-    with tqdm(total=len(clips), desc=label, unit="clip", leave=None) as bar:
+    with progress_bar(total=len(clips), desc=label, unit="clip", leave=None) as bar:
         for start in range(0, len(clips), 16):
             parts.append(embedder.embed(clips[start:start + 16]))
             bar.update(len(parts[-1]))
@@ -263,12 +263,12 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     these figures")."""
     import platform
 
-    from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
     from model.eval.embedding import default_embedder
     from model.eval.report import write_report
     from model.generators import check_generator_spec
+    from v2a.progress import progress_bar
 
     for spec in generators:  # a typo in the last spec would otherwise surface after the others ran
         check_generator_spec(spec)
@@ -284,7 +284,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
     loaded = _load_generators(generators, corpus)  # before any example: a typo fails at once
     # Closed on an error too, so that the command's error line starts a line of its own (it was
     # printed onto the bar: "load:  67%|...| 2/3 ...ERROR model.cli: ...").
-    with tqdm(chosen, desc="load", unit="ex", disable=not show_progress) as rows_loaded:
+    with progress_bar(chosen, desc="load", unit="ex", disable=not show_progress) as rows_loaded:
         examples = [load_example(corpus, r) for r in rows_loaded]
     embedder = default_embedder()
     reference_emb = embed(embedder, [ex.audio for ex in examples], "embed reference", show_progress)
@@ -296,7 +296,7 @@ def evaluate(corpus: str | Path, out: str | Path, split: str = "test",
 
     # Log lines while the bar is open (a generator that failed, the model's redraws) go through
     # tqdm, each on a line of its own above the bar, not onto the bar's line.
-    with tqdm(total=len(examples) * len(generators), desc="eval", unit="clip",
+    with progress_bar(total=len(examples) * len(generators), desc="eval", unit="clip",
               disable=not show_progress) as bar, logging_redirect_tqdm():
         for name, spec, generator in loaded:
             try:

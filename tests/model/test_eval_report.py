@@ -71,14 +71,14 @@ def test_eval_scores_baselines_and_writes_a_readable_report(tmp_path, capsys):
     assert "| onset-transfer |" in capsys.readouterr().out
 
 
-def test_eval_without_a_corpus_says_how_to_make_one(tmp_path, caplog):
+def test_eval_without_a_corpus_says_how_to_make_one(tmp_path, capsys):
     code = main(["eval", "--corpus", str(tmp_path / "nothing"), "--out", str(tmp_path / "r")])
     assert code == 2
-    assert "v2a data build" in caplog.text
+    assert "v2a data build" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
-def test_an_unknown_generator_is_refused_before_any_example_is_scored(tmp_path, caplog, monkeypatch):
+def test_an_unknown_generator_is_refused_before_any_example_is_scored(tmp_path, capsys, monkeypatch):
     import model.eval.run
 
     def no_work(*args, **kwargs):
@@ -89,7 +89,7 @@ def test_an_unknown_generator_is_refused_before_any_example_is_scored(tmp_path, 
     code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", "silence,defualt",
                  "--out", str(tmp_path / "r")])
     assert code == 2
-    assert "unknown generator 'defualt'; choose one of:" in caplog.text
+    assert "unknown generator 'defualt'; choose one of:" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
@@ -223,7 +223,7 @@ def test_class_agreement_leaves_out_clips_whose_class_has_no_other_reference():
 
 
 def test_a_generator_that_cannot_be_loaded_is_an_error_before_any_example_is_scored(
-        tmp_path, caplog, monkeypatch):
+        tmp_path, capsys, monkeypatch):
     # `v2a:/typo` (a checkpoint that is not there) read "pending" in every column and the run
     # exited 0; `ceiling:typo` failed after every example was loaded, without naming the spec.
     import model.eval.run
@@ -235,38 +235,38 @@ def test_a_generator_that_cannot_be_loaded_is_an_error_before_any_example_is_sco
     corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
     for spec, why in (("v2a:/typo", "model checkpoint not found: /typo"),
                       ("ceiling:typo", "decoder 'typo'")):
-        caplog.clear()
+        capsys.readouterr()
         code = main(["eval", "--corpus", str(corpus), "--split", "train", "--threads", "1",
                      "--generators", f"silence,{spec}", "--out", str(tmp_path / "r")])
         assert code == 2
-        assert f"generator {spec!r} cannot be loaded: {why}" in caplog.text
+        assert f"generator {spec!r} cannot be loaded: {why}" in capsys.readouterr().err
         assert not (tmp_path / "r").exists()
 
 
-def test_generators_that_name_none_are_refused(tmp_path, caplog):
+def test_generators_that_name_none_are_refused(tmp_path, capsys):
     # `--generators ,` scored the reference alone and exited 0, as if a run had been asked for.
     corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
     for text in (",", " ", ""):
-        caplog.clear()
+        capsys.readouterr()
         code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", text,
                      "--out", str(tmp_path / "r")])
         assert code == 2
-        assert "--generators names no generator" in caplog.text
+        assert "--generators names no generator" in capsys.readouterr().err
         assert not (tmp_path / "r").exists()
 
 
-def test_a_generator_named_twice_is_refused(tmp_path, caplog):
+def test_a_generator_named_twice_is_refused(tmp_path, capsys):
     # `silence,silence` generated every clip twice and kept one row (the second overwrote the
     # first in the results): minutes lost for `default,default`, and one row where two were asked.
     corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
     code = main(["eval", "--corpus", str(corpus), "--split", "train", "--generators",
                  "silence, silence", "--out", str(tmp_path / "r")])
     assert code == 2
-    assert "generator 'silence' is named twice in --generators" in caplog.text
+    assert "generator 'silence' is named twice in --generators" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
-def test_a_damaged_corpus_is_a_one_line_error_naming_the_file_and_line(tmp_path, caplog):
+def test_a_damaged_corpus_is_a_one_line_error_naming_the_file_and_line(tmp_path, capsys):
     # A manifest line cut short read "Unterminated string starting at: line 1 column 393" (no
     # file, and line 1 of that line); a row without its class, and a WAV that is not audio (a
     # copy cut short), ended in tracebacks.
@@ -276,24 +276,24 @@ def test_a_damaged_corpus_is_a_one_line_error_naming_the_file_and_line(tmp_path,
     lines = good.splitlines()
 
     def run() -> int:
-        caplog.clear()
+        capsys.readouterr()
         return main(["eval", "--corpus", str(corpus), "--split", "train", "--threads", "1",
                      "--generators", "silence", "--out", str(tmp_path / "r")])
 
     manifest.write_text("\n".join(lines[:2] + [lines[2][:40]]) + "\n")
     assert run() == 2
-    assert f"{manifest}:3: not JSON" in caplog.text
+    assert f"{manifest}:3: not JSON" in capsys.readouterr().err
 
     row = json.loads(lines[1])
     del row["class"]
     manifest.write_text("\n".join([lines[0], json.dumps(row), lines[2]]) + "\n")
     assert run() == 2
-    assert f"{manifest}:2: a row without 'class'" in caplog.text
+    assert f"{manifest}:2: a row without 'class'" in capsys.readouterr().err
 
     manifest.write_text(good)
     (corpus / "train/ex1.wav").write_bytes(b"RIFF, but cut short")
     assert run() == 2
-    assert f"{corpus / 'train/ex1.wav'}: cannot read the audio" in caplog.text
+    assert f"{corpus / 'train/ex1.wav'}: cannot read the audio" in capsys.readouterr().err
     assert not (tmp_path / "r").exists()
 
 
@@ -352,7 +352,7 @@ def test_the_report_folder_holds_one_runs_report_even_when_a_run_stops_midway(tm
     assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "report"]
 
 
-def test_eval_refuses_an_out_folder_that_is_not_a_report_before_any_work(tmp_path, caplog):
+def test_eval_refuses_an_out_folder_that_is_not_a_report_before_any_work(tmp_path, capsys):
     # The report folder is replaced whole: a folder of something else is never emptied.
     corpus = write_tiny_corpus(tmp_path / "corpus", examples=2)
     (tmp_path / "mine").mkdir()
@@ -361,5 +361,5 @@ def test_eval_refuses_an_out_folder_that_is_not_a_report_before_any_work(tmp_pat
                  "--out", str(tmp_path / "mine")])
     assert code == 2
     said = f"{tmp_path / 'mine'} exists and is not an eval report; choose another --out"
-    assert said in caplog.text
+    assert said in capsys.readouterr().err
     assert [p.name for p in (tmp_path / "mine").iterdir()] == ["notes.txt"]

@@ -62,9 +62,10 @@ def test_the_help_states_the_defaults_the_parser_uses(capsys):
             assert "".join(part.split()) in text, (argv, part)
 
 
-def test_a_split_the_corpus_lacks_is_named_with_the_splits_it_has(tmp_path, caplog):
+def test_a_split_the_corpus_lacks_is_named_with_the_splits_it_has(tmp_path, capsys):
     """`--split tset` said "no examples in split 'tset'" and left the reader to guess which
-    splits there are (an imported corpus may have only some)."""
+    splits there are (an imported corpus may have only some). Said as every subcommand says a
+    user error (`v2a COMMAND: error: ...`, exit 2), not as a log line ("ERROR model.cli: ...")."""
     from model_fixtures import write_tiny_corpus
 
     from v2a.cli import main
@@ -73,16 +74,18 @@ def test_a_split_the_corpus_lacks_is_named_with_the_splits_it_has(tmp_path, capl
     code = main(["eval", "--corpus", str(corpus), "--split", "tset", "--generators", "silence",
                  "--out", str(tmp_path / "r")])
     assert code == 2
-    assert "no examples in split 'tset'; its splits: train" in caplog.text
+    assert capsys.readouterr().err == (
+        f"v2a eval: error: {corpus}: no examples in split 'tset'; its splits: train\n")
     assert not (tmp_path / "r").exists()
-    caplog.clear()
     code = main(["data", "pack-features", "--corpus", str(corpus), "--split", "tset",
                  "--out", str(tmp_path / "f.npz.xz")])
     assert code == 2
-    assert "no examples in split 'tset'; its splits: train" in caplog.text
+    err = capsys.readouterr().err
+    assert err.startswith("v2a data pack-features: error: ") and err.count("\n") == 1
+    assert "no examples in split 'tset'; its splits: train" in err
 
 
-def test_pack_features_without_a_corpus_says_there_is_none(tmp_path, caplog):
+def test_pack_features_without_a_corpus_says_there_is_none(tmp_path, capsys):
     """`v2a data pack-features` with no corpus built said "no examples in split 'train'; its
     splits: none", where eval and train say there is no corpus and how to build one."""
     from v2a.cli import main
@@ -90,8 +93,25 @@ def test_pack_features_without_a_corpus_says_there_is_none(tmp_path, caplog):
     code = main(["data", "pack-features", "--corpus", str(tmp_path / "corpus"),
                  "--out", str(tmp_path / "f.npz.xz")])
     assert code == 2
-    assert f"no corpus manifest at {tmp_path / 'corpus' / 'manifest.jsonl'}" in caplog.text
-    assert "v2a data build" in caplog.text and not (tmp_path / "corpus").exists()
+    err = capsys.readouterr().err
+    assert err.startswith("v2a data pack-features: error: ")
+    assert f"no corpus manifest at {tmp_path / 'corpus' / 'manifest.jsonl'}" in err
+    assert "v2a data build" in err and not (tmp_path / "corpus").exists()
+
+
+def test_user_errors_of_data_eval_and_train_are_said_as_generate_says_them(tmp_path, capsys):
+    """One form for a user error whatever the subcommand: `data import-folder` and `eval
+    --generators ,` logged theirs, `train-decoder` had its own."""
+    from v2a.cli import main
+
+    assert main(["eval", "--generators", ",", "--out", str(tmp_path / "r")]) == 2
+    assert capsys.readouterr().err.startswith("v2a eval: error: --generators names no generator")
+    assert main(["data", "import-folder", str(tmp_path / "none"), "--captions",
+                 str(tmp_path / "none.csv"), "--out", str(tmp_path / "c")]) == 2
+    assert capsys.readouterr().err.startswith("v2a data import-folder: error: ")
+    assert main(["train-decoder", "--checkpoint", "x.safetensors", "--out", "x.pt"]) == 2
+    assert capsys.readouterr().err == (
+        "v2a train-decoder: error: --out x.pt: name a .safetensors file\n")
 
 
 @pytest.fixture
@@ -196,3 +216,29 @@ def test_a_training_run_that_fails_midway_is_said_on_its_own_line(tmp_path, cons
     shown = console()
     assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 2
     _error_lines_start_their_own_line(shown(), "No space left on device")
+
+
+def test_progress_into_a_log_is_lines_not_one_endless_line(tmp_path, capsys):
+    """Into a log (stderr not a terminal), each tqdm refresh began with a carriage return:
+    `v2a data build`, `eval` and `train` wrote their progress as one endless line there, where
+    `v2a generate` writes lines. Now a bar's state is a line of its own, now and then."""
+    import json
+
+    from model_fixtures import TINY_MODEL, write_tiny_corpus
+
+    from v2a.cli import main
+
+    corpus = write_tiny_corpus(tmp_path / "corpus", examples=4)
+    assert main(["eval", "--corpus", str(corpus), "--split", "train", "--generators", "silence",
+                 "--threads", "1", "--out", str(tmp_path / "r")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err, err
+    assert any(line.startswith("eval: 100%") for line in err.splitlines()), err
+
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps({"model": TINY_MODEL, "corpus": str(corpus), "batch_size": 4,
+                                  "steps": 2, "warmup_steps": 1, "threads": 1}))
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err, err
+    assert any(line.startswith("train: 100%") for line in err.splitlines()), err

@@ -73,7 +73,7 @@ def test_a_bad_set_value_is_one_line_and_exit_2_before_anything_is_written(tmp_p
     out = tmp_path / "run"
     assert main(["train", "--config", str(config), "--out", str(out), "--set", setting]) == 2
     message = capsys.readouterr().err.strip()
-    assert message.startswith("v2a train: ") and named in message and "\n" not in message
+    assert message.startswith("v2a train: error: ") and named in message and "\n" not in message
     assert not out.exists()
 
 
@@ -92,5 +92,5 @@ def test_an_out_that_is_a_file_is_refused_before_any_work(tmp_path, capsys):
     taken.write_text("mine")
     assert main(["train", "--config", str(config), "--out", str(taken)]) == 2
     message = capsys.readouterr().err.strip()
-    assert message == f"v2a train: --out {taken} is a file: name a run folder"
+    assert message == f"v2a train: error: --out {taken} is a file: name a run folder"
     assert taken.read_text() == "mine"

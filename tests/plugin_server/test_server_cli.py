@@ -62,7 +62,7 @@ def test_submit_watch_result_and_regenerate_from_the_command_line(make_server, r
     written = read_timeline(summary["fallback_otio"] or summary["timeline"])
     np.testing.assert_allclose(sound, render_v2a_sound(written), atol=2**-22)  # 24-bit
     assert np.abs(sound).max() > 0.1  # the takes, not silence
-    assert main([*base, "result", job_id, "--stem", str(tmp_path / "job.mp3")]) == 1
+    assert main([*base, "result", job_id, "--stem", str(tmp_path / "job.mp3")]) == 2
     assert "--stem" in capsys.readouterr().err and not (tmp_path / "job.mp3").exists()
 
     assert main([*base, "regenerate", job_id, "--clip", clip_id, "--seed", "9", "--watch"]) == 0
@@ -94,10 +94,12 @@ def test_info_names_each_formats_file_extensions(make_server, roots, capsys):
 
 
 def test_errors_are_one_clear_line_with_details_not_a_traceback(make_server, roots, capsys):
+    """Said as every v2a command says a user error (`v2a COMMAND: error: ...`, exit status 2):
+    the client's were a bare "error: ..." with status 1, which also means a job that failed."""
     server = make_server()
-    assert main([*_args(server, roots), "get", "no-such-job"]) == 1
+    assert main([*_args(server, roots), "get", "no-such-job"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: NOT_FOUND: job 'no-such-job'") and "ResourceInfo" in err
+    assert err.startswith("v2a client: error: NOT_FOUND: job 'no-such-job'") and "ResourceInfo" in err
     assert "Traceback" not in err
 
 
@@ -117,9 +119,9 @@ def test_result_saves_the_timeline_or_says_in_one_line_why_it_cannot(make_server
     capsys.readouterr()
     blocked = tmp_path / "a file"
     blocked.write_text("")
-    assert main([*base, "result", job_id, "--save-timeline", str(blocked / "cut.otio")]) == 1
+    assert main([*base, "result", job_id, "--save-timeline", str(blocked / "cut.otio")]) == 2
     err = capsys.readouterr().err
-    assert err.startswith("v2a client: --save-timeline ") and "Traceback" not in err
+    assert err.startswith("v2a client: error: --save-timeline ") and "Traceback" not in err
 
 
 EDL_25 = FIXTURES / "cmx3600_edl" / "25fps.edl"  # its stand-in movies: conftest's edl_media
@@ -133,7 +135,7 @@ def test_submit_passes_the_edl_frame_rate_with_rate(make_server, roots, edl_medi
     submit = [*_args(server, roots), "submit", str(EDL_25), "--media-path", str(edl_media),
               *(["--inline"] if inline else [])]
     # Read at the default 24 fps the list has a frame 24, which does not exist.
-    assert main(submit) == 1
+    assert main(submit) == 2
     assert "INVALID_ARGUMENT" in capsys.readouterr().err
 
     assert main([*submit, "--rate", "25", "--watch"]) == 0
@@ -147,9 +149,9 @@ def test_a_timeline_too_big_to_send_inline_is_refused_saying_to_send_its_path(
     with open(big, "wb") as handle:
         handle.truncate(65 * 2**20)  # sparse: nothing to write
     server = make_server()
-    assert main([*_args(server, roots), "submit", str(big), "--inline"]) == 1
+    assert main([*_args(server, roots), "submit", str(big), "--inline"]) == 2
     err = capsys.readouterr().err
-    assert f"{big} is 65.0 MiB, more than the 64 MiB a request may carry: send it by path" in err
+    assert err.startswith("v2a client: error: ") and f"{big} is 65.0 MiB, more than the 64 MiB a request may carry: send it by path" in err
 
 
 def test_an_inline_timeline_missing_or_empty_is_one_line_naming_the_file(make_server, roots,
@@ -158,13 +160,13 @@ def test_an_inline_timeline_missing_or_empty_is_one_line_naming_the_file(make_se
     answered "no timeline sent: send inline_data or a path", which the panel had done."""
     server = make_server()
     missing = tmp_path / "gone.otio"
-    assert main([*_args(server, roots), "submit", str(missing), "--inline"]) == 1
+    assert main([*_args(server, roots), "submit", str(missing), "--inline"]) == 2
     err = capsys.readouterr().err
-    assert err.startswith(f"error: cannot read {missing}: ") and "Traceback" not in err
+    assert err.startswith(f"v2a client: error: cannot read {missing}: ") and "Traceback" not in err
     empty = tmp_path / "empty.otio"
     empty.write_bytes(b"")
-    assert main([*_args(server, roots), "submit", str(empty), "--inline"]) == 1
-    assert capsys.readouterr().err == f"error: {empty} is empty: no timeline to send\n"
+    assert main([*_args(server, roots), "submit", str(empty), "--inline"]) == 2
+    assert capsys.readouterr().err == f"v2a client: error: {empty} is empty: no timeline to send\n"
 
 
 def test_watch_into_a_log_prints_one_line_per_clip_as_it_ends(capsys):  # capsys: no terminal
@@ -259,3 +261,36 @@ def test_submit_takes_a_clip_by_track_and_record_time_as_generate_does(make_serv
     assert main([*_args(server, roots), "result", job_id]) == 0
     clips = json.loads(capsys.readouterr().out)["clips"]
     assert [c["name"] for c in clips] == ["Clip-002"]
+
+
+def test_offline_media_is_said_with_the_option_that_relinks_it(make_server, roots,
+                                                              fixture_timeline, capsys):
+    """The server's message names the request's field for any client ("add media_search_paths
+    to relink it"); the command line's user relinks with --media-path, and reads that."""
+    server = make_server()
+    assert main([*_args(server, roots), "submit", str(fixture_timeline)]) == 2
+    first, *details = capsys.readouterr().err.splitlines()
+    assert first.startswith("v2a client: error: FAILED_PRECONDITION: ")
+    assert "(add --media-path to relink it)" in first and "media_search_paths" not in first
+    assert details and all(line.startswith("  ") for line in details)  # as the server sent them
+
+
+def test_a_port_in_use_is_one_line_without_grpcs_own_log_line(tmp_path):
+    """gRPC logged "E1202 … add_port.cc:83] Failed to add port to server: …" before v2a's own
+    message, a second error in another form for the same cause."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from v2a.cli import main; sys.exit(main())",
+             "serve", "--port", str(port), "--state-dir", str(tmp_path / "state"),
+             "--token-file", str(tmp_path / "token"), "--generator", "silence"],
+            capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr == (f"v2a serve: error: cannot listen on 127.0.0.1:{port}: the port is in "
+                           "use or the address is not this machine's (try --port 0)\n")

@@ -25,7 +25,7 @@ def test_a_token_with_the_newline_of_its_file_is_taken_as_the_token(make_server,
 
 
 def test_a_token_no_call_can_carry_is_refused_naming_where_it_came_from(make_server, roots,
-                                                                        tmp_path):
+                                                                        tmp_path, capsys):
     """A line break or a non-ASCII character inside the token: gRPC refuses the call itself
     (`INTERNAL: Invalid metadata`); the client says what is wrong with which token, and never
     prints the token."""
@@ -50,12 +50,12 @@ def test_a_token_no_call_can_carry_is_refused_naming_where_it_came_from(make_ser
             pytest.raises(grpc.RpcError) as refused:
         client.info()
     assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
-    # The command line says it in one line too (SystemExit prints it, and exits 1).
-    with pytest.raises(SystemExit) as exited:
-        main(["client", "--address", server.address, "--token-file", str(two_lines), "info"])
-    assert exited.value.code == (
-        f"v2a client: the token in {two_lines} holds a line break: a token is the one line "
-        "`v2a serve` writes in its token file")
+    # The command line says it in one line too, as it says any user error (exit status 2).
+    assert main(["client", "--address", server.address, "--token-file", str(two_lines),
+                 "info"]) == 2
+    assert capsys.readouterr().err == (
+        f"v2a client: error: the token in {two_lines} holds a line break: a token is the one "
+        "line `v2a serve` writes in its token file\n")
 
 
 def _keys(value) -> set[str]:
@@ -93,7 +93,7 @@ def test_every_json_the_command_line_prints_names_fields_as_the_proto_does(
     for command, document in printed.items():
         assert not [k for k in _keys(document) if k != k.lower()], command
     # And an error's google.rpc details, printed one line each.
-    assert main([*base, "get", "no-such-job"]) == 1
+    assert main([*base, "get", "no-such-job"]) == 2
     assert '  ResourceInfo: {"resource_type": "job", ' in capsys.readouterr().err
 
 

@@ -443,3 +443,106 @@ def test_a_clip_named_instead_of_its_id_is_told_the_id(tmp_path, capsys):
     assert ("its clips: 2b5a3d0616 (burrow), 24d1f74f2b (wake up), 270001927a (stretch (150%)), "
             "46b8354f49 (peek again)") in err, err
     assert not out.exists()
+
+
+def test_a_clip_on_a_track_the_timeline_lacks_names_the_tracks_it_has(tmp_path, capsys):
+    """`--clips V9@1` said "no visible clip matches track 'V9' at 1.0 s", as if V9 had a gap
+    there, where the timeline has no track V9; `--tracks V9` says so and names the tracks."""
+    from v2a.cli import main
+
+    out = tmp_path / "out"
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--clips", "V9@1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("v2a generate: error: ") and err.count("\n") == 1, err
+    assert "no video track 'V9' for the clip at 1.0 s; its video tracks: 0 (" in err, err
+    assert not out.exists()
+
+
+def test_an_unknown_extension_names_the_option_that_gives_the_format(tmp_path, capsys):
+    """It ended "(or name the format explicitly)", leaving the user to find how."""
+    from v2a.cli import main
+
+    cut = tmp_path / "cut.tl"
+    cut.write_text("{}")
+    assert main(["inspect", str(cut)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown timeline format '.tl'" in err and "name its format with --format" in err
+
+
+def test_log_lines_while_the_bars_are_shown_start_lines_of_their_own(tmp_path, capsys, caplog,
+                                                                     monkeypatch):
+    """On a terminal, "INFO model.v2a_model: … drawing them again" was printed onto the
+    progress bars' line; now it goes above them, as `v2a eval` and `train` do."""
+    import logging
+    import sys
+
+    from generator_doubles import SineGenerator
+
+    import model.generators
+    from v2a.cli import main
+
+    class Says(SineGenerator):
+        def generate(self, *args, **kwargs):
+            logging.getLogger("model.v2a_model").info("2 near-silent draw(s): drawing them again")
+            return super().generate(*args, **kwargs)
+
+    monkeypatch.setattr(model.generators, "load_generator", lambda spec: Says())
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    caplog.set_level(logging.INFO)  # as v2a.cli sets it
+    console = logging.StreamHandler(sys.stderr)  # v2a.cli's handler, as on a terminal
+    console.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logging.root.addHandler(console)
+    try:
+        assert main(["generate", str(SAMPLE), "--out", str(tmp_path / "out")]) == 0
+    finally:
+        logging.root.removeHandler(console)
+    # Each line as a terminal leaves it: what follows its last carriage return, less the
+    # cursor-up with which the second bar steps back to the first (it prints nothing).
+    shown = [line.split("\r")[-1].replace("\x1b[A", "")
+             for line in capsys.readouterr().err.split("\n")]
+    said = [line for line in shown if "drawing them again" in line]
+    assert len(said) == 4 and all(line.startswith("INFO model.v2a_model: ") for line in said), shown
+
+
+def test_every_command_says_what_it_does_in_its_help():
+    """`v2a serve --help` and `v2a client --help` (and data, eval, train's) listed options
+    under no paragraph saying what the command is for."""
+    import argparse
+
+    from v2a.cli import build_parser
+
+    [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    undescribed = [name for name, sub in commands.choices.items()
+                   if len((sub.description or "").split()) < 12]
+    assert undescribed == []
+    serve = " ".join(commands.choices["serve"].format_help().split())
+    assert "127.0.0.1:50051" in serve and "token" in serve and "Exit status" in serve, serve
+    client = " ".join(commands.choices["client"].format_help().split())
+    assert "v2a serve" in client and "Exit status" in client, client
+
+
+def test_ctrl_c_on_a_run_into_an_earlier_result_says_that_result_is_as_it_was(tmp_path):
+    """"no timeline written and no take kept" was true, and left an editor to wonder whether
+    the timeline the earlier run wrote there was gone too."""
+    from v2a.cli import main
+
+    out = tmp_path / "out"
+    assert main(["generate", str(SAMPLE), "--out", str(out), "--generator", "silence"]) == 0
+    earlier = (out / "sample.otio").read_bytes()
+    stops_at_the_second_clip = (
+        "from generator_doubles import SineGenerator\n"
+        "class StopsAtTheSecondClip(SineGenerator):\n"
+        "    def generate(self, *args, **kwargs):\n"
+        "        if self.calls == 1:\n"
+        "            print('second clip', flush=True)\n"
+        "            time.sleep(60)\n"
+        "        return super().generate(*args, **kwargs)\n"
+        "def load(spec):\n"
+        "    return StopsAtTheSecondClip()\n"
+    )
+    status, stderr = _interrupt(_generate_script(out, stops_at_the_second_clip))
+    assert status == 130 and "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines()[-1] == (
+        "v2a generate: cancelled; no timeline written and no take kept; the earlier result, "
+        f"{out / 'sample.otio'}, is as it was")
+    assert (out / "sample.otio").read_bytes() == earlier
