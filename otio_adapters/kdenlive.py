@@ -55,7 +55,7 @@ from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 
 from otio_adapters import timing
 from otio_adapters.media_refs import rebase_media_references
-from otio_adapters.plan import timeline_start
+from otio_adapters.plan import is_enabled, timeline_start
 from otio_adapters.source_files import record_of, text_if_unchanged
 from otio_adapters.takes import (
     V2A_KEY,
@@ -400,6 +400,73 @@ def _named_v2a(tractor: ET.Element) -> bool:
     """Whether a track (tractor) is v2a's: named as v2a names its tracks (`takes.track_stem`).
     Not one holding v2a's takes alone: an editor's track of copies of a take is theirs."""
     return name_stem(read_property(tractor, "kdenlive:track_name")) is not None
+
+
+def switched_off_as_kdenlive_has_them(text: str, timeline: otio.schema.Timeline) -> str:
+    """The adapter's project of `timeline` (the editor's tracks, of a timeline from another
+    format) with what the editor switched off written as Kdenlive writes it, and `restore`
+    reads it: a disabled clip plays through a copy of its producer that shows no picture and
+    plays no sound (`_disabled_copy`), a video track switched off is hidden (`hide="video"`
+    on the timeline's <track>, its eye off in Kdenlive). The adapter writes neither: v2a wrote
+    such clips as gaps, so read back the shot was gone, and a re-run took the sound v2a had
+    switched off with it off its track ("its picture is no longer there")."""
+    mlt, by_id = ET.XMLID(text)
+    tracks = _timeline_tracks(mlt, by_id)
+    if len(tracks) != len(timeline.tracks):  # a track each, as the adapter writes them
+        log.debug("Kdenlive: %d tracks written for %d", len(tracks), len(timeline.tracks))
+        return text
+    copies: dict[str, ET.Element] = {}  # a producer's id -> its disabled copy
+    hidden = False
+    for (element, tractor), track in zip(tracks, timeline.tracks, strict=True):
+        if not is_enabled(track) and track.kind == otio.schema.TrackKind.Video:
+            element.set("hide", "video")
+            hidden = True
+        for clip, entry in _entries_of_clips(track, tractor, by_id):
+            if not is_enabled(clip):  # Premiere's, from FCP7 XML, in its metadata alone
+                producer = by_id[entry.get("producer")]
+                entry.set("producer", _disabled_copy(producer, mlt, by_id, copies).get("id"))
+    if not copies and not hidden:
+        return text
+    return ET.tostring(mlt, encoding="unicode")
+
+
+def _entries_of_clips(track: otio.schema.Track, tractor: ET.Element, by_id: dict):
+    """(clip, its playlist entry) of each clip of a track as the adapter wrote it: an entry
+    per clip, in their order, on the first playlist of the track's tractor. None where the
+    counts differ (a track the adapter wrote otherwise: left as it wrote it)."""
+    first = tractor.find("track")
+    playlist = by_id.get(first.get("producer")) if first is not None else None
+    entries = playlist.findall("entry") if playlist is not None else []
+    clips = [item for item in track if isinstance(item, otio.schema.Clip)]
+    if len(entries) != len(clips):
+        log.debug(
+            "Kdenlive track %r: %d entries for %d clips", track.name, len(entries), len(clips)
+        )
+        return []
+    return list(zip(clips, entries, strict=True))
+
+
+def _disabled_copy(
+    producer: ET.Element, mlt: ET.Element, by_id: dict, copies: dict[str, ET.Element]
+) -> ET.Element:
+    """The producer of a disabled clip of `producer`'s, as Kdenlive plays one (ProjectClip::
+    createDisabledMasterProducer, and a timewarp's in getTimelineProducer): a copy with
+    `set.test_audio` and `set.test_image` 1, put after it, one for all its disabled clips. The
+    bin keeps the producer itself."""
+    copied = copies.get(producer.get("id"))
+    if copied is None:
+        copied = copy.deepcopy(producer)
+        name, number = f"{producer.get('id')}_disabled", 0
+        while name in by_id:
+            number += 1
+            name = f"{producer.get('id')}_disabled{number}"
+        copied.set("id", name)
+        by_id[name] = copied
+        for kind in ("audio", "image"):
+            _set_property(copied, f"set.test_{kind}", "1")
+        mlt.insert(list(mlt).index(producer) + 1, copied)
+        copies[producer.get("id")] = copied
+    return copied
 
 
 def write_into_project(

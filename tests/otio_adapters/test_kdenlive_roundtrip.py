@@ -54,6 +54,14 @@ def project(tmp_path) -> Path:
     """The sample edit as a Kdenlive project: media counted from each file's first frame (MLT
     knows no source timecode), a clip at 150% speed (a timewarp producer)."""
     folder = tmp_path / "project"
+    timeline = _sample_from_file_start(folder)
+    write_timeline(timeline, str(folder / "cut.kdenlive"), "kdenlive", media_dir=str(folder))
+    return folder / "cut.kdenlive"
+
+
+def _sample_from_file_start(folder: Path) -> otio.schema.Timeline:
+    """The sample edit with its media counted from each file's first frame, as MLT counts them
+    (the sample's movie is declared from 01:00:00:00), and its movie copied into folder/media."""
     (folder / "media").mkdir(parents=True)
     shutil.copy(SAMPLES / "media" / MOVIE, folder / "media" / MOVIE)
     timeline = otio.adapters.read_from_file(str(SAMPLES / "sample.otio"))
@@ -67,8 +75,7 @@ def project(tmp_path) -> Path:
         clip.source_range = otio.opentime.TimeRange(
             clip.source_range.start_time - first, clip.source_range.duration
         )
-    write_timeline(timeline, str(folder / "cut.kdenlive"), "kdenlive", media_dir=str(folder))
-    return folder / "cut.kdenlive"
+    return timeline
 
 
 def _generate(timeline: Path, out: Path, generator=None, clips=(), output_format=""):
@@ -924,6 +931,12 @@ def _melt_frames(project: Path, folder: Path) -> list[int]:
 def _rendered_frame_numbers(mlt: Path, folder: Path, *args: str) -> list[int]:
     """The numbers of the frames melt shows playing the document `mlt` (`args`: melt's, such
     as in and out points), rendered to PNGs in `folder`."""
+    return [read_frame_number(image) for image in _rendered_frames(mlt, folder, *args)]
+
+
+def _rendered_frames(mlt: Path, folder: Path, *args: str) -> list[np.ndarray]:
+    """The frames (RGB) melt shows playing the document `mlt` (`args`: melt's, such as in and
+    out points), rendered to PNGs in `folder`."""
     folder.mkdir(exist_ok=True)
     command = [
         "melt", "-quiet", str(mlt), *args, "-consumer", f"avformat:{folder}/frame%03d.png",
@@ -941,10 +954,7 @@ def _rendered_frame_numbers(mlt: Path, folder: Path, *args: str) -> list[int]:
         pytest.fail("melt did not finish in three tries of 30 s")
     from PIL import Image
 
-    return [
-        read_frame_number(np.asarray(Image.open(png).convert("RGB")))
-        for png in sorted(folder.glob("frame*.png"))
-    ]
+    return [np.asarray(Image.open(png).convert("RGB")) for png in sorted(folder.glob("frame*.png"))]
 
 
 @pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
@@ -1381,6 +1391,67 @@ def test_a_take_the_editor_disabled_stays_disabled_across_reruns_and_takes(edit,
     assert sum(r.endswith(f"{clip_id}_take2.wav") for r in resources) == 2
     main_bin = written.find("playlist[@id='main_bin']")
     assert len(main_bin.findall("entry")) == 3 + len(first.generated)
+
+
+
+@pytest.mark.skipif(shutil.which("melt") is None, reason="MLT's melt is not installed")
+@pytest.mark.parametrize("shot", ["wake up", "stretch (150%)"])  # a timewarp producer's too
+def test_mlt_plays_a_shot_disabled_in_another_format_as_kdenlive_plays_a_disabled_clip(
+    tmp_path, shot
+):
+    """A shot switched off in an .otio of v2a's, written as Kdenlive: melt shows no picture
+    over it (the black beneath) and plays no sound there (v2a's is switched off with it), as
+    Kdenlive plays a disabled clip; the shots beside it show. Before, the shot was a gap in
+    the project, which plays the same, but read back it was gone, and a re-run took its sound
+    off (test_disabled_shot_formats)."""
+    folder = tmp_path / "edit"
+    edit = folder / "cut.otio"
+    otio.adapters.write_to_file(_sample_from_file_start(folder), str(edit))
+    out = tmp_path / "out"
+    first = _generate(edit, out, NoiseGenerator())
+    timeline = read_timeline(first.timeline_path)
+    picture = timeline.video_tracks()[0]
+    next(clip for clip in picture.find_clips() if clip.name == shot).enabled = False
+    shown = [  # (first frame, end frame, enabled) of each clip on V1
+        (round(placed.start_time.value), round(placed.end_time_exclusive().value), clip.enabled)
+        for clip in picture.find_clips() for placed in [clip.range_in_parent()]
+    ]  # fmt: skip
+    ((begin, end, _),) = [place for place in shown if not place[2]]
+    timeline.to_json_file(first.timeline_path)
+    result = _generate(Path(first.timeline_path), out, NoiseGenerator(), output_format="kdenlive")
+    assert Path(result.timeline_path).suffix == ".kdenlive", result.format_note
+    written = read_timeline(result.timeline_path)
+    picture = written.video_tracks()[0]
+    assert [picture.range_of_child(clip).start_time.value
+            for clip in picture.find_clips() if not clip.enabled] == [begin]  # fmt: skip
+    (track,) = find_v2a_tracks(written, "SFX")
+    assert [clip.name for clip in track.find_clips() if not clip.enabled] == [f"V2A {shot}"]
+    # A neighbour's sound crossfaded into it plays on past the cut ('burrow''s, as its picture
+    # does through the sample's dissolve, which the adapter does not write): silent between.
+    index = next(i for i, item in enumerate(track) if item.name == f"V2A {shot}")
+    beside = [track[i] if 0 <= i < len(track) else None for i in (index - 1, index + 1)]
+    first_silent = begin * SAMPLES_PER_FRAME + sum(
+        to_samples(item.out_offset) for item in beside[:1] if isinstance(item, otio.schema.Transition))
+    end_silent = end * SAMPLES_PER_FRAME - sum(
+        to_samples(item.in_offset) for item in beside[1:] if isinstance(item, otio.schema.Transition))
+
+    tree = ET.parse(result.timeline_path)
+    main = list(tree.getroot().iter("tractor"))[-1]
+    main.set("id", "v2a_test_main")
+    tree.getroot().set("producer", "v2a_test_main")
+    document = Path(result.timeline_path).with_suffix(".mlt")
+    tree.write(document)
+    sound = tmp_path / "sound.wav"
+    _render(document, end + 5, sound)
+    mix, _ = soundfile.read(sound)
+    assert end_silent - first_silent >= 15 * SAMPLES_PER_FRAME
+    assert np.abs(mix[first_silent:end_silent]).max() == 0
+    assert np.abs(mix[: begin * SAMPLES_PER_FRAME]).mean() > 0.05  # the shots before
+    frames = _rendered_frames(document, tmp_path / "frames", f"in={begin - 5}", f"out={end + 4}")
+    assert len(frames) == end - begin + 10
+    for frame, image in enumerate(frames, start=begin - 5):
+        on = any(first <= frame < last and enabled for first, last, enabled in shown)
+        assert (image.mean() > 20) if on else (image.mean() < 1), f"frame {frame}"
 
 
 _TITLE = '<property name="mlt_service">kdenlivetitle</property>'
