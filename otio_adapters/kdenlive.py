@@ -1,7 +1,7 @@
 """What the Kdenlive adapter loses of a timeline between a write and a read, put back.
 
 Kdenlive projects are MLT XML, and OTIO's Kdenlive adapter (otio-kdenlive-adapter 0.0.3) drops,
-or leaves wrong, three things that v2a's round trip needs:
+or leaves wrong, these things that v2a's round trip needs:
 
 - MLT counts a producer's and a playlist entry's in and out points in frames from the file's
   first frame: it knows no media timecode. v2a's takes count in timeline time (a take starts at
@@ -18,7 +18,10 @@ or leaves wrong, three things that v2a's round trip needs:
   LinearTimeWarp, which the adapter writes back as the same timewarp producer. A reversed one
   (negative speed) counts back from the producer's out point, as MLT plays it: read so, and
   what the adapter writes of it, divided by the negative speed, put right
-  (`reversed_as_mlt_plays`).
+  (`reversed_as_mlt_plays`). The first frame of one the adapter writes, which its in point
+  (in frames of the sped-up clip) rounds down, is kept in its producer (`as_kdenlive_writes`).
+- A clip or a video track the editor switched off, which the adapter writes as shown: written
+  as Kdenlive writes them (`as_kdenlive_writes`).
 
 And the editor's project itself: the adapter rewrites a whole project from what it read, which
 loses titles, same-track mixes, compositions and effects. A timeline read from a project
@@ -402,32 +405,78 @@ def _named_v2a(tractor: ET.Element) -> bool:
     return name_stem(read_property(tractor, "kdenlive:track_name")) is not None
 
 
-def switched_off_as_kdenlive_has_them(text: str, timeline: otio.schema.Timeline) -> str:
+def as_kdenlive_writes(text: str, timeline: otio.schema.Timeline) -> str:
     """The adapter's project of `timeline` (the editor's tracks, of a timeline from another
-    format) with what the editor switched off written as Kdenlive writes it, and `restore`
-    reads it: a disabled clip plays through a copy of its producer that shows no picture and
-    plays no sound (`_disabled_copy`), a video track switched off is hidden (`hide="video"`
-    on the timeline's <track>, its eye off in Kdenlive). The adapter writes neither: v2a wrote
-    such clips as gaps, so read back the shot was gone, and a re-run took the sound v2a had
-    switched off with it off its track ("its picture is no longer there")."""
+    format) with what the adapter writes otherwise than Kdenlive, or not at all, written as
+    Kdenlive writes it, for `restore` to read back:
+
+    - A speed-changed clip's first frame (`_first_frame_kept`).
+    - What the editor switched off: a disabled clip plays through a copy of its producer that
+      shows no picture and plays no sound (`_disabled_copy`), a video track switched off is
+      hidden (`hide="video"` on the timeline's <track>, its eye off in Kdenlive). v2a wrote
+      such clips as gaps, so read back the shot was gone, and a re-run took the sound v2a had
+      switched off with it off its track ("its picture is no longer there")."""
     mlt, by_id = ET.XMLID(text)
+    profile = mlt.find("profile")
     tracks = _timeline_tracks(mlt, by_id)
-    if len(tracks) != len(timeline.tracks):  # a track each, as the adapter writes them
+    if profile is None or len(tracks) != len(timeline.tracks):  # a track each, as it writes
         log.debug("Kdenlive: %d tracks written for %d", len(tracks), len(timeline.tracks))
         return text
+    rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
+    changed = False
+    played: set[str] = set()  # the producers of the entries seen
     copies: dict[str, ET.Element] = {}  # a producer's id -> its disabled copy
-    hidden = False
     for (element, tractor), track in zip(tracks, timeline.tracks, strict=True):
         if not is_enabled(track) and track.kind == otio.schema.TrackKind.Video:
             element.set("hide", "video")
-            hidden = True
+            changed = True
         for clip, entry in _entries_of_clips(track, tractor, by_id):
+            changed |= _first_frame_kept(clip, entry, mlt, by_id, rate, played)
+            played.add(entry.get("producer"))
             if not is_enabled(clip):  # Premiere's, from FCP7 XML, in its metadata alone
                 producer = by_id[entry.get("producer")]
                 entry.set("producer", _disabled_copy(producer, mlt, by_id, copies).get("id"))
-    if not copies and not hidden:
-        return text
-    return ET.tostring(mlt, encoding="unicode")
+                changed = True
+    return ET.tostring(mlt, encoding="unicode") if changed else text
+
+
+#: A timewarp producer's property: the source frames (at the project's rate) a clip of v2a's
+#: writing starts past its entry's in point times the speed (`_first_frame_kept`).
+_FIRST_FRAME_PAST = "kdenlive:v2a_first_frame_past"
+
+
+def _first_frame_kept(
+    clip: otio.schema.Clip, entry: ET.Element, mlt: ET.Element, by_id: dict, rate: float,
+    played: set[str],
+) -> bool:
+    """Keep the first frame of a clip played faster or slower, in its producer. A timewarp's
+    entry counts frames of the sped-up clip (MLT shows at its frame p the file's p * speed), and
+    the adapter rounds the in point down: the sample's 'stretch (150%)', from source frame 100
+    at 150 %, was written 66 (100 / 1.5 = 66.7), which MLT shows from frame 99. Read back a
+    frame before the frames v2a made its sound for, its sound left the track on the next run
+    ("the frames there are not the ones its takes were made for"). The frames it starts past
+    its in point are noted in `_FIRST_FRAME_PAST` (`_as_time_warp` adds them), on the clip's
+    own producer: Kdenlive has one for each speed-changed clip, the adapter one for all of a
+    file's at a speed (copied for each clip but the first, `played` naming those). An editor's
+    trim or slip in Kdenlive moves the in point by whole frames of the sped-up clip, which
+    keeps them; a new speed makes a new producer, without. Reversed clips are not: their in
+    points count from the producer's end (`reversed_as_mlt_plays`). Whether the project
+    changed."""
+    producer = by_id[entry.get("producer")]
+    speed = _float(read_property(producer, "warp_speed"))
+    if read_property(producer, "mlt_service") != "timewarp" or speed <= 0:
+        return False
+    if producer.get("id") in played:
+        producer = copy.deepcopy(producer)
+        producer.set("id", _free_id(by_id, producer.get("id")))
+        mlt.insert(list(mlt).index(by_id[entry.get("producer")]) + 1, producer)
+        by_id[producer.get("id")] = producer
+        entry.set("producer", producer.get("id"))
+    first = clip.source_range.start_time.rescaled_to(rate).value
+    past = first - round(mlt_time(entry.get("in"), rate).value) * speed
+    if 1e-6 < past < speed:  # else none to keep, or not an in point the adapter rounded down
+        _set_property(producer, _FIRST_FRAME_PAST, repr(past))
+    return True
 
 
 def _entries_of_clips(track: otio.schema.Track, tractor: ET.Element, by_id: dict):
@@ -456,17 +505,22 @@ def _disabled_copy(
     copied = copies.get(producer.get("id"))
     if copied is None:
         copied = copy.deepcopy(producer)
-        name, number = f"{producer.get('id')}_disabled", 0
-        while name in by_id:
-            number += 1
-            name = f"{producer.get('id')}_disabled{number}"
-        copied.set("id", name)
-        by_id[name] = copied
+        copied.set("id", _free_id(by_id, f"{producer.get('id')}_disabled"))
+        by_id[copied.get("id")] = copied
         for kind in ("audio", "image"):
             _set_property(copied, f"set.test_{kind}", "1")
         mlt.insert(list(mlt).index(producer) + 1, copied)
         copies[producer.get("id")] = copied
     return copied
+
+
+def _free_id(by_id: dict, name: str) -> str:
+    """`name`, or `name` numbered on where the document has an element of that id."""
+    found, number = name, 0
+    while found in by_id:
+        number += 1
+        found = f"{name}{number}"
+    return found
 
 
 def write_into_project(
@@ -1313,6 +1367,9 @@ def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: d
     source = clip.source_range
     rate = source.start_time.rate
     start = source.start_time.value * speed
+    past = _float(read_property(producer, _FIRST_FRAME_PAST))
+    if 0 < past < speed:  # the frames past its in point it was written with (`as_kdenlive_writes`)
+        start += past
     if speed < 0:
         last = _last_frame(producer, rate)
         if last is None:

@@ -943,7 +943,7 @@ def _write_kdenlive(
         _adapter_write(editors, written, "kdenlive")
         with open(written, encoding="utf-8") as handle:
             text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
-        text = kdenlive.switched_off_as_kdenlive_has_them(text, editors)
+        text = kdenlive.as_kdenlive_writes(text, editors)
     kdenlive.write_into_project(timeline, text, source, written)
 
 
