@@ -440,31 +440,30 @@ def as_kdenlive_writes(text: str, timeline: otio.schema.Timeline) -> str:
     return ET.tostring(mlt, encoding="unicode") if changed else text
 
 
-#: A timewarp producer's property: the source frames (at the project's rate) a clip of v2a's
-#: writing starts past its entry's in point times the speed (`_first_frame_kept`).
-_FIRST_FRAME_PAST = "kdenlive:v2a_first_frame_past"
+#: A timewarp producer's property: what to add to the first source frame (at the project's
+#: rate) its entry reads as, for the clip v2a wrote it for (`_first_frame_kept`).
+_FIRST_FRAME_OFFSET = "kdenlive:v2a_first_frame_offset"
 
 
 def _first_frame_kept(
     clip: otio.schema.Clip, entry: ET.Element, mlt: ET.Element, by_id: dict, rate: float,
     played: set[str],
 ) -> bool:
-    """Keep the first frame of a clip played faster or slower, in its producer. A timewarp's
-    entry counts frames of the sped-up clip (MLT shows at its frame p the file's p * speed), and
-    the adapter rounds the in point down: the sample's 'stretch (150%)', from source frame 100
-    at 150 %, was written 66 (100 / 1.5 = 66.7), which MLT shows from frame 99. Read back a
-    frame before the frames v2a made its sound for, its sound left the track on the next run
-    ("the frames there are not the ones its takes were made for"). The frames it starts past
-    its in point are noted in `_FIRST_FRAME_PAST` (`_as_time_warp` adds them), on the clip's
-    own producer: Kdenlive has one for each speed-changed clip, the adapter one for all of a
-    file's at a speed (copied for each clip but the first, `played` naming those). An editor's
-    trim or slip in Kdenlive moves the in point by whole frames of the sped-up clip, which
-    keeps them; a new speed makes a new producer, without. Reversed clips are not: their in
-    points count from the producer's end (`reversed_as_mlt_plays`). Whether the project
-    changed."""
+    """Keep the first frame of a clip played faster, slower or reversed, in its producer. A
+    timewarp's entry counts frames of the sped-up clip (MLT shows at its frame p the file's
+    p * speed), and the adapter rounds its in point down: the sample's 'stretch (150%)', from
+    source frame 100 at 150 %, was written 66 (100 / 1.5 = 66.7), which MLT shows from frame
+    99. Read back a frame before the frames v2a made its sound for, its sound left the track
+    on the next run ("the frames there are not the ones its takes were made for"); reversed,
+    at -150 %, it read back a frame off too. What the read (`_lowest_frame`) misses is noted in
+    `_FIRST_FRAME_OFFSET` (`_as_time_warp` adds it), on the clip's own producer: Kdenlive has
+    one for each speed-changed clip, the adapter one for all of a file's at a speed (copied for
+    each clip but the first, `played` naming those). An editor's trim or slip in Kdenlive moves
+    the entry by whole frames of the sped-up clip, which keeps the offset right; a new speed
+    makes a new producer, without. Whether the project changed."""
     producer = by_id[entry.get("producer")]
     speed = _float(read_property(producer, "warp_speed"))
-    if read_property(producer, "mlt_service") != "timewarp" or speed <= 0:
+    if read_property(producer, "mlt_service") != "timewarp" or speed == 0:
         return False
     if producer.get("id") in played:
         producer = copy.deepcopy(producer)
@@ -472,10 +471,11 @@ def _first_frame_kept(
         mlt.insert(list(mlt).index(by_id[entry.get("producer")]) + 1, producer)
         by_id[producer.get("id")] = producer
         entry.set("producer", producer.get("id"))
-    first = clip.source_range.start_time.rescaled_to(rate).value
-    past = first - round(mlt_time(entry.get("in"), rate).value) * speed
-    if 1e-6 < past < speed:  # else none to keep, or not an in point the adapter rounded down
-        _set_property(producer, _FIRST_FRAME_PAST, repr(past))
+    first, last = (round(mlt_time(entry.get(side), rate).value) for side in ("in", "out"))
+    read = _lowest_frame(first, last, producer, speed, rate)
+    offset = clip.source_range.start_time.rescaled_to(rate).value - (read or 0)
+    if read is not None and 1e-6 < abs(offset) < abs(speed):  # else none, or not a rounding
+        _set_property(producer, _FIRST_FRAME_OFFSET, repr(offset))
     return True
 
 
@@ -1366,18 +1366,17 @@ def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: d
     clip.name = next((name for name in names if name), clip.name)
     source = clip.source_range
     rate = source.start_time.rate
-    start = source.start_time.value * speed
-    past = _float(read_property(producer, _FIRST_FRAME_PAST))
-    if 0 < past < speed:  # the frames past its in point it was written with (`as_kdenlive_writes`)
-        start += past
-    if speed < 0:
-        last = _last_frame(producer, rate)
-        if last is None:
-            clip.media_reference = otio.schema.MissingReference(
-                metadata={V2A_KEY: {"offline": _unplaced_reverse(resource, speed)}}
-            )
-            return
-        start = (last - source.end_time_inclusive().value) * -speed
+    start = _lowest_frame(
+        source.start_time.value, source.end_time_inclusive().value, producer, speed, rate
+    )
+    if start is None:
+        clip.media_reference = otio.schema.MissingReference(
+            metadata={V2A_KEY: {"offline": _unplaced_reverse(resource, speed)}}
+        )
+        return
+    offset = _float(read_property(producer, _FIRST_FRAME_OFFSET))
+    if 0 < abs(offset) < abs(speed):  # the clip's own first frame (`_first_frame_kept`)
+        start += offset
     available = None
     if bin_producer is not None and bin_producer.get("out"):
         first = mlt_time(bin_producer.get("in") or "0", rate)
@@ -1388,6 +1387,19 @@ def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: d
     )
     clip.source_range = TR(RT(start, rate), source.duration)
     clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
+
+
+def _lowest_frame(
+    first: float, last: float, producer: ET.Element, speed: float, rate: float
+) -> float | None:
+    """The lowest frame of the file an entry of a timewarp producer from its frame `first` to
+    `last` shows, where OTIO starts the clip's range: first * speed, or reversed (from the
+    producer's out point back, `_as_time_warp`) (out - last) * |speed|. None for a reversed
+    one whose producer says no out point (`_last_frame`)."""
+    if speed > 0:
+        return first * speed
+    out = _last_frame(producer, rate)
+    return None if out is None else (out - last) * -speed
 
 
 def _last_frame(producer: ET.Element, rate: float) -> int | None:

@@ -478,16 +478,20 @@ def test_a_retimed_shot_keeps_its_sound_across_a_kdenlive_round_trip(tmp_path, c
     assert _v2a_clip(project, "V2A stretch (150%)").media_reference.target_url == made
 
 
-def test_retimed_clips_of_one_file_read_back_from_their_own_first_frames(tmp_path):
+@pytest.mark.parametrize("speed", [1.5, -1.5])
+def test_retimed_clips_of_one_file_read_back_from_their_own_first_frames(tmp_path, speed):
     """Two clips of the sample's movie at 150 %: 'stretch (150%)' from source frame 100 (written
-    66, which MLT shows from 99), 'peek again' made so from frame 101 (67, shown from 100.5).
-    Each reads back from its own first frame: the adapter gives both one timewarp producer, and
-    each starts past its in point by its own fraction of a frame (1 and 0.5)."""
+    66, which MLT shows from 99), 'peek again' made so from frame 101 (67, shown from 100.5);
+    and both reversed. Each reads back from its own first frame: the adapter gives both one
+    timewarp producer, and each starts off its entry's by its own fraction of a frame (at 150 %
+    1 and 0.5). At both speeds 'stretch' read back a frame early before."""
     timeline = otio.adapters.read_from_file(str(SAMPLES / "sample.otio"))
     peek = next(clip for clip in timeline.find_clips() if clip.name == "peek again")
     peek.source_range = otio.opentime.TimeRange(
         otio.opentime.RationalTime(90011, FPS), peek.source_range.duration)
-    peek.effects.append(otio.schema.LinearTimeWarp(time_scalar=1.5))
+    peek.effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
+    next(clip for clip in timeline.find_clips() if clip.name == "stretch (150%)").effects[
+        0].time_scalar = speed
     path = tmp_path / "cut.kdenlive"
     write_timeline(timeline, str(path), "kdenlive", media_dir=str(SAMPLES))
 
@@ -497,7 +501,7 @@ def test_retimed_clips_of_one_file_read_back_from_their_own_first_frames(tmp_pat
 
     written, source = shots(read_timeline(path)), shots(timeline)
     assert [shot[1:] for shot in written] == [shot[1:] for shot in source]
-    assert source[3][1:] == (3600.44, 1.5)
+    assert [shot[2] for shot in source] == [1, 1, speed, speed]
 
 
 def _edit_retimed_entry(project: Path, change) -> None:
