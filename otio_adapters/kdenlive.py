@@ -465,7 +465,8 @@ def _first_frame_kept(
     speed = _float(read_property(producer, "warp_speed"))
     if read_property(producer, "mlt_service") != "timewarp" or speed == 0:
         return False
-    if producer.get("id") in played:
+    shared = producer.get("id") in played
+    if shared:
         producer = copy.deepcopy(producer)
         producer.set("id", _free_id(by_id, producer.get("id")))
         mlt.insert(list(mlt).index(by_id[entry.get("producer")]) + 1, producer)
@@ -476,7 +477,8 @@ def _first_frame_kept(
     offset = clip.source_range.start_time.rescaled_to(rate).value - (read or 0)
     if read is not None and 1e-6 < abs(offset) < abs(speed):  # else none, or not a rounding
         _set_property(producer, _FIRST_FRAME_OFFSET, repr(offset))
-    return True
+        return True
+    return shared
 
 
 def _entries_of_clips(track: otio.schema.Track, tractor: ET.Element, by_id: dict):
