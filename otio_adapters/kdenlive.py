@@ -1,7 +1,7 @@
 """What the Kdenlive adapter loses of a timeline between a write and a read, put back.
 
 Kdenlive projects are MLT XML, and OTIO's Kdenlive adapter (otio-kdenlive-adapter 0.0.3) drops,
-or leaves wrong, three things that v2a's round trip needs:
+or leaves wrong, these things that v2a's round trip needs:
 
 - MLT counts a producer's and a playlist entry's in and out points in frames from the file's
   first frame: it knows no media timecode. v2a's takes count in timeline time (a take starts at
@@ -18,7 +18,10 @@ or leaves wrong, three things that v2a's round trip needs:
   LinearTimeWarp, which the adapter writes back as the same timewarp producer. A reversed one
   (negative speed) counts back from the producer's out point, as MLT plays it: read so, and
   what the adapter writes of it, divided by the negative speed, put right
-  (`reversed_as_mlt_plays`).
+  (`reversed_as_mlt_plays`). The first frame of one the adapter writes, which its in point
+  (in frames of the sped-up clip) rounds down, is kept in its producer (`as_kdenlive_writes`).
+- A clip or a video track the editor switched off, which the adapter writes as shown: written
+  as Kdenlive writes them (`as_kdenlive_writes`).
 
 And the editor's project itself: the adapter rewrites a whole project from what it read, which
 loses titles, same-track mixes, compositions and effects. A timeline read from a project
@@ -55,7 +58,7 @@ from otio_kdenlive_adapter.adapters.kdenlive import time as mlt_time
 
 from otio_adapters import timing
 from otio_adapters.media_refs import rebase_media_references
-from otio_adapters.plan import timeline_start
+from otio_adapters.plan import is_enabled, timeline_start
 from otio_adapters.source_files import record_of, text_if_unchanged
 from otio_adapters.takes import (
     V2A_KEY,
@@ -400,6 +403,126 @@ def _named_v2a(tractor: ET.Element) -> bool:
     """Whether a track (tractor) is v2a's: named as v2a names its tracks (`takes.track_stem`).
     Not one holding v2a's takes alone: an editor's track of copies of a take is theirs."""
     return name_stem(read_property(tractor, "kdenlive:track_name")) is not None
+
+
+def as_kdenlive_writes(text: str, timeline: otio.schema.Timeline) -> str:
+    """The adapter's project of `timeline` (the editor's tracks, of a timeline from another
+    format) with what the adapter writes otherwise than Kdenlive, or not at all, written as
+    Kdenlive writes it, for `restore` to read back:
+
+    - A speed-changed clip's first frame (`_first_frame_kept`).
+    - What the editor switched off: a disabled clip plays through a copy of its producer that
+      shows no picture and plays no sound (`_disabled_copy`), a video track switched off is
+      hidden (`hide="video"` on the timeline's <track>, its eye off in Kdenlive). v2a wrote
+      such clips as gaps, so read back the shot was gone, and a re-run took the sound v2a had
+      switched off with it off its track ("its picture is no longer there")."""
+    mlt, by_id = ET.XMLID(text)
+    profile = mlt.find("profile")
+    tracks = _timeline_tracks(mlt, by_id)
+    if profile is None or len(tracks) != len(timeline.tracks):  # a track each, as it writes
+        log.debug("Kdenlive: %d tracks written for %d", len(tracks), len(timeline.tracks))
+        return text
+    rate = float(profile.get("frame_rate_num")) / float(profile.get("frame_rate_den", 1))
+    changed = False
+    played: set[str] = set()  # the producers of the entries seen
+    copies: dict[str, ET.Element] = {}  # a producer's id -> its disabled copy
+    for (element, tractor), track in zip(tracks, timeline.tracks, strict=True):
+        if not is_enabled(track) and track.kind == otio.schema.TrackKind.Video:
+            element.set("hide", "video")
+            changed = True
+        for clip, entry in _entries_of_clips(track, tractor, by_id):
+            changed |= _first_frame_kept(clip, entry, mlt, by_id, rate, played)
+            played.add(entry.get("producer"))
+            if not is_enabled(clip):  # Premiere's, from FCP7 XML, in its metadata alone
+                producer = by_id[entry.get("producer")]
+                entry.set("producer", _disabled_copy(producer, mlt, by_id, copies).get("id"))
+                changed = True
+    return ET.tostring(mlt, encoding="unicode") if changed else text
+
+
+#: A timewarp producer's property: what to add to the first source frame (at the project's
+#: rate) its entry reads as, for the clip v2a wrote it for (`_first_frame_kept`).
+_FIRST_FRAME_OFFSET = "kdenlive:v2a_first_frame_offset"
+
+
+def _first_frame_kept(
+    clip: otio.schema.Clip, entry: ET.Element, mlt: ET.Element, by_id: dict, rate: float,
+    played: set[str],
+) -> bool:
+    """Keep the first frame of a clip played faster, slower or reversed, in its producer. A
+    timewarp's entry counts frames of the sped-up clip (MLT shows at its frame p the file's
+    p * speed), and the adapter rounds its in point down: the sample's 'stretch (150%)', from
+    source frame 100 at 150 %, was written 66 (100 / 1.5 = 66.7), which MLT shows from frame
+    99. Read back a frame before the frames v2a made its sound for, its sound left the track
+    on the next run ("the frames there are not the ones its takes were made for"); reversed,
+    at -150 %, it read back a frame off too. What the read (`_lowest_frame`) misses is noted in
+    `_FIRST_FRAME_OFFSET` (`_as_time_warp` adds it), on the clip's own producer: Kdenlive has
+    one for each speed-changed clip, the adapter one for all of a file's at a speed (copied for
+    each clip but the first, `played` naming those). An editor's trim or slip in Kdenlive moves
+    the entry by whole frames of the sped-up clip, which keeps the offset right; a new speed
+    makes a new producer, without. Whether the project changed."""
+    producer = by_id[entry.get("producer")]
+    speed = _float(read_property(producer, "warp_speed"))
+    if read_property(producer, "mlt_service") != "timewarp" or speed == 0:
+        return False
+    shared = producer.get("id") in played
+    if shared:
+        producer = copy.deepcopy(producer)
+        producer.set("id", _free_id(by_id, producer.get("id")))
+        mlt.insert(list(mlt).index(by_id[entry.get("producer")]) + 1, producer)
+        by_id[producer.get("id")] = producer
+        entry.set("producer", producer.get("id"))
+    first, last = (round(mlt_time(entry.get(side), rate).value) for side in ("in", "out"))
+    read = _lowest_frame(first, last, producer, speed, rate)
+    offset = clip.source_range.start_time.rescaled_to(rate).value - (read or 0)
+    if read is not None and 1e-6 < abs(offset) < abs(speed):  # else none, or not a rounding
+        _set_property(producer, _FIRST_FRAME_OFFSET, repr(offset))
+        return True
+    return shared
+
+
+def _entries_of_clips(track: otio.schema.Track, tractor: ET.Element, by_id: dict):
+    """(clip, its playlist entry) of each clip of a track as the adapter wrote it: an entry
+    per clip, in their order, on the first playlist of the track's tractor. None where the
+    counts differ (a track the adapter wrote otherwise: left as it wrote it)."""
+    first = tractor.find("track")
+    playlist = by_id.get(first.get("producer")) if first is not None else None
+    entries = playlist.findall("entry") if playlist is not None else []
+    clips = [item for item in track if isinstance(item, otio.schema.Clip)]
+    if len(entries) != len(clips):
+        log.debug(
+            "Kdenlive track %r: %d entries for %d clips", track.name, len(entries), len(clips)
+        )
+        return []
+    return list(zip(clips, entries, strict=True))
+
+
+def _disabled_copy(
+    producer: ET.Element, mlt: ET.Element, by_id: dict, copies: dict[str, ET.Element]
+) -> ET.Element:
+    """The producer of a disabled clip of `producer`'s, as Kdenlive plays one (ProjectClip::
+    createDisabledMasterProducer, and a timewarp's in getTimelineProducer): a copy with
+    `set.test_audio` and `set.test_image` 1, put after it, one for all its disabled clips. The
+    bin keeps the producer itself."""
+    copied = copies.get(producer.get("id"))
+    if copied is None:
+        copied = copy.deepcopy(producer)
+        copied.set("id", _free_id(by_id, f"{producer.get('id')}_disabled"))
+        by_id[copied.get("id")] = copied
+        for kind in ("audio", "image"):
+            _set_property(copied, f"set.test_{kind}", "1")
+        mlt.insert(list(mlt).index(producer) + 1, copied)
+        copies[producer.get("id")] = copied
+    return copied
+
+
+def _free_id(by_id: dict, name: str) -> str:
+    """`name`, or `name` numbered on where the document has an element of that id."""
+    found, number = name, 0
+    while found in by_id:
+        number += 1
+        found = f"{name}{number}"
+    return found
 
 
 def write_into_project(
@@ -1245,15 +1368,17 @@ def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: d
     clip.name = next((name for name in names if name), clip.name)
     source = clip.source_range
     rate = source.start_time.rate
-    start = source.start_time.value * speed
-    if speed < 0:
-        last = _last_frame(producer, rate)
-        if last is None:
-            clip.media_reference = otio.schema.MissingReference(
-                metadata={V2A_KEY: {"offline": _unplaced_reverse(resource, speed)}}
-            )
-            return
-        start = (last - source.end_time_inclusive().value) * -speed
+    start = _lowest_frame(
+        source.start_time.value, source.end_time_inclusive().value, producer, speed, rate
+    )
+    if start is None:
+        clip.media_reference = otio.schema.MissingReference(
+            metadata={V2A_KEY: {"offline": _unplaced_reverse(resource, speed)}}
+        )
+        return
+    offset = _float(read_property(producer, _FIRST_FRAME_OFFSET))
+    if 0 < abs(offset) < abs(speed):  # the clip's own first frame (`_first_frame_kept`)
+        start += offset
     available = None
     if bin_producer is not None and bin_producer.get("out"):
         first = mlt_time(bin_producer.get("in") or "0", rate)
@@ -1264,6 +1389,19 @@ def _as_time_warp(clip: otio.schema.Clip, producer: ET.Element, bin_producers: d
     )
     clip.source_range = TR(RT(start, rate), source.duration)
     clip.effects.append(otio.schema.LinearTimeWarp(time_scalar=speed))
+
+
+def _lowest_frame(
+    first: float, last: float, producer: ET.Element, speed: float, rate: float
+) -> float | None:
+    """The lowest frame of the file an entry of a timewarp producer from its frame `first` to
+    `last` shows, where OTIO starts the clip's range: first * speed, or reversed (from the
+    producer's out point back, `_as_time_warp`) (out - last) * |speed|. None for a reversed
+    one whose producer says no out point (`_last_frame`)."""
+    if speed > 0:
+        return first * speed
+    out = _last_frame(producer, rate)
+    return None if out is None else (out - last) * -speed
 
 
 def _last_frame(producer: ET.Element, rate: float) -> int | None:

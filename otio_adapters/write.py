@@ -602,7 +602,6 @@ def _kdenlive_losses(timeline: otio.schema.Timeline, project: _EditorsFile) -> s
     if transitions:
         lost.append(f"the Kdenlive adapter writes no transitions: the editor's {transitions} "
                     "in this timeline are not in the .kdenlive")
-    lost.append(_disabled_note(timeline, "Kdenlive adapter"))
     offline = len(_without_media(timeline))
     if offline:
         lost.append(f"{offline} of the editor's clips name no media file (an EDL's events, "
@@ -940,11 +939,11 @@ def _write_kdenlive(
         # as into a project from Kdenlive, crossfades as same-track mixes.
         editors = _without_v2a_tracks(timeline)
         _flatten_nested(editors)  # the adapter skips a nested item and closes up the track
-        _disabled_as_gaps(editors)
         _missing_media_named(editors)
         _adapter_write(editors, written, "kdenlive")
         with open(written, encoding="utf-8") as handle:
             text, source = kdenlive.reversed_as_mlt_plays(handle.read()), written
+        text = kdenlive.as_kdenlive_writes(text, editors)
     kdenlive.write_into_project(timeline, text, source, written)
 
 
@@ -1268,7 +1267,7 @@ def _as_gap(item: otio.core.Composable) -> None:
 
 
 def _disabled_as_gaps(timeline: otio.schema.Timeline) -> None:
-    """The AAF, Kdenlive and CMX 3600 writers cannot mark a clip disabled: they wrote each as a
+    """The AAF and CMX 3600 writers cannot mark a clip disabled: they wrote each as a
     clip to show, over the picture v2a made sound for (and a re-run on the file made sound for
     it). Left out instead, as the editor sees it: a gap; the note names them."""
     for clip, _ in _disabled_clips(timeline):

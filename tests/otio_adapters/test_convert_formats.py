@@ -167,9 +167,15 @@ def test_conversion_to_kdenlive_keeps_nested_stacks_and_tracks_in_place(convert)
     assert track.duration() == source.video_tracks()[0].duration()
 
 
-def _switched_off(timeline: otio.schema.Timeline) -> list[str]:
-    return sorted(clip.name for track in timeline.video_tracks() for clip in track.find_clips()
-                  if not (is_enabled(clip) and is_enabled(track)))
+def _switched_off(timeline: otio.schema.Timeline) -> list[tuple[int, int]]:
+    """Where the video clips switched off lie (record start and length, in samples): by place,
+    as Kdenlive names each clip after its file."""
+    return sorted(
+        (to_samples(track.range_of_child(clip).start_time),
+         to_samples(track.range_of_child(clip).duration))
+        for track in timeline.video_tracks() for clip in track.find_clips()
+        if not (is_enabled(clip) and is_enabled(track))
+    )
 
 
 @pytest.mark.parametrize(
@@ -180,6 +186,9 @@ def _switched_off(timeline: otio.schema.Timeline) -> list[str]:
         # Resolve's disabled clips (OTIO `enabled`): the FCP7 XML adapter wrote them as shown.
         ("otio/effects.otio", "fcp_xml"),
         ("otio/effects.otio", "fcpx_xml"),
+        # Both to Kdenlive: written as gaps, the shot gone, and a re-run took its sound off.
+        ("fcp7_xml/premiere_enable_property.xml", "kdenlive"),
+        ("otio/effects.otio", "kdenlive"),
     ],
 )
 def test_conversion_keeps_disabled_clips_disabled(convert, name, output_format, tmp_path):
@@ -194,18 +203,14 @@ def test_conversion_keeps_disabled_clips_disabled(convert, name, output_format, 
         source, FIXTURES / name, media)
 
 
-@pytest.mark.parametrize(
-    "output_format, label", [("kdenlive", "Kdenlive adapter"), ("AAF", "AAF adapter")]
-)
-def test_conversion_names_the_disabled_clips_the_format_cannot_mark(convert, output_format, label,
-                                                                   tmp_path):
-    # Both wrote Premiere's disabled clips as clips to show: over the picture v2a made sound
-    # for, and a re-run on the file made sound for them.
+def test_conversion_names_the_disabled_clips_the_format_cannot_mark(convert, tmp_path):
+    # The AAF adapter wrote Premiere's disabled clips as clips to show: over the picture v2a
+    # made sound for, and a re-run on the file made sound for them.
     name = "fcp7_xml/premiere_enable_property.xml"
-    source, result = convert(name, output_format)
+    source, result = convert(name, "AAF")
 
-    assert format_for_path(result.timeline_path) == output_format, result.format_note
-    assert (f"the {label} cannot mark a clip disabled, so the editor's disabled clips are left "
+    assert format_for_path(result.timeline_path) == "AAF", result.format_note
+    assert ("the AAF adapter cannot mark a clip disabled, so the editor's disabled clips are left "
             "out of it (gaps, as they show nothing): 'video_track_1_disabled_1' (V1), "
             "'video_track_1_disabled_2' (V1), 'video_track_3_disabled_1' (V3)"
             in result.format_note)
@@ -213,6 +218,27 @@ def test_conversion_names_the_disabled_clips_the_format_cannot_mark(convert, out
     media = tmp_path / "media"
     assert _shown(written, Path(result.timeline_path), media) == _shown(
         source, FIXTURES / name, media)
+
+
+def test_conversion_to_kdenlive_hides_a_video_track_switched_off(standin_media, tmp_path):
+    # Kdenlive hides a video track (its eye switched off) on the timeline's <track>; the adapter
+    # writes no such thing, and v2a wrote the track's clips as gaps: read back, they were gone.
+    edit = read_timeline(FIXTURES / "otio/effects.otio")
+    edit.video_tracks()[1].enabled = False  # V2: 'A_title.png', over V1's shots
+    path = tmp_path / "effects.otio"
+    otio.adapters.write_to_file(edit, str(path))
+    media = standin_media("otio/effects.otio")
+    result = run_generation(GenerationRequest(
+        timeline_path=str(path), out_dir=str(tmp_path / "out"), relink_roots=(media,),
+        output_format="kdenlive"), SineGenerator())
+
+    assert format_for_path(result.timeline_path) == "kdenlive", result.format_note
+    written = read_timeline(result.timeline_path)
+    assert [is_enabled(track) for track in written.video_tracks()] == [
+        is_enabled(track) for track in edit.video_tracks()]
+    assert [clip.name for clip in written.video_tracks()[1].find_clips()] == ["A_title.png"]
+    assert _shown(written, Path(result.timeline_path), Path(media)) == _shown(
+        edit, path, Path(media))
 
 
 def test_conversion_to_cmx_3600_names_the_disabled_clips_it_leaves_out(tmp_path):

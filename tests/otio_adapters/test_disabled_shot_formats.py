@@ -5,6 +5,7 @@ NLE exports it, and run again with the real adapters (the sine generator for the
 from __future__ import annotations
 
 import re
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
@@ -217,4 +218,55 @@ def test_a_disabled_shots_sound_written_from_otio_comes_back_with_its_shot(
     shots = plan_segments(read_timeline(str(converted)), timeline_path=str(converted))
     burrow = next(s for s in shots if s.clip_name == "burrow")
     _run(converted, out, clips=(burrow.clip_id,))
+    assert _v2a_clips(str(converted))["V2A wake up"] == (True, "take1")
+
+
+def _switch_on_in_kdenlive(path: Path) -> None:
+    """Switch on again, as Kdenlive saves a clip on a video track, the one clip of the editor's
+    that the project at `path` plays disabled: its producer shows picture (`set.test_image` 0),
+    not sound (`set.test_audio` 1). v2a's own track is left as it is."""
+    root, by_id = ET.XMLID(path.read_text(encoding="utf-8"))
+    switched = []
+    for tractor in root.iter("tractor"):
+        if tractor.findtext("property[@name='kdenlive:track_name']") == "V2A SFX":
+            continue
+        for track in tractor.findall("track"):
+            playlist = by_id.get(track.get("producer"))
+            for entry in playlist.iter("entry") if playlist is not None else ():
+                producer = by_id[entry.get("producer")]
+                tests = [producer.find(f"property[@name='set.test_{kind}']")
+                         for kind in ("image", "audio")]
+                if all(test is not None and test.text == "1" for test in tests):
+                    tests[0].text = "0"
+                    switched.append(producer)
+    assert len(switched) == 1
+    path.write_text(ET.tostring(root, encoding="unicode"), encoding="utf-8")
+
+
+def test_a_disabled_shots_sound_in_kdenlive_written_from_otio_follows_its_shot(tmp_path, caplog):
+    """'wake up' switched off in the .otio v2a wrote, written as Kdenlive (the adapter's project
+    of a timeline from another format): a run on 'burrow' keeps 'V2A wake up', disabled, its
+    take kept; the shot switched on in Kdenlive and a run on 'burrow': its sound is on again.
+    Before, the shot was written as a gap, and the run on 'burrow' took its sound off the track
+    ("its picture is no longer there")."""
+    written = _run(SAMPLE, tmp_path / "otio").timeline_path
+    timeline = read_timeline(written)
+    next(c for c in timeline.video_tracks()[0].find_clips() if c.name == "wake up").enabled = False
+    timeline.to_json_file(written)
+    out = tmp_path / "kdenlive"
+    converted = Path(_run(Path(written), out, "kdenlive").timeline_path)
+    assert converted.suffix == ".kdenlive"
+    assert _v2a_clips(str(converted))["V2A wake up"] == (False, "take1")
+    shots = plan_segments(read_timeline(str(converted)), timeline_path=str(converted))
+    burrow = next(s for s in shots if s.clip_name == "burrow")
+
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
+        _run(converted, out, clips=(burrow.clip_id,))
+    assert "removing v2a clip 'V2A wake up'" not in caplog.text
+    assert _v2a_clips(str(converted))["V2A wake up"] == (False, "take1")
+
+    _switch_on_in_kdenlive(converted)
+    with caplog.at_level("INFO", logger="otio_adapters.follow_edit"):
+        _run(converted, out, clips=(burrow.clip_id,))
+    assert "v2a clip 'V2A wake up': its shot is enabled again; so is its sound" in caplog.text
     assert _v2a_clips(str(converted))["V2A wake up"] == (True, "take1")
