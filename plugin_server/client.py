@@ -25,11 +25,12 @@ MAX_RESPONSE_BYTES = 256 * 2**20
 MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
                         ("grpc.max_send_message_length", MAX_REQUEST_BYTES)]
 TERMINAL_STATES = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
-#: A CreateJob that ends so may have queued its job all the same (its answer lost on the way):
-#: tried again with the same request_id, which answers that job rather than queueing another.
-CREATE_RETRY_CODES = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
-#: Seconds before each further try of a CreateJob.
-CREATE_RETRY_PAUSES = (0.5, 1.0)
+#: A CreateJob or RegenerateClip that ends so may have queued its job all the same (its answer
+#: lost on the way): tried again with the same request_id, which answers that job rather than
+#: queueing another.
+RETRY_CODES = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
+#: Seconds before each further try of a CreateJob or RegenerateClip.
+RETRY_PAUSES = (0.5, 1.0)
 
 
 def checked_token(token: str, source: str) -> str:
@@ -92,6 +93,24 @@ class V2AClient:
     def _call(self, method, request):
         return method(request, metadata=self.metadata, timeout=self.timeout)
 
+    def _call_retrying(self, method, request, on_retry) -> pb.Job:
+        """The job of a CreateJob or RegenerateClip `request`, which carries a request_id: a
+        try that ends in one of RETRY_CODES may have queued the job all the same, so it is tried
+        again after each of RETRY_PAUSES with the same id, and the server answers the job it
+        queued rather than queueing another. `on_retry(error, pause)` hears of each retry before
+        its pause; the last try's error is raised."""
+        pauses = iter(RETRY_PAUSES)
+        while True:
+            try:
+                return self._call(method, request).job
+            except grpc.RpcError as error:
+                pause = next(pauses, None) if error.code() in RETRY_CODES else None
+                if pause is None:
+                    raise
+                if on_retry is not None:
+                    on_retry(error, pause)
+                time.sleep(pause)
+
     # --- calls ---
 
     def info(self) -> api.GetServerInfoResponse:
@@ -116,11 +135,9 @@ class V2AClient:
     ) -> pb.Job:
         """Queue a job for a timeline file: by path (the server reads it), or its bytes inline.
 
-        Safe to retry, and retried: the request carries a request_id (`request_id`, else a new
-        UUID), and a call that ends DEADLINE_EXCEEDED or UNAVAILABLE, which may have queued the
-        job all the same, is tried again after each of CREATE_RETRY_PAUSES with the same id, so
-        the server answers the job it queued rather than queueing the edit twice. `on_retry(error,
-        pause)` hears of each retry before its pause; the last try's error is raised."""
+        Safe to retry, and retried (`_call_retrying`): the request carries a request_id
+        (`request_id`, else a new UUID), so a retry after a lost answer cannot queue the edit
+        twice. `on_retry(error, pause)` hears of each retry."""
         path = Path(timeline)
         source = pb.TimelineSource(format=timeline_format,
                                    media_search_paths=[str(p) for p in media_search_paths],
@@ -153,17 +170,7 @@ class V2AClient:
                 f"{path} is {size / 2**20:,.1f} MiB, more than the "
                 f"{MAX_REQUEST_BYTES // 2**20} MiB a request may carry: send it by path "
                 "(not inline)")
-        pauses = iter(CREATE_RETRY_PAUSES)
-        while True:
-            try:
-                return self._call(self.stub.CreateJob, request).job
-            except grpc.RpcError as error:
-                pause = next(pauses, None) if error.code() in CREATE_RETRY_CODES else None
-                if pause is None:
-                    raise
-                if on_retry is not None:
-                    on_retry(error, pause)
-                time.sleep(pause)
+        return self._call_retrying(self.stub.CreateJob, request, on_retry)
 
     def get(self, job_id: str) -> pb.Job:
         return self._call(self.stub.GetJob, api.GetJobRequest(job_id=job_id)).job
@@ -195,18 +202,23 @@ class V2AClient:
 
     def regenerate(self, job_id: str, *, clip_id: str = "", track: str = "",
                    record_time: float | None = None, seed: int | None = None,
-                   prompt: str | None = None, negative_prompt: str | None = None) -> pb.Job:
+                   prompt: str | None = None, negative_prompt: str | None = None,
+                   request_id: str = "",
+                   on_retry: Callable[[grpc.RpcError, float], None] | None = None) -> pb.Job:
+        """Queue a new take of one clip of a succeeded job. Safe to retry, and retried, as
+        `submit` is: with `request_id`, else a new UUID."""
         address = pb.ClipAddress(clip_id=clip_id, track=track)
         if record_time is not None:
             address.record_time = record_time
-        request = api.RegenerateClipRequest(job_id=job_id, clip=address)
+        request = api.RegenerateClipRequest(job_id=job_id, clip=address,
+                                            request_id=request_id or uuid.uuid4().hex)
         if seed is not None:
             request.seed = seed
         if prompt is not None:
             request.prompt = prompt
         if negative_prompt is not None:
             request.negative_prompt = negative_prompt
-        return self._call(self.stub.RegenerateClip, request).job
+        return self._call_retrying(self.stub.RegenerateClip, request, on_retry)
 
     def result(self, job_id: str, peak_points: int = 256, include_timeline_data: bool = False,
                clip_ids: Sequence[str] = ()) -> api.GetJobResultResponse:

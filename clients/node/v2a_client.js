@@ -19,11 +19,11 @@ const DEFAULT_ADDRESS = '127.0.0.1:50051';
 const MAX_REQUEST_BYTES = 64 * 2 ** 20;
 const MAX_RESPONSE_BYTES = 256 * 2 ** 20;
 const MAX_INLINE_BYTES = MAX_REQUEST_BYTES - 64 * 2 ** 10;
-// A CreateJob that ends so may have queued its job all the same (its answer lost on the way):
-// tried again after each pause with the same request_id, which answers that job rather than
-// queueing the edit twice (as plugin_server/client.py does).
-const CREATE_RETRY_CODES = [grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE];
-const CREATE_RETRY_PAUSES_MS = [500, 1000];
+// A CreateJob or RegenerateClip that ends so may have queued its job all the same (its answer
+// lost on the way): tried again after each pause with the same request_id, which answers that
+// job rather than queueing it twice (as plugin_server/client.py does).
+const RETRY_CODES = [grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE];
+const RETRY_PAUSES_MS = [500, 1000];
 
 // The extension (without the dot) of the file v2a writes in output format `format` (an adapter
 // name from info.output_formats), from GetServerInfo's answer: for a panel's "Save as .fcpxml".
@@ -134,6 +134,22 @@ class V2AClient {
     });
   }
 
+  // The job of a CreateJob or RegenerateClip `request` that carries a request_id, tried again
+  // after each of RETRY_PAUSES_MS while a try ends in one of RETRY_CODES; onRetry(error,
+  // pauseMs) hears of each retry; the last try's error is thrown.
+  async _unaryRetrying(method, request, onRetry) {
+    for (let tries = 0; ; tries += 1) {
+      try {
+        return (await this._unary(method, request)).job;
+      } catch (error) {
+        const pauseMs = RETRY_PAUSES_MS[tries];
+        if (pauseMs === undefined || !RETRY_CODES.includes(error.code)) throw error;
+        if (onRetry) onRetry(error, pauseMs);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+    }
+  }
+
   info() { return this._unary('GetServerInfo', {}); }
 
   /** request: {timeline: {path} | {inline_data: Buffer, file_name}, selection, params, output,
@@ -150,16 +166,7 @@ class V2AClient {
         `${MAX_REQUEST_BYTES / 2 ** 20} MiB a request may carry: send it by path (not inline)`);
     }
     const sent = { ...request, request_id: request.request_id || crypto.randomUUID() };
-    for (let tries = 0; ; tries += 1) {
-      try {
-        return (await this._unary('CreateJob', sent)).job;
-      } catch (error) {
-        const pauseMs = CREATE_RETRY_PAUSES_MS[tries];
-        if (pauseMs === undefined || !CREATE_RETRY_CODES.includes(error.code)) throw error;
-        if (onRetry) onRetry(error, pauseMs);
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      }
-    }
+    return this._unaryRetrying('CreateJob', sent, onRetry);
   }
 
   async getJob(jobId) { return (await this._unary('GetJob', { job_id: jobId })).job; }
@@ -168,13 +175,14 @@ class V2AClient {
 
   async cancelJob(jobId) { return (await this._unary('CancelJob', { job_id: jobId })).job; }
 
-  /** clip: {clip_id} or {track, record_time}; seed (0..Number.MAX_SAFE_INTEGER) / prompt optional. */
-  async regenerateClip(jobId, clip, { seed, prompt, negativePrompt } = {}) {
-    const request = { job_id: jobId, clip };
+  /** clip: {clip_id} or {track, record_time}; seed (0..Number.MAX_SAFE_INTEGER) / prompt
+   *  optional. Sent with a request_id (a new UUID unless given) and retried as createJob is. */
+  async regenerateClip(jobId, clip, { seed, prompt, negativePrompt, requestId, onRetry } = {}) {
+    const request = { job_id: jobId, clip, request_id: requestId || crypto.randomUUID() };
     if (seed !== undefined) request.seed = seed;
     if (prompt !== undefined) request.prompt = prompt;
     if (negativePrompt !== undefined) request.negative_prompt = negativePrompt;
-    return (await this._unary('RegenerateClip', request)).job;
+    return this._unaryRetrying('RegenerateClip', request, onRetry);
   }
 
   /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */

@@ -1,5 +1,5 @@
-"""CreateJob's request_id: a retried CreateJob (its answer lost to a deadline or a dropped
-connection) gets the job the first one queued instead of queueing the edit a second time."""
+"""CreateJob's and RegenerateClip's request_id: a retried call (its answer lost to a deadline or
+a dropped connection) gets the job the first one queued instead of queueing it a second time."""
 
 from __future__ import annotations
 
@@ -153,7 +153,8 @@ def test_the_python_client_retries_a_lost_create_with_the_same_request_id(
         done = patient.wait(job.job_id)
         assert done.state == pb.JOB_STATE_SUCCEEDED, done.message
         again = patient.regenerate(job.job_id, clip_id=done.clips[0].clip_id)
-        assert again.request_id == "" and patient.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
+        assert again.request_id not in ("", job.request_id)
+        assert patient.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
 
 
 def test_the_cli_submit_retries_a_lost_create_saying_so(make_server, roots, fixture_timeline,
@@ -178,3 +179,118 @@ def test_the_cli_submit_retries_a_lost_create_saying_so(make_server, roots, fixt
         "0.5 s with the same request_id, which cannot queue the job twice" in err, err
     with V2AClient(server.address, token=server.token) as client:
         assert _job_ids(client) == [out.strip()]
+
+
+def _succeeded_job(server, fixture_timeline, media_dir) -> pb.Job:
+    with V2AClient(server.address, token=server.token) as client:
+        job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+        done = client.wait(job.job_id)
+    assert done.state == pb.JOB_STATE_SUCCEEDED, done.message
+    return done
+
+
+def _regenerate_request(job: pb.Job, request_id: str, **fields) -> api.RegenerateClipRequest:
+    return api.RegenerateClipRequest(job_id=job.job_id, clip=pb.ClipAddress(
+        clip_id=job.clips[0].clip_id), request_id=request_id, **fields)
+
+
+def test_a_regenerate_clip_retried_with_its_request_id_gets_the_job_its_lost_answer_queued(
+        make_server, connect, fixture_timeline, media_dir):
+    server = make_server()
+    client = connect(server)
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    _answer_late(server, 1.0)
+    request = _regenerate_request(parent, "regen-5c1d")  # no seed: the server draws one
+    with pytest.raises(grpc.RpcError) as lost:
+        client.stub.RegenerateClip(request, metadata=client.metadata, timeout=0.3)
+    assert lost.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    (queued,) = [j for j in _job_ids(client) if j != parent.job_id]  # never heard of
+    again = client.stub.RegenerateClip(request, metadata=client.metadata, timeout=10).job
+    assert again.job_id == queued and again.request_id == "regen-5c1d"
+    assert again.parent_job_id == parent.job_id
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, queued]), "regenerated twice"
+    # The same id for another regeneration (a seed of its own) is refused, naming the job; so
+    # is a CreateJob's id sent with a RegenerateClip.
+    for reused in (_regenerate_request(parent, "regen-5c1d", seed=7),
+                   _regenerate_request(parent, parent.request_id)):
+        with pytest.raises(grpc.RpcError) as refused:
+            client.stub.RegenerateClip(reused, metadata=client.metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert f"job {parent.job_id}" in refused.value.details()
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, queued])
+
+
+def test_regenerations_with_one_request_id_at_once_queue_one_job(make_server, connect,
+                                                                fixture_timeline, media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    client = connect(server)
+    request = _regenerate_request(parent, "regen-at-once")
+    answers, start = [], threading.Barrier(4)
+
+    def regenerate():
+        start.wait()
+        answers.append(client.stub.RegenerateClip(request, metadata=client.metadata,
+                                                  timeout=20).job)
+
+    threads = [threading.Thread(target=regenerate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 4 and len({job.job_id for job in answers}) == 1
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, answers[0].job_id])
+
+
+def test_a_bad_regenerate_request_id_is_refused(make_server, connect, fixture_timeline,
+                                                media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    client = connect(server)
+    with pytest.raises(grpc.RpcError) as refused:
+        client.stub.RegenerateClip(_regenerate_request(parent, "two words"),
+                                   metadata=client.metadata, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    (bad,) = [d for d in details_of(refused.value) if isinstance(d, details.BadRequest)]
+    assert [v.field for v in bad.field_violations] == ["request_id"]
+    assert _job_ids(client) == [parent.job_id]
+
+
+def test_the_python_client_retries_a_lost_regenerate_with_the_same_request_id(
+        make_server, fixture_timeline, media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    _answer_late(server, 1.0)
+    retried = []
+    with V2AClient(server.address, token=server.token, timeout=0.3) as client:
+        job = client.regenerate(parent.job_id, clip_id=parent.clips[0].clip_id,
+                                on_retry=lambda error, pause: retried.append(error.code()))
+    assert retried == [grpc.StatusCode.DEADLINE_EXCEEDED]
+    assert len(job.request_id) == 32 and job.parent_job_id == parent.job_id
+    with V2AClient(server.address, token=server.token) as patient:
+        assert sorted(_job_ids(patient)) == sorted([parent.job_id, job.job_id])
+
+
+def test_the_cli_regenerate_retries_a_lost_answer_saying_so(make_server, roots, fixture_timeline,
+                                                            media_dir, capsys, monkeypatch):
+    from plugin_server import cli
+    from v2a.cli import main
+
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    _answer_late(server, 1.0)
+    opened = cli._client
+
+    def impatient(args):
+        client = opened(args)
+        client.timeout = 0.3
+        return client
+
+    monkeypatch.setattr(cli, "_client", impatient)
+    assert main(["client", "--address", server.address, "--token-file", str(roots["token"]),
+                 "regenerate", parent.job_id, "--clip", parent.clips[0].clip_id]) == 0
+    out, err = capsys.readouterr()
+    assert "v2a client: RegenerateClip got DEADLINE_EXCEEDED (Deadline Exceeded); trying again " \
+        "in 0.5 s with the same request_id, which cannot queue the job twice" in err, err
+    with V2AClient(server.address, token=server.token) as client:
+        assert sorted(_job_ids(client)) == sorted([parent.job_id, out.strip()])

@@ -112,22 +112,26 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
     assert.deepStrictEqual(only.clips.map((clip) => clip.media_path), [done.clips[0].media_path]);
   });
 
+/** A stub whose `method` call queues its job on the real server, its answer lost: the first
+ *  call's error is `code`, later calls go through. Records each request_id sent. */
+function loseFirstAnswer(c, method, code, sent) {
+  const real = c.stub[method].bind(c.stub);
+  c.stub[method] = (request, metadata, options, callback) => {
+    sent.push(request.request_id);
+    if (sent.length > 1) return real(request, metadata, options, callback);
+    const lost = Object.assign(new Error(`${code} lost`), { code });
+    return real(request, metadata, options, (error) => callback(error || lost));
+  };
+}
+
 // A CreateJob whose answer is lost (a deadline passing as the server queues the job, a dropped
 // connection) may have queued its job: the retry carries the same request_id, and the server
 // answers that job rather than queueing the edit twice.
 test('createJob retries a lost answer with the same request_id, and one job is queued',
   { skip, timeout: 60000 }, async (t) => {
     const c = client(t);
-    const real = c.stub.CreateJob.bind(c.stub);
     const sent = [];
-    c.stub.CreateJob = (request, metadata, options, callback) => {
-      sent.push(request.request_id);
-      if (sent.length > 1) return real(request, metadata, options, callback);
-      // The first call queues its job on the real server; its answer never arrives.
-      const lost = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'),
-        { code: grpc.status.DEADLINE_EXCEEDED });
-      return real(request, metadata, options, (error) => callback(error || lost));
-    };
+    loseFirstAnswer(c, 'CreateJob', grpc.status.DEADLINE_EXCEEDED, sent);
     const retried = [];
     const job = await c.createJob({
       timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
@@ -140,6 +144,29 @@ test('createJob retries a lost answer with the same request_id, and one job is q
     assert.deepStrictEqual(jobs.filter((j) => j.request_id === job.request_id).map((j) => j.job_id),
       [job.job_id]);
     await c.waitJob(job.job_id);
+  });
+
+test('regenerateClip retries a lost answer with the same request_id, and one job is queued',
+  { skip, timeout: 60000 }, async (t) => {
+    const c = client(t);
+    const parent = await c.createJob({
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      output: { folder: 'node-regenerate-retried' },
+    });
+    assert.strictEqual((await c.waitJob(parent.job_id)).state, 'JOB_STATE_SUCCEEDED');
+    const sent = [];
+    loseFirstAnswer(c, 'RegenerateClip', grpc.status.DEADLINE_EXCEEDED, sent);
+    const retried = [];
+    const child = await c.regenerateClip(parent.job_id, { clip_id: parent.clips[0].clip_id }, {
+      onRetry: (error, pauseMs) => retried.push([error.code, pauseMs]),
+    });
+    assert.deepStrictEqual(retried, [[grpc.status.DEADLINE_EXCEEDED, 500]]);
+    assert.deepStrictEqual(sent, [child.request_id, child.request_id]);
+    assert.notStrictEqual(child.request_id, parent.request_id);
+    const { jobs } = await c.listJobs({ page_size: 1000 });
+    assert.deepStrictEqual(jobs.filter((j) => j.parent_job_id === parent.job_id)
+      .map((j) => j.job_id), [child.job_id]);
+    await c.waitJob(child.job_id);
   });
 
 // Each take of `takes: N` runs every clip from QUEUED again: the bar ran 0 -> 100 % once a take.
