@@ -71,6 +71,8 @@ class V2AClient:
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        # GetServerInfo's capabilities, once asked (by `info`, or before a first retry).
+        self._capabilities: frozenset[str] | None = None
 
     def reconnect(self) -> None:
         """A fresh channel to the same server, for a caller that lost it (a restart). The old
@@ -80,6 +82,7 @@ class V2AClient:
         self.channel.close()
         self.channel = grpc.insecure_channel(self.target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
+        self._capabilities = None  # a restart may have brought another version
 
     def close(self) -> None:
         self.channel.close()
@@ -93,28 +96,43 @@ class V2AClient:
     def _call(self, method, request):
         return method(request, metadata=self.metadata, timeout=self.timeout)
 
-    def _call_retrying(self, method, request, on_retry) -> pb.Job:
+    def _call_retrying(self, method, request, capability: str, on_retry) -> pb.Job:
         """The job of a CreateJob or RegenerateClip `request`, which carries a request_id: a
         try that ends in one of RETRY_CODES may have queued the job all the same, so it is tried
         again after each of RETRY_PAUSES with the same id, and the server answers the job it
-        queued rather than queueing another. `on_retry(error, pause)` hears of each retry before
-        its pause; the last try's error is raised."""
+        queued rather than queueing another. Only where the server lists `capability`: one
+        older than the field ignores it, and a retry there could queue the job twice.
+        `on_retry(error, pause)` hears of each retry before its pause; the last try's error is
+        raised."""
         pauses = iter(RETRY_PAUSES)
         while True:
             try:
                 return self._call(method, request).job
             except grpc.RpcError as error:
                 pause = next(pauses, None) if error.code() in RETRY_CODES else None
-                if pause is None:
+                if pause is None or not self._server_reads(capability):
                     raise
                 if on_retry is not None:
                     on_retry(error, pause)
                 time.sleep(pause)
 
+    def _server_reads(self, capability: str) -> bool:
+        """Whether the server lists `capability`: asked once, the first time it matters, so
+        that a call answered at once costs no second one. A server that cannot be asked (it
+        went away with the answer) is not known to read it."""
+        if self._capabilities is None:
+            try:
+                self.info()
+            except grpc.RpcError:
+                return False
+        return capability in self._capabilities
+
     # --- calls ---
 
     def info(self) -> api.GetServerInfoResponse:
-        return self._call(self.stub.GetServerInfo, api.GetServerInfoRequest())
+        response = self._call(self.stub.GetServerInfo, api.GetServerInfoRequest())
+        self._capabilities = frozenset(response.capabilities)
+        return response
 
     def submit(
         self,
@@ -135,9 +153,10 @@ class V2AClient:
     ) -> pb.Job:
         """Queue a job for a timeline file: by path (the server reads it), or its bytes inline.
 
-        Safe to retry, and retried (`_call_retrying`): the request carries a request_id
-        (`request_id`, else a new UUID), so a retry after a lost answer cannot queue the edit
-        twice. `on_retry(error, pause)` hears of each retry."""
+        Safe to retry, and retried where the server lists `create_request_id`
+        (`_call_retrying`): the request carries a request_id (`request_id`, else a new UUID),
+        so a retry after a lost answer cannot queue the edit twice. `on_retry(error, pause)`
+        hears of each retry."""
         path = Path(timeline)
         source = pb.TimelineSource(format=timeline_format,
                                    media_search_paths=[str(p) for p in media_search_paths],
@@ -170,7 +189,7 @@ class V2AClient:
                 f"{path} is {size / 2**20:,.1f} MiB, more than the "
                 f"{MAX_REQUEST_BYTES // 2**20} MiB a request may carry: send it by path "
                 "(not inline)")
-        return self._call_retrying(self.stub.CreateJob, request, on_retry)
+        return self._call_retrying(self.stub.CreateJob, request, "create_request_id", on_retry)
 
     def get(self, job_id: str) -> pb.Job:
         return self._call(self.stub.GetJob, api.GetJobRequest(job_id=job_id)).job
@@ -206,7 +225,8 @@ class V2AClient:
                    request_id: str = "",
                    on_retry: Callable[[grpc.RpcError, float], None] | None = None) -> pb.Job:
         """Queue a new take of one clip of a succeeded job. Safe to retry, and retried, as
-        `submit` is: with `request_id`, else a new UUID."""
+        `submit` is, where the server lists `regenerate_request_id`: with `request_id`, else a
+        new UUID."""
         address = pb.ClipAddress(clip_id=clip_id, track=track)
         if record_time is not None:
             address.record_time = record_time
@@ -218,7 +238,8 @@ class V2AClient:
             request.prompt = prompt
         if negative_prompt is not None:
             request.negative_prompt = negative_prompt
-        return self._call_retrying(self.stub.RegenerateClip, request, on_retry)
+        return self._call_retrying(self.stub.RegenerateClip, request, "regenerate_request_id",
+                                   on_retry)
 
     def result(self, job_id: str, peak_points: int = 256, include_timeline_data: bool = False,
                clip_ids: Sequence[str] = ()) -> api.GetJobResultResponse:

@@ -122,6 +122,7 @@ class V2AClient {
     this.metadata = new grpc.Metadata();
     if (token) this.metadata.set('authorization', `Bearer ${token}`);
     this.timeoutMs = options.timeoutMs || 30000;
+    this._capabilities = null; // GetServerInfo's, once asked (by info(), or before a first retry)
   }
 
   _unary(method, request) {
@@ -135,26 +136,47 @@ class V2AClient {
   }
 
   // The job of a CreateJob or RegenerateClip `request` that carries a request_id, tried again
-  // after each of RETRY_PAUSES_MS while a try ends in one of RETRY_CODES; onRetry(error,
-  // pauseMs) hears of each retry; the last try's error is thrown.
-  async _unaryRetrying(method, request, onRetry) {
+  // after each of RETRY_PAUSES_MS while a try ends in one of RETRY_CODES, where the server lists
+  // `capability` (one older than the field ignores it: a retry there could queue the job twice).
+  // onRetry(error, pauseMs) hears of each retry; the last try's error is thrown.
+  async _unaryRetrying(method, request, capability, onRetry) {
     for (let tries = 0; ; tries += 1) {
       try {
         return (await this._unary(method, request)).job;
       } catch (error) {
         const pauseMs = RETRY_PAUSES_MS[tries];
         if (pauseMs === undefined || !RETRY_CODES.includes(error.code)) throw error;
+        if (!(await this._serverReads(capability))) throw error;
         if (onRetry) onRetry(error, pauseMs);
         await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     }
   }
 
-  info() { return this._unary('GetServerInfo', {}); }
+  // Whether the server lists `capability`: asked once, the first time it matters, so that a
+  // call answered at once costs no second one. A server that cannot be asked (it went away with
+  // the answer) is not known to read it.
+  async _serverReads(capability) {
+    if (!this._capabilities) {
+      try {
+        await this.info();
+      } catch (error) {
+        return false;
+      }
+    }
+    return this._capabilities.includes(capability);
+  }
+
+  async info() {
+    const response = await this._unary('GetServerInfo', {});
+    this._capabilities = response.capabilities;
+    return response;
+  }
 
   /** request: {timeline: {path} | {inline_data: Buffer, file_name}, selection, params, output,
    *  request_id}: a request_id (a new UUID unless given) makes the call safe to retry, and it
-   *  is retried on DEADLINE_EXCEEDED and UNAVAILABLE, onRetry(error, pauseMs) told of each. */
+   *  is retried on DEADLINE_EXCEEDED and UNAVAILABLE where the server lists create_request_id,
+   *  onRetry(error, pauseMs) told of each. */
   async createJob(request, { onRetry } = {}) {
     const inline = request.timeline && request.timeline.inline_data;
     // The server reads no request larger than this (docs/server.md, Limits): say what to do
@@ -166,7 +188,7 @@ class V2AClient {
         `${MAX_REQUEST_BYTES / 2 ** 20} MiB a request may carry: send it by path (not inline)`);
     }
     const sent = { ...request, request_id: request.request_id || crypto.randomUUID() };
-    return this._unaryRetrying('CreateJob', sent, onRetry);
+    return this._unaryRetrying('CreateJob', sent, 'create_request_id', onRetry);
   }
 
   async getJob(jobId) { return (await this._unary('GetJob', { job_id: jobId })).job; }
@@ -182,7 +204,7 @@ class V2AClient {
     if (seed !== undefined) request.seed = seed;
     if (prompt !== undefined) request.prompt = prompt;
     if (negativePrompt !== undefined) request.negative_prompt = negativePrompt;
-    return this._unaryRetrying('RegenerateClip', request, onRetry);
+    return this._unaryRetrying('RegenerateClip', request, 'regenerate_request_id', onRetry);
   }
 
   /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */

@@ -294,3 +294,69 @@ def test_the_cli_regenerate_retries_a_lost_answer_saying_so(make_server, roots, 
         "in 0.5 s with the same request_id, which cannot queue the job twice" in err, err
     with V2AClient(server.address, token=server.token) as client:
         assert sorted(_job_ids(client)) == sorted([parent.job_id, out.strip()])
+
+
+def _without(monkeypatch, capability: str) -> None:
+    """The server lists no `capability`, as one older than it does (which ignores the field, so
+    a retry there could queue the job twice)."""
+    from plugin_server import service
+
+    monkeypatch.setattr(service, "CAPABILITIES",
+                        tuple(c for c in service.CAPABILITIES if c != capability))
+
+
+def _counting_info(client) -> list:
+    """The GetServerInfo calls `client` makes from now on."""
+    asked, real = [], client.stub.GetServerInfo
+
+    def info(*args, **kwargs):
+        asked.append(1)
+        return real(*args, **kwargs)
+
+    client.stub.GetServerInfo = info
+    return asked
+
+
+@pytest.mark.parametrize("call", ["submit", "regenerate"])
+def test_the_client_does_not_retry_where_the_server_does_not_read_its_request_id(
+        make_server, fixture_timeline, media_dir, monkeypatch, call):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir) if call == "regenerate" else None
+    _without(monkeypatch, f"{'create' if call == 'submit' else 'regenerate'}_request_id")
+    _answer_late(server, 1.0)
+    retried = []
+    with V2AClient(server.address, token=server.token, timeout=0.3) as client:
+        asked = _counting_info(client)
+        with pytest.raises(grpc.RpcError) as lost:
+            if call == "submit":
+                client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                              on_retry=lambda error, pause: retried.append(error.code()))
+            else:
+                client.regenerate(parent.job_id, clip_id=parent.clips[0].clip_id,
+                                  on_retry=lambda error, pause: retried.append(error.code()))
+    assert lost.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert retried == [] and asked == [1]
+    with V2AClient(server.address, token=server.token) as patient:
+        assert len(_job_ids(patient)) == (1 if call == "submit" else 2), "no job or a second"
+
+
+def test_the_client_asks_for_the_capabilities_once_and_only_before_a_retry(
+        make_server, fixture_timeline, media_dir):
+    server = make_server()
+    with V2AClient(server.address, token=server.token) as client:
+        asked = _counting_info(client)
+        client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+        assert asked == [], "a call answered at once asked the server what it reads"
+        _answer_late(server, 1.0)
+        client.timeout = 0.3
+        retried = []
+        for _ in range(2):
+            client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                          on_retry=lambda error, pause: retried.append(error.code()))
+        assert retried == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2 and asked == [1]
+    # A caller that asked for the server's info already is not asked again.
+    with V2AClient(server.address, token=server.token, timeout=0.3) as client:
+        client.info()
+        asked = _counting_info(client)
+        client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+        assert asked == []

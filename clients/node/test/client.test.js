@@ -146,6 +146,59 @@ test('createJob retries a lost answer with the same request_id, and one job is q
     await c.waitJob(job.job_id);
   });
 
+/** The GetServerInfo calls `c` makes from now on; its answer without `dropped` capabilities, as
+ *  a server older than them answers. */
+function countingInfo(c, dropped = []) {
+  const real = c.stub.GetServerInfo.bind(c.stub);
+  const asked = [];
+  c.stub.GetServerInfo = (request, metadata, options, callback) => {
+    asked.push(1);
+    return real(request, metadata, options, (error, response) => callback(error, response && {
+      ...response, capabilities: response.capabilities.filter((n) => !dropped.includes(n)),
+    }));
+  };
+  return asked;
+}
+
+// A server older than request_id ignores it: a retry there could queue the job twice.
+test('createJob does not retry where the server does not list create_request_id',
+  { skip, timeout: 60000 }, async (t) => {
+    const c = client(t);
+    const asked = countingInfo(c, ['create_request_id']);
+    const sent = [];
+    loseFirstAnswer(c, 'CreateJob', grpc.status.DEADLINE_EXCEEDED, sent);
+    const retried = [];
+    await assert.rejects(c.createJob({
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      output: { folder: 'node-not-retried' },
+    }, { onRetry: (error) => retried.push(error.code) }),
+    (error) => error.code === grpc.status.DEADLINE_EXCEEDED);
+    assert.deepStrictEqual([retried, asked, sent.length], [[], [1], 1]);
+    const { jobs } = await c.listJobs({ page_size: 1000 });
+    const queued = jobs.filter((j) => j.request_id === sent[0]);
+    assert.strictEqual(queued.length, 1);
+    await c.waitJob(queued[0].job_id);
+  });
+
+test('the capabilities are asked once, and only before a retry', { skip, timeout: 60000 },
+  async (t) => {
+    const c = client(t);
+    const asked = countingInfo(c);
+    const request = {
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      output: { folder: 'node-asked-once' },
+    };
+    const plain = await c.createJob(request);
+    assert.deepStrictEqual(asked, []);
+    const jobs = [plain];
+    for (let i = 0; i < 2; i += 1) {
+      loseFirstAnswer(c, 'CreateJob', grpc.status.UNAVAILABLE, []);
+      jobs.push(await c.createJob(request));
+    }
+    assert.deepStrictEqual(asked, [1]);
+    for (const job of jobs) await c.waitJob(job.job_id);
+  });
+
 test('regenerateClip retries a lost answer with the same request_id, and one job is queued',
   { skip, timeout: 60000 }, async (t) => {
     const c = client(t);
