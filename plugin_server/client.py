@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -51,6 +52,35 @@ def checked_token(token: str, source: str) -> str:
     return token
 
 
+class _Connection:
+    """Whether a channel got through to its server, as gRPC tells it (on a thread of its own):
+    what tells a call that never reached the server (connection refused: it queued nothing)
+    from one that was sent and whose answer was lost, without reading the error's text."""
+
+    def __init__(self, channel: grpc.Channel):
+        self._lock = threading.Lock()
+        self._ready = False  # connected now
+        self._connections = 0  # times it became READY
+        channel.subscribe(self._changed)  # ends with the channel's close
+
+    def _changed(self, state: grpc.ChannelConnectivity) -> None:
+        with self._lock:
+            self._ready = state == grpc.ChannelConnectivity.READY
+            self._connections += self._ready
+
+    def mark(self) -> int:
+        """Taken as a call starts, for `reached_since`: a connection open then counts as one
+        made since, since the call may go out on it."""
+        with self._lock:
+            return self._connections - self._ready
+
+    def reached_since(self, mark: int) -> bool:
+        """Whether a call started at `mark` may have reached the server: the channel was
+        connected at some moment since."""
+        with self._lock:
+            return self._connections > mark
+
+
 class V2AClient:
     """One channel to one server. Over TCP the token is read from the user's config folder
     unless given; over a Unix socket (`uds=`) none is needed."""
@@ -67,8 +97,7 @@ class V2AClient:
                 source, token = f"in {token_file}", auth.read_token(token_file)
         token = checked_token(token, source)
         self.target = target
-        self.channel = grpc.insecure_channel(target, options=MESSAGE_SIZE_OPTIONS)
-        self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
+        self._open_channel()
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
         # GetServerInfo's capabilities, once asked (by `info`, or before a first retry).
@@ -80,9 +109,13 @@ class V2AClient:
         default grows from 1 s to 120 s), failing every call meanwhile without trying. Calls
         still open on the old channel end with it (CANCELLED)."""
         self.channel.close()
+        self._open_channel()
+        self._capabilities = None  # a restart may have brought another version
+
+    def _open_channel(self) -> None:
         self.channel = grpc.insecure_channel(self.target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
-        self._capabilities = None  # a restart may have brought another version
+        self._connection = _Connection(self.channel)
 
     def close(self) -> None:
         self.channel.close()
@@ -100,17 +133,21 @@ class V2AClient:
         """The job of a CreateJob or RegenerateClip `request`, which carries a request_id: a
         try that ends in one of RETRY_CODES may have queued the job all the same, so it is tried
         again after each of RETRY_PAUSES with the same id, and the server answers the job it
-        queued rather than queueing another. Only where the server lists `capability`: one
-        older than the field ignores it, and a retry there could queue the job twice.
-        `on_retry(error, pause)` hears of each retry before its pause; the last try's error is
-        raised."""
+        queued rather than queueing another. Not when no try so far reached the server (it
+        was not running: nothing can have been queued), and only where the server lists
+        `capability`: one older than the field ignores it, and a retry there could queue the
+        job twice. `on_retry(error, pause)` hears of each retry before its pause; the last
+        try's error is raised."""
         pauses = iter(RETRY_PAUSES)
+        reached = False  # whether a try may have reached the server, and queued the job
         while True:
+            mark = self._connection.mark()
             try:
                 return self._call(method, request).job
             except grpc.RpcError as error:
+                reached = reached or self._connection.reached_since(mark)
                 pause = next(pauses, None) if error.code() in RETRY_CODES else None
-                if pause is None or not self._server_reads(capability):
+                if pause is None or not reached or not self._server_reads(capability):
                     raise
                 if on_retry is not None:
                     on_retry(error, pause)

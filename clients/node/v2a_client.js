@@ -136,21 +136,48 @@ class V2AClient {
   }
 
   // The job of a CreateJob or RegenerateClip `request` that carries a request_id, tried again
-  // after each of RETRY_PAUSES_MS while a try ends in one of RETRY_CODES, where the server lists
-  // `capability` (one older than the field ignores it: a retry there could queue the job twice).
-  // onRetry(error, pauseMs) hears of each retry; the last try's error is thrown.
+  // after each of RETRY_PAUSES_MS while a try ends in one of RETRY_CODES. Not when no try so far
+  // reached the server (it was not running: nothing can have been queued), and only where the
+  // server lists `capability` (one older than the field ignores it: a retry there could queue
+  // the job twice). onRetry(error, pauseMs) hears of each retry; the last try's error is thrown.
   async _unaryRetrying(method, request, capability, onRetry) {
+    let reached = false; // whether a try may have reached the server, and queued the job
     for (let tries = 0; ; tries += 1) {
+      const connected = this._watchConnection();
       try {
         return (await this._unary(method, request)).job;
       } catch (error) {
+        reached = reached || connected();
         const pauseMs = RETRY_PAUSES_MS[tries];
-        if (pauseMs === undefined || !RETRY_CODES.includes(error.code)) throw error;
+        if (pauseMs === undefined || !RETRY_CODES.includes(error.code) || !reached) throw error;
         if (!(await this._serverReads(capability))) throw error;
         if (onRetry) onRetry(error, pauseMs);
         await new Promise((resolve) => setTimeout(resolve, pauseMs));
       }
     }
+  }
+
+  // Watches the channel from now on; the function returned says whether it has been connected
+  // (READY) since, and stops the watching: a call that ended without it never reached the
+  // server (connection refused), which tells it from one whose answer was lost, without
+  // reading the error's text. grpc-js tells each change as it makes it, on this thread.
+  _watchConnection() {
+    const channel = this.stub.getChannel();
+    let connected = false;
+    let watching = true;
+    const watch = (state) => {
+      if (state === grpc.connectivityState.READY) connected = true;
+      else if (watching && state !== grpc.connectivityState.SHUTDOWN) { // closed: no more
+        channel.watchConnectivityState(state, Infinity, () => {
+          if (watching) watch(channel.getConnectivityState(false));
+        });
+      }
+    };
+    watch(channel.getConnectivityState(false));
+    return () => {
+      watching = false;
+      return connected;
+    };
   }
 
   // Whether the server lists `capability`: asked once, the first time it matters, so that a
@@ -160,7 +187,7 @@ class V2AClient {
     if (!this._capabilities) {
       try {
         await this.info();
-      } catch (error) {
+      } catch {
         return false;
       }
     }

@@ -360,3 +360,114 @@ def test_the_client_asks_for_the_capabilities_once_and_only_before_a_retry(
         asked = _counting_info(client)
         client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
         assert asked == []
+
+
+def test_a_call_that_never_reached_the_server_is_not_retried(make_server, fixture_timeline,
+                                                             media_dir):
+    """Connection refused (the server stopped since the client last called it) cannot have
+    queued anything: the error comes at once, not after the retries' 1.5 s."""
+    server = make_server()
+    retried = []
+    with V2AClient(server.address, token=server.token) as client:
+        assert "create_request_id" in client.info().capabilities  # retries would be allowed
+        server.stop(grace_seconds=0.5)
+        time.sleep(0.3)  # the client hears the connection close
+        start = time.monotonic()
+        with pytest.raises(grpc.RpcError) as refused:
+            client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                          on_retry=lambda error, pause: retried.append(error.code()))
+        took = time.monotonic() - start
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert retried == [] and took < 0.4, (retried, took)
+
+
+class _DroppingProxy:
+    """A TCP proxy in front of a server that can drop its open connections: a call sent through
+    it that loses its connection so ends UNAVAILABLE after the server got it."""
+
+    def __init__(self, target: str):
+        import socket
+
+        self._target = target.rsplit(":", 1)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                near, _ = self._listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection((self._target[0], int(self._target[1])))
+            self._open.append(near)
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            end.close()
+
+    def drop(self) -> None:
+        import socket
+
+        for near in self._open:
+            near.shutdown(socket.SHUT_RDWR)
+        self._open.clear()
+
+    def close(self) -> None:
+        self._listener.close()
+        self.drop()
+
+
+def test_a_call_whose_connection_dropped_after_it_was_sent_is_retried(
+        make_server, fixture_timeline, media_dir):
+    server = make_server()
+    proxy = _DroppingProxy(server.address)
+    submit = server.runner.submit
+
+    def queued_then_cut(*args, **kwargs):  # the answer's connection goes as the job is queued
+        job = submit(*args, **kwargs)
+        proxy.drop()
+        time.sleep(0.2)
+        return job
+
+    server.runner.submit = queued_then_cut
+    retried = []
+    try:
+        with V2AClient(proxy.address, token=server.token) as client:
+            job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                                on_retry=lambda error, pause: retried.append(error.code()))
+    finally:
+        proxy.close()
+    assert retried == [grpc.StatusCode.UNAVAILABLE]
+    with V2AClient(server.address, token=server.token) as client:
+        assert _job_ids(client) == [job.job_id]
+
+
+def test_the_cli_submit_to_no_server_says_so_without_retrying(roots, fixture_timeline,
+                                                               capsys):
+    import socket
+
+    from v2a.cli import main
+
+    with socket.create_server(("127.0.0.1", 0)) as unused:  # a port nothing listens on, after
+        port = unused.getsockname()[1]
+    roots["token"].parent.mkdir(parents=True)
+    roots["token"].write_text("t0ken\n")
+    start = time.monotonic()
+    assert main(["client", "--address", f"127.0.0.1:{port}", "--token-file",
+                 str(roots["token"]), "submit", str(fixture_timeline)]) == 1
+    took = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert "trying again" not in err and "is `v2a serve` running there?" in err, err
+    assert took < 0.5, took

@@ -5,6 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
+const net = require('node:net');
 const { V2AClient, grpc, jobFraction, outputExtension } = require('../v2a_client');
 
 const env = process.env;
@@ -198,6 +199,29 @@ test('the capabilities are asked once, and only before a retry', { skip, timeout
     assert.deepStrictEqual(asked, [1]);
     for (const job of jobs) await c.waitJob(job.job_id);
   });
+
+// Connection refused cannot have queued anything: the error comes at once, not after 1.5 s.
+test('a call that never reached the server is not retried', { skip }, async (t) => {
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free)); // nothing listens there now
+    });
+  });
+  const c = client(t, { address: `127.0.0.1:${port}` });
+  // As if it had asked a server that reads request_id, which stopped since: retries allowed.
+  c.stub.GetServerInfo = (request, metadata, options, callback) => callback(null,
+    { capabilities: ['create_request_id'] });
+  await c.info();
+  const retried = [];
+  const start = Date.now();
+  await assert.rejects(c.createJob({ timeline: { path: env.V2A_TIMELINE } },
+    { onRetry: (error) => retried.push(error.code) }),
+  (error) => error.code === grpc.status.UNAVAILABLE);
+  const took = Date.now() - start;
+  assert.deepStrictEqual(retried, []);
+  assert.ok(took < 400, `${took} ms`);
+});
 
 test('regenerateClip retries a lost answer with the same request_id, and one job is queued',
   { skip, timeout: 60000 }, async (t) => {
