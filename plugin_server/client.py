@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -52,33 +51,26 @@ def checked_token(token: str, source: str) -> str:
     return token
 
 
-class _Connection:
-    """Whether a channel got through to its server, as gRPC tells it (on a thread of its own):
-    what tells a call that never reached the server (connection refused: it queued nothing)
-    from one that was sent and whose answer was lost, without reading the error's text."""
+_STATES = {state.value[0]: state for state in grpc.ChannelConnectivity}
 
-    def __init__(self, channel: grpc.Channel):
-        self._lock = threading.Lock()
-        self._ready = False  # connected now
-        self._connections = 0  # times it became READY
-        channel.subscribe(self._changed)  # ends with the channel's close
 
-    def _changed(self, state: grpc.ChannelConnectivity) -> None:
-        with self._lock:
-            self._ready = state == grpc.ChannelConnectivity.READY
-            self._connections += self._ready
+def _connectivity(channel: grpc.Channel) -> grpc.ChannelConnectivity | None:
+    """The channel's connectivity now, without connecting it; None where this gRPC cannot say.
+    A grpc.Channel has no public getter of it (grpc.aio's has, get_state): its subscribe()
+    tells the changes from a polling thread, which fails when the channel is closed under it
+    ("Cannot monitor channel state: Channel closed!": 1 of 40 submits closed at once here)."""
+    check = getattr(getattr(channel, "_channel", None), "check_connectivity_state", None)
+    return _STATES.get(check(False)) if check is not None else None
 
-    def mark(self) -> int:
-        """Taken as a call starts, for `reached_since`: a connection open then counts as one
-        made since, since the call may go out on it."""
-        with self._lock:
-            return self._connections - self._ready
 
-    def reached_since(self, mark: int) -> bool:
-        """Whether a call started at `mark` may have reached the server: the channel was
-        connected at some moment since."""
-        with self._lock:
-            return self._connections > mark
+def _never_sent(before: grpc.ChannelConnectivity | None,
+                after: grpc.ChannelConnectivity | None) -> bool:
+    """Whether a call that ended between these states of its channel surely never went out:
+    not connected as it started, and its connecting failed (connection refused, no such host).
+    A connection lost after the call went out leaves the channel IDLE, not TRANSIENT_FAILURE;
+    a state unknown (None) or READY at the start may have carried it."""
+    return (before not in (None, grpc.ChannelConnectivity.READY)
+            and after == grpc.ChannelConnectivity.TRANSIENT_FAILURE)
 
 
 class V2AClient:
@@ -97,7 +89,8 @@ class V2AClient:
                 source, token = f"in {token_file}", auth.read_token(token_file)
         token = checked_token(token, source)
         self.target = target
-        self._open_channel()
+        self.channel = grpc.insecure_channel(target, options=MESSAGE_SIZE_OPTIONS)
+        self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
         # GetServerInfo's capabilities, once asked (by `info`, or before a first retry).
@@ -109,13 +102,9 @@ class V2AClient:
         default grows from 1 s to 120 s), failing every call meanwhile without trying. Calls
         still open on the old channel end with it (CANCELLED)."""
         self.channel.close()
-        self._open_channel()
-        self._capabilities = None  # a restart may have brought another version
-
-    def _open_channel(self) -> None:
         self.channel = grpc.insecure_channel(self.target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
-        self._connection = _Connection(self.channel)
+        self._capabilities = None  # a restart may have brought another version
 
     def close(self) -> None:
         self.channel.close()
@@ -141,11 +130,11 @@ class V2AClient:
         pauses = iter(RETRY_PAUSES)
         reached = False  # whether a try may have reached the server, and queued the job
         while True:
-            mark = self._connection.mark()
+            before = _connectivity(self.channel)
             try:
                 return self._call(method, request).job
             except grpc.RpcError as error:
-                reached = reached or self._connection.reached_since(mark)
+                reached = reached or not _never_sent(before, _connectivity(self.channel))
                 pause = next(pauses, None) if error.code() in RETRY_CODES else None
                 if pause is None or not reached or not self._server_reads(capability):
                     raise
