@@ -242,6 +242,21 @@ def test_regenerations_with_one_request_id_at_once_queue_one_job(make_server, co
     assert sorted(_job_ids(client)) == sorted([parent.job_id, answers[0].job_id])
 
 
+def test_a_regenerate_request_id_still_names_its_job_after_a_restart(
+        make_server, connect, fixture_timeline, media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    client = connect(server)
+    first = client.stub.RegenerateClip(_regenerate_request(parent, "kept-regen"),
+                                       metadata=client.metadata, timeout=10).job
+    server.stop(grace_seconds=0.5)
+    client = connect(make_server())
+    again = client.stub.RegenerateClip(_regenerate_request(parent, "kept-regen"),
+                                       metadata=client.metadata, timeout=10).job
+    assert again.job_id == first.job_id
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, first.job_id])
+
+
 def test_a_bad_regenerate_request_id_is_refused(make_server, connect, fixture_timeline,
                                                 media_dir):
     server = make_server()
