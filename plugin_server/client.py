@@ -136,21 +136,25 @@ class V2AClient:
             except grpc.RpcError as error:
                 reached = reached or not _never_sent(before, _connectivity(self.channel))
                 pause = next(pauses, None) if error.code() in RETRY_CODES else None
-                if pause is None or not reached or not self._server_reads(capability):
+                if pause is None or not reached or self._server_reads(capability) is False:
                     raise
                 if on_retry is not None:
                     on_retry(error, pause)
                 time.sleep(pause)
+                # Asked again where it could not be just now: a call cut off by its connection
+                # leaves the channel on that connection a moment (the ask failed "Broken pipe").
+                if not self._server_reads(capability):  # still unknown: no retry
+                    raise
 
-    def _server_reads(self, capability: str) -> bool:
-        """Whether the server lists `capability`: asked once, the first time it matters, so
-        that a call answered at once costs no second one. A server that cannot be asked (it
-        went away with the answer) is not known to read it."""
+    def _server_reads(self, capability: str) -> bool | None:
+        """Whether the server lists `capability`; None where it cannot be asked now. Asked once
+        (the answer kept), the first time it matters, so that a call answered at once costs no
+        second one."""
         if self._capabilities is None:
             try:
                 self.info()
             except grpc.RpcError:
-                return False
+                return None
         return capability in self._capabilities
 
     # --- calls ---

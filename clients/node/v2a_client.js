@@ -150,9 +150,12 @@ class V2AClient {
         reached = reached || connected();
         const pauseMs = RETRY_PAUSES_MS[tries];
         if (pauseMs === undefined || !RETRY_CODES.includes(error.code) || !reached) throw error;
-        if (!(await this._serverReads(capability))) throw error;
+        if ((await this._serverReads(capability)) === false) throw error;
         if (onRetry) onRetry(error, pauseMs);
         await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        // Asked again where it could not be just now (a call cut off by its connection can
+        // leave the channel on that connection a moment); still unknown: no retry.
+        if (!(await this._serverReads(capability))) throw error;
       }
     }
   }
@@ -180,15 +183,14 @@ class V2AClient {
     };
   }
 
-  // Whether the server lists `capability`: asked once, the first time it matters, so that a
-  // call answered at once costs no second one. A server that cannot be asked (it went away with
-  // the answer) is not known to read it.
+  // Whether the server lists `capability`; null where it cannot be asked now. Asked once (the
+  // answer kept), the first time it matters, so that a call answered at once costs no second.
   async _serverReads(capability) {
     if (!this._capabilities) {
       try {
         await this.info();
       } catch {
-        return false;
+        return null;
       }
     }
     return this._capabilities.includes(capability);

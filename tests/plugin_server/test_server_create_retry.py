@@ -435,9 +435,12 @@ class _DroppingProxy:
     def drop(self) -> None:
         import socket
 
-        for near in self._open:
-            near.shutdown(socket.SHUT_RDWR)
-        self._open.clear()
+        opened, self._open = self._open, []
+        for near in opened:
+            try:
+                near.shutdown(socket.SHUT_RDWR)
+            except OSError:  # its pump closed it already (the client went)
+                pass
 
     def close(self) -> None:
         self._listener.close()
