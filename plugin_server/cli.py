@@ -308,7 +308,7 @@ def _submit(args) -> int:
                 time_range=tuple(args.range) if args.range else None, params=params,
                 media_search_paths=tuple(args.media_path),
                 adapter_options={"rate": str(args.rate)} if args.rate is not None else None,
-                on_retry=_say_retry,
+                on_retry=_say_retry("CreateJob"),
             )
         except ValueError as error:  # an inline timeline too big to send, a folder, unreadable
             return user_error("client", error)
@@ -316,10 +316,13 @@ def _submit(args) -> int:
         return _follow(client, job.job_id, args.reconnect_for) if args.watch else 0
 
 
-def _say_retry(error: grpc.RpcError, pause: float) -> None:
-    print(f"v2a client: CreateJob got {error.code().name} ({error.details()}); trying again in "
-          f"{pause:g} s with the same request_id, which cannot queue the job twice",
-          file=sys.stderr, flush=True)
+def _say_retry(call: str):
+    """What tells the user of each retry of `call` (client.V2AClient's on_retry)."""
+    def say(error: grpc.RpcError, pause: float) -> None:
+        print(f"v2a client: {call} got {error.code().name} ({error.details()}); trying again "
+              f"in {pause:g} s with the same request_id, which cannot queue the job twice",
+              file=sys.stderr, flush=True)
+    return say
 
 
 @_handles_rpc_errors
@@ -534,7 +537,8 @@ def _regenerate(args) -> int:
             else ClipAddress(track=args.track, record_time=args.time))
     with _client(args) as client:
         job = client.regenerate(args.job_id, clip_id=clip.clip_id, track=clip.track,
-                                record_time=clip.record_time, seed=args.seed, prompt=args.prompt)
+                                record_time=clip.record_time, seed=args.seed, prompt=args.prompt,
+                                on_retry=_say_retry("RegenerateClip"))
         print(job.job_id)
         return _follow(client, job.job_id, args.reconnect_for) if args.watch else 0
 

@@ -25,11 +25,12 @@ MAX_RESPONSE_BYTES = 256 * 2**20
 MESSAGE_SIZE_OPTIONS = [("grpc.max_receive_message_length", MAX_RESPONSE_BYTES),
                         ("grpc.max_send_message_length", MAX_REQUEST_BYTES)]
 TERMINAL_STATES = (pb.JOB_STATE_SUCCEEDED, pb.JOB_STATE_FAILED, pb.JOB_STATE_CANCELLED)
-#: A CreateJob that ends so may have queued its job all the same (its answer lost on the way):
-#: tried again with the same request_id, which answers that job rather than queueing another.
-CREATE_RETRY_CODES = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
-#: Seconds before each further try of a CreateJob.
-CREATE_RETRY_PAUSES = (0.5, 1.0)
+#: A CreateJob or RegenerateClip that ends so may have queued its job all the same (its answer
+#: lost on the way): tried again with the same request_id, which answers that job rather than
+#: queueing another.
+RETRY_CODES = (grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.UNAVAILABLE)
+#: Seconds before each further try of a CreateJob or RegenerateClip.
+RETRY_PAUSES = (0.5, 1.0)
 
 
 def checked_token(token: str, source: str) -> str:
@@ -48,6 +49,28 @@ def checked_token(token: str, source: str) -> str:
                              f"(U+{ord(char):04X}): a token is the one line `v2a serve` writes "
                              "in its token file")
     return token
+
+
+_STATES = {state.value[0]: state for state in grpc.ChannelConnectivity}
+
+
+def _connectivity(channel: grpc.Channel) -> grpc.ChannelConnectivity | None:
+    """The channel's connectivity now, without connecting it; None where this gRPC cannot say.
+    A grpc.Channel has no public getter of it (grpc.aio's has, get_state): its subscribe()
+    tells the changes from a polling thread, which fails when the channel is closed under it
+    ("Cannot monitor channel state: Channel closed!": 1 of 40 submits closed at once here)."""
+    check = getattr(getattr(channel, "_channel", None), "check_connectivity_state", None)
+    return _STATES.get(check(False)) if check is not None else None
+
+
+def _never_sent(before: grpc.ChannelConnectivity | None,
+                after: grpc.ChannelConnectivity | None) -> bool:
+    """Whether a call that ended between these states of its channel surely never went out:
+    not connected as it started, and its connecting failed (connection refused, no such host).
+    A connection lost after the call went out leaves the channel IDLE, not TRANSIENT_FAILURE;
+    a state unknown (None) or READY at the start may have carried it."""
+    return (before not in (None, grpc.ChannelConnectivity.READY)
+            and after == grpc.ChannelConnectivity.TRANSIENT_FAILURE)
 
 
 class V2AClient:
@@ -70,6 +93,8 @@ class V2AClient:
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
         self.metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self.timeout = timeout
+        # GetServerInfo's capabilities, once asked (by `info`, or before a first retry).
+        self._capabilities: frozenset[str] | None = None
 
     def reconnect(self) -> None:
         """A fresh channel to the same server, for a caller that lost it (a restart). The old
@@ -79,6 +104,7 @@ class V2AClient:
         self.channel.close()
         self.channel = grpc.insecure_channel(self.target, options=MESSAGE_SIZE_OPTIONS)
         self.stub = v2a_service_pb2_grpc.V2AServiceStub(self.channel)
+        self._capabilities = None  # a restart may have brought another version
 
     def close(self) -> None:
         self.channel.close()
@@ -92,10 +118,51 @@ class V2AClient:
     def _call(self, method, request):
         return method(request, metadata=self.metadata, timeout=self.timeout)
 
+    def _call_retrying(self, method, request, capability: str, on_retry) -> pb.Job:
+        """The job of a CreateJob or RegenerateClip `request`, which carries a request_id: a
+        try that ends in one of RETRY_CODES may have queued the job all the same, so it is tried
+        again after each of RETRY_PAUSES with the same id, and the server answers the job it
+        queued rather than queueing another. Not when no try so far reached the server (it
+        was not running: nothing can have been queued), and only where the server lists
+        `capability`: one older than the field ignores it, and a retry there could queue the
+        job twice. `on_retry(error, pause)` hears of each retry before its pause; the last
+        try's error is raised."""
+        pauses = iter(RETRY_PAUSES)
+        reached = False  # whether a try may have reached the server, and queued the job
+        while True:
+            before = _connectivity(self.channel)
+            try:
+                return self._call(method, request).job
+            except grpc.RpcError as error:
+                reached = reached or not _never_sent(before, _connectivity(self.channel))
+                pause = next(pauses, None) if error.code() in RETRY_CODES else None
+                if pause is None or not reached or self._server_reads(capability) is False:
+                    raise
+                if on_retry is not None:
+                    on_retry(error, pause)
+                time.sleep(pause)
+                # Asked again where it could not be just now: a call cut off by its connection
+                # leaves the channel on that connection a moment (the ask failed "Broken pipe").
+                if not self._server_reads(capability):  # still unknown: no retry
+                    raise
+
+    def _server_reads(self, capability: str) -> bool | None:
+        """Whether the server lists `capability`; None where it cannot be asked now. Asked once
+        (the answer kept), the first time it matters, so that a call answered at once costs no
+        second one."""
+        if self._capabilities is None:
+            try:
+                self.info()
+            except grpc.RpcError:
+                return None
+        return capability in self._capabilities
+
     # --- calls ---
 
     def info(self) -> api.GetServerInfoResponse:
-        return self._call(self.stub.GetServerInfo, api.GetServerInfoRequest())
+        response = self._call(self.stub.GetServerInfo, api.GetServerInfoRequest())
+        self._capabilities = frozenset(response.capabilities)
+        return response
 
     def submit(
         self,
@@ -116,11 +183,10 @@ class V2AClient:
     ) -> pb.Job:
         """Queue a job for a timeline file: by path (the server reads it), or its bytes inline.
 
-        Safe to retry, and retried: the request carries a request_id (`request_id`, else a new
-        UUID), and a call that ends DEADLINE_EXCEEDED or UNAVAILABLE, which may have queued the
-        job all the same, is tried again after each of CREATE_RETRY_PAUSES with the same id, so
-        the server answers the job it queued rather than queueing the edit twice. `on_retry(error,
-        pause)` hears of each retry before its pause; the last try's error is raised."""
+        Safe to retry, and retried where the server lists `create_request_id`
+        (`_call_retrying`): the request carries a request_id (`request_id`, else a new UUID),
+        so a retry after a lost answer cannot queue the edit twice. `on_retry(error, pause)`
+        hears of each retry."""
         path = Path(timeline)
         source = pb.TimelineSource(format=timeline_format,
                                    media_search_paths=[str(p) for p in media_search_paths],
@@ -153,17 +219,7 @@ class V2AClient:
                 f"{path} is {size / 2**20:,.1f} MiB, more than the "
                 f"{MAX_REQUEST_BYTES // 2**20} MiB a request may carry: send it by path "
                 "(not inline)")
-        pauses = iter(CREATE_RETRY_PAUSES)
-        while True:
-            try:
-                return self._call(self.stub.CreateJob, request).job
-            except grpc.RpcError as error:
-                pause = next(pauses, None) if error.code() in CREATE_RETRY_CODES else None
-                if pause is None:
-                    raise
-                if on_retry is not None:
-                    on_retry(error, pause)
-                time.sleep(pause)
+        return self._call_retrying(self.stub.CreateJob, request, "create_request_id", on_retry)
 
     def get(self, job_id: str) -> pb.Job:
         return self._call(self.stub.GetJob, api.GetJobRequest(job_id=job_id)).job
@@ -195,18 +251,25 @@ class V2AClient:
 
     def regenerate(self, job_id: str, *, clip_id: str = "", track: str = "",
                    record_time: float | None = None, seed: int | None = None,
-                   prompt: str | None = None, negative_prompt: str | None = None) -> pb.Job:
+                   prompt: str | None = None, negative_prompt: str | None = None,
+                   request_id: str = "",
+                   on_retry: Callable[[grpc.RpcError, float], None] | None = None) -> pb.Job:
+        """Queue a new take of one clip of a succeeded job. Safe to retry, and retried, as
+        `submit` is, where the server lists `regenerate_request_id`: with `request_id`, else a
+        new UUID."""
         address = pb.ClipAddress(clip_id=clip_id, track=track)
         if record_time is not None:
             address.record_time = record_time
-        request = api.RegenerateClipRequest(job_id=job_id, clip=address)
+        request = api.RegenerateClipRequest(job_id=job_id, clip=address,
+                                            request_id=request_id or uuid.uuid4().hex)
         if seed is not None:
             request.seed = seed
         if prompt is not None:
             request.prompt = prompt
         if negative_prompt is not None:
             request.negative_prompt = negative_prompt
-        return self._call(self.stub.RegenerateClip, request).job
+        return self._call_retrying(self.stub.RegenerateClip, request, "regenerate_request_id",
+                                   on_retry)
 
     def result(self, job_id: str, peak_points: int = 256, include_timeline_data: bool = False,
                clip_ids: Sequence[str] = ()) -> api.GetJobResultResponse:

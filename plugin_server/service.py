@@ -55,11 +55,12 @@ DEFAULT_PAGE_SIZE = 50
 DEFAULT_PEAK_POINTS, MAX_PEAK_POINTS = 256, 8192
 CAPABILITIES = ("inline_timeline", "timeline_path", "selection", "takes", "watch", "cancel",
                 "regenerate", "waveform_peaks", "unix_socket", "loudness_target",
-                "create_request_id")
-#: A CreateJob request_id: what a log line and an error message can quote as it is (a UUID).
+                "create_request_id", "regenerate_request_id")
+#: A CreateJob or RegenerateClip request_id: what a log line and an error message can quote as
+#: it is (a UUID).
 REQUEST_ID = re.compile(r"[!-~]{1,128}")
-#: Key of a job's stored request: a hash of the CreateJob request that queued it with a
-#: request_id, which a retry with that id must match.
+#: Key of a job's stored request: a hash of the CreateJob or RegenerateClip request that queued
+#: it with a request_id, which a retry with that id must match.
 REQUEST_DIGEST = "request_digest"
 
 
@@ -125,8 +126,8 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         self.max_watchers = max_watchers
         self._watch_slots = threading.BoundedSemaphore(max_watchers)
         self._stopping = threading.Event()  # `end_watches`: streams read the store no more
-        # CreateJob's "no job has this request_id yet" and its queueing as one step: two
-        # retries at once would each find none, and queue the edit twice.
+        # A call's "no job has this request_id yet" and its queueing as one step: two retries
+        # at once would each find none, and queue the edit twice.
         self._create_lock = threading.Lock()
 
     # --- info ---
@@ -152,7 +153,7 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
     @rpc
     def CreateJob(self, request, context):
         request_id, digest = _request_key(request)
-        known = self._created(request_id, digest)
+        known = self._created(request_id, digest, GENERATE)
         if known is not None:  # a retry of a CreateJob whose answer was lost: its job
             return api.CreateJobResponse(job=convert.job_message(known))
         selection = request.selection
@@ -186,27 +187,34 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         inline_copy = Path(timeline_path).parent if request.timeline.HasField("inline_data") else None
         try:
             job.clips, plan = self._plan(job, requested_clips=bool(selection.clips))
-            with self._create_lock:
-                known = self._created(request_id, digest)  # a retry's, queued while planned
-                if known is None:
-                    job = self._submit(job, plan, context)
-                    return api.CreateJobResponse(job=convert.job_message(job))
+            job, queued = self._submit_once(job, plan, context)
         except errors.ServiceError:
             if inline_copy:
                 remove_inline_timeline(inline_copy)  # it wrote nothing
             raise
-        if inline_copy:
+        if inline_copy and not queued:
             remove_inline_timeline(inline_copy)  # the job found reads its own
-        return api.CreateJobResponse(job=convert.job_message(known))
+        return api.CreateJobResponse(job=convert.job_message(job))
 
-    def _created(self, request_id: str, digest: str) -> JobRecord | None:
-        """The job a CreateJob with this request_id queued, if the store keeps one."""
+    def _created(self, request_id: str, digest: str, kind: str) -> JobRecord | None:
+        """The job a call with this request_id queued, if the store keeps one: `kind` is the
+        call's (GENERATE for CreateJob, REGENERATE for RegenerateClip)."""
         job = self.store.get_by_request_id(request_id) if request_id else None
-        if job is not None and job.request.get(REQUEST_DIGEST) != digest:
+        # A digest of another call's request could match this one's bytes: the kind is checked.
+        if job is not None and (job.kind != kind or job.request.get(REQUEST_DIGEST) != digest):
             raise errors.already_exists(
                 "job", job.job_id, f"request_id {request_id!r} queued job {job.job_id} for "
                 "another request: a new request takes a new request_id")
         return job
+
+    def _submit_once(self, job: JobRecord, plan: Plan, context) -> tuple[JobRecord, bool]:
+        """(`job`, True) once queued; (the job, False) when a call with its request_id queued
+        one while this one was planned (a retry sent at once)."""
+        with self._create_lock:
+            known = self._created(job.request_id, job.request[REQUEST_DIGEST], job.kind)
+            if known is not None:
+                return known, False
+            return self._submit(job, plan, context), True
 
     @rpc
     def GetJob(self, request, context):
@@ -307,6 +315,10 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
 
     @rpc
     def RegenerateClip(self, request, context):
+        request_id, digest = _request_key(request)
+        known = self._created(request_id, digest, REGENERATE)
+        if known is not None:  # a retry of a RegenerateClip whose answer was lost: its job
+            return api.RegenerateClipResponse(job=convert.job_message(known))
         parent = self._job(request.job_id)
         if parent.state != SUCCEEDED:
             raise errors.failed_precondition(
@@ -337,16 +349,18 @@ class V2AService(v2a_service_pb2_grpc.V2AServiceServicer):
         job = JobRecord(
             job_id=_new_job_id(), kind=REGENERATE, state=QUEUED, timeline_path=timeline,
             output_folder=parent.output_folder, input_format=input_format,
-            output_format=output_format, parent_job_id=parent.job_id,
+            output_format=output_format, parent_job_id=parent.job_id, request_id=request_id,
             # It reads the parent's written timeline, a path the client was given: no inline name.
             request={**parent.request, "selection": convert.selection_json(selection),
                      "params": generation, "takes": 1, "timeline_name": "",
+                     REQUEST_DIGEST: digest,  # its own, not the parent's
                      SEED_PER_TAKE: False,  # its own seed, given or drawn
                      "adapter_options": adapter_options_reading(generation_request(parent),
                                                                 timeline, input_format)},
         )
         job.clips, plan = self._plan(job, requested_clips=True)
-        return api.RegenerateClipResponse(job=convert.job_message(self._submit(job, plan, context)))
+        job, _ = self._submit_once(job, plan, context)
+        return api.RegenerateClipResponse(job=convert.job_message(job))
 
     @rpc
     def GetJobResult(self, request, context):
@@ -555,8 +569,9 @@ def _address_text(job: JobRecord) -> str:
                      for c in clips) or "selection"
 
 
-def _request_key(request: api.CreateJobRequest) -> tuple[str, str]:
-    """A CreateJob's request_id (checked) and its request's digest ("", "" without an id)."""
+def _request_key(request: api.CreateJobRequest | api.RegenerateClipRequest) -> tuple[str, str]:
+    """A CreateJob's or RegenerateClip's request_id (checked) and its request's digest ("", ""
+    without an id)."""
     if not request.request_id:
         return "", ""
     if not REQUEST_ID.fullmatch(request.request_id):

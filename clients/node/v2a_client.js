@@ -19,11 +19,11 @@ const DEFAULT_ADDRESS = '127.0.0.1:50051';
 const MAX_REQUEST_BYTES = 64 * 2 ** 20;
 const MAX_RESPONSE_BYTES = 256 * 2 ** 20;
 const MAX_INLINE_BYTES = MAX_REQUEST_BYTES - 64 * 2 ** 10;
-// A CreateJob that ends so may have queued its job all the same (its answer lost on the way):
-// tried again after each pause with the same request_id, which answers that job rather than
-// queueing the edit twice (as plugin_server/client.py does).
-const CREATE_RETRY_CODES = [grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE];
-const CREATE_RETRY_PAUSES_MS = [500, 1000];
+// A CreateJob or RegenerateClip that ends so may have queued its job all the same (its answer
+// lost on the way): tried again after each pause with the same request_id, which answers that
+// job rather than queueing it twice (as plugin_server/client.py does).
+const RETRY_CODES = [grpc.status.DEADLINE_EXCEEDED, grpc.status.UNAVAILABLE];
+const RETRY_PAUSES_MS = [500, 1000];
 
 // The extension (without the dot) of the file v2a writes in output format `format` (an adapter
 // name from info.output_formats), from GetServerInfo's answer: for a panel's "Save as .fcpxml".
@@ -122,6 +122,7 @@ class V2AClient {
     this.metadata = new grpc.Metadata();
     if (token) this.metadata.set('authorization', `Bearer ${token}`);
     this.timeoutMs = options.timeoutMs || 30000;
+    this._capabilities = null; // GetServerInfo's, once asked (by info(), or before a first retry)
   }
 
   _unary(method, request) {
@@ -134,11 +135,77 @@ class V2AClient {
     });
   }
 
-  info() { return this._unary('GetServerInfo', {}); }
+  // The job of a CreateJob or RegenerateClip `request` that carries a request_id, tried again
+  // after each of RETRY_PAUSES_MS while a try ends in one of RETRY_CODES. Not when no try so far
+  // reached the server (it was not running: nothing can have been queued), and only where the
+  // server lists `capability` (one older than the field ignores it: a retry there could queue
+  // the job twice). onRetry(error, pauseMs) hears of each retry; the last try's error is thrown.
+  async _unaryRetrying(method, request, capability, onRetry) {
+    let reached = false; // whether a try may have reached the server, and queued the job
+    for (let tries = 0; ; tries += 1) {
+      const connected = this._watchConnection();
+      try {
+        return (await this._unary(method, request)).job;
+      } catch (error) {
+        reached = reached || connected();
+        const pauseMs = RETRY_PAUSES_MS[tries];
+        if (pauseMs === undefined || !RETRY_CODES.includes(error.code) || !reached) throw error;
+        if ((await this._serverReads(capability)) === false) throw error;
+        if (onRetry) onRetry(error, pauseMs);
+        await new Promise((resolve) => setTimeout(resolve, pauseMs));
+        // Asked again where it could not be just now (a call cut off by its connection can
+        // leave the channel on that connection a moment); still unknown: no retry.
+        if (!(await this._serverReads(capability))) throw error;
+      }
+    }
+  }
+
+  // Watches the channel from now on; the function returned says whether it has been connected
+  // (READY) since, and stops the watching: a call that ended without it never reached the
+  // server (connection refused), which tells it from one whose answer was lost, without
+  // reading the error's text. grpc-js tells each change as it makes it, on this thread.
+  _watchConnection() {
+    const channel = this.stub.getChannel();
+    let connected = false;
+    let watching = true;
+    const watch = (state) => {
+      if (state === grpc.connectivityState.READY) connected = true;
+      else if (watching && state !== grpc.connectivityState.SHUTDOWN) { // closed: no more
+        channel.watchConnectivityState(state, Infinity, () => {
+          if (watching) watch(channel.getConnectivityState(false));
+        });
+      }
+    };
+    watch(channel.getConnectivityState(false));
+    return () => {
+      watching = false;
+      return connected;
+    };
+  }
+
+  // Whether the server lists `capability`; null where it cannot be asked now. Asked once (the
+  // answer kept), the first time it matters, so that a call answered at once costs no second.
+  async _serverReads(capability) {
+    if (!this._capabilities) {
+      try {
+        await this.info();
+      } catch {
+        return null;
+      }
+    }
+    return this._capabilities.includes(capability);
+  }
+
+  async info() {
+    const response = await this._unary('GetServerInfo', {});
+    this._capabilities = response.capabilities;
+    return response;
+  }
 
   /** request: {timeline: {path} | {inline_data: Buffer, file_name}, selection, params, output,
    *  request_id}: a request_id (a new UUID unless given) makes the call safe to retry, and it
-   *  is retried on DEADLINE_EXCEEDED and UNAVAILABLE, onRetry(error, pauseMs) told of each. */
+   *  is retried on DEADLINE_EXCEEDED and UNAVAILABLE where the server lists create_request_id,
+   *  onRetry(error, pauseMs) told of each. */
   async createJob(request, { onRetry } = {}) {
     const inline = request.timeline && request.timeline.inline_data;
     // The server reads no request larger than this (docs/server.md, Limits): say what to do
@@ -150,16 +217,7 @@ class V2AClient {
         `${MAX_REQUEST_BYTES / 2 ** 20} MiB a request may carry: send it by path (not inline)`);
     }
     const sent = { ...request, request_id: request.request_id || crypto.randomUUID() };
-    for (let tries = 0; ; tries += 1) {
-      try {
-        return (await this._unary('CreateJob', sent)).job;
-      } catch (error) {
-        const pauseMs = CREATE_RETRY_PAUSES_MS[tries];
-        if (pauseMs === undefined || !CREATE_RETRY_CODES.includes(error.code)) throw error;
-        if (onRetry) onRetry(error, pauseMs);
-        await new Promise((resolve) => setTimeout(resolve, pauseMs));
-      }
-    }
+    return this._unaryRetrying('CreateJob', sent, 'create_request_id', onRetry);
   }
 
   async getJob(jobId) { return (await this._unary('GetJob', { job_id: jobId })).job; }
@@ -168,13 +226,14 @@ class V2AClient {
 
   async cancelJob(jobId) { return (await this._unary('CancelJob', { job_id: jobId })).job; }
 
-  /** clip: {clip_id} or {track, record_time}; seed (0..Number.MAX_SAFE_INTEGER) / prompt optional. */
-  async regenerateClip(jobId, clip, { seed, prompt, negativePrompt } = {}) {
-    const request = { job_id: jobId, clip };
+  /** clip: {clip_id} or {track, record_time}; seed (0..Number.MAX_SAFE_INTEGER) / prompt
+   *  optional. Sent with a request_id (a new UUID unless given) and retried as createJob is. */
+  async regenerateClip(jobId, clip, { seed, prompt, negativePrompt, requestId, onRetry } = {}) {
+    const request = { job_id: jobId, clip, request_id: requestId || crypto.randomUUID() };
     if (seed !== undefined) request.seed = seed;
     if (prompt !== undefined) request.prompt = prompt;
     if (negativePrompt !== undefined) request.negative_prompt = negativePrompt;
-    return (await this._unary('RegenerateClip', request)).job;
+    return this._unaryRetrying('RegenerateClip', request, 'regenerate_request_id', onRetry);
   }
 
   /** clipIds: only those clips' takes (a regeneration's result lists every clip's); [] all. */

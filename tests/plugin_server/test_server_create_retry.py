@@ -1,5 +1,5 @@
-"""CreateJob's request_id: a retried CreateJob (its answer lost to a deadline or a dropped
-connection) gets the job the first one queued instead of queueing the edit a second time."""
+"""CreateJob's and RegenerateClip's request_id: a retried call (its answer lost to a deadline or
+a dropped connection) gets the job the first one queued instead of queueing it a second time."""
 
 from __future__ import annotations
 
@@ -153,7 +153,8 @@ def test_the_python_client_retries_a_lost_create_with_the_same_request_id(
         done = patient.wait(job.job_id)
         assert done.state == pb.JOB_STATE_SUCCEEDED, done.message
         again = patient.regenerate(job.job_id, clip_id=done.clips[0].clip_id)
-        assert again.request_id == "" and patient.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
+        assert again.request_id not in ("", job.request_id)
+        assert patient.wait(again.job_id).state == pb.JOB_STATE_SUCCEEDED
 
 
 def test_the_cli_submit_retries_a_lost_create_saying_so(make_server, roots, fixture_timeline,
@@ -178,3 +179,313 @@ def test_the_cli_submit_retries_a_lost_create_saying_so(make_server, roots, fixt
         "0.5 s with the same request_id, which cannot queue the job twice" in err, err
     with V2AClient(server.address, token=server.token) as client:
         assert _job_ids(client) == [out.strip()]
+
+
+def _succeeded_job(server, fixture_timeline, media_dir) -> pb.Job:
+    with V2AClient(server.address, token=server.token) as client:
+        job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+        done = client.wait(job.job_id)
+    assert done.state == pb.JOB_STATE_SUCCEEDED, done.message
+    return done
+
+
+def _regenerate_request(job: pb.Job, request_id: str, **fields) -> api.RegenerateClipRequest:
+    return api.RegenerateClipRequest(job_id=job.job_id, clip=pb.ClipAddress(
+        clip_id=job.clips[0].clip_id), request_id=request_id, **fields)
+
+
+def test_a_regenerate_clip_retried_with_its_request_id_gets_the_job_its_lost_answer_queued(
+        make_server, connect, fixture_timeline, media_dir):
+    server = make_server()
+    client = connect(server)
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    _answer_late(server, 1.0)
+    request = _regenerate_request(parent, "regen-5c1d")  # no seed: the server draws one
+    with pytest.raises(grpc.RpcError) as lost:
+        client.stub.RegenerateClip(request, metadata=client.metadata, timeout=0.3)
+    assert lost.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    (queued,) = [j for j in _job_ids(client) if j != parent.job_id]  # never heard of
+    again = client.stub.RegenerateClip(request, metadata=client.metadata, timeout=10).job
+    assert again.job_id == queued and again.request_id == "regen-5c1d"
+    assert again.parent_job_id == parent.job_id
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, queued]), "regenerated twice"
+    # The same id for another regeneration (a seed of its own) is refused, naming the job; so
+    # is a CreateJob's id sent with a RegenerateClip.
+    for reused in (_regenerate_request(parent, "regen-5c1d", seed=7),
+                   _regenerate_request(parent, parent.request_id)):
+        with pytest.raises(grpc.RpcError) as refused:
+            client.stub.RegenerateClip(reused, metadata=client.metadata, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert f"job {parent.job_id}" in refused.value.details()
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, queued])
+
+
+def test_regenerations_with_one_request_id_at_once_queue_one_job(make_server, connect,
+                                                                fixture_timeline, media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    client = connect(server)
+    request = _regenerate_request(parent, "regen-at-once")
+    answers, start = [], threading.Barrier(4)
+
+    def regenerate():
+        start.wait()
+        answers.append(client.stub.RegenerateClip(request, metadata=client.metadata,
+                                                  timeout=20).job)
+
+    threads = [threading.Thread(target=regenerate) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(answers) == 4 and len({job.job_id for job in answers}) == 1
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, answers[0].job_id])
+
+
+def test_a_regenerate_request_id_still_names_its_job_after_a_restart(
+        make_server, connect, fixture_timeline, media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    client = connect(server)
+    first = client.stub.RegenerateClip(_regenerate_request(parent, "kept-regen"),
+                                       metadata=client.metadata, timeout=10).job
+    server.stop(grace_seconds=0.5)
+    client = connect(make_server())
+    again = client.stub.RegenerateClip(_regenerate_request(parent, "kept-regen"),
+                                       metadata=client.metadata, timeout=10).job
+    assert again.job_id == first.job_id
+    assert sorted(_job_ids(client)) == sorted([parent.job_id, first.job_id])
+
+
+def test_a_bad_regenerate_request_id_is_refused(make_server, connect, fixture_timeline,
+                                                media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    client = connect(server)
+    with pytest.raises(grpc.RpcError) as refused:
+        client.stub.RegenerateClip(_regenerate_request(parent, "two words"),
+                                   metadata=client.metadata, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    (bad,) = [d for d in details_of(refused.value) if isinstance(d, details.BadRequest)]
+    assert [v.field for v in bad.field_violations] == ["request_id"]
+    assert _job_ids(client) == [parent.job_id]
+
+
+def test_the_python_client_retries_a_lost_regenerate_with_the_same_request_id(
+        make_server, fixture_timeline, media_dir):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    _answer_late(server, 1.0)
+    retried = []
+    with V2AClient(server.address, token=server.token, timeout=0.3) as client:
+        job = client.regenerate(parent.job_id, clip_id=parent.clips[0].clip_id,
+                                on_retry=lambda error, pause: retried.append(error.code()))
+    assert retried == [grpc.StatusCode.DEADLINE_EXCEEDED]
+    assert len(job.request_id) == 32 and job.parent_job_id == parent.job_id
+    with V2AClient(server.address, token=server.token) as patient:
+        assert sorted(_job_ids(patient)) == sorted([parent.job_id, job.job_id])
+
+
+def test_the_cli_regenerate_retries_a_lost_answer_saying_so(make_server, roots, fixture_timeline,
+                                                            media_dir, capsys, monkeypatch):
+    from plugin_server import cli
+    from v2a.cli import main
+
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir)
+    _answer_late(server, 1.0)
+    opened = cli._client
+
+    def impatient(args):
+        client = opened(args)
+        client.timeout = 0.3
+        return client
+
+    monkeypatch.setattr(cli, "_client", impatient)
+    assert main(["client", "--address", server.address, "--token-file", str(roots["token"]),
+                 "regenerate", parent.job_id, "--clip", parent.clips[0].clip_id]) == 0
+    out, err = capsys.readouterr()
+    assert "v2a client: RegenerateClip got DEADLINE_EXCEEDED (Deadline Exceeded); trying again " \
+        "in 0.5 s with the same request_id, which cannot queue the job twice" in err, err
+    with V2AClient(server.address, token=server.token) as client:
+        assert sorted(_job_ids(client)) == sorted([parent.job_id, out.strip()])
+
+
+def _without(monkeypatch, capability: str) -> None:
+    """The server lists no `capability`, as one older than it does (which ignores the field, so
+    a retry there could queue the job twice)."""
+    from plugin_server import service
+
+    monkeypatch.setattr(service, "CAPABILITIES",
+                        tuple(c for c in service.CAPABILITIES if c != capability))
+
+
+def _counting_info(client) -> list:
+    """The GetServerInfo calls `client` makes from now on."""
+    asked, real = [], client.stub.GetServerInfo
+
+    def info(*args, **kwargs):
+        asked.append(1)
+        return real(*args, **kwargs)
+
+    client.stub.GetServerInfo = info
+    return asked
+
+
+@pytest.mark.parametrize("call", ["submit", "regenerate"])
+def test_the_client_does_not_retry_where_the_server_does_not_read_its_request_id(
+        make_server, fixture_timeline, media_dir, monkeypatch, call):
+    server = make_server()
+    parent = _succeeded_job(server, fixture_timeline, media_dir) if call == "regenerate" else None
+    _without(monkeypatch, f"{'create' if call == 'submit' else 'regenerate'}_request_id")
+    _answer_late(server, 1.0)
+    retried = []
+    with V2AClient(server.address, token=server.token, timeout=0.3) as client:
+        asked = _counting_info(client)
+        with pytest.raises(grpc.RpcError) as lost:
+            if call == "submit":
+                client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                              on_retry=lambda error, pause: retried.append(error.code()))
+            else:
+                client.regenerate(parent.job_id, clip_id=parent.clips[0].clip_id,
+                                  on_retry=lambda error, pause: retried.append(error.code()))
+    assert lost.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    assert retried == [] and asked == [1]
+    with V2AClient(server.address, token=server.token) as patient:
+        assert len(_job_ids(patient)) == (1 if call == "submit" else 2), "no job or a second"
+
+
+def test_the_client_asks_for_the_capabilities_once_and_only_before_a_retry(
+        make_server, fixture_timeline, media_dir):
+    server = make_server()
+    with V2AClient(server.address, token=server.token) as client:
+        asked = _counting_info(client)
+        client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+        assert asked == [], "a call answered at once asked the server what it reads"
+        _answer_late(server, 1.0)
+        client.timeout = 0.3
+        retried = []
+        for _ in range(2):
+            client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                          on_retry=lambda error, pause: retried.append(error.code()))
+        assert retried == [grpc.StatusCode.DEADLINE_EXCEEDED] * 2 and asked == [1]
+    # A caller that asked for the server's info already is not asked again.
+    with V2AClient(server.address, token=server.token, timeout=0.3) as client:
+        client.info()
+        asked = _counting_info(client)
+        client.submit(fixture_timeline, media_search_paths=(str(media_dir),))
+        assert asked == []
+
+
+def test_a_call_that_never_reached_the_server_is_not_retried(make_server, fixture_timeline,
+                                                             media_dir):
+    """Connection refused (the server stopped since the client last called it) cannot have
+    queued anything: the error comes at once, not after the retries' 1.5 s."""
+    server = make_server()
+    retried = []
+    with V2AClient(server.address, token=server.token) as client:
+        assert "create_request_id" in client.info().capabilities  # retries would be allowed
+        server.stop(grace_seconds=0.5)
+        time.sleep(0.3)  # the client hears the connection close
+        start = time.monotonic()
+        with pytest.raises(grpc.RpcError) as refused:
+            client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                          on_retry=lambda error, pause: retried.append(error.code()))
+        took = time.monotonic() - start
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert retried == [] and took < 0.4, (retried, took)
+
+
+class _DroppingProxy:
+    """A TCP proxy in front of a server that can drop its open connections: a call sent through
+    it that loses its connection so ends UNAVAILABLE after the server got it."""
+
+    def __init__(self, target: str):
+        import socket
+
+        self._target = target.rsplit(":", 1)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.address = f"127.0.0.1:{self._listener.getsockname()[1]}"
+        self._open: list = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                near, _ = self._listener.accept()
+            except OSError:
+                return
+            far = socket.create_connection((self._target[0], int(self._target[1])))
+            self._open.append(near)
+            for source, sink in ((near, far), (far, near)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source, sink) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for end in (source, sink):
+            end.close()
+
+    def drop(self) -> None:
+        import socket
+
+        opened, self._open = self._open, []
+        for near in opened:
+            try:
+                near.shutdown(socket.SHUT_RDWR)
+            except OSError:  # its pump closed it already (the client went)
+                pass
+
+    def close(self) -> None:
+        self._listener.close()
+        self.drop()
+
+
+def test_a_call_whose_connection_dropped_after_it_was_sent_is_retried(
+        make_server, fixture_timeline, media_dir):
+    server = make_server()
+    proxy = _DroppingProxy(server.address)
+    submit = server.runner.submit
+
+    def queued_then_cut(*args, **kwargs):  # the answer's connection goes as the job is queued
+        job = submit(*args, **kwargs)
+        proxy.drop()
+        time.sleep(0.2)
+        return job
+
+    server.runner.submit = queued_then_cut
+    retried = []
+    try:
+        with V2AClient(proxy.address, token=server.token) as client:
+            job = client.submit(fixture_timeline, media_search_paths=(str(media_dir),),
+                                on_retry=lambda error, pause: retried.append(error.code()))
+    finally:
+        proxy.close()
+    assert retried == [grpc.StatusCode.UNAVAILABLE]
+    with V2AClient(server.address, token=server.token) as client:
+        assert _job_ids(client) == [job.job_id]
+
+
+def test_the_cli_submit_to_no_server_says_so_without_retrying(roots, fixture_timeline,
+                                                               capsys):
+    import socket
+
+    from v2a.cli import main
+
+    with socket.create_server(("127.0.0.1", 0)) as unused:  # a port nothing listens on, after
+        port = unused.getsockname()[1]
+    roots["token"].parent.mkdir(parents=True)
+    roots["token"].write_text("t0ken\n")
+    start = time.monotonic()
+    assert main(["client", "--address", f"127.0.0.1:{port}", "--token-file",
+                 str(roots["token"]), "submit", str(fixture_timeline)]) == 1
+    took = time.monotonic() - start
+    err = capsys.readouterr().err
+    assert "trying again" not in err and "is `v2a serve` running there?" in err, err
+    assert took < 0.5, took

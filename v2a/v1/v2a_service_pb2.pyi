@@ -130,18 +130,20 @@ class WatchJobResponse(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., job_state: _Optional[_Union[_jobs_pb2.JobState, str]] = ..., clip: _Optional[_Union[_jobs_pb2.ClipProgress, _Mapping]] = ..., message: _Optional[str] = ...) -> None: ...
 
 class RegenerateClipRequest(_message.Message):
-    __slots__ = ("job_id", "clip", "seed", "prompt", "negative_prompt")
+    __slots__ = ("job_id", "clip", "seed", "prompt", "negative_prompt", "request_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     CLIP_FIELD_NUMBER: _ClassVar[int]
     SEED_FIELD_NUMBER: _ClassVar[int]
     PROMPT_FIELD_NUMBER: _ClassVar[int]
     NEGATIVE_PROMPT_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     clip: _jobs_pb2.ClipAddress
     seed: int
     prompt: str
     negative_prompt: str
-    def __init__(self, job_id: _Optional[str] = ..., clip: _Optional[_Union[_jobs_pb2.ClipAddress, _Mapping]] = ..., seed: _Optional[int] = ..., prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ...) -> None: ...
+    request_id: str
+    def __init__(self, job_id: _Optional[str] = ..., clip: _Optional[_Union[_jobs_pb2.ClipAddress, _Mapping]] = ..., seed: _Optional[int] = ..., prompt: _Optional[str] = ..., negative_prompt: _Optional[str] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class RegenerateClipResponse(_message.Message):
     __slots__ = ("job",)

@@ -131,7 +131,8 @@ class V2AServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def RegenerateClip(self, request, context):
-        """Generate a new take for one clip of a finished job; returns the new job.
+        """Generate a new take for one clip of a finished job; returns the new job. Safe to retry with
+        a request_id, as CreateJob is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -5,6 +5,7 @@
 const test = require('node:test');
 const assert = require('node:assert');
 const fs = require('node:fs');
+const net = require('node:net');
 const { V2AClient, grpc, jobFraction, outputExtension } = require('../v2a_client');
 
 const env = process.env;
@@ -112,22 +113,26 @@ test('a job end to end: inline timeline, progress stream, result with peaks, reg
     assert.deepStrictEqual(only.clips.map((clip) => clip.media_path), [done.clips[0].media_path]);
   });
 
+/** A stub whose `method` call queues its job on the real server, its answer lost: the first
+ *  call's error is `code`, later calls go through. Records each request_id sent. */
+function loseFirstAnswer(c, method, code, sent) {
+  const real = c.stub[method].bind(c.stub);
+  c.stub[method] = (request, metadata, options, callback) => {
+    sent.push(request.request_id);
+    if (sent.length > 1) return real(request, metadata, options, callback);
+    const lost = Object.assign(new Error(`${code} lost`), { code });
+    return real(request, metadata, options, (error) => callback(error || lost));
+  };
+}
+
 // A CreateJob whose answer is lost (a deadline passing as the server queues the job, a dropped
 // connection) may have queued its job: the retry carries the same request_id, and the server
 // answers that job rather than queueing the edit twice.
 test('createJob retries a lost answer with the same request_id, and one job is queued',
   { skip, timeout: 60000 }, async (t) => {
     const c = client(t);
-    const real = c.stub.CreateJob.bind(c.stub);
     const sent = [];
-    c.stub.CreateJob = (request, metadata, options, callback) => {
-      sent.push(request.request_id);
-      if (sent.length > 1) return real(request, metadata, options, callback);
-      // The first call queues its job on the real server; its answer never arrives.
-      const lost = Object.assign(new Error('4 DEADLINE_EXCEEDED: Deadline exceeded'),
-        { code: grpc.status.DEADLINE_EXCEEDED });
-      return real(request, metadata, options, (error) => callback(error || lost));
-    };
+    loseFirstAnswer(c, 'CreateJob', grpc.status.DEADLINE_EXCEEDED, sent);
     const retried = [];
     const job = await c.createJob({
       timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
@@ -140,6 +145,105 @@ test('createJob retries a lost answer with the same request_id, and one job is q
     assert.deepStrictEqual(jobs.filter((j) => j.request_id === job.request_id).map((j) => j.job_id),
       [job.job_id]);
     await c.waitJob(job.job_id);
+  });
+
+/** The GetServerInfo calls `c` makes from now on; its answer without `dropped` capabilities, as
+ *  a server older than them answers. */
+function countingInfo(c, dropped = []) {
+  const real = c.stub.GetServerInfo.bind(c.stub);
+  const asked = [];
+  c.stub.GetServerInfo = (request, metadata, options, callback) => {
+    asked.push(1);
+    return real(request, metadata, options, (error, response) => callback(error, response && {
+      ...response, capabilities: response.capabilities.filter((n) => !dropped.includes(n)),
+    }));
+  };
+  return asked;
+}
+
+// A server older than request_id ignores it: a retry there could queue the job twice.
+test('createJob does not retry where the server does not list create_request_id',
+  { skip, timeout: 60000 }, async (t) => {
+    const c = client(t);
+    const asked = countingInfo(c, ['create_request_id']);
+    const sent = [];
+    loseFirstAnswer(c, 'CreateJob', grpc.status.DEADLINE_EXCEEDED, sent);
+    const retried = [];
+    await assert.rejects(c.createJob({
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      output: { folder: 'node-not-retried' },
+    }, { onRetry: (error) => retried.push(error.code) }),
+    (error) => error.code === grpc.status.DEADLINE_EXCEEDED);
+    assert.deepStrictEqual([retried, asked, sent.length], [[], [1], 1]);
+    const { jobs } = await c.listJobs({ page_size: 1000 });
+    const queued = jobs.filter((j) => j.request_id === sent[0]);
+    assert.strictEqual(queued.length, 1);
+    await c.waitJob(queued[0].job_id);
+  });
+
+test('the capabilities are asked once, and only before a retry', { skip, timeout: 60000 },
+  async (t) => {
+    const c = client(t);
+    const asked = countingInfo(c);
+    const request = {
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      output: { folder: 'node-asked-once' },
+    };
+    const plain = await c.createJob(request);
+    assert.deepStrictEqual(asked, []);
+    const jobs = [plain];
+    for (let i = 0; i < 2; i += 1) {
+      loseFirstAnswer(c, 'CreateJob', grpc.status.UNAVAILABLE, []);
+      jobs.push(await c.createJob(request));
+    }
+    assert.deepStrictEqual(asked, [1]);
+    for (const job of jobs) await c.waitJob(job.job_id);
+  });
+
+// Connection refused cannot have queued anything: the error comes at once, not after 1.5 s.
+test('a call that never reached the server is not retried', { skip }, async (t) => {
+  const port = await new Promise((resolve) => {
+    const probe = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port: free } = probe.address();
+      probe.close(() => resolve(free)); // nothing listens there now
+    });
+  });
+  const c = client(t, { address: `127.0.0.1:${port}` });
+  // As if it had asked a server that reads request_id, which stopped since: retries allowed.
+  c.stub.GetServerInfo = (request, metadata, options, callback) => callback(null,
+    { capabilities: ['create_request_id'] });
+  await c.info();
+  const retried = [];
+  const start = Date.now();
+  await assert.rejects(c.createJob({ timeline: { path: env.V2A_TIMELINE } },
+    { onRetry: (error) => retried.push(error.code) }),
+  (error) => error.code === grpc.status.UNAVAILABLE);
+  const took = Date.now() - start;
+  assert.deepStrictEqual(retried, []);
+  assert.ok(took < 400, `${took} ms`);
+});
+
+test('regenerateClip retries a lost answer with the same request_id, and one job is queued',
+  { skip, timeout: 60000 }, async (t) => {
+    const c = client(t);
+    const parent = await c.createJob({
+      timeline: { path: env.V2A_TIMELINE, media_search_paths: [env.V2A_MEDIA_DIR] },
+      output: { folder: 'node-regenerate-retried' },
+    });
+    assert.strictEqual((await c.waitJob(parent.job_id)).state, 'JOB_STATE_SUCCEEDED');
+    const sent = [];
+    loseFirstAnswer(c, 'RegenerateClip', grpc.status.DEADLINE_EXCEEDED, sent);
+    const retried = [];
+    const child = await c.regenerateClip(parent.job_id, { clip_id: parent.clips[0].clip_id }, {
+      onRetry: (error, pauseMs) => retried.push([error.code, pauseMs]),
+    });
+    assert.deepStrictEqual(retried, [[grpc.status.DEADLINE_EXCEEDED, 500]]);
+    assert.deepStrictEqual(sent, [child.request_id, child.request_id]);
+    assert.notStrictEqual(child.request_id, parent.request_id);
+    const { jobs } = await c.listJobs({ page_size: 1000 });
+    assert.deepStrictEqual(jobs.filter((j) => j.parent_job_id === parent.job_id)
+      .map((j) => j.job_id), [child.job_id]);
+    await c.waitJob(child.job_id);
   });
 
 // Each take of `takes: N` runs every clip from QUEUED again: the bar ran 0 -> 100 % once a take.
