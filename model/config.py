@@ -132,6 +132,9 @@ class SamplerConfig:
     cfg_strength: float = 3.0
     prompt_strength: float = 0.0  # guidance toward the prompt alone (model/sampler.py); 0: off
     overlap_tokens: int = 8  # overlap (0.74 s) between windows beyond the training length
+    # Window grids the steps take turns with, each shifted by 1/window_grids of the stride, so a
+    # join of one grid lies inside the other's windows (model/sampler.py; docs/model.md, "Seams").
+    window_grids: int = 2
     # Flow times (0 noise, 1 data) at which guidance applies; outside, the conditional branch alone.
     guidance_from: float = 0.0
     guidance_until: float = 1.0
@@ -151,6 +154,8 @@ class SamplerConfig:
                                     self.noise_churn, self.overlap_tokens)
         if self.quiet_redraws < 0:
             problems.append(f"quiet_redraws {self.quiet_redraws} (not negative)")
+        if self.window_grids < 1:
+            problems.append(f"window_grids {self.window_grids} (at least 1)")
         _refuse(problems, "sampler settings: ")
 
 

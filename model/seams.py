@@ -3,8 +3,8 @@
 Spectral flux (mean absolute change of log-mel between consecutive frames) at the window
 boundaries, divided by the median flux over the whole clip: about 1 when the boundaries are as
 smooth as anywhere else; a hard cut between independently generated windows shows as a peak.
-And level: mean power where two windows overlap against the rest, which flux cannot see (the
-shipped model dips there: docs/model.md, "Seams").
+And level: mean power where two windows overlap against the rest, which flux cannot see, over
+the whole clip and seam by seam (docs/model.md, "Seams").
 """
 
 from __future__ import annotations
@@ -65,3 +65,20 @@ def overlap_level_db(samples_48k: np.ndarray, spans: list[tuple[float, float]]) 
         return 0.0
     power = samples**2
     return float(10 * np.log10(max(power[inside].mean(), 1e-20) / max(power[~inside].mean(), 1e-20)))
+
+
+def seam_dips_db(samples_48k: np.ndarray, spans: list[tuple[float, float]],
+                 floor_dbfs: float = -60.0) -> list[float]:
+    """Per overlap span, its mean power over that of the stretches of the same length just before
+    and after it, in dB: what a listener compares at one seam. Spans whose neighbourhood is below
+    `floor_dbfs` (silence: nothing to dip from) are left out."""
+    power = np.asarray(samples_48k, dtype=np.float64) ** 2
+    dips = []
+    for start, end in spans:
+        first, last = int(start * SAMPLE_RATE), int(end * SAMPLE_RATE)
+        width = last - first
+        around = np.concatenate([power[max(0, first - width) : first], power[last : last + width]])
+        if width <= 0 or around.size == 0 or 10 * np.log10(max(around.mean(), 1e-20)) < floor_dbfs:
+            continue
+        dips.append(float(10 * np.log10(max(power[first:last].mean(), 1e-20) / max(around.mean(), 1e-20))))
+    return dips

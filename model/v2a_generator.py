@@ -57,6 +57,7 @@ class V2AGenerator:
             "guidance_interval": [sampler.guidance_from, sampler.guidance_until],
             "time_shift": sampler.time_shift,
             "noise_churn": sampler.noise_churn,
+            "window_grids": sampler.window_grids,
             "quiet_redraws": sampler.quiet_redraws,
             "quiet_peak_dbfs": sampler.quiet_peak_dbfs,
             "decoder": self.model.config.audio.decoder,

@@ -232,7 +232,7 @@ class V2AModel(nn.Module):
         sampler_cfg = self.config.sampler
         sampler = FlowMatchingSampler(
             self.net, self.net.null_sync, self.net.null_semantic,
-            self.config.net.window_tokens, sampler_cfg.overlap_tokens,
+            self.config.net.window_tokens, sampler_cfg.overlap_tokens, grids=sampler_cfg.window_grids,
         )
         tokens = sampler.sample(jobs, steps, cfg_strength, method, progress, cancel, prompt_strength,
                                 guidance_interval=(sampler_cfg.guidance_from, sampler_cfg.guidance_until),

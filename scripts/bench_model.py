@@ -293,7 +293,13 @@ def prompt_levels(checkpoint: str, data: Subset) -> dict:
 def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
     """The seam measures (model/seams.py: flux, and level in the overlaps) on a long clip of real
     corpus video, with the joint blended windows and, as a control, with abutting windows."""
-    from model.seams import overlap_level_db, overlap_spans, seam_ratio, window_boundaries
+    from model.seams import (
+        overlap_level_db,
+        overlap_spans,
+        seam_dips_db,
+        seam_ratio,
+        window_boundaries,
+    )
     from model.v2a_model import V2AModel
     from v2a.contracts import SAMPLE_RATE
     from v2a.media.frames import decode_frames_at
@@ -304,8 +310,11 @@ def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
     frames = np.concatenate([decode_frames_at(str(v), np.arange(int(4 * fps)) / fps, size) for v in videos])
     num_samples = int(seconds * SAMPLE_RATE)
     result = {}
-    for label, overlap in (("blended windows", model.config.sampler.overlap_tokens), ("abutting windows (control)", 0)):
-        model.config.sampler.overlap_tokens = overlap
+    sampler = model.config.sampler
+    # The control abuts windows of one grid: staggered grids would hide its cuts.
+    for label, overlap, grids in (("blended windows", sampler.overlap_tokens, sampler.window_grids),
+                                  ("abutting windows (control)", 0, 1)):
+        sampler.overlap_tokens, sampler.window_grids = overlap, grids
         out = model.generate(frames, fps, num_samples, seed=0)
         boundaries = window_boundaries(model.config, num_samples)
         # The ratio exceeds 1 at any times (flux is skewed): the same measure at random times of
@@ -314,6 +323,8 @@ def seams(checkpoint: str, corpus: Path, seconds: float = 30.0) -> dict:
         result[label] = {"seam_ratio": seam_ratio(out, boundaries, model.codec), "boundaries": len(boundaries),
                          "at_random_times": seam_ratio(out, list(random_times), model.codec),
                          "overlap_level_db": overlap_level_db(out, overlap_spans(model.config, num_samples))}
+        dips = seam_dips_db(out, overlap_spans(model.config, num_samples))
+        result[label]["seam_dip_db_median"] = float(np.median(dips)) if dips else None
         print(label, json.dumps(result[label]), flush=True)
     return result
 
