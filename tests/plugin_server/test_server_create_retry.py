@@ -41,6 +41,23 @@ def _job_ids(client) -> list[str]:
     return [job.job_id for job in client.list()]
 
 
+def _all_at_once(call, count: int) -> list:
+    """The answers of `count` threads making `call` at the same moment (a barrier lets them
+    go together): retries of one request racing each other."""
+    answers, start = [], threading.Barrier(count)
+
+    def make_call():
+        start.wait()
+        answers.append(call())
+
+    threads = [threading.Thread(target=make_call) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return answers
+
+
 def test_a_create_job_retried_with_its_request_id_gets_the_job_its_lost_answer_queued(
         make_server, connect, fixture_timeline, media_dir):
     server = make_server()
@@ -106,17 +123,8 @@ def test_retries_with_one_request_id_at_once_queue_one_job(make_server, connect,
         request.timeline.ClearField("path")
         request.timeline.inline_data = fixture_timeline.read_bytes()
         request.timeline.file_name = fixture_timeline.name
-    answers, start = [], threading.Barrier(6)
-
-    def create():
-        start.wait()
-        answers.append(client.stub.CreateJob(request, metadata=client.metadata, timeout=20).job)
-
-    threads = [threading.Thread(target=create) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    answers = _all_at_once(lambda: client.stub.CreateJob(
+        request, metadata=client.metadata, timeout=20).job, 6)
     assert len(answers) == 6 and len({job.job_id for job in answers}) == 1
     assert _job_ids(client) == [answers[0].job_id]
     copies = inline_timelines_dir(roots["state"])
@@ -226,18 +234,8 @@ def test_regenerations_with_one_request_id_at_once_queue_one_job(make_server, co
     parent = _succeeded_job(server, fixture_timeline, media_dir)
     client = connect(server)
     request = _regenerate_request(parent, "regen-at-once")
-    answers, start = [], threading.Barrier(4)
-
-    def regenerate():
-        start.wait()
-        answers.append(client.stub.RegenerateClip(request, metadata=client.metadata,
-                                                  timeout=20).job)
-
-    threads = [threading.Thread(target=regenerate) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
+    answers = _all_at_once(lambda: client.stub.RegenerateClip(
+        request, metadata=client.metadata, timeout=20).job, 4)
     assert len(answers) == 4 and len({job.job_id for job in answers}) == 1
     assert sorted(_job_ids(client)) == sorted([parent.job_id, answers[0].job_id])
 

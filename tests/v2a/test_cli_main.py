@@ -149,6 +149,21 @@ def test_ctrl_c_while_waiting_for_the_folder_says_nothing_was_written(tmp_path):
         "v2a generate: cancelled while waiting for the output folder; nothing written")
 
 
+# A generator module for `_generate_script`: it says "second clip" and waits there, for a
+# signal to arrive mid-run.
+STOPS_AT_THE_SECOND_CLIP = (
+    "from generator_doubles import SineGenerator\n"
+    "class StopsAtTheSecondClip(SineGenerator):\n"
+    "    def generate(self, *args, **kwargs):\n"
+    "        if self.calls == 1:\n"
+    "            print('second clip', flush=True)\n"
+    "            time.sleep(60)\n"
+    "        return super().generate(*args, **kwargs)\n"
+    "def load(spec):\n"
+    "    return StopsAtTheSecondClip()\n"
+)
+
+
 def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path):
     """Ctrl-C after the first of the sample's four clips: its take stayed in OUT/audio, named by
     no timeline, and the next run gave that clip take 2 (seed 1), not the sound an uninterrupted
@@ -156,18 +171,7 @@ def test_ctrl_c_midway_leaves_nothing_and_a_run_again_starts_at_take_1(tmp_path)
     import os
 
     out = tmp_path / "out"
-    stops_at_the_second_clip = (
-        "from generator_doubles import SineGenerator\n"
-        "class StopsAtTheSecondClip(SineGenerator):\n"
-        "    def generate(self, *args, **kwargs):\n"
-        "        if self.calls == 1:\n"
-        "            print('second clip', flush=True)\n"
-        "            time.sleep(60)\n"
-        "        return super().generate(*args, **kwargs)\n"
-        "def load(spec):\n"
-        "    return StopsAtTheSecondClip()\n"
-    )
-    status, stderr = _interrupt(_generate_script(out, stops_at_the_second_clip))
+    status, stderr = _interrupt(_generate_script(out, STOPS_AT_THE_SECOND_CLIP))
     assert status == 130 and "Traceback" not in stderr, stderr
     assert "v2a generate: cancelled" in stderr
     assert not out.exists()
@@ -529,18 +533,7 @@ def test_ctrl_c_on_a_run_into_an_earlier_result_says_that_result_is_as_it_was(tm
     out = tmp_path / "out"
     assert main(["generate", str(SAMPLE), "--out", str(out), "--generator", "silence"]) == 0
     earlier = (out / "sample.otio").read_bytes()
-    stops_at_the_second_clip = (
-        "from generator_doubles import SineGenerator\n"
-        "class StopsAtTheSecondClip(SineGenerator):\n"
-        "    def generate(self, *args, **kwargs):\n"
-        "        if self.calls == 1:\n"
-        "            print('second clip', flush=True)\n"
-        "            time.sleep(60)\n"
-        "        return super().generate(*args, **kwargs)\n"
-        "def load(spec):\n"
-        "    return StopsAtTheSecondClip()\n"
-    )
-    status, stderr = _interrupt(_generate_script(out, stops_at_the_second_clip))
+    status, stderr = _interrupt(_generate_script(out, STOPS_AT_THE_SECOND_CLIP))
     assert status == 130 and "Traceback" not in stderr, stderr
     assert stderr.strip().splitlines()[-1] == (
         "v2a generate: cancelled; no timeline written and no take kept; the earlier result, "
